@@ -1,0 +1,56 @@
+# powercut — top-level build.
+#
+# Non-recursive: each part has a fragment (firmware/build.mk, rig/sim/*/build.mk,
+# host/*/build.mk) that adds to these lists:
+#   ALL_TARGETS    files `make` builds
+#   CHECK_TESTS    test programs `make check` runs (exit 0 pass, 77 skip, else fail)
+#   BENCH_PROGS    benchmark programs `make bench` runs (they print `figure` lines)
+# The public targets first run scripts/install-deps, then re-enter make, so that
+# fragments may call pkg-config for packages that were only just installed.
+
+BUILD    ?= build
+CC       ?= cc
+CFLAGS_COMMON = -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+                -Wmissing-prototypes -Wno-unused-parameter -D_GNU_SOURCE
+SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+ALL_TARGETS :=
+CHECK_TESTS :=
+BENCH_PROGS :=
+
+.DEFAULT_GOAL := all-with-deps
+.PHONY: all-with-deps all build check check-build bench demo deps flash fuzz soak clean install check-hw
+
+include $(sort $(wildcard firmware/build.mk rig/sim/*/build.mk host/*/build.mk))
+
+all-with-deps: deps
+	@$(MAKE) --no-print-directory build
+
+all: all-with-deps
+
+build: $(ALL_TARGETS)
+
+deps:
+	@scripts/install-deps
+
+check: deps
+	@$(MAKE) --no-print-directory check-build
+	@scripts/run-tests $(CHECK_TESTS)
+
+check-build: $(ALL_TARGETS) $(CHECK_TESTS)
+
+bench: deps
+	@$(MAKE) --no-print-directory build $(BENCH_PROGS)
+	@scripts/run-bench $(BUILD)/bench.json $(BENCH_PROGS)
+
+demo: deps
+	@$(MAKE) --no-print-directory build
+	@scripts/demo
+
+flash: deps
+	@$(MAKE) --no-print-directory build
+	@test -n "$(PORT)" || { echo "make flash: set PORT, e.g. make flash PORT=/dev/ttyUSB0" >&2; exit 2; }
+	avrdude -p atmega328p -c arduino -P $(PORT) -b $(or $(BAUD),115200) -U flash:w:$(BUILD)/firmware/powercut-fw.hex:i
+
+clean:
+	rm -rf $(BUILD)
