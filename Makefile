@@ -14,6 +14,14 @@ CFLAGS_COMMON = -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wshadow -Wstrict-protot
                 -Wmissing-prototypes -Wno-unused-parameter -D_GNU_SOURCE
 SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
+# Libraries shared between parts (each is built by the fragment named beside it).
+PCLIB      = $(BUILD)/host/libpc.a        # host/lib: logging, child processes, config, utilities
+FWLINK_LIB = $(BUILD)/host/libfwlink.a    # host/fwlink: firmware line protocol client, clock fit
+STORE_LIB  = $(BUILD)/host/libstore.a     # host/store: SQLite store and migrations
+ORACLE_LIB = $(BUILD)/host/liboracle.a    # host/oracle: records, ledger, classifier
+FW_ELF     = $(BUILD)/firmware/powercut-fw.elf
+MCUSIM     = $(BUILD)/bin/powercut-mcusim
+
 ALL_TARGETS :=
 CHECK_TESTS :=
 BENCH_PROGS :=
