@@ -19,8 +19,12 @@ PCLIB      = $(BUILD)/host/libpc.a        # host/lib: logging, child processes, 
 FWLINK_LIB = $(BUILD)/host/libfwlink.a    # host/fwlink: firmware line protocol client, clock fit
 STORE_LIB  = $(BUILD)/host/libstore.a     # host/store: SQLite store and migrations
 ORACLE_LIB = $(BUILD)/host/liboracle.a    # host/oracle: records, ledger, classifier
+DISK_LIB   = $(BUILD)/rig/libdiskmodel.a  # rig/sim/disk: the volatile disk model launcher
 FW_ELF     = $(BUILD)/firmware/powercut-fw.elf
 MCUSIM     = $(BUILD)/bin/powercut-mcusim
+AGENT      = $(BUILD)/bin/powercut-agent        # static, for guests (files, block devices)
+AGENT_NBD  = $(BUILD)/bin/powercut-agent-nbd    # dynamic, adds NBD targets (libnbd)
+POWERCUT   = $(BUILD)/bin/powercut
 
 ALL_TARGETS :=
 CHECK_TESTS :=
