@@ -14,16 +14,25 @@ CFLAGS_COMMON = -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wshadow -Wstrict-protot
                 -Wmissing-prototypes -Wno-unused-parameter -D_GNU_SOURCE
 SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-# Libraries shared between parts (each is built by the fragment named beside it).
-PCLIB      = $(BUILD)/host/libpc.a        # host/lib: logging, child processes, config, utilities
-FWLINK_LIB = $(BUILD)/host/libfwlink.a    # host/fwlink: firmware line protocol client, clock fit
-STORE_LIB  = $(BUILD)/host/libstore.a     # host/store: SQLite store and migrations
-ORACLE_LIB = $(BUILD)/host/liboracle.a    # host/oracle: records, ledger, classifier
-DISK_LIB   = $(BUILD)/rig/libdiskmodel.a  # rig/sim/disk: the volatile disk model launcher
+# Libraries and programs shared between parts (built by the fragment named in brackets).
+# [host/lib] logging, child processes, config, utilities
+PCLIB      = $(BUILD)/host/libpc.a
+# [host/fwlink] firmware line-protocol client, clock fit
+FWLINK_LIB = $(BUILD)/host/libfwlink.a
+# [host/store] SQLite store and migrations
+STORE_LIB  = $(BUILD)/host/libstore.a
+# [host/oracle] records, ledger, classifier
+ORACLE_LIB = $(BUILD)/host/liboracle.a
+# [rig/sim/disk] the volatile disk model and its launcher
+DISK_LIB   = $(BUILD)/rig/libdiskmodel.a
+# [firmware] the flashed ELF, also the one simulated
 FW_ELF     = $(BUILD)/firmware/powercut-fw.elf
+# [rig/sim/mcusim] the firmware in simavr with a PSU model
 MCUSIM     = $(BUILD)/bin/powercut-mcusim
-AGENT      = $(BUILD)/bin/powercut-agent        # static, for guests (files, block devices)
-AGENT_NBD  = $(BUILD)/bin/powercut-agent-nbd    # dynamic, adds NBD targets (libnbd)
+# [host/agent] static agent for guests (files, block devices); dynamic one adds NBD (libnbd)
+AGENT      = $(BUILD)/bin/powercut-agent
+AGENT_NBD  = $(BUILD)/bin/powercut-agent-nbd
+# [host/powercut] the controller
 POWERCUT   = $(BUILD)/bin/powercut
 
 ALL_TARGETS :=
