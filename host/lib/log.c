@@ -1,0 +1,132 @@
+/* Logging: see log.h. */
+#include "log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static enum log_level g_level = LOG_INFO;
+static unsigned g_debug_cats;
+static log_sink_fn g_sink;
+static void *g_sink_ctx;
+static const char *g_prog = "powercut";
+/* The sink may itself log (a database error); do not recurse into it. */
+static __thread int g_in_sink;
+
+static const struct {
+	enum log_cat cat;
+	const char *name;
+} cat_names[] = {
+	{ LOG_MAIN, "main" },     { LOG_CONFIG, "config" }, { LOG_SERIAL, "serial" },
+	{ LOG_RELAY, "relay" },   { LOG_CLOCK, "clock" },   { LOG_DB, "db" },
+	{ LOG_CHILD, "child" },   { LOG_NODE, "node" },     { LOG_LEDGER, "ledger" },
+	{ LOG_AGENT, "agent" },   { LOG_CHECK, "check" },   { LOG_SIM, "sim" },
+	{ LOG_SSH, "ssh" },       { LOG_REPORT, "report" },
+};
+
+void log_set_level(enum log_level level)
+{
+	g_level = level;
+}
+
+int log_enable_debug(const char *spec, const char **bad)
+{
+	unsigned cats = 0;
+	const char *p = spec;
+
+	if (bad)
+		*bad = NULL;
+	while (p && *p) {
+		size_t n = strcspn(p, ",");
+		bool found = false;
+
+		if (n == 3 && !strncmp(p, "all", 3)) {
+			cats = ~0u;
+			found = true;
+		}
+		for (size_t i = 0; !found && i < sizeof(cat_names) / sizeof(cat_names[0]); i++) {
+			if (strlen(cat_names[i].name) == n && !strncmp(p, cat_names[i].name, n)) {
+				cats |= cat_names[i].cat;
+				found = true;
+			}
+		}
+		if (!found && n > 0) {
+			if (bad)
+				*bad = p;
+			return -EINVAL;
+		}
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	g_debug_cats |= cats;
+	return 0;
+}
+
+const char *log_cat_name(enum log_cat cat)
+{
+	for (size_t i = 0; i < sizeof(cat_names) / sizeof(cat_names[0]); i++)
+		if (cat_names[i].cat == cat)
+			return cat_names[i].name;
+	return "?";
+}
+
+void log_set_sink(log_sink_fn fn, void *ctx)
+{
+	g_sink = fn;
+	g_sink_ctx = ctx;
+}
+
+void log_set_prog(const char *prog)
+{
+	g_prog = prog ? prog : "powercut";
+}
+
+bool log_enabled(enum log_level level, enum log_cat cat)
+{
+	if (level <= g_level)
+		return true;
+	return level == LOG_DEBUG && (g_debug_cats & cat);
+}
+
+static int64_t clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void log_vmsg(enum log_level level, enum log_cat cat, const char *fmt, va_list ap)
+{
+	static const char *const prefix[] = { "error: ", "warning: ", "", "debug: " };
+	char buf[2048];
+	int saved = errno;
+
+	if (!log_enabled(level, cat))
+		return;
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	/* One fprintf per message so lines from parallel processes do not interleave. */
+	if (level == LOG_DEBUG)
+		fprintf(stderr, "%s: debug(%s): %s\n", g_prog, log_cat_name(cat), buf);
+	else
+		fprintf(stderr, "%s: %s%s\n", g_prog, prefix[level], buf);
+	if (g_sink && !g_in_sink) {
+		g_in_sink = 1;
+		g_sink(g_sink_ctx, level, cat, clock_ns(CLOCK_REALTIME),
+		       clock_ns(CLOCK_MONOTONIC), buf);
+		g_in_sink = 0;
+	}
+	errno = saved;
+}
+
+void log_msg(enum log_level level, enum log_cat cat, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vmsg(level, cat, fmt, ap);
+	va_end(ap);
+}

@@ -1,0 +1,222 @@
+/* Tests of the child-process module: real processes, short timeouts. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "child.h"
+
+static long ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+static void test_true_false(void **state)
+{
+	const char *t[] = { "true", NULL }, *f[] = { "false", NULL };
+	struct child_result r;
+
+	assert_int_equal(child_run(t, NULL, 5000, &r), 0);
+	assert_true(WIFEXITED(r.status));
+	assert_int_equal(WEXITSTATUS(r.status), 0);
+	child_result_release(&r);
+	assert_int_equal(child_run(f, NULL, 5000, &r), 0);
+	assert_true(WIFEXITED(r.status));
+	assert_int_equal(WEXITSTATUS(r.status), 1);
+	child_result_release(&r);
+}
+
+static void test_capture_and_input(void **state)
+{
+	const char *argv[] = { "sh", "-c", "cat; echo err >&2; exit 3", NULL };
+	struct child_result r;
+	char buf[64];
+
+	assert_int_equal(child_run(argv, "hello\n", 5000, &r), 0);
+	assert_string_equal(r.out, "hello\n");
+	assert_int_equal(r.out_len, 6);
+	assert_string_equal(r.err, "err\n");
+	assert_int_equal(WEXITSTATUS(r.status), 3);
+	assert_string_equal(child_status_str(r.status, buf, sizeof(buf)), "exited with status 3");
+	child_result_release(&r);
+}
+
+static void test_missing_binary(void **state)
+{
+	const char *argv[] = { "powercut-no-such-binary-xyz", NULL };
+	struct child c = { .argv = argv, .in = CHILD_NULL, .out = CHILD_NULL, .err = CHILD_NULL };
+	struct child_result r;
+
+	assert_int_equal(child_start(&c), -ENOENT);
+	assert_int_equal(c.exec_errno, ENOENT);
+	assert_int_equal(c.pid, -1);
+	assert_int_equal(child_run(argv, NULL, 1000, &r), -ENOENT);
+}
+
+static void test_env_and_dir(void **state)
+{
+	const char *argv[] = { "sh", "-c", "echo \"$PC_TEST_A:$HOME\"; pwd", NULL };
+	const char *env[] = { "PC_TEST_A=abc", "HOME=/nonexistent-home", NULL };
+	struct child c = { .argv = argv, .env = env, .dir = "/", .in = CHILD_NULL,
+			   .out = CHILD_PIPE, .err = CHILD_INHERIT };
+	char buf[256] = "";
+	size_t n = 0;
+	ssize_t k;
+	int st;
+
+	assert_int_equal(child_start(&c), 0);
+	assert_true(c.fd_out >= 0);
+	assert_int_equal(c.fd_in, -1);
+	while ((k = read(c.fd_out, buf + n, sizeof(buf) - 1 - n)) > 0)
+		n += (size_t)k;
+	buf[n] = '\0';
+	assert_int_equal(child_finish(&c, 5000, &st), 0);
+	assert_string_equal(buf, "abc:/nonexistent-home\n/\n");
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+static void test_timeout(void **state)
+{
+	const char *argv[] = { "sleep", "30", NULL };
+	struct child_result r;
+	struct timespec t0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(child_run(argv, NULL, 200, &r), -ETIMEDOUT);
+	assert_true(r.timed_out);
+	assert_true(WIFSIGNALED(r.status));
+	assert_int_equal(WTERMSIG(r.status), SIGTERM);
+	long ms = ms_since(&t0);
+	assert_true(ms >= 190 && ms < 2000);
+	child_result_release(&r);
+}
+
+static void test_ignores_sigterm(void **state)
+{
+	/* The child ignores SIGTERM (and so does its sleep): only SIGKILL ends it. */
+	const char *argv[] = { "sh", "-c", "trap '' TERM; sleep 30; exit 0", NULL };
+	struct child c = { .argv = argv, .in = CHILD_NULL, .out = CHILD_NULL,
+			   .err = CHILD_NULL, .grace_ms = 200 };
+	struct timespec t0;
+	int st;
+
+	assert_int_equal(child_start(&c), 0);
+	assert_true(child_running(&c));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(child_finish(&c, 200, &st), -ETIMEDOUT);
+	long ms = ms_since(&t0);
+	assert_true(WIFSIGNALED(st));
+	assert_int_equal(WTERMSIG(st), SIGKILL);
+	assert_true(ms >= 390 && ms < 3000);
+	assert_false(child_running(&c));
+}
+
+static void test_grandchildren_killed(void **state)
+{
+	/* Orphans come to us, so we can see how the grandchild ended. */
+	const char *argv[] = { "sh", "-c", "sleep 30 & echo $!; wait", NULL };
+	struct child_result r;
+	pid_t g;
+	int st = 0;
+
+	assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+	assert_int_equal(child_run(argv, NULL, 300, &r), -ETIMEDOUT);
+	g = (pid_t)atoi(r.out);
+	assert_true(g > 0);
+	for (int i = 0; i < 200; i++) {
+		pid_t w = waitpid(g, &st, WNOHANG);
+		if (w == g)
+			break;
+		assert_int_equal(w, 0);
+		usleep(10000);
+	}
+	assert_true(WIFSIGNALED(st));
+	assert_int_equal(kill(g, 0), -1);
+	child_result_release(&r);
+	prctl(PR_SET_CHILD_SUBREAPER, 0);
+}
+
+static void test_large_outputs(void **state)
+{
+	/* A large stderr before a large stdout deadlocks a reader that drains one
+	 * stream first; a large input echoed back deadlocks a writer that feeds all
+	 * input before reading. */
+	const char *argv[] = { "sh", "-c",
+			       "head -c 1000000 /dev/zero >&2; cat; head -c 300000 /dev/zero", NULL };
+	size_t in_len = 2000000;
+	char *input = malloc(in_len + 1);
+	struct child_result r;
+
+	assert_non_null(input);
+	for (size_t i = 0; i < in_len; i++)
+		input[i] = (char)('a' + i % 26);
+	input[in_len] = '\0';
+	assert_int_equal(child_run(argv, input, 20000, &r), 0);
+	assert_int_equal(WEXITSTATUS(r.status), 0);
+	assert_int_equal(r.err_len, 1000000);
+	assert_int_equal(r.out_len, in_len + 300000);
+	assert_memory_equal(r.out, input, in_len);
+	assert_int_equal(r.out[in_len + 5], '\0');
+	child_result_release(&r);
+	free(input);
+}
+
+static void test_exit_with_daemonized_grandchild(void **state)
+{
+	/* The child exits at once but leaves a grandchild holding stdout open: child_run
+	 * returns when the child is done, not when the grandchild is. */
+	const char *argv[] = { "sh", "-c", "sleep 3 & echo done", NULL };
+	struct child_result r;
+	struct timespec t0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(child_run(argv, NULL, 10000, &r), 0);
+	assert_true(ms_since(&t0) < 2000);
+	assert_string_equal(r.out, "done\n");
+	child_result_release(&r);
+}
+
+static void test_kill_group(void **state)
+{
+	const char *argv[] = { "sleep", "30", NULL };
+	struct child c = { .argv = argv, .in = CHILD_NULL, .out = CHILD_NULL, .err = CHILD_NULL };
+	int st;
+
+	assert_int_equal(child_start(&c), 0);
+	assert_int_equal(getpgid(c.pid), c.pid);
+	assert_int_equal(child_kill(&c, SIGINT), 0);
+	assert_int_equal(child_finish(&c, 5000, &st), 0);
+	assert_true(WIFSIGNALED(st));
+	assert_int_equal(WTERMSIG(st), SIGINT);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_true_false),
+		cmocka_unit_test(test_capture_and_input),
+		cmocka_unit_test(test_missing_binary),
+		cmocka_unit_test(test_env_and_dir),
+		cmocka_unit_test(test_timeout),
+		cmocka_unit_test(test_ignores_sigterm),
+		cmocka_unit_test(test_grandchildren_killed),
+		cmocka_unit_test(test_large_outputs),
+		cmocka_unit_test(test_exit_with_daemonized_grandchild),
+		cmocka_unit_test(test_kill_group),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
