@@ -1,0 +1,98 @@
+/* The classifier: per-block classes and per-cycle counts, exactly as docs/oracle.md
+ * ("Classification") defines them. Pure logic on in-memory inputs; verify.h loads the
+ * inputs from the campaign database and the agent's check report.
+ */
+#ifndef PC_CLASSIFY_H
+#define PC_CLASSIFY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum cls_class {
+	CLS_OK,
+	CLS_INFLIGHT_PERSISTED,
+	CLS_UNFLUSHED_LOST_OLDER,
+	CLS_UNFLUSHED_LOST_ZERO,
+	CLS_FLUSHED_LOST_OLDER,
+	CLS_FLUSHED_LOST_ZERO,
+	CLS_TORN,
+	CLS_CORRUPT,
+	CLS_MISDIRECTED,
+	CLS__COUNT
+};
+
+/* Stable names used in the database and reports ("ok", "inflight_persisted", ...). */
+const char *cls_class_name(enum cls_class c);
+
+/* What a run of sectors read back as (from the check report). */
+enum cls_skind {
+	CLS_S_GEN,	/* a record of this campaign, disk, block and sector */
+	CLS_S_ZERO,	/* all zero */
+	CLS_S_BAD,	/* garbage: bad magic, CRC or payload */
+	CLS_S_FOREIGN,	/* a valid record of another block, disk, campaign or a later cycle */
+};
+
+struct cls_run {
+	uint16_t first, n;	/* sectors first .. first+n-1 of the block */
+	enum cls_skind kind;
+	uint32_t cycle, gen;	/* CLS_S_GEN */
+	uint64_t watermark;	/* CLS_S_GEN */
+};
+
+/* One acknowledged generation of a block (baseline excluded). */
+struct cls_ack {
+	uint32_t gen;
+	uint64_t ack_index;
+};
+
+/* The ledger's view of one block in the cycle being classified. */
+struct cls_ledger {
+	bool acked;		/* A(b) exists (baselined or written this cycle) */
+	uint32_t newest_acked;	/* A(b) */
+	bool flushed;		/* F(b) exists */
+	uint32_t newest_flushed;/* F(b) */
+	const struct cls_ack *acks;	/* acknowledged generations, any order; not owned */
+	size_t nacks;
+};
+
+struct cls_block {
+	/* input */
+	uint64_t block;
+	struct cls_ledger led;
+	const struct cls_run *runs;	/* covering every sector once; not owned */
+	size_t nruns;
+	/* output */
+	enum cls_class cls;
+	bool violation;
+	bool anomaly;			/* ordering anomaly (not a violation) */
+	int64_t vmin, vmax;		/* oldest/newest version read (-2 zero, -1 earlier cycle) */
+	uint64_t lost_min_ack;		/* smallest ack index of a lost write, UINT64_MAX if none */
+};
+
+struct cls_cycle {
+	/* input */
+	uint32_t cycle;
+	uint16_t spb;			/* sectors per block */
+	int64_t cut_ns;			/* host monotonic time of the cut */
+	int64_t last_flush_ns;		/* host receive time of the last completed flush */
+	bool have_flush;		/* false: last_flush_ns is the hello time */
+	/* output */
+	uint64_t count[CLS__COUNT];
+	uint64_t violations;
+	uint64_t anomalies;
+	int64_t since_flush_ns;		/* cut_ns - last_flush_ns, kept with every finding */
+};
+
+#define CLS_V_ZERO	(-2)
+#define CLS_V_OLDCYCLE	(-1)
+
+/* Classify one block (no ordering anomaly: that needs the whole cycle). Returns 0, or
+ * -EINVAL when the runs do not cover the spb sectors exactly once. */
+int cls_block_classify(struct cls_block *b, uint32_t cycle, uint16_t spb);
+
+/* Classify every block, then mark ordering anomalies, and fill the counts of c.
+ * Returns 0 or the first block's negative errno. */
+int cls_cycle_classify(struct cls_cycle *c, struct cls_block *blocks, size_t n);
+
+#endif

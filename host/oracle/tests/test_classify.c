@@ -1,0 +1,233 @@
+/* Every classification rule of docs/oracle.md fed exactly the case it must catch. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <errno.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "classify.h"
+
+#define CYCLE 7
+#define SPB 8
+
+static struct cls_run gen_run(uint16_t first, uint16_t n, uint32_t gen, uint64_t wm)
+{
+	return (struct cls_run){ .first = first, .n = n, .kind = CLS_S_GEN, .cycle = CYCLE,
+				 .gen = gen, .watermark = wm };
+}
+
+static struct cls_run kind_run(uint16_t first, uint16_t n, enum cls_skind k)
+{
+	return (struct cls_run){ .first = first, .n = n, .kind = k };
+}
+
+/* A baselined block with A and F given (F < 0: nothing flushed). */
+static struct cls_block blk(int A, int F, const struct cls_run *runs, size_t nruns)
+{
+	struct cls_block b = { .block = 42, .runs = runs, .nruns = nruns };
+	b.led.acked = A >= 0;
+	b.led.newest_acked = A >= 0 ? (uint32_t)A : 0;
+	b.led.flushed = F >= 0;
+	b.led.newest_flushed = F >= 0 ? (uint32_t)F : 0;
+	return b;
+}
+
+static enum cls_class classify(struct cls_block *b)
+{
+	assert_int_equal(cls_block_classify(b, CYCLE, SPB), 0);
+	return b->cls;
+}
+
+static void test_ok(void **state)
+{
+	struct cls_run r[] = { gen_run(0, SPB, 2, 10) };
+	struct cls_block b = blk(2, 1, r, 1);
+	assert_int_equal(classify(&b), CLS_OK);
+	assert_false(b.violation);
+	/* Untouched block outside the baseline reading zeroes. */
+	struct cls_run z[] = { kind_run(0, SPB, CLS_S_ZERO) };
+	b = blk(-1, -1, z, 1);
+	assert_int_equal(classify(&b), CLS_OK);
+}
+
+static void test_inflight_persisted(void **state)
+{
+	struct cls_run r[] = { gen_run(0, SPB, 3, 10) };
+	struct cls_block b = blk(2, 1, r, 1);
+	assert_int_equal(classify(&b), CLS_INFLIGHT_PERSISTED);
+	assert_false(b.violation);
+	/* Never acknowledged at all (outside the baseline). */
+	struct cls_run r1[] = { gen_run(0, SPB, 1, 10) };
+	b = blk(-1, -1, r1, 1);
+	assert_int_equal(classify(&b), CLS_INFLIGHT_PERSISTED);
+}
+
+static void test_unflushed_lost_older(void **state)
+{
+	struct cls_run r[] = { gen_run(0, SPB, 0, 0) };
+	struct cls_block b = blk(2, 0, r, 1);
+	assert_int_equal(classify(&b), CLS_UNFLUSHED_LOST_OLDER);
+	assert_false(b.violation);
+}
+
+static void test_unflushed_lost_zero(void **state)
+{
+	struct cls_run r[] = { kind_run(0, SPB, CLS_S_ZERO) };
+	struct cls_block b = blk(1, -1, r, 1);
+	assert_int_equal(classify(&b), CLS_UNFLUSHED_LOST_ZERO);
+	assert_false(b.violation);
+}
+
+static void test_flushed_lost_older(void **state)
+{
+	struct cls_run r[] = { gen_run(0, SPB, 1, 5) };
+	struct cls_block b = blk(2, 2, r, 1);
+	assert_int_equal(classify(&b), CLS_FLUSHED_LOST_OLDER);
+	assert_true(b.violation);
+	/* Rolled back past the flushed baseline to an earlier cycle's record. */
+	struct cls_run o[] = { gen_run(0, SPB, 5, 5) };
+	o[0].cycle = CYCLE - 1;
+	b = blk(0, 0, o, 1);
+	assert_int_equal(classify(&b), CLS_FLUSHED_LOST_OLDER);
+	assert_true(b.violation);
+}
+
+static void test_flushed_lost_zero(void **state)
+{
+	struct cls_run r[] = { kind_run(0, SPB, CLS_S_ZERO) };
+	struct cls_block b = blk(0, 0, r, 1);	/* the baseline itself is flushed */
+	assert_int_equal(classify(&b), CLS_FLUSHED_LOST_ZERO);
+	assert_true(b.violation);
+}
+
+static void test_torn(void **state)
+{
+	struct cls_run r[] = { gen_run(0, 4, 3, 10), gen_run(4, 4, 2, 8) };
+	struct cls_block b = blk(3, 2, r, 2);
+	assert_int_equal(classify(&b), CLS_TORN);
+	assert_false(b.violation);
+	assert_int_equal(b.vmin, 2);
+	assert_int_equal(b.vmax, 3);
+	/* Half zero, not below a flush: torn, no violation. */
+	struct cls_run z[] = { gen_run(0, 4, 1, 10), kind_run(4, 4, CLS_S_ZERO) };
+	b = blk(1, -1, z, 2);
+	assert_int_equal(classify(&b), CLS_TORN);
+	assert_false(b.violation);
+}
+
+static void test_torn_across_flush(void **state)
+{
+	struct cls_run r[] = { gen_run(0, 4, 3, 10), gen_run(4, 4, 2, 8) };
+	struct cls_block b = blk(3, 3, r, 2);
+	assert_int_equal(classify(&b), CLS_TORN);
+	assert_true(b.violation);
+}
+
+static void test_corrupt(void **state)
+{
+	struct cls_run r[] = { gen_run(0, 3, 2, 10), kind_run(3, 1, CLS_S_BAD), gen_run(4, 4, 2, 10) };
+	struct cls_block b = blk(2, 2, r, 3);
+	assert_int_equal(classify(&b), CLS_CORRUPT);
+	assert_true(b.violation);
+	/* Corrupt even when nothing was flushed. */
+	b = blk(2, -1, r, 3);
+	assert_int_equal(classify(&b), CLS_CORRUPT);
+	assert_true(b.violation);
+}
+
+static void test_misdirected(void **state)
+{
+	/* The agent reports a valid record of another block, disk or campaign as foreign. */
+	struct cls_run r[] = { gen_run(0, 5, 2, 10), kind_run(5, 1, CLS_S_FOREIGN), gen_run(6, 2, 2, 10) };
+	struct cls_block b = blk(2, -1, r, 3);
+	assert_int_equal(classify(&b), CLS_MISDIRECTED);
+	assert_true(b.violation);
+	/* A record of a later cycle cannot be this block's past: misdirected. */
+	struct cls_run f[] = { gen_run(0, SPB, 1, 1) };
+	f[0].cycle = CYCLE + 1;
+	b = blk(2, 2, f, 1);
+	assert_int_equal(classify(&b), CLS_MISDIRECTED);
+	assert_true(b.violation);
+	/* Misdirected wins over corrupt. */
+	struct cls_run m[] = { kind_run(0, 1, CLS_S_BAD), kind_run(1, 7, CLS_S_FOREIGN) };
+	b = blk(2, 2, m, 2);
+	assert_int_equal(classify(&b), CLS_MISDIRECTED);
+}
+
+static void test_bad_runs_rejected(void **state)
+{
+	struct cls_run r[] = { gen_run(0, 4, 3, 10) };
+	struct cls_block b = blk(3, 3, r, 1);
+	assert_int_equal(cls_block_classify(&b, CYCLE, SPB), -EINVAL);
+	struct cls_run g[] = { gen_run(0, 4, 3, 10), gen_run(5, 3, 3, 10) };
+	b = blk(3, 3, g, 2);
+	assert_int_equal(cls_block_classify(&b, CYCLE, SPB), -EINVAL);
+}
+
+/* Worked example 11: block 10's gen 4 (ack index 100) lost, block 11's gen 2 persisted. */
+static void anomaly_case(uint64_t wm11, bool expect)
+{
+	struct cls_ack a10[] = { { 3, 50 }, { 4, 100 } };
+	struct cls_ack a11[] = { { 1, 20 }, { 2, 160 } };
+	struct cls_run r10[] = { gen_run(0, SPB, 3, 40) };
+	struct cls_run r11[] = { gen_run(0, SPB, 2, wm11) };
+	struct cls_block b[2] = { blk(4, 0, r10, 1), blk(2, 0, r11, 1) };
+	b[0].block = 10; b[0].led.acks = a10; b[0].led.nacks = 2;
+	b[1].block = 11; b[1].led.acks = a11; b[1].led.nacks = 2;
+	struct cls_cycle c = { .cycle = CYCLE, .spb = SPB, .cut_ns = 5000, .last_flush_ns = 1200,
+			       .have_flush = true };
+
+	assert_int_equal(cls_cycle_classify(&c, b, 2), 0);
+	assert_int_equal(b[0].cls, CLS_UNFLUSHED_LOST_OLDER);
+	assert_int_equal(b[1].cls, CLS_OK);
+	assert_int_equal(b[0].lost_min_ack, 100);
+	assert_false(b[0].anomaly);
+	assert_int_equal(b[1].anomaly, expect);
+	assert_int_equal(c.anomalies, expect ? 1 : 0);
+	assert_int_equal(c.violations, 0);
+	assert_int_equal(c.count[CLS_UNFLUSHED_LOST_OLDER], 1);
+	assert_int_equal(c.count[CLS_OK], 1);
+	assert_int_equal(c.since_flush_ns, 3800);
+}
+
+static void test_ordering_anomaly_present(void **state) { anomaly_case(150, true); }
+static void test_ordering_anomaly_absent(void **state) { anomaly_case(90, false); }
+
+static void test_cycle_counts(void **state)
+{
+	struct cls_run ok[] = { gen_run(0, SPB, 1, 0) };
+	struct cls_run z[] = { kind_run(0, SPB, CLS_S_ZERO) };
+	struct cls_run bad[] = { kind_run(0, SPB, CLS_S_BAD) };
+	struct cls_block b[3] = { blk(1, 1, ok, 1), blk(1, 1, z, 1), blk(1, 0, bad, 1) };
+	struct cls_cycle c = { .cycle = CYCLE, .spb = SPB };
+
+	assert_int_equal(cls_cycle_classify(&c, b, 3), 0);
+	assert_int_equal(c.count[CLS_OK], 1);
+	assert_int_equal(c.count[CLS_FLUSHED_LOST_ZERO], 1);
+	assert_int_equal(c.count[CLS_CORRUPT], 1);
+	assert_int_equal(c.violations, 2);
+	assert_string_equal(cls_class_name(CLS_TORN), "torn");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_ok),
+		cmocka_unit_test(test_inflight_persisted),
+		cmocka_unit_test(test_unflushed_lost_older),
+		cmocka_unit_test(test_unflushed_lost_zero),
+		cmocka_unit_test(test_flushed_lost_older),
+		cmocka_unit_test(test_flushed_lost_zero),
+		cmocka_unit_test(test_torn),
+		cmocka_unit_test(test_torn_across_flush),
+		cmocka_unit_test(test_corrupt),
+		cmocka_unit_test(test_misdirected),
+		cmocka_unit_test(test_bad_runs_rejected),
+		cmocka_unit_test(test_ordering_anomaly_present),
+		cmocka_unit_test(test_ordering_anomaly_absent),
+		cmocka_unit_test(test_cycle_counts),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
