@@ -1,7 +1,7 @@
 # host/lib: logging, child processes, options/bench config, bench lock, utilities.
 # Builds $(PCLIB); unit tests are built with $(SAN_FLAGS) from the same sources.
 
-PCLIB_SRCS := host/lib/log.c host/lib/child.c
+PCLIB_SRCS := host/lib/log.c host/lib/child.c host/lib/options.c host/lib/config.c
 PCLIB_OBJS  = $(PCLIB_SRCS:%.c=$(BUILD)/%.o)
 PCLIB_SAN_OBJS = $(PCLIB_SRCS:%.c=$(BUILD)/san/%.o)
 # Libraries a program linking $(PCLIB) also needs (recursively expanded: pkg-config
@@ -9,7 +9,8 @@ PCLIB_SAN_OBJS = $(PCLIB_SRCS:%.c=$(BUILD)/san/%.o)
 PCLIB_CFLAGS = $(shell pkg-config --cflags inih jansson libcrypto)
 PCLIB_LIBS   = $(shell pkg-config --libs inih jansson libcrypto)
 
-PCLIB_TESTS := $(BUILD)/host/lib/tests/test_log $(BUILD)/host/lib/tests/test_child
+PCLIB_TESTS := $(BUILD)/host/lib/tests/test_log $(BUILD)/host/lib/tests/test_child \
+	$(BUILD)/host/lib/tests/test_config
 
 ALL_TARGETS += $(PCLIB)
 CHECK_TESTS += $(PCLIB_TESTS)

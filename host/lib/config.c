@@ -1,0 +1,866 @@
+/* Bench configuration: the section tables and the INI loader. See config.h. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ini.h>
+#include <openssl/evp.h>
+
+#define OFF(T, f) offsetof(struct T, f)
+#define NOLIMIT 0, 0
+
+static const char *const relay_drivers[] = { "serial", "usbhid", "gpio", "exec", "null", NULL };
+static const char *const sim_modes[] = { "realtime", "fast", NULL };
+static const char *const levels[] = { "high", "low", NULL };
+static const char *const node_drivers[] = { "sim", "qemu", NULL };
+static const char *const formats[] = { "qcow2", "raw", "lvmthin", NULL };
+static const char *const caches[] = { "none", "writeback", "writethrough", "directsync",
+				      "unsafe", NULL };
+static const char *const preallocs[] = { "off", "metadata", "falloc", "full", NULL };
+static const char *const controls[] = { "none", "lying", "safe", NULL };
+static const char *const patterns[] = { "random", "sequential", "hotset", "alloc", NULL };
+static const char *const flushes[] = { "never", "every-n", "every-ms", "always", "fua", NULL };
+static const char *const cuts[] = { "power", "kill", NULL };
+
+static const struct opt_def bench_opts[] = {
+	{ "name", OPT_STRING, OFF(cfg_bench, name), NULL, NOLIMIT, NULL,
+	  "Bench name: names the run directory and the lock, and is stored with every campaign.",
+	  OPT_REQUIRED },
+	{ "description", OPT_STRING, OFF(cfg_bench, description), "", NOLIMIT, NULL,
+	  "Free text describing the bench.", 0 },
+	{ "run_dir", OPT_STRING, OFF(cfg_bench, run_dir), NULL, NOLIMIT, NULL,
+	  "Directory for the bench lock, the simulator's pty and sockets. Default: run/NAME "
+	  "in the build directory next to the powercut binary.", 0 },
+	{ 0 }
+};
+
+static const struct opt_def relay_opts[] = {
+	{ "driver", OPT_ENUM, OFF(cfg_relay, driver), NULL, NOLIMIT, relay_drivers,
+	  "Relay driver: serial (powercut firmware), usbhid (16c0:05df HID relay boards), "
+	  "gpio (libgpiod line), exec (commands such as ipmitool), null (records calls, tests).",
+	  OPT_REQUIRED },
+	{ "channel", OPT_INT, OFF(cfg_relay, channel), "0", 0, 7, NULL,
+	  "Channel that switches the node's power, counted from 0 (usbhid relay 1 is channel 0).", 0 },
+	{ "channels", OPT_INT, OFF(cfg_relay, channels), "2", 1, 8, NULL,
+	  "Number of channels of the board (the simulator's --channels).", 0 },
+	{ "timeout_ms", OPT_DURATION, OFF(cfg_relay, timeout_ms), "1000", 10, 600000, NULL,
+	  "Time to wait for one reply from the relay.", 0 },
+	{ "port", OPT_STRING, OFF(cfg_relay, port), NULL, NOLIMIT, NULL,
+	  "serial: the port (a /dev/serial/by-id/ link is best). Unset: found by usb_vid, "
+	  "usb_pid and usb_serial, or the simulator's pty when simulator=yes.", 0 },
+	{ "usb_vid", OPT_INT, OFF(cfg_relay, usb_vid), "0x2341", 0, 0xffff, NULL,
+	  "serial: USB vendor id of the board, used when port is unset.", OPT_HEX },
+	{ "usb_pid", OPT_INT, OFF(cfg_relay, usb_pid), "0", 0, 0xffff, NULL,
+	  "serial: USB product id of the board (0: any).", OPT_HEX },
+	{ "usb_serial", OPT_STRING, OFF(cfg_relay, usb_serial), NULL, NOLIMIT, NULL,
+	  "serial: USB serial number of the board, used when port is unset.", 0 },
+	{ "simulator", OPT_BOOL, OFF(cfg_relay, simulator), "no", NOLIMIT, NULL,
+	  "serial: the board is powercut-mcusim running the real firmware; powercut starts "
+	  "and stops it itself.", 0 },
+	{ "sim_mode", OPT_ENUM, OFF(cfg_relay, sim_mode), "realtime", NOLIMIT, sim_modes,
+	  "Simulator clock: realtime, or fast (faster than real time, for tests).", 0 },
+	{ "sim_binary", OPT_STRING, OFF(cfg_relay, sim_binary), NULL, NOLIMIT, NULL,
+	  "Simulator program. Default: powercut-mcusim beside the powercut binary.", 0 },
+	{ "sim_firmware", OPT_STRING, OFF(cfg_relay, sim_firmware), NULL, NOLIMIT, NULL,
+	  "Firmware ELF the simulator runs. Default: ../firmware/powercut-fw.elf relative "
+	  "to the powercut binary.", 0 },
+	{ "hold_up_ms", OPT_DURATION, OFF(cfg_relay, hold_up_ms), "18", 0, 10000, NULL,
+	  "Simulator: PSU hold-up time from relay edge to DC loss.", 0 },
+	{ "rise_ms", OPT_DURATION, OFF(cfg_relay, rise_ms), "50", 0, 10000, NULL,
+	  "Simulator: time from relay edge to DC good at power on.", 0 },
+	{ "relay_active", OPT_INT, OFF(cfg_relay, relay_active), "0", 0, 255, NULL,
+	  "Bitmask: bit n set means channel n's relay is energized by a HIGH pin "
+	  "(firmware setting relay_active, simulator --relay-active).", 0 },
+	{ "pwrok_invert", OPT_INT, OFF(cfg_relay, pwrok_invert), "3", 0, 255, NULL,
+	  "Bitmask: bit n set means PWR_OK input n reads LOW when DC is good "
+	  "(firmware setting pwrok_invert).", 0 },
+	{ "gpio_chip", OPT_STRING, OFF(cfg_relay, gpio_chip), "gpiochip0", NOLIMIT, NULL,
+	  "gpio: chip name or path.", 0 },
+	{ "gpio_line", OPT_INT, OFF(cfg_relay, gpio_line), "-1", -1, 1023, NULL,
+	  "gpio: line offset driving the relay (required with driver=gpio).", 0 },
+	{ "active_level", OPT_ENUM, OFF(cfg_relay, active_level), "high", NOLIMIT, levels,
+	  "gpio: line level that energizes the relay (cuts power).", 0 },
+	{ "usbhid_serial", OPT_STRING, OFF(cfg_relay, usbhid_serial), NULL, NOLIMIT, NULL,
+	  "usbhid: serial of the board (5 characters); unset: the only board present.", 0 },
+	{ "exec_on", OPT_LIST, OFF(cfg_relay, exec_on), NULL, NOLIMIT, NULL,
+	  "exec: command that powers the node on, as words (never run by a shell).", 0 },
+	{ "exec_off", OPT_LIST, OFF(cfg_relay, exec_off), NULL, NOLIMIT, NULL,
+	  "exec: command that powers the node off.", 0 },
+	{ "exec_status", OPT_LIST, OFF(cfg_relay, exec_status), NULL, NOLIMIT, NULL,
+	  "exec: command whose exit status tells the state (0 on, 1 off); optional.", 0 },
+	{ "exec_timeout_ms", OPT_DURATION, OFF(cfg_relay, exec_timeout_ms), "10s", 10, 600000, NULL,
+	  "exec: time limit of each command (then SIGTERM, then SIGKILL).", 0 },
+	{ 0 }
+};
+
+static const struct opt_def node_opts[] = {
+	{ "driver", OPT_ENUM, OFF(cfg_node, driver), "sim", NOLIMIT, node_drivers,
+	  "Node driver: sim (simulated node on this host) or qemu.", 0 },
+	{ "host", OPT_STRING, OFF(cfg_node, host), NULL, NOLIMIT, NULL,
+	  "Host of the node (ssh destination); unset: local.", 0 },
+	{ 0 }
+};
+
+static const struct opt_def disk_opts[] = {
+	{ "format", OPT_ENUM, OFF(cfg_disk, format), "qcow2", NOLIMIT, formats,
+	  "Disk format under test.", 0 },
+	{ "cache", OPT_ENUM, OFF(cfg_disk, cache), "none", NOLIMIT, caches,
+	  "QEMU cache mode.", 0 },
+	{ "size", OPT_SIZE, OFF(cfg_disk, size), "1G", 1 << 20, 1LL << 42, NULL,
+	  "Virtual size of the disk.", 0 },
+	{ "cluster_size", OPT_SIZE, OFF(cfg_disk, cluster_size), "64K", 512, 2 << 20, NULL,
+	  "qcow2 cluster size.", 0 },
+	{ "extended_l2", OPT_BOOL, OFF(cfg_disk, extended_l2), "no", NOLIMIT, NULL,
+	  "qcow2 subclusters (extended L2 entries).", 0 },
+	{ "lazy_refcounts", OPT_BOOL, OFF(cfg_disk, lazy_refcounts), "no", NOLIMIT, NULL,
+	  "qcow2 lazy refcounts.", 0 },
+	{ "preallocation", OPT_ENUM, OFF(cfg_disk, preallocation), "off", NOLIMIT, preallocs,
+	  "Preallocation when the image is created.", 0 },
+	{ "backing", OPT_BOOL, OFF(cfg_disk, backing), "no", NOLIMIT, NULL,
+	  "qcow2 over a backing file holding the baseline.", 0 },
+	{ "control", OPT_ENUM, OFF(cfg_disk, control), "none", NOLIMIT, controls,
+	  "Negative or positive control: lying (drops flushed writes: the oracle must "
+	  "report violations), safe (must never lose a flushed write), none.", 0 },
+	{ 0 }
+};
+
+static const struct opt_def workload_opts[] = {
+	{ "block_size", OPT_SIZE, OFF(cfg_workload, block_size), "4K", 512, 1 << 20, NULL,
+	  "Size of each write.", 0 },
+	{ "queue_depth", OPT_INT, OFF(cfg_workload, queue_depth), "1", 1, 1024, NULL,
+	  "Writes in flight.", 0 },
+	{ "pattern", OPT_ENUM, OFF(cfg_workload, pattern), "random", NOLIMIT, patterns,
+	  "Where writes go: random, sequential, hotset (hot_set_pct of the span gets most "
+	  "writes), alloc (first writes to unallocated clusters).", 0 },
+	{ "hot_set_pct", OPT_INT, OFF(cfg_workload, hot_set_pct), "10", 1, 100, NULL,
+	  "hotset: share of the span that is hot.", 0 },
+	{ "span_mib", OPT_INT, OFF(cfg_workload, span_mib), "256", 1, 1 << 22, NULL,
+	  "Part of each disk the workload writes, in MiB.", 0 },
+	{ "flush", OPT_ENUM, OFF(cfg_workload, flush), "every-n", NOLIMIT, flushes,
+	  "When the workload flushes: never, every-n writes, every-ms, always (after each "
+	  "write), fua (each write with FUA).", 0 },
+	{ "flush_n", OPT_INT, OFF(cfg_workload, flush_n), "64", 1, 1 << 30, NULL,
+	  "every-n: writes between flushes.", 0 },
+	{ "flush_ms", OPT_DURATION, OFF(cfg_workload, flush_ms), "100", 1, 3600000, NULL,
+	  "every-ms: time between flushes.", 0 },
+	{ "direct", OPT_BOOL, OFF(cfg_workload, direct), "yes", NOLIMIT, NULL,
+	  "O_DIRECT in the guest.", 0 },
+	{ "duration", OPT_DURATION, OFF(cfg_workload, duration_ms), "30s", 1, 86400000, NULL,
+	  "Longest workload per cycle (the cut normally comes first).", 0 },
+	{ 0 }
+};
+
+static const struct opt_def campaign_opts[] = {
+	{ "cycles", OPT_INT, OFF(cfg_campaign, cycles), "10", 1, 10000000, NULL,
+	  "Number of cut cycles.", 0 },
+	{ "seed", OPT_UINT64, OFF(cfg_campaign, seed), "1", NOLIMIT, NULL,
+	  "Seed of every random choice (cut moments, workload); the same seed repeats a campaign.", 0 },
+	{ "cut", OPT_ENUM, OFF(cfg_campaign, cut), "power", NOLIMIT, cuts,
+	  "power (the node loses DC) or kill (kill -9 of QEMU, the host survives).", 0 },
+	{ "window_min_ms", OPT_DURATION, OFF(cfg_campaign, window_min_ms), "500", 0, 3600000, NULL,
+	  "Earliest cut after the workload starts.", 0 },
+	{ "window_max_ms", OPT_DURATION, OFF(cfg_campaign, window_max_ms), "5000", 0, 3600000, NULL,
+	  "Latest cut after the workload starts.", 0 },
+	{ "off_ms", OPT_DURATION, OFF(cfg_campaign, off_ms), "2000", 10, 3600000, NULL,
+	  "Power-off time of each cut.", 0 },
+	{ "boot_timeout", OPT_DURATION, OFF(cfg_campaign, boot_timeout_ms), "120s", 1000, 3600000, NULL,
+	  "Longest wait for the node to come back after power returns.", 0 },
+	{ "retries", OPT_INT, OFF(cfg_campaign, retries), "3", 0, 100, NULL,
+	  "Power cycles tried on a node that does not come back before the campaign stops.", 0 },
+	{ 0 }
+};
+
+static const struct opt_section sec_bench = { "bench", false, sizeof(struct cfg_bench),
+	bench_opts, "The bench as a whole." };
+static const struct opt_section sec_relay = { "relay", false, sizeof(struct cfg_relay),
+	relay_opts, "The relay that switches the node's power." };
+static const struct opt_section sec_node = { "node", false, sizeof(struct cfg_node),
+	node_opts, "The storage node under test." };
+static const struct opt_section sec_disk = { "disk", true, sizeof(struct cfg_disk),
+	disk_opts, "One disk under test; any number, each with its own name." };
+static const struct opt_section sec_workload = { "workload", false, sizeof(struct cfg_workload),
+	workload_opts, "The verifying write workload run on every disk." };
+static const struct opt_section sec_campaign = { "campaign", false, sizeof(struct cfg_campaign),
+	campaign_opts, "The cut cycles." };
+
+const struct opt_section *const bench_sections[] = {
+	&sec_bench, &sec_relay, &sec_node, &sec_disk, &sec_workload, &sec_campaign, NULL
+};
+
+struct cfg_inst {
+	const struct opt_section *sec;
+	char *name;		/* named sections */
+	void *data;
+	int *lines;		/* per option: line set, 0 default, -1 --set */
+	int header_line;
+};
+
+struct parse_ctx {
+	struct bench_config *cfg;
+	const char *file;
+	const char *text, *pos;
+	int line, section_line;
+	bool indented;
+	char *errs;
+	size_t errs_len;
+	int n_errs;
+	/* the previous handler call, for continuation lines */
+	struct cfg_inst *last_inst;
+	const struct opt_def *last_opt;
+	char last_bad_section[128];
+};
+
+__attribute__((format(printf, 2, 3)))
+static void add_err(struct parse_ctx *p, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(buf))
+		n = sizeof(buf) - 1;
+	char *e = realloc(p->errs, p->errs_len + (size_t)n + 2);
+	if (!e)
+		return;
+	p->errs = e;
+	memcpy(e + p->errs_len, buf, (size_t)n);
+	p->errs_len += (size_t)n;
+	e[p->errs_len++] = '\n';
+	e[p->errs_len] = '\0';
+	p->n_errs++;
+}
+
+static const struct opt_section *section_find(const char *name)
+{
+	for (size_t i = 0; bench_sections[i]; i++)
+		if (!strcmp(bench_sections[i]->name, name))
+			return bench_sections[i];
+	return NULL;
+}
+
+static struct cfg_inst *inst_find(struct bench_config *cfg, const struct opt_section *s,
+				  const char *name)
+{
+	for (size_t i = 0; i < cfg->n_inst; i++) {
+		struct cfg_inst *in = &cfg->inst[i];
+		if (in->sec == s && (!s->named || !strcmp(in->name, name)))
+			return in;
+	}
+	return NULL;
+}
+
+static struct cfg_inst *inst_add(struct bench_config *cfg, const struct opt_section *s,
+				 const char *name, char *msg, size_t len)
+{
+	struct cfg_inst *v = realloc(cfg->inst, (cfg->n_inst + 1) * sizeof(*v));
+	struct cfg_inst *in;
+
+	if (!v)
+		return NULL;
+	cfg->inst = v;
+	in = &v[cfg->n_inst];
+	memset(in, 0, sizeof(*in));
+	in->sec = s;
+	in->data = calloc(1, s->size);
+	in->lines = calloc(opt_count(s) + 1, sizeof(int));
+	in->name = name ? strdup(name) : NULL;
+	if (!in->data || !in->lines || (name && !in->name))
+		goto fail;
+	if (opt_defaults(s, in->data, msg, len) < 0)
+		goto fail;
+	if (s == &sec_disk)
+		((struct cfg_disk *)in->data)->name = in->name;
+	cfg->n_inst++;
+	return in;
+fail:
+	opt_release(s, in->data);
+	free(in->name);
+	free(in->lines);
+	free(in->data);
+	return NULL;
+}
+
+static const char *section_names[] = { "bench", "relay", "node", "disk", "workload",
+				       "campaign", NULL };
+
+/* "[disk a]" for messages. */
+static const char *inst_label(const struct cfg_inst *in, char *buf, size_t len)
+{
+	if (in->sec->named)
+		snprintf(buf, len, "[%s %s]", in->sec->name, in->name);
+	else
+		snprintf(buf, len, "[%s]", in->sec->name);
+	return buf;
+}
+
+/* Resolve "disk a" (file) to an instance, creating it; NULL after reporting. */
+static struct cfg_inst *resolve_section(struct parse_ctx *p, const char *section, int line)
+{
+	char base[128], msg[256];
+	const char *name = NULL;
+	const struct opt_section *s;
+	struct cfg_inst *in;
+
+	snprintf(base, sizeof(base), "%s", section);
+	char *sp = strpbrk(base, " \t");
+	if (sp) {
+		*sp = '\0';
+		name = sp + 1;
+		while (*name == ' ' || *name == '\t')
+			name++;
+		if (!*name)
+			name = NULL;
+	}
+	s = section_find(base);
+	/* Report a bad section header once, not once per key under it. */
+	if (!s || (s->named && !name) || (!s->named && name)) {
+		if (!strcmp(p->last_bad_section, section))
+			return NULL;
+		snprintf(p->last_bad_section, sizeof(p->last_bad_section), "%s", section);
+	}
+	if (!s) {
+		const char *sug = opt_suggest(base, section_names, 6, 0);
+		if (sug)
+			add_err(p, "%s:%d: unknown section [%s] (did you mean [%s%s]?)", p->file,
+				line, section, sug, name ? section + (name - base) - 1 : "");
+		else
+			add_err(p, "%s:%d: unknown section [%s] (sections: bench, relay, node, "
+				"disk NAME, workload, campaign)", p->file, line, section);
+		return NULL;
+	}
+	if (s->named && !name) {
+		add_err(p, "%s:%d: section [%s] needs a name: [%s NAME]", p->file, line,
+			section, s->name);
+		return NULL;
+	}
+	if (!s->named && name) {
+		add_err(p, "%s:%d: section [%s] takes no name: [%s]", p->file, line, section,
+			s->name);
+		return NULL;
+	}
+	in = inst_find(p->cfg, s, name);
+	if (!in) {
+		in = inst_add(p->cfg, s, name, msg, sizeof(msg));
+		if (!in) {
+			add_err(p, "%s:%d: cannot add section [%s]: %s", p->file, line, section,
+				msg[0] ? msg : strerror(ENOMEM));
+			return NULL;
+		}
+	}
+	if (in->header_line <= 0)
+		in->header_line = line;
+	return in;
+}
+
+static int set_value(struct parse_ctx *p, struct cfg_inst *in, const char *key,
+		     const char *value, int line, const char *where)
+{
+	char label[160], msg[512];
+	const struct opt_def *o = opt_find(in->sec, key);
+
+	inst_label(in, label, sizeof(label));
+	if (!o) {
+		const char *sug = opt_suggest(key, in->sec->opts, opt_count(in->sec),
+					      sizeof(struct opt_def));
+		if (sug)
+			add_err(p, "%s: unknown key '%s' in %s (did you mean '%s'?)", where, key,
+				label, sug);
+		else
+			add_err(p, "%s: unknown key '%s' in %s", where, key, label);
+		return -EINVAL;
+	}
+	size_t idx = (size_t)(o - in->sec->opts);
+	if (line > 0 && in->lines[idx] > 0) {
+		add_err(p, "%s: duplicate key '%s' in %s (first set on line %d)", where, key,
+			label, in->lines[idx]);
+		return -EINVAL;
+	}
+	msg[0] = '\0';
+	if (opt_parse_in(o, in->data, value, label, msg, sizeof(msg)) < 0) {
+		add_err(p, "%s: %s", where, msg);
+		return -EINVAL;
+	}
+	in->lines[idx] = line;
+	p->last_inst = in;
+	p->last_opt = o;
+	return 0;
+}
+
+static int ini_handler_fn(void *user, const char *section, const char *key, const char *value)
+{
+	struct parse_ctx *p = user;
+	char where[512];
+	struct cfg_inst *in;
+
+	snprintf(where, sizeof(where), "%s:%d", p->file, p->line);
+	/* inih passes an indented line as another value of the previous key. */
+	if (p->indented && p->last_opt && !strcmp(p->last_opt->name, key)) {
+		if (p->last_opt->type != OPT_LIST) {
+			add_err(p, "%s: continuation line for '%s', which is not a list", where, key);
+			return 1;
+		}
+		char **add = opt_split(value);
+		char ***cur = (char ***)((char *)p->last_inst->data + p->last_opt->offset);
+		size_t n = 0, m = 0;
+		while (*cur && (*cur)[n])
+			n++;
+		while (add && add[m])
+			m++;
+		char **v = add ? realloc(*cur, (n + m + 1) * sizeof(char *)) : NULL;
+		if (!v) {
+			add_err(p, "%s: invalid continuation of '%s'", where, key);
+			opt_list_free(add);
+			return 1;
+		}
+		memcpy(v + n, add, (m + 1) * sizeof(char *));
+		free(add);
+		*cur = v;
+		return 1;
+	}
+	if (!*section) {
+		add_err(p, "%s: key '%s' outside of any section", where, key);
+		return 1;
+	}
+	in = resolve_section(p, section, p->section_line);
+	if (!in) {
+		p->last_opt = NULL;
+		return 1;
+	}
+	if (set_value(p, in, key, value, p->line, where) < 0)
+		p->last_opt = NULL;
+	/* Our own errors are collected; inih's return value then means syntax errors. */
+	return 1;
+}
+
+static char *reader(char *str, int num, void *stream)
+{
+	struct parse_ctx *p = stream;
+	const char *s = p->pos, *nl;
+	size_t len;
+
+	if (!*s)
+		return NULL;
+	nl = strchr(s, '\n');
+	len = nl ? (size_t)(nl - s) + 1 : strlen(s);
+	p->pos = s + len;
+	p->line++;
+	p->indented = *s == ' ' || *s == '\t';
+	if (len + 1 > (size_t)num) {
+		add_err(p, "%s:%d: line too long (at most %d bytes)", p->file, p->line, num - 2);
+		snprintf(str, (size_t)num, "#\n");
+		return str;
+	}
+	memcpy(str, s, len);
+	str[len] = '\0';
+	{
+		const char *t = s;
+		while (*t == ' ' || *t == '\t')
+			t++;
+		if (*t == '[')
+			p->section_line = p->line;
+	}
+	return str;
+}
+
+static const char *opt_label(const struct cfg_inst *in, char *buf, size_t len)
+{
+	return inst_label(in, buf, len);
+}
+
+static void apply_set(struct parse_ctx *p, const char *set)
+{
+	char where[512], path[256], *eq, *dot, *key;
+	const struct opt_section *s;
+	const char *name = NULL;
+	struct cfg_inst *in;
+
+	snprintf(where, sizeof(where), "--set '%s'", set);
+	eq = strchr(set, '=');
+	if (!eq || (size_t)(eq - set) >= sizeof(path)) {
+		add_err(p, "%s: expected section.key=value", where);
+		return;
+	}
+	memcpy(path, set, (size_t)(eq - set));
+	path[eq - set] = '\0';
+	dot = strchr(path, '.');
+	if (!dot) {
+		add_err(p, "%s: expected section.key=value", where);
+		return;
+	}
+	*dot = '\0';
+	key = dot + 1;
+	s = section_find(path);
+	if (!s) {
+		const char *sug = opt_suggest(path, section_names, 6, 0);
+		add_err(p, "%s: unknown section '%s'%s%s%s", where, path,
+			sug ? " (did you mean '" : "", sug ? sug : "", sug ? "'?)" : "");
+		return;
+	}
+	if (s->named) {
+		char *d2 = strchr(key, '.');
+		if (!d2) {
+			add_err(p, "%s: expected %s.NAME.key=value", where, s->name);
+			return;
+		}
+		*d2 = '\0';
+		name = key;
+		key = d2 + 1;
+	}
+	in = inst_find(p->cfg, s, name);
+	if (!in && !s->named) {
+		char msg[256];
+		in = inst_add(p->cfg, s, NULL, msg, sizeof(msg));
+	}
+	if (!in) {
+		add_err(p, "%s: no section [%s %s] in the bench", where, s->name, name);
+		return;
+	}
+	set_value(p, in, key, eq + 1, -1, where);
+}
+
+static int cmp_disk(const void *a, const void *b)
+{
+	const struct cfg_disk *x = *(const struct cfg_disk *const *)a;
+	const struct cfg_disk *y = *(const struct cfg_disk *const *)b;
+
+	return strcmp(x->name, y->name);
+}
+
+static int line_of(const struct cfg_inst *in, const char *key)
+{
+	const struct opt_def *o = opt_find(in->sec, key);
+	int l = o ? in->lines[o - in->sec->opts] : 0;
+
+	return l > 0 ? l : in->header_line;
+}
+
+static void validate(struct parse_ctx *p)
+{
+	struct bench_config *cfg = p->cfg;
+	char label[160];
+
+	for (size_t i = 0; i < cfg->n_inst; i++) {
+		struct cfg_inst *in = &cfg->inst[i];
+		for (const struct opt_def *o = in->sec->opts; o->name; o++) {
+			if (!(o->flags & OPT_REQUIRED) || in->lines[o - in->sec->opts])
+				continue;
+			opt_label(in, label, sizeof(label));
+			if (in->header_line > 0)
+				add_err(p, "%s:%d: missing required key '%s' in %s", p->file,
+					in->header_line, o->name, label);
+			else
+				add_err(p, "%s: missing required key '%s' in %s", p->file,
+					o->name, label);
+		}
+	}
+
+	struct cfg_inst *ri = inst_find(cfg, &sec_relay, NULL);
+	struct cfg_relay *r = cfg->relay;
+	if (r->channel >= r->channels)
+		add_err(p, "%s:%d: channel %lld does not exist in [relay] (channels=%lld)",
+			p->file, line_of(ri, "channel"), (long long)r->channel,
+			(long long)r->channels);
+	if (r->driver == RELAY_DRV_EXEC && (!r->exec_on || !r->exec_on[0] ||
+					    !r->exec_off || !r->exec_off[0]))
+		add_err(p, "%s:%d: driver=exec needs 'exec_on' and 'exec_off' in [relay]",
+			p->file, line_of(ri, "driver"));
+	if (r->driver == RELAY_DRV_GPIO && r->gpio_line < 0)
+		add_err(p, "%s:%d: driver=gpio needs 'gpio_line' in [relay]", p->file,
+			line_of(ri, "driver"));
+	if (r->simulator && r->driver != RELAY_DRV_SERIAL)
+		add_err(p, "%s:%d: simulator=yes needs driver=serial in [relay]", p->file,
+			line_of(ri, "simulator"));
+	if (r->simulator && r->channels > 2)
+		add_err(p, "%s:%d: the simulator has at most 2 channels in [relay]", p->file,
+			line_of(ri, "channels"));
+
+	struct cfg_inst *ci = inst_find(cfg, &sec_campaign, NULL);
+	if (cfg->campaign->window_min_ms > cfg->campaign->window_max_ms)
+		add_err(p, "%s:%d: window_min_ms is after window_max_ms in [campaign]", p->file,
+			line_of(ci, "window_min_ms"));
+}
+
+static struct bench_config *config_build(const char *file, const char *text,
+					 char *const *sets, size_t n_sets, char **err)
+{
+	struct parse_ctx p = { .file = file, .text = text, .pos = text };
+	struct bench_config *cfg = calloc(1, sizeof(*cfg));
+	char msg[256];
+	int rc;
+
+	*err = NULL;
+	if (!cfg || !(cfg->path = strdup(file)))
+		goto nomem;
+	p.cfg = cfg;
+	/* Every single section exists with its defaults, present in the file or not. */
+	for (size_t i = 0; bench_sections[i]; i++) {
+		if (bench_sections[i]->named)
+			continue;
+		if (!inst_add(cfg, bench_sections[i], NULL, msg, sizeof(msg))) {
+			add_err(&p, "%s: %s", file, msg[0] ? msg : strerror(ENOMEM));
+			goto fail;
+		}
+	}
+
+	rc = ini_parse_stream(reader, &p, ini_handler_fn, &p);
+	if (rc > 0)
+		add_err(&p, "%s:%d: syntax error (expected '[section]' or 'key = value')", file, rc);
+	else if (rc < 0)
+		add_err(&p, "%s: cannot parse: %s", file, strerror(ENOMEM));
+	for (size_t i = 0; i < n_sets; i++)
+		apply_set(&p, sets[i]);
+
+	for (size_t i = 0; i < cfg->n_inst; i++) {
+		struct cfg_inst *in = &cfg->inst[i];
+		if (in->sec == &sec_bench)
+			cfg->bench = in->data;
+		else if (in->sec == &sec_relay)
+			cfg->relay = in->data;
+		else if (in->sec == &sec_node)
+			cfg->node = in->data;
+		else if (in->sec == &sec_workload)
+			cfg->workload = in->data;
+		else if (in->sec == &sec_campaign)
+			cfg->campaign = in->data;
+		else if (in->sec == &sec_disk) {
+			struct cfg_disk **d = realloc(cfg->disks, (cfg->n_disks + 1) * sizeof(*d));
+			if (!d)
+				goto nomem;
+			cfg->disks = d;
+			d[cfg->n_disks++] = in->data;
+		}
+	}
+	if (cfg->n_disks)
+		qsort(cfg->disks, cfg->n_disks, sizeof(*cfg->disks), cmp_disk);
+	validate(&p);
+	if (p.n_errs)
+		goto fail;
+	return cfg;
+
+nomem:
+	add_err(&p, "%s: %s", file, strerror(ENOMEM));
+fail:
+	bench_config_free(cfg);
+	*err = p.errs ? p.errs : strdup("invalid configuration\n");
+	errno = EINVAL;
+	return NULL;
+}
+
+struct bench_config *bench_config_parse(const char *name, const char *text,
+					char *const *sets, size_t n_sets, char **err)
+{
+	return config_build(name, text, sets, n_sets, err);
+}
+
+struct bench_config *bench_config_load(const char *path, char *const *sets, size_t n_sets,
+				       char **err)
+{
+	FILE *f = fopen(path, "re");
+	char *text = NULL;
+	size_t len = 0;
+	struct bench_config *cfg;
+
+	*err = NULL;
+	if (!f) {
+		int e = errno;
+		if (asprintf(err, "cannot open bench '%s': %s\n", path, strerror(e)) < 0)
+			*err = NULL;
+		errno = e;
+		return NULL;
+	}
+	FILE *m = open_memstream(&text, &len);
+	char buf[8192];
+	size_t n;
+	while (m && (n = fread(buf, 1, sizeof(buf), f)) > 0)
+		fwrite(buf, 1, n, m);
+	int rerr = ferror(f);
+	fclose(f);
+	if (!m || fclose(m) != 0 || rerr) {
+		free(text);
+		if (asprintf(err, "cannot read bench '%s'\n", path) < 0)
+			*err = NULL;
+		errno = EIO;
+		return NULL;
+	}
+	if (memchr(text, '\0', len)) {
+		free(text);
+		if (asprintf(err, "%s: not a text file\n", path) < 0)
+			*err = NULL;
+		errno = EINVAL;
+		return NULL;
+	}
+	cfg = config_build(path, text, sets, n_sets, err);
+	free(text);
+	return cfg;
+}
+
+void bench_config_free(struct bench_config *cfg)
+{
+	if (!cfg)
+		return;
+	for (size_t i = 0; i < cfg->n_inst; i++) {
+		struct cfg_inst *in = &cfg->inst[i];
+		opt_release(in->sec, in->data);
+		free(in->data);
+		free(in->lines);
+		free(in->name);
+	}
+	free(cfg->inst);
+	free(cfg->disks);
+	free(cfg->path);
+	free(cfg);
+}
+
+/* Instances in canonical order: single sections in table order, disks by name. */
+static size_t canonical_order(const struct bench_config *cfg, const struct cfg_inst **out)
+{
+	size_t n = 0;
+
+	for (size_t s = 0; bench_sections[s]; s++) {
+		if (bench_sections[s] == &sec_disk) {
+			for (size_t d = 0; d < cfg->n_disks; d++)
+				for (size_t i = 0; i < cfg->n_inst; i++)
+					if (cfg->inst[i].data == cfg->disks[d])
+						out[n++] = &cfg->inst[i];
+			continue;
+		}
+		for (size_t i = 0; i < cfg->n_inst; i++)
+			if (cfg->inst[i].sec == bench_sections[s])
+				out[n++] = &cfg->inst[i];
+	}
+	return n;
+}
+
+char *bench_config_text(const struct bench_config *cfg)
+{
+	const struct cfg_inst **order = calloc(cfg->n_inst + 1, sizeof(*order));
+	char *text = NULL, label[160], val[4096];
+	size_t len = 0, n;
+	FILE *f;
+
+	if (!order)
+		return NULL;
+	f = open_memstream(&text, &len);
+	if (!f) {
+		free(order);
+		return NULL;
+	}
+	n = canonical_order(cfg, order);
+	for (size_t i = 0; i < n; i++) {
+		fprintf(f, "%s%s\n", i ? "\n" : "", inst_label(order[i], label, sizeof(label)));
+		for (const struct opt_def *o = order[i]->sec->opts; o->name; o++) {
+			opt_format(o, order[i]->data, val, sizeof(val));
+			fprintf(f, "%s = %s\n", o->name, val);
+		}
+	}
+	free(order);
+	if (fclose(f) != 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+json_t *bench_config_json(const struct bench_config *cfg)
+{
+	json_t *root = json_object(), *disks = json_object();
+
+	if (!root || !disks)
+		goto fail;
+	for (size_t i = 0; i < cfg->n_inst; i++) {
+		const struct cfg_inst *in = &cfg->inst[i];
+		json_t *o = json_object();
+		if (!o)
+			goto fail;
+		for (const struct opt_def *d = in->sec->opts; d->name; d++)
+			json_object_set_new(o, d->name, opt_json(d, in->data));
+		if (in->sec->named)
+			json_object_set_new(disks, in->name, o);
+		else
+			json_object_set_new(root, in->sec->name, o);
+	}
+	json_object_set_new(root, "disks", disks);
+	return root;
+fail:
+	json_decref(disks);
+	json_decref(root);
+	return NULL;
+}
+
+int sha256_hex(const void *data, size_t len, char out[65])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+
+	if (!EVP_Digest(data, len, md, &n, EVP_sha256(), NULL) || n != 32)
+		return -EIO;
+	for (unsigned i = 0; i < n; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	return 0;
+}
+
+int bench_config_hash(const struct bench_config *cfg, char out[65])
+{
+	char *t = bench_config_text(cfg);
+	int rc;
+
+	if (!t)
+		return -ENOMEM;
+	rc = sha256_hex(t, strlen(t), out);
+	free(t);
+	return rc;
+}
+
+void bench_config_help(FILE *f)
+{
+	for (size_t i = 0; bench_sections[i]; i++) {
+		opt_help(f, bench_sections[i]);
+		fputc('\n', f);
+	}
+}
+
+void bench_config_markdown(FILE *f)
+{
+	char t[256];
+
+	fprintf(f, "# Bench configuration\n\n"
+		"<!-- Generated by `powercut config doc` from the option tables in "
+		"host/lib/config.c; do not edit. -->\n\n"
+		"A bench is an INI file (like a fio job file), for example "
+		"`rig/benches/sim.ini`. Every key below may also be given on the command line "
+		"as `--set section.key=value` (`--set disk.NAME.key=value` for a disk), which "
+		"overrides the file. Mistakes are reported with file, line and key, for "
+		"example\n\n"
+		"    rig/benches/x.ini:12: unknown key 'cach' in [disk qcow2] (did you mean 'cache'?)\n\n"
+		"Value syntax: bool `yes`/`no` (also true/false, on/off, 1/0); sizes `4096`, "
+		"`4K`, `128KiB`, `1G` (binary units); durations `250` (milliseconds), `250ms`, "
+		"`2s`, `5m`, `1h`; lists are words separated by blanks with `'single'` or "
+		"`\"double\"` quotes (an argument vector: never run by a shell); an indented "
+		"line continues a list.\n\n"
+		"The effective configuration (every key, defaults included) is stored with "
+		"every campaign together with its SHA-256; `powercut config show BENCH.ini "
+		"[--json]` prints it.\n");
+	for (size_t i = 0; bench_sections[i]; i++) {
+		const struct opt_section *s = bench_sections[i];
+		fprintf(f, "\n## [%s%s]\n\n%s\n\n| key | type | default | range | meaning |\n"
+			"|---|---|---|---|---|\n", s->name, s->named ? " NAME" : "", s->help);
+		for (const struct opt_def *o = s->opts; o->name; o++) {
+			char rng[80] = "";
+			if (o->min < o->max && o->type != OPT_ENUM)
+				opt_range_text(o, rng, sizeof(rng));
+			fprintf(f, "| `%s` | %s | %s | %s | %s |\n", o->name,
+				opt_type_name(o, t, sizeof(t)),
+				(o->flags & OPT_REQUIRED) ? "required" :
+				(o->def && *o->def ? o->def : "unset"),
+				rng, o->help);
+		}
+	}
+}

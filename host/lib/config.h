@@ -1,0 +1,145 @@
+/* Bench configuration: an INI file (like a fio job file) with the sections below,
+ * one option table each (config.c), plus `--set section.key=value` overrides.
+ *
+ *   struct bench_config *cfg = bench_config_load("rig/benches/sim.ini", sets, nsets, &err);
+ *   if (!cfg) { fputs(err, stderr); free(err); ... }   // every mistake, one per line
+ *   ... cfg->relay->driver == RELAY_DRV_SERIAL ...
+ *   bench_config_free(cfg);
+ *
+ * Error lines name file, line and key in git's style:
+ *   x.ini:12: unknown key 'cach' in [disk qcow2] (did you mean 'cache'?)
+ * Named sections are written [disk NAME]; --set addresses them as disk.NAME.key.
+ * Adding an option: add a field to the struct here and one row to its table in
+ * config.c; docs/config.md is generated from the tables (`powercut config doc`).
+ */
+#ifndef PC_CONFIG_H
+#define PC_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "options.h"
+
+enum relay_driver { RELAY_DRV_SERIAL, RELAY_DRV_USBHID, RELAY_DRV_GPIO, RELAY_DRV_EXEC,
+		    RELAY_DRV_NULL };
+enum sim_mode { SIM_REALTIME, SIM_FAST };
+enum active_level { ACTIVE_HIGH, ACTIVE_LOW };
+enum node_driver { NODE_DRV_SIM, NODE_DRV_QEMU };
+enum disk_format { DISK_QCOW2, DISK_RAW, DISK_LVMTHIN };
+enum disk_cache { CACHE_NONE, CACHE_WRITEBACK, CACHE_WRITETHROUGH, CACHE_DIRECTSYNC,
+		  CACHE_UNSAFE };
+enum disk_prealloc { PREALLOC_OFF, PREALLOC_METADATA, PREALLOC_FALLOC, PREALLOC_FULL };
+enum disk_control { CONTROL_NONE, CONTROL_LYING, CONTROL_SAFE };
+enum wl_pattern { PATTERN_RANDOM, PATTERN_SEQUENTIAL, PATTERN_HOTSET, PATTERN_ALLOC };
+enum wl_flush { FLUSH_NEVER, FLUSH_EVERY_N, FLUSH_EVERY_MS, FLUSH_ALWAYS, FLUSH_FUA };
+enum cut_kind { CUT_POWER, CUT_KILL };
+
+struct cfg_bench {
+	char *name;
+	char *description;
+	char *run_dir;		/* NULL: build/run/<name> next to the binaries */
+};
+
+struct cfg_relay {
+	int driver;		/* enum relay_driver */
+	int64_t channel;	/* 0-based */
+	int64_t channels;	/* channels of the board or simulator */
+	int64_t timeout_ms;	/* reply / command timeout */
+	/* serial */
+	char *port;
+	int64_t usb_vid, usb_pid;
+	char *usb_serial;
+	bool simulator;
+	int sim_mode;		/* enum sim_mode */
+	char *sim_binary, *sim_firmware;
+	int64_t hold_up_ms, rise_ms;
+	int64_t relay_active, pwrok_invert;
+	/* gpio */
+	char *gpio_chip;
+	int64_t gpio_line;
+	int active_level;	/* enum active_level */
+	/* usbhid */
+	char *usbhid_serial;
+	/* exec */
+	char **exec_on, **exec_off, **exec_status;
+	int64_t exec_timeout_ms;
+};
+
+struct cfg_node {
+	int driver;		/* enum node_driver */
+	char *host;
+};
+
+struct cfg_disk {
+	char *name;		/* from [disk NAME] */
+	int format, cache, preallocation, control;
+	uint64_t size, cluster_size;
+	bool extended_l2, lazy_refcounts, backing;
+};
+
+struct cfg_workload {
+	uint64_t block_size;
+	int64_t queue_depth;
+	int pattern;
+	int64_t hot_set_pct, span_mib;
+	int flush;
+	int64_t flush_n, flush_ms;
+	bool direct;
+	int64_t duration_ms;
+};
+
+struct cfg_campaign {
+	int64_t cycles;
+	uint64_t seed;
+	int cut;
+	int64_t window_min_ms, window_max_ms, off_ms, boot_timeout_ms, retries;
+};
+
+struct cfg_inst;
+
+struct bench_config {
+	char *path;			/* the file as given */
+	struct cfg_bench *bench;
+	struct cfg_relay *relay;
+	struct cfg_node *node;
+	struct cfg_workload *workload;
+	struct cfg_campaign *campaign;
+	struct cfg_disk **disks;	/* sorted by name */
+	size_t n_disks;
+	/* private */
+	struct cfg_inst *inst;
+	size_t n_inst;
+};
+
+/* The section tables, NULL-terminated, in canonical order. */
+extern const struct opt_section *const bench_sections[];
+
+/* Load path, apply the overrides ("section.key=value" or "disk.NAME.key=value"),
+ * validate. NULL on any mistake, with *err (caller frees) holding every message, one
+ * per line, and errno EINVAL (or ENOENT etc. when the file cannot be read). */
+struct bench_config *bench_config_load(const char *path, char *const *sets, size_t n_sets,
+				       char **err);
+/* The same from a string (tests); name is used in messages. */
+struct bench_config *bench_config_parse(const char *name, const char *text,
+					char *const *sets, size_t n_sets, char **err);
+void bench_config_free(struct bench_config *cfg);
+
+/* Canonical text of the effective config (every key, defaults included, disks
+ * sorted by name): the same settings always give the same text. Caller frees. */
+char *bench_config_text(const struct bench_config *cfg);
+/* The effective config as a JSON object (new reference). */
+json_t *bench_config_json(const struct bench_config *cfg);
+/* SHA-256 of the canonical text, 64 lower-case hex digits and NUL. 0 or -errno. */
+int bench_config_hash(const struct bench_config *cfg, char out[65]);
+/* SHA-256 of any bytes as hex (libcrypto). */
+int sha256_hex(const void *data, size_t len, char out[65]);
+
+/* Option help for every section (powercut help config), and Markdown (docs/config.md). */
+void bench_config_help(FILE *f);
+void bench_config_markdown(FILE *f);
+
+#endif

@@ -1,0 +1,320 @@
+/* Tests of the bench config: every kind of mistake gives its message with file and
+ * line; overrides, canonical text, JSON and hash. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+
+static const char *good =
+	"[bench]\n"				/* 1 */
+	"name = t\n"				/* 2 */
+	"[relay]\n"				/* 3 */
+	"driver = null\n"			/* 4 */
+	"[disk qcow2]\n"			/* 5 */
+	"format = qcow2\n"			/* 6 */
+	"cache = none\n"			/* 7 */
+	"size = 2G\n"				/* 8 */
+	"[workload]\n"				/* 9 */
+	"queue_depth = 4\n";			/* 10 */
+
+/* Parse `text` expecting failure; returns the error text (caller frees). */
+static char *fails(const char *text, char *const *sets, size_t n)
+{
+	char *err = NULL;
+	struct bench_config *c = bench_config_parse("x.ini", text, sets, n, &err);
+
+	assert_null(c);
+	assert_non_null(err);
+	return err;
+}
+
+static char *with(const char *extra)
+{
+	char *t;
+
+	assert_true(asprintf(&t, "%s%s", good, extra) > 0);
+	return t;
+}
+
+static void test_good(void **state)
+{
+	char *err = NULL;
+	struct bench_config *c = bench_config_parse("x.ini", good, NULL, 0, &err);
+
+	assert_non_null(c);
+	assert_null(err);
+	assert_string_equal(c->bench->name, "t");
+	assert_int_equal(c->relay->driver, RELAY_DRV_NULL);
+	assert_int_equal(c->n_disks, 1);
+	assert_string_equal(c->disks[0]->name, "qcow2");
+	assert_int_equal(c->disks[0]->size, 2ULL << 30);
+	assert_int_equal(c->disks[0]->cluster_size, 64 << 10);	/* default */
+	assert_int_equal(c->workload->queue_depth, 4);
+	assert_int_equal(c->campaign->window_max_ms, 5000);
+	assert_int_equal(c->relay->hold_up_ms, 18);
+	bench_config_free(c);
+}
+
+static void test_unknown_key_suggests(void **state)
+{
+	char *t = with("[disk a]\ncach = none\n");	/* line 12 */
+	char *e = fails(t, NULL, 0);
+
+	assert_string_equal(e, "x.ini:12: unknown key 'cach' in [disk a] (did you mean 'cache'?)\n");
+	free(e);
+	free(t);
+	/* Far from every key: no suggestion. */
+	t = with("[workload]\nzzzzzz = 1\n");
+	e = fails(t, NULL, 0);
+	assert_string_equal(e, "x.ini:12: unknown key 'zzzzzz' in [workload]\n");
+	free(e);
+	free(t);
+}
+
+static void test_invalid_enum(void **state)
+{
+	char *e = fails("[bench]\nname=t\n[relay]\ndriver=null\n[disk a]\n\ncache = fast\n", NULL, 0);
+
+	assert_string_equal(e, "x.ini:7: invalid value 'fast' for 'cache' in [disk a] "
+			    "(expected none, writeback, writethrough, directsync, unsafe)\n");
+	free(e);
+}
+
+static void test_invalid_numbers(void **state)
+{
+	char *t = with("queue_depth_x = 1\n");
+	free(t);
+	char *e = fails("[bench]\nname=t\n[relay]\ndriver=null\n[workload]\nblock_size = 4Q\n"
+			"direct = maybe\nflush_ms = 1.5s5\n", NULL, 0);
+	assert_string_equal(e,
+		"x.ini:6: invalid value '4Q' for 'block_size' in [workload] (expected a size such as 4096, 4K, 128KiB, 1G)\n"
+		"x.ini:7: invalid value 'maybe' for 'direct' in [workload] (expected yes or no)\n"
+		"x.ini:8: invalid value '1.5s5' for 'flush_ms' in [workload] (expected a duration such as 250ms, 2s, 5m)\n");
+	free(e);
+}
+
+static void test_out_of_range(void **state)
+{
+	char *e = fails("[bench]\nname=t\n[relay]\ndriver=null\n[workload]\nqueue_depth = 0\n"
+			"[disk d]\ncluster_size = 4M\n", NULL, 0);
+
+	assert_string_equal(e,
+		"x.ini:6: value '0' out of range for 'queue_depth' in [workload] (expected 1..1024)\n"
+		"x.ini:8: value '4M' out of range for 'cluster_size' in [disk d] (expected 512..2M)\n");
+	free(e);
+}
+
+static void test_duplicate_key(void **state)
+{
+	char *t = with("queue_depth = 8\n");	/* line 11, first on line 10 */
+	char *e = fails(t, NULL, 0);
+
+	assert_string_equal(e, "x.ini:11: duplicate key 'queue_depth' in [workload] (first set on line 10)\n");
+	free(e);
+	free(t);
+}
+
+static void test_unknown_section(void **state)
+{
+	char *t = with("[rellay]\nport = x\nchannel = 1\n[frobnicate]\na = 1\n");
+	char *e = fails(t, NULL, 0);
+
+	/* One message per bad header, at the header's line. */
+	assert_string_equal(e,
+		"x.ini:11: unknown section [rellay] (did you mean [relay]?)\n"
+		"x.ini:14: unknown section [frobnicate] (sections: bench, relay, node, disk NAME, workload, campaign)\n");
+	free(e);
+	free(t);
+	t = with("[disk]\nsize = 1G\n[relay x]\nchannel = 1\n");
+	e = fails(t, NULL, 0);
+	assert_string_equal(e,
+		"x.ini:11: section [disk] needs a name: [disk NAME]\n"
+		"x.ini:13: section [relay x] takes no name: [relay]\n");
+	free(e);
+	free(t);
+}
+
+static void test_missing_required(void **state)
+{
+	char *e = fails("[bench]\nname = t\n\n[relay]\nchannel = 1\n", NULL, 0);
+
+	assert_string_equal(e, "x.ini:4: missing required key 'driver' in [relay]\n");
+	free(e);
+	e = fails("[relay]\ndriver = null\n", NULL, 0);
+	assert_string_equal(e, "x.ini: missing required key 'name' in [bench]\n");
+	free(e);
+}
+
+static void test_syntax_and_long_line(void **state)
+{
+	char *e = fails("[bench]\nname = t\n[relay]\ndriver = null\nthis line has no equals sign\n",
+			NULL, 0);
+
+	assert_string_equal(e, "x.ini:5: syntax error (expected '[section]' or 'key = value')\n");
+	free(e);
+	char longl[400];
+	memset(longl, 'a', sizeof(longl));
+	memcpy(longl, "description = ", 14);
+	longl[sizeof(longl) - 2] = '\n';
+	longl[sizeof(longl) - 1] = '\0';
+	char *t;
+	assert_true(asprintf(&t, "[bench]\nname = t\n%s[relay]\ndriver = null\n", longl) > 0);
+	e = fails(t, NULL, 0);
+	assert_string_equal(e, "x.ini:3: line too long (at most 198 bytes)\n");
+	free(e);
+	free(t);
+}
+
+static void test_cross_checks(void **state)
+{
+	char *e = fails("[bench]\nname = t\n[relay]\ndriver = exec\nexec_on = true\n"
+			"[campaign]\nwindow_min_ms = 5s\nwindow_max_ms = 1s\n", NULL, 0);
+
+	assert_string_equal(e,
+		"x.ini:4: driver=exec needs 'exec_on' and 'exec_off' in [relay]\n"
+		"x.ini:7: window_min_ms is after window_max_ms in [campaign]\n");
+	free(e);
+}
+
+static void test_sets(void **state)
+{
+	char *sets[] = { "relay.hold_up_ms=20", "disk.qcow2.cache=writeback",
+			 "campaign.seed=0xffffffffffffffff", "workload.queue_depth=8" };
+	char *err = NULL;
+	struct bench_config *c = bench_config_parse("x.ini", good, sets, 4, &err);
+
+	assert_non_null(c);
+	assert_int_equal(c->relay->hold_up_ms, 20);
+	assert_int_equal(c->disks[0]->cache, CACHE_WRITEBACK);
+	assert_true(c->campaign->seed == UINT64_MAX);
+	/* An override replaces the file's value, it is not a duplicate. */
+	assert_int_equal(c->workload->queue_depth, 8);
+	bench_config_free(c);
+
+	char *bad[] = { "relay.hold_upms=20", "disk.nope.cache=none", "relay", "rellay.channel=1",
+			"workload.queue_depth=0" };
+	char *e = fails(good, bad, 5);
+	assert_string_equal(e,
+		"--set 'relay.hold_upms=20': unknown key 'hold_upms' in [relay] (did you mean 'hold_up_ms'?)\n"
+		"--set 'disk.nope.cache=none': no section [disk nope] in the bench\n"
+		"--set 'relay': expected section.key=value\n"
+		"--set 'rellay.channel=1': unknown section 'rellay' (did you mean 'relay'?)\n"
+		"--set 'workload.queue_depth=0': value '0' out of range for 'queue_depth' in [workload] (expected 1..1024)\n");
+	free(e);
+}
+
+static void test_lists(void **state)
+{
+	char *err = NULL;
+	struct bench_config *c = bench_config_parse("x.ini",
+		"[bench]\nname = t\n[relay]\ndriver = exec\n"
+		"exec_on = ipmitool -H 'bmc 1' chassis power on\n"
+		"exec_off = ipmitool \"a \\\"b\\\"\"\n   chassis power off\n", NULL, 0, &err);
+
+	assert_non_null(c);
+	char **on = c->relay->exec_on, **off = c->relay->exec_off;
+	assert_string_equal(on[0], "ipmitool");
+	assert_string_equal(on[2], "bmc 1");
+	assert_string_equal(on[5], "on");
+	assert_null(on[6]);
+	assert_string_equal(off[1], "a \"b\"");
+	assert_string_equal(off[4], "off");
+	assert_null(off[5]);
+	/* The canonical text round-trips through the parser. */
+	char *t = bench_config_text(c);
+	struct bench_config *c2 = bench_config_parse("y.ini", t, NULL, 0, &err);
+	assert_non_null(c2);
+	assert_string_equal(c2->relay->exec_off[1], "a \"b\"");
+	char h1[65], h2[65];
+	assert_int_equal(bench_config_hash(c, h1), 0);
+	assert_int_equal(bench_config_hash(c2, h2), 0);
+	assert_string_equal(h1, h2);
+	free(t);
+	bench_config_free(c2);
+	bench_config_free(c);
+}
+
+static void test_text_json_hash(void **state)
+{
+	char *err = NULL;
+	/* The same settings in another order, with a different spelling of values. */
+	const char *other =
+		"[workload]\nqueue_depth = 4\n[disk qcow2]\nsize = 2048M\ncache=none\n"
+		"[relay]\ndriver = null\n[bench]\nname = t\n";
+	struct bench_config *a = bench_config_parse("x.ini", good, NULL, 0, &err);
+	struct bench_config *b = bench_config_parse("y.ini", other, NULL, 0, &err);
+	char *sets[] = { "workload.queue_depth=5" };
+	struct bench_config *c = bench_config_parse("x.ini", good, sets, 1, &err);
+	char ha[65], hb[65], hc[65];
+
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_non_null(c);
+	assert_int_equal(bench_config_hash(a, ha), 0);
+	assert_int_equal(bench_config_hash(b, hb), 0);
+	assert_int_equal(bench_config_hash(c, hc), 0);
+	assert_string_equal(ha, hb);
+	assert_string_not_equal(ha, hc);
+	assert_int_equal(strlen(ha), 64);
+	char *t = bench_config_text(a);
+	assert_non_null(strstr(t, "[disk qcow2]\nformat = qcow2\ncache = none\nsize = 2G\n"));
+	free(t);
+	json_t *j = bench_config_json(a);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "workload"), "queue_depth")), 4);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(json_object_get(j, "disks"), "qcow2"), "cache")), "none");
+	json_decref(j);
+	/* SHA-256 test vector ("abc"). */
+	assert_int_equal(sha256_hex("abc", 3, ha), 0);
+	assert_string_equal(ha, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	bench_config_free(a);
+	bench_config_free(b);
+	bench_config_free(c);
+}
+
+static void test_example_benches(void **state)
+{
+	/* Every bench shipped in rig/benches parses (paths relative to the repository). */
+	const char *files[] = { "rig/benches/sim.ini" };
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		char *err = NULL;
+		struct bench_config *c = bench_config_load(files[i], NULL, 0, &err);
+		if (!c)
+			fprintf(stderr, "%s", err ? err : "?");
+		assert_non_null(c);
+		bench_config_free(c);
+	}
+	char *err = NULL;
+	assert_null(bench_config_load("no/such/file.ini", NULL, 0, &err));
+	assert_int_equal(errno, ENOENT);
+	assert_string_equal(err, "cannot open bench 'no/such/file.ini': No such file or directory\n");
+	free(err);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_good),
+		cmocka_unit_test(test_unknown_key_suggests),
+		cmocka_unit_test(test_invalid_enum),
+		cmocka_unit_test(test_invalid_numbers),
+		cmocka_unit_test(test_out_of_range),
+		cmocka_unit_test(test_duplicate_key),
+		cmocka_unit_test(test_unknown_section),
+		cmocka_unit_test(test_missing_required),
+		cmocka_unit_test(test_syntax_and_long_line),
+		cmocka_unit_test(test_cross_checks),
+		cmocka_unit_test(test_sets),
+		cmocka_unit_test(test_lists),
+		cmocka_unit_test(test_text_json_hash),
+		cmocka_unit_test(test_example_benches),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
