@@ -1,0 +1,1067 @@
+#include "fwlink.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libserialport.h>
+
+#include "clockfit.h"
+#include "frame.h"
+#include "fwline.h"
+#include "log.h"
+
+#define EVQ_MAX 64
+
+enum wait_state {
+	WAIT_NONE,	/* no request outstanding: replies are unexpected */
+	WAIT_REPLY,	/* the next reply (or garbled reply) answers the request */
+	WAIT_DONE,	/* it arrived: rep_rc and *rep are set */
+};
+
+struct fwlink {
+	char *path;			/* as configured (a link is resolved at each open) */
+	char *usb_serial;
+	int usb_vid, usb_pid, baud, open_timeout_ms, reconnect_ms;
+	fwlink_reset_fn on_reset;
+	void *ctx;
+
+	int fd;				/* -1 while down */
+	struct sp_port *sp;		/* NULL for a pty (termios path) */
+	char port[PATH_MAX];
+	struct fwline_rx rx;
+	int64_t rx_ns;			/* time of the read() that delivered the bytes */
+
+	/* Request matching. */
+	enum wait_state wait;
+	struct fw_reply *rep;		/* where the awaited reply goes */
+	int rep_rc;			/* 0, -EREMOTEIO or -EBADMSG */
+	int need_resync;
+	uint32_t token;
+
+	/* Events. */
+	struct fw_event evq[EVQ_MAX];
+	int evq_head, evq_len;
+	uint64_t overflow_lost;		/* dropped from a full queue, told with the next */
+	int have_seq;			/* next_seq known */
+	int seq_from_status;		/* next_seq came from `status`, not from an event */
+	uint64_t next_seq;
+	int in_open;			/* initial handshake: events are pre-history */
+
+	/* Reset detection from reply clocks. */
+	int have_reply_t;
+	uint64_t last_reply_t;
+	int64_t last_reply_ns;
+
+	uint64_t session;
+	int proto_bad;
+	int dead;			/* gave up reconnecting */
+	int64_t down_since, next_attempt, backoff_ms;
+
+	struct fw_info info;
+	struct fwlink_stats st;
+	struct clockfit *cf;
+};
+
+int64_t fwlink_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int64_t deadline_after(int timeout_ms)
+{
+	return fwlink_now_ns() + (int64_t)(timeout_ms < 0 ? 0 : timeout_ms) * 1000000;
+}
+
+static int ms_left(int64_t deadline)
+{
+	int64_t left = deadline - fwlink_now_ns();
+
+	if (left <= 0)
+		return 0;
+	return (int)((left + 999999) / 1000000);
+}
+
+/* ---- opening ports ---- */
+
+static speed_t baud_const(int baud)
+{
+	switch (baud) {
+	case 9600: return B9600;
+	case 19200: return B19200;
+	case 38400: return B38400;
+	case 57600: return B57600;
+	case 230400: return B230400;
+	default: return B115200;
+	}
+}
+
+static int is_pty(const char *real)
+{
+	struct stat st;
+
+	if (strncmp(real, "/dev/pts/", 9) == 0)
+		return 1;
+	/* UNIX98 pty slaves have majors 136..143. */
+	return stat(real, &st) == 0 && S_ISCHR(st.st_mode) &&
+	       major(st.st_rdev) >= 136 && major(st.st_rdev) <= 143;
+}
+
+static int open_termios(struct fwlink *l, const char *real)
+{
+	int fd = open(real, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+	struct termios t;
+
+	if (fd < 0)
+		return -errno;
+	if (tcgetattr(fd, &t) < 0) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	cfmakeraw(&t);
+	t.c_cflag |= CLOCAL | CREAD;
+	t.c_cflag &= ~(tcflag_t)CRTSCTS;
+	t.c_iflag &= ~(tcflag_t)(IXON | IXOFF | IXANY);
+	t.c_cc[VMIN] = 0;
+	t.c_cc[VTIME] = 0;
+	cfsetispeed(&t, baud_const(l->baud));
+	cfsetospeed(&t, baud_const(l->baud));
+	if (tcsetattr(fd, TCSANOW, &t) < 0) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	l->fd = fd;
+	l->sp = NULL;
+	return 0;
+}
+
+static int sp_errno(enum sp_return r)
+{
+	if (r == SP_ERR_ARG)
+		return -EINVAL;
+	if (r == SP_ERR_MEM)
+		return -ENOMEM;
+	if (r == SP_ERR_SUPP)
+		return -ENOTSUP;
+	return sp_last_error_code() > 0 ? -sp_last_error_code() : -EIO;
+}
+
+static int open_sp(struct fwlink *l, const char *real)
+{
+	struct sp_port *p = NULL;
+	enum sp_return r;
+	int fd;
+
+	r = sp_get_port_by_name(real, &p);
+	if (r != SP_OK)
+		return sp_errno(r);
+	r = sp_open(p, SP_MODE_READ_WRITE);
+	if (r != SP_OK)
+		goto fail_free;
+	if ((r = sp_set_baudrate(p, l->baud)) != SP_OK ||
+	    (r = sp_set_bits(p, 8)) != SP_OK ||
+	    (r = sp_set_parity(p, SP_PARITY_NONE)) != SP_OK ||
+	    (r = sp_set_stopbits(p, 1)) != SP_OK ||
+	    (r = sp_set_flowcontrol(p, SP_FLOWCONTROL_NONE)) != SP_OK)
+		goto fail_close;
+	if ((r = sp_get_port_handle(p, &fd)) != SP_OK)
+		goto fail_close;
+	/* libserialport opens blocking; reads and writes here poll first. */
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	fcntl(fd, F_SETFD, FD_CLOEXEC);
+	l->sp = p;
+	l->fd = fd;
+	return 0;
+
+fail_close:;
+	int e = sp_errno(r);
+	sp_close(p);
+	sp_free_port(p);
+	return e;
+fail_free:
+	e = sp_errno(r);
+	sp_free_port(p);
+	return e;
+}
+
+/* Find the USB board by VID/PID/serial. Writes its name into out. */
+static int find_usb(struct fwlink *l, char *out, size_t cap, int quiet)
+{
+	struct sp_port **ports = NULL;
+	int found = 0;
+
+	if (sp_list_ports(&ports) != SP_OK)
+		return -EIO;
+	for (int i = 0; ports[i]; i++) {
+		int vid = 0, pid = 0;
+		const char *ser;
+
+		if (sp_get_port_transport(ports[i]) != SP_TRANSPORT_USB)
+			continue;
+		if (sp_get_port_usb_vid_pid(ports[i], &vid, &pid) != SP_OK)
+			continue;
+		if ((l->usb_vid && vid != l->usb_vid) || (l->usb_pid && pid != l->usb_pid))
+			continue;
+		ser = sp_get_port_usb_serial(ports[i]);
+		if (l->usb_serial && (!ser || strcmp(ser, l->usb_serial) != 0))
+			continue;
+		if (found++ == 0)
+			snprintf(out, cap, "%s", sp_get_port_name(ports[i]));
+		else if (!quiet)
+			pc_err(LOG_SERIAL, "several USB serial ports match %04x:%04x serial '%s': '%s' and '%s'",
+			       l->usb_vid, l->usb_pid, l->usb_serial ? l->usb_serial : "*",
+			       out, sp_get_port_name(ports[i]));
+	}
+	sp_free_port_list(ports);
+	if (found == 0) {
+		if (!quiet)
+			pc_err(LOG_SERIAL, "cannot find a USB serial port %04x:%04x serial '%s'",
+			       l->usb_vid, l->usb_pid, l->usb_serial ? l->usb_serial : "*");
+		return -ENOENT;
+	}
+	/* Cutting the power of the wrong node is worse than refusing to start. */
+	return found > 1 ? -ENOTUNIQ : 0;
+}
+
+static void port_close(struct fwlink *l)
+{
+	if (l->sp) {
+		sp_close(l->sp);
+		sp_free_port(l->sp);
+		l->sp = NULL;
+	} else if (l->fd >= 0) {
+		close(l->fd);
+	}
+	l->fd = -1;
+}
+
+/* Stale input (a banner printed before we came, half a line) must not be taken
+ * for an answer: drop what is queued now and what trickles in for a moment. */
+static void flush_input(struct fwlink *l)
+{
+	char buf[256];
+	int64_t until = fwlink_now_ns() + 20 * 1000000;
+
+	tcflush(l->fd, TCIFLUSH);
+	for (;;) {
+		struct pollfd p = { .fd = l->fd, .events = POLLIN };
+		int ms = ms_left(until);
+
+		if (ms == 0 || poll(&p, 1, ms) <= 0 || !(p.revents & POLLIN))
+			break;
+		if (read(l->fd, buf, sizeof(buf)) <= 0)
+			break;
+	}
+	fwline_rx_init(&l->rx);
+}
+
+static int port_open(struct fwlink *l, int quiet)
+{
+	char real[PATH_MAX];
+	int rc;
+
+	if (l->path) {
+		if (!realpath(l->path, real)) {
+			rc = -errno;
+			if (!quiet)
+				pc_err(LOG_SERIAL, "cannot open serial port '%s': %s", l->path, strerror(-rc));
+			return rc;
+		}
+	} else {
+		rc = find_usb(l, real, sizeof(real), quiet);
+		if (rc < 0)
+			return rc;
+	}
+	if (is_pty(real)) {
+		rc = open_termios(l, real);
+	} else {
+		rc = open_sp(l, real);
+		/* A tty libserialport does not know (no sysfs entry): plain termios. */
+		if (rc < 0 && rc != -EACCES && rc != -ENOENT && rc != -EBUSY)
+			rc = open_termios(l, real);
+	}
+	if (rc < 0) {
+		if (!quiet)
+			pc_err(LOG_SERIAL, "cannot open serial port '%s': %s",
+			       l->path ? l->path : real, strerror(-rc));
+		return rc;
+	}
+	snprintf(l->port, sizeof(l->port), "%s", real);
+	flush_input(l);
+	pc_debug(LOG_SERIAL, "opened '%s' (%s)", real, l->sp ? "libserialport" : "termios");
+	return 0;
+}
+
+/* ---- received lines ---- */
+
+static void notice_reset(struct fwlink *l, struct fw_event *ev)
+{
+	l->session++;
+	l->st.resets++;
+	clockfit_reset(l->cf);
+	l->have_reply_t = 0;
+	ev->flags |= FW_EV_RESET;
+	ev->session = l->session;
+	pc_info(LOG_SERIAL, "firmware on '%s' was reset (%s)", l->port,
+		(ev->flags & FW_EV_SYNTHETIC) ? "inferred" : "boot banner");
+	if (l->on_reset)
+		l->on_reset(l->ctx, ev);
+}
+
+static void queue_event(struct fwlink *l, const struct fw_event *ev)
+{
+	if (l->evq_len == EVQ_MAX) {
+		/* Drop the oldest: the newest tell the current state. */
+		l->evq_head = (l->evq_head + 1) % EVQ_MAX;
+		l->evq_len--;
+		l->overflow_lost++;
+		l->st.events_lost++;
+		pc_warn(LOG_SERIAL, "event queue of '%s' full: oldest event dropped", l->port);
+	}
+	struct fw_event *slot = &l->evq[(l->evq_head + l->evq_len) % EVQ_MAX];
+
+	*slot = *ev;
+	if (l->overflow_lost) {
+		slot->flags |= FW_EV_LOST;
+		slot->lost += l->overflow_lost;
+		l->overflow_lost = 0;
+	}
+	l->evq_len++;
+}
+
+static void synth_reset(struct fwlink *l, uint64_t t_us)
+{
+	struct fw_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	snprintf(ev.name, sizeof(ev.name), "reset");
+	ev.flags = FW_EV_SYNTHETIC;
+	ev.t_us = t_us;
+	ev.rx_ns = l->rx_ns;
+	notice_reset(l, &ev);
+	queue_event(l, &ev);
+}
+
+static void check_banner_proto(struct fwlink *l, const struct fw_event *ev)
+{
+	int proto = -1, ch;
+	const char *fw = fw_event_get(ev, "fw");
+
+	if (fw_event_get_int(ev, "proto", &proto) < 0 || proto != FWLINK_PROTO) {
+		pc_err(LOG_SERIAL, "firmware on '%s' speaks protocol version '%s', this host knows only %d",
+		       l->port, fw_event_get(ev, "proto") ? fw_event_get(ev, "proto") : "(none)",
+		       FWLINK_PROTO);
+		l->proto_bad = 1;
+		return;
+	}
+	l->info.proto = proto;
+	if (fw)
+		snprintf(l->info.fw, sizeof(l->info.fw), "%s", fw);
+	if (fw_event_get_int(ev, "channels", &ch) == 0)
+		l->info.channels = ch;
+}
+
+static void on_event(struct fwlink *l, const struct fwline *pl)
+{
+	struct fw_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.seq = pl->seq;
+	ev.t_us = pl->t_us;
+	memcpy(ev.name, pl->name, sizeof(ev.name));
+	ev.f = pl->f;
+	ev.rx_ns = l->rx_ns;
+	l->st.events++;
+
+	int boot = pl->seq == 0 || strcmp(pl->name, "boot") == 0;
+
+	if (boot)
+		check_banner_proto(l, &ev);
+	if (l->in_open) {
+		/* Before the handshake's `status` nothing is known: only follow SEQ. */
+		l->have_seq = 1;
+		l->seq_from_status = 0;
+		l->next_seq = pl->seq + 1;
+		return;
+	}
+	if (boot) {
+		notice_reset(l, &ev);
+	} else if (l->have_seq && pl->seq < l->next_seq) {
+		/* `status` may count an event that is printed after its reply; only an
+		 * event-to-event step backwards proves a reset whose banner we missed. */
+		if (!l->seq_from_status) {
+			pc_warn(LOG_SERIAL, "event sequence on '%s' went back from %llu to %llu without a banner",
+				l->port, (unsigned long long)l->next_seq - 1, (unsigned long long)pl->seq);
+			ev.lost = pl->seq - 1;	/* the banner and 1..seq-1 */
+			synth_reset(l, pl->t_us);
+			if (ev.lost) {
+				ev.flags |= FW_EV_LOST;
+				l->st.events_lost += ev.lost;
+			}
+		}
+	} else if (l->have_seq && pl->seq > l->next_seq) {
+		ev.lost = pl->seq - l->next_seq;
+		ev.flags |= FW_EV_LOST;
+		l->st.events_lost += ev.lost;
+		pc_warn(LOG_SERIAL, "lost %llu event(s) from '%s' before event %llu",
+			(unsigned long long)ev.lost, l->port, (unsigned long long)pl->seq);
+	}
+	l->have_seq = 1;
+	l->seq_from_status = 0;
+	l->next_seq = pl->seq + 1;
+	ev.session = l->session;
+	queue_event(l, &ev);
+}
+
+/* A firmware clock in a reply (`t=` of ping and status) that went back means a reset
+ * whose banner we did not see. */
+static void check_reply_clock(struct fwlink *l, const struct fw_reply *r)
+{
+	uint64_t t;
+
+	if (fw_reply_get_u64(r, "t", &t) < 0)
+		return;
+	if (l->have_reply_t && t < l->last_reply_t && !l->in_open) {
+		pc_warn(LOG_SERIAL, "firmware clock on '%s' went back from %llu to %llu us",
+			l->port, (unsigned long long)l->last_reply_t, (unsigned long long)t);
+		synth_reset(l, t);
+		l->have_seq = 0;
+	}
+	l->have_reply_t = 1;
+	l->last_reply_t = t;
+	l->last_reply_ns = r->rx_ns;
+}
+
+static void on_line(void *ctx, const char *line, size_t len, int overlong)
+{
+	struct fwlink *l = ctx;
+	struct fwline pl;
+	const char *why = "line too long";
+	int rc = overlong ? -EMSGSIZE : fwline_parse(line, len, &pl, &why);
+
+	if (rc < 0) {
+		l->st.garbled++;
+		if (rc == -EMSGSIZE)
+			l->st.overlong++;
+		pc_warn(LOG_SERIAL, "ignored a garbled line from '%s' (%s): '%.*s'",
+			l->port, why, (int)(len > 40 ? 40 : len), line);
+		/* A garbled reply still used up the request's one reply; an event keeps
+		 * its '!' and its loss shows as a SEQ gap. */
+		if (l->wait == WAIT_REPLY && !(len > 0 && line[0] == '!')) {
+			l->rep_rc = -EBADMSG;
+			l->wait = WAIT_DONE;
+		}
+		return;
+	}
+	l->st.lines++;
+	if (pl.kind == FWLINE_EVENT) {
+		on_event(l, &pl);
+		return;
+	}
+	if (l->wait != WAIT_REPLY) {
+		l->st.unexpected++;
+		pc_debug(LOG_SERIAL, "dropped a reply from '%s' that answers no request: '%.*s'",
+			 l->port, (int)len, line);
+		return;
+	}
+	struct fw_reply *r = l->rep;
+
+	r->code = pl.kind == FWLINE_ERROR ? pl.code : 0;
+	memcpy(r->text, pl.text, sizeof(r->text));
+	r->f = pl.f;
+	r->rx_ns = l->rx_ns;
+	l->rep_rc = pl.kind == FWLINE_ERROR ? -EREMOTEIO : 0;
+	l->wait = WAIT_DONE;
+	if (pl.kind == FWLINE_OK)
+		check_reply_clock(l, r);
+}
+
+/* ---- the I/O loop ---- */
+
+static void went_down(struct fwlink *l, const char *why)
+{
+	pc_warn(LOG_SERIAL, "serial port '%s' went away (%s); re-opening '%s'", l->port, why,
+		l->path ? l->path : "(usb)");
+	port_close(l);
+	fwline_rx_init(&l->rx);
+	l->down_since = fwlink_now_ns();
+	l->next_attempt = l->down_since;
+	l->backoff_ms = 20;
+	if (l->reconnect_ms < 0)
+		l->dead = 1;
+}
+
+/* Read what is there, waiting at most until deadline for something. Returns 0 when
+ * bytes were read or the deadline passed, -ECONNRESET when the port went away. */
+static int read_some(struct fwlink *l, int64_t deadline)
+{
+	struct pollfd p = { .fd = l->fd, .events = POLLIN };
+	char buf[512];
+	int n = poll(&p, 1, ms_left(deadline));
+
+	if (n < 0)
+		return errno == EINTR ? 0 : -errno;
+	if (n == 0)
+		return 0;
+	if (p.revents & POLLIN) {
+		ssize_t got = read(l->fd, buf, sizeof(buf));
+
+		l->rx_ns = fwlink_now_ns();
+		if (got > 0) {
+			fwline_rx_feed(&l->rx, buf, (size_t)got, on_line, l);
+			return 0;
+		}
+		if (got < 0 && (errno == EAGAIN || errno == EINTR))
+			return 0;
+		went_down(l, got == 0 ? "end of file" : strerror(errno));
+		return -ECONNRESET;
+	}
+	if (p.revents & (POLLHUP | POLLERR | POLLNVAL)) {
+		went_down(l, (p.revents & POLLHUP) ? "hang-up" : "poll error");
+		return -ECONNRESET;
+	}
+	return 0;
+}
+
+static int write_all(struct fwlink *l, const void *data, size_t len, int64_t deadline)
+{
+	const char *p = data;
+
+	while (len > 0) {
+		ssize_t n = write(l->fd, p, len);
+
+		if (n > 0) {
+			p += n;
+			len -= (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno != EAGAIN && errno != EINTR) {
+			went_down(l, strerror(errno));
+			return -ECONNRESET;
+		}
+		struct pollfd pf = { .fd = l->fd, .events = POLLOUT };
+		int ms = ms_left(deadline);
+
+		if (ms == 0)
+			return -ETIMEDOUT;
+		poll(&pf, 1, ms);
+	}
+	return 0;
+}
+
+/* Send a framed line and wait for the one reply (no resync, no retry). */
+static int exchange(struct fwlink *l, const char *line, size_t len, struct fw_reply *r,
+		    int64_t deadline)
+{
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	l->rep = r;
+	l->wait = WAIT_REPLY;
+	r->tx_ns = fwlink_now_ns();
+	rc = write_all(l, line, len, deadline);
+	if (rc < 0)
+		goto out;
+	while (l->wait == WAIT_REPLY) {
+		if (fwlink_now_ns() >= deadline) {
+			rc = -ETIMEDOUT;
+			goto out;
+		}
+		rc = read_some(l, deadline);
+		if (rc < 0)
+			goto out;
+	}
+	rc = l->rep_rc;
+out:
+	if (rc == -ETIMEDOUT || rc == -EBADMSG)
+		l->need_resync = 1;
+	if (rc == -ETIMEDOUT)
+		l->st.timeouts++;
+	l->wait = WAIT_NONE;
+	l->rep = NULL;
+	return rc;
+}
+
+static int frame(char *out, size_t cap, const char *fmt, va_list ap)
+{
+	char body[FW_HOST_LINE_MAX + 8];
+	int n = vsnprintf(body, sizeof(body), fmt, ap);
+
+	if (n < 0)
+		return -EINVAL;
+	if ((size_t)n + 3 > FW_HOST_LINE_MAX)
+		return -EMSGSIZE;
+	for (int i = 0; i < n; i++)
+		if (body[i] < 0x20 || body[i] > 0x7e || body[i] == '*')
+			return -EINVAL;
+	n = pc_frame_seal(body, (size_t)n, sizeof(body));
+	if (n < 0 || (size_t)n + 1 >= cap)
+		return -EMSGSIZE;
+	memcpy(out, body, (size_t)n);
+	out[n++] = '\n';
+	out[n] = '\0';
+	return n;
+}
+
+static int framef(char *out, size_t cap, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	int n = frame(out, cap, fmt, ap);
+	va_end(ap);
+	return n;
+}
+
+/* Prove that no older reply is still on its way: send a ping with a fresh token and
+ * drop every reply up to its echo. An error or garbled reply may be the answer to the
+ * ping itself (joined to junk the firmware still held), so it triggers a fresh ping. */
+static int resync(struct fwlink *l, int64_t deadline)
+{
+	char line[FW_HOST_LINE_MAX + 2];
+	struct fw_reply r;
+	uint64_t tok;
+	int n, rc;
+
+	do {
+		l->token = l->token * 1103515245u + 12345u;
+		n = framef(line, sizeof(line), "ping %u", (unsigned)l->token);
+		if (n < 0)
+			return n;
+		pc_debug(LOG_SERIAL, "resynchronising '%s' with token %u", l->port, (unsigned)l->token);
+		rc = exchange(l, line, (size_t)n, &r, deadline);
+		while (rc == 0) {
+			if (fw_reply_get_u64(&r, "token", &tok) == 0 && tok == l->token) {
+				l->need_resync = 0;
+				return 0;
+			}
+			/* A late `ok` to something older: wait for the next reply. */
+			l->st.unexpected++;
+			memset(&r, 0, sizeof(r));
+			l->rep = &r;
+			l->wait = WAIT_REPLY;
+			while (l->wait == WAIT_REPLY && rc == 0) {
+				if (fwlink_now_ns() >= deadline)
+					rc = -ETIMEDOUT;
+				else
+					rc = read_some(l, deadline);
+			}
+			l->wait = WAIT_NONE;
+			l->rep = NULL;
+			if (rc == 0)
+				rc = l->rep_rc;
+		}
+	} while ((rc == -EREMOTEIO || rc == -EBADMSG) && fwlink_now_ns() < deadline);
+	l->need_resync = 1;
+	return rc == -EREMOTEIO || rc == -EBADMSG ? -ETIMEDOUT : rc;
+}
+
+static int handshake(struct fwlink *l, int64_t deadline)
+{
+	char line[FW_HOST_LINE_MAX + 2];
+	struct fw_reply r;
+	int n, rc;
+	uint64_t t, seq;
+
+	/* A board that resets when its port opens (Arduino DTR) answers only after
+	 * its bootloader: ask again until the deadline. */
+	n = framef(line, sizeof(line), "version");
+	for (;;) {
+		int64_t step = fwlink_now_ns() + 500 * 1000000LL;
+
+		if (step > deadline)
+			step = deadline;
+		rc = l->need_resync ? resync(l, step) : 0;
+		if (rc == 0)
+			rc = exchange(l, line, (size_t)n, &r, step);
+		if ((rc == -ETIMEDOUT || rc == -EBADMSG) && fwlink_now_ns() < deadline)
+			continue;
+		break;
+	}
+	if (rc < 0) {
+		if (rc == -ETIMEDOUT)
+			pc_err(LOG_SERIAL, "no answer to 'version' from serial port '%s'", l->port);
+		else if (rc != -ECONNRESET)
+			pc_err(LOG_SERIAL, "bad answer to 'version' from serial port '%s': %s",
+			       l->port, rc == -EREMOTEIO ? r.text : strerror(-rc));
+		return rc == -EREMOTEIO ? -EPROTO : rc;
+	}
+	int proto = -1;
+
+	if (fw_reply_get_int(&r, "proto", &proto) < 0 || proto != FWLINK_PROTO) {
+		pc_err(LOG_SERIAL, "firmware on '%s' speaks protocol version '%s', this host knows only %d",
+		       l->port, fw_reply_get(&r, "proto") ? fw_reply_get(&r, "proto") : "(none)",
+		       FWLINK_PROTO);
+		l->proto_bad = 1;
+		return -EPROTONOSUPPORT;
+	}
+	l->proto_bad = 0;
+	memset(&l->info, 0, sizeof(l->info));
+	l->info.proto = proto;
+	snprintf(l->info.fw, sizeof(l->info.fw), "%s", fw_reply_get(&r, "fw") ? fw_reply_get(&r, "fw") : "");
+	snprintf(l->info.mcu, sizeof(l->info.mcu), "%s", fw_reply_get(&r, "mcu") ? fw_reply_get(&r, "mcu") : "");
+	fw_reply_get_int(&r, "channels", &l->info.channels);
+	fw_reply_get_u64(&r, "f_cpu", &l->info.f_cpu);
+
+	n = framef(line, sizeof(line), "status");
+	rc = exchange(l, line, (size_t)n, &r, deadline);
+	if (rc == -EBADMSG) {
+		rc = resync(l, deadline);
+		if (rc == 0)
+			rc = exchange(l, line, (size_t)n, &r, deadline);
+	}
+	if (rc < 0) {
+		pc_err(LOG_SERIAL, "no valid answer to 'status' from serial port '%s': %s",
+		       l->port, rc == -EREMOTEIO ? r.text : strerror(-rc));
+		return rc == -EREMOTEIO ? -EPROTO : rc;
+	}
+	if (fw_reply_get_u64(&r, "t", &t) < 0 || fw_reply_get_u64(&r, "seq", &seq) < 0) {
+		pc_err(LOG_SERIAL, "answer to 'status' from serial port '%s' lacks t= or seq=", l->port);
+		return -EPROTO;
+	}
+	/* Events that the firmware numbered before this reply may still follow it. */
+	if (!l->have_seq || l->next_seq < seq) {
+		l->next_seq = seq;
+		l->seq_from_status = 1;
+	}
+	l->have_seq = 1;
+	return 0;
+}
+
+/* Re-open after the port went away, within the call's deadline and the reconnect
+ * budget. 0 when up again, -ETIMEDOUT when the call's time ran out first, -ENOTCONN
+ * when the budget is spent. */
+static int reconnect(struct fwlink *l, int64_t deadline)
+{
+	if (l->dead)
+		return -ENOTCONN;
+	for (;;) {
+		int64_t now = fwlink_now_ns();
+		int64_t give_up = l->down_since + (int64_t)l->reconnect_ms * 1000000;
+
+		if (now >= give_up) {
+			pc_err(LOG_SERIAL, "serial port '%s' did not come back within %d ms",
+			       l->path ? l->path : l->port, l->reconnect_ms);
+			l->dead = 1;
+			return -ENOTCONN;
+		}
+		if (now < l->next_attempt) {
+			int64_t until = l->next_attempt < deadline ? l->next_attempt : deadline;
+			struct timespec ts = { .tv_sec = (until - now) / 1000000000,
+					       .tv_nsec = (until - now) % 1000000000 };
+
+			if (until > now)
+				nanosleep(&ts, NULL);
+			if (fwlink_now_ns() >= deadline)
+				return -ETIMEDOUT;
+			continue;
+		}
+		l->backoff_ms = l->backoff_ms * 2 > 500 ? 500 : l->backoff_ms * 2;
+		l->next_attempt = now + l->backoff_ms * 1000000;
+		if (port_open(l, 1) < 0)
+			continue;
+
+		uint64_t old_t = l->last_reply_t, session = l->session;
+		int64_t old_ns = l->last_reply_ns;
+		int had_t = l->have_reply_t;
+		int64_t hs_deadline = now + (int64_t)l->open_timeout_ms * 1000000;
+
+		l->need_resync = 0;
+		/* Whatever the board numbered before is unknown now; `status` tells. */
+		l->have_reply_t = 0;
+		l->have_seq = 0;
+		int rc = handshake(l, hs_deadline < give_up ? hs_deadline : give_up);
+
+		if (rc == -EPROTONOSUPPORT) {
+			port_close(l);
+			l->dead = 1;
+			return rc;
+		}
+		if (rc < 0) {
+			port_close(l);
+			l->have_reply_t = had_t;
+			l->last_reply_t = old_t;
+			l->last_reply_ns = old_ns;
+			continue;
+		}
+		l->st.reconnects++;
+		pc_info(LOG_SERIAL, "serial port '%s' is back as '%s'", l->path ? l->path : "(usb)", l->port);
+
+		/* A clock that kept running has advanced by the host time in between
+		 * (within 1% drift and 100 ms); a younger one was reset, its banner
+		 * printed while nobody listened (or flushed as stale). */
+		double elapsed_us = (double)(l->last_reply_ns - old_ns) / 1000.0;
+
+		if (l->session == session && had_t &&
+		    (double)l->last_reply_t + 0.01 * elapsed_us + 100000.0 < (double)old_t + elapsed_us)
+			synth_reset(l, l->last_reply_t);
+		return 0;
+	}
+}
+
+/* Make sure the port is up (reconnecting as needed) and the reply stream is in step. */
+static int ready(struct fwlink *l, int64_t deadline)
+{
+	int rc;
+
+	if (l->proto_bad)
+		return -EPROTONOSUPPORT;
+	if (l->fd < 0) {
+		rc = reconnect(l, deadline);
+		if (rc < 0)
+			return rc;
+	}
+	if (l->need_resync) {
+		rc = resync(l, deadline);
+		if (rc < 0)
+			return rc;
+	}
+	return l->proto_bad ? -EPROTONOSUPPORT : 0;
+}
+
+static int read_only(const char *line)
+{
+	static const char *const ro[] = { "version", "status", "ping", "get", "settings" };
+
+	for (size_t i = 0; i < sizeof(ro) / sizeof(ro[0]); i++) {
+		size_t k = strlen(ro[i]);
+		if (strncmp(line, ro[i], k) == 0 && (line[k] == ' ' || line[k] == '*'))
+			return 1;
+	}
+	return 0;
+}
+
+static int request_line(struct fwlink *l, int timeout_ms, struct fw_reply *r,
+			const char *line, size_t len, int may_retry)
+{
+	struct fw_reply tmp;
+	int64_t deadline = deadline_after(timeout_ms);
+	int rc, tries = may_retry ? 2 : 1;
+
+	if (!r)
+		r = &tmp;
+	if (l->wait != WAIT_NONE)
+		return -EBUSY;	/* called from on_reset */
+	for (int i = 0; i < tries; i++) {
+		rc = ready(l, deadline);
+		if (rc < 0)
+			break;
+		rc = exchange(l, line, len, r, deadline);
+		if (rc != -EBADMSG && rc != -ECONNRESET)
+			break;
+		if (i + 1 < tries) {
+			l->st.retries++;
+			pc_info(LOG_SERIAL, "sending '%.*s' to '%s' again after %s", (int)len - 4, line,
+				l->port, rc == -EBADMSG ? "a garbled reply" : "losing the port");
+		}
+	}
+	if (rc == -EBADMSG)
+		pc_err(LOG_SERIAL, "garbled reply to '%.*s' from '%s'", (int)len - 4, line, l->port);
+	else if (rc == -ETIMEDOUT)
+		pc_warn(LOG_SERIAL, "no reply to '%.*s' from '%s' within %d ms",
+			(int)(len > 4 ? len - 4 : len), line, l->port, timeout_ms);
+	return rc;
+}
+
+int fwlink_vrequest(struct fwlink *l, int timeout_ms, struct fw_reply *r,
+		    const char *fmt, va_list ap)
+{
+	char line[FW_HOST_LINE_MAX + 2];
+	int n = frame(line, sizeof(line), fmt, ap);
+
+	if (n < 0) {
+		pc_err(LOG_SERIAL, "cannot send request '%s' to '%s': %s", fmt, l->port, strerror(-n));
+		return n;
+	}
+	return request_line(l, timeout_ms, r, line, (size_t)n, read_only(line));
+}
+
+int fwlink_request(struct fwlink *l, int timeout_ms, struct fw_reply *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	int rc = fwlink_vrequest(l, timeout_ms, r, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int fwlink_request_raw(struct fwlink *l, int timeout_ms, struct fw_reply *r,
+		       const void *raw, size_t len)
+{
+	return request_line(l, timeout_ms, r, raw, len, 0);
+}
+
+static void pop_event(struct fwlink *l, struct fw_event *ev)
+{
+	*ev = l->evq[l->evq_head];
+	l->evq_head = (l->evq_head + 1) % EVQ_MAX;
+	l->evq_len--;
+}
+
+int fwlink_next_event(struct fwlink *l, int timeout_ms, struct fw_event *ev)
+{
+	int64_t deadline = deadline_after(timeout_ms);
+
+	for (;;) {
+		if (l->evq_len > 0) {
+			pop_event(l, ev);
+			return 0;
+		}
+		if (l->fd < 0) {
+			int rc = reconnect(l, deadline);
+			if (rc < 0)
+				return rc == -ENOTCONN || rc == -EPROTONOSUPPORT ? rc : -ETIMEDOUT;
+			continue;
+		}
+		int rc = read_some(l, deadline);
+
+		if (rc < 0 && rc != -ECONNRESET)
+			return rc;
+		if (rc == 0 && l->evq_len == 0 && fwlink_now_ns() >= deadline)
+			return -ETIMEDOUT;
+	}
+}
+
+int fwlink_pending(const struct fwlink *l)
+{
+	return l->evq_len;
+}
+
+int fwlink_fd(const struct fwlink *l)
+{
+	return l->fd;
+}
+
+uint64_t fwlink_session(const struct fwlink *l)
+{
+	return l->session;
+}
+
+const struct fw_info *fwlink_info(const struct fwlink *l)
+{
+	return &l->info;
+}
+
+void fwlink_stats(const struct fwlink *l, struct fwlink_stats *s)
+{
+	*s = l->st;
+}
+
+const char *fwlink_port_name(const struct fwlink *l)
+{
+	return l->port;
+}
+
+struct clockfit *fwlink_clockfit(struct fwlink *l)
+{
+	return l->cf;
+}
+
+int fwlink_clock_sync(struct fwlink *l, int n, int timeout_ms)
+{
+	int added = 0, rc = 0;
+
+	for (int i = 0; i < n; i++) {
+		struct fw_reply r;
+		uint64_t t, session = l->session;
+
+		rc = fwlink_request(l, timeout_ms, &r, "ping %d", i);
+		if (rc < 0)
+			continue;
+		if (l->session != session) {
+			/* A reset between send and reply: the sample belongs to neither fit. */
+			continue;
+		}
+		if (fw_reply_get_u64(&r, "t", &t) < 0) {
+			rc = -EPROTO;
+			continue;
+		}
+		if (clockfit_add(l->cf, r.tx_ns, t, r.rx_ns) == 0)
+			added++;
+	}
+	return added > 0 ? added : (rc < 0 ? rc : 0);
+}
+
+int fwlink_clock_map(struct fwlink *l, uint64_t fw_us, int64_t *host_ns, int64_t *unc_ns)
+{
+	return clockfit_map(l->cf, fw_us, host_ns, unc_ns);
+}
+
+struct fwlink *fwlink_open(const struct fwlink_opts *o)
+{
+	struct fwlink *l = calloc(1, sizeof(*l));
+	int rc = -ENOMEM;
+
+	if (!l)
+		goto fail;
+	l->fd = -1;
+	l->usb_vid = o->usb_vid;
+	l->usb_pid = o->usb_pid;
+	l->baud = o->baud > 0 ? o->baud : 115200;
+	l->open_timeout_ms = o->open_timeout_ms > 0 ? o->open_timeout_ms : 3000;
+	l->reconnect_ms = o->reconnect_ms == 0 ? 10000 : o->reconnect_ms;
+	l->on_reset = o->on_reset;
+	l->ctx = o->ctx;
+	l->token = (uint32_t)fwlink_now_ns() ^ (uint32_t)getpid();
+	if (o->path && !(l->path = strdup(o->path)))
+		goto fail_free;
+	if (o->usb_serial && !(l->usb_serial = strdup(o->usb_serial)))
+		goto fail_free;
+	l->cf = clockfit_new(o->fw_clock_res_us, 0);
+	if (!l->cf)
+		goto fail_free;
+	snprintf(l->port, sizeof(l->port), "%s", o->path ? o->path : "(usb)");
+	fwline_rx_init(&l->rx);
+
+	rc = port_open(l, 0);
+	if (rc < 0)
+		goto fail_cf;
+	l->in_open = 1;
+	rc = handshake(l, deadline_after(l->open_timeout_ms));
+	l->in_open = 0;
+	if (rc < 0)
+		goto fail_port;
+	l->evq_len = 0;		/* events from before we came are history */
+	l->session = 1;
+	pc_debug(LOG_SERIAL, "firmware %s (protocol %d, %d channels) on '%s'",
+		 l->info.fw, l->info.proto, l->info.channels, l->port);
+	return l;
+
+fail_port:
+	port_close(l);
+fail_cf:
+	clockfit_free(l->cf);
+fail_free:
+	free(l->usb_serial);
+	free(l->path);
+	free(l);
+fail:
+	errno = -rc;
+	return NULL;
+}
+
+void fwlink_close(struct fwlink *l)
+{
+	if (!l)
+		return;
+	port_close(l);
+	clockfit_free(l->cf);
+	free(l->usb_serial);
+	free(l->path);
+	free(l);
+}
