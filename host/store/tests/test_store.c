@@ -1,0 +1,231 @@
+/* Tests of the store: migrations, version checks, inserts, and a writer killed with
+ * SIGKILL mid-transaction leaving an intact database with every committed row. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store.h"
+
+static char dir[256];
+
+static int setup(void **state)
+{
+	const char *t = getenv("TMPDIR");
+
+	snprintf(dir, sizeof(dir), "%s/pc-store-XXXXXX", t && *t ? t : "/tmp");
+	return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	const char *argv[] = { "rm", "-rf", dir, NULL };
+	pid_t p = fork();
+
+	if (p == 0) {
+		execvp(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	waitpid(p, NULL, 0);
+	return 0;
+}
+
+static char *db_path(const char *name)
+{
+	static char p[512];
+
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	return p;
+}
+
+static int64_t query_i64(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *s;
+	int64_t v = -1;
+
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return v;
+}
+
+static void test_migrate_and_versions(void **state)
+{
+	char *p = db_path("m.db");
+	struct store *st;
+
+	/* Missing file without STORE_CREATE. */
+	assert_null(store_open(p, STORE_MIGRATE));
+	assert_int_equal(errno, ENOENT);
+	/* A database at version 0 without STORE_MIGRATE is refused. */
+	st = store_open(p, STORE_CREATE);
+	assert_null(st);
+	assert_int_equal(errno, EPROTO);
+	st = store_open(p, STORE_CREATE | STORE_MIGRATE);
+	assert_non_null(st);
+	assert_int_equal(store_schema_version(st), store_n_migrations);
+	int applied = -1;
+	assert_int_equal(store_migrate(st, &applied), 0);
+	assert_int_equal(applied, 0);
+	sqlite3 *db = store_db(st);
+	assert_int_equal(query_i64(db, "PRAGMA foreign_keys"), 1);
+	assert_int_equal(query_i64(db, "PRAGMA synchronous"), 2);	/* FULL */
+	sqlite3_stmt *s;
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(s, 0), "wal");
+	sqlite3_finalize(s);
+	/* A schema newer than this program is refused. */
+	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 999", NULL, NULL, NULL), SQLITE_OK);
+	store_close(st);
+	assert_null(store_open(p, STORE_MIGRATE));
+	assert_int_equal(errno, EPROTO);
+}
+
+static void test_inserts_and_foreign_keys(void **state)
+{
+	struct store *st = store_open(db_path("i.db"), STORE_CREATE | STORE_MIGRATE);
+	struct store_campaign c = { "sim", "[bench]\n", "{}", "abc", "{\"powercut\":\"0\"}" };
+	int64_t camp, cyc, cut;
+
+	assert_non_null(st);
+	assert_int_equal(store_campaign_insert(st, &c, &camp), 0);
+	assert_int_equal(store_cycle_insert(st, camp, 0, "running", 123, &cyc), 0);
+	struct store_cut k = { .cycle = cyc, .channel = 0, .kind = "power", .timed_by = "firmware",
+			       .actual_mono_ns = 1000, .uncertainty_ns = 50, .hold_up_ns = 18000000 };
+	assert_int_equal(store_cut_insert(st, &k, &cut), 0);
+	k.timed_by = "nobody";	/* CHECK constraint */
+	assert_int_equal(store_cut_insert(st, &k, NULL), -EIO);
+	assert_int_equal(store_check_insert(st, cyc, "qcow2", "qemu-img", "ok", "{}"), 0);
+	assert_int_equal(store_finding_insert(st, cyc, "qcow2", 7, "unflushed-lost", "{}", 5), 0);
+	/* A finding for a cycle that does not exist violates the foreign key. */
+	assert_int_equal(store_finding_insert(st, cyc + 100, "qcow2", 7, "x", NULL, 0), -EIO);
+	store_set_campaign(st, camp);
+	log_set_sink(store_log_sink, st);
+	log_msg(LOG_INFO, LOG_MAIN, "hello '%s'", "db");
+	log_set_sink(NULL, NULL);
+	json_t *info = store_info(st);
+	json_t *counts = json_object_get(info, "counts");
+	assert_int_equal(json_integer_value(json_object_get(counts, "campaigns")), 1);
+	assert_int_equal(json_integer_value(json_object_get(counts, "cut_events")), 1);
+	assert_int_equal(json_integer_value(json_object_get(counts, "findings")), 1);
+	assert_int_equal(json_integer_value(json_object_get(counts, "events")), 1);
+	assert_int_equal(json_integer_value(json_object_get(info, "schema_version")), store_n_migrations);
+	json_decref(info);
+	assert_int_equal(query_i64(store_db(st), "SELECT campaign_id FROM events WHERE message = 'hello ''db'''"), camp);
+	assert_int_equal(query_i64(store_db(st), "SELECT hold_up_ns FROM cut_events"), 18000000);
+	store_close(st);
+}
+
+#define ROWS_PER_TX 20
+
+/* The writer: commits transactions of ROWS_PER_TX rows forever, reporting the number
+ * of each committed transaction on fd. */
+static void writer(const char *path, int fd)
+{
+	struct store *st = store_open(path, STORE_CREATE | STORE_MIGRATE);
+	sqlite3_stmt *s;
+
+	if (!st)
+		_exit(2);
+	if (sqlite3_prepare_v2(store_db(st), "INSERT INTO events (wall_ns, mono_ns, level, "
+			       "category, message) VALUES (?, ?, 'info', 'main', ?)", -1, &s,
+			       NULL) != SQLITE_OK)
+		_exit(3);
+	for (int64_t tx = 0;; tx++) {
+		if (store_begin(st) < 0)
+			_exit(4);
+		for (int i = 0; i < ROWS_PER_TX; i++) {
+			char msg[64];
+			snprintf(msg, sizeof(msg), "tx %lld row %d", (long long)tx, i);
+			sqlite3_bind_int64(s, 1, tx);
+			sqlite3_bind_int64(s, 2, i);
+			sqlite3_bind_text(s, 3, msg, -1, SQLITE_TRANSIENT);
+			if (sqlite3_step(s) != SQLITE_DONE)
+				_exit(5);
+			sqlite3_reset(s);
+		}
+		if (store_commit(st) < 0)
+			_exit(6);
+		if (write(fd, &tx, sizeof(tx)) != sizeof(tx))
+			_exit(7);
+	}
+}
+
+static void test_sigkill_writer(void **state)
+{
+	unsigned seed = (unsigned)time(NULL) ^ (unsigned)getpid();
+
+	for (int round = 0; round < 4; round++) {
+		char name[32];
+		int pfd[2];
+		pid_t pid;
+		int64_t tx, last = -1;
+		int st_;
+
+		snprintf(name, sizeof(name), "kill%d.db", round);
+		char *p = db_path(name);
+		assert_int_equal(pipe(pfd), 0);
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			close(pfd[0]);
+			writer(p, pfd[1]);
+		}
+		close(pfd[1]);
+		/* Let it commit some transactions, then kill it at a random moment. */
+		int want = 5 + (int)(rand_r(&seed) % 40);
+		while (last < want && read(pfd[0], &tx, sizeof(tx)) == sizeof(tx))
+			last = tx;
+		usleep((useconds_t)(rand_r(&seed) % 3000));
+		kill(pid, SIGKILL);
+		/* Commits reported before the kill landed. */
+		while (read(pfd[0], &tx, sizeof(tx)) == sizeof(tx))
+			last = tx;
+		close(pfd[0]);
+		assert_int_equal(waitpid(pid, &st_, 0), pid);
+		assert_true(WIFSIGNALED(st_) && WTERMSIG(st_) == SIGKILL);
+		assert_true(last >= want);
+
+		struct store *st = store_open(p, 0);
+		assert_non_null(st);
+		sqlite3 *db = store_db(st);
+		sqlite3_stmt *s;
+		assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &s, NULL), SQLITE_OK);
+		assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+		assert_string_equal((const char *)sqlite3_column_text(s, 0), "ok");
+		sqlite3_finalize(s);
+		int64_t rows = query_i64(db, "SELECT count(*) FROM events");
+		int64_t maxtx = query_i64(db, "SELECT max(wall_ns) FROM events");
+		int64_t distinct = query_i64(db, "SELECT count(DISTINCT wall_ns) FROM events");
+		/* Every reported commit is there (at most one more committed but unreported),
+		 * and only whole transactions. */
+		assert_true(maxtx == last || maxtx == last + 1);
+		assert_int_equal(rows, (maxtx + 1) * ROWS_PER_TX);
+		assert_int_equal(distinct, maxtx + 1);
+		store_close(st);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_migrate_and_versions),
+		cmocka_unit_test(test_inserts_and_foreign_keys),
+		cmocka_unit_test(test_sigkill_writer),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
