@@ -8,7 +8,7 @@
 DISK_DIR    := rig/sim/disk
 PCVCACHE_SO := $(BUILD)/lib/nbdkit-pcvcache-filter.so
 DISK_OBJS   := $(BUILD)/$(DISK_DIR)/diskmodel.o
-DISK_TESTS  := $(BUILD)/$(DISK_DIR)/tests/test_diskmodel
+DISK_TESTS  := $(BUILD)/$(DISK_DIR)/tests/test_vcache $(BUILD)/$(DISK_DIR)/tests/test_diskmodel
 
 # Libraries a program linking $(DISK_LIB) also needs (with $(PCLIB)).
 DISK_CFLAGS = $(shell pkg-config --cflags jansson libnbd)
