@@ -9,7 +9,8 @@ FWLINK_SAN_OBJS := $(FWLINK_SRCS:%.c=$(BUILD)/san/%.o) $(BUILD)/san/host/fwlink/
 FWLINK_CFLAGS = -Ihost/fwlink -Ifirmware/core -Ihost/lib $(shell pkg-config --cflags libserialport)
 FWLINK_LIBS = $(shell pkg-config --libs libserialport) -lm
 
-FWLINK_UNIT_TESTS := $(BUILD)/host/fwlink/tests/test_fwline $(BUILD)/host/fwlink/tests/test_clockfit
+FWLINK_UNIT_TESTS := $(BUILD)/host/fwlink/tests/test_fwline $(BUILD)/host/fwlink/tests/test_clockfit \
+	$(BUILD)/host/fwlink/tests/test_fwlink_fake
 FWLINK_SIM_TESTS :=
 FWLINK_TESTS := $(FWLINK_UNIT_TESTS) $(FWLINK_SIM_TESTS)
 
