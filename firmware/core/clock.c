@@ -1,0 +1,12 @@
+#include "clock.h"
+
+uint64_t pc_clock_ticks(uint32_t wraps, uint16_t count, bool ovf_pending)
+{
+	/* The lower-half test needs the sample taken well within half a period (16 ms
+	 * at 0.5 us per tick) of the flag check, which any critical section is. */
+	uint64_t w = wraps;
+
+	if (ovf_pending && count < 0x8000u)
+		w++;
+	return w << 16 | count;
+}

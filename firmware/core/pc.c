@@ -1,0 +1,782 @@
+/* Relay controller logic (see pc.h and docs/protocol.md). */
+#include "pc.h"
+
+#include <string.h>
+
+#include "frame.h"
+#include "rng.h"
+
+#define NO_TIME UINT64_MAX
+#define MS(x) ((uint64_t)(x) * 1000u)
+
+static const char *const state_names[] = { "on", "off", "cut", "armed" };
+static const char *const cause_names[] = {
+	"off", "on", "cut", "arm", "maxoff", "watchdog", "safety",
+};
+static const char *const reset_names[] = {
+	"power", "external", "brownout", "watchdog", "command",
+};
+
+const char *pc_state_name(int state)
+{
+	return state_names[state];
+}
+
+const char *pc_cause_name(int cause)
+{
+	return cause_names[cause];
+}
+
+/* ---- output: one line at a time in pc->out, sealed and sent whole ---- */
+
+static void out_begin(struct pc *pc)
+{
+	pc->out_len = 0;
+	pc->out_crc = 0;
+}
+
+/* Lines go straight to the UART with their CRC computed on the way: a line buffer
+ * would cost the AVR 130 bytes of its 2 KiB. Room is kept for "*CC"; every line the
+ * firmware builds fits, so the limit only guards against a mistake, by truncating. */
+static void out_char(struct pc *pc, char c)
+{
+	if (pc->out_len < PC_LINE_MAX_FW - 3) {
+		pc->out_len++;
+		pc->out_crc = pc_crc8_update(pc->out_crc, &c, 1);
+		hal_uart_write(&c, 1);
+	}
+}
+
+static void out_str(struct pc *pc, const char *s)
+{
+	while (*s)
+		out_char(pc, *s++);
+}
+
+static void out_u64(struct pc *pc, uint64_t v)
+{
+	char digits[20];
+	int n = 0;
+
+	do {
+		digits[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n)
+		out_char(pc, digits[--n]);
+}
+
+/* " key=" */
+static void out_key(struct pc *pc, const char *key)
+{
+	out_char(pc, ' ');
+	out_str(pc, key);
+	out_char(pc, '=');
+}
+
+static void out_key_u64(struct pc *pc, const char *key, uint64_t v)
+{
+	out_key(pc, key);
+	out_u64(pc, v);
+}
+
+static void out_end(struct pc *pc)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char tail[4] = { '*', hex[pc->out_crc >> 4], hex[pc->out_crc & 0x0f], '\n' };
+
+	hal_uart_write(tail, sizeof(tail));
+}
+
+static void event_begin(struct pc *pc, uint64_t t, const char *name)
+{
+	out_begin(pc);
+	out_char(pc, '!');
+	out_u64(pc, pc->seq++);
+	out_char(pc, ' ');
+	out_u64(pc, t);
+	out_char(pc, ' ');
+	out_str(pc, name);
+}
+
+static void reply_error(struct pc *pc, int code)
+{
+	out_begin(pc);
+	out_str(pc, "error:");
+	out_u64(pc, (uint64_t)code);
+	out_char(pc, ' ');
+	out_str(pc, pc_err_text(code));
+	out_end(pc);
+}
+
+/* ---- channels ---- */
+
+static uint8_t bit(uint32_t mask, uint8_t ch)
+{
+	return (uint8_t)((mask >> ch) & 1u);
+}
+
+/* Pin level that energizes the relay, i.e. powers the node down. */
+static uint8_t active_level(const struct pc *pc, uint8_t ch)
+{
+	return bit(pc->set.v[PC_SET_RELAY_ACTIVE], ch);
+}
+
+static uint8_t idle_levels(const struct pc *pc)
+{
+	uint8_t m = 0;
+
+	for (uint8_t ch = 0; ch < HAL_CHANNELS; ch++)
+		m |= (uint8_t)(!active_level(pc, ch) << ch);
+	return m;
+}
+
+static uint8_t pwr_level(const struct pc *pc, uint8_t ch)
+{
+	return hal_pwrok_read(ch) ^ bit(pc->set.v[PC_SET_PWROK_INVERT], ch);
+}
+
+static void schedule(struct pc *pc, uint8_t ch, uint8_t power, uint64_t at, uint8_t cause)
+{
+	struct pc_chan *c = &pc->ch[ch];
+	uint8_t act = active_level(pc, ch);
+
+	c->edge = 1;
+	c->edge_at = at;
+	c->edge_cause = cause;
+	hal_relay_schedule(ch, power ? !act : act, at);
+}
+
+static void event_disarm(struct pc *pc, uint8_t ch, uint8_t cause)
+{
+	event_begin(pc, hal_now_us(), "disarm");
+	out_key_u64(pc, "ch", ch);
+	out_key(pc, "cause");
+	out_str(pc, cause_names[cause]);
+	out_end(pc);
+}
+
+static void event_relay(struct pc *pc, uint8_t ch, uint64_t t, uint8_t power, uint8_t cause)
+{
+	event_begin(pc, t, "relay");
+	out_key_u64(pc, "ch", ch);
+	out_key(pc, "power");
+	out_str(pc, power ? "on" : "off");
+	out_key(pc, "cause");
+	out_str(pc, cause_names[cause]);
+	out_end(pc);
+}
+
+static void event_pwrok(struct pc *pc, uint8_t ch, uint64_t t, uint8_t level)
+{
+	pc->ch[ch].pwr_level = level;
+	event_begin(pc, t, "pwrok");
+	out_key_u64(pc, "ch", ch);
+	out_key_u64(pc, "level", level);
+	out_end(pc);
+}
+
+static void relay_done(struct pc *pc, const struct hal_event *ev)
+{
+	struct pc_chan *c = &pc->ch[ev->ch];
+	uint8_t power = ev->level != active_level(pc, ev->ch);
+
+	c->edge = 0;
+	c->powered = power;
+	event_relay(pc, ev->ch, ev->t_us, power, c->edge_cause);
+	if (!power) {
+		c->off_t = ev->t_us;
+		if (c->state == PC_CH_ARMED) {
+			c->state = PC_CH_CUT;
+			c->restore_cause = PC_CAUSE_ARM;
+		} else if (c->state == PC_CH_CUT) {
+			c->restore_cause = PC_CAUSE_CUT;
+		}
+		/* The off time counts from the edge itself, not from when it was asked. */
+		if (c->state == PC_CH_CUT)
+			c->restore_at = ev->t_us + MS(c->cut_ms);
+	} else {
+		c->state = PC_CH_ON;
+		c->restore_at = NO_TIME;
+	}
+}
+
+/* Report every edge the interrupts captured. */
+static void drain(struct pc *pc)
+{
+	struct hal_event ev;
+	uint16_t lost;
+
+	while (hal_event_take(&ev)) {
+		if (ev.ch >= HAL_CHANNELS)
+			continue;
+		if (ev.type == HAL_EV_RELAY) {
+			relay_done(pc, &ev);
+		} else {
+			uint8_t level = ev.level ^ bit(pc->set.v[PC_SET_PWROK_INVERT], ev.ch);
+
+			/* Equal levels follow a synthesized event (below): already said. */
+			if (level != pc->ch[ev.ch].pwr_level)
+				event_pwrok(pc, ev.ch, ev.t_us, level);
+		}
+	}
+	/* The HAL drops PWR_OK edges (never relay edges) when its queue is full; the
+	 * host must still learn the current level, if not the exact moment. */
+	lost = hal_event_lost();
+	if (lost != pc->lost_seen) {
+		pc->lost_seen = lost;
+		for (uint8_t ch = 0; ch < HAL_CHANNELS; ch++) {
+			uint8_t level = pwr_level(pc, ch);
+
+			if (level != pc->ch[ch].pwr_level)
+				event_pwrok(pc, ch, hal_now_us(), level);
+		}
+	}
+}
+
+/* Cancel ch's pending edge. False when it has already happened: it is reported by
+ * the drain() this does, and the caller sees the channel's new state. */
+static bool cancel_edge(struct pc *pc, uint8_t ch)
+{
+	if (!pc->ch[ch].edge)
+		return true;
+	if (hal_relay_cancel(ch)) {
+		pc->ch[ch].edge = 0;
+		return true;
+	}
+	drain(pc);
+	return false;
+}
+
+/* The safety rules for one channel: disarm on host silence, and schedule the
+ * restore of a powered-down channel at the earliest of its cut's end, `on`,
+ * max_off_ms and the host-silence watchdog, but never before min_off_ms. */
+static void service(struct pc *pc, uint8_t ch, uint64_t now)
+{
+	struct pc_chan *c = &pc->ch[ch];
+	uint64_t silent_at = pc->last_rx + MS(pc->set.v[PC_SET_HOST_TIMEOUT_MS]);
+	uint64_t r, t;
+	uint8_t cause;
+
+	if (c->state == PC_CH_ARMED && now >= silent_at) {
+		if (cancel_edge(pc, ch)) {
+			c->state = PC_CH_ON;
+			event_disarm(pc, ch, PC_CAUSE_WATCHDOG);
+			return;
+		}
+	}
+	if ((c->state != PC_CH_OFF && c->state != PC_CH_CUT) || c->powered)
+		return;
+	r = c->restore_at;
+	cause = c->restore_cause;
+	t = c->off_t + MS(pc->set.v[PC_SET_MAX_OFF_MS]);
+	if (t < r) {
+		r = t;
+		cause = PC_CAUSE_MAXOFF;
+	}
+	if (silent_at < r) {
+		r = silent_at;
+		cause = PC_CAUSE_WATCHDOG;
+	}
+	t = c->off_t + MS(pc->set.v[PC_SET_MIN_OFF_MS]);
+	if (r < t)
+		r = t;
+	if (c->edge) {
+		if (c->edge_at == r)
+			return;
+		if (!cancel_edge(pc, ch))
+			return;
+	}
+	schedule(pc, ch, 1, r, cause);
+}
+
+static void service_all(struct pc *pc)
+{
+	uint64_t now = hal_now_us();
+	uint8_t led = 0;
+
+	for (uint8_t ch = 0; ch < HAL_CHANNELS; ch++) {
+		service(pc, ch, now);
+		led |= pc->ch[ch].state == PC_CH_OFF || pc->ch[ch].state == PC_CH_CUT;
+	}
+	hal_led_write(led);
+}
+
+/* ---- requests ---- */
+
+#define MAX_WORDS 7
+
+struct req {
+	const char *w[MAX_WORDS];
+	uint8_t len[MAX_WORDS];
+	uint8_t n;		/* words, the command included */
+	uint64_t now;		/* clock when the request was parsed */
+};
+
+/* Decimal, digits only: -PC_ERR_BAD_ARGUMENT for anything else, -PC_ERR_RANGE above
+ * 32 bits. */
+static int parse_u32(const char *s, uint8_t len, uint32_t *v)
+{
+	uint64_t x = 0;
+
+	if (len == 0)
+		return -PC_ERR_BAD_ARGUMENT;
+	for (uint8_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -PC_ERR_BAD_ARGUMENT;
+		if (x <= UINT32_MAX)
+			x = x * 10 + (uint64_t)(s[i] - '0');
+	}
+	if (x > UINT32_MAX)
+		return -PC_ERR_RANGE;
+	*v = (uint32_t)x;
+	return 0;
+}
+
+static int arg_u32(const struct req *rq, int i, uint32_t *v)
+{
+	return parse_u32(rq->w[i], rq->len[i], v);
+}
+
+/* Parse every numeric argument before judging ranges, so that a syntax error is
+ * reported as such wherever it is. */
+static int args_u32(const struct req *rq, int first, uint32_t *v)
+{
+	int range = 0;
+
+	for (int i = first; i < rq->n; i++) {
+		int r = arg_u32(rq, i, &v[i - first]);
+
+		if (r == -PC_ERR_BAD_ARGUMENT)
+			return r;
+		if (r < 0)
+			range = r;
+	}
+	return range;
+}
+
+static int check_channel(uint32_t ch)
+{
+	return ch < HAL_CHANNELS ? 0 : -PC_ERR_RANGE;
+}
+
+static void reply_ok_begin(struct pc *pc)
+{
+	out_begin(pc);
+	out_str(pc, "ok");
+}
+
+static int cmd_version(struct pc *pc, const struct req *rq)
+{
+	reply_ok_begin(pc);
+	out_key(pc, "fw");
+	out_str(pc, PC_FW_VERSION);
+	out_key_u64(pc, "proto", PC_PROTO_VERSION);
+	out_key(pc, "mcu");
+	out_str(pc, hal_mcu_name());
+	out_key_u64(pc, "f_cpu", hal_f_cpu());
+	out_key_u64(pc, "channels", HAL_CHANNELS);
+	return 0;
+}
+
+static int cmd_status(struct pc *pc, const struct req *rq)
+{
+	static const char chk[] = "ch0", pwk[] = "pwr0";
+	char k1[sizeof(chk)], k2[sizeof(pwk)];
+
+	reply_ok_begin(pc);
+	out_key_u64(pc, "t", rq->now);
+	out_key_u64(pc, "seq", pc->seq);
+	out_key(pc, "reset");
+	out_str(pc, reset_names[pc->reset_cause]);
+	memcpy(k1, chk, sizeof(k1));
+	memcpy(k2, pwk, sizeof(k2));
+	for (uint8_t ch = 0; ch < HAL_CHANNELS; ch++) {
+		k1[2] = k2[3] = (char)('0' + ch);
+		out_key(pc, k1);
+		out_str(pc, state_names[pc->ch[ch].state]);
+		out_key_u64(pc, k2, pwr_level(pc, ch));
+	}
+	return 0;
+}
+
+static int cmd_ping(struct pc *pc, const struct req *rq)
+{
+	uint32_t token = 0;
+	int r = rq->n > 1 ? arg_u32(rq, 1, &token) : 0;
+
+	if (r < 0)
+		return r;
+	reply_ok_begin(pc);
+	out_key_u64(pc, "t", rq->now);
+	out_key_u64(pc, "token", token);
+	return 0;
+}
+
+static int cmd_off(struct pc *pc, const struct req *rq)
+{
+	uint32_t ch;
+	int r = args_u32(rq, 1, &ch);
+
+	if (r < 0 || (r = check_channel(ch)) < 0)
+		return r;
+	if (pc->ch[ch].state != PC_CH_ON)
+		return -PC_ERR_BUSY;
+	pc->ch[ch].state = PC_CH_OFF;
+	pc->ch[ch].restore_at = NO_TIME;
+	schedule(pc, (uint8_t)ch, 0, rq->now + PC_EDGE_LEAD_US, PC_CAUSE_OFF);
+	reply_ok_begin(pc);
+	out_key_u64(pc, "at", pc->ch[ch].edge_at);
+	return 0;
+}
+
+static int check_off_ms(const struct pc *pc, uint32_t ms)
+{
+	if (ms < pc->set.v[PC_SET_MIN_OFF_MS] || ms > pc->set.v[PC_SET_MAX_OFF_MS])
+		return -PC_ERR_RANGE;
+	return 0;
+}
+
+static int cmd_cut(struct pc *pc, const struct req *rq)
+{
+	uint32_t a[2];
+	int r = args_u32(rq, 1, a);
+
+	if (r < 0 || (r = check_channel(a[0])) < 0 || (r = check_off_ms(pc, a[1])) < 0)
+		return r;
+	if (pc->ch[a[0]].state != PC_CH_ON)
+		return -PC_ERR_BUSY;
+	pc->ch[a[0]].state = PC_CH_CUT;
+	pc->ch[a[0]].cut_ms = a[1];
+	pc->ch[a[0]].restore_at = NO_TIME;
+	schedule(pc, (uint8_t)a[0], 0, rq->now + PC_EDGE_LEAD_US, PC_CAUSE_CUT);
+	reply_ok_begin(pc);
+	out_key_u64(pc, "at", pc->ch[a[0]].edge_at);
+	return 0;
+}
+
+static int cmd_arm(struct pc *pc, const struct req *rq)
+{
+	uint32_t a[5];		/* CH EARLIEST_MS LATEST_MS OFF_MS SEED */
+	uint64_t from, to;
+	int r = args_u32(rq, 1, a);
+
+	if (r < 0 || (r = check_channel(a[0])) < 0)
+		return r;
+	if (a[1] > a[2] || a[2] > PC_ARM_MAX_MS || check_off_ms(pc, a[3]) < 0)
+		return -PC_ERR_RANGE;
+	if (pc->ch[a[0]].state != PC_CH_ON)
+		return -PC_ERR_BUSY;
+	from = rq->now + MS(a[1]);
+	to = rq->now + MS(a[2]);
+	pc->ch[a[0]].state = PC_CH_ARMED;
+	pc->ch[a[0]].cut_ms = a[3];
+	pc->ch[a[0]].restore_at = NO_TIME;
+	schedule(pc, (uint8_t)a[0], 0, from + pc_arm_offset(a[4], (uint32_t)(to - from)),
+		 PC_CAUSE_ARM);
+	reply_ok_begin(pc);
+	out_key_u64(pc, "from", from);
+	out_key_u64(pc, "to", to);
+	return 0;
+}
+
+static int cmd_disarm(struct pc *pc, const struct req *rq)
+{
+	uint32_t ch;
+	int r = args_u32(rq, 1, &ch);
+
+	if (r < 0 || (r = check_channel(ch)) < 0)
+		return r;
+	/* A cut that fired while this request was on its way is not armed any more. */
+	if (pc->ch[ch].state != PC_CH_ARMED || !cancel_edge(pc, (uint8_t)ch))
+		return -PC_ERR_NOT_ARMED;
+	pc->ch[ch].state = PC_CH_ON;
+	reply_ok_begin(pc);
+	return 0;
+}
+
+static int cmd_on(struct pc *pc, const struct req *rq)
+{
+	uint32_t ch;
+	struct pc_chan *c;
+	int r = args_u32(rq, 1, &ch);
+
+	if (r < 0 || (r = check_channel(ch)) < 0)
+		return r;
+	c = &pc->ch[ch];
+	/* Still powered with the off edge (or armed cut) pending: cancelling it is
+	 * the whole job. If it fired meanwhile, cancel_edge reported it and the
+	 * channel is now powered down, to be restored below. */
+	if (c->state != PC_CH_ON && c->powered && cancel_edge(pc, (uint8_t)ch)) {
+		if (c->state == PC_CH_ARMED)
+			event_disarm(pc, (uint8_t)ch, PC_CAUSE_ON);
+		c->state = PC_CH_ON;
+	}
+	if (c->state == PC_CH_ON) {
+		reply_ok_begin(pc);
+		return 0;
+	}
+	if (!c->powered && (c->restore_at == NO_TIME || c->restore_at > rq->now + PC_EDGE_LEAD_US)) {
+		c->restore_at = rq->now + PC_EDGE_LEAD_US;
+		c->restore_cause = PC_CAUSE_ON;
+	}
+	service(pc, (uint8_t)ch, rq->now);
+	reply_ok_begin(pc);
+	out_key_u64(pc, "at", c->edge_at);
+	return 0;
+}
+
+static bool relays_idle(const struct pc *pc)
+{
+	for (uint8_t ch = 0; ch < HAL_CHANNELS; ch++)
+		if (pc->ch[ch].state != PC_CH_ON || pc->ch[ch].edge || !pc->ch[ch].powered)
+			return false;
+	return true;
+}
+
+/* Make new settings current and store them; on failure keep the old ones. */
+static int apply_settings(struct pc *pc, const struct pc_settings *s)
+{
+	struct pc_settings old = pc->set;
+	int r;
+
+	/* Changing the active level of a powered-down relay would flip its pin. */
+	if (s->v[PC_SET_RELAY_ACTIVE] != old.v[PC_SET_RELAY_ACTIVE] && !relays_idle(pc))
+		return -PC_ERR_BUSY;
+	r = pc_settings_store(s);
+	if (r < 0)
+		return r;
+	pc->set = *s;
+	if (s->v[PC_SET_RELAY_ACTIVE] != old.v[PC_SET_RELAY_ACTIVE])
+		for (uint8_t ch = 0; ch < HAL_CHANNELS; ch++)
+			hal_relay_write(ch, !active_level(pc, ch));
+	for (uint8_t ch = 0; ch < HAL_CHANNELS; ch++)
+		pc->ch[ch].pwr_level = pwr_level(pc, ch);
+	return 0;
+}
+
+static int find_setting(const struct req *rq)
+{
+	int idx = pc_settings_find(rq->w[1], rq->len[1]);
+
+	return idx < 0 ? -PC_ERR_UNKNOWN_SETTING : idx;
+}
+
+static void out_setting(struct pc *pc, int idx)
+{
+	out_key_u64(pc, pc_settings_name(idx), pc->set.v[idx]);
+}
+
+static int cmd_get(struct pc *pc, const struct req *rq)
+{
+	int idx = find_setting(rq);
+
+	if (idx < 0)
+		return idx;
+	reply_ok_begin(pc);
+	out_setting(pc, idx);
+	return 0;
+}
+
+static int cmd_set(struct pc *pc, const struct req *rq)
+{
+	struct pc_settings s = pc->set;
+	uint32_t v;
+	int idx = find_setting(rq), r;
+
+	if (idx < 0)
+		return idx;
+	if ((r = arg_u32(rq, 2, &v)) < 0 || (r = pc_settings_check(&s, idx, v)) < 0)
+		return r;
+	s.v[idx] = v;
+	if ((r = apply_settings(pc, &s)) < 0)
+		return r;
+	reply_ok_begin(pc);
+	out_setting(pc, idx);
+	return 0;
+}
+
+static int cmd_settings(struct pc *pc, const struct req *rq)
+{
+	reply_ok_begin(pc);
+	for (int i = 0; i < PC_SET_COUNT; i++)
+		out_setting(pc, i);
+	return 0;
+}
+
+static int cmd_defaults(struct pc *pc, const struct req *rq)
+{
+	struct pc_settings s;
+	int r;
+
+	pc_settings_default(&s);
+	if ((r = apply_settings(pc, &s)) < 0)
+		return r;
+	reply_ok_begin(pc);
+	return 0;
+}
+
+static int cmd_reset(struct pc *pc, const struct req *rq)
+{
+	pc->reset_pending = 1;
+	reply_ok_begin(pc);
+	return 0;
+}
+
+struct command {
+	const char *name;
+	uint8_t min_args, max_args;
+	int (*run)(struct pc *pc, const struct req *rq);
+};
+
+static const struct command commands[] = {
+	{ "version",  0, 0, cmd_version },
+	{ "status",   0, 0, cmd_status },
+	{ "on",       1, 1, cmd_on },
+	{ "off",      1, 1, cmd_off },
+	{ "cut",      2, 2, cmd_cut },
+	{ "arm",      5, 5, cmd_arm },
+	{ "disarm",   1, 1, cmd_disarm },
+	{ "ping",     0, 1, cmd_ping },
+	{ "get",      1, 1, cmd_get },
+	{ "set",      2, 2, cmd_set },
+	{ "settings", 0, 0, cmd_settings },
+	{ "defaults", 0, 0, cmd_defaults },
+	{ "reset",    0, 0, cmd_reset },
+};
+
+static int dispatch(struct pc *pc, const char *body, size_t len)
+{
+	struct req rq = { .n = 0, .now = hal_now_us() };
+	size_t i = 0;
+	int too_many = 0;
+
+	while (i < len) {
+		size_t start;
+
+		while (i < len && body[i] == ' ')
+			i++;
+		if (i == len)
+			break;
+		start = i;
+		while (i < len && body[i] != ' ')
+			i++;
+		if (rq.n == MAX_WORDS) {
+			too_many = 1;
+			break;
+		}
+		rq.w[rq.n] = body + start;
+		rq.len[rq.n++] = (uint8_t)(i - start);
+	}
+	if (rq.n == 0)
+		return -PC_ERR_UNKNOWN_COMMAND;
+	for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++) {
+		const struct command *cmd = &commands[k];
+
+		if (strlen(cmd->name) != rq.len[0] || memcmp(cmd->name, rq.w[0], rq.len[0]) != 0)
+			continue;
+		if (too_many || rq.n - 1 < cmd->min_args || rq.n - 1 > cmd->max_args)
+			return -PC_ERR_BAD_ARGUMENT;
+		return cmd->run(pc, &rq);
+	}
+	return -PC_ERR_UNKNOWN_COMMAND;
+}
+
+/* `reset`: power every channel (the relay pins float during the reset anyway, and
+ * the host should see why), then let the hardware watchdog reset the chip. */
+static void reset_now(struct pc *pc)
+{
+	pc->reset_pending = 0;
+	drain(pc);
+	for (uint8_t ch = 0; ch < HAL_CHANNELS; ch++)
+		cancel_edge(pc, ch);
+	for (uint8_t ch = 0; ch < HAL_CHANNELS; ch++) {
+		struct pc_chan *c = &pc->ch[ch];
+
+		if (c->state == PC_CH_ARMED)
+			event_disarm(pc, ch, PC_CAUSE_SAFETY);
+		if (!c->powered) {
+			hal_relay_write(ch, !active_level(pc, ch));
+			event_relay(pc, ch, hal_now_us(), 1, PC_CAUSE_SAFETY);
+		}
+		c->state = PC_CH_ON;
+		c->powered = 1;
+		c->restore_at = NO_TIME;
+	}
+	hal_uart_flush();
+	hal_reset();
+}
+
+void pc_handle_line(struct pc *pc, const char *line, size_t len)
+{
+	int r;
+
+	/* Edges that happened before this request are reported, and its commands see
+	 * the channels as they are now. */
+	drain(pc);
+	r = pc_frame_check(line, len, PC_LINE_MAX_HOST);
+	if (r >= 0) {
+		pc->last_rx = hal_now_us();
+		r = dispatch(pc, line, (size_t)r);
+	}
+	if (r < 0)
+		reply_error(pc, -r);
+	else
+		out_end(pc);
+	if (pc->reset_pending)
+		reset_now(pc);
+}
+
+void pc_feed(struct pc *pc, uint8_t c)
+{
+	if (c == '\n') {
+		if (pc->line_over) {
+			drain(pc);
+			reply_error(pc, PC_ERR_TOO_LONG);
+		} else {
+			pc_handle_line(pc, pc->line, pc->line_len);
+		}
+		pc->line_len = 0;
+		pc->line_over = 0;
+	} else if (pc->line_over) {
+		/* discarded up to and including '\n' */
+	} else if (pc->line_len < sizeof(pc->line)) {
+		pc->line[pc->line_len++] = (char)c;
+	} else {
+		pc->line_over = 1;
+	}
+}
+
+void pc_poll(struct pc *pc)
+{
+	int c;
+
+	drain(pc);
+	while ((c = hal_uart_getc()) >= 0)
+		pc_feed(pc, (uint8_t)c);
+	drain(pc);
+	service_all(pc);
+}
+
+void pc_init(struct pc *pc)
+{
+	memset(pc, 0, sizeof(*pc));
+	pc->settings_status = (uint8_t)pc_settings_load(&pc->set);
+	hal_init(idle_levels(pc));
+	pc->reset_cause = (uint8_t)hal_reset_cause();
+	for (uint8_t ch = 0; ch < HAL_CHANNELS; ch++) {
+		pc->ch[ch].state = PC_CH_ON;
+		pc->ch[ch].powered = 1;
+		pc->ch[ch].restore_at = NO_TIME;
+		pc->ch[ch].pwr_level = pwr_level(pc, ch);
+	}
+	pc->lost_seen = hal_event_lost();
+	event_begin(pc, hal_now_us(), "boot");
+	out_key(pc, "fw");
+	out_str(pc, PC_FW_VERSION);
+	out_key_u64(pc, "proto", PC_PROTO_VERSION);
+	out_key(pc, "reset");
+	out_str(pc, reset_names[pc->reset_cause]);
+	out_key_u64(pc, "channels", HAL_CHANNELS);
+	out_end(pc);
+}

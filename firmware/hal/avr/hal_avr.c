@@ -1,0 +1,447 @@
+/* ATmega328P implementation of hal.h.
+ *
+ * Timer1 runs free at F_CPU/8 (0.5 us per tick at 16 MHz): its overflow interrupt
+ * counts wraps for the 64-bit clock, and its two compare units time the relay edges
+ * of channel 0 (OCR1A) and channel 1 (OCR1B). PWR_OK inputs are INT0/INT1 on any
+ * edge. USART0 is interrupt-driven both ways.
+ */
+#include <avr/eeprom.h>
+#include <avr/interrupt.h>
+#include <avr/io.h>
+#include <avr/sleep.h>
+#include <avr/wdt.h>
+#include <errno.h>
+#include <string.h>
+#include <util/atomic.h>
+
+#include "../hal.h"
+#include "../../core/clock.h"
+
+#define BAUD 115200UL
+/* U2X: UBRR 16 gives 117647 baud at 16 MHz, +2.1 %; without U2X the nearest is
+ * -3.5 %, outside what 8N1 tolerates. */
+#define UBRR_VALUE ((F_CPU + 4 * BAUD) / (8 * BAUD) - 1)
+
+#define TICKS_PER_US_SHIFT 1	/* F_CPU / 8 = 2 ticks per us */
+#if F_CPU != 16000000UL
+#error "the clock assumes 2 timer ticks per microsecond (F_CPU 16 MHz, prescaler 8)"
+#endif
+
+/* A relay edge due sooner than this is written at once: the compare unit could miss
+ * a match this close (20 us). */
+#define SCHEDULE_MARGIN_TICKS 40
+
+#define RESET_MARKER 0x50435253UL	/* "PCRS" */
+
+#define EV_QUEUE 8			/* power of two */
+#define RX_BUF 64			/* power of two */
+#define TX_BUF 64			/* power of two */
+
+/* Saved by reset_cause_save() before .bss is cleared; survive a watchdog reset. */
+static uint8_t saved_mcusr __attribute__((section(".noinit")));
+static uint8_t saved_r2 __attribute__((section(".noinit")));
+static uint32_t reset_marker __attribute__((section(".noinit")));
+
+static enum hal_reset_cause cause;
+
+static volatile uint32_t wraps;
+
+static volatile uint8_t edge_pending[HAL_CHANNELS];
+static volatile uint8_t edge_level[HAL_CHANNELS];
+static volatile uint64_t edge_at[HAL_CHANNELS];	/* in ticks */
+
+static struct hal_event evq[EV_QUEUE];
+static volatile uint8_t evq_head, evq_count;
+static volatile uint16_t ev_lost;
+
+static volatile uint8_t rx_buf[RX_BUF];
+static volatile uint8_t rx_head, rx_tail;
+static volatile uint8_t tx_buf[TX_BUF];
+static volatile uint8_t tx_head, tx_tail;
+
+void reset_cause_save(void) __attribute__((naked, used, section(".init3")));
+
+/* Runs before .data/.bss set-up. Optiboot clears MCUSR and passes its old value in
+ * r2; a watchdog reset leaves the watchdog running at its shortest period, so it is
+ * stopped here before anything slow happens. */
+void reset_cause_save(void)
+{
+	uint8_t r2;
+
+	__asm__ __volatile__("mov %0, r2" : "=r"(r2));
+	saved_r2 = r2;
+	saved_mcusr = MCUSR;
+	MCUSR = 0;
+	wdt_disable();
+}
+
+/* Clock ticks; call with interrupts disabled. */
+static uint64_t ticks_locked(void)
+{
+	uint16_t count = TCNT1;
+	bool pending = TIFR1 & _BV(TOV1);
+
+	return pc_clock_ticks(wraps, count, pending);
+}
+
+ISR(TIMER1_OVF_vect)
+{
+	wraps++;
+}
+
+static void evq_push(uint64_t t_us, uint8_t type, uint8_t ch, uint8_t level)
+{
+	struct hal_event *ev = &evq[(evq_head + evq_count) & (EV_QUEUE - 1)];
+
+	ev->t_us = t_us;
+	ev->type = type;
+	ev->ch = ch;
+	ev->level = level;
+	evq_count++;
+}
+
+static void relay_pin(uint8_t ch, uint8_t level)
+{
+	uint8_t mask = _BV(PB0 + ch);
+
+	if (level)
+		PORTB |= mask;
+	else
+		PORTB &= (uint8_t)~mask;
+}
+
+static void compare_enable(uint8_t ch, uint8_t on)
+{
+	uint8_t mask = ch ? _BV(OCIE1B) : _BV(OCIE1A);
+
+	if (on)
+		TIMSK1 |= mask;
+	else
+		TIMSK1 &= (uint8_t)~mask;
+}
+
+/* The pin is written right after the clock is read, both with interrupts off, so the
+ * reported time is the edge's to within a microsecond (plus interrupt entry, about
+ * 3 us, after the scheduled moment). */
+static void edge_fire(uint8_t ch, uint64_t ticks)
+{
+	relay_pin(ch, edge_level[ch]);
+	edge_pending[ch] = 0;
+	compare_enable(ch, 0);
+	evq_push(ticks >> TICKS_PER_US_SHIFT, HAL_EV_RELAY, ch, edge_level[ch]);
+}
+
+/* The compare unit matches once per counter period; only the match in the period of
+ * the target fires the edge. */
+static void compare_isr(uint8_t ch)
+{
+	uint64_t ticks = ticks_locked();
+
+	if (edge_pending[ch] && ticks >= edge_at[ch])
+		edge_fire(ch, ticks);
+}
+
+ISR(TIMER1_COMPA_vect)
+{
+	compare_isr(0);
+}
+
+ISR(TIMER1_COMPB_vect)
+{
+	compare_isr(1);
+}
+
+static void pwrok_isr(uint8_t ch)
+{
+	uint64_t t = ticks_locked() >> TICKS_PER_US_SHIFT;
+	uint8_t level = (PIND >> (PD2 + ch)) & 1u;
+
+	/* Keep one slot per channel for relay edges, which must never be lost. */
+	if (evq_count < EV_QUEUE - HAL_CHANNELS)
+		evq_push(t, HAL_EV_PWROK, ch, level);
+	else
+		ev_lost++;
+}
+
+ISR(INT0_vect)
+{
+	pwrok_isr(0);
+}
+
+ISR(INT1_vect)
+{
+	pwrok_isr(1);
+}
+
+ISR(USART_RX_vect)
+{
+	uint8_t status = UCSR0A;
+	uint8_t c = UDR0;
+	uint8_t next = (rx_head + 1) & (RX_BUF - 1);
+
+	/* A framing error, overrun or full buffer loses a byte: the line's checksum
+	 * then rejects it. */
+	if ((status & (_BV(FE0) | _BV(DOR0))) || next == rx_tail)
+		return;
+	rx_buf[rx_head] = c;
+	rx_head = next;
+}
+
+ISR(USART_UDRE_vect)
+{
+	if (tx_head == tx_tail) {
+		UCSR0B &= (uint8_t)~_BV(UDRIE0);
+		return;
+	}
+	UDR0 = tx_buf[tx_tail];
+	tx_tail = (tx_tail + 1) & (TX_BUF - 1);
+}
+
+/* Sleep in idle mode until an interrupt if cond() holds. Interrupts are enabled by
+ * the SEI right before SLEEP, whose effect is delayed by one instruction, so an
+ * interrupt between the test and the sleep still wakes it. */
+static void sleep_while(bool (*cond)(void))
+{
+	cli();
+	if (cond()) {
+		sleep_enable();
+		sei();
+		sleep_cpu();
+		sleep_disable();
+	}
+	sei();
+}
+
+static bool tx_full(void)
+{
+	return ((tx_head + 1) & (TX_BUF - 1)) == tx_tail;
+}
+
+static bool tx_busy(void)
+{
+	return tx_head != tx_tail || !(UCSR0A & _BV(TXC0));
+}
+
+static bool always(void)
+{
+	return true;
+}
+
+static bool nothing_to_do(void)
+{
+	return rx_head == rx_tail && evq_count == 0;
+}
+
+void hal_init(uint8_t idle_levels)
+{
+	/* Reset cause first: the marker must not survive into the next reset. */
+	uint8_t mcusr = saved_mcusr ? saved_mcusr : saved_r2;
+
+	if (mcusr & _BV(PORF))
+		cause = HAL_RESET_POWER;
+	else if (mcusr & _BV(BORF))
+		cause = HAL_RESET_BROWNOUT;
+	else if (reset_marker == RESET_MARKER)
+		cause = HAL_RESET_COMMAND;
+	else if (mcusr & _BV(WDRF))
+		cause = HAL_RESET_WATCHDOG;
+	else if (mcusr & _BV(EXTRF))
+		cause = HAL_RESET_EXTERNAL;
+	else
+		cause = HAL_RESET_POWER;
+	reset_marker = 0;
+
+	/* Relay pins: level first, direction second, so a reset never pulses a relay. */
+	for (uint8_t ch = 0; ch < HAL_CHANNELS; ch++)
+		relay_pin(ch, (idle_levels >> ch) & 1u);
+	DDRB |= _BV(PB0) | _BV(PB1) | _BV(PB5);
+
+	/* PWR_OK inputs with pull-ups (an optocoupler pulls them down); any edge. */
+	DDRD &= (uint8_t)~(_BV(PD2) | _BV(PD3));
+	PORTD |= _BV(PD2) | _BV(PD3);
+	EICRA = _BV(ISC00) | _BV(ISC10);
+	EIFR = _BV(INTF0) | _BV(INTF1);
+	EIMSK = _BV(INT0) | _BV(INT1);
+
+	TCCR1A = 0;
+	TCCR1B = _BV(CS11);
+	TIFR1 = _BV(TOV1) | _BV(OCF1A) | _BV(OCF1B);
+	TIMSK1 = _BV(TOIE1);
+
+	UBRR0 = UBRR_VALUE;
+	UCSR0A = _BV(U2X0);
+	UCSR0C = _BV(UCSZ01) | _BV(UCSZ00);
+	UCSR0B = _BV(RXEN0) | _BV(TXEN0) | _BV(RXCIE0);
+
+	set_sleep_mode(SLEEP_MODE_IDLE);
+	wdt_enable(WDTO_500MS);
+	sei();
+}
+
+enum hal_reset_cause hal_reset_cause(void)
+{
+	return cause;
+}
+
+uint64_t hal_now_us(void)
+{
+	uint64_t t;
+
+	ATOMIC_BLOCK(ATOMIC_RESTORESTATE)
+		t = ticks_locked();
+	return t >> TICKS_PER_US_SHIFT;
+}
+
+void hal_relay_write(uint8_t ch, uint8_t level)
+{
+	relay_pin(ch, level);
+}
+
+void hal_relay_schedule(uint8_t ch, uint8_t level, uint64_t at_us)
+{
+	uint64_t at = at_us << TICKS_PER_US_SHIFT;
+
+	ATOMIC_BLOCK(ATOMIC_RESTORESTATE) {
+		uint64_t now = ticks_locked();
+
+		edge_level[ch] = level;
+		edge_at[ch] = at;
+		edge_pending[ch] = 1;
+		if (at <= now + SCHEDULE_MARGIN_TICKS) {
+			edge_fire(ch, now);
+		} else {
+			if (ch == 0)
+				OCR1A = (uint16_t)at;
+			else
+				OCR1B = (uint16_t)at;
+			TIFR1 = ch ? _BV(OCF1B) : _BV(OCF1A);
+			compare_enable(ch, 1);
+		}
+	}
+}
+
+bool hal_relay_cancel(uint8_t ch)
+{
+	bool was;
+
+	ATOMIC_BLOCK(ATOMIC_RESTORESTATE) {
+		was = edge_pending[ch];
+		edge_pending[ch] = 0;
+		compare_enable(ch, 0);
+	}
+	return was;
+}
+
+void hal_led_write(uint8_t on)
+{
+	if (on)
+		PORTB |= _BV(PB5);
+	else
+		PORTB &= (uint8_t)~_BV(PB5);
+}
+
+uint8_t hal_pwrok_read(uint8_t ch)
+{
+	return (PIND >> (PD2 + ch)) & 1u;
+}
+
+bool hal_event_take(struct hal_event *ev)
+{
+	bool got = false;
+
+	ATOMIC_BLOCK(ATOMIC_RESTORESTATE) {
+		if (evq_count) {
+			*ev = evq[evq_head];
+			evq_head = (evq_head + 1) & (EV_QUEUE - 1);
+			evq_count--;
+			got = true;
+		}
+	}
+	return got;
+}
+
+uint16_t hal_event_lost(void)
+{
+	uint16_t n;
+
+	ATOMIC_BLOCK(ATOMIC_RESTORESTATE)
+		n = ev_lost;
+	return n;
+}
+
+int hal_uart_getc(void)
+{
+	uint8_t c;
+
+	if (rx_head == rx_tail)
+		return -1;
+	c = rx_buf[rx_tail];
+	rx_tail = (rx_tail + 1) & (RX_BUF - 1);
+	return c;
+}
+
+void hal_uart_write(const char *buf, size_t len)
+{
+	while (len--) {
+		while (tx_full())
+			sleep_while(tx_full);
+		tx_buf[tx_head] = (uint8_t)*buf++;
+		ATOMIC_BLOCK(ATOMIC_RESTORESTATE) {
+			tx_head = (tx_head + 1) & (TX_BUF - 1);
+			UCSR0A |= _BV(TXC0);	/* writing 1 clears it: the last byte is not out */
+			UCSR0B |= _BV(UDRIE0);
+		}
+	}
+}
+
+void hal_uart_flush(void)
+{
+	/* No interrupt marks the end of the last byte's stop bit; poll it. */
+	while (tx_busy())
+		;
+}
+
+void hal_eeprom_read(uint16_t addr, void *buf, size_t len)
+{
+	eeprom_read_block(buf, (const void *)(uintptr_t)addr, len);
+}
+
+int hal_eeprom_write(uint16_t addr, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	/* update: only changed bytes are written, which spares the cells */
+	eeprom_update_block(buf, (void *)(uintptr_t)addr, len);
+	for (size_t i = 0; i < len; i++)
+		if (eeprom_read_byte((const uint8_t *)(uintptr_t)(addr + i)) != p[i])
+			return -EIO;
+	return 0;
+}
+
+void hal_watchdog_kick(void)
+{
+	wdt_reset();
+}
+
+void hal_reset(void)
+{
+	reset_marker = RESET_MARKER;
+	wdt_enable(WDTO_15MS);
+	for (;;)
+		sleep_while(always);
+}
+
+void hal_idle(void)
+{
+	sleep_while(nothing_to_do);
+}
+
+const char *hal_mcu_name(void)
+{
+	return "atmega328p";
+}
+
+uint32_t hal_f_cpu(void)
+{
+	return F_CPU;
+}
