@@ -1,0 +1,130 @@
+/* powercut-agent internals shared by its source files. The agent writes the records of
+ * docs/oracle.md to a file, block device or (in the NBD build) an NBD export, streams
+ * acknowledgements and flushes to the host ledger, and checks what was read back.
+ * libc only (plus libnbd when PC_AGENT_NBD is defined).
+ */
+#ifndef PC_AGENT_H
+#define PC_AGENT_H
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum pattern { PAT_RANDOM, PAT_SEQUENTIAL, PAT_HOTSET, PAT_ALLOC };
+enum flush_policy { FL_NEVER, FL_EVERY_N, FL_EVERY_MS, FL_ALWAYS, FL_FUA };
+
+struct agent_opts {
+	const char *target;
+	uint64_t campaign, seed;
+	uint32_t cycle, disk;
+	uint32_t block_size;
+	uint32_t queue_depth;
+	enum pattern pattern;
+	uint32_t hot_set_pct;
+	uint64_t span_mib;		/* 0: the target's size */
+	enum flush_policy flush;
+	uint32_t flush_n, flush_ms;
+	bool direct;
+	double duration;		/* seconds, 0: until stopped */
+	uint64_t max_writes;		/* 0: no limit */
+	bool baseline_exists;
+	const char *ledger;		/* HOST:PORT or NULL */
+	const char *token;
+	const char *output;		/* check report, NULL: stdout */
+	bool quiet;
+	bool seed_set;
+};
+
+/* One write of the schedule. */
+struct witem {
+	uint64_t block;
+	uint32_t gen;
+	uint64_t seq;
+	uint64_t watermark;
+};
+
+/* The shared write state: the schedule, generations, in-flight blocks, counters. */
+struct core {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	const struct agent_opts *o;
+	uint64_t nblocks;		/* span in blocks */
+	uint64_t base_blocks;		/* blocks [0, base_blocks) are baselined */
+	uint32_t spb;
+	uint32_t *gens;			/* newest submitted generation per block */
+	uint8_t *busy;			/* a write of the block is in flight */
+	uint64_t rng;
+	uint64_t issued;		/* schedule position */
+	uint64_t seq;
+	uint64_t acks;			/* acknowledgements seen (next ack_index) */
+	uint64_t flushes;
+	uint64_t since_flush;		/* acks since the last flush was submitted */
+	uint64_t alloc_next;		/* alloc pattern: position in the never-written area */
+	uint64_t alloc_mul;
+	bool have_pending;
+	struct witem pending;		/* next item, waiting for its block to be free */
+	volatile bool stop;
+	int error;			/* first I/O error (negative errno) */
+	int64_t last_flush_ns;
+};
+
+extern volatile sig_atomic_t agent_signalled;
+
+void agent_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int64_t agent_now_ns(void);
+
+/* Ledger client (lclient.c). All functions are safe to call with no ledger (no-ops). */
+int lclient_start(const struct agent_opts *o, uint64_t nblocks);
+void lclient_baseline(uint64_t first, uint64_t n, int64_t submit_ns, int64_t complete_ns);
+void lclient_ack(const struct witem *w, uint32_t flags, uint64_t ack_index,
+		 int64_t submit_ns, int64_t complete_ns);
+void lclient_flush(uint64_t id, uint64_t covers, int64_t submit_ns, int64_t complete_ns);
+/* Send END and what is queued (waiting at most wait_ms to connect), stop the sender. */
+void lclient_finish(uint32_t reason, uint64_t acks, uint64_t flushes, int wait_ms);
+uint64_t lclient_dropped(void);
+
+/* Schedule (core.c). */
+int core_init(struct core *c, const struct agent_opts *o, uint64_t nblocks);
+void core_release(struct core *c);
+/* With c->mu held: the next write, or false when stopping. wait: block on a busy
+ * block; without it, return false if the next block is busy (NBD event loop). */
+bool core_next(struct core *c, struct witem *w, bool wait);
+/* With c->mu held: a write completed; records the ack. Returns true when the flush
+ * policy wants a flush now (covers = c->acks). */
+bool core_complete(struct core *c, const struct witem *w, bool fua, int64_t submit_ns,
+		   int64_t complete_ns);
+/* With c->mu held: a flush is being submitted; returns its covers value and id. */
+uint64_t core_flush_begin(struct core *c, uint64_t *id);
+/* Record a completed flush (takes c->mu). */
+void core_flush_done(struct core *c, uint64_t id, uint64_t covers, int64_t submit_ns);
+
+/* Check phase (check.c): feed the span's bytes in order. */
+struct checker;
+struct checker *checker_new(const struct agent_opts *o, uint64_t nblocks, void *out_file);
+/* len is a multiple of the block size; blocks are consecutive from the previous call. */
+void checker_feed(struct checker *k, const unsigned char *buf, size_t len);
+/* Print the end line; returns 0 or a negative errno from the output stream. */
+int checker_finish(struct checker *k, double seconds);
+
+/* Target I/O (io_file.c, io_nbd.c): each returns 0 or a negative errno. */
+int file_open_target(const struct agent_opts *o, bool writing, uint64_t *size);
+int file_baseline(struct core *c);
+int file_write_run(struct core *c);
+int file_check(const struct agent_opts *o, struct checker *k, uint64_t nblocks);
+void file_close_target(void);
+#ifdef PC_AGENT_NBD
+int nbd_open_target(const struct agent_opts *o, uint64_t *size);
+int nbd_baseline(struct core *c);
+int nbd_write_run(struct core *c);
+int nbd_check(const struct agent_opts *o, struct checker *k, uint64_t nblocks);
+void nbd_close_target(void);
+#endif
+
+/* Fill a buffer with consecutive baseline blocks [first, first+n) (generation 0). */
+void baseline_fill(const struct agent_opts *o, unsigned char *buf, uint64_t first, uint64_t n);
+/* Encode one write's block. */
+void write_fill(const struct agent_opts *o, unsigned char *buf, const struct witem *w);
+
+#endif

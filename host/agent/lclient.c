@@ -1,0 +1,380 @@
+/* The agent's side of the ledger protocol: a bounded queue drained by a sender thread
+ * that batches every millisecond, reconnects with backoff, and never blocks writers. */
+#include "agent.h"
+#include "ledger_proto.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define QUEUE_CAP 131072
+#define BATCH_NS 1000000
+
+struct entry {
+	uint8_t type;		/* LEDGER_ACKS (one ack), LEDGER_FLUSH, LEDGER_BASELINE, LEDGER_GAP */
+	uint32_t u32;		/* gen / flags */
+	uint32_t flags;
+	uint64_t a, b, c, d, e;
+};
+
+static struct {
+	bool on;
+	const struct agent_opts *o;
+	uint64_t nblocks;
+	struct sockaddr_in addr;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	pthread_t thread;
+	struct entry *q;
+	size_t head, len;	/* ring */
+	uint64_t dropped, gap_first, gap_count;
+	bool finishing;
+	uint32_t end_reason;
+	uint64_t end_acks, end_flushes;
+	int64_t finish_deadline;
+	int fd;
+	unsigned char *out;	/* frame buffer */
+} L = { .fd = -1 };
+
+static int parse_addr(const char *s, struct sockaddr_in *sa)
+{
+	char host[64];
+	const char *colon = strrchr(s, ':');
+	char *end;
+
+	if (!colon || colon == s || (size_t)(colon - s) >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, s, colon - s);
+	host[colon - s] = 0;
+	unsigned long port = strtoul(colon + 1, &end, 10);
+	if (*end || port == 0 || port > 65535)
+		return -EINVAL;
+	memset(sa, 0, sizeof(*sa));
+	sa->sin_family = AF_INET;
+	sa->sin_port = htons((uint16_t)port);
+	/* Numeric only: the static agent cannot use the resolver. */
+	if (!strcmp(host, "localhost"))
+		strcpy(host, "127.0.0.1");
+	if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
+		return -EINVAL;
+	return 0;
+}
+
+static int send_all(const unsigned char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = send(L.fd, p, n, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			struct pollfd pfd = { .fd = L.fd, .events = POLLOUT };
+			if (poll(&pfd, 1, 1000) <= 0)
+				return -ETIMEDOUT;
+			continue;
+		}
+		if (w <= 0)
+			return -errno;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int try_connect(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1, err = 0;
+	socklen_t el = sizeof(err);
+
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&L.addr, sizeof(L.addr)) < 0 && errno != EINPROGRESS) {
+		err = errno;
+		close(fd);
+		return -err;
+	}
+	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+	if (poll(&pfd, 1, 1000) != 1 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0 || err) {
+		close(fd);
+		return -(err ? err : ETIMEDOUT);
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	L.fd = fd;
+
+	const struct agent_opts *o = L.o;
+	size_t tl = strlen(o->token);
+	unsigned char *p = L.out;
+	lp_put32(p, (uint32_t)(1 + LEDGER_HELLO_FIXED + tl));
+	p[4] = LEDGER_HELLO;
+	p += 5;
+	lp_put16(p, LEDGER_PROTO_VERSION);
+	lp_put16(p + 2, (uint16_t)tl);
+	memcpy(p + 4, o->token, tl);
+	p += 4 + tl;
+	lp_put64(p, o->campaign);
+	lp_put32(p + 8, o->cycle);
+	lp_put32(p + 12, o->disk);
+	lp_put32(p + 16, o->block_size);
+	lp_put64(p + 20, L.nblocks);
+	lp_put64(p + 28, o->seed);
+	lp_put64(p + 36, (uint64_t)agent_now_ns());
+	int rc = send_all(L.out, 5 + LEDGER_HELLO_FIXED + tl);
+	if (rc) {
+		close(L.fd);
+		L.fd = -1;
+	}
+	return rc;
+}
+
+static unsigned char *frame_head(unsigned char *p, uint8_t type, uint32_t body)
+{
+	lp_put32(p, 1 + body);
+	p[4] = type;
+	lp_put32(p + 5, L.o->cycle);
+	return p + 9;
+}
+
+/* Encode up to n entries from batch into L.out; returns bytes. */
+static size_t encode(const struct entry *e, size_t n)
+{
+	unsigned char *p = L.out;
+	size_t i = 0;
+
+	while (i < n) {
+		if (e[i].type == LEDGER_ACKS) {
+			size_t k = 0;
+			while (i + k < n && e[i + k].type == LEDGER_ACKS && k < LEDGER_MAX_ACKS)
+				k++;
+			unsigned char *b = frame_head(p, LEDGER_ACKS, LEDGER_ACKS_HEAD + k * LEDGER_ACK_ENTRY);
+			lp_put32(b, (uint32_t)k);
+			b += 4;
+			for (size_t j = 0; j < k; j++, b += LEDGER_ACK_ENTRY) {
+				const struct entry *x = &e[i + j];
+				lp_put64(b, x->a);
+				lp_put32(b + 8, x->u32);
+				lp_put32(b + 12, x->flags);
+				lp_put64(b + 16, x->b);
+				lp_put64(b + 24, x->c);
+				lp_put64(b + 32, x->d);
+				lp_put64(b + 40, x->e);
+			}
+			p = b;
+			i += k;
+			continue;
+		}
+		const struct entry *x = &e[i++];
+		unsigned char *b;
+		switch (x->type) {
+		case LEDGER_BASELINE:
+		case LEDGER_FLUSH:
+			b = frame_head(p, x->type, LEDGER_FLUSH_SIZE);
+			lp_put64(b, x->a);
+			lp_put64(b + 8, x->b);
+			lp_put64(b + 16, x->c);
+			lp_put64(b + 24, x->d);
+			p = b + 32;
+			break;
+		case LEDGER_GAP:
+			b = frame_head(p, LEDGER_GAP, LEDGER_GAP_SIZE);
+			lp_put64(b, x->a);
+			lp_put64(b + 8, x->b);
+			p = b + 16;
+			break;
+		}
+	}
+	return (size_t)(p - L.out);
+}
+
+#define BATCH_MAX 8192
+
+static void *sender(void *arg)
+{
+	static struct entry batch[BATCH_MAX];
+	int64_t backoff = 10000000, next_try = 0;
+
+	for (;;) {
+		pthread_mutex_lock(&L.mu);
+		if (!L.len && !L.finishing) {
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += BATCH_NS;
+			if (ts.tv_nsec >= 1000000000) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000;
+			}
+			pthread_cond_timedwait(&L.cv, &L.mu, &ts);
+		}
+		bool finishing = L.finishing;
+		pthread_mutex_unlock(&L.mu);
+
+		int64_t now = agent_now_ns();
+		if (L.fd < 0) {
+			if (finishing && now > L.finish_deadline)
+				break;
+			if (now < next_try) {
+				struct timespec ts = { 0, 2000000 };
+				nanosleep(&ts, NULL);
+				continue;
+			}
+			if (try_connect() < 0) {
+				next_try = now + backoff;
+				backoff = backoff * 2 > 1000000000 ? 1000000000 : backoff * 2;
+				continue;
+			}
+			backoff = 10000000;
+		}
+
+		pthread_mutex_lock(&L.mu);
+		if (L.gap_count && L.len < QUEUE_CAP) {
+			/* Tell the host which acknowledgements it will never get. */
+			struct entry *g = &L.q[(L.head + L.len++) % QUEUE_CAP];
+			memset(g, 0, sizeof(*g));
+			g->type = LEDGER_GAP;
+			g->a = L.gap_first;
+			g->b = L.gap_count;
+			L.gap_count = 0;
+		}
+		size_t n = L.len < BATCH_MAX ? L.len : BATCH_MAX;
+		for (size_t i = 0; i < n; i++)
+			batch[i] = L.q[(L.head + i) % QUEUE_CAP];
+		pthread_mutex_unlock(&L.mu);
+
+		int rc = 0;
+		if (n) {
+			size_t bytes = encode(batch, n);
+			rc = send_all(L.out, bytes);
+		}
+		if (rc == 0) {
+			pthread_mutex_lock(&L.mu);
+			L.head = (L.head + n) % QUEUE_CAP;
+			L.len -= n;
+			bool done = L.finishing && L.len == 0;
+			pthread_mutex_unlock(&L.mu);
+			if (done) {
+				unsigned char *b = frame_head(L.out, LEDGER_END, LEDGER_END_SIZE);
+				lp_put64(b, L.end_acks);
+				lp_put64(b + 8, L.end_flushes);
+				lp_put64(b + 16, L.dropped);
+				lp_put32(b + 24, L.end_reason);
+				send_all(L.out, 5 + LEDGER_END_SIZE);
+				break;
+			}
+		} else {
+			if (!L.o->quiet)
+				agent_log("lost ledger connection '%s': %s; reconnecting", L.o->ledger, strerror(-rc));
+			close(L.fd);
+			L.fd = -1;
+			next_try = agent_now_ns() + backoff;
+		}
+	}
+	if (L.fd >= 0) {
+		shutdown(L.fd, SHUT_WR);
+		close(L.fd);
+		L.fd = -1;
+	}
+	return arg;
+}
+
+int lclient_start(const struct agent_opts *o, uint64_t nblocks)
+{
+	if (!o->ledger)
+		return 0;
+	if (parse_addr(o->ledger, &L.addr) < 0) {
+		agent_log("invalid ledger address '%s': want IPV4:PORT", o->ledger);
+		return -EINVAL;
+	}
+	L.o = o;
+	L.nblocks = nblocks;
+	L.q = malloc(sizeof(*L.q) * QUEUE_CAP);
+	L.out = malloc(16 + BATCH_MAX * (9 + LEDGER_ACKS_HEAD + LEDGER_ACK_ENTRY) + LEDGER_HELLO_FIXED + 300);
+	if (!L.q || !L.out)
+		return -ENOMEM;
+	pthread_mutex_init(&L.mu, NULL);
+	pthread_cond_init(&L.cv, NULL);
+	L.on = true;
+	int rc = pthread_create(&L.thread, NULL, sender, NULL);
+	if (rc) {
+		L.on = false;
+		return -rc;
+	}
+	return 0;
+}
+
+static void push(const struct entry *e)
+{
+	pthread_mutex_lock(&L.mu);
+	if (L.len == QUEUE_CAP) {
+		if (e->type == LEDGER_ACKS) {
+			if (!L.gap_count)
+				L.gap_first = e->c;
+			L.gap_count++;
+		}
+		L.dropped++;
+	} else {
+		L.q[(L.head + L.len++) % QUEUE_CAP] = *e;
+		if (L.len >= LEDGER_MAX_ACKS)
+			pthread_cond_signal(&L.cv);
+	}
+	pthread_mutex_unlock(&L.mu);
+}
+
+void lclient_baseline(uint64_t first, uint64_t n, int64_t submit_ns, int64_t complete_ns)
+{
+	if (!L.on)
+		return;
+	struct entry e = { .type = LEDGER_BASELINE, .a = first, .b = n, .c = (uint64_t)submit_ns,
+			   .d = (uint64_t)complete_ns };
+	push(&e);
+}
+
+void lclient_ack(const struct witem *w, uint32_t flags, uint64_t ack_index,
+		 int64_t submit_ns, int64_t complete_ns)
+{
+	if (!L.on)
+		return;
+	struct entry e = { .type = LEDGER_ACKS, .u32 = w->gen, .flags = flags, .a = w->block,
+			   .b = w->seq, .c = ack_index, .d = (uint64_t)submit_ns,
+			   .e = (uint64_t)complete_ns };
+	push(&e);
+}
+
+void lclient_flush(uint64_t id, uint64_t covers, int64_t submit_ns, int64_t complete_ns)
+{
+	if (!L.on)
+		return;
+	struct entry e = { .type = LEDGER_FLUSH, .a = id, .b = covers, .c = (uint64_t)submit_ns,
+			   .d = (uint64_t)complete_ns };
+	push(&e);
+}
+
+void lclient_finish(uint32_t reason, uint64_t acks, uint64_t flushes, int wait_ms)
+{
+	if (!L.on)
+		return;
+	pthread_mutex_lock(&L.mu);
+	L.finishing = true;
+	L.end_reason = reason;
+	L.end_acks = acks;
+	L.end_flushes = flushes;
+	L.finish_deadline = agent_now_ns() + (int64_t)wait_ms * 1000000;
+	pthread_cond_signal(&L.cv);
+	pthread_mutex_unlock(&L.mu);
+	pthread_join(L.thread, NULL);
+	L.on = false;
+	if (L.len)
+		agent_log("ledger '%s' unreachable: %zu entries not delivered", L.o->ledger, L.len);
+	free(L.q);
+	free(L.out);
+}
+
+uint64_t lclient_dropped(void)
+{
+	return L.dropped;
+}

@@ -1,0 +1,425 @@
+/* powercut-agent: the verifying writer and checker (docs/oracle.md). */
+#include "agent.h"
+#include "ledger_proto.h"
+#include "record.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+volatile sig_atomic_t agent_signalled;
+
+void agent_log(const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "powercut-agent: %s\n", buf);
+}
+
+int64_t agent_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void on_signal(int sig)
+{
+	agent_signalled = sig;
+}
+
+static const char usage[] =
+"usage: powercut-agent write TARGET --campaign ID [options]\n"
+"       powercut-agent check TARGET --campaign ID [options]\n"
+"\n"
+"TARGET is a file or block device"
+#ifdef PC_AGENT_NBD
+", or an NBD URI (nbd://HOST/EXPORT, nbd+unix:///EXPORT?socket=PATH)"
+#else
+" (NBD URIs need powercut-agent-nbd)"
+#endif
+".\n"
+"Records, ledger protocol and check report: docs/oracle.md.\n"
+"\n"
+"identity (write and check must agree):\n"
+"  --campaign ID        campaign id (required)\n"
+"  --cycle N            cycle number (0)\n"
+"  --disk ID            disk id (0)\n"
+"  --seed S             payload seed (default: the campaign id)\n"
+"  --block-size B       bytes per block, a multiple of 512 (4096)\n"
+"  --span-mib M         MiB of the target to use (default: all of it)\n"
+"workload (write):\n"
+"  --queue-depth Q      writes in flight (16, at most 256)\n"
+"  --pattern P          random | sequential | hotset | alloc (random); alloc baselines\n"
+"                       only the lower half of the span and first writes every block\n"
+"                       of the upper half once, in a scattered order, then random\n"
+"  --hot-set-pct P      hotset: 90%% of writes go to the first P%% of the span (10)\n"
+"  --flush F            never | every-n[:N] | every-ms[:T] | always | fua (never)\n"
+"  --flush-n N          writes per flush for every-n (64)\n"
+"  --flush-ms T         milliseconds between flushes for every-ms (100)\n"
+"  --direct 0|1         O_DIRECT for files and devices (1; buffered if unsupported)\n"
+"  --duration S         seconds to write (0: until SIGTERM/SIGINT)\n"
+"  --writes N           stop after N writes (0: no limit)\n"
+"  --baseline-exists    do not write the baseline (generation 0)\n"
+"  --ledger IP:PORT     host ledger to stream acknowledgements and flushes to\n"
+"  --token T            the campaign's ledger token (required with --ledger)\n"
+"check:\n"
+"  --output FILE        write the JSON-lines report there (default: stdout)\n"
+"  --quiet              no progress messages\n"
+"  --help               this text\n";
+
+enum { O_CAMPAIGN = 256, O_CYCLE, O_DISK, O_SEED, O_BS, O_SPAN, O_QD, O_PATTERN, O_HOT,
+       O_FLUSH, O_FLUSH_N, O_FLUSH_MS, O_DIRECT, O_DURATION, O_WRITES, O_BASE, O_LEDGER,
+       O_TOKEN, O_OUTPUT, O_QUIET, O_HELP };
+
+static const struct option longopts[] = {
+	{ "campaign", 1, NULL, O_CAMPAIGN }, { "cycle", 1, NULL, O_CYCLE },
+	{ "disk", 1, NULL, O_DISK }, { "seed", 1, NULL, O_SEED },
+	{ "block-size", 1, NULL, O_BS }, { "span-mib", 1, NULL, O_SPAN },
+	{ "queue-depth", 1, NULL, O_QD }, { "pattern", 1, NULL, O_PATTERN },
+	{ "hot-set-pct", 1, NULL, O_HOT }, { "flush", 1, NULL, O_FLUSH },
+	{ "flush-n", 1, NULL, O_FLUSH_N }, { "flush-ms", 1, NULL, O_FLUSH_MS },
+	{ "direct", 1, NULL, O_DIRECT }, { "duration", 1, NULL, O_DURATION },
+	{ "writes", 1, NULL, O_WRITES }, { "baseline-exists", 0, NULL, O_BASE },
+	{ "ledger", 1, NULL, O_LEDGER }, { "token", 1, NULL, O_TOKEN },
+	{ "output", 1, NULL, O_OUTPUT }, { "quiet", 0, NULL, O_QUIET },
+	{ "help", 0, NULL, O_HELP }, { NULL, 0, NULL, 0 },
+};
+
+static int bad_arg(const char *opt, const char *val, const char *why)
+{
+	agent_log("invalid value '%s' for --%s: %s", val, opt, why);
+	return -EINVAL;
+}
+
+static int parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 0);
+	if (errno || end == s || *end || *s == '-')
+		return bad_arg(opt, s, "not a number");
+	if (v < min || v > max) {
+		char why[96];
+		snprintf(why, sizeof(why), "must be between %llu and %llu",
+			 (unsigned long long)min, (unsigned long long)max);
+		return bad_arg(opt, s, why);
+	}
+	*out = v;
+	return 0;
+}
+
+static int parse_opts(int argc, char **argv, struct agent_opts *o)
+{
+	bool have_campaign = false;
+	uint64_t v;
+	int c, rc = 0;
+
+	*o = (struct agent_opts){ .block_size = 4096, .queue_depth = 16, .hot_set_pct = 10,
+				  .flush_n = 64, .flush_ms = 100, .direct = true };
+	optind = 2;
+	while (!rc && (c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		const char *name = c >= O_CAMPAIGN && c <= O_HELP ? longopts[c - O_CAMPAIGN].name : "?";
+		switch (c) {
+		case O_CAMPAIGN: rc = parse_u64(name, optarg, 0, UINT64_MAX, &o->campaign); have_campaign = true; break;
+		case O_CYCLE: rc = parse_u64(name, optarg, 0, UINT32_MAX, &v); o->cycle = (uint32_t)v; break;
+		case O_DISK: rc = parse_u64(name, optarg, 0, UINT32_MAX, &v); o->disk = (uint32_t)v; break;
+		case O_SEED: rc = parse_u64(name, optarg, 0, UINT64_MAX, &o->seed); o->seed_set = true; break;
+		case O_BS:
+			rc = parse_u64(name, optarg, 512, 65535 * 512ull, &v);
+			if (!rc && v % 512)
+				rc = bad_arg(name, optarg, "must be a multiple of 512");
+			o->block_size = (uint32_t)v;
+			break;
+		case O_SPAN: rc = parse_u64(name, optarg, 1, 1ull << 30, &o->span_mib); break;
+		case O_QD: rc = parse_u64(name, optarg, 1, 256, &v); o->queue_depth = (uint32_t)v; break;
+		case O_PATTERN:
+			if (!strcmp(optarg, "random")) o->pattern = PAT_RANDOM;
+			else if (!strcmp(optarg, "sequential")) o->pattern = PAT_SEQUENTIAL;
+			else if (!strcmp(optarg, "hotset")) o->pattern = PAT_HOTSET;
+			else if (!strcmp(optarg, "alloc")) o->pattern = PAT_ALLOC;
+			else rc = bad_arg(name, optarg, "want random, sequential, hotset or alloc");
+			break;
+		case O_HOT: rc = parse_u64(name, optarg, 1, 100, &v); o->hot_set_pct = (uint32_t)v; break;
+		case O_FLUSH: {
+			const char *colon = strchr(optarg, ':');
+			size_t n = colon ? (size_t)(colon - optarg) : strlen(optarg);
+			if (n == 5 && !strncmp(optarg, "never", 5)) o->flush = FL_NEVER;
+			else if (n == 7 && !strncmp(optarg, "every-n", 7)) o->flush = FL_EVERY_N;
+			else if (n == 8 && !strncmp(optarg, "every-ms", 8)) o->flush = FL_EVERY_MS;
+			else if (n == 6 && !strncmp(optarg, "always", 6)) o->flush = FL_ALWAYS;
+			else if (n == 3 && !strncmp(optarg, "fua", 3)) o->flush = FL_FUA;
+			else { rc = bad_arg(name, optarg, "want never, every-n:N, every-ms:T, always or fua"); break; }
+			if (colon && o->flush == FL_EVERY_N) {
+				rc = parse_u64(name, colon + 1, 1, UINT32_MAX, &v);
+				o->flush_n = (uint32_t)v;
+			} else if (colon && o->flush == FL_EVERY_MS) {
+				rc = parse_u64(name, colon + 1, 1, 3600000, &v);
+				o->flush_ms = (uint32_t)v;
+			} else if (colon) {
+				rc = bad_arg(name, optarg, "only every-n and every-ms take a value");
+			}
+			break;
+		}
+		case O_FLUSH_N: rc = parse_u64(name, optarg, 1, UINT32_MAX, &v); o->flush_n = (uint32_t)v; break;
+		case O_FLUSH_MS: rc = parse_u64(name, optarg, 1, 3600000, &v); o->flush_ms = (uint32_t)v; break;
+		case O_DIRECT: rc = parse_u64(name, optarg, 0, 1, &v); o->direct = v; break;
+		case O_DURATION: {
+			char *end;
+			o->duration = strtod(optarg, &end);
+			if (*end || end == optarg || o->duration < 0)
+				rc = bad_arg(name, optarg, "want seconds, 0 or more");
+			break;
+		}
+		case O_WRITES: rc = parse_u64(name, optarg, 0, UINT64_MAX, &o->max_writes); break;
+		case O_BASE: o->baseline_exists = true; break;
+		case O_LEDGER: o->ledger = optarg; break;
+		case O_TOKEN:
+			o->token = optarg;
+			if (!*optarg || strlen(optarg) > LEDGER_MAX_TOKEN)
+				rc = bad_arg(name, "...", "must be 1 to 255 bytes");
+			break;
+		case O_OUTPUT: o->output = optarg; break;
+		case O_QUIET: o->quiet = true; break;
+		case O_HELP: fputs(usage, stdout); exit(0);
+		default: return -EINVAL;
+		}
+	}
+	if (rc)
+		return rc;
+	if (optind != argc - 1) {
+		agent_log(optind >= argc ? "missing TARGET" : "unexpected argument '%s'",
+			  optind >= argc ? "" : argv[optind + 1]);
+		return -EINVAL;
+	}
+	o->target = argv[optind];
+	if (!have_campaign) {
+		agent_log("missing --campaign");
+		return -EINVAL;
+	}
+	if (!o->seed_set)
+		o->seed = o->campaign;
+	if (o->ledger && !o->token) {
+		agent_log("--ledger needs --token");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static bool is_uri(const char *t)
+{
+	return strstr(t, "://") != NULL;
+}
+
+static int open_target(const struct agent_opts *o, bool writing, uint64_t *nblocks)
+{
+	uint64_t size = 0;
+	int rc;
+
+	if (is_uri(o->target)) {
+#ifdef PC_AGENT_NBD
+		rc = nbd_open_target(o, &size);
+#else
+		agent_log("cannot open '%s': this static build has no NBD support; use powercut-agent-nbd",
+			  o->target);
+		return -EPROTONOSUPPORT;
+#endif
+	} else {
+		rc = file_open_target(o, writing, &size);
+	}
+	if (rc)
+		return rc;
+	uint64_t span = o->span_mib ? o->span_mib << 20 : size;
+	if (span > size) {
+		agent_log("span of %llu MiB is larger than '%s' (%llu bytes)",
+			  (unsigned long long)o->span_mib, o->target, (unsigned long long)size);
+		return -ENOSPC;
+	}
+	*nblocks = span / o->block_size;
+	if (*nblocks == 0) {
+		agent_log("'%s' is smaller than one block", o->target);
+		return -ENOSPC;
+	}
+	return 0;
+}
+
+static void close_target(const struct agent_opts *o)
+{
+#ifdef PC_AGENT_NBD
+	if (is_uri(o->target)) {
+		nbd_close_target();
+		return;
+	}
+#endif
+	file_close_target();
+}
+
+struct run_arg {
+	struct core *c;
+	int rc;
+};
+
+static void *run_thread(void *arg)
+{
+	struct run_arg *r = arg;
+#ifdef PC_AGENT_NBD
+	if (is_uri(r->c->o->target)) {
+		r->rc = nbd_write_run(r->c);
+		return NULL;
+	}
+#endif
+	r->rc = file_write_run(r->c);
+	return NULL;
+}
+
+static void *run_thread_stop(void *arg)
+{
+	struct run_arg *r = arg;
+
+	run_thread(arg);
+	/* Wake the watcher whatever ended the run (limit reached, error). */
+	pthread_mutex_lock(&r->c->mu);
+	r->c->stop = true;
+	pthread_mutex_unlock(&r->c->mu);
+	return NULL;
+}
+
+static int cmd_write(const struct agent_opts *o)
+{
+	struct core c;
+	uint64_t nblocks;
+	int rc;
+
+	if ((rc = open_target(o, true, &nblocks)))
+		return rc;
+	if ((rc = core_init(&c, o, nblocks))) {
+		close_target(o);
+		return rc;
+	}
+	if ((rc = lclient_start(o, nblocks)))
+		goto out;
+	if (!o->baseline_exists) {
+#ifdef PC_AGENT_NBD
+		rc = is_uri(o->target) ? nbd_baseline(&c) : file_baseline(&c);
+#else
+		rc = file_baseline(&c);
+#endif
+		if (rc)
+			goto finish;
+	}
+
+	/* The I/O runs in its own thread; this one watches the clock and signals. */
+	struct run_arg ra = { &c, 0 };
+	pthread_t th;
+	int64_t t0 = agent_now_ns(), deadline = o->duration > 0 ? t0 + (int64_t)(o->duration * 1e9) : 0;
+	if ((rc = -pthread_create(&th, NULL, run_thread_stop, &ra)))
+		goto finish;
+	for (;;) {
+		struct timespec ts = { 0, 5000000 };
+		nanosleep(&ts, NULL);
+		pthread_mutex_lock(&c.mu);
+		bool ended = c.stop;
+		if (agent_signalled || (deadline && agent_now_ns() >= deadline)) {
+			c.stop = true;
+			pthread_cond_broadcast(&c.cv);
+			ended = true;
+		}
+		pthread_mutex_unlock(&c.mu);
+		if (ended)
+			break;
+	}
+	pthread_join(th, NULL);
+	rc = ra.rc;
+	double secs = (agent_now_ns() - t0) / 1e9;
+	if (!o->quiet)
+		agent_log("wrote %llu blocks in %.3f s (%.0f writes/s), %llu flushes, %llu ledger entries dropped",
+			  (unsigned long long)c.acks, secs, secs > 0 ? c.acks / secs : 0.0,
+			  (unsigned long long)c.flushes, (unsigned long long)lclient_dropped());
+	printf("{\"type\":\"write\",\"writes\":%llu,\"flushes\":%llu,\"seconds\":%.6f,\"dropped\":%llu,\"error\":%d}\n",
+	       (unsigned long long)c.acks, (unsigned long long)c.flushes, secs,
+	       (unsigned long long)lclient_dropped(), rc);
+	fflush(stdout);
+finish:
+	lclient_finish(rc ? LEDGER_END_ERROR : agent_signalled ? LEDGER_END_SIGNAL : LEDGER_END_DONE,
+		       c.acks, c.flushes, 2000);
+out:
+	core_release(&c);
+	close_target(o);
+	if (rc && rc != -EINVAL)
+		agent_log("write to '%s' failed: %s", o->target, strerror(-rc));
+	return rc;
+}
+
+static int cmd_check(const struct agent_opts *o)
+{
+	uint64_t nblocks;
+	FILE *out = stdout;
+	int rc;
+
+	if ((rc = open_target(o, false, &nblocks)))
+		return rc;
+	if (o->output && !(out = fopen(o->output, "w"))) {
+		rc = -errno;
+		agent_log("cannot create '%s': %s", o->output, strerror(-rc));
+		close_target(o);
+		return rc;
+	}
+	static char obuf[1 << 16];
+	setvbuf(out, obuf, _IOFBF, sizeof(obuf));
+	int64_t t0 = agent_now_ns();
+	struct checker *k = checker_new(o, nblocks, out);
+	if (!k) {
+		rc = -ENOMEM;
+		goto out;
+	}
+#ifdef PC_AGENT_NBD
+	rc = is_uri(o->target) ? nbd_check(o, k, nblocks) : file_check(o, k, nblocks);
+#else
+	rc = file_check(o, k, nblocks);
+#endif
+	int frc = checker_finish(k, (agent_now_ns() - t0) / 1e9);
+	if (!rc && frc) {
+		agent_log("cannot write check report: %s", strerror(-frc));
+		rc = frc;
+	}
+out:
+	if (out != stdout)
+		fclose(out);
+	close_target(o);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct agent_opts o;
+	struct sigaction sa = { .sa_handler = on_signal };
+
+	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help"))) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	if (argc < 2 || (strcmp(argv[1], "write") && strcmp(argv[1], "check"))) {
+		if (argc >= 2)
+			agent_log("unknown command '%s'", argv[1]);
+		fputs(usage, stderr);
+		return 2;
+	}
+	if (parse_opts(argc, argv, &o) < 0) {
+		agent_log("see 'powercut-agent --help'");
+		return 2;
+	}
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	int rc = !strcmp(argv[1], "write") ? cmd_write(&o) : cmd_check(&o);
+	return rc ? 1 : 0;
+}

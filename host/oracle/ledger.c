@@ -1,0 +1,659 @@
+/* The ledger server. See ledger.h and docs/oracle.md. */
+#include "ledger.h"
+#include "ledger_proto.h"
+#include "log.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_CONNS 64
+#define READ_CHUNK (256 * 1024)
+
+struct conn {
+	int fd;
+	char peer[64];
+	unsigned char *buf;	/* received, not yet parsed bytes */
+	size_t len, cap;
+	uint64_t offset;	/* stream offset of buf[0] */
+	bool hello;
+	uint32_t cycle, disk;
+	int64_t session;	/* oracle_session.id */
+	uint64_t next_ack;	/* next expected ack_index, for gap detection */
+};
+
+struct ledger {
+	int lfd;
+	uint16_t port;
+	uint64_t campaign;
+	char token[LEDGER_MAX_TOKEN + 1];
+	uint32_t cycle;		/* atomic */
+	sqlite3 *db;
+	sqlite3_stmt *st_ack, *st_flush, *st_base, *st_gap, *st_sess, *st_end;
+	struct conn conns[MAX_CONNS];
+	int nconns;
+	struct ledger_stats stats;	/* updated under mu */
+	int64_t last_frame_ns;		/* atomic */
+	pthread_mutex_t mu;
+	pthread_t thread;
+	bool running;
+	int stop_pipe[2];
+};
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int prepare(struct ledger *l, sqlite3_stmt **st, const char *sql)
+{
+	if (sqlite3_prepare_v2(l->db, sql, -1, st, NULL) != SQLITE_OK) {
+		pc_err(LOG_LEDGER, "cannot prepare ledger statement: %s", sqlite3_errmsg(l->db));
+		return -EIO;
+	}
+	return 0;
+}
+
+static void finalize_all(struct ledger *l)
+{
+	sqlite3_stmt **sts[] = { &l->st_ack, &l->st_flush, &l->st_base, &l->st_gap, &l->st_sess, &l->st_end };
+	for (size_t i = 0; i < sizeof(sts) / sizeof(sts[0]); i++) {
+		sqlite3_finalize(*sts[i]);
+		*sts[i] = NULL;
+	}
+}
+
+struct ledger *ledger_open(const struct ledger_config *cfg, const char *db_path)
+{
+	struct ledger *l;
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t salen = sizeof(sa);
+	const char *addr = cfg->addr ? cfg->addr : "127.0.0.1";
+	int one = 1, err;
+
+	if (!cfg->token || !*cfg->token || strlen(cfg->token) > LEDGER_MAX_TOKEN) {
+		pc_err(LOG_LEDGER, "invalid ledger token: must be 1 to %d bytes", LEDGER_MAX_TOKEN);
+		errno = EINVAL;
+		return NULL;
+	}
+	if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1) {
+		pc_err(LOG_LEDGER, "invalid ledger address '%s'", addr);
+		errno = EINVAL;
+		return NULL;
+	}
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return NULL;
+	l->lfd = -1;
+	l->stop_pipe[0] = l->stop_pipe[1] = -1;
+	l->campaign = cfg->campaign;
+	strcpy(l->token, cfg->token);
+	l->cycle = cfg->cycle;
+	l->last_frame_ns = mono_ns();
+	pthread_mutex_init(&l->mu, NULL);
+
+	sa.sin_port = htons(cfg->port);
+	l->lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (l->lfd < 0)
+		goto fail_errno;
+	setsockopt(l->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(l->lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		err = errno;
+		pc_err(LOG_LEDGER, "cannot bind ledger to '%s:%u': %s", addr, cfg->port, strerror(err));
+		errno = err;
+		goto fail;
+	}
+	if (listen(l->lfd, 16) < 0 || getsockname(l->lfd, (struct sockaddr *)&sa, &salen) < 0)
+		goto fail_errno;
+	l->port = ntohs(sa.sin_port);
+	if (pipe2(l->stop_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+		goto fail_errno;
+
+	if (sqlite3_open_v2(db_path, &l->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+		pc_err(LOG_LEDGER, "cannot open ledger database '%s': %s", db_path,
+		       l->db ? sqlite3_errmsg(l->db) : "out of memory");
+		errno = EIO;
+		goto fail;
+	}
+	sqlite3_busy_timeout(l->db, 5000);
+	if (prepare(l, &l->st_ack, "INSERT INTO oracle_ack (campaign, cycle, disk, block, gen, flags, seq,"
+		    " ack_index, submit_ns, complete_ns, recv_ns) VALUES (?,?,?,?,?,?,?,?,?,?,?)") ||
+	    prepare(l, &l->st_flush, "INSERT INTO oracle_flush (campaign, cycle, disk, flush_id, covers,"
+		    " submit_ns, complete_ns, recv_ns) VALUES (?,?,?,?,?,?,?,?)") ||
+	    prepare(l, &l->st_base, "INSERT INTO oracle_baseline (campaign, cycle, disk, first_block,"
+		    " nblocks, submit_ns, complete_ns, recv_ns) VALUES (?,?,?,?,?,?,?,?)") ||
+	    prepare(l, &l->st_gap, "INSERT INTO oracle_gap (campaign, cycle, disk, first_ack_index, count,"
+		    " source, recv_ns) VALUES (?,?,?,?,?,?,?)") ||
+	    prepare(l, &l->st_sess, "INSERT INTO oracle_session (campaign, cycle, disk, peer, block_size,"
+		    " span_blocks, seed, agent_hello_ns, host_hello_ns) VALUES (?,?,?,?,?,?,?,?,?)") ||
+	    prepare(l, &l->st_end, "UPDATE oracle_session SET host_end_ns = ?, end_reason = ?, end_acks = ?,"
+		    " end_flushes = ?, end_dropped = ? WHERE id = ?")) {
+		errno = EIO;
+		goto fail;
+	}
+	return l;
+
+fail_errno:
+	err = errno;
+	pc_err(LOG_LEDGER, "cannot set up ledger socket: %s", strerror(err));
+	errno = err;
+fail:
+	err = errno;
+	finalize_all(l);
+	if (l->db)
+		sqlite3_close(l->db);
+	if (l->stop_pipe[0] >= 0) {
+		close(l->stop_pipe[0]);
+		close(l->stop_pipe[1]);
+	}
+	if (l->lfd >= 0)
+		close(l->lfd);
+	pthread_mutex_destroy(&l->mu);
+	free(l);
+	errno = err;
+	return NULL;
+}
+
+uint16_t ledger_port(const struct ledger *l)
+{
+	return l->port;
+}
+
+void ledger_set_cycle(struct ledger *l, uint32_t cycle)
+{
+	__atomic_store_n(&l->cycle, cycle, __ATOMIC_SEQ_CST);
+}
+
+void ledger_get_stats(struct ledger *l, struct ledger_stats *st)
+{
+	pthread_mutex_lock(&l->mu);
+	*st = l->stats;
+	pthread_mutex_unlock(&l->mu);
+}
+
+static void conn_close(struct ledger *l, int i)
+{
+	struct conn *c = &l->conns[i];
+
+	close(c->fd);
+	free(c->buf);
+	l->conns[i] = l->conns[--l->nconns];
+}
+
+static int step(struct ledger *l, sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		pc_err(LOG_LEDGER, "cannot store ledger entry: %s", sqlite3_errmsg(l->db));
+		return -EIO;
+	}
+	return 0;
+}
+
+static int exec(struct ledger *l, const char *sql)
+{
+	char *msg = NULL;
+	if (sqlite3_exec(l->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		pc_err(LOG_LEDGER, "cannot run '%s' on the ledger database: %s", sql, msg ? msg : "?");
+		sqlite3_free(msg);
+		return -EIO;
+	}
+	return 0;
+}
+
+static void bind_key(struct ledger *l, sqlite3_stmt *st, const struct conn *c)
+{
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)l->campaign);
+	sqlite3_bind_int64(st, 2, c->cycle);
+	sqlite3_bind_int64(st, 3, c->disk);
+}
+
+static int store_gap(struct ledger *l, struct conn *c, uint64_t first, uint64_t count,
+		     const char *source, int64_t now)
+{
+	bind_key(l, l->st_gap, c);
+	sqlite3_bind_int64(l->st_gap, 4, (sqlite3_int64)first);
+	sqlite3_bind_int64(l->st_gap, 5, (sqlite3_int64)count);
+	sqlite3_bind_text(l->st_gap, 6, source, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(l->st_gap, 7, now);
+	l->stats.gaps += count;
+	return step(l, l->st_gap);
+}
+
+/* Reasons a frame is rejected; *why is set for the log line. */
+#define REJECT(msg) do { *why = (msg); return -EPROTO; } while (0)
+
+static int handle_hello(struct ledger *l, struct conn *c, const unsigned char *b, uint32_t n,
+			int64_t now, const char **why)
+{
+	if (n < LEDGER_HELLO_FIXED)
+		REJECT("hello too short");
+	uint16_t ver = lp_get16(b), tlen = lp_get16(b + 2);
+	if (ver != LEDGER_PROTO_VERSION)
+		REJECT("unsupported protocol version");
+	if (tlen == 0 || tlen > LEDGER_MAX_TOKEN || n != (uint32_t)(LEDGER_HELLO_FIXED + tlen))
+		REJECT("bad hello size");
+	const unsigned char *t = b + 4, *p = b + 4 + tlen;
+	if (tlen != strlen(l->token) || memcmp(t, l->token, tlen) != 0)
+		REJECT("bad campaign token");
+	uint64_t campaign = lp_get64(p);
+	uint32_t cycle = lp_get32(p + 8), disk = lp_get32(p + 12), bs = lp_get32(p + 16);
+	uint64_t span = lp_get64(p + 20), seed = lp_get64(p + 28), agent_ns = lp_get64(p + 36);
+	if (campaign != l->campaign)
+		REJECT("wrong campaign");
+	if (cycle != __atomic_load_n(&l->cycle, __ATOMIC_SEQ_CST))
+		REJECT("wrong cycle");
+	if (bs == 0 || bs % 512)
+		REJECT("bad block size");
+	c->hello = true;
+	c->cycle = cycle;
+	c->disk = disk;
+	c->next_ack = 0;
+	/* A reconnecting agent goes on where its previous connection stopped. */
+	sqlite3_stmt *q;
+	if (sqlite3_prepare_v2(l->db, "SELECT MAX(ack_index) FROM oracle_ack WHERE campaign = ?"
+			       " AND cycle = ? AND disk = ?", -1, &q, NULL) == SQLITE_OK) {
+		bind_key(l, q, c);
+		if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_type(q, 0) != SQLITE_NULL)
+			c->next_ack = (uint64_t)sqlite3_column_int64(q, 0) + 1;
+		sqlite3_finalize(q);
+	}
+	bind_key(l, l->st_sess, c);
+	sqlite3_bind_text(l->st_sess, 4, c->peer, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(l->st_sess, 5, bs);
+	sqlite3_bind_int64(l->st_sess, 6, (sqlite3_int64)span);
+	sqlite3_bind_int64(l->st_sess, 7, (sqlite3_int64)seed);
+	sqlite3_bind_int64(l->st_sess, 8, (sqlite3_int64)agent_ns);
+	sqlite3_bind_int64(l->st_sess, 9, now);
+	if (step(l, l->st_sess))
+		return -EIO;
+	c->session = sqlite3_last_insert_rowid(l->db);
+	pc_info(LOG_LEDGER, "agent '%s' connected: campaign %llu cycle %u disk %u", c->peer,
+		(unsigned long long)campaign, cycle, disk);
+	return 0;
+}
+
+static int handle_frame(struct ledger *l, struct conn *c, unsigned type, const unsigned char *b,
+			uint32_t n, int64_t now, const char **why)
+{
+	if (type == LEDGER_HELLO) {
+		if (c->hello)
+			REJECT("second hello");
+		return handle_hello(l, c, b, n, now, why);
+	}
+	if (!c->hello)
+		REJECT("frame before hello");
+	if (type < LEDGER_BASELINE || type > LEDGER_END)
+		REJECT("unknown frame type");
+	if (n < 4 || lp_get32(b) != c->cycle)
+		REJECT("frame of another cycle");
+	if (c->cycle != __atomic_load_n(&l->cycle, __ATOMIC_SEQ_CST))
+		REJECT("cycle is over");
+
+	switch (type) {
+	case LEDGER_BASELINE:
+		if (n != LEDGER_BASELINE_SIZE)
+			REJECT("bad baseline size");
+		bind_key(l, l->st_base, c);
+		for (int i = 0; i < 4; i++)
+			sqlite3_bind_int64(l->st_base, 4 + i, (sqlite3_int64)lp_get64(b + 4 + 8 * i));
+		sqlite3_bind_int64(l->st_base, 8, now);
+		return step(l, l->st_base);
+	case LEDGER_ACKS: {
+		uint32_t count = n >= 8 ? lp_get32(b + 4) : 0;
+		if (count == 0 || count > LEDGER_MAX_ACKS ||
+		    n != LEDGER_ACKS_HEAD + (uint64_t)count * LEDGER_ACK_ENTRY)
+			REJECT("bad acks size");
+		for (uint32_t i = 0; i < count; i++) {
+			const unsigned char *e = b + LEDGER_ACKS_HEAD + (size_t)i * LEDGER_ACK_ENTRY;
+			uint64_t idx = lp_get64(e + 24);
+			if (idx > c->next_ack && store_gap(l, c, c->next_ack, idx - c->next_ack, "host", now))
+				return -EIO;
+			if (idx >= c->next_ack)
+				c->next_ack = idx + 1;
+			bind_key(l, l->st_ack, c);
+			sqlite3_bind_int64(l->st_ack, 4, (sqlite3_int64)lp_get64(e));
+			sqlite3_bind_int64(l->st_ack, 5, lp_get32(e + 8));
+			sqlite3_bind_int64(l->st_ack, 6, lp_get32(e + 12));
+			sqlite3_bind_int64(l->st_ack, 7, (sqlite3_int64)lp_get64(e + 16));
+			sqlite3_bind_int64(l->st_ack, 8, (sqlite3_int64)idx);
+			sqlite3_bind_int64(l->st_ack, 9, (sqlite3_int64)lp_get64(e + 32));
+			sqlite3_bind_int64(l->st_ack, 10, (sqlite3_int64)lp_get64(e + 40));
+			sqlite3_bind_int64(l->st_ack, 11, now);
+			if (step(l, l->st_ack))
+				return -EIO;
+		}
+		l->stats.acks += count;
+		return 0;
+	}
+	case LEDGER_FLUSH:
+		if (n != LEDGER_FLUSH_SIZE)
+			REJECT("bad flush size");
+		bind_key(l, l->st_flush, c);
+		for (int i = 0; i < 4; i++)
+			sqlite3_bind_int64(l->st_flush, 4 + i, (sqlite3_int64)lp_get64(b + 4 + 8 * i));
+		sqlite3_bind_int64(l->st_flush, 8, now);
+		l->stats.flushes++;
+		return step(l, l->st_flush);
+	case LEDGER_GAP: {
+		if (n != LEDGER_GAP_SIZE)
+			REJECT("bad gap size");
+		uint64_t first = lp_get64(b + 4), count = lp_get64(b + 12);
+		/* The host already saw the hole if later acks arrived; store the agent's word. */
+		if (first + count > c->next_ack)
+			c->next_ack = first + count;
+		return store_gap(l, c, first, count, "agent", now);
+	}
+	case LEDGER_END:
+		if (n != LEDGER_END_SIZE)
+			REJECT("bad end size");
+		sqlite3_bind_int64(l->st_end, 1, now);
+		sqlite3_bind_int64(l->st_end, 2, lp_get32(b + 28));
+		sqlite3_bind_int64(l->st_end, 3, (sqlite3_int64)lp_get64(b + 4));
+		sqlite3_bind_int64(l->st_end, 4, (sqlite3_int64)lp_get64(b + 12));
+		sqlite3_bind_int64(l->st_end, 5, (sqlite3_int64)lp_get64(b + 20));
+		sqlite3_bind_int64(l->st_end, 6, c->session);
+		return step(l, l->st_end);
+	}
+	REJECT("unknown frame type");
+}
+
+/* Parse and store every complete frame in c->buf inside one transaction. Returns the
+ * number of frames, -EPROTO after logging a rejection, or -EIO. */
+static int conn_process(struct ledger *l, struct conn *c)
+{
+	size_t pos = 0;
+	int frames = 0, rc = 0;
+	int64_t now = mono_ns();
+	const char *why = NULL;
+	bool in_txn = false;
+
+	while (c->len - pos >= 5) {
+		uint32_t flen = lp_get32(c->buf + pos);
+		if (flen == 0 || flen > LEDGER_MAX_FRAME) {
+			why = flen ? "oversize frame" : "empty frame";
+			rc = -EPROTO;
+			break;
+		}
+		if (c->len - pos < 4 + (size_t)flen)
+			break;
+		if (!in_txn) {
+			if ((rc = exec(l, "BEGIN")))
+				return rc;
+			in_txn = true;
+		}
+		rc = handle_frame(l, c, c->buf[pos + 4], c->buf + pos + 5, flen - 1, now, &why);
+		if (rc)
+			break;
+		pos += 4 + (size_t)flen;
+		frames++;
+	}
+	if (in_txn) {
+		int crc = exec(l, rc == -EIO ? "ROLLBACK" : "COMMIT");
+		if (!crc && rc != -EIO) {
+			l->stats.batches++;
+			l->stats.frames += frames;
+		}
+		if (crc && !rc)
+			rc = crc;
+	}
+	if (rc == -EPROTO)
+		pc_err(LOG_LEDGER, "rejected ledger input from '%s' at byte %llu: %s", c->peer,
+		       (unsigned long long)(c->offset + pos), why);
+	if (rc)
+		return rc;
+	memmove(c->buf, c->buf + pos, c->len - pos);
+	c->len -= pos;
+	c->offset += pos;
+	if (frames)
+		__atomic_store_n(&l->last_frame_ns, now, __ATOMIC_SEQ_CST);
+	return frames;
+}
+
+/* Read what is available; returns frames stored, 0, or a negative errno (close). */
+static int conn_read(struct ledger *l, struct conn *c)
+{
+	for (;;) {
+		if (c->cap - c->len < READ_CHUNK) {
+			size_t cap = c->cap ? c->cap * 2 : READ_CHUNK * 2;
+			if (cap > 2 * (LEDGER_MAX_FRAME + 5) + READ_CHUNK)
+				cap = 2 * (LEDGER_MAX_FRAME + 5) + READ_CHUNK;
+			if (cap > c->cap) {
+				unsigned char *nb = realloc(c->buf, cap);
+				if (!nb)
+					return -ENOMEM;
+				c->buf = nb;
+				c->cap = cap;
+			}
+		}
+		ssize_t r = read(c->fd, c->buf + c->len, c->cap - c->len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (r <= 0) {
+			if (r < 0)
+				pc_warn(LOG_LEDGER, "cannot read from agent '%s': %s", c->peer, strerror(errno));
+			int frames = conn_process(l, c);
+			if (frames >= 0 && c->len)
+				pc_warn(LOG_LEDGER, "agent '%s' closed inside a frame at byte %llu", c->peer,
+					(unsigned long long)c->offset);
+			return frames < 0 ? frames : -ECONNRESET;
+		}
+		c->len += (size_t)r;
+		if (c->len == c->cap)
+			break;
+	}
+	return conn_process(l, c);
+}
+
+static void accept_all(struct ledger *l)
+{
+	for (;;) {
+		struct sockaddr_in sa;
+		socklen_t salen = sizeof(sa);
+		int fd = accept4(l->lfd, (struct sockaddr *)&sa, &salen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
+			return;
+		if (l->nconns == MAX_CONNS) {
+			pc_err(LOG_LEDGER, "too many ledger connections, refusing one");
+			close(fd);
+			continue;
+		}
+		struct conn *c = &l->conns[l->nconns++];
+		memset(c, 0, sizeof(*c));
+		c->fd = fd;
+		char ip[INET_ADDRSTRLEN] = "?";
+		inet_ntop(AF_INET, &sa.sin_addr, ip, sizeof(ip));
+		snprintf(c->peer, sizeof(c->peer), "%s:%u", ip, ntohs(sa.sin_port));
+		pthread_mutex_lock(&l->mu);
+		l->stats.connections++;
+		pthread_mutex_unlock(&l->mu);
+	}
+}
+
+int ledger_poll(struct ledger *l, int timeout_ms)
+{
+	struct pollfd pfd[MAX_CONNS + 2];
+	int n = 0, total = 0;
+
+	pfd[n++] = (struct pollfd){ .fd = l->lfd, .events = POLLIN };
+	pfd[n++] = (struct pollfd){ .fd = l->stop_pipe[0], .events = POLLIN };
+	for (int i = 0; i < l->nconns; i++)
+		pfd[n++] = (struct pollfd){ .fd = l->conns[i].fd, .events = POLLIN };
+	int nconns = l->nconns;
+	int r = poll(pfd, n, timeout_ms);
+	if (r < 0)
+		return errno == EINTR ? 0 : -errno;
+	/* Walk backwards: conn_close moves the last connection into the freed slot. */
+	for (int i = nconns - 1; i >= 0; i--) {
+		if (!pfd[2 + i].revents)
+			continue;
+		pthread_mutex_lock(&l->mu);
+		int rc = conn_read(l, &l->conns[i]);
+		if (rc == -EPROTO)
+			l->stats.rejected++;
+		pthread_mutex_unlock(&l->mu);
+		if (rc == -EIO)
+			return rc;
+		if (rc < 0)
+			conn_close(l, i);
+		else
+			total += rc;
+	}
+	if (pfd[0].revents)
+		accept_all(l);
+	return total;
+}
+
+static void *ledger_thread(void *arg)
+{
+	struct ledger *l = arg;
+	char b;
+
+	for (;;) {
+		if (read(l->stop_pipe[0], &b, 1) == 1)
+			break;
+		int rc = ledger_poll(l, 100);
+		if (rc < 0) {
+			pc_err(LOG_LEDGER, "ledger stopped: %s", strerror(-rc));
+			break;
+		}
+	}
+	return NULL;
+}
+
+int ledger_start(struct ledger *l)
+{
+	if (l->running)
+		return -EBUSY;
+	int rc = pthread_create(&l->thread, NULL, ledger_thread, l);
+	if (rc)
+		return -rc;
+	l->running = true;
+	return 0;
+}
+
+int ledger_stop(struct ledger *l)
+{
+	if (!l->running)
+		return 0;
+	if (write(l->stop_pipe[1], "x", 1) != 1)
+		return -errno;
+	pthread_join(l->thread, NULL);
+	l->running = false;
+	return 0;
+}
+
+int ledger_quiesce(struct ledger *l, int quiet_ms, int max_ms)
+{
+	int64_t start = mono_ns();
+
+	for (;;) {
+		int64_t now = mono_ns();
+		if (now - __atomic_load_n(&l->last_frame_ns, __ATOMIC_SEQ_CST) >= (int64_t)quiet_ms * 1000000)
+			return 0;
+		if (now - start >= (int64_t)max_ms * 1000000)
+			return -ETIMEDOUT;
+		if (l->running) {
+			struct timespec ts = { 0, 5000000 };
+			nanosleep(&ts, NULL);
+		} else if (ledger_poll(l, 5) < 0) {
+			return -EIO;
+		}
+	}
+}
+
+void ledger_free(struct ledger *l)
+{
+	if (!l)
+		return;
+	ledger_stop(l);
+	while (l->nconns)
+		conn_close(l, l->nconns - 1);
+	finalize_all(l);
+	sqlite3_close(l->db);
+	close(l->stop_pipe[0]);
+	close(l->stop_pipe[1]);
+	close(l->lfd);
+	pthread_mutex_destroy(&l->mu);
+	free(l);
+}
+
+int ledger_campaign_register(sqlite3 *db, uint64_t campaign, const char *token, uint64_t seed)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO oracle_campaign_token (campaign, token, seed)"
+			       " VALUES (?,?,?)", -1, &st, NULL) != SQLITE_OK) {
+		pc_err(LOG_LEDGER, "cannot register campaign token: %s", sqlite3_errmsg(db));
+		return -EIO;
+	}
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)campaign);
+	sqlite3_bind_text(st, 2, token, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)seed);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		pc_err(LOG_LEDGER, "cannot register campaign token: %s", sqlite3_errmsg(db));
+		return -EIO;
+	}
+	return 0;
+}
+
+int64_t ledger_prune(sqlite3 *db, uint64_t campaign, uint32_t cycle, uint32_t disk)
+{
+	static const char summarize[] =
+		"INSERT OR REPLACE INTO oracle_block_summary (campaign, cycle, disk, block, newest_acked,"
+		" newest_flushed, writes)"
+		" SELECT a.campaign, a.cycle, a.disk, a.block, MAX(a.gen),"
+		"  MAX(CASE WHEN a.flags & 1 OR a.ack_index < (SELECT IFNULL(MAX(covers), 0) FROM oracle_flush f"
+		"   WHERE f.campaign = a.campaign AND f.cycle = a.cycle AND f.disk = a.disk) THEN a.gen END),"
+		"  COUNT(*)"
+		" FROM oracle_ack a WHERE a.campaign = ?1 AND a.cycle = ?2 AND a.disk = ?3 GROUP BY a.block";
+	static const char del[] = "DELETE FROM oracle_ack WHERE campaign = ?1 AND cycle = ?2 AND disk = ?3";
+	const char *sqls[] = { summarize, del };
+	int64_t pruned = 0;
+
+	if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+		goto fail;
+	for (int i = 0; i < 2; i++) {
+		sqlite3_stmt *st;
+		if (sqlite3_prepare_v2(db, sqls[i], -1, &st, NULL) != SQLITE_OK)
+			goto rollback;
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)campaign);
+		sqlite3_bind_int64(st, 2, cycle);
+		sqlite3_bind_int64(st, 3, disk);
+		int rc = sqlite3_step(st);
+		sqlite3_finalize(st);
+		if (rc != SQLITE_DONE)
+			goto rollback;
+		if (i == 1)
+			pruned = sqlite3_changes(db);
+	}
+	if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		goto rollback;
+	return pruned;
+rollback:
+	pc_err(LOG_LEDGER, "cannot prune acknowledgements of cycle %u: %s", cycle, sqlite3_errmsg(db));
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return -EIO;
+fail:
+	pc_err(LOG_LEDGER, "cannot prune acknowledgements of cycle %u: %s", cycle, sqlite3_errmsg(db));
+	return -EIO;
+}

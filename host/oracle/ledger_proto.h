@@ -1,0 +1,55 @@
+/* Ledger wire protocol version 1 (docs/oracle.md, "The ledger protocol"): frame types,
+ * sizes and little-endian helpers. Shared by the agent (libc only) and the host server.
+ */
+#ifndef PC_LEDGER_PROTO_H
+#define PC_LEDGER_PROTO_H
+
+#include <stdint.h>
+
+#define LEDGER_PROTO_VERSION	1
+#define LEDGER_MAX_FRAME	(1u << 20)	/* bytes after the length field */
+#define LEDGER_MAX_TOKEN	255
+#define LEDGER_MAX_ACKS		16384		/* entries in one ACKS frame */
+
+enum ledger_frame_type {
+	LEDGER_HELLO = 1,
+	LEDGER_BASELINE = 2,
+	LEDGER_ACKS = 3,
+	LEDGER_FLUSH = 4,
+	LEDGER_GAP = 5,
+	LEDGER_END = 6,
+};
+
+/* Body sizes (after the type byte). HELLO: fixed part plus the token. */
+#define LEDGER_HELLO_FIXED	(2 + 2 + 8 + 4 + 4 + 4 + 8 + 8 + 8)
+#define LEDGER_BASELINE_SIZE	(4 + 8 + 8 + 8 + 8)
+#define LEDGER_ACKS_HEAD	(4 + 4)
+#define LEDGER_ACK_ENTRY	48
+#define LEDGER_FLUSH_SIZE	(4 + 8 + 8 + 8 + 8)
+#define LEDGER_GAP_SIZE		(4 + 8 + 8)
+#define LEDGER_END_SIZE		(4 + 8 + 8 + 8 + 4)
+
+#define LEDGER_ACK_FUA		1u
+
+enum ledger_end_reason { LEDGER_END_DONE = 0, LEDGER_END_SIGNAL = 1, LEDGER_END_ERROR = 2 };
+
+static inline void lp_put16(unsigned char *p, uint16_t v) { p[0] = v; p[1] = v >> 8; }
+static inline void lp_put32(unsigned char *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+static inline void lp_put64(unsigned char *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+static inline uint16_t lp_get16(const unsigned char *p) { return (uint16_t)(p[0] | p[1] << 8); }
+static inline uint32_t lp_get32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static inline uint64_t lp_get64(const unsigned char *p)
+{
+	return (uint64_t)lp_get32(p) | (uint64_t)lp_get32(p + 4) << 32;
+}
+
+#endif

@@ -1,0 +1,11 @@
+/* The oracle's tables (docs/oracle.md, "Storage"), as one SQL string that the store
+ * applies as a migration (defined in ledger_schema.c). Idempotent (IF NOT EXISTS), so tests may run it directly.
+ * Times: *_ns columns ending in agent-clock fields are the agent's CLOCK_MONOTONIC;
+ * recv_ns and host_* are the host's CLOCK_MONOTONIC.
+ */
+#ifndef PC_LEDGER_SCHEMA_H
+#define PC_LEDGER_SCHEMA_H
+
+extern const char ledger_schema_sql[];
+
+#endif
