@@ -5,10 +5,10 @@ MCUSIM_SRC := rig/sim/mcusim
 MCUSIM_B   := $(BUILD)/rig/mcusim
 MCUSIM_FWCORE := firmware/core
 
-SIMAVR_CFLAGS = $(shell pkg-config --cflags simavr)
-SIMAVR_LIBS   = $(shell pkg-config --libs simavr)
-CMOCKA_CFLAGS = $(shell pkg-config --cflags cmocka)
-CMOCKA_LIBS   = $(shell pkg-config --libs cmocka)
+MCUSIM_SIMAVR_CFLAGS = $(shell pkg-config --cflags simavr)
+MCUSIM_SIMAVR_LIBS   = $(shell pkg-config --libs simavr)
+MCUSIM_CMOCKA_CFLAGS = $(shell pkg-config --cflags cmocka)
+MCUSIM_CMOCKA_LIBS   = $(shell pkg-config --libs cmocka)
 
 MCUSIM_CFLAGS  = $(CFLAGS_COMMON) -MMD -MP
 # host test programs and clients: sanitizers on, the firmware's framing code linked in
@@ -22,13 +22,13 @@ BENCH_PROGS += $(MCUSIM_B)/bench-cuts
 # the simulator
 $(MCUSIM_B)/mcusim.o: $(MCUSIM_SRC)/mcusim.c
 	@mkdir -p $(@D)
-	$(CC) $(MCUSIM_CFLAGS) $(SIMAVR_CFLAGS) -c -o $@ $<
+	$(CC) $(MCUSIM_CFLAGS) $(MCUSIM_SIMAVR_CFLAGS) -c -o $@ $<
 $(MCUSIM_B)/psu.o: $(MCUSIM_SRC)/psu.c
 	@mkdir -p $(@D)
 	$(CC) $(MCUSIM_CFLAGS) -c -o $@ $<
 $(MCUSIM): $(MCUSIM_B)/mcusim.o $(MCUSIM_B)/psu.o
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_COMMON) -o $@ $^ $(SIMAVR_LIBS)
+	$(CC) $(CFLAGS_COMMON) -o $@ $^ $(MCUSIM_SIMAVR_LIBS)
 
 # host-side objects for tests and clients (sanitized)
 $(MCUSIM_B)/t/%.o: $(MCUSIM_SRC)/test/%.c
@@ -42,12 +42,12 @@ $(MCUSIM_B)/t/frame.o: $(MCUSIM_FWCORE)/frame.c
 	$(CC) $(MCUSIM_TCFLAGS) -c -o $@ $<
 $(MCUSIM_B)/t/test-psu.o: $(MCUSIM_SRC)/test/test-psu.c
 	@mkdir -p $(@D)
-	$(CC) $(MCUSIM_TCFLAGS) $(CMOCKA_CFLAGS) -c -o $@ $<
+	$(CC) $(MCUSIM_TCFLAGS) $(MCUSIM_CMOCKA_CFLAGS) -c -o $@ $<
 
 MCUSIM_HARNESS := $(MCUSIM_B)/t/harness.o $(MCUSIM_B)/t/frame.o
 
 $(MCUSIM_B)/test-psu: $(MCUSIM_B)/t/test-psu.o $(MCUSIM_B)/t/psu.o
-	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) -o $@ $^ $(CMOCKA_LIBS)
+	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) -o $@ $^ $(MCUSIM_CMOCKA_LIBS)
 $(MCUSIM_B)/test-probe: $(MCUSIM_B)/t/test-probe.o $(MCUSIM_HARNESS) $(MCUSIM) $(MCUSIM_B)/probe-fw.elf
 	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) -o $@ $(filter %.o,$^)
 $(MCUSIM_B)/test-lifecycle: $(MCUSIM_B)/t/test-lifecycle.o $(MCUSIM_HARNESS) $(MCUSIM)

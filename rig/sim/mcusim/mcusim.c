@@ -292,7 +292,8 @@ static void client_put_edge(struct client *c, const struct edge *e)
 		break;
 	}
 	client_printf(c, " sim_us=%" PRIu64 " cycle=%" PRIu64 " boot_us=%" PRIu64
-		      " wall_ns=%" PRId64 "\n", us, e->cycle, boot_us, e->wall_ns);
+		      " boot_cycles=%" PRIu64 " wall_ns=%" PRId64 "\n", us, e->cycle, boot_us,
+		      e->cycle - e->boot_cycle, e->wall_ns);
 }
 
 static void edge_record(struct sim *s, int kind, int ch, int value, uint64_t cycle)

@@ -327,7 +327,8 @@ int h_edge_parse(const char *line, struct h_edge *e)
 	if (e->kind < 0)
 		return -EINVAL;
 	if (h_kv_u64(line, "cycle", &e->cycle) || h_kv_u64(line, "sim_us", &e->sim_us) ||
-	    h_kv_u64(line, "boot_us", &e->boot_us) || h_kv_u64(line, "wall_ns", &v))
+	    h_kv_u64(line, "boot_us", &e->boot_us) ||
+	    h_kv_u64(line, "boot_cycles", &e->boot_cycles) || h_kv_u64(line, "wall_ns", &v))
 		return -EINVAL;
 	e->wall_ns = (int64_t)v;
 	if (e->kind != H_RESET && h_kv_u64(line, "ch", &v) == 0)

@@ -69,6 +69,7 @@ enum h_edge_kind { H_RELAY, H_DC, H_PWROK, H_RESET };
 struct h_edge {
 	int kind, ch, value;		/* value: energized / back / level / cause index */
 	uint64_t cycle, sim_us, boot_us;
+	uint64_t boot_cycles;		/* cycles since the MCU's last reset (exact) */
 	int64_t wall_ns;
 };
 /* Every edge recorded so far (control `edges`); *out is malloc'ed (caller frees). */
