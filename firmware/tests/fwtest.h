@@ -9,6 +9,7 @@
 
 #include "../core/frame.h"
 #include "../core/pc.h"
+#include "../core/rng.h"
 #include "../hal/host/hal_fake.h"
 
 #define FW_MAX_LINES 256
