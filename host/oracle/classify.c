@@ -135,7 +135,7 @@ int cls_cycle_classify(struct cls_cycle *c, struct cls_block *blocks, size_t n)
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct cls_block *b = &blocks[i];
-		uint64_t wm;
+		uint64_t wm = 0;
 
 		if (lmin != UINT64_MAX && persisted_watermark(b, c->cycle, &wm) && wm > lmin) {
 			b->anomaly = true;

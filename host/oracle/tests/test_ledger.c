@@ -1,0 +1,395 @@
+/* Ledger server: authentication, malformed frames, batches stored, crash safety, pruning. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ledger.h"
+#include "ledger_proto.h"
+#include "ledger_schema.h"
+#include "log.h"
+
+#define CAMPAIGN 31
+#define TOKEN "s3cret-token"
+
+static char dir[256], db_path[300];
+static char logbuf[8192];
+
+static void sink(void *ctx, enum log_level level, enum log_cat cat, int64_t wall_ns,
+		 int64_t mono_ns, const char *msg)
+{
+	if (level == LOG_ERROR && strlen(logbuf) + strlen(msg) + 2 < sizeof(logbuf)) {
+		strcat(logbuf, msg);
+		strcat(logbuf, "\n");
+	}
+}
+
+static sqlite3 *db_open(void)
+{
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	return db;
+}
+
+static int64_t count(const char *sql)
+{
+	sqlite3 *db = db_open();
+	sqlite3_stmt *st;
+	int64_t n = -1;
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return n;
+}
+
+static int setup(void **state)
+{
+	const char *tmp = getenv("TMPDIR");
+	snprintf(dir, sizeof(dir), "%s/pc-ledger-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	assert_non_null(mkdtemp(dir));
+	snprintf(db_path, sizeof(db_path), "%s/campaign.db", dir);
+	sqlite3 *db = db_open();
+	assert_int_equal(sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, ledger_schema_sql, NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(ledger_campaign_register(db, CAMPAIGN, TOKEN, 99), 0);
+	sqlite3_close(db);
+	logbuf[0] = 0;
+	log_set_sink(sink, NULL);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char p[400];
+	const char *sfx[] = { "", "-wal", "-shm" };
+	for (int i = 0; i < 3; i++) {
+		snprintf(p, sizeof(p), "%s%s", db_path, sfx[i]);
+		unlink(p);
+	}
+	rmdir(dir);
+	log_set_sink(NULL, NULL);
+	return 0;
+}
+
+static struct ledger *start(uint32_t cycle)
+{
+	struct ledger_config cfg = { .campaign = CAMPAIGN, .token = TOKEN, .cycle = cycle };
+	struct ledger *l = ledger_open(&cfg, db_path);
+	assert_non_null(l);
+	assert_true(ledger_port(l) != 0);
+	assert_int_equal(ledger_start(l), 0);
+	return l;
+}
+
+static int dial(uint16_t port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
+	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+static void send_all(int fd, const void *p, size_t n)
+{
+	assert_int_equal(send(fd, p, n, MSG_NOSIGNAL), (ssize_t)n);
+}
+
+static size_t hello(unsigned char *p, const char *token, uint64_t campaign, uint32_t cycle)
+{
+	size_t tl = strlen(token);
+	lp_put32(p, (uint32_t)(1 + LEDGER_HELLO_FIXED + tl));
+	p[4] = LEDGER_HELLO;
+	unsigned char *b = p + 5;
+	lp_put16(b, LEDGER_PROTO_VERSION);
+	lp_put16(b + 2, (uint16_t)tl);
+	memcpy(b + 4, token, tl);
+	b += 4 + tl;
+	lp_put64(b, campaign);
+	lp_put32(b + 8, cycle);
+	lp_put32(b + 12, 0);
+	lp_put32(b + 16, 4096);
+	lp_put64(b + 20, 1024);
+	lp_put64(b + 28, 99);
+	lp_put64(b + 36, 1);
+	return 5 + LEDGER_HELLO_FIXED + tl;
+}
+
+/* ACKS frame with n entries: block i, gen 1, ack_index first+i. */
+static size_t acks(unsigned char *p, uint32_t cycle, uint32_t n, uint64_t first)
+{
+	lp_put32(p, 1 + LEDGER_ACKS_HEAD + n * LEDGER_ACK_ENTRY);
+	p[4] = LEDGER_ACKS;
+	lp_put32(p + 5, cycle);
+	lp_put32(p + 9, n);
+	unsigned char *e = p + 13;
+	for (uint32_t i = 0; i < n; i++, e += LEDGER_ACK_ENTRY) {
+		memset(e, 0, LEDGER_ACK_ENTRY);
+		lp_put64(e, (first + i) % 1024);
+		lp_put32(e + 8, (uint32_t)((first + i) / 1024 + 1));
+		lp_put64(e + 16, first + i + 1);
+		lp_put64(e + 24, first + i);
+		lp_put64(e + 32, 100);
+		lp_put64(e + 40, 200);
+	}
+	return 13 + (size_t)n * LEDGER_ACK_ENTRY;
+}
+
+static size_t flush(unsigned char *p, uint32_t cycle, uint64_t id, uint64_t covers)
+{
+	lp_put32(p, 1 + LEDGER_FLUSH_SIZE);
+	p[4] = LEDGER_FLUSH;
+	lp_put32(p + 5, cycle);
+	lp_put64(p + 9, id);
+	lp_put64(p + 17, covers);
+	lp_put64(p + 25, 300);
+	lp_put64(p + 33, 400);
+	return 5 + LEDGER_FLUSH_SIZE;
+}
+
+/* Wait until the server closed fd (read returns 0 or an error). */
+static void wait_closed(int fd)
+{
+	char c;
+	struct timeval tv = { 5, 0 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	ssize_t r = read(fd, &c, 1);
+	assert_true(r <= 0 && !(r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)));
+	close(fd);
+}
+
+static void test_bad_token_then_good(void **state)
+{
+	unsigned char buf[4096];
+	struct ledger *l = start(3);
+	struct ledger_stats st;
+
+	int fd = dial(ledger_port(l));
+	size_t n = hello(buf, "wrong-token!", CAMPAIGN, 3);
+	n += acks(buf + n, 3, 5, 0);
+	send_all(fd, buf, n);
+	wait_closed(fd);
+	assert_non_null(strstr(logbuf, "bad campaign token"));
+	assert_non_null(strstr(logbuf, "at byte 0"));
+	assert_non_null(strstr(logbuf, "127.0.0.1:"));
+
+	fd = dial(ledger_port(l));
+	n = hello(buf, TOKEN, CAMPAIGN, 3);
+	n += acks(buf + n, 3, 5, 0);
+	send_all(fd, buf, n);
+	close(fd);
+	assert_int_equal(ledger_quiesce(l, 50, 5000), 0);
+	ledger_stop(l);
+	ledger_get_stats(l, &st);
+	assert_int_equal(st.rejected, 1);
+	assert_int_equal(st.acks, 5);
+	ledger_free(l);
+	assert_int_equal(count("SELECT COUNT(*) FROM oracle_ack WHERE campaign = 31 AND cycle = 3"), 5);
+	assert_int_equal(count("SELECT COUNT(*) FROM oracle_session"), 1);
+}
+
+static void test_malformed_rejected(void **state)
+{
+	unsigned char buf[4096];
+	struct ledger *l = start(4);
+	struct { const char *name; const char *log; } cases[] = {
+		{ "oversize", "oversize frame" },
+		{ "before-hello", "frame before hello" },
+		{ "unknown-type", "unknown frame type" },
+		{ "wrong-cycle", "wrong cycle" },
+		{ "wrong-campaign", "wrong campaign" },
+		{ "frame-cycle", "frame of another cycle" },
+		{ "acks-size", "bad acks size" },
+	};
+	size_t ncases = sizeof(cases) / sizeof(cases[0]);
+
+	for (size_t i = 0; i < ncases; i++) {
+		int fd = dial(ledger_port(l));
+		size_t n = 0, good = hello(buf, TOKEN, CAMPAIGN, 4);
+		const char *c = cases[i].name;
+		logbuf[0] = 0;
+		if (!strcmp(c, "oversize")) {
+			n = good;
+			lp_put32(buf + n, LEDGER_MAX_FRAME + 1);
+			buf[n + 4] = LEDGER_ACKS;
+			n += 5;
+		} else if (!strcmp(c, "before-hello")) {
+			n = acks(buf, 4, 1, 0);
+		} else if (!strcmp(c, "unknown-type")) {
+			n = good;
+			lp_put32(buf + n, 5);
+			buf[n + 4] = 99;
+			lp_put32(buf + n + 5, 4);
+			n += 9;
+		} else if (!strcmp(c, "wrong-cycle")) {
+			n = hello(buf, TOKEN, CAMPAIGN, 5);
+		} else if (!strcmp(c, "wrong-campaign")) {
+			n = hello(buf, TOKEN, CAMPAIGN + 1, 4);
+		} else if (!strcmp(c, "frame-cycle")) {
+			n = good + acks(buf + good, 5, 1, 0);
+		} else if (!strcmp(c, "acks-size")) {
+			n = good + acks(buf + good, 4, 2, 0);
+			lp_put32(buf + good + 9, 3);	/* says 3 entries, carries 2 */
+		}
+		send_all(fd, buf, n);
+		wait_closed(fd);
+		if (!strstr(logbuf, cases[i].log))
+			fail_msg("case %s: log '%s' lacks '%s'", c, logbuf, cases[i].log);
+		size_t off = !strcmp(c, "before-hello") || !strcmp(c, "wrong-cycle") ||
+			     !strcmp(c, "wrong-campaign") ? 0 : good;
+		char want[64];
+		snprintf(want, sizeof(want), "at byte %zu:", off);
+		if (!strstr(logbuf, want))
+			fail_msg("case %s: log '%s' lacks '%s'", c, logbuf, want);
+	}
+	/* The campaign goes on: a good agent is still served. */
+	int fd = dial(ledger_port(l));
+	size_t n = hello(buf, TOKEN, CAMPAIGN, 4);
+	n += acks(buf + n, 4, 3, 0);
+	send_all(fd, buf, n);
+	close(fd);
+	assert_int_equal(ledger_quiesce(l, 50, 5000), 0);
+	struct ledger_stats st;
+	ledger_get_stats(l, &st);
+	assert_int_equal(st.rejected, ncases);
+	ledger_free(l);
+	assert_int_equal(count("SELECT COUNT(*) FROM oracle_ack WHERE cycle = 4"), 3);
+}
+
+static void test_batches_stored_and_pruned(void **state)
+{
+	static unsigned char buf[1 << 20];
+	struct ledger *l = start(6);
+	int fd = dial(ledger_port(l));
+	size_t n = hello(buf, TOKEN, CAMPAIGN, 6);
+
+	/* 3000 acks in frames of 1000, a flush covering the first 1500, a hole at 3000..3099. */
+	for (int i = 0; i < 3; i++)
+		n += acks(buf + n, 6, 1000, (uint64_t)i * 1000);
+	n += flush(buf + n, 6, 1, 1500);
+	n += acks(buf + n, 6, 10, 3100);
+	send_all(fd, buf, n);
+	close(fd);
+	assert_int_equal(ledger_quiesce(l, 50, 5000), 0);
+	ledger_free(l);
+	assert_int_equal(count("SELECT COUNT(*) FROM oracle_ack WHERE cycle = 6"), 3010);
+	assert_int_equal(count("SELECT COUNT(*) FROM oracle_flush WHERE cycle = 6 AND covers = 1500"), 1);
+	assert_int_equal(count("SELECT SUM(count) FROM oracle_gap WHERE cycle = 6 AND first_ack_index = 3000"), 100);
+	assert_int_equal(count("SELECT COUNT(*) FROM oracle_ack WHERE recv_ns <= 0"), 0);
+
+	sqlite3 *db = db_open();
+	assert_int_equal(ledger_prune(db, CAMPAIGN, 6, 0), 3010);
+	sqlite3_close(db);
+	assert_int_equal(count("SELECT COUNT(*) FROM oracle_ack WHERE cycle = 6"), 0);
+	assert_int_equal(count("SELECT COUNT(*) FROM oracle_block_summary WHERE cycle = 6"), 1024);
+	/* Block 0 was written at ack 0 (gen 1), 1024 (gen 2), 2048 (gen 3); covers 1500 -> F = 2. */
+	assert_int_equal(count("SELECT newest_acked * 10 + newest_flushed FROM oracle_block_summary"
+			       " WHERE cycle = 6 AND block = 0"), 32);
+	assert_int_equal(count("SELECT writes FROM oracle_block_summary WHERE cycle = 6 AND block = 0"), 3);
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+	nanosleep(&ts, NULL);
+}
+
+static void test_survives_sigkill(void **state)
+{
+	static unsigned char buf[1 << 16];
+	int p[2];
+	uint16_t port = 0;
+
+	assert_int_equal(pipe(p), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct ledger_config cfg = { .campaign = CAMPAIGN, .token = TOKEN, .cycle = 8 };
+		struct ledger *l = ledger_open(&cfg, db_path);
+		uint16_t pt = l ? ledger_port(l) : 0;
+		if (write(p[1], &pt, sizeof(pt)) != sizeof(pt) || !l)
+			_exit(1);
+		for (;;)
+			ledger_poll(l, 100);
+	}
+	close(p[1]);
+	assert_int_equal(read(p[0], &port, sizeof(port)), (ssize_t)sizeof(port));
+	close(p[0]);
+	assert_true(port != 0);
+
+	int fd = dial(port);
+	size_t n = hello(buf, TOKEN, CAMPAIGN, 8);
+	send_all(fd, buf, n);
+	uint64_t sent = 0;
+	for (int i = 0; i < 20; i++) {
+		n = acks(buf, 8, 200, sent);
+		send_all(fd, buf, n);
+		sent += 200;
+		sleep_ms(2);
+	}
+	/* A torn frame from a writer killed mid-send: only its whole predecessors count. */
+	n = acks(buf, 8, 200, sent);
+	send_all(fd, buf, n / 2);
+	int64_t committed = 0;
+	for (int i = 0; i < 500 && committed < (int64_t)sent; i++) {
+		sleep_ms(10);
+		committed = count("SELECT COUNT(*) FROM oracle_ack WHERE cycle = 8");
+	}
+	assert_int_equal(committed, sent);
+	kill(pid, SIGKILL);
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	close(fd);
+
+	sqlite3 *db = db_open();
+	sqlite3_stmt *st;
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(st, 0), "ok");
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	assert_int_equal(count("SELECT COUNT(*) FROM oracle_ack WHERE cycle = 8"), (int64_t)sent);
+	assert_int_equal(count("SELECT COUNT(DISTINCT ack_index) FROM oracle_ack WHERE cycle = 8"), (int64_t)sent);
+
+	/* A new ledger on the same database goes on, and knows where the acks stopped. */
+	struct ledger *l = start(8);
+	fd = dial(ledger_port(l));
+	n = hello(buf, TOKEN, CAMPAIGN, 8);
+	n += acks(buf + n, 8, 10, sent);
+	send_all(fd, buf, n);
+	close(fd);
+	assert_int_equal(ledger_quiesce(l, 50, 5000), 0);
+	ledger_free(l);
+	assert_int_equal(count("SELECT COUNT(*) FROM oracle_ack WHERE cycle = 8"), (int64_t)sent + 10);
+	assert_int_equal(count("SELECT COUNT(*) FROM oracle_gap WHERE cycle = 8"), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_bad_token_then_good, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_malformed_rejected, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batches_stored_and_pruned, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_survives_sigkill, setup, teardown),
+	};
+	log_set_level(LOG_WARN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,427 @@
+/* Ledger + check report -> classes. See verify.h. */
+#include "verify.h"
+#include "log.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct ctx {
+	sqlite3 *db;
+	uint64_t campaign;
+	uint32_t cycle, disk;
+	uint32_t block_size;
+	uint64_t nblocks;
+	struct cls_block *blocks;
+	struct cls_ack *acks;
+	size_t nacks;
+	struct cls_run **arena;		/* every run array, to free */
+	size_t narena, carena;
+	int64_t last_flush_ns, last_recv_ns, hello_ns;
+	bool have_flush;
+};
+
+static int q_prepare(struct ctx *x, sqlite3_stmt **st, const char *sql)
+{
+	if (sqlite3_prepare_v2(x->db, sql, -1, st, NULL) != SQLITE_OK) {
+		pc_err(LOG_CHECK, "cannot query the ledger: %s", sqlite3_errmsg(x->db));
+		return -EIO;
+	}
+	sqlite3_bind_int64(*st, 1, (sqlite3_int64)x->campaign);
+	sqlite3_bind_int64(*st, 2, x->cycle);
+	sqlite3_bind_int64(*st, 3, x->disk);
+	return 0;
+}
+
+static int load_ledger(struct ctx *x)
+{
+	sqlite3_stmt *st;
+	int rc;
+	uint64_t covers = 0;
+
+	if (q_prepare(x, &st, "SELECT block_size, span_blocks, host_hello_ns FROM oracle_session"
+		      " WHERE campaign = ?1 AND cycle = ?2 AND disk = ?3 ORDER BY id LIMIT 1"))
+		return -EIO;
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_finalize(st);
+		pc_err(LOG_CHECK, "no ledger session for cycle %u disk %u", x->cycle, x->disk);
+		return -ENOENT;
+	}
+	x->block_size = (uint32_t)sqlite3_column_int64(st, 0);
+	x->nblocks = (uint64_t)sqlite3_column_int64(st, 1);
+	x->hello_ns = sqlite3_column_int64(st, 2);
+	x->last_recv_ns = x->hello_ns;
+	sqlite3_finalize(st);
+	x->blocks = calloc(x->nblocks ? x->nblocks : 1, sizeof(*x->blocks));
+	if (!x->blocks)
+		return -ENOMEM;
+	for (uint64_t b = 0; b < x->nblocks; b++)
+		x->blocks[b].block = b;
+
+	/* Baselines: generation 0, written and flushed. */
+	if (q_prepare(x, &st, "SELECT first_block, nblocks, recv_ns FROM oracle_baseline"
+		      " WHERE campaign = ?1 AND cycle = ?2 AND disk = ?3"))
+		return -EIO;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		uint64_t f = (uint64_t)sqlite3_column_int64(st, 0), n = (uint64_t)sqlite3_column_int64(st, 1);
+		int64_t t = sqlite3_column_int64(st, 2);
+		for (uint64_t b = f; b < f + n && b < x->nblocks; b++) {
+			x->blocks[b].led.acked = x->blocks[b].led.flushed = true;
+		}
+		if (!x->have_flush || t > x->last_flush_ns)
+			x->last_flush_ns = t;
+		x->have_flush = true;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return -EIO;
+
+	if (q_prepare(x, &st, "SELECT IFNULL(MAX(covers), 0), MAX(recv_ns) FROM oracle_flush"
+		      " WHERE campaign = ?1 AND cycle = ?2 AND disk = ?3"))
+		return -EIO;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		covers = (uint64_t)sqlite3_column_int64(st, 0);
+		if (sqlite3_column_type(st, 1) != SQLITE_NULL) {
+			int64_t t = sqlite3_column_int64(st, 1);
+			if (!x->have_flush || t > x->last_flush_ns)
+				x->last_flush_ns = t;
+			x->have_flush = true;
+		}
+	}
+	sqlite3_finalize(st);
+
+	if (q_prepare(x, &st, "SELECT COUNT(*) FROM oracle_ack WHERE campaign = ?1 AND cycle = ?2 AND disk = ?3"))
+		return -EIO;
+	size_t cap = sqlite3_step(st) == SQLITE_ROW ? (size_t)sqlite3_column_int64(st, 0) : 0;
+	sqlite3_finalize(st);
+	x->acks = malloc((cap ? cap : 1) * sizeof(*x->acks));
+	if (!x->acks)
+		return -ENOMEM;
+	if (q_prepare(x, &st, "SELECT block, gen, flags, ack_index, recv_ns FROM oracle_ack"
+		      " WHERE campaign = ?1 AND cycle = ?2 AND disk = ?3 ORDER BY block"))
+		return -EIO;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && x->nacks < cap) {
+		uint64_t b = (uint64_t)sqlite3_column_int64(st, 0);
+		uint32_t gen = (uint32_t)sqlite3_column_int64(st, 1);
+		uint32_t flags = (uint32_t)sqlite3_column_int64(st, 2);
+		uint64_t idx = (uint64_t)sqlite3_column_int64(st, 3);
+		int64_t t = sqlite3_column_int64(st, 4);
+		if (t > x->last_recv_ns)
+			x->last_recv_ns = t;
+		if (b >= x->nblocks)
+			continue;
+		struct cls_block *k = &x->blocks[b];
+		struct cls_ack *a = &x->acks[x->nacks++];
+		a->gen = gen;
+		a->ack_index = idx;
+		if (!k->led.acks)
+			k->led.acks = a;
+		k->led.nacks++;
+		if (!k->led.acked || gen > k->led.newest_acked)
+			k->led.newest_acked = gen;
+		k->led.acked = true;
+		if ((flags & 1) || idx < covers) {
+			if (!k->led.flushed || gen > k->led.newest_flushed)
+				k->led.newest_flushed = gen;
+			k->led.flushed = true;
+			if (flags & 1) {
+				/* A FUA write is its own flush. */
+				if (!x->have_flush || t > x->last_flush_ns)
+					x->last_flush_ns = t;
+				x->have_flush = true;
+			}
+		}
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		return -EIO;
+
+	/* After ledger_prune() only the per-block summaries are left. */
+	if (x->nacks == 0) {
+		if (q_prepare(x, &st, "SELECT block, newest_acked, newest_flushed FROM oracle_block_summary"
+			      " WHERE campaign = ?1 AND cycle = ?2 AND disk = ?3"))
+			return -EIO;
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			uint64_t b = (uint64_t)sqlite3_column_int64(st, 0);
+			if (b >= x->nblocks)
+				continue;
+			struct cls_block *k = &x->blocks[b];
+			if (sqlite3_column_type(st, 1) != SQLITE_NULL) {
+				k->led.acked = true;
+				k->led.newest_acked = (uint32_t)sqlite3_column_int64(st, 1);
+			}
+			if (sqlite3_column_type(st, 2) != SQLITE_NULL) {
+				k->led.flushed = true;
+				k->led.newest_flushed = (uint32_t)sqlite3_column_int64(st, 2);
+			}
+		}
+		sqlite3_finalize(st);
+	}
+	return 0;
+}
+
+static struct cls_run *arena_new(struct ctx *x, size_t n)
+{
+	if (x->narena == x->carena) {
+		size_t c = x->carena ? x->carena * 2 : 1024;
+		struct cls_run **a = realloc(x->arena, c * sizeof(*a));
+		if (!a)
+			return NULL;
+		x->arena = a;
+		x->carena = c;
+	}
+	struct cls_run *r = calloc(n, sizeof(*r));
+	if (r)
+		x->arena[x->narena++] = r;
+	return r;
+}
+
+static int get_u64(json_t *o, const char *key, uint64_t *v)
+{
+	json_t *j = json_object_get(o, key);
+	if (!json_is_integer(j) || json_integer_value(j) < 0)
+		return -EINVAL;
+	*v = (uint64_t)json_integer_value(j);
+	return 0;
+}
+
+static int parse_sector_run(json_t *o, struct cls_run *r)
+{
+	const char *k = json_string_value(json_object_get(o, "k"));
+	uint64_t v;
+
+	if (!k)
+		return -EINVAL;
+	if (!strcmp(k, "gen")) {
+		r->kind = CLS_S_GEN;
+		if (get_u64(o, "c", &v)) return -EINVAL;
+		r->cycle = (uint32_t)v;
+		if (get_u64(o, "g", &v)) return -EINVAL;
+		r->gen = (uint32_t)v;
+		if (get_u64(o, "m", &r->watermark)) return -EINVAL;
+	} else if (!strcmp(k, "zero")) {
+		r->kind = CLS_S_ZERO;
+	} else if (!strcmp(k, "bad")) {
+		r->kind = CLS_S_BAD;
+	} else if (!strcmp(k, "foreign")) {
+		r->kind = CLS_S_FOREIGN;
+	} else {
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int parse_report(struct ctx *x, FILE *f)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	uint64_t lineno = 0, covered = 0;
+	bool header = false, end = false;
+	int rc = 0;
+	uint16_t spb = (uint16_t)(x->block_size / 512);
+
+	while (!rc && (len = getline(&line, &cap, f)) > 0) {
+		json_error_t jerr;
+		json_t *o = json_loadb(line, (size_t)len, 0, &jerr);
+		const char *why = NULL;
+		lineno++;
+		if (!json_is_object(o)) {
+			why = jerr.text;
+			goto bad;
+		}
+		const char *type = json_string_value(json_object_get(o, "type"));
+		if (type && !strcmp(type, "check")) {
+			uint64_t c, cy, d, bs, sb;
+			if (get_u64(o, "campaign", &c) || get_u64(o, "cycle", &cy) || get_u64(o, "disk", &d) ||
+			    get_u64(o, "block_size", &bs) || get_u64(o, "span_blocks", &sb)) {
+				why = "incomplete header";
+				goto bad;
+			}
+			if (c != x->campaign || cy != x->cycle || d != x->disk || bs != x->block_size ||
+			    sb != x->nblocks) {
+				why = "report is of another campaign, cycle, disk or span than the ledger";
+				goto bad;
+			}
+			header = true;
+		} else if (type && !strcmp(type, "end")) {
+			end = true;
+		} else if (!header) {
+			why = "block line before the header";
+			goto bad;
+		} else {
+			uint64_t b, n;
+			const char *k = json_string_value(json_object_get(o, "k"));
+			if (get_u64(o, "b", &b) || get_u64(o, "n", &n) || !k || n == 0 ||
+			    b != covered || b + n > x->nblocks) {
+				why = "bad block run";
+				goto bad;
+			}
+			json_t *s = json_object_get(o, "s");
+			struct cls_run *runs;
+			size_t nruns;
+			if (json_is_array(s)) {
+				nruns = json_array_size(s);
+				if (!nruns || !(runs = arena_new(x, nruns))) {
+					why = "bad sector list";
+					goto bad;
+				}
+				for (size_t i = 0; i < nruns; i++) {
+					json_t *e = json_array_get(s, i);
+					uint64_t si, sn;
+					if (!json_is_object(e) || get_u64(e, "i", &si) || get_u64(e, "n", &sn) ||
+					    si + sn > spb || parse_sector_run(e, &runs[i])) {
+						why = "bad sector run";
+						goto bad;
+					}
+					runs[i].first = (uint16_t)si;
+					runs[i].n = (uint16_t)sn;
+				}
+			} else {
+				nruns = 1;
+				if (!(runs = arena_new(x, 1)) || parse_sector_run(o, runs)) {
+					why = "bad block kind";
+					goto bad;
+				}
+				runs->first = 0;
+				runs->n = spb;
+			}
+			for (uint64_t i = b; i < b + n; i++) {
+				x->blocks[i].runs = runs;
+				x->blocks[i].nruns = nruns;
+			}
+			covered = b + n;
+		}
+		json_decref(o);
+		continue;
+bad:
+		pc_err(LOG_CHECK, "invalid check report at line %llu: %s", (unsigned long long)lineno,
+		       why ? why : "?");
+		json_decref(o);
+		rc = -EINVAL;
+	}
+	free(line);
+	if (!rc && (!header || !end || covered != x->nblocks)) {
+		pc_err(LOG_CHECK, "incomplete check report: %llu of %llu blocks%s",
+		       (unsigned long long)covered, (unsigned long long)x->nblocks,
+		       end ? "" : ", no end line");
+		rc = -EINVAL;
+	}
+	return rc;
+}
+
+static int store_results(struct ctx *x, const struct oracle_verify_result *r)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = -EIO;
+
+	if (sqlite3_exec(x->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+		goto out;
+	if (q_prepare(x, &st, "DELETE FROM oracle_check WHERE campaign = ?1 AND cycle = ?2 AND disk = ?3") ||
+	    sqlite3_step(st) != SQLITE_DONE)
+		goto rollback;
+	sqlite3_finalize(st);
+	st = NULL;
+	if (q_prepare(x, &st, "INSERT INTO oracle_check (campaign, cycle, disk, block, class, violation,"
+		      " anomaly, newest_acked, newest_flushed, read_min, read_max, since_flush_ns)"
+		      " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)"))
+		goto rollback;
+	for (uint64_t b = 0; b < x->nblocks; b++) {
+		const struct cls_block *k = &x->blocks[b];
+		if (k->cls == CLS_OK && !k->anomaly)
+			continue;
+		sqlite3_bind_int64(st, 4, (sqlite3_int64)b);
+		sqlite3_bind_text(st, 5, cls_class_name(k->cls), -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 6, k->violation);
+		sqlite3_bind_int(st, 7, k->anomaly);
+		if (k->led.acked)
+			sqlite3_bind_int64(st, 8, k->led.newest_acked);
+		else
+			sqlite3_bind_null(st, 8);
+		if (k->led.flushed)
+			sqlite3_bind_int64(st, 9, k->led.newest_flushed);
+		else
+			sqlite3_bind_null(st, 9);
+		if (k->vmin <= k->vmax) {
+			sqlite3_bind_int64(st, 10, k->vmin);
+			sqlite3_bind_int64(st, 11, k->vmax);
+		} else {
+			sqlite3_bind_null(st, 10);
+			sqlite3_bind_null(st, 11);
+		}
+		sqlite3_bind_int64(st, 12, r->cycle.since_flush_ns);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			goto rollback;
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (q_prepare(x, &st, "INSERT OR REPLACE INTO oracle_cycle_result (campaign, cycle, disk, blocks,"
+		      " ok, inflight_persisted, unflushed_lost_older, unflushed_lost_zero, flushed_lost_older,"
+		      " flushed_lost_zero, torn, corrupt, misdirected, violations, anomalies, gaps, cut_ns,"
+		      " last_flush_ns, since_flush_ns, have_flush)"
+		      " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20)"))
+		goto rollback;
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)r->blocks);
+	for (int c = 0; c < CLS__COUNT; c++)
+		sqlite3_bind_int64(st, 5 + c, (sqlite3_int64)r->cycle.count[c]);
+	sqlite3_bind_int64(st, 14, (sqlite3_int64)r->cycle.violations);
+	sqlite3_bind_int64(st, 15, (sqlite3_int64)r->cycle.anomalies);
+	sqlite3_bind_int64(st, 16, (sqlite3_int64)r->gaps);
+	sqlite3_bind_int64(st, 17, r->cycle.cut_ns);
+	sqlite3_bind_int64(st, 18, r->cycle.last_flush_ns);
+	sqlite3_bind_int64(st, 19, r->cycle.since_flush_ns);
+	sqlite3_bind_int(st, 20, r->cycle.have_flush);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		goto rollback;
+	sqlite3_finalize(st);
+	st = NULL;
+	if (sqlite3_exec(x->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+		return 0;
+rollback:
+	pc_err(LOG_CHECK, "cannot store check results of cycle %u: %s", x->cycle, sqlite3_errmsg(x->db));
+	sqlite3_finalize(st);
+	sqlite3_exec(x->db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+out:
+	pc_err(LOG_CHECK, "cannot store check results of cycle %u: %s", x->cycle, sqlite3_errmsg(x->db));
+	return rc;
+}
+
+int oracle_verify(sqlite3 *db, uint64_t campaign, uint32_t cycle, uint32_t disk, FILE *report,
+		  int64_t cut_ns, bool store, struct oracle_verify_result *res)
+{
+	struct ctx x = { .db = db, .campaign = campaign, .cycle = cycle, .disk = disk };
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	if ((rc = load_ledger(&x)) || (rc = parse_report(&x, report)))
+		goto out;
+	res->cycle.cycle = cycle;
+	res->cycle.spb = (uint16_t)(x.block_size / 512);
+	res->cycle.cut_ns = cut_ns ? cut_ns : x.last_recv_ns;
+	res->cycle.have_flush = x.have_flush;
+	res->cycle.last_flush_ns = x.have_flush ? x.last_flush_ns : x.hello_ns;
+	if ((rc = cls_cycle_classify(&res->cycle, x.blocks, x.nblocks))) {
+		pc_err(LOG_CHECK, "check report does not cover every sector of a block");
+		goto out;
+	}
+	res->blocks = x.nblocks;
+	sqlite3_stmt *st;
+	if (!q_prepare(&x, &st, "SELECT IFNULL(SUM(count), 0) FROM oracle_gap WHERE campaign = ?1"
+		       " AND cycle = ?2 AND disk = ?3")) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			res->gaps = (uint64_t)sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
+	if (store)
+		rc = store_results(&x, res);
+out:
+	for (size_t i = 0; i < x.narena; i++)
+		free(x.arena[i]);
+	free(x.arena);
+	free(x.acks);
+	free(x.blocks);
+	return rc;
+}
