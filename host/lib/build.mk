@@ -1,7 +1,8 @@
 # host/lib: logging, child processes, options/bench config, bench lock, utilities.
 # Builds $(PCLIB); unit tests are built with $(SAN_FLAGS) from the same sources.
 
-PCLIB_SRCS := host/lib/log.c host/lib/child.c host/lib/options.c host/lib/config.c
+PCLIB_SRCS := host/lib/log.c host/lib/child.c host/lib/options.c host/lib/config.c \
+	host/lib/util.c host/lib/benchlock.c
 PCLIB_OBJS  = $(PCLIB_SRCS:%.c=$(BUILD)/%.o)
 PCLIB_SAN_OBJS = $(PCLIB_SRCS:%.c=$(BUILD)/san/%.o)
 # Libraries a program linking $(PCLIB) also needs (recursively expanded: pkg-config

@@ -93,6 +93,8 @@ static const struct opt_def relay_opts[] = {
 	  "exec: command whose exit status tells the state (0 on, 1 off); optional.", 0 },
 	{ "exec_timeout_ms", OPT_DURATION, OFF(cfg_relay, exec_timeout_ms), "10s", 10, 600000, NULL,
 	  "exec: time limit of each command (then SIGTERM, then SIGKILL).", 0 },
+	{ "null_record", OPT_STRING, OFF(cfg_relay, null_record), NULL, NOLIMIT, NULL,
+	  "null: file to which every call is appended as one line (for tests).", 0 },
 	{ 0 }
 };
 

@@ -67,6 +67,8 @@ struct cfg_relay {
 	/* exec */
 	char **exec_on, **exec_off, **exec_status;
 	int64_t exec_timeout_ms;
+	/* null */
+	char *null_record;
 };
 
 struct cfg_node {

@@ -1,0 +1,330 @@
+/* powercut: the host controller. The command table, global options, and the one
+ * place that sets up and tears down what commands need (see cmd.h). */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "log.h"
+#include "util.h"
+
+const struct cmd commands[] = {
+	{ "help", cmd_help, help_opts, 0, "help [CMD|config]",
+	  "show commands, one command's options, or every bench option" },
+	{ "version", cmd_version, version_opts, HAS_JSON, "version [--json]",
+	  "show the version of powercut" },
+	{ "relay", cmd_relay, relay_opts, NEEDS_BENCH | NEEDS_LOCK | NEEDS_RELAY | HAS_JSON,
+	  "relay list|status|on|off|cut|arm|selftest BENCH.ini",
+	  "drive the bench's relay for bring-up (status, switch, cut, self-test)" },
+	{ "db", cmd_db, db_opts, HAS_JSON, "db info|migrate DB",
+	  "show a campaign database's schema version and counts, or migrate it" },
+	{ "config", cmd_config, config_opts, HAS_JSON, "config show|check|doc [BENCH.ini]",
+	  "print the effective bench config (text or --json) with its hash, check it, or "
+	  "print docs/config.md" },
+	{ 0 }
+};
+
+const struct cmd_opt global_opts[] = {
+	{ "debug", 1, "CATS", "debug messages for categories: main,config,serial,relay,clock,"
+	  "db,child,node,ledger,agent,check,sim,ssh,report or all" },
+	{ "quiet", 0, NULL, "only warnings and errors (-q)" },
+	{ "verbose", 0, NULL, "debug messages for every category (-v)" },
+	{ "json", 0, NULL, "machine-readable output (commands that report something)" },
+	{ "set", 1, "SECTION.KEY=VALUE", "override a bench option (repeatable; "
+	  "disk.NAME.KEY for a disk)" },
+	{ "help", 0, NULL, "this command's help" },
+	{ 0 }
+};
+
+static void on_signal(int sig)
+{
+	relay_interrupted = sig;
+}
+
+const char *cmd_opt(const struct pc_ctx *ctx, const char *name)
+{
+	for (int i = 0; ctx->cmd->opts[i].name; i++)
+		if (!strcmp(ctx->cmd->opts[i].name, name))
+			return ctx->optset[i] ? (ctx->optval[i] ? ctx->optval[i] : "") : NULL;
+	return NULL;
+}
+
+bool cmd_flag(const struct pc_ctx *ctx, const char *name)
+{
+	return cmd_opt(ctx, name) != NULL;
+}
+
+void cmd_print_json(json_t *j)
+{
+	char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+
+	if (s)
+		printf("%s\n", s);
+	free(s);
+	json_decref(j);
+}
+
+bool cmd_wait(struct pc_ctx *ctx, int ms)
+{
+	struct timespec ts;
+	int64_t end;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	end = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + ms;
+	while (!relay_interrupted) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		int64_t left = end - ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+		if (left <= 0)
+			return true;
+		if (ctx->relay && ctx->relay->ops->next_event) {
+			struct relay_event ev;
+			/* Keeps the link alive and notices resets while we wait. */
+			relay_next_event(ctx->relay, (int)(left < 200 ? left : 200), &ev);
+		} else {
+			struct timespec s = { 0, (left < 50 ? left : 50) * 1000000 };
+			nanosleep(&s, NULL);
+		}
+	}
+	return false;
+}
+
+static const struct cmd *find_cmd(const char *name)
+{
+	for (const struct cmd *c = commands; c->name; c++)
+		if (!strcmp(c->name, name))
+			return c;
+	return NULL;
+}
+
+static void print_opts(FILE *f, const struct cmd_opt *o)
+{
+	for (; o->name; o++) {
+		char left[64];
+		snprintf(left, sizeof(left), "--%s%s%s", o->name, o->has_arg ? "=" : "",
+			 o->has_arg ? o->arg : "");
+		fprintf(f, "  %-28s %s\n", left, o->help);
+	}
+}
+
+void cmd_usage(FILE *f, const struct cmd *c);
+void cmd_usage(FILE *f, const struct cmd *c)
+{
+	fprintf(f, "usage: powercut %s\n\n%s\n", c->usage, c->help);
+	if (c->opts[0].name) {
+		fprintf(f, "\noptions:\n");
+		print_opts(f, c->opts);
+	}
+	fprintf(f, "\nglobal options:\n");
+	print_opts(f, global_opts);
+}
+
+void main_usage(FILE *f);
+void main_usage(FILE *f)
+{
+	fprintf(f, "usage: powercut [GLOBAL OPTIONS] COMMAND [ARGS]\n\ncommands:\n");
+	for (const struct cmd *c = commands; c->name; c++)
+		fprintf(f, "  %-10s %s\n", c->name, c->help);
+	fprintf(f, "\nglobal options:\n");
+	print_opts(f, global_opts);
+	fprintf(f, "\nexit status: 0 ok, 1 the operation failed, 2 bad command line or "
+		"bench config,\n3 the bench is locked by another powercut, 4 the relay or "
+		"simulator could not be\nopened, 128+N interrupted by signal N (130 SIGINT, "
+		"143 SIGTERM).\n"
+		"\n`powercut help CMD` or `powercut CMD --help` for a command's options,\n"
+		"`powercut help config` for every bench option.\n");
+}
+
+static int run_dir_for(struct pc_ctx *ctx)
+{
+	char exe[PATH_MAX];
+	int rc;
+
+	if (ctx->cfg->bench->run_dir) {
+		snprintf(ctx->run_dir, sizeof(ctx->run_dir), "%s", ctx->cfg->bench->run_dir);
+		return 0;
+	}
+	if ((rc = pc_exe_dir(exe, sizeof(exe))) < 0)
+		return rc;
+	if ((size_t)snprintf(ctx->run_dir, sizeof(ctx->run_dir), "%.2048s/../run/%.1024s", exe,
+			     ctx->cfg->bench->name) >= sizeof(ctx->run_dir))
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct pc_ctx ctx = { 0 };
+	struct option lopts[2 * CMD_MAX_OPTS + 2];
+	char **sets = NULL, **pos = NULL;
+	size_t n_sets = 0;
+	int npos = 0, ci = -1, rc = EXIT_USAGE, n = 0, ng = 0;
+	bool want_help = false;
+	const struct cmd *cmd = NULL;
+
+	log_set_prog("powercut");
+	/* The command is the first argument that is not an option or an option's value. */
+	for (int i = 1; i < argc; i++) {
+		if (argv[i][0] != '-') {
+			ci = i;
+			break;
+		}
+		if ((!strcmp(argv[i], "--set") || !strcmp(argv[i], "--debug")) && i + 1 < argc)
+			i++;
+	}
+	if (ci < 0) {
+		bool h = false;
+		for (int i = 1; i < argc; i++)
+			h |= !strcmp(argv[i], "--help") || !strcmp(argv[i], "-h");
+		main_usage(h ? stdout : stderr);
+		return h ? EXIT_OK : EXIT_USAGE;
+	}
+	cmd = find_cmd(argv[ci]);
+	if (!cmd) {
+		pc_err(LOG_MAIN, "unknown command '%s' (see 'powercut help')", argv[ci]);
+		return EXIT_USAGE;
+	}
+	ctx.cmd = cmd;
+	for (; global_opts[ng].name; ng++)
+		lopts[n++] = (struct option){ global_opts[ng].name, global_opts[ng].has_arg, NULL, 1000 + ng };
+	for (int i = 0; cmd->opts[i].name && i < CMD_MAX_OPTS; i++)
+		lopts[n++] = (struct option){ cmd->opts[i].name, cmd->opts[i].has_arg, NULL, 2000 + i };
+	lopts[n] = (struct option){ 0 };
+
+	/* argv without the command word; getopt permutes, positionals collected after. */
+	char **av = calloc((size_t)argc + 1, sizeof(*av));
+	sets = calloc((size_t)argc + 1, sizeof(*sets));
+	pos = calloc((size_t)argc + 1, sizeof(*pos));
+	if (!av || !sets || !pos)
+		return EXIT_FAIL;
+	int ac = 0;
+	for (int i = 0; i < argc; i++)
+		if (i != ci)
+			av[ac++] = argv[i];
+	opterr = 0;
+	int c, idx;
+	while ((c = getopt_long(ac, av, "qvh", lopts, &idx)) != -1) {
+		switch (c) {
+		case 'q': log_set_level(LOG_WARN); break;
+		case 'v': log_enable_debug("all", NULL); break;
+		case 'h': want_help = true; break;
+		case 1000: {	/* debug */
+			const char *bad;
+			if (log_enable_debug(optarg, &bad) < 0) {
+				pc_err(LOG_MAIN, "unknown debug category '%.*s' in '--debug=%s'",
+				       (int)strcspn(bad, ","), bad, optarg);
+				goto out;
+			}
+			break;
+		}
+		case 1001: log_set_level(LOG_WARN); break;
+		case 1002: log_enable_debug("all", NULL); break;
+		case 1003:
+			if (!(cmd->flags & HAS_JSON)) {
+				pc_err(LOG_MAIN, "'powercut %s' has no --json output", cmd->name);
+				goto out;
+			}
+			ctx.json = true;
+			break;
+		case 1004: sets[n_sets++] = optarg; break;
+		case 1005: want_help = true; break;
+		case '?':
+			if (optopt)
+				pc_err(LOG_MAIN, "unknown option '-%c' for 'powercut %s'", optopt, cmd->name);
+			else
+				pc_err(LOG_MAIN, "unknown option '%s' for 'powercut %s' (see 'powercut %s --help')",
+				       av[optind - 1], cmd->name, cmd->name);
+			goto out;
+		case ':':
+			pc_err(LOG_MAIN, "option '%s' needs a value", av[optind - 1]);
+			goto out;
+		default:
+			if (c >= 2000 && c < 2000 + CMD_MAX_OPTS) {
+				ctx.optset[c - 2000] = true;
+				ctx.optval[c - 2000] = optarg;
+			}
+			break;
+		}
+	}
+	for (int i = optind; i < ac; i++)
+		pos[npos++] = av[i];
+	ctx.argc = npos;
+	ctx.argv = pos;
+	ctx.sets = sets;
+	ctx.n_sets = n_sets;
+	if (want_help) {
+		cmd_usage(stdout, cmd);
+		rc = EXIT_OK;
+		goto out;
+	}
+
+	/* Signals only set a flag: every wait checks it, and cleanup below runs. */
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (n_sets && !(cmd->flags & NEEDS_BENCH) && strcmp(cmd->name, "config")) {
+		pc_err(LOG_MAIN, "'powercut %s' takes no bench, so no --set", cmd->name);
+		goto out;
+	}
+	if (cmd->flags & NEEDS_BENCH) {
+		char *err = NULL;
+		if (npos < 1) {
+			pc_err(LOG_MAIN, "missing bench file (usage: powercut %s)", cmd->usage);
+			goto out;
+		}
+		ctx.cfg = bench_config_load(pos[npos - 1], sets, n_sets, &err);
+		if (!ctx.cfg) {
+			fputs(err ? err : "invalid bench\n", stderr);
+			free(err);
+			goto out;
+		}
+		ctx.argc = --npos;
+		if (run_dir_for(&ctx) < 0)
+			goto out;
+	}
+	/* `relay list` needs no device. */
+	bool list_only = !strcmp(cmd->name, "relay") && npos >= 1 && !strcmp(pos[0], "list");
+	if ((cmd->flags & NEEDS_LOCK) && !list_only) {
+		pid_t holder;
+		ctx.lock = benchlock_take(ctx.run_dir, ctx.cfg->bench->name, &holder);
+		if (!ctx.lock) {
+			rc = errno == EBUSY ? EXIT_BUSY : EXIT_FAIL;
+			goto out;
+		}
+	}
+	if ((cmd->flags & NEEDS_RELAY) && !list_only) {
+		ctx.relay = relay_open(ctx.cfg, ctx.run_dir);
+		if (!ctx.relay) {
+			rc = relay_interrupted ? 128 + relay_interrupted : EXIT_DEVICE;
+			goto out;
+		}
+	}
+	rc = cmd->fn(&ctx);
+	if (relay_interrupted) {
+		pc_info(LOG_MAIN, "interrupted by signal %d (%s)", relay_interrupted,
+			strsignal(relay_interrupted));
+		rc = 128 + relay_interrupted;
+	}
+out:
+	/* Reverse order of setup; relay_close powers every touched channel back on. */
+	relay_close(ctx.relay);
+	if (ctx.db) {
+		log_set_sink(NULL, NULL);
+		store_close(ctx.db);
+	}
+	benchlock_release(ctx.lock);
+	bench_config_free(ctx.cfg);
+	free(av);
+	free(sets);
+	free(pos);
+	return rc;
+}

@@ -1,0 +1,101 @@
+/* The null relay: switches nothing, remembers channel states and appends every call
+ * to [relay] null_record (when set), so tests can see exactly what powercut did. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "relay.h"
+
+struct null_priv {
+	int fd;
+	enum relay_state state[RELAY_MAX_CH];
+};
+
+static void record(struct relay *r, const char *fmt, int ch)
+{
+	struct null_priv *p = r->priv;
+	char line[64];
+	int n;
+
+	if (p->fd < 0)
+		return;
+	n = snprintf(line, sizeof(line), fmt, ch);
+	/* One write per line with O_APPEND: a killed process leaves whole lines. */
+	if (write(p->fd, line, (size_t)n) != n)
+		pc_warn(LOG_RELAY, "cannot write null relay record: %s", strerror(errno));
+}
+
+static int null_open(struct relay *r)
+{
+	struct null_priv *p = calloc(1, sizeof(*p));
+	const char *path = r->cfg->relay->null_record;
+
+	if (!p)
+		return -ENOMEM;
+	p->fd = -1;
+	for (int i = 0; i < RELAY_MAX_CH; i++)
+		p->state[i] = RELAY_ON;
+	if (path && *path) {
+		p->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		if (p->fd < 0) {
+			int e = errno;
+			pc_err(LOG_RELAY, "cannot open null relay record '%s': %s", path, strerror(e));
+			free(p);
+			return -e;
+		}
+	}
+	r->priv = p;
+	record(r, "open\n", 0);
+	return 0;
+}
+
+static void null_close(struct relay *r)
+{
+	struct null_priv *p = r->priv;
+
+	record(r, "close\n", 0);
+	if (p->fd >= 0)
+		close(p->fd);
+	free(p);
+}
+
+static int null_on(struct relay *r, int ch)
+{
+	((struct null_priv *)r->priv)->state[ch] = RELAY_ON;
+	record(r, "on %d\n", ch);
+	return 0;
+}
+
+static int null_off(struct relay *r, int ch)
+{
+	((struct null_priv *)r->priv)->state[ch] = RELAY_OFF;
+	record(r, "off %d\n", ch);
+	return 0;
+}
+
+static int null_status(struct relay *r, struct relay_status *s)
+{
+	struct null_priv *p = r->priv;
+
+	snprintf(s->fw, sizeof(s->fw), "null");
+	snprintf(s->id, sizeof(s->id), "null");
+	for (int i = 0; i < s->channels && i < RELAY_MAX_CH; i++)
+		s->state[i] = p->state[i];
+	record(r, "status\n", 0);
+	return 0;
+}
+
+const struct relay_ops relay_null_ops = {
+	.version = RELAY_OPS_VERSION,
+	.name = "null",
+	.help = "switches nothing; records every call (tests)",
+	.open = null_open,
+	.close = null_close,
+	.on = null_on,
+	.off = null_off,
+	.status = null_status,
+};

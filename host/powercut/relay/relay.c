@@ -1,0 +1,223 @@
+/* Relay driver table and the generic parts of every driver. See relay.h. */
+#include "relay.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+
+extern const struct relay_ops relay_null_ops, relay_exec_ops, relay_serial_ops,
+	relay_usbhid_ops, relay_gpio_ops;
+
+/* In the order of the [relay] driver enum in config.h. */
+const struct relay_ops *const relay_drivers[] = {
+	&relay_serial_ops, &relay_usbhid_ops, &relay_gpio_ops, &relay_exec_ops,
+	&relay_null_ops, NULL
+};
+
+volatile int relay_interrupted;
+
+int64_t relay_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+const char *relay_state_name(enum relay_state s)
+{
+	static const char *const n[] = { "unknown", "on", "off", "cut", "armed" };
+
+	return (unsigned)s < 5 ? n[s] : "unknown";
+}
+
+int relay_ops_validate(const struct relay_ops *ops)
+{
+	if (!ops || !ops->name) {
+		pc_err(LOG_RELAY, "relay driver without a name");
+		return -EINVAL;
+	}
+	if (ops->version != RELAY_OPS_VERSION) {
+		pc_err(LOG_RELAY, "relay driver '%s' has ops version %u, expected %u", ops->name,
+		       ops->version, RELAY_OPS_VERSION);
+		return -EINVAL;
+	}
+	if (!ops->open || !ops->close || !ops->on || !ops->off || !ops->status) {
+		pc_err(LOG_RELAY, "relay driver '%s' lacks a required hook (open, close, on, "
+		       "off, status)", ops->name);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+const struct relay_ops *relay_ops_find(const char *name)
+{
+	for (size_t i = 0; relay_drivers[i]; i++)
+		if (!strcmp(relay_drivers[i]->name, name))
+			return relay_drivers[i];
+	return NULL;
+}
+
+struct relay *relay_open(const struct bench_config *cfg, const char *run_dir)
+{
+	const struct relay_ops *ops;
+	struct relay *r;
+	int d = cfg->relay->driver, rc;
+
+	if (d < 0 || d >= (int)(sizeof(relay_drivers) / sizeof(relay_drivers[0])) - 1) {
+		errno = EINVAL;
+		return NULL;
+	}
+	ops = relay_drivers[d];
+	if (relay_ops_validate(ops) < 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return NULL;
+	r->ops = ops;
+	r->cfg = cfg;
+	r->run_dir = run_dir;
+	rc = ops->open(r);
+	if (rc < 0) {
+		free(r);
+		errno = -rc;
+		return NULL;
+	}
+	pc_debug(LOG_RELAY, "relay driver '%s' open", ops->name);
+	return r;
+}
+
+void relay_close(struct relay *r)
+{
+	if (!r)
+		return;
+	/* Whatever happened, leave the node powered. */
+	for (int ch = 0; ch < RELAY_MAX_CH; ch++) {
+		if (!(r->touched & (1u << ch)))
+			continue;
+		int rc = r->ops->on(r, ch);
+		if (rc < 0)
+			pc_err(LOG_RELAY, "cannot restore power on channel %d: %s", ch, strerror(-rc));
+		else
+			pc_debug(LOG_RELAY, "channel %d powered on at exit", ch);
+	}
+	r->ops->close(r);
+	free(r);
+}
+
+static int check_ch(struct relay *r, int ch)
+{
+	if (ch < 0 || ch >= r->cfg->relay->channels || ch >= RELAY_MAX_CH) {
+		pc_err(LOG_RELAY, "no channel %d on relay '%s' (channels: %lld)", ch,
+		       r->ops->name, (long long)r->cfg->relay->channels);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int relay_on(struct relay *r, int ch)
+{
+	int rc = check_ch(r, ch);
+
+	if (rc == 0)
+		rc = r->ops->on(r, ch);
+	if (rc == 0)
+		r->touched &= ~(1u << ch);
+	return rc;
+}
+
+int relay_off(struct relay *r, int ch)
+{
+	int rc = check_ch(r, ch);
+
+	if (rc < 0)
+		return rc;
+	/* Marked before the call: a failed or interrupted off may still have switched. */
+	r->touched |= 1u << ch;
+	return r->ops->off(r, ch);
+}
+
+int relay_status(struct relay *r, struct relay_status *s)
+{
+	memset(s, 0, sizeof(*s));
+	for (int i = 0; i < RELAY_MAX_CH; i++)
+		s->pwrok[i] = -1;
+	s->channels = (int)r->cfg->relay->channels;
+	return r->ops->status(r, s);
+}
+
+static void sleep_ms_interruptible(int ms)
+{
+	int64_t end = relay_now_ns() + (int64_t)ms * 1000000;
+
+	while (!relay_interrupted) {
+		int64_t left = end - relay_now_ns();
+		if (left <= 0)
+			break;
+		if (left > 20000000)
+			left = 20000000;
+		struct timespec ts = { 0, (long)left };
+		nanosleep(&ts, NULL);
+	}
+}
+
+int relay_cut(struct relay *r, int ch, int off_ms, struct relay_cut *rec)
+{
+	int rc = check_ch(r, ch);
+
+	if (rc < 0)
+		return rc;
+	memset(rec, 0, sizeof(*rec));
+	rec->channel = ch;
+	rec->off_ms = off_ms;
+	r->touched |= 1u << ch;
+	if (r->ops->cut)
+		return r->ops->cut(r, ch, off_ms, rec);
+	/* Host-timed: the edge happened somewhere inside the off call. */
+	int64_t t0 = relay_now_ns();
+	rc = r->ops->off(r, ch);
+	int64_t t1 = relay_now_ns();
+	rec->timed_by = "host";
+	rec->planned_ns = t0;
+	rec->actual_ns = t0 + (t1 - t0) / 2;
+	rec->uncertainty_ns = (t1 - t0) / 2 + 1;
+	if (rc < 0)
+		return rc;
+	sleep_ms_interruptible(off_ms);
+	rc = r->ops->on(r, ch);
+	if (rc == 0)
+		r->touched &= ~(1u << ch);
+	return rc;
+}
+
+int relay_arm(struct relay *r, int ch, int earliest_ms, int latest_ms, int off_ms,
+	      uint32_t seed, struct relay_cut *rec)
+{
+	int rc = check_ch(r, ch);
+
+	if (rc < 0)
+		return rc;
+	if (!r->ops->arm) {
+		pc_err(LOG_RELAY, "relay driver '%s' cannot time a cut itself (only serial can)",
+		       r->ops->name);
+		return -ENOTSUP;
+	}
+	memset(rec, 0, sizeof(*rec));
+	rec->channel = ch;
+	rec->off_ms = off_ms;
+	r->touched |= 1u << ch;
+	return r->ops->arm(r, ch, earliest_ms, latest_ms, off_ms, seed, rec);
+}
+
+int relay_next_event(struct relay *r, int timeout_ms, struct relay_event *ev)
+{
+	if (!r->ops->next_event)
+		return -ENOTSUP;
+	memset(ev, 0, sizeof(*ev));
+	return r->ops->next_event(r, timeout_ms, ev);
+}

@@ -1,0 +1,428 @@
+/* The serial relay: a thin adapter from the relay ops onto host/fwlink (the
+ * firmware line-protocol client). With [relay] simulator=yes it also starts
+ * powercut-mcusim in the bench's run directory and stops it at close. */
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "child.h"
+#include "fwlink.h"
+#include "log.h"
+#include "relay.h"
+#include "util.h"
+
+struct serial_priv {
+	struct fwlink *l;
+	struct child sim;
+	bool sim_running;
+	char tty[PATH_MAX];
+	uint64_t session;		/* session the board was configured under */
+	unsigned want_off;		/* channels we hold off: re-established after a reset */
+	int64_t last_tx_ns;
+};
+
+/* Start the simulator and wait for its `ready tty=... control=... pid=N` line. */
+static int sim_start(struct relay *r, struct serial_priv *p)
+{
+	const struct cfg_relay *c = r->cfg->relay;
+	char exe[2048], bin[PATH_MAX], fw[PATH_MAX];
+	char ch[16], hold[24], rise[24], act[16], inv[16], line[1024];
+	size_t n = 0;
+	int rc;
+
+	if ((rc = pc_exe_dir(exe, sizeof(exe))) < 0)
+		return rc;
+	snprintf(bin, sizeof(bin), "%s", c->sim_binary ? c->sim_binary : "");
+	if (!c->sim_binary)
+		snprintf(bin, sizeof(bin), "%s/powercut-mcusim", exe);
+	if (c->sim_firmware)
+		snprintf(fw, sizeof(fw), "%s", c->sim_firmware);
+	else
+		snprintf(fw, sizeof(fw), "%s/../firmware/powercut-fw.elf", exe);
+	if (access(fw, R_OK) < 0) {
+		rc = -errno;
+		pc_err(LOG_SIM, "cannot read firmware '%s': %s", fw, strerror(-rc));
+		return rc;
+	}
+	snprintf(ch, sizeof(ch), "%lld", (long long)c->channels);
+	snprintf(hold, sizeof(hold), "%lld", (long long)c->hold_up_ms);
+	snprintf(rise, sizeof(rise), "%lld", (long long)c->rise_ms);
+	snprintf(act, sizeof(act), "%lld", (long long)c->relay_active);
+	snprintf(inv, sizeof(inv), "%lld", (long long)c->pwrok_invert);
+	const char *argv[] = { bin, "--firmware", fw, "--run-dir", r->run_dir, "--mode",
+			       c->sim_mode == SIM_FAST ? "fast" : "realtime", "--channels", ch,
+			       "--hold-up-ms", hold, "--rise-ms", rise, "--relay-active", act,
+			       "--pwrok-invert", inv, "--quiet", NULL };
+	p->sim = (struct child){ .argv = argv, .in = CHILD_NULL, .out = CHILD_PIPE,
+				 .err = CHILD_INHERIT, .grace_ms = 3000 };
+	rc = child_start(&p->sim);
+	if (rc < 0) {
+		pc_err(LOG_SIM, "cannot start simulator '%s': %s", bin, strerror(-rc));
+		return rc;
+	}
+	p->sim_running = true;
+	/* argv lives on this stack frame; keep a name for later messages. */
+	static const char *const sim_name[] = { "powercut-mcusim", NULL };
+	p->sim.argv = sim_name;
+	int64_t deadline = relay_now_ns() + 15000000000LL;
+	while (!memchr(line, '\n', n)) {
+		struct pollfd pf = { .fd = p->sim.fd_out, .events = POLLIN };
+		int64_t left = (deadline - relay_now_ns()) / 1000000;
+		if (left <= 0 || relay_interrupted) {
+			pc_err(LOG_SIM, "simulator '%s' did not become ready", bin);
+			return -ETIMEDOUT;
+		}
+		if (poll(&pf, 1, (int)left) <= 0)
+			continue;
+		ssize_t k = read(p->sim.fd_out, line + n, sizeof(line) - 1 - n);
+		if (k <= 0) {
+			pc_err(LOG_SIM, "simulator '%s' exited before it was ready", bin);
+			return -EIO;
+		}
+		n += (size_t)k;
+		line[n] = '\0';
+		if (n >= sizeof(line) - 1)
+			break;
+	}
+	line[n] = '\0';
+	const char *t = strstr(line, "tty=");
+	if (strncmp(line, "ready ", 6) || !t) {
+		pc_err(LOG_SIM, "unexpected line from simulator: '%.*s'", (int)strcspn(line, "\n"), line);
+		return -EPROTO;
+	}
+	t += 4;
+	snprintf(p->tty, sizeof(p->tty), "%.*s", (int)strcspn(t, " \n"), t);
+	pc_debug(LOG_SIM, "simulator pid %d ready, tty '%s'", (int)p->sim.pid, p->tty);
+	return 0;
+}
+
+static void sim_stop(struct serial_priv *p)
+{
+	int st;
+
+	if (!p->sim_running)
+		return;
+	child_kill(&p->sim, SIGTERM);
+	if (child_finish(&p->sim, 5000, &st) == -ETIMEDOUT)
+		pc_warn(LOG_SIM, "simulator did not stop on SIGTERM; killed");
+	p->sim_running = false;
+}
+
+static int req(struct serial_priv *p, int timeout_ms, struct fw_reply *rep, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int req(struct serial_priv *p, int timeout_ms, struct fw_reply *rep, const char *fmt, ...)
+{
+	struct fw_reply local;
+	va_list ap;
+	int rc;
+
+	if (!rep)
+		rep = &local;
+	va_start(ap, fmt);
+	rc = fwlink_vrequest(p->l, timeout_ms, rep, fmt, ap);
+	va_end(ap);
+	p->last_tx_ns = relay_now_ns();
+	if (rc == -EREMOTEIO)
+		pc_debug(LOG_RELAY, "firmware answered error:%d %s", rep->code, rep->text);
+	return rc;
+}
+
+/* Bring the board to what the bench says: settings, and the channels we hold off.
+ * Run at open and after every firmware reset. */
+static int configure(struct relay *r)
+{
+	struct serial_priv *p = r->priv;
+	const struct cfg_relay *c = r->cfg->relay;
+	int to = (int)c->timeout_ms, rc;
+	const struct { const char *key; int64_t want; } set[] = {
+		{ "relay_active", c->relay_active }, { "pwrok_invert", c->pwrok_invert },
+	};
+
+	p->session = fwlink_session(p->l);
+	for (size_t i = 0; i < 2; i++) {
+		struct fw_reply rep;
+		uint64_t v;
+		rc = req(p, to, &rep, "get %s", set[i].key);
+		if (rc < 0)
+			return rc;
+		if (fw_reply_get_u64(&rep, set[i].key, &v) == 0 && (int64_t)v == set[i].want)
+			continue;
+		/* Only when different: every set rewrites the EEPROM. */
+		rc = req(p, to, NULL, "set %s %lld", set[i].key, (long long)set[i].want);
+		if (rc < 0) {
+			pc_err(LOG_RELAY, "cannot set firmware setting '%s'", set[i].key);
+			return rc;
+		}
+	}
+	for (int ch = 0; ch < RELAY_MAX_CH; ch++) {
+		if (!(p->want_off & (1u << ch)))
+			continue;
+		pc_warn(LOG_RELAY, "channel %d: powering off again after the firmware reset", ch);
+		rc = req(p, to, NULL, "off %d", ch);
+		if (rc < 0 && rc != -EREMOTEIO)
+			return rc;
+	}
+	rc = fwlink_clock_sync(p->l, 8, to);
+	return rc < 0 ? rc : 0;
+}
+
+static int check_reset(struct relay *r)
+{
+	struct serial_priv *p = r->priv;
+
+	if (fwlink_session(p->l) == p->session)
+		return 0;
+	pc_warn(LOG_RELAY, "firmware on '%s' was reset; re-establishing its state",
+		fwlink_port_name(p->l));
+	return configure(r);
+}
+
+static void on_reset(void *ctx, const struct fw_event *ev)
+{
+	pc_debug(LOG_RELAY, "firmware reset noticed (%s)", ev->name);
+}
+
+static void serial_close(struct relay *r)
+{
+	struct serial_priv *p = r->priv;
+
+	fwlink_close(p->l);
+	sim_stop(p);
+	free(p);
+}
+
+static int serial_open(struct relay *r)
+{
+	const struct cfg_relay *c = r->cfg->relay;
+	struct serial_priv *p = calloc(1, sizeof(*p));
+	int rc;
+
+	if (!p)
+		return -ENOMEM;
+	r->priv = p;
+	if (c->simulator && (rc = sim_start(r, p)) < 0)
+		goto fail;
+	struct fwlink_opts o = {
+		.path = c->simulator ? p->tty : c->port,
+		.usb_vid = (int)c->usb_vid, .usb_pid = (int)c->usb_pid,
+		.usb_serial = c->usb_serial,
+		.open_timeout_ms = c->simulator ? 10000 : 3000,
+		.on_reset = on_reset, .ctx = r,
+	};
+	p->l = fwlink_open(&o);
+	if (!p->l) {
+		rc = -errno;
+		goto fail;
+	}
+	rc = configure(r);
+	if (rc < 0)
+		goto fail;
+	return 0;
+fail:
+	serial_close(r);
+	r->priv = NULL;
+	return rc;
+}
+
+static int serial_on(struct relay *r, int ch)
+{
+	struct serial_priv *p = r->priv;
+	int rc = check_reset(r);
+
+	if (rc < 0)
+		return rc;
+	p->want_off &= ~(1u << ch);
+	rc = req(p, (int)r->cfg->relay->timeout_ms, NULL, "on %d", ch);
+	if (rc < 0)
+		pc_err(LOG_RELAY, "cannot power on channel %d: %s", ch, strerror(-rc));
+	return rc;
+}
+
+static int serial_off(struct relay *r, int ch)
+{
+	struct serial_priv *p = r->priv;
+	struct fw_reply rep;
+	int rc = check_reset(r);
+
+	if (rc < 0)
+		return rc;
+	p->want_off |= 1u << ch;
+	rc = req(p, (int)r->cfg->relay->timeout_ms, &rep, "off %d", ch);
+	if (rc < 0)
+		pc_err(LOG_RELAY, "cannot power off channel %d: %s%s%s", ch, strerror(-rc),
+		       rc == -EREMOTEIO ? ": " : "", rc == -EREMOTEIO ? rep.text : "");
+	return rc;
+}
+
+static enum relay_state parse_state(const char *s)
+{
+	if (!s)
+		return RELAY_UNKNOWN;
+	if (!strcmp(s, "on"))
+		return RELAY_ON;
+	if (!strcmp(s, "off"))
+		return RELAY_OFF;
+	if (!strcmp(s, "cut"))
+		return RELAY_CUT;
+	if (!strcmp(s, "armed"))
+		return RELAY_ARMED;
+	return RELAY_UNKNOWN;
+}
+
+static int serial_status(struct relay *r, struct relay_status *s)
+{
+	struct serial_priv *p = r->priv;
+	const struct fw_info *info;
+	struct fw_reply rep;
+	int rc = check_reset(r);
+
+	if (rc < 0)
+		return rc;
+	rc = req(p, (int)r->cfg->relay->timeout_ms, &rep, "status");
+	if (rc < 0) {
+		pc_err(LOG_RELAY, "cannot read status of '%s': %s", fwlink_port_name(p->l),
+		       strerror(-rc));
+		return rc;
+	}
+	info = fwlink_info(p->l);
+	snprintf(s->fw, sizeof(s->fw), "%s", info->fw);
+	snprintf(s->id, sizeof(s->id), "%s", fwlink_port_name(p->l));
+	s->channels = info->channels < RELAY_MAX_CH ? info->channels : RELAY_MAX_CH;
+	for (int ch = 0; ch < s->channels; ch++) {
+		char k[16];
+		int lv;
+		snprintf(k, sizeof(k), "ch%d", ch);
+		s->state[ch] = parse_state(fw_reply_get(&rep, k));
+		snprintf(k, sizeof(k), "pwr%d", ch);
+		s->pwrok[ch] = fw_reply_get_int(&rep, k, &lv) == 0 ? lv : -1;
+	}
+	return 0;
+}
+
+/* Firmware time to host time; when the fit cannot map, the request's round trip
+ * brackets the moment. */
+static void map_time(struct serial_priv *p, uint64_t fw_us, const struct fw_reply *rep,
+		     int64_t *ns, int64_t *unc)
+{
+	if (fwlink_clock_map(p->l, fw_us, ns, unc) == 0)
+		return;
+	*ns = rep->tx_ns + (rep->rx_ns - rep->tx_ns) / 2;
+	*unc = (rep->rx_ns - rep->tx_ns) / 2 + 1;
+}
+
+static int serial_cut(struct relay *r, int ch, int off_ms, struct relay_cut *rec)
+{
+	struct serial_priv *p = r->priv;
+	struct fw_reply rep;
+	uint64_t at;
+	int rc = check_reset(r);
+
+	if (rc < 0)
+		return rc;
+	rec->timed_by = "firmware";
+	rc = req(p, (int)r->cfg->relay->timeout_ms, &rep, "cut %d %d", ch, off_ms);
+	if (rc < 0) {
+		pc_err(LOG_RELAY, "cannot cut channel %d: %s%s%s", ch, strerror(-rc),
+		       rc == -EREMOTEIO ? ": " : "", rc == -EREMOTEIO ? rep.text : "");
+		return rc;
+	}
+	rec->planned_ns = rep.tx_ns;
+	if (fw_reply_get_u64(&rep, "at", &at) == 0)
+		map_time(p, at, &rep, &rec->actual_ns, &rec->uncertainty_ns);
+	return 0;
+}
+
+static int serial_arm(struct relay *r, int ch, int earliest_ms, int latest_ms, int off_ms,
+		      uint32_t seed, struct relay_cut *rec)
+{
+	struct serial_priv *p = r->priv;
+	struct fw_reply rep;
+	uint64_t from, to;
+	int64_t unc;
+	int rc = check_reset(r);
+
+	if (rc < 0)
+		return rc;
+	rec->timed_by = "firmware";
+	rc = req(p, (int)r->cfg->relay->timeout_ms, &rep, "arm %d %d %d %d %u", ch, earliest_ms,
+		 latest_ms, off_ms, seed);
+	if (rc < 0) {
+		pc_err(LOG_RELAY, "cannot arm channel %d: %s%s%s", ch, strerror(-rc),
+		       rc == -EREMOTEIO ? ": " : "", rc == -EREMOTEIO ? rep.text : "");
+		return rc;
+	}
+	rec->planned_ns = rep.tx_ns;
+	if (fw_reply_get_u64(&rep, "from", &from) == 0)
+		map_time(p, from, &rep, &rec->window_from_ns, &unc);
+	if (fw_reply_get_u64(&rep, "to", &to) == 0)
+		map_time(p, to, &rep, &rec->window_to_ns, &unc);
+	return 0;
+}
+
+static int serial_next_event(struct relay *r, int timeout_ms, struct relay_event *ev)
+{
+	struct serial_priv *p = r->priv;
+	struct fw_event fe;
+	int rc;
+
+	/* Keep the firmware's host-silence watchdog from restoring power under us. */
+	if (relay_now_ns() - p->last_tx_ns > 1000000000LL) {
+		rc = req(p, (int)r->cfg->relay->timeout_ms, NULL, "ping");
+		if (rc < 0 && rc != -EREMOTEIO)
+			return rc;
+	}
+	if (timeout_ms > 500)
+		timeout_ms = 500;
+	rc = fwlink_next_event(p->l, timeout_ms, &fe);
+	if (rc < 0)
+		return rc;
+	if (fe.flags & FW_EV_RESET) {
+		ev->kind = RELAY_EV_RESET;
+		rc = check_reset(r);
+		return rc < 0 ? rc : 0;
+	}
+	int v = 0;
+	fw_event_get_int(&fe, "ch", &ev->channel);
+	ev->fw_us = fe.t_us;
+	if (fwlink_clock_map(p->l, fe.t_us, &ev->mono_ns, &ev->uncertainty_ns) < 0) {
+		ev->mono_ns = fe.rx_ns;
+		ev->uncertainty_ns = -1;
+	}
+	if (!strcmp(fe.name, "relay")) {
+		const char *pw = fw_event_get(&fe, "power"), *cause = fw_event_get(&fe, "cause");
+		ev->kind = RELAY_EV_RELAY;
+		ev->level = pw && !strcmp(pw, "on");
+		snprintf(ev->cause, sizeof(ev->cause), "%s", cause ? cause : "");
+	} else if (!strcmp(fe.name, "pwrok")) {
+		ev->kind = RELAY_EV_PWROK;
+		fw_event_get_int(&fe, "level", &v);
+		ev->level = v;
+	} else {
+		/* disarm and future events: reported as a relay event without an edge */
+		ev->kind = RELAY_EV_RELAY;
+		ev->level = -1;
+		snprintf(ev->cause, sizeof(ev->cause), "%.15s", fe.name);
+	}
+	return 0;
+}
+
+const struct relay_ops relay_serial_ops = {
+	.version = RELAY_OPS_VERSION,
+	.name = "serial",
+	.help = "powercut firmware over a serial port (or the simulator)",
+	.open = serial_open,
+	.close = serial_close,
+	.on = serial_on,
+	.off = serial_off,
+	.status = serial_status,
+	.cut = serial_cut,
+	.arm = serial_arm,
+	.next_event = serial_next_event,
+};
