@@ -748,8 +748,8 @@ static void reset_finish(struct sim *s)
 	s->boot_cycle = at;
 	/* The register IRQs are filtered: bring their last value back to the reset
 	 * value, or the firmware writing the same DDRB again would not be seen. */
-	avr_raise_irq(s->relay_irq_port, 0);
-	avr_raise_irq(s->relay_irq_ddr, 0);
+	s->relay_irq_port->value = 0;
+	s->relay_irq_ddr->value = 0;
 	s->portb = s->ddrb = 0;
 	edge_record(s, EDGE_RESET, 0, s->reset_cause, at);
 	s->reset_cause = 2;	/* any reset not asked for is the watchdog's */
