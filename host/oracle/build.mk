@@ -11,7 +11,7 @@ ORACLE_CFLAGS = $(shell pkg-config --cflags sqlite3 jansson)
 ORACLE_LIBS   = $(shell pkg-config --libs sqlite3 jansson) -lpthread
 
 ORACLE_TESTS := $(BUILD)/host/oracle/tests/test_record $(BUILD)/host/oracle/tests/test_classify \
-		$(BUILD)/host/oracle/tests/test_ledger
+		$(BUILD)/host/oracle/tests/test_ledger $(BUILD)/host/oracle/tests/test_agent_file
 ORACLE_BENCH :=
 
 ALL_TARGETS += $(ORACLE_LIB)
