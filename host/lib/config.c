@@ -95,6 +95,8 @@ static const struct opt_def relay_opts[] = {
 	  "exec: time limit of each command (then SIGTERM, then SIGKILL).", 0 },
 	{ "null_record", OPT_STRING, OFF(cfg_relay, null_record), NULL, NOLIMIT, NULL,
 	  "null: file to which every call is appended as one line (for tests).", 0 },
+	{ "null_fail", OPT_LIST, OFF(cfg_relay, null_fail), NULL, NOLIMIT, NULL,
+	  "null: calls that fail with an I/O error (on, off, status), to test error paths.", 0 },
 	{ 0 }
 };
 

@@ -69,6 +69,7 @@ struct cfg_relay {
 	int64_t exec_timeout_ms;
 	/* null */
 	char *null_record;
+	char **null_fail;
 };
 
 struct cfg_node {

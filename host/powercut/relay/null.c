@@ -2,6 +2,7 @@
  * to [relay] null_record (when set), so tests can see exactly what powercut did. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,16 @@ static void record(struct relay *r, const char *fmt, int ch)
 	/* One write per line with O_APPEND: a killed process leaves whole lines. */
 	if (write(p->fd, line, (size_t)n) != n)
 		pc_warn(LOG_RELAY, "cannot write null relay record: %s", strerror(errno));
+}
+
+static bool fails(struct relay *r, const char *call)
+{
+	char **v = r->cfg->relay->null_fail;
+
+	for (size_t i = 0; v && v[i]; i++)
+		if (!strcmp(v[i], call))
+			return true;
+	return false;
 }
 
 static int null_open(struct relay *r)
@@ -65,6 +76,10 @@ static void null_close(struct relay *r)
 
 static int null_on(struct relay *r, int ch)
 {
+	if (fails(r, "on")) {
+		record(r, "on %d failed\n", ch);
+		return -EIO;
+	}
 	((struct null_priv *)r->priv)->state[ch] = RELAY_ON;
 	record(r, "on %d\n", ch);
 	return 0;
@@ -72,7 +87,13 @@ static int null_on(struct relay *r, int ch)
 
 static int null_off(struct relay *r, int ch)
 {
+	/* A failed off may still have switched the relay (as a real one may). */
 	((struct null_priv *)r->priv)->state[ch] = RELAY_OFF;
+	if (fails(r, "off")) {
+		record(r, "off %d failed\n", ch);
+		pc_err(LOG_RELAY, "cannot power off channel %d: %s", ch, strerror(EIO));
+		return -EIO;
+	}
 	record(r, "off %d\n", ch);
 	return 0;
 }
@@ -81,6 +102,10 @@ static int null_status(struct relay *r, struct relay_status *s)
 {
 	struct null_priv *p = r->priv;
 
+	if (fails(r, "status")) {
+		record(r, "status failed\n", 0);
+		return -EIO;
+	}
 	snprintf(s->fw, sizeof(s->fw), "null");
 	snprintf(s->id, sizeof(s->id), "null");
 	for (int i = 0; i < s->channels && i < RELAY_MAX_CH; i++)
