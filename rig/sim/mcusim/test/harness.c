@@ -261,6 +261,16 @@ int h_sim_start(struct h_sim *s, const char *elf, const char *run_dir,
 	return 0;
 }
 
+int h_sim_attach(struct h_sim *s, const char *tty, const char *ctl)
+{
+	memset(s, 0, sizeof(*s));
+	s->ctl_fd = -1;
+	s->out_fd = -1;
+	snprintf(s->tty, sizeof(s->tty), "%s", tty);
+	snprintf(s->ctl, sizeof(s->ctl), "%s", ctl);
+	return ctl_connect(s);
+}
+
 int h_sim_stop(struct h_sim *s, int *status)
 {
 	int st = 0;

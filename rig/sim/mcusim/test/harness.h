@@ -57,6 +57,8 @@ struct h_sim {
  * socket. When run_dir is not NULL it is used instead of a private one. */
 int h_sim_start(struct h_sim *s, const char *elf, const char *run_dir,
 		const char *const *extra);
+/* Use a simulator started by someone else: its pty and control socket paths. */
+int h_sim_attach(struct h_sim *s, const char *tty, const char *ctl);
 /* SIGTERM, wait (at most 5 s, then SIGKILL); *status gets the wait status. The temp
  * dir stays (h_sim_cleanup removes it). */
 int h_sim_stop(struct h_sim *s, int *status);
