@@ -8,7 +8,8 @@
 DISK_DIR    := rig/sim/disk
 PCVCACHE_SO := $(BUILD)/lib/nbdkit-pcvcache-filter.so
 DISK_OBJS   := $(BUILD)/$(DISK_DIR)/diskmodel.o
-DISK_TESTS  := $(BUILD)/$(DISK_DIR)/tests/test_vcache $(BUILD)/$(DISK_DIR)/tests/test_diskmodel
+DISK_TESTS  := $(BUILD)/$(DISK_DIR)/tests/test_vcache $(BUILD)/$(DISK_DIR)/tests/test_diskmodel \
+               $(BUILD)/$(DISK_DIR)/tests/test_proof
 
 # Libraries a program linking $(DISK_LIB) also needs (with $(PCLIB)).
 DISK_CFLAGS = $(shell pkg-config --cflags jansson libnbd)
@@ -59,3 +60,12 @@ $(BUILD)/$(DISK_DIR)/tests/test_diskmodel: $(DISK_DIR)/tests/test_diskmodel.c \
 	$(DISK_OBJS:.o=.d) $(BUILD)/san/$(DISK_DIR)/diskmodel.d $(BUILD)/san/$(DISK_DIR)/vcache.d \
 	$(DISK_TESTS:=.d)
 .SECONDARY: $(BUILD)/san/$(DISK_DIR)/diskmodel.o $(BUILD)/san/$(DISK_DIR)/vcache.o
+
+# The proof links the classifier and the ledger (sanitizer builds) and runs
+# $(AGENT_NBD) found beside it at run time (it skips, saying so, until that exists).
+DISK_PROOF_DEPS = $(BUILD)/san/$(DISK_DIR)/diskmodel.o $(ORACLE_SAN_OBJS) $(PCLIB_SAN_OBJS)
+$(BUILD)/$(DISK_DIR)/tests/test_proof: $(DISK_DIR)/tests/test_proof.c $(DISK_PROOF_DEPS) $(PCVCACHE_SO)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) $(DISK_CFLAGS) $(ORACLE_CFLAGS) $(DISK_CMOCKA_CFLAGS) \
+		-I$(DISK_DIR) -Ihost/oracle -Ihost/lib -MMD -MP -o $@ $< $(DISK_PROOF_DEPS) \
+		$(ORACLE_LIBS) $(PCLIB_LIBS) $(DISK_LIBS) $(DISK_CMOCKA_LIBS)
