@@ -79,15 +79,14 @@ static int pcv_config(nbdkit_next_config *next, nbdkit_backend *nxdata,
 		opts.max_dirty = (uint64_t)n;
 		return 0;
 	}
-	if (strcmp(key, "tear") == 0 || strcmp(key, "lying") == 0 || strcmp(key, "sync") == 0) {
+	bool *flag = strcmp(key, "tear") == 0 ? &opts.tear :
+		     strcmp(key, "lying") == 0 ? &opts.lying :
+		     strcmp(key, "sync") == 0 ? &opts.sync :
+		     strcmp(key, "noflush") == 0 ? &opts.noflush : NULL;
+	if (flag) {
 		if ((b = nbdkit_parse_bool(value)) < 0)
 			return -1;
-		if (key[0] == 't')
-			opts.tear = b;
-		else if (key[0] == 'l')
-			opts.lying = b;
-		else
-			opts.sync = b;
+		*flag = b;
 		return 0;
 	}
 	return next(nxdata, key, value);
@@ -100,7 +99,8 @@ static int pcv_config(nbdkit_next_config *next, nbdkit_backend *nxdata,
 	"lying=BOOL                Acknowledge flushes and FUA without writing (control).\n" \
 	"seed=N                    Seed of the random choices (default 0).\n" \
 	"max-dirty=SIZE            Cap on cached bytes, oldest written back (default 256M).\n" \
-	"sync=BOOL                 A flush also flushes the plugin below (default true)."
+	"sync=BOOL                 A flush also flushes the plugin below (default true).\n" \
+	"noflush=BOOL              Flush and FUA do nothing, data stays dirty (cache=unsafe)."
 
 static void *wb_main(void *arg)
 {

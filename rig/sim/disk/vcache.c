@@ -349,7 +349,7 @@ int vcache_write(struct vcache *c, const void *buf, uint32_t count, uint64_t off
 		if (r < 0)
 			return r;
 	}
-	if (fua) {
+	if (fua && !c->o.noflush) {
 		struct sector **v = malloc(n * sizeof(*v));
 		if (!v)
 			return -ENOMEM;
@@ -388,6 +388,8 @@ int vcache_zero(struct vcache *c, uint32_t count, uint64_t off, bool fua)
 int vcache_flush(struct vcache *c)
 {
 	c->st.flushes++;
+	if (c->o.noflush)
+		return 0;
 	if (c->o.lying) {
 		while (c->ndirty)
 			mark_lied(c, c->dirty[c->ndirty - 1]);
@@ -410,10 +412,11 @@ int vcache_flush(struct vcache *c)
 
 int vcache_drain(struct vcache *c)
 {
-	bool lying = c->o.lying;
-	c->o.lying = false;
+	bool lying = c->o.lying, noflush = c->o.noflush;
+	c->o.lying = c->o.noflush = false;
 	int r = vcache_flush(c);
 	c->o.lying = lying;
+	c->o.noflush = noflush;
 	c->st.flushes--;
 	if (r < 0)
 		return r;

@@ -45,6 +45,7 @@ struct vcache_opts {
 	bool tear;		/* write-back unit is one sector, not one write */
 	bool lying;		/* acknowledge flush/FUA, never write their data down */
 	bool sync;		/* a flush also flushes the backend (false: pwrite only) */
+	bool noflush;		/* flush and FUA do nothing; data stays dirty (not doomed) */
 	uint64_t seed;		/* random choices; same seed + same calls = same result */
 	uint64_t max_dirty;	/* bytes; 0 = no cap */
 };

@@ -159,6 +159,35 @@ static void lying_disk_loses_flushed(void **state)
 	assert_true(all_are(diskmodel_uri(dm), 0, 256 * KIB, 0x00));
 }
 
+/* Each cache mode's mapping, seen through a power cut over the volatile cache:
+ * flushed data survives unless QEMU drops flushes (unsafe); unflushed data survives
+ * only when the export is writethrough. */
+static void cache_mode_case(void **state, enum disk_cache_mode m, bool flushed_kept,
+			    bool unflushed_kept)
+{
+	struct disk_opts o;
+	disk_opts_init(&o);
+	o.size = 8 * MIB;
+	o.cache = m;
+	struct diskmodel *dm = *state = dm_new(&o);
+	dm_start(dm);
+	struct nbd_handle *h = nbd_open_uri(diskmodel_uri(dm));
+	put(h, 0, 128 * KIB, 0xaa, true);
+	put(h, 1 * MIB, 128 * KIB, 0xbb, false);
+	assert_int_equal(diskmodel_cut(dm, DISK_CUT_POWER), 0);
+	nbd_close(h);
+	dm_restart(dm, NULL);
+	print_message("cache=%s\n", disk_cache_name(m));
+	assert_true(all_are(diskmodel_uri(dm), 0, 128 * KIB, flushed_kept ? 0xaa : 0));
+	assert_true(all_are(diskmodel_uri(dm), 1 * MIB, 128 * KIB, unflushed_kept ? 0xbb : 0));
+}
+
+static void cache_none(void **state) { cache_mode_case(state, DISK_CACHE_NONE, true, false); }
+static void cache_writeback(void **state) { cache_mode_case(state, DISK_CACHE_WRITEBACK, true, false); }
+static void cache_writethrough(void **state) { cache_mode_case(state, DISK_CACHE_WRITETHROUGH, true, true); }
+static void cache_directsync(void **state) { cache_mode_case(state, DISK_CACHE_DIRECTSYNC, true, true); }
+static void cache_unsafe(void **state) { cache_mode_case(state, DISK_CACHE_UNSAFE, false, false); }
+
 /* --- write-back physics, on the disk as nbdkit serves it --- */
 
 enum { NWRITES = 64, WSECT = 64 };	/* 64 writes of 32 KiB */
@@ -355,6 +384,11 @@ int main(void)
 		cmocka_unit_test_teardown(power_cut_keeps_flushed_loses_unflushed, teardown),
 		cmocka_unit_test_teardown(process_kill_keeps_unflushed_raw, teardown),
 		cmocka_unit_test_teardown(lying_disk_loses_flushed, teardown),
+		cmocka_unit_test_teardown(cache_none, teardown),
+		cmocka_unit_test_teardown(cache_writeback, teardown),
+		cmocka_unit_test_teardown(cache_writethrough, teardown),
+		cmocka_unit_test_teardown(cache_directsync, teardown),
+		cmocka_unit_test_teardown(cache_unsafe, teardown),
 		cmocka_unit_test_teardown(random_writeback_persists_a_subset, teardown),
 		cmocka_unit_test_teardown(tearing_persists_part_of_a_write, teardown),
 		cmocka_unit_test_teardown(cap_writes_back_oldest, teardown),

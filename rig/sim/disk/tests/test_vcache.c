@@ -162,6 +162,25 @@ static void lying_acknowledges_but_never_writes(void **state)
 	vcache_free(c);
 }
 
+static void noflush_keeps_data_dirty_not_doomed(void **state)
+{
+	static struct platter p;
+	memset(&p, 0, sizeof(p));
+	struct vcache_opts o = { .sync = true, .noflush = true, .writeback = VCACHE_WB_OLDEST };
+	struct vcache *c = mk(&p, &o);
+	fill(c, 0, 4, 0x01, false);
+	assert_int_equal(vcache_flush(c), 0);
+	fill(c, 8, 4, 0x02, true);
+	assert_int_equal(p.pwrites, 0);
+	assert_int_equal(p.flushes, 0);
+	/* Unlike a lie, the data may still be written back, and a drain keeps it. */
+	assert_int_equal(vcache_writeback_step(c, 1), 4);
+	assert_int_equal(on_platter(&p, 0, 4, 0x01), 4);
+	assert_int_equal(vcache_drain(c), 0);
+	assert_int_equal(on_platter(&p, 8, 4, 0x02), 4);
+	vcache_free(c);
+}
+
 static void lying_cap_drops_oldest(void **state)
 {
 	static struct platter p;
@@ -333,6 +352,7 @@ int main(void)
 		cmocka_unit_test(sync_off_skips_backend_flush),
 		cmocka_unit_test(fua_writes_only_its_own_data),
 		cmocka_unit_test(lying_acknowledges_but_never_writes),
+		cmocka_unit_test(noflush_keeps_data_dirty_not_doomed),
 		cmocka_unit_test(lying_cap_drops_oldest),
 		cmocka_unit_test(writeback_whole_write_without_tear),
 		cmocka_unit_test(writeback_one_sector_with_tear),
