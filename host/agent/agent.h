@@ -100,12 +100,22 @@ uint64_t core_flush_begin(struct core *c, uint64_t *id);
 /* Record a completed flush (takes c->mu). */
 void core_flush_done(struct core *c, uint64_t id, uint64_t covers, int64_t submit_ns);
 
-/* Check phase (check.c): feed the span's bytes in order. */
+/* Check phase (check.c). The reader takes slots in ring order (0, 1, ..
+ * CHECK_SLOTS-1, 0, ...), fills each with the next consecutive blocks and hands it
+ * over; a decoding thread consumes them in the same order, so reading and decoding
+ * overlap. */
+#define CHECK_SLOTS 8
+#define CHECK_CHUNK (1u << 20)
 struct checker;
 struct checker *checker_new(const struct agent_opts *o, uint64_t nblocks, void *out_file);
 /* len is a multiple of the block size; blocks are consecutive from the previous call. */
 void checker_feed(struct checker *k, const unsigned char *buf, size_t len);
-/* Print the end line; returns 0 or a negative errno from the output stream. */
+/* Buffer of CHECK_CHUNK bytes for slot, once the decoder has freed it; without wait,
+ * NULL if it is not free yet. */
+unsigned char *checker_slot(struct checker *k, unsigned slot, bool wait);
+/* The slot holds len bytes of the next blocks: decode it. */
+void checker_slot_ready(struct checker *k, unsigned slot, size_t len);
+/* Wait for the decoder, print the end line, free k. Returns 0 or a negative errno. */
 int checker_finish(struct checker *k, double seconds);
 
 /* Target I/O (io_file.c, io_nbd.c): each returns 0 or a negative errno. */

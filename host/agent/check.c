@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+enum { SLOT_FREE, SLOT_READING, SLOT_READY };
+
 enum skind { S_GEN, S_ZERO, S_BAD, S_FOREIGN };
 
 struct sstate {
@@ -21,6 +23,8 @@ struct checker {
 	uint64_t nblocks, next_block;
 	uint32_t spb;
 	struct sstate *s;
+	enum rec_kind *kinds;
+	struct rec_id *ids;
 	/* pending merged run of uniform blocks */
 	bool have_run;
 	uint64_t run_first, run_n;
@@ -28,7 +32,18 @@ struct checker {
 	uint32_t run_cycle, run_gen;
 	uint64_t run_wm;
 	uint64_t bytes;
+	/* decoding pipeline: slots filled by the reader, decoded in order by a thread */
+	pthread_t thread;
+	bool threaded, quit;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	unsigned char *buf[CHECK_SLOTS];
+	size_t len[CHECK_SLOTS];
+	int state[CHECK_SLOTS];
+	unsigned next_decode;
 };
+
+static void *decoder(void *arg);
 
 struct checker *checker_new(const struct agent_opts *o, uint64_t nblocks, void *out_file)
 {
@@ -41,14 +56,25 @@ struct checker *checker_new(const struct agent_opts *o, uint64_t nblocks, void *
 	k->nblocks = nblocks;
 	k->spb = o->block_size / REC_SECTOR;
 	k->s = calloc(k->spb, sizeof(*k->s));
-	if (!k->s) {
+	k->kinds = calloc(k->spb, sizeof(*k->kinds));
+	k->ids = calloc(k->spb, sizeof(*k->ids));
+	if (!k->s || !k->kinds || !k->ids) {
+		free(k->s);
+		free(k->kinds);
+		free(k->ids);
 		free(k);
 		errno = ENOMEM;
 		return NULL;
 	}
+	pthread_mutex_init(&k->mu, NULL);
+	pthread_cond_init(&k->cv, NULL);
+	for (int i = 0; i < CHECK_SLOTS; i++)
+		if (posix_memalign((void **)&k->buf[i], 4096, CHECK_CHUNK))
+			k->buf[i] = NULL;
 	fprintf(k->out, "{\"type\":\"check\",\"version\":1,\"campaign\":%llu,\"cycle\":%u,\"disk\":%u,"
 		"\"block_size\":%u,\"span_blocks\":%llu}\n", (unsigned long long)o->campaign, o->cycle,
 		o->disk, o->block_size, (unsigned long long)nblocks);
+	k->threaded = !pthread_create(&k->thread, NULL, decoder, k);
 	return k;
 }
 
@@ -110,9 +136,11 @@ static void check_block(struct checker *k, const unsigned char *p, uint64_t bloc
 	const struct agent_opts *o = k->o;
 	bool foreign = false, bad = false, uniform = true;
 
+	rec_decode_many(p, k->spb, o->seed, o->campaign, k->kinds, k->ids);
 	for (uint32_t i = 0; i < k->spb; i++) {
 		struct sstate *s = &k->s[i];
-		switch (rec_decode(p + (size_t)i * REC_SECTOR, o->seed, o->campaign, &s->id)) {
+		s->id = k->ids[i];
+		switch (k->kinds[i]) {
 		case REC_ZERO:
 			s->kind = S_ZERO;
 			break;
@@ -162,9 +190,73 @@ void checker_feed(struct checker *k, const unsigned char *buf, size_t len)
 	k->bytes += len;
 }
 
+unsigned char *checker_slot(struct checker *k, unsigned slot, bool wait)
+{
+	unsigned char *b = NULL;
+
+	pthread_mutex_lock(&k->mu);
+	while (wait && k->state[slot] != SLOT_FREE)
+		pthread_cond_wait(&k->cv, &k->mu);
+	if (k->state[slot] == SLOT_FREE && k->buf[slot]) {
+		k->state[slot] = SLOT_READING;
+		b = k->buf[slot];
+	}
+	pthread_mutex_unlock(&k->mu);
+	return b;
+}
+
+void checker_slot_ready(struct checker *k, unsigned slot, size_t len)
+{
+	if (!k->threaded) {
+		checker_feed(k, k->buf[slot], len);
+		k->state[slot] = SLOT_FREE;
+		return;
+	}
+	pthread_mutex_lock(&k->mu);
+	k->len[slot] = len;
+	k->state[slot] = SLOT_READY;
+	pthread_cond_broadcast(&k->cv);
+	pthread_mutex_unlock(&k->mu);
+}
+
+/* Decodes slots in ring order; stops at quit once nothing is ready. */
+static void *decoder(void *arg)
+{
+	struct checker *k = arg;
+
+	pthread_mutex_lock(&k->mu);
+	for (;;) {
+		unsigned s = k->next_decode;
+		while (k->state[s] != SLOT_READY && !k->quit)
+			pthread_cond_wait(&k->cv, &k->mu);
+		if (k->state[s] != SLOT_READY)
+			break;
+		pthread_mutex_unlock(&k->mu);
+		checker_feed(k, k->buf[s], k->len[s]);
+		pthread_mutex_lock(&k->mu);
+		k->state[s] = SLOT_FREE;
+		k->next_decode = (s + 1) % CHECK_SLOTS;
+		pthread_cond_broadcast(&k->cv);
+	}
+	pthread_mutex_unlock(&k->mu);
+	return NULL;
+}
+
 int checker_finish(struct checker *k, double seconds)
 {
 	int rc = 0;
+
+	if (k->threaded) {
+		pthread_mutex_lock(&k->mu);
+		k->quit = true;
+		pthread_cond_broadcast(&k->cv);
+		pthread_mutex_unlock(&k->mu);
+		pthread_join(k->thread, NULL);
+	}
+	for (int i = 0; i < CHECK_SLOTS; i++)
+		free(k->buf[i]);
+	pthread_mutex_destroy(&k->mu);
+	pthread_cond_destroy(&k->cv);
 
 	flush_run(k);
 	fprintf(k->out, "{\"type\":\"end\",\"blocks\":%llu,\"bytes\":%llu,\"seconds\":%.6f}\n",
@@ -172,6 +264,8 @@ int checker_finish(struct checker *k, double seconds)
 	if (fflush(k->out) != 0 || ferror(k->out))
 		rc = -(errno ? errno : EIO);
 	free(k->s);
+	free(k->kinds);
+	free(k->ids);
 	free(k);
 	return rc;
 }

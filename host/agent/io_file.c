@@ -215,15 +215,15 @@ int file_write_run(struct core *c)
 
 int file_check(const struct agent_opts *o, struct checker *k, uint64_t nblocks)
 {
-	uint64_t per = CHUNK / o->block_size ? CHUNK / o->block_size : 1;
-	size_t len = per * o->block_size;
-	unsigned char *buf = aligned(len);
+	uint64_t per = CHECK_CHUNK / o->block_size ? CHECK_CHUNK / o->block_size : 1;
+	unsigned slot = 0;
 
-	if (!buf)
-		return -ENOMEM;
-	for (uint64_t b = 0; b < nblocks; b += per) {
+	for (uint64_t b = 0; b < nblocks; b += per, slot = (slot + 1) % CHECK_SLOTS) {
 		uint64_t n = nblocks - b < per ? nblocks - b : per;
 		size_t want = n * o->block_size, got = 0;
+		unsigned char *buf = checker_slot(k, slot, true);
+		if (!buf)
+			return -ENOMEM;
 		while (got < want) {
 			ssize_t r = pread(fd, buf + got, want - got, (off_t)(b * o->block_size + got));
 			if (r < 0 && errno == EINTR)
@@ -231,14 +231,13 @@ int file_check(const struct agent_opts *o, struct checker *k, uint64_t nblocks)
 			if (r <= 0) {
 				int e = r < 0 ? errno : EIO;
 				agent_log("cannot read '%s' at byte %llu: %s", o->target,
-					  (unsigned long long)(b * o->block_size + got), r < 0 ? strerror(e) : "end of file");
-				free(buf);
+					  (unsigned long long)(b * o->block_size + got),
+					  r < 0 ? strerror(e) : "end of file");
 				return -e;
 			}
 			got += (size_t)r;
 		}
-		checker_feed(k, buf, want);
+		checker_slot_ready(k, slot, want);
 	}
-	free(buf);
 	return 0;
 }

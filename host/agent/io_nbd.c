@@ -270,32 +270,33 @@ out:
 
 int nbd_check(const struct agent_opts *o, struct checker *k, uint64_t nblocks)
 {
-	uint64_t per = CHUNK / o->block_size ? CHUNK / o->block_size : 1;
-	unsigned char *bufs[READ_AHEAD];
-	int64_t cookies[READ_AHEAD];
-	uint64_t first[READ_AHEAD], count[READ_AHEAD];
+	uint64_t per = CHECK_CHUNK / o->block_size ? CHECK_CHUNK / o->block_size : 1;
+	int64_t cookies[CHECK_SLOTS];
+	size_t len[CHECK_SLOTS];
+	unsigned head = 0, tail = 0, inflight = 0;
 	uint64_t next = 0;
-	int head = 0, n = 0, rc = 0;
+	int rc = 0;
 
-	for (int i = 0; i < READ_AHEAD; i++)
-		if (!(bufs[i] = malloc(per * o->block_size)))
-			return -ENOMEM;
-	while ((next < nblocks || n) && !rc) {
-		while (n < READ_AHEAD && next < nblocks) {
-			int s = (head + n) % READ_AHEAD;
-			first[s] = next;
-			count[s] = nblocks - next < per ? nblocks - next : per;
-			cookies[s] = nbd_aio_pread(h, bufs[s], count[s] * o->block_size,
-						   first[s] * o->block_size, NBD_NULL_COMPLETION, 0);
-			if (cookies[s] < 0) {
+	/* Up to READ_AHEAD reads in flight; the decoder holds the other slots. */
+	while ((next < nblocks || inflight) && !rc) {
+		while (inflight < READ_AHEAD && next < nblocks) {
+			unsigned char *buf = checker_slot(k, tail, inflight == 0);
+			if (!buf)
+				break;
+			uint64_t n = nblocks - next < per ? nblocks - next : per;
+			len[tail] = n * o->block_size;
+			cookies[tail] = nbd_aio_pread(h, buf, len[tail], next * o->block_size,
+						      NBD_NULL_COMPLETION, 0);
+			if (cookies[tail] < 0) {
 				rc = -EIO;
 				break;
 			}
-			next += count[s];
-			n++;
+			next += n;
+			tail = (tail + 1) % CHECK_SLOTS;
+			inflight++;
 		}
-		if (rc)
-			break;
+		if (rc || !inflight)
+			continue;
 		for (;;) {
 			int done = nbd_aio_command_completed(h, cookies[head]);
 			if (done < 0) {
@@ -311,15 +312,13 @@ int nbd_check(const struct agent_opts *o, struct checker *k, uint64_t nblocks)
 		}
 		if (rc)
 			break;
-		checker_feed(k, bufs[head], count[head] * o->block_size);
-		head = (head + 1) % READ_AHEAD;
-		n--;
+		checker_slot_ready(k, head, len[head]);
+		head = (head + 1) % CHECK_SLOTS;
+		inflight--;
 	}
 	if (rc) {
 		agent_log("cannot read '%s': %s", o->target, nbd_get_error());
 		drain();
 	}
-	for (int i = 0; i < READ_AHEAD; i++)
-		free(bufs[i]);
 	return rc;
 }

@@ -71,23 +71,96 @@ static uint32_t crc32c_hw(uint32_t crc, const void *buf, size_t len)
 	return ~(uint32_t)c;
 }
 
-uint32_t rec_crc32c(uint32_t crc, const void *buf, size_t len)
+/* Four independent CRCs at once: crc32 has a latency of 3 cycles and a throughput of
+ * 1, so interleaving four sectors runs about three times faster than one after another. */
+__attribute__((target("sse4.2")))
+static void crc32c_hw_x4(const unsigned char *const p[4], size_t len, uint32_t out[4])
 {
-	static int has_hw = -1;
+	uint64_t c0 = 0xffffffffu, c1 = 0xffffffffu, c2 = 0xffffffffu, c3 = 0xffffffffu;
+	size_t i = 0;
 
+	for (; i + 8 <= len; i += 8) {
+		uint64_t w0, w1, w2, w3;
+		memcpy(&w0, p[0] + i, 8);
+		memcpy(&w1, p[1] + i, 8);
+		memcpy(&w2, p[2] + i, 8);
+		memcpy(&w3, p[3] + i, 8);
+		c0 = _mm_crc32_u64(c0, w0);
+		c1 = _mm_crc32_u64(c1, w1);
+		c2 = _mm_crc32_u64(c2, w2);
+		c3 = _mm_crc32_u64(c3, w3);
+	}
+	for (; i + 4 <= len; i += 4) {
+		uint32_t w0, w1, w2, w3;
+		memcpy(&w0, p[0] + i, 4);
+		memcpy(&w1, p[1] + i, 4);
+		memcpy(&w2, p[2] + i, 4);
+		memcpy(&w3, p[3] + i, 4);
+		c0 = _mm_crc32_u32((uint32_t)c0, w0);
+		c1 = _mm_crc32_u32((uint32_t)c1, w1);
+		c2 = _mm_crc32_u32((uint32_t)c2, w2);
+		c3 = _mm_crc32_u32((uint32_t)c3, w3);
+	}
+	for (; i < len; i++) {
+		c0 = _mm_crc32_u8((uint32_t)c0, p[0][i]);
+		c1 = _mm_crc32_u8((uint32_t)c1, p[1][i]);
+		c2 = _mm_crc32_u8((uint32_t)c2, p[2][i]);
+		c3 = _mm_crc32_u8((uint32_t)c3, p[3][i]);
+	}
+	out[0] = ~(uint32_t)c0;
+	out[1] = ~(uint32_t)c1;
+	out[2] = ~(uint32_t)c2;
+	out[3] = ~(uint32_t)c3;
+}
+
+static int has_hw = -1;
+
+static int hw(void)
+{
 	if (has_hw < 0) {
 		__builtin_cpu_init();
 		has_hw = __builtin_cpu_supports("sse4.2") ? 1 : 0;
 	}
-	return has_hw ? crc32c_hw(crc, buf, len) : rec_crc32c_sw(crc, buf, len);
+	return has_hw;
+}
+
+uint32_t rec_crc32c(uint32_t crc, const void *buf, size_t len)
+{
+	return hw() ? crc32c_hw(crc, buf, len) : rec_crc32c_sw(crc, buf, len);
+}
+
+static void crc32c_x4(const unsigned char *const p[4], size_t len, uint32_t out[4])
+{
+	if (hw()) {
+		crc32c_hw_x4(p, len, out);
+		return;
+	}
+	for (int i = 0; i < 4; i++)
+		out[i] = rec_crc32c_sw(0, p[i], len);
 }
 #else
 uint32_t rec_crc32c(uint32_t crc, const void *buf, size_t len)
 {
 	return rec_crc32c_sw(crc, buf, len);
 }
+
+static void crc32c_x4(const unsigned char *const p[4], size_t len, uint32_t out[4])
+{
+	for (int i = 0; i < 4; i++)
+		out[i] = rec_crc32c_sw(0, p[i], len);
+}
 #endif
 
+/* Records are little-endian; on a little-endian host these are plain loads and stores
+ * (the check phase decodes every sector, so this is its inner loop). */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+static inline void put16(unsigned char *p, uint16_t v) { memcpy(p, &v, 2); }
+static inline void put32(unsigned char *p, uint32_t v) { memcpy(p, &v, 4); }
+static inline void put64(unsigned char *p, uint64_t v) { memcpy(p, &v, 8); }
+static inline uint16_t get16(const unsigned char *p) { uint16_t v; memcpy(&v, p, 2); return v; }
+static inline uint32_t get32(const unsigned char *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+static inline uint64_t get64(const unsigned char *p) { uint64_t v; memcpy(&v, p, 8); return v; }
+#else
 static inline void put16(unsigned char *p, uint16_t v) { p[0] = v; p[1] = v >> 8; }
 static inline void put32(unsigned char *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = v >> (8 * i); }
 static inline void put64(unsigned char *p, uint64_t v) { for (int i = 0; i < 8; i++) p[i] = v >> (8 * i); }
@@ -104,6 +177,7 @@ static inline uint64_t get64(const unsigned char *p)
 	for (int i = 7; i >= 0; i--) v = v << 8 | p[i];
 	return v;
 }
+#endif
 
 static uint64_t payload_state(const struct rec_id *id, uint64_t seed)
 {
@@ -154,14 +228,11 @@ static int all_zero(const unsigned char *p)
 	return acc == 0;
 }
 
-enum rec_kind rec_decode(const void *buf, uint64_t seed, uint64_t expect_campaign,
-			 struct rec_id *id)
+/* Everything after the CRC: header fields and the payload. */
+static enum rec_kind decode_checked(const unsigned char *p, uint64_t seed, uint64_t expect_campaign,
+				    struct rec_id *id)
 {
-	const unsigned char *p = buf;
-
-	if (get64(p) != REC_MAGIC)
-		return all_zero(p) ? REC_ZERO : REC_GARBAGE;
-	if (get32(p + REC_CRC_OFF) != rec_crc32c(0, p, REC_CRC_OFF) || get32(p + 504) != 0)
+	if (get32(p + 504) != 0)
 		return REC_GARBAGE;
 	id->campaign = get64(p + 8);
 	id->cycle = get32(p + 16);
@@ -173,10 +244,57 @@ enum rec_kind rec_decode(const void *buf, uint64_t seed, uint64_t expect_campaig
 	id->seq = get64(p + 40);
 	id->watermark = get64(p + 48);
 	if (id->campaign == expect_campaign) {
-		uint64_t st = payload_state(id, seed);
-		for (int i = 0; i < REC_PAYLOAD_WORDS; i++)
-			if (get64(p + REC_PAYLOAD_OFF + 8 * i) != rec_splitmix64(&st))
-				return REC_GARBAGE;
+		/* splitmix64 step i is mix(state + (i+1)*gamma): independent words, so the
+		 * loop pipelines; differences are or-ed instead of branching per word. */
+		uint64_t st = payload_state(id, seed), diff = 0;
+		for (int i = 0; i < REC_PAYLOAD_WORDS; i++) {
+			uint64_t z = st + (uint64_t)(i + 1) * 0x9e3779b97f4a7c15ull;
+			z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+			z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+			diff |= get64(p + REC_PAYLOAD_OFF + 8 * i) ^ (z ^ (z >> 31));
+		}
+		if (diff)
+			return REC_GARBAGE;
 	}
 	return REC_RECORD;
+}
+
+enum rec_kind rec_decode(const void *buf, uint64_t seed, uint64_t expect_campaign,
+			 struct rec_id *id)
+{
+	const unsigned char *p = buf;
+
+	if (get64(p) != REC_MAGIC)
+		return all_zero(p) ? REC_ZERO : REC_GARBAGE;
+	if (get32(p + REC_CRC_OFF) != rec_crc32c(0, p, REC_CRC_OFF))
+		return REC_GARBAGE;
+	return decode_checked(p, seed, expect_campaign, id);
+}
+
+void rec_decode_many(const void *buf, size_t n, uint64_t seed, uint64_t expect_campaign,
+		     enum rec_kind *kinds, struct rec_id *ids)
+{
+	const unsigned char *base = buf;
+	size_t i = 0;
+
+	for (; i + 4 <= n; i += 4) {
+		const unsigned char *p[4];
+		uint32_t crc[4];
+		int magic = 0;
+		for (int j = 0; j < 4; j++) {
+			p[j] = base + (i + j) * REC_SECTOR;
+			magic += get64(p[j]) == REC_MAGIC;
+		}
+		if (magic < 4) {
+			for (int j = 0; j < 4; j++)
+				kinds[i + j] = rec_decode(p[j], seed, expect_campaign, &ids[i + j]);
+			continue;
+		}
+		crc32c_x4(p, REC_CRC_OFF, crc);
+		for (int j = 0; j < 4; j++)
+			kinds[i + j] = get32(p[j] + REC_CRC_OFF) != crc[j] ? REC_GARBAGE :
+				decode_checked(p[j], seed, expect_campaign, &ids[i + j]);
+	}
+	for (; i < n; i++)
+		kinds[i] = rec_decode(base + i * REC_SECTOR, seed, expect_campaign, &ids[i]);
 }

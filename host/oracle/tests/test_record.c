@@ -131,6 +131,34 @@ static void test_block_encode(void **state)
 	}
 }
 
+static void test_decode_many_agrees(void **state)
+{
+	/* 11 sectors (two interleaved groups of four and a tail), some damaged, in every
+	 * position of a group. */
+	unsigned char buf[11 * REC_SECTOR];
+	enum rec_kind kinds[11];
+	struct rec_id ids[11], one;
+	struct rec_id id = base_id;
+
+	id.spb = 11;
+	rec_encode_block(buf, &id, 5);
+	buf[1 * REC_SECTOR + 200] ^= 1;			/* payload */
+	memset(buf + 6 * REC_SECTOR, 0, REC_SECTOR);	/* zero */
+	buf[9 * REC_SECTOR + REC_CRC_OFF] ^= 1;		/* checksum */
+	rec_decode_many(buf, 11, 5, 77, kinds, ids);
+	for (int i = 0; i < 11; i++) {
+		enum rec_kind k = rec_decode(buf + i * REC_SECTOR, 5, 77, &one);
+		assert_int_equal(kinds[i], k);
+		if (k == REC_RECORD)
+			assert_int_equal(ids[i].sector, one.sector);
+	}
+	assert_int_equal(kinds[0], REC_RECORD);
+	assert_int_equal(kinds[1], REC_GARBAGE);
+	assert_int_equal(kinds[6], REC_ZERO);
+	assert_int_equal(kinds[9], REC_GARBAGE);
+	assert_int_equal(kinds[10], REC_RECORD);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -142,6 +170,7 @@ int main(void)
 		cmocka_unit_test(test_payload_with_valid_crc_rejected),
 		cmocka_unit_test(test_random_garbage),
 		cmocka_unit_test(test_block_encode),
+		cmocka_unit_test(test_decode_many_agrees),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
