@@ -11,7 +11,8 @@ ORACLE_CFLAGS = $(shell pkg-config --cflags sqlite3 jansson)
 ORACLE_LIBS   = $(shell pkg-config --libs sqlite3 jansson) -lpthread
 
 ORACLE_TESTS := $(BUILD)/host/oracle/tests/test_record $(BUILD)/host/oracle/tests/test_classify \
-		$(BUILD)/host/oracle/tests/test_ledger $(BUILD)/host/oracle/tests/test_agent_file
+		$(BUILD)/host/oracle/tests/test_ledger $(BUILD)/host/oracle/tests/test_agent_file \
+		$(BUILD)/host/oracle/tests/test_agent_nbd
 ORACLE_BENCH := $(BUILD)/host/oracle/bench/bench_oracle
 
 ALL_TARGETS += $(ORACLE_LIB)
@@ -40,8 +41,9 @@ $(BUILD)/host/oracle/tests/%: host/oracle/tests/%.c $(ORACLE_SAN_OBJS) $(PCLIB_S
 	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) $(ORACLE_CFLAGS) $(shell pkg-config --cflags cmocka) \
 		-Ihost/oracle -Ihost/lib -MMD -MP -o $@ $< $(ORACLE_TEST_DEPS) $(ORACLE_TEST_LIBS)
 
-# The end-to-end test runs the agent binaries.
-$(BUILD)/host/oracle/tests/test_agent_file: $(AGENT) $(AGENT_NBD)
+# The end-to-end tests run the agent binaries.
+$(BUILD)/host/oracle/tests/test_agent_file: $(AGENT)
+$(BUILD)/host/oracle/tests/test_agent_nbd: $(AGENT_NBD)
 
 $(BUILD)/host/oracle/bench/%: host/oracle/bench/%.c $(ORACLE_LIB) $(PCLIB) | $(AGENT_NBD)
 	@mkdir -p $(@D)
