@@ -29,11 +29,11 @@
 #include "verify.h"
 
 #define CAMPAIGN 4242
-#define CYCLE 1
 #define TOKEN "e2e-token"
 #define BS 4096
 #define SPAN_MIB 8
 
+static int CYCLE = 1;
 static char agent[PATH_MAX], dir[256], db_path[300], img[300], report[300];
 
 static int64_t mono_ns(void)
@@ -164,17 +164,39 @@ static void test_kill_check_tamper(void **state)
 	assert_true(res.cycle.since_flush_ns > -100000000LL && res.cycle.since_flush_ns < 60000000000LL);
 	assert_true(q1(db, "SELECT COUNT(*) FROM oracle_baseline") == 1);
 
-	/* 2. Tamper. Candidates for rollbacks come from the ledger: every write of a block
-	 * covered by a flush (F = A >= 1), or none covered (F = 0, the baseline). */
-	int64_t covers = q1(db, "SELECT MAX(covers) FROM oracle_flush");
+	/* 2. Cycle 2: 1050 writes with a flush every 100, ending normally, so the last
+	 * ~50 writes are unflushed. Then tamper. Candidates for rollbacks come from the
+	 * ledger: every write of a block covered by a flush (F = A >= 1), or none covered
+	 * (F = 0, the baseline). */
+	CYCLE = 2;
+	cfg.cycle = 2;
+	snprintf(cycle, sizeof(cycle), "%d", CYCLE);
+	l = ledger_open(&cfg, db_path);
+	assert_non_null(l);
+	assert_int_equal(ledger_start(l), 0);
+	snprintf(port, sizeof(port), "127.0.0.1:%u", ledger_port(l));
+	const char *argv2[] = { agent, "write", img, "--campaign", campaign, "--cycle", cycle,
+				"--span-mib", span, "--queue-depth", "4", "--flush", "every-n:100",
+				"--writes", "1050", "--ledger", port, "--token", TOKEN, "--quiet", NULL };
+	struct child_result cr;
+	assert_int_equal(child_run(argv2, NULL, 60000, &cr), 0);
+	assert_true(WIFEXITED(cr.status) && WEXITSTATUS(cr.status) == 0);
+	child_result_release(&cr);
+	assert_int_equal(ledger_quiesce(l, 100, 5000), 0);
+	ledger_free(l);
+	cut = mono_ns();
+
+	int64_t covers = q1(db, "SELECT MAX(covers) FROM oracle_flush WHERE cycle = 2");
 	char sql[300];
-	snprintf(sql, sizeof(sql), "SELECT block FROM oracle_ack WHERE block > 20 GROUP BY block"
+	snprintf(sql, sizeof(sql), "SELECT block FROM oracle_ack WHERE cycle = 2 AND block > 20 GROUP BY block"
 		 " HAVING MAX(ack_index) < %lld ORDER BY block LIMIT 1", (long long)covers);
 	int64_t flushed_blk = q1(db, sql);
-	snprintf(sql, sizeof(sql), "SELECT block FROM oracle_ack WHERE block > 20 GROUP BY block"
+	snprintf(sql, sizeof(sql), "SELECT block FROM oracle_ack WHERE cycle = 2 AND block > 20 GROUP BY block"
 		 " HAVING MIN(ack_index) >= %lld ORDER BY block LIMIT 1", (long long)covers);
 	int64_t unflushed_blk = q1(db, sql);
+	assert_true(covers >= 1000 - 4 && covers <= 1050);
 	assert_true(flushed_blk > 20);
+	assert_true(unflushed_blk > 20);
 
 	int fd = open(img, O_RDWR);
 	assert_true(fd >= 0);
@@ -186,10 +208,7 @@ static void test_kill_check_tamper(void **state)
 	assert_int_equal(pread(fd, buf, BS, 13 * BS), BS);	/* block 13 copied over 12 */
 	pwrite_block(fd, 12, buf);
 	rollback(fd, flushed_blk);
-	if (unflushed_blk > 20)
-		rollback(fd, unflushed_blk);
-	else
-		printf("note: every write was covered by a flush; no unflushed rollback to test\n");
+	rollback(fd, unflushed_blk);
 	close(fd);
 
 	run_check();
@@ -203,12 +222,13 @@ static void test_kill_check_tamper(void **state)
 	assert_int_equal(res.cycle.count[CLS_CORRUPT], 1);
 	assert_int_equal(res.cycle.count[CLS_MISDIRECTED], 1);
 	assert_int_equal(res.cycle.count[CLS_FLUSHED_LOST_OLDER], 1);
-	if (unflushed_blk > 20) {
-		assert_string_equal(class_of(db, unflushed_blk), "unflushed_lost_older");
-		assert_int_equal(res.cycle.count[CLS_UNFLUSHED_LOST_OLDER], 1);
-	}
-	assert_int_equal(q1(db, "SELECT violations FROM oracle_cycle_result"), 4);
-	assert_int_equal(q1(db, "SELECT COUNT(*) FROM oracle_check WHERE violation = 1"), 4);
+	assert_string_equal(class_of(db, unflushed_blk), "unflushed_lost_older");
+	assert_int_equal(res.cycle.count[CLS_UNFLUSHED_LOST_OLDER], 1);
+	/* Nothing else changed: the rest reads back as acknowledged. */
+	assert_int_equal(res.cycle.count[CLS_OK], res.blocks - 5);
+	assert_int_equal(q1(db, "SELECT violations FROM oracle_cycle_result WHERE cycle = 2"), 4);
+	assert_int_equal(q1(db, "SELECT COUNT(*) FROM oracle_check WHERE cycle = 2 AND violation = 1"), 4);
+	assert_int_equal(q1(db, "SELECT violations FROM oracle_cycle_result WHERE cycle = 1"), 0);
 
 	/* 3. Pruned ledger still classifies (without ordering anomalies). */
 	assert_true(ledger_prune(db, CAMPAIGN, CYCLE, 0) > 0);
