@@ -35,6 +35,7 @@ struct agent_opts {
 	const char *output;		/* check report, NULL: stdout */
 	bool quiet;
 	bool seed_set;
+	uint32_t ledger_queue;		/* entries buffered for the ledger */
 };
 
 /* One write of the schedule. */

@@ -15,7 +15,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define QUEUE_CAP 131072
 #define BATCH_NS 1000000
 
 struct entry {
@@ -42,7 +41,24 @@ static struct {
 	int64_t finish_deadline;
 	int fd;
 	unsigned char *out;	/* frame buffer */
+	size_t cap;		/* queue entries */
 } L = { .fd = -1 };
+
+#define QUEUE_CAP L.cap
+
+/* With L.mu held: queue the GAP entry for the acknowledgements dropped so far, if
+ * there is room; the gap stays contiguous because nothing is queued before it. */
+static void queue_gap(void)
+{
+	if (!L.gap_count || L.len == QUEUE_CAP)
+		return;
+	struct entry *g = &L.q[(L.head + L.len++) % QUEUE_CAP];
+	memset(g, 0, sizeof(*g));
+	g->type = LEDGER_GAP;
+	g->a = L.gap_first;
+	g->b = L.gap_count;
+	L.gap_count = 0;
+}
 
 static int parse_addr(const char *s, struct sockaddr_in *sa)
 {
@@ -232,15 +248,7 @@ static void *sender(void *arg)
 		}
 
 		pthread_mutex_lock(&L.mu);
-		if (L.gap_count && L.len < QUEUE_CAP) {
-			/* Tell the host which acknowledgements it will never get. */
-			struct entry *g = &L.q[(L.head + L.len++) % QUEUE_CAP];
-			memset(g, 0, sizeof(*g));
-			g->type = LEDGER_GAP;
-			g->a = L.gap_first;
-			g->b = L.gap_count;
-			L.gap_count = 0;
-		}
+		queue_gap();	/* tell the host which acknowledgements it will never get */
 		size_t n = L.len < BATCH_MAX ? L.len : BATCH_MAX;
 		for (size_t i = 0; i < n; i++)
 			batch[i] = L.q[(L.head + i) % QUEUE_CAP];
@@ -255,6 +263,7 @@ static void *sender(void *arg)
 			pthread_mutex_lock(&L.mu);
 			L.head = (L.head + n) % QUEUE_CAP;
 			L.len -= n;
+			queue_gap();
 			bool done = L.finishing && L.len == 0;
 			pthread_mutex_unlock(&L.mu);
 			if (done) {
@@ -292,6 +301,7 @@ int lclient_start(const struct agent_opts *o, uint64_t nblocks)
 	}
 	L.o = o;
 	L.nblocks = nblocks;
+	L.cap = o->ledger_queue;
 	L.q = malloc(sizeof(*L.q) * QUEUE_CAP);
 	L.out = malloc(16 + BATCH_MAX * (9 + LEDGER_ACKS_HEAD + LEDGER_ACK_ENTRY) + LEDGER_HELLO_FIXED + 300);
 	if (!L.q || !L.out)
@@ -310,7 +320,10 @@ int lclient_start(const struct agent_opts *o, uint64_t nblocks)
 static void push(const struct entry *e)
 {
 	pthread_mutex_lock(&L.mu);
-	if (L.len == QUEUE_CAP) {
+	if (L.gap_count && L.len + 2 <= QUEUE_CAP)
+		queue_gap();
+	if (L.gap_count || L.len == QUEUE_CAP) {
+		/* Never block the writes: drop, count, and report the hole. */
 		if (e->type == LEDGER_ACKS) {
 			if (!L.gap_count)
 				L.gap_first = e->c;

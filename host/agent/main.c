@@ -72,6 +72,8 @@ static const char usage[] =
 "  --baseline-exists    do not write the baseline (generation 0)\n"
 "  --ledger IP:PORT     host ledger to stream acknowledgements and flushes to\n"
 "  --token T            the campaign's ledger token (required with --ledger)\n"
+"  --ledger-queue N     entries kept while the ledger is unreachable (131072); when\n"
+"                       full, new ones are dropped, counted and reported as a gap\n"
 "check:\n"
 "  --output FILE        write the JSON-lines report there (default: stdout)\n"
 "  --quiet              no progress messages\n"
@@ -79,7 +81,7 @@ static const char usage[] =
 
 enum { O_CAMPAIGN = 256, O_CYCLE, O_DISK, O_SEED, O_BS, O_SPAN, O_QD, O_PATTERN, O_HOT,
        O_FLUSH, O_FLUSH_N, O_FLUSH_MS, O_DIRECT, O_DURATION, O_WRITES, O_BASE, O_LEDGER,
-       O_TOKEN, O_OUTPUT, O_QUIET, O_HELP };
+       O_TOKEN, O_OUTPUT, O_QUIET, O_HELP, O_LQUEUE };
 
 static const struct option longopts[] = {
 	{ "campaign", 1, NULL, O_CAMPAIGN }, { "cycle", 1, NULL, O_CYCLE },
@@ -92,7 +94,7 @@ static const struct option longopts[] = {
 	{ "writes", 1, NULL, O_WRITES }, { "baseline-exists", 0, NULL, O_BASE },
 	{ "ledger", 1, NULL, O_LEDGER }, { "token", 1, NULL, O_TOKEN },
 	{ "output", 1, NULL, O_OUTPUT }, { "quiet", 0, NULL, O_QUIET },
-	{ "help", 0, NULL, O_HELP }, { NULL, 0, NULL, 0 },
+	{ "help", 0, NULL, O_HELP }, { "ledger-queue", 1, NULL, O_LQUEUE }, { NULL, 0, NULL, 0 },
 };
 
 static int bad_arg(const char *opt, const char *val, const char *why)
@@ -125,10 +127,11 @@ static int parse_opts(int argc, char **argv, struct agent_opts *o)
 	int c, rc = 0;
 
 	*o = (struct agent_opts){ .block_size = 4096, .queue_depth = 16, .hot_set_pct = 10,
-				  .flush_n = 64, .flush_ms = 100, .direct = true };
+				  .flush_n = 64, .flush_ms = 100, .direct = true,
+				  .ledger_queue = 131072 };
 	optind = 2;
 	while (!rc && (c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		const char *name = c >= O_CAMPAIGN && c <= O_HELP ? longopts[c - O_CAMPAIGN].name : "?";
+		const char *name = c >= O_CAMPAIGN && c <= O_LQUEUE ? longopts[c - O_CAMPAIGN].name : "?";
 		switch (c) {
 		case O_CAMPAIGN: rc = parse_u64(name, optarg, 0, UINT64_MAX, &o->campaign); have_campaign = true; break;
 		case O_CYCLE: rc = parse_u64(name, optarg, 0, UINT32_MAX, &v); o->cycle = (uint32_t)v; break;
@@ -191,6 +194,7 @@ static int parse_opts(int argc, char **argv, struct agent_opts *o)
 		case O_OUTPUT: o->output = optarg; break;
 		case O_QUIET: o->quiet = true; break;
 		case O_HELP: fputs(usage, stdout); exit(0);
+		case O_LQUEUE: rc = parse_u64(name, optarg, 16, 1u << 24, &v); o->ledger_queue = (uint32_t)v; break;
 		default: return -EINVAL;
 		}
 	}

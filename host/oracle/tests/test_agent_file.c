@@ -237,6 +237,65 @@ static void test_kill_check_tamper(void **state)
 	sqlite3_close(db);
 }
 
+/* The ledger is down while the agent writes: the writes go on, the queue (1000 entries)
+ * fills, the rest is dropped and counted; when the ledger comes up the agent connects,
+ * delivers what it kept, reports the gap, and ends. */
+static void test_ledger_late_and_full(void **state)
+{
+	sqlite3 *db;
+	struct ledger_config cfg = { .campaign = CAMPAIGN, .token = TOKEN, .cycle = 5 };
+	char port[64], campaign[32];
+	struct ledger *l;
+
+	assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	assert_int_equal(sqlite3_exec(db, ledger_schema_sql, NULL, NULL, NULL), SQLITE_OK);
+	/* A port nobody listens on (yet). */
+	l = ledger_open(&cfg, db_path);
+	assert_non_null(l);
+	cfg.port = ledger_port(l);
+	ledger_free(l);
+
+	snprintf(port, sizeof(port), "127.0.0.1:%u", cfg.port);
+	snprintf(campaign, sizeof(campaign), "%d", CAMPAIGN);
+	const char *argv[] = { agent, "write", img, "--campaign", campaign, "--cycle", "5",
+			       "--span-mib", "8", "--writes", "3000", "--ledger-queue", "1000",
+			       "--ledger", port, "--token", TOKEN, "--quiet", NULL };
+	struct child c = { .argv = argv, .in = CHILD_NULL, .out = CHILD_PIPE, .err = CHILD_INHERIT };
+	assert_int_equal(child_start(&c), 0);
+	/* The agent prints its summary when the writes are done, before it gives up on
+	 * the ledger (it waits up to 2 s). */
+	char out[4096] = "";
+	size_t len = 0;
+	while (!strstr(out, "\"type\":\"write\"") && len < sizeof(out) - 1) {
+		ssize_t r = read(c.fd_out, out + len, sizeof(out) - 1 - len);
+		if (r <= 0)
+			break;
+		len += (size_t)r;
+		out[len] = 0;
+	}
+	assert_non_null(strstr(out, "\"writes\":3000"));
+	l = ledger_open(&cfg, db_path);
+	assert_non_null(l);
+	assert_int_equal(ledger_start(l), 0);
+	int status;
+	assert_int_equal(child_finish(&c, 10000, &status), 0);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(ledger_quiesce(l, 50, 5000), 0);
+	ledger_free(l);
+
+	int64_t acks = q1(db, "SELECT COUNT(*) FROM oracle_ack WHERE cycle = 5");
+	int64_t gap = q1(db, "SELECT SUM(count) FROM oracle_gap WHERE cycle = 5 AND source = 'agent'");
+	assert_true(acks > 900 && acks < 1000);
+	assert_int_equal(acks + gap, 3000);
+	assert_int_equal(q1(db, "SELECT MAX(ack_index) FROM oracle_ack WHERE cycle = 5"), acks - 1);
+	assert_int_equal(q1(db, "SELECT first_ack_index FROM oracle_gap WHERE cycle = 5"), acks);
+	assert_int_equal(q1(db, "SELECT end_dropped FROM oracle_session WHERE cycle = 5"), gap);
+	assert_int_equal(q1(db, "SELECT end_reason FROM oracle_session WHERE cycle = 5"), 0);
+	assert_int_equal(q1(db, "SELECT COUNT(*) FROM oracle_baseline WHERE cycle = 5"), 1);
+	sqlite3_close(db);
+}
+
 static int setup(void **state)
 {
 	char self[PATH_MAX];
@@ -274,6 +333,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_kill_check_tamper, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ledger_late_and_full, setup, teardown),
 	};
 	log_set_level(LOG_WARN);
 	return cmocka_run_group_tests(tests, NULL, NULL);
