@@ -389,8 +389,43 @@ out:
 	return rc;
 }
 
+static int each_finding(struct ctx *x, const struct oracle_verify_result *res,
+			oracle_finding_fn fn, void *fctx)
+{
+	for (uint64_t b = 0; b < x->nblocks; b++) {
+		const struct cls_block *k = &x->blocks[b];
+		if (k->cls == CLS_OK && !k->anomaly)
+			continue;
+		json_t *o = json_pack("{s:s, s:b, s:b}", "class", cls_class_name(k->cls),
+				      "violation", k->violation, "anomaly", k->anomaly);
+		if (!o)
+			return -ENOMEM;
+		json_object_set_new(o, "newest_acked", k->led.acked ? json_integer(k->led.newest_acked) : json_null());
+		json_object_set_new(o, "newest_flushed", k->led.flushed ? json_integer(k->led.newest_flushed) : json_null());
+		bool have = k->vmin <= k->vmax;
+		json_object_set_new(o, "read_min", have ? json_integer(k->vmin) : json_null());
+		json_object_set_new(o, "read_max", have ? json_integer(k->vmax) : json_null());
+		char *s = json_dumps(o, JSON_COMPACT);
+		json_decref(o);
+		if (!s)
+			return -ENOMEM;
+		int rc = fn(fctx, k, s, res->cycle.since_flush_ns);
+		free(s);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
 int oracle_verify(sqlite3 *db, uint64_t campaign, uint32_t cycle, uint32_t disk, FILE *report,
 		  int64_t cut_ns, bool store, struct oracle_verify_result *res)
+{
+	return oracle_verify_each(db, campaign, cycle, disk, report, cut_ns, store, res, NULL, NULL);
+}
+
+int oracle_verify_each(sqlite3 *db, uint64_t campaign, uint32_t cycle, uint32_t disk,
+		       FILE *report, int64_t cut_ns, bool store, struct oracle_verify_result *res,
+		       oracle_finding_fn fn, void *fctx)
 {
 	struct ctx x = { .db = db, .campaign = campaign, .cycle = cycle, .disk = disk };
 	int rc;
@@ -417,6 +452,8 @@ int oracle_verify(sqlite3 *db, uint64_t campaign, uint32_t cycle, uint32_t disk,
 	}
 	if (store)
 		rc = store_results(&x, res);
+	if (!rc && fn)
+		rc = each_finding(&x, res, fn, fctx);
 out:
 	for (size_t i = 0; i < x.narena; i++)
 		free(x.arena[i]);

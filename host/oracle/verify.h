@@ -29,4 +29,17 @@ struct oracle_verify_result {
 int oracle_verify(sqlite3 *db, uint64_t campaign, uint32_t cycle, uint32_t disk, FILE *report,
 		  int64_t cut_ns, bool store, struct oracle_verify_result *res);
 
+/* Called for every finding: a block that is not ok, or an ordering anomaly. detail_json
+ * is an object {"class", "violation", "anomaly", "newest_acked", "newest_flushed",
+ * "read_min", "read_max"} (versions as in classify.h; null when absent), valid during
+ * the call. The controller stores it with store_finding_insert(); a non-zero return
+ * stops the walk and is returned. */
+typedef int (*oracle_finding_fn)(void *ctx, const struct cls_block *b, const char *detail_json,
+				 int64_t since_flush_ns);
+
+/* oracle_verify(), then fn for every finding. */
+int oracle_verify_each(sqlite3 *db, uint64_t campaign, uint32_t cycle, uint32_t disk,
+		       FILE *report, int64_t cut_ns, bool store, struct oracle_verify_result *res,
+		       oracle_finding_fn fn, void *ctx);
+
 #endif

@@ -21,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "child.h"
 #include "ledger.h"
 #include "ledger_schema.h"
@@ -88,6 +90,24 @@ static const char *class_of(sqlite3 *db, int64_t block)
 	strcpy(cls, sqlite3_step(st) == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : "ok");
 	sqlite3_finalize(st);
 	return cls;
+}
+
+struct seen {
+	int n, violations;
+};
+
+static int on_finding(void *ctx, const struct cls_block *b, const char *detail, int64_t since)
+{
+	struct seen *s = ctx;
+	json_error_t e;
+	json_t *o = json_loads(detail, 0, &e);
+	assert_non_null(o);
+	assert_string_equal(json_string_value(json_object_get(o, "class")), cls_class_name(b->cls));
+	assert_int_equal(json_is_true(json_object_get(o, "violation")), b->violation);
+	json_decref(o);
+	s->n++;
+	s->violations += b->violation;
+	return 0;
 }
 
 static void pwrite_block(int fd, int64_t block, const void *buf)
@@ -229,6 +249,16 @@ static void test_kill_check_tamper(void **state)
 	assert_int_equal(q1(db, "SELECT violations FROM oracle_cycle_result WHERE cycle = 2"), 4);
 	assert_int_equal(q1(db, "SELECT COUNT(*) FROM oracle_check WHERE cycle = 2 AND violation = 1"), 4);
 	assert_int_equal(q1(db, "SELECT violations FROM oracle_cycle_result WHERE cycle = 1"), 0);
+
+	/* The findings walk the controller stores with store_finding_insert(). */
+	struct seen seen = { 0, 0 };
+	FILE *f = fopen(report, "r");
+	assert_non_null(f);
+	assert_int_equal(oracle_verify_each(db, CAMPAIGN, CYCLE, 0, f, cut, false, &res, on_finding, &seen), 0);
+	fclose(f);
+	assert_int_equal(seen.violations, 4);
+	assert_int_equal(seen.n, (int)(res.blocks - res.cycle.count[CLS_OK]) + (int)res.cycle.anomalies -
+			 (int)q1(db, "SELECT COUNT(*) FROM oracle_check WHERE cycle = 2 AND class != 'ok' AND anomaly = 1"));
 
 	/* 3. Pruned ledger still classifies (without ordering anomalies). */
 	assert_true(ledger_prune(db, CAMPAIGN, CYCLE, 0) > 0);
