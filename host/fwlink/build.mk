@@ -11,7 +11,7 @@ FWLINK_LIBS = $(shell pkg-config --libs libserialport) -lm
 
 FWLINK_UNIT_TESTS := $(BUILD)/host/fwlink/tests/test_fwline $(BUILD)/host/fwlink/tests/test_clockfit \
 	$(BUILD)/host/fwlink/tests/test_fwlink_fake
-FWLINK_SIM_TESTS :=
+FWLINK_SIM_TESTS := $(BUILD)/host/fwlink/tests/test_fwlink_sim
 FWLINK_TESTS := $(FWLINK_UNIT_TESTS) $(FWLINK_SIM_TESTS)
 
 ALL_TARGETS += $(FWLINK_LIB)
@@ -39,7 +39,7 @@ $(BUILD)/san/host/fwlink/frame.o: firmware/core/frame.c
 	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) $(FWLINK_CFLAGS) -MMD -MP -c -o $@ $<
 
 # Tests and the benchmark: sanitizers on; logging from host/lib's sanitizer build.
-FWLINK_TEST_DEPS := $(FWLINK_SAN_OBJS) $(BUILD)/san/host/lib/log.o
+FWLINK_TEST_DEPS := $(FWLINK_SAN_OBJS) $(BUILD)/san/host/lib/log.o $(BUILD)/san/host/lib/child.o
 
 $(BUILD)/host/fwlink/tests/%: host/fwlink/tests/%.c $(FWLINK_TEST_DEPS)
 	@mkdir -p $(@D)

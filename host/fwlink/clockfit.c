@@ -156,10 +156,25 @@ static int solve(struct clockfit *cf)
 		ss += r * r;
 		if (r > cf->res_max)
 			cf->res_max = r;
+	}
+	/* Every sample, used or not, proves that the host time of its fw_us lay in
+	 * [tx, rx]. Where the line leaves such an interval the clocks are not linear
+	 * (a simulator that stalls under load, a resonator warming up), and the bound
+	 * must grow by the largest such miss. */
+	for (int k = 0; k < cf->n; k++) {
+		const struct sample *s = &cf->s[(cf->head + k) % CLOCKFIT_MAX_SAMPLES];
+		double x = (double)(int64_t)(s->fw_us - cf->fw_ref);
+		double pred = NS_PER_US * x + cf->a + cf->b * (x - cf->xbar);
+		double lo = (double)(s->tx_ns - cf->mid_ref), hi = (double)(s->rx_ns - cf->mid_ref);
+		double miss = pred < lo ? lo - pred : pred > hi ? pred - hi : 0;
+
+		/* the sample's firmware reading may be up to one resolution step low */
+		miss -= cf->fw_res_us * NS_PER_US * (1.0 + fabs(cf->b) / NS_PER_US);
+
 		if (!cf->drift_fitted)
-			r -= cf->max_drift_ppm * 1e-3 * fabs(cf->ux[i] - cf->xbar);
-		if (r - cf->ue[i] > cf->excess_ns)
-			cf->excess_ns = r - cf->ue[i];
+			miss -= cf->max_drift_ppm * 1e-3 * fabs(x - cf->xbar);
+		if (miss > cf->excess_ns)
+			cf->excess_ns = miss;
 	}
 	cf->res_rms = sqrt(ss / m);
 	return 0;
@@ -192,11 +207,48 @@ int clockfit_map(struct clockfit *cf, uint64_t fw_us, int64_t *host_ns, int64_t 
 		return rc;
 
 	double x = (double)(int64_t)(fw_us - cf->fw_ref);
-	double y = cf->a + cf->b * (x - cf->xbar);
+	double p = (double)cf->mid_ref + 1000.0 * x + cf->a + cf->b * (x - cf->xbar);
+	double u = bound_at(cf, x);
+	double lo = p - u, hi = p + u;
+	/* Both clocks only move forward, so a sample taken at or before fw_us proves
+	 * the host time was at least its tx, one taken at or after it at most its rx.
+	 * This bracket needs no linearity: it rescues a clock that stalls and races
+	 * (a loaded simulator), where the line's own bound would be wide. The firmware
+	 * clock's resolution keeps the comparison on the safe side. */
+	double blo = -INFINITY, bhi = INFINITY;
 
-	*host_ns = cf->mid_ref + (int64_t)llround(1000.0 * x + y);
+	for (int k = 0; k < cf->n; k++) {
+		const struct sample *s = &cf->s[k];
+
+		if (s->fw_us + (uint64_t)cf->fw_res_us <= fw_us && (double)s->tx_ns > blo)
+			blo = (double)s->tx_ns;
+		if (s->fw_us >= fw_us + (uint64_t)cf->fw_res_us && (double)s->rx_ns < bhi)
+			bhi = (double)s->rx_ns;
+	}
+	if (cf->excess_ns > 0) {
+		/* The line missed a sample: between samples it proves nothing, so where
+		 * samples bracket fw_us the bracket alone is the answer. */
+		if (blo > -INFINITY)
+			lo = blo;
+		if (bhi < INFINITY)
+			hi = bhi;
+		if (lo > hi) {
+			lo = blo > -INFINITY ? blo : hi - 2 * u;
+			hi = bhi < INFINITY ? bhi : lo + 2 * u;
+		}
+	} else {
+		if (blo > lo)
+			lo = blo;
+		if (bhi < hi)
+			hi = bhi;
+		if (lo > hi) {
+			lo = blo > -INFINITY ? blo : p - u;
+			hi = bhi < INFINITY ? bhi : p + u;
+		}
+	}
+	*host_ns = (int64_t)llround((lo + hi) / 2);
 	if (unc_ns)
-		*unc_ns = (int64_t)ceil(bound_at(cf, x));
+		*unc_ns = (int64_t)ceil((hi - lo) / 2) + 1;
 	return 0;
 }
 

@@ -13,8 +13,17 @@
  * host(t) = sum w_i(t) * mid_i, so its error is at most sum |w_i(t)| * rtt_i / 2
  * (which grows when t lies far outside the sampled span), plus any residual that
  * exceeds its sample's bound (the clocks are not quite linear), plus the firmware
- * clock's resolution. With fewer than 2 distinct firmware times, or a span under
- * 10 ms, only the offset is fitted and the drift is bounded by max_drift_ppm.
+ * clock's resolution, plus the largest amount by which the line misses any sample's
+ * [tx, rx] interval (used or not: the clocks are not quite linear). With fewer than
+ * 2 distinct firmware times, or a span under 10 ms, only the offset is fitted and the
+ * drift is bounded by max_drift_ppm.
+ *
+ * Because both clocks only move forward, the host time of fw_us is also at least the
+ * tx of any sample taken at or before it and at most the rx of any sample taken at
+ * or after it. The mapped time is the middle of the intersection of that bracket and
+ * the line's interval; when the line misses a sample (the clocks are not linear, e.g.
+ * a simulator stalling under load) the bracket alone is used where it exists, so the
+ * uncertainty is still a true one, about half the spacing of the pings around it.
  *
  *   struct clockfit *cf = clockfit_new(4, 0);
  *   clockfit_add(cf, tx, fw_us, rx);   // many times

@@ -250,17 +250,20 @@ static void port_close(struct fwlink *l)
 }
 
 /* Stale input (a banner printed before we came, half a line) must not be taken
- * for an answer: drop what is queued now and what trickles in for a moment. */
+ * for an answer: drop what is queued, and what keeps coming until the line has been
+ * quiet for a moment (a banner may be half printed as we open). */
 static void flush_input(struct fwlink *l)
 {
 	char buf[256];
-	int64_t until = fwlink_now_ns() + 20 * 1000000;
+	int64_t cap = fwlink_now_ns() + 250 * 1000000LL;
 
 	tcflush(l->fd, TCIFLUSH);
 	for (;;) {
 		struct pollfd p = { .fd = l->fd, .events = POLLIN };
-		int ms = ms_left(until);
+		int ms = ms_left(cap);
 
+		if (ms > 20)
+			ms = 20;
 		if (ms == 0 || poll(&p, 1, ms) <= 0 || !(p.revents & POLLIN))
 			break;
 		if (read(l->fd, buf, sizeof(buf)) <= 0)

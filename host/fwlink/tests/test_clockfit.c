@@ -188,6 +188,53 @@ static void test_ring(void **state)
 	clockfit_free(cf);
 }
 
+/* A clock that stalls and races (a simulator under load): the firmware runs at 20%,
+ * then 100%, then 40% of host speed. No line fits; the bound must still hold, and
+ * between two pings the bracket keeps it near the ping spacing. */
+static double stall_host(double fw_us)
+{
+	/* host ns at firmware time fw_us, piecewise */
+	if (fw_us < 1e5)
+		return 1e9 + fw_us * 5000.0;
+	if (fw_us < 3e5)
+		return 1e9 + 1e5 * 5000.0 + (fw_us - 1e5) * 1000.0;
+	return 1e9 + 1e5 * 5000.0 + 2e5 * 1000.0 + (fw_us - 3e5) * 2500.0;
+}
+
+static void test_nonlinear(void **state)
+{
+	struct clockfit *cf = clockfit_new(4, 0);
+	double host_start = stall_host(0), host_end = stall_host(5e5);
+
+	/* a ping every 30 ms of host time, 5..8 ms round trips */
+	for (double h = host_start; h < host_end; h += 30e6) {
+		/* invert stall_host by bisection */
+		double lo = 0, hi = 5e5;
+		for (int i = 0; i < 60; i++) {
+			double mid = (lo + hi) / 2;
+			if (stall_host(mid) < h)
+				lo = mid;
+			else
+				hi = mid;
+		}
+		double d1 = 2.5e6 + uniform() * 1.5e6, d2 = 2.5e6 + uniform() * 1.5e6;
+		assert_int_equal(clockfit_add(cf, (int64_t)(h - d1), (uint64_t)lo / 4 * 4,
+					      (int64_t)(h + d2)), 0);
+	}
+	for (int i = 0; i <= 500; i++) {
+		double fw = 2e4 + i * 900.0;
+		int64_t ns, unc;
+
+		assert_int_equal(clockfit_map(cf, (uint64_t)fw, &ns, &unc), 0);
+		double err = fabs((double)ns - stall_host((double)(uint64_t)fw));
+		if (err > unc)
+			fail_msg("fw %.0f us: error %.0f ns outside the stated %lld ns", fw, err,
+				 (long long)unc);
+		assert_true(unc < 40e6);	/* half of (ping spacing + round trips) */
+	}
+	clockfit_free(cf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -197,6 +244,7 @@ int main(void)
 		cmocka_unit_test(test_asymmetric),
 		cmocka_unit_test(test_reset),
 		cmocka_unit_test(test_ring),
+		cmocka_unit_test(test_nonlinear),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
