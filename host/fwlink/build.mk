@@ -16,6 +16,7 @@ FWLINK_TESTS := $(FWLINK_UNIT_TESTS) $(FWLINK_SIM_TESTS)
 
 ALL_TARGETS += $(FWLINK_LIB)
 CHECK_TESTS += $(FWLINK_TESTS)
+BENCH_PROGS += $(BUILD)/host/fwlink/tests/bench_fwlink
 
 $(FWLINK_LIB): $(FWLINK_OBJS)
 	@mkdir -p $(@D)
