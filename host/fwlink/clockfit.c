@@ -225,18 +225,14 @@ int clockfit_map(struct clockfit *cf, uint64_t fw_us, int64_t *host_ns, int64_t 
 		if (s->fw_us >= fw_us + (uint64_t)cf->fw_res_us && (double)s->rx_ns < bhi)
 			bhi = (double)s->rx_ns;
 	}
-	if (cf->excess_ns > 0) {
+	if (cf->excess_ns > 0 && blo > -INFINITY && bhi < INFINITY) {
 		/* The line missed a sample: between samples it proves nothing, so where
 		 * samples bracket fw_us the bracket alone is the answer. */
-		if (blo > -INFINITY)
-			lo = blo;
-		if (bhi < INFINITY)
-			hi = bhi;
-		if (lo > hi) {
-			lo = blo > -INFINITY ? blo : hi - 2 * u;
-			hi = bhi < INFINITY ? bhi : lo + 2 * u;
-		}
+		lo = blo;
+		hi = bhi;
 	} else {
+		/* Bracketed on one side at most (or a line that fits every sample): the
+		 * line, narrowed by what the bracket proves. */
 		if (blo > lo)
 			lo = blo;
 		if (bhi < hi)
@@ -244,6 +240,8 @@ int clockfit_map(struct clockfit *cf, uint64_t fw_us, int64_t *host_ns, int64_t 
 		if (lo > hi) {
 			lo = blo > -INFINITY ? blo : p - u;
 			hi = bhi < INFINITY ? bhi : p + u;
+			if (lo > hi)
+				lo = hi = blo > -INFINITY ? blo : bhi;
 		}
 	}
 	*host_ns = (int64_t)llround((lo + hi) / 2);
