@@ -457,11 +457,17 @@ static void on_line(void *ctx, const char *line, size_t len, int overlong)
 	int rc = overlong ? -EMSGSIZE : fwline_parse(line, len, &pl, &why);
 
 	if (rc < 0) {
+		char shown[41];
+		size_t k;
+
 		l->st.garbled++;
 		if (rc == -EMSGSIZE)
 			l->st.overlong++;
-		pc_warn(LOG_SERIAL, "ignored a garbled line from '%s' (%s): '%.*s'",
-			l->port, why, (int)(len > 40 ? 40 : len), line);
+		/* line noise must not reach the terminal as control bytes */
+		for (k = 0; k < len && k < sizeof(shown) - 1; k++)
+			shown[k] = line[k] >= 0x20 && line[k] <= 0x7e ? line[k] : '?';
+		shown[k] = '\0';
+		pc_warn(LOG_SERIAL, "ignored a garbled line from '%s' (%s): '%s'", l->port, why, shown);
 		/* A garbled reply still used up the request's one reply; an event keeps
 		 * its '!' and its loss shows as a SEQ gap. */
 		if (l->wait == WAIT_REPLY && !(len > 0 && line[0] == '!')) {

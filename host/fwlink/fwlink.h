@@ -158,6 +158,11 @@ struct fwlink_stats {
 	uint64_t retries;	/* idempotent requests sent again */
 };
 
+/* Keep-alive: the firmware restores a powered-down channel after host_timeout_ms
+ * (default 5 s) without a valid line from the host. fwlink sends nothing on its own;
+ * a driver holding a channel off must send something (fwlink_clock_sync(l, 1, ...)
+ * serves twice) more often than that. */
+
 /* Open the port, flush stale input (a banner may sit in a pty), and handshake:
  * `version` (the protocol version must be FWLINK_PROTO, else EPROTONOSUPPORT with
  * a message naming the version) and `status` (the firmware clock and SEQ, for reset
@@ -177,7 +182,9 @@ void fwlink_close(struct fwlink *l);
  *   -ETIMEDOUT     no reply in time; the link resynchronises (a `ping TOKEN` whose
  *                  echo proves that no older reply is still on its way) before the
  *                  next request is sent, so a late reply is never mistaken for
- *                  the answer to a later request
+ *                  the answer to a later request. Also returned while the port is
+ *                  down and still being re-opened when the timeout ends (nothing
+ *                  was sent then)
  *   -EBADMSG       the reply was garbled (bad checksum / malformed) and the request
  *                  changes state, so it is not sent again: it may or may not have
  *                  been acted on; ask `status`. Read-only requests (version, status,
@@ -188,6 +195,7 @@ void fwlink_close(struct fwlink *l);
  *   -EMSGSIZE      the framed request would exceed FW_HOST_LINE_MAX bytes
  *   -EINVAL        the body contains `*`, or a byte outside 0x20..0x7e
  *   -EPROTONOSUPPORT  the firmware announced an unknown protocol version
+ *   -EBUSY         called from inside the on_reset callback
  * The reply's tx_ns/rx_ns bracket the moment the firmware parsed the request. */
 int fwlink_request(struct fwlink *l, int timeout_ms, struct fw_reply *r,
 		   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
