@@ -105,7 +105,7 @@ void core_flush_done(struct core *c, uint64_t id, uint64_t covers, int64_t submi
  * CHECK_SLOTS-1, 0, ...), fills each with the next consecutive blocks and hands it
  * over; a decoding thread consumes them in the same order, so reading and decoding
  * overlap. */
-#define CHECK_SLOTS 8
+#define CHECK_SLOTS 16
 #define CHECK_CHUNK (1u << 20)
 struct checker;
 struct checker *checker_new(const struct agent_opts *o, uint64_t nblocks, void *out_file);

@@ -179,6 +179,17 @@ static inline uint64_t get64(const unsigned char *p)
 }
 #endif
 
+/* Payload word i of a sector whose state is st: a one-multiply mix of st + (i+1)*gamma.
+ * Words are independent of each other, so encoding and checking pipeline well; the
+ * check phase runs this for every word it reads. */
+static inline uint64_t payload_word(uint64_t st, int i)
+{
+	uint64_t z = st + (uint64_t)(i + 1) * 0x9e3779b97f4a7c15ull;
+	z ^= z >> 32;
+	z *= 0xd6e8feb86659fd93ull;
+	return z ^ (z >> 32);
+}
+
 static uint64_t payload_state(const struct rec_id *id, uint64_t seed)
 {
 	return seed ^ id->campaign * K1 ^ ((uint64_t)id->cycle << 32 | id->disk) * K2 ^
@@ -201,7 +212,7 @@ void rec_encode(void *buf, const struct rec_id *id, uint64_t seed)
 	put64(p + 40, id->seq);
 	put64(p + 48, id->watermark);
 	for (int i = 0; i < REC_PAYLOAD_WORDS; i++)
-		put64(p + REC_PAYLOAD_OFF + 8 * i, rec_splitmix64(&st));
+		put64(p + REC_PAYLOAD_OFF + 8 * i, payload_word(st, i));
 	put32(p + 504, 0);
 	put32(p + REC_CRC_OFF, rec_crc32c(0, p, REC_CRC_OFF));
 }
@@ -244,15 +255,10 @@ static enum rec_kind decode_checked(const unsigned char *p, uint64_t seed, uint6
 	id->seq = get64(p + 40);
 	id->watermark = get64(p + 48);
 	if (id->campaign == expect_campaign) {
-		/* splitmix64 step i is mix(state + (i+1)*gamma): independent words, so the
-		 * loop pipelines; differences are or-ed instead of branching per word. */
+		/* Differences are or-ed instead of branching per word. */
 		uint64_t st = payload_state(id, seed), diff = 0;
-		for (int i = 0; i < REC_PAYLOAD_WORDS; i++) {
-			uint64_t z = st + (uint64_t)(i + 1) * 0x9e3779b97f4a7c15ull;
-			z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-			z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-			diff |= get64(p + REC_PAYLOAD_OFF + 8 * i) ^ (z ^ (z >> 31));
-		}
+		for (int i = 0; i < REC_PAYLOAD_WORDS; i++)
+			diff |= get64(p + REC_PAYLOAD_OFF + 8 * i) ^ payload_word(st, i);
 		if (diff)
 			return REC_GARBAGE;
 	}

@@ -28,7 +28,7 @@
 #include "log.h"
 
 #define SPAN_MIB 256
-#define ROUNDS 2
+#define ROUNDS 3
 #define SECONDS "3"
 #define TOKEN "bench-token"
 
