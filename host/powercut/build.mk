@@ -7,7 +7,7 @@ POWERCUT_SRCS := host/powercut/powercut.c host/powercut/cmd/help.c host/powercut
 POWERCUT_OBJS  = $(POWERCUT_SRCS:%.c=$(BUILD)/%.o)
 POWERCUT_CFLAGS = -Ihost/powercut -Ihost/powercut/relay -Ihost/lib -Ihost/store $(FWLINK_CFLAGS) \
 	$(shell pkg-config --cflags sqlite3 jansson inih)
-POWERCUT_TESTS := $(BUILD)/host/powercut/tests/test_cli.sh
+POWERCUT_TESTS := $(BUILD)/host/powercut/tests/test_cli.sh $(BUILD)/host/powercut/tests/test_relay_sim
 
 ALL_TARGETS += $(POWERCUT)
 CHECK_TESTS += $(POWERCUT_TESTS)
@@ -27,4 +27,13 @@ $(BUILD)/host/powercut/tests/test_cli.sh: host/powercut/tests/test_cli.sh $(POWE
 	cp $< $@
 	chmod +x $@
 
--include $(POWERCUT_OBJS:.o=.d)
+# End-to-end test against the real firmware in the simulator: needs both built, and
+# the fwlink client for sending a garbled line.
+$(BUILD)/host/powercut/tests/test_relay_sim: host/powercut/tests/test_relay_sim.c $(POWERCUT) \
+		$(MCUSIM) $(FW_ELF) $(FWLINK_SAN_OBJS) $(PCLIB_SAN_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) $(POWERCUT_CFLAGS) $(shell pkg-config --cflags cmocka) -MMD -MP \
+		-o $@ $< $(FWLINK_SAN_OBJS) $(PCLIB_SAN_OBJS) $(FWLINK_LIBS) $(PCLIB_LIBS) \
+		$(shell pkg-config --libs cmocka)
+
+-include $(POWERCUT_OBJS:.o=.d) $(BUILD)/host/powercut/tests/test_relay_sim.d

@@ -78,8 +78,9 @@ const char *cmd_opt(const struct pc_ctx *ctx, const char *name);
 bool cmd_flag(const struct pc_ctx *ctx, const char *name);
 /* Print a JSON value on stdout (compact, one line) and free it. */
 void cmd_print_json(json_t *j);
-/* Sleep ms or until interrupted; false when interrupted. */
-bool cmd_wait(struct pc_ctx *ctx, int ms);
+/* Wait ms, keeping the relay link alive: 0, -EINTR when interrupted by a signal, or
+ * another negative errno when the relay is lost. */
+int cmd_wait(struct pc_ctx *ctx, int ms);
 
 extern const struct cmd commands[];
 extern const struct cmd_opt global_opts[];

@@ -70,7 +70,7 @@ void cmd_print_json(json_t *j)
 	json_decref(j);
 }
 
-bool cmd_wait(struct pc_ctx *ctx, int ms)
+int cmd_wait(struct pc_ctx *ctx, int ms)
 {
 	struct timespec ts;
 	int64_t end;
@@ -81,17 +81,22 @@ bool cmd_wait(struct pc_ctx *ctx, int ms)
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		int64_t left = end - ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 		if (left <= 0)
-			return true;
+			return 0;
 		if (ctx->relay && ctx->relay->ops->next_event) {
 			struct relay_event ev;
 			/* Keeps the link alive and notices resets while we wait. */
-			relay_next_event(ctx->relay, (int)(left < 200 ? left : 200), &ev);
+			int rc = relay_next_event(ctx->relay, (int)(left < 200 ? left : 200), &ev);
+			if (rc < 0 && rc != -ETIMEDOUT && rc != -EINTR && rc != -ECONNRESET &&
+			    rc != -EREMOTEIO && rc != -EBADMSG) {
+				pc_err(LOG_RELAY, "lost the relay while waiting: %s", strerror(-rc));
+				return rc;
+			}
 		} else {
 			struct timespec s = { 0, (left < 50 ? left : 50) * 1000000 };
 			nanosleep(&s, NULL);
 		}
 	}
-	return false;
+	return -EINTR;
 }
 
 static const struct cmd *find_cmd(const char *name)

@@ -56,6 +56,12 @@ static json_t *cut_json(const struct relay_cut *c)
 		json_object_set_new(j, "window_from_ns", json_integer(c->window_from_ns));
 		json_object_set_new(j, "window_to_ns", json_integer(c->window_to_ns));
 	}
+	if (c->fw_at_us)
+		json_object_set_new(j, "fw_at_us", json_integer((json_int_t)c->fw_at_us));
+	if (c->fw_from_us) {
+		json_object_set_new(j, "fw_from_us", json_integer((json_int_t)c->fw_from_us));
+		json_object_set_new(j, "fw_to_us", json_integer((json_int_t)c->fw_to_us));
+	}
 	return j;
 }
 
@@ -194,6 +200,7 @@ static int do_cut(struct pc_ctx *ctx, bool arm)
 		if (arm && off.mono_ns) {
 			rec.actual_ns = off.mono_ns;
 			rec.uncertainty_ns = off.uncertainty_ns;
+			rec.fw_at_us = off.fw_us;
 		}
 		if (rc < 0) {
 			pc_err(LOG_RELAY, "channel %d: power did not come back (%s)", ch, strerror(-rc));
@@ -243,8 +250,9 @@ static int do_selftest(struct pc_ctx *ctx)
 		} else if (!rise.mono_ns) {
 			why = "PWR_OK did not return";
 		} else {
-			double hold = (fall.mono_ns - off.mono_ns) / 1e6;
-			double rise_ms = (rise.mono_ns - on.mono_ns) / 1e6;
+			/* Both edges on the firmware's own clock: exact, no mapping error. */
+			double hold = (double)(fall.fw_us - off.fw_us) / 1e3;
+			double rise_ms = (double)(rise.fw_us - on.fw_us) / 1e3;
 			if (hold < 0 || hold > 1000) {
 				snprintf(whybuf, sizeof(whybuf), "implausible hold-up %.3f ms", hold);
 				why = whybuf;
@@ -258,10 +266,10 @@ static int do_selftest(struct pc_ctx *ctx)
 		json_object_set_new(j, "ok", json_boolean(!why));
 		if (why)
 			json_object_set_new(j, "error", json_string(why));
-		if (fall.mono_ns && off.mono_ns)
-			json_object_set_new(j, "hold_up_ms", json_real((fall.mono_ns - off.mono_ns) / 1e6));
-		if (rise.mono_ns && on.mono_ns)
-			json_object_set_new(j, "rise_ms", json_real((rise.mono_ns - on.mono_ns) / 1e6));
+		if (fall.fw_us && off.fw_us)
+			json_object_set_new(j, "hold_up_ms", json_real((double)(fall.fw_us - off.fw_us) / 1e3));
+		if (rise.fw_us && on.fw_us)
+			json_object_set_new(j, "rise_ms", json_real((double)(rise.fw_us - on.fw_us) / 1e3));
 		json_array_append_new(res, j);
 		if (!ctx->json)
 			printf("channel %d: %s%s%s\n", ch, why ? "FAIL" : "ok", why ? ": " : "",
@@ -328,8 +336,8 @@ int cmd_relay(struct pc_ctx *ctx)
 		if (!ctx->json)
 			printf("channel %d off %s\n", ch, f ? "" : "until interrupted (Ctrl-C)");
 		fflush(stdout);
-		cmd_wait(ctx, ms < 0 ? INT32_MAX : (int)ms);
-		return EXIT_OK;
+		int rc = cmd_wait(ctx, ms < 0 ? INT32_MAX : (int)ms);
+		return rc == 0 || rc == -EINTR ? EXIT_OK : EXIT_FAIL;
 	}
 	if (!strcmp(action, "cut"))
 		return do_cut(ctx, false);

@@ -41,6 +41,8 @@ struct relay_cut {
 	int64_t actual_ns;		/* the relay edge (arm: filled when it fires) */
 	int64_t uncertainty_ns;		/* +- of actual_ns */
 	int64_t window_from_ns, window_to_ns;	/* arm: the window the firmware drew from */
+	/* The same moments on the firmware's clock (us since its reset), 0 if none. */
+	uint64_t fw_at_us, fw_from_us, fw_to_us;
 	int off_ms;
 };
 

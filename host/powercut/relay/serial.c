@@ -145,7 +145,8 @@ static int configure(struct relay *r)
 		{ "relay_active", c->relay_active }, { "pwrok_invert", c->pwrok_invert },
 	};
 
-	p->session = fwlink_session(p->l);
+	uint64_t session = fwlink_session(p->l);
+
 	for (size_t i = 0; i < 2; i++) {
 		struct fw_reply rep;
 		uint64_t v;
@@ -170,7 +171,12 @@ static int configure(struct relay *r)
 			return rc;
 	}
 	rc = fwlink_clock_sync(p->l, 8, to);
-	return rc < 0 ? rc : 0;
+	if (rc < 0)
+		return rc;
+	/* Only now: a configuration cut short (the port vanished again) is redone by
+	 * the next call. */
+	p->session = session;
+	return 0;
 }
 
 static int check_reset(struct relay *r)
@@ -334,8 +340,12 @@ static int serial_cut(struct relay *r, int ch, int off_ms, struct relay_cut *rec
 		return rc;
 	}
 	rec->planned_ns = rep.tx_ns;
-	if (fw_reply_get_u64(&rep, "at", &at) == 0)
+	/* A ping right after brackets the edge between two clock samples. */
+	fwlink_clock_sync(p->l, 1, (int)r->cfg->relay->timeout_ms);
+	if (fw_reply_get_u64(&rep, "at", &at) == 0) {
+		rec->fw_at_us = at;
 		map_time(p, at, &rep, &rec->actual_ns, &rec->uncertainty_ns);
+	}
 	return 0;
 }
 
@@ -359,10 +369,14 @@ static int serial_arm(struct relay *r, int ch, int earliest_ms, int latest_ms, i
 		return rc;
 	}
 	rec->planned_ns = rep.tx_ns;
-	if (fw_reply_get_u64(&rep, "from", &from) == 0)
+	if (fw_reply_get_u64(&rep, "from", &from) == 0) {
+		rec->fw_from_us = from;
 		map_time(p, from, &rep, &rec->window_from_ns, &unc);
-	if (fw_reply_get_u64(&rep, "to", &to) == 0)
+	}
+	if (fw_reply_get_u64(&rep, "to", &to) == 0) {
+		rec->fw_to_us = to;
 		map_time(p, to, &rep, &rec->window_to_ns, &unc);
+	}
 	return 0;
 }
 
@@ -372,17 +386,26 @@ static int serial_next_event(struct relay *r, int timeout_ms, struct relay_event
 	struct fw_event fe;
 	int rc;
 
-	/* Keep the firmware's host-silence watchdog from restoring power under us. */
-	if (relay_now_ns() - p->last_tx_ns > 1000000000LL) {
-		rc = req(p, (int)r->cfg->relay->timeout_ms, NULL, "ping");
-		if (rc < 0 && rc != -EREMOTEIO)
+	/* Clock samples every 100 ms while we wait: they keep the firmware's
+	 * host-silence watchdog quiet and give every edge a ping on each side. */
+	if (relay_now_ns() - p->last_tx_ns > 100000000LL) {
+		rc = check_reset(r);
+		if (rc < 0)
+			return rc;
+		rc = fwlink_clock_sync(p->l, 1, (int)r->cfg->relay->timeout_ms);
+		p->last_tx_ns = relay_now_ns();
+		if (rc < 0 && rc != -ETIMEDOUT && rc != -EREMOTEIO)
 			return rc;
 	}
-	if (timeout_ms > 500)
-		timeout_ms = 500;
+	if (timeout_ms > 100)
+		timeout_ms = 100;
 	rc = fwlink_next_event(p->l, timeout_ms, &fe);
 	if (rc < 0)
 		return rc;
+	if (!(fe.flags & FW_EV_RESET)) {
+		fwlink_clock_sync(p->l, 1, (int)r->cfg->relay->timeout_ms);
+		p->last_tx_ns = relay_now_ns();
+	}
 	if (fe.flags & FW_EV_RESET) {
 		ev->kind = RELAY_EV_RESET;
 		rc = check_reset(r);
