@@ -337,9 +337,19 @@ static void pwrok_drive(struct sim *s, int ch, bool initial)
 			ext.value |= 1u << (2 + c);
 	}
 	avr_ioctl(s->avr, AVR_IOCTL_IOPORT_SET_EXTERNAL('D'), &ext);
-	avr_raise_irq(s->pwrok_irq[ch], level);
-	if (initial) {
-		/* the IRQ is filtered: write the PIN bit too, for a fresh reset */
+	if (!initial) {
+		avr_raise_irq(s->pwrok_irq[ch], level);
+	} else {
+		/* At power-on and after a reset the level is a state, not an edge: write
+		 * the PIN bit and the IRQ's value directly. Raising the IRQ would flag an
+		 * external interrupt that simavr keeps pending, and a pending interrupt
+		 * keeps the core from sleeping. */
+		s->pwrok_irq[ch]->value = level;
+		/* An IRQ never raised passes its first value even when filtered. The
+		 * firmware enabling the pull-up would then "raise" a LOW pin while INT0 is
+		 * still in low-level mode, and simavr's level poll (a timer every cycle)
+		 * would never stop: the core would never sleep again. */
+		s->pwrok_irq[ch]->flags &= ~IRQ_FLAG_INIT;
 		if (level)
 			s->avr->data[PIND_ADDR] |= 1u << (2 + ch);
 		else
@@ -992,9 +1002,6 @@ static int avr_setup(struct sim *s)
 		psu_ch_init(&s->psu[ch]);
 		s->pwrok_irq[ch] = avr_io_getirq(s->avr, AVR_IOCTL_IOPORT_GETIRQ('D'),
 						 IOPORT_IRQ_PIN0 + 2 + ch);
-		/* the filtered IRQ starts at 0: make sure the first drive propagates */
-		avr_raise_irq(s->pwrok_irq[ch], !(s->psu[ch].dc_good ^
-						  (s->o.pwrok_invert >> ch & 1)));
 		pwrok_drive(s, ch, true);
 	}
 	return 0;
@@ -1157,11 +1164,16 @@ int main(int argc, char **argv)
 	       (long)getpid());
 	fflush(stdout);
 
-	s->reset_cause = 0;	/* the first boot is a power-on */
-	edge_record(s, EDGE_RESET, 0, 0, 0);
-	s->reset_cause = 2;
+	/* The first boot is a power-on reset, done like every later reset so that the
+	 * MCU starts from the same state as after one. */
+	s->reset_cause = 0;
+	avr_reset(s->avr);
+	avr_regbit_set(s->avr, s->avr->reset_flags.porf);
+	s->cycle_base = 0;
+	s->reset_seen_at = 0;
+	reset_finish(s);
+	s->resets = 0;
 	s->wall_origin_ns = mono_ns();
-	avr_cycle_timer_register(s->avr, 1, io_tick, s);
 	while (!g_stop) {
 		int st = avr_run(s->avr);
 
