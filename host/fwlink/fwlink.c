@@ -474,6 +474,13 @@ static void on_line(void *ctx, const char *line, size_t len, int overlong)
 			l->rep_rc = -EBADMSG;
 			l->wait = WAIT_DONE;
 		}
+		/* A reset cuts the line being printed short and the banner follows on
+		 * the same line: `ok at=7757!0 24 boot ...*CC`. The tail after the last
+		 * '!' is tried as a line of its own; its checksum decides. */
+		const char *bang = len > 1 ? memrchr(line + 1, '!', len - 1) : NULL;
+
+		if (bang && !overlong)
+			on_line(l, bang, len - (size_t)(bang - line), 0);
 		return;
 	}
 	l->st.lines++;

@@ -375,6 +375,27 @@ static void test_reset_detection(void **state)
 	assert_true(reset_session == 2);
 	assert_int_equal(fwlink_clock_map(l, 1000, &ns, NULL), -EAGAIN);
 
+	/* a reset that cuts a line short: the banner glued to its remains is still seen */
+	f->seq = 0;
+	f->t0_ns = now_ns();
+	char glued[160], banner[100];
+	size_t bl;
+	snprintf(banner, sizeof(banner), "!0 %llu boot fw=0.1.0 proto=1 reset=watchdog channels=2",
+		 (unsigned long long)fake_t(f));
+	bl = strlen(banner);
+	assert_true(pc_frame_seal(banner, bl, sizeof(banner)) > 0);
+	snprintf(glued, sizeof(glued), "ok at=77%s\n", banner);
+	f->seq = 1;
+	pthread_mutex_lock(&f->mu);
+	assert_int_equal(write(f->master, glued, strlen(glued)), (ssize_t)strlen(glued));
+	pthread_mutex_unlock(&f->mu);
+	assert_int_equal(fwlink_next_event(l, 1000, &ev), 0);
+	assert_string_equal(ev.name, "boot");
+	assert_string_equal(fw_event_get(&ev, "reset"), "watchdog");
+	assert_true(ev.flags & FW_EV_RESET);
+	assert_true(fwlink_session(l) == 3);
+	assert_int_equal(resets_seen, 2);
+
 	/* events 1..3, then SEQ back to 1 without a banner: inferred reset */
 	fake_event(f, "relay ch=0 power=off cause=off");
 	fake_event(f, "relay ch=0 power=on cause=on");
@@ -391,8 +412,8 @@ static void test_reset_detection(void **state)
 	assert_true(ev.flags & FW_EV_RESET);
 	assert_int_equal(fwlink_next_event(l, 1000, &ev), 0);
 	assert_string_equal(ev.name, "pwrok");
-	assert_true(ev.session == 3);
-	assert_int_equal(resets_seen, 2);
+	assert_true(ev.session == 4);
+	assert_int_equal(resets_seen, 3);
 
 	/* the firmware clock going back in a ping reply: inferred reset */
 	usleep(50 * 1000);
@@ -400,7 +421,7 @@ static void test_reset_detection(void **state)
 	f->t0_ns = now_ns();
 	usleep(2000);
 	assert_int_equal(fwlink_request(l, 1000, &r, "ping 2"), 0);
-	assert_true(fwlink_session(l) == 4);
+	assert_true(fwlink_session(l) == 5);
 	assert_int_equal(fwlink_next_event(l, 0, &ev), 0);
 	assert_true(ev.flags & FW_EV_SYNTHETIC);
 	fwlink_close(l);
