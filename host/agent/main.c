@@ -62,7 +62,7 @@ static const char usage[] =
 "  --pattern P          random | sequential | hotset | alloc (random); alloc baselines\n"
 "                       only the lower half of the span and first writes every block\n"
 "                       of the upper half once, in a scattered order, then random\n"
-"  --hot-set-pct P      hotset: 90%% of writes go to the first P%% of the span (10)\n"
+"  --hot-set-pct P      hotset: 90% of writes go to the first P% of the span (10)\n"
 "  --flush F            never | every-n[:N] | every-ms[:T] | always | fua (never)\n"
 "  --flush-n N          writes per flush for every-n (64)\n"
 "  --flush-ms T         milliseconds between flushes for every-ms (100)\n"
@@ -250,7 +250,8 @@ static int open_target(const struct agent_opts *o, bool writing, uint64_t *nbloc
 	}
 	*nblocks = span / o->block_size;
 	if (*nblocks == 0) {
-		agent_log("'%s' is smaller than one block", o->target);
+		agent_log("'%s' is smaller than one block%s", o->target,
+			  writing && !o->span_mib ? " (--span-mib creates or extends a file)" : "");
 		return -ENOSPC;
 	}
 	return 0;
