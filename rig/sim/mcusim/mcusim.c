@@ -145,9 +145,13 @@ static void warn_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)))
 
 static void vmsg(const char *kind, const char *fmt, va_list ap)
 {
-	fprintf(stderr, "%s: %s", PROG, kind);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	char line[1024];
+	int n = snprintf(line, sizeof(line), "%s: %s", PROG, kind);
+
+	/* one write per message: lines from parallel instances never interleave */
+	if (n >= 0 && (size_t)n < sizeof(line))
+		vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+	fprintf(stderr, "%s\n", line);
 }
 
 static void die_msg(const char *fmt, ...)
