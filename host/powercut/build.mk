@@ -6,8 +6,12 @@ POWERCUT_SRCS := host/powercut/powercut.c host/powercut/cmd/help.c host/powercut
 	host/powercut/relay/serial.c host/powercut/relay/usbhid.c host/powercut/relay/gpio.c
 POWERCUT_OBJS  = $(POWERCUT_SRCS:%.c=$(BUILD)/%.o)
 POWERCUT_CFLAGS = -Ihost/powercut -Ihost/powercut/relay -Ihost/lib -Ihost/store $(FWLINK_CFLAGS) \
-	$(shell pkg-config --cflags sqlite3 jansson inih)
-POWERCUT_TESTS := $(BUILD)/host/powercut/tests/test_cli.sh $(BUILD)/host/powercut/tests/test_relay_sim
+	$(shell pkg-config --cflags sqlite3 jansson inih libusb-1.0 libgpiod)
+POWERCUT_LIBS = $(shell pkg-config --libs libusb-1.0 libgpiod)
+POWERCUT_TESTS := $(BUILD)/host/powercut/tests/test_cli.sh $(BUILD)/host/powercut/tests/test_relay_sim \
+	$(BUILD)/host/powercut/tests/test_relay_drivers
+RELAY_SRCS := $(filter host/powercut/relay/%,$(POWERCUT_SRCS))
+RELAY_SAN_OBJS = $(RELAY_SRCS:%.c=$(BUILD)/san/%.o)
 
 ALL_TARGETS += $(POWERCUT)
 CHECK_TESTS += $(POWERCUT_TESTS)
@@ -15,11 +19,24 @@ CHECK_TESTS += $(POWERCUT_TESTS)
 $(POWERCUT): $(POWERCUT_OBJS) $(STORE_LIB) $(FWLINK_LIB) $(PCLIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_COMMON) -o $@ $(POWERCUT_OBJS) $(STORE_LIB) $(FWLINK_LIB) $(PCLIB) \
-		$(STORE_LIBS) $(FWLINK_LIBS) $(PCLIB_LIBS)
+		$(STORE_LIBS) $(FWLINK_LIBS) $(PCLIB_LIBS) $(POWERCUT_LIBS)
 
 $(BUILD)/host/powercut/%.o: host/powercut/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_COMMON) $(POWERCUT_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/san/host/powercut/%.o: host/powercut/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) $(POWERCUT_CFLAGS) -MMD -MP -c -o $@ $<
+
+# Drivers through their transport seams (fake boards), sanitizers on.
+$(BUILD)/host/powercut/tests/test_relay_drivers: host/powercut/tests/test_relay_drivers.c \
+		$(RELAY_SAN_OBJS) $(FWLINK_SAN_OBJS) $(PCLIB_SAN_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) $(POWERCUT_CFLAGS) $(shell pkg-config --cflags cmocka) -MMD -MP \
+		-o $@ $< $(RELAY_SAN_OBJS) $(FWLINK_SAN_OBJS) $(PCLIB_SAN_OBJS) $(FWLINK_LIBS) \
+		$(PCLIB_LIBS) $(POWERCUT_LIBS) $(shell pkg-config --libs cmocka)
+.SECONDARY: $(RELAY_SAN_OBJS)
 
 # The CLI test is a shell script run from the repository root; it needs the binary.
 $(BUILD)/host/powercut/tests/test_cli.sh: host/powercut/tests/test_cli.sh $(POWERCUT)
@@ -36,4 +53,5 @@ $(BUILD)/host/powercut/tests/test_relay_sim: host/powercut/tests/test_relay_sim.
 		-o $@ $< $(FWLINK_SAN_OBJS) $(PCLIB_SAN_OBJS) $(FWLINK_LIBS) $(PCLIB_LIBS) \
 		$(shell pkg-config --libs cmocka)
 
--include $(POWERCUT_OBJS:.o=.d) $(BUILD)/host/powercut/tests/test_relay_sim.d
+-include $(POWERCUT_OBJS:.o=.d) $(RELAY_SAN_OBJS:.o=.d) $(BUILD)/host/powercut/tests/test_relay_sim.d \
+	$(BUILD)/host/powercut/tests/test_relay_drivers.d

@@ -1,37 +1,249 @@
-/* The usbhid relay: not implemented yet. Registered so that a bench naming it gets a
- * clear message instead of an unknown driver. */
+/* The usbhid relay: the common 16c0:05df USB HID relay boards, through libusb.
+ * The protocol bytes are in usbhid.h; the transport is a seam so tests can check the
+ * exact reports without a board. Power is off while a relay is energized
+ * (normally-closed contact carrying power, active_level=high); active_level=low
+ * inverts that for boards wired on the normally-open contact. */
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libusb.h>
 
 #include "log.h"
 #include "relay.h"
+#include "usbhid.h"
+
+/* ---- libusb transport ---- */
+
+struct usb_handle {
+	libusb_context *ctx;
+	libusb_device_handle *dev;
+};
+
+enum { HID_GET_REPORT = 0x01, HID_SET_REPORT = 0x09, HID_FEATURE = 3 };
+
+static int usb_set_feature(void *h, const uint8_t report[USBHID_REPORT])
+{
+	struct usb_handle *u = h;
+	uint8_t buf[USBHID_REPORT];
+	int n;
+
+	memcpy(buf, report, sizeof(buf));
+	n = libusb_control_transfer(u->dev, LIBUSB_ENDPOINT_OUT | LIBUSB_REQUEST_TYPE_CLASS |
+				    LIBUSB_RECIPIENT_INTERFACE, HID_SET_REPORT, HID_FEATURE << 8, 0,
+				    buf, sizeof(buf), 1000);
+	return n == (int)sizeof(buf) ? 0 : -EIO;
+}
+
+static int usb_get_feature(void *h, uint8_t report[USBHID_REPORT])
+{
+	struct usb_handle *u = h;
+	int n = libusb_control_transfer(u->dev, LIBUSB_ENDPOINT_IN | LIBUSB_REQUEST_TYPE_CLASS |
+					LIBUSB_RECIPIENT_INTERFACE, HID_GET_REPORT,
+					HID_FEATURE << 8, 0, report, USBHID_REPORT, 1000);
+	return n == USBHID_REPORT ? 0 : -EIO;
+}
+
+static void usb_close(void *h)
+{
+	struct usb_handle *u = h;
+
+	if (!u)
+		return;
+	if (u->dev) {
+		libusb_release_interface(u->dev, 0);
+		libusb_close(u->dev);
+	}
+	libusb_exit(u->ctx);
+	free(u);
+}
+
+static int usb_open(void **hp, const char *serial, int *channels)
+{
+	struct usb_handle *u = calloc(1, sizeof(*u));
+	libusb_device **list = NULL;
+	ssize_t n;
+	int rc = -ENOENT;
+
+	if (!u)
+		return -ENOMEM;
+	if (libusb_init(&u->ctx) != 0) {
+		free(u);
+		return -EIO;
+	}
+	n = libusb_get_device_list(u->ctx, &list);
+	for (ssize_t i = 0; i < n && !u->dev; i++) {
+		struct libusb_device_descriptor d;
+		libusb_device_handle *dev;
+		uint8_t rep[USBHID_REPORT];
+		unsigned char prod[64] = "";
+
+		if (libusb_get_device_descriptor(list[i], &d) != 0 || d.idVendor != USBHID_VID ||
+		    d.idProduct != USBHID_PID)
+			continue;
+		if (libusb_open(list[i], &dev) != 0) {
+			rc = -EACCES;
+			continue;
+		}
+		libusb_set_auto_detach_kernel_driver(dev, 1);
+		if (libusb_claim_interface(dev, 0) != 0) {
+			libusb_close(dev);
+			rc = -EBUSY;
+			continue;
+		}
+		u->dev = dev;
+		if (usb_get_feature(u, rep) < 0 ||
+		    (serial && strncmp((const char *)rep, serial, 5) != 0)) {
+			/* Another board (or one that does not answer): not ours. */
+			libusb_release_interface(dev, 0);
+			libusb_close(dev);
+			u->dev = NULL;
+			continue;
+		}
+		libusb_get_string_descriptor_ascii(dev, d.iProduct, prod, sizeof(prod) - 1);
+		/* "USBRelay2": the channel count is the trailing digit. */
+		size_t pl = strlen((char *)prod);
+		*channels = pl && prod[pl - 1] >= '1' && prod[pl - 1] <= '8' ? prod[pl - 1] - '0' : 0;
+	}
+	libusb_free_device_list(list, 1);
+	if (!u->dev) {
+		usb_close(u);
+		return rc;
+	}
+	*hp = u;
+	return 0;
+}
+
+static const struct usbhid_transport usb_transport = {
+	.open = usb_open,
+	.set_feature = usb_set_feature,
+	.get_feature = usb_get_feature,
+	.close = usb_close,
+};
+
+static const struct usbhid_transport *transport = &usb_transport;
+
+void usbhid_set_transport(const struct usbhid_transport *t)
+{
+	transport = t ? t : &usb_transport;
+}
+
+/* ---- the driver ---- */
+
+struct usbhid_priv {
+	const struct usbhid_transport *t;
+	void *h;
+	char serial[6];
+	int channels;
+};
 
 static int usbhid_open(struct relay *r)
 {
-	pc_err(LOG_RELAY, "relay driver 'usbhid' is not implemented yet");
-	return -ENOTSUP;
+	struct usbhid_priv *p = calloc(1, sizeof(*p));
+	const char *want = r->cfg->relay->usbhid_serial;
+	uint8_t rep[USBHID_REPORT];
+	int rc;
+
+	if (!p)
+		return -ENOMEM;
+	p->t = transport;
+	rc = p->t->open(&p->h, want, &p->channels);
+	if (rc < 0) {
+		if (want)
+			pc_err(LOG_RELAY, "cannot open USB HID relay board '%s' (%04x:%04x): %s", want,
+			       USBHID_VID, USBHID_PID, strerror(-rc));
+		else
+			pc_err(LOG_RELAY, "cannot open a USB HID relay board (%04x:%04x): %s",
+			       USBHID_VID, USBHID_PID, strerror(-rc));
+		free(p);
+		return rc;
+	}
+	rc = p->t->get_feature(p->h, rep);
+	if (rc < 0) {
+		pc_err(LOG_RELAY, "cannot read USB HID relay board state: %s", strerror(-rc));
+		p->t->close(p->h);
+		free(p);
+		return rc;
+	}
+	memcpy(p->serial, rep, 5);
+	p->serial[5] = '\0';
+	if (p->channels && r->cfg->relay->channels > p->channels) {
+		pc_err(LOG_RELAY, "USB HID relay board '%s' has %d channels, the bench says %lld",
+		       p->serial, p->channels, (long long)r->cfg->relay->channels);
+		p->t->close(p->h);
+		free(p);
+		return -EINVAL;
+	}
+	r->priv = p;
+	pc_debug(LOG_RELAY, "USB HID relay board '%s', state 0x%02x", p->serial, rep[7]);
+	return 0;
 }
 
 static void usbhid_close(struct relay *r)
 {
+	struct usbhid_priv *p = r->priv;
+
+	p->t->close(p->h);
+	free(p);
 }
 
-static int usbhid_switch(struct relay *r, int ch)
+/* Power off means energized unless the board is wired normally-open. */
+static int set_power(struct relay *r, int ch, bool power_on)
 {
-	return -ENOTSUP;
+	struct usbhid_priv *p = r->priv;
+	bool energize = !power_on;
+	uint8_t rep[USBHID_REPORT] = { 0 };
+	int rc;
+
+	if (r->cfg->relay->active_level == ACTIVE_LOW)
+		energize = !energize;
+	rep[0] = energize ? 0xFF : 0xFD;
+	rep[1] = (uint8_t)(ch + 1);
+	rc = p->t->set_feature(p->h, rep);
+	if (rc < 0)
+		pc_err(LOG_RELAY, "cannot switch relay %d of USB HID board '%s': %s", ch + 1,
+		       p->serial, strerror(-rc));
+	return rc;
+}
+
+static int usbhid_on(struct relay *r, int ch)
+{
+	return set_power(r, ch, true);
+}
+
+static int usbhid_off(struct relay *r, int ch)
+{
+	return set_power(r, ch, false);
 }
 
 static int usbhid_status(struct relay *r, struct relay_status *s)
 {
-	return -ENOTSUP;
+	struct usbhid_priv *p = r->priv;
+	uint8_t rep[USBHID_REPORT];
+	int rc = p->t->get_feature(p->h, rep);
+
+	if (rc < 0) {
+		pc_err(LOG_RELAY, "cannot read USB HID relay board '%s': %s", p->serial, strerror(-rc));
+		return rc;
+	}
+	snprintf(s->id, sizeof(s->id), "usbhid:%.5s", (const char *)rep);
+	for (int ch = 0; ch < s->channels && ch < RELAY_MAX_CH; ch++) {
+		bool energized = rep[7] & (1u << ch);
+		if (r->cfg->relay->active_level == ACTIVE_LOW)
+			energized = !energized;
+		s->state[ch] = energized ? RELAY_OFF : RELAY_ON;
+	}
+	return 0;
 }
 
 const struct relay_ops relay_usbhid_ops = {
 	.version = RELAY_OPS_VERSION,
 	.name = "usbhid",
-	.help = "not implemented yet",
+	.help = "USB HID relay boards 16c0:05df, 1-8 channels (libusb)",
 	.open = usbhid_open,
 	.close = usbhid_close,
-	.on = usbhid_switch,
-	.off = usbhid_switch,
+	.on = usbhid_on,
+	.off = usbhid_off,
 	.status = usbhid_status,
 };

@@ -1,0 +1,290 @@
+/* The relay ops table and the usbhid and gpio drivers through their transport
+ * seams: fakes that check the exact feature reports and line values a board would
+ * receive, and feed back the state bytes a board would report. No hardware. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gpio.h"
+#include "relay.h"
+#include "usbhid.h"
+
+/* ---- fake USB HID board ---- */
+
+static struct {
+	char serial[6];
+	int channels;
+	uint8_t state;			/* energized bitmask */
+	uint8_t sent[16][USBHID_REPORT];
+	int n_sent;
+	bool open, fail_set;
+} board;
+
+static int fake_open(void **h, const char *serial, int *channels)
+{
+	if (serial && strcmp(serial, board.serial))
+		return -ENOENT;
+	board.open = true;
+	*channels = board.channels;
+	*h = &board;
+	return 0;
+}
+
+/* Acts on the report as the board's firmware does. */
+static int fake_set(void *h, const uint8_t r[USBHID_REPORT])
+{
+	if (board.fail_set)
+		return -EIO;
+	memcpy(board.sent[board.n_sent++], r, USBHID_REPORT);
+	if (r[0] == 0xFF && r[1] >= 1 && r[1] <= 8)
+		board.state |= (uint8_t)(1u << (r[1] - 1));
+	else if (r[0] == 0xFD && r[1] >= 1 && r[1] <= 8)
+		board.state &= (uint8_t)~(1u << (r[1] - 1));
+	else if (r[0] == 0xFE)
+		board.state = 0xFF;
+	else if (r[0] == 0xFC)
+		board.state = 0;
+	return 0;
+}
+
+static int fake_get(void *h, uint8_t r[USBHID_REPORT])
+{
+	memset(r, 0, USBHID_REPORT);
+	memcpy(r, board.serial, 5);
+	r[7] = board.state;
+	return 0;
+}
+
+static void fake_close(void *h)
+{
+	board.open = false;
+}
+
+static const struct usbhid_transport fake_usb = { fake_open, fake_set, fake_get, fake_close };
+
+static struct bench_config *cfg_of(const char *relay_section)
+{
+	char *text, *err = NULL;
+	struct bench_config *c;
+
+	assert_true(asprintf(&text, "[bench]\nname = t\n[relay]\n%s", relay_section) > 0);
+	c = bench_config_parse("t.ini", text, NULL, 0, &err);
+	if (!c)
+		fprintf(stderr, "%s", err);
+	assert_non_null(c);
+	free(text);
+	return c;
+}
+
+static void expect_sent(int i, uint8_t b0, uint8_t b1)
+{
+	const uint8_t want[USBHID_REPORT] = { b0, b1, 0, 0, 0, 0, 0, 0 };
+
+	assert_true(i < board.n_sent);
+	assert_memory_equal(board.sent[i], want, USBHID_REPORT);
+}
+
+static void test_usbhid_bytes(void **state)
+{
+	struct bench_config *c = cfg_of("driver = usbhid\nchannels = 2\nusbhid_serial = QWERT\n");
+	struct relay_status s;
+	struct relay *r;
+
+	memset(&board, 0, sizeof(board));
+	strcpy(board.serial, "QWERT");
+	board.channels = 2;
+	board.state = 0x02;	/* relay 2 energized at start: channel 1 powered off */
+	usbhid_set_transport(&fake_usb);
+	r = relay_open(c, "/nonexistent");
+	assert_non_null(r);
+	assert_int_equal(relay_status(r, &s), 0);
+	assert_string_equal(s.id, "usbhid:QWERT");
+	assert_int_equal(s.state[0], RELAY_ON);
+	assert_int_equal(s.state[1], RELAY_OFF);
+	/* Power off channel 0 = energize relay 1: [0xFF, 1]. */
+	assert_int_equal(relay_off(r, 0), 0);
+	expect_sent(0, 0xFF, 0x01);
+	assert_int_equal(board.state, 0x03);
+	/* Power on channel 1 = de-energize relay 2: [0xFD, 2]. */
+	assert_int_equal(relay_on(r, 1), 0);
+	expect_sent(1, 0xFD, 0x02);
+	assert_int_equal(relay_status(r, &s), 0);
+	assert_int_equal(s.state[0], RELAY_OFF);
+	assert_int_equal(s.state[1], RELAY_ON);
+	/* A channel the bench does not have is refused before any byte is sent. */
+	assert_int_equal(relay_off(r, 2), -EINVAL);
+	assert_int_equal(board.n_sent, 2);
+	/* Closing powers channel 0 back on. */
+	relay_close(r);
+	expect_sent(2, 0xFD, 0x01);
+	assert_int_equal(board.n_sent, 3);
+	assert_int_equal(board.state, 0x00);
+	assert_false(board.open);
+	bench_config_free(c);
+}
+
+static void test_usbhid_active_low_and_errors(void **state)
+{
+	struct bench_config *c = cfg_of("driver = usbhid\nchannels = 1\nactive_level = low\n");
+	struct relay_cut rec;
+	struct relay *r;
+
+	memset(&board, 0, sizeof(board));
+	strcpy(board.serial, "AAAAA");
+	board.channels = 1;
+	usbhid_set_transport(&fake_usb);
+	r = relay_open(c, "/nonexistent");
+	assert_non_null(r);
+	/* Normally-open wiring: power off = de-energize. A host-timed cut. */
+	assert_int_equal(relay_cut(r, 0, 10, &rec), 0);
+	expect_sent(0, 0xFD, 0x01);
+	expect_sent(1, 0xFF, 0x01);
+	assert_string_equal(rec.timed_by, "host");
+	assert_true(rec.uncertainty_ns > 0);
+	assert_int_equal(relay_arm(r, 0, 1, 2, 3, 4, &rec), -ENOTSUP);
+	board.fail_set = true;
+	assert_int_equal(relay_off(r, 0), -EIO);
+	board.fail_set = false;
+	relay_close(r);	/* the failed off may have switched: restored */
+	expect_sent(2, 0xFF, 0x01);
+	bench_config_free(c);
+
+	/* Wrong serial, and more channels than the board has. */
+	c = cfg_of("driver = usbhid\nusbhid_serial = ZZZZZ\n");
+	assert_null(relay_open(c, "/nonexistent"));
+	assert_int_equal(errno, ENOENT);
+	bench_config_free(c);
+	c = cfg_of("driver = usbhid\nchannels = 4\n");
+	assert_null(relay_open(c, "/nonexistent"));
+	bench_config_free(c);
+	usbhid_set_transport(NULL);
+}
+
+/* ---- fake GPIO line ---- */
+
+static struct {
+	char chip[32];
+	unsigned line;
+	int value, initial;
+	int values[16], n;
+	bool held;
+} gl;
+
+static int g_open(void **h, const char *chip, unsigned line, int initial)
+{
+	snprintf(gl.chip, sizeof(gl.chip), "%s", chip);
+	gl.line = line;
+	gl.value = gl.initial = initial;
+	gl.held = true;
+	*h = &gl;
+	return 0;
+}
+
+static int g_set(void *h, int v)
+{
+	assert_true(gl.held);
+	gl.value = v;
+	gl.values[gl.n++] = v;
+	return 0;
+}
+
+static int g_get(void *h)
+{
+	return gl.value;
+}
+
+static void g_close(void *h)
+{
+	gl.held = false;
+}
+
+static const struct gpio_transport fake_gpio = { g_open, g_set, g_get, g_close };
+
+static void test_gpio_levels(void **state)
+{
+	for (int low = 0; low < 2; low++) {
+		struct bench_config *c = cfg_of(low ?
+			"driver = gpio\ngpio_chip = gpiochip3\ngpio_line = 17\nactive_level = low\n" :
+			"driver = gpio\ngpio_chip = gpiochip3\ngpio_line = 17\n");
+		struct relay_status s;
+		struct relay *r;
+		int cut = low ? 0 : 1;
+
+		memset(&gl, 0, sizeof(gl));
+		gpio_set_transport(&fake_gpio);
+		r = relay_open(c, "/nonexistent");
+		assert_non_null(r);
+		/* Requested at open, at the level that leaves the node powered. */
+		assert_string_equal(gl.chip, "gpiochip3");
+		assert_int_equal(gl.line, 17);
+		assert_int_equal(gl.initial, !cut);
+		assert_int_equal(relay_off(r, 0), 0);
+		assert_int_equal(gl.value, cut);
+		assert_int_equal(relay_status(r, &s), 0);
+		assert_int_equal(s.state[0], RELAY_OFF);
+		assert_int_equal(relay_on(r, 1), -EINVAL);	/* one line, one channel */
+		relay_close(r);
+		/* Held until close, and powered on before it was released. */
+		assert_int_equal(gl.n, 2);
+		assert_int_equal(gl.values[1], !cut);
+		assert_false(gl.held);
+		bench_config_free(c);
+	}
+	gpio_set_transport(NULL);
+}
+
+static int stub_open(struct relay *r) { return 0; }
+static void stub_close(struct relay *r) { }
+static int stub_sw(struct relay *r, int ch) { return 0; }
+static int stub_status(struct relay *r, struct relay_status *s) { return 0; }
+
+static void test_ops_validation(void **state)
+{
+	struct relay_ops ok = { RELAY_OPS_VERSION, "stub", "", stub_open, stub_close, stub_sw,
+				stub_sw, stub_status, NULL, NULL, NULL };
+	struct relay_ops v = ok;
+
+	assert_int_equal(relay_ops_validate(&ok), 0);
+	v.version = RELAY_OPS_VERSION + 1;
+	assert_int_equal(relay_ops_validate(&v), -EINVAL);
+	v = ok;
+	v.off = NULL;
+	assert_int_equal(relay_ops_validate(&v), -EINVAL);
+	v = ok;
+	v.status = NULL;
+	assert_int_equal(relay_ops_validate(&v), -EINVAL);
+	v = ok;
+	v.name = NULL;
+	assert_int_equal(relay_ops_validate(&v), -EINVAL);
+	/* Every registered driver passes, in the order of the config's driver enum. */
+	static const char *const names[] = { "serial", "usbhid", "gpio", "exec", "null" };
+	for (size_t i = 0; i < 5; i++) {
+		assert_non_null(relay_drivers[i]);
+		assert_string_equal(relay_drivers[i]->name, names[i]);
+		assert_int_equal(relay_ops_validate(relay_drivers[i]), 0);
+		assert_ptr_equal(relay_ops_find(names[i]), relay_drivers[i]);
+	}
+	assert_null(relay_drivers[5]);
+	assert_null(relay_ops_find("nope"));
+	/* Only the firmware can time a cut itself. */
+	assert_non_null(relay_ops_find("serial")->arm);
+	assert_null(relay_ops_find("usbhid")->arm);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_ops_validation),
+		cmocka_unit_test(test_usbhid_bytes),
+		cmocka_unit_test(test_usbhid_active_low_and_errors),
+		cmocka_unit_test(test_gpio_levels),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
