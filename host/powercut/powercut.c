@@ -39,6 +39,8 @@ const struct cmd_opt global_opts[] = {
 	{ "set", 1, "SECTION.KEY=VALUE", "override a bench option (repeatable; "
 	  "disk.NAME.KEY for a disk)" },
 	{ "help", 0, NULL, "this command's help" },
+	{ "db", 1, "PATH", "campaign database: log messages go to its events table, and "
+	  "relay cuts to cut_events (created and migrated if needed)" },
 	{ 0 }
 };
 
@@ -170,6 +172,7 @@ int main(int argc, char **argv)
 	size_t n_sets = 0;
 	int npos = 0, ci = -1, rc = EXIT_USAGE, n = 0, ng = 0;
 	bool want_help = false;
+	const char *db_path = NULL;
 	const struct cmd *cmd = NULL;
 
 	log_set_prog("powercut");
@@ -238,6 +241,7 @@ int main(int argc, char **argv)
 			break;
 		case 1004: sets[n_sets++] = optarg; break;
 		case 1005: want_help = true; break;
+		case 1006: db_path = optarg; break;
 		case '?':
 			if (optopt)
 				pc_err(LOG_MAIN, "unknown option '-%c' for 'powercut %s'", optopt, cmd->name);
@@ -295,6 +299,15 @@ int main(int argc, char **argv)
 		ctx.argc = --npos;
 		if (run_dir_for(&ctx) < 0)
 			goto out;
+	}
+	if (db_path) {
+		ctx.db = store_open(db_path, STORE_CREATE | STORE_MIGRATE);
+		if (!ctx.db) {
+			rc = EXIT_FAIL;
+			goto out;
+		}
+		log_set_sink(store_log_sink, ctx.db);
+		pc_debug(LOG_DB, "logging to database '%s'", db_path);
 	}
 	/* `relay list` needs no device. */
 	bool list_only = !strcmp(cmd->name, "relay") && npos >= 1 && !strcmp(pos[0], "list");

@@ -208,6 +208,24 @@ static int do_cut(struct pc_ctx *ctx, bool arm)
 			return relay_interrupted ? EXIT_FAIL : EXIT_FAIL;
 		}
 	}
+	if (ctx->db) {
+		struct store_cut sc = {
+			.channel = ch, .kind = "power", .timed_by = rec.timed_by,
+			.off_ms = off_ms, .planned_mono_ns = rec.planned_ns,
+			.actual_mono_ns = rec.actual_ns, .uncertainty_ns = rec.uncertainty_ns,
+			.relay_off_mono_ns = rec.actual_ns,
+		};
+		if (arm) {
+			sc.seed = (uint64_t)seed;
+			sc.window_min_ms = ctx->cfg->campaign->window_min_ms;
+			sc.window_max_ms = ctx->cfg->campaign->window_max_ms;
+			const char *w = cmd_opt(ctx, "window");
+			if (w)
+				sscanf(w, "%" SCNd64 "..%" SCNd64, &sc.window_min_ms, &sc.window_max_ms);
+		}
+		if (store_cut_insert(ctx->db, &sc, NULL) < 0)
+			return EXIT_FAIL;
+	}
 	if (ctx->json) {
 		json_t *j = cut_json(&rec);
 		json_object_set_new(j, "events", events ? events : json_array());

@@ -129,6 +129,20 @@ has "$tmp/err" "power-off command 'sh' exited with status 3: boom"
 expect 1 "$pc" relay on "$tmp/exec.ini" --set 'relay.exec_on=sleep 5' --set relay.exec_timeout_ms=100
 has "$tmp/err" "power-on command 'sleep' timed out after 100 ms"
 
+# --- --db: log messages to events, cuts to cut_events with who timed them
+expect 0 "$pc" relay cut "$bench" --off-ms 10 --db "$tmp/log.db"
+expect 1 "$pc" relay off "$bench" --set relay.null_fail=off --db "$tmp/log.db"
+expect 0 "$pc" db info "$tmp/log.db" --json
+has "$tmp/out" '"cut_events":1'
+has "$tmp/out" '"events":1'
+
+# --- docs/config.md is generated from the tables (checked when run from the source tree)
+if [ -f docs/config.md ] && [ -f host/lib/config.c ]; then
+	"$pc" config doc >"$tmp/config.md"
+	if cmp -s "$tmp/config.md" docs/config.md; then ok "docs/config.md is current"
+	else bad "docs/config.md differs from 'powercut config doc'"; fi
+fi
+
 # --- db commands
 expect 0 "$pc" db migrate "$tmp/c.db"
 expect 0 "$pc" db info "$tmp/c.db" --json
