@@ -24,6 +24,8 @@ static const char *const controls[] = { "none", "lying", "safe", NULL };
 static const char *const patterns[] = { "random", "sequential", "hotset", "alloc", NULL };
 static const char *const flushes[] = { "never", "every-n", "every-ms", "always", "fua", NULL };
 static const char *const cuts[] = { "power", "kill", NULL };
+static const char *const tiers[] = { "fast", "full", NULL };
+static const char *const writebacks[] = { "none", "random", "oldest", NULL };
 
 static const struct opt_def bench_opts[] = {
 	{ "name", OPT_STRING, OFF(cfg_bench, name), NULL, NOLIMIT, NULL,
@@ -105,6 +107,19 @@ static const struct opt_def node_opts[] = {
 	  "Node driver: sim (simulated node on this host) or qemu.", 0 },
 	{ "host", OPT_STRING, OFF(cfg_node, host), NULL, NOLIMIT, NULL,
 	  "Host of the node (ssh destination); unset: local.", 0 },
+	{ "tier", OPT_ENUM, OFF(cfg_node, tier), "fast", NOLIMIT, tiers,
+	  "Simulated node: fast (disk model and the agent over NBD, no VM) or full (a TCG "
+	  "guest booting build/guest with the disks as virtio devices).", 0 },
+	{ "boot_delay", OPT_DURATION, OFF(cfg_node, boot_delay_ms), "100", 0, 600000, NULL,
+	  "Simulated node: time from DC back to the node booting (BIOS, POST).", 0 },
+	{ "writeback", OPT_ENUM, OFF(cfg_node, writeback), "none", NOLIMIT, writebacks,
+	  "Simulated node: the volatile disk cache writes dirty data down by itself over time: "
+	  "none, random (an arbitrary subset survives a cut) or oldest.", 0 },
+	{ "tear", OPT_BOOL, OFF(cfg_node, tear), "no", NOLIMIT, NULL,
+	  "Simulated node: the volatile disk cache may write part of a multi-sector write.", 0 },
+	{ "guest", OPT_STRING, OFF(cfg_node, guest), NULL, NOLIMIT, NULL,
+	  "Simulated node, full tier: directory with vmlinux and initrd.cpio; unset: "
+	  "build/guest next to the binaries.", 0 },
 	{ 0 }
 };
 
@@ -860,8 +875,12 @@ void bench_config_markdown(FILE *f)
 			char rng[80] = "";
 			if (o->min < o->max && o->type != OPT_ENUM)
 				opt_range_text(o, rng, sizeof(rng));
-			fprintf(f, "| `%s` | %s | %s | %s | %s |\n", o->name,
-				opt_type_name(o, t, sizeof(t)),
+			/* A '|' would end the table cell: enum values are listed with commas. */
+			opt_type_name(o, t, sizeof(t));
+			for (char *q = t; *q; q++)
+				if (*q == '|')
+					*q = '/';
+			fprintf(f, "| `%s` | %s | %s | %s | %s |\n", o->name, t,
 				(o->flags & OPT_REQUIRED) ? "required" :
 				(o->def && *o->def ? o->def : "unset"),
 				rng, o->help);
