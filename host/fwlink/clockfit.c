@@ -75,6 +75,16 @@ int clockfit_add(struct clockfit *cf, int64_t tx_ns, uint64_t fw_us, int64_t rx_
 	return 0;
 }
 
+/* The fit uses at least this many samples (the smallest round trips). */
+#define CLOCKFIT_MIN_USED 8
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 static int solve(struct clockfit *cf)
 {
 	if (!cf->dirty)
@@ -94,6 +104,18 @@ static int solve(struct clockfit *cf)
 	/* Round trips longer than the best ones carry queueing delay in one direction or
 	 * the other, which shifts their midpoint; they would only widen the bound. */
 	int64_t limit = min_rtt * 2 > min_rtt + 200000 ? min_rtt * 2 : min_rtt + 200000;
+
+	/* ... but never fewer than the CLOCKFIT_MIN_USED best: one lucky round trip
+	 * alone would make the fit hang on a single sample. */
+	if (cf->n > CLOCKFIT_MIN_USED) {
+		int64_t r[CLOCKFIT_MAX_SAMPLES];
+
+		for (int i = 0; i < cf->n; i++)
+			r[i] = cf->s[i].rx_ns - cf->s[i].tx_ns;
+		qsort(r, (size_t)cf->n, sizeof(r[0]), cmp_i64);
+		if (r[CLOCKFIT_MIN_USED - 1] > limit)
+			limit = r[CLOCKFIT_MIN_USED - 1];
+	}
 	const struct sample *ref = NULL;
 	int m = 0;
 	double sx = 0, sy = 0;

@@ -5,8 +5,8 @@
  * time the reply was read (rx_ns). The true host time of fw_us lies in
  * [tx_ns, rx_ns]; its midpoint is used as the estimate, with rtt/2 as that sample's
  * error bound. The fit keeps the samples with the smallest round trips (those with
- * an RTT at most max(2 * min RTT, min RTT + 200 us)), then fits host = offset +
- * (1 + drift) * fw by least squares.
+ * an RTT at most max(2 * min RTT, min RTT + 200 us), and at least the 8 best), then
+ * fits host = offset + (1 + drift) * fw by least squares.
  *
  * Every mapped time comes with an uncertainty that is a bound, not a standard
  * deviation: the least-squares prediction is a weighted sum of the samples,
