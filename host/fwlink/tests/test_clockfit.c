@@ -235,6 +235,24 @@ static void test_nonlinear(void **state)
 	clockfit_free(cf);
 }
 
+/* One lucky round trip far shorter than the rest must not carry the fit alone. */
+static void test_lucky_sample(void **state)
+{
+	struct truth tr = { .off_ns = 2e9, .drift = 300e-6 };
+	struct clockfit *cf = clockfit_new(4, 0);
+	struct clockfit_info info;
+
+	add_ping(cf, &tr, 1e5, 50e3, 50e3, 4);			/* 100 us */
+	for (int i = 1; i < 30; i++)				/* 5..6 ms */
+		add_ping(cf, &tr, 1e5 + i * 50000.0, 2.5e6 + uniform() * 0.5e6,
+			 2.5e6 + uniform() * 0.5e6, 4);
+	assert_int_equal(clockfit_info(cf, &info), 0);
+	assert_true(info.used >= 8);
+	assert_true(info.drift_fitted);
+	check_bound(cf, &tr, 1e5, 1.6e6, 5000000);
+	clockfit_free(cf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -245,6 +263,7 @@ int main(void)
 		cmocka_unit_test(test_reset),
 		cmocka_unit_test(test_ring),
 		cmocka_unit_test(test_nonlinear),
+		cmocka_unit_test(test_lucky_sample),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
