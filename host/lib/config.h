@@ -72,9 +72,18 @@ struct cfg_relay {
 	char **null_fail;
 };
 
+enum node_tier { NODE_TIER_FAST, NODE_TIER_FULL };
+enum node_writeback { NODE_WB_NONE, NODE_WB_RANDOM, NODE_WB_OLDEST };
+
 struct cfg_node {
 	int driver;		/* enum node_driver */
 	char *host;
+	/* the simulated node (qemu driver, local) */
+	int tier;		/* enum node_tier */
+	int64_t boot_delay_ms;	/* DC back to the node booting */
+	int writeback;		/* enum node_writeback: the volatile disk cache's write-back */
+	bool tear;		/* the volatile disk cache may tear multi-sector writes */
+	char *guest;		/* full tier: directory with vmlinux and initrd.cpio */
 };
 
 struct cfg_disk {
