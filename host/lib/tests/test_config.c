@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -281,15 +282,22 @@ static void test_text_json_hash(void **state)
 
 static void test_example_benches(void **state)
 {
-	/* Every bench shipped in rig/benches parses (paths relative to the repository). */
-	const char *files[] = { "rig/benches/sim.ini" };
-	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		char *err = NULL;
-		struct bench_config *c = bench_config_load(files[i], NULL, 0, &err);
-		if (!c)
-			fprintf(stderr, "%s", err ? err : "?");
-		assert_non_null(c);
-		bench_config_free(c);
+	/* Every bench shipped in rig/benches parses. Run from the source tree (as
+	 * make check does); elsewhere there is nothing to check. */
+	glob_t g;
+	if (glob("rig/benches/*.ini", 0, NULL, &g) != 0) {
+		fprintf(stderr, "no rig/benches/*.ini here: example benches not checked\n");
+	} else {
+		assert_true(g.gl_pathc >= 1);
+		for (size_t i = 0; i < g.gl_pathc; i++) {
+			char *err = NULL;
+			struct bench_config *c = bench_config_load(g.gl_pathv[i], NULL, 0, &err);
+			if (!c)
+				fprintf(stderr, "%s", err ? err : "?");
+			assert_non_null(c);
+			bench_config_free(c);
+		}
+		globfree(&g);
 	}
 	char *err = NULL;
 	assert_null(bench_config_load("no/such/file.ini", NULL, 0, &err));
