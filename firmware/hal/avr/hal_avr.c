@@ -48,7 +48,7 @@ static volatile uint32_t wraps;
 
 static volatile uint8_t edge_pending[HAL_CHANNELS];
 static volatile uint8_t edge_level[HAL_CHANNELS];
-static volatile uint64_t edge_at[HAL_CHANNELS];	/* in ticks */
+static volatile uint32_t edge_wrap[HAL_CHANNELS];	/* counter period of the edge: ticks >> 16 */
 
 static struct hal_event evq[EV_QUEUE];
 static volatile uint8_t evq_head, evq_count;
@@ -63,12 +63,18 @@ void reset_cause_save(void) __attribute__((naked, used, section(".init3")));
 
 /* Runs before .data/.bss set-up. Optiboot clears MCUSR and passes its old value in
  * r2; a watchdog reset leaves the watchdog running at its shortest period, so it is
- * stopped here before anything slow happens. */
+ * stopped here before anything slow happens. The clock starts here too, a few cycles
+ * after reset, so that event times are microseconds since reset as the protocol says
+ * (start-up takes well under one counter period, so no wrap is missed before the
+ * overflow interrupt is enabled). */
 void reset_cause_save(void)
 {
 	uint8_t r2;
 
 	__asm__ __volatile__("mov %0, r2" : "=r"(r2));
+	TCCR1A = 0;
+	TCNT1 = 0;
+	TCCR1B = _BV(CS11);
 	saved_r2 = r2;
 	saved_mcusr = MCUSR;
 	MCUSR = 0;
@@ -120,25 +126,31 @@ static void compare_enable(uint8_t ch, uint8_t on)
 		TIMSK1 &= (uint8_t)~mask;
 }
 
-/* The pin is written right after the clock is read, both with interrupts off, so the
- * reported time is the edge's to within a microsecond (plus interrupt entry, about
- * 3 us, after the scheduled moment). */
-static void edge_fire(uint8_t ch, uint64_t ticks)
+/* The clock is read right after the pin is written, both with interrupts off, so the
+ * reported time is the edge's own to within a microsecond (the edge itself comes
+ * interrupt entry, a few microseconds, after the scheduled moment). */
+static void edge_fire(uint8_t ch)
 {
 	relay_pin(ch, edge_level[ch]);
+	uint64_t ticks = ticks_locked();
+
 	edge_pending[ch] = 0;
 	compare_enable(ch, 0);
 	evq_push(ticks >> TICKS_PER_US_SHIFT, HAL_EV_RELAY, ch, edge_level[ch]);
 }
 
 /* The compare unit matches once per counter period; only the match in the period of
- * the target fires the edge. */
+ * the target fires the edge. The period is tested in 32 bits, not with the 64-bit
+ * clock, so that the pin is written within a few cycles of the match. */
 static void compare_isr(uint8_t ch)
 {
-	uint64_t ticks = ticks_locked();
+	uint16_t count = TCNT1;
+	uint32_t period = wraps;
 
-	if (edge_pending[ch] && ticks >= edge_at[ch])
-		edge_fire(ch, ticks);
+	if ((TIFR1 & _BV(TOV1)) && count < 0x8000u)
+		period++;
+	if (edge_pending[ch] && period >= edge_wrap[ch])
+		edge_fire(ch);
 }
 
 ISR(TIMER1_COMPA_vect)
@@ -263,9 +275,9 @@ void hal_init(uint8_t idle_levels)
 	EIFR = _BV(INTF0) | _BV(INTF1);
 	EIMSK = _BV(INT0) | _BV(INT1);
 
-	TCCR1A = 0;
-	TCCR1B = _BV(CS11);
-	TIFR1 = _BV(TOV1) | _BV(OCF1A) | _BV(OCF1B);
+	/* Timer1 already runs since reset_cause_save(); a pending overflow stays pending
+	 * for the interrupt enabled here. */
+	TIFR1 = _BV(OCF1A) | _BV(OCF1B);
 	TIMSK1 = _BV(TOIE1);
 
 	UBRR0 = UBRR_VALUE;
@@ -305,10 +317,10 @@ void hal_relay_schedule(uint8_t ch, uint8_t level, uint64_t at_us)
 		uint64_t now = ticks_locked();
 
 		edge_level[ch] = level;
-		edge_at[ch] = at;
+		edge_wrap[ch] = (uint32_t)(at >> 16);
 		edge_pending[ch] = 1;
 		if (at <= now + SCHEDULE_MARGIN_TICKS) {
-			edge_fire(ch, now);
+			edge_fire(ch);
 		} else {
 			if (ch == 0)
 				OCR1A = (uint16_t)at;
