@@ -123,9 +123,12 @@ int main(void)
 	printf("fit: %d/%d samples, drift %.1f ppm (%s), residual rms %.1f us\n", info.used,
 	       info.samples, info.drift_ppm, info.drift_fitted ? "fitted" : "bounded",
 	       info.residual_rms_ns / 1e3);
-	printf("figure fwlink_ping_rtt_min_us %.1f us 2000 <=\n", rtt[0] / 1e3);
-	printf("figure fwlink_ping_rtt_median_us %.1f us 5000 <=\n", rtt[k / 2] / 1e3);
-	printf("figure clock_fit_uncertainty_us %.1f us 1000 <=\n", unc / 1e3);
+	/* Targets from the wire: at 115200 baud a ping (up to 19 bytes) and its reply
+	 * (up to 37 bytes) take 4.9 ms on the line alone, so a round trip cannot beat
+	 * that; the bound on a mapped time is about half the best round trips. */
+	printf("figure fwlink_ping_rtt_min_us %.1f us 6000 <=\n", rtt[0] / 1e3);
+	printf("figure fwlink_ping_rtt_median_us %.1f us 8000 <=\n", rtt[k / 2] / 1e3);
+	printf("figure clock_fit_uncertainty_us %.1f us 4000 <=\n", unc / 1e3);
 	rc = 0;
 out_link:
 	fwlink_close(l);
