@@ -354,8 +354,30 @@ int cmd_relay(struct pc_ctx *ctx)
 		if (!ctx->json)
 			printf("channel %d off %s\n", ch, f ? "" : "until interrupted (Ctrl-C)");
 		fflush(stdout);
-		int rc = cmd_wait(ctx, ms < 0 ? INT32_MAX : (int)ms);
-		return rc == 0 || rc == -EINTR ? EXIT_OK : EXIT_FAIL;
+		if (!ctx->relay->ops->next_event) {
+			int rc = cmd_wait(ctx, ms < 0 ? INT32_MAX : (int)ms);
+			return rc == 0 || rc == -EINTR ? EXIT_OK : EXIT_FAIL;
+		}
+		/* Watch the edges while holding: the firmware restores power by itself after
+		 * its max_off_ms or a safety rule, and then the hold is over. */
+		int64_t end = ms < 0 ? INT64_MAX : relay_now_ns() + ms * 1000000;
+		while (!relay_interrupted && relay_now_ns() < end) {
+			struct relay_event ev;
+			int rc = relay_next_event(ctx->relay, 200, &ev);
+			if (rc == -ETIMEDOUT || rc == -EINTR)
+				continue;
+			if (rc < 0) {
+				pc_err(LOG_RELAY, "lost the relay while holding channel %d off: %s", ch,
+				       strerror(-rc));
+				return EXIT_FAIL;
+			}
+			if (ev.kind == RELAY_EV_RELAY && ev.channel == ch && ev.level == 1) {
+				pc_err(LOG_RELAY, "channel %d: the firmware restored power by itself "
+				       "(cause %s)", ch, ev.cause);
+				return EXIT_FAIL;
+			}
+		}
+		return EXIT_OK;
 	}
 	if (!strcmp(action, "cut"))
 		return do_cut(ctx, false);
