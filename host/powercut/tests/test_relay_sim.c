@@ -389,6 +389,28 @@ static void test_sim_restart_reconnect(void **state)
 	hold_then(SIGTERM, sim_restart);
 }
 
+static void test_firmware_restores_by_itself(void **state)
+{
+	struct fwlink_opts o = { .path = sim_tty };
+	struct fwlink *l = fwlink_open(&o);
+	struct child_result r;
+
+	assert_non_null(l);
+	assert_int_equal(fwlink_request(l, 2000, NULL, "set max_off_ms 500"), 0);
+	fwlink_close(l);
+	/* The hold ends with an error when the firmware gives power back on its own. */
+	const char *argv[] = { pc, "relay", "off", bench_b, "--for", "5s", NULL };
+	assert_int_equal(child_run(argv, NULL, 20000, &r), 0);
+	assert_true(WIFEXITED(r.status));
+	assert_int_equal(WEXITSTATUS(r.status), 1);
+	assert_non_null(strstr(r.err, "restored power by itself (cause maxoff)"));
+	child_result_release(&r);
+	l = fwlink_open(&o);
+	assert_non_null(l);
+	assert_int_equal(fwlink_request(l, 2000, NULL, "defaults"), 0);
+	fwlink_close(l);
+}
+
 static void test_garbled_line_not_acted_on(void **state)
 {
 	struct fwlink_opts o = { .path = sim_tty };
@@ -428,6 +450,7 @@ int main(void)
 		cmocka_unit_test(test_sigint_sigterm),
 		cmocka_unit_test(test_reset_mid_session),
 		cmocka_unit_test(test_sim_restart_reconnect),
+		cmocka_unit_test(test_firmware_restores_by_itself),
 		cmocka_unit_test(test_garbled_line_not_acted_on),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
