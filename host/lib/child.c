@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -380,10 +381,22 @@ int child_run(const char *const argv[], const char *input, int timeout_ms,
 	bool exited = false;
 	int pfd, rc;
 
+	sigset_t pipe_set, old_set, pending;
+	bool pipe_was_pending;
+
 	memset(r, 0, sizeof(*r));
+	/* A child that exits without reading its input must not kill us with SIGPIPE:
+	 * block it while we write, and swallow one we caused. */
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_set, &old_set);
+	sigpending(&pending);
+	pipe_was_pending = sigismember(&pending, SIGPIPE);
 	rc = child_start(&c);
-	if (rc < 0)
+	if (rc < 0) {
+		pthread_sigmask(SIG_SETMASK, &old_set, NULL);
 		return rc;
+	}
 	if (c.fd_in >= 0) {
 		fcntl(c.fd_in, F_SETFL, fcntl(c.fd_in, F_GETFL) | O_NONBLOCK);
 		if (in_len == 0)
@@ -461,6 +474,12 @@ int child_run(const char *const argv[], const char *input, int timeout_ms,
 	if (pfd >= 0)
 		close(pfd);
 	close_parent_ends(&c);
+	sigpending(&pending);
+	if (!pipe_was_pending && sigismember(&pending, SIGPIPE)) {
+		struct timespec zero = { 0, 0 };
+		sigtimedwait(&pipe_set, NULL, &zero);
+	}
+	pthread_sigmask(SIG_SETMASK, &old_set, NULL);
 	if (r->timed_out) {
 		terminate(&c);
 		if (rc == 0)

@@ -175,6 +175,26 @@ static void test_large_outputs(void **state)
 	free(input);
 }
 
+static void test_child_not_reading_input(void **state)
+{
+	/* The child exits at once; writing the rest of the input must not SIGPIPE us. */
+	const char *argv[] = { "true", NULL };
+	size_t n = 4 << 20;
+	char *input = malloc(n + 1);
+	struct child_result r;
+
+	assert_non_null(input);
+	memset(input, 'x', n);
+	input[n] = '\0';
+	assert_int_equal(child_run(argv, input, 10000, &r), 0);
+	assert_int_equal(WEXITSTATUS(r.status), 0);
+	child_result_release(&r);
+	free(input);
+	sigset_t pending;
+	sigpending(&pending);
+	assert_false(sigismember(&pending, SIGPIPE));
+}
+
 static void test_exit_with_daemonized_grandchild(void **state)
 {
 	/* The child exits at once but leaves a grandchild holding stdout open: child_run
@@ -215,6 +235,7 @@ int main(void)
 		cmocka_unit_test(test_ignores_sigterm),
 		cmocka_unit_test(test_grandchildren_killed),
 		cmocka_unit_test(test_large_outputs),
+		cmocka_unit_test(test_child_not_reading_input),
 		cmocka_unit_test(test_exit_with_daemonized_grandchild),
 		cmocka_unit_test(test_kill_group),
 	};
