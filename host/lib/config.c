@@ -776,6 +776,14 @@ char *bench_config_text(const struct bench_config *cfg)
 	for (size_t i = 0; i < n; i++) {
 		fprintf(f, "%s%s\n", i ? "\n" : "", inst_label(order[i], label, sizeof(label)));
 		for (const struct opt_def *o = order[i]->sec->opts; o->name; o++) {
+			const void *field = (const char *)order[i]->data + o->offset;
+			/* Unset is not the empty string: a comment keeps the text re-parseable
+			 * into the same config. */
+			if ((o->type == OPT_STRING || o->type == OPT_LIST) &&
+			    !*(void *const *)field) {
+				fprintf(f, "; %s is unset\n", o->name);
+				continue;
+			}
 			opt_format(o, order[i]->data, val, sizeof(val));
 			fprintf(f, "%s = %s\n", o->name, val);
 		}

@@ -267,6 +267,15 @@ static void test_text_json_hash(void **state)
 	assert_int_equal(strlen(ha), 64);
 	char *t = bench_config_text(a);
 	assert_non_null(strstr(t, "[disk qcow2]\nformat = qcow2\ncache = none\nsize = 2G\n"));
+	assert_non_null(strstr(t, "; run_dir is unset\n"));
+	/* Re-parsed, the canonical text gives the same config: unset stays unset. */
+	struct bench_config *again = bench_config_parse("t.ini", t, NULL, 0, &err);
+	assert_non_null(again);
+	assert_null(again->bench->run_dir);
+	char hr[65];
+	assert_int_equal(bench_config_hash(again, hr), 0);
+	assert_string_equal(hr, ha);
+	bench_config_free(again);
 	free(t);
 	json_t *j = bench_config_json(a);
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "workload"), "queue_depth")), 4);
