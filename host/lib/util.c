@@ -1,11 +1,14 @@
 /* Small helpers: see util.h. */
 #include "util.h"
+#include "child.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 int pc_exe_dir(char *buf, size_t len)
@@ -43,4 +46,39 @@ int pc_mkdir_p(const char *path)
 	if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
 		return -errno;
 	return 0;
+}
+
+static json_t *str_or_null(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+json_t *pc_versions_json(const char *powercut, const char *firmware, json_t *extra)
+{
+	const char *argv[] = { "qemu-img", "--version", NULL };
+	json_t *j = json_object();
+	struct child_result r;
+	struct utsname u;
+	char buf[512];
+
+	if (!j)
+		return NULL;
+	json_object_set_new(j, "powercut", str_or_null(powercut));
+	json_object_set_new(j, "firmware", str_or_null(firmware));
+	if (uname(&u) == 0) {
+		snprintf(buf, sizeof(buf), "%s %s %s", u.sysname, u.release, u.machine);
+		json_object_set_new(j, "kernel", json_string(buf));
+	}
+	if (child_run(argv, NULL, 5000, &r) == 0 && WIFEXITED(r.status) &&
+	    WEXITSTATUS(r.status) == 0) {
+		snprintf(buf, sizeof(buf), "%.*s", (int)strcspn(r.out, "\n"), r.out);
+		json_object_set_new(j, "qemu_img", json_string(buf));
+	} else {
+		json_object_set_new(j, "qemu_img", json_null());
+	}
+	if (r.out || r.err)
+		child_result_release(&r);
+	if (extra)
+		json_object_update(j, extra);
+	return j;
 }

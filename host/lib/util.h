@@ -11,4 +11,13 @@ int pc_exe_dir(char *buf, size_t len);
 /* mkdir -p with mode 0755. 0 or a negative errno. */
 int pc_mkdir_p(const char *path);
 
+#include <jansson.h>
+
+/* Versions of the tools a campaign depends on, for the campaigns table:
+ *   {"powercut": powercut, "firmware": firmware, "kernel": "6.1.0-... x86_64",
+ *    "qemu_img": "qemu-img version 7.2.x ..." or null when absent, "sqlite": ...}
+ * powercut and firmware may be NULL (stored as null); extra (may be NULL) is merged
+ * in last. The qemu line is stored verbatim, never parsed. New reference. */
+json_t *pc_versions_json(const char *powercut, const char *firmware, json_t *extra);
+
 #endif
