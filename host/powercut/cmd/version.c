@@ -2,6 +2,7 @@
 #include <stdio.h>
 
 #include "cmd.h"
+#include "util.h"
 
 #ifndef PC_VERSION
 #define PC_VERSION "0.1.0"
@@ -12,9 +13,11 @@ const struct cmd_opt version_opts[] = { { 0 } };
 int cmd_version(struct pc_ctx *ctx)
 {
 	if (ctx->json) {
-		json_t *j = json_object();
-		json_object_set_new(j, "powercut", json_string(PC_VERSION));
-		json_object_set_new(j, "schema_version", json_integer(store_n_migrations));
+		/* The same object a campaign stores, plus the schema this build writes. */
+		json_t *extra = json_pack("{s:i, s:s}", "schema_version", store_n_migrations,
+					  "sqlite", sqlite3_libversion());
+		json_t *j = pc_versions_json(PC_VERSION, NULL, extra);
+		json_decref(extra);
 		cmd_print_json(j);
 	} else {
 		printf("powercut %s (database schema %d)\n", PC_VERSION, store_n_migrations);
