@@ -90,6 +90,8 @@ int cmd_version(struct pc_ctx *ctx);
 int cmd_relay(struct pc_ctx *ctx);
 int cmd_db(struct pc_ctx *ctx);
 int cmd_config(struct pc_ctx *ctx);
+int cmd_cycle(struct pc_ctx *ctx);
+extern const struct cmd_opt cycle_opts[];
 extern const struct cmd_opt help_opts[], version_opts[], relay_opts[], db_opts[], config_opts[];
 
 #endif

@@ -27,6 +27,8 @@ const struct cmd commands[] = {
 	{ "config", cmd_config, config_opts, HAS_JSON, "config show|check|doc [BENCH.ini]",
 	  "print the effective bench config (text or --json) with its hash, check it, or "
 	  "print docs/config.md" },
+	{ "cycle", cmd_cycle, cycle_opts, NEEDS_BENCH | NEEDS_LOCK | NEEDS_RELAY | HAS_JSON,
+	  "cycle [--db=FILE] BENCH.ini", "run one cut cycle end to end into the database" },
 	{ 0 }
 };
 

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,9 +32,9 @@
 #define PC_VERSION "0.1.0"
 #endif
 
+/* The database is the global --db (default: RUN_DIR/cycles.db, RUN_DIR being the
+ * bench's run directory). */
 const struct cmd_opt cycle_opts[] = {
-	{ "db", 1, "FILE", "campaign database (default: RUN_DIR/cycles.db, RUN_DIR being the "
-	  "bench's run directory)" },
 	{ "index", 1, "N", "the cycle's index within its campaign (default 1)" },
 	{ "keep", 0, NULL, "keep the node's work directory (images, logs, reports)" },
 	{ 0 }
@@ -53,6 +54,7 @@ struct cyc {
 	/* edges seen on our channel */
 	int64_t relay_off, relay_on, pwrok_fall, pwrok_rise;
 	int64_t relay_off_unc;
+	uint64_t relay_off_fw, pwrok_fall_fw;	/* the same edges on the firmware clock */
 	json_t *edges;
 };
 
@@ -83,10 +85,12 @@ static void edge(struct cyc *c, const struct relay_event *ev)
 	if (ev->kind == RELAY_EV_RELAY && ev->level == 0 && !c->relay_off) {
 		c->relay_off = ev->mono_ns;
 		c->relay_off_unc = ev->uncertainty_ns;
+		c->relay_off_fw = ev->fw_us;
 	} else if (ev->kind == RELAY_EV_RELAY && ev->level == 1 && c->relay_off) {
 		c->relay_on = ev->mono_ns;
 	} else if (ev->kind == RELAY_EV_PWROK && ev->level == 0 && !c->pwrok_fall) {
 		c->pwrok_fall = ev->mono_ns;
+		c->pwrok_fall_fw = ev->fw_us;
 	} else if (ev->kind == RELAY_EV_PWROK && ev->level == 1 && c->pwrok_fall) {
 		c->pwrok_rise = ev->mono_ns;
 	}
@@ -109,14 +113,36 @@ static void random_token(char out[33])
 	out[32] = 0;
 }
 
-static int open_db(struct cyc *c, const char *path)
+/* Log messages go to the database only from this thread, and not while the ledger
+ * is taking the workload's frames: the power domain and the ledger log from their own
+ * threads, and the store's connection is not shared between threads. */
+static pthread_t main_thread;
+static volatile int sink_quiet;
+
+static void cycle_sink(void *arg, enum log_level level, enum log_cat cat, int64_t wall_ns,
+		       int64_t mono_ns, const char *msg)
+{
+	if (sink_quiet || !pthread_equal(pthread_self(), main_thread))
+		return;
+	store_log_sink(arg, level, cat, wall_ns, mono_ns, msg);
+}
+
+static int open_db(struct cyc *c, char *path, size_t len)
 {
 	struct pc_ctx *ctx = c->ctx;
 	char *err = NULL;
 
-	ctx->db = store_open(path, STORE_CREATE | STORE_MIGRATE);
-	if (!ctx->db)
-		return -errno;
+	if (ctx->db) {
+		/* the global --db */
+		const char *f = sqlite3_db_filename(store_db(ctx->db), "main");
+		snprintf(path, len, "%s", f ? f : "");
+	} else {
+		ctx->db = store_open(path, STORE_CREATE | STORE_MIGRATE);
+		if (!ctx->db)
+			return -errno;
+	}
+	main_thread = pthread_self();
+	log_set_sink(cycle_sink, ctx->db);
 	/* The oracle's tables (idempotent). */
 	if (sqlite3_exec(store_db(ctx->db), ledger_schema_sql, NULL, NULL, &err) != SQLITE_OK) {
 		pc_err(LOG_DB, "cannot create the oracle tables in '%s': %s", path, err);
@@ -144,7 +170,6 @@ static int campaign_begin(struct cyc *c)
 	if ((rc = store_campaign_insert(ctx->db, &sc, &c->campaign)) < 0)
 		goto out;
 	store_set_campaign(ctx->db, c->campaign);
-	log_set_sink(store_log_sink, ctx->db);
 	random_token(c->token);
 	rc = ledger_campaign_register(store_db(ctx->db), (uint64_t)c->campaign, c->token,
 				      ctx->cfg->campaign->seed);
@@ -318,11 +343,8 @@ int cmd_cycle(struct pc_ctx *ctx)
 		       (int)cfg->relay->channels);
 		return EXIT_USAGE;
 	}
-	if (cmd_opt(ctx, "db"))
-		snprintf(db_path, sizeof(db_path), "%s", cmd_opt(ctx, "db"));
-	else
-		snprintf(db_path, sizeof(db_path), "%.4000s/cycles.db", ctx->run_dir);
-	if (open_db(&c, db_path) < 0 || campaign_begin(&c) < 0)
+	snprintf(db_path, sizeof(db_path), "%.4000s/cycles.db", ctx->run_dir);
+	if (open_db(&c, db_path, sizeof(db_path)) < 0 || campaign_begin(&c) < 0)
 		goto out;
 	if (store_cycle_insert(ctx->db, c.campaign, c.index, "running", t0, &c.cycle_id) < 0)
 		goto out;
@@ -369,6 +391,7 @@ int cmd_cycle(struct pc_ctx *ctx)
 		.cycle_begins = cycle_begins, .cb_arg = &c,
 	};
 	node_power_set_job(c.pw, &job);
+	sink_quiet = 1;
 	if ((r = node_start_workload(c.node, &job)) < 0)
 		goto out;
 	if (wait_running(&c, c.acks0, (int)cc->boot_timeout_ms) < 0)
@@ -417,6 +440,7 @@ int cmd_cycle(struct pc_ctx *ctx)
 	}
 	/* Nothing arrives after the cut; the last frames before it are stored. */
 	ledger_quiesce(c.led, 50, 3000);
+	sink_quiet = 0;
 	if ((r = node_wait_up(c.node, (int)cc->boot_timeout_ms)) < 0)
 		goto out;
 	t_up = relay_now_ns();
@@ -435,7 +459,13 @@ int cmd_cycle(struct pc_ctx *ctx)
 		.actual_mono_ns = c.relay_off, .uncertainty_ns = c.relay_off_unc,
 		.relay_off_mono_ns = c.relay_off, .relay_on_mono_ns = c.relay_on,
 		.pwrok_fall_mono_ns = c.pwrok_fall, .pwrok_rise_mono_ns = c.pwrok_rise,
-		.hold_up_ns = pt.lost_ns && c.relay_off ? pt.lost_ns - c.relay_off : 0,
+		/* Both edges on the firmware's own clock when it stamped them (exact); the
+		 * simulator's host stamp of DC loss is when it processed it, which lags
+		 * under load. */
+		.hold_up_ns = c.pwrok_fall_fw && c.relay_off_fw ?
+			      (int64_t)(c.pwrok_fall_fw - c.relay_off_fw) * 1000 :
+			      c.pwrok_fall && c.relay_off ? c.pwrok_fall - c.relay_off :
+			      pt.lost_ns && c.relay_off ? pt.lost_ns - c.relay_off : 0,
 	};
 	json_t *det = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:O}",
 		"dc_lost_mono_ns", (json_int_t)pt.lost_ns, "dc_lost_sim_us", (json_int_t)pt.lost_sim_us,
@@ -450,7 +480,9 @@ int cmd_cycle(struct pc_ctx *ctx)
 	free(dets);
 	json_decref(det);
 
-	int64_t cut_ns = pt.lost_ns ? pt.lost_ns : c.relay_off;
+	/* The node died when its processes were killed: writes acknowledged up to then
+	 * were real writes of a live node. */
+	int64_t cut_ns = pt.killed_ns ? pt.killed_ns : pt.lost_ns ? pt.lost_ns : c.relay_off;
 	for (size_t i = 0; i < cfg->n_disks; i++) {
 		if (record_disk(&c, &res[i], cut_ns, &out[i]) < 0)
 			unverified++;
@@ -506,6 +538,7 @@ int cmd_cycle(struct pc_ctx *ctx)
 	json_decref(node_info);
 
 out:
+	sink_quiet = 0;
 	if (armed && !relay_interrupted) {
 		/* An armed cut must not fire after we are gone. */
 		relay_on(ctx->relay, ch);

@@ -1,0 +1,59 @@
+# host/node: node drivers (the ops table, the local qemu driver with its fast and
+# full tiers) and the simulated node's power domain. Builds $(NODE_LIB); also links
+# `powercut cycle` (host/powercut/cmd/cycle.c) into $(POWERCUT), tests and benchmarks.
+
+NODE_LIB    = $(BUILD)/host/libnode.a
+NODE_SRCS  := host/node/node.c host/node/power.c host/node/qemu.c
+NODE_OBJS   = $(NODE_SRCS:%.c=$(BUILD)/%.o)
+NODE_CFLAGS = -Ihost/node -Ihost/lib -Irig/sim/disk $(shell pkg-config --cflags jansson)
+# What a program linking $(NODE_LIB) also needs (after it: $(DISK_LIB) $(PCLIB)).
+NODE_LIBS   = $(shell pkg-config --libs jansson libnbd) -lpthread
+
+NODE_TESTS := $(BUILD)/host/node/tests/test_node_ops $(BUILD)/host/node/tests/test_cycle_fast
+NODE_BENCH :=
+
+ALL_TARGETS += $(NODE_LIB)
+CHECK_TESTS += $(NODE_TESTS)
+BENCH_PROGS += $(NODE_BENCH)
+
+$(NODE_LIB): $(NODE_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/host/node/%.o: host/node/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_COMMON) $(NODE_CFLAGS) -MMD -MP -c -o $@ $<
+
+# `powercut cycle`: its object sees the node, oracle and store headers, and the
+# controller links the node driver, the oracle (ledger, verify) and the disk model.
+$(BUILD)/host/powercut/cmd/cycle.o: POWERCUT_CFLAGS += -Ihost/node -Ihost/oracle \
+	-Irig/sim/disk
+$(POWERCUT): $(NODE_LIB) $(ORACLE_LIB) $(DISK_LIB)
+$(POWERCUT): POWERCUT_OBJS += $(NODE_LIB) $(ORACLE_LIB) $(DISK_LIB)
+$(POWERCUT): PCLIB_LIBS += $(NODE_LIBS) $(ORACLE_LIBS) $(DISK_LIBS)
+
+# Unit test of the ops table (sanitizers): links the library's sources directly.
+$(BUILD)/host/node/tests/test_node_ops: host/node/tests/test_node_ops.c $(NODE_SRCS) \
+		$(DISK_LIB) $(PCLIB_SAN_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) $(NODE_CFLAGS) $(shell pkg-config --cflags cmocka) \
+		-MMD -MP -o $@ $< $(NODE_SRCS) $(DISK_LIB) $(PCLIB_SAN_OBJS) $(NODE_LIBS) \
+		$(PCLIB_LIBS) $(shell pkg-config --libs cmocka)
+
+# End-to-end tests and the benchmark run `powercut cycle` (and the simulator, the
+# agents, the disk model's filter, the guest for the full tier) and read its --json.
+NODE_E2E_DEPS = $(POWERCUT) $(MCUSIM) $(FW_ELF) $(AGENT) $(AGENT_NBD) $(BUILD)/lib/nbdkit-pcvcache-filter.so
+$(BUILD)/host/node/tests/test_cycle_%: host/node/tests/test_cycle_%.c host/node/tests/e2e.h \
+		$(NODE_E2E_DEPS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) $(shell pkg-config --cflags jansson cmocka) -Ihost/node \
+		-MMD -MP -o $@ $< $(shell pkg-config --libs jansson cmocka)
+
+$(BUILD)/host/node/bench/bench_cycle: host/node/bench/bench_cycle.c host/node/tests/e2e.h \
+		$(NODE_E2E_DEPS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_COMMON) $(shell pkg-config --cflags jansson) -Ihost/node/tests \
+		-MMD -MP -o $@ $< $(shell pkg-config --libs jansson)
+
+-include $(NODE_OBJS:.o=.d) $(NODE_TESTS:=.d) $(NODE_BENCH:=.d)

@@ -1,0 +1,245 @@
+/* Node drivers: the table, validation, and the lock that lets the power domain's
+ * thread cut the node while the cycle's thread waits. See node.h. */
+#include "node.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+
+extern const struct node_ops node_qemu_ops;
+
+const struct node_ops *const node_drivers[] = { &node_qemu_ops, NULL };
+
+struct node_lock {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+};
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int node_ops_validate(const struct node_ops *ops)
+{
+	const char *missing = NULL;
+
+	if (!ops || !ops->name) {
+		pc_err(LOG_NODE, "node driver without a name");
+		return -EINVAL;
+	}
+	if (ops->version != NODE_OPS_VERSION) {
+		pc_err(LOG_NODE, "node driver '%s' has ops version %u, expected %u", ops->name,
+		       ops->version, NODE_OPS_VERSION);
+		return -EINVAL;
+	}
+	if (!ops->open) missing = "open";
+	else if (!ops->close) missing = "close";
+	else if (!ops->prepare) missing = "prepare";
+	else if (!ops->start_workload) missing = "start_workload";
+	else if (!ops->power_lost) missing = "power_lost";
+	else if (!ops->power_back) missing = "power_back";
+	else if (!ops->wait_up) missing = "wait_up";
+	else if (!ops->check) missing = "check";
+	if (missing) {
+		pc_err(LOG_NODE, "node driver '%s' lacks the required hook '%s'", ops->name, missing);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+const struct node_ops *node_ops_find(const char *name)
+{
+	/* "sim" is the simulated node on this host: the qemu driver, run locally. */
+	if (!strcmp(name, "sim"))
+		name = "qemu";
+	for (size_t i = 0; node_drivers[i]; i++)
+		if (!strcmp(node_drivers[i]->name, name))
+			return node_drivers[i];
+	return NULL;
+}
+
+struct node *node_open(const struct bench_config *cfg, const struct node_env *env)
+{
+	static const char *const names[] = { "sim", "qemu" };
+	const char *name = names[cfg->node->driver == NODE_DRV_QEMU];
+	const struct node_ops *ops = node_ops_find(name);
+	struct node *n;
+	struct node_lock *lk;
+	int rc;
+
+	if (!ops) {
+		pc_err(LOG_NODE, "unknown node driver '%s'", name);
+		errno = ENOENT;
+		return NULL;
+	}
+	if ((rc = node_ops_validate(ops)) < 0) {
+		errno = -rc;
+		return NULL;
+	}
+	if (cfg->node->host) {
+		pc_err(LOG_NODE, "node driver '%s' runs locally only: host '%s' is not supported yet",
+		       ops->name, cfg->node->host);
+		errno = ENOTSUP;
+		return NULL;
+	}
+	n = calloc(1, sizeof(*n));
+	lk = calloc(1, sizeof(*lk));
+	if (!n || !lk)
+		goto fail_alloc;
+	pthread_mutex_init(&lk->mu, NULL);
+	pthread_cond_init(&lk->cv, NULL);
+	n->lock = lk;
+	n->ops = ops;
+	n->cfg = cfg;
+	n->env = *env;
+	if ((rc = ops->open(n)) < 0) {
+		errno = -rc;
+		goto fail_open;
+	}
+	return n;
+
+fail_open:
+	pthread_cond_destroy(&lk->cv);
+	pthread_mutex_destroy(&lk->mu);
+fail_alloc:
+	free(lk);
+	free(n);
+	if (!errno)
+		errno = ENOMEM;
+	return NULL;
+}
+
+void node_close(struct node *n)
+{
+	struct node_lock *lk;
+
+	if (!n)
+		return;
+	lk = n->lock;
+	pthread_mutex_lock(&lk->mu);
+	n->ops->close(n);
+	pthread_mutex_unlock(&lk->mu);
+	pthread_cond_destroy(&lk->cv);
+	pthread_mutex_destroy(&lk->mu);
+	free(lk);
+	free(n);
+}
+
+#define LOCKED(n, expr) ({ \
+	struct node_lock *lk_ = (n)->lock; \
+	pthread_mutex_lock(&lk_->mu); \
+	int r_ = (expr); \
+	pthread_cond_broadcast(&lk_->cv); \
+	pthread_mutex_unlock(&lk_->mu); \
+	r_; })
+
+int node_prepare(struct node *n)
+{
+	int rc = LOCKED(n, n->ops->prepare(n));
+
+	if (rc == 0)
+		LOCKED(n, (n->powered = true, n->back_ns = now_ns(), 0));
+	return rc;
+}
+
+int node_start_workload(struct node *n, const struct node_job *job)
+{
+	return LOCKED(n, n->powered ? n->ops->start_workload(n, job) : -EHOSTDOWN);
+}
+
+int node_power_lost(struct node *n, int cut)
+{
+	return LOCKED(n, (n->powered = false, n->lost_ns = now_ns(), n->ops->power_lost(n, cut)));
+}
+
+int node_power_back(struct node *n, const struct node_job *job)
+{
+	int rc = LOCKED(n, n->ops->power_back(n, job));
+
+	LOCKED(n, (n->powered = rc == 0, n->back_ns = now_ns(), 0));
+	return rc;
+}
+
+int node_wait_up(struct node *n, int timeout_ms)
+{
+	struct node_lock *lk = n->lock;
+	int64_t end = now_ns() + (int64_t)timeout_ms * 1000000;
+	int rc = 0;
+
+	/* First the power domain must have booted it; then the driver's own readiness. */
+	pthread_mutex_lock(&lk->mu);
+	while (!n->powered && rc == 0) {
+		struct timespec ts;
+		int64_t left = end - now_ns();
+		if (left <= 0) {
+			rc = -ETIMEDOUT;
+			break;
+		}
+		if (left > 200000000)
+			left = 200000000;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += left % 1000000000;
+		ts.tv_sec += ts.tv_nsec / 1000000000;
+		ts.tv_nsec %= 1000000000;
+		pthread_cond_timedwait(&lk->cv, &lk->mu, &ts);
+	}
+	pthread_mutex_unlock(&lk->mu);
+	if (rc < 0) {
+		pc_err(LOG_NODE, "node did not get power back within %d ms", timeout_ms);
+		return rc;
+	}
+	int left_ms = (int)((end - now_ns()) / 1000000);
+	return LOCKED(n, n->ops->wait_up(n, left_ms > 0 ? left_ms : 1));
+}
+
+int node_check(struct node *n, const struct node_job *job, struct node_disk_result *res)
+{
+	for (size_t i = 0; i < n->cfg->n_disks; i++) {
+		res[i] = (struct node_disk_result){ .disk = n->cfg->disks[i]->name,
+			.id = (uint32_t)i + 1, .checks = json_array(), .agent_rc = -1 };
+	}
+	return LOCKED(n, n->ops->check(n, job, res));
+}
+
+json_t *node_collect(struct node *n)
+{
+	json_t *j = NULL;
+
+	if (n->ops->collect) {
+		struct node_lock *lk = n->lock;
+		pthread_mutex_lock(&lk->mu);
+		j = n->ops->collect(n);
+		pthread_mutex_unlock(&lk->mu);
+	}
+	return j;
+}
+
+bool node_powered(struct node *n)
+{
+	struct node_lock *lk = n->lock;
+	bool p;
+
+	pthread_mutex_lock(&lk->mu);
+	p = n->powered;
+	pthread_mutex_unlock(&lk->mu);
+	return p;
+}
+
+void node_disk_result_release(struct node_disk_result *r)
+{
+	if (!r)
+		return;
+	json_decref(r->checks);
+	r->checks = NULL;
+	if (r->report_path)
+		free(r->report_path);
+	r->report_path = NULL;
+}

@@ -1,0 +1,120 @@
+/* Node drivers: the storage node under test, behind one ops table (one file per
+ * driver, listed in the static table in node.c and validated there: version and
+ * required hooks). This issue builds `qemu`, running locally as the simulated node;
+ * the bench's [node] driver=sim names the same driver.
+ *
+ *   struct node *n = node_open(cfg, &env);        // nothing runs yet
+ *   node_prepare(n);                              // disks created, node powered
+ *   node_start_workload(n, &job);                 // the agent writes (baseline first)
+ *   ... the power domain cuts: node_power_lost(n, CUT_POWER) from any thread ...
+ *   node_power_back(n, &job);                     // after the boot delay: boots
+ *   node_wait_up(n, timeout_ms);
+ *   node_check(n, &job, results);                 // metadata checks + agent check
+ *   node_close(n);                                // kills everything, removes files
+ *
+ * One cycle's calls are made by one thread; node_power_lost may come from the power
+ * domain's thread (node_power.h) while that thread waits: the node serialises hooks
+ * with its own lock. Functions return 0 or a negative errno and log why (LOG_NODE).
+ */
+#ifndef PC_NODE_H
+#define PC_NODE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#include "config.h"
+
+#define NODE_OPS_VERSION 1
+#define NODE_MAX_DISKS 8
+
+/* What the host tells the node for a cycle's workload and check. */
+struct node_job {
+	uint64_t campaign;
+	uint32_t cycle;
+	const char *token;		/* the campaign's ledger token */
+	const char *ledger_host;	/* how the node reaches the ledger (127.0.0.1, 10.0.2.2) */
+	uint16_t ledger_port;
+	uint64_t seed;
+	bool baseline;			/* write and flush the baseline first */
+	/* Called (may be NULL) right before the node starts an agent session of `cycle`
+	 * (a backing chain's baseline is written as cycle - 1, then the cycle itself), so
+	 * that the host's ledger accepts that cycle. */
+	void (*cycle_begins)(void *arg, uint32_t cycle);
+	void *cb_arg;
+};
+
+/* One disk's results after a cut. Owned by the caller; node_disk_result_release. */
+struct node_disk_result {
+	const char *disk;		/* [disk NAME] (points into the config) */
+	uint32_t id;			/* the agent's disk id (1-based, config order) */
+	/* metadata checks: one JSON object per check, {"kind", "result", ...} */
+	json_t *checks;			/* array */
+	char *report_path;		/* the agent's check report (JSON lines), or NULL */
+	int agent_rc;			/* the agent check's exit status, -1 if not run */
+};
+
+struct node;
+
+struct node_ops {
+	unsigned version;		/* NODE_OPS_VERSION */
+	const char *name;
+	const char *help;
+	/* Required. */
+	int (*open)(struct node *n);		/* allocate n->priv; nothing runs */
+	void (*close)(struct node *n);		/* kill everything, remove files, free priv */
+	int (*prepare)(struct node *n);		/* create the disks and power the node */
+	int (*start_workload)(struct node *n, const struct node_job *job);
+	/* The power domain: DC lost (CUT_POWER: every node process dies at once;
+	 * CUT_KILL: only QEMU). Must be quick and must not block on the node. */
+	int (*power_lost)(struct node *n, int cut);
+	/* DC back, boot delay over: boot the node (it comes up to check the job). */
+	int (*power_back)(struct node *n, const struct node_job *job);
+	int (*wait_up)(struct node *n, int timeout_ms);
+	/* Metadata checks and the agent's check of every disk, into res[n_disks]. */
+	int (*check)(struct node *n, const struct node_job *job, struct node_disk_result *res);
+	/* Optional: what the node logged, for the record (a JSON object). */
+	json_t *(*collect)(struct node *n);
+};
+
+/* Where things are on the host. */
+struct node_env {
+	const char *bin_dir;		/* build/bin: agents, and ../guest, ../lib */
+	const char *work_dir;		/* a private directory for images, logs, reports */
+};
+
+struct node {
+	const struct node_ops *ops;
+	const struct bench_config *cfg;
+	struct node_env env;
+	void *priv;
+	/* private to node.c */
+	void *lock;
+	bool powered;
+	int64_t lost_ns, back_ns;	/* host monotonic: last DC lost / node booted */
+};
+
+extern const struct node_ops *const node_drivers[];
+
+/* Check an ops table: version and required hooks. 0 or -EINVAL (logged). */
+int node_ops_validate(const struct node_ops *ops);
+const struct node_ops *node_ops_find(const char *name);
+
+/* Open the driver cfg->node->driver names ("sim" is the local qemu driver). NULL with
+ * errno (logged). Nothing runs until node_prepare. */
+struct node *node_open(const struct bench_config *cfg, const struct node_env *env);
+void node_close(struct node *n);
+
+int node_prepare(struct node *n);
+int node_start_workload(struct node *n, const struct node_job *job);
+int node_power_lost(struct node *n, int cut);
+int node_power_back(struct node *n, const struct node_job *job);
+int node_wait_up(struct node *n, int timeout_ms);
+/* res must hold cfg->n_disks entries; filled even on failure (release them). */
+int node_check(struct node *n, const struct node_job *job, struct node_disk_result *res);
+json_t *node_collect(struct node *n);
+bool node_powered(struct node *n);
+
+void node_disk_result_release(struct node_disk_result *r);
+
+#endif

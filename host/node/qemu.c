@@ -1,0 +1,926 @@
+/* The `qemu` node driver, running locally: the simulated node of the simulated bench.
+ *
+ * Every disk sits on the volatile disk model (rig/sim/disk: nbdkit with the pcvcache
+ * filter serving the image). Two tiers ([node] tier):
+ *   fast  qemu-storage-daemon is the node's QEMU (format layer, cache mode) and the
+ *         agent (powercut-agent-nbd) writes through libnbd as a node process;
+ *   full  qemu-system-x86_64 under TCG boots build/guest; each disk is QEMU's NBD
+ *         client on the disk model with the format layer (qcow2/raw) in QEMU, as a
+ *         virtio-blk device; an lvmthin disk is a raw device on which the guest builds
+ *         a thin pool and LV. The guest's agent reaches the ledger at 10.0.2.2.
+ * A power cut SIGKILLs every node process at once (QEMU or qemu-storage-daemon, every
+ * nbdkit, the fast tier's agents); the process-kill cut kills only QEMU (and the
+ * agents, which run "in" it). See docs/node.md.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "child.h"
+#include "log.h"
+#include "node.h"
+/* diskmodel.h and config.h both name an enum disk_format (the model's and the bench's). */
+#define disk_format dm_disk_format
+#include "diskmodel.h"
+#undef disk_format
+
+struct qdisk {
+	const struct cfg_disk *cfg;
+	uint32_t id;
+	struct diskmodel *dm;
+	struct disk_check chk;
+	bool have_chk;
+	struct child agent;		/* fast tier: the writer */
+	bool agent_live;
+	char dev[16];			/* full tier: vda, vdb, ... */
+};
+
+struct qpriv {
+	struct qdisk d[NODE_MAX_DISKS];
+	size_t n;
+	bool full;
+	int lvm;			/* index of the lvmthin disk, -1 none */
+	bool lvm_created;
+	char agent_nbd[PATH_MAX];
+	char guest[PATH_MAX];
+	char dir[PATH_MAX];
+	int log_fd;
+	/* full tier */
+	struct child qemu;
+	bool qemu_live;
+	int boots;
+	char console[PATH_MAX + 32];
+	int con_fd;
+	char con_buf[65536];
+	size_t con_len;
+	json_t *events;			/* every POWERCUT event of this boot, parsed */
+	json_t *lvm_ev, *lvs;		/* the last boot's lvm and lvs events */
+	bool ready, done;
+	FILE *reports[NODE_MAX_DISKS];	/* check mode: check-line payloads per disk */
+	char *report_path[NODE_MAX_DISKS];
+	int check_rc[NODE_MAX_DISKS];
+};
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void msleep(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+static enum disk_cache_mode cache_of(int c)
+{
+	switch (c) {
+	case CACHE_WRITEBACK: return DISK_CACHE_WRITEBACK;
+	case CACHE_WRITETHROUGH: return DISK_CACHE_WRITETHROUGH;
+	case CACHE_DIRECTSYNC: return DISK_CACHE_DIRECTSYNC;
+	case CACHE_UNSAFE: return DISK_CACHE_UNSAFE;
+	default: return DISK_CACHE_NONE;
+	}
+}
+
+static const char *const flush_names[] = { "never", "every-n", "every-ms", "always", "fua" };
+static const char *const pattern_names[] = { "random", "sequential", "hotset", "alloc" };
+static const char *const prealloc_names[] = { NULL, "metadata", "falloc", "full" };
+
+static int qemu_open(struct node *n)
+{
+	struct qpriv *q = calloc(1, sizeof(*q));
+	const struct cfg_node *cn = n->cfg->node;
+
+	if (!q)
+		return -ENOMEM;
+	q->log_fd = -1;
+	q->con_fd = -1;
+	q->lvm = -1;
+	q->full = cn->tier == NODE_TIER_FULL;
+	snprintf(q->dir, sizeof(q->dir), "%s", n->env.work_dir);
+	snprintf(q->agent_nbd, sizeof(q->agent_nbd), "%.4000s/powercut-agent-nbd", n->env.bin_dir);
+	if (cn->guest)
+		snprintf(q->guest, sizeof(q->guest), "%s", cn->guest);
+	else
+		snprintf(q->guest, sizeof(q->guest), "%.4000s/../guest", n->env.bin_dir);
+	if (n->cfg->n_disks == 0 || n->cfg->n_disks > NODE_MAX_DISKS) {
+		pc_err(LOG_NODE, "the bench has %zu disks; the qemu node takes 1 to %d",
+		       n->cfg->n_disks, NODE_MAX_DISKS);
+		free(q);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < n->cfg->n_disks; i++) {
+		const struct cfg_disk *d = n->cfg->disks[i];
+		q->d[i].cfg = d;
+		q->d[i].id = (uint32_t)i + 1;
+		if (d->format == DISK_LVMTHIN) {
+			if (!q->full) {
+				pc_err(LOG_NODE, "disk '%s' is lvmthin: LVM-thin needs the full tier "
+				       "([node] tier = full)", d->name);
+				free(q);
+				return -ENOTSUP;
+			}
+			if (q->lvm >= 0) {
+				pc_err(LOG_NODE, "disk '%s': only one lvmthin disk per node", d->name);
+				free(q);
+				return -ENOTSUP;
+			}
+			q->lvm = (int)i;
+		}
+	}
+	q->n = n->cfg->n_disks;
+	n->priv = q;
+	return 0;
+}
+
+static void kill_agents(struct qpriv *q, int sig)
+{
+	for (size_t i = 0; i < q->n; i++)
+		if (q->d[i].agent_live)
+			child_kill(&q->d[i].agent, sig);
+}
+
+static void reap_agents(struct qpriv *q)
+{
+	for (size_t i = 0; i < q->n; i++) {
+		int st;
+		if (!q->d[i].agent_live)
+			continue;
+		child_kill(&q->d[i].agent, SIGKILL);
+		child_finish(&q->d[i].agent, 5000, &st);
+		q->d[i].agent_live = false;
+	}
+}
+
+static void qemu_stop(struct qpriv *q)
+{
+	int st;
+
+	if (!q->qemu_live)
+		return;
+	child_kill(&q->qemu, SIGKILL);
+	child_finish(&q->qemu, 5000, &st);
+	q->qemu_live = false;
+}
+
+static void reports_close(struct qpriv *q)
+{
+	for (size_t i = 0; i < q->n; i++) {
+		if (q->reports[i])
+			fclose(q->reports[i]);
+		q->reports[i] = NULL;
+	}
+}
+
+static void qemu_close(struct node *n)
+{
+	struct qpriv *q = n->priv;
+
+	if (!q)
+		return;
+	reap_agents(q);
+	qemu_stop(q);
+	reports_close(q);
+	for (size_t i = 0; i < q->n; i++) {
+		diskmodel_free(q->d[i].dm);
+		if (q->d[i].have_chk)
+			disk_check_release(&q->d[i].chk);
+		free(q->report_path[i]);
+	}
+	if (q->con_fd >= 0)
+		close(q->con_fd);
+	if (q->log_fd >= 0)
+		close(q->log_fd);
+	json_decref(q->events);
+	json_decref(q->lvm_ev);
+	json_decref(q->lvs);
+	free(q);
+	n->priv = NULL;
+}
+
+static int qemu_prepare(struct node *n)
+{
+	struct qpriv *q = n->priv;
+	const struct cfg_node *cn = n->cfg->node;
+	char path[PATH_MAX + 32];
+
+	snprintf(path, sizeof(path), "%s/node.log", q->dir);
+	q->log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (q->log_fd < 0) {
+		int rc = -errno;
+		pc_err(LOG_NODE, "cannot open '%s': %s", path, strerror(-rc));
+		return rc;
+	}
+	if (access(q->agent_nbd, X_OK) < 0) {
+		pc_err(LOG_NODE, "cannot run the agent '%s': %s", q->agent_nbd, strerror(errno));
+		return -ENOENT;
+	}
+	if (q->full) {
+		char k[PATH_MAX + 16], i[PATH_MAX + 16];
+		snprintf(k, sizeof(k), "%s/vmlinux", q->guest);
+		snprintf(i, sizeof(i), "%s/initrd.cpio", q->guest);
+		if (access(k, R_OK) < 0 || access(i, R_OK) < 0) {
+			pc_err(LOG_NODE, "no guest in '%s' (vmlinux, initrd.cpio): run "
+			       "'scripts/build-guest'", q->guest);
+			return -ENOENT;
+		}
+	}
+	for (size_t i = 0; i < q->n; i++) {
+		struct qdisk *d = &q->d[i];
+		struct disk_opts o;
+
+		disk_opts_init(&o);
+		o.format = d->cfg->format == DISK_QCOW2 ? DISK_FMT_QCOW2 : DISK_FMT_RAW;
+		o.cache = cache_of(d->cfg->cache);
+		o.size = d->cfg->size;
+		o.cluster_size = (uint32_t)d->cfg->cluster_size;
+		o.extended_l2 = d->cfg->extended_l2;
+		o.lazy_refcounts = d->cfg->lazy_refcounts;
+		o.preallocation = prealloc_names[d->cfg->preallocation];
+		o.lying = d->cfg->control == CONTROL_LYING;
+		o.writeback = cn->writeback == NODE_WB_RANDOM ? DISK_WB_RANDOM :
+			      cn->writeback == NODE_WB_OLDEST ? DISK_WB_OLDEST : DISK_WB_NONE;
+		if (o.lying)
+			o.writeback = DISK_WB_NONE;	/* a control is caught every time */
+		o.tear = cn->tear;
+		o.seed = n->cfg->campaign->seed + i;
+		o.tmpdir = q->dir;
+		d->dm = diskmodel_new(&o);
+		if (!d->dm) {
+			int rc = -errno;
+			pc_err(LOG_NODE, "cannot create disk '%s': %s", d->cfg->name, strerror(-rc));
+			return rc;
+		}
+		int rc = diskmodel_start(d->dm);
+		if (rc < 0) {
+			pc_err(LOG_NODE, "cannot start disk '%s': %s (see '%s')", d->cfg->name,
+			       strerror(-rc), diskmodel_dir(d->dm));
+			return rc;
+		}
+		snprintf(d->dev, sizeof(d->dev), "vd%c", 'a' + (int)i);
+	}
+	return 0;
+}
+
+/* Agent arguments common to write and check. */
+static int agent_common(const struct node *n, const struct node_job *job, const struct qdisk *d,
+			char bufs[][32], const char **argv, int k)
+{
+	const struct cfg_workload *w = n->cfg->workload;
+
+	snprintf(bufs[0], 32, "%" PRIu64, job->campaign);
+	snprintf(bufs[1], 32, "%u", job->cycle);
+	snprintf(bufs[2], 32, "%u", d->id);
+	snprintf(bufs[3], 32, "%" PRIu64, job->seed);
+	snprintf(bufs[4], 32, "%" PRIu64, w->block_size);
+	snprintf(bufs[5], 32, "%" PRId64, w->span_mib);
+	argv[k++] = "--campaign"; argv[k++] = bufs[0];
+	argv[k++] = "--cycle"; argv[k++] = bufs[1];
+	argv[k++] = "--disk"; argv[k++] = bufs[2];
+	argv[k++] = "--seed"; argv[k++] = bufs[3];
+	argv[k++] = "--block-size"; argv[k++] = bufs[4];
+	argv[k++] = "--span-mib"; argv[k++] = bufs[5];
+	argv[k++] = "--quiet";
+	return k;
+}
+
+/* Host side, through qemu-storage-daemon: a write pass of the agent to its end. */
+static int agent_run_nbd(struct node *n, struct qdisk *d, const struct node_job *job,
+			 const char *const *extra)
+{
+	struct qpriv *q = n->priv;
+	char bufs[8][32], ledger[300];
+	const char *argv[48];
+	int k = 0, st = 0;
+
+	argv[k++] = q->agent_nbd;
+	argv[k++] = "write";
+	argv[k++] = diskmodel_uri(d->dm);
+	k = agent_common(n, job, d, bufs, argv, k);
+	snprintf(ledger, sizeof(ledger), "%s:%u", job->ledger_host, job->ledger_port);
+	argv[k++] = "--ledger"; argv[k++] = ledger;
+	argv[k++] = "--token"; argv[k++] = job->token;
+	while (extra && *extra && k < 46)
+		argv[k++] = *extra++;
+	argv[k] = NULL;
+	struct child c = { .argv = argv, .in = CHILD_NULL, .out = CHILD_FD, .err = CHILD_FD,
+			   .fd_out = q->log_fd, .fd_err = q->log_fd };
+	int rc = child_start(&c);
+	if (rc < 0)
+		return rc;
+	rc = child_finish(&c, 120000, &st);
+	if (rc < 0 || !WIFEXITED(st) || WEXITSTATUS(st)) {
+		char why[64];
+		pc_err(LOG_NODE, "agent pass on disk '%s' failed: %s", d->cfg->name,
+		       rc < 0 ? strerror(-rc) : child_status_str(st, why, sizeof(why)));
+		return rc < 0 ? rc : -EIO;
+	}
+	return 0;
+}
+
+/* The seed's volume-chain snapshot: a flushed baseline (cycle - 1), then the image
+ * becomes the read-only backing file of a new overlay. */
+static int backing_chains(struct node *n, const struct node_job *job)
+{
+	struct qpriv *q = n->priv;
+
+	for (size_t i = 0; i < q->n; i++) {
+		struct qdisk *d = &q->d[i];
+		if (!d->cfg->backing || d->cfg->format != DISK_QCOW2)
+			continue;
+		struct node_job base = *job;
+		base.cycle = job->cycle ? job->cycle - 1 : 0;
+		static const char *const extra[] = { "--writes", "1", "--flush", "always", NULL };
+		if (job->cycle_begins)
+			job->cycle_begins(job->cb_arg, base.cycle);
+		int rc = agent_run_nbd(n, d, &base, extra);
+		if (rc < 0)
+			return rc;
+		if ((rc = diskmodel_snapshot(d->dm)) < 0) {
+			pc_err(LOG_NODE, "cannot snapshot disk '%s': %s", d->cfg->name, strerror(-rc));
+			return rc;
+		}
+		pc_debug(LOG_NODE, "disk '%s': baseline of cycle %u is the backing file",
+			 d->cfg->name, base.cycle);
+	}
+	return 0;
+}
+
+/* ---- fast tier ---- */
+
+static int fast_start(struct node *n, const struct node_job *job)
+{
+	struct qpriv *q = n->priv;
+	const struct cfg_workload *w = n->cfg->workload;
+	int rc;
+
+	if ((rc = backing_chains(n, job)) < 0)
+		return rc;
+	if (job->cycle_begins)
+		job->cycle_begins(job->cb_arg, job->cycle);
+	for (size_t i = 0; i < q->n; i++) {
+		struct qdisk *d = &q->d[i];
+		/* argv must live as long as the child: static per disk. */
+		static char bufs[NODE_MAX_DISKS][12][32];
+		static char ledger[NODE_MAX_DISKS][300];
+		static const char *argv[NODE_MAX_DISKS][48];
+		const char **a = argv[i];
+		int k = 0;
+
+		a[k++] = q->agent_nbd;
+		a[k++] = "write";
+		a[k++] = diskmodel_uri(d->dm);
+		k = agent_common(n, job, d, bufs[i], a, k);
+		snprintf(ledger[i], sizeof(ledger[i]), "%s:%u", job->ledger_host, job->ledger_port);
+		snprintf(bufs[i][6], 32, "%" PRId64, w->queue_depth);
+		snprintf(bufs[i][7], 32, "%" PRId64, w->hot_set_pct);
+		snprintf(bufs[i][8], 32, "%" PRId64, w->flush_n);
+		snprintf(bufs[i][9], 32, "%" PRId64, w->flush_ms);
+		snprintf(bufs[i][10], 32, "%.3f", w->duration_ms / 1000.0);
+		a[k++] = "--ledger"; a[k++] = ledger[i];
+		a[k++] = "--token"; a[k++] = job->token;
+		a[k++] = "--queue-depth"; a[k++] = bufs[i][6];
+		a[k++] = "--pattern"; a[k++] = pattern_names[w->pattern];
+		a[k++] = "--hot-set-pct"; a[k++] = bufs[i][7];
+		a[k++] = "--flush"; a[k++] = flush_names[w->flush];
+		a[k++] = "--flush-n"; a[k++] = bufs[i][8];
+		a[k++] = "--flush-ms"; a[k++] = bufs[i][9];
+		a[k++] = "--duration"; a[k++] = bufs[i][10];
+		if (!job->baseline || (d->cfg->backing && d->cfg->format == DISK_QCOW2))
+			a[k++] = "--baseline-exists";
+		a[k] = NULL;
+		d->agent = (struct child){ .argv = a, .in = CHILD_NULL, .out = CHILD_FD,
+					   .err = CHILD_FD, .fd_out = q->log_fd, .fd_err = q->log_fd };
+		if ((rc = child_start(&d->agent)) < 0) {
+			pc_err(LOG_NODE, "cannot start the agent on disk '%s': %s", d->cfg->name,
+			       strerror(-rc));
+			return rc;
+		}
+		d->agent_live = true;
+	}
+	return 0;
+}
+
+static int fast_power_back(struct node *n)
+{
+	struct qpriv *q = n->priv;
+
+	reap_agents(q);
+	for (size_t i = 0; i < q->n; i++) {
+		struct qdisk *d = &q->d[i];
+		if (d->have_chk)
+			disk_check_release(&d->chk);
+		d->have_chk = false;
+		int rc = diskmodel_restart(d->dm, &d->chk);
+		if (rc < 0) {
+			pc_err(LOG_NODE, "disk '%s' did not come back: %s (see '%s')", d->cfg->name,
+			       strerror(-rc), diskmodel_dir(d->dm));
+			return rc;
+		}
+		d->have_chk = true;
+	}
+	return 0;
+}
+
+static int fast_check(struct node *n, const struct node_job *job, struct node_disk_result *res)
+{
+	struct qpriv *q = n->priv;
+	int ret = 0;
+
+	for (size_t i = 0; i < q->n; i++) {
+		struct qdisk *d = &q->d[i];
+		char bufs[8][32], out[PATH_MAX + 64];
+		const char *argv[40];
+		int k = 0;
+		struct child_result r;
+
+		snprintf(out, sizeof(out), "%s/check-%u-%u.jsonl", q->dir, job->cycle, d->id);
+		argv[k++] = q->agent_nbd;
+		argv[k++] = "check";
+		argv[k++] = diskmodel_uri(d->dm);
+		k = agent_common(n, job, d, bufs, argv, k);
+		argv[k++] = "--output";
+		argv[k++] = out;
+		argv[k] = NULL;
+		int rc = child_run(argv, NULL, 120000, &r);
+		res[i].agent_rc = rc < 0 ? -1 : WIFEXITED(r.status) ? WEXITSTATUS(r.status) : 128;
+		if (rc < 0 || res[i].agent_rc) {
+			pc_err(LOG_NODE, "agent check of disk '%s' failed: %s", d->cfg->name,
+			       rc < 0 ? strerror(-rc) : r.err ? r.err : "");
+			ret = ret ? ret : -EIO;
+		} else {
+			res[i].report_path = strdup(out);
+		}
+		if (rc == 0 || rc == -ETIMEDOUT)
+			child_result_release(&r);
+	}
+	return ret;
+}
+
+/* ---- full tier ---- */
+
+static json_t *cache_obj(int cache)
+{
+	bool direct = cache == CACHE_NONE || cache == CACHE_DIRECTSYNC;
+	bool noflush = cache == CACHE_UNSAFE;
+
+	return json_pack("{s:b,s:b}", "direct", direct, "no-flush", noflush);
+}
+
+static char *blockdev_json(struct qdisk *d)
+{
+	char sock[PATH_MAX + 32], base[PATH_MAX + 32];
+	struct stat sb;
+	int cache = d->cfg->cache;
+
+	snprintf(sock, sizeof(sock), "%s/nbdkit.sock", diskmodel_dir(d->dm));
+	snprintf(base, sizeof(base), "%s/base.qcow2", diskmodel_dir(d->dm));
+	json_t *proto = json_pack("{s:s,s:{s:s,s:s},s:o}", "driver", "nbd", "server", "type",
+				  "unix", "path", sock, "cache", cache_obj(cache));
+	json_t *f = json_pack("{s:s,s:s,s:o,s:o}", "driver",
+			      d->cfg->format == DISK_QCOW2 ? "qcow2" : "raw", "node-name", d->dev,
+			      "file", proto, "cache", cache_obj(cache));
+	if (f && d->cfg->format == DISK_QCOW2) {
+		/* The overlay's relative backing name cannot be resolved against an NBD
+		 * URI: the chain is given explicitly (the base is never written again). */
+		if (stat(base, &sb) == 0)
+			json_object_set_new(f, "backing", json_pack("{s:s,s:b,s:{s:s,s:s,s:b}}",
+					    "driver", "qcow2", "read-only", 1, "file", "driver",
+					    "file", "filename", base, "read-only", 1));
+		else
+			json_object_set_new(f, "backing", json_null());
+	}
+	char *s = f ? json_dumps(f, JSON_COMPACT) : NULL;
+	json_decref(f);
+	return s;
+}
+
+/* The disk model without qemu-storage-daemon: QEMU itself is the NBD client. */
+static int disks_serve(struct qpriv *q)
+{
+	for (size_t i = 0; i < q->n; i++) {
+		int rc = diskmodel_start(q->d[i].dm);
+		if (rc == 0)
+			rc = diskmodel_cut(q->d[i].dm, DISK_CUT_KILL);	/* nothing unflushed yet */
+		if (rc < 0) {
+			pc_err(LOG_NODE, "cannot serve disk '%s': %s", q->d[i].cfg->name, strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+static int boot(struct node *n, const struct node_job *job, bool check)
+{
+	struct qpriv *q = n->priv;
+	const struct cfg_workload *w = n->cfg->workload;
+	char kernel[PATH_MAX + 16], initrd[PATH_MAX + 16], append[4096], disks[256] = "";
+	char *bd[NODE_MAX_DISKS] = { 0 }, dev[NODE_MAX_DISKS][96];
+	const char *argv[64];
+	int k = 0, rc = -ENOMEM;
+	size_t off = 0;
+
+	snprintf(kernel, sizeof(kernel), "%s/vmlinux", q->guest);
+	snprintf(initrd, sizeof(initrd), "%s/initrd.cpio", q->guest);
+	for (size_t i = 0; i < q->n; i++)
+		off += (size_t)snprintf(disks + off, sizeof(disks) - off, "%s%u:%s", i ? "," : "",
+					q->d[i].id, (int)i == q->lvm ? "lvm" : q->d[i].dev);
+	off = (size_t)snprintf(append, sizeof(append),
+		"console=ttyS0 quiet powercut.mode=%s powercut.disks=%s powercut.ledger=%s:%u "
+		"powercut.token=%s powercut.campaign=%" PRIu64 " powercut.cycle=%u "
+		"powercut.w.seed=%" PRIu64 " powercut.w.block_size=%" PRIu64
+		" powercut.w.span_mib=%" PRId64,
+		check ? "check" : "write", disks, job->ledger_host, job->ledger_port, job->token,
+		job->campaign, job->cycle, job->seed, w->block_size, w->span_mib);
+	if (q->lvm >= 0) {
+		uint64_t mib = q->d[q->lvm].cfg->size >> 20;
+		off += (size_t)snprintf(append + off, sizeof(append) - off,
+			" powercut.lvm=%s powercut.lvm_dev=%s powercut.lvm_pool_size=%" PRIu64 "M"
+			" powercut.lvm_lv_size=%" PRIu64 "M",
+			q->lvm_created ? "activate" : "create", q->d[q->lvm].dev,
+			mib * 3 / 4, mib * 2);
+	}
+	if (!check)
+		off += (size_t)snprintf(append + off, sizeof(append) - off,
+			" powercut.w.queue_depth=%" PRId64 " powercut.w.pattern=%s"
+			" powercut.w.hot_set_pct=%" PRId64 " powercut.w.flush=%s"
+			" powercut.w.flush_n=%" PRId64 " powercut.w.flush_ms=%" PRId64
+			" powercut.w.duration=%.3f%s",
+			w->queue_depth, pattern_names[w->pattern], w->hot_set_pct,
+			flush_names[w->flush], w->flush_n, w->flush_ms, w->duration_ms / 1000.0,
+			job->baseline ? "" : " powercut.w.baseline_exists");
+	if (off >= sizeof(append)) {
+		pc_err(LOG_NODE, "kernel command line too long");
+		return -E2BIG;
+	}
+	snprintf(q->console, sizeof(q->console), "%s/console-%d.log", q->dir, ++q->boots);
+	static char serial[PATH_MAX + 48];
+	snprintf(serial, sizeof(serial), "file:%s", q->console);
+	argv[k++] = "qemu-system-x86_64";
+	argv[k++] = "-accel"; argv[k++] = "tcg,thread=multi";
+	argv[k++] = "-cpu"; argv[k++] = "max";
+	argv[k++] = "-smp"; argv[k++] = "2";
+	argv[k++] = "-m"; argv[k++] = "1024";
+	argv[k++] = "-nodefaults";
+	argv[k++] = "-display"; argv[k++] = "none";
+	argv[k++] = "-no-reboot";
+	argv[k++] = "-serial"; argv[k++] = serial;
+	argv[k++] = "-kernel"; argv[k++] = kernel;
+	argv[k++] = "-initrd"; argv[k++] = initrd;
+	argv[k++] = "-append"; argv[k++] = append;
+	argv[k++] = "-netdev"; argv[k++] = "user,id=net0";
+	argv[k++] = "-device"; argv[k++] = "virtio-net-pci,netdev=net0";
+	for (size_t i = 0; i < q->n; i++) {
+		int c = q->d[i].cfg->cache;
+		bool wce = !(c == CACHE_WRITETHROUGH || c == CACHE_DIRECTSYNC);
+		if (!(bd[i] = blockdev_json(&q->d[i])))
+			goto out;
+		snprintf(dev[i], sizeof(dev[i]), "virtio-blk-pci,drive=%s,write-cache=%s",
+			 q->d[i].dev, wce ? "on" : "off");
+		argv[k++] = "-blockdev"; argv[k++] = bd[i];
+		argv[k++] = "-device"; argv[k++] = dev[i];
+	}
+	argv[k] = NULL;
+
+	json_decref(q->events);
+	q->events = json_array();
+	q->ready = q->done = false;
+	q->con_len = 0;
+	if (q->con_fd >= 0)
+		close(q->con_fd);
+	q->con_fd = -1;
+	unlink(q->console);
+	q->qemu = (struct child){ .argv = argv, .in = CHILD_NULL, .out = CHILD_FD, .err = CHILD_FD,
+				  .fd_out = q->log_fd, .fd_err = q->log_fd };
+	rc = child_start(&q->qemu);
+	if (rc < 0) {
+		pc_err(LOG_NODE, "cannot start 'qemu-system-x86_64': %s", strerror(-rc));
+		goto out;
+	}
+	/* argv is on this frame: keep a name for messages. */
+	static const char *const name[] = { "qemu-system-x86_64", NULL };
+	q->qemu.argv = name;
+	q->qemu_live = true;
+	pc_debug(LOG_NODE, "booted the guest (%s mode), console '%s'", check ? "check" : "write",
+		 q->console);
+out:
+	for (size_t i = 0; i < q->n; i++)
+		free(bd[i]);
+	return rc;
+}
+
+/* One POWERCUT line from the console. */
+static void con_event(struct qpriv *q, char *line)
+{
+	char name[32];
+	int len = 0;
+
+	if (sscanf(line, "POWERCUT %31s %n", name, &len) < 1)
+		return;
+	char *rest = len ? line + len : line + strlen(line);
+	json_t *ev = json_object();
+	json_object_set_new(ev, "event", json_string(name));
+	if (!strcmp(name, "lvs")) {
+		json_t *j = json_loads(rest, 0, NULL);
+		json_decref(q->lvs);
+		q->lvs = j ? j : json_string(rest);
+		json_decref(ev);
+		return;
+	}
+	if (!strcmp(name, "check-line")) {
+		unsigned disk;
+		int l2 = 0;
+		if (sscanf(rest, "disk=%u %n", &disk, &l2) >= 1 && l2) {
+			for (size_t i = 0; i < q->n; i++)
+				if (q->d[i].id == disk && q->reports[i])
+					fprintf(q->reports[i], "%s\n", rest + l2);
+		}
+		json_decref(ev);
+		return;
+	}
+	/* key=value words */
+	char *save = NULL;
+	for (char *t = strtok_r(rest, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
+		char *eq = strchr(t, '=');
+		if (!eq)
+			continue;
+		*eq = 0;
+		json_object_set_new(ev, t, json_string(eq + 1));
+	}
+	if (!strcmp(name, "ready"))
+		q->ready = true;
+	else if (!strcmp(name, "done"))
+		q->done = true;
+	else if (!strcmp(name, "lvm")) {
+		json_decref(q->lvm_ev);
+		q->lvm_ev = json_incref(ev);
+	} else if (!strcmp(name, "check-end")) {
+		const char *d = json_string_value(json_object_get(ev, "disk"));
+		const char *rc = json_string_value(json_object_get(ev, "rc"));
+		for (size_t i = 0; d && rc && i < q->n; i++)
+			if (q->d[i].id == (uint32_t)atoi(d))
+				q->check_rc[i] = atoi(rc);
+	} else if (!strcmp(name, "error") || !strcmp(name, "warning")) {
+		char *s = json_dumps(ev, JSON_COMPACT);
+		pc_warn(LOG_NODE, "guest: %s", s ? s : name);
+		free(s);
+	}
+	pc_debug(LOG_NODE, "guest event '%s'", name);
+	json_array_append_new(q->events, ev);
+}
+
+/* Read what the console file gained; parse complete lines. */
+static void con_poll(struct qpriv *q)
+{
+	if (q->con_fd < 0) {
+		q->con_fd = open(q->console, O_RDONLY | O_CLOEXEC);
+		if (q->con_fd < 0)
+			return;
+	}
+	for (;;) {
+		ssize_t k = read(q->con_fd, q->con_buf + q->con_len, sizeof(q->con_buf) - 1 - q->con_len);
+		if (k <= 0)
+			return;
+		q->con_len += (size_t)k;
+		q->con_buf[q->con_len] = 0;
+		char *s = q->con_buf, *nl;
+		while ((nl = memchr(s, '\n', q->con_len - (size_t)(s - q->con_buf)))) {
+			*nl = 0;
+			if (nl > s && nl[-1] == '\r')
+				nl[-1] = 0;
+			char *p = strstr(s, "POWERCUT ");
+			if (p)
+				con_event(q, p);
+			s = nl + 1;
+		}
+		q->con_len -= (size_t)(s - q->con_buf);
+		memmove(q->con_buf, s, q->con_len);
+		if (q->con_len >= sizeof(q->con_buf) - 1)
+			q->con_len = 0;
+	}
+}
+
+/* Wait for the console to show ready (want_done: done), QEMU to end, or timeout. */
+static int con_wait(struct node *n, bool want_done, int timeout_ms)
+{
+	struct qpriv *q = n->priv;
+	int64_t end = now_ns() + (int64_t)timeout_ms * 1000000;
+
+	for (;;) {
+		con_poll(q);
+		if (want_done ? q->done : q->ready)
+			return 0;
+		if (!child_running(&q->qemu)) {
+			con_poll(q);
+			if (want_done ? q->done : q->ready)
+				return 0;
+			pc_err(LOG_NODE, "the guest ended before it was %s (console '%s')",
+			       want_done ? "done" : "ready", q->console);
+			return -EIO;
+		}
+		if (now_ns() > end) {
+			pc_err(LOG_NODE, "the guest was not %s within %d ms (console '%s')",
+			       want_done ? "done" : "ready", timeout_ms, q->console);
+			return -ETIMEDOUT;
+		}
+		msleep(20);
+	}
+}
+
+static int full_start(struct node *n, const struct node_job *job)
+{
+	struct qpriv *q = n->priv;
+	int rc;
+
+	if ((rc = backing_chains(n, job)) < 0 || (rc = disks_serve(q)) < 0)
+		return rc;
+	if (job->cycle_begins)
+		job->cycle_begins(job->cb_arg, job->cycle);
+	return boot(n, job, false);
+}
+
+static int full_power_back(struct node *n, const struct node_job *job)
+{
+	struct qpriv *q = n->priv;
+
+	qemu_stop(q);
+	for (size_t i = 0; i < q->n; i++) {
+		struct qdisk *d = &q->d[i];
+		if (d->have_chk)
+			disk_check_release(&d->chk);
+		d->have_chk = false;
+		/* The node's host checks its images before it starts the VM again. */
+		int rc = diskmodel_check(d->dm, &d->chk);
+		if (rc < 0) {
+			pc_err(LOG_NODE, "cannot check disk '%s': %s", d->cfg->name, strerror(-rc));
+			return rc;
+		}
+		d->have_chk = true;
+	}
+	int rc = disks_serve(q);
+	if (rc < 0)
+		return rc;
+	reports_close(q);
+	for (size_t i = 0; i < q->n; i++) {
+		char p[PATH_MAX + 64];
+		snprintf(p, sizeof(p), "%s/check-%u-%u.jsonl", q->dir, job->cycle, q->d[i].id);
+		free(q->report_path[i]);
+		q->report_path[i] = strdup(p);
+		q->reports[i] = fopen(p, "we");
+		q->check_rc[i] = -1;
+		if (!q->reports[i] || !q->report_path[i])
+			return -errno;
+	}
+	q->lvm_created = q->lvm >= 0;
+	return boot(n, job, true);
+}
+
+static int full_check(struct node *n, const struct node_job *job, struct node_disk_result *res)
+{
+	struct qpriv *q = n->priv;
+	int rc = con_wait(n, true, (int)n->cfg->campaign->boot_timeout_ms);
+	int st;
+
+	reports_close(q);
+	if (q->qemu_live) {
+		/* The guest powers off after done; wait for that, then make sure. */
+		if (child_finish(&q->qemu, 10000, &st) < 0)
+			pc_warn(LOG_NODE, "QEMU did not end after the check; killed");
+		q->qemu_live = false;
+	}
+	for (size_t i = 0; i < q->n; i++) {
+		res[i].agent_rc = q->check_rc[i];
+		if (q->check_rc[i] == 0 && q->report_path[i])
+			res[i].report_path = strdup(q->report_path[i]);
+		else if (rc == 0)
+			rc = -EIO;
+	}
+	return rc;
+}
+
+/* ---- hooks ---- */
+
+static int qemu_start_workload(struct node *n, const struct node_job *job)
+{
+	struct qpriv *q = n->priv;
+
+	return q->full ? full_start(n, job) : fast_start(n, job);
+}
+
+static int qemu_power_lost(struct node *n, int cut)
+{
+	struct qpriv *q = n->priv;
+
+	/* Everything at once first, reaping after: the order of deaths must not let one
+	 * process outlive another by the time a reap takes. */
+	kill_agents(q, SIGKILL);
+	if (q->qemu_live)
+		child_kill(&q->qemu, SIGKILL);
+	for (size_t i = 0; i < q->n; i++)
+		if (q->d[i].dm)
+			diskmodel_cut(q->d[i].dm, cut == CUT_KILL ? DISK_CUT_KILL : DISK_CUT_POWER);
+	reap_agents(q);
+	qemu_stop(q);
+	return 0;
+}
+
+static int qemu_power_back(struct node *n, const struct node_job *job)
+{
+	struct qpriv *q = n->priv;
+
+	return q->full ? full_power_back(n, job) : fast_power_back(n);
+}
+
+static int qemu_wait_up(struct node *n, int timeout_ms)
+{
+	struct qpriv *q = n->priv;
+
+	return q->full ? con_wait(n, false, timeout_ms) : 0;
+}
+
+static void add_check(json_t *arr, const char *kind, const char *result, json_t *detail)
+{
+	json_t *c = json_pack("{s:s,s:s}", "kind", kind, "result", result);
+	if (detail)
+		json_object_set_new(c, "detail", detail);
+	json_array_append_new(arr, c);
+}
+
+static int qemu_check(struct node *n, const struct node_job *job, struct node_disk_result *res)
+{
+	struct qpriv *q = n->priv;
+	int rc = q->full ? full_check(n, job, res) : fast_check(n, job, res);
+
+	for (size_t i = 0; i < q->n; i++) {
+		struct qdisk *d = &q->d[i];
+		if (d->have_chk && d->chk.checked) {
+			/* lazy_refcounts leaves refcount errors after a crash that the next
+			 * read-write open repairs: expected, not a failure. */
+			const char *r = d->chk.corrupt ? "corrupt" : d->chk.repairable ?
+					"repaired" : (d->chk.leaks ? "leaks" : "clean");
+			json_t *det = json_pack("{s:b,s:I,s:I,s:I,s:I,s:I}", "dirty", d->chk.dirty,
+				"corruptions", (json_int_t)d->chk.corruptions,
+				"leaks", (json_int_t)d->chk.leaks,
+				"check_errors", (json_int_t)d->chk.check_errors,
+				"fixed_corruptions", (json_int_t)d->chk.fixed_corruptions,
+				"fixed_leaks", (json_int_t)d->chk.fixed_leaks);
+			json_t *raw = d->chk.json ? json_loads(d->chk.json, 0, NULL) : NULL;
+			if (raw)
+				json_object_set_new(det, "qemu_img", raw);
+			add_check(res[i].checks, "qemu-img-check", r, det);
+		}
+		if ((int)i == q->lvm) {
+			const char *tc = q->lvm_ev ? json_string_value(json_object_get(q->lvm_ev,
+					 "thin_check")) : NULL;
+			const char *st = q->lvm_ev ? json_string_value(json_object_get(q->lvm_ev,
+					 "status")) : NULL;
+			add_check(res[i].checks, "thin_check",
+				  !tc ? "not-run" : !strcmp(tc, "0") ? "pass" : "fail",
+				  q->lvm_ev ? json_incref(q->lvm_ev) : NULL);
+			add_check(res[i].checks, "lvs", st && !strcmp(st, "ok") ? "ok" : "fail",
+				  q->lvs ? json_incref(q->lvs) : NULL);
+		}
+	}
+	return rc;
+}
+
+static json_t *qemu_collect(struct node *n)
+{
+	struct qpriv *q = n->priv;
+	json_t *j = json_pack("{s:s,s:s}", "tier", q->full ? "full" : "fast", "dir", q->dir);
+
+	if (q->full) {
+		json_object_set_new(j, "boots", json_integer(q->boots));
+		json_object_set(j, "events", q->events ? q->events : json_null());
+	}
+	return j;
+}
+
+const struct node_ops node_qemu_ops = {
+	.version = NODE_OPS_VERSION,
+	.name = "qemu",
+	.help = "local QEMU: fast tier (disk model + agent over NBD) or full tier (TCG guest)",
+	.open = qemu_open,
+	.close = qemu_close,
+	.prepare = qemu_prepare,
+	.start_workload = qemu_start_workload,
+	.power_lost = qemu_power_lost,
+	.power_back = qemu_power_back,
+	.wait_up = qemu_wait_up,
+	.check = qemu_check,
+	.collect = qemu_collect,
+};

@@ -1,0 +1,189 @@
+/* Helpers shared by the end-to-end tests and the benchmark of `powercut cycle`: find
+ * the repository and the binaries from our own location, make a private run directory
+ * (the bench lock and the simulator's files) and run one cycle, returning its --json. */
+#ifndef PC_NODE_E2E_H
+#define PC_NODE_E2E_H
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+extern char **environ;
+
+struct e2e {
+	char root[PATH_MAX];		/* the repository (has rig/benches) */
+	char bin[PATH_MAX + 32];	/* build/bin */
+	char powercut[PATH_MAX + 64];
+	char tmp[PATH_MAX];		/* private, removed by e2e_cleanup */
+	int runs;
+};
+
+/* The test binary is build/host/node/{tests,bench}/NAME: build/bin is three levels up;
+ * the repository is found by walking up to rig/benches. */
+static inline int e2e_init(struct e2e *e)
+{
+	char exe[PATH_MAX], probe[PATH_MAX + 64];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	memset(e, 0, sizeof(*e));
+	if (n < 0)
+		return -errno;
+	exe[n] = 0;
+	for (int up = 0; up < 4; up++)
+		*strrchr(exe, '/') = 0;
+	snprintf(e->bin, sizeof(e->bin), "%s/bin", exe);
+	snprintf(e->powercut, sizeof(e->powercut), "%s/powercut", e->bin);
+	if (!getcwd(e->root, sizeof(e->root)))
+		return -errno;
+	for (;;) {
+		snprintf(probe, sizeof(probe), "%s/rig/benches/sim-fast.ini", e->root);
+		if (access(probe, R_OK) == 0)
+			break;
+		char *s = strrchr(e->root, '/');
+		if (!s || s == e->root) {
+			/* not below the cwd: try from the build directory */
+			snprintf(e->root, sizeof(e->root), "%.4000s/..", exe);
+			snprintf(probe, sizeof(probe), "%s/rig/benches/sim-fast.ini", e->root);
+			if (access(probe, R_OK) < 0)
+				return -ENOENT;
+			break;
+		}
+		*s = 0;
+	}
+	const char *t = getenv("TMPDIR");
+	snprintf(e->tmp, sizeof(e->tmp), "%s/pc-e2e.XXXXXX", t && *t ? t : "/tmp");
+	if (!mkdtemp(e->tmp))
+		return -errno;
+	/* powercut puts the node's files under TMPDIR: leftovers are then findable. */
+	setenv("TMPDIR", e->tmp, 1);
+	return 0;
+}
+
+static inline void e2e_cleanup(struct e2e *e)
+{
+	if (!e->tmp[0] || getenv("E2E_KEEP"))
+		return;
+	pid_t pid;
+	char *argv[] = { "rm", "-rf", "--", e->tmp, NULL };
+	if (posix_spawnp(&pid, "rm", NULL, NULL, argv, environ) == 0)
+		waitpid(pid, NULL, 0);
+}
+
+/* Run `powercut cycle --json BENCH` with --set overrides (NULL-terminated) and a
+ * private run dir and database; *exit_code gets its exit status. Returns the parsed
+ * JSON (caller decrefs) or NULL when it printed none. stderr goes to ours. */
+static inline json_t *e2e_cycle(struct e2e *e, const char *bench, int *exit_code, ...)
+{
+	char benchp[PATH_MAX + 64], runset[PATH_MAX + 64], db[PATH_MAX + 32], out[PATH_MAX + 32];
+	const char *argv[64];
+	int k = 0;
+	va_list ap;
+
+	e->runs++;
+	snprintf(benchp, sizeof(benchp), "%s/rig/benches/%s", e->root, bench);
+	snprintf(runset, sizeof(runset), "bench.run_dir=%s/run-%d", e->tmp, e->runs);
+	snprintf(db, sizeof(db), "--db=%s/cycles.db", e->tmp);
+	snprintf(out, sizeof(out), "%s/out-%d.json", e->tmp, e->runs);
+	argv[k++] = e->powercut;
+	argv[k++] = "cycle";
+	argv[k++] = "--json";
+	argv[k++] = db;
+	argv[k++] = "--set";
+	argv[k++] = runset;
+	va_start(ap, exit_code);
+	const char *s;
+	while ((s = va_arg(ap, const char *)) && k < 60) {
+		argv[k++] = "--set";
+		argv[k++] = s;
+	}
+	va_end(ap);
+	argv[k++] = benchp;
+	argv[k] = NULL;
+
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	pid_t pid;
+	int st = 0;
+	*exit_code = -1;
+	if (posix_spawn(&pid, e->powercut, &fa, NULL, (char *const *)argv, environ) != 0) {
+		posix_spawn_file_actions_destroy(&fa);
+		return NULL;
+	}
+	posix_spawn_file_actions_destroy(&fa);
+	waitpid(pid, &st, 0);
+	*exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	json_t *j = json_load_file(out, JSON_DISABLE_EOF_CHECK, NULL);
+	return j;
+}
+
+/* disks[] entry by name, or NULL. */
+static inline json_t *e2e_disk(json_t *j, const char *name)
+{
+	size_t i;
+	json_t *d;
+
+	json_array_foreach(json_object_get(j, "disks"), i, d)
+		if (!strcmp(json_string_value(json_object_get(d, "disk")), name))
+			return d;
+	return NULL;
+}
+
+static inline long long e2e_class(json_t *disk, const char *cls)
+{
+	return json_integer_value(json_object_get(json_object_get(disk, "classes"), cls));
+}
+
+static inline long long e2e_int(json_t *o, const char *key)
+{
+	return json_integer_value(json_object_get(o, key));
+}
+
+/* Processes whose command line mentions our private directory (the simulator, the
+ * node's daemons, QEMU, agents): none may outlive `powercut cycle`. Returns how many. */
+static inline int e2e_leftovers(const struct e2e *e)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	int found = 0;
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		char path[300], buf[8192];
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/cmdline", de->d_name);
+		FILE *f = fopen(path, "r");
+		if (!f)
+			continue;
+		size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+		for (size_t i = 0; i < n; i++)
+			if (!buf[i])
+				buf[i] = ' ';
+		buf[n] = 0;
+		if (n && strstr(buf, e->tmp)) {
+			fprintf(stderr, "left running: pid %s: %s\n", de->d_name, buf);
+			found++;
+		}
+	}
+	closedir(d);
+	return found;
+}
+
+#endif
