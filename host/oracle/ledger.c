@@ -20,6 +20,13 @@
 
 #define MAX_CONNS 64
 #define READ_CHUNK (256 * 1024)
+/* Rows per multi-row INSERT of acknowledgements: one statement step per 32 rows costs
+ * about half as much per row as one step each. */
+#define ACK_MULTI 32
+#define ACK_COLS 11
+/* Frames received within this time share one transaction: one WAL sync per commit
+ * instead of one per millisecond batch of every agent. */
+#define COMMIT_NS (10 * 1000000LL)
 
 struct conn {
 	int fd;
@@ -41,10 +48,14 @@ struct ledger {
 	uint32_t cycle;		/* atomic */
 	sqlite3 *db;
 	sqlite3_stmt *st_ack, *st_flush, *st_base, *st_gap, *st_sess, *st_end;
+	sqlite3_stmt *st_ack_multi;	/* ACK_MULTI rows per statement */
 	struct conn conns[MAX_CONNS];
 	int nconns;
 	struct ledger_stats stats;	/* updated under mu */
 	int64_t last_frame_ns;		/* atomic */
+	bool in_txn;			/* atomic: a transaction holds uncommitted frames */
+	int64_t txn_start_ns;
+	uint64_t txn_frames;
 	pthread_mutex_t mu;
 	pthread_t thread;
 	bool running;
@@ -69,11 +80,22 @@ static int prepare(struct ledger *l, sqlite3_stmt **st, const char *sql)
 
 static void finalize_all(struct ledger *l)
 {
-	sqlite3_stmt **sts[] = { &l->st_ack, &l->st_flush, &l->st_base, &l->st_gap, &l->st_sess, &l->st_end };
+	sqlite3_stmt **sts[] = { &l->st_ack, &l->st_flush, &l->st_base, &l->st_gap, &l->st_sess, &l->st_end,
+				 &l->st_ack_multi };
 	for (size_t i = 0; i < sizeof(sts) / sizeof(sts[0]); i++) {
 		sqlite3_finalize(*sts[i]);
 		*sts[i] = NULL;
 	}
+}
+
+static const char *ack_multi_sql(void)
+{
+	static char sql[ACK_MULTI * 26 + 200];
+	size_t n = (size_t)snprintf(sql, sizeof(sql), "INSERT INTO oracle_ack (campaign, cycle, disk, block,"
+				    " gen, flags, seq, ack_index, submit_ns, complete_ns, recv_ns) VALUES ");
+	for (int i = 0; i < ACK_MULTI; i++)
+		n += (size_t)snprintf(sql + n, sizeof(sql) - n, "%s(?,?,?,?,?,?,?,?,?,?,?)", i ? "," : "");
+	return sql;
 }
 
 struct ledger *ledger_open(const struct ledger_config *cfg, const char *db_path)
@@ -131,6 +153,7 @@ struct ledger *ledger_open(const struct ledger_config *cfg, const char *db_path)
 	sqlite3_busy_timeout(l->db, 5000);
 	if (prepare(l, &l->st_ack, "INSERT INTO oracle_ack (campaign, cycle, disk, block, gen, flags, seq,"
 		    " ack_index, submit_ns, complete_ns, recv_ns) VALUES (?,?,?,?,?,?,?,?,?,?,?)") ||
+	    prepare(l, &l->st_ack_multi, ack_multi_sql()) ||
 	    prepare(l, &l->st_flush, "INSERT INTO oracle_flush (campaign, cycle, disk, flush_id, covers,"
 		    " submit_ns, complete_ns, recv_ns) VALUES (?,?,?,?,?,?,?,?)") ||
 	    prepare(l, &l->st_base, "INSERT INTO oracle_baseline (campaign, cycle, disk, first_block,"
@@ -318,23 +341,32 @@ static int handle_frame(struct ledger *l, struct conn *c, unsigned type, const u
 		if (count == 0 || count > LEDGER_MAX_ACKS ||
 		    n != LEDGER_ACKS_HEAD + (uint64_t)count * LEDGER_ACK_ENTRY)
 			REJECT("bad acks size");
-		for (uint32_t i = 0; i < count; i++) {
-			const unsigned char *e = b + LEDGER_ACKS_HEAD + (size_t)i * LEDGER_ACK_ENTRY;
-			uint64_t idx = lp_get64(e + 24);
-			if (idx > c->next_ack && store_gap(l, c, c->next_ack, idx - c->next_ack, "host", now))
-				return -EIO;
-			if (idx >= c->next_ack)
-				c->next_ack = idx + 1;
-			bind_key(l, l->st_ack, c);
-			sqlite3_bind_int64(l->st_ack, 4, (sqlite3_int64)lp_get64(e));
-			sqlite3_bind_int64(l->st_ack, 5, lp_get32(e + 8));
-			sqlite3_bind_int64(l->st_ack, 6, lp_get32(e + 12));
-			sqlite3_bind_int64(l->st_ack, 7, (sqlite3_int64)lp_get64(e + 16));
-			sqlite3_bind_int64(l->st_ack, 8, (sqlite3_int64)idx);
-			sqlite3_bind_int64(l->st_ack, 9, (sqlite3_int64)lp_get64(e + 32));
-			sqlite3_bind_int64(l->st_ack, 10, (sqlite3_int64)lp_get64(e + 40));
-			sqlite3_bind_int64(l->st_ack, 11, now);
-			if (step(l, l->st_ack))
+		for (uint32_t i = 0; i < count;) {
+			bool multi = count - i >= ACK_MULTI;
+			sqlite3_stmt *st = multi ? l->st_ack_multi : l->st_ack;
+			uint32_t rows = multi ? ACK_MULTI : 1;
+			for (uint32_t r = 0; r < rows; r++, i++) {
+				const unsigned char *e = b + LEDGER_ACKS_HEAD + (size_t)i * LEDGER_ACK_ENTRY;
+				uint64_t idx = lp_get64(e + 24);
+				int o = (int)(r * ACK_COLS);
+				if (idx > c->next_ack &&
+				    store_gap(l, c, c->next_ack, idx - c->next_ack, "host", now))
+					return -EIO;
+				if (idx >= c->next_ack)
+					c->next_ack = idx + 1;
+				sqlite3_bind_int64(st, o + 1, (sqlite3_int64)l->campaign);
+				sqlite3_bind_int64(st, o + 2, c->cycle);
+				sqlite3_bind_int64(st, o + 3, c->disk);
+				sqlite3_bind_int64(st, o + 4, (sqlite3_int64)lp_get64(e));
+				sqlite3_bind_int64(st, o + 5, lp_get32(e + 8));
+				sqlite3_bind_int64(st, o + 6, lp_get32(e + 12));
+				sqlite3_bind_int64(st, o + 7, (sqlite3_int64)lp_get64(e + 16));
+				sqlite3_bind_int64(st, o + 8, (sqlite3_int64)idx);
+				sqlite3_bind_int64(st, o + 9, (sqlite3_int64)lp_get64(e + 32));
+				sqlite3_bind_int64(st, o + 10, (sqlite3_int64)lp_get64(e + 40));
+				sqlite3_bind_int64(st, o + 11, now);
+			}
+			if (step(l, st))
 				return -EIO;
 		}
 		l->stats.acks += count;
@@ -372,15 +404,46 @@ static int handle_frame(struct ledger *l, struct conn *c, unsigned type, const u
 	REJECT("unknown frame type");
 }
 
-/* Parse and store every complete frame in c->buf inside one transaction. Returns the
- * number of frames, -EPROTO after logging a rejection, or -EIO. */
+static int txn_begin(struct ledger *l)
+{
+	if (l->in_txn)
+		return 0;
+	int rc = exec(l, "BEGIN");
+	if (!rc) {
+		__atomic_store_n(&l->in_txn, true, __ATOMIC_SEQ_CST);
+		l->txn_start_ns = mono_ns();
+		l->txn_frames = 0;
+	}
+	return rc;
+}
+
+/* Commit the open transaction (ok) or roll it back. Returns 0 or -EIO. */
+static int txn_end(struct ledger *l, bool ok)
+{
+	if (!l->in_txn)
+		return 0;
+	int rc = exec(l, ok ? "COMMIT" : "ROLLBACK");
+	if (rc && ok)
+		exec(l, "ROLLBACK");
+	pthread_mutex_lock(&l->mu);
+	if (!rc && ok) {
+		l->stats.batches++;
+		l->stats.frames += l->txn_frames;
+	}
+	pthread_mutex_unlock(&l->mu);
+	__atomic_store_n(&l->in_txn, false, __ATOMIC_SEQ_CST);
+	return rc;
+}
+
+/* Parse and store every complete frame in c->buf, inside the open transaction.
+ * Returns the number of frames, -EPROTO after logging a rejection (the frames before
+ * it are kept), or -EIO. */
 static int conn_process(struct ledger *l, struct conn *c)
 {
 	size_t pos = 0;
 	int frames = 0, rc = 0;
 	int64_t now = mono_ns();
 	const char *why = NULL;
-	bool in_txn = false;
 
 	while (c->len - pos >= 5) {
 		uint32_t flen = lp_get32(c->buf + pos);
@@ -391,26 +454,15 @@ static int conn_process(struct ledger *l, struct conn *c)
 		}
 		if (c->len - pos < 4 + (size_t)flen)
 			break;
-		if (!in_txn) {
-			if ((rc = exec(l, "BEGIN")))
-				return rc;
-			in_txn = true;
-		}
+		if ((rc = txn_begin(l)))
+			return rc;
 		rc = handle_frame(l, c, c->buf[pos + 4], c->buf + pos + 5, flen - 1, now, &why);
 		if (rc)
 			break;
 		pos += 4 + (size_t)flen;
 		frames++;
 	}
-	if (in_txn) {
-		int crc = exec(l, rc == -EIO ? "ROLLBACK" : "COMMIT");
-		if (!crc && rc != -EIO) {
-			l->stats.batches++;
-			l->stats.frames += frames;
-		}
-		if (crc && !rc)
-			rc = crc;
-	}
+	l->txn_frames += (uint64_t)frames;
 	if (rc == -EPROTO)
 		pc_err(LOG_LEDGER, "rejected ledger input from '%s' at byte %llu: %s", c->peer,
 		       (unsigned long long)(c->offset + pos), why);
@@ -496,6 +548,13 @@ int ledger_poll(struct ledger *l, int timeout_ms)
 	for (int i = 0; i < l->nconns; i++)
 		pfd[n++] = (struct pollfd){ .fd = l->conns[i].fd, .events = POLLIN };
 	int nconns = l->nconns;
+	if (l->in_txn) {
+		int64_t left = (l->txn_start_ns + COMMIT_NS - mono_ns()) / 1000000;
+		if (left < 0)
+			left = 0;
+		if (timeout_ms < 0 || left < timeout_ms)
+			timeout_ms = (int)left;
+	}
 	int r = poll(pfd, n, timeout_ms);
 	if (r < 0)
 		return errno == EINTR ? 0 : -errno;
@@ -508,8 +567,10 @@ int ledger_poll(struct ledger *l, int timeout_ms)
 		if (rc == -EPROTO)
 			l->stats.rejected++;
 		pthread_mutex_unlock(&l->mu);
-		if (rc == -EIO)
+		if (rc == -EIO) {
+			txn_end(l, false);
 			return rc;
+		}
 		if (rc < 0)
 			conn_close(l, i);
 		else
@@ -517,6 +578,9 @@ int ledger_poll(struct ledger *l, int timeout_ms)
 	}
 	if (pfd[0].revents)
 		accept_all(l);
+	/* Commit when the group is old enough, or at once when the input went quiet. */
+	if (l->in_txn && (total == 0 || mono_ns() - l->txn_start_ns >= COMMIT_NS) && txn_end(l, true))
+		return -EIO;
 	return total;
 }
 
@@ -534,6 +598,7 @@ static void *ledger_thread(void *arg)
 			break;
 		}
 	}
+	txn_end(l, true);
 	return NULL;
 }
 
@@ -565,7 +630,8 @@ int ledger_quiesce(struct ledger *l, int quiet_ms, int max_ms)
 
 	for (;;) {
 		int64_t now = mono_ns();
-		if (now - __atomic_load_n(&l->last_frame_ns, __ATOMIC_SEQ_CST) >= (int64_t)quiet_ms * 1000000)
+		if (now - __atomic_load_n(&l->last_frame_ns, __ATOMIC_SEQ_CST) >= (int64_t)quiet_ms * 1000000 &&
+		    !__atomic_load_n(&l->in_txn, __ATOMIC_SEQ_CST))
 			return 0;
 		if (now - start >= (int64_t)max_ms * 1000000)
 			return -ETIMEDOUT;
@@ -583,6 +649,7 @@ void ledger_free(struct ledger *l)
 	if (!l)
 		return;
 	ledger_stop(l);
+	txn_end(l, true);
 	while (l->nconns)
 		conn_close(l, l->nconns - 1);
 	finalize_all(l);

@@ -10,6 +10,10 @@
  *   ledger_quiesce(l, 50, 2000);     // after a cut: wait until it went quiet
  *   ledger_stop(l); ledger_free(l);
  *
+ * Frames received within 10 ms (or until the input goes quiet) are committed in one
+ * transaction: a committed batch survives a crash of the host process; frames of a
+ * batch not yet committed do not. ledger_quiesce() returns only after a commit.
+ *
  * The tables must exist (ledger_schema.h, applied by the store's migrations). The
  * ledger opens its own SQLite connection to db_path (busy timeout 5 s), so it may run
  * in its own thread next to the store's connection. Malformed or unauthenticated input

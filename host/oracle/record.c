@@ -196,9 +196,9 @@ static uint64_t payload_state(const struct rec_id *id, uint64_t seed)
 	       id->block * K3 ^ ((uint64_t)id->gen << 16 | id->sector) * K4;
 }
 
-void rec_encode(void *buf, const struct rec_id *id, uint64_t seed)
+/* Everything but the CRC. */
+static void encode_body(unsigned char *p, const struct rec_id *id, uint64_t seed)
 {
-	unsigned char *p = buf;
 	uint64_t st = payload_state(id, seed);
 
 	put64(p + 0, REC_MAGIC);
@@ -214,16 +214,37 @@ void rec_encode(void *buf, const struct rec_id *id, uint64_t seed)
 	for (int i = 0; i < REC_PAYLOAD_WORDS; i++)
 		put64(p + REC_PAYLOAD_OFF + 8 * i, payload_word(st, i));
 	put32(p + 504, 0);
+}
+
+void rec_encode(void *buf, const struct rec_id *id, uint64_t seed)
+{
+	unsigned char *p = buf;
+
+	encode_body(p, id, seed);
 	put32(p + REC_CRC_OFF, rec_crc32c(0, p, REC_CRC_OFF));
 }
 
 void rec_encode_block(void *buf, const struct rec_id *id, uint64_t seed)
 {
 	struct rec_id s = *id;
+	unsigned char *base = buf;
+	unsigned i = 0;
 
-	for (unsigned i = 0; i < id->spb; i++) {
-		s.sector = i;
-		rec_encode((unsigned char *)buf + (size_t)i * REC_SECTOR, &s, seed);
+	for (; i + 4 <= id->spb; i += 4) {
+		const unsigned char *p[4];
+		uint32_t crc[4];
+		for (unsigned j = 0; j < 4; j++) {
+			s.sector = (uint16_t)(i + j);
+			encode_body(base + (size_t)(i + j) * REC_SECTOR, &s, seed);
+			p[j] = base + (size_t)(i + j) * REC_SECTOR;
+		}
+		crc32c_x4(p, REC_CRC_OFF, crc);
+		for (unsigned j = 0; j < 4; j++)
+			put32(base + (size_t)(i + j) * REC_SECTOR + REC_CRC_OFF, crc[j]);
+	}
+	for (; i < id->spb; i++) {
+		s.sector = (uint16_t)i;
+		rec_encode(base + (size_t)i * REC_SECTOR, &s, seed);
 	}
 }
 
