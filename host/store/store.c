@@ -1,5 +1,6 @@
 /* The campaign database: see store.h. */
 #include "store.h"
+#include "ledger_schema.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -73,6 +74,7 @@ const struct store_migration store_migrations[] = {
 	  "CREATE INDEX checks_cycle ON checks(cycle_id);"
 	  "CREATE INDEX findings_cycle ON findings(cycle_id);"
 	  "CREATE INDEX events_campaign ON events(campaign_id);" },
+	{ "oracle ledger tables", ledger_schema_sql },
 };
 const int store_n_migrations = sizeof(store_migrations) / sizeof(store_migrations[0]);
 
