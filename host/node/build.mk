@@ -9,8 +9,9 @@ NODE_CFLAGS = -Ihost/node -Ihost/lib -Irig/sim/disk $(shell pkg-config --cflags 
 # What a program linking $(NODE_LIB) also needs (after it: $(DISK_LIB) $(PCLIB)).
 NODE_LIBS   = $(shell pkg-config --libs jansson libnbd) -lpthread
 
-NODE_TESTS := $(BUILD)/host/node/tests/test_node_ops $(BUILD)/host/node/tests/test_cycle_fast
-NODE_BENCH :=
+NODE_TESTS := $(BUILD)/host/node/tests/test_node_ops $(BUILD)/host/node/tests/test_cycle_fast \
+	      $(BUILD)/host/node/tests/test_cycle_full
+NODE_BENCH := $(BUILD)/host/node/bench/bench_cycle
 
 ALL_TARGETS += $(NODE_LIB)
 CHECK_TESTS += $(NODE_TESTS)

@@ -311,7 +311,8 @@ static int agent_run_nbd(struct node *n, struct qdisk *d, const struct node_job 
 	argv[k++] = "write";
 	argv[k++] = diskmodel_uri(d->dm);
 	k = agent_common(n, job, d, bufs, argv, k);
-	snprintf(ledger, sizeof(ledger), "%s:%u", job->ledger_host, job->ledger_port);
+	/* This pass runs on the host itself, whatever address the guest uses. */
+	snprintf(ledger, sizeof(ledger), "127.0.0.1:%u", job->ledger_port);
 	argv[k++] = "--ledger"; argv[k++] = ledger;
 	argv[k++] = "--token"; argv[k++] = job->token;
 	while (extra && *extra && k < 46)
