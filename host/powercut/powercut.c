@@ -29,6 +29,10 @@ const struct cmd commands[] = {
 	  "print docs/config.md" },
 	{ "cycle", cmd_cycle, cycle_opts, NEEDS_BENCH | NEEDS_LOCK | NEEDS_RELAY | HAS_JSON,
 	  "cycle [--db=FILE] BENCH.ini", "run one cut cycle end to end into the database" },
+	{ "verify", cmd_verify, verify_opts, HAS_JSON,
+	  "verify DB TARGET --campaign ID --cycle N --disk ID [--report FILE]",
+	  "read a disk back with the agent and classify it against the ledger in DB "
+	  "(bring-up; exit 1 on a violation)" },
 	{ 0 }
 };
 
