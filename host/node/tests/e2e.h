@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -29,6 +30,7 @@ struct e2e {
 	char powercut[PATH_MAX + 64];
 	char tmp[PATH_MAX];		/* private, removed by e2e_cleanup */
 	int runs;
+	double last_wall_s;		/* wall time of the last e2e_cycle's powercut */
 };
 
 /* The test binary is build/host/node/{tests,bench}/NAME: build/bin is three levels up;
@@ -119,13 +121,17 @@ static inline json_t *e2e_cycle(struct e2e *e, const char *bench, int *exit_code
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	pid_t pid;
 	int st = 0;
+	struct timespec t0, t1;
 	*exit_code = -1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (posix_spawn(&pid, e->powercut, &fa, NULL, (char *const *)argv, environ) != 0) {
 		posix_spawn_file_actions_destroy(&fa);
 		return NULL;
 	}
 	posix_spawn_file_actions_destroy(&fa);
 	waitpid(pid, &st, 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	e->last_wall_s = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
 	*exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 	json_t *j = json_load_file(out, JSON_DISABLE_EOF_CHECK, NULL);
 	return j;
