@@ -31,6 +31,7 @@ struct e2e {
 	char tmp[PATH_MAX];		/* private, removed by e2e_cleanup */
 	int runs;
 	double last_wall_s;		/* wall time of the last e2e_cycle's powercut */
+	int term_after_ms;		/* > 0: SIGTERM the next powercut after this long */
 };
 
 /* The test binary is build/host/node/{tests,bench}/NAME: build/bin is three levels up;
@@ -129,7 +130,20 @@ static inline json_t *e2e_cycle(struct e2e *e, const char *bench, int *exit_code
 		return NULL;
 	}
 	posix_spawn_file_actions_destroy(&fa);
-	waitpid(pid, &st, 0);
+	if (e->term_after_ms > 0) {
+		for (int waited = 0; waitpid(pid, &st, WNOHANG) == 0; waited += 10) {
+			if (waited >= e->term_after_ms) {
+				kill(pid, SIGTERM);
+				waitpid(pid, &st, 0);
+				break;
+			}
+			struct timespec ts = { 0, 10000000 };
+			nanosleep(&ts, NULL);
+		}
+		e->term_after_ms = 0;
+	} else {
+		waitpid(pid, &st, 0);
+	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	e->last_wall_s = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
 	*exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);

@@ -9,7 +9,8 @@
  *   - power cuts over the honest volatile cache (random write-back, tearing): no
  *     flushed write is ever lost, while unflushed ones are;
  *   - the lying disk: a violation every time;
- *   - and after every run nothing of the node or the simulator is left running.
+ *   - and after every run nothing of the node or the simulator is left running, also
+ *     when the cycle is interrupted (SIGTERM) or the node cannot be prepared.
  * Skips when qemu-storage-daemon or nbdkit is missing. NODE_POWER_CYCLES sets the
  * number of honest power-cut cycles (default 3).
  */
@@ -128,6 +129,42 @@ static void power_lying_caught(void **state)
 	json_decref(j);
 }
 
+/* Interrupted in the middle of the workload (SIGTERM): exit 128+15, and the relay's
+ * close, the power domain and the node's close leave nothing running. */
+static void interrupted_leaves_nothing(void **state)
+{
+	int code;
+
+	E.term_after_ms = 700;
+	json_t *j = e2e_cycle(&E, "sim-fast.ini", &code, "campaign.window_min_ms=3000",
+			      "campaign.window_max_ms=4000", NULL);
+	json_decref(j);
+	assert_int_equal(code, 128 + SIGTERM);
+	assert_int_equal(e2e_leftovers(&E), 0);
+}
+
+/* A node that cannot come up (the full tier without a guest): a failure, not a hang,
+ * and nothing left running. */
+static void failed_prepare_leaves_nothing(void **state)
+{
+	int code;
+	json_t *j = e2e_cycle(&E, "sim-fast.ini", &code, "node.tier=full",
+			      "node.guest=/nonexistent-guest", NULL);
+	json_decref(j);
+	assert_int_equal(code, 1);
+	assert_int_equal(e2e_leftovers(&E), 0);
+}
+
+/* LVM-thin needs the guest: the fast tier refuses the bench (exit 2). */
+static void lvmthin_fast_refused(void **state)
+{
+	int code;
+	json_t *j = e2e_cycle(&E, "sim-fast.ini", &code, "disk.raw.format=lvmthin", NULL);
+	json_decref(j);
+	assert_int_equal(code, 2);
+	assert_int_equal(e2e_leftovers(&E), 0);
+}
+
 static bool in_path(const char *prog)
 {
 	const char *path = getenv("PATH");
@@ -150,6 +187,9 @@ int main(void)
 		cmocka_unit_test(seed_kill_flush),
 		cmocka_unit_test(power_honest),
 		cmocka_unit_test(power_lying_caught),
+		cmocka_unit_test(interrupted_leaves_nothing),
+		cmocka_unit_test(failed_prepare_leaves_nothing),
+		cmocka_unit_test(lvmthin_fast_refused),
 	};
 
 	if (!in_path("qemu-storage-daemon") || !in_path("nbdkit") || !in_path("qemu-img")) {
