@@ -1,0 +1,557 @@
+/* The ssh transport against a real OpenSSH server started by this test on 127.0.0.1
+ * (Debian's openssh-server: sshd -D -e -f CONFIG, a generated host key and user key,
+ * everything in a private temporary directory). Skips with the reason when sshd
+ * cannot run here. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "child.h"
+#include "log.h"
+#include "ssh.h"
+
+#define SSHD "/usr/sbin/sshd"
+
+static char dir[4096];
+static const char *user;
+static int port;
+static struct child sshd;
+static bool sshd_live;
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void pathf(char *buf, size_t len, const char *name)
+{
+	snprintf(buf, len, "%s/%s", dir, name);
+}
+
+static int run_quiet(const char *const argv[])
+{
+	struct child_result r;
+	int rc = child_run(argv, NULL, 20000, &r);
+
+	if (rc == 0 && !(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0)) {
+		fprintf(stderr, "%s failed: %s\n", argv[0], r.err);
+		rc = -EIO;
+	}
+	child_result_release(&r);
+	return rc;
+}
+
+static int free_port(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), p;
+
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&a, &len) < 0)
+		p = -1;
+	else
+		p = ntohs(a.sin_port);
+	if (fd >= 0)
+		close(fd);
+	return p;
+}
+
+static bool port_open(int p)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+				 .sin_port = htons((uint16_t)p) };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	bool ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static char *read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	long n;
+
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	buf = malloc((size_t)n + 1);
+	*len = fread(buf, 1, (size_t)n, f);
+	buf[*len] = '\0';
+	fclose(f);
+	return buf;
+}
+
+/* Write the config for `p` and start sshd on it; waits until it listens. */
+static int sshd_start(int p, struct child *c)
+{
+	static const char *argv[] = { SSHD, "-D", "-e", "-f", NULL, NULL };
+	static char cfg[4200], text[16384], log_path[4200];
+	int log_fd;
+
+	snprintf(cfg, sizeof(cfg), "%s/sshd_config.%d", dir, p);
+	snprintf(text, sizeof(text),
+		 "ListenAddress 127.0.0.1\nPort %d\nHostKey %s/hostkey\n"
+		 "AuthorizedKeysFile %s/authorized_keys\nPidFile %s/sshd.%d.pid\n"
+		 "UsePAM no\nStrictModes no\nPermitRootLogin prohibit-password\n"
+		 "PasswordAuthentication no\nKbdInteractiveAuthentication no\n"
+		 "MaxStartups 50\n",
+		 p, dir, dir, dir, p);
+	write_file(cfg, text);
+	argv[4] = cfg;
+	snprintf(log_path, sizeof(log_path), "%s/sshd.%d.log", dir, p);
+	log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	*c = (struct child){ .argv = argv, .in = CHILD_NULL, .out = CHILD_FD, .err = CHILD_FD,
+			     .fd_out = log_fd, .fd_err = log_fd };
+	int rc = child_start(c);
+	close(log_fd);
+	if (rc < 0)
+		return rc;
+	for (int i = 0; i < 100; i++) {
+		if (port_open(p))
+			return 0;
+		if (!child_running(c))
+			return -EIO;
+		usleep(50000);
+	}
+	return -ETIMEDOUT;
+}
+
+static void sshd_stop(struct child *c)
+{
+	int st;
+
+	child_kill(c, SIGTERM);
+	child_finish(c, 5000, &st);
+}
+
+static struct ssh *open_ssh(const char *identity, const char *known_hosts, int p, bool master)
+{
+	char id[4200], kh[4200];
+	pathf(id, sizeof(id), identity);
+	pathf(kh, sizeof(kh), known_hosts);
+	struct ssh_opts o = { .host = "127.0.0.1", .user = user, .port = p, .identity = id,
+			      .known_hosts = kh, .config = "/dev/null",
+			      .control_dir = master ? dir : NULL, .connect_timeout_s = 3,
+			      .alive_interval_s = 1 };
+	struct ssh *s = ssh_open(&o);
+	assert_non_null(s);
+	return s;
+}
+
+static int setup(void **state)
+{
+	const char *tmp = getenv("TMPDIR");
+	char path[4200], key[8192], line[8400];
+	size_t len;
+
+	snprintf(dir, sizeof(dir), "%s/pcssh.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(dir))
+		return -1;
+	for (int i = 0; i < 3; i++) {
+		static const char *names[] = { "hostkey", "userkey", "otherkey" };
+		pathf(path, sizeof(path), names[i]);
+		const char *argv[] = { "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "test",
+				       "-f", path, NULL };
+		if (run_quiet(argv) < 0)
+			return -1;
+	}
+	pathf(path, sizeof(path), "userkey.pub");
+	char *pub = read_file(path, &len);
+	pathf(path, sizeof(path), "authorized_keys");
+	write_file(path, pub);
+	free(pub);
+	port = free_port();
+	if (sshd_start(port, &sshd) < 0)
+		return -1;
+	sshd_live = true;
+	pathf(path, sizeof(path), "hostkey.pub");
+	pub = read_file(path, &len);
+	snprintf(key, sizeof(key), "%s", pub);
+	free(pub);
+	snprintf(line, sizeof(line), "[127.0.0.1]:%d %s", port, key);
+	pathf(path, sizeof(path), "known_hosts");
+	write_file(path, line);
+	pathf(path, sizeof(path), "otherkey.pub");
+	pub = read_file(path, &len);
+	snprintf(line, sizeof(line), "[127.0.0.1]:%d %s", port, pub);
+	free(pub);
+	pathf(path, sizeof(path), "known_hosts_wrong");
+	write_file(path, line);
+	pathf(path, sizeof(path), "known_hosts_empty");
+	write_file(path, "");
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	if (sshd_live)
+		sshd_stop(&sshd);
+	const char *argv[] = { "rm", "-rf", dir, NULL };
+	run_quiet(argv);
+	return 0;
+}
+
+static void test_quote(void **state)
+{
+	char buf[64];
+
+	assert_int_equal(ssh_quote("abc-1.2/x=y", buf, sizeof(buf)), 11);
+	assert_string_equal(buf, "abc-1.2/x=y");
+	ssh_quote("", buf, sizeof(buf));
+	assert_string_equal(buf, "''");
+	ssh_quote("a b", buf, sizeof(buf));
+	assert_string_equal(buf, "'a b'");
+	ssh_quote("it's", buf, sizeof(buf));
+	assert_string_equal(buf, "'it'\\''s'");
+	/* Truncation reports the full length, like snprintf. */
+	assert_int_equal(ssh_quote("$(reboot)", buf, 4), 11);
+	assert_string_equal(buf, "'$(");
+	const char *argv[] = { "printf", "%s\\n", "x y", NULL };
+	char *line = ssh_command_line(argv);
+	assert_string_equal(line, "printf '%s\\n' 'x y'");
+	free(line);
+}
+
+/* Every hostile word comes back byte for byte through the real remote shell. */
+static void test_quote_roundtrip(void **state)
+{
+	static const char *const words[] = {
+		"plain", "", "two words", "it's", "'", "''", "\"dq\"", "$HOME", "$(id)", "`id`",
+		"a;b", "a&&b", "a|b", "*", "?", "[a]", "~", "back\\slash", "new\nline", "tab\there",
+		"{a,b}", "!bang", "#hash", "-n", "--", "end\\", "%s", "<in", ">out", NULL };
+	const char *argv[64] = { "printf", "%s\\001" };
+	size_t k = 2, off = 0;
+	struct child_result r;
+	struct ssh *s = open_ssh("userkey", "known_hosts", port, true);
+
+	for (size_t i = 0; words[i]; i++)
+		argv[k++] = words[i];
+	argv[k] = NULL;
+	assert_int_equal(ssh_run(s, argv, NULL, 20000, &r), 0);
+	assert_true(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0);
+	for (size_t i = 0; words[i]; i++) {
+		size_t n = strlen(words[i]);
+		assert_true(off + n < r.out_len + 1);
+		assert_memory_equal(r.out + off, words[i], n);
+		assert_int_equal(r.out[off + n], '\001');
+		off += n + 1;
+	}
+	assert_int_equal(off, r.out_len);
+	child_result_release(&r);
+	ssh_close(s);
+}
+
+static void test_run_status_io(void **state)
+{
+	const char *fail[] = { "sh", "-c", "echo out; echo err >&2; exit 3", NULL };
+	const char *cat[] = { "cat", NULL };
+	const char *own255[] = { "sh", "-c", "exit 255", NULL };
+	struct child_result r;
+	struct ssh *s = open_ssh("userkey", "known_hosts", port, true);
+
+	assert_int_equal(ssh_run(s, fail, NULL, 20000, &r), 0);
+	assert_true(WIFEXITED(r.status));
+	assert_int_equal(WEXITSTATUS(r.status), 3);
+	assert_string_equal(r.out, "out\n");
+	assert_non_null(strstr(r.err, "err\n"));
+	child_result_release(&r);
+
+	assert_int_equal(ssh_run(s, cat, "line one\nline two\n", 20000, &r), 0);
+	assert_string_equal(r.out, "line one\nline two\n");
+	child_result_release(&r);
+
+	/* The remote command's own 255, with no ssh message, is its status. */
+	assert_int_equal(ssh_run(s, own255, NULL, 20000, &r), 0);
+	assert_int_equal(WEXITSTATUS(r.status), 255);
+	child_result_release(&r);
+
+	/* The master's socket is in the control directory, and goes away on close. */
+	int sockets = 0;
+	DIR *d = opendir(dir);
+	for (struct dirent *e; (e = readdir(d));)
+		sockets += !strncmp(e->d_name, "cm-", 3);
+	closedir(d);
+	assert_int_equal(sockets, 1);
+	ssh_close(s);
+	sockets = 0;
+	d = opendir(dir);
+	for (struct dirent *e; (e = readdir(d));)
+		sockets += !strncmp(e->d_name, "cm-", 3);
+	closedir(d);
+	assert_int_equal(sockets, 0);
+}
+
+static void test_copy(void **state)
+{
+	char local[4200], remote[4200];
+	size_t n, m;
+	struct ssh *s = open_ssh("userkey", "known_hosts", port, true);
+	FILE *f;
+
+	pathf(local, sizeof(local), "blob");
+	pathf(remote, sizeof(remote), "copied file's name");
+	f = fopen(local, "wb");
+	srand(7);
+	for (int i = 0; i < (1 << 20) + 13; i++)
+		fputc(rand() & 0xff, f);
+	fclose(f);
+	assert_int_equal(ssh_copy(s, local, remote, 20000), 0);
+	char *a = read_file(local, &n), *b = read_file(remote, &m);
+	assert_non_null(b);
+	assert_int_equal(n, m);
+	assert_memory_equal(a, b, n);
+	free(a);
+	free(b);
+	/* A directory that does not exist is the remote command's failure. */
+	pathf(remote, sizeof(remote), "no/such/dir/x");
+	assert_int_equal(ssh_copy(s, local, remote, 20000), -EIO);
+	ssh_close(s);
+}
+
+static void expect_error(const char *identity, const char *kh, int p, int want)
+{
+	const char *argv[] = { "true", NULL };
+	struct child_result r;
+	struct ssh *s = open_ssh(identity, kh, p, false);
+
+	assert_int_equal(ssh_run(s, argv, NULL, 20000, &r), want);
+	child_result_release(&r);
+	ssh_close(s);
+}
+
+static void test_host_key_checked(void **state)
+{
+	expect_error("userkey", "known_hosts_wrong", port, -EKEYREJECTED);
+	expect_error("userkey", "known_hosts_empty", port, -EKEYREJECTED);
+	/* Nothing was added to the empty file: keys are never accepted blindly. */
+	char path[4200];
+	struct stat st;
+	pathf(path, sizeof(path), "known_hosts_empty");
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_size, 0);
+}
+
+static void test_auth_refused_timeout(void **state)
+{
+	expect_error("otherkey", "known_hosts", port, -EACCES);
+	expect_error("userkey", "known_hosts", free_port(), -ECONNREFUSED);
+
+	const char *argv[] = { "sleep", "30", NULL };
+	struct child_result r;
+	struct ssh *s = open_ssh("userkey", "known_hosts", port, true);
+	int64_t t0 = now_ms();
+	assert_int_equal(ssh_run(s, argv, NULL, 1000, &r), -ETIMEDOUT);
+	assert_true(now_ms() - t0 < 6000);
+	child_result_release(&r);
+	ssh_close(s);
+}
+
+/* Kill every sshd process below the listener (the sessions), not the command. */
+static int kill_sessions(pid_t listener)
+{
+	DIR *d = opendir("/proc");
+	int killed = 0;
+
+	for (struct dirent *e; (e = readdir(d));) {
+		pid_t pid = (pid_t)atoi(e->d_name), p = pid;
+		char path[64], buf[512], comm[64] = "";
+		bool below = false;
+
+		if (pid <= 0 || pid == listener)
+			continue;
+		for (int depth = 0; p > 1 && depth < 16 && !below; depth++) {
+			snprintf(path, sizeof(path), "/proc/%d/stat", p);
+			FILE *f = fopen(path, "r");
+			if (!f || !fgets(buf, sizeof(buf), f)) {
+				if (f)
+					fclose(f);
+				break;
+			}
+			fclose(f);
+			char *rp = strrchr(buf, ')');
+			int ppid = 0;
+			if (depth == 0) {
+				char *lp = strchr(buf, '(');
+				snprintf(comm, sizeof(comm), "%.*s", (int)(rp - lp - 1), lp + 1);
+			}
+			sscanf(rp + 2, "%*c %d", &ppid);
+			below = ppid == listener;
+			p = ppid;
+		}
+		if (below && !strncmp(comm, "sshd", 4) && kill(pid, SIGKILL) == 0)
+			killed++;
+	}
+	closedir(d);
+	return killed;
+}
+
+struct killer { pid_t listener; int delay_ms; int killed; };
+
+static void *killer_main(void *arg)
+{
+	struct killer *k = arg;
+
+	usleep((useconds_t)k->delay_ms * 1000);
+	k->killed = kill_sessions(k->listener);
+	return NULL;
+}
+
+static void test_dropped_mid_command(void **state)
+{
+	const char *argv[] = { "sleep", "30", NULL };
+	struct child_result r;
+	struct child own;
+	int p = free_port();
+
+	/* A private sshd, so that killing its sessions touches no other test. */
+	assert_int_equal(sshd_start(p, &own), 0);
+	char kh[4200], line[8400], path[4200];
+	size_t len;
+	pathf(path, sizeof(path), "hostkey.pub");
+	char *pub = read_file(path, &len);
+	snprintf(line, sizeof(line), "[127.0.0.1]:%d %s", p, pub);
+	free(pub);
+	pathf(kh, sizeof(kh), "known_hosts_drop");
+	write_file(kh, line);
+
+	for (int master = 0; master < 2; master++) {
+		struct ssh *s = open_ssh("userkey", "known_hosts_drop", p, master);
+		struct killer k = { .listener = own.pid, .delay_ms = 1500 };
+		pthread_t th;
+		int64_t t0 = now_ms();
+
+		pthread_create(&th, NULL, killer_main, &k);
+		int rc = ssh_run(s, argv, NULL, 20000, &r);
+		pthread_join(th, NULL);
+		print_message("master=%d rc=%d killed=%d after %lld ms: %s\n", master, rc, k.killed,
+			      (long long)(now_ms() - t0), r.err);
+		assert_true(k.killed > 0);
+		assert_int_equal(rc, -ECONNRESET);
+		assert_true(now_ms() - t0 < 10000);
+		child_result_release(&r);
+		ssh_close(s);
+	}
+	sshd_stop(&own);
+}
+
+struct late { int port; int delay_ms; struct child c; int rc; };
+
+static void *late_main(void *arg)
+{
+	struct late *l = arg;
+
+	usleep((useconds_t)l->delay_ms * 1000);
+	l->rc = sshd_start(l->port, &l->c);
+	return NULL;
+}
+
+static void test_booting_node(void **state)
+{
+	struct late l = { .port = free_port(), .delay_ms = 1500 };
+	char kh[4200], line[8400], path[4200];
+	size_t len;
+	pthread_t th;
+
+	pathf(path, sizeof(path), "hostkey.pub");
+	char *pub = read_file(path, &len);
+	snprintf(line, sizeof(line), "[127.0.0.1]:%d %s", l.port, pub);
+	free(pub);
+	pathf(kh, sizeof(kh), "known_hosts_boot");
+	write_file(kh, line);
+
+	/* Refuses while "booting", then comes up. */
+	struct ssh *s = open_ssh("userkey", "known_hosts_boot", l.port, true);
+	int64_t t0 = now_ms();
+	pthread_create(&th, NULL, late_main, &l);
+	assert_int_equal(ssh_wait_up(s, 15000, 200), 0);
+	pthread_join(th, NULL);
+	assert_int_equal(l.rc, 0);
+	assert_true(now_ms() - t0 >= 1500);
+	ssh_close(s);
+	sshd_stop(&l.c);
+
+	/* Never comes up: a timeout, on time. */
+	s = open_ssh("userkey", "known_hosts_boot", free_port(), true);
+	t0 = now_ms();
+	assert_int_equal(ssh_wait_up(s, 1500, 200), -ETIMEDOUT);
+	assert_true(now_ms() - t0 < 5000);
+	ssh_close(s);
+
+	/* A wrong key is no reason to wait. */
+	s = open_ssh("otherkey", "known_hosts", port, true);
+	t0 = now_ms();
+	assert_int_equal(ssh_wait_up(s, 15000, 200), -EACCES);
+	assert_true(now_ms() - t0 < 5000);
+	ssh_close(s);
+}
+
+int main(void)
+{
+	struct stat st;
+
+	if (access(SSHD, X_OK) != 0) {
+		printf("skip: no %s (openssh-server)\n", SSHD);
+		return 77;
+	}
+	/* sshd refuses to start without its privilege separation directory, which the
+	 * package's service unit normally creates at boot. */
+	if (stat("/run/sshd", &st) != 0 && (geteuid() != 0 || mkdir("/run/sshd", 0755) != 0)) {
+		printf("skip: sshd needs /run/sshd and it cannot be created here\n");
+		return 77;
+	}
+	struct passwd *pw = getpwuid(geteuid());
+	user = pw ? strdup(pw->pw_name) : "root";
+	if (setup(NULL) < 0) {
+		teardown(NULL);
+		printf("skip: cannot start sshd on 127.0.0.1 (see its log above)\n");
+		return 77;
+	}
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_quote),
+		cmocka_unit_test(test_quote_roundtrip),
+		cmocka_unit_test(test_run_status_io),
+		cmocka_unit_test(test_copy),
+		cmocka_unit_test(test_host_key_checked),
+		cmocka_unit_test(test_auth_refused_timeout),
+		cmocka_unit_test(test_dropped_mid_command),
+		cmocka_unit_test(test_booting_node),
+	};
+	int rc = cmocka_run_group_tests(tests, NULL, NULL);
+	teardown(NULL);
+	return rc;
+}
