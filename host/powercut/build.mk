@@ -2,7 +2,7 @@
 
 POWERCUT_SRCS := host/powercut/powercut.c host/powercut/cmd/help.c host/powercut/cmd/version.c \
 	host/powercut/cmd/relay.c host/powercut/cmd/db.c host/powercut/cmd/config.c \
-	host/powercut/cmd/cycle.c host/powercut/cmd/verify.c \
+	host/powercut/cmd/cycle.c host/powercut/cmd/verify.c host/powercut/cmd/report.c \
 	host/powercut/relay/relay.c host/powercut/relay/null.c host/powercut/relay/exec.c \
 	host/powercut/relay/serial.c host/powercut/relay/usbhid.c host/powercut/relay/gpio.c
 POWERCUT_OBJS  = $(POWERCUT_SRCS:%.c=$(BUILD)/%.o)

@@ -94,6 +94,8 @@ int cmd_cycle(struct pc_ctx *ctx);
 extern const struct cmd_opt cycle_opts[];
 int cmd_verify(struct pc_ctx *ctx);
 extern const struct cmd_opt verify_opts[];
+int cmd_report(struct pc_ctx *ctx);
+extern const struct cmd_opt report_opts[];
 extern const struct cmd_opt help_opts[], version_opts[], relay_opts[], db_opts[], config_opts[];
 
 #endif

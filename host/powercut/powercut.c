@@ -33,6 +33,9 @@ const struct cmd commands[] = {
 	  "verify DB TARGET --campaign ID --cycle N --disk ID [--report FILE]",
 	  "read a disk back with the agent and classify it against the ledger in DB "
 	  "(bring-up; exit 1 on a violation)" },
+	{ "report", cmd_report, report_opts, HAS_JSON,
+	  "report [--format=html|md|csv|json] [--output=FILE] [--target=RATE] DB...",
+	  "durability report from one or more campaign databases" },
 	{ 0 }
 };
 

@@ -1,0 +1,331 @@
+/* Cells, statistics and controls: the model's derived half (report.h). */
+#include "report.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *jstr(json_t *o, const char *k, const char *dflt)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+	return s ? s : dflt;
+}
+
+static int64_t jint(json_t *o, const char *k)
+{
+	return json_integer_value(json_object_get(o, k));
+}
+
+static bool jbool(json_t *o, const char *k)
+{
+	return json_is_true(json_object_get(o, k));
+}
+
+/* 131072 -> "128K": sizes as the bench config writes them. */
+static void size_str(char *buf, size_t len, int64_t v)
+{
+	static const char units[] = "KMGT";
+	int u = -1;
+
+	while (v >= 1024 && v % 1024 == 0 && u < 3) {
+		v /= 1024;
+		u++;
+	}
+	if (u < 0)
+		snprintf(buf, len, "%" PRId64, v);
+	else
+		snprintf(buf, len, "%" PRId64 "%c", v, units[u]);
+}
+
+static char *xstrdup(const char *s)
+{
+	return strdup(s ? s : "");
+}
+
+/* The cell's description fields and key, from a campaign's config. The key holds
+ * every option that may change a disk's outcome; two observations pool only when
+ * their keys are equal. */
+static int cell_fields(struct rpt_cell *c, const struct rpt_campaign *cp, const char *disk,
+		       const char *cut)
+{
+	json_t *cfg = cp->config, *d = json_object_get(json_object_get(cfg, "disks"), disk);
+	json_t *n = json_object_get(cfg, "node"), *w = json_object_get(cfg, "workload");
+	char kind[512], node[256], wl[320], fl[64], cs[32], bs[32], sp[32], sz[32];
+	const char *fmt = jstr(d, "format", "?");
+
+	size_str(cs, sizeof(cs), jint(d, "cluster_size"));
+	size_str(sz, sizeof(sz), jint(d, "size"));
+	if (!strcmp(fmt, "qcow2"))
+		snprintf(kind, sizeof(kind), "qcow2 cluster=%s%s%s prealloc=%s%s size=%s", cs,
+			 jbool(d, "extended_l2") ? " extended_l2" : "",
+			 jbool(d, "lazy_refcounts") ? " lazy_refcounts" : "",
+			 jstr(d, "preallocation", "off"), jbool(d, "backing") ? " backing" : "", sz);
+	else
+		snprintf(kind, sizeof(kind), "%s prealloc=%s size=%s", fmt,
+			 jstr(d, "preallocation", "off"), sz);
+	snprintf(node, sizeof(node), "%s tier=%s writeback=%s%s", jstr(n, "driver", "?"),
+		 jstr(n, "tier", "?"), jstr(n, "writeback", "?"), jbool(n, "tear") ? " tear" : "");
+	const char *flush = jstr(w, "flush", "?");
+	if (!strcmp(flush, "every-n"))
+		snprintf(fl, sizeof(fl), "every-n:%" PRId64, jint(w, "flush_n"));
+	else if (!strcmp(flush, "every-ms"))
+		snprintf(fl, sizeof(fl), "every-ms:%" PRId64, jint(w, "flush_ms"));
+	else
+		snprintf(fl, sizeof(fl), "%s", flush);
+	size_str(bs, sizeof(bs), jint(w, "block_size"));
+	snprintf(sp, sizeof(sp), "%" PRId64 "M", jint(w, "span_mib"));
+	snprintf(wl, sizeof(wl), "%s bs=%s qd=%" PRId64 " span=%s%s", jstr(w, "pattern", "?"), bs,
+		 jint(w, "queue_depth"), sp, jbool(w, "direct") ? "" : " buffered");
+	const char *ctl = jstr(d, "control", "none");
+
+	c->control = !strcmp(ctl, "lying") ? RPT_CTL_LYING : !strcmp(ctl, "safe") ? RPT_CTL_SAFE :
+		     RPT_CTL_NONE;
+	c->bench = xstrdup(cp->bench);
+	c->cut = xstrdup(cut);
+	c->node = xstrdup(node);
+	c->disk = xstrdup(disk);
+	c->disk_kind = xstrdup(kind);
+	c->format = xstrdup(fmt);
+	c->cache = xstrdup(jstr(d, "cache", "?"));
+	c->workload = xstrdup(wl);
+	c->flush = xstrdup(fl);
+	if (asprintf(&c->key, "%s|%s|%s|%s|%s|control=%s|cache=%s|%s|flush=%s", c->bench, c->cut,
+		     c->node, c->disk, c->disk_kind, ctl, c->cache, c->workload, c->flush) < 0)
+		c->key = NULL;
+	return c->bench && c->cut && c->node && c->disk && c->disk_kind && c->format && c->cache &&
+	       c->workload && c->flush && c->key ? 0 : -ENOMEM;
+}
+
+static size_t find_or_add_cell(struct report *r, size_t *cap, const struct rpt_campaign *cp,
+			       const char *disk, const char *cut)
+{
+	struct rpt_cell tmp = { 0 };
+
+	if (cell_fields(&tmp, cp, disk, cut) < 0)
+		goto nomem;
+	for (size_t i = 0; i < r->n_cells; i++) {
+		if (!strcmp(r->cells[i].key, tmp.key)) {
+			free(tmp.key); free(tmp.bench); free(tmp.cut); free(tmp.node);
+			free(tmp.disk); free(tmp.disk_kind); free(tmp.format); free(tmp.cache);
+			free(tmp.workload); free(tmp.flush);
+			return i;
+		}
+	}
+	if (r->n_cells == *cap) {
+		size_t nc = *cap ? *cap * 2 : 16;
+		struct rpt_cell *p = realloc(r->cells, nc * sizeof(*p));
+		if (!p)
+			goto nomem;
+		r->cells = p;
+		*cap = nc;
+	}
+	r->cells[r->n_cells] = tmp;
+	return r->n_cells++;
+nomem:
+	free(tmp.key); free(tmp.bench); free(tmp.cut); free(tmp.node); free(tmp.disk);
+	free(tmp.disk_kind); free(tmp.format); free(tmp.cache); free(tmp.workload); free(tmp.flush);
+	return SIZE_MAX;
+}
+
+static void rate(struct rpt_rate *rt, uint64_t k, uint64_t n, const struct report_options *o)
+{
+	rt->k = k;
+	rt->n = n;
+	stats_wilson(k, n, STATS_Z95, &rt->ci95);
+	rt->upper95 = stats_exact_upper(k, n, o->alpha);
+	rt->needed_rc = stats_cycles_needed(k, n, o->target, o->alpha, &rt->needed);
+}
+
+static void example(struct rpt_cell *c, int t, size_t unit)
+{
+	if (c->n_examples[t] < RPT_EXAMPLES)
+		c->examples[t][c->n_examples[t]++] = unit;
+}
+
+static int cmp_cells(const void *a, const void *b)
+{
+	const struct rpt_cell *x = a, *y = b;
+	int d;
+
+	/* Controls last, so the matrix opens with the disks under test. */
+	if ((x->control != RPT_CTL_NONE) != (y->control != RPT_CTL_NONE))
+		return x->control != RPT_CTL_NONE ? 1 : -1;
+	if ((d = strcmp(x->bench, y->bench)) || (d = strcmp(x->cut, y->cut)))
+		return d;
+	return strcmp(x->key, y->key);
+}
+
+int report_analyze(struct report *r)
+{
+	size_t cap = 0;
+	size_t memo_campaign = SIZE_MAX;
+	size_t memo[2][64];	/* cell per disk id, per cut kind, for the last campaign */
+
+	for (size_t i = 0; i < r->n_units; i++) {
+		struct rpt_unit *u = &r->units[i];
+		const struct rpt_cycle *cy = &r->cycles[u->cycle];
+		const struct rpt_campaign *cp = &r->campaigns[cy->campaign];
+		/* The cut kind the cycle recorded; the config's when no cut was stored. */
+		const char *cut = cy->have_cut && cy->cut_kind[0] ? cy->cut_kind :
+				  jstr(json_object_get(cp->config, "campaign"), "cut", "power");
+		int ck = !strcmp(cut, "kill");
+
+		if (cy->campaign != memo_campaign) {
+			memo_campaign = cy->campaign;
+			for (int k = 0; k < 2; k++)
+				for (size_t j = 0; j < 64; j++)
+					memo[k][j] = SIZE_MAX;
+		}
+		size_t cell = u->disk_id < 64 ? memo[ck][u->disk_id] : SIZE_MAX;
+		if (cell == SIZE_MAX) {
+			cell = find_or_add_cell(r, &cap, cp, u->disk, cut);
+			if (cell == SIZE_MAX)
+				return -ENOMEM;
+			if (u->disk_id < 64)
+				memo[ck][u->disk_id] = cell;
+		}
+		u->cell = cell;
+	}
+	/* Sort the cells, then renumber the units. */
+	size_t *order = malloc((r->n_cells ? r->n_cells : 1) * sizeof(*order));
+	if (!order)
+		return -ENOMEM;
+	for (size_t i = 0; i < r->n_cells; i++)
+		r->cells[i].ctl_example = i;	/* the old index, temporarily */
+	qsort(r->cells, r->n_cells, sizeof(*r->cells), cmp_cells);
+	for (size_t i = 0; i < r->n_cells; i++)
+		order[r->cells[i].ctl_example] = i;
+	for (size_t i = 0; i < r->n_units; i++)
+		r->units[i].cell = order[r->units[i].cell];
+	free(order);
+	for (size_t i = 0; i < r->n_cells; i++) {
+		r->cells[i].ctl_example = SIZE_MAX;
+		r->cells[i].first_wall_ns = INT64_MAX;
+	}
+
+	/* Count. Units are in database, then cycle order, so campaigns and databases
+	 * change monotonically: counting changes counts distinct ones. */
+	size_t *last_cp = calloc(r->n_cells ? r->n_cells : 1, sizeof(size_t));
+	size_t *last_db = calloc(r->n_cells ? r->n_cells : 1, sizeof(size_t));
+	if (!last_cp || !last_db) {
+		free(last_cp);
+		free(last_db);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < r->n_cells; i++)
+		last_cp[i] = last_db[i] = SIZE_MAX;
+	for (size_t i = 0; i < r->n_units; i++) {
+		const struct rpt_unit *u = &r->units[i];
+		const struct rpt_cycle *cy = &r->cycles[u->cycle];
+		struct rpt_cell *c = &r->cells[u->cell];
+
+		c->cycles++;
+		if (last_cp[u->cell] != cy->campaign) {
+			last_cp[u->cell] = cy->campaign;
+			c->ncampaigns++;
+		}
+		if (last_db[u->cell] != r->campaigns[cy->campaign].db) {
+			last_db[u->cell] = r->campaigns[cy->campaign].db;
+			c->ndbs++;
+		}
+		if (cy->started_wall_ns && cy->started_wall_ns < c->first_wall_ns)
+			c->first_wall_ns = cy->started_wall_ns;
+		if (cy->started_wall_ns > c->last_wall_ns)
+			c->last_wall_ns = cy->started_wall_ns;
+		if (u->meta_failure) {
+			c->meta_failures++;
+			c->tax_cycles[RPT_X_META_FAIL]++;
+			example(c, RPT_X_META_FAIL, i);
+		}
+		if (u->meta_repaired) {
+			c->meta_repaired++;
+			c->tax_cycles[RPT_X_META_REPAIRED]++;
+			example(c, RPT_X_META_REPAIRED, i);
+		}
+		if (!u->verified) {
+			c->not_verified++;
+			c->tax_cycles[RPT_X_NOT_VERIFIED]++;
+			example(c, RPT_X_NOT_VERIFIED, i);
+			/* Nothing was checked at all: the node never came back for it. */
+			if (!u->checked)
+				c->node_lost++;
+			continue;
+		}
+		c->verified++;
+		for (int k = 0; k < RPT_NCLS; k++) {
+			if (!u->cls[k])
+				continue;
+			c->tax_blocks[k] += u->cls[k];
+			c->tax_cycles[k]++;
+			if (k != RPT_OK)
+				example(c, k, i);
+		}
+		if (u->violations)
+			c->violation_cycles++;
+		if (u->cls[RPT_UNFL_OLDER] || u->cls[RPT_UNFL_ZERO])
+			c->unflushed_loss_cycles++;
+		if (u->anomalies) {
+			c->anomaly_cycles++;
+			c->tax_blocks[RPT_X_ANOMALY] += u->anomalies;
+			c->tax_cycles[RPT_X_ANOMALY]++;
+			example(c, RPT_X_ANOMALY, i);
+		}
+		if (u->gaps) {
+			c->tax_blocks[RPT_X_GAPS] += u->gaps;
+			c->tax_cycles[RPT_X_GAPS]++;
+			example(c, RPT_X_GAPS, i);
+		}
+		/* Controls: a lying disk must show a violation in every power-cut cycle; a
+		 * safe disk never. */
+		bool bad = c->control == RPT_CTL_LYING ? !u->violations && strcmp(c->cut, "kill") :
+			   c->control == RPT_CTL_SAFE ? u->violations > 0 : false;
+		if (bad) {
+			c->ctl_bad++;
+			if (c->ctl_example == SIZE_MAX)
+				c->ctl_example = i;
+		}
+	}
+	free(last_cp);
+	free(last_db);
+
+	r->controls_failed = r->controls_passed = 0;
+	for (size_t i = 0; i < r->n_cells; i++) {
+		struct rpt_cell *c = &r->cells[i];
+		rate(&c->violation, c->violation_cycles, c->verified, &r->opts);
+		rate(&c->unflushed, c->unflushed_loss_cycles, c->verified, &r->opts);
+		rate(&c->meta, c->meta_failures, c->verified, &r->opts);
+		if (c->first_wall_ns == INT64_MAX)
+			c->first_wall_ns = 0;
+		if (c->control == RPT_CTL_NONE)
+			c->ctl_state = RPT_CTL_NOT_A_CONTROL;
+		else if (c->control == RPT_CTL_LYING && !strcmp(c->cut, "kill"))
+			c->ctl_state = RPT_CTL_NOT_APPLICABLE;	/* the disk cache survives a kill */
+		else if (!c->verified)
+			c->ctl_state = RPT_CTL_NO_DATA;
+		else
+			c->ctl_state = c->ctl_bad ? RPT_CTL_FAILED : RPT_CTL_PASSED;
+		/* A control without a verified cycle proves nothing: it counts as failed. */
+		if (c->ctl_state == RPT_CTL_FAILED || c->ctl_state == RPT_CTL_NO_DATA)
+			r->controls_failed++;
+		else if (c->ctl_state == RPT_CTL_PASSED)
+			r->controls_passed++;
+	}
+	return 0;
+}
+
+int report_format_parse(const char *s, enum report_format *f)
+{
+	if (!strcmp(s, "html"))
+		*f = REPORT_HTML;
+	else if (!strcmp(s, "md") || !strcmp(s, "markdown"))
+		*f = REPORT_MD;
+	else if (!strcmp(s, "csv"))
+		*f = REPORT_CSV;
+	else if (!strcmp(s, "json"))
+		*f = REPORT_JSON;
+	else
+		return -EINVAL;
+	return 0;
+}

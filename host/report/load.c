@@ -1,0 +1,433 @@
+/* Reading campaign databases into the report model (report.h). Every query the
+ * report makes is in this file. */
+#include "report.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "store.h"
+
+const char *const rpt_class_names[RPT_NCLS] = {
+	"ok", "inflight_persisted", "unflushed_lost_older", "unflushed_lost_zero",
+	"flushed_lost_older", "flushed_lost_zero", "torn", "corrupt", "misdirected",
+};
+
+const char *const rpt_class_titles[RPT_NCLS] = {
+	"ok", "in-flight write persisted", "unflushed lost, rolled back",
+	"unflushed lost, zeroes", "flushed lost, rolled back", "flushed lost, zeroes",
+	"torn", "corrupt", "misdirected",
+};
+
+const char *const rpt_tax_names[RPT_NTAX] = {
+	"ok", "inflight_persisted", "unflushed_lost_older", "unflushed_lost_zero",
+	"flushed_lost_older", "flushed_lost_zero", "torn", "corrupt", "misdirected",
+	"metadata_failure", "metadata_repaired", "ordering_anomaly", "ledger_gaps",
+	"not_verified",
+};
+
+/* A growable array of fixed-size elements. */
+static void *grow(void *p, size_t *cap, size_t need, size_t elem)
+{
+	if (need <= *cap)
+		return p;
+	size_t nc = *cap ? *cap * 2 : 64;
+	while (nc < need)
+		nc *= 2;
+	void *q = realloc(p, nc * elem);
+	if (!q)
+		return NULL;
+	memset((char *)q + *cap * elem, 0, (nc - *cap) * elem);
+	*cap = nc;
+	return q;
+}
+
+static char *col_strdup(sqlite3_stmt *s, int i)
+{
+	const unsigned char *t = sqlite3_column_text(s, i);
+	return strdup(t ? (const char *)t : "");
+}
+
+static json_t *col_json(sqlite3_stmt *s, int i)
+{
+	const char *t = (const char *)sqlite3_column_text(s, i);
+	json_t *j = t ? json_loads(t, 0, NULL) : NULL;
+	return j && json_is_object(j) ? j : (json_decref(j), json_object());
+}
+
+struct loader {
+	struct report *r;
+	size_t cap_campaigns, cap_cycles, cap_units;
+	const char *path;
+	sqlite3 *db;
+	size_t db_index;
+	size_t first_campaign, first_cycle;	/* this database's rows start here */
+};
+
+static int sql_fail(struct loader *l, const char *what)
+{
+	pc_err(LOG_REPORT, "cannot read %s from database '%s': %s", what, l->path,
+	       sqlite3_errmsg(l->db));
+	return -EIO;
+}
+
+static bool table_exists(struct loader *l, const char *name)
+{
+	sqlite3_stmt *s;
+	bool yes = false;
+
+	if (sqlite3_prepare_v2(l->db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
+			       "name = ?", -1, &s, NULL) != SQLITE_OK)
+		return false;
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	yes = sqlite3_step(s) == SQLITE_ROW;
+	sqlite3_finalize(s);
+	return yes;
+}
+
+/* Index of the campaign with this id in this database (ids ascend), or SIZE_MAX. */
+static size_t find_campaign(struct loader *l, int64_t id)
+{
+	size_t lo = l->first_campaign, hi = l->r->n_campaigns;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (l->r->campaigns[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < l->r->n_campaigns && l->r->campaigns[lo].id == id ? lo : SIZE_MAX;
+}
+
+static size_t find_cycle(struct loader *l, int64_t id)
+{
+	size_t lo = l->first_cycle, hi = l->r->n_cycles;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (l->r->cycles[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < l->r->n_cycles && l->r->cycles[lo].id == id ? lo : SIZE_MAX;
+}
+
+static int load_campaigns(struct loader *l)
+{
+	struct report *r = l->r;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (sqlite3_prepare_v2(l->db, "SELECT id, bench, status, config_text, config_json, "
+			       "config_hash, versions_json, created_wall_ns FROM campaigns "
+			       "ORDER BY id", -1, &s, NULL) != SQLITE_OK)
+		return sql_fail(l, "campaigns");
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (!(r->campaigns = grow(r->campaigns, &l->cap_campaigns, r->n_campaigns + 1,
+					  sizeof(*r->campaigns)))) {
+			sqlite3_finalize(s);
+			return -ENOMEM;
+		}
+		struct rpt_campaign *c = &r->campaigns[r->n_campaigns++];
+		c->db = l->db_index;
+		c->id = sqlite3_column_int64(s, 0);
+		c->bench = col_strdup(s, 1);
+		c->status = col_strdup(s, 2);
+		c->config_text = col_strdup(s, 3);
+		c->config = col_json(s, 4);
+		c->config_hash = col_strdup(s, 5);
+		c->versions = col_json(s, 6);
+		c->created_wall_ns = sqlite3_column_int64(s, 7);
+		if (!c->bench || !c->status || !c->config_text || !c->config_hash) {
+			sqlite3_finalize(s);
+			return -ENOMEM;
+		}
+	}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE)
+		return sql_fail(l, "campaigns");
+	if (!table_exists(l, "oracle_campaign_token"))
+		return 0;
+	if (sqlite3_prepare_v2(l->db, "SELECT campaign, seed FROM oracle_campaign_token", -1, &s,
+			       NULL) != SQLITE_OK)
+		return sql_fail(l, "seeds");
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		size_t i = find_campaign(l, sqlite3_column_int64(s, 0));
+		if (i != SIZE_MAX) {
+			r->campaigns[i].has_seed = true;
+			r->campaigns[i].seed = (uint64_t)sqlite3_column_int64(s, 1);
+		}
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : sql_fail(l, "seeds");
+}
+
+/* Cycles with their first cut, and one unit per disk of the campaign's config. */
+static int load_cycles(struct loader *l)
+{
+	struct report *r = l->r;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (sqlite3_prepare_v2(l->db,
+		"SELECT c.id, c.campaign_id, c.idx, c.status, c.started_mono_ns, c.finished_mono_ns,"
+		" c.started_wall_ns, e.kind, e.timed_by, e.seed, e.relay_off_mono_ns,"
+		" e.relay_on_mono_ns, e.pwrok_fall_mono_ns, e.pwrok_rise_mono_ns, e.hold_up_ns,"
+		" e.uncertainty_ns, e.id IS NOT NULL"
+		" FROM cycles c LEFT JOIN cut_events e ON e.id ="
+		" (SELECT min(id) FROM cut_events WHERE cycle_id = c.id)"
+		" ORDER BY c.id", -1, &s, NULL) != SQLITE_OK)
+		return sql_fail(l, "cycles");
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		size_t ci = find_campaign(l, sqlite3_column_int64(s, 1));
+		if (ci == SIZE_MAX)
+			continue;	/* foreign key off and a dangling cycle: nothing to key it by */
+		if (!(r->cycles = grow(r->cycles, &l->cap_cycles, r->n_cycles + 1, sizeof(*r->cycles)))) {
+			sqlite3_finalize(s);
+			return -ENOMEM;
+		}
+		size_t cyi = r->n_cycles++;
+		struct rpt_cycle *c = &r->cycles[cyi];
+		c->campaign = ci;
+		c->id = sqlite3_column_int64(s, 0);
+		c->idx = sqlite3_column_int64(s, 2);
+		if (!(c->status = col_strdup(s, 3))) {
+			sqlite3_finalize(s);
+			return -ENOMEM;
+		}
+		c->started_mono_ns = sqlite3_column_int64(s, 4);
+		c->finished_mono_ns = sqlite3_column_int64(s, 5);
+		c->started_wall_ns = sqlite3_column_int64(s, 6);
+		c->have_cut = sqlite3_column_int(s, 16);
+		if (c->have_cut) {
+			const char *k = (const char *)sqlite3_column_text(s, 7);
+			const char *t = (const char *)sqlite3_column_text(s, 8);
+			snprintf(c->cut_kind, sizeof(c->cut_kind), "%s", k ? k : "");
+			snprintf(c->timed_by, sizeof(c->timed_by), "%s", t ? t : "");
+			c->cut_seed = sqlite3_column_int64(s, 9);
+			c->relay_off_ns = sqlite3_column_int64(s, 10);
+			c->relay_on_ns = sqlite3_column_int64(s, 11);
+			c->pwrok_fall_ns = sqlite3_column_int64(s, 12);
+			c->pwrok_rise_ns = sqlite3_column_int64(s, 13);
+			c->hold_up_ns = sqlite3_column_int64(s, 14);
+			c->uncertainty_ns = sqlite3_column_int64(s, 15);
+		}
+		/* One unit per disk; jansson keeps the config's keys in the stored (sorted)
+		 * order, which is also the order the node numbers the disks in. */
+		json_t *disks = json_object_get(r->campaigns[ci].config, "disks");
+		const char *name;
+		json_t *d;
+		uint32_t id = 0;
+		json_object_foreach(disks, name, d) {
+			if (!(r->units = grow(r->units, &l->cap_units, r->n_units + 1, sizeof(*r->units)))) {
+				sqlite3_finalize(s);
+				return -ENOMEM;
+			}
+			struct rpt_unit *u = &r->units[r->n_units++];
+			u->cycle = cyi;
+			u->cell = SIZE_MAX;
+			u->disk = name;
+			u->disk_id = ++id;
+		}
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : sql_fail(l, "cycles");
+}
+
+/* The units of a cycle are contiguous and ordered by disk id. */
+static struct rpt_unit *unit_of(struct report *r, size_t *first, size_t cycle, uint32_t disk_id)
+{
+	/* Units were appended in cycle order: bisect for the cycle's first unit. */
+	size_t lo = *first, hi = r->n_units;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (r->units[mid].cycle < cycle)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t i = lo; i < r->n_units && r->units[i].cycle == cycle; i++)
+		if (r->units[i].disk_id == disk_id)
+			return &r->units[i];
+	return NULL;
+}
+
+static struct rpt_unit *unit_by_name(struct report *r, size_t *first, size_t cycle,
+				     const char *disk)
+{
+	size_t lo = *first, hi = r->n_units;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (r->units[mid].cycle < cycle)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t i = lo; i < r->n_units && r->units[i].cycle == cycle; i++)
+		if (!strcmp(r->units[i].disk, disk))
+			return &r->units[i];
+	return NULL;
+}
+
+static int load_results(struct loader *l, size_t first_unit)
+{
+	struct report *r = l->r;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!r->dbs[l->db_index].has_oracle)
+		return 0;
+	/* Column order: the class columns in rpt_class_names order, then the rest. */
+	if (sqlite3_prepare_v2(l->db,
+		"SELECT c.id, o.disk, o.blocks, o.ok, o.inflight_persisted, o.unflushed_lost_older,"
+		" o.unflushed_lost_zero, o.flushed_lost_older, o.flushed_lost_zero, o.torn,"
+		" o.corrupt, o.misdirected, o.violations, o.anomalies, o.gaps, o.since_flush_ns,"
+		" o.have_flush"
+		" FROM oracle_cycle_result o JOIN cycles c ON c.campaign_id = o.campaign AND"
+		" c.idx = o.cycle", -1, &s, NULL) != SQLITE_OK)
+		return sql_fail(l, "oracle results");
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		size_t cy = find_cycle(l, sqlite3_column_int64(s, 0));
+		struct rpt_unit *u = cy == SIZE_MAX ? NULL :
+			unit_of(r, &first_unit, cy, (uint32_t)sqlite3_column_int64(s, 1));
+		if (!u)
+			continue;
+		u->verified = true;
+		u->blocks = (uint64_t)sqlite3_column_int64(s, 2);
+		for (int k = 0; k < RPT_NCLS; k++)
+			u->cls[k] = (uint64_t)sqlite3_column_int64(s, 3 + k);
+		u->violations = (uint64_t)sqlite3_column_int64(s, 12);
+		u->anomalies = (uint64_t)sqlite3_column_int64(s, 13);
+		u->gaps = (uint64_t)sqlite3_column_int64(s, 14);
+		u->since_flush_ns = sqlite3_column_int64(s, 15);
+		u->have_flush = sqlite3_column_int(s, 16);
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : sql_fail(l, "oracle results");
+}
+
+/* Metadata checks (qemu-img check, thin_check, lvs): "corrupt" and "fail" cannot be
+ * repaired; "repaired" and "leaks" are the refcount leaks lazy_refcounts leaves. */
+static int load_checks(struct loader *l, size_t first_unit)
+{
+	struct report *r = l->r;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (sqlite3_prepare_v2(l->db, "SELECT cycle_id, disk, result FROM checks ORDER BY cycle_id",
+			       -1, &s, NULL) != SQLITE_OK)
+		return sql_fail(l, "checks");
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		size_t cy = find_cycle(l, sqlite3_column_int64(s, 0));
+		const char *disk = (const char *)sqlite3_column_text(s, 1);
+		const char *res = (const char *)sqlite3_column_text(s, 2);
+		struct rpt_unit *u = cy == SIZE_MAX || !disk ? NULL :
+			unit_by_name(r, &first_unit, cy, disk);
+		if (!u || !res)
+			continue;
+		u->checked = true;
+		if (!strcmp(res, "corrupt") || !strcmp(res, "fail"))
+			u->meta_failure = true;
+		else if (!strcmp(res, "repaired") || !strcmp(res, "leaks"))
+			u->meta_repaired = true;
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : sql_fail(l, "checks");
+}
+
+static int load_one(struct loader *l)
+{
+	struct report *r = l->r;
+	struct rpt_db *d = &r->dbs[l->db_index];
+	struct store *st = store_open(l->path, STORE_READONLY);
+	int rc;
+
+	if (!st)
+		return -errno;
+	l->db = store_db(st);
+	d->schema = store_schema_version(st);
+	d->has_oracle = table_exists(l, "oracle_cycle_result");
+	l->first_campaign = r->n_campaigns;
+	l->first_cycle = r->n_cycles;
+	size_t first_unit = r->n_units;
+	if ((rc = load_campaigns(l)) < 0 || (rc = load_cycles(l)) < 0 ||
+	    (rc = load_results(l, first_unit)) < 0 || (rc = load_checks(l, first_unit)) < 0)
+		goto out;
+	pc_debug(LOG_REPORT, "database '%s': %zu campaigns, %zu cycles", l->path,
+		 r->n_campaigns - l->first_campaign, r->n_cycles - l->first_cycle);
+out:
+	store_close(st);
+	return rc;
+}
+
+struct report *report_load(char *const *paths, size_t n, const struct report_options *o)
+{
+	struct report *r = calloc(1, sizeof(*r));
+	struct loader l = { .r = r };
+	struct timespec ts;
+	int rc = -ENOMEM;
+
+	if (!r)
+		return NULL;
+	r->opts = *o;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	r->generated_wall_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	if (!(r->dbs = calloc(n ? n : 1, sizeof(*r->dbs))))
+		goto fail;
+	for (size_t i = 0; i < n; i++) {
+		if (!(r->dbs[i].path = strdup(paths[i])))
+			goto fail;
+		r->n_dbs++;
+		l.path = paths[i];
+		l.db_index = i;
+		if ((rc = load_one(&l)) < 0)
+			goto fail;
+	}
+	if ((rc = report_analyze(r)) < 0)
+		goto fail;
+	return r;
+fail:
+	report_free(r);
+	errno = -rc;
+	return NULL;
+}
+
+void report_free(struct report *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->n_cells; i++) {
+		struct rpt_cell *c = &r->cells[i];
+		free(c->key);
+		free(c->bench);
+		free(c->cut);
+		free(c->node);
+		free(c->disk);
+		free(c->disk_kind);
+		free(c->format);
+		free(c->cache);
+		free(c->workload);
+		free(c->flush);
+	}
+	free(r->cells);
+	free(r->units);
+	for (size_t i = 0; i < r->n_cycles; i++)
+		free(r->cycles[i].status);
+	free(r->cycles);
+	for (size_t i = 0; i < r->n_campaigns; i++) {
+		struct rpt_campaign *c = &r->campaigns[i];
+		free(c->bench);
+		free(c->status);
+		free(c->config_text);
+		free(c->config_hash);
+		json_decref(c->config);
+		json_decref(c->versions);
+	}
+	free(r->campaigns);
+	for (size_t i = 0; i < r->n_dbs; i++)
+		free(r->dbs[i].path);
+	free(r->dbs);
+	free(r);
+}

@@ -1,0 +1,37 @@
+/* Internal to host/report: helpers shared by the renderers. */
+#ifndef PC_REPORT_RENDER_H
+#define PC_REPORT_RENDER_H
+
+#include <stdio.h>
+
+#include "report.h"
+
+/* "12.5 %" with a precision that suits the value. */
+void rpt_pct(char *buf, size_t len, double v);
+/* "3/200 = 1.5 % [0.51 %, 4.3 %]" or, with k = 0, "0/200 = 0 % [0, 1.8 %] ≤1.5 %". */
+void rpt_rate_str(char *buf, size_t len, const struct rpt_rate *rt);
+/* "149 more" / "bounded" / "rate above target". */
+void rpt_needed_str(char *buf, size_t len, const struct rpt_rate *rt);
+const char *rpt_ctl_state_name(int state);
+const char *rpt_control_name(int control);
+/* The `powercut show` command line of a unit's cycle. */
+void rpt_show_cmd(char *buf, size_t len, const struct report *r, const struct rpt_unit *u);
+/* The HTML anchor of a cycle's detail. */
+void rpt_anchor(char *buf, size_t len, const struct report *r, size_t cycle);
+/* ISO 8601 UTC of a wall time. */
+void rpt_time(char *buf, size_t len, int64_t wall_ns);
+
+void rpt_html_esc(FILE *f, const char *s);
+
+/* Inline SVG plots (svg.c). */
+void rpt_svg_losses(const struct report *r, FILE *f);
+void rpt_svg_holdup(const struct report *r, FILE *f);
+void rpt_svg_timeline(const struct report *r, FILE *f);
+/* Colour of cell i in the plots. */
+const char *rpt_cell_colour(size_t i);
+
+int rpt_render_html(const struct report *r, FILE *f);
+int rpt_render_md(const struct report *r, FILE *f);
+int rpt_render_csv(const struct report *r, FILE *f);
+
+#endif

@@ -1,0 +1,374 @@
+/* The HTML form: one self-contained page (inline CSS and SVG, no script). */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "render.h"
+
+static const char css[] =
+	"body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1280px;padding:0 16px;color:#222}"
+	"h1{font-size:24px;margin:0 0 4px}h2{font-size:19px;margin:28px 0 8px;border-bottom:1px solid #ccc}"
+	"h3{font-size:15px;margin:18px 0 6px}"
+	"table{border-collapse:collapse;margin:6px 0}th,td{border:1px solid #ccc;padding:3px 6px;"
+	"vertical-align:top;text-align:left}th{background:#f0f0f0}td.n{text-align:right;"
+	"font-variant-numeric:tabular-nums;white-space:nowrap}"
+	"tr.ctl td{background:#f7f7ff}.bad{color:#b00000;font-weight:600}.good{color:#006644}"
+	".banner{padding:10px 14px;border-radius:4px;margin:12px 0;font-weight:600}"
+	".banner.ok{background:#e3f5ea;border:1px solid #7bc096}"
+	".banner.fail{background:#fde2e2;border:2px solid #c00;color:#900}"
+	".banner.none{background:#fff6d9;border:1px solid #e0b84c}"
+	"code,pre{font-family:ui-monospace,monospace;font-size:12px}pre{background:#f6f6f6;"
+	"padding:8px;overflow:auto;max-height:420px}.meta{color:#555}small{color:#555}"
+	"figure{margin:12px 0}figcaption{color:#444;max-width:900px}svg{max-width:100%;height:auto}";
+
+static void esc(FILE *f, const char *s)
+{
+	rpt_html_esc(f, s);
+}
+
+static void td_num(FILE *f, uint64_t v, bool bad)
+{
+	fprintf(f, "<td class='n%s'>%" PRIu64 "</td>", bad && v ? " bad" : "", v);
+}
+
+static void td_rate(FILE *f, const struct rpt_rate *rt, bool bad)
+{
+	char s[160];
+
+	rpt_rate_str(s, sizeof(s), rt);
+	fprintf(f, "<td class='n%s'>", bad && rt->k ? " bad" : "");
+	esc(f, s);
+	fputs("</td>", f);
+}
+
+static void controls_banner(const struct report *r, FILE *f)
+{
+	size_t nctl = 0;
+
+	for (size_t i = 0; i < r->n_cells; i++)
+		nctl += r->cells[i].control != RPT_CTL_NONE;
+	if (!nctl) {
+		fputs("<div class='banner none'>No control disks: these campaigns declare no "
+		      "<code>control = lying</code> or <code>control = safe</code> disk, so this report "
+		      "does not show that the rig detects a loss on this bench.</div>\n", f);
+		return;
+	}
+	fprintf(f, "<div class='banner %s'>", r->controls_failed ? "fail" : "ok");
+	if (r->controls_failed)
+		fprintf(f, "CONTROLS FAILED: %zu of %zu control cells did not behave as required. The "
+			"results below cannot be trusted until this is explained.", r->controls_failed, nctl);
+	else
+		fprintf(f, "Controls passed: %zu control cell%s behaved as required.", r->controls_passed,
+			r->controls_passed == 1 ? "" : "s");
+	fputs("<ul>", f);
+	for (size_t i = 0; i < r->n_cells; i++) {
+		const struct rpt_cell *c = &r->cells[i];
+		if (c->control == RPT_CTL_NONE)
+			continue;
+		fprintf(f, "<li>cell %zu, %s disk '", i + 1, rpt_control_name(c->control));
+		esc(f, c->disk);
+		fprintf(f, "' (%s cut, bench '", c->cut);
+		esc(f, c->bench);
+		fprintf(f, "'): <span class='%s'>%s</span> &mdash; ", c->ctl_state == RPT_CTL_PASSED ?
+			"good" : c->ctl_state == RPT_CTL_NOT_APPLICABLE ? "" : "bad",
+			rpt_ctl_state_name(c->ctl_state));
+		if (c->control == RPT_CTL_LYING && c->ctl_state == RPT_CTL_NOT_APPLICABLE)
+			fputs("a process kill leaves the disk's cache intact, so a lying disk is only "
+			      "expected to lose flushed writes on a power cut", f);
+		else if (c->control == RPT_CTL_LYING)
+			fprintf(f, "a violation in %" PRIu64 " of %" PRIu64 " verified cycles (required: every one)",
+				c->violation_cycles, c->verified);
+		else
+			fprintf(f, "a violation in %" PRIu64 " of %" PRIu64 " verified cycles (required: none)",
+				c->violation_cycles, c->verified);
+		if (c->ctl_example != SIZE_MAX) {
+			char a[64];
+			rpt_anchor(a, sizeof(a), r, r->units[c->ctl_example].cycle);
+			fprintf(f, "; first contradicting cycle: <a href='#%s'>%s</a>", a, a);
+		}
+		fputs("</li>", f);
+	}
+	fputs("</ul></div>\n", f);
+}
+
+static void matrix(const struct report *r, FILE *f)
+{
+	char t[32];
+
+	rpt_pct(t, sizeof(t), r->opts.target);
+	fputs("<h2 id='matrix'>Headline matrix</h2>\n<table><tr><th>#</th><th>bench</th><th>cut</th>"
+	      "<th>disk</th><th>cache</th><th>workload, flush</th><th>cycles (verified)</th>"
+	      "<th>violations</th><th>unflushed writes lost</th><th>metadata failures</th>"
+	      "<th>leaks repaired</th><th>node lost</th>", f);
+	fprintf(f, "<th>to bound violations &lt; %s</th></tr>\n", t);
+	for (size_t i = 0; i < r->n_cells; i++) {
+		const struct rpt_cell *c = &r->cells[i];
+		char need[64];
+		fprintf(f, "<tr%s><td><a href='#cell-%zu'>%zu</a></td><td>", c->control ? " class='ctl'" : "",
+			i + 1, i + 1);
+		esc(f, c->bench);
+		fprintf(f, "</td><td>%s</td><td><b>", !strcmp(c->cut, "kill") ? "process kill" : "power cut");
+		esc(f, c->disk);
+		fputs("</b> ", f);
+		esc(f, c->disk_kind);
+		if (c->control)
+			fprintf(f, " <i>(control: %s)</i>", rpt_control_name(c->control));
+		fputs("<br><small>", f);
+		esc(f, c->node);
+		fputs("</small></td><td>", f);
+		esc(f, c->cache);
+		fputs("</td><td>", f);
+		esc(f, c->workload);
+		fputs("<br>flush ", f);
+		esc(f, c->flush);
+		fprintf(f, "</td><td class='n'>%" PRIu64 " (%" PRIu64 ")</td>", c->cycles, c->verified);
+		td_rate(f, &c->violation, c->control != RPT_CTL_LYING);
+		td_rate(f, &c->unflushed, false);
+		td_rate(f, &c->meta, true);
+		td_num(f, c->meta_repaired, false);
+		td_num(f, c->node_lost, true);
+		rpt_needed_str(need, sizeof(need), &c->violation);
+		fprintf(f, "<td class='n'>%s</td></tr>\n", need);
+	}
+	fputs("</table>\n", f);
+	fprintf(f, "<p class='meta'>Each row is one cell: observations pool only when bench, cut, node, "
+		"disk and its options, cache mode, workload and flush policy are all equal. A cycle counts "
+		"once per disk. <b>Violation</b> as defined in <code>docs/oracle.md</code> (oracle 1): a "
+		"flushed write lost (whole or torn), a corrupt or a misdirected sector. Rates are "
+		"k/n = observed [Wilson 95 %% interval]; with no failure the exact one-sided 95 %% upper "
+		"bound 1&minus;0.05<sup>1/n</sup> is also given. <b>To bound</b>: further cycles without "
+		"a violation needed before the exact 95 %% upper bound falls below %s "
+		"(<code>docs/methodology.md</code>). Metadata failures count unrepairable results only; "
+		"refcount leaks that the next open repairs (lazy_refcounts) are shown apart. Node lost: "
+		"cycles in which the disk was never checked.</p>\n", t);
+}
+
+static void example_links(const struct report *r, FILE *f, const struct rpt_cell *c, int t)
+{
+	for (size_t e = 0; e < c->n_examples[t]; e++) {
+		char a[64], cmd[4200];
+		const struct rpt_unit *u = &r->units[c->examples[t][e]];
+		rpt_anchor(a, sizeof(a), r, u->cycle);
+		rpt_show_cmd(cmd, sizeof(cmd), r, u);
+		fprintf(f, "%s<a href='#%s' title='", e ? ", " : "", a);
+		esc(f, cmd);
+		fprintf(f, "'>cycle %" PRId64 "</a>", r->cycles[u->cycle].id);
+	}
+}
+
+static void taxonomy(const struct report *r, FILE *f)
+{
+	static const char *const xtitle[] = { "metadata failure (unrepairable)",
+		"metadata: refcount leaks repaired", "ordering anomaly (not a violation)",
+		"ledger gaps (acknowledgements missing)", "not verified" };
+
+	fputs("<h2 id='taxonomy'>Failure taxonomy</h2>\n<p class='meta'>Per cell, every class of "
+	      "<code>docs/oracle.md</code> that occurred: blocks in that class summed over cycles, "
+	      "cycles with at least one, and up to three example cycles (details below; each "
+	      "link's tooltip is its <code>powercut show</code> command).</p>\n", f);
+	for (size_t i = 0; i < r->n_cells; i++) {
+		const struct rpt_cell *c = &r->cells[i];
+		fprintf(f, "<h3 id='cell-%zu'><span style='color:%s'>&#9632;</span> %zu. ", i + 1,
+			rpt_cell_colour(i), i + 1);
+		esc(f, c->disk);
+		fputs(" &middot; ", f);
+		esc(f, c->disk_kind);
+		fputs(" &middot; cache=", f);
+		esc(f, c->cache);
+		fprintf(f, " &middot; %s &middot; ", !strcmp(c->cut, "kill") ? "process kill" : "power cut");
+		esc(f, c->bench);
+		fprintf(f, "</h3>\n<p class='meta'>%" PRIu64 " cycles from %zu campaign%s in %zu database%s; "
+			"workload ", c->cycles, c->ncampaigns, c->ncampaigns == 1 ? "" : "s", c->ndbs,
+			c->ndbs == 1 ? "" : "s");
+		esc(f, c->workload);
+		fputs(", flush ", f);
+		esc(f, c->flush);
+		fputs("; node ", f);
+		esc(f, c->node);
+		fputs(".</p>\n<table><tr><th>class</th><th>violation</th><th>blocks</th><th>cycles</th>"
+		      "<th>examples</th></tr>\n", f);
+		for (int t = 0; t < RPT_NTAX; t++) {
+			if (!c->tax_cycles[t])
+				continue;
+			bool viol = t == RPT_FL_OLDER || t == RPT_FL_ZERO || t == RPT_CORRUPT ||
+				    t == RPT_MISDIRECTED || t == RPT_X_META_FAIL;
+			fprintf(f, "<tr><td>%s</td><td>%s</td>", t < RPT_NCLS ? rpt_class_titles[t] :
+				xtitle[t - RPT_NCLS], viol ? "<span class='bad'>yes</span>" :
+				t == RPT_TORN ? "if older than flushed" : "no");
+			if (t >= RPT_X_META_FAIL && t != RPT_X_ANOMALY && t != RPT_X_GAPS)
+				fputs("<td class='n'>-</td>", f);
+			else
+				fprintf(f, "<td class='n'>%" PRIu64 "</td>", c->tax_blocks[t]);
+			fprintf(f, "<td class='n'>%" PRIu64 "</td><td>", c->tax_cycles[t]);
+			example_links(r, f, c, t);
+			fputs("</td></tr>\n", f);
+		}
+		fputs("</table>\n", f);
+	}
+}
+
+static size_t first_unit(const struct report *r, size_t cycle)
+{
+	size_t lo = 0, hi = r->n_units;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (r->units[mid].cycle < cycle)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static void cycle_details(const struct report *r, FILE *f)
+{
+	bool *cited = calloc(r->n_cycles ? r->n_cycles : 1, sizeof(bool));
+	size_t n = 0;
+
+	if (!cited)
+		return;
+	for (size_t i = 0; i < r->n_cells; i++) {
+		const struct rpt_cell *c = &r->cells[i];
+		for (int t = 0; t < RPT_NTAX; t++)
+			for (size_t e = 0; e < c->n_examples[t]; e++)
+				cited[r->units[c->examples[t][e]].cycle] = true;
+		if (c->ctl_example != SIZE_MAX)
+			cited[r->units[c->ctl_example].cycle] = true;
+	}
+	fputs("<h2 id='cycles'>Cycle details</h2>\n<p class='meta'>The cycles cited above. "
+	      "<code>powercut show DB CYCLE</code> prints everything the database holds about one.</p>\n", f);
+	for (size_t cy = 0; cy < r->n_cycles; cy++) {
+		if (!cited[cy])
+			continue;
+		n++;
+		const struct rpt_cycle *c = &r->cycles[cy];
+		const struct rpt_campaign *cp = &r->campaigns[c->campaign];
+		char a[64], cmd[4200], tm[40];
+		rpt_anchor(a, sizeof(a), r, cy);
+		size_t u0 = first_unit(r, cy);
+		rpt_show_cmd(cmd, sizeof(cmd), r, &r->units[u0 < r->n_units ? u0 : 0]);
+		rpt_time(tm, sizeof(tm), c->started_wall_ns);
+		fprintf(f, "<h3 id='%s'>cycle %" PRId64 " (campaign %" PRId64 ", index %" PRId64 ")</h3>\n"
+			"<p><code>", a, c->id, cp->id, c->idx);
+		esc(f, cmd);
+		fprintf(f, "</code><br>status %s, started %s", c->status, tm);
+		if (c->have_cut)
+			fprintf(f, "; %s cut timed by %s, cut seed %" PRId64 ", hold-up %.3f ms, "
+				"uncertainty &plusmn;%.1f &micro;s", c->cut_kind, c->timed_by, c->cut_seed,
+				c->hold_up_ns / 1e6, c->uncertainty_ns / 1e3);
+		fputs("</p>\n<table><tr><th>disk</th><th>verified</th><th>violations</th>"
+		      "<th>since last flush</th>", f);
+		for (int k = 1; k < RPT_NCLS; k++)
+			fprintf(f, "<th>%s</th>", rpt_class_titles[k]);
+		fputs("<th>metadata</th></tr>\n", f);
+		for (size_t ui = u0; ui < r->n_units && r->units[ui].cycle == cy; ui++) {
+			const struct rpt_unit *u = &r->units[ui];
+			fputs("<tr><td>", f);
+			esc(f, u->disk);
+			fprintf(f, "</td><td>%s</td>", u->verified ? "yes" : "<span class='bad'>no</span>");
+			td_num(f, u->violations, true);
+			if (u->verified)
+				fprintf(f, "<td class='n'>%.1f ms%s</td>", u->since_flush_ns / 1e6,
+					u->have_flush ? "" : " (no flush)");
+			else
+				fputs("<td>-</td>", f);
+			for (int k = 1; k < RPT_NCLS; k++)
+				td_num(f, u->cls[k], k >= RPT_FL_OLDER && k != RPT_TORN);
+			fprintf(f, "<td>%s</td></tr>\n", u->meta_failure ? "<span class='bad'>failure</span>" :
+				u->meta_repaired ? "leaks repaired" : u->checked ? "clean" : "not checked");
+		}
+		fputs("</table>\n", f);
+	}
+	if (!n)
+		fputs("<p>No cycle had anything to cite.</p>\n", f);
+	free(cited);
+}
+
+static void reproducibility(const struct report *r, FILE *f)
+{
+	json_t *cfgs = report_json(r), *g;
+	size_t i;
+
+	fputs("<h2 id='repro'>Reproducibility</h2>\n<p class='meta'>Every campaign stores the "
+	      "effective bench config (every key, defaults included) with its SHA-256, and the "
+	      "versions of the tools that ran it. To re-run: save the config below as a file and "
+	      "run it with the same powercut, firmware and QEMU; the seeds make the workload and "
+	      "the cut moments the same draw.</p>\n<table><tr><th>database</th><th>schema</th></tr>", f);
+	for (size_t d = 0; d < r->n_dbs; d++) {
+		fputs("<tr><td><code>", f);
+		esc(f, r->dbs[d].path);
+		fprintf(f, "</code></td><td class='n'>%d</td></tr>", r->dbs[d].schema);
+	}
+	fputs("</table>\n", f);
+	json_array_foreach(json_object_get(cfgs, "configs"), i, g) {
+		size_t k;
+		json_t *v;
+		fputs("<h3>bench '", f);
+		esc(f, json_string_value(json_object_get(g, "bench")));
+		fputs("', config <code>", f);
+		esc(f, json_string_value(json_object_get(g, "config_hash")));
+		fprintf(f, "</code></h3>\n<p>%" PRId64 " campaign(s). Versions:</p><table>",
+			(int64_t)json_integer_value(json_object_get(g, "campaigns")));
+		json_array_foreach(json_object_get(g, "versions"), k, v) {
+			const char *key;
+			json_t *x;
+			json_object_foreach(v, key, x) {
+				char *s = json_is_string(x) ? strdup(json_string_value(x)) :
+					  json_dumps(x, JSON_ENCODE_ANY);
+				fputs("<tr><th>", f);
+				esc(f, key);
+				fputs("</th><td>", f);
+				esc(f, json_is_null(x) ? "not recorded" : s ? s : "?");
+				fputs("</td></tr>", f);
+				free(s);
+			}
+		}
+		fputs("</table>\n<p>Oracle payload seeds:", f);
+		json_array_foreach(json_object_get(g, "seeds"), k, v)
+			fprintf(f, " %" PRId64, (int64_t)json_integer_value(v));
+		fputs(". Each cut's own seed is in its cycle's details (the firmware draws the moment "
+		      "from it).</p>\n<details><summary>full bench config</summary><pre>", f);
+		esc(f, json_string_value(json_object_get(g, "config_text")));
+		fputs("</pre></details>\n", f);
+	}
+	json_decref(cfgs);
+}
+
+int rpt_render_html(const struct report *r, FILE *f)
+{
+	char tm[40], t[32];
+
+	rpt_time(tm, sizeof(tm), r->generated_wall_ns);
+	rpt_pct(t, sizeof(t), r->opts.target);
+	fprintf(f, "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+		"<meta name='viewport' content='width=device-width, initial-scale=1'>"
+		"<title>powercut durability report</title><style>%s</style></head><body>\n", css);
+	fprintf(f, "<h1>powercut durability report</h1>\n<p class='meta'>Generated %s from %zu "
+		"database%s: %zu campaign%s, %zu cycles, %zu disk-cycles in %zu cells. Target rate for "
+		"&ldquo;cycles needed&rdquo;: %s. Sections: <a href='#matrix'>matrix</a>, "
+		"<a href='#taxonomy'>taxonomy</a>, <a href='#plots'>plots</a>, "
+		"<a href='#cycles'>cycles</a>, <a href='#repro'>reproducibility</a>.</p>\n", tm, r->n_dbs,
+		r->n_dbs == 1 ? "" : "s", r->n_campaigns, r->n_campaigns == 1 ? "" : "s", r->n_cycles,
+		r->n_units, r->n_cells, t);
+	controls_banner(r, f);
+	matrix(r, f);
+	taxonomy(r, f);
+	fputs("<h2 id='plots'>Plots</h2>\n<figure>", f);
+	rpt_svg_losses(r, f);
+	fputs("<figcaption>Blocks lost per disk-cycle against the time between the last completed "
+	      "flush (its receipt by the host's ledger) and the cut. Circles: no violation; squares: "
+	      "a violation. Losses growing with this time are unflushed writes; a loss at a time near "
+	      "zero deserves a look.</figcaption></figure>\n<figure>", f);
+	rpt_svg_holdup(r, f);
+	fputs("<figcaption>PSU hold-up: relay open to the PWR_OK drop, per cut (firmware clock). "
+	      "A supply that drops DC sooner than its specification shortens the window in which "
+	      "a disk can save its cache.</figcaption></figure>\n<figure>", f);
+	rpt_svg_timeline(r, f);
+	fputs("<figcaption>Every disk-cycle over wall time, one row per cell (numbers as in the "
+	      "matrix); a slot shows the worst outcome that fell in it.</figcaption></figure>\n", f);
+	cycle_details(r, f);
+	reproducibility(r, f);
+	fputs("<p class='meta'>How to read this report: <code>docs/methodology.md</code>; the format: "
+	      "<code>docs/report.md</code>.</p>\n</body></html>\n", f);
+	return 0;
+}

@@ -1,0 +1,179 @@
+/* The Markdown and CSV forms. */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "render.h"
+
+/* Markdown table cells: a '|' would end the cell. */
+static void md(FILE *f, const char *s)
+{
+	for (; s && *s; s++) {
+		if (*s == '|')
+			fputs("\\|", f);
+		else if (*s == '\n')
+			fputc(' ', f);
+		else
+			fputc(*s, f);
+	}
+}
+
+int rpt_render_md(const struct report *r, FILE *f)
+{
+	char tm[40], t[32];
+
+	rpt_time(tm, sizeof(tm), r->generated_wall_ns);
+	rpt_pct(t, sizeof(t), r->opts.target);
+	fprintf(f, "# powercut durability report\n\nGenerated %s from %zu database(s): %zu "
+		"campaign(s), %zu cycles, %zu disk-cycles in %zu cells. The HTML form "
+		"(`--format html`) adds plots and cycle details.\n\n", tm, r->n_dbs, r->n_campaigns,
+		r->n_cycles, r->n_units, r->n_cells);
+	size_t nctl = 0;
+	for (size_t i = 0; i < r->n_cells; i++)
+		nctl += r->cells[i].control != RPT_CTL_NONE;
+	if (!nctl)
+		fputs("> **No control disks**: the rig's ability to detect a loss is not shown by "
+		      "these campaigns.\n\n", f);
+	else if (r->controls_failed)
+		fprintf(f, "> **CONTROLS FAILED**: %zu of %zu control cells did not behave as required; "
+			"the results below cannot be trusted until this is explained.\n\n",
+			r->controls_failed, nctl);
+	else
+		fprintf(f, "> Controls passed (%zu).\n\n", r->controls_passed);
+	for (size_t i = 0; i < r->n_cells; i++) {
+		const struct rpt_cell *c = &r->cells[i];
+		if (!c->control)
+			continue;
+		fprintf(f, "- cell %zu, %s disk `", i + 1, rpt_control_name(c->control));
+		md(f, c->disk);
+		fprintf(f, "` (%s cut): **%s**, violations in %" PRIu64 " of %" PRIu64 " verified cycles\n",
+			c->cut, rpt_ctl_state_name(c->ctl_state), c->violation_cycles, c->verified);
+	}
+	fprintf(f, "%s## Headline matrix\n\n| # | bench | cut | disk | cache | workload, flush | cycles "
+		"(verified) | violations | unflushed lost | metadata failures | leaks repaired | "
+		"node lost | to bound violations < %s |\n|---|---|---|---|---|---|---:|---:|---:|---:|"
+		"---:|---:|---:|\n", nctl ? "\n" : "", t);
+	for (size_t i = 0; i < r->n_cells; i++) {
+		const struct rpt_cell *c = &r->cells[i];
+		char v[160], u[160], m[160], need[64];
+		rpt_rate_str(v, sizeof(v), &c->violation);
+		rpt_rate_str(u, sizeof(u), &c->unflushed);
+		rpt_rate_str(m, sizeof(m), &c->meta);
+		rpt_needed_str(need, sizeof(need), &c->violation);
+		fprintf(f, "| %zu | ", i + 1);
+		md(f, c->bench);
+		fprintf(f, " | %s | **", !strcmp(c->cut, "kill") ? "process kill" : "power cut");
+		md(f, c->disk);
+		fputs("** ", f);
+		md(f, c->disk_kind);
+		if (c->control)
+			fprintf(f, " (control: %s)", rpt_control_name(c->control));
+		fputs(" | ", f);
+		md(f, c->cache);
+		fputs(" | ", f);
+		md(f, c->workload);
+		fputs(", flush ", f);
+		md(f, c->flush);
+		fprintf(f, " | %" PRIu64 " (%" PRIu64 ") | %s | %s | %s | %" PRIu64 " | %" PRIu64 " | %s |\n",
+			c->cycles, c->verified, v, u, m, c->meta_repaired, c->node_lost, need);
+	}
+	fprintf(f, "\nViolation as defined in `docs/oracle.md` (oracle 1). Rates: k/n = observed "
+		"[Wilson 95 %% interval]; with no failure, the exact one-sided 95 %% upper bound "
+		"1 - 0.05^(1/n). \"To bound\": further cycles without a violation before that bound "
+		"falls below %s (`docs/methodology.md`).\n\n## Failure taxonomy\n", t);
+	for (size_t i = 0; i < r->n_cells; i++) {
+		const struct rpt_cell *c = &r->cells[i];
+		fprintf(f, "\n### %zu. ", i + 1);
+		md(f, c->disk);
+		fputs(", ", f);
+		md(f, c->disk_kind);
+		fprintf(f, ", cache=%s, %s cut\n\n| class | blocks | cycles | examples |\n|---|---:|---:|---|\n",
+			c->cache, c->cut);
+		for (int t2 = 0; t2 < RPT_NTAX; t2++) {
+			if (!c->tax_cycles[t2])
+				continue;
+			fprintf(f, "| %s | %" PRIu64 " | %" PRIu64 " | ", rpt_tax_names[t2], c->tax_blocks[t2],
+				c->tax_cycles[t2]);
+			for (size_t e = 0; e < c->n_examples[t2]; e++) {
+				char cmd[4200];
+				rpt_show_cmd(cmd, sizeof(cmd), r, &r->units[c->examples[t2][e]]);
+				fprintf(f, "%s`", e ? ", " : "");
+				md(f, cmd);
+				fputc('`', f);
+			}
+			fputs(" |\n", f);
+		}
+	}
+	fputs("\n## Reproducibility\n", f);
+	json_t *j = report_json(r), *g;
+	size_t k;
+	json_array_foreach(json_object_get(j, "configs"), k, g) {
+		char *vs = json_dumps(json_object_get(g, "versions"), JSON_COMPACT);
+		char *ss = json_dumps(json_object_get(g, "seeds"), JSON_COMPACT);
+		fprintf(f, "\n### bench `%s`, config `%s`\n\n%" PRId64 " campaign(s); versions `%s`; "
+			"oracle seeds `%s`.\n\n```ini\n%s```\n", json_string_value(json_object_get(g, "bench")),
+			json_string_value(json_object_get(g, "config_hash")),
+			(int64_t)json_integer_value(json_object_get(g, "campaigns")), vs ? vs : "",
+			ss ? ss : "", json_string_value(json_object_get(g, "config_text")));
+		free(vs);
+		free(ss);
+	}
+	json_decref(j);
+	return 0;
+}
+
+/* RFC 4180 quoting. */
+static void csv(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; s && *s; s++) {
+		if (*s == '"')
+			fputc('"', f);
+		fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+static void csv_rate(FILE *f, const struct rpt_rate *rt)
+{
+	fprintf(f, ",%.6g,%.6g,%.6g,%.6g", rt->n ? (double)rt->k / (double)rt->n : 0, rt->ci95.lo,
+		rt->ci95.hi, rt->upper95);
+}
+
+int rpt_render_csv(const struct report *r, FILE *f)
+{
+	fputs("cell,bench,cut,node,disk,disk_kind,cache,workload,flush,control,control_state,cycles,"
+	      "verified_cycles,violation_cycles,unflushed_loss_cycles,metadata_failures,"
+	      "metadata_repaired,node_lost_cycles,anomaly_cycles,violation_rate,violation_ci95_lo,"
+	      "violation_ci95_hi,violation_upper95,unflushed_rate,unflushed_ci95_lo,unflushed_ci95_hi,"
+	      "unflushed_upper95,metadata_rate,metadata_ci95_lo,metadata_ci95_hi,metadata_upper95,"
+	      "violation_cycles_needed", f);
+	for (int t = 0; t < RPT_NTAX; t++)
+		fprintf(f, ",%s_blocks,%s_cycles", rpt_tax_names[t], rpt_tax_names[t]);
+	fputs("\r\n", f);
+	for (size_t i = 0; i < r->n_cells; i++) {
+		const struct rpt_cell *c = &r->cells[i];
+		const char *fields[] = { c->bench, c->cut, c->node, c->disk, c->disk_kind, c->cache,
+					 c->workload, c->flush, rpt_control_name(c->control),
+					 rpt_ctl_state_name(c->ctl_state) };
+		fprintf(f, "%zu", i + 1);
+		for (size_t k = 0; k < sizeof(fields) / sizeof(fields[0]); k++) {
+			fputc(',', f);
+			csv(f, fields[k]);
+		}
+		fprintf(f, ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
+			",%" PRIu64, c->cycles, c->verified, c->violation_cycles, c->unflushed_loss_cycles,
+			c->meta_failures, c->meta_repaired, c->node_lost, c->anomaly_cycles);
+		csv_rate(f, &c->violation);
+		csv_rate(f, &c->unflushed);
+		csv_rate(f, &c->meta);
+		if (c->violation.needed_rc == 0)
+			fprintf(f, ",%" PRIu64, c->violation.needed);
+		else
+			fputs(",", f);
+		for (int t = 0; t < RPT_NTAX; t++)
+			fprintf(f, ",%" PRIu64 ",%" PRIu64, c->tax_blocks[t], c->tax_cycles[t]);
+		fputs("\r\n", f);
+	}
+	return 0;
+}

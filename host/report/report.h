@@ -1,0 +1,155 @@
+/* Durability reports: campaign databases in, a report out (docs/report.md).
+ *
+ *   struct report_options o = REPORT_OPTIONS_INIT;
+ *   struct report *r = report_load(paths, n, &o);      // NULL + errno, message logged
+ *   report_render(r, REPORT_HTML, stdout);
+ *   report_free(r);
+ *
+ * report_load() reads every database (read-only) into the model below and groups the
+ * observations into cells. All SQL lives in load.c: a new column is one field here
+ * and one line there. The unit of observation is one disk in one cycle (a "disk-cycle"):
+ * a cycle of a bench with three disks gives three, one in each disk's cell.
+ *
+ * A cell key is everything that may change the outcome (bench, cut kind, node tier
+ * and disk physics, the disk's name, format and options, cache mode, workload and flush
+ * policy); observations are pooled across databases and campaigns only when their keys
+ * are equal. Ownership: the report owns everything reachable from it.
+ */
+#ifndef PC_REPORT_H
+#define PC_REPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "stats.h"
+
+/* The oracle's classes (docs/oracle.md, "Classification"), in its order; also the
+ * column names of oracle_cycle_result. */
+enum { RPT_OK, RPT_INFLIGHT, RPT_UNFL_OLDER, RPT_UNFL_ZERO, RPT_FL_OLDER, RPT_FL_ZERO,
+       RPT_TORN, RPT_CORRUPT, RPT_MISDIRECTED, RPT_NCLS };
+extern const char *const rpt_class_names[RPT_NCLS];
+extern const char *const rpt_class_titles[RPT_NCLS];
+
+/* Extra taxonomy rows after the classes: whole-disk outcomes. */
+enum { RPT_X_META_FAIL = RPT_NCLS, RPT_X_META_REPAIRED, RPT_X_ANOMALY, RPT_X_GAPS,
+       RPT_X_NOT_VERIFIED, RPT_NTAX };
+extern const char *const rpt_tax_names[RPT_NTAX];
+
+enum rpt_control { RPT_CTL_NONE, RPT_CTL_LYING, RPT_CTL_SAFE };
+enum rpt_ctl_state { RPT_CTL_NOT_A_CONTROL, RPT_CTL_PASSED, RPT_CTL_FAILED, RPT_CTL_NO_DATA,
+		     RPT_CTL_NOT_APPLICABLE };
+
+struct rpt_db {
+	char *path;
+	int schema;
+	bool has_oracle;		/* oracle_cycle_result exists */
+};
+
+struct rpt_campaign {
+	size_t db;
+	int64_t id;
+	char *bench, *status, *config_text, *config_hash;
+	json_t *config;			/* config_json, parsed; never NULL */
+	json_t *versions;		/* versions_json, parsed; never NULL */
+	int64_t created_wall_ns;
+	bool has_seed;
+	uint64_t seed;			/* the oracle's payload seed (oracle_campaign_token) */
+};
+
+struct rpt_cycle {
+	size_t campaign;
+	int64_t id, idx;
+	char *status;
+	int64_t started_mono_ns, finished_mono_ns, started_wall_ns;
+	bool have_cut;			/* a cut_events row (the first one of the cycle) */
+	char cut_kind[8], timed_by[12];
+	int64_t cut_seed, relay_off_ns, relay_on_ns, pwrok_fall_ns, pwrok_rise_ns;
+	int64_t hold_up_ns, uncertainty_ns;	/* 0: unknown */
+};
+
+struct rpt_unit {
+	size_t cycle, cell;
+	const char *disk;		/* owned by the campaign's config */
+	uint32_t disk_id;		/* 1-based position in the sorted disk names */
+	bool verified;			/* the oracle classified this disk in this cycle */
+	bool checked;			/* metadata checks ran */
+	bool meta_failure;		/* an unrepairable metadata check result */
+	bool meta_repaired;		/* refcount leaks repaired / reported (lazy_refcounts) */
+	uint64_t blocks, cls[RPT_NCLS], violations, anomalies, gaps;
+	int64_t since_flush_ns;
+	bool have_flush;
+};
+
+/* A proportion with its statistics (docs/methodology.md). */
+struct rpt_rate {
+	uint64_t k, n;
+	struct stats_interval ci95;	/* Wilson; [0, 1] when n = 0 */
+	double upper95;			/* exact one-sided 95 % upper bound (any k) */
+	int needed_rc;			/* stats_cycles_needed(): 0, -ERANGE, ... */
+	uint64_t needed;		/* further failure-free cycles to bound below target */
+};
+
+#define RPT_EXAMPLES 3
+
+struct rpt_cell {
+	char *key;
+	char *bench, *cut, *node, *disk, *disk_kind, *format, *cache, *workload, *flush;
+	int control;			/* enum rpt_control */
+	uint64_t cycles, verified, violation_cycles, unflushed_loss_cycles, meta_failures,
+		 meta_repaired, not_verified, anomaly_cycles, node_lost;
+	struct rpt_rate violation, unflushed, meta;
+	uint64_t tax_blocks[RPT_NTAX], tax_cycles[RPT_NTAX];
+	size_t examples[RPT_NTAX][RPT_EXAMPLES];	/* unit indices */
+	size_t n_examples[RPT_NTAX];
+	size_t ncampaigns, ndbs;
+	int ctl_state;			/* enum rpt_ctl_state */
+	uint64_t ctl_bad;		/* disk-cycles that contradict the control */
+	size_t ctl_example;		/* one of them (unit index) */
+	int64_t first_wall_ns, last_wall_ns;
+};
+
+struct report_options {
+	double target;			/* cycles-needed target rate, (0, 1) */
+	double alpha;			/* 0.05: 95 % */
+};
+#define REPORT_OPTIONS_INIT { .target = 0.01, .alpha = 0.05 }
+
+struct report {
+	struct report_options opts;
+	struct rpt_db *dbs;
+	size_t n_dbs;
+	struct rpt_campaign *campaigns;
+	size_t n_campaigns;
+	struct rpt_cycle *cycles;
+	size_t n_cycles;
+	struct rpt_unit *units;
+	size_t n_units;
+	struct rpt_cell *cells;
+	size_t n_cells;
+	int64_t generated_wall_ns;
+	size_t controls_failed, controls_passed;
+};
+
+enum report_format { REPORT_HTML, REPORT_MD, REPORT_CSV, REPORT_JSON };
+
+/* Parse "html", "md" (or "markdown"), "csv", "json". 0 or -EINVAL. */
+int report_format_parse(const char *s, enum report_format *f);
+
+/* Read the databases and build the model. NULL with errno (ENOENT, EPROTO, EIO,
+ * ENOMEM) and a logged message naming the database. */
+struct report *report_load(char *const *paths, size_t n, const struct report_options *o);
+void report_free(struct report *r);
+
+/* Write the report. 0 or -errno (EIO when the stream fails). */
+int report_render(const struct report *r, enum report_format f, FILE *out);
+/* The JSON form as a value (new reference); also used by the tests. */
+json_t *report_json(const struct report *r);
+
+/* Internal to host/report: analyze.c groups units into cells and computes statistics. */
+int report_analyze(struct report *r);
+
+#endif

@@ -1,0 +1,321 @@
+/* The report model against databases built here through the store's API, each
+ * holding exactly the case a rule must catch: pooling only on equal cell keys (across
+ * databases too), violations and unflushed losses counted per disk-cycle, unrepairable
+ * metadata failures apart from repaired leaks, a node that never came back, controls
+ * (a lying disk without a violation fails the report; a safe one passes), statistics
+ * as stats.h computes them, examples naming their cycle, and every format rendering. */
+#include <errno.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+#include "ledger_schema.h"
+#include "log.h"
+#include "report.h"
+#include "store.h"
+#include "util.h"
+
+/* The tables below leave trailing fields out on purpose. */
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
+static char dir[PATH_MAX], db1[PATH_MAX + 16], db2[PATH_MAX + 16];
+
+struct disk_res {
+	const char *disk;
+	int64_t cls[RPT_NCLS];
+	int64_t violations;
+	const char *check;	/* metadata check result, NULL: none */
+	bool no_result;		/* the oracle never classified it */
+};
+
+static int64_t campaign(struct store *st, char **sets, size_t n_sets)
+{
+	char *err = NULL;
+	struct bench_config *cfg = bench_config_load("rig/benches/sim-fast.ini", sets, n_sets, &err);
+	if (!cfg)
+		fprintf(stderr, "%s", err ? err : "?");
+	assert_non_null(cfg);
+	char hash[65], *text = bench_config_text(cfg);
+	json_t *j = bench_config_json(cfg);
+	char *js = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+	assert_int_equal(bench_config_hash(cfg, hash), 0);
+	struct store_campaign c = { .bench = cfg->bench->name, .config_text = text,
+		.config_json = js, .config_hash = hash,
+		.versions_json = "{\"powercut\":\"test\",\"qemu_img\":\"7.2\"}" };
+	int64_t id;
+	assert_int_equal(store_campaign_insert(st, &c, &id), 0);
+	char sql[128];
+	snprintf(sql, sizeof(sql), "INSERT INTO oracle_campaign_token VALUES (%lld, 'x', %lld)",
+		 (long long)id, (long long)(1000 + id));
+	assert_int_equal(sqlite3_exec(store_db(st), sql, NULL, NULL, NULL), SQLITE_OK);
+	free(text);
+	free(js);
+	json_decref(j);
+	bench_config_free(cfg);
+	return id;
+}
+
+/* disks must be given in sorted-name order: their ids are 1, 2, ... as the node's. */
+static int64_t cycle(struct store *st, int64_t camp, int64_t idx, const char *kind,
+		     const struct disk_res *d, size_t nd)
+{
+	int64_t cy;
+	assert_int_equal(store_cycle_insert(st, camp, idx, "ok", 1000 + idx, &cy), 0);
+	struct store_cut c = { .cycle = cy, .kind = kind, .timed_by = "firmware",
+			       .relay_off_mono_ns = 5000, .hold_up_ns = 18000000 + idx * 1000,
+			       .seed = (uint64_t)idx };
+	assert_int_equal(store_cut_insert(st, &c, NULL), 0);
+	for (size_t i = 0; i < nd; i++) {
+		if (d[i].check)
+			assert_int_equal(store_check_insert(st, cy, d[i].disk, "qemu-img-check",
+							    d[i].check, NULL), 0);
+		if (d[i].no_result)
+			continue;
+		sqlite3_stmt *s;
+		assert_int_equal(sqlite3_prepare_v2(store_db(st), "INSERT INTO oracle_cycle_result "
+			"VALUES (?,?,?,?, ?,?,?,?,?,?,?,?,?, ?,0,0, 0,0,?,1)", -1, &s, NULL), SQLITE_OK);
+		sqlite3_bind_int64(s, 1, camp);
+		sqlite3_bind_int64(s, 2, idx);
+		sqlite3_bind_int64(s, 3, (int64_t)i + 1);
+		sqlite3_bind_int64(s, 4, 2048);
+		for (int k = 0; k < RPT_NCLS; k++)
+			sqlite3_bind_int64(s, 5 + k, d[i].cls[k]);
+		sqlite3_bind_int64(s, 14, d[i].violations);
+		sqlite3_bind_int64(s, 15, 300000000);
+		assert_int_equal(sqlite3_step(s), SQLITE_DONE);
+		sqlite3_finalize(s);
+	}
+	store_cycle_finish(st, cy, "ok", 2000 + idx);
+	return cy;
+}
+
+static int setup(void **state)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	snprintf(dir, sizeof(dir), "%s/pc-report-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	assert_non_null(mkdtemp(dir));
+	snprintf(db1, sizeof(db1), "%s/a.db", dir);
+	snprintf(db2, sizeof(db2), "%s/b.db", dir);
+
+	/* Database 1: the seed bench with a process kill (disks qcow2, raw). */
+	struct store *st = store_open(db1, STORE_CREATE | STORE_MIGRATE);
+	assert_non_null(st);
+	char *kill[] = { "campaign.cut=kill" };
+	int64_t a = campaign(st, kill, 1);
+	struct disk_res c1[] = { { "qcow2", { [RPT_OK] = 100, [RPT_UNFL_OLDER] = 10 }, 0, "clean" },
+				 { "raw", { [RPT_OK] = 110 }, 0, NULL } };
+	struct disk_res c2[] = { { "qcow2", { [RPT_OK] = 100, [RPT_FL_ZERO] = 1 }, 1, "corrupt" },
+				 { "raw", { [RPT_OK] = 110, [RPT_INFLIGHT] = 3 }, 0, NULL } };
+	struct disk_res c3[] = { { "qcow2", { 0 }, 0, NULL, true },
+				 { "raw", { [RPT_OK] = 110 }, 0, "repaired" } };
+	cycle(st, a, 1, "kill", c1, 2);
+	cycle(st, a, 2, "kill", c2, 2);
+	cycle(st, a, 3, "kill", c3, 2);
+	/* A power-cut campaign with controls: the lying disk shows no violation in one of
+	 * its two cycles (the control fails), the safe disk none (it passes). */
+	char *ctl[] = { "campaign.cut=power", "disk.qcow2.control=lying", "disk.raw.control=safe" };
+	int64_t b = campaign(st, ctl, 3);
+	struct disk_res p1[] = { { "qcow2", { [RPT_OK] = 90, [RPT_FL_OLDER] = 20 }, 20, "clean" },
+				 { "raw", { [RPT_OK] = 110 }, 0, NULL } };
+	struct disk_res p2[] = { { "qcow2", { [RPT_OK] = 110 }, 0, "clean" },
+				 { "raw", { [RPT_OK] = 105, [RPT_UNFL_ZERO] = 5 }, 0, NULL } };
+	cycle(st, b, 1, "power", p1, 2);
+	cycle(st, b, 2, "power", p2, 2);
+	store_close(st);
+
+	/* Database 2: the same kill campaign (pools), and one with the qcow2 disk's cache
+	 * mode changed (must not pool). */
+	st = store_open(db2, STORE_CREATE | STORE_MIGRATE);
+	assert_non_null(st);
+	int64_t c = campaign(st, kill, 1);
+	cycle(st, c, 1, "kill", c1, 2);
+	char *ds[] = { "campaign.cut=kill", "disk.qcow2.cache=directsync" };
+	int64_t d = campaign(st, ds, 2);
+	struct disk_res q1[] = { { "qcow2", { [RPT_OK] = 110 }, 0, "clean" },
+				 { "raw", { [RPT_OK] = 110 }, 0, NULL } };
+	cycle(st, d, 1, "kill", q1, 2);
+	store_close(st);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	unlink(db1);
+	unlink(db2);
+	char p[PATH_MAX + 32];
+	snprintf(p, sizeof(p), "%s/a.db-wal", dir); unlink(p);
+	snprintf(p, sizeof(p), "%s/a.db-shm", dir); unlink(p);
+	snprintf(p, sizeof(p), "%s/b.db-wal", dir); unlink(p);
+	snprintf(p, sizeof(p), "%s/b.db-shm", dir); unlink(p);
+	rmdir(dir);
+	return 0;
+}
+
+static json_t *find_cell(json_t *cells, const char *cut, const char *disk, const char *cache)
+{
+	size_t i;
+	json_t *c, *found = NULL;
+	int n = 0;
+
+	json_array_foreach(cells, i, c) {
+		if (!strcmp(json_string_value(json_object_get(c, "cut")), cut) &&
+		    !strcmp(json_string_value(json_object_get(c, "disk")), disk) &&
+		    !strcmp(json_string_value(json_object_get(c, "cache")), cache)) {
+			found = c;
+			n++;
+		}
+	}
+	assert_int_equal(n, 1);	/* exactly one cell per key */
+	return found;
+}
+
+static int64_t geti(json_t *o, const char *k)
+{
+	json_t *v = json_object_get(o, k);
+	assert_true(json_is_integer(v));
+	return json_integer_value(v);
+}
+
+static void test_cells(void **state)
+{
+	char *paths[] = { db1, db2 };
+	struct report_options o = REPORT_OPTIONS_INIT;
+	struct report *r = report_load(paths, 2, &o);
+	assert_non_null(r);
+	json_t *j = report_json(r), *cells = json_object_get(j, "cells");
+	/* kill: qcow2/none, raw/none (pooled over both databases), qcow2/directsync,
+	 * raw of the directsync campaign (same key as raw/none: pools); power: 2 */
+	assert_int_equal(json_array_size(cells), 5);
+
+	json_t *q = find_cell(cells, "kill", "qcow2", "none");
+	assert_int_equal(geti(q, "cycles"), 4);
+	assert_int_equal(geti(q, "verified_cycles"), 3);
+	assert_int_equal(geti(q, "campaigns"), 2);
+	assert_int_equal(geti(q, "databases"), 2);
+	assert_int_equal(geti(q, "violation_cycles"), 1);
+	assert_int_equal(geti(q, "unflushed_loss_cycles"), 2);
+	assert_int_equal(geti(q, "metadata_failures"), 1);
+	assert_int_equal(geti(q, "metadata_repaired"), 0);
+	assert_int_equal(geti(q, "node_lost_cycles"), 1);
+	struct stats_interval ci;
+	stats_wilson(1, 3, STATS_Z95, &ci);
+	json_t *v = json_object_get(q, "violation_rate_ci95");
+	assert_int_equal(json_array_size(v), 2);
+	assert_true(json_real_value(json_array_get(v, 0)) == ci.lo);
+	assert_true(json_real_value(json_array_get(v, 1)) == ci.hi);
+	json_t *tax = json_object_get(q, "taxonomy");
+	json_t *t = json_object_get(tax, "unflushed_lost_older");
+	assert_int_equal(geti(t, "blocks"), 20);
+	assert_int_equal(geti(t, "cycles"), 2);
+	json_t *ex = json_array_get(json_object_get(t, "examples"), 0);
+	assert_string_equal(json_string_value(json_object_get(ex, "db")), db1);
+	char want[PATH_MAX + 64];
+	snprintf(want, sizeof(want), "powercut show %s %lld", db1,
+		 (long long)geti(ex, "cycle_id"));
+	assert_string_equal(json_string_value(json_object_get(ex, "show")), want);
+	assert_int_equal(geti(json_object_get(tax, "flushed_lost_zero"), "cycles"), 1);
+	/* the rate is above 1 %: no honest count of further cycles */
+	assert_true(json_is_null(json_object_get(json_object_get(q, "violation"), "cycles_needed")));
+
+	json_t *raw = find_cell(cells, "kill", "raw", "none");
+	assert_int_equal(geti(raw, "cycles"), 5);
+	assert_int_equal(geti(raw, "violation_cycles"), 0);
+	assert_int_equal(geti(raw, "unflushed_loss_cycles"), 0);
+	assert_int_equal(geti(raw, "metadata_failures"), 0);
+	assert_int_equal(geti(raw, "metadata_repaired"), 1);
+	/* zero failures in 5: exact bound and cycles needed for 1 % (299 in all) */
+	json_t *rv = json_object_get(raw, "violation");
+	assert_true(json_real_value(json_object_get(rv, "upper95")) == stats_zero_fail_upper(5, 0.05));
+	assert_int_equal(geti(rv, "cycles_needed"), 299 - 5);
+	assert_true(json_real_value(json_array_get(json_object_get(raw, "violation_rate_ci95"), 0)) == 0);
+
+	json_t *dsync = find_cell(cells, "kill", "qcow2", "directsync");
+	assert_int_equal(geti(dsync, "cycles"), 1);
+	assert_int_equal(geti(dsync, "unflushed_loss_cycles"), 0);
+
+	/* controls: the lying disk missed a violation once */
+	json_t *lie = find_cell(cells, "power", "qcow2", "none");
+	assert_string_equal(json_string_value(json_object_get(lie, "control")), "lying");
+	assert_string_equal(json_string_value(json_object_get(lie, "control_state")), "failed");
+	assert_int_equal(geti(lie, "control_bad_cycles"), 1);
+	json_t *safe = find_cell(cells, "power", "raw", "none");
+	assert_string_equal(json_string_value(json_object_get(safe, "control_state")), "passed");
+	assert_int_equal(geti(safe, "unflushed_loss_cycles"), 1);
+	json_t *ctl = json_object_get(j, "controls");
+	assert_true(json_is_false(json_object_get(ctl, "ok")));
+	assert_int_equal(geti(ctl, "failed"), 1);
+	assert_int_equal(geti(ctl, "passed"), 1);
+	/* controls sort after the disks under test */
+	assert_string_equal(json_string_value(json_object_get(json_array_get(cells, 4), "control")) ,
+			    "safe");
+	/* reproducibility: three distinct configs, with their seeds and versions */
+	assert_int_equal(json_array_size(json_object_get(j, "configs")), 3);
+	json_decref(j);
+
+	/* every format renders; the HTML says the controls failed, before the matrix */
+	for (int f = REPORT_HTML; f <= REPORT_JSON; f++) {
+		char *buf = NULL;
+		size_t len = 0;
+		FILE *m = open_memstream(&buf, &len);
+		assert_int_equal(report_render(r, f, m), 0);
+		fclose(m);
+		assert_true(len > 200);
+		if (f == REPORT_HTML) {
+			char *banner = strstr(buf, "CONTROLS FAILED"), *mx = strstr(buf, "id='matrix'");
+			assert_non_null(banner);
+			assert_non_null(mx);
+			assert_true(banner < mx);
+			assert_null(strstr(buf, "<script"));
+			assert_non_null(strstr(buf, "<svg"));
+		}
+		if (f == REPORT_CSV)
+			assert_int_equal(strncmp(buf, "cell,bench,cut,", 15), 0);
+		free(buf);
+	}
+	report_free(r);
+
+	/* one database alone: nothing from the other */
+	r = report_load(paths + 1, 1, &o);
+	assert_non_null(r);
+	j = report_json(r);
+	q = find_cell(json_object_get(j, "cells"), "kill", "qcow2", "none");
+	assert_int_equal(geti(q, "cycles"), 1);
+	assert_true(json_is_true(json_object_get(json_object_get(j, "controls"), "ok")));
+	json_decref(j);
+	report_free(r);
+}
+
+static void test_errors(void **state)
+{
+	char missing[PATH_MAX + 32];
+	snprintf(missing, sizeof(missing), "%s/none.db", dir);
+	char *paths[] = { db1, missing };
+	struct report_options o = REPORT_OPTIONS_INIT;
+	errno = 0;
+	assert_null(report_load(paths, 2, &o));
+	assert_int_equal(errno, ENOENT);
+	enum report_format f;
+	assert_int_equal(report_format_parse("pdf", &f), -EINVAL);
+	assert_int_equal(report_format_parse("md", &f), 0);
+	assert_int_equal(f, REPORT_MD);
+}
+
+int main(void)
+{
+	log_set_prog("test_report_model");
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cells),
+		cmocka_unit_test(test_errors),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
