@@ -15,7 +15,7 @@
 static const char *const relay_drivers[] = { "serial", "usbhid", "gpio", "exec", "null", NULL };
 static const char *const sim_modes[] = { "realtime", "fast", NULL };
 static const char *const levels[] = { "high", "low", NULL };
-static const char *const node_drivers[] = { "sim", "qemu", NULL };
+static const char *const node_drivers[] = { "sim", "qemu", "proxmox", NULL };
 static const char *const formats[] = { "qcow2", "raw", "lvmthin", NULL };
 static const char *const caches[] = { "none", "writeback", "writethrough", "directsync",
 				      "unsafe", NULL };
@@ -104,7 +104,8 @@ static const struct opt_def relay_opts[] = {
 
 static const struct opt_def node_opts[] = {
 	{ "driver", OPT_ENUM, OFF(cfg_node, driver), "sim", NOLIMIT, node_drivers,
-	  "Node driver: sim (simulated node on this host) or qemu.", 0 },
+	  "Node driver: sim (simulated node on this host), qemu, or proxmox (a Proxmox VE node "
+	  "over ssh).", 0 },
 	{ "host", OPT_STRING, OFF(cfg_node, host), NULL, NOLIMIT, NULL,
 	  "Host of the node (ssh destination); unset: local.", 0 },
 	{ "tier", OPT_ENUM, OFF(cfg_node, tier), "fast", NOLIMIT, tiers,
@@ -120,6 +121,36 @@ static const struct opt_def node_opts[] = {
 	{ "guest", OPT_STRING, OFF(cfg_node, guest), NULL, NOLIMIT, NULL,
 	  "Simulated node, full tier: directory with vmlinux and initrd.cpio; unset: "
 	  "build/guest next to the binaries.", 0 },
+	{ "user", OPT_STRING, OFF(cfg_node, user), NULL, NOLIMIT, NULL,
+	  "Remote node: ssh user; unset: ssh's default (~/.ssh/config, then the local user).", 0 },
+	{ "port", OPT_INT, OFF(cfg_node, port), "0", 0, 65535, NULL,
+	  "Remote node: ssh port; 0: ssh's default.", 0 },
+	{ "identity", OPT_STRING, OFF(cfg_node, identity), NULL, NOLIMIT, NULL,
+	  "Remote node: ssh private key file (only this key is offered); unset: ssh's defaults.", 0 },
+	{ "known_hosts", OPT_STRING, OFF(cfg_node, known_hosts), NULL, NOLIMIT, NULL,
+	  "Remote node: known_hosts file holding the node's host key (always checked); unset: "
+	  "ssh's default.", 0 },
+	{ "ssh_config", OPT_STRING, OFF(cfg_node, ssh_config), NULL, NOLIMIT, NULL,
+	  "Remote node: ssh configuration file (ssh -F); unset: ~/.ssh/config as usual.", 0 },
+	{ "vmid", OPT_INT, OFF(cfg_node, vmid), "9000", 100, 999999999, NULL,
+	  "proxmox: id of the test VM the driver creates and destroys (must be free).", 0 },
+	{ "pve_node", OPT_STRING, OFF(cfg_node, pve_node), NULL, NOLIMIT, NULL,
+	  "proxmox: the node's name in the cluster; unset: the local node of /cluster/status.", 0 },
+	{ "storages", OPT_LIST, OFF(cfg_node, storages), "local-lvm", NOLIMIT, NULL,
+	  "proxmox: storage of the disks under test: STORAGE for all, or DISK=STORAGE words "
+	  "(LVM-thin for lvmthin disks; directory or LVM with snapshots as volume chain for "
+	  "qcow2; directory for raw).", 0 },
+	{ "bridge", OPT_STRING, OFF(cfg_node, bridge), "vmbr0", NOLIMIT, NULL,
+	  "proxmox: bridge of the test VM's network (the guest reaches the ledger through it).", 0 },
+	{ "remote_dir", OPT_STRING, OFF(cfg_node, remote_dir), "/var/lib/powercut", NOLIMIT, NULL,
+	  "Remote node: directory for the guest kernel, initramfs and consoles.", 0 },
+	{ "memory", OPT_INT, OFF(cfg_node, memory_mib), "1024", 256, 1 << 20, NULL,
+	  "proxmox: memory of the test VM in MiB.", 0 },
+	{ "cores", OPT_INT, OFF(cfg_node, cores), "2", 1, 256, NULL,
+	  "proxmox: CPU cores of the test VM.", 0 },
+	{ "fio", OPT_LIST, OFF(cfg_node, fio), NULL, NOLIMIT, NULL,
+	  "fio job files (rig/workloads/) run on the node beside the agent as load; their "
+	  "JSON figures are stored per cycle.", 0 },
 	{ 0 }
 };
 

@@ -28,7 +28,7 @@ enum relay_driver { RELAY_DRV_SERIAL, RELAY_DRV_USBHID, RELAY_DRV_GPIO, RELAY_DR
 		    RELAY_DRV_NULL };
 enum sim_mode { SIM_REALTIME, SIM_FAST };
 enum active_level { ACTIVE_HIGH, ACTIVE_LOW };
-enum node_driver { NODE_DRV_SIM, NODE_DRV_QEMU };
+enum node_driver { NODE_DRV_SIM, NODE_DRV_QEMU, NODE_DRV_PROXMOX };
 enum disk_format { DISK_QCOW2, DISK_RAW, DISK_LVMTHIN };
 enum disk_cache { CACHE_NONE, CACHE_WRITEBACK, CACHE_WRITETHROUGH, CACHE_DIRECTSYNC,
 		  CACHE_UNSAFE };
@@ -84,6 +84,17 @@ struct cfg_node {
 	int writeback;		/* enum node_writeback: the volatile disk cache's write-back */
 	bool tear;		/* the volatile disk cache may tear multi-sector writes */
 	char *guest;		/* full tier: directory with vmlinux and initrd.cpio */
+	/* a remote node over ssh (host set): host/ssh */
+	char *user, *identity, *known_hosts, *ssh_config;
+	int64_t port;		/* 0: ssh's default */
+	/* proxmox */
+	int64_t vmid;
+	char *pve_node;		/* NULL: the node's own name from /cluster/status */
+	char **storages;	/* "STORAGE" or "DISK=STORAGE" words */
+	char *bridge;
+	char *remote_dir;	/* where the guest kernel, initramfs and consoles go */
+	int64_t memory_mib, cores;
+	char **fio;		/* fio job files (rig/workloads/) run beside the agent */
 };
 
 struct cfg_disk {

@@ -11,8 +11,9 @@
 #include "log.h"
 
 extern const struct node_ops node_qemu_ops;
+extern const struct node_ops node_proxmox_ops;
 
-const struct node_ops *const node_drivers[] = { &node_qemu_ops, NULL };
+const struct node_ops *const node_drivers[] = { &node_qemu_ops, &node_proxmox_ops, NULL };
 
 struct node_lock {
 	pthread_mutex_t mu;
@@ -68,8 +69,8 @@ const struct node_ops *node_ops_find(const char *name)
 
 struct node *node_open(const struct bench_config *cfg, const struct node_env *env)
 {
-	static const char *const names[] = { "sim", "qemu" };
-	const char *name = names[cfg->node->driver == NODE_DRV_QEMU];
+	static const char *const names[] = { "sim", "qemu", "proxmox" };
+	const char *name = names[cfg->node->driver];
 	const struct node_ops *ops = node_ops_find(name);
 	struct node *n;
 	struct node_lock *lk;
@@ -84,7 +85,7 @@ struct node *node_open(const struct bench_config *cfg, const struct node_env *en
 		errno = -rc;
 		return NULL;
 	}
-	if (cfg->node->host) {
+	if (cfg->node->host && cfg->node->driver != NODE_DRV_PROXMOX) {
 		pc_err(LOG_NODE, "node driver '%s' runs locally only: host '%s' is not supported yet",
 		       ops->name, cfg->node->host);
 		errno = ENOTSUP;

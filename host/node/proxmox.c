@@ -1,0 +1,737 @@
+/* The `proxmox` node driver: a Proxmox VE node over ssh (host/node/remote.h).
+ *
+ * prepare   finds the node's name (pvesh /cluster/status), creates the test VM
+ *           (qm create, onboot 0), allocates every disk under test on its storage
+ *           (pvesm alloc; the storage's type from pvesh /storage decides the volume
+ *           name and format), finds volume ids (pvesh .../content) and paths (pvesm
+ *           path), attaches them with the cache mode under test (qm set --virtioN),
+ *           and copies the guest's kernel and initramfs to the node.
+ * start     sets `args` (-kernel/-initrd/-append with the job per docs/guest.md, the
+ *           console into a file on the node) and starts the VM (qm start).
+ * cut       the node loses DC: nothing to do; a process-kill cut kills the VM's QEMU
+ *           from its pid file.
+ * wait_up   ssh answers again, then the VM's state (pvesh .../status/current) is read;
+ *           a stale lock is removed (qm unlock).
+ * check     metadata first (qemu-img check --output=json on qcow2 volumes; lvs JSON
+ *           for LVM-thin volumes and their pool), then the guest in check mode; its
+ *           `check-line`s become one report file per disk.
+ * close     stops and destroys the VM and frees every volume this driver allocated
+ *           (never one it found existing), even after a failed cycle.
+ *
+ * This driver has not yet met a real Proxmox node in CI: its tests replay synthetic
+ * transcripts written from Proxmox's documented commands (host/node/tests/test_proxmox.c).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "child.h"
+#include "log.h"
+#include "node.h"
+#include "remote.h"
+
+#define CMD_TIMEOUT_MS 120000
+
+struct pdisk {
+	const struct cfg_disk *cfg;
+	const char *storage;
+	char stype[32];			/* dir, lvm, lvmthin, ... */
+	const char *fmt;		/* qcow2 or raw */
+	char filename[160];
+	char volid[320];
+	char path[PATH_MAX];
+	bool created;			/* this driver allocated it: free it at close */
+	char vg[128], lv[160];		/* LVM volumes */
+};
+
+struct ppriv {
+	struct remote *r;
+	long vmid;
+	char vmid_s[24];
+	char node[128];
+	bool vm_created, started;
+	struct pdisk d[NODE_MAX_DISKS];
+	size_t n;
+	char rdir[PATH_MAX];		/* on the node: remote_dir/VMID */
+	char kernel[PATH_MAX + 16], initrd[PATH_MAX + 16], console[PATH_MAX + 32];
+	int boots;
+	json_t *events;
+	int poll_ms;			/* console poll interval */
+};
+
+static const char *const cache_names[] = { "none", "writeback", "writethrough", "directsync",
+					   "unsafe" };
+static const char *const pattern_names[] = { "random", "sequential", "hotset", "alloc" };
+static const char *const flush_names[] = { "never", "every-n", "every-ms", "always", "fua" };
+
+/* Tests shorten the console poll. */
+int proxmox_poll_ms = 1000;
+
+static void last_line(const char *text, char *buf, size_t len)
+{
+	const char *end = text ? text + strlen(text) : NULL, *start;
+
+	buf[0] = '\0';
+	if (!text)
+		return;
+	while (end > text && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' '))
+		end--;
+	start = end;
+	while (start > text && start[-1] != '\n')
+		start--;
+	snprintf(buf, len, "%.*s", (int)(end - start), start);
+}
+
+/* Proxmox's tools say what went wrong only in words; these are the cases a bench
+ * must tell apart (the message itself is always shown). */
+static int pve_errno(const char *err)
+{
+	if (!err)
+		return -EIO;
+	if (strstr(err, "already exists"))
+		return -EEXIST;
+	if (strstr(err, "space") || strstr(err, "No space left"))
+		return -ENOSPC;
+	if (strstr(err, "is locked"))
+		return -EBUSY;
+	if (strstr(err, "does not exist") || strstr(err, "no such"))
+		return -ENOENT;
+	return -EIO;
+}
+
+/* Run argv; 0 when it exited 0. Otherwise a negative errno, logged unless quiet. */
+static int prun(struct ppriv *p, const char *const argv[], const char *input, bool quiet,
+		struct child_result *res)
+{
+	int rc = remote_run(p->r, argv, input, CMD_TIMEOUT_MS, res);
+	char why[512], st[64];
+
+	if (rc < 0)
+		return rc;
+	if (WIFEXITED(res->status) && WEXITSTATUS(res->status) == 0)
+		return 0;
+	rc = pve_errno(res->err);
+	last_line(res->err, why, sizeof(why));
+	if (!quiet)
+		pc_err(LOG_NODE, "'%s %s' failed on '%s': %s", argv[0], argv[1] ? argv[1] : "",
+		       remote_name(p->r), *why ? why : child_status_str(res->status, st, sizeof(st)));
+	return rc;
+}
+
+static int prun0(struct ppriv *p, const char *const argv[], bool quiet)
+{
+	struct child_result res;
+	int rc = prun(p, argv, NULL, quiet, &res);
+
+	child_result_release(&res);
+	return rc;
+}
+
+/* Run argv and parse its stdout as JSON. */
+static int prun_json(struct ppriv *p, const char *const argv[], json_t **out)
+{
+	struct child_result res;
+	json_error_t e;
+	int rc = prun(p, argv, NULL, false, &res);
+
+	*out = NULL;
+	if (rc == 0 && !(*out = json_loads(res.out ? res.out : "", 0, &e))) {
+		pc_err(LOG_NODE, "cannot parse the JSON of '%s %s' from '%s': %s", argv[0], argv[1],
+		       remote_name(p->r), e.text);
+		rc = -EPROTO;
+	}
+	child_result_release(&res);
+	return rc;
+}
+
+static int find_node_name(struct node *n, struct ppriv *p)
+{
+	static const char *const argv[] = { "pvesh", "get", "/cluster/status",
+					    "--output-format", "json", NULL };
+	json_t *st, *e;
+	size_t i;
+	int rc;
+
+	if (n->cfg->node->pve_node) {
+		snprintf(p->node, sizeof(p->node), "%s", n->cfg->node->pve_node);
+		return 0;
+	}
+	if ((rc = prun_json(p, argv, &st)) < 0)
+		return rc;
+	rc = -ENOENT;
+	json_array_foreach(st, i, e) {
+		const char *type = json_string_value(json_object_get(e, "type"));
+		const char *name = json_string_value(json_object_get(e, "name"));
+		json_t *local = json_object_get(e, "local");
+		/* pvesh prints booleans of this API as 0/1 integers. */
+		bool is_local = json_is_true(local) || json_integer_value(local) == 1;
+		if (type && name && !strcmp(type, "node") && is_local) {
+			snprintf(p->node, sizeof(p->node), "%s", name);
+			rc = 0;
+		}
+	}
+	json_decref(st);
+	if (rc < 0)
+		pc_err(LOG_NODE, "no local node in /cluster/status of '%s': set [node] pve_node",
+		       remote_name(p->r));
+	return rc;
+}
+
+/* The storage of disk `name`: a DISK=STORAGE word, else the first bare word. */
+static const char *storage_of(const struct cfg_node *cn, const char *name)
+{
+	const char *any = NULL;
+	size_t len = strlen(name);
+
+	for (char **w = cn->storages; w && *w; w++) {
+		if (!strncmp(*w, name, len) && (*w)[len] == '=')
+			return *w + len + 1;
+		if (!strchr(*w, '=') && !any)
+			any = *w;
+	}
+	return any;
+}
+
+static int proxmox_open(struct node *n)
+{
+	const struct cfg_node *cn = n->cfg->node;
+	struct ppriv *p;
+
+	if (!cn->host) {
+		pc_err(LOG_NODE, "node driver 'proxmox' needs [node] host");
+		return -EINVAL;
+	}
+	if (n->cfg->n_disks > 30) {
+		pc_err(LOG_NODE, "node driver 'proxmox': at most 30 disks (virtio0-29)");
+		return -EINVAL;
+	}
+	if (!(p = calloc(1, sizeof(*p))))
+		return -ENOMEM;
+	p->vmid = (long)cn->vmid;
+	snprintf(p->vmid_s, sizeof(p->vmid_s), "%ld", p->vmid);
+	snprintf(p->rdir, sizeof(p->rdir), "%s/%ld", cn->remote_dir, p->vmid);
+	p->n = n->cfg->n_disks;
+	p->poll_ms = proxmox_poll_ms;
+	for (size_t i = 0; i < p->n; i++) {
+		struct pdisk *d = &p->d[i];
+		d->cfg = n->cfg->disks[i];
+		if (!(d->storage = storage_of(cn, d->cfg->name))) {
+			pc_err(LOG_NODE, "no storage for disk '%s': add '%s=STORAGE' to [node] storages",
+			       d->cfg->name, d->cfg->name);
+			free(p);
+			return -EINVAL;
+		}
+	}
+	if (!(p->r = remote_open(n->cfg, n->env.work_dir))) {
+		int rc = -errno;
+		free(p);
+		return rc;
+	}
+	n->priv = p;
+	return 0;
+}
+
+/* Volume id and path of a freshly allocated disk: the storage's content list (JSON)
+ * names the volume; pvesm path prints its path (one line). */
+static int disk_locate(struct ppriv *p, struct pdisk *d)
+{
+	char url[512];
+	const char *list[] = { "pvesh", "get", url, "--vmid", p->vmid_s, "--output-format",
+			       "json", NULL };
+	const char *path[] = { "pvesm", "path", d->volid, NULL };
+	struct child_result res;
+	json_t *c, *e;
+	size_t i, flen = strlen(d->filename);
+	int rc;
+
+	snprintf(url, sizeof(url), "/nodes/%s/storage/%s/content", p->node, d->storage);
+	if ((rc = prun_json(p, list, &c)) < 0)
+		return rc;
+	d->volid[0] = '\0';
+	json_array_foreach(c, i, e) {
+		const char *v = json_string_value(json_object_get(e, "volid"));
+		size_t vl = v ? strlen(v) : 0;
+		if (vl > flen && !strcmp(v + vl - flen, d->filename) &&
+		    (v[vl - flen - 1] == ':' || v[vl - flen - 1] == '/'))
+			snprintf(d->volid, sizeof(d->volid), "%s", v);
+	}
+	json_decref(c);
+	if (!d->volid[0]) {
+		pc_err(LOG_NODE, "volume '%s' is not in the content of storage '%s'", d->filename,
+		       d->storage);
+		return -ENOENT;
+	}
+	if ((rc = prun(p, path, NULL, false, &res)) == 0) {
+		last_line(res.out, d->path, sizeof(d->path));
+		if (d->path[0] != '/')
+			rc = -EPROTO;
+	}
+	child_result_release(&res);
+	if (rc == 0 && (!strcmp(d->stype, "lvmthin") || !strcmp(d->stype, "lvm"))) {
+		/* /dev/VG/LV */
+		const char *vg = d->path + 5, *slash = strchr(vg, '/');
+		if (strncmp(d->path, "/dev/", 5) || !slash)
+			return -EPROTO;
+		snprintf(d->vg, sizeof(d->vg), "%.*s", (int)(slash - vg), vg);
+		snprintf(d->lv, sizeof(d->lv), "%s", slash + 1);
+	}
+	return rc;
+}
+
+static int disk_alloc(struct ppriv *p, struct pdisk *d)
+{
+	char url[256], size[32];
+	const char *stor[] = { "pvesh", "get", url, "--output-format", "json", NULL };
+	json_t *s;
+	int rc;
+
+	snprintf(url, sizeof(url), "/storage/%s", d->storage);
+	if ((rc = prun_json(p, stor, &s)) < 0)
+		return rc;
+	snprintf(d->stype, sizeof(d->stype), "%s",
+		 json_string_value(json_object_get(s, "type")) ?: "");
+	json_decref(s);
+	bool file = !strcmp(d->stype, "dir") || !strcmp(d->stype, "nfs") || !strcmp(d->stype, "cifs");
+	if (d->cfg->format == DISK_LVMTHIN && strcmp(d->stype, "lvmthin")) {
+		pc_err(LOG_NODE, "disk '%s' is lvmthin but storage '%s' is of type '%s'",
+		       d->cfg->name, d->storage, d->stype);
+		return -EINVAL;
+	}
+	if (d->cfg->format == DISK_QCOW2 && !file && strcmp(d->stype, "lvm")) {
+		pc_err(LOG_NODE, "disk '%s' is qcow2 but storage '%s' is of type '%s' (use a "
+		       "directory, or LVM with snapshots as volume chain)", d->cfg->name,
+		       d->storage, d->stype);
+		return -EINVAL;
+	}
+	d->fmt = d->cfg->format == DISK_QCOW2 ? "qcow2" : "raw";
+	/* Proxmox names a file volume with its format's extension; LVM volumes plain,
+	 * except qcow2 on LVM (snapshots as volume chain). */
+	snprintf(d->filename, sizeof(d->filename), "vm-%ld-pc-%s%s%s", p->vmid, d->cfg->name,
+		 file || d->cfg->format == DISK_QCOW2 ? "." : "",
+		 file || d->cfg->format == DISK_QCOW2 ? d->fmt : "");
+	/* pvesm sizes are in KiB unless suffixed; M keeps them exact for MiB sizes. */
+	snprintf(size, sizeof(size), "%" PRIu64 "M", (d->cfg->size + (1 << 20) - 1) >> 20);
+	const char *alloc[] = { "pvesm", "alloc", d->storage, p->vmid_s, d->filename, size,
+				"--format", d->fmt, NULL };
+	if ((rc = prun0(p, alloc, false)) < 0) {
+		if (rc == -EEXIST)
+			pc_err(LOG_NODE, "volume '%s' already exists on storage '%s': an earlier run "
+			       "left it, or another VM owns id %ld; it is left alone (free it with "
+			       "pvesm free, or choose another [node] vmid)", d->filename, d->storage,
+			       p->vmid);
+		else if (rc == -ENOSPC)
+			pc_err(LOG_NODE, "storage '%s' has no room for disk '%s' (%s)", d->storage,
+			       d->cfg->name, size);
+		return rc;
+	}
+	d->created = true;
+	return disk_locate(p, d);
+}
+
+static int proxmox_prepare(struct node *n)
+{
+	struct ppriv *p = n->priv;
+	const struct cfg_node *cn = n->cfg->node;
+	char mem[24], cores[24], name[64], net[160], vk[NODE_MAX_DISKS][32];
+	char vv[NODE_MAX_DISKS][PATH_MAX + 64], guest[PATH_MAX], local[PATH_MAX + 32];
+	const char *set[8 + 2 * NODE_MAX_DISKS];
+	int rc, k = 0;
+
+	if ((rc = find_node_name(n, p)) < 0)
+		return rc;
+	snprintf(mem, sizeof(mem), "%" PRId64, cn->memory_mib);
+	snprintf(cores, sizeof(cores), "%" PRId64, cn->cores);
+	snprintf(name, sizeof(name), "powercut-%ld", p->vmid);
+	snprintf(net, sizeof(net), "virtio,bridge=%s", cn->bridge);
+	const char *create[] = { "qm", "create", p->vmid_s, "--name", name, "--onboot", "0",
+				 "--memory", mem, "--cores", cores, "--ostype", "l26",
+				 "--net0", net, NULL };
+	if ((rc = prun0(p, create, false)) < 0) {
+		if (rc == -EEXIST)
+			pc_err(LOG_NODE, "VM %ld already exists on '%s': it is not ours, so it is "
+			       "left alone; choose a free [node] vmid", p->vmid, remote_name(p->r));
+		return rc;
+	}
+	p->vm_created = true;
+	for (size_t i = 0; i < p->n; i++)
+		if ((rc = disk_alloc(p, &p->d[i])) < 0)
+			return rc;
+	set[k++] = "qm"; set[k++] = "set"; set[k++] = p->vmid_s;
+	for (size_t i = 0; i < p->n; i++) {
+		snprintf(vk[i], sizeof(vk[i]), "--virtio%zu", i);
+		snprintf(vv[i], sizeof(vv[i]), "%s,cache=%s", p->d[i].volid,
+			 cache_names[p->d[i].cfg->cache]);
+		set[k++] = vk[i];
+		set[k++] = vv[i];
+	}
+	set[k] = NULL;
+	if ((rc = prun0(p, set, false)) < 0)
+		return rc;
+
+	const char *mk[] = { "mkdir", "-p", p->rdir, NULL };
+	if ((rc = prun0(p, mk, false)) < 0)
+		return rc;
+	if (cn->guest)
+		snprintf(guest, sizeof(guest), "%s", cn->guest);
+	else
+		snprintf(guest, sizeof(guest), "%s/../guest", n->env.bin_dir);
+	snprintf(p->kernel, sizeof(p->kernel), "%s/vmlinuz", p->rdir);
+	snprintf(p->initrd, sizeof(p->initrd), "%s/initrd.cpio", p->rdir);
+	snprintf(local, sizeof(local), "%s/vmlinuz", guest);
+	if ((rc = remote_copy(p->r, local, p->kernel, CMD_TIMEOUT_MS)) < 0)
+		return rc;
+	snprintf(local, sizeof(local), "%s/initrd.cpio", guest);
+	return remote_copy(p->r, local, p->initrd, CMD_TIMEOUT_MS);
+}
+
+/* Boot the guest: `args` carries the job (docs/guest.md), then qm start. */
+static int boot(struct node *n, const struct node_job *job, bool check)
+{
+	struct ppriv *p = n->priv;
+	const struct cfg_workload *w = n->cfg->workload;
+	char disks[256] = "", args[8192];
+	size_t off = 0;
+	int rc;
+
+	for (size_t i = 0; i < p->n; i++)
+		off += (size_t)snprintf(disks + off, sizeof(disks) - off, "%s%zu:vd%c", i ? "," : "",
+					i + 1, (char)('a' + i));
+	snprintf(p->console, sizeof(p->console), "%s/console-%d.log", p->rdir, ++p->boots);
+	off = (size_t)snprintf(args, sizeof(args),
+		"-kernel %s -initrd %s -serial file:%s -append 'console=ttyS0 quiet "
+		"powercut.mode=%s powercut.disks=%s powercut.ledger=%s:%u powercut.token=%s "
+		"powercut.campaign=%" PRIu64 " powercut.cycle=%u powercut.w.seed=%" PRIu64
+		" powercut.w.block_size=%" PRIu64 " powercut.w.span_mib=%" PRId64,
+		p->kernel, p->initrd, p->console, check ? "check" : "write", disks,
+		job->ledger_host, job->ledger_port, job->token, job->campaign, job->cycle, job->seed,
+		w->block_size, w->span_mib);
+	if (!check)
+		off += (size_t)snprintf(args + off, sizeof(args) - off,
+			" powercut.w.queue_depth=%" PRId64 " powercut.w.pattern=%s"
+			" powercut.w.hot_set_pct=%" PRId64 " powercut.w.flush=%s"
+			" powercut.w.flush_n=%" PRId64 " powercut.w.flush_ms=%" PRId64
+			" powercut.w.duration=%.3f%s",
+			w->queue_depth, pattern_names[w->pattern], w->hot_set_pct,
+			flush_names[w->flush], w->flush_n, w->flush_ms, w->duration_ms / 1000.0,
+			job->baseline ? "" : " powercut.w.baseline_exists");
+	off += (size_t)snprintf(args + off, sizeof(args) - off, "'");
+	if (off >= sizeof(args)) {
+		pc_err(LOG_NODE, "kernel command line too long");
+		return -E2BIG;
+	}
+	const char *set[] = { "qm", "set", p->vmid_s, "--args", args, NULL };
+	const char *start[] = { "qm", "start", p->vmid_s, NULL };
+	if ((rc = prun0(p, set, false)) < 0)
+		return rc;
+	if ((rc = prun0(p, start, false)) < 0)
+		return rc;
+	p->started = true;
+	json_decref(p->events);
+	p->events = json_array();
+	return 0;
+}
+
+static int proxmox_start_workload(struct node *n, const struct node_job *job)
+{
+	return boot(n, job, false);
+}
+
+static int proxmox_power_lost(struct node *n, int cut)
+{
+	struct ppriv *p = n->priv;
+	char pidfile[64];
+
+	if (cut != CUT_KILL)
+		return 0;	/* the node is dark: nothing can or need be done there */
+	snprintf(pidfile, sizeof(pidfile), "/var/run/qemu-server/%ld.pid", p->vmid);
+	const char *kill9[] = { "sh", "-c", "kill -9 \"$(cat \"$1\")\"", "sh", pidfile, NULL };
+	return prun0(p, kill9, false);
+}
+
+static int proxmox_power_back(struct node *n, const struct node_job *job)
+{
+	return 0;	/* the node's firmware powers it on ("restore on AC power loss") */
+}
+
+static int vm_status(struct ppriv *p, char *status, size_t len, bool *locked)
+{
+	char url[256];
+	const char *argv[] = { "pvesh", "get", url, "--output-format", "json", NULL };
+	json_t *j;
+	int rc;
+
+	snprintf(url, sizeof(url), "/nodes/%s/qemu/%ld/status/current", p->node, p->vmid);
+	if ((rc = prun_json(p, argv, &j)) < 0)
+		return rc;
+	snprintf(status, len, "%s", json_string_value(json_object_get(j, "status")) ?: "");
+	*locked = json_object_get(j, "lock") != NULL;
+	json_decref(j);
+	return 0;
+}
+
+static int proxmox_wait_up(struct node *n, int timeout_ms)
+{
+	struct ppriv *p = n->priv;
+	char status[32];
+	bool locked;
+	int rc;
+
+	if ((rc = remote_wait_up(p->r, timeout_ms)) < 0)
+		return rc;
+	if (!p->vm_created)
+		return 0;
+	if ((rc = vm_status(p, status, sizeof(status), &locked)) < 0)
+		return rc;
+	if (locked) {
+		/* A cut in the middle of qm start leaves the VM locked. */
+		const char *unlock[] = { "qm", "unlock", p->vmid_s, NULL };
+		pc_warn(LOG_NODE, "VM %ld was left locked by the cut: unlocking it", p->vmid);
+		if ((rc = prun0(p, unlock, false)) < 0)
+			return rc;
+	}
+	if (!strcmp(status, "running")) {
+		/* Not after a power cut; after a process kill, QEMU's pid may linger. */
+		const char *stop[] = { "qm", "stop", p->vmid_s, NULL };
+		if ((rc = prun0(p, stop, false)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static void add_check(json_t *arr, const char *kind, const char *result, json_t *detail)
+{
+	json_t *c = json_pack("{s:s,s:s}", "kind", kind, "result", result);
+
+	if (detail)
+		json_object_set_new(c, "detail", detail);
+	json_array_append_new(arr, c);
+}
+
+static void check_qcow2(struct ppriv *p, struct pdisk *d, json_t *checks)
+{
+	const char *argv[] = { "qemu-img", "check", "--output=json", "-f", "qcow2", d->path, NULL };
+	struct child_result res;
+	json_t *j = NULL;
+	/* Exit 2: corruptions, 3: leaks only; the JSON is printed in every case. */
+	int rc = remote_run(p->r, argv, NULL, CMD_TIMEOUT_MS, &res);
+
+	if (rc == 0)
+		j = json_loads(res.out ? res.out : "", 0, NULL);
+	if (!j) {
+		char why[256];
+		last_line(res.err, why, sizeof(why));
+		add_check(checks, "qemu-img-check", "error", json_pack("{s:s}", "error",
+			  rc < 0 ? strerror(-rc) : why));
+	} else {
+		json_int_t corrupt = json_integer_value(json_object_get(j, "corruptions"));
+		json_int_t leaks = json_integer_value(json_object_get(j, "leaks"));
+		json_int_t errs = json_integer_value(json_object_get(j, "check-errors"));
+		add_check(checks, "qemu-img-check", corrupt || errs ? "corrupt" :
+			  leaks ? "leaks" : "clean", j);
+	}
+	child_result_release(&res);
+}
+
+static void check_lvm(struct ppriv *p, struct pdisk *d, json_t *checks)
+{
+	const char *argv[] = { "lvs", "--reportformat", "json", "-a", "-o",
+			       "lv_name,vg_name,lv_attr,pool_lv,data_percent,metadata_percent,"
+			       "lv_health_status", d->vg, NULL };
+	json_t *j, *lvs, *e, *vol = NULL, *pool = NULL;
+	size_t i;
+
+	if (prun_json(p, argv, &j) < 0) {
+		add_check(checks, "lvs", "error", NULL);
+		return;
+	}
+	lvs = json_object_get(json_array_get(json_object_get(j, "report"), 0), "lv");
+	json_array_foreach(lvs, i, e)
+		if (!strcmp(json_string_value(json_object_get(e, "lv_name")) ?: "", d->lv))
+			vol = e;
+	const char *pname = vol ? json_string_value(json_object_get(vol, "pool_lv")) : NULL;
+	json_array_foreach(lvs, i, e)
+		if (pname && *pname && !strcmp(json_string_value(json_object_get(e, "lv_name")) ?: "",
+					      pname))
+			pool = e;
+	add_check(checks, "lvs", vol ? "ok" : "missing", vol ? json_incref(vol) : NULL);
+	if (pname && *pname) {
+		const char *health = pool ? json_string_value(json_object_get(pool,
+						"lv_health_status")) : NULL;
+		add_check(checks, "thin-pool", !pool ? "missing" : health && *health ? health : "ok",
+			  pool ? json_incref(pool) : NULL);
+	}
+	json_decref(j);
+}
+
+/* Read the console until `done` (or the timeout); check-lines into report files. */
+static int guest_check(struct node *n, const struct node_job *job, struct node_disk_result *res)
+{
+	struct ppriv *p = n->priv;
+	const char *cat[] = { "cat", p->console, NULL };
+	int64_t timeout = n->cfg->campaign->boot_timeout_ms;
+	struct child_result r = { 0 };
+	bool done = false;
+	int rc;
+	FILE *rep[NODE_MAX_DISKS] = { 0 };
+
+	if ((rc = boot(n, job, true)) < 0)
+		return rc;
+	for (int64_t waited = 0; !done && waited <= timeout; waited += p->poll_ms) {
+		child_result_release(&r);
+		rc = remote_run(p->r, cat, NULL, CMD_TIMEOUT_MS, &r);
+		done = rc == 0 && r.out && strstr(r.out, "POWERCUT done ");
+		if (!done)
+			usleep((useconds_t)p->poll_ms * 1000);
+	}
+	if (!done) {
+		pc_err(LOG_NODE, "the check guest on '%s' did not finish within %" PRId64 " ms",
+		       remote_name(p->r), timeout);
+		child_result_release(&r);
+		return -ETIMEDOUT;
+	}
+	for (char *line = r.out, *next; line && *line; line = next) {
+		unsigned disk;
+		int crc, used = 0;
+		if ((next = strchr(line, '\n')))
+			*next++ = '\0';
+		line[strcspn(line, "\r")] = '\0';
+		if (strncmp(line, "POWERCUT ", 9))
+			continue;
+		if (sscanf(line, "POWERCUT check-line disk=%u %n", &disk, &used) == 1 && used &&
+		    disk >= 1 && disk <= p->n) {
+			if (!rep[disk - 1]) {
+				char path[PATH_MAX + 64];
+				snprintf(path, sizeof(path), "%s/check-%u-%u.jsonl", n->env.work_dir,
+					 job->cycle, disk);
+				if (!(rep[disk - 1] = fopen(path, "w"))) {
+					pc_err(LOG_NODE, "cannot create '%s': %s", path, strerror(errno));
+					continue;
+				}
+				free(res[disk - 1].report_path);
+				res[disk - 1].report_path = strdup(path);
+			}
+			fprintf(rep[disk - 1], "%s\n", line + used);
+		} else if (sscanf(line, "POWERCUT check-end disk=%u rc=%d", &disk, &crc) == 2 &&
+			   disk >= 1 && disk <= p->n) {
+			res[disk - 1].agent_rc = crc;
+		}
+		json_array_append_new(p->events, json_string(line + 9));
+	}
+	for (size_t i = 0; i < p->n; i++)
+		if (rep[i])
+			fclose(rep[i]);
+	child_result_release(&r);
+	return 0;
+}
+
+static int proxmox_check(struct node *n, const struct node_job *job, struct node_disk_result *res)
+{
+	struct ppriv *p = n->priv;
+
+	/* Metadata before the guest opens the volumes again. */
+	for (size_t i = 0; i < p->n; i++) {
+		struct pdisk *d = &p->d[i];
+		if (!strcmp(d->fmt, "qcow2"))
+			check_qcow2(p, d, res[i].checks);
+		if (d->vg[0])
+			check_lvm(p, d, res[i].checks);
+	}
+	return guest_check(n, job, res);
+}
+
+static void proxmox_close(struct node *n)
+{
+	struct ppriv *p = n->priv;
+	char status[32] = "";
+	bool locked = false;
+
+	if (!p)
+		return;
+	if (p->vm_created) {
+		const char *unlock[] = { "qm", "unlock", p->vmid_s, NULL };
+		const char *stop[] = { "qm", "stop", p->vmid_s, NULL };
+		const char *destroy[] = { "qm", "destroy", p->vmid_s, "--purge", "1",
+					  "--destroy-unreferenced-disks", "1", NULL };
+		if (vm_status(p, status, sizeof(status), &locked) == 0 && locked)
+			prun0(p, unlock, false);
+		if (!strcmp(status, "running"))
+			prun0(p, stop, false);
+		if (prun0(p, destroy, false) == -EBUSY && prun0(p, unlock, false) == 0)
+			prun0(p, destroy, false);
+	}
+	/* Volumes that qm destroy did not take (not attached yet, or it failed). */
+	for (size_t i = 0; i < p->n; i++) {
+		struct pdisk *d = &p->d[i];
+		if (!d->created)
+			continue;
+		char url[512], vol[sizeof(d->volid)];
+		const char *list[] = { "pvesh", "get", url, "--vmid", p->vmid_s, "--output-format",
+				       "json", NULL };
+		json_t *c, *e;
+		size_t k;
+		bool present = false;
+		snprintf(url, sizeof(url), "/nodes/%s/storage/%s/content", p->node, d->storage);
+		if (prun_json(p, list, &c) < 0) {
+			pc_warn(LOG_NODE, "volume '%s' on '%s' may be left behind", d->filename,
+				d->storage);
+			continue;
+		}
+		json_array_foreach(c, k, e) {
+			const char *v = json_string_value(json_object_get(e, "volid"));
+			size_t vl = v ? strlen(v) : 0, fl = strlen(d->filename);
+			if (vl > fl && !strcmp(v + vl - fl, d->filename)) {
+				present = true;
+				snprintf(vol, sizeof(vol), "%s", v);
+			}
+		}
+		json_decref(c);
+		if (present) {
+			const char *freev[] = { "pvesm", "free", vol, NULL };
+			prun0(p, freev, false);
+		}
+	}
+	if (p->kernel[0]) {
+		const char *rm[] = { "rm", "-rf", p->rdir, NULL };
+		prun0(p, rm, false);
+	}
+	json_decref(p->events);
+	remote_close(p->r);
+	free(p);
+	n->priv = NULL;
+}
+
+static json_t *proxmox_collect(struct node *n)
+{
+	struct ppriv *p = n->priv;
+	json_t *j = json_pack("{s:s,s:I,s:i}", "node", p->node, "vmid", (json_int_t)p->vmid,
+			      "boots", p->boots);
+	json_t *vols = json_array();
+
+	for (size_t i = 0; i < p->n; i++)
+		json_array_append_new(vols, json_pack("{s:s,s:s,s:s,s:s}", "disk", p->d[i].cfg->name,
+			"volid", p->d[i].volid, "path", p->d[i].path, "storage_type", p->d[i].stype));
+	json_object_set_new(j, "volumes", vols);
+	json_object_set(j, "events", p->events ? p->events : json_null());
+	return j;
+}
+
+const struct node_ops node_proxmox_ops = {
+	.version = NODE_OPS_VERSION,
+	.name = "proxmox",
+	.help = "a Proxmox VE node over ssh: pvesm volumes, a qm test VM booting the guest",
+	.open = proxmox_open,
+	.close = proxmox_close,
+	.prepare = proxmox_prepare,
+	.start_workload = proxmox_start_workload,
+	.power_lost = proxmox_power_lost,
+	.power_back = proxmox_power_back,
+	.wait_up = proxmox_wait_up,
+	.check = proxmox_check,
+	.collect = proxmox_collect,
+};

@@ -1,0 +1,444 @@
+/* The proxmox node driver against SYNTHETIC TRANSCRIPTS: every reply below was written
+ * by hand from Proxmox VE's documented commands and output formats (pvesm alloc/path/
+ * free, qm create/set/start/stop/unlock/destroy, pvesh get ... --output-format json,
+ * qemu-img check --output=json, lvs --reportformat json). None was recorded on a real
+ * Proxmox node: the driver has not yet met one in CI.
+ *
+ * The seam: this program links a fake remote (remote.h) in place of remote_ssh.c. The
+ * fake checks every argument vector the driver issues, in order, and answers from the
+ * transcript, errors included (storage full, VM locked, volume exists, VM exists).
+ */
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+#include "node.h"
+#include "remote.h"
+
+extern const struct node_ops node_proxmox_ops;
+extern int proxmox_poll_ms;
+
+/* One expected command and its reply. An expected word ending in '*' matches any word
+ * starting with the rest. "COPY" and "WAIT_UP" stand for remote_copy/remote_wait_up. */
+struct step {
+	const char *argv[24];
+	int status;
+	const char *out, *err;
+};
+
+static const struct step *script;
+static size_t n_steps, pos;
+static char *issued_args[8];	/* every `--args` value, for content checks */
+static size_t n_args;
+
+static void expect(const char *const argv[])
+{
+	char got[4096] = "";
+	size_t off = 0;
+
+	for (size_t i = 0; argv[i]; i++)
+		off += (size_t)snprintf(got + off, sizeof(got) - off, "%s ", argv[i]);
+	if (pos >= n_steps)
+		fail_msg("unexpected command after the transcript ended: %s", got);
+	const struct step *s = &script[pos];
+	size_t i = 0;
+	for (; s->argv[i] && argv[i]; i++) {
+		const char *e = s->argv[i];
+		size_t el = strlen(e);
+		bool ok = el && e[el - 1] == '*' ? !strncmp(e, argv[i], el - 1) : !strcmp(e, argv[i]);
+		if (!ok)
+			fail_msg("step %zu: word %zu is '%s', expected '%s' (command: %s)", pos, i,
+				 argv[i], e, got);
+	}
+	if (s->argv[i] || argv[i])
+		fail_msg("step %zu: command has a different length: %s", pos, got);
+	if (!strcmp(argv[0], "qm") && argv[1] && !strcmp(argv[1], "set") && argv[3] &&
+	    !strcmp(argv[3], "--args") && n_args < 8)
+		issued_args[n_args++] = strdup(argv[4]);
+}
+
+struct remote *remote_open(const struct bench_config *cfg, const char *run_dir)
+{
+	static int dummy;
+	assert_string_equal(cfg->node->host, "pve1");
+	return (struct remote *)&dummy;
+}
+
+void remote_close(struct remote *r)
+{
+}
+
+int remote_run(struct remote *r, const char *const argv[], const char *input, int timeout_ms,
+	       struct child_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	expect(argv);
+	const struct step *s = &script[pos++];
+	res->out = strdup(s->out ? s->out : "");
+	res->err = strdup(s->err ? s->err : "");
+	res->out_len = strlen(res->out);
+	res->err_len = strlen(res->err);
+	res->status = (s->status & 0xff) << 8;
+	return 0;
+}
+
+int remote_copy(struct remote *r, const char *local, const char *path, int timeout_ms)
+{
+	const char *base = strrchr(local, '/') + 1;
+	const char *argv[] = { "COPY", base, path, NULL };
+	struct stat st;
+
+	expect(argv);
+	pos++;
+	return stat(local, &st) == 0 ? 0 : -ENOENT;
+}
+
+int remote_wait_up(struct remote *r, int timeout_ms)
+{
+	const char *argv[] = { "WAIT_UP", NULL };
+
+	expect(argv);
+	return script[pos++].status ? -ETIMEDOUT : 0;
+}
+
+const char *remote_name(const struct remote *r)
+{
+	return "root@pve1";
+}
+
+/* ---- the bench and its transcripts ---- */
+
+static char work[4000], guest[4096];
+
+static const char *bench_text =
+	"[bench]\nname = pvetest\n"
+	"[relay]\ndriver = null\n"
+	"[node]\ndriver = proxmox\nhost = pve1\nuser = root\nvmid = 9000\n"
+	"storages = local-lvm q=local\n"
+	"[disk q]\nformat = qcow2\ncache = none\nsize = 1G\n"
+	"[disk t]\nformat = lvmthin\ncache = writeback\nsize = 2G\n"
+	"[workload]\nspan_mib = 16\n";
+
+#define CLUSTER_STATUS \
+	"[{\"id\":\"cluster\",\"name\":\"lab\",\"nodes\":1,\"quorate\":1,\"type\":\"cluster\"," \
+	"\"version\":1},{\"id\":\"node/pve1\",\"ip\":\"192.0.2.10\",\"level\":\"\",\"local\":1," \
+	"\"name\":\"pve1\",\"nodeid\":1,\"online\":1,\"type\":\"node\"}]"
+#define QVOL "local:9000/vm-9000-pc-q.qcow2"
+#define QPATH "/var/lib/vz/images/9000/vm-9000-pc-q.qcow2"
+#define TVOL "local-lvm:vm-9000-pc-t"
+#define RDIR "/var/lib/powercut/9000"
+#define CONTENT(s) { "pvesh", "get", "/nodes/pve1/storage/" s "/content", "--vmid", "9000", \
+		     "--output-format", "json" }
+
+#define STEPS_Q \
+	{ { "pvesh", "get", "/cluster/status", "--output-format", "json" }, 0, CLUSTER_STATUS }, \
+	{ { "qm", "create", "9000", "--name", "powercut-9000", "--onboot", "0", "--memory", \
+	    "1024", "--cores", "2", "--ostype", "l26", "--net0", "virtio,bridge=vmbr0" }, 0, "" }, \
+	{ { "pvesh", "get", "/storage/local", "--output-format", "json" }, 0, \
+	  "{\"content\":\"iso,vztmpl,images\",\"digest\":\"0f1e\",\"path\":\"/var/lib/vz\"," \
+	  "\"storage\":\"local\",\"type\":\"dir\"}" }, \
+	{ { "pvesm", "alloc", "local", "9000", "vm-9000-pc-q.qcow2", "1024M", "--format", \
+	    "qcow2" }, 0, "Formatting '" QPATH "', fmt=qcow2 cluster_size=65536 " \
+	  "extended_l2=off preallocation=off compression_type=zlib size=1073741824 " \
+	  "lazy_refcounts=off refcount_bits=16\nsuccessfully created '" QVOL "'\n" }, \
+	{ CONTENT("local"), 0, "[{\"content\":\"images\",\"ctime\":1718000000,\"format\":" \
+	  "\"qcow2\",\"size\":1073741824,\"used\":200704,\"vmid\":9000,\"volid\":\"" QVOL "\"}]" }, \
+	{ { "pvesm", "path", QVOL }, 0, QPATH "\n" }
+
+#define STEPS_T \
+	{ { "pvesh", "get", "/storage/local-lvm", "--output-format", "json" }, 0, \
+	  "{\"content\":\"rootdir,images\",\"digest\":\"9a8b\",\"storage\":\"local-lvm\"," \
+	  "\"thinpool\":\"data\",\"type\":\"lvmthin\",\"vgname\":\"pve\"}" }
+
+static const struct step happy[] = {
+	STEPS_Q,
+	STEPS_T,
+	{ { "pvesm", "alloc", "local-lvm", "9000", "vm-9000-pc-t", "2048M", "--format", "raw" },
+	  0, "  Logical volume \"vm-9000-pc-t\" created.\nsuccessfully created '" TVOL "'\n" },
+	{ CONTENT("local-lvm"), 0, "[{\"content\":\"images\",\"ctime\":1718000001,\"format\":"
+	  "\"raw\",\"size\":2147483648,\"vmid\":9000,\"volid\":\"" TVOL "\"}]" },
+	{ { "pvesm", "path", TVOL }, 0, "/dev/pve/vm-9000-pc-t\n" },
+	{ { "qm", "set", "9000", "--virtio0", QVOL ",cache=none", "--virtio1",
+	    TVOL ",cache=writeback" }, 0, "update VM 9000: -virtio0 " QVOL ",cache=none "
+	  "-virtio1 " TVOL ",cache=writeback\n" },
+	{ { "mkdir", "-p", RDIR }, 0, "" },
+	{ { "COPY", "vmlinuz", RDIR "/vmlinuz" }, 0 },
+	{ { "COPY", "initrd.cpio", RDIR "/initrd.cpio" }, 0 },
+	/* the cycle's workload */
+	{ { "qm", "set", "9000", "--args", "-kernel " RDIR "/vmlinuz -initrd " RDIR
+	    "/initrd.cpio -serial file:" RDIR "/console-1.log -append 'console=ttyS0 *" }, 0,
+	  "update VM 9000: -args ...\n" },
+	{ { "qm", "start", "9000" }, 0, "" },
+	/* the node is back: a cut in the middle of qm start left the VM locked */
+	{ { "WAIT_UP" }, 0 },
+	{ { "pvesh", "get", "/nodes/pve1/qemu/9000/status/current", "--output-format", "json" }, 0,
+	  "{\"cpus\":2,\"lock\":\"create\",\"maxmem\":1073741824,\"name\":\"powercut-9000\","
+	  "\"qmpstatus\":\"stopped\",\"status\":\"stopped\",\"uptime\":0,\"vmid\":9000}" },
+	{ { "qm", "unlock", "9000" }, 0, "" },
+	/* checks: qemu-img reports a corruption (exit 2), the thin pool is healthy */
+	{ { "qemu-img", "check", "--output=json", "-f", "qcow2", QPATH }, 2,
+	  "{\n    \"image-end-offset\": 262144,\n    \"total-clusters\": 16384,\n"
+	  "    \"check-errors\": 0,\n    \"corruptions\": 1,\n    \"allocated-clusters\": 3,\n"
+	  "    \"filename\": \"" QPATH "\",\n    \"format\": \"qcow2\",\n"
+	  "    \"fragmented-clusters\": 0\n}\n", "" },
+	{ { "lvs", "--reportformat", "json", "-a", "-o", "lv_name,vg_name,lv_attr,pool_lv,"
+	    "data_percent,metadata_percent,lv_health_status", "pve" }, 0,
+	  "  {\n      \"report\": [\n          {\n              \"lv\": [\n"
+	  "                  {\"lv_name\":\"data\", \"vg_name\":\"pve\", \"lv_attr\":\"twi-aotz--\", "
+	  "\"pool_lv\":\"\", \"data_percent\":\"12.50\", \"metadata_percent\":\"1.93\", "
+	  "\"lv_health_status\":\"\"},\n"
+	  "                  {\"lv_name\":\"vm-9000-pc-t\", \"vg_name\":\"pve\", \"lv_attr\":"
+	  "\"Vwi-a-tz--\", \"pool_lv\":\"data\", \"data_percent\":\"40.00\", "
+	  "\"metadata_percent\":\"\", \"lv_health_status\":\"\"}\n"
+	  "              ]\n          }\n      ]\n  }\n" },
+	{ { "qm", "set", "9000", "--args", "-kernel " RDIR "/vmlinuz -initrd " RDIR
+	    "/initrd.cpio -serial file:" RDIR "/console-2.log -append 'console=ttyS0 *" }, 0, "" },
+	{ { "qm", "start", "9000" }, 0, "" },
+	{ { "cat", RDIR "/console-2.log" }, 0,
+	  "SeaBIOS (version rel-1.16.3)\r\n[    0.000000] Linux version 6.1.0\r\n"
+	  "POWERCUT boot contract=1 kernel=6.1.0-56-amd64 uptime_ms=900 mode=check agent=present "
+	  "guest=56871c5d8712571a\r\n"
+	  "POWERCUT ready mode=check disks=2 uptime_ms=1400\r\n"
+	  "POWERCUT check-begin disk=1 target=/dev/vda\r\n"
+	  "POWERCUT check-line disk=1 {\"type\":\"check\",\"version\":1,\"campaign\":7,\"cycle\":3}\r\n"
+	  "POWERCUT check-line disk=1 {\"b\":0,\"n\":15,\"k\":\"gen\",\"c\":1,\"g\":0,\"m\":0}\r\n"
+	  "POWERCUT check-end disk=1 rc=0 ms=120\r\n"
+	  "POWERCUT check-begin disk=2 target=/dev/vdb\r\n"
+	  "POWERCUT check-line disk=2 {\"type\":\"check\",\"version\":1,\"campaign\":7,\"cycle\":3}\r\n"
+	  "POWERCUT check-end disk=2 rc=1 ms=80\r\n"
+	  "POWERCUT done mode=check status=ok\r\n" },
+	/* close */
+	{ { "pvesh", "get", "/nodes/pve1/qemu/9000/status/current", "--output-format", "json" }, 0,
+	  "{\"status\":\"stopped\",\"vmid\":9000}" },
+	{ { "qm", "destroy", "9000", "--purge", "1", "--destroy-unreferenced-disks", "1" }, 0, "" },
+	{ CONTENT("local"), 0, "[]" },
+	{ CONTENT("local-lvm"), 0, "[]" },
+	{ { "rm", "-rf", RDIR }, 0, "" },
+};
+
+/* Storage full on the second disk; at close the VM is locked, destroy leaves the
+ * first volume, which the driver frees itself. */
+static const struct step full[] = {
+	STEPS_Q,
+	STEPS_T,
+	{ { "pvesm", "alloc", "local-lvm", "9000", "vm-9000-pc-t", "2048M", "--format", "raw" },
+	  255, "", "  Volume group \"pve\" has insufficient free space (1023 extents): 1024 "
+	  "required.\nlvcreate 'pve/vm-9000-pc-t' error:   Volume group \"pve\" has insufficient "
+	  "free space (1023 extents): 1024 required.\n" },
+	{ { "pvesh", "get", "/nodes/pve1/qemu/9000/status/current", "--output-format", "json" }, 0,
+	  "{\"lock\":\"create\",\"status\":\"stopped\",\"vmid\":9000}" },
+	{ { "qm", "unlock", "9000" }, 0, "" },
+	{ { "qm", "destroy", "9000", "--purge", "1", "--destroy-unreferenced-disks", "1" }, 2, "",
+	  "can't lock file '/var/lock/qemu-server/lock-9000.conf' - got timeout\n"
+	  "VM is locked (create)\n" },
+	{ { "qm", "unlock", "9000" }, 0, "" },
+	{ { "qm", "destroy", "9000", "--purge", "1", "--destroy-unreferenced-disks", "1" }, 0, "" },
+	{ CONTENT("local"), 0, "[{\"content\":\"images\",\"format\":\"qcow2\",\"size\":1073741824,"
+	  "\"vmid\":9000,\"volid\":\"" QVOL "\"}]" },
+	{ { "pvesm", "free", QVOL }, 0, "" },
+};
+
+/* The first volume already exists: prepare fails, and close must not free it. */
+static const struct step exists[] = {
+	{ { "pvesh", "get", "/cluster/status", "--output-format", "json" }, 0, CLUSTER_STATUS },
+	{ { "qm", "create", "9000", "--name", "powercut-9000", "--onboot", "0", "--memory",
+	    "1024", "--cores", "2", "--ostype", "l26", "--net0", "virtio,bridge=vmbr0" }, 0, "" },
+	{ { "pvesh", "get", "/storage/local", "--output-format", "json" }, 0,
+	  "{\"storage\":\"local\",\"type\":\"dir\",\"path\":\"/var/lib/vz\"}" },
+	{ { "pvesm", "alloc", "local", "9000", "vm-9000-pc-q.qcow2", "1024M", "--format",
+	    "qcow2" }, 255, "", "unable to create image: volume '" QVOL "' already exists\n" },
+	{ { "pvesh", "get", "/nodes/pve1/qemu/9000/status/current", "--output-format", "json" }, 0,
+	  "{\"status\":\"stopped\",\"vmid\":9000}" },
+	{ { "qm", "destroy", "9000", "--purge", "1", "--destroy-unreferenced-disks", "1" }, 0, "" },
+};
+
+/* VM 9000 belongs to someone else: nothing may be destroyed. */
+static const struct step vm_exists[] = {
+	{ { "pvesh", "get", "/cluster/status", "--output-format", "json" }, 0, CLUSTER_STATUS },
+	{ { "qm", "create", "9000", "--name", "powercut-9000", "--onboot", "0", "--memory",
+	    "1024", "--cores", "2", "--ostype", "l26", "--net0", "virtio,bridge=vmbr0" }, 255, "",
+	  "unable to create VM 9000 - VM 9000 already exists on node 'pve1'\n" },
+};
+
+static struct bench_config *cfg;
+static struct node node;
+
+static void begin(const struct step *s, size_t n)
+{
+	char *err = NULL;
+
+	script = s;
+	n_steps = n;
+	pos = 0;
+	cfg = bench_config_parse("pvetest.ini", bench_text, NULL, 0, &err);
+	if (!cfg)
+		fail_msg("%s", err);
+	node = (struct node){ .ops = &node_proxmox_ops, .cfg = cfg,
+			      .env = { .bin_dir = "/nonexistent", .work_dir = work } };
+	assert_int_equal(node_proxmox_ops.open(&node), 0);
+}
+
+static void end(void)
+{
+	node_proxmox_ops.close(&node);
+	assert_int_equal(pos, n_steps);	/* every expected command was issued */
+	bench_config_free(cfg);
+	for (size_t i = 0; i < n_args; i++)
+		free(issued_args[i]);
+	n_args = 0;
+}
+
+static const char *check_result(json_t *checks, const char *kind)
+{
+	size_t i;
+	json_t *c;
+
+	json_array_foreach(checks, i, c)
+		if (!strcmp(json_string_value(json_object_get(c, "kind")), kind))
+			return json_string_value(json_object_get(c, "result"));
+	return NULL;
+}
+
+static void test_cycle(void **state)
+{
+	struct node_job job = { .campaign = 7, .cycle = 3, .token = "tok3n",
+				.ledger_host = "192.0.2.1", .ledger_port = 7000, .seed = 42,
+				.baseline = true };
+	struct node_disk_result res[2];
+	char buf[512];
+
+	begin(happy, sizeof(happy) / sizeof(happy[0]));
+	free(cfg->node->guest);
+	cfg->node->guest = strdup(guest);
+	assert_int_equal(node_proxmox_ops.prepare(&node), 0);
+	assert_int_equal(node_proxmox_ops.start_workload(&node, &job), 0);
+	assert_int_equal(node_proxmox_ops.power_lost(&node, CUT_POWER), 0);
+	assert_int_equal(node_proxmox_ops.power_back(&node, &job), 0);
+	assert_int_equal(node_proxmox_ops.wait_up(&node, 60000), 0);
+	for (int i = 0; i < 2; i++)
+		res[i] = (struct node_disk_result){ .disk = cfg->disks[i]->name, .id = (uint32_t)i + 1,
+						    .checks = json_array(), .agent_rc = -1 };
+	assert_int_equal(node_proxmox_ops.check(&node, &job, res), 0);
+
+	/* The job reached the kernel command line, write mode first, then check mode. */
+	assert_int_equal(n_args, 2);
+	assert_non_null(strstr(issued_args[0], " powercut.mode=write powercut.disks=1:vda,2:vdb "
+			       "powercut.ledger=192.0.2.1:7000 powercut.token=tok3n "
+			       "powercut.campaign=7 powercut.cycle=3 powercut.w.seed=42 "));
+	assert_non_null(strstr(issued_args[0], " powercut.w.span_mib=16 "));
+	assert_int_equal(issued_args[0][strlen(issued_args[0]) - 1], '\'');
+	assert_null(strstr(issued_args[0], "baseline_exists"));
+	assert_non_null(strstr(issued_args[1], " powercut.mode=check "));
+	assert_null(strstr(issued_args[1], "powercut.w.flush="));
+
+	/* Metadata: the corruption is reported, the thin LV and pool are fine. */
+	assert_string_equal(check_result(res[0].checks, "qemu-img-check"), "corrupt");
+	assert_string_equal(check_result(res[1].checks, "lvs"), "ok");
+	assert_string_equal(check_result(res[1].checks, "thin-pool"), "ok");
+	assert_null(check_result(res[0].checks, "lvs"));
+	/* The agent's reports, per disk, with their exit status. */
+	assert_int_equal(res[0].agent_rc, 0);
+	assert_int_equal(res[1].agent_rc, 1);
+	assert_non_null(res[0].report_path);
+	FILE *f = fopen(res[0].report_path, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(buf, sizeof(buf), f));
+	assert_string_equal(buf, "{\"type\":\"check\",\"version\":1,\"campaign\":7,\"cycle\":3}\n");
+	assert_non_null(fgets(buf, sizeof(buf), f));
+	assert_string_equal(buf, "{\"b\":0,\"n\":15,\"k\":\"gen\",\"c\":1,\"g\":0,\"m\":0}\n");
+	assert_null(fgets(buf, sizeof(buf), f));
+	fclose(f);
+
+	json_t *col = node_proxmox_ops.collect(&node);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(
+		json_object_get(col, "volumes"), 1), "path")), "/dev/pve/vm-9000-pc-t");
+	json_decref(col);
+	for (int i = 0; i < 2; i++) {
+		unlink(res[i].report_path);
+		json_decref(res[i].checks);
+		free(res[i].report_path);
+	}
+	end();
+}
+
+static void test_storage_full_cleanup(void **state)
+{
+	begin(full, sizeof(full) / sizeof(full[0]));
+	assert_int_equal(node_proxmox_ops.prepare(&node), -ENOSPC);
+	end();
+}
+
+static void test_volume_exists_left_alone(void **state)
+{
+	begin(exists, sizeof(exists) / sizeof(exists[0]));
+	assert_int_equal(node_proxmox_ops.prepare(&node), -EEXIST);
+	end();
+}
+
+static void test_vm_exists_left_alone(void **state)
+{
+	begin(vm_exists, sizeof(vm_exists) / sizeof(vm_exists[0]));
+	assert_int_equal(node_proxmox_ops.prepare(&node), -EEXIST);
+	end();
+}
+
+static void test_config_errors(void **state)
+{
+	char *err = NULL;
+	struct bench_config *c = bench_config_parse("x.ini",
+		"[bench]\nname = x\n[relay]\ndriver = null\n[node]\ndriver = proxmox\n"
+		"host = pve1\nstorages = q=local\n[disk q]\nsize = 1G\n[disk r]\nsize = 1G\n", NULL, 0, &err);
+	assert_non_null(c);
+	struct node nn = { .ops = &node_proxmox_ops, .cfg = c, .env = { .work_dir = work } };
+	/* disk r has no storage */
+	assert_int_equal(node_proxmox_ops.open(&nn), -EINVAL);
+	free(c->node->host);
+	c->node->host = NULL;
+	assert_int_equal(node_proxmox_ops.open(&nn), -EINVAL);
+	bench_config_free(c);
+}
+
+int main(void)
+{
+	const char *tmp = getenv("TMPDIR");
+	char path[4200];
+
+	proxmox_poll_ms = 10;
+	snprintf(work, sizeof(work), "%s/pcpve.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(work))
+		return 1;
+	snprintf(guest, sizeof(guest), "%s/guest", work);
+	mkdir(guest, 0700);
+	snprintf(path, sizeof(path), "%s/vmlinuz", guest);
+	fclose(fopen(path, "w"));
+	snprintf(path, sizeof(path), "%s/initrd.cpio", guest);
+	fclose(fopen(path, "w"));
+
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cycle),
+		cmocka_unit_test(test_storage_full_cleanup),
+		cmocka_unit_test(test_volume_exists_left_alone),
+		cmocka_unit_test(test_vm_exists_left_alone),
+		cmocka_unit_test(test_config_errors),
+	};
+	int rc = cmocka_run_group_tests(tests, NULL, NULL);
+
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/vmlinuz", guest);
+	unlink(path);
+	rmdir(guest);
+	rmdir(work);
+	return rc;
+}
