@@ -1,0 +1,74 @@
+/* fio JSON report into figures. See fio.h. */
+#include "fio.h"
+
+#include <string.h>
+
+static json_t *direction(json_t *d)
+{
+	json_t *pct = json_object_get(json_object_get(d, "clat_ns"), "percentile");
+	json_t *o = json_pack("{s:I,s:f,s:I}",
+		"ios", (json_int_t)json_integer_value(json_object_get(d, "total_ios")),
+		"iops", json_number_value(json_object_get(d, "iops")),
+		"bw_kib", (json_int_t)json_integer_value(json_object_get(d, "bw")));
+	static const struct { const char *key, *name; } p[] = {
+		{ "50.000000", "lat_p50_us" }, { "99.000000", "lat_p99_us" },
+		{ "99.900000", "lat_p999_us" } };
+
+	for (size_t i = 0; pct && i < sizeof(p) / sizeof(p[0]); i++) {
+		json_t *v = json_object_get(pct, p[i].key);
+		if (json_is_number(v))
+			json_object_set_new(o, p[i].name, json_real(json_number_value(v) / 1000.0));
+	}
+	return o;
+}
+
+json_t *fio_figures(const char *output, const char **err)
+{
+	const char *start = NULL;
+	json_t *rep, *jobs, *j, *out, *arr;
+	size_t i;
+
+	/* The report starts on a line of its own with '{'. */
+	for (const char *l = output; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+		if (*l == '{') {
+			start = l;
+			break;
+		}
+	if (!start) {
+		*err = "no JSON report in fio's output";
+		return NULL;
+	}
+	if (!(rep = json_loads(start, JSON_DISABLE_EOF_CHECK, NULL))) {
+		*err = "fio's JSON report does not parse";
+		return NULL;
+	}
+	jobs = json_object_get(rep, "jobs");
+	if (!json_is_array(jobs)) {
+		json_decref(rep);
+		*err = "fio's JSON report has no jobs";
+		return NULL;
+	}
+	arr = json_array();
+	json_array_foreach(jobs, i, j) {
+		json_array_append_new(arr, json_pack("{s:s,s:I,s:o,s:o}",
+			"name", json_string_value(json_object_get(j, "jobname")) ?: "",
+			"error", (json_int_t)json_integer_value(json_object_get(j, "error")),
+			"read", direction(json_object_get(j, "read")),
+			"write", direction(json_object_get(j, "write"))));
+	}
+	out = json_pack("{s:s,s:o}", "fio_version",
+			json_string_value(json_object_get(rep, "fio version")) ?: "", "jobs", arr);
+	json_decref(rep);
+	return out;
+}
+
+const char *fio_verify_result(const json_t *figures)
+{
+	json_t *j;
+	size_t i;
+
+	json_array_foreach(json_object_get(figures, "jobs"), i, j)
+		if (json_integer_value(json_object_get(j, "error")))
+			return "fail";
+	return "pass";
+}

@@ -1,0 +1,25 @@
+/* fio's JSON output (--output-format=json) into per-cycle figures.
+ *
+ *   json_t *fig = fio_figures(output, &err);   // new reference, or NULL + message
+ *
+ * The output may start with other lines (fio's warnings); the first line that opens
+ * a JSON object starts the report, and anything after it is ignored. The figures:
+ *   {"fio_version": "fio-3.33",
+ *    "jobs": [{"name", "error", "read": {...}, "write": {...}}]}
+ * where each direction is {"ios", "iops", "bw_kib", "lat_p50_us", "lat_p99_us",
+ * "lat_p999_us"} (completion latency percentiles, microseconds; absent when fio gave
+ * none). A job's non-zero "error" (fio's errno, e.g. 84 EILSEQ for a verify failure)
+ * is what the optional secondary check reports; it is never the oracle.
+ */
+#ifndef PC_FIO_H
+#define PC_FIO_H
+
+#include <jansson.h>
+
+/* Parse fio's output. NULL with *err (static text) when no report is found. */
+json_t *fio_figures(const char *output, const char **err);
+
+/* The secondary check of the figures: "pass", or "fail" when a job reported an error. */
+const char *fio_verify_result(const json_t *figures);
+
+#endif

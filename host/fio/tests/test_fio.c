@@ -1,0 +1,135 @@
+/* fio JSON parsing on real fio output produced here: fio runs for about a second on
+ * a small file in a private temporary directory. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "child.h"
+#include "fio.h"
+
+static char dir[4096];
+
+static char *run_fio(const char *const extra[], int *exit_status)
+{
+	char file[4200];
+	const char *argv[32] = { "fio", "--name=pc", "--size=4M", "--bs=4k",
+				 "--ioengine=psync", "--output-format=json" };
+	size_t k = 6;
+	struct child_result r;
+
+	snprintf(file, sizeof(file), "--filename=%s/data", dir);
+	argv[k++] = file;
+	for (size_t i = 0; extra[i]; i++)
+		argv[k++] = extra[i];
+	argv[k] = NULL;
+	assert_int_equal(child_run(argv, NULL, 30000, &r), 0);
+	*exit_status = WIFEXITED(r.status) ? WEXITSTATUS(r.status) : -1;
+	char *out = strdup(r.out);
+	child_result_release(&r);
+	return out;
+}
+
+static void test_real_output(void **state)
+{
+	const char *extra[] = { "--rw=randrw", "--time_based", "--runtime=1", NULL };
+	const char *err = NULL;
+	int st;
+	char *out = run_fio(extra, &st), *prefixed;
+
+	assert_int_equal(st, 0);
+	/* Other lines may come first. */
+	assert_true(asprintf(&prefixed, "fio: some warning\nnote: another line\n%s", out) > 0);
+	json_t *f = fio_figures(prefixed, &err);
+	assert_non_null(f);
+	assert_int_equal(strncmp(json_string_value(json_object_get(f, "fio_version")), "fio-", 4), 0);
+	json_t *job = json_array_get(json_object_get(f, "jobs"), 0);
+	assert_string_equal(json_string_value(json_object_get(job, "name")), "pc");
+	for (int d = 0; d < 2; d++) {
+		json_t *x = json_object_get(job, d ? "write" : "read");
+		assert_true(json_real_value(json_object_get(x, "iops")) > 0);
+		assert_true(json_integer_value(json_object_get(x, "ios")) > 0);
+		assert_true(json_integer_value(json_object_get(x, "bw_kib")) > 0);
+		double p50 = json_real_value(json_object_get(x, "lat_p50_us"));
+		double p99 = json_real_value(json_object_get(x, "lat_p99_us"));
+		assert_true(p50 > 0 && p50 <= p99);
+	}
+	assert_string_equal(fio_verify_result(f), "pass");
+	json_decref(f);
+	free(prefixed);
+	free(out);
+}
+
+/* fio's own verify as the secondary check: a corrupted block is a fail. */
+static void test_verify_fail(void **state)
+{
+	const char *write[] = { "--rw=write", "--verify=crc32c", "--do_verify=0", NULL };
+	const char *verify[] = { "--rw=write", "--verify=crc32c", "--verify_only", NULL };
+	const char *err;
+	char path[4200];
+	int st;
+	char *out = run_fio(write, &st);
+	json_t *f = fio_figures(out, &err);
+
+	assert_non_null(f);
+	assert_string_equal(fio_verify_result(f), "pass");
+	json_decref(f);
+	free(out);
+	snprintf(path, sizeof(path), "%s/data", dir);
+	FILE *fp = fopen(path, "r+b");
+	fseek(fp, 8192 + 100, SEEK_SET);
+	fputs("garbage", fp);
+	fclose(fp);
+	out = run_fio(verify, &st);
+	assert_int_not_equal(st, 0);
+	f = fio_figures(out, &err);
+	assert_non_null(f);
+	assert_string_equal(fio_verify_result(f), "fail");
+	json_decref(f);
+	free(out);
+	unlink(path);
+}
+
+static void test_no_report(void **state)
+{
+	const char *err = NULL;
+
+	assert_null(fio_figures("fio: no such engine\n", &err));
+	assert_non_null(err);
+	assert_null(fio_figures("x\n{\"jobs\": [", &err));
+	assert_null(fio_figures("{\"fio version\": \"x\"}\n", &err));
+}
+
+int main(void)
+{
+	const char *tmp = getenv("TMPDIR");
+	const char *probe[] = { "fio", "--version", NULL };
+	struct child_result r;
+
+	if (child_run(probe, NULL, 10000, &r) != 0) {
+		printf("skip: no fio\n");
+		return 77;
+	}
+	child_result_release(&r);
+	snprintf(dir, sizeof(dir), "%s/pcfio.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(dir))
+		return 1;
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_real_output),
+		cmocka_unit_test(test_verify_fail),
+		cmocka_unit_test(test_no_report),
+	};
+	int rc = cmocka_run_group_tests(tests, NULL, NULL);
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/data", dir);
+	unlink(path);
+	rmdir(dir);
+	return rc;
+}
