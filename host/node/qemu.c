@@ -63,6 +63,7 @@ struct qpriv {
 	char con_buf[65536];
 	size_t con_len;
 	json_t *events;			/* every POWERCUT event of this boot, parsed */
+	json_t *boot_log;		/* every boot: {"boot": N, "events": [...]} */
 	json_t *lvm_ev, *lvs;		/* the last boot's lvm and lvs events */
 	bool ready, done;
 	FILE *reports[NODE_MAX_DISKS];	/* check mode: check-line payloads per disk */
@@ -205,7 +206,7 @@ static void qemu_close(struct node *n)
 		close(q->con_fd);
 	if (q->log_fd >= 0)
 		close(q->log_fd);
-	json_decref(q->events);
+	json_decref(q->boot_log);
 	json_decref(q->lvm_ev);
 	json_decref(q->lvs);
 	free(q);
@@ -541,12 +542,16 @@ static int boot(struct node *n, const struct node_job *job, bool check)
 		off += (size_t)snprintf(disks + off, sizeof(disks) - off, "%s%u:%s", i ? "," : "",
 					q->d[i].id, (int)i == q->lvm ? "lvm" : q->d[i].dev);
 	off = (size_t)snprintf(append, sizeof(append),
-		"console=ttyS0 quiet powercut.mode=%s powercut.disks=%s powercut.ledger=%s:%u "
-		"powercut.token=%s powercut.campaign=%" PRIu64 " powercut.cycle=%u "
+		"console=ttyS0 quiet powercut.mode=%s powercut.disks=%s "
+		"powercut.campaign=%" PRIu64 " powercut.cycle=%u "
 		"powercut.w.seed=%" PRIu64 " powercut.w.block_size=%" PRIu64
 		" powercut.w.span_mib=%" PRId64,
-		check ? "check" : "write", disks, job->ledger_host, job->ledger_port, job->token,
-		job->campaign, job->cycle, job->seed, w->block_size, w->span_mib);
+		check ? "check" : "write", disks, job->campaign, job->cycle, job->seed,
+		w->block_size, w->span_mib);
+	if (!check && off < sizeof(append))
+		off += (size_t)snprintf(append + off, sizeof(append) - off,
+			" powercut.ledger=%s:%u powercut.token=%s", job->ledger_host,
+			job->ledger_port, job->token);
 	if (q->lvm >= 0) {
 		uint64_t mib = q->d[q->lvm].cfg->size >> 20;
 		off += (size_t)snprintf(append + off, sizeof(append) - off,
@@ -555,6 +560,8 @@ static int boot(struct node *n, const struct node_job *job, bool check)
 			q->lvm_created ? "activate" : "create", q->d[q->lvm].dev,
 			mib * 3 / 4, mib * 2);
 	}
+	if (check)	/* the check reports on the console: no ledger, no DHCP */
+		off += (size_t)snprintf(append + off, sizeof(append) - off, " powercut.net=none");
 	if (!check)
 		off += (size_t)snprintf(append + off, sizeof(append) - off,
 			" powercut.w.queue_depth=%" PRId64 " powercut.w.pattern=%s"
@@ -597,8 +604,12 @@ static int boot(struct node *n, const struct node_job *job, bool check)
 	}
 	argv[k] = NULL;
 
-	json_decref(q->events);
 	q->events = json_array();
+	if (!q->boot_log)
+		q->boot_log = json_array();
+	/* The boot log owns the events; this boot's array is filled as they come. */
+	json_array_append_new(q->boot_log, json_pack("{s:i,s:s,s:o}", "boot", q->boots,
+				"mode", check ? "check" : "write", "events", q->events));
 	q->ready = q->done = false;
 	q->con_len = 0;
 	if (q->con_fd >= 0)
@@ -759,6 +770,7 @@ static int full_power_back(struct node *n, const struct node_job *job)
 	struct qpriv *q = n->priv;
 
 	qemu_stop(q);
+	con_poll(q);	/* what the killed boot said, for the record */
 	for (size_t i = 0; i < q->n; i++) {
 		struct qdisk *d = &q->d[i];
 		if (d->have_chk)
@@ -906,7 +918,7 @@ static json_t *qemu_collect(struct node *n)
 
 	if (q->full) {
 		json_object_set_new(j, "boots", json_integer(q->boots));
-		json_object_set(j, "events", q->events ? q->events : json_null());
+		json_object_set(j, "boot_log", q->boot_log ? q->boot_log : json_null());
 	}
 	return j;
 }

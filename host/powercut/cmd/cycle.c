@@ -453,6 +453,7 @@ int cmd_cycle(struct pc_ctx *ctx)
 		pc_warn(LOG_CHECK, "the node's checks did not all complete");
 
 	/* The record. */
+	json_t *node_info = node_collect(c.node);
 	struct store_cut sc = {
 		.cycle = c.cycle_id, .channel = ch, .kind = cc->cut == CUT_KILL ? "kill" : "power",
 		.timed_by = rec.timed_by ? rec.timed_by : "firmware",
@@ -476,6 +477,8 @@ int cmd_cycle(struct pc_ctx *ctx)
 		"node_booted_mono_ns", (json_int_t)pt.booted_ns,
 		"window_from_mono_ns", (json_int_t)rec.window_from_ns,
 		"window_to_mono_ns", (json_int_t)rec.window_to_ns, "edges", c.edges);
+	if (det && node_info)
+		json_object_set(det, "node", node_info);
 	char *dets = det ? json_dumps(det, JSON_COMPACT) : NULL;
 	sc.detail_json = dets;
 	store_cut_insert(ctx->db, &sc, NULL);
@@ -503,7 +506,6 @@ int cmd_cycle(struct pc_ctx *ctx)
 	int64_t excluded = (pt.lost_ns - t_running) + (pt.back_ns - pt.lost_ns) +
 			   cfg->node->boot_delay_ms * 1000000;
 	double overhead_s = (t_end - t0 - excluded) / 1e9;
-	json_t *node_info = node_collect(c.node);
 
 	if (ctx->json) {
 		json_t *j = json_pack("{s:s,s:I,s:i,s:s,s:s,s:s,s:s}", "db", db_path,
