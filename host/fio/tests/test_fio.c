@@ -70,8 +70,11 @@ static void test_real_output(void **state)
 /* fio's own verify as the secondary check: a corrupted block is a fail. */
 static void test_verify_fail(void **state)
 {
-	const char *write[] = { "--rw=write", "--verify=crc32c", "--do_verify=0", NULL };
-	const char *verify[] = { "--rw=write", "--verify=crc32c", "--verify_only", NULL };
+	/* verify_state_save=0: fio would otherwise leave its state file in the cwd */
+	const char *write[] = { "--rw=write", "--verify=crc32c", "--do_verify=0",
+				"--verify_state_save=0", NULL };
+	const char *verify[] = { "--rw=write", "--verify=crc32c", "--verify_only",
+				 "--verify_state_save=0", NULL };
 	const char *err;
 	char path[4200];
 	int st;
