@@ -10,7 +10,8 @@ REPORT_OBJS  = $(REPORT_SRCS:%.c=$(BUILD)/%.o)
 REPORT_SAN_OBJS = $(REPORT_SRCS:%.c=$(BUILD)/san/%.o)
 REPORT_CFLAGS = -Ihost/report -Ihost/lib -Ihost/store -Ihost/oracle \
 	$(shell pkg-config --cflags sqlite3 jansson)
-REPORT_TESTS := $(BUILD)/host/report/tests/test_stats $(BUILD)/host/report/tests/test_report_model
+REPORT_TESTS := $(BUILD)/host/report/tests/test_stats $(BUILD)/host/report/tests/test_report_model \
+	$(BUILD)/host/report/tests/test_report_e2e
 REPORT_BENCH := $(BUILD)/host/report/bench/bench_report
 
 ALL_TARGETS += $(REPORT_LIB)

@@ -9,7 +9,7 @@ static const char css[] =
 	"body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1280px;padding:0 16px;color:#222}"
 	"h1{font-size:24px;margin:0 0 4px}h2{font-size:19px;margin:28px 0 8px;border-bottom:1px solid #ccc}"
 	"h3{font-size:15px;margin:18px 0 6px}"
-	"table{border-collapse:collapse;margin:6px 0}th,td{border:1px solid #ccc;padding:3px 6px;"
+	"table{border-collapse:collapse;margin:6px 0;font-size:13px}td small{display:block}th,td{border:1px solid #ccc;padding:3px 6px;"
 	"vertical-align:top;text-align:left}th{background:#f0f0f0}td.n{text-align:right;"
 	"font-variant-numeric:tabular-nums;white-space:nowrap}"
 	"tr.ctl td{background:#f7f7ff}.bad{color:#b00000;font-weight:600}.good{color:#006644}"
@@ -31,13 +31,25 @@ static void td_num(FILE *f, uint64_t v, bool bad)
 	fprintf(f, "<td class='n%s'>%" PRIu64 "</td>", bad && v ? " bad" : "", v);
 }
 
+/* Two lines: the count (and rate) in bold, the interval and bound below. */
 static void td_rate(FILE *f, const struct rpt_rate *rt, bool bad)
 {
-	char s[160];
+	char p[32], lo[32], hi[32], ub[32];
 
-	rpt_rate_str(s, sizeof(s), rt);
-	fprintf(f, "<td class='n%s'>", bad && rt->k ? " bad" : "");
-	esc(f, s);
+	if (!rt->n) {
+		fputs("<td class='n'>0/0</td>", f);
+		return;
+	}
+	rpt_pct(p, sizeof(p), (double)rt->k / (double)rt->n);
+	rpt_pct(lo, sizeof(lo), rt->ci95.lo);
+	rpt_pct(hi, sizeof(hi), rt->ci95.hi);
+	rpt_pct(ub, sizeof(ub), rt->upper95);
+	fprintf(f, "<td class='n%s'><b>%" PRIu64 "/%" PRIu64, bad && rt->k ? " bad" : "", rt->k, rt->n);
+	if (rt->k)
+		fprintf(f, " = %s", p);
+	fprintf(f, "</b><small>[%s, %s]</small>", lo, hi);
+	if (!rt->k)
+		fprintf(f, "<small>exact &le; %s</small>", ub);
 	fputs("</td>", f);
 }
 
@@ -97,7 +109,7 @@ static void matrix(const struct report *r, FILE *f)
 
 	rpt_pct(t, sizeof(t), r->opts.target);
 	fputs("<h2 id='matrix'>Headline matrix</h2>\n<table><tr><th>#</th><th>bench</th><th>cut</th>"
-	      "<th>disk</th><th>cache</th><th>workload, flush</th><th>cycles (verified)</th>"
+	      "<th>disk</th><th>cache</th><th>flush, workload</th><th>cycles (verified)</th>"
 	      "<th>violations</th><th>unflushed writes lost</th><th>metadata failures</th>"
 	      "<th>leaks repaired</th><th>node lost</th>", f);
 	fprintf(f, "<th>to bound violations &lt; %s</th></tr>\n", t);
@@ -109,18 +121,20 @@ static void matrix(const struct report *r, FILE *f)
 		esc(f, c->bench);
 		fprintf(f, "</td><td>%s</td><td><b>", !strcmp(c->cut, "kill") ? "process kill" : "power cut");
 		esc(f, c->disk);
-		fputs("</b> ", f);
-		esc(f, c->disk_kind);
+		fputs("</b>", f);
 		if (c->control)
 			fprintf(f, " <i>(control: %s)</i>", rpt_control_name(c->control));
-		fputs("<br><small>", f);
+		fputs("<small>", f);
+		esc(f, c->disk_kind);
+		fputs("</small><small>node ", f);
 		esc(f, c->node);
 		fputs("</small></td><td>", f);
 		esc(f, c->cache);
-		fputs("</td><td>", f);
-		esc(f, c->workload);
-		fputs("<br>flush ", f);
+		fputs("</td><td>flush ", f);
 		esc(f, c->flush);
+		fputs("<small>", f);
+		esc(f, c->workload);
+		fputs("</small>", f);
 		fprintf(f, "</td><td class='n'>%" PRIu64 " (%" PRIu64 ")</td>", c->cycles, c->verified);
 		td_rate(f, &c->violation, c->control != RPT_CTL_LYING);
 		td_rate(f, &c->unflushed, false);

@@ -152,7 +152,7 @@ void rpt_svg_holdup(const struct report *r, FILE *f)
 	for (size_t i = 0; i < r->n_cycles; i++)
 		if (r->cycles[i].have_cut && r->cycles[i].hold_up_ns > 0)
 			v[n++] = r->cycles[i].hold_up_ns;
-	int h = MT + PH + 44;
+	int h = MT + PH + 60;
 	open_svg(f, h, "PSU hold-up: relay open to PWR_OK drop");
 	if (!n) {
 		fprintf(f, "<text x='%d' y='%d'>no cut with a measured hold-up time</text></svg>\n", ML,
@@ -180,8 +180,8 @@ void rpt_svg_holdup(const struct report *r, FILE *f)
 	fprintf(f, "\n<line x1='%.1f' x2='%.1f' y1='%d' y2='%d' stroke='#D55E00' stroke-dasharray='4 3'/>"
 		"<text x='%.1f' y='%d' fill='#D55E00'>ATX minimum 16 ms</text>\n", x16, x16, MT, MT + PH,
 		x16 + 4, MT + 12);
-	fprintf(f, "<text x='%d' y='%d' text-anchor='end'>n = %zu, min %.3f, median %.3f, max %.3f ms"
-		"</text>\n", W - MR - 6, MT + 28, n, v[0] / 1e6, v[n / 2] / 1e6, v[n - 1] / 1e6);
+	fprintf(f, "<text x='%d' y='%d'>n = %zu cuts, min %.3f, median %.3f, max %.3f ms"
+		"</text>\n", ML, MT + PH + 52, n, v[0] / 1e6, v[n / 2] / 1e6, v[n - 1] / 1e6);
 	fputs("</svg>\n", f);
 	free(v);
 }
@@ -252,12 +252,11 @@ void rpt_svg_timeline(const struct report *r, FILE *f)
 	rpt_time(b, sizeof(b), t1);
 	fprintf(f, "<text x='%d' y='%d'>%s</text><text x='%d' y='%d' text-anchor='end'>%s</text>\n",
 		ML, y + 8, a, W - MR, y + 8, b);
-	static const char *const lab[] = { NULL, "ok (or only in-flight writes persisted)",
-		"unflushed writes lost", "not verified (node or check failed)",
-		"violation or metadata failure" };
-	for (int s = 1; s <= 4; s++)
+	static const char *const lab[] = { NULL, "ok", "unflushed writes lost",
+		"not verified (node or check failed)", "violation or metadata failure" };
+	/* About 6 px per character of an 11 px sans-serif label. */
+	for (int s = 1, x = ML; s <= 4; x += 14 + 6 * (int)strlen(lab[s]) + 18, s++)
 		fprintf(f, "<rect x='%d' y='%d' width='10' height='10' fill='%s'/><text x='%d' y='%d'>"
-			"%s</text>", ML + (s - 1) * 205, y + 22, col[s], ML + (s - 1) * 205 + 14, y + 31,
-			lab[s]);
+			"%s</text>", x, y + 22, col[s], x + 14, y + 31, lab[s]);
 	fputs("\n</svg>\n", f);
 }

@@ -1,0 +1,293 @@
+/* End to end: a small fast-tier campaign made by the real `powercut cycle` (firmware
+ * in the simulator, qemu-storage-daemon, the agent over NBD), then `powercut report`.
+ *
+ * - The seed result, asserted on the JSON of the same databases: with the process
+ *   kill and no flush, qcow2 with cache=none loses unflushed writes in every cycle;
+ *   raw (cache=none) and qcow2 with cache=directsync lose none; nothing is a violation.
+ * - A power cut with a lying raw disk: the control is caught, the report says so.
+ * - The HTML page: self-contained (no script, nothing fetched), rendered by headless
+ *   Chromium to BUILD/report/report.png at 1366 px with no console error; the page
+ *   itself is kept beside it (BUILD/report/report.html).
+ * Skips (77) when Chromium is missing, after the JSON assertions. */
+#include <errno.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "child.h"
+#include "util.h"
+
+static char bin[PATH_MAX], build[PATH_MAX], tmp[PATH_MAX], db[PATH_MAX + 16];
+static const char *chromium = "/usr/bin/chromium";
+static bool skip_render;
+
+static int run(const char *const *argv, struct child_result *r, int timeout_ms)
+{
+	int rc = child_run(argv, NULL, timeout_ms, r);
+	if (rc < 0)
+		return rc;
+	return WIFEXITED(r->status) ? WEXITSTATUS(r->status) : 128 + WTERMSIG(r->status);
+}
+
+static void cycle(const char *const *sets, size_t n)
+{
+	char pc[PATH_MAX + 16], rd[PATH_MAX + 32];
+	const char *argv[40];
+	size_t k = 0;
+	struct child_result r;
+
+	snprintf(pc, sizeof(pc), "%s/powercut", bin);
+	/* A private run directory: its own bench lock and simulator socket. */
+	snprintf(rd, sizeof(rd), "bench.run_dir=%s/run", tmp);
+	argv[k++] = pc;
+	argv[k++] = "cycle";
+	argv[k++] = "--json";
+	argv[k++] = "--db";
+	argv[k++] = db;
+	argv[k++] = "--set";
+	argv[k++] = rd;
+	for (size_t i = 0; i < n; i++) {
+		argv[k++] = "--set";
+		argv[k++] = sets[i];
+	}
+	argv[k++] = "rig/benches/sim-fast.ini";
+	argv[k] = NULL;
+	int rc = run(argv, &r, 120000);
+	if (rc != 0)
+		fprintf(stderr, "powercut cycle: exit %d\n%s\n%s\n", rc, r.out, r.err);
+	assert_int_equal(rc, 0);
+	child_result_release(&r);
+}
+
+static json_t *report_json(void)
+{
+	char pc[PATH_MAX + 16];
+	struct child_result r;
+	snprintf(pc, sizeof(pc), "%s/powercut", bin);
+	const char *argv[] = { pc, "report", "--format", "json", db, NULL };
+	assert_int_equal(run(argv, &r, 60000), 0);
+	json_error_t e;
+	json_t *j = json_loads(r.out, 0, &e);
+	if (!j)
+		fprintf(stderr, "report JSON: %s\n", e.text);
+	assert_non_null(j);
+	child_result_release(&r);
+	return j;
+}
+
+static int setup(void **state)
+{
+	const char *t = getenv("TMPDIR");
+
+	assert_int_equal(pc_exe_dir(bin, sizeof(bin)), 0);
+	/* BUILD/host/report/tests -> BUILD */
+	snprintf(build, sizeof(build), "%.4000s/../../..", bin);
+	snprintf(bin, sizeof(bin), "%.4000s/bin", build);
+	snprintf(tmp, sizeof(tmp), "%s/pc-report-e2e-XXXXXX", t && *t ? t : "/tmp");
+	assert_non_null(mkdtemp(tmp));
+	snprintf(db, sizeof(db), "%s/c.db", tmp);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	const char *argv[] = { "rm", "-rf", "--", tmp, NULL };
+	struct child_result r;
+	if (child_run(argv, NULL, 30000, &r) == 0)
+		child_result_release(&r);
+	return 0;
+}
+
+static json_t *cell(json_t *cells, const char *cut, const char *disk, const char *cache)
+{
+	size_t i;
+	json_t *c;
+	json_array_foreach(cells, i, c)
+		if (!strcmp(json_string_value(json_object_get(c, "cut")), cut) &&
+		    !strcmp(json_string_value(json_object_get(c, "disk")), disk) &&
+		    !strcmp(json_string_value(json_object_get(c, "cache")), cache))
+			return c;
+	fail_msg("no cell %s/%s/%s", cut, disk, cache);
+	return NULL;
+}
+
+static json_int_t geti(json_t *c, const char *k)
+{
+	assert_true(json_is_integer(json_object_get(c, k)));
+	return json_integer_value(json_object_get(c, k));
+}
+
+static void test_seed_result(void **state)
+{
+	static const char *const kill[] = { "campaign.cut=kill", "workload.flush=never" };
+	static const char *const kill_ds[] = { "campaign.cut=kill", "workload.flush=never",
+					       "disk.qcow2.cache=directsync" };
+	static const char *const lying[] = { "campaign.cut=power", "node.writeback=none",
+					     "disk.raw.control=lying" };
+	cycle((const char *const *)kill, 2);
+	cycle((const char *const *)kill, 2);
+	cycle((const char *const *)kill_ds, 3);
+	cycle((const char *const *)lying, 3);
+
+	json_t *j = report_json(), *cells = json_object_get(j, "cells");
+	json_t *q = cell(cells, "kill", "qcow2", "none");
+	json_t *raw = cell(cells, "kill", "raw", "none");
+	json_t *ds = cell(cells, "kill", "qcow2", "directsync");
+
+	/* qcow2 cache=none: both kill cycles pooled, both lost unflushed writes */
+	assert_int_equal(geti(q, "cycles"), 2);
+	assert_int_equal(geti(q, "verified_cycles"), 2);
+	assert_int_equal(geti(q, "unflushed_loss_cycles"), 2);
+	/* raw pools over all three kill campaigns (its key did not change) */
+	assert_int_equal(geti(raw, "cycles"), 3);
+	assert_int_equal(geti(raw, "verified_cycles"), 3);
+	assert_int_equal(geti(raw, "unflushed_loss_cycles"), 0);
+	assert_int_equal(geti(ds, "cycles"), 1);
+	assert_int_equal(geti(ds, "verified_cycles"), 1);
+	assert_int_equal(geti(ds, "unflushed_loss_cycles"), 0);
+	json_t *c;
+	size_t i;
+	json_array_foreach(cells, i, c) {
+		if (strcmp(json_string_value(json_object_get(c, "control")), "lying")) {
+			assert_int_equal(geti(c, "violation_cycles"), 0);
+			assert_int_equal(geti(c, "metadata_failures"), 0);
+		}
+		json_t *ci = json_object_get(c, "violation_rate_ci95");
+		assert_int_equal(json_array_size(ci), 2);
+		assert_true(json_number_value(json_array_get(ci, 0)) <= json_number_value(json_array_get(ci, 1)));
+	}
+	/* the lying disk is the control, and the rig caught it */
+	json_t *lie = cell(cells, "power", "raw", "none");
+	assert_string_equal(json_string_value(json_object_get(lie, "control")), "lying");
+	assert_int_equal(geti(lie, "violation_cycles"), 1);
+	assert_true(json_is_true(json_object_get(json_object_get(j, "controls"), "ok")));
+	json_decref(j);
+}
+
+static void test_formats(void **state)
+{
+	char pc[PATH_MAX + 16];
+	struct child_result r;
+	snprintf(pc, sizeof(pc), "%s/powercut", bin);
+	const char *csv[] = { pc, "report", "--format=csv", db, NULL };
+	assert_int_equal(run(csv, &r, 60000), 0);
+	assert_int_equal(strncmp(r.out, "cell,bench,cut,", 15), 0);
+	child_result_release(&r);
+	const char *md[] = { pc, "report", "--format=md", "--target", "0.05", db, NULL };
+	assert_int_equal(run(md, &r, 60000), 0);
+	assert_non_null(strstr(r.out, "## Headline matrix"));
+	assert_non_null(strstr(r.out, "< 5.00 %"));
+	child_result_release(&r);
+	const char *bad[] = { pc, "report", "--format=pdf", db, NULL };
+	assert_int_equal(run(bad, &r, 60000), 2);
+	assert_non_null(strstr(r.err, "invalid value 'pdf' for '--format'"));
+	child_result_release(&r);
+	const char *badt[] = { pc, "report", "--target=1.5", db, NULL };
+	assert_int_equal(run(badt, &r, 60000), 2);
+	child_result_release(&r);
+	char missing[PATH_MAX + 16];
+	snprintf(missing, sizeof(missing), "%s/nope.db", tmp);
+	const char *miss[] = { pc, "report", missing, NULL };
+	assert_int_equal(run(miss, &r, 60000), 1);
+	assert_non_null(strstr(r.err, "cannot open database"));
+	child_result_release(&r);
+}
+
+static bool png_width(const char *path, uint32_t *w, uint32_t *h)
+{
+	unsigned char b[24];
+	FILE *f = fopen(path, "rb");
+	bool ok = f && fread(b, 1, 24, f) == 24 && !memcmp(b, "\x89PNG\r\n\x1a\n", 8) &&
+		  !memcmp(b + 12, "IHDR", 4);
+	if (f)
+		fclose(f);
+	if (ok) {
+		*w = (uint32_t)b[16] << 24 | (uint32_t)b[17] << 16 | (uint32_t)b[18] << 8 | b[19];
+		*h = (uint32_t)b[20] << 24 | (uint32_t)b[21] << 16 | (uint32_t)b[22] << 8 | b[23];
+	}
+	return ok;
+}
+
+static void test_html_rendered(void **state)
+{
+	char pc[PATH_MAX + 16], dir[PATH_MAX + 16], html[PATH_MAX + 32], png[PATH_MAX + 32];
+	char url[PATH_MAX + 48], shot[PATH_MAX + 48], udd[PATH_MAX + 48], abs[PATH_MAX];
+	struct child_result r;
+
+	snprintf(pc, sizeof(pc), "%s/powercut", bin);
+	snprintf(dir, sizeof(dir), "%s/report", build);
+	assert_int_equal(pc_mkdir_p(dir), 0);
+	snprintf(html, sizeof(html), "%s/report.html", dir);
+	snprintf(png, sizeof(png), "%s/report.png", dir);
+	const char *argv[] = { pc, "report", "--output", html, db, NULL };
+	assert_int_equal(run(argv, &r, 60000), 0);
+	child_result_release(&r);
+
+	/* self-contained: no script, nothing to fetch */
+	FILE *f = fopen(html, "r");
+	assert_non_null(f);
+	static char page[4 << 20];
+	size_t n = fread(page, 1, sizeof(page) - 1, f);
+	fclose(f);
+	page[n] = 0;
+	assert_null(strstr(page, "<script"));
+	assert_null(strstr(page, "src="));
+	assert_null(strstr(page, "href='http"));
+	assert_null(strstr(page, "url("));
+	assert_non_null(strstr(page, "Controls passed"));
+	assert_true(strstr(page, "Controls passed") < strstr(page, "id='matrix'"));
+	assert_non_null(strstr(page, "<svg"));
+
+	if (access(chromium, X_OK) < 0) {
+		skip_render = true;
+		return;
+	}
+	assert_non_null(realpath(html, abs));
+	snprintf(url, sizeof(url), "file://%s", abs);
+	snprintf(shot, sizeof(shot), "--screenshot=%s", png);
+	snprintf(udd, sizeof(udd), "--user-data-dir=%s/chromium", tmp);
+	unlink(png);
+	const char *cargv[] = { chromium, "--headless", "--no-sandbox", "--disable-gpu",
+		"--disable-quic", "--no-first-run", "--disable-background-networking",
+		"--disable-component-update", "--disable-sync", udd, "--window-size=1366,3000",
+		"--enable-logging=stderr", "--v=0", shot, url, NULL };
+	int rc = run(cargv, &r, 90000);
+	if (rc != 0)
+		fprintf(stderr, "chromium: exit %d\n%s\n", rc, r.err);
+	assert_int_equal(rc, 0);
+	assert_null(strstr(r.err, "Uncaught"));
+	assert_null(strstr(r.err, "ERROR:CONSOLE"));
+	assert_null(strstr(r.err, ":CONSOLE("));
+	child_result_release(&r);
+	uint32_t w = 0, h = 0;
+	assert_true(png_width(png, &w, &h));
+	assert_int_equal(w, 1366);
+	assert_true(h >= 1000);
+	printf("report rendered: %s (%ux%u)\n", png, w, h);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_seed_result),
+		cmocka_unit_test(test_formats),
+		cmocka_unit_test(test_html_rendered),
+	};
+	int rc = cmocka_run_group_tests(tests, setup, teardown);
+	if (rc == 0 && skip_render) {
+		printf("skip: no chromium at '%s' (the report's JSON assertions passed)\n", chromium);
+		return 77;
+	}
+	return rc;
+}
