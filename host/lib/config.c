@@ -914,8 +914,11 @@ void bench_config_markdown(FILE *f)
 			char rng[80] = "";
 			if (o->min < o->max && o->type != OPT_ENUM)
 				opt_range_text(o, rng, sizeof(rng));
-			/* A '|' would end the table cell: enum values are listed with commas. */
-			opt_type_name(o, t, sizeof(t));
+			/* A '|' would end the table cell: enum values are listed with slashes.
+			 * Only enums are written into t; other types return a constant. */
+			const char *tn = opt_type_name(o, t, sizeof(t));
+			if (tn != t)
+				snprintf(t, sizeof(t), "%s", tn);
 			for (char *q = t; *q; q++)
 				if (*q == '|')
 					*q = '/';
