@@ -16,6 +16,7 @@ REPORT_BENCH := $(BUILD)/host/report/bench/bench_report
 
 ALL_TARGETS += $(REPORT_LIB)
 CHECK_TESTS += $(REPORT_TESTS)
+BENCH_PROGS += $(REPORT_BENCH)
 
 # powercut links the report library ahead of the store and host/lib it uses. This
 # fragment is read after host/powercut/build.mk, whose recipe expands these variables

@@ -164,6 +164,11 @@ static int load_campaigns(struct loader *l)
 	return rc == SQLITE_DONE ? 0 : sql_fail(l, "seeds");
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 /* Cycles with their first cut, and one unit per disk of the campaign's config. */
 static int load_cycles(struct loader *l)
 {
@@ -214,13 +219,16 @@ static int load_cycles(struct loader *l)
 			c->hold_up_ns = sqlite3_column_int64(s, 14);
 			c->uncertainty_ns = sqlite3_column_int64(s, 15);
 		}
-		/* One unit per disk; jansson keeps the config's keys in the stored (sorted)
-		 * order, which is also the order the node numbers the disks in. */
+		/* One unit per disk, numbered as the node numbers them: by name, sorted. */
 		json_t *disks = json_object_get(r->campaigns[ci].config, "disks");
-		const char *name;
+		const char *names[64], *name;
 		json_t *d;
-		uint32_t id = 0;
-		json_object_foreach(disks, name, d) {
+		size_t nd = 0;
+		json_object_foreach(disks, name, d)
+			if (nd < 64)
+				names[nd++] = name;
+		qsort(names, nd, sizeof(names[0]), cmp_str);
+		for (size_t k = 0; k < nd; k++) {
 			if (!(r->units = grow(r->units, &l->cap_units, r->n_units + 1, sizeof(*r->units)))) {
 				sqlite3_finalize(s);
 				return -ENOMEM;
@@ -228,8 +236,8 @@ static int load_cycles(struct loader *l)
 			struct rpt_unit *u = &r->units[r->n_units++];
 			u->cycle = cyi;
 			u->cell = SIZE_MAX;
-			u->disk = name;
-			u->disk_id = ++id;
+			u->disk = names[k];
+			u->disk_id = (uint32_t)k + 1;
 		}
 	}
 	sqlite3_finalize(s);
