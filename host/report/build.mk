@@ -74,17 +74,24 @@ $(REPORT_BENCH): host/report/bench/bench_report.c $(POWERCUT) $(STORE_LIB) $(ORA
 # --- man pages (scdoc) and install
 
 MAN_SRCS := $(sort $(wildcard docs/man/*.scd))
-MAN_PAGES = $(MAN_SRCS:docs/man/%.scd=$(BUILD)/man/%)
+MAN_PAGES = $(MAN_SRCS:docs/man/%.scd=$(BUILD)/man/%) $(BUILD)/man/powercut-bench.5
 ALL_TARGETS += $(MAN_PAGES)
 
 $(BUILD)/man/%: docs/man/%.scd
 	@mkdir -p $(@D)
 	scdoc < $< > $@.tmp && mv $@.tmp $@
 
+# powercut-bench(5): the option reference comes from the same tables that parse benches.
+$(BUILD)/man/powercut-bench.5: docs/man/powercut-bench.5.scd.in host/report/bench-man.awk $(POWERCUT)
+	@mkdir -p $(@D)
+	{ cat docs/man/powercut-bench.5.scd.in; $(POWERCUT) help config | awk -f host/report/bench-man.awk; \
+	  printf '# SEE ALSO\n\n*powercut*(1), *powercut-config*(1)\n'; } > $@.scd
+	scdoc < $@.scd > $@.tmp && mv $@.tmp $@
+
 PREFIX ?= /usr/local
 install: build
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
 		$(DESTDIR)$(PREFIX)/share/man/man5
-	install -m 755 $(wildcard $(BUILD)/bin/*) $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 $(BUILD)/bin/* $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 $(filter %.1,$(MAN_PAGES)) $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 644 $(filter %.5,$(MAN_PAGES)) $(DESTDIR)$(PREFIX)/share/man/man5/
