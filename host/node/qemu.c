@@ -334,24 +334,32 @@ static int agent_run_nbd(struct node *n, struct qdisk *d, const struct node_job 
 	return 0;
 }
 
-/* The seed's volume-chain snapshot: a flushed baseline (cycle - 1), then the image
- * becomes the read-only backing file of a new overlay. */
-static int backing_chains(struct node *n, const struct node_job *job)
+/* Baselines written from the host through qemu-storage-daemon, as cycle - 1 (flushed,
+ * the stack then stopped cleanly): for a backing qcow2 disk the seed's volume-chain
+ * snapshot follows (the image becomes the read-only backing file of a new overlay);
+ * with all, every disk but the LVM one gets one (the full tier: the guest's agents
+ * share one set of options, so they all write with the baseline existing). */
+static int host_baselines(struct node *n, const struct node_job *job, bool all)
 {
 	struct qpriv *q = n->priv;
+	bool begun = false;
 
 	for (size_t i = 0; i < q->n; i++) {
 		struct qdisk *d = &q->d[i];
-		if (!d->cfg->backing || d->cfg->format != DISK_QCOW2)
+		bool chain = d->cfg->backing && d->cfg->format == DISK_QCOW2;
+		if (!chain && !(all && (int)i != q->lvm))
 			continue;
 		struct node_job base = *job;
 		base.cycle = job->cycle ? job->cycle - 1 : 0;
 		static const char *const extra[] = { "--writes", "1", "--flush", "always", NULL };
-		if (job->cycle_begins)
+		if (!begun && job->cycle_begins)
 			job->cycle_begins(job->cb_arg, base.cycle);
+		begun = true;
 		int rc = agent_run_nbd(n, d, &base, extra);
 		if (rc < 0)
 			return rc;
+		if (!chain)
+			continue;
 		if ((rc = diskmodel_snapshot(d->dm)) < 0) {
 			pc_err(LOG_NODE, "cannot snapshot disk '%s': %s", d->cfg->name, strerror(-rc));
 			return rc;
@@ -370,7 +378,7 @@ static int fast_start(struct node *n, const struct node_job *job)
 	const struct cfg_workload *w = n->cfg->workload;
 	int rc;
 
-	if ((rc = backing_chains(n, job)) < 0)
+	if ((rc = host_baselines(n, job, false)) < 0)
 		return rc;
 	if (job->cycle_begins)
 		job->cycle_begins(job->cb_arg, job->cycle);
@@ -570,7 +578,8 @@ static int boot(struct node *n, const struct node_job *job, bool check)
 			" powercut.w.duration=%.3f%s",
 			w->queue_depth, pattern_names[w->pattern], w->hot_set_pct,
 			flush_names[w->flush], w->flush_n, w->flush_ms, w->duration_ms / 1000.0,
-			job->baseline ? "" : " powercut.w.baseline_exists");
+			/* written from the host (a new thin LV's baseline is its zeroes) */
+			" powercut.w.baseline_exists");
 	if (off >= sizeof(append)) {
 		pc_err(LOG_NODE, "kernel command line too long");
 		return -E2BIG;
@@ -758,7 +767,7 @@ static int full_start(struct node *n, const struct node_job *job)
 	struct qpriv *q = n->priv;
 	int rc;
 
-	if ((rc = backing_chains(n, job)) < 0 || (rc = disks_serve(q)) < 0)
+	if ((rc = host_baselines(n, job, job->baseline)) < 0 || (rc = disks_serve(q)) < 0)
 		return rc;
 	if (job->cycle_begins)
 		job->cycle_begins(job->cb_arg, job->cycle);

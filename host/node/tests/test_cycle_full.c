@@ -4,7 +4,9 @@
  * LVM-thin pool and LV built by the guest — from the first boot through the checks
  * after the reboot: qemu-img check on the qcow2, thin_check at activation and lvs for
  * the pool, the agent's check of every disk classified against the ledger, no
- * violation on the honest model, and nothing left running.
+ * violation on the honest model, and nothing left running. Then the seed experiment
+ * in the guest: the process-kill cut without flushes rolls the qcow2 overlay back to
+ * its backing file's baseline while raw keeps every write.
  *
  * The guest is built first with scripts/build-guest (cached: about a second when up to
  * date; the first build downloads Debian packages). If it cannot be built, or
@@ -78,6 +80,31 @@ static void full_cycle_three_disks(void **state)
 	json_decref(j);
 }
 
+/* The seed experiment on the full tier: kill -9 of QEMU while the guest writes without
+ * flushing. The qcow2 overlay's new clusters were only in QEMU's metadata cache: the
+ * blocks read back as the backing file's baseline; raw keeps every acknowledged
+ * write (the host's cache, nbdkit, survived). */
+static void full_seed_kill(void **state)
+{
+	int code;
+	json_t *j = e2e_cycle(&E, "sim-full.ini", &code, "campaign.cut=kill",
+			      "workload.flush=never", "node.writeback=none", "node.tear=no", NULL);
+
+	if (!j || code != 0)
+		fail_msg("powercut cycle exited %d%s", code, j ? "" : " without JSON");
+	assert_int_equal(e2e_leftovers(&E), 0);
+	json_t *q = e2e_disk(j, "a-qcow2"), *r = e2e_disk(j, "b-raw");
+	assert_non_null(q);
+	assert_non_null(r);
+	print_message("kill, no flush: qcow2 rolled back %lld, raw lost %lld\n",
+		      e2e_class(q, "unflushed_lost_older"),
+		      e2e_class(r, "unflushed_lost_older") + e2e_class(r, "unflushed_lost_zero"));
+	assert_true(e2e_class(q, "unflushed_lost_older") > 0);
+	assert_int_equal(e2e_class(r, "unflushed_lost_older") + e2e_class(r, "unflushed_lost_zero"), 0);
+	assert_int_equal(e2e_int(j, "violations"), 0);
+	json_decref(j);
+}
+
 static bool in_path(const char *prog)
 {
 	const char *path = getenv("PATH");
@@ -97,6 +124,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(full_cycle_three_disks),
+		cmocka_unit_test(full_seed_kill),
 	};
 	char script[PATH_MAX + 64], out[PATH_MAX + 64], kernel[PATH_MAX + 80];
 
