@@ -42,7 +42,15 @@ BENCH_PROGS :=
 .DEFAULT_GOAL := all-with-deps
 .PHONY: all-with-deps all build check check-build bench demo deps flash fuzz soak clean install check-hw
 
-include $(sort $(wildcard firmware/build.mk rig/sim/*/build.mk host/*/build.mk))
+# Fragments are read in dependency order: a fragment may name another's variables in
+# its rules' prerequisites (expanded as they are read) only if that fragment came first.
+FRAGMENTS_ORDERED := firmware/build.mk host/lib/build.mk host/fwlink/build.mk \
+	host/oracle/build.mk host/store/build.mk rig/sim/disk/build.mk rig/sim/mcusim/build.mk \
+	rig/sim/guest/build.mk host/agent/build.mk host/ssh/build.mk host/fio/build.mk \
+	host/node/build.mk host/report/build.mk host/campaign/build.mk host/powercut/build.mk
+FRAGMENTS := $(wildcard $(FRAGMENTS_ORDERED)) \
+	$(filter-out $(FRAGMENTS_ORDERED),$(sort $(wildcard rig/sim/*/build.mk host/*/build.mk)))
+include $(FRAGMENTS)
 
 all-with-deps: deps
 	@$(MAKE) --no-print-directory build

@@ -55,13 +55,11 @@ $(BUILD)/host/powercut/tests/test_relay_sim: host/powercut/tests/test_relay_sim.
 		$(shell pkg-config --libs cmocka)
 
 # powercut verify against a ledger the test fills with the static agent.
-# (host/store/build.mk is read after this file, so its object lists are not known
-# here yet: the test links the store's library.)
 $(BUILD)/host/powercut/tests/test_verify: host/powercut/tests/test_verify.c $(POWERCUT) $(AGENT) \
-		$(STORE_LIB) $(ORACLE_SAN_OBJS) $(PCLIB_SAN_OBJS)
+		$(STORE_SAN_OBJS) $(ORACLE_SAN_OBJS) $(PCLIB_SAN_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) $(POWERCUT_CFLAGS) \
-		$(shell pkg-config --cflags cmocka) -MMD -MP -o $@ $< $(STORE_LIB) \
+		$(shell pkg-config --cflags cmocka) -MMD -MP -o $@ $< $(STORE_SAN_OBJS) \
 		$(ORACLE_SAN_OBJS) $(PCLIB_SAN_OBJS) $(STORE_LIBS) $(ORACLE_LIBS) $(PCLIB_LIBS) \
 		$(shell pkg-config --libs cmocka)
 
