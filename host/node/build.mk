@@ -26,14 +26,6 @@ $(BUILD)/host/node/%.o: host/node/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_COMMON) $(NODE_CFLAGS) -MMD -MP -c -o $@ $<
 
-# `powercut cycle`: its object sees the node, oracle and store headers, and the
-# controller links the node driver, the oracle (ledger, verify) and the disk model.
-$(BUILD)/host/powercut/cmd/cycle.o: POWERCUT_CFLAGS += -Ihost/node -Ihost/oracle \
-	-Irig/sim/disk
-$(POWERCUT): $(NODE_LIB) $(ORACLE_LIB) $(DISK_LIB)
-$(POWERCUT): POWERCUT_OBJS += $(NODE_LIB) $(ORACLE_LIB) $(DISK_LIB)
-$(POWERCUT): PCLIB_LIBS += $(NODE_LIBS) $(ORACLE_LIBS) $(DISK_LIBS)
-
 # Unit test of the ops table (sanitizers): links the library's sources directly.
 $(BUILD)/host/node/tests/test_node_ops: host/node/tests/test_node_ops.c $(NODE_SRCS) \
 		$(DISK_LIB) $(PCLIB_SAN_OBJS)

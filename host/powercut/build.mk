@@ -6,9 +6,15 @@ POWERCUT_SRCS := host/powercut/powercut.c host/powercut/cmd/help.c host/powercut
 	host/powercut/relay/relay.c host/powercut/relay/null.c host/powercut/relay/exec.c \
 	host/powercut/relay/serial.c host/powercut/relay/usbhid.c host/powercut/relay/gpio.c
 POWERCUT_OBJS  = $(POWERCUT_SRCS:%.c=$(BUILD)/%.o)
-POWERCUT_CFLAGS = -Ihost/powercut -Ihost/powercut/relay -Ihost/lib -Ihost/store -Ihost/oracle $(FWLINK_CFLAGS) \
+POWERCUT_CFLAGS = -Ihost/powercut -Ihost/powercut/relay -Ihost/lib -Ihost/store -Ihost/oracle \
+	-Ihost/node -Ihost/report -Irig/sim/disk $(FWLINK_CFLAGS) \
 	$(shell pkg-config --cflags sqlite3 jansson inih libusb-1.0 libgpiod)
-POWERCUT_LIBS = $(shell pkg-config --libs libusb-1.0 libgpiod)
+# The controller links every host library, each before those it uses (the oracle
+# twice: the store's migrations name its ledger tables).
+POWERCUT_LINK = $(REPORT_LIB) $(NODE_LIB) $(ORACLE_LIB) $(DISK_LIB) $(STORE_LIB) $(ORACLE_LIB) \
+	$(FWLINK_LIB) $(PCLIB)
+POWERCUT_LIBS = $(shell pkg-config --libs libusb-1.0 libgpiod) $(NODE_LIBS) $(ORACLE_LIBS) \
+	$(DISK_LIBS) $(STORE_LIBS) $(FWLINK_LIBS) $(PCLIB_LIBS) -lm
 POWERCUT_TESTS := $(BUILD)/host/powercut/tests/test_cli.sh $(BUILD)/host/powercut/tests/test_relay_sim \
 	$(BUILD)/host/powercut/tests/test_relay_drivers $(BUILD)/host/powercut/tests/test_verify
 RELAY_SRCS := $(filter host/powercut/relay/%,$(POWERCUT_SRCS))
@@ -17,10 +23,9 @@ RELAY_SAN_OBJS = $(RELAY_SRCS:%.c=$(BUILD)/san/%.o)
 ALL_TARGETS += $(POWERCUT)
 CHECK_TESTS += $(POWERCUT_TESTS)
 
-$(POWERCUT): $(POWERCUT_OBJS) $(STORE_LIB) $(ORACLE_LIB) $(FWLINK_LIB) $(PCLIB)
+$(POWERCUT): $(POWERCUT_OBJS) $(POWERCUT_LINK)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_COMMON) -o $@ $(POWERCUT_OBJS) $(STORE_LIB) $(ORACLE_LIB) $(FWLINK_LIB) $(PCLIB) \
-		$(STORE_LIBS) $(FWLINK_LIBS) $(PCLIB_LIBS) $(POWERCUT_LIBS)
+	$(CC) $(CFLAGS_COMMON) -o $@ $(POWERCUT_OBJS) $(POWERCUT_LINK) $(POWERCUT_LIBS)
 
 $(BUILD)/host/powercut/%.o: host/powercut/%.c
 	@mkdir -p $(@D)

@@ -18,14 +18,6 @@ ALL_TARGETS += $(REPORT_LIB)
 CHECK_TESTS += $(REPORT_TESTS)
 BENCH_PROGS += $(REPORT_BENCH)
 
-# powercut links the report library ahead of the store and host/lib it uses. This
-# fragment is read after host/powercut/build.mk, whose recipe expands these variables
-# only when it runs; the extra prerequisite keeps the relink right.
-POWERCUT_OBJS += $(REPORT_LIB)
-POWERCUT_CFLAGS += -Ihost/report
-POWERCUT_LIBS += -lm
-$(POWERCUT): $(REPORT_LIB)
-
 $(REPORT_LIB): $(REPORT_OBJS)
 	@mkdir -p $(@D)
 	rm -f $@
