@@ -120,6 +120,10 @@ struct cfg_campaign {
 	uint64_t seed;
 	int cut;
 	int64_t window_min_ms, window_max_ms, off_ms, boot_timeout_ms, retries;
+	/* issue 7: powercut run */
+	int64_t host_cuts_pct;		/* share of cycles cut by the host at a workload phase */
+	int64_t idle_ms;		/* host cut "idle": this long after the last flush */
+	uint64_t evidence_cap;		/* bytes of evidence kept per campaign */
 };
 
 struct cfg_inst;

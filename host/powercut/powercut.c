@@ -36,6 +36,11 @@ const struct cmd commands[] = {
 	{ "report", cmd_report, report_opts, HAS_JSON,
 	  "report [--format=html|md|csv|json] [--output=FILE] [--target=RATE] DB...",
 	  "durability report from one or more campaign databases" },
+	{ "run", cmd_run, run_opts, HAS_JSON,
+	  "run [--cycles N|--duration TIME|--until HH:MM] [--db FILE] [--notify CMD] BENCH.ini | "
+	  "run --resume DB", "run a campaign of cut cycles, unattended and resumable" },
+	{ "show", cmd_show, show_opts, HAS_JSON, "show [--json] [--campaign ID] DB CYCLE",
+	  "print one cycle's whole story from a campaign database" },
 	{ 0 }
 };
 

@@ -75,6 +75,23 @@ const struct store_migration store_migrations[] = {
 	  "CREATE INDEX findings_cycle ON findings(cycle_id);"
 	  "CREATE INDEX events_campaign ON events(campaign_id);" },
 	{ "oracle ledger tables", ledger_schema_sql },
+	/* issue 7 (powercut run): the campaign's plan and run, each cycle's plan and the
+	 * step it reached, the controls' verdict, evidence files. */
+	{ "campaign runs",
+	  "ALTER TABLE campaigns ADD COLUMN run_json TEXT;"
+	  "ALTER TABLE campaigns ADD COLUMN controls TEXT;"
+	  "ALTER TABLE campaigns ADD COLUMN message TEXT;"
+	  "ALTER TABLE cycles ADD COLUMN plan_json TEXT;"
+	  "ALTER TABLE cycles ADD COLUMN step TEXT;"
+	  "ALTER TABLE cycles ADD COLUMN overhead_ns INTEGER;"
+	  "CREATE TABLE evidence ("
+	  " id INTEGER PRIMARY KEY,"
+	  " cycle_id INTEGER NOT NULL REFERENCES cycles(id),"
+	  " disk TEXT,"
+	  " kind TEXT NOT NULL,"
+	  " path TEXT NOT NULL,"
+	  " bytes INTEGER NOT NULL);"
+	  "CREATE INDEX evidence_cycle ON evidence(cycle_id);" },
 };
 const int store_n_migrations = sizeof(store_migrations) / sizeof(store_migrations[0]);
 

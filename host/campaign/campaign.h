@@ -1,0 +1,141 @@
+/* The campaign engine: one cut cycle end to end (the only code path: `powercut cycle`
+ * runs one, `powercut run` runs a campaign of them), the per-cycle plan, and the
+ * bookkeeping that makes a campaign resumable after its controller was killed.
+ *
+ *   struct camp_plan p;
+ *   camp_plan_make(cfg, seed, index, &p);          // pure: the same (seed, index) and
+ *                                                  // config always give the same plan
+ *   struct camp_env env = { .cfg = cfg, .db = st, .relay = relay, ... };
+ *   struct camp_result r;
+ *   camp_cycle_run(&env, &p, &r);                  // one cycle, recorded in the store
+ *   camp_result_release(&r);
+ *
+ * See docs/campaign.md (plan, resume semantics, recovery, controls, evidence).
+ * Functions return 0 or a negative errno and log why; they run on the main thread,
+ * which alone uses the store's connection.
+ */
+#ifndef PC_CAMPAIGN_H
+#define PC_CAMPAIGN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+#include "config.h"
+#include "store.h"
+
+struct relay;
+struct ledger;
+
+/* How the cut moment of a cycle is chosen. */
+enum camp_timing {
+	CAMP_T_WINDOW,		/* armed: the firmware draws it in [window_min, window_max] */
+	CAMP_T_AFTER_FLUSH,	/* host: right after the k-th flush completed */
+	CAMP_T_IN_FLUSH,	/* host: while a flush is in flight (every-n: n acks after one) */
+	CAMP_T_IDLE,		/* host: idle_ms after the last flush completed */
+};
+
+struct camp_plan {
+	uint32_t index;			/* 1-based plan index */
+	uint64_t workload_seed;		/* the agents' seed */
+	uint32_t fw_seed;		/* the firmware's draw of the armed moment */
+	int cut;			/* enum cut_kind */
+	int timing;			/* enum camp_timing */
+	uint32_t flushes;		/* after-flush / in-flush: which flush (1-based) */
+	int64_t window_min_ms, window_max_ms, off_ms, idle_ms;
+};
+
+/* Cycle index's plan from the campaign seed and the bench: a pure function. */
+void camp_plan_make(const struct bench_config *cfg, uint64_t seed, uint32_t index,
+		    struct camp_plan *p);
+const char *camp_timing_name(int timing);
+/* The plan as JSON (new reference), and back (0 or -EINVAL). */
+json_t *camp_plan_json(const struct camp_plan *p);
+int camp_plan_from_json(json_t *j, struct camp_plan *p);
+
+/* Steps of a cycle, in order, as stored in cycles.step. */
+#define CAMP_STEPS "start prepare workload cut recover check record done"
+
+struct camp_env {
+	const struct bench_config *cfg;
+	struct store *db;		/* the campaign database (this thread only) */
+	const char *db_path;
+	struct relay *relay;		/* serial driver with simulator (the node follows its PSU) */
+	const char *run_dir;		/* the bench's run directory (the simulator's socket) */
+	const char *bin_dir;		/* build/bin */
+	const char *work_parent;	/* the node's work directories go under it */
+	const char *evidence_dir;	/* the campaign's evidence directory, or NULL: none */
+	uint64_t *evidence_left;	/* bytes still allowed (decremented), or NULL */
+	int64_t campaign;
+	const char *token;		/* the campaign's ledger token */
+	struct ledger *led;		/* the campaign's ledger, started */
+	bool keep;			/* keep the node's work directory */
+	/* Called (may be NULL) when a step begins; the step is already stored. */
+	void (*on_step)(void *arg, const char *step);
+	void *arg;
+};
+
+struct camp_disk_sum {
+	const char *disk;		/* points into the config */
+	int control;			/* enum disk_control */
+	bool verified, metadata_failure;
+	uint64_t violations;		/* flushed data lost, corrupt, misdirected */
+	uint64_t unflushed_lost;	/* unflushed_lost_zero + unflushed_lost_older blocks */
+};
+
+struct camp_result {
+	const char *status;		/* ok, violation, failed, interrupted, node-lost */
+	const char *step;		/* the step it reached */
+	int64_t cycle_id;
+	size_t n_disks;
+	struct camp_disk_sum disks[8];
+	double total_s;
+	double overhead_s;		/* the controller's own time (docs/campaign.md) */
+	json_t *json;			/* the cycle's summary (`powercut cycle --json`) */
+};
+
+/* Run plan p as one cycle of env->campaign and record it (a cycles row with the plan,
+ * inserted first: UNIQUE (campaign, idx) makes a second attempt fail with -EEXIST).
+ * 0 when the cycle was recorded (r->status ok, violation or failed); -EINTR when a
+ * signal stopped it (r->status "interrupted", the row says at which step);
+ * -EHOSTDOWN when the node did not come back after the bench's retries ("node-lost");
+ * another negative errno when the cycle could not run. Power is left ON on return. */
+int camp_cycle_run(struct camp_env *env, const struct camp_plan *p, struct camp_result *r);
+void camp_result_release(struct camp_result *r);
+
+/* The campaign row and the ledger token: insert (with the effective config, its hash
+ * and versions_json) and register the token. 0 or -errno. */
+int camp_campaign_begin(struct store *db, const struct bench_config *cfg,
+			const char *versions_json, int64_t *campaign, char token[33]);
+
+/* versions_json for the campaign row: pc_versions_json with the relay's firmware
+ * version (from its status reply). Caller frees. */
+char *camp_versions(struct relay *relay, const char *powercut);
+/* The campaign's ledger, listening on 127.0.0.1 and serving from its thread. NULL
+ * with errno. */
+struct ledger *camp_ledger_start(const char *db_path, int64_t campaign, const char *token);
+
+/* Processes a run started, for a later --resume to clean up after a SIGKILL: every
+ * descendant of this process is appended to file as "pid starttime cmd" (a pid is
+ * recorded once). 0 or -errno. */
+int camp_procs_record(const char *file);
+/* Kill (SIGKILL, whole process group when it leads one) the processes listed in file
+ * whose start time still matches (a recycled pid is never touched), and every process
+ * whose command line or working directory names one of dirs (NULL-terminated).
+ * Returns the number killed, or -errno. The file is truncated. */
+int camp_procs_reap(const char *file, const char *const *dirs);
+/* Processes whose command line or working directory names a dir (tests). */
+int camp_procs_count(const char *const *dirs);
+
+/* Free space on the file system holding path, in bytes; 0 or -errno. */
+int camp_free_bytes(const char *path, uint64_t *bytes);
+
+/* Evidence of one cycle: copies and dumps into dir, at most *left bytes in all.
+ * Exposed for tests. 0 or -errno. */
+int camp_evidence_keep(struct store *db, int64_t cycle_id, const char *disk,
+		       const char *report_path, const char *node_dir, const char *dir,
+		       uint64_t *left);
+
+#endif

@@ -1,0 +1,686 @@
+/* One cut cycle, end to end, into the database: the one implementation behind
+ * `powercut cycle` and `powercut run`.
+ *
+ * prepare the node's disks -> workload (baseline first) -> the cut: armed in the
+ * plan's window (the firmware draws the moment from the plan's seed) or sent by the
+ * host at a workload phase it sees in the ledger -> the node's power domain follows
+ * the PSU: DC lost kills the node, DC back boots it after the boot delay -> wait for
+ * the node, power-cycling it again up to [campaign] retries -> metadata checks and the
+ * agent's check of every disk -> classification against the ledger -> the record
+ * (cut, checks, findings, evidence) in one transaction.
+ * The cycle row is inserted first with its plan and updated with each step, so a
+ * controller killed at any moment leaves a row saying where it stopped.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "campaign.h"
+#include "child.h"
+#include "ledger.h"
+#include "log.h"
+#include "node.h"
+#include "power.h"
+#include "relay.h"
+#include "verify.h"
+
+struct cyc {
+	struct camp_env *e;
+	const struct camp_plan *p;
+	struct camp_result *r;
+	struct node *node;
+	struct node_power *pw;
+	char work[PATH_MAX];
+	bool have_work;
+	uint32_t index;
+	uint64_t acks0;
+	int64_t relay_off, relay_on, pwrok_fall, pwrok_rise, relay_off_unc;
+	uint64_t relay_off_fw, pwrok_fall_fw;
+	json_t *edges;
+	int64_t waited_ns;		/* time spent waiting on the node, the workload, power */
+	char procs[PATH_MAX], stepfile[PATH_MAX];
+	json_t *steps;			/* step -> seconds since the cycle's start */
+	int64_t t0;
+};
+
+/* Log messages go to the database only from this thread, and not while the ledger is
+ * taking the workload's frames (the store's connection is not shared between threads). */
+static pthread_t main_thread;
+static volatile int sink_quiet;
+static struct store *sink_db;
+
+static void set_step(struct cyc *c, const char *step)
+{
+	sqlite3_stmt *s;
+
+	c->r->step = step;
+	json_object_set_new(c->steps, step, json_real((relay_now_ns() - c->t0) / 1e9));
+	/* While the workload runs the ledger's connection writes all the time: an UPDATE
+	 * of ours would wait for it (seconds). The step goes to a file in the run
+	 * directory then (a killed process's writes are kept by the kernel), and into the
+	 * row once the workload is over. */
+	if (c->stepfile[0]) {
+		FILE *f = fopen(c->stepfile, "we");
+		if (f) {
+			fprintf(f, "%" PRId64 " %s\n", c->r->cycle_id, step);
+			fclose(f);
+		}
+	}
+	if (!sink_quiet && c->r->cycle_id && sqlite3_prepare_v2(store_db(c->e->db),
+			"UPDATE cycles SET step = ? WHERE id = ?", -1, &s, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(s, 1, step, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, c->r->cycle_id);
+		sqlite3_step(s);
+		sqlite3_finalize(s);
+	}
+	if (c->procs[0])
+		camp_procs_record(c->procs);
+	if (c->e->on_step)
+		c->e->on_step(c->e->arg, step);
+}
+
+static void cycle_begins(void *arg, uint32_t cycle)
+{
+	struct cyc *c = arg;
+	struct ledger_stats st;
+
+	/* The previous session's last frames are stored before its cycle closes. */
+	ledger_quiesce(c->e->led, 50, 3000);
+	ledger_set_cycle(c->e->led, cycle);
+	ledger_get_stats(c->e->led, &st);
+	if (cycle == c->index)
+		c->acks0 = st.acks;
+}
+
+static void edge(struct cyc *c, const struct relay_event *ev)
+{
+	json_t *j = json_pack("{s:s,s:i,s:i,s:s,s:I,s:I,s:I}", "kind",
+			      ev->kind == RELAY_EV_RELAY ? "relay" : ev->kind == RELAY_EV_PWROK ?
+			      "pwrok" : "reset", "channel", ev->channel, "level", ev->level,
+			      "cause", ev->cause, "mono_ns", (json_int_t)ev->mono_ns,
+			      "uncertainty_ns", (json_int_t)ev->uncertainty_ns,
+			      "fw_us", (json_int_t)ev->fw_us);
+	json_array_append_new(c->edges, j);
+	if (ev->kind == RELAY_EV_RELAY && ev->level == 0 && !c->relay_off) {
+		c->relay_off = ev->mono_ns;
+		c->relay_off_unc = ev->uncertainty_ns;
+		c->relay_off_fw = ev->fw_us;
+	} else if (ev->kind == RELAY_EV_RELAY && ev->level == 1 && c->relay_off) {
+		c->relay_on = ev->mono_ns;
+	} else if (ev->kind == RELAY_EV_PWROK && ev->level == 0 && !c->pwrok_fall) {
+		c->pwrok_fall = ev->mono_ns;
+		c->pwrok_fall_fw = ev->fw_us;
+	} else if (ev->kind == RELAY_EV_PWROK && ev->level == 1 && c->pwrok_fall) {
+		c->pwrok_rise = ev->mono_ns;
+	}
+}
+
+
+static void cycle_sink(void *arg, enum log_level level, enum log_cat cat, int64_t wall_ns,
+		       int64_t mono_ns, const char *msg)
+{
+	if (sink_quiet || !pthread_equal(pthread_self(), main_thread))
+		return;
+	store_log_sink(sink_db, level, cat, wall_ns, mono_ns, msg);
+}
+
+/* Keep the firmware's host watchdog fed while waiting up to ms. */
+static int pump(struct cyc *c, int ms)
+{
+	struct relay_event ev;
+	int rc = relay_next_event(c->e->relay, ms, &ev);
+
+	if (rc == 0 && (ev.channel == (int)c->e->cfg->relay->channel || ev.kind == RELAY_EV_RESET))
+		edge(c, &ev);
+	return rc == -ETIMEDOUT ? 0 : rc;
+}
+
+static int wait_running(struct cyc *c, int timeout_ms)
+{
+	int64_t end = relay_now_ns() + (int64_t)timeout_ms * 1000000;
+	struct ledger_stats st;
+
+	while (!relay_interrupted) {
+		ledger_get_stats(c->e->led, &st);
+		if (st.acks > c->acks0)
+			return 0;
+		if (relay_now_ns() > end) {
+			pc_err(LOG_NODE, "the workload did not start within %d ms", timeout_ms);
+			return -ETIMEDOUT;
+		}
+		pump(c, 5);
+	}
+	return -EINTR;
+}
+
+/* Host-timed cut: watch the ledger's counters (1 ms polls) for the plan's phase, then
+ * cut at once. The moment the host decided is kept: the relay edge minus it is the
+ * command-to-edge latency. Gives up at the window's end and cuts then ("missed"). */
+static int host_cut(struct cyc *c, struct relay_cut *rec, int64_t t_running, json_t *info)
+{
+	const struct camp_plan *p = c->p;
+	const struct cfg_workload *w = c->e->cfg->workload;
+	struct ledger_stats st;
+	int64_t end = t_running + p->window_max_ms * 1000000, last_flush = t_running;
+	uint64_t f0, acks_at_flush = 0;
+	bool synced = false, hit = false;
+	int ch = (int)c->e->cfg->relay->channel;
+
+	ledger_get_stats(c->e->led, &st);
+	f0 = st.flushes;
+	uint64_t flushes_seen = st.flushes;
+	while (!relay_interrupted) {
+		int64_t now = relay_now_ns();
+		ledger_get_stats(c->e->led, &st);
+		if (st.flushes != flushes_seen) {
+			flushes_seen = st.flushes;
+			last_flush = now;
+			acks_at_flush = st.acks;
+			synced = true;
+		}
+		switch (p->timing) {
+		case CAMP_T_AFTER_FLUSH:
+			hit = st.flushes >= f0 + p->flushes;
+			break;
+		case CAMP_T_IN_FLUSH:
+			/* every-n: the agent issues its flush after n acknowledged writes; the
+			 * flush's completion has not arrived yet. every-ms: the next one is due. */
+			if (synced && st.flushes >= f0 + p->flushes) {
+				if (w->flush == FLUSH_EVERY_N)
+					hit = st.acks >= acks_at_flush + (uint64_t)w->flush_n;
+				else
+					hit = now - last_flush >= w->flush_ms * 1000000;
+			}
+			break;
+		case CAMP_T_IDLE:
+			hit = now - last_flush >= p->idle_ms * 1000000 &&
+			      now - t_running >= p->window_min_ms * 1000000;
+			break;
+		}
+		if (hit || now > end)
+			break;
+		pump(c, 1);
+	}
+	if (relay_interrupted)
+		return -EINTR;
+	int64_t decided = relay_now_ns();
+	json_object_set_new(info, "target_hit", json_boolean(hit));
+	json_object_set_new(info, "decided_mono_ns", json_integer(decided));
+	json_object_set_new(info, "flushes_before", json_integer((json_int_t)(st.flushes - f0)));
+	json_object_set_new(info, "since_flush_ms", json_real((decided - last_flush) / 1e6));
+	if (!hit)
+		pc_warn(LOG_RELAY, "the %s moment did not come within %" PRId64 " ms: cutting now",
+			camp_timing_name(p->timing), p->window_max_ms);
+	int rc = relay_cut(c->e->relay, ch, (int)p->off_ms, rec);
+	rec->timed_by = "host";
+	if (rc == 0 && rec->planned_ns == 0)
+		rec->planned_ns = decided;
+	return rc;
+}
+
+/* Per disk: metadata checks into checks, classification into findings. */
+struct disk_outcome {
+	struct oracle_verify_result v;
+	bool verified;
+	bool metadata_failure;
+};
+
+static int record_disk(struct cyc *c, const struct node_disk_result *r, int64_t cut_ns,
+		       struct disk_outcome *o)
+{
+	struct store *st = c->e->db;
+	int64_t cyc = c->r->cycle_id;
+	size_t i;
+	json_t *chk;
+	int rc = 0;
+
+	memset(o, 0, sizeof(*o));
+	json_array_foreach(r->checks, i, chk) {
+		const char *kind = json_string_value(json_object_get(chk, "kind"));
+		const char *res = json_string_value(json_object_get(chk, "result"));
+		json_t *det = json_object_get(chk, "detail");
+		char *ds = det ? json_dumps(det, JSON_COMPACT) : NULL;
+		store_check_insert(st, cyc, r->disk, kind, res, ds);
+		free(ds);
+		if (!strcmp(res, "corrupt") || !strcmp(res, "fail")) {
+			o->metadata_failure = true;
+			char fd[160];
+			snprintf(fd, sizeof(fd), "{\"check\":\"%s\",\"result\":\"%s\"}", kind, res);
+			store_finding_insert(st, cyc, r->disk, -1, "metadata_failure", fd, 0);
+		}
+	}
+	if (!r->report_path) {
+		store_finding_insert(st, cyc, r->disk, -1, "check_failed",
+				     "{\"why\":\"the agent's check did not complete\"}", 0);
+		return -EIO;
+	}
+	FILE *f = fopen(r->report_path, "re");
+	if (!f)
+		return -errno;
+	rc = oracle_verify(store_db(st), (uint64_t)c->e->campaign, c->index, r->id, f, cut_ns,
+			   true, &o->v);
+	fclose(f);
+	if (rc < 0) {
+		pc_err(LOG_CHECK, "cannot classify disk '%s': %s", r->disk, strerror(-rc));
+		store_finding_insert(st, cyc, r->disk, -1, "check_failed",
+				     "{\"why\":\"classification failed\"}", 0);
+		return rc;
+	}
+	o->verified = true;
+	/* One summary row per class (block -1: the whole disk); oracle_check holds the
+	 * blocks themselves. */
+	for (int k = 1; k < CLS__COUNT; k++) {
+		if (!o->v.cycle.count[k])
+			continue;
+		char d[96];
+		snprintf(d, sizeof(d), "{\"blocks\":%" PRIu64 "}", o->v.cycle.count[k]);
+		store_finding_insert(st, cyc, r->disk, -1, cls_class_name(k), d,
+				     o->v.cycle.since_flush_ns);
+	}
+	if (o->v.cycle.violations) {
+		char d[96];
+		snprintf(d, sizeof(d), "{\"blocks\":%" PRIu64 "}", o->v.cycle.violations);
+		store_finding_insert(st, cyc, r->disk, -1, "violation", d,
+				     o->v.cycle.since_flush_ns);
+	}
+	return 0;
+}
+
+static json_t *disk_json(const struct node_disk_result *r, const struct disk_outcome *o)
+{
+	json_t *j = json_pack("{s:s,s:i,s:O,s:b,s:b}", "disk", r->disk, "id", (int)r->id,
+			      "checks", r->checks ? r->checks : json_null(), "verified",
+			      o->verified, "metadata_failure", o->metadata_failure);
+	if (o->verified) {
+		json_t *cls = json_object();
+		for (int k = 0; k < CLS__COUNT; k++)
+			json_object_set_new(cls, cls_class_name(k), json_integer((json_int_t)o->v.cycle.count[k]));
+		json_object_set_new(j, "classes", cls);
+		json_object_set_new(j, "blocks", json_integer((json_int_t)o->v.blocks));
+		json_object_set_new(j, "violations", json_integer((json_int_t)o->v.cycle.violations));
+		json_object_set_new(j, "anomalies", json_integer((json_int_t)o->v.cycle.anomalies));
+		json_object_set_new(j, "gaps", json_integer((json_int_t)o->v.gaps));
+		json_object_set_new(j, "since_flush_ms", json_real(o->v.cycle.since_flush_ns / 1e6));
+	}
+	return j;
+}
+
+static int cycle_insert(struct cyc *c, int64_t t0)
+{
+	json_t *pj = camp_plan_json(c->p);
+	char *ps = pj ? json_dumps(pj, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	json_decref(pj);
+	rc = store_cycle_insert(c->e->db, c->e->campaign, c->index, "running", t0, &c->r->cycle_id);
+	if (rc < 0) {
+		free(ps);
+		return sqlite3_extended_errcode(store_db(c->e->db)) == SQLITE_CONSTRAINT_UNIQUE ?
+		       -EEXIST : rc;
+	}
+	if (sqlite3_prepare_v2(store_db(c->e->db), "UPDATE cycles SET plan_json = ? WHERE id = ?",
+			       -1, &s, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(s, 1, ps, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(s, 2, c->r->cycle_id);
+		rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -EIO;
+	} else {
+		rc = -EIO;
+	}
+	sqlite3_finalize(s);
+	free(ps);
+	return rc;
+}
+
+/* Wait for the node to be booted after a cut, with the power fully back. */
+static int follow_cut(struct cyc *c, struct node_power_times *pt, int64_t limit)
+{
+	bool booted = false;
+
+	while (!relay_interrupted) {
+		int r = pump(c, 20);
+		if (r < 0)
+			return r;
+		if (!booted && node_power_wait(c->pw, NODE_PWR_BOOTED, 0, pt) == 0)
+			booted = true;
+		if (booted && c->relay_on &&
+		    (c->pwrok_rise || relay_now_ns() - c->relay_on > 2000000000))
+			return 0;
+		if (relay_now_ns() > limit) {
+			pc_warn(LOG_NODE, "the node is not back: relay off %s, DC lost %s, node "
+				"booted %s", c->relay_off ? "seen" : "not seen",
+				pt->lost_ns ? "seen" : "not seen", booted ? "yes" : "no");
+			return -ETIMEDOUT;
+		}
+	}
+	return -EINTR;
+}
+
+int camp_cycle_run(struct camp_env *e, const struct camp_plan *p, struct camp_result *r)
+{
+	const struct bench_config *cfg = e->cfg;
+	const struct cfg_campaign *cc = cfg->campaign;
+	struct cyc c = { .e = e, .p = p, .r = r, .index = p->index, .edges = json_array(),
+			 .steps = json_object(), .t0 = relay_now_ns() };
+	struct node_disk_result res[NODE_MAX_DISKS];
+	struct disk_outcome out[NODE_MAX_DISKS];
+	struct node_power_times pt = { 0 };
+	struct relay_cut rec = { 0 };
+	json_t *cutinfo = json_object();
+	int rc = -EIO, ch = (int)cfg->relay->channel;
+	bool armed = false, checked = false;
+	int64_t t0 = relay_now_ns(), t_running = 0, t_up = 0, t_checked = 0, t_prepared = 0;
+	int64_t t_cut_done = 0, t_wait0;
+	uint64_t violations = 0, metadata_failures = 0, unverified = 0;
+
+	memset(r, 0, sizeof(*r));
+	memset(res, 0, sizeof(res));
+	memset(out, 0, sizeof(out));
+	r->status = "failed";
+	r->n_disks = cfg->n_disks;
+	if (e->run_dir) {
+		snprintf(c.procs, sizeof(c.procs), "%.4000s/procs", e->run_dir);
+		snprintf(c.stepfile, sizeof(c.stepfile), "%.4000s/step", e->run_dir);
+	}
+	main_thread = pthread_self();
+	sink_db = e->db;
+	log_set_sink(cycle_sink, NULL);
+	if ((rc = cycle_insert(&c, t0)) < 0) {
+		if (rc == -EEXIST)
+			pc_err(LOG_DB, "cycle %u of campaign %" PRId64 " is already recorded",
+			       c.index, e->campaign);
+		goto out_nocycle;
+	}
+	set_step(&c, "start");
+
+	/* The node's files: short paths (UNIX sockets live there), private. */
+	snprintf(c.work, sizeof(c.work), "%.3000s/powercut-node.XXXXXX",
+		 e->work_parent ? e->work_parent : "/tmp");
+	if (!mkdtemp(c.work)) {
+		rc = -errno;
+		pc_err(LOG_NODE, "cannot create a directory like '%s': %s", c.work, strerror(errno));
+		goto out;
+	}
+	c.have_work = true;
+	struct node_env env = { .bin_dir = e->bin_dir, .work_dir = c.work };
+	c.node = node_open(cfg, &env);
+	if (!c.node) {
+		rc = -errno;
+		goto out;
+	}
+	char sock[PATH_MAX + 32];
+	snprintf(sock, sizeof(sock), "%.4000s/control.sock", e->run_dir);
+	c.pw = node_power_open(c.node, sock, ch, p->cut);
+	if (!c.pw) {
+		rc = -errno ? -errno : -EIO;
+		goto out;
+	}
+	set_step(&c, "prepare");
+	pc_info(LOG_NODE, "campaign %" PRId64 " cycle %u: preparing %zu disk(s) on the %s tier",
+		e->campaign, c.index, cfg->n_disks,
+		cfg->node->tier == NODE_TIER_FULL ? "full" : "fast");
+	t_wait0 = relay_now_ns();
+	if ((rc = node_prepare(c.node)) < 0)
+		goto out;
+	t_prepared = relay_now_ns();
+	c.waited_ns += t_prepared - t_wait0;
+
+	set_step(&c, "workload");
+	struct node_job job = {
+		.campaign = (uint64_t)e->campaign, .cycle = c.index, .token = e->token,
+		.ledger_host = cfg->node->tier == NODE_TIER_FULL ? "10.0.2.2" : "127.0.0.1",
+		.ledger_port = ledger_port(e->led), .seed = p->workload_seed, .baseline = true,
+		.cycle_begins = cycle_begins, .cb_arg = &c,
+	};
+	node_power_set_job(c.pw, &job);
+	sink_quiet = 1;
+	if ((rc = node_start_workload(c.node, &job)) < 0)
+		goto out;
+	if ((rc = wait_running(&c, (int)cc->boot_timeout_ms)) < 0)
+		goto out;
+	t_running = relay_now_ns();
+	c.waited_ns += t_running - t_prepared;
+	camp_procs_record(c.procs);
+
+	set_step(&c, "cut");
+	if (p->timing == CAMP_T_WINDOW) {
+		/* The firmware draws the moment itself, from now, with the plan's seed. */
+		rc = relay_arm(e->relay, ch, (int)p->window_min_ms, (int)p->window_max_ms,
+			       (int)p->off_ms, p->fw_seed, &rec);
+		if (rc < 0)
+			goto out;
+		armed = true;
+		pc_info(LOG_NODE, "armed channel %d: cut in %" PRId64 "..%" PRId64 " ms, off %"
+			PRId64 " ms", ch, p->window_min_ms, p->window_max_ms, p->off_ms);
+	} else {
+		int64_t th = relay_now_ns();
+		rc = host_cut(&c, &rec, t_running, cutinfo);
+		c.waited_ns += relay_now_ns() - th;
+		if (rc < 0)
+			goto out;
+		armed = true;
+	}
+
+	/* Follow the edges until the node booted again; power-cycle a node that does not
+	 * come back, up to the bench's retries. */
+	set_step(&c, "recover");
+	int64_t t_follow = relay_now_ns();
+	int64_t limit = t_follow + ((p->timing == CAMP_T_WINDOW ? p->window_max_ms : 0) +
+				    p->off_ms + cfg->node->boot_delay_ms + cc->boot_timeout_ms +
+				    2000) * 1000000;
+	rc = follow_cut(&c, &pt, limit);
+	int tries = 0;
+	while (rc == 0 || rc == -ETIMEDOUT) {
+		if (rc == 0) {
+			node_power_wait(c.pw, NODE_PWR_BOOTED, 0, &pt);
+			if (pt.boot_rc >= 0 && pt.kill_rc >= 0) {
+				int64_t tw = relay_now_ns();
+				rc = node_wait_up(c.node, (int)cc->boot_timeout_ms);
+				c.waited_ns += relay_now_ns() - tw;
+				if (rc == 0)
+					break;
+			}
+			pc_warn(LOG_NODE, "the node did not come back after the cut");
+		}
+		if (tries++ >= cc->retries || relay_interrupted) {
+			rc = relay_interrupted ? -EINTR : -EHOSTDOWN;
+			break;
+		}
+		pc_warn(LOG_NODE, "power-cycling the node again (%d of %" PRId64 ")", tries,
+			cc->retries);
+		node_power_set_job(c.pw, &job);
+		c.relay_on = c.pwrok_rise = 0;
+		struct relay_cut again = { 0 };
+		if ((rc = relay_cut(e->relay, ch, (int)p->off_ms, &again)) < 0)
+			break;
+		rc = follow_cut(&c, &pt, relay_now_ns() + (p->off_ms + cfg->node->boot_delay_ms +
+						     cc->boot_timeout_ms + 2000) * 1000000);
+	}
+	t_cut_done = relay_now_ns();
+	c.waited_ns += t_cut_done - t_follow;
+	if (rc < 0)
+		goto out;
+	armed = false;
+	/* Nothing arrives after the cut; the last frames before it are stored. */
+	ledger_quiesce(e->led, 50, 3000);
+	json_object_set_new(c.steps, "quiesced", json_real((relay_now_ns() - c.t0) / 1e9));
+	sink_quiet = 0;
+	t_up = relay_now_ns();
+
+	set_step(&c, "check");
+	rc = node_check(c.node, &job, res);
+	checked = true;
+	t_checked = relay_now_ns();
+	c.waited_ns += t_checked - t_up;
+	if (rc < 0)
+		pc_warn(LOG_CHECK, "the node's checks did not all complete");
+
+	/* The record. The classification commits its own transactions, so a cycle stopped
+	 * here leaves a partial record: its status stays "running" until the last statement
+	 * below, and --resume deletes the rows of a cycle it marks interrupted. */
+	set_step(&c, "record");
+	json_t *node_info = node_collect(c.node);
+	/* Host-timed: from the moment the host decided to the relay edge the firmware
+	 * stamped (mapped to the host clock). */
+	int64_t decided = json_integer_value(json_object_get(cutinfo, "decided_mono_ns"));
+	int64_t latency = decided && c.relay_off ? c.relay_off - decided :
+			  rec.actual_ns && rec.planned_ns ? rec.actual_ns - rec.planned_ns : 0;
+	struct store_cut sc = {
+		.cycle = r->cycle_id, .channel = ch, .kind = p->cut == CUT_KILL ? "kill" : "power",
+		.timed_by = p->timing == CAMP_T_WINDOW ? "firmware" : "host",
+		.window_min_ms = p->window_min_ms, .window_max_ms = p->window_max_ms,
+		.off_ms = p->off_ms, .seed = p->fw_seed, .planned_mono_ns = rec.planned_ns,
+		.actual_mono_ns = c.relay_off, .uncertainty_ns = c.relay_off_unc,
+		.relay_off_mono_ns = c.relay_off, .relay_on_mono_ns = c.relay_on,
+		.pwrok_fall_mono_ns = c.pwrok_fall, .pwrok_rise_mono_ns = c.pwrok_rise,
+		/* Both edges on the firmware's own clock when it stamped them (exact). */
+		.hold_up_ns = c.pwrok_fall_fw && c.relay_off_fw ?
+			      (int64_t)(c.pwrok_fall_fw - c.relay_off_fw) * 1000 :
+			      c.pwrok_fall && c.relay_off ? c.pwrok_fall - c.relay_off :
+			      pt.lost_ns && c.relay_off ? pt.lost_ns - c.relay_off : 0,
+	};
+	json_object_set_new(cutinfo, "target", json_string(camp_timing_name(p->timing)));
+	if (p->timing != CAMP_T_WINDOW)
+		json_object_set_new(cutinfo, "latency_ns", json_integer(latency));
+	json_object_set_new(cutinfo, "retries", json_integer(tries));
+	json_t *det = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:O,s:O}",
+		"dc_lost_mono_ns", (json_int_t)pt.lost_ns, "dc_lost_sim_us", (json_int_t)pt.lost_sim_us,
+		"node_killed_mono_ns", (json_int_t)pt.killed_ns,
+		"dc_back_mono_ns", (json_int_t)pt.back_ns, "dc_back_sim_us", (json_int_t)pt.back_sim_us,
+		"node_booted_mono_ns", (json_int_t)pt.booted_ns,
+		"window_from_mono_ns", (json_int_t)rec.window_from_ns,
+		"window_to_mono_ns", (json_int_t)rec.window_to_ns, "edges", c.edges,
+		"host_cut", cutinfo);
+	if (det && node_info)
+		json_object_set(det, "node", node_info);
+	char *dets = det ? json_dumps(det, JSON_COMPACT) : NULL;
+	sc.detail_json = dets;
+	store_cut_insert(e->db, &sc, NULL);
+	free(dets);
+	json_decref(det);
+
+	/* The node died when its processes were killed: writes acknowledged up to then
+	 * were real writes of a live node. */
+	int64_t cut_ns = pt.killed_ns ? pt.killed_ns : pt.lost_ns ? pt.lost_ns : c.relay_off;
+	for (size_t i = 0; i < cfg->n_disks; i++) {
+		struct camp_disk_sum *d = &r->disks[i];
+		if (record_disk(&c, &res[i], cut_ns, &out[i]) < 0)
+			unverified++;
+		d->disk = res[i].disk ? res[i].disk : cfg->disks[i]->name;
+		d->control = cfg->disks[i]->control;
+		d->verified = out[i].verified;
+		d->metadata_failure = out[i].metadata_failure;
+		d->violations = out[i].v.cycle.violations;
+		d->unflushed_lost = out[i].v.cycle.count[CLS_UNFLUSHED_LOST_ZERO] +
+				    out[i].v.cycle.count[CLS_UNFLUSHED_LOST_OLDER];
+		violations += out[i].v.cycle.violations;
+		metadata_failures += out[i].metadata_failure;
+		if ((out[i].v.cycle.violations || out[i].metadata_failure) && e->evidence_dir) {
+			char dir[PATH_MAX];
+			snprintf(dir, sizeof(dir), "%.3000s/cycle-%u/%.200s", e->evidence_dir,
+				 c.index, d->disk);
+			camp_evidence_keep(e->db, r->cycle_id, d->disk, res[i].report_path, c.work,
+					   dir, e->evidence_left);
+		}
+	}
+	r->status = unverified ? "failed" : violations || metadata_failures ? "violation" : "ok";
+	rc = 0;
+
+	int64_t t_end = relay_now_ns();
+	r->total_s = (t_end - t0) / 1e9;
+	/* The controller's own time: everything but waiting on the node (prepare, the
+	 * workload until the cut, power off and boot, the checks). */
+	r->overhead_s = (t_end - t0 - c.waited_ns) / 1e9;
+	r->json = json_pack("{s:s,s:I,s:i,s:s,s:s,s:s,s:s,s:s}", "db", e->db_path ? e->db_path : "",
+		"campaign", (json_int_t)e->campaign, "cycle", (int)c.index, "status", r->status,
+		"cut", sc.kind, "timed_by", sc.timed_by, "target", camp_timing_name(p->timing),
+		"tier", cfg->node->tier == NODE_TIER_FULL ? "full" : "fast");
+	if (r->json) {
+		json_t *disks = json_array();
+		for (size_t i = 0; i < cfg->n_disks; i++)
+			json_array_append_new(disks, disk_json(&res[i], &out[i]));
+		json_object_set_new(r->json, "disks", disks);
+		json_object_set_new(r->json, "violations", json_integer((json_int_t)violations));
+		json_object_set_new(r->json, "metadata_failures", json_integer((json_int_t)metadata_failures));
+		json_object_set_new(r->json, "hold_up_ms", json_real(sc.hold_up_ns / 1e6));
+		if (p->timing != CAMP_T_WINDOW)
+			json_object_set_new(r->json, "latency_ms", json_real(latency / 1e6));
+		json_object_set_new(r->json, "timing", json_pack(
+			"{s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f}",
+			"boot_delay_s", cfg->node->boot_delay_ms / 1e3,
+			"total_s", r->total_s, "overhead_s", r->overhead_s,
+			"prepare_s", (t_prepared - t0) / 1e9,
+			"workload_start_s", (t_running - t_prepared) / 1e9,
+			"workload_to_cut_s", pt.lost_ns ? (pt.lost_ns - t_running) / 1e9 : 0.0,
+			"off_s", pt.back_ns && pt.lost_ns ? (pt.back_ns - pt.lost_ns) / 1e9 : 0.0,
+			"check_s", (t_checked - t_up) / 1e9,
+			"record_s", (t_end - t_checked) / 1e9));
+		if (node_info)
+			json_object_set_new(r->json, "node", json_incref(node_info));
+		json_object_set_new(r->json, "steps", json_incref(c.steps));
+	}
+	json_decref(node_info);
+
+out:
+	sink_quiet = 0;
+	if (armed && !relay_interrupted) {
+		/* An armed cut must not fire after we are gone. */
+		relay_on(e->relay, ch);
+	}
+	if (rc == -EINTR || relay_interrupted)
+		r->status = "interrupted", rc = -EINTR;
+	else if (rc == -EHOSTDOWN)
+		r->status = "node-lost";
+	if (r->cycle_id) {
+		sqlite3_stmt *s;
+		store_cycle_finish(e->db, r->cycle_id, r->status, relay_now_ns());
+		if (sqlite3_prepare_v2(store_db(e->db), "UPDATE cycles SET overhead_ns = ? WHERE id = ?",
+				       -1, &s, NULL) == SQLITE_OK) {
+			sqlite3_bind_int64(s, 1, (sqlite3_int64)(r->overhead_s * 1e9));
+			sqlite3_bind_int64(s, 2, r->cycle_id);
+			sqlite3_step(s);
+			sqlite3_finalize(s);
+		}
+		if (rc == 0)
+			set_step(&c, "done");
+	}
+	if (checked)
+		for (size_t i = 0; i < cfg->n_disks; i++)
+			node_disk_result_release(&res[i]);
+	/* The power domain first: it may be booting the node. */
+	node_power_close(c.pw);
+	node_close(c.node);
+	if (rc == -EHOSTDOWN && c.have_work) {
+		pc_err(LOG_NODE, "the node did not come back after %" PRId64 " power cycle(s): "
+		       "power is left on; look at the node's logs in '%s' and the simulator's in "
+		       "'%s'", cc->retries, c.work, e->run_dir);
+	}
+	if (c.have_work) {
+		if (e->keep || rc == -EHOSTDOWN) {
+			pc_info(LOG_NODE, "node files kept in '%s'", c.work);
+		} else {
+			const char *argv[] = { "rm", "-rf", "--", c.work, NULL };
+			struct child_result cr;
+			if (child_run(argv, NULL, 30000, &cr) == 0)
+				child_result_release(&cr);
+		}
+	}
+out_nocycle:
+	log_set_sink(store_log_sink, e->db);
+	json_decref(c.edges);
+	json_decref(cutinfo);
+	json_decref(c.steps);
+	return rc;
+}
+
+void camp_result_release(struct camp_result *r)
+{
+	json_decref(r->json);
+	r->json = NULL;
+}

@@ -1,0 +1,160 @@
+/* Evidence of a cycle with a violation: what is needed to look again later, under the
+ * campaign's evidence directory, within the campaign's byte budget. The agent's
+ * read-back report first (it names every block and what was read), then qcow2
+ * metadata dumps (qemu-img check and map, JSON), then sparse copies of the node's
+ * disk images, each only while the budget allows (allocated bytes count). */
+#define _XOPEN_SOURCE 700
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "campaign.h"
+#include "child.h"
+#include "log.h"
+#include "util.h"
+
+static void evidence_row(struct store *db, int64_t cycle_id, const char *disk, const char *kind,
+			 const char *path, uint64_t bytes)
+{
+	sqlite3_stmt *s;
+
+	if (sqlite3_prepare_v2(store_db(db), "INSERT INTO evidence (cycle_id, disk, kind, path, "
+			       "bytes) VALUES (?, ?, ?, ?, ?)", -1, &s, NULL) != SQLITE_OK)
+		return;
+	sqlite3_bind_int64(s, 1, cycle_id);
+	sqlite3_bind_text(s, 2, disk, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, path, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 5, (sqlite3_int64)bytes);
+	sqlite3_step(s);
+	sqlite3_finalize(s);
+}
+
+static uint64_t allocated(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 ? (uint64_t)st.st_blocks * 512 : 0;
+}
+
+static int copy(const char *from, const char *to)
+{
+	const char *argv[] = { "cp", "--sparse=always", "--", from, to, NULL };
+	struct child_result r;
+	int rc = child_run(argv, NULL, 120000, &r);
+
+	if (rc == 0 && r.status != 0)
+		rc = -EIO;
+	child_result_release(&r);
+	return rc;
+}
+
+/* One qemu-img dump (check or map, JSON) of image into file. */
+static int dump(const char *what, const char *image, const char *file, uint64_t *bytes)
+{
+	const char *argv[] = { "qemu-img", what, "-U", "--output=json", image, NULL };
+	struct child_result r;
+	int rc = child_run(argv, NULL, 60000, &r);
+
+	/* check exits 2 or 3 for a corrupt or leaking image, with its JSON on stdout */
+	if (rc == 0 && r.out_len) {
+		FILE *f = fopen(file, "we");
+		if (f) {
+			fwrite(r.out, 1, r.out_len, f);
+			fclose(f);
+			*bytes = r.out_len;
+		} else {
+			rc = -errno;
+		}
+	} else if (rc == 0) {
+		rc = -EIO;
+	}
+	child_result_release(&r);
+	return rc;
+}
+
+static char **found;
+static size_t n_found;
+
+static int collect(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	size_t l = strlen(path);
+
+	(void)ftw;
+	if (type != FTW_F || !S_ISREG(st->st_mode))
+		return 0;
+	if ((l > 6 && !strcmp(path + l - 6, ".qcow2")) || (l > 4 && !strcmp(path + l - 4, ".img")) ||
+	    (l > 4 && !strcmp(path + l - 4, ".raw"))) {
+		char **n = realloc(found, (n_found + 1) * sizeof(*n));
+		if (!n)
+			return -1;
+		found = n;
+		found[n_found++] = strdup(path);
+	}
+	return 0;
+}
+
+int camp_evidence_keep(struct store *db, int64_t cycle_id, const char *disk,
+		       const char *report_path, const char *node_dir, const char *dir,
+		       uint64_t *left)
+{
+	char to[PATH_MAX];
+	uint64_t sz = 0, budget = left ? *left : UINT64_MAX;
+	int rc;
+
+	if ((rc = pc_mkdir_p(dir)) < 0) {
+		pc_err(LOG_MAIN, "cannot create the evidence directory '%s': %s", dir, strerror(-rc));
+		return rc;
+	}
+	if (report_path && (sz = allocated(report_path)) <= budget) {
+		snprintf(to, sizeof(to), "%.4000s/readback.jsonl", dir);
+		if (copy(report_path, to) == 0) {
+			evidence_row(db, cycle_id, disk, "readback", to, sz);
+			budget -= sz;
+		}
+	}
+	found = NULL;
+	n_found = 0;
+	if (node_dir)
+		nftw(node_dir, collect, 16, FTW_PHYS);
+	for (size_t i = 0; i < n_found; i++) {
+		const char *base = strrchr(found[i], '/') ? strrchr(found[i], '/') + 1 : found[i];
+		size_t l = strlen(found[i]);
+		if (l > 6 && !strcmp(found[i] + l - 6, ".qcow2")) {
+			static const char *const what[] = { "check", "map" };
+			for (int k = 0; k < 2; k++) {
+				snprintf(to, sizeof(to), "%.3000s/%.200s.%s.json", dir, base, what[k]);
+				if (dump(what[k], found[i], to, &sz) == 0 && sz <= budget) {
+					evidence_row(db, cycle_id, disk, k ? "qemu-img-map" :
+						     "qemu-img-check", to, sz);
+					budget -= sz;
+				} else {
+					unlink(to);
+				}
+			}
+		}
+		sz = allocated(found[i]);
+		if (sz <= budget) {
+			snprintf(to, sizeof(to), "%.3000s/%.200s", dir, base);
+			if (copy(found[i], to) == 0) {
+				evidence_row(db, cycle_id, disk, "image", to, sz);
+				budget -= sz;
+			}
+		} else {
+			pc_info(LOG_MAIN, "evidence: '%s' (%llu bytes allocated) is over the campaign's "
+				"remaining evidence budget", found[i], (unsigned long long)sz);
+		}
+		free(found[i]);
+	}
+	free(found);
+	found = NULL;
+	if (left)
+		*left = budget;
+	return 0;
+}
