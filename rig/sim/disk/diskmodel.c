@@ -663,6 +663,17 @@ int diskmodel_check(struct diskmodel *dm, struct disk_check *chk)
 	if (dm->o.format != DISK_FMT_QCOW2)
 		return 0;
 	int r;
+	/* After a process kill nbdkit must still hold the cache; if it died by itself
+	 * the kill silently became a power cut, so say so instead of checking. */
+	if (dm->nbdkit_up && !child_running(&dm->nbdkit)) {
+		int status;
+		char why[96];
+		child_finish(&dm->nbdkit, 0, &status);
+		dm->nbdkit_up = false;
+		pc_err(LOG_SIM, "nbdkit, the volatile cache of '%s', exited by itself (%s); see '%s'",
+		       dm->image, child_status_str(status, why, sizeof(why)), dm->nbdkit_log);
+		return -EIO;
+	}
 	if (!dm->nbdkit_up && (r = start_nbdkit(dm)) < 0)
 		return r;
 	if ((r = read_dirty_bit(dm, &chk->dirty)) < 0)
