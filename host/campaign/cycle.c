@@ -471,9 +471,9 @@ int camp_cycle_run(struct camp_env *e, const struct camp_plan *p, struct camp_re
 	 * come back, up to the bench's retries. */
 	set_step(&c, "recover");
 	int64_t t_follow = relay_now_ns();
+	/* boot_timeout: from power back to the node up, its boot delay included. */
 	int64_t limit = t_follow + ((p->timing == CAMP_T_WINDOW ? p->window_max_ms : 0) +
-				    p->off_ms + cfg->node->boot_delay_ms + cc->boot_timeout_ms +
-				    2000) * 1000000;
+				    p->off_ms + cc->boot_timeout_ms + 2000) * 1000000;
 	rc = follow_cut(&c, &pt, limit);
 	int tries = 0;
 	while (rc == 0 || rc == -ETIMEDOUT) {
@@ -499,8 +499,8 @@ int camp_cycle_run(struct camp_env *e, const struct camp_plan *p, struct camp_re
 		struct relay_cut again = { 0 };
 		if ((rc = relay_cut(e->relay, ch, (int)p->off_ms, &again)) < 0)
 			break;
-		rc = follow_cut(&c, &pt, relay_now_ns() + (p->off_ms + cfg->node->boot_delay_ms +
-						     cc->boot_timeout_ms + 2000) * 1000000);
+		rc = follow_cut(&c, &pt, relay_now_ns() + (p->off_ms + cc->boot_timeout_ms + 2000) *
+				1000000);
 	}
 	t_cut_done = relay_now_ns();
 	c.waited_ns += t_cut_done - t_follow;
@@ -628,11 +628,17 @@ int camp_cycle_run(struct camp_env *e, const struct camp_plan *p, struct camp_re
 	json_decref(node_info);
 
 out:
-	sink_quiet = 0;
 	if (armed && !relay_interrupted) {
 		/* An armed cut must not fire after we are gone. */
 		relay_on(e->relay, ch);
 	}
+	/* The power domain first: it may be booting the node. */
+	node_power_close(c.pw);
+	node_close(c.node);
+	/* The node is gone: the ledger goes quiet and our row can be written. */
+	if (sink_quiet)
+		ledger_quiesce(e->led, 50, 3000);
+	sink_quiet = 0;
 	if (rc == -EINTR || relay_interrupted)
 		r->status = "interrupted", rc = -EINTR;
 	else if (rc == -EHOSTDOWN)
@@ -653,9 +659,6 @@ out:
 	if (checked)
 		for (size_t i = 0; i < cfg->n_disks; i++)
 			node_disk_result_release(&res[i]);
-	/* The power domain first: it may be booting the node. */
-	node_power_close(c.pw);
-	node_close(c.node);
 	if (rc == -EHOSTDOWN && c.have_work) {
 		pc_err(LOG_NODE, "the node did not come back after %" PRId64 " power cycle(s): "
 		       "power is left on; look at the node's logs in '%s' and the simulator's in "

@@ -198,8 +198,13 @@ static bool is_ancestor(const struct pinfo *v, size_t n, pid_t pid)
 	return false;
 }
 
+static pid_t killed_pids[512];
+static int n_killed;
+
 static void kill_one(const struct pinfo *pi)
 {
+	if (n_killed < 512)
+		killed_pids[n_killed++] = pi->pid;
 	/* A child of child.h leads its own group: the group reaches its helpers too. */
 	if (pi->pgid == pi->pid)
 		kill(-pi->pid, SIGKILL);
@@ -214,6 +219,7 @@ int camp_procs_reap(const char *file, const char *const *dirs)
 
 	if (rc < 0)
 		return rc;
+	n_killed = 0;
 	FILE *f = file ? fopen(file, "re") : NULL;
 	if (f) {
 		int pid;
@@ -244,9 +250,16 @@ int camp_procs_reap(const char *file, const char *const *dirs)
 		if (fd >= 0)
 			close(fd);
 	}
-	/* Let the kernel finish them before the caller reuses their files and ports. */
-	for (int t = 0; killed && t < 100 && camp_procs_count(dirs) > 0; t++)
+	/* Wait until they are gone, reaped by their new parent too: a simulator checks
+	 * its run directory's pid file with kill(pid, 0), which a zombie still passes. */
+	for (int t = 0; t < 250; t++) {
+		bool any = false;
+		for (int i = 0; i < n_killed; i++)
+			any |= kill(killed_pids[i], 0) == 0;
+		if (!any && camp_procs_count(dirs) == 0)
+			break;
 		usleep(20000);
+	}
 	return killed;
 }
 

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -391,6 +392,18 @@ int cmd_run(struct pc_ctx *ctx)
 		int k = camp_procs_reap(procs, dirs);
 		if (k > 0)
 			pc_info(LOG_MAIN, "killed %d process(es) left by the interrupted run", k);
+		/* The simulator refuses a run directory whose pid file names a process that
+		 * exists, and a killed one exists until its new parent reaps it. */
+		char pf[PATH_MAX + 16];
+		snprintf(pf, sizeof(pf), "%.4000s/mcusim.pid", ctx->run_dir);
+		FILE *pff = fopen(pf, "re");
+		long spid = 0;
+		if (pff && fscanf(pff, "%ld", &spid) == 1 && spid > 1) {
+			for (int i = 0; i < 500 && kill((pid_t)spid, 0) == 0; i++)
+				usleep(20000);
+		}
+		if (pff)
+			fclose(pff);
 		/* The node work directories of the dead run. */
 		const char *argv[] = { "rm", "-rf", "--", work, NULL };
 		struct child_result cr;
@@ -464,13 +477,10 @@ int cmd_run(struct pc_ctx *ctx)
 		goto out;
 	}
 
-	ctx->relay = relay_open(cfg, ctx->run_dir);
-	if (!ctx->relay) {
-		rc = relay_interrupted ? 128 + relay_interrupted : EXIT_DEVICE;
-		goto out;
-	}
 	if (!resume) {
-		versions = camp_versions(ctx->relay, PC_VERSION);
+		/* The row first: from here on a killed run is resumable. The firmware's
+		 * version is added once the relay answered. */
+		versions = camp_versions(NULL, PC_VERSION);
 		char tok[33];
 		if (camp_campaign_begin(ctx->db, cfg, versions, &campaign, tok) < 0)
 			goto out;
@@ -495,6 +505,16 @@ int cmd_run(struct pc_ctx *ctx)
 		pc_info(LOG_MAIN, "campaign %" PRId64 " in '%s': %s, seed %" PRIu64, campaign, db_path,
 			planned ? "planned cycles" : "until the deadline", seed);
 	}
+	ctx->relay = relay_open(cfg, ctx->run_dir);
+	if (!ctx->relay) {
+		rc = relay_interrupted ? 128 + relay_interrupted : EXIT_DEVICE;
+		goto out;
+	}
+	free(versions);
+	versions = camp_versions(ctx->relay, PC_VERSION);
+	if (versions)
+		sql_exec(ctx->db, "UPDATE campaigns SET versions_json = ? WHERE id = ?", versions,
+			 campaign, 0);
 	if (pc_mkdir_p(work) < 0) {
 		pc_err(LOG_MAIN, "cannot create the node work directory '%s'", work);
 		goto out;
@@ -537,7 +557,7 @@ int cmd_run(struct pc_ctx *ctx)
 		.keep = cmd_flag(ctx, "keep"),
 	};
 	int64_t t0 = relay_now_ns();
-	unsigned ran = 0;
+	unsigned ran = 0, failures = 0;
 	status = "done";
 	for (;;) {
 		int64_t next = sql_int(ctx->db, "SELECT COALESCE(MAX(idx), 0) + 1 FROM cycles WHERE "
@@ -576,10 +596,20 @@ int cmd_run(struct pc_ctx *ctx)
 			break;
 		}
 		if (c < 0) {
-			status = "failed";
+			/* Recorded as failed; a campaign goes on past a bad cycle, not past a
+			 * bench that keeps failing. */
 			pc_err(LOG_MAIN, "cycle %" PRId64 " could not run: %s", next, strerror(-c));
-			break;
+			if (c == -EEXIST || ++failures >= 3 ||
+			    sql_int(ctx->db, "SELECT COUNT(*) FROM cycles WHERE campaign_id = ? AND "
+				    "idx = (SELECT MAX(idx) FROM cycles WHERE campaign_id = ?1)",
+				    campaign) < 1) {
+				status = "failed";
+				break;
+			}
+			t.done++;
+			continue;
 		}
+		failures = 0;
 	}
 	if (tty && !ctx->json)
 		fputc('\n', stderr);

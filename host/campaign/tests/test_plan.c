@@ -1,0 +1,166 @@
+/* The per-cycle plan (pure, reproducible, independent per index, host-cut share) and
+ * the leftover-process bookkeeping (recorded descendants killed, a pid whose start
+ * time does not match spared, processes naming a directory found and killed). */
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "campaign.h"
+
+static struct bench_config *load(const char *extra)
+{
+	char text[2048], *err = NULL;
+
+	snprintf(text, sizeof(text), "[bench]\nname = t\n[relay]\ndriver = null\n[node]\n"
+		 "driver = qemu\n[disk a]\nformat = raw\n[campaign]\nseed = 7\n"
+		 "window_min_ms = 100\nwindow_max_ms = 400\n%s", extra);
+	struct bench_config *cfg = bench_config_parse("test", text, NULL, 0, &err);
+	if (!cfg)
+		fprintf(stderr, "%s", err);
+	free(err);
+	return cfg;
+}
+
+static void test_plan_pure(void **state)
+{
+	struct bench_config *cfg = load("host_cuts = 50\n");
+	struct camp_plan a, b;
+
+	assert_non_null(cfg);
+	for (uint32_t i = 1; i <= 200; i++) {
+		camp_plan_make(cfg, 7, i, &a);
+		camp_plan_make(cfg, 7, i, &b);
+		assert_memory_equal(&a, &b, sizeof(a));
+		assert_int_equal(a.index, i);
+		assert_true(a.flushes >= 1 && a.flushes <= 4);
+		/* round trip through the stored JSON */
+		json_t *j = camp_plan_json(&a);
+		assert_int_equal(camp_plan_from_json(j, &b), 0);
+		json_decref(j);
+		assert_memory_equal(&a, &b, sizeof(a));
+	}
+	bench_config_free(cfg);
+}
+
+static void test_plan_varies(void **state)
+{
+	struct bench_config *cfg = load("host_cuts = 50\n");
+	struct camp_plan a, b;
+	int same_seed = 0, host = 0, kinds[4] = { 0 };
+
+	for (uint32_t i = 1; i <= 1000; i++) {
+		camp_plan_make(cfg, 7, i, &a);
+		camp_plan_make(cfg, 7, i + 1, &b);
+		same_seed += a.workload_seed == b.workload_seed || a.fw_seed == b.fw_seed;
+		host += a.timing != CAMP_T_WINDOW;
+		kinds[a.timing]++;
+		camp_plan_make(cfg, 8, i, &b);
+		assert_true(a.workload_seed != b.workload_seed);
+	}
+	assert_int_equal(same_seed, 0);
+	/* 50 % host-timed, the three host targets all drawn */
+	assert_in_range(host, 400, 600);
+	for (int k = 1; k < 4; k++)
+		assert_in_range(kinds[k], 100, 250);
+	bench_config_free(cfg);
+
+	cfg = load("");
+	for (uint32_t i = 1; i <= 100; i++) {
+		camp_plan_make(cfg, 7, i, &a);
+		assert_int_equal(a.timing, CAMP_T_WINDOW);
+		assert_int_equal(a.window_min_ms, 100);
+		assert_int_equal(a.window_max_ms, 400);
+	}
+	bench_config_free(cfg);
+}
+
+static pid_t spawn_sleep(const char *cwd, bool own_group)
+{
+	pid_t p = fork();
+
+	if (p == 0) {
+		if (own_group)
+			setpgid(0, 0);
+		if (cwd && chdir(cwd) < 0)
+			_exit(1);
+		execlp("sleep", "sleep", "30", (char *)NULL);
+		_exit(127);
+	}
+	usleep(50000);
+	return p;
+}
+
+static bool alive(pid_t p)
+{
+	/* reaped by us: a zombie is dead */
+	return waitpid(p, NULL, WNOHANG) == 0;
+}
+
+static void test_procs(void **state)
+{
+	const char *tmp = getenv("TMPDIR");
+	char dir[4096], file[4200], other[4200];
+
+	snprintf(dir, sizeof(dir), "%s/test_plan.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	assert_non_null(mkdtemp(dir));
+	snprintf(file, sizeof(file), "%s/procs", dir);
+	snprintf(other, sizeof(other), "%s/elsewhere", dir);
+
+	/* Recorded: a descendant. */
+	pid_t rec = spawn_sleep(NULL, true);
+	assert_int_equal(camp_procs_record(file), 0);
+	assert_int_equal(camp_procs_record(file), 0);	/* not recorded twice */
+	FILE *f = fopen(file, "r");
+	char line[256];
+	int lines = 0, found = 0;
+	while (fgets(line, sizeof(line), f)) {
+		lines++;
+		found += atoi(line) == rec;
+	}
+	fclose(f);
+	assert_int_equal(found, 1);
+
+	/* Spared: a live pid listed with another start time (a recycled pid). */
+	pid_t spared = spawn_sleep(NULL, false);
+	f = fopen(file, "a");
+	fprintf(f, "%d 1\n", (int)spared);
+	fclose(f);
+
+	/* Found by its working directory, never recorded. */
+	pid_t bydir = spawn_sleep(dir, true);
+	const char *dirs[] = { dir, NULL };
+	assert_int_equal(camp_procs_count(dirs), 1);
+
+	int k = camp_procs_reap(file, dirs);
+	assert_true(k >= 2);
+	usleep(100000);
+	assert_false(alive(rec));
+	assert_false(alive(bydir));
+	assert_true(alive(spared));
+	assert_int_equal(camp_procs_count(dirs), 0);
+	kill(spared, SIGKILL);
+	waitpid(spared, NULL, 0);
+	unlink(file);
+	rmdir(dir);
+	(void)lines;
+	(void)other;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_plan_pure),
+		cmocka_unit_test(test_plan_varies),
+		cmocka_unit_test(test_procs),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
