@@ -21,10 +21,14 @@ $(BUILD)/host/ssh/%.o: host/ssh/%.c
 	$(CC) $(CFLAGS_COMMON) $(SSH_CFLAGS) -MMD -MP -c -o $@ $<
 
 # Tests (sanitizers) link the sources directly with host/lib's sanitizer objects.
-$(BUILD)/host/ssh/tests/test_ssh: host/ssh/tests/test_ssh.c $(SSH_SRCS) $(PCLIB_SAN_OBJS)
+# host/ssh/tests/sshd_helper.c (a private sshd on 127.0.0.1) is shared with the node's
+# remote tests.
+SSHD_HELPER = host/ssh/tests/sshd_helper.c
+$(BUILD)/host/ssh/tests/test_ssh: host/ssh/tests/test_ssh.c $(SSHD_HELPER) $(SSH_SRCS) \
+		$(PCLIB_SAN_OBJS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) $(SSH_CFLAGS) $(shell pkg-config --cflags cmocka) \
-		-MMD -MP -o $@ $< $(SSH_SRCS) $(PCLIB_SAN_OBJS) $(PCLIB_LIBS) -lpthread \
+	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) $(SSH_CFLAGS) -Ihost/ssh/tests $(shell pkg-config --cflags cmocka) \
+		-MMD -MP -o $@ $< $(SSHD_HELPER) $(SSH_SRCS) $(PCLIB_SAN_OBJS) $(PCLIB_LIBS) -lpthread \
 		$(shell pkg-config --libs cmocka)
 
 -include $(SSH_OBJS:.o=.d) $(SSH_TESTS:=.d)

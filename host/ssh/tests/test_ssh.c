@@ -27,13 +27,16 @@
 #include "log.h"
 #include "ssh.h"
 
-#define SSHD "/usr/sbin/sshd"
+#include "sshd_helper.h"
 
-static char dir[4096];
-static const char *user;
+/* The private sshd of sshd_helper.h; the names below keep the tests short. */
+static struct tsshd T;
+static const char *dir = T.dir;
+static const char *user = T.user;
 static int port;
-static struct child sshd;
-static bool sshd_live;
+
+#define free_port tsshd_free_port
+#define read_file tsshd_read_file
 
 static int64_t now_ms(void)
 {
@@ -48,115 +51,19 @@ static void pathf(char *buf, size_t len, const char *name)
 	snprintf(buf, len, "%s/%s", dir, name);
 }
 
-static int run_quiet(const char *const argv[])
-{
-	struct child_result r;
-	int rc = child_run(argv, NULL, 20000, &r);
-
-	if (rc == 0 && !(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0)) {
-		fprintf(stderr, "%s failed: %s\n", argv[0], r.err);
-		rc = -EIO;
-	}
-	child_result_release(&r);
-	return rc;
-}
-
-static int free_port(void)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), p;
-
-	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-	    getsockname(fd, (struct sockaddr *)&a, &len) < 0)
-		p = -1;
-	else
-		p = ntohs(a.sin_port);
-	if (fd >= 0)
-		close(fd);
-	return p;
-}
-
-static bool port_open(int p)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-				 .sin_port = htons((uint16_t)p) };
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	bool ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
-
-	if (fd >= 0)
-		close(fd);
-	return ok;
-}
-
 static void write_file(const char *path, const char *text)
 {
-	FILE *f = fopen(path, "w");
-
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
+	assert_int_equal(tsshd_write_file(path, text), 0);
 }
 
-static char *read_file(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
-
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	*len = fread(buf, 1, (size_t)n, f);
-	buf[*len] = '\0';
-	fclose(f);
-	return buf;
-}
-
-/* Write the config for `p` and start sshd on it; waits until it listens. */
 static int sshd_start(int p, struct child *c)
 {
-	static const char *argv[] = { SSHD, "-D", "-e", "-f", NULL, NULL };
-	static char cfg[4200], text[16384], log_path[4200];
-	int log_fd;
-
-	snprintf(cfg, sizeof(cfg), "%s/sshd_config.%d", dir, p);
-	snprintf(text, sizeof(text),
-		 "ListenAddress 127.0.0.1\nPort %d\nHostKey %s/hostkey\n"
-		 "AuthorizedKeysFile %s/authorized_keys\nPidFile %s/sshd.%d.pid\n"
-		 "UsePAM no\nStrictModes no\nPermitRootLogin prohibit-password\n"
-		 "PasswordAuthentication no\nKbdInteractiveAuthentication no\n"
-		 "MaxStartups 50\n",
-		 p, dir, dir, dir, p);
-	write_file(cfg, text);
-	argv[4] = cfg;
-	snprintf(log_path, sizeof(log_path), "%s/sshd.%d.log", dir, p);
-	log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	*c = (struct child){ .argv = argv, .in = CHILD_NULL, .out = CHILD_FD, .err = CHILD_FD,
-			     .fd_out = log_fd, .fd_err = log_fd };
-	int rc = child_start(c);
-	close(log_fd);
-	if (rc < 0)
-		return rc;
-	for (int i = 0; i < 100; i++) {
-		if (port_open(p))
-			return 0;
-		if (!child_running(c))
-			return -EIO;
-		usleep(50000);
-	}
-	return -ETIMEDOUT;
+	return tsshd_start(&T, p, c);
 }
 
 static void sshd_stop(struct child *c)
 {
-	int st;
-
-	child_kill(c, SIGTERM);
-	child_finish(c, 5000, &st);
+	tsshd_stop(c);
 }
 
 static struct ssh *open_ssh(const char *identity, const char *known_hosts, int p, bool master)
@@ -171,59 +78,6 @@ static struct ssh *open_ssh(const char *identity, const char *known_hosts, int p
 	struct ssh *s = ssh_open(&o);
 	assert_non_null(s);
 	return s;
-}
-
-static int setup(void **state)
-{
-	const char *tmp = getenv("TMPDIR");
-	char path[4200], key[8192], line[8400];
-	size_t len;
-
-	snprintf(dir, sizeof(dir), "%s/pcssh.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	if (!mkdtemp(dir))
-		return -1;
-	for (int i = 0; i < 3; i++) {
-		static const char *names[] = { "hostkey", "userkey", "otherkey" };
-		pathf(path, sizeof(path), names[i]);
-		const char *argv[] = { "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "test",
-				       "-f", path, NULL };
-		if (run_quiet(argv) < 0)
-			return -1;
-	}
-	pathf(path, sizeof(path), "userkey.pub");
-	char *pub = read_file(path, &len);
-	pathf(path, sizeof(path), "authorized_keys");
-	write_file(path, pub);
-	free(pub);
-	port = free_port();
-	if (sshd_start(port, &sshd) < 0)
-		return -1;
-	sshd_live = true;
-	pathf(path, sizeof(path), "hostkey.pub");
-	pub = read_file(path, &len);
-	snprintf(key, sizeof(key), "%s", pub);
-	free(pub);
-	snprintf(line, sizeof(line), "[127.0.0.1]:%d %s", port, key);
-	pathf(path, sizeof(path), "known_hosts");
-	write_file(path, line);
-	pathf(path, sizeof(path), "otherkey.pub");
-	pub = read_file(path, &len);
-	snprintf(line, sizeof(line), "[127.0.0.1]:%d %s", port, pub);
-	free(pub);
-	pathf(path, sizeof(path), "known_hosts_wrong");
-	write_file(path, line);
-	pathf(path, sizeof(path), "known_hosts_empty");
-	write_file(path, "");
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	if (sshd_live)
-		sshd_stop(&sshd);
-	const char *argv[] = { "rm", "-rf", dir, NULL };
-	run_quiet(argv);
-	return 0;
 }
 
 static void test_quote(void **state)
@@ -522,25 +376,14 @@ static void test_booting_node(void **state)
 
 int main(void)
 {
-	struct stat st;
+	const char *why;
 
-	if (access(SSHD, X_OK) != 0) {
-		printf("skip: no %s (openssh-server)\n", SSHD);
+	if (tsshd_setup(&T, &why) < 0) {
+		tsshd_teardown(&T);
+		printf("skip: %s\n", why);
 		return 77;
 	}
-	/* sshd refuses to start without its privilege separation directory, which the
-	 * package's service unit normally creates at boot. */
-	if (stat("/run/sshd", &st) != 0 && (geteuid() != 0 || mkdir("/run/sshd", 0755) != 0)) {
-		printf("skip: sshd needs /run/sshd and it cannot be created here\n");
-		return 77;
-	}
-	struct passwd *pw = getpwuid(geteuid());
-	user = pw ? strdup(pw->pw_name) : "root";
-	if (setup(NULL) < 0) {
-		teardown(NULL);
-		printf("skip: cannot start sshd on 127.0.0.1 (see its log above)\n");
-		return 77;
-	}
+	port = T.port;
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_quote),
 		cmocka_unit_test(test_quote_roundtrip),
@@ -552,6 +395,6 @@ int main(void)
 		cmocka_unit_test(test_booting_node),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
-	teardown(NULL);
+	tsshd_teardown(&T);
 	return rc;
 }
