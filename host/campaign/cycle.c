@@ -215,7 +215,7 @@ static int host_cut(struct cyc *c, struct relay_cut *rec, int64_t t_running, jso
 	json_object_set_new(info, "flushes_before", json_integer((json_int_t)(st.flushes - f0)));
 	json_object_set_new(info, "since_flush_ms", json_real((decided - last_flush) / 1e6));
 	if (!hit)
-		pc_warn(LOG_RELAY, "the %s moment did not come within %" PRId64 " ms: cutting now",
+		pc_info(LOG_RELAY, "the %s moment did not come within %" PRId64 " ms: cutting now",
 			camp_timing_name(p->timing), p->window_max_ms);
 	int rc = relay_cut(c->e->relay, ch, (int)p->off_ms, rec);
 	rec->timed_by = "host";

@@ -642,9 +642,13 @@ int cmd_run(struct pc_ctx *ctx)
 					 controls, "message", msg, "overhead_s_per_cycle",
 					 ran ? t.overhead_s / ran : 0.0));
 	} else {
-		printf("campaign %" PRId64 " in '%s': %s after %u cycle(s)%s%s; controls %s\n",
-		       campaign, db_path, status, total, planned ? " of " : "",
-		       planned ? "planned" : "", controls);
+		if (planned)
+			printf("campaign %" PRId64 " in '%s': %s after %u of %" PRId64 " planned "
+			       "cycle(s); controls %s\n", campaign, db_path, status, total, planned,
+			       controls);
+		else
+			printf("campaign %" PRId64 " in '%s': %s after %u cycle(s); controls %s\n",
+			       campaign, db_path, status, total, controls);
 		for (size_t i = 0; i < cfg->n_disks && i < 8; i++)
 			printf("  %s%s: %" PRIu64 " violation block(s), %" PRIu64 " unflushed lost\n",
 			       cfg->disks[i]->name, cfg->disks[i]->control == CONTROL_LYING ?
