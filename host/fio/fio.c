@@ -1,6 +1,7 @@
 /* fio JSON report into figures. See fio.h. */
 #include "fio.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 static json_t *direction(json_t *d)
@@ -22,27 +23,12 @@ static json_t *direction(json_t *d)
 	return o;
 }
 
-json_t *fio_figures(const char *output, const char **err)
+/* A parsed report into figures; takes rep. */
+static json_t *figures_of(json_t *rep, const char **err)
 {
-	const char *start = NULL;
-	json_t *rep, *jobs, *j, *out, *arr;
+	json_t *jobs = json_object_get(rep, "jobs"), *j, *out, *arr;
 	size_t i;
 
-	/* The report starts on a line of its own with '{'. */
-	for (const char *l = output; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
-		if (*l == '{') {
-			start = l;
-			break;
-		}
-	if (!start) {
-		*err = "no JSON report in fio's output";
-		return NULL;
-	}
-	if (!(rep = json_loads(start, JSON_DISABLE_EOF_CHECK, NULL))) {
-		*err = "fio's JSON report does not parse";
-		return NULL;
-	}
-	jobs = json_object_get(rep, "jobs");
 	if (!json_is_array(jobs)) {
 		json_decref(rep);
 		*err = "fio's JSON report has no jobs";
@@ -60,6 +46,49 @@ json_t *fio_figures(const char *output, const char **err)
 			json_string_value(json_object_get(rep, "fio version")) ?: "", "jobs", arr);
 	json_decref(rep);
 	return out;
+}
+
+json_t *fio_figures(const char *output, const char **err)
+{
+	const char *start = NULL;
+	json_t *rep;
+
+	/* The report starts on a line of its own with '{'. */
+	for (const char *l = output; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+		if (*l == '{') {
+			start = l;
+			break;
+		}
+	if (!start) {
+		*err = "no JSON report in fio's output";
+		return NULL;
+	}
+	if (!(rep = json_loads(start, JSON_DISABLE_EOF_CHECK, NULL))) {
+		*err = "fio's JSON report does not parse";
+		return NULL;
+	}
+	return figures_of(rep, err);
+}
+
+json_t *fio_figures_last(const char *output, const char **err)
+{
+	size_t len = output ? strlen(output) : 0;
+	bool any = false;
+
+	/* Each report opens with a line that is exactly "{" (its members are indented):
+	 * from the last such line backwards, the first that parses is complete. */
+	for (size_t i = len; i-- > 0;) {
+		if (output[i] != '{' || (i && output[i - 1] != '\n'))
+			continue;
+		if (output[i + 1] != '\n' && output[i + 1] != '\r')
+			continue;
+		any = true;
+		json_t *rep = json_loadb(output + i, len - i, JSON_DISABLE_EOF_CHECK, NULL);
+		if (rep)
+			return figures_of(rep, err);
+	}
+	*err = any ? "no complete JSON report in fio's output" : "no JSON report in fio's output";
+	return NULL;
 }
 
 const char *fio_verify_result(const json_t *figures)

@@ -19,6 +19,11 @@
 /* Parse fio's output. NULL with *err (static text) when no report is found. */
 json_t *fio_figures(const char *output, const char **err);
 
+/* The last complete report of a run with --status-interval (fio prints one JSON
+ * report per interval, then its final one): a run cut short (killed, the node lost
+ * power) ends in a partial report, which is skipped. NULL with *err when none. */
+json_t *fio_figures_last(const char *output, const char **err);
+
 /* The secondary check of the figures: "pass", or "fail" when a job reported an error. */
 const char *fio_verify_result(const json_t *figures);
 

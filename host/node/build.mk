@@ -3,7 +3,7 @@
 # `powercut cycle` (host/powercut/cmd/cycle.c) into $(POWERCUT), tests and benchmarks.
 
 NODE_LIB    = $(BUILD)/host/libnode.a
-NODE_SRCS  := host/node/node.c host/node/power.c host/node/qemu.c
+NODE_SRCS  := host/node/node.c host/node/power.c host/node/qemu.c host/node/console.c
 NODE_OBJS   = $(NODE_SRCS:%.c=$(BUILD)/%.o)
 NODE_CFLAGS = -Ihost/node -Ihost/lib -Irig/sim/disk $(shell pkg-config --cflags jansson)
 # What a program linking $(NODE_LIB) also needs (after it: $(DISK_LIB) $(PCLIB)).
@@ -51,12 +51,15 @@ $(BUILD)/host/node/bench/bench_cycle: host/node/bench/bench_cycle.c host/node/te
 
 -include $(NODE_OBJS:.o=.d) $(NODE_TESTS:=.d) $(NODE_BENCH:=.d)
 
-# [issue 8] The proxmox driver, and the remote seam over the ssh transport (host/ssh):
-# the node library carries its transport. The proxmox test links a fake remote instead
+# [issue 8] The proxmox driver, the qemu driver on a remote host (remote.c), and the
+# remote seam over the ssh transport (host/ssh): the node library carries its transport
+# and fio's report parser (host/fio), so that programs linking it need nothing more. The proxmox test links a fake remote instead
 # of remote_ssh.c (the seam is chosen at link time).
-NODE_SRCS   += host/node/proxmox.c host/node/remote_ssh.c host/ssh/ssh.c
-NODE_CFLAGS += -Ihost/ssh
-$(NODE_LIB): $(BUILD)/host/node/proxmox.o $(BUILD)/host/node/remote_ssh.o $(BUILD)/host/ssh/ssh.o
+NODE_SRCS   += host/node/proxmox.c host/node/remote.c host/node/remote_ssh.c host/ssh/ssh.c \
+	       host/fio/fio.c
+NODE_CFLAGS += -Ihost/ssh -Ihost/fio
+$(NODE_LIB): $(BUILD)/host/node/proxmox.o $(BUILD)/host/node/remote.o $(BUILD)/host/node/remote_ssh.o \
+	$(BUILD)/host/ssh/ssh.o $(BUILD)/host/fio/fio.o
 NODE_TESTS  += $(BUILD)/host/node/tests/test_proxmox
 CHECK_TESTS += $(BUILD)/host/node/tests/test_proxmox
 $(BUILD)/host/node/tests/test_proxmox: host/node/tests/test_proxmox.c host/node/proxmox.c \

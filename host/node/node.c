@@ -12,8 +12,10 @@
 
 extern const struct node_ops node_qemu_ops;
 extern const struct node_ops node_proxmox_ops;
+extern const struct node_ops node_qemu_remote_ops;
 
-const struct node_ops *const node_drivers[] = { &node_qemu_ops, &node_proxmox_ops, NULL };
+const struct node_ops *const node_drivers[] = { &node_qemu_ops, &node_proxmox_ops,
+						&node_qemu_remote_ops, NULL };
 
 struct node_lock {
 	pthread_mutex_t mu;
@@ -70,7 +72,9 @@ const struct node_ops *node_ops_find(const char *name)
 struct node *node_open(const struct bench_config *cfg, const struct node_env *env)
 {
 	static const char *const names[] = { "sim", "qemu", "proxmox" };
-	const char *name = names[cfg->node->driver];
+	/* The qemu driver with [node] host runs the guest on that host over ssh. */
+	const char *name = cfg->node->driver == NODE_DRV_QEMU && cfg->node->host ? "qemu-remote" :
+			   names[cfg->node->driver];
 	const struct node_ops *ops = node_ops_find(name);
 	struct node *n;
 	struct node_lock *lk;
@@ -85,9 +89,9 @@ struct node *node_open(const struct bench_config *cfg, const struct node_env *en
 		errno = -rc;
 		return NULL;
 	}
-	if (cfg->node->host && cfg->node->driver != NODE_DRV_PROXMOX) {
-		pc_err(LOG_NODE, "node driver '%s' runs locally only: host '%s' is not supported yet",
-		       ops->name, cfg->node->host);
+	if (cfg->node->host && cfg->node->driver == NODE_DRV_SIM) {
+		pc_err(LOG_NODE, "node driver 'sim' runs locally only: for host '%s' use driver "
+		       "'qemu'", cfg->node->host);
 		errno = ENOTSUP;
 		return NULL;
 	}

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "child.h"
+#include "console.h"
 #include "log.h"
 #include "node.h"
 /* diskmodel.h and config.h both name an enum disk_format (the model's and the bench's). */
@@ -60,15 +61,9 @@ struct qpriv {
 	int boots;
 	char console[PATH_MAX + 32];
 	int con_fd;
-	char con_buf[65536];
-	size_t con_len;
-	json_t *events;			/* every POWERCUT event of this boot, parsed */
+	struct guest_console con;	/* this boot's POWERCUT events, check reports */
 	json_t *boot_log;		/* every boot: {"boot": N, "events": [...]} */
-	json_t *lvm_ev, *lvs;		/* the last boot's lvm and lvs events */
-	bool ready, done;
-	FILE *reports[NODE_MAX_DISKS];	/* check mode: check-line payloads per disk */
 	char *report_path[NODE_MAX_DISKS];
-	int check_rc[NODE_MAX_DISKS];
 };
 
 static int64_t now_ns(void)
@@ -112,6 +107,7 @@ static int qemu_open(struct node *n)
 	q->con_fd = -1;
 	q->lvm = -1;
 	q->full = cn->tier == NODE_TIER_FULL;
+	guest_console_init(&q->con, n->cfg->n_disks);
 	snprintf(q->dir, sizeof(q->dir), "%s", n->env.work_dir);
 	snprintf(q->agent_nbd, sizeof(q->agent_nbd), "%.4000s/powercut-agent-nbd", n->env.bin_dir);
 	if (cn->guest)
@@ -180,11 +176,7 @@ static void qemu_stop(struct qpriv *q)
 
 static void reports_close(struct qpriv *q)
 {
-	for (size_t i = 0; i < q->n; i++) {
-		if (q->reports[i])
-			fclose(q->reports[i]);
-		q->reports[i] = NULL;
-	}
+	guest_console_reports_close(&q->con);
 }
 
 static void qemu_close(struct node *n)
@@ -207,8 +199,7 @@ static void qemu_close(struct node *n)
 	if (q->log_fd >= 0)
 		close(q->log_fd);
 	json_decref(q->boot_log);
-	json_decref(q->lvm_ev);
-	json_decref(q->lvs);
+	guest_console_release(&q->con);
 	free(q);
 	n->priv = NULL;
 }
@@ -483,14 +474,6 @@ static int fast_check(struct node *n, const struct node_job *job, struct node_di
 
 /* ---- full tier ---- */
 
-static json_t *cache_obj(int cache)
-{
-	bool direct = cache == CACHE_NONE || cache == CACHE_DIRECTSYNC;
-	bool noflush = cache == CACHE_UNSAFE;
-
-	return json_pack("{s:b,s:b}", "direct", direct, "no-flush", noflush);
-}
-
 static char *blockdev_json(struct qdisk *d)
 {
 	char sock[PATH_MAX + 32], base[PATH_MAX + 32];
@@ -500,10 +483,10 @@ static char *blockdev_json(struct qdisk *d)
 	snprintf(sock, sizeof(sock), "%s/nbdkit.sock", diskmodel_dir(d->dm));
 	snprintf(base, sizeof(base), "%s/base.qcow2", diskmodel_dir(d->dm));
 	json_t *proto = json_pack("{s:s,s:{s:s,s:s},s:o}", "driver", "nbd", "server", "type",
-				  "unix", "path", sock, "cache", cache_obj(cache));
+				  "unix", "path", sock, "cache", guest_cache_obj(cache));
 	json_t *f = json_pack("{s:s,s:s,s:o,s:o}", "driver",
 			      d->cfg->format == DISK_QCOW2 ? "qcow2" : "raw", "node-name", d->dev,
-			      "file", proto, "cache", cache_obj(cache));
+			      "file", proto, "cache", guest_cache_obj(cache));
 	if (f && d->cfg->format == DISK_QCOW2) {
 		/* The overlay's relative backing name cannot be resolved against an NBD
 		 * URI: the chain is given explicitly (the base is never written again). */
@@ -613,14 +596,9 @@ static int boot(struct node *n, const struct node_job *job, bool check)
 	}
 	argv[k] = NULL;
 
-	q->events = json_array();
 	if (!q->boot_log)
 		q->boot_log = json_array();
-	/* The boot log owns the events; this boot's array is filled as they come. */
-	json_array_append_new(q->boot_log, json_pack("{s:i,s:s,s:o}", "boot", q->boots,
-				"mode", check ? "check" : "write", "events", q->events));
-	q->ready = q->done = false;
-	q->con_len = 0;
+	guest_console_boot(&q->con, q->boot_log, q->boots, check);
 	if (q->con_fd >= 0)
 		close(q->con_fd);
 	q->con_fd = -1;
@@ -644,66 +622,6 @@ out:
 	return rc;
 }
 
-/* One POWERCUT line from the console. */
-static void con_event(struct qpriv *q, char *line)
-{
-	char name[32];
-	int len = 0;
-
-	if (sscanf(line, "POWERCUT %31s %n", name, &len) < 1)
-		return;
-	char *rest = len ? line + len : line + strlen(line);
-	json_t *ev = json_object();
-	json_object_set_new(ev, "event", json_string(name));
-	if (!strcmp(name, "lvs")) {
-		json_t *j = json_loads(rest, 0, NULL);
-		json_decref(q->lvs);
-		q->lvs = j ? j : json_string(rest);
-		json_decref(ev);
-		return;
-	}
-	if (!strcmp(name, "check-line")) {
-		unsigned disk;
-		int l2 = 0;
-		if (sscanf(rest, "disk=%u %n", &disk, &l2) >= 1 && l2) {
-			for (size_t i = 0; i < q->n; i++)
-				if (q->d[i].id == disk && q->reports[i])
-					fprintf(q->reports[i], "%s\n", rest + l2);
-		}
-		json_decref(ev);
-		return;
-	}
-	/* key=value words */
-	char *save = NULL;
-	for (char *t = strtok_r(rest, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
-		char *eq = strchr(t, '=');
-		if (!eq)
-			continue;
-		*eq = 0;
-		json_object_set_new(ev, t, json_string(eq + 1));
-	}
-	if (!strcmp(name, "ready"))
-		q->ready = true;
-	else if (!strcmp(name, "done"))
-		q->done = true;
-	else if (!strcmp(name, "lvm")) {
-		json_decref(q->lvm_ev);
-		q->lvm_ev = json_incref(ev);
-	} else if (!strcmp(name, "check-end")) {
-		const char *d = json_string_value(json_object_get(ev, "disk"));
-		const char *rc = json_string_value(json_object_get(ev, "rc"));
-		for (size_t i = 0; d && rc && i < q->n; i++)
-			if (q->d[i].id == (uint32_t)atoi(d))
-				q->check_rc[i] = atoi(rc);
-	} else if (!strcmp(name, "error") || !strcmp(name, "warning")) {
-		char *s = json_dumps(ev, JSON_COMPACT);
-		pc_warn(LOG_NODE, "guest: %s", s ? s : name);
-		free(s);
-	}
-	pc_debug(LOG_NODE, "guest event '%s'", name);
-	json_array_append_new(q->events, ev);
-}
-
 /* Read what the console file gained; parse complete lines. */
 static void con_poll(struct qpriv *q)
 {
@@ -713,25 +631,11 @@ static void con_poll(struct qpriv *q)
 			return;
 	}
 	for (;;) {
-		ssize_t k = read(q->con_fd, q->con_buf + q->con_len, sizeof(q->con_buf) - 1 - q->con_len);
+		char buf[16384];
+		ssize_t k = read(q->con_fd, buf, sizeof(buf));
 		if (k <= 0)
 			return;
-		q->con_len += (size_t)k;
-		q->con_buf[q->con_len] = 0;
-		char *s = q->con_buf, *nl;
-		while ((nl = memchr(s, '\n', q->con_len - (size_t)(s - q->con_buf)))) {
-			*nl = 0;
-			if (nl > s && nl[-1] == '\r')
-				nl[-1] = 0;
-			char *p = strstr(s, "POWERCUT ");
-			if (p)
-				con_event(q, p);
-			s = nl + 1;
-		}
-		q->con_len -= (size_t)(s - q->con_buf);
-		memmove(q->con_buf, s, q->con_len);
-		if (q->con_len >= sizeof(q->con_buf) - 1)
-			q->con_len = 0;
+		guest_console_feed(&q->con, buf, (size_t)k);
 	}
 }
 
@@ -743,11 +647,11 @@ static int con_wait(struct node *n, bool want_done, int timeout_ms)
 
 	for (;;) {
 		con_poll(q);
-		if (want_done ? q->done : q->ready)
+		if (want_done ? q->con.done : q->con.ready)
 			return 0;
 		if (!child_running(&q->qemu)) {
 			con_poll(q);
-			if (want_done ? q->done : q->ready)
+			if (want_done ? q->con.done : q->con.ready)
 				return 0;
 			pc_err(LOG_NODE, "the guest ended before it was %s (console '%s')",
 			       want_done ? "done" : "ready", q->console);
@@ -802,9 +706,8 @@ static int full_power_back(struct node *n, const struct node_job *job)
 		snprintf(p, sizeof(p), "%s/check-%u-%u.jsonl", q->dir, job->cycle, q->d[i].id);
 		free(q->report_path[i]);
 		q->report_path[i] = strdup(p);
-		q->reports[i] = fopen(p, "we");
-		q->check_rc[i] = -1;
-		if (!q->reports[i] || !q->report_path[i])
+		q->con.reports[i] = fopen(p, "we");
+		if (!q->con.reports[i] || !q->report_path[i])
 			return -errno;
 	}
 	q->lvm_created = q->lvm >= 0;
@@ -825,8 +728,8 @@ static int full_check(struct node *n, const struct node_job *job, struct node_di
 		q->qemu_live = false;
 	}
 	for (size_t i = 0; i < q->n; i++) {
-		res[i].agent_rc = q->check_rc[i];
-		if (q->check_rc[i] == 0 && q->report_path[i])
+		res[i].agent_rc = q->con.check_rc[i];
+		if (q->con.check_rc[i] == 0 && q->report_path[i])
 			res[i].report_path = strdup(q->report_path[i]);
 		else if (rc == 0)
 			rc = -EIO;
@@ -905,17 +808,8 @@ static int qemu_check(struct node *n, const struct node_job *job, struct node_di
 				json_object_set_new(det, "qemu_img", raw);
 			add_check(res[i].checks, "qemu-img-check", r, det);
 		}
-		if ((int)i == q->lvm) {
-			const char *tc = q->lvm_ev ? json_string_value(json_object_get(q->lvm_ev,
-					 "thin_check")) : NULL;
-			const char *st = q->lvm_ev ? json_string_value(json_object_get(q->lvm_ev,
-					 "status")) : NULL;
-			add_check(res[i].checks, "thin_check",
-				  !tc ? "not-run" : !strcmp(tc, "0") ? "pass" : "fail",
-				  q->lvm_ev ? json_incref(q->lvm_ev) : NULL);
-			add_check(res[i].checks, "lvs", st && !strcmp(st, "ok") ? "ok" : "fail",
-				  q->lvs ? json_incref(q->lvs) : NULL);
-		}
+		if ((int)i == q->lvm)
+			guest_console_lvm_checks(&q->con, res[i].checks);
 	}
 	return rc;
 }

@@ -100,6 +100,50 @@ static void test_verify_fail(void **state)
 	unlink(path);
 }
 
+/* --status-interval: one report per second, then the final one; a run cut short ends
+ * in a partial report. The last complete one is kept, and its counts are the run's
+ * (larger than the first interval's). */
+static void test_status_interval_cut(void **state)
+{
+	const char *extra[] = { "--rw=randwrite", "--time_based", "--runtime=2500ms",
+				"--status-interval=1", NULL };
+	const char *err = NULL;
+	int st;
+	char *out = run_fio(extra, &st);
+
+	assert_int_equal(st, 0);
+	json_t *first = fio_figures(out, &err), *last = fio_figures_last(out, &err);
+	assert_non_null(first);
+	assert_non_null(last);
+	json_int_t ios_first = json_integer_value(json_object_get(json_object_get(
+		json_array_get(json_object_get(first, "jobs"), 0), "write"), "ios"));
+	json_int_t ios_last = json_integer_value(json_object_get(json_object_get(
+		json_array_get(json_object_get(last, "jobs"), 0), "write"), "ios"));
+	assert_true(ios_first > 0);
+	assert_true(ios_last > ios_first);
+
+	/* Cut the output in the middle of its final report: the one before it is kept. */
+	char *final = strstr(out, "\n{\n"), *next;
+	assert_non_null(final);
+	while ((next = strstr(final + 1, "\n{\n")))
+		final = next;
+	size_t cut = (size_t)(final - out) + (strlen(final) / 2);
+	out[cut] = '\0';
+	json_t *kept = fio_figures_last(out, &err);
+	assert_non_null(kept);
+	json_int_t ios_kept = json_integer_value(json_object_get(json_object_get(
+		json_array_get(json_object_get(kept, "jobs"), 0), "write"), "ios"));
+	assert_true(ios_kept >= ios_first && ios_kept < ios_last);
+	/* Nothing complete at all. */
+	out[(size_t)(strstr(out, "{\n") - out) + 40] = '\0';
+	assert_null(fio_figures_last(out, &err));
+	assert_string_equal(err, "no complete JSON report in fio's output");
+	json_decref(first);
+	json_decref(last);
+	json_decref(kept);
+	free(out);
+}
+
 static void test_no_report(void **state)
 {
 	const char *err = NULL;
@@ -127,6 +171,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_real_output),
 		cmocka_unit_test(test_verify_fail),
+		cmocka_unit_test(test_status_interval_cut),
 		cmocka_unit_test(test_no_report),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -122,12 +122,20 @@ static void two_lvmthin_refused(void **state)
 	bench_config_free(cfg);
 }
 
+/* The simulated node runs here only; the qemu driver with a host runs over ssh (opening
+ * it connects nothing yet). */
 static void remote_host_refused(void **state)
 {
-	struct bench_config *cfg = load("[node]\ndriver = qemu\nhost = pve1\n[disk a]\nformat = raw\n");
+	struct bench_config *cfg = load("[node]\ndriver = sim\nhost = pve1\n[disk a]\nformat = raw\n");
 	struct node_env env = { .bin_dir = ".", .work_dir = "." };
 	assert_null(node_open(cfg, &env));
 	assert_int_equal(errno, ENOTSUP);
+	bench_config_free(cfg);
+	cfg = load("[node]\ndriver = qemu\nhost = pve1\n[disk a]\nformat = raw\n");
+	struct node *n = node_open(cfg, &env);
+	assert_non_null(n);
+	assert_string_equal(n->ops->name, "qemu-remote");
+	node_close(n);
 	bench_config_free(cfg);
 }
 

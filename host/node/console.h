@@ -1,0 +1,55 @@
+/* The guest's console (docs/guest.md): `POWERCUT EVENT key=value ...` lines parsed
+ * into events, shared by the drivers that boot build/guest (qemu.c locally, remote.c
+ * over ssh). The driver feeds the console's bytes as they come, from a local file or
+ * read back over ssh; complete lines are parsed, a partial one waits for its end.
+ *
+ *   struct guest_console c;
+ *   guest_console_init(&c, n_disks);
+ *   guest_console_boot(&c, boot_log, boots, check);   // a new boot: fresh state
+ *   guest_console_feed(&c, buf, len);                 // any number of times
+ *   if (c.done) ...                                   // c.check_rc[i], c.lvm_ev ...
+ *   guest_console_release(&c);
+ *
+ * Disks are the guest's ids 1..n (index i is disk i + 1).
+ */
+#ifndef PC_NODE_CONSOLE_H
+#define PC_NODE_CONSOLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <jansson.h>
+
+#include "node.h"
+
+struct guest_console {
+	size_t n;			/* disks */
+	json_t *events;			/* this boot's events (borrowed: the boot log owns it) */
+	json_t *lvm_ev, *lvs;		/* the last `lvm` event and `lvs` report (owned) */
+	bool ready, done;
+	/* check mode: each disk's check-line payloads go to reports[i] when the driver
+	 * opened one; check-end's rc lands in check_rc[i] (-1 until then). */
+	FILE *reports[NODE_MAX_DISKS];
+	int check_rc[NODE_MAX_DISKS];
+	char buf[65536];
+	size_t len;
+};
+
+void guest_console_init(struct guest_console *c, size_t n_disks);
+/* A new boot: appends {"boot", "mode", "events"} to boot_log (an array, may be NULL)
+ * and resets ready, done, check_rc and the line buffer. */
+void guest_console_boot(struct guest_console *c, json_t *boot_log, int boot, bool check);
+/* Bytes of the console; parses the complete lines among them. */
+void guest_console_feed(struct guest_console *c, const char *data, size_t len);
+/* Closes the report files (the driver owns their names). */
+void guest_console_reports_close(struct guest_console *c);
+void guest_console_release(struct guest_console *c);
+
+/* The LVM-thin disk's checks from the last boot's events, appended to checks:
+ * thin_check (pass, fail, not-run) and lvs (ok, fail), with the events as detail. */
+void guest_console_lvm_checks(const struct guest_console *c, json_t *checks);
+
+/* QEMU's block cache options for a bench cache mode: {"direct", "no-flush"}. */
+json_t *guest_cache_obj(int cache);
+
+#endif

@@ -1,0 +1,724 @@
+/* The `qemu` node driver on a remote Linux/KVM host over ssh (host/node/remote.h): the
+ * full tier's guest, booted by the node's own qemu-system-x86_64, for benches without
+ * Proxmox. Selected by [node] driver = qemu with [node] host set.
+ *
+ * prepare   a private run directory on the node (mktemp -d under [node] remote_dir);
+ *           the guest's vmlinux and initrd.cpio copied to REMOTE_DIR/guest unless the
+ *           node's sha256sum already matches (that cache is kept across runs); the
+ *           disks created with qemu-img in the run directory (qcow2 with the bench's
+ *           options, on an empty base.qcow2 as its backing file when backing = yes;
+ *           raw; the lvmthin disk is a raw image on which the guest builds its pool).
+ * start     fio jobs of [node] fio (copied to the run dir, run detached with
+ *           --output-format=json --status-interval=1); then QEMU (KVM when the node
+ *           has a usable /dev/kvm, else TCG) with -daemonize -pidfile, the console
+ *           into a file of the run dir, which is read back over ssh to follow the
+ *           guest's POWERCUT events (console.c, shared with the local driver).
+ * cut       process kill: kill -9 of QEMU's pid on the node. A power cut is the
+ *           relay's: the node itself goes dark, so nothing is done here but the
+ *           record of the moment (node.c).
+ * wait_up   ssh answers again (remote_wait_up) and the killed QEMU is gone.
+ * check     fio is stopped and its last complete JSON report kept; qemu-img check
+ *           --output=json of every qcow2 image; the guest in check mode, its
+ *           check-lines fetched back into one report file per disk.
+ * close     kills what still runs and removes the run directory, even after a
+ *           failed cycle.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "child.h"
+#include "console.h"
+#include "fio.h"
+#include "log.h"
+#include "node.h"
+#include "remote.h"
+
+#define CMD_TIMEOUT_MS 120000
+
+/* Tests shorten the console poll. */
+int node_remote_poll_ms = 250;
+
+struct rpriv {
+	struct remote *r;
+	size_t n;
+	int lvm;			/* index of the lvmthin disk, -1 none */
+	bool lvm_created;
+	char guest[PATH_MAX];		/* local: vmlinux, initrd.cpio */
+	char gdir[PATH_MAX];		/* node: REMOTE_DIR/guest (kept) */
+	char rdir[PATH_MAX];		/* node: this run's directory (removed) */
+	char img[NODE_MAX_DISKS][PATH_MAX + 64];
+	char pidfile[PATH_MAX + 32], console[PATH_MAX + 32];
+	bool kvm, qemu_started;
+	int boots;
+	long con_off;			/* console bytes already read */
+	struct guest_console con;
+	json_t *boot_log;
+	char *report_path[NODE_MAX_DISKS];
+	/* fio beside the agent */
+	char fio_out[PATH_MAX + 32], fio_pid[PATH_MAX + 32];
+	bool fio_started;
+	json_t *fio;			/* {"figures", "verify"} or {"error"} */
+};
+
+static const char *const pattern_names[] = { "random", "sequential", "hotset", "alloc" };
+static const char *const flush_names[] = { "never", "every-n", "every-ms", "always", "fua" };
+static const char *const prealloc_names[] = { "off", "metadata", "falloc", "full" };
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void last_line(const char *text, char *buf, size_t len)
+{
+	const char *end = text ? text + strlen(text) : NULL, *start;
+
+	buf[0] = '\0';
+	if (!text)
+		return;
+	while (end > text && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' '))
+		end--;
+	start = end;
+	while (start > text && start[-1] != '\n')
+		start--;
+	snprintf(buf, len, "%.*s", (int)(end - start), start);
+}
+
+/* Run argv on the node; 0 when it exited 0, else a negative errno (logged unless
+ * quiet). res, when given, keeps the output (release it). */
+static int rrun(struct rpriv *p, const char *const argv[], bool quiet, struct child_result *res)
+{
+	struct child_result own;
+	struct child_result *r = res ? res : &own;
+	char why[512], st[64];
+	int rc = remote_run(p->r, argv, NULL, CMD_TIMEOUT_MS, r);
+
+	if (rc == 0 && !(WIFEXITED(r->status) && WEXITSTATUS(r->status) == 0)) {
+		last_line(r->err, why, sizeof(why));
+		if (!quiet)
+			pc_err(LOG_NODE, "'%s' failed on '%s': %s", argv[0], remote_name(p->r),
+			       *why ? why : child_status_str(r->status, st, sizeof(st)));
+		rc = -EIO;
+	}
+	if (!res)
+		child_result_release(r);
+	return rc;
+}
+
+static int remote_node_open(struct node *n)
+{
+	const struct cfg_node *cn = n->cfg->node;
+	struct rpriv *p;
+
+	if (n->cfg->n_disks == 0 || n->cfg->n_disks > NODE_MAX_DISKS) {
+		pc_err(LOG_NODE, "the bench has %zu disks; the qemu node takes 1 to %d",
+		       n->cfg->n_disks, NODE_MAX_DISKS);
+		return -EINVAL;
+	}
+	if (!(p = calloc(1, sizeof(*p))))
+		return -ENOMEM;
+	p->n = n->cfg->n_disks;
+	p->lvm = -1;
+	for (size_t i = 0; i < p->n; i++) {
+		if (n->cfg->disks[i]->format != DISK_LVMTHIN)
+			continue;
+		if (p->lvm >= 0) {
+			pc_err(LOG_NODE, "disk '%s': only one lvmthin disk per node",
+			       n->cfg->disks[i]->name);
+			free(p);
+			return -ENOTSUP;
+		}
+		p->lvm = (int)i;
+	}
+	if (cn->guest)
+		snprintf(p->guest, sizeof(p->guest), "%s", cn->guest);
+	else
+		snprintf(p->guest, sizeof(p->guest), "%.4000s/../guest", n->env.bin_dir);
+	snprintf(p->gdir, sizeof(p->gdir), "%s/guest", cn->remote_dir);
+	guest_console_init(&p->con, p->n);
+	if (!(p->r = remote_open(n->cfg, n->env.work_dir))) {
+		int rc = -errno;
+		free(p);
+		return rc;
+	}
+	n->priv = p;
+	return 0;
+}
+
+/* SHA-256 of a local file, through libcrypto (config.h). */
+static int local_sha256(const char *path, char out[65])
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
+
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		rc = -errno;
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
+	void *m = st.st_size ? mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0) : NULL;
+	close(fd);
+	if (m == MAP_FAILED)
+		return -errno;
+	rc = sha256_hex(m ? m : "", (size_t)st.st_size, out);
+	if (m)
+		munmap(m, (size_t)st.st_size);
+	return rc;
+}
+
+/* Copy a guest file unless the node's copy has the same SHA-256. */
+static int guest_copy(struct rpriv *p, const char *name)
+{
+	char local[PATH_MAX + 32], path[PATH_MAX + 32], sum[65];
+	struct child_result res;
+	int rc;
+
+	snprintf(local, sizeof(local), "%s/%s", p->guest, name);
+	snprintf(path, sizeof(path), "%s/%s", p->gdir, name);
+	if ((rc = local_sha256(local, sum)) < 0) {
+		pc_err(LOG_NODE, "cannot read '%s': %s: run 'scripts/build-guest'", local,
+		       strerror(-rc));
+		return rc;
+	}
+	const char *argv[] = { "sha256sum", "--", path, NULL };
+	rc = rrun(p, argv, true, &res);
+	bool same = rc == 0 && res.out && !strncmp(res.out, sum, 64);
+	child_result_release(&res);
+	if (rc < 0 && rc != -EIO)
+		return rc;
+	if (same) {
+		pc_debug(LOG_NODE, "guest '%s' on '%s' is up to date", name, remote_name(p->r));
+		return 0;
+	}
+	pc_info(LOG_NODE, "copying the guest's '%s' to '%s'", name, remote_name(p->r));
+	return remote_copy(p->r, local, path, CMD_TIMEOUT_MS);
+}
+
+static int disk_create(struct node *n, struct rpriv *p, size_t i)
+{
+	const struct cfg_disk *d = n->cfg->disks[i];
+	char size[32], opts[256], base[PATH_MAX + 32];
+	int rc;
+
+	snprintf(size, sizeof(size), "%" PRIu64, d->size);
+	if (d->format != DISK_QCOW2) {
+		snprintf(p->img[i], sizeof(p->img[i]), "%s/%s.raw", p->rdir, d->name);
+		const char *argv[] = { "qemu-img", "create", "-q", "-f", "raw", p->img[i], size, NULL };
+		return rrun(p, argv, false, NULL);
+	}
+	snprintf(p->img[i], sizeof(p->img[i]), "%s/%s.qcow2", p->rdir, d->name);
+	snprintf(opts, sizeof(opts), "cluster_size=%" PRIu64 ",extended_l2=%s,lazy_refcounts=%s,"
+		 "preallocation=%s", d->cluster_size, d->extended_l2 ? "on" : "off",
+		 d->lazy_refcounts ? "on" : "off", prealloc_names[d->preallocation]);
+	if (d->backing) {
+		/* The volume chain: the image under test is an overlay of a base that is
+		 * never written again (empty: the guest's baseline lands in the overlay). */
+		snprintf(base, sizeof(base), "%s/%s.base.qcow2", p->rdir, d->name);
+		const char *mk[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-o", opts, base,
+				     size, NULL };
+		if ((rc = rrun(p, mk, false, NULL)) < 0)
+			return rc;
+		const char *ov[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-o", opts, "-b",
+				     base, "-F", "qcow2", p->img[i], size, NULL };
+		return rrun(p, ov, false, NULL);
+	}
+	const char *argv[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-o", opts, p->img[i],
+			       size, NULL };
+	return rrun(p, argv, false, NULL);
+}
+
+static int remote_node_prepare(struct node *n)
+{
+	struct rpriv *p = n->priv;
+	struct child_result res;
+	char tmpl[PATH_MAX + 32];
+	int rc;
+
+	snprintf(tmpl, sizeof(tmpl), "%s/run.XXXXXX", n->cfg->node->remote_dir);
+	const char *mk[] = { "mkdir", "-p", "--", p->gdir, NULL };
+	const char *mktemp[] = { "mktemp", "-d", "--", tmpl, NULL };
+	if ((rc = rrun(p, mk, false, NULL)) < 0)
+		return rc;
+	if ((rc = rrun(p, mktemp, false, &res)) == 0) {
+		last_line(res.out, p->rdir, sizeof(p->rdir));
+		if (p->rdir[0] != '/')
+			rc = -EPROTO;
+	}
+	child_result_release(&res);
+	if (rc < 0)
+		return rc;
+	snprintf(p->pidfile, sizeof(p->pidfile), "%s/qemu.pid", p->rdir);
+	if ((rc = guest_copy(p, "vmlinux")) < 0 || (rc = guest_copy(p, "initrd.cpio")) < 0)
+		return rc;
+	const char *kvm[] = { "test", "-r", "/dev/kvm", "-a", "-w", "/dev/kvm", NULL };
+	rc = rrun(p, kvm, true, NULL);
+	if (rc < 0 && rc != -EIO)
+		return rc;
+	p->kvm = rc == 0;
+	for (size_t i = 0; i < p->n; i++)
+		if ((rc = disk_create(n, p, i)) < 0)
+			return rc;
+	pc_info(LOG_NODE, "node '%s': %zu disk(s) in '%s', QEMU with %s", remote_name(p->r), p->n,
+		p->rdir, p->kvm ? "KVM" : "TCG");
+	return 0;
+}
+
+static int fio_start(struct node *n, struct rpriv *p)
+{
+	char **jobs = n->cfg->node->fio;
+	const char *argv[24];
+	char rjob[4][PATH_MAX + 32], fname[PATH_MAX + 32];
+	char script[] = "echo $$ > \"$1\"; shift; out=$1; shift; "
+			"exec fio \"$@\" < /dev/null > \"$out\" 2>&1";
+	int k = 0, rc;
+
+	if (!jobs || !jobs[0] || p->fio_started)
+		return 0;
+	snprintf(p->fio_out, sizeof(p->fio_out), "%s/fio.json", p->rdir);
+	snprintf(p->fio_pid, sizeof(p->fio_pid), "%s/fio.pid", p->rdir);
+	snprintf(fname, sizeof(fname), "--filename=%s/fio.data", p->rdir);
+	/* setsid and the redirections detach fio from the ssh session that starts it. */
+	argv[k++] = "setsid";
+	argv[k++] = "-f";
+	argv[k++] = "sh";
+	argv[k++] = "-c";
+	argv[k++] = script;
+	argv[k++] = "sh";
+	argv[k++] = p->fio_pid;
+	argv[k++] = p->fio_out;
+	argv[k++] = "--output-format=json";
+	argv[k++] = "--status-interval=1";
+	argv[k++] = fname;
+	for (int j = 0; jobs[j] && j < 4; j++) {
+		const char *base = strrchr(jobs[j], '/');
+		snprintf(rjob[j], sizeof(rjob[j]), "%s/%d-%s", p->rdir, j, base ? base + 1 : jobs[j]);
+		if ((rc = remote_copy(p->r, jobs[j], rjob[j], CMD_TIMEOUT_MS)) < 0)
+			return rc;
+		argv[k++] = rjob[j];
+	}
+	argv[k] = NULL;
+	if ((rc = rrun(p, argv, false, NULL)) < 0)
+		return rc;
+	p->fio_started = true;
+	pc_info(LOG_NODE, "fio runs on '%s' beside the agent", remote_name(p->r));
+	return 0;
+}
+
+/* Stop fio (it prints a last report on SIGINT), then keep its last complete report. */
+static void fio_stop(struct rpriv *p)
+{
+	struct child_result res;
+	const char *err = NULL;
+
+	if (!p->fio_started)
+		return;
+	p->fio_started = false;
+	const char *stop[] = { "sh", "-c", "pid=$(cat \"$1\") || exit 0; kill -INT \"$pid\" "
+			       "2>/dev/null; i=0; while kill -0 \"$pid\" 2>/dev/null && [ $i -lt 50 ]; "
+			       "do sleep 0.1; i=$((i+1)); done; kill -9 \"$pid\" 2>/dev/null; exit 0",
+			       "sh", p->fio_pid, NULL };
+	rrun(p, stop, false, NULL);
+	const char *cat[] = { "cat", "--", p->fio_out, NULL };
+	json_decref(p->fio);
+	p->fio = NULL;
+	if (rrun(p, cat, false, &res) == 0) {
+		json_t *fig = fio_figures_last(res.out, &err);
+		if (fig)
+			p->fio = json_pack("{s:o,s:s}", "figures", fig, "verify", fio_verify_result(fig));
+	} else {
+		err = "fio's output could not be read back";
+	}
+	if (!p->fio) {
+		pc_warn(LOG_NODE, "fio on '%s': %s", remote_name(p->r), err);
+		p->fio = json_pack("{s:s}", "error", err);
+	}
+	child_result_release(&res);
+}
+
+static int boot(struct node *n, const struct node_job *job, bool check)
+{
+	struct rpriv *p = n->priv;
+	const struct cfg_workload *w = n->cfg->workload;
+	char kernel[PATH_MAX + 16], initrd[PATH_MAX + 16], append[4096], disks[256] = "";
+	char serial[PATH_MAX + 48], dev[NODE_MAX_DISKS][96];
+	char *bd[NODE_MAX_DISKS] = { 0 };
+	const char *argv[64];
+	int k = 0, rc = -ENOMEM;
+	size_t off = 0;
+
+	snprintf(kernel, sizeof(kernel), "%s/vmlinux", p->gdir);
+	snprintf(initrd, sizeof(initrd), "%s/initrd.cpio", p->gdir);
+	for (size_t i = 0; i < p->n; i++) {
+		char dn[8];
+		snprintf(dn, sizeof(dn), "vd%c", (char)('a' + i));
+		off += (size_t)snprintf(disks + off, sizeof(disks) - off, "%s%zu:%s", i ? "," : "",
+					i + 1, (int)i == p->lvm ? "lvm" : dn);
+	}
+	off = (size_t)snprintf(append, sizeof(append),
+		"console=ttyS0 quiet powercut.mode=%s powercut.disks=%s "
+		"powercut.campaign=%" PRIu64 " powercut.cycle=%u "
+		"powercut.w.seed=%" PRIu64 " powercut.w.block_size=%" PRIu64
+		" powercut.w.span_mib=%" PRId64,
+		check ? "check" : "write", disks, job->campaign, job->cycle, job->seed,
+		w->block_size, w->span_mib);
+	if (!check)
+		off += (size_t)snprintf(append + off, sizeof(append) - off,
+			" powercut.ledger=%s:%u powercut.token=%s", job->ledger_host,
+			job->ledger_port, job->token);
+	if (p->lvm >= 0) {
+		uint64_t mib = n->cfg->disks[p->lvm]->size >> 20;
+		off += (size_t)snprintf(append + off, sizeof(append) - off,
+			" powercut.lvm=%s powercut.lvm_dev=vd%c powercut.lvm_pool_size=%" PRIu64 "M"
+			" powercut.lvm_lv_size=%" PRIu64 "M",
+			p->lvm_created ? "activate" : "create", 'a' + p->lvm, mib * 3 / 4, mib * 2);
+	}
+	if (check)	/* the check reports on the console: no ledger, no DHCP */
+		off += (size_t)snprintf(append + off, sizeof(append) - off, " powercut.net=none");
+	else
+		off += (size_t)snprintf(append + off, sizeof(append) - off,
+			" powercut.w.queue_depth=%" PRId64 " powercut.w.pattern=%s"
+			" powercut.w.hot_set_pct=%" PRId64 " powercut.w.flush=%s"
+			" powercut.w.flush_n=%" PRId64 " powercut.w.flush_ms=%" PRId64
+			" powercut.w.duration=%.3f%s",
+			w->queue_depth, pattern_names[w->pattern], w->hot_set_pct,
+			flush_names[w->flush], w->flush_n, w->flush_ms, w->duration_ms / 1000.0,
+			job->baseline ? "" : " powercut.w.baseline_exists");
+	if (off >= sizeof(append)) {
+		pc_err(LOG_NODE, "kernel command line too long");
+		return -E2BIG;
+	}
+	snprintf(p->console, sizeof(p->console), "%s/console-%d.log", p->rdir, ++p->boots);
+	snprintf(serial, sizeof(serial), "file:%s", p->console);
+	argv[k++] = "qemu-system-x86_64";
+	argv[k++] = "-accel"; argv[k++] = p->kvm ? "kvm" : "tcg,thread=multi";
+	argv[k++] = "-cpu"; argv[k++] = p->kvm ? "host" : "max";
+	argv[k++] = "-smp"; argv[k++] = "2";
+	argv[k++] = "-m"; argv[k++] = "1024";
+	argv[k++] = "-nodefaults";
+	argv[k++] = "-display"; argv[k++] = "none";
+	argv[k++] = "-no-reboot";
+	argv[k++] = "-daemonize";
+	argv[k++] = "-pidfile"; argv[k++] = p->pidfile;
+	argv[k++] = "-serial"; argv[k++] = serial;
+	argv[k++] = "-kernel"; argv[k++] = kernel;
+	argv[k++] = "-initrd"; argv[k++] = initrd;
+	argv[k++] = "-append"; argv[k++] = append;
+	argv[k++] = "-netdev"; argv[k++] = "user,id=net0";
+	argv[k++] = "-device"; argv[k++] = "virtio-net-pci,netdev=net0";
+	for (size_t i = 0; i < p->n; i++) {
+		const struct cfg_disk *d = n->cfg->disks[i];
+		bool wce = !(d->cache == CACHE_WRITETHROUGH || d->cache == CACHE_DIRECTSYNC);
+		char node[8];
+		snprintf(node, sizeof(node), "vd%c", (char)('a' + i));
+		/* The qcow2 overlay finds its backing file by name, next to it. */
+		json_t *f = json_pack("{s:s,s:s,s:{s:s,s:s,s:o},s:o}", "driver",
+			d->format == DISK_QCOW2 ? "qcow2" : "raw", "node-name", node,
+			"file", "driver", "file", "filename", p->img[i], "cache",
+			guest_cache_obj(d->cache), "cache", guest_cache_obj(d->cache));
+		bd[i] = f ? json_dumps(f, JSON_COMPACT) : NULL;
+		json_decref(f);
+		if (!bd[i])
+			goto out;
+		snprintf(dev[i], sizeof(dev[i]), "virtio-blk-pci,drive=%s,write-cache=%s", node,
+			 wce ? "on" : "off");
+		argv[k++] = "-blockdev"; argv[k++] = bd[i];
+		argv[k++] = "-device"; argv[k++] = dev[i];
+	}
+	argv[k] = NULL;
+
+	if (!p->boot_log)
+		p->boot_log = json_array();
+	guest_console_boot(&p->con, p->boot_log, p->boots, check);
+	p->con_off = 0;
+	if ((rc = rrun(p, argv, false, NULL)) < 0)
+		goto out;
+	p->qemu_started = true;
+	pc_debug(LOG_NODE, "booted the guest on '%s' (%s mode), console '%s'", remote_name(p->r),
+		 check ? "check" : "write", p->console);
+out:
+	for (size_t i = 0; i < p->n; i++)
+		free(bd[i]);
+	return rc;
+}
+
+/* Read what the console gained since the last poll; *alive: QEMU still runs. */
+static int con_poll(struct rpriv *p, bool *alive)
+{
+	char off[32];
+	struct child_result res;
+	/* One round trip: the new bytes, then QEMU's liveness as the exit status. */
+	const char *argv[] = { "sh", "-c", "tail -c \"+$1\" -- \"$2\" 2>/dev/null; "
+			       "kill -0 \"$(cat \"$3\" 2>/dev/null)\" 2>/dev/null", "sh", off,
+			       p->console, p->pidfile, NULL };
+
+	snprintf(off, sizeof(off), "%ld", p->con_off + 1);
+	int rc = remote_run(p->r, argv, NULL, CMD_TIMEOUT_MS, &res);
+	if (rc == 0) {
+		guest_console_feed(&p->con, res.out, res.out_len);
+		p->con_off += (long)res.out_len;
+		*alive = WIFEXITED(res.status) && WEXITSTATUS(res.status) == 0;
+	}
+	child_result_release(&res);
+	return rc;
+}
+
+/* Wait for the console to show ready (want_done: done), QEMU to end, or timeout. */
+static int con_wait(struct rpriv *p, bool want_done, int timeout_ms)
+{
+	int64_t end = now_ms() + timeout_ms;
+
+	for (;;) {
+		bool alive = true;
+		int rc = con_poll(p, &alive);
+		if (want_done ? p->con.done : p->con.ready)
+			return 0;
+		if (rc == 0 && !alive) {
+			pc_err(LOG_NODE, "the guest on '%s' ended before it was %s (console '%s')",
+			       remote_name(p->r), want_done ? "done" : "ready", p->console);
+			return -EIO;
+		}
+		if (now_ms() > end) {
+			pc_err(LOG_NODE, "the guest on '%s' was not %s within %d ms (console '%s')",
+			       remote_name(p->r), want_done ? "done" : "ready", timeout_ms, p->console);
+			return rc < 0 ? rc : -ETIMEDOUT;
+		}
+		usleep((useconds_t)node_remote_poll_ms * 1000);
+	}
+}
+
+/* Kill QEMU from its pid file (sig) and wait until it is gone; 0 when none runs. */
+static int qemu_kill(struct rpriv *p, const char *sig)
+{
+	const char *argv[] = { "sh", "-c", "pid=$(cat \"$1\" 2>/dev/null) || exit 0; "
+			       "kill \"$2\" \"$pid\" 2>/dev/null; i=0; "
+			       "while kill -0 \"$pid\" 2>/dev/null; do [ $i -lt 100 ] || exit 1; "
+			       "sleep 0.05; i=$((i+1)); done; rm -f -- \"$1\"", "sh", p->pidfile, sig,
+			       NULL };
+
+	if (!p->qemu_started)
+		return 0;
+	int rc = rrun(p, argv, false, NULL);
+	if (rc == 0)
+		p->qemu_started = false;
+	return rc;
+}
+
+static int remote_node_start_workload(struct node *n, const struct node_job *job)
+{
+	struct rpriv *p = n->priv;
+	int rc;
+
+	if ((rc = fio_start(n, p)) < 0)
+		return rc;
+	if (job->cycle_begins)
+		job->cycle_begins(job->cb_arg, job->cycle);
+	return boot(n, job, false);
+}
+
+static int remote_node_power_lost(struct node *n, int cut)
+{
+	struct rpriv *p = n->priv;
+
+	if (cut != CUT_KILL)
+		return 0;	/* the relay cut the node's power: it is dark, nothing to do */
+	return qemu_kill(p, "-KILL");
+}
+
+static int remote_node_power_back(struct node *n, const struct node_job *job)
+{
+	return 0;	/* the node's firmware powers it on ("restore on AC power loss") */
+}
+
+static int remote_node_wait_up(struct node *n, int timeout_ms)
+{
+	struct rpriv *p = n->priv;
+	int rc = remote_wait_up(p->r, timeout_ms);
+
+	if (rc < 0)
+		return rc;
+	if (p->qemu_started) {
+		/* A power cut took QEMU with the node; a process kill left its pid file. */
+		bool alive = false;
+		if ((rc = con_poll(p, &alive)) < 0)
+			return rc;
+		if (alive) {
+			pc_warn(LOG_NODE, "QEMU still ran on '%s' after the cut: killed",
+				remote_name(p->r));
+			if ((rc = qemu_kill(p, "-KILL")) < 0)
+				return rc;
+		}
+		p->qemu_started = false;
+	}
+	return 0;
+}
+
+static void add_check(json_t *arr, const char *kind, const char *result, json_t *detail)
+{
+	json_t *c = json_pack("{s:s,s:s}", "kind", kind, "result", result);
+
+	if (detail)
+		json_object_set_new(c, "detail", detail);
+	json_array_append_new(arr, c);
+}
+
+static json_t *img_check(struct rpriv *p, const char *img, bool repair, char *why, size_t len)
+{
+	const char *argv[] = { "qemu-img", "check", "--output=json", "-f", "qcow2", img, NULL };
+	const char *fix[] = { "qemu-img", "check", "-r", "all", "--output=json", "-f", "qcow2",
+			      img, NULL };
+	struct child_result res;
+	json_t *j = NULL;
+	/* Exit 2: corruptions, 3: leaks only; the JSON is printed in every case. */
+	int rc = remote_run(p->r, repair ? fix : argv, NULL, CMD_TIMEOUT_MS, &res);
+
+	if (rc == 0)
+		j = json_loads(res.out ? res.out : "", 0, NULL);
+	if (!j)
+		last_line(rc < 0 ? strerror(-rc) : res.err, why, len);
+	child_result_release(&res);
+	return j;
+}
+
+static void check_qcow2(struct rpriv *p, const struct cfg_disk *d, const char *img,
+			json_t *checks)
+{
+	char why[256];
+	json_t *j = img_check(p, img, false, why, sizeof(why));
+
+	if (!j) {
+		add_check(checks, "qemu-img-check", "error", json_pack("{s:s}", "error", why));
+		return;
+	}
+	json_int_t corrupt = json_integer_value(json_object_get(j, "corruptions"));
+	json_int_t leaks = json_integer_value(json_object_get(j, "leaks"));
+	json_int_t errs = json_integer_value(json_object_get(j, "check-errors"));
+	const char *result = corrupt || errs ? "corrupt" : leaks ? "leaks" : "clean";
+	json_t *det = json_pack("{s:I,s:I,s:I,s:o}", "corruptions", corrupt, "leaks", leaks,
+				"check_errors", errs, "qemu_img", j);
+	if ((corrupt || errs) && d->lazy_refcounts) {
+		/* lazy_refcounts leaves refcount errors after a crash that the next
+		 * read-write open repairs: repaired here, a failure only if some remain. */
+		json_t *f = img_check(p, img, true, why, sizeof(why));
+		bool left = !f || json_integer_value(json_object_get(f, "corruptions")) ||
+			    json_integer_value(json_object_get(f, "check-errors"));
+		result = left ? "corrupt" : "repaired";
+		json_object_set_new(det, "fixed_corruptions",
+			json_integer(json_integer_value(json_object_get(f, "corruptions-fixed"))));
+		json_decref(f);
+	}
+	add_check(checks, "qemu-img-check", result, det);
+}
+
+static int remote_node_check(struct node *n, const struct node_job *job,
+			     struct node_disk_result *res)
+{
+	struct rpriv *p = n->priv;
+	int rc;
+
+	fio_stop(p);
+	/* Metadata before the guest opens the images again. */
+	for (size_t i = 0; i < p->n; i++)
+		if (n->cfg->disks[i]->format == DISK_QCOW2)
+			check_qcow2(p, n->cfg->disks[i], p->img[i], res[i].checks);
+	guest_console_reports_close(&p->con);
+	for (size_t i = 0; i < p->n; i++) {
+		char path[PATH_MAX + 64];
+		snprintf(path, sizeof(path), "%s/check-%u-%zu.jsonl", n->env.work_dir, job->cycle,
+			 i + 1);
+		free(p->report_path[i]);
+		p->report_path[i] = strdup(path);
+		p->con.reports[i] = fopen(path, "we");
+		if (!p->con.reports[i] || !p->report_path[i]) {
+			rc = -errno;
+			pc_err(LOG_NODE, "cannot create '%s': %s", path, strerror(errno));
+			return rc;
+		}
+	}
+	p->lvm_created = p->lvm >= 0;
+	if ((rc = boot(n, job, true)) == 0)
+		rc = con_wait(p, true, (int)n->cfg->campaign->boot_timeout_ms);
+	guest_console_reports_close(&p->con);
+	/* The guest powers off after done: QEMU ends by itself, else it is killed. */
+	if (qemu_kill(p, "-TERM") < 0)
+		qemu_kill(p, "-KILL");
+	for (size_t i = 0; i < p->n; i++) {
+		res[i].agent_rc = p->con.check_rc[i];
+		if (p->con.check_rc[i] == 0 && p->report_path[i])
+			res[i].report_path = strdup(p->report_path[i]);
+		else if (rc == 0)
+			rc = -EIO;
+		if ((int)i == p->lvm)
+			guest_console_lvm_checks(&p->con, res[i].checks);
+	}
+	return rc;
+}
+
+static void remote_node_close(struct node *n)
+{
+	struct rpriv *p = n->priv;
+
+	if (!p)
+		return;
+	if (p->fio_started) {
+		const char *kill9[] = { "sh", "-c", "kill -9 \"$(cat \"$1\")\" 2>/dev/null; exit 0",
+					"sh", p->fio_pid, NULL };
+		rrun(p, kill9, false, NULL);
+	}
+	qemu_kill(p, "-KILL");
+	if (p->rdir[0]) {
+		const char *rm[] = { "rm", "-rf", "--", p->rdir, NULL };
+		if (rrun(p, rm, false, NULL) < 0)
+			pc_warn(LOG_NODE, "'%s' may be left on '%s'", p->rdir, remote_name(p->r));
+	}
+	guest_console_release(&p->con);
+	for (size_t i = 0; i < p->n; i++)
+		free(p->report_path[i]);
+	json_decref(p->boot_log);
+	json_decref(p->fio);
+	remote_close(p->r);
+	free(p);
+	n->priv = NULL;
+}
+
+static json_t *remote_node_collect(struct node *n)
+{
+	struct rpriv *p = n->priv;
+	json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:i}", "tier", "full", "host", remote_name(p->r),
+			      "dir", p->rdir, "accel", p->kvm ? "kvm" : "tcg", "boots", p->boots);
+
+	json_object_set(j, "boot_log", p->boot_log ? p->boot_log : json_null());
+	if (p->fio)
+		json_object_set(j, "fio", p->fio);
+	return j;
+}
+
+const struct node_ops node_qemu_remote_ops = {
+	.version = NODE_OPS_VERSION,
+	.name = "qemu-remote",
+	.help = "QEMU on a Linux/KVM host over ssh ([node] driver = qemu with host set): the "
+		"guest with its disks as image files on the node",
+	.open = remote_node_open,
+	.close = remote_node_close,
+	.prepare = remote_node_prepare,
+	.start_workload = remote_node_start_workload,
+	.power_lost = remote_node_power_lost,
+	.power_back = remote_node_power_back,
+	.wait_up = remote_node_wait_up,
+	.check = remote_node_check,
+	.collect = remote_node_collect,
+};
