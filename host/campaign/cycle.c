@@ -400,7 +400,7 @@ int camp_cycle_run(struct camp_env *e, const struct camp_plan *p, struct camp_re
 	set_step(&c, "start");
 
 	/* The node's files: short paths (UNIX sockets live there), private. */
-	snprintf(c.work, sizeof(c.work), "%.3000s/powercut-node.XXXXXX",
+	snprintf(c.work, sizeof(c.work), "%.3000s/node.XXXXXX",
 		 e->work_parent ? e->work_parent : "/tmp");
 	if (!mkdtemp(c.work)) {
 		rc = -errno;

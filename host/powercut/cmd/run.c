@@ -487,7 +487,7 @@ int cmd_run(struct pc_ctx *ctx)
 		snprintf(token, sizeof(token), "%s", tok);
 		const char *tmp = getenv("TMPDIR");
 		/* Short (UNIX sockets live under it) and the campaign's own. */
-		snprintf(work, sizeof(work), "%.3000s/pc-run-%.8s", tmp && *tmp ? tmp : "/tmp", token);
+		snprintf(work, sizeof(work), "%.3000s/pc-%.8s", tmp && *tmp ? tmp : "/tmp", token);
 		snprintf(evid, sizeof(evid), "%.4000s.evidence/campaign-%" PRId64, db_path, campaign);
 		json_t *nv = json_array();
 		for (size_t i = 0; notify_argv && notify_argv[i]; i++)
