@@ -78,7 +78,9 @@ start=$(date +%s)
 # 1. A short campaign: half the cuts host-timed, the raw disk a lying control.
 bench short 4 "host_cuts = 50" "disk.raw.control = lying"
 db=$t/short.db
-"$powercut" run -q --json --db "$db" "$t/short.ini" >"$t/short.json" 2>"$t/short.err"
+printf '#!/bin/sh\necho "$1 $POWERCUT_STATUS $POWERCUT_CAMPAIGN" >"%s/notified"\n' "$t" >"$t/notify.sh"
+chmod +x "$t/notify.sh"
+"$powercut" run -q --json --db "$db" --notify "$t/notify.sh hello" "$t/short.ini" >"$t/short.json" 2>"$t/short.err"
 rc=$?
 [ $rc -eq 0 ] || { cat "$t/short.err"; fail "short campaign exited $rc"; }
 [ "$(q "SELECT status || ' ' || controls FROM campaigns")" = "done passed" ] ||
@@ -107,7 +109,25 @@ case $(js "json_extract(j, '$.cut.timed_by')") in firmware|host) ;; *) fail "sho
 [ "$(sqlite3 "$t/again.db" "SELECT group_concat(plan_json, '|') FROM (SELECT plan_json FROM cycles ORDER BY idx)")" = \
   "$(q "SELECT group_concat(plan_json, '|') FROM (SELECT plan_json FROM cycles WHERE idx <= 2 ORDER BY idx)")" ] ||
 	fail "the same seed gave other plans"
+[ "$(cat "$t/notified" 2>/dev/null)" = "hello done 1" ] || fail "--notify: '$(cat "$t/notified" 2>/dev/null)'"
 [ "$(orphans)" = 0 ] || fail "processes left after the short campaign"
+# SIGTERM: the current step ends, power on, exit 143, the campaign resumable.
+bench term 4
+db=$t/term.db
+"$powercut" run -q --db "$db" "$t/term.ini" >/dev/null 2>"$t/term.err" &
+pid=$!
+pids=$pid
+sleep 1.5
+kill -TERM "$pid"
+wait "$pid"
+rc=$?
+pids=
+[ $rc -eq 143 ] || { cat "$t/term.err"; fail "SIGTERM: exit $rc, expected 143"; }
+[ "$(q "SELECT status FROM campaigns")" = interrupted ] || fail "SIGTERM: campaign $(q 'SELECT status FROM campaigns')"
+[ "$(orphans)" = 0 ] || fail "processes left after SIGTERM"
+"$powercut" run -q --resume "$db" >/dev/null 2>>"$t/term.err" || { cat "$t/term.err"; fail "resume after SIGTERM"; }
+[ "$(q "SELECT status || ' ' || (SELECT COUNT(DISTINCT idx) FROM cycles) FROM campaigns")" = "done 4" ] ||
+	fail "after SIGTERM and resume: $(q 'SELECT status FROM campaigns'), $(q 'SELECT group_concat(idx || status) FROM cycles')"
 echo "short campaign: ok ($(($(date +%s) - start)) s)"
 
 # 2. SIGKILL at random moments, then --resume, 20 times.
