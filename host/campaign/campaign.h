@@ -132,8 +132,11 @@ int camp_procs_count(const char *const *dirs);
 /* Free space on the file system holding path, in bytes; 0 or -errno. */
 int camp_free_bytes(const char *path, uint64_t *bytes);
 
-/* Evidence of one cycle: copies and dumps into dir, at most *left bytes in all.
- * Exposed for tests. 0 or -errno. */
+/* Evidence of one cycle, into dir, at most *left bytes in all (decremented): a copy
+ * of report_path (the agent's read-back, may be NULL), and for node_dir (may be NULL)
+ * qemu-img check and map dumps of every qcow2 image under it and sparse copies of its
+ * images (paths below node_dir flattened into file names). One evidence row per file,
+ * with disk (may be NULL: the whole node). 0 or -errno. */
 int camp_evidence_keep(struct store *db, int64_t cycle_id, const char *disk,
 		       const char *report_path, const char *node_dir, const char *dir,
 		       uint64_t *left);

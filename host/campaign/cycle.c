@@ -585,9 +585,15 @@ int camp_cycle_run(struct camp_env *e, const struct camp_plan *p, struct camp_re
 			char dir[PATH_MAX];
 			snprintf(dir, sizeof(dir), "%.3000s/cycle-%u/%.200s", e->evidence_dir,
 				 c.index, d->disk);
-			camp_evidence_keep(e->db, r->cycle_id, d->disk, res[i].report_path, c.work,
+			camp_evidence_keep(e->db, r->cycle_id, d->disk, res[i].report_path, NULL,
 					   dir, e->evidence_left);
 		}
+	}
+	/* The node's images once per cycle: qcow2 metadata dumps first, then copies. */
+	if ((violations || metadata_failures) && e->evidence_dir) {
+		char dir[PATH_MAX];
+		snprintf(dir, sizeof(dir), "%.3000s/cycle-%u/node", e->evidence_dir, c.index);
+		camp_evidence_keep(e->db, r->cycle_id, NULL, NULL, c.work, dir, e->evidence_left);
 	}
 	r->status = unverified ? "failed" : violations || metadata_failures ? "violation" : "ok";
 	rc = 0;

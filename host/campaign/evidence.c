@@ -124,7 +124,16 @@ int camp_evidence_keep(struct store *db, int64_t cycle_id, const char *disk,
 	if (node_dir)
 		nftw(node_dir, collect, 16, FTW_PHYS);
 	for (size_t i = 0; i < n_found; i++) {
-		const char *base = strrchr(found[i], '/') ? strrchr(found[i], '/') + 1 : found[i];
+		/* The path below the node's directory, flattened: each disk's files live in
+		 * their own directory there, under the same names. */
+		char flat[1024];
+		size_t nl = strlen(node_dir);
+		snprintf(flat, sizeof(flat), "%s", found[i] + (strncmp(found[i], node_dir, nl) ? 0 :
+							       nl + (found[i][nl] == '/')));
+		for (char *q = flat; *q; q++)
+			if (*q == '/')
+				*q = '_';
+		const char *base = flat;
 		size_t l = strlen(found[i]);
 		if (l > 6 && !strcmp(found[i] + l - 6, ".qcow2")) {
 			static const char *const what[] = { "check", "map" };
