@@ -294,7 +294,9 @@ int main(int argc, char **argv)
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (n_sets && !(cmd->flags & NEEDS_BENCH) && strcmp(cmd->name, "config")) {
+	/* config and run load their bench themselves (run: unless --resume) */
+	if (n_sets && !(cmd->flags & NEEDS_BENCH) && strcmp(cmd->name, "config") &&
+	    strcmp(cmd->name, "run")) {
 		pc_err(LOG_MAIN, "'powercut %s' takes no bench, so no --set", cmd->name);
 		goto out;
 	}

@@ -246,8 +246,9 @@ int cmd_run(struct pc_ctx *ctx)
 	if (pc_exe_dir(bin, sizeof(bin)) < 0)
 		return EXIT_FAIL;
 	if (resume) {
-		if (ctx->argc || ctx->db) {
-			pc_err(LOG_MAIN, "'powercut run --resume DB' takes no bench and no --db");
+		if (ctx->argc || ctx->db || ctx->n_sets) {
+			/* The campaign goes on with the settings it was planned with. */
+			pc_err(LOG_MAIN, "'powercut run --resume DB' takes no bench, no --db and no --set");
 			return EXIT_USAGE;
 		}
 		snprintf(db_path, sizeof(db_path), "%s", resume);
