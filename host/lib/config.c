@@ -26,6 +26,7 @@ static const char *const flushes[] = { "never", "every-n", "every-ms", "always",
 static const char *const cuts[] = { "power", "kill", NULL };
 static const char *const tiers[] = { "fast", "full", NULL };
 static const char *const writebacks[] = { "none", "random", "oldest", NULL };
+static const char *const accels[] = { "auto", "kvm", "tcg", NULL };
 
 static const struct opt_def bench_opts[] = {
 	{ "name", OPT_STRING, OFF(cfg_bench, name), NULL, NOLIMIT, NULL,
@@ -104,8 +105,8 @@ static const struct opt_def relay_opts[] = {
 
 static const struct opt_def node_opts[] = {
 	{ "driver", OPT_ENUM, OFF(cfg_node, driver), "sim", NOLIMIT, node_drivers,
-	  "Node driver: sim (simulated node on this host), qemu, or proxmox (a Proxmox VE node "
-	  "over ssh).", 0 },
+	  "Node driver: sim (simulated node on this host), qemu (this host; with host set, a "
+	  "Linux/KVM host over ssh), or proxmox (a Proxmox VE node over ssh).", 0 },
 	{ "host", OPT_STRING, OFF(cfg_node, host), NULL, NOLIMIT, NULL,
 	  "Host of the node (ssh destination); unset: local.", 0 },
 	{ "tier", OPT_ENUM, OFF(cfg_node, tier), "fast", NOLIMIT, tiers,
@@ -144,10 +145,13 @@ static const struct opt_def node_opts[] = {
 	  "proxmox: bridge of the test VM's network (the guest reaches the ledger through it).", 0 },
 	{ "remote_dir", OPT_STRING, OFF(cfg_node, remote_dir), "/var/lib/powercut", NOLIMIT, NULL,
 	  "Remote node: directory for the guest kernel, initramfs and consoles.", 0 },
+	{ "accel", OPT_ENUM, OFF(cfg_node, accel), "auto", NOLIMIT, accels,
+	  "qemu on a remote host: QEMU's accelerator: auto (KVM when the node's /dev/kvm is "
+	  "usable, else TCG), kvm or tcg.", 0 },
 	{ "memory", OPT_INT, OFF(cfg_node, memory_mib), "1024", 256, 1 << 20, NULL,
-	  "proxmox: memory of the test VM in MiB.", 0 },
+	  "proxmox and qemu on a remote host: memory of the test VM in MiB.", 0 },
 	{ "cores", OPT_INT, OFF(cfg_node, cores), "2", 1, 256, NULL,
-	  "proxmox: CPU cores of the test VM.", 0 },
+	  "proxmox and qemu on a remote host: CPU cores of the test VM.", 0 },
 	{ "fio", OPT_LIST, OFF(cfg_node, fio), NULL, NOLIMIT, NULL,
 	  "fio job files (rig/workloads/) run on the node beside the agent as load; their "
 	  "JSON figures are stored per cycle.", 0 },

@@ -74,6 +74,7 @@ struct cfg_relay {
 
 enum node_tier { NODE_TIER_FAST, NODE_TIER_FULL };
 enum node_writeback { NODE_WB_NONE, NODE_WB_RANDOM, NODE_WB_OLDEST };
+enum node_accel { NODE_ACCEL_AUTO, NODE_ACCEL_KVM, NODE_ACCEL_TCG };
 
 struct cfg_node {
 	int driver;		/* enum node_driver */
@@ -95,6 +96,7 @@ struct cfg_node {
 	char *remote_dir;	/* where the guest kernel, initramfs and consoles go */
 	int64_t memory_mib, cores;
 	char **fio;		/* fio job files (rig/workloads/) run beside the agent */
+	int accel;		/* enum node_accel: qemu on a remote host */
 };
 
 struct cfg_disk {

@@ -69,3 +69,19 @@ $(BUILD)/host/node/tests/test_proxmox: host/node/tests/test_proxmox.c host/node/
 		-MMD -MP -o $@ $< host/node/proxmox.c $(PCLIB_SAN_OBJS) $(PCLIB_LIBS) \
 		$(shell pkg-config --libs jansson cmocka)
 -include $(BUILD)/host/node/tests/test_proxmox.d
+
+# [issue 8] The qemu driver on a remote host, for real: a private sshd on 127.0.0.1
+# (host/ssh/tests/sshd_helper.c) as the remote host, the host's ledger (host/oracle),
+# the guest of scripts/build-guest and fio.
+NODE_REMOTE_TEST = $(BUILD)/host/node/tests/test_remote
+NODE_TESTS  += $(NODE_REMOTE_TEST)
+CHECK_TESTS += $(NODE_REMOTE_TEST)
+$(NODE_REMOTE_TEST): host/node/tests/test_remote.c host/ssh/tests/sshd_helper.c $(NODE_SRCS) \
+		$(DISK_LIB) $(ORACLE_SAN_OBJS) $(PCLIB_SAN_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) $(NODE_CFLAGS) -Ihost/ssh/tests -Ihost/oracle \
+		$(shell pkg-config --cflags cmocka sqlite3) -MMD -MP -o $@ $< \
+		host/ssh/tests/sshd_helper.c $(NODE_SRCS) $(DISK_LIB) $(ORACLE_SAN_OBJS) \
+		$(PCLIB_SAN_OBJS) $(NODE_LIBS) $(PCLIB_LIBS) \
+		$(shell pkg-config --libs cmocka sqlite3)
+-include $(NODE_REMOTE_TEST).d

@@ -266,9 +266,15 @@ static int remote_node_prepare(struct node *n)
 	if ((rc = guest_copy(p, "vmlinux")) < 0 || (rc = guest_copy(p, "initrd.cpio")) < 0)
 		return rc;
 	const char *kvm[] = { "test", "-r", "/dev/kvm", "-a", "-w", "/dev/kvm", NULL };
-	rc = rrun(p, kvm, true, NULL);
+	int accel = n->cfg->node->accel;
+	rc = accel == NODE_ACCEL_TCG ? -EIO : rrun(p, kvm, true, NULL);
 	if (rc < 0 && rc != -EIO)
 		return rc;
+	if (rc < 0 && accel == NODE_ACCEL_KVM) {
+		pc_err(LOG_NODE, "node '%s' has no usable '/dev/kvm' ([node] accel = kvm)",
+		       remote_name(p->r));
+		return -ENODEV;
+	}
 	p->kvm = rc == 0;
 	for (size_t i = 0; i < p->n; i++)
 		if ((rc = disk_create(n, p, i)) < 0)
@@ -355,7 +361,7 @@ static int boot(struct node *n, const struct node_job *job, bool check)
 	struct rpriv *p = n->priv;
 	const struct cfg_workload *w = n->cfg->workload;
 	char kernel[PATH_MAX + 16], initrd[PATH_MAX + 16], append[4096], disks[256] = "";
-	char serial[PATH_MAX + 48], dev[NODE_MAX_DISKS][96];
+	char serial[PATH_MAX + 48], dev[NODE_MAX_DISKS][96], mem[24], cores[24];
 	char *bd[NODE_MAX_DISKS] = { 0 };
 	const char *argv[64];
 	int k = 0, rc = -ENOMEM;
@@ -407,8 +413,10 @@ static int boot(struct node *n, const struct node_job *job, bool check)
 	argv[k++] = "qemu-system-x86_64";
 	argv[k++] = "-accel"; argv[k++] = p->kvm ? "kvm" : "tcg,thread=multi";
 	argv[k++] = "-cpu"; argv[k++] = p->kvm ? "host" : "max";
-	argv[k++] = "-smp"; argv[k++] = "2";
-	argv[k++] = "-m"; argv[k++] = "1024";
+	snprintf(mem, sizeof(mem), "%" PRId64, n->cfg->node->memory_mib);
+	snprintf(cores, sizeof(cores), "%" PRId64, n->cfg->node->cores);
+	argv[k++] = "-smp"; argv[k++] = cores;
+	argv[k++] = "-m"; argv[k++] = mem;
 	argv[k++] = "-nodefaults";
 	argv[k++] = "-display"; argv[k++] = "none";
 	argv[k++] = "-no-reboot";

@@ -1,0 +1,353 @@
+/* The qemu node driver on a remote host over ssh, for real: the "remote" host is this
+ * one, reached through a private sshd on 127.0.0.1 (host/ssh/tests/sshd_helper.h).
+ * One process-kill cycle through the node_* calls, with a qcow2 disk (lazy refcounts,
+ * a backing chain) and a raw disk, fio as load beside the agent, and the host's ledger
+ * receiving the guest's acknowledgements (at 10.0.2.2, QEMU's user network):
+ *   prepare (guest copied, images created) -> workload (guest writes, fio runs) ->
+ *   kill -9 of QEMU's pid -> wait_up -> check (qemu-img check, the guest's check mode,
+ *   fio's last complete report) -> close (the run directory is gone, nothing runs).
+ * Then: a second node finds the guest already on the "remote" host (sha256 matches:
+ * not copied again), and a node whose workload cannot start (its fio job file is
+ * missing) still leaves nothing behind.
+ *
+ * Skips with the reason when sshd, the guest (scripts/build-guest), QEMU or fio is
+ * missing. The guest runs under KVM when /dev/kvm is usable, else TCG.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <glob.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "child.h"
+#include "config.h"
+#include "ledger.h"
+#include "ledger_schema.h"
+#include "node.h"
+#include "sshd_helper.h"
+
+extern int node_remote_poll_ms;
+
+static struct tsshd T;
+static char bin_dir[PATH_MAX], guest_dir[PATH_MAX + 16], rdir[PATH_MAX + 16];
+
+#define TOKEN "remote-test-token"
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static struct bench_config *bench(const char *fio, const char *extra)
+{
+	char text[32768], *err = NULL;
+
+	snprintf(text, sizeof(text),
+		 "[bench]\nname = remote\n[relay]\ndriver = null\n"
+		 "[node]\ndriver = qemu\nhost = 127.0.0.1\nport = %d\nuser = %s\n"
+		 "identity = %s/userkey\nknown_hosts = %s/known_hosts\nssh_config = /dev/null\n"
+		 "remote_dir = %s\nguest = %s\naccel = tcg\n%s%s\n"
+		 "[disk a-qcow2]\nformat = qcow2\ncache = none\nsize = 64M\ncluster_size = 128K\n"
+		 "lazy_refcounts = yes\nbacking = yes\n"
+		 "[disk b-raw]\nformat = raw\ncache = none\nsize = 64M\n"
+		 "[workload]\nblock_size = 4K\nqueue_depth = 4\nspan_mib = 2\nflush = every-n\n"
+		 "flush_n = 16\n"
+		 "[campaign]\ncut = kill\nboot_timeout = 60s\n%s",
+		 T.port, T.user, T.dir, T.dir, rdir, guest_dir, fio ? "fio = " : "", fio ? fio : "",
+		 extra ? extra : "");
+	struct bench_config *cfg = bench_config_parse("remote.ini", text, NULL, 0, &err);
+	if (!cfg)
+		fail_msg("config: %s", err);
+	return cfg;
+}
+
+static size_t count(const char *pattern)
+{
+	glob_t g;
+	size_t n = 0;
+
+	if (glob(pattern, 0, NULL, &g) == 0)
+		n = g.gl_pathc;
+	globfree(&g);
+	return n;
+}
+
+/* Processes whose command line mentions the "remote" directory: none may outlive
+ * node_close. */
+static int leftovers(bool kill_them)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	int found = 0;
+
+	while (d && (de = readdir(d))) {
+		char path[300], buf[8192];
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/cmdline", de->d_name);
+		FILE *f = fopen(path, "r");
+		if (!f)
+			continue;
+		size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+		for (size_t i = 0; i < n; i++)
+			if (!buf[i])
+				buf[i] = ' ';
+		buf[n] = 0;
+		if (n && strstr(buf, rdir)) {
+			fprintf(stderr, "left running: %.200s\n", buf);
+			found++;
+			/* Only ours mention the private directory. */
+			if (kill_them)
+				kill(atoi(de->d_name), SIGKILL);
+		}
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+static pid_t qemu_pid(void)
+{
+	char pattern[PATH_MAX + 64], buf[32];
+	glob_t g;
+	pid_t pid = 0;
+
+	snprintf(pattern, sizeof(pattern), "%s/run.*/qemu.pid", rdir);
+	if (glob(pattern, 0, NULL, &g) == 0 && g.gl_pathc == 1) {
+		FILE *f = fopen(g.gl_pathv[0], "r");
+		if (f && fgets(buf, sizeof(buf), f))
+			pid = (pid_t)atoi(buf);
+		if (f)
+			fclose(f);
+	}
+	globfree(&g);
+	return pid;
+}
+
+/* The node of the running test, closed by the teardown when the test failed. */
+static struct node *live;
+
+static int close_live(void **state)
+{
+	if (live)
+		node_close(live);
+	live = NULL;
+	leftovers(true);
+	return 0;
+}
+
+static json_t *first_check(const struct node_disk_result *r, const char *kind)
+{
+	size_t i;
+	json_t *c;
+
+	json_array_foreach(r->checks, i, c)
+		if (!strcmp(json_string_value(json_object_get(c, "kind")), kind))
+			return c;
+	return NULL;
+}
+
+static void kill_cycle(void **state)
+{
+	char db_path[PATH_MAX + 32], work[PATH_MAX + 32], job_path[PATH_MAX + 32];
+	char pattern[PATH_MAX + 64];
+	sqlite3 *db;
+	struct ledger_stats st;
+	struct node_disk_result res[NODE_MAX_DISKS];
+
+	/* fio's load: the driver passes --filename (a file of the run directory). */
+	snprintf(job_path, sizeof(job_path), "%s/load.fio", T.dir);
+	assert_int_equal(tsshd_write_file(job_path, "[load]\nrw=randwrite\nbs=4k\nsize=8M\n"
+					  "ioengine=psync\ntime_based=1\nruntime=600\n"), 0);
+	struct bench_config *cfg = bench(job_path, NULL);
+
+	snprintf(db_path, sizeof(db_path), "%s/ledger.db", T.dir);
+	assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, ledger_schema_sql, NULL, NULL, NULL), SQLITE_OK);
+	struct ledger_config lc = { .campaign = 1, .token = TOKEN, .cycle = 1 };
+	struct ledger *l = ledger_open(&lc, db_path);
+	assert_non_null(l);
+	assert_int_equal(ledger_start(l), 0);
+
+	snprintf(work, sizeof(work), "%s/work", T.dir);
+	assert_int_equal(mkdir(work, 0700), 0);
+	struct node_env env = { .bin_dir = bin_dir, .work_dir = work };
+	struct node *n = live = node_open(cfg, &env);
+	assert_non_null(n);
+	assert_string_equal(n->ops->name, "qemu-remote");
+	int64_t t0 = now_ms();
+	assert_int_equal(node_prepare(n), 0);
+	print_message("prepared in %.1f s\n", (now_ms() - t0) / 1e3);
+	snprintf(pattern, sizeof(pattern), "%s/run.*/a-qcow2.qcow2", rdir);
+	assert_int_equal(count(pattern), 1);
+
+	struct node_job job = { .campaign = 1, .cycle = 1, .token = TOKEN,
+				.ledger_host = "10.0.2.2", .ledger_port = ledger_port(l),
+				.seed = 7, .baseline = true };
+	assert_int_equal(node_start_workload(n, &job), 0);
+	pid_t pid = qemu_pid();
+	assert_true(pid > 0);
+	assert_int_equal(kill(pid, 0), 0);
+	/* The guest writes through the ledger: wait for acknowledgements. */
+	do {
+		usleep(100000);
+		ledger_get_stats(l, &st);
+	} while (st.acks < 300 && now_ms() - t0 < 60000);
+	print_message("%llu acks, %llu flushes after %.1f s\n", (unsigned long long)st.acks,
+		      (unsigned long long)st.flushes, (now_ms() - t0) / 1e3);
+	assert_true(st.acks >= 300);
+
+	assert_int_equal(node_power_lost(n, CUT_KILL), 0);
+	/* kill -9 on the node: QEMU is gone when the cut returns. */
+	assert_int_equal(kill(pid, 0), -1);
+	assert_int_equal(errno, ESRCH);
+	assert_int_equal(ledger_quiesce(l, 100, 5000), 0);
+	assert_int_equal(node_power_back(n, &job), 0);
+	assert_int_equal(node_wait_up(n, 30000), 0);
+
+	assert_int_equal(node_check(n, &job, res), 0);
+	for (size_t i = 0; i < cfg->n_disks; i++) {
+		struct stat sb;
+		assert_int_equal(res[i].agent_rc, 0);
+		assert_non_null(res[i].report_path);
+		assert_int_equal(stat(res[i].report_path, &sb), 0);
+		assert_true(sb.st_size > 0);
+	}
+	/* qcow2 with lazy refcounts after a kill: clean, or repaired by the next open. */
+	json_t *qc = first_check(&res[0], "qemu-img-check");
+	assert_non_null(qc);
+	const char *qr = json_string_value(json_object_get(qc, "result"));
+	print_message("qemu-img check of a-qcow2: %s\n", qr);
+	assert_true(!strcmp(qr, "clean") || !strcmp(qr, "repaired"));
+	assert_null(first_check(&res[1], "qemu-img-check"));
+
+	json_t *info = node_collect(n);
+	assert_non_null(info);
+	assert_int_equal(json_integer_value(json_object_get(info, "boots")), 2);
+	/* The write boot said ready, the check boot done. */
+	json_t *boots = json_object_get(info, "boot_log");
+	assert_int_equal(json_array_size(boots), 2);
+	json_t *figs = json_object_get(json_object_get(info, "fio"), "figures");
+	assert_non_null(figs);
+	json_t *w = json_object_get(json_array_get(json_object_get(figs, "jobs"), 0), "write");
+	print_message("accel %s, fio: %lld writes, %.0f IOPS\n",
+		      json_string_value(json_object_get(info, "accel")),
+		      (long long)json_integer_value(json_object_get(w, "ios")),
+		      json_real_value(json_object_get(w, "iops")));
+	assert_true(json_integer_value(json_object_get(w, "ios")) > 0);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(info, "fio"),
+			    "verify")), "pass");
+	json_decref(info);
+
+	for (size_t i = 0; i < cfg->n_disks; i++)
+		node_disk_result_release(&res[i]);
+	live = NULL;
+	node_close(n);
+	snprintf(pattern, sizeof(pattern), "%s/run.*", rdir);
+	assert_int_equal(count(pattern), 0);
+	assert_int_equal(leftovers(false), 0);
+	ledger_free(l);
+	sqlite3_close(db);
+	bench_config_free(cfg);
+}
+
+/* The guest is on the node from the first test: not copied again. A workload that
+ * cannot start (fio's job file is missing) leaves nothing on the node. */
+static void guest_cached_cleanup_after_failure(void **state)
+{
+	char kernel[PATH_MAX + 64], work[PATH_MAX + 32], pattern[PATH_MAX + 64];
+	struct stat before, after;
+
+	snprintf(kernel, sizeof(kernel), "%s/guest/vmlinux", rdir);
+	assert_int_equal(stat(kernel, &before), 0);
+	snprintf(work, sizeof(work), "%s/work2", T.dir);
+	assert_int_equal(mkdir(work, 0700), 0);
+	struct bench_config *cfg = bench("/nonexistent/load.fio", NULL);
+	struct node_env env = { .bin_dir = bin_dir, .work_dir = work };
+	struct node *n = live = node_open(cfg, &env);
+	assert_non_null(n);
+	assert_int_equal(node_prepare(n), 0);
+	assert_int_equal(stat(kernel, &after), 0);
+	assert_int_equal(before.st_ino, after.st_ino);
+	assert_int_equal(before.st_mtim.tv_sec, after.st_mtim.tv_sec);
+	assert_int_equal(before.st_mtim.tv_nsec, after.st_mtim.tv_nsec);
+	snprintf(pattern, sizeof(pattern), "%s/run.*/b-raw.raw", rdir);
+	assert_int_equal(count(pattern), 1);
+	struct node_job job = { .campaign = 1, .cycle = 2, .token = TOKEN,
+				.ledger_host = "10.0.2.2", .ledger_port = 9, .seed = 7 };
+	assert_true(node_start_workload(n, &job) < 0);
+	live = NULL;
+	node_close(n);
+	snprintf(pattern, sizeof(pattern), "%s/run.*", rdir);
+	assert_int_equal(count(pattern), 0);
+	assert_int_equal(leftovers(false), 0);
+	bench_config_free(cfg);
+}
+
+static bool have(const char *prog)
+{
+	const char *argv[] = { prog, "--version", NULL };
+	struct child_result r;
+	int rc = child_run(argv, NULL, 10000, &r);
+
+	child_result_release(&r);
+	return rc == 0 && WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0;
+}
+
+int main(void)
+{
+	char exe[PATH_MAX], probe[PATH_MAX + 64];
+	const char *why;
+	ssize_t k = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (k < 0)
+		return 1;
+	exe[k] = 0;
+	/* build/host/node/tests/test_remote: build/bin and build/guest are three up. */
+	for (int up = 0; up < 4; up++)
+		*strrchr(exe, '/') = 0;
+	snprintf(bin_dir, sizeof(bin_dir), "%.4000s/bin", exe);
+	snprintf(guest_dir, sizeof(guest_dir), "%.4000s/guest", exe);
+	snprintf(probe, sizeof(probe), "%s/vmlinux", guest_dir);
+	if (access(probe, R_OK) != 0) {
+		printf("skip: no guest in '%s': run scripts/build-guest\n", guest_dir);
+		return 77;
+	}
+	if (!have("qemu-system-x86_64") || !have("qemu-img") || !have("fio")) {
+		printf("skip: qemu-system-x86_64, qemu-img or fio is missing\n");
+		return 77;
+	}
+	if (tsshd_setup(&T, &why) < 0) {
+		tsshd_teardown(&T);
+		printf("skip: %s\n", why);
+		return 77;
+	}
+	snprintf(rdir, sizeof(rdir), "%s/remote", T.dir);
+	node_remote_poll_ms = 100;
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(kill_cycle, close_live),
+		cmocka_unit_test_teardown(guest_cached_cleanup_after_failure, close_live),
+	};
+	int rc = cmocka_run_group_tests(tests, NULL, NULL);
+	tsshd_teardown(&T);
+	return rc;
+}
