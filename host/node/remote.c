@@ -382,10 +382,14 @@ static int boot(struct node *n, const struct node_job *job, bool check)
 		" powercut.w.span_mib=%" PRId64,
 		check ? "check" : "write", disks, job->campaign, job->cycle, job->seed,
 		w->block_size, w->span_mib);
-	if (!check)
+	if (!check) {
+		/* The guest is behind QEMU's user network: the node's own loopback is
+		 * 10.0.2.2 there. */
+		const char *lh = !strcmp(job->ledger_host, "127.0.0.1") ||
+				 !strcmp(job->ledger_host, "localhost") ? "10.0.2.2" : job->ledger_host;
 		off += (size_t)snprintf(append + off, sizeof(append) - off,
-			" powercut.ledger=%s:%u powercut.token=%s", job->ledger_host,
-			job->ledger_port, job->token);
+			" powercut.ledger=%s:%u powercut.token=%s", lh, job->ledger_port, job->token);
+	}
 	if (p->lvm >= 0) {
 		uint64_t mib = n->cfg->disks[p->lvm]->size >> 20;
 		off += (size_t)snprintf(append + off, sizeof(append) - off,
