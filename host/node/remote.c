@@ -46,6 +46,13 @@
 
 #define CMD_TIMEOUT_MS 120000
 
+/* Shell words for the node. A pid file that outlived a power cut may name another
+ * process after the reboot: a process is ours only when it runs (not a zombie) under
+ * the expected command name. ALIVE defines alive PID NAME. */
+#define ALIVE "alive() { [ \"$(cat /proc/$1/comm 2>/dev/null)\" = \"$2\" ] && " \
+	      "! grep -qs '^State:[[:space:]]*Z' /proc/$1/status; }; "
+#define QEMU_COMM "qemu-system-x86"	/* the kernel's 15 characters of the name */
+
 /* Tests shorten the console poll. */
 int node_remote_poll_ms = 250;
 
@@ -334,10 +341,10 @@ static void fio_stop(struct rpriv *p)
 	if (!p->fio_started)
 		return;
 	p->fio_started = false;
-	const char *stop[] = { "sh", "-c", "pid=$(cat \"$1\") || exit 0; kill -INT \"$pid\" "
-			       "2>/dev/null; i=0; while kill -0 \"$pid\" 2>/dev/null && [ $i -lt 50 ]; "
-			       "do sleep 0.1; i=$((i+1)); done; kill -9 \"$pid\" 2>/dev/null; exit 0",
-			       "sh", p->fio_pid, NULL };
+	const char *stop[] = { "sh", "-c", ALIVE "pid=$(cat \"$1\") && alive \"$pid\" fio || "
+			       "exit 0; kill -INT \"$pid\"; i=0; while alive \"$pid\" fio && "
+			       "[ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done; "
+			       "alive \"$pid\" fio && kill -9 \"$pid\"; exit 0", "sh", p->fio_pid, NULL };
 	rrun(p, stop, false, NULL);
 	const char *cat[] = { "cat", "--", p->fio_out, NULL };
 	json_decref(p->fio);
@@ -474,9 +481,9 @@ static int con_poll(struct rpriv *p, bool *alive)
 	char off[32];
 	struct child_result res;
 	/* One round trip: the new bytes, then QEMU's liveness as the exit status. */
-	const char *argv[] = { "sh", "-c", "tail -c \"+$1\" -- \"$2\" 2>/dev/null; "
-			       "kill -0 \"$(cat \"$3\" 2>/dev/null)\" 2>/dev/null", "sh", off,
-			       p->console, p->pidfile, NULL };
+	const char *argv[] = { "sh", "-c", ALIVE "tail -c \"+$1\" -- \"$2\" 2>/dev/null; "
+			       "pid=$(cat \"$3\" 2>/dev/null) && alive \"$pid\" " QEMU_COMM, "sh",
+			       off, p->console, p->pidfile, NULL };
 
 	snprintf(off, sizeof(off), "%ld", p->con_off + 1);
 	int rc = remote_run(p->r, argv, NULL, CMD_TIMEOUT_MS, &res);
@@ -516,11 +523,11 @@ static int con_wait(struct rpriv *p, bool want_done, int timeout_ms)
 /* Kill QEMU from its pid file (sig) and wait until it is gone; 0 when none runs. */
 static int qemu_kill(struct rpriv *p, const char *sig)
 {
-	const char *argv[] = { "sh", "-c", "pid=$(cat \"$1\" 2>/dev/null) || exit 0; "
-			       "kill \"$2\" \"$pid\" 2>/dev/null; i=0; "
-			       "while kill -0 \"$pid\" 2>/dev/null; do [ $i -lt 100 ] || exit 1; "
-			       "sleep 0.05; i=$((i+1)); done; rm -f -- \"$1\"", "sh", p->pidfile, sig,
-			       NULL };
+	const char *argv[] = { "sh", "-c", ALIVE "pid=$(cat \"$1\" 2>/dev/null) && "
+			       "alive \"$pid\" " QEMU_COMM " || { rm -f -- \"$1\"; exit 0; }; "
+			       "kill \"$2\" \"$pid\"; i=0; while alive \"$pid\" " QEMU_COMM "; do "
+			       "[ $i -lt 100 ] || exit 1; sleep 0.05; i=$((i+1)); done; rm -f -- \"$1\"",
+			       "sh", p->pidfile, sig, NULL };
 
 	if (!p->qemu_started)
 		return 0;
@@ -687,8 +694,8 @@ static void remote_node_close(struct node *n)
 	if (!p)
 		return;
 	if (p->fio_started) {
-		const char *kill9[] = { "sh", "-c", "kill -9 \"$(cat \"$1\")\" 2>/dev/null; exit 0",
-					"sh", p->fio_pid, NULL };
+		const char *kill9[] = { "sh", "-c", ALIVE "pid=$(cat \"$1\") && alive \"$pid\" fio "
+					"&& kill -9 \"$pid\"; exit 0", "sh", p->fio_pid, NULL };
 		rrun(p, kill9, false, NULL);
 	}
 	qemu_kill(p, "-KILL");
