@@ -551,8 +551,10 @@ static int boot(struct node *n, const struct node_job *job, bool check)
 			q->lvm_created ? "activate" : "create", q->d[q->lvm].dev,
 			mib * 3 / 4, mib * 2);
 	}
-	if (check)	/* the check reports on the console: no ledger, no DHCP */
-		off += (size_t)snprintf(append + off, sizeof(append) - off, " powercut.net=none");
+	/* The check reports on the console: no network. The writer needs the ledger;
+	 * user-mode networking's addresses are fixed, so no DHCP round trip. */
+	off += (size_t)snprintf(append + off, sizeof(append) - off, " powercut.net=%s",
+				check ? "none" : "static:10.0.2.15/24,10.0.2.2");
 	if (!check)
 		off += (size_t)snprintf(append + off, sizeof(append) - off,
 			" powercut.w.queue_depth=%" PRId64 " powercut.w.pattern=%s"
