@@ -3,9 +3,14 @@
 # `powercut cycle` (host/powercut/cmd/cycle.c) into $(POWERCUT), tests and benchmarks.
 
 NODE_LIB    = $(BUILD)/host/libnode.a
-NODE_SRCS  := host/node/node.c host/node/power.c host/node/qemu.c host/node/console.c
+# The library carries the proxmox and remote-qemu drivers with their ssh transport and
+# fio's report parser (host/ssh, host/fio), so that programs linking it need nothing
+# more; the proxmox test links a fake remote instead of remote_ssh.c.
+NODE_SRCS  := host/node/node.c host/node/power.c host/node/qemu.c host/node/console.c \
+	      host/node/proxmox.c host/node/remote.c host/node/remote_ssh.c host/ssh/ssh.c \
+	      host/fio/fio.c
 NODE_OBJS   = $(NODE_SRCS:%.c=$(BUILD)/%.o)
-NODE_CFLAGS = -Ihost/node -Ihost/lib -Irig/sim/disk $(shell pkg-config --cflags jansson)
+NODE_CFLAGS = -Ihost/node -Ihost/lib -Irig/sim/disk -Ihost/ssh -Ihost/fio $(shell pkg-config --cflags jansson)
 # What a program linking $(NODE_LIB) also needs (after it: $(DISK_LIB) $(PCLIB)).
 NODE_LIBS   = $(shell pkg-config --libs jansson libnbd) -lpthread
 
@@ -49,17 +54,7 @@ $(BUILD)/host/node/bench/bench_cycle: host/node/bench/bench_cycle.c host/node/te
 	$(CC) $(CFLAGS_COMMON) $(shell pkg-config --cflags jansson) -Ihost/node/tests \
 		-MMD -MP -o $@ $< $(shell pkg-config --libs jansson)
 
--include $(NODE_OBJS:.o=.d) $(NODE_TESTS:=.d) $(NODE_BENCH:=.d)
-
-# [issue 8] The proxmox driver, the qemu driver on a remote host (remote.c), and the
-# remote seam over the ssh transport (host/ssh): the node library carries its transport
-# and fio's report parser (host/fio), so that programs linking it need nothing more. The proxmox test links a fake remote instead
-# of remote_ssh.c (the seam is chosen at link time).
-NODE_SRCS   += host/node/proxmox.c host/node/remote.c host/node/remote_ssh.c host/ssh/ssh.c \
-	       host/fio/fio.c
-NODE_CFLAGS += -Ihost/ssh -Ihost/fio
-$(NODE_LIB): $(BUILD)/host/node/proxmox.o $(BUILD)/host/node/remote.o $(BUILD)/host/node/remote_ssh.o \
-	$(BUILD)/host/ssh/ssh.o $(BUILD)/host/fio/fio.o
+# [issue 8] The proxmox driver against synthetic transcripts (a fake remote seam).
 NODE_TESTS  += $(BUILD)/host/node/tests/test_proxmox
 CHECK_TESTS += $(BUILD)/host/node/tests/test_proxmox
 $(BUILD)/host/node/tests/test_proxmox: host/node/tests/test_proxmox.c host/node/proxmox.c \
@@ -85,3 +80,5 @@ $(NODE_REMOTE_TEST): host/node/tests/test_remote.c host/ssh/tests/sshd_helper.c 
 		$(PCLIB_SAN_OBJS) $(NODE_LIBS) $(PCLIB_LIBS) \
 		$(shell pkg-config --libs cmocka sqlite3)
 -include $(NODE_REMOTE_TEST).d
+
+-include $(NODE_OBJS:.o=.d) $(NODE_TESTS:=.d) $(NODE_BENCH:=.d)
