@@ -82,3 +82,18 @@ json_t *pc_versions_json(const char *powercut, const char *firmware, json_t *ext
 		json_object_update(j, extra);
 	return j;
 }
+
+void pc_last_line(const char *text, char *buf, size_t len)
+{
+	const char *end = text ? text + strlen(text) : NULL, *start;
+
+	buf[0] = '\0';
+	if (!text)
+		return;
+	while (end > text && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' '))
+		end--;
+	start = end;
+	while (start > text && start[-1] != '\n')
+		start--;
+	snprintf(buf, len, "%.*s", (int)(end - start), start);
+}

@@ -8,6 +8,11 @@
  * 0 or a negative errno. */
 int pc_exe_dir(char *buf, size_t len);
 
+/* The last non-empty line of text (trailing blanks and newlines dropped) into buf,
+ * cut to len; "" when text is NULL or empty. For the one-line reason of a failed
+ * command's stderr. */
+void pc_last_line(const char *text, char *buf, size_t len);
+
 /* mkdir -p with mode 0755. 0 or a negative errno. */
 int pc_mkdir_p(const char *path);
 

@@ -116,5 +116,16 @@ json_t *node_collect(struct node *n);
 bool node_powered(struct node *n);
 
 void node_disk_result_release(struct node_disk_result *r);
+/* Append {"kind", "result"[, "detail"]} to a disk's checks array; takes detail.
+ * Inline so that a driver's unit test links the driver alone. */
+static inline void node_check_add(json_t *checks, const char *kind, const char *result,
+				  json_t *detail)
+{
+	json_t *c = json_pack("{s:s,s:s}", "kind", kind, "result", result);
+
+	if (detail)
+		json_object_set_new(c, "detail", detail);
+	json_array_append_new(checks, c);
+}
 
 #endif

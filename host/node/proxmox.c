@@ -34,6 +34,7 @@
 #include "child.h"
 #include "log.h"
 #include "node.h"
+#include "util.h"
 #include "remote.h"
 
 #define CMD_TIMEOUT_MS 120000
@@ -73,21 +74,6 @@ static const char *const flush_names[] = { "never", "every-n", "every-ms", "alwa
 /* Tests shorten the console poll. */
 int proxmox_poll_ms = 1000;
 
-static void last_line(const char *text, char *buf, size_t len)
-{
-	const char *end = text ? text + strlen(text) : NULL, *start;
-
-	buf[0] = '\0';
-	if (!text)
-		return;
-	while (end > text && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' '))
-		end--;
-	start = end;
-	while (start > text && start[-1] != '\n')
-		start--;
-	snprintf(buf, len, "%.*s", (int)(end - start), start);
-}
-
 /* Proxmox's tools say what went wrong only in words; these are the cases a bench
  * must tell apart (the message itself is always shown). */
 static int pve_errno(const char *err)
@@ -117,7 +103,7 @@ static int prun(struct ppriv *p, const char *const argv[], const char *input, bo
 	if (WIFEXITED(res->status) && WEXITSTATUS(res->status) == 0)
 		return 0;
 	rc = pve_errno(res->err);
-	last_line(res->err, why, sizeof(why));
+	pc_last_line(res->err, why, sizeof(why));
 	if (!quiet)
 		pc_err(LOG_NODE, "'%s %s' failed on '%s': %s", argv[0], argv[1] ? argv[1] : "",
 		       remote_name(p->r), *why ? why : child_status_str(res->status, st, sizeof(st)));
@@ -268,7 +254,7 @@ static int disk_locate(struct ppriv *p, struct pdisk *d)
 		return -ENOENT;
 	}
 	if ((rc = prun(p, path, NULL, false, &res)) == 0) {
-		last_line(res.out, d->path, sizeof(d->path));
+		pc_last_line(res.out, d->path, sizeof(d->path));
 		if (d->path[0] != '/')
 			rc = -EPROTO;
 	}
@@ -504,15 +490,6 @@ static int proxmox_wait_up(struct node *n, int timeout_ms)
 	return 0;
 }
 
-static void add_check(json_t *arr, const char *kind, const char *result, json_t *detail)
-{
-	json_t *c = json_pack("{s:s,s:s}", "kind", kind, "result", result);
-
-	if (detail)
-		json_object_set_new(c, "detail", detail);
-	json_array_append_new(arr, c);
-}
-
 static void check_qcow2(struct ppriv *p, struct pdisk *d, json_t *checks)
 {
 	const char *argv[] = { "qemu-img", "check", "--output=json", "-f", "qcow2", d->path, NULL };
@@ -525,14 +502,14 @@ static void check_qcow2(struct ppriv *p, struct pdisk *d, json_t *checks)
 		j = json_loads(res.out ? res.out : "", 0, NULL);
 	if (!j) {
 		char why[256];
-		last_line(res.err, why, sizeof(why));
-		add_check(checks, "qemu-img-check", "error", json_pack("{s:s}", "error",
+		pc_last_line(res.err, why, sizeof(why));
+		node_check_add(checks, "qemu-img-check", "error", json_pack("{s:s}", "error",
 			  rc < 0 ? strerror(-rc) : why));
 	} else {
 		json_int_t corrupt = json_integer_value(json_object_get(j, "corruptions"));
 		json_int_t leaks = json_integer_value(json_object_get(j, "leaks"));
 		json_int_t errs = json_integer_value(json_object_get(j, "check-errors"));
-		add_check(checks, "qemu-img-check", corrupt || errs ? "corrupt" :
+		node_check_add(checks, "qemu-img-check", corrupt || errs ? "corrupt" :
 			  leaks ? "leaks" : "clean", j);
 	}
 	child_result_release(&res);
@@ -547,7 +524,7 @@ static void check_lvm(struct ppriv *p, struct pdisk *d, json_t *checks)
 	size_t i;
 
 	if (prun_json(p, argv, &j) < 0) {
-		add_check(checks, "lvs", "error", NULL);
+		node_check_add(checks, "lvs", "error", NULL);
 		return;
 	}
 	lvs = json_object_get(json_array_get(json_object_get(j, "report"), 0), "lv");
@@ -559,11 +536,11 @@ static void check_lvm(struct ppriv *p, struct pdisk *d, json_t *checks)
 		if (pname && *pname && !strcmp(json_string_value(json_object_get(e, "lv_name")) ?: "",
 					      pname))
 			pool = e;
-	add_check(checks, "lvs", vol ? "ok" : "missing", vol ? json_incref(vol) : NULL);
+	node_check_add(checks, "lvs", vol ? "ok" : "missing", vol ? json_incref(vol) : NULL);
 	if (pname && *pname) {
 		const char *health = pool ? json_string_value(json_object_get(pool,
 						"lv_health_status")) : NULL;
-		add_check(checks, "thin-pool", !pool ? "missing" : health && *health ? health : "ok",
+		node_check_add(checks, "thin-pool", !pool ? "missing" : health && *health ? health : "ok",
 			  pool ? json_incref(pool) : NULL);
 	}
 	json_decref(j);

@@ -779,14 +779,6 @@ static int qemu_wait_up(struct node *n, int timeout_ms)
 	return q->full ? con_wait(n, false, timeout_ms) : 0;
 }
 
-static void add_check(json_t *arr, const char *kind, const char *result, json_t *detail)
-{
-	json_t *c = json_pack("{s:s,s:s}", "kind", kind, "result", result);
-	if (detail)
-		json_object_set_new(c, "detail", detail);
-	json_array_append_new(arr, c);
-}
-
 static int qemu_check(struct node *n, const struct node_job *job, struct node_disk_result *res)
 {
 	struct qpriv *q = n->priv;
@@ -808,7 +800,7 @@ static int qemu_check(struct node *n, const struct node_job *job, struct node_di
 			json_t *raw = d->chk.json ? json_loads(d->chk.json, 0, NULL) : NULL;
 			if (raw)
 				json_object_set_new(det, "qemu_img", raw);
-			add_check(res[i].checks, "qemu-img-check", r, det);
+			node_check_add(res[i].checks, "qemu-img-check", r, det);
 		}
 		if ((int)i == q->lvm)
 			guest_console_lvm_checks(&q->con, res[i].checks);

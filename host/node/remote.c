@@ -42,6 +42,7 @@
 #include "fio.h"
 #include "log.h"
 #include "node.h"
+#include "util.h"
 #include "remote.h"
 
 #define CMD_TIMEOUT_MS 120000
@@ -90,21 +91,6 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void last_line(const char *text, char *buf, size_t len)
-{
-	const char *end = text ? text + strlen(text) : NULL, *start;
-
-	buf[0] = '\0';
-	if (!text)
-		return;
-	while (end > text && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' '))
-		end--;
-	start = end;
-	while (start > text && start[-1] != '\n')
-		start--;
-	snprintf(buf, len, "%.*s", (int)(end - start), start);
-}
-
 /* Run argv on the node; 0 when it exited 0, else a negative errno (logged unless
  * quiet). res, when given, keeps the output (release it). */
 static int rrun(struct rpriv *p, const char *const argv[], bool quiet, struct child_result *res)
@@ -115,7 +101,7 @@ static int rrun(struct rpriv *p, const char *const argv[], bool quiet, struct ch
 	int rc = remote_run(p->r, argv, NULL, CMD_TIMEOUT_MS, r);
 
 	if (rc == 0 && !(WIFEXITED(r->status) && WEXITSTATUS(r->status) == 0)) {
-		last_line(r->err, why, sizeof(why));
+		pc_last_line(r->err, why, sizeof(why));
 		if (!quiet)
 			pc_err(LOG_NODE, "'%s' failed on '%s': %s", argv[0], remote_name(p->r),
 			       *why ? why : child_status_str(r->status, st, sizeof(st)));
@@ -262,7 +248,7 @@ static int remote_node_prepare(struct node *n)
 	if ((rc = rrun(p, mk, false, NULL)) < 0)
 		return rc;
 	if ((rc = rrun(p, mktemp, false, &res)) == 0) {
-		last_line(res.out, p->rdir, sizeof(p->rdir));
+		pc_last_line(res.out, p->rdir, sizeof(p->rdir));
 		if (p->rdir[0] != '/')
 			rc = -EPROTO;
 	}
@@ -586,15 +572,6 @@ static int remote_node_wait_up(struct node *n, int timeout_ms)
 	return 0;
 }
 
-static void add_check(json_t *arr, const char *kind, const char *result, json_t *detail)
-{
-	json_t *c = json_pack("{s:s,s:s}", "kind", kind, "result", result);
-
-	if (detail)
-		json_object_set_new(c, "detail", detail);
-	json_array_append_new(arr, c);
-}
-
 static json_t *img_check(struct rpriv *p, const char *img, bool repair, char *why, size_t len)
 {
 	const char *argv[] = { "qemu-img", "check", "--output=json", "-f", "qcow2", img, NULL };
@@ -608,7 +585,7 @@ static json_t *img_check(struct rpriv *p, const char *img, bool repair, char *wh
 	if (rc == 0)
 		j = json_loads(res.out ? res.out : "", 0, NULL);
 	if (!j)
-		last_line(rc < 0 ? strerror(-rc) : res.err, why, len);
+		pc_last_line(rc < 0 ? strerror(-rc) : res.err, why, len);
 	child_result_release(&res);
 	return j;
 }
@@ -620,7 +597,7 @@ static void check_qcow2(struct rpriv *p, const struct cfg_disk *d, const char *i
 	json_t *j = img_check(p, img, false, why, sizeof(why));
 
 	if (!j) {
-		add_check(checks, "qemu-img-check", "error", json_pack("{s:s}", "error", why));
+		node_check_add(checks, "qemu-img-check", "error", json_pack("{s:s}", "error", why));
 		return;
 	}
 	json_int_t corrupt = json_integer_value(json_object_get(j, "corruptions"));
@@ -640,7 +617,7 @@ static void check_qcow2(struct rpriv *p, const struct cfg_disk *d, const char *i
 			json_integer(json_integer_value(json_object_get(f, "corruptions-fixed"))));
 		json_decref(f);
 	}
-	add_check(checks, "qemu-img-check", result, det);
+	node_check_add(checks, "qemu-img-check", result, det);
 }
 
 static int remote_node_check(struct node *n, const struct node_job *job,
