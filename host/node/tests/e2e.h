@@ -175,6 +175,22 @@ static inline long long e2e_int(json_t *o, const char *key)
 
 /* Processes whose command line mentions our private directory (the simulator, the
  * node's daemons, QEMU, agents): none may outlive `powercut cycle`. Returns how many. */
+/* True when prog is an executable in one of PATH's directories. */
+static inline bool e2e_in_path(const char *prog)
+{
+	const char *path = getenv("PATH");
+	char buf[PATH_MAX];
+
+	while (path && *path) {
+		size_t n = strcspn(path, ":");
+		snprintf(buf, sizeof(buf), "%.*s/%s", (int)n, path, prog);
+		if (access(buf, X_OK) == 0)
+			return true;
+		path += n + (path[n] == ':');
+	}
+	return false;
+}
+
 static inline int e2e_leftovers(const struct e2e *e)
 {
 	DIR *d = opendir("/proc");

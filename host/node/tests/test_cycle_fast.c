@@ -165,21 +165,6 @@ static void lvmthin_fast_refused(void **state)
 	assert_int_equal(e2e_leftovers(&E), 0);
 }
 
-static bool in_path(const char *prog)
-{
-	const char *path = getenv("PATH");
-	char buf[PATH_MAX];
-
-	while (path && *path) {
-		size_t n = strcspn(path, ":");
-		snprintf(buf, sizeof(buf), "%.*s/%s", (int)n, path, prog);
-		if (access(buf, X_OK) == 0)
-			return true;
-		path += n + (path[n] == ':');
-	}
-	return false;
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -192,7 +177,7 @@ int main(void)
 		cmocka_unit_test(lvmthin_fast_refused),
 	};
 
-	if (!in_path("qemu-storage-daemon") || !in_path("nbdkit") || !in_path("qemu-img")) {
+	if (!e2e_in_path("qemu-storage-daemon") || !e2e_in_path("nbdkit") || !e2e_in_path("qemu-img")) {
 		printf("skip: qemu-storage-daemon, nbdkit or qemu-img not installed\n");
 		return 77;
 	}

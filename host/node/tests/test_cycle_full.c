@@ -105,21 +105,6 @@ static void full_seed_kill(void **state)
 	json_decref(j);
 }
 
-static bool in_path(const char *prog)
-{
-	const char *path = getenv("PATH");
-	char buf[PATH_MAX];
-
-	while (path && *path) {
-		size_t n = strcspn(path, ":");
-		snprintf(buf, sizeof(buf), "%.*s/%s", (int)n, path, prog);
-		if (access(buf, X_OK) == 0)
-			return true;
-		path += n + (path[n] == ':');
-	}
-	return false;
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -128,8 +113,8 @@ int main(void)
 	};
 	char script[PATH_MAX + 64], out[PATH_MAX + 64], kernel[PATH_MAX + 80];
 
-	if (!in_path("qemu-system-x86_64") || !in_path("qemu-storage-daemon") ||
-	    !in_path("nbdkit")) {
+	if (!e2e_in_path("qemu-system-x86_64") || !e2e_in_path("qemu-storage-daemon") ||
+	    !e2e_in_path("nbdkit")) {
 		printf("skip: qemu-system-x86_64, qemu-storage-daemon or nbdkit not installed\n");
 		return 77;
 	}
