@@ -2,9 +2,11 @@
  * `powercut cycle` and `powercut run`.
  *
  * prepare the node's disks -> workload (baseline first) -> the cut: armed in the
- * plan's window (the firmware draws the moment from the plan's seed) or sent by the
- * host at a workload phase it sees in the ledger -> the node's power domain follows
- * the PSU: DC lost kills the node, DC back boots it after the boot delay -> wait for
+ * plan's window (the firmware draws the moment from the plan's seed; the host for a
+ * relay that cannot time cuts) or sent by the host at a workload phase it sees in the
+ * ledger -> the node's power domain follows DC ([relay] dc_source: the simulator's
+ * PSU, the firmware's PWR_OK edges, or the relay's edges): DC lost kills the node, DC
+ * back boots it after the boot delay -> wait for
  * the node, power-cycling it again up to [campaign] retries -> metadata checks and the
  * agent's check of every disk -> classification against the ledger -> the record
  * (cut, checks, findings, evidence) in one transaction.
@@ -36,6 +38,8 @@ struct cyc {
 	struct camp_result *r;
 	struct node *node;
 	struct node_power *pw;
+	bool fed;			/* the cycle feeds the power domain its DC edges */
+	bool blind;			/* the relay reports no edges: the cycle makes them */
 	char work[PATH_MAX];
 	bool have_work;
 	uint32_t index;
@@ -107,6 +111,9 @@ static void edge(struct cyc *c, const struct relay_event *ev)
 			      "uncertainty_ns", (json_int_t)ev->uncertainty_ns,
 			      "fw_us", (json_int_t)ev->fw_us);
 	json_array_append_new(c->edges, j);
+	int src = c->e->cfg->relay->dc_source;
+	if (c->fed && ev->kind == (src == DC_PWROK ? RELAY_EV_PWROK : RELAY_EV_RELAY))
+		node_power_feed(c->pw, ev->level == 1, ev->mono_ns, ev->fw_us);
 	if (ev->kind == RELAY_EV_RELAY && ev->level == 0 && !c->relay_off) {
 		c->relay_off = ev->mono_ns;
 		c->relay_off_unc = ev->uncertainty_ns;
@@ -134,6 +141,11 @@ static void cycle_sink(void *arg, enum log_level level, enum log_cat cat, int64_
 static int pump(struct cyc *c, int ms)
 {
 	struct relay_event ev;
+
+	if (c->blind) {
+		usleep((useconds_t)ms * 1000);
+		return 0;
+	}
 	int rc = relay_next_event(c->e->relay, ms, &ev);
 
 	if (rc == 0 && (ev.channel == (int)c->e->cfg->relay->channel || ev.kind == RELAY_EV_RESET))
@@ -157,6 +169,78 @@ static int wait_running(struct cyc *c, int timeout_ms)
 		pump(c, 5);
 	}
 	return -EINTR;
+}
+
+/* A cut through a relay that reports no edges: the host switches it and makes the
+ * edges itself (the relay edge is inside the off call), which feed the power domain
+ * as the firmware's would. Returns once power is back. */
+static int cut_blind(struct cyc *c, int ch, int off_ms, struct relay_cut *rec)
+{
+	struct relay_event ev = { .kind = RELAY_EV_RELAY, .channel = ch };
+	int64_t t0 = relay_now_ns();
+	int rc = relay_off(c->e->relay, ch);
+	int64_t t1 = relay_now_ns();
+
+	memset(rec, 0, sizeof(*rec));
+	rec->channel = ch;
+	rec->off_ms = off_ms;
+	rec->timed_by = "host";
+	rec->planned_ns = t0;
+	rec->actual_ns = t0 + (t1 - t0) / 2;
+	rec->uncertainty_ns = (t1 - t0) / 2 + 1;
+	if (rc < 0)
+		return rc;
+	ev.level = 0;
+	snprintf(ev.cause, sizeof(ev.cause), "off");
+	ev.mono_ns = rec->actual_ns;
+	ev.uncertainty_ns = rec->uncertainty_ns;
+	edge(c, &ev);
+	for (int64_t end = t1 + (int64_t)off_ms * 1000000; relay_now_ns() < end;) {
+		int64_t left_ms = (end - relay_now_ns()) / 1000000;
+		pump(c, left_ms > 20 ? 20 : left_ms < 1 ? 1 : (int)left_ms);
+		if (relay_interrupted)
+			return -EINTR;	/* the caller's exit path turns the relay on */
+	}
+	t0 = relay_now_ns();
+	if ((rc = relay_on(c->e->relay, ch)) < 0)
+		return rc;
+	t1 = relay_now_ns();
+	ev.level = 1;
+	snprintf(ev.cause, sizeof(ev.cause), "on");
+	ev.mono_ns = t0 + (t1 - t0) / 2;
+	ev.uncertainty_ns = (t1 - t0) / 2 + 1;
+	edge(c, &ev);
+	return 0;
+}
+
+static int do_cut(struct cyc *c, int ch, int off_ms, struct relay_cut *rec)
+{
+	return c->blind ? cut_blind(c, ch, off_ms, rec) : relay_cut(c->e->relay, ch, off_ms, rec);
+}
+
+/* The plan's window drawn by the host, for a relay that cannot arm itself: the same
+ * seed gives the same moment. Returns once the cut is over (cut_blind). */
+static int host_window_cut(struct cyc *c, struct relay_cut *rec, int64_t t_from, json_t *info)
+{
+	const struct camp_plan *p = c->p;
+	uint64_t x = p->fw_seed + 0x9e3779b97f4a7c15ull;	/* splitmix64 */
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+	x ^= x >> 31;
+	int64_t span = p->window_max_ms - p->window_min_ms + 1;
+	int64_t at = t_from + (p->window_min_ms + (int64_t)(x % (uint64_t)span)) * 1000000;
+
+	while (relay_now_ns() < at && !relay_interrupted)
+		pump(c, 1);
+	if (relay_interrupted)
+		return -EINTR;
+	int64_t decided = relay_now_ns();
+	json_object_set_new(info, "decided_mono_ns", json_integer(decided));
+	json_object_set_new(info, "drawn_mono_ns", json_integer(at));
+	int rc = do_cut(c, (int)c->e->cfg->relay->channel, (int)p->off_ms, rec);
+	rec->window_from_ns = t_from + p->window_min_ms * 1000000;
+	rec->window_to_ns = t_from + p->window_max_ms * 1000000;
+	return rc;
 }
 
 /* Host-timed cut: watch the ledger's counters (1 ms polls) for the plan's phase, then
@@ -217,7 +301,7 @@ static int host_cut(struct cyc *c, struct relay_cut *rec, int64_t t_running, jso
 	if (!hit)
 		pc_info(LOG_RELAY, "the %s moment did not come within %" PRId64 " ms: cutting now",
 			camp_timing_name(p->timing), p->window_max_ms);
-	int rc = relay_cut(c->e->relay, ch, (int)p->off_ms, rec);
+	int rc = do_cut(c, ch, (int)p->off_ms, rec);
 	rec->timed_by = "host";
 	if (rc == 0 && rec->planned_ns == 0)
 		rec->planned_ns = decided;
@@ -349,8 +433,9 @@ static int follow_cut(struct cyc *c, struct node_power_times *pt, int64_t limit)
 			return r;
 		if (!booted && node_power_wait(c->pw, NODE_PWR_BOOTED, 0, pt) == 0)
 			booted = true;
-		if (booted && c->relay_on &&
-		    (c->pwrok_rise || relay_now_ns() - c->relay_on > 2000000000))
+		/* PWR_OK rising says the supply is up; without it, a grace period. */
+		if (booted && c->relay_on && (c->pwrok_rise || c->blind ||
+					      relay_now_ns() - c->relay_on > 2000000000))
 			return 0;
 		if (relay_now_ns() > limit) {
 			pc_warn(LOG_NODE, "the node is not back: relay off %s, DC lost %s, node "
@@ -414,9 +499,15 @@ int camp_cycle_run(struct camp_env *e, const struct camp_plan *p, struct camp_re
 		rc = -errno;
 		goto out;
 	}
-	char sock[PATH_MAX + 32];
-	snprintf(sock, sizeof(sock), "%.4000s/control.sock", e->run_dir);
-	c.pw = node_power_open(c.node, sock, ch, p->cut);
+	c.blind = !relay_reports_edges(e->relay);
+	if (cfg->relay->dc_source == DC_SIMULATOR) {
+		char sock[PATH_MAX + 32];
+		snprintf(sock, sizeof(sock), "%.4000s/control.sock", e->run_dir);
+		c.pw = node_power_open(c.node, sock, ch, p->cut);
+	} else {
+		c.fed = true;
+		c.pw = node_power_open_fed(c.node, ch, p->cut);
+	}
 	if (!c.pw) {
 		rc = -errno ? -errno : -EIO;
 		goto out;
@@ -449,7 +540,14 @@ int camp_cycle_run(struct camp_env *e, const struct camp_plan *p, struct camp_re
 	camp_procs_record(c.procs);
 
 	set_step(&c, "cut");
-	if (p->timing == CAMP_T_WINDOW) {
+	if (p->timing == CAMP_T_WINDOW && c.blind) {
+		int64_t th = relay_now_ns();
+		rc = host_window_cut(&c, &rec, t_running, cutinfo);
+		c.waited_ns += relay_now_ns() - th;
+		armed = true;
+		if (rc < 0)
+			goto out;
+	} else if (p->timing == CAMP_T_WINDOW) {
 		/* The firmware draws the moment itself, from now, with the plan's seed. */
 		rc = relay_arm(e->relay, ch, (int)p->window_min_ms, (int)p->window_max_ms,
 			       (int)p->off_ms, p->fw_seed, &rec);
@@ -497,7 +595,7 @@ int camp_cycle_run(struct camp_env *e, const struct camp_plan *p, struct camp_re
 		node_power_set_job(c.pw, &job);
 		c.relay_on = c.pwrok_rise = 0;
 		struct relay_cut again = { 0 };
-		if ((rc = relay_cut(e->relay, ch, (int)p->off_ms, &again)) < 0)
+		if ((rc = do_cut(&c, ch, (int)p->off_ms, &again)) < 0)
 			break;
 		rc = follow_cut(&c, &pt, relay_now_ns() + (p->off_ms + cc->boot_timeout_ms + 2000) *
 				1000000);
@@ -533,7 +631,7 @@ int camp_cycle_run(struct camp_env *e, const struct camp_plan *p, struct camp_re
 			  rec.actual_ns && rec.planned_ns ? rec.actual_ns - rec.planned_ns : 0;
 	struct store_cut sc = {
 		.cycle = r->cycle_id, .channel = ch, .kind = p->cut == CUT_KILL ? "kill" : "power",
-		.timed_by = p->timing == CAMP_T_WINDOW ? "firmware" : "host",
+		.timed_by = p->timing == CAMP_T_WINDOW && !c.blind ? "firmware" : "host",
 		.window_min_ms = p->window_min_ms, .window_max_ms = p->window_max_ms,
 		.off_ms = p->off_ms, .seed = p->fw_seed, .planned_mono_ns = rec.planned_ns,
 		.actual_mono_ns = c.relay_off, .uncertainty_ns = c.relay_off_unc,
@@ -557,6 +655,9 @@ int camp_cycle_run(struct camp_env *e, const struct camp_plan *p, struct camp_re
 		"window_from_mono_ns", (json_int_t)rec.window_from_ns,
 		"window_to_mono_ns", (json_int_t)rec.window_to_ns, "edges", c.edges,
 		"host_cut", cutinfo);
+	if (det)
+		json_object_set_new(det, "dc_source",
+				    json_string(config_dc_source_name(cfg->relay->dc_source)));
 	if (det && node_info)
 		json_object_set(det, "node", node_info);
 	char *dets = det ? json_dumps(det, JSON_COMPACT) : NULL;
@@ -615,6 +716,14 @@ int camp_cycle_run(struct camp_env *e, const struct camp_plan *p, struct camp_re
 		json_object_set_new(r->json, "violations", json_integer((json_int_t)violations));
 		json_object_set_new(r->json, "metadata_failures", json_integer((json_int_t)metadata_failures));
 		json_object_set_new(r->json, "hold_up_ms", json_real(sc.hold_up_ns / 1e6));
+		/* How the node's death followed the relay: DC loss (the PSU's hold-up when
+		 * PWR_OK or the simulator tells it; 0 when DC is taken from the relay) and
+		 * the moment the node's processes were gone. */
+		json_object_set_new(r->json, "dc", json_pack("{s:s,s:f,s:f}", "source",
+			config_dc_source_name(cfg->relay->dc_source), "lost_after_relay_ms",
+			pt.lost_ns && c.relay_off ? (pt.lost_ns - c.relay_off) / 1e6 : 0.0,
+			"killed_after_relay_ms",
+			pt.killed_ns && c.relay_off ? (pt.killed_ns - c.relay_off) / 1e6 : 0.0));
 		if (p->timing != CAMP_T_WINDOW)
 			json_object_set_new(r->json, "latency_ms", json_real(latency / 1e6));
 		json_object_set_new(r->json, "timing", json_pack(

@@ -14,6 +14,12 @@
 
 static const char *const relay_drivers[] = { "serial", "usbhid", "gpio", "exec", "null", NULL };
 static const char *const sim_modes[] = { "realtime", "fast", NULL };
+static const char *const dc_sources[] = { "auto", "simulator", "pwrok", "relay", NULL };
+const char *config_dc_source_name(int dc_source)
+{
+	return dc_source >= DC_AUTO && dc_source <= DC_RELAY ? dc_sources[dc_source] : "?";
+}
+
 static const char *const levels[] = { "high", "low", NULL };
 static const char *const node_drivers[] = { "sim", "qemu", "proxmox", NULL };
 static const char *const formats[] = { "qcow2", "raw", "lvmthin", NULL };
@@ -80,6 +86,13 @@ static const struct opt_def relay_opts[] = {
 	{ "pwrok_invert", OPT_INT, OFF(cfg_relay, pwrok_invert), "3", 0, 255, NULL,
 	  "Bitmask: bit n set means PWR_OK input n reads LOW when DC is good "
 	  "(firmware setting pwrok_invert).", 0 },
+	{ "dc_source", OPT_ENUM, OFF(cfg_relay, dc_source), "auto", NOLIMIT, dc_sources,
+	  "Where powercut learns that the node lost DC and got it back, which is when the "
+	  "node is taken to die and to boot: simulator (the PSU model's own events; "
+	  "simulator=yes), pwrok (the firmware's PWR_OK edges: the real moment, after the "
+	  "supply's hold-up; driver=serial with PWR_OK wired), relay (the relay's own edges: "
+	  "DC is taken to fail with the relay, the hold-up is unknown; any driver). auto: "
+	  "simulator with simulator=yes, pwrok with driver=serial, else relay.", 0 },
 	{ "gpio_chip", OPT_STRING, OFF(cfg_relay, gpio_chip), "gpiochip0", NOLIMIT, NULL,
 	  "gpio: chip name or path.", 0 },
 	{ "gpio_line", OPT_INT, OFF(cfg_relay, gpio_line), "-1", -1, 1023, NULL,
@@ -644,6 +657,16 @@ static void validate(struct parse_ctx *p)
 	if (r->simulator && r->channels > 2)
 		add_err(p, "%s:%d: the simulator has at most 2 channels in [relay]", p->file,
 			line_of(ri, "channels"));
+
+	if (r->dc_source == DC_AUTO)
+		r->dc_source = r->simulator ? DC_SIMULATOR :
+			       r->driver == RELAY_DRV_SERIAL ? DC_PWROK : DC_RELAY;
+	else if (r->dc_source == DC_SIMULATOR && !r->simulator)
+		add_err(p, "%s:%d: dc_source=simulator needs simulator=yes in [relay]", p->file,
+			line_of(ri, "dc_source"));
+	else if (r->dc_source == DC_PWROK && r->driver != RELAY_DRV_SERIAL)
+		add_err(p, "%s:%d: dc_source=pwrok needs driver=serial in [relay] (only the "
+			"firmware senses PWR_OK)", p->file, line_of(ri, "dc_source"));
 
 	struct cfg_inst *ci = inst_find(cfg, &sec_campaign, NULL);
 	if (cfg->campaign->window_min_ms > cfg->campaign->window_max_ms)

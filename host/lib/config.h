@@ -27,6 +27,8 @@
 enum relay_driver { RELAY_DRV_SERIAL, RELAY_DRV_USBHID, RELAY_DRV_GPIO, RELAY_DRV_EXEC,
 		    RELAY_DRV_NULL };
 enum sim_mode { SIM_REALTIME, SIM_FAST };
+/* Where the controller learns the node's DC edges (cycle.c, node power domain). */
+enum dc_source { DC_AUTO, DC_SIMULATOR, DC_PWROK, DC_RELAY };
 enum active_level { ACTIVE_HIGH, ACTIVE_LOW };
 enum node_driver { NODE_DRV_SIM, NODE_DRV_QEMU, NODE_DRV_PROXMOX };
 enum disk_format { DISK_QCOW2, DISK_RAW, DISK_LVMTHIN };
@@ -58,6 +60,7 @@ struct cfg_relay {
 	char *sim_binary, *sim_firmware;
 	int64_t hold_up_ms, rise_ms;
 	int64_t relay_active, pwrok_invert;
+	int dc_source;		/* enum dc_source; config_load resolves DC_AUTO */
 	/* gpio */
 	char *gpio_chip;
 	int64_t gpio_line;
@@ -162,6 +165,8 @@ void bench_config_free(struct bench_config *cfg);
 char *bench_config_text(const struct bench_config *cfg);
 /* The effective config as a JSON object (new reference). */
 json_t *bench_config_json(const struct bench_config *cfg);
+/* The [relay] dc_source keyword of an enum dc_source value. */
+const char *config_dc_source_name(int dc_source);
 /* SHA-256 of the canonical text, 64 lower-case hex digits and NUL. 0 or -errno. */
 int bench_config_hash(const struct bench_config *cfg, char out[65]);
 /* SHA-256 of any bytes as hex (libcrypto). */

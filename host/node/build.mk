@@ -15,7 +15,7 @@ NODE_CFLAGS = -Ihost/node -Ihost/lib -Irig/sim/disk -Ihost/ssh -Ihost/fio $(shel
 NODE_LIBS   = $(shell pkg-config --libs jansson libnbd) -lpthread
 
 NODE_TESTS := $(BUILD)/host/node/tests/test_node_ops $(BUILD)/host/node/tests/test_cycle_fast \
-	      $(BUILD)/host/node/tests/test_cycle_full
+	      $(BUILD)/host/node/tests/test_cycle_dc $(BUILD)/host/node/tests/test_cycle_full
 NODE_BENCH := $(BUILD)/host/node/bench/bench_cycle
 
 ALL_TARGETS += $(NODE_LIB)

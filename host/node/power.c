@@ -1,4 +1,5 @@
-/* The power domain: a thread reading the simulator's PSU events. See power.h. */
+/* The power domain: a thread reading DC events, from the simulator's control socket
+ * or from a pipe the controller feeds, in the same line format. See power.h. */
 #include "power.h"
 
 #include <errno.h>
@@ -19,6 +20,7 @@
 struct node_power {
 	struct node *node;
 	int fd, channel, cut;
+	int feed_fd;			/* fed domains: the pipe's write end, else -1 */
 	int stop_pipe[2];
 	pthread_t thread;
 	pthread_mutex_t mu;
@@ -63,6 +65,13 @@ static void on_line(struct node_power *p, const char *line)
 		return;
 	if (!wall)
 		wall = now_ns();
+	/* A fed domain may hear a relay or PWR_OK edge that changes nothing (the relay
+	 * turned on while on): only a change of DC acts. */
+	pthread_mutex_lock(&p->mu);
+	enum node_pwr_state now = p->state;
+	pthread_mutex_unlock(&p->mu);
+	if (!strcmp(st, "lost") ? now == NODE_PWR_LOST : now != NODE_PWR_LOST)
+		return;
 	if (!strcmp(st, "lost")) {
 		pc_info(LOG_NODE, "DC lost on channel %u: %s", ch,
 			p->cut == CUT_KILL ? "killing QEMU (process-kill cut)" :
@@ -120,7 +129,8 @@ static void *power_thread(void *arg)
 			break;
 		ssize_t k = read(p->fd, buf + len, sizeof(buf) - 1 - len);
 		if (k <= 0) {
-			pc_warn(LOG_NODE, "the simulator closed its control socket");
+			if (p->feed_fd < 0)
+				pc_warn(LOG_NODE, "the simulator closed its control socket");
 			break;
 		}
 		len += (size_t)k;
@@ -140,23 +150,102 @@ static void *power_thread(void *arg)
 	return NULL;
 }
 
-struct node_power *node_power_open(struct node *n, const char *control_sock, int channel,
-				   int cut)
+static struct node_power *power_alloc(struct node *n, int channel, int cut)
 {
 	struct node_power *p = calloc(1, sizeof(*p));
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char reply[64];
-	int rc;
 
 	if (!p)
 		return NULL;
 	p->node = n;
 	p->channel = channel;
 	p->cut = cut;
-	p->fd = -1;
+	p->fd = p->feed_fd = -1;
 	p->stop_pipe[0] = p->stop_pipe[1] = -1;
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->cv, NULL);
+	return p;
+}
+
+static void power_free(struct node_power *p)
+{
+	if (p->stop_pipe[0] >= 0) {
+		close(p->stop_pipe[0]);
+		close(p->stop_pipe[1]);
+	}
+	if (p->fd >= 0)
+		close(p->fd);
+	if (p->feed_fd >= 0)
+		close(p->feed_fd);
+	pthread_cond_destroy(&p->cv);
+	pthread_mutex_destroy(&p->mu);
+	free(p);
+}
+
+/* The stop pipe and the thread; on failure p is freed. */
+static struct node_power *power_start(struct node_power *p)
+{
+	int rc = 0;
+
+	if (pipe2(p->stop_pipe, O_CLOEXEC) < 0)
+		rc = -errno;
+	else
+		rc = -pthread_create(&p->thread, NULL, power_thread, p);
+	if (rc < 0) {
+		pc_err(LOG_NODE, "cannot start the power domain: %s", strerror(-rc));
+		power_free(p);
+		errno = -rc;
+		return NULL;
+	}
+	return p;
+}
+
+struct node_power *node_power_open_fed(struct node *n, int channel, int cut)
+{
+	struct node_power *p = power_alloc(n, channel, cut);
+	int fds[2];
+
+	if (!p)
+		return NULL;
+	if (pipe2(fds, O_CLOEXEC) < 0) {
+		int e = errno;
+		pc_err(LOG_NODE, "cannot create the power domain's pipe: %s", strerror(e));
+		power_free(p);
+		errno = e;
+		return NULL;
+	}
+	p->fd = fds[0];
+	p->feed_fd = fds[1];
+	return power_start(p);
+}
+
+int node_power_feed(struct node_power *p, bool good, int64_t mono_ns, uint64_t fw_us)
+{
+	char line[128];
+
+	if (!p || p->feed_fd < 0)
+		return -EINVAL;
+	/* One short line: a pipe write under PIPE_BUF is atomic and never partial. */
+	int len = snprintf(line, sizeof(line), "dc ch=%d state=%s wall_ns=%" PRId64
+			   " sim_us=%" PRIu64 "\n", p->channel, good ? "back" : "lost",
+			   mono_ns ? mono_ns : now_ns(), fw_us);
+	if (write(p->feed_fd, line, (size_t)len) != len) {
+		int rc = -errno;
+		pc_err(LOG_NODE, "cannot hand a DC edge to the power domain: %s", strerror(-rc));
+		return rc;
+	}
+	return 0;
+}
+
+struct node_power *node_power_open(struct node *n, const char *control_sock, int channel,
+				   int cut)
+{
+	struct node_power *p = power_alloc(n, channel, cut);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char reply[64];
+	int rc;
+
+	if (!p)
+		return NULL;
 	if (strlen(control_sock) >= sizeof(sa.sun_path)) {
 		rc = -ENAMETOOLONG;
 		goto fail;
@@ -193,27 +282,13 @@ struct node_power *node_power_open(struct node *n, const char *control_sock, int
 		rc = -EPROTO;
 		goto fail_proto;
 	}
-	if (pipe2(p->stop_pipe, O_CLOEXEC) < 0) {
-		rc = -errno;
-		goto fail;
-	}
-	if ((rc = -pthread_create(&p->thread, NULL, power_thread, p)) < 0)
-		goto fail;
-	return p;
+	return power_start(p);
 
 fail_proto:
 	pc_err(LOG_NODE, "simulator did not accept 'subscribe' on '%s': %s", control_sock,
 	       strerror(-rc));
 fail:
-	if (p->stop_pipe[0] >= 0) {
-		close(p->stop_pipe[0]);
-		close(p->stop_pipe[1]);
-	}
-	if (p->fd >= 0)
-		close(p->fd);
-	pthread_cond_destroy(&p->cv);
-	pthread_mutex_destroy(&p->mu);
-	free(p);
+	power_free(p);
 	errno = -rc;
 	return NULL;
 }
@@ -261,10 +336,5 @@ void node_power_close(struct node_power *p)
 	if (write(p->stop_pipe[1], "x", 1) < 0)
 		pc_warn(LOG_NODE, "cannot stop the power domain thread: %s", strerror(errno));
 	pthread_join(p->thread, NULL);
-	close(p->stop_pipe[0]);
-	close(p->stop_pipe[1]);
-	close(p->fd);
-	pthread_cond_destroy(&p->cv);
-	pthread_mutex_destroy(&p->mu);
-	free(p);
+	power_free(p);
 }

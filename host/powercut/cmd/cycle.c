@@ -92,11 +92,6 @@ int cmd_cycle(struct pc_ctx *ctx)
 		}
 		index = (uint32_t)v;
 	}
-	if (!cfg->relay->simulator || !ctx->relay->ops->next_event) {
-		pc_err(LOG_MAIN, "the simulated node follows the simulator's PSU: the bench "
-		       "needs [relay] driver = serial with simulator = yes");
-		return EXIT_USAGE;
-	}
 	if (ch < 0 || ch >= (int)cfg->relay->channels) {
 		pc_err(LOG_MAIN, "channel %d is not one of the relay's %d", ch,
 		       (int)cfg->relay->channels);

@@ -373,13 +373,6 @@ int cmd_run(struct pc_ctx *ctx)
 			log_set_sink(store_log_sink, ctx->db);
 		}
 	}
-	if (!cfg->relay->simulator || cfg->relay->driver != RELAY_DRV_SERIAL) {
-		pc_err(LOG_MAIN, "the simulated node follows the simulator's PSU: the bench needs "
-		       "[relay] driver = serial with simulator = yes");
-		rc = EXIT_USAGE;
-		goto out;
-	}
-
 	/* The bench lock first: after it, whatever still uses the bench's files is a leftover. */
 	pid_t holder = 0;
 	ctx->lock = benchlock_take(ctx->run_dir, cfg->bench->name, &holder);

@@ -214,6 +214,11 @@ int relay_arm(struct relay *r, int ch, int earliest_ms, int latest_ms, int off_m
 	return r->ops->arm(r, ch, earliest_ms, latest_ms, off_ms, seed, rec);
 }
 
+bool relay_reports_edges(const struct relay *r)
+{
+	return r->ops->next_event != NULL;
+}
+
 int relay_next_event(struct relay *r, int timeout_ms, struct relay_event *ev)
 {
 	if (!r->ops->next_event)

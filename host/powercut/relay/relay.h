@@ -110,6 +110,7 @@ int relay_cut(struct relay *r, int ch, int off_ms, struct relay_cut *rec);
 int relay_arm(struct relay *r, int ch, int earliest_ms, int latest_ms, int off_ms,
 	      uint32_t seed, struct relay_cut *rec);
 /* -ENOTSUP for drivers without edge reports. */
+bool relay_reports_edges(const struct relay *r);
 int relay_next_event(struct relay *r, int timeout_ms, struct relay_event *ev);
 
 const char *relay_state_name(enum relay_state s);
