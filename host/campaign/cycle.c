@@ -776,8 +776,9 @@ out:
 			node_disk_result_release(&res[i]);
 	if (rc == -EHOSTDOWN && c.have_work) {
 		pc_err(LOG_NODE, "the node did not come back after %" PRId64 " power cycle(s): "
-		       "power is left on; look at the node's logs in '%s' and the simulator's in "
-		       "'%s'", cc->retries, c.work, e->run_dir);
+		       "power is left on; look at the node's logs in '%s'%s%s%s", cc->retries,
+		       c.work, cfg->relay->simulator ? " and the simulator's in '" : "",
+		       cfg->relay->simulator ? e->run_dir : "", cfg->relay->simulator ? "'" : "");
 	}
 	if (c.have_work) {
 		if (e->keep || rc == -EHOSTDOWN) {
