@@ -395,6 +395,14 @@ static json_t *disk_json(const struct node_disk_result *r, const struct disk_out
 	return j;
 }
 
+/* The simulated node's tier, or what a real node is. */
+static const char *node_kind(const struct bench_config *cfg)
+{
+	if (cfg->node->host)
+		return cfg->node->driver == NODE_DRV_PROXMOX ? "proxmox" : "remote";
+	return cfg->node->tier == NODE_TIER_FULL ? "full" : "fast";
+}
+
 static int cycle_insert(struct cyc *c, int64_t t0)
 {
 	json_t *pj = camp_plan_json(c->p);
@@ -513,9 +521,10 @@ int camp_cycle_run(struct camp_env *e, const struct camp_plan *p, struct camp_re
 		goto out;
 	}
 	set_step(&c, "prepare");
-	pc_info(LOG_NODE, "campaign %" PRId64 " cycle %u: preparing %zu disk(s) on the %s tier",
-		e->campaign, c.index, cfg->n_disks,
-		cfg->node->tier == NODE_TIER_FULL ? "full" : "fast");
+	pc_info(LOG_NODE, "campaign %" PRId64 " cycle %u: preparing %zu disk(s) on %s%s%s",
+		e->campaign, c.index, cfg->n_disks, cfg->node->host ? "node '" : "the ",
+		cfg->node->host ? cfg->node->host : node_kind(cfg),
+		cfg->node->host ? "'" : " tier");
 	t_wait0 = relay_now_ns();
 	if ((rc = node_prepare(c.node)) < 0)
 		goto out;
@@ -707,7 +716,7 @@ int camp_cycle_run(struct camp_env *e, const struct camp_plan *p, struct camp_re
 	r->json = json_pack("{s:s,s:I,s:i,s:s,s:s,s:s,s:s,s:s}", "db", e->db_path ? e->db_path : "",
 		"campaign", (json_int_t)e->campaign, "cycle", (int)c.index, "status", r->status,
 		"cut", sc.kind, "timed_by", sc.timed_by, "target", camp_timing_name(p->timing),
-		"tier", cfg->node->tier == NODE_TIER_FULL ? "full" : "fast");
+		"tier", node_kind(cfg));
 	if (r->json) {
 		json_t *disks = json_array();
 		for (size_t i = 0; i < cfg->n_disks; i++)

@@ -81,4 +81,17 @@ $(NODE_REMOTE_TEST): host/node/tests/test_remote.c host/ssh/tests/sshd_helper.c 
 		$(shell pkg-config --libs cmocka sqlite3)
 -include $(NODE_REMOTE_TEST).d
 
+# [issue 8] `powercut cycle` with a node over ssh (the private sshd), the relay the
+# firmware in the simulator: rig/benches/sim-remote.ini.
+NODE_REMOTE_CYCLE = $(BUILD)/host/node/tests/test_remote_cycle
+NODE_TESTS  += $(NODE_REMOTE_CYCLE)
+CHECK_TESTS += $(NODE_REMOTE_CYCLE)
+$(NODE_REMOTE_CYCLE): host/node/tests/test_remote_cycle.c host/node/tests/e2e.h \
+		host/ssh/tests/sshd_helper.c $(NODE_E2E_DEPS) $(PCLIB_SAN_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) -Ihost/node/tests -Ihost/ssh/tests -Ihost/lib \
+		$(shell pkg-config --cflags jansson cmocka) -MMD -MP -o $@ $< \
+		host/ssh/tests/sshd_helper.c $(PCLIB_SAN_OBJS) $(PCLIB_LIBS) \
+		$(shell pkg-config --libs jansson cmocka)
+
 -include $(NODE_OBJS:.o=.d) $(NODE_TESTS:=.d) $(NODE_BENCH:=.d)

@@ -36,7 +36,7 @@ static void print_text(const struct camp_result *r)
 	json_t *j = r->json, *d;
 	size_t i;
 
-	printf("cycle %d of campaign %" JSON_INTEGER_FORMAT " (%s tier, %s cut timed by %s) in "
+	printf("cycle %d of campaign %" JSON_INTEGER_FORMAT " (%s node, %s cut timed by %s) in "
 	       "'%s': %s\n", (int)json_integer_value(json_object_get(j, "cycle")),
 	       json_integer_value(json_object_get(j, "campaign")),
 	       json_string_value(json_object_get(j, "tier")),
