@@ -84,3 +84,17 @@ $(NODE_REMOTE_TEST): host/node/tests/test_remote.c host/ssh/tests/sshd_helper.c 
 -include $(NODE_REMOTE_TEST).d
 
 -include $(NODE_OBJS:.o=.d) $(NODE_TESTS:=.d) $(NODE_BENCH:=.d)
+
+# fio beside the agent on the local simulated node (fast tier), for real: the node_*
+# calls with the host's ledger (host/oracle), real fio and rig/workloads.
+NODE_FIO_TEST = $(BUILD)/host/node/tests/test_node_fio
+NODE_TESTS  += $(NODE_FIO_TEST)
+CHECK_TESTS += $(NODE_FIO_TEST)
+$(NODE_FIO_TEST): host/node/tests/test_node_fio.c $(NODE_SRCS) $(DISK_LIB) $(ORACLE_SAN_OBJS) \
+		$(PCLIB_SAN_OBJS) | $(AGENT_NBD) $(BUILD)/lib/nbdkit-pcvcache-filter.so
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) $(NODE_CFLAGS) -Ihost/oracle \
+		$(shell pkg-config --cflags cmocka sqlite3) -MMD -MP -o $@ $< $(NODE_SRCS) \
+		$(DISK_LIB) $(ORACLE_SAN_OBJS) $(PCLIB_SAN_OBJS) $(NODE_LIBS) $(PCLIB_LIBS) \
+		$(shell pkg-config --libs cmocka sqlite3)
+-include $(NODE_FIO_TEST).d

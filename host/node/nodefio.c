@@ -39,6 +39,9 @@ int nodefio_argv(struct nodefio_argv *a, const char *dir, uint64_t filesize,
 	int k = 0;
 
 	a->argv[k++] = "fio";
+	/* Threads, not processes: fio's job processes call setsid(), so a kill of fio's
+	 * process group (a power cut, close) would leave them writing. */
+	a->argv[k++] = "--thread";
 	a->argv[k++] = "--output-format=json";
 	a->argv[k++] = "--status-interval=1";
 	snprintf(a->filename, sizeof(a->filename), "--filename=%s/fio.data", dir);

@@ -2,7 +2,8 @@
  * the agent"). Shared by the node drivers:
  *
  *   nodefio_argv()   fio's own arguments, the same for every driver: the job files
- *                    with --output-format=json --status-interval=1, the data file in
+ *                    with --thread (one process: a kill takes every job) and
+ *                    --output-format=json --status-interval=1, the data file in
  *                    the node's directory and the [node] fio_size override;
  *   nodefio_*()      fio on a remote node over remote.h (the qemu driver over ssh and
  *                    the proxmox driver): the job files copied into the driver's run
@@ -36,7 +37,7 @@
 
 /* fio's argument vector: "fio", the fixed options, then the job files. */
 struct nodefio_argv {
-	const char *argv[8 + NODEFIO_MAX_JOBS];
+	const char *argv[8 + NODEFIO_MAX_JOBS];	/* 5 options at most */
 	char filename[PATH_MAX + 32];
 	char filesize[48];
 };
