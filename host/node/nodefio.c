@@ -101,7 +101,7 @@ int nodefio_start(struct nodefio *f, struct remote *r, const char *dir,
 	int k = 0, rc;
 
 	if ((rc = nodefio_count(jobs)) <= 0 || f->started)
-		return rc;
+		return rc < 0 ? rc : 0;
 	f->r = r;
 	snprintf(f->dir, sizeof(f->dir), "%s", dir);
 	for (int j = 0; jobs[j]; j++) {

@@ -205,7 +205,7 @@ static int fio_start(struct node *n, struct qpriv *q)
 	int fd, rc;
 
 	if ((rc = nodefio_count(cn->fio)) <= 0 || q->fio_live)
-		return rc;
+		return rc < 0 ? rc : 0;
 	/* fio runs in the work directory (its verify state lands there): the job files
 	 * are named as powercut was given them, relative to its own directory. */
 	for (int j = 0; cn->fio[j]; j++) {
