@@ -101,3 +101,13 @@ const char *fio_verify_result(const json_t *figures)
 			return "fail";
 	return "pass";
 }
+
+json_t *fio_record(const char *output)
+{
+	const char *err = NULL;
+	json_t *fig = fio_figures_last(output, &err);
+
+	if (!fig)
+		return json_pack("{s:s}", "error", err);
+	return json_pack("{s:o,s:s}", "figures", fig, "verify", fio_verify_result(fig));
+}

@@ -27,4 +27,10 @@ json_t *fio_figures_last(const char *output, const char **err);
 /* The secondary check of the figures: "pass", or "fail" when a job reported an error. */
 const char *fio_verify_result(const json_t *figures);
 
+/* What a node stores per cycle (`fio` in its record) from the whole output of a run
+ * with --status-interval: {"figures": ..., "verify": "pass"|"fail"} of its last
+ * complete report, or {"error": TEXT} when there is none. A new reference; NULL only
+ * when out of memory. */
+json_t *fio_record(const char *output);
+
 #endif

@@ -168,6 +168,10 @@ static const struct opt_def node_opts[] = {
 	{ "fio", OPT_LIST, OFF(cfg_node, fio), NULL, NOLIMIT, NULL,
 	  "fio job files (rig/workloads/) run on the node beside the agent as load; their "
 	  "JSON figures are stored per cycle.", 0 },
+	{ "fio_size", OPT_SIZE, OFF(cfg_node, fio_size), "0", 0, 1LL << 42, NULL,
+	  "Size of fio's data file on the node (fio --filesize, over the job files' size); "
+	  "0: the job files' own size on a remote node, 64M on the simulated node (its "
+	  "work directory is on this host's tmp).", 0 },
 	{ 0 }
 };
 

@@ -99,6 +99,7 @@ struct cfg_node {
 	char *remote_dir;	/* where the guest kernel, initramfs and consoles go */
 	int64_t memory_mib, cores;
 	char **fio;		/* fio job files (rig/workloads/) run beside the agent */
+	uint64_t fio_size;	/* fio's data file (--filesize); 0: the job files' size */
 	int accel;		/* enum node_accel: qemu on a remote host */
 };
 

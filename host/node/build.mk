@@ -7,8 +7,8 @@ NODE_LIB    = $(BUILD)/host/libnode.a
 # fio's report parser (host/ssh, host/fio), so that programs linking it need nothing
 # more; the proxmox test links a fake remote instead of remote_ssh.c.
 NODE_SRCS  := host/node/node.c host/node/power.c host/node/qemu.c host/node/console.c \
-	      host/node/proxmox.c host/node/remote.c host/node/remote_ssh.c host/ssh/ssh.c \
-	      host/fio/fio.c
+	      host/node/proxmox.c host/node/remote.c host/node/remote_ssh.c host/node/nodefio.c \
+	      host/ssh/ssh.c host/fio/fio.c
 NODE_OBJS   = $(NODE_SRCS:%.c=$(BUILD)/%.o)
 NODE_CFLAGS = -Ihost/node -Ihost/lib -Irig/sim/disk -Ihost/ssh -Ihost/fio $(shell pkg-config --cflags jansson)
 # What a program linking $(NODE_LIB) also needs (after it: $(DISK_LIB) $(PCLIB)).
@@ -57,11 +57,13 @@ $(BUILD)/host/node/bench/bench_cycle: host/node/bench/bench_cycle.c host/node/te
 # [issue 8] The proxmox driver against synthetic transcripts (a fake remote seam).
 NODE_TESTS  += $(BUILD)/host/node/tests/test_proxmox
 CHECK_TESTS += $(BUILD)/host/node/tests/test_proxmox
-$(BUILD)/host/node/tests/test_proxmox: host/node/tests/test_proxmox.c host/node/proxmox.c \
+# fio's part of the driver is nodefio.c with host/fio's parser, over the same fake.
+NODE_PVE_SRCS = host/node/proxmox.c host/node/nodefio.c host/fio/fio.c
+$(BUILD)/host/node/tests/test_proxmox: host/node/tests/test_proxmox.c $(NODE_PVE_SRCS) \
 		$(PCLIB_SAN_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) $(NODE_CFLAGS) $(shell pkg-config --cflags cmocka) \
-		-MMD -MP -o $@ $< host/node/proxmox.c $(PCLIB_SAN_OBJS) $(PCLIB_LIBS) \
+		-MMD -MP -o $@ $< $(NODE_PVE_SRCS) $(PCLIB_SAN_OBJS) $(PCLIB_LIBS) \
 		$(shell pkg-config --libs jansson cmocka)
 -include $(BUILD)/host/node/tests/test_proxmox.d
 
@@ -95,3 +97,17 @@ $(NODE_REMOTE_CYCLE): host/node/tests/test_remote_cycle.c host/node/tests/e2e.h 
 		$(shell pkg-config --libs jansson cmocka)
 
 -include $(NODE_OBJS:.o=.d) $(NODE_TESTS:=.d) $(NODE_BENCH:=.d)
+
+# fio beside the agent on the local simulated node (fast tier), for real: the node_*
+# calls with the host's ledger (host/oracle), real fio and rig/workloads.
+NODE_FIO_TEST = $(BUILD)/host/node/tests/test_node_fio
+NODE_TESTS  += $(NODE_FIO_TEST)
+CHECK_TESTS += $(NODE_FIO_TEST)
+$(NODE_FIO_TEST): host/node/tests/test_node_fio.c $(NODE_SRCS) $(DISK_LIB) $(ORACLE_SAN_OBJS) \
+		$(PCLIB_SAN_OBJS) | $(AGENT_NBD) $(BUILD)/lib/nbdkit-pcvcache-filter.so
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) $(NODE_CFLAGS) -Ihost/oracle \
+		$(shell pkg-config --cflags cmocka sqlite3) -MMD -MP -o $@ $< $(NODE_SRCS) \
+		$(DISK_LIB) $(ORACLE_SAN_OBJS) $(PCLIB_SAN_OBJS) $(NODE_LIBS) $(PCLIB_LIBS) \
+		$(shell pkg-config --libs cmocka sqlite3)
+-include $(NODE_FIO_TEST).d

@@ -6,17 +6,20 @@
  *           name and format), finds volume ids (pvesh .../content) and paths (pvesm
  *           path), attaches them with the cache mode under test (qm set --virtioN),
  *           and copies the guest's kernel and initramfs to the node.
- * start     sets `args` (-kernel/-initrd/-append with the job per docs/guest.md, the
- *           console into a file on the node) and starts the VM (qm start).
+ * start     fio jobs of [node] fio beside the VM (nodefio.h: copied into the driver's
+ *           directory on the node, run detached); then sets `args` (-kernel/-initrd/
+ *           -append with the job per docs/guest.md, the console into a file on the
+ *           node) and starts the VM (qm start).
  * cut       the node loses DC: nothing to do; a process-kill cut kills the VM's QEMU
  *           from its pid file.
  * wait_up   ssh answers again, then the VM's state (pvesh .../status/current) is read;
  *           a stale lock is removed (qm unlock).
  * check     metadata first (qemu-img check --output=json on qcow2 volumes; lvs JSON
  *           for LVM-thin volumes and their pool), then the guest in check mode; its
- *           `check-line`s become one report file per disk.
+ *           `check-line`s become one report file per disk. fio is stopped first and
+ *           its last complete report kept.
  * close     stops and destroys the VM and frees every volume this driver allocated
- *           (never one it found existing), even after a failed cycle.
+ *           (never one it found existing), even after a failed cycle; kills fio.
  *
  * This driver has not yet met a real Proxmox node in CI: its tests replay synthetic
  * transcripts written from Proxmox's documented commands (host/node/tests/test_proxmox.c).
@@ -34,6 +37,7 @@
 #include "child.h"
 #include "log.h"
 #include "node.h"
+#include "nodefio.h"
 #include "util.h"
 #include "remote.h"
 
@@ -64,6 +68,7 @@ struct ppriv {
 	int boots;
 	json_t *events;
 	int poll_ms;			/* console poll interval */
+	struct nodefio fio;		/* fio beside the VM, in rdir */
 };
 
 static const char *const cache_names[] = { "none", "writeback", "writethrough", "directsync",
@@ -204,6 +209,7 @@ static int proxmox_open(struct node *n)
 	snprintf(p->rdir, sizeof(p->rdir), "%s/%ld", cn->remote_dir, p->vmid);
 	p->n = n->cfg->n_disks;
 	p->poll_ms = proxmox_poll_ms;
+	nodefio_init(&p->fio);
 	for (size_t i = 0; i < p->n; i++) {
 		struct pdisk *d = &p->d[i];
 		d->cfg = n->cfg->disks[i];
@@ -425,7 +431,10 @@ static int boot(struct node *n, const struct node_job *job, bool check)
 
 static int proxmox_start_workload(struct node *n, const struct node_job *job)
 {
-	return boot(n, job, false);
+	struct ppriv *p = n->priv;
+	int rc = nodefio_start(&p->fio, p->r, p->rdir, n->cfg->node);
+
+	return rc < 0 ? rc : boot(n, job, false);
 }
 
 static int proxmox_power_lost(struct node *n, int cut)
@@ -611,6 +620,7 @@ static int proxmox_check(struct node *n, const struct node_job *job, struct node
 {
 	struct ppriv *p = n->priv;
 
+	nodefio_stop(&p->fio);
 	/* Metadata before the guest opens the volumes again. */
 	for (size_t i = 0; i < p->n; i++) {
 		struct pdisk *d = &p->d[i];
@@ -630,6 +640,7 @@ static void proxmox_close(struct node *n)
 
 	if (!p)
 		return;
+	nodefio_release(&p->fio);
 	if (p->vm_created) {
 		const char *unlock[] = { "qm", "unlock", p->vmid_s, NULL };
 		const char *stop[] = { "qm", "stop", p->vmid_s, NULL };
@@ -695,6 +706,8 @@ static json_t *proxmox_collect(struct node *n)
 			"volid", p->d[i].volid, "path", p->d[i].path, "storage_type", p->d[i].stype));
 	json_object_set_new(j, "volumes", vols);
 	json_object_set(j, "events", p->events ? p->events : json_null());
+	if (p->fio.record)
+		json_object_set(j, "fio", p->fio.record);
 	return j;
 }
 

@@ -11,6 +11,9 @@
  * A power cut SIGKILLs every node process at once (QEMU or qemu-storage-daemon, every
  * nbdkit, the fast tier's agents); the process-kill cut kills only QEMU (and the
  * agents, which run "in" it). See docs/node.md.
+ * With [node] fio, fio runs beside the workload as a node process on a file of the
+ * node's work directory (never on the disk model's exports, which are the agent's):
+ * a power cut kills it with the rest, otherwise the check stops it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,8 +30,10 @@
 
 #include "child.h"
 #include "console.h"
+#include "fio.h"
 #include "log.h"
 #include "node.h"
+#include "nodefio.h"
 /* diskmodel.h and config.h both name an enum disk_format (the model's and the bench's). */
 #define disk_format dm_disk_format
 #include "diskmodel.h"
@@ -64,7 +69,18 @@ struct qpriv {
 	struct guest_console con;	/* this boot's POWERCUT events, check reports */
 	json_t *boot_log;		/* every boot: {"boot": N, "events": [...]} */
 	char *report_path[NODE_MAX_DISKS];
+	/* fio beside the agent */
+	struct child fio;
+	bool fio_live;			/* not reaped yet */
+	bool fio_ran;			/* started this cycle: its output is read at check */
+	struct nodefio_argv fio_args;
+	char fio_jobs[NODEFIO_MAX_JOBS][PATH_MAX];
+	json_t *fio_rec;		/* {"figures", "verify"} or {"error"} */
 };
+
+/* fio's data file on the simulated node when [node] fio_size is 0: the work directory
+ * is on this host's tmp, beside the disk images. */
+#define FIO_LOCAL_SIZE (64ULL << 20)
 
 static int64_t now_ns(void)
 {
@@ -179,6 +195,106 @@ static void reports_close(struct qpriv *q)
 	guest_console_reports_close(&q->con);
 }
 
+/* ---- fio beside the agent ---- */
+
+static int fio_start(struct node *n, struct qpriv *q)
+{
+	const struct cfg_node *cn = n->cfg->node;
+	const char *jobs[NODEFIO_MAX_JOBS + 1] = { 0 };
+	char out[PATH_MAX + 32];
+	int fd, rc;
+
+	if ((rc = nodefio_count(cn->fio)) <= 0 || q->fio_live)
+		return rc < 0 ? rc : 0;
+	/* fio runs in the work directory (its verify state lands there): the job files
+	 * are named as powercut was given them, relative to its own directory. */
+	for (int j = 0; cn->fio[j]; j++) {
+		if (!realpath(cn->fio[j], q->fio_jobs[j])) {
+			rc = -errno;
+			pc_err(LOG_NODE, "cannot find the fio job file '%s': %s", cn->fio[j],
+			       strerror(-rc));
+			return rc;
+		}
+		jobs[j] = q->fio_jobs[j];
+	}
+	if ((rc = nodefio_argv(&q->fio_args, q->dir, cn->fio_size ? cn->fio_size : FIO_LOCAL_SIZE,
+			       jobs)) < 0)
+		return rc;
+	snprintf(out, sizeof(out), "%s/fio.json", q->dir);
+	if ((fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
+		rc = -errno;
+		pc_err(LOG_NODE, "cannot create '%s': %s", out, strerror(-rc));
+		return rc;
+	}
+	q->fio = (struct child){ .argv = q->fio_args.argv, .dir = q->dir, .in = CHILD_NULL,
+				 .out = CHILD_FD, .err = CHILD_FD, .fd_out = fd, .fd_err = fd };
+	rc = child_start(&q->fio);
+	close(fd);
+	if (rc < 0) {
+		pc_err(LOG_NODE, "cannot start 'fio': %s", strerror(-rc));
+		return rc;
+	}
+	q->fio_live = q->fio_ran = true;
+	pc_info(LOG_NODE, "fio runs beside the agent (pid %d, output '%s')", (int)q->fio.pid, out);
+	return 0;
+}
+
+/* A power cut, or close: fio dies with the node. */
+static void fio_kill(struct qpriv *q)
+{
+	int st;
+
+	if (!q->fio_live)
+		return;
+	child_kill(&q->fio, SIGKILL);
+	child_finish(&q->fio, 5000, &st);
+	q->fio_live = false;
+}
+
+/* At the check: stop fio if it survived the cut (SIGINT: it prints a last report;
+ * SIGKILL after 5 s, as the remote drivers do), then keep its last complete report. */
+static void fio_stop(struct qpriv *q)
+{
+	char path[PATH_MAX + 32];
+	int st;
+
+	if (q->fio_live) {
+		child_kill(&q->fio, SIGINT);
+		for (int i = 0; i < 50 && child_running(&q->fio); i++)
+			msleep(100);
+		if (child_running(&q->fio)) {
+			pc_warn(LOG_NODE, "fio did not end on SIGINT: killed");
+			child_kill(&q->fio, SIGKILL);
+		}
+		child_finish(&q->fio, 5000, &st);
+		q->fio_live = false;
+	}
+	if (!q->fio_ran)
+		return;
+	q->fio_ran = false;
+	json_decref(q->fio_rec);
+	snprintf(path, sizeof(path), "%s/fio.json", q->dir);
+	FILE *f = fopen(path, "re");
+	char *text = NULL;
+	size_t len = 0;
+	if (f) {
+		FILE *m = open_memstream(&text, &len);
+		char buf[16384];
+		size_t k;
+		while (m && (k = fread(buf, 1, sizeof(buf), f)) > 0)
+			fwrite(buf, 1, k, m);
+		if (m)
+			fclose(m);
+		fclose(f);
+	}
+	q->fio_rec = text ? fio_record(text) :
+		     json_pack("{s:s}", "error", "fio's output could not be read back");
+	free(text);
+	json_t *e = json_object_get(q->fio_rec, "error");
+	if (e)
+		pc_warn(LOG_NODE, "fio: %s ('%s')", json_string_value(e), path);
+}
+
 static void qemu_close(struct node *n)
 {
 	struct qpriv *q = n->priv;
@@ -187,6 +303,7 @@ static void qemu_close(struct node *n)
 		return;
 	reap_agents(q);
 	qemu_stop(q);
+	fio_kill(q);
 	reports_close(q);
 	for (size_t i = 0; i < q->n; i++) {
 		diskmodel_free(q->d[i].dm);
@@ -199,6 +316,7 @@ static void qemu_close(struct node *n)
 	if (q->log_fd >= 0)
 		close(q->log_fd);
 	json_decref(q->boot_log);
+	json_decref(q->fio_rec);
 	guest_console_release(&q->con);
 	free(q);
 	n->priv = NULL;
@@ -369,7 +487,7 @@ static int fast_start(struct node *n, const struct node_job *job)
 	const struct cfg_workload *w = n->cfg->workload;
 	int rc;
 
-	if ((rc = host_baselines(n, job, false)) < 0)
+	if ((rc = host_baselines(n, job, false)) < 0 || (rc = fio_start(n, q)) < 0)
 		return rc;
 	if (job->cycle_begins)
 		job->cycle_begins(job->cb_arg, job->cycle);
@@ -673,7 +791,8 @@ static int full_start(struct node *n, const struct node_job *job)
 	struct qpriv *q = n->priv;
 	int rc;
 
-	if ((rc = host_baselines(n, job, job->baseline)) < 0 || (rc = disks_serve(q)) < 0)
+	if ((rc = host_baselines(n, job, job->baseline)) < 0 || (rc = disks_serve(q)) < 0 ||
+	    (rc = fio_start(n, q)) < 0)
 		return rc;
 	if (job->cycle_begins)
 		job->cycle_begins(job->cb_arg, job->cycle);
@@ -757,11 +876,15 @@ static int qemu_power_lost(struct node *n, int cut)
 	kill_agents(q, SIGKILL);
 	if (q->qemu_live)
 		child_kill(&q->qemu, SIGKILL);
+	if (cut != CUT_KILL && q->fio_live)
+		child_kill(&q->fio, SIGKILL);	/* a node process; a process kill spares it */
 	for (size_t i = 0; i < q->n; i++)
 		if (q->d[i].dm)
 			diskmodel_cut(q->d[i].dm, cut == CUT_KILL ? DISK_CUT_KILL : DISK_CUT_POWER);
 	reap_agents(q);
 	qemu_stop(q);
+	if (cut != CUT_KILL)
+		fio_kill(q);
 	return 0;
 }
 
@@ -782,7 +905,10 @@ static int qemu_wait_up(struct node *n, int timeout_ms)
 static int qemu_check(struct node *n, const struct node_job *job, struct node_disk_result *res)
 {
 	struct qpriv *q = n->priv;
-	int rc = q->full ? full_check(n, job, res) : fast_check(n, job, res);
+	int rc;
+
+	fio_stop(q);
+	rc = q->full ? full_check(n, job, res) : fast_check(n, job, res);
 
 	for (size_t i = 0; i < q->n; i++) {
 		struct qdisk *d = &q->d[i];
@@ -817,6 +943,8 @@ static json_t *qemu_collect(struct node *n)
 		json_object_set_new(j, "boots", json_integer(q->boots));
 		json_object_set(j, "boot_log", q->boot_log ? q->boot_log : json_null());
 	}
+	if (q->fio_rec)
+		json_object_set(j, "fio", q->fio_rec);
 	return j;
 }
 

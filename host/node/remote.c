@@ -39,9 +39,9 @@
 
 #include "child.h"
 #include "console.h"
-#include "fio.h"
 #include "log.h"
 #include "node.h"
+#include "nodefio.h"
 #include "util.h"
 #include "remote.h"
 
@@ -73,10 +73,7 @@ struct rpriv {
 	struct guest_console con;
 	json_t *boot_log;
 	char *report_path[NODE_MAX_DISKS];
-	/* fio beside the agent */
-	char fio_out[PATH_MAX + 32], fio_pid[PATH_MAX + 32];
-	bool fio_started;
-	json_t *fio;			/* {"figures", "verify"} or {"error"} */
+	struct nodefio fio;		/* fio beside the agent */
 };
 
 static const char *const pattern_names[] = { "random", "sequential", "hotset", "alloc" };
@@ -143,6 +140,7 @@ static int remote_node_open(struct node *n)
 		snprintf(p->guest, sizeof(p->guest), "%.4000s/../guest", n->env.bin_dir);
 	snprintf(p->gdir, sizeof(p->gdir), "%s/guest", cn->remote_dir);
 	guest_console_init(&p->con, p->n);
+	nodefio_init(&p->fio);
 	if (!(p->r = remote_open(n->cfg, n->env.work_dir))) {
 		int rc = -errno;
 		free(p);
@@ -275,78 +273,6 @@ static int remote_node_prepare(struct node *n)
 	pc_info(LOG_NODE, "node '%s': %zu disk(s) in '%s', QEMU with %s", remote_name(p->r), p->n,
 		p->rdir, p->kvm ? "KVM" : "TCG");
 	return 0;
-}
-
-static int fio_start(struct node *n, struct rpriv *p)
-{
-	char **jobs = n->cfg->node->fio;
-	const char *argv[24];
-	char rjob[4][PATH_MAX + 32], fname[PATH_MAX + 32];
-	char script[] = "echo $$ > \"$1\"; shift; out=$1; shift; "
-			"exec fio \"$@\" < /dev/null > \"$out\" 2>&1";
-	int k = 0, rc;
-
-	if (!jobs || !jobs[0] || p->fio_started)
-		return 0;
-	snprintf(p->fio_out, sizeof(p->fio_out), "%s/fio.json", p->rdir);
-	snprintf(p->fio_pid, sizeof(p->fio_pid), "%s/fio.pid", p->rdir);
-	snprintf(fname, sizeof(fname), "--filename=%s/fio.data", p->rdir);
-	/* setsid and the redirections detach fio from the ssh session that starts it. */
-	argv[k++] = "setsid";
-	argv[k++] = "-f";
-	argv[k++] = "sh";
-	argv[k++] = "-c";
-	argv[k++] = script;
-	argv[k++] = "sh";
-	argv[k++] = p->fio_pid;
-	argv[k++] = p->fio_out;
-	argv[k++] = "--output-format=json";
-	argv[k++] = "--status-interval=1";
-	argv[k++] = fname;
-	for (int j = 0; jobs[j] && j < 4; j++) {
-		const char *base = strrchr(jobs[j], '/');
-		snprintf(rjob[j], sizeof(rjob[j]), "%s/%d-%s", p->rdir, j, base ? base + 1 : jobs[j]);
-		if ((rc = remote_copy(p->r, jobs[j], rjob[j], CMD_TIMEOUT_MS)) < 0)
-			return rc;
-		argv[k++] = rjob[j];
-	}
-	argv[k] = NULL;
-	if ((rc = rrun(p, argv, false, NULL)) < 0)
-		return rc;
-	p->fio_started = true;
-	pc_info(LOG_NODE, "fio runs on '%s' beside the agent", remote_name(p->r));
-	return 0;
-}
-
-/* Stop fio (it prints a last report on SIGINT), then keep its last complete report. */
-static void fio_stop(struct rpriv *p)
-{
-	struct child_result res;
-	const char *err = NULL;
-
-	if (!p->fio_started)
-		return;
-	p->fio_started = false;
-	const char *stop[] = { "sh", "-c", ALIVE "pid=$(cat \"$1\") && alive \"$pid\" fio || "
-			       "exit 0; kill -INT \"$pid\"; i=0; while alive \"$pid\" fio && "
-			       "[ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done; "
-			       "alive \"$pid\" fio && kill -9 \"$pid\"; exit 0", "sh", p->fio_pid, NULL };
-	rrun(p, stop, false, NULL);
-	const char *cat[] = { "cat", "--", p->fio_out, NULL };
-	json_decref(p->fio);
-	p->fio = NULL;
-	if (rrun(p, cat, false, &res) == 0) {
-		json_t *fig = fio_figures_last(res.out, &err);
-		if (fig)
-			p->fio = json_pack("{s:o,s:s}", "figures", fig, "verify", fio_verify_result(fig));
-	} else {
-		err = "fio's output could not be read back";
-	}
-	if (!p->fio) {
-		pc_warn(LOG_NODE, "fio on '%s': %s", remote_name(p->r), err);
-		p->fio = json_pack("{s:s}", "error", err);
-	}
-	child_result_release(&res);
 }
 
 static int boot(struct node *n, const struct node_job *job, bool check)
@@ -528,7 +454,7 @@ static int remote_node_start_workload(struct node *n, const struct node_job *job
 	struct rpriv *p = n->priv;
 	int rc;
 
-	if ((rc = fio_start(n, p)) < 0)
+	if ((rc = nodefio_start(&p->fio, p->r, p->rdir, n->cfg->node)) < 0)
 		return rc;
 	if (job->cycle_begins)
 		job->cycle_begins(job->cb_arg, job->cycle);
@@ -626,7 +552,7 @@ static int remote_node_check(struct node *n, const struct node_job *job,
 	struct rpriv *p = n->priv;
 	int rc;
 
-	fio_stop(p);
+	nodefio_stop(&p->fio);
 	/* Metadata before the guest opens the images again. */
 	for (size_t i = 0; i < p->n; i++)
 		if (n->cfg->disks[i]->format == DISK_QCOW2)
@@ -670,11 +596,7 @@ static void remote_node_close(struct node *n)
 
 	if (!p)
 		return;
-	if (p->fio_started) {
-		const char *kill9[] = { "sh", "-c", ALIVE "pid=$(cat \"$1\") && alive \"$pid\" fio "
-					"&& kill -9 \"$pid\"; exit 0", "sh", p->fio_pid, NULL };
-		rrun(p, kill9, false, NULL);
-	}
+	nodefio_release(&p->fio);
 	qemu_kill(p, "-KILL");
 	if (p->rdir[0]) {
 		const char *rm[] = { "rm", "-rf", "--", p->rdir, NULL };
@@ -685,7 +607,6 @@ static void remote_node_close(struct node *n)
 	for (size_t i = 0; i < p->n; i++)
 		free(p->report_path[i]);
 	json_decref(p->boot_log);
-	json_decref(p->fio);
 	remote_close(p->r);
 	free(p);
 	n->priv = NULL;
@@ -698,8 +619,8 @@ static json_t *remote_node_collect(struct node *n)
 			      "dir", p->rdir, "accel", p->kvm ? "kvm" : "tcg", "boots", p->boots);
 
 	json_object_set(j, "boot_log", p->boot_log ? p->boot_log : json_null());
-	if (p->fio)
-		json_object_set(j, "fio", p->fio);
+	if (p->fio.record)
+		json_object_set(j, "fio", p->fio.record);
 	return j;
 }
 

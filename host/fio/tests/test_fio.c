@@ -134,10 +134,24 @@ static void test_status_interval_cut(void **state)
 	json_int_t ios_kept = json_integer_value(json_object_get(json_object_get(
 		json_array_get(json_object_get(kept, "jobs"), 0), "write"), "ios"));
 	assert_true(ios_kept >= ios_first && ios_kept < ios_last);
+	/* The node's per-cycle record of that output: the kept report's figures. */
+	json_t *rec = fio_record(out);
+	assert_non_null(rec);
+	assert_string_equal(json_string_value(json_object_get(rec, "verify")), "pass");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(json_array_get(
+		json_object_get(json_object_get(rec, "figures"), "jobs"), 0), "write"), "ios")),
+		ios_kept);
+	assert_null(json_object_get(rec, "error"));
+	json_decref(rec);
 	/* Nothing complete at all. */
 	out[(size_t)(strstr(out, "{\n") - out) + 40] = '\0';
 	assert_null(fio_figures_last(out, &err));
 	assert_string_equal(err, "no complete JSON report in fio's output");
+	rec = fio_record(out);
+	assert_string_equal(json_string_value(json_object_get(rec, "error")),
+			    "no complete JSON report in fio's output");
+	assert_null(json_object_get(rec, "figures"));
+	json_decref(rec);
 	json_decref(first);
 	json_decref(last);
 	json_decref(kept);

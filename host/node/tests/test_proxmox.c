@@ -7,10 +7,19 @@
  * The seam: this program links a fake remote (remote.h) in place of remote_ssh.c. The
  * fake checks every argument vector the driver issues, in order, and answers from the
  * transcript, errors included (storage full, VM locked, volume exists, VM exists).
+ *
+ * With [node] fio the same cycle also starts fio beside the VM (nodefio.c: the job file
+ * copied, fio started detached), stops it at the check and reads its output back. That
+ * output is NOT synthetic: host/fio/tests/data/status-interval-cut.json is real output
+ * of Debian's fio 3.33 captured by running rig/workloads/randwrite-load.fio here with
+ * the driver's options (--thread --output-format=json --status-interval=1
+ * --filesize=8M), cut in the middle of its third report as a power cut leaves it (only
+ * the file name was replaced by the transcript's).
  */
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 
 #include <errno.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -31,12 +40,17 @@ extern const struct node_ops node_proxmox_ops;
 extern int proxmox_poll_ms;
 
 /* One expected command and its reply. An expected word ending in '*' matches any word
- * starting with the rest. "COPY" and "WAIT_UP" stand for remote_copy/remote_wait_up. */
+ * starting with the rest; "*TEXT*" any word containing TEXT. "COPY" and "WAIT_UP" stand
+ * for remote_copy/remote_wait_up. */
 struct step {
 	const char *argv[24];
 	int status;
 	const char *out, *err;
 };
+
+/* A reply that is the captured fio output (read at start). */
+static const char FIO_OUT[] = "(fio.json)";
+static char *fio_json;
 
 static const struct step *script;
 static size_t n_steps, pos;
@@ -57,7 +71,14 @@ static void expect(const char *const argv[])
 	for (; s->argv[i] && argv[i]; i++) {
 		const char *e = s->argv[i];
 		size_t el = strlen(e);
-		bool ok = el && e[el - 1] == '*' ? !strncmp(e, argv[i], el - 1) : !strcmp(e, argv[i]);
+		bool ok;
+		if (el > 2 && e[0] == '*' && e[el - 1] == '*') {
+			char mid[256];
+			snprintf(mid, sizeof(mid), "%.*s", (int)(el - 2), e + 1);
+			ok = strstr(argv[i], mid) != NULL;
+		} else {
+			ok = el && e[el - 1] == '*' ? !strncmp(e, argv[i], el - 1) : !strcmp(e, argv[i]);
+		}
 		if (!ok)
 			fail_msg("step %zu: word %zu is '%s', expected '%s' (command: %s)", pos, i,
 				 argv[i], e, got);
@@ -86,7 +107,7 @@ int remote_run(struct remote *r, const char *const argv[], const char *input, in
 	memset(res, 0, sizeof(*res));
 	expect(argv);
 	const struct step *s = &script[pos++];
-	res->out = strdup(s->out ? s->out : "");
+	res->out = strdup(s->out == FIO_OUT ? fio_json : s->out ? s->out : "");
 	res->err = strdup(s->err ? s->err : "");
 	res->out_len = strlen(res->out);
 	res->err_len = strlen(res->err);
@@ -120,7 +141,7 @@ const char *remote_name(const struct remote *r)
 
 /* ---- the bench and its transcripts ---- */
 
-static char work[4000], guest[4096];
+static char work[4000], guest[4096], fio_job[4096 + 16], fio_bench[8192];
 
 static const char *bench_text =
 	"[bench]\nname = pvetest\n"
@@ -272,22 +293,96 @@ static const struct step vm_exists[] = {
 	  "unable to create VM 9000 - VM 9000 already exists on node 'pve1'\n" },
 };
 
+/* fio beside the VM ([node] fio = WORK/load.fio, fio_size = 32M): the job file into the
+ * VM's directory on the node and fio started detached there before the VM; at the
+ * check, before anything else, fio stopped (SIGINT first) and its output read back. */
+static const struct step fio_start_steps[] = {
+	{ { "COPY", "load.fio", RDIR "/0-load.fio" }, 0 },
+	{ { "setsid", "-f", "sh", "-c", "cd \"$1\"*", "sh", RDIR, "fio", "--thread",
+	    "--output-format=json", "--status-interval=1", "--filename=" RDIR "/fio.data",
+	    "--filesize=33554432", RDIR "/0-load.fio" }, 0, "" },
+};
+static const struct step fio_stop_steps[] = {
+	{ { "sh", "-c", "*kill -INT*", "sh", RDIR "/fio.pid" }, 0, "" },
+	{ { "cat", "--", RDIR "/fio.json" }, 0, FIO_OUT },
+};
+
+/* The happy cycle with fio's steps where the driver must issue them. */
+static struct step fio_cycle[64];
+static size_t n_fio_cycle;
+
+static void build_fio_cycle(void)
+{
+	size_t n = sizeof(happy) / sizeof(happy[0]), k = 0;
+	bool started = false;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct step *h = &happy[i];
+		if (!started && !strcmp(h->argv[0], "qm") && h->argv[3] &&
+		    !strcmp(h->argv[3], "--args")) {
+			fio_cycle[k++] = fio_start_steps[0];
+			fio_cycle[k++] = fio_start_steps[1];
+			started = true;
+		}
+		if (!strcmp(h->argv[0], "qemu-img")) {
+			fio_cycle[k++] = fio_stop_steps[0];
+			fio_cycle[k++] = fio_stop_steps[1];
+		}
+		fio_cycle[k++] = *h;
+	}
+	n_fio_cycle = k;
+}
+
+/* fio started, then the run fails before any check: close kills fio, then cleans up. */
+static const struct step fio_close[] = {
+	STEPS_Q,
+	STEPS_T,
+	{ { "pvesm", "alloc", "local-lvm", "9000", "vm-9000-pc-t", "2048M", "--format", "raw" },
+	  0, "successfully created '" TVOL "'\n" },
+	{ CONTENT("local-lvm"), 0, "[{\"format\":\"raw\",\"vmid\":9000,\"volid\":\"" TVOL "\"}]" },
+	{ { "pvesm", "path", TVOL }, 0, "/dev/pve/vm-9000-pc-t\n" },
+	{ { "qm", "set", "9000", "--virtio0", QVOL ",cache=none", "--virtio1",
+	    TVOL ",cache=writeback" }, 0, "" },
+	{ { "mkdir", "-p", RDIR }, 0, "" },
+	{ { "COPY", "vmlinuz", RDIR "/vmlinuz" }, 0 },
+	{ { "COPY", "initrd.cpio", RDIR "/initrd.cpio" }, 0 },
+	{ { "COPY", "load.fio", RDIR "/0-load.fio" }, 0 },
+	{ { "setsid", "-f", "sh", "-c", "cd \"$1\"*", "sh", RDIR, "fio", "--thread",
+	    "--output-format=json", "--status-interval=1", "--filename=" RDIR "/fio.data",
+	    "--filesize=33554432", RDIR "/0-load.fio" }, 0, "" },
+	{ { "qm", "set", "9000", "--args", "-kernel *" }, 0, "" },
+	{ { "qm", "start", "9000" }, 255, "", "start failed: QEMU exited with code 1\n" },
+	/* close: fio first (SIGKILL), then the VM and its volumes */
+	{ { "sh", "-c", "*kill -9*", "sh", RDIR "/fio.pid" }, 0, "" },
+	{ { "pvesh", "get", "/nodes/pve1/qemu/9000/status/current", "--output-format", "json" }, 0,
+	  "{\"status\":\"stopped\",\"vmid\":9000}" },
+	{ { "qm", "destroy", "9000", "--purge", "1", "--destroy-unreferenced-disks", "1" }, 0, "" },
+	{ CONTENT("local"), 0, "[]" },
+	{ CONTENT("local-lvm"), 0, "[]" },
+	{ { "rm", "-rf", RDIR }, 0, "" },
+};
+
 static struct bench_config *cfg;
 static struct node node;
 
-static void begin(const struct step *s, size_t n)
+static void begin_bench(const struct step *s, size_t n, const char *text)
 {
 	char *err = NULL;
 
 	script = s;
 	n_steps = n;
 	pos = 0;
-	cfg = bench_config_parse("pvetest.ini", bench_text, NULL, 0, &err);
+	cfg = bench_config_parse("pvetest.ini", text, NULL, 0, &err);
 	if (!cfg)
 		fail_msg("%s", err);
 	node = (struct node){ .ops = &node_proxmox_ops, .cfg = cfg,
 			      .env = { .bin_dir = "/nonexistent", .work_dir = work } };
 	assert_int_equal(node_proxmox_ops.open(&node), 0);
+}
+
+static void begin(const struct step *s, size_t n)
+{
+	begin_bench(s, n, bench_text);
 }
 
 static void end(void)
@@ -373,6 +468,85 @@ static void test_cycle(void **state)
 	end();
 }
 
+/* The write totals of the fixture's reports, read here without host/fio: the second
+ * (the last complete one) must be what the driver keeps. */
+static json_int_t report_writes(int which)
+{
+	const char *at = fio_json;
+
+	for (int i = 0; i < which; i++)
+		assert_non_null(at = strstr(at + 1, "\n{\n"));
+	json_t *rep = json_loads(at + (which ? 1 : 0), JSON_DISABLE_EOF_CHECK, NULL);
+	if (!rep)
+		return -1;
+	json_int_t w = json_integer_value(json_object_get(json_object_get(json_array_get(
+		json_object_get(rep, "jobs"), 0), "write"), "total_ios"));
+	json_decref(rep);
+	return w;
+}
+
+static void test_cycle_fio(void **state)
+{
+	struct node_job job = { .campaign = 7, .cycle = 3, .token = "tok3n",
+				.ledger_host = "192.0.2.1", .ledger_port = 7000, .seed = 42,
+				.baseline = true };
+	struct node_disk_result res[2];
+
+	/* The fixture: two complete reports, the third cut short. */
+	json_int_t first = report_writes(0), second = report_writes(1);
+	assert_true(first > 0 && second > first);
+	assert_int_equal(report_writes(2), -1);
+
+	build_fio_cycle();
+	begin_bench(fio_cycle, n_fio_cycle, fio_bench);
+	free(cfg->node->guest);
+	cfg->node->guest = strdup(guest);
+	assert_int_equal(node_proxmox_ops.prepare(&node), 0);
+	assert_int_equal(node_proxmox_ops.start_workload(&node, &job), 0);
+	assert_int_equal(node_proxmox_ops.power_lost(&node, CUT_POWER), 0);
+	assert_int_equal(node_proxmox_ops.power_back(&node, &job), 0);
+	assert_int_equal(node_proxmox_ops.wait_up(&node, 60000), 0);
+	for (int i = 0; i < 2; i++)
+		res[i] = (struct node_disk_result){ .disk = cfg->disks[i]->name, .id = (uint32_t)i + 1,
+						    .checks = json_array(), .agent_rc = -1 };
+	assert_int_equal(node_proxmox_ops.check(&node, &job, res), 0);
+
+	json_t *col = node_proxmox_ops.collect(&node);
+	json_t *fio = json_object_get(col, "fio");
+	assert_non_null(fio);
+	assert_null(json_object_get(fio, "error"));
+	assert_string_equal(json_string_value(json_object_get(fio, "verify")), "pass");
+	json_t *figs = json_object_get(fio, "figures");
+	assert_string_equal(json_string_value(json_object_get(figs, "fio_version")), "fio-3.33");
+	json_t *w = json_object_get(json_array_get(json_object_get(figs, "jobs"), 0), "write");
+	assert_int_equal(json_integer_value(json_object_get(w, "ios")), second);
+	assert_true(json_real_value(json_object_get(w, "iops")) > 0);
+	json_decref(col);
+	for (int i = 0; i < 2; i++) {
+		unlink(res[i].report_path);
+		json_decref(res[i].checks);
+		free(res[i].report_path);
+	}
+	end();	/* fio was stopped at the check: close issues no kill */
+}
+
+static void test_fio_killed_at_close(void **state)
+{
+	struct node_job job = { .campaign = 7, .cycle = 3, .token = "tok3n",
+				.ledger_host = "192.0.2.1", .ledger_port = 7000, .seed = 42,
+				.baseline = true };
+
+	begin_bench(fio_close, sizeof(fio_close) / sizeof(fio_close[0]), fio_bench);
+	free(cfg->node->guest);
+	cfg->node->guest = strdup(guest);
+	assert_int_equal(node_proxmox_ops.prepare(&node), 0);
+	assert_true(node_proxmox_ops.start_workload(&node, &job) < 0);
+	json_t *col = node_proxmox_ops.collect(&node);
+	assert_null(json_object_get(col, "fio"));	/* never read back */
+	json_decref(col);
+	end();
+}
+
 static void test_storage_full_cleanup(void **state)
 {
 	begin(full, sizeof(full) / sizeof(full[0]));
@@ -410,10 +584,53 @@ static void test_config_errors(void **state)
 	bench_config_free(c);
 }
 
+/* host/fio/tests/data/status-interval-cut.json: from the cwd upwards, else beside the
+ * build directory (build/host/node/tests/NAME). */
+static char *load_fixture(void)
+{
+	static const char rel[] = "host/fio/tests/data/status-interval-cut.json";
+	char dir[PATH_MAX], path[PATH_MAX + 64];
+	ssize_t k;
+
+	if (!getcwd(dir, sizeof(dir)))
+		return NULL;
+	for (;;) {
+		snprintf(path, sizeof(path), "%s/%s", dir, rel);
+		if (access(path, R_OK) == 0)
+			break;
+		char *sl = strrchr(dir, '/');
+		if (!sl || sl == dir) {
+			if ((k = readlink("/proc/self/exe", dir, sizeof(dir) - 1)) < 0)
+				return NULL;
+			dir[k] = 0;
+			for (int up = 0; up < 4; up++)
+				*strrchr(dir, '/') = 0;
+			snprintf(path, sizeof(path), "%.4000s/../%s", dir, rel);
+			break;
+		}
+		*sl = 0;
+	}
+	FILE *f = fopen(path, "r");
+	char *text = NULL;
+	size_t len = 0;
+	if (!f)
+		return NULL;
+	FILE *m = open_memstream(&text, &len);
+	char buf[8192];
+	size_t n;
+	while (m && (n = fread(buf, 1, sizeof(buf), f)) > 0)
+		fwrite(buf, 1, n, m);
+	if (m)
+		fclose(m);
+	fclose(f);
+	return text;
+}
+
 int main(void)
 {
 	const char *tmp = getenv("TMPDIR");
 	char path[4200];
+	static const char storages[] = "storages = local-lvm q=local\n";
 
 	proxmox_poll_ms = 10;
 	snprintf(work, sizeof(work), "%s/pcpve.XXXXXX", tmp && *tmp ? tmp : "/tmp");
@@ -425,9 +642,23 @@ int main(void)
 	fclose(fopen(path, "w"));
 	snprintf(path, sizeof(path), "%s/initrd.cpio", guest);
 	fclose(fopen(path, "w"));
+	if (!(fio_json = load_fixture())) {
+		printf("cannot read host/fio/tests/data/status-interval-cut.json\n");
+		return 1;
+	}
+	snprintf(fio_job, sizeof(fio_job), "%s/load.fio", work);
+	FILE *jf = fopen(fio_job, "w");
+	fputs("[load]\nrw=randwrite\n", jf);
+	fclose(jf);
+	/* The bench with fio in its [node] section. */
+	const char *at = strstr(bench_text, storages) + strlen(storages);
+	snprintf(fio_bench, sizeof(fio_bench), "%.*sfio = %s\nfio_size = 32M\n%s",
+		 (int)(at - bench_text), bench_text, fio_job, at);
 
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cycle),
+		cmocka_unit_test(test_cycle_fio),
+		cmocka_unit_test(test_fio_killed_at_close),
 		cmocka_unit_test(test_storage_full_cleanup),
 		cmocka_unit_test(test_volume_exists_left_alone),
 		cmocka_unit_test(test_vm_exists_left_alone),
@@ -438,6 +669,8 @@ int main(void)
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/vmlinuz", guest);
 	unlink(path);
+	unlink(fio_job);
+	free(fio_json);
 	rmdir(guest);
 	rmdir(work);
 	return rc;
