@@ -88,7 +88,8 @@ int ssh_master_stop(struct ssh *s);
  * (`ssh -O forward -R 0:127.0.0.1:LOCAL_PORT`, which prints it), so it is free there and
  * never collides with another bench's forward; it is generally not local_port.
  *
- * Needs a control master (control_dir set: else -EINVAL) and starts one when none runs.
+ * Needs a control master (control_dir set; else, or for a port outside 1..65535,
+ * -EINVAL) and starts one when none runs.
  * Something must listen on 127.0.0.1:local_port when this is called: otherwise
  * -ECONNREFUSED at once, with a message, instead of a forward whose every connection
  * is accepted on the node and closed at once. Asking again for the same local_port
