@@ -9,12 +9,13 @@
  *           options, on an empty base.qcow2 as its backing file when backing = yes;
  *           raw; the lvmthin disk is a raw image on which the guest builds its pool).
  * start     fio jobs of [node] fio (copied to the run dir, run detached with
- *           --output-format=json --status-interval=1); a reverse ssh forward from the
- *           node's loopback to the ledger here (the guest gets 10.0.2.2:PORT, QEMU's
- *           user network's view of the node's loopback); then QEMU (KVM when the node
+ *           --output-format=json --status-interval=1); then QEMU (KVM when the node
  *           has a usable /dev/kvm, else TCG) with -daemonize -pidfile, the console
  *           into a file of the run dir, which is read back over ssh to follow the
  *           guest's POWERCUT events (console.c, shared with the local driver).
+ * ledger    before every write boot, a reverse ssh forward from the node's loopback
+ *           to the ledger on this host; the guest gets 10.0.2.2:PORT (QEMU's user
+ *           network's view of the node's loopback, PORT the node's end).
  * cut       process kill: kill -9 of QEMU's pid on the node. A power cut is the
  *           relay's: the node itself goes dark, so nothing is done here but the
  *           record of the moment (node.c).
@@ -70,6 +71,8 @@ struct rpriv {
 	char img[NODE_MAX_DISKS][PATH_MAX + 64];
 	char pidfile[PATH_MAX + 32], console[PATH_MAX + 32];
 	bool kvm, qemu_started;
+	/* the ledger's forward: the node's 127.0.0.1:fwd_port -> 127.0.0.1:fwd_local here */
+	int fwd_port, fwd_local;
 	int boots;
 	long con_off;			/* console bytes already read */
 	struct guest_console con;
@@ -79,8 +82,6 @@ struct rpriv {
 	char fio_out[PATH_MAX + 32], fio_pid[PATH_MAX + 32];
 	bool fio_started;
 	json_t *fio;			/* {"figures", "verify"} or {"error"} */
-	/* the ledger's forward: the node's 127.0.0.1:fwd_port -> 127.0.0.1:fwd_local here */
-	int fwd_port, fwd_local;
 };
 
 static const char *const pattern_names[] = { "random", "sequential", "hotset", "alloc" };
@@ -239,6 +240,30 @@ static int disk_create(struct node *n, struct rpriv *p, size_t i)
 	return rrun(p, argv, false, NULL);
 }
 
+/* The ledger listens on this host's loopback (host/campaign), out of the node's
+ * reach: a reverse forward over ssh gives it a port on the node's loopback, which the
+ * guest behind QEMU's user network sees as 10.0.2.2. job->ledger_host says how a node
+ * on this host would reach it, which means nothing on another host: not used. Asked
+ * at every write boot: after a power cut the old forward died with the connection. */
+static int ledger_forward(struct rpriv *p, const struct node_job *job)
+{
+	int rc, port = 0;
+
+	if (p->fwd_port && p->fwd_local != job->ledger_port)
+		remote_forward_cancel(p->r, p->fwd_local);
+	p->fwd_port = 0;
+	if ((rc = remote_forward(p->r, job->ledger_port, &port)) < 0) {
+		pc_err(LOG_NODE, "the guest on '%s' cannot reach the ledger (port %u here): %s",
+		       remote_name(p->r), job->ledger_port, strerror(-rc));
+		return rc;
+	}
+	p->fwd_local = job->ledger_port;
+	p->fwd_port = port;
+	pc_debug(LOG_NODE, "the ledger is at 10.0.2.2:%d for the guest on '%s' (forwarded to "
+		 "port %u here)", port, remote_name(p->r), job->ledger_port);
+	return 0;
+}
+
 static int remote_node_prepare(struct node *n)
 {
 	struct rpriv *p = n->priv;
@@ -351,30 +376,6 @@ static void fio_stop(struct rpriv *p)
 		p->fio = json_pack("{s:s}", "error", err);
 	}
 	child_result_release(&res);
-}
-
-/* The ledger listens on this host's loopback (host/campaign), out of the node's
- * reach: a reverse forward over ssh gives it a port on the node's loopback, which the
- * guest behind QEMU's user network sees as 10.0.2.2. job->ledger_host says how a node
- * on this host would reach it, which means nothing on another host: not used. Asked
- * at every write boot: after a power cut the old forward died with the connection. */
-static int ledger_forward(struct rpriv *p, const struct node_job *job)
-{
-	int rc, port = 0;
-
-	if (p->fwd_port && p->fwd_local != job->ledger_port)
-		remote_forward_cancel(p->r, p->fwd_local);
-	p->fwd_port = 0;
-	if ((rc = remote_forward(p->r, job->ledger_port, &port)) < 0) {
-		pc_err(LOG_NODE, "the guest on '%s' cannot reach the ledger (port %u here): %s",
-		       remote_name(p->r), job->ledger_port, strerror(-rc));
-		return rc;
-	}
-	p->fwd_local = job->ledger_port;
-	p->fwd_port = port;
-	pc_debug(LOG_NODE, "the ledger is at 10.0.2.2:%d for the guest on '%s' (forwarded to "
-		 "port %u here)", port, remote_name(p->r), job->ledger_port);
-	return 0;
 }
 
 static int boot(struct node *n, const struct node_job *job, bool check)
@@ -725,12 +726,12 @@ static json_t *remote_node_collect(struct node *n)
 	json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:i}", "tier", "full", "host", remote_name(p->r),
 			      "dir", p->rdir, "accel", p->kvm ? "kvm" : "tcg", "boots", p->boots);
 
-	json_object_set(j, "boot_log", p->boot_log ? p->boot_log : json_null());
-	if (p->fio)
-		json_object_set(j, "fio", p->fio);
 	if (p->fwd_port)
 		json_object_set_new(j, "ledger_forward", json_pack("{s:i,s:i}", "node_port",
 				    p->fwd_port, "host_port", p->fwd_local));
+	json_object_set(j, "boot_log", p->boot_log ? p->boot_log : json_null());
+	if (p->fio)
+		json_object_set(j, "fio", p->fio);
 	return j;
 }
 
