@@ -154,8 +154,6 @@ static const struct opt_def node_opts[] = {
 	  "proxmox: storage of the disks under test: STORAGE for all, or DISK=STORAGE words "
 	  "(LVM-thin for lvmthin disks; directory or LVM with snapshots as volume chain for "
 	  "qcow2; directory for raw).", 0 },
-	{ "bridge", OPT_STRING, OFF(cfg_node, bridge), "vmbr0", NOLIMIT, NULL,
-	  "proxmox: bridge of the test VM's network (the guest reaches the ledger through it).", 0 },
 	{ "remote_dir", OPT_STRING, OFF(cfg_node, remote_dir), "/var/lib/powercut", NOLIMIT, NULL,
 	  "Remote node: directory for the guest kernel, initramfs and consoles.", 0 },
 	{ "accel", OPT_ENUM, OFF(cfg_node, accel), "auto", NOLIMIT, accels,

@@ -95,7 +95,6 @@ struct cfg_node {
 	int64_t vmid;
 	char *pve_node;		/* NULL: the node's own name from /cluster/status */
 	char **storages;	/* "STORAGE" or "DISK=STORAGE" words */
-	char *bridge;
 	char *remote_dir;	/* where the guest kernel, initramfs and consoles go */
 	int64_t memory_mib, cores;
 	char **fio;		/* fio job files (rig/workloads/) run beside the agent */

@@ -7,9 +7,11 @@
  *           path), attaches them with the cache mode under test (qm set --virtioN),
  *           and copies the guest's kernel and initramfs to the node.
  * start     fio jobs of [node] fio beside the VM (nodefio.h: copied into the driver's
- *           directory on the node, run detached); then sets `args` (-kernel/-initrd/
+ *           directory on the node, run detached); a reverse ssh forward from the node's
+ *           loopback to the ledger on this host; then sets `args` (-kernel/-initrd/
  *           -append with the job per docs/guest.md, the console into a file on the
- *           node) and starts the VM (qm start).
+ *           node, a user-mode network device through which the guest reaches the
+ *           forward at 10.0.2.2) and starts the VM (qm start).
  * cut       the node loses DC: nothing to do; a process-kill cut kills the VM's QEMU
  *           from its pid file.
  * wait_up   ssh answers again, then the VM's state (pvesh .../status/current) is read;
@@ -69,6 +71,8 @@ struct ppriv {
 	json_t *events;
 	int poll_ms;			/* console poll interval */
 	struct nodefio fio;		/* fio beside the VM, in rdir */
+	/* the ledger's forward: the node's 127.0.0.1:fwd_port -> 127.0.0.1:fwd_local here */
+	int fwd_port, fwd_local;
 };
 
 static const char *const cache_names[] = { "none", "writeback", "writethrough", "directsync",
@@ -330,7 +334,7 @@ static int proxmox_prepare(struct node *n)
 {
 	struct ppriv *p = n->priv;
 	const struct cfg_node *cn = n->cfg->node;
-	char mem[24], cores[24], name[64], net[160], vk[NODE_MAX_DISKS][32];
+	char mem[24], cores[24], name[64], vk[NODE_MAX_DISKS][32];
 	char vv[NODE_MAX_DISKS][PATH_MAX + 64], guest[PATH_MAX], local[PATH_MAX + 32];
 	const char *set[8 + 2 * NODE_MAX_DISKS];
 	int rc, k = 0;
@@ -340,10 +344,11 @@ static int proxmox_prepare(struct node *n)
 	snprintf(mem, sizeof(mem), "%" PRId64, cn->memory_mib);
 	snprintf(cores, sizeof(cores), "%" PRId64, cn->cores);
 	snprintf(name, sizeof(name), "powercut-%ld", p->vmid);
-	snprintf(net, sizeof(net), "virtio,bridge=%s", cn->bridge);
+	/* No NIC of Proxmox's: the guest's one network is the user-mode device of `args`
+	 * (boot), which leads to the ledger's forward; a bridge NIC beside it would
+	 * compete for eth0. */
 	const char *create[] = { "qm", "create", p->vmid_s, "--name", name, "--onboot", "0",
-				 "--memory", mem, "--cores", cores, "--ostype", "l26",
-				 "--net0", net, NULL };
+				 "--memory", mem, "--cores", cores, "--ostype", "l26", NULL };
 	if ((rc = prun0(p, create, false)) < 0) {
 		if (rc == -EEXIST)
 			pc_err(LOG_NODE, "VM %ld already exists on '%s': it is not ours, so it is "
@@ -382,26 +387,58 @@ static int proxmox_prepare(struct node *n)
 	return remote_copy(p->r, local, p->initrd, CMD_TIMEOUT_MS);
 }
 
-/* Boot the guest: `args` carries the job (docs/guest.md), then qm start. */
+/* The ledger listens on this host's loopback (host/campaign), out of the node's
+ * reach: a reverse forward over ssh gives it a port on the node's loopback, which the
+ * guest sees as 10.0.2.2 through the user-mode network device of `args` (QEMU's slirp
+ * runs in the VM's QEMU process on the node). job->ledger_host says how a node on this
+ * host would reach the ledger, which means nothing here: not used. Asked at every
+ * write boot: after a power cut the old forward died with the ssh connection. */
+static int ledger_forward(struct ppriv *p, const struct node_job *job)
+{
+	int rc, port = 0;
+
+	if (p->fwd_port && p->fwd_local != job->ledger_port)
+		remote_forward_cancel(p->r, p->fwd_local);
+	p->fwd_port = 0;
+	if ((rc = remote_forward(p->r, job->ledger_port, &port)) < 0) {
+		pc_err(LOG_NODE, "the guest on '%s' cannot reach the ledger (port %u here): %s",
+		       remote_name(p->r), job->ledger_port, strerror(-rc));
+		return rc;
+	}
+	p->fwd_local = job->ledger_port;
+	p->fwd_port = port;
+	return 0;
+}
+
+/* Boot the guest: `args` carries the job (docs/guest.md), then qm start. In write mode
+ * the VM gets the user-mode network device pcl (the guest's eth0, its only NIC) and
+ * the ledger at 10.0.2.2; the check reports on the console and needs no network. */
 static int boot(struct node *n, const struct node_job *job, bool check)
 {
 	struct ppriv *p = n->priv;
 	const struct cfg_workload *w = n->cfg->workload;
-	char disks[256] = "", args[8192];
+	char disks[256] = "", args[8192], ledger[128] = " powercut.net=none";
 	size_t off = 0;
 	int rc;
 
 	for (size_t i = 0; i < p->n; i++)
 		off += (size_t)snprintf(disks + off, sizeof(disks) - off, "%s%zu:vd%c", i ? "," : "",
 					i + 1, (char)('a' + i));
+	if (!check) {
+		if ((rc = ledger_forward(p, job)) < 0)
+			return rc;
+		snprintf(ledger, sizeof(ledger), " powercut.ledger=10.0.2.2:%d powercut.token=%s",
+			 p->fwd_port, job->token);
+	}
 	snprintf(p->console, sizeof(p->console), "%s/console-%d.log", p->rdir, ++p->boots);
 	off = (size_t)snprintf(args, sizeof(args),
-		"-kernel %s -initrd %s -serial file:%s -append 'console=ttyS0 quiet "
-		"powercut.mode=%s powercut.disks=%s powercut.ledger=%s:%u powercut.token=%s "
+		"-kernel %s -initrd %s -serial file:%s%s -append 'console=ttyS0 quiet "
+		"powercut.mode=%s powercut.disks=%s%s "
 		"powercut.campaign=%" PRIu64 " powercut.cycle=%u powercut.w.seed=%" PRIu64
 		" powercut.w.block_size=%" PRIu64 " powercut.w.span_mib=%" PRId64,
-		p->kernel, p->initrd, p->console, check ? "check" : "write", disks,
-		job->ledger_host, job->ledger_port, job->token, job->campaign, job->cycle, job->seed,
+		p->kernel, p->initrd, p->console,
+		check ? "" : " -netdev user,id=pcl -device virtio-net-pci,netdev=pcl",
+		check ? "check" : "write", disks, ledger, job->campaign, job->cycle, job->seed,
 		w->block_size, w->span_mib);
 	if (!check)
 		off += (size_t)snprintf(args + off, sizeof(args) - off,
@@ -688,6 +725,8 @@ static void proxmox_close(struct node *n)
 		const char *rm[] = { "rm", "-rf", p->rdir, NULL };
 		prun0(p, rm, false);
 	}
+	if (p->fwd_port)
+		remote_forward_cancel(p->r, p->fwd_local);
 	json_decref(p->events);
 	remote_close(p->r);
 	free(p);
@@ -705,6 +744,9 @@ static json_t *proxmox_collect(struct node *n)
 		json_array_append_new(vols, json_pack("{s:s,s:s,s:s,s:s}", "disk", p->d[i].cfg->name,
 			"volid", p->d[i].volid, "path", p->d[i].path, "storage_type", p->d[i].stype));
 	json_object_set_new(j, "volumes", vols);
+	if (p->fwd_port)
+		json_object_set_new(j, "ledger_forward", json_pack("{s:i,s:i}", "node_port",
+				    p->fwd_port, "host_port", p->fwd_local));
 	json_object_set(j, "events", p->events ? p->events : json_null());
 	if (p->fio.record)
 		json_object_set(j, "fio", p->fio.record);

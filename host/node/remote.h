@@ -27,6 +27,16 @@ int remote_run(struct remote *r, const char *const argv[], const char *input, in
 int remote_copy(struct remote *r, const char *local, const char *path, int timeout_ms);
 /* Wait until the node answers (after a power cut). 0, -ETIMEDOUT or another errno. */
 int remote_wait_up(struct remote *r, int timeout_ms);
+/* The node's way back to this host (the guest's agent reaching the ledger, which
+ * listens on this host's loopback): on the node, 127.0.0.1:*remote_port leads to
+ * 127.0.0.1:local_port here, for as long as the transport's connection lives (a power
+ * cut ends it; ask again after the node is back). The node picks the port. 0, or a
+ * negative errno: -ECONNREFUSED (nothing listens on local_port here), -EPERM (the
+ * node refuses forwards), or the transport's. Asking again for the same local_port
+ * on the same connection returns the same port. */
+int remote_forward(struct remote *r, int local_port, int *remote_port);
+/* End that forward. 0, or -ENOENT when there is none (the connection is gone). */
+int remote_forward_cancel(struct remote *r, int local_port);
 /* The node's name for messages. */
 const char *remote_name(const struct remote *r);
 

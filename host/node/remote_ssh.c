@@ -38,6 +38,16 @@ int remote_wait_up(struct remote *r, int timeout_ms)
 	return ssh_wait_up((struct ssh *)r, timeout_ms, 2000);
 }
 
+int remote_forward(struct remote *r, int local_port, int *remote_port)
+{
+	return ssh_forward_remote((struct ssh *)r, local_port, remote_port);
+}
+
+int remote_forward_cancel(struct remote *r, int local_port)
+{
+	return ssh_forward_cancel((struct ssh *)r, local_port);
+}
+
 const char *remote_name(const struct remote *r)
 {
 	return ssh_name((const struct ssh *)r);

@@ -3,9 +3,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -15,6 +17,9 @@
 #include "log.h"
 
 #define SSH_MAX_ARGS 48
+/* A mux request waits on the master, which waits on the node: as long as a connect
+ * plus the alive timeout, with room. */
+#define FORWARD_TIMEOUT_MS 30000
 
 struct ssh {
 	char *host, *user, *identity, *known_hosts, *config, *control_dir, *ssh_bin;
@@ -215,6 +220,7 @@ int ssh_classify(const char *err)
 		{ "Host key verification failed", -EKEYREJECTED },
 		{ "No ED25519 host key is known", -EKEYREJECTED },
 		{ "host key is known for", -EKEYREJECTED },
+		{ "remote port forwarding failed", -EPERM },
 		{ "Permission denied", -EACCES },
 		{ "Too many authentication failures", -EACCES },
 		{ "Connection refused", -ECONNREFUSED },
@@ -262,6 +268,10 @@ const char *ssh_advice(int err)
 		return "no answer in time: the node is off, hung or still booting";
 	case -ECONNRESET:
 		return "the connection dropped: the node lost power or sshd restarted";
+	case -EPERM:
+		return "the node's sshd refused the port forward: allow it there "
+		       "(AllowTcpForwarding yes, no PermitListen or DisableForwarding for this "
+		       "user in sshd_config)";
 	default:
 		return "see ssh's message above";
 	}
@@ -276,6 +286,7 @@ const char *ssh_strerror(int err)
 	case -EHOSTUNREACH: return "host unreachable";
 	case -ETIMEDOUT: return "timed out";
 	case -ECONNRESET: return "connection dropped";
+	case -EPERM: return "port forward refused";
 	default: return strerror(err < 0 ? -err : err);
 	}
 }
@@ -480,6 +491,120 @@ int ssh_wait_up(struct ssh *s, int timeout_ms, int retry_ms)
 	pc_err(LOG_SSH, "node '%s' did not answer ssh within %d ms (%d tries): %s", s->name,
 	       timeout_ms, tries, ssh_advice(-ETIMEDOUT));
 	return -ETIMEDOUT;
+}
+
+/* Something listens on 127.0.0.1:port of this host. Told by bind() with SO_REUSEADDR,
+ * which only a listener (or a socket bound without it) refuses: a connect() would be
+ * a stray client of that listener, the ledger's. */
+static bool local_listens(int port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+				 .sin_port = htons((uint16_t)port) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+	bool busy;
+
+	if (fd < 0)
+		return true;	/* cannot tell: let the forward be tried */
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	busy = bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 && errno == EADDRINUSE;
+	close(fd);
+	return busy;
+}
+
+/* ssh -O OP -R 0:127.0.0.1:PORT: the spec names the forward for cancel too, as the
+ * master stores it with listen port 0 and the allocated port beside it. */
+static int mux_forward(const struct ssh *s, const char *op, int local_port,
+		       struct child_result *r)
+{
+	char spec[48];
+	const char *extra[] = { "-O", op, "-R", spec, NULL };
+	const char *av[SSH_MAX_ARGS + 8];
+
+	snprintf(spec, sizeof(spec), "0:127.0.0.1:%d", local_port);
+	build_argv(s, av, extra, NULL);
+	pc_debug(LOG_SSH, "%s: -O %s -R %s", s->name, op, spec);
+	return child_run(av, NULL, FORWARD_TIMEOUT_MS, r);
+}
+
+int ssh_forward_remote(struct ssh *s, int local_port, int *remote_port)
+{
+	static const char *const probe[] = { "true", NULL };
+	struct child_result r;
+	char what[64], *end;
+	long port;
+	int rc;
+
+	snprintf(what, sizeof(what), "forward a port to '127.0.0.1:%d'", local_port);
+	if (!s->control_dir || local_port <= 0 || local_port > 65535) {
+		pc_err(LOG_SSH, "cannot %s on '%s': %s", what, s->name, !s->control_dir ?
+		       "a port forward needs a control master (a control directory)" :
+		       "not a port number");
+		return -EINVAL;
+	}
+	/* The node's sshd would accept every connection and the master close it when
+	 * its own connect fails: the guest would see a ledger that hangs up, later. */
+	if (!local_listens(local_port)) {
+		pc_err(LOG_SSH, "cannot %s on '%s': nothing listens on '127.0.0.1:%d' here",
+		       what, s->name, local_port);
+		return -ECONNREFUSED;
+	}
+	/* -O needs a running master; any command starts one (ControlMaster=auto). */
+	if (!master_alive(s)) {
+		rc = run(s, probe, NULL, FORWARD_TIMEOUT_MS, &r, false);
+		if (rc == 0 && !(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0))
+			rc = -EIO;
+		child_result_release(&r);
+		if (rc < 0)
+			return rc;
+	}
+	rc = mux_forward(s, "forward", local_port, &r);
+	if (rc == -ETIMEDOUT) {
+		pc_err(LOG_SSH, "cannot %s on '%s': no answer within %d ms; %s", what, s->name,
+		       FORWARD_TIMEOUT_MS, ssh_advice(rc));
+		goto out;
+	}
+	if (rc < 0) {
+		pc_err(LOG_SSH, "cannot run '%s': %s", s->ssh_bin, strerror(-rc));
+		goto out;
+	}
+	if (!(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0)) {
+		rc = ssh_classify(r.err);
+		if (rc == 0)
+			rc = master_alive(s) ? -EIO : -ECONNRESET;
+		failed(s, what, rc, r.err);
+		goto out;
+	}
+	/* With listen port 0 the mux client prints the allocated port, alone on a line. */
+	errno = 0;
+	port = strtol(r.out ? r.out : "", &end, 10);
+	if (errno || end == r.out || (*end && *end != '\n') || port <= 0 || port > 65535) {
+		pc_err(LOG_SSH, "cannot %s on '%s': ssh printed no port ('%.40s')", what, s->name,
+		       r.out ? r.out : "");
+		rc = -EPROTO;
+		goto out;
+	}
+	*remote_port = (int)port;
+	pc_debug(LOG_SSH, "'%s': its 127.0.0.1:%ld leads to 127.0.0.1:%d here", s->name, port,
+		 local_port);
+out:
+	child_result_release(&r);
+	return rc;
+}
+
+int ssh_forward_cancel(struct ssh *s, int local_port)
+{
+	struct child_result r;
+	int rc;
+
+	if (!s->control_dir)
+		return -ENOENT;
+	rc = mux_forward(s, "cancel", local_port, &r);
+	/* The mux client exits 0 even when the master refused: its message tells. */
+	if (rc == 0 && (!(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0) ||
+			(r.err && strstr(r.err, "request failed"))))
+		rc = -ENOENT;
+	child_result_release(&r);
+	return rc;
 }
 
 int ssh_master_stop(struct ssh *s)

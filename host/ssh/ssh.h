@@ -24,6 +24,7 @@
  *   -EHOSTUNREACH  no route, name not resolved
  *   -ETIMEDOUT     connecting timed out, or the command outlived timeout_ms
  *   -ECONNRESET    the connection dropped (node lost power mid-command)
+ *   -EPERM         the node's sshd refused a port forward (ssh_forward_remote)
  * A remote command that itself exits 255 without any ssh message is reported as
  * ran (0) with that status.
  */
@@ -79,6 +80,35 @@ int ssh_wait_up(struct ssh *s, int timeout_ms, int retry_ms);
 /* Ask a running master to exit (after a cut its socket may be stale). 0 or -errno;
  * -ENOENT when no master socket exists. */
 int ssh_master_stop(struct ssh *s);
+
+/* Reverse port forward through the control master, for the node's way back to this
+ * host (the guest's agent reaching the ledger): on the node, 127.0.0.1:*remote_port
+ * (and [::1], as the node's sshd binds it) leads over the ssh connection to
+ * 127.0.0.1:local_port here. The port is allocated by the node's sshd
+ * (`ssh -O forward -R 0:127.0.0.1:LOCAL_PORT`, which prints it), so it is free there and
+ * never collides with another bench's forward; it is generally not local_port.
+ *
+ * Needs a control master (control_dir set; else, or for a port outside 1..65535,
+ * -EINVAL) and starts one when none runs.
+ * Something must listen on 127.0.0.1:local_port when this is called: otherwise
+ * -ECONNREFUSED at once, with a message, instead of a forward whose every connection
+ * is accepted on the node and closed at once. Asking again for the same local_port
+ * while the same master runs returns the same port (the master keeps one forward per
+ * target). Errors: those of ssh_run (-ECONNREFUSED, -ECONNRESET, -ETIMEDOUT, ...),
+ * -EPERM when the node's sshd refuses forwarding (AllowTcpForwarding, PermitListen),
+ * -EPROTO when ssh printed no port.
+ *
+ * The forward lives in the master, hence on the node's ssh connection: when the master
+ * ends (ssh_master_stop, ssh_close, ControlPersist idle time, a connection dropped by a
+ * power cut) the node's listener goes with it and the port is closed. Nothing renews
+ * it: after a cut the node reboots and whoever needs the way back asks again (a new
+ * master, in general a new port). */
+int ssh_forward_remote(struct ssh *s, int local_port, int *remote_port);
+
+/* End the forward of ssh_forward_remote to local_port (ssh -O cancel). 0; -ENOENT
+ * when no master runs or it holds no such forward; another negative errno when ssh
+ * could not ask. */
+int ssh_forward_cancel(struct ssh *s, int local_port);
 
 /* The node's name for messages ("root@pve1:22"). */
 const char *ssh_name(const struct ssh *s);

@@ -41,7 +41,9 @@ extern int proxmox_poll_ms;
 
 /* One expected command and its reply. An expected word ending in '*' matches any word
  * starting with the rest; "*TEXT*" any word containing TEXT. "COPY" and "WAIT_UP" stand
- * for remote_copy/remote_wait_up. */
+ * for remote_copy/remote_wait_up; "FORWARD PORT" for remote_forward (the reply's out
+ * is the node's port, a non-zero status a refused forward) and "CANCEL_FORWARD PORT"
+ * for remote_forward_cancel. */
 struct step {
 	const char *argv[24];
 	int status;
@@ -134,6 +136,30 @@ int remote_wait_up(struct remote *r, int timeout_ms)
 	return script[pos++].status ? -ETIMEDOUT : 0;
 }
 
+int remote_forward(struct remote *r, int local_port, int *remote_port)
+{
+	char port[16];
+	const char *argv[] = { "FORWARD", port, NULL };
+
+	snprintf(port, sizeof(port), "%d", local_port);
+	expect(argv);
+	const struct step *s = &script[pos++];
+	if (s->status)
+		return -EPERM;
+	*remote_port = atoi(s->out);
+	return 0;
+}
+
+int remote_forward_cancel(struct remote *r, int local_port)
+{
+	char port[16];
+	const char *argv[] = { "CANCEL_FORWARD", port, NULL };
+
+	snprintf(port, sizeof(port), "%d", local_port);
+	expect(argv);
+	return script[pos++].status ? -ENOENT : 0;
+}
+
 const char *remote_name(const struct remote *r)
 {
 	return "root@pve1";
@@ -166,7 +192,7 @@ static const char *bench_text =
 #define STEPS_Q \
 	{ { "pvesh", "get", "/cluster/status", "--output-format", "json" }, 0, CLUSTER_STATUS }, \
 	{ { "qm", "create", "9000", "--name", "powercut-9000", "--onboot", "0", "--memory", \
-	    "1024", "--cores", "2", "--ostype", "l26", "--net0", "virtio,bridge=vmbr0" }, 0, "" }, \
+	    "1024", "--cores", "2", "--ostype", "l26" }, 0, "" }, \
 	{ { "pvesh", "get", "/storage/local", "--output-format", "json" }, 0, \
 	  "{\"content\":\"iso,vztmpl,images\",\"digest\":\"0f1e\",\"path\":\"/var/lib/vz\"," \
 	  "\"storage\":\"local\",\"type\":\"dir\"}" }, \
@@ -183,23 +209,40 @@ static const char *bench_text =
 	  "{\"content\":\"rootdir,images\",\"digest\":\"9a8b\",\"storage\":\"local-lvm\"," \
 	  "\"thinpool\":\"data\",\"type\":\"lvmthin\",\"vgname\":\"pve\"}" }
 
+/* Everything of prepare that succeeds: both disks allocated, attached, the guest
+ * copied. */
+#define STEPS_PREPARED \
+	STEPS_Q, \
+	STEPS_T, \
+	{ { "pvesm", "alloc", "local-lvm", "9000", "vm-9000-pc-t", "2048M", "--format", "raw" }, \
+	  0, "  Logical volume \"vm-9000-pc-t\" created.\nsuccessfully created '" TVOL "'\n" }, \
+	{ CONTENT("local-lvm"), 0, "[{\"content\":\"images\",\"ctime\":1718000001,\"format\":" \
+	  "\"raw\",\"size\":2147483648,\"vmid\":9000,\"volid\":\"" TVOL "\"}]" }, \
+	{ { "pvesm", "path", TVOL }, 0, "/dev/pve/vm-9000-pc-t\n" }, \
+	{ { "qm", "set", "9000", "--virtio0", QVOL ",cache=none", "--virtio1", \
+	    TVOL ",cache=writeback" }, 0, "update VM 9000: -virtio0 " QVOL ",cache=none " \
+	  "-virtio1 " TVOL ",cache=writeback\n" }, \
+	{ { "mkdir", "-p", RDIR }, 0, "" }, \
+	{ { "COPY", "vmlinuz", RDIR "/vmlinuz" }, 0 }, \
+	{ { "COPY", "initrd.cpio", RDIR "/initrd.cpio" }, 0 }
+
+/* close of a stopped VM whose volumes qm destroy took */
+#define STEPS_CLOSED \
+	{ { "pvesh", "get", "/nodes/pve1/qemu/9000/status/current", "--output-format", "json" }, 0, \
+	  "{\"status\":\"stopped\",\"vmid\":9000}" }, \
+	{ { "qm", "destroy", "9000", "--purge", "1", "--destroy-unreferenced-disks", "1" }, 0, "" }, \
+	{ CONTENT("local"), 0, "[]" }, \
+	{ CONTENT("local-lvm"), 0, "[]" }, \
+	{ { "rm", "-rf", RDIR }, 0, "" }
+
 static const struct step happy[] = {
-	STEPS_Q,
-	STEPS_T,
-	{ { "pvesm", "alloc", "local-lvm", "9000", "vm-9000-pc-t", "2048M", "--format", "raw" },
-	  0, "  Logical volume \"vm-9000-pc-t\" created.\nsuccessfully created '" TVOL "'\n" },
-	{ CONTENT("local-lvm"), 0, "[{\"content\":\"images\",\"ctime\":1718000001,\"format\":"
-	  "\"raw\",\"size\":2147483648,\"vmid\":9000,\"volid\":\"" TVOL "\"}]" },
-	{ { "pvesm", "path", TVOL }, 0, "/dev/pve/vm-9000-pc-t\n" },
-	{ { "qm", "set", "9000", "--virtio0", QVOL ",cache=none", "--virtio1",
-	    TVOL ",cache=writeback" }, 0, "update VM 9000: -virtio0 " QVOL ",cache=none "
-	  "-virtio1 " TVOL ",cache=writeback\n" },
-	{ { "mkdir", "-p", RDIR }, 0, "" },
-	{ { "COPY", "vmlinuz", RDIR "/vmlinuz" }, 0 },
-	{ { "COPY", "initrd.cpio", RDIR "/initrd.cpio" }, 0 },
-	/* the cycle's workload */
+	STEPS_PREPARED,
+	/* the cycle's workload: the ledger's port (7000 here) forwarded from the node's
+	 * 127.0.0.1:41234, and the VM's user-mode network device for the guest */
+	{ { "FORWARD", "7000" }, 0, "41234" },
 	{ { "qm", "set", "9000", "--args", "-kernel " RDIR "/vmlinuz -initrd " RDIR
-	    "/initrd.cpio -serial file:" RDIR "/console-1.log -append 'console=ttyS0 *" }, 0,
+	    "/initrd.cpio -serial file:" RDIR "/console-1.log -netdev user,id=pcl -device "
+	    "virtio-net-pci,netdev=pcl -append 'console=ttyS0 *" }, 0,
 	  "update VM 9000: -args ...\n" },
 	{ { "qm", "start", "9000" }, 0, "" },
 	/* the node is back: a cut in the middle of qm start left the VM locked */
@@ -240,13 +283,17 @@ static const struct step happy[] = {
 	  "POWERCUT check-line disk=2 {\"type\":\"check\",\"version\":1,\"campaign\":7,\"cycle\":3}\r\n"
 	  "POWERCUT check-end disk=2 rc=1 ms=80\r\n"
 	  "POWERCUT done mode=check status=ok\r\n" },
-	/* close */
-	{ { "pvesh", "get", "/nodes/pve1/qemu/9000/status/current", "--output-format", "json" }, 0,
-	  "{\"status\":\"stopped\",\"vmid\":9000}" },
-	{ { "qm", "destroy", "9000", "--purge", "1", "--destroy-unreferenced-disks", "1" }, 0, "" },
-	{ CONTENT("local"), 0, "[]" },
-	{ CONTENT("local-lvm"), 0, "[]" },
-	{ { "rm", "-rf", RDIR }, 0, "" },
+	/* close: everything removed, then the forward ended */
+	STEPS_CLOSED,
+	{ { "CANCEL_FORWARD", "7000" }, 0 },
+};
+
+/* The node's sshd refuses the forward: the workload does not start (no VM started
+ * with a ledger it cannot reach), and close still removes everything. */
+static const struct step no_forward[] = {
+	STEPS_PREPARED,
+	{ { "FORWARD", "7000" }, 1, "" },
+	STEPS_CLOSED,
 };
 
 /* Storage full on the second disk; at close the VM is locked, destroy leaves the
@@ -275,7 +322,7 @@ static const struct step full[] = {
 static const struct step exists[] = {
 	{ { "pvesh", "get", "/cluster/status", "--output-format", "json" }, 0, CLUSTER_STATUS },
 	{ { "qm", "create", "9000", "--name", "powercut-9000", "--onboot", "0", "--memory",
-	    "1024", "--cores", "2", "--ostype", "l26", "--net0", "virtio,bridge=vmbr0" }, 0, "" },
+	    "1024", "--cores", "2", "--ostype", "l26" }, 0, "" },
 	{ { "pvesh", "get", "/storage/local", "--output-format", "json" }, 0,
 	  "{\"storage\":\"local\",\"type\":\"dir\",\"path\":\"/var/lib/vz\"}" },
 	{ { "pvesm", "alloc", "local", "9000", "vm-9000-pc-q.qcow2", "1024M", "--format",
@@ -289,7 +336,7 @@ static const struct step exists[] = {
 static const struct step vm_exists[] = {
 	{ { "pvesh", "get", "/cluster/status", "--output-format", "json" }, 0, CLUSTER_STATUS },
 	{ { "qm", "create", "9000", "--name", "powercut-9000", "--onboot", "0", "--memory",
-	    "1024", "--cores", "2", "--ostype", "l26", "--net0", "virtio,bridge=vmbr0" }, 255, "",
+	    "1024", "--cores", "2", "--ostype", "l26" }, 255, "",
 	  "unable to create VM 9000 - VM 9000 already exists on node 'pve1'\n" },
 };
 
@@ -307,7 +354,8 @@ static const struct step fio_stop_steps[] = {
 	{ { "cat", "--", RDIR "/fio.json" }, 0, FIO_OUT },
 };
 
-/* The happy cycle with fio's steps where the driver must issue them. */
+/* The happy cycle with fio's steps where the driver must issue them: fio starts before
+ * the ledger's forward and the VM. */
 static struct step fio_cycle[64];
 static size_t n_fio_cycle;
 
@@ -318,8 +366,7 @@ static void build_fio_cycle(void)
 
 	for (size_t i = 0; i < n; i++) {
 		const struct step *h = &happy[i];
-		if (!started && !strcmp(h->argv[0], "qm") && h->argv[3] &&
-		    !strcmp(h->argv[3], "--args")) {
+		if (!started && !strcmp(h->argv[0], "FORWARD")) {
 			fio_cycle[k++] = fio_start_steps[0];
 			fio_cycle[k++] = fio_start_steps[1];
 			started = true;
@@ -350,6 +397,7 @@ static const struct step fio_close[] = {
 	{ { "setsid", "-f", "sh", "-c", "cd \"$1\"*", "sh", RDIR, "fio", "--thread",
 	    "--output-format=json", "--status-interval=1", "--filename=" RDIR "/fio.data",
 	    "--filesize=33554432", RDIR "/0-load.fio" }, 0, "" },
+	{ { "FORWARD", "7000" }, 0, "41234" },
 	{ { "qm", "set", "9000", "--args", "-kernel *" }, 0, "" },
 	{ { "qm", "start", "9000" }, 255, "", "start failed: QEMU exited with code 1\n" },
 	/* close: fio first (SIGKILL), then the VM and its volumes */
@@ -360,6 +408,7 @@ static const struct step fio_close[] = {
 	{ CONTENT("local"), 0, "[]" },
 	{ CONTENT("local-lvm"), 0, "[]" },
 	{ { "rm", "-rf", RDIR }, 0, "" },
+	{ { "CANCEL_FORWARD", "7000" }, 0 },
 };
 
 static struct bench_config *cfg;
@@ -429,13 +478,21 @@ static void test_cycle(void **state)
 
 	/* The job reached the kernel command line, write mode first, then check mode. */
 	assert_int_equal(n_args, 2);
+	/* The guest reaches the ledger at the node's end of the forward, 10.0.2.2 behind
+	 * the user-mode network device; the job's ledger_host is this host's business. */
 	assert_non_null(strstr(issued_args[0], " powercut.mode=write powercut.disks=1:vda,2:vdb "
-			       "powercut.ledger=192.0.2.1:7000 powercut.token=tok3n "
+			       "powercut.ledger=10.0.2.2:41234 powercut.token=tok3n "
 			       "powercut.campaign=7 powercut.cycle=3 powercut.w.seed=42 "));
+	assert_null(strstr(issued_args[0], "192.0.2.1"));
+	assert_null(strstr(issued_args[0], "powercut.net="));
 	assert_non_null(strstr(issued_args[0], " powercut.w.span_mib=16 "));
 	assert_int_equal(issued_args[0][strlen(issued_args[0]) - 1], '\'');
 	assert_null(strstr(issued_args[0], "baseline_exists"));
 	assert_non_null(strstr(issued_args[1], " powercut.mode=check "));
+	/* The check needs no network: no device, no DHCP, no ledger. */
+	assert_null(strstr(issued_args[1], "-netdev"));
+	assert_non_null(strstr(issued_args[1], " powercut.net=none "));
+	assert_null(strstr(issued_args[1], "powercut.ledger="));
 	assert_null(strstr(issued_args[1], "powercut.w.flush="));
 
 	/* Metadata: the corruption is reported, the thin LV and pool are fine. */
@@ -459,6 +516,9 @@ static void test_cycle(void **state)
 	json_t *col = node_proxmox_ops.collect(&node);
 	assert_string_equal(json_string_value(json_object_get(json_array_get(
 		json_object_get(col, "volumes"), 1), "path")), "/dev/pve/vm-9000-pc-t");
+	json_t *lf = json_object_get(col, "ledger_forward");
+	assert_int_equal(json_integer_value(json_object_get(lf, "node_port")), 41234);
+	assert_int_equal(json_integer_value(json_object_get(lf, "host_port")), 7000);
 	json_decref(col);
 	for (int i = 0; i < 2; i++) {
 		unlink(res[i].report_path);
@@ -544,6 +604,21 @@ static void test_fio_killed_at_close(void **state)
 	json_t *col = node_proxmox_ops.collect(&node);
 	assert_null(json_object_get(col, "fio"));	/* never read back */
 	json_decref(col);
+	end();
+}
+
+static void test_forward_refused(void **state)
+{
+	struct node_job job = { .campaign = 7, .cycle = 3, .token = "tok3n",
+				.ledger_host = "127.0.0.1", .ledger_port = 7000, .seed = 42,
+				.baseline = true };
+
+	begin(no_forward, sizeof(no_forward) / sizeof(no_forward[0]));
+	free(cfg->node->guest);
+	cfg->node->guest = strdup(guest);
+	assert_int_equal(node_proxmox_ops.prepare(&node), 0);
+	assert_int_equal(node_proxmox_ops.start_workload(&node, &job), -EPERM);
+	assert_int_equal(n_args, 0);	/* the VM was never given a job */
 	end();
 }
 
@@ -659,6 +734,7 @@ int main(void)
 		cmocka_unit_test(test_cycle),
 		cmocka_unit_test(test_cycle_fio),
 		cmocka_unit_test(test_fio_killed_at_close),
+		cmocka_unit_test(test_forward_refused),
 		cmocka_unit_test(test_storage_full_cleanup),
 		cmocka_unit_test(test_volume_exists_left_alone),
 		cmocka_unit_test(test_vm_exists_left_alone),

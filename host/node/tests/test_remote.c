@@ -2,7 +2,9 @@
  * one, reached through a private sshd on 127.0.0.1 (host/ssh/tests/sshd_helper.h).
  * One process-kill cycle through the node_* calls, with a qcow2 disk (lazy refcounts,
  * a backing chain) and a raw disk, fio as load beside the agent, and the host's ledger
- * receiving the guest's acknowledgements (at 10.0.2.2, QEMU's user network):
+ * receiving the guest's acknowledgements through the driver's reverse ssh forward (the
+ * guest is told 10.0.2.2:PORT, QEMU's user network's view of the node's loopback, PORT
+ * the node's end of the forward, not the ledger's own port):
  *   prepare (guest copied, images created) -> workload (guest writes, fio runs) ->
  *   kill -9 of QEMU's pid -> wait_up -> check (qemu-img check, the guest's check mode,
  *   fio's last complete report) -> close (the run directory is gone, nothing runs).
@@ -141,6 +143,27 @@ static pid_t qemu_pid(void)
 	return pid;
 }
 
+/* The port of powercut.ledger=10.0.2.2:PORT on QEMU's command line, or -1. */
+static int guest_ledger_port(pid_t pid)
+{
+	static const char key[] = "powercut.ledger=10.0.2.2:";
+	char path[64], buf[16384];
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	for (size_t i = 0; i < n; i++)
+		if (!buf[i])
+			buf[i] = ' ';
+	buf[n] = '\0';
+	const char *at = strstr(buf, key);
+	return at ? atoi(at + sizeof(key) - 1) : -1;
+}
+
 /* The node of the running test, closed by the teardown when the test failed. */
 static struct node *live;
 
@@ -218,8 +241,8 @@ static void kill_cycle(void **state)
 	snprintf(pattern, sizeof(pattern), "%s/run.*/a-qcow2.qcow2", rdir);
 	assert_int_equal(count(pattern), 1);
 
-	/* As `powercut cycle` says it on the fast tier: the driver maps the host's
-	 * loopback to the guest's view of the node's loopback. */
+	/* As `powercut cycle` says it on the fast tier; the remote driver does not use
+	 * ledger_host (the ledger is on this host's loopback): it forwards ledger_port. */
 	struct node_job job = { .campaign = 1, .cycle = 1, .token = TOKEN,
 				.ledger_host = "127.0.0.1", .ledger_port = ledger_port(l),
 				.seed = 7, .baseline = true };
@@ -227,6 +250,15 @@ static void kill_cycle(void **state)
 	pid_t pid = qemu_pid();
 	assert_true(pid > 0);
 	assert_int_equal(kill(pid, 0), 0);
+	/* The guest's kernel command line (QEMU runs on this very host) names the node's
+	 * end of the ssh forward, never the ledger's own port: every acknowledgement
+	 * below came through the forward. */
+	int fwd = guest_ledger_port(pid);
+	print_message("the guest's ledger: 10.0.2.2:%d, the ledger's own port %u\n", fwd,
+		      ledger_port(l));
+	assert_true(fwd > 0);
+	assert_int_not_equal(fwd, ledger_port(l));
+	assert_true(tsshd_port_open(fwd));
 	/* The guest writes through the ledger: wait for acknowledgements. */
 	do {
 		usleep(100000);
@@ -276,12 +308,17 @@ static void kill_cycle(void **state)
 	assert_true(json_integer_value(json_object_get(w, "ios")) > 0);
 	assert_string_equal(json_string_value(json_object_get(json_object_get(info, "fio"),
 			    "verify")), "pass");
+	json_t *lf = json_object_get(info, "ledger_forward");
+	assert_int_equal(json_integer_value(json_object_get(lf, "node_port")), fwd);
+	assert_int_equal(json_integer_value(json_object_get(lf, "host_port")), ledger_port(l));
 	json_decref(info);
 
 	for (size_t i = 0; i < cfg->n_disks; i++)
 		node_disk_result_release(&res[i]);
 	live = NULL;
 	node_close(n);
+	/* The forward ended with the node's ssh connection. */
+	assert_false(tsshd_port_open(fwd));
 	snprintf(pattern, sizeof(pattern), "%s/run.*", rdir);
 	assert_int_equal(count(pattern), 0);
 	assert_int_equal(leftovers(false), 0);

@@ -89,6 +89,11 @@ char *tsshd_read_file(const char *path, size_t *len)
 
 int tsshd_start(const struct tsshd *t, int p, struct child *c)
 {
+	return tsshd_start_extra(t, p, NULL, c);
+}
+
+int tsshd_start_extra(const struct tsshd *t, int p, const char *extra, struct child *c)
+{
 	/* child.h keeps argv: it must outlive the child (one sshd per port at a time). */
 	static const char *argv[] = { TSSHD_BIN, "-D", "-e", "-f", NULL, NULL };
 	static char cfg[4200];
@@ -101,8 +106,8 @@ int tsshd_start(const struct tsshd *t, int p, struct child *c)
 		 "AuthorizedKeysFile %s/authorized_keys\nPidFile %s/sshd.%d.pid\n"
 		 "UsePAM no\nStrictModes no\nPermitRootLogin prohibit-password\n"
 		 "PasswordAuthentication no\nKbdInteractiveAuthentication no\n"
-		 "MaxStartups 50\n",
-		 p, t->dir, t->dir, t->dir, p);
+		 "MaxStartups 50\n%s",
+		 p, t->dir, t->dir, t->dir, p, extra ? extra : "");
 	if ((rc = tsshd_write_file(cfg, text)) < 0)
 		return rc;
 	argv[4] = cfg;

@@ -40,6 +40,8 @@ void tsshd_teardown(struct tsshd *t);
 /* Another sshd of the same keys on port p (its own config); waits until it listens.
  * 0 or a negative errno. */
 int tsshd_start(const struct tsshd *t, int p, struct child *c);
+/* The same with lines appended to its sshd_config ("AllowTcpForwarding no\n"). */
+int tsshd_start_extra(const struct tsshd *t, int p, const char *extra, struct child *c);
 void tsshd_stop(struct child *c);
 
 /* A free TCP port on 127.0.0.1 (free when asked), or -1. */

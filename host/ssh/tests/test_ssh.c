@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <setjmp.h>
@@ -374,6 +375,211 @@ static void test_booting_node(void **state)
 	ssh_close(s);
 }
 
+/* ---- reverse port forward (the guest's way back to the ledger) ---- */
+
+/* A listener on 127.0.0.1 of this host (the controller side): accepts one connection,
+ * keeps what arrives up to a newline and answers with its own line, then closes. */
+struct peer {
+	int lfd, port;
+	char got[256];
+	const char *reply;
+	int accepted;
+};
+
+static void peer_listen(struct peer *pe, const char *reply)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+
+	memset(pe, 0, sizeof(*pe));
+	pe->reply = reply;
+	pe->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(pe->lfd >= 0);
+	assert_int_equal(bind(pe->lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(pe->lfd, 4), 0);
+	assert_int_equal(getsockname(pe->lfd, (struct sockaddr *)&a, &len), 0);
+	pe->port = ntohs(a.sin_port);
+}
+
+static void *peer_main(void *arg)
+{
+	struct peer *pe = arg;
+	size_t n = 0;
+	int fd = accept(pe->lfd, NULL, NULL);
+
+	if (fd < 0)
+		return NULL;
+	pe->accepted++;
+	while (n + 1 < sizeof(pe->got)) {
+		ssize_t k = read(fd, pe->got + n, 1);
+		if (k <= 0 || pe->got[n++] == '\n')
+			break;
+	}
+	pe->got[n] = '\0';
+	if (write(fd, pe->reply, strlen(pe->reply)) < 0)
+		pe->got[0] = '\0';
+	close(fd);
+	return NULL;
+}
+
+/* The node side: connect to 127.0.0.1:p (the node is this host), send msg, read all
+ * until EOF or timeout_ms. Returns the bytes read, -1 when the connect failed, -2 on a
+ * timeout. */
+static ssize_t node_talk(int p, const char *msg, char *buf, size_t len, int timeout_ms)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+				 .sin_port = htons((uint16_t)p) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	size_t n = 0;
+
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (msg && write(fd, msg, strlen(msg)) < 0) {
+		close(fd);
+		return 0;
+	}
+	for (;;) {
+		struct pollfd pf = { .fd = fd, .events = POLLIN };
+		if (poll(&pf, 1, timeout_ms) <= 0) {
+			close(fd);
+			return -2;
+		}
+		ssize_t k = read(fd, buf + n, len - 1 - n);
+		if (k <= 0 || (n += (size_t)k) + 1 >= len)
+			break;
+	}
+	buf[n] = '\0';
+	close(fd);
+	return (ssize_t)n;
+}
+
+/* The node's listener is gone within timeout_ms. */
+static bool closes_within(int p, int timeout_ms)
+{
+	for (int64_t end = now_ms() + timeout_ms; now_ms() < end; usleep(50000))
+		if (!tsshd_port_open(p))
+			return true;
+	return false;
+}
+
+static void test_forward(void **state)
+{
+	struct peer pe;
+	pthread_t th;
+	char buf[256];
+	int rport = 0, again = 0;
+	struct ssh *s = open_ssh("userkey", "known_hosts", port, true);
+
+	/* No master yet: the forward starts one. */
+	peer_listen(&pe, "ledger says hello\n");
+	pthread_create(&th, NULL, peer_main, &pe);
+	assert_int_equal(ssh_forward_remote(s, pe.port, &rport), 0);
+	print_message("node port %d leads to local port %d\n", rport, pe.port);
+	assert_true(rport > 0 && rport != pe.port);
+	/* Bytes both ways, through the node's sshd and the master. */
+	assert_int_equal(node_talk(rport, "ack 1 from the guest\n", buf, sizeof(buf), 5000), 18);
+	pthread_join(th, NULL);
+	assert_string_equal(buf, "ledger says hello\n");
+	assert_string_equal(pe.got, "ack 1 from the guest\n");
+	assert_int_equal(pe.accepted, 1);
+
+	/* The same target again: the master's forward, the same port. */
+	assert_int_equal(ssh_forward_remote(s, pe.port, &again), 0);
+	assert_int_equal(again, rport);
+	/* Cancelled: the node's port closes; a second cancel finds nothing. */
+	assert_int_equal(ssh_forward_cancel(s, pe.port), 0);
+	assert_true(closes_within(rport, 3000));
+	assert_int_equal(ssh_forward_cancel(s, pe.port), -ENOENT);
+
+	/* The forward ends with the master. */
+	assert_int_equal(ssh_forward_remote(s, pe.port, &rport), 0);
+	assert_true(tsshd_port_open(rport));
+	ssh_close(s);
+	assert_true(closes_within(rport, 3000));
+	close(pe.lfd);
+}
+
+static void test_forward_nothing_listens(void **state)
+{
+	struct peer pe;
+	char buf[64];
+	int rport = -1, free_p = free_port();
+	struct ssh *s = open_ssh("userkey", "known_hosts", port, true);
+	struct ssh *plain = open_ssh("userkey", "known_hosts", port, false);
+	int64_t t0 = now_ms();
+
+	/* Nothing listens here: refused when asked, not a forward that hangs up later. */
+	assert_int_equal(ssh_forward_remote(s, free_p, &rport), -ECONNREFUSED);
+	assert_int_equal(rport, -1);
+	assert_true(now_ms() - t0 < 1000);
+	/* No control master, no forward. */
+	assert_int_equal(ssh_forward_remote(plain, 22, &rport), -EINVAL);
+	assert_int_equal(ssh_forward_cancel(plain, 22), -ENOENT);
+	ssh_close(plain);
+
+	/* The listener goes away after the forward: a connection on the node is closed at
+	 * once (EOF), it does not hang. */
+	peer_listen(&pe, "");
+	assert_int_equal(ssh_forward_remote(s, pe.port, &rport), 0);
+	close(pe.lfd);
+	t0 = now_ms();
+	assert_int_equal(node_talk(rport, "ack\n", buf, sizeof(buf), 5000), 0);
+	print_message("closed after %lld ms\n", (long long)(now_ms() - t0));
+	assert_true(now_ms() - t0 < 3000);
+	ssh_close(s);
+}
+
+/* Known hosts for a private sshd of the same host key on port p. */
+static void known_hosts_for(int p, const char *name)
+{
+	char kh[4200], line[8400], path[4200];
+	size_t len;
+
+	pathf(path, sizeof(path), "hostkey.pub");
+	char *pub = read_file(path, &len);
+	assert_non_null(pub);
+	snprintf(line, sizeof(line), "[127.0.0.1]:%d %s", p, pub);
+	free(pub);
+	pathf(kh, sizeof(kh), name);
+	write_file(kh, line);
+}
+
+static void test_forward_refused_dropped(void **state)
+{
+	struct peer pe;
+	struct child own;
+	int rport = -1, p = free_port();
+
+	peer_listen(&pe, "");
+	/* A node whose sshd allows no forwarding: said so, with what to change. */
+	assert_int_equal(tsshd_start_extra(&T, p, "AllowTcpForwarding no\n", &own), 0);
+	known_hosts_for(p, "known_hosts_nofwd");
+	struct ssh *s = open_ssh("userkey", "known_hosts_nofwd", p, true);
+	assert_int_equal(ssh_forward_remote(s, pe.port, &rport), -EPERM);
+	assert_int_equal(rport, -1);
+	ssh_close(s);
+	sshd_stop(&own);
+
+	/* The node's connection drops (its power was cut): the forward is gone with the
+	 * master, and asking again gives a working forward on a new master. */
+	p = free_port();
+	assert_int_equal(sshd_start(p, &own), 0);
+	known_hosts_for(p, "known_hosts_fwdrop");
+	s = open_ssh("userkey", "known_hosts_fwdrop", p, true);
+	assert_int_equal(ssh_forward_remote(s, pe.port, &rport), 0);
+	assert_true(kill_sessions(own.pid) > 0);
+	assert_true(closes_within(rport, 3000));
+	int again = -1;
+	assert_int_equal(ssh_forward_remote(s, pe.port, &again), 0);
+	assert_true(tsshd_port_open(again));
+	ssh_close(s);
+	sshd_stop(&own);
+	close(pe.lfd);
+}
+
 int main(void)
 {
 	const char *why;
@@ -393,6 +599,9 @@ int main(void)
 		cmocka_unit_test(test_auth_refused_timeout),
 		cmocka_unit_test(test_dropped_mid_command),
 		cmocka_unit_test(test_booting_node),
+		cmocka_unit_test(test_forward),
+		cmocka_unit_test(test_forward_nothing_listens),
+		cmocka_unit_test(test_forward_refused_dropped),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	tsshd_teardown(&T);
