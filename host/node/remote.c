@@ -6,8 +6,15 @@
  *           the guest's vmlinux and initrd.cpio copied to REMOTE_DIR/guest unless the
  *           node's sha256sum already matches (that cache is kept across runs); the
  *           disks created with qemu-img in the run directory (qcow2 with the bench's
- *           options, on an empty base.qcow2 as its backing file when backing = yes;
- *           raw; the lvmthin disk is a raw image on which the guest builds its pool).
+ *           options; raw; the lvmthin disk is a raw image on which the guest builds
+ *           its pool).
+ * baseline  only with a backing = yes qcow2 disk, as the local tier's host baselines
+ *           (qemu.c): a first boot, as cycle - 1, writes the baselines (--writes 1
+ *           --flush always) and stops cleanly; then each backing image becomes
+ *           NAME.base.qcow2, the backing file of a new overlay under the image's name,
+ *           the image under test from then on. The write boot's unflushed writes
+ *           allocate clusters in the overlay, which a cut rolls back to the base's
+ *           older data (the seed bugs). One more boot per cycle.
  * start     fio jobs of [node] fio (copied to the run dir, run detached with
  *           --output-format=json --status-interval=1); then QEMU (KVM when the node
  *           has a usable /dev/kvm, else TCG) with -daemonize -pidfile, the console
