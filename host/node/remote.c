@@ -6,8 +6,15 @@
  *           the guest's vmlinux and initrd.cpio copied to REMOTE_DIR/guest unless the
  *           node's sha256sum already matches (that cache is kept across runs); the
  *           disks created with qemu-img in the run directory (qcow2 with the bench's
- *           options, on an empty base.qcow2 as its backing file when backing = yes;
- *           raw; the lvmthin disk is a raw image on which the guest builds its pool).
+ *           options; raw; the lvmthin disk is a raw image on which the guest builds
+ *           its pool).
+ * baseline  only with a backing = yes qcow2 disk, as the local tier's host baselines
+ *           (qemu.c): a first boot, as cycle - 1, writes the baselines (--writes 1
+ *           --flush always) and stops cleanly; then each backing image becomes
+ *           NAME.base.qcow2, the backing file of a new overlay under the image's name,
+ *           the image under test from then on. The write boot's unflushed writes
+ *           allocate clusters in the overlay, which a cut rolls back to the base's
+ *           older data (the seed bugs). One more boot per cycle.
  * start     fio jobs of [node] fio (copied to the run dir, run detached with
  *           --output-format=json --status-interval=1); then QEMU (KVM when the node
  *           has a usable /dev/kvm, else TCG) with -daemonize -pidfile, the console
@@ -71,6 +78,7 @@ struct rpriv {
 	char img[NODE_MAX_DISKS][PATH_MAX + 64];
 	char pidfile[PATH_MAX + 32], console[PATH_MAX + 32];
 	bool kvm, qemu_started;
+	bool chained;			/* the baseline boot ran: every disk has a baseline */
 	/* the ledger's forward: the node's 127.0.0.1:fwd_port -> 127.0.0.1:fwd_local here */
 	int fwd_port, fwd_local;
 	int boots;
@@ -205,11 +213,24 @@ static int guest_copy(struct rpriv *p, const char *name)
 	return remote_copy(p->r, local, path, CMD_TIMEOUT_MS);
 }
 
+static void qcow2_opts(const struct cfg_disk *d, char *opts, size_t len)
+{
+	snprintf(opts, len, "cluster_size=%" PRIu64 ",extended_l2=%s,lazy_refcounts=%s,"
+		 "preallocation=%s", d->cluster_size, d->extended_l2 ? "on" : "off",
+		 d->lazy_refcounts ? "on" : "off", prealloc_names[d->preallocation]);
+}
+
+static bool is_chain(const struct cfg_disk *d)
+{
+	return d->backing && d->format == DISK_QCOW2;
+}
+
+/* A backing disk is created as its base alone, under the image's name: the image
+ * under test of the baseline boot, which chain_snapshot then moves aside. */
 static int disk_create(struct node *n, struct rpriv *p, size_t i)
 {
 	const struct cfg_disk *d = n->cfg->disks[i];
-	char size[32], opts[256], base[PATH_MAX + 32];
-	int rc;
+	char size[32], opts[256];
 
 	snprintf(size, sizeof(size), "%" PRIu64, d->size);
 	if (d->format != DISK_QCOW2) {
@@ -218,24 +239,32 @@ static int disk_create(struct node *n, struct rpriv *p, size_t i)
 		return rrun(p, argv, false, NULL);
 	}
 	snprintf(p->img[i], sizeof(p->img[i]), "%s/%s.qcow2", p->rdir, d->name);
-	snprintf(opts, sizeof(opts), "cluster_size=%" PRIu64 ",extended_l2=%s,lazy_refcounts=%s,"
-		 "preallocation=%s", d->cluster_size, d->extended_l2 ? "on" : "off",
-		 d->lazy_refcounts ? "on" : "off", prealloc_names[d->preallocation]);
-	if (d->backing) {
-		/* The volume chain: the image under test is an overlay of a base that is
-		 * never written again (empty: the guest's baseline lands in the overlay). */
-		snprintf(base, sizeof(base), "%s/%s.base.qcow2", p->rdir, d->name);
-		const char *mk[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-o", opts, base,
-				     size, NULL };
-		if ((rc = rrun(p, mk, false, NULL)) < 0)
-			return rc;
-		const char *ov[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-o", opts, "-b",
-				     base, "-F", "qcow2", p->img[i], size, NULL };
-		return rrun(p, ov, false, NULL);
-	}
+	qcow2_opts(d, opts, sizeof(opts));
 	const char *argv[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-o", opts, p->img[i],
 			       size, NULL };
 	return rrun(p, argv, false, NULL);
+}
+
+/* The seed's volume-chain snapshot: the image, which holds the baseline, becomes
+ * NAME.base.qcow2, the read-only backing file of a new overlay with the same options
+ * that takes the image's name and is the image under test from now on. The workload's
+ * writes then allocate clusters in the overlay, whose metadata a cut without a flush
+ * rolls back to the base's older data. */
+static int chain_snapshot(struct node *n, struct rpriv *p, size_t i)
+{
+	const struct cfg_disk *d = n->cfg->disks[i];
+	char size[32], opts[256], base[PATH_MAX + 64];
+	int rc;
+
+	snprintf(size, sizeof(size), "%" PRIu64, d->size);
+	snprintf(base, sizeof(base), "%s/%s.base.qcow2", p->rdir, d->name);
+	qcow2_opts(d, opts, sizeof(opts));
+	const char *mv[] = { "mv", "-f", "--", p->img[i], base, NULL };
+	const char *ov[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-o", opts, "-b", base,
+			     "-F", "qcow2", p->img[i], size, NULL };
+	if ((rc = rrun(p, mv, false, NULL)) < 0)
+		return rc;
+	return rrun(p, ov, false, NULL);
 }
 
 /* The ledger listens on this host's loopback (host/campaign), out of the node's
@@ -304,8 +333,27 @@ static int remote_node_prepare(struct node *n)
 	return 0;
 }
 
-static int boot(struct node *n, const struct node_job *job, bool check)
+/* What a boot of the guest is for. */
+enum boot_mode {
+	BOOT_WRITE,	/* the cycle's workload, to be cut */
+	BOOT_BASELINE,	/* the baselines of a backing chain, to a clean stop */
+	BOOT_CHECK,	/* the agents' check */
+};
+
+/* Does disk i take part in the baseline boot? The backing chains always; on the
+ * cycle that writes the baseline, every other disk but the LVM one too, as on the
+ * local full tier: the guest's agents share one set of options, so the write boot
+ * that follows runs them all with the baseline existing (a new thin LV's baseline is
+ * its zeroes). */
+static bool in_baseline(const struct node *n, const struct rpriv *p,
+			const struct node_job *job, size_t i)
 {
+	return is_chain(n->cfg->disks[i]) || (job->baseline && (int)i != p->lvm);
+}
+
+static int boot(struct node *n, const struct node_job *job, enum boot_mode mode)
+{
+	bool check = mode == BOOT_CHECK, base = mode == BOOT_BASELINE, first = true;
 	struct rpriv *p = n->priv;
 	const struct cfg_workload *w = n->cfg->workload;
 	char kernel[PATH_MAX + 16], initrd[PATH_MAX + 16], append[4096], disks[256] = "";
@@ -319,9 +367,12 @@ static int boot(struct node *n, const struct node_job *job, bool check)
 	snprintf(initrd, sizeof(initrd), "%s/initrd.cpio", p->gdir);
 	for (size_t i = 0; i < p->n; i++) {
 		char dn[8];
+		if (base && !in_baseline(n, p, job, i))
+			continue;
 		snprintf(dn, sizeof(dn), "vd%c", (char)('a' + i));
-		off += (size_t)snprintf(disks + off, sizeof(disks) - off, "%s%zu:%s", i ? "," : "",
-					i + 1, (int)i == p->lvm ? "lvm" : dn);
+		off += (size_t)snprintf(disks + off, sizeof(disks) - off, "%s%zu:%s",
+					first ? "" : ",", i + 1, (int)i == p->lvm ? "lvm" : dn);
+		first = false;
 	}
 	off = (size_t)snprintf(append, sizeof(append),
 		"console=ttyS0 quiet powercut.mode=%s powercut.disks=%s "
@@ -336,7 +387,7 @@ static int boot(struct node *n, const struct node_job *job, bool check)
 		off += (size_t)snprintf(append + off, sizeof(append) - off,
 			" powercut.ledger=10.0.2.2:%d powercut.token=%s", p->fwd_port, job->token);
 	}
-	if (p->lvm >= 0) {
+	if (p->lvm >= 0 && !base) {
 		uint64_t mib = n->cfg->disks[p->lvm]->size >> 20;
 		off += (size_t)snprintf(append + off, sizeof(append) - off,
 			" powercut.lvm=%s powercut.lvm_dev=vd%c powercut.lvm_pool_size=%" PRIu64 "M"
@@ -345,6 +396,9 @@ static int boot(struct node *n, const struct node_job *job, bool check)
 	}
 	if (check)	/* the check reports on the console: no ledger, no DHCP */
 		off += (size_t)snprintf(append + off, sizeof(append) - off, " powercut.net=none");
+	else if (base)	/* as the local tier's host baselines: flushed, then a clean stop */
+		off += (size_t)snprintf(append + off, sizeof(append) - off,
+			" powercut.w.writes=1 powercut.w.flush=always");
 	else
 		off += (size_t)snprintf(append + off, sizeof(append) - off,
 			" powercut.w.queue_depth=%" PRId64 " powercut.w.pattern=%s"
@@ -353,7 +407,7 @@ static int boot(struct node *n, const struct node_job *job, bool check)
 			" powercut.w.duration=%.3f%s",
 			w->queue_depth, pattern_names[w->pattern], w->hot_set_pct,
 			flush_names[w->flush], w->flush_n, w->flush_ms, w->duration_ms / 1000.0,
-			job->baseline ? "" : " powercut.w.baseline_exists");
+			job->baseline && !p->chained ? "" : " powercut.w.baseline_exists");
 	if (off >= sizeof(append)) {
 		pc_err(LOG_NODE, "kernel command line too long");
 		return -E2BIG;
@@ -402,12 +456,15 @@ static int boot(struct node *n, const struct node_job *job, bool check)
 	if (!p->boot_log)
 		p->boot_log = json_array();
 	guest_console_boot(&p->con, p->boot_log, p->boots, check);
+	if (base)	/* a write boot to the console, told apart in the evidence */
+		json_object_set_new(json_array_get(p->boot_log, json_array_size(p->boot_log) - 1),
+				    "mode", json_string("baseline"));
 	p->con_off = 0;
 	if ((rc = rrun(p, argv, false, NULL)) < 0)
 		goto out;
 	p->qemu_started = true;
 	pc_debug(LOG_NODE, "booted the guest on '%s' (%s mode), console '%s'", remote_name(p->r),
-		 check ? "check" : "write", p->console);
+		 check ? "check" : base ? "baseline" : "write", p->console);
 out:
 	for (size_t i = 0; i < p->n; i++)
 		free(bd[i]);
@@ -476,16 +533,90 @@ static int qemu_kill(struct rpriv *p, const char *sig)
 	return rc;
 }
 
+/* Did every agent of the baseline boot end with 0? From its write-exit events. */
+static bool baseline_ok(const struct rpriv *p, int want)
+{
+	size_t i;
+	json_t *ev;
+	int ok = 0;
+
+	json_array_foreach(p->con.events, i, ev) {
+		const char *name = json_string_value(json_object_get(ev, "event"));
+		const char *rc = json_string_value(json_object_get(ev, "rc"));
+		if (name && !strcmp(name, "write-exit")) {
+			if (!rc || strcmp(rc, "0"))
+				return false;
+			ok++;
+		}
+	}
+	return ok == want;
+}
+
+/* The local tier's host baselines, in the guest: a boot of cycle - 1 whose agents
+ * write the baseline, flushed, and end by themselves; the guest syncs and powers off
+ * (QEMU closes the images cleanly). Then each backing disk's base gets its overlay. */
+static int baseline_boot(struct node *n, struct rpriv *p, const struct node_job *job)
+{
+	struct node_job base = *job;
+	int64_t t0 = now_ms();
+	int rc, want = 0;
+
+	for (size_t i = 0; i < p->n; i++)
+		want += in_baseline(n, p, job, i);
+	base.cycle = job->cycle ? job->cycle - 1 : 0;
+	if (job->cycle_begins)
+		job->cycle_begins(job->cb_arg, base.cycle);
+	if ((rc = boot(n, &base, BOOT_BASELINE)) < 0)
+		return rc;
+	rc = con_wait(p, true, (int)n->cfg->campaign->boot_timeout_ms);
+	/* done is the guest's last word before power-off: QEMU ends by itself. */
+	for (int64_t end = now_ms() + 10000; rc == 0 && now_ms() < end;) {
+		bool alive = true;
+		if (con_poll(p, &alive) == 0 && !alive)
+			break;
+		usleep((useconds_t)node_remote_poll_ms * 1000);
+	}
+	if (qemu_kill(p, "-TERM") < 0) {
+		qemu_kill(p, "-KILL");
+		if (rc == 0)
+			rc = -EIO;
+	}
+	if (rc == 0 && !baseline_ok(p, want)) {
+		pc_err(LOG_NODE, "the guest on '%s' did not write the baselines (console '%s')",
+		       remote_name(p->r), p->console);
+		rc = -EIO;
+	}
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < p->n; i++) {
+		if (!is_chain(n->cfg->disks[i]))
+			continue;
+		if ((rc = chain_snapshot(n, p, i)) < 0)
+			return rc;
+		pc_debug(LOG_NODE, "disk '%s': baseline of cycle %u is the backing file",
+			 n->cfg->disks[i]->name, base.cycle);
+	}
+	p->chained = true;
+	pc_info(LOG_NODE, "node '%s': %d baseline(s) of cycle %u written in %.1f s (boot %d)",
+		remote_name(p->r), want, base.cycle, (now_ms() - t0) / 1e3, p->boots);
+	return 0;
+}
+
 static int remote_node_start_workload(struct node *n, const struct node_job *job)
 {
 	struct rpriv *p = n->priv;
+	bool chain = false;
 	int rc;
 
+	for (size_t i = 0; i < p->n; i++)
+		chain |= is_chain(n->cfg->disks[i]);
+	if (chain && !p->chained && (rc = baseline_boot(n, p, job)) < 0)
+		return rc;
 	if ((rc = nodefio_start(&p->fio, p->r, p->rdir, n->cfg->node)) < 0)
 		return rc;
 	if (job->cycle_begins)
 		job->cycle_begins(job->cb_arg, job->cycle);
-	return boot(n, job, false);
+	return boot(n, job, BOOT_WRITE);
 }
 
 static int remote_node_power_lost(struct node *n, int cut)
@@ -599,7 +730,7 @@ static int remote_node_check(struct node *n, const struct node_job *job,
 		}
 	}
 	p->lvm_created = p->lvm >= 0;
-	if ((rc = boot(n, job, true)) == 0)
+	if ((rc = boot(n, job, BOOT_CHECK)) == 0)
 		rc = con_wait(p, true, (int)n->cfg->campaign->boot_timeout_ms);
 	guest_console_reports_close(&p->con);
 	/* The guest powers off after done: QEMU ends by itself, else it is killed. */
