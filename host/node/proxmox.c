@@ -71,8 +71,10 @@ struct ppriv {
 	json_t *events;
 	int poll_ms;			/* console poll interval */
 	struct nodefio fio;		/* fio beside the VM, in rdir */
-	/* the ledger's forward: the node's 127.0.0.1:fwd_port -> 127.0.0.1:fwd_local here */
-	int fwd_port, fwd_local;
+	/* The ledger on this host's loopback is out of the node's reach: asked at every
+	 * write boot, a reverse forward over ssh (remote.h); job->ledger_host, how a node
+	 * on this host would reach it, is not used. */
+	struct remote_ledger ledger;
 };
 
 static const char *const cache_names[] = { "none", "writeback", "writethrough", "directsync",
@@ -387,29 +389,6 @@ static int proxmox_prepare(struct node *n)
 	return remote_copy(p->r, local, p->initrd, CMD_TIMEOUT_MS);
 }
 
-/* The ledger listens on this host's loopback (host/campaign), out of the node's
- * reach: a reverse forward over ssh gives it a port on the node's loopback, which the
- * guest sees as 10.0.2.2 through the user-mode network device of `args` (QEMU's slirp
- * runs in the VM's QEMU process on the node). job->ledger_host says how a node on this
- * host would reach the ledger, which means nothing here: not used. Asked at every
- * write boot: after a power cut the old forward died with the ssh connection. */
-static int ledger_forward(struct ppriv *p, const struct node_job *job)
-{
-	int rc, port = 0;
-
-	if (p->fwd_port && p->fwd_local != job->ledger_port)
-		remote_forward_cancel(p->r, p->fwd_local);
-	p->fwd_port = 0;
-	if ((rc = remote_forward(p->r, job->ledger_port, &port)) < 0) {
-		pc_err(LOG_NODE, "the guest on '%s' cannot reach the ledger (port %u here): %s",
-		       remote_name(p->r), job->ledger_port, strerror(-rc));
-		return rc;
-	}
-	p->fwd_local = job->ledger_port;
-	p->fwd_port = port;
-	return 0;
-}
-
 /* Boot the guest: `args` carries the job (docs/guest.md), then qm start. In write mode
  * the VM gets the user-mode network device pcl (the guest's eth0, its only NIC) and
  * the ledger at 10.0.2.2; the check reports on the console and needs no network. */
@@ -425,10 +404,10 @@ static int boot(struct node *n, const struct node_job *job, bool check)
 		off += (size_t)snprintf(disks + off, sizeof(disks) - off, "%s%zu:vd%c", i ? "," : "",
 					i + 1, (char)('a' + i));
 	if (!check) {
-		if ((rc = ledger_forward(p, job)) < 0)
+		if ((rc = remote_ledger_open(p->r, &p->ledger, job->ledger_port)) < 0)
 			return rc;
 		snprintf(ledger, sizeof(ledger), " powercut.ledger=10.0.2.2:%d powercut.token=%s",
-			 p->fwd_port, job->token);
+			 p->ledger.node_port, job->token);
 	}
 	snprintf(p->console, sizeof(p->console), "%s/console-%d.log", p->rdir, ++p->boots);
 	off = (size_t)snprintf(args, sizeof(args),
@@ -725,8 +704,7 @@ static void proxmox_close(struct node *n)
 		const char *rm[] = { "rm", "-rf", p->rdir, NULL };
 		prun0(p, rm, false);
 	}
-	if (p->fwd_port)
-		remote_forward_cancel(p->r, p->fwd_local);
+	remote_ledger_close(p->r, &p->ledger);
 	json_decref(p->events);
 	remote_close(p->r);
 	free(p);
@@ -744,9 +722,8 @@ static json_t *proxmox_collect(struct node *n)
 		json_array_append_new(vols, json_pack("{s:s,s:s,s:s,s:s}", "disk", p->d[i].cfg->name,
 			"volid", p->d[i].volid, "path", p->d[i].path, "storage_type", p->d[i].stype));
 	json_object_set_new(j, "volumes", vols);
-	if (p->fwd_port)
-		json_object_set_new(j, "ledger_forward", json_pack("{s:i,s:i}", "node_port",
-				    p->fwd_port, "host_port", p->fwd_local));
+	if (p->ledger.node_port)
+		json_object_set_new(j, "ledger_forward", remote_ledger_json(&p->ledger));
 	json_object_set(j, "events", p->events ? p->events : json_null());
 	if (p->fio.record)
 		json_object_set(j, "fio", p->fio.record);

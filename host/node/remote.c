@@ -79,8 +79,10 @@ struct rpriv {
 	char pidfile[PATH_MAX + 32], console[PATH_MAX + 32];
 	bool kvm, qemu_started;
 	bool chained;			/* the baseline boot ran: every disk has a baseline */
-	/* the ledger's forward: the node's 127.0.0.1:fwd_port -> 127.0.0.1:fwd_local here */
-	int fwd_port, fwd_local;
+	/* The ledger on this host's loopback is out of the node's reach: asked at every
+	 * write boot, a reverse forward over ssh (remote.h); job->ledger_host, how a node
+	 * on this host would reach it, is not used. */
+	struct remote_ledger ledger;
 	int boots;
 	long con_off;			/* console bytes already read */
 	struct guest_console con;
@@ -267,30 +269,6 @@ static int chain_snapshot(struct node *n, struct rpriv *p, size_t i)
 	return rrun(p, ov, false, NULL);
 }
 
-/* The ledger listens on this host's loopback (host/campaign), out of the node's
- * reach: a reverse forward over ssh gives it a port on the node's loopback, which the
- * guest behind QEMU's user network sees as 10.0.2.2. job->ledger_host says how a node
- * on this host would reach it, which means nothing on another host: not used. Asked
- * at every write boot: after a power cut the old forward died with the connection. */
-static int ledger_forward(struct rpriv *p, const struct node_job *job)
-{
-	int rc, port = 0;
-
-	if (p->fwd_port && p->fwd_local != job->ledger_port)
-		remote_forward_cancel(p->r, p->fwd_local);
-	p->fwd_port = 0;
-	if ((rc = remote_forward(p->r, job->ledger_port, &port)) < 0) {
-		pc_err(LOG_NODE, "the guest on '%s' cannot reach the ledger (port %u here): %s",
-		       remote_name(p->r), job->ledger_port, strerror(-rc));
-		return rc;
-	}
-	p->fwd_local = job->ledger_port;
-	p->fwd_port = port;
-	pc_debug(LOG_NODE, "the ledger is at 10.0.2.2:%d for the guest on '%s' (forwarded to "
-		 "port %u here)", port, remote_name(p->r), job->ledger_port);
-	return 0;
-}
-
 static int remote_node_prepare(struct node *n)
 {
 	struct rpriv *p = n->priv;
@@ -382,10 +360,10 @@ static int boot(struct node *n, const struct node_job *job, enum boot_mode mode)
 		check ? "check" : "write", disks, job->campaign, job->cycle, job->seed,
 		w->block_size, w->span_mib);
 	if (!check) {
-		if ((rc = ledger_forward(p, job)) < 0)
+		if ((rc = remote_ledger_open(p->r, &p->ledger, job->ledger_port)) < 0)
 			return rc;
 		off += (size_t)snprintf(append + off, sizeof(append) - off,
-			" powercut.ledger=10.0.2.2:%d powercut.token=%s", p->fwd_port, job->token);
+			" powercut.ledger=10.0.2.2:%d powercut.token=%s", p->ledger.node_port, job->token);
 	}
 	if (p->lvm >= 0 && !base) {
 		uint64_t mib = n->cfg->disks[p->lvm]->size >> 20;
@@ -761,8 +739,7 @@ static void remote_node_close(struct node *n)
 		if (rrun(p, rm, false, NULL) < 0)
 			pc_warn(LOG_NODE, "'%s' may be left on '%s'", p->rdir, remote_name(p->r));
 	}
-	if (p->fwd_port)
-		remote_forward_cancel(p->r, p->fwd_local);
+	remote_ledger_close(p->r, &p->ledger);
 	guest_console_release(&p->con);
 	for (size_t i = 0; i < p->n; i++)
 		free(p->report_path[i]);
@@ -778,9 +755,8 @@ static json_t *remote_node_collect(struct node *n)
 	json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:i}", "tier", "full", "host", remote_name(p->r),
 			      "dir", p->rdir, "accel", p->kvm ? "kvm" : "tcg", "boots", p->boots);
 
-	if (p->fwd_port)
-		json_object_set_new(j, "ledger_forward", json_pack("{s:i,s:i}", "node_port",
-				    p->fwd_port, "host_port", p->fwd_local));
+	if (p->ledger.node_port)
+		json_object_set_new(j, "ledger_forward", remote_ledger_json(&p->ledger));
 	json_object_set(j, "boot_log", p->boot_log ? p->boot_log : json_null());
 	if (p->fio.record)
 		json_object_set(j, "fio", p->fio.record);

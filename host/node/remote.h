@@ -8,6 +8,8 @@
 #ifndef PC_NODE_REMOTE_H
 #define PC_NODE_REMOTE_H
 
+#include <jansson.h>
+
 #include "child.h"
 #include "config.h"
 
@@ -37,6 +39,21 @@ int remote_wait_up(struct remote *r, int timeout_ms);
 int remote_forward(struct remote *r, int local_port, int *remote_port);
 /* End that forward. 0, or -ENOENT when there is none (the connection is gone). */
 int remote_forward_cancel(struct remote *r, int local_port);
+
+/* The ledger's way from a guest on the node (remote_ledger.c, on top of
+ * remote_forward): on the node, 127.0.0.1:node_port leads to 127.0.0.1:host_port here,
+ * the ledger; the guest behind QEMU's user network sees the node's loopback as
+ * 10.0.2.2. 0 in node_port: none. */
+struct remote_ledger {
+	int node_port, host_port;
+};
+/* (Re)open it for the ledger's port: asked at every write boot, since a power cut
+ * ended the old forward with the ssh connection. 0 or a negative errno (logged). */
+int remote_ledger_open(struct remote *r, struct remote_ledger *l, int ledger_port);
+void remote_ledger_close(struct remote *r, struct remote_ledger *l);
+/* {"node_port", "host_port"} for the node's record, or NULL when none is open. */
+json_t *remote_ledger_json(const struct remote_ledger *l);
+
 /* The node's name for messages. */
 const char *remote_name(const struct remote *r);
 

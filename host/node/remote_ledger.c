@@ -1,0 +1,37 @@
+/* The ledger's forward for a node's guest. See remote.h. */
+#include <string.h>
+
+#include "log.h"
+#include "remote.h"
+
+int remote_ledger_open(struct remote *r, struct remote_ledger *l, int ledger_port)
+{
+	int rc, port = 0;
+
+	if (l->node_port && l->host_port != ledger_port)
+		remote_forward_cancel(r, l->host_port);
+	l->node_port = 0;
+	if ((rc = remote_forward(r, ledger_port, &port)) < 0) {
+		pc_err(LOG_NODE, "the guest on '%s' cannot reach the ledger (port %d here): %s",
+		       remote_name(r), ledger_port, strerror(-rc));
+		return rc;
+	}
+	l->host_port = ledger_port;
+	l->node_port = port;
+	pc_debug(LOG_NODE, "the ledger is at 10.0.2.2:%d for the guest on '%s' (forwarded to "
+		 "port %d here)", port, remote_name(r), ledger_port);
+	return 0;
+}
+
+void remote_ledger_close(struct remote *r, struct remote_ledger *l)
+{
+	if (l->node_port)
+		remote_forward_cancel(r, l->host_port);
+	l->node_port = 0;
+}
+
+json_t *remote_ledger_json(const struct remote_ledger *l)
+{
+	return l->node_port ? json_pack("{s:i,s:i}", "node_port", l->node_port, "host_port",
+					l->host_port) : NULL;
+}
