@@ -277,9 +277,13 @@ int report_analyze(struct report *r)
 			c->tax_cycles[RPT_X_GAPS]++;
 			example(c, RPT_X_GAPS, i);
 		}
-		/* Controls: a lying disk must show a violation in every power-cut cycle; a
-		 * safe disk never. */
-		bool bad = c->control == RPT_CTL_LYING ? !u->violations && strcmp(c->cut, "kill") :
+		/* Controls: a lying disk must show a violation in every power-cut cycle in
+		 * which it had acknowledged a flush before the cut (before the first one there
+		 * is nothing it could have lied about); a safe disk never. */
+		bool lying_cut = c->control == RPT_CTL_LYING && strcmp(c->cut, "kill");
+		if (lying_cut && !u->have_flush && !u->violations)
+			c->ctl_unexercised++;
+		bool bad = lying_cut ? !u->violations && u->have_flush :
 			   c->control == RPT_CTL_SAFE ? u->violations > 0 : false;
 		if (bad) {
 			c->ctl_bad++;
@@ -302,7 +306,7 @@ int report_analyze(struct report *r)
 			c->ctl_state = RPT_CTL_NOT_A_CONTROL;
 		else if (c->control == RPT_CTL_LYING && !strcmp(c->cut, "kill"))
 			c->ctl_state = RPT_CTL_NOT_APPLICABLE;	/* the disk cache survives a kill */
-		else if (!c->verified)
+		else if (!c->verified || c->ctl_unexercised == c->verified)
 			c->ctl_state = RPT_CTL_NO_DATA;
 		else
 			c->ctl_state = c->ctl_bad ? RPT_CTL_FAILED : RPT_CTL_PASSED;

@@ -13,6 +13,8 @@ void rpt_rate_str(char *buf, size_t len, const struct rpt_rate *rt);
 /* "149 more" / "bounded" / "rate above target". */
 void rpt_needed_str(char *buf, size_t len, const struct rpt_rate *rt);
 const char *rpt_ctl_state_name(int state);
+/* "" or "; N cycle(s) cut before its first flush, which cannot show a lie" (static). */
+const char *rpt_unexercised(const struct rpt_cell *c);
 const char *rpt_control_name(int control);
 /* The `powercut show` command line of a unit's cycle. */
 void rpt_show_cmd(char *buf, size_t len, const struct report *r, const struct rpt_unit *u);

@@ -52,6 +52,18 @@ void rpt_needed_str(char *buf, size_t len, const struct rpt_rate *rt)
 		snprintf(buf, len, "n/a");
 }
 
+const char *rpt_unexercised(const struct rpt_cell *c)
+{
+	static char buf[128];
+
+	if (!c->ctl_unexercised)
+		return "";
+	snprintf(buf, sizeof(buf), "; %" PRIu64 " cycle%s cut before its first acknowledged "
+		 "flush, which cannot show a lie", c->ctl_unexercised,
+		 c->ctl_unexercised == 1 ? "" : "s");
+	return buf;
+}
+
 const char *rpt_ctl_state_name(int s)
 {
 	switch (s) {

@@ -88,8 +88,10 @@ static void controls_banner(const struct report *r, FILE *f)
 			fputs("a process kill leaves the disk's cache intact, so a lying disk is only "
 			      "expected to lose flushed writes on a power cut", f);
 		else if (c->control == RPT_CTL_LYING)
-			fprintf(f, "a violation in %" PRIu64 " of %" PRIu64 " verified cycles (required: every one)",
-				c->violation_cycles, c->verified);
+			fprintf(f, "a violation in %" PRIu64 " of %" PRIu64 " verified cycles in which "
+				"it had acknowledged a flush (required: every one)%s",
+				c->violation_cycles, c->verified - c->ctl_unexercised,
+				rpt_unexercised(c));
 		else
 			fprintf(f, "a violation in %" PRIu64 " of %" PRIu64 " verified cycles (required: none)",
 				c->violation_cycles, c->verified);

@@ -65,6 +65,7 @@ static json_t *cell_json(const struct report *r, size_t i)
 	json_object_set_new(o, "unflushed_loss", rate_json(&c->unflushed));
 	json_object_set_new(o, "metadata_failure", rate_json(&c->meta));
 	json_object_set_new(o, "control_bad_cycles", json_integer((json_int_t)c->ctl_bad));
+	json_object_set_new(o, "control_unexercised_cycles", json_integer((json_int_t)c->ctl_unexercised));
 	if (c->ctl_example != SIZE_MAX)
 		json_object_set_new(o, "control_example", unit_ref(r, c->ctl_example));
 	json_t *tax = json_object();
@@ -146,10 +147,11 @@ json_t *report_json(const struct report *r)
 		const struct rpt_cell *c = &r->cells[i];
 		if (c->control == RPT_CTL_NONE)
 			continue;
-		json_array_append_new(ctl, json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:I}", "bench", c->bench,
-			"cut", c->cut, "disk", c->disk, "control", rpt_control_name(c->control),
+		json_array_append_new(ctl, json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:I}", "bench",
+			c->bench, "cut", c->cut, "disk", c->disk, "control", rpt_control_name(c->control),
 			"state", rpt_ctl_state_name(c->ctl_state), "bad_cycles", (json_int_t)c->ctl_bad,
-			"verified_cycles", (json_int_t)c->verified));
+			"verified_cycles", (json_int_t)c->verified, "unexercised_cycles",
+			(json_int_t)c->ctl_unexercised));
 	}
 	json_object_set_new(o, "controls", json_pack("{s:b,s:I,s:I,s:o}", "ok",
 		r->controls_failed == 0, "failed", (json_int_t)r->controls_failed, "passed",

@@ -46,8 +46,10 @@ int rpt_render_md(const struct report *r, FILE *f)
 			continue;
 		fprintf(f, "- cell %zu, %s disk `", i + 1, rpt_control_name(c->control));
 		md(f, c->disk);
-		fprintf(f, "` (%s cut): **%s**, violations in %" PRIu64 " of %" PRIu64 " verified cycles\n",
-			c->cut, rpt_ctl_state_name(c->ctl_state), c->violation_cycles, c->verified);
+		fprintf(f, "` (%s cut): **%s**, violations in %" PRIu64 " of %" PRIu64 " verified cycles%s"
+			"%s\n", c->cut, rpt_ctl_state_name(c->ctl_state), c->violation_cycles,
+			c->verified - c->ctl_unexercised, c->ctl_unexercised ?
+			" in which it had acknowledged a flush" : "", rpt_unexercised(c));
 	}
 	fprintf(f, "%s## Headline matrix\n\n| # | bench | cut | disk | cache | workload, flush | cycles "
 		"(verified) | violations | unflushed lost | metadata failures | leaks repaired | "

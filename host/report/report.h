@@ -108,6 +108,9 @@ struct rpt_cell {
 	size_t ncampaigns, ndbs;
 	int ctl_state;			/* enum rpt_ctl_state */
 	uint64_t ctl_bad;		/* disk-cycles that contradict the control */
+	/* Lying controls: power-cut cycles cut before the disk's first completed flush,
+	 * where the lie could not show (counted apart, neither for nor against it). */
+	uint64_t ctl_unexercised;
 	size_t ctl_example;		/* one of them (unit index) */
 	int64_t first_wall_ns, last_wall_ns;
 };

@@ -35,6 +35,7 @@ struct disk_res {
 	int64_t violations;
 	const char *check;	/* metadata check result, NULL: none */
 	bool no_result;		/* the oracle never classified it */
+	bool no_flush;		/* cut before the disk's first acknowledged flush */
 };
 
 static int64_t campaign(struct store *st, char **sets, size_t n_sets)
@@ -82,7 +83,7 @@ static int64_t cycle(struct store *st, int64_t camp, int64_t idx, const char *ki
 			continue;
 		sqlite3_stmt *s;
 		assert_int_equal(sqlite3_prepare_v2(store_db(st), "INSERT INTO oracle_cycle_result "
-			"VALUES (?,?,?,?, ?,?,?,?,?,?,?,?,?, ?,0,0, 0,0,?,1)", -1, &s, NULL), SQLITE_OK);
+			"VALUES (?,?,?,?, ?,?,?,?,?,?,?,?,?, ?,0,0, 0,0,?,?)", -1, &s, NULL), SQLITE_OK);
 		sqlite3_bind_int64(s, 1, camp);
 		sqlite3_bind_int64(s, 2, idx);
 		sqlite3_bind_int64(s, 3, (int64_t)i + 1);
@@ -91,6 +92,7 @@ static int64_t cycle(struct store *st, int64_t camp, int64_t idx, const char *ki
 			sqlite3_bind_int64(s, 5 + k, d[i].cls[k]);
 		sqlite3_bind_int64(s, 14, d[i].violations);
 		sqlite3_bind_int64(s, 15, 300000000);
+		sqlite3_bind_int(s, 16, !d[i].no_flush);
 		assert_int_equal(sqlite3_step(s), SQLITE_DONE);
 		sqlite3_finalize(s);
 	}
@@ -129,8 +131,13 @@ static int setup(void **state)
 				 { "raw", { [RPT_OK] = 110 }, 0, NULL } };
 	struct disk_res p2[] = { { "qcow2", { [RPT_OK] = 110 }, 0, "clean" },
 				 { "raw", { [RPT_OK] = 105, [RPT_UNFL_ZERO] = 5 }, 0, NULL } };
+	/* ... and a cycle cut before the lying disk's first flush: nothing it could have
+	 * lied about, neither for nor against the control. */
+	struct disk_res p3[] = { { "qcow2", { [RPT_OK] = 110 }, 0, "clean", false, true },
+				 { "raw", { [RPT_OK] = 110 }, 0, NULL } };
 	cycle(st, b, 1, "power", p1, 2);
 	cycle(st, b, 2, "power", p2, 2);
+	cycle(st, b, 3, "power", p3, 2);
 	store_close(st);
 
 	/* Database 2: the same kill campaign (pools), and one with the qcow2 disk's cache
@@ -248,6 +255,7 @@ static void test_cells(void **state)
 	assert_string_equal(json_string_value(json_object_get(lie, "control")), "lying");
 	assert_string_equal(json_string_value(json_object_get(lie, "control_state")), "failed");
 	assert_int_equal(geti(lie, "control_bad_cycles"), 1);
+	assert_int_equal(geti(lie, "control_unexercised_cycles"), 1);
 	json_t *safe = find_cell(cells, "power", "raw", "none");
 	assert_string_equal(json_string_value(json_object_get(safe, "control_state")), "passed");
 	assert_int_equal(geti(safe, "unflushed_loss_cycles"), 1);
