@@ -76,6 +76,10 @@ demo: deps
 	@$(MAKE) --no-print-directory build
 	@scripts/demo
 
+soak: deps
+	@$(MAKE) --no-print-directory build
+	@scripts/soak
+
 flash: deps
 	@$(MAKE) --no-print-directory build
 	@test -n "$(PORT)" || { echo "make flash: set PORT, e.g. make flash PORT=/dev/ttyUSB0" >&2; exit 2; }
