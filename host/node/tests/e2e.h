@@ -75,6 +75,32 @@ static inline int e2e_init(struct e2e *e)
 	return 0;
 }
 
+static inline bool e2e_in_path(const char *prog);
+static inline void e2e_cleanup(struct e2e *e);
+
+/* A test's start: the programs it needs (NULL-terminated), then e2e_init and powercut
+ * built. 0 to go on, else the exit status (77: skip, 1: failure) after printing why. */
+static inline int e2e_start(struct e2e *e, const char *const progs[])
+{
+	for (size_t i = 0; progs[i]; i++) {
+		if (!e2e_in_path(progs[i])) {
+			printf("skip: %s is not installed\n", progs[i]);
+			return 77;
+		}
+	}
+	int rc = e2e_init(e);
+	if (rc < 0) {
+		printf("cannot find the repository or make a directory: %s\n", strerror(-rc));
+		return 1;
+	}
+	if (access(e->powercut, X_OK) < 0) {
+		printf("skip: '%s' is not built\n", e->powercut);
+		e2e_cleanup(e);
+		return 77;
+	}
+	return 0;
+}
+
 static inline void e2e_cleanup(struct e2e *e)
 {
 	if (!e->tmp[0] || getenv("E2E_KEEP"))

@@ -149,19 +149,10 @@ int main(void)
 		cmocka_unit_test(simulator_needed),
 	};
 
-	if (!e2e_in_path("qemu-storage-daemon") || !e2e_in_path("nbdkit") || !e2e_in_path("qemu-img")) {
-		printf("skip: qemu-storage-daemon, nbdkit or qemu-img not installed\n");
-		return 77;
-	}
-	int rc = e2e_init(&E);
-	if (rc < 0) {
-		printf("cannot find the repository or make a directory: %s\n", strerror(-rc));
-		return 1;
-	}
-	if (access(E.powercut, X_OK) < 0) {
-		printf("skip: '%s' is not built\n", E.powercut);
-		return 77;
-	}
+	static const char *const progs[] = { "qemu-storage-daemon", "nbdkit", "qemu-img", NULL };
+	int rc = e2e_start(&E, progs);
+	if (rc)
+		return rc;
 	rc = cmocka_run_group_tests(tests, NULL, NULL);
 	e2e_cleanup(&E);
 	return rc ? 1 : 0;

@@ -113,20 +113,11 @@ int main(void)
 	};
 	char script[PATH_MAX + 64], out[PATH_MAX + 64], kernel[PATH_MAX + 80];
 
-	if (!e2e_in_path("qemu-system-x86_64") || !e2e_in_path("qemu-storage-daemon") ||
-	    !e2e_in_path("nbdkit")) {
-		printf("skip: qemu-system-x86_64, qemu-storage-daemon or nbdkit not installed\n");
-		return 77;
-	}
-	int rc = e2e_init(&E);
-	if (rc < 0) {
-		printf("cannot find the repository or make a directory: %s\n", strerror(-rc));
-		return 1;
-	}
-	if (access(E.powercut, X_OK) < 0) {
-		printf("skip: '%s' is not built\n", E.powercut);
-		return 77;
-	}
+	static const char *const progs[] = { "qemu-system-x86_64", "qemu-storage-daemon", "nbdkit",
+					     NULL };
+	int rc = e2e_start(&E, progs);
+	if (rc)
+		return rc;
 	/* The guest, built (or found up to date) where powercut looks for it. */
 	snprintf(script, sizeof(script), "%s/scripts/build-guest", E.root);
 	snprintf(out, sizeof(out), "%s/../guest", E.bin);
