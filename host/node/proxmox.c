@@ -256,6 +256,30 @@ static int proxmox_open(struct node *n)
 	return 0;
 }
 
+static bool is_chain(const struct cfg_disk *d)
+{
+	return d->backing && d->format == DISK_QCOW2;
+}
+
+/* Where the base of a chain disk's volume will be after the snapshot, as
+ * pve-storage names it (get_snap_name): snap_NAME_SNAP.qcow2 on LVM (NAME without its
+ * .qcow2), snap-SNAP-NAME in a directory. For the record and close's last look. */
+static void chain_base(struct pdisk *d)
+{
+	char *slash = strrchr(d->path, '/');
+	const char *name = slash ? slash + 1 : d->path, *dot = strrchr(name, '.');
+	int dl = (int)(name - d->path);
+
+	if (!slash)
+		return;
+	if (strcmp(d->stype, "lvm"))
+		snprintf(d->base_path, sizeof(d->base_path), "%.*ssnap-" SNAP_NAME "-%s", dl,
+			 d->path, name);
+	else
+		snprintf(d->base_path, sizeof(d->base_path), "%.*ssnap_%.*s_" SNAP_NAME ".qcow2", dl,
+			 d->path, (int)(dot ? dot - name : (int)strlen(name)), name);
+}
+
 /* Volume id and path of a freshly allocated disk: the storage's content list (JSON)
  * names the volume; pvesm path prints its path (one line). */
 static int disk_locate(struct ppriv *p, struct pdisk *d)
@@ -300,12 +324,9 @@ static int disk_locate(struct ppriv *p, struct pdisk *d)
 		snprintf(d->vg, sizeof(d->vg), "%.*s", (int)(slash - vg), vg);
 		snprintf(d->lv, sizeof(d->lv), "%s", slash + 1);
 	}
+	if (rc == 0 && is_chain(d->cfg))
+		chain_base(d);
 	return rc;
-}
-
-static bool is_chain(const struct cfg_disk *d)
-{
-	return d->backing && d->format == DISK_QCOW2;
 }
 
 static bool any_chain(const struct ppriv *p)
@@ -650,18 +671,8 @@ static int chain_locate(struct ppriv *p)
 				rc = -EPROTO;
 		}
 		child_result_release(&res);
-		/* The base, for the record and for close's last look. */
-		char *slash = strrchr(d->path, '/');
-		if (rc == 0 && slash) {
-			const char *name = slash + 1, *dot = strrchr(name, '.');
-			size_t nl = dot ? (size_t)(dot - name) : strlen(name);
-			if (strcmp(d->stype, "lvm"))
-				snprintf(d->base_path, sizeof(d->base_path), "%.*s/snap-" SNAP_NAME "-%s",
-					 (int)(slash - d->path), d->path, name);
-			else
-				snprintf(d->base_path, sizeof(d->base_path), "%.*s/snap_%.*s_" SNAP_NAME
-					 ".qcow2", (int)(slash - d->path), d->path, (int)nl, name);
-		}
+		if (rc == 0)
+			chain_base(d);
 	}
 	json_decref(c);
 	return rc;
