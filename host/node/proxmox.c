@@ -6,6 +6,18 @@
  *           name and format), finds volume ids (pvesh .../content) and paths (pvesm
  *           path), attaches them with the cache mode under test (qm set --virtioN),
  *           and copies the guest's kernel and initramfs to the node.
+ * baseline  only with a backing = yes qcow2 disk, as the qemu driver over ssh does
+ *           (remote.c): a first boot of the VM as cycle - 1 writes the baselines
+ *           (powercut.w.writes=1 powercut.w.flush=always) and powers off by itself;
+ *           then `qm snapshot VMID powercut-base` of the stopped VM, which on a storage
+ *           with "snapshots as volume chain" (Proxmox VE 9) renames each qcow2 volume
+ *           to its snapshot's name and puts a new qcow2 overlay under the volume's
+ *           name on top: the write boot's unflushed writes allocate clusters in that
+ *           overlay, which a cut rolls back to the base's older data (the seed bugs).
+ *           The overlay's volume id and path are read back the Proxmox way (the VM's
+ *           config as JSON, pvesm path). qm snapshot takes every disk of the VM, so
+ *           with a backing disk every other disk must be a thin LV (prepare refuses
+ *           anything else). One more boot per cycle.
  * start     fio jobs of [node] fio beside the VM (nodefio.h: copied into the driver's
  *           directory on the node, run detached); a reverse ssh forward from the node's
  *           loopback to the ledger on this host; then sets `args` (-kernel/-initrd/
@@ -22,6 +34,10 @@
  *           its last complete report kept.
  * close     stops and destroys the VM and frees every volume this driver allocated
  *           (never one it found existing), even after a failed cycle; kills fio.
+ *           Freeing a volume-chain qcow2 volume frees its snapshot volumes with it
+ *           (qm destroy --purge, or pvesm free of what is left); those are not listed
+ *           in the storage's content, so close looks for the base under its
+ *           snapshot name (lvs for LVM, the file for a directory) and frees it.
  *
  * This driver has not yet met a real Proxmox node in CI: its tests replay synthetic
  * transcripts written from Proxmox's documented commands (host/node/tests/test_proxmox.c).
@@ -44,6 +60,8 @@
 #include "remote.h"
 
 #define CMD_TIMEOUT_MS 120000
+/* The snapshot that turns each backing disk into base + overlay. */
+#define SNAP_NAME "powercut-base"
 
 struct pdisk {
 	const struct cfg_disk *cfg;
@@ -54,7 +72,9 @@ struct pdisk {
 	char volid[320];
 	char path[PATH_MAX];
 	bool created;			/* this driver allocated it: free it at close */
+	bool chain_store;		/* the storage makes snapshots as volume chains */
 	char vg[128], lv[160];		/* LVM volumes */
+	char base_path[PATH_MAX];	/* the chain's base after the snapshot */
 };
 
 struct ppriv {
@@ -63,6 +83,7 @@ struct ppriv {
 	char vmid_s[24];
 	char node[128];
 	bool vm_created, started;
+	bool snapped;			/* qm snapshot ran (or was tried): the chains exist */
 	struct pdisk d[NODE_MAX_DISKS];
 	size_t n;
 	char rdir[PATH_MAX];		/* on the node: remote_dir/VMID */
@@ -235,6 +256,30 @@ static int proxmox_open(struct node *n)
 	return 0;
 }
 
+static bool is_chain(const struct cfg_disk *d)
+{
+	return d->backing && d->format == DISK_QCOW2;
+}
+
+/* Where the base of a chain disk's volume will be after the snapshot, as
+ * pve-storage names it (get_snap_name): snap_NAME_SNAP.qcow2 on LVM (NAME without its
+ * .qcow2), snap-SNAP-NAME in a directory. For the record and close's last look. */
+static void chain_base(struct pdisk *d)
+{
+	char *slash = strrchr(d->path, '/');
+	const char *name = slash ? slash + 1 : d->path, *dot = strrchr(name, '.');
+	int dl = (int)(name - d->path);
+
+	if (!slash)
+		return;
+	if (strcmp(d->stype, "lvm"))
+		snprintf(d->base_path, sizeof(d->base_path), "%.*ssnap-" SNAP_NAME "-%s", dl,
+			 d->path, name);
+	else
+		snprintf(d->base_path, sizeof(d->base_path), "%.*ssnap_%.*s_" SNAP_NAME ".qcow2", dl,
+			 d->path, (int)(dot ? dot - name : (int)strlen(name)), name);
+}
+
 /* Volume id and path of a freshly allocated disk: the storage's content list (JSON)
  * names the volume; pvesm path prints its path (one line). */
 static int disk_locate(struct ppriv *p, struct pdisk *d)
@@ -279,7 +324,50 @@ static int disk_locate(struct ppriv *p, struct pdisk *d)
 		snprintf(d->vg, sizeof(d->vg), "%.*s", (int)(slash - vg), vg);
 		snprintf(d->lv, sizeof(d->lv), "%s", slash + 1);
 	}
+	if (rc == 0 && is_chain(d->cfg))
+		chain_base(d);
 	return rc;
+}
+
+static bool any_chain(const struct ppriv *p)
+{
+	for (size_t i = 0; i < p->n; i++)
+		if (is_chain(p->d[i].cfg))
+			return true;
+	return false;
+}
+
+/* pvesh prints this API's booleans as 0/1 integers (sometimes strings). */
+static bool pve_bool(const json_t *v)
+{
+	return json_is_true(v) || json_integer_value(v) == 1 ||
+	       (json_is_string(v) && !strcmp(json_string_value(v), "1"));
+}
+
+/* qm snapshot takes every disk of the VM. A backing disk needs a storage that makes
+ * the snapshot a volume chain (anything else would be an internal qcow2 snapshot,
+ * not the backing file under test); every other disk of such a VM is snapshotted
+ * too, which only a thin LV takes without changing what it measures into something
+ * else (raw volumes on plain LVM or a directory cannot be snapshotted at all, a
+ * qcow2 one would become a chain or carry an internal snapshot). Refused before the
+ * volume is allocated. */
+static int chain_allowed(struct ppriv *p, struct pdisk *d, bool file)
+{
+	if (is_chain(d->cfg) && (!d->chain_store || (!file && strcmp(d->stype, "lvm")))) {
+		pc_err(LOG_NODE, "disk '%s' has backing = yes but storage '%s' (type '%s') does not "
+		       "make snapshots as volume chains: use an LVM or directory storage with "
+		       "snapshot-as-volume-chain 1, or set backing = no", d->cfg->name, d->storage,
+		       d->stype);
+		return -EINVAL;
+	}
+	if (!is_chain(d->cfg) && any_chain(p) && strcmp(d->stype, "lvmthin")) {
+		pc_err(LOG_NODE, "disk '%s' on storage '%s' (type '%s') would be taken by the "
+		       "snapshot of the backing = yes disk(s) (qm snapshot takes every disk of the "
+		       "VM): put it on an LVM-thin storage, give it backing = yes, or measure it "
+		       "in a bench without backing disks", d->cfg->name, d->storage, d->stype);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 static int disk_alloc(struct ppriv *p, struct pdisk *d)
@@ -294,8 +382,11 @@ static int disk_alloc(struct ppriv *p, struct pdisk *d)
 		return rc;
 	snprintf(d->stype, sizeof(d->stype), "%s",
 		 json_string_value(json_object_get(s, "type")) ?: "");
+	d->chain_store = pve_bool(json_object_get(s, "snapshot-as-volume-chain"));
 	json_decref(s);
 	bool file = !strcmp(d->stype, "dir") || !strcmp(d->stype, "nfs") || !strcmp(d->stype, "cifs");
+	if ((rc = chain_allowed(p, d, file)) < 0)
+		return rc;
 	if (d->cfg->format == DISK_LVMTHIN && strcmp(d->stype, "lvmthin")) {
 		pc_err(LOG_NODE, "disk '%s' is lvmthin but storage '%s' is of type '%s'",
 		       d->cfg->name, d->storage, d->stype);
@@ -389,20 +480,58 @@ static int proxmox_prepare(struct node *n)
 	return remote_copy(p->r, local, p->initrd, CMD_TIMEOUT_MS);
 }
 
+static int vm_status(struct ppriv *p, char *status, size_t len, bool *locked)
+{
+	char url[256];
+	const char *argv[] = { "pvesh", "get", url, "--output-format", "json", NULL };
+	json_t *j;
+	int rc;
+
+	snprintf(url, sizeof(url), "/nodes/%s/qemu/%ld/status/current", p->node, p->vmid);
+	if ((rc = prun_json(p, argv, &j)) < 0)
+		return rc;
+	snprintf(status, len, "%s", json_string_value(json_object_get(j, "status")) ?: "");
+	*locked = json_object_get(j, "lock") != NULL;
+	json_decref(j);
+	return 0;
+}
+
+/* What a boot of the guest is for. */
+enum boot_mode {
+	BOOT_WRITE,	/* the cycle's workload, to be cut */
+	BOOT_BASELINE,	/* the baselines of the backing chains, to a clean stop */
+	BOOT_CHECK,	/* the agents' check */
+};
+
+/* Does disk i take part in the baseline boot? As in remote.c: the backing chains
+ * always; on the cycle that writes the baseline, every other disk but the LVM-thin
+ * one too, since the guest's agents share one set of options and the write boot that
+ * follows runs them all with the baseline existing (a new thin LV's baseline is its
+ * zeroes). */
+static bool in_baseline(const struct ppriv *p, const struct node_job *job, size_t i)
+{
+	return is_chain(p->d[i].cfg) || (job->baseline && p->d[i].cfg->format != DISK_LVMTHIN);
+}
+
 /* Boot the guest: `args` carries the job (docs/guest.md), then qm start. In write mode
  * the VM gets the user-mode network device pcl (the guest's eth0, its only NIC) and
  * the ledger at 10.0.2.2; the check reports on the console and needs no network. */
-static int boot(struct node *n, const struct node_job *job, bool check)
+static int boot(struct node *n, const struct node_job *job, enum boot_mode mode)
 {
 	struct ppriv *p = n->priv;
 	const struct cfg_workload *w = n->cfg->workload;
+	bool check = mode == BOOT_CHECK, base = mode == BOOT_BASELINE, first = true;
 	char disks[256] = "", args[8192], ledger[128] = " powercut.net=none";
 	size_t off = 0;
 	int rc;
 
-	for (size_t i = 0; i < p->n; i++)
-		off += (size_t)snprintf(disks + off, sizeof(disks) - off, "%s%zu:vd%c", i ? "," : "",
-					i + 1, (char)('a' + i));
+	for (size_t i = 0; i < p->n; i++) {
+		if (base && !in_baseline(p, job, i))
+			continue;
+		off += (size_t)snprintf(disks + off, sizeof(disks) - off, "%s%zu:vd%c",
+					first ? "" : ",", i + 1, (char)('a' + i));
+		first = false;
+	}
 	if (!check) {
 		if ((rc = remote_ledger_open(p->r, &p->ledger, job->ledger_port)) < 0)
 			return rc;
@@ -419,7 +548,10 @@ static int boot(struct node *n, const struct node_job *job, bool check)
 		check ? "" : " -netdev user,id=pcl -device virtio-net-pci,netdev=pcl",
 		check ? "check" : "write", disks, ledger, job->campaign, job->cycle, job->seed,
 		w->block_size, w->span_mib);
-	if (!check)
+	if (base)	/* as the local tier's host baselines: flushed, then a clean stop */
+		off += (size_t)snprintf(args + off, sizeof(args) - off,
+			" powercut.w.writes=1 powercut.w.flush=always");
+	else if (!check)
 		off += (size_t)snprintf(args + off, sizeof(args) - off,
 			" powercut.w.queue_depth=%" PRId64 " powercut.w.pattern=%s"
 			" powercut.w.hot_set_pct=%" PRId64 " powercut.w.flush=%s"
@@ -427,7 +559,7 @@ static int boot(struct node *n, const struct node_job *job, bool check)
 			" powercut.w.duration=%.3f%s",
 			w->queue_depth, pattern_names[w->pattern], w->hot_set_pct,
 			flush_names[w->flush], w->flush_n, w->flush_ms, w->duration_ms / 1000.0,
-			job->baseline ? "" : " powercut.w.baseline_exists");
+			job->baseline && !p->snapped ? "" : " powercut.w.baseline_exists");
 	off += (size_t)snprintf(args + off, sizeof(args) - off, "'");
 	if (off >= sizeof(args)) {
 		pc_err(LOG_NODE, "kernel command line too long");
@@ -445,12 +577,151 @@ static int boot(struct node *n, const struct node_job *job, bool check)
 	return 0;
 }
 
+/* The baseline boot's console until `done`, then the VM's own stop (the guest powers
+ * off after done); a VM still running 10 s later is stopped with qm stop. 0 when done
+ * was seen and every agent's write-exit said rc=0, want of them. */
+static int baseline_wait(struct node *n, struct ppriv *p, int want)
+{
+	const char *cat[] = { "cat", p->console, NULL };
+	const char *stop[] = { "qm", "stop", p->vmid_s, NULL };
+	int64_t timeout = n->cfg->campaign->boot_timeout_ms;
+	struct child_result r = { 0 };
+	char status[32] = "";
+	bool done = false, locked;
+	int rc = 0, ok = 0, bad = 0;
+
+	for (int64_t waited = 0; !done && waited <= timeout; waited += p->poll_ms) {
+		child_result_release(&r);
+		done = remote_run(p->r, cat, NULL, CMD_TIMEOUT_MS, &r) == 0 && r.out &&
+		       strstr(r.out, "POWERCUT done ");
+		if (!done)
+			usleep((useconds_t)p->poll_ms * 1000);
+	}
+	for (char *line = done ? r.out : NULL, *next; line && *line; line = next) {
+		unsigned disk;
+		int xrc;
+		if ((next = strchr(line, '\n')))
+			*next++ = '\0';
+		line[strcspn(line, "\r")] = '\0';
+		if (strncmp(line, "POWERCUT ", 9))
+			continue;
+		if (sscanf(line, "POWERCUT write-exit disk=%u rc=%d", &disk, &xrc) == 2)
+			xrc == 0 ? ok++ : bad++;
+		json_array_append_new(p->events, json_string(line + 9));
+	}
+	child_result_release(&r);
+	if (!done) {
+		pc_err(LOG_NODE, "the baseline guest on '%s' did not finish within %" PRId64 " ms "
+		       "(console '%s')", remote_name(p->r), timeout, p->console);
+		rc = -ETIMEDOUT;
+	}
+	for (int64_t waited = 0; waited <= 10000; waited += p->poll_ms) {
+		if (vm_status(p, status, sizeof(status), &locked) == 0 && strcmp(status, "running"))
+			break;
+		usleep((useconds_t)p->poll_ms * 1000);
+	}
+	if (!strcmp(status, "running") || !status[0]) {
+		int src = prun0(p, stop, false);
+		if (rc == 0 && src < 0)
+			rc = src;
+	}
+	p->started = false;
+	if (rc == 0 && (bad || ok != want)) {
+		pc_err(LOG_NODE, "the guest on '%s' did not write the baselines: %d of %d agents "
+		       "ended with rc=0 (console '%s')", remote_name(p->r), ok, want, p->console);
+		rc = -EIO;
+	}
+	return rc;
+}
+
+/* After the snapshot: the volume each backing disk is attached as now (the VM's config
+ * as JSON: virtioN = VOLID,cache=...) and its path. On a volume-chain storage Proxmox
+ * keeps the volume's name for the new overlay and gives the base the snapshot's name
+ * (pve-storage: snap_NAME_SNAP.qcow2 on LVM, snap-SNAP-NAME.qcow2 in a directory); the
+ * driver asks rather than assumes, so a storage that names them otherwise is followed. */
+static int chain_locate(struct ppriv *p)
+{
+	char url[256], key[32];
+	const char *conf[] = { "pvesh", "get", url, "--current", "1", "--output-format", "json",
+			       NULL };
+	json_t *c;
+	int rc;
+
+	snprintf(url, sizeof(url), "/nodes/%s/qemu/%ld/config", p->node, p->vmid);
+	if ((rc = prun_json(p, conf, &c)) < 0)
+		return rc;
+	for (size_t i = 0; i < p->n && rc == 0; i++) {
+		struct pdisk *d = &p->d[i];
+		struct child_result res;
+		if (!is_chain(d->cfg))
+			continue;
+		snprintf(key, sizeof(key), "virtio%zu", i);
+		const char *drive = json_string_value(json_object_get(c, key));
+		if (!drive || !*drive || *drive == ',') {
+			pc_err(LOG_NODE, "disk '%s' is not attached as '%s' of VM %ld after the "
+			       "snapshot", d->cfg->name, key, p->vmid);
+			rc = -ENOENT;
+			break;
+		}
+		snprintf(d->volid, sizeof(d->volid), "%.*s", (int)strcspn(drive, ","), drive);
+		const char *path[] = { "pvesm", "path", d->volid, NULL };
+		if ((rc = prun(p, path, NULL, false, &res)) == 0) {
+			pc_last_line(res.out, d->path, sizeof(d->path));
+			if (d->path[0] != '/')
+				rc = -EPROTO;
+		}
+		child_result_release(&res);
+		if (rc == 0)
+			chain_base(d);
+	}
+	json_decref(c);
+	return rc;
+}
+
+/* Baselines, then qm snapshot of the stopped VM: each backing disk's volume holds its
+ * baseline and becomes the base of a new overlay. */
+static int baseline_boot(struct node *n, struct ppriv *p, const struct node_job *job)
+{
+	const char *snap[] = { "qm", "snapshot", p->vmid_s, SNAP_NAME, "--description",
+			       "powercut: the baselines, base of the volume chains", NULL };
+	struct node_job base = *job;
+	int rc, want = 0;
+
+	for (size_t i = 0; i < p->n; i++)
+		want += in_baseline(p, job, i);
+	base.cycle = job->cycle ? job->cycle - 1 : 0;
+	if (job->cycle_begins)
+		job->cycle_begins(job->cb_arg, base.cycle);
+	if ((rc = boot(n, &base, BOOT_BASELINE)) < 0)
+		return rc;
+	if ((rc = baseline_wait(n, p, want)) < 0)
+		return rc;
+	/* From here on a snapshot may exist, even half made: close must look for it. */
+	p->snapped = true;
+	if ((rc = prun0(p, snap, false)) < 0) {
+		pc_err(LOG_NODE, "cannot snapshot VM %ld on '%s' ('%s'): the backing disks have no "
+		       "overlay, so the cycle is not run", p->vmid, remote_name(p->r), SNAP_NAME);
+		return rc;
+	}
+	if ((rc = chain_locate(p)) < 0)
+		return rc;
+	pc_info(LOG_NODE, "node '%s': %d baseline(s) of cycle %u written (boot %d), snapshot '%s'",
+		remote_name(p->r), want, base.cycle, p->boots, SNAP_NAME);
+	return 0;
+}
+
 static int proxmox_start_workload(struct node *n, const struct node_job *job)
 {
 	struct ppriv *p = n->priv;
-	int rc = nodefio_start(&p->fio, p->r, p->rdir, n->cfg->node);
+	int rc;
 
-	return rc < 0 ? rc : boot(n, job, false);
+	if (any_chain(p) && !p->snapped && (rc = baseline_boot(n, p, job)) < 0)
+		return rc;
+	if ((rc = nodefio_start(&p->fio, p->r, p->rdir, n->cfg->node)) < 0)
+		return rc;
+	if (job->cycle_begins)
+		job->cycle_begins(job->cb_arg, job->cycle);
+	return boot(n, job, BOOT_WRITE);
 }
 
 static int proxmox_power_lost(struct node *n, int cut)
@@ -468,22 +739,6 @@ static int proxmox_power_lost(struct node *n, int cut)
 static int proxmox_power_back(struct node *n, const struct node_job *job)
 {
 	return 0;	/* the node's firmware powers it on ("restore on AC power loss") */
-}
-
-static int vm_status(struct ppriv *p, char *status, size_t len, bool *locked)
-{
-	char url[256];
-	const char *argv[] = { "pvesh", "get", url, "--output-format", "json", NULL };
-	json_t *j;
-	int rc;
-
-	snprintf(url, sizeof(url), "/nodes/%s/qemu/%ld/status/current", p->node, p->vmid);
-	if ((rc = prun_json(p, argv, &j)) < 0)
-		return rc;
-	snprintf(status, len, "%s", json_string_value(json_object_get(j, "status")) ?: "");
-	*locked = json_object_get(j, "lock") != NULL;
-	json_decref(j);
-	return 0;
 }
 
 static int proxmox_wait_up(struct node *n, int timeout_ms)
@@ -582,7 +837,7 @@ static int guest_check(struct node *n, const struct node_job *job, struct node_d
 	int rc;
 	FILE *rep[NODE_MAX_DISKS] = { 0 };
 
-	if ((rc = boot(n, job, true)) < 0)
+	if ((rc = boot(n, job, BOOT_CHECK)) < 0)
 		return rc;
 	for (int64_t waited = 0; !done && waited <= timeout; waited += p->poll_ms) {
 		child_result_release(&r);
@@ -700,6 +955,27 @@ static void proxmox_close(struct node *n)
 			prun0(p, freev, false);
 		}
 	}
+	/* A chain's base is freed with its overlay, but it is not in the storage's content
+	 * list: look for it by name, so that a failed destroy never leaves it behind. */
+	for (size_t i = 0; p->snapped && i < p->n; i++) {
+		struct pdisk *d = &p->d[i];
+		if (!d->created || !d->base_path[0])
+			continue;
+		if (!strcmp(d->stype, "lvm")) {
+			char lv[sizeof(d->vg) + PATH_MAX];
+			snprintf(lv, sizeof(lv), "%s/%s", d->vg, strrchr(d->base_path, '/') + 1);
+			const char *lvs[] = { "lvs", "--reportformat", "json", "-o", "lv_name", lv, NULL };
+			const char *lvremove[] = { "lvremove", "-y", lv, NULL };
+			if (prun0(p, lvs, true) == 0) {
+				pc_warn(LOG_NODE, "the base '%s' of disk '%s' outlived its volume: removed",
+					lv, d->cfg->name);
+				prun0(p, lvremove, false);
+			}
+		} else {
+			const char *rmb[] = { "rm", "-f", "--", d->base_path, NULL };
+			prun0(p, rmb, false);
+		}
+	}
 	if (p->kernel[0]) {
 		const char *rm[] = { "rm", "-rf", p->rdir, NULL };
 		prun0(p, rm, false);
@@ -719,8 +995,15 @@ static json_t *proxmox_collect(struct node *n)
 	json_t *vols = json_array();
 
 	for (size_t i = 0; i < p->n; i++)
-		json_array_append_new(vols, json_pack("{s:s,s:s,s:s,s:s}", "disk", p->d[i].cfg->name,
-			"volid", p->d[i].volid, "path", p->d[i].path, "storage_type", p->d[i].stype));
+	{
+		json_t *v = json_pack("{s:s,s:s,s:s,s:s}", "disk", p->d[i].cfg->name,
+			"volid", p->d[i].volid, "path", p->d[i].path, "storage_type", p->d[i].stype);
+		if (p->d[i].base_path[0])
+			json_object_set_new(v, "base_path", json_string(p->d[i].base_path));
+		json_array_append_new(vols, v);
+	}
+	if (p->snapped)
+		json_object_set_new(j, "snapshot", json_string(SNAP_NAME));
 	json_object_set_new(j, "volumes", vols);
 	if (p->ledger.node_port)
 		json_object_set_new(j, "ledger_forward", remote_ledger_json(&p->ledger));

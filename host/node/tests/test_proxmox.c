@@ -411,6 +411,215 @@ static const struct step fio_close[] = {
 	{ { "CANCEL_FORWARD", "7000" }, 0 },
 };
 
+/* ---- backing = yes: baseline boot, qm snapshot, the overlay ----
+ *
+ * Disk q (qcow2, backing = yes) on pc-lvm, an LVM storage with snapshots as volume
+ * chain (Proxmox VE 9), beside the thin disk t. The names follow pve-storage's
+ * LVMPlugin as published (get_snap_name, volume_snapshot): `qm snapshot` renames the
+ * current LV to snap_<volume name without .qcow2>_<snapshot>.qcow2 and allocates a new
+ * qcow2 LV under the volume's own name, backed by it. So the volume id the VM's config
+ * shows after the snapshot (pvesh get .../config, the drive string "VOLID,opt=...") is
+ * the same as before, and pvesm path gives the overlay's /dev/VG/NAME; the base is not
+ * in the storage's content list (list_images only lists vm-* LVs). */
+static const char *chain_text =
+	"[bench]\nname = pvetest\n"
+	"[relay]\ndriver = null\n"
+	"[node]\ndriver = proxmox\nhost = pve1\nuser = root\nvmid = 9000\n"
+	"storages = local-lvm q=pc-lvm\n"
+	"[disk q]\nformat = qcow2\ncache = none\nsize = 1G\nbacking = yes\n"
+	"[disk t]\nformat = lvmthin\ncache = writeback\nsize = 2G\n"
+	"[workload]\nspan_mib = 16\n";
+
+#define CVOL "pc-lvm:vm-9000-pc-q.qcow2"
+#define CPATH "/dev/pclvm/vm-9000-pc-q.qcow2"
+#define CBASE "pclvm/snap_vm-9000-pc-q_powercut-base.qcow2"
+#define STATUS_STOPPED \
+	{ { "pvesh", "get", "/nodes/pve1/qemu/9000/status/current", "--output-format", "json" }, 0, \
+	  "{\"status\":\"stopped\",\"vmid\":9000}" }
+
+#define STEPS_CQ \
+	{ { "pvesh", "get", "/cluster/status", "--output-format", "json" }, 0, CLUSTER_STATUS }, \
+	{ { "qm", "create", "9000", "--name", "powercut-9000", "--onboot", "0", "--memory", \
+	    "1024", "--cores", "2", "--ostype", "l26" }, 0, "" }, \
+	{ { "pvesh", "get", "/storage/pc-lvm", "--output-format", "json" }, 0, \
+	  "{\"content\":\"images\",\"digest\":\"5c6d\",\"shared\":0,\"snapshot-as-volume-chain\":1," \
+	  "\"storage\":\"pc-lvm\",\"type\":\"lvm\",\"vgname\":\"pclvm\"}" }, \
+	{ { "pvesm", "alloc", "pc-lvm", "9000", "vm-9000-pc-q.qcow2", "1024M", "--format", \
+	    "qcow2" }, 0, "  Logical volume \"vm-9000-pc-q.qcow2\" created.\nFormatting '" CPATH \
+	  "', fmt=qcow2 cluster_size=65536 extended_l2=off preallocation=metadata " \
+	  "compression_type=zlib size=1073741824 lazy_refcounts=off refcount_bits=16\n" \
+	  "successfully created '" CVOL "'\n" }, \
+	{ CONTENT("pc-lvm"), 0, "[{\"content\":\"images\",\"ctime\":1718000000,\"format\":" \
+	  "\"qcow2\",\"size\":1073741824,\"vmid\":9000,\"volid\":\"" CVOL "\"}]" }, \
+	{ { "pvesm", "path", CVOL }, 0, CPATH "\n" }
+
+#define STEPS_CPREPARED \
+	STEPS_CQ, \
+	STEPS_T, \
+	{ { "pvesm", "alloc", "local-lvm", "9000", "vm-9000-pc-t", "2048M", "--format", "raw" }, \
+	  0, "  Logical volume \"vm-9000-pc-t\" created.\nsuccessfully created '" TVOL "'\n" }, \
+	{ CONTENT("local-lvm"), 0, "[{\"content\":\"images\",\"format\":\"raw\",\"size\":" \
+	  "2147483648,\"vmid\":9000,\"volid\":\"" TVOL "\"}]" }, \
+	{ { "pvesm", "path", TVOL }, 0, "/dev/pve/vm-9000-pc-t\n" }, \
+	{ { "qm", "set", "9000", "--virtio0", CVOL ",cache=none", "--virtio1", \
+	    TVOL ",cache=writeback" }, 0, "" }, \
+	{ { "mkdir", "-p", RDIR }, 0, "" }, \
+	{ { "COPY", "vmlinuz", RDIR "/vmlinuz" }, 0 }, \
+	{ { "COPY", "initrd.cpio", RDIR "/initrd.cpio" }, 0 }
+
+/* The baseline boot up to the guest's power-off: the first look at the console finds
+ * it still writing. */
+#define STEPS_BASELINE \
+	{ { "FORWARD", "7000" }, 0, "41234" }, \
+	{ { "qm", "set", "9000", "--args", "-kernel " RDIR "/vmlinuz -initrd " RDIR \
+	    "/initrd.cpio -serial file:" RDIR "/console-1.log -netdev user,id=pcl -device " \
+	    "virtio-net-pci,netdev=pcl -append 'console=ttyS0 *" }, 0, "" }, \
+	{ { "qm", "start", "9000" }, 0, "" }, \
+	{ { "cat", RDIR "/console-1.log" }, 0, \
+	  "POWERCUT boot contract=1 kernel=6.1.0-56-amd64 uptime_ms=900 mode=write " \
+	  "agent=present guest=56871c5d8712571a\r\nPOWERCUT ready mode=write disks=1 " \
+	  "uptime_ms=1400\r\nPOWERCUT write-start disk=1 target=/dev/vda\r\n" }, \
+	{ { "cat", RDIR "/console-1.log" }, 0, \
+	  "POWERCUT ready mode=write disks=1 uptime_ms=1400\r\n" \
+	  "POWERCUT write-start disk=1 target=/dev/vda\r\n" \
+	  "POWERCUT write-exit disk=1 rc=0\r\nPOWERCUT done mode=write status=ok\r\n" }, \
+	STATUS_STOPPED
+
+#define SNAPSHOT_CMD { "qm", "snapshot", "9000", "powercut-base", "--description", \
+		       "powercut: the baselines, base of the volume chains" }
+
+static const struct step chain_cycle[] = {
+	STEPS_CPREPARED,
+	STEPS_BASELINE,
+	{ SNAPSHOT_CMD, 0, "  Rounding up size to full physical extent 1.00 GiB\n"
+	  "  Logical volume \"vm-9000-pc-q.qcow2\" created.\nFormatting '" CPATH "', fmt=qcow2 "
+	  "cluster_size=131072 extended_l2=on preallocation=metadata compression_type=zlib "
+	  "size=1073741824 backing_file=snap_vm-9000-pc-q_powercut-base.qcow2 "
+	  "backing_fmt=qcow2 lazy_refcounts=off refcount_bits=16\n" },
+	{ { "pvesh", "get", "/nodes/pve1/qemu/9000/config", "--current", "1", "--output-format",
+	    "json" }, 0,
+	  "{\"args\":\"-kernel ...\",\"cores\":2,\"digest\":\"77aa\",\"memory\":\"1024\","
+	  "\"name\":\"powercut-9000\",\"onboot\":0,\"ostype\":\"l26\",\"parent\":\"powercut-base\","
+	  "\"virtio0\":\"" CVOL ",cache=none,size=1G\",\"virtio1\":\"" TVOL
+	  ",cache=writeback,size=2G\"}" },
+	{ { "pvesm", "path", CVOL }, 0, CPATH "\n" },
+	/* the write boot of cycle 3, its baseline in place */
+	{ { "FORWARD", "7000" }, 0, "41234" },
+	{ { "qm", "set", "9000", "--args", "-kernel " RDIR "/vmlinuz -initrd " RDIR
+	    "/initrd.cpio -serial file:" RDIR "/console-2.log -netdev *" }, 0, "" },
+	{ { "qm", "start", "9000" }, 0, "" },
+	{ { "WAIT_UP" }, 0 },
+	STATUS_STOPPED,
+	/* the checks on the overlay: clean qcow2 metadata, the overlay's LV listed */
+	{ { "qemu-img", "check", "--output=json", "-f", "qcow2", CPATH }, 0,
+	  "{\n    \"image-end-offset\": 458752,\n    \"total-clusters\": 8192,\n"
+	  "    \"check-errors\": 0,\n    \"allocated-clusters\": 12,\n"
+	  "    \"filename\": \"" CPATH "\",\n    \"format\": \"qcow2\",\n"
+	  "    \"fragmented-clusters\": 0\n}\n" },
+	{ { "lvs", "--reportformat", "json", "-a", "-o", "lv_name,vg_name,lv_attr,pool_lv,"
+	    "data_percent,metadata_percent,lv_health_status", "pclvm" }, 0,
+	  "  {\"report\": [{\"lv\": [\n"
+	  "    {\"lv_name\":\"snap_vm-9000-pc-q_powercut-base.qcow2\", \"vg_name\":\"pclvm\", "
+	  "\"lv_attr\":\"-wi-a-----\", \"pool_lv\":\"\", \"data_percent\":\"\", "
+	  "\"metadata_percent\":\"\", \"lv_health_status\":\"\"},\n"
+	  "    {\"lv_name\":\"vm-9000-pc-q.qcow2\", \"vg_name\":\"pclvm\", \"lv_attr\":"
+	  "\"-wi-a-----\", \"pool_lv\":\"\", \"data_percent\":\"\", \"metadata_percent\":\"\", "
+	  "\"lv_health_status\":\"\"}\n  ]}]}\n" },
+	{ { "lvs", "--reportformat", "json", "-a", "-o", "lv_name,vg_name,lv_attr,pool_lv,"
+	    "data_percent,metadata_percent,lv_health_status", "pve" }, 0,
+	  "{\"report\":[{\"lv\":[{\"lv_name\":\"data\",\"vg_name\":\"pve\",\"lv_attr\":"
+	  "\"twi-aotz--\",\"pool_lv\":\"\",\"lv_health_status\":\"\"},{\"lv_name\":"
+	  "\"vm-9000-pc-t\",\"vg_name\":\"pve\",\"lv_attr\":\"Vwi-a-tz--\",\"pool_lv\":\"data\","
+	  "\"lv_health_status\":\"\"}]}]}" },
+	{ { "qm", "set", "9000", "--args", "-kernel " RDIR "/vmlinuz -initrd " RDIR
+	    "/initrd.cpio -serial file:" RDIR "/console-3.log -append 'console=ttyS0 *" }, 0, "" },
+	{ { "qm", "start", "9000" }, 0, "" },
+	{ { "cat", RDIR "/console-3.log" }, 0,
+	  "POWERCUT ready mode=check disks=2 uptime_ms=1400\r\n"
+	  "POWERCUT check-begin disk=1 target=/dev/vda\r\n"
+	  "POWERCUT check-line disk=1 {\"type\":\"check\",\"version\":1,\"campaign\":7,\"cycle\":3}\r\n"
+	  "POWERCUT check-end disk=1 rc=0 ms=120\r\n"
+	  "POWERCUT check-begin disk=2 target=/dev/vdb\r\n"
+	  "POWERCUT check-line disk=2 {\"type\":\"check\",\"version\":1,\"campaign\":7,\"cycle\":3}\r\n"
+	  "POWERCUT check-end disk=2 rc=0 ms=80\r\n"
+	  "POWERCUT done mode=check status=ok\r\n" },
+	/* close: qm destroy --purge frees the overlay and, with it, its base (pve-storage's
+	 * free_image walks the chain); the base is looked for by name and is gone. */
+	STATUS_STOPPED,
+	{ { "qm", "destroy", "9000", "--purge", "1", "--destroy-unreferenced-disks", "1" }, 0, "" },
+	{ CONTENT("pc-lvm"), 0, "[]" },
+	{ CONTENT("local-lvm"), 0, "[]" },
+	{ { "lvs", "--reportformat", "json", "-o", "lv_name", CBASE }, 5, "",
+	  "  Failed to find logical volume \"" CBASE "\"\n" },
+	{ { "rm", "-rf", RDIR }, 0, "" },
+	{ { "CANCEL_FORWARD", "7000" }, 0 },
+};
+
+/* qm snapshot fails (the VM is locked by a backup job that started meanwhile): the
+ * cycle stops before its write boot; close unlocks, destroys, frees the overlay that
+ * destroy left and removes the base that outlived it. */
+static const struct step chain_snap_fails[] = {
+	STEPS_CPREPARED,
+	STEPS_BASELINE,
+	{ SNAPSHOT_CMD, 255, "", "can't lock file '/var/lock/qemu-server/lock-9000.conf' - got "
+	  "timeout\nVM 9000 is locked (backup)\n" },
+	{ { "pvesh", "get", "/nodes/pve1/qemu/9000/status/current", "--output-format", "json" }, 0,
+	  "{\"lock\":\"snapshot\",\"status\":\"stopped\",\"vmid\":9000}" },
+	{ { "qm", "unlock", "9000" }, 0, "" },
+	{ { "qm", "destroy", "9000", "--purge", "1", "--destroy-unreferenced-disks", "1" }, 2, "",
+	  "VM is locked (snapshot)\n" },
+	{ { "qm", "unlock", "9000" }, 0, "" },
+	{ { "qm", "destroy", "9000", "--purge", "1", "--destroy-unreferenced-disks", "1" }, 0, "" },
+	{ CONTENT("pc-lvm"), 0, "[{\"content\":\"images\",\"format\":\"qcow2\",\"vmid\":9000,"
+	  "\"volid\":\"" CVOL "\"}]" },
+	{ { "pvesm", "free", CVOL }, 0, "" },
+	{ CONTENT("local-lvm"), 0, "[]" },
+	{ { "lvs", "--reportformat", "json", "-o", "lv_name", CBASE }, 0,
+	  "{\"report\":[{\"lv\":[{\"lv_name\":\"snap_vm-9000-pc-q_powercut-base.qcow2\"}]}]}" },
+	{ { "lvremove", "-y", CBASE }, 0, "  Logical volume \"snap_vm-9000-pc-q_powercut-base."
+	  "qcow2\" successfully removed.\n" },
+	{ { "rm", "-rf", RDIR }, 0, "" },
+	{ { "CANCEL_FORWARD", "7000" }, 0 },
+};
+
+/* backing = yes on a directory storage without snapshots as volume chain: refused
+ * before anything is allocated; the VM is destroyed. */
+static const char *chain_dir_text =
+	"[bench]\nname = pvetest\n[relay]\ndriver = null\n"
+	"[node]\ndriver = proxmox\nhost = pve1\nuser = root\nvmid = 9000\nstorages = local\n"
+	"[disk q]\nformat = qcow2\nsize = 1G\nbacking = yes\n";
+static const struct step chain_refused_dir[] = {
+	{ { "pvesh", "get", "/cluster/status", "--output-format", "json" }, 0, CLUSTER_STATUS },
+	{ { "qm", "create", "9000", "--name", "powercut-9000", "--onboot", "0", "--memory",
+	    "1024", "--cores", "2", "--ostype", "l26" }, 0, "" },
+	{ { "pvesh", "get", "/storage/local", "--output-format", "json" }, 0,
+	  "{\"content\":\"iso,vztmpl,images\",\"path\":\"/var/lib/vz\",\"storage\":\"local\","
+	  "\"type\":\"dir\"}" },
+	STATUS_STOPPED,
+	{ { "qm", "destroy", "9000", "--purge", "1", "--destroy-unreferenced-disks", "1" }, 0, "" },
+};
+
+/* A raw disk on a directory storage beside the backing disk: qm snapshot would take it
+ * too and fails on raw files, so prepare refuses it; the chain disk's volume, already
+ * allocated, is freed. */
+static const char *chain_raw_text =
+	"[bench]\nname = pvetest\n[relay]\ndriver = null\n"
+	"[node]\ndriver = proxmox\nhost = pve1\nuser = root\nvmid = 9000\n"
+	"storages = local q=pc-lvm\n"
+	"[disk q]\nformat = qcow2\ncache = none\nsize = 1G\nbacking = yes\n"
+	"[disk r]\nformat = raw\nsize = 1G\n";
+static const struct step chain_refused_raw[] = {
+	STEPS_CQ,
+	{ { "pvesh", "get", "/storage/local", "--output-format", "json" }, 0,
+	  "{\"content\":\"iso,vztmpl,images\",\"path\":\"/var/lib/vz\",\"storage\":\"local\","
+	  "\"type\":\"dir\"}" },
+	STATUS_STOPPED,
+	{ { "qm", "destroy", "9000", "--purge", "1", "--destroy-unreferenced-disks", "1" }, 0, "" },
+	{ CONTENT("pc-lvm"), 0, "[{\"content\":\"images\",\"format\":\"qcow2\",\"vmid\":9000,"
+	  "\"volid\":\"" CVOL "\"}]" },
+	{ { "pvesm", "free", CVOL }, 0, "" },
+};
+
 static struct bench_config *cfg;
 static struct node node;
 
@@ -659,6 +868,140 @@ static void test_config_errors(void **state)
 	bench_config_free(c);
 }
 
+static uint32_t begun[8];
+static size_t n_begun;
+
+static void note_cycle(void *arg, uint32_t cycle)
+{
+	if (n_begun < 8)
+		begun[n_begun++] = cycle;
+}
+
+static void chain_job(struct node_job *job)
+{
+	*job = (struct node_job){ .campaign = 7, .cycle = 3, .token = "tok3n",
+				  .ledger_host = "192.0.2.1", .ledger_port = 7000, .seed = 42,
+				  .baseline = true, .cycle_begins = note_cycle };
+	n_begun = 0;
+}
+
+static void test_chain_cycle(void **state)
+{
+	struct node_job job;
+	struct node_disk_result res[2];
+
+	chain_job(&job);
+	begin_bench(chain_cycle, sizeof(chain_cycle) / sizeof(chain_cycle[0]), chain_text);
+	free(cfg->node->guest);
+	cfg->node->guest = strdup(guest);
+	assert_int_equal(node_proxmox_ops.prepare(&node), 0);
+	assert_int_equal(node_proxmox_ops.start_workload(&node, &job), 0);
+	/* The ledger accepted the baseline's cycle, then the cycle's own. */
+	assert_int_equal(n_begun, 2);
+	assert_int_equal(begun[0], 2);
+	assert_int_equal(begun[1], 3);
+	assert_int_equal(node_proxmox_ops.power_lost(&node, CUT_POWER), 0);
+	assert_int_equal(node_proxmox_ops.wait_up(&node, 60000), 0);
+	for (int i = 0; i < 2; i++)
+		res[i] = (struct node_disk_result){ .disk = cfg->disks[i]->name, .id = (uint32_t)i + 1,
+						    .checks = json_array(), .agent_rc = -1 };
+	assert_int_equal(node_proxmox_ops.check(&node, &job, res), 0);
+
+	assert_int_equal(n_args, 3);
+	/* Baseline boot: cycle - 1, only the chain disk (the thin LV's baseline is its
+	 * zeroes, as in remote.c), one flushed write per block, no baseline_exists. */
+	assert_non_null(strstr(issued_args[0], " powercut.mode=write powercut.disks=1:vda "
+			       "powercut.ledger=10.0.2.2:41234 powercut.token=tok3n "
+			       "powercut.campaign=7 powercut.cycle=2 "));
+	assert_non_null(strstr(issued_args[0], " powercut.w.writes=1 powercut.w.flush=always'"));
+	assert_null(strstr(issued_args[0], "baseline_exists"));
+	assert_null(strstr(issued_args[0], "powercut.w.duration="));
+	/* Write boot: the cycle itself on both disks, the baselines in place. */
+	assert_non_null(strstr(issued_args[1], " powercut.mode=write powercut.disks=1:vda,2:vdb "));
+	assert_non_null(strstr(issued_args[1], " powercut.cycle=3 "));
+	assert_non_null(strstr(issued_args[1], " powercut.w.baseline_exists'"));
+	assert_null(strstr(issued_args[1], "powercut.w.writes="));
+	assert_non_null(strstr(issued_args[2], " powercut.mode=check powercut.disks=1:vda,2:vdb "));
+
+	/* The overlay was checked (the transcript pins qemu-img's path to the one pvesm
+	 * path gave after the snapshot) and is what the record names. */
+	assert_string_equal(check_result(res[0].checks, "qemu-img-check"), "clean");
+	assert_string_equal(check_result(res[0].checks, "lvs"), "ok");
+	assert_int_equal(res[0].agent_rc, 0);
+	json_t *col = node_proxmox_ops.collect(&node);
+	json_t *v0 = json_array_get(json_object_get(col, "volumes"), 0);
+	assert_string_equal(json_string_value(json_object_get(v0, "path")), CPATH);
+	assert_string_equal(json_string_value(json_object_get(v0, "base_path")),
+			    "/dev/" CBASE);
+	assert_null(json_object_get(json_array_get(json_object_get(col, "volumes"), 1),
+				    "base_path"));
+	assert_string_equal(json_string_value(json_object_get(col, "snapshot")), "powercut-base");
+	assert_int_equal(json_integer_value(json_object_get(col, "boots")), 3);
+	json_decref(col);
+	for (int i = 0; i < 2; i++) {
+		unlink(res[i].report_path);
+		json_decref(res[i].checks);
+		free(res[i].report_path);
+	}
+	end();
+}
+
+static void test_chain_snapshot_fails(void **state)
+{
+	struct node_job job;
+
+	chain_job(&job);
+	begin_bench(chain_snap_fails, sizeof(chain_snap_fails) / sizeof(chain_snap_fails[0]),
+		    chain_text);
+	free(cfg->node->guest);
+	cfg->node->guest = strdup(guest);
+	assert_int_equal(node_proxmox_ops.prepare(&node), 0);
+	assert_int_equal(node_proxmox_ops.start_workload(&node, &job), -EBUSY);
+	assert_int_equal(n_args, 1);	/* no write boot without the overlay */
+	assert_int_equal(n_begun, 1);
+	end();	/* everything removed: the transcript's close, step by step */
+}
+
+/* A baseline boot whose agent failed: no snapshot is taken and the cycle stops. */
+static void test_chain_baseline_fails(void **state)
+{
+	struct step bad[sizeof(chain_snap_fails) / sizeof(chain_snap_fails[0])];
+	size_t k = 0, n = sizeof(chain_snap_fails) / sizeof(chain_snap_fails[0]);
+	struct node_job job;
+
+	for (size_t i = 0; i < n; i++) {
+		bad[k] = chain_snap_fails[i];
+		/* Never issued: the snapshot, and the look for a base no snapshot made. */
+		if ((!strcmp(bad[k].argv[0], "qm") && !strcmp(bad[k].argv[1], "snapshot")) ||
+		    !strcmp(bad[k].argv[0], "lvremove") ||
+		    (!strcmp(bad[k].argv[0], "lvs") && !strcmp(bad[k].argv[4], "lv_name")))
+			continue;
+		if (bad[k].out && strstr(bad[k].out, "write-exit disk=1 rc=0"))
+			bad[k].out = "POWERCUT write-exit disk=1 rc=3\r\n"
+				     "POWERCUT done mode=write status=fail\r\n";
+		k++;
+	}
+	chain_job(&job);
+	begin_bench(bad, k, chain_text);
+	free(cfg->node->guest);
+	cfg->node->guest = strdup(guest);
+	assert_int_equal(node_proxmox_ops.prepare(&node), 0);
+	assert_int_equal(node_proxmox_ops.start_workload(&node, &job), -EIO);
+	end();
+}
+
+static void test_chain_refused(void **state)
+{
+	begin_bench(chain_refused_dir, sizeof(chain_refused_dir) / sizeof(chain_refused_dir[0]),
+		    chain_dir_text);
+	assert_int_equal(node_proxmox_ops.prepare(&node), -EINVAL);
+	end();
+	begin_bench(chain_refused_raw, sizeof(chain_refused_raw) / sizeof(chain_refused_raw[0]),
+		    chain_raw_text);
+	assert_int_equal(node_proxmox_ops.prepare(&node), -EINVAL);
+	end();
+}
+
 /* host/fio/tests/data/status-interval-cut.json: from the cwd upwards, else beside the
  * build directory (build/host/node/tests/NAME). */
 static char *load_fixture(void)
@@ -739,6 +1082,10 @@ int main(void)
 		cmocka_unit_test(test_volume_exists_left_alone),
 		cmocka_unit_test(test_vm_exists_left_alone),
 		cmocka_unit_test(test_config_errors),
+		cmocka_unit_test(test_chain_cycle),
+		cmocka_unit_test(test_chain_snapshot_fails),
+		cmocka_unit_test(test_chain_baseline_fails),
+		cmocka_unit_test(test_chain_refused),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 
