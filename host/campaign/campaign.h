@@ -105,6 +105,12 @@ struct camp_result {
 int camp_cycle_run(struct camp_env *env, const struct camp_plan *p, struct camp_result *r);
 void camp_result_release(struct camp_result *r);
 
+/* Before the first cycle: with [relay] dc_source = pwrok, the channel's PWR_OK must
+ * read DC good while its relay is on (an unwired input reads DC lost, and no cut
+ * would ever show a DC edge). 0, or -ENODEV / the relay's error, logged with what to
+ * do. Other sources: 0. */
+int camp_dc_check(struct relay *relay, const struct bench_config *cfg);
+
 /* The campaign row and the ledger token: insert (with the effective config, its hash
  * and versions_json) and register the token. 0 or -errno. */
 int camp_campaign_begin(struct store *db, const struct bench_config *cfg,

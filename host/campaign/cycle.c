@@ -807,6 +807,24 @@ out_nocycle:
 	return rc;
 }
 
+int camp_dc_check(struct relay *relay, const struct bench_config *cfg)
+{
+	struct relay_status st;
+	int ch = (int)cfg->relay->channel, rc;
+
+	if (cfg->relay->dc_source != DC_PWROK)
+		return 0;
+	if ((rc = relay_on(relay, ch)) < 0 || (rc = relay_status(relay, &st)) < 0)
+		return rc;
+	if (st.pwrok[ch] == 1)
+		return 0;
+	pc_err(LOG_RELAY, "PWR_OK of channel %d reads %s while its relay is on: is the node's "
+	       "PWR_OK wired to the board and is pwrok_invert right (rig/hardware.md)? Without "
+	       "PWR_OK sense set [relay] dc_source = relay", ch,
+	       st.pwrok[ch] == 0 ? "DC lost" : "nothing");
+	return -ENODEV;
+}
+
 void camp_result_release(struct camp_result *r)
 {
 	json_decref(r->json);

@@ -99,6 +99,8 @@ int cmd_cycle(struct pc_ctx *ctx)
 	}
 	if (pc_exe_dir(bin, sizeof(bin)) < 0)
 		return EXIT_FAIL;
+	if (camp_dc_check(ctx->relay, cfg) < 0)
+		return EXIT_DEVICE;
 	if (ctx->db) {
 		const char *f = sqlite3_db_filename(store_db(ctx->db), "main");
 		snprintf(db_path, sizeof(db_path), "%s", f ? f : "");

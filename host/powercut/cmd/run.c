@@ -504,6 +504,10 @@ int cmd_run(struct pc_ctx *ctx)
 		rc = relay_interrupted ? 128 + relay_interrupted : EXIT_DEVICE;
 		goto out;
 	}
+	if (camp_dc_check(ctx->relay, cfg) < 0) {
+		rc = EXIT_DEVICE;
+		goto out;
+	}
 	free(versions);
 	versions = camp_versions(ctx->relay, PC_VERSION);
 	if (versions)
