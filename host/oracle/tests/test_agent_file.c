@@ -184,6 +184,13 @@ static void test_kill_check_tamper(void **state)
 	assert_true(res.cycle.since_flush_ns > -100000000LL && res.cycle.since_flush_ns < 60000000000LL);
 	assert_true(q1(db, "SELECT COUNT(*) FROM oracle_baseline") == 1);
 
+	/* The campaign prunes a cycle after its record (cycle.c); the next cycle is
+	 * classified from its own rows only, so everything below must still hold. */
+	int64_t acks1 = q1(db, "SELECT COUNT(*) FROM oracle_ack WHERE cycle = 1");
+	assert_int_equal(ledger_prune(db, CAMPAIGN, CYCLE, 0), acks1);
+	assert_int_equal(q1(db, "SELECT COUNT(*) FROM oracle_ack WHERE cycle = 1"), 0);
+	assert_int_equal(q1(db, "SELECT SUM(writes) FROM oracle_block_summary WHERE cycle = 1"), acks1);
+
 	/* 2. Cycle 2: 1050 writes with a flush every 100, ending normally, so the last
 	 * ~50 writes are unflushed. Then tamper. Candidates for rollbacks come from the
 	 * ledger: every write of a block covered by a flush (F = A >= 1), or none covered
