@@ -333,6 +333,18 @@ static void test_ledger_late_and_full(void **state)
 	sqlite3_close(db);
 }
 
+#include "agent_refusals.h"
+
+static void test_ledger_refusals(void **state)
+{
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, ledger_schema_sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	refusals_test(agent, img, db_path, CAMPAIGN, TOKEN);
+}
+
 static int setup(void **state)
 {
 	char self[PATH_MAX];
@@ -371,6 +383,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_kill_check_tamper, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ledger_late_and_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ledger_refusals, setup, teardown),
 	};
 	log_set_level(LOG_WARN);
 	return cmocka_run_group_tests(tests, NULL, NULL);
