@@ -77,7 +77,10 @@ static const char usage[] =
 "check:\n"
 "  --output FILE        write the JSON-lines report there (default: stdout)\n"
 "  --quiet              no progress messages\n"
-"  --help               this text\n";
+"  --help               this text\n"
+"exit status: 0 done (with --ledger: the host confirmed the session), 1 I/O error,\n"
+"2 bad arguments, 3 the ledger rejected the session (the host's reason on stderr)\n"
+"or never confirmed it within 2 s of the end.\n";
 
 enum { O_CAMPAIGN = 256, O_CYCLE, O_DISK, O_SEED, O_BS, O_SPAN, O_QD, O_PATTERN, O_HOT,
        O_FLUSH, O_FLUSH_N, O_FLUSH_MS, O_DIRECT, O_DURATION, O_WRITES, O_BASE, O_LEDGER,
