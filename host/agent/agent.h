@@ -82,8 +82,15 @@ void lclient_baseline(uint64_t first, uint64_t n, int64_t submit_ns, int64_t com
 void lclient_ack(const struct witem *w, uint32_t flags, uint64_t ack_index,
 		 int64_t submit_ns, int64_t complete_ns);
 void lclient_flush(uint64_t id, uint64_t covers, int64_t submit_ns, int64_t complete_ns);
-/* Send END and what is queued (waiting at most wait_ms to connect), stop the sender. */
-void lclient_finish(uint32_t reason, uint64_t acks, uint64_t flushes, int wait_ms);
+/* Send what is queued and END, wait at most wait_ms for the host to confirm it
+ * (RECORDED), stop the sender. Returns 0 when confirmed (or with no ledger), -EPROTO
+ * when the host rejected the session (lclient_reason says why), -ETIMEDOUT when it
+ * could not be confirmed (both logged). */
+int lclient_finish(uint32_t reason, uint64_t acks, uint64_t flushes, int wait_ms);
+/* The host rejected the session: writing on is pointless (thread-safe). */
+bool lclient_failed(void);
+/* The host's reason for the rejection; "" otherwise. */
+const char *lclient_reason(void);
 uint64_t lclient_dropped(void);
 
 /* Schedule (core.c). */

@@ -1,5 +1,7 @@
 /* The agent's side of the ledger protocol: a bounded queue drained by a sender thread
- * that batches every millisecond, reconnects with backoff, and never blocks writers. */
+ * that batches every millisecond, reconnects with backoff, and never blocks writers.
+ * Protocol 2: the host's replies (ACCEPT, REJECT, RECORDED) decide whether the run's
+ * ledger is complete; a rejection stops the sender for good (lclient_failed). */
 #include "agent.h"
 #include "ledger_proto.h"
 
@@ -9,6 +11,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -42,6 +45,11 @@ static struct {
 	int fd;
 	unsigned char *out;	/* frame buffer */
 	size_t cap;		/* queue entries */
+	unsigned char in[512];	/* the host's replies, not yet parsed */
+	size_t inlen;
+	volatile bool rejected;	/* the host refused the session: reason says why */
+	bool recorded;		/* the host confirmed END */
+	char reason[LEDGER_REJECT_MAX_TEXT + 1];
 } L = { .fd = -1 };
 
 #define QUEUE_CAP L.cap
@@ -104,6 +112,66 @@ static int send_all(const unsigned char *p, size_t n)
 	return 0;
 }
 
+/* Read the host's replies. Returns 0 once a frame of type want arrived (want 0:
+ * when nothing more is there), -EPROTO on a REJECT (L.reason set), -ECONNRESET when the
+ * host closed, -ETIMEDOUT when want did not come within timeout_ms. */
+static int recv_replies(uint8_t want, int timeout_ms)
+{
+	int64_t deadline = agent_now_ns() + (int64_t)timeout_ms * 1000000;
+
+	for (;;) {
+		while (L.inlen >= 5) {
+			uint32_t flen = lp_get32(L.in);
+			if (flen == 0 || flen > sizeof(L.in) - 4) {
+				snprintf(L.reason, sizeof(L.reason), "malformed reply from the ledger");
+				return -EPROTO;
+			}
+			if (L.inlen < 4 + (size_t)flen)
+				break;
+			uint8_t type = L.in[4];
+			const unsigned char *b = L.in + 5;
+			if (type == LEDGER_REJECT) {
+				uint16_t tl = flen >= 1 + LEDGER_REJECT_FIXED ? lp_get16(b + 12) : 0;
+				if (tl > flen - 1 - LEDGER_REJECT_FIXED)
+					tl = 0;
+				if (tl > LEDGER_REJECT_MAX_TEXT)
+					tl = LEDGER_REJECT_MAX_TEXT;
+				memcpy(L.reason, b + 14, tl);
+				L.reason[tl] = 0;
+				if (!tl)
+					snprintf(L.reason, sizeof(L.reason), "rejected without a reason");
+				return -EPROTO;
+			}
+			memmove(L.in, L.in + 4 + flen, L.inlen - 4 - flen);
+			L.inlen -= 4 + flen;
+			if (type == LEDGER_RECORDED)
+				L.recorded = true;
+			if (want && type == want)
+				return 0;
+		}
+		int64_t left = (deadline - agent_now_ns()) / 1000000;
+		struct pollfd pfd = { .fd = L.fd, .events = POLLIN };
+		int pr = poll(&pfd, 1, want ? (left > 0 ? (int)left : 0) : 0);
+		if (pr < 0 && errno == EINTR)
+			continue;
+		if (pr <= 0)
+			return want ? -ETIMEDOUT : 0;
+		ssize_t r = recv(L.fd, L.in + L.inlen, sizeof(L.in) - L.inlen, MSG_DONTWAIT);
+		if (r < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
+			continue;
+		if (r <= 0)
+			return -ECONNRESET;
+		L.inlen += (size_t)r;
+	}
+}
+
+static void conn_drop(void)
+{
+	close(L.fd);
+	L.fd = -1;
+	L.inlen = 0;
+}
+
 static int try_connect(void)
 {
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1, err = 0;
@@ -142,10 +210,12 @@ static int try_connect(void)
 	lp_put64(p + 28, o->seed);
 	lp_put64(p + 36, (uint64_t)agent_now_ns());
 	int rc = send_all(L.out, 5 + LEDGER_HELLO_FIXED + tl);
-	if (rc) {
-		close(L.fd);
-		L.fd = -1;
-	}
+	/* Nothing else goes out before the host accepted the hello, so a refusal of the
+	 * hello always reaches us intact. */
+	if (!rc)
+		rc = recv_replies(LEDGER_ACCEPT, 2000);
+	if (rc && rc != -EPROTO)
+		conn_drop();
 	return rc;
 }
 
@@ -239,7 +309,10 @@ static void *sender(void *arg)
 				nanosleep(&ts, NULL);
 				continue;
 			}
-			if (try_connect() < 0) {
+			int crc = try_connect();
+			if (crc == -EPROTO)
+				break;
+			if (crc < 0) {
 				next_try = now + backoff;
 				backoff = backoff * 2 > 1000000000 ? 1000000000 : backoff * 2;
 				continue;
@@ -259,6 +332,12 @@ static void *sender(void *arg)
 			size_t bytes = encode(batch, n);
 			rc = send_all(L.out, bytes);
 		}
+		/* A refusal of a later frame: the host closes after its REJECT. */
+		int rrc = recv_replies(0, 0);
+		if (rrc == -EPROTO)
+			break;
+		if (rc == 0 && rrc < 0)
+			rc = rrc;
 		if (rc == 0) {
 			pthread_mutex_lock(&L.mu);
 			L.head = (L.head + n) % QUEUE_CAP;
@@ -272,16 +351,26 @@ static void *sender(void *arg)
 				lp_put64(b + 8, L.end_flushes);
 				lp_put64(b + 16, L.dropped);
 				lp_put32(b + 24, L.end_reason);
-				send_all(L.out, 5 + LEDGER_END_SIZE);
-				break;
+				rc = send_all(L.out, 5 + LEDGER_END_SIZE);
+				if (!rc) {
+					int64_t left = (L.finish_deadline - agent_now_ns()) / 1000000;
+					rc = recv_replies(LEDGER_RECORDED, left > 200 ? (int)left : 200);
+				}
+				if (rc == 0 || rc == -EPROTO)
+					break;
+				/* Not confirmed: a new connection sends HELLO and END again. */
 			}
-		} else {
+		}
+		if (rc) {
 			if (!L.o->quiet)
 				agent_log("lost ledger connection '%s': %s; reconnecting", L.o->ledger, strerror(-rc));
-			close(L.fd);
-			L.fd = -1;
+			conn_drop();
 			next_try = agent_now_ns() + backoff;
 		}
+	}
+	if (L.reason[0]) {	/* set by a REJECT only */
+		L.rejected = true;
+		agent_log("ledger '%s' rejected the session: %s", L.o->ledger, L.reason);
 	}
 	if (L.fd >= 0) {
 		shutdown(L.fd, SHUT_WR);
@@ -367,10 +456,12 @@ void lclient_flush(uint64_t id, uint64_t covers, int64_t submit_ns, int64_t comp
 	push(&e);
 }
 
-void lclient_finish(uint32_t reason, uint64_t acks, uint64_t flushes, int wait_ms)
+int lclient_finish(uint32_t reason, uint64_t acks, uint64_t flushes, int wait_ms)
 {
+	int rc = 0;
+
 	if (!L.on)
-		return;
+		return 0;
 	pthread_mutex_lock(&L.mu);
 	L.finishing = true;
 	L.end_reason = reason;
@@ -381,10 +472,28 @@ void lclient_finish(uint32_t reason, uint64_t acks, uint64_t flushes, int wait_m
 	pthread_mutex_unlock(&L.mu);
 	pthread_join(L.thread, NULL);
 	L.on = false;
-	if (L.len)
-		agent_log("ledger '%s' unreachable: %zu entries not delivered", L.o->ledger, L.len);
+	if (L.rejected) {
+		rc = -EPROTO;
+	} else if (!L.recorded) {
+		/* The host outlives every cycle; a ledger that cannot confirm the end holds
+		 * an incomplete record, and the run must not pass for a good one. */
+		agent_log("ledger '%s' did not confirm the session within %d ms: %zu entries not delivered",
+			  L.o->ledger, wait_ms, L.len);
+		rc = -ETIMEDOUT;
+	}
 	free(L.q);
 	free(L.out);
+	return rc;
+}
+
+bool lclient_failed(void)
+{
+	return L.rejected;
+}
+
+const char *lclient_reason(void)
+{
+	return L.reason;
 }
 
 uint64_t lclient_dropped(void)

@@ -77,7 +77,10 @@ static const char usage[] =
 "check:\n"
 "  --output FILE        write the JSON-lines report there (default: stdout)\n"
 "  --quiet              no progress messages\n"
-"  --help               this text\n";
+"  --help               this text\n"
+"exit status: 0 done (with --ledger: the host confirmed the session), 1 I/O error,\n"
+"2 bad arguments, 3 the ledger rejected the session (the host's reason on stderr)\n"
+"or never confirmed it within 2 s of the end.\n";
 
 enum { O_CAMPAIGN = 256, O_CYCLE, O_DISK, O_SEED, O_BS, O_SPAN, O_QD, O_PATTERN, O_HOT,
        O_FLUSH, O_FLUSH_N, O_FLUSH_MS, O_DIRECT, O_DURATION, O_WRITES, O_BASE, O_LEDGER,
@@ -298,11 +301,14 @@ static void *run_thread_stop(void *arg)
 	return NULL;
 }
 
+/* The ledger's outcome of the write run: 0, or lclient_finish's error. */
+static int write_ledger_rc;
+
 static int cmd_write(const struct agent_opts *o)
 {
 	struct core c;
 	uint64_t nblocks;
-	int rc;
+	int rc, lrc;
 
 	if ((rc = open_target(o, true, &nblocks)))
 		return rc;
@@ -333,7 +339,7 @@ static int cmd_write(const struct agent_opts *o)
 		nanosleep(&ts, NULL);
 		pthread_mutex_lock(&c.mu);
 		bool ended = c.stop;
-		if (agent_signalled || (deadline && agent_now_ns() >= deadline)) {
+		if (agent_signalled || lclient_failed() || (deadline && agent_now_ns() >= deadline)) {
 			c.stop = true;
 			pthread_cond_broadcast(&c.cv);
 			ended = true;
@@ -354,8 +360,21 @@ static int cmd_write(const struct agent_opts *o)
 	       (unsigned long long)lclient_dropped(), rc);
 	fflush(stdout);
 finish:
-	lclient_finish(rc ? LEDGER_END_ERROR : agent_signalled ? LEDGER_END_SIGNAL : LEDGER_END_DONE,
-		       c.acks, c.flushes, 2000);
+	lrc = lclient_finish(rc ? LEDGER_END_ERROR : agent_signalled ? LEDGER_END_SIGNAL : LEDGER_END_DONE,
+			     c.acks, c.flushes, 2000);
+	if (o->ledger) {
+		/* The ledger's verdict on this run, for the driver (exit status 3 if not recorded). */
+		printf("{\"type\":\"ledger\",\"status\":\"%s\",\"reason\":\"",
+		       !lrc ? "recorded" : lrc == -EPROTO ? "rejected" : "unconfirmed");
+		for (const char *r = lrc == -EPROTO ? lclient_reason() : ""; *r; r++) {
+			if (*r == '"' || *r == '\\')
+				putchar('\\');
+			putchar((unsigned char)*r < 0x20 ? '?' : *r);
+		}
+		printf("\"}\n");
+		fflush(stdout);
+	}
+	write_ledger_rc = lrc;
 out:
 	core_release(&c);
 	close_target(o);
@@ -426,5 +445,5 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	int rc = !strcmp(argv[1], "write") ? cmd_write(&o) : cmd_check(&o);
-	return rc ? 1 : 0;
+	return rc ? 1 : write_ledger_rc ? 3 : 0;
 }

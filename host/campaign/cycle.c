@@ -706,6 +706,13 @@ int camp_cycle_run(struct camp_env *e, const struct camp_plan *p, struct camp_re
 		camp_evidence_keep(e->db, r->cycle_id, NULL, NULL, c.work, dir, e->evidence_left);
 	}
 	r->status = unverified ? "failed" : violations || metadata_failures ? "violation" : "ok";
+	/* Classified disks give up their raw acknowledgements for one summary row per
+	 * block (docs/oracle.md, "Storage"), so a night of cycles stays bounded; the next
+	 * cycle is classified from its own rows only. A disk that was not classified keeps
+	 * them for a later `powercut verify`; a failed prune is logged and costs only space. */
+	for (size_t i = 0; i < cfg->n_disks; i++)
+		if (out[i].verified)
+			ledger_prune(store_db(e->db), (uint64_t)e->campaign, c.index, res[i].id);
 	rc = 0;
 
 	int64_t t_end = relay_now_ns();

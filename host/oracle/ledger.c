@@ -38,6 +38,9 @@ struct conn {
 	uint32_t cycle, disk;
 	int64_t session;	/* oracle_session.id */
 	uint64_t next_ack;	/* next expected ack_index, for gap detection */
+	uint16_t version;	/* the hello's protocol version; 0 before it */
+	bool end_pending;	/* END stored, RECORDED to send after the commit */
+	uint64_t acks;		/* acknowledgements stored from this connection */
 };
 
 struct ledger {
@@ -257,29 +260,81 @@ static int store_gap(struct ledger *l, struct conn *c, uint64_t first, uint64_t 
 	return step(l, l->st_gap);
 }
 
-/* Reasons a frame is rejected; *why is set for the log line. */
-#define REJECT(msg) do { *why = (msg); return -EPROTO; } while (0)
+/* Why a frame is rejected: the text for the log line and the REJECT reply. */
+struct reject {
+	const char *why;
+	uint32_t code;	/* enum ledger_reject_code */
+};
+
+/* A reply to a version 2 agent. Replies are a few bytes on a socket that was only
+ * read from, so they fit its send buffer; a failure means the agent is gone. */
+static void reply(struct conn *c, const unsigned char *p, size_t n)
+{
+	if (send(c->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)n)
+		pc_warn(LOG_LEDGER, "cannot reply to agent '%s': %s", c->peer, strerror(errno));
+}
+
+/* Version 1 agents never read: they get no replies. Before a hello (version 0) the
+ * agent's version is unknown, and a reply cannot confuse a reader. */
+static void send_reject(struct conn *c, const struct reject *rj, uint64_t offset)
+{
+	unsigned char r[5 + LEDGER_REJECT_FIXED + LEDGER_REJECT_MAX_TEXT];
+	size_t tl = strlen(rj->why);
+
+	if (c->version == 1)
+		return;
+	if (tl > LEDGER_REJECT_MAX_TEXT)
+		tl = LEDGER_REJECT_MAX_TEXT;
+	lp_put32(r, (uint32_t)(1 + LEDGER_REJECT_FIXED + tl));
+	r[4] = LEDGER_REJECT;
+	lp_put32(r + 5, rj->code);
+	lp_put64(r + 9, offset);
+	lp_put16(r + 17, (uint16_t)tl);
+	memcpy(r + 19, rj->why, tl);
+	reply(c, r, 5 + LEDGER_REJECT_FIXED + tl);
+}
+
+/* After a commit: tell the agents whose END it held that their session is stored. */
+static void send_recorded(struct ledger *l)
+{
+	for (int i = 0; i < l->nconns; i++) {
+		struct conn *c = &l->conns[i];
+		if (!c->end_pending)
+			continue;
+		unsigned char r[5 + LEDGER_RECORDED_SIZE];
+		lp_put32(r, 1 + LEDGER_RECORDED_SIZE);
+		r[4] = LEDGER_RECORDED;
+		lp_put32(r + 5, c->cycle);
+		lp_put64(r + 9, c->acks);
+		reply(c, r, sizeof(r));
+		c->end_pending = false;
+	}
+}
+
+#define REJECT_AS(c, msg) do { rj->why = (msg); rj->code = (c); return -EPROTO; } while (0)
+#define REJECT(msg) REJECT_AS(LEDGER_REJ_PROTOCOL, msg)
 
 static int handle_hello(struct ledger *l, struct conn *c, const unsigned char *b, uint32_t n,
-			int64_t now, const char **why)
+			int64_t now, struct reject *rj)
 {
 	if (n < LEDGER_HELLO_FIXED)
 		REJECT("hello too short");
 	uint16_t ver = lp_get16(b), tlen = lp_get16(b + 2);
-	if (ver != LEDGER_PROTO_VERSION)
+	c->version = ver;
+	if (ver < LEDGER_PROTO_MIN || ver > LEDGER_PROTO_VERSION)
 		REJECT("unsupported protocol version");
 	if (tlen == 0 || tlen > LEDGER_MAX_TOKEN || n != (uint32_t)(LEDGER_HELLO_FIXED + tlen))
 		REJECT("bad hello size");
 	const unsigned char *t = b + 4, *p = b + 4 + tlen;
 	if (tlen != strlen(l->token) || memcmp(t, l->token, tlen) != 0)
-		REJECT("bad campaign token");
+		REJECT_AS(LEDGER_REJ_TOKEN, "bad campaign token");
 	uint64_t campaign = lp_get64(p);
 	uint32_t cycle = lp_get32(p + 8), disk = lp_get32(p + 12), bs = lp_get32(p + 16);
 	uint64_t span = lp_get64(p + 20), seed = lp_get64(p + 28), agent_ns = lp_get64(p + 36);
 	if (campaign != l->campaign)
-		REJECT("wrong campaign");
+		REJECT_AS(LEDGER_REJ_CAMPAIGN, "wrong campaign");
 	if (cycle != __atomic_load_n(&l->cycle, __ATOMIC_SEQ_CST))
-		REJECT("wrong cycle");
+		REJECT_AS(LEDGER_REJ_CYCLE, "wrong cycle");
 	if (bs == 0 || bs % 512)
 		REJECT("bad block size");
 	c->hello = true;
@@ -305,27 +360,34 @@ static int handle_hello(struct ledger *l, struct conn *c, const unsigned char *b
 	if (step(l, l->st_sess))
 		return -EIO;
 	c->session = sqlite3_last_insert_rowid(l->db);
+	if (c->version >= 2) {
+		unsigned char r[5 + LEDGER_ACCEPT_SIZE];
+		lp_put32(r, 1 + LEDGER_ACCEPT_SIZE);
+		r[4] = LEDGER_ACCEPT;
+		lp_put32(r + 5, cycle);
+		reply(c, r, sizeof(r));
+	}
 	pc_info(LOG_LEDGER, "agent '%s' connected: campaign %llu cycle %u disk %u", c->peer,
 		(unsigned long long)campaign, cycle, disk);
 	return 0;
 }
 
 static int handle_frame(struct ledger *l, struct conn *c, unsigned type, const unsigned char *b,
-			uint32_t n, int64_t now, const char **why)
+			uint32_t n, int64_t now, struct reject *rj)
 {
 	if (type == LEDGER_HELLO) {
 		if (c->hello)
 			REJECT("second hello");
-		return handle_hello(l, c, b, n, now, why);
+		return handle_hello(l, c, b, n, now, rj);
 	}
 	if (!c->hello)
 		REJECT("frame before hello");
 	if (type < LEDGER_BASELINE || type > LEDGER_END)
 		REJECT("unknown frame type");
 	if (n < 4 || lp_get32(b) != c->cycle)
-		REJECT("frame of another cycle");
+		REJECT_AS(LEDGER_REJ_CYCLE, "frame of another cycle");
 	if (c->cycle != __atomic_load_n(&l->cycle, __ATOMIC_SEQ_CST))
-		REJECT("cycle is over");
+		REJECT_AS(LEDGER_REJ_CYCLE, "cycle is over");
 
 	switch (type) {
 	case LEDGER_BASELINE:
@@ -370,6 +432,7 @@ static int handle_frame(struct ledger *l, struct conn *c, unsigned type, const u
 				return -EIO;
 		}
 		l->stats.acks += count;
+		c->acks += count;
 		return 0;
 	}
 	case LEDGER_FLUSH:
@@ -399,6 +462,8 @@ static int handle_frame(struct ledger *l, struct conn *c, unsigned type, const u
 		sqlite3_bind_int64(l->st_end, 4, (sqlite3_int64)lp_get64(b + 12));
 		sqlite3_bind_int64(l->st_end, 5, (sqlite3_int64)lp_get64(b + 20));
 		sqlite3_bind_int64(l->st_end, 6, c->session);
+		/* Confirmed once committed (ledger_poll): the agent's exit status says so. */
+		c->end_pending = c->version >= 2;
 		return step(l, l->st_end);
 	}
 	REJECT("unknown frame type");
@@ -432,6 +497,11 @@ static int txn_end(struct ledger *l, bool ok)
 	}
 	pthread_mutex_unlock(&l->mu);
 	__atomic_store_n(&l->in_txn, false, __ATOMIC_SEQ_CST);
+	if (!rc && ok)
+		send_recorded(l);
+	else
+		for (int i = 0; i < l->nconns; i++)
+			l->conns[i].end_pending = false;
 	return rc;
 }
 
@@ -443,12 +513,12 @@ static int conn_process(struct ledger *l, struct conn *c)
 	size_t pos = 0;
 	int frames = 0, rc = 0;
 	int64_t now = mono_ns();
-	const char *why = NULL;
+	struct reject rj = { NULL, LEDGER_REJ_PROTOCOL };
 
 	while (c->len - pos >= 5) {
 		uint32_t flen = lp_get32(c->buf + pos);
 		if (flen == 0 || flen > LEDGER_MAX_FRAME) {
-			why = flen ? "oversize frame" : "empty frame";
+			rj.why = flen ? "oversize frame" : "empty frame";
 			rc = -EPROTO;
 			break;
 		}
@@ -456,16 +526,18 @@ static int conn_process(struct ledger *l, struct conn *c)
 			break;
 		if ((rc = txn_begin(l)))
 			return rc;
-		rc = handle_frame(l, c, c->buf[pos + 4], c->buf + pos + 5, flen - 1, now, &why);
+		rc = handle_frame(l, c, c->buf[pos + 4], c->buf + pos + 5, flen - 1, now, &rj);
 		if (rc)
 			break;
 		pos += 4 + (size_t)flen;
 		frames++;
 	}
 	l->txn_frames += (uint64_t)frames;
-	if (rc == -EPROTO)
+	if (rc == -EPROTO) {
 		pc_err(LOG_LEDGER, "rejected ledger input from '%s' at byte %llu: %s", c->peer,
-		       (unsigned long long)(c->offset + pos), why);
+		       (unsigned long long)(c->offset + pos), rj.why);
+		send_reject(c, &rj, c->offset + pos);
+	}
 	if (rc)
 		return rc;
 	memmove(c->buf, c->buf + pos, c->len - pos);
@@ -570,6 +642,15 @@ int ledger_poll(struct ledger *l, int timeout_ms)
 		if (rc == -EIO) {
 			txn_end(l, false);
 			return rc;
+		}
+		if (rc == -EPROTO) {
+			/* The REJECT goes out before the FIN; what the agent sent meanwhile is
+			 * read and dropped, so the close does not reset the connection and
+			 * discard the reply on the agent's side. */
+			char junk[4096];
+			shutdown(l->conns[i].fd, SHUT_WR);
+			while (read(l->conns[i].fd, junk, sizeof(junk)) > 0)
+				;
 		}
 		if (rc < 0)
 			conn_close(l, i);
@@ -685,14 +766,17 @@ int ledger_campaign_register(sqlite3 *db, uint64_t campaign, const char *token, 
 
 int64_t ledger_prune(sqlite3 *db, uint64_t campaign, uint32_t cycle, uint32_t disk)
 {
+	/* The flush coverage of the cycle is one number, computed once: a correlated
+	 * subquery per acknowledgement made this quadratic in the flushes. */
 	static const char summarize[] =
 		"INSERT OR REPLACE INTO oracle_block_summary (campaign, cycle, disk, block, newest_acked,"
 		" newest_flushed, writes)"
-		" SELECT a.campaign, a.cycle, a.disk, a.block, MAX(a.gen),"
-		"  MAX(CASE WHEN a.flags & 1 OR a.ack_index < (SELECT IFNULL(MAX(covers), 0) FROM oracle_flush f"
-		"   WHERE f.campaign = a.campaign AND f.cycle = a.cycle AND f.disk = a.disk) THEN a.gen END),"
-		"  COUNT(*)"
-		" FROM oracle_ack a WHERE a.campaign = ?1 AND a.cycle = ?2 AND a.disk = ?3 GROUP BY a.block";
+		" SELECT ?1, ?2, ?3, a.block, MAX(a.gen),"
+		"  MAX(CASE WHEN a.flags & 1 OR a.ack_index < f.covers THEN a.gen END), COUNT(*)"
+		" FROM oracle_ack a,"
+		"  (SELECT IFNULL(MAX(covers), 0) AS covers FROM oracle_flush"
+		"   WHERE campaign = ?1 AND cycle = ?2 AND disk = ?3) f"
+		" WHERE a.campaign = ?1 AND a.cycle = ?2 AND a.disk = ?3 GROUP BY a.block";
 	static const char del[] = "DELETE FROM oracle_ack WHERE campaign = ?1 AND cycle = ?2 AND disk = ?3";
 	const char *sqls[] = { summarize, del };
 	int64_t pruned = 0;

@@ -1,12 +1,15 @@
-/* Ledger wire protocol version 1 (docs/oracle.md, "The ledger protocol"): frame types,
+/* Ledger wire protocol version 2 (docs/oracle.md, "The ledger protocol"): frame types,
  * sizes and little-endian helpers. Shared by the agent (libc only) and the host server.
+ * Version 2 adds the host's replies (ACCEPT, REJECT, RECORDED); the host still serves
+ * version 1 agents, without replies.
  */
 #ifndef PC_LEDGER_PROTO_H
 #define PC_LEDGER_PROTO_H
 
 #include <stdint.h>
 
-#define LEDGER_PROTO_VERSION	1
+#define LEDGER_PROTO_VERSION	2
+#define LEDGER_PROTO_MIN	1		/* oldest version the host serves */
 #define LEDGER_MAX_FRAME	(1u << 20)	/* bytes after the length field */
 #define LEDGER_MAX_TOKEN	255
 #define LEDGER_MAX_ACKS		16384		/* entries in one ACKS frame */
@@ -18,6 +21,19 @@ enum ledger_frame_type {
 	LEDGER_FLUSH = 4,
 	LEDGER_GAP = 5,
 	LEDGER_END = 6,
+	/* Host -> agent (version 2). */
+	LEDGER_ACCEPT = 16,
+	LEDGER_REJECT = 17,
+	LEDGER_RECORDED = 18,
+};
+
+/* REJECT codes; the frame also carries the host's reason as text. */
+enum ledger_reject_code {
+	LEDGER_REJ_PROTOCOL = 1,	/* malformed input, unknown type, bad size or version */
+	LEDGER_REJ_TOKEN = 2,
+	LEDGER_REJ_CAMPAIGN = 3,
+	LEDGER_REJ_CYCLE = 4,		/* not the cycle the host runs (or no longer) */
+	LEDGER_REJ_HOST = 5,		/* the host could not store the input */
 };
 
 /* Body sizes (after the type byte). HELLO: fixed part plus the token. */
@@ -28,6 +44,10 @@ enum ledger_frame_type {
 #define LEDGER_FLUSH_SIZE	(4 + 8 + 8 + 8 + 8)
 #define LEDGER_GAP_SIZE		(4 + 8 + 8)
 #define LEDGER_END_SIZE		(4 + 8 + 8 + 8 + 4)
+#define LEDGER_ACCEPT_SIZE	4			/* u32 cycle */
+#define LEDGER_REJECT_FIXED	(4 + 8 + 2)		/* u32 code, u64 offset, u16 n; n bytes text */
+#define LEDGER_REJECT_MAX_TEXT	200
+#define LEDGER_RECORDED_SIZE	(4 + 8)			/* u32 cycle, u64 acks stored */
 
 #define LEDGER_ACK_FUA		1u
 

@@ -184,6 +184,13 @@ static void test_kill_check_tamper(void **state)
 	assert_true(res.cycle.since_flush_ns > -100000000LL && res.cycle.since_flush_ns < 60000000000LL);
 	assert_true(q1(db, "SELECT COUNT(*) FROM oracle_baseline") == 1);
 
+	/* The campaign prunes a cycle after its record (cycle.c); the next cycle is
+	 * classified from its own rows only, so everything below must still hold. */
+	int64_t acks1 = q1(db, "SELECT COUNT(*) FROM oracle_ack WHERE cycle = 1");
+	assert_int_equal(ledger_prune(db, CAMPAIGN, CYCLE, 0), acks1);
+	assert_int_equal(q1(db, "SELECT COUNT(*) FROM oracle_ack WHERE cycle = 1"), 0);
+	assert_int_equal(q1(db, "SELECT SUM(writes) FROM oracle_block_summary WHERE cycle = 1"), acks1);
+
 	/* 2. Cycle 2: 1050 writes with a flush every 100, ending normally, so the last
 	 * ~50 writes are unflushed. Then tamper. Candidates for rollbacks come from the
 	 * ledger: every write of a block covered by a flush (F = A >= 1), or none covered
@@ -326,6 +333,18 @@ static void test_ledger_late_and_full(void **state)
 	sqlite3_close(db);
 }
 
+#include "agent_refusals.h"
+
+static void test_ledger_refusals(void **state)
+{
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, ledger_schema_sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	refusals_test(agent, img, db_path, CAMPAIGN, TOKEN);
+}
+
 static int setup(void **state)
 {
 	char self[PATH_MAX];
@@ -364,6 +383,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_kill_check_tamper, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ledger_late_and_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ledger_refusals, setup, teardown),
 	};
 	log_set_level(LOG_WARN);
 	return cmocka_run_group_tests(tests, NULL, NULL);

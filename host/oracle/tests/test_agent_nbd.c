@@ -20,6 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "child.h"
 #include "ledger.h"
 #include "ledger_schema.h"
@@ -180,6 +182,21 @@ static void test_nbd(void **state)
 	sqlite3_close(db);
 }
 
+#include "agent_refusals.h"
+
+/* The NBD build fails the same way on what the ledger refuses. */
+static void test_nbd_ledger_refusals(void **state)
+{
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, ledger_schema_sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	qsd_start();
+	refusals_test(agent, uri, db_path, CAMPAIGN, TOKEN);
+	qsd_stop(SIGTERM);
+}
+
 static int setup(void **state)
 {
 	char self[PATH_MAX];
@@ -232,6 +249,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_nbd, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nbd_ledger_refusals, setup, teardown),
 	};
 	log_set_level(LOG_WARN);
 	return cmocka_run_group_tests(tests, NULL, NULL);

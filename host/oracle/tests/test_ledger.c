@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,15 +165,147 @@ static size_t flush(unsigned char *p, uint32_t cycle, uint64_t id, uint64_t cove
 	return 5 + LEDGER_FLUSH_SIZE;
 }
 
-/* Wait until the server closed fd (read returns 0 or an error). */
-static void wait_closed(int fd)
+/* Read the host's replies until it closes fd: returns the REJECT frame's text (empty
+ * when there was none), its code in *code and byte offset in *offset; *accepted says
+ * whether an ACCEPT came first. */
+static const char *wait_closed_reply(int fd, uint32_t *code, uint64_t *offset, bool *accepted)
 {
-	char c;
+	static char reason[LEDGER_REJECT_MAX_TEXT + 1];
+	unsigned char buf[1024];
+	size_t len = 0;
 	struct timeval tv = { 5, 0 };
+	ssize_t r;
+
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	ssize_t r = read(fd, &c, 1);
-	assert_true(r <= 0 && !(r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)));
+	while ((r = read(fd, buf + len, sizeof(buf) - len)) > 0)
+		len += (size_t)r;
+	assert_true(r == 0 || errno == ECONNRESET);
 	close(fd);
+	reason[0] = 0;
+	*accepted = false;
+	for (size_t pos = 0; pos + 5 <= len;) {
+		uint32_t flen = lp_get32(buf + pos);
+		assert_true(pos + 4 + flen <= len);
+		const unsigned char *b = buf + pos + 5;
+		if (buf[pos + 4] == LEDGER_ACCEPT) {
+			*accepted = true;
+		} else {
+			assert_int_equal(buf[pos + 4], LEDGER_REJECT);
+			uint16_t tl = lp_get16(b + 12);
+			assert_int_equal(flen, 1 + LEDGER_REJECT_FIXED + tl);
+			*code = lp_get32(b);
+			*offset = lp_get64(b + 4);
+			memcpy(reason, b + 14, tl);
+			reason[tl] = 0;
+		}
+		pos += 4 + flen;
+	}
+	return reason;
+}
+
+static size_t end_frame(unsigned char *p, uint32_t cycle, uint64_t acks_)
+{
+	lp_put32(p, 1 + LEDGER_END_SIZE);
+	p[4] = LEDGER_END;
+	lp_put32(p + 5, cycle);
+	lp_put64(p + 9, acks_);
+	lp_put64(p + 17, 0);
+	lp_put64(p + 25, 0);
+	lp_put32(p + 33, LEDGER_END_DONE);
+	return 5 + LEDGER_END_SIZE;
+}
+
+/* Read exactly n reply bytes (5 s at most); returns how many came. */
+static size_t read_reply(int fd, unsigned char *p, size_t n)
+{
+	struct timeval tv = { 5, 0 };
+	size_t got = 0;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	while (got < n) {
+		ssize_t r = read(fd, p + got, n - got);
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	return got;
+}
+
+/* Protocol 2: ACCEPT after the hello, RECORDED once the END is committed; a version 1
+ * agent (which never reads) gets no reply at all. */
+static void test_replies(void **state)
+{
+	unsigned char buf[4096], r[64];
+	struct ledger *l = start(7);
+
+	int fd = dial(ledger_port(l));
+	size_t n = hello(buf, TOKEN, CAMPAIGN, 7);
+	send_all(fd, buf, n);
+	assert_int_equal(read_reply(fd, r, 5 + LEDGER_ACCEPT_SIZE), 5 + LEDGER_ACCEPT_SIZE);
+	assert_int_equal(r[4], LEDGER_ACCEPT);
+	assert_int_equal(lp_get32(r + 5), 7);
+	n = acks(buf, 7, 4, 0);
+	n += end_frame(buf + n, 7, 4);
+	send_all(fd, buf, n);
+	assert_int_equal(read_reply(fd, r, 5 + LEDGER_RECORDED_SIZE), 5 + LEDGER_RECORDED_SIZE);
+	assert_int_equal(r[4], LEDGER_RECORDED);
+	assert_int_equal(lp_get64(r + 9), 4);
+	/* Stored before it was confirmed: another connection sees it. */
+	assert_int_equal(count("SELECT end_acks FROM oracle_session WHERE cycle = 7"), 4);
+	close(fd);
+
+	fd = dial(ledger_port(l));
+	n = hello(buf, TOKEN, CAMPAIGN, 7);
+	lp_put16(buf + 5, 1);
+	n += acks(buf + n, 7, 2, 0);
+	n += end_frame(buf + n, 7, 2);
+	send_all(fd, buf, n);
+	assert_int_equal(ledger_quiesce(l, 50, 5000), 0);
+	struct timeval tv = { 0, 200000 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	assert_true(read(fd, r, sizeof(r)) < 0 && errno == EAGAIN);
+	close(fd);
+	ledger_free(l);
+	assert_int_equal(count("SELECT COUNT(*) FROM oracle_session WHERE cycle = 7 AND end_reason = 0"), 2);
+}
+
+/* Prune: one summary row per block from the acknowledgements (FUA writes flush
+ * themselves, a flush covers ack indices below its covers), only the cycle and disk
+ * asked for, the other cycles' and disks' rows untouched. */
+static void test_prune_scope(void **state)
+{
+	sqlite3 *db = db_open();
+	const char *sql =
+		/* cycle 10 disk 0: block 1 gens 1..3 (ack 0..2), block 2 gen 1 FUA (ack 3), block 3
+		 * gen 1 (ack 4); one flush covering acks < 2, an earlier one covering < 1. */
+		"INSERT INTO oracle_ack VALUES (31,10,0,1,1,0,1,0,0,0,0),(31,10,0,1,2,0,2,1,0,0,0),"
+		" (31,10,0,1,3,0,3,2,0,0,0),(31,10,0,2,1,1,4,3,0,0,0),(31,10,0,3,1,0,5,4,0,0,0);"
+		"INSERT INTO oracle_flush VALUES (31,10,0,1,1,0,0,0),(31,10,0,2,2,0,0,0);"
+		/* the same cycle on disk 1, and cycle 11 on disk 0: each with a flush covering all */
+		"INSERT INTO oracle_ack VALUES (31,10,1,1,1,0,1,0,0,0,0),(31,11,0,1,1,0,1,0,0,0,0);"
+		"INSERT INTO oracle_flush VALUES (31,10,1,1,9,0,0,0),(31,11,0,1,9,0,0,0);";
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(ledger_prune(db, CAMPAIGN, 10, 0), 5);
+	sqlite3_close(db);
+	assert_int_equal(count("SELECT COUNT(*) FROM oracle_ack"), 2);
+	assert_int_equal(count("SELECT COUNT(*) FROM oracle_ack WHERE cycle = 10 AND disk = 0"), 0);
+	assert_int_equal(count("SELECT COUNT(*) FROM oracle_block_summary"), 3);
+	/* newest_acked * 100 + IFNULL(newest_flushed, 99) * 10 + writes */
+	const char *q = "SELECT newest_acked * 100 + IFNULL(newest_flushed, 9) * 10 + writes"
+			" FROM oracle_block_summary WHERE cycle = 10 AND disk = 0 AND block = ";
+	char s[300];
+	snprintf(s, sizeof(s), "%s1", q);
+	assert_int_equal(count(s), 323);	/* A = 3, F = 2 (ack 1 < covers 2), 3 writes */
+	snprintf(s, sizeof(s), "%s2", q);
+	assert_int_equal(count(s), 111);	/* FUA: flushed by itself */
+	snprintf(s, sizeof(s), "%s3", q);
+	assert_int_equal(count(s), 191);	/* ack 4 >= covers 2: never flushed */
+	/* Pruning the others later gives the same rows as pruning them alone. */
+	db = db_open();
+	assert_int_equal(ledger_prune(db, CAMPAIGN, 11, 0), 1);
+	assert_int_equal(ledger_prune(db, CAMPAIGN, 11, 0), 0);
+	sqlite3_close(db);
+	assert_int_equal(count("SELECT newest_flushed FROM oracle_block_summary WHERE cycle = 11"), 1);
+	assert_int_equal(count("SELECT COUNT(*) FROM oracle_block_summary WHERE cycle = 10"), 3);
 }
 
 static void test_bad_token_then_good(void **state)
@@ -185,7 +318,14 @@ static void test_bad_token_then_good(void **state)
 	size_t n = hello(buf, "wrong-token!", CAMPAIGN, 3);
 	n += acks(buf + n, 3, 5, 0);
 	send_all(fd, buf, n);
-	wait_closed(fd);
+	uint32_t code = 0;
+	uint64_t off = 99;
+	bool accepted;
+	/* The agent is told why (protocol 2), not only the host's log. */
+	assert_string_equal(wait_closed_reply(fd, &code, &off, &accepted), "bad campaign token");
+	assert_int_equal(code, LEDGER_REJ_TOKEN);
+	assert_int_equal(off, 0);
+	assert_false(accepted);
 	assert_non_null(strstr(logbuf, "bad campaign token"));
 	assert_non_null(strstr(logbuf, "at byte 0"));
 	assert_non_null(strstr(logbuf, "127.0.0.1:"));
@@ -209,14 +349,14 @@ static void test_malformed_rejected(void **state)
 {
 	unsigned char buf[4096];
 	struct ledger *l = start(4);
-	struct { const char *name; const char *log; } cases[] = {
-		{ "oversize", "oversize frame" },
-		{ "before-hello", "frame before hello" },
-		{ "unknown-type", "unknown frame type" },
-		{ "wrong-cycle", "wrong cycle" },
-		{ "wrong-campaign", "wrong campaign" },
-		{ "frame-cycle", "frame of another cycle" },
-		{ "acks-size", "bad acks size" },
+	struct { const char *name; const char *log; uint32_t code; } cases[] = {
+		{ "oversize", "oversize frame", LEDGER_REJ_PROTOCOL },
+		{ "before-hello", "frame before hello", LEDGER_REJ_PROTOCOL },
+		{ "unknown-type", "unknown frame type", LEDGER_REJ_PROTOCOL },
+		{ "wrong-cycle", "wrong cycle", LEDGER_REJ_CYCLE },
+		{ "wrong-campaign", "wrong campaign", LEDGER_REJ_CAMPAIGN },
+		{ "frame-cycle", "frame of another cycle", LEDGER_REJ_CYCLE },
+		{ "acks-size", "bad acks size", LEDGER_REJ_PROTOCOL },
 	};
 	size_t ncases = sizeof(cases) / sizeof(cases[0]);
 
@@ -249,11 +389,20 @@ static void test_malformed_rejected(void **state)
 			lp_put32(buf + good + 9, 3);	/* says 3 entries, carries 2 */
 		}
 		send_all(fd, buf, n);
-		wait_closed(fd);
+		uint32_t code = 0;
+		uint64_t roff = 0;
+		bool accepted;
+		const char *reason = wait_closed_reply(fd, &code, &roff, &accepted);
 		if (!strstr(logbuf, cases[i].log))
 			fail_msg("case %s: log '%s' lacks '%s'", c, logbuf, cases[i].log);
 		size_t off = !strcmp(c, "before-hello") || !strcmp(c, "wrong-cycle") ||
 			     !strcmp(c, "wrong-campaign") ? 0 : good;
+		/* The same reason reaches the agent, with the frame's offset. */
+		if (strcmp(reason, cases[i].log))
+			fail_msg("case %s: reply '%s', want '%s'", c, reason, cases[i].log);
+		assert_int_equal(code, cases[i].code);
+		assert_int_equal(roff, off);
+		assert_int_equal(accepted, off == good);
 		char want[64];
 		snprintf(want, sizeof(want), "at byte %zu:", off);
 		if (!strstr(logbuf, want))
@@ -388,6 +537,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_token_then_good, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_rejected, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batches_stored_and_pruned, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_replies, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_prune_scope, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_survives_sigkill, setup, teardown),
 	};
 	log_set_level(LOG_WARN);
