@@ -177,34 +177,26 @@ static int wait_running(struct cyc *c, int timeout_ms)
 static int cut_blind(struct cyc *c, int ch, int off_ms, struct relay_cut *rec)
 {
 	struct relay_event ev = { .kind = RELAY_EV_RELAY, .channel = ch };
-	int64_t t0 = relay_now_ns();
-	int rc = relay_off(c->e->relay, ch);
-	int64_t t1 = relay_now_ns();
+	int rc = relay_off_timed(c->e->relay, ch, off_ms, rec);
 
-	memset(rec, 0, sizeof(*rec));
-	rec->channel = ch;
-	rec->off_ms = off_ms;
-	rec->timed_by = "host";
-	rec->planned_ns = t0;
-	rec->actual_ns = t0 + (t1 - t0) / 2;
-	rec->uncertainty_ns = (t1 - t0) / 2 + 1;
 	if (rc < 0)
 		return rc;
+	int64_t end = relay_now_ns() + (int64_t)off_ms * 1000000;
 	ev.level = 0;
 	snprintf(ev.cause, sizeof(ev.cause), "off");
 	ev.mono_ns = rec->actual_ns;
 	ev.uncertainty_ns = rec->uncertainty_ns;
 	edge(c, &ev);
-	for (int64_t end = t1 + (int64_t)off_ms * 1000000; relay_now_ns() < end;) {
+	while (relay_now_ns() < end) {
 		int64_t left_ms = (end - relay_now_ns()) / 1000000;
 		pump(c, left_ms > 20 ? 20 : left_ms < 1 ? 1 : (int)left_ms);
 		if (relay_interrupted)
 			return -EINTR;	/* the caller's exit path turns the relay on */
 	}
-	t0 = relay_now_ns();
+	int64_t t0 = relay_now_ns();
 	if ((rc = relay_on(c->e->relay, ch)) < 0)
 		return rc;
-	t1 = relay_now_ns();
+	int64_t t1 = relay_now_ns();
 	ev.level = 1;
 	snprintf(ev.cause, sizeof(ev.cause), "on");
 	ev.mono_ns = t0 + (t1 - t0) / 2;

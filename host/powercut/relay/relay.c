@@ -166,6 +166,27 @@ static void sleep_ms_interruptible(int ms)
 	}
 }
 
+int relay_off_timed(struct relay *r, int ch, int off_ms, struct relay_cut *rec)
+{
+	int rc = check_ch(r, ch);
+
+	if (rc < 0)
+		return rc;
+	memset(rec, 0, sizeof(*rec));
+	rec->channel = ch;
+	rec->off_ms = off_ms;
+	r->touched |= 1u << ch;
+	/* The edge happened somewhere inside the off call. */
+	int64_t t0 = relay_now_ns();
+	rc = r->ops->off(r, ch);
+	int64_t t1 = relay_now_ns();
+	rec->timed_by = "host";
+	rec->planned_ns = t0;
+	rec->actual_ns = t0 + (t1 - t0) / 2;
+	rec->uncertainty_ns = (t1 - t0) / 2 + 1;
+	return rc;
+}
+
 int relay_cut(struct relay *r, int ch, int off_ms, struct relay_cut *rec)
 {
 	int rc = check_ch(r, ch);
@@ -178,15 +199,7 @@ int relay_cut(struct relay *r, int ch, int off_ms, struct relay_cut *rec)
 	r->touched |= 1u << ch;
 	if (r->ops->cut)
 		return r->ops->cut(r, ch, off_ms, rec);
-	/* Host-timed: the edge happened somewhere inside the off call. */
-	int64_t t0 = relay_now_ns();
-	rc = r->ops->off(r, ch);
-	int64_t t1 = relay_now_ns();
-	rec->timed_by = "host";
-	rec->planned_ns = t0;
-	rec->actual_ns = t0 + (t1 - t0) / 2;
-	rec->uncertainty_ns = (t1 - t0) / 2 + 1;
-	if (rc < 0)
+	if ((rc = relay_off_timed(r, ch, off_ms, rec)) < 0)
 		return rc;
 	sleep_ms_interruptible(off_ms);
 	rc = r->ops->on(r, ch);

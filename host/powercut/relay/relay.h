@@ -106,6 +106,9 @@ int relay_status(struct relay *r, struct relay_status *s);
  * the host's (off, sleep, on: the uncertainty is the time the off call took). Returns
  * once the cut started (device-timed) or once power is back (host-timed). */
 int relay_cut(struct relay *r, int ch, int off_ms, struct relay_cut *rec);
+/* Switch ch off now, timed by the host: rec gets the moment (the middle of the off
+ * call, the call's half-length as its uncertainty); the caller turns it on again. */
+int relay_off_timed(struct relay *r, int ch, int off_ms, struct relay_cut *rec);
 /* -ENOTSUP for drivers that cannot time a cut themselves. */
 int relay_arm(struct relay *r, int ch, int earliest_ms, int latest_ms, int off_ms,
 	      uint32_t seed, struct relay_cut *rec);
