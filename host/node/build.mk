@@ -107,7 +107,7 @@ CHECK_TESTS += $(NODE_FIO_TEST)
 $(NODE_FIO_TEST): host/node/tests/test_node_fio.c $(NODE_SRCS) $(DISK_LIB) $(ORACLE_SAN_OBJS) \
 		$(PCLIB_SAN_OBJS) | $(AGENT_NBD) $(BUILD)/lib/nbdkit-pcvcache-filter.so
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) $(NODE_CFLAGS) -Ihost/oracle \
+	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) $(NODE_CFLAGS) -Ihost/oracle -Ihost/node/tests \
 		$(shell pkg-config --cflags cmocka sqlite3) -MMD -MP -o $@ $< $(NODE_SRCS) \
 		$(DISK_LIB) $(ORACLE_SAN_OBJS) $(PCLIB_SAN_OBJS) $(NODE_LIBS) $(PCLIB_LIBS) \
 		$(shell pkg-config --libs cmocka sqlite3)

@@ -217,6 +217,24 @@ static inline bool e2e_in_path(const char *prog)
 	return false;
 }
 
+/* /proc/PID/cmdline with its NULs as blanks, into buf; its length (0: none, gone). */
+static inline size_t e2e_cmdline(const char *pid, char *buf, size_t size)
+{
+	char path[300];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%s/cmdline", pid);
+	if (!(f = fopen(path, "r")))
+		return 0;
+	size_t n = fread(buf, 1, size - 1, f);
+	fclose(f);
+	for (size_t i = 0; i < n; i++)
+		if (!buf[i])
+			buf[i] = ' ';
+	buf[n] = 0;
+	return n;
+}
+
 static inline int e2e_leftovers(const struct e2e *e)
 {
 	DIR *d = opendir("/proc");
@@ -226,20 +244,10 @@ static inline int e2e_leftovers(const struct e2e *e)
 	if (!d)
 		return 0;
 	while ((de = readdir(d))) {
-		char path[300], buf[8192];
+		char buf[8192];
 		if (de->d_name[0] < '0' || de->d_name[0] > '9')
 			continue;
-		snprintf(path, sizeof(path), "/proc/%s/cmdline", de->d_name);
-		FILE *f = fopen(path, "r");
-		if (!f)
-			continue;
-		size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-		fclose(f);
-		for (size_t i = 0; i < n; i++)
-			if (!buf[i])
-				buf[i] = ' ';
-		buf[n] = 0;
-		if (n && strstr(buf, e->tmp)) {
+		if (e2e_cmdline(de->d_name, buf, sizeof(buf)) && strstr(buf, e->tmp)) {
 			fprintf(stderr, "left running: pid %s: %s\n", de->d_name, buf);
 			found++;
 		}

@@ -31,6 +31,7 @@
 
 #include "child.h"
 #include "config.h"
+#include "e2e.h"
 #include "fio.h"
 #include "ledger.h"
 #include "ledger_schema.h"
@@ -70,19 +71,10 @@ static int procs(const char *dir, const char *comm, pid_t *pids, int max, bool k
 
 	while (d && (de = readdir(d))) {
 		char path[300], buf[8192], name[64] = "";
+		FILE *f;
 		if (de->d_name[0] < '0' || de->d_name[0] > '9')
 			continue;
-		snprintf(path, sizeof(path), "/proc/%s/cmdline", de->d_name);
-		FILE *f = fopen(path, "r");
-		if (!f)
-			continue;
-		size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-		fclose(f);
-		for (size_t i = 0; i < n; i++)
-			if (!buf[i])
-				buf[i] = ' ';
-		buf[n] = 0;
-		if (!n || !strstr(buf, dir))
+		if (!e2e_cmdline(de->d_name, buf, sizeof(buf)) || !strstr(buf, dir))
 			continue;
 		snprintf(path, sizeof(path), "/proc/%s/comm", de->d_name);
 		if ((f = fopen(path, "r"))) {
