@@ -40,6 +40,16 @@ $(BUILD)/host/node/tests/test_node_ops: host/node/tests/test_node_ops.c $(NODE_S
 		-MMD -MP -o $@ $< $(NODE_SRCS) $(DISK_LIB) $(PCLIB_SAN_OBJS) $(NODE_LIBS) \
 		$(PCLIB_LIBS) $(shell pkg-config --libs cmocka)
 
+# The power domain alone (sanitizers): power.c with the node's calls counted by the test.
+NODE_TESTS  += $(BUILD)/host/node/tests/test_power
+CHECK_TESTS += $(BUILD)/host/node/tests/test_power
+$(BUILD)/host/node/tests/test_power: host/node/tests/test_power.c host/node/power.c \
+		$(PCLIB_SAN_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) $(NODE_CFLAGS) $(shell pkg-config --cflags cmocka) \
+		-MMD -MP -o $@ $< host/node/power.c $(PCLIB_SAN_OBJS) $(PCLIB_LIBS) \
+		$(shell pkg-config --libs jansson cmocka) -lpthread
+
 # End-to-end tests and the benchmark run `powercut cycle` (and the simulator, the
 # agents, the disk model's filter, the guest for the full tier) and read its --json.
 NODE_E2E_DEPS = $(POWERCUT) $(MCUSIM) $(FW_ELF) $(AGENT) $(AGENT_NBD) $(BUILD)/lib/nbdkit-pcvcache-filter.so
