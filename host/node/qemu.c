@@ -703,6 +703,9 @@ static int boot(struct node *n, const struct node_job *job, bool check)
 	argv[k++] = "-smp"; argv[k++] = "1";
 	argv[k++] = "-m"; argv[k++] = "1024";
 	argv[k++] = "-nodefaults";
+	/* qboot instead of SeaBIOS: it boots the PVH kernel without a BIOS's device
+	 * set-up, about 0.5 s less per boot under TCG. */
+	argv[k++] = "-bios"; argv[k++] = "qboot.rom";
 	argv[k++] = "-display"; argv[k++] = "none";
 	argv[k++] = "-no-reboot";
 	argv[k++] = "-serial"; argv[k++] = serial;
