@@ -635,6 +635,13 @@ static int disks_serve(struct qpriv *q)
 	return 0;
 }
 
+/* Kernel options that only make the TCG guest boot faster; none changes what the
+ * guest does with its disks. Each was measured (docs/guest.md, "Boot time"):
+ * cryptomgr.notests skips the crypto self-tests (about 1.5 s under TCG), rodata=off
+ * skips write-protecting the kernel and its W+X page-table walk (0.3-1.2 s), and
+ * ipv6.disable=1 skips IPv6's set-up (the ledger is reached over IPv4). */
+#define GUEST_KERNEL_OPTS "cryptomgr.notests rodata=off ipv6.disable=1"
+
 static int boot(struct node *n, const struct node_job *job, bool check)
 {
 	struct qpriv *q = n->priv;
@@ -651,7 +658,7 @@ static int boot(struct node *n, const struct node_job *job, bool check)
 		off += (size_t)snprintf(disks + off, sizeof(disks) - off, "%s%u:%s", i ? "," : "",
 					q->d[i].id, (int)i == q->lvm ? "lvm" : q->d[i].dev);
 	off = (size_t)snprintf(append, sizeof(append),
-		"console=ttyS0 quiet powercut.mode=%s powercut.disks=%s "
+		"console=ttyS0 quiet " GUEST_KERNEL_OPTS " powercut.mode=%s powercut.disks=%s "
 		"powercut.campaign=%" PRIu64 " powercut.cycle=%u "
 		"powercut.w.seed=%" PRIu64 " powercut.w.block_size=%" PRIu64
 		" powercut.w.span_mib=%" PRId64,
@@ -693,9 +700,12 @@ static int boot(struct node *n, const struct node_job *job, bool check)
 	argv[k++] = "qemu-system-x86_64";
 	argv[k++] = "-accel"; argv[k++] = "tcg,thread=multi";
 	argv[k++] = "-cpu"; argv[k++] = "max";
-	argv[k++] = "-smp"; argv[k++] = "2";
+	argv[k++] = "-smp"; argv[k++] = "1";
 	argv[k++] = "-m"; argv[k++] = "1024";
 	argv[k++] = "-nodefaults";
+	/* qboot instead of SeaBIOS: it boots the PVH kernel without a BIOS's device
+	 * set-up, about 0.5 s less per boot under TCG. */
+	argv[k++] = "-bios"; argv[k++] = "qboot.rom";
 	argv[k++] = "-display"; argv[k++] = "none";
 	argv[k++] = "-no-reboot";
 	argv[k++] = "-serial"; argv[k++] = serial;
