@@ -53,6 +53,7 @@
 #include <unistd.h>
 
 #include "child.h"
+#include "console.h"
 #include "log.h"
 #include "node.h"
 #include "nodefio.h"
@@ -540,7 +541,7 @@ static int boot(struct node *n, const struct node_job *job, enum boot_mode mode)
 	}
 	snprintf(p->console, sizeof(p->console), "%s/console-%d.log", p->rdir, ++p->boots);
 	off = (size_t)snprintf(args, sizeof(args),
-		"-kernel %s -initrd %s -serial file:%s%s -append 'console=ttyS0 quiet "
+		"-kernel %s -initrd %s -serial file:%s%s -append 'console=ttyS0 quiet " GUEST_KERNEL_OPTS " "
 		"powercut.mode=%s powercut.disks=%s%s "
 		"powercut.campaign=%" PRIu64 " powercut.cycle=%u powercut.w.seed=%" PRIu64
 		" powercut.w.block_size=%" PRIu64 " powercut.w.span_mib=%" PRId64,

@@ -635,13 +635,6 @@ static int disks_serve(struct qpriv *q)
 	return 0;
 }
 
-/* Kernel options that only make the TCG guest boot faster; none changes what the
- * guest does with its disks. Each was measured (docs/guest.md, "Boot time"):
- * cryptomgr.notests skips the crypto self-tests (about 1.5 s under TCG), rodata=off
- * skips write-protecting the kernel and its W+X page-table walk (0.3-1.2 s), and
- * ipv6.disable=1 skips IPv6's set-up (the ledger is reached over IPv4). */
-#define GUEST_KERNEL_OPTS "cryptomgr.notests rodata=off ipv6.disable=1"
-
 static int boot(struct node *n, const struct node_job *job, bool check)
 {
 	struct qpriv *q = n->priv;

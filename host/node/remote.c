@@ -353,7 +353,7 @@ static int boot(struct node *n, const struct node_job *job, enum boot_mode mode)
 		first = false;
 	}
 	off = (size_t)snprintf(append, sizeof(append),
-		"console=ttyS0 quiet powercut.mode=%s powercut.disks=%s "
+		"console=ttyS0 quiet " GUEST_KERNEL_OPTS " powercut.mode=%s powercut.disks=%s "
 		"powercut.campaign=%" PRIu64 " powercut.cycle=%u "
 		"powercut.w.seed=%" PRIu64 " powercut.w.block_size=%" PRIu64
 		" powercut.w.span_mib=%" PRId64,
