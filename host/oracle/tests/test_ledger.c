@@ -454,6 +454,44 @@ static void test_batches_stored_and_pruned(void **state)
 	assert_int_equal(count("SELECT writes FROM oracle_block_summary WHERE cycle = 6 AND block = 0"), 3);
 }
 
+/* Frames whose sizes use every chunk of the multi-row insert (45 = 32 + 8 + 4 + 1,
+ * 31 = 16 + 8 + 4 + 2 + 1): every row is stored with every column of its own entry. */
+static void test_chunked_rows_exact(void **state)
+{
+	static unsigned char buf[1 << 16];
+	struct ledger *l = start(9);
+	int fd = dial(ledger_port(l));
+	size_t n = hello(buf, TOKEN, CAMPAIGN, 9);
+	const uint32_t sizes[] = { 45, 31 };
+	uint64_t first = 0;
+
+	for (size_t f = 0; f < 2; f++) {
+		size_t at = n;
+		n += acks(buf + n, 9, sizes[f], first);
+		/* distinct flags and times per entry */
+		unsigned char *e = buf + at + 13;
+		for (uint32_t i = 0; i < sizes[f]; i++, e += LEDGER_ACK_ENTRY) {
+			lp_put32(e + 12, (first + i) % 2);
+			lp_put64(e + 32, 1000 + 3 * (first + i));
+			lp_put64(e + 40, 2000 + 7 * (first + i));
+		}
+		first += sizes[f];
+	}
+	send_all(fd, buf, n);
+	close(fd);
+	assert_int_equal(ledger_quiesce(l, 50, 5000), 0);
+	ledger_free(l);
+	assert_int_equal(count("SELECT COUNT(*) FROM oracle_ack WHERE cycle = 9"), 76);
+	/* each row against the formulas the entries were made with */
+	assert_int_equal(count("SELECT COUNT(*) FROM oracle_ack WHERE cycle = 9 AND"
+			       " block = ack_index % 1024 AND gen = ack_index / 1024 + 1 AND"
+			       " seq = ack_index + 1 AND flags = ack_index % 2 AND"
+			       " submit_ns = 1000 + 3 * ack_index AND complete_ns = 2000 + 7 * ack_index AND"
+			       " campaign = 31 AND disk = 0 AND recv_ns > 0"), 76);
+	assert_int_equal(count("SELECT COUNT(DISTINCT ack_index) FROM oracle_ack WHERE cycle = 9"), 76);
+	assert_int_equal(count("SELECT MAX(ack_index) FROM oracle_ack WHERE cycle = 9"), 75);
+}
+
 static void sleep_ms(int ms)
 {
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
@@ -537,6 +575,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_token_then_good, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_rejected, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batches_stored_and_pruned, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_chunked_rows_exact, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prune_scope, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_survives_sigkill, setup, teardown),
