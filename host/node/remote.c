@@ -49,6 +49,7 @@
 
 #include "child.h"
 #include "console.h"
+#include "imgcheck.h"
 #include "log.h"
 #include "node.h"
 #include "nodefio.h"
@@ -634,54 +635,6 @@ static int remote_node_wait_up(struct node *n, int timeout_ms)
 	return 0;
 }
 
-static json_t *img_check(struct rpriv *p, const char *img, bool repair, char *why, size_t len)
-{
-	const char *argv[] = { "qemu-img", "check", "--output=json", "-f", "qcow2", img, NULL };
-	const char *fix[] = { "qemu-img", "check", "-r", "all", "--output=json", "-f", "qcow2",
-			      img, NULL };
-	struct child_result res;
-	json_t *j = NULL;
-	/* Exit 2: corruptions, 3: leaks only; the JSON is printed in every case. */
-	int rc = remote_run(p->r, repair ? fix : argv, NULL, CMD_TIMEOUT_MS, &res);
-
-	if (rc == 0)
-		j = json_loads(res.out ? res.out : "", 0, NULL);
-	if (!j)
-		pc_last_line(rc < 0 ? strerror(-rc) : res.err, why, len);
-	child_result_release(&res);
-	return j;
-}
-
-static void check_qcow2(struct rpriv *p, const struct cfg_disk *d, const char *img,
-			json_t *checks)
-{
-	char why[256];
-	json_t *j = img_check(p, img, false, why, sizeof(why));
-
-	if (!j) {
-		node_check_add(checks, "qemu-img-check", "error", json_pack("{s:s}", "error", why));
-		return;
-	}
-	json_int_t corrupt = json_integer_value(json_object_get(j, "corruptions"));
-	json_int_t leaks = json_integer_value(json_object_get(j, "leaks"));
-	json_int_t errs = json_integer_value(json_object_get(j, "check-errors"));
-	const char *result = corrupt || errs ? "corrupt" : leaks ? "leaks" : "clean";
-	json_t *det = json_pack("{s:I,s:I,s:I,s:o}", "corruptions", corrupt, "leaks", leaks,
-				"check_errors", errs, "qemu_img", j);
-	if ((corrupt || errs) && d->lazy_refcounts) {
-		/* lazy_refcounts leaves refcount errors after a crash that the next
-		 * read-write open repairs: repaired here, a failure only if some remain. */
-		json_t *f = img_check(p, img, true, why, sizeof(why));
-		bool left = !f || json_integer_value(json_object_get(f, "corruptions")) ||
-			    json_integer_value(json_object_get(f, "check-errors"));
-		result = left ? "corrupt" : "repaired";
-		json_object_set_new(det, "fixed_corruptions",
-			json_integer(json_integer_value(json_object_get(f, "corruptions-fixed"))));
-		json_decref(f);
-	}
-	node_check_add(checks, "qemu-img-check", result, det);
-}
-
 static int remote_node_check(struct node *n, const struct node_job *job,
 			     struct node_disk_result *res)
 {
@@ -692,7 +645,8 @@ static int remote_node_check(struct node *n, const struct node_job *job,
 	/* Metadata before the guest opens the images again. */
 	for (size_t i = 0; i < p->n; i++)
 		if (n->cfg->disks[i]->format == DISK_QCOW2)
-			check_qcow2(p, n->cfg->disks[i], p->img[i], res[i].checks);
+			imgcheck_qcow2(imgcheck_remote_run, p->r, p->img[i],
+				       n->cfg->disks[i]->lazy_refcounts, res[i].checks);
 	guest_console_reports_close(&p->con);
 	for (size_t i = 0; i < p->n; i++) {
 		char path[PATH_MAX + 64];
