@@ -158,12 +158,20 @@ static int wait_running(struct cyc *c, int timeout_ms)
 	int64_t end = relay_now_ns() + (int64_t)timeout_ms * 1000000;
 	struct ledger_stats st;
 
+	/* Every disk's agent must be writing: a disk whose session has not begun when
+	 * the cut comes has nothing to classify. */
+	uint64_t want = 0;
+	for (size_t i = 0; i < c->e->cfg->n_disks; i++)
+		want |= 1ull << ((i + 1) & 63);
 	while (!relay_interrupted) {
 		ledger_get_stats(c->e->led, &st);
-		if (st.acks > c->acks0)
+		bool all = st.acked_cycle == c->index && (st.acked_disks & want) == want;
+		if (st.acks > c->acks0 && all)
 			return 0;
 		if (relay_now_ns() > end) {
-			pc_err(LOG_NODE, "the workload did not start within %d ms", timeout_ms);
+			pc_err(LOG_NODE, "the workload did not start on every disk within %d ms "
+			       "(disks acknowledging: %#" PRIx64 " of %#" PRIx64 ")", timeout_ms,
+			       st.acked_cycle == c->index ? st.acked_disks & want : 0, want);
 			return -ETIMEDOUT;
 		}
 		pump(c, 5);

@@ -448,6 +448,11 @@ static int handle_frame(struct ledger *l, struct conn *c, unsigned type, const u
 				return -EIO;
 		}
 		l->stats.acks += count;
+		if (c->cycle != l->stats.acked_cycle) {
+			l->stats.acked_cycle = c->cycle;
+			l->stats.acked_disks = 0;
+		}
+		l->stats.acked_disks |= 1ull << (c->disk & 63);
 		c->acks += count;
 		return 0;
 	}

@@ -42,6 +42,10 @@ struct ledger_stats {
 	uint64_t flushes;
 	uint64_t batches;	/* committed transactions */
 	uint64_t gaps;		/* ack indices missing (reported or detected) */
+	/* The disks (bit d for disk d < 64) with an acknowledgement stored in cycle
+	 * acked_cycle, the newest cycle that has any. */
+	uint32_t acked_cycle;
+	uint64_t acked_disks;
 };
 
 /* Bind, listen and open the database. NULL with errno set on failure (logged). */

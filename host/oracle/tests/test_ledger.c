@@ -480,6 +480,11 @@ static void test_chunked_rows_exact(void **state)
 	send_all(fd, buf, n);
 	close(fd);
 	assert_int_equal(ledger_quiesce(l, 50, 5000), 0);
+	/* the stats say which disks acknowledged in which cycle (here: disk 0, cycle 9) */
+	struct ledger_stats st;
+	ledger_get_stats(l, &st);
+	assert_int_equal(st.acked_cycle, 9);
+	assert_int_equal(st.acked_disks, 1);
 	ledger_free(l);
 	assert_int_equal(count("SELECT COUNT(*) FROM oracle_ack WHERE cycle = 9"), 76);
 	/* each row against the formulas the entries were made with */
