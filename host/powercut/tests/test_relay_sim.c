@@ -341,6 +341,9 @@ static void hold_then(int sig, void (*meanwhile)(void))
 	assert_true(wait_relay0(1, 5000));
 	if (meanwhile)
 		meanwhile();
+	/* After a reset powercut switches it off again: as soon as it notices, which a
+	 * loaded machine delays. */
+	assert_true(wait_relay0(1, 5000));
 	msleep(300);	/* past the firmware's min_off_ms, so `on` is not deferred */
 	assert_int_equal(relay0(), 1);
 	child_kill(&c, sig);
