@@ -88,7 +88,7 @@ CHECK_TESTS += $(NODE_REMOTE_TEST)
 $(NODE_REMOTE_TEST): host/node/tests/test_remote.c host/ssh/tests/sshd_helper.c $(NODE_SRCS) \
 		$(DISK_LIB) $(ORACLE_SAN_OBJS) $(PCLIB_SAN_OBJS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) $(NODE_CFLAGS) -Ihost/ssh/tests -Ihost/oracle \
+	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) $(NODE_CFLAGS) -Ihost/ssh/tests -Ihost/oracle -Ihost/node/tests \
 		$(shell pkg-config --cflags cmocka sqlite3) -MMD -MP -o $@ $< \
 		host/ssh/tests/sshd_helper.c $(NODE_SRCS) $(DISK_LIB) $(ORACLE_SAN_OBJS) \
 		$(PCLIB_SAN_OBJS) $(NODE_LIBS) $(PCLIB_LIBS) \

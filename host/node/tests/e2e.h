@@ -235,6 +235,24 @@ static inline size_t e2e_cmdline(const char *pid, char *buf, size_t size)
 	return n;
 }
 
+/* Gone, or a zombie (its parent has not reaped it yet). */
+static inline bool e2e_dead(pid_t pid)
+{
+	char path[64], line[256];
+	bool zombie = false;
+
+	if (kill(pid, 0) < 0 && errno == ESRCH)
+		return true;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "State:", 6))
+			zombie = strchr(line, 'Z') != NULL;
+	if (f)
+		fclose(f);
+	return zombie;
+}
+
 static inline int e2e_leftovers(const struct e2e *e)
 {
 	DIR *d = opendir("/proc");

@@ -98,24 +98,6 @@ static int procs(const char *dir, const char *comm, pid_t *pids, int max, bool k
 	return found;
 }
 
-/* Gone, or a zombie (its parent has not reaped it yet). */
-static bool dead(pid_t pid)
-{
-	char path[64], line[256];
-	bool zombie = false;
-
-	if (kill(pid, 0) < 0 && errno == ESRCH)
-		return true;
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	FILE *f = fopen(path, "r");
-	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, "State:", 6))
-			zombie = strchr(line, 'Z') != NULL;
-	if (f)
-		fclose(f);
-	return zombie;
-}
-
 static void rig_close(struct rig *r)
 {
 	if (r->n)
@@ -254,7 +236,7 @@ static void power_cut_kills_fio(void **state)
 	assert_true(k >= 1 && k <= 8);
 	assert_int_equal(node_power_lost(r.n, CUT_POWER), 0);
 	for (int i = 0; i < k; i++)
-		assert_true(dead(pids[i]));
+		assert_true(e2e_dead(pids[i]));
 	check_and_close(&r);
 	/* The last complete report before the cut. */
 	assert_true(record_writes(&r, &verify) > 0);
@@ -279,10 +261,10 @@ static void kill_cut_spares_fio(void **state)
 	assert_int_equal(node_power_lost(r.n, CUT_KILL), 0);
 	/* Only QEMU (and the agents in it) died: fio runs on until the check. */
 	for (int i = 0; i < k; i++)
-		assert_false(dead(pids[i]));
+		assert_false(e2e_dead(pids[i]));
 	check_and_close(&r);
 	for (int i = 0; i < k; i++)
-		assert_true(dead(pids[i]));
+		assert_true(e2e_dead(pids[i]));
 	assert_true(record_writes(&r, &verify) > 0);
 	assert_string_equal(verify, "pass");
 	assert_int_equal(data_size(&r), 8LL << 20);
@@ -303,7 +285,7 @@ static void close_kills_fio(void **state)
 	assert_true(k >= 1 && k <= 8);
 	rig_close(&r);
 	for (int i = 0; i < k; i++)
-		assert_true(dead(pids[i]));
+		assert_true(e2e_dead(pids[i]));
 	assert_int_equal(procs(r.work, NULL, NULL, 0, false), 0);
 	live = NULL;
 }

@@ -36,6 +36,7 @@
 
 #include "child.h"
 #include "config.h"
+#include "e2e.h"
 #include "ledger.h"
 #include "ledger_schema.h"
 #include "node.h"
@@ -99,20 +100,10 @@ static int leftovers(bool kill_them)
 	int found = 0;
 
 	while (d && (de = readdir(d))) {
-		char path[300], buf[8192];
+		char buf[8192];
 		if (de->d_name[0] < '0' || de->d_name[0] > '9')
 			continue;
-		snprintf(path, sizeof(path), "/proc/%s/cmdline", de->d_name);
-		FILE *f = fopen(path, "r");
-		if (!f)
-			continue;
-		size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-		fclose(f);
-		for (size_t i = 0; i < n; i++)
-			if (!buf[i])
-				buf[i] = ' ';
-		buf[n] = 0;
-		if (n && strstr(buf, rdir)) {
+		if (e2e_cmdline(de->d_name, buf, sizeof(buf)) && strstr(buf, rdir)) {
 			fprintf(stderr, "left running: %.200s\n", buf);
 			found++;
 			/* Only ours mention the private directory. */
@@ -174,24 +165,6 @@ static int close_live(void **state)
 	live = NULL;
 	leftovers(true);
 	return 0;
-}
-
-/* Gone, or a zombie. */
-static bool dead(pid_t pid)
-{
-	char path[64], line[256];
-	bool zombie = false;
-
-	if (kill(pid, 0) < 0 && errno == ESRCH)
-		return true;
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	FILE *f = fopen(path, "r");
-	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, "State:", 6))
-			zombie = strchr(line, 'Z') != NULL;
-	if (f)
-		fclose(f);
-	return zombie;
 }
 
 static json_t *first_check(const struct node_disk_result *r, const char *kind)
@@ -279,7 +252,7 @@ static void kill_cycle(void **state)
 	assert_int_equal(node_power_lost(n, CUT_KILL), 0);
 	/* kill -9 on the node: QEMU is dead when the cut returns (perhaps not yet reaped
 	 * by its parent, init). */
-	assert_true(dead(pid));
+	assert_true(e2e_dead(pid));
 	assert_int_equal(ledger_quiesce(l, 100, 5000), 0);
 	assert_int_equal(node_power_back(n, &job), 0);
 	assert_int_equal(node_wait_up(n, 30000), 0);
