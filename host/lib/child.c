@@ -335,6 +335,30 @@ int child_finish(struct child *c, int timeout_ms, int *status)
 	return rc ? rc : r;
 }
 
+int child_stop(struct child *c, int timeout_ms, int *status)
+{
+	enum { RESEND_MS = 100 };
+	int64_t deadline = now_ms() + (timeout_ms < 0 ? 0 : timeout_ms);
+
+	if (c->pid <= 0)
+		return -ECHILD;
+	close_parent_ends(c);
+	for (int sent = 0;; sent++) {
+		if (sent == 1)
+			pc_debug(LOG_CHILD, "'%s' pid %d still running after SIGTERM; sending again",
+				 c->argv[0], (int)c->pid);
+		child_kill(c, SIGTERM);
+		int64_t left = deadline - now_ms();
+		if (wait_exit(c->pid, left < RESEND_MS ? (int)(left > 0 ? left : 0) : RESEND_MS))
+			return reap(c, status);
+		if (now_ms() >= deadline)
+			break;
+	}
+	terminate(c);
+	int r = reap(c, status);
+	return r ? r : -ETIMEDOUT;
+}
+
 struct buf {
 	char *p;
 	size_t len, cap;

@@ -48,6 +48,13 @@ int child_start(struct child *c);
  * returned after reaping. *status is the wait status. Closes the parent's pipe ends. */
 int child_finish(struct child *c, int timeout_ms, int *status);
 
+/* Ask the child to exit: SIGTERM to its group now and again every 100 ms until it
+ * has exited, at most timeout_ms; then as child_finish's timeout (SIGKILL after
+ * grace_ms, -ETIMEDOUT). A daemon whose signal handler only sets a flag that its
+ * main loop reads between polls can sleep through a single SIGTERM that lands just
+ * before it polls: qemu-storage-daemon 7.2 does. Reaps; *status is the wait status. */
+int child_stop(struct child *c, int timeout_ms, int *status);
+
 /* Signal the child's whole process group. Returns 0 or a negative errno. */
 int child_kill(struct child *c, int sig);
 

@@ -125,6 +125,44 @@ static void test_ignores_sigterm(void **state)
 	assert_false(child_running(&c));
 }
 
+/* A daemon that misses the first SIGTERM (its handler runs, but the loop does not see
+ * it) must still stop cleanly: the shell counts the TERMs and exits 0 on the second. */
+static void test_stop_resends_sigterm(void **state)
+{
+	const char *argv[] = { "sh", "-c",
+			       "n=0; trap 'n=$((n+1))' TERM; "
+			       "while [ $n -lt 2 ]; do sleep 0.01; done; exit 0", NULL };
+	struct child c = { .argv = argv, .in = CHILD_NULL, .out = CHILD_NULL,
+			   .err = CHILD_NULL, .grace_ms = 200 };
+	int st;
+
+	assert_int_equal(child_start(&c), 0);
+	usleep(100 * 1000);	/* the trap is set */
+	assert_int_equal(child_stop(&c, 5000, &st), 0);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_false(child_running(&c));
+}
+
+/* One that never stops on SIGTERM is killed after the time limit and grace. */
+static void test_stop_times_out(void **state)
+{
+	const char *argv[] = { "sh", "-c", "trap '' TERM; sleep 30; exit 0", NULL };
+	struct child c = { .argv = argv, .in = CHILD_NULL, .out = CHILD_NULL,
+			   .err = CHILD_NULL, .grace_ms = 200 };
+	struct timespec t0;
+	int st;
+
+	assert_int_equal(child_start(&c), 0);
+	usleep(100 * 1000);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(child_stop(&c, 300, &st), -ETIMEDOUT);
+	long ms = ms_since(&t0);
+	assert_true(WIFSIGNALED(st));
+	assert_int_equal(WTERMSIG(st), SIGKILL);
+	assert_true(ms >= 490 && ms < 3000);
+}
+
 static void test_grandchildren_killed(void **state)
 {
 	/* Orphans come to us, so we can see how the grandchild ended. */
@@ -233,6 +271,8 @@ int main(void)
 		cmocka_unit_test(test_env_and_dir),
 		cmocka_unit_test(test_timeout),
 		cmocka_unit_test(test_ignores_sigterm),
+		cmocka_unit_test(test_stop_resends_sigterm),
+		cmocka_unit_test(test_stop_times_out),
 		cmocka_unit_test(test_grandchildren_killed),
 		cmocka_unit_test(test_large_outputs),
 		cmocka_unit_test(test_child_not_reading_input),

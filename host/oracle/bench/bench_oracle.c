@@ -488,10 +488,9 @@ int main(int argc, char **argv)
 out_ledger:
 	ledger_free(l);
 out_qsd:
-	child_kill(&qsd, SIGTERM);
 	{
 		int st;
-		child_finish(&qsd, 5000, &st);
+		child_stop(&qsd, 5000, &st);
 	}
 out_dir:
 	{

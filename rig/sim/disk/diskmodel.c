@@ -546,12 +546,11 @@ static int stop_child(struct diskmodel *dm, struct child *c, bool *up, const cha
 {
 	if (!*up)
 		return 0;
-	int status, r;
-	child_kill(c, SIGTERM);
-	r = child_finish(c, timeout_of(dm), &status);
+	int status, r = child_stop(c, timeout_of(dm), &status);
 	*up = false;
 	if (r < 0) {
-		pc_err(LOG_SIM, "'%s' did not stop: %s", what, strerror(-r));
+		pc_err(LOG_SIM, "'%s' did not stop in %d ms: %s (its log: '%s')", what,
+		       timeout_of(dm), strerror(-r), dm->nbdkit_log);
 		return r;
 	}
 	return 0;
