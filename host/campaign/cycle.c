@@ -586,10 +586,9 @@ int camp_cycle_run(struct camp_env *e, const struct camp_plan *p, struct camp_re
 	while (rc == 0 || rc == -ETIMEDOUT) {
 		if (rc == 0) {
 			node_power_wait(c.pw, NODE_PWR_BOOTED, 0, &pt);
+			/* Waited time: inside t_follow .. t_cut_done, counted below. */
 			if (pt.boot_rc >= 0 && pt.kill_rc >= 0) {
-				int64_t tw = relay_now_ns();
 				rc = node_wait_up(c.node, (int)cc->boot_timeout_ms);
-				c.waited_ns += relay_now_ns() - tw;
 				if (rc == 0)
 					break;
 			}
