@@ -55,6 +55,31 @@ const char *camp_timing_name(int timing);
 json_t *camp_plan_json(const struct camp_plan *p);
 int camp_plan_from_json(json_t *j, struct camp_plan *p);
 
+/* A host-timed target, watched through the ledger's counters (struct ledger_stats)
+ * every millisecond from the moment every disk's workload runs. Every disk of the
+ * bench counts: after-flush and in-flush wait until each disk (ids 1..n_disks) has
+ * completed the plan's k flushes since then, so a cut never comes before a disk had
+ * a flush to lose (a lying control would otherwise have nothing to show). */
+struct ledger_stats;
+#define CAMP_WATCH_DISKS 16
+struct camp_watch {
+	size_t n_disks;
+	int64_t t_running, last_flush_ns;	/* host monotonic; the newest flush of any disk */
+	struct {				/* per disk id */
+		uint64_t flushes0;		/* completed flushes when the watch began */
+		uint64_t seen;			/* ... at the last look */
+		int64_t flushed_ns;		/* when the last one was seen */
+		uint64_t acks_at_flush;		/* the disk's acknowledgements then */
+	} d[CAMP_WATCH_DISKS];
+};
+void camp_watch_begin(struct camp_watch *w, size_t n_disks, const struct ledger_stats *st,
+		      int64_t now_ns);
+/* True when the plan's moment has come (timing other than window). */
+bool camp_watch_hit(struct camp_watch *w, const struct camp_plan *p,
+		    const struct cfg_workload *wl, const struct ledger_stats *st, int64_t now_ns);
+/* The fewest flushes any disk completed since camp_watch_begin. */
+uint64_t camp_watch_min_flushes(const struct camp_watch *w, const struct ledger_stats *st);
+
 /* Steps of a cycle, in order, as stored in cycles.step. */
 #define CAMP_STEPS "start prepare workload cut recover check record done"
 

@@ -249,44 +249,18 @@ static int host_window_cut(struct cyc *c, struct relay_cut *rec, int64_t t_from,
 static int host_cut(struct cyc *c, struct relay_cut *rec, int64_t t_running, json_t *info)
 {
 	const struct camp_plan *p = c->p;
-	const struct cfg_workload *w = c->e->cfg->workload;
 	struct ledger_stats st;
-	int64_t end = t_running + p->window_max_ms * 1000000, last_flush = t_running;
-	uint64_t f0, acks_at_flush = 0;
-	bool synced = false, hit = false;
+	struct camp_watch w;
+	int64_t end = t_running + p->window_max_ms * 1000000;
+	bool hit = false;
 	int ch = (int)c->e->cfg->relay->channel;
 
 	ledger_get_stats(c->e->led, &st);
-	f0 = st.flushes;
-	uint64_t flushes_seen = st.flushes;
+	camp_watch_begin(&w, c->e->cfg->n_disks, &st, t_running);
 	while (!relay_interrupted) {
 		int64_t now = relay_now_ns();
 		ledger_get_stats(c->e->led, &st);
-		if (st.flushes != flushes_seen) {
-			flushes_seen = st.flushes;
-			last_flush = now;
-			acks_at_flush = st.acks;
-			synced = true;
-		}
-		switch (p->timing) {
-		case CAMP_T_AFTER_FLUSH:
-			hit = st.flushes >= f0 + p->flushes;
-			break;
-		case CAMP_T_IN_FLUSH:
-			/* every-n: the agent issues its flush after n acknowledged writes; the
-			 * flush's completion has not arrived yet. every-ms: the next one is due. */
-			if (synced && st.flushes >= f0 + p->flushes) {
-				if (w->flush == FLUSH_EVERY_N)
-					hit = st.acks >= acks_at_flush + (uint64_t)w->flush_n;
-				else
-					hit = now - last_flush >= w->flush_ms * 1000000;
-			}
-			break;
-		case CAMP_T_IDLE:
-			hit = now - last_flush >= p->idle_ms * 1000000 &&
-			      now - t_running >= p->window_min_ms * 1000000;
-			break;
-		}
+		hit = camp_watch_hit(&w, p, c->e->cfg->workload, &st, now);
 		if (hit || now > end)
 			break;
 		pump(c, 1);
@@ -296,8 +270,10 @@ static int host_cut(struct cyc *c, struct relay_cut *rec, int64_t t_running, jso
 	int64_t decided = relay_now_ns();
 	json_object_set_new(info, "target_hit", json_boolean(hit));
 	json_object_set_new(info, "decided_mono_ns", json_integer(decided));
-	json_object_set_new(info, "flushes_before", json_integer((json_int_t)(st.flushes - f0)));
-	json_object_set_new(info, "since_flush_ms", json_real((decided - last_flush) / 1e6));
+	/* The fewest flushes any disk completed before the decision. */
+	json_object_set_new(info, "flushes_before",
+			    json_integer((json_int_t)camp_watch_min_flushes(&w, &st)));
+	json_object_set_new(info, "since_flush_ms", json_real((decided - w.last_flush_ns) / 1e6));
 	if (!hit)
 		pc_info(LOG_RELAY, "the %s moment did not come within %" PRId64 " ms: cutting now",
 			camp_timing_name(p->timing), p->window_max_ms);

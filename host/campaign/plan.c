@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "campaign.h"
+#include "ledger.h"
 
 static uint64_t splitmix64(uint64_t *x)
 {
@@ -86,4 +87,69 @@ int camp_plan_from_json(json_t *j, struct camp_plan *p)
 	p->off_ms = off;
 	p->idle_ms = idle;
 	return 0;
+}
+
+/* ---- host-timed targets ---- */
+
+void camp_watch_begin(struct camp_watch *w, size_t n_disks, const struct ledger_stats *st,
+		      int64_t now_ns)
+{
+	memset(w, 0, sizeof(*w));
+	w->n_disks = n_disks < CAMP_WATCH_DISKS - 1 ? n_disks : CAMP_WATCH_DISKS - 1;
+	if (w->n_disks > LEDGER_STAT_DISKS - 1)
+		w->n_disks = LEDGER_STAT_DISKS - 1;
+	for (size_t i = 1; i <= w->n_disks; i++)
+		w->d[i].flushes0 = w->d[i].seen = st->disk_flushes[i];
+	w->t_running = w->last_flush_ns = now_ns;
+}
+
+uint64_t camp_watch_min_flushes(const struct camp_watch *w, const struct ledger_stats *st)
+{
+	uint64_t min = UINT64_MAX;
+	for (size_t i = 1; i <= w->n_disks; i++) {
+		uint64_t k = st->disk_flushes[i] - w->d[i].flushes0;
+		if (k < min)
+			min = k;
+	}
+	return min == UINT64_MAX ? 0 : min;
+}
+
+/* in-flush: some disk has its next flush in flight. every-n: n writes acknowledged
+ * since its last flush completed (the agent has issued the next one, whose completion
+ * has not arrived); every-ms: its next flush is due. */
+static bool flush_in_flight(const struct camp_watch *w, const struct cfg_workload *wl,
+			    const struct ledger_stats *st, int64_t now_ns)
+{
+	for (size_t i = 1; i <= w->n_disks; i++) {
+		if (w->d[i].seen == w->d[i].flushes0)
+			continue;	/* no flush of its own seen yet: nothing to count from */
+		if (wl->flush == FLUSH_EVERY_N ?
+		    st->disk_acks[i] >= w->d[i].acks_at_flush + (uint64_t)wl->flush_n :
+		    now_ns - w->d[i].flushed_ns >= wl->flush_ms * 1000000)
+			return true;
+	}
+	return false;
+}
+
+bool camp_watch_hit(struct camp_watch *w, const struct camp_plan *p,
+		    const struct cfg_workload *wl, const struct ledger_stats *st, int64_t now_ns)
+{
+	for (size_t i = 1; i <= w->n_disks; i++) {
+		if (st->disk_flushes[i] == w->d[i].seen)
+			continue;
+		w->d[i].seen = st->disk_flushes[i];
+		w->d[i].flushed_ns = w->last_flush_ns = now_ns;
+		w->d[i].acks_at_flush = st->disk_acks[i];
+	}
+	bool all_flushed = camp_watch_min_flushes(w, st) >= p->flushes;
+	switch (p->timing) {
+	case CAMP_T_AFTER_FLUSH:
+		return all_flushed;
+	case CAMP_T_IN_FLUSH:
+		return all_flushed && flush_in_flight(w, wl, st, now_ns);
+	case CAMP_T_IDLE:
+		return now_ns - w->last_flush_ns >= p->idle_ms * 1000000 &&
+		       now_ns - w->t_running >= p->window_min_ms * 1000000;
+	}
+	return false;
 }

@@ -56,8 +56,8 @@ NODE_E2E_DEPS = $(POWERCUT) $(MCUSIM) $(FW_ELF) $(AGENT) $(AGENT_NBD) $(BUILD)/l
 $(BUILD)/host/node/tests/test_cycle_%: host/node/tests/test_cycle_%.c host/node/tests/e2e.h \
 		$(NODE_E2E_DEPS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) $(shell pkg-config --cflags jansson cmocka) -Ihost/node \
-		-MMD -MP -o $@ $< $(shell pkg-config --libs jansson cmocka)
+	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) $(shell pkg-config --cflags jansson cmocka sqlite3) \
+		-Ihost/node -MMD -MP -o $@ $< $(shell pkg-config --libs jansson cmocka sqlite3)
 
 $(BUILD)/host/node/bench/bench_cycle: host/node/bench/bench_cycle.c host/node/tests/e2e.h \
 		$(NODE_E2E_DEPS)

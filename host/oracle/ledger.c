@@ -388,6 +388,18 @@ static int handle_hello(struct ledger *l, struct conn *c, const unsigned char *b
 	return 0;
 }
 
+/* The per-disk counters are of the newest cycle: a frame of another one starts them
+ * again (the ledger accepts one cycle at a time). */
+static void stats_cycle(struct ledger *l, uint32_t cycle)
+{
+	if (cycle == l->stats.acked_cycle)
+		return;
+	l->stats.acked_cycle = cycle;
+	l->stats.acked_disks = 0;
+	memset(l->stats.disk_acks, 0, sizeof(l->stats.disk_acks));
+	memset(l->stats.disk_flushes, 0, sizeof(l->stats.disk_flushes));
+}
+
 static int handle_frame(struct ledger *l, struct conn *c, unsigned type, const unsigned char *b,
 			uint32_t n, int64_t now, struct reject *rj)
 {
@@ -448,11 +460,10 @@ static int handle_frame(struct ledger *l, struct conn *c, unsigned type, const u
 				return -EIO;
 		}
 		l->stats.acks += count;
-		if (c->cycle != l->stats.acked_cycle) {
-			l->stats.acked_cycle = c->cycle;
-			l->stats.acked_disks = 0;
-		}
+		stats_cycle(l, c->cycle);
 		l->stats.acked_disks |= 1ull << (c->disk & 63);
+		if (c->disk < LEDGER_STAT_DISKS)
+			l->stats.disk_acks[c->disk] += count;
 		c->acks += count;
 		return 0;
 	}
@@ -464,6 +475,9 @@ static int handle_frame(struct ledger *l, struct conn *c, unsigned type, const u
 			sqlite3_bind_int64(l->st_flush, 4 + i, (sqlite3_int64)lp_get64(b + 4 + 8 * i));
 		sqlite3_bind_int64(l->st_flush, 8, now);
 		l->stats.flushes++;
+		stats_cycle(l, c->cycle);
+		if (c->disk < LEDGER_STAT_DISKS)
+			l->stats.disk_flushes[c->disk]++;
 		return step(l, l->st_flush);
 	case LEDGER_GAP: {
 		if (n != LEDGER_GAP_SIZE)

@@ -34,6 +34,8 @@ struct ledger_config {
 	uint32_t cycle;		/* the cycle accepted now (ledger_set_cycle changes it) */
 };
 
+#define LEDGER_STAT_DISKS 16
+
 struct ledger_stats {
 	uint64_t connections;	/* accepted */
 	uint64_t rejected;	/* connections closed for bad input */
@@ -42,10 +44,13 @@ struct ledger_stats {
 	uint64_t flushes;
 	uint64_t batches;	/* committed transactions */
 	uint64_t gaps;		/* ack indices missing (reported or detected) */
-	/* The disks (bit d for disk d < 64) with an acknowledgement stored in cycle
-	 * acked_cycle, the newest cycle that has any. */
+	/* acked_cycle: the cycle of the newest acknowledgement or flush. In it, per disk
+	 * id d: bit d of acked_disks (d < 64) once d has an acknowledgement stored, and
+	 * (d < LEDGER_STAT_DISKS) its acknowledgements and completed flushes. */
 	uint32_t acked_cycle;
 	uint64_t acked_disks;
+	uint64_t disk_acks[LEDGER_STAT_DISKS];
+	uint64_t disk_flushes[LEDGER_STAT_DISKS];
 };
 
 /* Bind, listen and open the database. NULL with errno set on failure (logged). */

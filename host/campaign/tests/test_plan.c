@@ -1,6 +1,7 @@
 /* The per-cycle plan (pure, reproducible, independent per index, host-cut share) and
  * the leftover-process bookkeeping (recorded descendants killed, a pid whose start
- * time does not match spared, processes naming a directory found and killed). */
+ * time does not match spared, processes naming a directory found and killed), and the
+ * host-timed targets fed exactly the ledger counters each must catch. */
 #include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -15,6 +16,7 @@
 #include <cmocka.h>
 
 #include "campaign.h"
+#include "ledger.h"
 
 static struct bench_config *load(const char *extra)
 {
@@ -155,11 +157,104 @@ static void test_procs(void **state)
 	(void)other;
 }
 
+/* Two disks; disk 1 flushes, disk 2 has not yet: after-flush k=1 must wait for disk 2
+ * (a cut then could not show a lying disk 2's lie), and come the moment it flushed. */
+static void test_target_after_flush_every_disk(void **state)
+{
+	struct cfg_workload wl = { .flush = FLUSH_EVERY_N, .flush_n = 32 };
+	struct camp_plan p = { .timing = CAMP_T_AFTER_FLUSH, .flushes = 1 };
+	struct ledger_stats st = { 0 };
+	struct camp_watch w;
+
+	st.disk_flushes[1] = 3;		/* before the workload ran everywhere: not counted */
+	camp_watch_begin(&w, 2, &st, 0);
+	assert_false(camp_watch_hit(&w, &p, &wl, &st, 1000));
+	st.disk_flushes[1] = 6;
+	assert_false(camp_watch_hit(&w, &p, &wl, &st, 2000));
+	assert_int_equal(camp_watch_min_flushes(&w, &st), 0);
+	st.disk_flushes[2] = 1;
+	assert_true(camp_watch_hit(&w, &p, &wl, &st, 3000));
+	assert_int_equal(camp_watch_min_flushes(&w, &st), 1);
+	/* the k-th: k = 2 needs a second flush of disk 2 too */
+	p.flushes = 2;
+	assert_false(camp_watch_hit(&w, &p, &wl, &st, 4000));
+	st.disk_flushes[2] = 2;
+	assert_true(camp_watch_hit(&w, &p, &wl, &st, 5000));
+}
+
+/* In flush, every-n: once every disk flushed, a disk with n acknowledgements since its
+ * own last flush (its next flush is then in flight); another disk's acks and flushes
+ * do not count for it. */
+static void test_target_in_flush_every_n(void **state)
+{
+	struct cfg_workload wl = { .flush = FLUSH_EVERY_N, .flush_n = 4 };
+	struct camp_plan p = { .timing = CAMP_T_IN_FLUSH, .flushes = 1 };
+	struct ledger_stats st = { 0 };
+	struct camp_watch w;
+
+	camp_watch_begin(&w, 2, &st, 0);
+	st.disk_flushes[1] = 1;
+	st.disk_acks[1] = 10;
+	assert_false(camp_watch_hit(&w, &p, &wl, &st, 1));
+	st.disk_acks[1] = 20;		/* disk 2 has not flushed: not yet */
+	assert_false(camp_watch_hit(&w, &p, &wl, &st, 2));
+	st.disk_flushes[1] = 2;		/* disk 1 flushed again: counts from 20 */
+	st.disk_flushes[2] = 1;
+	st.disk_acks[2] = 50;
+	assert_false(camp_watch_hit(&w, &p, &wl, &st, 3));
+	st.disk_acks[1] = 23;
+	st.disk_acks[2] = 53;
+	st.disk_flushes[2] = 2;		/* disk 2's flushes do not restart disk 1's count */
+	assert_false(camp_watch_hit(&w, &p, &wl, &st, 4));
+	st.disk_acks[1] = 24;
+	assert_true(camp_watch_hit(&w, &p, &wl, &st, 5));
+}
+
+/* In flush, every-ms: a disk's next flush is due flush_ms after its last one. */
+static void test_target_in_flush_every_ms(void **state)
+{
+	struct cfg_workload wl = { .flush = FLUSH_EVERY_MS, .flush_ms = 10 };
+	struct camp_plan p = { .timing = CAMP_T_IN_FLUSH, .flushes = 1 };
+	struct ledger_stats st = { 0 };
+	struct camp_watch w;
+	const int64_t ms = 1000000;
+
+	camp_watch_begin(&w, 2, &st, 0);
+	st.disk_flushes[1] = 1;
+	assert_false(camp_watch_hit(&w, &p, &wl, &st, 50 * ms));	/* disk 2: none yet */
+	st.disk_flushes[2] = 1;
+	assert_false(camp_watch_hit(&w, &p, &wl, &st, 55 * ms));
+	/* disk 1's is due at 60 ms, although disk 2 flushed at 55 */
+	assert_false(camp_watch_hit(&w, &p, &wl, &st, 59 * ms));
+	assert_true(camp_watch_hit(&w, &p, &wl, &st, 60 * ms));
+}
+
+/* Idle: idle_ms since the last flush of any disk, and not before window_min_ms. */
+static void test_target_idle(void **state)
+{
+	struct cfg_workload wl = { .flush = FLUSH_EVERY_N, .flush_n = 32 };
+	struct camp_plan p = { .timing = CAMP_T_IDLE, .idle_ms = 20, .window_min_ms = 30 };
+	struct ledger_stats st = { 0 };
+	struct camp_watch w;
+	const int64_t ms = 1000000;
+
+	camp_watch_begin(&w, 2, &st, 0);
+	assert_false(camp_watch_hit(&w, &p, &wl, &st, 25 * ms));	/* before window_min */
+	st.disk_flushes[2] = 1;
+	assert_false(camp_watch_hit(&w, &p, &wl, &st, 26 * ms));	/* a flush: idle anew */
+	assert_false(camp_watch_hit(&w, &p, &wl, &st, 45 * ms));
+	assert_true(camp_watch_hit(&w, &p, &wl, &st, 46 * ms));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_plan_pure),
 		cmocka_unit_test(test_plan_varies),
+		cmocka_unit_test(test_target_after_flush_every_disk),
+		cmocka_unit_test(test_target_in_flush_every_n),
+		cmocka_unit_test(test_target_in_flush_every_ms),
+		cmocka_unit_test(test_target_idle),
 		cmocka_unit_test(test_procs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -20,6 +20,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <sqlite3.h>
+
 #include "e2e.h"
 
 static struct e2e E;
@@ -134,6 +136,56 @@ static void blind_relay_host_timed(void **state)
 	json_decref(j);
 }
 
+/* Host-timed flush targets count every disk: at the decision each disk has completed
+ * the plan's k flushes (read back from the ledger's flush rows and the cut's record).
+ * Seeds 11 and 4 make cycle 1 an after-flush and an in-flush cut, both with k = 1
+ * (test_plan checks the plan; a change of the draw shows here as a wrong target). */
+static void host_timed_waits_for_every_disk(void **state)
+{
+	static const struct { const char *seed, *target; } runs[] = {
+		{ "campaign.seed=11", "after-flush" }, { "campaign.seed=4", "in-flush" },
+	};
+	char path[PATH_MAX + 32];
+
+	for (size_t r = 0; r < 2; r++) {
+		json_t *j = run(runs[r].target, "relay.driver=null", "relay.simulator=no",
+				"campaign.host_cuts=100", runs[r].seed, NULL);
+		assert_string_equal(json_string_value(json_object_get(j, "target")),
+				    runs[r].target);
+		long long campaign = e2e_int(j, "campaign"), cycle = e2e_int(j, "cycle");
+		json_decref(j);
+
+		sqlite3 *db;
+		sqlite3_stmt *st;
+		snprintf(path, sizeof(path), "%s/cycles.db", E.tmp);
+		assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+		/* per disk of the bench: flushes the ledger received before the decision */
+		const char *sql =
+			"SELECT d.disk, json_extract(e.detail_json, '$.host_cut.target_hit'),"
+			"  (SELECT COUNT(*) FROM oracle_flush f WHERE f.campaign = ?1 AND"
+			"   f.cycle = ?2 AND f.disk = d.disk AND f.recv_ns <="
+			"   json_extract(e.detail_json, '$.host_cut.decided_mono_ns'))"
+			" FROM (SELECT DISTINCT disk FROM oracle_session WHERE campaign = ?1 AND"
+			"       cycle = ?2) d,"
+			"      (SELECT detail_json FROM cut_events ORDER BY id DESC LIMIT 1) e";
+		assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+		sqlite3_bind_int64(st, 1, campaign);
+		sqlite3_bind_int64(st, 2, cycle);
+		int disks = 0;
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			print_message("%s: disk %d: %d flush(es) before the decision, target hit %d\n",
+				      runs[r].target, sqlite3_column_int(st, 0),
+				      sqlite3_column_int(st, 2), sqlite3_column_int(st, 1));
+			assert_int_equal(sqlite3_column_int(st, 1), 1);
+			assert_true(sqlite3_column_int(st, 2) >= 1);
+			disks++;
+		}
+		sqlite3_finalize(st);
+		sqlite3_close(db);
+		assert_int_equal(disks, 2);
+	}
+}
+
 /* PWR_OK not wired (here: the simulator's pin reads inverted from what the firmware
  * expects, so DC reads lost with the relay on): with dc_source=pwrok no cut could ever
  * show a DC edge, and the cycle stops before anything runs, exit 4. */
@@ -176,6 +228,7 @@ int main(void)
 		cmocka_unit_test(from_relay_edges),
 		cmocka_unit_test(blind_relay_window),
 		cmocka_unit_test(blind_relay_host_timed),
+		cmocka_unit_test(host_timed_waits_for_every_disk),
 		cmocka_unit_test(pwrok_unwired_refused),
 		cmocka_unit_test(simulator_needed),
 	};

@@ -497,6 +497,68 @@ static void test_chunked_rows_exact(void **state)
 	assert_int_equal(count("SELECT MAX(ack_index) FROM oracle_ack WHERE cycle = 9"), 75);
 }
 
+/* A hello of campaign CAMPAIGN as disk `disk`. */
+static size_t hello_disk(unsigned char *p, uint32_t cycle, uint32_t disk)
+{
+	size_t n = hello(p, TOKEN, CAMPAIGN, cycle);
+	lp_put32(p + 5 + 4 + strlen(TOKEN) + 12, disk);
+	return n;
+}
+
+/* The per-disk counters a host-timed cut watches: acknowledgements and completed
+ * flushes of each disk in the newest cycle, started again by a frame of the next. */
+static void test_disk_stats(void **state)
+{
+	static unsigned char buf[8192];
+	struct ledger *l = start(9);
+	struct ledger_stats st;
+	int fd1 = dial(ledger_port(l)), fd2 = dial(ledger_port(l));
+	size_t n = hello_disk(buf, 9, 1);
+	n += acks(buf + n, 9, 5, 0);
+	n += flush(buf + n, 9, 1, 5);
+	send_all(fd1, buf, n);
+	n = hello_disk(buf, 9, 2);
+	n += acks(buf + n, 9, 3, 0);
+	n += flush(buf + n, 9, 1, 3);
+	n += flush(buf + n, 9, 2, 3);
+	send_all(fd2, buf, n);
+	for (int i = 0; i < 500; i++) {
+		ledger_get_stats(l, &st);
+		if (st.flushes == 3 && st.acks == 8)
+			break;
+		usleep(10000);
+	}
+	assert_int_equal(st.acked_cycle, 9);
+	assert_int_equal(st.acked_disks, (1u << 1) | (1u << 2));
+	assert_int_equal(st.disk_acks[1], 5);
+	assert_int_equal(st.disk_acks[2], 3);
+	assert_int_equal(st.disk_flushes[1], 1);
+	assert_int_equal(st.disk_flushes[2], 2);
+	assert_int_equal(st.disk_flushes[0] + st.disk_acks[0], 0);
+	close(fd1);
+	close(fd2);
+
+	ledger_set_cycle(l, 10);
+	int fd = dial(ledger_port(l));
+	n = hello_disk(buf, 10, 2);
+	n += acks(buf + n, 10, 4, 0);
+	send_all(fd, buf, n);
+	for (int i = 0; i < 500; i++) {
+		ledger_get_stats(l, &st);
+		if (st.acks == 12)
+			break;
+		usleep(10000);
+	}
+	assert_int_equal(st.acked_cycle, 10);
+	assert_int_equal(st.acked_disks, 1u << 2);
+	assert_int_equal(st.disk_acks[1], 0);
+	assert_int_equal(st.disk_acks[2], 4);
+	assert_int_equal(st.disk_flushes[1] + st.disk_flushes[2], 0);
+	assert_int_equal(st.flushes, 3);	/* the totals go on */
+	close(fd);
+	ledger_free(l);
+}
+
 static void sleep_ms(int ms)
 {
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
@@ -581,6 +643,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_malformed_rejected, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batches_stored_and_pruned, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_chunked_rows_exact, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_disk_stats, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prune_scope, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_survives_sigkill, setup, teardown),
