@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
@@ -66,6 +67,25 @@ static void test_version_status_ping(void **state)
 	assert_error(fw_req("version 1"), PC_ERR_BAD_ARGUMENT);
 	/* spaces between words do not matter */
 	assert_string_equal(fw_req("  ping   5 "), "ok t=1234567 token=5");
+}
+
+/* Numbers in replies (the clock only goes forward): every digit count, powers of ten
+ * and their neighbours, and the largest clock value (the clock is 64-bit). */
+static void test_numbers(void **state)
+{
+	static const uint64_t t[] = {
+		0, 9, 10, 99, 100, 1000000, 4294967295ull, 4294967296ull, 999999999999ull,
+		9999999999999999999ull, 10000000000000000000ull, 18446744073709551615ull,
+	};
+	char want[96];
+	uint64_t now = 0;
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		hal_fake_advance(t[i] - now);
+		now = t[i];
+		snprintf(want, sizeof(want), "ok t=%" PRIu64 " token=7", t[i]);
+		assert_string_equal(fw_req("ping 7"), want);
+	}
 }
 
 static void test_unknown_and_framing_errors(void **state)
@@ -363,6 +383,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_banner, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_numbers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_version_status_ping, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_and_framing_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rejected_lines_not_acted_on, setup, teardown),
