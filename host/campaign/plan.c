@@ -94,10 +94,10 @@ int camp_plan_from_json(json_t *j, struct camp_plan *p)
 void camp_watch_begin(struct camp_watch *w, size_t n_disks, const struct ledger_stats *st,
 		      int64_t now_ns)
 {
+	_Static_assert(CAMP_WATCH_DISKS == LEDGER_STAT_DISKS, "one disk id range");
 	memset(w, 0, sizeof(*w));
+	/* Disk ids are 1..n_disks (the node's limit is far below this). */
 	w->n_disks = n_disks < CAMP_WATCH_DISKS - 1 ? n_disks : CAMP_WATCH_DISKS - 1;
-	if (w->n_disks > LEDGER_STAT_DISKS - 1)
-		w->n_disks = LEDGER_STAT_DISKS - 1;
 	for (size_t i = 1; i <= w->n_disks; i++)
 		w->d[i].flushes0 = w->d[i].seen = st->disk_flushes[i];
 	w->t_running = w->last_flush_ns = now_ns;
@@ -107,7 +107,9 @@ uint64_t camp_watch_min_flushes(const struct camp_watch *w, const struct ledger_
 {
 	uint64_t min = UINT64_MAX;
 	for (size_t i = 1; i <= w->n_disks; i++) {
-		uint64_t k = st->disk_flushes[i] - w->d[i].flushes0;
+		/* (counters started again for another cycle count as none) */
+		uint64_t k = st->disk_flushes[i] >= w->d[i].flushes0 ?
+			     st->disk_flushes[i] - w->d[i].flushes0 : 0;
 		if (k < min)
 			min = k;
 	}
