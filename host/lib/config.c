@@ -241,8 +241,9 @@ static const struct opt_def campaign_opts[] = {
 	  "Power cycles tried on a node that does not come back before the campaign stops.", 0 },
 	{ "host_cuts", OPT_INT, OFF(cfg_campaign, host_cuts_pct), "0", 0, 100, NULL,
 	  "Percent of the cycles of `powercut run` whose cut the host times at a workload phase it "
-	  "sees in the ledger (right after a flush, while a flush is in flight, or idle_ms after "
-	  "the last flush) with an immediate cut; the rest are armed in the window.", 0 },
+	  "sees in the ledger (right after every disk completed its k-th flush, while a disk's "
+	  "next flush is in flight once every disk flushed, or idle_ms after the last flush) "
+	  "with an immediate cut; the rest are armed in the window.", 0 },
 	{ "idle_ms", OPT_DURATION, OFF(cfg_campaign, idle_ms), "50", 1, 3600000, NULL,
 	  "Host-timed idle cut: this long after the last flush completed.", 0 },
 	{ "evidence_cap", OPT_SIZE, OFF(cfg_campaign, evidence_cap), "256M", 0, 1LL << 42, NULL,
