@@ -8,7 +8,11 @@
 #     interrupted ones marked with their step, no process left that uses the test's
 #     files;
 #  3. a node that never comes back (boot delay longer than the boot timeout): the
-#     campaign ends with status node-lost, a message naming the logs, power on.
+#     campaign ends with status node-lost, a message naming the logs, power on;
+#  4. the database's file system filling up during the campaign (a small tmpfs, which
+#     needs root; skipped with a line saying so otherwise): the campaign stops between
+#     cycles with status disk-full, power on, nothing lost, and resumes once there is
+#     space again.
 # Database checks go through sqlite3 queries.
 set -u
 build=${BUILD:-build}
@@ -31,6 +35,7 @@ cleanup() {
 			kill -9 "${d#/proc/}" 2>/dev/null
 		fi
 	done
+	[ -d "$t/small" ] && umount "$t/small" 2>/dev/null
 	rm -rf "$t"
 }
 trap cleanup EXIT
@@ -198,3 +203,44 @@ grep -q "power-cycling the node again" "$t/lost.err" ||
 	fail "the node was not power-cycled again before giving up"
 [ "$(orphans)" = 0 ] || fail "processes left after the lost node"
 echo "lost node: ok ($(($(date +%s) - start)) s)"
+
+# 4. The database's file system fills up while the campaign runs (another process's
+# files, here one big file): the campaign must stop between two cycles, not lose one.
+mkdir "$t/small"
+if [ "$(id -u)" != 0 ] || ! mount -t tmpfs -o size=80M tmpfs "$t/small" 2>/dev/null; then
+	echo "disk full: skipped (mounting a small tmpfs needs root)"
+	exit 0
+fi
+bench full 8 "evidence_cap = 0"
+db=$t/small/full.db
+"$powercut" run --db "$db" "$t/full.ini" >"$t/full.out" 2>"$t/full.err" &
+run_pid=$!
+pids="$pids $run_pid"
+n=0
+while [ "$(q "SELECT COUNT(*) FROM cycles WHERE status != 'running'" 2>/dev/null)" != 2 ]; do
+	n=$((n + 1))
+	[ $n -lt 600 ] || fail "the disk-full campaign did not record 2 cycles in 60 s"
+	sleep 0.1
+done
+# Leave 6 MiB: enough for the cycle under way, less than one needs before it starts.
+avail=$(df -k --output=avail "$t/small" | tail -n 1)
+dd if=/dev/zero of="$t/small/filler" bs=1k count=$((avail - 6144)) 2>/dev/null
+wait $run_pid
+rc=$?
+[ $rc -eq 1 ] || { cat "$t/full.err"; fail "a full disk: exit $rc, expected 1"; }
+[ "$(q "SELECT status FROM campaigns")" = disk-full ] ||
+	{ cat "$t/full.err"; fail "status $(q 'SELECT status FROM campaigns')"; }
+grep -q "MiB free" "$t/full.err" && grep -q "power is on" "$t/full.err" &&
+	grep -q "run --resume $db" "$t/full.err" ||
+	{ cat "$t/full.err"; fail "no clear message for the full disk"; }
+[ "$(q "SELECT COUNT(*) FROM cycles WHERE status != 'ok'")" = 0 ] ||
+	fail "a cycle was lost to the full disk: $(q 'SELECT idx, status FROM cycles')"
+[ "$(q "PRAGMA integrity_check")" = ok ] || fail "the database is damaged"
+[ "$(orphans)" = 0 ] || fail "processes left after the full disk"
+stopped=$(q "SELECT COUNT(*) FROM cycles")
+rm "$t/small/filler"
+"$powercut" run -q --resume "$db" >/dev/null 2>>"$t/full.err" || { cat "$t/full.err"; fail "resume after freeing space"; }
+[ "$(q "SELECT status || ' ' || (SELECT COUNT(*) FROM cycles) FROM campaigns")" = "done 8" ] ||
+	fail "after the resume: $(q 'SELECT status FROM campaigns'), cycles $(q 'SELECT idx, status FROM cycles')"
+umount "$t/small"
+echo "disk full: ok, stopped after $stopped cycle(s) ($(($(date +%s) - start)) s)"

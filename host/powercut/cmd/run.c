@@ -125,6 +125,25 @@ static void progress(const struct bench_config *cfg, const struct tally *t, int6
 	}
 }
 
+/* The database file with its write-ahead log, in bytes (0 for what is missing). */
+static uint64_t db_bytes(const char *db_path)
+{
+	char wal[PATH_MAX + 8];
+	struct stat st;
+	uint64_t n = 0;
+
+	if (stat(db_path, &st) == 0)
+		n += (uint64_t)st.st_size;
+	snprintf(wal, sizeof(wal), "%s-wal", db_path);
+	if (stat(wal, &st) == 0)
+		n += (uint64_t)st.st_size;
+	return n;
+}
+
+/* Space the next cycle may need beside the database: 16 MiB, or twice the most one
+ * cycle of this run made it grow (the ledger's rows are stored before pruning). */
+#define CYCLE_SPACE_MIN (16ull << 20)
+
 /* The controls' verdict over the campaign: a lying disk must show a violation in some
  * verified cycle, a safe one in none. "none", "passed" or "failed" (why in *why). */
 static const char *controls_verdict(struct store *db, const struct bench_config *cfg,
@@ -556,20 +575,33 @@ int cmd_run(struct pc_ctx *ctx)
 	};
 	int64_t t0 = relay_now_ns();
 	unsigned ran = 0, failures = 0;
+	uint64_t grew_max = 0, space_need = CYCLE_SPACE_MIN, space_free = 0;
+	int64_t next = 0;
 	status = "done";
 	for (;;) {
-		int64_t next = sql_int(ctx->db, "SELECT COALESCE(MAX(idx), 0) + 1 FROM cycles WHERE "
-				       "campaign_id = ?", campaign);
+		next = sql_int(ctx->db, "SELECT COALESCE(MAX(idx), 0) + 1 FROM cycles WHERE "
+			       "campaign_id = ?", campaign);
 		if (relay_interrupted) {
 			status = "interrupted";
 			break;
 		}
 		if ((planned && next > planned) || (deadline && wall_ns() >= deadline) || next < 1)
 			break;
+		/* Another process may fill the disk during a night: stop between cycles,
+		 * resumable, instead of losing a cycle's record to a full disk. */
+		space_need = grew_max * 2 > CYCLE_SPACE_MIN ? grew_max * 2 : CYCLE_SPACE_MIN;
+		if (camp_free_bytes(dbdir, &space_free) == 0 && space_free < space_need) {
+			status = "disk-full";
+			break;
+		}
 		struct camp_plan plan;
 		struct camp_result r;
 		camp_plan_make(cfg, seed, (uint32_t)next, &plan);
+		uint64_t size0 = db_bytes(db_path);
 		int c = camp_cycle_run(&env, &plan, &r);
+		uint64_t size1 = db_bytes(db_path);
+		if (size1 > size0 && size1 - size0 > grew_max)
+			grew_max = size1 - size0;
 		if (c == 0 || c == -EINTR || c == -EHOSTDOWN) {
 			t.done++;
 			for (size_t i = 0; i < r.n_disks && i < 8; i++) {
@@ -622,6 +654,11 @@ int cmd_run(struct pc_ctx *ctx)
 		snprintf(msg, sizeof(msg), "the node did not come back: power is on; see the node's "
 			 "logs under '%s' and the simulator's in '%s'; 'powercut run --resume %s' "
 			 "continues with the next cycle", work, ctx->run_dir, db_path);
+	else if (!strcmp(status, "disk-full"))
+		snprintf(msg, sizeof(msg), "the file system of '%s' has %" PRIu64 " MiB free, less "
+			 "than the %" PRIu64 " MiB a cycle may need: stopped before cycle %" PRId64
+			 "; power is on; free space, then 'powercut run --resume %s'", db_path,
+			 space_free >> 20, (space_need + (1u << 20) - 1) >> 20, next, db_path);
 	else
 		snprintf(msg, sizeof(msg), "%s", status);
 	sql_exec(ctx->db, "UPDATE campaigns SET controls = ? WHERE id = ?", controls, campaign, 0);
@@ -631,7 +668,8 @@ int cmd_run(struct pc_ctx *ctx)
 					   campaign);
 	if (!strcmp(controls, "failed"))
 		pc_err(LOG_CHECK, "campaign %" PRId64 ": the controls failed: %s", campaign, why);
-	if (!strcmp(status, "node-lost") || !strcmp(status, "failed"))
+	if (!strcmp(status, "node-lost") || !strcmp(status, "failed") ||
+	    !strcmp(status, "disk-full"))
 		pc_err(LOG_MAIN, "campaign %" PRId64 " stopped: %s", campaign, msg);
 	if (ctx->json) {
 		cmd_print_json(json_pack("{s:s,s:I,s:s,s:i,s:i,s:s,s:s,s:f}", "db", db_path,
