@@ -643,6 +643,25 @@ static void begin(const struct step *s, size_t n)
 	begin_bench(s, n, bench_text);
 }
 
+/* begin_bench with the guest in place, and the node prepared. */
+static void begin_prepared(const struct step *s, size_t n, const char *text)
+{
+	begin_bench(s, n, text);
+	free(cfg->node->guest);
+	cfg->node->guest = strdup(guest);
+	assert_int_equal(node_proxmox_ops.prepare(&node), 0);
+}
+
+/* After the cut: the node up again, then the checks of both disks into res. */
+static void check_after_cut(const struct node_job *job, struct node_disk_result res[2])
+{
+	assert_int_equal(node_proxmox_ops.wait_up(&node, 60000), 0);
+	for (int i = 0; i < 2; i++)
+		res[i] = (struct node_disk_result){ .disk = cfg->disks[i]->name, .id = (uint32_t)i + 1,
+						    .checks = json_array(), .agent_rc = -1 };
+	assert_int_equal(node_proxmox_ops.check(&node, job, res), 0);
+}
+
 static void end(void)
 {
 	node_proxmox_ops.close(&node);
@@ -672,18 +691,11 @@ static void test_cycle(void **state)
 	struct node_disk_result res[2];
 	char buf[512];
 
-	begin(happy, sizeof(happy) / sizeof(happy[0]));
-	free(cfg->node->guest);
-	cfg->node->guest = strdup(guest);
-	assert_int_equal(node_proxmox_ops.prepare(&node), 0);
+	begin_prepared(happy, sizeof(happy) / sizeof(happy[0]), bench_text);
 	assert_int_equal(node_proxmox_ops.start_workload(&node, &job), 0);
 	assert_int_equal(node_proxmox_ops.power_lost(&node, CUT_POWER), 0);
 	assert_int_equal(node_proxmox_ops.power_back(&node, &job), 0);
-	assert_int_equal(node_proxmox_ops.wait_up(&node, 60000), 0);
-	for (int i = 0; i < 2; i++)
-		res[i] = (struct node_disk_result){ .disk = cfg->disks[i]->name, .id = (uint32_t)i + 1,
-						    .checks = json_array(), .agent_rc = -1 };
-	assert_int_equal(node_proxmox_ops.check(&node, &job, res), 0);
+	check_after_cut(&job, res);
 
 	/* The job reached the kernel command line, write mode first, then check mode. */
 	assert_int_equal(n_args, 2);
@@ -767,18 +779,11 @@ static void test_cycle_fio(void **state)
 	assert_int_equal(report_writes(2), -1);
 
 	build_fio_cycle();
-	begin_bench(fio_cycle, n_fio_cycle, fio_bench);
-	free(cfg->node->guest);
-	cfg->node->guest = strdup(guest);
-	assert_int_equal(node_proxmox_ops.prepare(&node), 0);
+	begin_prepared(fio_cycle, n_fio_cycle, fio_bench);
 	assert_int_equal(node_proxmox_ops.start_workload(&node, &job), 0);
 	assert_int_equal(node_proxmox_ops.power_lost(&node, CUT_POWER), 0);
 	assert_int_equal(node_proxmox_ops.power_back(&node, &job), 0);
-	assert_int_equal(node_proxmox_ops.wait_up(&node, 60000), 0);
-	for (int i = 0; i < 2; i++)
-		res[i] = (struct node_disk_result){ .disk = cfg->disks[i]->name, .id = (uint32_t)i + 1,
-						    .checks = json_array(), .agent_rc = -1 };
-	assert_int_equal(node_proxmox_ops.check(&node, &job, res), 0);
+	check_after_cut(&job, res);
 
 	json_t *col = node_proxmox_ops.collect(&node);
 	json_t *fio = json_object_get(col, "fio");
@@ -805,10 +810,7 @@ static void test_fio_killed_at_close(void **state)
 				.ledger_host = "192.0.2.1", .ledger_port = 7000, .seed = 42,
 				.baseline = true };
 
-	begin_bench(fio_close, sizeof(fio_close) / sizeof(fio_close[0]), fio_bench);
-	free(cfg->node->guest);
-	cfg->node->guest = strdup(guest);
-	assert_int_equal(node_proxmox_ops.prepare(&node), 0);
+	begin_prepared(fio_close, sizeof(fio_close) / sizeof(fio_close[0]), fio_bench);
 	assert_true(node_proxmox_ops.start_workload(&node, &job) < 0);
 	json_t *col = node_proxmox_ops.collect(&node);
 	assert_null(json_object_get(col, "fio"));	/* never read back */
@@ -822,10 +824,7 @@ static void test_forward_refused(void **state)
 				.ledger_host = "127.0.0.1", .ledger_port = 7000, .seed = 42,
 				.baseline = true };
 
-	begin(no_forward, sizeof(no_forward) / sizeof(no_forward[0]));
-	free(cfg->node->guest);
-	cfg->node->guest = strdup(guest);
-	assert_int_equal(node_proxmox_ops.prepare(&node), 0);
+	begin_prepared(no_forward, sizeof(no_forward) / sizeof(no_forward[0]), bench_text);
 	assert_int_equal(node_proxmox_ops.start_workload(&node, &job), -EPERM);
 	assert_int_equal(n_args, 0);	/* the VM was never given a job */
 	end();
@@ -891,21 +890,14 @@ static void test_chain_cycle(void **state)
 	struct node_disk_result res[2];
 
 	chain_job(&job);
-	begin_bench(chain_cycle, sizeof(chain_cycle) / sizeof(chain_cycle[0]), chain_text);
-	free(cfg->node->guest);
-	cfg->node->guest = strdup(guest);
-	assert_int_equal(node_proxmox_ops.prepare(&node), 0);
+	begin_prepared(chain_cycle, sizeof(chain_cycle) / sizeof(chain_cycle[0]), chain_text);
 	assert_int_equal(node_proxmox_ops.start_workload(&node, &job), 0);
 	/* The ledger accepted the baseline's cycle, then the cycle's own. */
 	assert_int_equal(n_begun, 2);
 	assert_int_equal(begun[0], 2);
 	assert_int_equal(begun[1], 3);
 	assert_int_equal(node_proxmox_ops.power_lost(&node, CUT_POWER), 0);
-	assert_int_equal(node_proxmox_ops.wait_up(&node, 60000), 0);
-	for (int i = 0; i < 2; i++)
-		res[i] = (struct node_disk_result){ .disk = cfg->disks[i]->name, .id = (uint32_t)i + 1,
-						    .checks = json_array(), .agent_rc = -1 };
-	assert_int_equal(node_proxmox_ops.check(&node, &job, res), 0);
+	check_after_cut(&job, res);
 
 	assert_int_equal(n_args, 3);
 	/* Baseline boot: cycle - 1, only the chain disk (the thin LV's baseline is its
@@ -951,11 +943,8 @@ static void test_chain_snapshot_fails(void **state)
 	struct node_job job;
 
 	chain_job(&job);
-	begin_bench(chain_snap_fails, sizeof(chain_snap_fails) / sizeof(chain_snap_fails[0]),
-		    chain_text);
-	free(cfg->node->guest);
-	cfg->node->guest = strdup(guest);
-	assert_int_equal(node_proxmox_ops.prepare(&node), 0);
+	begin_prepared(chain_snap_fails, sizeof(chain_snap_fails) / sizeof(chain_snap_fails[0]),
+		       chain_text);
 	assert_int_equal(node_proxmox_ops.start_workload(&node, &job), -EBUSY);
 	assert_int_equal(n_args, 1);	/* no write boot without the overlay */
 	assert_int_equal(n_begun, 1);
@@ -982,10 +971,7 @@ static void test_chain_baseline_fails(void **state)
 		k++;
 	}
 	chain_job(&job);
-	begin_bench(bad, k, chain_text);
-	free(cfg->node->guest);
-	cfg->node->guest = strdup(guest);
-	assert_int_equal(node_proxmox_ops.prepare(&node), 0);
+	begin_prepared(bad, k, chain_text);
 	assert_int_equal(node_proxmox_ops.start_workload(&node, &job), -EIO);
 	end();
 }

@@ -11,6 +11,10 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include <sqlite3.h>
+
+#include "ledger_schema.h"
+
 /* The agent's {"type":"ledger"} line: its status and reason (static buffers). */
 static void refusals_ledger_line(const char *out, const char **status, const char **reason)
 {
@@ -65,10 +69,16 @@ static void refusals_test(const char *agent_path, const char *target, const char
 			  uint64_t campaign, const char *token)
 {
 	struct ledger_config cfg = { .campaign = campaign, .token = token, .cycle = 3 };
-	struct ledger *l = ledger_open(&cfg, dbp);
 	const char *st, *why;
 	struct ledger_stats s0, s1;
+	sqlite3 *db;
 
+	/* The ledger's tables in a database of their own, as the campaign's would be. */
+	assert_int_equal(sqlite3_open(dbp, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, ledger_schema_sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	struct ledger *l = ledger_open(&cfg, dbp);
 	assert_non_null(l);
 	assert_int_equal(ledger_start(l), 0);
 	uint16_t port = ledger_port(l);

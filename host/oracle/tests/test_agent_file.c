@@ -337,11 +337,6 @@ static void test_ledger_late_and_full(void **state)
 
 static void test_ledger_refusals(void **state)
 {
-	sqlite3 *db;
-	assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, ledger_schema_sql, NULL, NULL, NULL), SQLITE_OK);
-	sqlite3_close(db);
 	refusals_test(agent, img, db_path, CAMPAIGN, TOKEN);
 }
 

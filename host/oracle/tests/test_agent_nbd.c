@@ -187,11 +187,6 @@ static void test_nbd(void **state)
 /* The NBD build fails the same way on what the ledger refuses. */
 static void test_nbd_ledger_refusals(void **state)
 {
-	sqlite3 *db;
-	assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, ledger_schema_sql, NULL, NULL, NULL), SQLITE_OK);
-	sqlite3_close(db);
 	qsd_start();
 	refusals_test(agent, uri, db_path, CAMPAIGN, TOKEN);
 	qsd_stop(SIGTERM);
