@@ -195,9 +195,7 @@ static int try_connect(void)
 	const struct agent_opts *o = L.o;
 	size_t tl = strlen(o->token);
 	unsigned char *p = L.out;
-	lp_put32(p, (uint32_t)(1 + LEDGER_HELLO_FIXED + tl));
-	p[4] = LEDGER_HELLO;
-	p += 5;
+	p = lp_frame(p, LEDGER_HELLO, (uint32_t)(LEDGER_HELLO_FIXED + tl));
 	lp_put16(p, LEDGER_PROTO_VERSION);
 	lp_put16(p + 2, (uint16_t)tl);
 	memcpy(p + 4, o->token, tl);
@@ -221,10 +219,9 @@ static int try_connect(void)
 
 static unsigned char *frame_head(unsigned char *p, uint8_t type, uint32_t body)
 {
-	lp_put32(p, 1 + body);
-	p[4] = type;
-	lp_put32(p + 5, L.o->cycle);
-	return p + 9;
+	unsigned char *b = lp_frame(p, type, body);
+	lp_put32(b, L.o->cycle);
+	return b + 4;
 }
 
 /* Encode up to n entries from batch into L.out; returns bytes. */

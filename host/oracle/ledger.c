@@ -301,12 +301,11 @@ static void send_reject(struct conn *c, const struct reject *rj, uint64_t offset
 		return;
 	if (tl > LEDGER_REJECT_MAX_TEXT)
 		tl = LEDGER_REJECT_MAX_TEXT;
-	lp_put32(r, (uint32_t)(1 + LEDGER_REJECT_FIXED + tl));
-	r[4] = LEDGER_REJECT;
-	lp_put32(r + 5, rj->code);
-	lp_put64(r + 9, offset);
-	lp_put16(r + 17, (uint16_t)tl);
-	memcpy(r + 19, rj->why, tl);
+	unsigned char *b = lp_frame(r, LEDGER_REJECT, (uint32_t)(LEDGER_REJECT_FIXED + tl));
+	lp_put32(b, rj->code);
+	lp_put64(b + 4, offset);
+	lp_put16(b + 12, (uint16_t)tl);
+	memcpy(b + 14, rj->why, tl);
 	reply(c, r, 5 + LEDGER_REJECT_FIXED + tl);
 }
 
@@ -318,10 +317,9 @@ static void send_recorded(struct ledger *l)
 		if (!c->end_pending)
 			continue;
 		unsigned char r[5 + LEDGER_RECORDED_SIZE];
-		lp_put32(r, 1 + LEDGER_RECORDED_SIZE);
-		r[4] = LEDGER_RECORDED;
-		lp_put32(r + 5, c->cycle);
-		lp_put64(r + 9, c->acks);
+		unsigned char *b = lp_frame(r, LEDGER_RECORDED, LEDGER_RECORDED_SIZE);
+		lp_put32(b, c->cycle);
+		lp_put64(b + 4, c->acks);
 		reply(c, r, sizeof(r));
 		c->end_pending = false;
 	}
@@ -378,9 +376,7 @@ static int handle_hello(struct ledger *l, struct conn *c, const unsigned char *b
 	c->session = sqlite3_last_insert_rowid(l->db);
 	if (c->version >= 2) {
 		unsigned char r[5 + LEDGER_ACCEPT_SIZE];
-		lp_put32(r, 1 + LEDGER_ACCEPT_SIZE);
-		r[4] = LEDGER_ACCEPT;
-		lp_put32(r + 5, cycle);
+		lp_put32(lp_frame(r, LEDGER_ACCEPT, LEDGER_ACCEPT_SIZE), cycle);
 		reply(c, r, sizeof(r));
 	}
 	pc_info(LOG_LEDGER, "agent '%s' connected: campaign %llu cycle %u disk %u", c->peer,

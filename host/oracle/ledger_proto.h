@@ -62,6 +62,13 @@ static inline void lp_put64(unsigned char *p, uint64_t v)
 {
 	for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
 }
+/* A frame's head: length (type byte and body) and type. Returns where the body goes. */
+static inline unsigned char *lp_frame(unsigned char *p, uint8_t type, uint32_t body)
+{
+	lp_put32(p, 1 + body);
+	p[4] = type;
+	return p + 5;
+}
 static inline uint16_t lp_get16(const unsigned char *p) { return (uint16_t)(p[0] | p[1] << 8); }
 static inline uint32_t lp_get32(const unsigned char *p)
 {
