@@ -166,7 +166,8 @@ static void sleep_ms_interruptible(int ms)
 	}
 }
 
-int relay_off_timed(struct relay *r, int ch, int off_ms, struct relay_cut *rec)
+/* What every cut record starts from; marks ch as touched (the exit turns it on). */
+static int cut_begin(struct relay *r, int ch, int off_ms, struct relay_cut *rec)
 {
 	int rc = check_ch(r, ch);
 
@@ -176,10 +177,16 @@ int relay_off_timed(struct relay *r, int ch, int off_ms, struct relay_cut *rec)
 	rec->channel = ch;
 	rec->off_ms = off_ms;
 	r->touched |= 1u << ch;
-	/* The edge happened somewhere inside the off call. */
+	return 0;
+}
+
+/* The off edge timed by the host: somewhere inside the off call. */
+static int off_timed(struct relay *r, int ch, struct relay_cut *rec)
+{
 	int64_t t0 = relay_now_ns();
-	rc = r->ops->off(r, ch);
+	int rc = r->ops->off(r, ch);
 	int64_t t1 = relay_now_ns();
+
 	rec->timed_by = "host";
 	rec->planned_ns = t0;
 	rec->actual_ns = t0 + (t1 - t0) / 2;
@@ -187,19 +194,22 @@ int relay_off_timed(struct relay *r, int ch, int off_ms, struct relay_cut *rec)
 	return rc;
 }
 
+int relay_off_timed(struct relay *r, int ch, int off_ms, struct relay_cut *rec)
+{
+	int rc = cut_begin(r, ch, off_ms, rec);
+
+	return rc < 0 ? rc : off_timed(r, ch, rec);
+}
+
 int relay_cut(struct relay *r, int ch, int off_ms, struct relay_cut *rec)
 {
-	int rc = check_ch(r, ch);
+	int rc = cut_begin(r, ch, off_ms, rec);
 
 	if (rc < 0)
 		return rc;
-	memset(rec, 0, sizeof(*rec));
-	rec->channel = ch;
-	rec->off_ms = off_ms;
-	r->touched |= 1u << ch;
 	if (r->ops->cut)
 		return r->ops->cut(r, ch, off_ms, rec);
-	if ((rc = relay_off_timed(r, ch, off_ms, rec)) < 0)
+	if ((rc = off_timed(r, ch, rec)) < 0)
 		return rc;
 	sleep_ms_interruptible(off_ms);
 	rc = r->ops->on(r, ch);
