@@ -495,7 +495,16 @@ int h_fw_line(struct h_fw *f, char *body, size_t cap, int timeout_ms)
 			f->garbled++;
 			fprintf(stderr, "garbled line from the firmware (error %d): '%s'\n", -b,
 				line);
-			continue;
+			/* As the host's fwlink does: a reset cuts the line being printed short
+			 * and the banner follows on the same line. The tail after the last '!'
+			 * is tried as a line of its own; its checksum decides. */
+			const char *bang = n > 1 ? memrchr(line + 1, '!', (size_t)n - 1) : NULL;
+			if (!bang)
+				continue;
+			n -= (int)(bang - line);
+			memmove(line, bang, (size_t)n + 1);
+			if ((b = pc_frame_check(line, n, PC_LINE_MAX_FW)) < 0)
+				continue;
 		}
 		if ((size_t)b >= cap)
 			b = cap - 1;
