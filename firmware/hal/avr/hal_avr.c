@@ -280,12 +280,9 @@ void hal_init(uint8_t idle_levels)
 	TIFR1 = _BV(OCF1A) | _BV(OCF1B);
 	TIMSK1 = _BV(TOIE1);
 
-	/* The mode before the divider: simavr derives the baud rate when UBRR is
-	 * written, from U2X as it is then (set later, the simulated line ran at half
-	 * speed). The chip does not care about the order. */
+	UBRR0 = UBRR_VALUE;
 	UCSR0A = _BV(U2X0);
 	UCSR0C = _BV(UCSZ01) | _BV(UCSZ00);
-	UBRR0 = UBRR_VALUE;
 	UCSR0B = _BV(RXEN0) | _BV(TXEN0) | _BV(RXCIE0);
 
 	set_sleep_mode(SLEEP_MODE_IDLE);
