@@ -5,13 +5,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
+#include <unistd.h>
 
 static enum log_level g_level = LOG_INFO;
 static unsigned g_debug_cats;
 static log_sink_fn g_sink;
 static void *g_sink_ctx;
 static const char *g_prog = "powercut";
+/* The status line (log_status); empty when none is shown. */
+static char g_status[512];
 /* The sink may itself log (a database error); do not recurse into it. */
 static __thread int g_in_sink;
 
@@ -84,6 +88,25 @@ void log_set_prog(const char *prog)
 	g_prog = prog ? prog : "powercut";
 }
 
+void log_status(const char *line)
+{
+	bool had = g_status[0];
+
+	if (!isatty(STDERR_FILENO))
+		return;
+	snprintf(g_status, sizeof(g_status), "%s", line ? line : "");
+	/* A status line wider than the terminal would wrap, and \r would then clear only
+	 * its last row: cut it at the terminal's width when that is known. */
+	struct winsize ws;
+	if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1 &&
+	    ws.ws_col <= strlen(g_status))
+		g_status[ws.ws_col - 1] = 0;
+	if (g_status[0] || had) {
+		fprintf(stderr, "\r\033[K%s", g_status);
+		fflush(stderr);
+	}
+}
+
 bool log_enabled(enum log_level level, enum log_cat cat)
 {
 	if (level <= g_level)
@@ -108,11 +131,15 @@ void log_vmsg(enum log_level level, enum log_cat cat, const char *fmt, va_list a
 	if (!log_enabled(level, cat))
 		return;
 	vsnprintf(buf, sizeof(buf), fmt, ap);
-	/* One fprintf per message so lines from parallel processes do not interleave. */
+	/* One fprintf per message so lines from parallel processes do not interleave;
+	 * a status line is cleared before it and drawn again after it. */
+	const char *clr = g_status[0] ? "\r\033[K" : "";
 	if (level == LOG_DEBUG)
-		fprintf(stderr, "%s: debug(%s): %s\n", g_prog, log_cat_name(cat), buf);
+		fprintf(stderr, "%s%s: debug(%s): %s\n%s", clr, g_prog, log_cat_name(cat), buf, g_status);
 	else
-		fprintf(stderr, "%s: %s%s\n", g_prog, prefix[level], buf);
+		fprintf(stderr, "%s%s: %s%s\n%s", clr, g_prog, prefix[level], buf, g_status);
+	if (g_status[0])
+		fflush(stderr);
 	if (g_sink && !g_in_sink) {
 		g_in_sink = 1;
 		g_sink(g_sink_ctx, level, cat, clock_ns(CLOCK_REALTIME),

@@ -379,7 +379,7 @@ static int handle_hello(struct ledger *l, struct conn *c, const unsigned char *b
 		lp_put32(lp_frame(r, LEDGER_ACCEPT, LEDGER_ACCEPT_SIZE), cycle);
 		reply(c, r, sizeof(r));
 	}
-	pc_info(LOG_LEDGER, "agent '%s' connected: campaign %llu cycle %u disk %u", c->peer,
+	pc_debug(LOG_LEDGER, "agent '%s' connected: campaign %llu cycle %u disk %u", c->peer,
 		(unsigned long long)campaign, cycle, disk);
 	return 0;
 }
