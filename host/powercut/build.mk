@@ -14,7 +14,7 @@ POWERCUT_CFLAGS = -Ihost/powercut -Ihost/powercut/relay -Ihost/lib -Ihost/store 
 # twice: the store's migrations name its ledger tables).
 POWERCUT_LINK = $(CAMPAIGN_LIB) $(REPORT_LIB) $(NODE_LIB) $(ORACLE_LIB) $(DISK_LIB) $(STORE_LIB) $(ORACLE_LIB) \
 	$(FWLINK_LIB) $(PCLIB)
-POWERCUT_LIBS = $(shell pkg-config --libs libusb-1.0 libgpiod) $(NODE_LIBS) $(ORACLE_LIBS) \
+POWERCUT_LIBS = $(shell pkg-config --libs libusb-1.0 libgpiod) $(REPORT_LIBS) $(NODE_LIBS) $(ORACLE_LIBS) \
 	$(DISK_LIBS) $(STORE_LIBS) $(FWLINK_LIBS) $(PCLIB_LIBS) -lm
 POWERCUT_TESTS := $(BUILD)/host/powercut/tests/test_cli.sh $(BUILD)/host/powercut/tests/test_relay_sim \
 	$(BUILD)/host/powercut/tests/test_relay_drivers $(BUILD)/host/powercut/tests/test_verify
