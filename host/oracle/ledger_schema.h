@@ -7,5 +7,7 @@
 #define PC_LEDGER_SCHEMA_H
 
 extern const char ledger_schema_sql[];
+/* oracle_exposure alone (also in ledger_schema_sql): the store's migration 4. */
+extern const char ledger_exposure_sql[];
 
 #endif

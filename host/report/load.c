@@ -316,6 +316,32 @@ static int load_results(struct loader *l, size_t first_unit)
 	return rc == SQLITE_DONE ? 0 : sql_fail(l, "oracle results");
 }
 
+/* The exposure windows the oracle stored (databases from before migration 4 have none). */
+static int load_exposure(struct loader *l, size_t first_unit)
+{
+	struct report *r = l->r;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!table_exists(l, "oracle_exposure"))
+		return 0;
+	if (sqlite3_prepare_v2(l->db,
+		"SELECT c.id, x.disk, x.exposure_ns FROM oracle_exposure x JOIN cycles c"
+		" ON c.campaign_id = x.campaign AND c.idx = x.cycle", -1, &s, NULL) != SQLITE_OK)
+		return sql_fail(l, "exposure windows");
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		size_t cy = find_cycle(l, sqlite3_column_int64(s, 0));
+		struct rpt_unit *u = cy == SIZE_MAX ? NULL :
+			unit_of(r, &first_unit, cy, (uint32_t)sqlite3_column_int64(s, 1));
+		if (!u)
+			continue;
+		u->have_exposure = true;
+		u->exposure_ns = sqlite3_column_int64(s, 2);
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : sql_fail(l, "exposure windows");
+}
+
 /* Metadata checks (qemu-img check, thin_check, lvs): "corrupt" and "fail" cannot be
  * repaired; "repaired" and "leaks" are the refcount leaks lazy_refcounts leaves. */
 static int load_checks(struct loader *l, size_t first_unit)
@@ -361,7 +387,8 @@ static int load_one(struct loader *l)
 	l->first_cycle = r->n_cycles;
 	size_t first_unit = r->n_units;
 	if ((rc = load_campaigns(l)) < 0 || (rc = load_cycles(l)) < 0 ||
-	    (rc = load_results(l, first_unit)) < 0 || (rc = load_checks(l, first_unit)) < 0)
+	    (rc = load_results(l, first_unit)) < 0 || (rc = load_exposure(l, first_unit)) < 0 ||
+	    (rc = load_checks(l, first_unit)) < 0)
 		goto out;
 	pc_debug(LOG_REPORT, "database '%s': %zu campaigns, %zu cycles", l->path,
 		 r->n_campaigns - l->first_campaign, r->n_cycles - l->first_cycle);

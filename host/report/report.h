@@ -82,6 +82,16 @@ struct rpt_unit {
 	uint64_t blocks, cls[RPT_NCLS], violations, anomalies, gaps;
 	int64_t since_flush_ns;
 	bool have_flush;
+	/* The exposure window: the age at the cut of the oldest acknowledged write lost
+	 * (oracle_exposure; absent when nothing acknowledged was lost). */
+	bool have_exposure;
+	int64_t exposure_ns;
+};
+
+/* A distribution of exposure windows, in ns (nearest-rank quantiles). */
+struct rpt_exposure {
+	size_t n;
+	int64_t min, p50, p90, max;
 };
 
 /* A proportion with its statistics (docs/methodology.md). */
@@ -113,6 +123,7 @@ struct rpt_cell {
 	uint64_t ctl_unexercised;
 	size_t ctl_example;		/* one of them (unit index) */
 	int64_t first_wall_ns, last_wall_ns;
+	struct rpt_exposure exposure;
 };
 
 struct report_options {

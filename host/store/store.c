@@ -92,6 +92,8 @@ const struct store_migration store_migrations[] = {
 	  " path TEXT NOT NULL,"
 	  " bytes INTEGER NOT NULL);"
 	  "CREATE INDEX evidence_cycle ON evidence(cycle_id);" },
+	/* issue 19: the exposure window of each disk-cycle that lost acknowledged writes */
+	{ "exposure window", ledger_exposure_sql },
 };
 const int store_n_migrations = sizeof(store_migrations) / sizeof(store_migrations[0]);
 
