@@ -34,8 +34,9 @@ const struct cmd commands[] = {
 	  "read a disk back with the agent and classify it against the ledger in DB "
 	  "(bring-up; exit 1 on a violation)" },
 	{ "report", cmd_report, report_opts, HAS_JSON,
-	  "report [--format=html|md|csv|json] [--output=FILE] [--target=RATE] DB...",
-	  "durability report from one or more campaign databases" },
+	  "report [--format=html|md|csv|json] [--output=FILE] [--target=RATE] DB... | "
+	  "report --compare CELL CELL DB...",
+	  "durability report from one or more campaign databases, or two cells compared" },
 	{ "run", cmd_run, run_opts, HAS_JSON,
 	  "run [--cycles N|--duration TIME|--until HH:MM] [--db FILE] [--notify CMD] BENCH.ini | "
 	  "run --resume DB", "run a campaign of cut cycles, unattended and resumable" },

@@ -163,6 +163,14 @@ int report_render(const struct report *r, enum report_format f, FILE *out);
 /* The JSON form as a value (new reference); also used by the tests. */
 json_t *report_json(const struct report *r);
 
+/* A cell by its number (1-based, as in the report) or its key. 0, or -ENOENT with a
+ * logged message. */
+int report_cell_find(const struct report *r, const char *spec, size_t *cell);
+/* Cells a and b compared (compare.c): Fisher's exact test of each rate, with the
+ * cycles per cell needed to tell them apart. New reference / 0 or -EIO. */
+json_t *report_compare_json(const struct report *r, size_t a, size_t b);
+int report_compare_text(const struct report *r, size_t a, size_t b, FILE *out);
+
 /* Internal to host/report: analyze.c groups units into cells and computes statistics. */
 int report_analyze(struct report *r);
 
