@@ -42,6 +42,8 @@ const struct cmd commands[] = {
 	  "run --resume DB", "run a campaign of cut cycles, unattended and resumable" },
 	{ "show", cmd_show, show_opts, HAS_JSON, "show [--json] [--campaign ID] DB CYCLE",
 	  "print one cycle's whole story from a campaign database" },
+	{ "status", cmd_status, status_opts, HAS_JSON, "status [--json] [--campaign ID] DB",
+	  "where a campaign is: cycle n of N, ETA, the last cycle, the controls, the node" },
 	{ 0 }
 };
 

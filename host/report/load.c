@@ -120,10 +120,12 @@ static int load_campaigns(struct loader *l)
 	sqlite3_stmt *s;
 	int rc;
 
+	/* Cycles and results of a campaign left out find no campaign and are skipped. */
 	if (sqlite3_prepare_v2(l->db, "SELECT id, bench, status, config_text, config_json, "
 			       "config_hash, versions_json, created_wall_ns FROM campaigns "
-			       "ORDER BY id", -1, &s, NULL) != SQLITE_OK)
+			       "WHERE ?1 = 0 OR id = ?1 ORDER BY id", -1, &s, NULL) != SQLITE_OK)
 		return sql_fail(l, "campaigns");
+	sqlite3_bind_int64(s, 1, r->opts.campaign);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		if (!(r->campaigns = grow(r->campaigns, &l->cap_campaigns, r->n_campaigns + 1,
 					  sizeof(*r->campaigns)))) {

@@ -129,6 +129,7 @@ struct rpt_cell {
 struct report_options {
 	double target;			/* cycles-needed target rate, (0, 1) */
 	double alpha;			/* 0.05: 95 % */
+	int64_t campaign;		/* only this campaign (0: every campaign) */
 };
 #define REPORT_OPTIONS_INIT { .target = 0.01, .alpha = 0.05 }
 
@@ -170,6 +171,14 @@ int report_cell_find(const struct report *r, const char *spec, size_t *cell);
  * cycles per cell needed to tell them apart. New reference / 0 or -EIO. */
 json_t *report_compare_json(const struct report *r, size_t a, size_t b);
 int report_compare_text(const struct report *r, size_t a, size_t b, FILE *out);
+
+/* The state of a campaign, live or finished (status.c; `powercut status`, and the
+ * status part of `powercut serve`): campaign, cycle n of N, ETA, the last cycle's
+ * outcome, the controls so far, the node's state. campaign 0: the newest. New
+ * reference, or NULL with errno and a logged message. */
+json_t *report_status(const char *db_path, int64_t campaign);
+/* Its text form (a few lines). 0 or -EIO. */
+int report_status_text(json_t *st, FILE *out);
 
 /* Internal to host/report: analyze.c groups units into cells and computes statistics. */
 int report_analyze(struct report *r);
