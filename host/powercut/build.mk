@@ -5,7 +5,7 @@ POWERCUT_SRCS := host/powercut/powercut.c host/powercut/cmd/help.c host/powercut
 	host/powercut/cmd/cycle.c host/powercut/cmd/verify.c host/powercut/cmd/report.c \
 	host/powercut/relay/relay.c host/powercut/relay/null.c host/powercut/relay/exec.c \
 	host/powercut/relay/serial.c host/powercut/relay/usbhid.c host/powercut/relay/gpio.c
-POWERCUT_SRCS += host/powercut/cmd/run.c host/powercut/cmd/show.c host/powercut/cmd/status.c
+POWERCUT_SRCS += host/powercut/cmd/run.c host/powercut/cmd/show.c host/powercut/cmd/status.c host/powercut/cmd/serve.c
 POWERCUT_OBJS  = $(POWERCUT_SRCS:%.c=$(BUILD)/%.o)
 POWERCUT_CFLAGS = -Ihost/powercut -Ihost/powercut/relay -Ihost/lib -Ihost/store -Ihost/oracle \
 	-Ihost/node -Ihost/report -Irig/sim/disk -Ihost/campaign $(FWLINK_CFLAGS) \

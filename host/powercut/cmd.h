@@ -102,6 +102,8 @@ int cmd_show(struct pc_ctx *ctx);
 extern const struct cmd_opt show_opts[];
 int cmd_status(struct pc_ctx *ctx);
 extern const struct cmd_opt status_opts[];
+int cmd_serve(struct pc_ctx *ctx);
+extern const struct cmd_opt serve_opts[];
 extern const struct cmd_opt help_opts[], version_opts[], relay_opts[], db_opts[], config_opts[];
 
 #endif

@@ -44,6 +44,8 @@ const struct cmd commands[] = {
 	  "print one cycle's whole story from a campaign database" },
 	{ "status", cmd_status, status_opts, HAS_JSON, "status [--json] [--campaign ID] DB",
 	  "where a campaign is: cycle n of N, ETA, the last cycle, the controls, the node" },
+	{ "serve", cmd_serve, serve_opts, 0, "serve [--listen ADDR:PORT] [--refresh S] DB",
+	  "serve the report live over HTTP, with Prometheus metrics at /metrics" },
 	{ 0 }
 };
 

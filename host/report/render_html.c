@@ -359,9 +359,12 @@ int rpt_render_html(const struct report *r, FILE *f)
 
 	rpt_time(tm, sizeof(tm), r->generated_wall_ns);
 	rpt_pct(t, sizeof(t), r->opts.target);
-	fprintf(f, "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
-		"<meta name='viewport' content='width=device-width, initial-scale=1'>"
-		"<title>powercut durability report</title><style>%s</style></head><body>\n", css);
+	fputs("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+	      "<meta name='viewport' content='width=device-width, initial-scale=1'>", f);
+	/* `powercut serve`: the page reloads itself, no script needed. */
+	if (r->opts.refresh_s > 0)
+		fprintf(f, "<meta http-equiv='refresh' content='%d'>", r->opts.refresh_s);
+	fprintf(f, "<title>powercut durability report</title><style>%s</style></head><body>\n", css);
 	fprintf(f, "<h1>powercut durability report</h1>\n<p class='meta'>Generated %s from %zu "
 		"database%s: %zu campaign%s, %zu cycles, %zu disk-cycles in %zu cells. Target rate for "
 		"&ldquo;cycles needed&rdquo;: %s. Sections: <a href='#forest'>rates</a>, "

@@ -130,6 +130,7 @@ struct report_options {
 	double target;			/* cycles-needed target rate, (0, 1) */
 	double alpha;			/* 0.05: 95 % */
 	int64_t campaign;		/* only this campaign (0: every campaign) */
+	int refresh_s;			/* HTML: reload the page every N s (0: never) */
 };
 #define REPORT_OPTIONS_INIT { .target = 0.01, .alpha = 0.05 }
 
@@ -179,6 +180,16 @@ int report_compare_text(const struct report *r, size_t a, size_t b, FILE *out);
 json_t *report_status(const char *db_path, int64_t campaign);
 /* Its text form (a few lines). 0 or -EIO. */
 int report_status_text(json_t *st, FILE *out);
+
+/* Prometheus text (format 0.0.4) of the report and, when not NULL, the newest
+ * campaign's status (metrics.c). 0 or -EIO. */
+int report_metrics(const struct report *r, json_t *status, FILE *out);
+/* Serve the report of db live at listen ("ADDR:PORT", "[ADDR6]:PORT", ":PORT" for
+ * loopback) until *stop is set (serve.c): / the HTML report reloading every refresh_s
+ * seconds, /metrics, /status (JSON). ready(ctx, url) is called once listening (the
+ * actual port when PORT is 0). 0, or -errno with a logged message. */
+int report_serve(const char *db, const char *listen, int refresh_s, volatile int *stop,
+		 void (*ready)(void *ctx, const char *url), void *ctx);
 
 /* Internal to host/report: analyze.c groups units into cells and computes statistics. */
 int report_analyze(struct report *r);
