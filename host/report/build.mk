@@ -56,7 +56,7 @@ $(BUILD)/host/report/tests/test_report_e2e: host/report/tests/test_report_e2e.c 
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) $(REPORT_CFLAGS) $(PCLIB_CFLAGS) \
 		$(shell pkg-config --cflags cmocka) -MMD -MP -o $@ $< $(PCLIB) $(PCLIB_LIBS) \
-		$(shell pkg-config --libs cmocka)
+		$(shell pkg-config --libs cmocka) -lm
 
 $(REPORT_BENCH): host/report/bench/bench_report.c $(POWERCUT) $(STORE_LIB) $(ORACLE_LIB) $(PCLIB)
 	@mkdir -p $(@D)
