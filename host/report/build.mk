@@ -14,7 +14,7 @@ REPORT_CFLAGS = -Ihost/report -Ihost/lib -Ihost/store -Ihost/oracle \
 # GSL for the distributions (stats.c), libmicrohttpd for `powercut serve` (serve.c).
 REPORT_LIBS = $(shell pkg-config --libs gsl libmicrohttpd)
 REPORT_TESTS := $(BUILD)/host/report/tests/test_stats $(BUILD)/host/report/tests/test_report_model \
-	$(BUILD)/host/report/tests/test_report_e2e
+	$(BUILD)/host/report/tests/test_report_e2e $(BUILD)/host/report/tests/test_serve
 REPORT_BENCH := $(BUILD)/host/report/bench/bench_report
 
 ALL_TARGETS += $(REPORT_LIB)
@@ -57,6 +57,14 @@ $(BUILD)/host/report/tests/test_report_e2e: host/report/tests/test_report_e2e.c 
 	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) $(REPORT_CFLAGS) $(PCLIB_CFLAGS) \
 		$(shell pkg-config --cflags cmocka) -MMD -MP -o $@ $< $(PCLIB) $(PCLIB_LIBS) \
 		$(shell pkg-config --libs cmocka) -lm
+
+# powercut serve against a running campaign, read with curl and Chromium.
+$(BUILD)/host/report/tests/test_serve: host/report/tests/test_serve.c $(POWERCUT) \
+		$(PCLIB) $(MCUSIM) $(FW_ELF) $(AGENT_NBD)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) $(REPORT_CFLAGS) $(PCLIB_CFLAGS) \
+		$(shell pkg-config --cflags cmocka) -MMD -MP -o $@ $< $(PCLIB) $(PCLIB_LIBS) \
+		$(shell pkg-config --libs cmocka)
 
 $(REPORT_BENCH): host/report/bench/bench_report.c $(POWERCUT) $(STORE_LIB) $(ORACLE_LIB) $(PCLIB)
 	@mkdir -p $(@D)
