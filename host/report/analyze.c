@@ -382,6 +382,8 @@ int report_format_parse(const char *s, enum report_format *f)
 		*f = REPORT_CSV;
 	else if (!strcmp(s, "json"))
 		*f = REPORT_JSON;
+	else if (!strcmp(s, "summary"))
+		*f = REPORT_SUMMARY;
 	else
 		return -EINVAL;
 	return 0;

@@ -39,5 +39,6 @@ const char *rpt_cell_colour(size_t i);
 int rpt_render_html(const struct report *r, FILE *f);
 int rpt_render_md(const struct report *r, FILE *f);
 int rpt_render_csv(const struct report *r, FILE *f);
+int rpt_render_summary(const struct report *r, FILE *f);
 
 #endif

@@ -189,6 +189,7 @@ int report_render(const struct report *r, enum report_format fmt, FILE *f)
 	case REPORT_MD: rc = rpt_render_md(r, f); break;
 	case REPORT_CSV: rc = rpt_render_csv(r, f); break;
 	case REPORT_JSON: rc = render_json(r, f); break;
+	case REPORT_SUMMARY: rc = rpt_render_summary(r, f); break;
 	default: return -EINVAL;
 	}
 	if (rc < 0)

@@ -1,4 +1,5 @@
-/* The Markdown and CSV forms. */
+/* The Markdown, CSV and terminal summary forms. */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,4 +179,65 @@ int rpt_render_csv(const struct report *r, FILE *f)
 		fputs("\r\n", f);
 	}
 	return 0;
+}
+
+/* A percentage in at most 4 characters where it can be, never in exponent form. */
+static void short_pct(char *buf, size_t len, double v)
+{
+	v *= 100;
+	if (v == 0 || v >= 99.95)
+		snprintf(buf, len, "%.0f", v);
+	else if (v >= 10)
+		snprintf(buf, len, "%.0f", v);
+	else if (v >= 1)
+		snprintf(buf, len, "%.1f", v);
+	else if (v >= 0.01)
+		snprintf(buf, len, "%.2f", v);
+	else
+		snprintf(buf, len, "<0.01");
+}
+
+/* "3/40 7.5% [2.6-20%]": a rate for a narrow column. */
+static void short_rate(char *buf, size_t len, const struct rpt_rate *rt)
+{
+	char p[16], lo[16], hi[16];
+
+	if (!rt->n) {
+		snprintf(buf, len, "0/0");
+		return;
+	}
+	short_pct(p, sizeof(p), (double)rt->k / (double)rt->n);
+	short_pct(lo, sizeof(lo), rt->ci95.lo);
+	short_pct(hi, sizeof(hi), rt->ci95.hi);
+	snprintf(buf, len, "%" PRIu64 "/%" PRIu64 " %s%% [%s-%s%%]", rt->k, rt->n, p, lo, hi);
+}
+
+/* The closing table of a run or the demo: one line per cell, at most 100 columns. */
+int rpt_render_summary(const struct report *r, FILE *f)
+{
+	enum { CELL_W = 36 };
+
+	fprintf(f, "%-3s %-*s %-5s %-24s %s\n", "#", CELL_W, "cell (bench: disk format cache)",
+		"cut", "violation cycles [95%]", "unflushed loss [95%]");
+	for (size_t i = 0; i < r->n_cells; i++) {
+		const struct rpt_cell *c = &r->cells[i];
+		char cell[256], v[64], u[64];
+		int n = snprintf(cell, sizeof(cell), "%s: %s %s %s%s%s", c->bench, c->disk, c->format,
+				 c->cache, c->control ? " control=" : "", c->control ?
+				 rpt_control_name(c->control) : "");
+		/* Cut long names in the middle of nothing: keep the start, mark the cut. */
+		if (n > CELL_W) {
+			cell[CELL_W - 1] = '~';
+			cell[CELL_W] = 0;
+		}
+		short_rate(v, sizeof(v), &c->violation);
+		short_rate(u, sizeof(u), &c->unflushed);
+		fprintf(f, "%-3zu %-*s %-5s %-24s %s\n", i + 1, CELL_W, cell,
+			!strcmp(c->cut, "kill") ? "kill" : "power", v, u);
+	}
+	if (!r->n_cells)
+		fputs("(no cycles)\n", f);
+	fprintf(f, "controls: %s\n", r->controls_failed ? "FAILED" : r->controls_passed ?
+		"passed" : "none declared");
+	return ferror(f) ? -EIO : 0;
 }

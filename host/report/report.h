@@ -150,9 +150,10 @@ struct report {
 	size_t controls_failed, controls_passed;
 };
 
-enum report_format { REPORT_HTML, REPORT_MD, REPORT_CSV, REPORT_JSON };
+/* REPORT_SUMMARY: a short table for a terminal (at most 100 columns, ASCII). */
+enum report_format { REPORT_HTML, REPORT_MD, REPORT_CSV, REPORT_JSON, REPORT_SUMMARY };
 
-/* Parse "html", "md" (or "markdown"), "csv", "json". 0 or -EINVAL. */
+/* Parse "html", "md" (or "markdown"), "csv", "json", "summary". 0 or -EINVAL. */
 int report_format_parse(const char *s, enum report_format *f);
 
 /* Read the databases and build the model. NULL with errno (ENOENT, EPROTO, EIO,

@@ -13,7 +13,8 @@
 #include "report.h"
 
 const struct cmd_opt report_opts[] = {
-	{ "format", 1, "FMT", "html (default), md, csv or json (--json is --format=json)" },
+	{ "format", 1, "FMT", "html (default), md, csv, json (--json is --format=json) or summary "
+	  "(a short table for a terminal)" },
 	{ "output", 1, "FILE", "write the report to FILE (replaced whole; default: standard output)" },
 	{ "target", 1, "RATE", "rate that 'cycles needed' bounds, 0 < RATE < 1 (default 0.01)" },
 	{ "compare", 0, NULL, "compare two cells, the first two arguments (numbers or keys): "
@@ -68,7 +69,7 @@ int cmd_report(struct pc_ctx *ctx)
 	int rc;
 
 	if ((s = cmd_opt(ctx, "format")) && report_format_parse(s, &fmt) < 0) {
-		pc_err(LOG_MAIN, "invalid value '%s' for '--format' (html, md, csv or json)", s);
+		pc_err(LOG_MAIN, "invalid value '%s' for '--format' (html, md, csv, json or summary)", s);
 		return EXIT_USAGE;
 	}
 	if ((s = cmd_opt(ctx, "target"))) {

@@ -206,6 +206,21 @@ static void test_formats(void **state)
 	assert_non_null(strstr(r.out, "## Headline matrix"));
 	assert_non_null(strstr(r.out, "< 5.00 %"));
 	child_result_release(&r);
+	/* the terminal summary: a header, one line per cell, the controls; 100 columns */
+	const char *sum[] = { pc, "report", "--format=summary", db, NULL };
+	assert_int_equal(run(sum, &r, 60000), 0);
+	assert_int_equal(strncmp(r.out, "#   cell", 8), 0);
+	size_t lines = 0;
+	for (char *l = r.out, *e; *l; l = e + 1, lines++) {
+		e = strchr(l, '\n');
+		assert_non_null(e);
+		if (e - l > 100)
+			fail_msg("summary line longer than 100 columns: %.*s", (int)(e - l), l);
+	}
+	assert_int_equal(lines, 1 + 5 + 1);
+	assert_non_null(strstr(r.out, "controls: passed"));
+	assert_non_null(strstr(r.out, " kill  0/2 0% [0-66%]"));
+	child_result_release(&r);
 	const char *bad[] = { pc, "report", "--format=pdf", db, NULL };
 	assert_int_equal(run(bad, &r, 60000), 2);
 	assert_non_null(strstr(r.err, "invalid value 'pdf' for '--format'"));
