@@ -257,6 +257,22 @@ static void test_kill_check_tamper(void **state)
 	assert_int_equal(q1(db, "SELECT COUNT(*) FROM oracle_check WHERE cycle = 2 AND violation = 1"), 4);
 	assert_int_equal(q1(db, "SELECT violations FROM oracle_cycle_result WHERE cycle = 1"), 0);
 
+	/* The exposure window: the oldest acknowledged write lost is the oldest ack of the
+	 * three blocks that lost theirs (zeroed 10, and the two rolled back to generation
+	 * 0: every write of this cycle to them is lost); the corrupt and the misdirected
+	 * block name no version, so none of theirs. Cycle 1 lost nothing: no row. */
+	assert_int_equal(q1(db, "SELECT COUNT(*) FROM oracle_exposure WHERE cycle = 1"), 0);
+	snprintf(sql, sizeof(sql), "SELECT MIN(recv_ns) FROM oracle_ack WHERE cycle = 2 AND gen > 0 AND "
+		 "block IN (10, %lld, %lld)", (long long)flushed_blk, (long long)unflushed_blk);
+	int64_t oldest = q1(db, sql);
+	snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM oracle_ack WHERE cycle = 2 AND gen > 0 AND "
+		 "block IN (10, %lld, %lld)", (long long)flushed_blk, (long long)unflushed_blk);
+	int64_t nlost = q1(db, sql);
+	assert_true(nlost >= 3);
+	assert_int_equal(q1(db, "SELECT oldest_lost_recv_ns FROM oracle_exposure WHERE cycle = 2"), oldest);
+	assert_int_equal(q1(db, "SELECT exposure_ns FROM oracle_exposure WHERE cycle = 2"), cut - oldest);
+	assert_int_equal(q1(db, "SELECT lost_acks FROM oracle_exposure WHERE cycle = 2"), nlost);
+
 	/* The findings walk the controller stores with store_finding_insert(). */
 	struct seen seen = { 0, 0 };
 	FILE *f = fopen(report, "r");
