@@ -289,14 +289,20 @@ static int load_results(struct loader *l, size_t first_unit)
 
 	if (!r->dbs[l->db_index].has_oracle)
 		return 0;
-	/* Column order: the class columns in rpt_class_names order, then the rest. */
-	if (sqlite3_prepare_v2(l->db,
+	/* Column order: the class columns in rpt_class_names order, then the rest. The
+	 * exposure window is in its own table, absent from databases before schema 4. */
+	bool xp = table_exists(l, "oracle_exposure");
+	char sql[1024];
+	snprintf(sql, sizeof(sql),
 		"SELECT c.id, o.disk, o.blocks, o.ok, o.inflight_persisted, o.unflushed_lost_older,"
 		" o.unflushed_lost_zero, o.flushed_lost_older, o.flushed_lost_zero, o.torn,"
 		" o.corrupt, o.misdirected, o.violations, o.anomalies, o.gaps, o.since_flush_ns,"
-		" o.have_flush"
+		" o.have_flush, %s"
 		" FROM oracle_cycle_result o JOIN cycles c ON c.campaign_id = o.campaign AND"
-		" c.idx = o.cycle", -1, &s, NULL) != SQLITE_OK)
+		" c.idx = o.cycle%s", xp ? "x.exposure_ns IS NOT NULL, x.exposure_ns" : "0, 0",
+		xp ? " LEFT JOIN oracle_exposure x ON x.campaign = o.campaign AND x.cycle = o.cycle"
+		     " AND x.disk = o.disk" : "");
+	if (sqlite3_prepare_v2(l->db, sql, -1, &s, NULL) != SQLITE_OK)
 		return sql_fail(l, "oracle results");
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		size_t cy = find_cycle(l, sqlite3_column_int64(s, 0));
@@ -313,35 +319,11 @@ static int load_results(struct loader *l, size_t first_unit)
 		u->gaps = (uint64_t)sqlite3_column_int64(s, 14);
 		u->since_flush_ns = sqlite3_column_int64(s, 15);
 		u->have_flush = sqlite3_column_int(s, 16);
+		u->have_exposure = sqlite3_column_int(s, 17);
+		u->exposure_ns = sqlite3_column_int64(s, 18);
 	}
 	sqlite3_finalize(s);
 	return rc == SQLITE_DONE ? 0 : sql_fail(l, "oracle results");
-}
-
-/* The exposure windows the oracle stored (databases from before migration 4 have none). */
-static int load_exposure(struct loader *l, size_t first_unit)
-{
-	struct report *r = l->r;
-	sqlite3_stmt *s;
-	int rc;
-
-	if (!table_exists(l, "oracle_exposure"))
-		return 0;
-	if (sqlite3_prepare_v2(l->db,
-		"SELECT c.id, x.disk, x.exposure_ns FROM oracle_exposure x JOIN cycles c"
-		" ON c.campaign_id = x.campaign AND c.idx = x.cycle", -1, &s, NULL) != SQLITE_OK)
-		return sql_fail(l, "exposure windows");
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		size_t cy = find_cycle(l, sqlite3_column_int64(s, 0));
-		struct rpt_unit *u = cy == SIZE_MAX ? NULL :
-			unit_of(r, &first_unit, cy, (uint32_t)sqlite3_column_int64(s, 1));
-		if (!u)
-			continue;
-		u->have_exposure = true;
-		u->exposure_ns = sqlite3_column_int64(s, 2);
-	}
-	sqlite3_finalize(s);
-	return rc == SQLITE_DONE ? 0 : sql_fail(l, "exposure windows");
 }
 
 /* Metadata checks (qemu-img check, thin_check, lvs): "corrupt" and "fail" cannot be
@@ -389,8 +371,7 @@ static int load_one(struct loader *l)
 	l->first_cycle = r->n_cycles;
 	size_t first_unit = r->n_units;
 	if ((rc = load_campaigns(l)) < 0 || (rc = load_cycles(l)) < 0 ||
-	    (rc = load_results(l, first_unit)) < 0 || (rc = load_exposure(l, first_unit)) < 0 ||
-	    (rc = load_checks(l, first_unit)) < 0)
+	    (rc = load_results(l, first_unit)) < 0 || (rc = load_checks(l, first_unit)) < 0)
 		goto out;
 	pc_debug(LOG_REPORT, "database '%s': %zu campaigns, %zu cycles", l->path,
 		 r->n_campaigns - l->first_campaign, r->n_cycles - l->first_cycle);

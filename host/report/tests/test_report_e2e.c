@@ -38,17 +38,10 @@
 #include "child.h"
 #include "util.h"
 
-static char bin[PATH_MAX], build[PATH_MAX], tmp[PATH_MAX], db[PATH_MAX + 16];
-static const char *chromium = "/usr/bin/chromium";
-static bool skip_render;
+#include "report_test.h"
 
-static int run(const char *const *argv, struct child_result *r, int timeout_ms)
-{
-	int rc = child_run(argv, NULL, timeout_ms, r);
-	if (rc < 0)
-		return rc;
-	return WIFEXITED(r->status) ? WEXITSTATUS(r->status) : 128 + WTERMSIG(r->status);
-}
+static char bin[PATH_MAX], build[PATH_MAX], tmp[PATH_MAX], db[PATH_MAX + 16];
+static bool skip_render;
 
 static void cycle(const char *const *sets, size_t n)
 {
@@ -326,50 +319,6 @@ static void test_status(void **state)
 	child_result_release(&r);
 }
 
-static bool png_width(const char *path, uint32_t *w, uint32_t *h)
-{
-	unsigned char b[24];
-	FILE *f = fopen(path, "rb");
-	bool ok = f && fread(b, 1, 24, f) == 24 && !memcmp(b, "\x89PNG\r\n\x1a\n", 8) &&
-		  !memcmp(b + 12, "IHDR", 4);
-	if (f)
-		fclose(f);
-	if (ok) {
-		*w = (uint32_t)b[16] << 24 | (uint32_t)b[17] << 16 | (uint32_t)b[18] << 8 | b[19];
-		*h = (uint32_t)b[20] << 24 | (uint32_t)b[21] << 16 | (uint32_t)b[22] << 8 | b[23];
-	}
-	return ok;
-}
-
-/* Chromium's verdict on a page: no console error, a PNG of the width asked for. */
-static void shot_page(const char *url, const char *png, int width)
-{
-	char shot[PATH_MAX + 48], udd[PATH_MAX + 48], ws[48];
-	struct child_result r;
-
-	snprintf(shot, sizeof(shot), "--screenshot=%s", png);
-	snprintf(udd, sizeof(udd), "--user-data-dir=%s/chromium", tmp);
-	snprintf(ws, sizeof(ws), "--window-size=%d,3000", width);
-	unlink(png);
-	const char *cargv[] = { chromium, "--headless", "--no-sandbox", "--disable-gpu",
-		"--disable-quic", "--no-first-run", "--disable-background-networking",
-		"--disable-component-update", "--disable-sync", udd, ws,
-		"--enable-logging=stderr", "--v=0", shot, url, NULL };
-	int rc = run(cargv, &r, 90000);
-	if (rc != 0)
-		fprintf(stderr, "chromium: exit %d\n%s\n", rc, r.err);
-	assert_int_equal(rc, 0);
-	assert_null(strstr(r.err, "Uncaught"));
-	assert_null(strstr(r.err, "ERROR:CONSOLE"));
-	assert_null(strstr(r.err, ":CONSOLE("));
-	child_result_release(&r);
-	uint32_t w = 0, h = 0;
-	assert_true(png_width(png, &w, &h));
-	assert_int_equal(w, (uint32_t)width);
-	assert_true(h >= 1000);
-	printf("rendered: %s (%ux%u)\n", png, w, h);
-}
-
 /* How far the page scrolls sideways at this width (scrollWidth - clientWidth of its
  * root), laid out in an iframe of that width: the page goes in srcdoc (same origin,
  * so the probe's script may measure it; the page itself has none), and Chromium's
@@ -458,7 +407,7 @@ static void test_html_rendered(void **state)
 	static const int widths[] = { 1366, 390 };
 	for (size_t k = 0; k < 2; k++) {
 		snprintf(png, sizeof(png), "%s/report-%d.png", dir, widths[k]);
-		shot_page(url, png, widths[k]);
+		chromium_shot(url, png, widths[k], tmp);
 		assert_int_equal(page_scroll(page, n, widths[k]), 0);
 	}
 	/* The probe can fail: a page wider than the window scrolls. */

@@ -33,8 +33,9 @@
 #include "child.h"
 #include "util.h"
 
+#include "report_test.h"
+
 static char bin[PATH_MAX], build[PATH_MAX], tmp[PATH_MAX], db[PATH_MAX + 16], url[256];
-static const char *chromium = "/usr/bin/chromium";
 static bool skip_render;
 
 /* --- a strict reader of the Prometheus text format (exposition format 0.0.4) --- */
@@ -263,14 +264,6 @@ static void test_parser_refuses(void **state)
 
 /* --- the running campaign and the server --- */
 
-static int run(const char *const *argv, struct child_result *r, int timeout_ms)
-{
-	int rc = child_run(argv, NULL, timeout_ms, r);
-	if (rc < 0)
-		return rc;
-	return WIFEXITED(r->status) ? WEXITSTATUS(r->status) : 128 + WTERMSIG(r->status);
-}
-
 static char *fetch(const char *path, const char *method, int *code)
 {
 	char u[400];
@@ -317,29 +310,6 @@ static double metric(const char *prefix)
 	double v = prom_value(m, prefix);
 	free(m);
 	return v;
-}
-
-static void shot(const char *png, int width)
-{
-	char udd[PATH_MAX + 48], ws[48], sh[PATH_MAX + 48];
-	struct child_result r;
-	snprintf(udd, sizeof(udd), "--user-data-dir=%s/chromium", tmp);
-	snprintf(ws, sizeof(ws), "--window-size=%d,2000", width);
-	snprintf(sh, sizeof(sh), "--screenshot=%s", png);
-	unlink(png);
-	const char *argv[] = { chromium, "--headless", "--no-sandbox", "--disable-gpu",
-		"--no-first-run", "--disable-background-networking", "--disable-component-update",
-		"--disable-sync", udd, ws, "--enable-logging=stderr", "--v=0", sh, url, NULL };
-	int rc = run(argv, &r, 90000);
-	if (rc != 0)
-		fprintf(stderr, "chromium: exit %d\n%s\n", rc, r.err);
-	assert_int_equal(rc, 0);
-	assert_null(strstr(r.err, "Uncaught"));
-	assert_null(strstr(r.err, "ERROR:CONSOLE"));
-	assert_null(strstr(r.err, ":CONSOLE("));
-	child_result_release(&r);
-	assert_int_equal(access(png, R_OK), 0);
-	printf("rendered the live page: %s\n", png);
 }
 
 static void test_serve_running(void **state)
@@ -438,9 +408,9 @@ static void test_serve_running(void **state)
 		snprintf(dir, sizeof(dir), "%s/report", build);
 		assert_int_equal(pc_mkdir_p(dir), 0);
 		snprintf(png, sizeof(png), "%s/serve-1366.png", dir);
-		shot(png, 1366);
+		chromium_shot(url, png, 1366, tmp);
 		snprintf(png, sizeof(png), "%s/serve-390.png", dir);
-		shot(png, 390);
+		chromium_shot(url, png, 390, tmp);
 	} else {
 		skip_render = true;
 	}
