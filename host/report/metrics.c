@@ -94,7 +94,7 @@ int report_metrics(const struct report *r, json_t *status, FILE *f)
 		json_t *s = json_object_get(status, "seconds_since_last_cycle");
 		json_int_t camp = json_integer_value(json_object_get(status, "campaign"));
 		family(f, "powercut_seconds_since_last_cycle", "gauge", "Seconds since the newest "
-		       "campaign's last cycle started.");
+		       "campaign's last cycle started (-1 before its first).");
 		fprintf(f, "powercut_seconds_since_last_cycle %.3f\n", json_is_number(s) ?
 			json_number_value(s) : -1.0);
 		family(f, "powercut_campaign_running", "gauge", "1 while the newest campaign runs.");
