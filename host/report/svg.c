@@ -182,11 +182,25 @@ void rpt_svg_losses(const struct report *r, FILE *f, bool controls)
 	fputs("</svg>\n", f);
 }
 
+/* A cell's label in a plot row: "3. bench/disk cache (control)", cut to max
+ * characters (about 6 px each at 11 px) with "...", escaped. */
+static void row_label(FILE *f, const struct report *r, size_t i, size_t max)
+{
+	const struct rpt_cell *c = &r->cells[i];
+	char b[320];
+	int n = snprintf(b, sizeof(b), "%zu. %s/%s %s%s%s%s", i + 1, c->bench, c->disk, c->cache,
+			 c->control ? " (" : "", c->control ? rpt_control_name(c->control) : "",
+			 c->control ? ")" : "");
+	if (n > 0 && (size_t)n > max && max > 3)
+		memcpy(b + max - 3, "...", 4);
+	rpt_html_esc(f, b);
+}
+
 /* The forest plot: per cell, the rate of violation cycles and of unflushed-loss cycles
  * with their Wilson 95 % intervals, cells grouped by cut kind, controls apart. */
-#define FL 300		/* label column */
-#define FP 260		/* one panel */
-#define FG 40		/* between panels */
+#define FL 340		/* label column */
+#define FP 240		/* one panel */
+#define FG 36		/* between panels */
 #define FR 18		/* row height */
 
 static void forest_panel_axis(FILE *f, int x, int y0, int y1, const char *title)
@@ -257,16 +271,9 @@ void rpt_svg_forest(const struct report *r, FILE *f)
 			if (i % 2 == 0)
 				fprintf(f, "<rect x='0' y='%d' width='%d' height='%d' fill='#f7f7f7'/>", y,
 					W, FR);
-			fprintf(f, "<a href='#cell-%zu'><text x='12' y='%.1f'>%zu. ", i + 1, yc + 4, i + 1);
-			rpt_html_esc(f, c->disk);
-			fputs(" ", f);
-			rpt_html_esc(f, c->format);
-			fputs(" cache=", f);
-			rpt_html_esc(f, c->cache);
-			if (c->control)
-				fprintf(f, " (%s)", rpt_control_name(c->control));
-			fprintf(f, ", %s%s</text></a>", !strcmp(c->cut, "kill") ? "kill" : "power",
-				c->verified ? "" : " (none verified)");
+			fprintf(f, "<a href='#cell-%zu'><text x='12' y='%.1f'>", i + 1, yc + 4);
+			row_label(f, r, i, 44);
+			fputs("</text></a>", f);
 			fprintf(f, "<text x='%d' y='%.1f' text-anchor='end' fill='#555'>n=%" PRIu64
 				"</text>", FL - 6, yc + 4, c->verified);
 			forest_mark(f, px1, yc, &c->violation, c->control == RPT_CTL_LYING ? "#555" :
@@ -281,26 +288,29 @@ void rpt_svg_forest(const struct report *r, FILE *f)
 	fputs("</svg>\n", f);
 }
 
-/* Exposure windows: per cell that lost acknowledged writes, one point per disk-cycle
- * on a logarithmic time axis, with the median and the 90th percentile marked. */
+/* Exposure windows: per cell, one point per disk-cycle that lost acknowledged writes
+ * on a logarithmic time axis, with the median and the 90th percentile marked; a cell
+ * that lost none says so on its row, so that it stands next to one that did. */
 void rpt_svg_exposure(const struct report *r, FILE *f)
 {
 	size_t rows = 0;
 	int64_t lo = INT64_MAX, hi = 0;
 	enum { RH = 22, LX = 300 };
 
+	size_t lossy = 0;
 	for (size_t i = 0; i < r->n_cells; i++) {
 		const struct rpt_exposure *e = &r->cells[i].exposure;
+		rows += r->cells[i].verified > 0;
 		if (!e->n)
 			continue;
-		rows++;
+		lossy++;
 		lo = e->min < lo ? e->min : lo;
 		hi = e->max > hi ? e->max : hi;
 	}
 	int h = MT + (int)rows * RH + 60;
-	open_svg(f, rows ? h : MT + 40, "exposure window: age at the cut of the oldest "
+	open_svg(f, lossy ? h : MT + 40, "exposure window: age at the cut of the oldest "
 		 "acknowledged write that was lost");
-	if (!rows) {
+	if (!lossy) {
 		fprintf(f, "<text x='%d' y='%d'>no disk-cycle lost an acknowledged write (or the "
 			"databases predate the exposure window)</text></svg>\n", ML, MT + 20);
 		return;
@@ -324,16 +334,19 @@ void rpt_svg_exposure(const struct report *r, FILE *f)
 	for (size_t i = 0; i < r->n_cells; i++) {
 		const struct rpt_cell *c = &r->cells[i];
 		const struct rpt_exposure *e = &c->exposure;
-		if (!e->n)
+		if (!c->verified)
 			continue;
 		double yc = MT + row * RH + RH / 2.0;
-		fprintf(f, "<text x='4' y='%.1f'>%zu. ", yc + 4, i + 1);
-		rpt_html_esc(f, c->disk);
-		fputs(" ", f);
-		rpt_html_esc(f, c->format);
-		fputs(" cache=", f);
-		rpt_html_esc(f, c->cache);
+		fprintf(f, "<text x='4' y='%.1f'>", yc + 4);
+		row_label(f, r, i, 40);
 		fprintf(f, ", %s (%zu)</text>", !strcmp(c->cut, "kill") ? "kill" : "power", e->n);
+		row++;
+		if (!e->n) {
+			fprintf(f, "<text x='%d' y='%.1f' fill='#555'>no acknowledged write lost in %"
+				PRIu64 " verified cycle%s</text>\n", LX + 8, yc + 4, c->verified,
+				c->verified == 1 ? "" : "s");
+			continue;
+		}
 		size_t stride = e->n > 400 ? (e->n + 399) / 400 : 1, seen = 0;
 		for (size_t u = 0; u < r->n_units; u++) {
 			const struct rpt_unit *x = &r->units[u];
@@ -349,7 +362,6 @@ void rpt_svg_exposure(const struct report *r, FILE *f)
 			"<title>90th percentile %.1f ms</title></line>\n",
 			EX(e->p50), EX(e->p50), yc - 9, yc + 9, e->p50 / 1e6,
 			EX(e->p90), EX(e->p90), yc - 9, yc + 9, e->p90 / 1e6);
-		row++;
 	}
 #undef EX
 	fprintf(f, "<text x='4' y='%d'>dots: disk-cycles; solid bar: median; dashed bar: 90th "
