@@ -59,6 +59,20 @@ static void open_svg(FILE *f, int h, const char *title)
 	fputs("</title>\n", f);
 }
 
+/* A cell's label in a plot row: "3. bench/disk cache (control)", cut to max
+ * characters (about 6 px each at 11 px) with "...", escaped. */
+static void row_label(FILE *f, const struct report *r, size_t i, size_t max)
+{
+	const struct rpt_cell *c = &r->cells[i];
+	char b[320];
+	int n = snprintf(b, sizeof(b), "%zu. %s/%s %s%s%s%s", i + 1, c->bench, c->disk, c->cache,
+			 c->control ? " (" : "", c->control ? rpt_control_name(c->control) : "",
+			 c->control ? ")" : "");
+	if (n > 0 && (size_t)n > max && max > 3)
+		memcpy(b + max - 3, "...", 4);
+	rpt_html_esc(f, b);
+}
+
 /* The legend of the cells that are controls (which = 1) or not (0). */
 static int cell_legend(const struct report *r, FILE *f, int y, int which)
 {
@@ -70,17 +84,10 @@ static int cell_legend(const struct report *r, FILE *f, int y, int which)
 		int x = ML + (int)(k % 2) * 420, yy = y + (int)(k / 2) * 15;
 		k++;
 		fprintf(f, "<rect x='%d' y='%d' width='10' height='10' fill='%s'/>"
-			"<text x='%d' y='%d'>%zu: ", x, yy, rpt_cell_colour(i), x + 14, yy + 9, i + 1);
-		rpt_html_esc(f, c->disk);
-		fputs(" ", f);
-		rpt_html_esc(f, c->format);
-		fputs(" cache=", f);
-		rpt_html_esc(f, c->cache);
-		fputs(", ", f);
-		rpt_html_esc(f, c->cut);
-		fputs(" cut, ", f);
-		rpt_html_esc(f, c->bench);
-		fputs("</text>\n", f);
+			"<text x='%d' y='%d'>", x, yy, rpt_cell_colour(i), x + 14, yy + 9);
+		/* 400 px of a column at about 6 px a character */
+		row_label(f, r, i, 58);
+		fprintf(f, ", %s</text>\n", !strcmp(c->cut, "kill") ? "kill" : "power");
 	}
 	return y + (int)((k + 1) / 2) * 15;
 }
@@ -180,20 +187,6 @@ void rpt_svg_losses(const struct report *r, FILE *f, bool controls)
 			W - MR - 4, MT + 14, stride, n);
 	cell_legend(r, f, MT + PH + 44, controls ? 1 : 0);
 	fputs("</svg>\n", f);
-}
-
-/* A cell's label in a plot row: "3. bench/disk cache (control)", cut to max
- * characters (about 6 px each at 11 px) with "...", escaped. */
-static void row_label(FILE *f, const struct report *r, size_t i, size_t max)
-{
-	const struct rpt_cell *c = &r->cells[i];
-	char b[320];
-	int n = snprintf(b, sizeof(b), "%zu. %s/%s %s%s%s%s", i + 1, c->bench, c->disk, c->cache,
-			 c->control ? " (" : "", c->control ? rpt_control_name(c->control) : "",
-			 c->control ? ")" : "");
-	if (n > 0 && (size_t)n > max && max > 3)
-		memcpy(b + max - 3, "...", 4);
-	rpt_html_esc(f, b);
 }
 
 /* The forest plot: per cell, the rate of violation cycles and of unflushed-loss cycles
