@@ -8,7 +8,7 @@
  *   BUILD/report/serve-*.png);
  * - /status is the status JSON; other paths are 404, other methods 405;
  * - after the run is interrupted, the metrics say it no longer runs;
- * - a bad --listen is a usage error, a port in use a clear one.
+ * - a bad --listen is a usage error, a port in use and a missing database clear ones.
  * The parser itself is checked against texts it must refuse, so that it can fail.
  * Needs curl; Chromium's part skips (77 at the end) when it is missing. */
 #include <ctype.h>
@@ -446,6 +446,12 @@ static void test_serve_running(void **state)
 	const char *badl[] = { pc, "serve", "--listen", "nowhere", db, NULL };
 	assert_int_equal(run(badl, &r, 30000), 2);
 	assert_non_null(strstr(r.err, "invalid address 'nowhere' for '--listen'"));
+	child_result_release(&r);
+	char missing[PATH_MAX + 16];
+	snprintf(missing, sizeof(missing), "%s/none.db", tmp);
+	const char *nodb[] = { pc, "serve", "--listen", "127.0.0.1:0", missing, NULL };
+	assert_int_equal(run(nodb, &r, 30000), 1);
+	assert_non_null(strstr(r.err, "cannot open database"));
 	child_result_release(&r);
 
 	assert_int_equal(child_stop(&srv, 10000, &status), 0);
