@@ -235,7 +235,7 @@ static int fio_start(struct node *n, struct qpriv *q)
 		return rc;
 	}
 	q->fio_live = q->fio_ran = true;
-	pc_info(LOG_NODE, "fio runs beside the agent (pid %d, output '%s')", (int)q->fio.pid, out);
+	pc_debug(LOG_NODE, "fio runs beside the agent (pid %d, output '%s')", (int)q->fio.pid, out);
 	return 0;
 }
 
