@@ -2,6 +2,7 @@
 #include "log.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,8 +15,10 @@ static unsigned g_debug_cats;
 static log_sink_fn g_sink;
 static void *g_sink_ctx;
 static const char *g_prog = "powercut";
-/* The status line (log_status); empty when none is shown. */
+/* The status line (log_status); empty when none is shown. The main thread sets it;
+ * any thread's message redraws it: the lock keeps a message and the line whole. */
 static char g_status[512];
+static pthread_mutex_t g_status_lock = PTHREAD_MUTEX_INITIALIZER;
 /* The sink may itself log (a database error); do not recurse into it. */
 static __thread int g_in_sink;
 
@@ -90,10 +93,10 @@ void log_set_prog(const char *prog)
 
 void log_status(const char *line)
 {
-	bool had = g_status[0];
-
 	if (!isatty(STDERR_FILENO))
 		return;
+	pthread_mutex_lock(&g_status_lock);
+	bool had = g_status[0];
 	snprintf(g_status, sizeof(g_status), "%s", line ? line : "");
 	/* A status line wider than the terminal would wrap, and \r would then clear only
 	 * its last row: cut it at the terminal's width when that is known. */
@@ -105,6 +108,7 @@ void log_status(const char *line)
 		fprintf(stderr, "\r\033[K%s", g_status);
 		fflush(stderr);
 	}
+	pthread_mutex_unlock(&g_status_lock);
 }
 
 bool log_enabled(enum log_level level, enum log_cat cat)
@@ -133,6 +137,7 @@ void log_vmsg(enum log_level level, enum log_cat cat, const char *fmt, va_list a
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	/* One fprintf per message so lines from parallel processes do not interleave;
 	 * a status line is cleared before it and drawn again after it. */
+	pthread_mutex_lock(&g_status_lock);
 	const char *clr = g_status[0] ? "\r\033[K" : "";
 	if (level == LOG_DEBUG)
 		fprintf(stderr, "%s%s: debug(%s): %s\n%s", clr, g_prog, log_cat_name(cat), buf, g_status);
@@ -140,6 +145,7 @@ void log_vmsg(enum log_level level, enum log_cat cat, const char *fmt, va_list a
 		fprintf(stderr, "%s%s: %s%s\n%s", clr, g_prog, prefix[level], buf, g_status);
 	if (g_status[0])
 		fflush(stderr);
+	pthread_mutex_unlock(&g_status_lock);
 	if (g_sink && !g_in_sink) {
 		g_in_sink = 1;
 		g_sink(g_sink_ctx, level, cat, clock_ns(CLOCK_REALTIME),
