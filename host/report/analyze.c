@@ -301,8 +301,10 @@ int report_analyze(struct report *r)
 			c->not_verified++;
 			c->tax_cycles[RPT_X_NOT_VERIFIED]++;
 			example(c, RPT_X_NOT_VERIFIED, i);
-			/* Nothing was checked at all: the node never came back for it. */
-			if (!u->checked)
+			/* Cut, and nothing checked at all: the node never came back for it. A
+			 * cycle that failed before its cut (the relay did not answer) lost no
+			 * node: it is only not verified. */
+			if (!u->checked && cy->have_cut)
 				c->node_lost++;
 			continue;
 		}

@@ -159,7 +159,8 @@ static void matrix(const struct report *r, FILE *f)
 		"a violation needed before the exact 95 %% upper bound falls below %s "
 		"(<code>docs/methodology.md</code>). Metadata failures count unrepairable results only; "
 		"refcount leaks that the next open repairs (lazy_refcounts) are shown apart. Node lost: "
-		"cycles in which the disk was never checked.</p>\n", t);
+		"cycles cut in which the disk was never checked (a cycle that failed before its cut "
+		"is only not verified).</p>\n", t);
 }
 
 static void example_links(const struct report *r, FILE *f, const struct rpt_cell *c, int t)

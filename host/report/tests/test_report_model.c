@@ -5,8 +5,9 @@
  * (a lying disk without a violation fails the report; a safe one passes), statistics
  * as stats.h computes them, examples naming their cycle, and every format rendering;
  * the exposure window's distribution (nearest-rank quantiles, unverified disk-cycles
- * left out), the Prometheus metrics with their values and label escaping, and a
- * report of one campaign. */
+ * left out), the Prometheus metrics with their values and label escaping, a report of
+ * one campaign, powercut status, and a lost node told from a cycle that failed before
+ * its cut. */
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -453,11 +454,33 @@ static void test_status(void **state)
 			    "lost: it did not come back after a cut");
 	assert_true(json_is_null(json_object_get(j, "eta_s")));
 	json_decref(j);
-	store_close(st);
 
 	errno = 0;
 	assert_null(report_status(db3, 7));
 	assert_int_equal(errno, ENOENT);
+
+	/* Node lost means cut and never checked: cycle 2 (no cut yet) and a cycle 3 that
+	 * failed before its cut are only not verified; once cycle 2 has its cut, its
+	 * unchecked disks count as a lost node. */
+	int64_t cy3;
+	assert_int_equal(store_cycle_insert(st, a, 3, "failed", 7000, &cy3), 0);
+	char *p3[] = { db3 };
+	struct report_options o = REPORT_OPTIONS_INIT;
+	struct report *r = report_load(p3, 1, &o);
+	assert_non_null(r);
+	for (size_t i = 0; i < r->n_cells; i++) {
+		assert_int_equal(r->cells[i].not_verified, 2);
+		assert_int_equal(r->cells[i].node_lost, 0);
+	}
+	report_free(r);
+	struct store_cut cut = { .cycle = cy2, .kind = "kill", .timed_by = "firmware" };
+	assert_int_equal(store_cut_insert(st, &cut, NULL), 0);
+	r = report_load(p3, 1, &o);
+	assert_non_null(r);
+	for (size_t i = 0; i < r->n_cells; i++)
+		assert_int_equal(r->cells[i].node_lost, 1);
+	report_free(r);
+	store_close(st);
 	char side[PATH_MAX + 32];
 	unlink(db3);
 	snprintf(side, sizeof(side), "%s-wal", db3);
