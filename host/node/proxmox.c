@@ -53,6 +53,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -398,20 +399,20 @@ static bool pve_bool(const json_t *v)
  * else (raw volumes on plain LVM or a directory cannot be snapshotted at all, a
  * qcow2 one would become a chain or carry an internal snapshot). Refused before the
  * volume is allocated. */
-static int chain_allowed(struct ppriv *p, struct pdisk *d, bool file)
+static int chain_allowed(struct ppriv *p, struct pdisk *d, bool file, char *why, size_t len)
 {
 	if (is_chain(d->cfg) && (!d->chain_store || (!file && strcmp(d->stype, "lvm")))) {
-		pc_err(LOG_NODE, "disk '%s' has backing = yes but storage '%s' (type '%s') does not "
-		       "make snapshots as volume chains: use an LVM or directory storage with "
-		       "snapshot-as-volume-chain 1, or set backing = no", d->cfg->name, d->storage,
-		       d->stype);
+		snprintf(why, len, "disk '%s' has backing = yes but storage '%s' (type '%s') does "
+			 "not make snapshots as volume chains: use an LVM or directory storage with "
+			 "snapshot-as-volume-chain 1, or set backing = no", d->cfg->name, d->storage,
+			 d->stype);
 		return -EINVAL;
 	}
 	if (!is_chain(d->cfg) && any_chain(p) && strcmp(d->stype, "lvmthin")) {
-		pc_err(LOG_NODE, "disk '%s' on storage '%s' (type '%s') would be taken by the "
-		       "snapshot of the backing = yes disk(s) (qm snapshot takes every disk of the "
-		       "VM): put it on an LVM-thin storage, give it backing = yes, or measure it "
-		       "in a bench without backing disks", d->cfg->name, d->storage, d->stype);
+		snprintf(why, len, "disk '%s' on storage '%s' (type '%s') would be taken by the "
+			 "snapshot of the backing = yes disk(s) (qm snapshot takes every disk of the "
+			 "VM): put it on an LVM-thin storage, give it backing = yes, or measure it "
+			 "in a bench without backing disks", d->cfg->name, d->storage, d->stype);
 		return -EINVAL;
 	}
 	return 0;
@@ -434,12 +435,13 @@ struct pve_qopts {
 
 static const char *const prealloc_names[] = { "off", "metadata", "falloc", "full" };
 
-static int options_honoured(struct pdisk *d, bool file, const char *store_prealloc)
+static int options_honoured(struct pdisk *d, bool file, const char *store_prealloc,
+			    char *why, size_t len)
 {
 	const struct cfg_disk *c = d->cfg;
 	const char *want = prealloc_names[c->preallocation];
 	struct pve_qopts q = { 65536, false, false };
-	char why[160] = "";
+	char what[160] = "";
 
 	if (c->format == DISK_QCOW2)
 		snprintf(d->prealloc, sizeof(d->prealloc), "%s", store_prealloc ?: "metadata");
@@ -450,13 +452,13 @@ static int options_honoured(struct pdisk *d, bool file, const char *store_preall
 		snprintf(d->prealloc, sizeof(d->prealloc), "off");
 	if (strcmp(want, d->prealloc)) {
 		if (c->format == DISK_QCOW2 || file)
-			pc_err(LOG_NODE, "disk '%s': preallocation = %s cannot be honoured by storage "
+			snprintf(why, len, "disk '%s': preallocation = %s cannot be honoured by storage "
 			       "'%s', which preallocates its %s volumes with '%s' (pvesm alloc takes the "
 			       "storage's preallocation): set preallocation = %s, or `pvesm set %s "
 			       "--preallocation %s`", c->name, want, d->storage, d->fmt ?: "", d->prealloc,
 			       d->prealloc, d->storage, want);
 		else
-			pc_err(LOG_NODE, "disk '%s': preallocation = %s cannot be honoured by storage "
+			snprintf(why, len, "disk '%s': preallocation = %s cannot be honoured by storage "
 			       "'%s' (type '%s'): LVM volumes take none; set preallocation = off",
 			       c->name, want, d->storage, d->stype);
 		return -EINVAL;
@@ -466,28 +468,28 @@ static int options_honoured(struct pdisk *d, bool file, const char *store_preall
 	if (is_chain(c)) {
 		q.cluster_size = 131072;
 		q.extended_l2 = true;
-		snprintf(why, sizeof(why), "the overlay that qm snapshot makes of a volume chain has");
+		snprintf(what, sizeof(what), "the overlay that qm snapshot makes of a volume chain has");
 	} else {
-		snprintf(why, sizeof(why), "pvesm alloc makes qcow2 volumes with qemu-img's defaults:");
+		snprintf(what, sizeof(what), "pvesm alloc makes qcow2 volumes with qemu-img's defaults:");
 	}
 	if (c->cluster_size != q.cluster_size) {
-		pc_err(LOG_NODE, "disk '%s': cluster_size = %" PRIu64 "K cannot be honoured by "
+		snprintf(why, len, "disk '%s': cluster_size = %" PRIu64 "K cannot be honoured by "
 		       "storage '%s' (%s cluster_size %" PRIu64 "K): set cluster_size = %" PRIu64 "K",
-		       c->name, c->cluster_size >> 10, d->storage, why, q.cluster_size >> 10,
+		       c->name, c->cluster_size >> 10, d->storage, what, q.cluster_size >> 10,
 		       q.cluster_size >> 10);
 		return -EINVAL;
 	}
 	if (c->extended_l2 != q.extended_l2) {
-		pc_err(LOG_NODE, "disk '%s': extended_l2 = %s cannot be honoured by storage '%s' "
+		snprintf(why, len, "disk '%s': extended_l2 = %s cannot be honoured by storage '%s' "
 		       "(%s extended_l2 %s): set extended_l2 = %s", c->name,
-		       c->extended_l2 ? "yes" : "no", d->storage, why, q.extended_l2 ? "on" : "off",
+		       c->extended_l2 ? "yes" : "no", d->storage, what, q.extended_l2 ? "on" : "off",
 		       q.extended_l2 ? "yes" : "no");
 		return -EINVAL;
 	}
 	if (c->lazy_refcounts) {
-		pc_err(LOG_NODE, "disk '%s': lazy_refcounts = yes cannot be honoured by storage "
+		snprintf(why, len, "disk '%s': lazy_refcounts = yes cannot be honoured by storage "
 		       "'%s' (%s lazy_refcounts off): set lazy_refcounts = no", c->name, d->storage,
-		       why);
+		       what);
 		return -EINVAL;
 	}
 	return 0;
@@ -557,48 +559,71 @@ static int read_qopts(struct ppriv *p, struct pdisk *d)
 	return 0;
 }
 
-static int disk_alloc(struct ppriv *p, struct pdisk *d)
+static bool file_store(const struct pdisk *d)
 {
-	char url[256], size[32];
+	return !strcmp(d->stype, "dir") || !strcmp(d->stype, "nfs") || !strcmp(d->stype, "cifs");
+}
+
+/* The storage of disk d as pvesh describes it (type, snapshots as volume chain, its
+ * preallocation), and whether the disk fits it: 0, -ENOENT (no such storage, or the
+ * storage cannot be read: *why says which), -EINVAL (*why says what to change). */
+static int storage_fits(struct ppriv *p, struct pdisk *d, bool quiet, char *why, size_t len)
+{
+	char url[256], prealloc[16];
 	const char *stor[] = { "pvesh", "get", url, "--output-format", "json", NULL };
 	json_t *s;
 	int rc;
 
 	snprintf(url, sizeof(url), "/storage/%s", d->storage);
-	if ((rc = prun_json(p, stor, &s)) < 0)
-		return rc;
+	if ((rc = prun_json_q(p, stor, quiet, &s)) < 0) {
+		snprintf(why, len, "storage '%s' of disk '%s' cannot be read%s: create it (`pvesm "
+			 "add`, docs/proxmox.md, 4) or fix [node] storages", d->storage, d->cfg->name,
+			 rc == -ENOENT ? " (it does not exist)" : "");
+		return rc == -ENOENT ? rc : -ENOENT;
+	}
 	snprintf(d->stype, sizeof(d->stype), "%s",
 		 json_string_value(json_object_get(s, "type")) ?: "");
 	d->chain_store = pve_bool(json_object_get(s, "snapshot-as-volume-chain"));
-	char store_prealloc[16];
-	snprintf(store_prealloc, sizeof(store_prealloc), "%s",
+	snprintf(prealloc, sizeof(prealloc), "%s",
 		 json_string_value(json_object_get(s, "preallocation")) ?: "");
 	json_decref(s);
-	bool file = !strcmp(d->stype, "dir") || !strcmp(d->stype, "nfs") || !strcmp(d->stype, "cifs");
-	if ((rc = chain_allowed(p, d, file)) < 0)
+	bool file = file_store(d);
+	if ((rc = chain_allowed(p, d, file, why, len)) < 0)
 		return rc;
 	/* pve-storage's LVMPlugin (alloc_lvm_image) dies on qcow2 without it. */
 	if (d->cfg->format == DISK_QCOW2 && !strcmp(d->stype, "lvm") && !d->chain_store) {
-		pc_err(LOG_NODE, "disk '%s' is qcow2 but LVM storage '%s' does not have "
-		       "snapshot-as-volume-chain set, without which pvesm alloc refuses qcow2: "
-		       "`pvesm set %s --snapshot-as-volume-chain 1` (Proxmox VE 9), or use a "
-		       "directory storage", d->cfg->name, d->storage, d->storage);
+		snprintf(why, len, "disk '%s' is qcow2 but LVM storage '%s' does not have "
+			 "snapshot-as-volume-chain set, without which pvesm alloc refuses qcow2: "
+			 "`pvesm set %s --snapshot-as-volume-chain 1` (Proxmox VE 9), or use a "
+			 "directory storage", d->cfg->name, d->storage, d->storage);
 		return -EINVAL;
 	}
 	if (d->cfg->format == DISK_LVMTHIN && strcmp(d->stype, "lvmthin")) {
-		pc_err(LOG_NODE, "disk '%s' is lvmthin but storage '%s' is of type '%s'",
-		       d->cfg->name, d->storage, d->stype);
+		snprintf(why, len, "disk '%s' is lvmthin but storage '%s' is of type '%s'",
+			 d->cfg->name, d->storage, d->stype);
 		return -EINVAL;
 	}
 	if (d->cfg->format == DISK_QCOW2 && !file && strcmp(d->stype, "lvm")) {
-		pc_err(LOG_NODE, "disk '%s' is qcow2 but storage '%s' is of type '%s' (use a "
-		       "directory, or LVM with snapshots as volume chain)", d->cfg->name,
-		       d->storage, d->stype);
+		snprintf(why, len, "disk '%s' is qcow2 but storage '%s' is of type '%s' (use a "
+			 "directory, or LVM with snapshots as volume chain)", d->cfg->name,
+			 d->storage, d->stype);
 		return -EINVAL;
 	}
 	d->fmt = d->cfg->format == DISK_QCOW2 ? "qcow2" : "raw";
-	if ((rc = options_honoured(d, file, *store_prealloc ? store_prealloc : NULL)) < 0)
+	return options_honoured(d, file, *prealloc ? prealloc : NULL, why, len);
+}
+
+static int disk_alloc(struct ppriv *p, struct pdisk *d)
+{
+	char size[32], why[512];
+	int rc;
+
+	if ((rc = storage_fits(p, d, false, why, sizeof(why))) < 0) {
+		if (rc == -EINVAL)
+			pc_err(LOG_NODE, "%s", why);
 		return rc;
+	}
+	bool file = file_store(d);
 	/* Proxmox names a file volume with its format's extension; LVM volumes plain,
 	 * except qcow2 on LVM (snapshots as volume chain). */
 	snprintf(d->filename, sizeof(d->filename), "vm-%ld-pc-%s%s%s", p->vmid, d->cfg->name,
@@ -1314,6 +1339,239 @@ static json_t *proxmox_collect(struct node *n)
 	return j;
 }
 
+/* ---- powercut doctor ---- */
+
+__attribute__((format(printf, 5, 6)))
+static void dr(const struct node_doctor *d, const char *check, enum node_dr_status st,
+	       const char *fix, const char *fmt, ...)
+{
+	char found[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(found, sizeof(found), fmt, ap);
+	va_end(ap);
+	d->add(d->arg, check, st, found, st == NODE_DR_OK ? NULL : fix);
+}
+
+/* The first non-empty line of a tool's output, trimmed, into buf. */
+static void first_line(const char *text, char *buf, size_t len)
+{
+	const char *t = text ? text : "";
+
+	while (*t == '\n' || *t == ' ' || *t == '\r')
+		t++;
+	snprintf(buf, len, "%.*s", (int)strcspn(t, "\r\n"), t);
+}
+
+/* The node's tools, each with the package that brings it. */
+static void doctor_tools(struct node *n, struct ppriv *p, const struct node_doctor *d)
+{
+	static const struct {
+		const char *check, *argv[3], *package;
+		bool fio;
+	} tools[] = {
+		{ "pveversion", { "pveversion", NULL }, "pve-manager", false },
+		{ "qemu", { "qemu-system-x86_64", "--version" }, "pve-qemu-kvm", false },
+		{ "qemu-img", { "qemu-img", "--version" }, "pve-qemu-kvm", false },
+		{ "lvm2", { "lvm", "version" }, "lvm2", false },
+		{ "thin-tools", { "thin_check", "-V" }, "thin-provisioning-tools", false },
+		{ "fio", { "fio", "--version" }, "fio", true },
+	};
+	char fix[160], line[256];
+
+	for (size_t i = 0; i < sizeof(tools) / sizeof(tools[0]); i++) {
+		struct child_result res;
+		if (tools[i].fio && !n->cfg->node->fio)
+			continue;
+		int rc = prun(p, tools[i].argv, NULL, true, &res);
+		first_line(res.out, line, sizeof(line));
+		if (rc == 0 && line[0]) {
+			dr(d, tools[i].check, NODE_DR_OK, NULL, "%s", line);
+		} else if (!strcmp(tools[i].check, "pveversion")) {
+			dr(d, tools[i].check, NODE_DR_FAIL, "point [node] host at a Proxmox VE node, or "
+			   "use [node] driver = qemu for plain QEMU over ssh",
+			   "'pveversion' does not run on '%s': not a Proxmox VE node", remote_name(p->r));
+		} else {
+			snprintf(fix, sizeof(fix), "on the node: apt install %s", tools[i].package);
+			dr(d, tools[i].check, NODE_DR_FAIL, fix, "'%s' does not run on '%s'",
+			   tools[i].argv[0], remote_name(p->r));
+		}
+		child_result_release(&res);
+	}
+}
+
+/* Each disk's storage: it exists, fits the disk (the rules prepare applies) and has
+ * room for it, counting every disk on the same storage (and on plain LVM, the chain
+ * disk's overlay as big again: qm snapshot allocates a second LV). */
+static void doctor_storages(struct ppriv *p, const struct node_doctor *d)
+{
+	char why[512], url[512], fix[512];
+
+	for (size_t i = 0; i < p->n; i++) {
+		struct pdisk *dk = &p->d[i];
+		char check[64];
+		snprintf(check, sizeof(check), "storage %s", dk->cfg->name);
+		int rc = storage_fits(p, dk, true, why, sizeof(why));
+		if (rc < 0) {
+			/* The why ends in what to do; the fix repeats it as one line. */
+			const char *colon = strrchr(why, ':');
+			snprintf(fix, sizeof(fix), "%s", colon ? colon + 2 : why);
+			dr(d, check, NODE_DR_FAIL, fix, "%.*s", colon ? (int)(colon - why) :
+			   (int)strlen(why), why);
+			continue;
+		}
+		uint64_t need = 0;
+		for (size_t k = 0; k < p->n; k++)
+			if (!strcmp(p->d[k].storage, dk->storage))
+				need += p->d[k].cfg->size * (is_chain(p->d[k].cfg) &&
+							     !strcmp(dk->stype, "lvm") ? 2 : 1);
+		snprintf(url, sizeof(url), "/nodes/%s/storage/%s/status", p->node, dk->storage);
+		const char *st[] = { "pvesh", "get", url, "--output-format", "json", NULL };
+		json_t *j;
+		if (prun_json_q(p, st, true, &j) < 0) {
+			dr(d, check, NODE_DR_WARN, "check `pvesm status` on the node",
+			   "storage '%s' fits disk '%s', but its status cannot be read", dk->storage,
+			   dk->cfg->name);
+			continue;
+		}
+		uint64_t avail = (uint64_t)json_integer_value(json_object_get(j, "avail"));
+		bool active = pve_bool(json_object_get(j, "active"));
+		json_decref(j);
+		if (!active) {
+			snprintf(fix, sizeof(fix), "on the node: `pvesm status --storage %s`; enable and "
+				 "activate it", dk->storage);
+			dr(d, check, NODE_DR_FAIL, fix, "storage '%s' is not active on node '%s'",
+			   dk->storage, p->node);
+		} else if (avail < need) {
+			dr(d, check, NODE_DR_FAIL, "free space on the storage, or make the disks smaller",
+			   "storage '%s' has %" PRIu64 " MiB free, the bench's disks on it need %"
+			   PRIu64 " MiB", dk->storage, avail >> 20, need >> 20);
+		} else {
+			dr(d, check, NODE_DR_OK, NULL, "storage '%s' (%s) fits disk '%s' (%s, "
+			   "preallocation %s); %" PRIu64 " MiB free, %" PRIu64 " MiB needed",
+			   dk->storage, dk->stype, dk->cfg->name, dk->fmt, dk->prealloc, avail >> 20,
+			   need >> 20);
+		}
+	}
+}
+
+/* The VMID must be free in the whole cluster: qm create would refuse it, and the
+ * driver never touches a VM it did not create. */
+static void doctor_vmid(struct ppriv *p, const struct node_doctor *d)
+{
+	const char *argv[] = { "pvesh", "get", "/cluster/resources", "--type", "vm",
+			       "--output-format", "json", NULL };
+	json_t *j, *e;
+	size_t i;
+
+	if (prun_json_q(p, argv, true, &j) < 0) {
+		dr(d, "vmid", NODE_DR_FAIL, "check `pvesh get /cluster/resources` on the node",
+		   "the cluster's VMs cannot be listed");
+		return;
+	}
+	json_array_foreach(j, i, e) {
+		if (json_integer_value(json_object_get(e, "vmid")) != p->vmid)
+			continue;
+		dr(d, "vmid", NODE_DR_FAIL, "choose a free [node] vmid (`pvesh get /cluster/nextid` "
+		   "proposes one)", "VMID %ld is in use: %s '%s' on node '%s'", p->vmid,
+		   json_string_value(json_object_get(e, "type")) ?: "guest",
+		   json_string_value(json_object_get(e, "name")) ?: "",
+		   json_string_value(json_object_get(e, "node")) ?: "");
+		json_decref(j);
+		return;
+	}
+	json_decref(j);
+	dr(d, "vmid", NODE_DR_OK, NULL, "VMID %ld is free", p->vmid);
+}
+
+/* One real cut: the node must come back by itself (its BIOS powers it on when AC
+ * returns) within the boot deadline, with a new boot_id and pmxcfs mounted. */
+static void doctor_cut(struct node *n, struct ppriv *p, const struct node_doctor *d)
+{
+	int64_t timeout = n->cfg->campaign->boot_timeout_ms, t0, up;
+	char fix[160];
+	int rc;
+
+	if (read_boot_id(p, p->boot_before, sizeof(p->boot_before), true) < 0) {
+		dr(d, "cut", NODE_DR_FAIL, "check that /proc is readable over ssh",
+		   "cannot read the node's boot_id: no cut made");
+		return;
+	}
+	p->cut = CUT_POWER;
+	if ((rc = d->cut(d->arg)) < 0) {
+		dr(d, "cut", NODE_DR_FAIL, "see the relay checks above", "the relay could not cut: %s",
+		   strerror(-rc));
+		return;
+	}
+	t0 = now_ms();
+	if ((rc = remote_wait_up(p->r, (int)timeout)) < 0) {
+		dr(d, "boot", NODE_DR_FAIL, "set \"Restore on AC power loss\" to Power On in the "
+		   "node's BIOS (docs/proxmox.md, 3), or raise [campaign] boot_timeout",
+		   "the node did not answer within %" PRId64 " s of the power's return: %s",
+		   timeout / 1000, remote_strerror(rc));
+		return;
+	}
+	up = now_ms() - t0;
+	rc = check_boot(p, t0 + timeout);
+	dr(d, "boot-id", rc == 0 ? NODE_DR_OK : NODE_DR_FAIL, "the relay does not switch this "
+	   "node's power: check its wiring and [relay] channel", "boot_id %s -> %s",
+	   p->boot_before, p->boot_after[0] ? p->boot_after : "?");
+	if (rc < 0)
+		return;
+	rc = p->node[0] ? wait_pmxcfs(p, t0 + timeout) : 0;
+	int64_t all = now_ms() - t0;
+	snprintf(fix, sizeof(fix), "raise [campaign] boot_timeout above %" PRId64 " s",
+		 all * 2 / 1000 + 1);
+	dr(d, "boot", rc < 0 ? NODE_DR_FAIL : all * 10 > timeout * 8 ? NODE_DR_WARN : NODE_DR_OK,
+	   rc < 0 ? "see `journalctl -u pve-cluster` on the node" : fix,
+	   "the node came back by itself: ssh after %.1f s, /etc/pve after %.1f s (boot_timeout "
+	   "%" PRId64 " s)", up / 1000.0, all / 1000.0, timeout / 1000);
+}
+
+static int proxmox_doctor(struct node *n, const struct node_doctor *d)
+{
+	struct ppriv *p = n->priv;
+	const struct cfg_node *cn = n->cfg->node;
+	const char *argv[] = { "true", NULL };
+	char guest[PATH_MAX], f1[PATH_MAX + 16], f2[PATH_MAX + 16];
+	struct child_result res;
+	int rc;
+
+	if (cn->guest)
+		snprintf(guest, sizeof(guest), "%s", cn->guest);
+	else
+		snprintf(guest, sizeof(guest), "%s/../guest", n->env.bin_dir);
+	snprintf(f1, sizeof(f1), "%s/vmlinuz", guest);
+	snprintf(f2, sizeof(f2), "%s/initrd.cpio", guest);
+	bool k = access(f1, R_OK) == 0, i = access(f2, R_OK) == 0;
+	dr(d, "guest", k && i ? NODE_DR_OK : NODE_DR_FAIL, "make guest, or set [node] guest",
+	   "%s%s", k && i ? "kernel and initramfs in " : !k ? "no kernel: " : "no initramfs: ",
+	   k && i ? guest : !k ? f1 : f2);
+
+	rc = remote_run(p->r, argv, NULL, 60000, &res);
+	child_result_release(&res);
+	if (rc < 0) {
+		dr(d, "ssh", NODE_DR_FAIL, remote_advice(rc), "cannot run a command on '%s' "
+		   "(batch mode, known host key): %s", remote_name(p->r), remote_strerror(rc));
+		return 0;
+	}
+	dr(d, "ssh", NODE_DR_OK, NULL, "'%s' answers (batch mode, its host key known)",
+	   remote_name(p->r));
+	doctor_tools(n, p, d);
+	if (find_node_name(n, p) < 0) {
+		dr(d, "pve-node", NODE_DR_FAIL, "set [node] pve_node to the node's name",
+		   "no local node in the cluster status of '%s'", remote_name(p->r));
+		return 0;
+	}
+	dr(d, "pve-node", NODE_DR_OK, NULL, "node '%s'", p->node);
+	doctor_storages(p, d);
+	doctor_vmid(p, d);
+	if (d->cut)
+		doctor_cut(n, p, d);
+	return 0;
+}
+
 const struct node_ops node_proxmox_ops = {
 	.version = NODE_OPS_VERSION,
 	.name = "proxmox",
@@ -1327,4 +1585,5 @@ const struct node_ops node_proxmox_ops = {
 	.wait_up = proxmox_wait_up,
 	.check = proxmox_check,
 	.collect = proxmox_collect,
+	.doctor = proxmox_doctor,
 };

@@ -165,6 +165,16 @@ const char *remote_name(const struct remote *r)
 	return "root@pve1";
 }
 
+const char *remote_strerror(int err)
+{
+	return strerror(-err);
+}
+
+const char *remote_advice(int err)
+{
+	return "(the transport's advice)";
+}
+
 /* ---- the bench and its transcripts ---- */
 
 static char work[4000], guest[4096], fio_job[4096 + 16], fio_bench[8192];
