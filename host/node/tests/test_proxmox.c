@@ -762,6 +762,40 @@ static const struct step lvm_nochain[] = {
 	{ { "qm", "destroy", "9000", "--purge", "1", "--destroy-unreferenced-disks", "1" }, 0, "" },
 };
 
+/* powercut doctor --cut on the bench of test_cycle: every check ok, then one cut; the
+ * node comes back by itself with a new boot_id, pmxcfs a moment after sshd. */
+static const struct step doctor_cut_steps[] = {
+	{ { "true" }, 0, "" },
+	{ { "pveversion" }, 0, "pve-manager/8.2.4/faa83925c9641325 (running kernel: 6.8.12-1-pve)\n" },
+	{ { "qemu-system-x86_64", "--version" }, 0, "QEMU emulator version 9.0.2 "
+	  "(pve-qemu-kvm_9.0.2-2)\nCopyright (c) 2003-2024 Fabrice Bellard\n" },
+	{ { "qemu-img", "--version" }, 0, "qemu-img version 9.0.2 (pve-qemu-kvm_9.0.2-2)\n" },
+	{ { "lvm", "version" }, 0, "  LVM version:     2.03.16(2) (2022-05-18)\n" },
+	/* thin-provisioning-tools missing: the shell's "not found", exit 127 */
+	{ { "thin_check", "-V" }, 127, "", "bash: line 1: thin_check: command not found\n" },
+	{ { "pvesh", "get", "/cluster/status", "--output-format", "json" }, 0, CLUSTER_STATUS },
+	{ { "pvesh", "get", "/storage/local", "--output-format", "json" }, 0,
+	  "{\"content\":\"iso,vztmpl,images\",\"path\":\"/var/lib/vz\",\"storage\":\"local\","
+	  "\"type\":\"dir\"}" },
+	{ { "pvesh", "get", "/nodes/pve1/storage/local/status", "--output-format", "json" }, 0,
+	  "{\"active\":1,\"avail\":53687091200,\"enabled\":1,\"total\":107374182400,"
+	  "\"type\":\"dir\",\"used\":53687091200}" },
+	STEPS_T,
+	/* local-lvm: 1 GiB free, the thin disk needs 2 */
+	{ { "pvesh", "get", "/nodes/pve1/storage/local-lvm/status", "--output-format", "json" }, 0,
+	  "{\"active\":1,\"avail\":1073741824,\"enabled\":1,\"total\":107374182400,"
+	  "\"type\":\"lvmthin\",\"used\":106300440576}" },
+	{ { "pvesh", "get", "/cluster/resources", "--type", "vm", "--output-format", "json" }, 0,
+	  "[{\"id\":\"qemu/100\",\"name\":\"db\",\"node\":\"pve1\",\"type\":\"qemu\","
+	  "\"vmid\":100}]" },
+	BOOT_ID(BOOT1),
+	/* (the cut) */
+	{ { "WAIT_UP" }, 0 },
+	BOOT_ID(BOOT2),
+	{ { "test", "-d", "/etc/pve/nodes/pve1" }, 1, "" },
+	PMXCFS_UP,
+};
+
 static struct bench_config *cfg;
 static struct node node;
 
@@ -1214,6 +1248,64 @@ static void test_options_refused(void **state)
 	end();
 }
 
+struct dr_seen {
+	char check[16][32], status[16];
+	char found[16][256];
+	int n, cuts;
+};
+
+static void dr_add(void *arg, const char *check, enum node_dr_status st, const char *found,
+		   const char *fix)
+{
+	struct dr_seen *s = arg;
+
+	if (st != NODE_DR_OK)
+		assert_non_null(fix);	/* every warn and fail says what to do */
+	if (s->n < 16) {
+		snprintf(s->check[s->n], sizeof(s->check[0]), "%s", check);
+		snprintf(s->found[s->n], sizeof(s->found[0]), "%s", found);
+		s->status[s->n++] = "owf"[st];
+	}
+}
+
+static int dr_cut(void *arg)
+{
+	((struct dr_seen *)arg)->cuts++;
+	return 0;
+}
+
+static char dr_status(const struct dr_seen *s, const char *check)
+{
+	for (int i = 0; i < s->n; i++)
+		if (!strcmp(s->check[i], check))
+			return s->status[i];
+	return '-';
+}
+
+static void test_doctor_cut(void **state)
+{
+	struct dr_seen seen = { 0 };
+	struct node_doctor d = { .add = dr_add, .cut = dr_cut, .arg = &seen };
+
+	begin_bench(doctor_cut_steps, sizeof(doctor_cut_steps) / sizeof(doctor_cut_steps[0]),
+		    bench_text);
+	free(cfg->node->guest);
+	cfg->node->guest = strdup(guest);
+	assert_int_equal(node_proxmox_ops.doctor(&node, &d), 0);
+	assert_int_equal(seen.cuts, 1);
+	assert_int_equal(dr_status(&seen, "guest"), 'o');
+	assert_int_equal(dr_status(&seen, "ssh"), 'o');
+	assert_int_equal(dr_status(&seen, "pveversion"), 'o');
+	assert_int_equal(dr_status(&seen, "thin-tools"), 'f');
+	assert_int_equal(dr_status(&seen, "pve-node"), 'o');
+	assert_int_equal(dr_status(&seen, "storage q"), 'o');
+	assert_int_equal(dr_status(&seen, "storage t"), 'f');	/* no room */
+	assert_int_equal(dr_status(&seen, "vmid"), 'o');
+	assert_int_equal(dr_status(&seen, "boot-id"), 'o');
+	assert_int_equal(dr_status(&seen, "boot"), 'o');
+	end();
+}
+
 static void test_lvm_qcow2_needs_chain(void **state)
 {
 	begin_bench(lvm_nochain, sizeof(lvm_nochain) / sizeof(lvm_nochain[0]), lvm_nochain_text);
@@ -1309,6 +1401,7 @@ int main(void)
 		cmocka_unit_test(test_pool_inactive),
 		cmocka_unit_test(test_options_refused),
 		cmocka_unit_test(test_lvm_qcow2_needs_chain),
+		cmocka_unit_test(test_doctor_cut),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 
