@@ -60,12 +60,14 @@ static const struct opt_def relay_opts[] = {
 	{ "port", OPT_STRING, OFF(cfg_relay, port), NULL, NOLIMIT, NULL,
 	  "serial: the port (a /dev/serial/by-id/ link is best). Unset: found by usb_vid, "
 	  "usb_pid and usb_serial, or the simulator's pty when simulator=yes.", 0 },
-	{ "usb_vid", OPT_INT, OFF(cfg_relay, usb_vid), "0x2341", 0, 0xffff, NULL,
-	  "serial: USB vendor id of the board, used when port is unset.", OPT_HEX },
+	{ "usb_vid", OPT_INT, OFF(cfg_relay, usb_vid), "0", 0, 0xffff, NULL,
+	  "serial: USB vendor id of the board, used when port is unset (0: Arduino 2341 or "
+	  "2a03, CH340 1a86, FTDI 0403).", OPT_HEX },
 	{ "usb_pid", OPT_INT, OFF(cfg_relay, usb_pid), "0", 0, 0xffff, NULL,
 	  "serial: USB product id of the board (0: any).", OPT_HEX },
 	{ "usb_serial", OPT_STRING, OFF(cfg_relay, usb_serial), NULL, NOLIMIT, NULL,
-	  "serial: USB serial number of the board, used when port is unset.", 0 },
+	  "serial: USB serial number of the board, used when port is unset (CH340 boards "
+	  "have none: use port = /dev/serial/by-path/...).", 0 },
 	{ "simulator", OPT_BOOL, OFF(cfg_relay, simulator), "no", NOLIMIT, NULL,
 	  "serial: the board is powercut-mcusim running the real firmware; powercut starts "
 	  "and stops it itself.", 0 },
