@@ -19,7 +19,7 @@ POWERCUT_LIBS = $(shell pkg-config --libs libusb-1.0 libgpiod) $(NODE_LIBS) $(OR
 	$(DISK_LIBS) $(STORE_LIBS) $(FWLINK_LIBS) $(PCLIB_LIBS) -lm
 POWERCUT_TESTS := $(BUILD)/host/powercut/tests/test_cli.sh $(BUILD)/host/powercut/tests/test_relay_sim \
 	$(BUILD)/host/powercut/tests/test_relay_drivers $(BUILD)/host/powercut/tests/test_verify \
-	$(BUILD)/host/powercut/tests/test_doctor
+	$(BUILD)/host/powercut/tests/test_doctor $(BUILD)/host/powercut/tests/test_exec_relays.sh
 RELAY_SRCS := $(filter host/powercut/relay/%,$(POWERCUT_SRCS))
 RELAY_SAN_OBJS = $(RELAY_SRCS:%.c=$(BUILD)/san/%.o)
 
@@ -49,6 +49,11 @@ $(BUILD)/host/powercut/tests/test_relay_drivers: host/powercut/tests/test_relay_
 
 # The CLI test is a shell script run from the repository root; it needs the binary.
 $(BUILD)/host/powercut/tests/test_cli.sh: host/powercut/tests/test_cli.sh $(POWERCUT)
+	@mkdir -p $(@D)
+	cp $< $@
+	chmod +x $@
+
+$(BUILD)/host/powercut/tests/test_exec_relays.sh: host/powercut/tests/test_exec_relays.sh $(POWERCUT)
 	@mkdir -p $(@D)
 	cp $< $@
 	chmod +x $@
