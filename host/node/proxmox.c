@@ -53,7 +53,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +65,7 @@
 #include "imgcheck.h"
 #include "log.h"
 #include "node.h"
+#include "nodedoctor.h"
 #include "nodefio.h"
 #include "util.h"
 #include "remote.h"
@@ -1341,64 +1341,32 @@ static json_t *proxmox_collect(struct node *n)
 
 /* ---- powercut doctor ---- */
 
-__attribute__((format(printf, 5, 6)))
-static void dr(const struct node_doctor *d, const char *check, enum node_dr_status st,
-	       const char *fix, const char *fmt, ...)
-{
-	char found[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(found, sizeof(found), fmt, ap);
-	va_end(ap);
-	d->add(d->arg, check, st, found, st == NODE_DR_OK ? NULL : fix);
-}
-
-/* The first non-empty line of a tool's output, trimmed, into buf. */
-static void first_line(const char *text, char *buf, size_t len)
-{
-	const char *t = text ? text : "";
-
-	while (*t == '\n' || *t == ' ' || *t == '\r')
-		t++;
-	snprintf(buf, len, "%.*s", (int)strcspn(t, "\r\n"), t);
-}
-
-/* The node's tools, each with the package that brings it. */
+/* The node's tools, each with the package that brings it; pveversion first, which
+ * tells a Proxmox VE node from any other. */
 static void doctor_tools(struct node *n, struct ppriv *p, const struct node_doctor *d)
 {
-	static const struct {
-		const char *check, *argv[3], *package;
-		bool fio;
-	} tools[] = {
-		{ "pveversion", { "pveversion", NULL }, "pve-manager", false },
-		{ "qemu", { "qemu-system-x86_64", "--version" }, "pve-qemu-kvm", false },
-		{ "qemu-img", { "qemu-img", "--version" }, "pve-qemu-kvm", false },
-		{ "lvm2", { "lvm", "version" }, "lvm2", false },
-		{ "thin-tools", { "thin_check", "-V" }, "thin-provisioning-tools", false },
-		{ "fio", { "fio", "--version" }, "fio", true },
+	static const struct nd_tool tools[] = {
+		{ "qemu", { "qemu-system-x86_64", "--version" }, "pve-qemu-kvm" },
+		{ "qemu-img", { "qemu-img", "--version" }, "pve-qemu-kvm" },
+		{ "lvm2", { "lvm", "version" }, "lvm2" },
+		{ "thin-tools", { "thin_check", "-V" }, "thin-provisioning-tools" },
+		{ "fio", { "fio", "--version" }, "fio" },
 	};
-	char fix[160], line[256];
+	const char *pvev[] = { "pveversion", NULL };
+	struct child_result res;
+	char line[256];
 
-	for (size_t i = 0; i < sizeof(tools) / sizeof(tools[0]); i++) {
-		struct child_result res;
-		if (tools[i].fio && !n->cfg->node->fio)
-			continue;
-		int rc = prun(p, tools[i].argv, NULL, true, &res);
-		first_line(res.out, line, sizeof(line));
-		if (rc == 0 && line[0]) {
-			dr(d, tools[i].check, NODE_DR_OK, NULL, "%s", line);
-		} else if (!strcmp(tools[i].check, "pveversion")) {
-			dr(d, tools[i].check, NODE_DR_FAIL, "point [node] host at a Proxmox VE node, or "
-			   "use [node] driver = qemu for plain QEMU over ssh",
-			   "'pveversion' does not run on '%s': not a Proxmox VE node", remote_name(p->r));
-		} else {
-			snprintf(fix, sizeof(fix), "on the node: apt install %s", tools[i].package);
-			dr(d, tools[i].check, NODE_DR_FAIL, fix, "'%s' does not run on '%s'",
-			   tools[i].argv[0], remote_name(p->r));
-		}
-		child_result_release(&res);
-	}
+	int rc = prun(p, pvev, NULL, true, &res);
+	pc_last_line(res.out, line, sizeof(line));
+	if (rc == 0 && line[0])
+		nd_add(d, "pveversion", NODE_DR_OK, NULL, "%s", line);
+	else
+		nd_add(d, "pveversion", NODE_DR_FAIL, "point [node] host at a Proxmox VE node, or "
+		       "use [node] driver = qemu for plain QEMU over ssh", "'pveversion' does not "
+		       "run on '%s': not a Proxmox VE node", remote_name(p->r));
+	child_result_release(&res);
+	/* fio only when the bench runs it beside the VM. */
+	nd_tools(d, p->r, tools, sizeof(tools) / sizeof(tools[0]) - (n->cfg->node->fio ? 0 : 1));
 }
 
 /* Each disk's storage: it exists, fits the disk (the rules prepare applies) and has
@@ -1417,7 +1385,7 @@ static void doctor_storages(struct ppriv *p, const struct node_doctor *d)
 			/* The why ends in what to do; the fix repeats it as one line. */
 			const char *colon = strrchr(why, ':');
 			snprintf(fix, sizeof(fix), "%s", colon ? colon + 2 : why);
-			dr(d, check, NODE_DR_FAIL, fix, "%.*s", colon ? (int)(colon - why) :
+			nd_add(d, check, NODE_DR_FAIL, fix, "%.*s", colon ? (int)(colon - why) :
 			   (int)strlen(why), why);
 			continue;
 		}
@@ -1430,7 +1398,7 @@ static void doctor_storages(struct ppriv *p, const struct node_doctor *d)
 		const char *st[] = { "pvesh", "get", url, "--output-format", "json", NULL };
 		json_t *j;
 		if (prun_json_q(p, st, true, &j) < 0) {
-			dr(d, check, NODE_DR_WARN, "check `pvesm status` on the node",
+			nd_add(d, check, NODE_DR_WARN, "check `pvesm status` on the node",
 			   "storage '%s' fits disk '%s', but its status cannot be read", dk->storage,
 			   dk->cfg->name);
 			continue;
@@ -1441,14 +1409,14 @@ static void doctor_storages(struct ppriv *p, const struct node_doctor *d)
 		if (!active) {
 			snprintf(fix, sizeof(fix), "on the node: `pvesm status --storage %s`; enable and "
 				 "activate it", dk->storage);
-			dr(d, check, NODE_DR_FAIL, fix, "storage '%s' is not active on node '%s'",
+			nd_add(d, check, NODE_DR_FAIL, fix, "storage '%s' is not active on node '%s'",
 			   dk->storage, p->node);
 		} else if (avail < need) {
-			dr(d, check, NODE_DR_FAIL, "free space on the storage, or make the disks smaller",
+			nd_add(d, check, NODE_DR_FAIL, "free space on the storage, or make the disks smaller",
 			   "storage '%s' has %" PRIu64 " MiB free, the bench's disks on it need %"
 			   PRIu64 " MiB", dk->storage, avail >> 20, need >> 20);
 		} else {
-			dr(d, check, NODE_DR_OK, NULL, "storage '%s' (%s) fits disk '%s' (%s, "
+			nd_add(d, check, NODE_DR_OK, NULL, "storage '%s' (%s) fits disk '%s' (%s, "
 			   "preallocation %s); %" PRIu64 " MiB free, %" PRIu64 " MiB needed",
 			   dk->storage, dk->stype, dk->cfg->name, dk->fmt, dk->prealloc, avail >> 20,
 			   need >> 20);
@@ -1466,14 +1434,14 @@ static void doctor_vmid(struct ppriv *p, const struct node_doctor *d)
 	size_t i;
 
 	if (prun_json_q(p, argv, true, &j) < 0) {
-		dr(d, "vmid", NODE_DR_FAIL, "check `pvesh get /cluster/resources` on the node",
+		nd_add(d, "vmid", NODE_DR_FAIL, "check `pvesh get /cluster/resources` on the node",
 		   "the cluster's VMs cannot be listed");
 		return;
 	}
 	json_array_foreach(j, i, e) {
 		if (json_integer_value(json_object_get(e, "vmid")) != p->vmid)
 			continue;
-		dr(d, "vmid", NODE_DR_FAIL, "choose a free [node] vmid (`pvesh get /cluster/nextid` "
+		nd_add(d, "vmid", NODE_DR_FAIL, "choose a free [node] vmid (`pvesh get /cluster/nextid` "
 		   "proposes one)", "VMID %ld is in use: %s '%s' on node '%s'", p->vmid,
 		   json_string_value(json_object_get(e, "type")) ?: "guest",
 		   json_string_value(json_object_get(e, "name")) ?: "",
@@ -1482,7 +1450,7 @@ static void doctor_vmid(struct ppriv *p, const struct node_doctor *d)
 		return;
 	}
 	json_decref(j);
-	dr(d, "vmid", NODE_DR_OK, NULL, "VMID %ld is free", p->vmid);
+	nd_add(d, "vmid", NODE_DR_OK, NULL, "VMID %ld is free", p->vmid);
 }
 
 /* One real cut: the node must come back by itself (its BIOS powers it on when AC
@@ -1491,80 +1459,39 @@ static void doctor_cut(struct node *n, struct ppriv *p, const struct node_doctor
 {
 	int64_t timeout = n->cfg->campaign->boot_timeout_ms, t0, up;
 	char fix[160];
-	int rc;
 
-	if (read_boot_id(p, p->boot_before, sizeof(p->boot_before), true) < 0) {
-		dr(d, "cut", NODE_DR_FAIL, "check that /proc is readable over ssh",
-		   "cannot read the node's boot_id: no cut made");
+	if (nd_cut(d, p->r, timeout, &t0, &up) < 0)
 		return;
-	}
-	p->cut = CUT_POWER;
-	if ((rc = d->cut(d->arg)) < 0) {
-		dr(d, "cut", NODE_DR_FAIL, "see the relay checks above", "the relay could not cut: %s",
-		   strerror(-rc));
-		return;
-	}
-	t0 = now_ms();
-	if ((rc = remote_wait_up(p->r, (int)timeout)) < 0) {
-		dr(d, "boot", NODE_DR_FAIL, "set \"Restore on AC power loss\" to Power On in the "
-		   "node's BIOS (docs/proxmox.md, 3), or raise [campaign] boot_timeout",
-		   "the node did not answer within %" PRId64 " s of the power's return: %s",
-		   timeout / 1000, remote_strerror(rc));
-		return;
-	}
-	up = now_ms() - t0;
-	rc = check_boot(p, t0 + timeout);
-	dr(d, "boot-id", rc == 0 ? NODE_DR_OK : NODE_DR_FAIL, "the relay does not switch this "
-	   "node's power: check its wiring and [relay] channel", "boot_id %s -> %s",
-	   p->boot_before, p->boot_after[0] ? p->boot_after : "?");
-	if (rc < 0)
-		return;
-	rc = p->node[0] ? wait_pmxcfs(p, t0 + timeout) : 0;
-	int64_t all = now_ms() - t0;
+	int rc = p->node[0] ? wait_pmxcfs(p, t0 + timeout) : 0;
+	int64_t all = nd_now_ms() - t0;
 	snprintf(fix, sizeof(fix), "raise [campaign] boot_timeout above %" PRId64 " s",
 		 all * 2 / 1000 + 1);
-	dr(d, "boot", rc < 0 ? NODE_DR_FAIL : all * 10 > timeout * 8 ? NODE_DR_WARN : NODE_DR_OK,
-	   rc < 0 ? "see `journalctl -u pve-cluster` on the node" : fix,
-	   "the node came back by itself: ssh after %.1f s, /etc/pve after %.1f s (boot_timeout "
-	   "%" PRId64 " s)", up / 1000.0, all / 1000.0, timeout / 1000);
+	nd_add(d, "boot", rc < 0 ? NODE_DR_FAIL : all * 10 > timeout * 8 ? NODE_DR_WARN :
+	       NODE_DR_OK, rc < 0 ? "see `journalctl -u pve-cluster` on the node" : fix,
+	       "the node came back by itself: ssh after %.1f s, /etc/pve after %.1f s "
+	       "(boot_timeout %" PRId64 " s)", up / 1000.0, all / 1000.0, timeout / 1000);
 }
 
 static int proxmox_doctor(struct node *n, const struct node_doctor *d)
 {
 	struct ppriv *p = n->priv;
 	const struct cfg_node *cn = n->cfg->node;
-	const char *argv[] = { "true", NULL };
-	char guest[PATH_MAX], f1[PATH_MAX + 16], f2[PATH_MAX + 16];
-	struct child_result res;
-	int rc;
+	char guest[PATH_MAX];
 
 	if (cn->guest)
 		snprintf(guest, sizeof(guest), "%s", cn->guest);
 	else
 		snprintf(guest, sizeof(guest), "%s/../guest", n->env.bin_dir);
-	snprintf(f1, sizeof(f1), "%s/vmlinuz", guest);
-	snprintf(f2, sizeof(f2), "%s/initrd.cpio", guest);
-	bool k = access(f1, R_OK) == 0, i = access(f2, R_OK) == 0;
-	dr(d, "guest", k && i ? NODE_DR_OK : NODE_DR_FAIL, "make guest, or set [node] guest",
-	   "%s%s", k && i ? "kernel and initramfs in " : !k ? "no kernel: " : "no initramfs: ",
-	   k && i ? guest : !k ? f1 : f2);
-
-	rc = remote_run(p->r, argv, NULL, 60000, &res);
-	child_result_release(&res);
-	if (rc < 0) {
-		dr(d, "ssh", NODE_DR_FAIL, remote_advice(rc), "cannot run a command on '%s' "
-		   "(batch mode, known host key): %s", remote_name(p->r), remote_strerror(rc));
-		return 0;
-	}
-	dr(d, "ssh", NODE_DR_OK, NULL, "'%s' answers (batch mode, its host key known)",
-	   remote_name(p->r));
+	nd_guest(d, guest);
+	if (nd_ssh(d, p->r) < 0)
+		return 0;	/* nothing more can be learnt */
 	doctor_tools(n, p, d);
 	if (find_node_name(n, p) < 0) {
-		dr(d, "pve-node", NODE_DR_FAIL, "set [node] pve_node to the node's name",
-		   "no local node in the cluster status of '%s'", remote_name(p->r));
+		nd_add(d, "pve-node", NODE_DR_FAIL, "set [node] pve_node to the node's name",
+		       "no local node in the cluster status of '%s'", remote_name(p->r));
 		return 0;
 	}
-	dr(d, "pve-node", NODE_DR_OK, NULL, "node '%s'", p->node);
+	nd_add(d, "pve-node", NODE_DR_OK, NULL, "node '%s'", p->node);
 	doctor_storages(p, d);
 	doctor_vmid(p, d);
 	if (d->cut)

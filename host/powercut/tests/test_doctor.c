@@ -197,7 +197,30 @@ static void test_proxmox(const struct tsshd *t)
 	printf("ok   a node that refuses ssh: '%s'\n", field(j, "ssh", "found"));
 	json_decref(j);
 
-	/* 2. The node answers with Proxmox's tools on its PATH. */
+	/* 2. A plain Linux node for the qemu driver over ssh: this host's own QEMU and
+	 * fio answer (no /dev/kvm here: accel = tcg says that is expected). */
+	char qb[PATH_MAX + 32], text[32768], kh[PATH_MAX + 32];
+	snprintf(kh, sizeof(kh), "%s/known_hosts", t->dir);
+	snprintf(qb, sizeof(qb), "%s/q.ini", dir);
+	snprintf(text, sizeof(text),
+		 "[bench]\nname = doctorq\nrun_dir = %s/run\n"
+		 "[relay]\ndriver = null\nchannels = 1\ndc_source = relay\n"
+		 "[node]\ndriver = qemu\nhost = 127.0.0.1\nport = %d\nuser = %s\n"
+		 "identity = %s/userkey\nknown_hosts = %s\naccel = tcg\n"
+		 "remote_dir = %s/remote\nguest = %s/guest\n"
+		 "[disk q]\nformat = qcow2\nsize = 64M\n", dir, t->port, t->user, t->dir, kh,
+		 dir, dir);
+	tsshd_write_file(qb, text);
+	j = doctor(qb, &code);
+	CHECK(j && code == 0, "qemu over ssh: exit %d", code);
+	for (const char *const *w = (const char *const[]){ "ssh", "qemu", "qemu-img", "kvm",
+		"remote-dir", "guest", NULL }; *w; w++)
+		CHECK(!strcmp(field(j, *w, "status"), "ok"), "qemu over ssh: '%s' is '%s': %s", *w,
+		      field(j, *w, "status"), field(j, *w, "found"));
+	printf("ok   qemu over ssh: '%s'\n", field(j, "qemu", "found"));
+	json_decref(j);
+
+	/* 3. The node answers with Proxmox's tools on its PATH. */
 	port = tsshd_free_port();
 	snprintf(extra, sizeof(extra), "SetEnv PATH=%s:/usr/sbin:/usr/bin:/sbin:/bin\n", bin);
 	if (tsshd_start_extra(t, port, extra, &sshd) < 0) {
