@@ -198,22 +198,6 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* The kernel's boot_id (a random UUID made at every boot) into out[len]. */
-static int read_boot_id(struct ppriv *p, char *out, size_t len, bool quiet)
-{
-	const char *argv[] = { "cat", "/proc/sys/kernel/random/boot_id", NULL };
-	struct child_result res;
-	int rc = prun(p, argv, NULL, quiet, &res);
-
-	if (rc == 0) {
-		pc_last_line(res.out, out, len);
-		if (strlen(out) != 36)
-			rc = -EPROTO;
-	}
-	child_result_release(&res);
-	return rc;
-}
-
 static int find_node_name(struct node *n, struct ppriv *p)
 {
 	static const char *const argv[] = { "pvesh", "get", "/cluster/status",
@@ -978,7 +962,7 @@ static int proxmox_start_workload(struct node *n, const struct node_job *job)
 	/* Before anything of this cycle: the node's boot as the cut will find it. */
 	p->boot_after[0] = '\0';
 	p->cut = -1;
-	if ((rc = read_boot_id(p, p->boot_before, sizeof(p->boot_before), false)) < 0) {
+	if ((rc = nd_boot_id(p->r, p->boot_before, sizeof(p->boot_before))) < 0) {
 		pc_err(LOG_NODE, "cannot read the boot_id of '%s'", remote_name(p->r));
 		return rc;
 	}
@@ -1017,7 +1001,7 @@ static int check_boot(struct ppriv *p, int64_t end)
 {
 	int rc;
 
-	while ((rc = read_boot_id(p, p->boot_after, sizeof(p->boot_after), true)) < 0 &&
+	while ((rc = nd_boot_id(p->r, p->boot_after, sizeof(p->boot_after))) < 0 &&
 	       now_ms() < end)
 		usleep((useconds_t)p->poll_ms * 1000);
 	if (rc < 0) {

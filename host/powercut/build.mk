@@ -83,7 +83,7 @@ $(BUILD)/host/powercut/tests/test_verify: host/powercut/tests/test_verify.c $(PO
 $(BUILD)/host/powercut/tests/test_doctor: host/powercut/tests/test_doctor.c $(POWERCUT) \
 		$(MCUSIM) $(FW_ELF) host/ssh/tests/sshd_helper.c $(PCLIB_SAN_OBJS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) -Ihost/lib -Ihost/ssh/tests \
+	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) -Ihost/lib -Ihost/ssh/tests -Ihost/node/tests \
 		$(shell pkg-config --cflags jansson) -MMD -MP -o $@ $< host/ssh/tests/sshd_helper.c \
 		$(PCLIB_SAN_OBJS) $(PCLIB_LIBS) $(shell pkg-config --libs jansson)
 -include $(BUILD)/host/powercut/tests/test_doctor.d

@@ -700,32 +700,36 @@ static const struct step not_rebooted[] = {
 	{ { "CANCEL_FORWARD", "7000" }, 0 },
 };
 
+/* A one-disk bench on STORAGES, and the steps around a prepare that stops at its
+ * first disk: the VM created, and destroyed again by close. */
+#define BENCH1(storages, disk) \
+	"[bench]\nname = pvetest\n[relay]\ndriver = null\n" \
+	"[node]\ndriver = proxmox\nhost = pve1\nuser = root\nvmid = 9000\nstorages = " \
+	storages "\n[disk q]\nformat = qcow2\nsize = 1G\n" disk
+#define STEPS_VM_CREATED \
+	{ { "pvesh", "get", "/cluster/status", "--output-format", "json" }, 0, CLUSTER_STATUS }, \
+	{ { "qm", "create", "9000", "--name", "powercut-9000", "--onboot", "0", "--memory", \
+	    "1024", "--cores", "2", "--ostype", "l26" }, 0, "" }
+#define STEPS_VM_DESTROYED \
+	STATUS_STOPPED, \
+	{ { "qm", "destroy", "9000", "--purge", "1", "--destroy-unreferenced-disks", "1" }, 0, "" }
+
 /* Bench options that pve-storage cannot give the volume, refused before pvesm alloc
  * (Plugin.pm/Common.pm: qemu-img create gets only the storage's preallocation). */
-static const char *opts_cluster_text =
-	"[bench]\nname = pvetest\n[relay]\ndriver = null\n"
-	"[node]\ndriver = proxmox\nhost = pve1\nuser = root\nvmid = 9000\nstorages = local\n"
-	"[disk q]\nformat = qcow2\nsize = 1G\npreallocation = metadata\ncluster_size = 128K\n";
-static const char *opts_prealloc_text =
-	"[bench]\nname = pvetest\n[relay]\ndriver = null\n"
-	"[node]\ndriver = proxmox\nhost = pve1\nuser = root\nvmid = 9000\nstorages = local\n"
-	"[disk q]\nformat = qcow2\nsize = 1G\n";
+static const char *opts_cluster_text = BENCH1("local", "preallocation = metadata\n"
+					      "cluster_size = 128K\n");
+static const char *opts_prealloc_text = BENCH1("local", "");
 static const struct step opts_refused[] = {
-	{ { "pvesh", "get", "/cluster/status", "--output-format", "json" }, 0, CLUSTER_STATUS },
-	{ { "qm", "create", "9000", "--name", "powercut-9000", "--onboot", "0", "--memory",
-	    "1024", "--cores", "2", "--ostype", "l26" }, 0, "" },
+	STEPS_VM_CREATED,
 	{ { "pvesh", "get", "/storage/local", "--output-format", "json" }, 0,
 	  "{\"content\":\"images\",\"path\":\"/var/lib/vz\",\"storage\":\"local\","
 	  "\"type\":\"dir\"}" },
-	STATUS_STOPPED,
-	{ { "qm", "destroy", "9000", "--purge", "1", "--destroy-unreferenced-disks", "1" }, 0, "" },
+	STEPS_VM_DESTROYED,
 };
 /* The volume itself disagrees with the bench (qemu-img info after the alloc: here a
  * storage whose qemu-img made extended L2 entries): refused, and the volume freed. */
 static const struct step opts_volume_differs[] = {
-	{ { "pvesh", "get", "/cluster/status", "--output-format", "json" }, 0, CLUSTER_STATUS },
-	{ { "qm", "create", "9000", "--name", "powercut-9000", "--onboot", "0", "--memory",
-	    "1024", "--cores", "2", "--ostype", "l26" }, 0, "" },
+	STEPS_VM_CREATED,
 	{ { "pvesh", "get", "/storage/local", "--output-format", "json" }, 0,
 	  "{\"content\":\"images\",\"path\":\"/var/lib/vz\",\"storage\":\"local\","
 	  "\"type\":\"dir\",\"preallocation\":\"off\"}" },
@@ -734,32 +738,22 @@ static const struct step opts_volume_differs[] = {
 	{ CONTENT("local"), 0, "[{\"format\":\"qcow2\",\"vmid\":9000,\"volid\":\"" QVOL "\"}]" },
 	{ { "pvesm", "path", QVOL }, 0, QPATH "\n" },
 	QIMG_INFO(QPATH, 65536, "true"),
-	STATUS_STOPPED,
-	{ { "qm", "destroy", "9000", "--purge", "1", "--destroy-unreferenced-disks", "1" }, 0, "" },
+	STEPS_VM_DESTROYED,
 	{ CONTENT("local"), 0, "[{\"format\":\"qcow2\",\"vmid\":9000,\"volid\":\"" QVOL "\"}]" },
 	{ { "pvesm", "free", QVOL }, 0, "" },
 };
-static const char *opts_volume_text =
-	"[bench]\nname = pvetest\n[relay]\ndriver = null\n"
-	"[node]\ndriver = proxmox\nhost = pve1\nuser = root\nvmid = 9000\nstorages = local\n"
-	"[disk q]\nformat = qcow2\nsize = 1G\n";
+static const char *opts_volume_text = BENCH1("local", "");
 
 /* qcow2 (without backing) on an LVM storage that lacks snapshot-as-volume-chain:
  * LVMPlugin's alloc_lvm_image dies ("snapshot-as-volume-chain option need to be
  * enabled to use qcow2 format"), so prepare refuses it first, naming the option. */
-static const char *lvm_nochain_text =
-	"[bench]\nname = pvetest\n[relay]\ndriver = null\n"
-	"[node]\ndriver = proxmox\nhost = pve1\nuser = root\nvmid = 9000\nstorages = pc-lvm\n"
-	"[disk q]\nformat = qcow2\nsize = 1G\npreallocation = metadata\n";
+static const char *lvm_nochain_text = BENCH1("pc-lvm", "preallocation = metadata\n");
 static const struct step lvm_nochain[] = {
-	{ { "pvesh", "get", "/cluster/status", "--output-format", "json" }, 0, CLUSTER_STATUS },
-	{ { "qm", "create", "9000", "--name", "powercut-9000", "--onboot", "0", "--memory",
-	    "1024", "--cores", "2", "--ostype", "l26" }, 0, "" },
+	STEPS_VM_CREATED,
 	{ { "pvesh", "get", "/storage/pc-lvm", "--output-format", "json" }, 0,
 	  "{\"content\":\"images\",\"shared\":0,\"storage\":\"pc-lvm\",\"type\":\"lvm\","
 	  "\"vgname\":\"pclvm\"}" },
-	STATUS_STOPPED,
-	{ { "qm", "destroy", "9000", "--purge", "1", "--destroy-unreferenced-disks", "1" }, 0, "" },
+	STEPS_VM_DESTROYED,
 };
 
 /* powercut doctor --cut on the bench of test_cycle: every check ok, then one cut; the

@@ -22,6 +22,7 @@
 #include <jansson.h>
 
 #include "child.h"
+#include "e2e.h"
 #include "sshd_helper.h"
 
 static int failures;
@@ -31,12 +32,15 @@ static int failures;
 		       printf("\n"); failures++; } \
 } while (0)
 
-static char pc[PATH_MAX + 32], srcdir[PATH_MAX + 8];
+static struct e2e E;
 
-/* Run doctor --json on bench; its exit status into *code, its JSON returned. */
+/* Run doctor --json on bench (its run directory a private one); its exit status into
+ * *code, its JSON returned. */
 static json_t *doctor(const char *bench, int *code)
 {
-	const char *argv[] = { pc, "doctor", "--json", bench, NULL };
+	char run[PATH_MAX + 64];
+	snprintf(run, sizeof(run), "bench.run_dir=%s/run", E.tmp);
+	const char *argv[] = { E.powercut, "doctor", "--json", "--set", run, bench, NULL };
 	struct child_result r;
 	json_error_t e;
 	json_t *j;
@@ -79,7 +83,7 @@ static void test_sim(void)
 	char bench[PATH_MAX + 32];
 	int code;
 
-	snprintf(bench, sizeof(bench), "%s/rig/benches/sim.ini", srcdir);
+	snprintf(bench, sizeof(bench), "%s/rig/benches/sim.ini", E.root);
 	json_t *j = doctor(bench, &code);
 	CHECK(j && code == 0, "sim.ini: exit %d", code);
 	if (!j)
@@ -253,34 +257,23 @@ static void test_proxmox(const struct tsshd *t)
 
 int main(int argc, char **argv)
 {
+	static const char *const progs[] = { "qemu-storage-daemon", "nbdkit", NULL };
 	struct tsshd t;
 	const char *why;
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	int rc = e2e_start(&E, progs);
 
-	if (n < 0)
-		return 1;
-	exe[n] = 0;
-	/* build/host/powercut/tests/test_doctor: the binary in build/bin, the sources
-	 * two levels above build. */
-	for (int up = 0; up < 4; up++)
-		*strrchr(exe, '/') = 0;
-	snprintf(pc, sizeof(pc), "%s/bin/powercut", exe);
-	snprintf(srcdir, sizeof(srcdir), "%s/..", exe);
-	if (getenv("PC_SRCDIR"))
-		snprintf(srcdir, sizeof(srcdir), "%s", getenv("PC_SRCDIR"));
-	if (access(pc, X_OK) < 0) {
-		printf("skip: no powercut binary at %s\n", pc);
-		return 77;
-	}
+	if (rc)
+		return rc;
 	test_sim();
 	if (tsshd_setup(&t, &why) < 0) {
 		tsshd_teardown(&t);
+		e2e_cleanup(&E);
 		printf("%d failures\nskip: %s\n", failures, why);
 		return failures ? 1 : 77;
 	}
 	test_proxmox(&t);
 	tsshd_teardown(&t);
+	e2e_cleanup(&E);
 	printf("%d failures\n", failures);
 	return failures ? 1 : 0;
 }
