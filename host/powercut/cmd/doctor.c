@@ -122,6 +122,11 @@ static void doctor_relay(struct doctor *d)
 	if (ch >= s.channels) {
 		say(d, "pwrok", NODE_DR_FAIL, "set [relay] channel to one the board has",
 		    "channel %d: the board has %d", ch, s.channels);
+	} else if (s.state[ch] == RELAY_UNKNOWN) {
+		say(d, "pwrok", NODE_DR_WARN, rc->driver == RELAY_DRV_EXEC ? "set [relay] "
+		    "exec_status (exit 0 on, 1 off: scripts/relay/ipmi-power-status, "
+		    "scripts/relay/apc-pdu-outlet)" : "check the relay with `powercut relay status`",
+		    "channel %d: the relay's state cannot be read: PWR_OK not judged", ch);
 	} else if (s.state[ch] != RELAY_ON) {
 		say(d, "pwrok", NODE_DR_WARN, "`powercut relay on BENCH.ini`, then run doctor again",
 		    "channel %d is %s, not on: PWR_OK not judged", ch, relay_state_name(s.state[ch]));

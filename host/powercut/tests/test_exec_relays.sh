@@ -88,4 +88,25 @@ code 0 "$pc" relay off --for 50ms "$tmp/pdu.ini"
 sed -e "s|scripts/relay/|$root/scripts/relay/|" "$root/rig/benches/ipmi.ini" >"$tmp/ipmi.ini"
 code 0 "$pc" config show --json "$tmp/ipmi.ini"
 grep -q '"switches":"dc"' "$tmp/out" && ok "ipmi.ini: switches = dc" || bad "ipmi.ini lacks switches = dc"
+# doctor: an exec relay without exec_status cannot tell its state: a warning naming
+# the wrappers; with the PDU's status command the state is read (on).
+cat >"$tmp/nostatus.ini" <<EOF2
+[bench]
+name = nostatus
+run_dir = $tmp/run2
+[relay]
+driver = exec
+channels = 1
+exec_on = true
+exec_off = true
+[node]
+driver = sim
+[disk a]
+format = raw
+size = 64M
+EOF2
+code 0 "$pc" doctor --json "$tmp/nostatus.ini"
+grep -q '"check":"pwrok","fix":"set \[relay\] exec_status' "$tmp/out" && ok "doctor: exec_status missing is a warning with its fix" ||
+	{ bad "doctor did not flag the missing exec_status"; cat "$tmp/out"; }
+grep -q '"result":"warn"' "$tmp/out" && ok "doctor: result warn" || bad "doctor: result not warn"
 exit $fail
