@@ -1121,6 +1121,49 @@ static void test_chain_cycle(void **state)
 	end();
 }
 
+/* The chain cannot be activated after the reboot (its VG did not come up): as on a
+ * node where nothing activates Proxmox's LVs, /dev/pclvm/... does not exist and
+ * qemu-img check exits 1 without a report. The check says error (not clean), nothing
+ * is deactivated, and the cycle goes on to the guest's check. */
+static void test_chain_inactive(void **state)
+{
+	struct step st[sizeof(chain_cycle) / sizeof(chain_cycle[0])];
+	size_t n = sizeof(chain_cycle) / sizeof(chain_cycle[0]), k = 0;
+	struct node_job job;
+	struct node_disk_result res[2];
+	bool after_cut = false;
+
+	for (size_t i = 0; i < n; i++) {
+		st[k] = chain_cycle[i];
+		after_cut |= !strcmp(st[k].argv[0], "WAIT_UP");
+		if (after_cut && !strcmp(st[k].argv[0], "lvchange") && !strcmp(st[k].argv[1], "-aey")) {
+			st[k].status = 5;
+			st[k].err = "  Volume group \"pclvm\" not found\n  Cannot process volume group "
+				    "pclvm\n";
+		} else if (after_cut && !strcmp(st[k].argv[0], "lvchange")) {
+			continue;	/* no deactivation of what was never activated */
+		} else if (!strcmp(st[k].argv[0], "qemu-img") && !strcmp(st[k].argv[1], "check")) {
+			st[k].status = 1;
+			st[k].out = "";
+			st[k].err = "qemu-img: Could not open '" CPATH "': Could not open '" CPATH
+				    "': No such file or directory\n";
+		}
+		k++;
+	}
+	chain_job(&job);
+	begin_prepared(st, k, chain_text);
+	assert_int_equal(node_proxmox_ops.start_workload(&node, &job), 0);
+	assert_int_equal(node_proxmox_ops.power_lost(&node, CUT_POWER), 0);
+	check_after_cut(&job, res);
+	assert_string_equal(check_result(res[0].checks, "qemu-img-check"), "error");
+	for (int i = 0; i < 2; i++) {
+		unlink(res[i].report_path);
+		json_decref(res[i].checks);
+		free(res[i].report_path);
+	}
+	end();
+}
+
 static void test_chain_snapshot_fails(void **state)
 {
 	struct node_job job;
@@ -1389,6 +1432,7 @@ int main(void)
 		cmocka_unit_test(test_config_errors),
 		cmocka_unit_test(test_chain_cycle),
 		cmocka_unit_test(test_chain_snapshot_fails),
+		cmocka_unit_test(test_chain_inactive),
 		cmocka_unit_test(test_chain_baseline_fails),
 		cmocka_unit_test(test_chain_refused),
 		cmocka_unit_test(test_not_rebooted),
