@@ -104,6 +104,8 @@ int cmd_status(struct pc_ctx *ctx);
 extern const struct cmd_opt status_opts[];
 int cmd_serve(struct pc_ctx *ctx);
 extern const struct cmd_opt serve_opts[];
+int cmd_doctor(struct pc_ctx *ctx);
+extern const struct cmd_opt doctor_opts[];
 extern const struct cmd_opt help_opts[], version_opts[], relay_opts[], db_opts[], config_opts[];
 
 #endif

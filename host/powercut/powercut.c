@@ -46,6 +46,10 @@ const struct cmd commands[] = {
 	  "where a campaign is: cycle n of N, ETA, the last cycle, the controls, the node" },
 	{ "serve", cmd_serve, serve_opts, 0, "serve [--listen ADDR:PORT] [--refresh S] DB",
 	  "serve the report live over HTTP, with Prometheus metrics at /metrics" },
+	{ "doctor", cmd_doctor, doctor_opts, NEEDS_BENCH | NEEDS_LOCK | HAS_JSON,
+	  "doctor [--cut] [--json] BENCH.ini",
+	  "check a bench before its first night: relay, node, storages, space (each ok, "
+	  "warn or fail with a fix; read-only unless --cut)" },
 	{ 0 }
 };
 
