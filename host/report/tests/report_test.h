@@ -6,11 +6,34 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 static const char *chromium = "/usr/bin/chromium";
+
+/* The build directory and its bin/ (this program is BUILD/host/report/tests/NAME),
+ * and a fresh temporary directory named after the test (removed by rm_tmp). */
+static void test_dirs(char *bin, size_t nbin, char *build, size_t nbuild, char *tmp,
+		      size_t ntmp, const char *name)
+{
+	const char *t = getenv("TMPDIR");
+
+	assert_int_equal(pc_exe_dir(bin, nbin), 0);
+	snprintf(build, nbuild, "%.4000s/../../..", bin);
+	snprintf(bin, nbin, "%.4000s/bin", build);
+	snprintf(tmp, ntmp, "%s/pc-%s-XXXXXX", t && *t ? t : "/tmp", name);
+	assert_non_null(mkdtemp(tmp));
+}
+
+static void rm_tmp(const char *tmp)
+{
+	const char *argv[] = { "rm", "-rf", "--", tmp, NULL };
+	struct child_result r;
+	if (child_run(argv, NULL, 30000, &r) == 0)
+		child_result_release(&r);
+}
 
 /* Run to completion: the exit status, 128 + signal, or a negative errno. */
 static int run(const char *const *argv, struct child_result *r, int timeout_ms)

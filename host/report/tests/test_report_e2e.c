@@ -91,24 +91,14 @@ static json_t *report_json(void)
 
 static int setup(void **state)
 {
-	const char *t = getenv("TMPDIR");
-
-	assert_int_equal(pc_exe_dir(bin, sizeof(bin)), 0);
-	/* BUILD/host/report/tests -> BUILD */
-	snprintf(build, sizeof(build), "%.4000s/../../..", bin);
-	snprintf(bin, sizeof(bin), "%.4000s/bin", build);
-	snprintf(tmp, sizeof(tmp), "%s/pc-report-e2e-XXXXXX", t && *t ? t : "/tmp");
-	assert_non_null(mkdtemp(tmp));
+	test_dirs(bin, sizeof(bin), build, sizeof(build), tmp, sizeof(tmp), "report-e2e");
 	snprintf(db, sizeof(db), "%s/c.db", tmp);
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	const char *argv[] = { "rm", "-rf", "--", tmp, NULL };
-	struct child_result r;
-	if (child_run(argv, NULL, 30000, &r) == 0)
-		child_result_release(&r);
+	rm_tmp(tmp);
 	return 0;
 }
 

@@ -459,7 +459,6 @@ static void test_serve_running(void **state)
 
 static int setup(void **state)
 {
-	const char *t = getenv("TMPDIR");
 	const char *argv[] = { "curl", "--version", NULL };
 	struct child_result r;
 
@@ -468,21 +467,14 @@ static int setup(void **state)
 		exit(77);
 	}
 	child_result_release(&r);
-	assert_int_equal(pc_exe_dir(bin, sizeof(bin)), 0);
-	snprintf(build, sizeof(build), "%.4000s/../../..", bin);
-	snprintf(bin, sizeof(bin), "%.4000s/bin", build);
-	snprintf(tmp, sizeof(tmp), "%s/pc-serve-XXXXXX", t && *t ? t : "/tmp");
-	assert_non_null(mkdtemp(tmp));
+	test_dirs(bin, sizeof(bin), build, sizeof(build), tmp, sizeof(tmp), "serve");
 	snprintf(db, sizeof(db), "%s/c.db", tmp);
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	const char *argv[] = { "rm", "-rf", "--", tmp, NULL };
-	struct child_result r;
-	if (child_run(argv, NULL, 30000, &r) == 0)
-		child_result_release(&r);
+	rm_tmp(tmp);
 	return 0;
 }
 
