@@ -129,12 +129,17 @@ int checker_finish(struct checker *k, double seconds);
 /* Target I/O (io_file.c, io_nbd.c): each returns 0 or a negative errno. */
 int file_open_target(const struct agent_opts *o, bool writing, uint64_t *size);
 int file_baseline(struct core *c);
+/* With the baseline existing: one flush before the first write, sent to the ledger
+ * (covers 0), which makes what the disk held durable (docs/oracle.md, "Durable
+ * memory"). */
+int file_carry_flush(struct core *c);
 int file_write_run(struct core *c);
 int file_check(const struct agent_opts *o, struct checker *k, uint64_t nblocks);
 void file_close_target(void);
 #ifdef PC_AGENT_NBD
 int nbd_open_target(const struct agent_opts *o, uint64_t *size);
 int nbd_baseline(struct core *c);
+int nbd_carry_flush(struct core *c);
 int nbd_write_run(struct core *c);
 int nbd_check(const struct agent_opts *o, struct checker *k, uint64_t nblocks);
 void nbd_close_target(void);

@@ -116,6 +116,23 @@ int file_baseline(struct core *c)
 	return 0;
 }
 
+int file_carry_flush(struct core *c)
+{
+	uint64_t id, covers;
+
+	pthread_mutex_lock(&c->mu);
+	covers = core_flush_begin(c, &id);
+	pthread_mutex_unlock(&c->mu);
+	int64_t t = agent_now_ns();
+	if (fdatasync(fd) < 0) {
+		int rc = -errno;
+		agent_log("cannot flush '%s' before the first write: %s", c->o->target, strerror(-rc));
+		return rc;
+	}
+	core_flush_done(c, id, covers, t);
+	return 0;
+}
+
 static void do_flush(struct core *c)
 {
 	uint64_t id, covers;

@@ -53,6 +53,22 @@ static int drain(void)
 	return 0;
 }
 
+int nbd_carry_flush(struct core *c)
+{
+	uint64_t id, covers;
+
+	pthread_mutex_lock(&c->mu);
+	covers = core_flush_begin(c, &id);
+	pthread_mutex_unlock(&c->mu);
+	int64_t t = agent_now_ns();
+	if (nbd_flush(h, 0) < 0) {
+		agent_log("cannot flush '%s' before the first write: %s", c->o->target, nbd_get_error());
+		return -EIO;
+	}
+	core_flush_done(c, id, covers, t);
+	return 0;
+}
+
 int nbd_baseline(struct core *c)
 {
 	const struct agent_opts *o = c->o;

@@ -81,6 +81,9 @@ struct node_ops {
 struct node_env {
 	const char *bin_dir;		/* build/bin: agents, and ../guest, ../lib */
 	const char *work_dir;		/* a private directory for images, logs, reports */
+	/* Where [disk] keep = yes disks live across cycles (one subdirectory each): the
+	 * campaign's, outliving every cycle. NULL: kept disks are refused. */
+	const char *keep_dir;
 };
 
 struct node {
@@ -116,6 +119,9 @@ json_t *node_collect(struct node *n);
 bool node_powered(struct node *n);
 
 void node_disk_result_release(struct node_disk_result *r);
+/* Real-node drivers re-create their disks every cycle: a kept disk, or the disk
+ * model's forgetful control, is refused with a message naming the disk (true). */
+bool node_disk_refuse_kept(const struct cfg_disk *d, const char *driver);
 /* Append {"kind", "result"[, "detail"]} to a disk's checks array; takes detail.
  * Inline so that a driver's unit test links the driver alone. */
 static inline void node_check_add(json_t *checks, const char *kind, const char *result,

@@ -140,6 +140,10 @@ static int remote_node_open(struct node *n)
 	p->n = n->cfg->n_disks;
 	p->lvm = -1;
 	for (size_t i = 0; i < p->n; i++) {
+		if (node_disk_refuse_kept(n->cfg->disks[i], "qemu-remote")) {
+			free(p);
+			return -ENOTSUP;
+		}
 		if (n->cfg->disks[i]->format != DISK_LVMTHIN)
 			continue;
 		if (p->lvm >= 0) {

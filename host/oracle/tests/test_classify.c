@@ -28,6 +28,7 @@ static struct cls_block blk(int A, int F, const struct cls_run *runs, size_t nru
 {
 	struct cls_block b = { .block = 42, .runs = runs, .nruns = nruns };
 	b.led.acked = A >= 0;
+	b.led.baselined = A >= 0;
 	b.led.newest_acked = A >= 0 ? (uint32_t)A : 0;
 	b.led.flushed = F >= 0;
 	b.led.newest_flushed = F >= 0 ? (uint32_t)F : 0;
@@ -169,8 +170,8 @@ static void test_bad_runs_rejected(void **state)
 /* Worked example 11: block 10's gen 4 (ack index 100) lost, block 11's gen 2 persisted. */
 static void anomaly_case(uint64_t wm11, bool expect)
 {
-	struct cls_ack a10[] = { { 3, 50 }, { 4, 100 } };
-	struct cls_ack a11[] = { { 1, 20 }, { 2, 160 } };
+	struct cls_ack a10[] = { { 3, 50, 0 }, { 4, 100, 0 } };
+	struct cls_ack a11[] = { { 1, 20, 0 }, { 2, 160, 0 } };
 	struct cls_run r10[] = { gen_run(0, SPB, 3, 40) };
 	struct cls_run r11[] = { gen_run(0, SPB, 2, wm11) };
 	struct cls_block b[2] = { blk(4, 0, r10, 1), blk(2, 0, r11, 1) };

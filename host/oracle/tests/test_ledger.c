@@ -277,12 +277,12 @@ static void test_prune_scope(void **state)
 	const char *sql =
 		/* cycle 10 disk 0: block 1 gens 1..3 (ack 0..2), block 2 gen 1 FUA (ack 3), block 3
 		 * gen 1 (ack 4); one flush covering acks < 2, an earlier one covering < 1. */
-		"INSERT INTO oracle_ack VALUES (31,10,0,1,1,0,1,0,0,0,0),(31,10,0,1,2,0,2,1,0,0,0),"
-		" (31,10,0,1,3,0,3,2,0,0,0),(31,10,0,2,1,1,4,3,0,0,0),(31,10,0,3,1,0,5,4,0,0,0);"
-		"INSERT INTO oracle_flush VALUES (31,10,0,1,1,0,0,0),(31,10,0,2,2,0,0,0);"
+		"INSERT INTO oracle_ack VALUES (31,10,0,1,1,0,1,0,0,0,0,NULL),(31,10,0,1,2,0,2,1,0,0,0,NULL),"
+		" (31,10,0,1,3,0,3,2,0,0,0,NULL),(31,10,0,2,1,1,4,3,0,0,0,NULL),(31,10,0,3,1,0,5,4,0,0,0,NULL);"
+		"INSERT INTO oracle_flush VALUES (31,10,0,1,1,0,0,0,NULL),(31,10,0,2,2,0,0,0,NULL);"
 		/* the same cycle on disk 1, and cycle 11 on disk 0: each with a flush covering all */
-		"INSERT INTO oracle_ack VALUES (31,10,1,1,1,0,1,0,0,0,0),(31,11,0,1,1,0,1,0,0,0,0);"
-		"INSERT INTO oracle_flush VALUES (31,10,1,1,9,0,0,0),(31,11,0,1,9,0,0,0);";
+		"INSERT INTO oracle_ack VALUES (31,10,1,1,1,0,1,0,0,0,0,NULL),(31,11,0,1,1,0,1,0,0,0,0,NULL);"
+		"INSERT INTO oracle_flush VALUES (31,10,1,1,9,0,0,0,NULL),(31,11,0,1,9,0,0,0,NULL);";
 	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
 	assert_int_equal(ledger_prune(db, CAMPAIGN, 10, 0), 5);
 	sqlite3_close(db);
