@@ -248,14 +248,3 @@ void node_disk_result_release(struct node_disk_result *r)
 		free(r->report_path);
 	r->report_path = NULL;
 }
-
-bool node_disk_refuse_kept(const struct cfg_disk *d, const char *driver)
-{
-	if (d->keep)
-		pc_err(LOG_NODE, "disk '%s': keep = yes is not built for node driver '%s', which "
-		       "creates its disks again every cycle; use the simulated bench", d->name, driver);
-	else if (d->control == CONTROL_FORGETFUL)
-		pc_err(LOG_NODE, "disk '%s': the forgetful control is a part of the simulated "
-		       "disk model; node driver '%s' cannot run it", d->name, driver);
-	return d->keep || d->control == CONTROL_FORGETFUL;
-}
