@@ -636,6 +636,65 @@ static void test_survives_sigkill(void **state)
 	assert_int_equal(count("SELECT COUNT(*) FROM oracle_gap WHERE cycle = 8"), 0);
 }
 
+/* Phases: a pass before the next cycle, written under this cycle's number, is another
+ * run (its own phase, marked a pass, its ack indices from 0 without a gap); every row
+ * names its session; a ledger started again during a cycle goes on in that phase. */
+static void test_phases(void **state)
+{
+	static unsigned char buf[8192];
+	struct ledger *l = start(4);
+	int fd = dial(ledger_port(l));
+	size_t n = hello(buf, TOKEN, CAMPAIGN, 4);
+	n += acks(buf + n, 4, 3, 0);
+	n += flush(buf + n, 4, 1, 3);
+	send_all(fd, buf, n);
+	assert_int_equal(ledger_quiesce(l, 50, 5000), 0);
+	close(fd);
+	ledger_set_pass(l, 4);
+	fd = dial(ledger_port(l));
+	n = hello(buf, TOKEN, CAMPAIGN, 4);
+	n += acks(buf + n, 4, 2, 0);
+	send_all(fd, buf, n);
+	assert_int_equal(ledger_quiesce(l, 50, 5000), 0);
+	close(fd);
+	ledger_set_cycle(l, 5);
+	fd = dial(ledger_port(l));
+	n = hello(buf, TOKEN, CAMPAIGN, 5);
+	n += acks(buf + n, 5, 4, 0);
+	send_all(fd, buf, n);
+	assert_int_equal(ledger_quiesce(l, 50, 5000), 0);
+	close(fd);
+	ledger_free(l);
+
+	assert_int_equal(count("SELECT COUNT(DISTINCT phase) FROM oracle_session WHERE cycle = 4"), 2);
+	assert_int_equal(count("SELECT COUNT(*) FROM oracle_session WHERE cycle = 4 AND pass = 1"), 1);
+	assert_int_equal(count("SELECT COUNT(*) FROM oracle_ack a JOIN oracle_session s ON"
+			       " s.id = a.session WHERE s.pass = 1 AND a.ack_index < 2"), 2);
+	assert_int_equal(count("SELECT COUNT(*) FROM oracle_ack WHERE session IS NULL"), 0);
+	assert_int_equal(count("SELECT COUNT(*) FROM oracle_flush f JOIN oracle_session s ON"
+			       " s.id = f.session WHERE s.pass = 0 AND s.cycle = 4"), 1);
+	assert_int_equal(count("SELECT COUNT(*) FROM oracle_gap"), 0);
+	sqlite3 *db = db_open();
+	int64_t p4 = 0, p5 = 0;
+	assert_int_equal(ledger_cycle_phase(db, CAMPAIGN, 4, 0, &p4), 1);
+	assert_int_equal(ledger_cycle_phase(db, CAMPAIGN, 5, 0, &p5), 1);
+	sqlite3_close(db);
+	assert_int_equal(count("SELECT MIN(phase) FROM oracle_session WHERE cycle = 4"), p4);
+	assert_true(p5 > p4);
+
+	/* The host restarts during cycle 5: the agent's next acks go on in its phase. */
+	l = start(5);
+	fd = dial(ledger_port(l));
+	n = hello(buf, TOKEN, CAMPAIGN, 5);
+	n += acks(buf + n, 5, 2, 4);
+	send_all(fd, buf, n);
+	assert_int_equal(ledger_quiesce(l, 50, 5000), 0);
+	close(fd);
+	ledger_free(l);
+	assert_int_equal(count("SELECT COUNT(DISTINCT phase) FROM oracle_session WHERE cycle = 5"), 1);
+	assert_int_equal(count("SELECT COUNT(*) FROM oracle_gap"), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -647,6 +706,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_replies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prune_scope, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_survives_sigkill, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_phases, setup, teardown),
 	};
 	log_set_level(LOG_WARN);
 	return cmocka_run_group_tests(tests, NULL, NULL);
