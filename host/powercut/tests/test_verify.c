@@ -186,10 +186,33 @@ static void test_errors(void **state)
 	child_result_release(&r);
 }
 
+/* A pass written later under the same cycle number (a backing chain's baseline for the
+ * next cycle) with another seed and span: verify still checks with what the cycle's own
+ * run wrote with, the first session of its phase, not the newest session. */
+static void test_later_pass_not_taken(void **state)
+{
+	struct child_result r;
+	struct store *st = store_open(db_path, 0);
+	assert_non_null(st);
+	assert_int_equal(sqlite3_exec(store_db(st), "INSERT INTO oracle_session (campaign, cycle,"
+		" disk, peer, block_size, span_blocks, seed, agent_hello_ns, host_hello_ns, phase, pass)"
+		" SELECT campaign, cycle, disk, 'pass', 512, 64, 12345, 0, 0, phase + 1, 1 FROM"
+		" oracle_session WHERE cycle = 1 LIMIT 1", NULL, NULL, NULL), SQLITE_OK);
+	store_close(st);
+	const char *args[] = { "verify", db_path, img, "--campaign", CAMPAIGN, "--cycle", "1",
+			       "--disk", "0", NULL };
+	int rc = powercut(&r, args);
+	if (rc != 0)
+		fail_msg("verify exited %d: %s%s", rc, r.out, r.err);
+	assert_non_null(strstr(r.out, "1024 blocks: ok 1024"));
+	child_result_release(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_nothing_lost),
+		cmocka_unit_test(test_later_pass_not_taken),
 		cmocka_unit_test(test_zeroed_block_is_a_violation),
 		cmocka_unit_test(test_errors),
 	};
