@@ -376,6 +376,31 @@ static void test_implausible(void **state)
 	assert_false(b.implausible);
 }
 
+/* A torn block in the ordering anomaly: its lost generations give L, and its newest
+ * sector of this cycle is compared with L as a whole block's would be. */
+static void test_torn_ordering_anomaly(void **state)
+{
+	struct cls_ack a0[] = { { 1, 10, 0 }, { 2, 30, 0 } };
+	struct cls_ack a1[] = { { 1, 5, 0 } };
+	/* Block 0: torn between gen 2 (watermark 25) and gen 1: gen 2 (ack 30) lost in part. */
+	struct cls_run r0[] = { gen_run(0, 4, 2, 25), gen_run(4, 4, 1, 8) };
+	/* Block 1: its gen 2 persisted, submitted with watermark 40 > 30. */
+	struct cls_run r1[] = { gen_run(0, SPB, 2, 40) };
+	struct cls_block b[2] = { blk(2, 0, r0, 2), blk(1, 0, r1, 1) };
+	b[0].led.acks = a0; b[0].led.nacks = 2;
+	b[1].led.acks = a1; b[1].led.nacks = 1;
+	struct cls_cycle c = { .cycle = CYCLE, .spb = SPB };
+
+	assert_int_equal(cls_cycle_classify(&c, b, 2), 0);
+	assert_int_equal(b[0].cls, CLS_TORN);
+	assert_int_equal(b[0].lost_min_ack, 30);
+	assert_true(b[1].anomaly);
+	assert_false(b[0].anomaly);	/* its newest sector's watermark 25 < 30 */
+	r1[0].watermark = 20;
+	assert_int_equal(cls_cycle_classify(&c, b, 2), 0);
+	assert_false(b[1].anomaly);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -400,6 +425,7 @@ int main(void)
 		cmocka_unit_test(test_carried_damage_once),
 		cmocka_unit_test(test_stale_same_generation),
 		cmocka_unit_test(test_implausible),
+		cmocka_unit_test(test_torn_ordering_anomaly),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

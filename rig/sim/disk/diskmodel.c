@@ -342,7 +342,8 @@ static int forget_range(struct diskmodel *dm)
 			k = 0;
 		fclose(f);
 	}
-	/* Steps of 5 visit every slot before one comes again (slots is a power of 2). */
+	/* Steps of 5 visit every slot before one comes again (unless slots is a multiple
+	 * of 5: a power of 2 with the default spans). */
 	dm->forgot_off = (uint64_t)(k * 5 % slots) * len;
 	dm->forgot_len = len;
 	if ((f = fopen(cnt, "we"))) {
