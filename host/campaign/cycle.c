@@ -396,6 +396,10 @@ static json_t *disk_json(const struct node_disk_result *r, const struct disk_out
 		json_object_set_new(j, "violations", json_integer((json_int_t)o->v.cycle.violations));
 		json_object_set_new(j, "anomalies", json_integer((json_int_t)o->v.cycle.anomalies));
 		json_object_set_new(j, "gaps", json_integer((json_int_t)o->v.gaps));
+		/* docs/oracle.md: a lost tail, carried durable data lost, implausible records */
+		json_object_set_new(j, "tail_gap", json_integer((json_int_t)o->v.tail_gap));
+		json_object_set_new(j, "carried_lost", json_integer((json_int_t)o->v.cycle.carried_lost));
+		json_object_set_new(j, "implausible", json_integer((json_int_t)o->v.cycle.implausible));
 		json_object_set_new(j, "since_flush_ms", json_real(o->v.cycle.since_flush_ns / 1e6));
 	}
 	return j;
