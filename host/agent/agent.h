@@ -107,6 +107,9 @@ bool core_complete(struct core *c, const struct witem *w, bool fua, int64_t subm
 uint64_t core_flush_begin(struct core *c, uint64_t *id);
 /* Record a completed flush (takes c->mu). */
 void core_flush_done(struct core *c, uint64_t id, uint64_t covers, int64_t submit_ns);
+/* A flush from begin to done around dev_flush (0 or a negative errno), without c->mu
+ * held; recorded only when it succeeded. Returns dev_flush's result. */
+int core_flush_sync(struct core *c, int (*dev_flush)(void));
 
 /* Check phase (check.c). The reader takes slots in ring order (0, 1, ..
  * CHECK_SLOTS-1, 0, ...), fills each with the next consecutive blocks and hands it

@@ -53,20 +53,18 @@ static int drain(void)
 	return 0;
 }
 
+static int nbd_flush_now(void)
+{
+	return nbd_flush(h, 0) < 0 ? -EIO : 0;
+}
+
 int nbd_carry_flush(struct core *c)
 {
-	uint64_t id, covers;
+	int rc = core_flush_sync(c, nbd_flush_now);
 
-	pthread_mutex_lock(&c->mu);
-	covers = core_flush_begin(c, &id);
-	pthread_mutex_unlock(&c->mu);
-	int64_t t = agent_now_ns();
-	if (nbd_flush(h, 0) < 0) {
+	if (rc)
 		agent_log("cannot flush '%s' before the first write: %s", c->o->target, nbd_get_error());
-		return -EIO;
-	}
-	core_flush_done(c, id, covers, t);
-	return 0;
+	return rc;
 }
 
 int nbd_baseline(struct core *c)

@@ -647,31 +647,32 @@ static void wait_count(const char *sql, int64_t want)
 	assert_int_equal(count(sql), want);
 }
 
-static void test_phases(void **state)
+/* One agent run on l: a hello of cycle, n acks from ack index first (and a flush
+ * covering them with flush), sent and stored (want: the acks stored in all by then). */
+static void run_on(struct ledger *l, uint32_t cycle, uint32_t n, uint64_t first, bool with_flush,
+		   int64_t want)
 {
 	static unsigned char buf[8192];
-	struct ledger *l = start(4);
 	int fd = dial(ledger_port(l));
-	size_t n = hello(buf, TOKEN, CAMPAIGN, 4);
-	n += acks(buf + n, 4, 3, 0);
-	n += flush(buf + n, 4, 1, 3);
-	send_all(fd, buf, n);
-	wait_count("SELECT COUNT(*) FROM oracle_flush", 1);
+	size_t k = hello(buf, TOKEN, CAMPAIGN, cycle);
+	k += acks(buf + k, cycle, n, first);
+	if (with_flush)
+		k += flush(buf + k, cycle, 1, first + n);
+	send_all(fd, buf, k);
+	wait_count("SELECT COUNT(*) FROM oracle_ack", want);
+	if (with_flush)
+		wait_count("SELECT COUNT(*) FROM oracle_flush", 1);
 	close(fd);
+}
+
+static void test_phases(void **state)
+{
+	struct ledger *l = start(4);
+	run_on(l, 4, 3, 0, true, 3);
 	ledger_set_pass(l, 4);
-	fd = dial(ledger_port(l));
-	n = hello(buf, TOKEN, CAMPAIGN, 4);
-	n += acks(buf + n, 4, 2, 0);
-	send_all(fd, buf, n);
-	wait_count("SELECT COUNT(*) FROM oracle_ack", 5);
-	close(fd);
+	run_on(l, 4, 2, 0, false, 5);
 	ledger_set_cycle(l, 5);
-	fd = dial(ledger_port(l));
-	n = hello(buf, TOKEN, CAMPAIGN, 5);
-	n += acks(buf + n, 5, 4, 0);
-	send_all(fd, buf, n);
-	wait_count("SELECT COUNT(*) FROM oracle_ack", 9);
-	close(fd);
+	run_on(l, 5, 4, 0, false, 9);
 	ledger_free(l);
 
 	assert_int_equal(count("SELECT COUNT(DISTINCT phase) FROM oracle_session WHERE cycle = 4"), 2);
@@ -692,12 +693,7 @@ static void test_phases(void **state)
 
 	/* The host restarts during cycle 5: the agent's next acks go on in its phase. */
 	l = start(5);
-	fd = dial(ledger_port(l));
-	n = hello(buf, TOKEN, CAMPAIGN, 5);
-	n += acks(buf + n, 5, 2, 4);
-	send_all(fd, buf, n);
-	wait_count("SELECT COUNT(*) FROM oracle_ack", 11);
-	close(fd);
+	run_on(l, 5, 2, 4, false, 11);
 	ledger_free(l);
 	assert_int_equal(count("SELECT COUNT(DISTINCT phase) FROM oracle_session WHERE cycle = 5"), 1);
 	assert_int_equal(count("SELECT COUNT(*) FROM oracle_gap"), 0);

@@ -73,21 +73,34 @@ static void flush(sqlite3 *db, uint32_t cycle, int64_t sess, int covers)
 	    cycle, DISK, covers, (long long)sess);
 }
 
-/* A check report: every block as given by kinds[b] ('z' zero, or a generation record of
- * cycle cyc[b], gen gen[b], seq seq[b]). */
-static FILE *report(uint32_t cycle, const char *kinds, const uint32_t *cyc, const uint32_t *gen,
-		    const uint64_t *seq)
+/* What a check read back: every block a generation record of cycle cyc[b], gen gen[b],
+ * seq seq[b], or zeroes where kinds[b] is 'z'. */
+struct readback {
+	uint32_t cyc[NBLOCKS], gen[NBLOCKS];
+	uint64_t seq[NBLOCKS];
+	char kinds[NBLOCKS];
+};
+
+/* Every block generation 0 of cycle (the baseline as written). */
+static void readback_init(struct readback *rb, uint32_t cycle)
+{
+	for (int b = 0; b < NBLOCKS; b++)
+		rb->cyc[b] = cycle, rb->gen[b] = 0, rb->seq[b] = 0, rb->kinds[b] = 'g';
+}
+
+/* rb as the check report of cycle (a temporary file, rewound). */
+static FILE *report(uint32_t cycle, const struct readback *rb)
 {
 	FILE *f = tmpfile();
 	assert_non_null(f);
 	fprintf(f, "{\"type\":\"check\",\"version\":2,\"campaign\":%d,\"cycle\":%u,\"disk\":%d,"
 		"\"block_size\":%d,\"span_blocks\":%d}\n", CAMPAIGN, cycle, DISK, BS, NBLOCKS);
 	for (int b = 0; b < NBLOCKS; b++) {
-		if (kinds[b] == 'z')
+		if (rb->kinds[b] == 'z')
 			fprintf(f, "{\"b\":%d,\"n\":1,\"k\":\"zero\"}\n", b);
 		else
 			fprintf(f, "{\"b\":%d,\"n\":1,\"k\":\"gen\",\"c\":%u,\"g\":%u,\"m\":0,\"q\":%llu}\n",
-				b, cyc[b], gen[b], (unsigned long long)seq[b]);
+				b, rb->cyc[b], rb->gen[b], (unsigned long long)rb->seq[b]);
 	}
 	fprintf(f, "{\"type\":\"end\",\"blocks\":%d,\"bytes\":0,\"seconds\":0}\n", NBLOCKS);
 	rewind(f);
@@ -107,17 +120,15 @@ static void verify(sqlite3 *db, uint32_t cycle, FILE *f, struct oracle_verify_re
 static void test_kept_disk_memory(void **state)
 {
 	sqlite3 *db = db_new();
-	uint32_t cyc[NBLOCKS], gen[NBLOCKS];
-	uint64_t seq[NBLOCKS] = { 0 };
-	char kinds[NBLOCKS + 1];
+	struct readback rb;
 	struct oracle_verify_result r;
 
 	int64_t s1 = session(db, 1, 1, false, -1);
 	baseline(db, 1, s1);
 	ack(db, 1, s1, 2, 1, 1, 0);
-	for (int b = 0; b < NBLOCKS; b++)
-		cyc[b] = 1, gen[b] = b == 2, seq[b] = b == 2, kinds[b] = 'g';
-	FILE *f1 = report(1, kinds, cyc, gen, seq);
+	readback_init(&rb, 1);
+	rb.gen[2] = 1, rb.seq[2] = 1;
+	FILE *f1 = report(1, &rb);
 	verify(db, 1, f1, &r);
 	assert_int_equal(r.cycle.violations, 0);
 	rewind(f1);
@@ -125,8 +136,8 @@ static void test_kept_disk_memory(void **state)
 	fclose(f1);
 
 	int64_t s2 = session(db, 2, 2, false, -1);
-	kinds[5] = 'z';
-	FILE *f2 = report(2, kinds, cyc, gen, seq);
+	rb.kinds[5] = 'z';
+	FILE *f2 = report(2, &rb);
 	verify(db, 2, f2, &r);			/* no flush in cycle 2 yet */
 	assert_int_equal(r.cycle.violations, 0);
 	assert_int_equal(r.cycle.count[CLS_UNFLUSHED_LOST_ZERO], 1);
@@ -137,16 +148,16 @@ static void test_kept_disk_memory(void **state)
 	assert_int_equal(r.cycle.count[CLS_FLUSHED_LOST_ZERO], 1);
 	assert_int_equal(r.cycle.carried_lost, 1);
 	/* Block 2 rolled back from the remembered gen 1 to the baseline: flushed lost. */
-	kinds[5] = 'g';
-	gen[2] = 0, seq[2] = 0;
+	rb.kinds[5] = 'g';
+	rb.gen[2] = 0, rb.seq[2] = 0;
 	fclose(f2);
-	f2 = report(2, kinds, cyc, gen, seq);
+	f2 = report(2, &rb);
 	verify(db, 2, f2, &r);
 	assert_int_equal(r.cycle.count[CLS_FLUSHED_LOST_OLDER], 1);
 	/* Its gen 1 with another seq: not the write that was remembered. */
-	gen[2] = 1, seq[2] = 9;
+	rb.gen[2] = 1, rb.seq[2] = 9;
 	fclose(f2);
-	f2 = report(2, kinds, cyc, gen, seq);
+	f2 = report(2, &rb);
 	verify(db, 2, f2, &r);
 	assert_int_equal(r.cycle.count[CLS_MISDIRECTED], 1);
 	fclose(f2);
@@ -160,9 +171,7 @@ static void test_kept_disk_memory(void **state)
 static void test_backing_chain_memory(void **state)
 {
 	sqlite3 *db = db_new();
-	uint32_t cyc[NBLOCKS], gen[NBLOCKS];
-	uint64_t seq[NBLOCKS] = { 0 };
-	char kinds[NBLOCKS + 1];
+	struct readback rb;
 	struct oracle_verify_result r;
 
 	int64_t w3 = session(db, 3, 10, false, -1);	/* cycle 3's workload */
@@ -173,15 +182,15 @@ static void test_backing_chain_memory(void **state)
 	flush(db, 3, p3, 1);
 	int64_t s4 = session(db, 4, 12, false, -1);
 	flush(db, 4, s4, 0);
-	for (int b = 0; b < NBLOCKS; b++)
-		cyc[b] = 3, gen[b] = b == 7, seq[b] = b == 7, kinds[b] = 'g';
-	FILE *f = report(4, kinds, cyc, gen, seq);
+	readback_init(&rb, 3);
+	rb.gen[7] = 1, rb.seq[7] = 1;
+	FILE *f = report(4, &rb);
 	verify(db, 4, f, &r);
 	assert_int_equal(r.cycle.violations, 0);
 	assert_int_equal(r.cycle.count[CLS_OK], NBLOCKS);
 	fclose(f);
-	kinds[0] = kinds[7] = 'z';
-	f = report(4, kinds, cyc, gen, seq);
+	rb.kinds[0] = rb.kinds[7] = 'z';
+	f = report(4, &rb);
 	verify(db, 4, f, &r);
 	assert_int_equal(r.cycle.violations, 2);
 	assert_int_equal(r.cycle.count[CLS_FLUSHED_LOST_ZERO], 2);
@@ -205,9 +214,7 @@ static void same_result(const struct oracle_verify_result *a, const struct oracl
 static void test_sessions_never_mixed(void **state)
 {
 	sqlite3 *db = db_new();
-	uint32_t cyc[NBLOCKS], gen[NBLOCKS];
-	uint64_t seq[NBLOCKS] = { 0 };
-	char kinds[NBLOCKS + 1];
+	struct readback rb;
 	struct oracle_verify_result r1, r2, r3;
 
 	int64_t s5 = session(db, 5, 20, false, -1);
@@ -218,9 +225,10 @@ static void test_sessions_never_mixed(void **state)
 	flush(db, 5, s5, 2);
 	/* Read back: blocks 0..3 at the baseline (0, 1 flushed: lost; 2, 3 not), the rest
 	 * as written or never written. */
-	for (int b = 0; b < NBLOCKS; b++)
-		cyc[b] = 5, gen[b] = b >= 4 && b < 6, seq[b] = gen[b] ? (uint64_t)b + 1 : 0, kinds[b] = 'g';
-	FILE *f = report(5, kinds, cyc, gen, seq);
+	readback_init(&rb, 5);
+	for (int b = 4; b < 6; b++)
+		rb.gen[b] = 1, rb.seq[b] = (uint64_t)b + 1;
+	FILE *f = report(5, &rb);
 	verify(db, 5, f, &r1);
 	assert_int_equal(r1.cycle.count[CLS_FLUSHED_LOST_OLDER], 2);
 	assert_int_equal(r1.cycle.count[CLS_UNFLUSHED_LOST_OLDER], 2);
@@ -239,10 +247,9 @@ static void test_sessions_never_mixed(void **state)
 	int64_t s6 = session(db, 6, 22, false, -1);
 	baseline(db, 6, s6);
 	ack(db, 6, s6, 0, 1, 1, 0);
-	for (int b = 0; b < NBLOCKS; b++)
-		cyc[b] = 6, gen[b] = 0, seq[b] = 0;
+	readback_init(&rb, 6);
 	fclose(f);
-	f = report(6, kinds, cyc, gen, seq);
+	f = report(6, &rb);
 	verify(db, 6, f, &r1);
 	assert_int_equal(r1.cycle.count[CLS_UNFLUSHED_LOST_OLDER], 1);
 	int64_t p6 = session(db, 6, 23, true, 1);
@@ -259,18 +266,17 @@ static void test_sessions_never_mixed(void **state)
 static void test_end_count_tail_gap(void **state)
 {
 	sqlite3 *db = db_new();
-	uint32_t cyc[NBLOCKS], gen[NBLOCKS];
-	uint64_t seq[NBLOCKS] = { 0 };
-	char kinds[NBLOCKS + 1];
+	struct readback rb;
 	struct oracle_verify_result r;
 
 	int64_t s = session(db, 8, 30, false, 15);
 	baseline(db, 8, s);
 	for (int i = 0; i < 10; i++)
 		ack(db, 8, s, i, 1, i + 1, i);
-	for (int b = 0; b < NBLOCKS; b++)
-		cyc[b] = 8, gen[b] = b < 15, seq[b] = b < 15 ? (uint64_t)b + 1 : 0, kinds[b] = 'g';
-	FILE *f = report(8, kinds, cyc, gen, seq);
+	readback_init(&rb, 8);
+	for (int b = 0; b < 15; b++)
+		rb.gen[b] = 1, rb.seq[b] = (uint64_t)b + 1;
+	FILE *f = report(8, &rb);
 	verify(db, 8, f, &r);
 	assert_int_equal(r.tail_gap, 5);
 	assert_int_equal(r.gaps, 5);
@@ -293,9 +299,7 @@ static void test_end_count_tail_gap(void **state)
 static void test_many_acks_loaded(void **state)
 {
 	sqlite3 *db = db_new();
-	uint32_t cyc[NBLOCKS], gen[NBLOCKS];
-	uint64_t seq[NBLOCKS] = { 0 };
-	char kinds[NBLOCKS + 1];
+	struct readback rb;
 	struct oracle_verify_result r;
 	int per = 640, idx = 0;
 
@@ -307,18 +311,18 @@ static void test_many_acks_loaded(void **state)
 			ack(db, 9, s, b, g, idx + 1, idx);
 	sql(db, "COMMIT");
 	flush(db, 9, s, idx);
+	readback_init(&rb, 9);
 	for (int b = 0; b < NBLOCKS; b++)
-		cyc[b] = 9, gen[b] = (uint32_t)per, seq[b] = (uint64_t)(per - 1) * NBLOCKS + b + 1,
-		kinds[b] = 'g';
-	FILE *f = report(9, kinds, cyc, gen, seq);
+		rb.gen[b] = (uint32_t)per, rb.seq[b] = (uint64_t)(per - 1) * NBLOCKS + b + 1;
+	FILE *f = report(9, &rb);
 	verify(db, 9, f, &r);
 	assert_int_equal(r.cycle.count[CLS_OK], NBLOCKS);
 	assert_int_equal(r.gaps, 0);
 	/* One block a generation back: its flushed write lost, the others untouched. */
-	gen[3] = (uint32_t)per - 1;
-	seq[3] -= NBLOCKS;
+	rb.gen[3] = (uint32_t)per - 1;
+	rb.seq[3] -= NBLOCKS;
 	fclose(f);
-	f = report(9, kinds, cyc, gen, seq);
+	f = report(9, &rb);
 	verify(db, 9, f, &r);
 	assert_int_equal(r.cycle.count[CLS_FLUSHED_LOST_OLDER], 1);
 	assert_int_equal(r.cycle.count[CLS_OK], NBLOCKS - 1);
