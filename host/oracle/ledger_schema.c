@@ -73,7 +73,8 @@
 	"ALTER TABLE oracle_baseline ADD COLUMN session INTEGER;\n" \
 	"ALTER TABLE oracle_ack ADD COLUMN session INTEGER;\n" \
 	"ALTER TABLE oracle_flush ADD COLUMN session INTEGER;\n" \
-	"ALTER TABLE oracle_gap ADD COLUMN session INTEGER;\n"
+	"ALTER TABLE oracle_gap ADD COLUMN session INTEGER;\n" \
+	"ALTER TABLE oracle_check ADD COLUMN durable_cycle INTEGER;\n"
 
 #define SCHEMA_DURABLE \
 	"CREATE TABLE IF NOT EXISTS oracle_durable (\n" \
@@ -139,6 +140,7 @@ const char ledger_schema_sql[] =
 	"  block INTEGER NOT NULL, class TEXT NOT NULL, violation INTEGER NOT NULL,\n"
 	"  anomaly INTEGER NOT NULL, newest_acked INTEGER, newest_flushed INTEGER,\n"
 	"  read_min INTEGER, read_max INTEGER, since_flush_ns INTEGER NOT NULL,\n"
+	"  durable_cycle INTEGER,\n"
 	"  PRIMARY KEY (campaign, cycle, disk, block)\n"
 	") WITHOUT ROWID;\n"
 	"CREATE TABLE IF NOT EXISTS oracle_cycle_result (\n"

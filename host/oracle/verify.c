@@ -534,8 +534,8 @@ static int store_results(struct ctx *x, const struct oracle_verify_result *r)
 	sqlite3_finalize(st);
 	st = NULL;
 	if (q_prepare(x, &st, "INSERT INTO oracle_check (campaign, cycle, disk, block, class, violation,"
-		      " anomaly, newest_acked, newest_flushed, read_min, read_max, since_flush_ns)"
-		      " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)"))
+		      " anomaly, newest_acked, newest_flushed, read_min, read_max, since_flush_ns,"
+		      " durable_cycle) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)"))
 		goto rollback;
 	for (uint64_t b = 0; b < x->nblocks; b++) {
 		const struct cls_block *k = &x->blocks[b];
@@ -561,6 +561,11 @@ static int store_results(struct ctx *x, const struct oracle_verify_result *r)
 			sqlite3_bind_null(st, 11);
 		}
 		sqlite3_bind_int64(st, 12, r->cycle.since_flush_ns);
+		/* The cycle whose data was lost when the loss is of the carried record. */
+		if (k->carried_lost)
+			sqlite3_bind_int64(st, 13, k->led.carry.cycle);
+		else
+			sqlite3_bind_null(st, 13);
 		if (sqlite3_step(st) != SQLITE_DONE)
 			goto rollback;
 		sqlite3_reset(st);

@@ -147,6 +147,14 @@ static void test_kept_disk_memory(void **state)
 	assert_int_equal(r.cycle.violations, 1);
 	assert_int_equal(r.cycle.count[CLS_FLUSHED_LOST_ZERO], 1);
 	assert_int_equal(r.cycle.carried_lost, 1);
+	sqlite3_stmt *st;
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT block, durable_cycle FROM oracle_check WHERE"
+					    " cycle = 2 AND class = 'flushed_lost_zero'", -1, &st, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(st, 0), 5);
+	assert_int_equal(sqlite3_column_int(st, 1), 1);	/* durable since cycle 1 */
+	sqlite3_finalize(st);
 	/* Block 2 rolled back from the remembered gen 1 to the baseline: flushed lost. */
 	rb.kinds[5] = 'g';
 	rb.gen[2] = 0, rb.seq[2] = 0;
