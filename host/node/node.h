@@ -120,18 +120,25 @@ json_t *node_collect(struct node *n);
 bool node_powered(struct node *n);
 
 void node_disk_result_release(struct node_disk_result *r);
-/* Real-node drivers re-create their disks every cycle: a kept disk, or the disk
- * model's forgetful control, is refused with a message naming the disk (true).
- * Inline, as node_check_add, so that a driver's unit test links the driver alone. */
+/* The forgetful control is a part of the simulated disk model: a real-node driver
+ * refuses it with a message naming the disk (true). Inline, as node_check_add, so that
+ * a driver's unit test links the driver alone. */
+static inline bool node_disk_refuse_forgetful(const struct cfg_disk *d, const char *driver)
+{
+	if (d->control == CONTROL_FORGETFUL)
+		pc_err(LOG_NODE, "disk '%s': the forgetful control is a part of the simulated "
+		       "disk model; node driver '%s' cannot run it", d->name, driver);
+	return d->control == CONTROL_FORGETFUL;
+}
+
+/* A real-node driver that creates its disks again every cycle (proxmox) refuses a
+ * kept disk, and the forgetful control (true, logged). */
 static inline bool node_disk_refuse_kept(const struct cfg_disk *d, const char *driver)
 {
 	if (d->keep)
 		pc_err(LOG_NODE, "disk '%s': keep = yes is not built for node driver '%s', which "
-		       "creates its disks again every cycle; use the simulated bench", d->name, driver);
-	else if (d->control == CONTROL_FORGETFUL)
-		pc_err(LOG_NODE, "disk '%s': the forgetful control is a part of the simulated "
-		       "disk model; node driver '%s' cannot run it", d->name, driver);
-	return d->keep || d->control == CONTROL_FORGETFUL;
+		       "creates its disks again every cycle; use the qemu driver", d->name, driver);
+	return d->keep || node_disk_refuse_forgetful(d, driver);
 }
 /* Append {"kind", "result"[, "detail"]} to a disk's checks array; takes detail.
  * Inline so that a driver's unit test links the driver alone. */
