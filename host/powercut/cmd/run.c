@@ -145,7 +145,8 @@ static uint64_t db_bytes(const char *db_path)
 #define CYCLE_SPACE_MIN (16ull << 20)
 
 /* The controls' verdict over the campaign: a lying or forgetful disk must show a
- * violation in some verified cycle, a safe one in none. "none", "passed" or "failed" (why in *why). */
+ * violation in some verified cycle, a safe one in none. "none", "passed" or "failed"
+ * (why in *why). */
 static const char *controls_verdict(struct store *db, const struct bench_config *cfg,
 				    int64_t campaign, char *why, size_t len)
 {
