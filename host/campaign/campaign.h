@@ -131,7 +131,7 @@ int camp_cycle_run(struct camp_env *env, const struct camp_plan *p, struct camp_
 void camp_result_release(struct camp_result *r);
 
 /* The directory of the campaign's kept disks ([disk] keep = yes), created if absent,
- * into buf; NULL (logged) if it cannot be made. It outlives the cycles; nothing
+ * into buf; NULL when no disk is kept, or (logged) if it cannot be made. It outlives the cycles; nothing
  * removes it but the user (its disks are the campaign's aged state). */
 const char *camp_kept_dir(const struct camp_env *e, char *buf, size_t len);
 

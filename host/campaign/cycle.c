@@ -361,12 +361,17 @@ static int record_disk(struct cyc *c, const struct node_disk_result *r, int64_t 
  * payload derives from the seed it was written with, and a kept disk's check reads
  * records of earlier cycles: one seed for the campaign lets them regenerate (the
  * schedule still differs per cycle, as it derives from the cycle too). */
-static uint64_t job_seed(const struct bench_config *cfg, const struct camp_plan *p)
+static bool any_kept(const struct bench_config *cfg)
 {
 	for (size_t i = 0; i < cfg->n_disks; i++)
 		if (cfg->disks[i]->keep)
-			return cfg->campaign->seed;
-	return p->workload_seed;
+			return true;
+	return false;
+}
+
+static uint64_t job_seed(const struct bench_config *cfg, const struct camp_plan *p)
+{
+	return any_kept(cfg) ? cfg->campaign->seed : p->workload_seed;
 }
 
 /* A kept disk's read-back is what its next cycle begins with (docs/oracle.md, "Durable
@@ -415,6 +420,8 @@ static const char *node_kind(const struct bench_config *cfg)
 
 const char *camp_kept_dir(const struct camp_env *e, char *buf, size_t len)
 {
+	if (!any_kept(e->cfg))
+		return NULL;
 	/* Beside the cycles' work directories, named by the campaign: a resumed campaign
 	 * finds its kept disks again. */
 	snprintf(buf, len, "%.3000s/powercut-kept.%" PRId64,

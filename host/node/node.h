@@ -83,7 +83,8 @@ struct node_env {
 	const char *bin_dir;		/* build/bin: agents, and ../guest, ../lib */
 	const char *work_dir;		/* a private directory for images, logs, reports */
 	/* Where [disk] keep = yes disks live across cycles (one subdirectory each): the
-	 * campaign's, outliving every cycle. NULL: kept disks are refused. */
+	 * campaign's, outliving every cycle; its last component names the remote driver's
+	 * on the node. NULL: no disk is kept (a kept disk is then refused). */
 	const char *keep_dir;
 };
 
