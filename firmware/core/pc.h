@@ -16,7 +16,7 @@
 #include "protocol.h"
 #include "settings.h"
 
-#define PC_FW_VERSION "0.1.0"
+#define PC_FW_VERSION "0.2.0"
 
 /* Relay edges requested by `off`, `cut` and `on` are scheduled this far ahead, so
  * that the timer interrupt writes the pin at exactly the `at=` time of the reply. */
@@ -53,7 +53,7 @@ struct pc {
 	uint32_t seq;		/* sequence number of the next event */
 	uint16_t lost_seen;	/* hal_event_lost() when last looked at */
 	uint8_t reset_cause;	/* enum hal_reset_cause */
-	uint8_t settings_status; /* enum pc_settings_status of the boot */
+	uint8_t settings_status; /* enum pc_settings_status: of the boot, ok after a store */
 	uint8_t reset_pending;	/* `reset` answered; reset after the reply is out */
 	uint8_t line_len;
 	uint8_t line_over;	/* the line being received is too long: discard to '\n' */

@@ -11,7 +11,6 @@ static struct {
 	uint64_t now;
 	enum hal_reset_cause cause;
 	uint8_t relay[HAL_CHANNELS];
-	bool output[HAL_CHANNELS];
 	bool pending[HAL_CHANNELS];
 	uint64_t pending_at[HAL_CHANNELS];
 	uint8_t pending_level[HAL_CHANNELS];
@@ -30,6 +29,8 @@ static struct {
 	unsigned eeprom_writes;
 	unsigned resets;
 	uint8_t led;
+	uint16_t bod_mv;
+	bool inited;
 } f;
 
 static void queue_push(const struct hal_event *ev)
@@ -60,6 +61,9 @@ void hal_fake_reset(uint8_t pwrok_levels)
 	free(f.tx);
 	memset(&f, 0, sizeof(f));
 	memset(f.eeprom, 0xff, sizeof(f.eeprom));
+	for (uint8_t ch = 0; ch < HAL_CHANNELS; ch++)
+		f.relay[ch] = HAL_PIN_FLOAT;	/* inputs after reset */
+	f.bod_mv = 2700;
 	for (uint8_t ch = 0; ch < HAL_CHANNELS; ch++)
 		f.pwrok[ch] = (pwrok_levels >> ch) & 1u;
 	f.cause = HAL_RESET_POWER;
@@ -101,7 +105,17 @@ uint8_t hal_fake_relay_level(uint8_t ch)
 
 bool hal_fake_relay_is_output(uint8_t ch)
 {
-	return f.output[ch];
+	return f.relay[ch] != HAL_PIN_FLOAT;
+}
+
+bool hal_fake_inited(void)
+{
+	return f.inited;
+}
+
+void hal_fake_set_bod_mv(uint16_t mv)
+{
+	f.bod_mv = mv;
 }
 
 size_t hal_fake_writes(const struct hal_fake_write **w)
@@ -188,13 +202,9 @@ unsigned hal_fake_resets(void)
 
 /* ---- hal.h ---- */
 
-void hal_init(uint8_t idle_levels)
+void hal_init(void)
 {
-	for (uint8_t ch = 0; ch < HAL_CHANNELS; ch++) {
-		f.relay[ch] = (idle_levels >> ch) & 1u;
-		log_write(ch, f.relay[ch], false);
-		f.output[ch] = true;
-	}
+	f.inited = true;
 }
 
 enum hal_reset_cause hal_reset_cause(void)
@@ -308,6 +318,11 @@ void hal_reset(void)
 
 void hal_idle(void)
 {
+}
+
+uint16_t hal_bod_mv(void)
+{
+	return f.bod_mv;
 }
 
 const char *hal_mcu_name(void)

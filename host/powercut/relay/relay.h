@@ -31,6 +31,11 @@ struct relay_status {
 	int channels;
 	enum relay_state state[RELAY_MAX_CH];
 	int pwrok[RELAY_MAX_CH];	/* 1 DC good, 0 DC lost, -1 not sensed */
+	/* Firmware boards: their EEPROM settings status ("ok", "recovered", "blank",
+	 * "corrupt"; "" for other drivers) and brown-out level in mV (0 off, -1 not
+	 * known). */
+	char settings[16];
+	int bod_mv;
 };
 
 /* One cut as the driver saw it. Times are host CLOCK_MONOTONIC ns; 0 unknown. */

@@ -300,6 +300,10 @@ static int serial_status(struct relay *r, struct relay_status *s)
 	info = fwlink_info(p->l);
 	snprintf(s->fw, sizeof(s->fw), "%s", info->fw);
 	snprintf(s->id, sizeof(s->id), "%s", fwlink_port_name(p->l));
+	/* The settings status as it is now (`set` makes it "ok"), not as at open. */
+	snprintf(s->settings, sizeof(s->settings), "%s",
+		 fw_reply_get(&rep, "settings") ? fw_reply_get(&rep, "settings") : "");
+	s->bod_mv = info->bod_mv;
 	s->channels = info->channels < RELAY_MAX_CH ? info->channels : RELAY_MAX_CH;
 	for (int ch = 0; ch < s->channels; ch++) {
 		char k[16];
