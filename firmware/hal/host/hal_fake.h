@@ -57,6 +57,14 @@ const char *hal_fake_tx_take(size_t *len);
 /* The EEPROM array (HAL_EEPROM_SIZE bytes) and a switch making writes fail. */
 uint8_t *hal_fake_eeprom(void);
 void hal_fake_eeprom_fail(bool fail);
+/* The next n writes succeed; the one after is cut short (the first half of its
+ * bytes written, as by a power loss) and fails, and so do all later ones, until
+ * hal_fake_reset. */
+void hal_fake_eeprom_fail_after(unsigned n);
+
+/* What an MCU reset does to the pins (released) and the timer (no pending edge, no
+ * queued event); the clock, EEPROM and inputs stay. */
+void hal_fake_mcu_reset(void);
 unsigned hal_fake_eeprom_writes(void);
 
 /* The status LED. */

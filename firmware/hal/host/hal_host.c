@@ -2,6 +2,7 @@
 #include "hal_fake.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,6 +27,7 @@ static struct {
 	size_t tx_len, tx_cap;
 	uint8_t eeprom[HAL_EEPROM_SIZE];
 	bool eeprom_fail;
+	unsigned eeprom_ok_left;	/* writes that still succeed; UINT_MAX: all */
 	unsigned eeprom_writes;
 	unsigned resets;
 	uint8_t led;
@@ -64,6 +66,7 @@ void hal_fake_reset(uint8_t pwrok_levels)
 	for (uint8_t ch = 0; ch < HAL_CHANNELS; ch++)
 		f.relay[ch] = HAL_PIN_FLOAT;	/* inputs after reset */
 	f.bod_mv = 2700;
+	f.eeprom_ok_left = UINT_MAX;
 	for (uint8_t ch = 0; ch < HAL_CHANNELS; ch++)
 		f.pwrok[ch] = (pwrok_levels >> ch) & 1u;
 	f.cause = HAL_RESET_POWER;
@@ -185,6 +188,21 @@ void hal_fake_eeprom_fail(bool fail)
 	f.eeprom_fail = fail;
 }
 
+void hal_fake_eeprom_fail_after(unsigned n)
+{
+	f.eeprom_ok_left = n;
+}
+
+void hal_fake_mcu_reset(void)
+{
+	for (uint8_t ch = 0; ch < HAL_CHANNELS; ch++) {
+		f.relay[ch] = HAL_PIN_FLOAT;
+		f.pending[ch] = false;
+	}
+	f.q_head = f.q_count = 0;
+	f.inited = false;
+}
+
 unsigned hal_fake_eeprom_writes(void)
 {
 	return f.eeprom_writes;
@@ -302,6 +320,13 @@ int hal_eeprom_write(uint16_t addr, const void *buf, size_t len)
 	f.eeprom_writes++;
 	if (f.eeprom_fail)
 		return -EIO;
+	if (f.eeprom_ok_left == 0) {
+		/* a write cut short: the first half of it happened */
+		memcpy(f.eeprom + addr, buf, len / 2);
+		return -EIO;
+	}
+	if (f.eeprom_ok_left != UINT_MAX)
+		f.eeprom_ok_left--;
 	memcpy(f.eeprom + addr, buf, len);
 	return 0;
 }
