@@ -118,17 +118,18 @@ static void evq_push(uint64_t t_us, uint8_t type, uint8_t ch, uint8_t level)
 	evq_count++;
 }
 
-/* Released: PORT bit first (an active-HIGH pin goes LOW, de-energized, for a cycle),
- * then the direction, so that the pull-up is never on, even for one cycle (with a
- * base pull-down it would half-open a driver transistor). Driven: level first, then
- * direction. Each is one SBI/CBI, atomic against the interrupts. */
+/* Released: direction first, then the PORT bit, so that the pin is never driven to
+ * the other level, not even for a cycle (with relay_active wrong for the board, that
+ * level would energize the relay); for that one cycle a HIGH pin holds its weak
+ * pull-up. Driven: level first, then direction. Each is one SBI/CBI, atomic against
+ * the interrupts. */
 static void relay_pin(uint8_t ch, uint8_t level)
 {
 	uint8_t mask = _BV(PB0 + ch);
 
 	if (level == HAL_PIN_FLOAT) {
-		PORTB &= (uint8_t)~mask;
 		DDRB &= (uint8_t)~mask;
+		PORTB &= (uint8_t)~mask;
 		return;
 	}
 	if (level)

@@ -73,6 +73,9 @@
  * host-silence rule released every relay, but never longer than this (wall time):
  * the controller that started it is gone, and it must not outlive it for long. */
 #define ORPHAN_GRACE_NS	1500000000LL
+/* ... and once they are released, this much simulated time more, so that the
+ * firmware's report of the edge leaves the UART (55 ms at the simulated line rate). */
+#define ORPHAN_TAIL_US	50000
 
 enum mode { MODE_REALTIME, MODE_FAST };
 
@@ -165,6 +168,7 @@ struct sim {
 	 * deadline of the run-out (0: parent alive). */
 	pid_t parent;
 	int64_t orphan_deadline_ns;
+	uint64_t orphan_stop_cycle;	/* 0: some relay still energized */
 };
 
 static volatile sig_atomic_t g_stop;
@@ -792,7 +796,9 @@ static void eeprom_save(struct sim *s)
 
 	if (!s->o.eeprom_file || !s->avr)
 		return;
-	if (avr_ioctl(s->avr, AVR_IOCTL_EEPROM_GET, &d) < 0 || !d.ee)
+	/* simavr 1.6 answers -1 even when it worked: the pointer it sets says so */
+	avr_ioctl(s->avr, AVR_IOCTL_EEPROM_GET, &d);
+	if (!d.ee)
 		return;
 	memcpy(buf, d.ee, sizeof(buf));
 	snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", s->o.eeprom_file, (long)getpid());
@@ -823,7 +829,9 @@ static bool relays_released(const struct sim *s)
 static void parent_check(struct sim *s)
 {
 	if (s->orphan_deadline_ns) {
-		if (relays_released(s)) {
+		if (!s->orphan_stop_cycle && relays_released(s))
+			s->orphan_stop_cycle = total_cycle(s) + ns_to_cycles(ORPHAN_TAIL_US * 1000ull);
+		if (s->orphan_stop_cycle && total_cycle(s) >= s->orphan_stop_cycle) {
 			g_stop = 1;
 		} else if (mono_ns() > s->orphan_deadline_ns) {
 			warn_msg("a relay is still energized %lld ms after the parent died; stopping",
