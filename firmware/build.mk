@@ -94,6 +94,17 @@ $(FW_FUZZ_CHECK): $(FW_DIR)/tests/fuzz-run.sh $(FW_FUZZ)
 
 CHECK_TESTS += $(FW_FUZZ_CHECK)
 
+# make flash / make fuses against a stand-in avrdude and the simulated board.
+FW_FLASH_CHECK := $(FW_OUT)/tests/test_flash
+
+$(FW_FLASH_CHECK): $(FW_DIR)/tests/test-flash.sh
+	@mkdir -p $(@D)
+	sed -e 's|@SRC@|$(abspath .)|' -e 's|@BUILD@|$(abspath $(BUILD))|' $< >$@.tmp
+	chmod +x $@.tmp
+	mv $@.tmp $@
+
+CHECK_TESTS += $(FW_FLASH_CHECK)
+
 fuzz: $(FW_FUZZ)
 	FUZZ_SECONDS=$(FUZZ_SECONDS) sh $(FW_DIR)/tests/fuzz-run.sh $(FW_FUZZ) $(FW_DIR)/fuzz/corpus
 
