@@ -62,8 +62,8 @@ struct pc {
 	char line[PC_LINE_MAX_HOST + 1];	/* + a trailing '\r' */
 };
 
-/* Load the settings, initialise the HAL with the relays' idle levels and print the
- * boot banner. */
+/* Load the settings, initialise the HAL (relay pins stay released) and print the
+ * boot banner with the settings status and brown-out level. */
 void pc_init(struct pc *pc);
 
 /* One pass of the main loop: report captured edges, handle received bytes, apply
