@@ -277,6 +277,8 @@ static void orphan_one(const char *tmp, bool hold_off)
 	if (!H_CHECK(h_sim_attach(&s, tty, ctl) == 0 && h_fw_open(&fw, tty) == 0,
 		     "cannot reach the simulator"))
 		goto kill_all;
+	sim_wait(&s, 200000);
+	settle(&fw);
 	h_ctl(&s, "subscribe", reply, sizeof(reply));
 	if (hold_off) {
 		h_fw_request(&fw, "off 0", reply, sizeof(reply), 5000);
