@@ -775,11 +775,18 @@ static int eeprom_load(struct sim *s)
 		return -errno;
 	}
 	n = fread(buf, 1, sizeof(buf), f);
-	if (ferror(f) || fgetc(f) != EOF) {
+	if (ferror(f)) {
+		int e = errno;
+
 		fclose(f);
-		die_msg("cannot read EEPROM file '%s': %s", s->o.eeprom_file,
-			n == sizeof(buf) ? "larger than the 1024-byte EEPROM" : strerror(EIO));
-		return -EINVAL;
+		die_msg("cannot read EEPROM file '%s': %s", s->o.eeprom_file, strerror(e));
+		return -e;
+	}
+	if (n == sizeof(buf) && fgetc(f) != EOF) {
+		fclose(f);
+		die_msg("cannot read EEPROM file '%s': larger than the 1024-byte EEPROM",
+			s->o.eeprom_file);
+		return -EFBIG;
 	}
 	fclose(f);
 	avr_ioctl(s->avr, AVR_IOCTL_EEPROM_SET, &d);
@@ -1228,13 +1235,13 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "help", no_argument, NULL, O_HELP },
 		{ 0 }
 	};
-	int c;
+	int c, li = -1;
 
 	*o = (struct opts){ .mode = MODE_REALTIME, .channels = 2,
 		.hold_up_ns = 18000000, .rise_ns = 50000000,
 		.relay_active = 0, .pwrok_invert = 3, .efuse = 0xFD };
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", lo, &li)) != -1) {
 		switch (c) {
 		case O_FW: o->firmware = optarg; break;
 		case O_DIR: o->run_dir = optarg; break;
@@ -1301,7 +1308,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	}
 	return 0;
 bad:
-	die_msg("bad value '%s' for option '%s'", optarg, argv[optind - 1]);
+	/* by the table's name: argv[optind - 1] is the value when it came separately */
+	die_msg("bad value '%s' for option '--%s'", optarg, li >= 0 ? lo[li].name : "?");
 	return -EINVAL;
 }
 
