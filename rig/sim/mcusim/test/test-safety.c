@@ -3,8 +3,9 @@
  *
  *   - every relay polarity (the simulator's --relay-active: which pin level energizes
  *     the coil on this board) x every EEPROM a board can hold (blank after a first
- *     flash, both copies corrupt, valid with the right polarity, valid with the wrong
- *     one): the node is powered from reset and stays powered with no host, `status`
+ *     flash, both copies corrupt, one copy cut short by a power loss during `set`,
+ *     valid with the right polarity, valid with the wrong one): the node is powered
+ *     from reset and stays powered with no host, `status`
  *     says what the EEPROM held, and a cut cuts only where the stored polarity is the
  *     board's, never leaving the node off;
  *   - the EEPROM persists across simulator restarts (--eeprom), as on a board;
@@ -36,8 +37,10 @@
 
 static char elf[4096];
 
-enum ee_kind { EE_BLANK, EE_CORRUPT, EE_RIGHT, EE_WRONG, EE_KINDS };
-static const char *const ee_names[EE_KINDS] = { "blank", "corrupt", "valid", "valid-wrong" };
+enum ee_kind { EE_BLANK, EE_CORRUPT, EE_HALF, EE_RIGHT, EE_WRONG, EE_KINDS };
+static const char *const ee_names[EE_KINDS] = { "blank", "corrupt", "one-copy-damaged", "valid",
+						"valid-wrong" };
+static const char *const ee_status[EE_KINDS] = { "blank", "corrupt", "recovered", "ok", "ok" };
 
 /* One copy in layout 2: layout, count, sequence number, five values LE, CRC-8. */
 static void image(uint8_t *img, uint8_t seq, uint32_t relay_active)
@@ -67,6 +70,8 @@ static int write_eeprom(const char *path, enum ee_kind kind, unsigned polarity)
 		ee[COPY_A + 9] ^= 0x20;
 		ee[COPY_B + 4] ^= 0x01;
 	}
+	if (kind == EE_HALF)		/* the newer copy's store cut short by a power loss */
+		memset(ee + COPY_B + IMG_SIZE / 2, 0xff, IMG_SIZE - IMG_SIZE / 2);
 	f = fopen(path, "wb");
 	if (!f || fwrite(ee, 1, sizeof(ee), f) != sizeof(ee) || fclose(f))
 		return -errno;
@@ -124,7 +129,8 @@ static void matrix_one(const char *tmp, unsigned polarity, enum ee_kind kind)
 	struct h_sim s;
 	struct h_fw fw;
 	struct h_event ev;
-	unsigned stored = kind == EE_RIGHT ? polarity : kind == EE_WRONG ? polarity ^ 3u : 0;
+	unsigned stored = kind == EE_RIGHT || kind == EE_HALF ? polarity :
+			  kind == EE_WRONG ? polarity ^ 3u : 0;
 	bool cuts = (stored & 1u) == (polarity & 1u);
 	int st;
 
@@ -148,7 +154,7 @@ static void matrix_one(const char *tmp, unsigned polarity, enum ee_kind kind)
 		ee_names[kind]);
 	h_fw_request(&fw, "status", reply, sizeof(reply), 5000);
 	h_kv(reply, "settings", v, sizeof(v));
-	H_CHECK(!strcmp(v, kind == EE_BLANK ? "blank" : kind == EE_CORRUPT ? "corrupt" : "ok"),
+	H_CHECK(!strcmp(v, ee_status[kind]),
 		"relay-active %u, EEPROM %s: status says settings=%s", polarity, ee_names[kind], v);
 
 	/* A cut: the coil is energized only when the stored polarity is the board's;
