@@ -142,7 +142,6 @@ int main(void)
 {
 	const char *args[] = { "--quiet", NULL };
 	char elf[4096];
-	int status;
 
 	snprintf(elf, sizeof(elf), "%s", h_build_path("firmware/powercut-fw-clockwrap.elf"));
 	if (access(elf, R_OK)) {
@@ -158,14 +157,5 @@ int main(void)
 		test_wrap();
 		h_fw_close(&fw);
 	}
-	h_sim_stop(&sim, &status);
-	H_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-		"powercut-mcusim did not exit 0 on SIGTERM (status 0x%x)", status);
-	h_sim_cleanup(&sim);
-	if (h_failures) {
-		printf("%d clock-wrap checks failed\n", h_failures);
-		return 1;
-	}
-	printf("all clock-wrap checks passed\n");
-	return 0;
+	return h_sim_finish(&sim, "clock-wrap");
 }
