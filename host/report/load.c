@@ -290,7 +290,7 @@ static int load_results(struct loader *l, size_t first_unit)
 	if (!r->dbs[l->db_index].has_oracle)
 		return 0;
 	/* Column order: the class columns in rpt_class_names order, then the rest. The
-	 * exposure window is in its own table, absent from databases before schema 4. */
+	 * exposure window is in its own table, absent from databases before schema 5. */
 	bool xp = table_exists(l, "oracle_exposure");
 	char sql[1024];
 	snprintf(sql, sizeof(sql),
