@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "campaign.h"
+#include "explore.h"
 #include "child.h"
 #include "ledger.h"
 #include "log.h"
@@ -284,6 +285,42 @@ static int host_cut(struct cyc *c, struct relay_cut *rec, int64_t t_running, jso
 	return rc;
 }
 
+static bool cycle_records(const struct bench_config *cfg)
+{
+	for (size_t i = 0; i < cfg->n_disks; i++)
+		if (cfg->disks[i]->record)
+			return true;
+	return false;
+}
+
+/* [campaign] explore: every recorded disk's crash states, into the database
+ * (docs/explore.md). A failed exploration is logged; the cycle's record stands. */
+static void cycle_explore(struct cyc *c, const struct bench_config *cfg)
+{
+	const struct camp_env *e = c->e;
+	if (cfg->campaign->explore_states <= 0 || !e->db_path)
+		return;
+	for (size_t i = 0; i < cfg->n_disks && !relay_interrupted; i++) {
+		struct explore_opts o;
+		struct explore_summary s;
+		if (!cfg->disks[i]->record)
+			continue;
+		explore_opts_init(&o);
+		o.db_path = e->db_path;
+		o.campaign = (uint64_t)e->campaign;
+		o.cycle = c->index;
+		o.disk = cfg->disks[i]->name;
+		o.max_states = cfg->campaign->explore_states;
+		o.seed = cfg->campaign->seed + c->index;
+		o.tmpdir = e->work_parent;
+		o.stop = &relay_interrupted;
+		if (explore_run(store_db(e->db), &o, &s) == 0)
+			pc_info(LOG_CHECK, "disk '%s': %" PRIu64 " crash states explored, %" PRIu64
+				" with violations, %" PRIu64 " with metadata failures", o.disk,
+				s.states, s.violation_states, s.metadata_failure_states);
+	}
+}
+
 /* Per disk: metadata checks into checks, classification into findings. */
 struct disk_outcome {
 	struct oracle_verify_result v;
@@ -478,6 +515,12 @@ int camp_cycle_run(struct camp_env *e, const struct camp_plan *p, struct camp_re
 	}
 	c.have_work = true;
 	struct node_env env = { .bin_dir = e->bin_dir, .work_dir = c.work };
+	char recdir[PATH_MAX];
+	if (cycle_records(cfg) && e->db_path) {
+		explore_recording_dir(e->db_path, (uint64_t)e->campaign, c.index, recdir,
+				      sizeof(recdir));
+		env.record_dir = recdir;
+	}
 	c.node = node_open(cfg, &env);
 	if (!c.node) {
 		rc = -errno;
@@ -686,8 +729,9 @@ int camp_cycle_run(struct camp_env *e, const struct camp_plan *p, struct camp_re
 	 * cycle is classified from its own rows only. A disk that was not classified keeps
 	 * them for a later `powercut verify`; a failed prune is logged and costs only space. */
 	for (size_t i = 0; i < cfg->n_disks; i++)
-		if (out[i].verified)
+		if (out[i].verified && !cfg->disks[i]->record)	/* explore needs them */
 			ledger_prune(store_db(e->db), (uint64_t)e->campaign, c.index, res[i].id);
+	cycle_explore(&c, cfg);
 	rc = 0;
 
 	int64_t t_end = relay_now_ns();

@@ -81,6 +81,9 @@ struct node_ops {
 struct node_env {
 	const char *bin_dir;		/* build/bin: agents, and ../guest, ../lib */
 	const char *work_dir;		/* a private directory for images, logs, reports */
+	/* Where disks with [disk] record = yes keep their recordings: one directory per
+	 * disk, named after it, under this one (docs/explore.md). NULL: none recorded. */
+	const char *record_dir;
 };
 
 struct node {

@@ -41,9 +41,31 @@ static int record(enum wlog_type type, bool fua, uint64_t off, uint32_t count,
 	if (rec.fd < 0)
 		return 0;
 	uint32_t flags = fua ? WLOG_F_FUA : 0;
+	void *whole = NULL;
+	int r = 0;
 	if ((fua || type == WLOG_FLUSH) && (opts.lying || opts.noflush))
 		flags |= WLOG_F_NOTDURABLE;
-	int r = wlog_append(&rec, type, flags, off, count, data);
+	/* A write that is not whole sectors (QEMU's qcow2 header updates) is logged
+	 * as the sectors it touched, read back from the cache: what a 512-byte-sector
+	 * disk holds after its read-modify-write. */
+	uint64_t a = off / WLOG_SECTOR * WLOG_SECTOR;
+	uint64_t b = (off + count + WLOG_SECTOR - 1) / WLOG_SECTOR * WLOG_SECTOR;
+	if (type != WLOG_FLUSH && (a != off || b != off + count)) {
+		whole = malloc(b - a);
+		if (!whole || (r = vcache_read(cache, whole, (uint32_t)(b - a), a)) < 0) {
+			free(whole);
+			nbdkit_error("cannot record to '%s': %s", record_path,
+				     strerror(whole ? -r : ENOMEM));
+			*err = EIO;
+			return -1;
+		}
+		type = WLOG_WRITE;
+		off = a;
+		count = (uint32_t)(b - a);
+		data = whole;
+	}
+	r = wlog_append(&rec, type, flags, off, count, data);
+	free(whole);
 	if (r < 0) {
 		nbdkit_error("cannot record to '%s': %s", record_path, strerror(-r));
 		*err = EIO;
