@@ -166,6 +166,19 @@ crash=$(q "SELECT crash_entry = (SELECT log_entries FROM explore_run WHERE id = 
 "$powercut" verify "$db" "$t/state.img" --campaign 1 --cycle 1 --disk "$id" >"$t/verify.out" 2>&1
 [ $? = 1 ] || { cat "$t/verify.out"; fail "verify found no violation in the exported state"; }
 
+# The report's explored part: per cell, the lying control's violating states and its
+# recipe; none for the safe control.
+"$powercut" report --format json "$db" >"$t/report.json" 2>"$t/report.err" ||
+	{ cat "$t/report.err"; fail "powercut report exited $?"; }
+rj() { sqlite3 :memory: "SELECT $1 FROM (SELECT CAST(readfile('$t/report.json') AS TEXT) AS j), json_each(j, '$.cells') WHERE json_extract(value, '$.disk') = '$2'"; }
+[ "$(rj "json_extract(value, '$.explored.violation_states')" lying)" -ge 1 ] ||
+	fail "report: no explored violation for the lying control"
+rj "json_extract(value, '$.explored.smallest_violation.recipe')" lying | grep -q -- "--export FILE" ||
+	fail "report: no recipe for the lying control"
+[ "$(rj "json_extract(value, '$.explored.violation_states')" safe)" = 0 ] ||
+	fail "report: explored violations on the safe control"
+"$powercut" report --format html "$db" | grep -q "id='explored'" || fail "report: no explored section in HTML"
+
 # 4. Bad input.
 rec=$db.rec/campaign-1/cycle-1/safe
 cp "$rec/writes.wlog" "$t/good.wlog"
