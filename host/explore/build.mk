@@ -8,9 +8,11 @@ EXPLORE_OBJS   = $(EXPLORE_SRCS:%.c=$(BUILD)/%.o)
 EXPLORE_CFLAGS = -Ihost/explore -Ihost/lib -Ihost/oracle -Irig/sim/disk \
 	$(shell pkg-config --cflags sqlite3 jansson)
 EXPLORE_TESTS := $(BUILD)/host/explore/tests/test_explore.sh
+EXPLORE_BENCH := $(BUILD)/host/explore/bench/bench_explore.sh
 
 ALL_TARGETS += $(EXPLORE_LIB)
 CHECK_TESTS += $(EXPLORE_TESTS)
+BENCH_PROGS += $(EXPLORE_BENCH)
 
 $(EXPLORE_LIB): $(EXPLORE_OBJS)
 	@mkdir -p $(@D)
@@ -21,8 +23,13 @@ $(BUILD)/host/explore/%.o: host/explore/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_COMMON) $(EXPLORE_CFLAGS) -MMD -MP -c -o $@ $<
 
-$(BUILD)/host/explore/tests/%.sh: host/explore/tests/%.sh $(POWERCUT) $(MCUSIM) $(FW_ELF) \
-		$(AGENT_NBD) $(BUILD)/lib/nbdkit-pcvcache-filter.so $(BUILD)/lib/nbdkit-pcreplay-filter.so
+EXPLORE_SCRIPT_DEPS = $(POWERCUT) $(MCUSIM) $(FW_ELF) $(AGENT_NBD) \
+	$(BUILD)/lib/nbdkit-pcvcache-filter.so $(BUILD)/lib/nbdkit-pcreplay-filter.so
+$(BUILD)/host/explore/tests/%.sh: host/explore/tests/%.sh $(EXPLORE_SCRIPT_DEPS)
+	@mkdir -p $(@D)
+	cp $< $@
+	chmod +x $@
+$(BUILD)/host/explore/bench/%.sh: host/explore/bench/%.sh $(EXPLORE_SCRIPT_DEPS)
 	@mkdir -p $(@D)
 	cp $< $@
 	chmod +x $@

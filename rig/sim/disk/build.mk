@@ -31,7 +31,7 @@ $(PCVCACHE_SO): $(BUILD)/$(DISK_DIR)/pic/pcvcache.o $(BUILD)/$(DISK_DIR)/pic/vca
 # The crash-state server of powercut explore (docs/explore.md).
 $(PCREPLAY_SO): $(BUILD)/$(DISK_DIR)/pic/pcreplay.o $(BUILD)/$(DISK_DIR)/pic/wlog.o
 	@mkdir -p $(@D)
-	$(CC) -shared -o $@ $^
+	$(CC) -shared -o $@ $^ -lpthread
 
 $(BUILD)/$(DISK_DIR)/pic/%.o: $(DISK_DIR)/%.c
 	@mkdir -p $(@D)

@@ -14,12 +14,14 @@
  *   entry E S C       sectors S .. S+C-1 of entry E (counted from its first): a torn write
  *
  * Flushes in the log carry no data and are ignored here: which writes a state holds is
- * the explorer's choice. Each connection builds its own sector map once, at open.
+ * the explorer's choice. The sector map is built at open and kept for the next
+ * connection to the same state (the metadata check and the read-back both open it).
  */
 #define NBDKIT_API_VERSION 2
 #include <nbdkit-filter.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +41,22 @@ struct sec {
 struct state {
 	struct sec *s;
 	size_t n, cap;
+	char name[256];
+	unsigned refs;		/* connections using it, plus one while it is the cached one */
 };
+
+/* The last state built: qemu-img check and qemu-storage-daemon open the same state one
+ * after the other (or at once), and a map of a long recording costs milliseconds. */
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static struct state *cached;
+
+static void state_put(struct state *st)
+{
+	if (--st->refs == 0) {
+		free(st->s);
+		free(st);
+	}
+}
 
 static int pcr_config(nbdkit_next_config *next, nbdkit_backend *nxdata, const char *key,
 		      const char *value)
@@ -76,6 +93,9 @@ static int pcr_config_complete(nbdkit_next_config_complete *next, nbdkit_backend
 
 static void pcr_unload(void)
 {
+	if (cached)
+		state_put(cached);
+	cached = NULL;
 	wlog_free(wl);
 	wl = NULL;
 }
@@ -180,25 +200,42 @@ static void *pcr_open(nbdkit_next_open *next, nbdkit_context *nxdata, int readon
 {
 	if (next(nxdata, 1, "") == -1)
 		return NULL;
-	struct state *st = calloc(1, sizeof(*st));
+	pthread_mutex_lock(&lock);
+	struct state *st = cached;
+	if (st && !strcmp(st->name, exportname)) {
+		st->refs++;
+		pthread_mutex_unlock(&lock);
+		return st;
+	}
+	pthread_mutex_unlock(&lock);
+	st = calloc(1, sizeof(*st));
 	if (!st) {
 		nbdkit_error("out of memory");
 		return NULL;
 	}
-	if (load_state(st, exportname) < 0) {
+	if (strlen(exportname) >= sizeof(st->name) || load_state(st, exportname) < 0) {
+		if (strlen(exportname) >= sizeof(st->name))
+			nbdkit_error("export name '%.64s...' is too long", exportname);
 		free(st->s);
 		free(st);
 		return NULL;
 	}
+	strcpy(st->name, exportname);
+	st->refs = 2;
+	pthread_mutex_lock(&lock);
+	if (cached)
+		state_put(cached);
+	cached = st;
+	pthread_mutex_unlock(&lock);
 	nbdkit_debug("pcreplay: state '%s' holds %zu sectors", exportname, st->n);
 	return st;
 }
 
 static void pcr_close(void *handle)
 {
-	struct state *st = handle;
-	free(st->s);
-	free(st);
+	pthread_mutex_lock(&lock);
+	state_put(handle);
+	pthread_mutex_unlock(&lock);
 }
 
 static int pcr_can_write(nbdkit_next *next, void *handle)
