@@ -12,7 +12,7 @@ DISK_OBJS   := $(BUILD)/$(DISK_DIR)/diskmodel.o $(BUILD)/$(DISK_DIR)/recording.o
                $(BUILD)/$(DISK_DIR)/wlog.o
 DISK_SAN_OBJS = $(patsubst $(BUILD)/%,$(BUILD)/san/%,$(DISK_OBJS))
 DISK_TESTS  := $(BUILD)/$(DISK_DIR)/tests/test_vcache $(BUILD)/$(DISK_DIR)/tests/test_diskmodel \
-               $(BUILD)/$(DISK_DIR)/tests/test_proof
+               $(BUILD)/$(DISK_DIR)/tests/test_proof $(BUILD)/$(DISK_DIR)/tests/test_wlog
 
 # Libraries a program linking $(DISK_LIB) also needs (with $(PCLIB)).
 DISK_CFLAGS = $(shell pkg-config --cflags jansson libnbd)
@@ -55,6 +55,15 @@ $(BUILD)/$(DISK_DIR)/tests/test_vcache: $(DISK_DIR)/tests/test_vcache.c $(BUILD)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) $(DISK_CMOCKA_CFLAGS) -I$(DISK_DIR) -MMD -MP \
 		-o $@ $< $(BUILD)/san/$(DISK_DIR)/vcache.o $(DISK_CMOCKA_LIBS)
+
+# The write log, the recorder in pcvcache and the pcreplay filter through nbdkit (the
+# filters found beside the test).
+$(BUILD)/$(DISK_DIR)/tests/test_wlog: $(DISK_DIR)/tests/test_wlog.c $(BUILD)/san/$(DISK_DIR)/wlog.o \
+		$(PCLIB_SAN_OBJS) $(PCREPLAY_SO) $(PCVCACHE_SO)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) $(DISK_CFLAGS) $(DISK_CMOCKA_CFLAGS) -I$(DISK_DIR) \
+		-Ihost/lib -MMD -MP -o $@ $< $(BUILD)/san/$(DISK_DIR)/wlog.o $(PCLIB_SAN_OBJS) \
+		$(PCLIB_LIBS) $(DISK_LIBS) $(DISK_CMOCKA_LIBS)
 
 # The stack tests run the filter and qemu-storage-daemon, so they depend on both
 # being built, not only on the library.
