@@ -3,11 +3,11 @@
 POWERCUT_SRCS := host/powercut/powercut.c host/powercut/cmd/help.c host/powercut/cmd/version.c \
 	host/powercut/cmd/relay.c host/powercut/cmd/db.c host/powercut/cmd/config.c \
 	host/powercut/cmd/cycle.c host/powercut/cmd/verify.c host/powercut/cmd/report.c \
-	host/powercut/relay/relay.c host/powercut/relay/null.c host/powercut/relay/exec.c \
-	host/powercut/relay/serial.c host/powercut/relay/usbhid.c host/powercut/relay/gpio.c
+	host/relay/relay.c host/relay/null.c host/relay/exec.c \
+	host/relay/serial.c host/relay/usbhid.c host/relay/gpio.c
 POWERCUT_SRCS += host/powercut/cmd/run.c host/powercut/cmd/show.c host/powercut/cmd/explore.c
 POWERCUT_OBJS  = $(POWERCUT_SRCS:%.c=$(BUILD)/%.o)
-POWERCUT_CFLAGS = -Ihost/powercut -Ihost/powercut/relay -Ihost/lib -Ihost/store -Ihost/oracle \
+POWERCUT_CFLAGS = -Ihost/powercut -Ihost/relay -Ihost/lib -Ihost/store -Ihost/oracle \
 	-Ihost/node -Ihost/report -Irig/sim/disk -Ihost/campaign -Ihost/explore $(FWLINK_CFLAGS) \
 	$(shell pkg-config --cflags sqlite3 jansson inih libusb-1.0 libgpiod)
 # The controller links every host library, each before those it uses (the oracle
@@ -18,7 +18,7 @@ POWERCUT_LIBS = $(shell pkg-config --libs libusb-1.0 libgpiod) $(NODE_LIBS) $(OR
 	$(DISK_LIBS) $(STORE_LIBS) $(FWLINK_LIBS) $(PCLIB_LIBS) -lm
 POWERCUT_TESTS := $(BUILD)/host/powercut/tests/test_cli.sh $(BUILD)/host/powercut/tests/test_relay_sim \
 	$(BUILD)/host/powercut/tests/test_relay_drivers $(BUILD)/host/powercut/tests/test_verify
-RELAY_SRCS := $(filter host/powercut/relay/%,$(POWERCUT_SRCS))
+RELAY_SRCS := $(filter host/relay/%,$(POWERCUT_SRCS))
 RELAY_SAN_OBJS = $(RELAY_SRCS:%.c=$(BUILD)/san/%.o)
 
 ALL_TARGETS += $(POWERCUT)
@@ -33,6 +33,14 @@ $(BUILD)/host/powercut/%.o: host/powercut/%.c
 	$(CC) $(CFLAGS_COMMON) $(POWERCUT_CFLAGS) -MMD -MP -c -o $@ $<
 
 $(BUILD)/san/host/powercut/%.o: host/powercut/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) $(POWERCUT_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/host/relay/%.o: host/relay/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_COMMON) $(POWERCUT_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/san/host/relay/%.o: host/relay/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) $(POWERCUT_CFLAGS) -MMD -MP -c -o $@ $<
 
