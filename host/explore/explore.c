@@ -339,6 +339,7 @@ static int check_start(struct ex *x, const char *uri, struct child *c)
 	int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -errno;
+	/* exec copies argv; the static array only keeps it valid while child_start runs. */
 	static const char *argv[8];
 	argv[0] = "qemu-img"; argv[1] = "check"; argv[2] = "--output=json"; argv[3] = "-f";
 	argv[4] = "qcow2"; argv[5] = uri; argv[6] = NULL;
@@ -650,6 +651,11 @@ static int run_state(struct ex *x, const struct cand *c, int64_t id)
 
 	struct explore_summary *s = x->s;
 	s->states++;
+	/* Rows go in batches: a commit per state would cost more than the state, and one
+	 * transaction for all would hold the database's write lock from a ledger that may
+	 * be serving a campaign meanwhile. */
+	if (s->states % 32 == 0 && sqlite3_exec(x->db, "COMMIT; BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+		pc_warn(LOG_DB, "cannot commit explored states: %s", sqlite3_errmsg(x->db));
 	s->explored[c->kind]++;
 	bool viol = verified && res.cycle.violations;
 	if (viol) {
@@ -957,7 +963,6 @@ int explore_run(sqlite3 *db, const struct explore_opts *o, struct explore_summar
 		rc = -EIO;
 		goto out;
 	}
-	/* One transaction: a state's row costs a commit otherwise. */
 	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
 	rc = explore_states(&x);
 	s->seconds = (now_ns() - x.t0) / 1e9;

@@ -5,6 +5,7 @@
  * renderers, called from load.c, render_json.c, render_html.c and render_text.c. */
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,6 +110,21 @@ int rpt_explored_load(struct report *r)
 	return 0;
 }
 
+/* The two kinds of failure with a smallest state: name, JSON key, field. */
+static const struct {
+	const char *what, *key;
+	size_t off;
+} mins[] = {
+	{ "violation", "smallest_violation", offsetof(struct rpt_explored, smallest_violation) },
+	{ "metadata failure", "smallest_metadata_failure", offsetof(struct rpt_explored, smallest_meta) },
+};
+#define NMINS (sizeof(mins) / sizeof(mins[0]))
+
+static const struct rpt_explored_min *min_of(const struct rpt_explored *x, size_t k)
+{
+	return (const struct rpt_explored_min *)((const char *)x + mins[k].off);
+}
+
 static bool any_explored(const struct report *r)
 {
 	for (size_t i = 0; r->explored && i < r->n_cells; i++)
@@ -127,12 +143,12 @@ json_t *rpt_explored_json(const struct report *r, size_t cell)
 			      (json_int_t)x->violation_states, "metadata_failure_states",
 			      (json_int_t)x->meta_failure_states, "leak_states",
 			      (json_int_t)x->leak_states);
-	const struct rpt_explored_min *m[2] = { &x->smallest_violation, &x->smallest_meta };
-	static const char *const key[2] = { "smallest_violation", "smallest_metadata_failure" };
-	for (int k = 0; k < 2; k++)
-		json_object_set_new(o, key[k], m[k]->have ?
-				    json_pack("{s:I,s:s,s:s}", "writes", (json_int_t)m[k]->writes,
-					      "kind", m[k]->kind, "recipe", m[k]->cmd) : json_null());
+	for (size_t k = 0; k < NMINS; k++) {
+		const struct rpt_explored_min *m = min_of(x, k);
+		json_object_set_new(o, mins[k].key, m->have ?
+				    json_pack("{s:I,s:s,s:s}", "writes", (json_int_t)m->writes,
+					      "kind", m->kind, "recipe", m->cmd) : json_null());
+	}
 	return o;
 }
 
@@ -159,15 +175,14 @@ void rpt_explored_html(const struct report *r, FILE *f)
 			x->violation_states ? " class='bad'" : "", x->violation_states,
 			x->meta_failure_states ? " class='bad'" : "", x->meta_failure_states,
 			x->leak_states);
-		const struct rpt_explored_min *m[2] = { &x->smallest_violation, &x->smallest_meta };
-		static const char *const what[2] = { "violation", "metadata failure" };
 		bool any = false;
-		for (int k = 0; k < 2; k++) {
-			if (!m[k]->have)
+		for (size_t k = 0; k < NMINS; k++) {
+			const struct rpt_explored_min *m = min_of(x, k);
+			if (!m->have)
 				continue;
-			fprintf(f, "%s%s (%s, %" PRId64 " writes): <code>", any ? "<br>" : "", what[k],
-				m[k]->kind, m[k]->writes);
-			rpt_html_esc(f, m[k]->cmd);
+			fprintf(f, "%s%s (%s, %" PRId64 " writes): <code>", any ? "<br>" : "",
+				mins[k].what, m->kind, m->writes);
+			rpt_html_esc(f, m->cmd);
 			fputs("</code>", f);
 			any = true;
 		}
@@ -192,14 +207,13 @@ void rpt_explored_md(const struct report *r, FILE *f)
 		fprintf(f, "| %zu | %s | %" PRIu64 " | %" PRIu64 " | %" PRIu64 " | %" PRIu64 " | %"
 			PRIu64 " | ", i + 1, r->cells[i].disk, x->runs, x->states, x->violation_states,
 			x->meta_failure_states, x->leak_states);
-		const struct rpt_explored_min *m[2] = { &x->smallest_violation, &x->smallest_meta };
-		static const char *const what[2] = { "violation", "metadata failure" };
 		bool any = false;
-		for (int k = 0; k < 2; k++) {
-			if (!m[k]->have)
+		for (size_t k = 0; k < NMINS; k++) {
+			const struct rpt_explored_min *m = min_of(x, k);
+			if (!m->have)
 				continue;
-			fprintf(f, "%s%s (%s, %" PRId64 " writes): `%s`", any ? "; " : "", what[k],
-				m[k]->kind, m[k]->writes, m[k]->cmd);
+			fprintf(f, "%s%s (%s, %" PRId64 " writes): `%s`", any ? "; " : "",
+				mins[k].what, m->kind, m->writes, m->cmd);
 			any = true;
 		}
 		fputs(any ? " |\n" : "none |\n", f);
