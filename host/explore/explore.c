@@ -378,8 +378,8 @@ static enum explore_meta check_finish(struct ex *x, struct child *c, char **json
 	return m;
 }
 
-/* One qemu-storage-daemon for the whole exploration, driven over QMP: each qcow2 state
- * is a blockdev-add of the state's NBD export and a qcow2 node on it, exported for the
+/* One qemu-storage-daemon for the whole exploration, driven over QMP: each state is a
+ * blockdev-add of the state's NBD export and a qcow2 or raw node on it, exported for the
  * agent, deleted after. (A daemon per state cost a third of the time per state.) */
 static int qmp_cmd(struct ex *x, json_t *cmd, char *why, size_t len)
 {
@@ -455,7 +455,7 @@ fail:
 	return rc;
 }
 
-/* Open state id's qcow2 read-only and export it as sN; why says why not. */
+/* Open state id's image (qcow2 or raw) read-only and export it as sN; why says why not. */
 static int qsd_attach(struct ex *x, int64_t id, char *why, size_t len)
 {
 	char f[32], d[32], e[32], name[32];
@@ -470,7 +470,7 @@ static int qsd_attach(struct ex *x, int64_t id, char *why, size_t len)
 	if (rc < 0)
 		return rc;
 	rc = qmp_cmd(x, json_pack("{s:s,s:{s:s,s:s,s:s,s:b}}", "execute", "blockdev-add",
-				  "arguments", "driver", "qcow2", "node-name", d, "file", f,
+				  "arguments", "driver", x->m.qcow2 ? "qcow2" : "raw", "node-name", d, "file", f,
 				  "read-only", 1), why, len);
 	if (rc < 0)
 		return rc;
@@ -577,30 +577,28 @@ static int run_state(struct ex *x, const struct cand *c, int64_t id)
 	snprintf(uri, sizeof(uri), "nbd+unix:///s%" PRId64 "?socket=%.4000s", id, x->nbd_sock);
 	snprintf(report, sizeof(report), "%.4000s/check.jsonl", x->work);
 	unlink(report);
-	if (x->m.qcow2) {
-		char why[256] = "";
-		struct child chk;
-		/* The metadata check runs beside the read-back (two cores). */
-		bool checking = check_start(x, uri, &chk) == 0;
-		if (qsd_attach(x, id, why, sizeof(why)) == 0) {
-			snprintf(uri, sizeof(uri), "nbd+unix:///s%" PRId64 "?socket=%.4000s", id,
-				 x->qsd_sock);
-			if (agent_check(x, uri, report) < 0)
-				snprintf(why, sizeof(why), "the agent's check failed");
-		}
-		qsd_detach(x, id);
+	/* Opened by QEMU as the restarted node would (qcow2 or raw, read-only), read back
+	 * by the agent; for qcow2 the metadata check runs beside it (two cores). */
+	char why[256] = "";
+	struct child chk;
+	bool checking = x->m.qcow2 && check_start(x, uri, &chk) == 0;
+	if (qsd_attach(x, id, why, sizeof(why)) == 0) {
+		snprintf(uri, sizeof(uri), "nbd+unix:///s%" PRId64 "?socket=%.4000s", id,
+			 x->qsd_sock);
+		if (agent_check(x, uri, report) < 0)
+			snprintf(why, sizeof(why), "the agent's check failed");
+	}
+	qsd_detach(x, id);
+	if (x->m.qcow2)
 		meta = checking ? check_finish(x, &chk, &mjson) : EXPLORE_META_UNREADABLE;
-		if (*why) {
-			pc_debug(LOG_CHECK, "state %" PRId64 ": unreadable: %s", id, why);
-			meta = EXPLORE_META_UNREADABLE;
-			json_t *j = mjson ? json_loads(mjson, 0, NULL) : json_object();
-			json_object_set_new(j, "open_error", json_string(why));
-			free(mjson);
-			mjson = json_dumps(j, JSON_COMPACT);
-			json_decref(j);
-		}
-	} else if (agent_check(x, uri, report) < 0) {
+	if (*why) {
+		pc_debug(LOG_CHECK, "state %" PRId64 ": unreadable: %s", id, why);
 		meta = EXPLORE_META_UNREADABLE;
+		json_t *j = mjson ? json_loads(mjson, 0, NULL) : json_object();
+		json_object_set_new(j, "open_error", json_string(why));
+		free(mjson);
+		mjson = json_dumps(j, JSON_COMPACT);
+		json_decref(j);
 	}
 	/* The crash happened before entry `crash` completed: the ledger knew what it
 	 * had received by then, and nothing later (docs/explore.md, "Crash points"). */
@@ -874,7 +872,7 @@ static int ex_open(struct ex *x, sqlite3 *db, const struct explore_opts *o, stru
 	snprintf(x->qmp_sock, sizeof(x->qmp_sock), "%.4000s/qmp.sock", x->work);
 	if ((rc = start_nbdkit(x)) < 0)
 		return rc;
-	return x->m.qcow2 ? start_qsd(x) : 0;
+	return start_qsd(x);
 }
 
 static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
