@@ -126,8 +126,9 @@ static int explore_db(struct pc_ctx *ctx, sqlite3 *db)
 	int rc = EXIT_FAIL;
 
 	explore_opts_init(&o);
-	if (num("cycle", ctx->argv[1], UINT32_MAX, &cycle) < 0 ||
-	    (!state != !out)) {
+	if (num("cycle", ctx->argv[1], UINT32_MAX, &cycle) < 0)
+		return EXIT_USAGE;
+	if (!state != !out) {
 		pc_err(LOG_MAIN, "usage: powercut %s", ctx->cmd->usage);
 		return EXIT_USAGE;
 	}
@@ -144,8 +145,13 @@ static int explore_db(struct pc_ctx *ctx, sqlite3 *db)
 	}
 	o.campaign = campaign;
 	if (cmd_opt(ctx, "states")) {
-		if (num("--states", cmd_opt(ctx, "states"), 1e9, &v) < 0 || v < 1)
+		if (num("--states", cmd_opt(ctx, "states"), 1e9, &v) < 0)
 			return EXIT_USAGE;
+		if (v < 1) {
+			pc_err(LOG_MAIN, "invalid --states '%s' (expected 1 or more)",
+			       cmd_opt(ctx, "states"));
+			return EXIT_USAGE;
+		}
 		o.max_states = (int64_t)v;
 	}
 	if (cmd_opt(ctx, "seconds") && num("--seconds", cmd_opt(ctx, "seconds"), 1e7,
