@@ -192,6 +192,12 @@ truncate -s -100 "$rec/writes.wlog"
 "$powercut" explore --disk safe --states 5 "$db" 1 >"$t/tr.out" 2>"$t/tr.err" ||
 	{ cat "$t/tr.err"; fail "a log cut in its last entry was not explored"; }
 grep -q "partial entry" "$t/tr.err" || fail "the dropped partial entry was not mentioned"
+"$powercut" explore --states 0 "$db" 1 >/dev/null 2>"$t/u.err"
+[ $? = 2 ] && grep -q "invalid --states '0'" "$t/u.err" || fail "--states 0: '$(cat "$t/u.err")'"
+"$powercut" explore --state 3 "$db" 1 >/dev/null 2>"$t/u.err"
+[ $? = 2 ] && grep -q "usage: powercut explore" "$t/u.err" || fail "--state without --export accepted"
+"$powercut" explore "$db" 9 >/dev/null 2>"$t/u.err"
+[ $? = 1 ] && grep -q "has no cycle 9" "$t/u.err" || fail "unknown cycle: '$(cat "$t/u.err")'"
 "$powercut" explore --disk nosuch "$db" 1 >/dev/null 2>"$t/no.err" && fail "an unknown disk was explored"
 grep -q "recording.json" "$t/no.err" || fail "unknown disk: '$(cat "$t/no.err")'"
 
