@@ -184,6 +184,24 @@ static int load_session(struct ex *x)
 	return rc;
 }
 
+/* When the node died in that cycle (the cut time the classification used), or 0. */
+static int64_t cycle_cut_ns(struct ex *x)
+{
+	sqlite3_stmt *st;
+	int64_t t = 0;
+
+	if (sqlite3_prepare_v2(x->db, "SELECT cut_ns FROM oracle_cycle_result WHERE campaign = ?1 "
+			       "AND cycle = ?2 AND disk = ?3", -1, &st, NULL) != SQLITE_OK)
+		return 0;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)x->o->campaign);
+	sqlite3_bind_int64(st, 2, x->o->cycle);
+	sqlite3_bind_int64(st, 3, x->m.id);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		t = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return t;
+}
+
 /* The ledger copy: the campaign database in memory, so that cutting it at a crash point
  * (inside a savepoint, rolled back) never touches the real one. */
 static int ledger_copy(struct ex *x)
@@ -844,6 +862,17 @@ static int ex_open(struct ex *x, sqlite3 *db, const struct explore_opts *o, stru
 	if (x->wl->truncated)
 		pc_info(LOG_CHECK, "'%s' ends in a partial entry (cut while it was written; "
 			"never acknowledged): dropped", lp);
+	/* A process-kill cut leaves the disk model (and its recorder) running: what it
+	 * logged after the node died is the next boot's, not this crash's. */
+	int64_t cut = cycle_cut_ns(x);
+	size_t keep = x->wl->n;
+	while (cut > 0 && keep > 0 && x->wl->e[keep - 1].h.t_ns > cut)
+		keep--;
+	if (keep < x->wl->n) {
+		pc_info(LOG_CHECK, "'%s': %zu entries logged after the cut left out", lp,
+			x->wl->n - keep);
+		x->wl->n = keep;
+	}
 	s->log_entries = x->wl->n;
 	if (pc_exe_dir(dir, sizeof(dir)) < 0)
 		return -ENOENT;
