@@ -100,10 +100,13 @@ EOT
 "$powercut" run -q --db "$t/c.db" "$t/b.ini" >/dev/null 2>"$t/run.err" || { cat "$t/run.err"; exit 1; }
 # The CPU time of the exploration and everything it ran, from the shell's children's
 # times before and after (a figure a loaded machine does not move as much).
-cpu() { times | sed -n 2p | awk '{ split($1, a, /[ms]/); split($2, b, /[ms]/); print a[1] * 60 + a[2] + b[1] * 60 + b[2] }'; }
-c0=$(cpu)
+# `times` runs in this shell (a command substitution would see its own children only).
+cpu() { sed -n 2p "$1" | awk '{ split($1, a, /[ms]/); split($2, b, /[ms]/); print a[1] * 60 + a[2] + b[1] * 60 + b[2] }'; }
+times >"$t/times0"
 "$powercut" explore --json --states 200 "$t/c.db" 1 >"$t/ex.json" 2>"$t/ex.err" || { cat "$t/ex.err"; exit 1; }
-c1=$(cpu)
+times >"$t/times1"
+c0=$(cpu "$t/times0")
+c1=$(cpu "$t/times1")
 j() { sqlite3 :memory: "SELECT $1 FROM (SELECT CAST(readfile('$t/ex.json') AS TEXT) AS j)"; }
 sps=$(j "printf('%.1f', json_extract(j, '$.disks[0].states_per_s'))")
 echo "explored $(j "json_extract(j, '$.states')") states of a recording of $(j "json_extract(j, '$.disks[0].log_writes')") writes and $(j "json_extract(j, '$.disks[0].log_flushes')") flushes"
