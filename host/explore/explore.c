@@ -202,24 +202,37 @@ static int64_t cycle_cut_ns(struct ex *x)
 	return t;
 }
 
-/* The ledger copy: the campaign database in memory, so that cutting it at a crash point
- * (inside a savepoint, rolled back) never touches the real one. */
-static int ledger_copy(struct ex *x)
+/* The ledger as of a crash point: a second, read-only connection to the campaign
+ * database in which TEMP views named like the ledger's tables hide the rows of this
+ * cycle and disk received at or after the cut-off in temp.crash (unqualified names
+ * resolve to the temp schema first, so oracle_verify() reads the views). Setting the
+ * cut-off is one UPDATE; the database is never written. */
+static int ledger_views(struct ex *x)
 {
-	if (sqlite3_open(":memory:", &x->led) != SQLITE_OK)
-		return -ENOMEM;
-	sqlite3_backup *b = sqlite3_backup_init(x->led, "main", x->db, "main");
-	if (!b) {
-		pc_err(LOG_DB, "cannot copy the ledger: %s", sqlite3_errmsg(x->led));
+	static const char *const tables[] = { "oracle_ack", "oracle_flush", "oracle_baseline" };
+	char sql[512];
+
+	if (sqlite3_open_v2(x->o->db_path, &x->led, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+		pc_err(LOG_DB, "cannot open '%s': %s", x->o->db_path, sqlite3_errmsg(x->led));
 		return -EIO;
 	}
-	int rc = sqlite3_backup_step(b, -1);
-	sqlite3_backup_finish(b);
-	if (rc != SQLITE_DONE) {
-		pc_err(LOG_DB, "cannot copy the ledger: %s", sqlite3_errstr(rc));
-		return -EIO;
+	sqlite3_busy_timeout(x->led, 5000);
+	if (sqlite3_exec(x->led, "CREATE TEMP TABLE crash (cutoff INTEGER NOT NULL);"
+			 "INSERT INTO temp.crash VALUES (0)", NULL, NULL, NULL) != SQLITE_OK)
+		goto fail;
+	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+		snprintf(sql, sizeof(sql), "CREATE TEMP VIEW %s AS SELECT * FROM main.%s WHERE "
+			 "campaign != %" PRIu64 " OR cycle != %" PRIu32 " OR disk != %" PRIu32
+			 " OR recv_ns < (SELECT cutoff FROM temp.crash)", tables[i], tables[i],
+			 x->o->campaign, x->o->cycle, x->m.id);
+		if (sqlite3_exec(x->led, sql, NULL, NULL, NULL) != SQLITE_OK)
+			goto fail;
 	}
 	return 0;
+fail:
+	pc_err(LOG_DB, "cannot cut the ledger of '%s' at crash points: %s", x->o->db_path,
+	       sqlite3_errmsg(x->led));
+	return -EIO;
 }
 
 /* ---- processes ---- */
@@ -545,40 +558,22 @@ static int agent_check(struct ex *x, const char *uri, const char *out)
 static int classify(struct ex *x, const char *report, int64_t cutoff_ns,
 		    struct oracle_verify_result *res)
 {
-	static const char *const cut_sql[] = {
-		"DELETE FROM oracle_ack WHERE campaign = ?1 AND cycle = ?2 AND disk = ?3 AND recv_ns >= ?4",
-		"DELETE FROM oracle_flush WHERE campaign = ?1 AND cycle = ?2 AND disk = ?3 AND recv_ns >= ?4",
-		"DELETE FROM oracle_baseline WHERE campaign = ?1 AND cycle = ?2 AND disk = ?3 AND recv_ns >= ?4",
-	};
-	int rc = 0;
+	sqlite3_stmt *st;
+	int rc;
 
-	if (sqlite3_exec(x->led, "SAVEPOINT crash", NULL, NULL, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(x->led, "UPDATE temp.crash SET cutoff = ?1", -1, &st, NULL) != SQLITE_OK)
 		return -EIO;
-	for (size_t i = 0; i < sizeof(cut_sql) / sizeof(cut_sql[0]) && !rc; i++) {
-		sqlite3_stmt *st;
-		if (sqlite3_prepare_v2(x->led, cut_sql[i], -1, &st, NULL) != SQLITE_OK) {
-			rc = -EIO;
-			break;
-		}
-		sqlite3_bind_int64(st, 1, (sqlite3_int64)x->o->campaign);
-		sqlite3_bind_int64(st, 2, x->o->cycle);
-		sqlite3_bind_int64(st, 3, x->m.id);
-		sqlite3_bind_int64(st, 4, cutoff_ns);
-		if (sqlite3_step(st) != SQLITE_DONE)
-			rc = -EIO;
-		sqlite3_finalize(st);
-	}
-	if (!rc) {
-		FILE *f = fopen(report, "re");
-		if (!f)
-			rc = -errno;
-		else {
-			rc = oracle_verify(x->led, x->o->campaign, x->o->cycle, x->m.id, f,
-					   cutoff_ns == INT64_MAX ? 0 : cutoff_ns, false, res);
-			fclose(f);
-		}
-	}
-	sqlite3_exec(x->led, "ROLLBACK TO crash; RELEASE crash", NULL, NULL, NULL);
+	sqlite3_bind_int64(st, 1, cutoff_ns);
+	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -EIO;
+	sqlite3_finalize(st);
+	if (rc < 0)
+		return rc;
+	FILE *f = fopen(report, "re");
+	if (!f)
+		return -errno;
+	rc = oracle_verify(x->led, x->o->campaign, x->o->cycle, x->m.id, f,
+			   cutoff_ns == INT64_MAX ? 0 : cutoff_ns, false, res);
+	fclose(f);
 	return rc;
 }
 
@@ -955,7 +950,7 @@ int explore_run(sqlite3 *db, const struct explore_opts *o, struct explore_summar
 	x.t0 = now_ns();
 	if (rc < 0)
 		goto out;
-	if ((rc = ledger_copy(&x)) < 0)
+	if ((rc = ledger_views(&x)) < 0)
 		goto out;
 	char rec_rel[PATH_MAX];
 	snprintf(rec_rel, sizeof(rec_rel), "%s", x.rec);
