@@ -94,7 +94,7 @@ struct session {
 struct ex {
 	const struct explore_opts *o;
 	sqlite3 *db;		/* the campaign database (rows) */
-	sqlite3 *led;		/* an in-memory copy of it: the ledger cut at each crash point */
+	sqlite3 *led;		/* read-only, with TEMP views: the ledger at a crash point */
 	struct meta m;
 	struct session ses;
 	struct wlog *wl;
