@@ -34,12 +34,19 @@ static bool wb_stop;
 static const char *record_path;		/* record=FILE: the write log (wlog.h) */
 static struct wlog_writer rec = { .fd = -1 };
 
-/* The recorder: called under the lock once an operation completed, before its reply. */
-static int record(enum wlog_type type, bool fua, uint64_t off, uint32_t count,
-		  const void *data, int *err)
+/* The recorder: called with the cache's lock held once an operation completed, before
+ * its reply; releases that lock. The entry is appended under the recorder's own lock,
+ * taken before the cache's is released, so the log keeps the cache's completion order
+ * while the next operation already runs in the cache. */
+static pthread_mutex_t rec_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int record_unlock(enum wlog_type type, bool fua, uint64_t off, uint32_t count,
+			 const void *data, int *err)
 {
-	if (rec.fd < 0)
+	if (rec.fd < 0) {
+		pthread_mutex_unlock(&lock);
 		return 0;
+	}
 	uint32_t flags = fua ? WLOG_F_FUA : 0;
 	void *whole = NULL;
 	int r = 0;
@@ -53,6 +60,7 @@ static int record(enum wlog_type type, bool fua, uint64_t off, uint32_t count,
 	if (type != WLOG_FLUSH && (a != off || b != off + count)) {
 		whole = malloc(b - a);
 		if (!whole || (r = vcache_read(cache, whole, (uint32_t)(b - a), a)) < 0) {
+			pthread_mutex_unlock(&lock);
 			free(whole);
 			nbdkit_error("cannot record to '%s': %s", record_path,
 				     strerror(whole ? -r : ENOMEM));
@@ -64,7 +72,10 @@ static int record(enum wlog_type type, bool fua, uint64_t off, uint32_t count,
 		count = (uint32_t)(b - a);
 		data = whole;
 	}
+	pthread_mutex_lock(&rec_lock);
+	pthread_mutex_unlock(&lock);
 	r = wlog_append(&rec, type, flags, off, count, data);
+	pthread_mutex_unlock(&rec_lock);
 	free(whole);
 	if (r < 0) {
 		nbdkit_error("cannot record to '%s': %s", record_path, strerror(-r));
@@ -321,9 +332,7 @@ static int pcv_pwrite(nbdkit_next *next, void *handle, const void *buf, uint32_t
 		*err = -r;
 		return -1;
 	}
-	r = record(WLOG_WRITE, flags & NBDKIT_FLAG_FUA, offset, count, buf, err);
-	pthread_mutex_unlock(&lock);
-	return r;
+	return record_unlock(WLOG_WRITE, flags & NBDKIT_FLAG_FUA, offset, count, buf, err);
 }
 
 static int pcv_zero(nbdkit_next *next, void *handle, uint32_t count, uint64_t offset,
@@ -340,9 +349,7 @@ static int pcv_zero(nbdkit_next *next, void *handle, uint32_t count, uint64_t of
 		*err = -r;
 		return -1;
 	}
-	r = record(WLOG_ZERO, flags & NBDKIT_FLAG_FUA, offset, count, NULL, err);
-	pthread_mutex_unlock(&lock);
-	return r;
+	return record_unlock(WLOG_ZERO, flags & NBDKIT_FLAG_FUA, offset, count, NULL, err);
 }
 
 static int pcv_flush(nbdkit_next *next, void *handle, uint32_t flags, int *err)
@@ -354,9 +361,7 @@ static int pcv_flush(nbdkit_next *next, void *handle, uint32_t flags, int *err)
 		*err = -r;
 		return -1;
 	}
-	r = record(WLOG_FLUSH, false, 0, 0, NULL, err);
-	pthread_mutex_unlock(&lock);
-	return r;
+	return record_unlock(WLOG_FLUSH, false, 0, 0, NULL, err);
 }
 
 static struct nbdkit_filter filter = {

@@ -17,7 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -189,7 +191,21 @@ static bool start_server(struct server *s, const char *filter, const char *base,
 		struct timespec ts = { 0, 2000000 };
 		nanosleep(&ts, NULL);
 	}
-	return access(s->sock, F_OK) == 0;
+	/* The socket exists from bind; wait until nbdkit accepts (any export name will
+	 * do: a refused state still completes the connection first). */
+	for (int i = 0; i < 2000; i++) {
+		int sfd = socket(AF_UNIX, SOCK_STREAM, 0);
+		struct sockaddr_un a = { .sun_family = AF_UNIX };
+		snprintf(a.sun_path, sizeof(a.sun_path), "%.100s", s->sock);
+		int ok = sfd >= 0 && connect(sfd, (struct sockaddr *)&a, sizeof(a)) == 0;
+		if (sfd >= 0)
+			close(sfd);
+		if (ok)
+			return true;
+		struct timespec ts = { 0, 2000000 };
+		nanosleep(&ts, NULL);
+	}
+	return false;
 }
 
 static void put_state(struct server *s, const char *name, const char *text)
@@ -349,9 +365,19 @@ static void record_with(const char *filter, bool lying)
 		nanosleep(&ts, NULL);
 	}
 	snprintf(uri, sizeof(uri), "nbd+unix:///?socket=%s", sock);
-	struct nbd_handle *h = nbd_create();
-	assert_non_null(h);
-	if (nbd_connect_uri(h, uri) == -1)
+	/* The socket exists from bind; nbdkit may not listen yet. */
+	struct nbd_handle *h = NULL;
+	for (int i = 0; i < 2000 && !h; i++) {
+		h = nbd_create();
+		assert_non_null(h);
+		if (nbd_connect_uri(h, uri) == -1) {
+			nbd_close(h);
+			h = NULL;
+			struct timespec ts = { 0, 2000000 };
+			nanosleep(&ts, NULL);
+		}
+	}
+	if (!h)
 		fail_msg("cannot connect to the recorder: %s", nbd_get_error());
 	uint8_t ten[10], one[S];
 	memset(ten, 0x22, sizeof(ten));
