@@ -7,9 +7,11 @@
 #    machine the rate follows the load: explore_cpu_ms_per_state is the CPU time (user
 #    and system, every process) one state costs, which it moves less.
 #  record_overhead_pct: how much slower the agent writes (4 KiB random, QD16, a flush
-#    every 32 writes, 4 MiB span, 2 s) through qemu-storage-daemon (raw, cache=none)
-#    and the pcvcache filter with record= than without; the median of 3 runs each,
-#    alternated. agent_writes_per_s and agent_writes_per_s_recorded are the two rates.
+#    every 32 writes, 4 MiB span, 2 s) through qemu-storage-daemon (raw) and the
+#    pcvcache filter with record= than without; the median of 5 runs each, alternated.
+#    agent_writes_per_s and agent_writes_per_s_recorded are the two rates. On a shared
+#    machine the rates move with the load: record_cpu_overhead_pct compares the CPU
+#    time (agent, qemu-storage-daemon, nbdkit) per write instead.
 set -u
 build=${BUILD:-build}
 root=$(pwd)
@@ -28,37 +30,53 @@ trap cleanup EXIT
 export TMPDIR=$t
 
 # --- recording overhead
-rate() {	# record? -> writes/s
+# `times` runs in this shell (a command substitution would see its own children only):
+# the CPU seconds of every child reaped so far.
+cpu() { sed -n 2p "$1" | awk '{ split($1, a, /[ms]/); split($2, b, /[ms]/); print a[1] * 60 + a[2] + b[1] * 60 + b[2] }'; }
+rate() {	# record? -> "writes/s CPU-microseconds-per-write" into $t/rate
 	rm -f "$t/d.raw" "$t/w.wlog" "$t"/*.sock
 	truncate -s 64M "$t/d.raw"
 	rec=
 	[ "$1" = yes ] && rec="record=$t/w.wlog"
+	times >"$t/times0"
 	nbdkit --foreground --exit-with-parent -U "$t/n.sock" --filter="$filter" file "$t/d.raw" \
 		sync=false $rec &
-	echo $! >"$t/n.pid"
+	np=$!
+	echo "$np" >"$t/n.pid"
 	i=0
 	while [ ! -S "$t/n.sock" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
 	qemu-storage-daemon --blockdev "driver=nbd,node-name=f,server.type=unix,server.path=$t/n.sock" \
 		--blockdev driver=raw,node-name=d,file=f \
 		--nbd-server "addr.type=unix,addr.path=$t/q.sock" \
-		--export type=nbd,id=e,node-name=d,name=disk,writable=on \
-		--daemonize --pidfile "$t/q.pid" || return 1
+		--export type=nbd,id=e,node-name=d,name=disk,writable=on &
+	qp=$!
+	echo "$qp" >"$t/q.pid"
+	i=0
+	while [ ! -S "$t/q.sock" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
 	"$agent" write "nbd+unix:///disk?socket=$t/q.sock" --campaign 1 --span-mib 4 --duration 2 \
 		--queue-depth 16 --flush every-n --flush-n 32 --quiet >"$t/agent.json" || return 1
-	kill "$(cat "$t/q.pid")" "$(cat "$t/n.pid")" 2>/dev/null
-	wait "$(cat "$t/n.pid")" 2>/dev/null
-	rm -f "$t/q.pid" "$t/n.pid"
-	sqlite3 :memory: "SELECT json_extract(CAST(readfile('$t/agent.json') AS TEXT), '$.writes') / json_extract(CAST(readfile('$t/agent.json') AS TEXT), '$.seconds')"
+	kill "$qp" 2>/dev/null
+	wait "$qp" 2>/dev/null
+	kill "$np" 2>/dev/null
+	wait "$np" 2>/dev/null
+	rm -f "$t/n.pid" "$t/q.pid"
+	times >"$t/times1"
+	w=$(sqlite3 :memory: "SELECT json_extract(j, '$.writes') || ' ' || json_extract(j, '$.seconds') FROM (SELECT CAST(readfile('$t/agent.json') AS TEXT) AS j)")
+	echo "$w $(cpu "$t/times0") $(cpu "$t/times1")" |
+		awk '{ printf "%.1f %.2f\n", $1 / $2, 1e6 * ($4 - $3) / $1 }' >>"$t/rate.$1"
 }
-median() { sort -n | sed -n 2p; }
-: >"$t/no" ; : >"$t/yes"
-for i in 1 2 3; do
-	rate no >>"$t/no" || exit 1
-	rate yes >>"$t/yes" || exit 1
+: >"$t/rate.no"; : >"$t/rate.yes"
+for i in 1 2 3 4 5; do
+	rate no || exit 1
+	rate yes || exit 1
 done
-no=$(median <"$t/no")
-yes=$(median <"$t/yes")
+med() { sort -n -k"$2" "$1" | sed -n 3p | awk -v k="$2" '{ print $k }'; }
+no=$(med "$t/rate.no" 1)
+yes=$(med "$t/rate.yes" 1)
 pct=$(awk -v a="$no" -v b="$yes" 'BEGIN { printf "%.1f", 100 * (a - b) / a }')
+cno=$(med "$t/rate.no" 2)
+cyes=$(med "$t/rate.yes" 2)
+cpct=$(awk -v a="$cno" -v b="$cyes" 'BEGIN { printf "%.1f", 100 * (b - a) / a }')
 
 # --- exploration rate
 cat >"$t/b.ini" <<EOT
@@ -100,8 +118,6 @@ EOT
 "$powercut" run -q --db "$t/c.db" "$t/b.ini" >/dev/null 2>"$t/run.err" || { cat "$t/run.err"; exit 1; }
 # The CPU time of the exploration and everything it ran, from the shell's children's
 # times before and after (a figure a loaded machine does not move as much).
-# `times` runs in this shell (a command substitution would see its own children only).
-cpu() { sed -n 2p "$1" | awk '{ split($1, a, /[ms]/); split($2, b, /[ms]/); print a[1] * 60 + a[2] + b[1] * 60 + b[2] }'; }
 times >"$t/times0"
 "$powercut" explore --json --states 200 "$t/c.db" 1 >"$t/ex.json" 2>"$t/ex.err" || { cat "$t/ex.err"; exit 1; }
 times >"$t/times1"
@@ -116,3 +132,4 @@ echo "figure explore_cpu_ms_per_state $(awk -v a="$c0" -v b="$c1" -v n="$n" 'BEG
 echo "figure agent_writes_per_s $(printf '%.0f' "$no") writes/s 1000 >="
 echo "figure agent_writes_per_s_recorded $(printf '%.0f' "$yes") writes/s 1000 >="
 echo "figure record_overhead_pct $pct % 25 <="
+echo "figure record_cpu_overhead_pct $cpct % 50 <="
