@@ -422,8 +422,10 @@ static int qmp_cmd(struct ex *x, json_t *cmd, char *why, size_t len)
 	line[n] = '\n';
 	ssize_t w = write(x->qmp_fd, line, n + 1);
 	free(line);
-	if (w != (ssize_t)(n + 1))
-		return -EIO;
+	if (w != (ssize_t)(n + 1)) {
+		snprintf(why, len, "cannot write to qemu-storage-daemon's monitor");
+		return -EPIPE;
+	}
 	char buf[65536];
 	while (fgets(buf, sizeof(buf), x->qmp)) {
 		json_t *r = json_loads(buf, 0, NULL);
@@ -595,7 +597,16 @@ static int run_state(struct ex *x, const struct cand *c, int64_t id)
 	char why[256] = "";
 	struct child chk;
 	bool checking = x->m.qcow2 && check_start(x, uri, &chk) == 0;
-	if (qsd_attach(x, id, why, sizeof(why)) == 0) {
+	int arc = qsd_attach(x, id, why, sizeof(why));
+	if (arc == -EPIPE) {
+		/* Not this state's fault: every later one would read as unreadable. */
+		pc_err(LOG_CHECK, "state %" PRId64 ": %s; exploration stopped", id, why);
+		if (checking)
+			child_finish(&chk, 60000, &(int){ 0 });
+		free(spec);
+		return arc;
+	}
+	if (arc == 0) {
 		snprintf(uri, sizeof(uri), "nbd+unix:///s%" PRId64 "?socket=%.4000s", id,
 			 x->qsd_sock);
 		if (agent_check(x, uri, report) < 0)
