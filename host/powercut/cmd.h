@@ -102,6 +102,8 @@ int cmd_show(struct pc_ctx *ctx);
 int cmd_explore(struct pc_ctx *ctx);
 extern const struct cmd_opt explore_opts[];
 extern const struct cmd_opt show_opts[];
+int cmd_doctor(struct pc_ctx *ctx);
+extern const struct cmd_opt doctor_opts[];
 extern const struct cmd_opt help_opts[], version_opts[], relay_opts[], db_opts[], config_opts[];
 
 #endif
