@@ -358,8 +358,7 @@ static bool record_dir(struct node *n, const struct qdisk *d, char *out, size_t 
 	json_t *j = json_pack("{s:s,s:i,s:s,s:s,s:s,s:b,s:I}", "disk", c->name, "id", (int)d->id,
 			      "format", c->format == DISK_QCOW2 ? "qcow2" : "raw", "cache",
 			      disk_cache_name(cache_of(c->cache)), "control",
-			      c->control == CONTROL_LYING ? "lying" :
-			      c->control == CONTROL_SAFE ? "safe" : "none",
+			      config_control_name(c->control),
 			      "lazy_refcounts", c->lazy_refcounts, "size", (json_int_t)c->size);
 	int rc = j ? json_dump_file(j, meta, JSON_COMPACT) : -1;
 	json_decref(j);
