@@ -202,6 +202,24 @@ static int64_t cycle_cut_ns(struct ex *x)
 	return t;
 }
 
+/* When the ledger received this cycle's baseline of the disk, or 0 (none written). */
+static int64_t baseline_recv_ns(struct ex *x)
+{
+	sqlite3_stmt *st;
+	int64_t t = 0;
+
+	if (sqlite3_prepare_v2(x->db, "SELECT IFNULL(MAX(recv_ns), 0) FROM oracle_baseline WHERE "
+			       "campaign = ?1 AND cycle = ?2 AND disk = ?3", -1, &st, NULL) != SQLITE_OK)
+		return 0;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)x->o->campaign);
+	sqlite3_bind_int64(st, 2, x->o->cycle);
+	sqlite3_bind_int64(st, 3, x->m.id);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		t = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return t;
+}
+
 /* The ledger as of a crash point: a second, read-only connection to the campaign
  * database in which TEMP views named like the ledger's tables hide the rows of this
  * cycle and disk received at or after the cut-off in temp.crash (unqualified names
@@ -726,6 +744,15 @@ static int explore_states(struct ex *x)
 	seen = calloc(n + 2, 1);
 	if (!x->ndata || !x->durable || !bnd || !pre || !torn || !tail || !seen)
 		goto out;
+	/* The oracle judges a crash only once the ledger has this cycle's baseline (a
+	 * real cut never comes before: the window opens with the workload running). A
+	 * crash point whose ledger lacks it would read the baseline's records as ones the
+	 * agent cannot have written: those entries are not crash points. */
+	int64_t brecv = baseline_recv_ns(x);
+	size_t c0 = 0;
+	while (brecv && c0 < n && wl->e[c0].h.t_ns <= brecv)
+		c0++;
+	x->s->baseline_entries = c0;
 	for (size_t i = 0; i < n; i++) {
 		const struct wlog_entry *e = &wl->e[i];
 		bool data = e->h.type != WLOG_FLUSH;
@@ -735,6 +762,8 @@ static int explore_states(struct ex *x)
 			x->s->log_writes++;
 		else
 			x->s->log_flushes++;
+		if (i + 1 < c0)
+			continue;
 		if (e->h.type == WLOG_FLUSH || (e->h.flags & WLOG_F_FUA)) {
 			bnd[nb++] = i + 1;
 			seen[x->ndata[i + 1]] = 1;
@@ -744,7 +773,7 @@ static int explore_states(struct ex *x)
 	}
 	/* Prefixes whose writes a flush boundary already holds are the same disk with a
 	 * laxer ledger: the boundary (stricter) stands for them. */
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = c0 ? c0 - 1 : 0; i < n; i++)
 		if (wl->e[i].h.type != WLOG_FLUSH && !seen[x->ndata[i + 1]])
 			pre[np++] = i + 1;
 	size_t dn = x->durable[n];

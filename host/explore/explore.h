@@ -78,6 +78,8 @@ struct explore_opts {
 struct explore_summary {
 	int64_t run_id;
 	uint64_t log_entries, log_writes, log_flushes;
+	uint64_t baseline_entries;	/* logged before the ledger had the baseline: no crash
+					 * point falls there (docs/explore.md) */
 	uint64_t candidates[EXPLORE__KINDS];	/* states of each kind there are */
 	uint64_t explored[EXPLORE__KINDS];
 	uint64_t states;

@@ -63,11 +63,12 @@ static json_t *summary_json(const char *disk, const struct explore_summary *s)
 				    (json_int_t)(s->candidates[i] > INT64_MAX ? INT64_MAX :
 						 s->candidates[i]),
 				    "explored", (json_int_t)s->explored[i]));
-	return json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:f,s:o}",
+	return json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:f,s:o}",
 			 "disk", disk, "run", (json_int_t)s->run_id,
 			 "log_entries", (json_int_t)s->log_entries,
 			 "log_writes", (json_int_t)s->log_writes,
 			 "log_flushes", (json_int_t)s->log_flushes,
+			 "baseline_entries", (json_int_t)s->baseline_entries,
 			 "states", (json_int_t)s->states,
 			 "violation_states", (json_int_t)s->violation_states,
 			 "metadata_failure_states", (json_int_t)s->metadata_failure_states,
