@@ -89,6 +89,7 @@ simulator = yes
 sim_mode = realtime
 channels = 1
 channel = 0
+timeout_ms = 5000
 [node]
 driver = qemu
 tier = fast
