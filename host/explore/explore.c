@@ -184,14 +184,14 @@ static int load_session(struct ex *x)
 	return rc;
 }
 
-/* When the node died in that cycle (the cut time the classification used), or 0. */
-static int64_t cycle_cut_ns(struct ex *x)
+/* One number about this cycle and disk from the campaign database (sql binds ?1
+ * campaign, ?2 cycle, ?3 disk id), or 0 when there is none. */
+static int64_t cycle_value(struct ex *x, const char *sql)
 {
 	sqlite3_stmt *st;
 	int64_t t = 0;
 
-	if (sqlite3_prepare_v2(x->db, "SELECT cut_ns FROM oracle_cycle_result WHERE campaign = ?1 "
-			       "AND cycle = ?2 AND disk = ?3", -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(x->db, sql, -1, &st, NULL) != SQLITE_OK)
 		return 0;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)x->o->campaign);
 	sqlite3_bind_int64(st, 2, x->o->cycle);
@@ -202,22 +202,18 @@ static int64_t cycle_cut_ns(struct ex *x)
 	return t;
 }
 
+/* When the node died in that cycle (the cut time the classification used), or 0. */
+static int64_t cycle_cut_ns(struct ex *x)
+{
+	return cycle_value(x, "SELECT cut_ns FROM oracle_cycle_result WHERE campaign = ?1 "
+			   "AND cycle = ?2 AND disk = ?3");
+}
+
 /* When the ledger received this cycle's baseline of the disk, or 0 (none written). */
 static int64_t baseline_recv_ns(struct ex *x)
 {
-	sqlite3_stmt *st;
-	int64_t t = 0;
-
-	if (sqlite3_prepare_v2(x->db, "SELECT IFNULL(MAX(recv_ns), 0) FROM oracle_baseline WHERE "
-			       "campaign = ?1 AND cycle = ?2 AND disk = ?3", -1, &st, NULL) != SQLITE_OK)
-		return 0;
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)x->o->campaign);
-	sqlite3_bind_int64(st, 2, x->o->cycle);
-	sqlite3_bind_int64(st, 3, x->m.id);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		t = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return t;
+	return cycle_value(x, "SELECT IFNULL(MAX(recv_ns), 0) FROM oracle_baseline WHERE "
+			   "campaign = ?1 AND cycle = ?2 AND disk = ?3");
 }
 
 /* The ledger as of a crash point: a second, read-only connection to the campaign
