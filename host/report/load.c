@@ -290,7 +290,7 @@ static int load_results(struct loader *l, size_t first_unit)
 	if (!r->dbs[l->db_index].has_oracle)
 		return 0;
 	/* Column order: the class columns in rpt_class_names order, then the rest. The
-	 * exposure window is in its own table, absent from databases before schema 5. */
+	 * exposure window is in its own table, absent from databases before schema 6. */
 	bool xp = table_exists(l, "oracle_exposure");
 	char sql[1024];
 	snprintf(sql, sizeof(sql),
@@ -403,7 +403,7 @@ struct report *report_load(char *const *paths, size_t n, const struct report_opt
 		if ((rc = load_one(&l)) < 0)
 			goto fail;
 	}
-	if ((rc = report_analyze(r)) < 0)
+	if ((rc = report_analyze(r)) < 0 || (rc = rpt_explored_load(r)) < 0)
 		goto fail;
 	return r;
 fail:
@@ -430,6 +430,7 @@ void report_free(struct report *r)
 		free(c->flush);
 	}
 	free(r->cells);
+	free(r->explored);
 	free(r->units);
 	for (size_t i = 0; i < r->n_cycles; i++)
 		free(r->cycles[i].status);

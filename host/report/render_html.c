@@ -398,6 +398,7 @@ int rpt_render_html(const struct report *r, FILE *f)
 	      "host's receipt of its acknowledgement), on a logarithmic axis. A cache that "
 	      "writes back promptly keeps this short; one that holds writes until a flush loses "
 	      "everything since the last flush.</figcaption></figure>\n", f);
+	rpt_explored_html(r, f);
 	fputs("<h2 id='plots'>Plots</h2>\n<figure>", f);
 	rpt_svg_losses(r, f, false);
 	fputs("<figcaption>Tested disks: blocks lost per disk-cycle against the time between the "
