@@ -17,6 +17,7 @@
 #ifndef PC_CAMPAIGN_H
 #define PC_CAMPAIGN_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -171,5 +172,65 @@ int camp_free_bytes(const char *path, uint64_t *bytes);
 int camp_evidence_keep(struct store *db, int64_t cycle_id, const char *disk,
 		       const char *report_path, const char *node_dir, const char *dir,
 		       uint64_t *left);
+
+/* ---- A campaign: the loop of cycles (run.c) ---- */
+
+/* Per disk over the campaign so far: violations and unflushed losses (blocks). */
+struct camp_tally {
+	uint64_t violations[8], unflushed[8];
+	unsigned done, planned;
+	double overhead_s;		/* summed over the cycles that ran */
+};
+
+struct benchlock;
+
+/* One campaign, new or resumed. The caller fills the inputs; camp_run takes the bench
+ * lock into *lock and opens the relay into *relay (both the caller's to release, so
+ * its exit path powers the node on), and fills the outputs. */
+struct camp_run {
+	const struct bench_config *cfg;
+	struct store *db;
+	const char *db_path;
+	const char *run_dir;		/* the bench's run directory */
+	const char *bin_dir;		/* build/bin */
+	const char *version;		/* powercut's, for versions_json */
+	const char *bench_file;		/* stored in run_json (new campaigns) */
+	char **notify_argv;		/* stored in run_json (new campaigns), may be NULL */
+	bool resume;			/* continue campaign (its row, work, evid, token) */
+	bool keep;			/* keep every cycle's node work directory */
+	uint64_t seed;
+	int64_t planned;		/* cycles, or 0: until deadline_wall_ns */
+	int64_t deadline_wall_ns;
+	struct benchlock **lock;
+	struct relay **relay;
+	/* Called (may be NULL) after every cycle with camp_cycle_run's result c. */
+	void (*on_cycle)(void *arg, const struct camp_run *run, int c,
+			 const struct camp_result *r);
+	void *arg;
+	/* in when resuming, out otherwise */
+	int64_t campaign;
+	char work[PATH_MAX];		/* the node work directories' parent */
+	char evid[PATH_MAX + 64];	/* the evidence directory */
+	char token[65];			/* the ledger token */
+	/* out */
+	struct camp_tally t;
+	int64_t t0_ns;			/* host monotonic: the first cycle's start */
+	unsigned ran;			/* cycles that ran to their record in this run */
+	unsigned total;			/* cycles recorded in the campaign */
+	const char *status;		/* done, interrupted, node-lost, disk-full, failed */
+	const char *controls;		/* none, passed, failed */
+	char why[1024];			/* why the controls failed */
+	char msg[3 * PATH_MAX + 512];	/* the campaign's closing message */
+};
+
+/* Run the campaign to its end (status says which end) and record it: 0, or -EBUSY
+ * (the bench is locked), -ENODEV (the relay cannot be opened or its DC sense is not
+ * wired), -EINTR (interrupted while opening the relay), -EIO (logged). */
+int camp_run(struct camp_run *run);
+/* The newest campaign of db with a run that is not done (or the one want names):
+ * its id, stored config text and run_json (caller frees). 0, -ENOENT, -EALREADY
+ * (done; *id set), -EIO, -ENOMEM. */
+int camp_run_load(struct store *db, const char *want, int64_t *id, char **config_text,
+		  json_t **run);
 
 #endif
