@@ -81,8 +81,47 @@ bool camp_watch_hit(struct camp_watch *w, const struct camp_plan *p,
 /* The fewest flushes any disk completed since camp_watch_begin. */
 uint64_t camp_watch_min_flushes(const struct camp_watch *w, const struct ledger_stats *st);
 
-/* Steps of a cycle, in order, as stored in cycles.step. */
-#define CAMP_STEPS "start prepare workload cut recover check record done"
+/* ---- A cycle's scenario: the bench's own sequence of steps (scenario.c) ----
+ *
+ * [campaign] scenario names the steps between the node's preparation and the record,
+ * in order; each step kind is one small function of cycle.c, run from one table.
+ * Unset, the scenario is today's cycle: "write cut restart check". See
+ * docs/campaign.md, "Scenarios".
+ */
+#define CAMP_STEP_KINDS(X) \
+	X(FILL, "fill")		/* every block written once, flushed (the baseline) */ \
+	X(WRITE, "write")	/* the workload starts ([workload]); one per cycle */ \
+	X(IDLE, "idle")		/* idle:DURATION: nothing happens for that long */ \
+	X(SNAPSHOT, "snapshot")	/* an external qcow2 snapshot as Proxmox's volume chain */ \
+	X(CUT, "cut")		/* cut[:power|kill]: the plan's moment while writing */ \
+	X(RESTART, "restart")	/* power back (or QEMU started again), the node up */ \
+	X(CHECK, "check")	/* metadata checks and the agent's read-back */
+#define CAMP_STEP_ENUM(id, name) CAMP_STEP_##id,
+enum camp_step_kind { CAMP_STEP_KINDS(CAMP_STEP_ENUM) CAMP_STEP__COUNT };
+#undef CAMP_STEP_ENUM
+const char *camp_step_name(int kind);
+
+#define CAMP_MAX_STEPS 32
+struct camp_step {
+	int kind;			/* enum camp_step_kind */
+	int cut;			/* CUT: enum cut_kind, or -1: [campaign] cut */
+	int64_t ms;			/* IDLE: how long */
+};
+struct camp_scenario {
+	const char *name;		/* "default" or the words joined by blanks (owned) */
+	size_t n;
+	struct camp_step steps[CAMP_MAX_STEPS];
+};
+/* Parse [campaign] scenario (NULL or empty: the default cycle) and check that it can
+ * run: a cut comes while the node is up and is followed by a restart before any other
+ * step, one write at most, a fill before the write, and a check last. 0, or -EINVAL
+ * with why in err. camp_scenario_release frees the name. */
+int camp_scenario_parse(char *const *words, struct camp_scenario *sc, char *err, size_t len);
+void camp_scenario_release(struct camp_scenario *sc);
+
+/* Steps of a cycle, in order, as stored in cycles.step: start, prepare, then the
+ * scenario's (the default's are shown), record, done. */
+#define CAMP_STEPS "start prepare write cut restart check record done"
 
 struct camp_env {
 	const struct bench_config *cfg;
@@ -223,7 +262,8 @@ struct camp_run {
 	char msg[3 * PATH_MAX + 512];	/* the campaign's closing message */
 };
 
-/* Run the campaign to its end (status says which end) and record it: 0, or -EBUSY
+/* Run the campaign to its end (status says which end) and record it: 0, or -EINVAL
+ * (the scenario cannot run, logged), -EBUSY
  * (the bench is locked), -ENODEV (the relay cannot be opened or its DC sense is not
  * wired), -EINTR (interrupted while opening the relay), -EIO (logged). */
 int camp_run(struct camp_run *run);

@@ -175,6 +175,14 @@ int camp_run(struct camp_run *run)
 
 	run->status = "failed";
 	run->controls = "none";
+	/* A scenario that cannot run stops the campaign before its first cycle. */
+	struct camp_scenario sc;
+	char serr[256];
+	if (camp_scenario_parse(cfg->campaign->scenario, &sc, serr, sizeof(serr)) < 0) {
+		pc_err(LOG_MAIN, "[campaign] scenario: %s", serr);
+		return -EINVAL;
+	}
+	camp_scenario_release(&sc);
 	run->msg[0] = run->why[0] = 0;
 	run->ran = run->total = 0;
 	if (!run->resume)

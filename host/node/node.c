@@ -214,6 +214,26 @@ int node_check(struct node *n, const struct node_job *job, struct node_disk_resu
 	return LOCKED(n, n->ops->check(n, job, res));
 }
 
+int node_fill(struct node *n, const struct node_job *job)
+{
+	if (!n->ops->fill) {
+		pc_err(LOG_NODE, "node driver '%s' cannot fill disks (scenario step 'fill')",
+		       n->ops->name);
+		return -ENOTSUP;
+	}
+	return LOCKED(n, n->powered ? n->ops->fill(n, job) : -EHOSTDOWN);
+}
+
+int node_snapshot(struct node *n)
+{
+	if (!n->ops->snapshot) {
+		pc_err(LOG_NODE, "node driver '%s' cannot take snapshots (scenario step "
+		       "'snapshot')", n->ops->name);
+		return -ENOTSUP;
+	}
+	return LOCKED(n, n->powered ? n->ops->snapshot(n) : -EHOSTDOWN);
+}
+
 json_t *node_collect(struct node *n)
 {
 	json_t *j = NULL;

@@ -75,6 +75,13 @@ struct node_ops {
 	int (*check)(struct node *n, const struct node_job *job, struct node_disk_result *res);
 	/* Optional: what the node logged, for the record (a JSON object). */
 	json_t *(*collect)(struct node *n);
+	/* Optional, for scenarios (NULL: the step is not supported, -ENOTSUP): write every
+	 * disk's baseline (job->cycle - 1, every block once, flushed) while the node is
+	 * up; take an external snapshot of every qcow2 disk as Proxmox's volume chain
+	 * makes it (the current image becomes the read-only backing file of a new overlay
+	 * with the same options); other disks are left as they are. */
+	int (*fill)(struct node *n, const struct node_job *job);
+	int (*snapshot)(struct node *n);
 };
 
 /* Where things are on the host. */
@@ -114,6 +121,10 @@ int node_wait_up(struct node *n, int timeout_ms);
 int node_check(struct node *n, const struct node_job *job, struct node_disk_result *res);
 json_t *node_collect(struct node *n);
 bool node_powered(struct node *n);
+/* The scenario hooks (node_ops); -ENOTSUP (logged) when the driver has none,
+ * -EHOSTDOWN when the node is not powered. */
+int node_fill(struct node *n, const struct node_job *job);
+int node_snapshot(struct node *n);
 
 void node_disk_result_release(struct node_disk_result *r);
 /* Append {"kind", "result"[, "detail"]} to a disk's checks array; takes detail.

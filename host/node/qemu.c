@@ -487,7 +487,10 @@ static int fast_start(struct node *n, const struct node_job *job)
 	const struct cfg_workload *w = n->cfg->workload;
 	int rc;
 
-	if ((rc = host_baselines(n, job, false)) < 0 || (rc = fio_start(n, q)) < 0)
+	/* Without a baseline (a scenario's fill wrote it, or [workload] baseline = none)
+	 * the agent writes into what the disk holds. */
+	if ((job->baseline && (rc = host_baselines(n, job, false)) < 0) ||
+	    (rc = fio_start(n, q)) < 0)
 		return rc;
 	if (job->cycle_begins)
 		job->cycle_begins(job->cb_arg, job->cycle);
@@ -951,6 +954,58 @@ static json_t *qemu_collect(struct node *n)
 	return j;
 }
 
+/* Scenario step fill: every disk's baseline from the host, as host_baselines writes
+ * them (the fast tier only: the full tier's guest boots with its workload). */
+static int qemu_fill(struct node *n, const struct node_job *job)
+{
+	struct qpriv *q = n->priv;
+	bool begun = false;
+
+	if (q->full) {
+		pc_err(LOG_NODE, "scenario step 'fill' runs on the fast tier only");
+		return -ENOTSUP;
+	}
+	for (size_t i = 0; i < q->n; i++) {
+		struct node_job base = *job;
+		base.cycle = job->cycle ? job->cycle - 1 : 0;
+		static const char *const extra[] = { "--writes", "1", "--flush", "always", NULL };
+		if (!begun && job->cycle_begins)
+			job->cycle_begins(job->cb_arg, base.cycle);
+		begun = true;
+		int rc = agent_run_nbd(n, &q->d[i], &base, extra);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Scenario step snapshot: Proxmox's volume-chain snapshot of every qcow2 disk (QEMU
+ * flushes and reopens; here qemu-storage-daemon stops cleanly, the image becomes the
+ * read-only backing file of a new overlay with the same options, and it starts). */
+static int qemu_snapshot(struct node *n)
+{
+	struct qpriv *q = n->priv;
+
+	if (q->full) {
+		pc_err(LOG_NODE, "scenario step 'snapshot' runs on the fast tier only");
+		return -ENOTSUP;
+	}
+	for (size_t i = 0; i < q->n; i++) {
+		struct qdisk *d = &q->d[i];
+		if (d->cfg->format != DISK_QCOW2)
+			continue;
+		int rc = diskmodel_snapshot(d->dm);
+		if (rc < 0) {
+			pc_err(LOG_NODE, "cannot snapshot disk '%s': %s%s", d->cfg->name, strerror(-rc),
+			       rc == -EBUSY ? " (one snapshot per cycle)" : "");
+			return rc;
+		}
+		pc_info(LOG_NODE, "disk '%s': snapshot taken, the image is a new overlay",
+			d->cfg->name);
+	}
+	return 0;
+}
+
 const struct node_ops node_qemu_ops = {
 	.version = NODE_OPS_VERSION,
 	.name = "qemu",
@@ -964,4 +1019,6 @@ const struct node_ops node_qemu_ops = {
 	.wait_up = qemu_wait_up,
 	.check = qemu_check,
 	.collect = qemu_collect,
+	.fill = qemu_fill,
+	.snapshot = qemu_snapshot,
 };

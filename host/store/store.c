@@ -92,6 +92,19 @@ const struct store_migration store_migrations[] = {
 	  " path TEXT NOT NULL,"
 	  " bytes INTEGER NOT NULL);"
 	  "CREATE INDEX evidence_cycle ON evidence(cycle_id);" },
+	/* issue 14 (scenarios): each step of a cycle's scenario, timed. */
+	{ "cycle steps",
+	  "CREATE TABLE cycle_steps ("
+	  " id INTEGER PRIMARY KEY,"
+	  " cycle_id INTEGER NOT NULL REFERENCES cycles(id),"
+	  " seq INTEGER NOT NULL,"
+	  " step TEXT NOT NULL,"
+	  " arg TEXT,"
+	  " started_mono_ns INTEGER NOT NULL,"
+	  " ended_mono_ns INTEGER,"
+	  " result TEXT NOT NULL,"
+	  " detail_json TEXT);"
+	  "CREATE INDEX cycle_steps_cycle ON cycle_steps(cycle_id);" },
 };
 const int store_n_migrations = sizeof(store_migrations) / sizeof(store_migrations[0]);
 

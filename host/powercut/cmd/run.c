@@ -287,7 +287,7 @@ int cmd_run(struct pc_ctx *ctx)
 	if (view.tty && !ctx->json && cr.t0_ns)
 		fputc('\n', stderr);
 	if (r < 0) {
-		rc = r == -EBUSY ? EXIT_BUSY : r == -ENODEV ? EXIT_DEVICE :
+		rc = r == -EBUSY ? EXIT_BUSY : r == -ENODEV ? EXIT_DEVICE : r == -EINVAL ? EXIT_USAGE :
 		     r == -EINTR ? 128 + relay_interrupted : EXIT_FAIL;
 		goto out;
 	}
