@@ -318,7 +318,17 @@ struct disk_outcome {
 	struct oracle_verify_result v;
 	bool verified;
 	bool metadata_failure;
+	uint64_t written;		/* blocks acknowledged in the cycle (before the prune) */
 };
+
+/* Every block the cycle wrote read back as zeroes (rhbz 1029344's picture): qcow2's
+ * new allocations were never written down. */
+static bool all_zeroes(const struct disk_outcome *o)
+{
+	return o->verified && o->written &&
+	       o->v.cycle.count[CLS_UNFLUSHED_LOST_ZERO] + o->v.cycle.count[CLS_FLUSHED_LOST_ZERO] ==
+	       o->written;
+}
 
 static int record_disk(struct cyc *c, const struct node_disk_result *r, int64_t cut_ns,
 		       struct disk_outcome *o)
@@ -362,6 +372,16 @@ static int record_disk(struct cyc *c, const struct node_disk_result *r, int64_t 
 		return rc;
 	}
 	o->verified = true;
+	sqlite3_stmt *q;
+	if (sqlite3_prepare_v2(store_db(st), "SELECT COUNT(DISTINCT block) FROM oracle_ack WHERE"
+			       " campaign = ? AND cycle = ? AND disk = ?", -1, &q, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(q, 1, c->e->campaign);
+		sqlite3_bind_int64(q, 2, c->index);
+		sqlite3_bind_int64(q, 3, r->id);
+		if (sqlite3_step(q) == SQLITE_ROW)
+			o->written = (uint64_t)sqlite3_column_int64(q, 0);
+		sqlite3_finalize(q);
+	}
 	/* One summary row per class (block -1: the whole disk); oracle_check holds the
 	 * blocks themselves. */
 	for (int k = 1; k < CLS__COUNT; k++) {
@@ -370,6 +390,13 @@ static int record_disk(struct cyc *c, const struct node_disk_result *r, int64_t 
 		char d[96];
 		snprintf(d, sizeof(d), "{\"blocks\":%" PRIu64 "}", o->v.cycle.count[k]);
 		store_finding_insert(st, cyc, r->disk, -1, cls_class_name(k), d,
+				     o->v.cycle.since_flush_ns);
+	}
+	if (all_zeroes(o)) {
+		char d[160];
+		snprintf(d, sizeof(d), "{\"blocks\":%" PRIu64 ",\"why\":\"new allocations lost: the "
+			 "image reads as zeroes\"}", o->written);
+		store_finding_insert(st, cyc, r->disk, -1, "image_reads_as_zeroes", d,
 				     o->v.cycle.since_flush_ns);
 	}
 	if (o->v.cycle.violations) {
@@ -396,6 +423,10 @@ static json_t *disk_json(const struct node_disk_result *r, const struct disk_out
 		json_object_set_new(j, "anomalies", json_integer((json_int_t)o->v.cycle.anomalies));
 		json_object_set_new(j, "gaps", json_integer((json_int_t)o->v.gaps));
 		json_object_set_new(j, "since_flush_ms", json_real(o->v.cycle.since_flush_ns / 1e6));
+		json_object_set_new(j, "written_blocks", json_integer((json_int_t)o->written));
+		if (all_zeroes(o))
+			json_object_set_new(j, "verdict", json_string("new allocations lost: the "
+								      "image reads as zeroes"));
 	}
 	return j;
 }
@@ -766,6 +797,8 @@ static void steps_store(struct cyc *c)
 		json_t *d = json_object();
 		if (json_object_get(l, "cut"))
 			json_object_set(d, "cut", json_object_get(l, "cut"));
+		if (json_object_get(l, "disks"))
+			json_object_set(d, "disks", json_object_get(l, "disks"));
 		char *ds = json_object_size(d) ? json_dumps(d, JSON_COMPACT) : NULL;
 		json_decref(d);
 		sqlite3_bind_int64(s, 1, c->r->cycle_id);
@@ -931,6 +964,21 @@ int camp_cycle_run(struct camp_env *e, const struct camp_plan *p, struct camp_re
 			camp_evidence_keep(e->db, r->cycle_id, d->disk, res[i].report_path, NULL,
 					   dir, e->evidence_left);
 		}
+	}
+	/* The check step's outcome per disk: what the cycle wrote, and what it read back
+	 * as (for `powercut show` and the seeds' verdicts). */
+	json_t *chk = json_array_get(c.steplog, json_array_size(c.steplog) - 1);
+	if (chk && !strcmp(json_string_value(json_object_get(chk, "step")), "check")) {
+		json_t *dj = json_object();
+		for (size_t i = 0; i < cfg->n_disks; i++) {
+			json_t *o = json_pack("{s:I,s:b}", "written", (json_int_t)out[i].written,
+					      "verified", out[i].verified);
+			if (all_zeroes(&out[i]))
+				json_object_set_new(o, "verdict", json_string("new allocations lost: "
+						    "the image reads as zeroes"));
+			json_object_set_new(dj, r->disks[i].disk, o);
+		}
+		json_object_set_new(chk, "disks", dj);
 	}
 	/* The node's images once per cycle: qcow2 metadata dumps first, then copies. */
 	if ((violations || metadata_failures) && e->evidence_dir) {
