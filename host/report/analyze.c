@@ -79,6 +79,24 @@ static int cell_fields(struct rpt_cell *c, const struct rpt_campaign *cp, const 
 	snprintf(wl, sizeof(wl), "%s bs=%s qd=%" PRId64 " span=%s%s", jstr(w, "pattern", "?"), bs,
 		 jint(w, "queue_depth"), sp, jbool(w, "direct") ? "" : " buffered");
 	const char *ctl = jstr(d, "control", "none");
+	/* The cycle's steps (docs/campaign.md, Scenarios): "default" when unset, and the
+	 * aio mode as the campaign resolved it ([disk] aio, default as Proxmox's). */
+	char scen[512] = "default";
+	json_t *sw = json_object_get(json_object_get(cfg, "campaign"), "scenario");
+	if (json_array_size(sw)) {
+		size_t k, off = 0;
+		json_t *v;
+		json_array_foreach(sw, k, v)
+			off += (size_t)snprintf(scen + off, off < sizeof(scen) ? sizeof(scen) - off : 0,
+						"%s%s", k ? " " : "", json_string_value(v));
+	}
+	const char *aio = jstr(d, "aio", "default");
+	if (!strcmp(aio, "default"))
+		aio = "io_uring";
+	if (strlen(kind) + 16 < sizeof(kind))
+		snprintf(kind + strlen(kind), sizeof(kind) - strlen(kind), " aio=%s", aio);
+	if (!strcmp(jstr(w, "baseline", "fill"), "none") && strlen(wl) + 16 < sizeof(wl))
+		snprintf(wl + strlen(wl), sizeof(wl) - strlen(wl), " baseline=none");
 
 	c->control = !strcmp(ctl, "lying") ? RPT_CTL_LYING : !strcmp(ctl, "safe") ? RPT_CTL_SAFE :
 		     RPT_CTL_NONE;
@@ -91,11 +109,13 @@ static int cell_fields(struct rpt_cell *c, const struct rpt_campaign *cp, const 
 	c->cache = xstrdup(jstr(d, "cache", "?"));
 	c->workload = xstrdup(wl);
 	c->flush = xstrdup(fl);
-	if (asprintf(&c->key, "%s|%s|%s|%s|%s|control=%s|cache=%s|%s|flush=%s", c->bench, c->cut,
-		     c->node, c->disk, c->disk_kind, ctl, c->cache, c->workload, c->flush) < 0)
+	c->scenario = xstrdup(scen);
+	if (asprintf(&c->key, "%s|%s|%s|%s|%s|control=%s|cache=%s|%s|flush=%s|scenario=%s", c->bench,
+		     c->cut, c->node, c->disk, c->disk_kind, ctl, c->cache, c->workload, c->flush,
+		     c->scenario) < 0)
 		c->key = NULL;
 	return c->bench && c->cut && c->node && c->disk && c->disk_kind && c->format && c->cache &&
-	       c->workload && c->flush && c->key ? 0 : -ENOMEM;
+	       c->workload && c->flush && c->scenario && c->key ? 0 : -ENOMEM;
 }
 
 static size_t find_or_add_cell(struct report *r, size_t *cap, const struct rpt_campaign *cp,
@@ -107,7 +127,7 @@ static size_t find_or_add_cell(struct report *r, size_t *cap, const struct rpt_c
 		goto nomem;
 	for (size_t i = 0; i < r->n_cells; i++) {
 		if (!strcmp(r->cells[i].key, tmp.key)) {
-			free(tmp.key); free(tmp.bench); free(tmp.cut); free(tmp.node);
+			free(tmp.key); free(tmp.bench); free(tmp.cut); free(tmp.node); free(tmp.scenario);
 			free(tmp.disk); free(tmp.disk_kind); free(tmp.format); free(tmp.cache);
 			free(tmp.workload); free(tmp.flush);
 			return i;
@@ -124,7 +144,7 @@ static size_t find_or_add_cell(struct report *r, size_t *cap, const struct rpt_c
 	r->cells[r->n_cells] = tmp;
 	return r->n_cells++;
 nomem:
-	free(tmp.key); free(tmp.bench); free(tmp.cut); free(tmp.node); free(tmp.disk);
+	free(tmp.key); free(tmp.bench); free(tmp.cut); free(tmp.node); free(tmp.scenario); free(tmp.disk);
 	free(tmp.disk_kind); free(tmp.format); free(tmp.cache); free(tmp.workload); free(tmp.flush);
 	return SIZE_MAX;
 }

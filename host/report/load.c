@@ -169,7 +169,8 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Cycles with their first cut, and one unit per disk of the campaign's config. */
+/* Cycles with their last cut (a scenario may cut more than once: the check measures
+ * against the last), and one unit per disk of the campaign's config. */
 static int load_cycles(struct loader *l)
 {
 	struct report *r = l->r;
@@ -182,7 +183,7 @@ static int load_cycles(struct loader *l)
 		" e.relay_on_mono_ns, e.pwrok_fall_mono_ns, e.pwrok_rise_mono_ns, e.hold_up_ns,"
 		" e.uncertainty_ns, e.id IS NOT NULL"
 		" FROM cycles c LEFT JOIN cut_events e ON e.id ="
-		" (SELECT min(id) FROM cut_events WHERE cycle_id = c.id)"
+		" (SELECT max(id) FROM cut_events WHERE cycle_id = c.id)"
 		" ORDER BY c.id", -1, &s, NULL) != SQLITE_OK)
 		return sql_fail(l, "cycles");
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -418,6 +419,7 @@ void report_free(struct report *r)
 		free(c->cache);
 		free(c->workload);
 		free(c->flush);
+		free(c->scenario);
 	}
 	free(r->cells);
 	free(r->units);

@@ -98,6 +98,7 @@ struct rpt_rate {
 struct rpt_cell {
 	char *key;
 	char *bench, *cut, *node, *disk, *disk_kind, *format, *cache, *workload, *flush;
+	char *scenario;			/* the cycle's steps, or "default" */
 	int control;			/* enum rpt_control */
 	uint64_t cycles, verified, violation_cycles, unflushed_loss_cycles, meta_failures,
 		 meta_repaired, not_verified, anomaly_cycles, node_lost;
