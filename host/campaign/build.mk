@@ -11,7 +11,8 @@ CAMPAIGN_OBJS   = $(CAMPAIGN_SRCS:%.c=$(BUILD)/%.o)
 CAMPAIGN_CFLAGS = -Ihost/campaign -Ihost/lib -Ihost/store -Ihost/oracle -Ihost/node \
 	-Ihost/relay $(shell pkg-config --cflags sqlite3 jansson)
 
-CAMPAIGN_TESTS := $(BUILD)/host/campaign/tests/test_plan $(BUILD)/host/campaign/tests/test_run.sh
+CAMPAIGN_TESTS := $(BUILD)/host/campaign/tests/test_plan $(BUILD)/host/campaign/tests/test_run.sh \
+	$(BUILD)/host/campaign/tests/test_scenarios.sh
 CAMPAIGN_BENCH := $(BUILD)/host/campaign/bench/bench_campaign.sh
 
 ALL_TARGETS += $(CAMPAIGN_LIB)
@@ -29,10 +30,11 @@ $(BUILD)/host/campaign/%.o: host/campaign/%.c
 
 # The plan and the process bookkeeping, with sanitizers, from their sources.
 $(BUILD)/host/campaign/tests/test_plan: host/campaign/tests/test_plan.c host/campaign/plan.c \
-		host/campaign/procs.c $(PCLIB_SAN_OBJS)
+		host/campaign/procs.c host/campaign/scenario.c $(PCLIB_SAN_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) $(CAMPAIGN_CFLAGS) $(shell pkg-config --cflags cmocka) \
-		-MMD -MP -o $@ $< host/campaign/plan.c host/campaign/procs.c $(PCLIB_SAN_OBJS) \
+		-MMD -MP -o $@ $< host/campaign/plan.c host/campaign/procs.c host/campaign/scenario.c \
+		$(PCLIB_SAN_OBJS) \
 		$(PCLIB_LIBS) $(shell pkg-config --libs cmocka)
 
 # End to end: shell scripts run from the repository root against the built programs.
