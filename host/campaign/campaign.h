@@ -93,7 +93,7 @@ uint64_t camp_watch_min_flushes(const struct camp_watch *w, const struct ledger_
 	X(WRITE, "write")	/* the workload starts ([workload]); one per cycle */ \
 	X(IDLE, "idle")		/* idle:DURATION: nothing happens for that long */ \
 	X(SNAPSHOT, "snapshot")	/* an external qcow2 snapshot as Proxmox's volume chain */ \
-	X(CUT, "cut")		/* cut[:power|kill]: the plan's moment while writing */ \
+	X(CUT, "cut")		/* cut[:power|kill|reset]: the plan's moment while writing */ \
 	X(RESTART, "restart")	/* power back (or QEMU started again), the node up */ \
 	X(CHECK, "check")	/* metadata checks and the agent's read-back */
 #define CAMP_STEP_ENUM(id, name) CAMP_STEP_##id,

@@ -249,15 +249,20 @@ static int do_cut(struct cyc *c, int ch, int off_ms, struct relay_cut *rec)
 
 /* The plan's window drawn by the host, for a relay that cannot arm itself: the same
  * seed gives the same moment. Returns once the cut is over (cut_blind). */
-static int host_window_cut(struct cyc *c, struct relay_cut *rec, int64_t t_from, json_t *info)
+static int64_t window_drawn(const struct camp_plan *p, int64_t t_from)
 {
-	const struct camp_plan *p = c->p;
 	uint64_t x = p->fw_seed + 0x9e3779b97f4a7c15ull;	/* splitmix64 */
 	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
 	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
 	x ^= x >> 31;
 	int64_t span = p->window_max_ms - p->window_min_ms + 1;
-	int64_t at = t_from + (p->window_min_ms + (int64_t)(x % (uint64_t)span)) * 1000000;
+	return t_from + (p->window_min_ms + (int64_t)(x % (uint64_t)span)) * 1000000;
+}
+
+static int host_window_cut(struct cyc *c, struct relay_cut *rec, int64_t t_from, json_t *info)
+{
+	const struct camp_plan *p = c->p;
+	int64_t at = window_drawn(p, t_from);
 
 	while (relay_now_ns() < at && !relay_interrupted)
 		pump(c, 1);
@@ -578,6 +583,34 @@ static int step_cut(struct cyc *c, const struct camp_step *st)
 	memset(&c->rec, 0, sizeof(c->rec));
 	memset(&c->pt, 0, sizeof(c->pt));
 	c->latency = 0;
+	if (c->cut_kind == CUT_RESET) {
+		/* No relay: the host resets the guest, at the plan's drawn moment while the
+		 * workload runs (the host draws it as for a relay that cannot arm). */
+		if (c->writing && !c->plan_cut_used) {
+			int64_t at = window_drawn(p, c->t_running);
+			json_object_set_new(c->cutinfo, "drawn_mono_ns", json_integer(at));
+			while (relay_now_ns() < at && !relay_interrupted)
+				pump(c, 1);
+			if (relay_interrupted)
+				return -EINTR;
+			c->rec.window_from_ns = c->t_running + p->window_min_ms * 1000000;
+			c->rec.window_to_ns = c->t_running + p->window_max_ms * 1000000;
+		} else {
+			json_object_set_new(c->cutinfo, "target", json_string("immediate"));
+		}
+		int64_t decided = relay_now_ns();
+		json_object_set_new(c->cutinfo, "decided_mono_ns", json_integer(decided));
+		rc = node_reset(c->node);
+		c->pt.killed_ns = relay_now_ns();
+		c->rec.planned_ns = decided;
+		c->rec.actual_ns = decided;
+		c->rec.timed_by = "host";
+		c->waited_ns += relay_now_ns() - th;
+		if (c->writing)
+			c->plan_cut_used = true;
+		c->writing = false;
+		return rc;
+	}
 	c->armed = true;
 	if (!c->writing || c->plan_cut_used) {
 		int64_t decided = relay_now_ns();
@@ -622,10 +655,13 @@ static void cut_keep(struct cyc *c, bool planned)
 	int64_t decided = json_integer_value(json_object_get(c->cutinfo, "decided_mono_ns"));
 	c->latency = decided && c->relay_off ? c->relay_off - decided :
 		     c->rec.actual_ns && c->rec.planned_ns ? c->rec.actual_ns - c->rec.planned_ns : 0;
+	if (c->cut_kind == CUT_RESET)
+		c->latency = c->pt.killed_ns - decided;	/* the reset's own time */
 	k->sc = (struct store_cut){
 		.cycle = c->r->cycle_id, .channel = (int)cfg->relay->channel,
-		.kind = c->cut_kind == CUT_KILL ? "kill" : "power",
-		.timed_by = planned && p->timing == CAMP_T_WINDOW && !c->blind ? "firmware" : "host",
+		.kind = config_cut_name(c->cut_kind),
+		.timed_by = planned && p->timing == CAMP_T_WINDOW && !c->blind &&
+			    c->cut_kind != CUT_RESET ? "firmware" : "host",
 		.window_min_ms = p->window_min_ms, .window_max_ms = p->window_max_ms,
 		.off_ms = p->off_ms, .seed = p->fw_seed, .planned_mono_ns = c->rec.planned_ns,
 		.actual_mono_ns = c->relay_off, .uncertainty_ns = c->relay_off_unc,
@@ -639,7 +675,7 @@ static void cut_keep(struct cyc *c, bool planned)
 	};
 	if (!json_object_get(c->cutinfo, "target"))
 		json_object_set_new(c->cutinfo, "target", json_string(camp_timing_name(p->timing)));
-	if (!planned || p->timing != CAMP_T_WINDOW)
+	if (!planned || p->timing != CAMP_T_WINDOW || c->cut_kind == CUT_RESET)
 		json_object_set_new(c->cutinfo, "latency_ns", json_integer(c->latency));
 	json_object_set_new(c->cutinfo, "retries", json_integer(c->tries));
 	json_t *det = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:O,s:O}",
@@ -673,6 +709,17 @@ static int step_restart(struct cyc *c, const struct camp_step *st)
 	int ch = (int)c->e->cfg->relay->channel;
 	bool planned = json_object_get(c->cutinfo, "target") == NULL;
 	int64_t t_follow = relay_now_ns();
+
+	if (c->cut_kind == CUT_RESET) {
+		/* QEMU and the host lived on: the guest is up again at once. */
+		ledger_quiesce(c->e->led, 50, 3000);
+		sink_quiet = 0;
+		c->tries = 0;
+		c->t_cut_done = c->t_up = relay_now_ns();
+		c->waited_ns += c->t_cut_done - t_follow;
+		cut_keep(c, planned);
+		return 0;
+	}
 	/* boot_timeout: from power back to the node up, its boot delay included. */
 	int64_t limit = t_follow + ((planned && p->timing == CAMP_T_WINDOW ? p->window_max_ms : 0) +
 				    p->off_ms + cc->boot_timeout_ms + 2000) * 1000000;
@@ -753,7 +800,7 @@ static json_t *step_arg(const struct camp_step *st)
 	if (st->kind == CAMP_STEP_IDLE)
 		snprintf(a, sizeof(a), "%" PRId64 "ms", st->ms);
 	else if (st->kind == CAMP_STEP_CUT && st->cut >= 0)
-		snprintf(a, sizeof(a), "%s", st->cut == CUT_KILL ? "kill" : "power");
+		snprintf(a, sizeof(a), "%s", config_cut_name(st->cut));
 	else
 		return json_null();
 	return json_string(a);
@@ -774,8 +821,7 @@ static int run_step(struct cyc *c, size_t seq, const struct camp_step *st)
 		json_object_set_new(log, "result", json_string(rc == 0 ? "ok" : rc == -EINTR ?
 					"interrupted" : strerror(-rc)));
 		if (st->kind == CAMP_STEP_CUT || st->kind == CAMP_STEP_RESTART)
-			json_object_set_new(log, "cut", json_string(c->cut_kind == CUT_KILL ?
-								 "kill" : "power"));
+			json_object_set_new(log, "cut", json_string(config_cut_name(c->cut_kind)));
 		json_array_append_new(c->steplog, log);
 	}
 	return rc;

@@ -34,7 +34,7 @@ static int parse_word(const char *w, struct camp_step *st, char *err, size_t len
 			st->kind = k;
 	if (st->kind < 0) {
 		snprintf(err, len, "unknown step '%.*s' (steps: fill, write, idle:DURATION, snapshot, "
-			 "cut[:power|kill], restart, check)", (int)kl, w);
+			 "cut[:power|kill|reset], restart, check)", (int)kl, w);
 		return -EINVAL;
 	}
 	if (st->kind == CAMP_STEP_IDLE) {
@@ -48,12 +48,9 @@ static int parse_word(const char *w, struct camp_step *st, char *err, size_t len
 		return 0;
 	}
 	if (st->kind == CAMP_STEP_CUT && arg) {
-		if (!strcmp(arg, "power"))
-			st->cut = CUT_POWER;
-		else if (!strcmp(arg, "kill"))
-			st->cut = CUT_KILL;
-		else {
-			snprintf(err, len, "step '%s': a cut is power or kill", w);
+		st->cut = config_cut_parse(arg);
+		if (st->cut < 0) {
+			snprintf(err, len, "step '%s': a cut is power, kill or reset", w);
 			return -EINVAL;
 		}
 		return 0;

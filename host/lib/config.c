@@ -29,7 +29,20 @@ static const char *const preallocs[] = { "off", "metadata", "falloc", "full", NU
 static const char *const controls[] = { "none", "lying", "safe", NULL };
 static const char *const patterns[] = { "random", "sequential", "hotset", "alloc", NULL };
 static const char *const flushes[] = { "never", "every-n", "every-ms", "always", "fua", NULL };
-static const char *const cuts[] = { "power", "kill", NULL };
+static const char *const cuts[] = { "power", "kill", "reset", NULL };
+
+const char *config_cut_name(int cut)
+{
+	return cut >= 0 && cut <= CUT_RESET ? cuts[cut] : "?";
+}
+
+int config_cut_parse(const char *name)
+{
+	for (int i = 0; name && cuts[i]; i++)
+		if (!strcmp(name, cuts[i]))
+			return i;
+	return -1;
+}
 static const char *const baselines[] = { "fill", "none", NULL };
 static const char *const aios[] = { "default", "io_uring", "native", "threads", NULL };
 
@@ -250,7 +263,8 @@ static const struct opt_def campaign_opts[] = {
 	{ "seed", OPT_UINT64, OFF(cfg_campaign, seed), "1", NOLIMIT, NULL,
 	  "Seed of every random choice (cut moments, workload); the same seed repeats a campaign.", 0 },
 	{ "cut", OPT_ENUM, OFF(cfg_campaign, cut), "power", NOLIMIT, cuts,
-	  "power (the node loses DC) or kill (kill -9 of QEMU, the host survives).", 0 },
+	  "power (the node loses DC), kill (kill -9 of QEMU, the host survives) or reset "
+	  "(QEMU's system reset: QEMU and the host survive, the guest restarts).", 0 },
 	{ "window_min_ms", OPT_DURATION, OFF(cfg_campaign, window_min_ms), "500", 0, 3600000, NULL,
 	  "Earliest cut after the workload starts.", 0 },
 	{ "window_max_ms", OPT_DURATION, OFF(cfg_campaign, window_max_ms), "5000", 0, 3600000, NULL,

@@ -38,7 +38,9 @@ enum disk_prealloc { PREALLOC_OFF, PREALLOC_METADATA, PREALLOC_FALLOC, PREALLOC_
 enum disk_control { CONTROL_NONE, CONTROL_LYING, CONTROL_SAFE };
 enum wl_pattern { PATTERN_RANDOM, PATTERN_SEQUENTIAL, PATTERN_HOTSET, PATTERN_ALLOC };
 enum wl_flush { FLUSH_NEVER, FLUSH_EVERY_N, FLUSH_EVERY_MS, FLUSH_ALWAYS, FLUSH_FUA };
-enum cut_kind { CUT_POWER, CUT_KILL };
+/* power: the node loses DC; kill: kill -9 of QEMU, the host survives; reset: QEMU's
+ * system reset, QEMU and the host survive (the guest restarts). */
+enum cut_kind { CUT_POWER, CUT_KILL, CUT_RESET };
 enum wl_baseline { BASELINE_FILL, BASELINE_NONE };
 /* QEMU's aio= of a disk's file; DEFAULT: as Proxmox's qemu-server chooses (disk_aio). */
 enum disk_aio { AIO_DEFAULT, AIO_IO_URING, AIO_NATIVE, AIO_THREADS };
@@ -175,6 +177,9 @@ json_t *bench_config_json(const struct bench_config *cfg);
  * qemu-server does for a file on directory storage (io_uring), and its name. */
 int disk_aio(const struct cfg_disk *d);
 const char *disk_aio_name(int aio);
+/* The name of an enum cut_kind value ("power", "kill", "reset"), and back (-1). */
+const char *config_cut_name(int cut);
+int config_cut_parse(const char *name);
 /* The [relay] dc_source keyword of an enum dc_source value. */
 const char *config_dc_source_name(int dc_source);
 /* SHA-256 of the canonical text, 64 lower-case hex digits and NUL. 0 or -errno. */

@@ -234,6 +234,16 @@ int node_snapshot(struct node *n)
 	return LOCKED(n, n->powered ? n->ops->snapshot(n) : -EHOSTDOWN);
 }
 
+int node_reset(struct node *n)
+{
+	if (!n->ops->reset) {
+		pc_err(LOG_NODE, "node driver '%s' cannot reset its guest (cut kind 'reset')",
+		       n->ops->name);
+		return -ENOTSUP;
+	}
+	return LOCKED(n, n->powered ? n->ops->reset(n) : -EHOSTDOWN);
+}
+
 json_t *node_collect(struct node *n)
 {
 	json_t *j = NULL;

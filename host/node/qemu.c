@@ -1006,6 +1006,23 @@ static int qemu_snapshot(struct node *n)
 	return 0;
 }
 
+/* Cut kind reset: QEMU's system reset. The fast tier's guest is its agents: they stop
+ * at once, while qemu-storage-daemon keeps its qcow2 metadata cache as QEMU does
+ * across a guest reset (a reset drains requests; it does not flush the image). The
+ * full tier's QEMU has no monitor to reset it through. */
+static int qemu_reset(struct node *n)
+{
+	struct qpriv *q = n->priv;
+
+	if (q->full) {
+		pc_err(LOG_NODE, "cut kind 'reset' runs on the fast tier only");
+		return -ENOTSUP;
+	}
+	kill_agents(q, SIGKILL);
+	reap_agents(q);
+	return 0;
+}
+
 const struct node_ops node_qemu_ops = {
 	.version = NODE_OPS_VERSION,
 	.name = "qemu",
@@ -1021,4 +1038,5 @@ const struct node_ops node_qemu_ops = {
 	.collect = qemu_collect,
 	.fill = qemu_fill,
 	.snapshot = qemu_snapshot,
+	.reset = qemu_reset,
 };

@@ -181,7 +181,7 @@ int report_analyze(struct report *r)
 {
 	size_t cap = 0;
 	size_t memo_campaign = SIZE_MAX;
-	size_t memo[2][64];	/* cell per disk id, per cut kind, for the last campaign */
+	size_t memo[3][64];	/* cell per disk id, per cut kind, for the last campaign */
 
 	for (size_t i = 0; i < r->n_units; i++) {
 		struct rpt_unit *u = &r->units[i];
@@ -190,11 +190,11 @@ int report_analyze(struct report *r)
 		/* The cut kind the cycle recorded; the config's when no cut was stored. */
 		const char *cut = cy->have_cut && cy->cut_kind[0] ? cy->cut_kind :
 				  jstr(json_object_get(cp->config, "campaign"), "cut", "power");
-		int ck = !strcmp(cut, "kill");
+		int ck = !strcmp(cut, "kill") ? 1 : !strcmp(cut, "reset") ? 2 : 0;
 
 		if (cy->campaign != memo_campaign) {
 			memo_campaign = cy->campaign;
-			for (int k = 0; k < 2; k++)
+			for (int k = 0; k < 3; k++)
 				for (size_t j = 0; j < 64; j++)
 					memo[k][j] = SIZE_MAX;
 		}
@@ -300,7 +300,7 @@ int report_analyze(struct report *r)
 		/* Controls: a lying disk must show a violation in every power-cut cycle in
 		 * which it had acknowledged a flush before the cut (before the first one there
 		 * is nothing it could have lied about); a safe disk never. */
-		bool lying_cut = c->control == RPT_CTL_LYING && strcmp(c->cut, "kill");
+		bool lying_cut = c->control == RPT_CTL_LYING && !strcmp(c->cut, "power");
 		if (lying_cut && !u->have_flush && !u->violations)
 			c->ctl_unexercised++;
 		bool bad = lying_cut ? !u->violations && u->have_flush :
@@ -324,8 +324,9 @@ int report_analyze(struct report *r)
 			c->first_wall_ns = 0;
 		if (c->control == RPT_CTL_NONE)
 			c->ctl_state = RPT_CTL_NOT_A_CONTROL;
-		else if (c->control == RPT_CTL_LYING && !strcmp(c->cut, "kill"))
-			c->ctl_state = RPT_CTL_NOT_APPLICABLE;	/* the disk cache survives a kill */
+		else if (c->control == RPT_CTL_LYING && strcmp(c->cut, "power"))
+			c->ctl_state = RPT_CTL_NOT_APPLICABLE;	/* the disk cache survives a kill
+								 * and a reset */
 		else if (!c->verified || c->ctl_unexercised == c->verified)
 			c->ctl_state = RPT_CTL_NO_DATA;
 		else

@@ -64,7 +64,7 @@ int rpt_render_md(const struct report *r, FILE *f)
 		rpt_needed_str(need, sizeof(need), &c->violation);
 		fprintf(f, "| %zu | ", i + 1);
 		md(f, c->bench);
-		fprintf(f, " | %s | **", !strcmp(c->cut, "kill") ? "process kill" : "power cut");
+		fprintf(f, " | %s | **", rpt_cut_title(c->cut));
 		md(f, c->disk);
 		fputs("** ", f);
 		md(f, c->disk_kind);

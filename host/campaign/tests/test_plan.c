@@ -302,6 +302,8 @@ static void test_scenario_parse(void **state)
 	parse_ok("fill cut:kill restart snapshot write cut:kill restart check", 8,
 		 "fill cut:kill restart snapshot write cut:kill restart check");
 	parse_ok("write cut restart check", 4, "write cut restart check");
+	parse_ok("write cut:reset restart cut:kill restart check", 6,
+		 "write cut:reset restart cut:kill restart check");
 	/* Several cuts, idle, a snapshot after a cut of the workload. */
 	parse_ok("write idle:250ms cut:power restart cut:kill restart snapshot check", 8,
 		 "write idle:250ms cut:power restart cut:kill restart snapshot check");
@@ -315,7 +317,7 @@ static void test_scenario_parse(void **state)
 	parse_bad("write cut restart chek", "unknown step 'chek'");
 	parse_bad("write idle cut restart check", "idle takes a duration");
 	parse_bad("write idle:soon cut restart check", "idle takes a duration");
-	parse_bad("write cut:reboot restart check", "a cut is power or kill");
+	parse_bad("write cut:reboot restart check", "a cut is power, kill or reset");
 	parse_bad("write:fast cut restart check", "write takes no argument");
 	parse_bad("write restart check", "restart without a cut");
 	parse_bad("write cut check", "the node is down after the cut");

@@ -6,6 +6,8 @@
 #     two kill cuts per cycle; the report's JSON cells carry the scenario and the cut;
 #  2. the controls of that verdict: blockbridge with its cache=none disk switched to
 #     writethrough, and rhbz1029344 with a baseline, are NOT reproduced (exit 1);
+#  2b. cut kind reset: new data after a snapshot survives a reset and is lost by a kill
+#     after it;
 #  3. a bench without a scenario runs today's cycle (write cut restart check);
 #  4. a scenario that cannot run stops the campaign before its first cycle (exit 2).
 set -u
@@ -81,6 +83,27 @@ rc=$?
 cat "$t/seeds"
 [ $rc = 1 ] && [ "$(grep -c ': NOT reproduced: ' "$t/seeds")" = 2 ] ||
 	fail "the controls were reproduced (exit $rc)"
+
+# 2b. Cut kind reset (QEMU's system reset, QEMU and the host live on): after a
+# snapshot, new data survives a reset (QEMU keeps its qcow2 metadata in memory) and
+# is lost by a kill after it (Blockbridge: "volatile ... even across guest reboot").
+db=$t/reset.db
+run "$db" rig/scenarios/blockbridge.ini 1 --set "campaign.scenario=fill snapshot write cut:reset restart check"
+run "$db" rig/scenarios/blockbridge.ini 1 --set "campaign.scenario=fill snapshot write cut:reset restart cut:kill restart check"
+f() { q "SELECT COALESCE(SUM(json_extract(f.detail_json, '\$.blocks')), 0) FROM findings f JOIN cycles c ON
+	c.id = f.cycle_id WHERE c.campaign_id = $1 AND f.disk = 'qcow2-none' AND f.class = '$2'"; }
+w() { q "SELECT json_extract(s.detail_json, '\$.disks.\"qcow2-none\".written') FROM cycle_steps s JOIN cycles c
+	ON c.id = s.cycle_id WHERE c.campaign_id = $1 AND s.step = 'check'"; }
+[ "$(q "SELECT COUNT(*) FROM cycles WHERE status = 'ok'")" = 2 ] || fail "reset: a cycle did not run"
+[ "$(q "SELECT group_concat(kind || ':' || timed_by, ' ') FROM (SELECT kind, timed_by FROM cut_events ORDER BY id)")" = \
+  "reset:host reset:host kill:host" ] || fail "reset: cuts $(q "SELECT group_concat(kind) FROM cut_events")"
+[ "$(f 1 unflushed_lost_older)" = 0 ] && [ "$(f 1 unflushed_lost_zero)" = 0 ] ||
+	fail "reset alone lost $(f 1 unflushed_lost_older) block(s)"
+[ "$(w 2)" -gt 0 ] && [ "$(f 2 unflushed_lost_older)" = "$(w 2)" ] ||
+	fail "reset then kill: $(f 2 unflushed_lost_older) of $(w 2) written blocks rolled back"
+"$powercut" report -q --format json "$db" >"$t/report.json" 2>/dev/null || fail "powercut report (reset)"
+[ "$(sqlite3 :memory: "SELECT COUNT(*) FROM json_each(json_extract(readfile('$t/report.json'), '\$.cells'))
+	WHERE json_extract(value, '\$.cut') = 'reset'")" = 4 ] || fail "report: no cells of cut kind reset"
 
 # 3. No scenario: today's cycle.
 db=$t/default.db
