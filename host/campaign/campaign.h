@@ -91,10 +91,12 @@ uint64_t camp_watch_min_flushes(const struct camp_watch *w, const struct ledger_
 #define CAMP_STEP_KINDS(X) \
 	X(FILL, "fill")		/* every block written once, flushed (the baseline) */ \
 	X(WRITE, "write")	/* the workload starts ([workload]); one per cycle */ \
+	X(FLUSH, "flush")	/* the workload finishes: one flush covers all it wrote */ \
 	X(IDLE, "idle")		/* idle:DURATION: nothing happens for that long */ \
 	X(SNAPSHOT, "snapshot")	/* an external qcow2 snapshot as Proxmox's volume chain */ \
 	X(CUT, "cut")		/* cut[:power|kill|reset]: the plan's moment while writing */ \
 	X(RESTART, "restart")	/* power back (or QEMU started again), the node up */ \
+	X(REBOOT, "reboot")	/* a clean guest reboot: QEMU and the host live on */ \
 	X(CHECK, "check")	/* metadata checks and the agent's read-back */
 #define CAMP_STEP_ENUM(id, name) CAMP_STEP_##id,
 enum camp_step_kind { CAMP_STEP_KINDS(CAMP_STEP_ENUM) CAMP_STEP__COUNT };

@@ -538,6 +538,44 @@ static int step_write(struct cyc *c, const struct camp_step *st)
 	return 0;
 }
 
+/* flush: the workload finishes with one flush covering every write it had
+ * acknowledged; the step ends when the ledger has that flush from every disk. */
+static int step_flush(struct cyc *c, const struct camp_step *st)
+{
+	size_t n = c->e->cfg->n_disks;
+	uint64_t before[LEDGER_STAT_DISKS] = { 0 };
+	struct ledger_stats s;
+	int64_t t = relay_now_ns(), end = t + 30 * (int64_t)1000000000;
+	int rc;
+
+	ledger_get_stats(c->e->led, &s);
+	for (size_t d = 1; d <= n && d < LEDGER_STAT_DISKS; d++)
+		before[d] = s.acked_cycle == c->index ? s.disk_flushes[d] : 0;
+	if ((rc = node_flush(c->node)) < 0)
+		return rc;
+	for (;;) {
+		ledger_get_stats(c->e->led, &s);
+		size_t done = 0;
+		for (size_t d = 1; d <= n && d < LEDGER_STAT_DISKS; d++)
+			done += s.acked_cycle == c->index && s.disk_flushes[d] > before[d];
+		if (done == (n < LEDGER_STAT_DISKS ? n : LEDGER_STAT_DISKS - 1))
+			break;
+		if (relay_interrupted)
+			return -EINTR;
+		if (relay_now_ns() > end) {
+			pc_err(LOG_NODE, "the workload's last flush did not reach the ledger from "
+			       "every disk within 30 s (%zu of %zu)", done, n);
+			return -ETIMEDOUT;
+		}
+		if ((rc = pump(c, 2)) < 0)
+			return rc;
+	}
+	c->waited_ns += relay_now_ns() - t;
+	c->plan_cut_used = true;	/* the workload the plan timed is over */
+	c->writing = false;
+	return 0;
+}
+
 static int step_idle(struct cyc *c, const struct camp_step *st)
 {
 	int64_t end = relay_now_ns() + st->ms * 1000000;
@@ -600,7 +638,7 @@ static int step_cut(struct cyc *c, const struct camp_step *st)
 		}
 		int64_t decided = relay_now_ns();
 		json_object_set_new(c->cutinfo, "decided_mono_ns", json_integer(decided));
-		rc = node_reset(c->node);
+		rc = node_reset(c->node, false);
 		c->pt.killed_ns = relay_now_ns();
 		c->rec.planned_ns = decided;
 		c->rec.actual_ns = decided;
@@ -764,6 +802,19 @@ static int step_restart(struct cyc *c, const struct camp_step *st)
 	return 0;
 }
 
+/* reboot: a clean guest reboot; the workload ends, QEMU and the host live on. */
+static int step_reboot(struct cyc *c, const struct camp_step *st)
+{
+	int64_t t = relay_now_ns();
+	int rc = node_reset(c->node, true);
+
+	c->waited_ns += relay_now_ns() - t;
+	if (c->writing)
+		c->plan_cut_used = true;	/* the workload the plan timed is over */
+	c->writing = false;
+	return rc;
+}
+
 static int step_check(struct cyc *c, const struct camp_step *st)
 {
 	int64_t t = relay_now_ns();
@@ -784,10 +835,12 @@ static const struct {
 } step_table[] = {
 	[CAMP_STEP_FILL] = { "fill", step_fill },
 	[CAMP_STEP_WRITE] = { "write", step_write },
+	[CAMP_STEP_FLUSH] = { "flush", step_flush },
 	[CAMP_STEP_IDLE] = { "idle", step_idle },
 	[CAMP_STEP_SNAPSHOT] = { "snapshot", step_snapshot },
 	[CAMP_STEP_CUT] = { "cut", step_cut },
 	[CAMP_STEP_RESTART] = { "restart", step_restart },
+	[CAMP_STEP_REBOOT] = { "reboot", step_reboot },
 	[CAMP_STEP_CHECK] = { "check", step_check },
 };
 _Static_assert(sizeof(step_table) / sizeof(step_table[0]) == CAMP_STEP__COUNT,

@@ -33,8 +33,8 @@ static int parse_word(const char *w, struct camp_step *st, char *err, size_t len
 		if (strlen(step_names[k]) == kl && !strncmp(step_names[k], w, kl))
 			st->kind = k;
 	if (st->kind < 0) {
-		snprintf(err, len, "unknown step '%.*s' (steps: fill, write, idle:DURATION, snapshot, "
-			 "cut[:power|kill|reset], restart, check)", (int)kl, w);
+		snprintf(err, len, "unknown step '%.*s' (steps: fill, write, flush, idle:DURATION, snapshot, "
+			 "cut[:power|kill|reset], restart, reboot, check)", (int)kl, w);
 		return -EINVAL;
 	}
 	if (st->kind == CAMP_STEP_IDLE) {
@@ -100,6 +100,17 @@ int camp_scenario_parse(char *const *words, struct camp_scenario *sc, char *err,
 		case CAMP_STEP_CUT:
 			up = false;
 			cut_pending = cut = true;
+			writing = false;
+			break;
+		case CAMP_STEP_REBOOT:
+			writing = false;
+			break;
+		case CAMP_STEP_FLUSH:
+			if (!writing) {
+				snprintf(err, len, "step %zu: flush needs the workload running (a "
+					 "write before it, no cut or reboot between)", i + 1);
+				return -EINVAL;
+			}
 			writing = false;
 			break;
 		case CAMP_STEP_CHECK:

@@ -234,14 +234,24 @@ int node_snapshot(struct node *n)
 	return LOCKED(n, n->powered ? n->ops->snapshot(n) : -EHOSTDOWN);
 }
 
-int node_reset(struct node *n)
+int node_reset(struct node *n, bool clean)
 {
 	if (!n->ops->reset) {
 		pc_err(LOG_NODE, "node driver '%s' cannot reset its guest (cut kind 'reset')",
 		       n->ops->name);
 		return -ENOTSUP;
 	}
-	return LOCKED(n, n->powered ? n->ops->reset(n) : -EHOSTDOWN);
+	return LOCKED(n, n->powered ? n->ops->reset(n, clean) : -EHOSTDOWN);
+}
+
+int node_flush(struct node *n)
+{
+	if (!n->ops->flush) {
+		pc_err(LOG_NODE, "node driver '%s' cannot ask its workload for a flush (scenario "
+		       "step 'flush')", n->ops->name);
+		return -ENOTSUP;
+	}
+	return LOCKED(n, n->powered ? n->ops->flush(n) : -EHOSTDOWN);
 }
 
 json_t *node_collect(struct node *n)

@@ -82,10 +82,15 @@ struct node_ops {
 	 * with the same options); other disks are left as they are. */
 	int (*fill)(struct node *n, const struct node_job *job);
 	int (*snapshot)(struct node *n);
-	/* Optional: the cut kind reset, QEMU's system reset: the guest's software stops
-	 * at once and the guest starts again while QEMU (and what it caches) and the host
-	 * live on. Returns once the reset was done. */
-	int (*reset)(struct node *n);
+	/* Optional: the cut kind reset, QEMU's system reset (clean false: the guest's
+	 * software stops at once), or a clean guest reboot (clean true: the workload is
+	 * told to stop and ends its writes); either way the guest starts again while QEMU
+	 * (and what it caches) and the host live on. Returns once it was done. */
+	int (*reset)(struct node *n, bool clean);
+	/* Optional: the running workload finishes: no new writes, one flush covering
+	 * every acknowledged write, its session ends. Returns at once; the ledger sees
+	 * the flush. */
+	int (*flush)(struct node *n);
 };
 
 /* Where things are on the host. */
@@ -129,7 +134,8 @@ bool node_powered(struct node *n);
  * -EHOSTDOWN when the node is not powered. */
 int node_fill(struct node *n, const struct node_job *job);
 int node_snapshot(struct node *n);
-int node_reset(struct node *n);
+int node_reset(struct node *n, bool clean);
+int node_flush(struct node *n);
 
 void node_disk_result_release(struct node_disk_result *r);
 /* Append {"kind", "result"[, "detail"]} to a disk's checks array; takes detail.

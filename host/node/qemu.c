@@ -1006,20 +1006,45 @@ static int qemu_snapshot(struct node *n)
 	return 0;
 }
 
-/* Cut kind reset: QEMU's system reset. The fast tier's guest is its agents: they stop
- * at once, while qemu-storage-daemon keeps its qcow2 metadata cache as QEMU does
- * across a guest reset (a reset drains requests; it does not flush the image). The
- * full tier's QEMU has no monitor to reset it through. */
-static int qemu_reset(struct node *n)
+/* Cut kind reset: QEMU's system reset; clean: a guest reboot. The fast tier's guest
+ * is its agents: they stop at once (reset), or on SIGTERM after their writes in flight
+ * completed (reboot), while qemu-storage-daemon keeps its qcow2 metadata cache as
+ * QEMU does across a guest reset (a reset drains requests; it does not flush the
+ * image). The full tier's QEMU has no monitor to reset it through. */
+static int qemu_reset(struct node *n, bool clean)
 {
 	struct qpriv *q = n->priv;
 
 	if (q->full) {
-		pc_err(LOG_NODE, "cut kind 'reset' runs on the fast tier only");
+		pc_err(LOG_NODE, "%s runs on the fast tier only", clean ? "scenario step 'reboot'" :
+		       "cut kind 'reset'");
 		return -ENOTSUP;
 	}
-	kill_agents(q, SIGKILL);
+	kill_agents(q, clean ? SIGTERM : SIGKILL);
+	for (int i = 0; clean && i < 100; i++) {
+		bool live = false;
+		for (size_t k = 0; k < q->n; k++)
+			live |= q->d[k].agent_live && child_running(&q->d[k].agent);
+		if (!live)
+			break;
+		msleep(50);
+	}
 	reap_agents(q);
+	return 0;
+}
+
+/* Scenario step flush: the fast tier's agents finish on SIGUSR1 (their last flush
+ * covers every write they had acknowledged). The full tier's guest has no such
+ * channel. */
+static int qemu_flush(struct node *n)
+{
+	struct qpriv *q = n->priv;
+
+	if (q->full) {
+		pc_err(LOG_NODE, "scenario step 'flush' runs on the fast tier only");
+		return -ENOTSUP;
+	}
+	kill_agents(q, SIGUSR1);
 	return 0;
 }
 
@@ -1039,4 +1064,5 @@ const struct node_ops node_qemu_ops = {
 	.fill = qemu_fill,
 	.snapshot = qemu_snapshot,
 	.reset = qemu_reset,
+	.flush = qemu_flush,
 };

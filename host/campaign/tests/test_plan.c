@@ -304,6 +304,15 @@ static void test_scenario_parse(void **state)
 	parse_ok("write cut restart check", 4, "write cut restart check");
 	parse_ok("write cut:reset restart cut:kill restart check", 6,
 		 "write cut:reset restart cut:kill restart check");
+	/* A reboot ends the workload: a snapshot may follow it. */
+	parse_ok("fill write reboot snapshot cut:kill restart check", 7,
+		 "fill write reboot snapshot cut:kill restart check");
+	parse_bad("write cut reboot restart check", "the node is down after the cut");
+	/* flush: the workload finishes with one flush, then the node idles. */
+	parse_ok("write flush idle:1s cut restart check", 6, "write flush idle:1s cut restart check");
+	parse_bad("flush write cut restart check", "flush needs the workload running");
+	parse_bad("write reboot flush cut restart check", "flush needs the workload running");
+	parse_bad("write flush flush cut restart check", "flush needs the workload running");
 	/* Several cuts, idle, a snapshot after a cut of the workload. */
 	parse_ok("write idle:250ms cut:power restart cut:kill restart snapshot check", 8,
 		 "write idle:250ms cut:power restart cut:kill restart snapshot check");
