@@ -90,9 +90,12 @@ static int cell_fields(struct rpt_cell *c, const struct rpt_campaign *cp, const 
 			off += (size_t)snprintf(scen + off, off < sizeof(scen) ? sizeof(scen) - off : 0,
 						"%s%s", k ? " " : "", json_string_value(v));
 	}
+	/* The simulated node's disks are files of directory storage: qemu-server's default
+	 * there is io_uring; on a Proxmox node it depends on the storage's type. */
 	const char *aio = jstr(d, "aio", "default");
 	if (!strcmp(aio, "default"))
-		aio = "io_uring";
+		aio = !strcmp(jstr(n, "driver", "sim"), "proxmox") ? "qemu-server-default" :
+		      "io_uring";
 	if (strlen(kind) + 16 < sizeof(kind))
 		snprintf(kind + strlen(kind), sizeof(kind) - strlen(kind), " aio=%s", aio);
 	if (!strcmp(jstr(w, "baseline", "fill"), "none") && strlen(wl) + 16 < sizeof(wl))
