@@ -90,7 +90,8 @@ uint64_t camp_watch_min_flushes(const struct camp_watch *w, const struct ledger_
  */
 #define CAMP_STEP_KINDS(X) \
 	X(FILL, "fill")		/* every block written once, flushed (the baseline) */ \
-	X(WRITE, "write")	/* the workload starts ([workload]); one per cycle */ \
+	X(WRITE, "write")	/* write[:KEY=VALUE,...]: the workload starts ([workload],
+				 * keys overridden); one per cycle */ \
 	X(FLUSH, "flush")	/* the workload finishes: one flush covers all it wrote */ \
 	X(IDLE, "idle")		/* idle:DURATION: nothing happens for that long */ \
 	X(SNAPSHOT, "snapshot")	/* an external qcow2 snapshot as Proxmox's volume chain */ \
@@ -108,6 +109,9 @@ struct camp_step {
 	int kind;			/* enum camp_step_kind */
 	int cut;			/* CUT: enum cut_kind, or -1: [campaign] cut */
 	int64_t ms;			/* IDLE: how long */
+	char arg[128];			/* the text after "kind:", or "" */
+	bool has_workload;		/* WRITE with keys: workload holds them */
+	struct cfg_workload workload;	/* the bench's [workload] with the step's keys */
 };
 struct camp_scenario {
 	const char *name;		/* "default" or the words joined by blanks (owned) */
@@ -116,9 +120,12 @@ struct camp_scenario {
 };
 /* Parse [campaign] scenario (NULL or empty: the default cycle) and check that it can
  * run: a cut comes while the node is up and is followed by a restart before any other
- * step, one write at most, a fill before the write, and a check last. 0, or -EINVAL
- * with why in err. camp_scenario_release frees the name. */
-int camp_scenario_parse(char *const *words, struct camp_scenario *sc, char *err, size_t len);
+ * step, one write at most, a fill before the write, and a check last. A write's keys
+ * are [workload] keys applied over base (NULL: over zeroes, to check them only);
+ * block_size is the bench's (the check reads with it). 0, or -EINVAL with why in
+ * err. camp_scenario_release frees the name. */
+int camp_scenario_parse(char *const *words, const struct cfg_workload *base,
+			struct camp_scenario *sc, char *err, size_t len);
 void camp_scenario_release(struct camp_scenario *sc);
 
 /* Steps of a cycle, in order, as stored in cycles.step: start, prepare, then the

@@ -524,7 +524,11 @@ static int step_write(struct cyc *c, const struct camp_step *st)
 	int64_t t = relay_now_ns();
 	int rc;
 
-	c->job.baseline = !c->filled && cfg->workload->baseline == BASELINE_FILL;
+	const struct cfg_workload *w = st->has_workload ? &st->workload : cfg->workload;
+
+	/* The job (and the check that reads it back) uses the step's workload. */
+	c->job.workload = st->has_workload ? &st->workload : NULL;
+	c->job.baseline = !c->filled && w->baseline == BASELINE_FILL;
 	node_power_set_job(c->pw, &c->job);
 	sink_quiet = 1;
 	if ((rc = node_start_workload(c->node, &c->job)) < 0)
@@ -848,15 +852,7 @@ _Static_assert(sizeof(step_table) / sizeof(step_table[0]) == CAMP_STEP__COUNT,
 
 static json_t *step_arg(const struct camp_step *st)
 {
-	char a[32];
-
-	if (st->kind == CAMP_STEP_IDLE)
-		snprintf(a, sizeof(a), "%" PRId64 "ms", st->ms);
-	else if (st->kind == CAMP_STEP_CUT && st->cut >= 0)
-		snprintf(a, sizeof(a), "%s", config_cut_name(st->cut));
-	else
-		return json_null();
-	return json_string(a);
+	return st->arg[0] ? json_string(st->arg) : json_null();
 }
 
 /* One step, timed into the step log (stored with the record). */
@@ -947,7 +943,7 @@ int camp_cycle_run(struct camp_env *e, const struct camp_plan *p, struct camp_re
 	c.res = res;
 	r->status = "failed";
 	r->n_disks = cfg->n_disks;
-	if (camp_scenario_parse(cc->scenario, &c.sc, why, sizeof(why)) < 0) {
+	if (camp_scenario_parse(cc->scenario, cfg->workload, &c.sc, why, sizeof(why)) < 0) {
 		pc_err(LOG_MAIN, "[campaign] scenario: %s", why);
 		rc = -EINVAL;
 		goto out_nocycle;

@@ -178,10 +178,20 @@ int camp_run(struct camp_run *run)
 	/* A scenario that cannot run stops the campaign before its first cycle. */
 	struct camp_scenario sc;
 	char serr[256];
-	if (camp_scenario_parse(cfg->campaign->scenario, &sc, serr, sizeof(serr)) < 0) {
+	if (camp_scenario_parse(cfg->campaign->scenario, cfg->workload, &sc, serr,
+				sizeof(serr)) < 0) {
 		pc_err(LOG_MAIN, "[campaign] scenario: %s", serr);
 		return -EINVAL;
 	}
+	/* A write's own keys reach the simulated node's agents only. */
+	for (size_t i = 0; i < sc.n; i++)
+		if (sc.steps[i].has_workload && (cfg->node->host ||
+						 cfg->node->driver == NODE_DRV_PROXMOX)) {
+			pc_err(LOG_MAIN, "[campaign] scenario: step %zu: a write with its own "
+			       "workload keys runs on the simulated node only", i + 1);
+			camp_scenario_release(&sc);
+			return -EINVAL;
+		}
 	camp_scenario_release(&sc);
 	run->msg[0] = run->why[0] = 0;
 	run->ran = run->total = 0;

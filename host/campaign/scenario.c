@@ -20,7 +20,49 @@ const char *camp_step_name(int kind)
 	return kind >= 0 && kind < CAMP_STEP__COUNT ? step_names[kind] : "?";
 }
 
-static int parse_word(const char *w, struct camp_step *st, char *err, size_t len)
+/* write:KEY=VALUE,...: [workload] keys over base, parsed by the bench's own table. */
+static int parse_workload(const char *w, const char *arg, const struct cfg_workload *base,
+			  struct camp_step *st, char *err, size_t len)
+{
+	const struct opt_section *sec = NULL;
+	char buf[256], msg[256];
+
+	for (size_t i = 0; bench_sections[i]; i++)
+		if (!strcmp(bench_sections[i]->name, "workload"))
+			sec = bench_sections[i];
+	if (!sec || strlen(arg) >= sizeof(buf)) {
+		snprintf(err, len, "step '%s': too long", w);
+		return -EINVAL;
+	}
+	if (base)
+		st->workload = *base;
+	else
+		memset(&st->workload, 0, sizeof(st->workload));
+	st->has_workload = true;
+	snprintf(buf, sizeof(buf), "%s", arg);
+	for (char *save = NULL, *kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(kv, '=');
+		if (!eq) {
+			snprintf(err, len, "step '%s': '%s' is not KEY=VALUE", w, kv);
+			return -EINVAL;
+		}
+		*eq = 0;
+		const struct opt_def *o = opt_find(sec, kv);
+		if (!o || !strcmp(kv, "block_size")) {
+			snprintf(err, len, "step '%s': %s '%s' (a write may set the [workload] keys but "
+				 "block_size)", w, o ? "cannot set" : "unknown key", kv);
+			return -EINVAL;
+		}
+		if (opt_parse(o, &st->workload, eq + 1, msg, sizeof(msg)) < 0) {
+			snprintf(err, len, "step '%s': %s", w, msg);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int parse_word(const char *w, const struct cfg_workload *base, struct camp_step *st,
+		      char *err, size_t len)
 {
 	const char *colon = strchr(w, ':');
 	size_t kl = colon ? (size_t)(colon - w) : strlen(w);
@@ -29,6 +71,8 @@ static int parse_word(const char *w, struct camp_step *st, char *err, size_t len
 	st->kind = -1;
 	st->cut = -1;
 	st->ms = 0;
+	st->has_workload = false;
+	snprintf(st->arg, sizeof(st->arg), "%s", arg ? arg : "");
 	for (int k = 0; k < CAMP_STEP__COUNT; k++)
 		if (strlen(step_names[k]) == kl && !strncmp(step_names[k], w, kl))
 			st->kind = k;
@@ -55,6 +99,8 @@ static int parse_word(const char *w, struct camp_step *st, char *err, size_t len
 		}
 		return 0;
 	}
+	if (st->kind == CAMP_STEP_WRITE && arg)
+		return parse_workload(w, arg, base, st, err, len);
 	if (arg) {
 		snprintf(err, len, "step '%s': %s takes no argument", w, step_names[st->kind]);
 		return -EINVAL;
@@ -62,7 +108,8 @@ static int parse_word(const char *w, struct camp_step *st, char *err, size_t len
 	return 0;
 }
 
-int camp_scenario_parse(char *const *words, struct camp_scenario *sc, char *err, size_t len)
+int camp_scenario_parse(char *const *words, const struct cfg_workload *base,
+			struct camp_scenario *sc, char *err, size_t len)
 {
 	const char *const *w = words && words[0] ? (const char *const *)words : default_words;
 	bool up = true, written = false, filled = false, cut_pending = false, cut = false;
@@ -77,7 +124,7 @@ int camp_scenario_parse(char *const *words, struct camp_scenario *sc, char *err,
 			snprintf(err, len, "more than %d steps", CAMP_MAX_STEPS);
 			return -EINVAL;
 		}
-		if (parse_word(w[i], st, err, len) < 0)
+		if (parse_word(w[i], base, st, err, len) < 0)
 			return -EINVAL;
 		total += strlen(w[i]) + 1;
 		sc->n++;

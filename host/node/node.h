@@ -37,6 +37,9 @@ struct node_job {
 	uint16_t ledger_port;
 	uint64_t seed;
 	bool baseline;			/* write and flush the baseline first */
+	/* The workload of this job, or NULL: the bench's [workload] (a scenario's write
+	 * may set its own keys; the qemu driver honours them). */
+	const struct cfg_workload *workload;
 	/* Called (may be NULL) right before the node starts an agent session of `cycle`
 	 * (a backing chain's baseline is written as cycle - 1, then the cycle itself), so
 	 * that the host's ledger accepts that cycle. */

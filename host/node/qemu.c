@@ -390,7 +390,7 @@ static int qemu_prepare(struct node *n)
 static int agent_common(const struct node *n, const struct node_job *job, const struct qdisk *d,
 			char bufs[][32], const char **argv, int k)
 {
-	const struct cfg_workload *w = n->cfg->workload;
+	const struct cfg_workload *w = job->workload ? job->workload : n->cfg->workload;
 
 	snprintf(bufs[0], 32, "%" PRIu64, job->campaign);
 	snprintf(bufs[1], 32, "%u", job->cycle);
@@ -484,7 +484,7 @@ static int host_baselines(struct node *n, const struct node_job *job, bool all)
 static int fast_start(struct node *n, const struct node_job *job)
 {
 	struct qpriv *q = n->priv;
-	const struct cfg_workload *w = n->cfg->workload;
+	const struct cfg_workload *w = job->workload ? job->workload : n->cfg->workload;
 	int rc;
 
 	/* Without a baseline (a scenario's fill wrote it, or [workload] baseline = none)
@@ -641,7 +641,7 @@ static int disks_serve(struct qpriv *q)
 static int boot(struct node *n, const struct node_job *job, bool check)
 {
 	struct qpriv *q = n->priv;
-	const struct cfg_workload *w = n->cfg->workload;
+	const struct cfg_workload *w = job->workload ? job->workload : n->cfg->workload;
 	char kernel[PATH_MAX + 16], initrd[PATH_MAX + 16], append[4096], disks[256] = "";
 	char *bd[NODE_MAX_DISKS] = { 0 }, dev[NODE_MAX_DISKS][96];
 	const char *argv[64];

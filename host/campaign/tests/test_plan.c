@@ -259,7 +259,7 @@ static void parse_ok(const char *words, size_t n, const char *name)
 	snprintf(buf, sizeof(buf), "%s", words ? words : "");
 	for (char *t = strtok(buf, " "); t && k < 39; t = strtok(NULL, " "))
 		w[k++] = t;
-	int rc = camp_scenario_parse(words ? w : NULL, &sc, err, sizeof(err));
+	int rc = camp_scenario_parse(words ? w : NULL, NULL, &sc, err, sizeof(err));
 	if (rc)
 		fprintf(stderr, "'%s': %s\n", words, err);
 	assert_int_equal(rc, 0);
@@ -277,7 +277,7 @@ static void parse_bad(const char *words, const char *why)
 	snprintf(buf, sizeof(buf), "%s", words);
 	for (char *t = strtok(buf, " "); t && k < 39; t = strtok(NULL, " "))
 		w[k++] = t;
-	assert_int_equal(camp_scenario_parse(w, &sc, err, sizeof(err)), -EINVAL);
+	assert_int_equal(camp_scenario_parse(w, NULL, &sc, err, sizeof(err)), -EINVAL);
 	if (!strstr(err, why))
 		fail_msg("'%s': message '%s' lacks '%s'", words, err, why);
 }
@@ -288,7 +288,7 @@ static void test_scenario_parse(void **state)
 	char err[256];
 
 	/* The default: write cut restart check, the cut of [campaign] cut. */
-	assert_int_equal(camp_scenario_parse(NULL, &sc, err, sizeof(err)), 0);
+	assert_int_equal(camp_scenario_parse(NULL, NULL, &sc, err, sizeof(err)), 0);
 	assert_int_equal(sc.n, 4);
 	assert_int_equal(sc.steps[0].kind, CAMP_STEP_WRITE);
 	assert_int_equal(sc.steps[1].kind, CAMP_STEP_CUT);
@@ -317,7 +317,7 @@ static void test_scenario_parse(void **state)
 	parse_ok("write idle:250ms cut:power restart cut:kill restart snapshot check", 8,
 		 "write idle:250ms cut:power restart cut:kill restart snapshot check");
 	char *w[] = { "write", "idle:1.5s", "cut:kill", "restart", "check", NULL };
-	assert_int_equal(camp_scenario_parse(w, &sc, err, sizeof(err)), 0);
+	assert_int_equal(camp_scenario_parse(w, NULL, &sc, err, sizeof(err)), 0);
 	assert_int_equal(sc.steps[1].ms, 1500);
 	assert_int_equal(sc.steps[2].cut, CUT_KILL);
 	camp_scenario_release(&sc);
@@ -327,7 +327,23 @@ static void test_scenario_parse(void **state)
 	parse_bad("write idle cut restart check", "idle takes a duration");
 	parse_bad("write idle:soon cut restart check", "idle takes a duration");
 	parse_bad("write cut:reboot restart check", "a cut is power, kill or reset");
-	parse_bad("write:fast cut restart check", "write takes no argument");
+	/* A write's own [workload] keys, parsed by the bench's table. */
+	struct cfg_workload base = { .block_size = 4096, .span_mib = 256, .flush = FLUSH_EVERY_N,
+				     .duration_ms = 30000 };
+	char *ww[] = { "write:duration=500ms,flush=never,span_mib=8", "cut", "restart", "check",
+		       NULL };
+	assert_int_equal(camp_scenario_parse(ww, &base, &sc, err, sizeof(err)), 0);
+	assert_true(sc.steps[0].has_workload);
+	assert_int_equal(sc.steps[0].workload.duration_ms, 500);
+	assert_int_equal(sc.steps[0].workload.flush, FLUSH_NEVER);
+	assert_int_equal(sc.steps[0].workload.span_mib, 8);
+	assert_int_equal(sc.steps[0].workload.block_size, 4096);	/* the bench's */
+	assert_false(sc.steps[1].has_workload);
+	camp_scenario_release(&sc);
+	parse_bad("write:flush=sometimes cut restart check", "invalid value 'sometimes'");
+	parse_bad("write:speed=9 cut restart check", "unknown key 'speed'");
+	parse_bad("write:block_size=8K cut restart check", "cannot set 'block_size'");
+	parse_bad("write:duration cut restart check", "is not KEY=VALUE");
 	parse_bad("write restart check", "restart without a cut");
 	parse_bad("write cut check", "the node is down after the cut");
 	parse_bad("write cut cut restart check", "the node is down after the cut");
