@@ -286,9 +286,9 @@ static const struct opt_def campaign_opts[] = {
 	  "Most bytes of evidence (read-back reports, qcow2 metadata dumps, sparse copies of small "
 	  "images) kept per campaign next to its database.", 0 },
 	{ "scenario", OPT_LIST, OFF(cfg_campaign, scenario), NULL, NOLIMIT, NULL,
-	  "The steps of each cycle, in order: fill, write, idle:DURATION, snapshot, "
-	  "cut[:power|kill], restart, check (docs/campaign.md, Scenarios); unset: write cut "
-	  "restart check.", 0 },
+	  "The steps of each cycle, in order: fill, write[:KEY=VALUE,...], flush, "
+	  "idle:DURATION, snapshot, cut[:power|kill|reset], restart, reboot, check "
+	  "(docs/campaign.md, Scenarios); unset: write cut restart check.", 0 },
 	{ 0 }
 };
 

@@ -122,10 +122,11 @@ run "$db" "$t/dflt.ini" 1
 [ "$(q "SELECT COUNT(*) FROM cut_events e JOIN cycles c ON c.id = e.cycle_id WHERE c.status = 'ok'")" = 1 ] ||
 	fail "the default scenario did not cut once"
 
-# 3b. write, flush once, go idle, cut: nothing flushed may be lost; a lying disk (it
-# drops what it was told to flush) is caught, the honest qcow2 loses nothing.
+# 3b. write (its own keys: no flush of its own), flush once, go idle, cut: nothing
+# flushed may be lost; a lying disk (it drops what it was told to flush) is caught,
+# the honest qcow2 loses nothing.
 db=$t/flush.db
-run "$db" "$t/dflt.ini" 1 --set "campaign.scenario=write flush idle:200ms cut:power restart check" \
+run "$db" "$t/dflt.ini" 1 --set "campaign.scenario=write:flush=never flush idle:200ms cut:power restart check" \
 	--set disk.raw.control=lying
 [ "$(q "SELECT COUNT(*) FROM cycles WHERE status = 'violation'")" = 1 ] ||
 	fail "flush: the cycle is $(q "SELECT status FROM cycles")"
