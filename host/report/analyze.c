@@ -262,6 +262,8 @@ int report_analyze(struct report *r)
 			c->tax_cycles[RPT_X_META_FAIL]++;
 			example(c, RPT_X_META_FAIL, i);
 		}
+		if (u->verified && u->all_zeroes)
+			c->zeroed_cycles++;
 		if (u->meta_repaired) {
 			c->meta_repaired++;
 			c->tax_cycles[RPT_X_META_REPAIRED]++;

@@ -82,6 +82,7 @@ struct rpt_unit {
 	uint64_t blocks, cls[RPT_NCLS], violations, anomalies, gaps;
 	int64_t since_flush_ns;
 	bool have_flush;
+	bool all_zeroes;		/* every block the cycle wrote read back as zeroes */
 };
 
 /* A proportion with its statistics (docs/methodology.md). */
@@ -107,6 +108,7 @@ struct rpt_cell {
 	size_t examples[RPT_NTAX][RPT_EXAMPLES];	/* unit indices */
 	size_t n_examples[RPT_NTAX];
 	size_t ncampaigns, ndbs;
+	uint64_t zeroed_cycles;		/* cycles whose written blocks all read as zeroes */
 	int ctl_state;			/* enum rpt_ctl_state */
 	uint64_t ctl_bad;		/* disk-cycles that contradict the control */
 	/* Lying controls: power-cut cycles cut before the disk's first completed flush,

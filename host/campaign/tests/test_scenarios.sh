@@ -76,6 +76,10 @@ sqlite3 :memory: "SELECT json_extract(value, '\$.scenario') || '|' || json_extra
 	WHERE json_extract(value, '\$.disk') IN ('qcow2-none', 'qcow2-2m-none')" >"$t/cells"
 [ "$(sort "$t/cells" | tr '\n' ';')" = "fill cut:kill restart snapshot write cut:kill restart check|kill;write cut restart check|kill;" ] ||
 	fail "report cells: $(cat "$t/cells")"
+sqlite3 :memory: "SELECT json_extract(value, '\$.note') FROM json_each(json_extract(readfile('$t/report.json'),
+	'\$.cells')) WHERE json_extract(value, '\$.disk') = 'qcow2-2m-none'" | grep -q \
+	"^new allocations lost: the image reads as zeroes (in 2 of 2 verified cycles)$" ||
+	fail "report: the rhbz cell does not say the image reads as zeroes"
 
 # 2. The verdict's controls.
 db=$t/control.db
