@@ -214,44 +214,36 @@ int node_check(struct node *n, const struct node_job *job, struct node_disk_resu
 	return LOCKED(n, n->ops->check(n, job, res));
 }
 
+/* A scenario hook the driver lacks. */
+static int no_hook(const struct node *n, const char *what)
+{
+	pc_err(LOG_NODE, "node driver '%s' cannot %s", n->ops->name, what);
+	return -ENOTSUP;
+}
+
 int node_fill(struct node *n, const struct node_job *job)
 {
-	if (!n->ops->fill) {
-		pc_err(LOG_NODE, "node driver '%s' cannot fill disks (scenario step 'fill')",
-		       n->ops->name);
-		return -ENOTSUP;
-	}
-	return LOCKED(n, n->powered ? n->ops->fill(n, job) : -EHOSTDOWN);
+	return !n->ops->fill ? no_hook(n, "fill disks (scenario step 'fill')") :
+	       LOCKED(n, n->powered ? n->ops->fill(n, job) : -EHOSTDOWN);
 }
 
 int node_snapshot(struct node *n)
 {
-	if (!n->ops->snapshot) {
-		pc_err(LOG_NODE, "node driver '%s' cannot take snapshots (scenario step "
-		       "'snapshot')", n->ops->name);
-		return -ENOTSUP;
-	}
-	return LOCKED(n, n->powered ? n->ops->snapshot(n) : -EHOSTDOWN);
+	return !n->ops->snapshot ? no_hook(n, "take snapshots (scenario step 'snapshot')") :
+	       LOCKED(n, n->powered ? n->ops->snapshot(n) : -EHOSTDOWN);
 }
 
 int node_reset(struct node *n, bool clean)
 {
-	if (!n->ops->reset) {
-		pc_err(LOG_NODE, "node driver '%s' cannot reset its guest (cut kind 'reset')",
-		       n->ops->name);
-		return -ENOTSUP;
-	}
-	return LOCKED(n, n->powered ? n->ops->reset(n, clean) : -EHOSTDOWN);
+	return !n->ops->reset ? no_hook(n, clean ? "reboot its guest (scenario step 'reboot')" :
+					"reset its guest (cut kind 'reset')") :
+	       LOCKED(n, n->powered ? n->ops->reset(n, clean) : -EHOSTDOWN);
 }
 
 int node_flush(struct node *n)
 {
-	if (!n->ops->flush) {
-		pc_err(LOG_NODE, "node driver '%s' cannot ask its workload for a flush (scenario "
-		       "step 'flush')", n->ops->name);
-		return -ENOTSUP;
-	}
-	return LOCKED(n, n->powered ? n->ops->flush(n) : -EHOSTDOWN);
+	return !n->ops->flush ? no_hook(n, "ask its workload for a flush (scenario step 'flush')") :
+	       LOCKED(n, n->powered ? n->ops->flush(n) : -EHOSTDOWN);
 }
 
 json_t *node_collect(struct node *n)

@@ -444,11 +444,12 @@ static int agent_run_nbd(struct node *n, struct qdisk *d, const struct node_job 
 }
 
 /* Baselines written from the host through qemu-storage-daemon, as cycle - 1 (flushed,
- * the stack then stopped cleanly): for a backing qcow2 disk the seed's volume-chain
- * snapshot follows (the image becomes the read-only backing file of a new overlay);
- * with all, every disk but the LVM one gets one (the full tier: the guest's agents
- * share one set of options, so they all write with the baseline existing). */
-static int host_baselines(struct node *n, const struct node_job *job, bool all)
+ * the stack then stopped cleanly): for a backing qcow2 disk, with snap, the seed's
+ * volume-chain snapshot follows (the image becomes the read-only backing file of a new
+ * overlay); with all, every disk but the LVM one gets one (the full tier: the guest's
+ * agents share one set of options, so they all write with the baseline existing; a
+ * scenario's fill step). */
+static int host_baselines(struct node *n, const struct node_job *job, bool all, bool snap)
 {
 	struct qpriv *q = n->priv;
 	bool begun = false;
@@ -467,7 +468,7 @@ static int host_baselines(struct node *n, const struct node_job *job, bool all)
 		int rc = agent_run_nbd(n, d, &base, extra);
 		if (rc < 0)
 			return rc;
-		if (!chain)
+		if (!chain || !snap)
 			continue;
 		if ((rc = diskmodel_snapshot(d->dm)) < 0) {
 			pc_err(LOG_NODE, "cannot snapshot disk '%s': %s", d->cfg->name, strerror(-rc));
@@ -489,7 +490,7 @@ static int fast_start(struct node *n, const struct node_job *job)
 
 	/* Without a baseline (a scenario's fill wrote it, or [workload] baseline = none)
 	 * the agent writes into what the disk holds. */
-	if ((job->baseline && (rc = host_baselines(n, job, false)) < 0) ||
+	if ((job->baseline && (rc = host_baselines(n, job, false, true)) < 0) ||
 	    (rc = fio_start(n, q)) < 0)
 		return rc;
 	if (job->cycle_begins)
@@ -797,7 +798,7 @@ static int full_start(struct node *n, const struct node_job *job)
 	struct qpriv *q = n->priv;
 	int rc;
 
-	if ((rc = host_baselines(n, job, job->baseline)) < 0 || (rc = disks_serve(q)) < 0 ||
+	if ((rc = host_baselines(n, job, job->baseline, true)) < 0 || (rc = disks_serve(q)) < 0 ||
 	    (rc = fio_start(n, q)) < 0)
 		return rc;
 	if (job->cycle_begins)
@@ -954,29 +955,21 @@ static json_t *qemu_collect(struct node *n)
 	return j;
 }
 
+/* The scenario hooks below act on the fast tier's processes; the full tier's guest
+ * boots with its workload and has no channel for them. */
+static int fast_only(const char *what)
+{
+	pc_err(LOG_NODE, "%s runs on the fast tier only", what);
+	return -ENOTSUP;
+}
+
 /* Scenario step fill: every disk's baseline from the host, as host_baselines writes
- * them (the fast tier only: the full tier's guest boots with its workload). */
+ * them, without the backing chain's snapshot (a snapshot step makes it). */
 static int qemu_fill(struct node *n, const struct node_job *job)
 {
 	struct qpriv *q = n->priv;
-	bool begun = false;
 
-	if (q->full) {
-		pc_err(LOG_NODE, "scenario step 'fill' runs on the fast tier only");
-		return -ENOTSUP;
-	}
-	for (size_t i = 0; i < q->n; i++) {
-		struct node_job base = *job;
-		base.cycle = job->cycle ? job->cycle - 1 : 0;
-		static const char *const extra[] = { "--writes", "1", "--flush", "always", NULL };
-		if (!begun && job->cycle_begins)
-			job->cycle_begins(job->cb_arg, base.cycle);
-		begun = true;
-		int rc = agent_run_nbd(n, &q->d[i], &base, extra);
-		if (rc < 0)
-			return rc;
-	}
-	return 0;
+	return q->full ? fast_only("scenario step 'fill'") : host_baselines(n, job, true, false);
 }
 
 /* Scenario step snapshot: Proxmox's volume-chain snapshot of every qcow2 disk (QEMU
@@ -986,10 +979,8 @@ static int qemu_snapshot(struct node *n)
 {
 	struct qpriv *q = n->priv;
 
-	if (q->full) {
-		pc_err(LOG_NODE, "scenario step 'snapshot' runs on the fast tier only");
-		return -ENOTSUP;
-	}
+	if (q->full)
+		return fast_only("scenario step 'snapshot'");
 	for (size_t i = 0; i < q->n; i++) {
 		struct qdisk *d = &q->d[i];
 		if (d->cfg->format != DISK_QCOW2)
@@ -1015,11 +1006,8 @@ static int qemu_reset(struct node *n, bool clean)
 {
 	struct qpriv *q = n->priv;
 
-	if (q->full) {
-		pc_err(LOG_NODE, "%s runs on the fast tier only", clean ? "scenario step 'reboot'" :
-		       "cut kind 'reset'");
-		return -ENOTSUP;
-	}
+	if (q->full)
+		return fast_only(clean ? "scenario step 'reboot'" : "cut kind 'reset'");
 	kill_agents(q, clean ? SIGTERM : SIGKILL);
 	for (int i = 0; clean && i < 100; i++) {
 		bool live = false;
@@ -1040,10 +1028,8 @@ static int qemu_flush(struct node *n)
 {
 	struct qpriv *q = n->priv;
 
-	if (q->full) {
-		pc_err(LOG_NODE, "scenario step 'flush' runs on the fast tier only");
-		return -ENOTSUP;
-	}
+	if (q->full)
+		return fast_only("scenario step 'flush'");
 	kill_agents(q, SIGUSR1);
 	return 0;
 }
