@@ -732,7 +732,12 @@ static void cut_keep(struct cyc *c, bool planned)
 		json_object_set_new(det, "dc_source",
 				    json_string(config_dc_source_name(cfg->relay->dc_source)));
 		json_object_set_new(det, "step", json_integer((json_int_t)c->n_cuts + 1));
+		/* A relay on PS_ON (IPMI) drops DC at once: no hold-up to measure. */
+		json_object_set_new(det, "power_switched",
+				    json_string(cfg->relay->switches == SWITCH_DC ? "dc" : "ac"));
 	}
+	if (cfg->relay->switches == SWITCH_DC)
+		k->sc.hold_up_ns = 0;
 	k->detail = det ? json_dumps(det, JSON_COMPACT) : NULL;
 	k->sc.detail_json = k->detail;
 	json_decref(det);
@@ -1109,6 +1114,8 @@ int camp_cycle_run(struct camp_env *e, const struct camp_plan *p, struct camp_re
 		json_object_set_new(r->json, "violations", json_integer((json_int_t)violations));
 		json_object_set_new(r->json, "metadata_failures", json_integer((json_int_t)metadata_failures));
 		json_object_set_new(r->json, "hold_up_ms", json_real(last ? last->hold_up_ns / 1e6 : 0.0));
+		json_object_set_new(r->json, "power_switched",
+				    json_string(cfg->relay->switches == SWITCH_DC ? "dc" : "ac"));
 		/* How the node's death followed the relay: DC loss (the PSU's hold-up when
 		 * PWR_OK or the simulator tells it; 0 when DC is taken from the relay) and
 		 * the moment the node's processes were gone (the last cut). */

@@ -6,6 +6,7 @@ POWERCUT_SRCS := host/powercut/powercut.c host/powercut/cmd/help.c host/powercut
 	host/relay/relay.c host/relay/null.c host/relay/exec.c \
 	host/relay/serial.c host/relay/usbhid.c host/relay/gpio.c
 POWERCUT_SRCS += host/powercut/cmd/run.c host/powercut/cmd/show.c
+POWERCUT_SRCS += host/powercut/cmd/doctor.c
 POWERCUT_OBJS  = $(POWERCUT_SRCS:%.c=$(BUILD)/%.o)
 POWERCUT_CFLAGS = -Ihost/powercut -Ihost/relay -Ihost/lib -Ihost/store -Ihost/oracle \
 	-Ihost/node -Ihost/report -Irig/sim/disk -Ihost/campaign $(FWLINK_CFLAGS) \
@@ -17,7 +18,8 @@ POWERCUT_LINK = $(CAMPAIGN_LIB) $(REPORT_LIB) $(NODE_LIB) $(ORACLE_LIB) $(DISK_L
 POWERCUT_LIBS = $(shell pkg-config --libs libusb-1.0 libgpiod) $(NODE_LIBS) $(ORACLE_LIBS) \
 	$(DISK_LIBS) $(STORE_LIBS) $(FWLINK_LIBS) $(PCLIB_LIBS) -lm
 POWERCUT_TESTS := $(BUILD)/host/powercut/tests/test_cli.sh $(BUILD)/host/powercut/tests/test_relay_sim \
-	$(BUILD)/host/powercut/tests/test_relay_drivers $(BUILD)/host/powercut/tests/test_verify
+	$(BUILD)/host/powercut/tests/test_relay_drivers $(BUILD)/host/powercut/tests/test_verify \
+	$(BUILD)/host/powercut/tests/test_doctor $(BUILD)/host/powercut/tests/test_exec_relays.sh
 RELAY_SRCS := $(filter host/relay/%,$(POWERCUT_SRCS))
 RELAY_SAN_OBJS = $(RELAY_SRCS:%.c=$(BUILD)/san/%.o)
 
@@ -59,6 +61,11 @@ $(BUILD)/host/powercut/tests/test_cli.sh: host/powercut/tests/test_cli.sh $(POWE
 	cp $< $@
 	chmod +x $@
 
+$(BUILD)/host/powercut/tests/test_exec_relays.sh: host/powercut/tests/test_exec_relays.sh $(POWERCUT)
+	@mkdir -p $(@D)
+	cp $< $@
+	chmod +x $@
+
 # End-to-end test against the real firmware in the simulator: needs both built, and
 # the fwlink client for sending a garbled line.
 $(BUILD)/host/powercut/tests/test_relay_sim: host/powercut/tests/test_relay_sim.c $(POWERCUT) \
@@ -78,5 +85,15 @@ $(BUILD)/host/powercut/tests/test_verify: host/powercut/tests/test_verify.c $(PO
 		$(shell pkg-config --libs cmocka)
 
 -include $(BUILD)/host/powercut/tests/test_verify.d
+
+# powercut doctor end to end: the simulated bench, and a private sshd (host/ssh/tests)
+# as a Proxmox node that refuses ssh or answers with scripted Proxmox tools.
+$(BUILD)/host/powercut/tests/test_doctor: host/powercut/tests/test_doctor.c $(POWERCUT) \
+		$(MCUSIM) $(FW_ELF) host/ssh/tests/sshd_helper.c $(PCLIB_SAN_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) -Ihost/lib -Ihost/ssh/tests -Ihost/node/tests \
+		$(shell pkg-config --cflags jansson) -MMD -MP -o $@ $< host/ssh/tests/sshd_helper.c \
+		$(PCLIB_SAN_OBJS) $(PCLIB_LIBS) $(shell pkg-config --libs jansson)
+-include $(BUILD)/host/powercut/tests/test_doctor.d
 -include $(POWERCUT_OBJS:.o=.d) $(RELAY_SAN_OBJS:.o=.d) $(BUILD)/host/powercut/tests/test_relay_sim.d \
 	$(BUILD)/host/powercut/tests/test_relay_drivers.d

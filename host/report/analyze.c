@@ -65,8 +65,11 @@ static int cell_fields(struct rpt_cell *c, const struct rpt_campaign *cp, const 
 	else
 		snprintf(kind, sizeof(kind), "%s prealloc=%s size=%s", fmt,
 			 jstr(d, "preallocation", "off"), sz);
-	snprintf(node, sizeof(node), "%s tier=%s writeback=%s%s", jstr(n, "driver", "?"),
-		 jstr(n, "tier", "?"), jstr(n, "writeback", "?"), jbool(n, "tear") ? " tear" : "");
+	/* A cut of PS_ON (IPMI) has no supply hold-up: never pooled with mains cuts. */
+	const char *sw = jstr(json_object_get(cfg, "relay"), "switches", "ac");
+	snprintf(node, sizeof(node), "%s tier=%s writeback=%s%s%s", jstr(n, "driver", "?"),
+		 jstr(n, "tier", "?"), jstr(n, "writeback", "?"), jbool(n, "tear") ? " tear" : "",
+		 !strcmp(sw, "dc") ? " dc-cut (no hold-up)" : "");
 	const char *flush = jstr(w, "flush", "?");
 	if (!strcmp(flush, "every-n"))
 		snprintf(fl, sizeof(fl), "every-n:%" PRId64, jint(w, "flush_n"));
@@ -82,11 +85,11 @@ static int cell_fields(struct rpt_cell *c, const struct rpt_campaign *cp, const 
 	/* The cycle's steps (docs/campaign.md, Scenarios): "default" when unset, and the
 	 * aio mode as the campaign resolved it ([disk] aio, default as Proxmox's). */
 	char scen[512] = "default";
-	json_t *sw = json_object_get(json_object_get(cfg, "campaign"), "scenario");
-	if (json_array_size(sw)) {
+	json_t *steps = json_object_get(json_object_get(cfg, "campaign"), "scenario");
+	if (json_array_size(steps)) {
 		size_t k, off = 0;
 		json_t *v;
-		json_array_foreach(sw, k, v)
+		json_array_foreach(steps, k, v)
 			off += (size_t)snprintf(scen + off, off < sizeof(scen) ? sizeof(scen) - off : 0,
 						"%s%s", k ? " " : "", json_string_value(v));
 	}
