@@ -316,7 +316,8 @@ int cmd_run(struct pc_ctx *ctx)
 			printf("  %s%s: %" PRIu64 " violation block(s), %" PRIu64 " unflushed lost\n",
 			       cfg->disks[i]->name, cfg->disks[i]->control == CONTROL_LYING ?
 			       " (lying control)" : cfg->disks[i]->control == CONTROL_SAFE ?
-			       " (safe control)" : "", cr.t.violations[i], cr.t.unflushed[i]);
+			       " (safe control)" : cfg->disks[i]->control == CONTROL_FORGETFUL ?
+			       " (forgetful control)" : "", cr.t.violations[i], cr.t.unflushed[i]);
 		if (strcmp(cr.status, "done"))
 			printf("  %s\n", cr.msg);
 	}
