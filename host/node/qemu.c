@@ -1015,6 +1015,12 @@ static int qemu_snapshot(struct node *n)
 		if (d->cfg->format != DISK_QCOW2)
 			continue;
 		int rc = diskmodel_snapshot(d->dm);
+		/* A kept disk's chain was made by an earlier cycle (one level only). */
+		if (rc == -EBUSY && d->reused) {
+			pc_info(LOG_NODE, "disk '%s' is kept: its snapshot is an earlier cycle's",
+				d->cfg->name);
+			continue;
+		}
 		if (rc < 0) {
 			pc_err(LOG_NODE, "cannot snapshot disk '%s': %s%s", d->cfg->name, strerror(-rc),
 			       rc == -EBUSY ? " (one snapshot per cycle)" : "");
