@@ -43,6 +43,8 @@ $(BUILD)/host/campaign/tests/%.sh: host/campaign/tests/%.sh $(POWERCUT) $(MCUSIM
 	@mkdir -p $(@D)
 	cp $< $@
 	chmod +x $@
+# The scripts that source the shared set-up (run from the repository root).
+$(BUILD)/host/campaign/tests/test_scenarios.sh: host/campaign/tests/e2e.sh
 $(BUILD)/host/campaign/bench/%.sh: host/campaign/bench/%.sh $(POWERCUT) $(MCUSIM) $(FW_ELF) \
 		$(AGENT_NBD) $(BUILD)/lib/nbdkit-pcvcache-filter.so
 	@mkdir -p $(@D)

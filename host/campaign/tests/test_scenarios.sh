@@ -12,27 +12,8 @@
 #     flush once, idle, power cut: a lying disk is caught, an honest one loses nothing;
 #  4. a scenario that cannot run stops the campaign before its first cycle (exit 2).
 set -u
-build=${BUILD:-build}
-powercut=$build/bin/powercut
-root=$(pwd)
-[ -x "$powercut" ] || { echo "skip: '$powercut' is not built"; exit 77; }
-for p in qemu-storage-daemon nbdkit sqlite3 qemu-img; do
-	command -v "$p" >/dev/null 2>&1 || { echo "skip: $p not installed"; exit 77; }
-done
-base=${TMPDIR:-$root/$build/tmp}
-mkdir -p "$base"
-t=$(mktemp -d "$base/test_scen.XXXXXX") || exit 1
-export TMPDIR=$t
-cleanup() {
-	for d in /proc/[0-9]*; do
-		if { tr '\0' ' ' <"$d/cmdline"; } 2>/dev/null | grep -qF "$t"; then
-			kill -9 "${d#/proc/}" 2>/dev/null
-		fi
-	done
-	rm -rf "$t"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; exit 1; }
+. host/campaign/tests/e2e.sh
+e2e_begin test_scen qemu-storage-daemon nbdkit sqlite3 qemu-img
 start=$(date +%s)
 
 run() {	# db preset cycles [--set ...]
