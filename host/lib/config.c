@@ -243,6 +243,9 @@ static const struct opt_def disk_opts[] = {
 	  "report violations), forgetful (at each power cut reads back zeroes for a range "
 	  "of blocks durable before the cycle: the oracle must report violations), safe "
 	  "(must never lose a flushed write), none.", 0 },
+	{ "record", OPT_BOOL, OFF(cfg_disk, record), "no", NOLIMIT, NULL,
+	  "Record every write and flush the disk model below QEMU acknowledges, with its "
+	  "data, for 'powercut explore' (docs/explore.md). Fast tier; not with backing.", 0 },
 	{ 0 }
 };
 
@@ -307,6 +310,9 @@ static const struct opt_def campaign_opts[] = {
 	  "The steps of each cycle, in order: fill, write[:KEY=VALUE,...], flush, "
 	  "idle:DURATION, snapshot, cut[:power|kill|reset], restart, reboot, check "
 	  "(docs/campaign.md, Scenarios); unset: write cut restart check.", 0 },
+	{ "explore", OPT_INT, OFF(cfg_campaign, explore_states), "0", 0, 1000000, NULL,
+	  "After each cycle, explore this many crash states of every recorded disk "
+	  "([disk] record = yes; docs/explore.md). 0: record only.", 0 },
 	{ 0 }
 };
 
