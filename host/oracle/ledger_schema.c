@@ -168,5 +168,5 @@ const char ledger_schema_sql[] =
 	SCHEMA_DURABLE
 	EXPOSURE_SQL;
 
-/* Migration 6 of the store, for databases made before the table. */
+/* Migration 7 of the store, for databases made before the table. */
 const char ledger_exposure_sql[] = EXPOSURE_SQL;
