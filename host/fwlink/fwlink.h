@@ -156,6 +156,7 @@ struct fwlink_stats {
 	uint64_t reconnects;	/* successful re-opens after the port vanished */
 	uint64_t timeouts;	/* requests that got no reply in time */
 	uint64_t retries;	/* idempotent requests sent again */
+	uint64_t resync_pings;	/* pings sent to resynchronise (at most 8 a resync) */
 };
 
 /* Keep-alive: the firmware restores a powered-down channel after host_timeout_ms
