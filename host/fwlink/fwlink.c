@@ -690,7 +690,7 @@ static int resync(struct fwlink *l, int64_t deadline)
 	char line[FW_HOST_LINE_MAX + 2];
 	struct fw_reply r;
 	uint64_t tok;
-	int n, rc, pings = 0;
+	int n, rc = -ETIMEDOUT, pings = 0;
 
 	do {
 		if (pings++ == RESYNC_MAX_PINGS) {
