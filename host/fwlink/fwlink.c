@@ -1116,6 +1116,46 @@ fail:
 	return NULL;
 }
 
+struct fwlink *fwlink_open_replay(const char *name)
+{
+	struct fwlink *l = calloc(1, sizeof(*l));
+
+	if (!l)
+		return NULL;
+	l->fd = -1;
+	l->dead = 1;		/* no port to reconnect to: requests fail at once */
+	l->cf = clockfit_new(0, 0);
+	if (!l->cf) {
+		free(l);
+		errno = ENOMEM;
+		return NULL;
+	}
+	snprintf(l->port, sizeof(l->port), "%s", name ? name : "(replay)");
+	fwline_rx_init(&l->rx);
+	l->session = 1;
+	return l;
+}
+
+int fwlink_feed(struct fwlink *l, const void *data, size_t n, struct fw_reply *await)
+{
+	int rc = -EAGAIN;
+
+	if (await) {
+		memset(await, 0, sizeof(*await));
+		l->rep = await;
+		l->wait = WAIT_REPLY;
+	}
+	l->rx_ns = fwlink_now_ns();
+	fwline_rx_feed(&l->rx, data, n, on_line, l);
+	if (await) {
+		if (l->wait == WAIT_DONE)
+			rc = l->rep_rc;
+		l->wait = WAIT_NONE;
+		l->rep = NULL;
+	}
+	return rc;
+}
+
 void fwlink_close(struct fwlink *l)
 {
 	if (!l)
