@@ -43,8 +43,17 @@ left_total=0
 for i in $(seq 1 "$kills"); do
 	env "$mark" "$powercut" run -q --db "$t/orphans-$i.db" "$t/orphans.ini" >/dev/null 2>>"$t/run.err" &
 	pid=$!
-	# 0.1 .. 3 s: the simulator starting, disks being made, mid-workload, mid-cut
-	sleep "$(awk -v s="$i$$" 'BEGIN { srand(s); printf "%.2f", 0.1 + rand() * 2.9 }')"
+	# Odd kills: at 0.1 .. 3 s (the simulator starting, disks being made, between
+	# cycles). Even ones: as soon as the node's processes run (storage daemons, the
+	# agents), which a random moment hits less often.
+	if [ $((i % 2)) = 1 ]; then
+		sleep "$(awk -v s="$i$$" 'BEGIN { srand(s); printf "%.2f", 0.1 + rand() * 2.9 }')"
+	else
+		for _ in $(seq 1 100); do
+			[ "$(marked | wc -l)" -gt 2 ] && break
+			sleep 0.05
+		done
+	fi
 	n=$(marked | wc -l)
 	kill -9 "$pid"
 	wait "$pid" 2>/dev/null
