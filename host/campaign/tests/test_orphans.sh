@@ -22,11 +22,11 @@ t=$(mktemp -d "$base/test_orphans.XXXXXX") || exit 1
 export TMPDIR=$t
 mark="POWERCUT_ORPHAN_MARK=$t"
 # Processes carrying the marker (this shell and its helpers do not: only `env` adds it).
+# One grep over every environment (NUL-separated entries): cheap enough to poll.
 marked() {
-	for d in /proc/[0-9]*; do
-		if { tr '\0' '\n' <"$d/environ"; } 2>/dev/null | grep -qxF -- "$mark"; then
-			echo "${d#/proc/} $( { tr '\0' ' ' <"$d/cmdline"; } 2>/dev/null | cut -c1-120)"
-		fi
+	grep -lzxF -- "$mark" /proc/[0-9]*/environ 2>/dev/null | while read -r e; do
+		d=${e%/environ}
+		echo "${d#/proc/} $( { tr '\0' ' ' <"$d/cmdline"; } 2>/dev/null | cut -c1-120)"
 	done
 }
 cleanup() {
