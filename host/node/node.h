@@ -135,6 +135,21 @@ static inline int node_token_env(const struct node_job *job, char *buf, size_t l
 	return n < 0 || (size_t)n >= len ? -E2BIG : 0;
 }
 
+/* The token file's path in dir (DIR/ledger-token) and QEMU's "-fw_cfg" value naming
+ * it, for a driver that writes the file itself (on a remote node). 0 or
+ * -ENAMETOOLONG (also for a ',' in the path, which QEMU's syntax would need doubled). */
+static inline int node_token_fwcfg_arg(const char *dir, char *path, size_t plen, char *arg,
+				       size_t alen)
+{
+	int n = snprintf(path, plen, "%s/ledger-token", dir);
+	if (n < 0 || (size_t)n >= plen)
+		return -ENAMETOOLONG;
+	n = snprintf(arg, alen, "name=" NODE_TOKEN_FWCFG ",file=%s", path);
+	if (n < 0 || (size_t)n >= alen || strchr(path, ','))
+		return -ENAMETOOLONG;
+	return 0;
+}
+
 /* Write the token to DIR/ledger-token (mode 0600, replaced) and put QEMU's
  * "-fw_cfg" value for it in arg: "name=opt/powercut/token,file=DIR/ledger-token".
  * 0 or a negative errno. */
@@ -143,12 +158,9 @@ static inline int node_token_fwcfg(const struct node_job *job, const char *dir, 
 {
 	char path[4096];
 	size_t tl = job->token ? strlen(job->token) : 0;
-	int n = snprintf(path, sizeof(path), "%s/ledger-token", dir);
-	if (n < 0 || (size_t)n >= sizeof(path))
-		return -ENAMETOOLONG;
-	n = snprintf(arg, len, "name=" NODE_TOKEN_FWCFG ",file=%s", path);
-	if (n < 0 || (size_t)n >= len || strchr(path, ','))
-		return -ENAMETOOLONG;	/* QEMU's option syntax would need ',,' */
+	int n = node_token_fwcfg_arg(dir, path, sizeof(path), arg, len);
+	if (n < 0)
+		return n;
 	unlink(path);
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
