@@ -8,7 +8,7 @@ CAMPAIGN_SRCS  := host/campaign/campaign.c host/campaign/plan.c host/campaign/cy
 		  host/campaign/procs.c host/campaign/evidence.c
 CAMPAIGN_OBJS   = $(CAMPAIGN_SRCS:%.c=$(BUILD)/%.o)
 CAMPAIGN_CFLAGS = -Ihost/campaign -Ihost/lib -Ihost/store -Ihost/oracle -Ihost/node \
-	-Ihost/powercut/relay $(shell pkg-config --cflags sqlite3 jansson)
+	-Ihost/relay $(shell pkg-config --cflags sqlite3 jansson)
 
 CAMPAIGN_TESTS := $(BUILD)/host/campaign/tests/test_plan $(BUILD)/host/campaign/tests/test_run.sh \
 	$(BUILD)/host/campaign/tests/test_hostile.sh $(BUILD)/host/campaign/tests/test_orphans.sh

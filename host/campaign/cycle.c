@@ -642,6 +642,12 @@ int camp_cycle_run(struct camp_env *e, const struct camp_plan *p, struct camp_re
 	if (det)
 		json_object_set_new(det, "dc_source",
 				    json_string(config_dc_source_name(cfg->relay->dc_source)));
+	/* A relay on PS_ON (IPMI) drops DC at once: no hold-up to measure. */
+	if (det)
+		json_object_set_new(det, "power_switched",
+				    json_string(cfg->relay->switches == SWITCH_DC ? "dc" : "ac"));
+	if (cfg->relay->switches == SWITCH_DC)
+		sc.hold_up_ns = 0;
 	if (det && node_info)
 		json_object_set(det, "node", node_info);
 	char *dets = det ? json_dumps(det, JSON_COMPACT) : NULL;
@@ -707,6 +713,8 @@ int camp_cycle_run(struct camp_env *e, const struct camp_plan *p, struct camp_re
 		json_object_set_new(r->json, "violations", json_integer((json_int_t)violations));
 		json_object_set_new(r->json, "metadata_failures", json_integer((json_int_t)metadata_failures));
 		json_object_set_new(r->json, "hold_up_ms", json_real(sc.hold_up_ns / 1e6));
+		json_object_set_new(r->json, "power_switched",
+				    json_string(cfg->relay->switches == SWITCH_DC ? "dc" : "ac"));
 		/* How the node's death followed the relay: DC loss (the PSU's hold-up when
 		 * PWR_OK or the simulator tells it; 0 when DC is taken from the relay) and
 		 * the moment the node's processes were gone. */

@@ -210,6 +210,20 @@ fail_free:
 	return e;
 }
 
+bool fwlink_usb_vid_matches(int want, int vid)
+{
+	/* Arduino LLC, Arduino SA (genuine Uno/Nano, ATmega16U2), WCH CH340 (most
+	 * Nano clones), FTDI FT232 (older Nanos, adapters). */
+	static const int known[] = { 0x2341, 0x2a03, 0x1a86, 0x0403 };
+
+	if (want)
+		return vid == want;
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (vid == known[i])
+			return true;
+	return false;
+}
+
 /* Find the USB board by VID/PID/serial. Writes its name into out. */
 static int find_usb(struct fwlink *l, char *out, size_t cap, int quiet)
 {
@@ -226,7 +240,7 @@ static int find_usb(struct fwlink *l, char *out, size_t cap, int quiet)
 			continue;
 		if (sp_get_port_usb_vid_pid(ports[i], &vid, &pid) != SP_OK)
 			continue;
-		if ((l->usb_vid && vid != l->usb_vid) || (l->usb_pid && pid != l->usb_pid))
+		if (!fwlink_usb_vid_matches(l->usb_vid, vid) || (l->usb_pid && pid != l->usb_pid))
 			continue;
 		ser = sp_get_port_usb_serial(ports[i]);
 		if (l->usb_serial && (!ser || strcmp(ser, l->usb_serial) != 0))
@@ -240,11 +254,18 @@ static int find_usb(struct fwlink *l, char *out, size_t cap, int quiet)
 	}
 	sp_free_port_list(ports);
 	if (found == 0) {
+		/* CH340 chips have no serial number (libserialport reports none): such a
+		 * board is told apart by where it is plugged in. */
 		if (!quiet)
-			pc_err(LOG_SERIAL, "cannot find a USB serial port %04x:%04x serial '%s'",
-			       l->usb_vid, l->usb_pid, l->usb_serial ? l->usb_serial : "*");
+			pc_err(LOG_SERIAL, "cannot find a USB serial port %04x:%04x serial '%s'%s",
+			       l->usb_vid, l->usb_pid, l->usb_serial ? l->usb_serial : "*",
+			       l->usb_serial ? " (CH340 boards report no serial number: set [relay] "
+			       "port to their /dev/serial/by-path/ link)" : "");
 		return -ENOENT;
 	}
+	if (found > 1 && !quiet)
+		pc_err(LOG_SERIAL, "set [relay] port to the board's /dev/serial/by-id/ link (or "
+		       "/dev/serial/by-path/ for a CH340 board, which has no serial number)");
 	/* Cutting the power of the wrong node is worse than refusing to start. */
 	return found > 1 ? -ENOTUNIQ : 0;
 }

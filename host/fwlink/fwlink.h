@@ -121,7 +121,8 @@ struct fwlink_opts {
 	 * Links are resolved again at every reconnect. NULL: find the board with
 	 * libserialport among USB ports by usb_vid/usb_pid/usb_serial. */
 	const char *path;
-	int usb_vid, usb_pid;		/* 0: any */
+	int usb_vid, usb_pid;		/* vid 0: a known board's (fwlink_usb_vid_matches);
+					 * pid 0: any */
 	const char *usb_serial;		/* NULL: any */
 	int baud;			/* 0: 115200 (8N1, no flow control) */
 	int open_timeout_ms;		/* open + handshake (version, status); 0: 3000 */
@@ -169,6 +170,10 @@ struct fwlink_stats {
  * a message naming the version) and `status` (the firmware clock and SEQ, for reset
  * detection). NULL and errno on failure: ENOENT (no such port / no matching USB
  * board), EACCES, ETIMEDOUT (no answer), EPROTONOSUPPORT, EPROTO (garbage). */
+/* Does a port of USB vendor vid match usb_vid = want? want 0 takes the vendors of the
+ * boards the firmware runs on: Arduino (2341, 2a03), CH340 clones (1a86), FTDI (0403). */
+bool fwlink_usb_vid_matches(int want, int vid);
+
 struct fwlink *fwlink_open(const struct fwlink_opts *o);
 
 /* Replay: a link without a port, fed by fwlink_feed() through the same receive path

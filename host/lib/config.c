@@ -16,6 +16,7 @@
 static const char *const relay_drivers[] = { "serial", "usbhid", "gpio", "exec", "null", NULL };
 static const char *const sim_modes[] = { "realtime", "fast", NULL };
 static const char *const dc_sources[] = { "auto", "simulator", "pwrok", "relay", NULL };
+static const char *const power_switches[] = { "ac", "dc", NULL };
 const char *config_dc_source_name(int dc_source)
 {
 	return dc_source >= DC_AUTO && dc_source <= DC_RELAY ? dc_sources[dc_source] : "?";
@@ -61,12 +62,14 @@ static const struct opt_def relay_opts[] = {
 	{ "port", OPT_STRING, OFF(cfg_relay, port), NULL, NOLIMIT, NULL,
 	  "serial: the port (a /dev/serial/by-id/ link is best). Unset: found by usb_vid, "
 	  "usb_pid and usb_serial, or the simulator's pty when simulator=yes.", 0 },
-	{ "usb_vid", OPT_INT, OFF(cfg_relay, usb_vid), "0x2341", 0, 0xffff, NULL,
-	  "serial: USB vendor id of the board, used when port is unset.", OPT_HEX },
+	{ "usb_vid", OPT_INT, OFF(cfg_relay, usb_vid), "0", 0, 0xffff, NULL,
+	  "serial: USB vendor id of the board, used when port is unset (0: Arduino 2341 or "
+	  "2a03, CH340 1a86, FTDI 0403).", OPT_HEX },
 	{ "usb_pid", OPT_INT, OFF(cfg_relay, usb_pid), "0", 0, 0xffff, NULL,
 	  "serial: USB product id of the board (0: any).", OPT_HEX },
 	{ "usb_serial", OPT_STRING, OFF(cfg_relay, usb_serial), NULL, NOLIMIT, NULL,
-	  "serial: USB serial number of the board, used when port is unset.", 0 },
+	  "serial: USB serial number of the board, used when port is unset (CH340 boards "
+	  "have none: use port = /dev/serial/by-path/...).", 0 },
 	{ "simulator", OPT_BOOL, OFF(cfg_relay, simulator), "no", NOLIMIT, NULL,
 	  "serial: the board is powercut-mcusim running the real firmware; powercut starts "
 	  "and stops it itself.", 0 },
@@ -94,6 +97,11 @@ static const struct opt_def relay_opts[] = {
 	  "supply's hold-up; driver=serial with PWR_OK wired), relay (the relay's own edges: "
 	  "DC is taken to fail with the relay, the hold-up is unknown; any driver). auto: "
 	  "simulator with simulator=yes, pwrok with driver=serial, else relay.", 0 },
+	{ "switches", OPT_ENUM, OFF(cfg_relay, switches), "ac", NOLIMIT, power_switches,
+	  "What the relay interrupts: ac (the supply's mains: DC fails after the supply's "
+	  "hold-up, 16-21 ms for ATX) or dc (the supply's PS_ON, as IPMI's chassis power "
+	  "does: DC fails at once, with no hold-up). Recorded with every cut; reports keep "
+	  "the two apart.", 0 },
 	{ "gpio_chip", OPT_STRING, OFF(cfg_relay, gpio_chip), "gpiochip0", NOLIMIT, NULL,
 	  "gpio: chip name or path.", 0 },
 	{ "gpio_line", OPT_INT, OFF(cfg_relay, gpio_line), "-1", -1, 1023, NULL,

@@ -30,6 +30,8 @@ enum sim_mode { SIM_REALTIME, SIM_FAST };
 /* Where the controller learns the node's DC edges (cycle.c, node power domain). */
 enum dc_source { DC_AUTO, DC_SIMULATOR, DC_PWROK, DC_RELAY };
 enum active_level { ACTIVE_HIGH, ACTIVE_LOW };
+/* What the relay interrupts: the supply's mains, or its PS_ON (IPMI). */
+enum power_switch { SWITCH_AC, SWITCH_DC };
 enum node_driver { NODE_DRV_SIM, NODE_DRV_QEMU, NODE_DRV_PROXMOX };
 enum disk_format { DISK_QCOW2, DISK_RAW, DISK_LVMTHIN };
 enum disk_cache { CACHE_NONE, CACHE_WRITEBACK, CACHE_WRITETHROUGH, CACHE_DIRECTSYNC,
@@ -61,6 +63,7 @@ struct cfg_relay {
 	int64_t hold_up_ms, rise_ms;
 	int64_t relay_active, pwrok_invert;
 	int dc_source;		/* enum dc_source; config_load resolves DC_AUTO */
+	int switches;		/* enum power_switch */
 	/* gpio */
 	char *gpio_chip;
 	int64_t gpio_line;

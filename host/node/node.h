@@ -61,6 +61,19 @@ struct node_disk_result {
 
 struct node;
 
+/* powercut doctor: a driver's bring-up checks, each reported once through add()
+ * (check name, status, what was found, and for warn/fail a one-line fix). cut(),
+ * NULL unless the doctor was asked for a real cut, cuts the node's power once and
+ * returns when the relay has it powered again (0 or a negative errno). */
+enum node_dr_status { NODE_DR_OK, NODE_DR_WARN, NODE_DR_FAIL };
+
+struct node_doctor {
+	void (*add)(void *arg, const char *check, enum node_dr_status st, const char *found,
+		    const char *fix);
+	int (*cut)(void *arg);
+	void *arg;
+};
+
 struct node_ops {
 	unsigned version;		/* NODE_OPS_VERSION */
 	const char *name;
@@ -80,6 +93,10 @@ struct node_ops {
 	int (*check)(struct node *n, const struct node_job *job, struct node_disk_result *res);
 	/* Optional: what the node logged, for the record (a JSON object). */
 	json_t *(*collect)(struct node *n);
+	/* Optional: the bring-up checks of powercut doctor, read-only unless d->cut is
+	 * set; called on an opened node instead of prepare. 0, or a negative errno when
+	 * the checks could not run at all (each problem is reported through d). */
+	int (*doctor)(struct node *n, const struct node_doctor *d);
 };
 
 /* Where things are on the host. */
@@ -118,6 +135,8 @@ int node_wait_up(struct node *n, int timeout_ms);
 /* res must hold cfg->n_disks entries; filled even on failure (release them). */
 int node_check(struct node *n, const struct node_job *job, struct node_disk_result *res);
 json_t *node_collect(struct node *n);
+/* The driver's doctor checks; -ENOTSUP when it has none. */
+int node_doctor(struct node *n, const struct node_doctor *d);
 bool node_powered(struct node *n);
 
 void node_disk_result_release(struct node_disk_result *r);

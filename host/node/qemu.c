@@ -969,6 +969,71 @@ static json_t *qemu_collect(struct node *n)
 	return j;
 }
 
+/* powercut doctor: the programs the simulated node runs, with their versions, and
+ * the parts of this build it needs (the NBD agent or the guest, the disk model's
+ * nbdkit filter). */
+static int qemu_doctor(struct node *n, const struct node_doctor *d)
+{
+	struct qpriv *q = n->priv;
+	const struct {
+		const char *check, *argv[3];
+		bool full_only;
+	} tools[] = {
+		{ "qemu-img", { "qemu-img", "--version" }, false },
+		{ "qemu-storage-daemon", { "qemu-storage-daemon", "--version" }, false },
+		{ "nbdkit", { "nbdkit", "--version" }, false },
+		{ "qemu", { "qemu-system-x86_64", "--version" }, true },
+	};
+	char found[2 * PATH_MAX + 64], filter[PATH_MAX + 64];
+
+	for (size_t i = 0; i < sizeof(tools) / sizeof(tools[0]); i++) {
+		struct child_result r;
+		if (tools[i].full_only && !q->full)
+			continue;
+		int rc = child_run(tools[i].argv, NULL, 30000, &r);
+		const char *t = r.out ? r.out : "";
+		snprintf(found, sizeof(found), "%.*s", (int)strcspn(t, "\n"), t);
+		if (rc == 0 && WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0 && found[0])
+			d->add(d->arg, tools[i].check, NODE_DR_OK, found, NULL);
+		else
+		{
+			snprintf(found, sizeof(found), "'%s' does not run here", tools[i].argv[0]);
+			d->add(d->arg, tools[i].check, NODE_DR_FAIL, found,
+			       "make deps (scripts/install-deps)");
+		}
+		child_result_release(&r);
+	}
+	if (getenv("PCVCACHE_FILTER") && *getenv("PCVCACHE_FILTER"))
+		snprintf(filter, sizeof(filter), "%s", getenv("PCVCACHE_FILTER"));
+	else
+		snprintf(filter, sizeof(filter), "%.4000s/../lib/nbdkit-pcvcache-filter.so",
+			 n->env.bin_dir);
+	bool ok = access(filter, R_OK) == 0;
+	snprintf(found, sizeof(found), "%s '%s'", ok ? "disk model filter" : "no disk model "
+		 "filter at", filter);
+	d->add(d->arg, "disk-model", ok ? NODE_DR_OK : NODE_DR_FAIL, found, ok ? NULL : "make build");
+	if (q->full) {
+		char k[PATH_MAX + 16], i2[PATH_MAX + 16];
+		snprintf(k, sizeof(k), "%s/vmlinuz", q->guest);
+		snprintf(i2, sizeof(i2), "%s/initrd.cpio", q->guest);
+		ok = access(k, R_OK) == 0 && access(i2, R_OK) == 0;
+		snprintf(found, sizeof(found), "%s '%s'", ok ? "kernel and initramfs in" :
+			 "no kernel or initramfs in", q->guest);
+		d->add(d->arg, "guest", ok ? NODE_DR_OK : NODE_DR_FAIL, found,
+		       ok ? NULL : "make guest, or set [node] guest");
+	} else {
+		ok = access(q->agent_nbd, X_OK) == 0;
+		snprintf(found, sizeof(found), "%s '%s'", ok ? "agent" : "no agent at",
+			 q->agent_nbd);
+		d->add(d->arg, "agent", ok ? NODE_DR_OK : NODE_DR_FAIL, found,
+		       ok ? NULL : "make build");
+	}
+	if (d->cut)
+		d->add(d->arg, "boot", NODE_DR_OK, "the simulated node boots when the simulator "
+		       "restores DC: `powercut cycle` measures it", NULL);
+	return 0;
+}
+
 const struct node_ops node_qemu_ops = {
 	.version = NODE_OPS_VERSION,
 	.name = "qemu",
@@ -982,4 +1047,5 @@ const struct node_ops node_qemu_ops = {
 	.wait_up = qemu_wait_up,
 	.check = qemu_check,
 	.collect = qemu_collect,
+	.doctor = qemu_doctor,
 };

@@ -52,6 +52,7 @@
 #include "imgcheck.h"
 #include "log.h"
 #include "node.h"
+#include "nodedoctor.h"
 #include "nodefio.h"
 #include "util.h"
 #include "remote.h"
@@ -742,6 +743,43 @@ static json_t *remote_node_collect(struct node *n)
 	return j;
 }
 
+/* powercut doctor: the guest here, ssh, the node's QEMU and tools, whether it has a
+ * usable /dev/kvm (else TCG, slower), and that [node] remote_dir can be made; with a
+ * cut, the node back by itself with a new boot_id. */
+static int remote_node_doctor(struct node *n, const struct node_doctor *d)
+{
+	static const struct nd_tool tools[] = {
+		{ "qemu", { "qemu-system-x86_64", "--version" }, "qemu-system-x86" },
+		{ "qemu-img", { "qemu-img", "--version" }, "qemu-utils" },
+		{ "fio", { "fio", "--version" }, "fio" },
+	};
+	struct rpriv *p = n->priv;
+	const char *cn_dir = n->cfg->node->remote_dir;
+	const char *kvm[] = { "test", "-w", "/dev/kvm", NULL };
+	const char *mk[] = { "mkdir", "-p", "--", cn_dir, NULL };
+	int64_t t0, up, timeout = n->cfg->campaign->boot_timeout_ms;
+
+	nd_guest(d, p->guest);
+	if (nd_ssh(d, p->r) < 0)
+		return 0;
+	nd_tools(d, p->r, tools, sizeof(tools) / sizeof(tools[0]) - (n->cfg->node->fio ? 0 : 1));
+	bool has_kvm = rrun(p, kvm, true, NULL) == 0;
+	nd_add(d, "kvm", has_kvm || n->cfg->node->accel == NODE_ACCEL_TCG ? NODE_DR_OK :
+	       NODE_DR_WARN, "enable virtualisation in the node's BIOS and load kvm_intel or "
+	       "kvm_amd, or set [node] accel = tcg", "%s", has_kvm ? "/dev/kvm usable: the guest "
+	       "runs under KVM" : "no usable /dev/kvm: the guest runs under TCG (slower)");
+	/* mkdir -p of the directory the driver uses anyway: nothing else is written. */
+	bool made = rrun(p, mk, true, NULL) == 0;
+	nd_add(d, "remote-dir", made ? NODE_DR_OK : NODE_DR_FAIL, "set [node] remote_dir to a "
+	       "directory the ssh user may write", "'%s' on '%s'%s", cn_dir, remote_name(p->r),
+	       made ? "" : " cannot be made");
+	if (d->cut && nd_cut(d, p->r, timeout, &t0, &up) == 0)
+		nd_add(d, "boot", up * 10 > timeout * 8 ? NODE_DR_WARN : NODE_DR_OK,
+		       "raise [campaign] boot_timeout", "the node came back by itself: ssh after "
+		       "%.1f s (boot_timeout %" PRId64 " s)", up / 1000.0, timeout / 1000);
+	return 0;
+}
+
 const struct node_ops node_qemu_remote_ops = {
 	.version = NODE_OPS_VERSION,
 	.name = "qemu-remote",
@@ -756,4 +794,5 @@ const struct node_ops node_qemu_remote_ops = {
 	.wait_up = remote_node_wait_up,
 	.check = remote_node_check,
 	.collect = remote_node_collect,
+	.doctor = remote_node_doctor,
 };

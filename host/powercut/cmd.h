@@ -105,6 +105,8 @@ int cmd_run(struct pc_ctx *ctx);
 extern const struct cmd_opt run_opts[];
 int cmd_show(struct pc_ctx *ctx);
 extern const struct cmd_opt show_opts[];
+int cmd_doctor(struct pc_ctx *ctx);
+extern const struct cmd_opt doctor_opts[];
 extern const struct cmd_opt help_opts[], version_opts[], relay_opts[], db_opts[], config_opts[];
 
 #endif

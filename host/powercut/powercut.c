@@ -42,6 +42,10 @@ const struct cmd commands[] = {
 	  "run --resume DB", "run a campaign of cut cycles, unattended and resumable" },
 	{ "show", cmd_show, show_opts, HAS_JSON, "show [--json] [--campaign ID] DB CYCLE",
 	  "print one cycle's whole story from a campaign database" },
+	{ "doctor", cmd_doctor, doctor_opts, NEEDS_BENCH | NEEDS_LOCK | HAS_JSON,
+	  "doctor [--cut] [--json] BENCH.ini",
+	  "check a bench before its first night: relay, node, storages, space (each ok, "
+	  "warn or fail with a fix; read-only unless --cut)" },
 	{ 0 }
 };
 

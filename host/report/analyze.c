@@ -65,8 +65,11 @@ static int cell_fields(struct rpt_cell *c, const struct rpt_campaign *cp, const 
 	else
 		snprintf(kind, sizeof(kind), "%s prealloc=%s size=%s", fmt,
 			 jstr(d, "preallocation", "off"), sz);
-	snprintf(node, sizeof(node), "%s tier=%s writeback=%s%s", jstr(n, "driver", "?"),
-		 jstr(n, "tier", "?"), jstr(n, "writeback", "?"), jbool(n, "tear") ? " tear" : "");
+	/* A cut of PS_ON (IPMI) has no supply hold-up: never pooled with mains cuts. */
+	const char *sw = jstr(json_object_get(cfg, "relay"), "switches", "ac");
+	snprintf(node, sizeof(node), "%s tier=%s writeback=%s%s%s", jstr(n, "driver", "?"),
+		 jstr(n, "tier", "?"), jstr(n, "writeback", "?"), jbool(n, "tear") ? " tear" : "",
+		 !strcmp(sw, "dc") ? " dc-cut (no hold-up)" : "");
 	const char *flush = jstr(w, "flush", "?");
 	if (!strcmp(flush, "every-n"))
 		snprintf(fl, sizeof(fl), "every-n:%" PRId64, jint(w, "flush_n"));

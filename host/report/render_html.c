@@ -268,7 +268,13 @@ static void cycle_details(const struct report *r, FILE *f)
 			"<p><code>", a, c->id, cp->id, c->idx);
 		esc(f, cmd);
 		fprintf(f, "</code><br>status %s, started %s", c->status, tm);
-		if (c->have_cut)
+		bool dc = !strcmp(json_string_value(json_object_get(json_object_get(cp->config,
+				"relay"), "switches")) ?: "", "dc");
+		if (c->have_cut && dc)
+			fprintf(f, "; %s cut timed by %s, cut seed %" PRId64 ", no hold-up (the relay "
+				"switches DC, PS_ON), uncertainty &plusmn;%.1f &micro;s", c->cut_kind,
+				c->timed_by, c->cut_seed, c->uncertainty_ns / 1e3);
+		else if (c->have_cut)
 			fprintf(f, "; %s cut timed by %s, cut seed %" PRId64 ", hold-up %.3f ms, "
 				"uncertainty &plusmn;%.1f &micro;s", c->cut_kind, c->timed_by, c->cut_seed,
 				c->hold_up_ns / 1e6, c->uncertainty_ns / 1e3);

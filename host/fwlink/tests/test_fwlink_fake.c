@@ -624,9 +624,24 @@ static void test_reconnect(void **state)
 	fake_free(f);
 }
 
+/* With usb_vid unset, the boards the firmware runs on are found whatever their USB
+ * chip: Arduino's own, CH340 clones, FTDI; nothing else. */
+static void test_usb_vids(void **state)
+{
+	assert_true(fwlink_usb_vid_matches(0, 0x2341));
+	assert_true(fwlink_usb_vid_matches(0, 0x2a03));
+	assert_true(fwlink_usb_vid_matches(0, 0x1a86));
+	assert_true(fwlink_usb_vid_matches(0, 0x0403));
+	assert_false(fwlink_usb_vid_matches(0, 0x16c0));
+	assert_false(fwlink_usb_vid_matches(0, 0x067b));
+	assert_true(fwlink_usb_vid_matches(0x067b, 0x067b));
+	assert_false(fwlink_usb_vid_matches(0x2341, 0x1a86));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_usb_vids),
 		cmocka_unit_test(test_open_and_requests),
 		cmocka_unit_test(test_events_and_gaps),
 		cmocka_unit_test(test_reset_detection),

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "child.h"
+#include "clockfit.h"
 #include "fwlink.h"
 #include "log.h"
 #include "relay.h"
@@ -309,6 +310,11 @@ static int serial_status(struct relay *r, struct relay_status *s)
 		snprintf(k, sizeof(k), "pwr%d", ch);
 		s->pwrok[ch] = fw_reply_get_int(&rep, k, &lv) == 0 ? lv : -1;
 	}
+	/* For powercut doctor: the protocol and how well host time maps firmware time. */
+	s->proto = info->proto;
+	struct clockfit_info ci;
+	if (clockfit_info(fwlink_clockfit(p->l), &ci) == 0)
+		s->clock_unc_ns = ci.unc_mid_ns;
 	return 0;
 }
 
