@@ -7,7 +7,7 @@
 
 HOST_FUZZ_NAMES := fwline fwlink ledger bench report
 HOST_FUZZ_OUT   := $(BUILD)/host/fuzz
-HOST_FUZZ_CHECK_SECONDS ?= 6
+HOST_FUZZ_CHECK_SECONDS ?= 5
 HOST_FUZZ_CFLAGS = $(filter-out -O2,$(CFLAGS_COMMON)) -O1 -fsanitize=fuzzer-no-link,address,undefined \
 	-fno-sanitize-recover=all -fno-omit-frame-pointer -MMD -MP \
 	-Ihost/lib -Ihost/fwlink -Ifirmware/core -Ihost/oracle \
