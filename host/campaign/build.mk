@@ -41,7 +41,7 @@ $(BUILD)/host/campaign/tests/ledger_flood: host/campaign/tests/ledger_flood.c
 	$(CC) $(CFLAGS_COMMON) -o $@ $<
 
 # End to end: shell scripts run from the repository root against the built programs.
-$(BUILD)/host/campaign/tests/%.sh: host/campaign/tests/%.sh $(POWERCUT) $(MCUSIM) $(FW_ELF) \
+$(BUILD)/host/campaign/tests/%.sh: host/campaign/tests/%.sh host/campaign/tests/e2e-lib.sh $(POWERCUT) $(MCUSIM) $(FW_ELF) \
 		$(AGENT_NBD) $(BUILD)/lib/nbdkit-pcvcache-filter.so $(BUILD)/host/campaign/tests/ledger_flood
 	@mkdir -p $(@D)
 	cp $< $@

@@ -8,19 +8,11 @@
 #   CYCLES (default 6; the figure is 20), IDLE (1000), SLOW (64)
 # Run from the repository root, as make check does.
 set -u
-build=${BUILD:-build}
-powercut=$build/bin/powercut
+e2e_name=test_hostile
+. host/campaign/tests/e2e-lib.sh
 flood=$build/host/campaign/tests/ledger_flood
-root=$(pwd)
 cycles=${CYCLES:-6} idle=${IDLE:-1000} slow=${SLOW:-64}
-[ -x "$powercut" ] && [ -x "$flood" ] || { echo "skip: '$powercut' or '$flood' is not built"; exit 77; }
-for p in qemu-storage-daemon nbdkit sqlite3 qemu-img; do
-	command -v "$p" >/dev/null 2>&1 || { echo "skip: $p not installed"; exit 77; }
-done
-base=${TMPDIR:-$root/$build/tmp}
-mkdir -p "$base"
-t=$(mktemp -d "$base/test_hostile.XXXXXX") || exit 1
-export TMPDIR=$t
+[ -x "$flood" ] || { echo "skip: '$flood' is not built"; rm -rf "$t"; exit 77; }
 pids=
 cleanup() { for p in $pids; do kill -9 "$p" 2>/dev/null; done; rm -rf "$t"; }
 trap cleanup EXIT

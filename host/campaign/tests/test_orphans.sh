@@ -8,18 +8,9 @@
 #   KILLS (default 5; the figure is 20)
 # Run from the repository root, as make check does.
 set -u
-build=${BUILD:-build}
-powercut=$build/bin/powercut
-root=$(pwd)
+e2e_name=test_orphans
+. host/campaign/tests/e2e-lib.sh
 kills=${KILLS:-5}
-[ -x "$powercut" ] || { echo "skip: '$powercut' is not built"; exit 77; }
-for p in qemu-storage-daemon nbdkit sqlite3 qemu-img; do
-	command -v "$p" >/dev/null 2>&1 || { echo "skip: $p not installed"; exit 77; }
-done
-base=${TMPDIR:-$root/$build/tmp}
-mkdir -p "$base"
-t=$(mktemp -d "$base/test_orphans.XXXXXX") || exit 1
-export TMPDIR=$t
 mark="POWERCUT_ORPHAN_MARK=$t"
 # Processes carrying the marker (this shell and its helpers do not: only `env` adds it).
 # One grep over every environment (NUL-separated entries): cheap enough to poll.
