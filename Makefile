@@ -40,7 +40,7 @@ CHECK_TESTS :=
 BENCH_PROGS :=
 
 .DEFAULT_GOAL := all-with-deps
-.PHONY: all-with-deps all build check check-build check-asan bench demo deps flash fuzz soak clean install check-hw
+.PHONY: all-with-deps all build check check-build check-asan bench demo deps flash fuses fuzz soak clean install check-hw
 
 # Fragments are read in dependency order: a fragment may name another's variables in
 # its rules' prerequisites (expanded as they are read) only if that fragment came first.
@@ -87,10 +87,16 @@ soak: deps
 	@$(MAKE) --no-print-directory build
 	@scripts/soak
 
+# Through the bootloader; then the firmware says whether brown-out detection is on.
 flash: deps
 	@$(MAKE) --no-print-directory build
 	@test -n "$(PORT)" || { echo "make flash: set PORT, e.g. make flash PORT=/dev/ttyUSB0" >&2; exit 2; }
-	avrdude -p atmega328p -c arduino -P $(PORT) -b $(or $(BAUD),115200) -U flash:w:$(BUILD)/firmware/powercut-fw.hex:i
+	scripts/flash $(BUILD)/firmware/powercut-fw.hex $(PORT) $(or $(BAUD),115200)
+
+# Brown-out detection at 2.7 V, through an ISP programmer (rig/hardware.md).
+fuses: deps
+	@test -n "$(ISP)" || { echo "make fuses: set ISP to the avrdude id of an ISP programmer, e.g. make fuses ISP=usbasp (the bootloader cannot write fuses)" >&2; exit 2; }
+	ISP='$(ISP)' ISP_PORT='$(ISP_PORT)' ISP_BAUD='$(ISP_BAUD)' scripts/fuses
 
 clean:
 	rm -rf $(BUILD)

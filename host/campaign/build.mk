@@ -11,7 +11,8 @@ CAMPAIGN_CFLAGS = -Ihost/campaign -Ihost/lib -Ihost/store -Ihost/oracle -Ihost/n
 	-Ihost/relay $(shell pkg-config --cflags sqlite3 jansson)
 
 CAMPAIGN_TESTS := $(BUILD)/host/campaign/tests/test_plan $(BUILD)/host/campaign/tests/test_run.sh \
-	$(BUILD)/host/campaign/tests/test_hostile.sh $(BUILD)/host/campaign/tests/test_orphans.sh
+	$(BUILD)/host/campaign/tests/test_keep.sh $(BUILD)/host/campaign/tests/test_hostile.sh \
+	$(BUILD)/host/campaign/tests/test_orphans.sh
 CAMPAIGN_BENCH := $(BUILD)/host/campaign/bench/bench_campaign.sh
 
 ALL_TARGETS += $(CAMPAIGN_LIB)

@@ -96,7 +96,12 @@ static void cycle_begins(void *arg, uint32_t cycle)
 
 	/* The previous session's last frames are stored before its cycle closes. */
 	ledger_quiesce(c->e->led, 50, 3000);
-	ledger_set_cycle(c->e->led, cycle);
+	/* An earlier cycle's number is a pass before this cycle (a backing chain's
+	 * baseline): marked, so it is never taken for that cycle's own run. */
+	if (cycle == c->index)
+		ledger_set_cycle(c->e->led, cycle);
+	else
+		ledger_set_pass(c->e->led, cycle);
 	ledger_get_stats(c->e->led, &st);
 	if (cycle == c->index)
 		c->acks0 = st.acks;
@@ -352,6 +357,36 @@ static int record_disk(struct cyc *c, const struct node_disk_result *r, int64_t 
 	return 0;
 }
 
+/* The agents' seed: the plan's, but the campaign's own when a disk is kept. A record's
+ * payload derives from the seed it was written with, and a kept disk's check reads
+ * records of earlier cycles: one seed for the campaign lets them regenerate (the
+ * schedule still differs per cycle, as it derives from the cycle too). */
+static bool any_kept(const struct bench_config *cfg)
+{
+	for (size_t i = 0; i < cfg->n_disks; i++)
+		if (cfg->disks[i]->keep)
+			return true;
+	return false;
+}
+
+static uint64_t job_seed(const struct bench_config *cfg, const struct camp_plan *p)
+{
+	return any_kept(cfg) ? cfg->campaign->seed : p->workload_seed;
+}
+
+/* A kept disk's read-back is what its next cycle begins with (docs/oracle.md, "Durable
+ * memory"). A failure is logged: the next cycle then compares with an older memory. */
+static void remember_kept(struct cyc *c, const struct cfg_disk *d, const struct node_disk_result *r)
+{
+	FILE *f;
+
+	if (!d->keep || !r->report_path || !(f = fopen(r->report_path, "re")))
+		return;
+	if (oracle_remember(store_db(c->e->db), (uint64_t)c->e->campaign, c->index, r->id, f) < 0)
+		pc_warn(LOG_CHECK, "the durable memory of disk '%s' was not stored", d->name);
+	fclose(f);
+}
+
 static json_t *disk_json(const struct node_disk_result *r, const struct disk_outcome *o)
 {
 	json_t *j = json_pack("{s:s,s:i,s:O,s:b,s:b}", "disk", r->disk, "id", (int)r->id,
@@ -366,6 +401,10 @@ static json_t *disk_json(const struct node_disk_result *r, const struct disk_out
 		json_object_set_new(j, "violations", json_integer((json_int_t)o->v.cycle.violations));
 		json_object_set_new(j, "anomalies", json_integer((json_int_t)o->v.cycle.anomalies));
 		json_object_set_new(j, "gaps", json_integer((json_int_t)o->v.gaps));
+		/* docs/oracle.md: a lost tail, carried durable data lost, implausible records */
+		json_object_set_new(j, "tail_gap", json_integer((json_int_t)o->v.tail_gap));
+		json_object_set_new(j, "carried_lost", json_integer((json_int_t)o->v.cycle.carried_lost));
+		json_object_set_new(j, "implausible", json_integer((json_int_t)o->v.cycle.implausible));
 		json_object_set_new(j, "since_flush_ms", json_real(o->v.cycle.since_flush_ns / 1e6));
 	}
 	return j;
@@ -377,6 +416,21 @@ static const char *node_kind(const struct bench_config *cfg)
 	if (cfg->node->host)
 		return cfg->node->driver == NODE_DRV_PROXMOX ? "proxmox" : "remote";
 	return cfg->node->tier == NODE_TIER_FULL ? "full" : "fast";
+}
+
+const char *camp_kept_dir(const struct camp_env *e, char *buf, size_t len)
+{
+	if (!any_kept(e->cfg))
+		return NULL;
+	/* Beside the cycles' work directories, named by the campaign: a resumed campaign
+	 * finds its kept disks again. */
+	snprintf(buf, len, "%.3000s/powercut-kept.%" PRId64,
+		 e->work_parent ? e->work_parent : "/tmp", e->campaign);
+	if (mkdir(buf, 0700) < 0 && errno != EEXIST) {
+		pc_err(LOG_NODE, "cannot create '%s' for the kept disks: %s", buf, strerror(errno));
+		return NULL;
+	}
+	return buf;
 }
 
 static int cycle_insert(struct cyc *c, int64_t t0)
@@ -477,7 +531,9 @@ int camp_cycle_run(struct camp_env *e, const struct camp_plan *p, struct camp_re
 		goto out;
 	}
 	c.have_work = true;
-	struct node_env env = { .bin_dir = e->bin_dir, .work_dir = c.work };
+	char kept[PATH_MAX];
+	struct node_env env = { .bin_dir = e->bin_dir, .work_dir = c.work,
+				.keep_dir = camp_kept_dir(e, kept, sizeof(kept)) };
 	c.node = node_open(cfg, &env);
 	if (!c.node) {
 		rc = -errno;
@@ -511,7 +567,7 @@ int camp_cycle_run(struct camp_env *e, const struct camp_plan *p, struct camp_re
 	struct node_job job = {
 		.campaign = (uint64_t)e->campaign, .cycle = c.index, .token = e->token,
 		.ledger_host = cfg->node->tier == NODE_TIER_FULL ? "10.0.2.2" : "127.0.0.1",
-		.ledger_port = ledger_port(e->led), .seed = p->workload_seed, .baseline = true,
+		.ledger_port = ledger_port(e->led), .seed = job_seed(cfg, p), .baseline = true,
 		.cycle_begins = cycle_begins, .cb_arg = &c,
 	};
 	node_power_set_job(c.pw, &job);
@@ -663,6 +719,7 @@ int camp_cycle_run(struct camp_env *e, const struct camp_plan *p, struct camp_re
 		struct camp_disk_sum *d = &r->disks[i];
 		if (record_disk(&c, &res[i], cut_ns, &out[i]) < 0)
 			unverified++;
+		remember_kept(&c, cfg->disks[i], &res[i]);
 		d->disk = res[i].disk ? res[i].disk : cfg->disks[i]->name;
 		d->control = cfg->disks[i]->control;
 		d->verified = out[i].verified;

@@ -392,6 +392,34 @@ static void synth_reset(struct fwlink *l, uint64_t t_us)
 	queue_event(l, &ev);
 }
 
+/* The board's settings status and brown-out level, from `status`/`version` or a
+ * banner: kept in l->info and said loudly when unsafe, once per change. */
+static void note_board(struct fwlink *l, const char *settings, const char *bod)
+{
+	int mv;
+
+	if (settings && strcmp(settings, l->info.settings)) {
+		snprintf(l->info.settings, sizeof(l->info.settings), "%s", settings);
+		if (!strcmp(settings, "blank") || !strcmp(settings, "corrupt"))
+			pc_warn(LOG_SERIAL, "firmware on '%s' found its EEPROM settings %s: it runs on "
+				"its defaults (relay_active=0, active LOW) until they are set", l->port,
+				settings);
+		else if (!strcmp(settings, "recovered"))
+			pc_warn(LOG_SERIAL, "firmware on '%s' found one of its two EEPROM settings copies "
+				"damaged (a power loss during 'set'?) and loaded the other", l->port);
+		else if (strcmp(settings, "ok"))
+			pc_warn(LOG_SERIAL, "firmware on '%s' reports unknown settings status '%s'",
+				l->port, settings);
+	}
+	if (bod && sscanf(bod, "%d", &mv) == 1 && mv != l->info.bod_mv) {
+		l->info.bod_mv = mv;
+		if (mv == 0)
+			pc_warn(LOG_SERIAL, "brown-out detection is off on '%s': a supply dip can "
+				"corrupt its EEPROM settings; set it with 'make fuses' (rig/hardware.md)",
+				l->port);
+	}
+}
+
 static void check_banner_proto(struct fwlink *l, const struct fw_event *ev)
 {
 	int proto = -1, ch;
@@ -409,6 +437,7 @@ static void check_banner_proto(struct fwlink *l, const struct fw_event *ev)
 		snprintf(l->info.fw, sizeof(l->info.fw), "%s", fw);
 	if (fw_event_get_int(ev, "channels", &ch) == 0)
 		l->info.channels = ch;
+	note_board(l, fw_event_get(ev, "settings"), fw_event_get(ev, "bod_mv"));
 }
 
 static void on_event(struct fwlink *l, const struct fwline *pl)
@@ -792,12 +821,20 @@ static int handshake(struct fwlink *l, int64_t deadline)
 		return -EPROTONOSUPPORT;
 	}
 	l->proto_bad = 0;
+	char settings_seen[sizeof(l->info.settings)];
+	int bod_seen = l->info.bod_mv;
+
+	memcpy(settings_seen, l->info.settings, sizeof(settings_seen));
 	memset(&l->info, 0, sizeof(l->info));
+	/* A reconnect to the same board says nothing new: keep what was said. */
+	memcpy(l->info.settings, settings_seen, sizeof(settings_seen));
+	l->info.bod_mv = bod_seen;
 	l->info.proto = proto;
 	snprintf(l->info.fw, sizeof(l->info.fw), "%s", fw_reply_get(&r, "fw") ? fw_reply_get(&r, "fw") : "");
 	snprintf(l->info.mcu, sizeof(l->info.mcu), "%s", fw_reply_get(&r, "mcu") ? fw_reply_get(&r, "mcu") : "");
 	fw_reply_get_int(&r, "channels", &l->info.channels);
 	fw_reply_get_u64(&r, "f_cpu", &l->info.f_cpu);
+	note_board(l, NULL, fw_reply_get(&r, "bod_mv"));
 
 	n = framef(line, sizeof(line), "status");
 	rc = exchange(l, line, (size_t)n, &r, deadline);
@@ -815,6 +852,7 @@ static int handshake(struct fwlink *l, int64_t deadline)
 		pc_err(LOG_SERIAL, "answer to 'status' from serial port '%s' lacks t= or seq=", l->port);
 		return -EPROTO;
 	}
+	note_board(l, fw_reply_get(&r, "settings"), NULL);
 	/* Events that the firmware numbered before this reply may still follow it. */
 	if (!l->have_seq || l->next_seq < seq) {
 		l->next_seq = seq;
@@ -1092,6 +1130,7 @@ struct fwlink *fwlink_open(const struct fwlink_opts *o)
 	if (!l)
 		goto fail;
 	l->fd = -1;
+	l->info.bod_mv = -1;	/* not known yet: the first report is said */
 	l->usb_vid = o->usb_vid;
 	l->usb_pid = o->usb_pid;
 	l->baud = o->baud > 0 ? o->baud : 115200;

@@ -34,7 +34,7 @@
 #include <stdint.h>
 
 /* The only protocol version this client speaks (docs/protocol.md). */
-#define FWLINK_PROTO 1
+#define FWLINK_PROTO 2
 
 /* Line limits (docs/protocol.md, checksum included, newline excluded). */
 #define FW_HOST_LINE_MAX 64	/* host to firmware */
@@ -144,6 +144,15 @@ struct fw_info {
 	int proto;		/* FWLINK_PROTO */
 	int channels;
 	uint64_t f_cpu;
+	/* What the board's EEPROM held (`settings=` of `status` and of the banner):
+	 * "ok", "recovered" (one copy damaged, the other loaded), "blank" or
+	 * "corrupt" (the firmware runs on its defaults). Logged as a warning when it
+	 * is not "ok". */
+	char settings[16];
+	/* Brown-out detection level from the board's fuses (`bod_mv=` of `version`
+	 * and of the banner); 0: off, logged as a warning (rig/hardware.md); -1 not
+	 * known. */
+	int bod_mv;
 };
 
 struct fwlink_stats {

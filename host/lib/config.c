@@ -28,7 +28,12 @@ static const char *const formats[] = { "qcow2", "raw", "lvmthin", NULL };
 static const char *const caches[] = { "none", "writeback", "writethrough", "directsync",
 				      "unsafe", NULL };
 static const char *const preallocs[] = { "off", "metadata", "falloc", "full", NULL };
-static const char *const controls[] = { "none", "lying", "safe", NULL };
+static const char *const controls[] = { "none", "lying", "safe", "forgetful", NULL };
+const char *config_control_name(int control)
+{
+	return control >= CONTROL_NONE && control <= CONTROL_FORGETFUL ? controls[control] : "?";
+}
+
 static const char *const patterns[] = { "random", "sequential", "hotset", "alloc", NULL };
 static const char *const flushes[] = { "never", "every-n", "every-ms", "always", "fua", NULL };
 static const char *const cuts[] = { "power", "kill", NULL };
@@ -199,9 +204,14 @@ static const struct opt_def disk_opts[] = {
 	  "Preallocation when the image is created.", 0 },
 	{ "backing", OPT_BOOL, OFF(cfg_disk, backing), "no", NOLIMIT, NULL,
 	  "qcow2 over a backing file holding the baseline.", 0 },
+	{ "keep", OPT_BOOL, OFF(cfg_disk, keep), "no", NOLIMIT, NULL,
+	  "Keep the disk across cycles (aging): created and baselined once, then every "
+	  "cycle writes on what the last one left; the oracle remembers what was durable.", 0 },
 	{ "control", OPT_ENUM, OFF(cfg_disk, control), "none", NOLIMIT, controls,
 	  "Negative or positive control: lying (drops flushed writes: the oracle must "
-	  "report violations), safe (must never lose a flushed write), none.", 0 },
+	  "report violations), forgetful (at each power cut reads back zeroes for a range "
+	  "of blocks durable before the cycle: the oracle must report violations), safe "
+	  "(must never lose a flushed write), none.", 0 },
 	{ 0 }
 };
 

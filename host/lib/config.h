@@ -37,7 +37,7 @@ enum disk_format { DISK_QCOW2, DISK_RAW, DISK_LVMTHIN };
 enum disk_cache { CACHE_NONE, CACHE_WRITEBACK, CACHE_WRITETHROUGH, CACHE_DIRECTSYNC,
 		  CACHE_UNSAFE };
 enum disk_prealloc { PREALLOC_OFF, PREALLOC_METADATA, PREALLOC_FALLOC, PREALLOC_FULL };
-enum disk_control { CONTROL_NONE, CONTROL_LYING, CONTROL_SAFE };
+enum disk_control { CONTROL_NONE, CONTROL_LYING, CONTROL_SAFE, CONTROL_FORGETFUL };
 enum wl_pattern { PATTERN_RANDOM, PATTERN_SEQUENTIAL, PATTERN_HOTSET, PATTERN_ALLOC };
 enum wl_flush { FLUSH_NEVER, FLUSH_EVERY_N, FLUSH_EVERY_MS, FLUSH_ALWAYS, FLUSH_FUA };
 enum cut_kind { CUT_POWER, CUT_KILL };
@@ -110,6 +110,7 @@ struct cfg_disk {
 	int format, cache, preallocation, control;
 	uint64_t size, cluster_size;
 	bool extended_l2, lazy_refcounts, backing;
+	bool keep;		/* kept across cycles (docs/oracle.md, "Durable memory") */
 };
 
 struct cfg_workload {
@@ -170,6 +171,7 @@ char *bench_config_text(const struct bench_config *cfg);
 json_t *bench_config_json(const struct bench_config *cfg);
 /* The [relay] dc_source keyword of an enum dc_source value. */
 const char *config_dc_source_name(int dc_source);
+const char *config_control_name(int control);	/* "none", "lying", "safe", "forgetful" */
 /* SHA-256 of the canonical text, 64 lower-case hex digits and NUL. 0 or -errno. */
 int bench_config_hash(const struct bench_config *cfg, char out[65]);
 /* SHA-256 of any bytes as hex (libcrypto). */

@@ -29,6 +29,7 @@
 #include <jansson.h>
 
 #include "config.h"
+#include "log.h"
 
 #define NODE_OPS_VERSION 1
 #define NODE_MAX_DISKS 8
@@ -103,6 +104,10 @@ struct node_ops {
 struct node_env {
 	const char *bin_dir;		/* build/bin: agents, and ../guest, ../lib */
 	const char *work_dir;		/* a private directory for images, logs, reports */
+	/* Where [disk] keep = yes disks live across cycles (one subdirectory each): the
+	 * campaign's, outliving every cycle; its last component names the remote driver's
+	 * on the node. NULL: no disk is kept (a kept disk is then refused). */
+	const char *keep_dir;
 };
 
 struct node {
@@ -190,6 +195,26 @@ static inline int node_token_fwcfg(const struct node_job *job, const char *dir, 
 	return rc;
 }
 
+/* The forgetful control is a part of the simulated disk model: a real-node driver
+ * refuses it with a message naming the disk (true). Inline, as node_check_add, so that
+ * a driver's unit test links the driver alone. */
+static inline bool node_disk_refuse_forgetful(const struct cfg_disk *d, const char *driver)
+{
+	if (d->control == CONTROL_FORGETFUL)
+		pc_err(LOG_NODE, "disk '%s': the forgetful control is a part of the simulated "
+		       "disk model; node driver '%s' cannot run it", d->name, driver);
+	return d->control == CONTROL_FORGETFUL;
+}
+
+/* A real-node driver that creates its disks again every cycle (proxmox) refuses a
+ * kept disk, and the forgetful control (true, logged). */
+static inline bool node_disk_refuse_kept(const struct cfg_disk *d, const char *driver)
+{
+	if (d->keep)
+		pc_err(LOG_NODE, "disk '%s': keep = yes is not built for node driver '%s', which "
+		       "creates its disks again every cycle; use the qemu driver", d->name, driver);
+	return d->keep || node_disk_refuse_forgetful(d, driver);
+}
 /* Append {"kind", "result"[, "detail"]} to a disk's checks array; takes detail.
  * Inline so that a driver's unit test links the driver alone. */
 static inline void node_check_add(json_t *checks, const char *kind, const char *result,

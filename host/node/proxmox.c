@@ -272,6 +272,10 @@ static int proxmox_open(struct node *n)
 	for (size_t i = 0; i < p->n; i++) {
 		struct pdisk *d = &p->d[i];
 		d->cfg = n->cfg->disks[i];
+		if (node_disk_refuse_kept(d->cfg, "proxmox")) {
+			free(p);
+			return -ENOTSUP;
+		}
 		if (!(d->storage = storage_of(cn, d->cfg->name))) {
 			pc_err(LOG_NODE, "no storage for disk '%s': add '%s=STORAGE' to [node] storages",
 			       d->cfg->name, d->cfg->name);

@@ -48,6 +48,7 @@ struct qdisk {
 	struct child agent;		/* fast tier: the writer */
 	bool agent_live;
 	char dev[16];			/* full tier: vda, vdb, ... */
+	bool reused;			/* a kept disk from an earlier cycle: no baseline */
 };
 
 struct qpriv {
@@ -140,6 +141,19 @@ static int qemu_open(struct node *n)
 		const struct cfg_disk *d = n->cfg->disks[i];
 		q->d[i].cfg = d;
 		q->d[i].id = (uint32_t)i + 1;
+		if (d->control == CONTROL_FORGETFUL && d->format == DISK_LVMTHIN) {
+			pc_err(LOG_NODE, "disk '%s': the forgetful control zeroes a range of the "
+			       "image, which would take the LVM metadata with it; use raw or qcow2",
+			       d->name);
+			free(q);
+			return -ENOTSUP;
+		}
+		if (d->keep && !n->env.keep_dir) {
+			pc_err(LOG_NODE, "disk '%s' is kept across cycles, but this run has no "
+			       "place for kept disks", d->name);
+			free(q);
+			return -EINVAL;
+		}
 		if (d->format == DISK_LVMTHIN) {
 			if (!q->full) {
 				pc_err(LOG_NODE, "disk '%s' is lvmthin: LVM-thin needs the full tier "
@@ -367,14 +381,27 @@ static int qemu_prepare(struct node *n)
 		if (o.lying)
 			o.writeback = DISK_WB_NONE;	/* a control is caught every time */
 		o.tear = cn->tear;
+		o.forget = d->cfg->control == CONTROL_FORGETFUL;
+		o.forget_span = (uint64_t)n->cfg->workload->span_mib << 20;
 		o.seed = n->cfg->campaign->seed + i;
 		o.tmpdir = q->dir;
+		char kept[PATH_MAX];
+		if (d->cfg->keep) {
+			snprintf(kept, sizeof(kept), "%.4000s/disk%u", n->env.keep_dir, d->id);
+			o.run_dir = kept;
+		}
 		d->dm = diskmodel_new(&o);
 		if (!d->dm) {
 			int rc = -errno;
 			pc_err(LOG_NODE, "cannot create disk '%s': %s", d->cfg->name, strerror(-rc));
 			return rc;
 		}
+		d->reused = diskmodel_reused(d->dm);
+		if (d->reused && (int)i == q->lvm)
+			q->lvm_created = true;	/* its thin pool and LV are on the image */
+		if (d->reused)
+			pc_info(LOG_NODE, "disk '%s' is kept: cycle on its image in '%s'",
+				d->cfg->name, diskmodel_dir(d->dm));
 		int rc = diskmodel_start(d->dm);
 		if (rc < 0) {
 			pc_err(LOG_NODE, "cannot start disk '%s': %s (see '%s')", d->cfg->name,
@@ -460,7 +487,9 @@ static int host_baselines(struct node *n, const struct node_job *job, bool all)
 	for (size_t i = 0; i < q->n; i++) {
 		struct qdisk *d = &q->d[i];
 		bool chain = d->cfg->backing && d->cfg->format == DISK_QCOW2;
-		if (!chain && !(all && (int)i != q->lvm))
+		/* A kept disk holds what its last cycle left: no new baseline, no new link
+		 * in the chain (its backing file, if any, is already there). */
+		if (d->reused || (!chain && !(all && (int)i != q->lvm)))
 			continue;
 		struct node_job base = *job;
 		base.cycle = job->cycle ? job->cycle - 1 : 0;
@@ -522,7 +551,7 @@ static int fast_start(struct node *n, const struct node_job *job)
 		a[k++] = "--flush-n"; a[k++] = bufs[i][8];
 		a[k++] = "--flush-ms"; a[k++] = bufs[i][9];
 		a[k++] = "--duration"; a[k++] = bufs[i][10];
-		if (!job->baseline || (d->cfg->backing && d->cfg->format == DISK_QCOW2))
+		if (!job->baseline || d->reused || (d->cfg->backing && d->cfg->format == DISK_QCOW2))
 			a[k++] = "--baseline-exists";
 		a[k] = NULL;
 		static char tenv[NODE_MAX_DISKS][300];

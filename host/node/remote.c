@@ -32,6 +32,12 @@
  *           check-lines fetched back into one report file per disk.
  * close     kills what still runs and removes the run directory, even after a
  *           failed cycle.
+ * keep      a [disk] keep = yes disk lives in REMOTE_DIR/powercut-kept.CAMPAIGN (named
+ *           as this host's kept-disk directory), created in the first cycle only;
+ *           later cycles neither create nor baseline it (nor snapshot a kept chain
+ *           again). As the guest's agents share one set of options, a cycle with a
+ *           kept disk runs them all with the baseline existing: the other disks get
+ *           theirs in the baseline boot, as a backing chain's (docs/campaign.md).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -77,6 +83,9 @@ struct rpriv {
 	char guest[PATH_MAX];		/* local: vmlinux, initrd.cpio */
 	char gdir[PATH_MAX];		/* node: REMOTE_DIR/guest (kept) */
 	char rdir[PATH_MAX];		/* node: this run's directory (removed) */
+	char kdir[PATH_MAX];		/* node: the campaign's kept disks (kept), or "" */
+	bool reused[NODE_MAX_DISKS];	/* a kept disk's image from an earlier cycle */
+	bool any_reused;
 	char img[NODE_MAX_DISKS][PATH_MAX + 64];
 	char pidfile[PATH_MAX + 32], console[PATH_MAX + 32];
 	bool kvm, qemu_started;
@@ -141,6 +150,10 @@ static int remote_node_open(struct node *n)
 	p->n = n->cfg->n_disks;
 	p->lvm = -1;
 	for (size_t i = 0; i < p->n; i++) {
+		if (node_disk_refuse_forgetful(n->cfg->disks[i], "qemu-remote")) {
+			free(p);
+			return -ENOTSUP;
+		}
 		if (n->cfg->disks[i]->format != DISK_LVMTHIN)
 			continue;
 		if (p->lvm >= 0) {
@@ -230,19 +243,31 @@ static bool is_chain(const struct cfg_disk *d)
 }
 
 /* A backing disk is created as its base alone, under the image's name: the image
- * under test of the baseline boot, which chain_snapshot then moves aside. */
+ * under test of the baseline boot, which chain_snapshot then moves aside. A kept disk
+ * whose image is there from an earlier cycle is used as it is. */
 static int disk_create(struct node *n, struct rpriv *p, size_t i)
 {
 	const struct cfg_disk *d = n->cfg->disks[i];
+	const char *dir = d->keep ? p->kdir : p->rdir;
 	char size[32], opts[256];
 
 	snprintf(size, sizeof(size), "%" PRIu64, d->size);
+	snprintf(p->img[i], sizeof(p->img[i]), "%s/%s.%s", dir, d->name,
+		 d->format == DISK_QCOW2 ? "qcow2" : "raw");
+	if (d->keep) {
+		const char *test[] = { "test", "-e", p->img[i], NULL };
+		if (rrun(p, test, true, NULL) == 0) {
+			p->reused[i] = p->any_reused = true;
+			if ((int)i == p->lvm)
+				p->lvm_created = true;	/* its thin pool is on the image */
+			pc_info(LOG_NODE, "disk '%s' is kept: cycle on '%s'", d->name, p->img[i]);
+			return 0;
+		}
+	}
 	if (d->format != DISK_QCOW2) {
-		snprintf(p->img[i], sizeof(p->img[i]), "%s/%s.raw", p->rdir, d->name);
 		const char *argv[] = { "qemu-img", "create", "-q", "-f", "raw", p->img[i], size, NULL };
 		return rrun(p, argv, false, NULL);
 	}
-	snprintf(p->img[i], sizeof(p->img[i]), "%s/%s.qcow2", p->rdir, d->name);
 	qcow2_opts(d, opts, sizeof(opts));
 	const char *argv[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-o", opts, p->img[i],
 			       size, NULL };
@@ -261,7 +286,7 @@ static int chain_snapshot(struct node *n, struct rpriv *p, size_t i)
 	int rc;
 
 	snprintf(size, sizeof(size), "%" PRIu64, d->size);
-	snprintf(base, sizeof(base), "%s/%s.base.qcow2", p->rdir, d->name);
+	snprintf(base, sizeof(base), "%s/%s.base.qcow2", d->keep ? p->kdir : p->rdir, d->name);
 	qcow2_opts(d, opts, sizeof(opts));
 	const char *mv[] = { "mv", "-f", "--", p->img[i], base, NULL };
 	const char *ov[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-o", opts, "-b", base,
@@ -292,6 +317,14 @@ static int remote_node_prepare(struct node *n)
 	if (rc < 0)
 		return rc;
 	snprintf(p->pidfile, sizeof(p->pidfile), "%s/qemu.pid", p->rdir);
+	if (n->env.keep_dir) {
+		const char *slash = strrchr(n->env.keep_dir, '/');
+		snprintf(p->kdir, sizeof(p->kdir), "%s/%s", n->cfg->node->remote_dir,
+			 slash ? slash + 1 : n->env.keep_dir);
+		const char *mkk[] = { "mkdir", "-p", "--", p->kdir, NULL };
+		if ((rc = rrun(p, mkk, false, NULL)) < 0)
+			return rc;
+	}
 	if ((rc = guest_copy(p, "vmlinux")) < 0 || (rc = guest_copy(p, "initrd.cpio")) < 0)
 		return rc;
 	const char *kvm[] = { "test", "-r", "/dev/kvm", "-a", "-w", "/dev/kvm", NULL };
@@ -328,7 +361,9 @@ enum boot_mode {
 static bool in_baseline(const struct node *n, const struct rpriv *p,
 			const struct node_job *job, size_t i)
 {
-	return is_chain(n->cfg->disks[i]) || (job->baseline && (int)i != p->lvm);
+	if (p->reused[i])
+		return false;	/* a kept disk writes on what its last cycle left */
+	return is_chain(n->cfg->disks[i]) || ((job->baseline || p->any_reused) && (int)i != p->lvm);
 }
 
 static int boot(struct node *n, const struct node_job *job, enum boot_mode mode)
@@ -409,7 +444,8 @@ static int boot(struct node *n, const struct node_job *job, enum boot_mode mode)
 			" powercut.w.duration=%.3f%s",
 			w->queue_depth, pattern_names[w->pattern], w->hot_set_pct,
 			flush_names[w->flush], w->flush_n, w->flush_ms, w->duration_ms / 1000.0,
-			job->baseline && !p->chained ? "" : " powercut.w.baseline_exists");
+			job->baseline && !p->chained && !p->any_reused ? "" :
+			" powercut.w.baseline_exists");
 	if (off >= sizeof(append)) {
 		pc_err(LOG_NODE, "kernel command line too long");
 		return -E2BIG;
@@ -594,7 +630,7 @@ static int baseline_boot(struct node *n, struct rpriv *p, const struct node_job 
 	if (rc < 0)
 		return rc;
 	for (size_t i = 0; i < p->n; i++) {
-		if (!is_chain(n->cfg->disks[i]))
+		if (!is_chain(n->cfg->disks[i]) || p->reused[i])
 			continue;
 		if ((rc = chain_snapshot(n, p, i)) < 0)
 			return rc;
@@ -610,12 +646,14 @@ static int baseline_boot(struct node *n, struct rpriv *p, const struct node_job 
 static int remote_node_start_workload(struct node *n, const struct node_job *job)
 {
 	struct rpriv *p = n->priv;
-	bool chain = false;
+	bool pass = false;
 	int rc;
 
+	/* A baseline boot when a disk needs its baseline written before the write boot: a
+	 * new backing chain, or any disk beside a kept one (the agents share options). */
 	for (size_t i = 0; i < p->n; i++)
-		chain |= is_chain(n->cfg->disks[i]);
-	if (chain && !p->chained && (rc = baseline_boot(n, p, job)) < 0)
+		pass |= in_baseline(n, p, job, i) && (is_chain(n->cfg->disks[i]) || p->any_reused);
+	if (pass && !p->chained && (rc = baseline_boot(n, p, job)) < 0)
 		return rc;
 	if ((rc = nodefio_start(&p->fio, p->r, p->rdir, n->cfg->node)) < 0)
 		return rc;

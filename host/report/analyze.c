@@ -84,7 +84,7 @@ static int cell_fields(struct rpt_cell *c, const struct rpt_campaign *cp, const 
 	const char *ctl = jstr(d, "control", "none");
 
 	c->control = !strcmp(ctl, "lying") ? RPT_CTL_LYING : !strcmp(ctl, "safe") ? RPT_CTL_SAFE :
-		     RPT_CTL_NONE;
+		     !strcmp(ctl, "forgetful") ? RPT_CTL_FORGETFUL : RPT_CTL_NONE;
 	c->bench = xstrdup(cp->bench);
 	c->cut = xstrdup(cut);
 	c->node = xstrdup(node);
@@ -283,7 +283,7 @@ int report_analyze(struct report *r)
 		/* Controls: a lying disk must show a violation in every power-cut cycle in
 		 * which it had acknowledged a flush before the cut (before the first one there
 		 * is nothing it could have lied about); a safe disk never. */
-		bool lying_cut = c->control == RPT_CTL_LYING && strcmp(c->cut, "kill");
+		bool lying_cut = rpt_ctl_must_fail(c->control) && strcmp(c->cut, "kill");
 		if (lying_cut && !u->have_flush && !u->violations)
 			c->ctl_unexercised++;
 		bool bad = lying_cut ? !u->violations && u->have_flush :
@@ -307,7 +307,7 @@ int report_analyze(struct report *r)
 			c->first_wall_ns = 0;
 		if (c->control == RPT_CTL_NONE)
 			c->ctl_state = RPT_CTL_NOT_A_CONTROL;
-		else if (c->control == RPT_CTL_LYING && !strcmp(c->cut, "kill"))
+		else if (rpt_ctl_must_fail(c->control) && !strcmp(c->cut, "kill"))
 			c->ctl_state = RPT_CTL_NOT_APPLICABLE;	/* the disk cache survives a kill */
 		else if (!c->verified || c->ctl_unexercised == c->verified)
 			c->ctl_state = RPT_CTL_NO_DATA;

@@ -84,10 +84,11 @@ static void controls_banner(const struct report *r, FILE *f)
 		fprintf(f, "'): <span class='%s'>%s</span> &mdash; ", c->ctl_state == RPT_CTL_PASSED ?
 			"good" : c->ctl_state == RPT_CTL_NOT_APPLICABLE ? "" : "bad",
 			rpt_ctl_state_name(c->ctl_state));
-		if (c->control == RPT_CTL_LYING && c->ctl_state == RPT_CTL_NOT_APPLICABLE)
-			fputs("a process kill leaves the disk's cache intact, so a lying disk is only "
-			      "expected to lose flushed writes on a power cut", f);
-		else if (c->control == RPT_CTL_LYING)
+		if (rpt_ctl_must_fail(c->control) && c->ctl_state == RPT_CTL_NOT_APPLICABLE)
+			fprintf(f, "a process kill leaves the disk's cache intact, so a %s disk is "
+				"only expected to lose flushed writes on a power cut",
+				rpt_control_name(c->control));
+		else if (rpt_ctl_must_fail(c->control))
 			fprintf(f, "a violation in %" PRIu64 " of %" PRIu64 " verified cycles in which "
 				"it had acknowledged a flush (required: every one)%s",
 				c->violation_cycles, c->verified - c->ctl_unexercised,
@@ -138,7 +139,7 @@ static void matrix(const struct report *r, FILE *f)
 		esc(f, c->workload);
 		fputs("</small>", f);
 		fprintf(f, "</td><td class='n'>%" PRIu64 " (%" PRIu64 ")</td>", c->cycles, c->verified);
-		td_rate(f, &c->violation, c->control != RPT_CTL_LYING);
+		td_rate(f, &c->violation, !rpt_ctl_must_fail(c->control));
 		td_rate(f, &c->unflushed, false);
 		td_rate(f, &c->meta, true);
 		td_num(f, c->meta_repaired, false);

@@ -39,7 +39,13 @@ enum { RPT_X_META_FAIL = RPT_NCLS, RPT_X_META_REPAIRED, RPT_X_ANOMALY, RPT_X_GAP
        RPT_X_NOT_VERIFIED, RPT_NTAX };
 extern const char *const rpt_tax_names[RPT_NTAX];
 
-enum rpt_control { RPT_CTL_NONE, RPT_CTL_LYING, RPT_CTL_SAFE };
+/* Forgetful (the disk model forgets durable data at a power cut) must be caught in
+ * every cycle, as lying must: rpt_ctl_must_fail() says which controls do. */
+enum rpt_control { RPT_CTL_NONE, RPT_CTL_LYING, RPT_CTL_SAFE, RPT_CTL_FORGETFUL };
+static inline bool rpt_ctl_must_fail(int c)
+{
+	return c == RPT_CTL_LYING || c == RPT_CTL_FORGETFUL;
+}
 enum rpt_ctl_state { RPT_CTL_NOT_A_CONTROL, RPT_CTL_PASSED, RPT_CTL_FAILED, RPT_CTL_NO_DATA,
 		     RPT_CTL_NOT_APPLICABLE };
 

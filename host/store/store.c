@@ -74,7 +74,7 @@ const struct store_migration store_migrations[] = {
 	  "CREATE INDEX checks_cycle ON checks(cycle_id);"
 	  "CREATE INDEX findings_cycle ON findings(cycle_id);"
 	  "CREATE INDEX events_campaign ON events(campaign_id);" },
-	{ "oracle ledger tables", ledger_schema_sql },
+	{ "oracle ledger tables", ledger_schema_v1_sql },
 	/* issue 7 (powercut run): the campaign's plan and run, each cycle's plan and the
 	 * step it reached, the controls' verdict, evidence files. */
 	{ "campaign runs",
@@ -92,6 +92,8 @@ const struct store_migration store_migrations[] = {
 	  " path TEXT NOT NULL,"
 	  " bytes INTEGER NOT NULL);"
 	  "CREATE INDEX evidence_cycle ON evidence(cycle_id);" },
+	/* issue 13: ledger sessions by phase, durable memory of kept disks. */
+	{ "oracle sessions and durable memory", ledger_schema_v2_sql },
 };
 const int store_n_migrations = sizeof(store_migrations) / sizeof(store_migrations[0]);
 

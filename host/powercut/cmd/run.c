@@ -144,8 +144,9 @@ static uint64_t db_bytes(const char *db_path)
  * cycle of this run made it grow (the ledger's rows are stored before pruning). */
 #define CYCLE_SPACE_MIN (16ull << 20)
 
-/* The controls' verdict over the campaign: a lying disk must show a violation in some
- * verified cycle, a safe one in none. "none", "passed" or "failed" (why in *why). */
+/* The controls' verdict over the campaign: a lying or forgetful disk must show a
+ * violation in some verified cycle, a safe one in none. "none", "passed" or "failed"
+ * (why in *why). */
 static const char *controls_verdict(struct store *db, const struct bench_config *cfg,
 				    int64_t campaign, char *why, size_t len)
 {
@@ -173,14 +174,15 @@ static const char *controls_verdict(struct store *db, const struct bench_config 
 			verified = sqlite3_column_int64(s, 1);
 		}
 		sqlite3_finalize(s);
-		bool bad = d->control == CONTROL_LYING ? viol == 0 : viol > 0;
+		/* A forgetful disk must be caught as a lying one is. */
+		bool must = d->control == CONTROL_LYING || d->control == CONTROL_FORGETFUL;
+		bool bad = must ? viol == 0 : viol > 0;
 		if (bad) {
 			v = "failed";
 			size_t l = strlen(why);
 			snprintf(why + l, len - l, "%s%s control '%s' %s in %" PRId64 " cycle(s)",
-				 l ? "; " : "", d->control == CONTROL_LYING ? "lying" : "safe", d->name,
-				 d->control == CONTROL_LYING ? "showed no violation" :
-				 "showed violations", verified);
+				 l ? "; " : "", config_control_name(d->control), d->name,
+				 must ? "showed no violation" : "showed violations", verified);
 		}
 	}
 	return v;
@@ -689,7 +691,8 @@ int cmd_run(struct pc_ctx *ctx)
 			printf("  %s%s: %" PRIu64 " violation block(s), %" PRIu64 " unflushed lost\n",
 			       cfg->disks[i]->name, cfg->disks[i]->control == CONTROL_LYING ?
 			       " (lying control)" : cfg->disks[i]->control == CONTROL_SAFE ?
-			       " (safe control)" : "", t.violations[i], t.unflushed[i]);
+			       " (safe control)" : cfg->disks[i]->control == CONTROL_FORGETFUL ?
+			       " (forgetful control)" : "", t.violations[i], t.unflushed[i]);
 		if (strcmp(status, "done"))
 			printf("  %s\n", msg);
 	}
