@@ -21,13 +21,13 @@ HOST_FUZZ_SRC_fwlink := $(HOST_FUZZ_FWLINK_SRC)
 HOST_FUZZ_SRC_ledger := host/oracle/ledger.c host/oracle/ledger_schema.c host/lib/log.c
 HOST_FUZZ_SRC_bench  := host/lib/config.c host/lib/options.c host/lib/util.c host/lib/child.c \
 	host/lib/log.c
-HOST_FUZZ_SRC_report := host/oracle/verify.c host/oracle/classify.c host/oracle/record.c \
+HOST_FUZZ_SRC_report := host/oracle/verify.c host/oracle/classify.c host/oracle/record.c host/oracle/ledger.c \
 	host/oracle/ledger_schema.c host/lib/log.c
 HOST_FUZZ_LIBS_fwline := $(shell pkg-config --libs libserialport) -lm
 HOST_FUZZ_LIBS_fwlink := $(HOST_FUZZ_LIBS_fwline)
 HOST_FUZZ_LIBS_ledger := $(shell pkg-config --libs sqlite3) -lpthread
 HOST_FUZZ_LIBS_bench  := $(shell pkg-config --libs inih jansson libcrypto) -lpthread
-HOST_FUZZ_LIBS_report := $(shell pkg-config --libs sqlite3 jansson) -lm
+HOST_FUZZ_LIBS_report := $(shell pkg-config --libs sqlite3 jansson) -lpthread -lm
 
 HOST_FUZZERS     := $(HOST_FUZZ_NAMES:%=$(HOST_FUZZ_OUT)/fuzz_%)
 HOST_FUZZ_CHECKS := $(HOST_FUZZ_NAMES:%=$(HOST_FUZZ_OUT)/fuzz_%_smoke)

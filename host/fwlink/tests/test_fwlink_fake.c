@@ -484,7 +484,7 @@ static void test_noisy_line(void **state)
 {
 	/* An impostor or a bad cable: 5000 noise lines, then replies that are all garbled.
 	 * The log gets 3 lines and one summary, not 5000; resync pings are bounded. */
-	struct fake *f = fake_new(1);
+	struct fake *f = fake_new(FWLINK_PROTO);
 	struct fwlink *l = open_link(f, 0);
 	struct fw_reply r;
 	struct fwlink_stats st;
