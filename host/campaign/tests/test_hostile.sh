@@ -8,13 +8,13 @@
 #   CYCLES (default 6; the figure is 20), IDLE (1000), SLOW (64)
 # Run from the repository root, as make check does.
 set -u
-e2e_name=test_hostile
-. host/campaign/tests/e2e-lib.sh
+. host/campaign/tests/e2e.sh
+e2e_begin test_hostile qemu-storage-daemon nbdkit sqlite3 qemu-img
 flood=$build/host/campaign/tests/ledger_flood
 cycles=${CYCLES:-6} idle=${IDLE:-1000} slow=${SLOW:-64}
-[ -x "$flood" ] || { echo "skip: '$flood' is not built"; rm -rf "$t"; exit 77; }
+[ -x "$flood" ] || { echo "skip: '$flood' is not built"; exit 77; }
 pids=
-cleanup() { for p in $pids; do kill -9 "$p" 2>/dev/null; done; rm -rf "$t"; }
+cleanup() { for p in $pids; do kill -9 "$p" 2>/dev/null; done; e2e_cleanup; }
 trap cleanup EXIT
 fail() { [ -f "$t/run.err" ] && tail -25 "$t/run.err"; echo "FAIL: $*"; exit 1; }
 q() { sqlite3 "$db" "$1"; }

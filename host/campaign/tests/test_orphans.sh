@@ -8,8 +8,8 @@
 #   KILLS (default 5; the figure is 20)
 # Run from the repository root, as make check does.
 set -u
-e2e_name=test_orphans
-. host/campaign/tests/e2e-lib.sh
+. host/campaign/tests/e2e.sh
+e2e_begin test_orphans qemu-storage-daemon nbdkit sqlite3 qemu-img
 kills=${KILLS:-5}
 mark="POWERCUT_ORPHAN_MARK=$t"
 # Processes carrying the marker (this shell and its helpers do not: only `env` adds it).
@@ -22,10 +22,9 @@ marked() {
 }
 cleanup() {
 	marked | while read -r p _; do kill -9 "$p" 2>/dev/null; done
-	rm -rf "$t"
+	e2e_cleanup
 }
 trap cleanup EXIT
-fail() { echo "FAIL: $*"; exit 1; }
 
 sed -e "s|^name = sim-fast|name = orphans\nrun_dir = $t/run|" -e "s|^cycles = 1|cycles = 1000|" \
 	rig/benches/sim-fast.ini >"$t/orphans.ini"
