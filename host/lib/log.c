@@ -80,6 +80,32 @@ const char *log_cat_name(enum log_cat cat)
 	return "?";
 }
 
+/* Watchers see every message too (the front end collects errors for --json); few
+ * and registered at start, before other threads log. */
+#define LOG_MAX_WATCHERS 4
+static struct {
+	log_sink_fn fn;
+	void *ctx;
+} g_watch[LOG_MAX_WATCHERS];
+
+int log_watch_add(log_sink_fn fn, void *ctx)
+{
+	for (int i = 0; i < LOG_MAX_WATCHERS; i++)
+		if (!g_watch[i].fn) {
+			g_watch[i].ctx = ctx;
+			__atomic_store_n(&g_watch[i].fn, fn, __ATOMIC_RELEASE);
+			return 0;
+		}
+	return -ENOSPC;
+}
+
+void log_watch_remove(log_sink_fn fn, void *ctx)
+{
+	for (int i = 0; i < LOG_MAX_WATCHERS; i++)
+		if (g_watch[i].fn == fn && g_watch[i].ctx == ctx)
+			__atomic_store_n(&g_watch[i].fn, NULL, __ATOMIC_RELEASE);
+}
+
 void log_set_sink(log_sink_fn fn, void *ctx)
 {
 	g_sink = fn;
@@ -151,6 +177,14 @@ void log_vmsg(enum log_level level, enum log_cat cat, const char *fmt, va_list a
 		g_sink(g_sink_ctx, level, cat, clock_ns(CLOCK_REALTIME),
 		       clock_ns(CLOCK_MONOTONIC), buf);
 		g_in_sink = 0;
+	}
+	for (int i = 0; i < LOG_MAX_WATCHERS; i++) {
+		log_sink_fn w = __atomic_load_n(&g_watch[i].fn, __ATOMIC_ACQUIRE);
+		if (w && !g_in_sink) {
+			g_in_sink = 1;
+			w(g_watch[i].ctx, level, cat, clock_ns(CLOCK_REALTIME), clock_ns(CLOCK_MONOTONIC), buf);
+			g_in_sink = 0;
+		}
 	}
 	errno = saved;
 }

@@ -76,8 +76,13 @@ struct cmd {
 /* Value of the command's option `name`, or NULL when not given. */
 const char *cmd_opt(const struct pc_ctx *ctx, const char *name);
 bool cmd_flag(const struct pc_ctx *ctx, const char *name);
-/* Print a JSON value on stdout (compact, one line) and free it. */
+/* Print a JSON value on stdout (compact, one line) and free it. A command that fails
+ * without printing one gets {"error":{"status":N,"command":C,"messages":[...]}} from
+ * main under --json, with the errors it logged. */
 void cmd_print_json(json_t *j);
+/* Print a bench's error text (bench_config_load's err, NULL: generic) on stderr and
+ * keep its lines for the --json error object. */
+void cmd_bench_errors(const char *err);
 /* Wait ms, keeping the relay link alive: 0, -EINTR when interrupted by a signal, or
  * another negative errno when the relay is lost. */
 int cmd_wait(struct pc_ctx *ctx, int ms);

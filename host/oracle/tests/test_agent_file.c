@@ -202,13 +202,22 @@ static void test_kill_check_tamper(void **state)
 	assert_non_null(l);
 	assert_int_equal(ledger_start(l), 0);
 	snprintf(port, sizeof(port), "127.0.0.1:%u", ledger_port(l));
+	/* The token from a file (as the guest's fw_cfg file), not the command line. */
+	char tfile[PATH_MAX + 16];
+	snprintf(tfile, sizeof(tfile), "%s.token", img);
+	FILE *tf = fopen(tfile, "w");
+	assert_non_null(tf);
+	fputs(TOKEN "\n", tf);
+	fclose(tf);
 	const char *argv2[] = { agent, "write", img, "--campaign", campaign, "--cycle", cycle,
 				"--span-mib", span, "--queue-depth", "4", "--flush", "every-n:100",
-				"--writes", "1050", "--ledger", port, "--token", TOKEN, "--quiet", NULL };
+				"--writes", "1050", "--ledger", port, "--token-file", tfile, "--quiet",
+				NULL };
 	struct child_result cr;
 	assert_int_equal(child_run(argv2, NULL, 60000, &cr), 0);
 	assert_true(WIFEXITED(cr.status) && WEXITSTATUS(cr.status) == 0);
 	child_result_release(&cr);
+	unlink(tfile);
 	assert_int_equal(ledger_quiesce(l, 100, 5000), 0);
 	ledger_free(l);
 	cut = mono_ns();
@@ -313,8 +322,11 @@ static void test_ledger_late_and_full(void **state)
 	snprintf(campaign, sizeof(campaign), "%d", CAMPAIGN);
 	const char *argv[] = { agent, "write", img, "--campaign", campaign, "--cycle", "5",
 			       "--span-mib", "8", "--writes", "3000", "--ledger-queue", "1000",
-			       "--ledger", port, "--token", TOKEN, "--quiet", NULL };
-	struct child c = { .argv = argv, .in = CHILD_NULL, .out = CHILD_PIPE, .err = CHILD_INHERIT };
+			       "--ledger", port, "--quiet", NULL };
+	/* The token from the environment, as powercut hands it to local agents. */
+	const char *env[] = { "POWERCUT_LEDGER_TOKEN=" TOKEN, NULL };
+	struct child c = { .argv = argv, .env = env, .in = CHILD_NULL, .out = CHILD_PIPE,
+			   .err = CHILD_INHERIT };
 	assert_int_equal(child_start(&c), 0);
 	/* The agent prints its summary when the writes are done, before it gives up on
 	 * the ledger (it waits up to 2 s). */

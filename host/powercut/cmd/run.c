@@ -212,7 +212,7 @@ int cmd_run(struct pc_ctx *ctx)
 		}
 		cfg = bench_config_load(ctx->argv[0], ctx->sets, ctx->n_sets, &err);
 		if (!cfg) {
-			fputs(err ? err : "invalid bench\n", stderr);
+			cmd_bench_errors(err);
 			free(err);
 			return EXIT_USAGE;
 		}
