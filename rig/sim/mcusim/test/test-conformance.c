@@ -438,11 +438,10 @@ int main(int argc, char **argv)
 	/* Start from a known boot: a reset whose banner we read. On the sim, an external
 	 * reset; on a board (opening the port may reset an Arduino), the command. */
 	if (simulated) {
-		/* let the power-on banner finish: a reset in the middle of a line garbles
-		 * it, and the next banner with it */
-		usleep(300000);
-		tcflush(fw.fd, TCIFLUSH);
-		fw.lb.len = 0;
+		/* The power-on banner may still be printing (a loaded machine starves the
+		 * simulator): the reset then cuts it, and the head of the line before the
+		 * next banner is ours, not the firmware's. */
+		h_fw_cut(&fw);
 		h_ctl(&sim, "reset", reply, sizeof(reply));
 		rc = banner("external", 5000);
 	} else {
