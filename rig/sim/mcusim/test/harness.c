@@ -538,10 +538,11 @@ int h_fw_line(struct h_fw *f, char *body, size_t cap, int timeout_ms)
 			int tail = bang ? pc_frame_check(bang, n - (int)(bang - line),
 							 PC_LINE_MAX_FW) : -1;
 
-			/* The head of the first line after the harness's own flush or reset
-			 * is the harness's doing, not the firmware's, when a boot banner
-			 * follows it: nothing else may end such a line. */
-			if (!(cut && tail >= 0 && is_boot(bang, tail))) {
+			/* The first line after the harness's own flush or reset is the
+			 * harness's doing, not the firmware's: the flush ate its head (it is
+			 * dropped) or the reset cut it and a boot banner follows on it. A
+			 * good frame other than a banner joined to it is still garbling. */
+			if (!(cut && (tail < 0 || is_boot(bang, tail)))) {
 				f->garbled++;
 				fprintf(stderr,
 					"garbled line from the firmware (error %d): '%s'\n", -b,

@@ -108,7 +108,8 @@ void h_fw_close(struct h_fw *f);
 /* Drop the input read so far: the harness is about to cut the line the firmware may
  * be printing (a flush starts reading mid-line, an external reset stops the line
  * short and a boot banner follows on it). The next line alone may then be broken
- * without counting as garbled, and only when a boot banner ends it. */
+ * without counting as garbled: when no good frame ends it (dropped), or when a boot
+ * banner does (the banner is read). */
 void h_fw_cut(struct h_fw *f);
 /* Send BODY framed as BODY*CC\n. */
 int h_fw_send(struct h_fw *f, const char *body);
