@@ -441,10 +441,17 @@ int h_fw_open(struct h_fw *f, const char *path)
 		tio.c_cflag &= ~(CSTOPB | CRTSCTS);
 		tcsetattr(f->fd, TCSANOW, &tio);
 	}
-	/* the banner of a boot nobody watched may be waiting */
-	tcflush(f->fd, TCIOFLUSH);
 	f->lb.fd = f->fd;
+	/* the banner of a boot nobody watched may be waiting */
+	h_fw_cut(f);
 	return 0;
+}
+
+void h_fw_cut(struct h_fw *f)
+{
+	tcflush(f->fd, TCIOFLUSH);
+	f->lb.len = 0;
+	f->cut = true;
 }
 
 void h_fw_close(struct h_fw *f)
@@ -490,9 +497,23 @@ int h_fw_send(struct h_fw *f, const char *body)
 	return h_fw_send_raw(f, buf, n);
 }
 
+/* Is the framed body BODY (LEN bytes) a boot banner, '!SEQ T boot ...'? */
+static bool is_boot(const char *body, int len)
+{
+	struct h_event ev;
+	char buf[256];
+
+	if (len <= 0 || (size_t)len >= sizeof(buf))
+		return false;
+	memcpy(buf, body, (size_t)len);
+	buf[len] = 0;
+	return h_event_parse(buf, &ev) == 0 && !strcmp(ev.name, "boot");
+}
+
 int h_fw_line(struct h_fw *f, char *body, size_t cap, int timeout_ms)
 {
 	char line[512];
+	bool cut;
 	int64_t deadline = h_mono_ns() + (int64_t)timeout_ms * 1000000;
 
 	for (;;) {
@@ -507,20 +528,32 @@ int h_fw_line(struct h_fw *f, char *body, size_t cap, int timeout_ms)
 		if (f->trace)
 			fprintf(stderr, "< %s\n", line);
 		b = pc_frame_check(line, n, PC_LINE_MAX_FW);
+		cut = f->cut;
+		f->cut = false;
 		if (b < 0) {
-			f->garbled++;
-			fprintf(stderr, "garbled line from the firmware (error %d): '%s'\n", -b,
-				line);
 			/* As the host's fwlink does: a reset cuts the line being printed short
 			 * and the banner follows on the same line. The tail after the last '!'
 			 * is tried as a line of its own; its checksum decides. */
 			const char *bang = n > 1 ? memrchr(line + 1, '!', (size_t)n - 1) : NULL;
-			if (!bang)
+			int tail = bang ? pc_frame_check(bang, n - (int)(bang - line),
+							 PC_LINE_MAX_FW) : -1;
+
+			/* The first line after the harness's own flush or reset is the
+			 * harness's doing, not the firmware's: the flush ate its head (it is
+			 * dropped) or the reset cut it and a boot banner follows on it. A
+			 * good frame other than a banner joined to it is still garbling. */
+			if (!(cut && (tail < 0 || is_boot(bang, tail)))) {
+				f->garbled++;
+				fprintf(stderr,
+					"garbled line from the firmware (error %d): '%s'\n", -b,
+					line);
+			} else if (f->trace)
+				fprintf(stderr, "(head cut by the harness dropped)\n");
+			if (tail < 0)
 				continue;
 			n -= (int)(bang - line);
 			memmove(line, bang, (size_t)n + 1);
-			if ((b = pc_frame_check(line, n, PC_LINE_MAX_FW)) < 0)
-				continue;
+			b = tail;
 		}
 		if ((size_t)b >= cap)
 			b = cap - 1;

@@ -97,6 +97,7 @@ struct h_fw {
 	struct h_event q[256];		/* events read while waiting for replies */
 	int nq;
 	int garbled;			/* lines with a bad frame seen */
+	bool cut;			/* the harness cut the line being read (see h_fw_cut) */
 	bool trace;			/* print every line to stderr */
 };
 
@@ -104,6 +105,12 @@ struct h_fw {
  * input. */
 int h_fw_open(struct h_fw *f, const char *path);
 void h_fw_close(struct h_fw *f);
+/* Drop the input read so far: the harness is about to cut the line the firmware may
+ * be printing (a flush starts reading mid-line, an external reset stops the line
+ * short and a boot banner follows on it). The next line alone may then be broken
+ * without counting as garbled: when no good frame ends it (dropped), or when a boot
+ * banner does (the banner is read). */
+void h_fw_cut(struct h_fw *f);
 /* Send BODY framed as BODY*CC\n. */
 int h_fw_send(struct h_fw *f, const char *body);
 /* Send raw bytes as they are. */

@@ -237,12 +237,14 @@ static void test_off_on_cut(void)
 		ev2.t - ev.t);
 	state_is(1, "on");
 
-	want_ok("cut 0 300", (const char *const[]){ "at", NULL }, reply, sizeof(reply));
+	/* The longest cut: in fast mode a short one may be over, in simulated time,
+	 * before the status request of a loaded host arrives (as in test_arm). */
+	want_ok("cut 0 60000", (const char *const[]){ "at", NULL }, reply, sizeof(reply));
 	relay_event(0, "off", "cut", &ev);
 	state_is(0, "cut");
 	relay_event(0, "on", "cut", &ev2);
-	H_CHECK(ev2.t - ev.t >= 300000 && ev2.t - ev.t <= 300100,
-		"cut 300 ms lasted %" PRIu64 " us", ev2.t - ev.t);
+	H_CHECK(ev2.t - ev.t >= 60000000 && ev2.t - ev.t <= 60000100,
+		"cut 60000 ms lasted %" PRIu64 " us", ev2.t - ev.t);
 	state_is(0, "on");
 	want_error("cut 0 199", PC_ERR_RANGE);
 	want_error("cut 0 60001", PC_ERR_RANGE);
@@ -438,11 +440,10 @@ int main(int argc, char **argv)
 	/* Start from a known boot: a reset whose banner we read. On the sim, an external
 	 * reset; on a board (opening the port may reset an Arduino), the command. */
 	if (simulated) {
-		/* let the power-on banner finish: a reset in the middle of a line garbles
-		 * it, and the next banner with it */
-		usleep(300000);
-		tcflush(fw.fd, TCIFLUSH);
-		fw.lb.len = 0;
+		/* The power-on banner may still be printing (a loaded machine starves the
+		 * simulator): the reset then cuts it, and the head of the line before the
+		 * next banner is ours, not the firmware's. */
+		h_fw_cut(&fw);
 		h_ctl(&sim, "reset", reply, sizeof(reply));
 		rc = banner("external", 5000);
 	} else {
