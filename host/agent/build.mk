@@ -4,7 +4,7 @@
 # host/oracle/record.c is compiled into both.
 
 AGENT_SRCS := host/agent/main.c host/agent/core.c host/agent/lclient.c host/agent/io_file.c \
-	      host/agent/check.c host/oracle/record.c
+	      host/agent/check.c host/agent/files.c host/oracle/record.c host/oracle/filerec.c
 AGENT_OBJS     = $(AGENT_SRCS:%.c=$(BUILD)/agent/static/%.o)
 AGENT_NBD_OBJS = $(AGENT_SRCS:%.c=$(BUILD)/agent/nbd/%.o) $(BUILD)/agent/nbd/host/agent/io_nbd.o
 AGENT_CFLAGS   = $(CFLAGS_COMMON) -Ihost/agent -Ihost/oracle -pthread

@@ -13,7 +13,7 @@ ORACLE_LIBS   = $(shell pkg-config --libs sqlite3 jansson) -lpthread
 ORACLE_TESTS := $(BUILD)/host/oracle/tests/test_record $(BUILD)/host/oracle/tests/test_classify \
 		$(BUILD)/host/oracle/tests/test_ledger $(BUILD)/host/oracle/tests/test_agent_file \
 		$(BUILD)/host/oracle/tests/test_agent_nbd $(BUILD)/host/oracle/tests/test_verify_db \
-		$(BUILD)/host/oracle/tests/test_fsverify
+		$(BUILD)/host/oracle/tests/test_fsverify $(BUILD)/host/oracle/tests/test_agent_files
 ORACLE_BENCH := $(BUILD)/host/oracle/bench/bench_oracle
 
 ALL_TARGETS += $(ORACLE_LIB)
@@ -44,6 +44,7 @@ $(BUILD)/host/oracle/tests/%: host/oracle/tests/%.c $(ORACLE_SAN_OBJS) $(PCLIB_S
 
 # The end-to-end tests run the agent binaries.
 $(BUILD)/host/oracle/tests/test_agent_file: $(AGENT)
+$(BUILD)/host/oracle/tests/test_agent_files: $(AGENT)
 $(BUILD)/host/oracle/tests/test_agent_nbd: $(AGENT_NBD)
 
 $(BUILD)/host/oracle/bench/%: host/oracle/bench/%.c $(ORACLE_LIB) $(PCLIB) | $(AGENT_NBD)

@@ -11,5 +11,7 @@ extern const char ledger_schema_sql[];
 /* The store's migrations: the tables of oracle 1, then what oracle 2 adds to them. */
 extern const char ledger_schema_v1_sql[];
 extern const char ledger_schema_v2_sql[];
+/* Oracle 3: the files workload's acknowledgements. */
+extern const char ledger_schema_v3_sql[];
 
 #endif

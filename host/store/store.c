@@ -94,6 +94,8 @@ const struct store_migration store_migrations[] = {
 	  "CREATE INDEX evidence_cycle ON evidence(cycle_id);" },
 	/* issue 13: ledger sessions by phase, durable memory of kept disks. */
 	{ "oracle sessions and durable memory", ledger_schema_v2_sql },
+	/* issue 18: the files workload's acknowledgements. */
+	{ "oracle file acknowledgements", ledger_schema_v3_sql },
 };
 const int store_n_migrations = sizeof(store_migrations) / sizeof(store_migrations[0]);
 
