@@ -33,6 +33,17 @@ const char *config_control_name(int control)
 	return control >= CONTROL_NONE && control <= CONTROL_FORGETFUL ? controls[control] : "?";
 }
 
+static const char *const filesystems[] = { "none", "ext4", "xfs", NULL };
+static const char *const disk_workloads[] = { "blocks", "files", NULL };
+const char *config_fs_name(int fs)
+{
+	return fs >= DISK_FS_NONE && fs <= DISK_FS_XFS ? filesystems[fs] : "?";
+}
+const char *config_workload_name(int workload)
+{
+	return workload >= DISK_WL_BLOCKS && workload <= DISK_WL_FILES ? disk_workloads[workload] : "?";
+}
+
 static const char *const patterns[] = { "random", "sequential", "hotset", "alloc", NULL };
 static const char *const flushes[] = { "never", "every-n", "every-ms", "always", "fua", NULL };
 static const char *const cuts[] = { "power", "kill", NULL };
@@ -211,6 +222,17 @@ static const struct opt_def disk_opts[] = {
 	  "report violations), forgetful (at each power cut reads back zeroes for a range "
 	  "of blocks durable before the cycle: the oracle must report violations), safe "
 	  "(must never lose a flushed write), none.", 0 },
+	{ "fs", OPT_ENUM, OFF(cfg_disk, fs), "none", NOLIMIT, filesystems,
+	  "File system the guest makes on the disk (on lvmthin: on the thin volume) at "
+	  "every write boot, and checks read-only (e2fsck -fn, xfs_repair -n) before "
+	  "verifying the files: none, ext4, xfs. Needs workload=files and the full tier.", 0 },
+	{ "mount_options", OPT_STRING, OFF(cfg_disk, mount_options), "", NOLIMIT, NULL,
+	  "Mount options of the file system (mount -o), e.g. barrier=0 for ext4 as a "
+	  "negative control: no spaces.", 0 },
+	{ "workload", OPT_ENUM, OFF(cfg_disk, workload), "blocks", NOLIMIT, disk_workloads,
+	  "What runs on the disk: blocks (the verifying block writer of [workload]) or "
+	  "files (create, append, overwrite and rename files with fsync, fdatasync or "
+	  "O_SYNC on the file system of fs; docs/oracle.md, \"File systems\").", 0 },
 	{ 0 }
 };
 
@@ -688,6 +710,28 @@ static void validate(struct parse_ctx *p)
 	else if (r->dc_source == DC_PWROK && r->driver != RELAY_DRV_SERIAL)
 		add_err(p, "%s:%d: dc_source=pwrok needs driver=serial in [relay] (only the "
 			"firmware senses PWR_OK)", p->file, line_of(ri, "dc_source"));
+
+	for (size_t i = 0; i < cfg->n_disks; i++) {
+		const struct cfg_disk *d = cfg->disks[i];
+		struct cfg_inst *di = inst_find(cfg, &sec_disk, d->name);
+		if (d->workload == DISK_WL_FILES && d->fs == DISK_FS_NONE)
+			add_err(p, "%s:%d: workload=files needs a file system (fs=ext4 or fs=xfs) in "
+				"[disk %s]", p->file, line_of(di, "workload"), d->name);
+		if (d->fs != DISK_FS_NONE && d->workload == DISK_WL_BLOCKS)
+			add_err(p, "%s:%d: fs=%s needs workload=files in [disk %s] (the block "
+				"writer would overwrite the file system)", p->file, line_of(di, "fs"),
+				config_fs_name(d->fs), d->name);
+		if (d->fs != DISK_FS_NONE && (cfg->node->host || cfg->node->tier != NODE_TIER_FULL))
+			add_err(p, "%s:%d: fs=%s needs the simulated node's full tier (tier=full; "
+				"remote and Proxmox nodes do not make file systems yet) in [disk %s]",
+				p->file, line_of(di, "fs"), config_fs_name(d->fs), d->name);
+		if (d->mount_options && strpbrk(d->mount_options, " \t\"'\\"))
+			add_err(p, "%s:%d: mount_options cannot hold spaces or quotes in [disk %s]",
+				p->file, line_of(di, "mount_options"), d->name);
+		if (d->fs != DISK_FS_NONE && d->keep)
+			add_err(p, "%s:%d: fs=%s cannot be kept across cycles yet in [disk %s]",
+				p->file, line_of(di, "keep"), config_fs_name(d->fs), d->name);
+	}
 
 	struct cfg_inst *ci = inst_find(cfg, &sec_campaign, NULL);
 	if (cfg->campaign->window_min_ms > cfg->campaign->window_max_ms)

@@ -38,6 +38,9 @@ enum disk_cache { CACHE_NONE, CACHE_WRITEBACK, CACHE_WRITETHROUGH, CACHE_DIRECTS
 		  CACHE_UNSAFE };
 enum disk_prealloc { PREALLOC_OFF, PREALLOC_METADATA, PREALLOC_FALLOC, PREALLOC_FULL };
 enum disk_control { CONTROL_NONE, CONTROL_LYING, CONTROL_SAFE, CONTROL_FORGETFUL };
+/* issue 18: a file system made by the guest on the disk, and what runs on it. */
+enum disk_fs { DISK_FS_NONE, DISK_FS_EXT4, DISK_FS_XFS };
+enum disk_workload { DISK_WL_BLOCKS, DISK_WL_FILES };
 enum wl_pattern { PATTERN_RANDOM, PATTERN_SEQUENTIAL, PATTERN_HOTSET, PATTERN_ALLOC };
 enum wl_flush { FLUSH_NEVER, FLUSH_EVERY_N, FLUSH_EVERY_MS, FLUSH_ALWAYS, FLUSH_FUA };
 enum cut_kind { CUT_POWER, CUT_KILL };
@@ -111,7 +114,12 @@ struct cfg_disk {
 	uint64_t size, cluster_size;
 	bool extended_l2, lazy_refcounts, backing;
 	bool keep;		/* kept across cycles (docs/oracle.md, "Durable memory") */
+	int fs;			/* enum disk_fs */
+	char *mount_options;	/* the guest's mount -o ("" none) */
+	int workload;		/* enum disk_workload */
 };
+const char *config_fs_name(int fs);
+const char *config_workload_name(int workload);
 
 struct cfg_workload {
 	uint64_t block_size;

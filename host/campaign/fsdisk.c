@@ -1,0 +1,82 @@
+/* A disk with a file system and the files workload (docs/oracle.md, "File systems"):
+ * its check report is the agent's fscheck report, classified by the file oracle
+ * (host/oracle/fsverify.c) against the cycle's FILESYNC acknowledgements. Kept apart
+ * from cycle.c so the cycle's step model can call it as one step. */
+#include "campaign.h"
+#include "fsdisk.h"
+#include "fsverify.h"
+#include "log.h"
+#include "store.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int camp_fs_record(struct store *st, int64_t cycle_id, uint64_t campaign, uint32_t cycle,
+		   const char *disk, uint32_t id, const char *report_path, struct camp_fs_outcome *o)
+{
+	struct fsv_ack *acks = NULL;
+	size_t nacks = 0;
+	struct fsv_seen seen;
+	struct fsv_result res;
+	FILE *f;
+	int rc;
+
+	memset(o, 0, sizeof(*o));
+	if (!(f = fopen(report_path, "re")))
+		return -errno;
+	rc = fsv_parse_report(f, report_path, &seen);
+	fclose(f);
+	if (rc < 0)
+		return rc;
+	rc = fsv_load_acks(store_db(st), campaign, cycle, id, &acks, &nacks);
+	if (!rc)
+		rc = fsv_classify(acks, nacks, &seen, &res);
+	free(acks);
+	if (rc < 0) {
+		fsv_seen_free(&seen);
+		return rc;
+	}
+	snprintf(o->fs, sizeof(o->fs), "%s", seen.fs);
+	snprintf(o->tool, sizeof(o->tool), "%s", seen.tool);
+	o->fsck_rc = seen.fsck_rc;
+	o->fsck_raw_rc = seen.fsck_raw_rc;
+	o->mounted = seen.mounted;
+	o->files_seen = seen.nfiles;
+	o->names = res.names;
+	o->syncs = nacks;
+	o->violations = res.violations;
+	memcpy(o->counts, res.counts, sizeof(o->counts));
+	/* One finding row per file (block -1: not a block), named by its class. */
+	for (size_t i = 0; i < res.nfindings; i++) {
+		const struct fsv_finding *x = &res.findings[i];
+		json_t *d = json_pack("{s:s,s:I,s:s}", "file", x->name, "ack_seq",
+				      (json_int_t)x->ack_seq, "detail", x->detail);
+		char *ds = d ? json_dumps(d, JSON_COMPACT) : NULL;
+		store_finding_insert(st, cycle_id, disk, -1, fsv_class_name(x->cls), ds ? ds : "{}", 0);
+		free(ds);
+		json_decref(d);
+	}
+	pc_info(LOG_CHECK, "disk '%s': %s check by %s %s (exit status %d), %zu synced names, %zu lost or damaged",
+		disk, seen.fs, seen.tool, seen.fsck_rc ? "found errors" : "clean", seen.fsck_rc,
+		res.names, res.violations - (res.counts[FSV_FSCK_ERRORS] + res.counts[FSV_UNMOUNTABLE]));
+	fsv_result_free(&res);
+	fsv_seen_free(&seen);
+	return 0;
+}
+
+json_t *camp_fs_json(const struct camp_fs_outcome *o)
+{
+	json_t *cls = json_object();
+	for (int k = 0; k < FSV_NCLASSES; k++)
+		json_object_set_new(cls, fsv_class_name(k), json_integer((json_int_t)o->counts[k]));
+	return json_pack("{s:s,s:{s:s,s:i,s:i,s:b},s:I,s:I,s:I,s:I,s:o,s:b}", "fs", o->fs,
+			 "fs_check", "tool", o->tool, "rc", o->fsck_rc, "raw_rc", o->fsck_raw_rc,
+			 "mounted", o->mounted, "synced_names", (json_int_t)o->names,
+			 "syncs", (json_int_t)o->syncs, "files_seen", (json_int_t)o->files_seen,
+			 "violations", (json_int_t)o->violations, "file_classes", cls,
+			 "synced_lost", o->counts[FSV_FILE_LOST] + o->counts[FSV_FILE_DAMAGED] +
+			 o->counts[FSV_NAME_LOST] > 0);
+}
