@@ -25,6 +25,8 @@ STORE_LIB  = $(BUILD)/host/libstore.a
 ORACLE_LIB = $(BUILD)/host/liboracle.a
 # [rig/sim/disk] the volatile disk model and its launcher
 DISK_LIB   = $(BUILD)/rig/libdiskmodel.a
+# [host/explore] crash-state exploration of recorded disks
+EXPLORE_LIB = $(BUILD)/host/libexplore.a
 # [firmware] the flashed ELF, also the one simulated
 FW_ELF     = $(BUILD)/firmware/powercut-fw.elf
 # [rig/sim/mcusim] the firmware in simavr with a PSU model
@@ -47,7 +49,7 @@ BENCH_PROGS :=
 FRAGMENTS_ORDERED := firmware/build.mk host/lib/build.mk host/fwlink/build.mk \
 	host/oracle/build.mk host/store/build.mk rig/sim/disk/build.mk rig/sim/mcusim/build.mk \
 	rig/sim/guest/build.mk host/agent/build.mk host/ssh/build.mk host/fio/build.mk \
-	host/node/build.mk host/report/build.mk host/campaign/build.mk host/powercut/build.mk
+	host/node/build.mk host/report/build.mk host/explore/build.mk host/campaign/build.mk host/powercut/build.mk
 FRAGMENTS := $(wildcard $(FRAGMENTS_ORDERED)) \
 	$(filter-out $(FRAGMENTS_ORDERED),$(sort $(wildcard rig/sim/*/build.mk host/*/build.mk)))
 include $(FRAGMENTS)

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "campaign.h"
+#include "explore.h"
 #include "fsdisk.h"
 #include "child.h"
 #include "ledger.h"
@@ -288,6 +289,45 @@ static int host_cut(struct cyc *c, struct relay_cut *rec, int64_t t_running, jso
 	if (rc == 0 && rec->planned_ns == 0)
 		rec->planned_ns = decided;
 	return rc;
+}
+
+static bool cycle_records(const struct bench_config *cfg)
+{
+	for (size_t i = 0; i < cfg->n_disks; i++)
+		if (cfg->disks[i]->record)
+			return true;
+	return false;
+}
+
+/* [campaign] explore: every recorded disk's crash states, into the database
+ * (docs/explore.md). A failed exploration is logged; the cycle's record stands.
+ * Returns the time it took (not the controller's overhead: work asked for). */
+static int64_t cycle_explore(struct cyc *c, const struct bench_config *cfg)
+{
+	const struct camp_env *e = c->e;
+	int64_t t0 = relay_now_ns();
+	if (cfg->campaign->explore_states <= 0 || !e->db_path)
+		return 0;
+	for (size_t i = 0; i < cfg->n_disks && !relay_interrupted; i++) {
+		struct explore_opts o;
+		struct explore_summary s;
+		if (!cfg->disks[i]->record)
+			continue;
+		explore_opts_init(&o);
+		o.db_path = e->db_path;
+		o.campaign = (uint64_t)e->campaign;
+		o.cycle = c->index;
+		o.disk = cfg->disks[i]->name;
+		o.max_states = cfg->campaign->explore_states;
+		o.seed = cfg->campaign->seed + c->index;
+		o.tmpdir = e->work_parent;
+		o.stop = &relay_interrupted;
+		if (explore_run(store_db(e->db), &o, &s) == 0)
+			pc_info(LOG_CHECK, "disk '%s': %" PRIu64 " crash states explored, %" PRIu64
+				" with violations, %" PRIu64 " with metadata failures", o.disk,
+				s.states, s.violation_states, s.metadata_failure_states);
+	}
+	return relay_now_ns() - t0;
 }
 
 /* Per disk: metadata checks into checks, classification into findings. */
@@ -562,6 +602,12 @@ int camp_cycle_run(struct camp_env *e, const struct camp_plan *p, struct camp_re
 	char kept[PATH_MAX];
 	struct node_env env = { .bin_dir = e->bin_dir, .work_dir = c.work,
 				.keep_dir = camp_kept_dir(e, kept, sizeof(kept)) };
+	char recdir[PATH_MAX];
+	if (cycle_records(cfg) && e->db_path) {
+		explore_recording_dir(e->db_path, (uint64_t)e->campaign, c.index, recdir,
+				      sizeof(recdir));
+		env.record_dir = recdir;
+	}
 	c.node = node_open(cfg, &env);
 	if (!c.node) {
 		rc = -errno;
@@ -778,15 +824,16 @@ int camp_cycle_run(struct camp_env *e, const struct camp_plan *p, struct camp_re
 	 * cycle is classified from its own rows only. A disk that was not classified keeps
 	 * them for a later `powercut verify`; a failed prune is logged and costs only space. */
 	for (size_t i = 0; i < cfg->n_disks; i++)
-		if (out[i].verified)
+		if (out[i].verified && !cfg->disks[i]->record)	/* explore needs them */
 			ledger_prune(store_db(e->db), (uint64_t)e->campaign, c.index, res[i].id);
+	int64_t explore_ns = cycle_explore(&c, cfg);
 	rc = 0;
 
 	int64_t t_end = relay_now_ns();
 	r->total_s = (t_end - t0) / 1e9;
 	/* The controller's own time: everything but waiting on the node (prepare, the
 	 * workload until the cut, power off and boot, the checks). */
-	r->overhead_s = (t_end - t0 - c.waited_ns) / 1e9;
+	r->overhead_s = (t_end - t0 - c.waited_ns - explore_ns) / 1e9;
 	r->json = json_pack("{s:s,s:I,s:i,s:s,s:s,s:s,s:s,s:s}", "db", e->db_path ? e->db_path : "",
 		"campaign", (json_int_t)e->campaign, "cycle", (int)c.index, "status", r->status,
 		"cut", sc.kind, "timed_by", sc.timed_by, "target", camp_timing_name(p->timing),
@@ -812,7 +859,7 @@ int camp_cycle_run(struct camp_env *e, const struct camp_plan *p, struct camp_re
 		if (p->timing != CAMP_T_WINDOW)
 			json_object_set_new(r->json, "latency_ms", json_real(latency / 1e6));
 		json_object_set_new(r->json, "timing", json_pack(
-			"{s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f}",
+			"{s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f}",
 			"boot_delay_s", cfg->node->boot_delay_ms / 1e3,
 			"total_s", r->total_s, "overhead_s", r->overhead_s,
 			"prepare_s", (t_prepared - t0) / 1e9,
@@ -820,7 +867,8 @@ int camp_cycle_run(struct camp_env *e, const struct camp_plan *p, struct camp_re
 			"workload_to_cut_s", pt.lost_ns ? (pt.lost_ns - t_running) / 1e9 : 0.0,
 			"off_s", pt.back_ns && pt.lost_ns ? (pt.back_ns - pt.lost_ns) / 1e9 : 0.0,
 			"check_s", (t_checked - t_up) / 1e9,
-			"record_s", (t_end - t_checked) / 1e9));
+			"record_s", (t_end - t_checked - explore_ns) / 1e9,
+			"explore_s", explore_ns / 1e9));
 		if (node_info)
 			json_object_set_new(r->json, "node", json_incref(node_info));
 		json_object_set_new(r->json, "steps", json_incref(c.steps));

@@ -222,6 +222,9 @@ static const struct opt_def disk_opts[] = {
 	  "report violations), forgetful (at each power cut reads back zeroes for a range "
 	  "of blocks durable before the cycle: the oracle must report violations), safe "
 	  "(must never lose a flushed write), none.", 0 },
+	{ "record", OPT_BOOL, OFF(cfg_disk, record), "no", NOLIMIT, NULL,
+	  "Record every write and flush the disk model below QEMU acknowledges, with its "
+	  "data, for 'powercut explore' (docs/explore.md). Fast tier; not with backing.", 0 },
 	{ "fs", OPT_ENUM, OFF(cfg_disk, fs), "none", NOLIMIT, filesystems,
 	  "File system the guest makes on the disk (on lvmthin: on the thin volume) at "
 	  "every write boot, and checks read-only (e2fsck -fn, xfs_repair -n) before "
@@ -289,6 +292,9 @@ static const struct opt_def campaign_opts[] = {
 	{ "evidence_cap", OPT_SIZE, OFF(cfg_campaign, evidence_cap), "256M", 0, 1LL << 42, NULL,
 	  "Most bytes of evidence (read-back reports, qcow2 metadata dumps, sparse copies of small "
 	  "images) kept per campaign next to its database.", 0 },
+	{ "explore", OPT_INT, OFF(cfg_campaign, explore_states), "0", 0, 1000000, NULL,
+	  "After each cycle, explore this many crash states of every recorded disk "
+	  "([disk] record = yes; docs/explore.md). 0: record only.", 0 },
 	{ 0 }
 };
 

@@ -114,6 +114,7 @@ struct cfg_disk {
 	uint64_t size, cluster_size;
 	bool extended_l2, lazy_refcounts, backing;
 	bool keep;		/* kept across cycles (docs/oracle.md, "Durable memory") */
+	bool record;		/* docs/explore.md */
 	int fs;			/* enum disk_fs */
 	char *mount_options;	/* the guest's mount -o ("" none) */
 	int workload;		/* enum disk_workload */
@@ -141,6 +142,7 @@ struct cfg_campaign {
 	int64_t host_cuts_pct;		/* share of cycles cut by the host at a workload phase */
 	int64_t idle_ms;		/* host cut "idle": this long after the last flush */
 	uint64_t evidence_cap;		/* bytes of evidence kept per campaign */
+	int64_t explore_states;		/* crash states explored per recorded disk and cycle */
 };
 
 struct cfg_inst;

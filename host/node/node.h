@@ -103,6 +103,9 @@ struct node_env {
 	 * campaign's, outliving every cycle; its last component names the remote driver's
 	 * on the node. NULL: no disk is kept (a kept disk is then refused). */
 	const char *keep_dir;
+	/* Where disks with [disk] record = yes keep their recordings: one directory per
+	 * disk, named after it, under this one (docs/explore.md). NULL: none recorded. */
+	const char *record_dir;
 };
 
 struct node {

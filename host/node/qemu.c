@@ -34,9 +34,11 @@
 #include "log.h"
 #include "node.h"
 #include "nodefio.h"
+#include "util.h"
 /* diskmodel.h and config.h both name an enum disk_format (the model's and the bench's). */
 #define disk_format dm_disk_format
 #include "diskmodel.h"
+#include "recording.h"
 #undef disk_format
 
 struct qdisk {
@@ -336,6 +338,37 @@ static void qemu_close(struct node *n)
 	n->priv = NULL;
 }
 
+/* [disk] record: the recording's directory, and what the disk is (recording.json). */
+static bool record_dir(struct node *n, const struct qdisk *d, char *out, size_t len)
+{
+	const struct cfg_disk *c = d->cfg;
+
+	if (!c->record || !n->env.record_dir)
+		return false;
+	if (c->backing || c->format == DISK_LVMTHIN) {
+		pc_warn(LOG_NODE, "disk '%s' is not recorded: recording covers raw and qcow2 "
+			"without a backing file", c->name);
+		return false;
+	}
+	snprintf(out, len, "%.3000s/%.200s", n->env.record_dir, c->name);
+	if (pc_mkdir_p(out) < 0)
+		return false;
+	char meta[PATH_MAX + 32];
+	snprintf(meta, sizeof(meta), "%.4000s/%s", out, RECORDING_META);
+	json_t *j = json_pack("{s:s,s:i,s:s,s:s,s:s,s:b,s:I}", "disk", c->name, "id", (int)d->id,
+			      "format", c->format == DISK_QCOW2 ? "qcow2" : "raw", "cache",
+			      disk_cache_name(cache_of(c->cache)), "control",
+			      config_control_name(c->control),
+			      "lazy_refcounts", c->lazy_refcounts, "size", (json_int_t)c->size);
+	int rc = j ? json_dump_file(j, meta, JSON_COMPACT) : -1;
+	json_decref(j);
+	if (rc < 0) {
+		pc_err(LOG_NODE, "cannot write '%s'", meta);
+		return false;
+	}
+	return true;
+}
+
 static int qemu_prepare(struct node *n)
 {
 	struct qpriv *q = n->priv;
@@ -390,6 +423,9 @@ static int qemu_prepare(struct node *n)
 			snprintf(kept, sizeof(kept), "%.4000s/disk%u", n->env.keep_dir, d->id);
 			o.run_dir = kept;
 		}
+		char recdir[PATH_MAX];
+		if (record_dir(n, d, recdir, sizeof(recdir)))
+			o.record_dir = recdir;
 		d->dm = diskmodel_new(&o);
 		if (!d->dm) {
 			int rc = -errno;

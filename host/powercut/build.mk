@@ -5,15 +5,15 @@ POWERCUT_SRCS := host/powercut/powercut.c host/powercut/cmd/help.c host/powercut
 	host/powercut/cmd/cycle.c host/powercut/cmd/verify.c host/powercut/cmd/report.c \
 	host/relay/relay.c host/relay/null.c host/relay/exec.c \
 	host/relay/serial.c host/relay/usbhid.c host/relay/gpio.c
-POWERCUT_SRCS += host/powercut/cmd/run.c host/powercut/cmd/show.c
+POWERCUT_SRCS += host/powercut/cmd/run.c host/powercut/cmd/show.c host/powercut/cmd/explore.c
 POWERCUT_SRCS += host/powercut/cmd/doctor.c
 POWERCUT_OBJS  = $(POWERCUT_SRCS:%.c=$(BUILD)/%.o)
 POWERCUT_CFLAGS = -Ihost/powercut -Ihost/relay -Ihost/lib -Ihost/store -Ihost/oracle \
-	-Ihost/node -Ihost/report -Irig/sim/disk -Ihost/campaign $(FWLINK_CFLAGS) \
+	-Ihost/node -Ihost/report -Irig/sim/disk -Ihost/campaign -Ihost/explore $(FWLINK_CFLAGS) \
 	$(shell pkg-config --cflags sqlite3 jansson inih libusb-1.0 libgpiod)
 # The controller links every host library, each before those it uses (the oracle
 # twice: the store's migrations name its ledger tables).
-POWERCUT_LINK = $(CAMPAIGN_LIB) $(REPORT_LIB) $(NODE_LIB) $(ORACLE_LIB) $(DISK_LIB) $(STORE_LIB) $(ORACLE_LIB) \
+POWERCUT_LINK = $(CAMPAIGN_LIB) $(EXPLORE_LIB) $(REPORT_LIB) $(NODE_LIB) $(ORACLE_LIB) $(DISK_LIB) $(STORE_LIB) $(ORACLE_LIB) \
 	$(FWLINK_LIB) $(PCLIB)
 POWERCUT_LIBS = $(shell pkg-config --libs libusb-1.0 libgpiod) $(NODE_LIBS) $(ORACLE_LIBS) \
 	$(DISK_LIBS) $(STORE_LIBS) $(FWLINK_LIBS) $(PCLIB_LIBS) -lm

@@ -393,7 +393,7 @@ struct report *report_load(char *const *paths, size_t n, const struct report_opt
 		if ((rc = load_one(&l)) < 0)
 			goto fail;
 	}
-	if ((rc = report_analyze(r)) < 0)
+	if ((rc = report_analyze(r)) < 0 || (rc = rpt_explored_load(r)) < 0)
 		goto fail;
 	return r;
 fail:
@@ -420,6 +420,7 @@ void report_free(struct report *r)
 		free(c->flush);
 	}
 	free(r->cells);
+	free(r->explored);
 	free(r->units);
 	for (size_t i = 0; i < r->n_cycles; i++)
 		free(r->cycles[i].status);

@@ -376,6 +376,7 @@ int rpt_render_html(const struct report *r, FILE *f)
 	controls_banner(r, f);
 	matrix(r, f);
 	taxonomy(r, f);
+	rpt_explored_html(r, f);
 	fputs("<h2 id='plots'>Plots</h2>\n<figure>", f);
 	rpt_svg_losses(r, f);
 	fputs("<figcaption>Blocks lost per disk-cycle against the time between the last completed "

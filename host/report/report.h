@@ -127,6 +127,18 @@ struct report_options {
 };
 #define REPORT_OPTIONS_INIT { .target = 0.01, .alpha = 0.05 }
 
+/* Explored crash states of one cell (explored.c, docs/explore.md). */
+struct rpt_explored_min {
+	bool have;
+	int64_t writes;
+	char kind[16];
+	char cmd[3400];			/* the powercut explore --export command */
+};
+struct rpt_explored {
+	uint64_t runs, states, violation_states, meta_failure_states, leak_states;
+	struct rpt_explored_min smallest_violation, smallest_meta;
+};
+
 struct report {
 	struct report_options opts;
 	struct rpt_db *dbs;
@@ -141,6 +153,7 @@ struct report {
 	size_t n_cells;
 	int64_t generated_wall_ns;
 	size_t controls_failed, controls_passed;
+	struct rpt_explored *explored;	/* [n_cells] */
 };
 
 enum report_format { REPORT_HTML, REPORT_MD, REPORT_CSV, REPORT_JSON };
@@ -160,5 +173,8 @@ json_t *report_json(const struct report *r);
 
 /* Internal to host/report: analyze.c groups units into cells and computes statistics. */
 int report_analyze(struct report *r);
+/* Internal: explored.c reads the explored states of every cell (after analyze). */
+int rpt_explored_load(struct report *r);
+json_t *rpt_explored_json(const struct report *r, size_t cell);
 
 #endif

@@ -94,6 +94,36 @@ const struct store_migration store_migrations[] = {
 	  "CREATE INDEX evidence_cycle ON evidence(cycle_id);" },
 	/* issue 13: ledger sessions by phase, durable memory of kept disks. */
 	{ "oracle sessions and durable memory", ledger_schema_v2_sql },
+	/* docs/explore.md: one row per explored crash state of a recorded disk. */
+	{ "explored crash states",
+	  "CREATE TABLE explore_run ("
+	  " id INTEGER PRIMARY KEY,"
+	  " campaign INTEGER NOT NULL,"
+	  " cycle INTEGER NOT NULL,"
+	  " disk TEXT NOT NULL,"
+	  " disk_id INTEGER NOT NULL,"
+	  " recording TEXT NOT NULL,"
+	  " format TEXT NOT NULL,"
+	  " cache TEXT NOT NULL,"
+	  " control TEXT NOT NULL,"
+	  " seed INTEGER NOT NULL,"
+	  " log_entries INTEGER NOT NULL,"
+	  " candidates_json TEXT,"
+	  " states INTEGER NOT NULL DEFAULT 0,"
+	  " seconds REAL);"
+	  "CREATE TABLE explore_state ("
+	  " run_id INTEGER NOT NULL REFERENCES explore_run(id),"
+	  " state INTEGER NOT NULL,"
+	  " kind TEXT NOT NULL,"
+	  " crash_entry INTEGER NOT NULL,"
+	  " crash_ns INTEGER NOT NULL,"
+	  " writes INTEGER NOT NULL,"
+	  " spec TEXT NOT NULL,"
+	  " metadata TEXT NOT NULL,"
+	  " metadata_json TEXT,"
+	  " violations INTEGER,"
+	  " counts_json TEXT,"
+	  " PRIMARY KEY (run_id, state));" },
 	/* issue 18: the files workload's acknowledgements. */
 	{ "oracle file acknowledgements", ledger_schema_v3_sql },
 };

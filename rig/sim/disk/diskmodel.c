@@ -1,5 +1,6 @@
 /* The simulated disk stack: see diskmodel.h and docs/disk-model.md. */
 #include "diskmodel.h"
+#include "recording.h"
 
 #include "child.h"
 #include "log.h"
@@ -35,6 +36,7 @@ struct diskmodel {
 	char *uri, *disk_uri;
 	struct child nbdkit, qsd;
 	bool nbdkit_up, qsd_up;
+	bool recorded;		/* the recording (o.record_dir) was started once */
 	int log_fd;		/* both daemons' stderr, appended */
 	bool reused;		/* the image of an earlier run (opts.run_dir) */
 	bool forgot;
@@ -431,6 +433,7 @@ static int start_nbdkit(struct diskmodel *dm)
 {
 	const struct disk_opts *o = &dm->o;
 	char wb[32], rate[32], seed[40], maxd[40], tear[16], lying[16], filter[PATH_MAX + 16];
+	char rec[PATH_MAX + 32];
 	const char *argv[24];
 	int n = 0;
 	argv[n++] = "nbdkit";
@@ -472,6 +475,13 @@ static int start_nbdkit(struct diskmodel *dm)
 		 * which the volatile cache stands for, so nothing may go down. */
 		if (o->cache == DISK_CACHE_UNSAFE)
 			argv[n++] = "noflush=true";
+		if (o->record_dir && !dm->recorded) {
+			int r = recording_begin(dm->image, o->record_dir, rec, sizeof(rec));
+			if (r < 0)
+				return r;
+			dm->recorded = true;
+			argv[n++] = rec;
+		}
 	}
 	argv[n] = NULL;
 	int r = start_child(dm, &dm->nbdkit, argv, dm->nbdkit_pid, dm->nbdkit_sock, "nbdkit");

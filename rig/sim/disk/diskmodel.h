@@ -70,6 +70,11 @@ struct disk_opts {
 	uint64_t seed;
 	uint64_t max_dirty;		/* bytes; 0: filter default */
 
+	/* Record the disk below QEMU (recording.h): the first start of nbdkit copies the
+	 * image into this directory and logs every acknowledged write and flush until
+	 * nbdkit stops or is cut; later starts do not record. NULL: no recording. */
+	const char *record_dir;
+
 	const char *tmpdir;		/* parent of the run dir; NULL: $TMPDIR, else /tmp */
 	const char *filter;		/* the filter .so; NULL: $PCVCACHE_FILTER, else found
 					 * as lib/nbdkit-pcvcache-filter.so above the program */
