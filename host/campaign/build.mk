@@ -11,7 +11,7 @@ CAMPAIGN_CFLAGS = -Ihost/campaign -Ihost/lib -Ihost/store -Ihost/oracle -Ihost/n
 	-Ihost/relay $(shell pkg-config --cflags sqlite3 jansson)
 
 CAMPAIGN_TESTS := $(BUILD)/host/campaign/tests/test_plan $(BUILD)/host/campaign/tests/test_run.sh \
-		  $(BUILD)/host/campaign/tests/test_keep.sh
+		  $(BUILD)/host/campaign/tests/test_keep.sh $(BUILD)/host/campaign/tests/test_fs.sh
 CAMPAIGN_BENCH := $(BUILD)/host/campaign/bench/bench_campaign.sh
 
 ALL_TARGETS += $(CAMPAIGN_LIB)

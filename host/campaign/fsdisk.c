@@ -35,6 +35,7 @@ int camp_fs_record(struct store *st, int64_t cycle_id, uint64_t campaign, uint32
 	if (!rc)
 		rc = fsv_classify(acks, nacks, &seen, &res);
 	free(acks);
+	o->syncs = nacks;
 	if (rc < 0) {
 		fsv_seen_free(&seen);
 		return rc;
@@ -46,9 +47,27 @@ int camp_fs_record(struct store *st, int64_t cycle_id, uint64_t campaign, uint32
 	o->mounted = seen.mounted;
 	o->files_seen = seen.nfiles;
 	o->names = res.names;
-	o->syncs = nacks;
 	o->violations = res.violations;
 	memcpy(o->counts, res.counts, sizeof(o->counts));
+	/* The file system's verdict and the file oracle's summary as the disk's checks
+	 * (the report reads them: docs/report.md). */
+	json_t *cd = json_pack("{s:s,s:s,s:i,s:i,s:b}", "fs", seen.fs, "tool", seen.tool, "rc",
+			       seen.fsck_rc, "raw_rc", seen.fsck_raw_rc, "mounted", seen.mounted);
+	char *cds = cd ? json_dumps(cd, JSON_COMPACT) : NULL;
+	store_check_insert(st, cycle_id, disk, "fs_check", !seen.mounted ? "unmountable" :
+			   seen.fsck_rc ? "errors" : "ok", cds);
+	free(cds);
+	json_decref(cd);
+	size_t lost = res.counts[FSV_FILE_LOST] + res.counts[FSV_FILE_DAMAGED] + res.counts[FSV_NAME_LOST];
+	cd = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "synced_names", (json_int_t)res.names, "syncs",
+		       (json_int_t)nacks, "files_seen", (json_int_t)seen.nfiles, "synced_file_lost",
+		       (json_int_t)res.counts[FSV_FILE_LOST], "synced_file_damaged",
+		       (json_int_t)res.counts[FSV_FILE_DAMAGED], "name_lost",
+		       (json_int_t)res.counts[FSV_NAME_LOST]);
+	cds = cd ? json_dumps(cd, JSON_COMPACT) : NULL;
+	store_check_insert(st, cycle_id, disk, "file_oracle", lost ? "lost" : "ok", cds);
+	free(cds);
+	json_decref(cd);
 	/* One finding row per file (block -1: not a block), named by its class. */
 	for (size_t i = 0; i < res.nfindings; i++) {
 		const struct fsv_finding *x = &res.findings[i];

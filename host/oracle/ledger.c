@@ -446,8 +446,9 @@ static void stats_cycle(struct ledger *l, uint32_t cycle)
 }
 
 /* A files workload acknowledgement (version 3): stored as it came; the file oracle
- * (fsverify.c) replays them. It counts as an acknowledgement in the statistics, so
- * the host's phase-timed cuts see a files workload progress. */
+ * (fsverify.c) replays them. It counts as an acknowledgement and, being a completed
+ * sync, as a flush in the statistics, so the host's phase-timed cuts ("after every
+ * disk's k-th flush") see a files workload progress too. */
 static int handle_filesync(struct ledger *l, struct conn *c, const unsigned char *b, uint32_t n,
 			   int64_t now, struct reject *rj)
 {
@@ -479,8 +480,11 @@ static int handle_filesync(struct ledger *l, struct conn *c, const unsigned char
 	l->stats.acks++;
 	stats_cycle(l, c->cycle);
 	l->stats.acked_disks |= 1ull << (c->disk & 63);
-	if (c->disk < LEDGER_STAT_DISKS)
+	l->stats.flushes++;
+	if (c->disk < LEDGER_STAT_DISKS) {
 		l->stats.disk_acks[c->disk]++;
+		l->stats.disk_flushes[c->disk]++;
+	}
 	c->acks++;
 	return step(l, st);
 }

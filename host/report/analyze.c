@@ -82,6 +82,17 @@ static int cell_fields(struct rpt_cell *c, const struct rpt_campaign *cp, const 
 	snprintf(wl, sizeof(wl), "%s bs=%s qd=%" PRId64 " span=%s%s", jstr(w, "pattern", "?"), bs,
 		 jint(w, "queue_depth"), sp, jbool(w, "direct") ? "" : " buffered");
 	const char *ctl = jstr(d, "control", "none");
+	/* A files workload disk: its file system and mount options are part of what it
+	 * is, and its workload is the files workload (the [workload] keys do not apply). */
+	const char *fs = jstr(d, "fs", "none");
+	if (strcmp(fs, "none")) {
+		const char *mo = jstr(d, "mount_options", "");
+		size_t kl = strlen(kind);
+		snprintf(kind + kl, sizeof(kind) - kl, " fs=%s%s%s", fs, *mo ? " mount=" : "", mo);
+		snprintf(wl, sizeof(wl), "%s", jstr(d, "workload", "files"));
+		snprintf(fl, sizeof(fl), "sync");
+	}
+	c->fs = xstrdup(fs);
 
 	c->control = !strcmp(ctl, "lying") ? RPT_CTL_LYING : !strcmp(ctl, "safe") ? RPT_CTL_SAFE :
 		     !strcmp(ctl, "forgetful") ? RPT_CTL_FORGETFUL : RPT_CTL_NONE;
@@ -98,7 +109,7 @@ static int cell_fields(struct rpt_cell *c, const struct rpt_campaign *cp, const 
 		     c->node, c->disk, c->disk_kind, ctl, c->cache, c->workload, c->flush) < 0)
 		c->key = NULL;
 	return c->bench && c->cut && c->node && c->disk && c->disk_kind && c->format && c->cache &&
-	       c->workload && c->flush && c->key ? 0 : -ENOMEM;
+	       c->workload && c->flush && c->key && c->fs ? 0 : -ENOMEM;
 }
 
 static size_t find_or_add_cell(struct report *r, size_t *cap, const struct rpt_campaign *cp,
@@ -111,7 +122,7 @@ static size_t find_or_add_cell(struct report *r, size_t *cap, const struct rpt_c
 	for (size_t i = 0; i < r->n_cells; i++) {
 		if (!strcmp(r->cells[i].key, tmp.key)) {
 			free(tmp.key); free(tmp.bench); free(tmp.cut); free(tmp.node);
-			free(tmp.disk); free(tmp.disk_kind); free(tmp.format); free(tmp.cache);
+			free(tmp.disk); free(tmp.disk_kind); free(tmp.format); free(tmp.cache); free(tmp.fs);
 			free(tmp.workload); free(tmp.flush);
 			return i;
 		}
@@ -129,6 +140,7 @@ static size_t find_or_add_cell(struct report *r, size_t *cap, const struct rpt_c
 nomem:
 	free(tmp.key); free(tmp.bench); free(tmp.cut); free(tmp.node); free(tmp.disk);
 	free(tmp.disk_kind); free(tmp.format); free(tmp.cache); free(tmp.workload); free(tmp.flush);
+	free(tmp.fs);
 	return SIZE_MAX;
 }
 
@@ -275,6 +287,17 @@ int report_analyze(struct report *r)
 			c->tax_cycles[RPT_X_ANOMALY]++;
 			example(c, RPT_X_ANOMALY, i);
 		}
+		for (int k = 0; k < RPT_X_NFS; k++) {
+			if (!u->files[k])
+				continue;
+			c->tax_blocks[RPT_X_FS_CHECK + k] += u->files[k];
+			c->tax_cycles[RPT_X_FS_CHECK + k]++;
+			example(c, RPT_X_FS_CHECK + k, i);
+		}
+		if (u->files[0] || u->files[1])
+			c->fs_check_cycles++;
+		if (u->files[2] || u->files[3] || u->files[4])
+			c->synced_lost_cycles++;
 		if (u->gaps) {
 			c->tax_blocks[RPT_X_GAPS] += u->gaps;
 			c->tax_cycles[RPT_X_GAPS]++;

@@ -89,8 +89,13 @@ int rpt_render_md(const struct report *r, FILE *f)
 		md(f, c->disk);
 		fputs(", ", f);
 		md(f, c->disk_kind);
-		fprintf(f, ", cache=%s, %s cut\n\n| class | blocks | cycles | examples |\n|---|---:|---:|---|\n",
-			c->cache, c->cut);
+		fprintf(f, ", cache=%s, %s cut\n\n", c->cache, c->cut);
+		if (strcmp(c->fs, "none"))
+			fprintf(f, "File system %s: synced files or names lost in %" PRIu64 " of %" PRIu64
+				" verified cycles; its own check (after the journal replay) found errors "
+				"or could not mount it in %" PRIu64 " (file classes count files).\n\n",
+				c->fs, c->synced_lost_cycles, c->verified, c->fs_check_cycles);
+		fputs("| class | blocks | cycles | examples |\n|---|---:|---:|---|\n", f);
 		for (int t2 = 0; t2 < RPT_NTAX; t2++) {
 			if (!c->tax_cycles[t2])
 				continue;
