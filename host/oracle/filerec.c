@@ -77,3 +77,13 @@ enum frec_kind frec_decode(const void *buf, uint64_t seed, uint64_t campaign, ui
 	frec_encode(want, id, seed);
 	return memcmp(want, p, FREC_CHUNK) ? FREC_GARBAGE : FREC_RECORD;
 }
+
+void frec_sql_payload(unsigned char *buf, size_t n, uint64_t seed, uint64_t txid)
+{
+	uint64_t x = seed ^ txid * 0xd6e8feb86659fd93ull ^ 0x73716c697465ull;
+	for (size_t i = 0; i < n; i += 8) {
+		uint64_t v = rec_splitmix64(&x);
+		for (size_t k = 0; k < 8 && i + k < n; k++)
+			buf[i + k] = (unsigned char)(v >> 8 * k);
+	}
+}

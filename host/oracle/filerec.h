@@ -34,7 +34,8 @@ enum frec_kind { FREC_RECORD, FREC_ZERO, FREC_GARBAGE, FREC_FOREIGN };
 	X(FS_OP_APPEND, 2, "append")		/* chunks added at the end, file synced */ \
 	X(FS_OP_OVERWRITE, 3, "overwrite")	/* chunks rewritten in place, file synced */ \
 	X(FS_OP_PREPARE, 4, "prepare")		/* a temporary file written and synced, name not */ \
-	X(FS_OP_RENAME, 5, "rename")		/* the temporary file renamed, directory synced */
+	X(FS_OP_RENAME, 5, "rename")		/* the temporary file renamed, directory synced */ \
+	X(FS_OP_COMMIT, 6, "commit")		/* sqlite workload: COMMIT returned */
 enum fs_op {
 #define X(e, v, s) e = v,
 	FS_OPS(X)
@@ -46,13 +47,21 @@ const char *fs_op_name(unsigned op);
 #define FS_SYNCS(X) \
 	X(FS_SYNC_FSYNC, 1, "fsync") \
 	X(FS_SYNC_FDATASYNC, 2, "fdatasync") \
-	X(FS_SYNC_OSYNC, 3, "osync")
+	X(FS_SYNC_OSYNC, 3, "osync") \
+	X(FS_SYNC_SQLITE_FULL, 4, "sqlite-full")	/* PRAGMA synchronous=FULL */ \
+	X(FS_SYNC_SQLITE_NORMAL, 5, "sqlite-normal")	/* PRAGMA synchronous=NORMAL */
 enum fs_sync {
 #define X(e, v, s) e = v,
 	FS_SYNCS(X)
 #undef X
 };
 const char *fs_sync_name(unsigned s);
+
+/* sqlite workload: the journal mode of a commit (FILESYNC "offset"). */
+enum fs_journal { FS_JOURNAL_WAL = 1, FS_JOURNAL_DELETE = 2 };
+
+/* The payload of transaction txid's row: n bytes derived from the seed. */
+void frec_sql_payload(unsigned char *buf, size_t n, uint64_t seed, uint64_t txid);
 
 void frec_encode(void *buf, const struct frec_id *id, uint64_t seed);
 /* Decode one chunk; campaign, cycle and disk other than expected ones are FOREIGN. */

@@ -93,6 +93,10 @@ static struct dname *name_get(struct ctx *x, const char *name)
 
 static int apply(struct ctx *x, const struct fsv_ack *a)
 {
+	if (a->op == FS_OP_COMMIT) {
+		x->res->commits++;
+		return 0;	/* check_sql() */
+	}
 	struct fstate *f = file_get(x, a->file);
 	if (!f)
 		return -ENOMEM;
@@ -156,7 +160,8 @@ static int add(struct ctx *x, enum fsv_class cls, const char *name, uint64_t seq
 	vsnprintf(n->detail, sizeof(n->detail), fmt, ap);
 	va_end(ap);
 	r->counts[cls]++;
-	r->violations++;
+	if (cls != FSV_COMMIT_LOST_ALLOWED)
+		r->violations++;
 	return 0;
 }
 
@@ -269,6 +274,61 @@ static int check_name(struct ctx *x, const struct fsv_seen *s, const struct dnam
 	return check_content(x, d, st, f);
 }
 
+static bool sql_has(const struct fsv_sql *q, uint64_t id)
+{
+	for (size_t i = 0; i < q->nids; i++)
+		if (id >= q->ids[i][0] && id <= q->ids[i][1])
+			return true;
+	return false;
+}
+
+/* The sqlite workload: the database must open and pass integrity_check, and every
+ * acknowledged commit must be there, except the last ones under WAL with
+ * synchronous=NORMAL, which SQLite documents may roll back after a power loss ("A
+ * transaction committed in WAL mode with synchronous=NORMAL might roll back following a
+ * power loss or system crash"): allowed when what is lost is a suffix of the commits,
+ * never a hole. */
+static int check_sql(struct ctx *x, const struct fsv_ack *acks, size_t nacks, const struct fsv_sql *q)
+{
+	uint64_t max_present = 0, lost = 0, first_lost = 0, min_lost = UINT64_MAX;
+	bool wal_normal = false;
+	int rc;
+
+	if (!q->opened)
+		return add(x, FSV_DB_CORRUPT, "", 0, "cannot be opened: %s", q->integrity);
+	if (strcmp(q->integrity, "ok") &&
+	    (rc = add(x, FSV_DB_CORRUPT, "", 0, "integrity_check: %s", q->integrity)))
+		return rc;
+	if (q->bad_rows && (rc = add(x, FSV_DB_CORRUPT, "", 0, "%llu rows do not match their id",
+				     (unsigned long long)q->bad_rows)))
+		return rc;
+	for (size_t i = 0; i < q->nids; i++)
+		if (q->ids[i][1] > max_present)
+			max_present = q->ids[i][1];
+	for (size_t i = 0; i < nacks; i++) {
+		const struct fsv_ack *a = &acks[i];
+		if (a->op != FS_OP_COMMIT)
+			continue;
+		wal_normal = a->offset == FS_JOURNAL_WAL && a->sync == FS_SYNC_SQLITE_NORMAL;
+		if (sql_has(q, a->seq))
+			continue;
+		if (!lost++)
+			first_lost = a->seq;
+		if (a->seq < min_lost)
+			min_lost = a->seq;
+	}
+	if (!lost)
+		return 0;
+	if (wal_normal && min_lost > max_present)
+		return add(x, FSV_COMMIT_LOST_ALLOWED, "", first_lost,
+			   "the last %llu acknowledged commits rolled back (WAL, synchronous=NORMAL)",
+			   (unsigned long long)lost);
+	return add(x, FSV_COMMIT_LOST, "", first_lost,
+		   "%llu acknowledged commits missing, the first transaction %llu%s",
+		   (unsigned long long)lost, (unsigned long long)first_lost,
+		   wal_normal ? " (a hole: not the rollback WAL with synchronous=NORMAL allows)" : "");
+}
+
 int fsv_classify(const struct fsv_ack *acks, size_t nacks, const struct fsv_seen *seen,
 		 struct fsv_result *res)
 {
@@ -292,6 +352,8 @@ int fsv_classify(const struct fsv_ack *acks, size_t nacks, const struct fsv_seen
 		rc = add(&x, FSV_UNMOUNTABLE, "", 0, "%s could not be mounted", seen->fs);
 	for (size_t i = 0; i < x.nnames && !rc && seen->mounted; i++)
 		rc = check_name(&x, seen, &x.names[i]);
+	if (!rc && seen->mounted && seen->sql.present)
+		rc = check_sql(&x, sorted, nacks, &seen->sql);
 	for (size_t i = 0; i < x.nfiles; i++)
 		free(x.files[i].chunk_seq);
 	free(x.files);
@@ -402,6 +464,32 @@ int fsv_parse_report(FILE *f, const char *what, struct fsv_seen *seen)
 				if (rc == -EINVAL)
 					rc = bad_line(what, lineno, "bad file line (name, length, digest, runs)");
 			}
+		} else if (!strcmp(type, "sqlcheck")) {
+			json_t *ids = json_object_get(o, "ids"), *r;
+			const char *integ = json_string_value(json_object_get(o, "integrity"));
+			size_t k;
+			if (!json_is_boolean(json_object_get(o, "opened")) || !integ || !json_is_array(ids)) {
+				rc = bad_line(what, lineno, "bad sqlcheck line (opened, integrity, ids)");
+			} else {
+				struct fsv_sql *q = &seen->sql;
+				q->present = true;
+				q->opened = json_is_true(json_object_get(o, "opened"));
+				snprintf(q->integrity, sizeof(q->integrity), "%s", integ);
+				q->bad_rows = (uint64_t)json_integer_value(json_object_get(o, "bad_rows"));
+				q->nids = json_array_size(ids);
+				if (q->nids && !(q->ids = calloc(q->nids, sizeof(*q->ids))))
+					rc = -ENOMEM;
+				json_array_foreach(ids, k, r) {
+					if (rc)
+						break;
+					if (!json_is_integer(json_array_get(r, 0)) || !json_is_integer(json_array_get(r, 1)))
+						rc = bad_line(what, lineno, "bad sqlcheck id run");
+					else {
+						q->ids[k][0] = (uint64_t)json_integer_value(json_array_get(r, 0));
+						q->ids[k][1] = (uint64_t)json_integer_value(json_array_get(r, 1));
+					}
+				}
+			}
 		} else if (!strcmp(type, "end")) {
 			end = true;
 		} else {
@@ -424,6 +512,9 @@ void fsv_seen_free(struct fsv_seen *seen)
 	free(seen->files);
 	seen->files = NULL;
 	seen->nfiles = 0;
+	free(seen->sql.ids);
+	seen->sql.ids = NULL;
+	seen->sql.nids = 0;
 }
 
 /* --- the ledger --------------------------------------------------------------------- */

@@ -49,6 +49,16 @@ struct fsv_file {
 	size_t nruns;
 };
 
+/* What the sqlite check found (a "sqlcheck" report). */
+struct fsv_sql {
+	bool present;			/* the report was a sqlcheck */
+	bool opened;			/* the database could be opened */
+	char integrity[160];		/* PRAGMA integrity_check's first line ("ok") */
+	uint64_t (*ids)[2];		/* transaction ids present, as [first, last] runs */
+	size_t nids;
+	uint64_t bad_rows;		/* rows whose payload does not match its id */
+};
+
 /* What the guest's check found. */
 struct fsv_seen {
 	char fs[16];			/* ext4, xfs */
@@ -58,6 +68,7 @@ struct fsv_seen {
 	bool mounted;
 	struct fsv_file *files;
 	size_t nfiles;
+	struct fsv_sql sql;
 };
 
 #define FSV_CLASSES(X) \
@@ -65,7 +76,10 @@ struct fsv_seen {
 	X(FSV_UNMOUNTABLE, "fs_unmountable")		/* it could not be mounted */ \
 	X(FSV_FILE_LOST, "synced_file_lost")		/* a synced, durably named file is gone */ \
 	X(FSV_FILE_DAMAGED, "synced_file_damaged")	/* present, but synced content is not */ \
-	X(FSV_NAME_LOST, "name_lost")			/* a name made durable by a directory sync is gone, the content is elsewhere */
+	X(FSV_NAME_LOST, "name_lost")			/* a name made durable by a directory sync is gone, the content is elsewhere */ \
+	X(FSV_COMMIT_LOST, "commit_lost")		/* sqlite: an acknowledged commit is missing */ \
+	X(FSV_DB_CORRUPT, "database_corrupt")		/* sqlite: integrity_check failed, or it cannot be opened */ \
+	X(FSV_COMMIT_LOST_ALLOWED, "commit_lost_allowed")	/* WAL + synchronous=NORMAL: the last commits rolled back, as SQLite documents (not a violation) */
 enum fsv_class {
 #define X(e, s) e,
 	FSV_CLASSES(X)
@@ -83,6 +97,7 @@ struct fsv_finding {
 
 struct fsv_result {
 	size_t names;			/* durable names the acknowledgements promise */
+	size_t commits;			/* commits acknowledged (sqlite) */
 	size_t counts[FSV_NCLASSES];
 	size_t violations;		/* every finding is one */
 	struct fsv_finding *findings;

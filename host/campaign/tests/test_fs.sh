@@ -75,7 +75,7 @@ cell() {	# disk expression
 }
 [ "$(cell a-ext4 "json_extract(c.value, '\$.fs') || '/' || json_extract(c.value, '\$.workload_kind')
 	|| '/' || json_extract(c.value, '\$.synced_lost_cycles') || '/' ||
-	json_extract(c.value, '\$.fs_check_error_cycles') || '/' || json_extract(c.value, '\$.verified')")" = ext4/files/0/0/2 ] ||
+	json_extract(c.value, '\$.fs_check_error_cycles') || '/' || json_extract(c.value, '\$.verified_cycles')")" = ext4/files/0/0/2 ] ||
 	fail "report cell of a-ext4: $(cell a-ext4 c.value)"
 [ "$(cell b-ext4-nobarrier "json_extract(c.value, '\$.synced_lost_cycles') >= 1 AND
 	json_extract(c.value, '\$.taxonomy.synced_file_lost.cycles') + json_extract(c.value,

@@ -266,6 +266,63 @@ static void test_chunk_record(void **state)
 	assert_string_equal(fsv_class_name(FSV_NAME_LOST), "name_lost");
 }
 
+
+/* sqlite: commits 1..5 acknowledged in the given mode; the database holds ids. */
+static void sql_case(unsigned journal, unsigned sync, uint64_t (*ids)[2], size_t nids,
+		     const char *integrity, int want, size_t violations)
+{
+	struct fsv_ack a[5];
+	for (int i = 0; i < 5; i++)
+		a[i] = (struct fsv_ack){ .seq = (uint64_t)i + 1, .op = FS_OP_COMMIT, .sync = sync,
+					 .offset = journal, .name = "db" };
+	struct fsv_seen s = seen(NULL, 0);
+	s.sql = (struct fsv_sql){ .present = true, .opened = strcmp(integrity, "unopenable") != 0,
+				  .ids = ids, .nids = nids };
+	snprintf(s.sql.integrity, sizeof(s.sql.integrity), "%s", integrity);
+	struct fsv_result r;
+	assert_int_equal(fsv_classify(a, 5, &s, &r), 0);
+	assert_int_equal(r.commits, 5);
+	if (want < 0) {
+		assert_int_equal(r.nfindings, 0);
+	} else {
+		assert_int_equal(r.nfindings, 1);
+		assert_int_equal(r.findings[0].cls, want);
+	}
+	assert_int_equal(r.violations, violations);
+	fsv_result_free(&r);
+}
+
+static void test_sql(void **state)
+{
+	uint64_t all[][2] = { { 1, 7 } }, prefix[][2] = { { 1, 3 } }, hole[][2] = { { 1, 2 }, { 4, 5 } };
+	/* every commit there (and two in flight): ok in every mode */
+	sql_case(FS_JOURNAL_WAL, FS_SYNC_SQLITE_FULL, all, 1, "ok", -1, 0);
+	sql_case(FS_JOURNAL_DELETE, FS_SYNC_SQLITE_NORMAL, all, 1, "ok", -1, 0);
+	/* the last two rolled back: allowed only for WAL with synchronous=NORMAL */
+	sql_case(FS_JOURNAL_WAL, FS_SYNC_SQLITE_NORMAL, prefix, 1, "ok", FSV_COMMIT_LOST_ALLOWED, 0);
+	sql_case(FS_JOURNAL_WAL, FS_SYNC_SQLITE_FULL, prefix, 1, "ok", FSV_COMMIT_LOST, 1);
+	sql_case(FS_JOURNAL_DELETE, FS_SYNC_SQLITE_NORMAL, prefix, 1, "ok", FSV_COMMIT_LOST, 1);
+	/* a hole is never the documented rollback */
+	sql_case(FS_JOURNAL_WAL, FS_SYNC_SQLITE_NORMAL, hole, 2, "ok", FSV_COMMIT_LOST, 1);
+	/* corrupt, or not even openable */
+	sql_case(FS_JOURNAL_WAL, FS_SYNC_SQLITE_FULL, all, 1, "*** in database main *** Page 3 is never used",
+		 FSV_DB_CORRUPT, 1);
+	sql_case(FS_JOURNAL_WAL, FS_SYNC_SQLITE_FULL, NULL, 0, "unopenable", FSV_DB_CORRUPT, 1);
+
+	struct fsv_seen s;
+	assert_int_equal(parse("{\"type\":\"fscheck\",\"version\":1,\"fs\":\"ext4\",\"tool\":\"e2fsck\","
+			       "\"fsck_rc\":0,\"mounted\":true}\n{\"type\":\"sqlcheck\",\"opened\":true,"
+			       "\"integrity\":\"ok\",\"ids\":[[1,3],[5,9]],\"bad_rows\":0}\n"
+			       "{\"type\":\"end\",\"files\":0}\n", &s), 0);
+	assert_true(s.sql.present);
+	assert_int_equal(s.sql.nids, 2);
+	assert_int_equal(s.sql.ids[1][0], 5);
+	fsv_seen_free(&s);
+	assert_int_equal(parse("{\"type\":\"fscheck\",\"version\":1,\"fs\":\"ext4\",\"tool\":\"e2fsck\","
+			       "\"fsck_rc\":0,\"mounted\":true}\n{\"type\":\"sqlcheck\",\"opened\":true,"
+			       "\"integrity\":\"ok\",\"ids\":[[1]]}\n{\"type\":\"end\",\"files\":0}\n", &s), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -284,6 +341,7 @@ int main(void)
 		cmocka_unit_test(test_unknown_op),
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_chunk_record),
+		cmocka_unit_test(test_sql),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
