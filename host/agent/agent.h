@@ -40,6 +40,9 @@ struct agent_opts {
 	int sync;			/* enum fs_sync, 0: each operation picks one */
 	uint32_t files;			/* file names the workload uses */
 	uint32_t max_chunks;		/* largest file, in 512-byte chunks */
+	/* sqlite workload (sqlwl.c): enum fs_journal, enum fs_sync (sqlite ones) */
+	int sql_journal, sql_sync;
+	bool sqlite;			/* fscheck: the disk ran the sqlite workload */
 	/* fscheck: what the guest's file system check said (docs/oracle.md) */
 	const char *fs, *fsck_tool;
 	int fsck_rc, fsck_raw_rc;
@@ -173,6 +176,9 @@ void nbd_close_target(void);
  * sync; fscheck reads every file there back into an fscheck report (docs/oracle.md). */
 int files_write(const struct agent_opts *o);
 int files_check(const struct agent_opts *o);
+/* The sqlite workload (sqlwl.c) on the file system at o->target, and its check line. */
+int sql_write(const struct agent_opts *o);
+int sql_check(const struct agent_opts *o);
 
 /* Fill a buffer with consecutive baseline blocks [first, first+n) (generation 0). */
 void baseline_fill(const struct agent_opts *o, unsigned char *buf, uint64_t first, uint64_t n);

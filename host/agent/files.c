@@ -396,7 +396,9 @@ int files_check(const struct agent_opts *o)
 	       (unsigned long long)o->campaign, o->cycle, o->disk, o->fs ? o->fs : "none",
 	       o->fsck_tool ? o->fsck_tool : "none", o->fsck_rc, o->fsck_raw_rc,
 	       o->mounted ? "true" : "false");
-	if (o->mounted) {
+	if (o->mounted && o->sqlite) {
+		rc = sql_check(o);
+	} else if (o->mounted) {
 		DIR *d = opendir(o->target);
 		int dfd = d ? dirfd(d) : -1;
 		struct dirent *e;

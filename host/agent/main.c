@@ -43,6 +43,7 @@ static const char usage[] =
 "       powercut-agent check TARGET --campaign ID [options]\n"
 "       powercut-agent files DIR --campaign ID [options]\n"
 "       powercut-agent fscheck DIR --campaign ID [options]\n"
+"       powercut-agent sqlite DIR --campaign ID [options]\n"
 "\n"
 "TARGET is a file or block device"
 #ifdef PC_AGENT_NBD
@@ -82,8 +83,12 @@ static const char usage[] =
 "  --sync S             fsync | fdatasync | osync | mixed (mixed: each operation picks)\n"
 "  --files N            file names used (16)\n"
 "  --max-chunks N       largest file in 512-byte chunks (64)\n"
+"sqlite (transactions in DIR/pc.db, each acknowledged once COMMIT returned):\n"
+"  --sql-journal J      wal | delete (wal)\n"
+"  --sql-sync S         full | normal (full)\n"
 "fscheck (read every file in DIR back; what the guest's file system check said):\n"
 "  --fs NAME --fsck-tool NAME --fsck-rc N --fsck-raw-rc N --mounted 0|1\n"
+"  --sqlite             the disk ran the sqlite workload: check its database instead\n"
 "check:\n"
 "  --output FILE        write the JSON-lines report there (default: stdout)\n"
 "  --quiet              no progress messages\n"
@@ -95,7 +100,7 @@ static const char usage[] =
 enum { O_CAMPAIGN = 256, O_CYCLE, O_DISK, O_SEED, O_BS, O_SPAN, O_QD, O_PATTERN, O_HOT,
        O_FLUSH, O_FLUSH_N, O_FLUSH_MS, O_DIRECT, O_DURATION, O_WRITES, O_BASE, O_LEDGER,
        O_TOKEN, O_OUTPUT, O_QUIET, O_HELP, O_LQUEUE, O_SYNC, O_FILES, O_MAXCH, O_FS, O_FSCK_TOOL,
-       O_FSCK_RC, O_FSCK_RAW, O_MOUNTED };
+       O_FSCK_RC, O_FSCK_RAW, O_MOUNTED, O_SQL_JOURNAL, O_SQL_SYNC, O_SQLITE };
 
 static const struct option longopts[] = {
 	{ "campaign", 1, NULL, O_CAMPAIGN }, { "cycle", 1, NULL, O_CYCLE },
@@ -113,6 +118,8 @@ static const struct option longopts[] = {
 	{ "max-chunks", 1, NULL, O_MAXCH }, { "fs", 1, NULL, O_FS },
 	{ "fsck-tool", 1, NULL, O_FSCK_TOOL }, { "fsck-rc", 1, NULL, O_FSCK_RC },
 	{ "fsck-raw-rc", 1, NULL, O_FSCK_RAW }, { "mounted", 1, NULL, O_MOUNTED },
+	{ "sql-journal", 1, NULL, O_SQL_JOURNAL }, { "sql-sync", 1, NULL, O_SQL_SYNC },
+	{ "sqlite", 0, NULL, O_SQLITE },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -148,10 +155,11 @@ static int parse_opts(int argc, char **argv, struct agent_opts *o)
 	*o = (struct agent_opts){ .block_size = 4096, .queue_depth = 16, .hot_set_pct = 10,
 				  .flush_n = 64, .flush_ms = 100, .direct = true,
 				  .ledger_queue = 131072, .files = 16, .max_chunks = 64,
-				  .fsck_raw_rc = -1, .mounted = true };
+				  .fsck_raw_rc = -1, .mounted = true, .sql_journal = FS_JOURNAL_WAL,
+				  .sql_sync = FS_SYNC_SQLITE_FULL };
 	optind = 2;
 	while (!rc && (c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		const char *name = c >= O_CAMPAIGN && c <= O_MOUNTED ? longopts[c - O_CAMPAIGN].name : "?";
+		const char *name = c >= O_CAMPAIGN && c <= O_SQLITE ? longopts[c - O_CAMPAIGN].name : "?";
 		switch (c) {
 		case O_CAMPAIGN: rc = parse_u64(name, optarg, 0, UINT64_MAX, &o->campaign); have_campaign = true; break;
 		case O_CYCLE: rc = parse_u64(name, optarg, 0, UINT32_MAX, &v); o->cycle = (uint32_t)v; break;
@@ -229,6 +237,17 @@ static int parse_opts(int argc, char **argv, struct agent_opts *o)
 		case O_FSCK_RC: rc = parse_u64(name, optarg, 0, 255, &v); o->fsck_rc = (int)v; break;
 		case O_FSCK_RAW: rc = parse_u64(name, optarg, 0, 255, &v); o->fsck_raw_rc = (int)v; break;
 		case O_MOUNTED: rc = parse_u64(name, optarg, 0, 1, &v); o->mounted = v; break;
+		case O_SQL_JOURNAL:
+			if (!strcmp(optarg, "wal")) o->sql_journal = FS_JOURNAL_WAL;
+			else if (!strcmp(optarg, "delete")) o->sql_journal = FS_JOURNAL_DELETE;
+			else rc = bad_arg(name, optarg, "want wal or delete");
+			break;
+		case O_SQL_SYNC:
+			if (!strcmp(optarg, "full")) o->sql_sync = FS_SYNC_SQLITE_FULL;
+			else if (!strcmp(optarg, "normal")) o->sql_sync = FS_SYNC_SQLITE_NORMAL;
+			else rc = bad_arg(name, optarg, "want full or normal");
+			break;
+		case O_SQLITE: o->sqlite = true; break;
 		default: return -EINVAL;
 		}
 	}
@@ -473,7 +492,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (argc < 2 || (strcmp(argv[1], "write") && strcmp(argv[1], "check") &&
-			  strcmp(argv[1], "files") && strcmp(argv[1], "fscheck"))) {
+			  strcmp(argv[1], "files") && strcmp(argv[1], "fscheck") && strcmp(argv[1], "sqlite"))) {
 		if (argc >= 2)
 			agent_log("unknown command '%s'", argv[1]);
 		fputs(usage, stderr);
@@ -487,8 +506,8 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	int rc;
-	if (!strcmp(argv[1], "files")) {
-		rc = files_write(&o);
+	if (!strcmp(argv[1], "files") || !strcmp(argv[1], "sqlite")) {
+		rc = !strcmp(argv[1], "files") ? files_write(&o) : sql_write(&o);
 		return rc == -EPROTO ? 3 : rc ? 1 : 0;
 	}
 	if (!strcmp(argv[1], "fscheck"))

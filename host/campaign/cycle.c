@@ -333,7 +333,8 @@ static int64_t cycle_explore(struct cyc *c, const struct bench_config *cfg)
 /* Per disk: metadata checks into checks, classification into findings. */
 struct disk_outcome {
 	struct oracle_verify_result v;
-	bool fs;			/* a files workload disk: fsv holds its outcome */
+	bool fs;			/* a files or sqlite workload disk: fsv holds its outcome */
+	const char *kind;		/* its workload (config_workload_name) */
 	struct camp_fs_outcome fsv;
 	bool verified;
 	bool metadata_failure;
@@ -378,6 +379,7 @@ static int record_disk(struct cyc *c, const struct cfg_disk *cd, const struct no
 			return rc;
 		}
 		o->fs = o->verified = true;
+		o->kind = config_workload_name(cd->workload);
 		o->v.cycle.violations = o->fsv.violations;
 		if (o->v.cycle.violations) {
 			char dv[96];
@@ -453,7 +455,7 @@ static json_t *disk_json(const struct node_disk_result *r, const struct disk_out
 	json_t *j = json_pack("{s:s,s:i,s:O,s:b,s:b}", "disk", r->disk, "id", (int)r->id,
 			      "checks", r->checks ? r->checks : json_null(), "verified",
 			      o->verified, "metadata_failure", o->metadata_failure);
-	json_object_set_new(j, "workload_kind", json_string(o->fs ? "files" : "blocks"));
+	json_object_set_new(j, "workload_kind", json_string(o->fs ? o->kind : "blocks"));
 	if (o->verified && o->fs) {
 		json_t *fj = camp_fs_json(&o->fsv);
 		json_object_update(j, fj);

@@ -47,6 +47,7 @@ int camp_fs_record(struct store *st, int64_t cycle_id, uint64_t campaign, uint32
 	o->mounted = seen.mounted;
 	o->files_seen = seen.nfiles;
 	o->names = res.names;
+	o->commits = res.commits;
 	o->violations = res.violations;
 	memcpy(o->counts, res.counts, sizeof(o->counts));
 	/* The file system's verdict and the file oracle's summary as the disk's checks
@@ -58,8 +59,11 @@ int camp_fs_record(struct store *st, int64_t cycle_id, uint64_t campaign, uint32
 			   seen.fsck_rc ? "errors" : "ok", cds);
 	free(cds);
 	json_decref(cd);
-	size_t lost = res.counts[FSV_FILE_LOST] + res.counts[FSV_FILE_DAMAGED] + res.counts[FSV_NAME_LOST];
-	cd = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "synced_names", (json_int_t)res.names, "syncs",
+	size_t lost = res.counts[FSV_FILE_LOST] + res.counts[FSV_FILE_DAMAGED] + res.counts[FSV_NAME_LOST] +
+		      res.counts[FSV_COMMIT_LOST] + res.counts[FSV_DB_CORRUPT];
+	cd = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "synced_names", (json_int_t)res.names,
+		       "commits", (json_int_t)res.commits, "commit_lost", (json_int_t)res.counts[FSV_COMMIT_LOST],
+		       "database_corrupt", (json_int_t)res.counts[FSV_DB_CORRUPT], "syncs",
 		       (json_int_t)nacks, "files_seen", (json_int_t)seen.nfiles, "synced_file_lost",
 		       (json_int_t)res.counts[FSV_FILE_LOST], "synced_file_damaged",
 		       (json_int_t)res.counts[FSV_FILE_DAMAGED], "name_lost",
@@ -78,9 +82,9 @@ int camp_fs_record(struct store *st, int64_t cycle_id, uint64_t campaign, uint32
 		free(ds);
 		json_decref(d);
 	}
-	pc_info(LOG_CHECK, "disk '%s': %s check by %s %s (exit status %d), %zu synced names, %zu lost or damaged",
-		disk, seen.fs, seen.tool, seen.fsck_rc ? "found errors" : "clean", seen.fsck_rc,
-		res.names, res.violations - (res.counts[FSV_FSCK_ERRORS] + res.counts[FSV_UNMOUNTABLE]));
+	pc_info(LOG_CHECK, "disk '%s': %s check by %s %s (exit status %d), %zu synced names, %zu commits, "
+		"%zu lost, damaged or corrupt", disk, seen.fs, seen.tool, seen.fsck_rc ? "found errors" : "clean",
+		seen.fsck_rc, res.names, res.commits, lost);
 	fsv_result_free(&res);
 	fsv_seen_free(&seen);
 	return 0;
@@ -91,11 +95,12 @@ json_t *camp_fs_json(const struct camp_fs_outcome *o)
 	json_t *cls = json_object();
 	for (int k = 0; k < FSV_NCLASSES; k++)
 		json_object_set_new(cls, fsv_class_name(k), json_integer((json_int_t)o->counts[k]));
-	return json_pack("{s:s,s:{s:s,s:i,s:i,s:b},s:I,s:I,s:I,s:I,s:o,s:b}", "fs", o->fs,
+	return json_pack("{s:s,s:{s:s,s:i,s:i,s:b},s:I,s:I,s:I,s:I,s:I,s:o,s:b}", "fs", o->fs,
 			 "fs_check", "tool", o->tool, "rc", o->fsck_rc, "raw_rc", o->fsck_raw_rc,
 			 "mounted", o->mounted, "synced_names", (json_int_t)o->names,
+			 "commits", (json_int_t)o->commits,
 			 "syncs", (json_int_t)o->syncs, "files_seen", (json_int_t)o->files_seen,
 			 "violations", (json_int_t)o->violations, "file_classes", cls,
 			 "synced_lost", o->counts[FSV_FILE_LOST] + o->counts[FSV_FILE_DAMAGED] +
-			 o->counts[FSV_NAME_LOST] > 0);
+			 o->counts[FSV_NAME_LOST] + o->counts[FSV_COMMIT_LOST] > 0);
 }

@@ -16,7 +16,7 @@ struct camp_fs_outcome {
 	char fs[16], tool[16];
 	int fsck_rc, fsck_raw_rc;
 	bool mounted;
-	size_t files_seen, names, syncs, violations;
+	size_t files_seen, names, commits, syncs, violations;
 	size_t counts[FSV_NCLASSES];
 };
 

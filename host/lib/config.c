@@ -34,14 +34,24 @@ const char *config_control_name(int control)
 }
 
 static const char *const filesystems[] = { "none", "ext4", "xfs", NULL };
-static const char *const disk_workloads[] = { "blocks", "files", NULL };
+static const char *const disk_workloads[] = { "blocks", "files", "sqlite", NULL };
+static const char *const sql_journals[] = { "wal", "delete", NULL };
+static const char *const sql_syncs[] = { "full", "normal", NULL };
+const char *config_sql_journal_name(int j)
+{
+	return j >= SQL_JOURNAL_WAL && j <= SQL_JOURNAL_DELETE ? sql_journals[j] : "?";
+}
+const char *config_sql_sync_name(int s)
+{
+	return s >= SQL_SYNC_FULL && s <= SQL_SYNC_NORMAL ? sql_syncs[s] : "?";
+}
 const char *config_fs_name(int fs)
 {
 	return fs >= DISK_FS_NONE && fs <= DISK_FS_XFS ? filesystems[fs] : "?";
 }
 const char *config_workload_name(int workload)
 {
-	return workload >= DISK_WL_BLOCKS && workload <= DISK_WL_FILES ? disk_workloads[workload] : "?";
+	return workload >= DISK_WL_BLOCKS && workload <= DISK_WL_SQLITE ? disk_workloads[workload] : "?";
 }
 
 static const char *const patterns[] = { "random", "sequential", "hotset", "alloc", NULL };
@@ -235,7 +245,13 @@ static const struct opt_def disk_opts[] = {
 	{ "workload", OPT_ENUM, OFF(cfg_disk, workload), "blocks", NOLIMIT, disk_workloads,
 	  "What runs on the disk: blocks (the verifying block writer of [workload]) or "
 	  "files (create, append, overwrite and rename files with fsync, fdatasync or "
-	  "O_SYNC on the file system of fs; docs/oracle.md, \"File systems\").", 0 },
+	  "O_SYNC on the file system of fs; docs/oracle.md, \"File systems\") or sqlite "
+	  "(transactions in a SQLite database on that file system).", 0 },
+	{ "sqlite_journal", OPT_ENUM, OFF(cfg_disk, sqlite_journal), "wal", NOLIMIT, sql_journals,
+	  "workload=sqlite: PRAGMA journal_mode, wal or delete.", 0 },
+	{ "sqlite_synchronous", OPT_ENUM, OFF(cfg_disk, sqlite_synchronous), "full", NOLIMIT, sql_syncs,
+	  "workload=sqlite: PRAGMA synchronous, full or normal (with wal, SQLite documents "
+	  "that the last commits may roll back after a power loss: not a violation).", 0 },
 	{ 0 }
 };
 
@@ -720,11 +736,12 @@ static void validate(struct parse_ctx *p)
 	for (size_t i = 0; i < cfg->n_disks; i++) {
 		const struct cfg_disk *d = cfg->disks[i];
 		struct cfg_inst *di = inst_find(cfg, &sec_disk, d->name);
-		if (d->workload == DISK_WL_FILES && d->fs == DISK_FS_NONE)
-			add_err(p, "%s:%d: workload=files needs a file system (fs=ext4 or fs=xfs) in "
-				"[disk %s]", p->file, line_of(di, "workload"), d->name);
+		if (d->workload != DISK_WL_BLOCKS && d->fs == DISK_FS_NONE)
+			add_err(p, "%s:%d: workload=%s needs a file system (fs=ext4 or fs=xfs) in "
+				"[disk %s]", p->file, line_of(di, "workload"),
+				config_workload_name(d->workload), d->name);
 		if (d->fs != DISK_FS_NONE && d->workload == DISK_WL_BLOCKS)
-			add_err(p, "%s:%d: fs=%s needs workload=files in [disk %s] (the block "
+			add_err(p, "%s:%d: fs=%s needs workload=files or sqlite in [disk %s] (the block "
 				"writer would overwrite the file system)", p->file, line_of(di, "fs"),
 				config_fs_name(d->fs), d->name);
 		if (d->fs != DISK_FS_NONE && (cfg->node->host || cfg->node->tier != NODE_TIER_FULL))

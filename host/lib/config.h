@@ -40,7 +40,9 @@ enum disk_prealloc { PREALLOC_OFF, PREALLOC_METADATA, PREALLOC_FALLOC, PREALLOC_
 enum disk_control { CONTROL_NONE, CONTROL_LYING, CONTROL_SAFE, CONTROL_FORGETFUL };
 /* issue 18: a file system made by the guest on the disk, and what runs on it. */
 enum disk_fs { DISK_FS_NONE, DISK_FS_EXT4, DISK_FS_XFS };
-enum disk_workload { DISK_WL_BLOCKS, DISK_WL_FILES };
+enum disk_workload { DISK_WL_BLOCKS, DISK_WL_FILES, DISK_WL_SQLITE };
+enum disk_sql_journal { SQL_JOURNAL_WAL, SQL_JOURNAL_DELETE };
+enum disk_sql_sync { SQL_SYNC_FULL, SQL_SYNC_NORMAL };
 enum wl_pattern { PATTERN_RANDOM, PATTERN_SEQUENTIAL, PATTERN_HOTSET, PATTERN_ALLOC };
 enum wl_flush { FLUSH_NEVER, FLUSH_EVERY_N, FLUSH_EVERY_MS, FLUSH_ALWAYS, FLUSH_FUA };
 enum cut_kind { CUT_POWER, CUT_KILL };
@@ -118,9 +120,13 @@ struct cfg_disk {
 	int fs;			/* enum disk_fs */
 	char *mount_options;	/* the guest's mount -o ("" none) */
 	int workload;		/* enum disk_workload */
+	int sqlite_journal;	/* enum disk_sql_journal */
+	int sqlite_synchronous;	/* enum disk_sql_sync */
 };
 const char *config_fs_name(int fs);
 const char *config_workload_name(int workload);
+const char *config_sql_journal_name(int j);
+const char *config_sql_sync_name(int s);
 
 struct cfg_workload {
 	uint64_t block_size;

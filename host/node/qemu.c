@@ -757,6 +757,11 @@ static int boot(struct node *n, const struct node_job *job, bool check)
 		off += (size_t)snprintf(append + off, sizeof(append) - off,
 			" powercut.fs_%u=%s powercut.wl_%u=%s", q->d[i].id, config_fs_name(d->fs),
 			q->d[i].id, config_workload_name(d->workload));
+		if (d->workload == DISK_WL_SQLITE && off < sizeof(append))
+			off += (size_t)snprintf(append + off, sizeof(append) - off,
+				" powercut.sqj_%u=%s powercut.sqs_%u=%s", q->d[i].id,
+				config_sql_journal_name(d->sqlite_journal), q->d[i].id,
+				config_sql_sync_name(d->sqlite_synchronous));
 		if (d->mount_options && d->mount_options[0] && off < sizeof(append))
 			off += (size_t)snprintf(append + off, sizeof(append) - off,
 				" powercut.mnt_%u=%s", q->d[i].id, d->mount_options);

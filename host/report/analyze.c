@@ -296,8 +296,12 @@ int report_analyze(struct report *r)
 		}
 		if (u->files[0] || u->files[1])
 			c->fs_check_cycles++;
-		if (u->files[2] || u->files[3] || u->files[4])
+		if (u->files[2] || u->files[3] || u->files[4] || u->files[5])
 			c->synced_lost_cycles++;
+		if (u->files[6])
+			c->db_corrupt_cycles++;
+		if (u->files[7])
+			c->allowed_rollback_cycles++;
 		if (u->gaps) {
 			c->tax_blocks[RPT_X_GAPS] += u->gaps;
 			c->tax_cycles[RPT_X_GAPS]++;

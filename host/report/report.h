@@ -39,8 +39,8 @@ enum { RPT_X_META_FAIL = RPT_NCLS, RPT_X_META_REPAIRED, RPT_X_ANOMALY, RPT_X_GAP
        RPT_X_NOT_VERIFIED,
        /* the file oracle (docs/oracle.md, "File systems"), in fsverify.h's order */
        RPT_X_FS_CHECK, RPT_X_FS_UNMOUNTABLE, RPT_X_FILE_LOST, RPT_X_FILE_DAMAGED,
-       RPT_X_NAME_LOST, RPT_NTAX };
-#define RPT_X_NFS 5
+       RPT_X_NAME_LOST, RPT_X_COMMIT_LOST, RPT_X_DB_CORRUPT, RPT_X_COMMIT_ALLOWED, RPT_NTAX };
+#define RPT_X_NFS 8
 extern const char *const rpt_tax_names[RPT_NTAX];
 
 /* Forgetful (the disk model forgets durable data at a power cut) must be caught in
@@ -130,7 +130,7 @@ struct rpt_cell {
 	 * found errors (or it could not be mounted) and where a synced file or name was
 	 * lost or damaged */
 	char *fs;			/* "none" for the block workload */
-	uint64_t fs_check_cycles, synced_lost_cycles;
+	uint64_t fs_check_cycles, synced_lost_cycles, db_corrupt_cycles, allowed_rollback_cycles;
 };
 
 struct report_options {

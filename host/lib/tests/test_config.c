@@ -332,6 +332,9 @@ static void test_fs_keys(void **state)
 	assert_int_equal(c->disks[1]->workload, DISK_WL_BLOCKS);
 	assert_string_equal(config_fs_name(DISK_FS_XFS), "xfs");
 	assert_string_equal(config_workload_name(DISK_WL_FILES), "files");
+	assert_string_equal(config_workload_name(DISK_WL_SQLITE), "sqlite");
+	assert_string_equal(config_sql_journal_name(SQL_JOURNAL_DELETE), "delete");
+	assert_string_equal(config_sql_sync_name(SQL_SYNC_NORMAL), "normal");
 	bench_config_free(c);
 	free(t);
 
@@ -342,7 +345,7 @@ static void test_fs_keys(void **state)
 	free(t);
 	t = with("[node]\ndriver = qemu\ntier = full\n[disk f]\nfs = xfs\n");
 	e = fails(t, NULL, 0);
-	assert_non_null(strstr(e, "x.ini:15: fs=xfs needs workload=files in [disk f]"));
+	assert_non_null(strstr(e, "x.ini:15: fs=xfs needs workload=files or sqlite in [disk f]"));
 	free(e);
 	free(t);
 	/* the fast tier has no guest to make a file system */

@@ -4,7 +4,9 @@
  * directory back with fscheck, and the file oracle finds nothing. Then the directory is
  * tampered with the way a file system losing synced data would (a synced file removed,
  * one truncated, one chunk rolled back to an older write) and each is found in its
- * class. A version 2 session sending FILESYNC is refused. */
+ * class. The sqlite workload the same way: killed, every acknowledged commit found;
+ * then rows deleted (commit_lost) and the database file damaged (database_corrupt).
+ * A version 2 session sending FILESYNC is refused. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <stdbool.h>
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -39,6 +42,7 @@
 #define TOKEN "files-token"
 
 static char agent[PATH_MAX], dir[256], db_path[300], fsdir[300], report[300];
+static bool sql_mode;		/* fscheck --sqlite */
 
 static int64_t mono_ns(void)
 {
@@ -53,7 +57,8 @@ static void run_fscheck(void)
 	snprintf(campaign, sizeof(campaign), "%d", CAMPAIGN);
 	snprintf(cycle, sizeof(cycle), "%d", CYCLE);
 	const char *argv[] = { agent, "fscheck", fsdir, "--campaign", campaign, "--cycle", cycle,
-			       "--fs", "ext4", "--fsck-tool", "e2fsck", "--fsck-rc", "0", NULL };
+			       "--fs", "ext4", "--fsck-tool", "e2fsck", "--fsck-rc", "0",
+			       sql_mode ? "--sqlite" : NULL, NULL };
 	struct child_result r;
 	assert_int_equal(child_run(argv, NULL, 60000, &r), 0);
 	if (!WIFEXITED(r.status) || WEXITSTATUS(r.status) != 0)
@@ -85,6 +90,14 @@ static void classify(sqlite3 *db, struct fsv_result *res)
 		       res->findings[i].name, res->findings[i].detail);
 	fsv_seen_free(&seen);
 	free(acks);
+}
+
+/* classify() for the sqlite workload: fscheck --sqlite. */
+static void classify_sql(sqlite3 *db, struct fsv_result *res)
+{
+	sql_mode = true;
+	classify(db, res);
+	sql_mode = false;
 }
 
 /* The name of a durable file the ledger says was synced, with at least min chunks. */
@@ -174,6 +187,75 @@ static void test_files_kill_tamper(void **state)
 	assert_int_equal(res.counts[FSV_FILE_DAMAGED], 2);
 	assert_int_equal(res.violations, 3);
 	fsv_result_free(&res);
+	sqlite3_close(db);
+}
+
+
+static int sql_findings(sqlite3 *db, enum fsv_class cls)
+{
+	struct fsv_result res;
+	classify_sql(db, &res);
+	int n = (int)res.counts[cls];
+	fsv_result_free(&res);
+	return n;
+}
+
+static void test_sqlite_kill_tamper(void **state)
+{
+	sqlite3 *db;
+	struct ledger_config cfg = { .campaign = CAMPAIGN, .token = TOKEN, .cycle = CYCLE };
+	struct ledger *l;
+	struct ledger_stats st;
+	char port[64], campaign[32], cycle[32], path[400];
+
+	assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, ledger_schema_sql, NULL, NULL, NULL), SQLITE_OK);
+	assert_non_null(l = ledger_open(&cfg, db_path));
+	assert_int_equal(ledger_start(l), 0);
+	snprintf(port, sizeof(port), "127.0.0.1:%u", ledger_port(l));
+	snprintf(campaign, sizeof(campaign), "%d", CAMPAIGN);
+	snprintf(cycle, sizeof(cycle), "%d", CYCLE);
+	const char *argv[] = { agent, "sqlite", fsdir, "--campaign", campaign, "--cycle", cycle,
+			       "--sql-journal", "wal", "--sql-sync", "full", "--ledger", port,
+			       "--token", TOKEN, "--duration", "60", "--quiet", NULL };
+	struct child c = { .argv = argv, .in = CHILD_NULL, .out = CHILD_NULL, .err = CHILD_INHERIT };
+	assert_int_equal(child_start(&c), 0);
+	int64_t t0 = mono_ns();
+	do {
+		struct timespec ts = { 0, 10000000 };
+		nanosleep(&ts, NULL);
+		ledger_get_stats(l, &st);
+	} while (st.acks < 200 && mono_ns() - t0 < 30000000000LL);
+	assert_true(st.acks >= 200);
+	assert_int_equal(child_kill(&c, SIGKILL), 0);
+	int status;
+	child_finish(&c, 10000, &status);
+	assert_int_equal(ledger_quiesce(l, 100, 5000), 0);
+	ledger_free(l);
+
+	/* 1. A process kill loses no commit; the WAL is recovered on the copy. */
+	struct fsv_result res;
+	classify_sql(db, &res);
+	assert_true(res.commits >= 200);
+	assert_int_equal(res.violations, 0);
+	fsv_result_free(&res);
+
+	/* 2. Acknowledged commits deleted (in the middle: a hole): commit_lost. */
+	sqlite3 *t;
+	snprintf(path, sizeof(path), "%s/pc.db", fsdir);
+	assert_int_equal(sqlite3_open(path, &t), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(t, "DELETE FROM t WHERE id BETWEEN 50 AND 60", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(t);
+	assert_int_equal(sql_findings(db, FSV_COMMIT_LOST), 1);
+
+	/* 3. The database file's header damaged: database_corrupt. */
+	int fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, "garbage garbage!", 16, 0), 16);
+	close(fd);
+	assert_int_equal(sql_findings(db, FSV_DB_CORRUPT), 1);
 	sqlite3_close(db);
 }
 
@@ -282,6 +364,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_files_kill_tamper, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sqlite_kill_tamper, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_filesync_needs_v3, setup, teardown),
 	};
 	log_set_level(LOG_WARN);
