@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 volatile sig_atomic_t agent_signalled;
+volatile sig_atomic_t agent_flush_asked;
 
 void agent_log(const char *fmt, ...)
 {
@@ -35,7 +36,10 @@ int64_t agent_now_ns(void)
 
 static void on_signal(int sig)
 {
-	agent_signalled = sig;
+	if (sig == SIGUSR1)
+		agent_flush_asked = 1;
+	else
+		agent_signalled = sig;
 }
 
 static const char usage[] =
@@ -504,6 +508,7 @@ int main(int argc, char **argv)
 	}
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	int rc;
 	if (!strcmp(argv[1], "files") || !strcmp(argv[1], "sqlite")) {

@@ -82,6 +82,27 @@ static int cell_fields(struct rpt_cell *c, const struct rpt_campaign *cp, const 
 	snprintf(wl, sizeof(wl), "%s bs=%s qd=%" PRId64 " span=%s%s", jstr(w, "pattern", "?"), bs,
 		 jint(w, "queue_depth"), sp, jbool(w, "direct") ? "" : " buffered");
 	const char *ctl = jstr(d, "control", "none");
+	/* The cycle's steps (docs/campaign.md, Scenarios): "default" when unset, and the
+	 * aio mode as the campaign resolved it ([disk] aio, default as Proxmox's). */
+	char scen[512] = "default";
+	json_t *steps = json_object_get(json_object_get(cfg, "campaign"), "scenario");
+	if (json_array_size(steps)) {
+		size_t k, off = 0;
+		json_t *v;
+		json_array_foreach(steps, k, v)
+			off += (size_t)snprintf(scen + off, off < sizeof(scen) ? sizeof(scen) - off : 0,
+						"%s%s", k ? " " : "", json_string_value(v));
+	}
+	/* The simulated node's disks are files of directory storage: qemu-server's default
+	 * there is io_uring; on a Proxmox node it depends on the storage's type. */
+	const char *aio = jstr(d, "aio", "default");
+	if (!strcmp(aio, "default"))
+		aio = !strcmp(jstr(n, "driver", "sim"), "proxmox") ? "qemu-server-default" :
+		      "io_uring";
+	if (strlen(kind) + 16 < sizeof(kind))
+		snprintf(kind + strlen(kind), sizeof(kind) - strlen(kind), " aio=%s", aio);
+	if (!strcmp(jstr(w, "baseline", "fill"), "none") && strlen(wl) + 16 < sizeof(wl))
+		snprintf(wl + strlen(wl), sizeof(wl) - strlen(wl), " baseline=none");
 	/* A files workload disk: its file system and mount options are part of what it
 	 * is, and its workload is the files workload (the [workload] keys do not apply). */
 	const char *fs = jstr(d, "fs", "none");
@@ -105,11 +126,13 @@ static int cell_fields(struct rpt_cell *c, const struct rpt_campaign *cp, const 
 	c->cache = xstrdup(jstr(d, "cache", "?"));
 	c->workload = xstrdup(wl);
 	c->flush = xstrdup(fl);
-	if (asprintf(&c->key, "%s|%s|%s|%s|%s|control=%s|cache=%s|%s|flush=%s", c->bench, c->cut,
-		     c->node, c->disk, c->disk_kind, ctl, c->cache, c->workload, c->flush) < 0)
+	c->scenario = xstrdup(scen);
+	if (asprintf(&c->key, "%s|%s|%s|%s|%s|control=%s|cache=%s|%s|flush=%s|scenario=%s", c->bench,
+		     c->cut, c->node, c->disk, c->disk_kind, ctl, c->cache, c->workload, c->flush,
+		     c->scenario) < 0)
 		c->key = NULL;
 	return c->bench && c->cut && c->node && c->disk && c->disk_kind && c->format && c->cache &&
-	       c->workload && c->flush && c->key && c->fs ? 0 : -ENOMEM;
+	       c->workload && c->flush && c->scenario && c->key && c->fs ? 0 : -ENOMEM;
 }
 
 static size_t find_or_add_cell(struct report *r, size_t *cap, const struct rpt_campaign *cp,
@@ -121,7 +144,7 @@ static size_t find_or_add_cell(struct report *r, size_t *cap, const struct rpt_c
 		goto nomem;
 	for (size_t i = 0; i < r->n_cells; i++) {
 		if (!strcmp(r->cells[i].key, tmp.key)) {
-			free(tmp.key); free(tmp.bench); free(tmp.cut); free(tmp.node);
+			free(tmp.key); free(tmp.bench); free(tmp.cut); free(tmp.node); free(tmp.scenario);
 			free(tmp.disk); free(tmp.disk_kind); free(tmp.format); free(tmp.cache); free(tmp.fs);
 			free(tmp.workload); free(tmp.flush);
 			return i;
@@ -138,7 +161,7 @@ static size_t find_or_add_cell(struct report *r, size_t *cap, const struct rpt_c
 	r->cells[r->n_cells] = tmp;
 	return r->n_cells++;
 nomem:
-	free(tmp.key); free(tmp.bench); free(tmp.cut); free(tmp.node); free(tmp.disk);
+	free(tmp.key); free(tmp.bench); free(tmp.cut); free(tmp.node); free(tmp.scenario); free(tmp.disk);
 	free(tmp.disk_kind); free(tmp.format); free(tmp.cache); free(tmp.workload); free(tmp.flush);
 	free(tmp.fs);
 	return SIZE_MAX;
@@ -176,7 +199,7 @@ int report_analyze(struct report *r)
 {
 	size_t cap = 0;
 	size_t memo_campaign = SIZE_MAX;
-	size_t memo[2][64];	/* cell per disk id, per cut kind, for the last campaign */
+	size_t memo[3][64];	/* cell per disk id, per cut kind, for the last campaign */
 
 	for (size_t i = 0; i < r->n_units; i++) {
 		struct rpt_unit *u = &r->units[i];
@@ -185,11 +208,11 @@ int report_analyze(struct report *r)
 		/* The cut kind the cycle recorded; the config's when no cut was stored. */
 		const char *cut = cy->have_cut && cy->cut_kind[0] ? cy->cut_kind :
 				  jstr(json_object_get(cp->config, "campaign"), "cut", "power");
-		int ck = !strcmp(cut, "kill");
+		int ck = !strcmp(cut, "kill") ? 1 : !strcmp(cut, "reset") ? 2 : 0;
 
 		if (cy->campaign != memo_campaign) {
 			memo_campaign = cy->campaign;
-			for (int k = 0; k < 2; k++)
+			for (int k = 0; k < 3; k++)
 				for (size_t j = 0; j < 64; j++)
 					memo[k][j] = SIZE_MAX;
 		}
@@ -254,6 +277,8 @@ int report_analyze(struct report *r)
 			c->tax_cycles[RPT_X_META_FAIL]++;
 			example(c, RPT_X_META_FAIL, i);
 		}
+		if (u->verified && u->all_zeroes)
+			c->zeroed_cycles++;
 		if (u->meta_repaired) {
 			c->meta_repaired++;
 			c->tax_cycles[RPT_X_META_REPAIRED]++;
@@ -310,7 +335,7 @@ int report_analyze(struct report *r)
 		/* Controls: a lying disk must show a violation in every power-cut cycle in
 		 * which it had acknowledged a flush before the cut (before the first one there
 		 * is nothing it could have lied about); a safe disk never. */
-		bool lying_cut = rpt_ctl_must_fail(c->control) && strcmp(c->cut, "kill");
+		bool lying_cut = rpt_ctl_must_fail(c->control) && !strcmp(c->cut, "power");
 		if (lying_cut && !u->have_flush && !u->violations)
 			c->ctl_unexercised++;
 		bool bad = lying_cut ? !u->violations && u->have_flush :
@@ -334,8 +359,9 @@ int report_analyze(struct report *r)
 			c->first_wall_ns = 0;
 		if (c->control == RPT_CTL_NONE)
 			c->ctl_state = RPT_CTL_NOT_A_CONTROL;
-		else if (rpt_ctl_must_fail(c->control) && !strcmp(c->cut, "kill"))
-			c->ctl_state = RPT_CTL_NOT_APPLICABLE;	/* the disk cache survives a kill */
+		else if (rpt_ctl_must_fail(c->control) && strcmp(c->cut, "power"))
+			c->ctl_state = RPT_CTL_NOT_APPLICABLE;	/* the disk cache survives a kill
+								 * and a reset */
 		else if (!c->verified || c->ctl_unexercised == c->verified)
 			c->ctl_state = RPT_CTL_NO_DATA;
 		else

@@ -92,6 +92,7 @@ struct rpt_unit {
 	uint64_t blocks, cls[RPT_NCLS], violations, anomalies, gaps;
 	int64_t since_flush_ns;
 	bool have_flush;
+	bool all_zeroes;		/* every block the cycle wrote read back as zeroes */
 	/* a files workload disk (docs/oracle.md, "File systems") */
 	bool fs;
 	uint64_t files[RPT_X_NFS];	/* findings per file class, RPT_X_FS_CHECK first */
@@ -111,6 +112,7 @@ struct rpt_rate {
 struct rpt_cell {
 	char *key;
 	char *bench, *cut, *node, *disk, *disk_kind, *format, *cache, *workload, *flush;
+	char *scenario;			/* the cycle's steps, or "default" */
 	int control;			/* enum rpt_control */
 	uint64_t cycles, verified, violation_cycles, unflushed_loss_cycles, meta_failures,
 		 meta_repaired, not_verified, anomaly_cycles, node_lost;
@@ -119,6 +121,7 @@ struct rpt_cell {
 	size_t examples[RPT_NTAX][RPT_EXAMPLES];	/* unit indices */
 	size_t n_examples[RPT_NTAX];
 	size_t ncampaigns, ndbs;
+	uint64_t zeroed_cycles;		/* cycles whose written blocks all read as zeroes */
 	int ctl_state;			/* enum rpt_ctl_state */
 	uint64_t ctl_bad;		/* disk-cycles that contradict the control */
 	/* Lying controls: power-cut cycles cut before the disk's first completed flush,
