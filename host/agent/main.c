@@ -89,7 +89,7 @@ static const char usage[] =
 "  --max-chunks N       largest file in 512-byte chunks (64)\n"
 "sqlite (transactions in DIR/pc.db, each acknowledged once COMMIT returned):\n"
 "  --sql-journal J      wal | delete (wal)\n"
-"  --sql-sync S         full | normal (full)\n"
+"  --sql-sync S         full | normal | extra (full)\n"
 "fscheck (read every file in DIR back; what the guest's file system check said):\n"
 "  --fs NAME --fsck-tool NAME --fsck-rc N --fsck-raw-rc N --mounted 0|1\n"
 "  --sqlite             the disk ran the sqlite workload: check its database instead\n"
@@ -249,7 +249,8 @@ static int parse_opts(int argc, char **argv, struct agent_opts *o)
 		case O_SQL_SYNC:
 			if (!strcmp(optarg, "full")) o->sql_sync = FS_SYNC_SQLITE_FULL;
 			else if (!strcmp(optarg, "normal")) o->sql_sync = FS_SYNC_SQLITE_NORMAL;
-			else rc = bad_arg(name, optarg, "want full or normal");
+			else if (!strcmp(optarg, "extra")) o->sql_sync = FS_SYNC_SQLITE_EXTRA;
+			else rc = bad_arg(name, optarg, "want full, normal or extra");
 			break;
 		case O_SQLITE: o->sqlite = true; break;
 		default: return -EINVAL;

@@ -53,7 +53,8 @@ int sql_write(const struct agent_opts *o)
 	if ((rc = exec(db, pragma)))
 		goto out;
 	snprintf(pragma, sizeof(pragma), "PRAGMA synchronous=%s",
-		 o->sql_sync == FS_SYNC_SQLITE_FULL ? "FULL" : "NORMAL");
+		 o->sql_sync == FS_SYNC_SQLITE_FULL ? "FULL" :
+		 o->sql_sync == FS_SYNC_SQLITE_EXTRA ? "EXTRA" : "NORMAL");
 	if ((rc = exec(db, pragma)) ||
 	    (rc = exec(db, "CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, payload BLOB NOT NULL,"
 		       " crc INTEGER NOT NULL)")))

@@ -42,7 +42,7 @@ enum disk_control { CONTROL_NONE, CONTROL_LYING, CONTROL_SAFE, CONTROL_FORGETFUL
 enum disk_fs { DISK_FS_NONE, DISK_FS_EXT4, DISK_FS_XFS };
 enum disk_workload { DISK_WL_BLOCKS, DISK_WL_FILES, DISK_WL_SQLITE };
 enum disk_sql_journal { SQL_JOURNAL_WAL, SQL_JOURNAL_DELETE };
-enum disk_sql_sync { SQL_SYNC_FULL, SQL_SYNC_NORMAL };
+enum disk_sql_sync { SQL_SYNC_FULL, SQL_SYNC_NORMAL, SQL_SYNC_EXTRA };
 enum wl_pattern { PATTERN_RANDOM, PATTERN_SEQUENTIAL, PATTERN_HOTSET, PATTERN_ALLOC };
 enum wl_flush { FLUSH_NEVER, FLUSH_EVERY_N, FLUSH_EVERY_MS, FLUSH_ALWAYS, FLUSH_FUA };
 /* power: the node loses DC; kill: kill -9 of QEMU, the host survives; reset: QEMU's

@@ -49,7 +49,8 @@ const char *fs_op_name(unsigned op);
 	X(FS_SYNC_FDATASYNC, 2, "fdatasync") \
 	X(FS_SYNC_OSYNC, 3, "osync") \
 	X(FS_SYNC_SQLITE_FULL, 4, "sqlite-full")	/* PRAGMA synchronous=FULL */ \
-	X(FS_SYNC_SQLITE_NORMAL, 5, "sqlite-normal")	/* PRAGMA synchronous=NORMAL */
+	X(FS_SYNC_SQLITE_NORMAL, 5, "sqlite-normal")	/* PRAGMA synchronous=NORMAL */ \
+	X(FS_SYNC_SQLITE_EXTRA, 6, "sqlite-extra")	/* PRAGMA synchronous=EXTRA */
 enum fs_sync {
 #define X(e, v, s) e = v,
 	FS_SYNCS(X)

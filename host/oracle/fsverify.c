@@ -283,15 +283,21 @@ static bool sql_has(const struct fsv_sql *q, uint64_t id)
 }
 
 /* The sqlite workload: the database must open and pass integrity_check, and every
- * acknowledged commit must be there, except the last ones under WAL with
- * synchronous=NORMAL, which SQLite documents may roll back after a power loss ("A
- * transaction committed in WAL mode with synchronous=NORMAL might roll back following a
- * power loss or system crash"): allowed when what is lost is a suffix of the commits,
- * never a hole. */
+ * acknowledged commit must be there, except the last ones where SQLite documents that
+ * they may roll back after a power loss, allowed when what is lost is a suffix of the
+ * commits, never a hole:
+ *  - WAL with synchronous=NORMAL: "A transaction committed in WAL mode with
+ *    synchronous=NORMAL might roll back following a power loss or system crash";
+ *  - DELETE with FULL or NORMAL: a commit is the journal's unlink, and only EXTRA
+ *    syncs the directory after it ("EXTRA provides additional durability if the commit
+ *    is followed closely by a power loss"); the journal left behind rolls the last
+ *    transaction back.
+ * WAL with FULL or EXTRA, and DELETE with EXTRA, must keep every commit. */
 static int check_sql(struct ctx *x, const struct fsv_ack *acks, size_t nacks, const struct fsv_sql *q)
 {
 	uint64_t max_present = 0, lost = 0, first_lost = 0, min_lost = UINT64_MAX;
-	bool wal_normal = false;
+	bool may_roll_back = false;
+	const char *why = "";
 	int rc;
 
 	if (!q->opened)
@@ -309,7 +315,14 @@ static int check_sql(struct ctx *x, const struct fsv_ack *acks, size_t nacks, co
 		const struct fsv_ack *a = &acks[i];
 		if (a->op != FS_OP_COMMIT)
 			continue;
-		wal_normal = a->offset == FS_JOURNAL_WAL && a->sync == FS_SYNC_SQLITE_NORMAL;
+		if (a->offset == FS_JOURNAL_WAL) {
+			may_roll_back = a->sync == FS_SYNC_SQLITE_NORMAL;
+			why = "WAL, synchronous=NORMAL";
+		} else {
+			may_roll_back = a->sync != FS_SYNC_SQLITE_EXTRA;
+			why = a->sync == FS_SYNC_SQLITE_NORMAL ? "DELETE, synchronous=NORMAL" :
+			      "DELETE, synchronous=FULL: the journal's unlink is not synced";
+		}
 		if (sql_has(q, a->seq))
 			continue;
 		if (!lost++)
@@ -319,14 +332,14 @@ static int check_sql(struct ctx *x, const struct fsv_ack *acks, size_t nacks, co
 	}
 	if (!lost)
 		return 0;
-	if (wal_normal && min_lost > max_present)
+	if (may_roll_back && min_lost > max_present)
 		return add(x, FSV_COMMIT_LOST_ALLOWED, "", first_lost,
-			   "the last %llu acknowledged commits rolled back (WAL, synchronous=NORMAL)",
-			   (unsigned long long)lost);
+			   "the last %llu acknowledged commits rolled back (%s)",
+			   (unsigned long long)lost, why);
 	return add(x, FSV_COMMIT_LOST, "", first_lost,
 		   "%llu acknowledged commits missing, the first transaction %llu%s",
 		   (unsigned long long)lost, (unsigned long long)first_lost,
-		   wal_normal ? " (a hole: not the rollback WAL with synchronous=NORMAL allows)" : "");
+		   may_roll_back ? " (a hole: not the rollback of the last commits SQLite allows)" : "");
 }
 
 int fsv_classify(const struct fsv_ack *acks, size_t nacks, const struct fsv_seen *seen,

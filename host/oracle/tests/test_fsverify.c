@@ -298,10 +298,13 @@ static void test_sql(void **state)
 	/* every commit there (and two in flight): ok in every mode */
 	sql_case(FS_JOURNAL_WAL, FS_SYNC_SQLITE_FULL, all, 1, "ok", -1, 0);
 	sql_case(FS_JOURNAL_DELETE, FS_SYNC_SQLITE_NORMAL, all, 1, "ok", -1, 0);
-	/* the last two rolled back: allowed only for WAL with synchronous=NORMAL */
+	/* the last two rolled back: allowed for WAL with NORMAL and for DELETE without EXTRA */
 	sql_case(FS_JOURNAL_WAL, FS_SYNC_SQLITE_NORMAL, prefix, 1, "ok", FSV_COMMIT_LOST_ALLOWED, 0);
+	sql_case(FS_JOURNAL_DELETE, FS_SYNC_SQLITE_NORMAL, prefix, 1, "ok", FSV_COMMIT_LOST_ALLOWED, 0);
+	sql_case(FS_JOURNAL_DELETE, FS_SYNC_SQLITE_FULL, prefix, 1, "ok", FSV_COMMIT_LOST_ALLOWED, 0);
 	sql_case(FS_JOURNAL_WAL, FS_SYNC_SQLITE_FULL, prefix, 1, "ok", FSV_COMMIT_LOST, 1);
-	sql_case(FS_JOURNAL_DELETE, FS_SYNC_SQLITE_NORMAL, prefix, 1, "ok", FSV_COMMIT_LOST, 1);
+	sql_case(FS_JOURNAL_WAL, FS_SYNC_SQLITE_EXTRA, prefix, 1, "ok", FSV_COMMIT_LOST, 1);
+	sql_case(FS_JOURNAL_DELETE, FS_SYNC_SQLITE_EXTRA, prefix, 1, "ok", FSV_COMMIT_LOST, 1);
 	/* a hole is never the documented rollback */
 	sql_case(FS_JOURNAL_WAL, FS_SYNC_SQLITE_NORMAL, hole, 2, "ok", FSV_COMMIT_LOST, 1);
 	/* corrupt, or not even openable */
