@@ -310,6 +310,17 @@ out:
 
 static const char *const kind_names[] = { "record", "zero", "garbage", "foreign" };
 
+/* One run of a file line: [first, n, kind] or [first, n, "record", file, seq]. */
+static void print_run(bool first, uint64_t run_first, uint64_t n, int kind, uint32_t file,
+		      uint64_t seq)
+{
+	printf("%s[%llu,%llu,\"%s\"", first ? "" : ",", (unsigned long long)run_first,
+	       (unsigned long long)n, kind_names[kind]);
+	if (kind == FREC_RECORD)
+		printf(",%u,%llu", file, (unsigned long long)seq);
+	printf("]");
+}
+
 static int cmp_name(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -356,11 +367,7 @@ static int check_file(const struct agent_opts *o, int dirfd, const char *name)
 						    (id.file == run_file && id.seq == run_seq));
 		if (!same) {
 			if (run_kind >= 0) {
-				printf("%s[%llu,%llu,\"%s\"", first ? "" : ",", (unsigned long long)run_first,
-				       (unsigned long long)run_n, kind_names[run_kind]);
-				if (run_kind == FREC_RECORD)
-					printf(",%u,%llu", run_file, (unsigned long long)run_seq);
-				printf("]");
+				print_run(first, run_first, run_n, run_kind, run_file, run_seq);
 				first = false;
 			}
 			run_kind = (int)k;
@@ -373,13 +380,8 @@ static int check_file(const struct agent_opts *o, int dirfd, const char *name)
 		if ((size_t)r < sizeof(c))
 			break;
 	}
-	if (run_kind >= 0) {
-		printf("%s[%llu,%llu,\"%s\"", first ? "" : ",", (unsigned long long)run_first,
-		       (unsigned long long)run_n, kind_names[run_kind]);
-		if (run_kind == FREC_RECORD)
-			printf(",%u,%llu", run_file, (unsigned long long)run_seq);
-		printf("]");
-	}
+	if (run_kind >= 0)
+		print_run(first, run_first, run_n, run_kind, run_file, run_seq);
 	printf("],\"length\":%llu,\"digest\":%u}\n", (unsigned long long)len, crc);
 	close(fd);
 	return 0;

@@ -46,6 +46,7 @@ $(BUILD)/host/campaign/tests/%.sh: host/campaign/tests/%.sh $(POWERCUT) $(MCUSIM
 	chmod +x $@
 # The scripts that source the shared set-up (run from the repository root).
 $(BUILD)/host/campaign/tests/test_scenarios.sh: host/campaign/tests/e2e.sh
+$(BUILD)/host/campaign/tests/test_fs.sh: host/campaign/tests/e2e.sh
 $(BUILD)/host/campaign/bench/%.sh: host/campaign/bench/%.sh $(POWERCUT) $(MCUSIM) $(FW_ELF) \
 		$(AGENT_NBD) $(BUILD)/lib/nbdkit-pcvcache-filter.so
 	@mkdir -p $(@D)

@@ -1,5 +1,6 @@
 /* The files workload's chunk record; see filerec.h. */
 #include "filerec.h"
+#include "ledger_proto.h"
 #include "record.h"
 
 #include <string.h>
@@ -25,11 +26,6 @@ const char *fs_sync_name(unsigned s)
 	return s < sizeof(sync_names) / sizeof(*sync_names) && sync_names[s] ? sync_names[s] : "?";
 }
 
-static void put64(unsigned char *p, uint64_t v) { for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> 8 * i); }
-static void put32(unsigned char *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> 8 * i); }
-static uint64_t get64(const unsigned char *p) { uint64_t v = 0; for (int i = 7; i >= 0; i--) v = v << 8 | p[i]; return v; }
-static uint32_t get32(const unsigned char *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
-
 /* Layout: magic 8, campaign 8, cycle 4, disk 4, file 4, chunk 4, seq 8 (40 bytes),
  * payload words to 504, reserved 4, CRC32C of bytes 0..507 at 508. */
 #define FREC_PAYLOAD_OFF 40
@@ -38,22 +34,22 @@ static void payload(unsigned char *p, const struct frec_id *id, uint64_t seed)
 {
 	uint64_t x = seed ^ ((uint64_t)id->file << 32 | id->chunk) * 0x9e3779b97f4a7c15ull ^ id->seq;
 	for (int off = FREC_PAYLOAD_OFF; off < 504; off += 8)
-		put64(p + off, rec_splitmix64(&x));
+		lp_put64(p + off, rec_splitmix64(&x));
 }
 
 void frec_encode(void *buf, const struct frec_id *id, uint64_t seed)
 {
 	unsigned char *p = buf;
 	memset(p, 0, FREC_CHUNK);
-	put64(p, FREC_MAGIC);
-	put64(p + 8, id->campaign);
-	put32(p + 16, id->cycle);
-	put32(p + 20, id->disk);
-	put32(p + 24, id->file);
-	put32(p + 28, id->chunk);
-	put64(p + 32, id->seq);
+	lp_put64(p, FREC_MAGIC);
+	lp_put64(p + 8, id->campaign);
+	lp_put32(p + 16, id->cycle);
+	lp_put32(p + 20, id->disk);
+	lp_put32(p + 24, id->file);
+	lp_put32(p + 28, id->chunk);
+	lp_put64(p + 32, id->seq);
 	payload(p, id, seed);
-	put32(p + 508, rec_crc32c(0, p, 508));
+	lp_put32(p + 508, rec_crc32c(0, p, 508));
 }
 
 enum frec_kind frec_decode(const void *buf, uint64_t seed, uint64_t campaign, uint32_t cycle,
@@ -67,11 +63,11 @@ enum frec_kind frec_decode(const void *buf, uint64_t seed, uint64_t campaign, ui
 		;
 	if (i == FREC_CHUNK)
 		return FREC_ZERO;
-	if (get64(p) != FREC_MAGIC || get32(p + 508) != rec_crc32c(0, p, 508))
+	if (lp_get64(p) != FREC_MAGIC || lp_get32(p + 508) != rec_crc32c(0, p, 508))
 		return FREC_GARBAGE;
-	*id = (struct frec_id){ .campaign = get64(p + 8), .cycle = get32(p + 16),
-				.disk = get32(p + 20), .file = get32(p + 24),
-				.chunk = get32(p + 28), .seq = get64(p + 32) };
+	*id = (struct frec_id){ .campaign = lp_get64(p + 8), .cycle = lp_get32(p + 16),
+				.disk = lp_get32(p + 20), .file = lp_get32(p + 24),
+				.chunk = lp_get32(p + 28), .seq = lp_get64(p + 32) };
 	if (id->campaign != campaign || id->cycle != cycle || id->disk != disk)
 		return FREC_FOREIGN;
 	frec_encode(want, id, seed);

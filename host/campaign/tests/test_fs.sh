@@ -15,30 +15,11 @@
 #   - the cycle records carry the fs check and the file oracle's summary per disk.
 # About 25 s per cycle under TCG.
 set -u
-build=${BUILD:-build}
-powercut=$build/bin/powercut
-root=$(pwd)
-[ -x "$powercut" ] || { echo "skip: '$powercut' is not built"; exit 77; }
-for p in qemu-system-x86_64 qemu-storage-daemon nbdkit sqlite3 qemu-img; do
-	command -v "$p" >/dev/null 2>&1 || { echo "skip: $p not installed"; exit 77; }
-done
+. host/campaign/tests/e2e.sh
+e2e_begin test_fs qemu-system-x86_64 qemu-storage-daemon nbdkit sqlite3 qemu-img
 [ -r "$build/guest/vmlinux" ] || { echo "skip: no full-tier guest in '$build/guest' (make guest)"; exit 77; }
 grep -q '"e2fsprogs"' "$build/guest/manifest.json" 2>/dev/null ||
 	{ echo "skip: the guest in '$build/guest' has no e2fsprogs (make guest)"; exit 77; }
-base=${TMPDIR:-$root/$build/tmp}
-mkdir -p "$base"
-t=$(mktemp -d "$base/test_fs.XXXXXX") || exit 1
-export TMPDIR=$t
-cleanup() {
-	for d in /proc/[0-9]*; do
-		if { tr '\0' ' ' <"$d/cmdline"; } 2>/dev/null | grep -qF "$t"; then
-			kill -9 "${d#/proc/}" 2>/dev/null
-		fi
-	done
-	rm -rf "$t"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; exit 1; }
 db=$t/fs.db
 q() { sqlite3 "$db" "$1"; }
 
@@ -98,7 +79,7 @@ cell() {	# disk expression
 	json_extract(c.value, '\$.taxonomy.synced_file_lost.cycles') + json_extract(c.value,
 	'\$.taxonomy.synced_file_damaged.cycles') + json_extract(c.value, '\$.taxonomy.name_lost.cycles') >= 1")" = 1 ] ||
 	fail "report cell of the barrier=0 control: $(cell b-ext4-nobarrier c.value)"
-grep -q "File system ext4: synced files or names lost in 0 of 2 verified cycles" "$t/report.md" ||
+grep -q "File system ext4, workload files: synced files, names or commits lost in 0 of 2 verified cycles" "$t/report.md" ||
 	fail "the report does not state what a-ext4 lost"
 [ "$(cell d-sqlite-wal-normal "json_extract(c.value, '\$.workload_kind') || '/' ||
 	json_extract(c.value, '\$.synced_lost_cycles') || '/' || json_extract(c.value, '\$.database_corrupt_cycles')")" = sqlite/0/0 ] ||

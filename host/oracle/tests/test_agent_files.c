@@ -113,13 +113,19 @@ static void synced_file(sqlite3 *db, int nth, int min_chunks, char *name, size_t
 	sqlite3_finalize(st);
 }
 
-static void test_files_kill_tamper(void **state)
+/* Open the test's database with the ledger tables, run the agent (workload and its
+ * options, NULL-terminated) under a ledger until it acknowledged min_acks, kill it
+ * with SIGKILL (as a power cut kills the guest's agent), stop the ledger. */
+static sqlite3 *run_killed(unsigned min_acks, const char *workload, ...)
 {
 	sqlite3 *db;
 	struct ledger_config cfg = { .campaign = CAMPAIGN, .token = TOKEN, .cycle = CYCLE };
 	struct ledger *l;
 	struct ledger_stats st;
-	char port[64], campaign[32], cycle[32], path[400], name[64];
+	char port[64], campaign[32], cycle[32];
+	const char *argv[32];
+	int k = 0;
+	va_list ap;
 
 	assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
 	sqlite3_busy_timeout(db, 5000);
@@ -130,9 +136,15 @@ static void test_files_kill_tamper(void **state)
 	snprintf(port, sizeof(port), "127.0.0.1:%u", ledger_port(l));
 	snprintf(campaign, sizeof(campaign), "%d", CAMPAIGN);
 	snprintf(cycle, sizeof(cycle), "%d", CYCLE);
-	const char *argv[] = { agent, "files", fsdir, "--campaign", campaign, "--cycle", cycle,
-			       "--sync", "mixed", "--files", "8", "--ledger", port, "--token", TOKEN,
-			       "--duration", "60", "--quiet", NULL };
+	const char *fixed[] = { agent, workload, fsdir, "--campaign", campaign, "--cycle", cycle,
+				"--ledger", port, "--token", TOKEN, "--duration", "60", "--quiet" };
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(*fixed); i++)
+		argv[k++] = fixed[i];
+	va_start(ap, workload);
+	for (const char *a; (a = va_arg(ap, const char *)) && k < 31;)
+		argv[k++] = a;
+	va_end(ap);
+	argv[k] = NULL;
 	struct child c = { .argv = argv, .in = CHILD_NULL, .out = CHILD_NULL, .err = CHILD_INHERIT };
 	assert_int_equal(child_start(&c), 0);
 	int64_t t0 = mono_ns();
@@ -140,13 +152,20 @@ static void test_files_kill_tamper(void **state)
 		struct timespec ts = { 0, 10000000 };
 		nanosleep(&ts, NULL);
 		ledger_get_stats(l, &st);
-	} while (st.acks < 300 && mono_ns() - t0 < 30000000000LL);
-	assert_true(st.acks >= 300);
+	} while (st.acks < min_acks && mono_ns() - t0 < 30000000000LL);
+	assert_true(st.acks >= min_acks);
 	assert_int_equal(child_kill(&c, SIGKILL), 0);
 	int status;
 	child_finish(&c, 10000, &status);
 	assert_int_equal(ledger_quiesce(l, 100, 5000), 0);
 	ledger_free(l);
+	return db;
+}
+
+static void test_files_kill_tamper(void **state)
+{
+	char path[400], name[64];
+	sqlite3 *db = run_killed(300, "files", "--sync", "mixed", "--files", "8", NULL);
 
 	/* 1. A process kill loses nothing. */
 	struct fsv_result res;
@@ -202,38 +221,8 @@ static int sql_findings(sqlite3 *db, enum fsv_class cls)
 
 static void test_sqlite_kill_tamper(void **state)
 {
-	sqlite3 *db;
-	struct ledger_config cfg = { .campaign = CAMPAIGN, .token = TOKEN, .cycle = CYCLE };
-	struct ledger *l;
-	struct ledger_stats st;
-	char port[64], campaign[32], cycle[32], path[400];
-
-	assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
-	sqlite3_busy_timeout(db, 5000);
-	assert_int_equal(sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, ledger_schema_sql, NULL, NULL, NULL), SQLITE_OK);
-	assert_non_null(l = ledger_open(&cfg, db_path));
-	assert_int_equal(ledger_start(l), 0);
-	snprintf(port, sizeof(port), "127.0.0.1:%u", ledger_port(l));
-	snprintf(campaign, sizeof(campaign), "%d", CAMPAIGN);
-	snprintf(cycle, sizeof(cycle), "%d", CYCLE);
-	const char *argv[] = { agent, "sqlite", fsdir, "--campaign", campaign, "--cycle", cycle,
-			       "--sql-journal", "wal", "--sql-sync", "full", "--ledger", port,
-			       "--token", TOKEN, "--duration", "60", "--quiet", NULL };
-	struct child c = { .argv = argv, .in = CHILD_NULL, .out = CHILD_NULL, .err = CHILD_INHERIT };
-	assert_int_equal(child_start(&c), 0);
-	int64_t t0 = mono_ns();
-	do {
-		struct timespec ts = { 0, 10000000 };
-		nanosleep(&ts, NULL);
-		ledger_get_stats(l, &st);
-	} while (st.acks < 200 && mono_ns() - t0 < 30000000000LL);
-	assert_true(st.acks >= 200);
-	assert_int_equal(child_kill(&c, SIGKILL), 0);
-	int status;
-	child_finish(&c, 10000, &status);
-	assert_int_equal(ledger_quiesce(l, 100, 5000), 0);
-	ledger_free(l);
+	char path[400];
+	sqlite3 *db = run_killed(200, "sqlite", "--sql-journal", "wal", "--sql-sync", "full", NULL);
 
 	/* 1. A process kill loses no commit; the WAL is recovered on the copy. */
 	struct fsv_result res;
