@@ -1,19 +1,21 @@
 #!/bin/sh
 # File systems on the full tier (issue 18; docs/oracle.md, "File systems"): a campaign of
-# rig/benches/sim-fs.ini, whose guest makes ext4 on three disks and runs the files
-# workload on them, then checks each file system (e2fsck -fn) and verifies every
-# synced file:
+# rig/benches/sim-fs.ini, whose guest makes ext4 or XFS on eight disks and runs the files
+# or sqlite workload on them, then checks each file system (e2fsck -fn, xfs_repair -n)
+# and verifies every synced file or commit:
 #   - ext4 on qcow2 with cache=none (the configuration called safe): no synced file
 #     lost, the file system check clean, in every cycle;
 #   - ext4 with barrier=0 (no flushes reach the volatile cache): the negative control,
 #     synced files lost in some cycle of the campaign;
 #   - ext4 on the lying disk (drops flushed writes): caught in every cycle that synced;
+#   - XFS on qcow2 and ext4 on an LVM-thin volume (cache=none): checked by xfs_repair -n
+#     and e2fsck -fn, clean, nothing synced lost;
 #   - SQLite on ext4 on qcow2 cache=none: the database passes integrity_check and no
 #     acknowledged commit is lost; WAL with synchronous=NORMAL and DELETE with FULL may
 #     roll their last commits back (SQLite documents it: allowed, counted apart; seen
 #     for DELETE with FULL in both cycles of a first run), DELETE with EXTRA may not;
 #   - the cycle records carry the fs check and the file oracle's summary per disk.
-# About 25 s per cycle under TCG.
+# About 35 s per cycle under TCG.
 set -u
 . host/campaign/tests/e2e.sh
 e2e_begin test_fs qemu-system-x86_64 qemu-storage-daemon nbdkit sqlite3 qemu-img
@@ -37,6 +39,14 @@ start=$(date +%s)
 	fail "a-ext4 findings: $(q "SELECT class, detail_json FROM findings WHERE disk = 'a-ext4'")"
 names=$(q "SELECT MIN(json_extract(detail_json, '$.synced_names')) FROM checks WHERE disk = 'a-ext4' AND kind = 'file_oracle'")
 [ "$names" -ge 1 ] || fail "a-ext4 synced nothing ($names names): the test tests nothing"
+
+# XFS on qcow2 and ext4 on LVM-thin, cache=none: clean, nothing synced lost
+for d in g-xfs h-thin-ext4; do
+	[ "$(q "SELECT COUNT(*) FROM checks WHERE disk = '$d' AND result = 'ok' AND kind IN ('fs_check', 'file_oracle')")" = 4 ] ||
+		fail "$d: $(q "SELECT kind, result, detail_json FROM checks WHERE disk = '$d'") $(q "SELECT class, detail_json FROM findings WHERE disk = '$d'")"
+done
+[ "$(q "SELECT json_extract(detail_json, '$.tool') FROM checks WHERE disk = 'g-xfs' AND kind = 'fs_check' LIMIT 1")" = xfs_repair ] ||
+	fail "g-xfs was not checked by xfs_repair"
 
 # barrier=0: the negative control fires over the campaign
 lost=$(q "SELECT COUNT(*) FROM findings WHERE disk = 'b-ext4-nobarrier' AND class IN
