@@ -110,7 +110,12 @@ static int cell_fields(struct rpt_cell *c, const struct rpt_campaign *cp, const 
 		const char *mo = jstr(d, "mount_options", "");
 		size_t kl = strlen(kind);
 		snprintf(kind + kl, sizeof(kind) - kl, " fs=%s%s%s", fs, *mo ? " mount=" : "", mo);
-		snprintf(wl, sizeof(wl), "%s", jstr(d, "workload", "files"));
+		const char *kw = jstr(d, "workload", "files");
+		if (!strcmp(kw, "sqlite"))	/* its modes are part of what it tests */
+			snprintf(wl, sizeof(wl), "sqlite journal=%s synchronous=%s",
+				 jstr(d, "sqlite_journal", "wal"), jstr(d, "sqlite_synchronous", "full"));
+		else
+			snprintf(wl, sizeof(wl), "%s", kw);
 		snprintf(fl, sizeof(fl), "sync");
 	}
 	c->fs = xstrdup(fs);

@@ -81,7 +81,8 @@ static json_t *cell_json(const struct report *r, size_t i)
 		json_object_set_new(o, "control_example", unit_ref(r, c->ctl_example));
 	/* docs/oracle.md, "File systems" */
 	json_object_set_new(o, "fs", json_string(c->fs));
-	json_object_set_new(o, "workload_kind", json_string(strcmp(c->fs, "none") ? c->workload : "blocks"));
+	json_object_set_new(o, "workload_kind", json_string(!strcmp(c->fs, "none") ? "blocks" :
+					     !strncmp(c->workload, "sqlite", 6) ? "sqlite" : "files"));
 	if (strcmp(c->fs, "none")) {
 		json_object_set_new(o, "synced_lost_cycles", json_integer((json_int_t)c->synced_lost_cycles));
 		json_object_set_new(o, "fs_check_error_cycles", json_integer((json_int_t)c->fs_check_cycles));
