@@ -80,7 +80,10 @@ static const char usage[] =
 "  --baseline-exists    do not write the baseline (generation 0); flush once before\n"
 "                       the first write instead (what the disk holds becomes durable)\n"
 "  --ledger IP:PORT     host ledger to stream acknowledgements and flushes to\n"
-"  --token T            the campaign's ledger token (required with --ledger)\n"
+"  --token-file FILE    read the campaign's ledger token from FILE (its first line);\n"
+"                       or set POWERCUT_LEDGER_TOKEN; one of them with --ledger\n"
+"  --token T            the token itself (bring-up only: any local user can read a\n"
+"                       command line in /proc)\n"
 "  --ledger-queue N     entries kept while the ledger is unreachable (131072); when\n"
 "                       full, new ones are dropped, counted and reported as a gap\n"
 "files (write on the file system mounted at DIR; --duration, --writes count operations):\n"
@@ -103,8 +106,9 @@ static const char usage[] =
 
 enum { O_CAMPAIGN = 256, O_CYCLE, O_DISK, O_SEED, O_BS, O_SPAN, O_QD, O_PATTERN, O_HOT,
        O_FLUSH, O_FLUSH_N, O_FLUSH_MS, O_DIRECT, O_DURATION, O_WRITES, O_BASE, O_LEDGER,
-       O_TOKEN, O_OUTPUT, O_QUIET, O_HELP, O_LQUEUE, O_SYNC, O_FILES, O_MAXCH, O_FS, O_FSCK_TOOL,
-       O_FSCK_RC, O_FSCK_RAW, O_MOUNTED, O_SQL_JOURNAL, O_SQL_SYNC, O_SQLITE };
+       O_TOKEN, O_OUTPUT, O_QUIET, O_HELP, O_LQUEUE, O_TOKEN_FILE,
+       O_SYNC, O_FILES, O_MAXCH, O_FS, O_FSCK_TOOL, O_FSCK_RC, O_FSCK_RAW, O_MOUNTED,
+       O_SQL_JOURNAL, O_SQL_SYNC, O_SQLITE };
 
 static const struct option longopts[] = {
 	{ "campaign", 1, NULL, O_CAMPAIGN }, { "cycle", 1, NULL, O_CYCLE },
@@ -116,6 +120,7 @@ static const struct option longopts[] = {
 	{ "direct", 1, NULL, O_DIRECT }, { "duration", 1, NULL, O_DURATION },
 	{ "writes", 1, NULL, O_WRITES }, { "baseline-exists", 0, NULL, O_BASE },
 	{ "ledger", 1, NULL, O_LEDGER }, { "token", 1, NULL, O_TOKEN },
+	{ "token-file", 1, NULL, O_TOKEN_FILE },
 	{ "output", 1, NULL, O_OUTPUT }, { "quiet", 0, NULL, O_QUIET },
 	{ "help", 0, NULL, O_HELP }, { "ledger-queue", 1, NULL, O_LQUEUE },
 	{ "sync", 1, NULL, O_SYNC }, { "files", 1, NULL, O_FILES },
@@ -131,6 +136,26 @@ static int bad_arg(const char *opt, const char *val, const char *why)
 {
 	agent_log("invalid value '%s' for --%s: %s", val, opt, why);
 	return -EINVAL;
+}
+
+/* The token from the first line of path (a QEMU fw_cfg file in the guest, a private
+ * file or /dev/fd/N on the host): it never appears on a command line. */
+static int token_from_file(const char *path, const char **token)
+{
+	static char buf[LEDGER_MAX_TOKEN + 2];
+	FILE *f = fopen(path, "re");
+	if (!f) {
+		agent_log("cannot open token file '%s': %s", path, strerror(errno));
+		return -EINVAL;
+	}
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	buf[strcspn(buf, "\r\n")] = '\0';
+	if (!*buf || strlen(buf) > LEDGER_MAX_TOKEN)
+		return bad_arg("token-file", path, "the token must be 1 to 255 bytes");
+	*token = buf;
+	return 0;
 }
 
 static int parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out)
@@ -163,7 +188,11 @@ static int parse_opts(int argc, char **argv, struct agent_opts *o)
 				  .sql_sync = FS_SYNC_SQLITE_FULL };
 	optind = 2;
 	while (!rc && (c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		const char *name = c >= O_CAMPAIGN && c <= O_SQLITE ? longopts[c - O_CAMPAIGN].name : "?";
+		/* by value: the table's order need not follow the enum's */
+		const char *name = "?";
+		for (const struct option *lo = longopts; lo->name; lo++)
+			if (lo->val == c)
+				name = lo->name;
 		switch (c) {
 		case O_CAMPAIGN: rc = parse_u64(name, optarg, 0, UINT64_MAX, &o->campaign); have_campaign = true; break;
 		case O_CYCLE: rc = parse_u64(name, optarg, 0, UINT32_MAX, &v); o->cycle = (uint32_t)v; break;
@@ -223,6 +252,7 @@ static int parse_opts(int argc, char **argv, struct agent_opts *o)
 			if (!*optarg || strlen(optarg) > LEDGER_MAX_TOKEN)
 				rc = bad_arg(name, "...", "must be 1 to 255 bytes");
 			break;
+		case O_TOKEN_FILE: rc = token_from_file(optarg, &o->token); break;
 		case O_OUTPUT: o->output = optarg; break;
 		case O_QUIET: o->quiet = true; break;
 		case O_HELP: fputs(usage, stdout); exit(0);
@@ -271,7 +301,12 @@ static int parse_opts(int argc, char **argv, struct agent_opts *o)
 	if (!o->seed_set)
 		o->seed = o->campaign;
 	if (o->ledger && !o->token) {
-		agent_log("--ledger needs --token");
+		const char *env = getenv("POWERCUT_LEDGER_TOKEN");
+		if (env && *env && strlen(env) <= LEDGER_MAX_TOKEN)
+			o->token = env;
+	}
+	if (o->ledger && !o->token) {
+		agent_log("--ledger needs a token: --token-file, POWERCUT_LEDGER_TOKEN or --token");
 		return -EINVAL;
 	}
 	return 0;
