@@ -739,14 +739,19 @@ static bool in_baseline(const struct ppriv *p, const struct node_job *job, size_
 }
 
 /* Boot the guest: `args` carries the job (docs/guest.md), then qm start. In write mode
- * the VM gets the user-mode network device pcl (the guest's eth0, its only NIC) and
- * the ledger at 10.0.2.2; the check reports on the console and needs no network. */
+ * the VM gets the user-mode network device pcl (the guest's eth0, its only NIC), the
+ * ledger at 10.0.2.2 and the token as the fw_cfg file opt/powercut/token; the check
+ * reports on the console and needs no network. qemu-server splits `args` into words
+ * as a shell would (PVE::Tools::split_args, Text::ParseWords::shellwords) and appends
+ * them to QEMU's command line: the -append value stays one word in its quotes; the
+ * paths in rdir go unquoted (a blank in remote_dir would split them). */
 static int boot(struct node *n, const struct node_job *job, enum boot_mode mode)
 {
 	struct ppriv *p = n->priv;
 	const struct cfg_workload *w = n->cfg->workload;
 	bool check = mode == BOOT_CHECK, base = mode == BOOT_BASELINE, first = true;
 	char disks[256] = "", args[8192], ledger[128] = " powercut.net=none";
+	char netdev[PATH_MAX + 160] = "";
 	size_t off = 0;
 	int rc;
 
@@ -760,8 +765,18 @@ static int boot(struct node *n, const struct node_job *job, enum boot_mode mode)
 	if (!check) {
 		if ((rc = remote_ledger_open(p->r, &p->ledger, job->ledger_port)) < 0)
 			return rc;
-		snprintf(ledger, sizeof(ledger), " powercut.ledger=10.0.2.2:%d powercut.token=%s",
-			 p->ledger.node_port, job->token);
+		snprintf(ledger, sizeof(ledger), " powercut.ledger=10.0.2.2:%d", p->ledger.node_port);
+		/* The token goes to a private file in rdir through ssh's standard input, as
+		 * with the remote driver, never into `args` (QEMU's command line on the
+		 * node, readable in /proc, and the VM's config). Written at every write
+		 * boot: a power cut may have lost the unsynced file, and the job's token is
+		 * the one that counts. */
+		char fwcfg[PATH_MAX + 64];
+		if ((rc = remote_ledger_token(p->r, p->rdir, job->token, CMD_TIMEOUT_MS, fwcfg,
+					      sizeof(fwcfg))) < 0)
+			return rc;
+		snprintf(netdev, sizeof(netdev), " -fw_cfg %s -netdev user,id=pcl "
+			 "-device virtio-net-pci,netdev=pcl", fwcfg);
 	}
 	snprintf(p->console, sizeof(p->console), "%s/console-%d.log", p->rdir, ++p->boots);
 	off = (size_t)snprintf(args, sizeof(args),
@@ -769,8 +784,7 @@ static int boot(struct node *n, const struct node_job *job, enum boot_mode mode)
 		"powercut.mode=%s powercut.disks=%s%s "
 		"powercut.campaign=%" PRIu64 " powercut.cycle=%u powercut.w.seed=%" PRIu64
 		" powercut.w.block_size=%" PRIu64 " powercut.w.span_mib=%" PRId64,
-		p->kernel, p->initrd, p->console,
-		check ? "" : " -netdev user,id=pcl -device virtio-net-pci,netdev=pcl",
+		p->kernel, p->initrd, p->console, netdev,
 		check ? "check" : "write", disks, ledger, job->campaign, job->cycle, job->seed,
 		w->block_size, w->span_mib);
 	if (base)	/* as the local tier's host baselines: flushed, then a clean stop */

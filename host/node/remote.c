@@ -404,25 +404,9 @@ static int boot(struct node *n, const struct node_job *job, enum boot_mode mode)
 			" powercut.ledger=10.0.2.2:%d", p->ledger.node_port);
 		/* The token goes to a private file on the node through ssh's standard
 		 * input, never on a command line of either host. */
-		char tpath[PATH_MAX + 32];
-		if ((rc = node_token_fwcfg_arg(p->rdir, tpath, sizeof(tpath), fwcfg,
-					       sizeof(fwcfg))) < 0) {
-			pc_err(LOG_NODE, "ledger token path in '%s' too long", p->rdir);
+		if ((rc = remote_ledger_token(p->r, p->rdir, job->token, CMD_TIMEOUT_MS, fwcfg,
+					      sizeof(fwcfg))) < 0)
 			return rc;
-		}
-		const char *wr[] = { "install", "-m", "0600", "/dev/stdin", tpath, NULL };
-		char input[300];
-		snprintf(input, sizeof(input), "%s", job->token ? job->token : "");
-		struct child_result res;
-		rc = remote_run(p->r, wr, input, CMD_TIMEOUT_MS, &res);
-		if (rc == 0 && !(WIFEXITED(res.status) && WEXITSTATUS(res.status) == 0))
-			rc = -EIO;
-		child_result_release(&res);
-		if (rc < 0) {
-			pc_err(LOG_NODE, "cannot write the ledger token file on '%s': %s",
-			       remote_name(p->r), strerror(-rc));
-			return rc;
-		}
 	}
 	if (p->lvm >= 0 && !base) {
 		uint64_t mib = n->cfg->disks[p->lvm]->size >> 20;

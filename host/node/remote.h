@@ -53,6 +53,12 @@ int remote_ledger_open(struct remote *r, struct remote_ledger *l, int ledger_por
 void remote_ledger_close(struct remote *r, struct remote_ledger *l);
 /* {"node_port", "host_port"} for the node's record, or NULL when none is open. */
 json_t *remote_ledger_json(const struct remote_ledger *l);
+/* The campaign token for a guest on the node, never on a command line of either host:
+ * written to DIR/ledger-token on the node (`install -m 0600 /dev/stdin PATH`, the token
+ * on ssh's standard input; replaced), and QEMU's "-fw_cfg" value naming it put in arg
+ * (node_token_fwcfg_arg). 0 or a negative errno (logged); the boot must not go on. */
+int remote_ledger_token(struct remote *r, const char *dir, const char *token, int timeout_ms,
+			char *arg, size_t alen);
 
 /* The node's name for messages. */
 const char *remote_name(const struct remote *r);

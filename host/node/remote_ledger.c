@@ -1,7 +1,11 @@
 /* The ledger's forward for a node's guest. See remote.h. */
+#include <limits.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "log.h"
+#include "node.h"
 #include "remote.h"
 
 int remote_ledger_open(struct remote *r, struct remote_ledger *l, int ledger_port)
@@ -34,4 +38,28 @@ json_t *remote_ledger_json(const struct remote_ledger *l)
 {
 	return l->node_port ? json_pack("{s:i,s:i}", "node_port", l->node_port, "host_port",
 					l->host_port) : NULL;
+}
+
+int remote_ledger_token(struct remote *r, const char *dir, const char *token, int timeout_ms,
+			char *arg, size_t alen)
+{
+	char path[PATH_MAX + 32];
+	struct child_result res;
+	int rc;
+
+	if ((rc = node_token_fwcfg_arg(dir, path, sizeof(path), arg, alen)) < 0) {
+		pc_err(LOG_NODE, "ledger token path in '%s' too long", dir);
+		return rc;
+	}
+	/* install, not a shell redirection: an argument vector, and the file is created
+	 * with its mode (no moment when another user could open it) */
+	const char *wr[] = { "install", "-m", "0600", "/dev/stdin", path, NULL };
+	rc = remote_run(r, wr, token ? token : "", timeout_ms, &res);
+	if (rc == 0 && !(WIFEXITED(res.status) && WEXITSTATUS(res.status) == 0))
+		rc = -EIO;
+	child_result_release(&res);
+	if (rc < 0)
+		pc_err(LOG_NODE, "cannot write the ledger token file '%s' on '%s': %s", path,
+		       remote_name(r), strerror(-rc));
+	return rc;
 }

@@ -58,6 +58,7 @@ static const struct step *script;
 static size_t n_steps, pos;
 static char *issued_args[8];	/* every `--args` value, for content checks */
 static size_t n_args;
+static char *token_input;	/* the last standard input of `install` (the token) */
 
 static void expect(const char *const argv[])
 {
@@ -88,8 +89,18 @@ static void expect(const char *const argv[])
 	if (s->argv[i] || argv[i])
 		fail_msg("step %zu: command has a different length: %s", pos, got);
 	if (!strcmp(argv[0], "qm") && argv[1] && !strcmp(argv[1], "set") && argv[3] &&
-	    !strcmp(argv[3], "--args") && n_args < 8)
+	    !strcmp(argv[3], "--args") && n_args < 8) {
+		/* The token is never on a command line (every test's job has "tok3n");
+		 * a write boot names its file to QEMU instead. */
+		if (strstr(argv[4], "tok3n") || strstr(argv[4], "powercut.token"))
+			fail_msg("step %zu: the token is in `args`: %s", pos, argv[4]);
+		if (strstr(argv[4], "powercut.mode=write") &&
+		    !strstr(argv[4], " -fw_cfg name=opt/powercut/token,file=/var/lib/powercut/"
+				     "9000/ledger-token "))
+			fail_msg("step %zu: a write boot without the token's fw_cfg file: %s", pos,
+				 argv[4]);
 		issued_args[n_args++] = strdup(argv[4]);
+	}
 }
 
 struct remote *remote_open(const struct bench_config *cfg, const char *run_dir)
@@ -108,6 +119,10 @@ int remote_run(struct remote *r, const char *const argv[], const char *input, in
 {
 	memset(res, 0, sizeof(*res));
 	expect(argv);
+	if (!strcmp(argv[0], "install")) {
+		free(token_input);
+		token_input = input ? strdup(input) : NULL;
+	}
 	const struct step *s = &script[pos++];
 	res->out = strdup(s->out == FIO_OUT ? fio_json : s->out ? s->out : "");
 	res->err = strdup(s->err ? s->err : "");
@@ -215,6 +230,11 @@ static const char *bench_text =
 #define QPATH "/var/lib/vz/images/9000/vm-9000-pc-q.qcow2"
 #define TVOL "local-lvm:vm-9000-pc-t"
 #define RDIR "/var/lib/powercut/9000"
+/* Every write boot writes the token to a private file in RDIR through ssh's standard
+ * input (the fake keeps the input for token_input) and names it to QEMU in `args`. */
+#define TOKEN_FILE RDIR "/ledger-token"
+#define TOKEN_WRITE { { "install", "-m", "0600", "/dev/stdin", TOKEN_FILE }, 0, "" }
+#define FWCFG "-fw_cfg name=opt/powercut/token,file=" TOKEN_FILE
 #define CONTENT(s) { "pvesh", "get", "/nodes/pve1/storage/" s "/content", "--vmid", "9000", \
 		     "--output-format", "json" }
 
@@ -270,9 +290,9 @@ static const struct step happy[] = {
 	BOOT_ID(BOOT1),
 	/* the cycle's workload: the ledger's port (7000 here) forwarded from the node's
 	 * 127.0.0.1:41234, and the VM's user-mode network device for the guest */
-	{ { "FORWARD", "7000" }, 0, "41234" },
+	{ { "FORWARD", "7000" }, 0, "41234" }, TOKEN_WRITE,
 	{ { "qm", "set", "9000", "--args", "-kernel " RDIR "/vmlinuz -initrd " RDIR
-	    "/initrd.cpio -serial file:" RDIR "/console-1.log -netdev user,id=pcl -device "
+	    "/initrd.cpio -serial file:" RDIR "/console-1.log " FWCFG " -netdev user,id=pcl -device "
 	    "virtio-net-pci,netdev=pcl -append 'console=ttyS0 *" }, 0,
 	  "update VM 9000: -args ...\n" },
 	{ { "qm", "start", "9000" }, 0, "" },
@@ -337,6 +357,18 @@ static const struct step no_forward[] = {
 	BOOT_ID(BOOT1),
 	{ { "FORWARD", "7000" }, 1, "" },
 	STEPS_CLOSED,
+};
+
+/* The token file cannot be written (the node's disk is full, as GNU install says it):
+ * the boot stops before `qm set`, and close removes the forward and RDIR as ever. */
+static const struct step no_token[] = {
+	STEPS_PREPARED,
+	BOOT_ID(BOOT1),
+	{ { "FORWARD", "7000" }, 0, "41234" },
+	{ { "install", "-m", "0600", "/dev/stdin", TOKEN_FILE }, 1, "",
+	  "install: cannot create regular file '" TOKEN_FILE "': No space left on device\n" },
+	STEPS_CLOSED,
+	{ { "CANCEL_FORWARD", "7000" }, 0 },
 };
 
 /* Storage full on the second disk; at close the VM is locked, destroy leaves the
@@ -441,7 +473,7 @@ static const struct step fio_close[] = {
 	{ { "setsid", "-f", "sh", "-c", "cd \"$1\"*", "sh", RDIR, "fio", "--thread",
 	    "--output-format=json", "--status-interval=1", "--filename=" RDIR "/fio.data",
 	    "--filesize=33554432", RDIR "/0-load.fio" }, 0, "" },
-	{ { "FORWARD", "7000" }, 0, "41234" },
+	{ { "FORWARD", "7000" }, 0, "41234" }, TOKEN_WRITE,
 	{ { "qm", "set", "9000", "--args", "-kernel *" }, 0, "" },
 	{ { "qm", "start", "9000" }, 255, "", "start failed: QEMU exited with code 1\n" },
 	/* close: fio first (SIGKILL), then the VM and its volumes */
@@ -522,8 +554,9 @@ static const char *chain_text =
 #define STEPS_BASELINE \
 	BOOT_ID(BOOT1), \
 	{ { "FORWARD", "7000" }, 0, "41234" }, \
+	TOKEN_WRITE, \
 	{ { "qm", "set", "9000", "--args", "-kernel " RDIR "/vmlinuz -initrd " RDIR \
-	    "/initrd.cpio -serial file:" RDIR "/console-1.log -netdev user,id=pcl -device " \
+	    "/initrd.cpio -serial file:" RDIR "/console-1.log " FWCFG " -netdev user,id=pcl -device " \
 	    "virtio-net-pci,netdev=pcl -append 'console=ttyS0 *" }, 0, "" }, \
 	{ { "qm", "start", "9000" }, 0, "" }, \
 	{ { "cat", RDIR "/console-1.log" }, 0, \
@@ -559,9 +592,9 @@ static const struct step chain_cycle[] = {
 	LV_ACTIVATE,
 	QIMG_INFO(CPATH, 131072, "true"),
 	/* the write boot of cycle 3, its baseline in place */
-	{ { "FORWARD", "7000" }, 0, "41234" },
+	{ { "FORWARD", "7000" }, 0, "41234" }, TOKEN_WRITE,
 	{ { "qm", "set", "9000", "--args", "-kernel " RDIR "/vmlinuz -initrd " RDIR
-	    "/initrd.cpio -serial file:" RDIR "/console-2.log -netdev *" }, 0, "" },
+	    "/initrd.cpio -serial file:" RDIR "/console-2.log " FWCFG " -netdev *" }, 0, "" },
 	{ { "qm", "start", "9000" }, 0, "" },
 	{ { "WAIT_UP" }, 0 },
 	BOOT_ID(BOOT2),
@@ -691,7 +724,7 @@ static const struct step chain_refused_raw[] = {
 static const struct step not_rebooted[] = {
 	STEPS_PREPARED,
 	BOOT_ID(BOOT1),
-	{ { "FORWARD", "7000" }, 0, "41234" },
+	{ { "FORWARD", "7000" }, 0, "41234" }, TOKEN_WRITE,
 	{ { "qm", "set", "9000", "--args", "-kernel *" }, 0, "" },
 	{ { "qm", "start", "9000" }, 0, "" },
 	{ { "WAIT_UP" }, 0 },
@@ -840,6 +873,8 @@ static void end(void)
 	for (size_t i = 0; i < n_args; i++)
 		free(issued_args[i]);
 	n_args = 0;
+	free(token_input);
+	token_input = NULL;
 }
 
 static const char *check_result(json_t *checks, const char *kind)
@@ -872,8 +907,12 @@ static void test_cycle(void **state)
 	/* The guest reaches the ledger at the node's end of the forward, 10.0.2.2 behind
 	 * the user-mode network device; the job's ledger_host is this host's business. */
 	assert_non_null(strstr(issued_args[0], " powercut.mode=write powercut.disks=1:vda,2:vdb "
-			       "powercut.ledger=10.0.2.2:41234 powercut.token=tok3n "
+			       "powercut.ledger=10.0.2.2:41234 "
 			       "powercut.campaign=7 powercut.cycle=3 powercut.w.seed=42 "));
+	/* The token went to its file on ssh's standard input, exactly. */
+	assert_string_equal(token_input, "tok3n");
+	assert_non_null(strstr(issued_args[0], " " FWCFG " -netdev "));
+	assert_null(strstr(issued_args[1], "-fw_cfg"));	/* the check has no ledger */
 	assert_null(strstr(issued_args[0], "192.0.2.1"));
 	assert_null(strstr(issued_args[0], "powercut.net="));
 	assert_non_null(strstr(issued_args[0], " powercut.w.span_mib=16 "));
@@ -996,15 +1035,28 @@ static void test_fio_killed_at_close(void **state)
 	end();
 }
 
-static void test_forward_refused(void **state)
+/* A write boot that stops before the VM gets its job: want from start_workload. */
+static void boot_stops(const struct step *steps, size_t n, int want)
 {
 	struct node_job job = { .campaign = 7, .cycle = 3, .token = "tok3n",
 				.ledger_host = "127.0.0.1", .ledger_port = 7000, .seed = 42,
 				.baseline = true };
 
-	begin_prepared(no_forward, sizeof(no_forward) / sizeof(no_forward[0]), bench_text);
-	assert_int_equal(node_proxmox_ops.start_workload(&node, &job), -EPERM);
+	begin_prepared(steps, n, bench_text);
+	assert_int_equal(node_proxmox_ops.start_workload(&node, &job), want);
 	assert_int_equal(n_args, 0);	/* the VM was never given a job */
+}
+
+static void test_forward_refused(void **state)
+{
+	boot_stops(no_forward, sizeof(no_forward) / sizeof(no_forward[0]), -EPERM);
+	end();
+}
+
+static void test_token_write_fails(void **state)
+{
+	boot_stops(no_token, sizeof(no_token) / sizeof(no_token[0]), -EIO);
+	assert_string_equal(token_input, "tok3n");	/* it was tried, through stdin */
 	end();
 }
 
@@ -1081,7 +1133,7 @@ static void test_chain_cycle(void **state)
 	/* Baseline boot: cycle - 1, only the chain disk (the thin LV's baseline is its
 	 * zeroes, as in remote.c), one flushed write per block, no baseline_exists. */
 	assert_non_null(strstr(issued_args[0], " powercut.mode=write powercut.disks=1:vda "
-			       "powercut.ledger=10.0.2.2:41234 powercut.token=tok3n "
+			       "powercut.ledger=10.0.2.2:41234 "
 			       "powercut.campaign=7 powercut.cycle=2 "));
 	assert_non_null(strstr(issued_args[0], " powercut.w.writes=1 powercut.w.flush=always'"));
 	assert_null(strstr(issued_args[0], "baseline_exists"));
@@ -1426,6 +1478,7 @@ int main(void)
 		cmocka_unit_test(test_cycle_fio),
 		cmocka_unit_test(test_fio_killed_at_close),
 		cmocka_unit_test(test_forward_refused),
+		cmocka_unit_test(test_token_write_fails),
 		cmocka_unit_test(test_storage_full_cleanup),
 		cmocka_unit_test(test_volume_exists_left_alone),
 		cmocka_unit_test(test_vm_exists_left_alone),
