@@ -36,6 +36,28 @@ struct agent_opts {
 	bool quiet;
 	bool seed_set;
 	uint32_t ledger_queue;		/* entries buffered for the ledger */
+	/* files workload (files.c) */
+	int sync;			/* enum fs_sync, 0: each operation picks one */
+	uint32_t files;			/* file names the workload uses */
+	uint32_t max_chunks;		/* largest file, in 512-byte chunks */
+	/* sqlite workload (sqlwl.c): enum fs_journal, enum fs_sync (sqlite ones) */
+	int sql_journal, sql_sync;
+	bool sqlite;			/* fscheck: the disk ran the sqlite workload */
+	/* fscheck: what the guest's file system check said (docs/oracle.md) */
+	const char *fs, *fsck_tool;
+	int fsck_rc, fsck_raw_rc;
+	bool mounted;
+};
+
+/* One files workload acknowledgement (ledger FILESYNC). */
+struct file_ack {
+	uint64_t seq;
+	unsigned op, sync;
+	bool dirsync;
+	uint32_t file;
+	uint64_t offset, nbytes, length;
+	uint32_t digest;
+	const char *name;	/* at most 15 bytes */
 };
 
 /* One write of the schedule. */
@@ -85,6 +107,7 @@ int lclient_start(const struct agent_opts *o, uint64_t nblocks);
 void lclient_baseline(uint64_t first, uint64_t n, int64_t submit_ns, int64_t complete_ns);
 void lclient_ack(const struct witem *w, uint32_t flags, uint64_t ack_index,
 		 int64_t submit_ns, int64_t complete_ns);
+void lclient_filesync(const struct file_ack *a, int64_t submit_ns, int64_t complete_ns);
 void lclient_flush(uint64_t id, uint64_t covers, int64_t submit_ns, int64_t complete_ns);
 /* Send what is queued and END, wait at most wait_ms for the host to confirm it
  * (RECORDED), stop the sender. Returns 0 when confirmed (or with no ledger), -EPROTO
@@ -151,6 +174,15 @@ int nbd_write_run(struct core *c);
 int nbd_check(const struct agent_opts *o, struct checker *k, uint64_t nblocks);
 void nbd_close_target(void);
 #endif
+
+/* The files workload (files.c): write on the file system mounted at o->target until
+ * stopped (signal, --duration, --writes operations), acknowledging every completed
+ * sync; fscheck reads every file there back into an fscheck report (docs/oracle.md). */
+int files_write(const struct agent_opts *o);
+int files_check(const struct agent_opts *o);
+/* The sqlite workload (sqlwl.c) on the file system at o->target, and its check line. */
+int sql_write(const struct agent_opts *o);
+int sql_check(const struct agent_opts *o);
 
 /* Fill a buffer with consecutive baseline blocks [first, first+n) (generation 0). */
 void baseline_fill(const struct agent_opts *o, unsigned char *buf, uint64_t first, uint64_t n);

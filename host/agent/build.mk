@@ -1,10 +1,11 @@
 # host/agent: powercut-agent, the verifying writer and checker (docs/oracle.md).
 # $(AGENT) is statically linked, libc only (files and block devices, for guests);
 # $(AGENT_NBD) is the same source plus io_nbd.c, dynamically linked with libnbd.
-# host/oracle/record.c is compiled into both.
+# host/oracle/record.c is compiled into both; both link SQLite (the sqlite workload),
+# the static one from libsqlite3-dev's archive.
 
 AGENT_SRCS := host/agent/main.c host/agent/core.c host/agent/lclient.c host/agent/io_file.c \
-	      host/agent/check.c host/oracle/record.c
+	      host/agent/check.c host/agent/files.c host/agent/sqlwl.c host/oracle/record.c host/oracle/filerec.c
 AGENT_OBJS     = $(AGENT_SRCS:%.c=$(BUILD)/agent/static/%.o)
 AGENT_NBD_OBJS = $(AGENT_SRCS:%.c=$(BUILD)/agent/nbd/%.o) $(BUILD)/agent/nbd/host/agent/io_nbd.o
 AGENT_CFLAGS   = $(CFLAGS_COMMON) -Ihost/agent -Ihost/oracle -pthread
@@ -13,11 +14,11 @@ ALL_TARGETS += $(AGENT) $(AGENT_NBD)
 
 $(AGENT): $(AGENT_OBJS)
 	@mkdir -p $(@D)
-	$(CC) -static -pthread -o $@ $^
+	$(CC) -static -pthread -o $@ $^ -lsqlite3 -lm
 
 $(AGENT_NBD): $(AGENT_NBD_OBJS)
 	@mkdir -p $(@D)
-	$(CC) -pthread -o $@ $^ $(shell pkg-config --libs libnbd)
+	$(CC) -pthread -o $@ $^ $(shell pkg-config --libs libnbd sqlite3)
 
 $(BUILD)/agent/static/%.o: %.c
 	@mkdir -p $(@D)

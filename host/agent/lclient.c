@@ -25,6 +25,10 @@ struct entry {
 	uint32_t u32;		/* gen / flags */
 	uint32_t flags;
 	uint64_t a, b, c, d, e;
+	/* LEDGER_FILESYNC: u32 = file, flags = op | sync << 8 | dirsync << 16, a = seq,
+	 * b = offset, c = nbytes, d = submit, e = complete, f = length, g = digest. */
+	uint64_t f, g;
+	char name[16];
 };
 
 static struct {
@@ -264,6 +268,26 @@ static size_t encode(const struct entry *e, size_t n)
 			lp_put64(b + 24, x->d);
 			p = b + 32;
 			break;
+		case LEDGER_FILESYNC: {
+			size_t nl = strnlen(x->name, sizeof(x->name));
+			b = frame_head(p, LEDGER_FILESYNC, (uint32_t)(LEDGER_FILESYNC_FIXED + nl));
+			lp_put64(b, x->a);
+			b[8] = (unsigned char)x->flags;
+			b[9] = (unsigned char)(x->flags >> 8);
+			b[10] = (unsigned char)(x->flags >> 16);
+			b[11] = 0;
+			lp_put32(b + 12, x->u32);
+			lp_put64(b + 16, x->b);
+			lp_put64(b + 24, x->c);
+			lp_put64(b + 32, x->f);
+			lp_put32(b + 40, (uint32_t)x->g);
+			lp_put64(b + 44, x->d);
+			lp_put64(b + 52, x->e);
+			lp_put16(b + 60, (uint16_t)nl);
+			memcpy(b + 62, x->name, nl);
+			p = b + 62 + nl;
+			break;
+		}
 		case LEDGER_GAP:
 			b = frame_head(p, LEDGER_GAP, LEDGER_GAP_SIZE);
 			lp_put64(b, x->a);
@@ -389,7 +413,9 @@ int lclient_start(const struct agent_opts *o, uint64_t nblocks)
 	L.nblocks = nblocks;
 	L.cap = o->ledger_queue;
 	L.q = malloc(sizeof(*L.q) * QUEUE_CAP);
-	L.out = malloc(16 + BATCH_MAX * (9 + LEDGER_ACKS_HEAD + LEDGER_ACK_ENTRY) + LEDGER_HELLO_FIXED + 300);
+	/* A batch of FILESYNC frames is the largest (one frame per entry). */
+	L.out = malloc(16 + BATCH_MAX * (9 + LEDGER_FILESYNC_FIXED + sizeof(L.q->name)) +
+		       LEDGER_HELLO_FIXED + 300);
 	if (!L.q || !L.out)
 		return -ENOMEM;
 	pthread_mutex_init(&L.mu, NULL);
@@ -450,6 +476,18 @@ void lclient_flush(uint64_t id, uint64_t covers, int64_t submit_ns, int64_t comp
 		return;
 	struct entry e = { .type = LEDGER_FLUSH, .a = id, .b = covers, .c = (uint64_t)submit_ns,
 			   .d = (uint64_t)complete_ns };
+	push(&e);
+}
+
+void lclient_filesync(const struct file_ack *a, int64_t submit_ns, int64_t complete_ns)
+{
+	if (!L.on)
+		return;
+	struct entry e = { .type = LEDGER_FILESYNC, .u32 = a->file,
+			   .flags = a->op | a->sync << 8 | (uint32_t)a->dirsync << 16, .a = a->seq,
+			   .b = a->offset, .c = a->nbytes, .d = (uint64_t)submit_ns,
+			   .e = (uint64_t)complete_ns, .f = a->length, .g = a->digest };
+	snprintf(e.name, sizeof(e.name), "%s", a->name);
 	push(&e);
 }
 

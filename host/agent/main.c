@@ -1,5 +1,6 @@
 /* powercut-agent: the verifying writer and checker (docs/oracle.md). */
 #include "agent.h"
+#include "filerec.h"
 #include "ledger_proto.h"
 #include "record.h"
 
@@ -44,6 +45,9 @@ static void on_signal(int sig)
 static const char usage[] =
 "usage: powercut-agent write TARGET --campaign ID [options]\n"
 "       powercut-agent check TARGET --campaign ID [options]\n"
+"       powercut-agent files DIR --campaign ID [options]\n"
+"       powercut-agent fscheck DIR --campaign ID [options]\n"
+"       powercut-agent sqlite DIR --campaign ID [options]\n"
 "\n"
 "TARGET is a file or block device"
 #ifdef PC_AGENT_NBD
@@ -82,6 +86,16 @@ static const char usage[] =
 "                       command line in /proc)\n"
 "  --ledger-queue N     entries kept while the ledger is unreachable (131072); when\n"
 "                       full, new ones are dropped, counted and reported as a gap\n"
+"files (write on the file system mounted at DIR; --duration, --writes count operations):\n"
+"  --sync S             fsync | fdatasync | osync | mixed (mixed: each operation picks)\n"
+"  --files N            file names used (16)\n"
+"  --max-chunks N       largest file in 512-byte chunks (64)\n"
+"sqlite (transactions in DIR/pc.db, each acknowledged once COMMIT returned):\n"
+"  --sql-journal J      wal | delete (wal)\n"
+"  --sql-sync S         full | normal | extra (full)\n"
+"fscheck (read every file in DIR back; what the guest's file system check said):\n"
+"  --fs NAME --fsck-tool NAME --fsck-rc N --fsck-raw-rc N --mounted 0|1\n"
+"  --sqlite             the disk ran the sqlite workload: check its database instead\n"
 "check:\n"
 "  --output FILE        write the JSON-lines report there (default: stdout)\n"
 "  --quiet              no progress messages\n"
@@ -92,7 +106,9 @@ static const char usage[] =
 
 enum { O_CAMPAIGN = 256, O_CYCLE, O_DISK, O_SEED, O_BS, O_SPAN, O_QD, O_PATTERN, O_HOT,
        O_FLUSH, O_FLUSH_N, O_FLUSH_MS, O_DIRECT, O_DURATION, O_WRITES, O_BASE, O_LEDGER,
-       O_TOKEN, O_OUTPUT, O_QUIET, O_HELP, O_LQUEUE, O_TOKEN_FILE };
+       O_TOKEN, O_OUTPUT, O_QUIET, O_HELP, O_LQUEUE, O_TOKEN_FILE,
+       O_SYNC, O_FILES, O_MAXCH, O_FS, O_FSCK_TOOL, O_FSCK_RC, O_FSCK_RAW, O_MOUNTED,
+       O_SQL_JOURNAL, O_SQL_SYNC, O_SQLITE };
 
 static const struct option longopts[] = {
 	{ "campaign", 1, NULL, O_CAMPAIGN }, { "cycle", 1, NULL, O_CYCLE },
@@ -106,7 +122,14 @@ static const struct option longopts[] = {
 	{ "ledger", 1, NULL, O_LEDGER }, { "token", 1, NULL, O_TOKEN },
 	{ "token-file", 1, NULL, O_TOKEN_FILE },
 	{ "output", 1, NULL, O_OUTPUT }, { "quiet", 0, NULL, O_QUIET },
-	{ "help", 0, NULL, O_HELP }, { "ledger-queue", 1, NULL, O_LQUEUE }, { NULL, 0, NULL, 0 },
+	{ "help", 0, NULL, O_HELP }, { "ledger-queue", 1, NULL, O_LQUEUE },
+	{ "sync", 1, NULL, O_SYNC }, { "files", 1, NULL, O_FILES },
+	{ "max-chunks", 1, NULL, O_MAXCH }, { "fs", 1, NULL, O_FS },
+	{ "fsck-tool", 1, NULL, O_FSCK_TOOL }, { "fsck-rc", 1, NULL, O_FSCK_RC },
+	{ "fsck-raw-rc", 1, NULL, O_FSCK_RAW }, { "mounted", 1, NULL, O_MOUNTED },
+	{ "sql-journal", 1, NULL, O_SQL_JOURNAL }, { "sql-sync", 1, NULL, O_SQL_SYNC },
+	{ "sqlite", 0, NULL, O_SQLITE },
+	{ NULL, 0, NULL, 0 },
 };
 
 static int bad_arg(const char *opt, const char *val, const char *why)
@@ -160,10 +183,16 @@ static int parse_opts(int argc, char **argv, struct agent_opts *o)
 
 	*o = (struct agent_opts){ .block_size = 4096, .queue_depth = 16, .hot_set_pct = 10,
 				  .flush_n = 64, .flush_ms = 100, .direct = true,
-				  .ledger_queue = 131072 };
+				  .ledger_queue = 131072, .files = 16, .max_chunks = 64,
+				  .fsck_raw_rc = -1, .mounted = true, .sql_journal = FS_JOURNAL_WAL,
+				  .sql_sync = FS_SYNC_SQLITE_FULL };
 	optind = 2;
 	while (!rc && (c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		const char *name = c >= O_CAMPAIGN && c <= O_LQUEUE ? longopts[c - O_CAMPAIGN].name : "?";
+		/* by value: the table's order need not follow the enum's */
+		const char *name = "?";
+		for (const struct option *lo = longopts; lo->name; lo++)
+			if (lo->val == c)
+				name = lo->name;
 		switch (c) {
 		case O_CAMPAIGN: rc = parse_u64(name, optarg, 0, UINT64_MAX, &o->campaign); have_campaign = true; break;
 		case O_CYCLE: rc = parse_u64(name, optarg, 0, UINT32_MAX, &v); o->cycle = (uint32_t)v; break;
@@ -228,6 +257,32 @@ static int parse_opts(int argc, char **argv, struct agent_opts *o)
 		case O_QUIET: o->quiet = true; break;
 		case O_HELP: fputs(usage, stdout); exit(0);
 		case O_LQUEUE: rc = parse_u64(name, optarg, 16, 1u << 24, &v); o->ledger_queue = (uint32_t)v; break;
+		case O_SYNC:
+			if (!strcmp(optarg, "mixed")) o->sync = 0;
+			else if (!strcmp(optarg, "fsync")) o->sync = FS_SYNC_FSYNC;
+			else if (!strcmp(optarg, "fdatasync")) o->sync = FS_SYNC_FDATASYNC;
+			else if (!strcmp(optarg, "osync")) o->sync = FS_SYNC_OSYNC;
+			else rc = bad_arg(name, optarg, "want fsync, fdatasync, osync or mixed");
+			break;
+		case O_FILES: rc = parse_u64(name, optarg, 1, 9999, &v); o->files = (uint32_t)v; break;
+		case O_MAXCH: rc = parse_u64(name, optarg, 4, 1u << 20, &v); o->max_chunks = (uint32_t)v; break;
+		case O_FS: o->fs = optarg; break;
+		case O_FSCK_TOOL: o->fsck_tool = optarg; break;
+		case O_FSCK_RC: rc = parse_u64(name, optarg, 0, 255, &v); o->fsck_rc = (int)v; break;
+		case O_FSCK_RAW: rc = parse_u64(name, optarg, 0, 255, &v); o->fsck_raw_rc = (int)v; break;
+		case O_MOUNTED: rc = parse_u64(name, optarg, 0, 1, &v); o->mounted = v; break;
+		case O_SQL_JOURNAL:
+			if (!strcmp(optarg, "wal")) o->sql_journal = FS_JOURNAL_WAL;
+			else if (!strcmp(optarg, "delete")) o->sql_journal = FS_JOURNAL_DELETE;
+			else rc = bad_arg(name, optarg, "want wal or delete");
+			break;
+		case O_SQL_SYNC:
+			if (!strcmp(optarg, "full")) o->sql_sync = FS_SYNC_SQLITE_FULL;
+			else if (!strcmp(optarg, "normal")) o->sql_sync = FS_SYNC_SQLITE_NORMAL;
+			else if (!strcmp(optarg, "extra")) o->sql_sync = FS_SYNC_SQLITE_EXTRA;
+			else rc = bad_arg(name, optarg, "want full, normal or extra");
+			break;
+		case O_SQLITE: o->sqlite = true; break;
 		default: return -EINVAL;
 		}
 	}
@@ -476,7 +531,8 @@ int main(int argc, char **argv)
 		fputs(usage, stdout);
 		return 0;
 	}
-	if (argc < 2 || (strcmp(argv[1], "write") && strcmp(argv[1], "check"))) {
+	if (argc < 2 || (strcmp(argv[1], "write") && strcmp(argv[1], "check") &&
+			  strcmp(argv[1], "files") && strcmp(argv[1], "fscheck") && strcmp(argv[1], "sqlite"))) {
 		if (argc >= 2)
 			agent_log("unknown command '%s'", argv[1]);
 		fputs(usage, stderr);
@@ -490,6 +546,13 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGUSR1, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	int rc = !strcmp(argv[1], "write") ? cmd_write(&o) : cmd_check(&o);
+	int rc;
+	if (!strcmp(argv[1], "files") || !strcmp(argv[1], "sqlite")) {
+		rc = !strcmp(argv[1], "files") ? files_write(&o) : sql_write(&o);
+		return rc == -EPROTO ? 3 : rc ? 1 : 0;
+	}
+	if (!strcmp(argv[1], "fscheck"))
+		return files_check(&o) ? 1 : 0;
+	rc = !strcmp(argv[1], "write") ? cmd_write(&o) : cmd_check(&o);
 	return rc ? 1 : write_ledger_rc ? 3 : 0;
 }

@@ -6,14 +6,15 @@
 CAMPAIGN_LIB    = $(BUILD)/host/libcampaign.a
 CAMPAIGN_SRCS  := host/campaign/campaign.c host/campaign/plan.c host/campaign/cycle.c \
 		  host/campaign/procs.c host/campaign/evidence.c host/campaign/run.c \
-		  host/campaign/scenario.c
+		  host/campaign/scenario.c host/campaign/fsdisk.c
 CAMPAIGN_OBJS   = $(CAMPAIGN_SRCS:%.c=$(BUILD)/%.o)
 CAMPAIGN_CFLAGS = -Ihost/campaign -Ihost/lib -Ihost/store -Ihost/oracle -Ihost/node -Ihost/explore \
 	-Ihost/relay $(shell pkg-config --cflags sqlite3 jansson)
 
 CAMPAIGN_TESTS := $(BUILD)/host/campaign/tests/test_plan $(BUILD)/host/campaign/tests/test_run.sh \
 	$(BUILD)/host/campaign/tests/test_keep.sh $(BUILD)/host/campaign/tests/test_scenarios.sh \
-	$(BUILD)/host/campaign/tests/test_hostile.sh $(BUILD)/host/campaign/tests/test_orphans.sh
+	$(BUILD)/host/campaign/tests/test_hostile.sh $(BUILD)/host/campaign/tests/test_orphans.sh \
+	$(BUILD)/host/campaign/tests/test_fs.sh
 CAMPAIGN_BENCH := $(BUILD)/host/campaign/bench/bench_campaign.sh
 
 ALL_TARGETS += $(CAMPAIGN_LIB)
@@ -51,6 +52,7 @@ $(BUILD)/host/campaign/tests/%.sh: host/campaign/tests/%.sh host/campaign/tests/
 	chmod +x $@
 # The scripts that source the shared set-up (run from the repository root).
 $(BUILD)/host/campaign/tests/test_scenarios.sh: host/campaign/tests/e2e.sh
+$(BUILD)/host/campaign/tests/test_fs.sh: host/campaign/tests/e2e.sh
 $(BUILD)/host/campaign/bench/%.sh: host/campaign/bench/%.sh $(POWERCUT) $(MCUSIM) $(FW_ELF) \
 		$(AGENT_NBD) $(BUILD)/lib/nbdkit-pcvcache-filter.so
 	@mkdir -p $(@D)

@@ -25,6 +25,7 @@
 
 #include "campaign.h"
 #include "explore.h"
+#include "fsdisk.h"
 #include "child.h"
 #include "ledger.h"
 #include "log.h"
@@ -366,6 +367,9 @@ static int64_t cycle_explore(struct cyc *c, const struct bench_config *cfg)
 /* Per disk: metadata checks into checks, classification into findings. */
 struct disk_outcome {
 	struct oracle_verify_result v;
+	bool fs;			/* a files or sqlite workload disk: fsv holds its outcome */
+	const char *kind;		/* its workload (config_workload_name) */
+	struct camp_fs_outcome fsv;
 	bool verified;
 	bool metadata_failure;
 	uint64_t written;		/* blocks acknowledged in the cycle (before the prune) */
@@ -380,8 +384,8 @@ static bool all_zeroes(const struct disk_outcome *o)
 	       o->written;
 }
 
-static int record_disk(struct cyc *c, const struct node_disk_result *r, int64_t cut_ns,
-		       struct disk_outcome *o)
+static int record_disk(struct cyc *c, const struct cfg_disk *cd, const struct node_disk_result *r,
+		       int64_t cut_ns, struct disk_outcome *o)
 {
 	struct store *st = c->e->db;
 	int64_t cyc = c->r->cycle_id;
@@ -408,6 +412,25 @@ static int record_disk(struct cyc *c, const struct node_disk_result *r, int64_t 
 		store_finding_insert(st, cyc, r->disk, -1, "check_failed",
 				     "{\"why\":\"the agent's check did not complete\"}", 0);
 		return -EIO;
+	}
+	if (cd->fs != DISK_FS_NONE) {
+		/* The file oracle; its violations count as the disk's. */
+		rc = camp_fs_record(st, cyc, (uint64_t)c->e->campaign, c->index, r->disk, r->id,
+				    r->report_path, &o->fsv);
+		if (rc < 0) {
+			store_finding_insert(st, cyc, r->disk, -1, "check_failed",
+					     "{\"why\":\"classification failed\"}", 0);
+			return rc;
+		}
+		o->fs = o->verified = true;
+		o->kind = config_workload_name(cd->workload);
+		o->v.cycle.violations = o->fsv.violations;
+		if (o->v.cycle.violations) {
+			char dv[96];
+			snprintf(dv, sizeof(dv), "{\"files\":%zu}", o->fsv.violations);
+			store_finding_insert(st, cyc, r->disk, -1, "violation", dv, 0);
+		}
+		return 0;
 	}
 	FILE *f = fopen(r->report_path, "re");
 	if (!f)
@@ -493,7 +516,14 @@ static json_t *disk_json(const struct node_disk_result *r, const struct disk_out
 	json_t *j = json_pack("{s:s,s:i,s:O,s:b,s:b}", "disk", r->disk, "id", (int)r->id,
 			      "checks", r->checks ? r->checks : json_null(), "verified",
 			      o->verified, "metadata_failure", o->metadata_failure);
-	if (o->verified) {
+	json_object_set_new(j, "workload_kind", json_string(o->fs ? o->kind : "blocks"));
+	if (o->verified && o->fs) {
+		json_t *fj = camp_fs_json(&o->fsv);
+		json_object_update(j, fj);
+		json_decref(fj);
+		json_object_set_new(j, "violations", json_integer((json_int_t)o->v.cycle.violations));
+	} else if (o->verified) {
+		json_object_set_new(j, "fs", json_string("none"));
 		json_t *cls = json_object();
 		for (int k = 0; k < CLS__COUNT; k++)
 			json_object_set_new(cls, cls_class_name(k), json_integer((json_int_t)o->v.cycle.count[k]));
@@ -1146,9 +1176,10 @@ int camp_cycle_run(struct camp_env *e, const struct camp_plan *p, struct camp_re
 
 	for (size_t i = 0; i < cfg->n_disks; i++) {
 		struct camp_disk_sum *d = &r->disks[i];
-		if (record_disk(&c, &res[i], c.cut_ns, &out[i]) < 0)
+		if (record_disk(&c, cfg->disks[i], &res[i], c.cut_ns, &out[i]) < 0)
 			unverified++;
-		remember_kept(&c, cfg->disks[i], &res[i]);
+		if (!out[i].fs)
+			remember_kept(&c, cfg->disks[i], &res[i]);
 		d->disk = res[i].disk ? res[i].disk : cfg->disks[i]->name;
 		d->control = cfg->disks[i]->control;
 		d->verified = out[i].verified;

@@ -34,6 +34,27 @@ const char *config_control_name(int control)
 	return control >= CONTROL_NONE && control <= CONTROL_FORGETFUL ? controls[control] : "?";
 }
 
+static const char *const filesystems[] = { "none", "ext4", "xfs", NULL };
+static const char *const disk_workloads[] = { "blocks", "files", "sqlite", NULL };
+static const char *const sql_journals[] = { "wal", "delete", NULL };
+static const char *const sql_syncs[] = { "full", "normal", "extra", NULL };
+const char *config_sql_journal_name(int j)
+{
+	return j >= SQL_JOURNAL_WAL && j <= SQL_JOURNAL_DELETE ? sql_journals[j] : "?";
+}
+const char *config_sql_sync_name(int s)
+{
+	return s >= SQL_SYNC_FULL && s <= SQL_SYNC_EXTRA ? sql_syncs[s] : "?";
+}
+const char *config_fs_name(int fs)
+{
+	return fs >= DISK_FS_NONE && fs <= DISK_FS_XFS ? filesystems[fs] : "?";
+}
+const char *config_workload_name(int workload)
+{
+	return workload >= DISK_WL_BLOCKS && workload <= DISK_WL_SQLITE ? disk_workloads[workload] : "?";
+}
+
 static const char *const patterns[] = { "random", "sequential", "hotset", "alloc", NULL };
 static const char *const flushes[] = { "never", "every-n", "every-ms", "always", "fua", NULL };
 static const char *const cuts[] = { "power", "kill", "reset", NULL };
@@ -247,6 +268,25 @@ static const struct opt_def disk_opts[] = {
 	{ "record", OPT_BOOL, OFF(cfg_disk, record), "no", NOLIMIT, NULL,
 	  "Record every write and flush the disk model below QEMU acknowledges, with its "
 	  "data, for 'powercut explore' (docs/explore.md). Fast tier; not with backing.", 0 },
+	{ "fs", OPT_ENUM, OFF(cfg_disk, fs), "none", NOLIMIT, filesystems,
+	  "File system the guest makes on the disk (on lvmthin: on the thin volume) at "
+	  "every write boot, and checks read-only (e2fsck -fn, xfs_repair -n) before "
+	  "verifying the files: none, ext4, xfs. Needs workload=files and the full tier.", 0 },
+	{ "mount_options", OPT_STRING, OFF(cfg_disk, mount_options), "", NOLIMIT, NULL,
+	  "Mount options of the file system (mount -o), e.g. barrier=0 for ext4 as a "
+	  "negative control: no spaces.", 0 },
+	{ "workload", OPT_ENUM, OFF(cfg_disk, workload), "blocks", NOLIMIT, disk_workloads,
+	  "What runs on the disk: blocks (the verifying block writer of [workload]) or "
+	  "files (create, append, overwrite and rename files with fsync, fdatasync or "
+	  "O_SYNC on the file system of fs; docs/oracle.md, \"File systems\") or sqlite "
+	  "(transactions in a SQLite database on that file system).", 0 },
+	{ "sqlite_journal", OPT_ENUM, OFF(cfg_disk, sqlite_journal), "wal", NOLIMIT, sql_journals,
+	  "workload=sqlite: PRAGMA journal_mode, wal or delete.", 0 },
+	{ "sqlite_synchronous", OPT_ENUM, OFF(cfg_disk, sqlite_synchronous), "full", NOLIMIT, sql_syncs,
+	  "workload=sqlite: PRAGMA synchronous, full, normal or extra. Where SQLite documents "
+	  "that the last commits may roll back after a power loss (wal with normal; delete "
+	  "without extra, which alone syncs the directory after the journal's unlink), "
+	  "losing them is counted apart, not a violation.", 0 },
 	{ 0 }
 };
 
@@ -893,6 +933,29 @@ static void validate(struct parse_ctx *p)
 	else if (r->dc_source == DC_PWROK && r->driver != RELAY_DRV_SERIAL)
 		add_err(p, "%s:%d: dc_source=pwrok needs driver=serial in [relay] (only the "
 			"firmware senses PWR_OK)", p->file, line_or_end(p, ri, "dc_source"));
+
+	for (size_t i = 0; i < cfg->n_disks; i++) {
+		const struct cfg_disk *d = cfg->disks[i];
+		struct cfg_inst *di = inst_find(cfg, &sec_disk, d->name);
+		if (d->workload != DISK_WL_BLOCKS && d->fs == DISK_FS_NONE)
+			add_err(p, "%s:%d: workload=%s needs a file system (fs=ext4 or fs=xfs) in "
+				"[disk %s]", p->file, line_of(di, "workload"),
+				config_workload_name(d->workload), d->name);
+		if (d->fs != DISK_FS_NONE && d->workload == DISK_WL_BLOCKS)
+			add_err(p, "%s:%d: fs=%s needs workload=files or sqlite in [disk %s] (the block "
+				"writer would overwrite the file system)", p->file, line_of(di, "fs"),
+				config_fs_name(d->fs), d->name);
+		if (d->fs != DISK_FS_NONE && (cfg->node->host || cfg->node->tier != NODE_TIER_FULL))
+			add_err(p, "%s:%d: fs=%s needs the simulated node's full tier (tier=full; "
+				"remote and Proxmox nodes do not make file systems yet) in [disk %s]",
+				p->file, line_of(di, "fs"), config_fs_name(d->fs), d->name);
+		if (d->mount_options && strpbrk(d->mount_options, " \t\"'\\"))
+			add_err(p, "%s:%d: mount_options cannot hold spaces or quotes in [disk %s]",
+				p->file, line_of(di, "mount_options"), d->name);
+		if (d->fs != DISK_FS_NONE && d->keep)
+			add_err(p, "%s:%d: fs=%s cannot be kept across cycles yet in [disk %s]",
+				p->file, line_of(di, "keep"), config_fs_name(d->fs), d->name);
+	}
 
 	struct cfg_inst *ci = inst_find(cfg, &sec_campaign, NULL);
 	if (cfg->campaign->window_min_ms > cfg->campaign->window_max_ms)

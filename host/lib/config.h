@@ -38,6 +38,11 @@ enum disk_cache { CACHE_NONE, CACHE_WRITEBACK, CACHE_WRITETHROUGH, CACHE_DIRECTS
 		  CACHE_UNSAFE };
 enum disk_prealloc { PREALLOC_OFF, PREALLOC_METADATA, PREALLOC_FALLOC, PREALLOC_FULL };
 enum disk_control { CONTROL_NONE, CONTROL_LYING, CONTROL_SAFE, CONTROL_FORGETFUL };
+/* issue 18: a file system made by the guest on the disk, and what runs on it. */
+enum disk_fs { DISK_FS_NONE, DISK_FS_EXT4, DISK_FS_XFS };
+enum disk_workload { DISK_WL_BLOCKS, DISK_WL_FILES, DISK_WL_SQLITE };
+enum disk_sql_journal { SQL_JOURNAL_WAL, SQL_JOURNAL_DELETE };
+enum disk_sql_sync { SQL_SYNC_FULL, SQL_SYNC_NORMAL, SQL_SYNC_EXTRA };
 enum wl_pattern { PATTERN_RANDOM, PATTERN_SEQUENTIAL, PATTERN_HOTSET, PATTERN_ALLOC };
 enum wl_flush { FLUSH_NEVER, FLUSH_EVERY_N, FLUSH_EVERY_MS, FLUSH_ALWAYS, FLUSH_FUA };
 /* power: the node loses DC; kill: kill -9 of QEMU, the host survives; reset: QEMU's
@@ -118,7 +123,16 @@ struct cfg_disk {
 	bool extended_l2, lazy_refcounts, backing;
 	bool keep;		/* kept across cycles (docs/oracle.md, "Durable memory") */
 	bool record;		/* docs/explore.md */
+	int fs;			/* enum disk_fs */
+	char *mount_options;	/* the guest's mount -o ("" none) */
+	int workload;		/* enum disk_workload */
+	int sqlite_journal;	/* enum disk_sql_journal */
+	int sqlite_synchronous;	/* enum disk_sql_sync */
 };
+const char *config_fs_name(int fs);
+const char *config_workload_name(int workload);
+const char *config_sql_journal_name(int j);
+const char *config_sql_sync_name(int s);
 
 struct cfg_workload {
 	uint64_t block_size;

@@ -767,6 +767,24 @@ static int boot(struct node *n, const struct node_job *job, bool check)
 			flush_names[w->flush], w->flush_n, w->flush_ms, w->duration_ms / 1000.0,
 			/* written from the host (a new thin LV's baseline is its zeroes) */
 			" powercut.w.baseline_exists");
+	/* A disk with a file system: the guest makes it (write) or checks it (check), and
+	 * runs the files workload on it (rig/sim/guest/init, docs/guest.md). */
+	for (size_t i = 0; i < q->n && off < sizeof(append); i++) {
+		const struct cfg_disk *d = q->d[i].cfg;
+		if (d->fs == DISK_FS_NONE)
+			continue;
+		off += (size_t)snprintf(append + off, sizeof(append) - off,
+			" powercut.fs_%u=%s powercut.wl_%u=%s", q->d[i].id, config_fs_name(d->fs),
+			q->d[i].id, config_workload_name(d->workload));
+		if (d->workload == DISK_WL_SQLITE && off < sizeof(append))
+			off += (size_t)snprintf(append + off, sizeof(append) - off,
+				" powercut.sqj_%u=%s powercut.sqs_%u=%s", q->d[i].id,
+				config_sql_journal_name(d->sqlite_journal), q->d[i].id,
+				config_sql_sync_name(d->sqlite_synchronous));
+		if (d->mount_options && d->mount_options[0] && off < sizeof(append))
+			off += (size_t)snprintf(append + off, sizeof(append) - off,
+				" powercut.mnt_%u=%s", q->d[i].id, d->mount_options);
+	}
 	if (off >= sizeof(append)) {
 		pc_err(LOG_NODE, "kernel command line too long");
 		return -E2BIG;

@@ -3,7 +3,7 @@
 # Unit tests are built with $(SAN_FLAGS) from the same sources.
 
 ORACLE_SRCS := host/oracle/record.c host/oracle/classify.c host/oracle/ledger.c host/oracle/ledger_schema.c \
-	       host/oracle/verify.c
+	       host/oracle/verify.c host/oracle/filerec.c host/oracle/fsverify.c
 ORACLE_OBJS      = $(ORACLE_SRCS:%.c=$(BUILD)/%.o)
 ORACLE_SAN_OBJS  = $(ORACLE_SRCS:%.c=$(BUILD)/san/%.o)
 # What a program linking $(ORACLE_LIB) also needs (it also links $(PCLIB)).
@@ -12,7 +12,8 @@ ORACLE_LIBS   = $(shell pkg-config --libs sqlite3 jansson) -lpthread
 
 ORACLE_TESTS := $(BUILD)/host/oracle/tests/test_record $(BUILD)/host/oracle/tests/test_classify \
 		$(BUILD)/host/oracle/tests/test_ledger $(BUILD)/host/oracle/tests/test_agent_file \
-		$(BUILD)/host/oracle/tests/test_agent_nbd $(BUILD)/host/oracle/tests/test_verify_db
+		$(BUILD)/host/oracle/tests/test_agent_nbd $(BUILD)/host/oracle/tests/test_verify_db \
+		$(BUILD)/host/oracle/tests/test_fsverify $(BUILD)/host/oracle/tests/test_agent_files
 ORACLE_BENCH := $(BUILD)/host/oracle/bench/bench_oracle
 
 ALL_TARGETS += $(ORACLE_LIB)
@@ -43,6 +44,7 @@ $(BUILD)/host/oracle/tests/%: host/oracle/tests/%.c $(ORACLE_SAN_OBJS) $(PCLIB_S
 
 # The end-to-end tests run the agent binaries.
 $(BUILD)/host/oracle/tests/test_agent_file: $(AGENT)
+$(BUILD)/host/oracle/tests/test_agent_files: $(AGENT)
 $(BUILD)/host/oracle/tests/test_agent_nbd: $(AGENT_NBD)
 
 $(BUILD)/host/oracle/bench/%: host/oracle/bench/%.c $(ORACLE_LIB) $(PCLIB) | $(AGENT_NBD)

@@ -70,7 +70,7 @@ struct ledger {
 	int64_t phase;
 	bool pass;
 	sqlite3 *db;
-	sqlite3_stmt *st_flush, *st_base, *st_gap, *st_sess, *st_end;
+	sqlite3_stmt *st_flush, *st_base, *st_gap, *st_sess, *st_end, *st_file;
 	sqlite3_stmt *st_acks[ACK_SIZES];	/* st_acks[k]: ACK_MULTI >> k rows */
 	struct conn conns[MAX_CONNS];
 	int nconns;
@@ -106,7 +106,8 @@ static int prepare(struct ledger *l, sqlite3_stmt **st, const char *sql)
 
 static void finalize_all(struct ledger *l)
 {
-	sqlite3_stmt **sts[] = { &l->st_flush, &l->st_base, &l->st_gap, &l->st_sess, &l->st_end };
+	sqlite3_stmt **sts[] = { &l->st_flush, &l->st_base, &l->st_gap, &l->st_sess, &l->st_end,
+				  &l->st_file };
 	for (size_t i = 0; i < sizeof(sts) / sizeof(sts[0]); i++) {
 		sqlite3_finalize(*sts[i]);
 		*sts[i] = NULL;
@@ -205,7 +206,10 @@ struct ledger *ledger_open(const struct ledger_config *cfg, const char *db_path)
 		    " span_blocks, seed, agent_hello_ns, host_hello_ns, phase, pass)"
 		    " VALUES (?,?,?,?,?,?,?,?,?,?,?)") ||
 	    prepare(l, &l->st_end, "UPDATE oracle_session SET host_end_ns = ?, end_reason = ?, end_acks = ?,"
-		    " end_flushes = ?, end_dropped = ? WHERE id = ?")) {
+		    " end_flushes = ?, end_dropped = ? WHERE id = ?") ||
+	    prepare(l, &l->st_file, "INSERT INTO oracle_fileack (campaign, cycle, disk, seq, op, sync,"
+		    " dirsync, file, offset, nbytes, length, digest, name, submit_ns, complete_ns,"
+		    " recv_ns, session) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")) {
 		errno = EIO;
 		goto fail;
 	}
@@ -458,6 +462,50 @@ static void stats_cycle(struct ledger *l, uint32_t cycle)
 	memset(l->stats.disk_flushes, 0, sizeof(l->stats.disk_flushes));
 }
 
+/* A files workload acknowledgement (version 3): stored as it came; the file oracle
+ * (fsverify.c) replays them. It counts as an acknowledgement and, being a completed
+ * sync, as a flush in the statistics, so the host's phase-timed cuts ("after every
+ * disk's k-th flush") see a files workload progress too. */
+static int handle_filesync(struct ledger *l, struct conn *c, const unsigned char *b, uint32_t n,
+			   int64_t now, struct reject *rj)
+{
+	if (n < LEDGER_FILESYNC_FIXED)
+		REJECT("bad filesync size");
+	uint16_t nlen = lp_get16(b + LEDGER_FILESYNC_FIXED - 2);
+	if (nlen == 0 || nlen > LEDGER_FILESYNC_NAME_MAX || n != LEDGER_FILESYNC_FIXED + (uint32_t)nlen)
+		REJECT("bad filesync size");
+	const unsigned char *name = b + LEDGER_FILESYNC_FIXED;
+	for (uint16_t i = 0; i < nlen; i++)
+		if (name[i] == '/' || name[i] < 0x20 || name[i] > 0x7e)
+			REJECT("bad filesync name");
+	sqlite3_stmt *st = l->st_file;
+	bind_key(l, st, c);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)lp_get64(b + 4));	/* seq */
+	sqlite3_bind_int64(st, 5, b[12]);				/* op */
+	sqlite3_bind_int64(st, 6, b[13]);				/* sync */
+	sqlite3_bind_int64(st, 7, b[14]);				/* dirsync */
+	sqlite3_bind_int64(st, 8, lp_get32(b + 16));			/* file */
+	sqlite3_bind_int64(st, 9, (sqlite3_int64)lp_get64(b + 20));	/* offset */
+	sqlite3_bind_int64(st, 10, (sqlite3_int64)lp_get64(b + 28));	/* nbytes */
+	sqlite3_bind_int64(st, 11, (sqlite3_int64)lp_get64(b + 36));	/* length */
+	sqlite3_bind_int64(st, 12, lp_get32(b + 44));			/* digest */
+	sqlite3_bind_text(st, 13, (const char *)name, nlen, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 14, (sqlite3_int64)lp_get64(b + 48));
+	sqlite3_bind_int64(st, 15, (sqlite3_int64)lp_get64(b + 56));
+	sqlite3_bind_int64(st, 16, now);
+	sqlite3_bind_int64(st, 17, c->session);
+	l->stats.acks++;
+	stats_cycle(l, c->cycle);
+	l->stats.acked_disks |= 1ull << (c->disk & 63);
+	l->stats.flushes++;
+	if (c->disk < LEDGER_STAT_DISKS) {
+		l->stats.disk_acks[c->disk]++;
+		l->stats.disk_flushes[c->disk]++;
+	}
+	c->acks++;
+	return step(l, st);
+}
+
 static int handle_frame(struct ledger *l, struct conn *c, unsigned type, const unsigned char *b,
 			uint32_t n, int64_t now, struct reject *rj)
 {
@@ -468,7 +516,8 @@ static int handle_frame(struct ledger *l, struct conn *c, unsigned type, const u
 	}
 	if (!c->hello)
 		REJECT("frame before hello");
-	if (type < LEDGER_BASELINE || type > LEDGER_END)
+	if (type < LEDGER_BASELINE || type > LEDGER_FILESYNC ||
+	    (type == LEDGER_FILESYNC && c->version < 3))
 		REJECT("unknown frame type");
 	if (n < 4 || lp_get32(b) != c->cycle)
 		REJECT_AS(LEDGER_REJ_CYCLE, "frame of another cycle");
@@ -549,6 +598,8 @@ static int handle_frame(struct ledger *l, struct conn *c, unsigned type, const u
 			c->next_ack = first + count;
 		return store_gap(l, c, first, count, "agent", now);
 	}
+	case LEDGER_FILESYNC:
+		return handle_filesync(l, c, b, n, now, rj);
 	case LEDGER_END:
 		if (n != LEDGER_END_SIZE)
 			REJECT("bad end size");

@@ -1,14 +1,16 @@
-/* Ledger wire protocol version 2 (docs/oracle.md, "The ledger protocol"): frame types,
+/* Ledger wire protocol version 3 (docs/oracle.md, "The ledger protocol"): frame types,
  * sizes and little-endian helpers. Shared by the agent (libc only) and the host server.
- * Version 2 adds the host's replies (ACCEPT, REJECT, RECORDED); the host still serves
- * version 1 agents, without replies.
+ * Version 2 adds the host's replies (ACCEPT, REJECT, RECORDED); version 3 adds FILESYNC
+ * (the files workload's acknowledgements). The host still serves version 1 and 2
+ * agents (version 1 without replies); FILESYNC in a session of version 2 or older is
+ * refused.
  */
 #ifndef PC_LEDGER_PROTO_H
 #define PC_LEDGER_PROTO_H
 
 #include <stdint.h>
 
-#define LEDGER_PROTO_VERSION	2
+#define LEDGER_PROTO_VERSION	3
 #define LEDGER_PROTO_MIN	1		/* oldest version the host serves */
 #define LEDGER_MAX_FRAME	(1u << 20)	/* bytes after the length field */
 #define LEDGER_MAX_TOKEN	255
@@ -21,6 +23,7 @@ enum ledger_frame_type {
 	LEDGER_FLUSH = 4,
 	LEDGER_GAP = 5,
 	LEDGER_END = 6,
+	LEDGER_FILESYNC = 7,		/* version 3 */
 	/* Host -> agent (version 2). */
 	LEDGER_ACCEPT = 16,
 	LEDGER_REJECT = 17,
@@ -44,6 +47,10 @@ enum ledger_reject_code {
 #define LEDGER_FLUSH_SIZE	(4 + 8 + 8 + 8 + 8)
 #define LEDGER_GAP_SIZE		(4 + 8 + 8)
 #define LEDGER_END_SIZE		(4 + 8 + 8 + 8 + 4)
+/* FILESYNC: u32 cycle, u64 seq, u8 op, u8 sync, u8 dirsync, u8 0, u32 file, u64 offset,
+ * u64 nbytes, u64 length, u32 digest, u64 submit, u64 complete, u16 n; n bytes name. */
+#define LEDGER_FILESYNC_FIXED	(4 + 8 + 4 + 4 + 8 + 8 + 8 + 4 + 8 + 8 + 2)
+#define LEDGER_FILESYNC_NAME_MAX 63
 #define LEDGER_ACCEPT_SIZE	4			/* u32 cycle */
 #define LEDGER_REJECT_FIXED	(4 + 8 + 2)		/* u32 code, u64 offset, u16 n; n bytes text */
 #define LEDGER_REJECT_MAX_TEXT	200

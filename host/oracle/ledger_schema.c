@@ -95,8 +95,22 @@
 	"  PRIMARY KEY (campaign, disk, cycle, first_block)\n" \
 	") WITHOUT ROWID;\n"
 
+
+/* Oracle 3: the files workload's acknowledgements (ledger protocol 3, FILESYNC). */
+#define SCHEMA_FILES \
+	"CREATE TABLE IF NOT EXISTS oracle_fileack (\n" \
+	"  campaign INTEGER NOT NULL, cycle INTEGER NOT NULL, disk INTEGER NOT NULL,\n" \
+	"  seq INTEGER NOT NULL, op INTEGER NOT NULL, sync INTEGER NOT NULL,\n" \
+	"  dirsync INTEGER NOT NULL, file INTEGER NOT NULL, offset INTEGER NOT NULL,\n" \
+	"  nbytes INTEGER NOT NULL, length INTEGER NOT NULL, digest INTEGER NOT NULL,\n" \
+	"  name TEXT NOT NULL, submit_ns INTEGER NOT NULL, complete_ns INTEGER NOT NULL,\n" \
+	"  recv_ns INTEGER NOT NULL, session INTEGER\n" \
+	");\n" \
+	"CREATE INDEX IF NOT EXISTS oracle_fileack_cycle ON oracle_fileack(campaign, cycle, disk);\n"
+
 const char ledger_schema_v1_sql[] = SCHEMA_V1;
 const char ledger_schema_v2_sql[] = SCHEMA_V2_ALTER SCHEMA_DURABLE;
+const char ledger_schema_v3_sql[] = SCHEMA_FILES;
 const char ledger_schema_sql[] =
 	"CREATE TABLE IF NOT EXISTS oracle_campaign_token (\n"
 	"  campaign INTEGER PRIMARY KEY,\n"
@@ -166,7 +180,8 @@ const char ledger_schema_sql[] =
 	"  PRIMARY KEY (campaign, cycle, disk)\n"
 	") WITHOUT ROWID;\n"
 	SCHEMA_DURABLE
-	EXPOSURE_SQL;
+	EXPOSURE_SQL
+	SCHEMA_FILES;
 
 /* Migration 7 of the store, for databases made before the table. */
 const char ledger_exposure_sql[] = EXPOSURE_SQL;

@@ -13,5 +13,7 @@ extern const char ledger_schema_v1_sql[];
 extern const char ledger_schema_v2_sql[];
 /* oracle_exposure alone (also in ledger_schema_sql): the store's migration 7. */
 extern const char ledger_exposure_sql[];
+/* Oracle 3: the files workload's acknowledgements. */
+extern const char ledger_schema_v3_sql[];
 
 #endif

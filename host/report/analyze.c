@@ -103,6 +103,22 @@ static int cell_fields(struct rpt_cell *c, const struct rpt_campaign *cp, const 
 		snprintf(kind + strlen(kind), sizeof(kind) - strlen(kind), " aio=%s", aio);
 	if (!strcmp(jstr(w, "baseline", "fill"), "none") && strlen(wl) + 16 < sizeof(wl))
 		snprintf(wl + strlen(wl), sizeof(wl) - strlen(wl), " baseline=none");
+	/* A files workload disk: its file system and mount options are part of what it
+	 * is, and its workload is the files workload (the [workload] keys do not apply). */
+	const char *fs = jstr(d, "fs", "none");
+	if (strcmp(fs, "none")) {
+		const char *mo = jstr(d, "mount_options", "");
+		size_t kl = strlen(kind);
+		snprintf(kind + kl, sizeof(kind) - kl, " fs=%s%s%s", fs, *mo ? " mount=" : "", mo);
+		const char *kw = jstr(d, "workload", "files");
+		if (!strcmp(kw, "sqlite"))	/* its modes are part of what it tests */
+			snprintf(wl, sizeof(wl), "sqlite journal=%s synchronous=%s",
+				 jstr(d, "sqlite_journal", "wal"), jstr(d, "sqlite_synchronous", "full"));
+		else
+			snprintf(wl, sizeof(wl), "%s", kw);
+		snprintf(fl, sizeof(fl), "sync");
+	}
+	c->fs = xstrdup(fs);
 
 	c->control = !strcmp(ctl, "lying") ? RPT_CTL_LYING : !strcmp(ctl, "safe") ? RPT_CTL_SAFE :
 		     !strcmp(ctl, "forgetful") ? RPT_CTL_FORGETFUL : RPT_CTL_NONE;
@@ -121,7 +137,7 @@ static int cell_fields(struct rpt_cell *c, const struct rpt_campaign *cp, const 
 		     c->scenario) < 0)
 		c->key = NULL;
 	return c->bench && c->cut && c->node && c->disk && c->disk_kind && c->format && c->cache &&
-	       c->workload && c->flush && c->scenario && c->key ? 0 : -ENOMEM;
+	       c->workload && c->flush && c->scenario && c->key && c->fs ? 0 : -ENOMEM;
 }
 
 static size_t find_or_add_cell(struct report *r, size_t *cap, const struct rpt_campaign *cp,
@@ -134,7 +150,7 @@ static size_t find_or_add_cell(struct report *r, size_t *cap, const struct rpt_c
 	for (size_t i = 0; i < r->n_cells; i++) {
 		if (!strcmp(r->cells[i].key, tmp.key)) {
 			free(tmp.key); free(tmp.bench); free(tmp.cut); free(tmp.node); free(tmp.scenario);
-			free(tmp.disk); free(tmp.disk_kind); free(tmp.format); free(tmp.cache);
+			free(tmp.disk); free(tmp.disk_kind); free(tmp.format); free(tmp.cache); free(tmp.fs);
 			free(tmp.workload); free(tmp.flush);
 			return i;
 		}
@@ -152,6 +168,7 @@ static size_t find_or_add_cell(struct report *r, size_t *cap, const struct rpt_c
 nomem:
 	free(tmp.key); free(tmp.bench); free(tmp.cut); free(tmp.node); free(tmp.scenario); free(tmp.disk);
 	free(tmp.disk_kind); free(tmp.format); free(tmp.cache); free(tmp.workload); free(tmp.flush);
+	free(tmp.fs);
 	return SIZE_MAX;
 }
 
@@ -355,6 +372,21 @@ int report_analyze(struct report *r)
 			c->tax_cycles[RPT_X_ANOMALY]++;
 			example(c, RPT_X_ANOMALY, i);
 		}
+		for (int k = 0; k < RPT_X_NFS; k++) {
+			if (!u->files[k])
+				continue;
+			c->tax_blocks[RPT_X_FS_CHECK + k] += u->files[k];
+			c->tax_cycles[RPT_X_FS_CHECK + k]++;
+			example(c, RPT_X_FS_CHECK + k, i);
+		}
+		if (u->files[0] || u->files[1])
+			c->fs_check_cycles++;
+		if (u->files[2] || u->files[3] || u->files[4] || u->files[5])
+			c->synced_lost_cycles++;
+		if (u->files[6])
+			c->db_corrupt_cycles++;
+		if (u->files[7])
+			c->allowed_rollback_cycles++;
 		if (u->gaps) {
 			c->tax_blocks[RPT_X_GAPS] += u->gaps;
 			c->tax_cycles[RPT_X_GAPS]++;

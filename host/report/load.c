@@ -25,7 +25,9 @@ const char *const rpt_tax_names[RPT_NTAX] = {
 	"ok", "inflight_persisted", "unflushed_lost_older", "unflushed_lost_zero",
 	"flushed_lost_older", "flushed_lost_zero", "torn", "corrupt", "misdirected",
 	"metadata_failure", "metadata_repaired", "ordering_anomaly", "ledger_gaps",
-	"not_verified",
+	"not_verified", "fs_check_errors", "fs_unmountable", "synced_file_lost",
+	"synced_file_damaged", "name_lost", "commit_lost", "database_corrupt",
+	"commit_lost_allowed",
 };
 
 /* A growable array of fixed-size elements. */
@@ -327,6 +329,55 @@ static int load_results(struct loader *l, size_t first_unit)
 	return rc == SQLITE_DONE ? 0 : sql_fail(l, "oracle results");
 }
 
+/* Files workload disks (docs/oracle.md, "File systems"): their file_oracle check row
+ * says the disk was classified (and whether it synced anything); the file classes
+ * are findings, one per file. */
+static int load_fs(struct loader *l, size_t first_unit)
+{
+	struct report *r = l->r;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (sqlite3_prepare_v2(l->db, "SELECT cycle_id, disk, json_extract(detail_json, '$.syncs')"
+			       " FROM checks WHERE kind = 'file_oracle'", -1, &s, NULL) != SQLITE_OK)
+		return sql_fail(l, "file oracle checks");
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		size_t cy = find_cycle(l, sqlite3_column_int64(s, 0));
+		const char *disk = (const char *)sqlite3_column_text(s, 1);
+		struct rpt_unit *u = cy == SIZE_MAX || !disk ? NULL : unit_by_name(r, &first_unit, cy, disk);
+		if (!u)
+			continue;
+		u->fs = u->verified = true;
+		u->have_flush = sqlite3_column_int64(s, 2) > 0;
+	}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE)
+		return sql_fail(l, "file oracle checks");
+	if (sqlite3_prepare_v2(l->db, "SELECT cycle_id, disk, class, COUNT(*) FROM findings WHERE class IN"
+			       " ('fs_check_errors', 'fs_unmountable', 'synced_file_lost',"
+			       " 'synced_file_damaged', 'name_lost', 'commit_lost', 'database_corrupt',"
+			       " 'commit_lost_allowed') GROUP BY cycle_id, disk, class",
+			       -1, &s, NULL) != SQLITE_OK)
+		return sql_fail(l, "file findings");
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		size_t cy = find_cycle(l, sqlite3_column_int64(s, 0));
+		const char *disk = (const char *)sqlite3_column_text(s, 1);
+		const char *cls = (const char *)sqlite3_column_text(s, 2);
+		struct rpt_unit *u = cy == SIZE_MAX || !disk ? NULL : unit_by_name(r, &first_unit, cy, disk);
+		if (!u || !cls)
+			continue;
+		for (int k = 0; k < RPT_X_NFS; k++)
+			if (!strcmp(cls, rpt_tax_names[RPT_X_FS_CHECK + k])) {
+				u->files[k] += (uint64_t)sqlite3_column_int64(s, 3);
+				/* the rollback SQLite documents is not a violation */
+				if (RPT_X_FS_CHECK + k != RPT_X_COMMIT_ALLOWED)
+					u->violations += (uint64_t)sqlite3_column_int64(s, 3);
+			}
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : sql_fail(l, "file findings");
+}
+
 /* Metadata checks (qemu-img check, thin_check, lvs): "corrupt" and "fail" cannot be
  * repaired; "repaired" and "leaks" are the refcount leaks lazy_refcounts leaves. */
 static int load_checks(struct loader *l, size_t first_unit)
@@ -398,7 +449,8 @@ static int load_one(struct loader *l)
 	size_t first_unit = r->n_units;
 	if ((rc = load_campaigns(l)) < 0 || (rc = load_cycles(l)) < 0 ||
 	    (rc = load_results(l, first_unit)) < 0 || (rc = load_checks(l, first_unit)) < 0 ||
-	    (rc = load_zeroes(l, first_unit)) < 0)
+	    (rc = load_zeroes(l, first_unit)) < 0 ||
+	    (rc = load_fs(l, first_unit)) < 0)
 		goto out;
 	pc_debug(LOG_REPORT, "database '%s': %zu campaigns, %zu cycles", l->path,
 		 r->n_campaigns - l->first_campaign, r->n_cycles - l->first_cycle);
@@ -456,6 +508,7 @@ void report_free(struct report *r)
 		free(c->workload);
 		free(c->flush);
 		free(c->scenario);
+		free(c->fs);
 	}
 	free(r->cells);
 	free(r->explored);

@@ -181,7 +181,11 @@ static void taxonomy(const struct report *r, FILE *f)
 {
 	static const char *const xtitle[] = { "metadata failure (unrepairable)",
 		"metadata: refcount leaks repaired", "ordering anomaly (not a violation)",
-		"ledger gaps (acknowledgements missing)", "not verified" };
+		"ledger gaps (acknowledgements missing)", "not verified",
+		"file system check found errors", "file system unmountable", "synced file lost",
+		"synced file damaged", "name lost after a directory sync", "acknowledged commit lost",
+		"database corrupt", "last commits rolled back (WAL, synchronous=NORMAL: allowed)" };
+	_Static_assert(sizeof(xtitle) / sizeof(*xtitle) == RPT_NTAX - RPT_NCLS, "a title per class");
 
 	fputs("<h2 id='taxonomy'>Failure taxonomy</h2>\n<p class='meta'>Per cell, every class of "
 	      "<code>docs/oracle.md</code> that occurred: blocks in that class summed over cycles, "
@@ -206,17 +210,30 @@ static void taxonomy(const struct report *r, FILE *f)
 		esc(f, c->flush);
 		fputs("; node ", f);
 		esc(f, c->node);
-		fputs(".</p>\n<table><tr><th>class</th><th>violation</th><th>blocks</th><th>cycles</th>"
+		fputs(".</p>\n", f);
+		if (strcmp(c->fs, "none")) {
+			/* docs/oracle.md, "File systems": what a files workload cell lost */
+			fprintf(f, "<p class='meta'>File system %s, workload %s: synced files, names or "
+				"commits lost in <b>%" PRIu64 "</b> of %" PRIu64 " verified cycles; database "
+				"corrupt in <b>%" PRIu64 "</b>; the file system's own check (after the journal "
+				"replay) found errors or could not mount it in <b>%" PRIu64 "</b>; the last "
+				"commits rolled back as SQLite allows in %" PRIu64 ".", c->fs, c->workload,
+				c->synced_lost_cycles, c->verified, c->db_corrupt_cycles, c->fs_check_cycles,
+				c->allowed_rollback_cycles);
+			fputs(" The <i>blocks</i> column counts files.</p>\n", f);
+		}
+		fputs("<table><tr><th>class</th><th>violation</th><th>blocks</th><th>cycles</th>"
 		      "<th>examples</th></tr>\n", f);
 		for (int t = 0; t < RPT_NTAX; t++) {
 			if (!c->tax_cycles[t])
 				continue;
 			bool viol = t == RPT_FL_OLDER || t == RPT_FL_ZERO || t == RPT_CORRUPT ||
-				    t == RPT_MISDIRECTED || t == RPT_X_META_FAIL;
+				    t == RPT_MISDIRECTED || t == RPT_X_META_FAIL ||
+				    (t >= RPT_X_FS_CHECK && t != RPT_X_COMMIT_ALLOWED);
 			fprintf(f, "<tr><td>%s</td><td>%s</td>", t < RPT_NCLS ? rpt_class_titles[t] :
 				xtitle[t - RPT_NCLS], viol ? "<span class='bad'>yes</span>" :
 				t == RPT_TORN ? "if older than flushed" : "no");
-			if (t >= RPT_X_META_FAIL && t != RPT_X_ANOMALY && t != RPT_X_GAPS)
+			if (t >= RPT_X_META_FAIL && t != RPT_X_ANOMALY && t != RPT_X_GAPS && t < RPT_X_FILE_LOST)
 				fputs("<td class='n'>-</td>", f);
 			else
 				fprintf(f, "<td class='n'>%" PRIu64 "</td>", c->tax_blocks[t]);

@@ -83,6 +83,17 @@ static json_t *cell_json(const struct report *r, size_t i)
 	json_object_set_new(o, "control_unexercised_cycles", json_integer((json_int_t)c->ctl_unexercised));
 	if (c->ctl_example != SIZE_MAX)
 		json_object_set_new(o, "control_example", unit_ref(r, c->ctl_example));
+	/* docs/oracle.md, "File systems" */
+	json_object_set_new(o, "fs", json_string(c->fs));
+	json_object_set_new(o, "workload_kind", json_string(!strcmp(c->fs, "none") ? "blocks" :
+					     !strncmp(c->workload, "sqlite", 6) ? "sqlite" : "files"));
+	if (strcmp(c->fs, "none")) {
+		json_object_set_new(o, "synced_lost_cycles", json_integer((json_int_t)c->synced_lost_cycles));
+		json_object_set_new(o, "fs_check_error_cycles", json_integer((json_int_t)c->fs_check_cycles));
+		json_object_set_new(o, "database_corrupt_cycles", json_integer((json_int_t)c->db_corrupt_cycles));
+		json_object_set_new(o, "allowed_rollback_cycles",
+				    json_integer((json_int_t)c->allowed_rollback_cycles));
+	}
 	json_t *tax = json_object();
 	for (int t = 0; t < RPT_NTAX; t++) {
 		json_t *ex = json_array();

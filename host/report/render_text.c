@@ -97,6 +97,14 @@ int rpt_render_md(const struct report *r, FILE *f)
 			fprintf(f, "**New allocations lost: the image reads as zeroes** in %" PRIu64
 				" of %" PRIu64 " verified cycles (every block the cycle wrote).\n\n",
 				c->zeroed_cycles, c->verified);
+		if (strcmp(c->fs, "none"))
+			fprintf(f, "File system %s, workload %s: synced files, names or commits lost in %"
+				PRIu64 " of %" PRIu64 " verified cycles; database corrupt in %" PRIu64
+				"; the file system's own check (after the journal replay) found errors or "
+				"could not mount it in %" PRIu64 "; the last commits rolled back as SQLite "
+				"allows in %" PRIu64 " (file classes count findings).\n\n", c->fs, c->workload,
+				c->synced_lost_cycles, c->verified, c->db_corrupt_cycles, c->fs_check_cycles,
+				c->allowed_rollback_cycles);
 		fputs("| class | blocks | cycles | examples |\n|---|---:|---:|---|\n", f);
 		for (int t2 = 0; t2 < RPT_NTAX; t2++) {
 			if (!c->tax_cycles[t2])

@@ -36,7 +36,11 @@ extern const char *const rpt_class_titles[RPT_NCLS];
 
 /* Extra taxonomy rows after the classes: whole-disk outcomes. */
 enum { RPT_X_META_FAIL = RPT_NCLS, RPT_X_META_REPAIRED, RPT_X_ANOMALY, RPT_X_GAPS,
-       RPT_X_NOT_VERIFIED, RPT_NTAX };
+       RPT_X_NOT_VERIFIED,
+       /* the file oracle (docs/oracle.md, "File systems"), in fsverify.h's order */
+       RPT_X_FS_CHECK, RPT_X_FS_UNMOUNTABLE, RPT_X_FILE_LOST, RPT_X_FILE_DAMAGED,
+       RPT_X_NAME_LOST, RPT_X_COMMIT_LOST, RPT_X_DB_CORRUPT, RPT_X_COMMIT_ALLOWED, RPT_NTAX };
+#define RPT_X_NFS 8
 extern const char *const rpt_tax_names[RPT_NTAX];
 
 /* Forgetful (the disk model forgets durable data at a power cut) must be caught in
@@ -89,6 +93,9 @@ struct rpt_unit {
 	int64_t since_flush_ns;
 	bool have_flush;
 	bool all_zeroes;		/* every block the cycle wrote read back as zeroes */
+	/* a files workload disk (docs/oracle.md, "File systems") */
+	bool fs;
+	uint64_t files[RPT_X_NFS];	/* findings per file class, RPT_X_FS_CHECK first */
 	/* The exposure window: the age at the cut of the oldest acknowledged write lost
 	 * (oracle_exposure; absent when nothing acknowledged was lost). */
 	bool have_exposure;
@@ -133,6 +140,11 @@ struct rpt_cell {
 	size_t ctl_example;		/* one of them (unit index) */
 	int64_t first_wall_ns, last_wall_ns;
 	struct rpt_exposure exposure;
+	/* a files workload cell: its file system, and cycles where the file system's check
+	 * found errors (or it could not be mounted) and where a synced file or name was
+	 * lost or damaged */
+	char *fs;			/* "none" for the block workload */
+	uint64_t fs_check_cycles, synced_lost_cycles, db_corrupt_cycles, allowed_rollback_cycles;
 };
 
 struct report_options {

@@ -158,6 +158,8 @@ const struct store_migration store_migrations[] = {
 	  "CREATE INDEX cycle_steps_cycle ON cycle_steps(cycle_id);" },
 	/* issue 19: the exposure window of each disk-cycle that lost acknowledged writes */
 	{ "exposure window", ledger_exposure_sql },
+	/* issue 18: the files workload's acknowledgements. */
+	{ "oracle file acknowledgements", ledger_schema_v3_sql },
 };
 const int store_n_migrations = sizeof(store_migrations) / sizeof(store_migrations[0]);
 

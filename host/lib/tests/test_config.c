@@ -435,6 +435,59 @@ static void test_example_benches(void **state)
 	free(err);
 }
 
+
+/* issue 18: a file system and the files workload on a disk, and each mistake. */
+static void test_fs_keys(void **state)
+{
+	char *err = NULL;
+	char *t = with("[node]\ndriver = qemu\ntier = full\n"		/* 11-13 */
+		       "[disk f]\nfs = ext4\nmount_options = barrier=0\nworkload = files\n");	/* 14-17 */
+	struct bench_config *c = bench_config_parse("x.ini", t, NULL, 0, &err);
+
+	assert_non_null(c);
+	assert_int_equal(c->disks[0]->fs, DISK_FS_EXT4);	/* sorted: f, qcow2 */
+	assert_int_equal(c->disks[0]->workload, DISK_WL_FILES);
+	assert_string_equal(c->disks[0]->mount_options, "barrier=0");
+	assert_int_equal(c->disks[1]->fs, DISK_FS_NONE);	/* the defaults */
+	assert_int_equal(c->disks[1]->workload, DISK_WL_BLOCKS);
+	assert_string_equal(config_fs_name(DISK_FS_XFS), "xfs");
+	assert_string_equal(config_workload_name(DISK_WL_FILES), "files");
+	assert_string_equal(config_workload_name(DISK_WL_SQLITE), "sqlite");
+	assert_string_equal(config_sql_journal_name(SQL_JOURNAL_DELETE), "delete");
+	assert_string_equal(config_sql_sync_name(SQL_SYNC_NORMAL), "normal");
+	bench_config_free(c);
+	free(t);
+
+	t = with("[node]\ndriver = qemu\ntier = full\n[disk f]\nworkload = files\n");
+	char *e = fails(t, NULL, 0);
+	assert_string_equal(e, "x.ini:15: workload=files needs a file system (fs=ext4 or fs=xfs) in [disk f]\n");
+	free(e);
+	free(t);
+	t = with("[node]\ndriver = qemu\ntier = full\n[disk f]\nfs = xfs\n");
+	e = fails(t, NULL, 0);
+	assert_non_null(strstr(e, "x.ini:15: fs=xfs needs workload=files or sqlite in [disk f]"));
+	free(e);
+	free(t);
+	/* the fast tier has no guest to make a file system */
+	t = with("[disk f]\nfs = ext4\nworkload = files\n");
+	e = fails(t, NULL, 0);
+	assert_non_null(strstr(e, "x.ini:12: fs=ext4 needs the simulated node's full tier"));
+	free(e);
+	free(t);
+	t = with("[node]\ndriver = qemu\ntier = full\n[disk f]\nfs = ext4\nworkload = files\n"
+		 "mount_options = a b\n");
+	e = fails(t, NULL, 0);
+	assert_string_equal(e, "x.ini:17: mount_options cannot hold spaces or quotes in [disk f]\n");
+	free(e);
+	free(t);
+	t = with("[node]\ndriver = qemu\ntier = full\n[disk f]\nfs = ext4\nworkload = files\n"
+		 "keep = yes\n");
+	e = fails(t, NULL, 0);
+	assert_string_equal(e, "x.ini:17: fs=ext4 cannot be kept across cycles yet in [disk f]\n");
+	free(e);
+	free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -457,6 +510,7 @@ int main(void)
 		cmocka_unit_test(test_lists),
 		cmocka_unit_test(test_text_json_hash),
 		cmocka_unit_test(test_example_benches),
+		cmocka_unit_test(test_fs_keys),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -321,12 +321,21 @@ int cmd_run(struct pc_ctx *ctx)
 		else
 			printf("campaign %" PRId64 " in '%s': %s after %u cycle(s); controls %s\n",
 			       cr.campaign, db_path, cr.status, cr.total, cr.controls);
-		for (size_t i = 0; i < cfg->n_disks && i < 8; i++)
-			printf("  %s%s: %" PRIu64 " violation block(s), %" PRIu64 " unflushed lost\n",
-			       cfg->disks[i]->name, cfg->disks[i]->control == CONTROL_LYING ?
-			       " (lying control)" : cfg->disks[i]->control == CONTROL_SAFE ?
-			       " (safe control)" : cfg->disks[i]->control == CONTROL_FORGETFUL ?
-			       " (forgetful control)" : "", cr.t.violations[i], cr.t.unflushed[i]);
+		for (size_t i = 0; i < cfg->n_disks && i < 8; i++) {
+			const struct cfg_disk *d = cfg->disks[i];
+			const char *ctl = d->control == CONTROL_LYING ? " (lying control)" :
+					  d->control == CONTROL_SAFE ? " (safe control)" :
+					  d->control == CONTROL_FORGETFUL ? " (forgetful control)" : "";
+			/* a files or sqlite disk's violations are findings of the file oracle */
+			if (d->fs != DISK_FS_NONE)
+				printf("  %s%s: %s, %s: %" PRIu64 " file system finding(s) (lost, "
+				       "damaged, corrupt, check errors)\n", d->name, ctl,
+				       config_fs_name(d->fs), config_workload_name(d->workload),
+				       cr.t.violations[i]);
+			else
+				printf("  %s%s: %" PRIu64 " violation block(s), %" PRIu64 " unflushed lost\n",
+				       d->name, ctl, cr.t.violations[i], cr.t.unflushed[i]);
+		}
 		if (strcmp(cr.status, "done"))
 			printf("  %s\n", cr.msg);
 	}

@@ -5,7 +5,8 @@
  * of that cycle and disk, so a check can only be classified against the writes it was
  * made for. The agent is powercut-agent-nbd for NBD URIs and the static powercut-agent
  * for files and block devices, both beside this executable. --report classifies a
- * check report made earlier instead of running the agent.
+ * check report made earlier instead of running the agent; an fscheck report (a files or
+ * sqlite disk, which only the guest can read back) is classified by the file oracle.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -18,6 +19,7 @@
 
 #include "child.h"
 #include "cmd.h"
+#include "fsverify.h"
 #include "ledger.h"
 #include "log.h"
 #include "util.h"
@@ -155,6 +157,57 @@ static int on_finding(void *arg, const struct cls_block *b, const char *detail_j
 	return 0;
 }
 
+/* An fscheck report (a files or sqlite disk; docs/oracle.md, "File systems"): the file
+ * oracle against the cycle's FILESYNC acknowledgements. Returns the exit status. */
+static int verify_fs(struct pc_ctx *ctx, sqlite3 *db, uint64_t campaign, uint32_t cycle,
+		     uint32_t disk, FILE *report, const char *report_path)
+{
+	struct fsv_seen seen;
+	struct fsv_ack *acks = NULL;
+	struct fsv_result res;
+	size_t nacks = 0;
+
+	if (fsv_parse_report(report, report_path, &seen) < 0)
+		return EXIT_FAIL;
+	if (fsv_load_acks(db, campaign, cycle, disk, &acks, &nacks) < 0 ||
+	    fsv_classify(acks, nacks, &seen, &res) < 0) {
+		pc_err(LOG_CHECK, "cannot classify '%s' against the ledger", report_path);
+		free(acks);
+		fsv_seen_free(&seen);
+		return EXIT_FAIL;
+	}
+	if (ctx->json) {
+		json_t *list = json_array(), *counts = json_object();
+		for (size_t i = 0; i < res.nfindings; i++)
+			json_array_append_new(list, json_pack("{s:s,s:s,s:I,s:s}", "class",
+				fsv_class_name(res.findings[i].cls), "file", res.findings[i].name,
+				"ack_seq", (json_int_t)res.findings[i].ack_seq, "detail",
+				res.findings[i].detail));
+		for (int k = 0; k < FSV_NCLASSES; k++)
+			json_object_set_new(counts, fsv_class_name(k), json_integer((json_int_t)res.counts[k]));
+		cmd_print_json(json_pack("{s:I,s:I,s:I,s:s,s:s,s:i,s:I,s:I,s:I,s:o,s:I,s:o}", "campaign",
+					 (json_int_t)campaign, "cycle", (json_int_t)cycle, "disk",
+					 (json_int_t)disk, "fs", seen.fs, "fs_check_tool", seen.tool,
+					 "fs_check_rc", seen.fsck_rc, "synced_names", (json_int_t)res.names,
+					 "commits", (json_int_t)res.commits, "syncs", (json_int_t)nacks,
+					 "counts", counts, "violations", (json_int_t)res.violations,
+					 "findings", list));
+	} else {
+		printf("campaign %" PRIu64 " cycle %u disk %u: %s, %s exit status %d\n", campaign,
+		       cycle, disk, seen.fs, seen.tool, seen.fsck_rc);
+		for (size_t i = 0; i < res.nfindings; i++)
+			printf("  %s '%s': %s\n", fsv_class_name(res.findings[i].cls),
+			       res.findings[i].name, res.findings[i].detail);
+		printf("%zu synced names, %zu commits, %zu acknowledgements; violations %zu\n",
+		       res.names, res.commits, nacks, res.violations);
+	}
+	int rc = res.violations ? EXIT_FAIL : EXIT_OK;
+	fsv_result_free(&res);
+	fsv_seen_free(&seen);
+	free(acks);
+	return rc;
+}
+
 int cmd_verify(struct pc_ctx *ctx)
 {
 	uint64_t campaign, cycle, disk, timeout_s = 600;
@@ -206,6 +259,15 @@ int cmd_verify(struct pc_ctx *ctx)
 	report = fopen(report_path, "r");
 	if (!report) {
 		pc_err(LOG_CHECK, "cannot open check report '%s': %s", report_path, strerror(errno));
+		goto out;
+	}
+	/* A files or sqlite disk's report begins with its fscheck header. */
+	char head[256] = "";
+	if (!fgets(head, sizeof(head), report))
+		head[0] = 0;
+	rewind(report);
+	if (strstr(head, "\"type\":\"fscheck\"")) {
+		rc = verify_fs(ctx, db, campaign, (uint32_t)cycle, (uint32_t)disk, report, report_path);
 		goto out;
 	}
 	if (ctx->json)

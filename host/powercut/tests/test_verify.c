@@ -3,7 +3,8 @@
  * then `powercut verify` must find nothing lost (exit 0), and after one written block is
  * zeroed it must report exactly that block as a flushed write lost to zeroes, a
  * violation (exit 1). Its error paths are fed too: no ledger session, an unreadable
- * report, missing options. */
+ * report, missing options. And an fscheck report of the files workload goes to the file
+ * oracle: nothing lost, then a removed synced file found. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -207,6 +209,56 @@ static void test_later_pass_not_taken(void **state)
 	verify_all_ok();
 }
 
+
+/* An fscheck report (the files workload, cycle 2 of the same campaign): the file
+ * oracle, through verify --report; nothing lost, then a synced file removed. */
+static void test_files_report(void **state)
+{
+	struct ledger_config cfg = { .campaign = 77, .token = TOKEN, .cycle = 2 };
+	struct ledger *l = ledger_open(&cfg, db_path);
+	char port[32], agent[PATH_MAX + 48], fsdir[PATH_MAX + 16], rep[PATH_MAX + 16], victim[PATH_MAX + 32];
+	struct child_result r;
+
+	assert_non_null(l);
+	assert_int_equal(ledger_start(l), 0);
+	snprintf(port, sizeof(port), "127.0.0.1:%u", ledger_port(l));
+	snprintf(agent, sizeof(agent), "%s/powercut-agent", bin);
+	snprintf(fsdir, sizeof(fsdir), "%s/fs", dir);
+	snprintf(rep, sizeof(rep), "%s/fscheck.jsonl", dir);
+	assert_int_equal(mkdir(fsdir, 0755), 0);
+	const char *w[] = { agent, "files", fsdir, "--campaign", CAMPAIGN, "--cycle", "2",
+			    "--writes", "60", "--ledger", port, "--token", TOKEN, "--quiet", NULL };
+	assert_int_equal(child_run(w, NULL, 60000, &r), 0);
+	if (!WIFEXITED(r.status) || WEXITSTATUS(r.status))
+		fail_msg("agent files failed: %s", r.err);
+	child_result_release(&r);
+	assert_int_equal(ledger_quiesce(l, 100, 5000), 0);
+	ledger_free(l);
+
+	const char *c[] = { agent, "fscheck", fsdir, "--campaign", CAMPAIGN, "--cycle", "2",
+			    "--fs", "ext4", "--fsck-tool", "e2fsck", "--fsck-rc", "0", NULL };
+	const char *v[] = { "verify", db_path, "-", "--campaign", CAMPAIGN, "--cycle", "2",
+			    "--disk", "0", "--report", rep, NULL };
+	for (int round = 0; round < 2; round++) {
+		assert_int_equal(child_run(c, NULL, 60000, &r), 0);
+		FILE *f = fopen(rep, "w");
+		assert_non_null(f);
+		fputs(r.out, f);
+		fclose(f);
+		child_result_release(&r);
+		int rc = powercut(&r, v);
+		if (round == 0 && (rc != 0 || !strstr(r.out, "violations 0")))
+			fail_msg("verify of the files disk exited %d: %s%s", rc, r.out, r.err);
+		if (round == 1 && (rc != 1 || !strstr(r.out, "synced_file_lost 'f0000'")))
+			fail_msg("verify after a synced file was removed exited %d: %s%s", rc, r.out, r.err);
+		assert_non_null(strstr(r.out, "ext4, e2fsck exit status 0"));
+		child_result_release(&r);
+		snprintf(victim, sizeof(victim), "%s/f0000", fsdir);
+		if (round == 0)
+			assert_int_equal(unlink(victim), 0);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -214,6 +266,7 @@ int main(void)
 		cmocka_unit_test(test_later_pass_not_taken),
 		cmocka_unit_test(test_zeroed_block_is_a_violation),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_files_report),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
