@@ -31,7 +31,14 @@ enum sim_mode { SIM_REALTIME, SIM_FAST };
 enum dc_source { DC_AUTO, DC_SIMULATOR, DC_PWROK, DC_RELAY };
 enum active_level { ACTIVE_HIGH, ACTIVE_LOW };
 enum node_driver { NODE_DRV_SIM, NODE_DRV_QEMU, NODE_DRV_PROXMOX };
-enum disk_format { DISK_QCOW2, DISK_RAW, DISK_LVMTHIN };
+enum disk_format { DISK_QCOW2, DISK_RAW, DISK_LVMTHIN, DISK_ZVOL };
+/* A zvol's sync property (OpenZFS): standard honours flushes, always makes every
+ * write synchronous, disabled ignores flushes (it promises nothing: a control). */
+enum zfs_sync { ZFS_SYNC_STANDARD, ZFS_SYNC_ALWAYS, ZFS_SYNC_DISABLED };
+/* A separate ZFS log device (SLOG) on its own disk model: volatile or lying. */
+enum zfs_slog { ZFS_SLOG_NONE, ZFS_SLOG_VOLATILE, ZFS_SLOG_LYING };
+/* How the full tier attaches a disk: nvme and sata drives answer SMART queries. */
+enum disk_bus { BUS_VIRTIO, BUS_NVME, BUS_SATA };
 enum disk_cache { CACHE_NONE, CACHE_WRITEBACK, CACHE_WRITETHROUGH, CACHE_DIRECTSYNC,
 		  CACHE_UNSAFE };
 enum disk_prealloc { PREALLOC_OFF, PREALLOC_METADATA, PREALLOC_FALLOC, PREALLOC_FULL };
@@ -107,7 +114,19 @@ struct cfg_disk {
 	int format, cache, preallocation, control;
 	uint64_t size, cluster_size;
 	bool extended_l2, lazy_refcounts, backing;
+	/* zvol: the pool is made on this disk, the workload writes a zvol in it */
+	int zfs_sync, slog;	/* enum zfs_sync, enum zfs_slog */
+	uint64_t volblocksize;
+	bool compression;
+	int bus;		/* enum disk_bus */
 };
+
+/* Whether a disk is expected to lose flushed writes (a negative control): a lying
+ * disk, or a zvol with sync=disabled, which ignores flushes. */
+static inline bool cfg_disk_negative(const struct cfg_disk *d)
+{
+	return d->control == CONTROL_LYING || (d->format == DISK_ZVOL && d->zfs_sync == ZFS_SYNC_DISABLED);
+}
 
 struct cfg_workload {
 	uint64_t block_size;

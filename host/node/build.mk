@@ -8,7 +8,7 @@ NODE_LIB    = $(BUILD)/host/libnode.a
 # more; the proxmox test links a fake remote instead of remote_ssh.c.
 NODE_SRCS  := host/node/node.c host/node/power.c host/node/qemu.c host/node/console.c \
 	      host/node/proxmox.c host/node/remote.c host/node/remote_ssh.c host/node/nodefio.c \
-	      host/node/remote_ledger.c host/node/imgcheck.c \
+	      host/node/remote_ledger.c host/node/imgcheck.c host/node/smart.c \
 	      host/ssh/ssh.c host/fio/fio.c
 NODE_OBJS   = $(NODE_SRCS:%.c=$(BUILD)/%.o)
 NODE_CFLAGS = -Ihost/node -Ihost/lib -Irig/sim/disk -Ihost/ssh -Ihost/fio $(shell pkg-config --cflags jansson)
