@@ -16,7 +16,8 @@ NODE_CFLAGS = -Ihost/node -Ihost/lib -Irig/sim/disk -Ihost/ssh -Ihost/fio $(shel
 NODE_LIBS   = $(shell pkg-config --libs jansson libnbd) -lpthread
 
 NODE_TESTS := $(BUILD)/host/node/tests/test_node_ops $(BUILD)/host/node/tests/test_cycle_fast \
-	      $(BUILD)/host/node/tests/test_cycle_dc $(BUILD)/host/node/tests/test_cycle_full
+	      $(BUILD)/host/node/tests/test_cycle_dc $(BUILD)/host/node/tests/test_cycle_full \
+	      $(BUILD)/host/node/tests/test_cycle_zvol
 NODE_BENCH := $(BUILD)/host/node/bench/bench_cycle
 
 ALL_TARGETS += $(NODE_LIB)
@@ -123,3 +124,12 @@ $(NODE_FIO_TEST): host/node/tests/test_node_fio.c $(NODE_SRCS) $(DISK_LIB) $(ORA
 		$(DISK_LIB) $(ORACLE_SAN_OBJS) $(PCLIB_SAN_OBJS) $(NODE_LIBS) $(PCLIB_LIBS) \
 		$(shell pkg-config --libs cmocka sqlite3)
 -include $(NODE_FIO_TEST).d
+
+# [issue 21] The drive's testimony against smartctl's JSON (fixtures in
+# host/node/tests/smart/, read from the source tree's top where the tests run).
+NODE_TESTS  += $(BUILD)/host/node/tests/test_smart
+CHECK_TESTS += $(BUILD)/host/node/tests/test_smart
+$(BUILD)/host/node/tests/test_smart: host/node/tests/test_smart.c host/node/smart.c host/node/smart.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) -Ihost/node $(shell pkg-config --cflags jansson cmocka) \
+		-MMD -MP -o $@ $< host/node/smart.c $(shell pkg-config --libs jansson cmocka)
