@@ -62,7 +62,13 @@ static int cell_fields(struct rpt_cell *c, const struct rpt_campaign *cp, const 
 			 jbool(d, "extended_l2") ? " extended_l2" : "",
 			 jbool(d, "lazy_refcounts") ? " lazy_refcounts" : "",
 			 jstr(d, "preallocation", "off"), jbool(d, "backing") ? " backing" : "", sz);
-	else
+	else if (!strcmp(fmt, "zvol")) {
+		char vb[32];
+		size_str(vb, sizeof(vb), jint(d, "volblocksize"));
+		snprintf(kind, sizeof(kind), "zvol sync=%s volblocksize=%s%s slog=%s bus=%s size=%s",
+			 jstr(d, "sync", "standard"), vb, jbool(d, "compression") ? " compression" : "",
+			 jstr(d, "slog", "none"), jstr(d, "bus", "virtio"), sz);
+	} else
 		snprintf(kind, sizeof(kind), "%s prealloc=%s size=%s", fmt,
 			 jstr(d, "preallocation", "off"), sz);
 	snprintf(node, sizeof(node), "%s tier=%s writeback=%s%s", jstr(n, "driver", "?"),
@@ -82,6 +88,9 @@ static int cell_fields(struct rpt_cell *c, const struct rpt_campaign *cp, const 
 
 	c->control = !strcmp(ctl, "lying") ? RPT_CTL_LYING : !strcmp(ctl, "safe") ? RPT_CTL_SAFE :
 		     RPT_CTL_NONE;
+	if (!strcmp(fmt, "zvol") && !strcmp(jstr(d, "sync", "standard"), "disabled") &&
+	    c->control == RPT_CTL_NONE)
+		c->control = RPT_CTL_NOSYNC;
 	c->bench = xstrdup(cp->bench);
 	c->cut = xstrdup(cut);
 	c->node = xstrdup(node);
@@ -280,7 +289,8 @@ int report_analyze(struct report *r)
 		/* Controls: a lying disk must show a violation in every power-cut cycle in
 		 * which it had acknowledged a flush before the cut (before the first one there
 		 * is nothing it could have lied about); a safe disk never. */
-		bool lying_cut = c->control == RPT_CTL_LYING && strcmp(c->cut, "kill");
+		bool lying_cut = (c->control == RPT_CTL_LYING || c->control == RPT_CTL_NOSYNC) &&
+				 strcmp(c->cut, "kill");
 		if (lying_cut && !u->have_flush && !u->violations)
 			c->ctl_unexercised++;
 		bool bad = lying_cut ? !u->violations && u->have_flush :
@@ -304,7 +314,8 @@ int report_analyze(struct report *r)
 			c->first_wall_ns = 0;
 		if (c->control == RPT_CTL_NONE)
 			c->ctl_state = RPT_CTL_NOT_A_CONTROL;
-		else if (c->control == RPT_CTL_LYING && !strcmp(c->cut, "kill"))
+		else if ((c->control == RPT_CTL_LYING || c->control == RPT_CTL_NOSYNC) &&
+			 !strcmp(c->cut, "kill"))
 			c->ctl_state = RPT_CTL_NOT_APPLICABLE;	/* the disk cache survives a kill */
 		else if (!c->verified || c->ctl_unexercised == c->verified)
 			c->ctl_state = RPT_CTL_NO_DATA;

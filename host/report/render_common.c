@@ -77,7 +77,8 @@ const char *rpt_ctl_state_name(int s)
 
 const char *rpt_control_name(int c)
 {
-	return c == RPT_CTL_LYING ? "lying" : c == RPT_CTL_SAFE ? "safe" : "none";
+	return c == RPT_CTL_LYING ? "lying" : c == RPT_CTL_SAFE ? "safe" :
+	       c == RPT_CTL_NOSYNC ? "sync=disabled (the setting promises nothing)" : "none";
 }
 
 void rpt_show_cmd(char *buf, size_t len, const struct report *r, const struct rpt_unit *u)

@@ -39,7 +39,9 @@ enum { RPT_X_META_FAIL = RPT_NCLS, RPT_X_META_REPAIRED, RPT_X_ANOMALY, RPT_X_GAP
        RPT_X_NOT_VERIFIED, RPT_NTAX };
 extern const char *const rpt_tax_names[RPT_NTAX];
 
-enum rpt_control { RPT_CTL_NONE, RPT_CTL_LYING, RPT_CTL_SAFE };
+/* RPT_CTL_NOSYNC: a zvol with sync=disabled, which ignores flushes: a negative control
+ * like a lying disk (the setting promises nothing). */
+enum rpt_control { RPT_CTL_NONE, RPT_CTL_LYING, RPT_CTL_SAFE, RPT_CTL_NOSYNC };
 enum rpt_ctl_state { RPT_CTL_NOT_A_CONTROL, RPT_CTL_PASSED, RPT_CTL_FAILED, RPT_CTL_NO_DATA,
 		     RPT_CTL_NOT_APPLICABLE };
 
