@@ -163,6 +163,13 @@ static int qemu_open(struct node *n)
 				free(q);
 				return -ENOTSUP;
 			}
+			if (d->bus != BUS_VIRTIO) {
+				/* the guest's lvm.conf filter accepts /dev/vd* only */
+				pc_err(LOG_NODE, "disk '%s': an lvmthin disk must be on bus=virtio",
+				       d->name);
+				free(q);
+				return -ENOTSUP;
+			}
 			q->lvm = (int)i;
 		}
 		if (d->format == DISK_ZVOL) {

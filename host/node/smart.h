@@ -8,7 +8,7 @@
  * Counters: NVMe's SMART / Health log (unsafe_shutdowns, power_cycles); ATA
  * attributes 174 (Unexpect_Power_Loss_Ct, most SSDs), 192 (Power-Off_Retract_Count,
  * counted by drives that have no 174) and 12 (Power_Cycle_Count). Field names as
- * smartctl 7.x writes them (docs/smart.md lists the sources).
+ * smartctl 7.x writes them (smartmontools' nvmeprint.cpp and ataprint.cpp).
  */
 #ifndef PC_NODE_SMART_H
 #define PC_NODE_SMART_H
