@@ -48,7 +48,7 @@ static char *xstrdup(const char *s)
  * every option that may change a disk's outcome; two observations pool only when
  * their keys are equal. */
 static int cell_fields(struct rpt_cell *c, const struct rpt_campaign *cp, const char *disk,
-		       const char *cut)
+		       const char *cut, const char *drive)
 {
 	json_t *cfg = cp->config, *d = json_object_get(json_object_get(cfg, "disks"), disk);
 	json_t *n = json_object_get(cfg, "node"), *w = json_object_get(cfg, "workload");
@@ -100,25 +100,29 @@ static int cell_fields(struct rpt_cell *c, const struct rpt_campaign *cp, const 
 	c->cache = xstrdup(jstr(d, "cache", "?"));
 	c->workload = xstrdup(wl);
 	c->flush = xstrdup(fl);
-	if (asprintf(&c->key, "%s|%s|%s|%s|%s|control=%s|cache=%s|%s|flush=%s", c->bench, c->cut,
-		     c->node, c->disk, c->disk_kind, ctl, c->cache, c->workload, c->flush) < 0)
+	/* Results are keyed by the hardware that produced them: the drive's model and
+	 * firmware, when it testified (a smart check). */
+	c->drive = xstrdup(drive);
+	if (asprintf(&c->key, "%s|%s|%s|%s|%s|control=%s|cache=%s|%s|flush=%s|drive=%s", c->bench,
+		     c->cut, c->node, c->disk, c->disk_kind, ctl, c->cache, c->workload, c->flush,
+		     c->drive ? c->drive : "") < 0)
 		c->key = NULL;
 	return c->bench && c->cut && c->node && c->disk && c->disk_kind && c->format && c->cache &&
-	       c->workload && c->flush && c->key ? 0 : -ENOMEM;
+	       c->workload && c->flush && c->drive && c->key ? 0 : -ENOMEM;
 }
 
 static size_t find_or_add_cell(struct report *r, size_t *cap, const struct rpt_campaign *cp,
-			       const char *disk, const char *cut)
+			       const char *disk, const char *cut, const char *drive)
 {
 	struct rpt_cell tmp = { 0 };
 
-	if (cell_fields(&tmp, cp, disk, cut) < 0)
+	if (cell_fields(&tmp, cp, disk, cut, drive) < 0)
 		goto nomem;
 	for (size_t i = 0; i < r->n_cells; i++) {
 		if (!strcmp(r->cells[i].key, tmp.key)) {
 			free(tmp.key); free(tmp.bench); free(tmp.cut); free(tmp.node);
 			free(tmp.disk); free(tmp.disk_kind); free(tmp.format); free(tmp.cache);
-			free(tmp.workload); free(tmp.flush);
+			free(tmp.workload); free(tmp.flush); free(tmp.drive);
 			return i;
 		}
 	}
@@ -135,6 +139,7 @@ static size_t find_or_add_cell(struct report *r, size_t *cap, const struct rpt_c
 nomem:
 	free(tmp.key); free(tmp.bench); free(tmp.cut); free(tmp.node); free(tmp.disk);
 	free(tmp.disk_kind); free(tmp.format); free(tmp.cache); free(tmp.workload); free(tmp.flush);
+	free(tmp.drive);
 	return SIZE_MAX;
 }
 
@@ -187,12 +192,20 @@ int report_analyze(struct report *r)
 				for (size_t j = 0; j < 64; j++)
 					memo[k][j] = SIZE_MAX;
 		}
-		size_t cell = u->disk_id < 64 ? memo[ck][u->disk_id] : SIZE_MAX;
+		/* A unit whose drive testified is looked up by its drive as well (a cycle
+		 * whose smartctl gave nothing has none): no memo for those. */
+		char drive[256] = "";
+		if (u->drive != SIZE_MAX) {
+			const struct rpt_drive *v = &r->drives[u->drive];
+			snprintf(drive, sizeof(drive), "%s %s", v->model, v->firmware);
+		}
+		bool memo_ok = u->disk_id < 64 && u->drive == SIZE_MAX;
+		size_t cell = memo_ok ? memo[ck][u->disk_id] : SIZE_MAX;
 		if (cell == SIZE_MAX) {
-			cell = find_or_add_cell(r, &cap, cp, u->disk, cut);
+			cell = find_or_add_cell(r, &cap, cp, u->disk, cut, drive);
 			if (cell == SIZE_MAX)
 				return -ENOMEM;
-			if (u->disk_id < 64)
+			if (memo_ok)
 				memo[ck][u->disk_id] = cell;
 		}
 		u->cell = cell;

@@ -84,7 +84,17 @@ struct rpt_unit {
 	uint64_t blocks, cls[RPT_NCLS], violations, anomalies, gaps;
 	int64_t since_flush_ns;
 	bool have_flush;
+	size_t drive;			/* index in report.drives (the smart check), or SIZE_MAX */
 };
+
+/* A physical (or emulated) drive under a disk, from the cycles' smart checks (its
+ * own testimony: smartctl's JSON before and after each cycle). */
+struct rpt_drive {
+	char *disk, *protocol, *model, *firmware, *serial, *write_cache;
+	uint64_t cycles;		/* cycles with a smart check */
+	uint64_t verdicts[5];		/* by smart verdict, in smart.h's order */
+};
+extern const char *const rpt_drive_verdicts[5];
 
 /* A proportion with its statistics (docs/methodology.md). */
 struct rpt_rate {
@@ -100,6 +110,7 @@ struct rpt_rate {
 struct rpt_cell {
 	char *key;
 	char *bench, *cut, *node, *disk, *disk_kind, *format, *cache, *workload, *flush;
+	char *drive;			/* "MODEL FIRMWARE" of the drive under the disk, or "" */
 	int control;			/* enum rpt_control */
 	uint64_t cycles, verified, violation_cycles, unflushed_loss_cycles, meta_failures,
 		 meta_repaired, not_verified, anomaly_cycles, node_lost;
@@ -135,6 +146,8 @@ struct report {
 	size_t n_units;
 	struct rpt_cell *cells;
 	size_t n_cells;
+	struct rpt_drive *drives;
+	size_t n_drives;
 	int64_t generated_wall_ns;
 	size_t controls_failed, controls_passed;
 };
