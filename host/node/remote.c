@@ -140,7 +140,17 @@ static int remote_node_open(struct node *n)
 	p->n = n->cfg->n_disks;
 	p->lvm = -1;
 	for (size_t i = 0; i < p->n; i++) {
-		if (n->cfg->disks[i]->format != DISK_LVMTHIN)
+		const struct cfg_disk *d = n->cfg->disks[i];
+		/* The guest's own ZFS and the emulated NVMe/SATA drives are the local full
+		 * tier's (qemu.c); a remote node's zvols are a proxmox zfspool storage's. */
+		if (d->format == DISK_ZVOL || d->bus != BUS_VIRTIO) {
+			pc_err(LOG_NODE, "disk '%s': %s is not supported by qemu on a remote host "
+			       "(use the local full tier)", d->name,
+			       d->format == DISK_ZVOL ? "format = zvol" : "bus = nvme|sata");
+			free(p);
+			return -ENOTSUP;
+		}
+		if (d->format != DISK_LVMTHIN)
 			continue;
 		if (p->lvm >= 0) {
 			pc_err(LOG_NODE, "disk '%s': only one lvmthin disk per node",
