@@ -39,6 +39,38 @@ static long long iget(const json_t *s, const char *k)
 	return json_is_integer(v) ? json_integer_value(v) : -1;
 }
 
+/* Captured from the guest (smartctl 7.3, Debian 12) on QEMU 7.2's emulated NVMe
+ * controller (serial pc1) and its ide-hd on AHCI (serial pc2). */
+static void qemu_drives(void **state)
+{
+	json_t *sc = fixture("nvme-qemu.json");
+	json_t *s = smart_summary(sc);
+
+	assert_string_equal(sget(s, "protocol"), "NVMe");
+	assert_string_equal(sget(s, "model"), "QEMU NVMe Ctrl");
+	assert_string_equal(sget(s, "serial"), "pc1");
+	assert_non_null(json_string_value(json_object_get(s, "firmware")));
+	/* QEMU keeps no count: a power cut is never counted */
+	assert_int_equal(iget(s, "unsafe_shutdowns"), 0);
+	assert_int_equal(iget(s, "power_cycles"), 0);
+	assert_int_equal(smart_verdict(s, s, true, NULL), SMART_NOT_COUNTED);
+	json_decref(s);
+	json_decref(sc);
+
+	sc = fixture("ata-qemu.json");
+	s = smart_summary(sc);
+	assert_string_equal(sget(s, "protocol"), "ATA");
+	assert_string_equal(sget(s, "model"), "QEMU HARDDISK");
+	assert_string_equal(sget(s, "serial"), "pc2");
+	assert_string_equal(sget(s, "write_cache"), "on");
+	/* QEMU's ATA attributes have neither 174 nor 192 */
+	assert_int_equal(iget(s, "unsafe_shutdowns"), -1);
+	assert_int_equal(iget(s, "power_cycles"), 0);
+	assert_int_equal(smart_verdict(s, s, true, NULL), SMART_NO_COUNTER);
+	json_decref(s);
+	json_decref(sc);
+}
+
 static void nvme_documented(void **state)
 {
 	json_t *sc = fixture("nvme-documented.json");
@@ -143,6 +175,7 @@ static void verdicts(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(qemu_drives),
 		cmocka_unit_test(nvme_documented),
 		cmocka_unit_test(ata_attributes),
 		cmocka_unit_test(no_report),
