@@ -4,7 +4,8 @@
  * LVM-thin pool and LV built by the guest — from the first boot through the checks
  * after the reboot: qemu-img check on the qcow2, thin_check at activation and lvs for
  * the pool, the agent's check of every disk classified against the ledger, no
- * violation on the honest model, and nothing left running. Then the seed experiment
+ * violation on the honest model, the SATA drive's SMART before and after, and nothing
+ * left running. Then the seed experiment
  * in the guest: the process-kill cut without flushes rolls the qcow2 overlay back to
  * its backing file's baseline while raw keeps every write.
  *
@@ -79,6 +80,19 @@ static void full_cycle_three_disks(void **state)
 		}
 		if (!strcmp(name, "a-qcow2"))
 			assert_true(qimg);
+		/* b-raw is an emulated SATA drive: its testimony before and after */
+		if (!strcmp(name, "b-raw")) {
+			json_t *sm = NULL;
+			json_array_foreach(json_object_get(d, "checks"), k, c)
+				if (!strcmp(json_string_value(json_object_get(c, "kind")), "smart"))
+					sm = c;
+			assert_non_null(sm);
+			json_t *det = json_object_get(sm, "detail");
+			assert_string_equal(json_string_value(json_object_get(json_object_get(det,
+					    "before"), "protocol")), "ATA");
+			assert_string_equal(json_string_value(json_object_get(json_object_get(det,
+					    "after"), "protocol")), "ATA");
+		}
 		if (!strcmp(name, "c-thin"))
 			assert_true(thin && lvs);
 	}
