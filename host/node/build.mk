@@ -133,3 +133,13 @@ $(BUILD)/host/node/tests/test_smart: host/node/tests/test_smart.c host/node/smar
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) -Ihost/node $(shell pkg-config --cflags jansson cmocka) \
 		-MMD -MP -o $@ $< host/node/smart.c $(shell pkg-config --libs jansson cmocka)
+
+# [issue 21] The guest console's ZFS and SMART events (console.c with smart.c).
+NODE_TESTS  += $(BUILD)/host/node/tests/test_console
+CHECK_TESTS += $(BUILD)/host/node/tests/test_console
+$(BUILD)/host/node/tests/test_console: host/node/tests/test_console.c host/node/console.c \
+		host/node/smart.c $(PCLIB_SAN_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) $(NODE_CFLAGS) $(shell pkg-config --cflags cmocka) \
+		-MMD -MP -o $@ $< host/node/console.c host/node/smart.c $(PCLIB_SAN_OBJS) \
+		$(PCLIB_LIBS) $(shell pkg-config --libs jansson cmocka)
