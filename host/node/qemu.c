@@ -752,6 +752,9 @@ static int boot(struct node *n, const struct node_job *job, bool check)
 			q->lvm_created ? "activate" : "create", q->d[q->lvm].dev,
 			mib * 3 / 4, mib * 2);
 	}
+	/* The zvol is a quarter of the disk: OpenZFS 2.1 keeps at least 128 MiB of a pool
+	 * back (spa_slop_shift's minimum), and a non-sparse zvol, as Proxmox makes them,
+	 * reserves its whole size. */
 	if (q->zvol >= 0 && off < sizeof(append)) {
 		const struct cfg_disk *z = q->d[q->zvol].cfg;
 		static const char *const syncs[] = { "standard", "always", "disabled" };
@@ -761,7 +764,7 @@ static int boot(struct node *n, const struct node_job *job, bool check)
 			" powercut.zfs_compression=%s powercut.zfs_vol_size=%" PRIu64 "M",
 			q->zvol_created ? "import" : "create", q->d[q->zvol].dev,
 			q->slog ? q->slog_dev : "none", syncs[z->zfs_sync], z->volblocksize,
-			z->compression ? "lz4" : "off", (z->size >> 20) / 2);
+			z->compression ? "lz4" : "off", (z->size >> 20) / 4);
 	}
 	/* Module sets for NVMe and SATA disks, and the drives whose SMART is read. */
 	bool nvme = false;
