@@ -25,6 +25,8 @@ STORE_LIB  = $(BUILD)/host/libstore.a
 ORACLE_LIB = $(BUILD)/host/liboracle.a
 # [rig/sim/disk] the volatile disk model and its launcher
 DISK_LIB   = $(BUILD)/rig/libdiskmodel.a
+# [host/explore] crash-state exploration of recorded disks
+EXPLORE_LIB = $(BUILD)/host/libexplore.a
 # [firmware] the flashed ELF, also the one simulated
 FW_ELF     = $(BUILD)/firmware/powercut-fw.elf
 # [rig/sim/mcusim] the firmware in simavr with a PSU model
@@ -40,14 +42,14 @@ CHECK_TESTS :=
 BENCH_PROGS :=
 
 .DEFAULT_GOAL := all-with-deps
-.PHONY: all-with-deps all build check check-build bench demo deps flash fuzz soak clean install check-hw
+.PHONY: all-with-deps all build check check-build bench demo deps flash fuses fuzz soak clean install check-hw
 
 # Fragments are read in dependency order: a fragment may name another's variables in
 # its rules' prerequisites (expanded as they are read) only if that fragment came first.
 FRAGMENTS_ORDERED := firmware/build.mk host/lib/build.mk host/fwlink/build.mk \
 	host/oracle/build.mk host/store/build.mk rig/sim/disk/build.mk rig/sim/mcusim/build.mk \
 	rig/sim/guest/build.mk host/agent/build.mk host/ssh/build.mk host/fio/build.mk \
-	host/node/build.mk host/report/build.mk host/campaign/build.mk host/powercut/build.mk
+	host/node/build.mk host/report/build.mk host/explore/build.mk host/campaign/build.mk host/powercut/build.mk
 FRAGMENTS := $(wildcard $(FRAGMENTS_ORDERED)) \
 	$(filter-out $(FRAGMENTS_ORDERED),$(sort $(wildcard rig/sim/*/build.mk host/*/build.mk)))
 include $(FRAGMENTS)
@@ -85,10 +87,16 @@ soak: deps
 	@$(MAKE) --no-print-directory build
 	@scripts/soak
 
+# Through the bootloader; then the firmware says whether brown-out detection is on.
 flash: deps
 	@$(MAKE) --no-print-directory build
 	@test -n "$(PORT)" || { echo "make flash: set PORT, e.g. make flash PORT=/dev/ttyUSB0" >&2; exit 2; }
-	avrdude -p atmega328p -c arduino -P $(PORT) -b $(or $(BAUD),115200) -U flash:w:$(BUILD)/firmware/powercut-fw.hex:i
+	scripts/flash $(BUILD)/firmware/powercut-fw.hex $(PORT) $(or $(BAUD),115200)
+
+# Brown-out detection at 2.7 V, through an ISP programmer (rig/hardware.md).
+fuses: deps
+	@test -n "$(ISP)" || { echo "make fuses: set ISP to the avrdude id of an ISP programmer, e.g. make fuses ISP=usbasp (the bootloader cannot write fuses)" >&2; exit 2; }
+	ISP='$(ISP)' ISP_PORT='$(ISP_PORT)' ISP_BAUD='$(ISP_BAUD)' scripts/fuses
 
 clean:
 	rm -rf $(BUILD)

@@ -29,6 +29,20 @@ $(FW_ELF): $(FW_AVR_OBJ) $(FW_DIR)/tools/size-check
 	$(FW_DIR)/tools/size-check $@.tmp 70
 	mv $@.tmp $@
 
+# The same firmware with its clock started 96 counter periods (3.1 s) short of the
+# wrap of the 32-bit period count, i.e. 4.46 years after reset: the simulator runs it
+# across that wrap (rig/sim/mcusim/test/test-clockwrap.c). Only the HAL differs.
+FW_WRAP_ELF  := $(FW_OUT)/powercut-fw-clockwrap.elf
+FW_WRAP_OBJ  := $(filter-out $(FW_OUT)/avr/hal/avr/hal_avr.o,$(FW_AVR_OBJ)) $(FW_OUT)/avr-wrap/hal_avr.o
+
+$(FW_OUT)/avr-wrap/hal_avr.o: $(FW_DIR)/hal/avr/hal_avr.c
+	@mkdir -p $(@D)
+	$(AVR_CC) $(FW_AVR_CFLAGS) -DHAL_CLOCK_START_WRAPS=0xFFFFFFA0ULL -c $< -o $@
+
+$(FW_WRAP_ELF): $(FW_WRAP_OBJ)
+	@mkdir -p $(@D)
+	$(AVR_CC) -mmcu=atmega328p -Wl,--gc-sections $(FW_WRAP_OBJ) -o $@
+
 $(FW_HEX): $(FW_ELF)
 	$(AVR_OBJCOPY) -O ihex -j .text -j .data $< $@
 
@@ -80,8 +94,19 @@ $(FW_FUZZ_CHECK): $(FW_DIR)/tests/fuzz-run.sh $(FW_FUZZ)
 
 CHECK_TESTS += $(FW_FUZZ_CHECK)
 
+# make flash / make fuses against a stand-in avrdude and the simulated board.
+FW_FLASH_CHECK := $(FW_OUT)/tests/test_flash
+
+$(FW_FLASH_CHECK): $(FW_DIR)/tests/test-flash.sh
+	@mkdir -p $(@D)
+	sed -e 's|@SRC@|$(abspath .)|' -e 's|@BUILD@|$(abspath $(BUILD))|' $< >$@.tmp
+	chmod +x $@.tmp
+	mv $@.tmp $@
+
+CHECK_TESTS += $(FW_FLASH_CHECK)
+
 fuzz: $(FW_FUZZ)
 	FUZZ_SECONDS=$(FUZZ_SECONDS) sh $(FW_DIR)/tests/fuzz-run.sh $(FW_FUZZ) $(FW_DIR)/fuzz/corpus
 
--include $(FW_AVR_OBJ:.o=.d) $(FW_HOST_OBJ:.o=.d) $(FW_FUZZ_OBJ:.o=.d) \
+-include $(FW_AVR_OBJ:.o=.d) $(FW_OUT)/avr-wrap/hal_avr.d $(FW_HOST_OBJ:.o=.d) $(FW_FUZZ_OBJ:.o=.d) \
          $(patsubst $(FW_OUT)/tests/%,$(FW_OUT)/host/tests/%.d,$(FW_TESTS)) $(FW_OUT)/host/tests/fwtest.d

@@ -1,6 +1,6 @@
 #include "clock.h"
 
-uint64_t pc_clock_ticks(uint32_t wraps, uint16_t count, bool ovf_pending)
+uint64_t pc_clock_ticks(uint64_t wraps, uint16_t count, bool ovf_pending)
 {
 	/* The lower-half test needs the sample taken well within half a period (16 ms
 	 * at 0.5 us per tick) of the flag check, which any critical section is. */

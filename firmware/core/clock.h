@@ -11,12 +11,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Ticks since start from `wraps` (wraps counted by the overflow interrupt), `count`
+/* Ticks since start from `wraps` (wraps counted by the overflow interrupt, 48 bits
+ * used: the 64-bit result never wraps in the life of the part), `count`
  * (the 16-bit counter) and `ovf_pending` (the overflow flag was set when sampled).
  * A pending overflow belongs to this sample only if count is in the lower half: a
  * count in the upper half was read before the wrap that set the flag. All three must
  * be sampled with the overflow interrupt held off, count and flag within half a
  * counter period of each other (a few cycles in practice). */
-uint64_t pc_clock_ticks(uint32_t wraps, uint16_t count, bool ovf_pending);
+uint64_t pc_clock_ticks(uint64_t wraps, uint16_t count, bool ovf_pending);
 
 #endif

@@ -95,6 +95,13 @@ static void out_key_u64(struct pc *pc, const char *key, uint64_t v)
 	out_u64(pc, v);
 }
 
+/* " settings=STATUS": what the EEPROM held at boot, "ok" again after a store. */
+static void out_settings_status(struct pc *pc)
+{
+	out_key(pc, "settings");
+	out_str(pc, pc_settings_status_name(pc->settings_status));
+}
+
 static void out_end(struct pc *pc)
 {
 	static const char hex[] = "0123456789ABCDEF";
@@ -137,29 +144,26 @@ static uint8_t active_level(const struct pc *pc, uint8_t ch)
 	return bit(pc->set.v[PC_SET_RELAY_ACTIVE], ch);
 }
 
-static uint8_t idle_levels(const struct pc *pc)
-{
-	uint8_t m = 0;
-
-	for (uint8_t ch = 0; ch < HAL_CHANNELS; ch++)
-		m |= (uint8_t)(!active_level(pc, ch) << ch);
-	return m;
-}
-
 static uint8_t pwr_level(const struct pc *pc, uint8_t ch)
 {
 	return hal_pwrok_read(ch) ^ bit(pc->set.v[PC_SET_PWROK_INVERT], ch);
 }
 
+/* Powering the node releases the pin (the relay's driver then keeps it de-energized,
+ * as during a reset); only powering it down drives the pin, to the active level. */
+static uint8_t pin_state(const struct pc *pc, uint8_t ch, uint8_t power)
+{
+	return power ? HAL_PIN_FLOAT : active_level(pc, ch);
+}
+
 static void schedule(struct pc *pc, uint8_t ch, uint8_t power, uint64_t at, uint8_t cause)
 {
 	struct pc_chan *c = &pc->ch[ch];
-	uint8_t act = active_level(pc, ch);
 
 	c->edge = 1;
 	c->edge_at = at;
 	c->edge_cause = cause;
-	hal_relay_schedule(ch, power ? !act : act, at);
+	hal_relay_schedule(ch, pin_state(pc, ch, power), at);
 }
 
 static void event_disarm(struct pc *pc, uint8_t ch, uint8_t cause)
@@ -194,7 +198,7 @@ static void event_pwrok(struct pc *pc, uint8_t ch, uint64_t t, uint8_t level)
 static void relay_done(struct pc *pc, const struct hal_event *ev)
 {
 	struct pc_chan *c = &pc->ch[ev->ch];
-	uint8_t power = ev->level != active_level(pc, ev->ch);
+	uint8_t power = ev->level == HAL_PIN_FLOAT;
 
 	c->edge = 0;
 	c->powered = power;
@@ -391,6 +395,7 @@ static int cmd_version(struct pc *pc, const struct req *rq)
 	out_str(pc, hal_mcu_name());
 	out_key_u64(pc, "f_cpu", hal_f_cpu());
 	out_key_u64(pc, "channels", HAL_CHANNELS);
+	out_key_u64(pc, "bod_mv", hal_bod_mv());
 	return 0;
 }
 
@@ -404,6 +409,7 @@ static int cmd_status(struct pc *pc, const struct req *rq)
 	out_key_u64(pc, "seq", pc->seq);
 	out_key(pc, "reset");
 	out_str(pc, reset_names[pc->reset_cause]);
+	out_settings_status(pc);
 	memcpy(k1, chk, sizeof(k1));
 	memcpy(k2, pwk, sizeof(k2));
 	for (uint8_t ch = 0; ch < HAL_CHANNELS; ch++) {
@@ -549,22 +555,20 @@ static bool relays_idle(const struct pc *pc)
 	return true;
 }
 
-/* Make new settings current and store them; on failure keep the old ones. */
-static int apply_settings(struct pc *pc, const struct pc_settings *s)
+/* Make new settings current and store them; on failure keep the old ones. Idle relay
+ * pins are released whatever relay_active says, so nothing is written to them. */
+static int apply_settings(struct pc *pc, struct pc_settings *s)
 {
-	struct pc_settings old = pc->set;
 	int r;
 
 	/* Changing the active level of a powered-down relay would flip its pin. */
-	if (s->v[PC_SET_RELAY_ACTIVE] != old.v[PC_SET_RELAY_ACTIVE] && !relays_idle(pc))
+	if (s->v[PC_SET_RELAY_ACTIVE] != pc->set.v[PC_SET_RELAY_ACTIVE] && !relays_idle(pc))
 		return -PC_ERR_BUSY;
 	r = pc_settings_store(s);
 	if (r < 0)
 		return r;
 	pc->set = *s;
-	if (s->v[PC_SET_RELAY_ACTIVE] != old.v[PC_SET_RELAY_ACTIVE])
-		for (uint8_t ch = 0; ch < HAL_CHANNELS; ch++)
-			hal_relay_write(ch, !active_level(pc, ch));
+	pc->settings_status = PC_SETTINGS_OK;
 	for (uint8_t ch = 0; ch < HAL_CHANNELS; ch++)
 		pc->ch[ch].pwr_level = pwr_level(pc, ch);
 	return 0;
@@ -625,6 +629,8 @@ static int cmd_defaults(struct pc *pc, const struct req *rq)
 	int r;
 
 	pc_settings_default(&s);
+	s.seq = pc->set.seq;
+	s.slot = pc->set.slot;
 	if ((r = apply_settings(pc, &s)) < 0)
 		return r;
 	reply_ok_begin(pc);
@@ -644,7 +650,7 @@ struct command {
 	int (*run)(struct pc *pc, const struct req *rq);
 };
 
-static const struct command commands[] = {
+static const HAL_ROM struct command commands[] = {
 	{ "version",  0, 0, cmd_version },
 	{ "status",   0, 0, cmd_status },
 	{ "on",       1, 1, cmd_on },
@@ -686,7 +692,7 @@ static int dispatch(struct pc *pc, const char *body, size_t len)
 	if (rq.n == 0)
 		return -PC_ERR_UNKNOWN_COMMAND;
 	for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++) {
-		const struct command *cmd = &commands[k];
+		const HAL_ROM struct command *cmd = &commands[k];
 
 		if (strlen(cmd->name) != rq.len[0] || memcmp(cmd->name, rq.w[0], rq.len[0]) != 0)
 			continue;
@@ -711,7 +717,7 @@ static void reset_now(struct pc *pc)
 		if (c->state == PC_CH_ARMED)
 			event_disarm(pc, ch, PC_CAUSE_SAFETY);
 		if (!c->powered) {
-			hal_relay_write(ch, !active_level(pc, ch));
+			hal_relay_write(ch, HAL_PIN_FLOAT);
 			event_relay(pc, ch, hal_now_us(), 1, PC_CAUSE_SAFETY);
 		}
 		c->state = PC_CH_ON;
@@ -777,7 +783,7 @@ void pc_init(struct pc *pc)
 {
 	memset(pc, 0, sizeof(*pc));
 	pc->settings_status = (uint8_t)pc_settings_load(&pc->set);
-	hal_init(idle_levels(pc));
+	hal_init();
 	pc->reset_cause = (uint8_t)hal_reset_cause();
 	for (uint8_t ch = 0; ch < HAL_CHANNELS; ch++) {
 		pc->ch[ch].state = PC_CH_ON;
@@ -793,5 +799,7 @@ void pc_init(struct pc *pc)
 	out_key(pc, "reset");
 	out_str(pc, reset_names[pc->reset_cause]);
 	out_key_u64(pc, "channels", HAL_CHANNELS);
+	out_settings_status(pc);
+	out_key_u64(pc, "bod_mv", hal_bod_mv());
 	out_end(pc);
 }

@@ -16,7 +16,7 @@
 #include "protocol.h"
 #include "settings.h"
 
-#define PC_FW_VERSION "0.1.0"
+#define PC_FW_VERSION "0.2.0"
 
 /* Relay edges requested by `off`, `cut` and `on` are scheduled this far ahead, so
  * that the timer interrupt writes the pin at exactly the `at=` time of the reply. */
@@ -53,7 +53,7 @@ struct pc {
 	uint32_t seq;		/* sequence number of the next event */
 	uint16_t lost_seen;	/* hal_event_lost() when last looked at */
 	uint8_t reset_cause;	/* enum hal_reset_cause */
-	uint8_t settings_status; /* enum pc_settings_status of the boot */
+	uint8_t settings_status; /* enum pc_settings_status: of the boot, ok after a store */
 	uint8_t reset_pending;	/* `reset` answered; reset after the reply is out */
 	uint8_t line_len;
 	uint8_t line_over;	/* the line being received is too long: discard to '\n' */
@@ -62,8 +62,8 @@ struct pc {
 	char line[PC_LINE_MAX_HOST + 1];	/* + a trailing '\r' */
 };
 
-/* Load the settings, initialise the HAL with the relays' idle levels and print the
- * boot banner. */
+/* Load the settings, initialise the HAL (relay pins stay released) and print the
+ * boot banner with the settings status and brown-out level. */
 void pc_init(struct pc *pc);
 
 /* One pass of the main loop: report captured edges, handle received bytes, apply

@@ -7,7 +7,7 @@
 #define PC_PROTOCOL_H
 
 /* Protocol version reported in the boot banner and in `version`. */
-#define PC_PROTO_VERSION 1
+#define PC_PROTO_VERSION 2
 
 /* Longest line in bytes before '\n' (checksum "*CC" included, a trailing '\r' not
  * counted), per direction. */

@@ -11,13 +11,19 @@ struct setting_def {
 	uint32_t def, min, max;
 };
 
-static const struct setting_def defs[PC_SET_COUNT] = {
+static const HAL_ROM struct setting_def defs[PC_SET_COUNT] = {
 	[PC_SET_RELAY_ACTIVE]    = { "relay_active",    0,     0,   (1u << HAL_CHANNELS) - 1 },
 	[PC_SET_PWROK_INVERT]    = { "pwrok_invert",    3,     0,   (1u << HAL_CHANNELS) - 1 },
 	[PC_SET_MIN_OFF_MS]      = { "min_off_ms",      200,   10,  60000 },
 	[PC_SET_MAX_OFF_MS]      = { "max_off_ms",      60000, 100, 3600000 },
 	[PC_SET_HOST_TIMEOUT_MS] = { "host_timeout_ms", 5000,  500, 600000 },
 };
+
+static const char *const status_names[PC_SETTINGS_STATUS_COUNT] = {
+	"ok", "recovered", "blank", "corrupt",
+};
+
+static const uint16_t copy_addr[2] = { PC_SETTINGS_ADDR_A, PC_SETTINGS_ADDR_B };
 
 int pc_settings_find(const char *name, size_t len)
 {
@@ -32,10 +38,17 @@ const char *pc_settings_name(int idx)
 	return defs[idx].name;
 }
 
+const char *pc_settings_status_name(int status)
+{
+	return status_names[status];
+}
+
 void pc_settings_default(struct pc_settings *s)
 {
 	for (int i = 0; i < PC_SET_COUNT; i++)
 		s->v[i] = defs[i].def;
+	s->seq = 0;
+	s->slot = 1;
 }
 
 int pc_settings_check(const struct pc_settings *s, int idx, uint32_t value)
@@ -51,57 +64,94 @@ int pc_settings_check(const struct pc_settings *s, int idx, uint32_t value)
 	return 0;
 }
 
-void pc_settings_encode(const struct pc_settings *s, uint8_t img[PC_SETTINGS_IMAGE_SIZE])
+void pc_settings_encode(const struct pc_settings *s, uint8_t seq,
+			uint8_t img[PC_SETTINGS_IMAGE_SIZE])
 {
 	img[0] = PC_SETTINGS_LAYOUT;
 	img[1] = PC_SET_COUNT;
+	img[2] = seq;
 	for (int i = 0; i < PC_SET_COUNT; i++)
 		for (int b = 0; b < 4; b++)
-			img[2 + 4 * i + b] = (uint8_t)(s->v[i] >> (8 * b));
+			img[3 + 4 * i + b] = (uint8_t)(s->v[i] >> (8 * b));
 	img[PC_SETTINGS_IMAGE_SIZE - 1] = pc_crc8(img, PC_SETTINGS_IMAGE_SIZE - 1);
 }
 
-enum pc_settings_status pc_settings_decode(struct pc_settings *s,
-					   const uint8_t img[PC_SETTINGS_IMAGE_SIZE])
+enum pc_settings_copy pc_settings_decode(struct pc_settings *s,
+					 const uint8_t img[PC_SETTINGS_IMAGE_SIZE])
 {
 	struct pc_settings t;
+	uint8_t size = PC_SETTINGS_IMAGE_SIZE, first = 3;
 	int blank = 1;
 
 	pc_settings_default(s);
 	for (int i = 0; i < PC_SETTINGS_IMAGE_SIZE; i++)
 		blank &= img[i] == 0xff;
 	if (blank)
-		return PC_SETTINGS_BLANK;
-	if (img[0] != PC_SETTINGS_LAYOUT || img[1] != PC_SET_COUNT)
-		return PC_SETTINGS_BAD_LAYOUT;
-	if (pc_crc8(img, PC_SETTINGS_IMAGE_SIZE - 1) != img[PC_SETTINGS_IMAGE_SIZE - 1])
-		return PC_SETTINGS_BAD_CRC;
+		return PC_COPY_BLANK;
+	if (img[1] != PC_SET_COUNT)
+		return PC_COPY_BAD_LAYOUT;
+	if (img[0] == PC_SETTINGS_LAYOUT_V1) {
+		size = PC_SETTINGS_IMAGE_SIZE_V1;
+		first = 2;
+	} else if (img[0] != PC_SETTINGS_LAYOUT) {
+		return PC_COPY_BAD_LAYOUT;
+	}
+	if (pc_crc8(img, size - 1u) != img[size - 1u])
+		return PC_COPY_BAD_CRC;
 	for (int i = 0; i < PC_SET_COUNT; i++) {
 		t.v[i] = 0;
 		for (int b = 0; b < 4; b++)
-			t.v[i] |= (uint32_t)img[2 + 4 * i + b] << (8 * b);
+			t.v[i] |= (uint32_t)img[first + 4 * i + b] << (8 * b);
 	}
 	/* A valid CRC over out-of-range values means a firmware that wrote them had
 	 * other ranges; defaults are safer than clamping. */
 	for (int i = 0; i < PC_SET_COUNT; i++)
 		if (pc_settings_check(&t, i, t.v[i]) < 0)
-			return PC_SETTINGS_BAD_VALUE;
+			return PC_COPY_BAD_VALUE;
+	t.seq = first == 3 ? img[2] : 0;
+	t.slot = 0;
 	*s = t;
-	return PC_SETTINGS_LOADED;
+	return PC_COPY_VALID;
 }
 
 enum pc_settings_status pc_settings_load(struct pc_settings *s)
 {
 	uint8_t img[PC_SETTINGS_IMAGE_SIZE];
+	struct pc_settings c[2];
+	enum pc_settings_copy st[2];
 
-	hal_eeprom_read(PC_SETTINGS_ADDR, img, sizeof(img));
-	return pc_settings_decode(s, img);
+	for (uint8_t k = 0; k < 2; k++) {
+		hal_eeprom_read(copy_addr[k], img, sizeof(img));
+		st[k] = pc_settings_decode(&c[k], img);
+		c[k].slot = k;
+	}
+	if (st[0] != PC_COPY_VALID && st[1] != PC_COPY_VALID) {
+		pc_settings_default(s);
+		return st[0] == PC_COPY_BLANK && st[1] == PC_COPY_BLANK ? PC_SETTINGS_BLANK :
+									  PC_SETTINGS_CORRUPT;
+	}
+	if (st[0] == PC_COPY_VALID && st[1] == PC_COPY_VALID)
+		/* B is newer when it is ahead of A by 1..127 modulo 256. */
+		*s = (int8_t)(uint8_t)(c[1].seq - c[0].seq) > 0 ? c[1] : c[0];
+	else
+		*s = st[0] == PC_COPY_VALID ? c[0] : c[1];
+	return st[0] == PC_COPY_BLANK || st[1] == PC_COPY_BLANK || st[0] == st[1] ?
+	       PC_SETTINGS_OK : PC_SETTINGS_RECOVERED;
 }
 
-int pc_settings_store(const struct pc_settings *s)
+int pc_settings_store(struct pc_settings *s)
 {
 	uint8_t img[PC_SETTINGS_IMAGE_SIZE];
+	uint8_t first = s->slot ^ 1u;
 
-	pc_settings_encode(s, img);
-	return hal_eeprom_write(PC_SETTINGS_ADDR, img, sizeof(img)) < 0 ? -PC_ERR_EEPROM : 0;
+	/* The copy that is not the newest first: until it reads back whole, the newest
+	 * one stays untouched. */
+	for (uint8_t k = 0; k < 2; k++) {
+		pc_settings_encode(s, (uint8_t)(s->seq + 1u + k), img);
+		if (hal_eeprom_write(copy_addr[first ^ k], img, sizeof(img)) < 0)
+			return -PC_ERR_EEPROM;
+	}
+	s->seq = (uint8_t)(s->seq + 2u);
+	s->slot = first ^ 1u;
+	return 0;
 }

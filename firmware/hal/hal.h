@@ -4,9 +4,12 @@
  * ATmega328P's registers and interrupts, hal/host/ with a fake for unit tests. The
  * implementation is chosen at link time (no function pointers on the MCU).
  *
- * Time is the firmware clock in microseconds since reset, 64 bits (never wraps).
- * Relay and PWR_OK levels are raw pin levels (0 = LOW, 1 = HIGH); the core maps them
- * to power and DC-good through the settings. Channels are numbered from 0 to
+ * Time is the firmware clock in microseconds since reset, 64 bits: it never wraps in
+ * the life of the part (the hardware counter's wraps are counted in 48 bits).
+ * PWR_OK levels are raw pin levels (0 = LOW, 1 = HIGH). A relay pin is driven LOW,
+ * HIGH, or released (HAL_PIN_FLOAT: an input without pull-up, as during reset); the
+ * core drives a pin only while its relay is energized, so the node's power never
+ * depends on knowing the relay's active level. Channels are numbered from 0 to
  * HAL_CHANNELS - 1.
  */
 #ifndef PC_HAL_H
@@ -17,6 +20,18 @@
 #include <stdint.h>
 
 #define HAL_CHANNELS 2
+
+/* Relay pin states (besides 0 = LOW and 1 = HIGH). */
+#define HAL_PIN_FLOAT 2
+
+/* Constant tables the core keeps in program memory on the MCU, whose 2 KiB of RAM
+ * would otherwise hold them: avr-gcc reads a __flash object with LPM by itself.
+ * Elsewhere (the host fake, the fuzzer) it is ordinary memory. */
+#if defined(__FLASH)
+#define HAL_ROM __flash
+#else
+#define HAL_ROM
+#endif
 
 /* Size of the EEPROM in bytes. */
 #define HAL_EEPROM_SIZE 1024
@@ -40,13 +55,13 @@ struct hal_event {
 	uint64_t t_us;		/* when the pin was written or the edge captured */
 	uint8_t type;		/* enum hal_event_type */
 	uint8_t ch;
-	uint8_t level;		/* pin level after the edge */
+	uint8_t level;		/* relay: pin state after the edge (0, 1, HAL_PIN_FLOAT);
+				 * PWR_OK: pin level after the edge */
 };
 
-/* Set up clock, pins (relay pins driven to idle_levels bit n for channel n BEFORE
- * they become outputs), UART, PWR_OK interrupts and the hardware watchdog. Enables
- * interrupts. */
-void hal_init(uint8_t idle_levels);
+/* Set up clock, pins (relay pins stay released, as reset left them), UART, PWR_OK
+ * interrupts and the hardware watchdog. Enables interrupts. */
+void hal_init(void);
 
 /* Reset cause of this boot (valid after hal_init). */
 enum hal_reset_cause hal_reset_cause(void);
@@ -54,12 +69,15 @@ enum hal_reset_cause hal_reset_cause(void);
 /* Firmware clock in microseconds. Safe with interrupts on or off. */
 uint64_t hal_now_us(void);
 
-/* Drive channel ch's relay pin to level at once (no event). */
+/* Put channel ch's relay pin in state level (0, 1 or HAL_PIN_FLOAT) at once (no
+ * event). */
 void hal_relay_write(uint8_t ch, uint8_t level);
 
-/* Drive channel ch's relay pin to level at time at_us (at once if at_us has passed),
+/* Put channel ch's relay pin in state level at time at_us (at once if at_us has passed),
  * from the timer interrupt, which takes the timestamp where it writes the pin and
- * queues a HAL_EV_RELAY event. Replaces a pending edge of ch. */
+ * queues a HAL_EV_RELAY event. Replaces a pending edge of ch. at_us must be less
+ * than 2^31 counter periods (2.2 years) ahead: the timer compares periods modulo
+ * 2^32, which is what lets the clock run past the counter's own wrap. */
 void hal_relay_schedule(uint8_t ch, uint8_t level, uint64_t at_us);
 
 /* Cancel ch's pending edge. Returns true if one was pending and will not happen,
@@ -104,6 +122,10 @@ void hal_reset(void);
 /* Sleep until an interrupt if nothing is pending (no received byte, no queued event);
  * interrupts stay enabled while sleeping. */
 void hal_idle(void);
+
+/* Brown-out detection level the fuses set, in millivolts; 0 when it is off (or the
+ * fuse holds a reserved value). */
+uint16_t hal_bod_mv(void);
 
 /* Identification for `version`. */
 const char *hal_mcu_name(void);

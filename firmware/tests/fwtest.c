@@ -58,6 +58,7 @@ void fw_boot(uint8_t pwrok_levels)
 void fw_boot_keep_eeprom(void)
 {
 	fw_clear();
+	hal_fake_mcu_reset();
 	pc_init(&fw_pc);
 	fw_collect();
 }

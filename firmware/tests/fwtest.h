@@ -25,7 +25,7 @@ struct fw_lines {
 /* Fresh fake (PWR_OK inputs at pwrok_levels), optionally with EEPROM contents
  * prepared by `prep`, then pc_init. The banner is left in fw_events. */
 void fw_boot(uint8_t pwrok_levels);
-void fw_boot_keep_eeprom(void);		/* pc_init again over the same fake */
+void fw_boot_keep_eeprom(void);		/* an MCU reset over the same fake, then pc_init */
 
 /* Collect output: every line must be a valid frame of at most 128 bytes. Replies
  * and events are appended to fw_replies / fw_events. */

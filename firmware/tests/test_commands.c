@@ -33,27 +33,31 @@ static void assert_error(const char *reply, int code)
 static void test_banner(void **state)
 {
 	assert_int_equal(fw_events.n, 1);
-	assert_string_equal(fw_events.line[0], "!0 0 boot fw=" PC_FW_VERSION " proto=1 reset=power channels=2");
+	assert_string_equal(fw_events.line[0], "!0 0 boot fw=" PC_FW_VERSION
+			    " proto=2 reset=power channels=2 settings=blank bod_mv=2700");
 	hal_fake_set_reset_cause(HAL_RESET_WATCHDOG);
 	fw_boot_keep_eeprom();
 	assert_non_null(strstr(fw_events.line[0], " reset=watchdog "));
-	/* relay pins were driven to their idle level, and are outputs */
-	for (uint8_t ch = 0; ch < 2; ch++) {
-		assert_int_equal(hal_fake_relay_level(ch), 1);	/* relay_active 0: idle HIGH */
-		assert_true(hal_fake_relay_is_output(ch));
-	}
+	/* relay pins are left released, as the reset left them */
+	for (uint8_t ch = 0; ch < 2; ch++)
+		assert_false(hal_fake_relay_is_output(ch));
+	/* the brown-out level as the fuses say; 0 is off */
+	hal_fake_set_bod_mv(0);
+	fw_boot_keep_eeprom();
+	assert_non_null(strstr(fw_events.line[0], " bod_mv=0"));
+	assert_non_null(strstr(fw_req("version"), " bod_mv=0"));
 }
 
 static void test_version_status_ping(void **state)
 {
 	char want[128];
 
-	snprintf(want, sizeof(want), "ok fw=%s proto=1 mcu=%s f_cpu=%u channels=2",
+	snprintf(want, sizeof(want), "ok fw=%s proto=2 mcu=%s f_cpu=%u channels=2 bod_mv=2700",
 		 PC_FW_VERSION, hal_mcu_name(), (unsigned)hal_f_cpu());
 	assert_string_equal(fw_req("version"), want);
 	hal_fake_advance(1234567);
 	assert_string_equal(fw_req("status"),
-			    "ok t=1234567 seq=1 reset=power ch0=on pwr0=0 ch1=on pwr1=0");
+			    "ok t=1234567 seq=1 reset=power settings=blank ch0=on pwr0=0 ch1=on pwr1=0");
 	/* pwrok_invert 3 by default: HIGH input reads as DC lost */
 	hal_fake_pwrok_set(1, 0);
 	fw_req("ping");
@@ -133,7 +137,8 @@ static void test_rejected_lines_not_acted_on(void **state)
 	fw_run(500000, 1000);
 	assert_int_equal(hal_fake_writes(&w), writes);
 	assert_int_equal(fw_events.n, 1);	/* the banner only */
-	assert_string_equal(fw_req("status"), "ok t=500000 seq=1 reset=power ch0=on pwr0=0 ch1=on pwr1=0");
+	assert_string_equal(fw_req("status"),
+			    "ok t=500000 seq=1 reset=power settings=blank ch0=on pwr0=0 ch1=on pwr1=0");
 }
 
 static void test_line_limit_exact(void **state)
@@ -186,7 +191,7 @@ static void test_off_on(void **state)
 	assert_int_equal(fw_event_t((size_t)e), 11000);
 	assert_int_equal(fw_event_seq((size_t)e), 1);
 	assert_int_equal(hal_fake_relay_level(1), 0);	/* energized: LOW with relay_active 0 */
-	assert_int_equal(hal_fake_relay_level(0), 1);
+	assert_int_equal(hal_fake_relay_level(0), HAL_PIN_FLOAT);
 	assert_int_equal(fw_key(fw_req("status"), "seq"), 2);
 	assert_non_null(strstr(fw_req("status"), "ch1=off"));
 	assert_int_equal(hal_fake_led(), 1);
@@ -197,7 +202,7 @@ static void test_off_on(void **state)
 	e = fw_find_event("relay ch=1 power=on cause=on", 0);
 	assert_true(e > 0);
 	assert_int_equal(fw_event_t((size_t)e), 211000);
-	assert_int_equal(hal_fake_relay_level(1), 1);
+	assert_int_equal(hal_fake_relay_level(1), HAL_PIN_FLOAT);
 	assert_string_equal(fw_req("on 1"), "ok");
 	assert_non_null(strstr(fw_req("status"), "ch1=on"));
 	assert_int_equal(hal_fake_led(), 0);
@@ -308,10 +313,11 @@ static void test_settings_commands(void **state)
 	/* stored: a reboot keeps them */
 	fw_boot_keep_eeprom();
 	assert_string_equal(fw_req("get max_off_ms"), "ok max_off_ms=1000");
-	/* relay_active flips the idle level at once */
+	/* relay_active leaves idle pins released; a store says settings=ok */
+	assert_non_null(strstr(fw_req("status"), " settings=ok "));
 	assert_string_equal(fw_req("set relay_active 2"), "ok relay_active=2");
-	assert_int_equal(hal_fake_relay_level(0), 1);
-	assert_int_equal(hal_fake_relay_level(1), 0);
+	assert_int_equal(hal_fake_relay_level(0), HAL_PIN_FLOAT);
+	assert_int_equal(hal_fake_relay_level(1), HAL_PIN_FLOAT);
 	/* ... but not while a channel is powered down */
 	fw_req("cut 1 300");
 	assert_error(fw_req("set relay_active 0"), PC_ERR_BUSY);
@@ -326,7 +332,7 @@ static void test_settings_commands(void **state)
 	assert_string_equal(fw_req("defaults"), "ok");
 	assert_string_equal(fw_req("settings"),
 			    "ok relay_active=0 pwrok_invert=3 min_off_ms=200 max_off_ms=60000 host_timeout_ms=5000");
-	assert_int_equal(hal_fake_relay_level(1), 1);
+	assert_int_equal(hal_fake_relay_level(1), HAL_PIN_FLOAT);
 	/* pwrok_invert changes the reported level */
 	assert_int_equal(fw_key(fw_req("status"), "pwr0"), 0);
 	fw_req("set pwrok_invert 0");
@@ -345,7 +351,7 @@ static void test_reset(void **state)
 	/* power restored and the cancelled arm reported before the chip resets */
 	assert_true(fw_find_event("relay ch=0 power=on cause=safety", 0) >= 0);
 	assert_true(fw_find_event("disarm ch=1 cause=safety", 0) >= 0);
-	assert_int_equal(hal_fake_relay_level(0), 1);
+	assert_int_equal(hal_fake_relay_level(0), HAL_PIN_FLOAT);
 	fw_boot_keep_eeprom();
 	assert_non_null(strstr(fw_events.line[0], " reset=command "));
 	assert_int_equal(fw_event_seq(0), 0);

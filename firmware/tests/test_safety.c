@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -134,42 +135,82 @@ static void test_arm_host_silence(void **state)
 	assert_true(fw_find_event("relay ch=0 power=on cause=arm", 0) >= 0);
 }
 
-static void test_power_on_at_reset(void **state)
+/* EEPROM contents for the power-at-reset matrix: what a first flash, a power loss
+ * during `set` and a normal bench leave behind. */
+enum ee_kind { EE_BLANK, EE_CORRUPT, EE_VALID, EE_KINDS };
+
+static void eeprom_prepare(enum ee_kind kind, uint32_t relay_active)
 {
-	const struct hal_fake_write *w;
-	size_t n;
 	struct pc_settings s;
 	uint8_t img[PC_SETTINGS_IMAGE_SIZE];
 
-	/* active HIGH relays stored in EEPROM: idle is LOW */
 	pc_settings_default(&s);
-	s.v[PC_SET_RELAY_ACTIVE] = 3;
-	pc_settings_encode(&s, img);
-	hal_fake_reset(3);
-	memcpy(hal_fake_eeprom(), img, sizeof(img));
-	fw_boot_keep_eeprom();
-	n = hal_fake_writes(&w);
-	assert_int_equal(n, 2);
-	for (size_t i = 0; i < n; i++) {
-		assert_false(w[i].scheduled);
-		assert_int_equal(w[i].level, 0);
+	s.v[PC_SET_RELAY_ACTIVE] = relay_active;
+	pc_settings_encode(&s, 7, img);
+	if (kind == EE_CORRUPT)
+		img[5] ^= 0x10;		/* both copies fail their CRC */
+	if (kind != EE_BLANK) {
+		memcpy(hal_fake_eeprom() + PC_SETTINGS_ADDR_A, img, sizeof(img));
+		memcpy(hal_fake_eeprom() + PC_SETTINGS_ADDR_B, img, sizeof(img));
 	}
-	for (uint8_t ch = 0; ch < 2; ch++) {
-		uint64_t at;
-		uint8_t level;
+}
 
-		assert_false(hal_fake_pending(ch, &at, &level));
-		assert_int_equal(hal_fake_relay_level(ch), 0);
+/* Whatever the EEPROM holds and whichever level energizes the relays, every relay
+ * pin is left released from reset on (never written, never an output): the node is
+ * powered whatever the board's relay polarity. The banner and `status` say what the
+ * EEPROM held. */
+static void test_power_on_at_reset(void **state)
+{
+	static const char *const status[EE_KINDS] = { "blank", "corrupt", "ok" };
+
+	for (uint32_t active = 0; active < 4; active++)
+		for (int kind = 0; kind < EE_KINDS; kind++) {
+			const struct hal_fake_write *w;
+			char want[48];
+
+			hal_fake_reset(3);
+			eeprom_prepare((enum ee_kind)kind, active);
+			fw_boot_keep_eeprom();
+			assert_int_equal(hal_fake_writes(&w), 0);
+			for (uint8_t ch = 0; ch < 2; ch++) {
+				uint64_t at;
+				uint8_t level;
+
+				assert_false(hal_fake_relay_is_output(ch));
+				assert_false(hal_fake_pending(ch, &at, &level));
+			}
+			snprintf(want, sizeof(want), " settings=%s ", status[kind]);
+			assert_non_null(strstr(fw_events.line[0], want));
+			assert_non_null(strstr(fw_events.line[0], " bod_mv=2700"));
+			snprintf(want, sizeof(want), " settings=%s ", status[kind]);
+			assert_non_null(strstr(fw_req("status"), want));
+		}
+}
+
+/* The pin is driven only while the relay is energized, at the level relay_active
+ * says; the restore releases it, and so does a reset in the middle of a cut. */
+static void test_pin_driven_only_when_energized(void **state)
+{
+	for (uint32_t active = 0; active < 4; active++) {
+		hal_fake_reset(3);
+		eeprom_prepare(EE_VALID, active);
+		fw_boot_keep_eeprom();
+		fw_req("cut 0 300");
+		fw_req("off 1");
+		fw_run(2000, 1000);
+		assert_true(hal_fake_relay_is_output(0));
+		assert_int_equal(hal_fake_relay_level(0), active & 1u);
+		assert_int_equal(hal_fake_relay_level(1), (active >> 1) & 1u);
+		fw_run(400000, 1000);
+		assert_int_equal(hal_fake_relay_level(0), HAL_PIN_FLOAT);
+		assert_true(fw_find_event("relay ch=0 power=on cause=cut", 0) >= 0);
+		assert_int_equal(hal_fake_relay_level(1), (active >> 1) & 1u);
+		fw_boot_keep_eeprom();	/* reset while channel 1 is off */
+		assert_int_equal(hal_fake_relay_level(1), HAL_PIN_FLOAT);
+		fw_req("status");
+		assert_non_null(strstr(fw_replies.line[fw_replies.n - 1], "ch0=on"));
+		assert_non_null(strstr(fw_replies.line[fw_replies.n - 1], "ch1=on"));
 	}
-	assert_string_equal(fw_req("status"), "ok t=0 seq=1 reset=power ch0=on pwr0=0 ch1=on pwr1=0");
-	/* and a channel cut with this setting drives HIGH */
-	fw_req("cut 0 300");
-	fw_run(2000, 1000);
-	assert_int_equal(hal_fake_relay_level(0), 1);
-	/* a reset in the middle of a cut comes back with every channel on */
-	fw_boot_keep_eeprom();
-	assert_int_equal(hal_fake_relay_level(0), 0);
-	assert_non_null(strstr(fw_req("status"), "ch0=on"));
 }
 
 int main(void)
@@ -180,6 +221,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_min_off_deferral, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_arm_host_silence, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_power_on_at_reset, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pin_driven_only_when_energized, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,5 +1,6 @@
 /* The arm scheduler's PRNG (reproducible, uniform, window edges), the 64-bit clock
  * extension across counter wrap, and the EEPROM settings fallback. */
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -124,17 +125,19 @@ static void test_clock_extension(void **state)
 	assert_true(pc_clock_ticks(5, 0x0010, true) == (6ull << 16 | 0x10));
 	assert_true(pc_clock_ticks(5, 0xfff0, true) == (5ull << 16 | 0xfff0));
 	assert_true(pc_clock_ticks(UINT32_MAX, 0xffff, false) == ((uint64_t)UINT32_MAX << 16 | 0xffff));
+	/* 48-bit wrap counts: past the 32-bit count's own wrap (4.46 years), on */
 	assert_true(pc_clock_ticks(UINT32_MAX, 0x0001, true) == (1ull << 48 | 1));
+	assert_true(pc_clock_ticks(1ull << 32, 0x0001, false) == (1ull << 48 | 1));
 }
 
 /* Model the race: the overflow interrupt runs `lat` ticks after the wrap (held off by
  * other interrupts); a reader in a critical section samples count at t, then the flag
  * `d` ticks later. Every
- * sample must give the true time of the count read, across several wraps, up to the
- * top of the software counter (2^48 ticks: 4.4 years at 0.5 us per tick). */
+ * sample must give the true time of the count read, across several wraps, and across
+ * 2^48 ticks (4.46 years at 0.5 us per tick), where a 32-bit wrap count ran out. */
 static void test_clock_race(void **state)
 {
-	const uint64_t bases[] = { 0, (uint64_t)(UINT32_MAX - 3) << 16 };
+	const uint64_t bases[] = { 0, (uint64_t)(UINT32_MAX - 1) << 16 };
 
 	for (size_t b = 0; b < 2; b++)
 		for (uint64_t t = bases[b] + 65536 - 300; t < bases[b] + 3 * 65536 + 300; t++)
@@ -146,7 +149,7 @@ static void test_clock_race(void **state)
 					uint64_t counted = t >= lat ? (t - lat) >> 16 : 0;
 					bool pending = counted < tf >> 16;
 
-					if ((uint64_t)pc_clock_ticks((uint32_t)counted, (uint16_t)t, pending) !=
+					if (pc_clock_ticks(counted, (uint16_t)t, pending) !=
 					    t)
 						fail_msg("t=%llu lat=%llu d=%llu", (unsigned long long)t,
 							 (unsigned long long)lat, (unsigned long long)d);
@@ -160,71 +163,181 @@ static void test_settings_roundtrip(void **state)
 
 	pc_settings_default(&s);
 	s.v[PC_SET_MAX_OFF_MS] = 123456;
-	pc_settings_encode(&s, img);
-	assert_int_equal(pc_settings_decode(&t, img), PC_SETTINGS_LOADED);
-	assert_memory_equal(&s, &t, sizeof(s));
+	pc_settings_encode(&s, 42, img);
+	assert_int_equal(pc_settings_decode(&t, img), PC_COPY_VALID);
+	assert_memory_equal(s.v, t.v, sizeof(s.v));
+	assert_int_equal(t.seq, 42);
 }
 
-static void boot_with_image(const uint8_t *img)
+/* Copy images, each built from `base` with a sequence number and a way to spoil it. */
+enum spoil { SP_NONE, SP_BLANK, SP_CRC, SP_CRC_BYTE, SP_LAYOUT, SP_COUNT, SP_VALUE, SP_HALF };
+
+static void copy_make(uint8_t *img, const struct pc_settings *base, uint8_t seq, enum spoil sp)
+{
+	struct pc_settings s = *base;
+
+	if (sp == SP_VALUE)
+		s.v[PC_SET_MIN_OFF_MS] = 5;	/* valid CRC, value out of range */
+	pc_settings_encode(&s, seq, img);
+	switch (sp) {
+	case SP_BLANK: memset(img, 0xff, PC_SETTINGS_IMAGE_SIZE); break;
+	case SP_CRC: img[10] ^= 0x04; break;	/* one bit flipped */
+	case SP_CRC_BYTE: img[PC_SETTINGS_IMAGE_SIZE - 1] ^= 0x80; break;
+	case SP_LAYOUT: img[0] = PC_SETTINGS_LAYOUT + 1; break;
+	case SP_COUNT: img[1] = PC_SET_COUNT + 1; break;
+	case SP_HALF:	/* a write cut short over an erased copy */
+		memset(img + PC_SETTINGS_IMAGE_SIZE / 2, 0xff, PC_SETTINGS_IMAGE_SIZE -
+		       PC_SETTINGS_IMAGE_SIZE / 2);
+		break;
+	default: break;
+	}
+	if (sp == SP_LAYOUT || sp == SP_COUNT)
+		img[PC_SETTINGS_IMAGE_SIZE - 1] = pc_crc8(img, PC_SETTINGS_IMAGE_SIZE - 1);
+}
+
+static void boot_with(const uint8_t *a, const uint8_t *b)
 {
 	hal_fake_reset(3);
-	memcpy(hal_fake_eeprom(), img, PC_SETTINGS_IMAGE_SIZE);
+	memcpy(hal_fake_eeprom() + PC_SETTINGS_ADDR_A, a, PC_SETTINGS_IMAGE_SIZE);
+	memcpy(hal_fake_eeprom() + PC_SETTINGS_ADDR_B, b, PC_SETTINGS_IMAGE_SIZE);
 	fw_boot_keep_eeprom();
 }
 
-static void test_eeprom_fallback(void **state)
+static uint32_t host_timeout(void)
 {
-	static const char defaults[] =
-		"ok relay_active=0 pwrok_invert=3 min_off_ms=200 max_off_ms=60000 host_timeout_ms=5000";
+	return (uint32_t)fw_key(fw_req("get host_timeout_ms"), "host_timeout_ms");
+}
+
+static void test_eeprom_copies(void **state)
+{
+	struct pc_settings s1, s2;
+	uint8_t a[PC_SETTINGS_IMAGE_SIZE], b[PC_SETTINGS_IMAGE_SIZE];
+	static const enum spoil damaged[] = { SP_CRC, SP_CRC_BYTE, SP_LAYOUT, SP_COUNT, SP_VALUE,
+					      SP_HALF };
+
+	pc_settings_default(&s1);
+	s1.v[PC_SET_HOST_TIMEOUT_MS] = 1111;
+	s2 = s1;
+	s2.v[PC_SET_HOST_TIMEOUT_MS] = 2222;
+
+	/* both valid: the one ahead modulo 256 wins, whichever slot it is in */
+	copy_make(a, &s1, 5, SP_NONE);
+	copy_make(b, &s2, 6, SP_NONE);
+	boot_with(a, b);
+	assert_int_equal(fw_pc.settings_status, PC_SETTINGS_OK);
+	assert_int_equal(host_timeout(), 2222);
+	copy_make(a, &s1, 0, SP_NONE);
+	copy_make(b, &s2, 255, SP_NONE);
+	boot_with(a, b);
+	assert_int_equal(host_timeout(), 1111);
+	assert_int_equal(fw_pc.set.slot, 0);
+
+	/* one valid, one blank: ok (a first store, or firmware 0.1's single copy) */
+	copy_make(a, &s1, 1, SP_NONE);
+	copy_make(b, &s2, 0, SP_BLANK);
+	boot_with(a, b);
+	assert_int_equal(fw_pc.settings_status, PC_SETTINGS_OK);
+	assert_int_equal(host_timeout(), 1111);
+
+	/* one damaged, in either slot and any way: the other, "recovered" */
+	for (size_t i = 0; i < sizeof(damaged) / sizeof(damaged[0]); i++) {
+		copy_make(a, &s1, 9, SP_NONE);
+		copy_make(b, &s2, 10, damaged[i]);
+		boot_with(a, b);
+		assert_int_equal(fw_pc.settings_status, PC_SETTINGS_RECOVERED);
+		assert_int_equal(host_timeout(), 1111);
+		assert_non_null(strstr(fw_events.line[0], " settings=recovered "));
+		boot_with(b, a);
+		assert_int_equal(fw_pc.settings_status, PC_SETTINGS_RECOVERED);
+		assert_int_equal(host_timeout(), 1111);
+
+		/* none valid: defaults, "corrupt" (and with a blank one too) */
+		copy_make(a, &s1, 9, damaged[i]);
+		boot_with(a, b);
+		assert_int_equal(fw_pc.settings_status, PC_SETTINGS_CORRUPT);
+		assert_int_equal(host_timeout(), 5000);
+		copy_make(b, &s1, 9, SP_BLANK);
+		boot_with(a, b);
+		assert_int_equal(fw_pc.settings_status, PC_SETTINGS_CORRUPT);
+		assert_non_null(strstr(fw_events.line[0], " settings=corrupt "));
+	}
+
+	/* blank: defaults; nothing is written back until a store */
+	copy_make(a, &s1, 0, SP_BLANK);
+	boot_with(a, a);
+	assert_int_equal(fw_pc.settings_status, PC_SETTINGS_BLANK);
+	assert_string_equal(fw_req("settings"),
+			    "ok relay_active=0 pwrok_invert=3 min_off_ms=200 max_off_ms=60000 host_timeout_ms=5000");
+	assert_int_equal(hal_fake_eeprom_writes(), 0);
+	fw_clear();
+}
+
+/* Firmware 0.1's image (layout 1, one copy at address 0, no sequence number). */
+static void test_eeprom_layout_v1(void **state)
+{
+	uint8_t img[PC_SETTINGS_IMAGE_SIZE], blank[PC_SETTINGS_IMAGE_SIZE];
+	uint32_t v[PC_SET_COUNT] = { 3, 0, 250, 70000, 7000 };
+
+	memset(img, 0xff, sizeof(img));
+	memset(blank, 0xff, sizeof(blank));
+	img[0] = PC_SETTINGS_LAYOUT_V1;
+	img[1] = PC_SET_COUNT;
+	for (int i = 0; i < PC_SET_COUNT; i++)
+		for (int k = 0; k < 4; k++)
+			img[2 + 4 * i + k] = (uint8_t)(v[i] >> (8 * k));
+	img[PC_SETTINGS_IMAGE_SIZE_V1 - 1] = pc_crc8(img, PC_SETTINGS_IMAGE_SIZE_V1 - 1);
+	boot_with(img, blank);
+	assert_int_equal(fw_pc.settings_status, PC_SETTINGS_OK);
+	assert_string_equal(fw_req("settings"),
+			    "ok relay_active=3 pwrok_invert=0 min_off_ms=250 max_off_ms=70000 host_timeout_ms=7000");
+	/* the next store turns it into two layout-2 copies */
+	fw_req("set min_off_ms 300");
+	fw_boot_keep_eeprom();
+	assert_int_equal(fw_pc.settings_status, PC_SETTINGS_OK);
+	assert_int_equal(hal_fake_eeprom()[PC_SETTINGS_ADDR_A], PC_SETTINGS_LAYOUT);
+	assert_int_equal(hal_fake_eeprom()[PC_SETTINGS_ADDR_B], PC_SETTINGS_LAYOUT);
+	assert_int_equal(fw_key(fw_req("get host_timeout_ms"), "host_timeout_ms"), 7000);
+	fw_clear();
+}
+
+/* A store writes the older copy first, then the newer one; a power loss at any point
+ * leaves a valid copy holding the old or the new settings, never the defaults. */
+static void test_eeprom_store_power_loss(void **state)
+{
 	struct pc_settings s;
-	uint8_t good[PC_SETTINGS_IMAGE_SIZE], img[PC_SETTINGS_IMAGE_SIZE];
+	uint8_t a[PC_SETTINGS_IMAGE_SIZE], b[PC_SETTINGS_IMAGE_SIZE];
 
 	pc_settings_default(&s);
-	s.v[PC_SET_RELAY_ACTIVE] = 1;
-	s.v[PC_SET_HOST_TIMEOUT_MS] = 9999;
-	pc_settings_encode(&s, good);
+	s.v[PC_SET_HOST_TIMEOUT_MS] = 1111;
+	copy_make(a, &s, 20, SP_NONE);
+	copy_make(b, &s, 21, SP_NONE);		/* B is the newest */
 
-	boot_with_image(good);
-	assert_int_equal(fw_pc.settings_status, PC_SETTINGS_LOADED);
-	assert_string_equal(fw_req("settings"),
-			    "ok relay_active=1 pwrok_invert=3 min_off_ms=200 max_off_ms=60000 host_timeout_ms=9999");
-	assert_int_equal(hal_fake_relay_level(0), 0);
-
-	memset(img, 0xff, sizeof(img));		/* blank */
-	boot_with_image(img);
-	assert_int_equal(fw_pc.settings_status, PC_SETTINGS_BLANK);
-	assert_string_equal(fw_req("settings"), defaults);
-	assert_int_equal(hal_fake_relay_level(0), 1);
-
-	memcpy(img, good, sizeof(img));		/* other layout version */
-	img[0] = PC_SETTINGS_LAYOUT + 1;
-	img[sizeof(img) - 1] = pc_crc8(img, sizeof(img) - 1);
-	boot_with_image(img);
-	assert_int_equal(fw_pc.settings_status, PC_SETTINGS_BAD_LAYOUT);
-	assert_string_equal(fw_req("settings"), defaults);
-
-	memcpy(img, good, sizeof(img));		/* one bit flipped: CRC mismatch */
-	img[10] ^= 0x04;
-	boot_with_image(img);
-	assert_int_equal(fw_pc.settings_status, PC_SETTINGS_BAD_CRC);
-	assert_string_equal(fw_req("settings"), defaults);
-
-	memcpy(img, good, sizeof(img));		/* bad CRC byte itself */
-	img[sizeof(img) - 1] ^= 0x80;
-	boot_with_image(img);
-	assert_int_equal(fw_pc.settings_status, PC_SETTINGS_BAD_CRC);
-
-	s.v[PC_SET_MIN_OFF_MS] = 5;		/* valid CRC, value out of range */
-	pc_settings_encode(&s, img);
-	boot_with_image(img);
-	assert_int_equal(fw_pc.settings_status, PC_SETTINGS_BAD_VALUE);
-	assert_string_equal(fw_req("settings"), defaults);
-
-	/* the fallback is not written back; a `set` stores a valid image */
-	assert_int_equal(hal_fake_eeprom_writes(), 0);
-	fw_req("set min_off_ms 300");
-	assert_int_equal(pc_settings_decode(&s, hal_fake_eeprom()), PC_SETTINGS_LOADED);
-	assert_int_equal(s.v[PC_SET_MIN_OFF_MS], 300);
+	for (unsigned ok = 0; ok < 3; ok++) {
+		boot_with(a, b);
+		hal_fake_eeprom_fail_after(ok);
+		if (ok < 2)
+			assert_string_equal(fw_req("set host_timeout_ms 2222"), "error:9 eeprom");
+		else
+			assert_string_equal(fw_req("set host_timeout_ms 2222"),
+					    "ok host_timeout_ms=2222");
+		/* the settings in use change only with the store */
+		assert_int_equal(host_timeout(), ok < 2 ? 1111 : 2222);
+		fw_boot_keep_eeprom();
+		/* cut in the first copy (A): B holds the old settings; cut in the second
+		 * (B): A holds the new ones; not cut: both new */
+		assert_int_equal(host_timeout(), ok == 0 ? 1111 : 2222);
+		assert_int_equal(fw_pc.settings_status, ok < 2 ? PC_SETTINGS_RECOVERED :
+								 PC_SETTINGS_OK);
+		assert_non_null(strstr(fw_req("status"), ok < 2 ? " settings=recovered " :
+							      " settings=ok "));
+		/* a later store (the EEPROM healthy again) repairs both copies */
+		hal_fake_eeprom_fail_after(UINT_MAX);
+		fw_req("set host_timeout_ms 3333");
+		assert_non_null(strstr(fw_req("status"), " settings=ok "));
+		fw_boot_keep_eeprom();
+		assert_int_equal(fw_pc.settings_status, PC_SETTINGS_OK);
+		assert_int_equal(host_timeout(), 3333);
+	}
 	fw_clear();
 }
 
@@ -239,7 +352,9 @@ int main(void)
 		cmocka_unit_test(test_clock_extension),
 		cmocka_unit_test(test_clock_race),
 		cmocka_unit_test(test_settings_roundtrip),
-		cmocka_unit_test(test_eeprom_fallback),
+		cmocka_unit_test(test_eeprom_copies),
+		cmocka_unit_test(test_eeprom_layout_v1),
+		cmocka_unit_test(test_eeprom_store_power_loss),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -107,6 +107,9 @@ bool core_complete(struct core *c, const struct witem *w, bool fua, int64_t subm
 uint64_t core_flush_begin(struct core *c, uint64_t *id);
 /* Record a completed flush (takes c->mu). */
 void core_flush_done(struct core *c, uint64_t id, uint64_t covers, int64_t submit_ns);
+/* A flush from begin to done around dev_flush (0 or a negative errno), without c->mu
+ * held; recorded only when it succeeded. Returns dev_flush's result. */
+int core_flush_sync(struct core *c, int (*dev_flush)(void));
 
 /* Check phase (check.c). The reader takes slots in ring order (0, 1, ..
  * CHECK_SLOTS-1, 0, ...), fills each with the next consecutive blocks and hands it
@@ -129,12 +132,17 @@ int checker_finish(struct checker *k, double seconds);
 /* Target I/O (io_file.c, io_nbd.c): each returns 0 or a negative errno. */
 int file_open_target(const struct agent_opts *o, bool writing, uint64_t *size);
 int file_baseline(struct core *c);
+/* With the baseline existing: one flush before the first write, sent to the ledger
+ * (covers 0), which makes what the disk held durable (docs/oracle.md, "Durable
+ * memory"). */
+int file_carry_flush(struct core *c);
 int file_write_run(struct core *c);
 int file_check(const struct agent_opts *o, struct checker *k, uint64_t nblocks);
 void file_close_target(void);
 #ifdef PC_AGENT_NBD
 int nbd_open_target(const struct agent_opts *o, uint64_t *size);
 int nbd_baseline(struct core *c);
+int nbd_carry_flush(struct core *c);
 int nbd_write_run(struct core *c);
 int nbd_check(const struct agent_opts *o, struct checker *k, uint64_t nblocks);
 void nbd_close_target(void);

@@ -30,7 +30,7 @@ struct checker {
 	uint64_t run_first, run_n;
 	enum skind run_kind;
 	uint32_t run_cycle, run_gen;
-	uint64_t run_wm;
+	uint64_t run_wm, run_seq;
 	uint64_t bytes;
 	/* decoding pipeline: slots filled by the reader, decoded in order by a thread */
 	pthread_t thread;
@@ -71,7 +71,7 @@ struct checker *checker_new(const struct agent_opts *o, uint64_t nblocks, void *
 	for (int i = 0; i < CHECK_SLOTS; i++)
 		if (posix_memalign((void **)&k->buf[i], 4096, CHECK_CHUNK))
 			k->buf[i] = NULL;
-	fprintf(k->out, "{\"type\":\"check\",\"version\":1,\"campaign\":%llu,\"cycle\":%u,\"disk\":%u,"
+	fprintf(k->out, "{\"type\":\"check\",\"version\":2,\"campaign\":%llu,\"cycle\":%u,\"disk\":%u,"
 		"\"block_size\":%u,\"span_blocks\":%llu}\n", (unsigned long long)o->campaign, o->cycle,
 		o->disk, o->block_size, (unsigned long long)nblocks);
 	k->threaded = !pthread_create(&k->thread, NULL, decoder, k);
@@ -86,9 +86,10 @@ static void flush_run(struct checker *k)
 		fprintf(k->out, "{\"b\":%llu,\"n\":%llu,\"k\":\"zero\"}\n",
 			(unsigned long long)k->run_first, (unsigned long long)k->run_n);
 	else
-		fprintf(k->out, "{\"b\":%llu,\"n\":%llu,\"k\":\"gen\",\"c\":%u,\"g\":%u,\"m\":%llu}\n",
-			(unsigned long long)k->run_first, (unsigned long long)k->run_n, k->run_cycle,
-			k->run_gen, (unsigned long long)k->run_wm);
+		fprintf(k->out, "{\"b\":%llu,\"n\":%llu,\"k\":\"gen\",\"c\":%u,\"g\":%u,\"m\":%llu,"
+			"\"q\":%llu}\n", (unsigned long long)k->run_first, (unsigned long long)k->run_n,
+			k->run_cycle, k->run_gen, (unsigned long long)k->run_wm,
+			(unsigned long long)k->run_seq);
 	k->have_run = false;
 }
 
@@ -98,7 +99,7 @@ static bool same_state(const struct sstate *a, const struct sstate *b)
 		return false;
 	if (a->kind == S_GEN)
 		return a->id.cycle == b->id.cycle && a->id.gen == b->id.gen &&
-		       a->id.watermark == b->id.watermark;
+		       a->id.watermark == b->id.watermark && a->id.seq == b->id.seq;
 	if (a->kind == S_FOREIGN)
 		return a->id.campaign == b->id.campaign && a->id.cycle == b->id.cycle &&
 		       a->id.disk == b->id.disk && a->id.block == b->id.block &&
@@ -119,8 +120,9 @@ static void print_sectors(struct checker *k, uint64_t block, const char *kind)
 		const struct sstate *s = &k->s[i];
 		fprintf(k->out, "%s{\"i\":%u,\"n\":%u,\"k\":\"%s\"", i ? "," : "", i, j - i, names[s->kind]);
 		if (s->kind == S_GEN)
-			fprintf(k->out, ",\"c\":%u,\"g\":%u,\"m\":%llu", s->id.cycle, s->id.gen,
-				(unsigned long long)s->id.watermark);
+			fprintf(k->out, ",\"c\":%u,\"g\":%u,\"m\":%llu,\"q\":%llu", s->id.cycle,
+				s->id.gen, (unsigned long long)s->id.watermark,
+				(unsigned long long)s->id.seq);
 		else if (s->kind == S_FOREIGN)
 			fprintf(k->out, ",\"campaign\":%llu,\"cycle\":%u,\"disk\":%u,\"block\":%llu,\"sector\":%u",
 				(unsigned long long)s->id.campaign, s->id.cycle, s->id.disk,
@@ -169,7 +171,7 @@ static void check_block(struct checker *k, const unsigned char *p, uint64_t bloc
 	const struct sstate *s = &k->s[0];
 	if (k->have_run && k->run_first + k->run_n == block && k->run_kind == s->kind &&
 	    (s->kind == S_ZERO || (k->run_cycle == s->id.cycle && k->run_gen == s->id.gen &&
-				   k->run_wm == s->id.watermark))) {
+				   k->run_wm == s->id.watermark && k->run_seq == s->id.seq))) {
 		k->run_n++;
 		return;
 	}
@@ -181,6 +183,7 @@ static void check_block(struct checker *k, const unsigned char *p, uint64_t bloc
 	k->run_cycle = s->id.cycle;
 	k->run_gen = s->id.gen;
 	k->run_wm = s->id.watermark;
+	k->run_seq = s->id.seq;
 }
 
 void checker_feed(struct checker *k, const unsigned char *buf, size_t len)

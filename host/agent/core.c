@@ -148,6 +148,20 @@ void core_flush_done(struct core *c, uint64_t id, uint64_t covers, int64_t submi
 	pthread_mutex_unlock(&c->mu);
 }
 
+int core_flush_sync(struct core *c, int (*dev_flush)(void))
+{
+	uint64_t id, covers;
+
+	pthread_mutex_lock(&c->mu);
+	covers = core_flush_begin(c, &id);
+	pthread_mutex_unlock(&c->mu);
+	int64_t t = agent_now_ns();
+	int rc = dev_flush();
+	if (rc == 0)
+		core_flush_done(c, id, covers, t);
+	return rc;
+}
+
 void baseline_fill(const struct agent_opts *o, unsigned char *buf, uint64_t first, uint64_t n)
 {
 	struct rec_id id = {

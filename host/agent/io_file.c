@@ -116,23 +116,32 @@ int file_baseline(struct core *c)
 	return 0;
 }
 
+static int file_flush(void)
+{
+	return fdatasync(fd) < 0 ? -errno : 0;
+}
+
+int file_carry_flush(struct core *c)
+{
+	int rc = core_flush_sync(c, file_flush);
+
+	if (rc)
+		agent_log("cannot flush '%s' before the first write: %s", c->o->target, strerror(-rc));
+	return rc;
+}
+
 static void do_flush(struct core *c)
 {
-	uint64_t id, covers;
-	pthread_mutex_lock(&c->mu);
-	covers = core_flush_begin(c, &id);
-	pthread_mutex_unlock(&c->mu);
-	int64_t t = agent_now_ns();
-	if (fdatasync(fd) < 0) {
+	int rc = core_flush_sync(c, file_flush);
+
+	if (rc) {
 		pthread_mutex_lock(&c->mu);
 		if (!c->error)
-			c->error = -errno;
+			c->error = rc;
 		c->stop = true;
 		pthread_cond_broadcast(&c->cv);
 		pthread_mutex_unlock(&c->mu);
-		return;
 	}
-	core_flush_done(c, id, covers, t);
 }
 
 static void *worker(void *arg)

@@ -53,6 +53,20 @@ static int drain(void)
 	return 0;
 }
 
+static int nbd_flush_now(void)
+{
+	return nbd_flush(h, 0) < 0 ? -EIO : 0;
+}
+
+int nbd_carry_flush(struct core *c)
+{
+	int rc = core_flush_sync(c, nbd_flush_now);
+
+	if (rc)
+		agent_log("cannot flush '%s' before the first write: %s", c->o->target, nbd_get_error());
+	return rc;
+}
+
 int nbd_baseline(struct core *c)
 {
 	const struct agent_opts *o = c->o;

@@ -69,7 +69,8 @@ static const char usage[] =
 "  --direct 0|1         O_DIRECT for files and devices (1; buffered if unsupported)\n"
 "  --duration S         seconds to write (0: until SIGTERM/SIGINT)\n"
 "  --writes N           stop after N writes (0: no limit)\n"
-"  --baseline-exists    do not write the baseline (generation 0)\n"
+"  --baseline-exists    do not write the baseline (generation 0); flush once before\n"
+"                       the first write instead (what the disk holds becomes durable)\n"
 "  --ledger IP:PORT     host ledger to stream acknowledgements and flushes to\n"
 "  --token T            the campaign's ledger token (required with --ledger)\n"
 "  --ledger-queue N     entries kept while the ledger is unreachable (131072); when\n"
@@ -323,6 +324,16 @@ static int cmd_write(const struct agent_opts *o)
 		rc = is_uri(o->target) ? nbd_baseline(&c) : file_baseline(&c);
 #else
 		rc = file_baseline(&c);
+#endif
+		if (rc)
+			goto finish;
+	} else {
+		/* What the disk holds from before is made durable before the first write,
+		 * and the ledger says so: the oracle holds it to that (docs/oracle.md). */
+#ifdef PC_AGENT_NBD
+		rc = is_uri(o->target) ? nbd_carry_flush(&c) : file_carry_flush(&c);
+#else
+		rc = file_carry_flush(&c);
 #endif
 		if (rc)
 			goto finish;

@@ -7,10 +7,11 @@ CAMPAIGN_LIB    = $(BUILD)/host/libcampaign.a
 CAMPAIGN_SRCS  := host/campaign/campaign.c host/campaign/plan.c host/campaign/cycle.c \
 		  host/campaign/procs.c host/campaign/evidence.c
 CAMPAIGN_OBJS   = $(CAMPAIGN_SRCS:%.c=$(BUILD)/%.o)
-CAMPAIGN_CFLAGS = -Ihost/campaign -Ihost/lib -Ihost/store -Ihost/oracle -Ihost/node \
+CAMPAIGN_CFLAGS = -Ihost/campaign -Ihost/lib -Ihost/store -Ihost/oracle -Ihost/node -Ihost/explore \
 	-Ihost/relay $(shell pkg-config --cflags sqlite3 jansson)
 
-CAMPAIGN_TESTS := $(BUILD)/host/campaign/tests/test_plan $(BUILD)/host/campaign/tests/test_run.sh
+CAMPAIGN_TESTS := $(BUILD)/host/campaign/tests/test_plan $(BUILD)/host/campaign/tests/test_run.sh \
+		  $(BUILD)/host/campaign/tests/test_keep.sh
 CAMPAIGN_BENCH := $(BUILD)/host/campaign/bench/bench_campaign.sh
 
 ALL_TARGETS += $(CAMPAIGN_LIB)

@@ -130,6 +130,11 @@ struct camp_result {
 int camp_cycle_run(struct camp_env *env, const struct camp_plan *p, struct camp_result *r);
 void camp_result_release(struct camp_result *r);
 
+/* The directory of the campaign's kept disks ([disk] keep = yes), created if absent,
+ * into buf; NULL when no disk is kept, or (logged) if it cannot be made. It outlives the cycles; nothing
+ * removes it but the user (its disks are the campaign's aged state). */
+const char *camp_kept_dir(const struct camp_env *e, char *buf, size_t len);
+
 /* Before the first cycle: with [relay] dc_source = pwrok, the channel's PWR_OK must
  * read DC good while its relay is on (an unwired input reads DC lost, and no cut
  * would ever show a DC edge). 0, or -ENODEV / the relay's error, logged with what to

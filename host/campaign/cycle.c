@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "campaign.h"
+#include "explore.h"
 #include "child.h"
 #include "ledger.h"
 #include "log.h"
@@ -96,7 +97,12 @@ static void cycle_begins(void *arg, uint32_t cycle)
 
 	/* The previous session's last frames are stored before its cycle closes. */
 	ledger_quiesce(c->e->led, 50, 3000);
-	ledger_set_cycle(c->e->led, cycle);
+	/* An earlier cycle's number is a pass before this cycle (a backing chain's
+	 * baseline): marked, so it is never taken for that cycle's own run. */
+	if (cycle == c->index)
+		ledger_set_cycle(c->e->led, cycle);
+	else
+		ledger_set_pass(c->e->led, cycle);
 	ledger_get_stats(c->e->led, &st);
 	if (cycle == c->index)
 		c->acks0 = st.acks;
@@ -284,6 +290,45 @@ static int host_cut(struct cyc *c, struct relay_cut *rec, int64_t t_running, jso
 	return rc;
 }
 
+static bool cycle_records(const struct bench_config *cfg)
+{
+	for (size_t i = 0; i < cfg->n_disks; i++)
+		if (cfg->disks[i]->record)
+			return true;
+	return false;
+}
+
+/* [campaign] explore: every recorded disk's crash states, into the database
+ * (docs/explore.md). A failed exploration is logged; the cycle's record stands.
+ * Returns the time it took (not the controller's overhead: work asked for). */
+static int64_t cycle_explore(struct cyc *c, const struct bench_config *cfg)
+{
+	const struct camp_env *e = c->e;
+	int64_t t0 = relay_now_ns();
+	if (cfg->campaign->explore_states <= 0 || !e->db_path)
+		return 0;
+	for (size_t i = 0; i < cfg->n_disks && !relay_interrupted; i++) {
+		struct explore_opts o;
+		struct explore_summary s;
+		if (!cfg->disks[i]->record)
+			continue;
+		explore_opts_init(&o);
+		o.db_path = e->db_path;
+		o.campaign = (uint64_t)e->campaign;
+		o.cycle = c->index;
+		o.disk = cfg->disks[i]->name;
+		o.max_states = cfg->campaign->explore_states;
+		o.seed = cfg->campaign->seed + c->index;
+		o.tmpdir = e->work_parent;
+		o.stop = &relay_interrupted;
+		if (explore_run(store_db(e->db), &o, &s) == 0)
+			pc_info(LOG_CHECK, "disk '%s': %" PRIu64 " crash states explored, %" PRIu64
+				" with violations, %" PRIu64 " with metadata failures", o.disk,
+				s.states, s.violation_states, s.metadata_failure_states);
+	}
+	return relay_now_ns() - t0;
+}
+
 /* Per disk: metadata checks into checks, classification into findings. */
 struct disk_outcome {
 	struct oracle_verify_result v;
@@ -352,6 +397,36 @@ static int record_disk(struct cyc *c, const struct node_disk_result *r, int64_t 
 	return 0;
 }
 
+/* The agents' seed: the plan's, but the campaign's own when a disk is kept. A record's
+ * payload derives from the seed it was written with, and a kept disk's check reads
+ * records of earlier cycles: one seed for the campaign lets them regenerate (the
+ * schedule still differs per cycle, as it derives from the cycle too). */
+static bool any_kept(const struct bench_config *cfg)
+{
+	for (size_t i = 0; i < cfg->n_disks; i++)
+		if (cfg->disks[i]->keep)
+			return true;
+	return false;
+}
+
+static uint64_t job_seed(const struct bench_config *cfg, const struct camp_plan *p)
+{
+	return any_kept(cfg) ? cfg->campaign->seed : p->workload_seed;
+}
+
+/* A kept disk's read-back is what its next cycle begins with (docs/oracle.md, "Durable
+ * memory"). A failure is logged: the next cycle then compares with an older memory. */
+static void remember_kept(struct cyc *c, const struct cfg_disk *d, const struct node_disk_result *r)
+{
+	FILE *f;
+
+	if (!d->keep || !r->report_path || !(f = fopen(r->report_path, "re")))
+		return;
+	if (oracle_remember(store_db(c->e->db), (uint64_t)c->e->campaign, c->index, r->id, f) < 0)
+		pc_warn(LOG_CHECK, "the durable memory of disk '%s' was not stored", d->name);
+	fclose(f);
+}
+
 static json_t *disk_json(const struct node_disk_result *r, const struct disk_outcome *o)
 {
 	json_t *j = json_pack("{s:s,s:i,s:O,s:b,s:b}", "disk", r->disk, "id", (int)r->id,
@@ -366,6 +441,10 @@ static json_t *disk_json(const struct node_disk_result *r, const struct disk_out
 		json_object_set_new(j, "violations", json_integer((json_int_t)o->v.cycle.violations));
 		json_object_set_new(j, "anomalies", json_integer((json_int_t)o->v.cycle.anomalies));
 		json_object_set_new(j, "gaps", json_integer((json_int_t)o->v.gaps));
+		/* docs/oracle.md: a lost tail, carried durable data lost, implausible records */
+		json_object_set_new(j, "tail_gap", json_integer((json_int_t)o->v.tail_gap));
+		json_object_set_new(j, "carried_lost", json_integer((json_int_t)o->v.cycle.carried_lost));
+		json_object_set_new(j, "implausible", json_integer((json_int_t)o->v.cycle.implausible));
 		json_object_set_new(j, "since_flush_ms", json_real(o->v.cycle.since_flush_ns / 1e6));
 	}
 	return j;
@@ -377,6 +456,21 @@ static const char *node_kind(const struct bench_config *cfg)
 	if (cfg->node->host)
 		return cfg->node->driver == NODE_DRV_PROXMOX ? "proxmox" : "remote";
 	return cfg->node->tier == NODE_TIER_FULL ? "full" : "fast";
+}
+
+const char *camp_kept_dir(const struct camp_env *e, char *buf, size_t len)
+{
+	if (!any_kept(e->cfg))
+		return NULL;
+	/* Beside the cycles' work directories, named by the campaign: a resumed campaign
+	 * finds its kept disks again. */
+	snprintf(buf, len, "%.3000s/powercut-kept.%" PRId64,
+		 e->work_parent ? e->work_parent : "/tmp", e->campaign);
+	if (mkdir(buf, 0700) < 0 && errno != EEXIST) {
+		pc_err(LOG_NODE, "cannot create '%s' for the kept disks: %s", buf, strerror(errno));
+		return NULL;
+	}
+	return buf;
 }
 
 static int cycle_insert(struct cyc *c, int64_t t0)
@@ -477,7 +571,15 @@ int camp_cycle_run(struct camp_env *e, const struct camp_plan *p, struct camp_re
 		goto out;
 	}
 	c.have_work = true;
-	struct node_env env = { .bin_dir = e->bin_dir, .work_dir = c.work };
+	char kept[PATH_MAX];
+	struct node_env env = { .bin_dir = e->bin_dir, .work_dir = c.work,
+				.keep_dir = camp_kept_dir(e, kept, sizeof(kept)) };
+	char recdir[PATH_MAX];
+	if (cycle_records(cfg) && e->db_path) {
+		explore_recording_dir(e->db_path, (uint64_t)e->campaign, c.index, recdir,
+				      sizeof(recdir));
+		env.record_dir = recdir;
+	}
 	c.node = node_open(cfg, &env);
 	if (!c.node) {
 		rc = -errno;
@@ -511,7 +613,7 @@ int camp_cycle_run(struct camp_env *e, const struct camp_plan *p, struct camp_re
 	struct node_job job = {
 		.campaign = (uint64_t)e->campaign, .cycle = c.index, .token = e->token,
 		.ledger_host = cfg->node->tier == NODE_TIER_FULL ? "10.0.2.2" : "127.0.0.1",
-		.ledger_port = ledger_port(e->led), .seed = p->workload_seed, .baseline = true,
+		.ledger_port = ledger_port(e->led), .seed = job_seed(cfg, p), .baseline = true,
 		.cycle_begins = cycle_begins, .cb_arg = &c,
 	};
 	node_power_set_job(c.pw, &job);
@@ -642,6 +744,12 @@ int camp_cycle_run(struct camp_env *e, const struct camp_plan *p, struct camp_re
 	if (det)
 		json_object_set_new(det, "dc_source",
 				    json_string(config_dc_source_name(cfg->relay->dc_source)));
+	/* A relay on PS_ON (IPMI) drops DC at once: no hold-up to measure. */
+	if (det)
+		json_object_set_new(det, "power_switched",
+				    json_string(cfg->relay->switches == SWITCH_DC ? "dc" : "ac"));
+	if (cfg->relay->switches == SWITCH_DC)
+		sc.hold_up_ns = 0;
 	if (det && node_info)
 		json_object_set(det, "node", node_info);
 	char *dets = det ? json_dumps(det, JSON_COMPACT) : NULL;
@@ -657,6 +765,7 @@ int camp_cycle_run(struct camp_env *e, const struct camp_plan *p, struct camp_re
 		struct camp_disk_sum *d = &r->disks[i];
 		if (record_disk(&c, &res[i], cut_ns, &out[i]) < 0)
 			unverified++;
+		remember_kept(&c, cfg->disks[i], &res[i]);
 		d->disk = res[i].disk ? res[i].disk : cfg->disks[i]->name;
 		d->control = cfg->disks[i]->control;
 		d->verified = out[i].verified;
@@ -686,15 +795,16 @@ int camp_cycle_run(struct camp_env *e, const struct camp_plan *p, struct camp_re
 	 * cycle is classified from its own rows only. A disk that was not classified keeps
 	 * them for a later `powercut verify`; a failed prune is logged and costs only space. */
 	for (size_t i = 0; i < cfg->n_disks; i++)
-		if (out[i].verified)
+		if (out[i].verified && !cfg->disks[i]->record)	/* explore needs them */
 			ledger_prune(store_db(e->db), (uint64_t)e->campaign, c.index, res[i].id);
+	int64_t explore_ns = cycle_explore(&c, cfg);
 	rc = 0;
 
 	int64_t t_end = relay_now_ns();
 	r->total_s = (t_end - t0) / 1e9;
 	/* The controller's own time: everything but waiting on the node (prepare, the
 	 * workload until the cut, power off and boot, the checks). */
-	r->overhead_s = (t_end - t0 - c.waited_ns) / 1e9;
+	r->overhead_s = (t_end - t0 - c.waited_ns - explore_ns) / 1e9;
 	r->json = json_pack("{s:s,s:I,s:i,s:s,s:s,s:s,s:s,s:s}", "db", e->db_path ? e->db_path : "",
 		"campaign", (json_int_t)e->campaign, "cycle", (int)c.index, "status", r->status,
 		"cut", sc.kind, "timed_by", sc.timed_by, "target", camp_timing_name(p->timing),
@@ -707,6 +817,8 @@ int camp_cycle_run(struct camp_env *e, const struct camp_plan *p, struct camp_re
 		json_object_set_new(r->json, "violations", json_integer((json_int_t)violations));
 		json_object_set_new(r->json, "metadata_failures", json_integer((json_int_t)metadata_failures));
 		json_object_set_new(r->json, "hold_up_ms", json_real(sc.hold_up_ns / 1e6));
+		json_object_set_new(r->json, "power_switched",
+				    json_string(cfg->relay->switches == SWITCH_DC ? "dc" : "ac"));
 		/* How the node's death followed the relay: DC loss (the PSU's hold-up when
 		 * PWR_OK or the simulator tells it; 0 when DC is taken from the relay) and
 		 * the moment the node's processes were gone. */
@@ -718,7 +830,7 @@ int camp_cycle_run(struct camp_env *e, const struct camp_plan *p, struct camp_re
 		if (p->timing != CAMP_T_WINDOW)
 			json_object_set_new(r->json, "latency_ms", json_real(latency / 1e6));
 		json_object_set_new(r->json, "timing", json_pack(
-			"{s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f}",
+			"{s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f}",
 			"boot_delay_s", cfg->node->boot_delay_ms / 1e3,
 			"total_s", r->total_s, "overhead_s", r->overhead_s,
 			"prepare_s", (t_prepared - t0) / 1e9,
@@ -726,7 +838,8 @@ int camp_cycle_run(struct camp_env *e, const struct camp_plan *p, struct camp_re
 			"workload_to_cut_s", pt.lost_ns ? (pt.lost_ns - t_running) / 1e9 : 0.0,
 			"off_s", pt.back_ns && pt.lost_ns ? (pt.back_ns - pt.lost_ns) / 1e9 : 0.0,
 			"check_s", (t_checked - t_up) / 1e9,
-			"record_s", (t_end - t_checked) / 1e9));
+			"record_s", (t_end - t_checked - explore_ns) / 1e9,
+			"explore_s", explore_ns / 1e9));
 		if (node_info)
 			json_object_set_new(r->json, "node", json_incref(node_info));
 		json_object_set_new(r->json, "steps", json_incref(c.steps));

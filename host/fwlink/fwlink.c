@@ -198,6 +198,20 @@ fail_free:
 	return e;
 }
 
+bool fwlink_usb_vid_matches(int want, int vid)
+{
+	/* Arduino LLC, Arduino SA (genuine Uno/Nano, ATmega16U2), WCH CH340 (most
+	 * Nano clones), FTDI FT232 (older Nanos, adapters). */
+	static const int known[] = { 0x2341, 0x2a03, 0x1a86, 0x0403 };
+
+	if (want)
+		return vid == want;
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (vid == known[i])
+			return true;
+	return false;
+}
+
 /* Find the USB board by VID/PID/serial. Writes its name into out. */
 static int find_usb(struct fwlink *l, char *out, size_t cap, int quiet)
 {
@@ -214,7 +228,7 @@ static int find_usb(struct fwlink *l, char *out, size_t cap, int quiet)
 			continue;
 		if (sp_get_port_usb_vid_pid(ports[i], &vid, &pid) != SP_OK)
 			continue;
-		if ((l->usb_vid && vid != l->usb_vid) || (l->usb_pid && pid != l->usb_pid))
+		if (!fwlink_usb_vid_matches(l->usb_vid, vid) || (l->usb_pid && pid != l->usb_pid))
 			continue;
 		ser = sp_get_port_usb_serial(ports[i]);
 		if (l->usb_serial && (!ser || strcmp(ser, l->usb_serial) != 0))
@@ -228,11 +242,18 @@ static int find_usb(struct fwlink *l, char *out, size_t cap, int quiet)
 	}
 	sp_free_port_list(ports);
 	if (found == 0) {
+		/* CH340 chips have no serial number (libserialport reports none): such a
+		 * board is told apart by where it is plugged in. */
 		if (!quiet)
-			pc_err(LOG_SERIAL, "cannot find a USB serial port %04x:%04x serial '%s'",
-			       l->usb_vid, l->usb_pid, l->usb_serial ? l->usb_serial : "*");
+			pc_err(LOG_SERIAL, "cannot find a USB serial port %04x:%04x serial '%s'%s",
+			       l->usb_vid, l->usb_pid, l->usb_serial ? l->usb_serial : "*",
+			       l->usb_serial ? " (CH340 boards report no serial number: set [relay] "
+			       "port to their /dev/serial/by-path/ link)" : "");
 		return -ENOENT;
 	}
+	if (found > 1 && !quiet)
+		pc_err(LOG_SERIAL, "set [relay] port to the board's /dev/serial/by-id/ link (or "
+		       "/dev/serial/by-path/ for a CH340 board, which has no serial number)");
 	/* Cutting the power of the wrong node is worse than refusing to start. */
 	return found > 1 ? -ENOTUNIQ : 0;
 }
@@ -359,6 +380,34 @@ static void synth_reset(struct fwlink *l, uint64_t t_us)
 	queue_event(l, &ev);
 }
 
+/* The board's settings status and brown-out level, from `status`/`version` or a
+ * banner: kept in l->info and said loudly when unsafe, once per change. */
+static void note_board(struct fwlink *l, const char *settings, const char *bod)
+{
+	int mv;
+
+	if (settings && strcmp(settings, l->info.settings)) {
+		snprintf(l->info.settings, sizeof(l->info.settings), "%s", settings);
+		if (!strcmp(settings, "blank") || !strcmp(settings, "corrupt"))
+			pc_warn(LOG_SERIAL, "firmware on '%s' found its EEPROM settings %s: it runs on "
+				"its defaults (relay_active=0, active LOW) until they are set", l->port,
+				settings);
+		else if (!strcmp(settings, "recovered"))
+			pc_warn(LOG_SERIAL, "firmware on '%s' found one of its two EEPROM settings copies "
+				"damaged (a power loss during 'set'?) and loaded the other", l->port);
+		else if (strcmp(settings, "ok"))
+			pc_warn(LOG_SERIAL, "firmware on '%s' reports unknown settings status '%s'",
+				l->port, settings);
+	}
+	if (bod && sscanf(bod, "%d", &mv) == 1 && mv != l->info.bod_mv) {
+		l->info.bod_mv = mv;
+		if (mv == 0)
+			pc_warn(LOG_SERIAL, "brown-out detection is off on '%s': a supply dip can "
+				"corrupt its EEPROM settings; set it with 'make fuses' (rig/hardware.md)",
+				l->port);
+	}
+}
+
 static void check_banner_proto(struct fwlink *l, const struct fw_event *ev)
 {
 	int proto = -1, ch;
@@ -376,6 +425,7 @@ static void check_banner_proto(struct fwlink *l, const struct fw_event *ev)
 		snprintf(l->info.fw, sizeof(l->info.fw), "%s", fw);
 	if (fw_event_get_int(ev, "channels", &ch) == 0)
 		l->info.channels = ch;
+	note_board(l, fw_event_get(ev, "settings"), fw_event_get(ev, "bod_mv"));
 }
 
 static void on_event(struct fwlink *l, const struct fwline *pl)
@@ -726,12 +776,20 @@ static int handshake(struct fwlink *l, int64_t deadline)
 		return -EPROTONOSUPPORT;
 	}
 	l->proto_bad = 0;
+	char settings_seen[sizeof(l->info.settings)];
+	int bod_seen = l->info.bod_mv;
+
+	memcpy(settings_seen, l->info.settings, sizeof(settings_seen));
 	memset(&l->info, 0, sizeof(l->info));
+	/* A reconnect to the same board says nothing new: keep what was said. */
+	memcpy(l->info.settings, settings_seen, sizeof(settings_seen));
+	l->info.bod_mv = bod_seen;
 	l->info.proto = proto;
 	snprintf(l->info.fw, sizeof(l->info.fw), "%s", fw_reply_get(&r, "fw") ? fw_reply_get(&r, "fw") : "");
 	snprintf(l->info.mcu, sizeof(l->info.mcu), "%s", fw_reply_get(&r, "mcu") ? fw_reply_get(&r, "mcu") : "");
 	fw_reply_get_int(&r, "channels", &l->info.channels);
 	fw_reply_get_u64(&r, "f_cpu", &l->info.f_cpu);
+	note_board(l, NULL, fw_reply_get(&r, "bod_mv"));
 
 	n = framef(line, sizeof(line), "status");
 	rc = exchange(l, line, (size_t)n, &r, deadline);
@@ -749,6 +807,7 @@ static int handshake(struct fwlink *l, int64_t deadline)
 		pc_err(LOG_SERIAL, "answer to 'status' from serial port '%s' lacks t= or seq=", l->port);
 		return -EPROTO;
 	}
+	note_board(l, fw_reply_get(&r, "settings"), NULL);
 	/* Events that the firmware numbered before this reply may still follow it. */
 	if (!l->have_seq || l->next_seq < seq) {
 		l->next_seq = seq;
@@ -1026,6 +1085,7 @@ struct fwlink *fwlink_open(const struct fwlink_opts *o)
 	if (!l)
 		goto fail;
 	l->fd = -1;
+	l->info.bod_mv = -1;	/* not known yet: the first report is said */
 	l->usb_vid = o->usb_vid;
 	l->usb_pid = o->usb_pid;
 	l->baud = o->baud > 0 ? o->baud : 115200;

@@ -34,7 +34,7 @@
 #include <stdint.h>
 
 /* The only protocol version this client speaks (docs/protocol.md). */
-#define FWLINK_PROTO 1
+#define FWLINK_PROTO 2
 
 /* Line limits (docs/protocol.md, checksum included, newline excluded). */
 #define FW_HOST_LINE_MAX 64	/* host to firmware */
@@ -121,7 +121,8 @@ struct fwlink_opts {
 	 * Links are resolved again at every reconnect. NULL: find the board with
 	 * libserialport among USB ports by usb_vid/usb_pid/usb_serial. */
 	const char *path;
-	int usb_vid, usb_pid;		/* 0: any */
+	int usb_vid, usb_pid;		/* vid 0: a known board's (fwlink_usb_vid_matches);
+					 * pid 0: any */
 	const char *usb_serial;		/* NULL: any */
 	int baud;			/* 0: 115200 (8N1, no flow control) */
 	int open_timeout_ms;		/* open + handshake (version, status); 0: 3000 */
@@ -143,6 +144,15 @@ struct fw_info {
 	int proto;		/* FWLINK_PROTO */
 	int channels;
 	uint64_t f_cpu;
+	/* What the board's EEPROM held (`settings=` of `status` and of the banner):
+	 * "ok", "recovered" (one copy damaged, the other loaded), "blank" or
+	 * "corrupt" (the firmware runs on its defaults). Logged as a warning when it
+	 * is not "ok". */
+	char settings[16];
+	/* Brown-out detection level from the board's fuses (`bod_mv=` of `version`
+	 * and of the banner); 0: off, logged as a warning (rig/hardware.md); -1 not
+	 * known. */
+	int bod_mv;
 };
 
 struct fwlink_stats {
@@ -168,6 +178,10 @@ struct fwlink_stats {
  * a message naming the version) and `status` (the firmware clock and SEQ, for reset
  * detection). NULL and errno on failure: ENOENT (no such port / no matching USB
  * board), EACCES, ETIMEDOUT (no answer), EPROTONOSUPPORT, EPROTO (garbage). */
+/* Does a port of USB vendor vid match usb_vid = want? want 0 takes the vendors of the
+ * boards the firmware runs on: Arduino (2341, 2a03), CH340 clones (1a86), FTDI (0403). */
+bool fwlink_usb_vid_matches(int want, int vid);
+
 struct fwlink *fwlink_open(const struct fwlink_opts *o);
 /* Close the port and free everything; NULL is allowed. Does not change the relays
  * (a closed port leaves the firmware's host watchdog to restore power). */

@@ -15,6 +15,7 @@
 static const char *const relay_drivers[] = { "serial", "usbhid", "gpio", "exec", "null", NULL };
 static const char *const sim_modes[] = { "realtime", "fast", NULL };
 static const char *const dc_sources[] = { "auto", "simulator", "pwrok", "relay", NULL };
+static const char *const power_switches[] = { "ac", "dc", NULL };
 const char *config_dc_source_name(int dc_source)
 {
 	return dc_source >= DC_AUTO && dc_source <= DC_RELAY ? dc_sources[dc_source] : "?";
@@ -29,7 +30,12 @@ static const char *const buses[] = { "virtio", "nvme", "sata", NULL };
 static const char *const caches[] = { "none", "writeback", "writethrough", "directsync",
 				      "unsafe", NULL };
 static const char *const preallocs[] = { "off", "metadata", "falloc", "full", NULL };
-static const char *const controls[] = { "none", "lying", "safe", NULL };
+static const char *const controls[] = { "none", "lying", "safe", "forgetful", NULL };
+const char *config_control_name(int control)
+{
+	return control >= CONTROL_NONE && control <= CONTROL_FORGETFUL ? controls[control] : "?";
+}
+
 static const char *const patterns[] = { "random", "sequential", "hotset", "alloc", NULL };
 static const char *const flushes[] = { "never", "every-n", "every-ms", "always", "fua", NULL };
 static const char *const cuts[] = { "power", "kill", NULL };
@@ -63,12 +69,14 @@ static const struct opt_def relay_opts[] = {
 	{ "port", OPT_STRING, OFF(cfg_relay, port), NULL, NOLIMIT, NULL,
 	  "serial: the port (a /dev/serial/by-id/ link is best). Unset: found by usb_vid, "
 	  "usb_pid and usb_serial, or the simulator's pty when simulator=yes.", 0 },
-	{ "usb_vid", OPT_INT, OFF(cfg_relay, usb_vid), "0x2341", 0, 0xffff, NULL,
-	  "serial: USB vendor id of the board, used when port is unset.", OPT_HEX },
+	{ "usb_vid", OPT_INT, OFF(cfg_relay, usb_vid), "0", 0, 0xffff, NULL,
+	  "serial: USB vendor id of the board, used when port is unset (0: Arduino 2341 or "
+	  "2a03, CH340 1a86, FTDI 0403).", OPT_HEX },
 	{ "usb_pid", OPT_INT, OFF(cfg_relay, usb_pid), "0", 0, 0xffff, NULL,
 	  "serial: USB product id of the board (0: any).", OPT_HEX },
 	{ "usb_serial", OPT_STRING, OFF(cfg_relay, usb_serial), NULL, NOLIMIT, NULL,
-	  "serial: USB serial number of the board, used when port is unset.", 0 },
+	  "serial: USB serial number of the board, used when port is unset (CH340 boards "
+	  "have none: use port = /dev/serial/by-path/...).", 0 },
 	{ "simulator", OPT_BOOL, OFF(cfg_relay, simulator), "no", NOLIMIT, NULL,
 	  "serial: the board is powercut-mcusim running the real firmware; powercut starts "
 	  "and stops it itself.", 0 },
@@ -96,6 +104,11 @@ static const struct opt_def relay_opts[] = {
 	  "supply's hold-up; driver=serial with PWR_OK wired), relay (the relay's own edges: "
 	  "DC is taken to fail with the relay, the hold-up is unknown; any driver). auto: "
 	  "simulator with simulator=yes, pwrok with driver=serial, else relay.", 0 },
+	{ "switches", OPT_ENUM, OFF(cfg_relay, switches), "ac", NOLIMIT, power_switches,
+	  "What the relay interrupts: ac (the supply's mains: DC fails after the supply's "
+	  "hold-up, 16-21 ms for ATX) or dc (the supply's PS_ON, as IPMI's chassis power "
+	  "does: DC fails at once, with no hold-up). Recorded with every cut; reports keep "
+	  "the two apart.", 0 },
 	{ "gpio_chip", OPT_STRING, OFF(cfg_relay, gpio_chip), "gpiochip0", NOLIMIT, NULL,
 	  "gpio: chip name or path.", 0 },
 	{ "gpio_line", OPT_INT, OFF(cfg_relay, gpio_line), "-1", -1, 1023, NULL,
@@ -193,9 +206,17 @@ static const struct opt_def disk_opts[] = {
 	  "Preallocation when the image is created.", 0 },
 	{ "backing", OPT_BOOL, OFF(cfg_disk, backing), "no", NOLIMIT, NULL,
 	  "qcow2 over a backing file holding the baseline.", 0 },
+	{ "keep", OPT_BOOL, OFF(cfg_disk, keep), "no", NOLIMIT, NULL,
+	  "Keep the disk across cycles (aging): created and baselined once, then every "
+	  "cycle writes on what the last one left; the oracle remembers what was durable.", 0 },
 	{ "control", OPT_ENUM, OFF(cfg_disk, control), "none", NOLIMIT, controls,
 	  "Negative or positive control: lying (drops flushed writes: the oracle must "
-	  "report violations), safe (must never lose a flushed write), none.", 0 },
+	  "report violations), forgetful (at each power cut reads back zeroes for a range "
+	  "of blocks durable before the cycle: the oracle must report violations), safe "
+	  "(must never lose a flushed write), none.", 0 },
+	{ "record", OPT_BOOL, OFF(cfg_disk, record), "no", NOLIMIT, NULL,
+	  "Record every write and flush the disk model below QEMU acknowledges, with its "
+	  "data, for 'powercut explore' (docs/explore.md). Fast tier; not with backing.", 0 },
 	{ "sync", OPT_ENUM, OFF(cfg_disk, zfs_sync), "standard", NOLIMIT, zfs_syncs,
 	  "zvol: the zvol's sync property: standard (flushes commit the ZFS intent log), "
 	  "always (every write does), disabled (flushes are ignored: it promises nothing, "
@@ -266,6 +287,9 @@ static const struct opt_def campaign_opts[] = {
 	{ "evidence_cap", OPT_SIZE, OFF(cfg_campaign, evidence_cap), "256M", 0, 1LL << 42, NULL,
 	  "Most bytes of evidence (read-back reports, qcow2 metadata dumps, sparse copies of small "
 	  "images) kept per campaign next to its database.", 0 },
+	{ "explore", OPT_INT, OFF(cfg_campaign, explore_states), "0", 0, 1000000, NULL,
+	  "After each cycle, explore this many crash states of every recorded disk "
+	  "([disk] record = yes; docs/explore.md). 0: record only.", 0 },
 	{ 0 }
 };
 

@@ -30,6 +30,8 @@ enum sim_mode { SIM_REALTIME, SIM_FAST };
 /* Where the controller learns the node's DC edges (cycle.c, node power domain). */
 enum dc_source { DC_AUTO, DC_SIMULATOR, DC_PWROK, DC_RELAY };
 enum active_level { ACTIVE_HIGH, ACTIVE_LOW };
+/* What the relay interrupts: the supply's mains, or its PS_ON (IPMI). */
+enum power_switch { SWITCH_AC, SWITCH_DC };
 enum node_driver { NODE_DRV_SIM, NODE_DRV_QEMU, NODE_DRV_PROXMOX };
 enum disk_format { DISK_QCOW2, DISK_RAW, DISK_LVMTHIN, DISK_ZVOL };
 /* A zvol's sync property (OpenZFS): standard honours flushes, always makes every
@@ -42,7 +44,7 @@ enum disk_bus { BUS_VIRTIO, BUS_NVME, BUS_SATA };
 enum disk_cache { CACHE_NONE, CACHE_WRITEBACK, CACHE_WRITETHROUGH, CACHE_DIRECTSYNC,
 		  CACHE_UNSAFE };
 enum disk_prealloc { PREALLOC_OFF, PREALLOC_METADATA, PREALLOC_FALLOC, PREALLOC_FULL };
-enum disk_control { CONTROL_NONE, CONTROL_LYING, CONTROL_SAFE };
+enum disk_control { CONTROL_NONE, CONTROL_LYING, CONTROL_SAFE, CONTROL_FORGETFUL };
 enum wl_pattern { PATTERN_RANDOM, PATTERN_SEQUENTIAL, PATTERN_HOTSET, PATTERN_ALLOC };
 enum wl_flush { FLUSH_NEVER, FLUSH_EVERY_N, FLUSH_EVERY_MS, FLUSH_ALWAYS, FLUSH_FUA };
 enum cut_kind { CUT_POWER, CUT_KILL };
@@ -68,6 +70,7 @@ struct cfg_relay {
 	int64_t hold_up_ms, rise_ms;
 	int64_t relay_active, pwrok_invert;
 	int dc_source;		/* enum dc_source; config_load resolves DC_AUTO */
+	int switches;		/* enum power_switch */
 	/* gpio */
 	char *gpio_chip;
 	int64_t gpio_line;
@@ -114,6 +117,8 @@ struct cfg_disk {
 	int format, cache, preallocation, control;
 	uint64_t size, cluster_size;
 	bool extended_l2, lazy_refcounts, backing;
+	bool keep;		/* kept across cycles (docs/oracle.md, "Durable memory") */
+	bool record;		/* docs/explore.md */
 	/* zvol: the pool is made on this disk, the workload writes a zvol in it */
 	int zfs_sync, slog;	/* enum zfs_sync, enum zfs_slog */
 	uint64_t volblocksize;
@@ -121,11 +126,12 @@ struct cfg_disk {
 	int bus;		/* enum disk_bus */
 };
 
-/* Whether a disk is expected to lose flushed writes (a negative control): a lying
- * disk, or a zvol with sync=disabled, which ignores flushes. */
+/* Whether a disk is expected to lose flushed writes (a negative control): a lying or
+ * forgetful disk, or a zvol with sync=disabled, which ignores flushes. */
 static inline bool cfg_disk_negative(const struct cfg_disk *d)
 {
-	return d->control == CONTROL_LYING || (d->format == DISK_ZVOL && d->zfs_sync == ZFS_SYNC_DISABLED);
+	return d->control == CONTROL_LYING || d->control == CONTROL_FORGETFUL ||
+	       (d->format == DISK_ZVOL && d->zfs_sync == ZFS_SYNC_DISABLED);
 }
 
 struct cfg_workload {
@@ -148,6 +154,7 @@ struct cfg_campaign {
 	int64_t host_cuts_pct;		/* share of cycles cut by the host at a workload phase */
 	int64_t idle_ms;		/* host cut "idle": this long after the last flush */
 	uint64_t evidence_cap;		/* bytes of evidence kept per campaign */
+	int64_t explore_states;		/* crash states explored per recorded disk and cycle */
 };
 
 struct cfg_inst;
@@ -186,6 +193,7 @@ char *bench_config_text(const struct bench_config *cfg);
 json_t *bench_config_json(const struct bench_config *cfg);
 /* The [relay] dc_source keyword of an enum dc_source value. */
 const char *config_dc_source_name(int dc_source);
+const char *config_control_name(int control);	/* "none", "lying", "safe", "forgetful" */
 /* SHA-256 of the canonical text, 64 lower-case hex digits and NUL. 0 or -errno. */
 int bench_config_hash(const struct bench_config *cfg, char out[65]);
 /* SHA-256 of any bytes as hex (libcrypto). */

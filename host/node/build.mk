@@ -8,7 +8,7 @@ NODE_LIB    = $(BUILD)/host/libnode.a
 # more; the proxmox test links a fake remote instead of remote_ssh.c.
 NODE_SRCS  := host/node/node.c host/node/power.c host/node/qemu.c host/node/console.c \
 	      host/node/proxmox.c host/node/remote.c host/node/remote_ssh.c host/node/nodefio.c \
-	      host/node/remote_ledger.c host/node/imgcheck.c host/node/smart.c \
+	      host/node/remote_ledger.c host/node/imgcheck.c host/node/nodedoctor.c host/node/smart.c \
 	      host/ssh/ssh.c host/fio/fio.c
 NODE_OBJS   = $(NODE_SRCS:%.c=$(BUILD)/%.o)
 NODE_CFLAGS = -Ihost/node -Ihost/lib -Irig/sim/disk -Ihost/ssh -Ihost/fio $(shell pkg-config --cflags jansson)
@@ -71,7 +71,7 @@ NODE_TESTS  += $(BUILD)/host/node/tests/test_proxmox
 CHECK_TESTS += $(BUILD)/host/node/tests/test_proxmox
 # fio's part of the driver is nodefio.c with host/fio's parser, over the same fake.
 NODE_PVE_SRCS = host/node/proxmox.c host/node/nodefio.c host/node/remote_ledger.c \
-		host/node/imgcheck.c host/fio/fio.c
+		host/node/imgcheck.c host/node/nodedoctor.c host/fio/fio.c
 $(BUILD)/host/node/tests/test_proxmox: host/node/tests/test_proxmox.c $(NODE_PVE_SRCS) \
 		$(PCLIB_SAN_OBJS)
 	@mkdir -p $(@D)

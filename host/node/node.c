@@ -214,6 +214,11 @@ int node_check(struct node *n, const struct node_job *job, struct node_disk_resu
 	return LOCKED(n, n->ops->check(n, job, res));
 }
 
+int node_doctor(struct node *n, const struct node_doctor *d)
+{
+	return n->ops->doctor ? n->ops->doctor(n, d) : -ENOTSUP;
+}
+
 json_t *node_collect(struct node *n)
 {
 	json_t *j = NULL;

@@ -24,6 +24,7 @@
 #include <jansson.h>
 
 #include "config.h"
+#include "log.h"
 
 #define NODE_OPS_VERSION 1
 #define NODE_MAX_DISKS 8
@@ -56,6 +57,19 @@ struct node_disk_result {
 
 struct node;
 
+/* powercut doctor: a driver's bring-up checks, each reported once through add()
+ * (check name, status, what was found, and for warn/fail a one-line fix). cut(),
+ * NULL unless the doctor was asked for a real cut, cuts the node's power once and
+ * returns when the relay has it powered again (0 or a negative errno). */
+enum node_dr_status { NODE_DR_OK, NODE_DR_WARN, NODE_DR_FAIL };
+
+struct node_doctor {
+	void (*add)(void *arg, const char *check, enum node_dr_status st, const char *found,
+		    const char *fix);
+	int (*cut)(void *arg);
+	void *arg;
+};
+
 struct node_ops {
 	unsigned version;		/* NODE_OPS_VERSION */
 	const char *name;
@@ -75,12 +89,23 @@ struct node_ops {
 	int (*check)(struct node *n, const struct node_job *job, struct node_disk_result *res);
 	/* Optional: what the node logged, for the record (a JSON object). */
 	json_t *(*collect)(struct node *n);
+	/* Optional: the bring-up checks of powercut doctor, read-only unless d->cut is
+	 * set; called on an opened node instead of prepare. 0, or a negative errno when
+	 * the checks could not run at all (each problem is reported through d). */
+	int (*doctor)(struct node *n, const struct node_doctor *d);
 };
 
 /* Where things are on the host. */
 struct node_env {
 	const char *bin_dir;		/* build/bin: agents, and ../guest, ../lib */
 	const char *work_dir;		/* a private directory for images, logs, reports */
+	/* Where [disk] keep = yes disks live across cycles (one subdirectory each): the
+	 * campaign's, outliving every cycle; its last component names the remote driver's
+	 * on the node. NULL: no disk is kept (a kept disk is then refused). */
+	const char *keep_dir;
+	/* Where disks with [disk] record = yes keep their recordings: one directory per
+	 * disk, named after it, under this one (docs/explore.md). NULL: none recorded. */
+	const char *record_dir;
 };
 
 struct node {
@@ -113,9 +138,31 @@ int node_wait_up(struct node *n, int timeout_ms);
 /* res must hold cfg->n_disks entries; filled even on failure (release them). */
 int node_check(struct node *n, const struct node_job *job, struct node_disk_result *res);
 json_t *node_collect(struct node *n);
+/* The driver's doctor checks; -ENOTSUP when it has none. */
+int node_doctor(struct node *n, const struct node_doctor *d);
 bool node_powered(struct node *n);
 
 void node_disk_result_release(struct node_disk_result *r);
+/* The forgetful control is a part of the simulated disk model: a real-node driver
+ * refuses it with a message naming the disk (true). Inline, as node_check_add, so that
+ * a driver's unit test links the driver alone. */
+static inline bool node_disk_refuse_forgetful(const struct cfg_disk *d, const char *driver)
+{
+	if (d->control == CONTROL_FORGETFUL)
+		pc_err(LOG_NODE, "disk '%s': the forgetful control is a part of the simulated "
+		       "disk model; node driver '%s' cannot run it", d->name, driver);
+	return d->control == CONTROL_FORGETFUL;
+}
+
+/* A real-node driver that creates its disks again every cycle (proxmox) refuses a
+ * kept disk, and the forgetful control (true, logged). */
+static inline bool node_disk_refuse_kept(const struct cfg_disk *d, const char *driver)
+{
+	if (d->keep)
+		pc_err(LOG_NODE, "disk '%s': keep = yes is not built for node driver '%s', which "
+		       "creates its disks again every cycle; use the qemu driver", d->name, driver);
+	return d->keep || node_disk_refuse_forgetful(d, driver);
+}
 /* Append {"kind", "result"[, "detail"]} to a disk's checks array; takes detail.
  * Inline so that a driver's unit test links the driver alone. */
 static inline void node_check_add(json_t *checks, const char *kind, const char *result,

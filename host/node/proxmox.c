@@ -3,9 +3,12 @@
  * prepare   finds the node's name (pvesh /cluster/status), creates the test VM
  *           (qm create, onboot 0), allocates every disk under test on its storage
  *           (pvesm alloc; the storage's type from pvesh /storage decides the volume
- *           name and format), finds volume ids (pvesh .../content) and paths (pvesm
- *           path), attaches them with the cache mode under test (qm set --virtioN),
- *           and copies the guest's kernel and initramfs to the node.
+ *           name and format; a qcow2 or preallocation option of the bench that the
+ *           storage cannot give the volume is refused, naming the key; the qcow2
+ *           options are then read back from the volume with qemu-img info), finds
+ *           volume ids (pvesh .../content) and paths (pvesm path), attaches them with
+ *           the cache mode under test (qm set --virtioN), and copies the guest's
+ *           kernel and initramfs to the node.
  * baseline  only with a backing = yes qcow2 disk, as the qemu driver over ssh does
  *           (remote.c): a first boot of the VM as cycle - 1 writes the baselines
  *           (powercut.w.writes=1 powercut.w.flush=always) and powers off by itself;
@@ -26,10 +29,15 @@
  *           forward at 10.0.2.2) and starts the VM (qm start).
  * cut       the node loses DC: nothing to do; a process-kill cut kills the VM's QEMU
  *           from its pid file.
- * wait_up   ssh answers again, then the VM's state (pvesh .../status/current) is read;
- *           a stale lock is removed (qm unlock).
- * check     metadata first (qemu-img check --output=json on qcow2 volumes; lvs JSON
- *           for LVM-thin volumes and their pool), then the guest in check mode; its
+ * wait_up   ssh answers again; the kernel's boot_id is compared with the one read before
+ *           the cut (a power cut must change it, a process kill must not); pmxcfs has
+ *           mounted /etc/pve (/etc/pve/nodes/NODE exists: it is not ordered before
+ *           sshd); then the VM's state (pvesh .../status/current, retried until the
+ *           deadline) is read; a stale lock is removed (qm unlock).
+ * check     metadata first (qemu-img check --output=json on qcow2 volumes, a qcow2
+ *           chain on LVM activated for it as Proxmox does and deactivated after; lvs
+ *           JSON for LVM-thin volumes and their pool, an inactive pool a failure),
+ *           then the guest in check mode; its
  *           `check-line`s become one report file per disk. fio is stopped first and
  *           its last complete report kept.
  * close     stops and destroys the VM and frees every volume this driver allocated
@@ -57,6 +65,7 @@
 #include "imgcheck.h"
 #include "log.h"
 #include "node.h"
+#include "nodedoctor.h"
 #include "nodefio.h"
 #include "util.h"
 #include "remote.h"
@@ -77,6 +86,8 @@ struct pdisk {
 	bool chain_store;		/* the storage makes snapshots as volume chains */
 	char vg[128], lv[160];		/* LVM volumes */
 	char base_path[PATH_MAX];	/* the chain's base after the snapshot */
+	char prealloc[16];		/* what the storage gives the volume */
+	json_t *qopts;			/* qcow2 options read from the volume under test */
 };
 
 struct ppriv {
@@ -98,6 +109,10 @@ struct ppriv {
 	 * write boot, a reverse forward over ssh (remote.h); job->ledger_host, how a node
 	 * on this host would reach it, is not used. */
 	struct remote_ledger ledger;
+	/* The kernel's boot_id before the cut and after the node came back: a power cut
+	 * must change it (the node really rebooted), a process kill must not. */
+	char boot_before[64], boot_after[64];
+	int cut;			/* enum cut_kind of the last power_lost, -1 none */
 };
 
 static const char *const cache_names[] = { "none", "writeback", "writethrough", "directsync",
@@ -153,12 +168,12 @@ static int prun0(struct ppriv *p, const char *const argv[], bool quiet)
 	return rc;
 }
 
-/* Run argv and parse its stdout as JSON. */
-static int prun_json(struct ppriv *p, const char *const argv[], json_t **out)
+/* Run argv and parse its stdout as JSON; quiet: a failure to run is not logged. */
+static int prun_json_q(struct ppriv *p, const char *const argv[], bool quiet, json_t **out)
 {
 	struct child_result res;
 	json_error_t e;
-	int rc = prun(p, argv, NULL, false, &res);
+	int rc = prun(p, argv, NULL, quiet, &res);
 
 	*out = NULL;
 	if (rc == 0 && !(*out = json_loads(res.out ? res.out : "", 0, &e))) {
@@ -168,6 +183,19 @@ static int prun_json(struct ppriv *p, const char *const argv[], json_t **out)
 	}
 	child_result_release(&res);
 	return rc;
+}
+
+static int prun_json(struct ppriv *p, const char *const argv[], json_t **out)
+{
+	return prun_json_q(p, argv, false, out);
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static int find_node_name(struct node *n, struct ppriv *p)
@@ -227,8 +255,9 @@ static int proxmox_open(struct node *n)
 		pc_err(LOG_NODE, "node driver 'proxmox' needs [node] host");
 		return -EINVAL;
 	}
-	if (n->cfg->n_disks > 30) {
-		pc_err(LOG_NODE, "node driver 'proxmox': at most 30 disks (virtio0-29)");
+	/* qemu-server's drive schema: virtio0 to virtio15. */
+	if (n->cfg->n_disks > 16) {
+		pc_err(LOG_NODE, "node driver 'proxmox': at most 16 disks (virtio0-15)");
 		return -EINVAL;
 	}
 	if (!(p = calloc(1, sizeof(*p))))
@@ -238,10 +267,15 @@ static int proxmox_open(struct node *n)
 	snprintf(p->rdir, sizeof(p->rdir), "%s/%ld", cn->remote_dir, p->vmid);
 	p->n = n->cfg->n_disks;
 	p->poll_ms = proxmox_poll_ms;
+	p->cut = -1;
 	nodefio_init(&p->fio);
 	for (size_t i = 0; i < p->n; i++) {
 		struct pdisk *d = &p->d[i];
 		d->cfg = n->cfg->disks[i];
+		if (node_disk_refuse_kept(d->cfg, "proxmox")) {
+			free(p);
+			return -ENOTSUP;
+		}
 		if (!(d->storage = storage_of(cn, d->cfg->name))) {
 			pc_err(LOG_NODE, "no storage for disk '%s': add '%s=STORAGE' to [node] storages",
 			       d->cfg->name, d->cfg->name);
@@ -353,54 +387,231 @@ static bool pve_bool(const json_t *v)
  * else (raw volumes on plain LVM or a directory cannot be snapshotted at all, a
  * qcow2 one would become a chain or carry an internal snapshot). Refused before the
  * volume is allocated. */
-static int chain_allowed(struct ppriv *p, struct pdisk *d, bool file)
+static int chain_allowed(struct ppriv *p, struct pdisk *d, bool file, char *why, size_t len)
 {
 	if (is_chain(d->cfg) && (!d->chain_store || (!file && strcmp(d->stype, "lvm")))) {
-		pc_err(LOG_NODE, "disk '%s' has backing = yes but storage '%s' (type '%s') does not "
-		       "make snapshots as volume chains: use an LVM or directory storage with "
-		       "snapshot-as-volume-chain 1, or set backing = no", d->cfg->name, d->storage,
-		       d->stype);
+		snprintf(why, len, "disk '%s' has backing = yes but storage '%s' (type '%s') does "
+			 "not make snapshots as volume chains: use an LVM or directory storage with "
+			 "snapshot-as-volume-chain 1, or set backing = no", d->cfg->name, d->storage,
+			 d->stype);
 		return -EINVAL;
 	}
 	if (!is_chain(d->cfg) && any_chain(p) && strcmp(d->stype, "lvmthin")) {
-		pc_err(LOG_NODE, "disk '%s' on storage '%s' (type '%s') would be taken by the "
-		       "snapshot of the backing = yes disk(s) (qm snapshot takes every disk of the "
-		       "VM): put it on an LVM-thin storage, give it backing = yes, or measure it "
-		       "in a bench without backing disks", d->cfg->name, d->storage, d->stype);
+		snprintf(why, len, "disk '%s' on storage '%s' (type '%s') would be taken by the "
+			 "snapshot of the backing = yes disk(s) (qm snapshot takes every disk of the "
+			 "VM): put it on an LVM-thin storage, give it backing = yes, or measure it "
+			 "in a bench without backing disks", d->cfg->name, d->storage, d->stype);
 		return -EINVAL;
 	}
 	return 0;
 }
 
-static int disk_alloc(struct ppriv *p, struct pdisk *d)
+/* What pve-storage gives a new volume (Plugin.pm preallocation_cmd_opt, Common.pm
+ * qemu_img_create / qemu_img_create_qcow2_backed, LVMPlugin.pm alloc_lvm_image):
+ * `pvesm alloc` runs qemu-img create with the storage's `preallocation` (default
+ * metadata for qcow2; for raw files off, metadata meaning off) and nothing else, so a
+ * qcow2 volume has qemu-img's defaults (cluster 64K, no extended L2, no lazy
+ * refcounts); the overlay that `qm snapshot` puts on a volume chain gets
+ * extended_l2=on,cluster_size=128k of Proxmox's own. LVM volumes (raw) take no
+ * preallocation. The bench's options label every result, so one the storage cannot
+ * honour is refused before anything is allocated, naming the key and the value that
+ * this storage would give. */
+struct pve_qopts {
+	uint64_t cluster_size;
+	bool extended_l2, lazy_refcounts;
+};
+
+static const char *const prealloc_names[] = { "off", "metadata", "falloc", "full" };
+
+static int options_honoured(struct pdisk *d, bool file, const char *store_prealloc,
+			    char *why, size_t len)
 {
-	char url[256], size[32];
+	const struct cfg_disk *c = d->cfg;
+	const char *want = prealloc_names[c->preallocation];
+	struct pve_qopts q = { 65536, false, false };
+	char what[160] = "";
+
+	if (c->format == DISK_QCOW2)
+		snprintf(d->prealloc, sizeof(d->prealloc), "%s", store_prealloc ?: "metadata");
+	else if (file)
+		snprintf(d->prealloc, sizeof(d->prealloc), "%s",
+			 !store_prealloc || !strcmp(store_prealloc, "metadata") ? "off" : store_prealloc);
+	else
+		snprintf(d->prealloc, sizeof(d->prealloc), "off");
+	if (strcmp(want, d->prealloc)) {
+		if (c->format == DISK_QCOW2 || file)
+			snprintf(why, len, "disk '%s': preallocation = %s cannot be honoured by storage "
+			       "'%s', which preallocates its %s volumes with '%s' (pvesm alloc takes the "
+			       "storage's preallocation): set preallocation = %s, or `pvesm set %s "
+			       "--preallocation %s`", c->name, want, d->storage, d->fmt ?: "", d->prealloc,
+			       d->prealloc, d->storage, want);
+		else
+			snprintf(why, len, "disk '%s': preallocation = %s cannot be honoured by storage "
+			       "'%s' (type '%s'): LVM volumes take none; set preallocation = off",
+			       c->name, want, d->storage, d->stype);
+		return -EINVAL;
+	}
+	if (c->format != DISK_QCOW2)
+		return 0;
+	if (is_chain(c)) {
+		q.cluster_size = 131072;
+		q.extended_l2 = true;
+		snprintf(what, sizeof(what), "the overlay that qm snapshot makes of a volume chain has");
+	} else {
+		snprintf(what, sizeof(what), "pvesm alloc makes qcow2 volumes with qemu-img's defaults:");
+	}
+	if (c->cluster_size != q.cluster_size) {
+		snprintf(why, len, "disk '%s': cluster_size = %" PRIu64 "K cannot be honoured by "
+		       "storage '%s' (%s cluster_size %" PRIu64 "K): set cluster_size = %" PRIu64 "K",
+		       c->name, c->cluster_size >> 10, d->storage, what, q.cluster_size >> 10,
+		       q.cluster_size >> 10);
+		return -EINVAL;
+	}
+	if (c->extended_l2 != q.extended_l2) {
+		snprintf(why, len, "disk '%s': extended_l2 = %s cannot be honoured by storage '%s' "
+		       "(%s extended_l2 %s): set extended_l2 = %s", c->name,
+		       c->extended_l2 ? "yes" : "no", d->storage, what, q.extended_l2 ? "on" : "off",
+		       q.extended_l2 ? "yes" : "no");
+		return -EINVAL;
+	}
+	if (c->lazy_refcounts) {
+		snprintf(why, len, "disk '%s': lazy_refcounts = yes cannot be honoured by storage "
+		       "'%s' (%s lazy_refcounts off): set lazy_refcounts = no", c->name, d->storage,
+		       what);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The LVs of a qcow2 volume on LVM and of its chain, as pve-storage's LVMPlugin
+ * (get_activate_volume_target_opts) selects them for lvchange: the volume and every
+ * snap_NAME_SNAP.qcow2 base. Proxmox creates them with --setautoactivation n and
+ * deactivates them when the VM stops, so after a reboot /dev/VG/LV does not exist
+ * until they are activated; Proxmox activates exclusively (-aey) before use and
+ * deactivates (-aln) after. */
+static bool lvm_chain(const struct pdisk *d)
+{
+	return !strcmp(d->stype, "lvm") && d->cfg->format == DISK_QCOW2 && d->vg[0];
+}
+
+static int lvm_chain_activate(struct ppriv *p, const struct pdisk *d, bool on)
+{
+	char sel[1024], name[160], re[320];
+	size_t k = 0;
+
+	/* The volume's name without .qcow2, its dots escaped for LVM's regex. */
+	snprintf(name, sizeof(name), "%.*s", (int)(strlen(d->lv) - (strlen(d->lv) > 6 &&
+		 !strcmp(d->lv + strlen(d->lv) - 6, ".qcow2") ? 6 : 0)), d->lv);
+	for (const char *c = name; *c && k + 3 < sizeof(re); c++) {
+		if (*c == '.')
+			re[k++] = '\\';
+		re[k++] = *c;
+	}
+	re[k] = '\0';
+	snprintf(sel, sizeof(sel), "vg_name = \"%s\" && lv_name =~ '^(%s|snap_%s_.+)\\.qcow2$'",
+		 d->vg, re, re);
+	const char *argv[] = { "lvchange", on ? "-aey" : "-aln", "--select", sel, NULL };
+	return prun0(p, argv, false);
+}
+
+/* The qcow2 options of the volume under test, read with qemu-img info: they must be
+ * the bench's (options_honoured predicted them from pve-storage's code; this is the
+ * volume itself). Kept for the record. */
+static int read_qopts(struct ppriv *p, struct pdisk *d)
+{
+	const char *argv[] = { "qemu-img", "info", "--output=json", "-f", "qcow2", d->path, NULL };
+	json_t *j, *data;
+	int rc;
+
+	if ((rc = prun_json(p, argv, &j)) < 0)
+		return rc;
+	data = json_object_get(json_object_get(j, "format-specific"), "data");
+	uint64_t cs = (uint64_t)json_integer_value(json_object_get(j, "cluster-size"));
+	bool el2 = json_is_true(json_object_get(data, "extended-l2"));
+	bool lazy = json_is_true(json_object_get(data, "lazy-refcounts"));
+	json_decref(j);
+	json_decref(d->qopts);
+	d->qopts = json_pack("{s:I,s:b,s:b,s:s}", "cluster_size", (json_int_t)cs, "extended_l2",
+			     el2, "lazy_refcounts", lazy, "preallocation", d->prealloc);
+	const char *key = cs != d->cfg->cluster_size ? "cluster_size" :
+			  el2 != d->cfg->extended_l2 ? "extended_l2" :
+			  lazy != d->cfg->lazy_refcounts ? "lazy_refcounts" : NULL;
+	if (key) {
+		pc_err(LOG_NODE, "disk '%s': volume '%s' was made with cluster_size %" PRIu64 "K, "
+		       "extended_l2 %s, lazy_refcounts %s (qemu-img info), not as the bench asks: "
+		       "'%s' differs; set it in [disk %s] as the storage makes it", d->cfg->name,
+		       d->volid, cs >> 10, el2 ? "on" : "off", lazy ? "on" : "off", key,
+		       d->cfg->name);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static bool file_store(const struct pdisk *d)
+{
+	return !strcmp(d->stype, "dir") || !strcmp(d->stype, "nfs") || !strcmp(d->stype, "cifs");
+}
+
+/* The storage of disk d as pvesh describes it (type, snapshots as volume chain, its
+ * preallocation), and whether the disk fits it: 0, -ENOENT (no such storage, or the
+ * storage cannot be read: *why says which), -EINVAL (*why says what to change). */
+static int storage_fits(struct ppriv *p, struct pdisk *d, bool quiet, char *why, size_t len)
+{
+	char url[256], prealloc[16];
 	const char *stor[] = { "pvesh", "get", url, "--output-format", "json", NULL };
 	json_t *s;
 	int rc;
 
 	snprintf(url, sizeof(url), "/storage/%s", d->storage);
-	if ((rc = prun_json(p, stor, &s)) < 0)
-		return rc;
+	if ((rc = prun_json_q(p, stor, quiet, &s)) < 0) {
+		snprintf(why, len, "storage '%s' of disk '%s' cannot be read%s: create it (`pvesm "
+			 "add`, docs/proxmox.md, 4) or fix [node] storages", d->storage, d->cfg->name,
+			 rc == -ENOENT ? " (it does not exist)" : "");
+		return rc == -ENOENT ? rc : -ENOENT;
+	}
 	snprintf(d->stype, sizeof(d->stype), "%s",
 		 json_string_value(json_object_get(s, "type")) ?: "");
 	d->chain_store = pve_bool(json_object_get(s, "snapshot-as-volume-chain"));
+	snprintf(prealloc, sizeof(prealloc), "%s",
+		 json_string_value(json_object_get(s, "preallocation")) ?: "");
 	json_decref(s);
-	bool file = !strcmp(d->stype, "dir") || !strcmp(d->stype, "nfs") || !strcmp(d->stype, "cifs");
-	if ((rc = chain_allowed(p, d, file)) < 0)
+	bool file = file_store(d);
+	if ((rc = chain_allowed(p, d, file, why, len)) < 0)
 		return rc;
+	/* pve-storage's LVMPlugin (alloc_lvm_image) dies on qcow2 without it. */
+	if (d->cfg->format == DISK_QCOW2 && !strcmp(d->stype, "lvm") && !d->chain_store) {
+		snprintf(why, len, "disk '%s' is qcow2 but LVM storage '%s' does not have "
+			 "snapshot-as-volume-chain set, without which pvesm alloc refuses qcow2: "
+			 "`pvesm set %s --snapshot-as-volume-chain 1` (Proxmox VE 9), or use a "
+			 "directory storage", d->cfg->name, d->storage, d->storage);
+		return -EINVAL;
+	}
 	if (d->cfg->format == DISK_LVMTHIN && strcmp(d->stype, "lvmthin")) {
-		pc_err(LOG_NODE, "disk '%s' is lvmthin but storage '%s' is of type '%s'",
-		       d->cfg->name, d->storage, d->stype);
+		snprintf(why, len, "disk '%s' is lvmthin but storage '%s' is of type '%s'",
+			 d->cfg->name, d->storage, d->stype);
 		return -EINVAL;
 	}
 	if (d->cfg->format == DISK_QCOW2 && !file && strcmp(d->stype, "lvm")) {
-		pc_err(LOG_NODE, "disk '%s' is qcow2 but storage '%s' is of type '%s' (use a "
-		       "directory, or LVM with snapshots as volume chain)", d->cfg->name,
-		       d->storage, d->stype);
+		snprintf(why, len, "disk '%s' is qcow2 but storage '%s' is of type '%s' (use a "
+			 "directory, or LVM with snapshots as volume chain)", d->cfg->name,
+			 d->storage, d->stype);
 		return -EINVAL;
 	}
 	d->fmt = d->cfg->format == DISK_QCOW2 ? "qcow2" : "raw";
+	return options_honoured(d, file, *prealloc ? prealloc : NULL, why, len);
+}
+
+static int disk_alloc(struct ppriv *p, struct pdisk *d)
+{
+	char size[32], why[512];
+	int rc;
+
+	if ((rc = storage_fits(p, d, false, why, sizeof(why))) < 0) {
+		if (rc == -EINVAL)
+			pc_err(LOG_NODE, "%s", why);
+		return rc;
+	}
+	bool file = file_store(d);
 	/* Proxmox names a file volume with its format's extension; LVM volumes plain,
 	 * except qcow2 on LVM (snapshots as volume chain). */
 	snprintf(d->filename, sizeof(d->filename), "vm-%ld-pc-%s%s%s", p->vmid, d->cfg->name,
@@ -422,7 +633,12 @@ static int disk_alloc(struct ppriv *p, struct pdisk *d)
 		return rc;
 	}
 	d->created = true;
-	return disk_locate(p, d);
+	if ((rc = disk_locate(p, d)) < 0)
+		return rc;
+	/* A chain's volume under test is the overlay of the snapshot (chain_locate). */
+	if (d->cfg->format == DISK_QCOW2 && !is_chain(d->cfg))
+		rc = read_qopts(p, d);
+	return rc;
 }
 
 static int proxmox_prepare(struct node *n)
@@ -482,7 +698,7 @@ static int proxmox_prepare(struct node *n)
 	return remote_copy(p->r, local, p->initrd, CMD_TIMEOUT_MS);
 }
 
-static int vm_status(struct ppriv *p, char *status, size_t len, bool *locked)
+static int vm_status_q(struct ppriv *p, char *status, size_t len, bool *locked, bool quiet)
 {
 	char url[256];
 	const char *argv[] = { "pvesh", "get", url, "--output-format", "json", NULL };
@@ -490,12 +706,17 @@ static int vm_status(struct ppriv *p, char *status, size_t len, bool *locked)
 	int rc;
 
 	snprintf(url, sizeof(url), "/nodes/%s/qemu/%ld/status/current", p->node, p->vmid);
-	if ((rc = prun_json(p, argv, &j)) < 0)
+	if ((rc = prun_json_q(p, argv, quiet, &j)) < 0)
 		return rc;
 	snprintf(status, len, "%s", json_string_value(json_object_get(j, "status")) ?: "");
 	*locked = json_object_get(j, "lock") != NULL;
 	json_decref(j);
 	return 0;
+}
+
+static int vm_status(struct ppriv *p, char *status, size_t len, bool *locked)
+{
+	return vm_status_q(p, status, len, locked, false);
 }
 
 /* What a boot of the guest is for. */
@@ -695,6 +916,11 @@ static int chain_locate(struct ppriv *p)
 		child_result_release(&res);
 		if (rc == 0)
 			chain_base(d);
+		/* The stopped VM's volumes were deactivated when it stopped. */
+		if (rc == 0 && lvm_chain(d))
+			rc = lvm_chain_activate(p, d, true);
+		if (rc == 0)
+			rc = read_qopts(p, d);
 	}
 	json_decref(c);
 	return rc;
@@ -737,6 +963,13 @@ static int proxmox_start_workload(struct node *n, const struct node_job *job)
 	struct ppriv *p = n->priv;
 	int rc;
 
+	/* Before anything of this cycle: the node's boot as the cut will find it. */
+	p->boot_after[0] = '\0';
+	p->cut = -1;
+	if ((rc = nd_boot_id(p->r, p->boot_before, sizeof(p->boot_before))) < 0) {
+		pc_err(LOG_NODE, "cannot read the boot_id of '%s'", remote_name(p->r));
+		return rc;
+	}
 	if (any_chain(p) && !p->snapped && (rc = baseline_boot(n, p, job)) < 0)
 		return rc;
 	if ((rc = nodefio_start(&p->fio, p->r, p->rdir, n->cfg->node)) < 0)
@@ -751,6 +984,7 @@ static int proxmox_power_lost(struct node *n, int cut)
 	struct ppriv *p = n->priv;
 	char pidfile[64];
 
+	p->cut = cut;
 	if (cut != CUT_KILL)
 		return 0;	/* the node is dark: nothing can or need be done there */
 	snprintf(pidfile, sizeof(pidfile), "/var/run/qemu-server/%ld.pid", p->vmid);
@@ -763,18 +997,74 @@ static int proxmox_power_back(struct node *n, const struct node_job *job)
 	return 0;	/* the node's firmware powers it on ("restore on AC power loss") */
 }
 
+/* Did the node really reboot? The boot_id read before the cut against the one now:
+ * a power cut must have changed it (else the relay did not reach the node's power),
+ * a process kill must not have. Retried until end: right after sshd answers the
+ * first commands may still fail. */
+static int check_boot(struct ppriv *p, int64_t end)
+{
+	int rc;
+
+	while ((rc = nd_boot_id(p->r, p->boot_after, sizeof(p->boot_after))) < 0 &&
+	       now_ms() < end)
+		usleep((useconds_t)p->poll_ms * 1000);
+	if (rc < 0) {
+		pc_err(LOG_NODE, "cannot read the boot_id of '%s' after the cut", remote_name(p->r));
+		return rc;
+	}
+	bool rebooted = strcmp(p->boot_before, p->boot_after) != 0;
+	if (p->cut == CUT_POWER && !rebooted) {
+		pc_err(LOG_NODE, "node '%s' answers but did not reboot (boot_id '%s' unchanged): the "
+		       "cut did not reach its power; check the relay's wiring and [relay] channel",
+		       remote_name(p->r), p->boot_after);
+		return -EPROTO;
+	}
+	if (p->cut == CUT_KILL && rebooted) {
+		pc_err(LOG_NODE, "node '%s' rebooted during a process-kill cut (boot_id '%s' -> "
+		       "'%s')", remote_name(p->r), p->boot_before, p->boot_after);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+/* pmxcfs (pve-cluster.service) mounts /etc/pve, and it is not ordered before sshd:
+ * until /etc/pve/nodes/NODE exists, qm and pvesh fail ("ipcc_send_rec[1] failed"). */
+static int wait_pmxcfs(struct ppriv *p, int64_t end)
+{
+	char dir[256];
+	int rc;
+
+	snprintf(dir, sizeof(dir), "/etc/pve/nodes/%s", p->node);
+	const char *argv[] = { "test", "-d", dir, NULL };
+	while ((rc = prun0(p, argv, true)) < 0 && now_ms() < end)
+		usleep((useconds_t)p->poll_ms * 1000);
+	if (rc < 0)
+		pc_err(LOG_NODE, "'%s' did not appear on '%s' before the boot deadline: pmxcfs "
+		       "(pve-cluster.service) did not start; see `journalctl -u pve-cluster` on the "
+		       "node", dir, remote_name(p->r));
+	return rc;
+}
+
 static int proxmox_wait_up(struct node *n, int timeout_ms)
 {
 	struct ppriv *p = n->priv;
+	int64_t end = now_ms() + timeout_ms;
 	char status[32];
 	bool locked;
 	int rc;
 
 	if ((rc = remote_wait_up(p->r, timeout_ms)) < 0)
 		return rc;
+	if (p->boot_before[0] && (rc = check_boot(p, end)) < 0)
+		return rc;
+	if (p->node[0] && (rc = wait_pmxcfs(p, end)) < 0)
+		return rc;
 	if (!p->vm_created)
 		return 0;
-	if ((rc = vm_status(p, status, sizeof(status), &locked)) < 0)
+	/* pvesh needs pmxcfs and pvedaemon's view of it: retried until the deadline. */
+	while ((rc = vm_status_q(p, status, sizeof(status), &locked, true)) < 0 && now_ms() < end)
+		usleep((useconds_t)p->poll_ms * 1000);
+	if (rc < 0 && (rc = vm_status(p, status, sizeof(status), &locked)) < 0)
 		return rc;
 	if (locked) {
 		/* A cut in the middle of qm start leaves the VM locked. */
@@ -827,11 +1117,23 @@ static void check_lvm(struct ppriv *p, struct pdisk *d, json_t *checks)
 					      pname))
 			pool = e;
 	node_check_add(checks, "lvs", vol ? "ok" : "missing", vol ? json_incref(vol) : NULL);
-	if (pname && *pname) {
-		const char *health = pool ? json_string_value(json_object_get(pool,
-						"lv_health_status")) : NULL;
-		node_check_add(checks, "thin-pool", !pool ? "missing" : health && *health ? health : "ok",
-			  pool ? json_incref(pool) : NULL);
+	if (pname && *pname && !pool) {
+		node_check_add(checks, "thin-pool", "missing", NULL);
+	} else if (pname && *pname) {
+		/* lvs leaves lv_health_status empty for an inactive pool (one whose
+		 * boot-time activation failed, for example on thin_check): its health is
+		 * unknown, and its volumes cannot be opened. lv_attr's fifth character is
+		 * 'a' for an active LV. Either is a metadata failure. */
+		const char *health = json_string_value(json_object_get(pool, "lv_health_status"));
+		const char *attr = json_string_value(json_object_get(pool, "lv_attr")) ?: "";
+		bool active = strlen(attr) > 4 && attr[4] == 'a';
+		json_t *det = json_pack("{s:O}", "lv", pool);
+		if (!active)
+			json_object_set_new(det, "why", json_string("the thin pool is not active"));
+		else if (health && *health)
+			json_object_set_new(det, "why", json_string(health));
+		node_check_add(checks, "thin-pool", !active || (health && *health) ? "fail" : "ok",
+			       det);
 	}
 	json_decref(j);
 }
@@ -892,8 +1194,14 @@ static int proxmox_check(struct node *n, const struct node_job *job, struct node
 	/* Metadata before the guest opens the volumes again. */
 	for (size_t i = 0; i < p->n; i++) {
 		struct pdisk *d = &p->d[i];
-		if (!strcmp(d->fmt, "qcow2"))
+		if (!strcmp(d->fmt, "qcow2")) {
+			/* After the reboot the chain's LVs are inactive (lvm_chain_activate);
+			 * the guest's qm start activates them again itself. */
+			bool act = lvm_chain(d) && lvm_chain_activate(p, d, true) == 0;
 			check_qcow2(p, d, res[i].checks);
+			if (act)
+				lvm_chain_activate(p, d, false);
+		}
 		if (d->vg[0])
 			check_lvm(p, d, res[i].checks);
 	}
@@ -978,6 +1286,8 @@ static void proxmox_close(struct node *n)
 		prun0(p, rm, false);
 	}
 	remote_ledger_close(p->r, &p->ledger);
+	for (size_t i = 0; i < p->n; i++)
+		json_decref(p->d[i].qopts);
 	json_decref(p->events);
 	remote_close(p->r);
 	free(p);
@@ -997,10 +1307,17 @@ static json_t *proxmox_collect(struct node *n)
 			"volid", p->d[i].volid, "path", p->d[i].path, "storage_type", p->d[i].stype);
 		if (p->d[i].base_path[0])
 			json_object_set_new(v, "base_path", json_string(p->d[i].base_path));
+		/* The volume's own qcow2 options (qemu-img info), which label its results. */
+		if (p->d[i].qopts)
+			json_object_set(v, "qcow2", p->d[i].qopts);
 		json_array_append_new(vols, v);
 	}
 	if (p->snapped)
 		json_object_set_new(j, "snapshot", json_string(SNAP_NAME));
+	if (p->boot_before[0])
+		json_object_set_new(j, "boot", json_pack("{s:s,s:s?,s:b}", "boot_id_before",
+			p->boot_before, "boot_id_after", p->boot_after[0] ? p->boot_after : NULL,
+			"rebooted", p->boot_after[0] && strcmp(p->boot_before, p->boot_after)));
 	json_object_set_new(j, "volumes", vols);
 	if (p->ledger.node_port)
 		json_object_set_new(j, "ledger_forward", remote_ledger_json(&p->ledger));
@@ -1008,6 +1325,166 @@ static json_t *proxmox_collect(struct node *n)
 	if (p->fio.record)
 		json_object_set(j, "fio", p->fio.record);
 	return j;
+}
+
+/* ---- powercut doctor ---- */
+
+/* The node's tools, each with the package that brings it; pveversion first, which
+ * tells a Proxmox VE node from any other. */
+static void doctor_tools(struct node *n, struct ppriv *p, const struct node_doctor *d)
+{
+	static const struct nd_tool tools[] = {
+		{ "qemu", { "qemu-system-x86_64", "--version" }, "pve-qemu-kvm" },
+		{ "qemu-img", { "qemu-img", "--version" }, "pve-qemu-kvm" },
+		{ "lvm2", { "lvm", "version" }, "lvm2" },
+		{ "thin-tools", { "thin_check", "-V" }, "thin-provisioning-tools" },
+		{ "fio", { "fio", "--version" }, "fio" },
+	};
+	const char *pvev[] = { "pveversion", NULL };
+	struct child_result res;
+	char line[256];
+
+	int rc = prun(p, pvev, NULL, true, &res);
+	pc_last_line(res.out, line, sizeof(line));
+	if (rc == 0 && line[0])
+		nd_add(d, "pveversion", NODE_DR_OK, NULL, "%s", line);
+	else
+		nd_add(d, "pveversion", NODE_DR_FAIL, "point [node] host at a Proxmox VE node, or "
+		       "use [node] driver = qemu for plain QEMU over ssh", "'pveversion' does not "
+		       "run on '%s': not a Proxmox VE node", remote_name(p->r));
+	child_result_release(&res);
+	/* fio only when the bench runs it beside the VM. */
+	nd_tools(d, p->r, tools, sizeof(tools) / sizeof(tools[0]) - (n->cfg->node->fio ? 0 : 1));
+}
+
+/* Each disk's storage: it exists, fits the disk (the rules prepare applies) and has
+ * room for it, counting every disk on the same storage (and on plain LVM, the chain
+ * disk's overlay as big again: qm snapshot allocates a second LV). */
+static void doctor_storages(struct ppriv *p, const struct node_doctor *d)
+{
+	char why[512], url[512], fix[512];
+
+	for (size_t i = 0; i < p->n; i++) {
+		struct pdisk *dk = &p->d[i];
+		char check[64];
+		snprintf(check, sizeof(check), "storage %s", dk->cfg->name);
+		int rc = storage_fits(p, dk, true, why, sizeof(why));
+		if (rc < 0) {
+			/* The why ends in what to do; the fix repeats it as one line. */
+			const char *colon = strrchr(why, ':');
+			snprintf(fix, sizeof(fix), "%s", colon ? colon + 2 : why);
+			nd_add(d, check, NODE_DR_FAIL, fix, "%.*s", colon ? (int)(colon - why) :
+			   (int)strlen(why), why);
+			continue;
+		}
+		uint64_t need = 0;
+		for (size_t k = 0; k < p->n; k++)
+			if (!strcmp(p->d[k].storage, dk->storage))
+				need += p->d[k].cfg->size * (is_chain(p->d[k].cfg) &&
+							     !strcmp(dk->stype, "lvm") ? 2 : 1);
+		snprintf(url, sizeof(url), "/nodes/%s/storage/%s/status", p->node, dk->storage);
+		const char *st[] = { "pvesh", "get", url, "--output-format", "json", NULL };
+		json_t *j;
+		if (prun_json_q(p, st, true, &j) < 0) {
+			nd_add(d, check, NODE_DR_WARN, "check `pvesm status` on the node",
+			   "storage '%s' fits disk '%s', but its status cannot be read", dk->storage,
+			   dk->cfg->name);
+			continue;
+		}
+		uint64_t avail = (uint64_t)json_integer_value(json_object_get(j, "avail"));
+		bool active = pve_bool(json_object_get(j, "active"));
+		json_decref(j);
+		if (!active) {
+			snprintf(fix, sizeof(fix), "on the node: `pvesm status --storage %s`; enable and "
+				 "activate it", dk->storage);
+			nd_add(d, check, NODE_DR_FAIL, fix, "storage '%s' is not active on node '%s'",
+			   dk->storage, p->node);
+		} else if (avail < need) {
+			nd_add(d, check, NODE_DR_FAIL, "free space on the storage, or make the disks smaller",
+			   "storage '%s' has %" PRIu64 " MiB free, the bench's disks on it need %"
+			   PRIu64 " MiB", dk->storage, avail >> 20, need >> 20);
+		} else {
+			nd_add(d, check, NODE_DR_OK, NULL, "storage '%s' (%s) fits disk '%s' (%s, "
+			   "preallocation %s); %" PRIu64 " MiB free, %" PRIu64 " MiB needed",
+			   dk->storage, dk->stype, dk->cfg->name, dk->fmt, dk->prealloc, avail >> 20,
+			   need >> 20);
+		}
+	}
+}
+
+/* The VMID must be free in the whole cluster: qm create would refuse it, and the
+ * driver never touches a VM it did not create. */
+static void doctor_vmid(struct ppriv *p, const struct node_doctor *d)
+{
+	const char *argv[] = { "pvesh", "get", "/cluster/resources", "--type", "vm",
+			       "--output-format", "json", NULL };
+	json_t *j, *e;
+	size_t i;
+
+	if (prun_json_q(p, argv, true, &j) < 0) {
+		nd_add(d, "vmid", NODE_DR_FAIL, "check `pvesh get /cluster/resources` on the node",
+		   "the cluster's VMs cannot be listed");
+		return;
+	}
+	json_array_foreach(j, i, e) {
+		if (json_integer_value(json_object_get(e, "vmid")) != p->vmid)
+			continue;
+		nd_add(d, "vmid", NODE_DR_FAIL, "choose a free [node] vmid (`pvesh get /cluster/nextid` "
+		   "proposes one)", "VMID %ld is in use: %s '%s' on node '%s'", p->vmid,
+		   json_string_value(json_object_get(e, "type")) ?: "guest",
+		   json_string_value(json_object_get(e, "name")) ?: "",
+		   json_string_value(json_object_get(e, "node")) ?: "");
+		json_decref(j);
+		return;
+	}
+	json_decref(j);
+	nd_add(d, "vmid", NODE_DR_OK, NULL, "VMID %ld is free", p->vmid);
+}
+
+/* One real cut: the node must come back by itself (its BIOS powers it on when AC
+ * returns) within the boot deadline, with a new boot_id and pmxcfs mounted. */
+static void doctor_cut(struct node *n, struct ppriv *p, const struct node_doctor *d)
+{
+	int64_t timeout = n->cfg->campaign->boot_timeout_ms, t0, up;
+	char fix[160];
+
+	if (nd_cut(d, p->r, timeout, &t0, &up) < 0)
+		return;
+	int rc = p->node[0] ? wait_pmxcfs(p, t0 + timeout) : 0;
+	int64_t all = nd_now_ms() - t0;
+	snprintf(fix, sizeof(fix), "raise [campaign] boot_timeout above %" PRId64 " s",
+		 all * 2 / 1000 + 1);
+	nd_add(d, "boot", rc < 0 ? NODE_DR_FAIL : all * 10 > timeout * 8 ? NODE_DR_WARN :
+	       NODE_DR_OK, rc < 0 ? "see `journalctl -u pve-cluster` on the node" : fix,
+	       "the node came back by itself: ssh after %.1f s, /etc/pve after %.1f s "
+	       "(boot_timeout %" PRId64 " s)", up / 1000.0, all / 1000.0, timeout / 1000);
+}
+
+static int proxmox_doctor(struct node *n, const struct node_doctor *d)
+{
+	struct ppriv *p = n->priv;
+	const struct cfg_node *cn = n->cfg->node;
+	char guest[PATH_MAX];
+
+	if (cn->guest)
+		snprintf(guest, sizeof(guest), "%s", cn->guest);
+	else
+		snprintf(guest, sizeof(guest), "%s/../guest", n->env.bin_dir);
+	nd_guest(d, guest);
+	if (nd_ssh(d, p->r) < 0)
+		return 0;	/* nothing more can be learnt */
+	doctor_tools(n, p, d);
+	if (find_node_name(n, p) < 0) {
+		nd_add(d, "pve-node", NODE_DR_FAIL, "set [node] pve_node to the node's name",
+		       "no local node in the cluster status of '%s'", remote_name(p->r));
+		return 0;
+	}
+	nd_add(d, "pve-node", NODE_DR_OK, NULL, "node '%s'", p->node);
+	doctor_storages(p, d);
+	doctor_vmid(p, d);
+	if (d->cut)
+		doctor_cut(n, p, d);
+	return 0;
 }
 
 const struct node_ops node_proxmox_ops = {
@@ -1023,4 +1500,5 @@ const struct node_ops node_proxmox_ops = {
 	.wait_up = proxmox_wait_up,
 	.check = proxmox_check,
 	.collect = proxmox_collect,
+	.doctor = proxmox_doctor,
 };

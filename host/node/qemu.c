@@ -38,9 +38,11 @@
 #include "log.h"
 #include "node.h"
 #include "nodefio.h"
+#include "util.h"
 /* diskmodel.h and config.h both name an enum disk_format (the model's and the bench's). */
 #define disk_format dm_disk_format
 #include "diskmodel.h"
+#include "recording.h"
 #undef disk_format
 
 struct qdisk {
@@ -52,6 +54,7 @@ struct qdisk {
 	struct child agent;		/* fast tier: the writer */
 	bool agent_live;
 	char dev[24];			/* full tier, as the guest names it: vda, nvme.pc2, ata.1 */
+	bool reused;			/* a kept disk from an earlier cycle: no baseline */
 };
 
 struct qpriv {
@@ -151,6 +154,19 @@ static int qemu_open(struct node *n)
 		const struct cfg_disk *d = n->cfg->disks[i];
 		q->d[i].cfg = d;
 		q->d[i].id = (uint32_t)i + 1;
+		if (d->control == CONTROL_FORGETFUL && d->format == DISK_LVMTHIN) {
+			pc_err(LOG_NODE, "disk '%s': the forgetful control zeroes a range of the "
+			       "image, which would take the LVM metadata with it; use raw or qcow2",
+			       d->name);
+			free(q);
+			return -ENOTSUP;
+		}
+		if (d->keep && !n->env.keep_dir) {
+			pc_err(LOG_NODE, "disk '%s' is kept across cycles, but this run has no "
+			       "place for kept disks", d->name);
+			free(q);
+			return -EINVAL;
+		}
 		if (d->format == DISK_LVMTHIN) {
 			if (!q->full) {
 				pc_err(LOG_NODE, "disk '%s' is lvmthin: LVM-thin needs the full tier "
@@ -357,6 +373,37 @@ static void qemu_close(struct node *n)
 	n->priv = NULL;
 }
 
+/* [disk] record: the recording's directory, and what the disk is (recording.json). */
+static bool record_dir(struct node *n, const struct qdisk *d, char *out, size_t len)
+{
+	const struct cfg_disk *c = d->cfg;
+
+	if (!c->record || !n->env.record_dir)
+		return false;
+	if (c->backing || c->format == DISK_LVMTHIN) {
+		pc_warn(LOG_NODE, "disk '%s' is not recorded: recording covers raw and qcow2 "
+			"without a backing file", c->name);
+		return false;
+	}
+	snprintf(out, len, "%.3000s/%.200s", n->env.record_dir, c->name);
+	if (pc_mkdir_p(out) < 0)
+		return false;
+	char meta[PATH_MAX + 32];
+	snprintf(meta, sizeof(meta), "%.4000s/%s", out, RECORDING_META);
+	json_t *j = json_pack("{s:s,s:i,s:s,s:s,s:s,s:b,s:I}", "disk", c->name, "id", (int)d->id,
+			      "format", c->format == DISK_QCOW2 ? "qcow2" : "raw", "cache",
+			      disk_cache_name(cache_of(c->cache)), "control",
+			      config_control_name(c->control),
+			      "lazy_refcounts", c->lazy_refcounts, "size", (json_int_t)c->size);
+	int rc = j ? json_dump_file(j, meta, JSON_COMPACT) : -1;
+	json_decref(j);
+	if (rc < 0) {
+		pc_err(LOG_NODE, "cannot write '%s'", meta);
+		return false;
+	}
+	return true;
+}
+
 static int qemu_prepare(struct node *n)
 {
 	struct qpriv *q = n->priv;
@@ -403,14 +450,30 @@ static int qemu_prepare(struct node *n)
 		if (o.lying)
 			o.writeback = DISK_WB_NONE;	/* a control is caught every time */
 		o.tear = cn->tear;
+		o.forget = d->cfg->control == CONTROL_FORGETFUL;
+		o.forget_span = (uint64_t)n->cfg->workload->span_mib << 20;
 		o.seed = n->cfg->campaign->seed + i;
 		o.tmpdir = q->dir;
+		char kept[PATH_MAX];
+		if (d->cfg->keep) {
+			snprintf(kept, sizeof(kept), "%.4000s/disk%u", n->env.keep_dir, d->id);
+			o.run_dir = kept;
+		}
+		char recdir[PATH_MAX];
+		if (record_dir(n, d, recdir, sizeof(recdir)))
+			o.record_dir = recdir;
 		d->dm = diskmodel_new(&o);
 		if (!d->dm) {
 			int rc = -errno;
 			pc_err(LOG_NODE, "cannot create disk '%s': %s", d->cfg->name, strerror(-rc));
 			return rc;
 		}
+		d->reused = diskmodel_reused(d->dm);
+		if (d->reused && (int)i == q->lvm)
+			q->lvm_created = true;	/* its thin pool and LV are on the image */
+		if (d->reused)
+			pc_info(LOG_NODE, "disk '%s' is kept: cycle on its image in '%s'",
+				d->cfg->name, diskmodel_dir(d->dm));
 		int rc = diskmodel_start(d->dm);
 		if (rc < 0) {
 			pc_err(LOG_NODE, "cannot start disk '%s': %s (see '%s')", d->cfg->name,
@@ -529,8 +592,10 @@ static int host_baselines(struct node *n, const struct node_job *job, bool all)
 	for (size_t i = 0; i < q->n; i++) {
 		struct qdisk *d = &q->d[i];
 		bool chain = d->cfg->backing && d->cfg->format == DISK_QCOW2;
-		/* the guest's own volumes (thin LV, zvol) start as zeroes */
-		if (!chain && !(all && (int)i != q->lvm && (int)i != q->zvol))
+		/* A kept disk holds what its last cycle left: no new baseline, no new link
+		 * in the chain (its backing file, if any, is already there); the guest's
+		 * own volumes (thin LV, zvol) start as zeroes. */
+		if (d->reused || (!chain && !(all && (int)i != q->lvm && (int)i != q->zvol)))
 			continue;
 		struct node_job base = *job;
 		base.cycle = job->cycle ? job->cycle - 1 : 0;
@@ -593,7 +658,7 @@ static int fast_start(struct node *n, const struct node_job *job)
 		a[k++] = "--flush-n"; a[k++] = bufs[i][8];
 		a[k++] = "--flush-ms"; a[k++] = bufs[i][9];
 		a[k++] = "--duration"; a[k++] = bufs[i][10];
-		if (!job->baseline || (d->cfg->backing && d->cfg->format == DISK_QCOW2))
+		if (!job->baseline || d->reused || (d->cfg->backing && d->cfg->format == DISK_QCOW2))
 			a[k++] = "--baseline-exists";
 		a[k] = NULL;
 		d->agent = (struct child){ .argv = a, .in = CHILD_NULL, .out = CHILD_FD,
@@ -1090,6 +1155,71 @@ static json_t *qemu_collect(struct node *n)
 	return j;
 }
 
+/* powercut doctor: the programs the simulated node runs, with their versions, and
+ * the parts of this build it needs (the NBD agent or the guest, the disk model's
+ * nbdkit filter). */
+static int qemu_doctor(struct node *n, const struct node_doctor *d)
+{
+	struct qpriv *q = n->priv;
+	const struct {
+		const char *check, *argv[3];
+		bool full_only;
+	} tools[] = {
+		{ "qemu-img", { "qemu-img", "--version" }, false },
+		{ "qemu-storage-daemon", { "qemu-storage-daemon", "--version" }, false },
+		{ "nbdkit", { "nbdkit", "--version" }, false },
+		{ "qemu", { "qemu-system-x86_64", "--version" }, true },
+	};
+	char found[2 * PATH_MAX + 64], filter[PATH_MAX + 64];
+
+	for (size_t i = 0; i < sizeof(tools) / sizeof(tools[0]); i++) {
+		struct child_result r;
+		if (tools[i].full_only && !q->full)
+			continue;
+		int rc = child_run(tools[i].argv, NULL, 30000, &r);
+		const char *t = r.out ? r.out : "";
+		snprintf(found, sizeof(found), "%.*s", (int)strcspn(t, "\n"), t);
+		if (rc == 0 && WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0 && found[0])
+			d->add(d->arg, tools[i].check, NODE_DR_OK, found, NULL);
+		else
+		{
+			snprintf(found, sizeof(found), "'%s' does not run here", tools[i].argv[0]);
+			d->add(d->arg, tools[i].check, NODE_DR_FAIL, found,
+			       "make deps (scripts/install-deps)");
+		}
+		child_result_release(&r);
+	}
+	if (getenv("PCVCACHE_FILTER") && *getenv("PCVCACHE_FILTER"))
+		snprintf(filter, sizeof(filter), "%s", getenv("PCVCACHE_FILTER"));
+	else
+		snprintf(filter, sizeof(filter), "%.4000s/../lib/nbdkit-pcvcache-filter.so",
+			 n->env.bin_dir);
+	bool ok = access(filter, R_OK) == 0;
+	snprintf(found, sizeof(found), "%s '%s'", ok ? "disk model filter" : "no disk model "
+		 "filter at", filter);
+	d->add(d->arg, "disk-model", ok ? NODE_DR_OK : NODE_DR_FAIL, found, ok ? NULL : "make build");
+	if (q->full) {
+		char k[PATH_MAX + 16], i2[PATH_MAX + 16];
+		snprintf(k, sizeof(k), "%s/vmlinuz", q->guest);
+		snprintf(i2, sizeof(i2), "%s/initrd.cpio", q->guest);
+		ok = access(k, R_OK) == 0 && access(i2, R_OK) == 0;
+		snprintf(found, sizeof(found), "%s '%s'", ok ? "kernel and initramfs in" :
+			 "no kernel or initramfs in", q->guest);
+		d->add(d->arg, "guest", ok ? NODE_DR_OK : NODE_DR_FAIL, found,
+		       ok ? NULL : "make guest, or set [node] guest");
+	} else {
+		ok = access(q->agent_nbd, X_OK) == 0;
+		snprintf(found, sizeof(found), "%s '%s'", ok ? "agent" : "no agent at",
+			 q->agent_nbd);
+		d->add(d->arg, "agent", ok ? NODE_DR_OK : NODE_DR_FAIL, found,
+		       ok ? NULL : "make build");
+	}
+	if (d->cut)
+		d->add(d->arg, "boot", NODE_DR_OK, "the simulated node boots when the simulator "
+		       "restores DC: `powercut cycle` measures it", NULL);
+	return 0;
+}
+
 const struct node_ops node_qemu_ops = {
 	.version = NODE_OPS_VERSION,
 	.name = "qemu",
@@ -1103,4 +1233,5 @@ const struct node_ops node_qemu_ops = {
 	.wait_up = qemu_wait_up,
 	.check = qemu_check,
 	.collect = qemu_collect,
+	.doctor = qemu_doctor,
 };

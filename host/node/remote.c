@@ -32,6 +32,12 @@
  *           check-lines fetched back into one report file per disk.
  * close     kills what still runs and removes the run directory, even after a
  *           failed cycle.
+ * keep      a [disk] keep = yes disk lives in REMOTE_DIR/powercut-kept.CAMPAIGN (named
+ *           as this host's kept-disk directory), created in the first cycle only;
+ *           later cycles neither create nor baseline it (nor snapshot a kept chain
+ *           again). As the guest's agents share one set of options, a cycle with a
+ *           kept disk runs them all with the baseline existing: the other disks get
+ *           theirs in the baseline boot, as a backing chain's (docs/campaign.md).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -52,6 +58,7 @@
 #include "imgcheck.h"
 #include "log.h"
 #include "node.h"
+#include "nodedoctor.h"
 #include "nodefio.h"
 #include "util.h"
 #include "remote.h"
@@ -76,6 +83,9 @@ struct rpriv {
 	char guest[PATH_MAX];		/* local: vmlinux, initrd.cpio */
 	char gdir[PATH_MAX];		/* node: REMOTE_DIR/guest (kept) */
 	char rdir[PATH_MAX];		/* node: this run's directory (removed) */
+	char kdir[PATH_MAX];		/* node: the campaign's kept disks (kept), or "" */
+	bool reused[NODE_MAX_DISKS];	/* a kept disk's image from an earlier cycle */
+	bool any_reused;
 	char img[NODE_MAX_DISKS][PATH_MAX + 64];
 	char pidfile[PATH_MAX + 32], console[PATH_MAX + 32];
 	bool kvm, qemu_started;
@@ -141,6 +151,10 @@ static int remote_node_open(struct node *n)
 	p->lvm = -1;
 	for (size_t i = 0; i < p->n; i++) {
 		const struct cfg_disk *d = n->cfg->disks[i];
+		if (node_disk_refuse_forgetful(d, "qemu-remote")) {
+			free(p);
+			return -ENOTSUP;
+		}
 		/* The guest's own ZFS and the emulated NVMe/SATA drives are the local full
 		 * tier's (qemu.c); a remote node's zvols are a proxmox zfspool storage's. */
 		if (d->format == DISK_ZVOL || d->bus != BUS_VIRTIO) {
@@ -239,19 +253,31 @@ static bool is_chain(const struct cfg_disk *d)
 }
 
 /* A backing disk is created as its base alone, under the image's name: the image
- * under test of the baseline boot, which chain_snapshot then moves aside. */
+ * under test of the baseline boot, which chain_snapshot then moves aside. A kept disk
+ * whose image is there from an earlier cycle is used as it is. */
 static int disk_create(struct node *n, struct rpriv *p, size_t i)
 {
 	const struct cfg_disk *d = n->cfg->disks[i];
+	const char *dir = d->keep ? p->kdir : p->rdir;
 	char size[32], opts[256];
 
 	snprintf(size, sizeof(size), "%" PRIu64, d->size);
+	snprintf(p->img[i], sizeof(p->img[i]), "%s/%s.%s", dir, d->name,
+		 d->format == DISK_QCOW2 ? "qcow2" : "raw");
+	if (d->keep) {
+		const char *test[] = { "test", "-e", p->img[i], NULL };
+		if (rrun(p, test, true, NULL) == 0) {
+			p->reused[i] = p->any_reused = true;
+			if ((int)i == p->lvm)
+				p->lvm_created = true;	/* its thin pool is on the image */
+			pc_info(LOG_NODE, "disk '%s' is kept: cycle on '%s'", d->name, p->img[i]);
+			return 0;
+		}
+	}
 	if (d->format != DISK_QCOW2) {
-		snprintf(p->img[i], sizeof(p->img[i]), "%s/%s.raw", p->rdir, d->name);
 		const char *argv[] = { "qemu-img", "create", "-q", "-f", "raw", p->img[i], size, NULL };
 		return rrun(p, argv, false, NULL);
 	}
-	snprintf(p->img[i], sizeof(p->img[i]), "%s/%s.qcow2", p->rdir, d->name);
 	qcow2_opts(d, opts, sizeof(opts));
 	const char *argv[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-o", opts, p->img[i],
 			       size, NULL };
@@ -270,7 +296,7 @@ static int chain_snapshot(struct node *n, struct rpriv *p, size_t i)
 	int rc;
 
 	snprintf(size, sizeof(size), "%" PRIu64, d->size);
-	snprintf(base, sizeof(base), "%s/%s.base.qcow2", p->rdir, d->name);
+	snprintf(base, sizeof(base), "%s/%s.base.qcow2", d->keep ? p->kdir : p->rdir, d->name);
 	qcow2_opts(d, opts, sizeof(opts));
 	const char *mv[] = { "mv", "-f", "--", p->img[i], base, NULL };
 	const char *ov[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-o", opts, "-b", base,
@@ -301,6 +327,14 @@ static int remote_node_prepare(struct node *n)
 	if (rc < 0)
 		return rc;
 	snprintf(p->pidfile, sizeof(p->pidfile), "%s/qemu.pid", p->rdir);
+	if (n->env.keep_dir) {
+		const char *slash = strrchr(n->env.keep_dir, '/');
+		snprintf(p->kdir, sizeof(p->kdir), "%s/%s", n->cfg->node->remote_dir,
+			 slash ? slash + 1 : n->env.keep_dir);
+		const char *mkk[] = { "mkdir", "-p", "--", p->kdir, NULL };
+		if ((rc = rrun(p, mkk, false, NULL)) < 0)
+			return rc;
+	}
 	if ((rc = guest_copy(p, "vmlinux")) < 0 || (rc = guest_copy(p, "initrd.cpio")) < 0)
 		return rc;
 	const char *kvm[] = { "test", "-r", "/dev/kvm", "-a", "-w", "/dev/kvm", NULL };
@@ -337,7 +371,9 @@ enum boot_mode {
 static bool in_baseline(const struct node *n, const struct rpriv *p,
 			const struct node_job *job, size_t i)
 {
-	return is_chain(n->cfg->disks[i]) || (job->baseline && (int)i != p->lvm);
+	if (p->reused[i])
+		return false;	/* a kept disk writes on what its last cycle left */
+	return is_chain(n->cfg->disks[i]) || ((job->baseline || p->any_reused) && (int)i != p->lvm);
 }
 
 static int boot(struct node *n, const struct node_job *job, enum boot_mode mode)
@@ -396,7 +432,8 @@ static int boot(struct node *n, const struct node_job *job, enum boot_mode mode)
 			" powercut.w.duration=%.3f%s",
 			w->queue_depth, pattern_names[w->pattern], w->hot_set_pct,
 			flush_names[w->flush], w->flush_n, w->flush_ms, w->duration_ms / 1000.0,
-			job->baseline && !p->chained ? "" : " powercut.w.baseline_exists");
+			job->baseline && !p->chained && !p->any_reused ? "" :
+			" powercut.w.baseline_exists");
 	if (off >= sizeof(append)) {
 		pc_err(LOG_NODE, "kernel command line too long");
 		return -E2BIG;
@@ -578,7 +615,7 @@ static int baseline_boot(struct node *n, struct rpriv *p, const struct node_job 
 	if (rc < 0)
 		return rc;
 	for (size_t i = 0; i < p->n; i++) {
-		if (!is_chain(n->cfg->disks[i]))
+		if (!is_chain(n->cfg->disks[i]) || p->reused[i])
 			continue;
 		if ((rc = chain_snapshot(n, p, i)) < 0)
 			return rc;
@@ -594,12 +631,14 @@ static int baseline_boot(struct node *n, struct rpriv *p, const struct node_job 
 static int remote_node_start_workload(struct node *n, const struct node_job *job)
 {
 	struct rpriv *p = n->priv;
-	bool chain = false;
+	bool pass = false;
 	int rc;
 
+	/* A baseline boot when a disk needs its baseline written before the write boot: a
+	 * new backing chain, or any disk beside a kept one (the agents share options). */
 	for (size_t i = 0; i < p->n; i++)
-		chain |= is_chain(n->cfg->disks[i]);
-	if (chain && !p->chained && (rc = baseline_boot(n, p, job)) < 0)
+		pass |= in_baseline(n, p, job, i) && (is_chain(n->cfg->disks[i]) || p->any_reused);
+	if (pass && !p->chained && (rc = baseline_boot(n, p, job)) < 0)
 		return rc;
 	if ((rc = nodefio_start(&p->fio, p->r, p->rdir, n->cfg->node)) < 0)
 		return rc;
@@ -727,6 +766,43 @@ static json_t *remote_node_collect(struct node *n)
 	return j;
 }
 
+/* powercut doctor: the guest here, ssh, the node's QEMU and tools, whether it has a
+ * usable /dev/kvm (else TCG, slower), and that [node] remote_dir can be made; with a
+ * cut, the node back by itself with a new boot_id. */
+static int remote_node_doctor(struct node *n, const struct node_doctor *d)
+{
+	static const struct nd_tool tools[] = {
+		{ "qemu", { "qemu-system-x86_64", "--version" }, "qemu-system-x86" },
+		{ "qemu-img", { "qemu-img", "--version" }, "qemu-utils" },
+		{ "fio", { "fio", "--version" }, "fio" },
+	};
+	struct rpriv *p = n->priv;
+	const char *cn_dir = n->cfg->node->remote_dir;
+	const char *kvm[] = { "test", "-w", "/dev/kvm", NULL };
+	const char *mk[] = { "mkdir", "-p", "--", cn_dir, NULL };
+	int64_t t0, up, timeout = n->cfg->campaign->boot_timeout_ms;
+
+	nd_guest(d, p->guest);
+	if (nd_ssh(d, p->r) < 0)
+		return 0;
+	nd_tools(d, p->r, tools, sizeof(tools) / sizeof(tools[0]) - (n->cfg->node->fio ? 0 : 1));
+	bool has_kvm = rrun(p, kvm, true, NULL) == 0;
+	nd_add(d, "kvm", has_kvm || n->cfg->node->accel == NODE_ACCEL_TCG ? NODE_DR_OK :
+	       NODE_DR_WARN, "enable virtualisation in the node's BIOS and load kvm_intel or "
+	       "kvm_amd, or set [node] accel = tcg", "%s", has_kvm ? "/dev/kvm usable: the guest "
+	       "runs under KVM" : "no usable /dev/kvm: the guest runs under TCG (slower)");
+	/* mkdir -p of the directory the driver uses anyway: nothing else is written. */
+	bool made = rrun(p, mk, true, NULL) == 0;
+	nd_add(d, "remote-dir", made ? NODE_DR_OK : NODE_DR_FAIL, "set [node] remote_dir to a "
+	       "directory the ssh user may write", "'%s' on '%s'%s", cn_dir, remote_name(p->r),
+	       made ? "" : " cannot be made");
+	if (d->cut && nd_cut(d, p->r, timeout, &t0, &up) == 0)
+		nd_add(d, "boot", up * 10 > timeout * 8 ? NODE_DR_WARN : NODE_DR_OK,
+		       "raise [campaign] boot_timeout", "the node came back by itself: ssh after "
+		       "%.1f s (boot_timeout %" PRId64 " s)", up / 1000.0, timeout / 1000);
+	return 0;
+}
+
 const struct node_ops node_qemu_remote_ops = {
 	.version = NODE_OPS_VERSION,
 	.name = "qemu-remote",
@@ -741,4 +817,5 @@ const struct node_ops node_qemu_remote_ops = {
 	.wait_up = remote_node_wait_up,
 	.check = remote_node_check,
 	.collect = remote_node_collect,
+	.doctor = remote_node_doctor,
 };

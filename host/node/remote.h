@@ -56,5 +56,8 @@ json_t *remote_ledger_json(const struct remote_ledger *l);
 
 /* The node's name for messages. */
 const char *remote_name(const struct remote *r);
+/* A transport error in words, and what to do about it (one line). */
+const char *remote_strerror(int err);
+const char *remote_advice(int err);
 
 #endif

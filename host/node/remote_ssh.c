@@ -52,3 +52,13 @@ const char *remote_name(const struct remote *r)
 {
 	return ssh_name((const struct ssh *)r);
 }
+
+const char *remote_strerror(int err)
+{
+	return ssh_strerror(err);
+}
+
+const char *remote_advice(int err)
+{
+	return ssh_advice(err);
+}

@@ -12,7 +12,7 @@ ORACLE_LIBS   = $(shell pkg-config --libs sqlite3 jansson) -lpthread
 
 ORACLE_TESTS := $(BUILD)/host/oracle/tests/test_record $(BUILD)/host/oracle/tests/test_classify \
 		$(BUILD)/host/oracle/tests/test_ledger $(BUILD)/host/oracle/tests/test_agent_file \
-		$(BUILD)/host/oracle/tests/test_agent_nbd
+		$(BUILD)/host/oracle/tests/test_agent_nbd $(BUILD)/host/oracle/tests/test_verify_db
 ORACLE_BENCH := $(BUILD)/host/oracle/bench/bench_oracle
 
 ALL_TARGETS += $(ORACLE_LIB)

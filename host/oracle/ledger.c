@@ -26,9 +26,9 @@
 #define ACK_SIZES 6
 #define ACK_MULTI (1 << (ACK_SIZES - 1))
 /* Per row: block, gen, flags, seq, ack_index, submit_ns, complete_ns; campaign, cycle,
- * disk and the receive time are one parameter each, shared by the rows. */
+ * disk, the receive time and the session are one parameter each, shared by the rows. */
 #define ACK_VAR_COLS 7
-#define ACK_SHARED 4
+#define ACK_SHARED 5
 /* Frames received within this time share one transaction: one WAL sync per commit
  * instead of one per millisecond batch of every agent. */
 #define COMMIT_NS (10 * 1000000LL)
@@ -54,6 +54,11 @@ struct ledger {
 	uint64_t campaign;
 	char token[LEDGER_MAX_TOKEN + 1];
 	uint32_t cycle;		/* atomic */
+	/* The phase: one number per ledger_set_cycle / ledger_set_pass that changed what
+	 * is accepted, stored with every session (under mu), so that the sessions of one
+	 * agent run (its reconnects) are told from another run of the same cycle. */
+	int64_t phase;
+	bool pass;
 	sqlite3 *db;
 	sqlite3_stmt *st_flush, *st_base, *st_gap, *st_sess, *st_end;
 	sqlite3_stmt *st_acks[ACK_SIZES];	/* st_acks[k]: ACK_MULTI >> k rows */
@@ -100,14 +105,14 @@ static void finalize_all(struct ledger *l)
 }
 
 /* The INSERT of rows acknowledgements: ?1 campaign, ?2 cycle, ?3 disk, ?4 receive time,
- * then ACK_VAR_COLS parameters a row. */
+ * ?5 session, then ACK_VAR_COLS parameters a row. */
 static const char *ack_multi_sql(char *sql, size_t cap, int rows)
 {
 	size_t n = (size_t)snprintf(sql, cap, "INSERT INTO oracle_ack (campaign, cycle, disk, block,"
-				    " gen, flags, seq, ack_index, submit_ns, complete_ns, recv_ns) VALUES ");
+				    " gen, flags, seq, ack_index, submit_ns, complete_ns, recv_ns, session) VALUES ");
 	for (int i = 0; i < rows; i++) {
 		int p = ACK_SHARED + 1 + i * ACK_VAR_COLS;
-		n += (size_t)snprintf(sql + n, cap - n, "%s(?1,?2,?3,?%d,?%d,?%d,?%d,?%d,?%d,?%d,?4)",
+		n += (size_t)snprintf(sql + n, cap - n, "%s(?1,?2,?3,?%d,?%d,?%d,?%d,?%d,?%d,?%d,?4,?5)",
 				      i ? "," : "", p, p + 1, p + 2, p + 3, p + 4, p + 5, p + 6);
 	}
 	return sql;
@@ -174,18 +179,37 @@ struct ledger *ledger_open(const struct ledger_config *cfg, const char *db_path)
 		}
 	}
 	if (prepare(l, &l->st_flush, "INSERT INTO oracle_flush (campaign, cycle, disk, flush_id, covers,"
-		    " submit_ns, complete_ns, recv_ns) VALUES (?,?,?,?,?,?,?,?)") ||
+		    " submit_ns, complete_ns, recv_ns, session) VALUES (?,?,?,?,?,?,?,?,?)") ||
 	    prepare(l, &l->st_base, "INSERT INTO oracle_baseline (campaign, cycle, disk, first_block,"
-		    " nblocks, submit_ns, complete_ns, recv_ns) VALUES (?,?,?,?,?,?,?,?)") ||
+		    " nblocks, submit_ns, complete_ns, recv_ns, session) VALUES (?,?,?,?,?,?,?,?,?)") ||
 	    prepare(l, &l->st_gap, "INSERT INTO oracle_gap (campaign, cycle, disk, first_ack_index, count,"
-		    " source, recv_ns) VALUES (?,?,?,?,?,?,?)") ||
+		    " source, recv_ns, session) VALUES (?,?,?,?,?,?,?,?)") ||
 	    prepare(l, &l->st_sess, "INSERT INTO oracle_session (campaign, cycle, disk, peer, block_size,"
-		    " span_blocks, seed, agent_hello_ns, host_hello_ns) VALUES (?,?,?,?,?,?,?,?,?)") ||
+		    " span_blocks, seed, agent_hello_ns, host_hello_ns, phase, pass)"
+		    " VALUES (?,?,?,?,?,?,?,?,?,?,?)") ||
 	    prepare(l, &l->st_end, "UPDATE oracle_session SET host_end_ns = ?, end_reason = ?, end_acks = ?,"
 		    " end_flushes = ?, end_dropped = ? WHERE id = ?")) {
 		errno = EIO;
 		goto fail;
 	}
+	/* Phases go on from the database's newest. A ledger started again while the
+	 * newest phase's cycle runs (the host restarted, its agents reconnect) goes on in
+	 * that phase; any other cycle begins a new one. */
+	sqlite3_stmt *q;
+	bool same = false;
+	if (sqlite3_prepare_v2(l->db, "SELECT phase, cycle = ?1 AND pass = 0 FROM oracle_session"
+			       " WHERE campaign = ?2 AND phase IS NOT NULL ORDER BY phase DESC LIMIT 1",
+			       -1, &q, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(q, 1, cfg->cycle);
+		sqlite3_bind_int64(q, 2, (sqlite3_int64)cfg->campaign);
+		if (sqlite3_step(q) == SQLITE_ROW) {
+			l->phase = sqlite3_column_int64(q, 0);
+			same = sqlite3_column_int(q, 1);
+		}
+		sqlite3_finalize(q);
+	}
+	if (!same)
+		l->phase++;
 	return l;
 
 fail_errno:
@@ -214,9 +238,24 @@ uint16_t ledger_port(const struct ledger *l)
 	return l->port;
 }
 
+static void set_cycle(struct ledger *l, uint32_t cycle, bool pass)
+{
+	pthread_mutex_lock(&l->mu);
+	if (cycle != __atomic_load_n(&l->cycle, __ATOMIC_SEQ_CST) || pass != l->pass)
+		l->phase++;
+	l->pass = pass;
+	__atomic_store_n(&l->cycle, cycle, __ATOMIC_SEQ_CST);
+	pthread_mutex_unlock(&l->mu);
+}
+
 void ledger_set_cycle(struct ledger *l, uint32_t cycle)
 {
-	__atomic_store_n(&l->cycle, cycle, __ATOMIC_SEQ_CST);
+	set_cycle(l, cycle, false);
+}
+
+void ledger_set_pass(struct ledger *l, uint32_t cycle)
+{
+	set_cycle(l, cycle, true);
 }
 
 void ledger_get_stats(struct ledger *l, struct ledger_stats *st)
@@ -272,6 +311,7 @@ static int store_gap(struct ledger *l, struct conn *c, uint64_t first, uint64_t 
 	sqlite3_bind_int64(l->st_gap, 5, (sqlite3_int64)count);
 	sqlite3_bind_text(l->st_gap, 6, source, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(l->st_gap, 7, now);
+	sqlite3_bind_int64(l->st_gap, 8, c->session);
 	l->stats.gaps += count;
 	return step(l, l->st_gap);
 }
@@ -357,9 +397,12 @@ static int handle_hello(struct ledger *l, struct conn *c, const unsigned char *b
 	c->next_ack = 0;
 	/* A reconnecting agent goes on where its previous connection stopped. */
 	sqlite3_stmt *q;
-	if (sqlite3_prepare_v2(l->db, "SELECT MAX(ack_index) FROM oracle_ack WHERE campaign = ?"
-			       " AND cycle = ? AND disk = ?", -1, &q, NULL) == SQLITE_OK) {
+	if (sqlite3_prepare_v2(l->db, "SELECT MAX(ack_index) FROM oracle_ack WHERE campaign = ?1"
+			       " AND cycle = ?2 AND disk = ?3 AND session IN (SELECT id FROM oracle_session"
+			       " WHERE campaign = ?1 AND cycle = ?2 AND disk = ?3 AND phase = ?4)",
+			       -1, &q, NULL) == SQLITE_OK) {
 		bind_key(l, q, c);
+		sqlite3_bind_int64(q, 4, l->phase);
 		if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_type(q, 0) != SQLITE_NULL)
 			c->next_ack = (uint64_t)sqlite3_column_int64(q, 0) + 1;
 		sqlite3_finalize(q);
@@ -371,6 +414,8 @@ static int handle_hello(struct ledger *l, struct conn *c, const unsigned char *b
 	sqlite3_bind_int64(l->st_sess, 7, (sqlite3_int64)seed);
 	sqlite3_bind_int64(l->st_sess, 8, (sqlite3_int64)agent_ns);
 	sqlite3_bind_int64(l->st_sess, 9, now);
+	sqlite3_bind_int64(l->st_sess, 10, l->phase);
+	sqlite3_bind_int(l->st_sess, 11, l->pass);
 	if (step(l, l->st_sess))
 		return -EIO;
 	c->session = sqlite3_last_insert_rowid(l->db);
@@ -421,6 +466,7 @@ static int handle_frame(struct ledger *l, struct conn *c, unsigned type, const u
 		for (int i = 0; i < 4; i++)
 			sqlite3_bind_int64(l->st_base, 4 + i, (sqlite3_int64)lp_get64(b + 4 + 8 * i));
 		sqlite3_bind_int64(l->st_base, 8, now);
+		sqlite3_bind_int64(l->st_base, 9, c->session);
 		return step(l, l->st_base);
 	case LEDGER_ACKS: {
 		uint32_t count = n >= 8 ? lp_get32(b + 4) : 0;
@@ -435,6 +481,7 @@ static int handle_frame(struct ledger *l, struct conn *c, unsigned type, const u
 			uint32_t rows = ACK_MULTI >> k;
 			bind_key(l, st, c);
 			sqlite3_bind_int64(st, 4, now);
+			sqlite3_bind_int64(st, 5, c->session);
 			for (uint32_t r = 0; r < rows; r++, i++) {
 				const unsigned char *e = b + LEDGER_ACKS_HEAD + (size_t)i * LEDGER_ACK_ENTRY;
 				uint64_t idx = lp_get64(e + 24);
@@ -470,6 +517,7 @@ static int handle_frame(struct ledger *l, struct conn *c, unsigned type, const u
 		for (int i = 0; i < 4; i++)
 			sqlite3_bind_int64(l->st_flush, 4 + i, (sqlite3_int64)lp_get64(b + 4 + 8 * i));
 		sqlite3_bind_int64(l->st_flush, 8, now);
+		sqlite3_bind_int64(l->st_flush, 9, c->session);
 		l->stats.flushes++;
 		stats_cycle(l, c->cycle);
 		if (c->disk < LEDGER_STAT_DISKS)
@@ -801,6 +849,29 @@ int ledger_campaign_register(sqlite3 *db, uint64_t campaign, const char *token, 
 	return 0;
 }
 
+int ledger_cycle_phase(sqlite3 *db, uint64_t campaign, uint32_t cycle, uint32_t disk,
+		       int64_t *phase)
+{
+	sqlite3_stmt *st;
+	int rc = 0;
+
+	if (sqlite3_prepare_v2(db, "SELECT phase FROM oracle_session WHERE campaign = ?1 AND"
+			       " cycle = ?2 AND disk = ?3 AND pass = 0 ORDER BY id LIMIT 1", -1, &st,
+			       NULL) != SQLITE_OK) {
+		pc_err(LOG_LEDGER, "cannot read the ledger's sessions: %s", sqlite3_errmsg(db));
+		return -EIO;
+	}
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)campaign);
+	sqlite3_bind_int64(st, 2, cycle);
+	sqlite3_bind_int64(st, 3, disk);
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+		*phase = sqlite3_column_int64(st, 0);
+		rc = 1;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
 int64_t ledger_prune(sqlite3 *db, uint64_t campaign, uint32_t cycle, uint32_t disk)
 {
 	/* The flush coverage of the cycle is one number, computed once: a correlated
@@ -812,11 +883,18 @@ int64_t ledger_prune(sqlite3 *db, uint64_t campaign, uint32_t cycle, uint32_t di
 		"  MAX(CASE WHEN a.flags & 1 OR a.ack_index < f.covers THEN a.gen END), COUNT(*)"
 		" FROM oracle_ack a,"
 		"  (SELECT IFNULL(MAX(covers), 0) AS covers FROM oracle_flush"
-		"   WHERE campaign = ?1 AND cycle = ?2 AND disk = ?3) f"
-		" WHERE a.campaign = ?1 AND a.cycle = ?2 AND a.disk = ?3 GROUP BY a.block";
-	static const char del[] = "DELETE FROM oracle_ack WHERE campaign = ?1 AND cycle = ?2 AND disk = ?3";
+		"   WHERE campaign = ?1 AND cycle = ?2 AND disk = ?3" LEDGER_OWN_ROWS ") f"
+		" WHERE a.campaign = ?1 AND a.cycle = ?2 AND a.disk = ?3" LEDGER_OWN_ROWS
+		" GROUP BY a.block";
+	static const char del[] = "DELETE FROM oracle_ack WHERE campaign = ?1 AND cycle = ?2 AND"
+				  " disk = ?3" LEDGER_OWN_ROWS;
 	const char *sqls[] = { summarize, del };
-	int64_t pruned = 0;
+	int64_t pruned = 0, phase = 0;
+	/* Only the cycle's own run is summarised: a pass written later as the same cycle
+	 * (a backing chain's baseline) keeps its rows. */
+	int own = ledger_cycle_phase(db, campaign, cycle, disk, &phase);
+	if (own < 0)
+		return own;
 
 	if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
 		goto fail;
@@ -827,6 +905,8 @@ int64_t ledger_prune(sqlite3 *db, uint64_t campaign, uint32_t cycle, uint32_t di
 		sqlite3_bind_int64(st, 1, (sqlite3_int64)campaign);
 		sqlite3_bind_int64(st, 2, cycle);
 		sqlite3_bind_int64(st, 3, disk);
+		if (own)
+			sqlite3_bind_int64(st, 4, phase);
 		int rc = sqlite3_step(st);
 		sqlite3_finalize(st);
 		if (rc != SQLITE_DONE)

@@ -59,6 +59,9 @@ uint16_t ledger_port(const struct ledger *l);
 /* Accept only hellos and frames of this cycle from now on (thread-safe). Connections
  * of an earlier cycle are closed at their next frame. */
 void ledger_set_cycle(struct ledger *l, uint32_t cycle);
+/* As ledger_set_cycle, for a pass before cycle + 1 (a backing chain's baseline, written
+ * as `cycle`): its sessions are marked so, and are never taken for that cycle's own. */
+void ledger_set_pass(struct ledger *l, uint32_t cycle);
 /* Serve for at most timeout_ms (single-threaded use). Returns the number of frames
  * stored, or a negative errno on a fatal error (database, poll). */
 int ledger_poll(struct ledger *l, int timeout_ms);
@@ -74,6 +77,16 @@ void ledger_free(struct ledger *l);
 
 /* Record a campaign's token and seed (insert or replace). Returns 0 or -EIO. */
 int ledger_campaign_register(sqlite3 *db, uint64_t campaign, const char *token, uint64_t seed);
+
+/* The phase of cycle's own run on disk (its first sessions that are not a pass):
+ * 1 and *phase, 0 when the sessions carry no phase (a database of oracle 1) or there
+ * are none, -EIO. */
+int ledger_cycle_phase(sqlite3 *db, uint64_t campaign, uint32_t cycle, uint32_t disk,
+		       int64_t *phase);
+/* SQL that keeps a row of (?1 campaign, ?2 cycle, ?3 disk) only when it belongs to
+ * the run of phase ?4; ?4 NULL keeps every row (oracle 1 rows name no session). */
+#define LEDGER_OWN_ROWS " AND (?4 IS NULL OR session IN (SELECT id FROM oracle_session" \
+	" WHERE campaign = ?1 AND cycle = ?2 AND disk = ?3 AND phase = ?4))"
 
 /* After a cycle was classified: replace its raw acknowledgements of one disk by one
  * oracle_block_summary row per block (newest acknowledged and flushed generation,

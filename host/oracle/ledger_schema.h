@@ -6,6 +6,10 @@
 #ifndef PC_LEDGER_SCHEMA_H
 #define PC_LEDGER_SCHEMA_H
 
+/* The current tables, for a new database (tests). */
 extern const char ledger_schema_sql[];
+/* The store's migrations: the tables of oracle 1, then what oracle 2 adds to them. */
+extern const char ledger_schema_v1_sql[];
+extern const char ledger_schema_v2_sql[];
 
 #endif

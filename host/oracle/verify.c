@@ -1,5 +1,6 @@
 /* Ledger + check report -> classes. See verify.h. */
 #include "verify.h"
+#include "ledger.h"
 #include "log.h"
 
 #include <errno.h>
@@ -20,6 +21,14 @@ struct ctx {
 	size_t narena, carena;
 	int64_t last_flush_ns, last_recv_ns, hello_ns;
 	bool have_flush;
+	bool own;			/* the sessions carry a phase: rows are filtered by it */
+	int64_t phase;			/* the cycle's own run (ledger_cycle_phase) */
+	uint64_t stored_acks, covered;	/* acks held; ack indices accounted for (held or gaps) */
+	uint64_t end_acks;		/* the END's count (0: no END) */
+	bool pruned;
+	bool carry_flushed;		/* a flush of the cycle's own run completed */
+	char **strs;			/* sector-run texts, to free */
+	size_t nstrs, cstrs;
 };
 
 static int q_prepare(struct ctx *x, sqlite3_stmt **st, const char *sql)
@@ -31,17 +40,82 @@ static int q_prepare(struct ctx *x, sqlite3_stmt **st, const char *sql)
 	sqlite3_bind_int64(*st, 1, (sqlite3_int64)x->campaign);
 	sqlite3_bind_int64(*st, 2, x->cycle);
 	sqlite3_bind_int64(*st, 3, x->disk);
+	if (sqlite3_bind_parameter_count(*st) >= 4) {
+		if (x->own)
+			sqlite3_bind_int64(*st, 4, x->phase);
+		else
+			sqlite3_bind_null(*st, 4);
+	}
 	return 0;
 }
 
-static int load_ledger(struct ctx *x)
+static char *keep_str(struct ctx *x, char *s)
+{
+	if (!s)
+		return NULL;
+	if (x->nstrs == x->cstrs) {
+		size_t c = x->cstrs ? x->cstrs * 2 : 64;
+		char **a = realloc(x->strs, c * sizeof(*a));
+		if (!a) {
+			free(s);
+			return NULL;
+		}
+		x->strs = a;
+		x->cstrs = c;
+	}
+	return x->strs[x->nstrs++] = s;
+}
+
+static uint64_t max_u64(uint64_t a, uint64_t b)
+{
+	return a > b ? a : b;
+}
+
+/* The END's count against what the ledger holds: acknowledgements the agent counted
+ * but the host never got (a lost tail: no later ack showed the hole) are a gap. */
+static int load_tail(struct ctx *x)
+{
+	sqlite3_stmt *st;
+
+	if (q_prepare(x, &st, "SELECT MAX(end_acks) FROM oracle_session WHERE campaign = ?1 AND"
+		      " cycle = ?2 AND disk = ?3 AND (?4 IS NULL OR phase = ?4)"))
+		return -EIO;
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+		x->end_acks = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	if (q_prepare(x, &st, "SELECT IFNULL(MAX(first_ack_index + count), 0), IFNULL(SUM(count), 0)"
+		      " FROM oracle_gap WHERE campaign = ?1 AND cycle = ?2 AND disk = ?3" LEDGER_OWN_ROWS))
+		return -EIO;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		uint64_t gap_end = (uint64_t)sqlite3_column_int64(st, 0);
+		uint64_t gap_sum = (uint64_t)sqlite3_column_int64(st, 1);
+		/* Raw rows: the highest index held or missed; a summary: how many. */
+		x->covered = x->pruned ? x->stored_acks + gap_sum : max_u64(x->covered, gap_end);
+		/* Every index below the watermark of a record is held when nothing is
+		 * missing: then the implausible-generation rule may judge it. */
+		uint64_t contig = !x->pruned && gap_sum == 0 && x->stored_acks == x->covered ?
+				  x->covered : 0;
+		for (uint64_t b = 0; b < x->nblocks; b++)
+			x->blocks[b].led.acks_contig = contig;
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
+static int load_session(struct ctx *x)
 {
 	sqlite3_stmt *st;
 	int rc;
-	uint64_t covers = 0;
 
+	/* The cycle's own run only: a pass written later under the same cycle number (a
+	 * backing chain's baseline) is another session (docs/oracle.md, "Sessions"). */
+	rc = ledger_cycle_phase(x->db, x->campaign, x->cycle, x->disk, &x->phase);
+	if (rc < 0)
+		return rc;
+	x->own = rc == 1;
 	if (q_prepare(x, &st, "SELECT block_size, span_blocks, host_hello_ns FROM oracle_session"
-		      " WHERE campaign = ?1 AND cycle = ?2 AND disk = ?3 ORDER BY id LIMIT 1"))
+		      " WHERE campaign = ?1 AND cycle = ?2 AND disk = ?3 AND (?4 IS NULL OR"
+		      " phase = ?4) ORDER BY id LIMIT 1"))
 		return -EIO;
 	if (sqlite3_step(st) != SQLITE_ROW) {
 		sqlite3_finalize(st);
@@ -58,16 +132,28 @@ static int load_ledger(struct ctx *x)
 		return -ENOMEM;
 	for (uint64_t b = 0; b < x->nblocks; b++)
 		x->blocks[b].block = b;
+	return 0;
+}
+
+static int load_ledger(struct ctx *x)
+{
+	sqlite3_stmt *st;
+	int rc;
+	uint64_t covers = 0, flushes = 0;
+
+	if ((rc = load_session(x)))
+		return rc;
 
 	/* Baselines: generation 0, written and flushed. */
 	if (q_prepare(x, &st, "SELECT first_block, nblocks, recv_ns FROM oracle_baseline"
-		      " WHERE campaign = ?1 AND cycle = ?2 AND disk = ?3"))
+		      " WHERE campaign = ?1 AND cycle = ?2 AND disk = ?3" LEDGER_OWN_ROWS))
 		return -EIO;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		uint64_t f = (uint64_t)sqlite3_column_int64(st, 0), n = (uint64_t)sqlite3_column_int64(st, 1);
 		int64_t t = sqlite3_column_int64(st, 2);
 		for (uint64_t b = f; b < f + n && b < x->nblocks; b++) {
 			x->blocks[b].led.acked = x->blocks[b].led.flushed = true;
+			x->blocks[b].led.baselined = true;
 		}
 		if (!x->have_flush || t > x->last_flush_ns)
 			x->last_flush_ns = t;
@@ -77,11 +163,12 @@ static int load_ledger(struct ctx *x)
 	if (rc != SQLITE_DONE)
 		return -EIO;
 
-	if (q_prepare(x, &st, "SELECT IFNULL(MAX(covers), 0), MAX(recv_ns) FROM oracle_flush"
-		      " WHERE campaign = ?1 AND cycle = ?2 AND disk = ?3"))
+	if (q_prepare(x, &st, "SELECT IFNULL(MAX(covers), 0), MAX(recv_ns), COUNT(*) FROM oracle_flush"
+		      " WHERE campaign = ?1 AND cycle = ?2 AND disk = ?3" LEDGER_OWN_ROWS))
 		return -EIO;
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		covers = (uint64_t)sqlite3_column_int64(st, 0);
+		flushes = (uint64_t)sqlite3_column_int64(st, 2);
 		if (sqlite3_column_type(st, 1) != SQLITE_NULL) {
 			int64_t t = sqlite3_column_int64(st, 1);
 			if (!x->have_flush || t > x->last_flush_ns)
@@ -91,17 +178,14 @@ static int load_ledger(struct ctx *x)
 	}
 	sqlite3_finalize(st);
 
-	if (q_prepare(x, &st, "SELECT COUNT(*) FROM oracle_ack WHERE campaign = ?1 AND cycle = ?2 AND disk = ?3"))
+	/* Loaded in one pass, growing the array: a COUNT first and a SELECT after could
+	 * disagree when rows arrive in between (the rows came after the count). */
+	if (q_prepare(x, &st, "SELECT block, gen, flags, ack_index, recv_ns, seq FROM oracle_ack"
+		      " WHERE campaign = ?1 AND cycle = ?2 AND disk = ?3" LEDGER_OWN_ROWS " ORDER BY block"))
 		return -EIO;
-	size_t cap = sqlite3_step(st) == SQLITE_ROW ? (size_t)sqlite3_column_int64(st, 0) : 0;
-	sqlite3_finalize(st);
-	x->acks = malloc((cap ? cap : 1) * sizeof(*x->acks));
-	if (!x->acks)
-		return -ENOMEM;
-	if (q_prepare(x, &st, "SELECT block, gen, flags, ack_index, recv_ns FROM oracle_ack"
-		      " WHERE campaign = ?1 AND cycle = ?2 AND disk = ?3 ORDER BY block"))
-		return -EIO;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW && x->nacks < cap) {
+	size_t cap = 0;
+	uint64_t max_idx = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		uint64_t b = (uint64_t)sqlite3_column_int64(st, 0);
 		uint32_t gen = (uint32_t)sqlite3_column_int64(st, 1);
 		uint32_t flags = (uint32_t)sqlite3_column_int64(st, 2);
@@ -109,14 +193,26 @@ static int load_ledger(struct ctx *x)
 		int64_t t = sqlite3_column_int64(st, 4);
 		if (t > x->last_recv_ns)
 			x->last_recv_ns = t;
+		x->stored_acks++;
+		if (idx + 1 > max_idx)
+			max_idx = idx + 1;
 		if (b >= x->nblocks)
 			continue;
+		if (x->nacks == cap) {
+			size_t c = cap ? cap * 2 : 4096;
+			struct cls_ack *na = realloc(x->acks, c * sizeof(*na));
+			if (!na) {
+				sqlite3_finalize(st);
+				return -ENOMEM;
+			}
+			x->acks = na;
+			cap = c;
+		}
 		struct cls_block *k = &x->blocks[b];
 		struct cls_ack *a = &x->acks[x->nacks++];
 		a->gen = gen;
 		a->ack_index = idx;
-		if (!k->led.acks)
-			k->led.acks = a;
+		a->seq = (uint64_t)sqlite3_column_int64(st, 5);
 		k->led.nacks++;
 		if (!k->led.acked || gen > k->led.newest_acked)
 			k->led.newest_acked = gen;
@@ -134,16 +230,29 @@ static int load_ledger(struct ctx *x)
 		}
 	}
 	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+	if (rc != SQLITE_DONE)
 		return -EIO;
+	/* Rows come ordered by block: each block's acks are consecutive. */
+	{
+		size_t pos = 0;
+		for (uint64_t b = 0; b < x->nblocks; b++)
+			if (x->blocks[b].led.nacks) {
+				x->blocks[b].led.acks = &x->acks[pos];
+				pos += x->blocks[b].led.nacks;
+			}
+	}
+	x->covered = max_idx;
+	x->carry_flushed = flushes > 0;
 
 	/* After ledger_prune() only the per-block summaries are left. */
 	if (x->nacks == 0) {
-		if (q_prepare(x, &st, "SELECT block, newest_acked, newest_flushed FROM oracle_block_summary"
-			      " WHERE campaign = ?1 AND cycle = ?2 AND disk = ?3"))
+		if (q_prepare(x, &st, "SELECT block, newest_acked, newest_flushed, writes FROM"
+			      " oracle_block_summary WHERE campaign = ?1 AND cycle = ?2 AND disk = ?3"))
 			return -EIO;
 		while (sqlite3_step(st) == SQLITE_ROW) {
 			uint64_t b = (uint64_t)sqlite3_column_int64(st, 0);
+			x->pruned = true;
+			x->stored_acks += (uint64_t)sqlite3_column_int64(st, 3);
 			if (b >= x->nblocks)
 				continue;
 			struct cls_block *k = &x->blocks[b];
@@ -158,7 +267,101 @@ static int load_ledger(struct ctx *x)
 		}
 		sqlite3_finalize(st);
 	}
-	return 0;
+	return load_tail(x);
+}
+
+static void carry_set(struct ctx *x, uint64_t first, uint64_t n, enum cls_carry_kind kind,
+		      uint32_t cycle, uint32_t gen, bool have_seq, uint64_t seq, uint32_t from,
+		      const char *sectors)
+{
+	for (uint64_t b = first; b < first + n && b < x->nblocks; b++) {
+		struct cls_carry *c = &x->blocks[b].led.carry;
+		if (x->blocks[b].led.baselined)
+			continue;	/* generation 0 of this cycle replaced it */
+		*c = (struct cls_carry){ .kind = kind, .cycle = cycle, .gen = gen, .have_seq = have_seq,
+					 .seq = seq, .from = from, .flushed = x->carry_flushed,
+					 .sectors = sectors };
+	}
+}
+
+/* What was durable when the cycle began (docs/oracle.md, "Durable memory"): a pass
+ * before it (written as cycle - 1 and marked so: a backing chain's baseline), else
+ * the newest read-back oracle_remember() stored for a kept disk. */
+static int load_carry(struct ctx *x)
+{
+	sqlite3_stmt *st;
+	int64_t pass = 0;
+	bool have_pass = false;
+	int rc;
+
+	if (x->cycle == 0)
+		return 0;
+	if (sqlite3_prepare_v2(x->db, "SELECT MAX(phase) FROM oracle_session WHERE campaign = ?1"
+			       " AND cycle = ?2 AND disk = ?3 AND pass = 1", -1, &st, NULL) != SQLITE_OK)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)x->campaign);
+	sqlite3_bind_int64(st, 2, x->cycle - 1);
+	sqlite3_bind_int64(st, 3, x->disk);
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+		pass = sqlite3_column_int64(st, 0);
+		have_pass = true;
+	}
+	sqlite3_finalize(st);
+	if (have_pass) {
+		static const char *const sqls[] = {
+			"SELECT first_block, nblocks, 0, 0 FROM oracle_baseline WHERE campaign = ?1"
+			" AND cycle = ?2 AND disk = ?3" LEDGER_OWN_ROWS,
+			/* The newest acknowledged write of each block: the pass ended with a
+			 * clean stop, so all of them are on the disk. */
+			"SELECT block, 1, gen, seq FROM oracle_ack a WHERE campaign = ?1 AND cycle = ?2"
+			" AND disk = ?3" LEDGER_OWN_ROWS " AND gen = (SELECT MAX(gen) FROM oracle_ack b"
+			" WHERE b.campaign = a.campaign AND b.cycle = a.cycle AND b.disk = a.disk AND"
+			" b.block = a.block AND b.session IS a.session)",
+		};
+		for (int i = 0; i < 2; i++) {
+			if (sqlite3_prepare_v2(x->db, sqls[i], -1, &st, NULL) != SQLITE_OK) {
+				pc_err(LOG_CHECK, "cannot read the pass before cycle %u: %s", x->cycle,
+				       sqlite3_errmsg(x->db));
+				return -EIO;
+			}
+			sqlite3_bind_int64(st, 1, (sqlite3_int64)x->campaign);
+			sqlite3_bind_int64(st, 2, x->cycle - 1);
+			sqlite3_bind_int64(st, 3, x->disk);
+			sqlite3_bind_int64(st, 4, pass);
+			while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+				carry_set(x, (uint64_t)sqlite3_column_int64(st, 0),
+					  (uint64_t)sqlite3_column_int64(st, 1), CLS_C_GEN, x->cycle - 1,
+					  (uint32_t)sqlite3_column_int64(st, 2), true,
+					  (uint64_t)sqlite3_column_int64(st, 3), x->cycle - 1, NULL);
+			sqlite3_finalize(st);
+			if (rc != SQLITE_DONE)
+				return -EIO;
+		}
+		return 0;
+	}
+	if (sqlite3_prepare_v2(x->db, "SELECT first_block, nblocks, kind, rec_cycle, gen, seq, sectors,"
+			       " cycle FROM oracle_durable WHERE campaign = ?1 AND disk = ?3 AND cycle ="
+			       " (SELECT MAX(cycle) FROM oracle_durable WHERE campaign = ?1 AND disk = ?3"
+			       " AND cycle < ?2)", -1, &st, NULL) != SQLITE_OK) {
+		pc_err(LOG_CHECK, "cannot read the durable memory of disk %u: %s", x->disk,
+		       sqlite3_errmsg(x->db));
+		return -EIO;
+	}
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)x->campaign);
+	sqlite3_bind_int64(st, 2, x->cycle);
+	sqlite3_bind_int64(st, 3, x->disk);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *k = (const char *)sqlite3_column_text(st, 2);
+		const char *sec = (const char *)sqlite3_column_text(st, 6);
+		enum cls_carry_kind kind = !k ? CLS_C_NONE : !strcmp(k, "gen") ? CLS_C_GEN :
+					   !strcmp(k, "zero") ? CLS_C_ZERO : CLS_C_DAMAGED;
+		carry_set(x, (uint64_t)sqlite3_column_int64(st, 0), (uint64_t)sqlite3_column_int64(st, 1),
+			  kind, (uint32_t)sqlite3_column_int64(st, 3), (uint32_t)sqlite3_column_int64(st, 4),
+			  sqlite3_column_type(st, 5) != SQLITE_NULL, (uint64_t)sqlite3_column_int64(st, 5),
+			  (uint32_t)sqlite3_column_int64(st, 7), sec ? keep_str(x, strdup(sec)) : NULL);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -EIO;
 }
 
 static struct cls_run *arena_new(struct ctx *x, size_t n)
@@ -200,6 +403,8 @@ static int parse_sector_run(json_t *o, struct cls_run *r)
 		if (get_u64(o, "g", &v)) return -EINVAL;
 		r->gen = (uint32_t)v;
 		if (get_u64(o, "m", &r->watermark)) return -EINVAL;
+		/* Check report 2 names the write (its seq); 1 does not. */
+		r->have_seq = !get_u64(o, "q", &r->seq);
 	} else if (!strcmp(k, "zero")) {
 		r->kind = CLS_S_ZERO;
 	} else if (!strcmp(k, "bad")) {
@@ -287,9 +492,14 @@ static int parse_report(struct ctx *x, FILE *f)
 				runs->first = 0;
 				runs->n = spb;
 			}
+			/* A damaged block's sectors as text: the durable memory keeps it,
+			 * and the next check compares its own with it. */
+			char *text = json_is_array(s) ? keep_str(x, json_dumps(s, JSON_COMPACT |
+							JSON_SORT_KEYS)) : NULL;
 			for (uint64_t i = b; i < b + n; i++) {
 				x->blocks[i].runs = runs;
 				x->blocks[i].nruns = nruns;
+				x->blocks[i].sectors = text;
 			}
 			covered = b + n;
 		}
@@ -324,8 +534,8 @@ static int store_results(struct ctx *x, const struct oracle_verify_result *r)
 	sqlite3_finalize(st);
 	st = NULL;
 	if (q_prepare(x, &st, "INSERT INTO oracle_check (campaign, cycle, disk, block, class, violation,"
-		      " anomaly, newest_acked, newest_flushed, read_min, read_max, since_flush_ns)"
-		      " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)"))
+		      " anomaly, newest_acked, newest_flushed, read_min, read_max, since_flush_ns,"
+		      " durable_cycle) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)"))
 		goto rollback;
 	for (uint64_t b = 0; b < x->nblocks; b++) {
 		const struct cls_block *k = &x->blocks[b];
@@ -351,6 +561,11 @@ static int store_results(struct ctx *x, const struct oracle_verify_result *r)
 			sqlite3_bind_null(st, 11);
 		}
 		sqlite3_bind_int64(st, 12, r->cycle.since_flush_ns);
+		/* The cycle whose data was lost when the loss is of the carried record. */
+		if (k->carried_lost)
+			sqlite3_bind_int64(st, 13, k->led.carry.cycle);
+		else
+			sqlite3_bind_null(st, 13);
 		if (sqlite3_step(st) != SQLITE_DONE)
 			goto rollback;
 		sqlite3_reset(st);
@@ -405,6 +620,14 @@ static int each_finding(struct ctx *x, const struct oracle_verify_result *res,
 		bool have = k->vmin <= k->vmax;
 		json_object_set_new(o, "read_min", have ? json_integer(k->vmin) : json_null());
 		json_object_set_new(o, "read_max", have ? json_integer(k->vmax) : json_null());
+		if (k->carried_lost || k->led.carry.kind == CLS_C_GEN)
+			json_object_set_new(o, "durable", json_pack("{s:i,s:i,s:i,s:b}", "cycle",
+					    (int)k->led.carry.cycle, "gen", (int)k->led.carry.gen,
+					    "read_in", (int)k->led.carry.from, "lost", k->carried_lost));
+		if (k->stale)
+			json_object_set_new(o, "stale", json_true());
+		if (k->implausible)
+			json_object_set_new(o, "implausible", json_true());
 		char *s = json_dumps(o, JSON_COMPACT);
 		json_decref(o);
 		if (!s)
@@ -415,6 +638,18 @@ static int each_finding(struct ctx *x, const struct oracle_verify_result *res,
 			return rc;
 	}
 	return 0;
+}
+
+static void ctx_release(struct ctx *x)
+{
+	for (size_t i = 0; i < x->narena; i++)
+		free(x->arena[i]);
+	free(x->arena);
+	for (size_t i = 0; i < x->nstrs; i++)
+		free(x->strs[i]);
+	free(x->strs);
+	free(x->acks);
+	free(x->blocks);
 }
 
 int oracle_verify(sqlite3 *db, uint64_t campaign, uint32_t cycle, uint32_t disk, FILE *report,
@@ -431,7 +666,7 @@ int oracle_verify_each(sqlite3 *db, uint64_t campaign, uint32_t cycle, uint32_t 
 	int rc;
 
 	memset(res, 0, sizeof(*res));
-	if ((rc = load_ledger(&x)) || (rc = parse_report(&x, report)))
+	if ((rc = load_ledger(&x)) || (rc = load_carry(&x)) || (rc = parse_report(&x, report)))
 		goto out;
 	res->cycle.cycle = cycle;
 	res->cycle.spb = (uint16_t)(x.block_size / 512);
@@ -445,20 +680,124 @@ int oracle_verify_each(sqlite3 *db, uint64_t campaign, uint32_t cycle, uint32_t 
 	res->blocks = x.nblocks;
 	sqlite3_stmt *st;
 	if (!q_prepare(&x, &st, "SELECT IFNULL(SUM(count), 0) FROM oracle_gap WHERE campaign = ?1"
-		       " AND cycle = ?2 AND disk = ?3")) {
+		       " AND cycle = ?2 AND disk = ?3" LEDGER_OWN_ROWS)) {
 		if (sqlite3_step(st) == SQLITE_ROW)
 			res->gaps = (uint64_t)sqlite3_column_int64(st, 0);
 		sqlite3_finalize(st);
 	}
+	/* A lost tail: the END counted acknowledgements the ledger never saw. */
+	res->tail_gap = x.end_acks > x.covered ? x.end_acks - x.covered : 0;
+	res->gaps += res->tail_gap;
 	if (store)
 		rc = store_results(&x, res);
 	if (!rc && fn)
 		rc = each_finding(&x, res, fn, fctx);
 out:
-	for (size_t i = 0; i < x.narena; i++)
-		free(x.arena[i]);
-	free(x.arena);
-	free(x.acks);
-	free(x.blocks);
+	ctx_release(&x);
+	return rc;
+}
+
+/* One memory row per run of blocks that read back alike. */
+static int memory_kind(const struct cls_block *k, const char **kind)
+{
+	if (k->nruns == 1 && k->runs[0].kind == CLS_S_GEN)
+		*kind = "gen";
+	else if (k->nruns == 1 && k->runs[0].kind == CLS_S_ZERO)
+		*kind = "zero";
+	else
+		*kind = "damaged";
+	return 0;
+}
+
+static bool memory_same(const struct cls_block *a, const struct cls_block *b)
+{
+	const char *ka, *kb;
+	memory_kind(a, &ka);
+	memory_kind(b, &kb);
+	if (strcmp(ka, kb))
+		return false;
+	if (!strcmp(ka, "gen")) {
+		const struct cls_run *x = &a->runs[0], *y = &b->runs[0];
+		return x->cycle == y->cycle && x->gen == y->gen && x->have_seq == y->have_seq &&
+		       x->seq == y->seq;
+	}
+	if (!strcmp(ka, "zero"))
+		return true;
+	return a->sectors && b->sectors && !strcmp(a->sectors, b->sectors);
+}
+
+static int store_memory(struct ctx *x)
+{
+	sqlite3_stmt *del = NULL, *ins = NULL;
+
+	if (sqlite3_exec(x->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+		goto fail;
+	/* The newest two read-backs stay: the next cycle's memory, and this cycle's own,
+	 * so that this cycle can be classified again. */
+	if (sqlite3_prepare_v2(x->db, "DELETE FROM oracle_durable WHERE campaign = ?1 AND disk = ?3"
+			       " AND (cycle = ?2 OR cycle < ?2 - 1)", -1, &del, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(x->db, "INSERT INTO oracle_durable (campaign, disk, cycle, first_block,"
+			       " nblocks, kind, rec_cycle, gen, seq, sectors) VALUES (?1,?3,?2,?4,?5,?6,"
+			       "?7,?8,?9,?10)", -1, &ins, NULL) != SQLITE_OK)
+		goto rollback;
+	sqlite3_bind_int64(del, 1, (sqlite3_int64)x->campaign);
+	sqlite3_bind_int64(del, 2, x->cycle);
+	sqlite3_bind_int64(del, 3, x->disk);
+	if (sqlite3_step(del) != SQLITE_DONE)
+		goto rollback;
+	sqlite3_bind_int64(ins, 1, (sqlite3_int64)x->campaign);
+	sqlite3_bind_int64(ins, 2, x->cycle);
+	sqlite3_bind_int64(ins, 3, x->disk);
+	for (uint64_t b = 0; b < x->nblocks;) {
+		const struct cls_block *k = &x->blocks[b];
+		uint64_t e = b + 1;
+		const char *kind;
+		while (e < x->nblocks && memory_same(k, &x->blocks[e]))
+			e++;
+		memory_kind(k, &kind);
+		sqlite3_bind_int64(ins, 4, (sqlite3_int64)b);
+		sqlite3_bind_int64(ins, 5, (sqlite3_int64)(e - b));
+		sqlite3_bind_text(ins, 6, kind, -1, SQLITE_STATIC);
+		for (int i = 7; i <= 10; i++)
+			sqlite3_bind_null(ins, i);
+		if (!strcmp(kind, "gen")) {
+			sqlite3_bind_int64(ins, 7, k->runs[0].cycle);
+			sqlite3_bind_int64(ins, 8, k->runs[0].gen);
+			if (k->runs[0].have_seq)
+				sqlite3_bind_int64(ins, 9, (sqlite3_int64)k->runs[0].seq);
+		} else if (!strcmp(kind, "damaged")) {
+			sqlite3_bind_text(ins, 10, k->sectors, -1, SQLITE_STATIC);
+		}
+		if (sqlite3_step(ins) != SQLITE_DONE)
+			goto rollback;
+		sqlite3_reset(ins);
+		b = e;
+	}
+	sqlite3_finalize(del);
+	sqlite3_finalize(ins);
+	if (sqlite3_exec(x->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+		return 0;
+	del = ins = NULL;
+rollback:
+	pc_err(LOG_CHECK, "cannot store the durable memory of cycle %u disk %u: %s", x->cycle,
+	       x->disk, sqlite3_errmsg(x->db));
+	sqlite3_finalize(del);
+	sqlite3_finalize(ins);
+	sqlite3_exec(x->db, "ROLLBACK", NULL, NULL, NULL);
+	return -EIO;
+fail:
+	pc_err(LOG_CHECK, "cannot store the durable memory of cycle %u disk %u: %s", x->cycle,
+	       x->disk, sqlite3_errmsg(x->db));
+	return -EIO;
+}
+
+int oracle_remember(sqlite3 *db, uint64_t campaign, uint32_t cycle, uint32_t disk, FILE *report)
+{
+	struct ctx x = { .db = db, .campaign = campaign, .cycle = cycle, .disk = disk };
+	int rc;
+
+	if (!(rc = load_session(&x)) && !(rc = parse_report(&x, report)))
+		rc = store_memory(&x);
+	ctx_release(&x);
 	return rc;
 }

@@ -99,7 +99,11 @@ extern const struct cmd_opt report_opts[];
 int cmd_run(struct pc_ctx *ctx);
 extern const struct cmd_opt run_opts[];
 int cmd_show(struct pc_ctx *ctx);
+int cmd_explore(struct pc_ctx *ctx);
+extern const struct cmd_opt explore_opts[];
 extern const struct cmd_opt show_opts[];
+int cmd_doctor(struct pc_ctx *ctx);
+extern const struct cmd_opt doctor_opts[];
 extern const struct cmd_opt help_opts[], version_opts[], relay_opts[], db_opts[], config_opts[];
 
 #endif

@@ -39,8 +39,17 @@ const struct cmd commands[] = {
 	{ "run", cmd_run, run_opts, HAS_JSON,
 	  "run [--cycles N|--duration TIME|--until HH:MM] [--db FILE] [--notify CMD] BENCH.ini | "
 	  "run --resume DB", "run a campaign of cut cycles, unattended and resumable" },
+	{ "explore", cmd_explore, explore_opts, HAS_JSON,
+	  "explore [--disk NAME] [--states N] [--seconds S] [--seed N] [--campaign ID] DB CYCLE | "
+	  "explore --disk NAME --state ID --export FILE DB CYCLE",
+	  "test every crash state of a recorded cycle's disks against the ledger "
+	  "(docs/explore.md)" },
 	{ "show", cmd_show, show_opts, HAS_JSON, "show [--json] [--campaign ID] DB CYCLE",
 	  "print one cycle's whole story from a campaign database" },
+	{ "doctor", cmd_doctor, doctor_opts, NEEDS_BENCH | NEEDS_LOCK | HAS_JSON,
+	  "doctor [--cut] [--json] BENCH.ini",
+	  "check a bench before its first night: relay, node, storages, space (each ok, "
+	  "warn or fail with a fix; read-only unless --cut)" },
 	{ 0 }
 };
 

@@ -147,6 +147,7 @@ int relay_status(struct relay *r, struct relay_status *s)
 	memset(s, 0, sizeof(*s));
 	for (int i = 0; i < RELAY_MAX_CH; i++)
 		s->pwrok[i] = -1;
+	s->bod_mv = -1;
 	s->channels = (int)r->cfg->relay->channels;
 	return r->ops->status(r, s);
 }

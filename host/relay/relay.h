@@ -28,9 +28,16 @@ enum relay_state { RELAY_UNKNOWN, RELAY_ON, RELAY_OFF, RELAY_CUT, RELAY_ARMED };
 struct relay_status {
 	char fw[32];			/* firmware / board version, "" if none */
 	char id[64];			/* board serial, port or command, for people */
+	int proto;			/* firmware protocol version; 0 none */
+	int64_t clock_unc_ns;		/* firmware clock fit's uncertainty; 0 no fit */
 	int channels;
 	enum relay_state state[RELAY_MAX_CH];
 	int pwrok[RELAY_MAX_CH];	/* 1 DC good, 0 DC lost, -1 not sensed */
+	/* Firmware boards: their EEPROM settings status ("ok", "recovered", "blank",
+	 * "corrupt"; "" for other drivers) and brown-out level in mV (0 off, -1 not
+	 * known). */
+	char settings[16];
+	int bod_mv;
 };
 
 /* One cut as the driver saw it. Times are host CLOCK_MONOTONIC ns; 0 unknown. */

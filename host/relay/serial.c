@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "child.h"
+#include "clockfit.h"
 #include "fwlink.h"
 #include "log.h"
 #include "relay.h"
@@ -32,7 +33,7 @@ static int sim_start(struct relay *r, struct serial_priv *p)
 {
 	const struct cfg_relay *c = r->cfg->relay;
 	char exe[2048], bin[PATH_MAX], fw[PATH_MAX];
-	char ch[16], hold[24], rise[24], act[16], inv[16], line[1024];
+	char ch[16], hold[24], rise[24], act[16], inv[16], line[1024], ee[PATH_MAX];
 	size_t n = 0;
 	int rc;
 
@@ -55,10 +56,13 @@ static int sim_start(struct relay *r, struct serial_priv *p)
 	snprintf(rise, sizeof(rise), "%lld", (long long)c->rise_ms);
 	snprintf(act, sizeof(act), "%lld", (long long)c->relay_active);
 	snprintf(inv, sizeof(inv), "%lld", (long long)c->pwrok_invert);
+	/* The simulated board keeps its EEPROM in the run directory, as a board keeps
+	 * it across power cycles: a first run finds it blank, later runs what was set. */
+	snprintf(ee, sizeof(ee), "%.4000s/mcu-eeprom.bin", r->run_dir);
 	const char *argv[] = { bin, "--firmware", fw, "--run-dir", r->run_dir, "--mode",
 			       c->sim_mode == SIM_FAST ? "fast" : "realtime", "--channels", ch,
 			       "--hold-up-ms", hold, "--rise-ms", rise, "--relay-active", act,
-			       "--pwrok-invert", inv, "--quiet", NULL };
+			       "--pwrok-invert", inv, "--eeprom", ee, "--quiet", NULL };
 	p->sim = (struct child){ .argv = argv, .in = CHILD_NULL, .out = CHILD_PIPE,
 				 .err = CHILD_INHERIT, .grace_ms = 3000 };
 	rc = child_start(&p->sim);
@@ -146,14 +150,21 @@ static int configure(struct relay *r)
 	};
 
 	uint64_t session = fwlink_session(p->l);
+	/* Settings from a blank or damaged EEPROM (fwlink said which) are stored again,
+	 * even when they equal the bench's: the status then reads "ok". */
+	bool store = strcmp(fwlink_info(p->l)->settings, "ok") != 0;
 
+	if (store)
+		pc_warn(LOG_RELAY, "storing the bench's relay settings in the EEPROM of '%s' "
+			"(it held '%s')", fwlink_port_name(p->l), fwlink_info(p->l)->settings);
 	for (size_t i = 0; i < 2; i++) {
 		struct fw_reply rep;
 		uint64_t v;
 		rc = req(p, to, &rep, "get %s", set[i].key);
 		if (rc < 0)
 			return rc;
-		if (fw_reply_get_u64(&rep, set[i].key, &v) == 0 && (int64_t)v == set[i].want)
+		if (!store && fw_reply_get_u64(&rep, set[i].key, &v) == 0 &&
+		    (int64_t)v == set[i].want)
 			continue;
 		/* Only when different: every set rewrites the EEPROM. */
 		rc = req(p, to, NULL, "set %s %lld", set[i].key, (long long)set[i].want);
@@ -300,6 +311,10 @@ static int serial_status(struct relay *r, struct relay_status *s)
 	info = fwlink_info(p->l);
 	snprintf(s->fw, sizeof(s->fw), "%s", info->fw);
 	snprintf(s->id, sizeof(s->id), "%s", fwlink_port_name(p->l));
+	/* The settings status as it is now (`set` makes it "ok"), not as at open. */
+	snprintf(s->settings, sizeof(s->settings), "%s",
+		 fw_reply_get(&rep, "settings") ? fw_reply_get(&rep, "settings") : "");
+	s->bod_mv = info->bod_mv;
 	s->channels = info->channels < RELAY_MAX_CH ? info->channels : RELAY_MAX_CH;
 	for (int ch = 0; ch < s->channels; ch++) {
 		char k[16];
@@ -309,6 +324,11 @@ static int serial_status(struct relay *r, struct relay_status *s)
 		snprintf(k, sizeof(k), "pwr%d", ch);
 		s->pwrok[ch] = fw_reply_get_int(&rep, k, &lv) == 0 ? lv : -1;
 	}
+	/* For powercut doctor: the protocol and how well host time maps firmware time. */
+	s->proto = info->proto;
+	struct clockfit_info ci;
+	if (clockfit_info(fwlink_clockfit(p->l), &ci) == 0)
+		s->clock_unc_ns = ci.unc_mid_ns;
 	return 0;
 }
 

@@ -14,6 +14,16 @@
 #include "relay.h"
 #include "usbhid.h"
 
+int usbhid_product_channels(const char *product)
+{
+	/* dcttech's boards name themselves "USBRelay1" .. "USBRelay8"; every other
+	 * V-USB device shares 16c0:05df. */
+	if (!product || strncmp(product, "USBRelay", 8) || product[8] < '1' || product[8] > '8' ||
+	    product[9])
+		return -1;
+	return product[8] - '0';
+}
+
 /* ---- libusb transport ---- */
 
 struct usb_handle {
@@ -86,6 +96,15 @@ static int usb_open(void **hp, const char *serial, int *channels)
 			rc = -EACCES;
 			continue;
 		}
+		/* 16c0:05df is V-USB's shared id: only a board that says it is a relay
+		 * board is claimed (and its kernel driver detached). */
+		if (libusb_get_string_descriptor_ascii(dev, d.iProduct, prod, sizeof(prod) - 1) < 0 ||
+		    usbhid_product_channels((const char *)prod) < 0) {
+			pc_debug(LOG_RELAY, "USB device %04x:%04x '%s' is not a USBRelayN board: skipped",
+				 d.idVendor, d.idProduct, (const char *)prod);
+			libusb_close(dev);
+			continue;
+		}
 		libusb_set_auto_detach_kernel_driver(dev, 1);
 		if (libusb_claim_interface(dev, 0) != 0) {
 			libusb_close(dev);
@@ -101,10 +120,8 @@ static int usb_open(void **hp, const char *serial, int *channels)
 			u->dev = NULL;
 			continue;
 		}
-		libusb_get_string_descriptor_ascii(dev, d.iProduct, prod, sizeof(prod) - 1);
 		/* "USBRelay2": the channel count is the trailing digit. */
-		size_t pl = strlen((char *)prod);
-		*channels = pl && prod[pl - 1] >= '1' && prod[pl - 1] <= '8' ? prod[pl - 1] - '0' : 0;
+		*channels = usbhid_product_channels((const char *)prod);
 	}
 	libusb_free_device_list(list, 1);
 	if (!u->dev) {
@@ -201,10 +218,25 @@ static int set_power(struct relay *r, int ch, bool power_on)
 	rep[0] = energize ? 0xFF : 0xFD;
 	rep[1] = (uint8_t)(ch + 1);
 	rc = p->t->set_feature(p->h, rep);
-	if (rc < 0)
+	if (rc < 0) {
 		pc_err(LOG_RELAY, "cannot switch relay %d of USB HID board '%s': %s", ch + 1,
 		       p->serial, strerror(-rc));
-	return rc;
+		return rc;
+	}
+	/* The board acknowledges nothing: read its state back, so that a relay that did
+	 * not switch (another V-USB device, a dead coil driver) is an error, not a cut
+	 * that never happened. */
+	if ((rc = p->t->get_feature(p->h, rep)) < 0) {
+		pc_err(LOG_RELAY, "cannot read back relay %d of USB HID board '%s': %s", ch + 1,
+		       p->serial, strerror(-rc));
+		return rc;
+	}
+	if (!!(rep[7] & (1u << ch)) != energize) {
+		pc_err(LOG_RELAY, "relay %d of USB HID board '%s' did not switch (state 0x%02x after "
+		       "the request)", ch + 1, p->serial, rep[7]);
+		return -EIO;
+	}
+	return 0;
 }
 
 static int usbhid_on(struct relay *r, int ch)

@@ -24,6 +24,11 @@ struct usbhid_transport {
 	void (*close)(void *h);
 };
 
+/* The channel count of a board whose USB product string is "USBRelayN" (N 1..8), or
+ * -1 for any other string: 16c0:05df is V-USB's shared id, so only boards naming
+ * themselves so are claimed. */
+int usbhid_product_channels(const char *product);
+
 /* For tests: replace the libusb transport (NULL restores it). */
 void usbhid_set_transport(const struct usbhid_transport *t);
 

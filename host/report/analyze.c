@@ -71,8 +71,11 @@ static int cell_fields(struct rpt_cell *c, const struct rpt_campaign *cp, const 
 	} else
 		snprintf(kind, sizeof(kind), "%s prealloc=%s size=%s", fmt,
 			 jstr(d, "preallocation", "off"), sz);
-	snprintf(node, sizeof(node), "%s tier=%s writeback=%s%s", jstr(n, "driver", "?"),
-		 jstr(n, "tier", "?"), jstr(n, "writeback", "?"), jbool(n, "tear") ? " tear" : "");
+	/* A cut of PS_ON (IPMI) has no supply hold-up: never pooled with mains cuts. */
+	const char *sw = jstr(json_object_get(cfg, "relay"), "switches", "ac");
+	snprintf(node, sizeof(node), "%s tier=%s writeback=%s%s%s", jstr(n, "driver", "?"),
+		 jstr(n, "tier", "?"), jstr(n, "writeback", "?"), jbool(n, "tear") ? " tear" : "",
+		 !strcmp(sw, "dc") ? " dc-cut (no hold-up)" : "");
 	const char *flush = jstr(w, "flush", "?");
 	if (!strcmp(flush, "every-n"))
 		snprintf(fl, sizeof(fl), "every-n:%" PRId64, jint(w, "flush_n"));
@@ -87,7 +90,7 @@ static int cell_fields(struct rpt_cell *c, const struct rpt_campaign *cp, const 
 	const char *ctl = jstr(d, "control", "none");
 
 	c->control = !strcmp(ctl, "lying") ? RPT_CTL_LYING : !strcmp(ctl, "safe") ? RPT_CTL_SAFE :
-		     RPT_CTL_NONE;
+		     !strcmp(ctl, "forgetful") ? RPT_CTL_FORGETFUL : RPT_CTL_NONE;
 	if (!strcmp(fmt, "zvol") && !strcmp(jstr(d, "sync", "standard"), "disabled") &&
 	    c->control == RPT_CTL_NONE)
 		c->control = RPT_CTL_NOSYNC;
@@ -302,8 +305,7 @@ int report_analyze(struct report *r)
 		/* Controls: a lying disk must show a violation in every power-cut cycle in
 		 * which it had acknowledged a flush before the cut (before the first one there
 		 * is nothing it could have lied about); a safe disk never. */
-		bool lying_cut = (c->control == RPT_CTL_LYING || c->control == RPT_CTL_NOSYNC) &&
-				 strcmp(c->cut, "kill");
+		bool lying_cut = rpt_ctl_must_fail(c->control) && strcmp(c->cut, "kill");
 		if (lying_cut && !u->have_flush && !u->violations)
 			c->ctl_unexercised++;
 		bool bad = lying_cut ? !u->violations && u->have_flush :
@@ -327,8 +329,7 @@ int report_analyze(struct report *r)
 			c->first_wall_ns = 0;
 		if (c->control == RPT_CTL_NONE)
 			c->ctl_state = RPT_CTL_NOT_A_CONTROL;
-		else if ((c->control == RPT_CTL_LYING || c->control == RPT_CTL_NOSYNC) &&
-			 !strcmp(c->cut, "kill"))
+		else if (rpt_ctl_must_fail(c->control) && !strcmp(c->cut, "kill"))
 			c->ctl_state = RPT_CTL_NOT_APPLICABLE;	/* the disk cache survives a kill */
 		else if (!c->verified || c->ctl_unexercised == c->verified)
 			c->ctl_state = RPT_CTL_NO_DATA;

@@ -5,7 +5,7 @@
 REPORT_LIB  = $(BUILD)/host/libreport.a
 REPORT_SRCS := host/report/stats.c host/report/load.c host/report/analyze.c \
 	host/report/render_common.c host/report/render_json.c host/report/render_html.c \
-	host/report/render_text.c host/report/svg.c
+	host/report/render_text.c host/report/svg.c host/report/explored.c
 REPORT_OBJS  = $(REPORT_SRCS:%.c=$(BUILD)/%.o)
 REPORT_SAN_OBJS = $(REPORT_SRCS:%.c=$(BUILD)/san/%.o)
 REPORT_CFLAGS = -Ihost/report -Ihost/lib -Ihost/store -Ihost/oracle \

@@ -461,7 +461,7 @@ struct report *report_load(char *const *paths, size_t n, const struct report_opt
 		if ((rc = load_one(&l)) < 0)
 			goto fail;
 	}
-	if ((rc = report_analyze(r)) < 0)
+	if ((rc = report_analyze(r)) < 0 || (rc = rpt_explored_load(r)) < 0)
 		goto fail;
 	return r;
 fail:
@@ -489,6 +489,7 @@ void report_free(struct report *r)
 		free(c->drive);
 	}
 	free(r->cells);
+	free(r->explored);
 	free(r->units);
 	for (size_t i = 0; i < r->n_drives; i++) {
 		struct rpt_drive *v = &r->drives[i];

@@ -32,6 +32,10 @@ void rpt_svg_timeline(const struct report *r, FILE *f);
 /* Colour of cell i in the plots. */
 const char *rpt_cell_colour(size_t i);
 
+/* The "explored" section (explored.c); nothing when no state was explored. */
+void rpt_explored_html(const struct report *r, FILE *f);
+void rpt_explored_md(const struct report *r, FILE *f);
+
 int rpt_render_html(const struct report *r, FILE *f);
 int rpt_render_md(const struct report *r, FILE *f);
 int rpt_render_csv(const struct report *r, FILE *f);

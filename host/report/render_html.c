@@ -84,10 +84,11 @@ static void controls_banner(const struct report *r, FILE *f)
 		fprintf(f, "'): <span class='%s'>%s</span> &mdash; ", c->ctl_state == RPT_CTL_PASSED ?
 			"good" : c->ctl_state == RPT_CTL_NOT_APPLICABLE ? "" : "bad",
 			rpt_ctl_state_name(c->ctl_state));
-		if (c->control == RPT_CTL_LYING && c->ctl_state == RPT_CTL_NOT_APPLICABLE)
-			fputs("a process kill leaves the disk's cache intact, so a lying disk is only "
-			      "expected to lose flushed writes on a power cut", f);
-		else if (c->control == RPT_CTL_LYING)
+		if (rpt_ctl_must_fail(c->control) && c->ctl_state == RPT_CTL_NOT_APPLICABLE)
+			fprintf(f, "a process kill leaves the disk's cache intact, so a %s disk is "
+				"only expected to lose flushed writes on a power cut",
+				rpt_control_name(c->control));
+		else if (rpt_ctl_must_fail(c->control))
 			fprintf(f, "a violation in %" PRIu64 " of %" PRIu64 " verified cycles in which "
 				"it had acknowledged a flush (required: every one)%s",
 				c->violation_cycles, c->verified - c->ctl_unexercised,
@@ -143,7 +144,7 @@ static void matrix(const struct report *r, FILE *f)
 		esc(f, c->workload);
 		fputs("</small>", f);
 		fprintf(f, "</td><td class='n'>%" PRIu64 " (%" PRIu64 ")</td>", c->cycles, c->verified);
-		td_rate(f, &c->violation, c->control != RPT_CTL_LYING);
+		td_rate(f, &c->violation, !rpt_ctl_must_fail(c->control));
 		td_rate(f, &c->unflushed, false);
 		td_rate(f, &c->meta, true);
 		td_num(f, c->meta_repaired, false);
@@ -273,7 +274,13 @@ static void cycle_details(const struct report *r, FILE *f)
 			"<p><code>", a, c->id, cp->id, c->idx);
 		esc(f, cmd);
 		fprintf(f, "</code><br>status %s, started %s", c->status, tm);
-		if (c->have_cut)
+		bool dc = !strcmp(json_string_value(json_object_get(json_object_get(cp->config,
+				"relay"), "switches")) ?: "", "dc");
+		if (c->have_cut && dc)
+			fprintf(f, "; %s cut timed by %s, cut seed %" PRId64 ", no hold-up (the relay "
+				"switches DC, PS_ON), uncertainty &plusmn;%.1f &micro;s", c->cut_kind,
+				c->timed_by, c->cut_seed, c->uncertainty_ns / 1e3);
+		else if (c->have_cut)
 			fprintf(f, "; %s cut timed by %s, cut seed %" PRId64 ", hold-up %.3f ms, "
 				"uncertainty &plusmn;%.1f &micro;s", c->cut_kind, c->timed_by, c->cut_seed,
 				c->hold_up_ns / 1e6, c->uncertainty_ns / 1e3);
@@ -405,6 +412,7 @@ int rpt_render_html(const struct report *r, FILE *f)
 	controls_banner(r, f);
 	matrix(r, f);
 	taxonomy(r, f);
+	rpt_explored_html(r, f);
 	fputs("<h2 id='plots'>Plots</h2>\n<figure>", f);
 	rpt_svg_losses(r, f);
 	fputs("<figcaption>Blocks lost per disk-cycle against the time between the last completed "

@@ -49,6 +49,7 @@ static json_t *cell_json(const struct report *r, size_t i)
 		"control_state", rpt_ctl_state_name(c->ctl_state));
 	json_object_set_new(o, "drive", json_string(c->drive));
 	json_object_set_new(o, "cycles", json_integer((json_int_t)c->cycles));
+	json_object_set_new(o, "explored", rpt_explored_json(r, i));
 	json_object_set_new(o, "verified_cycles", json_integer((json_int_t)c->verified));
 	json_object_set_new(o, "violation_cycles", json_integer((json_int_t)c->violation_cycles));
 	json_object_set_new(o, "unflushed_loss_cycles", json_integer((json_int_t)c->unflushed_loss_cycles));

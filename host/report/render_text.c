@@ -135,6 +135,7 @@ int rpt_render_md(const struct report *r, FILE *f)
 			fputc('\n', f);
 		}
 	}
+	rpt_explored_md(r, f);
 	fputs("\n## Reproducibility\n", f);
 	json_t *j = report_json(r), *g;
 	size_t k;

@@ -39,9 +39,15 @@ enum { RPT_X_META_FAIL = RPT_NCLS, RPT_X_META_REPAIRED, RPT_X_ANOMALY, RPT_X_GAP
        RPT_X_NOT_VERIFIED, RPT_NTAX };
 extern const char *const rpt_tax_names[RPT_NTAX];
 
-/* RPT_CTL_NOSYNC: a zvol with sync=disabled, which ignores flushes: a negative control
- * like a lying disk (the setting promises nothing). */
-enum rpt_control { RPT_CTL_NONE, RPT_CTL_LYING, RPT_CTL_SAFE, RPT_CTL_NOSYNC };
+/* Forgetful (the disk model forgets durable data at a power cut) and NOSYNC (a zvol
+ * with sync=disabled, which ignores flushes: the setting promises nothing) must be
+ * caught in every cycle, as lying must: rpt_ctl_must_fail() says which controls do. */
+enum rpt_control { RPT_CTL_NONE, RPT_CTL_LYING, RPT_CTL_SAFE, RPT_CTL_FORGETFUL,
+		   RPT_CTL_NOSYNC };
+static inline bool rpt_ctl_must_fail(int c)
+{
+	return c == RPT_CTL_LYING || c == RPT_CTL_FORGETFUL || c == RPT_CTL_NOSYNC;
+}
 enum rpt_ctl_state { RPT_CTL_NOT_A_CONTROL, RPT_CTL_PASSED, RPT_CTL_FAILED, RPT_CTL_NO_DATA,
 		     RPT_CTL_NOT_APPLICABLE };
 
@@ -134,6 +140,18 @@ struct report_options {
 };
 #define REPORT_OPTIONS_INIT { .target = 0.01, .alpha = 0.05 }
 
+/* Explored crash states of one cell (explored.c, docs/explore.md). */
+struct rpt_explored_min {
+	bool have;
+	int64_t writes;
+	char kind[16];
+	char cmd[3400];			/* the powercut explore --export command */
+};
+struct rpt_explored {
+	uint64_t runs, states, violation_states, meta_failure_states, leak_states;
+	struct rpt_explored_min smallest_violation, smallest_meta;
+};
+
 struct report {
 	struct report_options opts;
 	struct rpt_db *dbs;
@@ -150,6 +168,7 @@ struct report {
 	size_t n_drives;
 	int64_t generated_wall_ns;
 	size_t controls_failed, controls_passed;
+	struct rpt_explored *explored;	/* [n_cells] */
 };
 
 enum report_format { REPORT_HTML, REPORT_MD, REPORT_CSV, REPORT_JSON };
@@ -169,5 +188,8 @@ json_t *report_json(const struct report *r);
 
 /* Internal to host/report: analyze.c groups units into cells and computes statistics. */
 int report_analyze(struct report *r);
+/* Internal: explored.c reads the explored states of every cell (after analyze). */
+int rpt_explored_load(struct report *r);
+json_t *rpt_explored_json(const struct report *r, size_t cell);
 
 #endif

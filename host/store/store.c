@@ -74,7 +74,7 @@ const struct store_migration store_migrations[] = {
 	  "CREATE INDEX checks_cycle ON checks(cycle_id);"
 	  "CREATE INDEX findings_cycle ON findings(cycle_id);"
 	  "CREATE INDEX events_campaign ON events(campaign_id);" },
-	{ "oracle ledger tables", ledger_schema_sql },
+	{ "oracle ledger tables", ledger_schema_v1_sql },
 	/* issue 7 (powercut run): the campaign's plan and run, each cycle's plan and the
 	 * step it reached, the controls' verdict, evidence files. */
 	{ "campaign runs",
@@ -92,6 +92,38 @@ const struct store_migration store_migrations[] = {
 	  " path TEXT NOT NULL,"
 	  " bytes INTEGER NOT NULL);"
 	  "CREATE INDEX evidence_cycle ON evidence(cycle_id);" },
+	/* issue 13: ledger sessions by phase, durable memory of kept disks. */
+	{ "oracle sessions and durable memory", ledger_schema_v2_sql },
+	/* docs/explore.md: one row per explored crash state of a recorded disk. */
+	{ "explored crash states",
+	  "CREATE TABLE explore_run ("
+	  " id INTEGER PRIMARY KEY,"
+	  " campaign INTEGER NOT NULL,"
+	  " cycle INTEGER NOT NULL,"
+	  " disk TEXT NOT NULL,"
+	  " disk_id INTEGER NOT NULL,"
+	  " recording TEXT NOT NULL,"
+	  " format TEXT NOT NULL,"
+	  " cache TEXT NOT NULL,"
+	  " control TEXT NOT NULL,"
+	  " seed INTEGER NOT NULL,"
+	  " log_entries INTEGER NOT NULL,"
+	  " candidates_json TEXT,"
+	  " states INTEGER NOT NULL DEFAULT 0,"
+	  " seconds REAL);"
+	  "CREATE TABLE explore_state ("
+	  " run_id INTEGER NOT NULL REFERENCES explore_run(id),"
+	  " state INTEGER NOT NULL,"
+	  " kind TEXT NOT NULL,"
+	  " crash_entry INTEGER NOT NULL,"
+	  " crash_ns INTEGER NOT NULL,"
+	  " writes INTEGER NOT NULL,"
+	  " spec TEXT NOT NULL,"
+	  " metadata TEXT NOT NULL,"
+	  " metadata_json TEXT,"
+	  " violations INTEGER,"
+	  " counts_json TEXT,"
+	  " PRIMARY KEY (run_id, state));" },
 };
 const int store_n_migrations = sizeof(store_migrations) / sizeof(store_migrations[0]);
 

@@ -1,10 +1,13 @@
 /* ATmega328P implementation of hal.h.
  *
  * Timer1 runs free at F_CPU/8 (0.5 us per tick at 16 MHz): its overflow interrupt
- * counts wraps for the 64-bit clock, and its two compare units time the relay edges
+ * counts wraps for the 64-bit clock (in 48 bits: a 32-bit count of every 32.768 ms,
+ * which alone would run out after 4.46 years, and 16 bits above it), and its two
+ * compare units time the relay edges
  * of channel 0 (OCR1A) and channel 1 (OCR1B). PWR_OK inputs are INT0/INT1 on any
  * edge. USART0 is interrupt-driven both ways.
  */
+#include <avr/boot.h>
 #include <avr/eeprom.h>
 #include <avr/interrupt.h>
 #include <avr/io.h>
@@ -44,7 +47,15 @@ static uint32_t reset_marker __attribute__((section(".noinit")));
 
 static enum hal_reset_cause cause;
 
-static volatile uint32_t wraps;
+/* Counter wraps: `wraps` the low 32 bits (what the compare interrupt needs, read
+ * quickly), `wraps_hi` the bits above. HAL_CLOCK_START_WRAPS (a test build, see
+ * firmware/build.mk) starts the count just short of the low word's own wrap, so that
+ * the simulator can run the firmware across it; the real firmware starts at 0. */
+#ifndef HAL_CLOCK_START_WRAPS
+#define HAL_CLOCK_START_WRAPS 0ULL
+#endif
+static volatile uint32_t wraps = (uint32_t)(HAL_CLOCK_START_WRAPS);
+static volatile uint16_t wraps_hi = (uint16_t)((uint64_t)(HAL_CLOCK_START_WRAPS) >> 32);
 
 static volatile uint8_t edge_pending[HAL_CHANNELS];
 static volatile uint8_t edge_level[HAL_CHANNELS];
@@ -87,12 +98,13 @@ static uint64_t ticks_locked(void)
 	uint16_t count = TCNT1;
 	bool pending = TIFR1 & _BV(TOV1);
 
-	return pc_clock_ticks(wraps, count, pending);
+	return pc_clock_ticks((uint64_t)wraps_hi << 32 | wraps, count, pending);
 }
 
 ISR(TIMER1_OVF_vect)
 {
-	wraps++;
+	if (++wraps == 0)
+		wraps_hi++;
 }
 
 static void evq_push(uint64_t t_us, uint8_t type, uint8_t ch, uint8_t level)
@@ -106,14 +118,25 @@ static void evq_push(uint64_t t_us, uint8_t type, uint8_t ch, uint8_t level)
 	evq_count++;
 }
 
+/* Released: direction first, then the PORT bit, so that the pin is never driven to
+ * the other level, not even for a cycle (with relay_active wrong for the board, that
+ * level would energize the relay); for that one cycle a HIGH pin holds its weak
+ * pull-up. Driven: level first, then direction. Each is one SBI/CBI, atomic against
+ * the interrupts. */
 static void relay_pin(uint8_t ch, uint8_t level)
 {
 	uint8_t mask = _BV(PB0 + ch);
 
+	if (level == HAL_PIN_FLOAT) {
+		DDRB &= (uint8_t)~mask;
+		PORTB &= (uint8_t)~mask;
+		return;
+	}
 	if (level)
 		PORTB |= mask;
 	else
 		PORTB &= (uint8_t)~mask;
+	DDRB |= mask;
 }
 
 static void compare_enable(uint8_t ch, uint8_t on)
@@ -140,8 +163,10 @@ static void edge_fire(uint8_t ch)
 }
 
 /* The compare unit matches once per counter period; only the match in the period of
- * the target fires the edge. The period is tested in 32 bits, not with the 64-bit
- * clock, so that the pin is written within a few cycles of the match. */
+ * the target (or a later one) fires the edge. The period is tested in 32 bits, not
+ * with the 64-bit clock, so that the pin is written within a few cycles of the
+ * match; the difference is taken modulo 2^32, so the test holds across the wrap of
+ * the low word (edges lie less than 2^31 periods ahead, hal.h). */
 static void compare_isr(uint8_t ch)
 {
 	uint16_t count = TCNT1;
@@ -149,7 +174,7 @@ static void compare_isr(uint8_t ch)
 
 	if ((TIFR1 & _BV(TOV1)) && count < 0x8000u)
 		period++;
-	if (edge_pending[ch] && period >= edge_wrap[ch])
+	if (edge_pending[ch] && (int32_t)(period - edge_wrap[ch]) >= 0)
 		edge_fire(ch);
 }
 
@@ -244,7 +269,7 @@ static bool nothing_to_do(void)
 	return rx_head == rx_tail && evq_count == 0;
 }
 
-void hal_init(uint8_t idle_levels)
+void hal_init(void)
 {
 	/* Reset cause first: the marker must not survive into the next reset. */
 	uint8_t mcusr = saved_mcusr ? saved_mcusr : saved_r2;
@@ -263,10 +288,9 @@ void hal_init(uint8_t idle_levels)
 		cause = HAL_RESET_POWER;
 	reset_marker = 0;
 
-	/* Relay pins: level first, direction second, so a reset never pulses a relay. */
-	for (uint8_t ch = 0; ch < HAL_CHANNELS; ch++)
-		relay_pin(ch, (idle_levels >> ch) & 1u);
-	DDRB |= _BV(PB0) | _BV(PB1) | _BV(PB5);
+	/* Relay pins stay inputs without pull-up, as the reset left them: every relay
+	 * released whatever the settings say. Only the LED is an output. */
+	DDRB |= _BV(PB5);
 
 	/* PWR_OK inputs with pull-ups (an optocoupler pulls them down); any edge. */
 	DDRD &= (uint8_t)~(_BV(PD2) | _BV(PD3));
@@ -400,7 +424,11 @@ void hal_uart_write(const char *buf, size_t len)
 		tx_buf[tx_head] = (uint8_t)*buf++;
 		ATOMIC_BLOCK(ATOMIC_RESTORESTATE) {
 			tx_head = (tx_head + 1) & (TX_BUF - 1);
-			UCSR0A |= _BV(TXC0);	/* writing 1 clears it: the last byte is not out */
+			/* Clear TXC0 (a 1 clears it: the last byte is not out) by writing the
+			 * register whole: a read-modify-write would write back the other
+			 * flags it read, and FE0, DOR0 and UPE0 must be written 0. U2X0
+			 * keeps its value. */
+			UCSR0A = _BV(TXC0) | _BV(U2X0);
 			UCSR0B |= _BV(UDRIE0);
 		}
 	}
@@ -446,6 +474,24 @@ void hal_reset(void)
 void hal_idle(void)
 {
 	sleep_while(nothing_to_do);
+}
+
+uint16_t hal_bod_mv(void)
+{
+	/* The extended fuse's BODLEVEL bits (2..0), read by the chip itself with LPM
+	 * (datasheet "Reading the Fuse and Lock Bits from Software"): a bootloader
+	 * cannot pass them on, Optiboot answers avrdude's fuse reads with 0. */
+	uint8_t efuse;
+
+	/* BLBSET|SELFPRGEN hold for three cycles: no interrupt in between. */
+	ATOMIC_BLOCK(ATOMIC_RESTORESTATE)
+		efuse = boot_lock_fuse_bits_get(GET_EXTENDED_FUSE_BITS);
+	switch (efuse & 7u) {
+	case 6: return 1800;
+	case 5: return 2700;
+	case 4: return 4300;
+	default: return 0;	/* 7: off; 0..3 reserved */
+	}
 }
 
 const char *hal_mcu_name(void)

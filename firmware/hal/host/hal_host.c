@@ -2,6 +2,7 @@
 #include "hal_fake.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,7 +12,6 @@ static struct {
 	uint64_t now;
 	enum hal_reset_cause cause;
 	uint8_t relay[HAL_CHANNELS];
-	bool output[HAL_CHANNELS];
 	bool pending[HAL_CHANNELS];
 	uint64_t pending_at[HAL_CHANNELS];
 	uint8_t pending_level[HAL_CHANNELS];
@@ -27,9 +27,12 @@ static struct {
 	size_t tx_len, tx_cap;
 	uint8_t eeprom[HAL_EEPROM_SIZE];
 	bool eeprom_fail;
+	unsigned eeprom_ok_left;	/* writes that still succeed; UINT_MAX: all */
 	unsigned eeprom_writes;
 	unsigned resets;
 	uint8_t led;
+	uint16_t bod_mv;
+	bool inited;
 } f;
 
 static void queue_push(const struct hal_event *ev)
@@ -60,6 +63,10 @@ void hal_fake_reset(uint8_t pwrok_levels)
 	free(f.tx);
 	memset(&f, 0, sizeof(f));
 	memset(f.eeprom, 0xff, sizeof(f.eeprom));
+	for (uint8_t ch = 0; ch < HAL_CHANNELS; ch++)
+		f.relay[ch] = HAL_PIN_FLOAT;	/* inputs after reset */
+	f.bod_mv = 2700;
+	f.eeprom_ok_left = UINT_MAX;
 	for (uint8_t ch = 0; ch < HAL_CHANNELS; ch++)
 		f.pwrok[ch] = (pwrok_levels >> ch) & 1u;
 	f.cause = HAL_RESET_POWER;
@@ -101,7 +108,17 @@ uint8_t hal_fake_relay_level(uint8_t ch)
 
 bool hal_fake_relay_is_output(uint8_t ch)
 {
-	return f.output[ch];
+	return f.relay[ch] != HAL_PIN_FLOAT;
+}
+
+bool hal_fake_inited(void)
+{
+	return f.inited;
+}
+
+void hal_fake_set_bod_mv(uint16_t mv)
+{
+	f.bod_mv = mv;
 }
 
 size_t hal_fake_writes(const struct hal_fake_write **w)
@@ -171,6 +188,21 @@ void hal_fake_eeprom_fail(bool fail)
 	f.eeprom_fail = fail;
 }
 
+void hal_fake_eeprom_fail_after(unsigned n)
+{
+	f.eeprom_ok_left = n;
+}
+
+void hal_fake_mcu_reset(void)
+{
+	for (uint8_t ch = 0; ch < HAL_CHANNELS; ch++) {
+		f.relay[ch] = HAL_PIN_FLOAT;
+		f.pending[ch] = false;
+	}
+	f.q_head = f.q_count = 0;
+	f.inited = false;
+}
+
 unsigned hal_fake_eeprom_writes(void)
 {
 	return f.eeprom_writes;
@@ -188,13 +220,9 @@ unsigned hal_fake_resets(void)
 
 /* ---- hal.h ---- */
 
-void hal_init(uint8_t idle_levels)
+void hal_init(void)
 {
-	for (uint8_t ch = 0; ch < HAL_CHANNELS; ch++) {
-		f.relay[ch] = (idle_levels >> ch) & 1u;
-		log_write(ch, f.relay[ch], false);
-		f.output[ch] = true;
-	}
+	f.inited = true;
 }
 
 enum hal_reset_cause hal_reset_cause(void)
@@ -292,6 +320,13 @@ int hal_eeprom_write(uint16_t addr, const void *buf, size_t len)
 	f.eeprom_writes++;
 	if (f.eeprom_fail)
 		return -EIO;
+	if (f.eeprom_ok_left == 0) {
+		/* a write cut short: the first half of it happened */
+		memcpy(f.eeprom + addr, buf, len / 2);
+		return -EIO;
+	}
+	if (f.eeprom_ok_left != UINT_MAX)
+		f.eeprom_ok_left--;
 	memcpy(f.eeprom + addr, buf, len);
 	return 0;
 }
@@ -308,6 +343,11 @@ void hal_reset(void)
 
 void hal_idle(void)
 {
+}
+
+uint16_t hal_bod_mv(void)
+{
+	return f.bod_mv;
 }
 
 const char *hal_mcu_name(void)

@@ -96,8 +96,10 @@ rc=$?
 	fail "short campaign: cycles without plan or not verified"
 [ "$(q "SELECT COUNT(*) FROM findings WHERE disk = 'raw' AND class = 'violation'")" -ge 1 ] ||
 	fail "lying control not caught"
-[ "$(q "SELECT COUNT(*) FROM findings WHERE disk = 'qcow2' AND class = 'violation'")" = 0 ] ||
-	fail "violations on the honest qcow2 disk"
+# The honest qcow2 is a backing chain over the volatile cache: it may lose its base's
+# data to the overlay (the second seed, oracle_check.durable_cycle set), never more.
+[ "$(q "SELECT COUNT(*) FROM oracle_check WHERE disk = 1 AND violation = 1 AND durable_cycle IS NULL")" = 0 ] ||
+	fail "violations on the honest qcow2 disk: $(q "SELECT cycle, block, class FROM oracle_check WHERE disk = 1 AND violation = 1")"
 [ "$(q "SELECT COUNT(*) FROM evidence")" -ge 1 ] || fail "no evidence kept for a violation"
 [ "$(q "SELECT COUNT(DISTINCT timed_by) FROM cut_events")" -ge 1 ] || fail "no cuts recorded"
 vc=$(q "SELECT c.id FROM cycles c JOIN findings f ON f.cycle_id = c.id WHERE f.class = 'violation' LIMIT 1")

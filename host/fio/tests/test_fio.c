@@ -158,6 +158,41 @@ static void test_status_interval_cut(void **state)
 	free(out);
 }
 
+/* The second report of host/fio/tests/data/status-interval-cut.json (real output of
+ * fio 3.33 running rig/workloads/randwrite-load.fio, whose job verifies), trimmed to
+ * the members the figures use: the read-back ran 1 ms for 25,670 reads, which fio
+ * reports as 25.67 million IOPS. The figures give the rate over the job's 1887 ms. */
+static void test_verify_reads(void **state)
+{
+	static const char out[] =
+		"{\n  \"fio version\" : \"fio-3.33\",\n  \"jobs\" : [\n    {\n"
+		"      \"jobname\" : \"randwrite-load\", \"error\" : 0, \"elapsed\" : 2,\n"
+		"      \"job options\" : { \"verify\" : \"crc32c\" },\n"
+		"      \"read\" : { \"io_bytes\" : 105144320, \"io_kbytes\" : 102680, "
+		"\"bw\" : 102680000, \"iops\" : 25670000.000000, \"runtime\" : 1, "
+		"\"total_ios\" : 25670 },\n"
+		"      \"write\" : { \"io_bytes\" : 105144320, \"io_kbytes\" : 102680, "
+		"\"bw\" : 54414, \"iops\" : 14109.167992, \"runtime\" : 1887, "
+		"\"total_ios\" : 26623 },\n"
+		"      \"job_runtime\" : 1887\n    }\n  ]\n}\n";
+	const char *err = NULL;
+	json_t *f = fio_figures(out, &err);
+
+	assert_non_null(f);
+	json_t *job = json_array_get(json_object_get(f, "jobs"), 0);
+	json_t *rd = json_object_get(job, "read"), *wr = json_object_get(job, "write");
+	/* 25670 reads over 1.887 s */
+	assert_true(json_real_value(json_object_get(rd, "iops")) > 13603.0 &&
+		    json_real_value(json_object_get(rd, "iops")) < 13604.0);
+	assert_int_equal(json_integer_value(json_object_get(rd, "bw_kib")), 102680 * 1000 / 1887);
+	assert_string_equal(json_string_value(json_object_get(rd, "rate_over")), "job");
+	/* The writes ran the whole job: fio's own figures, unmarked. */
+	assert_true(json_real_value(json_object_get(wr, "iops")) == 14109.167992);
+	assert_int_equal(json_integer_value(json_object_get(wr, "bw_kib")), 54414);
+	assert_null(json_object_get(wr, "rate_over"));
+	json_decref(f);
+}
+
 static void test_no_report(void **state)
 {
 	const char *err = NULL;
@@ -187,6 +222,7 @@ int main(void)
 		cmocka_unit_test(test_verify_fail),
 		cmocka_unit_test(test_status_interval_cut),
 		cmocka_unit_test(test_no_report),
+		cmocka_unit_test(test_verify_reads),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	char path[4200];

@@ -107,10 +107,11 @@ static void test_events(void **state)
 	assert_int_equal(ch, 0);
 	assert_string_equal(fw_fields_get(&pl.f, "cause"), "cut");
 
-	assert_int_equal(parse(sealed("!0 812 boot fw=0.1.0 proto=1 reset=power channels=2"), &pl), 0);
+	assert_int_equal(parse(sealed("!0 812 boot fw=0.2.0 proto=2 reset=power channels=2 settings=ok bod_mv=2700"), &pl), 0);
 	assert_true(pl.seq == 0);
 	assert_string_equal(pl.name, "boot");
-	assert_string_equal(fw_fields_get(&pl.f, "proto"), "1");
+	assert_string_equal(fw_fields_get(&pl.f, "proto"), "2");
+	assert_string_equal(fw_fields_get(&pl.f, "settings"), "ok");
 
 	/* an event without pairs */
 	assert_int_equal(parse(sealed("!7 99 tick"), &pl), 0);

@@ -36,6 +36,8 @@ struct fake {
 	uint64_t seq;			/* next event seq */
 	/* behaviour */
 	int proto;
+	const char *settings;		/* status's settings= */
+	int bod_mv;			/* version's and the banner's bod_mv= */
 	int garble_replies;		/* garble the next N replies */
 	int drop_replies;		/* swallow the next N requests without reply */
 	int late_reply_ms;		/* reply to dropped requests this much later */
@@ -98,11 +100,12 @@ static void fake_answer(struct fake *f, const char *line, size_t len)
 	snprintf(cmd, sizeof(cmd), "%.*s", n, line);
 	if (strcmp(cmd, "version") == 0) {
 		f->n_version++;
-		snprintf(body, sizeof(body), "ok fw=0.1.0 proto=%d mcu=atmega328p f_cpu=16000000 channels=2",
-			 f->proto);
+		snprintf(body, sizeof(body), "ok fw=0.2.0 proto=%d mcu=atmega328p f_cpu=16000000 "
+			 "channels=2 bod_mv=%d", f->proto, f->bod_mv);
 	} else if (strcmp(cmd, "status") == 0) {
-		snprintf(body, sizeof(body), "ok t=%llu seq=%llu reset=power ch0=on pwr0=1 ch1=on pwr1=1",
-			 (unsigned long long)fake_t(f), (unsigned long long)f->seq);
+		snprintf(body, sizeof(body), "ok t=%llu seq=%llu reset=power settings=%s ch0=on "
+			 "pwr0=1 ch1=on pwr1=1", (unsigned long long)fake_t(f),
+			 (unsigned long long)f->seq, f->settings);
 	} else if (sscanf(cmd, "ping %u", &tok) == 1 || strcmp(cmd, "ping") == 0) {
 		f->n_ping++;
 		snprintf(body, sizeof(body), "ok t=%llu token=%u", (unsigned long long)fake_t(f), tok);
@@ -114,7 +117,8 @@ static void fake_answer(struct fake *f, const char *line, size_t len)
 		fake_write_body(f, body, 0);
 		f->seq = 0;
 		f->t0_ns = now_ns();
-		fake_event(f, "boot fw=0.1.0 proto=%d reset=command channels=2", f->proto);
+		fake_event(f, "boot fw=0.2.0 proto=%d reset=command channels=2 settings=%s bod_mv=%d",
+			   f->proto, f->settings, f->bod_mv);
 		return;
 	} else {
 		snprintf(body, sizeof(body), "error:1 unknown command");
@@ -183,7 +187,8 @@ static void fake_boot(struct fake *f)
 	assert_int_equal(rename(tmp, f->link), 0);
 	f->t0_ns = now_ns();
 	f->seq = 0;
-	fake_event(f, "boot fw=0.1.0 proto=%d reset=power channels=2", f->proto);
+	fake_event(f, "boot fw=0.2.0 proto=%d reset=power channels=2 settings=%s bod_mv=%d",
+		   f->proto, f->settings, f->bod_mv);
 	f->stop = 0;
 	assert_int_equal(pthread_create(&f->th, NULL, fake_main, f), 0);
 	f->running = 1;
@@ -208,6 +213,8 @@ static struct fake *fake_new(int proto)
 	assert_non_null(f);
 	pthread_mutex_init(&f->mu, NULL);
 	f->proto = proto;
+	f->settings = "ok";
+	f->bod_mv = 2700;
 	snprintf(f->dir, sizeof(f->dir), "%s/fwlink-fake-XXXXXX", tmpdir ? tmpdir : "/tmp");
 	assert_non_null(mkdtemp(f->dir));
 	snprintf(f->link, sizeof(f->link), "%s/mcu.tty", f->dir);
@@ -246,16 +253,18 @@ static struct fwlink *open_link(struct fake *f, int reconnect_ms)
 
 static void test_open_and_requests(void **state)
 {
-	struct fake *f = fake_new(1);
+	struct fake *f = fake_new(FWLINK_PROTO);
 	struct fwlink *l = open_link(f, 0);
 	struct fw_reply r;
 	struct fw_event ev;
 	uint64_t at;
 
 	assert_non_null(l);
-	assert_int_equal(fwlink_info(l)->proto, 1);
+	assert_int_equal(fwlink_info(l)->proto, FWLINK_PROTO);
 	assert_int_equal(fwlink_info(l)->channels, 2);
-	assert_string_equal(fwlink_info(l)->fw, "0.1.0");
+	assert_string_equal(fwlink_info(l)->fw, "0.2.0");
+	assert_string_equal(fwlink_info(l)->settings, "ok");
+	assert_int_equal(fwlink_info(l)->bod_mv, 2700);
 	assert_string_equal(fwlink_info(l)->mcu, "atmega328p");
 	assert_true(fwlink_session(l) == 1);
 	assert_true(fwlink_fd(l) >= 0);
@@ -288,7 +297,7 @@ static void test_open_and_requests(void **state)
 
 static void test_events_and_gaps(void **state)
 {
-	struct fake *f = fake_new(1);
+	struct fake *f = fake_new(FWLINK_PROTO);
 	struct fwlink *l = open_link(f, 0);
 	struct fw_event ev;
 	struct fw_reply r;
@@ -354,7 +363,7 @@ static void test_events_and_gaps(void **state)
 
 static void test_reset_detection(void **state)
 {
-	struct fake *f = fake_new(1);
+	struct fake *f = fake_new(FWLINK_PROTO);
 	struct fwlink *l = open_link(f, 0);
 	struct fw_event ev;
 	struct fw_reply r;
@@ -380,7 +389,7 @@ static void test_reset_detection(void **state)
 	f->t0_ns = now_ns();
 	char glued[160], banner[100];
 	size_t bl;
-	snprintf(banner, sizeof(banner), "!0 %llu boot fw=0.1.0 proto=1 reset=watchdog channels=2",
+	snprintf(banner, sizeof(banner), "!0 %llu boot fw=0.2.0 proto=2 reset=watchdog channels=2",
 		 (unsigned long long)fake_t(f));
 	bl = strlen(banner);
 	assert_true(pc_frame_seal(banner, bl, sizeof(banner)) > 0);
@@ -430,7 +439,7 @@ static void test_reset_detection(void **state)
 
 static void test_garbled_replies(void **state)
 {
-	struct fake *f = fake_new(1);
+	struct fake *f = fake_new(FWLINK_PROTO);
 	struct fwlink *l = open_link(f, 0);
 	struct fw_reply r;
 	struct fwlink_stats st;
@@ -459,7 +468,7 @@ static void test_garbled_replies(void **state)
 
 static void test_timeout_and_late_reply(void **state)
 {
-	struct fake *f = fake_new(1);
+	struct fake *f = fake_new(FWLINK_PROTO);
 	struct fwlink *l = open_link(f, 0);
 	struct fw_reply r;
 	int64_t t0;
@@ -479,14 +488,42 @@ static void test_timeout_and_late_reply(void **state)
 	fake_free(f);
 }
 
+/* A board whose EEPROM was blank, with brown-out detection off: fwlink keeps both
+ * (and warns); a banner after a reset brings the new status. */
+static void test_board_settings_status(void **state)
+{
+	struct fake *f = fake_new(FWLINK_PROTO);
+	struct fwlink *l;
+	struct fw_event ev;
+
+	f->settings = "blank";
+	f->bod_mv = 0;
+	l = open_link(f, 0);
+	assert_non_null(l);
+	assert_string_equal(fwlink_info(l)->settings, "blank");
+	assert_int_equal(fwlink_info(l)->bod_mv, 0);
+	f->settings = "recovered";
+	f->bod_mv = 2700;
+	assert_int_equal(fwlink_request(l, 1000, NULL, "boom"), 0);
+	assert_int_equal(fwlink_next_event(l, 1000, &ev), 0);
+	assert_string_equal(ev.name, "boot");
+	assert_string_equal(fwlink_info(l)->settings, "recovered");
+	assert_int_equal(fwlink_info(l)->bod_mv, 2700);
+	fwlink_close(l);
+	fake_free(f);
+}
+
 static void test_bad_proto(void **state)
 {
-	struct fake *f = fake_new(2);
-	struct fwlink_opts o = { .path = f->link, .open_timeout_ms = 1000 };
+	/* a newer protocol, and firmware 0.1's protocol 1 (no settings status) */
+	for (int proto = FWLINK_PROTO - 1; proto <= FWLINK_PROTO + 1; proto += 2) {
+		struct fake *f = fake_new(proto);
+		struct fwlink_opts o = { .path = f->link, .open_timeout_ms = 1000 };
 
-	assert_null(fwlink_open(&o));
-	assert_int_equal(errno, EPROTONOSUPPORT);
-	fake_free(f);
+		assert_null(fwlink_open(&o));
+		assert_int_equal(errno, EPROTONOSUPPORT);
+		fake_free(f);
+	}
 
 	/* no such port */
 	struct fwlink_opts o2 = { .path = "no-such-dir/mcu.tty" };
@@ -496,7 +533,7 @@ static void test_bad_proto(void **state)
 
 static void test_silent_port(void **state)
 {
-	struct fake *f = fake_new(1);
+	struct fake *f = fake_new(FWLINK_PROTO);
 	struct fwlink_opts o = { .path = f->link, .open_timeout_ms = 300 };
 	int64_t t0 = now_ns();
 
@@ -515,7 +552,7 @@ static void test_silent_port(void **state)
 
 static void test_reconnect(void **state)
 {
-	struct fake *f = fake_new(1);
+	struct fake *f = fake_new(FWLINK_PROTO);
 	struct fwlink *l = open_link(f, 3000);
 	struct fw_reply r;
 	struct fw_event ev;
@@ -561,15 +598,31 @@ static void test_reconnect(void **state)
 	fake_free(f);
 }
 
+/* With usb_vid unset, the boards the firmware runs on are found whatever their USB
+ * chip: Arduino's own, CH340 clones, FTDI; nothing else. */
+static void test_usb_vids(void **state)
+{
+	assert_true(fwlink_usb_vid_matches(0, 0x2341));
+	assert_true(fwlink_usb_vid_matches(0, 0x2a03));
+	assert_true(fwlink_usb_vid_matches(0, 0x1a86));
+	assert_true(fwlink_usb_vid_matches(0, 0x0403));
+	assert_false(fwlink_usb_vid_matches(0, 0x16c0));
+	assert_false(fwlink_usb_vid_matches(0, 0x067b));
+	assert_true(fwlink_usb_vid_matches(0x067b, 0x067b));
+	assert_false(fwlink_usb_vid_matches(0x2341, 0x1a86));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_usb_vids),
 		cmocka_unit_test(test_open_and_requests),
 		cmocka_unit_test(test_events_and_gaps),
 		cmocka_unit_test(test_reset_detection),
 		cmocka_unit_test(test_garbled_replies),
 		cmocka_unit_test(test_timeout_and_late_reply),
 		cmocka_unit_test(test_bad_proto),
+		cmocka_unit_test(test_board_settings_status),
 		cmocka_unit_test(test_silent_port),
 		cmocka_unit_test(test_reconnect),
 	};

@@ -230,16 +230,22 @@ static void test_every_request(void **state)
 
 	/* version */
 	assert_int_equal(fwlink_request(l, 2000, &r, "version"), 0);
-	assert_string_equal(fw_reply_get(&r, "proto"), "1");
+	assert_string_equal(fw_reply_get(&r, "proto"), "2");
 	assert_non_null(fw_reply_get(&r, "fw"));
 	assert_string_equal(fw_reply_get(&r, "mcu"), "atmega328p");
-	assert_int_equal(fwlink_info(l)->proto, 1);
+	assert_int_equal(fwlink_info(l)->proto, 2);
+	/* the simulator's fuses: brown-out detection at 2.7 V, read by the firmware */
+	assert_string_equal(fw_reply_get(&r, "bod_mv"), "2700");
+	assert_int_equal(fwlink_info(l)->bod_mv, 2700);
 	assert_true(fwlink_info(l)->channels >= 1);
 	/* status */
 	assert_int_equal(fwlink_request(l, 2000, &r, "status"), 0);
 	assert_int_equal(fw_reply_get_u64(&r, "t", &v), 0);
 	assert_int_equal(fw_reply_get_u64(&r, "seq", &v), 0);
 	assert_string_equal(fw_reply_get(&r, "ch0"), "on");
+	/* a fresh simulator's EEPROM is blank, as a first flash leaves it */
+	assert_string_equal(fw_reply_get(&r, "settings"), "blank");
+	assert_string_equal(fwlink_info(l)->settings, "blank");
 	/* ping */
 	assert_int_equal(fwlink_request(l, 2000, &r, "ping 4242"), 0);
 	assert_string_equal(fw_reply_get(&r, "token"), "4242");
@@ -252,6 +258,8 @@ static void test_every_request(void **state)
 	assert_string_equal(fw_reply_get(&r, "min_off_ms"), "250");
 	assert_int_equal(fwlink_request(l, 2000, &r, "get min_off_ms"), 0);
 	assert_string_equal(fw_reply_get(&r, "min_off_ms"), "250");
+	assert_int_equal(fwlink_request(l, 2000, &r, "status"), 0);
+	assert_string_equal(fw_reply_get(&r, "settings"), "ok");
 	assert_int_equal(fwlink_request(l, 2000, &r, "defaults"), 0);
 	assert_int_equal(fwlink_request(l, 2000, &r, "get min_off_ms"), 0);
 	assert_string_equal(fw_reply_get(&r, "min_off_ms"), "200");

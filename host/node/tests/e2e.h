@@ -199,6 +199,17 @@ static inline long long e2e_int(json_t *o, const char *key)
 	return json_integer_value(json_object_get(o, key));
 }
 
+/* A backing chain's violations other than its base's data lost to the overlay
+ * (carried_lost: the overlay's allocation reached the platter before its data, so a
+ * block written but not flushed reads zeroes instead of the base's durable record:
+ * the second seed, which a qcow2 chain over a volatile cache may show on any power
+ * cut since the oracle remembers the base, docs/oracle.md). Everything else an honest
+ * chain must never show. */
+static inline long long e2e_chain_violations(json_t *disk)
+{
+	return e2e_int(disk, "violations") - e2e_int(disk, "carried_lost");
+}
+
 /* Processes whose command line mentions our private directory (the simulator, the
  * node's daemons, QEMU, agents): none may outlive `powercut cycle`. Returns how many. */
 /* True when prog is an executable in one of PATH's directories. */

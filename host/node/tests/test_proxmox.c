@@ -165,6 +165,16 @@ const char *remote_name(const struct remote *r)
 	return "root@pve1";
 }
 
+const char *remote_strerror(int err)
+{
+	return strerror(-err);
+}
+
+const char *remote_advice(int err)
+{
+	return "(the transport's advice)";
+}
+
 /* ---- the bench and its transcripts ---- */
 
 static char work[4000], guest[4096], fio_job[4096 + 16], fio_bench[8192];
@@ -174,7 +184,7 @@ static const char *bench_text =
 	"[relay]\ndriver = null\n"
 	"[node]\ndriver = proxmox\nhost = pve1\nuser = root\nvmid = 9000\n"
 	"storages = local-lvm q=local\n"
-	"[disk q]\nformat = qcow2\ncache = none\nsize = 1G\n"
+	"[disk q]\nformat = qcow2\ncache = none\nsize = 1G\npreallocation = metadata\n"
 	"[disk t]\nformat = lvmthin\ncache = writeback\nsize = 2G\n"
 	"[workload]\nspan_mib = 16\n";
 
@@ -182,6 +192,25 @@ static const char *bench_text =
 	"[{\"id\":\"cluster\",\"name\":\"lab\",\"nodes\":1,\"quorate\":1,\"type\":\"cluster\"," \
 	"\"version\":1},{\"id\":\"node/pve1\",\"ip\":\"192.0.2.10\",\"level\":\"\",\"local\":1," \
 	"\"name\":\"pve1\",\"nodeid\":1,\"online\":1,\"type\":\"node\"}]"
+/* qemu-img info --output=json of a fresh qcow2 volume (qemu 9's layout, trimmed): the
+ * options the volume really has, whatever the bench asked for. */
+#define QIMG_INFO(path, cluster, el2) \
+	{ { "qemu-img", "info", "--output=json", "-f", "qcow2", path }, 0, \
+	  "{\n    \"virtual-size\": 1073741824,\n    \"filename\": \"" path "\",\n" \
+	  "    \"cluster-size\": " #cluster ",\n    \"format\": \"qcow2\",\n" \
+	  "    \"actual-size\": 200704,\n    \"format-specific\": {\n" \
+	  "        \"type\": \"qcow2\",\n        \"data\": {\n" \
+	  "            \"compat\": \"1.1\",\n            \"compression-type\": \"zlib\",\n" \
+	  "            \"lazy-refcounts\": false,\n            \"refcount-bits\": 16,\n" \
+	  "            \"corrupt\": false,\n            \"extended-l2\": " el2 "\n" \
+	  "        }\n    },\n    \"dirty-flag\": false\n}\n" }
+/* The kernel's boot_id: a new random UUID at every boot of the node. */
+#define BOOT_ID(id) { { "cat", "/proc/sys/kernel/random/boot_id" }, 0, id "\n" }
+#define BOOT1 "5f0d3c1e-8a7b-4c2d-9e6f-0a1b2c3d4e5f"
+#define BOOT2 "c2a9e4b7-1d3f-4e8a-b6c5-7d8e9f0a1b2c"
+/* pmxcfs has mounted /etc/pve and this node's directory is there. */
+#define PMXCFS_UP { { "test", "-d", "/etc/pve/nodes/pve1" }, 0, "" }
+
 #define QVOL "local:9000/vm-9000-pc-q.qcow2"
 #define QPATH "/var/lib/vz/images/9000/vm-9000-pc-q.qcow2"
 #define TVOL "local-lvm:vm-9000-pc-t"
@@ -202,7 +231,8 @@ static const char *bench_text =
 	  "lazy_refcounts=off refcount_bits=16\nsuccessfully created '" QVOL "'\n" }, \
 	{ CONTENT("local"), 0, "[{\"content\":\"images\",\"ctime\":1718000000,\"format\":" \
 	  "\"qcow2\",\"size\":1073741824,\"used\":200704,\"vmid\":9000,\"volid\":\"" QVOL "\"}]" }, \
-	{ { "pvesm", "path", QVOL }, 0, QPATH "\n" }
+	{ { "pvesm", "path", QVOL }, 0, QPATH "\n" }, \
+	QIMG_INFO(QPATH, 65536, "false")
 
 #define STEPS_T \
 	{ { "pvesh", "get", "/storage/local-lvm", "--output-format", "json" }, 0, \
@@ -237,6 +267,7 @@ static const char *bench_text =
 
 static const struct step happy[] = {
 	STEPS_PREPARED,
+	BOOT_ID(BOOT1),
 	/* the cycle's workload: the ledger's port (7000 here) forwarded from the node's
 	 * 127.0.0.1:41234, and the VM's user-mode network device for the guest */
 	{ { "FORWARD", "7000" }, 0, "41234" },
@@ -245,8 +276,19 @@ static const struct step happy[] = {
 	    "virtio-net-pci,netdev=pcl -append 'console=ttyS0 *" }, 0,
 	  "update VM 9000: -args ...\n" },
 	{ { "qm", "start", "9000" }, 0, "" },
-	/* the node is back: a cut in the middle of qm start left the VM locked */
+	/* the node is back: sshd answers, and a new boot_id proves it rebooted. pmxcfs
+	 * (pve-cluster.service) is not ordered before sshd: the first look finds
+	 * /etc/pve still empty, and pvesh, which needs pmxcfs through its IPC socket,
+	 * fails the first time as Proxmox's tools do then (ipcc_send_rec). */
 	{ { "WAIT_UP" }, 0 },
+	BOOT_ID(BOOT2),
+	{ { "test", "-d", "/etc/pve/nodes/pve1" }, 1, "" },
+	PMXCFS_UP,
+	{ { "pvesh", "get", "/nodes/pve1/qemu/9000/status/current", "--output-format", "json" }, 2,
+	  "", "ipcc_send_rec[1] failed: Connection refused\nipcc_send_rec[2] failed: Connection "
+	  "refused\nipcc_send_rec[3] failed: Connection refused\nUnable to load access control "
+	  "list: Connection refused\n" },
+	/* then: a cut in the middle of qm start left the VM locked */
 	{ { "pvesh", "get", "/nodes/pve1/qemu/9000/status/current", "--output-format", "json" }, 0,
 	  "{\"cpus\":2,\"lock\":\"create\",\"maxmem\":1073741824,\"name\":\"powercut-9000\","
 	  "\"qmpstatus\":\"stopped\",\"status\":\"stopped\",\"uptime\":0,\"vmid\":9000}" },
@@ -292,6 +334,7 @@ static const struct step happy[] = {
  * with a ledger it cannot reach), and close still removes everything. */
 static const struct step no_forward[] = {
 	STEPS_PREPARED,
+	BOOT_ID(BOOT1),
 	{ { "FORWARD", "7000" }, 1, "" },
 	STEPS_CLOSED,
 };
@@ -371,7 +414,7 @@ static void build_fio_cycle(void)
 			fio_cycle[k++] = fio_start_steps[1];
 			started = true;
 		}
-		if (!strcmp(h->argv[0], "qemu-img")) {
+		if (!strcmp(h->argv[0], "qemu-img") && !strcmp(h->argv[1], "check")) {
 			fio_cycle[k++] = fio_stop_steps[0];
 			fio_cycle[k++] = fio_stop_steps[1];
 		}
@@ -393,6 +436,7 @@ static const struct step fio_close[] = {
 	{ { "mkdir", "-p", RDIR }, 0, "" },
 	{ { "COPY", "vmlinuz", RDIR "/vmlinuz" }, 0 },
 	{ { "COPY", "initrd.cpio", RDIR "/initrd.cpio" }, 0 },
+	BOOT_ID(BOOT1),
 	{ { "COPY", "load.fio", RDIR "/0-load.fio" }, 0 },
 	{ { "setsid", "-f", "sh", "-c", "cd \"$1\"*", "sh", RDIR, "fio", "--thread",
 	    "--output-format=json", "--status-interval=1", "--filename=" RDIR "/fio.data",
@@ -427,12 +471,18 @@ static const char *chain_text =
 	"[node]\ndriver = proxmox\nhost = pve1\nuser = root\nvmid = 9000\n"
 	"storages = local-lvm q=pc-lvm\n"
 	"[disk q]\nformat = qcow2\ncache = none\nsize = 1G\nbacking = yes\n"
+	"cluster_size = 128K\nextended_l2 = yes\npreallocation = metadata\n"
 	"[disk t]\nformat = lvmthin\ncache = writeback\nsize = 2G\n"
 	"[workload]\nspan_mib = 16\n";
 
 #define CVOL "pc-lvm:vm-9000-pc-q.qcow2"
 #define CPATH "/dev/pclvm/vm-9000-pc-q.qcow2"
 #define CBASE "pclvm/snap_vm-9000-pc-q_powercut-base.qcow2"
+/* pve-storage's LVMPlugin activates a qcow2 volume with its whole chain, selected by
+ * name (get_activate_volume_target_opts), exclusively; deactivate_volume is -aln. */
+#define CSELECT "vg_name = \"pclvm\" && lv_name =~ '^(vm-9000-pc-q|snap_vm-9000-pc-q_.+)\\.qcow2$'"
+#define LV_ACTIVATE { { "lvchange", "-aey", "--select", CSELECT }, 0, "" }
+#define LV_DEACTIVATE { { "lvchange", "-aln", "--select", CSELECT }, 0, "" }
 #define STATUS_STOPPED \
 	{ { "pvesh", "get", "/nodes/pve1/qemu/9000/status/current", "--output-format", "json" }, 0, \
 	  "{\"status\":\"stopped\",\"vmid\":9000}" }
@@ -470,6 +520,7 @@ static const char *chain_text =
 /* The baseline boot up to the guest's power-off: the first look at the console finds
  * it still writing. */
 #define STEPS_BASELINE \
+	BOOT_ID(BOOT1), \
 	{ { "FORWARD", "7000" }, 0, "41234" }, \
 	{ { "qm", "set", "9000", "--args", "-kernel " RDIR "/vmlinuz -initrd " RDIR \
 	    "/initrd.cpio -serial file:" RDIR "/console-1.log -netdev user,id=pcl -device " \
@@ -503,27 +554,39 @@ static const struct step chain_cycle[] = {
 	  "\"virtio0\":\"" CVOL ",cache=none,size=1G\",\"virtio1\":\"" TVOL
 	  ",cache=writeback,size=2G\"}" },
 	{ { "pvesm", "path", CVOL }, 0, CPATH "\n" },
+	/* The VM's stop deactivated its LVs: the chain is activated to read the overlay's
+	 * options, which are Proxmox's (cluster 128k, extended L2), not pvesm alloc's. */
+	LV_ACTIVATE,
+	QIMG_INFO(CPATH, 131072, "true"),
 	/* the write boot of cycle 3, its baseline in place */
 	{ { "FORWARD", "7000" }, 0, "41234" },
 	{ { "qm", "set", "9000", "--args", "-kernel " RDIR "/vmlinuz -initrd " RDIR
 	    "/initrd.cpio -serial file:" RDIR "/console-2.log -netdev *" }, 0, "" },
 	{ { "qm", "start", "9000" }, 0, "" },
 	{ { "WAIT_UP" }, 0 },
+	BOOT_ID(BOOT2),
+	PMXCFS_UP,
 	STATUS_STOPPED,
-	/* the checks on the overlay: clean qcow2 metadata, the overlay's LV listed */
+	/* The node rebooted: Proxmox made the chain's LVs with --setautoactivation n, so
+	 * nothing activated them at boot and /dev/pclvm/... does not exist (qemu-img
+	 * check would exit 1: "Could not open ...: No such file or directory"). The
+	 * driver activates the chain as Proxmox does, checks the overlay (clean), and
+	 * deactivates it again; the overlay's LV is listed (inactive). */
+	LV_ACTIVATE,
 	{ { "qemu-img", "check", "--output=json", "-f", "qcow2", CPATH }, 0,
 	  "{\n    \"image-end-offset\": 458752,\n    \"total-clusters\": 8192,\n"
 	  "    \"check-errors\": 0,\n    \"allocated-clusters\": 12,\n"
 	  "    \"filename\": \"" CPATH "\",\n    \"format\": \"qcow2\",\n"
 	  "    \"fragmented-clusters\": 0\n}\n" },
+	LV_DEACTIVATE,
 	{ { "lvs", "--reportformat", "json", "-a", "-o", "lv_name,vg_name,lv_attr,pool_lv,"
 	    "data_percent,metadata_percent,lv_health_status", "pclvm" }, 0,
 	  "  {\"report\": [{\"lv\": [\n"
 	  "    {\"lv_name\":\"snap_vm-9000-pc-q_powercut-base.qcow2\", \"vg_name\":\"pclvm\", "
-	  "\"lv_attr\":\"-wi-a-----\", \"pool_lv\":\"\", \"data_percent\":\"\", "
+	  "\"lv_attr\":\"-wi-------\", \"pool_lv\":\"\", \"data_percent\":\"\", "
 	  "\"metadata_percent\":\"\", \"lv_health_status\":\"\"},\n"
 	  "    {\"lv_name\":\"vm-9000-pc-q.qcow2\", \"vg_name\":\"pclvm\", \"lv_attr\":"
-	  "\"-wi-a-----\", \"pool_lv\":\"\", \"data_percent\":\"\", \"metadata_percent\":\"\", "
+	  "\"-wi-------\", \"pool_lv\":\"\", \"data_percent\":\"\", \"metadata_percent\":\"\", "
 	  "\"lv_health_status\":\"\"}\n  ]}]}\n" },
 	{ { "lvs", "--reportformat", "json", "-a", "-o", "lv_name,vg_name,lv_attr,pool_lv,"
 	    "data_percent,metadata_percent,lv_health_status", "pve" }, 0,
@@ -607,6 +670,7 @@ static const char *chain_raw_text =
 	"[node]\ndriver = proxmox\nhost = pve1\nuser = root\nvmid = 9000\n"
 	"storages = local q=pc-lvm\n"
 	"[disk q]\nformat = qcow2\ncache = none\nsize = 1G\nbacking = yes\n"
+	"cluster_size = 128K\nextended_l2 = yes\npreallocation = metadata\n"
 	"[disk r]\nformat = raw\nsize = 1G\n";
 static const struct step chain_refused_raw[] = {
 	STEPS_CQ,
@@ -618,6 +682,112 @@ static const struct step chain_refused_raw[] = {
 	{ CONTENT("pc-lvm"), 0, "[{\"content\":\"images\",\"format\":\"qcow2\",\"vmid\":9000,"
 	  "\"volid\":\"" CVOL "\"}]" },
 	{ { "pvesm", "free", CVOL }, 0, "" },
+};
+
+/* ---- what the first night on a real node would have found ---- */
+
+/* The cut did not reach the node (a relay wired to the wrong outlet): ssh answers,
+ * but the kernel's boot_id is the one read before the cut. wait_up fails. */
+static const struct step not_rebooted[] = {
+	STEPS_PREPARED,
+	BOOT_ID(BOOT1),
+	{ { "FORWARD", "7000" }, 0, "41234" },
+	{ { "qm", "set", "9000", "--args", "-kernel *" }, 0, "" },
+	{ { "qm", "start", "9000" }, 0, "" },
+	{ { "WAIT_UP" }, 0 },
+	BOOT_ID(BOOT1),
+	STEPS_CLOSED,
+	{ { "CANCEL_FORWARD", "7000" }, 0 },
+};
+
+/* A one-disk bench on STORAGES, and the steps around a prepare that stops at its
+ * first disk: the VM created, and destroyed again by close. */
+#define BENCH1(storages, disk) \
+	"[bench]\nname = pvetest\n[relay]\ndriver = null\n" \
+	"[node]\ndriver = proxmox\nhost = pve1\nuser = root\nvmid = 9000\nstorages = " \
+	storages "\n[disk q]\nformat = qcow2\nsize = 1G\n" disk
+#define STEPS_VM_CREATED \
+	{ { "pvesh", "get", "/cluster/status", "--output-format", "json" }, 0, CLUSTER_STATUS }, \
+	{ { "qm", "create", "9000", "--name", "powercut-9000", "--onboot", "0", "--memory", \
+	    "1024", "--cores", "2", "--ostype", "l26" }, 0, "" }
+#define STEPS_VM_DESTROYED \
+	STATUS_STOPPED, \
+	{ { "qm", "destroy", "9000", "--purge", "1", "--destroy-unreferenced-disks", "1" }, 0, "" }
+
+/* Bench options that pve-storage cannot give the volume, refused before pvesm alloc
+ * (Plugin.pm/Common.pm: qemu-img create gets only the storage's preallocation). */
+static const char *opts_cluster_text = BENCH1("local", "preallocation = metadata\n"
+					      "cluster_size = 128K\n");
+static const char *opts_prealloc_text = BENCH1("local", "");
+static const struct step opts_refused[] = {
+	STEPS_VM_CREATED,
+	{ { "pvesh", "get", "/storage/local", "--output-format", "json" }, 0,
+	  "{\"content\":\"images\",\"path\":\"/var/lib/vz\",\"storage\":\"local\","
+	  "\"type\":\"dir\"}" },
+	STEPS_VM_DESTROYED,
+};
+/* The volume itself disagrees with the bench (qemu-img info after the alloc: here a
+ * storage whose qemu-img made extended L2 entries): refused, and the volume freed. */
+static const struct step opts_volume_differs[] = {
+	STEPS_VM_CREATED,
+	{ { "pvesh", "get", "/storage/local", "--output-format", "json" }, 0,
+	  "{\"content\":\"images\",\"path\":\"/var/lib/vz\",\"storage\":\"local\","
+	  "\"type\":\"dir\",\"preallocation\":\"off\"}" },
+	{ { "pvesm", "alloc", "local", "9000", "vm-9000-pc-q.qcow2", "1024M", "--format",
+	    "qcow2" }, 0, "successfully created '" QVOL "'\n" },
+	{ CONTENT("local"), 0, "[{\"format\":\"qcow2\",\"vmid\":9000,\"volid\":\"" QVOL "\"}]" },
+	{ { "pvesm", "path", QVOL }, 0, QPATH "\n" },
+	QIMG_INFO(QPATH, 65536, "true"),
+	STEPS_VM_DESTROYED,
+	{ CONTENT("local"), 0, "[{\"format\":\"qcow2\",\"vmid\":9000,\"volid\":\"" QVOL "\"}]" },
+	{ { "pvesm", "free", QVOL }, 0, "" },
+};
+static const char *opts_volume_text = BENCH1("local", "");
+
+/* qcow2 (without backing) on an LVM storage that lacks snapshot-as-volume-chain:
+ * LVMPlugin's alloc_lvm_image dies ("snapshot-as-volume-chain option need to be
+ * enabled to use qcow2 format"), so prepare refuses it first, naming the option. */
+static const char *lvm_nochain_text = BENCH1("pc-lvm", "preallocation = metadata\n");
+static const struct step lvm_nochain[] = {
+	STEPS_VM_CREATED,
+	{ { "pvesh", "get", "/storage/pc-lvm", "--output-format", "json" }, 0,
+	  "{\"content\":\"images\",\"shared\":0,\"storage\":\"pc-lvm\",\"type\":\"lvm\","
+	  "\"vgname\":\"pclvm\"}" },
+	STEPS_VM_DESTROYED,
+};
+
+/* powercut doctor --cut on the bench of test_cycle: every check ok, then one cut; the
+ * node comes back by itself with a new boot_id, pmxcfs a moment after sshd. */
+static const struct step doctor_cut_steps[] = {
+	{ { "true" }, 0, "" },
+	{ { "pveversion" }, 0, "pve-manager/8.2.4/faa83925c9641325 (running kernel: 6.8.12-1-pve)\n" },
+	{ { "qemu-system-x86_64", "--version" }, 0, "QEMU emulator version 9.0.2 "
+	  "(pve-qemu-kvm_9.0.2-2)\nCopyright (c) 2003-2024 Fabrice Bellard\n" },
+	{ { "qemu-img", "--version" }, 0, "qemu-img version 9.0.2 (pve-qemu-kvm_9.0.2-2)\n" },
+	{ { "lvm", "version" }, 0, "  LVM version:     2.03.16(2) (2022-05-18)\n" },
+	/* thin-provisioning-tools missing: the shell's "not found", exit 127 */
+	{ { "thin_check", "-V" }, 127, "", "bash: line 1: thin_check: command not found\n" },
+	{ { "pvesh", "get", "/cluster/status", "--output-format", "json" }, 0, CLUSTER_STATUS },
+	{ { "pvesh", "get", "/storage/local", "--output-format", "json" }, 0,
+	  "{\"content\":\"iso,vztmpl,images\",\"path\":\"/var/lib/vz\",\"storage\":\"local\","
+	  "\"type\":\"dir\"}" },
+	{ { "pvesh", "get", "/nodes/pve1/storage/local/status", "--output-format", "json" }, 0,
+	  "{\"active\":1,\"avail\":53687091200,\"enabled\":1,\"total\":107374182400,"
+	  "\"type\":\"dir\",\"used\":53687091200}" },
+	STEPS_T,
+	/* local-lvm: 1 GiB free, the thin disk needs 2 */
+	{ { "pvesh", "get", "/nodes/pve1/storage/local-lvm/status", "--output-format", "json" }, 0,
+	  "{\"active\":1,\"avail\":1073741824,\"enabled\":1,\"total\":107374182400,"
+	  "\"type\":\"lvmthin\",\"used\":106300440576}" },
+	{ { "pvesh", "get", "/cluster/resources", "--type", "vm", "--output-format", "json" }, 0,
+	  "[{\"id\":\"qemu/100\",\"name\":\"db\",\"node\":\"pve1\",\"type\":\"qemu\","
+	  "\"vmid\":100}]" },
+	BOOT_ID(BOOT1),
+	/* (the cut) */
+	{ { "WAIT_UP" }, 0 },
+	BOOT_ID(BOOT2),
+	{ { "test", "-d", "/etc/pve/nodes/pve1" }, 1, "" },
+	PMXCFS_UP,
 };
 
 static struct bench_config *cfg;
@@ -740,6 +910,14 @@ static void test_cycle(void **state)
 	json_t *lf = json_object_get(col, "ledger_forward");
 	assert_int_equal(json_integer_value(json_object_get(lf, "node_port")), 41234);
 	assert_int_equal(json_integer_value(json_object_get(lf, "host_port")), 7000);
+	/* The node really rebooted; the plain volume's options as qemu-img info read them. */
+	json_t *boot = json_object_get(col, "boot");
+	assert_string_equal(json_string_value(json_object_get(boot, "boot_id_after")), BOOT2);
+	assert_true(json_is_true(json_object_get(boot, "rebooted")));
+	json_t *q0 = json_object_get(json_array_get(json_object_get(col, "volumes"), 0), "qcow2");
+	assert_int_equal(json_integer_value(json_object_get(q0, "cluster_size")), 65536);
+	assert_false(json_is_true(json_object_get(q0, "extended_l2")));
+	assert_string_equal(json_string_value(json_object_get(q0, "preallocation")), "metadata");
 	json_decref(col);
 	for (int i = 0; i < 2; i++) {
 		unlink(res[i].report_path);
@@ -928,8 +1106,56 @@ static void test_chain_cycle(void **state)
 	assert_null(json_object_get(json_array_get(json_object_get(col, "volumes"), 1),
 				    "base_path"));
 	assert_string_equal(json_string_value(json_object_get(col, "snapshot")), "powercut-base");
+	/* The overlay's own options: Proxmox's 128k with extended L2. */
+	json_t *q0 = json_object_get(v0, "qcow2");
+	assert_int_equal(json_integer_value(json_object_get(q0, "cluster_size")), 131072);
+	assert_true(json_is_true(json_object_get(q0, "extended_l2")));
+	assert_true(json_is_true(json_object_get(json_object_get(col, "boot"), "rebooted")));
 	assert_int_equal(json_integer_value(json_object_get(col, "boots")), 3);
 	json_decref(col);
+	for (int i = 0; i < 2; i++) {
+		unlink(res[i].report_path);
+		json_decref(res[i].checks);
+		free(res[i].report_path);
+	}
+	end();
+}
+
+/* The chain cannot be activated after the reboot (its VG did not come up): as on a
+ * node where nothing activates Proxmox's LVs, /dev/pclvm/... does not exist and
+ * qemu-img check exits 1 without a report. The check says error (not clean), nothing
+ * is deactivated, and the cycle goes on to the guest's check. */
+static void test_chain_inactive(void **state)
+{
+	struct step st[sizeof(chain_cycle) / sizeof(chain_cycle[0])];
+	size_t n = sizeof(chain_cycle) / sizeof(chain_cycle[0]), k = 0;
+	struct node_job job;
+	struct node_disk_result res[2];
+	bool after_cut = false;
+
+	for (size_t i = 0; i < n; i++) {
+		st[k] = chain_cycle[i];
+		after_cut |= !strcmp(st[k].argv[0], "WAIT_UP");
+		if (after_cut && !strcmp(st[k].argv[0], "lvchange") && !strcmp(st[k].argv[1], "-aey")) {
+			st[k].status = 5;
+			st[k].err = "  Volume group \"pclvm\" not found\n  Cannot process volume group "
+				    "pclvm\n";
+		} else if (after_cut && !strcmp(st[k].argv[0], "lvchange")) {
+			continue;	/* no deactivation of what was never activated */
+		} else if (!strcmp(st[k].argv[0], "qemu-img") && !strcmp(st[k].argv[1], "check")) {
+			st[k].status = 1;
+			st[k].out = "";
+			st[k].err = "qemu-img: Could not open '" CPATH "': Could not open '" CPATH
+				    "': No such file or directory\n";
+		}
+		k++;
+	}
+	chain_job(&job);
+	begin_prepared(st, k, chain_text);
+	assert_int_equal(node_proxmox_ops.start_workload(&node, &job), 0);
+	assert_int_equal(node_proxmox_ops.power_lost(&node, CUT_POWER), 0);
+	check_after_cut(&job, res);
+	assert_string_equal(check_result(res[0].checks, "qemu-img-check"), "error");
 	for (int i = 0; i < 2; i++) {
 		unlink(res[i].report_path);
 		json_decref(res[i].checks);
@@ -984,6 +1210,142 @@ static void test_chain_refused(void **state)
 	end();
 	begin_bench(chain_refused_raw, sizeof(chain_refused_raw) / sizeof(chain_refused_raw[0]),
 		    chain_raw_text);
+	assert_int_equal(node_proxmox_ops.prepare(&node), -EINVAL);
+	end();
+}
+
+static void test_not_rebooted(void **state)
+{
+	struct node_job job = { .campaign = 7, .cycle = 3, .token = "tok3n",
+				.ledger_host = "192.0.2.1", .ledger_port = 7000, .seed = 42 };
+
+	begin_prepared(not_rebooted, sizeof(not_rebooted) / sizeof(not_rebooted[0]), bench_text);
+	assert_int_equal(node_proxmox_ops.start_workload(&node, &job), 0);
+	assert_int_equal(node_proxmox_ops.power_lost(&node, CUT_POWER), 0);
+	assert_int_equal(node_proxmox_ops.wait_up(&node, 60000), -EPROTO);
+	json_t *col = node_proxmox_ops.collect(&node);
+	json_t *b = json_object_get(col, "boot");
+	assert_string_equal(json_string_value(json_object_get(b, "boot_id_before")), BOOT1);
+	assert_false(json_is_true(json_object_get(b, "rebooted")));
+	json_decref(col);
+	end();
+}
+
+/* The thin pool did not activate at boot (its thin_check failed): lvs lists it with
+ * lv_attr "twi---tz--" (no 'a' in the fifth place) and an empty health field, which
+ * is not "healthy" but "unknown". The check says fail, a metadata failure. */
+static void test_pool_inactive(void **state)
+{
+	struct node_job job = { .campaign = 7, .cycle = 3, .token = "tok3n",
+				.ledger_host = "192.0.2.1", .ledger_port = 7000, .seed = 42,
+				.baseline = true };
+	struct step st[sizeof(happy) / sizeof(happy[0])];
+	struct node_disk_result res[2];
+	size_t n = sizeof(happy) / sizeof(happy[0]);
+
+	memcpy(st, happy, sizeof(st));
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(st[i].argv[0], "lvs"))
+			st[i].out = "{\"report\":[{\"lv\":[{\"lv_name\":\"data\",\"vg_name\":\"pve\","
+				    "\"lv_attr\":\"twi---tz--\",\"pool_lv\":\"\",\"data_percent\":\"\","
+				    "\"metadata_percent\":\"\",\"lv_health_status\":\"\"},{\"lv_name\":"
+				    "\"vm-9000-pc-t\",\"vg_name\":\"pve\",\"lv_attr\":\"Vwi---tz--\","
+				    "\"pool_lv\":\"data\",\"data_percent\":\"\",\"metadata_percent\":\"\","
+				    "\"lv_health_status\":\"\"}]}]}";
+	begin_prepared(st, n, bench_text);
+	assert_int_equal(node_proxmox_ops.start_workload(&node, &job), 0);
+	assert_int_equal(node_proxmox_ops.power_lost(&node, CUT_POWER), 0);
+	check_after_cut(&job, res);
+	assert_string_equal(check_result(res[1].checks, "lvs"), "ok");
+	assert_string_equal(check_result(res[1].checks, "thin-pool"), "fail");
+	for (int i = 0; i < 2; i++) {
+		unlink(res[i].report_path);
+		json_decref(res[i].checks);
+		free(res[i].report_path);
+	}
+	end();
+}
+
+static void test_options_refused(void **state)
+{
+	/* cluster_size = 128K on a plain volume: pvesm alloc makes 64K. */
+	begin_bench(opts_refused, sizeof(opts_refused) / sizeof(opts_refused[0]),
+		    opts_cluster_text);
+	assert_int_equal(node_proxmox_ops.prepare(&node), -EINVAL);
+	end();
+	/* preallocation = off (the default) on a storage that preallocates metadata. */
+	begin_bench(opts_refused, sizeof(opts_refused) / sizeof(opts_refused[0]),
+		    opts_prealloc_text);
+	assert_int_equal(node_proxmox_ops.prepare(&node), -EINVAL);
+	end();
+	/* The volume as made disagrees: refused and freed. */
+	begin_bench(opts_volume_differs, sizeof(opts_volume_differs) /
+		    sizeof(opts_volume_differs[0]), opts_volume_text);
+	assert_int_equal(node_proxmox_ops.prepare(&node), -EINVAL);
+	end();
+}
+
+struct dr_seen {
+	char check[16][32], status[16];
+	char found[16][256];
+	int n, cuts;
+};
+
+static void dr_add(void *arg, const char *check, enum node_dr_status st, const char *found,
+		   const char *fix)
+{
+	struct dr_seen *s = arg;
+
+	if (st != NODE_DR_OK)
+		assert_non_null(fix);	/* every warn and fail says what to do */
+	if (s->n < 16) {
+		snprintf(s->check[s->n], sizeof(s->check[0]), "%s", check);
+		snprintf(s->found[s->n], sizeof(s->found[0]), "%s", found);
+		s->status[s->n++] = "owf"[st];
+	}
+}
+
+static int dr_cut(void *arg)
+{
+	((struct dr_seen *)arg)->cuts++;
+	return 0;
+}
+
+static char dr_status(const struct dr_seen *s, const char *check)
+{
+	for (int i = 0; i < s->n; i++)
+		if (!strcmp(s->check[i], check))
+			return s->status[i];
+	return '-';
+}
+
+static void test_doctor_cut(void **state)
+{
+	struct dr_seen seen = { 0 };
+	struct node_doctor d = { .add = dr_add, .cut = dr_cut, .arg = &seen };
+
+	begin_bench(doctor_cut_steps, sizeof(doctor_cut_steps) / sizeof(doctor_cut_steps[0]),
+		    bench_text);
+	free(cfg->node->guest);
+	cfg->node->guest = strdup(guest);
+	assert_int_equal(node_proxmox_ops.doctor(&node, &d), 0);
+	assert_int_equal(seen.cuts, 1);
+	assert_int_equal(dr_status(&seen, "guest"), 'o');
+	assert_int_equal(dr_status(&seen, "ssh"), 'o');
+	assert_int_equal(dr_status(&seen, "pveversion"), 'o');
+	assert_int_equal(dr_status(&seen, "thin-tools"), 'f');
+	assert_int_equal(dr_status(&seen, "pve-node"), 'o');
+	assert_int_equal(dr_status(&seen, "storage q"), 'o');
+	assert_int_equal(dr_status(&seen, "storage t"), 'f');	/* no room */
+	assert_int_equal(dr_status(&seen, "vmid"), 'o');
+	assert_int_equal(dr_status(&seen, "boot-id"), 'o');
+	assert_int_equal(dr_status(&seen, "boot"), 'o');
+	end();
+}
+
+static void test_lvm_qcow2_needs_chain(void **state)
+{
+	begin_bench(lvm_nochain, sizeof(lvm_nochain) / sizeof(lvm_nochain[0]), lvm_nochain_text);
 	assert_int_equal(node_proxmox_ops.prepare(&node), -EINVAL);
 	end();
 }
@@ -1070,8 +1432,14 @@ int main(void)
 		cmocka_unit_test(test_config_errors),
 		cmocka_unit_test(test_chain_cycle),
 		cmocka_unit_test(test_chain_snapshot_fails),
+		cmocka_unit_test(test_chain_inactive),
 		cmocka_unit_test(test_chain_baseline_fails),
 		cmocka_unit_test(test_chain_refused),
+		cmocka_unit_test(test_not_rebooted),
+		cmocka_unit_test(test_pool_inactive),
+		cmocka_unit_test(test_options_refused),
+		cmocka_unit_test(test_lvm_qcow2_needs_chain),
+		cmocka_unit_test(test_doctor_cut),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 

@@ -341,6 +341,47 @@ static void guest_cached_cleanup_after_failure(void **state)
 	bench_config_free(cfg);
 }
 
+/* A kept disk ([disk] keep = yes) lives in the campaign's kept directory on the node,
+ * named as this host's: created by the first cycle's prepare, left by close (the run
+ * directory goes), and used as it is by the next cycle's (the same file). */
+static void kept_disk_used_again(void **state)
+{
+	char work[PATH_MAX + 32], kept[PATH_MAX + 32], img[PATH_MAX + 96], pattern[PATH_MAX + 64];
+	struct stat first, again;
+
+	snprintf(work, sizeof(work), "%s/work3", T.dir);
+	assert_int_equal(mkdir(work, 0700), 0);
+	snprintf(kept, sizeof(kept), "%s/powercut-kept.99", T.dir);
+	struct bench_config *cfg = bench(NULL, NULL);
+	cfg->disks[1]->keep = true;
+	struct node_env env = { .bin_dir = bin_dir, .work_dir = work, .keep_dir = kept };
+	snprintf(img, sizeof(img), "%s/powercut-kept.99/b-raw.raw", rdir);
+	for (int cycle = 0; cycle < 2; cycle++) {
+		struct node *n = live = node_open(cfg, &env);
+		assert_non_null(n);
+		assert_int_equal(node_prepare(n), 0);
+		assert_int_equal(stat(img, cycle ? &again : &first), 0);
+		/* Not in the run directory; the other disk is. */
+		snprintf(pattern, sizeof(pattern), "%s/run.*/b-raw.raw", rdir);
+		assert_int_equal(count(pattern), 0);
+		snprintf(pattern, sizeof(pattern), "%s/run.*/a-qcow2.qcow2", rdir);
+		assert_int_equal(count(pattern), 1);
+		live = NULL;
+		node_close(n);
+	}
+	assert_int_equal(first.st_ino, again.st_ino);
+	assert_int_equal(first.st_mtim.tv_sec, again.st_mtim.tv_sec);
+	assert_int_equal(first.st_mtim.tv_nsec, again.st_mtim.tv_nsec);
+	snprintf(pattern, sizeof(pattern), "%s/run.*", rdir);
+	assert_int_equal(count(pattern), 0);
+	/* The forgetful control is the disk model's: refused on a real node. */
+	cfg->disks[1]->control = CONTROL_FORGETFUL;
+	errno = 0;
+	assert_null(node_open(cfg, &env));
+	assert_int_equal(leftovers(false), 0);
+	bench_config_free(cfg);
+}
+
 static bool have(const char *prog)
 {
 	const char *argv[] = { prog, "--version", NULL };
@@ -384,6 +425,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(kill_cycle, close_live),
 		cmocka_unit_test_teardown(guest_cached_cleanup_after_failure, close_live),
+		cmocka_unit_test_teardown(kept_disk_used_again, close_live),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	tsshd_teardown(&T);

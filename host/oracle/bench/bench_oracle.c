@@ -263,9 +263,9 @@ static double prune_ms(void)
 	if (sqlite3_open(db_path, &db) != SQLITE_OK ||
 	    sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_exec(db, ledger_schema_sql, NULL, NULL, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, "INSERT INTO oracle_ack VALUES (1, ?1, 0, ?2, ?3, 0, ?4, ?4, 0, 0, 0)",
+	    sqlite3_prepare_v2(db, "INSERT INTO oracle_ack VALUES (1, ?1, 0, ?2, ?3, 0, ?4, ?4, 0, 0, 0, NULL)",
 			       -1, &ack, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, "INSERT INTO oracle_flush VALUES (1, ?1, 0, ?2, ?3, 0, 0, 0)",
+	    sqlite3_prepare_v2(db, "INSERT INTO oracle_flush VALUES (1, ?1, 0, ?2, ?3, 0, 0, 0, NULL)",
 			       -1, &fl, NULL) != SQLITE_OK)
 		goto fail;
 	for (int cyc = 0; cyc < earlier + 5; cyc++) {

@@ -277,12 +277,12 @@ static void test_prune_scope(void **state)
 	const char *sql =
 		/* cycle 10 disk 0: block 1 gens 1..3 (ack 0..2), block 2 gen 1 FUA (ack 3), block 3
 		 * gen 1 (ack 4); one flush covering acks < 2, an earlier one covering < 1. */
-		"INSERT INTO oracle_ack VALUES (31,10,0,1,1,0,1,0,0,0,0),(31,10,0,1,2,0,2,1,0,0,0),"
-		" (31,10,0,1,3,0,3,2,0,0,0),(31,10,0,2,1,1,4,3,0,0,0),(31,10,0,3,1,0,5,4,0,0,0);"
-		"INSERT INTO oracle_flush VALUES (31,10,0,1,1,0,0,0),(31,10,0,2,2,0,0,0);"
+		"INSERT INTO oracle_ack VALUES (31,10,0,1,1,0,1,0,0,0,0,NULL),(31,10,0,1,2,0,2,1,0,0,0,NULL),"
+		" (31,10,0,1,3,0,3,2,0,0,0,NULL),(31,10,0,2,1,1,4,3,0,0,0,NULL),(31,10,0,3,1,0,5,4,0,0,0,NULL);"
+		"INSERT INTO oracle_flush VALUES (31,10,0,1,1,0,0,0,NULL),(31,10,0,2,2,0,0,0,NULL);"
 		/* the same cycle on disk 1, and cycle 11 on disk 0: each with a flush covering all */
-		"INSERT INTO oracle_ack VALUES (31,10,1,1,1,0,1,0,0,0,0),(31,11,0,1,1,0,1,0,0,0,0);"
-		"INSERT INTO oracle_flush VALUES (31,10,1,1,9,0,0,0),(31,11,0,1,9,0,0,0);";
+		"INSERT INTO oracle_ack VALUES (31,10,1,1,1,0,1,0,0,0,0,NULL),(31,11,0,1,1,0,1,0,0,0,0,NULL);"
+		"INSERT INTO oracle_flush VALUES (31,10,1,1,9,0,0,0,NULL),(31,11,0,1,9,0,0,0,NULL);";
 	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
 	assert_int_equal(ledger_prune(db, CAMPAIGN, 10, 0), 5);
 	sqlite3_close(db);
@@ -636,6 +636,69 @@ static void test_survives_sigkill(void **state)
 	assert_int_equal(count("SELECT COUNT(*) FROM oracle_gap WHERE cycle = 8"), 0);
 }
 
+/* Phases: a pass before the next cycle, written under this cycle's number, is another
+ * run (its own phase, marked a pass, its ack indices from 0 without a gap); every row
+ * names its session; a ledger started again during a cycle goes on in that phase. */
+/* Until sql counts want (the ledger's thread stores what was sent), at most 5 s. */
+static void wait_count(const char *sql, int64_t want)
+{
+	for (int i = 0; i < 500 && count(sql) != want; i++)
+		sleep_ms(10);
+	assert_int_equal(count(sql), want);
+}
+
+/* One agent run on l: a hello of cycle, n acks from ack index first (and a flush
+ * covering them with flush), sent and stored (want: the acks stored in all by then). */
+static void run_on(struct ledger *l, uint32_t cycle, uint32_t n, uint64_t first, bool with_flush,
+		   int64_t want)
+{
+	static unsigned char buf[8192];
+	int fd = dial(ledger_port(l));
+	size_t k = hello(buf, TOKEN, CAMPAIGN, cycle);
+	k += acks(buf + k, cycle, n, first);
+	if (with_flush)
+		k += flush(buf + k, cycle, 1, first + n);
+	send_all(fd, buf, k);
+	wait_count("SELECT COUNT(*) FROM oracle_ack", want);
+	if (with_flush)
+		wait_count("SELECT COUNT(*) FROM oracle_flush", 1);
+	close(fd);
+}
+
+static void test_phases(void **state)
+{
+	struct ledger *l = start(4);
+	run_on(l, 4, 3, 0, true, 3);
+	ledger_set_pass(l, 4);
+	run_on(l, 4, 2, 0, false, 5);
+	ledger_set_cycle(l, 5);
+	run_on(l, 5, 4, 0, false, 9);
+	ledger_free(l);
+
+	assert_int_equal(count("SELECT COUNT(DISTINCT phase) FROM oracle_session WHERE cycle = 4"), 2);
+	assert_int_equal(count("SELECT COUNT(*) FROM oracle_session WHERE cycle = 4 AND pass = 1"), 1);
+	assert_int_equal(count("SELECT COUNT(*) FROM oracle_ack a JOIN oracle_session s ON"
+			       " s.id = a.session WHERE s.pass = 1 AND a.ack_index < 2"), 2);
+	assert_int_equal(count("SELECT COUNT(*) FROM oracle_ack WHERE session IS NULL"), 0);
+	assert_int_equal(count("SELECT COUNT(*) FROM oracle_flush f JOIN oracle_session s ON"
+			       " s.id = f.session WHERE s.pass = 0 AND s.cycle = 4"), 1);
+	assert_int_equal(count("SELECT COUNT(*) FROM oracle_gap"), 0);
+	sqlite3 *db = db_open();
+	int64_t p4 = 0, p5 = 0;
+	assert_int_equal(ledger_cycle_phase(db, CAMPAIGN, 4, 0, &p4), 1);
+	assert_int_equal(ledger_cycle_phase(db, CAMPAIGN, 5, 0, &p5), 1);
+	sqlite3_close(db);
+	assert_int_equal(count("SELECT MIN(phase) FROM oracle_session WHERE cycle = 4"), p4);
+	assert_true(p5 > p4);
+
+	/* The host restarts during cycle 5: the agent's next acks go on in its phase. */
+	l = start(5);
+	run_on(l, 5, 2, 4, false, 11);
+	ledger_free(l);
+	assert_int_equal(count("SELECT COUNT(DISTINCT phase) FROM oracle_session WHERE cycle = 5"), 1);
+	assert_int_equal(count("SELECT COUNT(*) FROM oracle_gap"), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -647,6 +710,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_replies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prune_scope, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_survives_sigkill, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_phases, setup, teardown),
 	};
 	log_set_level(LOG_WARN);
 	return cmocka_run_group_tests(tests, NULL, NULL);

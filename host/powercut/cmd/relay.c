@@ -94,6 +94,10 @@ static int do_status(struct pc_ctx *ctx)
 		json_object_set_new(j, "driver", json_string(ctx->relay->ops->name));
 		json_object_set_new(j, "firmware", json_string(s.fw));
 		json_object_set_new(j, "device", json_string(s.id));
+		if (s.settings[0])
+			json_object_set_new(j, "settings", json_string(s.settings));
+		if (s.bod_mv >= 0)
+			json_object_set_new(j, "bod_mv", json_integer(s.bod_mv));
 		for (int i = 0; i < s.channels; i++) {
 			json_t *c = json_object();
 			json_object_set_new(c, "channel", json_integer(i));
@@ -108,6 +112,15 @@ static int do_status(struct pc_ctx *ctx)
 	}
 	printf("bench:    %s\ndriver:   %s\nfirmware: %s\ndevice:   %s\n", ctx->cfg->bench->name,
 	       ctx->relay->ops->name, s.fw[0] ? s.fw : "-", s.id[0] ? s.id : "-");
+	if (s.settings[0])
+		printf("settings: %s%s\n", s.settings, !strcmp(s.settings, "ok") ? "" :
+		       !strcmp(s.settings, "recovered") ?
+		       "  WARNING: one EEPROM copy was damaged; the other was loaded" :
+		       "  WARNING: the firmware runs on its defaults");
+	if (s.bod_mv > 0)
+		printf("brown-out: %d.%d V\n", s.bod_mv / 1000, s.bod_mv % 1000 / 100);
+	else if (s.bod_mv == 0)
+		printf("brown-out: off  WARNING: set it with 'make fuses' (rig/hardware.md)\n");
 	for (int i = 0; i < s.channels; i++) {
 		printf("channel %d: %s", i, relay_state_name(s.state[i]));
 		if (s.pwrok[i] >= 0)

@@ -144,9 +144,9 @@ static uint64_t db_bytes(const char *db_path)
  * cycle of this run made it grow (the ledger's rows are stored before pruning). */
 #define CYCLE_SPACE_MIN (16ull << 20)
 
-/* The controls' verdict over the campaign: a lying disk (or a zvol with sync=disabled,
- * which ignores flushes) must show a violation in some verified cycle, a safe one in
- * none. "none", "passed" or "failed" (why in *why). */
+/* The controls' verdict over the campaign: a lying or forgetful disk (or a zvol with
+ * sync=disabled, which ignores flushes) must show a violation in some verified cycle,
+ * a safe one in none. "none", "passed" or "failed" (why in *why). */
 static const char *controls_verdict(struct store *db, const struct bench_config *cfg,
 				    int64_t campaign, char *why, size_t len)
 {
@@ -175,15 +175,16 @@ static const char *controls_verdict(struct store *db, const struct bench_config 
 			verified = sqlite3_column_int64(s, 1);
 		}
 		sqlite3_finalize(s);
+		/* A forgetful disk, or a zvol with sync=disabled, must be caught as a lying
+		 * one is. */
 		bool bad = negative ? viol == 0 : viol > 0;
 		if (bad) {
 			v = "failed";
 			size_t l = strlen(why);
 			snprintf(why + l, len - l, "%s%s control '%s' %s in %" PRId64 " cycle(s)",
-				 l ? "; " : "", d->control == CONTROL_LYING ? "lying" :
-				 negative ? "sync=disabled" : "safe", d->name,
-				 negative ? "showed no violation" :
-				 "showed violations", verified);
+				 l ? "; " : "", d->control != CONTROL_NONE ?
+				 config_control_name(d->control) : "sync=disabled", d->name,
+				 negative ? "showed no violation" : "showed violations", verified);
 		}
 	}
 	return v;
@@ -691,10 +692,11 @@ int cmd_run(struct pc_ctx *ctx)
 		for (size_t i = 0; i < cfg->n_disks && i < 8; i++)
 			printf("  %s%s: %" PRIu64 " violation block(s), %" PRIu64 " unflushed lost\n",
 			       cfg->disks[i]->name, cfg->disks[i]->control == CONTROL_LYING ?
-			       " (lying control)" : cfg_disk_negative(cfg->disks[i]) ?
-			       " (sync=disabled control: the setting promises nothing)" :
-			       cfg->disks[i]->control == CONTROL_SAFE ?
-			       " (safe control)" : "", t.violations[i], t.unflushed[i]);
+			       " (lying control)" : cfg->disks[i]->control == CONTROL_SAFE ?
+			       " (safe control)" : cfg->disks[i]->control == CONTROL_FORGETFUL ?
+			       " (forgetful control)" : cfg_disk_negative(cfg->disks[i]) ?
+			       " (sync=disabled control: the setting promises nothing)" : "",
+			       t.violations[i], t.unflushed[i]);
 		if (strcmp(status, "done"))
 			printf("  %s\n", msg);
 	}

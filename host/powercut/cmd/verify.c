@@ -18,6 +18,7 @@
 
 #include "child.h"
 #include "cmd.h"
+#include "ledger.h"
 #include "log.h"
 #include "util.h"
 #include "verify.h"
@@ -35,22 +36,30 @@ struct session {
 	uint64_t seed, block_size, span_blocks;
 };
 
-/* The newest ledger session of (campaign, cycle, disk): what the agent wrote with. */
+/* The first session of the cycle's own run on the disk (the one the classifier reads,
+ * never a later pass under the same cycle number): what the agent wrote with. */
 static int session_load(sqlite3 *db, uint64_t campaign, uint32_t cycle, uint32_t disk,
 			struct session *s)
 {
 	sqlite3_stmt *st;
-	int rc = -ENOENT;
+	int64_t phase = 0;
+	int rc = ledger_cycle_phase(db, campaign, cycle, disk, &phase);
 
+	if (rc < 0)
+		return rc;
+	bool own = rc == 1;
+	rc = -ENOENT;
 	if (sqlite3_prepare_v2(db, "SELECT seed, block_size, span_blocks FROM oracle_session "
-			       "WHERE campaign = ?1 AND cycle = ?2 AND disk = ?3 "
-			       "ORDER BY id DESC LIMIT 1", -1, &st, NULL) != SQLITE_OK) {
+			       "WHERE campaign = ?1 AND cycle = ?2 AND disk = ?3 AND (?4 IS NULL OR "
+			       "phase = ?4) ORDER BY id LIMIT 1", -1, &st, NULL) != SQLITE_OK) {
 		pc_err(LOG_DB, "cannot read the ledger: %s", sqlite3_errmsg(db));
 		return -EIO;
 	}
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)campaign);
 	sqlite3_bind_int64(st, 2, cycle);
 	sqlite3_bind_int64(st, 3, disk);
+	if (own)
+		sqlite3_bind_int64(st, 4, phase);
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		s->seed = (uint64_t)sqlite3_column_int64(st, 0);
 		s->block_size = (uint64_t)sqlite3_column_int64(st, 1);

@@ -24,7 +24,7 @@ static struct {
 	uint8_t state;			/* energized bitmask */
 	uint8_t sent[16][USBHID_REPORT];
 	int n_sent;
-	bool open, fail_set;
+	bool open, fail_set, stuck;
 } board;
 
 static int fake_open(void **h, const char *serial, int *channels)
@@ -43,6 +43,8 @@ static int fake_set(void *h, const uint8_t r[USBHID_REPORT])
 	if (board.fail_set)
 		return -EIO;
 	memcpy(board.sent[board.n_sent++], r, USBHID_REPORT);
+	if (board.stuck)	/* takes the report, switches nothing */
+		return 0;
 	if (r[0] == 0xFF && r[1] >= 1 && r[1] <= 8)
 		board.state |= (uint8_t)(1u << (r[1] - 1));
 	else if (r[0] == 0xFD && r[1] >= 1 && r[1] <= 8)
@@ -130,6 +132,20 @@ static void test_usbhid_bytes(void **state)
 	bench_config_free(c);
 }
 
+/* Only "USBRelayN" boards are claimed among the V-USB devices sharing 16c0:05df. */
+static void test_usbhid_product(void **state)
+{
+	assert_int_equal(usbhid_product_channels("USBRelay2"), 2);
+	assert_int_equal(usbhid_product_channels("USBRelay8"), 8);
+	assert_int_equal(usbhid_product_channels("USBRelay9"), -1);
+	assert_int_equal(usbhid_product_channels("USBRelay"), -1);
+	assert_int_equal(usbhid_product_channels("USBRelay22"), -1);
+	assert_int_equal(usbhid_product_channels("USBasp"), -1);
+	assert_int_equal(usbhid_product_channels("DigiUSB"), -1);
+	assert_int_equal(usbhid_product_channels(""), -1);
+	assert_int_equal(usbhid_product_channels(NULL), -1);
+}
+
 static void test_usbhid_active_low_and_errors(void **state)
 {
 	struct bench_config *c = cfg_of("driver = usbhid\nchannels = 1\nactive_level = low\n");
@@ -152,8 +168,13 @@ static void test_usbhid_active_low_and_errors(void **state)
 	board.fail_set = true;
 	assert_int_equal(relay_off(r, 0), -EIO);
 	board.fail_set = false;
-	relay_close(r);	/* the failed off may have switched: restored */
-	expect_sent(2, 0xFF, 0x01);
+	/* A relay that takes the report but does not switch: read back, an error. */
+	board.stuck = true;
+	assert_int_equal(relay_off(r, 0), -EIO);
+	expect_sent(2, 0xFD, 0x01);
+	board.stuck = false;
+	relay_close(r);	/* the failed offs may have switched: restored */
+	expect_sent(3, 0xFF, 0x01);
 	bench_config_free(c);
 
 	/* Wrong serial, and more channels than the board has. */
@@ -284,6 +305,7 @@ int main(void)
 		cmocka_unit_test(test_ops_validation),
 		cmocka_unit_test(test_usbhid_bytes),
 		cmocka_unit_test(test_usbhid_active_low_and_errors),
+		cmocka_unit_test(test_usbhid_product),
 		cmocka_unit_test(test_gpio_levels),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

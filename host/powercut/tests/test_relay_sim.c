@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -220,10 +221,20 @@ static void test_status_starts_simulator(void **state)
 	assert_non_null(strstr(out, "firmware: 0."));
 	assert_non_null(strstr(out, "channel 0: on, PWR_OK good"));
 	assert_non_null(strstr(out, "channel 1: on, PWR_OK good"));
+	/* The simulated board's EEPROM was blank (a first run): the driver stored the
+	 * bench's settings, which the status now reads back; BOD as the fuses say. */
+	assert_non_null(strstr(out, "settings: ok\n"));
+	assert_non_null(strstr(out, "brown-out: 2.7 V\n"));
 	free(out);
+	struct stat st;
+	snprintf(path, sizeof(path), "%s/runa/mcu-eeprom.bin", tmp);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_size, 1024);
 	assert_int_equal(run_pc(&out, "relay", "status", bench_a, "--json", NULL, NULL), 0);
 	json_t *j = parse(out);
 	free(out);
+	assert_string_equal(json_string_value(json_object_get(j, "settings")), "ok");
+	assert_int_equal(json_integer_value(json_object_get(j, "bod_mv")), 2700);
 	assert_string_equal(json_string_value(json_object_get(j, "driver")), "serial");
 	assert_true(strlen(json_string_value(json_object_get(j, "firmware"))) > 0);
 	json_t *chs = json_object_get(j, "channels");

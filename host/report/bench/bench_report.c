@@ -86,7 +86,7 @@ static int generate(const char *path)
 	if (sqlite3_prepare_v2(store_db(st), "INSERT INTO oracle_cycle_result VALUES "
 			       "(?,?,?,2048,?,?,?,?,?,?,?,?,?,?,?,0,?,?,?,1)", -1, &res, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(store_db(st), "INSERT INTO oracle_check VALUES "
-			       "(?,?,?,?,'unflushed_lost_older',0,0,3,NULL,-1,-1,?)", -1, &chk, NULL) != SQLITE_OK)
+			       "(?,?,?,?,'unflushed_lost_older',0,0,3,NULL,-1,-1,?,NULL)", -1, &chk, NULL) != SQLITE_OK)
 		goto out;
 	if (store_begin(st) < 0)
 		goto out;

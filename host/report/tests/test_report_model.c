@@ -303,6 +303,54 @@ static void test_cells(void **state)
 	report_free(r);
 }
 
+/* A DC-switched bench (relay.switches=dc, IPMI's PS_ON) is never pooled with a mains
+ * cut of the same disks: its cells are its own, labelled, and its cycles say there is
+ * no hold-up. */
+static void test_dc_cut(void **state)
+{
+	char db3[PATH_MAX + 16], p[PATH_MAX + 32];
+	snprintf(db3, sizeof(db3), "%s/c.db", dir);
+	struct store *st = store_open(db3, STORE_CREATE | STORE_MIGRATE);
+	assert_non_null(st);
+	char *ac[] = { "campaign.cut=power" };
+	char *dc[] = { "campaign.cut=power", "relay.switches=dc" };
+	/* an unflushed loss, so that the report cites (details) both cycles */
+	struct disk_res d1[] = { { "qcow2", { [RPT_OK] = 100, [RPT_UNFL_OLDER] = 10 }, 0, "clean" },
+				 { "raw", { [RPT_OK] = 110 }, 0, NULL } };
+	cycle(st, campaign(st, ac, 1), 1, "power", d1, 2);
+	cycle(st, campaign(st, dc, 2), 1, "power", d1, 2);
+	store_close(st);
+
+	char *paths[] = { db3 };
+	struct report_options o = REPORT_OPTIONS_INIT;
+	struct report *r = report_load(paths, 1, &o);
+	assert_non_null(r);
+	json_t *j = report_json(r), *cells = json_object_get(j, "cells"), *c;
+	size_t i;
+	int dc_cells = 0;
+	assert_int_equal(json_array_size(cells), 4);
+	json_array_foreach(cells, i, c) {
+		const char *node = json_string_value(json_object_get(c, "node"));
+		assert_non_null(node);
+		dc_cells += strstr(node, "dc-cut (no hold-up)") != NULL;
+		assert_int_equal(geti(c, "cycles"), 1);
+	}
+	assert_int_equal(dc_cells, 2);
+	json_decref(j);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+	assert_int_equal(report_render(r, REPORT_HTML, m), 0);
+	fclose(m);
+	assert_non_null(strstr(buf, "no hold-up (the relay switches DC, PS_ON)"));
+	assert_non_null(strstr(buf, "hold-up 18.001 ms"));
+	free(buf);
+	report_free(r);
+	unlink(db3);
+	snprintf(p, sizeof(p), "%s-wal", db3); unlink(p);
+	snprintf(p, sizeof(p), "%s-shm", db3); unlink(p);
+}
+
 static void test_errors(void **state)
 {
 	char missing[PATH_MAX + 32];
@@ -324,6 +372,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cells),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_dc_cut),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -7,9 +7,12 @@
 
 DISK_DIR    := rig/sim/disk
 PCVCACHE_SO := $(BUILD)/lib/nbdkit-pcvcache-filter.so
-DISK_OBJS   := $(BUILD)/$(DISK_DIR)/diskmodel.o
+PCREPLAY_SO := $(BUILD)/lib/nbdkit-pcreplay-filter.so
+DISK_OBJS   := $(BUILD)/$(DISK_DIR)/diskmodel.o $(BUILD)/$(DISK_DIR)/recording.o \
+               $(BUILD)/$(DISK_DIR)/wlog.o
+DISK_SAN_OBJS = $(patsubst $(BUILD)/%,$(BUILD)/san/%,$(DISK_OBJS))
 DISK_TESTS  := $(BUILD)/$(DISK_DIR)/tests/test_vcache $(BUILD)/$(DISK_DIR)/tests/test_diskmodel \
-               $(BUILD)/$(DISK_DIR)/tests/test_proof
+               $(BUILD)/$(DISK_DIR)/tests/test_proof $(BUILD)/$(DISK_DIR)/tests/test_wlog
 
 # Libraries a program linking $(DISK_LIB) also needs (with $(PCLIB)).
 DISK_CFLAGS = $(shell pkg-config --cflags jansson libnbd)
@@ -17,10 +20,16 @@ DISK_LIBS   = $(shell pkg-config --libs jansson libnbd)
 DISK_CMOCKA_CFLAGS = $(shell pkg-config --cflags cmocka)
 DISK_CMOCKA_LIBS   = $(shell pkg-config --libs cmocka)
 
-ALL_TARGETS += $(PCVCACHE_SO) $(DISK_LIB)
+ALL_TARGETS += $(PCVCACHE_SO) $(PCREPLAY_SO) $(DISK_LIB)
 CHECK_TESTS += $(DISK_TESTS)
 
-$(PCVCACHE_SO): $(BUILD)/$(DISK_DIR)/pic/pcvcache.o $(BUILD)/$(DISK_DIR)/pic/vcache.o
+$(PCVCACHE_SO): $(BUILD)/$(DISK_DIR)/pic/pcvcache.o $(BUILD)/$(DISK_DIR)/pic/vcache.o \
+		$(BUILD)/$(DISK_DIR)/pic/wlog.o
+	@mkdir -p $(@D)
+	$(CC) -shared -o $@ $^ -lpthread
+
+# The crash-state server of powercut explore (docs/explore.md).
+$(PCREPLAY_SO): $(BUILD)/$(DISK_DIR)/pic/pcreplay.o $(BUILD)/$(DISK_DIR)/pic/wlog.o
 	@mkdir -p $(@D)
 	$(CC) -shared -o $@ $^ -lpthread
 
@@ -47,23 +56,33 @@ $(BUILD)/$(DISK_DIR)/tests/test_vcache: $(DISK_DIR)/tests/test_vcache.c $(BUILD)
 	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) $(DISK_CMOCKA_CFLAGS) -I$(DISK_DIR) -MMD -MP \
 		-o $@ $< $(BUILD)/san/$(DISK_DIR)/vcache.o $(DISK_CMOCKA_LIBS)
 
+# The write log, the recorder in pcvcache and the pcreplay filter through nbdkit (the
+# filters found beside the test).
+$(BUILD)/$(DISK_DIR)/tests/test_wlog: $(DISK_DIR)/tests/test_wlog.c $(BUILD)/san/$(DISK_DIR)/wlog.o \
+		$(PCLIB_SAN_OBJS) $(PCREPLAY_SO) $(PCVCACHE_SO)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) $(DISK_CFLAGS) $(DISK_CMOCKA_CFLAGS) -I$(DISK_DIR) \
+		-Ihost/lib -MMD -MP -o $@ $< $(BUILD)/san/$(DISK_DIR)/wlog.o $(PCLIB_SAN_OBJS) \
+		$(PCLIB_LIBS) $(DISK_LIBS) $(DISK_CMOCKA_LIBS)
+
 # The stack tests run the filter and qemu-storage-daemon, so they depend on both
 # being built, not only on the library.
 $(BUILD)/$(DISK_DIR)/tests/test_diskmodel: $(DISK_DIR)/tests/test_diskmodel.c \
-		$(BUILD)/san/$(DISK_DIR)/diskmodel.o $(PCLIB_SAN_OBJS) $(PCVCACHE_SO)
+		$(DISK_SAN_OBJS) $(PCLIB_SAN_OBJS) $(PCVCACHE_SO)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) $(DISK_CFLAGS) $(DISK_CMOCKA_CFLAGS) -I$(DISK_DIR) \
-		-Ihost/lib -MMD -MP -o $@ $< $(BUILD)/san/$(DISK_DIR)/diskmodel.o \
+		-Ihost/lib -MMD -MP -o $@ $< $(DISK_SAN_OBJS) \
 		$(PCLIB_SAN_OBJS) $(PCLIB_LIBS) $(DISK_LIBS) $(DISK_CMOCKA_LIBS)
 
 -include $(BUILD)/$(DISK_DIR)/pic/pcvcache.d $(BUILD)/$(DISK_DIR)/pic/vcache.d \
-	$(DISK_OBJS:.o=.d) $(BUILD)/san/$(DISK_DIR)/diskmodel.d $(BUILD)/san/$(DISK_DIR)/vcache.d \
+	$(BUILD)/$(DISK_DIR)/pic/wlog.d $(BUILD)/$(DISK_DIR)/pic/pcreplay.d \
+	$(DISK_OBJS:.o=.d) $(DISK_SAN_OBJS:.o=.d) $(BUILD)/san/$(DISK_DIR)/vcache.d \
 	$(DISK_TESTS:=.d)
-.SECONDARY: $(BUILD)/san/$(DISK_DIR)/diskmodel.o $(BUILD)/san/$(DISK_DIR)/vcache.o
+.SECONDARY: $(DISK_SAN_OBJS) $(BUILD)/san/$(DISK_DIR)/vcache.o
 
 # The proof links the classifier and the ledger (sanitizer builds) and runs
 # $(AGENT_NBD) found beside it at run time (it skips, saying so, until that exists).
-DISK_PROOF_DEPS = $(BUILD)/san/$(DISK_DIR)/diskmodel.o $(ORACLE_SAN_OBJS) $(PCLIB_SAN_OBJS)
+DISK_PROOF_DEPS = $(DISK_SAN_OBJS) $(ORACLE_SAN_OBJS) $(PCLIB_SAN_OBJS)
 $(BUILD)/$(DISK_DIR)/tests/test_proof: $(DISK_DIR)/tests/test_proof.c $(DISK_PROOF_DEPS) $(PCVCACHE_SO)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) $(DISK_CFLAGS) $(ORACLE_CFLAGS) $(DISK_CMOCKA_CFLAGS) \

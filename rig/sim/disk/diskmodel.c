@@ -1,5 +1,6 @@
 /* The simulated disk stack: see diskmodel.h and docs/disk-model.md. */
 #include "diskmodel.h"
+#include "recording.h"
 
 #include "child.h"
 #include "log.h"
@@ -35,7 +36,11 @@ struct diskmodel {
 	char *uri, *disk_uri;
 	struct child nbdkit, qsd;
 	bool nbdkit_up, qsd_up;
+	bool recorded;		/* the recording (o.record_dir) was started once */
 	int log_fd;		/* both daemons' stderr, appended */
+	bool reused;		/* the image of an earlier run (opts.run_dir) */
+	bool forgot;
+	uint64_t forgot_off, forgot_len;
 };
 
 static const char *const cache_names[] = {
@@ -231,10 +236,20 @@ struct diskmodel *diskmodel_new(const struct disk_opts *o)
 	const char *tmp = o->tmpdir ? o->tmpdir : getenv("TMPDIR");
 	if (!tmp || !*tmp)
 		tmp = "/tmp";
-	char *tmpl = xasprintf("%s/powercut-disk.XXXXXX", tmp);
+	char *tmpl = o->run_dir ? xasprintf("%s", o->run_dir) :
+		     xasprintf("%s/powercut-disk.XXXXXX", tmp);
 	if (!tmpl)
 		goto fail_dm;
-	if (!mkdtemp(tmpl)) {
+	if (o->run_dir) {
+		/* A kept disk: never removed by us. */
+		dm->o.keep_dir = true;
+		if (mkdir(tmpl, 0700) < 0 && errno != EEXIST) {
+			err = errno;
+			pc_err(LOG_SIM, "cannot create run dir '%s': %s", tmpl, strerror(err));
+			free(tmpl);
+			goto fail_dm;
+		}
+	} else if (!mkdtemp(tmpl)) {
 		err = errno;
 		pc_err(LOG_SIM, "cannot create run dir '%s': %s", tmpl, strerror(err));
 		free(tmpl);
@@ -271,6 +286,17 @@ struct diskmodel *diskmodel_new(const struct disk_opts *o)
 		pc_err(LOG_SIM, "cannot open '%s': %s", dm->nbdkit_log, strerror(err));
 		goto fail_dir;
 	}
+	char *base = xasprintf("%s/base.qcow2", dm->dir);
+	if (!base)
+		goto fail_dir;
+	if (o->run_dir && access(dm->image, F_OK) == 0) {
+		dm->reused = true;
+		if (access(base, F_OK) == 0)
+			dm->base = base, base = NULL;
+		free(base);
+		return dm;
+	}
+	free(base);
 	int r = create_image(dm, NULL);
 	if (r < 0) {
 		err = -r;
@@ -287,6 +313,56 @@ fail:
 }
 
 const char *diskmodel_uri(const struct diskmodel *dm) { return dm->uri; }
+bool diskmodel_reused(const struct diskmodel *dm) { return dm->reused; }
+bool diskmodel_has_base(const struct diskmodel *dm) { return dm->base != NULL; }
+
+bool diskmodel_forgot(const struct diskmodel *dm, uint64_t *offset, uint64_t *len)
+{
+	*offset = dm->forgot_off;
+	*len = dm->forgot_len;
+	return dm->forgot;
+}
+
+/* The forgetful control, with every process of the stack dead: the next range reads
+ * back as zeroes (qemu-io's write -z through the format layer: zero clusters in a
+ * qcow2, over its backing file too, zeroed bytes in a raw image). */
+static int forget_range(struct diskmodel *dm)
+{
+	uint64_t span = dm->o.forget_span && dm->o.forget_span < dm->o.size ?
+			dm->o.forget_span : dm->o.size;
+	uint64_t len = span / 32 / 65536 * 65536;
+	if (len < 65536)
+		len = 65536;
+	uint64_t slots = span / 2 / len ? span / 2 / len : 1;
+	char *cnt = xasprintf("%s/forget.count", dm->dir), cmd[96];
+	unsigned long k = 0;
+	if (!cnt)
+		return -ENOMEM;
+	FILE *f = fopen(cnt, "re");
+	if (f) {
+		if (fscanf(f, "%lu", &k) != 1)
+			k = 0;
+		fclose(f);
+	}
+	/* Steps of 5 visit every slot before one comes again (unless slots is a multiple
+	 * of 5: a power of 2 with the default spans). */
+	dm->forgot_off = (uint64_t)(k * 5 % slots) * len;
+	dm->forgot_len = len;
+	if ((f = fopen(cnt, "we"))) {
+		fprintf(f, "%lu\n", k + 1);
+		fclose(f);
+	}
+	free(cnt);
+	snprintf(cmd, sizeof(cmd), "write -z %" PRIu64 " %" PRIu64, dm->forgot_off, len);
+	const char *argv[] = { "qemu-io", "-f", dm->o.format == DISK_FMT_RAW ? "raw" : "qcow2",
+			       "-c", cmd, dm->image, NULL };
+	int r = run_quiet(argv, timeout_of(dm), NULL);
+	dm->forgot = r == 0;
+	if (r == 0)
+		pc_info(LOG_SIM, "forgetful control: '%s' forgot bytes %" PRIu64 "..%" PRIu64,
+			dm->image, dm->forgot_off, dm->forgot_off + len - 1);
+	return r;
+}
 const char *diskmodel_disk_uri(const struct diskmodel *dm) { return dm->disk_uri; }
 const char *diskmodel_dir(const struct diskmodel *dm) { return dm->dir; }
 
@@ -357,6 +433,7 @@ static int start_nbdkit(struct diskmodel *dm)
 {
 	const struct disk_opts *o = &dm->o;
 	char wb[32], rate[32], seed[40], maxd[40], tear[16], lying[16], filter[PATH_MAX + 16];
+	char rec[PATH_MAX + 32];
 	const char *argv[24];
 	int n = 0;
 	argv[n++] = "nbdkit";
@@ -398,6 +475,13 @@ static int start_nbdkit(struct diskmodel *dm)
 		 * which the volatile cache stands for, so nothing may go down. */
 		if (o->cache == DISK_CACHE_UNSAFE)
 			argv[n++] = "noflush=true";
+		if (o->record_dir && !dm->recorded) {
+			int r = recording_begin(dm->image, o->record_dir, rec, sizeof(rec));
+			if (r < 0)
+				return r;
+			dm->recorded = true;
+			argv[n++] = rec;
+		}
 	}
 	argv[n] = NULL;
 	int r = start_child(dm, &dm->nbdkit, argv, dm->nbdkit_pid, dm->nbdkit_sock, "nbdkit");
@@ -539,6 +623,8 @@ int diskmodel_cut(struct diskmodel *dm, enum disk_cut cut)
 		reap(&dm->nbdkit, &dm->nbdkit_up, SIGKILL);
 	}
 	reap(&dm->qsd, &dm->qsd_up, SIGKILL);
+	if (cut == DISK_CUT_POWER && dm->o.forget)
+		return forget_range(dm);
 	return 0;
 }
 

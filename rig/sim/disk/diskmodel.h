@@ -61,14 +61,28 @@ struct disk_opts {
 	unsigned wb_rate;		/* write-back picks per second (0: filter default) */
 	bool tear;
 	bool lying;
+	/* The forgetful control: at each power cut (DISK_CUT_POWER) a range of
+	 * forget_span/32 bytes (at least 64 KiB) in the lower half of the first
+	 * forget_span bytes reads back as zeroes afterwards, as a qcow2 image that lost
+	 * its mapping would; the range moves with every cut (a counter in the run dir). */
+	bool forget;
+	uint64_t forget_span;		/* bytes; 0: the whole disk */
 	uint64_t seed;
 	uint64_t max_dirty;		/* bytes; 0: filter default */
+
+	/* Record the disk below QEMU (recording.h): the first start of nbdkit copies the
+	 * image into this directory and logs every acknowledged write and flush until
+	 * nbdkit stops or is cut; later starts do not record. NULL: no recording. */
+	const char *record_dir;
 
 	const char *tmpdir;		/* parent of the run dir; NULL: $TMPDIR, else /tmp */
 	const char *filter;		/* the filter .so; NULL: $PCVCACHE_FILTER, else found
 					 * as lib/nbdkit-pcvcache-filter.so above the program */
 	int timeout_ms;			/* process start/stop bound; 0: 15000 */
 	bool keep_dir;			/* leave the run dir (logs, images) after free */
+	/* A kept disk: this run dir (created if absent, kept after free) instead of a new
+	 * one; an image already in it (and its backing base.qcow2) is used as it is. */
+	const char *run_dir;
 };
 
 /* Result of `qemu-img check --output=json` on the image as the restarted node sees
@@ -97,6 +111,12 @@ int diskmodel_start(struct diskmodel *dm);
 const char *diskmodel_uri(const struct diskmodel *dm);
 /* The disk below QEMU, as nbdkit serves it: nbd+unix:///?socket=RUN/nbdkit.sock. */
 const char *diskmodel_disk_uri(const struct diskmodel *dm);
+/* True when diskmodel_new found the image of an earlier run in opts.run_dir. */
+bool diskmodel_reused(const struct diskmodel *dm);
+/* True when the image has a backing file (diskmodel_snapshot, or a reused chain). */
+bool diskmodel_has_base(const struct diskmodel *dm);
+/* The byte range the forgetful control zeroed at its last cut; false if none. */
+bool diskmodel_forgot(const struct diskmodel *dm, uint64_t *offset, uint64_t *len);
 /* The run dir (images, sockets, logs nbdkit.log and qsd.log). */
 const char *diskmodel_dir(const struct diskmodel *dm);
 /* qcow2 only, the Proxmox "volume chain snapshot": stop cleanly, make the current

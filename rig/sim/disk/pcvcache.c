@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "vcache.h"
+#include "wlog.h"
 
 static struct vcache_opts opts = { .sync = true, .max_dirty = 256ull << 20 };
 static unsigned rate = 200;		/* write-back picks per second */
@@ -30,6 +31,59 @@ static nbdkit_next *plat;		/* our own context into the plugin below */
 static pthread_t wb_thread;
 static bool wb_running;
 static bool wb_stop;
+static const char *record_path;		/* record=FILE: the write log (wlog.h) */
+static struct wlog_writer rec = { .fd = -1 };
+
+/* The recorder: called with the cache's lock held once an operation completed, before
+ * its reply; releases that lock. The entry is appended under the recorder's own lock,
+ * taken before the cache's is released, so the log keeps the cache's completion order
+ * while the next operation already runs in the cache. */
+static pthread_mutex_t rec_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int record_unlock(enum wlog_type type, bool fua, uint64_t off, uint32_t count,
+			 const void *data, int *err)
+{
+	if (rec.fd < 0) {
+		pthread_mutex_unlock(&lock);
+		return 0;
+	}
+	uint32_t flags = fua ? WLOG_F_FUA : 0;
+	void *whole = NULL;
+	int r = 0;
+	if ((fua || type == WLOG_FLUSH) && (opts.lying || opts.noflush))
+		flags |= WLOG_F_NOTDURABLE;
+	/* A write that is not whole sectors (QEMU's qcow2 header updates) is logged
+	 * as the sectors it touched, read back from the cache: what a 512-byte-sector
+	 * disk holds after its read-modify-write. */
+	uint64_t a = off / WLOG_SECTOR * WLOG_SECTOR;
+	uint64_t b = (off + count + WLOG_SECTOR - 1) / WLOG_SECTOR * WLOG_SECTOR;
+	if (type != WLOG_FLUSH && (a != off || b != off + count)) {
+		whole = malloc(b - a);
+		if (!whole || (r = vcache_read(cache, whole, (uint32_t)(b - a), a)) < 0) {
+			pthread_mutex_unlock(&lock);
+			free(whole);
+			nbdkit_error("cannot record to '%s': %s", record_path,
+				     strerror(whole ? -r : ENOMEM));
+			*err = EIO;
+			return -1;
+		}
+		type = WLOG_WRITE;
+		off = a;
+		count = (uint32_t)(b - a);
+		data = whole;
+	}
+	pthread_mutex_lock(&rec_lock);
+	pthread_mutex_unlock(&lock);
+	r = wlog_append(&rec, type, flags, off, count, data);
+	pthread_mutex_unlock(&rec_lock);
+	free(whole);
+	if (r < 0) {
+		nbdkit_error("cannot record to '%s': %s", record_path, strerror(-r));
+		*err = EIO;
+		return -1;
+	}
+	return 0;
+}
 
 static int be_pread(void *ctx, void *buf, uint32_t count, uint64_t off)
 {
@@ -70,6 +124,10 @@ static int pcv_config(nbdkit_next_config *next, nbdkit_backend *nxdata,
 	}
 	if (strcmp(key, "rate") == 0)
 		return nbdkit_parse_unsigned("rate", value, &rate);
+	if (strcmp(key, "record") == 0) {
+		record_path = value;
+		return 0;
+	}
 	if (strcmp(key, "seed") == 0)
 		return nbdkit_parse_uint64_t("seed", value, &opts.seed);
 	if (strcmp(key, "max-dirty") == 0) {
@@ -100,7 +158,8 @@ static int pcv_config(nbdkit_next_config *next, nbdkit_backend *nxdata,
 	"seed=N                    Seed of the random choices (default 0).\n" \
 	"max-dirty=SIZE            Cap on cached bytes, oldest written back (default 256M).\n" \
 	"sync=BOOL                 A flush also flushes the plugin below (default true).\n" \
-	"noflush=BOOL              Flush and FUA do nothing, data stays dirty (cache=unsafe)."
+	"noflush=BOOL              Flush and FUA do nothing, data stays dirty (cache=unsafe).\n" \
+	"record=FILE               Log every completed write and flush (powercut explore)."
 
 static void *wb_main(void *arg)
 {
@@ -144,6 +203,13 @@ static int pcv_after_fork(nbdkit_backend *backend)
 	    plat->can_flush(plat) == -1) {
 		nbdkit_error("the plugin below the cache must be writable");
 		return -1;
+	}
+	if (record_path) {
+		int r = wlog_create(&rec, record_path);
+		if (r < 0) {
+			nbdkit_error("cannot create write log '%s': %s", record_path, strerror(-r));
+			return -1;
+		}
 	}
 	struct vcache_backend be = { be_pread, be_pwrite, be_flush, NULL };
 	cache = vcache_new(&opts, &be);
@@ -195,6 +261,7 @@ static void pcv_cleanup(nbdkit_backend *backend)
 		nbdkit_next_context_close(plat);
 		plat = NULL;
 	}
+	wlog_close(&rec);
 }
 
 static int pcv_can_zero(nbdkit_next *next, void *handle)
@@ -260,12 +327,12 @@ static int pcv_pwrite(nbdkit_next *next, void *handle, const void *buf, uint32_t
 {
 	pthread_mutex_lock(&lock);
 	int r = vcache_write(cache, buf, count, offset, flags & NBDKIT_FLAG_FUA);
-	pthread_mutex_unlock(&lock);
 	if (r < 0) {
+		pthread_mutex_unlock(&lock);
 		*err = -r;
 		return -1;
 	}
-	return 0;
+	return record_unlock(WLOG_WRITE, flags & NBDKIT_FLAG_FUA, offset, count, buf, err);
 }
 
 static int pcv_zero(nbdkit_next *next, void *handle, uint32_t count, uint64_t offset,
@@ -277,24 +344,24 @@ static int pcv_zero(nbdkit_next *next, void *handle, uint32_t count, uint64_t of
 	}
 	pthread_mutex_lock(&lock);
 	int r = vcache_zero(cache, count, offset, flags & NBDKIT_FLAG_FUA);
-	pthread_mutex_unlock(&lock);
 	if (r < 0) {
+		pthread_mutex_unlock(&lock);
 		*err = -r;
 		return -1;
 	}
-	return 0;
+	return record_unlock(WLOG_ZERO, flags & NBDKIT_FLAG_FUA, offset, count, NULL, err);
 }
 
 static int pcv_flush(nbdkit_next *next, void *handle, uint32_t flags, int *err)
 {
 	pthread_mutex_lock(&lock);
 	int r = vcache_flush(cache);
-	pthread_mutex_unlock(&lock);
 	if (r < 0) {
+		pthread_mutex_unlock(&lock);
 		*err = -r;
 		return -1;
 	}
-	return 0;
+	return record_unlock(WLOG_FLUSH, false, 0, 0, NULL, err);
 }
 
 static struct nbdkit_filter filter = {

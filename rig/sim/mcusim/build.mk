@@ -16,7 +16,8 @@ MCUSIM_TCFLAGS = $(CFLAGS_COMMON) $(SAN_FLAGS) -MMD -MP -I$(MCUSIM_SRC) -I$(MCUS
 
 ALL_TARGETS += $(MCUSIM) $(MCUSIM_B)/mcusim-cuts
 CHECK_TESTS += $(MCUSIM_B)/test-psu $(MCUSIM_B)/test-probe $(MCUSIM_B)/test-lifecycle \
-               $(MCUSIM_B)/test-conformance $(MCUSIM_B)/test-timing
+               $(MCUSIM_B)/test-conformance $(MCUSIM_B)/test-timing $(MCUSIM_B)/test-safety \
+               $(MCUSIM_B)/test-clockwrap
 BENCH_PROGS += $(MCUSIM_B)/bench-cuts
 
 # the simulator
@@ -56,6 +57,10 @@ $(MCUSIM_B)/test-conformance: $(MCUSIM_B)/t/test-conformance.o $(MCUSIM_HARNESS)
 	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) -o $@ $(filter %.o,$^)
 $(MCUSIM_B)/test-timing: $(MCUSIM_B)/t/test-timing.o $(MCUSIM_B)/t/cuts.o $(MCUSIM_HARNESS) $(MCUSIM)
 	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) -o $@ $(filter %.o,$^) -lm
+$(MCUSIM_B)/test-safety: $(MCUSIM_B)/t/test-safety.o $(MCUSIM_HARNESS) $(MCUSIM)
+	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) -o $@ $(filter %.o,$^)
+$(MCUSIM_B)/test-clockwrap: $(MCUSIM_B)/t/test-clockwrap.o $(MCUSIM_HARNESS) $(MCUSIM) $(FW_WRAP_ELF)
+	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) -o $@ $(filter %.o,$^)
 $(MCUSIM_B)/bench-cuts: $(MCUSIM_B)/t/bench-cuts.o $(MCUSIM_B)/t/cuts.o $(MCUSIM_HARNESS) $(MCUSIM)
 	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) -o $@ $(filter %.o,$^) -lm
 $(MCUSIM_B)/mcusim-cuts: $(MCUSIM_B)/t/mcusim-cuts.o $(MCUSIM_B)/t/cuts.o $(MCUSIM_HARNESS)

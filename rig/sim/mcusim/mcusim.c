@@ -31,6 +31,7 @@
 #include <sim_io.h>
 #include <sim_irq.h>
 #include <sim_cycle_timers.h>
+#include <avr_eeprom.h>
 #include <avr_ioport.h>
 #include <avr_uart.h>
 
@@ -53,6 +54,28 @@
  * clears the PIN registers without going through the pin IRQs, so the PWR_OK levels
  * are written back there directly after a reset. */
 #define PIND_ADDR	0x29
+/* SPMCSR's data-space address and the bits that make the next LPM read a fuse or
+ * lock byte instead of flash (datasheet, "Reading the Fuse and Lock Bits from
+ * Software"): simavr 1.6's LPM always reads flash, so the simulator shows the fuses
+ * at flash bytes 0..3 for the few cycles the chip allows (see fuse_window_open). */
+#define SPMCSR_ADDR	0x57
+#define SPM_BLBSET	0x08
+#define SPM_SELFPRGEN	0x01
+#define FUSE_WINDOW_CYCLES 4
+/* The other fuse bytes of an Arduino Uno/Nano with Optiboot: low 0xFF (external
+ * crystal), high 0xDE (512-byte boot section, BOOTRST), lock 0xCF (boot section
+ * protected), as Optiboot's makefile burns them. */
+#define LFUSE		0xFF
+#define HFUSE		0xDE
+#define LOCKBITS	0xCF
+#define EEPROM_SIZE	1024
+/* After its parent died, the simulator runs in fast mode until the firmware's own
+ * host-silence rule released every relay, but never longer than this (wall time):
+ * the controller that started it is gone, and it must not outlive it for long. */
+#define ORPHAN_GRACE_NS	1500000000LL
+/* ... and once they are released, this much simulated time more, so that the
+ * firmware's report of the edge leaves the UART (55 ms at the simulated line rate). */
+#define ORPHAN_TAIL_US	50000
 
 enum mode { MODE_REALTIME, MODE_FAST };
 
@@ -84,6 +107,8 @@ struct opts {
 	uint64_t rise_ns;
 	unsigned relay_active;
 	unsigned pwrok_invert;
+	unsigned efuse;
+	const char *eeprom_file;
 	bool quiet;
 };
 
@@ -134,6 +159,16 @@ struct sim {
 	struct edge *edges;
 	size_t nedges, edges_cap;
 	uint64_t edges_dropped;
+
+	/* Fuse reads: flash bytes 0..3 while a read window is open. */
+	bool fuse_window;
+	uint8_t fuse_saved[4];
+
+	/* The parent at start (1: none to watch); after it died, the wall-clock
+	 * deadline of the run-out (0: parent alive). */
+	pid_t parent;
+	int64_t orphan_deadline_ns;
+	uint64_t orphan_stop_cycle;	/* 0: some relay still energized */
 };
 
 static volatile sig_atomic_t g_stop;
@@ -199,6 +234,10 @@ static uint64_t cycles_to_ns(uint64_t c)
 static void simavr_logger(avr_t *avr, const int level, const char *fmt, va_list ap)
 {
 	if (level > LOG_WARNING || (g_sim && g_sim->o.quiet && level > LOG_ERROR))
+		return;
+	/* A fuse read sets SELFPRGEN for an LPM, never for an SPM: simavr's flash part
+	 * warns about the missing SPM at every one, but the chip does the same. */
+	if (strstr(fmt, "SPM not received"))
 		return;
 	fprintf(stderr, "%s: simavr: ", PROG);
 	vfprintf(stderr, fmt, ap);
@@ -688,6 +727,135 @@ static void io_poll(struct sim *s, int64_t timeout_ns)
 		ctl_accept(s);
 }
 
+/* ---- fuses ---- */
+
+static avr_cycle_count_t fuse_window_close(avr_t *avr, avr_cycle_count_t when, void *param)
+{
+	struct sim *s = param;
+
+	if (s->fuse_window)
+		memcpy(s->avr->flash, s->fuse_saved, sizeof(s->fuse_saved));
+	s->fuse_window = false;
+	return 0;
+}
+
+/* The firmware set BLBSET and SELFPRGEN: an LPM within the next three cycles reads
+ * the lock bits (Z = 1) or a fuse byte (Z = 0 low, 2 extended, 3 high). Those are
+ * put where LPM will look, flash bytes 0..3 (the reset vector, which only a reset
+ * runs), and put back four cycles later, when the chip clears the bits. */
+static void spmcsr_write(avr_t *avr, avr_io_addr_t addr, uint8_t v, void *param)
+{
+	struct sim *s = param;
+	const uint8_t fuses[4] = { LFUSE, LOCKBITS, (uint8_t)s->o.efuse, HFUSE };
+
+	if ((v & (SPM_BLBSET | SPM_SELFPRGEN)) != (SPM_BLBSET | SPM_SELFPRGEN))
+		return;
+	if (!s->fuse_window)
+		memcpy(s->fuse_saved, avr->flash, sizeof(s->fuse_saved));
+	s->fuse_window = true;
+	memcpy(avr->flash, fuses, sizeof(fuses));
+	avr_cycle_timer_cancel(avr, fuse_window_close, s);
+	avr_cycle_timer_register(avr, FUSE_WINDOW_CYCLES, fuse_window_close, s);
+}
+
+/* ---- EEPROM file ---- */
+
+static int eeprom_load(struct sim *s)
+{
+	uint8_t buf[EEPROM_SIZE];
+	avr_eeprom_desc_t d = { .ee = buf, .offset = 0, .size = sizeof(buf) };
+	FILE *f = fopen(s->o.eeprom_file, "rb");
+	size_t n;
+
+	memset(buf, 0xff, sizeof(buf));
+	if (!f) {
+		if (errno == ENOENT)
+			return 0;	/* a new board: blank, written at shutdown */
+		die_msg("cannot read EEPROM file '%s': %s", s->o.eeprom_file, strerror(errno));
+		return -errno;
+	}
+	n = fread(buf, 1, sizeof(buf), f);
+	if (ferror(f)) {
+		int e = errno;
+
+		fclose(f);
+		die_msg("cannot read EEPROM file '%s': %s", s->o.eeprom_file, strerror(e));
+		return -e;
+	}
+	if (n == sizeof(buf) && fgetc(f) != EOF) {
+		fclose(f);
+		die_msg("cannot read EEPROM file '%s': larger than the 1024-byte EEPROM",
+			s->o.eeprom_file);
+		return -EFBIG;
+	}
+	fclose(f);
+	avr_ioctl(s->avr, AVR_IOCTL_EEPROM_SET, &d);
+	return 0;
+}
+
+/* Written through a temporary file and renamed: a crash never leaves half an image. */
+static void eeprom_save(struct sim *s)
+{
+	uint8_t buf[EEPROM_SIZE];
+	avr_eeprom_desc_t d = { .ee = NULL, .offset = 0, .size = sizeof(buf) };
+	char tmp[PATH_MAX + 32];
+	FILE *f;
+
+	if (!s->o.eeprom_file || !s->avr)
+		return;
+	/* simavr 1.6 answers -1 even when it worked: the pointer it sets says so */
+	avr_ioctl(s->avr, AVR_IOCTL_EEPROM_GET, &d);
+	if (!d.ee)
+		return;
+	memcpy(buf, d.ee, sizeof(buf));
+	snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", s->o.eeprom_file, (long)getpid());
+	f = fopen(tmp, "wb");
+	if (!f || fwrite(buf, 1, sizeof(buf), f) != sizeof(buf) || fclose(f) ||
+	    rename(tmp, s->o.eeprom_file)) {
+		warn_msg("cannot write EEPROM file '%s': %s", s->o.eeprom_file, strerror(errno));
+		unlink(tmp);
+	}
+}
+
+/* ---- the parent ---- */
+
+static void sleep_fast(avr_t *avr, avr_cycle_count_t how_long);
+
+static bool relays_released(const struct sim *s)
+{
+	for (int ch = 0; ch < s->o.channels; ch++)
+		if (s->psu[ch].energized)
+			return false;
+	return true;
+}
+
+/* A simulator whose controller died (SIGKILL, a crash) must not run on. The board it
+ * stands for would restore power by itself once the host went silent: so does the
+ * simulator, in fast mode (the firmware's host_timeout_ms passes in milliseconds),
+ * and then stops as after SIGTERM. */
+static void parent_check(struct sim *s)
+{
+	if (s->orphan_deadline_ns) {
+		if (!s->orphan_stop_cycle && relays_released(s))
+			s->orphan_stop_cycle = total_cycle(s) + ns_to_cycles(ORPHAN_TAIL_US * 1000ull);
+		if (s->orphan_stop_cycle && total_cycle(s) >= s->orphan_stop_cycle) {
+			g_stop = 1;
+		} else if (mono_ns() > s->orphan_deadline_ns) {
+			warn_msg("a relay is still energized %lld ms after the parent died; stopping",
+				 ORPHAN_GRACE_NS / 1000000);
+			g_stop = 1;
+		}
+		return;
+	}
+	if (s->parent <= 1 || getppid() == s->parent)
+		return;
+	warn_msg("parent process %ld died: running until the firmware releases every relay, "
+		 "then stopping", (long)s->parent);
+	s->orphan_deadline_ns = mono_ns() + ORPHAN_GRACE_NS;
+	s->o.mode = MODE_FAST;
+	s->avr->sleep = sleep_fast;
+}
+
 /* ---- time: realtime throttle, fast mode, the I/O tick ---- */
 
 /* Wait, serving I/O, until wall time reaches simulated total cycle `target`. */
@@ -728,6 +896,7 @@ static avr_cycle_count_t io_tick(avr_t *avr, avr_cycle_count_t when, void *param
 	else
 		io_poll(s, 0);
 	uart_feed(s);
+	parent_check(s);
 	if (s->reset_request || s->reset_seen || g_stop)
 		return 0;	/* the main loop takes over; it re-arms the tick */
 	return when + ns_to_cycles(1000ull *
@@ -765,6 +934,8 @@ static void reset_finish(struct sim *s)
 	s->relay_irq_port->value = 0;
 	s->relay_irq_ddr->value = 0;
 	s->portb = s->ddrb = 0;
+	/* A reset inside a fuse read window dropped its timer: close it here. */
+	fuse_window_close(s->avr, 0, s);
 	edge_record(s, EDGE_RESET, 0, s->reset_cause, at);
 	s->reset_cause = 2;	/* any reset not asked for is the watchdog's */
 	for (int ch = 0; ch < s->o.channels; ch++) {
@@ -1001,6 +1172,8 @@ static int avr_setup(struct sim *s)
 					 IOPORT_IRQ_DIRECTION_ALL);
 	avr_irq_register_notify(s->relay_irq_port, portb_notify, s);
 	avr_irq_register_notify(s->relay_irq_ddr, ddrb_notify, s);
+	/* fuse reads (simavr's flash part watches the register too; both are called) */
+	avr_register_io_write(s->avr, SPMCSR_ADDR, spmcsr_write, s);
 	/* PWR_OK: PD2, PD3 */
 	for (int ch = 0; ch < s->o.channels; ch++) {
 		psu_ch_init(&s->psu[ch]);
@@ -1029,17 +1202,24 @@ static void usage(FILE *f)
 "  --rise-ms MS          DC returns this long after the relay closes (default 50)\n"
 "  --relay-active MASK   bit n set: relay n is energized by a HIGH pin (default 0)\n"
 "  --pwrok-invert MASK   bit n set: PWR_OK n reads LOW when DC is good (default 3)\n"
+"  --efuse HEX           the extended fuse byte the firmware reads (default 0xFD:\n"
+"                        brown-out detection at 2.7 V; 0xFF: off)\n"
+"  --eeprom FILE         the EEPROM's content: read at start (missing: blank),\n"
+"                        written back at shutdown, as a board keeps it\n"
 "  --quiet               only errors on stderr\n"
 "  --help                this text\n"
 "\n"
 "When ready, prints one line on stdout:\n"
 "  ready tty=DIR/mcu.tty control=DIR/control.sock pid=N\n"
-"SIGTERM or SIGINT: clean shutdown, removing the files it made in DIR.\n");
+"SIGTERM or SIGINT: clean shutdown, removing the files it made in DIR. When the\n"
+"parent process dies, the simulation runs on in fast mode until the firmware has\n"
+"released every relay (its host-silence rule), at most 1.5 s, then shuts down.\n");
 }
 
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
-	enum { O_FW = 256, O_DIR, O_MODE, O_CH, O_HOLD, O_RISE, O_RA, O_PI, O_QUIET, O_HELP };
+	enum { O_FW = 256, O_DIR, O_MODE, O_CH, O_HOLD, O_RISE, O_RA, O_PI, O_EFUSE, O_EEPROM,
+	       O_QUIET, O_HELP };
 	static const struct option lo[] = {
 		{ "firmware", required_argument, NULL, O_FW },
 		{ "run-dir", required_argument, NULL, O_DIR },
@@ -1049,17 +1229,19 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "rise-ms", required_argument, NULL, O_RISE },
 		{ "relay-active", required_argument, NULL, O_RA },
 		{ "pwrok-invert", required_argument, NULL, O_PI },
+		{ "efuse", required_argument, NULL, O_EFUSE },
+		{ "eeprom", required_argument, NULL, O_EEPROM },
 		{ "quiet", no_argument, NULL, O_QUIET },
 		{ "help", no_argument, NULL, O_HELP },
 		{ 0 }
 	};
-	int c;
+	int c, li = -1;
 
 	*o = (struct opts){ .mode = MODE_REALTIME, .channels = 2,
 		.hold_up_ns = 18000000, .rise_ns = 50000000,
-		.relay_active = 0, .pwrok_invert = 3 };
+		.relay_active = 0, .pwrok_invert = 3, .efuse = 0xFD };
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", lo, &li)) != -1) {
 		switch (c) {
 		case O_FW: o->firmware = optarg; break;
 		case O_DIR: o->run_dir = optarg; break;
@@ -1092,6 +1274,18 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			if (parse_mask(optarg, &o->pwrok_invert))
 				goto bad;
 			break;
+		case O_EFUSE: {
+			char *end;
+			unsigned long v;
+
+			errno = 0;
+			v = strtoul(optarg, &end, 16);
+			if (errno || end == optarg || *end || v > 0xff)
+				goto bad;
+			o->efuse = v;
+			break;
+		}
+		case O_EEPROM: o->eeprom_file = optarg; break;
 		case O_QUIET: o->quiet = true; break;
 		case 'h':
 		case O_HELP:
@@ -1114,7 +1308,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	}
 	return 0;
 bad:
-	die_msg("bad value '%s' for option '%s'", optarg, argv[optind - 1]);
+	/* by the table's name: argv[optind - 1] is the value when it came separately */
+	die_msg("bad value '%s' for option '--%s'", optarg, li >= 0 ? lo[li].name : "?");
 	return -EINVAL;
 }
 
@@ -1145,7 +1340,10 @@ int main(int argc, char **argv)
 		die_msg("out of memory");
 		return 1;
 	}
+	s->parent = getppid();
 	if (avr_setup(s))
+		goto out;
+	if (s->o.eeprom_file && eeprom_load(s))
 		goto out;
 	if (setup_paths(s))
 		goto out;
@@ -1198,6 +1396,7 @@ int main(int argc, char **argv)
 			s->clients[k].closing = true;
 		io_poll(s, 10000000);
 	}
+	eeprom_save(s);
 	status = 0;
 out_files:
 	while (s->nclients)

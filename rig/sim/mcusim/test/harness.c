@@ -261,6 +261,22 @@ int h_sim_start(struct h_sim *s, const char *elf, const char *run_dir,
 	return 0;
 }
 
+int h_sim_finish(struct h_sim *s, const char *what)
+{
+	int status = 0;
+
+	h_sim_stop(s, &status);
+	H_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		"powercut-mcusim did not exit 0 on SIGTERM (status 0x%x)", status);
+	h_sim_cleanup(s);
+	if (h_failures) {
+		printf("%d %s checks failed\n", h_failures, what);
+		return 1;
+	}
+	printf("all %s checks passed\n", what);
+	return 0;
+}
+
 int h_sim_attach(struct h_sim *s, const char *tty, const char *ctl)
 {
 	memset(s, 0, sizeof(*s));

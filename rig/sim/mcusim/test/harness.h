@@ -63,6 +63,10 @@ int h_sim_attach(struct h_sim *s, const char *tty, const char *ctl);
  * dir stays (h_sim_cleanup removes it). */
 int h_sim_stop(struct h_sim *s, int *status);
 void h_sim_cleanup(struct h_sim *s);
+/* The end of a test program: stop the simulator (it must exit 0 on SIGTERM, a check),
+ * clean up, and print "all WHAT checks passed" or "N WHAT checks failed". Returns
+ * the program's exit status, 0 or 1. */
+int h_sim_finish(struct h_sim *s, const char *what);
 
 /* One control-socket command with a one-line reply (into reply). */
 int h_ctl(struct h_sim *s, const char *cmd, char *reply, size_t cap);

@@ -94,6 +94,13 @@ static void state_is(int ch, const char *state)
 }
 
 /* Wait for the boot banner and check its form. */
+/* A settings status of docs/protocol.md. */
+static bool settings_status_known(const char *v)
+{
+	return !strcmp(v, "ok") || !strcmp(v, "recovered") || !strcmp(v, "blank") ||
+	       !strcmp(v, "corrupt");
+}
+
 static int banner(const char *cause, int timeout_ms)
 {
 	struct h_event ev;
@@ -113,6 +120,9 @@ static int banner(const char *cause, int timeout_ms)
 	H_CHECK(h_kv(ev.kv, "fw", v, sizeof(v)) == 0, "banner '%s': fw", ev.kv);
 	H_CHECK(h_kv(ev.kv, "channels", v, sizeof(v)) == 0 && !strcmp(v, "2"),
 		"banner '%s': channels", ev.kv);
+	H_CHECK(h_kv(ev.kv, "settings", v, sizeof(v)) == 0 && settings_status_known(v),
+		"banner '%s': settings", ev.kv);
+	H_CHECK(h_kv(ev.kv, "bod_mv", v, sizeof(v)) == 0, "banner '%s': bod_mv", ev.kv);
 	next_seq = 1;
 	seq_known = true;
 	h_fw_drain(&fw);
@@ -121,15 +131,19 @@ static int banner(const char *cause, int timeout_ms)
 
 static void test_identity(void)
 {
-	static const char *const vkeys[] = { "fw", "proto", "mcu", "f_cpu", "channels", NULL };
-	static const char *const skeys[] = { "t", "seq", "reset", "ch0", "pwr0", "ch1", "pwr1",
+	static const char *const vkeys[] = { "fw", "proto", "mcu", "f_cpu", "channels", "bod_mv",
 					     NULL };
+	static const char *const skeys[] = { "t", "seq", "reset", "settings", "ch0", "pwr0", "ch1",
+					     "pwr1", NULL };
 	char reply[256], v[32];
 	uint64_t t1, t2, tok;
 	unsigned a, b, c;
 
 	want_ok("version", vkeys, reply, sizeof(reply));
-	H_CHECK(h_kv(reply, "proto", v, sizeof(v)) == 0 && !strcmp(v, "1"), "version proto");
+	H_CHECK(h_kv(reply, "proto", v, sizeof(v)) == 0 && atoi(v) == PC_PROTO_VERSION,
+		"version proto");
+	H_CHECK(h_kv(reply, "bod_mv", v, sizeof(v)) == 0 && (!strcmp(v, "0") ||
+		!strcmp(v, "1800") || !strcmp(v, "2700") || !strcmp(v, "4300")), "version bod_mv");
 	H_CHECK(h_kv(reply, "mcu", v, sizeof(v)) == 0 && !strcmp(v, "atmega328p"), "version mcu");
 	H_CHECK(h_kv(reply, "f_cpu", v, sizeof(v)) == 0 && !strcmp(v, "16000000"),
 		"version f_cpu");
@@ -137,6 +151,8 @@ static void test_identity(void)
 		"version fw '%s'", v);
 
 	want_ok("status", skeys, reply, sizeof(reply));
+	H_CHECK(h_kv(reply, "settings", v, sizeof(v)) == 0 && settings_status_known(v),
+		"status settings '%s'", v);
 	H_CHECK(h_kv(reply, "ch0", v, sizeof(v)) == 0 && !strcmp(v, "on"), "status ch0 on");
 	H_CHECK(h_kv(reply, "pwr0", v, sizeof(v)) == 0 && !strcmp(v, "1"),
 		"status pwr0=1 with DC good: '%s'", reply);

@@ -92,6 +92,29 @@ static void test_cli(const char *tmp)
 					   "slow", NULL }, err, sizeof(err), out, sizeof(out));
 	H_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 2 && strstr(err, "'slow'"),
 		"bad --mode: status 0x%x, '%s'", st, err);
+
+	st = run_capture((const char *[]){ "--firmware", elf, "--run-dir", tmp, "--efuse",
+					   "1FF", NULL }, err, sizeof(err), out, sizeof(out));
+	H_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 2 && strstr(err, "'1FF'") &&
+		strstr(err, "'--efuse'"), "bad --efuse: status 0x%x, '%s'", st, err);
+
+	/* an EEPROM file that is a directory, and one larger than the EEPROM */
+	st = run_capture((const char *[]){ "--firmware", elf, "--run-dir", tmp, "--eeprom", tmp,
+					   NULL }, err, sizeof(err), out, sizeof(out));
+	H_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 1 && strstr(err, "cannot read EEPROM file '") &&
+		strstr(err, "Is a directory"), "EEPROM file a directory: status 0x%x, '%s'", st, err);
+	snprintf(missing, sizeof(missing), "%s/big.eeprom", tmp);
+	FILE *f = fopen(missing, "w");
+	for (int i = 0; f && i < 1025; i++)
+		fputc(0xff, f);
+	if (f)
+		fclose(f);
+	st = run_capture((const char *[]){ "--firmware", elf, "--run-dir", tmp, "--eeprom",
+					   missing, NULL }, err, sizeof(err), out, sizeof(out));
+	H_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 1 && strstr(err, "big.eeprom") &&
+		strstr(err, "larger than the 1024-byte EEPROM"), "EEPROM file too large: status "
+		"0x%x, '%s'", st, err);
+	unlink(missing);
 }
 
 static bool exists(const char *dir, const char *name)

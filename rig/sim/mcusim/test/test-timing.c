@@ -151,7 +151,6 @@ int main(void)
 {
 	const char *args[] = { "--mode", "fast", "--quiet", NULL };
 	char elf[4096];
-	int status;
 
 	snprintf(elf, sizeof(elf), "%s", h_build_path("firmware/powercut-fw.elf"));
 	if (access(elf, R_OK)) {
@@ -172,14 +171,5 @@ int main(void)
 		h_fw_request(&fw, "defaults", elf, sizeof(elf), 5000);
 		h_fw_close(&fw);
 	}
-	h_sim_stop(&sim, &status);
-	H_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-		"powercut-mcusim did not exit 0 on SIGTERM (status 0x%x)", status);
-	h_sim_cleanup(&sim);
-	if (h_failures) {
-		printf("%d timing checks failed\n", h_failures);
-		return 1;
-	}
-	printf("all timing checks passed\n");
-	return 0;
+	return h_sim_finish(&sim, "timing");
 }
