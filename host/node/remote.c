@@ -151,16 +151,8 @@ static int remote_node_open(struct node *n)
 	p->lvm = -1;
 	for (size_t i = 0; i < p->n; i++) {
 		const struct cfg_disk *d = n->cfg->disks[i];
-		if (node_disk_refuse_forgetful(d, "qemu-remote")) {
-			free(p);
-			return -ENOTSUP;
-		}
-		/* The guest's own ZFS and the emulated NVMe/SATA drives are the local full
-		 * tier's (qemu.c); a remote node's zvols are a proxmox zfspool storage's. */
-		if (d->format == DISK_ZVOL || d->bus != BUS_VIRTIO) {
-			pc_err(LOG_NODE, "disk '%s': %s is not supported by qemu on a remote host "
-			       "(use the local full tier)", d->name,
-			       d->format == DISK_ZVOL ? "format = zvol" : "bus = nvme|sata");
+		if (node_disk_refuse_forgetful(d, "qemu-remote") ||
+		    node_disk_refuse_full_tier(d, "qemu-remote")) {
 			free(p);
 			return -ENOTSUP;
 		}
