@@ -72,6 +72,10 @@ struct core {
 };
 
 extern volatile sig_atomic_t agent_signalled;
+/* SIGUSR1 (a scenario's flush step) asks the NBD write pass to finish: no new writes,
+ * the ones in flight complete, one flush covers them all, whatever the flush policy,
+ * and the pass ends. */
+extern volatile sig_atomic_t agent_flush_asked;
 
 void agent_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int64_t agent_now_ns(void);

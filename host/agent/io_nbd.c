@@ -204,6 +204,7 @@ int nbd_write_run(struct core *c)
 	const struct agent_opts *o = c->o;
 	uint32_t qd = o->queue_depth;
 	struct slot *slots = calloc(qd, sizeof(*slots));
+	bool finishing = false, final_flush = false;
 	uint32_t fua = 0;
 	int64_t next_timed = agent_now_ns() + (int64_t)o->flush_ms * 1000000;
 	int rc = 0;
@@ -234,10 +235,27 @@ int nbd_write_run(struct core *c)
 			flush_wanted = true;
 			next_timed += (int64_t)o->flush_ms * 1000000;
 		}
-		if (flush_wanted && !flush_inflight && !c->stop && (rc = start_flush(c)))
+		if (agent_flush_asked && !finishing) {
+			agent_flush_asked = 0;
+			finishing = true;
+		}
+		pthread_mutex_lock(&c->mu);
+		bool idle = inflight_writes == 0 && !flush_inflight;
+		pthread_mutex_unlock(&c->mu);
+		if (finishing && idle && final_flush) {
+			pthread_mutex_lock(&c->mu);
+			c->stop = true;		/* the last flush completed */
+			pthread_mutex_unlock(&c->mu);
+		}
+		else if (finishing && idle && !c->stop) {
+			final_flush = true;
+			if ((rc = start_flush(c)))
+				break;
+		}
+		if (flush_wanted && !flush_inflight && !c->stop && !finishing && (rc = start_flush(c)))
 			break;
 		pthread_mutex_lock(&c->mu);
-		for (uint32_t i = 0; i < qd; i++) {
+		for (uint32_t i = 0; i < qd && !finishing; i++) {
 			struct slot *s = &slots[i];
 			if (s->used)
 				continue;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 volatile sig_atomic_t agent_signalled;
+volatile sig_atomic_t agent_flush_asked;
 
 void agent_log(const char *fmt, ...)
 {
@@ -34,7 +35,10 @@ int64_t agent_now_ns(void)
 
 static void on_signal(int sig)
 {
-	agent_signalled = sig;
+	if (sig == SIGUSR1)
+		agent_flush_asked = 1;
+	else
+		agent_signalled = sig;
 }
 
 static const char usage[] =
@@ -454,6 +458,7 @@ int main(int argc, char **argv)
 	}
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	int rc = !strcmp(argv[1], "write") ? cmd_write(&o) : cmd_check(&o);
 	return rc ? 1 : write_ledger_rc ? 3 : 0;

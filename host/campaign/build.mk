@@ -5,13 +5,14 @@
 
 CAMPAIGN_LIB    = $(BUILD)/host/libcampaign.a
 CAMPAIGN_SRCS  := host/campaign/campaign.c host/campaign/plan.c host/campaign/cycle.c \
-		  host/campaign/procs.c host/campaign/evidence.c
+		  host/campaign/procs.c host/campaign/evidence.c host/campaign/run.c \
+		  host/campaign/scenario.c
 CAMPAIGN_OBJS   = $(CAMPAIGN_SRCS:%.c=$(BUILD)/%.o)
 CAMPAIGN_CFLAGS = -Ihost/campaign -Ihost/lib -Ihost/store -Ihost/oracle -Ihost/node -Ihost/explore \
 	-Ihost/relay $(shell pkg-config --cflags sqlite3 jansson)
 
 CAMPAIGN_TESTS := $(BUILD)/host/campaign/tests/test_plan $(BUILD)/host/campaign/tests/test_run.sh \
-		  $(BUILD)/host/campaign/tests/test_keep.sh
+	$(BUILD)/host/campaign/tests/test_keep.sh $(BUILD)/host/campaign/tests/test_scenarios.sh
 CAMPAIGN_BENCH := $(BUILD)/host/campaign/bench/bench_campaign.sh
 
 ALL_TARGETS += $(CAMPAIGN_LIB)
@@ -29,10 +30,11 @@ $(BUILD)/host/campaign/%.o: host/campaign/%.c
 
 # The plan and the process bookkeeping, with sanitizers, from their sources.
 $(BUILD)/host/campaign/tests/test_plan: host/campaign/tests/test_plan.c host/campaign/plan.c \
-		host/campaign/procs.c $(PCLIB_SAN_OBJS)
+		host/campaign/procs.c host/campaign/scenario.c $(PCLIB_SAN_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) $(CAMPAIGN_CFLAGS) $(shell pkg-config --cflags cmocka) \
-		-MMD -MP -o $@ $< host/campaign/plan.c host/campaign/procs.c $(PCLIB_SAN_OBJS) \
+		-MMD -MP -o $@ $< host/campaign/plan.c host/campaign/procs.c host/campaign/scenario.c \
+		$(PCLIB_SAN_OBJS) \
 		$(PCLIB_LIBS) $(shell pkg-config --libs cmocka)
 
 # End to end: shell scripts run from the repository root against the built programs.
@@ -41,6 +43,8 @@ $(BUILD)/host/campaign/tests/%.sh: host/campaign/tests/%.sh $(POWERCUT) $(MCUSIM
 	@mkdir -p $(@D)
 	cp $< $@
 	chmod +x $@
+# The scripts that source the shared set-up (run from the repository root).
+$(BUILD)/host/campaign/tests/test_scenarios.sh: host/campaign/tests/e2e.sh
 $(BUILD)/host/campaign/bench/%.sh: host/campaign/bench/%.sh $(POWERCUT) $(MCUSIM) $(FW_ELF) \
 		$(AGENT_NBD) $(BUILD)/lib/nbdkit-pcvcache-filter.so
 	@mkdir -p $(@D)

@@ -17,6 +17,7 @@
 #ifndef PC_CAMPAIGN_H
 #define PC_CAMPAIGN_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -80,8 +81,56 @@ bool camp_watch_hit(struct camp_watch *w, const struct camp_plan *p,
 /* The fewest flushes any disk completed since camp_watch_begin. */
 uint64_t camp_watch_min_flushes(const struct camp_watch *w, const struct ledger_stats *st);
 
-/* Steps of a cycle, in order, as stored in cycles.step. */
-#define CAMP_STEPS "start prepare workload cut recover check record done"
+/* ---- A cycle's scenario: the bench's own sequence of steps (scenario.c) ----
+ *
+ * [campaign] scenario names the steps between the node's preparation and the record,
+ * in order; each step kind is one small function of cycle.c, run from one table.
+ * Unset, the scenario is today's cycle: "write cut restart check". See
+ * docs/campaign.md, "Scenarios".
+ */
+#define CAMP_STEP_KINDS(X) \
+	X(FILL, "fill")		/* every block written once, flushed (the baseline) */ \
+	X(WRITE, "write")	/* write[:KEY=VALUE,...]: the workload starts ([workload],
+				 * keys overridden); one per cycle */ \
+	X(FLUSH, "flush")	/* the workload finishes: one flush covers all it wrote */ \
+	X(IDLE, "idle")		/* idle:DURATION: nothing happens for that long */ \
+	X(SNAPSHOT, "snapshot")	/* an external qcow2 snapshot as Proxmox's volume chain */ \
+	X(CUT, "cut")		/* cut[:power|kill|reset]: the plan's moment while writing */ \
+	X(RESTART, "restart")	/* power back (or QEMU started again), the node up */ \
+	X(REBOOT, "reboot")	/* a clean guest reboot: QEMU and the host live on */ \
+	X(CHECK, "check")	/* metadata checks and the agent's read-back */
+#define CAMP_STEP_ENUM(id, name) CAMP_STEP_##id,
+enum camp_step_kind { CAMP_STEP_KINDS(CAMP_STEP_ENUM) CAMP_STEP__COUNT };
+#undef CAMP_STEP_ENUM
+const char *camp_step_name(int kind);
+
+#define CAMP_MAX_STEPS 32
+struct camp_step {
+	int kind;			/* enum camp_step_kind */
+	int cut;			/* CUT: enum cut_kind, or -1: [campaign] cut */
+	int64_t ms;			/* IDLE: how long */
+	char arg[128];			/* the text after "kind:", or "" */
+	bool has_workload;		/* WRITE with keys: workload holds them */
+	struct cfg_workload workload;	/* the bench's [workload] with the step's keys */
+};
+struct camp_scenario {
+	const char *name;		/* "default" or the words joined by blanks (owned) */
+	size_t n;
+	struct camp_step steps[CAMP_MAX_STEPS];
+};
+/* Parse [campaign] scenario (NULL or empty: the default cycle) and check that it can
+ * run: a cut comes while the node is up and is followed by a restart before any other
+ * step, one write at most, a fill before the write, and a check last. A write's keys
+ * are [workload] keys applied over base (NULL: over zeroes, to check them only);
+ * block_size is the bench's (the check reads with it). 0, or -EINVAL with why in
+ * err. camp_scenario_release frees the name. */
+int camp_scenario_parse(char *const *words, const struct cfg_workload *base,
+			struct camp_scenario *sc, char *err, size_t len);
+void camp_scenario_release(struct camp_scenario *sc);
+
+/* Steps of a cycle, in order, as stored in cycles.step: start, prepare, then the
+ * scenario's (the default's are shown), record, done. */
+#define CAMP_STEPS "start prepare write cut restart check record done"
 
 struct camp_env {
 	const struct bench_config *cfg;
@@ -176,5 +225,66 @@ int camp_free_bytes(const char *path, uint64_t *bytes);
 int camp_evidence_keep(struct store *db, int64_t cycle_id, const char *disk,
 		       const char *report_path, const char *node_dir, const char *dir,
 		       uint64_t *left);
+
+/* ---- A campaign: the loop of cycles (run.c) ---- */
+
+/* Per disk over the campaign so far: violations and unflushed losses (blocks). */
+struct camp_tally {
+	uint64_t violations[8], unflushed[8];
+	unsigned done, planned;
+	double overhead_s;		/* summed over the cycles that ran */
+};
+
+struct benchlock;
+
+/* One campaign, new or resumed. The caller fills the inputs; camp_run takes the bench
+ * lock into *lock and opens the relay into *relay (both the caller's to release, so
+ * its exit path powers the node on), and fills the outputs. */
+struct camp_run {
+	const struct bench_config *cfg;
+	struct store *db;
+	const char *db_path;
+	const char *run_dir;		/* the bench's run directory */
+	const char *bin_dir;		/* build/bin */
+	const char *version;		/* powercut's, for versions_json */
+	const char *bench_file;		/* stored in run_json (new campaigns) */
+	char **notify_argv;		/* stored in run_json (new campaigns), may be NULL */
+	bool resume;			/* continue campaign (its row, work, evid, token) */
+	bool keep;			/* keep every cycle's node work directory */
+	uint64_t seed;
+	int64_t planned;		/* cycles, or 0: until deadline_wall_ns */
+	int64_t deadline_wall_ns;
+	struct benchlock **lock;
+	struct relay **relay;
+	/* Called (may be NULL) after every cycle with camp_cycle_run's result c. */
+	void (*on_cycle)(void *arg, const struct camp_run *run, int c,
+			 const struct camp_result *r);
+	void *arg;
+	/* in when resuming, out otherwise */
+	int64_t campaign;
+	char work[PATH_MAX];		/* the node work directories' parent */
+	char evid[PATH_MAX + 64];	/* the evidence directory */
+	char token[65];			/* the ledger token */
+	/* out */
+	struct camp_tally t;
+	int64_t t0_ns;			/* host monotonic: the first cycle's start */
+	unsigned ran;			/* cycles that ran to their record in this run */
+	unsigned total;			/* cycles recorded in the campaign */
+	const char *status;		/* done, interrupted, node-lost, disk-full, failed */
+	const char *controls;		/* none, passed, failed */
+	char why[1024];			/* why the controls failed */
+	char msg[3 * PATH_MAX + 512];	/* the campaign's closing message */
+};
+
+/* Run the campaign to its end (status says which end) and record it: 0, or -EINVAL
+ * (the scenario cannot run, logged), -EBUSY
+ * (the bench is locked), -ENODEV (the relay cannot be opened or its DC sense is not
+ * wired), -EINTR (interrupted while opening the relay), -EIO (logged). */
+int camp_run(struct camp_run *run);
+/* The newest campaign of db with a run that is not done (or the one want names):
+ * its id, stored config text and run_json (caller frees). 0, -ENOENT, -EALREADY
+ * (done; *id set), -EIO, -ENOMEM. */
+int camp_run_load(struct store *db, const char *want, int64_t *id, char **config_text,
+		  json_t **run);
 
 #endif

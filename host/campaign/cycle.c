@@ -33,24 +33,53 @@
 #include "relay.h"
 #include "verify.h"
 
+/* A cut of the cycle, recorded once the node is back (a scenario may cut more than
+ * once; the rows are written with the record). */
+struct cyc_cut {
+	struct store_cut sc;
+	char *detail;			/* sc.detail_json, owned */
+};
+
 struct cyc {
 	struct camp_env *e;
 	const struct camp_plan *p;
 	struct camp_result *r;
+	struct camp_scenario sc;
 	struct node *node;
 	struct node_power *pw;
+	struct node_job job;
 	bool fed;			/* the cycle feeds the power domain its DC edges */
 	bool blind;			/* the relay reports no edges: the cycle makes them */
 	char work[PATH_MAX];
 	bool have_work;
 	uint32_t index;
 	uint64_t acks0;
+	/* the current cut's edges (reset by each cut) */
 	int64_t relay_off, relay_on, pwrok_fall, pwrok_rise, relay_off_unc;
 	uint64_t relay_off_fw, pwrok_fall_fw;
 	json_t *edges;
+	json_t *cutinfo;		/* a host-timed cut's decision */
+	struct relay_cut rec;
+	struct node_power_times pt;
+	int cut_kind;			/* enum cut_kind of the current cut */
+	bool armed;			/* a cut is armed or under way: relay on at exit */
+	bool writing;			/* the workload runs (no cut since the write) */
+	bool filled;			/* a fill step wrote the baseline */
+	bool plan_cut_used;		/* the plan's moment was drawn (first cut while writing) */
+	int tries;			/* power cycles of the last restart */
+	int64_t latency;		/* host-timed: decision to relay edge */
+	struct cyc_cut cuts[CAMP_MAX_STEPS];
+	size_t n_cuts;
+	int64_t cut_ns;			/* the last cut: when the node died */
+	/* the check */
+	struct node_disk_result *res;
+	bool checked;
+	/* times (host monotonic) */
+	int64_t t_prepared, t_running, t_cut_done, t_up, t_checked;
 	int64_t waited_ns;		/* time spent waiting on the node, the workload, power */
 	char procs[PATH_MAX], stepfile[PATH_MAX];
 	json_t *steps;			/* step -> seconds since the cycle's start */
+	json_t *steplog;		/* the scenario's steps: [{seq, step, arg, start, end, result}] */
 	int64_t t0;
 };
 
@@ -226,15 +255,20 @@ static int do_cut(struct cyc *c, int ch, int off_ms, struct relay_cut *rec)
 
 /* The plan's window drawn by the host, for a relay that cannot arm itself: the same
  * seed gives the same moment. Returns once the cut is over (cut_blind). */
-static int host_window_cut(struct cyc *c, struct relay_cut *rec, int64_t t_from, json_t *info)
+static int64_t window_drawn(const struct camp_plan *p, int64_t t_from)
 {
-	const struct camp_plan *p = c->p;
 	uint64_t x = p->fw_seed + 0x9e3779b97f4a7c15ull;	/* splitmix64 */
 	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
 	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
 	x ^= x >> 31;
 	int64_t span = p->window_max_ms - p->window_min_ms + 1;
-	int64_t at = t_from + (p->window_min_ms + (int64_t)(x % (uint64_t)span)) * 1000000;
+	return t_from + (p->window_min_ms + (int64_t)(x % (uint64_t)span)) * 1000000;
+}
+
+static int host_window_cut(struct cyc *c, struct relay_cut *rec, int64_t t_from, json_t *info)
+{
+	const struct camp_plan *p = c->p;
+	int64_t at = window_drawn(p, t_from);
 
 	while (relay_now_ns() < at && !relay_interrupted)
 		pump(c, 1);
@@ -334,7 +368,17 @@ struct disk_outcome {
 	struct oracle_verify_result v;
 	bool verified;
 	bool metadata_failure;
+	uint64_t written;		/* blocks acknowledged in the cycle (before the prune) */
 };
+
+/* Every block the cycle wrote read back as zeroes (rhbz 1029344's picture): qcow2's
+ * new allocations were never written down. */
+static bool all_zeroes(const struct disk_outcome *o)
+{
+	return o->verified && o->written &&
+	       o->v.cycle.count[CLS_UNFLUSHED_LOST_ZERO] + o->v.cycle.count[CLS_FLUSHED_LOST_ZERO] ==
+	       o->written;
+}
 
 static int record_disk(struct cyc *c, const struct node_disk_result *r, int64_t cut_ns,
 		       struct disk_outcome *o)
@@ -378,6 +422,16 @@ static int record_disk(struct cyc *c, const struct node_disk_result *r, int64_t 
 		return rc;
 	}
 	o->verified = true;
+	sqlite3_stmt *q;
+	if (sqlite3_prepare_v2(store_db(st), "SELECT COUNT(DISTINCT block) FROM oracle_ack WHERE"
+			       " campaign = ? AND cycle = ? AND disk = ?", -1, &q, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(q, 1, c->e->campaign);
+		sqlite3_bind_int64(q, 2, c->index);
+		sqlite3_bind_int64(q, 3, r->id);
+		if (sqlite3_step(q) == SQLITE_ROW)
+			o->written = (uint64_t)sqlite3_column_int64(q, 0);
+		sqlite3_finalize(q);
+	}
 	/* One summary row per class (block -1: the whole disk); oracle_check holds the
 	 * blocks themselves. */
 	for (int k = 1; k < CLS__COUNT; k++) {
@@ -386,6 +440,13 @@ static int record_disk(struct cyc *c, const struct node_disk_result *r, int64_t 
 		char d[96];
 		snprintf(d, sizeof(d), "{\"blocks\":%" PRIu64 "}", o->v.cycle.count[k]);
 		store_finding_insert(st, cyc, r->disk, -1, cls_class_name(k), d,
+				     o->v.cycle.since_flush_ns);
+	}
+	if (all_zeroes(o)) {
+		char d[160];
+		snprintf(d, sizeof(d), "{\"blocks\":%" PRIu64 ",\"why\":\"new allocations lost: the "
+			 "image reads as zeroes\"}", o->written);
+		store_finding_insert(st, cyc, r->disk, -1, "image_reads_as_zeroes", d,
 				     o->v.cycle.since_flush_ns);
 	}
 	if (o->v.cycle.violations) {
@@ -446,6 +507,10 @@ static json_t *disk_json(const struct node_disk_result *r, const struct disk_out
 		json_object_set_new(j, "carried_lost", json_integer((json_int_t)o->v.cycle.carried_lost));
 		json_object_set_new(j, "implausible", json_integer((json_int_t)o->v.cycle.implausible));
 		json_object_set_new(j, "since_flush_ms", json_real(o->v.cycle.since_flush_ns / 1e6));
+		json_object_set_new(j, "written_blocks", json_integer((json_int_t)o->written));
+		if (all_zeroes(o))
+			json_object_set_new(j, "verdict", json_string("new allocations lost: the "
+								      "image reads as zeroes"));
 	}
 	return j;
 }
@@ -525,28 +590,461 @@ static int follow_cut(struct cyc *c, struct node_power_times *pt, int64_t limit)
 	return -EINTR;
 }
 
+/* ---- The steps: one function per kind, one table ---- */
+
+typedef int (*step_fn)(struct cyc *c, const struct camp_step *st);
+
+/* fill: every disk's baseline, flushed, written as the previous cycle (the oracle
+ * reads it as older data), so the write that follows has something to roll back to. */
+static int step_fill(struct cyc *c, const struct camp_step *st)
+{
+	int64_t t = relay_now_ns();
+	int rc;
+
+	/* The ledger's connection takes the fill's frames. */
+	sink_quiet = 1;
+	rc = node_fill(c->node, &c->job);
+	c->waited_ns += relay_now_ns() - t;
+	if (rc == 0)
+		c->filled = true;
+	return rc;
+}
+
+/* write: the workload on every disk, from the bench's [workload]; returns once every
+ * disk's agent acknowledges writes (the workload goes on until its duration or a cut). */
+static int step_write(struct cyc *c, const struct camp_step *st)
+{
+	const struct bench_config *cfg = c->e->cfg;
+	int64_t t = relay_now_ns();
+	int rc;
+
+	const struct cfg_workload *w = st->has_workload ? &st->workload : cfg->workload;
+
+	/* The job (and the check that reads it back) uses the step's workload. */
+	c->job.workload = st->has_workload ? &st->workload : NULL;
+	c->job.baseline = !c->filled && w->baseline == BASELINE_FILL;
+	node_power_set_job(c->pw, &c->job);
+	sink_quiet = 1;
+	if ((rc = node_start_workload(c->node, &c->job)) < 0)
+		return rc;
+	if ((rc = wait_running(c, (int)cfg->campaign->boot_timeout_ms)) < 0)
+		return rc;
+	c->t_running = relay_now_ns();
+	c->waited_ns += c->t_running - t;
+	c->writing = true;
+	camp_procs_record(c->procs);
+	return 0;
+}
+
+/* flush: the workload finishes with one flush covering every write it had
+ * acknowledged; the step ends when the ledger has that flush from every disk. */
+static int step_flush(struct cyc *c, const struct camp_step *st)
+{
+	size_t n = c->e->cfg->n_disks;
+	uint64_t before[LEDGER_STAT_DISKS] = { 0 };
+	struct ledger_stats s;
+	int64_t t = relay_now_ns(), end = t + 30 * (int64_t)1000000000;
+	int rc;
+
+	ledger_get_stats(c->e->led, &s);
+	for (size_t d = 1; d <= n && d < LEDGER_STAT_DISKS; d++)
+		before[d] = s.acked_cycle == c->index ? s.disk_flushes[d] : 0;
+	if ((rc = node_flush(c->node)) < 0)
+		return rc;
+	for (;;) {
+		ledger_get_stats(c->e->led, &s);
+		size_t done = 0;
+		for (size_t d = 1; d <= n && d < LEDGER_STAT_DISKS; d++)
+			done += s.acked_cycle == c->index && s.disk_flushes[d] > before[d];
+		if (done == (n < LEDGER_STAT_DISKS ? n : LEDGER_STAT_DISKS - 1))
+			break;
+		if (relay_interrupted)
+			return -EINTR;
+		if (relay_now_ns() > end) {
+			pc_err(LOG_NODE, "the workload's last flush did not reach the ledger from "
+			       "every disk within 30 s (%zu of %zu)", done, n);
+			return -ETIMEDOUT;
+		}
+		if ((rc = pump(c, 2)) < 0)
+			return rc;
+	}
+	c->waited_ns += relay_now_ns() - t;
+	c->plan_cut_used = true;	/* the workload the plan timed is over */
+	c->writing = false;
+	return 0;
+}
+
+static int step_idle(struct cyc *c, const struct camp_step *st)
+{
+	int64_t end = relay_now_ns() + st->ms * 1000000;
+
+	while (relay_now_ns() < end) {
+		if (relay_interrupted)
+			return -EINTR;
+		int64_t left = (end - relay_now_ns()) / 1000000;
+		int rc = pump(c, left > 20 ? 20 : left < 1 ? 1 : (int)left);
+		if (rc < 0)
+			return rc;
+	}
+	c->waited_ns += st->ms * 1000000;
+	return 0;
+}
+
+static int step_snapshot(struct cyc *c, const struct camp_step *st)
+{
+	int64_t t = relay_now_ns();
+	int rc = node_snapshot(c->node);
+
+	c->waited_ns += relay_now_ns() - t;
+	return rc;
+}
+
+/* cut: while the workload runs, the first cut comes at the plan's moment (armed in
+ * the window, or host-timed at a workload phase); any other cut is immediate. */
+static int step_cut(struct cyc *c, const struct camp_step *st)
+{
+	const struct camp_plan *p = c->p;
+	int ch = (int)c->e->cfg->relay->channel, rc;
+	int64_t th = relay_now_ns();
+
+	c->cut_kind = st->cut >= 0 ? st->cut : p->cut;
+	node_power_set_cut(c->pw, c->cut_kind);
+	node_power_set_job(c->pw, &c->job);
+	c->relay_off = c->relay_on = c->pwrok_fall = c->pwrok_rise = c->relay_off_unc = 0;
+	c->relay_off_fw = c->pwrok_fall_fw = 0;
+	json_decref(c->edges);
+	json_decref(c->cutinfo);
+	c->edges = json_array();
+	c->cutinfo = json_object();
+	memset(&c->rec, 0, sizeof(c->rec));
+	memset(&c->pt, 0, sizeof(c->pt));
+	c->latency = 0;
+	if (c->cut_kind == CUT_RESET) {
+		/* No relay: the host resets the guest, at the plan's drawn moment while the
+		 * workload runs (the host draws it as for a relay that cannot arm). */
+		if (c->writing && !c->plan_cut_used) {
+			int64_t at = window_drawn(p, c->t_running);
+			json_object_set_new(c->cutinfo, "drawn_mono_ns", json_integer(at));
+			while (relay_now_ns() < at && !relay_interrupted)
+				pump(c, 1);
+			if (relay_interrupted)
+				return -EINTR;
+			c->rec.window_from_ns = c->t_running + p->window_min_ms * 1000000;
+			c->rec.window_to_ns = c->t_running + p->window_max_ms * 1000000;
+		} else {
+			json_object_set_new(c->cutinfo, "target", json_string("immediate"));
+		}
+		int64_t decided = relay_now_ns();
+		json_object_set_new(c->cutinfo, "decided_mono_ns", json_integer(decided));
+		rc = node_reset(c->node, false);
+		c->pt.killed_ns = relay_now_ns();
+		c->rec.planned_ns = decided;
+		c->rec.actual_ns = decided;
+		c->rec.timed_by = "host";
+		c->waited_ns += relay_now_ns() - th;
+		if (c->writing)
+			c->plan_cut_used = true;
+		c->writing = false;
+		return rc;
+	}
+	c->armed = true;
+	if (!c->writing || c->plan_cut_used) {
+		int64_t decided = relay_now_ns();
+		json_object_set_new(c->cutinfo, "target", json_string("immediate"));
+		json_object_set_new(c->cutinfo, "decided_mono_ns", json_integer(decided));
+		rc = do_cut(c, ch, (int)p->off_ms, &c->rec);
+		c->rec.timed_by = "host";
+		if (rc == 0 && c->rec.planned_ns == 0)
+			c->rec.planned_ns = decided;
+		c->waited_ns += relay_now_ns() - th;
+	} else if (p->timing == CAMP_T_WINDOW && c->blind) {
+		rc = host_window_cut(c, &c->rec, c->t_running, c->cutinfo);
+		c->waited_ns += relay_now_ns() - th;
+	} else if (p->timing == CAMP_T_WINDOW) {
+		/* The firmware draws the moment itself, from now, with the plan's seed. */
+		rc = relay_arm(c->e->relay, ch, (int)p->window_min_ms, (int)p->window_max_ms,
+			       (int)p->off_ms, p->fw_seed, &c->rec);
+		if (rc == 0)
+			pc_info(LOG_NODE, "armed channel %d: cut in %" PRId64 "..%" PRId64 " ms, off %"
+				PRId64 " ms", ch, p->window_min_ms, p->window_max_ms, p->off_ms);
+	} else {
+		rc = host_cut(c, &c->rec, c->t_running, c->cutinfo);
+		c->waited_ns += relay_now_ns() - th;
+	}
+	if (c->writing)
+		c->plan_cut_used = true;
+	c->writing = false;
+	return rc;
+}
+
+/* The cut that restart saw through, as its cut_events row (written with the record). */
+static void cut_keep(struct cyc *c, bool planned)
+{
+	const struct bench_config *cfg = c->e->cfg;
+	const struct camp_plan *p = c->p;
+	struct cyc_cut *k = &c->cuts[c->n_cuts];
+
+	if (c->n_cuts >= CAMP_MAX_STEPS)
+		return;
+	/* Host-timed: from the moment the host decided to the relay edge the firmware
+	 * stamped (mapped to the host clock). */
+	int64_t decided = json_integer_value(json_object_get(c->cutinfo, "decided_mono_ns"));
+	c->latency = decided && c->relay_off ? c->relay_off - decided :
+		     c->rec.actual_ns && c->rec.planned_ns ? c->rec.actual_ns - c->rec.planned_ns : 0;
+	if (c->cut_kind == CUT_RESET)
+		c->latency = c->pt.killed_ns - decided;	/* the reset's own time */
+	k->sc = (struct store_cut){
+		.cycle = c->r->cycle_id, .channel = (int)cfg->relay->channel,
+		.kind = config_cut_name(c->cut_kind),
+		.timed_by = planned && p->timing == CAMP_T_WINDOW && !c->blind &&
+			    c->cut_kind != CUT_RESET ? "firmware" : "host",
+		.window_min_ms = p->window_min_ms, .window_max_ms = p->window_max_ms,
+		.off_ms = p->off_ms, .seed = p->fw_seed, .planned_mono_ns = c->rec.planned_ns,
+		.actual_mono_ns = c->relay_off, .uncertainty_ns = c->relay_off_unc,
+		.relay_off_mono_ns = c->relay_off, .relay_on_mono_ns = c->relay_on,
+		.pwrok_fall_mono_ns = c->pwrok_fall, .pwrok_rise_mono_ns = c->pwrok_rise,
+		/* Both edges on the firmware's own clock when it stamped them (exact). */
+		.hold_up_ns = c->pwrok_fall_fw && c->relay_off_fw ?
+			      (int64_t)(c->pwrok_fall_fw - c->relay_off_fw) * 1000 :
+			      c->pwrok_fall && c->relay_off ? c->pwrok_fall - c->relay_off :
+			      c->pt.lost_ns && c->relay_off ? c->pt.lost_ns - c->relay_off : 0,
+	};
+	if (!json_object_get(c->cutinfo, "target"))
+		json_object_set_new(c->cutinfo, "target", json_string(camp_timing_name(p->timing)));
+	if (!planned || p->timing != CAMP_T_WINDOW || c->cut_kind == CUT_RESET)
+		json_object_set_new(c->cutinfo, "latency_ns", json_integer(c->latency));
+	json_object_set_new(c->cutinfo, "retries", json_integer(c->tries));
+	json_t *det = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:O,s:O}",
+		"dc_lost_mono_ns", (json_int_t)c->pt.lost_ns, "dc_lost_sim_us",
+		(json_int_t)c->pt.lost_sim_us, "node_killed_mono_ns", (json_int_t)c->pt.killed_ns,
+		"dc_back_mono_ns", (json_int_t)c->pt.back_ns, "dc_back_sim_us",
+		(json_int_t)c->pt.back_sim_us, "node_booted_mono_ns", (json_int_t)c->pt.booted_ns,
+		"window_from_mono_ns", (json_int_t)c->rec.window_from_ns,
+		"window_to_mono_ns", (json_int_t)c->rec.window_to_ns, "edges", c->edges,
+		"host_cut", c->cutinfo);
+	if (det) {
+		json_object_set_new(det, "dc_source",
+				    json_string(config_dc_source_name(cfg->relay->dc_source)));
+		json_object_set_new(det, "step", json_integer((json_int_t)c->n_cuts + 1));
+		/* A relay on PS_ON (IPMI) drops DC at once: no hold-up to measure. */
+		json_object_set_new(det, "power_switched",
+				    json_string(cfg->relay->switches == SWITCH_DC ? "dc" : "ac"));
+	}
+	if (cfg->relay->switches == SWITCH_DC)
+		k->sc.hold_up_ns = 0;
+	k->detail = det ? json_dumps(det, JSON_COMPACT) : NULL;
+	k->sc.detail_json = k->detail;
+	json_decref(det);
+	/* The node died when its processes were killed: writes acknowledged up to then
+	 * were real writes of a live node. */
+	c->cut_ns = c->pt.killed_ns ? c->pt.killed_ns : c->pt.lost_ns ? c->pt.lost_ns : c->relay_off;
+	c->n_cuts++;
+}
+
+/* restart: follow the cut's edges until the node booted again; power-cycle a node
+ * that does not come back, up to the bench's retries; then wait for it. */
+static int step_restart(struct cyc *c, const struct camp_step *st)
+{
+	const struct cfg_campaign *cc = c->e->cfg->campaign;
+	const struct camp_plan *p = c->p;
+	int ch = (int)c->e->cfg->relay->channel;
+	bool planned = json_object_get(c->cutinfo, "target") == NULL;
+	int64_t t_follow = relay_now_ns();
+
+	if (c->cut_kind == CUT_RESET) {
+		/* QEMU and the host lived on: the guest is up again at once. */
+		ledger_quiesce(c->e->led, 50, 3000);
+		sink_quiet = 0;
+		c->tries = 0;
+		c->t_cut_done = c->t_up = relay_now_ns();
+		c->waited_ns += c->t_cut_done - t_follow;
+		cut_keep(c, planned);
+		return 0;
+	}
+	/* boot_timeout: from power back to the node up, its boot delay included. */
+	int64_t limit = t_follow + ((planned && p->timing == CAMP_T_WINDOW ? p->window_max_ms : 0) +
+				    p->off_ms + cc->boot_timeout_ms + 2000) * 1000000;
+	int rc = follow_cut(c, &c->pt, limit);
+
+	c->tries = 0;
+	while (rc == 0 || rc == -ETIMEDOUT) {
+		if (rc == 0) {
+			node_power_wait(c->pw, NODE_PWR_BOOTED, 0, &c->pt);
+			if (c->pt.boot_rc >= 0 && c->pt.kill_rc >= 0) {
+				rc = node_wait_up(c->node, (int)cc->boot_timeout_ms);
+				if (rc == 0)
+					break;
+			}
+			pc_warn(LOG_NODE, "the node did not come back after the cut");
+		}
+		if (c->tries++ >= cc->retries || relay_interrupted) {
+			rc = relay_interrupted ? -EINTR : -EHOSTDOWN;
+			break;
+		}
+		pc_warn(LOG_NODE, "power-cycling the node again (%d of %" PRId64 ")", c->tries,
+			cc->retries);
+		node_power_set_job(c->pw, &c->job);
+		c->relay_on = c->pwrok_rise = 0;
+		struct relay_cut again = { 0 };
+		if ((rc = do_cut(c, ch, (int)p->off_ms, &again)) < 0)
+			break;
+		rc = follow_cut(c, &c->pt, relay_now_ns() + (p->off_ms + cc->boot_timeout_ms + 2000) *
+				1000000);
+	}
+	c->t_cut_done = relay_now_ns();
+	c->waited_ns += c->t_cut_done - t_follow;
+	if (rc < 0)
+		return rc;
+	c->armed = false;
+	/* Nothing arrives after the cut; the last frames before it are stored. */
+	ledger_quiesce(c->e->led, 50, 3000);
+	json_object_set_new(c->steps, "quiesced", json_real((relay_now_ns() - c->t0) / 1e9));
+	sink_quiet = 0;
+	cut_keep(c, planned);
+	c->t_up = relay_now_ns();
+	return 0;
+}
+
+/* reboot: a clean guest reboot; the workload ends, QEMU and the host live on. */
+static int step_reboot(struct cyc *c, const struct camp_step *st)
+{
+	int64_t t = relay_now_ns();
+	int rc = node_reset(c->node, true);
+
+	c->waited_ns += relay_now_ns() - t;
+	if (c->writing)
+		c->plan_cut_used = true;	/* the workload the plan timed is over */
+	c->writing = false;
+	return rc;
+}
+
+static int step_check(struct cyc *c, const struct camp_step *st)
+{
+	int64_t t = relay_now_ns();
+	int rc = node_check(c->node, &c->job, c->res);
+
+	c->checked = true;
+	c->t_checked = relay_now_ns();
+	c->waited_ns += c->t_checked - t;
+	if (rc < 0)
+		pc_warn(LOG_CHECK, "the node's checks did not all complete");
+	/* A check that did not complete is recorded per disk (check_failed). */
+	return 0;
+}
+
+/* One function per step kind (campaign.h names them). */
+static const step_fn step_table[] = {
+	[CAMP_STEP_FILL] = step_fill,
+	[CAMP_STEP_WRITE] = step_write,
+	[CAMP_STEP_FLUSH] = step_flush,
+	[CAMP_STEP_IDLE] = step_idle,
+	[CAMP_STEP_SNAPSHOT] = step_snapshot,
+	[CAMP_STEP_CUT] = step_cut,
+	[CAMP_STEP_RESTART] = step_restart,
+	[CAMP_STEP_REBOOT] = step_reboot,
+	[CAMP_STEP_CHECK] = step_check,
+};
+_Static_assert(sizeof(step_table) / sizeof(step_table[0]) == CAMP_STEP__COUNT,
+	       "one function per step kind");
+
+static json_t *step_arg(const struct camp_step *st)
+{
+	return st->arg[0] ? json_string(st->arg) : json_null();
+}
+
+/* One step, timed into the step log (stored with the record). */
+static int run_step(struct cyc *c, size_t seq, const struct camp_step *st)
+{
+	int64_t t = relay_now_ns();
+	json_t *log = json_pack("{s:i,s:s,s:o,s:I}", "seq", (int)seq + 1, "step",
+				camp_step_name(st->kind), "arg", step_arg(st),
+				"started_mono_ns", (json_int_t)t);
+
+	set_step(c, camp_step_name(st->kind));
+	int rc = step_table[st->kind](c, st);
+	if (log) {
+		json_object_set_new(log, "ended_mono_ns", json_integer(relay_now_ns()));
+		json_object_set_new(log, "result", json_string(rc == 0 ? "ok" : rc == -EINTR ?
+					"interrupted" : strerror(-rc)));
+		if (st->kind == CAMP_STEP_CUT || st->kind == CAMP_STEP_RESTART)
+			json_object_set_new(log, "cut", json_string(config_cut_name(c->cut_kind)));
+		json_array_append_new(c->steplog, log);
+	}
+	return rc;
+}
+
+/* The step log into cycle_steps (the cycle's thread, with the ledger quiet). */
+static void steps_store(struct cyc *c)
+{
+	sqlite3_stmt *s;
+	size_t i;
+	json_t *l;
+
+	if (!c->r->cycle_id || sqlite3_prepare_v2(store_db(c->e->db),
+			"INSERT INTO cycle_steps (cycle_id, seq, step, arg, started_mono_ns,"
+			" ended_mono_ns, result, detail_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+			-1, &s, NULL) != SQLITE_OK)
+		return;
+	json_array_foreach(c->steplog, i, l) {
+		json_t *d = json_object();
+		if (json_object_get(l, "cut"))
+			json_object_set(d, "cut", json_object_get(l, "cut"));
+		if (json_object_get(l, "disks"))
+			json_object_set(d, "disks", json_object_get(l, "disks"));
+		char *ds = json_object_size(d) ? json_dumps(d, JSON_COMPACT) : NULL;
+		json_decref(d);
+		sqlite3_bind_int64(s, 1, c->r->cycle_id);
+		sqlite3_bind_int64(s, 2, json_integer_value(json_object_get(l, "seq")));
+		sqlite3_bind_text(s, 3, json_string_value(json_object_get(l, "step")), -1,
+				  SQLITE_TRANSIENT);
+		if (json_is_string(json_object_get(l, "arg")))
+			sqlite3_bind_text(s, 4, json_string_value(json_object_get(l, "arg")), -1,
+					  SQLITE_TRANSIENT);
+		else
+			sqlite3_bind_null(s, 4);
+		sqlite3_bind_int64(s, 5, json_integer_value(json_object_get(l, "started_mono_ns")));
+		sqlite3_bind_int64(s, 6, json_integer_value(json_object_get(l, "ended_mono_ns")));
+		sqlite3_bind_text(s, 7, json_string_value(json_object_get(l, "result")), -1,
+				  SQLITE_TRANSIENT);
+		if (ds)
+			sqlite3_bind_text(s, 8, ds, -1, SQLITE_TRANSIENT);
+		else
+			sqlite3_bind_null(s, 8);
+		if (sqlite3_step(s) != SQLITE_DONE)
+			pc_warn(LOG_DB, "cannot store the steps of cycle %u: %s", c->index,
+				sqlite3_errmsg(store_db(c->e->db)));
+		sqlite3_reset(s);
+		sqlite3_clear_bindings(s);
+		free(ds);
+	}
+	sqlite3_finalize(s);
+}
+
 int camp_cycle_run(struct camp_env *e, const struct camp_plan *p, struct camp_result *r)
 {
 	const struct bench_config *cfg = e->cfg;
 	const struct cfg_campaign *cc = cfg->campaign;
 	struct cyc c = { .e = e, .p = p, .r = r, .index = p->index, .edges = json_array(),
-			 .steps = json_object(), .t0 = relay_now_ns() };
+			 .cutinfo = json_object(), .steps = json_object(),
+			 .steplog = json_array(), .t0 = relay_now_ns(), .cut_kind = p->cut };
 	struct node_disk_result res[NODE_MAX_DISKS];
 	struct disk_outcome out[NODE_MAX_DISKS];
-	struct node_power_times pt = { 0 };
-	struct relay_cut rec = { 0 };
-	json_t *cutinfo = json_object();
+	char why[256];
 	int rc = -EIO, ch = (int)cfg->relay->channel;
-	bool armed = false, checked = false;
-	int64_t t0 = relay_now_ns(), t_running = 0, t_up = 0, t_checked = 0, t_prepared = 0;
-	int64_t t_cut_done = 0, t_wait0;
+	int64_t t0 = relay_now_ns(), t_wait0;
 	uint64_t violations = 0, metadata_failures = 0, unverified = 0;
 
 	memset(r, 0, sizeof(*r));
 	memset(res, 0, sizeof(res));
 	memset(out, 0, sizeof(out));
+	c.res = res;
 	r->status = "failed";
 	r->n_disks = cfg->n_disks;
+	if (camp_scenario_parse(cc->scenario, cfg->workload, &c.sc, why, sizeof(why)) < 0) {
+		pc_err(LOG_MAIN, "[campaign] scenario: %s", why);
+		rc = -EINVAL;
+		goto out_nocycle;
+	}
 	if (e->run_dir) {
 		snprintf(c.procs, sizeof(c.procs), "%.4000s/procs", e->run_dir);
 		snprintf(c.stepfile, sizeof(c.stepfile), "%.4000s/step", e->run_dir);
@@ -606,164 +1104,49 @@ int camp_cycle_run(struct camp_env *e, const struct camp_plan *p, struct camp_re
 	t_wait0 = relay_now_ns();
 	if ((rc = node_prepare(c.node)) < 0)
 		goto out;
-	t_prepared = relay_now_ns();
-	c.waited_ns += t_prepared - t_wait0;
-
-	set_step(&c, "workload");
-	struct node_job job = {
+	c.t_prepared = relay_now_ns();
+	c.waited_ns += c.t_prepared - t_wait0;
+	c.job = (struct node_job){
 		.campaign = (uint64_t)e->campaign, .cycle = c.index, .token = e->token,
 		.ledger_host = cfg->node->tier == NODE_TIER_FULL ? "10.0.2.2" : "127.0.0.1",
-		.ledger_port = ledger_port(e->led), .seed = job_seed(cfg, p), .baseline = true,
+		.ledger_port = ledger_port(e->led), .seed = job_seed(cfg, p),
+		.baseline = cfg->workload->baseline == BASELINE_FILL,
 		.cycle_begins = cycle_begins, .cb_arg = &c,
 	};
-	node_power_set_job(c.pw, &job);
-	sink_quiet = 1;
-	if ((rc = node_start_workload(c.node, &job)) < 0)
-		goto out;
-	if ((rc = wait_running(&c, (int)cc->boot_timeout_ms)) < 0)
-		goto out;
-	t_running = relay_now_ns();
-	c.waited_ns += t_running - t_prepared;
-	camp_procs_record(c.procs);
+	node_power_set_job(c.pw, &c.job);
 
-	set_step(&c, "cut");
-	if (p->timing == CAMP_T_WINDOW && c.blind) {
-		int64_t th = relay_now_ns();
-		rc = host_window_cut(&c, &rec, t_running, cutinfo);
-		c.waited_ns += relay_now_ns() - th;
-		armed = true;
-		if (rc < 0)
+	/* The scenario (by default today's cycle: write cut restart check). */
+	for (size_t i = 0; i < c.sc.n; i++)
+		if ((rc = run_step(&c, i, &c.sc.steps[i])) < 0)
 			goto out;
-	} else if (p->timing == CAMP_T_WINDOW) {
-		/* The firmware draws the moment itself, from now, with the plan's seed. */
-		rc = relay_arm(e->relay, ch, (int)p->window_min_ms, (int)p->window_max_ms,
-			       (int)p->off_ms, p->fw_seed, &rec);
-		if (rc < 0)
-			goto out;
-		armed = true;
-		pc_info(LOG_NODE, "armed channel %d: cut in %" PRId64 "..%" PRId64 " ms, off %"
-			PRId64 " ms", ch, p->window_min_ms, p->window_max_ms, p->off_ms);
-	} else {
-		int64_t th = relay_now_ns();
-		rc = host_cut(&c, &rec, t_running, cutinfo);
-		c.waited_ns += relay_now_ns() - th;
-		if (rc < 0)
-			goto out;
-		armed = true;
-	}
-
-	/* Follow the edges until the node booted again; power-cycle a node that does not
-	 * come back, up to the bench's retries. */
-	set_step(&c, "recover");
-	int64_t t_follow = relay_now_ns();
-	/* boot_timeout: from power back to the node up, its boot delay included. */
-	int64_t limit = t_follow + ((p->timing == CAMP_T_WINDOW ? p->window_max_ms : 0) +
-				    p->off_ms + cc->boot_timeout_ms + 2000) * 1000000;
-	rc = follow_cut(&c, &pt, limit);
-	int tries = 0;
-	while (rc == 0 || rc == -ETIMEDOUT) {
-		if (rc == 0) {
-			node_power_wait(c.pw, NODE_PWR_BOOTED, 0, &pt);
-			/* Waited time: inside t_follow .. t_cut_done, counted below. */
-			if (pt.boot_rc >= 0 && pt.kill_rc >= 0) {
-				rc = node_wait_up(c.node, (int)cc->boot_timeout_ms);
-				if (rc == 0)
-					break;
-			}
-			pc_warn(LOG_NODE, "the node did not come back after the cut");
-		}
-		if (tries++ >= cc->retries || relay_interrupted) {
-			rc = relay_interrupted ? -EINTR : -EHOSTDOWN;
-			break;
-		}
-		pc_warn(LOG_NODE, "power-cycling the node again (%d of %" PRId64 ")", tries,
-			cc->retries);
-		node_power_set_job(c.pw, &job);
-		c.relay_on = c.pwrok_rise = 0;
-		struct relay_cut again = { 0 };
-		if ((rc = do_cut(&c, ch, (int)p->off_ms, &again)) < 0)
-			break;
-		rc = follow_cut(&c, &pt, relay_now_ns() + (p->off_ms + cc->boot_timeout_ms + 2000) *
-				1000000);
-	}
-	t_cut_done = relay_now_ns();
-	c.waited_ns += t_cut_done - t_follow;
-	if (rc < 0)
-		goto out;
-	armed = false;
-	/* Nothing arrives after the cut; the last frames before it are stored. */
-	ledger_quiesce(e->led, 50, 3000);
-	json_object_set_new(c.steps, "quiesced", json_real((relay_now_ns() - c.t0) / 1e9));
-	sink_quiet = 0;
-	t_up = relay_now_ns();
-
-	set_step(&c, "check");
-	rc = node_check(c.node, &job, res);
-	checked = true;
-	t_checked = relay_now_ns();
-	c.waited_ns += t_checked - t_up;
-	if (rc < 0)
-		pc_warn(LOG_CHECK, "the node's checks did not all complete");
 
 	/* The record. The classification commits its own transactions, so a cycle stopped
 	 * here leaves a partial record: its status stays "running" until the last statement
 	 * below, and --resume deletes the rows of a cycle it marks interrupted. */
 	set_step(&c, "record");
 	json_t *node_info = node_collect(c.node);
-	/* Host-timed: from the moment the host decided to the relay edge the firmware
-	 * stamped (mapped to the host clock). */
-	int64_t decided = json_integer_value(json_object_get(cutinfo, "decided_mono_ns"));
-	int64_t latency = decided && c.relay_off ? c.relay_off - decided :
-			  rec.actual_ns && rec.planned_ns ? rec.actual_ns - rec.planned_ns : 0;
-	struct store_cut sc = {
-		.cycle = r->cycle_id, .channel = ch, .kind = p->cut == CUT_KILL ? "kill" : "power",
-		.timed_by = p->timing == CAMP_T_WINDOW && !c.blind ? "firmware" : "host",
-		.window_min_ms = p->window_min_ms, .window_max_ms = p->window_max_ms,
-		.off_ms = p->off_ms, .seed = p->fw_seed, .planned_mono_ns = rec.planned_ns,
-		.actual_mono_ns = c.relay_off, .uncertainty_ns = c.relay_off_unc,
-		.relay_off_mono_ns = c.relay_off, .relay_on_mono_ns = c.relay_on,
-		.pwrok_fall_mono_ns = c.pwrok_fall, .pwrok_rise_mono_ns = c.pwrok_rise,
-		/* Both edges on the firmware's own clock when it stamped them (exact). */
-		.hold_up_ns = c.pwrok_fall_fw && c.relay_off_fw ?
-			      (int64_t)(c.pwrok_fall_fw - c.relay_off_fw) * 1000 :
-			      c.pwrok_fall && c.relay_off ? c.pwrok_fall - c.relay_off :
-			      pt.lost_ns && c.relay_off ? pt.lost_ns - c.relay_off : 0,
-	};
-	json_object_set_new(cutinfo, "target", json_string(camp_timing_name(p->timing)));
-	if (p->timing != CAMP_T_WINDOW)
-		json_object_set_new(cutinfo, "latency_ns", json_integer(latency));
-	json_object_set_new(cutinfo, "retries", json_integer(tries));
-	json_t *det = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:O,s:O}",
-		"dc_lost_mono_ns", (json_int_t)pt.lost_ns, "dc_lost_sim_us", (json_int_t)pt.lost_sim_us,
-		"node_killed_mono_ns", (json_int_t)pt.killed_ns,
-		"dc_back_mono_ns", (json_int_t)pt.back_ns, "dc_back_sim_us", (json_int_t)pt.back_sim_us,
-		"node_booted_mono_ns", (json_int_t)pt.booted_ns,
-		"window_from_mono_ns", (json_int_t)rec.window_from_ns,
-		"window_to_mono_ns", (json_int_t)rec.window_to_ns, "edges", c.edges,
-		"host_cut", cutinfo);
-	if (det)
-		json_object_set_new(det, "dc_source",
-				    json_string(config_dc_source_name(cfg->relay->dc_source)));
-	/* A relay on PS_ON (IPMI) drops DC at once: no hold-up to measure. */
-	if (det)
-		json_object_set_new(det, "power_switched",
-				    json_string(cfg->relay->switches == SWITCH_DC ? "dc" : "ac"));
-	if (cfg->relay->switches == SWITCH_DC)
-		sc.hold_up_ns = 0;
-	if (det && node_info)
-		json_object_set(det, "node", node_info);
-	char *dets = det ? json_dumps(det, JSON_COMPACT) : NULL;
-	sc.detail_json = dets;
-	store_cut_insert(e->db, &sc, NULL);
-	free(dets);
-	json_decref(det);
+	const struct store_cut *last = c.n_cuts ? &c.cuts[c.n_cuts - 1].sc : NULL;
+	for (size_t i = 0; i < c.n_cuts; i++) {
+		struct cyc_cut *k = &c.cuts[i];
+		char *with_node = NULL;
+		if (node_info && i + 1 == c.n_cuts && k->detail) {
+			json_t *det = json_loads(k->detail, 0, NULL);
+			if (det) {
+				json_object_set(det, "node", node_info);
+				with_node = json_dumps(det, JSON_COMPACT);
+				json_decref(det);
+			}
+		}
+		if (with_node)
+			k->sc.detail_json = with_node;
+		store_cut_insert(e->db, &k->sc, NULL);
+		k->sc.detail_json = k->detail;
+		free(with_node);
+	}
 
-	/* The node died when its processes were killed: writes acknowledged up to then
-	 * were real writes of a live node. */
-	int64_t cut_ns = pt.killed_ns ? pt.killed_ns : pt.lost_ns ? pt.lost_ns : c.relay_off;
 	for (size_t i = 0; i < cfg->n_disks; i++) {
 		struct camp_disk_sum *d = &r->disks[i];
-		if (record_disk(&c, &res[i], cut_ns, &out[i]) < 0)
+		if (record_disk(&c, &res[i], c.cut_ns, &out[i]) < 0)
 			unverified++;
 		remember_kept(&c, cfg->disks[i], &res[i]);
 		d->disk = res[i].disk ? res[i].disk : cfg->disks[i]->name;
@@ -782,6 +1165,21 @@ int camp_cycle_run(struct camp_env *e, const struct camp_plan *p, struct camp_re
 			camp_evidence_keep(e->db, r->cycle_id, d->disk, res[i].report_path, NULL,
 					   dir, e->evidence_left);
 		}
+	}
+	/* The check step's outcome per disk: what the cycle wrote, and what it read back
+	 * as (for `powercut show` and the seeds' verdicts). */
+	json_t *chk = json_array_get(c.steplog, json_array_size(c.steplog) - 1);
+	if (chk && !strcmp(json_string_value(json_object_get(chk, "step")), "check")) {
+		json_t *dj = json_object();
+		for (size_t i = 0; i < cfg->n_disks; i++) {
+			json_t *o = json_pack("{s:I,s:b}", "written", (json_int_t)out[i].written,
+					      "verified", out[i].verified);
+			if (all_zeroes(&out[i]))
+				json_object_set_new(o, "verdict", json_string("new allocations lost: "
+						    "the image reads as zeroes"));
+			json_object_set_new(dj, r->disks[i].disk, o);
+		}
+		json_object_set_new(chk, "disks", dj);
 	}
 	/* The node's images once per cycle: qcow2 metadata dumps first, then copies. */
 	if ((violations || metadata_failures) && e->evidence_dir) {
@@ -805,10 +1203,11 @@ int camp_cycle_run(struct camp_env *e, const struct camp_plan *p, struct camp_re
 	/* The controller's own time: everything but waiting on the node (prepare, the
 	 * workload until the cut, power off and boot, the checks). */
 	r->overhead_s = (t_end - t0 - c.waited_ns - explore_ns) / 1e9;
-	r->json = json_pack("{s:s,s:I,s:i,s:s,s:s,s:s,s:s,s:s}", "db", e->db_path ? e->db_path : "",
-		"campaign", (json_int_t)e->campaign, "cycle", (int)c.index, "status", r->status,
-		"cut", sc.kind, "timed_by", sc.timed_by, "target", camp_timing_name(p->timing),
-		"tier", node_kind(cfg));
+	r->json = json_pack("{s:s,s:I,s:i,s:s,s:s,s:s,s:s,s:s,s:s}", "db",
+		e->db_path ? e->db_path : "", "campaign", (json_int_t)e->campaign, "cycle",
+		(int)c.index, "status", r->status, "cut", last ? last->kind : "none", "timed_by",
+		last ? last->timed_by : "none", "target", camp_timing_name(p->timing), "tier",
+		node_kind(cfg), "scenario", c.sc.name);
 	if (r->json) {
 		json_t *disks = json_array();
 		for (size_t i = 0; i < cfg->n_disks; i++)
@@ -816,38 +1215,56 @@ int camp_cycle_run(struct camp_env *e, const struct camp_plan *p, struct camp_re
 		json_object_set_new(r->json, "disks", disks);
 		json_object_set_new(r->json, "violations", json_integer((json_int_t)violations));
 		json_object_set_new(r->json, "metadata_failures", json_integer((json_int_t)metadata_failures));
-		json_object_set_new(r->json, "hold_up_ms", json_real(sc.hold_up_ns / 1e6));
+		json_object_set_new(r->json, "hold_up_ms", json_real(last ? last->hold_up_ns / 1e6 : 0.0));
 		json_object_set_new(r->json, "power_switched",
 				    json_string(cfg->relay->switches == SWITCH_DC ? "dc" : "ac"));
 		/* How the node's death followed the relay: DC loss (the PSU's hold-up when
 		 * PWR_OK or the simulator tells it; 0 when DC is taken from the relay) and
-		 * the moment the node's processes were gone. */
+		 * the moment the node's processes were gone (the last cut). */
 		json_object_set_new(r->json, "dc", json_pack("{s:s,s:f,s:f}", "source",
 			config_dc_source_name(cfg->relay->dc_source), "lost_after_relay_ms",
-			pt.lost_ns && c.relay_off ? (pt.lost_ns - c.relay_off) / 1e6 : 0.0,
+			c.pt.lost_ns && c.relay_off ? (c.pt.lost_ns - c.relay_off) / 1e6 : 0.0,
 			"killed_after_relay_ms",
-			pt.killed_ns && c.relay_off ? (pt.killed_ns - c.relay_off) / 1e6 : 0.0));
+			c.pt.killed_ns && c.relay_off ? (c.pt.killed_ns - c.relay_off) / 1e6 : 0.0));
 		if (p->timing != CAMP_T_WINDOW)
-			json_object_set_new(r->json, "latency_ms", json_real(latency / 1e6));
+			json_object_set_new(r->json, "latency_ms", json_real(c.latency / 1e6));
 		json_object_set_new(r->json, "timing", json_pack(
 			"{s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f}",
 			"boot_delay_s", cfg->node->boot_delay_ms / 1e3,
 			"total_s", r->total_s, "overhead_s", r->overhead_s,
-			"prepare_s", (t_prepared - t0) / 1e9,
-			"workload_start_s", (t_running - t_prepared) / 1e9,
-			"workload_to_cut_s", pt.lost_ns ? (pt.lost_ns - t_running) / 1e9 : 0.0,
-			"off_s", pt.back_ns && pt.lost_ns ? (pt.back_ns - pt.lost_ns) / 1e9 : 0.0,
-			"check_s", (t_checked - t_up) / 1e9,
-			"record_s", (t_end - t_checked - explore_ns) / 1e9,
+			"prepare_s", (c.t_prepared - t0) / 1e9,
+			"workload_start_s", c.t_running ? (c.t_running - c.t_prepared) / 1e9 : 0.0,
+			"workload_to_cut_s", c.pt.lost_ns && c.t_running ?
+					     (c.pt.lost_ns - c.t_running) / 1e9 : 0.0,
+			"off_s", c.pt.back_ns && c.pt.lost_ns ? (c.pt.back_ns - c.pt.lost_ns) / 1e9 : 0.0,
+			"check_s", (c.t_checked - c.t_up) / 1e9,
+			"record_s", (t_end - c.t_checked - explore_ns) / 1e9,
 			"explore_s", explore_ns / 1e9));
 		if (node_info)
 			json_object_set_new(r->json, "node", json_incref(node_info));
 		json_object_set_new(r->json, "steps", json_incref(c.steps));
+		/* The scenario's story: each step with its start and length (seconds from
+		 * the cycle's start). */
+		json_t *story = json_array();
+		size_t i;
+		json_t *l;
+		json_array_foreach(c.steplog, i, l) {
+			int64_t s0 = json_integer_value(json_object_get(l, "started_mono_ns"));
+			int64_t s1 = json_integer_value(json_object_get(l, "ended_mono_ns"));
+			json_t *o = json_pack("{s:O,s:O,s:f,s:f,s:O}", "step", json_object_get(l, "step"),
+					      "arg", json_object_get(l, "arg"), "at_s", (s0 - t0) / 1e9,
+					      "took_s", (s1 - s0) / 1e9, "result",
+					      json_object_get(l, "result"));
+			if (json_object_get(l, "cut"))
+				json_object_set(o, "cut", json_object_get(l, "cut"));
+			json_array_append_new(story, o);
+		}
+		json_object_set_new(r->json, "scenario_steps", story);
 	}
 	json_decref(node_info);
 
 out:
-	if (armed && !relay_interrupted) {
+	if (c.armed && !relay_interrupted) {
 		/* An armed cut must not fire after we are gone. */
 		relay_on(e->relay, ch);
 	}
@@ -864,6 +1281,7 @@ out:
 		r->status = "node-lost";
 	if (r->cycle_id) {
 		sqlite3_stmt *s;
+		steps_store(&c);
 		store_cycle_finish(e->db, r->cycle_id, r->status, relay_now_ns());
 		if (sqlite3_prepare_v2(store_db(e->db), "UPDATE cycles SET overhead_ns = ? WHERE id = ?",
 				       -1, &s, NULL) == SQLITE_OK) {
@@ -875,7 +1293,7 @@ out:
 		if (rc == 0)
 			set_step(&c, "done");
 	}
-	if (checked)
+	if (c.checked)
 		for (size_t i = 0; i < cfg->n_disks; i++)
 			node_disk_result_release(&res[i]);
 	if (rc == -EHOSTDOWN && c.have_work) {
@@ -896,9 +1314,13 @@ out:
 	}
 out_nocycle:
 	log_set_sink(store_log_sink, e->db);
+	for (size_t i = 0; i < c.n_cuts; i++)
+		free(c.cuts[i].detail);
+	camp_scenario_release(&c.sc);
 	json_decref(c.edges);
-	json_decref(cutinfo);
+	json_decref(c.cutinfo);
 	json_decref(c.steps);
+	json_decref(c.steplog);
 	return rc;
 }
 

@@ -51,7 +51,7 @@ void camp_plan_make(const struct bench_config *cfg, uint64_t seed, uint32_t inde
 json_t *camp_plan_json(const struct camp_plan *p)
 {
 	return json_pack("{s:i,s:s,s:s,s:I,s:I,s:i,s:I,s:I,s:I,s:I}", "index", (int)p->index,
-			 "cut", p->cut == CUT_KILL ? "kill" : "power",
+			 "cut", config_cut_name(p->cut),
 			 "timing", camp_timing_name(p->timing),
 			 "workload_seed", (json_int_t)p->workload_seed,
 			 "fw_seed", (json_int_t)p->fw_seed, "flushes", (int)p->flushes,
@@ -72,7 +72,7 @@ int camp_plan_from_json(json_t *j, struct camp_plan *p)
 		return -EINVAL;
 	memset(p, 0, sizeof(*p));
 	p->index = (uint32_t)idx;
-	p->cut = !strcmp(cut, "kill") ? CUT_KILL : CUT_POWER;
+	p->cut = config_cut_parse(cut) < 0 ? CUT_POWER : config_cut_parse(cut);
 	p->timing = -1;
 	for (int i = 0; i < 4; i++)
 		if (!strcmp(timing, timing_names[i]))

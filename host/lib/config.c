@@ -38,7 +38,34 @@ const char *config_control_name(int control)
 
 static const char *const patterns[] = { "random", "sequential", "hotset", "alloc", NULL };
 static const char *const flushes[] = { "never", "every-n", "every-ms", "always", "fua", NULL };
-static const char *const cuts[] = { "power", "kill", NULL };
+static const char *const cuts[] = { "power", "kill", "reset", NULL };
+
+const char *config_cut_name(int cut)
+{
+	return cut >= 0 && cut <= CUT_RESET ? cuts[cut] : "?";
+}
+
+int config_cut_parse(const char *name)
+{
+	for (int i = 0; name && cuts[i]; i++)
+		if (!strcmp(name, cuts[i]))
+			return i;
+	return -1;
+}
+static const char *const baselines[] = { "fill", "none", NULL };
+static const char *const aios[] = { "default", "io_uring", "native", "threads", NULL };
+
+int disk_aio(const struct cfg_disk *d)
+{
+	/* qemu-server's aio_cmdline_option: io_uring unless the storage is known to
+	 * hang with it; a simulated disk is a file on directory storage. */
+	return d->aio == AIO_DEFAULT ? AIO_IO_URING : d->aio;
+}
+
+const char *disk_aio_name(int aio)
+{
+	return aio >= 0 && aio <= AIO_THREADS ? aios[aio] : "?";
+}
 static const char *const tiers[] = { "fast", "full", NULL };
 static const char *const writebacks[] = { "none", "random", "oldest", NULL };
 static const char *const accels[] = { "auto", "kvm", "tcg", NULL };
@@ -206,6 +233,11 @@ static const struct opt_def disk_opts[] = {
 	  "Preallocation when the image is created.", 0 },
 	{ "backing", OPT_BOOL, OFF(cfg_disk, backing), "no", NOLIMIT, NULL,
 	  "qcow2 over a backing file holding the baseline.", 0 },
+	{ "aio", OPT_ENUM, OFF(cfg_disk, aio), "default", NOLIMIT, aios,
+	  "QEMU's aio mode for the disk's file: io_uring, native, threads, or default: as "
+	  "Proxmox's qemu-server chooses (io_uring; on plain LVM and CIFS storage native with "
+	  "cache none or directsync, else threads). It matters where QEMU opens a file; the "
+	  "simulated node's QEMU reads the disk model over NBD, so there it is recorded only.", 0 },
 	{ "keep", OPT_BOOL, OFF(cfg_disk, keep), "no", NOLIMIT, NULL,
 	  "Keep the disk across cycles (aging): created and baselined once, then every "
 	  "cycle writes on what the last one left; the oracle remembers what was durable.", 0 },
@@ -257,6 +289,9 @@ static const struct opt_def workload_opts[] = {
 	  "O_DIRECT in the guest.", 0 },
 	{ "duration", OPT_DURATION, OFF(cfg_workload, duration_ms), "30s", 1, 86400000, NULL,
 	  "Longest workload per cycle (the cut normally comes first).", 0 },
+	{ "baseline", OPT_ENUM, OFF(cfg_workload, baseline), "fill", NOLIMIT, baselines,
+	  "fill: every block is written and flushed before the workload; none: a fresh image "
+	  "with no baseline at all (blocks never acknowledged may read as zeroes).", 0 },
 	{ 0 }
 };
 
@@ -266,7 +301,8 @@ static const struct opt_def campaign_opts[] = {
 	{ "seed", OPT_UINT64, OFF(cfg_campaign, seed), "1", NOLIMIT, NULL,
 	  "Seed of every random choice (cut moments, workload); the same seed repeats a campaign.", 0 },
 	{ "cut", OPT_ENUM, OFF(cfg_campaign, cut), "power", NOLIMIT, cuts,
-	  "power (the node loses DC) or kill (kill -9 of QEMU, the host survives).", 0 },
+	  "power (the node loses DC), kill (kill -9 of QEMU, the host survives) or reset "
+	  "(QEMU's system reset: QEMU and the host survive, the guest restarts).", 0 },
 	{ "window_min_ms", OPT_DURATION, OFF(cfg_campaign, window_min_ms), "500", 0, 3600000, NULL,
 	  "Earliest cut after the workload starts.", 0 },
 	{ "window_max_ms", OPT_DURATION, OFF(cfg_campaign, window_max_ms), "5000", 0, 3600000, NULL,
@@ -287,6 +323,10 @@ static const struct opt_def campaign_opts[] = {
 	{ "evidence_cap", OPT_SIZE, OFF(cfg_campaign, evidence_cap), "256M", 0, 1LL << 42, NULL,
 	  "Most bytes of evidence (read-back reports, qcow2 metadata dumps, sparse copies of small "
 	  "images) kept per campaign next to its database.", 0 },
+	{ "scenario", OPT_LIST, OFF(cfg_campaign, scenario), NULL, NOLIMIT, NULL,
+	  "The steps of each cycle, in order: fill, write[:KEY=VALUE,...], flush, "
+	  "idle:DURATION, snapshot, cut[:power|kill|reset], restart, reboot, check "
+	  "(docs/campaign.md, Scenarios); unset: write cut restart check.", 0 },
 	{ "explore", OPT_INT, OFF(cfg_campaign, explore_states), "0", 0, 1000000, NULL,
 	  "After each cycle, explore this many crash states of every recorded disk "
 	  "([disk] record = yes; docs/explore.md). 0: record only.", 0 },

@@ -47,7 +47,12 @@ enum disk_prealloc { PREALLOC_OFF, PREALLOC_METADATA, PREALLOC_FALLOC, PREALLOC_
 enum disk_control { CONTROL_NONE, CONTROL_LYING, CONTROL_SAFE, CONTROL_FORGETFUL };
 enum wl_pattern { PATTERN_RANDOM, PATTERN_SEQUENTIAL, PATTERN_HOTSET, PATTERN_ALLOC };
 enum wl_flush { FLUSH_NEVER, FLUSH_EVERY_N, FLUSH_EVERY_MS, FLUSH_ALWAYS, FLUSH_FUA };
-enum cut_kind { CUT_POWER, CUT_KILL };
+/* power: the node loses DC; kill: kill -9 of QEMU, the host survives; reset: QEMU's
+ * system reset, QEMU and the host survive (the guest restarts). */
+enum cut_kind { CUT_POWER, CUT_KILL, CUT_RESET };
+enum wl_baseline { BASELINE_FILL, BASELINE_NONE };
+/* QEMU's aio= of a disk's file; DEFAULT: as Proxmox's qemu-server chooses (disk_aio). */
+enum disk_aio { AIO_DEFAULT, AIO_IO_URING, AIO_NATIVE, AIO_THREADS };
 
 struct cfg_bench {
 	char *name;
@@ -115,6 +120,7 @@ struct cfg_node {
 struct cfg_disk {
 	char *name;		/* from [disk NAME] */
 	int format, cache, preallocation, control;
+	int aio;		/* enum disk_aio */
 	uint64_t size, cluster_size;
 	bool extended_l2, lazy_refcounts, backing;
 	bool keep;		/* kept across cycles (docs/oracle.md, "Durable memory") */
@@ -143,6 +149,7 @@ struct cfg_workload {
 	int64_t flush_n, flush_ms;
 	bool direct;
 	int64_t duration_ms;
+	int baseline;		/* enum wl_baseline */
 };
 
 struct cfg_campaign {
@@ -154,6 +161,7 @@ struct cfg_campaign {
 	int64_t host_cuts_pct;		/* share of cycles cut by the host at a workload phase */
 	int64_t idle_ms;		/* host cut "idle": this long after the last flush */
 	uint64_t evidence_cap;		/* bytes of evidence kept per campaign */
+	char **scenario;		/* the cycle's steps (host/campaign); NULL: default */
 	int64_t explore_states;		/* crash states explored per recorded disk and cycle */
 };
 
@@ -191,6 +199,13 @@ void bench_config_free(struct bench_config *cfg);
 char *bench_config_text(const struct bench_config *cfg);
 /* The effective config as a JSON object (new reference). */
 json_t *bench_config_json(const struct bench_config *cfg);
+/* The aio mode a disk's QEMU uses: its own, or AIO_DEFAULT resolved as Proxmox's
+ * qemu-server does for a file on directory storage (io_uring), and its name. */
+int disk_aio(const struct cfg_disk *d);
+const char *disk_aio_name(int aio);
+/* The name of an enum cut_kind value ("power", "kill", "reset"), and back (-1). */
+const char *config_cut_name(int cut);
+int config_cut_parse(const char *name);
 /* The [relay] dc_source keyword of an enum dc_source value. */
 const char *config_dc_source_name(int dc_source);
 const char *config_control_name(int control);	/* "none", "lying", "safe", "forgetful" */

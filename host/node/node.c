@@ -219,6 +219,38 @@ int node_doctor(struct node *n, const struct node_doctor *d)
 	return n->ops->doctor ? n->ops->doctor(n, d) : -ENOTSUP;
 }
 
+/* A scenario hook the driver lacks. */
+static int no_hook(const struct node *n, const char *what)
+{
+	pc_err(LOG_NODE, "node driver '%s' cannot %s", n->ops->name, what);
+	return -ENOTSUP;
+}
+
+int node_fill(struct node *n, const struct node_job *job)
+{
+	return !n->ops->fill ? no_hook(n, "fill disks (scenario step 'fill')") :
+	       LOCKED(n, n->powered ? n->ops->fill(n, job) : -EHOSTDOWN);
+}
+
+int node_snapshot(struct node *n)
+{
+	return !n->ops->snapshot ? no_hook(n, "take snapshots (scenario step 'snapshot')") :
+	       LOCKED(n, n->powered ? n->ops->snapshot(n) : -EHOSTDOWN);
+}
+
+int node_reset(struct node *n, bool clean)
+{
+	return !n->ops->reset ? no_hook(n, clean ? "reboot its guest (scenario step 'reboot')" :
+					"reset its guest (cut kind 'reset')") :
+	       LOCKED(n, n->powered ? n->ops->reset(n, clean) : -EHOSTDOWN);
+}
+
+int node_flush(struct node *n)
+{
+	return !n->ops->flush ? no_hook(n, "ask its workload for a flush (scenario step 'flush')") :
+	       LOCKED(n, n->powered ? n->ops->flush(n) : -EHOSTDOWN);
+}
+
 json_t *node_collect(struct node *n)
 {
 	json_t *j = NULL;

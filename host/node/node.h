@@ -38,6 +38,9 @@ struct node_job {
 	uint16_t ledger_port;
 	uint64_t seed;
 	bool baseline;			/* write and flush the baseline first */
+	/* The workload of this job, or NULL: the bench's [workload] (a scenario's write
+	 * may set its own keys; the qemu driver honours them). */
+	const struct cfg_workload *workload;
 	/* Called (may be NULL) right before the node starts an agent session of `cycle`
 	 * (a backing chain's baseline is written as cycle - 1, then the cycle itself), so
 	 * that the host's ledger accepts that cycle. */
@@ -93,6 +96,22 @@ struct node_ops {
 	 * set; called on an opened node instead of prepare. 0, or a negative errno when
 	 * the checks could not run at all (each problem is reported through d). */
 	int (*doctor)(struct node *n, const struct node_doctor *d);
+	/* Optional, for scenarios (NULL: the step is not supported, -ENOTSUP): write every
+	 * disk's baseline (job->cycle - 1, every block once, flushed) while the node is
+	 * up; take an external snapshot of every qcow2 disk as Proxmox's volume chain
+	 * makes it (the current image becomes the read-only backing file of a new overlay
+	 * with the same options); other disks are left as they are. */
+	int (*fill)(struct node *n, const struct node_job *job);
+	int (*snapshot)(struct node *n);
+	/* Optional: the cut kind reset, QEMU's system reset (clean false: the guest's
+	 * software stops at once), or a clean guest reboot (clean true: the workload is
+	 * told to stop and ends its writes); either way the guest starts again while QEMU
+	 * (and what it caches) and the host live on. Returns once it was done. */
+	int (*reset)(struct node *n, bool clean);
+	/* Optional: the running workload finishes: no new writes, one flush covering
+	 * every acknowledged write, its session ends. Returns at once; the ledger sees
+	 * the flush. */
+	int (*flush)(struct node *n);
 };
 
 /* Where things are on the host. */
@@ -141,6 +160,12 @@ json_t *node_collect(struct node *n);
 /* The driver's doctor checks; -ENOTSUP when it has none. */
 int node_doctor(struct node *n, const struct node_doctor *d);
 bool node_powered(struct node *n);
+/* The scenario hooks (node_ops); -ENOTSUP (logged) when the driver has none,
+ * -EHOSTDOWN when the node is not powered. */
+int node_fill(struct node *n, const struct node_job *job);
+int node_snapshot(struct node *n);
+int node_reset(struct node *n, bool clean);
+int node_flush(struct node *n);
 
 void node_disk_result_release(struct node_disk_result *r);
 /* The forgetful control is a part of the simulated disk model: a real-node driver

@@ -69,14 +69,15 @@ static void on_line(struct node_power *p, const char *line)
 	 * turned on while on): only a change of DC acts. */
 	pthread_mutex_lock(&p->mu);
 	enum node_pwr_state now = p->state;
+	int cut = p->cut;
 	pthread_mutex_unlock(&p->mu);
 	if (!strcmp(st, "lost") ? now == NODE_PWR_LOST : now != NODE_PWR_LOST)
 		return;
 	if (!strcmp(st, "lost")) {
 		pc_info(LOG_NODE, "DC lost on channel %u: %s", ch,
-			p->cut == CUT_KILL ? "killing QEMU (process-kill cut)" :
+			cut == CUT_KILL ? "killing QEMU (process-kill cut)" :
 			"every node process dies");
-		int rc = node_power_lost(p->node, p->cut);
+		int rc = node_power_lost(p->node, cut);
 		pthread_mutex_lock(&p->mu);
 		p->t.lost_ns = wall;
 		p->t.lost_sim_us = simus;
@@ -300,6 +301,13 @@ void node_power_set_job(struct node_power *p, const struct node_job *job)
 	p->have_job = true;
 	p->state = NODE_PWR_ON;
 	memset(&p->t, 0, sizeof(p->t));
+	pthread_mutex_unlock(&p->mu);
+}
+
+void node_power_set_cut(struct node_power *p, int cut)
+{
+	pthread_mutex_lock(&p->mu);
+	p->cut = cut;
 	pthread_mutex_unlock(&p->mu);
 }
 

@@ -57,6 +57,8 @@ struct node_power *node_power_open_fed(struct node *n, int channel, int cut);
 int node_power_feed(struct node_power *p, bool good, int64_t mono_ns, uint64_t fw_us);
 /* The job the node boots into at DC back (copied; strings must outlive the domain). */
 void node_power_set_job(struct node_power *p, const struct node_job *job);
+/* What the next DC loss does (enum cut_kind): a scenario's cuts may differ. */
+void node_power_set_cut(struct node_power *p, int cut);
 /* Wait until the domain reached state (or a later one) since the last set_job, at
  * most timeout_ms (0: just look). 0 or -ETIMEDOUT; t (may be NULL) is filled. */
 int node_power_wait(struct node_power *p, enum node_pwr_state state, int timeout_ms,

@@ -674,8 +674,10 @@ static int proxmox_prepare(struct node *n)
 	set[k++] = "qm"; set[k++] = "set"; set[k++] = p->vmid_s;
 	for (size_t i = 0; i < p->n; i++) {
 		snprintf(vk[i], sizeof(vk[i]), "--virtio%zu", i);
-		snprintf(vv[i], sizeof(vv[i]), "%s,cache=%s", p->d[i].volid,
-			 cache_names[p->d[i].cfg->cache]);
+		/* aio: the bench's, or none given and qemu-server chooses as it does. */
+		snprintf(vv[i], sizeof(vv[i]), "%s,cache=%s%s%s", p->d[i].volid,
+			 cache_names[p->d[i].cfg->cache], p->d[i].cfg->aio ? ",aio=" : "",
+			 p->d[i].cfg->aio ? disk_aio_name(p->d[i].cfg->aio) : "");
 		set[k++] = vk[i];
 		set[k++] = vv[i];
 	}

@@ -526,7 +526,7 @@ static int qemu_prepare(struct node *n)
 static int agent_common(const struct node *n, const struct node_job *job, const struct qdisk *d,
 			char bufs[][32], const char **argv, int k)
 {
-	const struct cfg_workload *w = n->cfg->workload;
+	const struct cfg_workload *w = job->workload ? job->workload : n->cfg->workload;
 
 	snprintf(bufs[0], 32, "%" PRIu64, job->campaign);
 	snprintf(bufs[1], 32, "%u", job->cycle);
@@ -580,11 +580,12 @@ static int agent_run_nbd(struct node *n, struct qdisk *d, const struct node_job 
 }
 
 /* Baselines written from the host through qemu-storage-daemon, as cycle - 1 (flushed,
- * the stack then stopped cleanly): for a backing qcow2 disk the seed's volume-chain
- * snapshot follows (the image becomes the read-only backing file of a new overlay);
- * with all, every disk but the LVM one gets one (the full tier: the guest's agents
- * share one set of options, so they all write with the baseline existing). */
-static int host_baselines(struct node *n, const struct node_job *job, bool all)
+ * the stack then stopped cleanly): for a backing qcow2 disk, with snap, the seed's
+ * volume-chain snapshot follows (the image becomes the read-only backing file of a new
+ * overlay); with all, every disk but the LVM one gets one (the full tier: the guest's
+ * agents share one set of options, so they all write with the baseline existing; a
+ * scenario's fill step). */
+static int host_baselines(struct node *n, const struct node_job *job, bool all, bool snap)
 {
 	struct qpriv *q = n->priv;
 	bool begun = false;
@@ -606,7 +607,7 @@ static int host_baselines(struct node *n, const struct node_job *job, bool all)
 		int rc = agent_run_nbd(n, d, &base, extra);
 		if (rc < 0)
 			return rc;
-		if (!chain)
+		if (!chain || !snap)
 			continue;
 		if ((rc = diskmodel_snapshot(d->dm)) < 0) {
 			pc_err(LOG_NODE, "cannot snapshot disk '%s': %s", d->cfg->name, strerror(-rc));
@@ -623,10 +624,13 @@ static int host_baselines(struct node *n, const struct node_job *job, bool all)
 static int fast_start(struct node *n, const struct node_job *job)
 {
 	struct qpriv *q = n->priv;
-	const struct cfg_workload *w = n->cfg->workload;
+	const struct cfg_workload *w = job->workload ? job->workload : n->cfg->workload;
 	int rc;
 
-	if ((rc = host_baselines(n, job, false)) < 0 || (rc = fio_start(n, q)) < 0)
+	/* Without a baseline (a scenario's fill wrote it, or [workload] baseline = none)
+	 * the agent writes into what the disk holds. */
+	if ((job->baseline && (rc = host_baselines(n, job, false, true)) < 0) ||
+	    (rc = fio_start(n, q)) < 0)
 		return rc;
 	if (job->cycle_begins)
 		job->cycle_begins(job->cb_arg, job->cycle);
@@ -785,7 +789,7 @@ static int disks_serve(struct qpriv *q)
 static int boot(struct node *n, const struct node_job *job, bool check)
 {
 	struct qpriv *q = n->priv;
-	const struct cfg_workload *w = n->cfg->workload;
+	const struct cfg_workload *w = job->workload ? job->workload : n->cfg->workload;
 	char kernel[PATH_MAX + 16], initrd[PATH_MAX + 16], append[4096], disks[256] = "";
 	char *bd[NODE_MAX_DISKS + 1] = { 0 }, dev[NODE_MAX_DISKS + 1][192], node[NODE_MAX_DISKS + 1][16];
 	const char *argv[80];
@@ -990,7 +994,7 @@ static int full_start(struct node *n, const struct node_job *job)
 	struct qpriv *q = n->priv;
 	int rc;
 
-	if ((rc = host_baselines(n, job, job->baseline)) < 0 || (rc = disks_serve(q)) < 0 ||
+	if ((rc = host_baselines(n, job, job->baseline, true)) < 0 || (rc = disks_serve(q)) < 0 ||
 	    (rc = fio_start(n, q)) < 0)
 		return rc;
 	if (job->cycle_begins)
@@ -1155,6 +1159,91 @@ static json_t *qemu_collect(struct node *n)
 	return j;
 }
 
+/* The scenario hooks below act on the fast tier's processes; the full tier's guest
+ * boots with its workload and has no channel for them. */
+static int fast_only(const char *what)
+{
+	pc_err(LOG_NODE, "%s runs on the fast tier only", what);
+	return -ENOTSUP;
+}
+
+/* Scenario step fill: every disk's baseline from the host, as host_baselines writes
+ * them, without the backing chain's snapshot (a snapshot step makes it). */
+static int qemu_fill(struct node *n, const struct node_job *job)
+{
+	struct qpriv *q = n->priv;
+
+	return q->full ? fast_only("scenario step 'fill'") : host_baselines(n, job, true, false);
+}
+
+/* Scenario step snapshot: Proxmox's volume-chain snapshot of every qcow2 disk (QEMU
+ * flushes and reopens; here qemu-storage-daemon stops cleanly, the image becomes the
+ * read-only backing file of a new overlay with the same options, and it starts). */
+static int qemu_snapshot(struct node *n)
+{
+	struct qpriv *q = n->priv;
+
+	if (q->full)
+		return fast_only("scenario step 'snapshot'");
+	for (size_t i = 0; i < q->n; i++) {
+		struct qdisk *d = &q->d[i];
+		if (d->cfg->format != DISK_QCOW2)
+			continue;
+		int rc = diskmodel_snapshot(d->dm);
+		/* A kept disk's chain was made by an earlier cycle (one level only). */
+		if (rc == -EBUSY && d->reused) {
+			pc_info(LOG_NODE, "disk '%s' is kept: its snapshot is an earlier cycle's",
+				d->cfg->name);
+			continue;
+		}
+		if (rc < 0) {
+			pc_err(LOG_NODE, "cannot snapshot disk '%s': %s%s", d->cfg->name, strerror(-rc),
+			       rc == -EBUSY ? " (one snapshot per cycle)" : "");
+			return rc;
+		}
+		pc_info(LOG_NODE, "disk '%s': snapshot taken, the image is a new overlay",
+			d->cfg->name);
+	}
+	return 0;
+}
+
+/* Cut kind reset: QEMU's system reset; clean: a guest reboot. The fast tier's guest
+ * is its agents: they stop at once (reset), or on SIGTERM after their writes in flight
+ * completed (reboot), while qemu-storage-daemon keeps its qcow2 metadata cache as
+ * QEMU does across a guest reset (a reset drains requests; it does not flush the
+ * image). The full tier's QEMU has no monitor to reset it through. */
+static int qemu_reset(struct node *n, bool clean)
+{
+	struct qpriv *q = n->priv;
+
+	if (q->full)
+		return fast_only(clean ? "scenario step 'reboot'" : "cut kind 'reset'");
+	kill_agents(q, clean ? SIGTERM : SIGKILL);
+	for (int i = 0; clean && i < 100; i++) {
+		bool live = false;
+		for (size_t k = 0; k < q->n; k++)
+			live |= q->d[k].agent_live && child_running(&q->d[k].agent);
+		if (!live)
+			break;
+		msleep(50);
+	}
+	reap_agents(q);
+	return 0;
+}
+
+/* Scenario step flush: the fast tier's agents finish on SIGUSR1 (their last flush
+ * covers every write they had acknowledged). The full tier's guest has no such
+ * channel. */
+static int qemu_flush(struct node *n)
+{
+	struct qpriv *q = n->priv;
+
+	if (q->full)
+		return fast_only("scenario step 'flush'");
+	kill_agents(q, SIGUSR1);
+	return 0;
+}
+
 /* powercut doctor: the programs the simulated node runs, with their versions, and
  * the parts of this build it needs (the NBD agent or the guest, the disk model's
  * nbdkit filter). */
@@ -1233,5 +1322,9 @@ const struct node_ops node_qemu_ops = {
 	.wait_up = qemu_wait_up,
 	.check = qemu_check,
 	.collect = qemu_collect,
+	.fill = qemu_fill,
+	.snapshot = qemu_snapshot,
+	.reset = qemu_reset,
+	.flush = qemu_flush,
 	.doctor = qemu_doctor,
 };

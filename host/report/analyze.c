@@ -88,6 +88,27 @@ static int cell_fields(struct rpt_cell *c, const struct rpt_campaign *cp, const 
 	snprintf(wl, sizeof(wl), "%s bs=%s qd=%" PRId64 " span=%s%s", jstr(w, "pattern", "?"), bs,
 		 jint(w, "queue_depth"), sp, jbool(w, "direct") ? "" : " buffered");
 	const char *ctl = jstr(d, "control", "none");
+	/* The cycle's steps (docs/campaign.md, Scenarios): "default" when unset, and the
+	 * aio mode as the campaign resolved it ([disk] aio, default as Proxmox's). */
+	char scen[512] = "default";
+	json_t *steps = json_object_get(json_object_get(cfg, "campaign"), "scenario");
+	if (json_array_size(steps)) {
+		size_t k, off = 0;
+		json_t *v;
+		json_array_foreach(steps, k, v)
+			off += (size_t)snprintf(scen + off, off < sizeof(scen) ? sizeof(scen) - off : 0,
+						"%s%s", k ? " " : "", json_string_value(v));
+	}
+	/* The simulated node's disks are files of directory storage: qemu-server's default
+	 * there is io_uring; on a Proxmox node it depends on the storage's type. */
+	const char *aio = jstr(d, "aio", "default");
+	if (!strcmp(aio, "default"))
+		aio = !strcmp(jstr(n, "driver", "sim"), "proxmox") ? "qemu-server-default" :
+		      "io_uring";
+	if (strlen(kind) + 16 < sizeof(kind))
+		snprintf(kind + strlen(kind), sizeof(kind) - strlen(kind), " aio=%s", aio);
+	if (!strcmp(jstr(w, "baseline", "fill"), "none") && strlen(wl) + 16 < sizeof(wl))
+		snprintf(wl + strlen(wl), sizeof(wl) - strlen(wl), " baseline=none");
 
 	c->control = !strcmp(ctl, "lying") ? RPT_CTL_LYING : !strcmp(ctl, "safe") ? RPT_CTL_SAFE :
 		     !strcmp(ctl, "forgetful") ? RPT_CTL_FORGETFUL : RPT_CTL_NONE;
@@ -103,15 +124,16 @@ static int cell_fields(struct rpt_cell *c, const struct rpt_campaign *cp, const 
 	c->cache = xstrdup(jstr(d, "cache", "?"));
 	c->workload = xstrdup(wl);
 	c->flush = xstrdup(fl);
-	/* Results are keyed by the hardware that produced them: the drive's model and
-	 * firmware, when it testified (a smart check). */
+	c->scenario = xstrdup(scen);
+	/* Results are keyed by the hardware that produced them as well: the drive's model
+	 * and firmware, when it testified (a smart check). */
 	c->drive = xstrdup(drive);
-	if (asprintf(&c->key, "%s|%s|%s|%s|%s|control=%s|cache=%s|%s|flush=%s|drive=%s", c->bench,
-		     c->cut, c->node, c->disk, c->disk_kind, ctl, c->cache, c->workload, c->flush,
-		     c->drive ? c->drive : "") < 0)
+	if (asprintf(&c->key, "%s|%s|%s|%s|%s|control=%s|cache=%s|%s|flush=%s|scenario=%s|drive=%s",
+		     c->bench, c->cut, c->node, c->disk, c->disk_kind, ctl, c->cache, c->workload,
+		     c->flush, c->scenario, c->drive ? c->drive : "") < 0)
 		c->key = NULL;
 	return c->bench && c->cut && c->node && c->disk && c->disk_kind && c->format && c->cache &&
-	       c->workload && c->flush && c->drive && c->key ? 0 : -ENOMEM;
+	       c->workload && c->flush && c->scenario && c->drive && c->key ? 0 : -ENOMEM;
 }
 
 static size_t find_or_add_cell(struct report *r, size_t *cap, const struct rpt_campaign *cp,
@@ -123,7 +145,7 @@ static size_t find_or_add_cell(struct report *r, size_t *cap, const struct rpt_c
 		goto nomem;
 	for (size_t i = 0; i < r->n_cells; i++) {
 		if (!strcmp(r->cells[i].key, tmp.key)) {
-			free(tmp.key); free(tmp.bench); free(tmp.cut); free(tmp.node);
+			free(tmp.key); free(tmp.bench); free(tmp.cut); free(tmp.node); free(tmp.scenario);
 			free(tmp.disk); free(tmp.disk_kind); free(tmp.format); free(tmp.cache);
 			free(tmp.workload); free(tmp.flush); free(tmp.drive);
 			return i;
@@ -140,7 +162,7 @@ static size_t find_or_add_cell(struct report *r, size_t *cap, const struct rpt_c
 	r->cells[r->n_cells] = tmp;
 	return r->n_cells++;
 nomem:
-	free(tmp.key); free(tmp.bench); free(tmp.cut); free(tmp.node); free(tmp.disk);
+	free(tmp.key); free(tmp.bench); free(tmp.cut); free(tmp.node); free(tmp.scenario); free(tmp.disk);
 	free(tmp.disk_kind); free(tmp.format); free(tmp.cache); free(tmp.workload); free(tmp.flush);
 	free(tmp.drive);
 	return SIZE_MAX;
@@ -178,7 +200,7 @@ int report_analyze(struct report *r)
 {
 	size_t cap = 0;
 	size_t memo_campaign = SIZE_MAX;
-	size_t memo[2][64];	/* cell per disk id, per cut kind, for the last campaign */
+	size_t memo[3][64];	/* cell per disk id, per cut kind, for the last campaign */
 
 	for (size_t i = 0; i < r->n_units; i++) {
 		struct rpt_unit *u = &r->units[i];
@@ -187,11 +209,11 @@ int report_analyze(struct report *r)
 		/* The cut kind the cycle recorded; the config's when no cut was stored. */
 		const char *cut = cy->have_cut && cy->cut_kind[0] ? cy->cut_kind :
 				  jstr(json_object_get(cp->config, "campaign"), "cut", "power");
-		int ck = !strcmp(cut, "kill");
+		int ck = !strcmp(cut, "kill") ? 1 : !strcmp(cut, "reset") ? 2 : 0;
 
 		if (cy->campaign != memo_campaign) {
 			memo_campaign = cy->campaign;
-			for (int k = 0; k < 2; k++)
+			for (int k = 0; k < 3; k++)
 				for (size_t j = 0; j < 64; j++)
 					memo[k][j] = SIZE_MAX;
 		}
@@ -264,6 +286,8 @@ int report_analyze(struct report *r)
 			c->tax_cycles[RPT_X_META_FAIL]++;
 			example(c, RPT_X_META_FAIL, i);
 		}
+		if (u->verified && u->all_zeroes)
+			c->zeroed_cycles++;
 		if (u->meta_repaired) {
 			c->meta_repaired++;
 			c->tax_cycles[RPT_X_META_REPAIRED]++;
@@ -305,7 +329,7 @@ int report_analyze(struct report *r)
 		/* Controls: a lying disk must show a violation in every power-cut cycle in
 		 * which it had acknowledged a flush before the cut (before the first one there
 		 * is nothing it could have lied about); a safe disk never. */
-		bool lying_cut = rpt_ctl_must_fail(c->control) && strcmp(c->cut, "kill");
+		bool lying_cut = rpt_ctl_must_fail(c->control) && !strcmp(c->cut, "power");
 		if (lying_cut && !u->have_flush && !u->violations)
 			c->ctl_unexercised++;
 		bool bad = lying_cut ? !u->violations && u->have_flush :
@@ -329,8 +353,9 @@ int report_analyze(struct report *r)
 			c->first_wall_ns = 0;
 		if (c->control == RPT_CTL_NONE)
 			c->ctl_state = RPT_CTL_NOT_A_CONTROL;
-		else if (rpt_ctl_must_fail(c->control) && !strcmp(c->cut, "kill"))
-			c->ctl_state = RPT_CTL_NOT_APPLICABLE;	/* the disk cache survives a kill */
+		else if (rpt_ctl_must_fail(c->control) && strcmp(c->cut, "power"))
+			c->ctl_state = RPT_CTL_NOT_APPLICABLE;	/* the disk cache survives a kill
+								 * and a reset */
 		else if (!c->verified || c->ctl_unexercised == c->verified)
 			c->ctl_state = RPT_CTL_NO_DATA;
 		else

@@ -169,7 +169,8 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Cycles with their first cut, and one unit per disk of the campaign's config. */
+/* Cycles with their last cut (a scenario may cut more than once: the check measures
+ * against the last), and one unit per disk of the campaign's config. */
 static int load_cycles(struct loader *l)
 {
 	struct report *r = l->r;
@@ -182,7 +183,7 @@ static int load_cycles(struct loader *l)
 		" e.relay_on_mono_ns, e.pwrok_fall_mono_ns, e.pwrok_rise_mono_ns, e.hold_up_ns,"
 		" e.uncertainty_ns, e.id IS NOT NULL"
 		" FROM cycles c LEFT JOIN cut_events e ON e.id ="
-		" (SELECT min(id) FROM cut_events WHERE cycle_id = c.id)"
+		" (SELECT max(id) FROM cut_events WHERE cycle_id = c.id)"
 		" ORDER BY c.id", -1, &s, NULL) != SQLITE_OK)
 		return sql_fail(l, "cycles");
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -413,6 +414,31 @@ static int load_checks(struct loader *l, size_t first_unit)
 	return rc == SQLITE_DONE ? 0 : sql_fail(l, "checks");
 }
 
+/* Disks on which every block the cycle wrote read back as zeroes (the finding
+ * image_reads_as_zeroes, scenarios without a baseline; older databases have none). */
+static int load_zeroes(struct loader *l, size_t first_unit)
+{
+	struct report *r = l->r;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!table_exists(l, "findings"))
+		return 0;
+	if (sqlite3_prepare_v2(l->db, "SELECT cycle_id, disk FROM findings WHERE block = -1 AND "
+			       "class = 'image_reads_as_zeroes'", -1, &s, NULL) != SQLITE_OK)
+		return sql_fail(l, "findings");
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		size_t cy = find_cycle(l, sqlite3_column_int64(s, 0));
+		const char *disk = (const char *)sqlite3_column_text(s, 1);
+		struct rpt_unit *u = cy == SIZE_MAX || !disk ? NULL :
+			unit_by_name(r, &first_unit, cy, disk);
+		if (u)
+			u->all_zeroes = true;
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : sql_fail(l, "findings");
+}
+
 static int load_one(struct loader *l)
 {
 	struct report *r = l->r;
@@ -429,7 +455,8 @@ static int load_one(struct loader *l)
 	l->first_cycle = r->n_cycles;
 	size_t first_unit = r->n_units;
 	if ((rc = load_campaigns(l)) < 0 || (rc = load_cycles(l)) < 0 ||
-	    (rc = load_results(l, first_unit)) < 0 || (rc = load_checks(l, first_unit)) < 0)
+	    (rc = load_results(l, first_unit)) < 0 || (rc = load_checks(l, first_unit)) < 0 ||
+	    (rc = load_zeroes(l, first_unit)) < 0)
 		goto out;
 	pc_debug(LOG_REPORT, "database '%s': %zu campaigns, %zu cycles", l->path,
 		 r->n_campaigns - l->first_campaign, r->n_cycles - l->first_cycle);
@@ -487,6 +514,7 @@ void report_free(struct report *r)
 		free(c->workload);
 		free(c->flush);
 		free(c->drive);
+		free(c->scenario);
 	}
 	free(r->cells);
 	free(r->explored);

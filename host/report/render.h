@@ -16,6 +16,8 @@ const char *rpt_ctl_state_name(int state);
 /* "" or "; N cycle(s) cut before its first flush, which cannot show a lie" (static). */
 const char *rpt_unexercised(const struct rpt_cell *c);
 const char *rpt_control_name(int control);
+/* "power cut", "process kill" or "system reset" for a cell's cut kind. */
+const char *rpt_cut_title(const char *cut);
 /* The `powercut show` command line of a unit's cycle. */
 void rpt_show_cmd(char *buf, size_t len, const struct report *r, const struct rpt_unit *u);
 /* The HTML anchor of a cycle's detail. */

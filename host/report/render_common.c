@@ -82,6 +82,12 @@ const char *rpt_control_name(int c)
 	       c == RPT_CTL_NOSYNC ? "sync=disabled (the setting promises nothing)" : "none";
 }
 
+const char *rpt_cut_title(const char *cut)
+{
+	return !strcmp(cut, "kill") ? "process kill" : !strcmp(cut, "reset") ? "system reset" :
+	       "power cut";
+}
+
 void rpt_show_cmd(char *buf, size_t len, const struct report *r, const struct rpt_unit *u)
 {
 	const struct rpt_cycle *cy = &r->cycles[u->cycle];

@@ -122,7 +122,7 @@ static void matrix(const struct report *r, FILE *f)
 		fprintf(f, "<tr%s><td><a href='#cell-%zu'>%zu</a></td><td>", c->control ? " class='ctl'" : "",
 			i + 1, i + 1);
 		esc(f, c->bench);
-		fprintf(f, "</td><td>%s</td><td><b>", !strcmp(c->cut, "kill") ? "process kill" : "power cut");
+		fprintf(f, "</td><td>%s</td><td><b>", rpt_cut_title(c->cut));
 		esc(f, c->disk);
 		fputs("</b>", f);
 		if (c->control)
@@ -197,7 +197,7 @@ static void taxonomy(const struct report *r, FILE *f)
 		esc(f, c->disk_kind);
 		fputs(" &middot; cache=", f);
 		esc(f, c->cache);
-		fprintf(f, " &middot; %s &middot; ", !strcmp(c->cut, "kill") ? "process kill" : "power cut");
+		fprintf(f, " &middot; %s &middot; ", rpt_cut_title(c->cut));
 		esc(f, c->bench);
 		fprintf(f, "</h3>\n<p class='meta'>%" PRIu64 " cycles from %zu campaign%s in %zu database%s; "
 			"workload ", c->cycles, c->ncampaigns, c->ncampaigns == 1 ? "" : "s", c->ndbs,

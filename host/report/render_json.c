@@ -1,5 +1,6 @@
 /* The JSON form (docs/report.md, "JSON"), and the renderer dispatch. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,6 +49,15 @@ static json_t *cell_json(const struct report *r, size_t i)
 		"workload", c->workload, "flush", c->flush, "control", rpt_control_name(c->control),
 		"control_state", rpt_ctl_state_name(c->ctl_state));
 	json_object_set_new(o, "drive", json_string(c->drive));
+	json_object_set_new(o, "scenario", json_string(c->scenario));
+	/* In plain words (docs/report.md): what the seed of rhbz 1029344 saw. */
+	json_object_set_new(o, "image_reads_as_zeroes_cycles", json_integer((json_int_t)c->zeroed_cycles));
+	if (c->zeroed_cycles) {
+		char note[160];
+		snprintf(note, sizeof(note), "new allocations lost: the image reads as zeroes (in %"
+			 PRIu64 " of %" PRIu64 " verified cycles)", c->zeroed_cycles, c->verified);
+		json_object_set_new(o, "note", json_string(note));
+	}
 	json_object_set_new(o, "cycles", json_integer((json_int_t)c->cycles));
 	json_object_set_new(o, "explored", rpt_explored_json(r, i));
 	json_object_set_new(o, "verified_cycles", json_integer((json_int_t)c->verified));

@@ -64,7 +64,7 @@ int rpt_render_md(const struct report *r, FILE *f)
 		rpt_needed_str(need, sizeof(need), &c->violation);
 		fprintf(f, "| %zu | ", i + 1);
 		md(f, c->bench);
-		fprintf(f, " | %s | **", !strcmp(c->cut, "kill") ? "process kill" : "power cut");
+		fprintf(f, " | %s | **", rpt_cut_title(c->cut));
 		md(f, c->disk);
 		fputs("** ", f);
 		md(f, c->disk_kind);
@@ -94,8 +94,14 @@ int rpt_render_md(const struct report *r, FILE *f)
 		md(f, c->disk);
 		fputs(", ", f);
 		md(f, c->disk_kind);
-		fprintf(f, ", cache=%s, %s cut\n\n| class | blocks | cycles | examples |\n|---|---:|---:|---|\n",
-			c->cache, c->cut);
+		fprintf(f, ", cache=%s, %s cut\n\n", c->cache, c->cut);
+		if (strcmp(c->scenario, "default"))
+			fprintf(f, "Scenario: `%s`.\n\n", c->scenario);
+		if (c->zeroed_cycles)
+			fprintf(f, "**New allocations lost: the image reads as zeroes** in %" PRIu64
+				" of %" PRIu64 " verified cycles (every block the cycle wrote).\n\n",
+				c->zeroed_cycles, c->verified);
+		fputs("| class | blocks | cycles | examples |\n|---|---:|---:|---|\n", f);
 		for (int t2 = 0; t2 < RPT_NTAX; t2++) {
 			if (!c->tax_cycles[t2])
 				continue;

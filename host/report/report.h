@@ -91,6 +91,7 @@ struct rpt_unit {
 	int64_t since_flush_ns;
 	bool have_flush;
 	size_t drive;			/* index in report.drives (the smart check), or SIZE_MAX */
+	bool all_zeroes;		/* every block the cycle wrote read back as zeroes */
 };
 
 /* A physical (or emulated) drive under a disk, from the cycles' smart checks (its
@@ -117,6 +118,7 @@ struct rpt_cell {
 	char *key;
 	char *bench, *cut, *node, *disk, *disk_kind, *format, *cache, *workload, *flush;
 	char *drive;			/* "MODEL FIRMWARE" of the drive under the disk, or "" */
+	char *scenario;			/* the cycle's steps, or "default" */
 	int control;			/* enum rpt_control */
 	uint64_t cycles, verified, violation_cycles, unflushed_loss_cycles, meta_failures,
 		 meta_repaired, not_verified, anomaly_cycles, node_lost;
@@ -125,6 +127,7 @@ struct rpt_cell {
 	size_t examples[RPT_NTAX][RPT_EXAMPLES];	/* unit indices */
 	size_t n_examples[RPT_NTAX];
 	size_t ncampaigns, ndbs;
+	uint64_t zeroed_cycles;		/* cycles whose written blocks all read as zeroes */
 	int ctl_state;			/* enum rpt_ctl_state */
 	uint64_t ctl_bad;		/* disk-cycles that contradict the control */
 	/* Lying controls: power-cut cycles cut before the disk's first completed flush,

@@ -124,6 +124,38 @@ const struct store_migration store_migrations[] = {
 	  " violations INTEGER,"
 	  " counts_json TEXT,"
 	  " PRIMARY KEY (run_id, state));" },
+	/* issue 14 (scenarios): each step of a cycle's scenario, timed; the cut kind reset
+	 * (a CHECK constraint changes only with the table rebuilt, rows and index kept). */
+	{ "cycle steps",
+	  "CREATE TABLE cut_events_new ("
+	  " id INTEGER PRIMARY KEY,"
+	  " cycle_id INTEGER REFERENCES cycles(id),"
+	  " channel INTEGER NOT NULL,"
+	  " kind TEXT NOT NULL CHECK (kind IN ('power', 'kill', 'reset')),"
+	  " timed_by TEXT NOT NULL CHECK (timed_by IN ('firmware', 'host')),"
+	  " window_min_ms INTEGER, window_max_ms INTEGER, off_ms INTEGER, seed INTEGER,"
+	  " planned_mono_ns INTEGER,"
+	  " actual_mono_ns INTEGER,"
+	  " uncertainty_ns INTEGER NOT NULL,"
+	  " relay_off_mono_ns INTEGER, relay_on_mono_ns INTEGER,"
+	  " pwrok_fall_mono_ns INTEGER, pwrok_rise_mono_ns INTEGER,"
+	  " hold_up_ns INTEGER,"
+	  " detail_json TEXT);"
+	  "INSERT INTO cut_events_new SELECT * FROM cut_events;"
+	  "DROP TABLE cut_events;"
+	  "ALTER TABLE cut_events_new RENAME TO cut_events;"
+	  "CREATE INDEX cut_events_cycle ON cut_events(cycle_id);"
+	  "CREATE TABLE cycle_steps ("
+	  " id INTEGER PRIMARY KEY,"
+	  " cycle_id INTEGER NOT NULL REFERENCES cycles(id),"
+	  " seq INTEGER NOT NULL,"
+	  " step TEXT NOT NULL,"
+	  " arg TEXT,"
+	  " started_mono_ns INTEGER NOT NULL,"
+	  " ended_mono_ns INTEGER,"
+	  " result TEXT NOT NULL,"
+	  " detail_json TEXT);"
+	  "CREATE INDEX cycle_steps_cycle ON cycle_steps(cycle_id);" },
 };
 const int store_n_migrations = sizeof(store_migrations) / sizeof(store_migrations[0]);
 

@@ -82,7 +82,7 @@ int store_cycle_finish(struct store *st, int64_t cycle, const char *status,
 struct store_cut {
 	int64_t cycle;			/* cycles.id, or 0 for a bench-bring-up cut */
 	int channel;
-	const char *kind;		/* "power" | "kill" */
+	const char *kind;		/* "power" | "kill" | "reset" */
 	const char *timed_by;		/* "firmware" | "host" */
 	int64_t window_min_ms, window_max_ms, off_ms;
 	uint64_t seed;

@@ -1,7 +1,8 @@
 /* The per-cycle plan (pure, reproducible, independent per index, host-cut share) and
  * the leftover-process bookkeeping (recorded descendants killed, a pid whose start
  * time does not match spared, processes naming a directory found and killed), and the
- * host-timed targets fed exactly the ledger counters each must catch. */
+ * host-timed targets fed exactly the ledger counters each must catch; the scenario
+ * parser, every rule fed its case. */
 #include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -246,9 +247,119 @@ static void test_target_idle(void **state)
 	assert_true(camp_watch_hit(&w, &p, &wl, &st, 46 * ms));
 }
 
+
+/* Scenarios (scenario.c): the default is today's cycle; each rule that keeps a
+ * scenario runnable refuses exactly its case, with a message saying why. */
+static void parse_ok(const char *words, size_t n, const char *name)
+{
+	char buf[512], *w[40] = { 0 }, err[256];
+	size_t k = 0;
+	struct camp_scenario sc;
+
+	snprintf(buf, sizeof(buf), "%s", words ? words : "");
+	for (char *t = strtok(buf, " "); t && k < 39; t = strtok(NULL, " "))
+		w[k++] = t;
+	int rc = camp_scenario_parse(words ? w : NULL, NULL, &sc, err, sizeof(err));
+	if (rc)
+		fprintf(stderr, "'%s': %s\n", words, err);
+	assert_int_equal(rc, 0);
+	assert_int_equal(sc.n, n);
+	assert_string_equal(sc.name, name);
+	camp_scenario_release(&sc);
+}
+
+static void parse_bad(const char *words, const char *why)
+{
+	char buf[512], *w[40] = { 0 }, err[256];
+	size_t k = 0;
+	struct camp_scenario sc;
+
+	snprintf(buf, sizeof(buf), "%s", words);
+	for (char *t = strtok(buf, " "); t && k < 39; t = strtok(NULL, " "))
+		w[k++] = t;
+	assert_int_equal(camp_scenario_parse(w, NULL, &sc, err, sizeof(err)), -EINVAL);
+	if (!strstr(err, why))
+		fail_msg("'%s': message '%s' lacks '%s'", words, err, why);
+}
+
+static void test_scenario_parse(void **state)
+{
+	struct camp_scenario sc;
+	char err[256];
+
+	/* The default: write cut restart check, the cut of [campaign] cut. */
+	assert_int_equal(camp_scenario_parse(NULL, NULL, &sc, err, sizeof(err)), 0);
+	assert_int_equal(sc.n, 4);
+	assert_int_equal(sc.steps[0].kind, CAMP_STEP_WRITE);
+	assert_int_equal(sc.steps[1].kind, CAMP_STEP_CUT);
+	assert_int_equal(sc.steps[1].cut, -1);
+	assert_int_equal(sc.steps[2].kind, CAMP_STEP_RESTART);
+	assert_int_equal(sc.steps[3].kind, CAMP_STEP_CHECK);
+	assert_string_equal(sc.name, "default");
+	camp_scenario_release(&sc);
+	parse_ok(NULL, 4, "default");
+	/* The seeds' presets. */
+	parse_ok("fill cut:kill restart snapshot write cut:kill restart check", 8,
+		 "fill cut:kill restart snapshot write cut:kill restart check");
+	parse_ok("write cut restart check", 4, "write cut restart check");
+	parse_ok("write cut:reset restart cut:kill restart check", 6,
+		 "write cut:reset restart cut:kill restart check");
+	/* A reboot ends the workload: a snapshot may follow it. */
+	parse_ok("fill write reboot snapshot cut:kill restart check", 7,
+		 "fill write reboot snapshot cut:kill restart check");
+	parse_bad("write cut reboot restart check", "the node is down after the cut");
+	/* flush: the workload finishes with one flush, then the node idles. */
+	parse_ok("write flush idle:1s cut restart check", 6, "write flush idle:1s cut restart check");
+	parse_bad("flush write cut restart check", "flush needs the workload running");
+	parse_bad("write reboot flush cut restart check", "flush needs the workload running");
+	parse_bad("write flush flush cut restart check", "flush needs the workload running");
+	/* Several cuts, idle, a snapshot after a cut of the workload. */
+	parse_ok("write idle:250ms cut:power restart cut:kill restart snapshot check", 8,
+		 "write idle:250ms cut:power restart cut:kill restart snapshot check");
+	char *w[] = { "write", "idle:1.5s", "cut:kill", "restart", "check", NULL };
+	assert_int_equal(camp_scenario_parse(w, NULL, &sc, err, sizeof(err)), 0);
+	assert_int_equal(sc.steps[1].ms, 1500);
+	assert_int_equal(sc.steps[2].cut, CUT_KILL);
+	camp_scenario_release(&sc);
+	assert_string_equal(camp_step_name(CAMP_STEP_SNAPSHOT), "snapshot");
+
+	parse_bad("write cut restart chek", "unknown step 'chek'");
+	parse_bad("write idle cut restart check", "idle takes a duration");
+	parse_bad("write idle:soon cut restart check", "idle takes a duration");
+	parse_bad("write cut:reboot restart check", "a cut is power, kill or reset");
+	/* A write's own [workload] keys, parsed by the bench's table. */
+	struct cfg_workload base = { .block_size = 4096, .span_mib = 256, .flush = FLUSH_EVERY_N,
+				     .duration_ms = 30000 };
+	char *ww[] = { "write:duration=500ms,flush=never,span_mib=8", "cut", "restart", "check",
+		       NULL };
+	assert_int_equal(camp_scenario_parse(ww, &base, &sc, err, sizeof(err)), 0);
+	assert_true(sc.steps[0].has_workload);
+	assert_int_equal(sc.steps[0].workload.duration_ms, 500);
+	assert_int_equal(sc.steps[0].workload.flush, FLUSH_NEVER);
+	assert_int_equal(sc.steps[0].workload.span_mib, 8);
+	assert_int_equal(sc.steps[0].workload.block_size, 4096);	/* the bench's */
+	assert_false(sc.steps[1].has_workload);
+	camp_scenario_release(&sc);
+	parse_bad("write:flush=sometimes cut restart check", "invalid value 'sometimes'");
+	parse_bad("write:speed=9 cut restart check", "unknown key 'speed'");
+	parse_bad("write:block_size=8K cut restart check", "cannot set 'block_size'");
+	parse_bad("write:duration cut restart check", "is not KEY=VALUE");
+	parse_bad("write restart check", "restart without a cut");
+	parse_bad("write cut check", "the node is down after the cut");
+	parse_bad("write cut cut restart check", "the node is down after the cut");
+	parse_bad("write cut restart write cut restart check", "a second write");
+	parse_bad("write fill cut restart check", "fill comes once, before the write");
+	parse_bad("write cut restart", "the last step must be check");
+	parse_bad("fill cut restart check", "no write step");
+	parse_bad("write check", "check before any cut");
+	parse_bad("write cut restart check cut restart check", "check comes last");
+	parse_bad("write snapshot cut restart check", "snapshot while the workload runs");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_scenario_parse),
 		cmocka_unit_test(test_plan_pure),
 		cmocka_unit_test(test_plan_varies),
 		cmocka_unit_test(test_target_after_flush_every_disk),

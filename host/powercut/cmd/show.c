@@ -1,6 +1,7 @@
 /* powercut show DB CYCLE: one cycle's whole story from the database: its campaign,
  * plan, the cut (when, who timed it, the window, the relay and PWR_OK edges, the
- * hold-up, a host-timed cut's target and command-to-edge latency), the node's power
+ * hold-up, a host-timed cut's target and command-to-edge latency), the scenario's
+ * steps (each timed, with its cut), every cut of the cycle (--json), the node's power
  * events, what was logged during the cycle, the checks, the findings by class and the
  * evidence kept. CYCLE is cycles.id (what `powercut report` links), or the plan index
  * with --campaign. --json prints the same as one object.
@@ -130,6 +131,23 @@ static void print_story(json_t *j)
 	} else {
 		printf("cut: none recorded\n");
 	}
+	/* The scenario's story, step by step (cycles recorded before scenarios: none). */
+	if (json_array_size(json_object_get(j, "steps"))) {
+		int64_t t0 = json_integer_value(json_object_get(cy, "started_mono_ns"));
+		printf("steps (seconds from the cycle's start):\n");
+		json_array_foreach(json_object_get(j, "steps"), i, v) {
+			json_t *d = json_object_get(v, "detail_json");
+			const char *arg = json_string_value(json_object_get(v, "arg"));
+			const char *ck = json_string_value(json_object_get(d, "cut"));
+			printf("  %2" JSON_INTEGER_FORMAT " %-8s%s%s at %7.3f, %7.3f s: %s%s%s\n",
+			       json_integer_value(json_object_get(v, "seq")), str(v, "step"),
+			       arg ? " " : "", arg ? arg : "",
+			       ms(v, "started_mono_ns", t0) / 1e3,
+			       (json_integer_value(json_object_get(v, "ended_mono_ns")) -
+				json_integer_value(json_object_get(v, "started_mono_ns"))) / 1e9,
+			       str(v, "result"), ck ? ", cut " : "", ck ? ck : "");
+		}
+	}
 	printf("node events and messages:\n");
 	json_array_foreach(json_object_get(j, "events"), i, v)
 		printf("  %s %s: %s\n", str(v, "level"), str(v, "category"), str(v, "message"));
@@ -188,6 +206,15 @@ int cmd_show(struct pc_ctx *ctx)
 	json_object_set_new(j, "cycle", cy);
 	json_object_set_new(j, "cut", rows(db, "SELECT * FROM cut_events WHERE cycle_id = ? ORDER BY "
 					   "id LIMIT 1", id, 0, 0, true));
+	json_t *has = rows(db, "SELECT COUNT(*) AS n FROM sqlite_master WHERE name = 'cycle_steps'",
+			   0, 0, 0, true);
+	if (json_integer_value(json_object_get(has, "n")))
+		json_object_set_new(j, "steps", rows(db, "SELECT seq, step, arg, started_mono_ns, "
+			"ended_mono_ns, result, detail_json FROM cycle_steps WHERE cycle_id = ? ORDER BY "
+			"seq", id, 0, 0, false));
+	json_decref(has);
+	json_object_set_new(j, "cuts", rows(db, "SELECT * FROM cut_events WHERE cycle_id = ? ORDER BY "
+					    "id", id, 0, 0, false));
 	json_object_set_new(j, "events", rows(db, "SELECT wall_ns, mono_ns, level, category, message "
 		"FROM events WHERE campaign_id = ? AND mono_ns >= ? AND mono_ns <= ? ORDER BY id", camp,
 		t0, t1 ? t1 : INT64_MAX, false));

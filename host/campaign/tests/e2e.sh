@@ -1,0 +1,32 @@
+# Sourced by the campaign's end-to-end scripts (run from the repository root, as make
+# check does): e2e_begin NAME TOOL... skips (exit 77) unless powercut is built and
+# every TOOL is installed, then makes the test's private directory $t (TMPDIR points
+# into it, so the node's UNIX sockets have short paths) and removes it, and every
+# process still naming it, on exit. Sets build, powercut, root; defines fail.
+e2e_begin() {
+	name=$1
+	shift
+	build=${BUILD:-build}
+	powercut=$build/bin/powercut
+	root=$(pwd)
+	[ -x "$powercut" ] || { echo "skip: '$powercut' is not built"; exit 77; }
+	for p in "$@"; do
+		command -v "$p" >/dev/null 2>&1 || { echo "skip: $p not installed"; exit 77; }
+	done
+	base=${TMPDIR:-$root/$build/tmp}
+	mkdir -p "$base"
+	t=$(mktemp -d "$base/$name.XXXXXX") || exit 1
+	export TMPDIR=$t
+	trap e2e_cleanup EXIT
+}
+
+e2e_cleanup() {
+	for d in /proc/[0-9]*; do
+		if { tr '\0' ' ' <"$d/cmdline"; } 2>/dev/null | grep -qF "$t"; then
+			kill -9 "${d#/proc/}" 2>/dev/null
+		fi
+	done
+	rm -rf "$t"
+}
+
+fail() { echo "FAIL: $*"; exit 1; }
