@@ -5,7 +5,8 @@
  *   - sync=standard: the pool imports read-only, then read-write, the scrub finds no
  *     error, and no flushed write is lost (flushes commit OpenZFS's intent log);
  *   - sync=disabled: flushes are ignored, so writes flushed since the last
- *     transaction group are lost: the control must show violations.
+ *     transaction group are lost: the control must show violations within a short
+ *     campaign (up to three cycles: a cut right after a commit loses nothing).
  * Both drives' SMART reports (smartctl's JSON from QEMU's emulated NVMe and SATA
  * drives) are recorded before the workload and after the cut, as a "smart" check
  * naming the drive's model and firmware.
@@ -107,22 +108,32 @@ static void zvol_sync_standard(void **state)
 	json_decref(j);
 }
 
+/* A short campaign: sync=disabled loses flushed writes when the cut comes before the
+ * next transaction group (every 5 s) commits them, so one cycle may lose none; up to
+ * three cycles, of which one must. */
 static void zvol_sync_disabled_control(void **state)
 {
 	int code;
-	json_t *j = e2e_cycle(&E, "sim-zvol.ini", &code, "disk.a-zvol.sync=disabled", NULL);
+	json_t *j = NULL, *z = NULL;
 
-	if (!j)
-		fail_msg("powercut cycle exited %d without JSON", code);
-	json_t *z = e2e_disk(j, "a-zvol");
-	assert_non_null(z);
-	char *cls = json_dumps(json_object_get(z, "classes"), JSON_COMPACT);
-	print_message("sync=disabled: %.1f s, status %s, a-zvol %lld violation block(s): %s\n",
-		      E.last_wall_s, json_string_value(json_object_get(j, "status")),
-		      e2e_int(z, "violations"), cls);
-	free(cls);
-	assert_int_equal(e2e_leftovers(&E), 0);
-	assert_true(json_is_true(json_object_get(z, "verified")));
+	for (int cycle = 1; cycle <= 3; cycle++) {
+		json_decref(j);
+		j = e2e_cycle(&E, "sim-zvol.ini", &code, "disk.a-zvol.sync=disabled", NULL);
+		if (!j)
+			fail_msg("powercut cycle exited %d without JSON", code);
+		z = e2e_disk(j, "a-zvol");
+		assert_non_null(z);
+		char *cls = json_dumps(json_object_get(z, "classes"), JSON_COMPACT);
+		print_message("sync=disabled, cycle %d: %.1f s, status %s, a-zvol %lld violation "
+			      "block(s): %s\n", cycle, E.last_wall_s,
+			      json_string_value(json_object_get(j, "status")),
+			      e2e_int(z, "violations"), cls);
+		free(cls);
+		assert_int_equal(e2e_leftovers(&E), 0);
+		assert_true(json_is_true(json_object_get(z, "verified")));
+		if (e2e_int(z, "violations") > 0)
+			break;
+	}
 	/* The control fires: flushed writes were lost... */
 	assert_true(e2e_int(z, "violations") > 0);
 	/* ...while the pool itself is consistent: what was lost was never committed. */
