@@ -42,7 +42,7 @@ CHECK_TESTS :=
 BENCH_PROGS :=
 
 .DEFAULT_GOAL := all-with-deps
-.PHONY: all-with-deps all build check check-build bench demo deps flash fuses fuzz soak clean install check-hw
+.PHONY: all-with-deps all build check check-build check-asan bench demo deps flash fuses fuzz soak clean install check-hw
 
 # Fragments are read in dependency order: a fragment may name another's variables in
 # its rules' prerequisites (expanded as they are read) only if that fragment came first.
@@ -74,6 +74,13 @@ check: deps
 	@scripts/run-tests $(CHECK_TESTS)
 
 check-build: $(ALL_TARGETS) $(CHECK_TESTS)
+
+# The end-to-end tests against powercut built with ASan and UBSan (BUILD/asan).
+check-asan: deps
+	@$(MAKE) --no-print-directory build $(BUILD)/host/campaign/tests/ledger_flood
+	@$(MAKE) --no-print-directory BUILD=$(BUILD)/asan CFLAGS_COMMON="$(CFLAGS_COMMON) $(SAN_FLAGS)" \
+		$(BUILD)/asan/bin/powercut
+	@scripts/check-asan $(BUILD)
 
 bench: deps
 	@$(MAKE) --no-print-directory build $(BENCH_PROGS)

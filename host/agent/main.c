@@ -76,7 +76,10 @@ static const char usage[] =
 "  --baseline-exists    do not write the baseline (generation 0); flush once before\n"
 "                       the first write instead (what the disk holds becomes durable)\n"
 "  --ledger IP:PORT     host ledger to stream acknowledgements and flushes to\n"
-"  --token T            the campaign's ledger token (required with --ledger)\n"
+"  --token-file FILE    read the campaign's ledger token from FILE (its first line);\n"
+"                       or set POWERCUT_LEDGER_TOKEN; one of them with --ledger\n"
+"  --token T            the token itself (bring-up only: any local user can read a\n"
+"                       command line in /proc)\n"
 "  --ledger-queue N     entries kept while the ledger is unreachable (131072); when\n"
 "                       full, new ones are dropped, counted and reported as a gap\n"
 "check:\n"
@@ -89,7 +92,7 @@ static const char usage[] =
 
 enum { O_CAMPAIGN = 256, O_CYCLE, O_DISK, O_SEED, O_BS, O_SPAN, O_QD, O_PATTERN, O_HOT,
        O_FLUSH, O_FLUSH_N, O_FLUSH_MS, O_DIRECT, O_DURATION, O_WRITES, O_BASE, O_LEDGER,
-       O_TOKEN, O_OUTPUT, O_QUIET, O_HELP, O_LQUEUE };
+       O_TOKEN, O_OUTPUT, O_QUIET, O_HELP, O_LQUEUE, O_TOKEN_FILE };
 
 static const struct option longopts[] = {
 	{ "campaign", 1, NULL, O_CAMPAIGN }, { "cycle", 1, NULL, O_CYCLE },
@@ -101,6 +104,7 @@ static const struct option longopts[] = {
 	{ "direct", 1, NULL, O_DIRECT }, { "duration", 1, NULL, O_DURATION },
 	{ "writes", 1, NULL, O_WRITES }, { "baseline-exists", 0, NULL, O_BASE },
 	{ "ledger", 1, NULL, O_LEDGER }, { "token", 1, NULL, O_TOKEN },
+	{ "token-file", 1, NULL, O_TOKEN_FILE },
 	{ "output", 1, NULL, O_OUTPUT }, { "quiet", 0, NULL, O_QUIET },
 	{ "help", 0, NULL, O_HELP }, { "ledger-queue", 1, NULL, O_LQUEUE }, { NULL, 0, NULL, 0 },
 };
@@ -109,6 +113,26 @@ static int bad_arg(const char *opt, const char *val, const char *why)
 {
 	agent_log("invalid value '%s' for --%s: %s", val, opt, why);
 	return -EINVAL;
+}
+
+/* The token from the first line of path (a QEMU fw_cfg file in the guest, a private
+ * file or /dev/fd/N on the host): it never appears on a command line. */
+static int token_from_file(const char *path, const char **token)
+{
+	static char buf[LEDGER_MAX_TOKEN + 2];
+	FILE *f = fopen(path, "re");
+	if (!f) {
+		agent_log("cannot open token file '%s': %s", path, strerror(errno));
+		return -EINVAL;
+	}
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	buf[strcspn(buf, "\r\n")] = '\0';
+	if (!*buf || strlen(buf) > LEDGER_MAX_TOKEN)
+		return bad_arg("token-file", path, "the token must be 1 to 255 bytes");
+	*token = buf;
+	return 0;
 }
 
 static int parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out)
@@ -199,6 +223,7 @@ static int parse_opts(int argc, char **argv, struct agent_opts *o)
 			if (!*optarg || strlen(optarg) > LEDGER_MAX_TOKEN)
 				rc = bad_arg(name, "...", "must be 1 to 255 bytes");
 			break;
+		case O_TOKEN_FILE: rc = token_from_file(optarg, &o->token); break;
 		case O_OUTPUT: o->output = optarg; break;
 		case O_QUIET: o->quiet = true; break;
 		case O_HELP: fputs(usage, stdout); exit(0);
@@ -221,7 +246,12 @@ static int parse_opts(int argc, char **argv, struct agent_opts *o)
 	if (!o->seed_set)
 		o->seed = o->campaign;
 	if (o->ledger && !o->token) {
-		agent_log("--ledger needs --token");
+		const char *env = getenv("POWERCUT_LEDGER_TOKEN");
+		if (env && *env && strlen(env) <= LEDGER_MAX_TOKEN)
+			o->token = env;
+	}
+	if (o->ledger && !o->token) {
+		agent_log("--ledger needs a token: --token-file, POWERCUT_LEDGER_TOKEN or --token");
 		return -EINVAL;
 	}
 	return 0;

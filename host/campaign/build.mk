@@ -12,7 +12,8 @@ CAMPAIGN_CFLAGS = -Ihost/campaign -Ihost/lib -Ihost/store -Ihost/oracle -Ihost/n
 	-Ihost/relay $(shell pkg-config --cflags sqlite3 jansson)
 
 CAMPAIGN_TESTS := $(BUILD)/host/campaign/tests/test_plan $(BUILD)/host/campaign/tests/test_run.sh \
-	$(BUILD)/host/campaign/tests/test_keep.sh $(BUILD)/host/campaign/tests/test_scenarios.sh
+	$(BUILD)/host/campaign/tests/test_keep.sh $(BUILD)/host/campaign/tests/test_scenarios.sh \
+	$(BUILD)/host/campaign/tests/test_hostile.sh $(BUILD)/host/campaign/tests/test_orphans.sh
 CAMPAIGN_BENCH := $(BUILD)/host/campaign/bench/bench_campaign.sh
 
 ALL_TARGETS += $(CAMPAIGN_LIB)
@@ -37,9 +38,14 @@ $(BUILD)/host/campaign/tests/test_plan: host/campaign/tests/test_plan.c host/cam
 		$(PCLIB_SAN_OBJS) \
 		$(PCLIB_LIBS) $(shell pkg-config --libs cmocka)
 
+# The ledger attacker the hostile-network test runs beside a campaign.
+$(BUILD)/host/campaign/tests/ledger_flood: host/campaign/tests/ledger_flood.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_COMMON) -o $@ $<
+
 # End to end: shell scripts run from the repository root against the built programs.
-$(BUILD)/host/campaign/tests/%.sh: host/campaign/tests/%.sh $(POWERCUT) $(MCUSIM) $(FW_ELF) \
-		$(AGENT_NBD) $(BUILD)/lib/nbdkit-pcvcache-filter.so
+$(BUILD)/host/campaign/tests/%.sh: host/campaign/tests/%.sh host/campaign/tests/e2e.sh $(POWERCUT) $(MCUSIM) $(FW_ELF) \
+		$(AGENT_NBD) $(BUILD)/lib/nbdkit-pcvcache-filter.so $(BUILD)/host/campaign/tests/ledger_flood
 	@mkdir -p $(@D)
 	cp $< $@
 	chmod +x $@

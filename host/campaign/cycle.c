@@ -765,7 +765,7 @@ static int step_cut(struct cyc *c, const struct camp_step *st)
 		rc = relay_arm(c->e->relay, ch, (int)p->window_min_ms, (int)p->window_max_ms,
 			       (int)p->off_ms, p->fw_seed, &c->rec);
 		if (rc == 0)
-			pc_info(LOG_NODE, "armed channel %d: cut in %" PRId64 "..%" PRId64 " ms, off %"
+			pc_debug(LOG_NODE, "armed channel %d: cut in %" PRId64 "..%" PRId64 " ms, off %"
 				PRId64 " ms", ch, p->window_min_ms, p->window_max_ms, p->off_ms);
 	} else {
 		rc = host_cut(c, &c->rec, c->t_running, c->cutinfo);
@@ -1097,7 +1097,7 @@ int camp_cycle_run(struct camp_env *e, const struct camp_plan *p, struct camp_re
 		goto out;
 	}
 	set_step(&c, "prepare");
-	pc_info(LOG_NODE, "campaign %" PRId64 " cycle %u: preparing %zu disk(s) on %s%s%s",
+	pc_debug(LOG_NODE, "campaign %" PRId64 " cycle %u: preparing %zu disk(s) on %s%s%s",
 		e->campaign, c.index, cfg->n_disks, cfg->node->host ? "node '" : "the ",
 		cfg->node->host ? cfg->node->host : node_kind(cfg),
 		cfg->node->host ? "'" : " tier");

@@ -156,8 +156,11 @@ int camp_evidence_keep(struct store *db, int64_t cycle_id, const char *disk,
 				budget -= sz;
 			}
 		} else {
-			pc_info(LOG_MAIN, "evidence: '%s' (%llu bytes allocated) is over the campaign's "
-				"remaining evidence budget", found[i], (unsigned long long)sz);
+			/* Debug: once the budget is spent every later violation cycle would say
+			 * it again, and the default level is one line per cycle. `powercut show`
+			 * lists what was kept. */
+			pc_debug(LOG_MAIN, "evidence: '%s' (%llu bytes allocated) is over the campaign's "
+				 "remaining evidence budget", found[i], (unsigned long long)sz);
 		}
 		free(found[i]);
 	}

@@ -21,6 +21,14 @@
 #include "log.h"
 
 #define EVQ_MAX 64
+/* A noisy line (an impostor device, a bad cable) garbles thousands of lines a second:
+ * the first GARBLED_SHOWN of a window are logged each, the rest summed up as
+ * "N garbled lines in T s" when the window ends. */
+#define GARBLED_SHOWN 3
+#define GARBLED_WINDOW_NS (5 * 1000000000LL)
+/* Pings one resync may send: on a line that garbles every reply, more would only
+ * add to the noise until the caller's deadline. */
+#define RESYNC_MAX_PINGS 8
 
 enum wait_state {
 	WAIT_NONE,	/* no request outstanding: replies are unexpected */
@@ -66,6 +74,10 @@ struct fwlink {
 	int proto_bad;
 	int dead;			/* gave up reconnecting */
 	int64_t down_since, next_attempt, backoff_ms;
+
+	/* Garbled lines of the current log window (GARBLED_WINDOW_NS). */
+	int64_t garbled_since;
+	uint64_t garbled_in_window, garbled_hidden;
 
 	struct fw_info info;
 	struct fwlink_stats st;
@@ -499,6 +511,31 @@ static void check_reply_clock(struct fwlink *l, const struct fw_reply *r)
 	l->last_reply_ns = r->rx_ns;
 }
 
+/* The window's summary, when lines were left unshown: one line for a burst of noise. */
+static void garbled_flush(struct fwlink *l, int64_t now)
+{
+	if (l->garbled_hidden)
+		pc_warn(LOG_SERIAL, "ignored %llu garbled lines from '%s' in %.1f s (%llu not shown)",
+			(unsigned long long)l->garbled_in_window, l->port,
+			(now - l->garbled_since) / 1e9, (unsigned long long)l->garbled_hidden);
+	l->garbled_in_window = l->garbled_hidden = 0;
+}
+
+/* Log a garbled line, or count it once GARBLED_SHOWN of this window were shown. */
+static void garbled_note(struct fwlink *l, const char *why, const char *shown)
+{
+	int64_t now = fwlink_now_ns();
+
+	if (l->garbled_in_window && now - l->garbled_since >= GARBLED_WINDOW_NS)
+		garbled_flush(l, now);
+	if (!l->garbled_in_window)
+		l->garbled_since = now;
+	if (++l->garbled_in_window <= GARBLED_SHOWN)
+		pc_warn(LOG_SERIAL, "ignored a garbled line from '%s' (%s): '%s'", l->port, why, shown);
+	else
+		l->garbled_hidden++;
+}
+
 static void on_line(void *ctx, const char *line, size_t len, int overlong)
 {
 	struct fwlink *l = ctx;
@@ -517,7 +554,7 @@ static void on_line(void *ctx, const char *line, size_t len, int overlong)
 		for (k = 0; k < len && k < sizeof(shown) - 1; k++)
 			shown[k] = line[k] >= 0x20 && line[k] <= 0x7e ? line[k] : '?';
 		shown[k] = '\0';
-		pc_warn(LOG_SERIAL, "ignored a garbled line from '%s' (%s): '%s'", l->port, why, shown);
+		garbled_note(l, why, shown);
 		/* A garbled reply still used up the request's one reply; an event keeps
 		 * its '!' and its loss shows as a SEQ gap. */
 		if (l->wait == WAIT_REPLY && !(len > 0 && line[0] == '!')) {
@@ -579,6 +616,8 @@ static int read_some(struct fwlink *l, int64_t deadline)
 	char buf[512];
 	int n = poll(&p, 1, ms_left(deadline));
 
+	if (l->garbled_hidden && fwlink_now_ns() - l->garbled_since >= GARBLED_WINDOW_NS)
+		garbled_flush(l, fwlink_now_ns());
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
 	if (n == 0)
@@ -701,9 +740,15 @@ static int resync(struct fwlink *l, int64_t deadline)
 	char line[FW_HOST_LINE_MAX + 2];
 	struct fw_reply r;
 	uint64_t tok;
-	int n, rc;
+	int n, rc = -ETIMEDOUT, pings = 0;
 
 	do {
+		if (pings++ == RESYNC_MAX_PINGS) {
+			pc_warn(LOG_SERIAL, "no clean answer to %d pings from '%s': the line is noisy",
+				RESYNC_MAX_PINGS, l->port);
+			break;
+		}
+		l->st.resync_pings++;
 		l->token = l->token * 1103515245u + 12345u;
 		n = framef(line, sizeof(line), "ping %u", (unsigned)l->token);
 		if (n < 0)
@@ -1131,10 +1176,51 @@ fail:
 	return NULL;
 }
 
+struct fwlink *fwlink_open_replay(const char *name)
+{
+	struct fwlink *l = calloc(1, sizeof(*l));
+
+	if (!l)
+		return NULL;
+	l->fd = -1;
+	l->dead = 1;		/* no port to reconnect to: requests fail at once */
+	l->cf = clockfit_new(0, 0);
+	if (!l->cf) {
+		free(l);
+		errno = ENOMEM;
+		return NULL;
+	}
+	snprintf(l->port, sizeof(l->port), "%s", name ? name : "(replay)");
+	fwline_rx_init(&l->rx);
+	l->session = 1;
+	return l;
+}
+
+int fwlink_feed(struct fwlink *l, const void *data, size_t n, struct fw_reply *await)
+{
+	int rc = -EAGAIN;
+
+	if (await) {
+		memset(await, 0, sizeof(*await));
+		l->rep = await;
+		l->wait = WAIT_REPLY;
+	}
+	l->rx_ns = fwlink_now_ns();
+	fwline_rx_feed(&l->rx, data, n, on_line, l);
+	if (await) {
+		if (l->wait == WAIT_DONE)
+			rc = l->rep_rc;
+		l->wait = WAIT_NONE;
+		l->rep = NULL;
+	}
+	return rc;
+}
+
 void fwlink_close(struct fwlink *l)
 {
 	if (!l)
 		return;
+	garbled_flush(l, fwlink_now_ns());
 	port_close(l);
 	clockfit_free(l->cf);
 	free(l->usb_serial);

@@ -166,6 +166,7 @@ struct fwlink_stats {
 	uint64_t reconnects;	/* successful re-opens after the port vanished */
 	uint64_t timeouts;	/* requests that got no reply in time */
 	uint64_t retries;	/* idempotent requests sent again */
+	uint64_t resync_pings;	/* pings sent to resynchronise (at most 8 a resync) */
 };
 
 /* Keep-alive: the firmware restores a powered-down channel after host_timeout_ms
@@ -183,6 +184,16 @@ struct fwlink_stats {
 bool fwlink_usb_vid_matches(int want, int vid);
 
 struct fwlink *fwlink_open(const struct fwlink_opts *o);
+
+/* Replay: a link without a port, fed by fwlink_feed() through the same receive path
+ * (line framing, parsing, event sequence and reset tracking): for captured traces and
+ * the fuzz target. Requests fail with -ENOTCONN; fwlink_next_event(l, 0, ...) returns
+ * what the fed bytes produced. NULL + errno. Free with fwlink_close(). */
+struct fwlink *fwlink_open_replay(const char *name);
+/* Feed received bytes. With await, they are read as after a request: returns 0 (or
+ * -EREMOTEIO, -EBADMSG) when a reply arrived and was stored in *await, -EAGAIN when
+ * none did. */
+int fwlink_feed(struct fwlink *l, const void *data, size_t n, struct fw_reply *await);
 /* Close the port and free everything; NULL is allowed. Does not change the relays
  * (a closed port leaves the firmware's host watchdog to restore power). */
 void fwlink_close(struct fwlink *l);

@@ -11,7 +11,8 @@ PCLIB_CFLAGS = $(shell pkg-config --cflags inih jansson libcrypto)
 PCLIB_LIBS   = $(shell pkg-config --libs inih jansson libcrypto)
 
 PCLIB_TESTS := $(BUILD)/host/lib/tests/test_log $(BUILD)/host/lib/tests/test_child \
-	$(BUILD)/host/lib/tests/test_config $(BUILD)/host/lib/tests/test_util
+	$(BUILD)/host/lib/tests/test_config $(BUILD)/host/lib/tests/test_util \
+	$(BUILD)/host/lib/tests/test_config_mutate
 
 ALL_TARGETS += $(PCLIB)
 CHECK_TESTS += $(PCLIB_TESTS)

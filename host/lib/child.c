@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -150,11 +151,11 @@ static void child_dup(enum child_io io, int given, int end, int target)
 	dup2(fd, target);
 }
 
-int child_start(struct child *c)
+static int child_start_here(struct child *c)
 {
 	int pin[2], pout[2], perr[2], perrno[2] = { -1, -1 };
 	char **env = NULL;
-	pid_t pid;
+	pid_t pid, parent;
 	int rc;
 
 	c->pid = -1;
@@ -178,6 +179,7 @@ int child_start(struct child *c)
 		goto fail;
 	}
 
+	parent = getpid();
 	pid = fork();
 	if (pid < 0) {
 		rc = -errno;
@@ -188,6 +190,14 @@ int child_start(struct child *c)
 		int e;
 
 		setpgid(0, 0);
+		/* The child dies with its parent: a controller killed by SIGKILL leaves no
+		 * storage daemon, disk model or agent running on. The signal follows the
+		 * forking thread's death, so children are started from long-lived threads
+		 * only. A parent already gone before the prctl is seen through getppid(). */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+			goto child_fail;
+		if (getppid() != parent)
+			_exit(127);
 		/* The parent may ignore or block signals; the child starts clean. */
 		signal(SIGPIPE, SIG_DFL);
 		signal(SIGINT, SIG_DFL);
@@ -263,6 +273,72 @@ fail:
 	close_fd(&pout[1]);
 	close_fd(&pin[0]);
 	close_fd(&pin[1]);
+	return rc;
+}
+
+/* PR_SET_PDEATHSIG fires when the thread that forked exits, not the process: a child
+ * forked by a short-lived thread (the power domain boots the node from its own thread)
+ * would be killed when that thread ends. Children of threads other than the main one
+ * are therefore forked by one spawner thread that lives as long as the process. */
+static struct {
+	pthread_once_t once;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct child *req;	/* the request being served, or NULL */
+	int rc;
+	bool done, up;
+} spawner = { .once = PTHREAD_ONCE_INIT, .mu = PTHREAD_MUTEX_INITIALIZER,
+	      .cv = PTHREAD_COND_INITIALIZER };
+
+static void *spawner_main(void *arg)
+{
+	pthread_mutex_lock(&spawner.mu);
+	for (;;) {
+		while (!spawner.req || spawner.done)
+			pthread_cond_wait(&spawner.cv, &spawner.mu);
+		spawner.rc = child_start_here(spawner.req);
+		spawner.done = true;
+		pthread_cond_broadcast(&spawner.cv);
+	}
+	return NULL;
+}
+
+static void spawner_init(void)
+{
+	pthread_t th;
+	sigset_t all, old;
+
+	/* Signals are for the threads that handle them, never the spawner. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	spawner.up = pthread_create(&th, NULL, spawner_main, NULL) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (spawner.up) {
+		pthread_detach(th);
+		pthread_setname_np(th, "pc-spawner");
+	}
+}
+
+int child_start(struct child *c)
+{
+	if (gettid() == getpid())
+		return child_start_here(c);
+	pthread_once(&spawner.once, spawner_init);
+	if (!spawner.up)
+		return -EAGAIN;
+	pthread_mutex_lock(&spawner.mu);
+	while (spawner.req)
+		pthread_cond_wait(&spawner.cv, &spawner.mu);
+	spawner.req = c;
+	spawner.done = false;
+	pthread_cond_broadcast(&spawner.cv);
+	while (!spawner.done)
+		pthread_cond_wait(&spawner.cv, &spawner.mu);
+	int rc = spawner.rc;
+	spawner.req = NULL;
+	spawner.done = false;
+	pthread_cond_broadcast(&spawner.cv);
+	pthread_mutex_unlock(&spawner.mu);
 	return rc;
 }
 

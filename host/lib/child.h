@@ -3,6 +3,10 @@
  * Always an argument vector, never a shell string. Each child runs in its own
  * process group, so a timeout or a kill reaches everything it started. A timeout
  * sends SIGTERM to the group, waits the grace period, then sends SIGKILL.
+ * Every child gets SIGKILL when its parent dies (PR_SET_PDEATHSIG), so a controller
+ * killed with SIGKILL leaves nothing running; the signal follows the death of the
+ * thread that called child_start(), so start children only from threads that outlive
+ * them.
  *
  *   const char *argv[] = { "qemu-img", "check", "--output=json", path, NULL };
  *   struct child_result r;

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -370,8 +371,28 @@ struct parse_ctx {
 	/* the previous handler call, for continuation lines */
 	struct cfg_inst *last_inst;
 	const struct opt_def *last_opt;
-	char last_bad_section[128];
+	char last_bad_section[512];
+	/* the section header being read, to find empty sections */
+	char head[128];
+	int head_line, head_keys;
+	int errs_hidden;	/* errors past MAX_ERRS, counted, not shown */
 };
+
+/* A mutated file can make an error of every line: the first ones say what is wrong,
+ * the rest only cost memory and a screenful. */
+#define MAX_ERRS 20
+
+static void err_append(struct parse_ctx *p, const char *buf, size_t n)
+{
+	char *e = realloc(p->errs, p->errs_len + n + 2);
+	if (!e)
+		return;
+	p->errs = e;
+	memcpy(e + p->errs_len, buf, n);
+	p->errs_len += n;
+	e[p->errs_len++] = '\n';
+	e[p->errs_len] = '\0';
+}
 
 __attribute__((format(printf, 2, 3)))
 static void add_err(struct parse_ctx *p, const char *fmt, ...)
@@ -380,6 +401,11 @@ static void add_err(struct parse_ctx *p, const char *fmt, ...)
 	va_list ap;
 	int n;
 
+	p->n_errs++;
+	if (p->n_errs > MAX_ERRS) {
+		p->errs_hidden++;
+		return;
+	}
 	va_start(ap, fmt);
 	n = vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
@@ -387,15 +413,7 @@ static void add_err(struct parse_ctx *p, const char *fmt, ...)
 		return;
 	if ((size_t)n >= sizeof(buf))
 		n = sizeof(buf) - 1;
-	char *e = realloc(p->errs, p->errs_len + (size_t)n + 2);
-	if (!e)
-		return;
-	p->errs = e;
-	memcpy(e + p->errs_len, buf, (size_t)n);
-	p->errs_len += (size_t)n;
-	e[p->errs_len++] = '\n';
-	e[p->errs_len] = '\0';
-	p->n_errs++;
+	err_append(p, buf, (size_t)n);
 }
 
 static const struct opt_section *section_find(const char *name)
@@ -461,15 +479,36 @@ static const char *inst_label(const struct cfg_inst *in, char *buf, size_t len)
 	return buf;
 }
 
-/* Resolve "disk a" (file) to an instance, creating it; NULL after reporting. */
-static struct cfg_inst *resolve_section(struct parse_ctx *p, const char *section, int line)
+/* in with control characters written as \n, \t or \xHH, for a message: inih can
+ * hand over a header that runs across lines. */
+static const char *escaped(const char *in, char *out, size_t cap)
 {
-	char base[128], msg[256];
+	size_t o = 0;
+	for (; *in && o + 5 < cap; in++) {
+		unsigned char c = (unsigned char)*in;
+		if (c == '\n')
+			o += (size_t)snprintf(out + o, cap - o, "\\n");
+		else if (c == '\t')
+			o += (size_t)snprintf(out + o, cap - o, "\\t");
+		else if (c < 0x20 || c == 0x7f)
+			o += (size_t)snprintf(out + o, cap - o, "\\x%02x", c);
+		else
+			out[o++] = (char)c;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+/* Resolve "disk a" (file) to an instance, creating it; NULL after reporting. */
+static struct cfg_inst *resolve_section(struct parse_ctx *p, const char *section_raw, int line)
+{
+	char base[128], msg[256], section[512];
 	const char *name = NULL;
 	const struct opt_section *s;
 	struct cfg_inst *in;
 
-	snprintf(base, sizeof(base), "%s", section);
+	escaped(section_raw, section, sizeof(section));
+	snprintf(base, sizeof(base), "%s", section_raw);
 	char *sp = strpbrk(base, " \t");
 	if (sp) {
 		*sp = '\0';
@@ -488,9 +527,11 @@ static struct cfg_inst *resolve_section(struct parse_ctx *p, const char *section
 	}
 	if (!s) {
 		const char *sug = opt_suggest(base, section_names, 6, 0);
+		char tail[256];
+		escaped(name ? section_raw + (sp - base) : "", tail, sizeof(tail));
 		if (sug)
 			add_err(p, "%s:%d: unknown section [%s] (did you mean [%s%s]?)", p->file,
-				line, section, sug, name ? section + (name - base) - 1 : "");
+				line, section, sug, tail);
 		else
 			add_err(p, "%s:%d: unknown section [%s] (sections: bench, relay, node, "
 				"disk NAME, workload, campaign)", p->file, line, section);
@@ -585,6 +626,7 @@ static int ini_handler_fn(void *user, const char *section, const char *key, cons
 		*cur = v;
 		return 1;
 	}
+	p->head_keys++;
 	if (!*section) {
 		add_err(p, "%s: key '%s' outside of any section", where, key);
 		return 1;
@@ -600,14 +642,72 @@ static int ini_handler_fn(void *user, const char *section, const char *key, cons
 	return 1;
 }
 
+/* Offset of the first byte of s[0..len) that is not well-formed UTF-8 (RFC 3629:
+ * no overlong forms, no surrogates, nothing above U+10FFFF), or (size_t)-1. */
+static size_t utf8_invalid_at(const char *str, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)str;
+
+	for (size_t i = 0; i < len;) {
+		unsigned char c = s[i];
+		size_t n;
+		unsigned char lo = 0x80, hi = 0xbf;
+		if (c < 0x80) {
+			i++;
+			continue;
+		} else if (c >= 0xc2 && c <= 0xdf) {
+			n = 1;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			n = 2;
+			if (c == 0xe0)
+				lo = 0xa0;
+			else if (c == 0xed)
+				hi = 0x9f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			n = 3;
+			if (c == 0xf0)
+				lo = 0x90;
+			else if (c == 0xf4)
+				hi = 0x8f;
+		} else {
+			return i;
+		}
+		if (i + n >= len)
+			return i;
+		for (size_t k = 1; k <= n; k++) {
+			unsigned char b = s[i + k];
+			if (k == 1 ? (b < lo || b > hi) : (b < 0x80 || b > 0xbf))
+				return i;
+		}
+		i += n + 1;
+	}
+	return (size_t)-1;
+}
+
+/* The section header read last has ended: one without keys is a mistake (a section
+ * left empty, or a typo that would otherwise vanish), reported on its line. */
+static void head_end(struct parse_ctx *p)
+{
+	if (p->head_line && !p->head_keys) {
+		char shown[512];
+		if (resolve_section(p, p->head, p->head_line))
+			add_err(p, "%s:%d: empty section [%s]", p->file, p->head_line,
+				escaped(p->head, shown, sizeof(shown)));
+	}
+	p->head_line = 0;
+	p->head_keys = 0;
+}
+
 static char *reader(char *str, int num, void *stream)
 {
 	struct parse_ctx *p = stream;
 	const char *s = p->pos, *nl;
 	size_t len;
 
-	if (!*s)
+	if (!*s) {
+		head_end(p);
 		return NULL;
+	}
 	nl = strchr(s, '\n');
 	len = nl ? (size_t)(nl - s) + 1 : strlen(s);
 	p->pos = s + len;
@@ -615,6 +715,14 @@ static char *reader(char *str, int num, void *stream)
 	p->indented = *s == ' ' || *s == '\t';
 	if (len + 1 > (size_t)num) {
 		add_err(p, "%s:%d: line too long (at most %d bytes)", p->file, p->line, num - 2);
+		p->head_keys++;
+		snprintf(str, (size_t)num, "#\n");
+		return str;
+	}
+	size_t bad = utf8_invalid_at(s, len);
+	if (bad != (size_t)-1) {
+		add_err(p, "%s:%d: invalid UTF-8 at byte %zu of the line", p->file, p->line, bad + 1);
+		p->head_keys++;	/* its section is not empty, only wrong */
 		snprintf(str, (size_t)num, "#\n");
 		return str;
 	}
@@ -624,8 +732,16 @@ static char *reader(char *str, int num, void *stream)
 		const char *t = s;
 		while (*t == ' ' || *t == '\t')
 			t++;
-		if (*t == '[')
+		if (*t == '[') {
+			/* As inih reads a header: up to the first ']', nothing stripped. */
+			const char *e = memchr(t + 1, ']', len - (size_t)(t + 1 - s));
+			head_end(p);
+			if (e && (size_t)(e - t - 1) < sizeof(p->head)) {
+				snprintf(p->head, sizeof(p->head), "%.*s", (int)(e - t - 1), t + 1);
+				p->head_line = p->line;
+			}
 			p->section_line = p->line;
+		}
 	}
 	return str;
 }
@@ -642,6 +758,11 @@ static void apply_set(struct parse_ctx *p, const char *set)
 	const char *name = NULL;
 	struct cfg_inst *in;
 
+	size_t bad = utf8_invalid_at(set, strlen(set));
+	if (bad != (size_t)-1) {
+		add_err(p, "--set: invalid UTF-8 at byte %zu", bad + 1);
+		return;
+	}
 	snprintf(where, sizeof(where), "--set '%s'", set);
 	eq = strchr(set, '=');
 	if (!eq || (size_t)(eq - set) >= sizeof(path)) {
@@ -702,10 +823,47 @@ static int line_of(const struct cfg_inst *in, const char *key)
 	return l > 0 ? l : in->header_line;
 }
 
+/* Bench and disk names become file and directory names (the bench lock, the run
+ * directory, each disk's evidence): letters, digits, '.', '_' and '-', not starting
+ * with a dot, so that none reaches outside its directory or hides in it. */
+static bool name_plain(const char *name)
+{
+	if (!name || !*name || *name == '.')
+		return false;
+	for (const char *c = name; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+		      (*c >= '0' && *c <= '9') || *c == '.' || *c == '_' || *c == '-'))
+			return false;
+	return true;
+}
+
+/* The line to name for a finding about in: its key's line, its header's, or (a
+ * section the file does not have) the file's last line. */
+static int line_or_end(const struct parse_ctx *p, const struct cfg_inst *in, const char *key)
+{
+	int l = !in ? 0 : key ? line_of(in, key) : in->header_line;
+	return l > 0 ? l : p->line > 0 ? p->line : 1;
+}
+
 static void validate(struct parse_ctx *p)
 {
 	struct bench_config *cfg = p->cfg;
 	char label[160];
+	static const char plain[] = "(letters, digits, '.', '_' and '-', not starting with '.')";
+	struct cfg_inst *bi = inst_find(cfg, &sec_bench, NULL);
+
+	char shown[512];
+	if (cfg->bench->name && !name_plain(cfg->bench->name))
+		add_err(p, "%s:%d: invalid bench name '%s' in [bench] %s", p->file,
+			line_or_end(p, bi, "name"), escaped(cfg->bench->name, shown, sizeof(shown)),
+			plain);
+	for (size_t i = 0; i < cfg->n_inst; i++) {
+		struct cfg_inst *in = &cfg->inst[i];
+		if (in->sec == &sec_disk && !name_plain(in->name))
+			add_err(p, "%s:%d: invalid disk name '%s' in [disk %s] %s", p->file,
+				line_or_end(p, in, NULL), escaped(in->name, shown, sizeof(shown)),
+				shown, plain);
+	}
 
 	for (size_t i = 0; i < cfg->n_inst; i++) {
 		struct cfg_inst *in = &cfg->inst[i];
@@ -717,8 +875,9 @@ static void validate(struct parse_ctx *p)
 				add_err(p, "%s:%d: missing required key '%s' in %s", p->file,
 					in->header_line, o->name, label);
 			else
-				add_err(p, "%s: missing required key '%s' in %s", p->file,
-					o->name, label);
+				add_err(p, "%s:%d: missing required key '%s' in %s (the file has no "
+					"such section)", p->file, line_or_end(p, NULL, NULL), o->name,
+					label);
 		}
 	}
 
@@ -726,31 +885,31 @@ static void validate(struct parse_ctx *p)
 	struct cfg_relay *r = cfg->relay;
 	if (r->channel >= r->channels)
 		add_err(p, "%s:%d: channel %lld does not exist in [relay] (channels=%lld)",
-			p->file, line_of(ri, "channel"), (long long)r->channel,
+			p->file, line_or_end(p, ri, "channel"), (long long)r->channel,
 			(long long)r->channels);
 	if (r->driver == RELAY_DRV_EXEC && (!r->exec_on || !r->exec_on[0] ||
 					    !r->exec_off || !r->exec_off[0]))
 		add_err(p, "%s:%d: driver=exec needs 'exec_on' and 'exec_off' in [relay]",
-			p->file, line_of(ri, "driver"));
+			p->file, line_or_end(p, ri, "driver"));
 	if (r->driver == RELAY_DRV_GPIO && r->gpio_line < 0)
 		add_err(p, "%s:%d: driver=gpio needs 'gpio_line' in [relay]", p->file,
-			line_of(ri, "driver"));
+			line_or_end(p, ri, "driver"));
 	if (r->simulator && r->driver != RELAY_DRV_SERIAL)
 		add_err(p, "%s:%d: simulator=yes needs driver=serial in [relay]", p->file,
-			line_of(ri, "simulator"));
+			line_or_end(p, ri, "simulator"));
 	if (r->simulator && r->channels > 2)
 		add_err(p, "%s:%d: the simulator has at most 2 channels in [relay]", p->file,
-			line_of(ri, "channels"));
+			line_or_end(p, ri, "channels"));
 
 	if (r->dc_source == DC_AUTO)
 		r->dc_source = r->simulator ? DC_SIMULATOR :
 			       r->driver == RELAY_DRV_SERIAL ? DC_PWROK : DC_RELAY;
 	else if (r->dc_source == DC_SIMULATOR && !r->simulator)
 		add_err(p, "%s:%d: dc_source=simulator needs simulator=yes in [relay]", p->file,
-			line_of(ri, "dc_source"));
+			line_or_end(p, ri, "dc_source"));
 	else if (r->dc_source == DC_PWROK && r->driver != RELAY_DRV_SERIAL)
 		add_err(p, "%s:%d: dc_source=pwrok needs driver=serial in [relay] (only the "
-			"firmware senses PWR_OK)", p->file, line_of(ri, "dc_source"));
+			"firmware senses PWR_OK)", p->file, line_or_end(p, ri, "dc_source"));
 
 	for (size_t i = 0; i < cfg->n_inst; i++) {
 		struct cfg_inst *in = &cfg->inst[i];
@@ -764,7 +923,7 @@ static void validate(struct parse_ctx *p)
 	struct cfg_inst *ci = inst_find(cfg, &sec_campaign, NULL);
 	if (cfg->campaign->window_min_ms > cfg->campaign->window_max_ms)
 		add_err(p, "%s:%d: window_min_ms is after window_max_ms in [campaign]", p->file,
-			line_of(ci, "window_min_ms"));
+			line_or_end(p, ci, "window_min_ms"));
 }
 
 static struct bench_config *config_build(const char *file, const char *text,
@@ -820,6 +979,12 @@ static struct bench_config *config_build(const char *file, const char *text,
 	if (cfg->n_disks)
 		qsort(cfg->disks, cfg->n_disks, sizeof(*cfg->disks), cmp_disk);
 	validate(&p);
+	if (p.errs_hidden) {
+		char more[PATH_MAX + 64];
+		int n = snprintf(more, sizeof(more), "%s: %d more error(s) not shown", file,
+				 p.errs_hidden);
+		err_append(&p, more, n < 0 ? 0 : (size_t)n < sizeof(more) ? (size_t)n : sizeof(more) - 1);
+	}
 	if (p.n_errs)
 		goto fail;
 	return cfg;
@@ -869,9 +1034,13 @@ struct bench_config *bench_config_load(const char *path, char *const *sets, size
 		errno = EIO;
 		return NULL;
 	}
-	if (memchr(text, '\0', len)) {
+	const char *nul = memchr(text, '\0', len);
+	if (nul) {
+		int line = 1;
+		for (const char *t = text; t < nul; t++)
+			line += *t == '\n';
 		free(text);
-		if (asprintf(err, "%s: not a text file\n", path) < 0)
+		if (asprintf(err, "%s:%d: NUL byte: not a text file\n", path, line) < 0)
 			*err = NULL;
 		errno = EINVAL;
 		return NULL;
@@ -1027,6 +1196,10 @@ void bench_config_markdown(FILE *f)
 		"overrides the file. Mistakes are reported with file, line and key, for "
 		"example\n\n"
 		"    rig/benches/x.ini:12: unknown key 'cach' in [disk qcow2] (did you mean 'cache'?)\n\n"
+		"The file must be UTF-8; a section without keys, an unknown section and a bench "
+		"or disk name that is not plain (letters, digits, `.`, `_`, `-`, not starting "
+		"with `.`: names become file names) are mistakes too. At most 20 are shown, "
+		"then their count.\n\n"
 		"Value syntax: bool `yes`/`no` (also true/false, on/off, 1/0); sizes `4096`, "
 		"`4K`, `128KiB`, `1G` (binary units); durations `250` (milliseconds), `250ms`, "
 		"`2s`, `5m`, `1h`; lists are words separated by blanks with `'single'` or "

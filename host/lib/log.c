@@ -2,16 +2,23 @@
 #include "log.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
+#include <unistd.h>
 
 static enum log_level g_level = LOG_INFO;
 static unsigned g_debug_cats;
 static log_sink_fn g_sink;
 static void *g_sink_ctx;
 static const char *g_prog = "powercut";
+/* The status line (log_status); empty when none is shown. The main thread sets it;
+ * any thread's message redraws it: the lock keeps a message and the line whole. */
+static char g_status[512];
+static pthread_mutex_t g_status_lock = PTHREAD_MUTEX_INITIALIZER;
 /* The sink may itself log (a database error); do not recurse into it. */
 static __thread int g_in_sink;
 
@@ -73,6 +80,32 @@ const char *log_cat_name(enum log_cat cat)
 	return "?";
 }
 
+/* Watchers see every message too (the front end collects errors for --json); few
+ * and registered at start, before other threads log. */
+#define LOG_MAX_WATCHERS 4
+static struct {
+	log_sink_fn fn;
+	void *ctx;
+} g_watch[LOG_MAX_WATCHERS];
+
+int log_watch_add(log_sink_fn fn, void *ctx)
+{
+	for (int i = 0; i < LOG_MAX_WATCHERS; i++)
+		if (!g_watch[i].fn) {
+			g_watch[i].ctx = ctx;
+			__atomic_store_n(&g_watch[i].fn, fn, __ATOMIC_RELEASE);
+			return 0;
+		}
+	return -ENOSPC;
+}
+
+void log_watch_remove(log_sink_fn fn, void *ctx)
+{
+	for (int i = 0; i < LOG_MAX_WATCHERS; i++)
+		if (g_watch[i].fn == fn && g_watch[i].ctx == ctx)
+			__atomic_store_n(&g_watch[i].fn, NULL, __ATOMIC_RELEASE);
+}
+
 void log_set_sink(log_sink_fn fn, void *ctx)
 {
 	g_sink = fn;
@@ -82,6 +115,26 @@ void log_set_sink(log_sink_fn fn, void *ctx)
 void log_set_prog(const char *prog)
 {
 	g_prog = prog ? prog : "powercut";
+}
+
+void log_status(const char *line)
+{
+	if (!isatty(STDERR_FILENO))
+		return;
+	pthread_mutex_lock(&g_status_lock);
+	bool had = g_status[0];
+	snprintf(g_status, sizeof(g_status), "%s", line ? line : "");
+	/* A status line wider than the terminal would wrap, and \r would then clear only
+	 * its last row: cut it at the terminal's width when that is known. */
+	struct winsize ws;
+	if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1 &&
+	    ws.ws_col <= strlen(g_status))
+		g_status[ws.ws_col - 1] = 0;
+	if (g_status[0] || had) {
+		fprintf(stderr, "\r\033[K%s", g_status);
+		fflush(stderr);
+	}
+	pthread_mutex_unlock(&g_status_lock);
 }
 
 bool log_enabled(enum log_level level, enum log_cat cat)
@@ -108,16 +161,30 @@ void log_vmsg(enum log_level level, enum log_cat cat, const char *fmt, va_list a
 	if (!log_enabled(level, cat))
 		return;
 	vsnprintf(buf, sizeof(buf), fmt, ap);
-	/* One fprintf per message so lines from parallel processes do not interleave. */
+	/* One fprintf per message so lines from parallel processes do not interleave;
+	 * a status line is cleared before it and drawn again after it. */
+	pthread_mutex_lock(&g_status_lock);
+	const char *clr = g_status[0] ? "\r\033[K" : "";
 	if (level == LOG_DEBUG)
-		fprintf(stderr, "%s: debug(%s): %s\n", g_prog, log_cat_name(cat), buf);
+		fprintf(stderr, "%s%s: debug(%s): %s\n%s", clr, g_prog, log_cat_name(cat), buf, g_status);
 	else
-		fprintf(stderr, "%s: %s%s\n", g_prog, prefix[level], buf);
+		fprintf(stderr, "%s%s: %s%s\n%s", clr, g_prog, prefix[level], buf, g_status);
+	if (g_status[0])
+		fflush(stderr);
+	pthread_mutex_unlock(&g_status_lock);
 	if (g_sink && !g_in_sink) {
 		g_in_sink = 1;
 		g_sink(g_sink_ctx, level, cat, clock_ns(CLOCK_REALTIME),
 		       clock_ns(CLOCK_MONOTONIC), buf);
 		g_in_sink = 0;
+	}
+	for (int i = 0; i < LOG_MAX_WATCHERS; i++) {
+		log_sink_fn w = __atomic_load_n(&g_watch[i].fn, __ATOMIC_ACQUIRE);
+		if (w && !g_in_sink) {
+			g_in_sink = 1;
+			w(g_watch[i].ctx, level, cat, clock_ns(CLOCK_REALTIME), clock_ns(CLOCK_MONOTONIC), buf);
+			g_in_sink = 0;
+		}
 	}
 	errno = saved;
 }

@@ -48,8 +48,18 @@ int log_enable_debug(const char *spec, const char **bad);
 const char *log_cat_name(enum log_cat cat);
 /* Install (or with fn == NULL remove) the sink. */
 void log_set_sink(log_sink_fn fn, void *ctx);
+/* Add (remove) a watcher: called with every message that passed the filter, after
+ * the sink, from the thread that logged. At most 4; -ENOSPC beyond. Register before
+ * starting threads that log. */
+int log_watch_add(log_sink_fn fn, void *ctx);
+void log_watch_remove(log_sink_fn fn, void *ctx);
 /* Program name printed before each stderr message ("powercut"). */
 void log_set_prog(const char *prog);
+/* The status line: one line kept at the bottom of a terminal (a campaign's progress).
+ * Every message clears it first and draws it again after itself, so the two never run
+ * into each other. Drawn only when stderr is a terminal; NULL or "" removes it (the
+ * terminal line is cleared). The logger keeps a copy. */
+void log_status(const char *line);
 
 bool log_enabled(enum log_level level, enum log_cat cat);
 void log_msg(enum log_level level, enum log_cat cat, const char *fmt, ...)

@@ -19,8 +19,13 @@
 #ifndef PC_NODE_H
 #define PC_NODE_H
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 #include <jansson.h>
 
 #include "config.h"
@@ -168,6 +173,56 @@ int node_reset(struct node *n, bool clean);
 int node_flush(struct node *n);
 
 void node_disk_result_release(struct node_disk_result *r);
+/* The campaign token never goes on a command line (any local user reads those in
+ * /proc): a local agent finds it in its environment, a guest in a QEMU fw_cfg file
+ * (the guest init hands the agent --token-file with its sysfs path). Inline, as
+ * node_check_add below. */
+#define NODE_TOKEN_ENV "POWERCUT_LEDGER_TOKEN"
+#define NODE_TOKEN_FWCFG "opt/powercut/token"
+
+/* "POWERCUT_LEDGER_TOKEN=TOKEN" for a local agent's child.env. 0 or -E2BIG. */
+static inline int node_token_env(const struct node_job *job, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, NODE_TOKEN_ENV "=%s", job->token ? job->token : "");
+	return n < 0 || (size_t)n >= len ? -E2BIG : 0;
+}
+
+/* The token file's path in dir (DIR/ledger-token) and QEMU's "-fw_cfg" value naming
+ * it, for a driver that writes the file itself (on a remote node). 0 or
+ * -ENAMETOOLONG (also for a ',' in the path, which QEMU's syntax would need doubled). */
+static inline int node_token_fwcfg_arg(const char *dir, char *path, size_t plen, char *arg,
+				       size_t alen)
+{
+	int n = snprintf(path, plen, "%s/ledger-token", dir);
+	if (n < 0 || (size_t)n >= plen)
+		return -ENAMETOOLONG;
+	n = snprintf(arg, alen, "name=" NODE_TOKEN_FWCFG ",file=%s", path);
+	if (n < 0 || (size_t)n >= alen || strchr(path, ','))
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+/* Write the token to DIR/ledger-token (mode 0600, replaced) and put QEMU's
+ * "-fw_cfg" value for it in arg: "name=opt/powercut/token,file=DIR/ledger-token".
+ * 0 or a negative errno. */
+static inline int node_token_fwcfg(const struct node_job *job, const char *dir, char *arg,
+				   size_t len)
+{
+	char path[4096];
+	size_t tl = job->token ? strlen(job->token) : 0;
+	int n = node_token_fwcfg_arg(dir, path, sizeof(path), arg, len);
+	if (n < 0)
+		return n;
+	unlink(path);
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	int rc = write(fd, job->token, tl) == (ssize_t)tl ? 0 : -EIO;
+	if (close(fd) < 0 && !rc)
+		rc = -errno;
+	return rc;
+}
+
 /* The forgetful control is a part of the simulated disk model: a real-node driver
  * refuses it with a message naming the disk (true). Inline, as node_check_add, so that
  * a driver's unit test links the driver alone. */

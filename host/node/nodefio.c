@@ -127,7 +127,7 @@ int nodefio_start(struct nodefio *f, struct remote *r, const char *dir,
 	if ((rc = frun(f, argv, NULL)) < 0)
 		return rc;
 	f->started = true;
-	pc_info(LOG_NODE, "fio runs on '%s' beside the agent", remote_name(r));
+	pc_debug(LOG_NODE, "fio runs on '%s' beside the agent", remote_name(r));
 	return 0;
 }
 

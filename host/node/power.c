@@ -74,7 +74,7 @@ static void on_line(struct node_power *p, const char *line)
 	if (!strcmp(st, "lost") ? now == NODE_PWR_LOST : now != NODE_PWR_LOST)
 		return;
 	if (!strcmp(st, "lost")) {
-		pc_info(LOG_NODE, "DC lost on channel %u: %s", ch,
+		pc_debug(LOG_NODE, "DC lost on channel %u: %s", ch,
 			cut == CUT_KILL ? "killing QEMU (process-kill cut)" :
 			"every node process dies");
 		int rc = node_power_lost(p->node, cut);

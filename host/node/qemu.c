@@ -285,7 +285,7 @@ static int fio_start(struct node *n, struct qpriv *q)
 		return rc;
 	}
 	q->fio_live = q->fio_ran = true;
-	pc_info(LOG_NODE, "fio runs beside the agent (pid %d, output '%s')", (int)q->fio.pid, out);
+	pc_debug(LOG_NODE, "fio runs beside the agent (pid %d, output '%s')", (int)q->fio.pid, out);
 	return 0;
 }
 
@@ -560,13 +560,17 @@ static int agent_run_nbd(struct node *n, struct qdisk *d, const struct node_job 
 	/* This pass runs on the host itself, whatever address the guest uses. */
 	snprintf(ledger, sizeof(ledger), "127.0.0.1:%u", job->ledger_port);
 	argv[k++] = "--ledger"; argv[k++] = ledger;
-	argv[k++] = "--token"; argv[k++] = job->token;
 	while (extra && *extra && k < 46)
 		argv[k++] = *extra++;
 	argv[k] = NULL;
-	struct child c = { .argv = argv, .in = CHILD_NULL, .out = CHILD_FD, .err = CHILD_FD,
-			   .fd_out = q->log_fd, .fd_err = q->log_fd };
-	int rc = child_start(&c);
+	char tenv[300];
+	const char *env[] = { tenv, NULL };
+	int rc = node_token_env(job, tenv, sizeof(tenv));
+	if (rc < 0)
+		return rc;
+	struct child c = { .argv = argv, .env = env, .in = CHILD_NULL, .out = CHILD_FD,
+			   .err = CHILD_FD, .fd_out = q->log_fd, .fd_err = q->log_fd };
+	rc = child_start(&c);
 	if (rc < 0)
 		return rc;
 	rc = child_finish(&c, 120000, &st);
@@ -654,7 +658,6 @@ static int fast_start(struct node *n, const struct node_job *job)
 		snprintf(bufs[i][9], 32, "%" PRId64, w->flush_ms);
 		snprintf(bufs[i][10], 32, "%.3f", w->duration_ms / 1000.0);
 		a[k++] = "--ledger"; a[k++] = ledger[i];
-		a[k++] = "--token"; a[k++] = job->token;
 		a[k++] = "--queue-depth"; a[k++] = bufs[i][6];
 		a[k++] = "--pattern"; a[k++] = pattern_names[w->pattern];
 		a[k++] = "--hot-set-pct"; a[k++] = bufs[i][7];
@@ -665,8 +668,14 @@ static int fast_start(struct node *n, const struct node_job *job)
 		if (!job->baseline || d->reused || (d->cfg->backing && d->cfg->format == DISK_QCOW2))
 			a[k++] = "--baseline-exists";
 		a[k] = NULL;
-		d->agent = (struct child){ .argv = a, .in = CHILD_NULL, .out = CHILD_FD,
-					   .err = CHILD_FD, .fd_out = q->log_fd, .fd_err = q->log_fd };
+		static char tenv[NODE_MAX_DISKS][300];
+		static const char *env[NODE_MAX_DISKS][2];
+		if ((rc = node_token_env(job, tenv[i], sizeof(tenv[i]))) < 0)
+			return rc;
+		env[i][0] = tenv[i];
+		d->agent = (struct child){ .argv = a, .env = env[i], .in = CHILD_NULL,
+					   .out = CHILD_FD, .err = CHILD_FD, .fd_out = q->log_fd,
+					   .fd_err = q->log_fd };
 		if ((rc = child_start(&d->agent)) < 0) {
 			pc_err(LOG_NODE, "cannot start the agent on disk '%s': %s", d->cfg->name,
 			       strerror(-rc));
@@ -809,10 +818,16 @@ static int boot(struct node *n, const struct node_job *job, bool check)
 		" powercut.w.span_mib=%" PRId64,
 		check ? "check" : "write", disks, job->campaign, job->cycle, job->seed,
 		w->block_size, w->span_mib);
-	if (!check && off < sizeof(append))
+	static char fwcfg[PATH_MAX + 64];
+	if (!check && off < sizeof(append)) {
 		off += (size_t)snprintf(append + off, sizeof(append) - off,
-			" powercut.ledger=%s:%u powercut.token=%s", job->ledger_host,
-			job->ledger_port, job->token);
+			" powercut.ledger=%s:%u", job->ledger_host, job->ledger_port);
+		if ((rc = node_token_fwcfg(job, q->dir, fwcfg, sizeof(fwcfg))) < 0) {
+			pc_err(LOG_NODE, "cannot write the ledger token file in '%s': %s", q->dir,
+			       strerror(-rc));
+			return rc;
+		}
+	}
 	if (q->lvm >= 0) {
 		uint64_t mib = q->d[q->lvm].cfg->size >> 20;
 		off += (size_t)snprintf(append + off, sizeof(append) - off,
@@ -886,6 +901,9 @@ static int boot(struct node *n, const struct node_job *job, bool check)
 	argv[k++] = "-kernel"; argv[k++] = kernel;
 	argv[k++] = "-initrd"; argv[k++] = initrd;
 	argv[k++] = "-append"; argv[k++] = append;
+	if (!check) {
+		argv[k++] = "-fw_cfg"; argv[k++] = fwcfg;
+	}
 	argv[k++] = "-netdev"; argv[k++] = "user,id=net0";
 	argv[k++] = "-device"; argv[k++] = "virtio-net-pci,netdev=net0";
 	if (q->sata) {

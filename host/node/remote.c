@@ -376,6 +376,7 @@ static int boot(struct node *n, const struct node_job *job, enum boot_mode mode)
 	char kernel[PATH_MAX + 16], initrd[PATH_MAX + 16], append[4096], disks[256] = "";
 	char serial[PATH_MAX + 48], dev[NODE_MAX_DISKS][96], mem[24], cores[24];
 	char *bd[NODE_MAX_DISKS] = { 0 };
+	static char fwcfg[PATH_MAX + 64];
 	const char *argv[64];
 	int k = 0, rc = -ENOMEM;
 	size_t off = 0;
@@ -402,7 +403,28 @@ static int boot(struct node *n, const struct node_job *job, enum boot_mode mode)
 		if ((rc = remote_ledger_open(p->r, &p->ledger, job->ledger_port)) < 0)
 			return rc;
 		off += (size_t)snprintf(append + off, sizeof(append) - off,
-			" powercut.ledger=10.0.2.2:%d powercut.token=%s", p->ledger.node_port, job->token);
+			" powercut.ledger=10.0.2.2:%d", p->ledger.node_port);
+		/* The token goes to a private file on the node through ssh's standard
+		 * input, never on a command line of either host. */
+		char tpath[PATH_MAX + 32];
+		if ((rc = node_token_fwcfg_arg(p->rdir, tpath, sizeof(tpath), fwcfg,
+					       sizeof(fwcfg))) < 0) {
+			pc_err(LOG_NODE, "ledger token path in '%s' too long", p->rdir);
+			return rc;
+		}
+		const char *wr[] = { "install", "-m", "0600", "/dev/stdin", tpath, NULL };
+		char input[300];
+		snprintf(input, sizeof(input), "%s", job->token ? job->token : "");
+		struct child_result res;
+		rc = remote_run(p->r, wr, input, CMD_TIMEOUT_MS, &res);
+		if (rc == 0 && !(WIFEXITED(res.status) && WEXITSTATUS(res.status) == 0))
+			rc = -EIO;
+		child_result_release(&res);
+		if (rc < 0) {
+			pc_err(LOG_NODE, "cannot write the ledger token file on '%s': %s",
+			       remote_name(p->r), strerror(-rc));
+			return rc;
+		}
 	}
 	if (p->lvm >= 0 && !base) {
 		uint64_t mib = n->cfg->disks[p->lvm]->size >> 20;
@@ -448,6 +470,9 @@ static int boot(struct node *n, const struct node_job *job, enum boot_mode mode)
 	argv[k++] = "-kernel"; argv[k++] = kernel;
 	argv[k++] = "-initrd"; argv[k++] = initrd;
 	argv[k++] = "-append"; argv[k++] = append;
+	if (!check) {
+		argv[k++] = "-fw_cfg"; argv[k++] = fwcfg;
+	}
 	argv[k++] = "-netdev"; argv[k++] = "user,id=net0";
 	argv[k++] = "-device"; argv[k++] = "virtio-net-pci,netdev=net0";
 	for (size_t i = 0; i < p->n; i++) {

@@ -18,8 +18,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_CONNS 64
+#define MAX_CONNS LEDGER_MAX_CONNS
 #define READ_CHUNK (256 * 1024)
+/* Before its hello a connection may send one hello frame, no more: its buffer stays
+ * small, so a thousand half-open connections cost little memory. */
+#define PENDING_MAX (5 + LEDGER_HELLO_FIXED + LEDGER_MAX_TOKEN)
+#define HELLO_MS_DEFAULT 2000
+#define IDLE_MS_DEFAULT 60000
+/* Closing hostile connections is logged as a count at most this often. */
+#define DROP_LOG_NS (5 * 1000000000LL)
 /* Multi-row INSERTs of acknowledgements, of 32, 16, ..., 1 rows: one statement step
  * per 32 rows costs about half as much per row as one step each, and a live agent's
  * frames (about 40 entries a millisecond) would otherwise store their tail row by row. */
@@ -36,6 +43,9 @@
 struct conn {
 	int fd;
 	char peer[64];
+	struct in_addr addr;	/* the peer's address, for the per-peer cap */
+	int64_t accepted_ns;	/* for the hello deadline and the eviction order */
+	int64_t rx_ns;		/* last byte received, for the idle timeout */
 	unsigned char *buf;	/* received, not yet parsed bytes */
 	size_t len, cap;
 	uint64_t offset;	/* stream offset of buf[0] */
@@ -64,6 +74,9 @@ struct ledger {
 	sqlite3_stmt *st_acks[ACK_SIZES];	/* st_acks[k]: ACK_MULTI >> k rows */
 	struct conn conns[MAX_CONNS];
 	int nconns;
+	int64_t hello_ns, idle_ns;	/* the policy, as durations */
+	uint64_t drops;			/* closed since the last log line about them */
+	int64_t drop_log_ns;
 	struct ledger_stats stats;	/* updated under mu */
 	int64_t last_frame_ns;		/* atomic */
 	bool in_txn;			/* atomic: a transaction holds uncommitted frames */
@@ -145,6 +158,8 @@ struct ledger *ledger_open(const struct ledger_config *cfg, const char *db_path)
 	strcpy(l->token, cfg->token);
 	l->cycle = cfg->cycle;
 	l->last_frame_ns = mono_ns();
+	l->hello_ns = (int64_t)(cfg->hello_ms > 0 ? cfg->hello_ms : HELLO_MS_DEFAULT) * 1000000;
+	l->idle_ns = (int64_t)(cfg->idle_ms > 0 ? cfg->idle_ms : IDLE_MS_DEFAULT) * 1000000;
 	pthread_mutex_init(&l->mu, NULL);
 
 	sa.sin_port = htons(cfg->port);
@@ -158,7 +173,9 @@ struct ledger *ledger_open(const struct ledger_config *cfg, const char *db_path)
 		errno = err;
 		goto fail;
 	}
-	if (listen(l->lfd, 16) < 0 || getsockname(l->lfd, (struct sockaddr *)&sa, &salen) < 0)
+	/* A deep queue: a burst of hostile connects must not leave an agent's SYN
+	 * dropped and retried a second later. */
+	if (listen(l->lfd, SOMAXCONN) < 0 || getsockname(l->lfd, (struct sockaddr *)&sa, &salen) < 0)
 		goto fail_errno;
 	l->port = ntohs(sa.sin_port);
 	if (pipe2(l->stop_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
@@ -424,7 +441,7 @@ static int handle_hello(struct ledger *l, struct conn *c, const unsigned char *b
 		lp_put32(lp_frame(r, LEDGER_ACCEPT, LEDGER_ACCEPT_SIZE), cycle);
 		reply(c, r, sizeof(r));
 	}
-	pc_info(LOG_LEDGER, "agent '%s' connected: campaign %llu cycle %u disk %u", c->peer,
+	pc_debug(LOG_LEDGER, "agent '%s' connected: campaign %llu cycle %u disk %u", c->peer,
 		(unsigned long long)campaign, cycle, disk);
 	return 0;
 }
@@ -601,6 +618,12 @@ static int conn_process(struct ledger *l, struct conn *c)
 			rc = -EPROTO;
 			break;
 		}
+		/* Known from the frame head: nothing but a hello comes first. */
+		if (!c->hello && (c->buf[pos + 4] != LEDGER_HELLO || 4 + (size_t)flen > PENDING_MAX)) {
+			rj.why = c->buf[pos + 4] != LEDGER_HELLO ? "frame before hello" : "bad hello size";
+			rc = -EPROTO;
+			break;
+		}
 		if (c->len - pos < 4 + (size_t)flen)
 			break;
 		if ((rc = txn_begin(l)))
@@ -628,13 +651,29 @@ static int conn_process(struct ledger *l, struct conn *c)
 }
 
 /* Read what is available; returns frames stored, 0, or a negative errno (close). */
+/* A connection without a hello has a whole (hello-sized) frame in its buffer. */
+static bool hello_in(const struct conn *c)
+{
+	return c->len >= 5 && c->len >= 4 + (size_t)lp_get32(c->buf);
+}
+
 static int conn_read(struct ledger *l, struct conn *c)
 {
+	c->rx_ns = mono_ns();
 	for (;;) {
-		if (c->cap - c->len < READ_CHUNK) {
-			size_t cap = c->cap ? c->cap * 2 : READ_CHUNK * 2;
+		/* Small until a whole hello is in; then, as for any agent, everything
+		 * available is read before the hello is answered (an agent that closes
+		 * with our reply unread resets the connection, and would lose the rest). */
+		bool big = c->hello || hello_in(c);
+		size_t chunk = big ? READ_CHUNK : PENDING_MAX;
+		if (c->cap - c->len < chunk) {
+			size_t cap = c->cap ? c->cap : chunk * 2;
+			while (cap - c->len < chunk)
+				cap *= 2;
 			if (cap > 2 * (LEDGER_MAX_FRAME + 5) + READ_CHUNK)
 				cap = 2 * (LEDGER_MAX_FRAME + 5) + READ_CHUNK;
+			if (!big && cap > 2 * PENDING_MAX)
+				cap = 2 * PENDING_MAX;
 			if (cap > c->cap) {
 				unsigned char *nb = realloc(c->buf, cap);
 				if (!nb)
@@ -662,35 +701,163 @@ static int conn_read(struct ledger *l, struct conn *c)
 		/* A short read drained the socket: a second read would only say EAGAIN, one
 		 * system call per millisecond batch of every agent. An end of stream after it
 		 * wakes poll again. */
-		if (c->len == c->cap || (size_t)r < want)
+		if ((size_t)r < want || (c->len == c->cap && (big || !hello_in(c))))
 			break;
 	}
 	return conn_process(l, c);
 }
 
-static void accept_all(struct ledger *l)
+/* Read and store what connection i sent; close it on end of stream or bad input.
+ * Returns frames stored, a negative errno when it was closed, or -EIO (fatal, the
+ * open transaction rolled back). */
+static int serve(struct ledger *l, int i)
 {
+	pthread_mutex_lock(&l->mu);
+	int rc = conn_read(l, &l->conns[i]);
+	if (rc == -EPROTO)
+		l->stats.rejected++;
+	pthread_mutex_unlock(&l->mu);
+	if (rc == -EIO) {
+		txn_end(l, false);
+		return rc;
+	}
+	if (rc == -EPROTO) {
+		/* The REJECT goes out before the FIN; what the agent sent meanwhile is
+		 * read and dropped, so the close does not reset the connection and
+		 * discard the reply on the agent's side. Bounded: a peer that keeps
+		 * sending cannot hold the ledger here. */
+		char junk[4096];
+		shutdown(l->conns[i].fd, SHUT_WR);
+		for (int k = 0; k < 64 && read(l->conns[i].fd, junk, sizeof(junk)) > 0; k++)
+			;
+	}
+	if (rc < 0)
+		conn_close(l, i);
+	return rc;
+}
+
+/* A hostile client can open connections faster than anyone reads logs: closing them
+ * is counted, and the count logged at most every DROP_LOG_NS. */
+static void note_drop(struct ledger *l, const char *why, const char *peer, int64_t now)
+{
+	pc_debug(LOG_LEDGER, "closed ledger connection from '%s': %s", peer, why);
+	l->drops++;
+	if (now - l->drop_log_ns >= DROP_LOG_NS) {
+		pc_warn(LOG_LEDGER, "closed %llu ledger connection(s) without a hello (last from "
+			"'%s': %s)", (unsigned long long)l->drops, peer, why);
+		l->drops = 0;
+		l->drop_log_ns = now;
+	}
+}
+
+/* The oldest connection still without a hello, of addr when addr is not NULL; -1. */
+static int oldest_pending(const struct ledger *l, const struct in_addr *addr, int *count)
+{
+	int best = -1, n = 0;
+
+	for (int i = 0; i < l->nconns; i++) {
+		const struct conn *c = &l->conns[i];
+		if (c->hello || (addr && c->addr.s_addr != addr->s_addr))
+			continue;
+		n++;
+		if (best < 0 || c->accepted_ns < l->conns[best].accepted_ns)
+			best = i;
+	}
+	if (count)
+		*count = n;
+	return best;
+}
+
+/* Accept every queued connection. Returns frames stored, or -EIO. */
+static int accept_all(struct ledger *l)
+{
+	int total = 0;
+
 	for (;;) {
 		struct sockaddr_in sa;
 		socklen_t salen = sizeof(sa);
 		int fd = accept4(l->lfd, (struct sockaddr *)&sa, &salen, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0)
-			return;
-		if (l->nconns == MAX_CONNS) {
-			pc_err(LOG_LEDGER, "too many ledger connections, refusing one");
+			return total;
+		int64_t now = mono_ns();
+		char ip[INET_ADDRSTRLEN] = "?";
+		inet_ntop(AF_INET, &sa.sin_addr, ip, sizeof(ip));
+		/* Room first: a peer at its cap, then anyone, loses its oldest connection
+		 * that has not said hello; one that has is never pushed out. The victim's
+		 * socket is read first: an agent's hello may be there, not yet served. */
+		int victim;
+		uint64_t *counter = NULL;
+		for (;;) {
+			int n;
+			victim = oldest_pending(l, &sa.sin_addr, &n);
+			if (n < LEDGER_PEER_PENDING)
+				victim = l->nconns == MAX_CONNS ? oldest_pending(l, NULL, NULL) : -1;
+			if (victim < 0)
+				break;
+			int rc = serve(l, victim);
+			if (rc == -EIO) {
+				close(fd);
+				return rc;
+			}
+			if (rc > 0)
+				total += rc;
+			if (rc >= 0 && !l->conns[victim].hello)
+				break;
+		}
+		if (victim >= 0) {
+			note_drop(l, "evicted for a newer connection", l->conns[victim].peer, now);
+			counter = &l->stats.evicted;
+			conn_close(l, victim);
+		} else if (l->nconns == MAX_CONNS) {
+			pc_err(LOG_LEDGER, "every ledger connection is authenticated, refusing one "
+			       "from '%s'", ip);
+			pthread_mutex_lock(&l->mu);
+			l->stats.refused++;
+			pthread_mutex_unlock(&l->mu);
 			close(fd);
 			continue;
 		}
 		struct conn *c = &l->conns[l->nconns++];
 		memset(c, 0, sizeof(*c));
 		c->fd = fd;
-		char ip[INET_ADDRSTRLEN] = "?";
-		inet_ntop(AF_INET, &sa.sin_addr, ip, sizeof(ip));
+		c->addr = sa.sin_addr;
+		c->accepted_ns = c->rx_ns = now;
 		snprintf(c->peer, sizeof(c->peer), "%s:%u", ip, ntohs(sa.sin_port));
 		pthread_mutex_lock(&l->mu);
 		l->stats.connections++;
+		if (counter)
+			(*counter)++;
 		pthread_mutex_unlock(&l->mu);
 	}
+}
+
+/* Close connections past their deadline; returns ms until the next deadline (or -1). */
+static int expire(struct ledger *l, int64_t now)
+{
+	int64_t next = -1;
+
+	for (int i = l->nconns - 1; i >= 0; i--) {
+		struct conn *c = &l->conns[i];
+		int64_t due = c->hello ? c->rx_ns + l->idle_ns : c->accepted_ns + l->hello_ns;
+		if (due <= now) {
+			pthread_mutex_lock(&l->mu);
+			if (c->hello)
+				l->stats.idle_timeouts++;
+			else
+				l->stats.hello_timeouts++;
+			pthread_mutex_unlock(&l->mu);
+			if (c->hello)
+				pc_warn(LOG_LEDGER, "agent '%s' silent for %lld ms, closing its connection",
+					c->peer, (long long)(l->idle_ns / 1000000));
+			else
+				note_drop(l, "no hello in time", c->peer, now);
+			conn_close(l, i);
+			continue;
+		}
+		if (next < 0 || due - now < next)
+			next = due - now;
+	}
+	return next < 0 ? -1 : (int)((next + 999999) / 1000000);
 }
 
 int ledger_poll(struct ledger *l, int timeout_ms)
@@ -698,6 +865,9 @@ int ledger_poll(struct ledger *l, int timeout_ms)
 	struct pollfd pfd[MAX_CONNS + 2];
 	int n = 0, total = 0;
 
+	int due = expire(l, mono_ns());
+	if (due >= 0 && (timeout_ms < 0 || due < timeout_ms))
+		timeout_ms = due;
 	pfd[n++] = (struct pollfd){ .fd = l->lfd, .events = POLLIN };
 	pfd[n++] = (struct pollfd){ .fd = l->stop_pipe[0], .events = POLLIN };
 	for (int i = 0; i < l->nconns; i++)
@@ -717,31 +887,18 @@ int ledger_poll(struct ledger *l, int timeout_ms)
 	for (int i = nconns - 1; i >= 0; i--) {
 		if (!pfd[2 + i].revents)
 			continue;
-		pthread_mutex_lock(&l->mu);
-		int rc = conn_read(l, &l->conns[i]);
-		if (rc == -EPROTO)
-			l->stats.rejected++;
-		pthread_mutex_unlock(&l->mu);
-		if (rc == -EIO) {
-			txn_end(l, false);
+		int rc = serve(l, i);
+		if (rc == -EIO)
 			return rc;
-		}
-		if (rc == -EPROTO) {
-			/* The REJECT goes out before the FIN; what the agent sent meanwhile is
-			 * read and dropped, so the close does not reset the connection and
-			 * discard the reply on the agent's side. */
-			char junk[4096];
-			shutdown(l->conns[i].fd, SHUT_WR);
-			while (read(l->conns[i].fd, junk, sizeof(junk)) > 0)
-				;
-		}
-		if (rc < 0)
-			conn_close(l, i);
-		else
+		if (rc > 0)
 			total += rc;
 	}
-	if (pfd[0].revents)
-		accept_all(l);
+	if (pfd[0].revents) {
+		int rc = accept_all(l);
+		if (rc == -EIO)
+			return rc;
+		total += rc;
+	}
 	/* Commit when the group is old enough, or at once when the input went quiet. */
 	if (l->in_txn && (total == 0 || mono_ns() - l->txn_start_ns >= COMMIT_NS) && txn_end(l, true))
 		return -EIO;

@@ -32,13 +32,28 @@ struct ledger_config {
 	uint64_t campaign;	/* the only campaign accepted */
 	const char *token;	/* the campaign's token (1..255 bytes); copied */
 	uint32_t cycle;		/* the cycle accepted now (ledger_set_cycle changes it) */
+	/* Connection policy against lock-out (0: the default in brackets). A connection
+	 * must complete its hello within hello_ms [2000] and an authenticated one must
+	 * send something every idle_ms [60000], or it is closed. At most
+	 * LEDGER_PEER_PENDING connections of one peer address wait for their hello; a
+	 * new one evicts that peer's oldest. When all LEDGER_MAX_CONNS slots are taken,
+	 * a new connection evicts the oldest one still without a hello; only when every
+	 * slot is authenticated is it refused. */
+	int hello_ms, idle_ms;
 };
+
+#define LEDGER_MAX_CONNS 256
+#define LEDGER_PEER_PENDING 16
 
 #define LEDGER_STAT_DISKS 16
 
 struct ledger_stats {
 	uint64_t connections;	/* accepted */
 	uint64_t rejected;	/* connections closed for bad input */
+	uint64_t hello_timeouts;	/* closed: no complete hello in time */
+	uint64_t idle_timeouts;		/* closed: authenticated but silent too long */
+	uint64_t evicted;	/* closed without a hello to make room for a new one */
+	uint64_t refused;	/* new connections closed: every slot authenticated */
 	uint64_t frames;
 	uint64_t acks;
 	uint64_t flushes;

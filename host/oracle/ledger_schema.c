@@ -1,6 +1,17 @@
 /* The oracle tables; see ledger_schema.h. */
 #include "ledger_schema.h"
 
+/* The exposure window per disk-cycle (verify.c): the age at the cut of the oldest
+ * acknowledged write that was lost. Written only when one was lost and the raw
+ * acknowledgements were there to name it. */
+#define EXPOSURE_SQL \
+	"CREATE TABLE IF NOT EXISTS oracle_exposure (\n" \
+	"  campaign INTEGER NOT NULL, cycle INTEGER NOT NULL, disk INTEGER NOT NULL,\n" \
+	"  cut_ns INTEGER NOT NULL, oldest_lost_recv_ns INTEGER NOT NULL,\n" \
+	"  exposure_ns INTEGER NOT NULL, lost_acks INTEGER NOT NULL,\n" \
+	"  PRIMARY KEY (campaign, cycle, disk)\n" \
+	") WITHOUT ROWID;\n"
+
 /* The tables as oracle 1 made them: the store's migration 2, frozen. */
 #define SCHEMA_V1 \
 	"CREATE TABLE IF NOT EXISTS oracle_campaign_token (\n" \
@@ -154,4 +165,8 @@ const char ledger_schema_sql[] =
 	"  have_flush INTEGER NOT NULL,\n"
 	"  PRIMARY KEY (campaign, cycle, disk)\n"
 	") WITHOUT ROWID;\n"
-	SCHEMA_DURABLE;
+	SCHEMA_DURABLE
+	EXPOSURE_SQL;
+
+/* Migration 7 of the store, for databases made before the table. */
+const char ledger_exposure_sql[] = EXPOSURE_SQL;

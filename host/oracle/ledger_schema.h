@@ -11,5 +11,7 @@ extern const char ledger_schema_sql[];
 /* The store's migrations: the tables of oracle 1, then what oracle 2 adds to them. */
 extern const char ledger_schema_v1_sql[];
 extern const char ledger_schema_v2_sql[];
+/* oracle_exposure alone (also in ledger_schema_sql): the store's migration 7. */
+extern const char ledger_exposure_sql[];
 
 #endif

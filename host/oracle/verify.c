@@ -21,6 +21,7 @@ struct ctx {
 	size_t narena, carena;
 	int64_t last_flush_ns, last_recv_ns, hello_ns;
 	bool have_flush;
+	int64_t *ack_recv;		/* receipt time of acks[i] (host clock) */
 	bool own;			/* the sessions carry a phase: rows are filtered by it */
 	int64_t phase;			/* the cycle's own run (ledger_cycle_phase) */
 	uint64_t stored_acks, covered;	/* acks held; ack indices accounted for (held or gaps) */
@@ -206,9 +207,16 @@ static int load_ledger(struct ctx *x)
 				return -ENOMEM;
 			}
 			x->acks = na;
+			int64_t *nr = realloc(x->ack_recv, c * sizeof(*nr));
+			if (!nr) {
+				sqlite3_finalize(st);
+				return -ENOMEM;
+			}
+			x->ack_recv = nr;
 			cap = c;
 		}
 		struct cls_block *k = &x->blocks[b];
+		x->ack_recv[x->nacks] = t;
 		struct cls_ack *a = &x->acks[x->nacks++];
 		a->gen = gen;
 		a->ack_index = idx;
@@ -521,6 +529,35 @@ bad:
 	return rc;
 }
 
+/* The exposure window (docs/oracle.md): the receipt time of the oldest acknowledged
+ * write that was lost, over the blocks that lost one (generations newer than the
+ * oldest version read). Needs the raw acknowledgements: false after ledger_prune(),
+ * and when nothing acknowledged was lost. */
+static bool oldest_lost_ack(const struct ctx *x, int64_t *recv_ns, uint64_t *nlost)
+{
+	bool found = false;
+
+	*nlost = 0;
+	for (uint64_t b = 0; b < x->nblocks; b++) {
+		const struct cls_block *k = &x->blocks[b];
+		if (k->cls != CLS_UNFLUSHED_LOST_OLDER && k->cls != CLS_UNFLUSHED_LOST_ZERO &&
+		    k->cls != CLS_FLUSHED_LOST_OLDER && k->cls != CLS_FLUSHED_LOST_ZERO &&
+		    k->cls != CLS_TORN)
+			continue;
+		for (size_t i = 0; i < k->led.nacks; i++) {
+			const struct cls_ack *a = &k->led.acks[i];
+			if ((int64_t)a->gen <= k->vmin)
+				continue;
+			int64_t t = x->ack_recv[a - x->acks];
+			(*nlost)++;
+			if (!found || t < *recv_ns)
+				*recv_ns = t;
+			found = true;
+		}
+	}
+	return found;
+}
+
 static int store_results(struct ctx *x, const struct oracle_verify_result *r)
 {
 	sqlite3_stmt *st = NULL;
@@ -592,6 +629,30 @@ static int store_results(struct ctx *x, const struct oracle_verify_result *r)
 		goto rollback;
 	sqlite3_finalize(st);
 	st = NULL;
+	/* A re-classification from pruned summaries cannot name the write: it keeps the
+	 * exposure the first classification stored. */
+	int64_t oldest = 0;
+	uint64_t nlost;
+	if (x->nacks && oldest_lost_ack(x, &oldest, &nlost)) {
+		if (q_prepare(x, &st, "INSERT OR REPLACE INTO oracle_exposure (campaign, cycle, disk,"
+			      " cut_ns, oldest_lost_recv_ns, exposure_ns, lost_acks)"
+			      " VALUES (?1,?2,?3,?4,?5,?6,?7)"))
+			goto rollback;
+		sqlite3_bind_int64(st, 4, r->cycle.cut_ns);
+		sqlite3_bind_int64(st, 5, oldest);
+		sqlite3_bind_int64(st, 6, r->cycle.cut_ns - oldest);
+		sqlite3_bind_int64(st, 7, (sqlite3_int64)nlost);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			goto rollback;
+		sqlite3_finalize(st);
+		st = NULL;
+	} else if (x->nacks) {
+		if (q_prepare(x, &st, "DELETE FROM oracle_exposure WHERE campaign = ?1 AND cycle = ?2"
+			      " AND disk = ?3") || sqlite3_step(st) != SQLITE_DONE)
+			goto rollback;
+		sqlite3_finalize(st);
+		st = NULL;
+	}
 	if (sqlite3_exec(x->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
 		return 0;
 rollback:
@@ -649,6 +710,7 @@ static void ctx_release(struct ctx *x)
 		free(x->strs[i]);
 	free(x->strs);
 	free(x->acks);
+	free(x->ack_recv);
 	free(x->blocks);
 }
 

@@ -5,7 +5,8 @@ POWERCUT_SRCS := host/powercut/powercut.c host/powercut/cmd/help.c host/powercut
 	host/powercut/cmd/cycle.c host/powercut/cmd/verify.c host/powercut/cmd/report.c \
 	host/relay/relay.c host/relay/null.c host/relay/exec.c \
 	host/relay/serial.c host/relay/usbhid.c host/relay/gpio.c
-POWERCUT_SRCS += host/powercut/cmd/run.c host/powercut/cmd/show.c host/powercut/cmd/explore.c
+POWERCUT_SRCS += host/powercut/cmd/run.c host/powercut/cmd/show.c host/powercut/cmd/status.c host/powercut/cmd/serve.c
+POWERCUT_SRCS += host/powercut/cmd/explore.c
 POWERCUT_SRCS += host/powercut/cmd/doctor.c
 POWERCUT_OBJS  = $(POWERCUT_SRCS:%.c=$(BUILD)/%.o)
 POWERCUT_CFLAGS = -Ihost/powercut -Ihost/relay -Ihost/lib -Ihost/store -Ihost/oracle \
@@ -15,7 +16,7 @@ POWERCUT_CFLAGS = -Ihost/powercut -Ihost/relay -Ihost/lib -Ihost/store -Ihost/or
 # twice: the store's migrations name its ledger tables).
 POWERCUT_LINK = $(CAMPAIGN_LIB) $(EXPLORE_LIB) $(REPORT_LIB) $(NODE_LIB) $(ORACLE_LIB) $(DISK_LIB) $(STORE_LIB) $(ORACLE_LIB) \
 	$(FWLINK_LIB) $(PCLIB)
-POWERCUT_LIBS = $(shell pkg-config --libs libusb-1.0 libgpiod) $(NODE_LIBS) $(ORACLE_LIBS) \
+POWERCUT_LIBS = $(shell pkg-config --libs libusb-1.0 libgpiod) $(REPORT_LIBS) $(NODE_LIBS) $(ORACLE_LIBS) \
 	$(DISK_LIBS) $(STORE_LIBS) $(FWLINK_LIBS) $(PCLIB_LIBS) -lm
 POWERCUT_TESTS := $(BUILD)/host/powercut/tests/test_cli.sh $(BUILD)/host/powercut/tests/test_relay_sim \
 	$(BUILD)/host/powercut/tests/test_relay_drivers $(BUILD)/host/powercut/tests/test_verify \

@@ -76,8 +76,13 @@ struct cmd {
 /* Value of the command's option `name`, or NULL when not given. */
 const char *cmd_opt(const struct pc_ctx *ctx, const char *name);
 bool cmd_flag(const struct pc_ctx *ctx, const char *name);
-/* Print a JSON value on stdout (compact, one line) and free it. */
+/* Print a JSON value on stdout (compact, one line) and free it. A command that fails
+ * without printing one gets {"error":{"status":N,"command":C,"messages":[...]}} from
+ * main under --json, with the errors it logged. */
 void cmd_print_json(json_t *j);
+/* Print a bench's error text (bench_config_load's err, NULL: generic) on stderr and
+ * keep its lines for the --json error object. */
+void cmd_bench_errors(const char *err);
 /* Wait ms, keeping the relay link alive: 0, -EINTR when interrupted by a signal, or
  * another negative errno when the relay is lost. */
 int cmd_wait(struct pc_ctx *ctx, int ms);
@@ -102,6 +107,10 @@ int cmd_show(struct pc_ctx *ctx);
 int cmd_explore(struct pc_ctx *ctx);
 extern const struct cmd_opt explore_opts[];
 extern const struct cmd_opt show_opts[];
+int cmd_status(struct pc_ctx *ctx);
+extern const struct cmd_opt status_opts[];
+int cmd_serve(struct pc_ctx *ctx);
+extern const struct cmd_opt serve_opts[];
 int cmd_doctor(struct pc_ctx *ctx);
 extern const struct cmd_opt doctor_opts[];
 extern const struct cmd_opt help_opts[], version_opts[], relay_opts[], db_opts[], config_opts[];

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,8 +35,9 @@ const struct cmd commands[] = {
 	  "read a disk back with the agent and classify it against the ledger in DB "
 	  "(bring-up; exit 1 on a violation)" },
 	{ "report", cmd_report, report_opts, HAS_JSON,
-	  "report [--format=html|md|csv|json] [--output=FILE] [--target=RATE] DB...",
-	  "durability report from one or more campaign databases" },
+	  "report [--format=html|md|csv|json] [--output=FILE] [--target=RATE] DB... | "
+	  "report --compare CELL CELL DB...",
+	  "durability report from one or more campaign databases, or two cells compared" },
 	{ "run", cmd_run, run_opts, HAS_JSON,
 	  "run [--cycles N|--duration TIME|--until HH:MM] [--db FILE] [--notify CMD] BENCH.ini | "
 	  "run --resume DB", "run a campaign of cut cycles, unattended and resumable" },
@@ -46,6 +48,10 @@ const struct cmd commands[] = {
 	  "(docs/explore.md)" },
 	{ "show", cmd_show, show_opts, HAS_JSON, "show [--json] [--campaign ID] DB CYCLE",
 	  "print one cycle's whole story from a campaign database" },
+	{ "status", cmd_status, status_opts, HAS_JSON, "status [--json] [--campaign ID] DB",
+	  "where a campaign is: cycle n of N, ETA, the last cycle, the controls, the node" },
+	{ "serve", cmd_serve, serve_opts, 0, "serve [--listen ADDR:PORT] [--refresh S] DB",
+	  "serve the report live over HTTP, with Prometheus metrics at /metrics" },
 	{ "doctor", cmd_doctor, doctor_opts, NEEDS_BENCH | NEEDS_LOCK | HAS_JSON,
 	  "doctor [--cut] [--json] BENCH.ini",
 	  "check a bench before its first night: relay, node, storages, space (each ok, "
@@ -85,6 +91,45 @@ bool cmd_flag(const struct pc_ctx *ctx, const char *name)
 	return cmd_opt(ctx, name) != NULL;
 }
 
+/* --json: a failing command that printed nothing on stdout prints an error object
+ * instead, with the errors it logged (the first JSON_ERR_MAX of them). */
+#define JSON_ERR_MAX 20
+static struct {
+	pthread_mutex_t mu;
+	json_t *messages;	/* error messages, in order */
+	bool printed;		/* the command printed its own JSON */
+} json_out = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+static void json_err_add(const char *msg)
+{
+	pthread_mutex_lock(&json_out.mu);
+	if (json_out.messages && json_array_size(json_out.messages) < JSON_ERR_MAX)
+		json_array_append_new(json_out.messages, json_string(msg));
+	pthread_mutex_unlock(&json_out.mu);
+}
+
+static void json_err_watch(void *ctx, enum log_level level, enum log_cat cat, int64_t wall_ns,
+			   int64_t mono_ns, const char *msg)
+{
+	if (level == LOG_ERROR)
+		json_err_add(msg);
+}
+
+void cmd_bench_errors(const char *err)
+{
+	if (!err)
+		err = "invalid bench\n";
+	fputs(err, stderr);
+	for (const char *l = err; *l;) {
+		size_t n = strcspn(l, "\n");
+		char *line = strndup(l, n);
+		if (line && *line)
+			json_err_add(line);
+		free(line);
+		l += n + (l[n] == '\n');
+	}
+}
+
 void cmd_print_json(json_t *j)
 {
 	char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
@@ -93,6 +138,7 @@ void cmd_print_json(json_t *j)
 		printf("%s\n", s);
 	free(s);
 	json_decref(j);
+	json_out.printed = true;
 }
 
 int cmd_wait(struct pc_ctx *ctx, int ms)
@@ -187,7 +233,44 @@ static int run_dir_for(struct pc_ctx *ctx)
 	return 0;
 }
 
+static int run_main(int argc, char **argv);
+
 int main(int argc, char **argv)
+{
+	bool json = false;
+	const char *name = NULL;
+
+	/* Known before the command line is parsed, so that its own errors are reported. */
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--"))
+			break;
+		json |= !strcmp(argv[i], "--json");
+		if (!name && argv[i][0] != '-')
+			name = argv[i];
+		if ((!strcmp(argv[i], "--set") || !strcmp(argv[i], "--debug")) && i + 1 < argc)
+			i++;
+	}
+	if (json) {
+		json_out.messages = json_array();
+		log_watch_add(json_err_watch, NULL);
+	}
+	int rc = run_main(argc, argv);
+	if (json) {
+		log_watch_remove(json_err_watch, NULL);
+		if (rc != EXIT_OK && !json_out.printed) {
+			pthread_mutex_lock(&json_out.mu);
+			json_t *e = json_pack("{s:{s:i,s:o,s:O}}", "error", "status", rc,
+					      "command", name ? json_string(name) : json_null(),
+					      "messages", json_out.messages);
+			pthread_mutex_unlock(&json_out.mu);
+			cmd_print_json(e);
+		}
+		json_decref(json_out.messages);
+	}
+	return rc;
+}
+
+static int run_main(int argc, char **argv)
 {
 	struct pc_ctx ctx = { 0 };
 	struct option lopts[2 * CMD_MAX_OPTS + 2];
@@ -317,7 +400,7 @@ int main(int argc, char **argv)
 		}
 		ctx.cfg = bench_config_load(pos[npos - 1], sets, n_sets, &err);
 		if (!ctx.cfg) {
-			fputs(err ? err : "invalid bench\n", stderr);
+			cmd_bench_errors(err);
 			free(err);
 			goto out;
 		}

@@ -196,6 +196,59 @@ static int cmp_cells(const void *a, const void *b)
 	return strcmp(x->key, y->key);
 }
 
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Per cell, the distribution of the exposure windows of its verified disk-cycles. */
+static int exposures(struct report *r)
+{
+	int64_t *v = malloc((r->n_units ? r->n_units : 1) * sizeof(*v));
+	size_t *at = calloc(r->n_cells + 1, sizeof(*at));
+
+	if (!v || !at) {
+		free(v);
+		free(at);
+		return -ENOMEM;
+	}
+	/* Bucket by cell (counting sort), then sort each bucket. */
+	for (size_t i = 0; i < r->n_units; i++)
+		if (r->units[i].have_exposure && r->units[i].verified)
+			at[r->units[i].cell + 1]++;
+	for (size_t c = 0; c < r->n_cells; c++)
+		at[c + 1] += at[c];
+	size_t *fill = calloc(r->n_cells ? r->n_cells : 1, sizeof(*fill));
+	if (!fill) {
+		free(v);
+		free(at);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < r->n_units; i++) {
+		const struct rpt_unit *u = &r->units[i];
+		if (u->have_exposure && u->verified)
+			v[at[u->cell] + fill[u->cell]++] = u->exposure_ns;
+	}
+	for (size_t c = 0; c < r->n_cells; c++) {
+		struct rpt_exposure *e = &r->cells[c].exposure;
+		int64_t *x = v + at[c];
+		e->n = at[c + 1] - at[c];
+		if (!e->n)
+			continue;
+		qsort(x, e->n, sizeof(*x), cmp_i64);
+		e->min = x[0];
+		e->max = x[e->n - 1];
+		/* nearest rank: the ceil(q n)-th smallest */
+		e->p50 = x[(e->n + 1) / 2 - 1];
+		e->p90 = x[(9 * e->n + 9) / 10 - 1];
+	}
+	free(fill);
+	free(at);
+	free(v);
+	return 0;
+}
+
 int report_analyze(struct report *r)
 {
 	size_t cap = 0;
@@ -297,8 +350,10 @@ int report_analyze(struct report *r)
 			c->not_verified++;
 			c->tax_cycles[RPT_X_NOT_VERIFIED]++;
 			example(c, RPT_X_NOT_VERIFIED, i);
-			/* Nothing was checked at all: the node never came back for it. */
-			if (!u->checked)
+			/* Cut, and nothing checked at all: the node never came back for it. A
+			 * cycle that failed before its cut (the relay did not answer) lost no
+			 * node: it is only not verified. */
+			if (!u->checked && cy->have_cut)
 				c->node_lost++;
 			continue;
 		}
@@ -372,7 +427,7 @@ int report_analyze(struct report *r)
 		else if (c->ctl_state == RPT_CTL_PASSED)
 			r->controls_passed++;
 	}
-	return 0;
+	return exposures(r);
 }
 
 int report_format_parse(const char *s, enum report_format *f)
@@ -385,6 +440,8 @@ int report_format_parse(const char *s, enum report_format *f)
 		*f = REPORT_CSV;
 	else if (!strcmp(s, "json"))
 		*f = REPORT_JSON;
+	else if (!strcmp(s, "summary"))
+		*f = REPORT_SUMMARY;
 	else
 		return -EINVAL;
 	return 0;

@@ -5,13 +5,17 @@
 REPORT_LIB  = $(BUILD)/host/libreport.a
 REPORT_SRCS := host/report/stats.c host/report/load.c host/report/analyze.c \
 	host/report/render_common.c host/report/render_json.c host/report/render_html.c \
-	host/report/render_text.c host/report/svg.c host/report/explored.c
+	host/report/render_text.c host/report/svg.c host/report/compare.c \
+	host/report/status.c host/report/metrics.c host/report/serve.c host/report/explored.c
 REPORT_OBJS  = $(REPORT_SRCS:%.c=$(BUILD)/%.o)
 REPORT_SAN_OBJS = $(REPORT_SRCS:%.c=$(BUILD)/san/%.o)
 REPORT_CFLAGS = -Ihost/report -Ihost/lib -Ihost/store -Ihost/oracle \
-	$(shell pkg-config --cflags sqlite3 jansson)
+	$(shell pkg-config --cflags sqlite3 jansson gsl libmicrohttpd)
+# GSL for the distributions (stats.c), libmicrohttpd for `powercut serve` (serve.c).
+REPORT_LIBS = $(shell pkg-config --libs gsl libmicrohttpd)
 REPORT_TESTS := $(BUILD)/host/report/tests/test_stats $(BUILD)/host/report/tests/test_report_model \
-	$(BUILD)/host/report/tests/test_report_e2e $(BUILD)/host/report/tests/test_report_drives
+	$(BUILD)/host/report/tests/test_report_e2e $(BUILD)/host/report/tests/test_serve \
+	$(BUILD)/host/report/tests/test_report_drives
 REPORT_BENCH := $(BUILD)/host/report/bench/bench_report
 
 ALL_TARGETS += $(REPORT_LIB)
@@ -34,7 +38,7 @@ $(BUILD)/san/host/report/%.o: host/report/%.c
 $(BUILD)/host/report/tests/test_stats: host/report/tests/test_stats.c $(BUILD)/san/host/report/stats.o
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) -Ihost/report $(shell pkg-config --cflags cmocka) -MMD -MP \
-		-o $@ $< $(BUILD)/san/host/report/stats.o $(shell pkg-config --libs cmocka) -lm
+		-o $@ $< $(BUILD)/san/host/report/stats.o $(shell pkg-config --libs cmocka) $(REPORT_LIBS) -lm
 
 # The model test builds databases through the store's API. (host/store/build.mk is
 # read after this file: its library, not its object lists, is known here.)
@@ -44,7 +48,7 @@ $(BUILD)/host/report/tests/test_report_model: host/report/tests/test_report_mode
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) $(REPORT_CFLAGS) $(PCLIB_CFLAGS) \
 		$(shell pkg-config --cflags cmocka) -MMD -MP -o $@ $< $(REPORT_TEST_LINK) \
-		$(STORE_LIBS) $(PCLIB_LIBS) $(shell pkg-config --libs cmocka) -lm
+		$(STORE_LIBS) $(PCLIB_LIBS) $(REPORT_LIBS) $(shell pkg-config --libs cmocka) -lm
 
 # [issue 21] zvol cells, the sync=disabled control, drives (same link as the model test).
 $(BUILD)/host/report/tests/test_report_drives: host/report/tests/test_report_drives.c \
@@ -52,11 +56,19 @@ $(BUILD)/host/report/tests/test_report_drives: host/report/tests/test_report_dri
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) $(REPORT_CFLAGS) $(PCLIB_CFLAGS) \
 		$(shell pkg-config --cflags cmocka) -MMD -MP -o $@ $< $(REPORT_TEST_LINK) \
-		$(STORE_LIBS) $(PCLIB_LIBS) $(shell pkg-config --libs cmocka) -lm
+		$(STORE_LIBS) $(PCLIB_LIBS) $(REPORT_LIBS) $(shell pkg-config --libs cmocka) -lm
 
 # End to end: fast-tier cycles by the real powercut, the report in every format,
 # HTML rendered by headless Chromium.
 $(BUILD)/host/report/tests/test_report_e2e: host/report/tests/test_report_e2e.c $(POWERCUT) \
+		$(PCLIB) $(MCUSIM) $(FW_ELF) $(AGENT_NBD)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) $(REPORT_CFLAGS) $(PCLIB_CFLAGS) \
+		$(shell pkg-config --cflags cmocka) -MMD -MP -o $@ $< $(PCLIB) $(PCLIB_LIBS) \
+		$(shell pkg-config --libs cmocka) -lm
+
+# powercut serve against a running campaign, read with curl and Chromium.
+$(BUILD)/host/report/tests/test_serve: host/report/tests/test_serve.c $(POWERCUT) \
 		$(PCLIB) $(MCUSIM) $(FW_ELF) $(AGENT_NBD)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) $(REPORT_CFLAGS) $(PCLIB_CFLAGS) \
@@ -66,7 +78,7 @@ $(BUILD)/host/report/tests/test_report_e2e: host/report/tests/test_report_e2e.c 
 $(REPORT_BENCH): host/report/bench/bench_report.c $(POWERCUT) $(STORE_LIB) $(ORACLE_LIB) $(PCLIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_COMMON) $(REPORT_CFLAGS) $(PCLIB_CFLAGS) -MMD -MP -o $@ $< \
-		$(STORE_LIB) $(ORACLE_LIB) $(PCLIB) $(STORE_LIBS) $(PCLIB_LIBS)
+		$(STORE_LIB) $(ORACLE_LIB) $(PCLIB) $(STORE_LIBS) $(PCLIB_LIBS) $(REPORT_LIBS)
 
 -include $(REPORT_OBJS:.o=.d) $(REPORT_SAN_OBJS:.o=.d) $(REPORT_TESTS:=.d) $(REPORT_BENCH).d
 .SECONDARY: $(REPORT_SAN_OBJS)

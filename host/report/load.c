@@ -120,10 +120,12 @@ static int load_campaigns(struct loader *l)
 	sqlite3_stmt *s;
 	int rc;
 
+	/* Cycles and results of a campaign left out find no campaign and are skipped. */
 	if (sqlite3_prepare_v2(l->db, "SELECT id, bench, status, config_text, config_json, "
 			       "config_hash, versions_json, created_wall_ns FROM campaigns "
-			       "ORDER BY id", -1, &s, NULL) != SQLITE_OK)
+			       "WHERE ?1 = 0 OR id = ?1 ORDER BY id", -1, &s, NULL) != SQLITE_OK)
 		return sql_fail(l, "campaigns");
+	sqlite3_bind_int64(s, 1, r->opts.campaign);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		if (!(r->campaigns = grow(r->campaigns, &l->cap_campaigns, r->n_campaigns + 1,
 					  sizeof(*r->campaigns)))) {
@@ -289,14 +291,20 @@ static int load_results(struct loader *l, size_t first_unit)
 
 	if (!r->dbs[l->db_index].has_oracle)
 		return 0;
-	/* Column order: the class columns in rpt_class_names order, then the rest. */
-	if (sqlite3_prepare_v2(l->db,
+	/* Column order: the class columns in rpt_class_names order, then the rest. The
+	 * exposure window is in its own table, absent from databases before schema 7. */
+	bool xp = table_exists(l, "oracle_exposure");
+	char sql[1024];
+	snprintf(sql, sizeof(sql),
 		"SELECT c.id, o.disk, o.blocks, o.ok, o.inflight_persisted, o.unflushed_lost_older,"
 		" o.unflushed_lost_zero, o.flushed_lost_older, o.flushed_lost_zero, o.torn,"
 		" o.corrupt, o.misdirected, o.violations, o.anomalies, o.gaps, o.since_flush_ns,"
-		" o.have_flush"
+		" o.have_flush, %s"
 		" FROM oracle_cycle_result o JOIN cycles c ON c.campaign_id = o.campaign AND"
-		" c.idx = o.cycle", -1, &s, NULL) != SQLITE_OK)
+		" c.idx = o.cycle%s", xp ? "x.exposure_ns IS NOT NULL, x.exposure_ns" : "0, 0",
+		xp ? " LEFT JOIN oracle_exposure x ON x.campaign = o.campaign AND x.cycle = o.cycle"
+		     " AND x.disk = o.disk" : "");
+	if (sqlite3_prepare_v2(l->db, sql, -1, &s, NULL) != SQLITE_OK)
 		return sql_fail(l, "oracle results");
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		size_t cy = find_cycle(l, sqlite3_column_int64(s, 0));
@@ -313,6 +321,8 @@ static int load_results(struct loader *l, size_t first_unit)
 		u->gaps = (uint64_t)sqlite3_column_int64(s, 14);
 		u->since_flush_ns = sqlite3_column_int64(s, 15);
 		u->have_flush = sqlite3_column_int(s, 16);
+		u->have_exposure = sqlite3_column_int(s, 17);
+		u->exposure_ns = sqlite3_column_int64(s, 18);
 	}
 	sqlite3_finalize(s);
 	return rc == SQLITE_DONE ? 0 : sql_fail(l, "oracle results");

@@ -2,6 +2,7 @@
 #ifndef PC_REPORT_RENDER_H
 #define PC_REPORT_RENDER_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "report.h"
@@ -28,7 +29,10 @@ void rpt_time(char *buf, size_t len, int64_t wall_ns);
 void rpt_html_esc(FILE *f, const char *s);
 
 /* Inline SVG plots (svg.c). */
-void rpt_svg_losses(const struct report *r, FILE *f);
+/* Blocks lost against time since the last flush: the tested cells, or the controls. */
+void rpt_svg_losses(const struct report *r, FILE *f, bool controls);
+void rpt_svg_forest(const struct report *r, FILE *f);
+void rpt_svg_exposure(const struct report *r, FILE *f);
 void rpt_svg_holdup(const struct report *r, FILE *f);
 void rpt_svg_timeline(const struct report *r, FILE *f);
 /* Colour of cell i in the plots. */
@@ -41,5 +45,6 @@ void rpt_explored_md(const struct report *r, FILE *f);
 int rpt_render_html(const struct report *r, FILE *f);
 int rpt_render_md(const struct report *r, FILE *f);
 int rpt_render_csv(const struct report *r, FILE *f);
+int rpt_render_summary(const struct report *r, FILE *f);
 
 #endif

@@ -9,7 +9,8 @@ static const char css[] =
 	"body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1280px;padding:0 16px;color:#222}"
 	"h1{font-size:24px;margin:0 0 4px}h2{font-size:19px;margin:28px 0 8px;border-bottom:1px solid #ccc}"
 	"h3{font-size:15px;margin:18px 0 6px}"
-	"table{border-collapse:collapse;margin:6px 0;font-size:13px}td small{display:block}th,td{border:1px solid #ccc;padding:3px 6px;"
+	"table{border-collapse:collapse;margin:6px 0;font-size:13px;display:block;overflow-x:auto;max-width:100%}"
+	"code{overflow-wrap:anywhere}td small{display:block}th,td{border:1px solid #ccc;padding:3px 6px;"
 	"vertical-align:top;text-align:left}th{background:#f0f0f0}td.n{text-align:right;"
 	"font-variant-numeric:tabular-nums;white-space:nowrap}"
 	"tr.ctl td{background:#f7f7ff}.bad{color:#b00000;font-weight:600}.good{color:#006644}"
@@ -19,7 +20,9 @@ static const char css[] =
 	".banner.none{background:#fff6d9;border:1px solid #e0b84c}"
 	"code,pre{font-family:ui-monospace,monospace;font-size:12px}pre{background:#f6f6f6;"
 	"padding:8px;overflow:auto;max-height:420px}.meta{color:#555}small{color:#555}"
-	"figure{margin:12px 0}figcaption{color:#444;max-width:900px}svg{max-width:100%;height:auto}";
+	"figure{margin:12px 0;overflow-x:auto}figcaption{color:#444;max-width:900px}"
+	/* On a phone a plot keeps a readable size and scrolls in its own box. */
+	"svg{max-width:100%;height:auto}@media (max-width:640px){figure svg{max-width:none;width:640px}}";
 
 static void esc(FILE *f, const char *s)
 {
@@ -162,7 +165,8 @@ static void matrix(const struct report *r, FILE *f)
 		"a violation needed before the exact 95 %% upper bound falls below %s "
 		"(<code>docs/methodology.md</code>). Metadata failures count unrepairable results only; "
 		"refcount leaks that the next open repairs (lazy_refcounts) are shown apart. Node lost: "
-		"cycles in which the disk was never checked.</p>\n", t);
+		"cycles cut in which the disk was never checked (a cycle that failed before its cut "
+		"is only not verified).</p>\n", t);
 }
 
 static void example_links(const struct report *r, FILE *f, const struct rpt_cell *c, int t)
@@ -399,26 +403,48 @@ int rpt_render_html(const struct report *r, FILE *f)
 
 	rpt_time(tm, sizeof(tm), r->generated_wall_ns);
 	rpt_pct(t, sizeof(t), r->opts.target);
-	fprintf(f, "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
-		"<meta name='viewport' content='width=device-width, initial-scale=1'>"
-		"<title>powercut durability report</title><style>%s</style></head><body>\n", css);
+	fputs("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+	      "<meta name='viewport' content='width=device-width, initial-scale=1'>", f);
+	/* `powercut serve`: the page reloads itself, no script needed. */
+	if (r->opts.refresh_s > 0)
+		fprintf(f, "<meta http-equiv='refresh' content='%d'>", r->opts.refresh_s);
+	fprintf(f, "<title>powercut durability report</title><style>%s</style></head><body>\n", css);
 	fprintf(f, "<h1>powercut durability report</h1>\n<p class='meta'>Generated %s from %zu "
 		"database%s: %zu campaign%s, %zu cycles, %zu disk-cycles in %zu cells. Target rate for "
-		"&ldquo;cycles needed&rdquo;: %s. Sections: <a href='#matrix'>matrix</a>, "
+		"&ldquo;cycles needed&rdquo;: %s. Sections: <a href='#forest'>rates</a>, "
+		"<a href='#matrix'>matrix</a>, <a href='#exposure'>exposure</a>, "
 		"<a href='#taxonomy'>taxonomy</a>, <a href='#plots'>plots</a>, "
 		"<a href='#cycles'>cycles</a>, <a href='#repro'>reproducibility</a>.</p>\n", tm, r->n_dbs,
 		r->n_dbs == 1 ? "" : "s", r->n_campaigns, r->n_campaigns == 1 ? "" : "s", r->n_cycles,
 		r->n_units, r->n_cells, t);
 	controls_banner(r, f);
+	fputs("<h2 id='forest'>Which cells lose what</h2>\n<figure>", f);
+	rpt_svg_forest(r, f);
+	fputs("<figcaption>Per cell, the share of verified cycles with a violation (flushed data "
+	      "lost, corrupt or misdirected) and with unflushed writes lost, with Wilson 95 % "
+	      "intervals; grouped by cut kind, the controls apart. A lying control is expected at "
+	      "100 % violations, a safe one at 0. Numbers as in the matrix below.</figcaption>"
+	      "</figure>\n", f);
 	matrix(r, f);
 	taxonomy(r, f);
+	fputs("<h2 id='exposure'>Exposure window</h2>\n<figure>", f);
+	rpt_svg_exposure(r, f);
+	fputs("<figcaption>How long acknowledged data stays volatile: per disk-cycle that lost an "
+	      "acknowledged write, the age at the cut of the oldest one lost (the cut minus the "
+	      "host's receipt of its acknowledgement), on a logarithmic axis. A cache that "
+	      "writes back promptly keeps this short; one that holds writes until a flush loses "
+	      "everything since the last flush.</figcaption></figure>\n", f);
 	rpt_explored_html(r, f);
 	fputs("<h2 id='plots'>Plots</h2>\n<figure>", f);
-	rpt_svg_losses(r, f);
-	fputs("<figcaption>Blocks lost per disk-cycle against the time between the last completed "
-	      "flush (its receipt by the host's ledger) and the cut. Circles: no violation; squares: "
-	      "a violation. Losses growing with this time are unflushed writes; a loss at a time near "
-	      "zero deserves a look.</figcaption></figure>\n<figure>", f);
+	rpt_svg_losses(r, f, false);
+	fputs("<figcaption>Tested disks: blocks lost per disk-cycle against the time between the "
+	      "last completed flush (its receipt by the host's ledger) and the cut. Circles: no "
+	      "violation; squares: a violation. The count axis is logarithmic when the counts "
+	      "span two decades or more. Losses growing with this time are unflushed writes; a "
+	      "loss at a time near zero deserves a look.</figcaption></figure>\n<figure>", f);
+	rpt_svg_losses(r, f, true);
+	fputs("<figcaption>Control disks, apart: a lying disk loses thousands of blocks by "
+	      "design and would flatten the plot above.</figcaption></figure>\n<figure>", f);
 	rpt_svg_holdup(r, f);
 	fputs("<figcaption>PSU hold-up: relay open to the PWR_OK drop, per cut (firmware clock). "
 	      "A supply that drops DC sooner than its specification shortens the window in which "

@@ -76,6 +76,10 @@ static json_t *cell_json(const struct report *r, size_t i)
 	json_object_set_new(o, "violation", rate_json(&c->violation));
 	json_object_set_new(o, "unflushed_loss", rate_json(&c->unflushed));
 	json_object_set_new(o, "metadata_failure", rate_json(&c->meta));
+	const struct rpt_exposure *xp = &c->exposure;
+	json_object_set_new(o, "exposure_ms", xp->n ? json_pack("{s:I,s:f,s:f,s:f,s:f}", "n",
+		(json_int_t)xp->n, "min", xp->min / 1e6, "median", xp->p50 / 1e6, "p90", xp->p90 / 1e6,
+		"max", xp->max / 1e6) : json_pack("{s:i}", "n", 0));
 	json_object_set_new(o, "control_bad_cycles", json_integer((json_int_t)c->ctl_bad));
 	json_object_set_new(o, "control_unexercised_cycles", json_integer((json_int_t)c->ctl_unexercised));
 	if (c->ctl_example != SIZE_MAX)
@@ -209,6 +213,7 @@ int report_render(const struct report *r, enum report_format fmt, FILE *f)
 	case REPORT_MD: rc = rpt_render_md(r, f); break;
 	case REPORT_CSV: rc = rpt_render_csv(r, f); break;
 	case REPORT_JSON: rc = render_json(r, f); break;
+	case REPORT_SUMMARY: rc = rpt_render_summary(r, f); break;
 	default: return -EINVAL;
 	}
 	if (rc < 0)

@@ -1,4 +1,5 @@
-/* The Markdown and CSV forms. */
+/* The Markdown, CSV and terminal summary forms. */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -214,4 +215,70 @@ int rpt_render_csv(const struct report *r, FILE *f)
 		fputs("\r\n", f);
 	}
 	return 0;
+}
+
+/* A percentage in at most 4 characters where it can be, never in exponent form. */
+static void short_pct(char *buf, size_t len, double v)
+{
+	v *= 100;
+	if (v == 0 || v >= 99.95)
+		snprintf(buf, len, "%.0f", v);
+	else if (v >= 10)
+		snprintf(buf, len, "%.0f", v);
+	else if (v >= 1)
+		snprintf(buf, len, "%.1f", v);
+	else if (v >= 0.01)
+		snprintf(buf, len, "%.2f", v);
+	else
+		snprintf(buf, len, "<0.01");
+}
+
+/* "3/40 [2.6-20%]": a count with its interval, for a narrow column (the rate itself
+ * is the count's quotient; the interval is what a reader cannot work out). */
+static void short_rate(char *buf, size_t len, const struct rpt_rate *rt)
+{
+	char lo[16], hi[16];
+
+	if (!rt->n) {
+		snprintf(buf, len, "0/0");
+		return;
+	}
+	short_pct(lo, sizeof(lo), rt->ci95.lo);
+	short_pct(hi, sizeof(hi), rt->ci95.hi);
+	snprintf(buf, len, "%" PRIu64 "/%" PRIu64 " [%s-%s%%]", rt->k, rt->n, lo, hi);
+}
+
+/* The closing table of a run or the demo: one line per cell, at most 100 columns
+ * (counts up to 9,999 cycles; longer ones push the last column out). */
+int rpt_render_summary(const struct report *r, FILE *f)
+{
+	enum { CELL_W = 30 };
+	bool ctl = false;
+
+	fprintf(f, "%-3s %-*s %-12s %-5s %-22s %s\n", "#", CELL_W, "bench/disk", "cache", "cut",
+		"violations [95%]", "unflushed loss [95%]");
+	for (size_t i = 0; i < r->n_cells; i++) {
+		const struct rpt_cell *c = &r->cells[i];
+		char cell[256], v[64], u[64];
+		const char *mark = c->control == RPT_CTL_LYING ? " [L]" : c->control == RPT_CTL_SAFE ?
+				   " [S]" : "";
+		size_t ml = strlen(mark);
+		int n = snprintf(cell, sizeof(cell), "%s/%s", c->bench, c->disk);
+		/* Cut a long name at the end, marked, and keep the control's mark. */
+		if ((size_t)n + ml > CELL_W) {
+			cell[CELL_W - ml - 1] = '~';
+			cell[CELL_W - ml] = 0;
+		}
+		strcat(cell, mark);
+		ctl |= c->control != RPT_CTL_NONE;
+		short_rate(v, sizeof(v), &c->violation);
+		short_rate(u, sizeof(u), &c->unflushed);
+		fprintf(f, "%-3zu %-*s %-12.12s %-5s %-22s %s\n", i + 1, CELL_W, cell, c->cache,
+			!strcmp(c->cut, "kill") ? "kill" : "power", v, u);
+	}
+	if (!r->n_cells)
+		fputs("(no cycles)\n", f);
+	fprintf(f, "%scontrols: %s\n", ctl ? "[L] lying control, [S] safe control; " : "",
+		r->controls_failed ? "FAILED" : r->controls_passed ? "passed" : "none declared");
+	return ferror(f) ? -EIO : 0;
 }

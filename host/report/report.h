@@ -92,6 +92,16 @@ struct rpt_unit {
 	bool have_flush;
 	size_t drive;			/* index in report.drives (the smart check), or SIZE_MAX */
 	bool all_zeroes;		/* every block the cycle wrote read back as zeroes */
+	/* The exposure window: the age at the cut of the oldest acknowledged write lost
+	 * (oracle_exposure; absent when nothing acknowledged was lost). */
+	bool have_exposure;
+	int64_t exposure_ns;
+};
+
+/* A distribution of exposure windows, in ns (nearest-rank quantiles). */
+struct rpt_exposure {
+	size_t n;
+	int64_t min, p50, p90, max;
 };
 
 /* A physical (or emulated) drive under a disk, from the cycles' smart checks (its
@@ -135,11 +145,14 @@ struct rpt_cell {
 	uint64_t ctl_unexercised;
 	size_t ctl_example;		/* one of them (unit index) */
 	int64_t first_wall_ns, last_wall_ns;
+	struct rpt_exposure exposure;
 };
 
 struct report_options {
 	double target;			/* cycles-needed target rate, (0, 1) */
 	double alpha;			/* 0.05: 95 % */
+	int64_t campaign;		/* only this campaign (0: every campaign) */
+	int refresh_s;			/* HTML: reload the page every N s (0: never) */
 };
 #define REPORT_OPTIONS_INIT { .target = 0.01, .alpha = 0.05 }
 
@@ -174,9 +187,10 @@ struct report {
 	struct rpt_explored *explored;	/* [n_cells] */
 };
 
-enum report_format { REPORT_HTML, REPORT_MD, REPORT_CSV, REPORT_JSON };
+/* REPORT_SUMMARY: a short table for a terminal (at most 100 columns, ASCII). */
+enum report_format { REPORT_HTML, REPORT_MD, REPORT_CSV, REPORT_JSON, REPORT_SUMMARY };
 
-/* Parse "html", "md" (or "markdown"), "csv", "json". 0 or -EINVAL. */
+/* Parse "html", "md" (or "markdown"), "csv", "json", "summary". 0 or -EINVAL. */
 int report_format_parse(const char *s, enum report_format *f);
 
 /* Read the databases and build the model. NULL with errno (ENOENT, EPROTO, EIO,
@@ -188,6 +202,32 @@ void report_free(struct report *r);
 int report_render(const struct report *r, enum report_format f, FILE *out);
 /* The JSON form as a value (new reference); also used by the tests. */
 json_t *report_json(const struct report *r);
+
+/* A cell by its number (1-based, as in the report) or its key. 0, or -ENOENT with a
+ * logged message. */
+int report_cell_find(const struct report *r, const char *spec, size_t *cell);
+/* Cells a and b compared (compare.c): Fisher's exact test of each rate, with the
+ * cycles per cell needed to tell them apart. New reference / 0 or -EIO. */
+json_t *report_compare_json(const struct report *r, size_t a, size_t b);
+int report_compare_text(const struct report *r, size_t a, size_t b, FILE *out);
+
+/* The state of a campaign, live or finished (status.c; `powercut status`, and the
+ * status part of `powercut serve`): campaign, cycle n of N, ETA, the last cycle's
+ * outcome, the controls so far, the node's state. campaign 0: the newest. New
+ * reference, or NULL with errno and a logged message. */
+json_t *report_status(const char *db_path, int64_t campaign);
+/* Its text form (a few lines). 0 or -EIO. */
+int report_status_text(json_t *st, FILE *out);
+
+/* Prometheus text (format 0.0.4) of the report and, when not NULL, the newest
+ * campaign's status (metrics.c). 0 or -EIO. */
+int report_metrics(const struct report *r, json_t *status, FILE *out);
+/* Serve the report of db live at listen ("ADDR:PORT", "[ADDR6]:PORT", ":PORT" for
+ * loopback) until *stop is set (serve.c): / the HTML report reloading every refresh_s
+ * seconds, /metrics, /status (JSON). ready(ctx, url) is called once listening (the
+ * actual port when PORT is 0). 0, or -errno with a logged message. */
+int report_serve(const char *db, const char *listen, int refresh_s, volatile int *stop,
+		 void (*ready)(void *ctx, const char *url), void *ctx);
 
 /* Internal to host/report: analyze.c groups units into cells and computes statistics. */
 int report_analyze(struct report *r);

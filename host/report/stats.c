@@ -4,6 +4,10 @@
 #include <errno.h>
 #include <math.h>
 
+#include <gsl/gsl_cdf.h>
+#include <gsl/gsl_errno.h>
+#include <gsl/gsl_randist.h>
+
 int stats_wilson(uint64_t k, uint64_t n, double z, struct stats_interval *out)
 {
 	out->lo = 0;
@@ -107,5 +111,45 @@ int stats_cycles_needed(uint64_t k, uint64_t n, double target, double alpha, uin
 			lo = mid;
 	}
 	*more = hi - n;
+	return 0;
+}
+
+int stats_fisher_exact(uint64_t k1, uint64_t n1, uint64_t k2, uint64_t n2, double *p_value)
+{
+	*p_value = 1;
+	if (!n1 || !n2 || k1 > n1 || k2 > n2 || n1 + n2 > UINT32_MAX)
+		return -EINVAL;
+	/* GSL's default handler aborts; every argument below is in range anyway. */
+	gsl_set_error_handler_off();
+	/* Cell 1's failures X among the K = k1 + k2 failures, drawing n1 of N = n1 + n2
+	 * trials: X ~ Hypergeometric(K, N - K, n1), support [max(0, n1 - (N - K)), min(K, n1)]. */
+	unsigned K = (unsigned)(k1 + k2), N = (unsigned)(n1 + n2), t = (unsigned)n1;
+	unsigned lo = t > N - K ? t - (N - K) : 0, hi = K < t ? K : t;
+	double p0 = gsl_ran_hypergeometric_pdf((unsigned)k1, K, N - K, t), sum = 0;
+	for (unsigned x = lo; x <= hi; x++) {
+		double px = gsl_ran_hypergeometric_pdf(x, K, N - K, t);
+		if (px <= p0 * (1 + 1e-7))
+			sum += px;
+	}
+	*p_value = sum > 1 ? 1 : sum;
+	return 0;
+}
+
+int stats_cycles_to_separate(double p1, double p2, double alpha, double power, uint64_t *n)
+{
+	*n = UINT64_MAX;
+	if (!(p1 >= 0 && p1 <= 1 && p2 >= 0 && p2 <= 1 && alpha > 0 && alpha < 1 &&
+	      power > 0 && power < 1))
+		return -EINVAL;
+	double d = fabs(p1 - p2);
+	if (d == 0)
+		return -ERANGE;
+	double pm = (p1 + p2) / 2;
+	double za = gsl_cdf_ugaussian_Pinv(1 - alpha / 2), zb = gsl_cdf_ugaussian_Pinv(power);
+	double a = za * sqrt(2 * pm * (1 - pm)) + zb * sqrt(p1 * (1 - p1) + p2 * (1 - p2));
+	double n0 = a * a / (d * d);
+	double c = 1 + sqrt(1 + 4 / (n0 * d));
+	double v = ceil(n0 / 4 * c * c - 1e-9);
+	*n = v < 1 ? 1 : (uint64_t)v;
 	return 0;
 }

@@ -50,4 +50,20 @@ double stats_binom_cdf(uint64_t k, uint64_t n, double p);
  * bound it; *more is then UINT64_MAX); -EOVERFLOW past 2^50 cycles. */
 int stats_cycles_needed(uint64_t k, uint64_t n, double target, double alpha, uint64_t *more);
 
+/* Two-sided Fisher exact test of k1/n1 against k2/n2 (the 2x2 table of failures and
+ * successes in two cells): the sum of the hypergeometric probabilities of every table
+ * with the same margins that is no more probable than the observed one (relative
+ * tolerance 1e-7, as R's fisher.test). Probabilities from GSL
+ * (gsl_ran_hypergeometric_pdf). 0, or -EINVAL when k > n or a cell has no trial. */
+int stats_fisher_exact(uint64_t k1, uint64_t n1, uint64_t k2, uint64_t n2, double *p_value);
+
+/* Trials per cell needed to tell rates p1 and p2 apart: a two-sided test at level
+ * alpha with the given power, by Fleiss' formula with continuity correction (the usual
+ * approximation of the size Fisher's exact test needs):
+ *   n' = (z(1-alpha/2) sqrt(2 pm (1-pm)) + z(power) sqrt(p1 q1 + p2 q2))^2 / d^2,
+ *   n  = n'/4 (1 + sqrt(1 + 4/(n' d)))^2,  pm = (p1+p2)/2, d = |p1-p2|,
+ * rounded up. Normal quantiles from GSL. 0; -ERANGE when p1 == p2 (no number is
+ * enough); -EINVAL when a rate is outside [0, 1] or alpha, power outside (0, 1). */
+int stats_cycles_to_separate(double p1, double p2, double alpha, double power, uint64_t *n);
+
 #endif

@@ -22,7 +22,7 @@ static double nice_step(double range, int n)
 }
 
 static void axes(FILE *f, double x0, double x1, double y0, double y1, const char *xl,
-		 const char *yl)
+		 const char *yl, bool yticks)
 {
 	double sx = (W - ML - MR) / (x1 - x0), sy = PH / (y1 - y0);
 	double st;
@@ -37,7 +37,7 @@ static void axes(FILE *f, double x0, double x1, double y0, double y1, const char
 			MT + PH + 14, fabs(v) < st * 1e-9 ? 0 : v);
 	}
 	st = nice_step(y1 - y0, 5);
-	for (double v = ceil(y0 / st) * st; v <= y1 + st * 1e-9; v += st) {
+	for (double v = ceil(y0 / st) * st; yticks && v <= y1 + st * 1e-9; v += st) {
 		double y = MT + PH - (v - y0) * sy;
 		fprintf(f, "<line x1='%d' x2='%d' y1='%.1f' y2='%.1f' stroke='#eee'/>"
 			"<text x='%d' y='%.1f' text-anchor='end'>%g</text>\n", ML, W - MR, y, y, ML - 4,
@@ -59,25 +59,37 @@ static void open_svg(FILE *f, int h, const char *title)
 	fputs("</title>\n", f);
 }
 
-static int cell_legend(const struct report *r, FILE *f, int y)
+/* A cell's label in a plot row: "3. bench/disk cache (control)", cut to max
+ * characters (about 6 px each at 11 px) with "...", escaped. */
+static void row_label(FILE *f, const struct report *r, size_t i, size_t max)
 {
+	const struct rpt_cell *c = &r->cells[i];
+	char b[320];
+	int n = snprintf(b, sizeof(b), "%zu. %s/%s %s%s%s%s", i + 1, c->bench, c->disk, c->cache,
+			 c->control ? " (" : "", c->control ? rpt_control_name(c->control) : "",
+			 c->control ? ")" : "");
+	if (n > 0 && (size_t)n > max && max > 3)
+		memcpy(b + max - 3, "...", 4);
+	rpt_html_esc(f, b);
+}
+
+/* The legend of the cells that are controls (which = 1) or not (0). */
+static int cell_legend(const struct report *r, FILE *f, int y, int which)
+{
+	size_t k = 0;
 	for (size_t i = 0; i < r->n_cells; i++) {
 		const struct rpt_cell *c = &r->cells[i];
-		int x = ML + (int)(i % 2) * 420, yy = y + (int)(i / 2) * 15;
+		if ((c->control != RPT_CTL_NONE) != which)
+			continue;
+		int x = ML + (int)(k % 2) * 420, yy = y + (int)(k / 2) * 15;
+		k++;
 		fprintf(f, "<rect x='%d' y='%d' width='10' height='10' fill='%s'/>"
-			"<text x='%d' y='%d'>%zu: ", x, yy, rpt_cell_colour(i), x + 14, yy + 9, i + 1);
-		rpt_html_esc(f, c->disk);
-		fputs(" ", f);
-		rpt_html_esc(f, c->format);
-		fputs(" cache=", f);
-		rpt_html_esc(f, c->cache);
-		fputs(", ", f);
-		rpt_html_esc(f, c->cut);
-		fputs(" cut, ", f);
-		rpt_html_esc(f, c->bench);
-		fputs("</text>\n", f);
+			"<text x='%d' y='%d'>", x, yy, rpt_cell_colour(i), x + 14, yy + 9);
+		/* 400 px of a column at about 6 px a character */
+		row_label(f, r, i, 58);
+		fprintf(f, ", %s</text>\n", !strcmp(c->cut, "kill") ? "kill" : "power");
 	}
-	return y + (int)((r->n_cells + 1) / 2) * 15;
+	return y + (int)((k + 1) / 2) * 15;
 }
 
 static uint64_t lost(const struct rpt_unit *u)
@@ -86,39 +98,82 @@ static uint64_t lost(const struct rpt_unit *u)
 	       u->cls[RPT_FL_ZERO] + u->cls[RPT_TORN];
 }
 
-void rpt_svg_losses(const struct report *r, FILE *f)
+/* A logarithmic count axis: 0 gets its own row below 1, so that a cycle that lost
+ * nothing is still a point. */
+static double ylog(double v, double top)
 {
-	double x0 = 0, x1 = 0, y1 = 0;
+	double d = log10(top);
+	return v < 1 ? 0 : (log10(v) + 0.3) / (d + 0.3);
+}
+
+static void log_y_axis(FILE *f, double top)
+{
+	double w = W - ML - MR;
+	for (double v = 1; v <= top * 1.0001; v *= 10) {
+		double y = MT + PH - ylog(v, top) * PH;
+		fprintf(f, "<line x1='%d' x2='%.0f' y1='%.1f' y2='%.1f' stroke='#eee'/>"
+			"<text x='%d' y='%.1f' text-anchor='end'>%g</text>\n", ML, ML + w, y, y,
+			ML - 4, y + 4, v);
+	}
+	fprintf(f, "<text x='%d' y='%d' text-anchor='end'>0</text>\n", ML - 4, MT + PH + 4);
+}
+
+/* The cells drawn in one loss plot: tested cells, or the controls apart (a lying
+ * disk loses thousands of blocks and would flatten every other cell). */
+static bool in_plot(const struct report *r, const struct rpt_unit *u, bool controls)
+{
+	return u->verified && (r->cells[u->cell].control != RPT_CTL_NONE) == controls;
+}
+
+void rpt_svg_losses(const struct report *r, FILE *f, bool controls)
+{
+	double x0 = 0, x1 = 0, y1 = 0, ymin = 0;
 	size_t n = 0;
 
 	for (size_t i = 0; i < r->n_units; i++) {
 		const struct rpt_unit *u = &r->units[i];
-		if (!u->verified)
+		if (!in_plot(r, u, controls))
 			continue;
 		double x = u->since_flush_ns / 1e6, y = (double)lost(u);
 		x0 = n ? fmin(x0, x) : fmin(0, x);
 		x1 = n ? fmax(x1, x) : x;
 		y1 = fmax(y1, y);
+		if (y > 0 && (ymin == 0 || y < ymin))
+			ymin = y;
 		n++;
 	}
 	if (x1 <= x0)
 		x1 = x0 + 1;
 	x1 += (x1 - x0) * 0.03;
-	y1 = y1 < 1 ? 1 : y1 * 1.05;
-	int h = MT + PH + 44 + (int)((r->n_cells + 1) / 2) * 15 + 10;
-	open_svg(f, h, "blocks lost against the time between the last completed flush and the cut");
-	axes(f, x0, x1, 0, y1, "time from the last completed flush to the cut (ms)",
-	     "blocks lost (unflushed, flushed, torn)");
+	/* Logarithmic where the counts span two decades or more. */
+	bool lg = ymin > 0 && y1 / ymin >= 100;
+	double top = lg ? pow(10, ceil(log10(y1))) : y1 < 1 ? 1 : y1 * 1.05;
+	size_t ncells = 0;
+	for (size_t i = 0; i < r->n_cells; i++)
+		ncells += (r->cells[i].control != RPT_CTL_NONE) == controls;
+	int h = MT + PH + 44 + (int)((ncells + 1) / 2) * 15 + 10;
+	open_svg(f, h, controls ? "control disks: blocks lost against the time between the last "
+		 "completed flush and the cut" : "blocks lost against the time between the last "
+		 "completed flush and the cut");
+	if (!n) {
+		fprintf(f, "<text x='%d' y='%d'>no verified disk-cycle of a %s</text></svg>\n", ML,
+			MT + 20, controls ? "control disk" : "tested disk");
+		return;
+	}
+	axes(f, x0, x1, 0, lg ? 1 : top, "time from the last completed flush to the cut (ms)",
+	     lg ? "blocks lost (log scale)" : "blocks lost (unflushed, flushed, torn)", !lg);
+	if (lg)
+		log_y_axis(f, top);
 	/* Deterministic thinning keeps a 10k-cycle page small; the counts in the tables
 	 * are never thinned. */
 	size_t stride = n > MAX_POINTS ? (n + MAX_POINTS - 1) / MAX_POINTS : 1, seen = 0;
-	double sx = (W - ML - MR) / (x1 - x0), sy = PH / y1;
+	double sx = (W - ML - MR) / (x1 - x0);
 	for (size_t i = 0; i < r->n_units; i++) {
 		const struct rpt_unit *u = &r->units[i];
-		if (!u->verified || seen++ % stride)
+		if (!in_plot(r, u, controls) || seen++ % stride)
 			continue;
 		double x = ML + (u->since_flush_ns / 1e6 - x0) * sx;
-		double y = MT + PH - (double)lost(u) * sy;
+		double y = MT + PH - (lg ? ylog((double)lost(u), top) : (double)lost(u) / top) * PH;
 		if (u->violations)
 			fprintf(f, "<rect x='%.1f' y='%.1f' width='7' height='7' fill='none' "
 				"stroke='%s' stroke-width='1.5'/>", x - 3.5, y - 3.5, rpt_cell_colour(u->cell));
@@ -130,7 +185,180 @@ void rpt_svg_losses(const struct report *r, FILE *f)
 	if (stride > 1)
 		fprintf(f, "<text x='%d' y='%d' text-anchor='end'>every %zuth disk-cycle of %zu shown</text>",
 			W - MR - 4, MT + 14, stride, n);
-	cell_legend(r, f, MT + PH + 44);
+	cell_legend(r, f, MT + PH + 44, controls ? 1 : 0);
+	fputs("</svg>\n", f);
+}
+
+/* The forest plot: per cell, the rate of violation cycles and of unflushed-loss cycles
+ * with their Wilson 95 % intervals, cells grouped by cut kind, controls apart. */
+#define FL 340		/* label column */
+#define FP 240		/* one panel */
+#define FG 36		/* between panels */
+#define FR 18		/* row height */
+
+static void forest_panel_axis(FILE *f, int x, int y0, int y1, const char *title)
+{
+	fprintf(f, "<text x='%d' y='%d' text-anchor='middle' font-weight='bold'>", x + FP / 2, MT);
+	rpt_html_esc(f, title);
+	fputs("</text>\n", f);
+	for (int t = 0; t <= 100; t += 25) {
+		double xx = x + FP * t / 100.0;
+		fprintf(f, "<line x1='%.1f' x2='%.1f' y1='%d' y2='%d' stroke='#e6e6e6'/>"
+			"<text x='%.1f' y='%d' text-anchor='middle'>%d %%</text>\n", xx, xx, y0, y1, xx,
+			y1 + 13, t);
+	}
+	fprintf(f, "<rect x='%d' y='%d' width='%d' height='%d' fill='none' stroke='#999'/>\n", x, y0,
+		FP, y1 - y0);
+}
+
+static void forest_mark(FILE *f, int x, double y, const struct rpt_rate *rt, const char *col)
+{
+	if (!rt->n)
+		return;
+	double p = (double)rt->k / (double)rt->n;
+	fprintf(f, "<line x1='%.1f' x2='%.1f' y1='%.1f' y2='%.1f' stroke='%s' stroke-width='2'/>"
+		"<rect x='%.1f' y='%.1f' width='7' height='7' fill='%s'><title>%" PRIu64 "/%" PRIu64
+		" = %.1f %%, Wilson 95 %% [%.1f %%, %.1f %%]</title></rect>",
+		x + rt->ci95.lo * FP, x + rt->ci95.hi * FP, y, y, col, x + p * FP - 3.5, y - 3.5, col,
+		rt->k, rt->n, 100 * p, 100 * rt->ci95.lo, 100 * rt->ci95.hi);
+}
+
+void rpt_svg_forest(const struct report *r, FILE *f)
+{
+	/* Groups: power cuts, process kills, then the controls. */
+	static const char *const gname[] = { "power cut", "process kill (kill -9 of QEMU)",
+					     "controls (expected to fail / to pass)" };
+	size_t rows = 0, groups = 0;
+	for (int g = 0; g < 3; g++) {
+		size_t k = 0;
+		for (size_t i = 0; i < r->n_cells; i++) {
+			const struct rpt_cell *c = &r->cells[i];
+			int cg = c->control ? 2 : !strcmp(c->cut, "kill");
+			k += cg == g;
+		}
+		rows += k;
+		groups += k > 0;
+	}
+	int y0 = MT + 8, y1 = y0 + (int)(rows + groups) * FR + 4;
+	int h = y1 + 36;
+	open_svg(f, h, "forest plot: per cell, violation and unflushed-loss cycle rates with "
+		 "Wilson 95 % intervals");
+	int px1 = FL, px2 = FL + FP + FG;
+	forest_panel_axis(f, px1, y0, y1, "cycles with a violation");
+	forest_panel_axis(f, px2, y0, y1, "cycles that lost unflushed writes");
+	int y = y0 + 4;
+	for (int g = 0; g < 3; g++) {
+		bool head = false;
+		for (size_t i = 0; i < r->n_cells; i++) {
+			const struct rpt_cell *c = &r->cells[i];
+			int cg = c->control ? 2 : !strcmp(c->cut, "kill");
+			if (cg != g)
+				continue;
+			if (!head) {
+				fprintf(f, "<text x='4' y='%d' font-weight='bold'>%s</text>\n", y + 13,
+					gname[g]);
+				y += FR;
+				head = true;
+			}
+			double yc = y + FR / 2.0;
+			if (i % 2 == 0)
+				fprintf(f, "<rect x='0' y='%d' width='%d' height='%d' fill='#f7f7f7'/>", y,
+					W, FR);
+			fprintf(f, "<a href='#cell-%zu'><text x='12' y='%.1f'>", i + 1, yc + 4);
+			row_label(f, r, i, 44);
+			fputs("</text></a>", f);
+			fprintf(f, "<text x='%d' y='%.1f' text-anchor='end' fill='#555'>n=%" PRIu64
+				"</text>", FL - 6, yc + 4, c->verified);
+			forest_mark(f, px1, yc, &c->violation, c->control == RPT_CTL_LYING ? "#555" :
+				    "#CC0000");
+			forest_mark(f, px2, yc, &c->unflushed, "#E69F00");
+			fputc('\n', f);
+			y += FR;
+		}
+	}
+	fprintf(f, "<text x='4' y='%d'>square: observed rate; bar: Wilson 95 %% interval; "
+		"n: verified disk-cycles</text>\n", y1 + 30);
+	fputs("</svg>\n", f);
+}
+
+/* Exposure windows: per cell, one point per disk-cycle that lost acknowledged writes
+ * on a logarithmic time axis, with the median and the 90th percentile marked; a cell
+ * that lost none says so on its row, so that it stands next to one that did. */
+void rpt_svg_exposure(const struct report *r, FILE *f)
+{
+	size_t rows = 0;
+	int64_t lo = INT64_MAX, hi = 0;
+	enum { RH = 22, LX = 300 };
+
+	size_t lossy = 0;
+	for (size_t i = 0; i < r->n_cells; i++) {
+		const struct rpt_exposure *e = &r->cells[i].exposure;
+		rows += r->cells[i].verified > 0;
+		if (!e->n)
+			continue;
+		lossy++;
+		lo = e->min < lo ? e->min : lo;
+		hi = e->max > hi ? e->max : hi;
+	}
+	int h = MT + (int)rows * RH + 60;
+	open_svg(f, lossy ? h : MT + 40, "exposure window: age at the cut of the oldest "
+		 "acknowledged write that was lost");
+	if (!lossy) {
+		fprintf(f, "<text x='%d' y='%d'>no disk-cycle lost an acknowledged write (or the "
+			"databases predate the exposure window)</text></svg>\n", ML, MT + 20);
+		return;
+	}
+	/* Decades of milliseconds around the data. */
+	double d0 = floor(log10(fmax(lo, 1) / 1e6)), d1 = ceil(log10(fmax(hi, 1) / 1e6));
+	if (d1 <= d0)
+		d1 = d0 + 1;
+	double pw = W - LX - 40;
+#define EX(ns) (LX + (log10(fmax((double)(ns), 1) / 1e6) - d0) / (d1 - d0) * pw)
+	int yb = MT + (int)rows * RH;
+	for (double d = d0; d <= d1; d++) {
+		double x = LX + (d - d0) / (d1 - d0) * pw;
+		fprintf(f, "<line x1='%.1f' x2='%.1f' y1='%d' y2='%d' stroke='#e6e6e6'/>"
+			"<text x='%.1f' y='%d' text-anchor='middle'>%g ms</text>\n", x, x, MT, yb, x,
+			yb + 14, pow(10, d));
+	}
+	fprintf(f, "<rect x='%d' y='%d' width='%.0f' height='%d' fill='none' stroke='#999'/>\n", LX,
+		MT, pw, yb - MT);
+	size_t row = 0;
+	for (size_t i = 0; i < r->n_cells; i++) {
+		const struct rpt_cell *c = &r->cells[i];
+		const struct rpt_exposure *e = &c->exposure;
+		if (!c->verified)
+			continue;
+		double yc = MT + row * RH + RH / 2.0;
+		fprintf(f, "<text x='4' y='%.1f'>", yc + 4);
+		row_label(f, r, i, 40);
+		fprintf(f, ", %s (%zu)</text>", !strcmp(c->cut, "kill") ? "kill" : "power", e->n);
+		row++;
+		if (!e->n) {
+			fprintf(f, "<text x='%d' y='%.1f' fill='#555'>no acknowledged write lost in %"
+				PRIu64 " verified cycle%s</text>\n", LX + 8, yc + 4, c->verified,
+				c->verified == 1 ? "" : "s");
+			continue;
+		}
+		size_t stride = e->n > 400 ? (e->n + 399) / 400 : 1, seen = 0;
+		for (size_t u = 0; u < r->n_units; u++) {
+			const struct rpt_unit *x = &r->units[u];
+			if (x->cell != i || !x->have_exposure || !x->verified || seen++ % stride)
+				continue;
+			/* A deterministic vertical jitter by position keeps equal values apart. */
+			fprintf(f, "<circle cx='%.1f' cy='%.1f' r='2.5' fill='%s' fill-opacity='0.5'/>",
+				EX(x->exposure_ns), yc - 5 + (double)(seen % 5) * 2.5, rpt_cell_colour(i));
+		}
+		fprintf(f, "<line x1='%.1f' x2='%.1f' y1='%.1f' y2='%.1f' stroke='#000' stroke-width='2'>"
+			"<title>median %.1f ms</title></line>"
+			"<line x1='%.1f' x2='%.1f' y1='%.1f' y2='%.1f' stroke='#000' stroke-dasharray='2 2'>"
+			"<title>90th percentile %.1f ms</title></line>\n",
+			EX(e->p50), EX(e->p50), yc - 9, yc + 9, e->p50 / 1e6,
+			EX(e->p90), EX(e->p90), yc - 9, yc + 9, e->p90 / 1e6);
+	}
+#undef EX
+	fprintf(f, "<text x='4' y='%d'>dots: disk-cycles; solid bar: median; dashed bar: 90th "
+		"percentile; (n): disk-cycles that lost an acknowledged write</text>\n", yb + 34);
 	fputs("</svg>\n", f);
 }
 
@@ -170,7 +398,7 @@ void rpt_svg_holdup(const struct report *r, FILE *f)
 		if (++bins[b] > top)
 			top = bins[b];
 	}
-	axes(f, lo, hi, 0, (double)top * 1.1, "hold-up time (ms)", "cycles");
+	axes(f, lo, hi, 0, (double)top * 1.1, "hold-up time (ms)", "cycles", true);
 	double sx = (W - ML - MR) / (hi - lo), sy = PH / ((double)top * 1.1);
 	for (int b = 0; b < NB; b++)
 		if (bins[b])

@@ -156,6 +156,8 @@ const struct store_migration store_migrations[] = {
 	  " result TEXT NOT NULL,"
 	  " detail_json TEXT);"
 	  "CREATE INDEX cycle_steps_cycle ON cycle_steps(cycle_id);" },
+	/* issue 19: the exposure window of each disk-cycle that lost acknowledged writes */
+	{ "exposure window", ledger_exposure_sql },
 };
 const int store_n_migrations = sizeof(store_migrations) / sizeof(store_migrations[0]);
 

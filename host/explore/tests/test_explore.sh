@@ -15,27 +15,8 @@
 #     dropped; usage errors;
 #  5. a process-kill cut: what the recorder logged after it is left out.
 set -u
-build=${BUILD:-build}
-powercut=$build/bin/powercut
-root=$(pwd)
-[ -x "$powercut" ] || { echo "skip: '$powercut' is not built"; exit 77; }
-for p in qemu-storage-daemon nbdkit sqlite3 qemu-img; do
-	command -v "$p" >/dev/null 2>&1 || { echo "skip: $p not installed"; exit 77; }
-done
-base=${TMPDIR:-$root/$build/tmp}
-mkdir -p "$base"
-t=$(mktemp -d "$base/test_explore.XXXXXX") || exit 1
-export TMPDIR=$t
-cleanup() {
-	for d in /proc/[0-9]*; do
-		if { tr '\0' ' ' <"$d/cmdline"; } 2>/dev/null | grep -qF "$t"; then
-			kill -9 "${d#/proc/}" 2>/dev/null
-		fi
-	done
-	rm -rf "$t"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; exit 1; }
+. host/campaign/tests/e2e.sh
+e2e_begin test_explore qemu-storage-daemon nbdkit sqlite3 qemu-img
 db=$t/c.db
 q() { sqlite3 "$db" "$1"; }
 

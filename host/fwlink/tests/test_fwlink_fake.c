@@ -466,6 +466,69 @@ static void test_garbled_replies(void **state)
 	fake_free(f);
 }
 
+static int garbled_shown, garbled_summaries;
+static char garbled_summary[256];
+
+static void count_garbled(void *ctx, enum log_level level, enum log_cat cat, int64_t wall_ns,
+			  int64_t mono_ns, const char *msg)
+{
+	if (strstr(msg, "ignored a garbled line"))
+		garbled_shown++;
+	if (strstr(msg, "garbled lines from")) {
+		garbled_summaries++;
+		snprintf(garbled_summary, sizeof(garbled_summary), "%s", msg);
+	}
+}
+
+static void test_noisy_line(void **state)
+{
+	/* An impostor or a bad cable: 5000 noise lines, then replies that are all garbled.
+	 * The log gets 3 lines and one summary, not 5000; resync pings are bounded. */
+	struct fake *f = fake_new(FWLINK_PROTO);
+	struct fwlink *l = open_link(f, 0);
+	struct fw_reply r;
+	struct fwlink_stats st;
+	char noise[64];
+
+	assert_non_null(l);
+	garbled_shown = garbled_summaries = 0;
+	log_set_sink(count_garbled, NULL);
+	/* In bursts of 100, each read while no request waits (as between cycles): the
+	 * pty's buffer is finite. */
+	struct fw_event ev;
+	for (int i = 0; i < 5000; i++) {
+		int n = snprintf(noise, sizeof(noise), "\x01noise %d\xff\n", i);
+		pthread_mutex_lock(&f->mu);
+		assert_int_equal(write(f->master, noise, (size_t)n), n);
+		pthread_mutex_unlock(&f->mu);
+		if (i % 100 == 99)
+			while (fwlink_next_event(l, 20, &ev) != -ETIMEDOUT)
+				;
+	}
+	fwlink_stats(l, &st);
+	assert_true(st.garbled >= 5000);
+	assert_int_equal(garbled_shown, 3);
+
+	/* Every reply garbled: the resync gives up after 8 pings, not at the deadline. */
+	int pings = f->n_ping;
+	f->garble_replies = 1000;
+	int64_t t0 = now_ns();
+	assert_true(fwlink_request(l, 3000, &r, "status") < 0);
+	int sent = f->n_ping - pings;
+	printf("pings while every reply was garbled: %d in %.0f ms\n", sent, (now_ns() - t0) / 1e6);
+	assert_true(sent >= 1 && sent <= 2 * 8);
+	fwlink_stats(l, &st);
+	assert_true(st.resync_pings >= (uint64_t)sent);
+	f->garble_replies = 0;
+
+	fwlink_close(l);
+	log_set_sink(NULL, NULL);
+	assert_int_equal(garbled_summaries, 1);
+	assert_non_null(strstr(garbled_summary, "not shown)"));
+	printf("%s\n", garbled_summary);
+	fake_free(f);
+}
+
 static void test_timeout_and_late_reply(void **state)
 {
 	struct fake *f = fake_new(FWLINK_PROTO);
@@ -620,6 +683,7 @@ int main(void)
 		cmocka_unit_test(test_events_and_gaps),
 		cmocka_unit_test(test_reset_detection),
 		cmocka_unit_test(test_garbled_replies),
+		cmocka_unit_test(test_noisy_line),
 		cmocka_unit_test(test_timeout_and_late_reply),
 		cmocka_unit_test(test_bad_proto),
 		cmocka_unit_test(test_board_settings_status),

@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -163,6 +164,75 @@ static void test_stop_times_out(void **state)
 	assert_true(ms >= 490 && ms < 3000);
 }
 
+/* Wait up to ms for the reparented pid to end; returns its wait status or -1. */
+static int reap_within(pid_t g, int ms)
+{
+	int st = 0;
+
+	for (int i = 0; i < ms / 10; i++) {
+		pid_t w = waitpid(g, &st, WNOHANG);
+		if (w == g)
+			return st;
+		usleep(10000);
+	}
+	return -1;
+}
+
+static void test_dies_with_parent(void **state)
+{
+	/* A parent killed by SIGKILL (no cleanup runs) takes its child with it. */
+	int fds[2];
+	pid_t mid, g = 0;
+
+	assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+	assert_int_equal(pipe(fds), 0);
+	mid = fork();
+	assert_true(mid >= 0);
+	if (mid == 0) {
+		const char *argv[] = { "sleep", "30", NULL };
+		struct child c = { .argv = argv };
+		if (child_start(&c) < 0)
+			_exit(1);
+		if (write(fds[1], &c.pid, sizeof(c.pid)) != sizeof(c.pid))
+			_exit(1);
+		raise(SIGKILL);
+	}
+	close(fds[1]);
+	assert_int_equal(read(fds[0], &g, sizeof(g)), sizeof(g));
+	close(fds[0]);
+	assert_int_equal(waitpid(mid, NULL, 0), mid);
+	int st = reap_within(g, 2000);
+	assert_true(st != -1);
+	assert_true(WIFSIGNALED(st));
+	assert_int_equal(WTERMSIG(st), SIGKILL);
+	prctl(PR_SET_CHILD_SUBREAPER, 0);
+}
+
+static void *start_in_thread(void *arg)
+{
+	return (void *)(intptr_t)child_start(arg);
+}
+
+static void test_thread_child_outlives_thread(void **state)
+{
+	/* The death signal follows the forking thread: a child started by a thread that
+	 * then ends must still run (the spawner thread forks it). */
+	const char *argv[] = { "sleep", "30", NULL };
+	struct child c = { .argv = argv };
+	pthread_t th;
+	void *ret;
+	int st;
+
+	assert_int_equal(pthread_create(&th, NULL, start_in_thread, &c), 0);
+	assert_int_equal(pthread_join(th, &ret), 0);
+	assert_int_equal((intptr_t)ret, 0);
+	usleep(300000);
+	assert_true(child_running(&c));
+	assert_int_equal(child_stop(&c, 2000, &st), 0);
+	assert_true(WIFSIGNALED(st));
+	assert_int_equal(WTERMSIG(st), SIGTERM);
+}
+
 static void test_grandchildren_killed(void **state)
 {
 	/* Orphans come to us, so we can see how the grandchild ended. */
@@ -278,6 +348,8 @@ int main(void)
 		cmocka_unit_test(test_child_not_reading_input),
 		cmocka_unit_test(test_exit_with_daemonized_grandchild),
 		cmocka_unit_test(test_kill_group),
+		cmocka_unit_test(test_dies_with_parent),
+		cmocka_unit_test(test_thread_child_outlives_thread),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

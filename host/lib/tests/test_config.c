@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 
@@ -150,7 +151,9 @@ static void test_missing_required(void **state)
 	assert_string_equal(e, "x.ini:4: missing required key 'driver' in [relay]\n");
 	free(e);
 	e = fails("[relay]\ndriver = null\n", NULL, 0);
-	assert_string_equal(e, "x.ini: missing required key 'name' in [bench]\n");
+	/* A section the file lacks has no line: the file's last one is named. */
+	assert_string_equal(e, "x.ini:2: missing required key 'name' in [bench] (the file has no "
+			    "such section)\n");
 	free(e);
 }
 
@@ -322,6 +325,123 @@ static void test_text_json_hash(void **state)
 	bench_config_free(c);
 }
 
+static void test_plain_names(void **state)
+{
+	/* Names become file names: nothing that leaves or hides in its directory. */
+	static const char *const bad[] = { "../../x", "a/b", ".hidden", "a b", "", "x;y", NULL };
+	for (size_t i = 0; bad[i]; i++) {
+		char *t, *e, want[256];
+		assert_true(asprintf(&t, "[bench]\nname = %s\n[relay]\ndriver = null\n", bad[i]) > 0);
+		if (!*bad[i]) {
+			/* An empty value is the string's own error. */
+			free(t);
+			continue;
+		}
+		e = fails(t, NULL, 0);
+		snprintf(want, sizeof(want), "x.ini:2: invalid bench name '%s' in [bench] (letters, "
+			 "digits, '.', '_' and '-', not starting with '.')\n", bad[i]);
+		assert_string_equal(e, want);
+		free(e);
+		free(t);
+		assert_true(asprintf(&t, "%s[disk %s]\nformat = raw\nsize = 1G\n", good, bad[i]) > 0);
+		e = fails(t, NULL, 0);
+		snprintf(want, sizeof(want), "x.ini:11: invalid disk name '%s' in [disk %s] (letters, "
+			 "digits, '.', '_' and '-', not starting with '.')\n", bad[i], bad[i]);
+		assert_string_equal(e, want);
+		free(e);
+		free(t);
+	}
+	char *t = with("[disk a.b_C-9]\nformat = raw\nsize = 1G\n"), *err = NULL;
+	struct bench_config *c = bench_config_parse("x.ini", t, NULL, 0, &err);
+	assert_non_null(c);
+	bench_config_free(c);
+	free(t);
+}
+
+static void test_non_utf8(void **state)
+{
+	/* Rejected where it is, not accepted and dropped later by the JSON dump. */
+	char *t = with("[disk d]\nformat = raw\nsize = 1G\ncache = n\xc3\n"
+		       "[bench]\ndescription = ok \xc3\xa9 \xed\xa0\x80\n");
+	char *e = fails(t, NULL, 0);
+	assert_string_equal(e, "x.ini:14: invalid UTF-8 at byte 10 of the line\n"
+			    "x.ini:16: invalid UTF-8 at byte 21 of the line\n");
+	free(e);
+	free(t);
+	/* Overlong, above U+10FFFF, a lone continuation byte. */
+	static const char *const bad[] = { "\xc0\xaf", "\xf4\x90\x80\x80", "\x80", "\xe0\x80\x80", NULL };
+	for (size_t i = 0; bad[i]; i++) {
+		assert_true(asprintf(&t, "%s[campaign]\nname = %s\n", good, bad[i]) > 0);
+		e = fails(t, NULL, 0);
+		assert_string_equal(e, "x.ini:12: invalid UTF-8 at byte 8 of the line\n");
+		free(e);
+		free(t);
+	}
+	char *set[] = { "bench.description=x\xff" };
+	e = fails(good, set, 1);
+	assert_string_equal(e, "--set: invalid UTF-8 at byte 20\n");
+	free(e);
+	/* Four-byte characters are fine. */
+	char *err = NULL;
+	t = with("[bench]\ndescription = \xf0\x9f\x94\x8c\n");
+	struct bench_config *c = bench_config_parse("x.ini", t, NULL, 0, &err);
+	if (!c)
+		fprintf(stderr, "%s", err);
+	assert_non_null(c);
+	bench_config_free(c);
+	free(t);
+}
+
+static void test_empty_sections(void **state)
+{
+	/* An empty section, trailing or not, and an unknown one without keys. */
+	char *t = with("[campaign]\n[workload]\n\n[bogus]\n# nothing\n[disk e]\n");
+	char *e = fails(t, NULL, 0);
+	assert_string_equal(e, "x.ini:11: empty section [campaign]\n"
+			    "x.ini:12: empty section [workload]\n"
+			    "x.ini:14: unknown section [bogus] (sections: bench, relay, node, disk NAME, "
+			    "workload, campaign)\n"
+			    "x.ini:16: empty section [disk e]\n");
+	free(e);
+	free(t);
+}
+
+static void test_error_cap(void **state)
+{
+	/* Thousands of bad lines: 20 errors shown, the rest counted. */
+	size_t n = 5000, len = strlen(good);
+	char *t = malloc(len + n * 10 + 1), *p;
+	assert_non_null(t);
+	memcpy(t, good, len);
+	p = t + len;
+	for (size_t i = 0; i < n; i++)
+		p += sprintf(p, "x%zu = 1\n", i % 1000);
+	char *e = fails(t, NULL, 0);
+	size_t lines = 0;
+	for (const char *c = e; *c; c++)
+		lines += *c == '\n';
+	assert_int_equal(lines, 21);
+	assert_non_null(strstr(e, "x.ini:11: unknown key 'x0' in [workload]\n"));
+	assert_non_null(strstr(e, "\nx.ini: 4980 more error(s) not shown\n"));
+	free(e);
+	free(t);
+}
+
+static void test_nul_byte_line(void **state)
+{
+	char path[] = "/tmp/test_config.XXXXXX", *err = NULL;
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "[bench]\nname = a\0b\n", 20), 20);
+	close(fd);
+	assert_null(bench_config_load(path, NULL, 0, &err));
+	char want[128];
+	snprintf(want, sizeof(want), "%s:2: NUL byte: not a text file\n", path);
+	assert_string_equal(err, want);
+	free(err);
+	unlink(path);
+}
+
 static void test_example_benches(void **state)
 {
 	/* Every bench shipped in rig/benches parses. Run from the source tree (as
@@ -359,6 +479,11 @@ int main(void)
 		cmocka_unit_test(test_duplicate_key),
 		cmocka_unit_test(test_unknown_section),
 		cmocka_unit_test(test_missing_required),
+		cmocka_unit_test(test_plain_names),
+		cmocka_unit_test(test_non_utf8),
+		cmocka_unit_test(test_empty_sections),
+		cmocka_unit_test(test_error_cap),
+		cmocka_unit_test(test_nul_byte_line),
 		cmocka_unit_test(test_syntax_and_long_line),
 		cmocka_unit_test(test_cross_checks),
 		cmocka_unit_test(test_zvol),

@@ -9,6 +9,11 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <termios.h>
 
 #include "log.h"
 
@@ -86,12 +91,86 @@ static void test_errno_preserved(void **state)
 	assert_int_equal(errno, ENOENT);
 }
 
+/* Everything written to the pty so far. */
+static size_t drain(int m, char *buf, size_t cap)
+{
+	size_t n = 0;
+	struct pollfd p = { .fd = m, .events = POLLIN };
+	while (n < cap - 1 && poll(&p, 1, 200) == 1) {
+		ssize_t k = read(m, buf + n, cap - 1 - n);
+		if (k <= 0)
+			break;
+		n += (size_t)k;
+	}
+	buf[n] = 0;
+	return n;
+}
+
+/* The status line on a terminal: drawn, cleared before a message and drawn after it,
+ * cut at the terminal's width, removed; and never drawn when stderr is not a terminal. */
+static void test_status_line(void **state)
+{
+	int m = posix_openpt(O_RDWR | O_NOCTTY);
+	assert_true(m >= 0);
+	assert_int_equal(grantpt(m), 0);
+	assert_int_equal(unlockpt(m), 0);
+	int sl = open(ptsname(m), O_RDWR | O_NOCTTY);
+	assert_true(sl >= 0);
+	struct termios t;
+	assert_int_equal(tcgetattr(sl, &t), 0);
+	cfmakeraw(&t);		/* no \n -> \r\n: the bytes as written */
+	assert_int_equal(tcsetattr(sl, TCSANOW, &t), 0);
+	struct winsize ws = { .ws_row = 24, .ws_col = 12 };
+	assert_int_equal(ioctl(sl, TIOCSWINSZ, &ws), 0);
+	int saved = dup(STDERR_FILENO);
+	fflush(stderr);
+	dup2(sl, STDERR_FILENO);
+
+	log_set_level(LOG_INFO);
+	log_status("3/10, ETA 0:00:07");	/* 17 characters: cut to 11 */
+	log_msg(LOG_INFO, LOG_MAIN, "cycle %d ok", 3);
+	log_status(NULL);
+	log_msg(LOG_INFO, LOG_MAIN, "done");
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	char buf[512];
+	drain(m, buf, sizeof(buf));
+	const char want[] = "\r\033[K3/10, ETA 0"
+			    "\r\033[Kpowercut: cycle 3 ok\n3/10, ETA 0"
+			    "\r\033[K"
+			    "powercut: done\n";
+	assert_string_equal(buf, want);
+	close(sl);
+	close(m);
+
+	/* not a terminal: the status line is never drawn */
+	int pfd[2];
+	assert_int_equal(pipe(pfd), 0);
+	saved = dup(STDERR_FILENO);
+	fflush(stderr);
+	dup2(pfd[1], STDERR_FILENO);
+	log_status("1/2");
+	log_msg(LOG_INFO, LOG_MAIN, "cycle 1 ok");
+	log_status(NULL);
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	close(pfd[1]);
+	ssize_t k = read(pfd[0], buf, sizeof(buf) - 1);
+	assert_true(k > 0);
+	buf[k] = 0;
+	assert_string_equal(buf, "powercut: cycle 1 ok\n");
+	close(pfd[0]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_filter_and_sink),
 		cmocka_unit_test(test_debug_categories),
 		cmocka_unit_test(test_errno_preserved),
+		cmocka_unit_test(test_status_line),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -135,6 +135,23 @@ static pid_t qemu_pid(void)
 }
 
 /* The port of powercut.ledger=10.0.2.2:PORT on QEMU's command line, or -1. */
+/* QEMU's command line, NULs made blanks, in buf. */
+static bool qemu_cmdline(pid_t pid, char *buf, size_t cap)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return false;
+	size_t n = fread(buf, 1, cap - 1, f);
+	fclose(f);
+	for (size_t i = 0; i < n; i++)
+		if (!buf[i])
+			buf[i] = ' ';
+	buf[n] = '\0';
+	return true;
+}
+
 static int guest_ledger_port(pid_t pid)
 {
 	static const char key[] = "powercut.ledger=10.0.2.2:";
@@ -239,6 +256,11 @@ static void kill_cycle(void **state)
 		      ledger_port(l));
 	assert_true(fwd > 0);
 	assert_int_not_equal(fwd, ledger_port(l));
+	/* The token reached the guest in a fw_cfg file, not on QEMU's command line. */
+	char qcmd[16384];
+	assert_true(qemu_cmdline(pid, qcmd, sizeof(qcmd)));
+	assert_null(strstr(qcmd, TOKEN));
+	assert_non_null(strstr(qcmd, "name=opt/powercut/token,file="));
 	assert_true(tsshd_port_open(fwd));
 	/* The guest writes through the ledger: wait for acknowledgements. */
 	do {

@@ -202,13 +202,22 @@ static void test_kill_check_tamper(void **state)
 	assert_non_null(l);
 	assert_int_equal(ledger_start(l), 0);
 	snprintf(port, sizeof(port), "127.0.0.1:%u", ledger_port(l));
+	/* The token from a file (as the guest's fw_cfg file), not the command line. */
+	char tfile[PATH_MAX + 16];
+	snprintf(tfile, sizeof(tfile), "%s.token", img);
+	FILE *tf = fopen(tfile, "w");
+	assert_non_null(tf);
+	fputs(TOKEN "\n", tf);
+	fclose(tf);
 	const char *argv2[] = { agent, "write", img, "--campaign", campaign, "--cycle", cycle,
 				"--span-mib", span, "--queue-depth", "4", "--flush", "every-n:100",
-				"--writes", "1050", "--ledger", port, "--token", TOKEN, "--quiet", NULL };
+				"--writes", "1050", "--ledger", port, "--token-file", tfile, "--quiet",
+				NULL };
 	struct child_result cr;
 	assert_int_equal(child_run(argv2, NULL, 60000, &cr), 0);
 	assert_true(WIFEXITED(cr.status) && WEXITSTATUS(cr.status) == 0);
 	child_result_release(&cr);
+	unlink(tfile);
 	assert_int_equal(ledger_quiesce(l, 100, 5000), 0);
 	ledger_free(l);
 	cut = mono_ns();
@@ -257,6 +266,22 @@ static void test_kill_check_tamper(void **state)
 	assert_int_equal(q1(db, "SELECT COUNT(*) FROM oracle_check WHERE cycle = 2 AND violation = 1"), 4);
 	assert_int_equal(q1(db, "SELECT violations FROM oracle_cycle_result WHERE cycle = 1"), 0);
 
+	/* The exposure window: the oldest acknowledged write lost is the oldest ack of the
+	 * three blocks that lost theirs (zeroed 10, and the two rolled back to generation
+	 * 0: every write of this cycle to them is lost); the corrupt and the misdirected
+	 * block name no version, so none of theirs. Cycle 1 lost nothing: no row. */
+	assert_int_equal(q1(db, "SELECT COUNT(*) FROM oracle_exposure WHERE cycle = 1"), 0);
+	snprintf(sql, sizeof(sql), "SELECT MIN(recv_ns) FROM oracle_ack WHERE cycle = 2 AND gen > 0 AND "
+		 "block IN (10, %lld, %lld)", (long long)flushed_blk, (long long)unflushed_blk);
+	int64_t oldest = q1(db, sql);
+	snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM oracle_ack WHERE cycle = 2 AND gen > 0 AND "
+		 "block IN (10, %lld, %lld)", (long long)flushed_blk, (long long)unflushed_blk);
+	int64_t nlost = q1(db, sql);
+	assert_true(nlost >= 3);
+	assert_int_equal(q1(db, "SELECT oldest_lost_recv_ns FROM oracle_exposure WHERE cycle = 2"), oldest);
+	assert_int_equal(q1(db, "SELECT exposure_ns FROM oracle_exposure WHERE cycle = 2"), cut - oldest);
+	assert_int_equal(q1(db, "SELECT lost_acks FROM oracle_exposure WHERE cycle = 2"), nlost);
+
 	/* The findings walk the controller stores with store_finding_insert(). */
 	struct seen seen = { 0, 0 };
 	FILE *f = fopen(report, "r");
@@ -297,8 +322,11 @@ static void test_ledger_late_and_full(void **state)
 	snprintf(campaign, sizeof(campaign), "%d", CAMPAIGN);
 	const char *argv[] = { agent, "write", img, "--campaign", campaign, "--cycle", "5",
 			       "--span-mib", "8", "--writes", "3000", "--ledger-queue", "1000",
-			       "--ledger", port, "--token", TOKEN, "--quiet", NULL };
-	struct child c = { .argv = argv, .in = CHILD_NULL, .out = CHILD_PIPE, .err = CHILD_INHERIT };
+			       "--ledger", port, "--quiet", NULL };
+	/* The token from the environment, as powercut hands it to local agents. */
+	const char *env[] = { "POWERCUT_LEDGER_TOKEN=" TOKEN, NULL };
+	struct child c = { .argv = argv, .env = env, .in = CHILD_NULL, .out = CHILD_PIPE,
+			   .err = CHILD_INHERIT };
 	assert_int_equal(child_start(&c), 0);
 	/* The agent prints its summary when the writes are done, before it gives up on
 	 * the ledger (it waits up to 2 s). */

@@ -565,6 +565,153 @@ static void sleep_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
+/* A connection from source address src (any 127/8 address reaches the ledger). */
+static int dial_from(uint16_t port, const char *src)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
+	struct sockaddr_in me = { .sin_family = AF_INET };
+	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	inet_pton(AF_INET, src, &me.sin_addr);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&me, sizeof(me)), 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+/* 1 when the ledger closed fd (end of stream or reset), 0 while it is open. */
+static int closed_by_peer(int fd)
+{
+	char b;
+	ssize_t r = recv(fd, &b, 1, MSG_DONTWAIT);
+	return r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
+/* Wait up to ms for the ledger to close fd. */
+static int wait_peer_close(int fd, int ms)
+{
+	for (int t = 0; t < ms; t += 10) {
+		if (closed_by_peer(fd))
+			return 1;
+		sleep_ms(10);
+	}
+	return 0;
+}
+
+static void test_lockout(void **state)
+{
+	/* What issue 16 measured: idle sockets and one-byte-a-second senders kept every
+	 * agent out. Now: 300 idle connections (more than the table holds) and 8 slow
+	 * senders, then an agent gets in at once and stores its acknowledgements. */
+	struct ledger_config cfg = { .campaign = CAMPAIGN, .token = TOKEN, .cycle = 4,
+				     .hello_ms = 400, .idle_ms = 800 };
+	struct ledger *l = ledger_open(&cfg, db_path);
+	struct ledger_stats st;
+	unsigned char buf[4096];
+	enum { IDLE = 300, SLOW = 8 };
+	int idle[IDLE], slow[SLOW];
+
+	assert_non_null(l);
+	assert_int_equal(ledger_start(l), 0);
+	uint16_t port = ledger_port(l);
+	for (int i = 0; i < IDLE; i++)
+		idle[i] = dial(port);
+	size_t hn = hello(buf, TOKEN, CAMPAIGN, 4);
+	for (int i = 0; i < SLOW; i++) {
+		slow[i] = dial(port);
+		send_all(slow[i], buf, 1);
+	}
+	int fd = dial(port);
+	size_t n = hn + acks(buf + hn, 4, 7, 0);
+	send_all(fd, buf, n);
+	/* Waits for the rows, not for a quiet ledger: on a loaded machine the quiet
+	 * period can pass before the ledger has even accepted the agent. */
+	for (int t = 0; t < 500; t++) {
+		ledger_get_stats(l, &st);
+		if (st.acks == 7)
+			break;
+		sleep_ms(10);
+	}
+	assert_int_equal(st.acks, 7);
+	/* One peer address holds at most LEDGER_PEER_PENDING connections without a hello:
+	 * the older idle ones were evicted as the newer came. */
+	assert_true(st.evicted >= IDLE + SLOW - LEDGER_PEER_PENDING);
+	assert_true(closed_by_peer(idle[0]));
+
+	/* The slow senders keep sending a byte now and then: the hello deadline ends them. */
+	for (int k = 1; k < 4; k++) {
+		sleep_ms(150);
+		for (int i = 0; i < SLOW; i++)
+			send(slow[i], buf + k, 1, MSG_NOSIGNAL);
+	}
+	for (int i = 0; i < SLOW; i++)
+		assert_true(wait_peer_close(slow[i], 2000));
+	ledger_get_stats(l, &st);
+	assert_true(st.hello_timeouts + st.evicted >= IDLE + SLOW);
+	assert_int_equal(st.refused, 0);
+
+	/* An authenticated agent that goes silent is closed after idle_ms, not before. */
+	assert_false(closed_by_peer(fd));
+	assert_true(wait_peer_close(fd, 3000));
+	ledger_get_stats(l, &st);
+	assert_int_equal(st.idle_timeouts, 1);
+	close(fd);
+	for (int i = 0; i < IDLE; i++)
+		close(idle[i]);
+	for (int i = 0; i < SLOW; i++)
+		close(slow[i]);
+	ledger_stop(l);
+	ledger_free(l);
+	assert_int_equal(count("SELECT COUNT(*) FROM oracle_ack WHERE campaign = 31 AND cycle = 4"), 7);
+}
+
+static void test_peer_cap(void **state)
+{
+	/* The cap is per peer address: a flood from one address evicts its own oldest
+	 * connections, never another address's waiting one. */
+	struct ledger_config cfg = { .campaign = CAMPAIGN, .token = TOKEN, .cycle = 5,
+				     .hello_ms = 5000 };
+	struct ledger *l = ledger_open(&cfg, db_path);
+	struct ledger_stats st;
+	enum { FLOOD = LEDGER_PEER_PENDING + 6 };
+	int flood[FLOOD];
+
+	assert_non_null(l);
+	assert_int_equal(ledger_start(l), 0);
+	int other = dial_from(ledger_port(l), "127.0.0.1");
+	for (int i = 0; i < FLOOD; i++)
+		flood[i] = dial_from(ledger_port(l), "127.0.0.2");
+	for (int t = 0; t < 300; t++) {
+		ledger_get_stats(l, &st);
+		if (st.connections == FLOOD + 1)
+			break;
+		sleep_ms(10);
+	}
+	sleep_ms(50);
+	ledger_get_stats(l, &st);
+	assert_int_equal(st.evicted, FLOOD - LEDGER_PEER_PENDING);
+	assert_false(closed_by_peer(other));
+	for (int i = 0; i < FLOOD - LEDGER_PEER_PENDING; i++)
+		assert_true(wait_peer_close(flood[i], 1000));
+	for (int i = FLOOD - LEDGER_PEER_PENDING; i < FLOOD; i++)
+		assert_false(closed_by_peer(flood[i]));
+
+	/* Before its hello a connection may send only a hello: a big frame head of any
+	 * other type is refused at once, not buffered. */
+	unsigned char head[5];
+	lp_put32(head, LEDGER_MAX_FRAME);
+	head[4] = LEDGER_ACKS;
+	send_all(other, head, sizeof(head));
+	uint32_t code = 0;
+	uint64_t off = 1;
+	bool accepted;
+	assert_string_equal(wait_closed_reply(other, &code, &off, &accepted), "frame before hello");
+	for (int i = 0; i < FLOOD; i++)
+		close(flood[i]);
+	ledger_stop(l);
+	ledger_free(l);
+}
+
 static void test_survives_sigkill(void **state)
 {
 	static unsigned char buf[1 << 16];
@@ -710,6 +857,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_replies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prune_scope, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_survives_sigkill, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lockout, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_peer_cap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_phases, setup, teardown),
 	};
 	log_set_level(LOG_WARN);

@@ -25,7 +25,7 @@ int cmd_config(struct pc_ctx *ctx)
 	/* --set is applied here too: `config show` shows what a run would use. */
 	cfg = bench_config_load(ctx->argv[1], ctx->sets, ctx->n_sets, &err);
 	if (!cfg) {
-		fputs(err ? err : "invalid bench\n", stderr);
+		cmd_bench_errors(err);
 		free(err);
 		return EXIT_USAGE;
 	}

@@ -13,9 +13,12 @@
 #include "report.h"
 
 const struct cmd_opt report_opts[] = {
-	{ "format", 1, "FMT", "html (default), md, csv or json (--json is --format=json)" },
+	{ "format", 1, "FMT", "html (default), md, csv, json (--json is --format=json) or summary "
+	  "(a short table for a terminal)" },
 	{ "output", 1, "FILE", "write the report to FILE (replaced whole; default: standard output)" },
 	{ "target", 1, "RATE", "rate that 'cycles needed' bounds, 0 < RATE < 1 (default 0.01)" },
+	{ "compare", 0, NULL, "compare two cells, the first two arguments (numbers or keys): "
+	  "Fisher's exact test and the cycles needed to tell them apart (text or json)" },
 	{ 0 }
 };
 
@@ -66,7 +69,7 @@ int cmd_report(struct pc_ctx *ctx)
 	int rc;
 
 	if ((s = cmd_opt(ctx, "format")) && report_format_parse(s, &fmt) < 0) {
-		pc_err(LOG_MAIN, "invalid value '%s' for '--format' (html, md, csv or json)", s);
+		pc_err(LOG_MAIN, "invalid value '%s' for '--format' (html, md, csv, json or summary)", s);
 		return EXIT_USAGE;
 	}
 	if ((s = cmd_opt(ctx, "target"))) {
@@ -78,12 +81,32 @@ int cmd_report(struct pc_ctx *ctx)
 			return EXIT_USAGE;
 		}
 	}
-	if (ctx->argc < 1) {
-		pc_err(LOG_MAIN, "missing database (usage: powercut %s)", ctx->cmd->usage);
+	bool cmp = cmd_flag(ctx, "compare");
+	int first = cmp ? 2 : 0;
+	if (cmp && fmt != REPORT_JSON && cmd_opt(ctx, "format")) {
+		pc_err(LOG_MAIN, "'--compare' prints text, or JSON with '--format=json'");
 		return EXIT_USAGE;
 	}
-	if (!(r = report_load(ctx->argv, (size_t)ctx->argc, &o)))
+	if (ctx->argc < first + 1) {
+		pc_err(LOG_MAIN, "missing %s (usage: powercut %s)", cmp && ctx->argc < 2 ?
+		       "the two cells to compare" : "database", ctx->cmd->usage);
+		return EXIT_USAGE;
+	}
+	if (!(r = report_load(ctx->argv + first, (size_t)(ctx->argc - first), &o)))
 		return EXIT_FAIL;
+	if (cmp) {
+		size_t a, b;
+		if (report_cell_find(r, ctx->argv[0], &a) < 0 || report_cell_find(r, ctx->argv[1], &b) < 0) {
+			report_free(r);
+			return EXIT_USAGE;
+		}
+		if (fmt == REPORT_JSON)
+			cmd_print_json(report_compare_json(r, a, b));
+		else
+			rc = report_compare_text(r, a, b, stdout);
+		report_free(r);
+		return EXIT_OK;
+	}
 	if (out) {
 		rc = write_file(r, fmt, out);
 	} else if ((rc = report_render(r, fmt, stdout)) < 0) {

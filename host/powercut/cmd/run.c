@@ -50,6 +50,8 @@ static int64_t wall_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* One log line per cycle (that cycle's outcome, with the count and ETA), and on a
+ * terminal the campaign's totals in the logger's status line at the bottom. */
 static void progress(const struct bench_config *cfg, const struct camp_tally *t, int64_t t0,
 		     int64_t deadline, bool tty, const struct camp_result *last)
 {
@@ -57,25 +59,32 @@ static void progress(const struct bench_config *cfg, const struct camp_tally *t,
 	double rate = t->done ? el / t->done : 0;
 	double eta = t->planned ? rate * (t->planned - t->done) :
 		     deadline ? (deadline - wall_ns()) / 1e9 : 0;
-	char line[1024];
+	char line[1024], when[64];
 	int n = 0;
 
 	if (t->planned)
-		n += snprintf(line + n, sizeof(line) - n, "%u/%u cycles", t->done, t->planned);
+		snprintf(when, sizeof(when), "%u/%u, ETA %d:%02d:%02d", t->done, t->planned,
+			 (int)(eta / 3600), (int)(eta / 60) % 60, (int)eta % 60);
 	else
-		n += snprintf(line + n, sizeof(line) - n, "%u cycles", t->done);
-	n += snprintf(line + n, sizeof(line) - n, ", %.1f s/cycle, ETA %d:%02d:%02d", rate,
-		      (int)(eta / 3600), (int)(eta / 60) % 60, (int)eta % 60);
-	for (size_t i = 0; i < cfg->n_disks && i < 8 && n < (int)sizeof(line) - 80; i++)
-		n += snprintf(line + n, sizeof(line) - n, "; %s: %" PRIu64 " violations, %" PRIu64
-			      " unflushed lost", cfg->disks[i]->name, t->violations[i], t->unflushed[i]);
-	if (tty) {
-		fprintf(stderr, "\r\033[K%s", line);
-		fflush(stderr);
-	} else if (last) {
-		pc_info(LOG_MAIN, "cycle %" JSON_INTEGER_FORMAT " %s: %s",
-			json_integer_value(json_object_get(last->json, "cycle")), last->status, line);
+		snprintf(when, sizeof(when), "%u done, %d:%02d:%02d left", t->done,
+			 (int)(eta / 3600), (int)(eta / 60) % 60, (int)eta % 60);
+	if (last) {
+		for (size_t i = 0; i < last->n_disks && i < cfg->n_disks && i < 8 &&
+		     n < (int)sizeof(line) - 80; i++)
+			n += snprintf(line + n, sizeof(line) - n, "%s%s %" PRIu64 "/%" PRIu64,
+				      i ? ", " : "", cfg->disks[i]->name, last->disks[i].violations,
+				      last->disks[i].unflushed_lost);
+		pc_info(LOG_MAIN, "cycle %" JSON_INTEGER_FORMAT " %s (%s): violation/unflushed "
+			"blocks %s", json_integer_value(json_object_get(last->json, "cycle")),
+			last->status, when, line);
 	}
+	if (!tty)
+		return;
+	n = snprintf(line, sizeof(line), "%s, %.1f s/cycle; so far", when, rate);
+	for (size_t i = 0; i < cfg->n_disks && i < 8 && n < (int)sizeof(line) - 80; i++)
+		n += snprintf(line + n, sizeof(line) - n, "%s %s %" PRIu64 "/%" PRIu64, i ? "," : "",
+			      cfg->disks[i]->name, t->violations[i], t->unflushed[i]);
+	log_status(line);
 }
 
 static void notify(char **argv, const char *status, const char *db, int64_t campaign)
@@ -203,7 +212,7 @@ int cmd_run(struct pc_ctx *ctx)
 		}
 		cfg = bench_config_load(ctx->argv[0], ctx->sets, ctx->n_sets, &err);
 		if (!cfg) {
-			fputs(err ? err : "invalid bench\n", stderr);
+			cmd_bench_errors(err);
 			free(err);
 			return EXIT_USAGE;
 		}
@@ -285,7 +294,7 @@ int cmd_run(struct pc_ctx *ctx)
 
 	int r = camp_run(&cr);
 	if (view.tty && !ctx->json && cr.t0_ns)
-		fputc('\n', stderr);
+		log_status(NULL);
 	if (r < 0) {
 		rc = r == -EBUSY ? EXIT_BUSY : r == -ENODEV ? EXIT_DEVICE : r == -EINVAL ? EXIT_USAGE :
 		     r == -EINTR ? 128 + relay_interrupted : EXIT_FAIL;

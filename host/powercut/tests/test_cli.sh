@@ -66,6 +66,22 @@ has "$tmp/out" '"queue_depth":7'
 expect 0 "$pc" config check "$bench"
 has "$tmp/out" "ok (sha256 "
 
+# --- --json: a failing command prints one JSON error object on stdout, same status
+expect 2 "$pc" relay status "$tmp/bad.ini" --json
+has "$tmp/out" '{"error":{"command":"relay","messages":["'"$tmp"'/bad.ini:6: unknown key '"'cach'"' in [disk qcow2] (did you mean '"'cache'"'?)"],"status":2}}'
+expect 2 "$pc" --json frobnicate
+has "$tmp/out" '{"error":{"command":"frobnicate","messages":["unknown command '"'frobnicate'"' (see '"'powercut help'"')"],"status":2}}'
+expect 2 "$pc" config show "$tmp/none.ini" --json
+has "$tmp/out" '"status":2'
+has "$tmp/out" "cannot open bench '$tmp/none.ini'"
+[ "$(wc -l <"$tmp/out")" = 1 ] && ok "one line on stdout" || bad "not one line on stdout"
+expect 0 "$pc" config check "$bench" --json
+if grep -q '"error"' "$tmp/out"; then bad "success printed an error object"; else ok "no error object on success"; fi
+# names are plain: a bench name that would put the lock file elsewhere
+printf '[bench]\nname = ../../x\n[relay]\ndriver = null\n' >"$tmp/esc.ini"
+expect 2 "$pc" relay status "$tmp/esc.ini"
+has "$tmp/err" "$tmp/esc.ini:2: invalid bench name '../../x' in [bench]"
+
 # --- status and switching with the null driver
 : >"$tmp/record"
 expect 0 "$pc" relay status "$bench" --json

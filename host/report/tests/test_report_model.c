@@ -3,9 +3,14 @@
  * databases too), violations and unflushed losses counted per disk-cycle, unrepairable
  * metadata failures apart from repaired leaks, a node that never came back, controls
  * (a lying disk without a violation fails the report; a safe one passes), statistics
- * as stats.h computes them, examples naming their cycle, and every format rendering. */
+ * as stats.h computes them, examples naming their cycle, and every format rendering;
+ * the exposure window's distribution (nearest-rank quantiles, unverified disk-cycles
+ * left out), the Prometheus metrics with their values and label escaping, a report of
+ * one campaign, powercut status, and a lost node told from a cycle that failed before
+ * its cut. */
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -303,6 +308,187 @@ static void test_cells(void **state)
 	report_free(r);
 }
 
+/* The sample of a metric family whose labels start with `labels`, or -1. */
+static double metric_value(const char *text, const char *name, const char *labels)
+{
+	char prefix[512];
+	snprintf(prefix, sizeof(prefix), "\n%s{%s", name, labels);
+	const char *p = strstr(text, prefix);
+	if (!p)
+		return -1;
+	p = strstr(p, "} ");
+	return p ? strtod(p + 2, NULL) : -1;
+}
+
+static void test_exposure_metrics(void **state)
+{
+	/* Exposure windows of the kill campaign's qcow2 (campaign 1, disk 1): 40 and 5 ms
+	 * in its verified cycles 1 and 2, and one in cycle 3, which was never verified
+	 * and must not count. */
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(db1, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "INSERT INTO oracle_exposure VALUES (1,1,1,0,0,40000000,3),"
+				      " (1,2,1,0,0,5000000,1), (1,3,1,0,0,999000000,9)", NULL, NULL,
+				      NULL), SQLITE_OK);
+	sqlite3_close(db);
+
+	char *paths[] = { db1, db2 };
+	struct report_options o = REPORT_OPTIONS_INIT;
+	struct report *r = report_load(paths, 2, &o);
+	assert_non_null(r);
+	json_t *j = report_json(r), *cells = json_object_get(j, "cells");
+	json_t *q = json_object_get(find_cell(cells, "kill", "qcow2", "none"), "exposure_ms");
+	assert_int_equal(geti(q, "n"), 2);
+	/* nearest rank of {5, 40}: the median is the 1st, the 90th percentile the 2nd */
+	assert_true(json_real_value(json_object_get(q, "min")) == 5.0);
+	assert_true(json_real_value(json_object_get(q, "median")) == 5.0);
+	assert_true(json_real_value(json_object_get(q, "p90")) == 40.0);
+	assert_true(json_real_value(json_object_get(q, "max")) == 40.0);
+	assert_int_equal(geti(json_object_get(find_cell(cells, "kill", "raw", "none"), "exposure_ms"),
+			      "n"), 0);
+	json_decref(j);
+
+	/* Metrics: the kill campaign's qcow2 cell pools db1's three cycles and db2's one:
+	 * 4 cycles, 3 verified, 1 violation, 2 with unflushed writes lost (10 blocks each),
+	 * 1 whose node never came back. */
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	assert_int_equal(report_metrics(r, NULL, f), 0);
+	fclose(f);
+	const char *lq = "bench=\"sim-fast\",cut=\"kill\",disk=\"qcow2\",format=\"qcow2\","
+			 "cache=\"none\",control=\"none\",key=";
+	assert_true(metric_value(text, "powercut_cycles_total", lq) == 4);
+	assert_true(metric_value(text, "powercut_verified_cycles_total", lq) == 3);
+	assert_true(metric_value(text, "powercut_violation_cycles_total", lq) == 1);
+	assert_true(metric_value(text, "powercut_unflushed_loss_cycles_total", lq) == 2);
+	assert_true(metric_value(text, "powercut_unflushed_lost_blocks_total", lq) == 20);
+	assert_true(metric_value(text, "powercut_node_lost_cycles_total", lq) == 1);
+	assert_non_null(strstr(text, "\n# TYPE powercut_cycles_total counter\n"));
+	/* the failed lying control */
+	assert_non_null(strstr(text, "\npowercut_controls_failed 1\n"));
+	/* no status given: no campaign gauges */
+	assert_null(strstr(text, "powercut_campaign_running"));
+	free(text);
+
+	/* Label values escape backslash, double quote and newline. */
+	free(r->cells[0].bench);
+	r->cells[0].bench = strdup("a\"b\\c\nd");
+	f = open_memstream(&text, &len);
+	assert_int_equal(report_metrics(r, NULL, f), 0);
+	fclose(f);
+	assert_non_null(strstr(text, "{bench=\"a\\\"b\\\\c\\nd\","));
+	free(text);
+	report_free(r);
+
+	/* One campaign only: the power-cut campaign of db1 (id 2) has the two control cells. */
+	o.campaign = 2;
+	r = report_load(paths, 1, &o);
+	assert_non_null(r);
+	assert_int_equal(r->n_campaigns, 1);
+	assert_int_equal(r->n_cells, 2);
+	for (size_t i = 0; i < r->n_cells; i++)
+		assert_string_equal(r->cells[i].cut, "power");
+	report_free(r);
+
+	sqlite3_open(db1, &db);
+	sqlite3_exec(db, "DELETE FROM oracle_exposure", NULL, NULL, NULL);
+	sqlite3_close(db);
+}
+
+/* powercut status: a campaign in its second cycle, then one whose node was lost. */
+static void test_status(void **state)
+{
+	char db3[PATH_MAX + 16];
+	snprintf(db3, sizeof(db3), "%s/d.db", dir);
+	struct store *st = store_open(db3, STORE_CREATE | STORE_MIGRATE);
+	assert_non_null(st);
+	char *kill[] = { "campaign.cut=kill" };
+	int64_t a = campaign(st, kill, 1);
+	struct disk_res c1[] = { { "qcow2", { [RPT_OK] = 100, [RPT_UNFL_OLDER] = 10 }, 0, "clean" },
+				 { "raw", { [RPT_OK] = 110 }, 0, NULL } };
+	cycle(st, a, 1, "kill", c1, 2);
+	int64_t cy2;
+	assert_int_equal(store_cycle_insert(st, a, 2, "running", 5000, &cy2), 0);
+	sqlite3 *db = store_db(st);
+	char sql[256];
+	/* started 60 s apart; planned 10 cycles; the first done, the second in its workload */
+	snprintf(sql, sizeof(sql), "UPDATE cycles SET started_wall_ns = 1000000000000 + (idx - 1) * "
+		 "60000000000, step = CASE idx WHEN 1 THEN 'done' ELSE 'workload' END; "
+		 "UPDATE campaigns SET run_json = '{\"cycles\":10}' WHERE id = %lld", (long long)a);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+
+	json_t *j = report_status(db3, 0);
+	assert_non_null(j);
+	assert_string_equal(json_string_value(json_object_get(j, "status")), "running");
+	assert_int_equal(geti(j, "cycles"), 2);
+	assert_int_equal(geti(j, "cycles_done"), 1);
+	assert_int_equal(geti(j, "planned"), 10);
+	assert_string_equal(json_string_value(json_object_get(j, "node")), "up, running the workload");
+	/* 60 s a cycle, 9 to go */
+	assert_true(fabs(json_real_value(json_object_get(j, "seconds_per_cycle")) - 60) < 1e-9);
+	assert_true(fabs(json_real_value(json_object_get(j, "eta_s")) - 540) < 1e-6);
+	/* the cycle in progress has no outcome yet: the last one is cycle 1 */
+	json_t *last = json_object_get(j, "last_cycle");
+	assert_int_equal(geti(last, "cycle"), 1);
+	json_t *d0 = json_array_get(json_object_get(last, "disks"), 0);
+	assert_int_equal(geti(d0, "unflushed_lost"), 10);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(j, "controls"), "state")),
+			    "none");
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	assert_int_equal(report_status_text(j, f), 0);
+	fclose(f);
+	assert_non_null(strstr(text, "cycle 2 of 10, 60.0 s/cycle, ETA "));
+	assert_non_null(strstr(text, "last cycle 1: ok; qcow2 0 violation blocks, 10 unflushed lost"));
+	assert_non_null(strstr(text, "node: up, running the workload\n"));
+	free(text);
+	json_decref(j);
+
+	assert_int_equal(sqlite3_exec(db, "UPDATE campaigns SET status = 'node-lost'", NULL, NULL, NULL),
+			 SQLITE_OK);
+	j = report_status(db3, a);
+	assert_non_null(j);
+	assert_string_equal(json_string_value(json_object_get(j, "node")),
+			    "lost: it did not come back after a cut");
+	assert_true(json_is_null(json_object_get(j, "eta_s")));
+	json_decref(j);
+
+	errno = 0;
+	assert_null(report_status(db3, 7));
+	assert_int_equal(errno, ENOENT);
+
+	/* Node lost means cut and never checked: cycle 2 (no cut yet) and a cycle 3 that
+	 * failed before its cut are only not verified; once cycle 2 has its cut, its
+	 * unchecked disks count as a lost node. */
+	int64_t cy3;
+	assert_int_equal(store_cycle_insert(st, a, 3, "failed", 7000, &cy3), 0);
+	char *p3[] = { db3 };
+	struct report_options o = REPORT_OPTIONS_INIT;
+	struct report *r = report_load(p3, 1, &o);
+	assert_non_null(r);
+	for (size_t i = 0; i < r->n_cells; i++) {
+		assert_int_equal(r->cells[i].not_verified, 2);
+		assert_int_equal(r->cells[i].node_lost, 0);
+	}
+	report_free(r);
+	struct store_cut cut = { .cycle = cy2, .kind = "kill", .timed_by = "firmware" };
+	assert_int_equal(store_cut_insert(st, &cut, NULL), 0);
+	r = report_load(p3, 1, &o);
+	assert_non_null(r);
+	for (size_t i = 0; i < r->n_cells; i++)
+		assert_int_equal(r->cells[i].node_lost, 1);
+	report_free(r);
+	store_close(st);
+	char side[PATH_MAX + 32];
+	unlink(db3);
+	snprintf(side, sizeof(side), "%s-wal", db3);
+	unlink(side);
+	snprintf(side, sizeof(side), "%s-shm", db3);
+	unlink(side);
+}
+
 /* A DC-switched bench (relay.switches=dc, IPMI's PS_ON) is never pooled with a mains
  * cut of the same disks: its cells are its own, labelled, and its cycles say there is
  * no hold-up. */
@@ -371,6 +557,8 @@ int main(void)
 	log_set_prog("test_report_model");
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cells),
+		cmocka_unit_test(test_exposure_metrics),
+		cmocka_unit_test(test_status),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_dc_cut),
 	};

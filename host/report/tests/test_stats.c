@@ -1,7 +1,12 @@
 /* Statistics against known values: published Wilson intervals (Newcombe 1998, table
  * I, method 3), the same formula computed independently in long double, exact
  * zero-failure bounds, Clopper-Pearson bounds checked through their defining
- * equation, and cycles-needed against a linear search on the binomial tail. */
+ * equation, and cycles-needed against a linear search on the binomial tail.
+ * Fisher's exact test against p-values of small tables worked by hand from the
+ * hypergeometric distribution (integer binomial coefficients, below) and Fisher's
+ * tea-tasting table (p = 34/70, Fisher 1935); the cycles to separate two rates
+ * against Fleiss' table (p 0.05 against 0.10, alpha 0.05, power 0.8: 474 per group,
+ * Fleiss, Levin & Paik, Statistical Methods for Rates and Proportions, 3rd ed.). */
 #include <errno.h>
 #include <math.h>
 #include <setjmp.h>
@@ -148,6 +153,90 @@ static void test_cycles_needed(void **state)
 	assert_int_equal(stats_cycles_needed(0, 0, 1, 0.05, &more), -EINVAL);
 }
 
+/* C(n, k) exactly, for the small tables below. */
+static uint64_t choose(unsigned n, unsigned k)
+{
+	uint64_t c = 1;
+	if (k > n)
+		return 0;
+	for (unsigned i = 1; i <= k; i++)
+		c = c * (n - k + i) / i;
+	return c;
+}
+
+/* The two-sided Fisher p-value as a fraction, by enumerating every table with the
+ * observed margins: P(x) = C(K, x) C(N-K, n1-x) / C(N, n1); the numerators of the
+ * tables no more probable than the observed one are summed in integers. */
+static double fisher_by_hand(unsigned k1, unsigned n1, unsigned k2, unsigned n2)
+{
+	unsigned K = k1 + k2, N = n1 + n2;
+	uint64_t obs = choose(K, k1) * choose(N - K, n1 - k1), num = 0;
+	for (unsigned x = 0; x <= K && x <= n1; x++) {
+		uint64_t w = choose(K, x) * choose(N - K, n1 - x);
+		if (w && w <= obs)
+			num += w;
+	}
+	return (double)num / (double)choose(N, n1);
+}
+
+static void test_fisher_exact(void **state)
+{
+	double p;
+
+	/* Fisher's lady tasting tea: 3 of 4 against 1 of 4, p = 34/70 */
+	assert_int_equal(stats_fisher_exact(3, 4, 1, 4, &p), 0);
+	assert_true(fabs(p - 34.0 / 70.0) < 1e-12);
+	/* 1 of 5 against 4 of 5: P(x) = C(5,x)^2/252 = 1,25,100,100,25,1; p = 52/252 */
+	assert_int_equal(stats_fisher_exact(1, 5, 4, 5, &p), 0);
+	assert_true(fabs(p - 52.0 / 252.0) < 1e-12);
+	/* every cycle against none in ten: only the two extreme tables, 2/C(20,10) */
+	assert_int_equal(stats_fisher_exact(0, 10, 10, 10, &p), 0);
+	assert_true(fabs(p - 2.0 / 184756.0) < 1e-18);
+	/* equal rates: every table counts, p = 1 */
+	assert_int_equal(stats_fisher_exact(2, 10, 2, 10, &p), 0);
+	assert_true(fabs(p - 1) < 1e-12);
+	/* every small table against the enumeration in integers */
+	for (unsigned n1 = 1; n1 <= 12; n1++)
+		for (unsigned n2 = 1; n2 <= 12; n2 += 3)
+			for (unsigned k1 = 0; k1 <= n1; k1++)
+				for (unsigned k2 = 0; k2 <= n2; k2++) {
+					assert_int_equal(stats_fisher_exact(k1, n1, k2, n2, &p), 0);
+					double want = fisher_by_hand(k1, n1, k2, n2);
+					if (fabs(p - want) > 1e-12 * (1 + want))
+						fail_msg("%u/%u vs %u/%u: %.15g, by hand %.15g", k1, n1,
+							 k2, n2, p, want);
+				}
+	/* large tables stay in range (log-space probabilities) */
+	assert_int_equal(stats_fisher_exact(0, 10000, 30, 10000, &p), 0);
+	assert_true(p > 0 && p < 1e-8);
+	assert_int_equal(stats_fisher_exact(3, 2, 0, 5, &p), -EINVAL);
+	assert_int_equal(stats_fisher_exact(0, 0, 0, 5, &p), -EINVAL);
+}
+
+static void test_cycles_to_separate(void **state)
+{
+	uint64_t n;
+
+	assert_int_equal(stats_cycles_to_separate(0.05, 0.10, 0.05, 0.8, &n), 0);
+	assert_int_equal(n, 474);
+	/* symmetric in the two rates */
+	assert_int_equal(stats_cycles_to_separate(0.10, 0.05, 0.05, 0.8, &n), 0);
+	assert_int_equal(n, 474);
+	/* the same formula in long double, quantiles as constants */
+	long double za = 1.959963984540054L, zb = 0.841621233572914L;
+	long double p1 = 0.0, p2 = 0.3, pm = 0.15, d = 0.3;
+	long double a = za * sqrtl(2 * pm * (1 - pm)) + zb * sqrtl(p1 * (1 - p1) + p2 * (1 - p2));
+	long double n0 = a * a / (d * d), c = 1 + sqrtl(1 + 4 / (n0 * d));
+	assert_int_equal(stats_cycles_to_separate(0.0, 0.3, 0.05, 0.8, &n), 0);
+	assert_int_equal(n, (uint64_t)ceill(n0 / 4 * c * c));
+	/* a bigger difference needs fewer cycles */
+	uint64_t m;
+	assert_int_equal(stats_cycles_to_separate(0.0, 0.6, 0.05, 0.8, &m), 0);
+	assert_true(m < n);
+	assert_int_equal(stats_cycles_to_separate(0.2, 0.2, 0.05, 0.8, &n), -ERANGE);
+	assert_int_equal(stats_cycles_to_separate(1.2, 0.2, 0.05, 0.8, &n), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -156,6 +245,8 @@ int main(void)
 		cmocka_unit_test(test_zero_fail_upper),
 		cmocka_unit_test(test_exact_upper),
 		cmocka_unit_test(test_cycles_needed),
+		cmocka_unit_test(test_fisher_exact),
+		cmocka_unit_test(test_cycles_to_separate),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
