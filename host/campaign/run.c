@@ -91,9 +91,9 @@ static uint64_t db_bytes(const char *db_path)
  * cycle of this run made it grow (the ledger's rows are stored before pruning). */
 #define CYCLE_SPACE_MIN (16ull << 20)
 
-/* The controls' verdict over the campaign: a lying or forgetful disk must show a
- * violation in some verified cycle, a safe one in none. "none", "passed" or "failed"
- * (why in *why). */
+/* The controls' verdict over the campaign: a lying or forgetful disk (or a zvol with
+ * sync=disabled) must show a violation in some verified cycle, a safe one in none.
+ * "none", "passed" or "failed" (why in *why). */
 static const char *controls_verdict(struct store *db, const struct bench_config *cfg,
 				    int64_t campaign, char *why, size_t len)
 {
@@ -102,7 +102,8 @@ static const char *controls_verdict(struct store *db, const struct bench_config 
 	why[0] = 0;
 	for (size_t i = 0; i < cfg->n_disks; i++) {
 		const struct cfg_disk *d = cfg->disks[i];
-		if (d->control == CONTROL_NONE)
+		bool must = cfg_disk_negative(d);
+		if (d->control == CONTROL_NONE && !must)
 			continue;
 		if (!strcmp(v, "none"))
 			v = "passed";
@@ -121,14 +122,15 @@ static const char *controls_verdict(struct store *db, const struct bench_config 
 			verified = sqlite3_column_int64(s, 1);
 		}
 		sqlite3_finalize(s);
-		/* A forgetful disk must be caught as a lying one is. */
-		bool must = d->control == CONTROL_LYING || d->control == CONTROL_FORGETFUL;
+		/* A forgetful disk, or a zvol with sync=disabled (it ignores flushes), must
+		 * be caught as a lying one is. */
 		bool bad = must ? viol == 0 : viol > 0;
 		if (bad) {
 			v = "failed";
 			size_t l = strlen(why);
 			snprintf(why + l, len - l, "%s%s control '%s' %s in %" PRId64 " cycle(s)",
-				 l ? "; " : "", config_control_name(d->control), d->name,
+				 l ? "; " : "", d->control != CONTROL_NONE ?
+				 config_control_name(d->control) : "sync=disabled", d->name,
 				 must ? "showed no violation" : "showed violations", verified);
 		}
 	}

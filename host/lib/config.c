@@ -24,7 +24,10 @@ const char *config_dc_source_name(int dc_source)
 
 static const char *const levels[] = { "high", "low", NULL };
 static const char *const node_drivers[] = { "sim", "qemu", "proxmox", NULL };
-static const char *const formats[] = { "qcow2", "raw", "lvmthin", NULL };
+static const char *const formats[] = { "qcow2", "raw", "lvmthin", "zvol", NULL };
+static const char *const zfs_syncs[] = { "standard", "always", "disabled", NULL };
+static const char *const slogs[] = { "none", "volatile", "lying", NULL };
+static const char *const buses[] = { "virtio", "nvme", "sata", NULL };
 static const char *const caches[] = { "none", "writeback", "writethrough", "directsync",
 				      "unsafe", NULL };
 static const char *const preallocs[] = { "off", "metadata", "falloc", "full", NULL };
@@ -287,6 +290,20 @@ static const struct opt_def disk_opts[] = {
 	  "that the last commits may roll back after a power loss (wal with normal; delete "
 	  "without extra, which alone syncs the directory after the journal's unlink), "
 	  "losing them is counted apart, not a violation.", 0 },
+	{ "sync", OPT_ENUM, OFF(cfg_disk, zfs_sync), "standard", NOLIMIT, zfs_syncs,
+	  "zvol: the zvol's sync property: standard (flushes commit the ZFS intent log), "
+	  "always (every write does), disabled (flushes are ignored: it promises nothing, "
+	  "so the disk is a negative control whose violations must show).", 0 },
+	{ "volblocksize", OPT_SIZE, OFF(cfg_disk, volblocksize), "16K", 512, 128 << 10, NULL,
+	  "zvol: the zvol's volblocksize (a power of two).", 0 },
+	{ "compression", OPT_BOOL, OFF(cfg_disk, compression), "no", NOLIMIT, NULL,
+	  "zvol: compression (lz4) on the zvol.", 0 },
+	{ "slog", OPT_ENUM, OFF(cfg_disk, slog), "none", NOLIMIT, slogs,
+	  "zvol: a separate log device (SLOG) on its own disk of the same size: none, "
+	  "volatile (the disk model's volatile cache) or lying (drops flushed writes).", 0 },
+	{ "bus", OPT_ENUM, OFF(cfg_disk, bus), "virtio", NOLIMIT, buses,
+	  "Full tier: how the disk is attached: virtio, nvme or sata (nvme and sata drives "
+	  "answer SMART queries: their testimony is recorded before and after each cycle).", 0 },
 	{ 0 }
 };
 
@@ -955,6 +972,14 @@ static void validate(struct parse_ctx *p)
 		if (d->fs != DISK_FS_NONE && d->keep)
 			add_err(p, "%s:%d: fs=%s cannot be kept across cycles yet in [disk %s]",
 				p->file, line_of(di, "keep"), config_fs_name(d->fs), d->name);
+	}
+	for (size_t i = 0; i < cfg->n_inst; i++) {
+		struct cfg_inst *in = &cfg->inst[i];
+		const struct cfg_disk *d = in->data;
+		if (in->sec != &sec_disk || (d->volblocksize & (d->volblocksize - 1)) == 0)
+			continue;
+		add_err(p, "%s:%d: volblocksize %llu is not a power of two in [disk %s]", p->file,
+			line_of(in, "volblocksize"), (unsigned long long)d->volblocksize, in->name);
 	}
 
 	struct cfg_inst *ci = inst_find(cfg, &sec_campaign, NULL);

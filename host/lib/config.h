@@ -33,7 +33,14 @@ enum active_level { ACTIVE_HIGH, ACTIVE_LOW };
 /* What the relay interrupts: the supply's mains, or its PS_ON (IPMI). */
 enum power_switch { SWITCH_AC, SWITCH_DC };
 enum node_driver { NODE_DRV_SIM, NODE_DRV_QEMU, NODE_DRV_PROXMOX };
-enum disk_format { DISK_QCOW2, DISK_RAW, DISK_LVMTHIN };
+enum disk_format { DISK_QCOW2, DISK_RAW, DISK_LVMTHIN, DISK_ZVOL };
+/* A zvol's sync property (OpenZFS): standard honours flushes, always makes every
+ * write synchronous, disabled ignores flushes (it promises nothing: a control). */
+enum zfs_sync { ZFS_SYNC_STANDARD, ZFS_SYNC_ALWAYS, ZFS_SYNC_DISABLED };
+/* A separate ZFS log device (SLOG) on its own disk model: volatile or lying. */
+enum zfs_slog { ZFS_SLOG_NONE, ZFS_SLOG_VOLATILE, ZFS_SLOG_LYING };
+/* How the full tier attaches a disk: nvme and sata drives answer SMART queries. */
+enum disk_bus { BUS_VIRTIO, BUS_NVME, BUS_SATA };
 enum disk_cache { CACHE_NONE, CACHE_WRITEBACK, CACHE_WRITETHROUGH, CACHE_DIRECTSYNC,
 		  CACHE_UNSAFE };
 enum disk_prealloc { PREALLOC_OFF, PREALLOC_METADATA, PREALLOC_FALLOC, PREALLOC_FULL };
@@ -128,11 +135,24 @@ struct cfg_disk {
 	int workload;		/* enum disk_workload */
 	int sqlite_journal;	/* enum disk_sql_journal */
 	int sqlite_synchronous;	/* enum disk_sql_sync */
+	/* zvol: the pool is made on this disk, the workload writes a zvol in it */
+	int zfs_sync, slog;	/* enum zfs_sync, enum zfs_slog */
+	uint64_t volblocksize;
+	bool compression;
+	int bus;		/* enum disk_bus */
 };
 const char *config_fs_name(int fs);
 const char *config_workload_name(int workload);
 const char *config_sql_journal_name(int j);
 const char *config_sql_sync_name(int s);
+
+/* Whether a disk is expected to lose flushed writes (a negative control): a lying or
+ * forgetful disk, or a zvol with sync=disabled, which ignores flushes. */
+static inline bool cfg_disk_negative(const struct cfg_disk *d)
+{
+	return d->control == CONTROL_LYING || d->control == CONTROL_FORGETFUL ||
+	       (d->format == DISK_ZVOL && d->zfs_sync == ZFS_SYNC_DISABLED);
+}
 
 struct cfg_workload {
 	uint64_t block_size;

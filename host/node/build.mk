@@ -8,7 +8,7 @@ NODE_LIB    = $(BUILD)/host/libnode.a
 # more; the proxmox test links a fake remote instead of remote_ssh.c.
 NODE_SRCS  := host/node/node.c host/node/power.c host/node/qemu.c host/node/console.c \
 	      host/node/proxmox.c host/node/remote.c host/node/remote_ssh.c host/node/nodefio.c \
-	      host/node/remote_ledger.c host/node/imgcheck.c host/node/nodedoctor.c \
+	      host/node/remote_ledger.c host/node/imgcheck.c host/node/nodedoctor.c host/node/smart.c \
 	      host/ssh/ssh.c host/fio/fio.c
 NODE_OBJS   = $(NODE_SRCS:%.c=$(BUILD)/%.o)
 NODE_CFLAGS = -Ihost/node -Ihost/lib -Irig/sim/disk -Ihost/ssh -Ihost/fio $(shell pkg-config --cflags jansson)
@@ -16,7 +16,8 @@ NODE_CFLAGS = -Ihost/node -Ihost/lib -Irig/sim/disk -Ihost/ssh -Ihost/fio $(shel
 NODE_LIBS   = $(shell pkg-config --libs jansson libnbd) -lpthread
 
 NODE_TESTS := $(BUILD)/host/node/tests/test_node_ops $(BUILD)/host/node/tests/test_cycle_fast \
-	      $(BUILD)/host/node/tests/test_cycle_dc $(BUILD)/host/node/tests/test_cycle_full
+	      $(BUILD)/host/node/tests/test_cycle_dc $(BUILD)/host/node/tests/test_cycle_full \
+	      $(BUILD)/host/node/tests/test_cycle_zvol
 NODE_BENCH := $(BUILD)/host/node/bench/bench_cycle
 
 ALL_TARGETS += $(NODE_LIB)
@@ -123,3 +124,22 @@ $(NODE_FIO_TEST): host/node/tests/test_node_fio.c $(NODE_SRCS) $(DISK_LIB) $(ORA
 		$(DISK_LIB) $(ORACLE_SAN_OBJS) $(PCLIB_SAN_OBJS) $(NODE_LIBS) $(PCLIB_LIBS) \
 		$(shell pkg-config --libs cmocka sqlite3)
 -include $(NODE_FIO_TEST).d
+
+# [issue 21] The drive's testimony against smartctl's JSON (fixtures in
+# host/node/tests/smart/, read from the source tree's top where the tests run).
+NODE_TESTS  += $(BUILD)/host/node/tests/test_smart
+CHECK_TESTS += $(BUILD)/host/node/tests/test_smart
+$(BUILD)/host/node/tests/test_smart: host/node/tests/test_smart.c host/node/smart.c host/node/smart.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) -Ihost/node $(shell pkg-config --cflags jansson cmocka) \
+		-MMD -MP -o $@ $< host/node/smart.c $(shell pkg-config --libs jansson cmocka)
+
+# [issue 21] The guest console's ZFS and SMART events (console.c with smart.c).
+NODE_TESTS  += $(BUILD)/host/node/tests/test_console
+CHECK_TESTS += $(BUILD)/host/node/tests/test_console
+$(BUILD)/host/node/tests/test_console: host/node/tests/test_console.c host/node/console.c \
+		host/node/smart.c $(PCLIB_SAN_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) $(NODE_CFLAGS) $(shell pkg-config --cflags cmocka) \
+		-MMD -MP -o $@ $< host/node/console.c host/node/smart.c $(PCLIB_SAN_OBJS) \
+		$(PCLIB_LIBS) $(shell pkg-config --libs jansson cmocka)

@@ -6,6 +6,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "smart.h"
 
 void guest_console_init(struct guest_console *c, size_t n_disks)
 {
@@ -24,6 +25,15 @@ void guest_console_boot(struct guest_console *c, json_t *boot_log, int boot, boo
 					"mode", check ? "check" : "write", "events", c->events));
 	c->ready = c->done = false;
 	c->len = 0;
+	json_decref(c->zfs_ev);
+	json_decref(c->zpool);
+	c->zfs_ev = json_object();
+	c->zpool = json_object();
+	for (size_t i = 0; i < NODE_MAX_DISKS && !check; i++)
+		for (int k = 0; k < 2; k++) {
+			json_decref(c->smart[i][k]);
+			c->smart[i][k] = NULL;
+		}
 	for (size_t i = 0; i < NODE_MAX_DISKS; i++)
 		c->check_rc[i] = -1;
 }
@@ -41,6 +51,51 @@ static void console_event(struct guest_console *c, char *line)
 		json_t *j = json_loads(rest, 0, NULL);
 		json_decref(c->lvs);
 		c->lvs = j ? j : json_string(rest);
+		return;
+	}
+	/* key=value words, then a JSON payload: smartctl's report, zpool's text */
+	if (!strcmp(name, "smart") || !strcmp(name, "zpool")) {
+		char *js = strchr(rest, '{');
+		json_t *j = js ? json_loads(js, 0, NULL) : NULL;
+		if (js)
+			*js = 0;
+		json_t *ev = json_pack("{s:s}", "event", name);
+		char *save = NULL;
+		for (char *t = strtok_r(rest, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
+			char *eq = strchr(t, '=');
+			if (eq) {
+				*eq = 0;
+				json_object_set_new(ev, t, json_string(eq + 1));
+			}
+		}
+		const char *phase = json_string_value(json_object_get(ev, "phase"));
+		if (!j) {
+			pc_warn(LOG_NODE, "guest: %s event without a JSON payload", name);
+			j = json_object();
+		}
+		if (!strcmp(name, "zpool")) {
+			if (phase && c->zpool)
+				json_object_set(c->zpool, phase, j);
+		} else {
+			const char *d = json_string_value(json_object_get(ev, "disk"));
+			const char *wc = json_string_value(json_object_get(ev, "wc"));
+			int id = d ? atoi(d) : 0;
+			int k = phase && !strcmp(phase, "after") ? 1 : 0;
+			/* the kernel's view of the write cache, for smart_summary */
+			if (wc && (!strcmp(wc, "back") || !strcmp(wc, "through")))
+				json_object_set_new(j, "powercut_write_cache",
+						    json_string(!strcmp(wc, "back") ? "write back" :
+								"write through"));
+			if (id >= 1 && (size_t)id <= c->n) {
+				json_decref(c->smart[id - 1][k]);
+				c->smart[id - 1][k] = json_incref(j);
+			}
+		}
+		json_decref(j);
+		if (c->events)
+			json_array_append_new(c->events, ev);
+		else
+			json_decref(ev);
 		return;
 	}
 	if (!strcmp(name, "check-line")) {
@@ -69,6 +124,10 @@ static void console_event(struct guest_console *c, char *line)
 	else if (!strcmp(name, "lvm")) {
 		json_decref(c->lvm_ev);
 		c->lvm_ev = json_incref(ev);
+	} else if (!strcmp(name, "zfs")) {
+		const char *op = json_string_value(json_object_get(ev, "op"));
+		if (op && c->zfs_ev)
+			json_object_set(c->zfs_ev, op, ev);
 	} else if (!strcmp(name, "check-end")) {
 		const char *d = json_string_value(json_object_get(ev, "disk"));
 		const char *rc = json_string_value(json_object_get(ev, "rc"));
@@ -130,7 +189,14 @@ void guest_console_release(struct guest_console *c)
 	guest_console_reports_close(c);
 	json_decref(c->lvm_ev);
 	json_decref(c->lvs);
-	c->lvm_ev = c->lvs = NULL;
+	json_decref(c->zfs_ev);
+	json_decref(c->zpool);
+	c->lvm_ev = c->lvs = c->zfs_ev = c->zpool = NULL;
+	for (size_t i = 0; i < NODE_MAX_DISKS; i++)
+		for (int k = 0; k < 2; k++) {
+			json_decref(c->smart[i][k]);
+			c->smart[i][k] = NULL;
+		}
 	c->events = NULL;
 }
 
@@ -161,4 +227,49 @@ void guest_console_lvm_checks(const struct guest_console *c, json_t *checks)
 		  c->lvm_ev ? json_incref(c->lvm_ev) : NULL);
 	add_check(checks, "lvs", st && !strcmp(st, "ok") ? "ok" : "fail",
 		  c->lvs ? json_incref(c->lvs) : NULL);
+}
+
+static const char *ev_str(const json_t *ev, const char *key)
+{
+	return json_string_value(json_object_get(ev, key));
+}
+
+void guest_console_zfs_checks(const struct guest_console *c, json_t *checks)
+{
+	const json_t *ro = json_object_get(c->zfs_ev, "import-ro");
+	const json_t *im = json_object_get(c->zfs_ev, "import");
+	const json_t *sc = json_object_get(c->zfs_ev, "scrub");
+	const char *st;
+
+	st = ev_str(ro, "status");
+	add_check(checks, "zpool-import-ro", !st ? "not-run" : !strcmp(st, "ok") ? "pass" : "fail",
+		  json_pack("{s:O,s:O,s:O}", "event", ro ? (json_t *)ro : json_null(),
+			    "scan", json_object_get(c->zpool, "scan") ?: json_null(),
+			    "status", json_object_get(c->zpool, "import-ro") ?: json_null()));
+	st = ev_str(im, "status");
+	add_check(checks, "zpool-import", st && !strcmp(st, "ok") ? "pass" : "fail",
+		  im ? json_incref((json_t *)im) : NULL);
+	st = ev_str(sc, "status");
+	const char *err = ev_str(sc, "errors"), *rep = ev_str(sc, "repaired");
+	const char *res = !st ? "not-run" : strcmp(st, "ok") ? "fail" :
+			  err && strcmp(err, "0") ? "corrupt" :
+			  rep && strcmp(rep, "0") && strcmp(rep, "0B") ? "repaired" : "clean";
+	add_check(checks, "zpool-scrub", res,
+		  json_pack("{s:O,s:O}", "event", sc ? (json_t *)sc : json_null(),
+			    "status", json_object_get(c->zpool, "scrub") ?: json_null()));
+}
+
+void guest_console_smart_check(const struct guest_console *c, size_t i, bool power_cut,
+			       json_t *checks)
+{
+	const char *why;
+
+	if (i >= NODE_MAX_DISKS || (!c->smart[i][0] && !c->smart[i][1]))
+		return;
+	json_t *b = smart_summary(c->smart[i][0]), *a = smart_summary(c->smart[i][1]);
+	enum smart_verdict v = smart_verdict(b, a, power_cut, &why);
+	add_check(checks, "smart", smart_verdict_name(v),
+		  json_pack("{s:o,s:o,s:s,s:O,s:O}", "before", b, "after", a, "why", why,
+			    "smartctl_before", c->smart[i][0] ? c->smart[i][0] : json_null(),
+			    "smartctl_after", c->smart[i][1] ? c->smart[i][1] : json_null()));
 }

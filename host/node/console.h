@@ -26,6 +26,11 @@ struct guest_console {
 	size_t n;			/* disks */
 	json_t *events;			/* this boot's events (borrowed: the boot log owns it) */
 	json_t *lvm_ev, *lvs;		/* the last `lvm` event and `lvs` report (owned) */
+	/* ZFS (docs/guest.md): this boot's `zfs` events by op, `zpool` reports by phase */
+	json_t *zfs_ev, *zpool;		/* objects (owned) */
+	/* The drives' testimony: smartctl's JSON per disk, before (the write boot) and
+	 * after (the check boot); a write boot clears both (owned, NULL: none). */
+	json_t *smart[NODE_MAX_DISKS][2];
 	bool ready, done;
 	/* check mode: each disk's check-line payloads go to reports[i] when the driver
 	 * opened one; check-end's rc lands in check_rc[i] (-1 until then). */
@@ -48,6 +53,19 @@ void guest_console_release(struct guest_console *c);
 /* The LVM-thin disk's checks from the last boot's events, appended to checks:
  * thin_check (pass, fail, not-run) and lvs (ok, fail), with the events as detail. */
 void guest_console_lvm_checks(const struct guest_console *c, json_t *checks);
+
+/* The zvol disk's checks from the last boot's events, appended to checks:
+ * zpool-import-ro (pass, fail, not-run: the read-only import right after the cut,
+ * with `zpool import`'s scan and `zpool status` as detail), zpool-import (pass, fail)
+ * and zpool-scrub (clean, repaired, corrupt when the scrub found errors, fail,
+ * not-run). A pool that does not import is a metadata failure ("fail"). */
+void guest_console_zfs_checks(const struct guest_console *c, json_t *checks);
+
+/* Disk i's drive testimony as a "smart" check, when the guest reported one: result
+ * is smart_verdict's name, detail {"before", "after" (summaries), "why",
+ * "smartctl_before", "smartctl_after"}. power_cut: the cycle cut DC. */
+void guest_console_smart_check(const struct guest_console *c, size_t i, bool power_cut,
+			       json_t *checks);
 
 /* QEMU's block cache options for a bench cache mode: {"direct", "no-flush"}. */
 json_t *guest_cache_obj(int cache);

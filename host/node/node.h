@@ -243,6 +243,19 @@ static inline bool node_disk_refuse_kept(const struct cfg_disk *d, const char *d
 		       "creates its disks again every cycle; use the qemu driver", d->name, driver);
 	return d->keep || node_disk_refuse_forgetful(d, driver);
 }
+/* A zvol built by the guest and a disk on an emulated NVMe or SATA drive are parts of
+ * the local full tier (qemu.c): another driver refuses them (true, logged). A zvol on
+ * a real node's zfspool storage is not built yet (docs/node.md). */
+static inline bool node_disk_refuse_full_tier(const struct cfg_disk *d, const char *driver)
+{
+	bool zvol = d->format == DISK_ZVOL, bus = d->bus != BUS_VIRTIO;
+
+	if (zvol || bus)
+		pc_err(LOG_NODE, "disk '%s': %s is built only for the local full tier (node driver "
+		       "'qemu', tier = full); node driver '%s' cannot run it", d->name,
+		       zvol ? "format = zvol" : "bus = nvme|sata", driver);
+	return zvol || bus;
+}
 /* Append {"kind", "result"[, "detail"]} to a disk's checks array; takes detail.
  * Inline so that a driver's unit test links the driver alone. */
 static inline void node_check_add(json_t *checks, const char *kind, const char *result,

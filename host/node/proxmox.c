@@ -272,7 +272,8 @@ static int proxmox_open(struct node *n)
 	for (size_t i = 0; i < p->n; i++) {
 		struct pdisk *d = &p->d[i];
 		d->cfg = n->cfg->disks[i];
-		if (node_disk_refuse_kept(d->cfg, "proxmox")) {
+		if (node_disk_refuse_kept(d->cfg, "proxmox") ||
+		    node_disk_refuse_full_tier(d->cfg, "proxmox")) {
 			free(p);
 			return -ENOTSUP;
 		}

@@ -6,8 +6,12 @@
  *         agent (powercut-agent-nbd) writes through libnbd as a node process;
  *   full  qemu-system-x86_64 under TCG boots build/guest; each disk is QEMU's NBD
  *         client on the disk model with the format layer (qcow2/raw) in QEMU, as a
- *         virtio-blk device; an lvmthin disk is a raw device on which the guest builds
- *         a thin pool and LV. The guest's agent reaches the ledger at 10.0.2.2.
+ *         virtio-blk device (or NVMe, or SATA on AHCI: [disk] bus); an lvmthin disk
+ *         is a raw device on which the guest builds a thin pool and LV, a zvol disk
+ *         one on which it builds a ZFS pool (with a SLOG on a disk model of its own,
+ *         [disk] slog) and a zvol. The guest's agent reaches the ledger at 10.0.2.2.
+ *         NVMe and SATA drives answer SMART queries: the guest reports smartctl's
+ *         JSON before the workload and after the cut, a "smart" check per disk.
  * A power cut SIGKILLs every node process at once (QEMU or qemu-storage-daemon, every
  * nbdkit, the fast tier's agents); the process-kill cut kills only QEMU (and the
  * agents, which run "in" it). See docs/node.md.
@@ -49,7 +53,7 @@ struct qdisk {
 	bool have_chk;
 	struct child agent;		/* fast tier: the writer */
 	bool agent_live;
-	char dev[16];			/* full tier: vda, vdb, ... */
+	char dev[24];			/* full tier, as the guest names it: vda, nvme.pc2, ata.1 */
 	bool reused;			/* a kept disk from an earlier cycle: no baseline */
 };
 
@@ -59,6 +63,12 @@ struct qpriv {
 	bool full;
 	int lvm;			/* index of the lvmthin disk, -1 none */
 	bool lvm_created;
+	int zvol;			/* index of the zvol disk, -1 none */
+	bool zvol_created;
+	struct diskmodel *slog;		/* the zvol's SLOG (a virtio disk after the others) */
+	char slog_dev[16];
+	bool sata;			/* an AHCI controller is needed */
+	int last_cut;			/* CUT_POWER or CUT_KILL: the drives' verdict */
 	char agent_nbd[PATH_MAX];
 	char guest[PATH_MAX];
 	char dir[PATH_MAX];
@@ -125,6 +135,7 @@ static int qemu_open(struct node *n)
 	q->log_fd = -1;
 	q->con_fd = -1;
 	q->lvm = -1;
+	q->zvol = -1;
 	q->full = cn->tier == NODE_TIER_FULL;
 	guest_console_init(&q->con, n->cfg->n_disks);
 	snprintf(q->dir, sizeof(q->dir), "%s", n->env.work_dir);
@@ -168,7 +179,30 @@ static int qemu_open(struct node *n)
 				free(q);
 				return -ENOTSUP;
 			}
+			if (d->bus != BUS_VIRTIO) {
+				/* the guest's lvm.conf filter accepts /dev/vd* only */
+				pc_err(LOG_NODE, "disk '%s': an lvmthin disk must be on bus=virtio",
+				       d->name);
+				free(q);
+				return -ENOTSUP;
+			}
 			q->lvm = (int)i;
+		}
+		if (d->format == DISK_ZVOL) {
+			if (!q->full || q->zvol >= 0) {
+				pc_err(LOG_NODE, "disk '%s' is a zvol: %s", d->name, q->full ?
+				       "only one zvol disk per node" :
+				       "ZFS needs the full tier ([node] tier = full)");
+				free(q);
+				return -ENOTSUP;
+			}
+			q->zvol = (int)i;
+		}
+		if (d->bus != BUS_VIRTIO && !q->full) {
+			pc_err(LOG_NODE, "disk '%s': bus=%s needs the full tier ([node] tier = full)",
+			       d->name, d->bus == BUS_NVME ? "nvme" : "sata");
+			free(q);
+			return -ENOTSUP;
 		}
 	}
 	q->n = n->cfg->n_disks;
@@ -321,6 +355,7 @@ static void qemu_close(struct node *n)
 	qemu_stop(q);
 	fio_kill(q);
 	reports_close(q);
+	diskmodel_free(q->slog);
 	for (size_t i = 0; i < q->n; i++) {
 		diskmodel_free(q->d[i].dm);
 		if (q->d[i].have_chk)
@@ -374,6 +409,7 @@ static int qemu_prepare(struct node *n)
 	struct qpriv *q = n->priv;
 	const struct cfg_node *cn = n->cfg->node;
 	char path[PATH_MAX + 32];
+	int virtio = 0, sata = 0;
 
 	snprintf(path, sizeof(path), "%s/node.log", q->dir);
 	q->log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -444,7 +480,44 @@ static int qemu_prepare(struct node *n)
 			       strerror(-rc), diskmodel_dir(d->dm));
 			return rc;
 		}
-		snprintf(d->dev, sizeof(d->dev), "vd%c", 'a' + (int)i);
+		/* How the guest finds it: virtio disks are named in order, NVMe
+		 * controllers by serial (they probe in parallel), SATA disks by port. */
+		if (d->cfg->bus == BUS_NVME)
+			snprintf(d->dev, sizeof(d->dev), "nvme.pc%u", d->id);
+		else if (d->cfg->bus == BUS_SATA)
+			snprintf(d->dev, sizeof(d->dev), "ata.%d", ++sata);
+		else
+			snprintf(d->dev, sizeof(d->dev), "vd%c", 'a' + virtio++);
+	}
+	q->sata = sata > 0;
+	if (sata > 6) {
+		pc_err(LOG_NODE, "the bench has %d sata disks; the AHCI controller has 6 ports", sata);
+		return -EINVAL;
+	}
+	if (q->zvol >= 0 && q->d[q->zvol].cfg->slog != ZFS_SLOG_NONE) {
+		const struct cfg_disk *z = q->d[q->zvol].cfg;
+		struct disk_opts o;
+		disk_opts_init(&o);
+		o.format = DISK_FMT_RAW;
+		o.cache = cache_of(z->cache);
+		o.size = z->size;
+		o.lying = z->slog == ZFS_SLOG_LYING;
+		o.writeback = o.lying || cn->writeback == NODE_WB_NONE ? DISK_WB_NONE :
+			      cn->writeback == NODE_WB_RANDOM ? DISK_WB_RANDOM : DISK_WB_OLDEST;
+		o.tear = cn->tear;
+		o.seed = n->cfg->campaign->seed + NODE_MAX_DISKS;
+		o.tmpdir = q->dir;
+		int rc;
+		if (!(q->slog = diskmodel_new(&o)))
+			rc = -errno;
+		else
+			rc = diskmodel_start(q->slog);
+		if (rc < 0) {
+			pc_err(LOG_NODE, "cannot create the SLOG of disk '%s': %s", z->name,
+			       strerror(-rc));
+			return rc;
+		}
+		snprintf(q->slog_dev, sizeof(q->slog_dev), "vd%c", 'a' + virtio);
 	}
 	return 0;
 }
@@ -525,8 +598,9 @@ static int host_baselines(struct node *n, const struct node_job *job, bool all, 
 		struct qdisk *d = &q->d[i];
 		bool chain = d->cfg->backing && d->cfg->format == DISK_QCOW2;
 		/* A kept disk holds what its last cycle left: no new baseline, no new link
-		 * in the chain (its backing file, if any, is already there). */
-		if (d->reused || (!chain && !(all && (int)i != q->lvm)))
+		 * in the chain (its backing file, if any, is already there); the guest's
+		 * own volumes (thin LV, zvol) start as zeroes. */
+		if (d->reused || (!chain && !(all && (int)i != q->lvm && (int)i != q->zvol)))
 			continue;
 		struct node_job base = *job;
 		base.cycle = job->cycle ? job->cycle - 1 : 0;
@@ -670,20 +744,19 @@ static int fast_check(struct node *n, const struct node_job *job, struct node_di
 
 /* ---- full tier ---- */
 
-static char *blockdev_json(struct qdisk *d)
+static char *blockdev_json(struct diskmodel *dm, int format, int cache, const char *node)
 {
 	char sock[PATH_MAX + 32], base[PATH_MAX + 32];
 	struct stat sb;
-	int cache = d->cfg->cache;
 
-	snprintf(sock, sizeof(sock), "%s/nbdkit.sock", diskmodel_dir(d->dm));
-	snprintf(base, sizeof(base), "%s/base.qcow2", diskmodel_dir(d->dm));
+	snprintf(sock, sizeof(sock), "%s/nbdkit.sock", diskmodel_dir(dm));
+	snprintf(base, sizeof(base), "%s/base.qcow2", diskmodel_dir(dm));
 	json_t *proto = json_pack("{s:s,s:{s:s,s:s},s:o}", "driver", "nbd", "server", "type",
 				  "unix", "path", sock, "cache", guest_cache_obj(cache));
 	json_t *f = json_pack("{s:s,s:s,s:o,s:o}", "driver",
-			      d->cfg->format == DISK_QCOW2 ? "qcow2" : "raw", "node-name", d->dev,
+			      format == DISK_QCOW2 ? "qcow2" : "raw", "node-name", node,
 			      "file", proto, "cache", guest_cache_obj(cache));
-	if (f && d->cfg->format == DISK_QCOW2) {
+	if (f && format == DISK_QCOW2) {
 		/* The overlay's relative backing name cannot be resolved against an NBD
 		 * URI: the chain is given explicitly (the base is never written again). */
 		if (stat(base, &sb) == 0)
@@ -701,6 +774,15 @@ static char *blockdev_json(struct qdisk *d)
 /* The disk model without qemu-storage-daemon: QEMU itself is the NBD client. */
 static int disks_serve(struct qpriv *q)
 {
+	if (q->slog) {
+		int rc = diskmodel_start(q->slog);
+		if (rc == 0)
+			rc = diskmodel_cut(q->slog, DISK_CUT_KILL);
+		if (rc < 0) {
+			pc_err(LOG_NODE, "cannot serve the SLOG disk: %s", strerror(-rc));
+			return rc;
+		}
+	}
 	for (size_t i = 0; i < q->n; i++) {
 		int rc = diskmodel_start(q->d[i].dm);
 		if (rc == 0)
@@ -718,8 +800,8 @@ static int boot(struct node *n, const struct node_job *job, bool check)
 	struct qpriv *q = n->priv;
 	const struct cfg_workload *w = job->workload ? job->workload : n->cfg->workload;
 	char kernel[PATH_MAX + 16], initrd[PATH_MAX + 16], append[4096], disks[256] = "";
-	char *bd[NODE_MAX_DISKS] = { 0 }, dev[NODE_MAX_DISKS][96];
-	const char *argv[64];
+	char *bd[NODE_MAX_DISKS + 1] = { 0 }, dev[NODE_MAX_DISKS + 1][192], node[NODE_MAX_DISKS + 1][16];
+	const char *argv[80];
 	int k = 0, rc = -ENOMEM;
 	size_t off = 0;
 
@@ -727,7 +809,8 @@ static int boot(struct node *n, const struct node_job *job, bool check)
 	snprintf(initrd, sizeof(initrd), "%s/initrd.cpio", q->guest);
 	for (size_t i = 0; i < q->n; i++)
 		off += (size_t)snprintf(disks + off, sizeof(disks) - off, "%s%u:%s", i ? "," : "",
-					q->d[i].id, (int)i == q->lvm ? "lvm" : q->d[i].dev);
+					q->d[i].id, (int)i == q->lvm ? "lvm" :
+					(int)i == q->zvol ? "zvol" : q->d[i].dev);
 	off = (size_t)snprintf(append, sizeof(append),
 		"console=ttyS0 quiet " GUEST_KERNEL_OPTS " powercut.mode=%s powercut.disks=%s "
 		"powercut.campaign=%" PRIu64 " powercut.cycle=%u "
@@ -753,6 +836,35 @@ static int boot(struct node *n, const struct node_job *job, bool check)
 			q->lvm_created ? "activate" : "create", q->d[q->lvm].dev,
 			mib * 3 / 4, mib * 2);
 	}
+	/* The zvol is a quarter of the disk: OpenZFS 2.1 keeps at least 128 MiB of a pool
+	 * back (spa_slop_shift's minimum), and a non-sparse zvol, as Proxmox makes them,
+	 * reserves its whole size. */
+	if (q->zvol >= 0 && off < sizeof(append)) {
+		const struct cfg_disk *z = q->d[q->zvol].cfg;
+		static const char *const syncs[] = { "standard", "always", "disabled" };
+		off += (size_t)snprintf(append + off, sizeof(append) - off,
+			" powercut.zfs=%s powercut.zfs_dev=%s powercut.zfs_slog=%s"
+			" powercut.zfs_sync=%s powercut.zfs_volblocksize=%" PRIu64
+			" powercut.zfs_compression=%s powercut.zfs_vol_size=%" PRIu64 "M",
+			q->zvol_created ? "import" : "create", q->d[q->zvol].dev,
+			q->slog ? q->slog_dev : "none", syncs[z->zfs_sync], z->volblocksize,
+			z->compression ? "lz4" : "off", (z->size >> 20) / 4);
+	}
+	/* Module sets for NVMe and SATA disks, and the drives whose SMART is read. */
+	bool nvme = false;
+	size_t soff = 0;
+	char smart[256] = "";
+	for (size_t i = 0; i < q->n; i++) {
+		if (q->d[i].cfg->bus == BUS_VIRTIO)
+			continue;
+		nvme |= q->d[i].cfg->bus == BUS_NVME;
+		soff += (size_t)snprintf(smart + soff, sizeof(smart) - soff, "%s%u:%s",
+					 soff ? "," : "", q->d[i].id, q->d[i].dev);
+	}
+	if ((nvme || q->sata) && off < sizeof(append))
+		off += (size_t)snprintf(append + off, sizeof(append) - off,
+			" powercut.modules=%s%s%s powercut.smart=%s", nvme ? "nvme" : "",
+			nvme && q->sata ? "," : "", q->sata ? "sata" : "", smart);
 	/* The check reports on the console: no network. The writer needs the ledger;
 	 * user-mode networking's addresses are fixed, so no DHCP round trip. */
 	off += (size_t)snprintf(append + off, sizeof(append) - off, " powercut.net=%s",
@@ -785,7 +897,7 @@ static int boot(struct node *n, const struct node_job *job, bool check)
 			off += (size_t)snprintf(append + off, sizeof(append) - off,
 				" powercut.mnt_%u=%s", q->d[i].id, d->mount_options);
 	}
-	if (off >= sizeof(append)) {
+	if (off >= sizeof(append) || soff >= sizeof(smart)) {
 		pc_err(LOG_NODE, "kernel command line too long");
 		return -E2BIG;
 	}
@@ -812,13 +924,32 @@ static int boot(struct node *n, const struct node_job *job, bool check)
 	}
 	argv[k++] = "-netdev"; argv[k++] = "user,id=net0";
 	argv[k++] = "-device"; argv[k++] = "virtio-net-pci,netdev=net0";
-	for (size_t i = 0; i < q->n; i++) {
-		int c = q->d[i].cfg->cache;
+	if (q->sata) {
+		argv[k++] = "-device"; argv[k++] = "ahci,id=ahci0";
+	}
+	for (size_t i = 0; i <= q->n; i++) {
+		bool slog = i == q->n;
+		if (slog && !q->slog)
+			break;
+		const struct cfg_disk *cd = slog ? q->d[q->zvol].cfg : q->d[i].cfg;
+		int c = cd->cache, bus = slog ? BUS_VIRTIO : cd->bus;
 		bool wce = !(c == CACHE_WRITETHROUGH || c == CACHE_DIRECTSYNC);
-		if (!(bd[i] = blockdev_json(&q->d[i])))
+		snprintf(node[i], sizeof(node[i]), slog ? "slog" : "disk%u", slog ? 0 : q->d[i].id);
+		if (!(bd[i] = blockdev_json(slog ? q->slog : q->d[i].dm, slog ? DISK_RAW : cd->format,
+					    c, node[i])))
 			goto out;
-		snprintf(dev[i], sizeof(dev[i]), "virtio-blk-pci,drive=%s,write-cache=%s",
-			 q->d[i].dev, wce ? "on" : "off");
+		/* NVMe and SATA drives get serials (pcID): the guest finds an NVMe
+		 * controller by it, and their SMART testimony names them. */
+		if (bus == BUS_NVME)
+			snprintf(dev[i], sizeof(dev[i]), "nvme,drive=%.15s,serial=pc%u,write-cache=%s",
+				 node[i], q->d[i].id, wce ? "on" : "off");
+		else if (bus == BUS_SATA)
+			snprintf(dev[i], sizeof(dev[i]), "ide-hd,drive=%.15s,bus=ahci0.%c,serial=pc%u,"
+				 "write-cache=%s", node[i], q->d[i].dev[4] - 1, q->d[i].id,
+				 wce ? "on" : "off");
+		else
+			snprintf(dev[i], sizeof(dev[i]), "virtio-blk-pci,drive=%.15s,write-cache=%s",
+				 node[i], wce ? "on" : "off");
 		argv[k++] = "-blockdev"; argv[k++] = bd[i];
 		argv[k++] = "-device"; argv[k++] = dev[i];
 	}
@@ -845,7 +976,7 @@ static int boot(struct node *n, const struct node_job *job, bool check)
 	pc_debug(LOG_NODE, "booted the guest (%s mode), console '%s'", check ? "check" : "write",
 		 q->console);
 out:
-	for (size_t i = 0; i < q->n; i++)
+	for (size_t i = 0; i <= q->n; i++)
 		free(bd[i]);
 	return rc;
 }
@@ -940,6 +1071,7 @@ static int full_power_back(struct node *n, const struct node_job *job)
 			return -errno;
 	}
 	q->lvm_created = q->lvm >= 0;
+	q->zvol_created = q->zvol >= 0;
 	return boot(n, job, true);
 }
 
@@ -989,6 +1121,9 @@ static int qemu_power_lost(struct node *n, int cut)
 	for (size_t i = 0; i < q->n; i++)
 		if (q->d[i].dm)
 			diskmodel_cut(q->d[i].dm, cut == CUT_KILL ? DISK_CUT_KILL : DISK_CUT_POWER);
+	if (q->slog)
+		diskmodel_cut(q->slog, cut == CUT_KILL ? DISK_CUT_KILL : DISK_CUT_POWER);
+	q->last_cut = cut;
 	reap_agents(q);
 	qemu_stop(q);
 	if (cut != CUT_KILL)
@@ -1038,6 +1173,10 @@ static int qemu_check(struct node *n, const struct node_job *job, struct node_di
 		}
 		if ((int)i == q->lvm)
 			guest_console_lvm_checks(&q->con, res[i].checks);
+		if ((int)i == q->zvol)
+			guest_console_zfs_checks(&q->con, res[i].checks);
+		if (q->full)
+			guest_console_smart_check(&q->con, i, q->last_cut != CUT_KILL, res[i].checks);
 	}
 	return rc;
 }

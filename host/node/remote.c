@@ -150,11 +150,13 @@ static int remote_node_open(struct node *n)
 	p->n = n->cfg->n_disks;
 	p->lvm = -1;
 	for (size_t i = 0; i < p->n; i++) {
-		if (node_disk_refuse_forgetful(n->cfg->disks[i], "qemu-remote")) {
+		const struct cfg_disk *d = n->cfg->disks[i];
+		if (node_disk_refuse_forgetful(d, "qemu-remote") ||
+		    node_disk_refuse_full_tier(d, "qemu-remote")) {
 			free(p);
 			return -ENOTSUP;
 		}
-		if (n->cfg->disks[i]->format != DISK_LVMTHIN)
+		if (d->format != DISK_LVMTHIN)
 			continue;
 		if (p->lvm >= 0) {
 			pc_err(LOG_NODE, "disk '%s': only one lvmthin disk per node",

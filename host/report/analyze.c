@@ -48,7 +48,7 @@ static char *xstrdup(const char *s)
  * every option that may change a disk's outcome; two observations pool only when
  * their keys are equal. */
 static int cell_fields(struct rpt_cell *c, const struct rpt_campaign *cp, const char *disk,
-		       const char *cut)
+		       const char *cut, const char *drive)
 {
 	json_t *cfg = cp->config, *d = json_object_get(json_object_get(cfg, "disks"), disk);
 	json_t *n = json_object_get(cfg, "node"), *w = json_object_get(cfg, "workload");
@@ -62,7 +62,13 @@ static int cell_fields(struct rpt_cell *c, const struct rpt_campaign *cp, const 
 			 jbool(d, "extended_l2") ? " extended_l2" : "",
 			 jbool(d, "lazy_refcounts") ? " lazy_refcounts" : "",
 			 jstr(d, "preallocation", "off"), jbool(d, "backing") ? " backing" : "", sz);
-	else
+	else if (!strcmp(fmt, "zvol")) {
+		char vb[32];
+		size_str(vb, sizeof(vb), jint(d, "volblocksize"));
+		snprintf(kind, sizeof(kind), "zvol sync=%s volblocksize=%s%s slog=%s bus=%s size=%s",
+			 jstr(d, "sync", "standard"), vb, jbool(d, "compression") ? " compression" : "",
+			 jstr(d, "slog", "none"), jstr(d, "bus", "virtio"), sz);
+	} else
 		snprintf(kind, sizeof(kind), "%s prealloc=%s size=%s", fmt,
 			 jstr(d, "preallocation", "off"), sz);
 	/* A cut of PS_ON (IPMI) has no supply hold-up: never pooled with mains cuts. */
@@ -122,6 +128,9 @@ static int cell_fields(struct rpt_cell *c, const struct rpt_campaign *cp, const 
 
 	c->control = !strcmp(ctl, "lying") ? RPT_CTL_LYING : !strcmp(ctl, "safe") ? RPT_CTL_SAFE :
 		     !strcmp(ctl, "forgetful") ? RPT_CTL_FORGETFUL : RPT_CTL_NONE;
+	if (!strcmp(fmt, "zvol") && !strcmp(jstr(d, "sync", "standard"), "disabled") &&
+	    c->control == RPT_CTL_NONE)
+		c->control = RPT_CTL_NOSYNC;
 	c->bench = xstrdup(cp->bench);
 	c->cut = xstrdup(cut);
 	c->node = xstrdup(node);
@@ -132,26 +141,29 @@ static int cell_fields(struct rpt_cell *c, const struct rpt_campaign *cp, const 
 	c->workload = xstrdup(wl);
 	c->flush = xstrdup(fl);
 	c->scenario = xstrdup(scen);
-	if (asprintf(&c->key, "%s|%s|%s|%s|%s|control=%s|cache=%s|%s|flush=%s|scenario=%s", c->bench,
-		     c->cut, c->node, c->disk, c->disk_kind, ctl, c->cache, c->workload, c->flush,
-		     c->scenario) < 0)
+	/* Results are keyed by the hardware that produced them as well: the drive's model
+	 * and firmware, when it testified (a smart check). */
+	c->drive = xstrdup(drive);
+	if (asprintf(&c->key, "%s|%s|%s|%s|%s|control=%s|cache=%s|%s|flush=%s|scenario=%s|drive=%s",
+		     c->bench, c->cut, c->node, c->disk, c->disk_kind, ctl, c->cache, c->workload,
+		     c->flush, c->scenario, c->drive ? c->drive : "") < 0)
 		c->key = NULL;
 	return c->bench && c->cut && c->node && c->disk && c->disk_kind && c->format && c->cache &&
-	       c->workload && c->flush && c->scenario && c->key && c->fs ? 0 : -ENOMEM;
+	       c->workload && c->flush && c->scenario && c->drive && c->key && c->fs ? 0 : -ENOMEM;
 }
 
 static size_t find_or_add_cell(struct report *r, size_t *cap, const struct rpt_campaign *cp,
-			       const char *disk, const char *cut)
+			       const char *disk, const char *cut, const char *drive)
 {
 	struct rpt_cell tmp = { 0 };
 
-	if (cell_fields(&tmp, cp, disk, cut) < 0)
+	if (cell_fields(&tmp, cp, disk, cut, drive) < 0)
 		goto nomem;
 	for (size_t i = 0; i < r->n_cells; i++) {
 		if (!strcmp(r->cells[i].key, tmp.key)) {
 			free(tmp.key); free(tmp.bench); free(tmp.cut); free(tmp.node); free(tmp.scenario);
 			free(tmp.disk); free(tmp.disk_kind); free(tmp.format); free(tmp.cache); free(tmp.fs);
-			free(tmp.workload); free(tmp.flush);
+			free(tmp.workload); free(tmp.flush); free(tmp.drive);
 			return i;
 		}
 	}
@@ -168,7 +180,7 @@ static size_t find_or_add_cell(struct report *r, size_t *cap, const struct rpt_c
 nomem:
 	free(tmp.key); free(tmp.bench); free(tmp.cut); free(tmp.node); free(tmp.scenario); free(tmp.disk);
 	free(tmp.disk_kind); free(tmp.format); free(tmp.cache); free(tmp.workload); free(tmp.flush);
-	free(tmp.fs);
+	free(tmp.fs); free(tmp.drive);
 	return SIZE_MAX;
 }
 
@@ -274,12 +286,20 @@ int report_analyze(struct report *r)
 				for (size_t j = 0; j < 64; j++)
 					memo[k][j] = SIZE_MAX;
 		}
-		size_t cell = u->disk_id < 64 ? memo[ck][u->disk_id] : SIZE_MAX;
+		/* A unit whose drive testified is looked up by its drive as well (a cycle
+		 * whose smartctl gave nothing has none): no memo for those. */
+		char drive[256] = "";
+		if (u->drive != SIZE_MAX) {
+			const struct rpt_drive *v = &r->drives[u->drive];
+			snprintf(drive, sizeof(drive), "%s %s", v->model, v->firmware);
+		}
+		bool memo_ok = u->disk_id < 64 && u->drive == SIZE_MAX;
+		size_t cell = memo_ok ? memo[ck][u->disk_id] : SIZE_MAX;
 		if (cell == SIZE_MAX) {
-			cell = find_or_add_cell(r, &cap, cp, u->disk, cut);
+			cell = find_or_add_cell(r, &cap, cp, u->disk, cut, drive);
 			if (cell == SIZE_MAX)
 				return -ENOMEM;
-			if (u->disk_id < 64)
+			if (memo_ok)
 				memo[ck][u->disk_id] = cell;
 		}
 		u->cell = cell;
@@ -394,8 +414,12 @@ int report_analyze(struct report *r)
 		}
 		/* Controls: a lying disk must show a violation in every power-cut cycle in
 		 * which it had acknowledged a flush before the cut (before the first one there
-		 * is nothing it could have lied about); a safe disk never. */
-		bool lying_cut = rpt_ctl_must_fail(c->control) && !strcmp(c->cut, "power");
+		 * is nothing it could have lied about); a safe disk never. A zvol with
+		 * sync=disabled loses flushed writes only when the cut comes before the next
+		 * transaction group commits them: it must fire in some cycle, not in each
+		 * (below). */
+		bool lying_cut = rpt_ctl_must_fail(c->control) && c->control != RPT_CTL_NOSYNC &&
+				 !strcmp(c->cut, "power");
 		if (lying_cut && !u->have_flush && !u->violations)
 			c->ctl_unexercised++;
 		bool bad = lying_cut ? !u->violations && u->have_flush :
@@ -424,6 +448,8 @@ int report_analyze(struct report *r)
 								 * and a reset */
 		else if (!c->verified || c->ctl_unexercised == c->verified)
 			c->ctl_state = RPT_CTL_NO_DATA;
+		else if (c->control == RPT_CTL_NOSYNC)
+			c->ctl_state = c->violation_cycles ? RPT_CTL_PASSED : RPT_CTL_FAILED;
 		else
 			c->ctl_state = c->ctl_bad ? RPT_CTL_FAILED : RPT_CTL_PASSED;
 		/* A control without a verified cycle proves nothing: it counts as failed. */

@@ -14,7 +14,8 @@ REPORT_CFLAGS = -Ihost/report -Ihost/lib -Ihost/store -Ihost/oracle \
 # GSL for the distributions (stats.c), libmicrohttpd for `powercut serve` (serve.c).
 REPORT_LIBS = $(shell pkg-config --libs gsl libmicrohttpd)
 REPORT_TESTS := $(BUILD)/host/report/tests/test_stats $(BUILD)/host/report/tests/test_report_model \
-	$(BUILD)/host/report/tests/test_report_e2e $(BUILD)/host/report/tests/test_serve
+	$(BUILD)/host/report/tests/test_report_e2e $(BUILD)/host/report/tests/test_serve \
+	$(BUILD)/host/report/tests/test_report_drives
 REPORT_BENCH := $(BUILD)/host/report/bench/bench_report
 
 ALL_TARGETS += $(REPORT_LIB)
@@ -43,6 +44,14 @@ $(BUILD)/host/report/tests/test_stats: host/report/tests/test_stats.c $(BUILD)/s
 # read after this file: its library, not its object lists, is known here.)
 REPORT_TEST_LINK = $(REPORT_SAN_OBJS) $(STORE_LIB) $(ORACLE_LIB) $(PCLIB)
 $(BUILD)/host/report/tests/test_report_model: host/report/tests/test_report_model.c \
+		$(REPORT_SAN_OBJS) $(STORE_LIB) $(ORACLE_LIB) $(PCLIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) $(REPORT_CFLAGS) $(PCLIB_CFLAGS) \
+		$(shell pkg-config --cflags cmocka) -MMD -MP -o $@ $< $(REPORT_TEST_LINK) \
+		$(STORE_LIBS) $(PCLIB_LIBS) $(REPORT_LIBS) $(shell pkg-config --libs cmocka) -lm
+
+# [issue 21] zvol cells, the sync=disabled control, drives (same link as the model test).
+$(BUILD)/host/report/tests/test_report_drives: host/report/tests/test_report_drives.c \
 		$(REPORT_SAN_OBJS) $(STORE_LIB) $(ORACLE_LIB) $(PCLIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) $(REPORT_CFLAGS) $(PCLIB_CFLAGS) \

@@ -243,6 +243,7 @@ static int load_cycles(struct loader *l)
 			u->cell = SIZE_MAX;
 			u->disk = names[k];
 			u->disk_id = (uint32_t)k + 1;
+			u->drive = SIZE_MAX;
 		}
 	}
 	sqlite3_finalize(s);
@@ -378,16 +379,75 @@ static int load_fs(struct loader *l, size_t first_unit)
 	return rc == SQLITE_DONE ? 0 : sql_fail(l, "file findings");
 }
 
-/* Metadata checks (qemu-img check, thin_check, lvs): "corrupt" and "fail" cannot be
- * repaired; "repaired" and "leaks" are the refcount leaks lazy_refcounts leaves. */
+const char *const rpt_drive_verdicts[5] = { "counted", "not-counted", "no-counter",
+					     "no-power-cut", "no-data" };
+
+static char *jdup(const json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+	return strdup(s ? s : "");
+}
+
+/* The drive under a unit's disk, from its smart check (docs/node.md): the same disk,
+ * model, firmware and serial are one drive. */
+static int smart_check(struct report *r, struct rpt_unit *u, const char *res, const char *detail)
+{
+	json_t *d = detail ? json_loads(detail, 0, NULL) : NULL;
+	json_t *a = json_object_get(d, "after");
+
+	if (!a || !json_string_value(json_object_get(a, "model")))
+		a = json_object_get(d, "before");
+	const char *model = json_string_value(json_object_get(a, "model"));
+	const char *fw = json_string_value(json_object_get(a, "firmware"));
+	const char *serial = json_string_value(json_object_get(a, "serial"));
+	size_t i;
+	for (i = 0; i < r->n_drives; i++) {
+		struct rpt_drive *v = &r->drives[i];
+		if (!strcmp(v->disk, u->disk) && !strcmp(v->model, model ? model : "") &&
+		    !strcmp(v->firmware, fw ? fw : "") && !strcmp(v->serial, serial ? serial : ""))
+			break;
+	}
+	if (i == r->n_drives) {
+		struct rpt_drive *p = realloc(r->drives, (r->n_drives + 1) * sizeof(*p));
+		if (!p) {
+			json_decref(d);
+			return -ENOMEM;
+		}
+		r->drives = p;
+		struct rpt_drive *v = &p[r->n_drives++];
+		memset(v, 0, sizeof(*v));
+		v->disk = strdup(u->disk);
+		v->protocol = jdup(a, "protocol");
+		v->model = jdup(a, "model");
+		v->firmware = jdup(a, "firmware");
+		v->serial = jdup(a, "serial");
+		v->write_cache = jdup(a, "write_cache");
+		if (!v->disk || !v->protocol || !v->model || !v->firmware || !v->serial ||
+		    !v->write_cache) {
+			json_decref(d);
+			return -ENOMEM;
+		}
+	}
+	r->drives[i].cycles++;
+	for (int k = 0; k < 5; k++)
+		if (!strcmp(res, rpt_drive_verdicts[k]))
+			r->drives[i].verdicts[k]++;
+	u->drive = i;
+	json_decref(d);
+	return 0;
+}
+
+/* Metadata checks (qemu-img check, thin_check, lvs, zpool): "corrupt" and "fail" cannot
+ * be repaired; "repaired" and "leaks" are the refcount leaks lazy_refcounts leaves. The
+ * smart check is the drive's testimony, not a metadata check. */
 static int load_checks(struct loader *l, size_t first_unit)
 {
 	struct report *r = l->r;
 	sqlite3_stmt *s;
 	int rc;
 
-	if (sqlite3_prepare_v2(l->db, "SELECT cycle_id, disk, result FROM checks ORDER BY cycle_id",
-			       -1, &s, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(l->db, "SELECT cycle_id, disk, result, kind, detail_json FROM checks"
+			       " ORDER BY cycle_id", -1, &s, NULL) != SQLITE_OK)
 		return sql_fail(l, "checks");
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		size_t cy = find_cycle(l, sqlite3_column_int64(s, 0));
@@ -397,6 +457,14 @@ static int load_checks(struct loader *l, size_t first_unit)
 			unit_by_name(r, &first_unit, cy, disk);
 		if (!u || !res)
 			continue;
+		const char *kind = (const char *)sqlite3_column_text(s, 3);
+		if (kind && !strcmp(kind, "smart")) {
+			if (smart_check(r, u, res, (const char *)sqlite3_column_text(s, 4)) < 0) {
+				sqlite3_finalize(s);
+				return -ENOMEM;
+			}
+			continue;
+		}
 		u->checked = true;
 		if (!strcmp(res, "corrupt") || !strcmp(res, "fail"))
 			u->meta_failure = true;
@@ -507,12 +575,23 @@ void report_free(struct report *r)
 		free(c->cache);
 		free(c->workload);
 		free(c->flush);
+		free(c->drive);
 		free(c->scenario);
 		free(c->fs);
 	}
 	free(r->cells);
 	free(r->explored);
 	free(r->units);
+	for (size_t i = 0; i < r->n_drives; i++) {
+		struct rpt_drive *v = &r->drives[i];
+		free(v->disk);
+		free(v->protocol);
+		free(v->model);
+		free(v->firmware);
+		free(v->serial);
+		free(v->write_cache);
+	}
+	free(r->drives);
 	for (size_t i = 0; i < r->n_cycles; i++)
 		free(r->cycles[i].status);
 	free(r->cycles);

@@ -78,7 +78,8 @@ const char *rpt_ctl_state_name(int s)
 const char *rpt_control_name(int c)
 {
 	return c == RPT_CTL_LYING ? "lying" : c == RPT_CTL_SAFE ? "safe" :
-	       c == RPT_CTL_FORGETFUL ? "forgetful" : "none";
+	       c == RPT_CTL_FORGETFUL ? "forgetful" :
+	       c == RPT_CTL_NOSYNC ? "sync=disabled (the setting promises nothing)" : "none";
 }
 
 const char *rpt_cut_title(const char *cut)

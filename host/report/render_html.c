@@ -132,6 +132,11 @@ static void matrix(const struct report *r, FILE *f)
 			fprintf(f, " <i>(control: %s)</i>", rpt_control_name(c->control));
 		fputs("<small>", f);
 		esc(f, c->disk_kind);
+		if (c->drive[0]) {
+			fputs(" drive '", f);
+			esc(f, c->drive);
+			fputc('\'', f);
+		}
 		fputs("</small><small>node ", f);
 		esc(f, c->node);
 		fputs("</small></td><td>", f);
@@ -378,6 +383,37 @@ static void reproducibility(const struct report *r, FILE *f)
 	json_decref(cfgs);
 }
 
+/* The drives' testimony: one row per drive (disk, model, firmware, serial). */
+static void drives(const struct report *r, FILE *f)
+{
+	if (!r->n_drives)
+		return;
+	fputs("<h2 id='drives'>Drives</h2>\n<p>Each drive's own testimony (smartctl, before and "
+	      "after every cycle; <code>docs/node.md</code>). <i>not-counted</i>: power cuts the "
+	      "drive did not count as unsafe shutdowns, so the cut may not have reached it.</p>\n"
+	      "<table><tr><th>disk</th><th>drive</th><th>firmware</th><th>serial</th>"
+	      "<th>protocol</th><th>write cache</th><th>cycles</th>", f);
+	for (int k = 0; k < 5; k++)
+		fprintf(f, "<th>%s</th>", rpt_drive_verdicts[k]);
+	fputs("</tr>\n", f);
+	for (size_t i = 0; i < r->n_drives; i++) {
+		const struct rpt_drive *v = &r->drives[i];
+		const char *cols[] = { v->disk, v->model, v->firmware, v->serial, v->protocol,
+				       v->write_cache };
+		fputs("<tr>", f);
+		for (int k = 0; k < 6; k++) {
+			fputs("<td>", f);
+			esc(f, cols[k]);
+			fputs("</td>", f);
+		}
+		td_num(f, v->cycles, false);
+		for (int k = 0; k < 5; k++)
+			td_num(f, v->verdicts[k], k == 1 && v->verdicts[k]);
+		fputs("</tr>\n", f);
+	}
+	fputs("</table>\n", f);
+}
+
 int rpt_render_html(const struct report *r, FILE *f)
 {
 	char tm[40], t[32];
@@ -433,6 +469,7 @@ int rpt_render_html(const struct report *r, FILE *f)
 	rpt_svg_timeline(r, f);
 	fputs("<figcaption>Every disk-cycle over wall time, one row per cell (numbers as in the "
 	      "matrix); a slot shows the worst outcome that fell in it.</figcaption></figure>\n", f);
+	drives(r, f);
 	cycle_details(r, f);
 	reproducibility(r, f);
 	fputs("<p class='meta'>How to read this report: <code>docs/methodology.md</code>; the format: "

@@ -48,6 +48,7 @@ static json_t *cell_json(const struct report *r, size_t i)
 		"disk_kind", c->disk_kind, "format", c->format, "cache", c->cache,
 		"workload", c->workload, "flush", c->flush, "control", rpt_control_name(c->control),
 		"control_state", rpt_ctl_state_name(c->ctl_state));
+	json_object_set_new(o, "drive", json_string(c->drive));
 	json_object_set_new(o, "scenario", json_string(c->scenario));
 	/* In plain words (docs/report.md): what the seed of rhbz 1029344 saw. */
 	json_object_set_new(o, "image_reads_as_zeroes_cycles", json_integer((json_int_t)c->zeroed_cycles));
@@ -186,6 +187,18 @@ json_t *report_json(const struct report *r)
 	for (size_t i = 0; i < r->n_cells; i++)
 		json_array_append_new(cells, cell_json(r, i));
 	json_object_set_new(o, "cells", cells);
+	json_t *drives = json_array();
+	for (size_t i = 0; i < r->n_drives; i++) {
+		const struct rpt_drive *v = &r->drives[i];
+		json_t *vd = json_object();
+		for (int k = 0; k < 5; k++)
+			json_object_set_new(vd, rpt_drive_verdicts[k], json_integer((json_int_t)v->verdicts[k]));
+		json_array_append_new(drives, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:o}", "disk",
+			v->disk, "protocol", v->protocol, "model", v->model, "firmware", v->firmware,
+			"serial", v->serial, "write_cache", v->write_cache, "cycles",
+			(json_int_t)v->cycles, "verdicts", vd));
+	}
+	json_object_set_new(o, "drives", drives);
 	json_object_set_new(o, "configs", configs_json(r));
 	return o;
 }

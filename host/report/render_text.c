@@ -69,6 +69,11 @@ int rpt_render_md(const struct report *r, FILE *f)
 		md(f, c->disk);
 		fputs("** ", f);
 		md(f, c->disk_kind);
+		if (c->drive[0]) {
+			fputs(" drive '", f);
+			md(f, c->drive);
+			fputc('\'', f);
+		}
 		if (c->control)
 			fprintf(f, " (control: %s)", rpt_control_name(c->control));
 		fputs(" | ", f);
@@ -119,6 +124,30 @@ int rpt_render_md(const struct report *r, FILE *f)
 				fputc('`', f);
 			}
 			fputs(" |\n", f);
+		}
+	}
+	if (r->n_drives) {
+		fputs("\n## Drives\n\nEach drive's own testimony (smartctl, before and after every "
+		      "cycle; `docs/node.md`). \"not-counted\": power cuts the drive did not count "
+		      "as unsafe shutdowns, so the cut may not have reached it.\n\n| disk | drive | "
+		      "firmware | serial | protocol | write cache | cycles |", f);
+		for (int k = 0; k < 5; k++)
+			fprintf(f, " %s |", rpt_drive_verdicts[k]);
+		fputs("\n|---|---|---|---|---|---|---:|---:|---:|---:|---:|---:|\n", f);
+		for (size_t i = 0; i < r->n_drives; i++) {
+			const struct rpt_drive *v = &r->drives[i];
+			const char *cols[] = { v->disk, v->model, v->firmware, v->serial, v->protocol,
+					       v->write_cache };
+			fputc('|', f);
+			for (int k = 0; k < 6; k++) {
+				fputc(' ', f);
+				md(f, cols[k]);
+				fputs(" |", f);
+			}
+			fprintf(f, " %" PRIu64 " |", v->cycles);
+			for (int k = 0; k < 5; k++)
+				fprintf(f, " %" PRIu64 " |", v->verdicts[k]);
+			fputc('\n', f);
 		}
 	}
 	rpt_explored_md(r, f);

@@ -43,12 +43,14 @@ enum { RPT_X_META_FAIL = RPT_NCLS, RPT_X_META_REPAIRED, RPT_X_ANOMALY, RPT_X_GAP
 #define RPT_X_NFS 8
 extern const char *const rpt_tax_names[RPT_NTAX];
 
-/* Forgetful (the disk model forgets durable data at a power cut) must be caught in
- * every cycle, as lying must: rpt_ctl_must_fail() says which controls do. */
-enum rpt_control { RPT_CTL_NONE, RPT_CTL_LYING, RPT_CTL_SAFE, RPT_CTL_FORGETFUL };
+/* Forgetful (the disk model forgets durable data at a power cut) and NOSYNC (a zvol
+ * with sync=disabled, which ignores flushes: the setting promises nothing) must be
+ * caught in every cycle, as lying must: rpt_ctl_must_fail() says which controls do. */
+enum rpt_control { RPT_CTL_NONE, RPT_CTL_LYING, RPT_CTL_SAFE, RPT_CTL_FORGETFUL,
+		   RPT_CTL_NOSYNC };
 static inline bool rpt_ctl_must_fail(int c)
 {
-	return c == RPT_CTL_LYING || c == RPT_CTL_FORGETFUL;
+	return c == RPT_CTL_LYING || c == RPT_CTL_FORGETFUL || c == RPT_CTL_NOSYNC;
 }
 enum rpt_ctl_state { RPT_CTL_NOT_A_CONTROL, RPT_CTL_PASSED, RPT_CTL_FAILED, RPT_CTL_NO_DATA,
 		     RPT_CTL_NOT_APPLICABLE };
@@ -92,6 +94,7 @@ struct rpt_unit {
 	uint64_t blocks, cls[RPT_NCLS], violations, anomalies, gaps;
 	int64_t since_flush_ns;
 	bool have_flush;
+	size_t drive;			/* index in report.drives (the smart check), or SIZE_MAX */
 	bool all_zeroes;		/* every block the cycle wrote read back as zeroes */
 	/* a files workload disk (docs/oracle.md, "File systems") */
 	bool fs;
@@ -108,6 +111,15 @@ struct rpt_exposure {
 	int64_t min, p50, p90, max;
 };
 
+/* A physical (or emulated) drive under a disk, from the cycles' smart checks (its
+ * own testimony: smartctl's JSON before and after each cycle). */
+struct rpt_drive {
+	char *disk, *protocol, *model, *firmware, *serial, *write_cache;
+	uint64_t cycles;		/* cycles with a smart check */
+	uint64_t verdicts[5];		/* by smart verdict, in smart.h's order */
+};
+extern const char *const rpt_drive_verdicts[5];
+
 /* A proportion with its statistics (docs/methodology.md). */
 struct rpt_rate {
 	uint64_t k, n;
@@ -122,6 +134,7 @@ struct rpt_rate {
 struct rpt_cell {
 	char *key;
 	char *bench, *cut, *node, *disk, *disk_kind, *format, *cache, *workload, *flush;
+	char *drive;			/* "MODEL FIRMWARE" of the drive under the disk, or "" */
 	char *scenario;			/* the cycle's steps, or "default" */
 	int control;			/* enum rpt_control */
 	uint64_t cycles, verified, violation_cycles, unflushed_loss_cycles, meta_failures,
@@ -179,6 +192,8 @@ struct report {
 	size_t n_units;
 	struct rpt_cell *cells;
 	size_t n_cells;
+	struct rpt_drive *drives;
+	size_t n_drives;
 	int64_t generated_wall_ns;
 	size_t controls_failed, controls_passed;
 	struct rpt_explored *explored;	/* [n_cells] */

@@ -188,6 +188,39 @@ static void test_cross_checks(void **state)
 	free(e);
 }
 
+/* zvol options: a volblocksize that is no power of two names its line; sync=disabled
+ * makes the disk a negative control, sync=standard does not. */
+static void test_zvol(void **state)
+{
+	char *t = with("[disk z]\nformat = zvol\nvolblocksize = 12K\n");
+	char *e = fails(t, NULL, 0);
+	assert_string_equal(e, "x.ini:13: volblocksize 12288 is not a power of two in [disk z]\n");
+	free(e);
+	free(t);
+
+	char *err = NULL;
+	t = with("[disk z]\nformat = zvol\nsync = disabled\nvolblocksize = 64K\nbus = nvme\n");
+	struct bench_config *c = bench_config_parse("x.ini", t, NULL, 0, &err);
+	assert_non_null(c);
+	const struct cfg_disk *z = c->disks[1];
+	assert_string_equal(z->name, "z");
+	assert_int_equal(z->format, DISK_ZVOL);
+	assert_int_equal(z->zfs_sync, ZFS_SYNC_DISABLED);
+	assert_int_equal(z->volblocksize, 64 << 10);
+	assert_int_equal(z->bus, BUS_NVME);
+	assert_true(cfg_disk_negative(z));
+	assert_false(cfg_disk_negative(c->disks[0]));
+	bench_config_free(c);
+	free(t);
+	char *set[] = { "disk.z.sync=standard" };
+	t = with("[disk z]\nformat = zvol\nsync = disabled\n");
+	c = bench_config_parse("x.ini", t, set, 1, &err);
+	assert_non_null(c);
+	assert_false(cfg_disk_negative(c->disks[1]));
+	bench_config_free(c);
+	free(t);
+}
+
 static void test_sets(void **state)
 {
 	char *sets[] = { "relay.hold_up_ms=20", "disk.qcow2.cache=writeback",
@@ -506,6 +539,7 @@ int main(void)
 		cmocka_unit_test(test_nul_byte_line),
 		cmocka_unit_test(test_syntax_and_long_line),
 		cmocka_unit_test(test_cross_checks),
+		cmocka_unit_test(test_zvol),
 		cmocka_unit_test(test_sets),
 		cmocka_unit_test(test_lists),
 		cmocka_unit_test(test_text_json_hash),

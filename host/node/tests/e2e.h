@@ -285,4 +285,34 @@ static inline int e2e_leftovers(const struct e2e *e)
 	return found;
 }
 
+/* The full tier's guest, built (or found up to date) where powercut looks for it, by
+ * scripts/build-guest (NODE_NO_GUEST_BUILD: not asked). 0 when there is one (with
+ * OpenZFS in it when need_zfs: its manifest names a zfs version); else prints why as
+ * a skip line, cleans up and returns 77. */
+static inline int e2e_guest(struct e2e *e, bool need_zfs)
+{
+	char script[PATH_MAX + 64], out[PATH_MAX + 64], kernel[PATH_MAX + 80], man[PATH_MAX + 80];
+	pid_t pid;
+	int st = 0;
+
+	snprintf(script, sizeof(script), "%s/scripts/build-guest", e->root);
+	snprintf(out, sizeof(out), "%s/../guest", e->bin);
+	snprintf(kernel, sizeof(kernel), "%s/vmlinux", out);
+	snprintf(man, sizeof(man), "%s/manifest.json", out);
+	char *argv[] = { script, "--out", out, NULL };
+	if (!getenv("NODE_NO_GUEST_BUILD") &&
+	    posix_spawn(&pid, script, NULL, NULL, argv, environ) == 0)
+		waitpid(pid, &st, 0);
+	json_t *m = json_load_file(man, 0, NULL);
+	bool zfs = json_is_string(json_object_get(json_object_get(m, "zfs"), "version"));
+	json_decref(m);
+	if (access(kernel, R_OK) == 0 && (!need_zfs || zfs))
+		return 0;
+	printf("skip: no guest%s in '%s' and scripts/build-guest could not build it "
+	       "(exit %d; it needs Debian's package mirror once)\n", need_zfs && !access(kernel, R_OK) ?
+	       " with OpenZFS" : "", out, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	e2e_cleanup(e);
+	return 77;
+}
+
 #endif

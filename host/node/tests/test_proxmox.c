@@ -1095,6 +1095,20 @@ static void test_config_errors(void **state)
 	c->node->host = NULL;
 	assert_int_equal(node_proxmox_ops.open(&nn), -EINVAL);
 	bench_config_free(c);
+
+	/* a zvol and an emulated NVMe drive are the local full tier's */
+	static const char *const full_only[] = { "format = zvol\n", "bus = nvme\n" };
+	for (int k = 0; k < 2; k++) {
+		char text[512];
+		snprintf(text, sizeof(text), "[bench]\nname = x\n[relay]\ndriver = null\n[node]\n"
+			 "driver = proxmox\nhost = pve1\nstorages = local\n[disk q]\nsize = 1G\n%s",
+			 full_only[k]);
+		c = bench_config_parse("x.ini", text, NULL, 0, &err);
+		assert_non_null(c);
+		nn.cfg = c;
+		assert_int_equal(node_proxmox_ops.open(&nn), -ENOTSUP);
+		bench_config_free(c);
+	}
 }
 
 static uint32_t begun[8];

@@ -325,7 +325,9 @@ int cmd_run(struct pc_ctx *ctx)
 			const struct cfg_disk *d = cfg->disks[i];
 			const char *ctl = d->control == CONTROL_LYING ? " (lying control)" :
 					  d->control == CONTROL_SAFE ? " (safe control)" :
-					  d->control == CONTROL_FORGETFUL ? " (forgetful control)" : "";
+					  d->control == CONTROL_FORGETFUL ? " (forgetful control)" :
+					  cfg_disk_negative(d) ?
+					  " (sync=disabled control: the setting promises nothing)" : "";
 			/* a files or sqlite disk's violations are findings of the file oracle */
 			if (d->fs != DISK_FS_NONE)
 				printf("  %s%s: %s, %s: %" PRIu64 " file system finding(s) (lost, "

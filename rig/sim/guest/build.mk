@@ -3,9 +3,15 @@
 # `make guest-smoke` builds it if needed and boots it under QEMU TCG.
 GUEST_DIR = $(BUILD)/guest
 
-.PHONY: guest guest-smoke
+.PHONY: guest guest-smoke guest-for-check
 guest:
 	BUILD=$(BUILD) scripts/build-guest --out $(GUEST_DIR)
 
 guest-smoke:
 	BUILD=$(BUILD) GUEST_DIR=$(GUEST_DIR) rig/sim/guest/smoke
+
+# make check: the guest before the tests (the agent must be built first: check-build).
+guest-for-check:
+	@echo "check: building the full tier's guest (scripts/build-guest; log $(BUILD)/guest-build.log)"
+	@BUILD=$(BUILD) scripts/build-guest --out $(GUEST_DIR) >$(BUILD)/guest-build.log 2>&1 || \
+		{ tail -n 5 $(BUILD)/guest-build.log; echo "check: the guest could not be built"; }
