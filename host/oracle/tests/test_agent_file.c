@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "agent_setup.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -370,19 +372,8 @@ static void test_ledger_refusals(void **state)
 
 static int setup(void **state)
 {
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	assert_true(n > 0);
-	self[n] = 0;
-	/* build/host/oracle/tests/test_agent_file -> build/bin/powercut-agent */
-	snprintf(agent, sizeof(agent), "%s/../../../bin/powercut-agent", dirname(self));
-	if (access(agent, X_OK) != 0) {
-		printf("skip: no agent at '%s'\n", agent);
-		exit(77);
-	}
-	const char *tmp = getenv("TMPDIR");
-	snprintf(dir, sizeof(dir), "%s/pc-agent-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	assert_non_null(mkdtemp(dir));
+	agent_test_find("powercut-agent", agent, sizeof(agent));
+	agent_test_dir("pc-agent", dir, sizeof(dir));
 	snprintf(db_path, sizeof(db_path), "%s/campaign.db", dir);
 	snprintf(img, sizeof(img), "%s/disk.img", dir);
 	snprintf(report, sizeof(report), "%s/check.jsonl", dir);

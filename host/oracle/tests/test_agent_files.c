@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+
+#include "agent_setup.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -322,18 +324,8 @@ static void test_filesync_needs_v3(void **state)
 
 static int setup(void **state)
 {
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	assert_true(n > 0);
-	self[n] = 0;
-	snprintf(agent, sizeof(agent), "%s/../../../bin/powercut-agent", dirname(self));
-	if (access(agent, X_OK) != 0) {
-		printf("skip: no agent at '%s'\n", agent);
-		exit(77);
-	}
-	const char *tmp = getenv("TMPDIR");
-	snprintf(dir, sizeof(dir), "%s/pc-files-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	assert_non_null(mkdtemp(dir));
+	agent_test_find("powercut-agent", agent, sizeof(agent));
+	agent_test_dir("pc-files", dir, sizeof(dir));
 	snprintf(db_path, sizeof(db_path), "%s/campaign.db", dir);
 	snprintf(fsdir, sizeof(fsdir), "%s/fs", dir);
 	snprintf(report, sizeof(report), "%s/fscheck.jsonl", dir);

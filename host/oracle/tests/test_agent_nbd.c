@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "agent_setup.h"
+
 #include <errno.h>
 #include <libgen.h>
 #include <limits.h>
@@ -194,15 +196,7 @@ static void test_nbd_ledger_refusals(void **state)
 
 static int setup(void **state)
 {
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	assert_true(n > 0);
-	self[n] = 0;
-	snprintf(agent, sizeof(agent), "%s/../../../bin/powercut-agent-nbd", dirname(self));
-	if (access(agent, X_OK) != 0) {
-		printf("skip: no agent at '%s'\n", agent);
-		exit(77);
-	}
+	agent_test_find("powercut-agent-nbd", agent, sizeof(agent));
 	const char *probe[] = { "qemu-storage-daemon", "--version", NULL };
 	struct child_result r;
 	if (child_run(probe, NULL, 10000, &r) == -ENOENT) {
@@ -211,9 +205,7 @@ static int setup(void **state)
 		exit(77);
 	}
 	child_result_release(&r);
-	const char *tmp = getenv("TMPDIR");
-	snprintf(dir, sizeof(dir), "%s/pc-agent-nbd-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	assert_non_null(mkdtemp(dir));
+	agent_test_dir("pc-agent-nbd", dir, sizeof(dir));
 	snprintf(db_path, sizeof(db_path), "%s/campaign.db", dir);
 	snprintf(img, sizeof(img), "%s/disk.raw", dir);
 	snprintf(sock, sizeof(sock), "%s/nbd.sock", dir);
