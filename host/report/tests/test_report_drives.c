@@ -21,28 +21,13 @@
 #include "report.h"
 #include "store.h"
 
+#include "report_store_test.h"
+
 static char dir[PATH_MAX], db[PATH_MAX + 16];
 
 static int64_t campaign(struct store *st, char **sets, size_t n_sets)
 {
-	char *err = NULL;
-	struct bench_config *cfg = bench_config_load("rig/benches/sim-zvol.ini", sets, n_sets, &err);
-	if (!cfg)
-		fprintf(stderr, "%s", err ? err : "?");
-	assert_non_null(cfg);
-	char hash[65], *text = bench_config_text(cfg);
-	json_t *j = bench_config_json(cfg);
-	char *js = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
-	assert_int_equal(bench_config_hash(cfg, hash), 0);
-	struct store_campaign c = { .bench = cfg->bench->name, .config_text = text,
-		.config_json = js, .config_hash = hash, .versions_json = "{}" };
-	int64_t id;
-	assert_int_equal(store_campaign_insert(st, &c, &id), 0);
-	free(text);
-	free(js);
-	json_decref(j);
-	bench_config_free(cfg);
-	return id;
+	return rt_campaign(st, "rig/benches/sim-zvol.ini", sets, n_sets, "{}");
 }
 
 /* One power-cut cycle: the zvol (disk id 1) with `viol` violation blocks, its drive's

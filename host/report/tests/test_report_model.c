@@ -27,6 +27,8 @@
 #include "log.h"
 #include "report.h"
 #include "store.h"
+
+#include "report_store_test.h"
 #include "util.h"
 
 /* The tables below leave trailing fields out on purpose. */
@@ -45,28 +47,12 @@ struct disk_res {
 
 static int64_t campaign(struct store *st, char **sets, size_t n_sets)
 {
-	char *err = NULL;
-	struct bench_config *cfg = bench_config_load("rig/benches/sim-fast.ini", sets, n_sets, &err);
-	if (!cfg)
-		fprintf(stderr, "%s", err ? err : "?");
-	assert_non_null(cfg);
-	char hash[65], *text = bench_config_text(cfg);
-	json_t *j = bench_config_json(cfg);
-	char *js = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
-	assert_int_equal(bench_config_hash(cfg, hash), 0);
-	struct store_campaign c = { .bench = cfg->bench->name, .config_text = text,
-		.config_json = js, .config_hash = hash,
-		.versions_json = "{\"powercut\":\"test\",\"qemu_img\":\"7.2\"}" };
-	int64_t id;
-	assert_int_equal(store_campaign_insert(st, &c, &id), 0);
+	int64_t id = rt_campaign(st, "rig/benches/sim-fast.ini", sets, n_sets,
+				 "{\"powercut\":\"test\",\"qemu_img\":\"7.2\"}");
 	char sql[128];
 	snprintf(sql, sizeof(sql), "INSERT INTO oracle_campaign_token VALUES (%lld, 'x', %lld)",
 		 (long long)id, (long long)(1000 + id));
 	assert_int_equal(sqlite3_exec(store_db(st), sql, NULL, NULL, NULL), SQLITE_OK);
-	free(text);
-	free(js);
-	json_decref(j);
-	bench_config_free(cfg);
 	return id;
 }
 
