@@ -1334,8 +1334,9 @@ out:
 		       cfg->relay->simulator ? e->run_dir : "", cfg->relay->simulator ? "'" : "");
 	}
 	if (c.have_work) {
-		if (e->keep || rc == -EHOSTDOWN) {
-			pc_info(LOG_NODE, "node files kept in '%s'", c.work);
+		if (e->keep || rc == -EHOSTDOWN || (rc < 0 && rc != -EINTR)) {
+			/* A failed cycle keeps its evidence: the guest's consoles, node.log. */
+			pc_log(rc < 0 ? LOG_WARN : LOG_INFO, LOG_NODE, "node files kept in '%s'", c.work);
 		} else {
 			const char *argv[] = { "rm", "-rf", "--", c.work, NULL };
 			struct child_result cr;
