@@ -7,7 +7,7 @@ NODE_LIB    = $(BUILD)/host/libnode.a
 # fio's report parser (host/ssh, host/fio), so that programs linking it need nothing
 # more; the proxmox test links a fake remote instead of remote_ssh.c.
 NODE_SRCS  := host/node/node.c host/node/power.c host/node/qemu.c host/node/console.c \
-	      host/node/proxmox.c host/node/remote.c host/node/remote_ssh.c host/node/nodefio.c \
+	      host/node/proxmox.c host/node/qemu_remote.c host/node/guest.c host/node/remote_ssh.c host/node/nodefio.c \
 	      host/node/remote_ledger.c host/node/imgcheck.c host/node/nodedoctor.c host/node/smart.c \
 	      host/ssh/ssh.c host/fio/fio.c
 NODE_OBJS   = $(NODE_SRCS:%.c=$(BUILD)/%.o)
@@ -70,7 +70,7 @@ $(BUILD)/host/node/bench/bench_cycle: host/node/bench/bench_cycle.c host/node/te
 NODE_TESTS  += $(BUILD)/host/node/tests/test_proxmox
 CHECK_TESTS += $(BUILD)/host/node/tests/test_proxmox
 # fio's part of the driver is nodefio.c with host/fio's parser, over the same fake.
-NODE_PVE_SRCS = host/node/proxmox.c host/node/nodefio.c host/node/remote_ledger.c \
+NODE_PVE_SRCS = host/node/proxmox.c host/node/nodefio.c host/node/remote_ledger.c host/node/guest.c host/node/console.c host/node/smart.c \
 		host/node/imgcheck.c host/node/nodedoctor.c host/fio/fio.c
 $(BUILD)/host/node/tests/test_proxmox: host/node/tests/test_proxmox.c $(NODE_PVE_SRCS) \
 		$(PCLIB_SAN_OBJS)
@@ -143,3 +143,13 @@ $(BUILD)/host/node/tests/test_console: host/node/tests/test_console.c host/node/
 	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) $(NODE_CFLAGS) $(shell pkg-config --cflags cmocka) \
 		-MMD -MP -o $@ $< host/node/console.c host/node/smart.c $(PCLIB_SAN_OBJS) \
 		$(PCLIB_LIBS) $(shell pkg-config --libs jansson cmocka)
+
+# [issue 20] The guest module pinned: the command lines each driver gives the guest.
+NODE_TESTS  += $(BUILD)/host/node/tests/test_guest
+CHECK_TESTS += $(BUILD)/host/node/tests/test_guest
+$(BUILD)/host/node/tests/test_guest: host/node/tests/test_guest.c host/node/guest.c \
+		host/node/console.c host/node/smart.c $(PCLIB_SAN_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) $(NODE_CFLAGS) $(shell pkg-config --cflags cmocka) \
+		-MMD -MP -o $@ $< host/node/guest.c host/node/console.c host/node/smart.c \
+		$(PCLIB_SAN_OBJS) $(PCLIB_LIBS) $(shell pkg-config --libs jansson cmocka)

@@ -18,8 +18,11 @@ void guest_console_init(struct guest_console *c, size_t n_disks)
 
 void guest_console_boot(struct guest_console *c, json_t *boot_log, int boot, bool check)
 {
+	if (c->own_events)
+		json_decref(c->events);
 	c->events = json_array();
 	/* The boot log owns the events; this boot's array is filled as they come. */
+	c->own_events = !boot_log;
 	if (boot_log)
 		json_array_append_new(boot_log, json_pack("{s:i,s:s,s:o}", "boot", boot,
 					"mode", check ? "check" : "write", "events", c->events));
@@ -34,8 +37,10 @@ void guest_console_boot(struct guest_console *c, json_t *boot_log, int boot, boo
 			json_decref(c->smart[i][k]);
 			c->smart[i][k] = NULL;
 		}
-	for (size_t i = 0; i < NODE_MAX_DISKS; i++)
+	for (size_t i = 0; i < NODE_MAX_DISKS; i++) {
 		c->check_rc[i] = -1;
+		c->check_lines[i] = 0;
+	}
 }
 
 /* One POWERCUT line. */
@@ -102,8 +107,10 @@ static void console_event(struct guest_console *c, char *line)
 		unsigned disk;
 		int l2 = 0;
 		if (sscanf(rest, "disk=%u %n", &disk, &l2) >= 1 && l2 && disk >= 1 && disk <= c->n &&
-		    c->reports[disk - 1])
+		    c->reports[disk - 1]) {
 			fprintf(c->reports[disk - 1], "%s\n", rest + l2);
+			c->check_lines[disk - 1]++;
+		}
 		return;
 	}
 	json_t *ev = json_object();
@@ -163,6 +170,8 @@ void guest_console_feed(struct guest_console *c, const char *data, size_t len)
 			if (nl > s && nl[-1] == '\r')
 				nl[-1] = 0;
 			char *p = strstr(s, "POWERCUT ");
+			if (p && c->lines)
+				json_array_append_new(c->lines, json_string(p + 9));
 			if (p)
 				console_event(c, p);
 			s = nl + 1;
@@ -173,6 +182,24 @@ void guest_console_feed(struct guest_console *c, const char *data, size_t len)
 		if (c->len >= sizeof(c->buf) - 1)
 			c->len = 0;
 	}
+}
+
+bool guest_console_writes_ok(const struct guest_console *c, int want)
+{
+	size_t i;
+	json_t *ev;
+	int ok = 0;
+
+	json_array_foreach(c->events, i, ev) {
+		const char *name = json_string_value(json_object_get(ev, "event"));
+		const char *rc = json_string_value(json_object_get(ev, "rc"));
+		if (name && !strcmp(name, "write-exit")) {
+			if (!rc || strcmp(rc, "0"))
+				return false;
+			ok++;
+		}
+	}
+	return ok == want;
 }
 
 void guest_console_reports_close(struct guest_console *c)
@@ -197,7 +224,10 @@ void guest_console_release(struct guest_console *c)
 			json_decref(c->smart[i][k]);
 			c->smart[i][k] = NULL;
 		}
+	if (c->own_events)
+		json_decref(c->events);
 	c->events = NULL;
+	c->own_events = false;
 }
 
 json_t *guest_cache_obj(int cache)

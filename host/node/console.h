@@ -1,6 +1,6 @@
 /* The guest's console (docs/guest.md): `POWERCUT EVENT key=value ...` lines parsed
- * into events, shared by the drivers that boot build/guest (qemu.c locally, remote.c
- * over ssh). The driver feeds the console's bytes as they come, from a local file or
+ * into events, shared by the drivers that boot build/guest (qemu.c locally,
+ * qemu_remote.c and proxmox.c over ssh; guest.h waits on it). The driver feeds the console's bytes as they come, from a local file or
  * read back over ssh; complete lines are parsed, a partial one waits for its end.
  *
  *   struct guest_console c;
@@ -24,7 +24,11 @@
 
 struct guest_console {
 	size_t n;			/* disks */
-	json_t *events;			/* this boot's events (borrowed: the boot log owns it) */
+	json_t *events;			/* this boot's events (the boot log's, else owned) */
+	bool own_events;		/* no boot log: events is the console's to free */
+	/* NULL, or an array the driver owns that gets every POWERCUT line's text after
+	 * its prefix as it comes (the proxmox driver's record of the console) */
+	json_t *lines;
 	json_t *lvm_ev, *lvs;		/* the last `lvm` event and `lvs` report (owned) */
 	/* ZFS (docs/guest.md): this boot's `zfs` events by op, `zpool` reports by phase */
 	json_t *zfs_ev, *zpool;		/* objects (owned) */
@@ -36,16 +40,20 @@ struct guest_console {
 	 * opened one; check-end's rc lands in check_rc[i] (-1 until then). */
 	FILE *reports[NODE_MAX_DISKS];
 	int check_rc[NODE_MAX_DISKS];
+	size_t check_lines[NODE_MAX_DISKS];	/* check-lines of each disk this boot */
 	char buf[65536];
 	size_t len;
 };
 
 void guest_console_init(struct guest_console *c, size_t n_disks);
 /* A new boot: appends {"boot", "mode", "events"} to boot_log (an array, may be NULL)
- * and resets ready, done, check_rc and the line buffer. */
+ * and resets ready, done, check_rc, check_lines and the line buffer. */
 void guest_console_boot(struct guest_console *c, json_t *boot_log, int boot, bool check);
 /* Bytes of the console; parses the complete lines among them. */
 void guest_console_feed(struct guest_console *c, const char *data, size_t len);
+/* Did every agent of a write boot end with 0, want of them? From this boot's
+ * write-exit events (a baseline boot's agents end by themselves). */
+bool guest_console_writes_ok(const struct guest_console *c, int want);
 /* Closes the report files (the driver owns their names). */
 void guest_console_reports_close(struct guest_console *c);
 void guest_console_release(struct guest_console *c);

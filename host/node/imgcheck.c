@@ -41,30 +41,53 @@ const char *imgcheck_result(const json_t *report)
 	return corrupt || errs ? "corrupt" : leaks ? "leaks" : "clean";
 }
 
+static int64_t jint(const json_t *j, const char *key)
+{
+	return (int64_t)json_integer_value(json_object_get(j, key));
+}
+
+void imgcheck_add(json_t *checks, const struct imgcheck_found *f)
+{
+	if (!f->result) {
+		node_check_add(checks, "qemu-img-check", "error",
+			       json_pack("{s:s}", "error", f->error ? f->error : ""));
+		json_decref(f->report);
+		return;
+	}
+	json_t *det = json_object();
+	if (f->dirty >= 0)
+		json_object_set_new(det, "dirty", json_boolean(f->dirty));
+	json_object_set_new(det, "corruptions", json_integer(f->corruptions));
+	json_object_set_new(det, "leaks", json_integer(f->leaks));
+	json_object_set_new(det, "check_errors", json_integer(f->check_errors));
+	json_object_set_new(det, "fixed_corruptions", json_integer(f->fixed_corruptions));
+	json_object_set_new(det, "fixed_leaks", json_integer(f->fixed_leaks));
+	if (f->report)
+		json_object_set_new(det, "qemu_img", f->report);
+	node_check_add(checks, "qemu-img-check", f->result, det);
+}
+
 void imgcheck_qcow2(imgcheck_run_fn run, void *ctx, const char *img, bool lazy_refcounts,
 		    json_t *checks)
 {
 	char why[256];
 	json_t *j = imgcheck_run(run, ctx, img, false, why, sizeof(why));
+	struct imgcheck_found f = { .error = why, .dirty = -1, .report = j };
 
-	if (!j) {
-		node_check_add(checks, "qemu-img-check", "error", json_pack("{s:s}", "error", why));
-		return;
+	if (j) {
+		f.result = imgcheck_result(j);
+		f.corruptions = jint(j, "corruptions");
+		f.leaks = jint(j, "leaks");
+		f.check_errors = jint(j, "check-errors");
 	}
-	const char *result = imgcheck_result(j);
-	json_t *det = json_pack("{s:I,s:I,s:I,s:o}",
-		"corruptions", json_integer_value(json_object_get(j, "corruptions")),
-		"leaks", json_integer_value(json_object_get(j, "leaks")),
-		"check_errors", json_integer_value(json_object_get(j, "check-errors")),
-		"qemu_img", j);
-	if (!strcmp(result, "corrupt") && lazy_refcounts) {
+	if (j && !strcmp(f.result, "corrupt") && lazy_refcounts) {
 		/* lazy_refcounts leaves refcount errors after a crash that the next
 		 * read-write open repairs: repaired here, a failure only if some remain. */
-		json_t *f = imgcheck_run(run, ctx, img, true, why, sizeof(why));
-		result = f && strcmp(imgcheck_result(f), "corrupt") ? "repaired" : "corrupt";
-		json_object_set_new(det, "fixed_corruptions",
-			json_integer(json_integer_value(json_object_get(f, "corruptions-fixed"))));
-		json_decref(f);
+		json_t *r = imgcheck_run(run, ctx, img, true, why, sizeof(why));
+		f.result = r && strcmp(imgcheck_result(r), "corrupt") ? "repaired" : "corrupt";
+		f.fixed_corruptions = jint(r, "corruptions-fixed");
+		f.fixed_leaks = jint(r, "leaks-fixed");
+		json_decref(r);
 	}
-	node_check_add(checks, "qemu-img-check", result, det);
+	imgcheck_add(checks, &f);
 }

@@ -1,7 +1,16 @@
 /* Node drivers: the storage node under test, behind one ops table (one file per
  * driver, listed in the static table in node.c and validated there: version and
- * required hooks). This issue builds `qemu`, running locally as the simulated node;
- * the bench's [node] driver=sim names the same driver.
+ * required hooks). The drivers:
+ *   qemu.c         `qemu`, the local simulated node (fast tier: qemu-storage-daemon
+ *                  and the agent over NBD; full tier: the TCG guest); the bench's
+ *                  [node] driver = sim names it too;
+ *   qemu_remote.c  `qemu-remote`, the guest on a Linux/KVM host's own QEMU over ssh
+ *                  ([node] driver = qemu with host set);
+ *   proxmox.c      `proxmox`, the guest in a VM of a Proxmox VE node over ssh.
+ * What they share: guest.h (the guest's command line, QEMU's arguments, the console
+ * wait), console.h (the console's events), imgcheck.h (the qcow2 check record),
+ * remote.h (commands on a node over ssh), nodefio.h, nodedoctor.h, power.h (the
+ * simulated node's power domain).
  *
  *   struct node *n = node_open(cfg, &env);        // nothing runs yet
  *   node_prepare(n);                              // disks created, node powered

@@ -8,21 +8,13 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "child.h"
+#include "clock.h"
 #include "util.h"
 
 #define TIMEOUT_MS 60000
-
-int64_t nd_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void nd_add(const struct node_doctor *d, const char *check, enum node_dr_status st,
 	    const char *fix, const char *fmt, ...)
@@ -122,7 +114,7 @@ int nd_cut(const struct node_doctor *d, struct remote *r, int64_t timeout_ms, in
 		       "the relay could not cut: %s", strerror(-rc));
 		return rc;
 	}
-	*t0_ms = nd_now_ms();
+	*t0_ms = clock_mono_ms();
 	if ((rc = remote_wait_up(r, (int)timeout_ms)) < 0) {
 		nd_add(d, "boot", NODE_DR_FAIL, "set \"Restore on AC power loss\" to Power On in "
 		       "the node's BIOS (rig/hardware.md), or raise [campaign] boot_timeout",
@@ -130,9 +122,9 @@ int nd_cut(const struct node_doctor *d, struct remote *r, int64_t timeout_ms, in
 		       timeout_ms / 1000, remote_strerror(rc));
 		return rc;
 	}
-	*up_ms = nd_now_ms() - *t0_ms;
+	*up_ms = clock_mono_ms() - *t0_ms;
 	/* Right after sshd answers, the first commands may still fail. */
-	while ((rc = nd_boot_id(r, after, sizeof(after))) < 0 && nd_now_ms() < *t0_ms + timeout_ms)
+	while ((rc = nd_boot_id(r, after, sizeof(after))) < 0 && clock_mono_ms() < *t0_ms + timeout_ms)
 		usleep(200000);
 	bool rebooted = rc == 0 && strcmp(before, after) != 0;
 	nd_add(d, "boot-id", rebooted ? NODE_DR_OK : NODE_DR_FAIL, "the relay does not switch "

@@ -41,6 +41,4 @@ int nd_boot_id(struct remote *r, char *out, size_t len);
 int nd_cut(const struct node_doctor *d, struct remote *r, int64_t timeout_ms, int64_t *t0_ms,
 	   int64_t *up_ms);
 
-int64_t nd_now_ms(void);
-
 #endif

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 
 struct node_power {
@@ -30,14 +31,6 @@ struct node_power {
 	struct node_job job;
 	bool have_job;
 };
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 /* Sleep ms unless close() asks us to stop; false when stopping. */
 static bool nap(struct node_power *p, int64_t ms)
@@ -64,7 +57,7 @@ static void on_line(struct node_power *p, const char *line)
 	if (sscanf(line, "dc ch=%u state=%15s", &ch, st) != 2 || (int)ch != p->channel)
 		return;
 	if (!wall)
-		wall = now_ns();
+		wall = clock_mono_ns();
 	/* A fed domain may hear a relay or PWR_OK edge that changes nothing (the relay
 	 * turned on while on): only a change of DC acts. */
 	pthread_mutex_lock(&p->mu);
@@ -81,7 +74,7 @@ static void on_line(struct node_power *p, const char *line)
 		pthread_mutex_lock(&p->mu);
 		p->t.lost_ns = wall;
 		p->t.lost_sim_us = simus;
-		p->t.killed_ns = now_ns();
+		p->t.killed_ns = clock_mono_ns();
 		p->t.kill_rc = rc;
 		p->state = NODE_PWR_LOST;
 		pthread_cond_broadcast(&p->cv);
@@ -104,7 +97,7 @@ static void on_line(struct node_power *p, const char *line)
 		if (!have)
 			pc_err(LOG_NODE, "DC back but no job to boot into");
 		pthread_mutex_lock(&p->mu);
-		p->t.booted_ns = now_ns();
+		p->t.booted_ns = clock_mono_ns();
 		p->t.boot_rc = rc;
 		p->state = NODE_PWR_BOOTED;
 		pthread_cond_broadcast(&p->cv);
@@ -228,7 +221,7 @@ int node_power_feed(struct node_power *p, bool good, int64_t mono_ns, uint64_t f
 	/* One short line: a pipe write under PIPE_BUF is atomic and never partial. */
 	int len = snprintf(line, sizeof(line), "dc ch=%d state=%s wall_ns=%" PRId64
 			   " sim_us=%" PRIu64 "\n", p->channel, good ? "back" : "lost",
-			   mono_ns ? mono_ns : now_ns(), fw_us);
+			   mono_ns ? mono_ns : clock_mono_ns(), fw_us);
 	if (write(p->feed_fd, line, (size_t)len) != len) {
 		int rc = -errno;
 		pc_err(LOG_NODE, "cannot hand a DC edge to the power domain: %s", strerror(-rc));
@@ -314,12 +307,12 @@ void node_power_set_cut(struct node_power *p, int cut)
 int node_power_wait(struct node_power *p, enum node_pwr_state state, int timeout_ms,
 		    struct node_power_times *t)
 {
-	int64_t end = now_ns() + (int64_t)timeout_ms * 1000000;
+	int64_t end = clock_mono_ns() + (int64_t)timeout_ms * 1000000;
 	int rc = 0;
 
 	pthread_mutex_lock(&p->mu);
 	while (p->state < state) {
-		int64_t left = end - now_ns();
+		int64_t left = end - clock_mono_ns();
 		if (left <= 0) {
 			rc = -ETIMEDOUT;
 			break;

@@ -10,7 +10,7 @@
  *           the cache mode under test (qm set --virtioN), and copies the guest's
  *           kernel and initramfs to the node.
  * baseline  only with a backing = yes qcow2 disk, as the qemu driver over ssh does
- *           (remote.c): a first boot of the VM as cycle - 1 writes the baselines
+ *           (qemu_remote.c): a first boot of the VM as cycle - 1 writes the baselines
  *           (powercut.w.writes=1 powercut.w.flush=always) and powers off by itself;
  *           then `qm snapshot VMID powercut-base` of the stopped VM, which on a storage
  *           with "snapshots as volume chain" (Proxmox VE 9) renames each qcow2 volume
@@ -57,11 +57,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "child.h"
+#include "clock.h"
 #include "console.h"
+#include "guest.h"
 #include "imgcheck.h"
 #include "log.h"
 #include "node.h"
@@ -102,7 +103,9 @@ struct ppriv {
 	char rdir[PATH_MAX];		/* on the node: remote_dir/VMID */
 	char kernel[PATH_MAX + 16], initrd[PATH_MAX + 16], console[PATH_MAX + 32];
 	int boots;
-	json_t *events;
+	struct guest_console con;	/* the console of the boot being read */
+	long con_off;			/* its bytes already fed */
+	json_t *events;			/* its POWERCUT lines, for the record */
 	int poll_ms;			/* console poll interval */
 	struct nodefio fio;		/* fio beside the VM, in rdir */
 	/* The ledger on this host's loopback is out of the node's reach: asked at every
@@ -117,8 +120,6 @@ struct ppriv {
 
 static const char *const cache_names[] = { "none", "writeback", "writethrough", "directsync",
 					   "unsafe" };
-static const char *const pattern_names[] = { "random", "sequential", "hotset", "alloc" };
-static const char *const flush_names[] = { "never", "every-n", "every-ms", "always", "fua" };
 
 /* Tests shorten the console poll. */
 int proxmox_poll_ms = 1000;
@@ -190,13 +191,6 @@ static int prun_json(struct ppriv *p, const char *const argv[], json_t **out)
 	return prun_json_q(p, argv, false, out);
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int find_node_name(struct node *n, struct ppriv *p)
 {
@@ -269,6 +263,7 @@ static int proxmox_open(struct node *n)
 	p->poll_ms = proxmox_poll_ms;
 	p->cut = -1;
 	nodefio_init(&p->fio);
+	guest_console_init(&p->con, p->n);
 	for (size_t i = 0; i < p->n; i++) {
 		struct pdisk *d = &p->d[i];
 		d->cfg = n->cfg->disks[i];
@@ -722,14 +717,7 @@ static int vm_status(struct ppriv *p, char *status, size_t len, bool *locked)
 	return vm_status_q(p, status, len, locked, false);
 }
 
-/* What a boot of the guest is for. */
-enum boot_mode {
-	BOOT_WRITE,	/* the cycle's workload, to be cut */
-	BOOT_BASELINE,	/* the baselines of the backing chains, to a clean stop */
-	BOOT_CHECK,	/* the agents' check */
-};
-
-/* Does disk i take part in the baseline boot? As in remote.c: the backing chains
+/* Does disk i take part in the baseline boot? As in qemu_remote.c: the backing chains
  * always; on the cycle that writes the baseline, every other disk but the LVM-thin
  * one too, since the guest's agents share one set of options and the write boot that
  * follows runs them all with the baseline existing (a new thin LV's baseline is its
@@ -739,72 +727,52 @@ static bool in_baseline(const struct ppriv *p, const struct node_job *job, size_
 	return is_chain(p->d[i].cfg) || (job->baseline && p->d[i].cfg->format != DISK_LVMTHIN);
 }
 
-/* Boot the guest: `args` carries the job (docs/guest.md), then qm start. In write mode
- * the VM gets the user-mode network device pcl (the guest's eth0, its only NIC), the
- * ledger at 10.0.2.2 and the token as the fw_cfg file opt/powercut/token; the check
- * reports on the console and needs no network. qemu-server splits `args` into words
- * as a shell would (PVE::Tools::split_args, Text::ParseWords::shellwords) and appends
- * them to QEMU's command line: the -append value stays one word in its quotes; the
- * paths in rdir go unquoted (a blank in remote_dir would split them). */
-static int boot(struct node *n, const struct node_job *job, enum boot_mode mode)
+/* Boot the guest: `args` carries its part of QEMU's command line (guest.h), then qm
+ * start. In write mode the VM gets the user-mode network device pcl (the guest's eth0,
+ * its only NIC), the ledger at 10.0.2.2 and the token as the fw_cfg file
+ * opt/powercut/token; the check reports on the console and needs no network. */
+static int boot(struct node *n, const struct node_job *job, enum guest_mode mode)
 {
 	struct ppriv *p = n->priv;
-	const struct cfg_workload *w = n->cfg->workload;
-	bool check = mode == BOOT_CHECK, base = mode == BOOT_BASELINE, first = true;
-	char disks[256] = "", args[8192], ledger[128] = " powercut.net=none";
-	char netdev[PATH_MAX + 160] = "";
-	size_t off = 0;
+	bool check = mode == GUEST_CHECK;
+	char append[GUEST_APPEND_MAX], args[8192], ledger[32] = "", fwcfg[PATH_MAX + 64];
+	char dn[NODE_MAX_DISKS][8];
+	struct guest_disk gd[NODE_MAX_DISKS];
 	int rc;
 
+	/* Proxmox's lvmthin is its storage: the guest sees every disk as a plain vdX. */
 	for (size_t i = 0; i < p->n; i++) {
-		if (base && !in_baseline(p, job, i))
-			continue;
-		off += (size_t)snprintf(disks + off, sizeof(disks) - off, "%s%zu:vd%c",
-					first ? "" : ",", i + 1, (char)('a' + i));
-		first = false;
+		snprintf(dn[i], sizeof(dn[i]), "vd%c", (char)('a' + i));
+		gd[i] = (struct guest_disk){ .cfg = p->d[i].cfg, .id = (uint32_t)i + 1, .dev = dn[i],
+			.skip = mode == GUEST_BASELINE && !in_baseline(p, job, i) };
 	}
 	if (!check) {
 		if ((rc = remote_ledger_open(p->r, &p->ledger, job->ledger_port)) < 0)
 			return rc;
-		snprintf(ledger, sizeof(ledger), " powercut.ledger=10.0.2.2:%d", p->ledger.node_port);
+		snprintf(ledger, sizeof(ledger), "10.0.2.2:%d", p->ledger.node_port);
 		/* The token goes to a private file in rdir through ssh's standard input, as
 		 * with the remote driver, never into `args` (QEMU's command line on the
 		 * node, readable in /proc, and the VM's config). Written at every write
 		 * boot: a power cut may have lost the unsynced file, and the job's token is
 		 * the one that counts. */
-		char fwcfg[PATH_MAX + 64];
 		if ((rc = remote_ledger_token(p->r, p->rdir, job->token, CMD_TIMEOUT_MS, fwcfg,
 					      sizeof(fwcfg))) < 0)
 			return rc;
-		snprintf(netdev, sizeof(netdev), " -fw_cfg %s -netdev user,id=pcl "
-			 "-device virtio-net-pci,netdev=pcl", fwcfg);
 	}
+	const struct guest_cmdline cmd = {
+		.mode = mode, .job = job, .w = n->cfg->workload, .disks = gd, .n = p->n,
+		.ledger = ledger, .baseline_exists = !job->baseline || p->snapped, .lvm = -1,
+		.zvol = -1,
+	};
+	if ((rc = guest_cmdline(&cmd, append, sizeof(append))) < 0)
+		return rc;
 	snprintf(p->console, sizeof(p->console), "%s/console-%d.log", p->rdir, ++p->boots);
-	off = (size_t)snprintf(args, sizeof(args),
-		"-kernel %s -initrd %s -serial file:%s%s -append 'console=ttyS0 quiet " GUEST_KERNEL_OPTS " "
-		"powercut.mode=%s powercut.disks=%s%s "
-		"powercut.campaign=%" PRIu64 " powercut.cycle=%u powercut.w.seed=%" PRIu64
-		" powercut.w.block_size=%" PRIu64 " powercut.w.span_mib=%" PRId64,
-		p->kernel, p->initrd, p->console, netdev,
-		check ? "check" : "write", disks, ledger, job->campaign, job->cycle, job->seed,
-		w->block_size, w->span_mib);
-	if (base)	/* as the local tier's host baselines: flushed, then a clean stop */
-		off += (size_t)snprintf(args + off, sizeof(args) - off,
-			" powercut.w.writes=1 powercut.w.flush=always");
-	else if (!check)
-		off += (size_t)snprintf(args + off, sizeof(args) - off,
-			" powercut.w.queue_depth=%" PRId64 " powercut.w.pattern=%s"
-			" powercut.w.hot_set_pct=%" PRId64 " powercut.w.flush=%s"
-			" powercut.w.flush_n=%" PRId64 " powercut.w.flush_ms=%" PRId64
-			" powercut.w.duration=%.3f%s",
-			w->queue_depth, pattern_names[w->pattern], w->hot_set_pct,
-			flush_names[w->flush], w->flush_n, w->flush_ms, w->duration_ms / 1000.0,
-			job->baseline && !p->snapped ? "" : " powercut.w.baseline_exists");
-	off += (size_t)snprintf(args + off, sizeof(args) - off, "'");
-	if (off >= sizeof(args)) {
-		pc_err(LOG_NODE, "kernel command line too long");
-		return -E2BIG;
-	}
+	const struct guest_qemu qa = {
+		.kernel = p->kernel, .initrd = p->initrd, .console = p->console, .append = append,
+		.fwcfg = check ? NULL : fwcfg, .netdev = "pcl", .check = check,
+	};
+	if ((rc = guest_pve_args(&qa, args, sizeof(args))) < 0)
+		return rc;
 	const char *set[] = { "qm", "set", p->vmid_s, "--args", args, NULL };
 	const char *start[] = { "qm", "start", p->vmid_s, NULL };
 	if ((rc = prun0(p, set, false)) < 0)
@@ -814,39 +782,36 @@ static int boot(struct node *n, const struct node_job *job, enum boot_mode mode)
 	p->started = true;
 	json_decref(p->events);
 	p->events = json_array();
+	guest_console_boot(&p->con, NULL, p->boots, check);
+	p->con.lines = p->events;
+	p->con_off = 0;
 	return 0;
 }
 
-/* Read the console file (cat) every poll_ms until it shows the guest's `done` or
- * timeout ms have passed; r holds the last read (the caller releases it). */
-static bool console_until_done(struct ppriv *p, int64_t timeout, struct child_result *r)
+/* guest_console_src's poll: the console file read whole (cat), what is new fed. QEMU's
+ * liveness is not asked: the wait ends at `done` or at its timeout. */
+static int con_poll(void *arg, struct guest_console *c, bool *alive)
 {
+	struct ppriv *p = arg;
 	const char *cat[] = { "cat", p->console, NULL };
-	bool done = false;
+	struct child_result r;
+	int rc = remote_run(p->r, cat, NULL, CMD_TIMEOUT_MS, &r);
 
-	for (int64_t waited = 0; !done && waited <= timeout; waited += p->poll_ms) {
-		child_result_release(r);
-		done = remote_run(p->r, cat, NULL, CMD_TIMEOUT_MS, r) == 0 && r->out &&
-		       strstr(r->out, "POWERCUT done ");
-		if (!done)
-			usleep((useconds_t)p->poll_ms * 1000);
+	if (rc == 0 && r.out && r.out_len > (size_t)p->con_off) {
+		guest_console_feed(c, r.out + p->con_off, r.out_len - (size_t)p->con_off);
+		p->con_off = (long)r.out_len;
 	}
-	return done;
+	child_result_release(&r);
+	return rc;
 }
 
-/* The next `POWERCUT ` line at *rest (NUL-terminated in place, without its CR), *rest
- * moved past it; NULL at the end. */
-static char *console_event(char **rest)
+/* Read the console every poll_ms until it shows the guest's `done`, or timeout ms. */
+static int con_wait(struct ppriv *p, int64_t timeout)
 {
-	while (*rest && **rest) {
-		char *line = *rest;
-		if ((*rest = strchr(line, '\n')))
-			*(*rest)++ = '\0';
-		line[strcspn(line, "\r")] = '\0';
-		if (!strncmp(line, "POWERCUT ", 9))
-			return line;
-	}
-	return NULL;
+	const struct guest_console_src src = { .poll = con_poll, .arg = p,
+		.node = remote_name(p->r), .console = p->console, .poll_ms = p->poll_ms };
+
+	return guest_console_wait(&p->con, &src, true, (int)timeout);
 }
 
 /* The baseline boot's console until `done`, then the VM's own stop (the guest powers
@@ -855,26 +820,10 @@ static char *console_event(char **rest)
 static int baseline_wait(struct node *n, struct ppriv *p, int want)
 {
 	const char *stop[] = { "qm", "stop", p->vmid_s, NULL };
-	int64_t timeout = n->cfg->campaign->boot_timeout_ms;
-	struct child_result r = { 0 };
-	char status[32] = "", *rest, *line;
-	bool done, locked;
-	int rc = 0, ok = 0, bad = 0;
+	char status[32] = "";
+	bool locked;
+	int rc = con_wait(p, n->cfg->campaign->boot_timeout_ms);
 
-	done = console_until_done(p, timeout, &r);
-	for (rest = done ? r.out : NULL; (line = console_event(&rest));) {
-		unsigned disk;
-		int xrc;
-		if (sscanf(line, "POWERCUT write-exit disk=%u rc=%d", &disk, &xrc) == 2)
-			xrc == 0 ? ok++ : bad++;
-		json_array_append_new(p->events, json_string(line + 9));
-	}
-	child_result_release(&r);
-	if (!done) {
-		pc_err(LOG_NODE, "the baseline guest on '%s' did not finish within %" PRId64 " ms "
-		       "(console '%s')", remote_name(p->r), timeout, p->console);
-		rc = -ETIMEDOUT;
-	}
 	for (int64_t waited = 0; waited <= 10000; waited += p->poll_ms) {
 		if (vm_status(p, status, sizeof(status), &locked) == 0 && strcmp(status, "running"))
 			break;
@@ -886,9 +835,10 @@ static int baseline_wait(struct node *n, struct ppriv *p, int want)
 			rc = src;
 	}
 	p->started = false;
-	if (rc == 0 && (bad || ok != want)) {
-		pc_err(LOG_NODE, "the guest on '%s' did not write the baselines: %d of %d agents "
-		       "ended with rc=0 (console '%s')", remote_name(p->r), ok, want, p->console);
+	if (rc == 0 && !guest_console_writes_ok(&p->con, want)) {
+		pc_err(LOG_NODE, "the guest on '%s' did not write the baselines: not every one of "
+		       "%d agents ended with rc=0 (console '%s')", remote_name(p->r), want,
+		       p->console);
 		rc = -EIO;
 	}
 	return rc;
@@ -957,7 +907,7 @@ static int baseline_boot(struct node *n, struct ppriv *p, const struct node_job 
 	base.cycle = job->cycle ? job->cycle - 1 : 0;
 	if (job->cycle_begins)
 		job->cycle_begins(job->cb_arg, base.cycle);
-	if ((rc = boot(n, &base, BOOT_BASELINE)) < 0)
+	if ((rc = boot(n, &base, GUEST_BASELINE)) < 0)
 		return rc;
 	if ((rc = baseline_wait(n, p, want)) < 0)
 		return rc;
@@ -993,7 +943,7 @@ static int proxmox_start_workload(struct node *n, const struct node_job *job)
 		return rc;
 	if (job->cycle_begins)
 		job->cycle_begins(job->cb_arg, job->cycle);
-	return boot(n, job, BOOT_WRITE);
+	return boot(n, job, GUEST_WRITE);
 }
 
 static int proxmox_power_lost(struct node *n, int cut)
@@ -1023,7 +973,7 @@ static int check_boot(struct ppriv *p, int64_t end)
 	int rc;
 
 	while ((rc = nd_boot_id(p->r, p->boot_after, sizeof(p->boot_after))) < 0 &&
-	       now_ms() < end)
+	       clock_mono_ms() < end)
 		usleep((useconds_t)p->poll_ms * 1000);
 	if (rc < 0) {
 		pc_err(LOG_NODE, "cannot read the boot_id of '%s' after the cut", remote_name(p->r));
@@ -1053,7 +1003,7 @@ static int wait_pmxcfs(struct ppriv *p, int64_t end)
 
 	snprintf(dir, sizeof(dir), "/etc/pve/nodes/%s", p->node);
 	const char *argv[] = { "test", "-d", dir, NULL };
-	while ((rc = prun0(p, argv, true)) < 0 && now_ms() < end)
+	while ((rc = prun0(p, argv, true)) < 0 && clock_mono_ms() < end)
 		usleep((useconds_t)p->poll_ms * 1000);
 	if (rc < 0)
 		pc_err(LOG_NODE, "'%s' did not appear on '%s' before the boot deadline: pmxcfs "
@@ -1065,7 +1015,7 @@ static int wait_pmxcfs(struct ppriv *p, int64_t end)
 static int proxmox_wait_up(struct node *n, int timeout_ms)
 {
 	struct ppriv *p = n->priv;
-	int64_t end = now_ms() + timeout_ms;
+	int64_t end = clock_mono_ms() + timeout_ms;
 	char status[32];
 	bool locked;
 	int rc;
@@ -1079,7 +1029,8 @@ static int proxmox_wait_up(struct node *n, int timeout_ms)
 	if (!p->vm_created)
 		return 0;
 	/* pvesh needs pmxcfs and pvedaemon's view of it: retried until the deadline. */
-	while ((rc = vm_status_q(p, status, sizeof(status), &locked, true)) < 0 && now_ms() < end)
+	while ((rc = vm_status_q(p, status, sizeof(status), &locked, true)) < 0 &&
+	       clock_mono_ms() < end)
 		usleep((useconds_t)p->poll_ms * 1000);
 	if (rc < 0 && (rc = vm_status(p, status, sizeof(status), &locked)) < 0)
 		return rc;
@@ -1097,19 +1048,6 @@ static int proxmox_wait_up(struct node *n, int timeout_ms)
 			return rc;
 	}
 	return 0;
-}
-
-/* Without a repair pass: the volumes are Proxmox's (pvesm alloc), never created with
- * lazy_refcounts. The detail is qemu-img's report as it stands. */
-static void check_qcow2(struct ppriv *p, struct pdisk *d, json_t *checks)
-{
-	char why[256];
-	json_t *j = imgcheck_run(imgcheck_remote_run, p->r, d->path, false, why, sizeof(why));
-
-	if (j)
-		node_check_add(checks, "qemu-img-check", imgcheck_result(j), j);
-	else
-		node_check_add(checks, "qemu-img-check", "error", json_pack("{s:s}", "error", why));
 }
 
 static void check_lvm(struct ppriv *p, struct pdisk *d, json_t *checks)
@@ -1155,52 +1093,35 @@ static void check_lvm(struct ppriv *p, struct pdisk *d, json_t *checks)
 	json_decref(j);
 }
 
-/* Read the console until `done` (or the timeout); check-lines into report files. */
+/* The check boot: its console until `done` (or the timeout), each disk's check-lines
+ * into a report file (kept when the disk had any), check-end's rc as agent_rc. */
 static int guest_check(struct node *n, const struct node_job *job, struct node_disk_result *res)
 {
 	struct ppriv *p = n->priv;
-	int64_t timeout = n->cfg->campaign->boot_timeout_ms;
-	struct child_result r = { 0 };
-	char *rest = NULL, *line;
+	char path[NODE_MAX_DISKS][PATH_MAX + 64];
 	int rc;
-	FILE *rep[NODE_MAX_DISKS] = { 0 };
 
-	if ((rc = boot(n, job, BOOT_CHECK)) < 0)
+	if ((rc = boot(n, job, GUEST_CHECK)) < 0)
 		return rc;
-	if (!console_until_done(p, timeout, &r)) {
-		pc_err(LOG_NODE, "the check guest on '%s' did not finish within %" PRId64 " ms",
-		       remote_name(p->r), timeout);
-		child_result_release(&r);
-		return -ETIMEDOUT;
+	for (size_t i = 0; i < p->n; i++) {
+		snprintf(path[i], sizeof(path[i]), "%s/check-%u-%zu.jsonl", n->env.work_dir,
+			 job->cycle, i + 1);
+		if (!(p->con.reports[i] = fopen(path[i], "we")))
+			pc_err(LOG_NODE, "cannot create '%s': %s", path[i], strerror(errno));
 	}
-	for (rest = r.out; (line = console_event(&rest));) {
-		unsigned disk;
-		int crc, used = 0;
-		if (sscanf(line, "POWERCUT check-line disk=%u %n", &disk, &used) == 1 && used &&
-		    disk >= 1 && disk <= p->n) {
-			if (!rep[disk - 1]) {
-				char path[PATH_MAX + 64];
-				snprintf(path, sizeof(path), "%s/check-%u-%u.jsonl", n->env.work_dir,
-					 job->cycle, disk);
-				if (!(rep[disk - 1] = fopen(path, "w"))) {
-					pc_err(LOG_NODE, "cannot create '%s': %s", path, strerror(errno));
-					continue;
-				}
-				free(res[disk - 1].report_path);
-				res[disk - 1].report_path = strdup(path);
-			}
-			fprintf(rep[disk - 1], "%s\n", line + used);
-		} else if (sscanf(line, "POWERCUT check-end disk=%u rc=%d", &disk, &crc) == 2 &&
-			   disk >= 1 && disk <= p->n) {
-			res[disk - 1].agent_rc = crc;
+	rc = con_wait(p, n->cfg->campaign->boot_timeout_ms);
+	guest_console_reports_close(&p->con);
+	for (size_t i = 0; i < p->n; i++) {
+		if (rc == 0 && p->con.check_lines[i]) {
+			free(res[i].report_path);
+			res[i].report_path = strdup(path[i]);
+		} else {
+			unlink(path[i]);
 		}
-		json_array_append_new(p->events, json_string(line + 9));
+		if (rc == 0)
+			res[i].agent_rc = p->con.check_rc[i];
 	}
-	for (size_t i = 0; i < p->n; i++)
-		if (rep[i])
-			fclose(rep[i]);
-	child_result_release(&r);
-	return 0;
+	return rc < 0 ? -ETIMEDOUT : 0;
 }
 
 static int proxmox_check(struct node *n, const struct node_job *job, struct node_disk_result *res)
@@ -1215,7 +1136,9 @@ static int proxmox_check(struct node *n, const struct node_job *job, struct node
 			/* After the reboot the chain's LVs are inactive (lvm_chain_activate);
 			 * the guest's qm start activates them again itself. */
 			bool act = lvm_chain(d) && lvm_chain_activate(p, d, true) == 0;
-			check_qcow2(p, d, res[i].checks);
+			/* No repair pass: the volumes are Proxmox's (pvesm alloc), never
+			 * created with lazy_refcounts. */
+			imgcheck_qcow2(imgcheck_remote_run, p->r, d->path, false, res[i].checks);
 			if (act)
 				lvm_chain_activate(p, d, false);
 		}
@@ -1306,6 +1229,7 @@ static void proxmox_close(struct node *n)
 	for (size_t i = 0; i < p->n; i++)
 		json_decref(p->d[i].qopts);
 	json_decref(p->events);
+	guest_console_release(&p->con);
 	remote_close(p->r);
 	free(p);
 	n->priv = NULL;
@@ -1468,7 +1392,7 @@ static void doctor_cut(struct node *n, struct ppriv *p, const struct node_doctor
 	if (nd_cut(d, p->r, timeout, &t0, &up) < 0)
 		return;
 	int rc = p->node[0] ? wait_pmxcfs(p, t0 + timeout) : 0;
-	int64_t all = nd_now_ms() - t0;
+	int64_t all = clock_mono_ms() - t0;
 	snprintf(fix, sizeof(fix), "raise [campaign] boot_timeout above %" PRId64 " s",
 		 all * 2 / 1000 + 1);
 	nd_add(d, "boot", rc < 0 ? NODE_DR_FAIL : all * 10 > timeout * 8 ? NODE_DR_WARN :

@@ -29,12 +29,13 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "child.h"
 #include "console.h"
 #include "fio.h"
+#include "guest.h"
+#include "imgcheck.h"
 #include "log.h"
 #include "node.h"
 #include "nodefio.h"
@@ -94,21 +95,6 @@ struct qpriv {
 /* fio's data file on the simulated node when [node] fio_size is 0: the work directory
  * is on this host's tmp, beside the disk images. */
 #define FIO_LOCAL_SIZE (64ULL << 20)
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void msleep(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
 
 static enum disk_cache_mode cache_of(int c)
 {
@@ -311,7 +297,7 @@ static void fio_stop(struct qpriv *q)
 	if (q->fio_live) {
 		child_kill(&q->fio, SIGINT);
 		for (int i = 0; i < 50 && child_running(&q->fio); i++)
-			msleep(100);
+			usleep(100 * 1000);
 		if (child_running(&q->fio)) {
 			pc_warn(LOG_NODE, "fio did not end on SIGINT: killed");
 			child_kill(&q->fio, SIGKILL);
@@ -795,165 +781,63 @@ static int disks_serve(struct qpriv *q)
 	return 0;
 }
 
+/* The full tier's QEMU: the guest of guest.h with every disk (and the zvol's SLOG) as
+ * QEMU's NBD client on its disk model. */
 static int boot(struct node *n, const struct node_job *job, bool check)
 {
 	struct qpriv *q = n->priv;
-	const struct cfg_workload *w = job->workload ? job->workload : n->cfg->workload;
-	char kernel[PATH_MAX + 16], initrd[PATH_MAX + 16], append[4096], disks[256] = "";
-	char *bd[NODE_MAX_DISKS + 1] = { 0 }, dev[NODE_MAX_DISKS + 1][192], node[NODE_MAX_DISKS + 1][16];
-	const char *argv[80];
-	int k = 0, rc = -ENOMEM;
-	size_t off = 0;
+	char append[GUEST_APPEND_MAX], fwcfg[PATH_MAX + 64], kernel[PATH_MAX + 16];
+	char initrd[PATH_MAX + 16], node[NODE_MAX_DISKS + 1][16], dev[NODE_MAX_DISKS + 1][192];
+	char *bd[NODE_MAX_DISKS + 1] = { 0 };
+	const char *devs[NODE_MAX_DISKS + 1];
+	struct guest_disk gd[NODE_MAX_DISKS];
+	struct guest_argv a;
+	int rc;
 
+	for (size_t i = 0; i < q->n; i++)
+		gd[i] = (struct guest_disk){ .cfg = q->d[i].cfg, .id = q->d[i].id, .dev = q->d[i].dev };
+	char ledger[300];
+	snprintf(ledger, sizeof(ledger), "%s:%u", job->ledger_host, job->ledger_port);
+	const struct guest_cmdline cmd = {
+		.mode = check ? GUEST_CHECK : GUEST_WRITE, .job = job,
+		.w = job->workload ? job->workload : n->cfg->workload, .disks = gd, .n = q->n,
+		.ledger = ledger, .static_net = true,
+		/* written from the host (a new thin LV's baseline is its zeroes) */
+		.baseline_exists = true,
+		.lvm = q->lvm, .lvm_created = q->lvm_created, .zvol = q->zvol,
+		.zvol_created = q->zvol_created, .slog_dev = q->slog ? q->slog_dev : NULL,
+	};
+	if ((rc = guest_cmdline(&cmd, append, sizeof(append))) < 0)
+		return rc;
+	if (!check && (rc = node_token_fwcfg(job, q->dir, fwcfg, sizeof(fwcfg))) < 0) {
+		pc_err(LOG_NODE, "cannot write the ledger token file in '%s': %s", q->dir,
+		       strerror(-rc));
+		return rc;
+	}
 	snprintf(kernel, sizeof(kernel), "%s/vmlinux", q->guest);
 	snprintf(initrd, sizeof(initrd), "%s/initrd.cpio", q->guest);
-	for (size_t i = 0; i < q->n; i++)
-		off += (size_t)snprintf(disks + off, sizeof(disks) - off, "%s%u:%s", i ? "," : "",
-					q->d[i].id, (int)i == q->lvm ? "lvm" :
-					(int)i == q->zvol ? "zvol" : q->d[i].dev);
-	off = (size_t)snprintf(append, sizeof(append),
-		"console=ttyS0 quiet " GUEST_KERNEL_OPTS " powercut.mode=%s powercut.disks=%s "
-		"powercut.campaign=%" PRIu64 " powercut.cycle=%u "
-		"powercut.w.seed=%" PRIu64 " powercut.w.block_size=%" PRIu64
-		" powercut.w.span_mib=%" PRId64,
-		check ? "check" : "write", disks, job->campaign, job->cycle, job->seed,
-		w->block_size, w->span_mib);
-	static char fwcfg[PATH_MAX + 64];
-	if (!check && off < sizeof(append)) {
-		off += (size_t)snprintf(append + off, sizeof(append) - off,
-			" powercut.ledger=%s:%u", job->ledger_host, job->ledger_port);
-		if ((rc = node_token_fwcfg(job, q->dir, fwcfg, sizeof(fwcfg))) < 0) {
-			pc_err(LOG_NODE, "cannot write the ledger token file in '%s': %s", q->dir,
-			       strerror(-rc));
-			return rc;
-		}
-	}
-	if (q->lvm >= 0) {
-		uint64_t mib = q->d[q->lvm].cfg->size >> 20;
-		off += (size_t)snprintf(append + off, sizeof(append) - off,
-			" powercut.lvm=%s powercut.lvm_dev=%s powercut.lvm_pool_size=%" PRIu64 "M"
-			" powercut.lvm_lv_size=%" PRIu64 "M",
-			q->lvm_created ? "activate" : "create", q->d[q->lvm].dev,
-			mib * 3 / 4, mib * 2);
-	}
-	/* The zvol is a quarter of the disk: OpenZFS 2.1 keeps at least 128 MiB of a pool
-	 * back (spa_slop_shift's minimum), and a non-sparse zvol, as Proxmox makes them,
-	 * reserves its whole size. */
-	if (q->zvol >= 0 && off < sizeof(append)) {
-		const struct cfg_disk *z = q->d[q->zvol].cfg;
-		static const char *const syncs[] = { "standard", "always", "disabled" };
-		off += (size_t)snprintf(append + off, sizeof(append) - off,
-			" powercut.zfs=%s powercut.zfs_dev=%s powercut.zfs_slog=%s"
-			" powercut.zfs_sync=%s powercut.zfs_volblocksize=%" PRIu64
-			" powercut.zfs_compression=%s powercut.zfs_vol_size=%" PRIu64 "M",
-			q->zvol_created ? "import" : "create", q->d[q->zvol].dev,
-			q->slog ? q->slog_dev : "none", syncs[z->zfs_sync], z->volblocksize,
-			z->compression ? "lz4" : "off", (z->size >> 20) / 4);
-	}
-	/* Module sets for NVMe and SATA disks, and the drives whose SMART is read. */
-	bool nvme = false;
-	size_t soff = 0;
-	char smart[256] = "";
-	for (size_t i = 0; i < q->n; i++) {
-		if (q->d[i].cfg->bus == BUS_VIRTIO)
-			continue;
-		nvme |= q->d[i].cfg->bus == BUS_NVME;
-		soff += (size_t)snprintf(smart + soff, sizeof(smart) - soff, "%s%u:%s",
-					 soff ? "," : "", q->d[i].id, q->d[i].dev);
-	}
-	if ((nvme || q->sata) && off < sizeof(append))
-		off += (size_t)snprintf(append + off, sizeof(append) - off,
-			" powercut.modules=%s%s%s powercut.smart=%s", nvme ? "nvme" : "",
-			nvme && q->sata ? "," : "", q->sata ? "sata" : "", smart);
-	/* The check reports on the console: no network. The writer needs the ledger;
-	 * user-mode networking's addresses are fixed, so no DHCP round trip. */
-	off += (size_t)snprintf(append + off, sizeof(append) - off, " powercut.net=%s",
-				check ? "none" : "static:10.0.2.15/24,10.0.2.2");
-	if (!check)
-		off += (size_t)snprintf(append + off, sizeof(append) - off,
-			" powercut.w.queue_depth=%" PRId64 " powercut.w.pattern=%s"
-			" powercut.w.hot_set_pct=%" PRId64 " powercut.w.flush=%s"
-			" powercut.w.flush_n=%" PRId64 " powercut.w.flush_ms=%" PRId64
-			" powercut.w.duration=%.3f%s",
-			w->queue_depth, pattern_names[w->pattern], w->hot_set_pct,
-			flush_names[w->flush], w->flush_n, w->flush_ms, w->duration_ms / 1000.0,
-			/* written from the host (a new thin LV's baseline is its zeroes) */
-			" powercut.w.baseline_exists");
-	/* A disk with a file system: the guest makes it (write) or checks it (check), and
-	 * runs the files workload on it (rig/sim/guest/init, docs/guest.md). */
-	for (size_t i = 0; i < q->n && off < sizeof(append); i++) {
-		const struct cfg_disk *d = q->d[i].cfg;
-		if (d->fs == DISK_FS_NONE)
-			continue;
-		off += (size_t)snprintf(append + off, sizeof(append) - off,
-			" powercut.fs_%u=%s powercut.wl_%u=%s", q->d[i].id, config_fs_name(d->fs),
-			q->d[i].id, config_workload_name(d->workload));
-		if (d->workload == DISK_WL_SQLITE && off < sizeof(append))
-			off += (size_t)snprintf(append + off, sizeof(append) - off,
-				" powercut.sqj_%u=%s powercut.sqs_%u=%s", q->d[i].id,
-				config_sql_journal_name(d->sqlite_journal), q->d[i].id,
-				config_sql_sync_name(d->sqlite_synchronous));
-		if (d->mount_options && d->mount_options[0] && off < sizeof(append))
-			off += (size_t)snprintf(append + off, sizeof(append) - off,
-				" powercut.mnt_%u=%s", q->d[i].id, d->mount_options);
-	}
-	if (off >= sizeof(append) || soff >= sizeof(smart)) {
-		pc_err(LOG_NODE, "kernel command line too long");
-		return -E2BIG;
-	}
 	snprintf(q->console, sizeof(q->console), "%s/console-%d.log", q->dir, ++q->boots);
-	static char serial[PATH_MAX + 48];
-	snprintf(serial, sizeof(serial), "file:%s", q->console);
-	argv[k++] = "qemu-system-x86_64";
-	argv[k++] = "-accel"; argv[k++] = "tcg,thread=multi";
-	argv[k++] = "-cpu"; argv[k++] = "max";
-	argv[k++] = "-smp"; argv[k++] = "1";
-	argv[k++] = "-m"; argv[k++] = "1024";
-	argv[k++] = "-nodefaults";
-	/* qboot instead of SeaBIOS: it boots the PVH kernel without a BIOS's device
-	 * set-up, about 0.5 s less per boot under TCG. */
-	argv[k++] = "-bios"; argv[k++] = "qboot.rom";
-	argv[k++] = "-display"; argv[k++] = "none";
-	argv[k++] = "-no-reboot";
-	argv[k++] = "-serial"; argv[k++] = serial;
-	argv[k++] = "-kernel"; argv[k++] = kernel;
-	argv[k++] = "-initrd"; argv[k++] = initrd;
-	argv[k++] = "-append"; argv[k++] = append;
-	if (!check) {
-		argv[k++] = "-fw_cfg"; argv[k++] = fwcfg;
-	}
-	argv[k++] = "-netdev"; argv[k++] = "user,id=net0";
-	argv[k++] = "-device"; argv[k++] = "virtio-net-pci,netdev=net0";
-	if (q->sata) {
-		argv[k++] = "-device"; argv[k++] = "ahci,id=ahci0";
-	}
-	for (size_t i = 0; i <= q->n; i++) {
+	size_t nd = q->n + (q->slog != NULL);
+	rc = -ENOMEM;
+	for (size_t i = 0; i < nd; i++) {
 		bool slog = i == q->n;
-		if (slog && !q->slog)
-			break;
 		const struct cfg_disk *cd = slog ? q->d[q->zvol].cfg : q->d[i].cfg;
-		int c = cd->cache, bus = slog ? BUS_VIRTIO : cd->bus;
-		bool wce = !(c == CACHE_WRITETHROUGH || c == CACHE_DIRECTSYNC);
 		snprintf(node[i], sizeof(node[i]), slog ? "slog" : "disk%u", slog ? 0 : q->d[i].id);
 		if (!(bd[i] = blockdev_json(slog ? q->slog : q->d[i].dm, slog ? DISK_RAW : cd->format,
-					    c, node[i])))
+					    cd->cache, node[i])))
 			goto out;
-		/* NVMe and SATA drives get serials (pcID): the guest finds an NVMe
-		 * controller by it, and their SMART testimony names them. */
-		if (bus == BUS_NVME)
-			snprintf(dev[i], sizeof(dev[i]), "nvme,drive=%.15s,serial=pc%u,write-cache=%s",
-				 node[i], q->d[i].id, wce ? "on" : "off");
-		else if (bus == BUS_SATA)
-			snprintf(dev[i], sizeof(dev[i]), "ide-hd,drive=%.15s,bus=ahci0.%c,serial=pc%u,"
-				 "write-cache=%s", node[i], q->d[i].dev[4] - 1, q->d[i].id,
-				 wce ? "on" : "off");
-		else
-			snprintf(dev[i], sizeof(dev[i]), "virtio-blk-pci,drive=%.15s,write-cache=%s",
-				 node[i], wce ? "on" : "off");
-		argv[k++] = "-blockdev"; argv[k++] = bd[i];
-		argv[k++] = "-device"; argv[k++] = dev[i];
+		guest_device(dev[i], sizeof(dev[i]), slog ? BUS_VIRTIO : cd->bus, node[i],
+			     slog ? 0 : q->d[i].id, slog ? 0 : q->d[i].dev[4] - '1', cd->cache);
+		devs[i] = dev[i];
 	}
-	argv[k] = NULL;
+	const struct guest_qemu qa = {
+		.kernel = kernel, .initrd = initrd, .console = q->console, .append = append,
+		.fwcfg = check ? NULL : fwcfg, .netdev = "net0", .nic_on_check = true,
+		.check = check, .smp = 1, .mem_mib = 1024, .qboot = true, .ahci = q->sata,
+		.blockdev = (const char *const *)bd, .device = devs, .n_disks = nd,
+	};
+	if ((rc = guest_qemu_argv(&qa, &a)) < 0)
+		goto out;
 
 	if (!q->boot_log)
 		q->boot_log = json_array();
@@ -962,8 +846,8 @@ static int boot(struct node *n, const struct node_job *job, bool check)
 		close(q->con_fd);
 	q->con_fd = -1;
 	unlink(q->console);
-	q->qemu = (struct child){ .argv = argv, .in = CHILD_NULL, .out = CHILD_FD, .err = CHILD_FD,
-				  .fd_out = q->log_fd, .fd_err = q->log_fd };
+	q->qemu = (struct child){ .argv = a.argv, .in = CHILD_NULL, .out = CHILD_FD,
+				  .err = CHILD_FD, .fd_out = q->log_fd, .fd_err = q->log_fd };
 	rc = child_start(&q->qemu);
 	if (rc < 0) {
 		pc_err(LOG_NODE, "cannot start 'qemu-system-x86_64': %s", strerror(-rc));
@@ -976,53 +860,35 @@ static int boot(struct node *n, const struct node_job *job, bool check)
 	pc_debug(LOG_NODE, "booted the guest (%s mode), console '%s'", check ? "check" : "write",
 		 q->console);
 out:
-	for (size_t i = 0; i <= q->n; i++)
+	for (size_t i = 0; i < nd; i++)
 		free(bd[i]);
 	return rc;
 }
 
-/* Read what the console file gained; parse complete lines. */
-static void con_poll(struct qpriv *q)
+/* guest_console_src's poll: what the console file gained; alive while QEMU runs. */
+static int con_poll(void *arg, struct guest_console *c, bool *alive)
 {
-	if (q->con_fd < 0) {
+	struct qpriv *q = arg;
+
+	if (q->con_fd < 0)
 		q->con_fd = open(q->console, O_RDONLY | O_CLOEXEC);
-		if (q->con_fd < 0)
-			return;
-	}
-	for (;;) {
+	for (ssize_t k = 1; q->con_fd >= 0 && k > 0;) {
 		char buf[16384];
-		ssize_t k = read(q->con_fd, buf, sizeof(buf));
-		if (k <= 0)
-			return;
-		guest_console_feed(&q->con, buf, (size_t)k);
+		if ((k = read(q->con_fd, buf, sizeof(buf))) > 0)
+			guest_console_feed(c, buf, (size_t)k);
 	}
+	*alive = child_running(&q->qemu);
+	return 0;
 }
 
 /* Wait for the console to show ready (want_done: done), QEMU to end, or timeout. */
 static int con_wait(struct node *n, bool want_done, int timeout_ms)
 {
 	struct qpriv *q = n->priv;
-	int64_t end = now_ns() + (int64_t)timeout_ms * 1000000;
+	const struct guest_console_src src = { .poll = con_poll, .arg = q, .console = q->console,
+					       .poll_ms = 20 };
 
-	for (;;) {
-		con_poll(q);
-		if (want_done ? q->con.done : q->con.ready)
-			return 0;
-		if (!child_running(&q->qemu)) {
-			con_poll(q);
-			if (want_done ? q->con.done : q->con.ready)
-				return 0;
-			pc_err(LOG_NODE, "the guest ended before it was %s (console '%s')",
-			       want_done ? "done" : "ready", q->console);
-			return -EIO;
-		}
-		if (now_ns() > end) {
-			pc_err(LOG_NODE, "the guest was not %s within %d ms (console '%s')",
-			       want_done ? "done" : "ready", timeout_ms, q->console);
-			return -ETIMEDOUT;
-		}
-		msleep(20);
-	}
+	return guest_console_wait(&q->con, &src, want_done, timeout_ms);
 }
 
 static int full_start(struct node *n, const struct node_job *job)
@@ -1042,8 +908,10 @@ static int full_power_back(struct node *n, const struct node_job *job)
 {
 	struct qpriv *q = n->priv;
 
+	bool alive;
+
 	qemu_stop(q);
-	con_poll(q);	/* what the killed boot said, for the record */
+	con_poll(q, &q->con, &alive);	/* what the killed boot said, for the record */
 	for (size_t i = 0; i < q->n; i++) {
 		struct qdisk *d = &q->d[i];
 		if (d->have_chk)
@@ -1158,18 +1026,16 @@ static int qemu_check(struct node *n, const struct node_job *job, struct node_di
 		if (d->have_chk && d->chk.checked) {
 			/* lazy_refcounts leaves refcount errors after a crash that the next
 			 * read-write open repairs: expected, not a failure. */
-			const char *r = d->chk.corrupt ? "corrupt" : d->chk.repairable ?
-					"repaired" : (d->chk.leaks ? "leaks" : "clean");
-			json_t *det = json_pack("{s:b,s:I,s:I,s:I,s:I,s:I}", "dirty", d->chk.dirty,
-				"corruptions", (json_int_t)d->chk.corruptions,
-				"leaks", (json_int_t)d->chk.leaks,
-				"check_errors", (json_int_t)d->chk.check_errors,
-				"fixed_corruptions", (json_int_t)d->chk.fixed_corruptions,
-				"fixed_leaks", (json_int_t)d->chk.fixed_leaks);
-			json_t *raw = d->chk.json ? json_loads(d->chk.json, 0, NULL) : NULL;
-			if (raw)
-				json_object_set_new(det, "qemu_img", raw);
-			node_check_add(res[i].checks, "qemu-img-check", r, det);
+			const struct imgcheck_found f = {
+				.result = d->chk.corrupt ? "corrupt" : d->chk.repairable ?
+					  "repaired" : (d->chk.leaks ? "leaks" : "clean"),
+				.dirty = d->chk.dirty, .corruptions = d->chk.corruptions,
+				.leaks = d->chk.leaks, .check_errors = d->chk.check_errors,
+				.fixed_corruptions = d->chk.fixed_corruptions,
+				.fixed_leaks = d->chk.fixed_leaks,
+				.report = d->chk.json ? json_loads(d->chk.json, 0, NULL) : NULL,
+			};
+			imgcheck_add(res[i].checks, &f);
 		}
 		if ((int)i == q->lvm)
 			guest_console_lvm_checks(&q->con, res[i].checks);
@@ -1261,7 +1127,7 @@ static int qemu_reset(struct node *n, bool clean)
 			live |= q->d[k].agent_live && child_running(&q->d[k].agent);
 		if (!live)
 			break;
-		msleep(50);
+		usleep(50 * 1000);
 	}
 	reap_agents(q);
 	return 0;

@@ -19,7 +19,8 @@
  *           --output-format=json --status-interval=1); then QEMU (KVM when the node
  *           has a usable /dev/kvm, else TCG) with -daemonize -pidfile, the console
  *           into a file of the run dir, which is read back over ssh to follow the
- *           guest's POWERCUT events (console.c, shared with the local driver).
+ *           guest's POWERCUT events (guest.h and console.h, shared with the other
+ *           drivers).
  * ledger    before every write boot, a reverse ssh forward from the node's loopback
  *           to the ledger on this host; the guest gets 10.0.2.2:PORT (QEMU's user
  *           network's view of the node's loopback, PORT the node's end).
@@ -50,11 +51,12 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "child.h"
+#include "clock.h"
 #include "console.h"
+#include "guest.h"
 #include "imgcheck.h"
 #include "log.h"
 #include "node.h"
@@ -102,17 +104,7 @@ struct rpriv {
 	struct nodefio fio;		/* fio beside the agent */
 };
 
-static const char *const pattern_names[] = { "random", "sequential", "hotset", "alloc" };
-static const char *const flush_names[] = { "never", "every-n", "every-ms", "always", "fua" };
 static const char *const prealloc_names[] = { "off", "metadata", "falloc", "full" };
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Run argv on the node; 0 when it exited 0, else a negative errno (logged unless
  * quiet). res, when given, keeps the output (release it). */
@@ -135,7 +127,7 @@ static int rrun(struct rpriv *p, const char *const argv[], bool quiet, struct ch
 	return rc;
 }
 
-static int remote_node_open(struct node *n)
+static int qemu_remote_open(struct node *n)
 {
 	const struct cfg_node *cn = n->cfg->node;
 	struct rpriv *p;
@@ -298,7 +290,7 @@ static int chain_snapshot(struct node *n, struct rpriv *p, size_t i)
 	return rrun(p, ov, false, NULL);
 }
 
-static int remote_node_prepare(struct node *n)
+static int qemu_remote_prepare(struct node *n)
 {
 	struct rpriv *p = n->priv;
 	struct child_result res;
@@ -348,13 +340,6 @@ static int remote_node_prepare(struct node *n)
 	return 0;
 }
 
-/* What a boot of the guest is for. */
-enum boot_mode {
-	BOOT_WRITE,	/* the cycle's workload, to be cut */
-	BOOT_BASELINE,	/* the baselines of a backing chain, to a clean stop */
-	BOOT_CHECK,	/* the agents' check */
-};
-
 /* Does disk i take part in the baseline boot? The backing chains always; on the
  * cycle that writes the baseline, every other disk but the LVM one too, as on the
  * local full tier: the guest's agents share one set of options, so the write boot
@@ -368,139 +353,91 @@ static bool in_baseline(const struct node *n, const struct rpriv *p,
 	return is_chain(n->cfg->disks[i]) || ((job->baseline || p->any_reused) && (int)i != p->lvm);
 }
 
-static int boot(struct node *n, const struct node_job *job, enum boot_mode mode)
+static int boot(struct node *n, const struct node_job *job, enum guest_mode mode)
 {
-	bool check = mode == BOOT_CHECK, base = mode == BOOT_BASELINE, first = true;
+	bool check = mode == GUEST_CHECK;
 	struct rpriv *p = n->priv;
-	const struct cfg_workload *w = n->cfg->workload;
-	char kernel[PATH_MAX + 16], initrd[PATH_MAX + 16], append[4096], disks[256] = "";
-	char serial[PATH_MAX + 48], dev[NODE_MAX_DISKS][96], mem[24], cores[24];
+	char kernel[PATH_MAX + 16], initrd[PATH_MAX + 16], append[GUEST_APPEND_MAX];
+	char dn[NODE_MAX_DISKS][8], dev[NODE_MAX_DISKS][96], ledger[32] = "", fwcfg[PATH_MAX + 64];
 	char *bd[NODE_MAX_DISKS] = { 0 };
-	static char fwcfg[PATH_MAX + 64];
-	const char *argv[64];
-	int k = 0, rc = -ENOMEM;
-	size_t off = 0;
+	const char *devs[NODE_MAX_DISKS];
+	struct guest_disk gd[NODE_MAX_DISKS];
+	struct guest_argv a;
+	int rc;
 
-	snprintf(kernel, sizeof(kernel), "%s/vmlinux", p->gdir);
-	snprintf(initrd, sizeof(initrd), "%s/initrd.cpio", p->gdir);
 	for (size_t i = 0; i < p->n; i++) {
-		char dn[8];
-		if (base && !in_baseline(n, p, job, i))
-			continue;
-		snprintf(dn, sizeof(dn), "vd%c", (char)('a' + i));
-		off += (size_t)snprintf(disks + off, sizeof(disks) - off, "%s%zu:%s",
-					first ? "" : ",", i + 1, (int)i == p->lvm ? "lvm" : dn);
-		first = false;
+		snprintf(dn[i], sizeof(dn[i]), "vd%c", (char)('a' + i));
+		gd[i] = (struct guest_disk){ .cfg = n->cfg->disks[i], .id = (uint32_t)i + 1,
+			.dev = dn[i], .skip = mode == GUEST_BASELINE && !in_baseline(n, p, job, i) };
 	}
-	off = (size_t)snprintf(append, sizeof(append),
-		"console=ttyS0 quiet " GUEST_KERNEL_OPTS " powercut.mode=%s powercut.disks=%s "
-		"powercut.campaign=%" PRIu64 " powercut.cycle=%u "
-		"powercut.w.seed=%" PRIu64 " powercut.w.block_size=%" PRIu64
-		" powercut.w.span_mib=%" PRId64,
-		check ? "check" : "write", disks, job->campaign, job->cycle, job->seed,
-		w->block_size, w->span_mib);
 	if (!check) {
 		if ((rc = remote_ledger_open(p->r, &p->ledger, job->ledger_port)) < 0)
 			return rc;
-		off += (size_t)snprintf(append + off, sizeof(append) - off,
-			" powercut.ledger=10.0.2.2:%d", p->ledger.node_port);
+		snprintf(ledger, sizeof(ledger), "10.0.2.2:%d", p->ledger.node_port);
 		/* The token goes to a private file on the node through ssh's standard
 		 * input, never on a command line of either host. */
 		if ((rc = remote_ledger_token(p->r, p->rdir, job->token, CMD_TIMEOUT_MS, fwcfg,
 					      sizeof(fwcfg))) < 0)
 			return rc;
 	}
-	if (p->lvm >= 0 && !base) {
-		uint64_t mib = n->cfg->disks[p->lvm]->size >> 20;
-		off += (size_t)snprintf(append + off, sizeof(append) - off,
-			" powercut.lvm=%s powercut.lvm_dev=vd%c powercut.lvm_pool_size=%" PRIu64 "M"
-			" powercut.lvm_lv_size=%" PRIu64 "M",
-			p->lvm_created ? "activate" : "create", 'a' + p->lvm, mib * 3 / 4, mib * 2);
-	}
-	if (check)	/* the check reports on the console: no ledger, no DHCP */
-		off += (size_t)snprintf(append + off, sizeof(append) - off, " powercut.net=none");
-	else if (base)	/* as the local tier's host baselines: flushed, then a clean stop */
-		off += (size_t)snprintf(append + off, sizeof(append) - off,
-			" powercut.w.writes=1 powercut.w.flush=always");
-	else
-		off += (size_t)snprintf(append + off, sizeof(append) - off,
-			" powercut.w.queue_depth=%" PRId64 " powercut.w.pattern=%s"
-			" powercut.w.hot_set_pct=%" PRId64 " powercut.w.flush=%s"
-			" powercut.w.flush_n=%" PRId64 " powercut.w.flush_ms=%" PRId64
-			" powercut.w.duration=%.3f%s",
-			w->queue_depth, pattern_names[w->pattern], w->hot_set_pct,
-			flush_names[w->flush], w->flush_n, w->flush_ms, w->duration_ms / 1000.0,
-			job->baseline && !p->chained && !p->any_reused ? "" :
-			" powercut.w.baseline_exists");
-	if (off >= sizeof(append)) {
-		pc_err(LOG_NODE, "kernel command line too long");
-		return -E2BIG;
-	}
+	const struct guest_cmdline cmd = {
+		.mode = mode, .job = job, .w = n->cfg->workload, .disks = gd, .n = p->n,
+		.ledger = ledger, .baseline_exists = !job->baseline || p->chained || p->any_reused,
+		.lvm = p->lvm, .lvm_created = p->lvm_created, .zvol = -1,
+	};
+	if ((rc = guest_cmdline(&cmd, append, sizeof(append))) < 0)
+		return rc;
+	snprintf(kernel, sizeof(kernel), "%s/vmlinux", p->gdir);
+	snprintf(initrd, sizeof(initrd), "%s/initrd.cpio", p->gdir);
 	snprintf(p->console, sizeof(p->console), "%s/console-%d.log", p->rdir, ++p->boots);
-	snprintf(serial, sizeof(serial), "file:%s", p->console);
-	argv[k++] = "qemu-system-x86_64";
-	argv[k++] = "-accel"; argv[k++] = p->kvm ? "kvm" : "tcg,thread=multi";
-	argv[k++] = "-cpu"; argv[k++] = p->kvm ? "host" : "max";
-	snprintf(mem, sizeof(mem), "%" PRId64, n->cfg->node->memory_mib);
-	snprintf(cores, sizeof(cores), "%" PRId64, n->cfg->node->cores);
-	argv[k++] = "-smp"; argv[k++] = cores;
-	argv[k++] = "-m"; argv[k++] = mem;
-	argv[k++] = "-nodefaults";
-	argv[k++] = "-display"; argv[k++] = "none";
-	argv[k++] = "-no-reboot";
-	argv[k++] = "-daemonize";
-	argv[k++] = "-pidfile"; argv[k++] = p->pidfile;
-	argv[k++] = "-serial"; argv[k++] = serial;
-	argv[k++] = "-kernel"; argv[k++] = kernel;
-	argv[k++] = "-initrd"; argv[k++] = initrd;
-	argv[k++] = "-append"; argv[k++] = append;
-	if (!check) {
-		argv[k++] = "-fw_cfg"; argv[k++] = fwcfg;
-	}
-	argv[k++] = "-netdev"; argv[k++] = "user,id=net0";
-	argv[k++] = "-device"; argv[k++] = "virtio-net-pci,netdev=net0";
+	rc = -ENOMEM;
 	for (size_t i = 0; i < p->n; i++) {
 		const struct cfg_disk *d = n->cfg->disks[i];
-		bool wce = !(d->cache == CACHE_WRITETHROUGH || d->cache == CACHE_DIRECTSYNC);
-		char node[8];
-		snprintf(node, sizeof(node), "vd%c", (char)('a' + i));
 		/* The qcow2 overlay finds its backing file by name, next to it. */
 		json_t *f = json_pack("{s:s,s:s,s:{s:s,s:s,s:o},s:o}", "driver",
-			d->format == DISK_QCOW2 ? "qcow2" : "raw", "node-name", node,
+			d->format == DISK_QCOW2 ? "qcow2" : "raw", "node-name", dn[i],
 			"file", "driver", "file", "filename", p->img[i], "cache",
 			guest_cache_obj(d->cache), "cache", guest_cache_obj(d->cache));
 		bd[i] = f ? json_dumps(f, JSON_COMPACT) : NULL;
 		json_decref(f);
 		if (!bd[i])
 			goto out;
-		snprintf(dev[i], sizeof(dev[i]), "virtio-blk-pci,drive=%s,write-cache=%s", node,
-			 wce ? "on" : "off");
-		argv[k++] = "-blockdev"; argv[k++] = bd[i];
-		argv[k++] = "-device"; argv[k++] = dev[i];
+		guest_device(dev[i], sizeof(dev[i]), BUS_VIRTIO, dn[i], gd[i].id, 0, d->cache);
+		devs[i] = dev[i];
 	}
-	argv[k] = NULL;
+	const struct guest_qemu qa = {
+		.kernel = kernel, .initrd = initrd, .console = p->console, .append = append,
+		.fwcfg = check ? NULL : fwcfg, .netdev = "net0", .nic_on_check = true,
+		.check = check, .kvm = p->kvm, .smp = n->cfg->node->cores,
+		.mem_mib = n->cfg->node->memory_mib, .pidfile = p->pidfile,
+		.blockdev = (const char *const *)bd, .device = devs, .n_disks = p->n,
+	};
+	if ((rc = guest_qemu_argv(&qa, &a)) < 0)
+		goto out;
 
 	if (!p->boot_log)
 		p->boot_log = json_array();
 	guest_console_boot(&p->con, p->boot_log, p->boots, check);
-	if (base)	/* a write boot to the console, told apart in the evidence */
+	if (mode == GUEST_BASELINE)	/* a write boot to the console, told apart in the evidence */
 		json_object_set_new(json_array_get(p->boot_log, json_array_size(p->boot_log) - 1),
 				    "mode", json_string("baseline"));
 	p->con_off = 0;
-	if ((rc = rrun(p, argv, false, NULL)) < 0)
+	if ((rc = rrun(p, a.argv, false, NULL)) < 0)
 		goto out;
 	p->qemu_started = true;
 	pc_debug(LOG_NODE, "booted the guest on '%s' (%s mode), console '%s'", remote_name(p->r),
-		 check ? "check" : base ? "baseline" : "write", p->console);
+		 check ? "check" : mode == GUEST_BASELINE ? "baseline" : "write", p->console);
 out:
 	for (size_t i = 0; i < p->n; i++)
 		free(bd[i]);
 	return rc;
 }
 
-/* Read what the console gained since the last poll; *alive: QEMU still runs. */
-static int con_poll(struct rpriv *p, bool *alive)
+/* guest_console_src's poll: what the console gained since the last poll; *alive:
+ * QEMU still runs. */
+static int con_poll(void *arg, struct guest_console *c, bool *alive)
 {
+	struct rpriv *p = arg;
 	char off[32];
 	struct child_result res;
 	/* One round trip: the new bytes, then QEMU's liveness as the exit status. */
@@ -511,7 +448,7 @@ static int con_poll(struct rpriv *p, bool *alive)
 	snprintf(off, sizeof(off), "%ld", p->con_off + 1);
 	int rc = remote_run(p->r, argv, NULL, CMD_TIMEOUT_MS, &res);
 	if (rc == 0) {
-		guest_console_feed(&p->con, res.out, res.out_len);
+		guest_console_feed(c, res.out, res.out_len);
 		p->con_off += (long)res.out_len;
 		*alive = WIFEXITED(res.status) && WEXITSTATUS(res.status) == 0;
 	}
@@ -522,25 +459,10 @@ static int con_poll(struct rpriv *p, bool *alive)
 /* Wait for the console to show ready (want_done: done), QEMU to end, or timeout. */
 static int con_wait(struct rpriv *p, bool want_done, int timeout_ms)
 {
-	int64_t end = now_ms() + timeout_ms;
+	const struct guest_console_src src = { .poll = con_poll, .arg = p,
+		.node = remote_name(p->r), .console = p->console, .poll_ms = node_remote_poll_ms };
 
-	for (;;) {
-		bool alive = true;
-		int rc = con_poll(p, &alive);
-		if (want_done ? p->con.done : p->con.ready)
-			return 0;
-		if (rc == 0 && !alive) {
-			pc_err(LOG_NODE, "the guest on '%s' ended before it was %s (console '%s')",
-			       remote_name(p->r), want_done ? "done" : "ready", p->console);
-			return -EIO;
-		}
-		if (now_ms() > end) {
-			pc_err(LOG_NODE, "the guest on '%s' was not %s within %d ms (console '%s')",
-			       remote_name(p->r), want_done ? "done" : "ready", timeout_ms, p->console);
-			return rc < 0 ? rc : -ETIMEDOUT;
-		}
-		usleep((useconds_t)node_remote_poll_ms * 1000);
-	}
+	return guest_console_wait(&p->con, &src, want_done, timeout_ms);
 }
 
 /* Kill QEMU from its pid file (sig) and wait until it is gone; 0 when none runs. */
@@ -560,32 +482,13 @@ static int qemu_kill(struct rpriv *p, const char *sig)
 	return rc;
 }
 
-/* Did every agent of the baseline boot end with 0? From its write-exit events. */
-static bool baseline_ok(const struct rpriv *p, int want)
-{
-	size_t i;
-	json_t *ev;
-	int ok = 0;
-
-	json_array_foreach(p->con.events, i, ev) {
-		const char *name = json_string_value(json_object_get(ev, "event"));
-		const char *rc = json_string_value(json_object_get(ev, "rc"));
-		if (name && !strcmp(name, "write-exit")) {
-			if (!rc || strcmp(rc, "0"))
-				return false;
-			ok++;
-		}
-	}
-	return ok == want;
-}
-
 /* The local tier's host baselines, in the guest: a boot of cycle - 1 whose agents
  * write the baseline, flushed, and end by themselves; the guest syncs and powers off
  * (QEMU closes the images cleanly). Then each backing disk's base gets its overlay. */
 static int baseline_boot(struct node *n, struct rpriv *p, const struct node_job *job)
 {
 	struct node_job base = *job;
-	int64_t t0 = now_ms();
+	int64_t t0 = clock_mono_ms();
 	int rc, want = 0;
 
 	for (size_t i = 0; i < p->n; i++)
@@ -593,13 +496,13 @@ static int baseline_boot(struct node *n, struct rpriv *p, const struct node_job 
 	base.cycle = job->cycle ? job->cycle - 1 : 0;
 	if (job->cycle_begins)
 		job->cycle_begins(job->cb_arg, base.cycle);
-	if ((rc = boot(n, &base, BOOT_BASELINE)) < 0)
+	if ((rc = boot(n, &base, GUEST_BASELINE)) < 0)
 		return rc;
 	rc = con_wait(p, true, (int)n->cfg->campaign->boot_timeout_ms);
 	/* done is the guest's last word before power-off: QEMU ends by itself. */
-	for (int64_t end = now_ms() + 10000; rc == 0 && now_ms() < end;) {
+	for (int64_t end = clock_mono_ms() + 10000; rc == 0 && clock_mono_ms() < end;) {
 		bool alive = true;
-		if (con_poll(p, &alive) == 0 && !alive)
+		if (con_poll(p, &p->con, &alive) == 0 && !alive)
 			break;
 		usleep((useconds_t)node_remote_poll_ms * 1000);
 	}
@@ -608,7 +511,7 @@ static int baseline_boot(struct node *n, struct rpriv *p, const struct node_job 
 		if (rc == 0)
 			rc = -EIO;
 	}
-	if (rc == 0 && !baseline_ok(p, want)) {
+	if (rc == 0 && !guest_console_writes_ok(&p->con, want)) {
 		pc_err(LOG_NODE, "the guest on '%s' did not write the baselines (console '%s')",
 		       remote_name(p->r), p->console);
 		rc = -EIO;
@@ -625,11 +528,11 @@ static int baseline_boot(struct node *n, struct rpriv *p, const struct node_job 
 	}
 	p->chained = true;
 	pc_info(LOG_NODE, "node '%s': %d baseline(s) of cycle %u written in %.1f s (boot %d)",
-		remote_name(p->r), want, base.cycle, (now_ms() - t0) / 1e3, p->boots);
+		remote_name(p->r), want, base.cycle, (clock_mono_ms() - t0) / 1e3, p->boots);
 	return 0;
 }
 
-static int remote_node_start_workload(struct node *n, const struct node_job *job)
+static int qemu_remote_start_workload(struct node *n, const struct node_job *job)
 {
 	struct rpriv *p = n->priv;
 	bool pass = false;
@@ -645,10 +548,10 @@ static int remote_node_start_workload(struct node *n, const struct node_job *job
 		return rc;
 	if (job->cycle_begins)
 		job->cycle_begins(job->cb_arg, job->cycle);
-	return boot(n, job, BOOT_WRITE);
+	return boot(n, job, GUEST_WRITE);
 }
 
-static int remote_node_power_lost(struct node *n, int cut)
+static int qemu_remote_power_lost(struct node *n, int cut)
 {
 	struct rpriv *p = n->priv;
 
@@ -657,12 +560,12 @@ static int remote_node_power_lost(struct node *n, int cut)
 	return qemu_kill(p, "-KILL");
 }
 
-static int remote_node_power_back(struct node *n, const struct node_job *job)
+static int qemu_remote_power_back(struct node *n, const struct node_job *job)
 {
 	return 0;	/* the node's firmware powers it on ("restore on AC power loss") */
 }
 
-static int remote_node_wait_up(struct node *n, int timeout_ms)
+static int qemu_remote_wait_up(struct node *n, int timeout_ms)
 {
 	struct rpriv *p = n->priv;
 	int rc = remote_wait_up(p->r, timeout_ms);
@@ -672,7 +575,7 @@ static int remote_node_wait_up(struct node *n, int timeout_ms)
 	if (p->qemu_started) {
 		/* A power cut took QEMU with the node; a process kill left its pid file. */
 		bool alive = false;
-		if ((rc = con_poll(p, &alive)) < 0)
+		if ((rc = con_poll(p, &p->con, &alive)) < 0)
 			return rc;
 		if (alive) {
 			pc_warn(LOG_NODE, "QEMU still ran on '%s' after the cut: killed",
@@ -685,7 +588,7 @@ static int remote_node_wait_up(struct node *n, int timeout_ms)
 	return 0;
 }
 
-static int remote_node_check(struct node *n, const struct node_job *job,
+static int qemu_remote_check(struct node *n, const struct node_job *job,
 			     struct node_disk_result *res)
 {
 	struct rpriv *p = n->priv;
@@ -712,7 +615,7 @@ static int remote_node_check(struct node *n, const struct node_job *job,
 		}
 	}
 	p->lvm_created = p->lvm >= 0;
-	if ((rc = boot(n, job, BOOT_CHECK)) == 0)
+	if ((rc = boot(n, job, GUEST_CHECK)) == 0)
 		rc = con_wait(p, true, (int)n->cfg->campaign->boot_timeout_ms);
 	guest_console_reports_close(&p->con);
 	/* The guest powers off after done: QEMU ends by itself, else it is killed. */
@@ -730,7 +633,7 @@ static int remote_node_check(struct node *n, const struct node_job *job,
 	return rc;
 }
 
-static void remote_node_close(struct node *n)
+static void qemu_remote_close(struct node *n)
 {
 	struct rpriv *p = n->priv;
 
@@ -753,7 +656,7 @@ static void remote_node_close(struct node *n)
 	n->priv = NULL;
 }
 
-static json_t *remote_node_collect(struct node *n)
+static json_t *qemu_remote_collect(struct node *n)
 {
 	struct rpriv *p = n->priv;
 	json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:i}", "tier", "full", "host", remote_name(p->r),
@@ -770,7 +673,7 @@ static json_t *remote_node_collect(struct node *n)
 /* powercut doctor: the guest here, ssh, the node's QEMU and tools, whether it has a
  * usable /dev/kvm (else TCG, slower), and that [node] remote_dir can be made; with a
  * cut, the node back by itself with a new boot_id. */
-static int remote_node_doctor(struct node *n, const struct node_doctor *d)
+static int qemu_remote_doctor(struct node *n, const struct node_doctor *d)
 {
 	static const struct nd_tool tools[] = {
 		{ "qemu", { "qemu-system-x86_64", "--version" }, "qemu-system-x86" },
@@ -809,14 +712,14 @@ const struct node_ops node_qemu_remote_ops = {
 	.name = "qemu-remote",
 	.help = "QEMU on a Linux/KVM host over ssh ([node] driver = qemu with host set): the "
 		"guest with its disks as image files on the node",
-	.open = remote_node_open,
-	.close = remote_node_close,
-	.prepare = remote_node_prepare,
-	.start_workload = remote_node_start_workload,
-	.power_lost = remote_node_power_lost,
-	.power_back = remote_node_power_back,
-	.wait_up = remote_node_wait_up,
-	.check = remote_node_check,
-	.collect = remote_node_collect,
-	.doctor = remote_node_doctor,
+	.open = qemu_remote_open,
+	.close = qemu_remote_close,
+	.prepare = qemu_remote_prepare,
+	.start_workload = qemu_remote_start_workload,
+	.power_lost = qemu_remote_power_lost,
+	.power_back = qemu_remote_power_back,
+	.wait_up = qemu_remote_wait_up,
+	.check = qemu_remote_check,
+	.collect = qemu_remote_collect,
+	.doctor = qemu_remote_doctor,
 };

@@ -1,9 +1,12 @@
-/* The remote interface: how a node driver runs commands on a node over ssh.
+/* The remote interface: how a node driver (qemu_remote.c, proxmox.c) runs commands on
+ * a node over ssh. Not a driver itself: the remote_* files are this seam, the qemu*
+ * files and proxmox.c the drivers.
  *
  * A small seam chosen at link time: remote_ssh.c implements it with the ssh transport
  * (host/ssh) for the product; a test links its own fake instead, which checks the
- * exact argument vectors issued and answers from a transcript. Drivers never build
- * shell strings: every command is an argument vector.
+ * exact argument vectors issued and answers from a transcript. remote_ledger.c builds
+ * the ledger's way from a guest on the node on top of it. Drivers never build shell
+ * strings: every command is an argument vector.
  */
 #ifndef PC_NODE_REMOTE_H
 #define PC_NODE_REMOTE_H

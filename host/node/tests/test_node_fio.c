@@ -30,6 +30,7 @@
 #include <sqlite3.h>
 
 #include "child.h"
+#include "clock.h"
 #include "config.h"
 #include "e2e.h"
 #include "fio.h"
@@ -53,13 +54,6 @@ struct rig {
 
 static struct rig *live;
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Pids of processes whose command line mentions dir, and (comm) only those named so
  * when comm is set. */
@@ -166,17 +160,17 @@ static void rig_start(struct rig *r, const char *cut, const char *extra)
 static void wait_report(struct rig *r)
 {
 	char path[PATH_MAX + 64];
-	int64_t t0 = now_ms();
+	int64_t t0 = clock_mono_ms();
 	bool ok = false;
 
 	snprintf(path, sizeof(path), "%s/fio.json", r->work);
-	while (!ok && now_ms() - t0 < 10000) {
+	while (!ok && clock_mono_ms() - t0 < 10000) {
 		usleep(200000);
 		json_t *j = json_load_file(path, JSON_DISABLE_EOF_CHECK, NULL);
 		ok = j && json_array_size(json_object_get(j, "jobs")) > 0;
 		json_decref(j);
 	}
-	print_message("fio's first report after %.1f s\n", (now_ms() - t0) / 1e3);
+	print_message("fio's first report after %.1f s\n", (clock_mono_ms() - t0) / 1e3);
 	assert_true(ok);
 }
 
@@ -280,7 +274,7 @@ static void close_kills_fio(void **state)
 	int k = 0;
 
 	rig_start(&r, "power", NULL);
-	for (int64_t t0 = now_ms(); k == 0 && now_ms() - t0 < 5000; usleep(100000))
+	for (int64_t t0 = clock_mono_ms(); k == 0 && clock_mono_ms() - t0 < 5000; usleep(100000))
 		k = procs(r.work, "fio", pids, 8, false);
 	assert_true(k >= 1 && k <= 8);
 	rig_close(&r);

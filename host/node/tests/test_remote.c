@@ -35,6 +35,7 @@
 #include <sqlite3.h>
 
 #include "child.h"
+#include "clock.h"
 #include "config.h"
 #include "e2e.h"
 #include "ledger.h"
@@ -48,14 +49,6 @@ static struct tsshd T;
 static char bin_dir[PATH_MAX], guest_dir[PATH_MAX + 16], rdir[PATH_MAX + 16];
 
 #define TOKEN "remote-test-token"
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static struct bench_config *bench(const char *fio, const char *extra)
 {
@@ -232,9 +225,9 @@ static void kill_cycle(void **state)
 	struct node *n = live = node_open(cfg, &env);
 	assert_non_null(n);
 	assert_string_equal(n->ops->name, "qemu-remote");
-	int64_t t0 = now_ms();
+	int64_t t0 = clock_mono_ms();
 	assert_int_equal(node_prepare(n), 0);
-	print_message("prepared in %.1f s\n", (now_ms() - t0) / 1e3);
+	print_message("prepared in %.1f s\n", (clock_mono_ms() - t0) / 1e3);
 	snprintf(pattern, sizeof(pattern), "%s/run.*/a-qcow2.qcow2", rdir);
 	assert_int_equal(count(pattern), 1);
 
@@ -266,9 +259,9 @@ static void kill_cycle(void **state)
 	do {
 		usleep(100000);
 		ledger_get_stats(l, &st);
-	} while (st.acks < 300 && now_ms() - t0 < 60000);
+	} while (st.acks < 300 && clock_mono_ms() - t0 < 60000);
 	print_message("%llu acks, %llu flushes after %.1f s\n", (unsigned long long)st.acks,
-		      (unsigned long long)st.flushes, (now_ms() - t0) / 1e3);
+		      (unsigned long long)st.flushes, (clock_mono_ms() - t0) / 1e3);
 	assert_true(st.acks >= 300);
 
 	assert_int_equal(node_power_lost(n, CUT_KILL), 0);
