@@ -28,6 +28,15 @@ static void add(char *buf, size_t len, size_t *off, const char *fmt, ...)
 	*off += k > 0 ? (size_t)k : 0;
 }
 
+void guest_disks_vd(const struct bench_config *cfg, struct guest_disk *gd, char (*names)[8])
+{
+	for (size_t i = 0; i < cfg->n_disks && i < NODE_MAX_DISKS; i++) {
+		snprintf(names[i], 8, "vd%c", (char)('a' + i));
+		gd[i] = (struct guest_disk){ .cfg = cfg->disks[i], .id = (uint32_t)i + 1,
+					     .dev = names[i] };
+	}
+}
+
 /* powercut.disks: ID:DEV of every disk of this boot, the guest's own volumes by role. */
 static void cmd_disks(const struct guest_cmdline *g, char *buf, size_t len, size_t *off)
 {

@@ -45,6 +45,10 @@ struct guest_disk {
 				 * does not write */
 };
 
+/* The bench's disks as the remote drivers give them: virtio, vda, vdb, ... in config
+ * order, ids 1..n (names holds the names: as long as gd is used). */
+void guest_disks_vd(const struct bench_config *cfg, struct guest_disk *gd, char (*names)[8]);
+
 /* The kernel command line of one boot. */
 struct guest_cmdline {
 	enum guest_mode mode;

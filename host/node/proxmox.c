@@ -741,24 +741,17 @@ static int boot(struct node *n, const struct node_job *job, enum guest_mode mode
 	int rc;
 
 	/* Proxmox's lvmthin is its storage: the guest sees every disk as a plain vdX. */
-	for (size_t i = 0; i < p->n; i++) {
-		snprintf(dn[i], sizeof(dn[i]), "vd%c", (char)('a' + i));
-		gd[i] = (struct guest_disk){ .cfg = p->d[i].cfg, .id = (uint32_t)i + 1, .dev = dn[i],
-			.skip = mode == GUEST_BASELINE && !in_baseline(p, job, i) };
-	}
-	if (!check) {
-		if ((rc = remote_ledger_open(p->r, &p->ledger, job->ledger_port)) < 0)
-			return rc;
-		snprintf(ledger, sizeof(ledger), "10.0.2.2:%d", p->ledger.node_port);
-		/* The token goes to a private file in rdir through ssh's standard input, as
-		 * with the remote driver, never into `args` (QEMU's command line on the
-		 * node, readable in /proc, and the VM's config). Written at every write
-		 * boot: a power cut may have lost the unsynced file, and the job's token is
-		 * the one that counts. */
-		if ((rc = remote_ledger_token(p->r, p->rdir, job->token, CMD_TIMEOUT_MS, fwcfg,
-					      sizeof(fwcfg))) < 0)
-			return rc;
-	}
+	guest_disks_vd(n->cfg, gd, dn);
+	for (size_t i = 0; i < p->n; i++)
+		gd[i].skip = mode == GUEST_BASELINE && !in_baseline(p, job, i);
+	/* The token goes to a private file in rdir through ssh's standard input, as with
+	 * the remote driver, never into `args` (QEMU's command line on the node, readable
+	 * in /proc, and the VM's config). Written at every write boot: a power cut may
+	 * have lost the unsynced file, and the job's token is the one that counts. */
+	if (!check && (rc = remote_ledger_boot(p->r, &p->ledger, job->ledger_port, p->rdir,
+					       job->token, CMD_TIMEOUT_MS, ledger, sizeof(ledger),
+					       fwcfg, sizeof(fwcfg))) < 0)
+		return rc;
 	const struct guest_cmdline cmd = {
 		.mode = mode, .job = job, .w = n->cfg->workload, .disks = gd, .n = p->n,
 		.ledger = ledger, .baseline_exists = !job->baseline || p->snapped, .lvm = -1,

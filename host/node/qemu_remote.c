@@ -365,21 +365,14 @@ static int boot(struct node *n, const struct node_job *job, enum guest_mode mode
 	struct guest_argv a;
 	int rc;
 
-	for (size_t i = 0; i < p->n; i++) {
-		snprintf(dn[i], sizeof(dn[i]), "vd%c", (char)('a' + i));
-		gd[i] = (struct guest_disk){ .cfg = n->cfg->disks[i], .id = (uint32_t)i + 1,
-			.dev = dn[i], .skip = mode == GUEST_BASELINE && !in_baseline(n, p, job, i) };
-	}
-	if (!check) {
-		if ((rc = remote_ledger_open(p->r, &p->ledger, job->ledger_port)) < 0)
-			return rc;
-		snprintf(ledger, sizeof(ledger), "10.0.2.2:%d", p->ledger.node_port);
-		/* The token goes to a private file on the node through ssh's standard
-		 * input, never on a command line of either host. */
-		if ((rc = remote_ledger_token(p->r, p->rdir, job->token, CMD_TIMEOUT_MS, fwcfg,
-					      sizeof(fwcfg))) < 0)
-			return rc;
-	}
+	guest_disks_vd(n->cfg, gd, dn);
+	for (size_t i = 0; i < p->n; i++)
+		gd[i].skip = mode == GUEST_BASELINE && !in_baseline(n, p, job, i);
+	/* The token: a private file on the node, never on a command line (remote.h). */
+	if (!check && (rc = remote_ledger_boot(p->r, &p->ledger, job->ledger_port, p->rdir,
+					       job->token, CMD_TIMEOUT_MS, ledger, sizeof(ledger),
+					       fwcfg, sizeof(fwcfg))) < 0)
+		return rc;
 	const struct guest_cmdline cmd = {
 		.mode = mode, .job = job, .w = n->cfg->workload, .disks = gd, .n = p->n,
 		.ledger = ledger, .baseline_exists = !job->baseline || p->chained || p->any_reused,

@@ -63,6 +63,13 @@ json_t *remote_ledger_json(const struct remote_ledger *l);
 int remote_ledger_token(struct remote *r, const char *dir, const char *token, int timeout_ms,
 			char *arg, size_t alen);
 
+/* Both, for a write boot of the guest: the forward (re)opened, the guest's ledger
+ * address "10.0.2.2:PORT" in ledger, the token written to DIR/ledger-token and its
+ * "-fw_cfg" value in arg. 0 or a negative errno (logged); the boot must not go on. */
+int remote_ledger_boot(struct remote *r, struct remote_ledger *l, int ledger_port,
+		       const char *dir, const char *token, int timeout_ms, char *ledger,
+		       size_t llen, char *arg, size_t alen);
+
 /* The node's name for messages. */
 const char *remote_name(const struct remote *r);
 /* A transport error in words, and what to do about it (one line). */

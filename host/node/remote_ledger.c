@@ -63,3 +63,15 @@ int remote_ledger_token(struct remote *r, const char *dir, const char *token, in
 		       remote_name(r), strerror(-rc));
 	return rc;
 }
+
+int remote_ledger_boot(struct remote *r, struct remote_ledger *l, int ledger_port,
+		       const char *dir, const char *token, int timeout_ms, char *ledger,
+		       size_t llen, char *arg, size_t alen)
+{
+	int rc = remote_ledger_open(r, l, ledger_port);
+
+	if (rc < 0)
+		return rc;
+	snprintf(ledger, llen, "10.0.2.2:%d", l->node_port);
+	return remote_ledger_token(r, dir, token, timeout_ms, arg, alen);
+}
