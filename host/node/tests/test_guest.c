@@ -136,6 +136,14 @@ static void test_local(void **state)
 		"-blockdev B6 -device nvme,drive=disk6,serial=pc6,write-cache=on", LOCAL_WRITE);
 	assert_string_equal(got, want);
 
+	/* A zvol with a SLOG (its own disk model, a virtio disk after the others). */
+	cmd.slog_dev = "vde";
+	assert_int_equal(guest_cmdline(&cmd, append, sizeof(append)), 0);
+	assert_non_null(strstr(append, " powercut.zfs_dev=nvme.pc6 powercut.zfs_slog=vde "));
+	guest_device(got, sizeof(got), BUS_VIRTIO, "slog", 0, 0, CACHE_NONE);
+	assert_string_equal(got, "virtio-blk-pci,drive=slog,write-cache=on");
+	cmd.slog_dev = NULL;
+
 	cmd.mode = GUEST_CHECK;
 	cmd.lvm_created = cmd.zvol_created = true;
 	assert_int_equal(guest_cmdline(&cmd, append, sizeof(append)), 0);
