@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "clock.h"
+
 enum pattern { PAT_RANDOM, PAT_SEQUENTIAL, PAT_HOTSET, PAT_ALLOC };
 enum flush_policy { FL_NEVER, FL_EVERY_N, FL_EVERY_MS, FL_ALWAYS, FL_FUA };
 
@@ -100,7 +102,6 @@ extern volatile sig_atomic_t agent_signalled;
 extern volatile sig_atomic_t agent_flush_asked;
 
 void agent_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-int64_t agent_now_ns(void);
 
 /* Ledger client (lclient.c). All functions are safe to call with no ledger (no-ops). */
 int lclient_start(const struct agent_opts *o, uint64_t nblocks);

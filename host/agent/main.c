@@ -27,13 +27,6 @@ void agent_log(const char *fmt, ...)
 	fprintf(stderr, "powercut-agent: %s\n", buf);
 }
 
-int64_t agent_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static void on_signal(int sig)
 {
 	if (sig == SIGUSR1)
@@ -431,7 +424,7 @@ static int cmd_write(const struct agent_opts *o)
 	/* The I/O runs in its own thread; this one watches the clock and signals. */
 	struct run_arg ra = { &c, 0 };
 	pthread_t th;
-	int64_t t0 = agent_now_ns(), deadline = o->duration > 0 ? t0 + (int64_t)(o->duration * 1e9) : 0;
+	int64_t t0 = clock_mono_ns(), deadline = o->duration > 0 ? t0 + (int64_t)(o->duration * 1e9) : 0;
 	if ((rc = -pthread_create(&th, NULL, run_thread_stop, &ra)))
 		goto finish;
 	for (;;) {
@@ -439,7 +432,7 @@ static int cmd_write(const struct agent_opts *o)
 		nanosleep(&ts, NULL);
 		pthread_mutex_lock(&c.mu);
 		bool ended = c.stop;
-		if (agent_signalled || lclient_failed() || (deadline && agent_now_ns() >= deadline)) {
+		if (agent_signalled || lclient_failed() || (deadline && clock_mono_ns() >= deadline)) {
 			c.stop = true;
 			pthread_cond_broadcast(&c.cv);
 			ended = true;
@@ -450,7 +443,7 @@ static int cmd_write(const struct agent_opts *o)
 	}
 	pthread_join(th, NULL);
 	rc = ra.rc;
-	double secs = (agent_now_ns() - t0) / 1e9;
+	double secs = (clock_mono_ns() - t0) / 1e9;
 	if (!o->quiet)
 		agent_log("wrote %llu blocks in %.3f s (%.0f writes/s), %llu flushes, %llu ledger entries dropped",
 			  (unsigned long long)c.acks, secs, secs > 0 ? c.acks / secs : 0.0,
@@ -499,7 +492,7 @@ static int cmd_check(const struct agent_opts *o)
 	}
 	static char obuf[1 << 16];
 	setvbuf(out, obuf, _IOFBF, sizeof(obuf));
-	int64_t t0 = agent_now_ns();
+	int64_t t0 = clock_mono_ns();
 	struct checker *k = checker_new(o, nblocks, out);
 	if (!k) {
 		rc = -ENOMEM;
@@ -510,7 +503,7 @@ static int cmd_check(const struct agent_opts *o)
 #else
 	rc = file_check(o, k, nblocks);
 #endif
-	int frc = checker_finish(k, (agent_now_ns() - t0) / 1e9);
+	int frc = checker_finish(k, (clock_mono_ns() - t0) / 1e9);
 	if (!rc && frc) {
 		agent_log("cannot write check report: %s", strerror(-frc));
 		rc = frc;

@@ -21,8 +21,10 @@
 
 #include "child.h"
 #include "classify.h"
+#include "clock.h"
 #include "log.h"
 #include "recording.h"
+#include "rng.h"
 #include "util.h"
 #include "verify.h"
 #include "wlog.h"
@@ -60,22 +62,6 @@ void explore_recording_dir(const char *db_path, uint64_t campaign, uint32_t cycl
 {
 	snprintf(out, len, "%.3900s.rec/campaign-%" PRIu64 "/cycle-%" PRIu32, db_path, campaign,
 		 cycle);
-}
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-/* splitmix64, seeded per exploration: the same seed gives the same states. */
-static uint64_t rnd(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
 }
 
 /* ---- one exploration ---- */
@@ -272,7 +258,7 @@ static int unix_connect(const char *path)
 /* Until path accepts a connection (the daemon serves), c exits, or timeout_ms. */
 static int wait_socket(const char *path, struct child *c, int timeout_ms)
 {
-	int64_t end = now_ns() + (int64_t)timeout_ms * 1000000;
+	int64_t end = clock_mono_ns() + (int64_t)timeout_ms * 1000000;
 
 	for (;;) {
 		int fd = unix_connect(path);
@@ -284,7 +270,7 @@ static int wait_socket(const char *path, struct child *c, int timeout_ms)
 			return fd;
 		if (!child_running(c))
 			return -ECHILD;
-		if (now_ns() > end)
+		if (clock_mono_ns() > end)
 			return -ETIMEDOUT;
 		struct timespec ts = { 0, 500000 };
 		nanosleep(&ts, NULL);
@@ -716,7 +702,7 @@ static size_t spread(size_t i, size_t take, size_t avail)
 
 static bool out_of_budget(struct ex *x)
 {
-	if (x->o->max_seconds > 0 && (now_ns() - x->t0) / 1e9 >= x->o->max_seconds)
+	if (x->o->max_seconds > 0 && (clock_mono_ns() - x->t0) / 1e9 >= x->o->max_seconds)
 		return true;
 	return x->o->stop && *x->o->stop;
 }
@@ -818,7 +804,7 @@ static int explore_states(struct ex *x)
 		size_t k = 0;
 		uint64_t h = 1469598103934665603ull;
 		for (size_t i = 0; i < ntail; i++)
-			if (rnd(&x->rng) & 1) {
+			if (rng_splitmix64(&x->rng) & 1) {
 				pick[k++] = tail[i];
 				h = (h ^ i) * 1099511628211ull;
 			}
@@ -841,12 +827,12 @@ static int explore_states(struct ex *x)
 		size_t e = torn[spread(i, take[EXPLORE_TORN], nt)];
 		uint32_t ns = wl->e[e].h.count / WLOG_SECTOR;
 		uint64_t all = ns >= 64 ? UINT64_MAX : (1ull << ns) - 1;
-		uint64_t m = rnd(&x->rng) & all;
+		uint64_t m = rng_splitmix64(&x->rng) & all;
 		/* A proper, non-empty part of the write. */
 		if (m == 0)
 			m = 1;
 		if (m == all)
-			m &= ~(1ull << (rnd(&x->rng) % (ns < 64 ? ns : 64)));
+			m &= ~(1ull << (rng_splitmix64(&x->rng) % (ns < 64 ? ns : 64)));
 		struct cand cd = { .kind = EXPLORE_TORN, .crash = e + 1, .upto = e, .torn = e,
 				   .torn_mask = m };
 		rc = run_state(x, &cd, ++id);
@@ -983,7 +969,7 @@ int explore_run(sqlite3 *db, const struct explore_opts *o, struct explore_summar
 	int rc = ex_open(&x, db, o, s);
 	sqlite3_stmt *st = NULL;
 
-	x.t0 = now_ns();
+	x.t0 = clock_mono_ns();
 	if (rc < 0)
 		goto out;
 	if ((rc = ledger_views(&x)) < 0)
@@ -1023,7 +1009,7 @@ int explore_run(sqlite3 *db, const struct explore_opts *o, struct explore_summar
 	}
 	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
 	rc = explore_states(&x);
-	s->seconds = (now_ns() - x.t0) / 1e9;
+	s->seconds = (clock_mono_ns() - x.t0) / 1e9;
 	json_t *cand = json_object();
 	for (int k = 0; k < EXPLORE__KINDS; k++)
 		json_object_set_new(cand, explore_kind_name(k), json_pack("{s:I,s:I}", "candidates",

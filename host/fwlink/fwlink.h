@@ -269,7 +269,4 @@ struct clockfit;
 /* The link's fit, for clockfit_info() and friends; owned by the link. */
 struct clockfit *fwlink_clockfit(struct fwlink *l);
 
-/* Host CLOCK_MONOTONIC in nanoseconds (the time base of every rx_ns/tx_ns). */
-int64_t fwlink_now_ns(void);
-
 #endif

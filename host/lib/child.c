@@ -1,5 +1,6 @@
 /* Child processes: see child.h. */
 #include "child.h"
+#include "clock.h"
 #include "log.h"
 
 #include <errno.h>
@@ -18,14 +19,6 @@
 #include <unistd.h>
 
 extern char **environ;
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void close_fd(int *fd)
 {
@@ -63,7 +56,7 @@ static int exited_unreaped(pid_t pid)
 /* Wait until the child exits or timeout_ms passes (< 0: forever); 1 exited, 0 not. */
 static int wait_exit(pid_t pid, int timeout_ms)
 {
-	int64_t deadline = timeout_ms < 0 ? INT64_MAX : now_ms() + timeout_ms;
+	int64_t deadline = timeout_ms < 0 ? INT64_MAX : clock_mono_ms() + timeout_ms;
 	int pfd = pidfd_get(pid);
 
 	for (;;) {
@@ -72,7 +65,7 @@ static int wait_exit(pid_t pid, int timeout_ms)
 				close(pfd);
 			return 1;
 		}
-		int64_t left = deadline == INT64_MAX ? -1 : deadline - now_ms();
+		int64_t left = deadline == INT64_MAX ? -1 : deadline - clock_mono_ms();
 		if (deadline != INT64_MAX && left <= 0)
 			break;
 		if (pfd >= 0) {
@@ -414,7 +407,7 @@ int child_finish(struct child *c, int timeout_ms, int *status)
 int child_stop(struct child *c, int timeout_ms, int *status)
 {
 	enum { RESEND_MS = 100 };
-	int64_t deadline = now_ms() + (timeout_ms < 0 ? 0 : timeout_ms);
+	int64_t deadline = clock_mono_ms() + (timeout_ms < 0 ? 0 : timeout_ms);
 
 	if (c->pid <= 0)
 		return -ECHILD;
@@ -424,10 +417,10 @@ int child_stop(struct child *c, int timeout_ms, int *status)
 			pc_debug(LOG_CHILD, "'%s' pid %d still running after SIGTERM; sending again",
 				 c->argv[0], (int)c->pid);
 		child_kill(c, SIGTERM);
-		int64_t left = deadline - now_ms();
+		int64_t left = deadline - clock_mono_ms();
 		if (wait_exit(c->pid, left < RESEND_MS ? (int)(left > 0 ? left : 0) : RESEND_MS))
 			return reap(c, status);
-		if (now_ms() >= deadline)
+		if (clock_mono_ms() >= deadline)
 			break;
 	}
 	terminate(c);
@@ -477,7 +470,7 @@ int child_run(const char *const argv[], const char *input, int timeout_ms,
 	};
 	struct buf out = { 0 }, err = { 0 };
 	size_t in_len = input ? strlen(input) : 0, in_off = 0;
-	int64_t deadline = timeout_ms < 0 ? INT64_MAX : now_ms() + timeout_ms;
+	int64_t deadline = timeout_ms < 0 ? INT64_MAX : clock_mono_ms() + timeout_ms;
 	bool exited = false;
 	int pfd, rc;
 
@@ -526,7 +519,7 @@ int child_run(const char *const argv[], const char *input, int timeout_ms,
 			ip = n;
 			p[n++] = (struct pollfd){ .fd = pfd, .events = POLLIN };
 		}
-		int64_t left = deadline == INT64_MAX ? -1 : deadline - now_ms();
+		int64_t left = deadline == INT64_MAX ? -1 : deadline - clock_mono_ms();
 		if (left == 0 || (deadline != INT64_MAX && left < 0)) {
 			r->timed_out = true;
 			break;

@@ -1,5 +1,6 @@
 /* The ledger server. See ledger.h and docs/oracle.md. */
 #include "ledger.h"
+#include "clock.h"
 #include "ledger_proto.h"
 #include "log.h"
 
@@ -88,13 +89,6 @@ struct ledger {
 	int stop_pipe[2];
 };
 
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static int prepare(struct ledger *l, sqlite3_stmt **st, const char *sql)
 {
 	if (sqlite3_prepare_v2(l->db, sql, -1, st, NULL) != SQLITE_OK) {
@@ -158,7 +152,7 @@ struct ledger *ledger_open(const struct ledger_config *cfg, const char *db_path)
 	l->campaign = cfg->campaign;
 	strcpy(l->token, cfg->token);
 	l->cycle = cfg->cycle;
-	l->last_frame_ns = mono_ns();
+	l->last_frame_ns = clock_mono_ns();
 	l->hello_ns = (int64_t)(cfg->hello_ms > 0 ? cfg->hello_ms : HELLO_MS_DEFAULT) * 1000000;
 	l->idle_ns = (int64_t)(cfg->idle_ms > 0 ? cfg->idle_ms : IDLE_MS_DEFAULT) * 1000000;
 	pthread_mutex_init(&l->mu, NULL);
@@ -623,7 +617,7 @@ static int txn_begin(struct ledger *l)
 	int rc = exec(l, "BEGIN");
 	if (!rc) {
 		__atomic_store_n(&l->in_txn, true, __ATOMIC_SEQ_CST);
-		l->txn_start_ns = mono_ns();
+		l->txn_start_ns = clock_mono_ns();
 		l->txn_frames = 0;
 	}
 	return rc;
@@ -659,7 +653,7 @@ static int conn_process(struct ledger *l, struct conn *c)
 {
 	size_t pos = 0;
 	int frames = 0, rc = 0;
-	int64_t now = mono_ns();
+	int64_t now = clock_mono_ns();
 	struct reject rj = { NULL, LEDGER_REJ_PROTOCOL };
 
 	while (c->len - pos >= 5) {
@@ -710,7 +704,7 @@ static bool hello_in(const struct conn *c)
 
 static int conn_read(struct ledger *l, struct conn *c)
 {
-	c->rx_ns = mono_ns();
+	c->rx_ns = clock_mono_ns();
 	for (;;) {
 		/* Small until a whole hello is in; then, as for any agent, everything
 		 * available is read before the hello is answered (an agent that closes
@@ -830,7 +824,7 @@ static int accept_all(struct ledger *l)
 		int fd = accept4(l->lfd, (struct sockaddr *)&sa, &salen, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0)
 			return total;
-		int64_t now = mono_ns();
+		int64_t now = clock_mono_ns();
 		char ip[INET_ADDRSTRLEN] = "?";
 		inet_ntop(AF_INET, &sa.sin_addr, ip, sizeof(ip));
 		/* Room first: a peer at its cap, then anyone, loses its oldest connection
@@ -916,7 +910,7 @@ int ledger_poll(struct ledger *l, int timeout_ms)
 	struct pollfd pfd[MAX_CONNS + 2];
 	int n = 0, total = 0;
 
-	int due = expire(l, mono_ns());
+	int due = expire(l, clock_mono_ns());
 	if (due >= 0 && (timeout_ms < 0 || due < timeout_ms))
 		timeout_ms = due;
 	pfd[n++] = (struct pollfd){ .fd = l->lfd, .events = POLLIN };
@@ -925,7 +919,7 @@ int ledger_poll(struct ledger *l, int timeout_ms)
 		pfd[n++] = (struct pollfd){ .fd = l->conns[i].fd, .events = POLLIN };
 	int nconns = l->nconns;
 	if (l->in_txn) {
-		int64_t left = (l->txn_start_ns + COMMIT_NS - mono_ns()) / 1000000;
+		int64_t left = (l->txn_start_ns + COMMIT_NS - clock_mono_ns()) / 1000000;
 		if (left < 0)
 			left = 0;
 		if (timeout_ms < 0 || left < timeout_ms)
@@ -951,7 +945,7 @@ int ledger_poll(struct ledger *l, int timeout_ms)
 		total += rc;
 	}
 	/* Commit when the group is old enough, or at once when the input went quiet. */
-	if (l->in_txn && (total == 0 || mono_ns() - l->txn_start_ns >= COMMIT_NS) && txn_end(l, true))
+	if (l->in_txn && (total == 0 || clock_mono_ns() - l->txn_start_ns >= COMMIT_NS) && txn_end(l, true))
 		return -EIO;
 	return total;
 }
@@ -1000,10 +994,10 @@ int ledger_stop(struct ledger *l)
 
 int ledger_quiesce(struct ledger *l, int quiet_ms, int max_ms)
 {
-	int64_t start = mono_ns();
+	int64_t start = clock_mono_ns();
 
 	for (;;) {
-		int64_t now = mono_ns();
+		int64_t now = clock_mono_ns();
 		if (now - __atomic_load_n(&l->last_frame_ns, __ATOMIC_SEQ_CST) >= (int64_t)quiet_ms * 1000000 &&
 		    !__atomic_load_n(&l->in_txn, __ATOMIC_SEQ_CST))
 			return 0;

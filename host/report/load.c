@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 #include "store.h"
 
@@ -531,14 +532,12 @@ struct report *report_load(char *const *paths, size_t n, const struct report_opt
 {
 	struct report *r = calloc(1, sizeof(*r));
 	struct loader l = { .r = r };
-	struct timespec ts;
 	int rc = -ENOMEM;
 
 	if (!r)
 		return NULL;
 	r->opts = *o;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	r->generated_wall_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	r->generated_wall_ns = clock_wall_ns();
 	if (!(r->dbs = calloc(n ? n : 1, sizeof(*r->dbs))))
 		goto fail;
 	for (size_t i = 0; i < n; i++) {

@@ -8,16 +8,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 #include "render.h"
 #include "store.h"
-
-static int64_t now_wall_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static json_t *iso(int64_t wall_ns)
 {
@@ -117,7 +111,7 @@ json_t *report_status(const char *db_path, int64_t campaign)
 		e = errno;
 		goto fail;
 	}
-	int64_t now = now_wall_ns(), planned = json_integer_value(json_object_get(run, "cycles"));
+	int64_t now = clock_wall_ns(), planned = json_integer_value(json_object_get(run, "cycles"));
 	int64_t deadline = json_integer_value(json_object_get(run, "deadline_wall_ns"));
 	/* A cycle in progress is not done: count the finished ones for the pace. */
 	int64_t done = ncycles - (!strcmp(step, "done") || strcmp(status, "running") ? 0 : 1);

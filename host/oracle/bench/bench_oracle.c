@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "child.h"
+#include "clock.h"
 #include "ledger.h"
 #include "ledger_proto.h"
 #include "ledger_schema.h"
@@ -35,13 +36,6 @@
 #define TOKEN "bench-token"
 
 static char dir[256], agent[PATH_MAX], uri[600];
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void sleep_ms(int ms)
 {
@@ -211,7 +205,7 @@ static double ledger_rate(void)
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(ledger_port(l)) };
 	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	double t0 = now_s(), rate = -1;
+	double t0 = clock_mono_s(), rate = -1;
 	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
 		size_t off = 0;
 		while (off < n) {
@@ -224,12 +218,12 @@ static double ledger_rate(void)
 		do {
 			sleep_ms(2);
 			ledger_get_stats(l, &st);
-		} while (st.acks < idx && now_s() - t0 < 60);
+		} while (st.acks < idx && clock_mono_s() - t0 < 60);
 		/* acks are counted as they are stored; the batch commits right after */
 		ledger_quiesce(l, 20, 10000);
 		ledger_get_stats(l, &st);
 		if (st.acks == idx)
-			rate = idx / (now_s() - t0 - 0.020);
+			rate = idx / (clock_mono_s() - t0 - 0.020);
 	}
 	if (fd >= 0) {
 		/* Read the host's ACCEPT: closing on an unread reply would reset the
@@ -288,11 +282,11 @@ static double prune_ms(void)
 			}
 		}
 		sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-		double t0 = now_s();
+		double t0 = clock_mono_s();
 		if (ledger_prune(db, 1, (uint32_t)cyc, 0) != acks)
 			goto fail;
 		if (cyc >= earlier)
-			ms[cyc - earlier] = (now_s() - t0) * 1e3;
+			ms[cyc - earlier] = (clock_mono_s() - t0) * 1e3;
 	}
 	sqlite3_finalize(ack);
 	sqlite3_finalize(fl);

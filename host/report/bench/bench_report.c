@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "child.h"
+#include "clock.h"
 #include "config.h"
 #include "log.h"
 #include "store.h"
@@ -25,13 +26,6 @@
 
 #define CYCLES 10000
 #define CAMPAIGNS 4
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 /* xorshift64*: reproducible outcomes without libc's rand state. */
 static uint64_t rng = 88172645463325252ull;
@@ -201,9 +195,9 @@ static double timed_report(const char *pc, const char *fmt, const char *out, con
 {
 	const char *argv[] = { pc, "report", "--format", fmt, "--output", out, db, NULL };
 	struct child_result r;
-	int64_t t0 = now_ns();
+	int64_t t0 = clock_mono_ns();
 	int rc = child_run(argv, NULL, 120000, &r);
-	double s = (now_ns() - t0) / 1e9;
+	double s = (clock_mono_ns() - t0) / 1e9;
 
 	if (rc < 0 || !WIFEXITED(r.status) || WEXITSTATUS(r.status)) {
 		fprintf(stderr, "bench_report: powercut report --format %s failed: %s\n", fmt,
@@ -234,11 +228,11 @@ int main(void)
 		return 1;
 	}
 	snprintf(db, sizeof(db), "%s/10k.db", dir);
-	int64_t t0 = now_ns();
+	int64_t t0 = clock_mono_ns();
 	if (generate(db) < 0)
 		goto out;
 	printf("generated %d cycles (%d campaigns, 3 disks each) in %.2f s\n", CYCLES, CAMPAIGNS,
-	       (now_ns() - t0) / 1e9);
+	       (clock_mono_ns() - t0) / 1e9);
 	static const char *const fmts[] = { "json", "md", "csv", "html" };
 	double html = -1;
 	for (size_t i = 0; i < 4; i++) {
