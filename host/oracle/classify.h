@@ -9,21 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum cls_class {
-	CLS_OK,
-	CLS_INFLIGHT_PERSISTED,
-	CLS_UNFLUSHED_LOST_OLDER,
-	CLS_UNFLUSHED_LOST_ZERO,
-	CLS_FLUSHED_LOST_OLDER,
-	CLS_FLUSHED_LOST_ZERO,
-	CLS_TORN,
-	CLS_CORRUPT,
-	CLS_MISDIRECTED,
-	CLS__COUNT
-};
-
-/* Stable names used in the database and reports ("ok", "inflight_persisted", ...). */
-const char *cls_class_name(enum cls_class c);
+#include "classes.h"	/* enum cls_class, cls_class_name() */
 
 /* What a run of sectors read back as (from the check report). */
 enum cls_skind {

@@ -609,22 +609,25 @@ static int store_results(struct ctx *x, const struct oracle_verify_result *r)
 	}
 	sqlite3_finalize(st);
 	st = NULL;
-	if (q_prepare(x, &st, "INSERT OR REPLACE INTO oracle_cycle_result (campaign, cycle, disk, blocks,"
-		      " ok, inflight_persisted, unflushed_lost_older, unflushed_lost_zero, flushed_lost_older,"
-		      " flushed_lost_zero, torn, corrupt, misdirected, violations, anomalies, gaps, cut_ns,"
-		      " last_flush_ns, since_flush_ns, have_flush)"
-		      " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20)"))
+	/* The class columns come from classes.h, one parameter each (?5 onwards). */
+#define X(id, name, title, viol) ",?"
+	if (q_prepare(x, &st, "INSERT OR REPLACE INTO oracle_cycle_result (campaign, cycle, disk, blocks, "
+		      ORACLE_CLASS_COLUMNS "violations, anomalies, gaps, cut_ns, last_flush_ns,"
+		      " since_flush_ns, have_flush) VALUES (?1,?2,?3,?4" ORACLE_BLOCK_CLASSES(X)
+		      ",?,?,?,?,?,?,?)"))
 		goto rollback;
+#undef X
+	int p = 5 + CLS__COUNT;		/* the parameter after the classes' */
 	sqlite3_bind_int64(st, 4, (sqlite3_int64)r->blocks);
 	for (int c = 0; c < CLS__COUNT; c++)
 		sqlite3_bind_int64(st, 5 + c, (sqlite3_int64)r->cycle.count[c]);
-	sqlite3_bind_int64(st, 14, (sqlite3_int64)r->cycle.violations);
-	sqlite3_bind_int64(st, 15, (sqlite3_int64)r->cycle.anomalies);
-	sqlite3_bind_int64(st, 16, (sqlite3_int64)r->gaps);
-	sqlite3_bind_int64(st, 17, r->cycle.cut_ns);
-	sqlite3_bind_int64(st, 18, r->cycle.last_flush_ns);
-	sqlite3_bind_int64(st, 19, r->cycle.since_flush_ns);
-	sqlite3_bind_int(st, 20, r->cycle.have_flush);
+	sqlite3_bind_int64(st, p++, (sqlite3_int64)r->cycle.violations);
+	sqlite3_bind_int64(st, p++, (sqlite3_int64)r->cycle.anomalies);
+	sqlite3_bind_int64(st, p++, (sqlite3_int64)r->gaps);
+	sqlite3_bind_int64(st, p++, r->cycle.cut_ns);
+	sqlite3_bind_int64(st, p++, r->cycle.last_flush_ns);
+	sqlite3_bind_int64(st, p++, r->cycle.since_flush_ns);
+	sqlite3_bind_int(st, p, r->cycle.have_flush);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		goto rollback;
 	sqlite3_finalize(st);

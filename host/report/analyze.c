@@ -352,20 +352,20 @@ int report_analyze(struct report *r)
 			c->last_wall_ns = cy->started_wall_ns;
 		if (u->meta_failure) {
 			c->meta_failures++;
-			c->tax_cycles[RPT_X_META_FAIL]++;
-			example(c, RPT_X_META_FAIL, i);
+			c->tax_cycles[REPORT_TAX_META_FAIL]++;
+			example(c, REPORT_TAX_META_FAIL, i);
 		}
 		if (u->verified && u->all_zeroes)
 			c->zeroed_cycles++;
 		if (u->meta_repaired) {
 			c->meta_repaired++;
-			c->tax_cycles[RPT_X_META_REPAIRED]++;
-			example(c, RPT_X_META_REPAIRED, i);
+			c->tax_cycles[REPORT_TAX_META_REPAIRED]++;
+			example(c, REPORT_TAX_META_REPAIRED, i);
 		}
 		if (!u->verified) {
 			c->not_verified++;
-			c->tax_cycles[RPT_X_NOT_VERIFIED]++;
-			example(c, RPT_X_NOT_VERIFIED, i);
+			c->tax_cycles[REPORT_TAX_NOT_VERIFIED]++;
+			example(c, REPORT_TAX_NOT_VERIFIED, i);
 			/* Cut, and nothing checked at all: the node never came back for it. A
 			 * cycle that failed before its cut (the relay did not answer) lost no
 			 * node: it is only not verified. */
@@ -374,30 +374,30 @@ int report_analyze(struct report *r)
 			continue;
 		}
 		c->verified++;
-		for (int k = 0; k < RPT_NCLS; k++) {
+		for (int k = 0; k < CLS__COUNT; k++) {
 			if (!u->cls[k])
 				continue;
 			c->tax_blocks[k] += u->cls[k];
 			c->tax_cycles[k]++;
-			if (k != RPT_OK)
+			if (k != CLS_OK)
 				example(c, k, i);
 		}
 		if (u->violations)
 			c->violation_cycles++;
-		if (u->cls[RPT_UNFL_OLDER] || u->cls[RPT_UNFL_ZERO])
+		if (u->cls[CLS_UNFLUSHED_LOST_OLDER] || u->cls[CLS_UNFLUSHED_LOST_ZERO])
 			c->unflushed_loss_cycles++;
 		if (u->anomalies) {
 			c->anomaly_cycles++;
-			c->tax_blocks[RPT_X_ANOMALY] += u->anomalies;
-			c->tax_cycles[RPT_X_ANOMALY]++;
-			example(c, RPT_X_ANOMALY, i);
+			c->tax_blocks[REPORT_TAX_ANOMALY] += u->anomalies;
+			c->tax_cycles[REPORT_TAX_ANOMALY]++;
+			example(c, REPORT_TAX_ANOMALY, i);
 		}
-		for (int k = 0; k < RPT_X_NFS; k++) {
+		for (int k = 0; k < FSV_NCLASSES; k++) {
 			if (!u->files[k])
 				continue;
-			c->tax_blocks[RPT_X_FS_CHECK + k] += u->files[k];
-			c->tax_cycles[RPT_X_FS_CHECK + k]++;
-			example(c, RPT_X_FS_CHECK + k, i);
+			c->tax_blocks[REPORT_TAX_FILE(k)] += u->files[k];
+			c->tax_cycles[REPORT_TAX_FILE(k)]++;
+			example(c, REPORT_TAX_FILE(k), i);
 		}
 		if (u->files[0] || u->files[1])
 			c->fs_check_cycles++;
@@ -408,9 +408,9 @@ int report_analyze(struct report *r)
 		if (u->files[7])
 			c->allowed_rollback_cycles++;
 		if (u->gaps) {
-			c->tax_blocks[RPT_X_GAPS] += u->gaps;
-			c->tax_cycles[RPT_X_GAPS]++;
-			example(c, RPT_X_GAPS, i);
+			c->tax_blocks[REPORT_TAX_GAPS] += u->gaps;
+			c->tax_cycles[REPORT_TAX_GAPS]++;
+			example(c, REPORT_TAX_GAPS, i);
 		}
 		/* Controls: a lying disk must show a violation in every power-cut cycle in
 		 * which it had acknowledged a flush before the cut (before the first one there

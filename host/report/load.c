@@ -11,25 +11,7 @@
 #include "log.h"
 #include "store.h"
 
-const char *const rpt_class_names[RPT_NCLS] = {
-	"ok", "inflight_persisted", "unflushed_lost_older", "unflushed_lost_zero",
-	"flushed_lost_older", "flushed_lost_zero", "torn", "corrupt", "misdirected",
-};
-
-const char *const rpt_class_titles[RPT_NCLS] = {
-	"ok", "in-flight write persisted", "unflushed lost, rolled back",
-	"unflushed lost, zeroes", "flushed lost, rolled back", "flushed lost, zeroes",
-	"torn", "corrupt", "misdirected",
-};
-
-const char *const rpt_tax_names[RPT_NTAX] = {
-	"ok", "inflight_persisted", "unflushed_lost_older", "unflushed_lost_zero",
-	"flushed_lost_older", "flushed_lost_zero", "torn", "corrupt", "misdirected",
-	"metadata_failure", "metadata_repaired", "ordering_anomaly", "ledger_gaps",
-	"not_verified", "fs_check_errors", "fs_unmountable", "synced_file_lost",
-	"synced_file_damaged", "name_lost", "commit_lost", "database_corrupt",
-	"commit_lost_allowed",
-};
+const struct oracle_class report_tax[REPORT_NTAX] = { REPORT_TAXONOMY(ORACLE_CLASS_ROW) };
 
 /* A growable array of fixed-size elements. */
 static void *grow(void *p, size_t *cap, size_t need, size_t elem)
@@ -294,15 +276,13 @@ static int load_results(struct loader *l, size_t first_unit)
 
 	if (!r->dbs[l->db_index].has_oracle)
 		return 0;
-	/* Column order: the class columns in rpt_class_names order, then the rest. The
+	/* Column order: the class columns in classes.h's order, then the rest. The
 	 * exposure window is in its own table, absent from databases before schema 7. */
 	bool xp = table_exists(l, "oracle_exposure");
 	char sql[1024];
 	snprintf(sql, sizeof(sql),
-		"SELECT c.id, o.disk, o.blocks, o.ok, o.inflight_persisted, o.unflushed_lost_older,"
-		" o.unflushed_lost_zero, o.flushed_lost_older, o.flushed_lost_zero, o.torn,"
-		" o.corrupt, o.misdirected, o.violations, o.anomalies, o.gaps, o.since_flush_ns,"
-		" o.have_flush, %s"
+		"SELECT c.id, o.disk, o.blocks, " ORACLE_CLASS_QCOLUMNS "o.violations, o.anomalies,"
+		" o.gaps, o.since_flush_ns, o.have_flush, %s"
 		" FROM oracle_cycle_result o JOIN cycles c ON c.campaign_id = o.campaign AND"
 		" c.idx = o.cycle%s", xp ? "x.exposure_ns IS NOT NULL, x.exposure_ns" : "0, 0",
 		xp ? " LEFT JOIN oracle_exposure x ON x.campaign = o.campaign AND x.cycle = o.cycle"
@@ -317,19 +297,27 @@ static int load_results(struct loader *l, size_t first_unit)
 			continue;
 		u->verified = true;
 		u->blocks = (uint64_t)sqlite3_column_int64(s, 2);
-		for (int k = 0; k < RPT_NCLS; k++)
+		for (int k = 0; k < CLS__COUNT; k++)
 			u->cls[k] = (uint64_t)sqlite3_column_int64(s, 3 + k);
-		u->violations = (uint64_t)sqlite3_column_int64(s, 12);
-		u->anomalies = (uint64_t)sqlite3_column_int64(s, 13);
-		u->gaps = (uint64_t)sqlite3_column_int64(s, 14);
-		u->since_flush_ns = sqlite3_column_int64(s, 15);
-		u->have_flush = sqlite3_column_int(s, 16);
-		u->have_exposure = sqlite3_column_int(s, 17);
-		u->exposure_ns = sqlite3_column_int64(s, 18);
+		int i = 3 + CLS__COUNT;		/* the column after the classes' */
+		u->violations = (uint64_t)sqlite3_column_int64(s, i++);
+		u->anomalies = (uint64_t)sqlite3_column_int64(s, i++);
+		u->gaps = (uint64_t)sqlite3_column_int64(s, i++);
+		u->since_flush_ns = sqlite3_column_int64(s, i++);
+		u->have_flush = sqlite3_column_int(s, i++);
+		u->have_exposure = sqlite3_column_int(s, i++);
+		u->exposure_ns = sqlite3_column_int64(s, i);
 	}
 	sqlite3_finalize(s);
 	return rc == SQLITE_DONE ? 0 : sql_fail(l, "oracle results");
 }
+
+/* The file findings per cycle, disk and class: the names from classes.h (after a
+ * NULL, which matches nothing, so that each name brings its own comma). */
+#define X(id, name, title, viol) ", '" name "'"
+static const char file_findings_sql[] = "SELECT cycle_id, disk, class, COUNT(*) FROM findings"
+	" WHERE class IN (NULL" ORACLE_FILE_CLASSES(X) ") GROUP BY cycle_id, disk, class";
+#undef X
 
 /* Files workload disks (docs/oracle.md, "File systems"): their file_oracle check row
  * says the disk was classified (and whether it synced anything); the file classes
@@ -355,26 +343,20 @@ static int load_fs(struct loader *l, size_t first_unit)
 	sqlite3_finalize(s);
 	if (rc != SQLITE_DONE)
 		return sql_fail(l, "file oracle checks");
-	if (sqlite3_prepare_v2(l->db, "SELECT cycle_id, disk, class, COUNT(*) FROM findings WHERE class IN"
-			       " ('fs_check_errors', 'fs_unmountable', 'synced_file_lost',"
-			       " 'synced_file_damaged', 'name_lost', 'commit_lost', 'database_corrupt',"
-			       " 'commit_lost_allowed') GROUP BY cycle_id, disk, class",
-			       -1, &s, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(l->db, file_findings_sql, -1, &s, NULL) != SQLITE_OK)
 		return sql_fail(l, "file findings");
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		size_t cy = find_cycle(l, sqlite3_column_int64(s, 0));
 		const char *disk = (const char *)sqlite3_column_text(s, 1);
 		const char *cls = (const char *)sqlite3_column_text(s, 2);
 		struct rpt_unit *u = cy == SIZE_MAX || !disk ? NULL : unit_by_name(r, &first_unit, cy, disk);
-		if (!u || !cls)
+		int k = cls ? fsv_class_parse(cls) : -EINVAL;
+		if (!u || k < 0)
 			continue;
-		for (int k = 0; k < RPT_X_NFS; k++)
-			if (!strcmp(cls, rpt_tax_names[RPT_X_FS_CHECK + k])) {
-				u->files[k] += (uint64_t)sqlite3_column_int64(s, 3);
-				/* the rollback SQLite documents is not a violation */
-				if (RPT_X_FS_CHECK + k != RPT_X_COMMIT_ALLOWED)
-					u->violations += (uint64_t)sqlite3_column_int64(s, 3);
-			}
+		u->files[k] += (uint64_t)sqlite3_column_int64(s, 3);
+		/* the rollback SQLite documents is not a violation */
+		if (fsv_class_info(k)->violation == ORACLE_YES)
+			u->violations += (uint64_t)sqlite3_column_int64(s, 3);
 	}
 	sqlite3_finalize(s);
 	return rc == SQLITE_DONE ? 0 : sql_fail(l, "file findings");

@@ -52,7 +52,7 @@ static uint64_t cell_value(const struct rpt_cell *c, int m)
 	case M_VERIFIED: return c->verified;
 	case M_VIOL: return c->violation_cycles;
 	case M_UNFL: return c->unflushed_loss_cycles;
-	case M_UNFL_BLOCKS: return c->tax_blocks[RPT_UNFL_OLDER] + c->tax_blocks[RPT_UNFL_ZERO];
+	case M_UNFL_BLOCKS: return c->tax_blocks[CLS_UNFLUSHED_LOST_OLDER] + c->tax_blocks[CLS_UNFLUSHED_LOST_ZERO];
 	default: return c->node_lost;
 	}
 }

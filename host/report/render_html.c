@@ -184,13 +184,9 @@ static void example_links(const struct report *r, FILE *f, const struct rpt_cell
 
 static void taxonomy(const struct report *r, FILE *f)
 {
-	static const char *const xtitle[] = { "metadata failure (unrepairable)",
-		"metadata: refcount leaks repaired", "ordering anomaly (not a violation)",
-		"ledger gaps (acknowledgements missing)", "not verified",
-		"file system check found errors", "file system unmountable", "synced file lost",
-		"synced file damaged", "name lost after a directory sync", "acknowledged commit lost",
-		"database corrupt", "last commits rolled back (WAL, synchronous=NORMAL: allowed)" };
-	_Static_assert(sizeof(xtitle) / sizeof(*xtitle) == RPT_NTAX - RPT_NCLS, "a title per class");
+	static const char *const violation_words[] = { [ORACLE_NO] = "no",
+		[ORACLE_YES] = "<span class='bad'>yes</span>",
+		[ORACLE_IF_OLDER] = "if older than flushed" };
 
 	fputs("<h2 id='taxonomy'>Failure taxonomy</h2>\n<p class='meta'>Per cell, every class of "
 	      "<code>docs/oracle.md</code> that occurred: blocks in that class summed over cycles, "
@@ -229,16 +225,16 @@ static void taxonomy(const struct report *r, FILE *f)
 		}
 		fputs("<table><tr><th>class</th><th>violation</th><th>blocks</th><th>cycles</th>"
 		      "<th>examples</th></tr>\n", f);
-		for (int t = 0; t < RPT_NTAX; t++) {
+		for (int t = 0; t < REPORT_NTAX; t++) {
 			if (!c->tax_cycles[t])
 				continue;
-			bool viol = t == RPT_FL_OLDER || t == RPT_FL_ZERO || t == RPT_CORRUPT ||
-				    t == RPT_MISDIRECTED || t == RPT_X_META_FAIL ||
-				    (t >= RPT_X_FS_CHECK && t != RPT_X_COMMIT_ALLOWED);
-			fprintf(f, "<tr><td>%s</td><td>%s</td>", t < RPT_NCLS ? rpt_class_titles[t] :
-				xtitle[t - RPT_NCLS], viol ? "<span class='bad'>yes</span>" :
-				t == RPT_TORN ? "if older than flushed" : "no");
-			if (t >= RPT_X_META_FAIL && t != RPT_X_ANOMALY && t != RPT_X_GAPS && t < RPT_X_FILE_LOST)
+			fprintf(f, "<tr><td>%s</td><td>%s</td>", report_tax[t].title,
+				violation_words[report_tax[t].violation]);
+			/* whole-disk outcomes count cycles, not blocks or files */
+			bool per_disk = t == REPORT_TAX_META_FAIL || t == REPORT_TAX_META_REPAIRED ||
+					t == REPORT_TAX_NOT_VERIFIED || t == REPORT_TAX_FSCK_ERRORS ||
+					t == REPORT_TAX_UNMOUNTABLE;
+			if (per_disk)
 				fputs("<td class='n'>-</td>", f);
 			else
 				fprintf(f, "<td class='n'>%" PRIu64 "</td>", c->tax_blocks[t]);
@@ -272,7 +268,7 @@ static void cycle_details(const struct report *r, FILE *f)
 		return;
 	for (size_t i = 0; i < r->n_cells; i++) {
 		const struct rpt_cell *c = &r->cells[i];
-		for (int t = 0; t < RPT_NTAX; t++)
+		for (int t = 0; t < REPORT_NTAX; t++)
 			for (size_t e = 0; e < c->n_examples[t]; e++)
 				cited[r->units[c->examples[t][e]].cycle] = true;
 		if (c->ctl_example != SIZE_MAX)
@@ -307,8 +303,8 @@ static void cycle_details(const struct report *r, FILE *f)
 				c->hold_up_ns / 1e6, c->uncertainty_ns / 1e3);
 		fputs("</p>\n<table><tr><th>disk</th><th>verified</th><th>violations</th>"
 		      "<th>since last flush</th>", f);
-		for (int k = 1; k < RPT_NCLS; k++)
-			fprintf(f, "<th>%s</th>", rpt_class_titles[k]);
+		for (int k = 1; k < CLS__COUNT; k++)
+			fprintf(f, "<th>%s</th>", cls_class_info(k)->title);
 		fputs("<th>metadata</th></tr>\n", f);
 		for (size_t ui = u0; ui < r->n_units && r->units[ui].cycle == cy; ui++) {
 			const struct rpt_unit *u = &r->units[ui];
@@ -321,8 +317,8 @@ static void cycle_details(const struct report *r, FILE *f)
 					u->have_flush ? "" : " (no flush)");
 			else
 				fputs("<td>-</td>", f);
-			for (int k = 1; k < RPT_NCLS; k++)
-				td_num(f, u->cls[k], k >= RPT_FL_OLDER && k != RPT_TORN);
+			for (int k = 1; k < CLS__COUNT; k++)
+				td_num(f, u->cls[k], cls_class_info(k)->violation == ORACLE_YES);
 			fprintf(f, "<td>%s</td></tr>\n", u->meta_failure ? "<span class='bad'>failure</span>" :
 				u->meta_repaired ? "leaks repaired" : u->checked ? "clean" : "not checked");
 		}

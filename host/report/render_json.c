@@ -96,11 +96,11 @@ static json_t *cell_json(const struct report *r, size_t i)
 				    json_integer((json_int_t)c->allowed_rollback_cycles));
 	}
 	json_t *tax = json_object();
-	for (int t = 0; t < RPT_NTAX; t++) {
+	for (int t = 0; t < REPORT_NTAX; t++) {
 		json_t *ex = json_array();
 		for (size_t e = 0; e < c->n_examples[t]; e++)
 			json_array_append_new(ex, unit_ref(r, c->examples[t][e]));
-		json_object_set_new(tax, rpt_tax_names[t], json_pack("{s:I,s:I,s:o}",
+		json_object_set_new(tax, report_tax[t].name, json_pack("{s:I,s:I,s:o}",
 			"blocks", (json_int_t)c->tax_blocks[t], "cycles", (json_int_t)c->tax_cycles[t],
 			"examples", ex));
 	}

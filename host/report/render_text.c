@@ -111,10 +111,10 @@ int rpt_render_md(const struct report *r, FILE *f)
 				c->synced_lost_cycles, c->verified, c->db_corrupt_cycles, c->fs_check_cycles,
 				c->allowed_rollback_cycles);
 		fputs("| class | blocks | cycles | examples |\n|---|---:|---:|---|\n", f);
-		for (int t2 = 0; t2 < RPT_NTAX; t2++) {
+		for (int t2 = 0; t2 < REPORT_NTAX; t2++) {
 			if (!c->tax_cycles[t2])
 				continue;
-			fprintf(f, "| %s | %" PRIu64 " | %" PRIu64 " | ", rpt_tax_names[t2], c->tax_blocks[t2],
+			fprintf(f, "| %s | %" PRIu64 " | %" PRIu64 " | ", report_tax[t2].name, c->tax_blocks[t2],
 				c->tax_cycles[t2]);
 			for (size_t e = 0; e < c->n_examples[t2]; e++) {
 				char cmd[4200];
@@ -195,8 +195,8 @@ int rpt_render_csv(const struct report *r, FILE *f)
 	      "violation_ci95_hi,violation_upper95,unflushed_rate,unflushed_ci95_lo,unflushed_ci95_hi,"
 	      "unflushed_upper95,metadata_rate,metadata_ci95_lo,metadata_ci95_hi,metadata_upper95,"
 	      "violation_cycles_needed", f);
-	for (int t = 0; t < RPT_NTAX; t++)
-		fprintf(f, ",%s_blocks,%s_cycles", rpt_tax_names[t], rpt_tax_names[t]);
+	for (int t = 0; t < REPORT_NTAX; t++)
+		fprintf(f, ",%s_blocks,%s_cycles", report_tax[t].name, report_tax[t].name);
 	fputs("\r\n", f);
 	for (size_t i = 0; i < r->n_cells; i++) {
 		const struct rpt_cell *c = &r->cells[i];
@@ -218,7 +218,7 @@ int rpt_render_csv(const struct report *r, FILE *f)
 			fprintf(f, ",%" PRIu64, c->violation.needed);
 		else
 			fputs(",", f);
-		for (int t = 0; t < RPT_NTAX; t++)
+		for (int t = 0; t < REPORT_NTAX; t++)
 			fprintf(f, ",%" PRIu64 ",%" PRIu64, c->tax_blocks[t], c->tax_cycles[t]);
 		fputs("\r\n", f);
 	}

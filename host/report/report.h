@@ -25,23 +25,31 @@
 
 #include <jansson.h>
 
+#include "classes.h"
 #include "stats.h"
 
-/* The oracle's classes (docs/oracle.md, "Classification"), in its order; also the
- * column names of oracle_cycle_result. */
-enum { RPT_OK, RPT_INFLIGHT, RPT_UNFL_OLDER, RPT_UNFL_ZERO, RPT_FL_OLDER, RPT_FL_ZERO,
-       RPT_TORN, RPT_CORRUPT, RPT_MISDIRECTED, RPT_NCLS };
-extern const char *const rpt_class_names[RPT_NCLS];
-extern const char *const rpt_class_titles[RPT_NCLS];
-
-/* Extra taxonomy rows after the classes: whole-disk outcomes. */
-enum { RPT_X_META_FAIL = RPT_NCLS, RPT_X_META_REPAIRED, RPT_X_ANOMALY, RPT_X_GAPS,
-       RPT_X_NOT_VERIFIED,
-       /* the file oracle (docs/oracle.md, "File systems"), in fsverify.h's order */
-       RPT_X_FS_CHECK, RPT_X_FS_UNMOUNTABLE, RPT_X_FILE_LOST, RPT_X_FILE_DAMAGED,
-       RPT_X_NAME_LOST, RPT_X_COMMIT_LOST, RPT_X_DB_CORRUPT, RPT_X_COMMIT_ALLOWED, RPT_NTAX };
-#define RPT_X_NFS 8
-extern const char *const rpt_tax_names[RPT_NTAX];
+/* The rows of the failure taxonomy: the block oracle's classes (classes.h; a unit's
+ * cls[] is indexed by enum cls_class), whole-disk outcomes, then the file oracle's
+ * classes (a unit's files[] is indexed by enum fsv_class). Entries as classes.h's. */
+#define REPORT_DISK_OUTCOMES(X) \
+	X(META_FAIL, "metadata_failure", "metadata failure (unrepairable)", YES) \
+	X(META_REPAIRED, "metadata_repaired", "metadata: refcount leaks repaired", NO) \
+	X(ANOMALY, "ordering_anomaly", "ordering anomaly (not a violation)", NO) \
+	X(GAPS, "ledger_gaps", "ledger gaps (acknowledgements missing)", NO) \
+	X(NOT_VERIFIED, "not_verified", "not verified", NO)
+#define REPORT_TAXONOMY(X) ORACLE_BLOCK_CLASSES(X) REPORT_DISK_OUTCOMES(X) ORACLE_FILE_CLASSES(X)
+enum report_tax {
+#define X(id, name, title, viol) REPORT_TAX_##id,
+	REPORT_TAXONOMY(X)
+#undef X
+	REPORT_NTAX
+};
+_Static_assert((int)REPORT_TAX_MISDIRECTED == (int)CLS_MISDIRECTED, "block classes first, in their order");
+_Static_assert(REPORT_TAX_FSCK_ERRORS + FSV_NCLASSES == REPORT_NTAX, "file classes last");
+/* The taxonomy row of file class k. */
+#define REPORT_TAX_FILE(k) (REPORT_TAX_FSCK_ERRORS + (k))
+/* Name, title and violation of every row (load.c). */
+extern const struct oracle_class report_tax[REPORT_NTAX];
 
 /* Forgetful (the disk model forgets durable data at a power cut) and NOSYNC (a zvol
  * with sync=disabled, which ignores flushes: the setting promises nothing) must be
@@ -91,14 +99,14 @@ struct rpt_unit {
 	bool checked;			/* metadata checks ran */
 	bool meta_failure;		/* an unrepairable metadata check result */
 	bool meta_repaired;		/* refcount leaks repaired / reported (lazy_refcounts) */
-	uint64_t blocks, cls[RPT_NCLS], violations, anomalies, gaps;
+	uint64_t blocks, cls[CLS__COUNT], violations, anomalies, gaps;
 	int64_t since_flush_ns;
 	bool have_flush;
 	size_t drive;			/* index in report.drives (the smart check), or SIZE_MAX */
 	bool all_zeroes;		/* every block the cycle wrote read back as zeroes */
 	/* a files workload disk (docs/oracle.md, "File systems") */
 	bool fs;
-	uint64_t files[RPT_X_NFS];	/* findings per file class, RPT_X_FS_CHECK first */
+	uint64_t files[FSV_NCLASSES];	/* findings per file class (enum fsv_class) */
 	/* The exposure window: the age at the cut of the oldest acknowledged write lost
 	 * (oracle_exposure; absent when nothing acknowledged was lost). */
 	bool have_exposure;
@@ -140,9 +148,9 @@ struct rpt_cell {
 	uint64_t cycles, verified, violation_cycles, unflushed_loss_cycles, meta_failures,
 		 meta_repaired, not_verified, anomaly_cycles, node_lost;
 	struct rpt_rate violation, unflushed, meta;
-	uint64_t tax_blocks[RPT_NTAX], tax_cycles[RPT_NTAX];
-	size_t examples[RPT_NTAX][RPT_EXAMPLES];	/* unit indices */
-	size_t n_examples[RPT_NTAX];
+	uint64_t tax_blocks[REPORT_NTAX], tax_cycles[REPORT_NTAX];
+	size_t examples[REPORT_NTAX][RPT_EXAMPLES];	/* unit indices */
+	size_t n_examples[REPORT_NTAX];
 	size_t ncampaigns, ndbs;
 	uint64_t zeroed_cycles;		/* cycles whose written blocks all read as zeroes */
 	int ctl_state;			/* enum rpt_ctl_state */

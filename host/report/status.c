@@ -155,8 +155,8 @@ json_t *report_status(const char *db_path, int64_t campaign)
 			const struct rpt_unit *u = &r->units[i];
 			json_t *d = json_pack("{s:s,s:b,s:I,s:I}", "disk", u->disk, "verified",
 					      u->verified, "violations", (json_int_t)u->violations,
-					      "unflushed_lost", (json_int_t)(u->cls[RPT_UNFL_OLDER] +
-					      u->cls[RPT_UNFL_ZERO]));
+					      "unflushed_lost", (json_int_t)(u->cls[CLS_UNFLUSHED_LOST_OLDER] +
+					      u->cls[CLS_UNFLUSHED_LOST_ZERO]));
 			json_object_set_new(d, "exposure_ms", u->have_exposure ?
 					    json_real(u->exposure_ns / 1e6) : json_null());
 			json_array_append_new(json_object_get(last, "disks"), d);

@@ -94,8 +94,8 @@ static int cell_legend(const struct report *r, FILE *f, int y, int which)
 
 static uint64_t lost(const struct rpt_unit *u)
 {
-	return u->cls[RPT_UNFL_OLDER] + u->cls[RPT_UNFL_ZERO] + u->cls[RPT_FL_OLDER] +
-	       u->cls[RPT_FL_ZERO] + u->cls[RPT_TORN];
+	return u->cls[CLS_UNFLUSHED_LOST_OLDER] + u->cls[CLS_UNFLUSHED_LOST_ZERO] + u->cls[CLS_FLUSHED_LOST_OLDER] +
+	       u->cls[CLS_FLUSHED_LOST_ZERO] + u->cls[CLS_TORN];
 }
 
 /* A logarithmic count axis: 0 gets its own row below 1, so that a cycle that lost
@@ -421,7 +421,7 @@ static int severity(const struct rpt_unit *u)
 		return 4;
 	if (!u->verified)
 		return 3;
-	if (u->cls[RPT_UNFL_OLDER] || u->cls[RPT_UNFL_ZERO])
+	if (u->cls[CLS_UNFLUSHED_LOST_OLDER] || u->cls[CLS_UNFLUSHED_LOST_ZERO])
 		return 2;
 	return 1;
 }
