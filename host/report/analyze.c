@@ -47,7 +47,7 @@ static char *xstrdup(const char *s)
 /* The cell's description fields and key, from a campaign's config. The key holds
  * every option that may change a disk's outcome; two observations pool only when
  * their keys are equal. */
-static int cell_fields(struct rpt_cell *c, const struct rpt_campaign *cp, const char *disk,
+static int cell_fields(struct report_cell *c, const struct report_campaign *cp, const char *disk,
 		       const char *cut, const char *drive)
 {
 	json_t *cfg = cp->config, *d = json_object_get(json_object_get(cfg, "disks"), disk);
@@ -126,11 +126,11 @@ static int cell_fields(struct rpt_cell *c, const struct rpt_campaign *cp, const 
 	}
 	c->fs = xstrdup(fs);
 
-	c->control = !strcmp(ctl, "lying") ? RPT_CTL_LYING : !strcmp(ctl, "safe") ? RPT_CTL_SAFE :
-		     !strcmp(ctl, "forgetful") ? RPT_CTL_FORGETFUL : RPT_CTL_NONE;
+	c->control = !strcmp(ctl, "lying") ? REPORT_CTL_LYING : !strcmp(ctl, "safe") ? REPORT_CTL_SAFE :
+		     !strcmp(ctl, "forgetful") ? REPORT_CTL_FORGETFUL : REPORT_CTL_NONE;
 	if (!strcmp(fmt, "zvol") && !strcmp(jstr(d, "sync", "standard"), "disabled") &&
-	    c->control == RPT_CTL_NONE)
-		c->control = RPT_CTL_NOSYNC;
+	    c->control == REPORT_CTL_NONE)
+		c->control = REPORT_CTL_NOSYNC;
 	c->bench = xstrdup(cp->bench);
 	c->cut = xstrdup(cut);
 	c->node = xstrdup(node);
@@ -152,10 +152,10 @@ static int cell_fields(struct rpt_cell *c, const struct rpt_campaign *cp, const 
 	       c->workload && c->flush && c->scenario && c->drive && c->key && c->fs ? 0 : -ENOMEM;
 }
 
-static size_t find_or_add_cell(struct report *r, size_t *cap, const struct rpt_campaign *cp,
+static size_t find_or_add_cell(struct report *r, size_t *cap, const struct report_campaign *cp,
 			       const char *disk, const char *cut, const char *drive)
 {
-	struct rpt_cell tmp = { 0 };
+	struct report_cell tmp = { 0 };
 
 	if (cell_fields(&tmp, cp, disk, cut, drive) < 0)
 		goto nomem;
@@ -169,7 +169,7 @@ static size_t find_or_add_cell(struct report *r, size_t *cap, const struct rpt_c
 	}
 	if (r->n_cells == *cap) {
 		size_t nc = *cap ? *cap * 2 : 16;
-		struct rpt_cell *p = realloc(r->cells, nc * sizeof(*p));
+		struct report_cell *p = realloc(r->cells, nc * sizeof(*p));
 		if (!p)
 			goto nomem;
 		r->cells = p;
@@ -184,7 +184,7 @@ nomem:
 	return SIZE_MAX;
 }
 
-static void rate(struct rpt_rate *rt, uint64_t k, uint64_t n, const struct report_options *o)
+static void rate(struct report_rate *rt, uint64_t k, uint64_t n, const struct report_options *o)
 {
 	rt->k = k;
 	rt->n = n;
@@ -193,20 +193,20 @@ static void rate(struct rpt_rate *rt, uint64_t k, uint64_t n, const struct repor
 	rt->needed_rc = stats_cycles_needed(k, n, o->target, o->alpha, &rt->needed);
 }
 
-static void example(struct rpt_cell *c, int t, size_t unit)
+static void example(struct report_cell *c, int t, size_t unit)
 {
-	if (c->n_examples[t] < RPT_EXAMPLES)
+	if (c->n_examples[t] < REPORT_EXAMPLES)
 		c->examples[t][c->n_examples[t]++] = unit;
 }
 
 static int cmp_cells(const void *a, const void *b)
 {
-	const struct rpt_cell *x = a, *y = b;
+	const struct report_cell *x = a, *y = b;
 	int d;
 
 	/* Controls last, so the matrix opens with the disks under test. */
-	if ((x->control != RPT_CTL_NONE) != (y->control != RPT_CTL_NONE))
-		return x->control != RPT_CTL_NONE ? 1 : -1;
+	if ((x->control != REPORT_CTL_NONE) != (y->control != REPORT_CTL_NONE))
+		return x->control != REPORT_CTL_NONE ? 1 : -1;
 	if ((d = strcmp(x->bench, y->bench)) || (d = strcmp(x->cut, y->cut)))
 		return d;
 	return strcmp(x->key, y->key);
@@ -242,12 +242,12 @@ static int exposures(struct report *r)
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < r->n_units; i++) {
-		const struct rpt_unit *u = &r->units[i];
+		const struct report_unit *u = &r->units[i];
 		if (u->have_exposure && u->verified)
 			v[at[u->cell] + fill[u->cell]++] = u->exposure_ns;
 	}
 	for (size_t c = 0; c < r->n_cells; c++) {
-		struct rpt_exposure *e = &r->cells[c].exposure;
+		struct report_exposure *e = &r->cells[c].exposure;
 		int64_t *x = v + at[c];
 		e->n = at[c + 1] - at[c];
 		if (!e->n)
@@ -272,9 +272,9 @@ int report_analyze(struct report *r)
 	size_t memo[3][64];	/* cell per disk id, per cut kind, for the last campaign */
 
 	for (size_t i = 0; i < r->n_units; i++) {
-		struct rpt_unit *u = &r->units[i];
-		const struct rpt_cycle *cy = &r->cycles[u->cycle];
-		const struct rpt_campaign *cp = &r->campaigns[cy->campaign];
+		struct report_unit *u = &r->units[i];
+		const struct report_cycle *cy = &r->cycles[u->cycle];
+		const struct report_campaign *cp = &r->campaigns[cy->campaign];
 		/* The cut kind the cycle recorded; the config's when no cut was stored. */
 		const char *cut = cy->have_cut && cy->cut_kind[0] ? cy->cut_kind :
 				  jstr(json_object_get(cp->config, "campaign"), "cut", "power");
@@ -290,7 +290,7 @@ int report_analyze(struct report *r)
 		 * whose smartctl gave nothing has none): no memo for those. */
 		char drive[256] = "";
 		if (u->drive != SIZE_MAX) {
-			const struct rpt_drive *v = &r->drives[u->drive];
+			const struct report_drive *v = &r->drives[u->drive];
 			snprintf(drive, sizeof(drive), "%s %s", v->model, v->firmware);
 		}
 		bool memo_ok = u->disk_id < 64 && u->drive == SIZE_MAX;
@@ -333,9 +333,9 @@ int report_analyze(struct report *r)
 	for (size_t i = 0; i < r->n_cells; i++)
 		last_cp[i] = last_db[i] = SIZE_MAX;
 	for (size_t i = 0; i < r->n_units; i++) {
-		const struct rpt_unit *u = &r->units[i];
-		const struct rpt_cycle *cy = &r->cycles[u->cycle];
-		struct rpt_cell *c = &r->cells[u->cell];
+		const struct report_unit *u = &r->units[i];
+		const struct report_cycle *cy = &r->cycles[u->cycle];
+		struct report_cell *c = &r->cells[u->cell];
 
 		c->cycles++;
 		if (last_cp[u->cell] != cy->campaign) {
@@ -418,12 +418,12 @@ int report_analyze(struct report *r)
 		 * sync=disabled loses flushed writes only when the cut comes before the next
 		 * transaction group commits them: it must fire in some cycle, not in each
 		 * (below). */
-		bool lying_cut = rpt_ctl_must_fail(c->control) && c->control != RPT_CTL_NOSYNC &&
+		bool lying_cut = report_ctl_must_fail(c->control) && c->control != REPORT_CTL_NOSYNC &&
 				 !strcmp(c->cut, "power");
 		if (lying_cut && !u->have_flush && !u->violations)
 			c->ctl_unexercised++;
 		bool bad = lying_cut ? !u->violations && u->have_flush :
-			   c->control == RPT_CTL_SAFE ? u->violations > 0 : false;
+			   c->control == REPORT_CTL_SAFE ? u->violations > 0 : false;
 		if (bad) {
 			c->ctl_bad++;
 			if (c->ctl_example == SIZE_MAX)
@@ -435,27 +435,27 @@ int report_analyze(struct report *r)
 
 	r->controls_failed = r->controls_passed = 0;
 	for (size_t i = 0; i < r->n_cells; i++) {
-		struct rpt_cell *c = &r->cells[i];
+		struct report_cell *c = &r->cells[i];
 		rate(&c->violation, c->violation_cycles, c->verified, &r->opts);
 		rate(&c->unflushed, c->unflushed_loss_cycles, c->verified, &r->opts);
 		rate(&c->meta, c->meta_failures, c->verified, &r->opts);
 		if (c->first_wall_ns == INT64_MAX)
 			c->first_wall_ns = 0;
-		if (c->control == RPT_CTL_NONE)
-			c->ctl_state = RPT_CTL_NOT_A_CONTROL;
-		else if (rpt_ctl_must_fail(c->control) && strcmp(c->cut, "power"))
-			c->ctl_state = RPT_CTL_NOT_APPLICABLE;	/* the disk cache survives a kill
+		if (c->control == REPORT_CTL_NONE)
+			c->ctl_state = REPORT_CTL_NOT_A_CONTROL;
+		else if (report_ctl_must_fail(c->control) && strcmp(c->cut, "power"))
+			c->ctl_state = REPORT_CTL_NOT_APPLICABLE;	/* the disk cache survives a kill
 								 * and a reset */
 		else if (!c->verified || c->ctl_unexercised == c->verified)
-			c->ctl_state = RPT_CTL_NO_DATA;
-		else if (c->control == RPT_CTL_NOSYNC)
-			c->ctl_state = c->violation_cycles ? RPT_CTL_PASSED : RPT_CTL_FAILED;
+			c->ctl_state = REPORT_CTL_NO_DATA;
+		else if (c->control == REPORT_CTL_NOSYNC)
+			c->ctl_state = c->violation_cycles ? REPORT_CTL_PASSED : REPORT_CTL_FAILED;
 		else
-			c->ctl_state = c->ctl_bad ? RPT_CTL_FAILED : RPT_CTL_PASSED;
+			c->ctl_state = c->ctl_bad ? REPORT_CTL_FAILED : REPORT_CTL_PASSED;
 		/* A control without a verified cycle proves nothing: it counts as failed. */
-		if (c->ctl_state == RPT_CTL_FAILED || c->ctl_state == RPT_CTL_NO_DATA)
+		if (c->ctl_state == REPORT_CTL_FAILED || c->ctl_state == REPORT_CTL_NO_DATA)
 			r->controls_failed++;
-		else if (c->ctl_state == RPT_CTL_PASSED)
+		else if (c->ctl_state == REPORT_CTL_PASSED)
 			r->controls_passed++;
 	}
 	return exposures(r);

@@ -117,7 +117,7 @@ static int load_campaigns(struct loader *l)
 			sqlite3_finalize(s);
 			return -ENOMEM;
 		}
-		struct rpt_campaign *c = &r->campaigns[r->n_campaigns++];
+		struct report_campaign *c = &r->campaigns[r->n_campaigns++];
 		c->db = l->db_index;
 		c->id = sqlite3_column_int64(s, 0);
 		c->bench = col_strdup(s, 1);
@@ -182,7 +182,7 @@ static int load_cycles(struct loader *l)
 			return -ENOMEM;
 		}
 		size_t cyi = r->n_cycles++;
-		struct rpt_cycle *c = &r->cycles[cyi];
+		struct report_cycle *c = &r->cycles[cyi];
 		c->campaign = ci;
 		c->id = sqlite3_column_int64(s, 0);
 		c->idx = sqlite3_column_int64(s, 2);
@@ -221,7 +221,7 @@ static int load_cycles(struct loader *l)
 				sqlite3_finalize(s);
 				return -ENOMEM;
 			}
-			struct rpt_unit *u = &r->units[r->n_units++];
+			struct report_unit *u = &r->units[r->n_units++];
 			u->cycle = cyi;
 			u->cell = SIZE_MAX;
 			u->disk = names[k];
@@ -234,7 +234,7 @@ static int load_cycles(struct loader *l)
 }
 
 /* The units of a cycle are contiguous and ordered by disk id. */
-static struct rpt_unit *unit_of(struct report *r, size_t *first, size_t cycle, uint32_t disk_id)
+static struct report_unit *unit_of(struct report *r, size_t *first, size_t cycle, uint32_t disk_id)
 {
 	/* Units were appended in cycle order: bisect for the cycle's first unit. */
 	size_t lo = *first, hi = r->n_units;
@@ -251,7 +251,7 @@ static struct rpt_unit *unit_of(struct report *r, size_t *first, size_t cycle, u
 	return NULL;
 }
 
-static struct rpt_unit *unit_by_name(struct report *r, size_t *first, size_t cycle,
+static struct report_unit *unit_by_name(struct report *r, size_t *first, size_t cycle,
 				     const char *disk)
 {
 	size_t lo = *first, hi = r->n_units;
@@ -291,7 +291,7 @@ static int load_results(struct loader *l, size_t first_unit)
 		return sql_fail(l, "oracle results");
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		size_t cy = find_cycle(l, sqlite3_column_int64(s, 0));
-		struct rpt_unit *u = cy == SIZE_MAX ? NULL :
+		struct report_unit *u = cy == SIZE_MAX ? NULL :
 			unit_of(r, &first_unit, cy, (uint32_t)sqlite3_column_int64(s, 1));
 		if (!u)
 			continue;
@@ -334,7 +334,7 @@ static int load_fs(struct loader *l, size_t first_unit)
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		size_t cy = find_cycle(l, sqlite3_column_int64(s, 0));
 		const char *disk = (const char *)sqlite3_column_text(s, 1);
-		struct rpt_unit *u = cy == SIZE_MAX || !disk ? NULL : unit_by_name(r, &first_unit, cy, disk);
+		struct report_unit *u = cy == SIZE_MAX || !disk ? NULL : unit_by_name(r, &first_unit, cy, disk);
 		if (!u)
 			continue;
 		u->fs = u->verified = true;
@@ -349,7 +349,7 @@ static int load_fs(struct loader *l, size_t first_unit)
 		size_t cy = find_cycle(l, sqlite3_column_int64(s, 0));
 		const char *disk = (const char *)sqlite3_column_text(s, 1);
 		const char *cls = (const char *)sqlite3_column_text(s, 2);
-		struct rpt_unit *u = cy == SIZE_MAX || !disk ? NULL : unit_by_name(r, &first_unit, cy, disk);
+		struct report_unit *u = cy == SIZE_MAX || !disk ? NULL : unit_by_name(r, &first_unit, cy, disk);
 		int k = cls ? fsv_class_parse(cls) : -EINVAL;
 		if (!u || k < 0)
 			continue;
@@ -362,7 +362,7 @@ static int load_fs(struct loader *l, size_t first_unit)
 	return rc == SQLITE_DONE ? 0 : sql_fail(l, "file findings");
 }
 
-const char *const rpt_drive_verdicts[5] = { "counted", "not-counted", "no-counter",
+const char *const report_drive_verdicts[5] = { "counted", "not-counted", "no-counter",
 					     "no-power-cut", "no-data" };
 
 static char *jdup(const json_t *o, const char *k)
@@ -373,7 +373,7 @@ static char *jdup(const json_t *o, const char *k)
 
 /* The drive under a unit's disk, from its smart check (docs/node.md): the same disk,
  * model, firmware and serial are one drive. */
-static int smart_check(struct report *r, struct rpt_unit *u, const char *res, const char *detail)
+static int smart_check(struct report *r, struct report_unit *u, const char *res, const char *detail)
 {
 	json_t *d = detail ? json_loads(detail, 0, NULL) : NULL;
 	json_t *a = json_object_get(d, "after");
@@ -385,19 +385,19 @@ static int smart_check(struct report *r, struct rpt_unit *u, const char *res, co
 	const char *serial = json_string_value(json_object_get(a, "serial"));
 	size_t i;
 	for (i = 0; i < r->n_drives; i++) {
-		struct rpt_drive *v = &r->drives[i];
+		struct report_drive *v = &r->drives[i];
 		if (!strcmp(v->disk, u->disk) && !strcmp(v->model, model ? model : "") &&
 		    !strcmp(v->firmware, fw ? fw : "") && !strcmp(v->serial, serial ? serial : ""))
 			break;
 	}
 	if (i == r->n_drives) {
-		struct rpt_drive *p = realloc(r->drives, (r->n_drives + 1) * sizeof(*p));
+		struct report_drive *p = realloc(r->drives, (r->n_drives + 1) * sizeof(*p));
 		if (!p) {
 			json_decref(d);
 			return -ENOMEM;
 		}
 		r->drives = p;
-		struct rpt_drive *v = &p[r->n_drives++];
+		struct report_drive *v = &p[r->n_drives++];
 		memset(v, 0, sizeof(*v));
 		v->disk = strdup(u->disk);
 		v->protocol = jdup(a, "protocol");
@@ -413,7 +413,7 @@ static int smart_check(struct report *r, struct rpt_unit *u, const char *res, co
 	}
 	r->drives[i].cycles++;
 	for (int k = 0; k < 5; k++)
-		if (!strcmp(res, rpt_drive_verdicts[k]))
+		if (!strcmp(res, report_drive_verdicts[k]))
 			r->drives[i].verdicts[k]++;
 	u->drive = i;
 	json_decref(d);
@@ -436,7 +436,7 @@ static int load_checks(struct loader *l, size_t first_unit)
 		size_t cy = find_cycle(l, sqlite3_column_int64(s, 0));
 		const char *disk = (const char *)sqlite3_column_text(s, 1);
 		const char *res = (const char *)sqlite3_column_text(s, 2);
-		struct rpt_unit *u = cy == SIZE_MAX || !disk ? NULL :
+		struct report_unit *u = cy == SIZE_MAX || !disk ? NULL :
 			unit_by_name(r, &first_unit, cy, disk);
 		if (!u || !res)
 			continue;
@@ -474,7 +474,7 @@ static int load_zeroes(struct loader *l, size_t first_unit)
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		size_t cy = find_cycle(l, sqlite3_column_int64(s, 0));
 		const char *disk = (const char *)sqlite3_column_text(s, 1);
-		struct rpt_unit *u = cy == SIZE_MAX || !disk ? NULL :
+		struct report_unit *u = cy == SIZE_MAX || !disk ? NULL :
 			unit_by_name(r, &first_unit, cy, disk);
 		if (u)
 			u->all_zeroes = true;
@@ -486,7 +486,7 @@ static int load_zeroes(struct loader *l, size_t first_unit)
 static int load_one(struct loader *l)
 {
 	struct report *r = l->r;
-	struct rpt_db *d = &r->dbs[l->db_index];
+	struct report_db *d = &r->dbs[l->db_index];
 	struct store *st = store_open(l->path, STORE_READONLY);
 	int rc;
 
@@ -531,7 +531,7 @@ struct report *report_load(char *const *paths, size_t n, const struct report_opt
 		if ((rc = load_one(&l)) < 0)
 			goto fail;
 	}
-	if ((rc = report_analyze(r)) < 0 || (rc = rpt_explored_load(r)) < 0)
+	if ((rc = report_analyze(r)) < 0 || (rc = report_explored_load(r)) < 0)
 		goto fail;
 	return r;
 fail:
@@ -545,7 +545,7 @@ void report_free(struct report *r)
 	if (!r)
 		return;
 	for (size_t i = 0; i < r->n_cells; i++) {
-		struct rpt_cell *c = &r->cells[i];
+		struct report_cell *c = &r->cells[i];
 		free(c->key);
 		free(c->bench);
 		free(c->cut);
@@ -564,7 +564,7 @@ void report_free(struct report *r)
 	free(r->explored);
 	free(r->units);
 	for (size_t i = 0; i < r->n_drives; i++) {
-		struct rpt_drive *v = &r->drives[i];
+		struct report_drive *v = &r->drives[i];
 		free(v->disk);
 		free(v->protocol);
 		free(v->model);
@@ -577,7 +577,7 @@ void report_free(struct report *r)
 		free(r->cycles[i].status);
 	free(r->cycles);
 	for (size_t i = 0; i < r->n_campaigns; i++) {
-		struct rpt_campaign *c = &r->campaigns[i];
+		struct report_campaign *c = &r->campaigns[i];
 		free(c->bench);
 		free(c->status);
 		free(c->config_text);

@@ -53,23 +53,23 @@ extern const struct oracle_class report_tax[REPORT_NTAX];
 
 /* Forgetful (the disk model forgets durable data at a power cut) and NOSYNC (a zvol
  * with sync=disabled, which ignores flushes: the setting promises nothing) must be
- * caught in every cycle, as lying must: rpt_ctl_must_fail() says which controls do. */
-enum rpt_control { RPT_CTL_NONE, RPT_CTL_LYING, RPT_CTL_SAFE, RPT_CTL_FORGETFUL,
-		   RPT_CTL_NOSYNC };
-static inline bool rpt_ctl_must_fail(int c)
+ * caught in every cycle, as lying must: report_ctl_must_fail() says which controls do. */
+enum report_control { REPORT_CTL_NONE, REPORT_CTL_LYING, REPORT_CTL_SAFE, REPORT_CTL_FORGETFUL,
+		   REPORT_CTL_NOSYNC };
+static inline bool report_ctl_must_fail(int c)
 {
-	return c == RPT_CTL_LYING || c == RPT_CTL_FORGETFUL || c == RPT_CTL_NOSYNC;
+	return c == REPORT_CTL_LYING || c == REPORT_CTL_FORGETFUL || c == REPORT_CTL_NOSYNC;
 }
-enum rpt_ctl_state { RPT_CTL_NOT_A_CONTROL, RPT_CTL_PASSED, RPT_CTL_FAILED, RPT_CTL_NO_DATA,
-		     RPT_CTL_NOT_APPLICABLE };
+enum report_ctl_state { REPORT_CTL_NOT_A_CONTROL, REPORT_CTL_PASSED, REPORT_CTL_FAILED, REPORT_CTL_NO_DATA,
+		     REPORT_CTL_NOT_APPLICABLE };
 
-struct rpt_db {
+struct report_db {
 	char *path;
 	int schema;
 	bool has_oracle;		/* oracle_cycle_result exists */
 };
 
-struct rpt_campaign {
+struct report_campaign {
 	size_t db;
 	int64_t id;
 	char *bench, *status, *config_text, *config_hash;
@@ -80,7 +80,7 @@ struct rpt_campaign {
 	uint64_t seed;			/* the oracle's payload seed (oracle_campaign_token) */
 };
 
-struct rpt_cycle {
+struct report_cycle {
 	size_t campaign;
 	int64_t id, idx;
 	char *status;
@@ -91,7 +91,7 @@ struct rpt_cycle {
 	int64_t hold_up_ns, uncertainty_ns;	/* 0: unknown */
 };
 
-struct rpt_unit {
+struct report_unit {
 	size_t cycle, cell;
 	const char *disk;		/* owned by the campaign's config */
 	uint32_t disk_id;		/* 1-based position in the sorted disk names */
@@ -114,22 +114,22 @@ struct rpt_unit {
 };
 
 /* A distribution of exposure windows, in ns (nearest-rank quantiles). */
-struct rpt_exposure {
+struct report_exposure {
 	size_t n;
 	int64_t min, p50, p90, max;
 };
 
 /* A physical (or emulated) drive under a disk, from the cycles' smart checks (its
  * own testimony: smartctl's JSON before and after each cycle). */
-struct rpt_drive {
+struct report_drive {
 	char *disk, *protocol, *model, *firmware, *serial, *write_cache;
 	uint64_t cycles;		/* cycles with a smart check */
 	uint64_t verdicts[5];		/* by smart verdict, in smart.h's order */
 };
-extern const char *const rpt_drive_verdicts[5];
+extern const char *const report_drive_verdicts[5];
 
 /* A proportion with its statistics (docs/methodology.md). */
-struct rpt_rate {
+struct report_rate {
 	uint64_t k, n;
 	struct stats_interval ci95;	/* Wilson; [0, 1] when n = 0 */
 	double upper95;			/* exact one-sided 95 % upper bound (any k) */
@@ -137,30 +137,30 @@ struct rpt_rate {
 	uint64_t needed;		/* further failure-free cycles to bound below target */
 };
 
-#define RPT_EXAMPLES 3
+#define REPORT_EXAMPLES 3
 
-struct rpt_cell {
+struct report_cell {
 	char *key;
 	char *bench, *cut, *node, *disk, *disk_kind, *format, *cache, *workload, *flush;
 	char *drive;			/* "MODEL FIRMWARE" of the drive under the disk, or "" */
 	char *scenario;			/* the cycle's steps, or "default" */
-	int control;			/* enum rpt_control */
+	int control;			/* enum report_control */
 	uint64_t cycles, verified, violation_cycles, unflushed_loss_cycles, meta_failures,
 		 meta_repaired, not_verified, anomaly_cycles, node_lost;
-	struct rpt_rate violation, unflushed, meta;
+	struct report_rate violation, unflushed, meta;
 	uint64_t tax_blocks[REPORT_NTAX], tax_cycles[REPORT_NTAX];
-	size_t examples[REPORT_NTAX][RPT_EXAMPLES];	/* unit indices */
+	size_t examples[REPORT_NTAX][REPORT_EXAMPLES];	/* unit indices */
 	size_t n_examples[REPORT_NTAX];
 	size_t ncampaigns, ndbs;
 	uint64_t zeroed_cycles;		/* cycles whose written blocks all read as zeroes */
-	int ctl_state;			/* enum rpt_ctl_state */
+	int ctl_state;			/* enum report_ctl_state */
 	uint64_t ctl_bad;		/* disk-cycles that contradict the control */
 	/* Lying controls: power-cut cycles cut before the disk's first completed flush,
 	 * where the lie could not show (counted apart, neither for nor against it). */
 	uint64_t ctl_unexercised;
 	size_t ctl_example;		/* one of them (unit index) */
 	int64_t first_wall_ns, last_wall_ns;
-	struct rpt_exposure exposure;
+	struct report_exposure exposure;
 	/* a files workload cell: its file system, and cycles where the file system's check
 	 * found errors (or it could not be mounted) and where a synced file or name was
 	 * lost or damaged */
@@ -177,34 +177,34 @@ struct report_options {
 #define REPORT_OPTIONS_INIT { .target = 0.01, .alpha = 0.05 }
 
 /* Explored crash states of one cell (explored.c, docs/explore.md). */
-struct rpt_explored_min {
+struct report_explored_min {
 	bool have;
 	int64_t writes;
 	char kind[16];
 	char cmd[3400];			/* the powercut explore --export command */
 };
-struct rpt_explored {
+struct report_explored {
 	uint64_t runs, states, violation_states, meta_failure_states, leak_states;
-	struct rpt_explored_min smallest_violation, smallest_meta;
+	struct report_explored_min smallest_violation, smallest_meta;
 };
 
 struct report {
 	struct report_options opts;
-	struct rpt_db *dbs;
+	struct report_db *dbs;
 	size_t n_dbs;
-	struct rpt_campaign *campaigns;
+	struct report_campaign *campaigns;
 	size_t n_campaigns;
-	struct rpt_cycle *cycles;
+	struct report_cycle *cycles;
 	size_t n_cycles;
-	struct rpt_unit *units;
+	struct report_unit *units;
 	size_t n_units;
-	struct rpt_cell *cells;
+	struct report_cell *cells;
 	size_t n_cells;
-	struct rpt_drive *drives;
+	struct report_drive *drives;
 	size_t n_drives;
 	int64_t generated_wall_ns;
 	size_t controls_failed, controls_passed;
-	struct rpt_explored *explored;	/* [n_cells] */
+	struct report_explored *explored;	/* [n_cells] */
 };
 
 /* REPORT_SUMMARY: a short table for a terminal (at most 100 columns, ASCII). */
@@ -252,7 +252,7 @@ int report_serve(const char *db, const char *listen, int refresh_s, volatile int
 /* Internal to host/report: analyze.c groups units into cells and computes statistics. */
 int report_analyze(struct report *r);
 /* Internal: explored.c reads the explored states of every cell (after analyze). */
-int rpt_explored_load(struct report *r);
-json_t *rpt_explored_json(const struct report *r, size_t cell);
+int report_explored_load(struct report *r);
+json_t *report_explored_json(const struct report *r, size_t cell);
 
 #endif

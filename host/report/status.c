@@ -18,7 +18,7 @@ static json_t *iso(int64_t wall_ns)
 	char b[40];
 	if (!wall_ns)
 		return json_null();
-	rpt_time(b, sizeof(b), wall_ns);
+	report_time(b, sizeof(b), wall_ns);
 	return json_string(b);
 }
 
@@ -146,13 +146,13 @@ json_t *report_status(const char *db_path, int64_t campaign)
 				u0 = i;
 				break;
 			}
-		const struct rpt_cycle *c = &r->cycles[cy];
+		const struct report_cycle *c = &r->cycles[cy];
 		if (!strcmp(c->status, "running") && cy + 1 == r->n_cycles)
 			continue;	/* still going: its outcome is not known */
 		last = json_pack("{s:I,s:s,s:o,s:[]}", "cycle", (json_int_t)c->idx, "status", c->status,
 				 "started", iso(c->started_wall_ns), "disks");
 		for (size_t i = u0; i < r->n_units && r->units[i].cycle == cy; i++) {
-			const struct rpt_unit *u = &r->units[i];
+			const struct report_unit *u = &r->units[i];
 			json_t *d = json_pack("{s:s,s:b,s:I,s:I}", "disk", u->disk, "verified",
 					      u->verified, "violations", (json_int_t)u->violations,
 					      "unflushed_lost", (json_int_t)(u->cls[CLS_UNFLUSHED_LOST_OLDER] +
@@ -167,14 +167,14 @@ json_t *report_status(const char *db_path, int64_t campaign)
 
 	json_t *ctl = json_array(), *cells = json_array();
 	for (size_t i = 0; i < r->n_cells; i++) {
-		const struct rpt_cell *c = &r->cells[i];
+		const struct report_cell *c = &r->cells[i];
 		json_t *x = json_pack("{s:s,s:s,s:I,s:I,s:I,s:I}", "disk", c->disk, "cut", c->cut,
 				      "cycles", (json_int_t)c->cycles, "verified", (json_int_t)c->verified,
 				      "violation_cycles", (json_int_t)c->violation_cycles,
 				      "unflushed_loss_cycles", (json_int_t)c->unflushed_loss_cycles);
 		if (c->control) {
-			json_object_set_new(x, "control", json_string(rpt_control_name(c->control)));
-			json_object_set_new(x, "state", json_string(rpt_ctl_state_name(c->ctl_state)));
+			json_object_set_new(x, "control", json_string(report_control_name(c->control)));
+			json_object_set_new(x, "state", json_string(report_ctl_state_name(c->ctl_state)));
 			json_array_append(ctl, x);
 		}
 		json_array_append_new(cells, x);
