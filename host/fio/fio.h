@@ -1,6 +1,6 @@
 /* fio's JSON output (--output-format=json) into per-cycle figures.
  *
- *   json_t *fig = fio_figures(output, &err);   // new reference, or NULL + message
+ *   json_t *fig = fio_figures(output);   // new reference, or NULL with errno
  *
  * The output may start with other lines (fio's warnings); the first line that opens
  * a JSON object starts the report, and anything after it is ignored. The figures:
@@ -17,13 +17,20 @@
 
 #include <jansson.h>
 
-/* Parse fio's output. NULL with *err (static text) when no report is found. */
-json_t *fio_figures(const char *output, const char **err);
+/* Parse fio's output. NULL with errno: ENOENT no report, EBADMSG it does not parse,
+ * EPROTO it has no jobs, ENOMEM. Pure: nothing is logged (the caller knows which
+ * run the output is of). */
+json_t *fio_figures(const char *output);
 
 /* The last complete report of a run with --status-interval (fio prints one JSON
  * report per interval, then its final one): a run cut short (killed, the node lost
- * power) ends in a partial report, which is skipped. NULL with *err when none. */
-json_t *fio_figures_last(const char *output, const char **err);
+ * power) ends in a partial report, which is skipped. NULL with errno as
+ * fio_figures(), and ENODATA when reports began but none is complete. */
+json_t *fio_figures_last(const char *output);
+
+/* The words for fio_figures()'s errno (either sign), as a record stores them: "no JSON
+ * report in fio's output", ... Static text. */
+const char *fio_strerror(int err);
 
 /* The secondary check of the figures: "pass", or "fail" when a job reported an error. */
 const char *fio_verify_result(const json_t *figures);
