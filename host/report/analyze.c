@@ -265,7 +265,8 @@ static int exposures(struct report *r)
 	return 0;
 }
 
-int report_analyze(struct report *r)
+/* Each unit's cell (cells are created as first met). */
+static int assign_cells(struct report *r)
 {
 	size_t cap = 0;
 	size_t memo_campaign = SIZE_MAX;
@@ -304,7 +305,12 @@ int report_analyze(struct report *r)
 		}
 		u->cell = cell;
 	}
-	/* Sort the cells, then renumber the units. */
+	return 0;
+}
+
+/* Sort the cells, then renumber the units. */
+static int sort_cells(struct report *r)
+{
 	size_t *order = malloc((r->n_cells ? r->n_cells : 1) * sizeof(*order));
 	if (!order)
 		return -ENOMEM;
@@ -320,9 +326,75 @@ int report_analyze(struct report *r)
 		r->cells[i].ctl_example = SIZE_MAX;
 		r->cells[i].first_wall_ns = INT64_MAX;
 	}
+	return 0;
+}
 
-	/* Count. Units are in database, then cycle order, so campaigns and databases
-	 * change monotonically: counting changes counts distinct ones. */
+/* What verified unit i found, into its cell's counts and taxonomy. */
+static void count_verified(struct report_cell *c, const struct report_unit *u, size_t i)
+{
+	c->verified++;
+	for (int k = 0; k < CLS__COUNT; k++) {
+		if (!u->cls[k])
+			continue;
+		c->tax_blocks[k] += u->cls[k];
+		c->tax_cycles[k]++;
+		if (k != CLS_OK)
+			example(c, k, i);
+	}
+	if (u->violations)
+		c->violation_cycles++;
+	if (u->cls[CLS_UNFLUSHED_LOST_OLDER] || u->cls[CLS_UNFLUSHED_LOST_ZERO])
+		c->unflushed_loss_cycles++;
+	if (u->anomalies) {
+		c->anomaly_cycles++;
+		c->tax_blocks[REPORT_TAX_ANOMALY] += u->anomalies;
+		c->tax_cycles[REPORT_TAX_ANOMALY]++;
+		example(c, REPORT_TAX_ANOMALY, i);
+	}
+	for (int k = 0; k < FSV_NCLASSES; k++) {
+		if (!u->files[k])
+			continue;
+		c->tax_blocks[REPORT_TAX_FILE(k)] += u->files[k];
+		c->tax_cycles[REPORT_TAX_FILE(k)]++;
+		example(c, REPORT_TAX_FILE(k), i);
+	}
+	if (u->files[FSV_FSCK_ERRORS] || u->files[FSV_UNMOUNTABLE])
+		c->fs_check_cycles++;
+	if (u->files[FSV_FILE_LOST] || u->files[FSV_FILE_DAMAGED] || u->files[FSV_NAME_LOST] ||
+	    u->files[FSV_COMMIT_LOST])
+		c->synced_lost_cycles++;
+	if (u->files[FSV_DB_CORRUPT])
+		c->db_corrupt_cycles++;
+	if (u->files[FSV_COMMIT_LOST_ALLOWED])
+		c->allowed_rollback_cycles++;
+	if (u->gaps) {
+		c->tax_blocks[REPORT_TAX_GAPS] += u->gaps;
+		c->tax_cycles[REPORT_TAX_GAPS]++;
+		example(c, REPORT_TAX_GAPS, i);
+	}
+	/* Controls: a lying disk must show a violation in every power-cut cycle in
+	 * which it had acknowledged a flush before the cut (before the first one there
+	 * is nothing it could have lied about); a safe disk never. A zvol with
+	 * sync=disabled loses flushed writes only when the cut comes before the next
+	 * transaction group commits them: it must fire in some cycle, not in each
+	 * (cell_states()). */
+	bool lying_cut = report_ctl_must_fail(c->control) && c->control != REPORT_CTL_NOSYNC &&
+			 !strcmp(c->cut, "power");
+	if (lying_cut && !u->have_flush && !u->violations)
+		c->ctl_unexercised++;
+	bool bad = lying_cut ? !u->violations && u->have_flush :
+		   c->control == REPORT_CTL_SAFE ? u->violations > 0 : false;
+	if (bad) {
+		c->ctl_bad++;
+		if (c->ctl_example == SIZE_MAX)
+			c->ctl_example = i;
+	}
+}
+
+/* Count. Units are in database, then cycle order, so campaigns and databases change
+ * monotonically: counting changes counts distinct ones. */
+static int count_units(struct report *r)
+{
 	size_t *last_cp = calloc(r->n_cells ? r->n_cells : 1, sizeof(size_t));
 	size_t *last_db = calloc(r->n_cells ? r->n_cells : 1, sizeof(size_t));
 	if (!last_cp || !last_db) {
@@ -362,77 +434,27 @@ int report_analyze(struct report *r)
 			c->tax_cycles[REPORT_TAX_META_REPAIRED]++;
 			example(c, REPORT_TAX_META_REPAIRED, i);
 		}
-		if (!u->verified) {
-			c->not_verified++;
-			c->tax_cycles[REPORT_TAX_NOT_VERIFIED]++;
-			example(c, REPORT_TAX_NOT_VERIFIED, i);
-			/* Cut, and nothing checked at all: the node never came back for it. A
-			 * cycle that failed before its cut (the relay did not answer) lost no
-			 * node: it is only not verified. */
-			if (!u->checked && cy->have_cut)
-				c->node_lost++;
+		if (u->verified) {
+			count_verified(c, u, i);
 			continue;
 		}
-		c->verified++;
-		for (int k = 0; k < CLS__COUNT; k++) {
-			if (!u->cls[k])
-				continue;
-			c->tax_blocks[k] += u->cls[k];
-			c->tax_cycles[k]++;
-			if (k != CLS_OK)
-				example(c, k, i);
-		}
-		if (u->violations)
-			c->violation_cycles++;
-		if (u->cls[CLS_UNFLUSHED_LOST_OLDER] || u->cls[CLS_UNFLUSHED_LOST_ZERO])
-			c->unflushed_loss_cycles++;
-		if (u->anomalies) {
-			c->anomaly_cycles++;
-			c->tax_blocks[REPORT_TAX_ANOMALY] += u->anomalies;
-			c->tax_cycles[REPORT_TAX_ANOMALY]++;
-			example(c, REPORT_TAX_ANOMALY, i);
-		}
-		for (int k = 0; k < FSV_NCLASSES; k++) {
-			if (!u->files[k])
-				continue;
-			c->tax_blocks[REPORT_TAX_FILE(k)] += u->files[k];
-			c->tax_cycles[REPORT_TAX_FILE(k)]++;
-			example(c, REPORT_TAX_FILE(k), i);
-		}
-		if (u->files[0] || u->files[1])
-			c->fs_check_cycles++;
-		if (u->files[2] || u->files[3] || u->files[4] || u->files[5])
-			c->synced_lost_cycles++;
-		if (u->files[6])
-			c->db_corrupt_cycles++;
-		if (u->files[7])
-			c->allowed_rollback_cycles++;
-		if (u->gaps) {
-			c->tax_blocks[REPORT_TAX_GAPS] += u->gaps;
-			c->tax_cycles[REPORT_TAX_GAPS]++;
-			example(c, REPORT_TAX_GAPS, i);
-		}
-		/* Controls: a lying disk must show a violation in every power-cut cycle in
-		 * which it had acknowledged a flush before the cut (before the first one there
-		 * is nothing it could have lied about); a safe disk never. A zvol with
-		 * sync=disabled loses flushed writes only when the cut comes before the next
-		 * transaction group commits them: it must fire in some cycle, not in each
-		 * (below). */
-		bool lying_cut = report_ctl_must_fail(c->control) && c->control != REPORT_CTL_NOSYNC &&
-				 !strcmp(c->cut, "power");
-		if (lying_cut && !u->have_flush && !u->violations)
-			c->ctl_unexercised++;
-		bool bad = lying_cut ? !u->violations && u->have_flush :
-			   c->control == REPORT_CTL_SAFE ? u->violations > 0 : false;
-		if (bad) {
-			c->ctl_bad++;
-			if (c->ctl_example == SIZE_MAX)
-				c->ctl_example = i;
-		}
+		c->not_verified++;
+		c->tax_cycles[REPORT_TAX_NOT_VERIFIED]++;
+		example(c, REPORT_TAX_NOT_VERIFIED, i);
+		/* Cut, and nothing checked at all: the node never came back for it. A cycle
+		 * that failed before its cut (the relay did not answer) lost no node: it is
+		 * only not verified. */
+		if (!u->checked && cy->have_cut)
+			c->node_lost++;
 	}
 	free(last_cp);
 	free(last_db);
+	return 0;
+}
 
+/* Each cell's rates and control state; the report's control tally. */
+static void cell_states(struct report *r)
+{
 	r->controls_failed = r->controls_passed = 0;
 	for (size_t i = 0; i < r->n_cells; i++) {
 		struct report_cell *c = &r->cells[i];
@@ -458,6 +480,15 @@ int report_analyze(struct report *r)
 		else if (c->ctl_state == REPORT_CTL_PASSED)
 			r->controls_passed++;
 	}
+}
+
+int report_analyze(struct report *r)
+{
+	int rc;
+
+	if ((rc = assign_cells(r)) < 0 || (rc = sort_cells(r)) < 0 || (rc = count_units(r)) < 0)
+		return rc;
+	cell_states(r);
 	return exposures(r);
 }
 

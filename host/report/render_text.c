@@ -19,12 +19,13 @@ static void md(FILE *f, const char *s)
 	}
 }
 
-int report_render_md(const struct report *r, FILE *f)
+/* The title, what the report covers and the controls' verdict; the number of control
+ * cells. */
+static size_t md_head(const struct report *r, FILE *f)
 {
-	char tm[40], t[32];
+	char tm[40];
 
 	report_time(tm, sizeof(tm), r->generated_wall_ns);
-	report_pct(t, sizeof(t), r->opts.target);
 	fprintf(f, "# powercut durability report\n\nGenerated %s from %zu database(s): %zu "
 		"campaign(s), %zu cycles, %zu disk-cycles in %zu cells. The HTML form "
 		"(`--format html`) adds plots and cycle details.\n\n", tm, r->n_dbs, r->n_campaigns,
@@ -52,6 +53,12 @@ int report_render_md(const struct report *r, FILE *f)
 			c->verified - c->ctl_unexercised, c->ctl_unexercised ?
 			" in which it had acknowledged a flush" : "", report_unexercised(c));
 	}
+	return nctl;
+}
+
+/* One row per cell: rates and what it takes to bound the violation rate. */
+static void md_matrix(const struct report *r, FILE *f, size_t nctl, const char *t)
+{
 	fprintf(f, "%s## Headline matrix\n\n| # | bench | cut | disk | cache | workload, flush | cycles "
 		"(verified) | violations | unflushed lost | metadata failures | leaks repaired | "
 		"node lost | to bound violations < %s |\n|---|---|---|---|---|---|---:|---:|---:|---:|"
@@ -85,72 +92,81 @@ int report_render_md(const struct report *r, FILE *f)
 		fprintf(f, " | %" PRIu64 " (%" PRIu64 ") | %s | %s | %s | %" PRIu64 " | %" PRIu64 " | %s |\n",
 			c->cycles, c->verified, v, u, m, c->meta_repaired, c->node_lost, need);
 	}
-	fprintf(f, "\nViolation as defined in `docs/oracle.md` (oracle 1). Rates: k/n = observed "
-		"[Wilson 95 %% interval]; with no failure, the exact one-sided 95 %% upper bound "
-		"1 - 0.05^(1/n). \"To bound\": further cycles without a violation before that bound "
-		"falls below %s (`docs/methodology.md`).\n\n## Failure taxonomy\n", t);
-	for (size_t i = 0; i < r->n_cells; i++) {
-		const struct report_cell *c = &r->cells[i];
-		fprintf(f, "\n### %zu. ", i + 1);
-		md(f, c->disk);
-		fputs(", ", f);
-		md(f, c->disk_kind);
-		fprintf(f, ", cache=%s, %s cut\n\n", c->cache, c->cut);
-		if (strcmp(c->scenario, "default"))
-			fprintf(f, "Scenario: `%s`.\n\n", c->scenario);
-		if (c->zeroed_cycles)
-			fprintf(f, "**New allocations lost: the image reads as zeroes** in %" PRIu64
-				" of %" PRIu64 " verified cycles (every block the cycle wrote).\n\n",
-				c->zeroed_cycles, c->verified);
-		if (strcmp(c->fs, "none"))
-			fprintf(f, "File system %s, workload %s: synced files, names or commits lost in %"
-				PRIu64 " of %" PRIu64 " verified cycles; database corrupt in %" PRIu64
-				"; the file system's own check (after the journal replay) found errors or "
-				"could not mount it in %" PRIu64 "; the last commits rolled back as SQLite "
-				"allows in %" PRIu64 " (file classes count findings).\n\n", c->fs, c->workload,
-				c->synced_lost_cycles, c->verified, c->db_corrupt_cycles, c->fs_check_cycles,
-				c->allowed_rollback_cycles);
-		fputs("| class | blocks | cycles | examples |\n|---|---:|---:|---|\n", f);
-		for (int t2 = 0; t2 < REPORT_NTAX; t2++) {
-			if (!c->tax_cycles[t2])
-				continue;
-			fprintf(f, "| %s | %" PRIu64 " | %" PRIu64 " | ", report_tax[t2].name, c->tax_blocks[t2],
-				c->tax_cycles[t2]);
-			for (size_t e = 0; e < c->n_examples[t2]; e++) {
-				char cmd[4200];
-				report_show_cmd(cmd, sizeof(cmd), r, &r->units[c->examples[t2][e]]);
-				fprintf(f, "%s`", e ? ", " : "");
-				md(f, cmd);
-				fputc('`', f);
-			}
-			fputs(" |\n", f);
+}
+
+/* Cell c's taxonomy: every class that occurred, with example commands. */
+static void md_taxonomy(const struct report *r, FILE *f, size_t i)
+{
+	const struct report_cell *c = &r->cells[i];
+
+	fprintf(f, "\n### %zu. ", i + 1);
+	md(f, c->disk);
+	fputs(", ", f);
+	md(f, c->disk_kind);
+	fprintf(f, ", cache=%s, %s cut\n\n", c->cache, c->cut);
+	if (strcmp(c->scenario, "default"))
+		fprintf(f, "Scenario: `%s`.\n\n", c->scenario);
+	if (c->zeroed_cycles)
+		fprintf(f, "**New allocations lost: the image reads as zeroes** in %" PRIu64
+			" of %" PRIu64 " verified cycles (every block the cycle wrote).\n\n",
+			c->zeroed_cycles, c->verified);
+	if (strcmp(c->fs, "none"))
+		fprintf(f, "File system %s, workload %s: synced files, names or commits lost in %"
+			PRIu64 " of %" PRIu64 " verified cycles; database corrupt in %" PRIu64
+			"; the file system's own check (after the journal replay) found errors or "
+			"could not mount it in %" PRIu64 "; the last commits rolled back as SQLite "
+			"allows in %" PRIu64 " (file classes count findings).\n\n", c->fs, c->workload,
+			c->synced_lost_cycles, c->verified, c->db_corrupt_cycles, c->fs_check_cycles,
+			c->allowed_rollback_cycles);
+	fputs("| class | blocks | cycles | examples |\n|---|---:|---:|---|\n", f);
+	for (int t = 0; t < REPORT_NTAX; t++) {
+		if (!c->tax_cycles[t])
+			continue;
+		fprintf(f, "| %s | %" PRIu64 " | %" PRIu64 " | ", report_tax[t].name, c->tax_blocks[t],
+			c->tax_cycles[t]);
+		for (size_t e = 0; e < c->n_examples[t]; e++) {
+			char cmd[4200];
+			report_show_cmd(cmd, sizeof(cmd), r, &r->units[c->examples[t][e]]);
+			fprintf(f, "%s`", e ? ", " : "");
+			md(f, cmd);
+			fputc('`', f);
 		}
+		fputs(" |\n", f);
 	}
-	if (r->n_drives) {
-		fputs("\n## Drives\n\nEach drive's own testimony (smartctl, before and after every "
-		      "cycle; `docs/node.md`). \"not-counted\": power cuts the drive did not count "
-		      "as unsafe shutdowns, so the cut may not have reached it.\n\n| disk | drive | "
-		      "firmware | serial | protocol | write cache | cycles |", f);
+}
+
+/* Each drive's own testimony (nothing when no drive testified). */
+static void md_drives(const struct report *r, FILE *f)
+{
+	if (!r->n_drives)
+		return;
+	fputs("\n## Drives\n\nEach drive's own testimony (smartctl, before and after every "
+	      "cycle; `docs/node.md`). \"not-counted\": power cuts the drive did not count "
+	      "as unsafe shutdowns, so the cut may not have reached it.\n\n| disk | drive | "
+	      "firmware | serial | protocol | write cache | cycles |", f);
+	for (int k = 0; k < 5; k++)
+		fprintf(f, " %s |", report_drive_verdicts[k]);
+	fputs("\n|---|---|---|---|---|---|---:|---:|---:|---:|---:|---:|\n", f);
+	for (size_t i = 0; i < r->n_drives; i++) {
+		const struct report_drive *v = &r->drives[i];
+		const char *cols[] = { v->disk, v->model, v->firmware, v->serial, v->protocol,
+				       v->write_cache };
+		fputc('|', f);
+		for (int k = 0; k < 6; k++) {
+			fputc(' ', f);
+			md(f, cols[k]);
+			fputs(" |", f);
+		}
+		fprintf(f, " %" PRIu64 " |", v->cycles);
 		for (int k = 0; k < 5; k++)
-			fprintf(f, " %s |", report_drive_verdicts[k]);
-		fputs("\n|---|---|---|---|---|---|---:|---:|---:|---:|---:|---:|\n", f);
-		for (size_t i = 0; i < r->n_drives; i++) {
-			const struct report_drive *v = &r->drives[i];
-			const char *cols[] = { v->disk, v->model, v->firmware, v->serial, v->protocol,
-					       v->write_cache };
-			fputc('|', f);
-			for (int k = 0; k < 6; k++) {
-				fputc(' ', f);
-				md(f, cols[k]);
-				fputs(" |", f);
-			}
-			fprintf(f, " %" PRIu64 " |", v->cycles);
-			for (int k = 0; k < 5; k++)
-				fprintf(f, " %" PRIu64 " |", v->verdicts[k]);
-			fputc('\n', f);
-		}
+			fprintf(f, " %" PRIu64 " |", v->verdicts[k]);
+		fputc('\n', f);
 	}
-	report_explored_md(r, f);
+}
+
+/* Every configuration with its versions, seeds and INI text. */
+static void md_repro(const struct report *r, FILE *f)
+{
 	fputs("\n## Reproducibility\n", f);
 	json_t *j = report_json(r), *g;
 	size_t k;
@@ -166,6 +182,24 @@ int report_render_md(const struct report *r, FILE *f)
 		free(ss);
 	}
 	json_decref(j);
+}
+
+int report_render_md(const struct report *r, FILE *f)
+{
+	char t[32];
+
+	report_pct(t, sizeof(t), r->opts.target);
+	size_t nctl = md_head(r, f);
+	md_matrix(r, f, nctl, t);
+	fprintf(f, "\nViolation as defined in `docs/oracle.md` (oracle 1). Rates: k/n = observed "
+		"[Wilson 95 %% interval]; with no failure, the exact one-sided 95 %% upper bound "
+		"1 - 0.05^(1/n). \"To bound\": further cycles without a violation before that bound "
+		"falls below %s (`docs/methodology.md`).\n\n## Failure taxonomy\n", t);
+	for (size_t i = 0; i < r->n_cells; i++)
+		md_taxonomy(r, f, i);
+	md_drives(r, f);
+	report_explored_md(r, f);
+	md_repro(r, f);
 	return 0;
 }
 
