@@ -707,6 +707,89 @@ static bool out_of_budget(struct ex *x)
 	return x->o->stop && *x->o->stop;
 }
 
+/* How many states of each kind the budget allows: shares, boundaries and prefixes
+ * first, as the issue orders them; what a kind cannot use goes to the next. */
+static void share_budget(struct ex *x, const uint64_t avail[EXPLORE__KINDS], uint64_t budget,
+			 uint64_t take[EXPLORE__KINDS])
+{
+	static const double share[EXPLORE__KINDS] = { 0.25, 0.40, 0.15, 0.20 };
+	uint64_t used = 0;
+
+	for (int k = 0; k < EXPLORE__KINDS; k++) {
+		x->s->candidates[k] = avail[k];
+		take[k] = (uint64_t)(budget * share[k]);
+		if (take[k] > avail[k])
+			take[k] = avail[k];
+		used += take[k];
+	}
+	for (int k = 0; k < EXPLORE__KINDS && used < budget; k++) {
+		uint64_t more = avail[k] - take[k];
+		if (more > budget - used)
+			more = budget - used;
+		take[k] += more;
+		used += more;
+	}
+}
+
+/* Up to take random subsets of the ntail writes after the last durable flush (dn),
+ * each once, crash at the end (log entry n). 0 or the first state's negative errno. */
+static int run_subsets(struct ex *x, const size_t *tail, size_t ntail, size_t n, size_t dn,
+		       uint64_t take, int64_t *id)
+{
+	size_t *pick = calloc(ntail + 1, sizeof(*pick));
+	uint64_t *hashes = calloc(take + 1, sizeof(*hashes));
+	uint64_t done = 0;
+	int rc = 0;
+
+	for (uint64_t tries = 0; pick && hashes && done < take && tries < take * 8 && !rc &&
+	     !out_of_budget(x); tries++) {
+		size_t k = 0;
+		uint64_t h = 1469598103934665603ull;
+		for (size_t i = 0; i < ntail; i++)
+			if (rng_splitmix64(&x->rng) & 1) {
+				pick[k++] = tail[i];
+				h = (h ^ i) * 1099511628211ull;
+			}
+		if (k == 0 || k == ntail)
+			continue;	/* the durable prefix and the full log are other states */
+		h ^= k;
+		bool dup = false;
+		for (uint64_t j = 0; j < done && !dup; j++)
+			dup = hashes[j] == h;
+		if (dup)
+			continue;
+		hashes[done++] = h;
+		struct cand cd = { .kind = EXPLORE_SUBSET, .crash = n, .upto = dn, .extra = pick,
+				   .nextra = k };
+		rc = run_state(x, &cd, ++*id);
+	}
+	free(pick);
+	free(hashes);
+	return rc;
+}
+
+/* take torn writes among the nt multi-sector ones (torn[]), each with a random proper,
+ * non-empty part of its sectors. */
+static int run_torn(struct ex *x, const size_t *torn, size_t nt, uint64_t take, int64_t *id)
+{
+	int rc = 0;
+
+	for (uint64_t i = 0; i < take && !rc && !out_of_budget(x); i++) {
+		size_t e = torn[spread(i, take, nt)];
+		uint32_t ns = x->wl->e[e].h.count / WLOG_SECTOR;
+		uint64_t all = ns >= 64 ? UINT64_MAX : (1ull << ns) - 1;
+		uint64_t m = rng_splitmix64(&x->rng) & all;
+		if (m == 0)
+			m = 1;
+		if (m == all)
+			m &= ~(1ull << (rng_splitmix64(&x->rng) % (ns < 64 ? ns : 64)));
+		struct cand cd = { .kind = EXPLORE_TORN, .crash = e + 1, .upto = e, .torn = e,
+				   .torn_mask = m };
+		rc = run_state(x, &cd, ++*id);
+	}
+	return rc;
+}
+
 static int explore_states(struct ex *x)
 {
 	const struct wlog *wl = x->wl;
@@ -764,25 +847,8 @@ static int explore_states(struct ex *x)
 			tail[ntail++] = i;
 	uint64_t nsub = ntail >= 2 ? (ntail >= 63 ? UINT64_MAX : (1ull << ntail) - 2) : 0;
 
-	uint64_t avail[EXPLORE__KINDS] = { nb, np, nsub, nt };
-	/* Shares of the budget: boundaries and prefixes first, as the issue orders them;
-	 * what a kind cannot use goes to the next. */
-	static const double share[EXPLORE__KINDS] = { 0.25, 0.40, 0.15, 0.20 };
-	uint64_t take[EXPLORE__KINDS], used = 0;
-	for (int k = 0; k < EXPLORE__KINDS; k++) {
-		x->s->candidates[k] = avail[k];
-		take[k] = (uint64_t)(budget * share[k]);
-		if (take[k] > avail[k])
-			take[k] = avail[k];
-		used += take[k];
-	}
-	for (int k = 0; k < EXPLORE__KINDS && used < budget; k++) {
-		uint64_t more = avail[k] - take[k];
-		if (more > budget - used)
-			more = budget - used;
-		take[k] += more;
-		used += more;
-	}
+	uint64_t avail[EXPLORE__KINDS] = { nb, np, nsub, nt }, take[EXPLORE__KINDS];
+	share_budget(x, avail, budget, take);
 
 	rc = 0;
 	for (uint64_t i = 0; i < take[EXPLORE_BOUNDARY] && !rc && !out_of_budget(x); i++) {
@@ -795,48 +861,10 @@ static int explore_states(struct ex *x)
 		struct cand cd = { .kind = EXPLORE_PREFIX, .crash = c, .upto = c };
 		rc = run_state(x, &cd, ++id);
 	}
-	/* Random subsets of the writes after the last durable flush, crash at the end. */
-	size_t *pick = calloc(ntail + 1, sizeof(*pick));
-	uint64_t *hashes = calloc(take[EXPLORE_SUBSET] + 1, sizeof(*hashes));
-	uint64_t done = 0;
-	for (uint64_t tries = 0; pick && hashes && done < take[EXPLORE_SUBSET] &&
-	     tries < take[EXPLORE_SUBSET] * 8 && !rc && !out_of_budget(x); tries++) {
-		size_t k = 0;
-		uint64_t h = 1469598103934665603ull;
-		for (size_t i = 0; i < ntail; i++)
-			if (rng_splitmix64(&x->rng) & 1) {
-				pick[k++] = tail[i];
-				h = (h ^ i) * 1099511628211ull;
-			}
-		if (k == 0 || k == ntail)
-			continue;	/* the durable prefix and the full log are other states */
-		h ^= k;
-		bool dup = false;
-		for (uint64_t j = 0; j < done && !dup; j++)
-			dup = hashes[j] == h;
-		if (dup)
-			continue;
-		hashes[done++] = h;
-		struct cand cd = { .kind = EXPLORE_SUBSET, .crash = n, .upto = dn, .extra = pick,
-				   .nextra = k };
-		rc = run_state(x, &cd, ++id);
-	}
-	free(pick);
-	free(hashes);
-	for (uint64_t i = 0; i < take[EXPLORE_TORN] && !rc && !out_of_budget(x); i++) {
-		size_t e = torn[spread(i, take[EXPLORE_TORN], nt)];
-		uint32_t ns = wl->e[e].h.count / WLOG_SECTOR;
-		uint64_t all = ns >= 64 ? UINT64_MAX : (1ull << ns) - 1;
-		uint64_t m = rng_splitmix64(&x->rng) & all;
-		/* A proper, non-empty part of the write. */
-		if (m == 0)
-			m = 1;
-		if (m == all)
-			m &= ~(1ull << (rng_splitmix64(&x->rng) % (ns < 64 ? ns : 64)));
-		struct cand cd = { .kind = EXPLORE_TORN, .crash = e + 1, .upto = e, .torn = e,
-				   .torn_mask = m };
-		rc = run_state(x, &cd, ++id);
-	}
+	if (!rc)
+		rc = run_subsets(x, tail, ntail, n, dn, take[EXPLORE_SUBSET], &id);
+	if (!rc)
+		rc = run_torn(x, torn, nt, take[EXPLORE_TORN], &id);
 out:
 	free(bnd);
 	free(pre);

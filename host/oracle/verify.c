@@ -136,51 +136,79 @@ static int load_session(struct ctx *x)
 	return 0;
 }
 
-static int load_ledger(struct ctx *x)
+/* A flush (or a FUA write, or a baseline) completed at host time t. */
+static void note_flush(struct ctx *x, int64_t t)
+{
+	if (!x->have_flush || t > x->last_flush_ns)
+		x->last_flush_ns = t;
+	x->have_flush = true;
+}
+
+/* Baselines: generation 0, written and flushed. */
+static int load_baselines(struct ctx *x)
 {
 	sqlite3_stmt *st;
 	int rc;
-	uint64_t covers = 0, flushes = 0;
 
-	if ((rc = load_session(x)))
-		return rc;
-
-	/* Baselines: generation 0, written and flushed. */
 	if (q_prepare(x, &st, "SELECT first_block, nblocks, recv_ns FROM oracle_baseline"
 		      " WHERE campaign = ?1 AND cycle = ?2 AND disk = ?3" LEDGER_OWN_ROWS))
 		return -EIO;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		uint64_t f = (uint64_t)sqlite3_column_int64(st, 0), n = (uint64_t)sqlite3_column_int64(st, 1);
-		int64_t t = sqlite3_column_int64(st, 2);
 		for (uint64_t b = f; b < f + n && b < x->nblocks; b++) {
 			x->blocks[b].led.acked = x->blocks[b].led.flushed = true;
 			x->blocks[b].led.baselined = true;
 		}
-		if (!x->have_flush || t > x->last_flush_ns)
-			x->last_flush_ns = t;
-		x->have_flush = true;
+		note_flush(x, sqlite3_column_int64(st, 2));
 	}
 	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE)
-		return -EIO;
+	return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+/* The flushes: the acknowledgements the newest one covers, and how many there were. */
+static int load_flushes(struct ctx *x, uint64_t *covers, uint64_t *flushes)
+{
+	sqlite3_stmt *st;
 
 	if (q_prepare(x, &st, "SELECT IFNULL(MAX(covers), 0), MAX(recv_ns), COUNT(*) FROM oracle_flush"
 		      " WHERE campaign = ?1 AND cycle = ?2 AND disk = ?3" LEDGER_OWN_ROWS))
 		return -EIO;
 	if (sqlite3_step(st) == SQLITE_ROW) {
-		covers = (uint64_t)sqlite3_column_int64(st, 0);
-		flushes = (uint64_t)sqlite3_column_int64(st, 2);
-		if (sqlite3_column_type(st, 1) != SQLITE_NULL) {
-			int64_t t = sqlite3_column_int64(st, 1);
-			if (!x->have_flush || t > x->last_flush_ns)
-				x->last_flush_ns = t;
-			x->have_flush = true;
-		}
+		*covers = (uint64_t)sqlite3_column_int64(st, 0);
+		*flushes = (uint64_t)sqlite3_column_int64(st, 2);
+		if (sqlite3_column_type(st, 1) != SQLITE_NULL)
+			note_flush(x, sqlite3_column_int64(st, 1));
 	}
 	sqlite3_finalize(st);
+	return 0;
+}
 
-	/* Loaded in one pass, growing the array: a COUNT first and a SELECT after could
-	 * disagree when rows arrive in between (the rows came after the count). */
+/* Room for one more acknowledgement in x->acks and x->ack_recv. */
+static int acks_grow(struct ctx *x, size_t *cap)
+{
+	if (x->nacks < *cap)
+		return 0;
+	size_t c = *cap ? *cap * 2 : 4096;
+	struct cls_ack *na = realloc(x->acks, c * sizeof(*na));
+	if (!na)
+		return -ENOMEM;
+	x->acks = na;
+	int64_t *nr = realloc(x->ack_recv, c * sizeof(*nr));
+	if (!nr)
+		return -ENOMEM;
+	x->ack_recv = nr;
+	*cap = c;
+	return 0;
+}
+
+/* Every acknowledgement, into its block (covers: acknowledgements below it were
+ * flushed). Loaded in one pass, growing the array: a COUNT first and a SELECT after
+ * could disagree when rows arrive in between (the rows came after the count). */
+static int load_acks(struct ctx *x, uint64_t covers)
+{
+	sqlite3_stmt *st;
+	int rc;
+
 	if (q_prepare(x, &st, "SELECT block, gen, flags, ack_index, recv_ns, seq FROM oracle_ack"
 		      " WHERE campaign = ?1 AND cycle = ?2 AND disk = ?3" LEDGER_OWN_ROWS " ORDER BY block"))
 		return -EIO;
@@ -199,21 +227,9 @@ static int load_ledger(struct ctx *x)
 			max_idx = idx + 1;
 		if (b >= x->nblocks)
 			continue;
-		if (x->nacks == cap) {
-			size_t c = cap ? cap * 2 : 4096;
-			struct cls_ack *na = realloc(x->acks, c * sizeof(*na));
-			if (!na) {
-				sqlite3_finalize(st);
-				return -ENOMEM;
-			}
-			x->acks = na;
-			int64_t *nr = realloc(x->ack_recv, c * sizeof(*nr));
-			if (!nr) {
-				sqlite3_finalize(st);
-				return -ENOMEM;
-			}
-			x->ack_recv = nr;
-			cap = c;
+		if (acks_grow(x, &cap) < 0) {
+			sqlite3_finalize(st);
+			return -ENOMEM;
 		}
 		struct cls_block *k = &x->blocks[b];
 		x->ack_recv[x->nacks] = t;
@@ -229,52 +245,63 @@ static int load_ledger(struct ctx *x)
 			if (!k->led.flushed || gen > k->led.newest_flushed)
 				k->led.newest_flushed = gen;
 			k->led.flushed = true;
-			if (flags & 1) {
-				/* A FUA write is its own flush. */
-				if (!x->have_flush || t > x->last_flush_ns)
-					x->last_flush_ns = t;
-				x->have_flush = true;
-			}
+			if (flags & 1)
+				note_flush(x, t);	/* a FUA write is its own flush */
 		}
 	}
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
 		return -EIO;
 	/* Rows come ordered by block: each block's acks are consecutive. */
-	{
-		size_t pos = 0;
-		for (uint64_t b = 0; b < x->nblocks; b++)
-			if (x->blocks[b].led.nacks) {
-				x->blocks[b].led.acks = &x->acks[pos];
-				pos += x->blocks[b].led.nacks;
-			}
-	}
-	x->covered = max_idx;
-	x->carry_flushed = flushes > 0;
-
-	/* After ledger_prune() only the per-block summaries are left. */
-	if (x->nacks == 0) {
-		if (q_prepare(x, &st, "SELECT block, newest_acked, newest_flushed, writes FROM"
-			      " oracle_block_summary WHERE campaign = ?1 AND cycle = ?2 AND disk = ?3"))
-			return -EIO;
-		while (sqlite3_step(st) == SQLITE_ROW) {
-			uint64_t b = (uint64_t)sqlite3_column_int64(st, 0);
-			x->pruned = true;
-			x->stored_acks += (uint64_t)sqlite3_column_int64(st, 3);
-			if (b >= x->nblocks)
-				continue;
-			struct cls_block *k = &x->blocks[b];
-			if (sqlite3_column_type(st, 1) != SQLITE_NULL) {
-				k->led.acked = true;
-				k->led.newest_acked = (uint32_t)sqlite3_column_int64(st, 1);
-			}
-			if (sqlite3_column_type(st, 2) != SQLITE_NULL) {
-				k->led.flushed = true;
-				k->led.newest_flushed = (uint32_t)sqlite3_column_int64(st, 2);
-			}
+	size_t pos = 0;
+	for (uint64_t b = 0; b < x->nblocks; b++)
+		if (x->blocks[b].led.nacks) {
+			x->blocks[b].led.acks = &x->acks[pos];
+			pos += x->blocks[b].led.nacks;
 		}
-		sqlite3_finalize(st);
+	x->covered = max_idx;
+	return 0;
+}
+
+/* After ledger_prune() only the per-block summaries are left. */
+static int load_summaries(struct ctx *x)
+{
+	sqlite3_stmt *st;
+
+	if (q_prepare(x, &st, "SELECT block, newest_acked, newest_flushed, writes FROM"
+		      " oracle_block_summary WHERE campaign = ?1 AND cycle = ?2 AND disk = ?3"))
+		return -EIO;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		uint64_t b = (uint64_t)sqlite3_column_int64(st, 0);
+		x->pruned = true;
+		x->stored_acks += (uint64_t)sqlite3_column_int64(st, 3);
+		if (b >= x->nblocks)
+			continue;
+		struct cls_block *k = &x->blocks[b];
+		if (sqlite3_column_type(st, 1) != SQLITE_NULL) {
+			k->led.acked = true;
+			k->led.newest_acked = (uint32_t)sqlite3_column_int64(st, 1);
+		}
+		if (sqlite3_column_type(st, 2) != SQLITE_NULL) {
+			k->led.flushed = true;
+			k->led.newest_flushed = (uint32_t)sqlite3_column_int64(st, 2);
+		}
 	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
+static int load_ledger(struct ctx *x)
+{
+	uint64_t covers = 0, flushes = 0;
+	int rc;
+
+	if ((rc = load_session(x)) || (rc = load_baselines(x)) < 0 ||
+	    (rc = load_flushes(x, &covers, &flushes)) < 0 || (rc = load_acks(x, covers)) < 0)
+		return rc;
+	x->carry_flushed = flushes > 0;
+	if (x->nacks == 0 && (rc = load_summaries(x)) < 0)
+		return rc;
 	return load_tail(x);
 }
 
