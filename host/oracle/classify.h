@@ -1,6 +1,7 @@
 /* The classifier: per-block classes and per-cycle counts, exactly as docs/oracle.md
  * ("Classification") defines them. Pure logic on in-memory inputs; verify.h loads the
- * inputs from the campaign database and the agent's check report.
+ * inputs from the campaign database and the agent's check report. The classes
+ * themselves (enum cls_class, their names) are in classes.h.
  */
 #ifndef PC_CLASSIFY_H
 #define PC_CLASSIFY_H

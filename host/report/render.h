@@ -1,4 +1,6 @@
-/* Internal to host/report: helpers shared by the renderers. */
+/* Internal to host/report: helpers shared by the renderers (render_*.c, svg.c,
+ * explored.c, compare.c, status.c). Like everything host/report shares between its
+ * files, they are report_*; helpers used in one file are static and unprefixed. */
 #ifndef PC_REPORT_RENDER_H
 #define PC_REPORT_RENDER_H
 

@@ -14,6 +14,10 @@
  * and disk physics, the disk's name, format and options, cache mode, workload and flush
  * policy); observations are pooled across databases and campaigns only when their keys
  * are equal. Ownership: the report owns everything reachable from it.
+ *
+ * The failure taxonomy's rows are the oracle's classes (classes.h) with the report's
+ * whole-disk outcomes between them (REPORT_TAXONOMY). Every name host/report shares is
+ * report_* (REPORT_* for constants); stats.h is its own module (stats_*).
  */
 #ifndef PC_REPORT_H
 #define PC_REPORT_H
