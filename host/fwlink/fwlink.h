@@ -5,8 +5,9 @@
  * It frames and checksums every request, matches each request with its one final
  * reply, queues the asynchronous events that arrive meanwhile (never loses them
  * silently), stamps every received line with the host CLOCK_MONOTONIC time it was
- * read, notices firmware resets, reconnects when the port disappears and comes back
- * under the same path, and maps firmware timestamps onto the host clock.
+ * read (clock_mono_ns() of host/lib/clock.h), notices firmware resets, reconnects
+ * when the port disappears and comes back under the same path, and maps firmware
+ * timestamps onto the host clock.
  *
  *   struct fwlink_opts o = { .path = "run/mcu.tty" };
  *   struct fwlink *l = fwlink_open(&o);            // NULL + errno, message logged
