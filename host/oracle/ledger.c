@@ -126,6 +126,61 @@ static const char *ack_multi_sql(char *sql, size_t cap, int rows)
 	return sql;
 }
 
+/* The database and the ledger's statements. 0, or -EIO with a logged message. */
+static int open_db(struct ledger *l, const char *db_path)
+{
+	if (sqlite3_open_v2(db_path, &l->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+		pc_err(LOG_LEDGER, "cannot open ledger database '%s': %s", db_path,
+		       l->db ? sqlite3_errmsg(l->db) : "out of memory");
+		return -EIO;
+	}
+	sqlite3_busy_timeout(l->db, 5000);
+	for (int k = 0; k < ACK_SIZES; k++) {
+		char sql[ACK_MULTI * 64 + 200];
+		if (prepare(l, &l->st_acks[k], ack_multi_sql(sql, sizeof(sql), ACK_MULTI >> k)))
+			return -EIO;
+	}
+	if (prepare(l, &l->st_flush, "INSERT INTO oracle_flush (campaign, cycle, disk, flush_id, covers,"
+		    " submit_ns, complete_ns, recv_ns, session) VALUES (?,?,?,?,?,?,?,?,?)") ||
+	    prepare(l, &l->st_base, "INSERT INTO oracle_baseline (campaign, cycle, disk, first_block,"
+		    " nblocks, submit_ns, complete_ns, recv_ns, session) VALUES (?,?,?,?,?,?,?,?,?)") ||
+	    prepare(l, &l->st_gap, "INSERT INTO oracle_gap (campaign, cycle, disk, first_ack_index, count,"
+		    " source, recv_ns, session) VALUES (?,?,?,?,?,?,?,?)") ||
+	    prepare(l, &l->st_sess, "INSERT INTO oracle_session (campaign, cycle, disk, peer, block_size,"
+		    " span_blocks, seed, agent_hello_ns, host_hello_ns, phase, pass)"
+		    " VALUES (?,?,?,?,?,?,?,?,?,?,?)") ||
+	    prepare(l, &l->st_end, "UPDATE oracle_session SET host_end_ns = ?, end_reason = ?, end_acks = ?,"
+		    " end_flushes = ?, end_dropped = ? WHERE id = ?") ||
+	    prepare(l, &l->st_file, "INSERT INTO oracle_fileack (campaign, cycle, disk, seq, op, sync,"
+		    " dirsync, file, offset, nbytes, length, digest, name, submit_ns, complete_ns,"
+		    " recv_ns, session) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"))
+		return -EIO;
+	return 0;
+}
+
+/* Phases go on from the database's newest. A ledger started again while the newest
+ * phase's cycle runs (the host restarted, its agents reconnect) goes on in that
+ * phase; any other cycle begins a new one. */
+static void resume_phase(struct ledger *l, const struct ledger_config *cfg)
+{
+	sqlite3_stmt *q;
+	bool same = false;
+
+	if (sqlite3_prepare_v2(l->db, "SELECT phase, cycle = ?1 AND pass = 0 FROM oracle_session"
+			       " WHERE campaign = ?2 AND phase IS NOT NULL ORDER BY phase DESC LIMIT 1",
+			       -1, &q, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(q, 1, cfg->cycle);
+		sqlite3_bind_int64(q, 2, (sqlite3_int64)cfg->campaign);
+		if (sqlite3_step(q) == SQLITE_ROW) {
+			l->phase = sqlite3_column_int64(q, 0);
+			same = sqlite3_column_int(q, 1);
+		}
+		sqlite3_finalize(q);
+	}
+	if (!same)
+		l->phase++;
+}
+
 struct ledger *ledger_open(const struct ledger_config *cfg, const char *db_path)
 {
 	struct ledger *l;
@@ -176,55 +231,11 @@ struct ledger *ledger_open(const struct ledger_config *cfg, const char *db_path)
 	if (pipe2(l->stop_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
 		goto fail_errno;
 
-	if (sqlite3_open_v2(db_path, &l->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
-		pc_err(LOG_LEDGER, "cannot open ledger database '%s': %s", db_path,
-		       l->db ? sqlite3_errmsg(l->db) : "out of memory");
+	if (open_db(l, db_path) < 0) {
 		errno = EIO;
 		goto fail;
 	}
-	sqlite3_busy_timeout(l->db, 5000);
-	for (int k = 0; k < ACK_SIZES; k++) {
-		char sql[ACK_MULTI * 64 + 200];
-		if (prepare(l, &l->st_acks[k], ack_multi_sql(sql, sizeof(sql), ACK_MULTI >> k))) {
-			errno = EIO;
-			goto fail;
-		}
-	}
-	if (prepare(l, &l->st_flush, "INSERT INTO oracle_flush (campaign, cycle, disk, flush_id, covers,"
-		    " submit_ns, complete_ns, recv_ns, session) VALUES (?,?,?,?,?,?,?,?,?)") ||
-	    prepare(l, &l->st_base, "INSERT INTO oracle_baseline (campaign, cycle, disk, first_block,"
-		    " nblocks, submit_ns, complete_ns, recv_ns, session) VALUES (?,?,?,?,?,?,?,?,?)") ||
-	    prepare(l, &l->st_gap, "INSERT INTO oracle_gap (campaign, cycle, disk, first_ack_index, count,"
-		    " source, recv_ns, session) VALUES (?,?,?,?,?,?,?,?)") ||
-	    prepare(l, &l->st_sess, "INSERT INTO oracle_session (campaign, cycle, disk, peer, block_size,"
-		    " span_blocks, seed, agent_hello_ns, host_hello_ns, phase, pass)"
-		    " VALUES (?,?,?,?,?,?,?,?,?,?,?)") ||
-	    prepare(l, &l->st_end, "UPDATE oracle_session SET host_end_ns = ?, end_reason = ?, end_acks = ?,"
-		    " end_flushes = ?, end_dropped = ? WHERE id = ?") ||
-	    prepare(l, &l->st_file, "INSERT INTO oracle_fileack (campaign, cycle, disk, seq, op, sync,"
-		    " dirsync, file, offset, nbytes, length, digest, name, submit_ns, complete_ns,"
-		    " recv_ns, session) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")) {
-		errno = EIO;
-		goto fail;
-	}
-	/* Phases go on from the database's newest. A ledger started again while the
-	 * newest phase's cycle runs (the host restarted, its agents reconnect) goes on in
-	 * that phase; any other cycle begins a new one. */
-	sqlite3_stmt *q;
-	bool same = false;
-	if (sqlite3_prepare_v2(l->db, "SELECT phase, cycle = ?1 AND pass = 0 FROM oracle_session"
-			       " WHERE campaign = ?2 AND phase IS NOT NULL ORDER BY phase DESC LIMIT 1",
-			       -1, &q, NULL) == SQLITE_OK) {
-		sqlite3_bind_int64(q, 1, cfg->cycle);
-		sqlite3_bind_int64(q, 2, (sqlite3_int64)cfg->campaign);
-		if (sqlite3_step(q) == SQLITE_ROW) {
-			l->phase = sqlite3_column_int64(q, 0);
-			same = sqlite3_column_int(q, 1);
-		}
-		sqlite3_finalize(q);
-	}
-	if (!same)
-		l->phase++;
+	resume_phase(l, cfg);
 	return l;
 
 fail_errno:
