@@ -77,7 +77,8 @@ struct session {
 	uint64_t seed, block_size, span_blocks;
 };
 
-struct ex {
+/* One exploration: its recording, the daemons that serve its states, its budget. */
+struct exploration {
 	const struct explore_opts *o;
 	sqlite3 *db;		/* the campaign database (rows) */
 	sqlite3 *led;		/* read-only, with TEMP views: the ledger at a crash point */
@@ -102,7 +103,7 @@ struct ex {
 };
 
 /* A candidate state. */
-struct cand {
+struct candidate {
 	enum explore_kind kind;
 	size_t crash;		/* entries completed at the crash: 0 .. n */
 	size_t upto;		/* entries 0 .. upto-1 whole */
@@ -112,7 +113,7 @@ struct cand {
 	uint64_t torn_mask;	/* bit i: sector i persisted (first 64 sectors) */
 };
 
-static int load_meta(struct ex *x)
+static int load_meta(struct exploration *x)
 {
 	char path[PATH_MAX + 32];
 	json_error_t je;
@@ -143,7 +144,7 @@ static int load_meta(struct ex *x)
 	return 0;
 }
 
-static int load_session(struct ex *x)
+static int load_session(struct exploration *x)
 {
 	sqlite3_stmt *st;
 	int rc = -ENOENT;
@@ -172,7 +173,7 @@ static int load_session(struct ex *x)
 
 /* One number about this cycle and disk from the campaign database (sql binds ?1
  * campaign, ?2 cycle, ?3 disk id), or 0 when there is none. */
-static int64_t cycle_value(struct ex *x, const char *sql)
+static int64_t cycle_value(struct exploration *x, const char *sql)
 {
 	sqlite3_stmt *st;
 	int64_t t = 0;
@@ -189,14 +190,14 @@ static int64_t cycle_value(struct ex *x, const char *sql)
 }
 
 /* When the node died in that cycle (the cut time the classification used), or 0. */
-static int64_t cycle_cut_ns(struct ex *x)
+static int64_t cycle_cut_ns(struct exploration *x)
 {
 	return cycle_value(x, "SELECT cut_ns FROM oracle_cycle_result WHERE campaign = ?1 "
 			   "AND cycle = ?2 AND disk = ?3");
 }
 
 /* When the ledger received this cycle's baseline of the disk, or 0 (none written). */
-static int64_t baseline_recv_ns(struct ex *x)
+static int64_t baseline_recv_ns(struct exploration *x)
 {
 	return cycle_value(x, "SELECT IFNULL(MAX(recv_ns), 0) FROM oracle_baseline WHERE "
 			   "campaign = ?1 AND cycle = ?2 AND disk = ?3");
@@ -207,7 +208,7 @@ static int64_t baseline_recv_ns(struct ex *x)
  * cycle and disk received at or after the cut-off in temp.crash (unqualified names
  * resolve to the temp schema first, so oracle_verify() reads the views). Setting the
  * cut-off is one UPDATE; the database is never written. */
-static int ledger_views(struct ex *x)
+static int ledger_views(struct exploration *x)
 {
 	static const char *const tables[] = { "oracle_ack", "oracle_flush", "oracle_baseline" };
 	char sql[512];
@@ -287,7 +288,7 @@ static void stop_child(struct child *c, bool *up)
 	*up = false;
 }
 
-static int start_nbdkit(struct ex *x)
+static int start_nbdkit(struct exploration *x)
 {
 	char fopt[PATH_MAX + 16], base[PATH_MAX + 32], log[PATH_MAX + 32], states[PATH_MAX + 32],
 	     err[PATH_MAX + 32];
@@ -320,12 +321,12 @@ static int start_nbdkit(struct ex *x)
 
 /* ---- states ---- */
 
-static size_t ndata_of(const struct cand *c, const struct ex *x)
+static size_t ndata_of(const struct candidate *c, const struct exploration *x)
 {
 	return x->ndata[c->upto] + c->nextra + (c->kind == EXPLORE_TORN);
 }
 
-static int write_spec(struct ex *x, const struct cand *c, int64_t id, char **spec)
+static int write_spec(struct exploration *x, const struct candidate *c, int64_t id, char **spec)
 {
 	char path[PATH_MAX + 64];
 	size_t len = 0;
@@ -363,7 +364,7 @@ static int write_spec(struct ex *x, const struct cand *c, int64_t id, char **spe
 
 /* qemu-img check of the state's qcow2 through nbdkit, its report into a file (its
  * stderr, one line per error, can be long: not captured). */
-static int check_start(struct ex *x, const char *uri, struct child *c)
+static int check_start(struct exploration *x, const char *uri, struct child *c)
 {
 	char out[PATH_MAX + 32];
 	snprintf(out, sizeof(out), "%.4000s/check.json", x->work);
@@ -381,7 +382,7 @@ static int check_start(struct ex *x, const char *uri, struct child *c)
 	return rc;
 }
 
-static enum explore_meta check_finish(struct ex *x, struct child *c, char **json)
+static enum explore_meta check_finish(struct exploration *x, struct child *c, char **json)
 {
 	char out[PATH_MAX + 32];
 	int status;
@@ -412,7 +413,7 @@ static enum explore_meta check_finish(struct ex *x, struct child *c, char **json
 /* One qemu-storage-daemon for the whole exploration, driven over QMP: each state is a
  * blockdev-add of the state's NBD export and a qcow2 or raw node on it, exported for the
  * agent, deleted after. (A daemon per state cost a third of the time per state.) */
-static int qmp_cmd(struct ex *x, json_t *cmd, char *why, size_t len)
+static int qmp_cmd(struct exploration *x, json_t *cmd, char *why, size_t len)
 {
 	char *line = json_dumps(cmd, JSON_COMPACT);
 	json_decref(cmd);
@@ -448,7 +449,7 @@ static int qmp_cmd(struct ex *x, json_t *cmd, char *why, size_t len)
 	return -EPIPE;
 }
 
-static int start_qsd(struct ex *x)
+static int start_qsd(struct exploration *x)
 {
 	char chardev[PATH_MAX + 64], srv[PATH_MAX + 64], why[256];
 
@@ -489,7 +490,7 @@ fail:
 }
 
 /* Open state id's image (qcow2 or raw) read-only and export it as sN; why says why not. */
-static int qsd_attach(struct ex *x, int64_t id, char *why, size_t len)
+static int qsd_attach(struct exploration *x, int64_t id, char *why, size_t len)
 {
 	char f[32], d[32], e[32], name[32];
 	snprintf(f, sizeof(f), "f%" PRId64, id);
@@ -512,7 +513,7 @@ static int qsd_attach(struct ex *x, int64_t id, char *why, size_t len)
 		       why, len);
 }
 
-static void qsd_detach(struct ex *x, int64_t id)
+static void qsd_detach(struct exploration *x, int64_t id)
 {
 	char n[32], why[256];
 	/* The export goes once its client left (the agent has); the nodes after it. */
@@ -532,7 +533,7 @@ static void qsd_detach(struct ex *x, int64_t id)
 	}
 }
 
-static int agent_check(struct ex *x, const char *uri, const char *out)
+static int agent_check(struct exploration *x, const char *uri, const char *out)
 {
 	char a_camp[24], a_cycle[16], a_disk[16], a_seed[24], a_bs[24], a_span[24];
 	struct child_result r;
@@ -557,7 +558,7 @@ static int agent_check(struct ex *x, const char *uri, const char *out)
 }
 
 /* oracle_verify() against the ledger as of cutoff_ns (rows received before it). */
-static int classify(struct ex *x, const char *report, int64_t cutoff_ns,
+static int classify(struct exploration *x, const char *report, int64_t cutoff_ns,
 		    struct oracle_verify_result *res)
 {
 	sqlite3_stmt *st;
@@ -579,7 +580,7 @@ static int classify(struct ex *x, const char *report, int64_t cutoff_ns,
 	return rc;
 }
 
-static int run_state(struct ex *x, const struct cand *c, int64_t id)
+static int run_state(struct exploration *x, const struct candidate *c, int64_t id)
 {
 	char *spec = NULL, *mjson = NULL, uri[PATH_MAX + 64], report[PATH_MAX + 64];
 	struct oracle_verify_result res;
@@ -700,7 +701,7 @@ static size_t spread(size_t i, size_t take, size_t avail)
 	return take >= avail ? i : (size_t)((double)i * avail / take);
 }
 
-static bool out_of_budget(struct ex *x)
+static bool out_of_budget(struct exploration *x)
 {
 	if (x->o->max_seconds > 0 && (clock_mono_ns() - x->t0) / 1e9 >= x->o->max_seconds)
 		return true;
@@ -709,7 +710,7 @@ static bool out_of_budget(struct ex *x)
 
 /* How many states of each kind the budget allows: shares, boundaries and prefixes
  * first, as the issue orders them; what a kind cannot use goes to the next. */
-static void share_budget(struct ex *x, const uint64_t avail[EXPLORE__KINDS], uint64_t budget,
+static void share_budget(struct exploration *x, const uint64_t avail[EXPLORE__KINDS], uint64_t budget,
 			 uint64_t take[EXPLORE__KINDS])
 {
 	static const double share[EXPLORE__KINDS] = { 0.25, 0.40, 0.15, 0.20 };
@@ -733,7 +734,7 @@ static void share_budget(struct ex *x, const uint64_t avail[EXPLORE__KINDS], uin
 
 /* Up to take random subsets of the ntail writes after the last durable flush (dn),
  * each once, crash at the end (log entry n). 0 or the first state's negative errno. */
-static int run_subsets(struct ex *x, const size_t *tail, size_t ntail, size_t n, size_t dn,
+static int run_subsets(struct exploration *x, const size_t *tail, size_t ntail, size_t n, size_t dn,
 		       uint64_t take, int64_t *id)
 {
 	size_t *pick = calloc(ntail + 1, sizeof(*pick));
@@ -759,7 +760,7 @@ static int run_subsets(struct ex *x, const size_t *tail, size_t ntail, size_t n,
 		if (dup)
 			continue;
 		hashes[done++] = h;
-		struct cand cd = { .kind = EXPLORE_SUBSET, .crash = n, .upto = dn, .extra = pick,
+		struct candidate cd = { .kind = EXPLORE_SUBSET, .crash = n, .upto = dn, .extra = pick,
 				   .nextra = k };
 		rc = run_state(x, &cd, ++*id);
 	}
@@ -770,7 +771,7 @@ static int run_subsets(struct ex *x, const size_t *tail, size_t ntail, size_t n,
 
 /* take torn writes among the nt multi-sector ones (torn[]), each with a random proper,
  * non-empty part of its sectors. */
-static int run_torn(struct ex *x, const size_t *torn, size_t nt, uint64_t take, int64_t *id)
+static int run_torn(struct exploration *x, const size_t *torn, size_t nt, uint64_t take, int64_t *id)
 {
 	int rc = 0;
 
@@ -783,14 +784,14 @@ static int run_torn(struct ex *x, const size_t *torn, size_t nt, uint64_t take, 
 			m = 1;
 		if (m == all)
 			m &= ~(1ull << (rng_splitmix64(&x->rng) % (ns < 64 ? ns : 64)));
-		struct cand cd = { .kind = EXPLORE_TORN, .crash = e + 1, .upto = e, .torn = e,
+		struct candidate cd = { .kind = EXPLORE_TORN, .crash = e + 1, .upto = e, .torn = e,
 				   .torn_mask = m };
 		rc = run_state(x, &cd, ++*id);
 	}
 	return rc;
 }
 
-static int explore_states(struct ex *x)
+static int explore_states(struct exploration *x)
 {
 	const struct wlog *wl = x->wl;
 	size_t n = wl->n, *bnd = NULL, *pre = NULL, *torn = NULL, nb = 0, np = 0, nt = 0;
@@ -853,12 +854,12 @@ static int explore_states(struct ex *x)
 	rc = 0;
 	for (uint64_t i = 0; i < take[EXPLORE_BOUNDARY] && !rc && !out_of_budget(x); i++) {
 		size_t c = bnd[spread(i, take[EXPLORE_BOUNDARY], nb)];
-		struct cand cd = { .kind = EXPLORE_BOUNDARY, .crash = c, .upto = c };
+		struct candidate cd = { .kind = EXPLORE_BOUNDARY, .crash = c, .upto = c };
 		rc = run_state(x, &cd, ++id);
 	}
 	for (uint64_t i = 0; i < take[EXPLORE_PREFIX] && !rc && !out_of_budget(x); i++) {
 		size_t c = pre[spread(i, take[EXPLORE_PREFIX], np)];
-		struct cand cd = { .kind = EXPLORE_PREFIX, .crash = c, .upto = c };
+		struct candidate cd = { .kind = EXPLORE_PREFIX, .crash = c, .upto = c };
 		rc = run_state(x, &cd, ++id);
 	}
 	if (!rc)
@@ -876,7 +877,8 @@ out:
 
 /* ---- entry points ---- */
 
-static int ex_open(struct ex *x, sqlite3 *db, const struct explore_opts *o, struct explore_summary *s)
+static int ex_open(struct exploration *x, sqlite3 *db, const struct explore_opts *o,
+		   struct explore_summary *s)
 {
 	char dir[PATH_MAX], why[512];
 	const char *tmp = o->tmpdir ? o->tmpdir : getenv("TMPDIR");
@@ -955,7 +957,7 @@ static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW 
 	return 0;
 }
 
-static void ex_close(struct ex *x)
+static void ex_close(struct exploration *x)
 {
 	if (x->qmp)
 		fclose(x->qmp);
@@ -993,7 +995,7 @@ static int64_t smallest(sqlite3 *db, int64_t run, const char *where)
 
 int explore_run(sqlite3 *db, const struct explore_opts *o, struct explore_summary *s)
 {
-	struct ex x;
+	struct exploration x;
 	int rc = ex_open(&x, db, o, s);
 	sqlite3_stmt *st = NULL;
 
@@ -1070,7 +1072,7 @@ out:
 int explore_export(sqlite3 *db, const struct explore_opts *o, int64_t state, const char *out)
 {
 	struct explore_summary s;
-	struct ex x;
+	struct exploration x;
 	sqlite3_stmt *st = NULL;
 	char *spec = NULL;
 	int rc = ex_open(&x, db, o, &s);

@@ -8,7 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct ctx {
+/* One disk of one cycle being verified: its ledger, its blocks, what was read back. */
+struct disk_cycle {
 	sqlite3 *db;
 	uint64_t campaign;
 	uint32_t cycle, disk;
@@ -32,7 +33,7 @@ struct ctx {
 	size_t nstrs, cstrs;
 };
 
-static int q_prepare(struct ctx *x, sqlite3_stmt **st, const char *sql)
+static int q_prepare(struct disk_cycle *x, sqlite3_stmt **st, const char *sql)
 {
 	if (sqlite3_prepare_v2(x->db, sql, -1, st, NULL) != SQLITE_OK) {
 		pc_err(LOG_CHECK, "cannot query the ledger: %s", sqlite3_errmsg(x->db));
@@ -50,7 +51,7 @@ static int q_prepare(struct ctx *x, sqlite3_stmt **st, const char *sql)
 	return 0;
 }
 
-static char *keep_str(struct ctx *x, char *s)
+static char *keep_str(struct disk_cycle *x, char *s)
 {
 	if (!s)
 		return NULL;
@@ -74,7 +75,7 @@ static uint64_t max_u64(uint64_t a, uint64_t b)
 
 /* The END's count against what the ledger holds: acknowledgements the agent counted
  * but the host never got (a lost tail: no later ack showed the hole) are a gap. */
-static int load_tail(struct ctx *x)
+static int load_tail(struct disk_cycle *x)
 {
 	sqlite3_stmt *st;
 
@@ -103,7 +104,7 @@ static int load_tail(struct ctx *x)
 	return 0;
 }
 
-static int load_session(struct ctx *x)
+static int load_session(struct disk_cycle *x)
 {
 	sqlite3_stmt *st;
 	int rc;
@@ -137,7 +138,7 @@ static int load_session(struct ctx *x)
 }
 
 /* A flush (or a FUA write, or a baseline) completed at host time t. */
-static void note_flush(struct ctx *x, int64_t t)
+static void note_flush(struct disk_cycle *x, int64_t t)
 {
 	if (!x->have_flush || t > x->last_flush_ns)
 		x->last_flush_ns = t;
@@ -145,7 +146,7 @@ static void note_flush(struct ctx *x, int64_t t)
 }
 
 /* Baselines: generation 0, written and flushed. */
-static int load_baselines(struct ctx *x)
+static int load_baselines(struct disk_cycle *x)
 {
 	sqlite3_stmt *st;
 	int rc;
@@ -166,7 +167,7 @@ static int load_baselines(struct ctx *x)
 }
 
 /* The flushes: the acknowledgements the newest one covers, and how many there were. */
-static int load_flushes(struct ctx *x, uint64_t *covers, uint64_t *flushes)
+static int load_flushes(struct disk_cycle *x, uint64_t *covers, uint64_t *flushes)
 {
 	sqlite3_stmt *st;
 
@@ -184,7 +185,7 @@ static int load_flushes(struct ctx *x, uint64_t *covers, uint64_t *flushes)
 }
 
 /* Room for one more acknowledgement in x->acks and x->ack_recv. */
-static int acks_grow(struct ctx *x, size_t *cap)
+static int acks_grow(struct disk_cycle *x, size_t *cap)
 {
 	if (x->nacks < *cap)
 		return 0;
@@ -204,7 +205,7 @@ static int acks_grow(struct ctx *x, size_t *cap)
 /* Every acknowledgement, into its block (covers: acknowledgements below it were
  * flushed). Loaded in one pass, growing the array: a COUNT first and a SELECT after
  * could disagree when rows arrive in between (the rows came after the count). */
-static int load_acks(struct ctx *x, uint64_t covers)
+static int load_acks(struct disk_cycle *x, uint64_t covers)
 {
 	sqlite3_stmt *st;
 	int rc;
@@ -264,7 +265,7 @@ static int load_acks(struct ctx *x, uint64_t covers)
 }
 
 /* After ledger_prune() only the per-block summaries are left. */
-static int load_summaries(struct ctx *x)
+static int load_summaries(struct disk_cycle *x)
 {
 	sqlite3_stmt *st;
 
@@ -291,7 +292,7 @@ static int load_summaries(struct ctx *x)
 	return 0;
 }
 
-static int load_ledger(struct ctx *x)
+static int load_ledger(struct disk_cycle *x)
 {
 	uint64_t covers = 0, flushes = 0;
 	int rc;
@@ -305,7 +306,7 @@ static int load_ledger(struct ctx *x)
 	return load_tail(x);
 }
 
-static void carry_set(struct ctx *x, uint64_t first, uint64_t n, enum cls_carry_kind kind,
+static void carry_set(struct disk_cycle *x, uint64_t first, uint64_t n, enum cls_carry_kind kind,
 		      uint32_t cycle, uint32_t gen, bool have_seq, uint64_t seq, uint32_t from,
 		      const char *sectors)
 {
@@ -322,7 +323,7 @@ static void carry_set(struct ctx *x, uint64_t first, uint64_t n, enum cls_carry_
 /* What was durable when the cycle began (docs/oracle.md, "Durable memory"): a pass
  * before it (written as cycle - 1 and marked so: a backing chain's baseline), else
  * the newest read-back oracle_remember() stored for a kept disk. */
-static int load_carry(struct ctx *x)
+static int load_carry(struct disk_cycle *x)
 {
 	sqlite3_stmt *st;
 	int64_t pass = 0;
@@ -399,7 +400,7 @@ static int load_carry(struct ctx *x)
 	return rc == SQLITE_DONE ? 0 : -EIO;
 }
 
-static struct cls_run *arena_new(struct ctx *x, size_t n)
+static struct cls_run *arena_new(struct disk_cycle *x, size_t n)
 {
 	if (x->narena == x->carena) {
 		size_t c = x->carena ? x->carena * 2 : 1024;
@@ -452,7 +453,7 @@ static int parse_sector_run(json_t *o, struct cls_run *r)
 	return 0;
 }
 
-static int parse_report(struct ctx *x, FILE *f)
+static int parse_report(struct disk_cycle *x, FILE *f)
 {
 	char *line = NULL;
 	size_t cap = 0;
@@ -560,7 +561,7 @@ bad:
  * write that was lost, over the blocks that lost one (generations newer than the
  * oldest version read). Needs the raw acknowledgements: false after ledger_prune(),
  * and when nothing acknowledged was lost. */
-static bool oldest_lost_ack(const struct ctx *x, int64_t *recv_ns, uint64_t *nlost)
+static bool oldest_lost_ack(const struct disk_cycle *x, int64_t *recv_ns, uint64_t *nlost)
 {
 	bool found = false;
 
@@ -585,7 +586,7 @@ static bool oldest_lost_ack(const struct ctx *x, int64_t *recv_ns, uint64_t *nlo
 	return found;
 }
 
-static int store_results(struct ctx *x, const struct oracle_verify_result *r)
+static int store_results(struct disk_cycle *x, const struct oracle_verify_result *r)
 {
 	sqlite3_stmt *st = NULL;
 	int rc = -EIO;
@@ -695,7 +696,7 @@ out:
 	return rc;
 }
 
-static int each_finding(struct ctx *x, const struct oracle_verify_result *res,
+static int each_finding(struct disk_cycle *x, const struct oracle_verify_result *res,
 			oracle_finding_fn fn, void *fctx)
 {
 	for (uint64_t b = 0; b < x->nblocks; b++) {
@@ -731,7 +732,7 @@ static int each_finding(struct ctx *x, const struct oracle_verify_result *res,
 	return 0;
 }
 
-static void ctx_release(struct ctx *x)
+static void ctx_release(struct disk_cycle *x)
 {
 	for (size_t i = 0; i < x->narena; i++)
 		free(x->arena[i]);
@@ -754,7 +755,7 @@ int oracle_verify_each(sqlite3 *db, uint64_t campaign, uint32_t cycle, uint32_t 
 		       FILE *report, int64_t cut_ns, bool store, struct oracle_verify_result *res,
 		       oracle_finding_fn fn, void *fctx)
 {
-	struct ctx x = { .db = db, .campaign = campaign, .cycle = cycle, .disk = disk };
+	struct disk_cycle x = { .db = db, .campaign = campaign, .cycle = cycle, .disk = disk };
 	int rc;
 
 	memset(res, 0, sizeof(*res));
@@ -818,7 +819,7 @@ static bool memory_same(const struct cls_block *a, const struct cls_block *b)
 	return a->sectors && b->sectors && !strcmp(a->sectors, b->sectors);
 }
 
-static int store_memory(struct ctx *x)
+static int store_memory(struct disk_cycle *x)
 {
 	sqlite3_stmt *del = NULL, *ins = NULL;
 
@@ -885,7 +886,7 @@ fail:
 
 int oracle_remember(sqlite3 *db, uint64_t campaign, uint32_t cycle, uint32_t disk, FILE *report)
 {
-	struct ctx x = { .db = db, .campaign = campaign, .cycle = cycle, .disk = disk };
+	struct disk_cycle x = { .db = db, .campaign = campaign, .cycle = cycle, .disk = disk };
 	int rc;
 
 	if (!(rc = load_session(&x)) && !(rc = parse_report(&x, report)))
