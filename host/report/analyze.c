@@ -126,7 +126,8 @@ static int cell_fields(struct report_cell *c, const struct report_campaign *cp, 
 	}
 	c->fs = xstrdup(fs);
 
-	c->control = !strcmp(ctl, "lying") ? REPORT_CTL_LYING : !strcmp(ctl, "safe") ? REPORT_CTL_SAFE :
+	c->control = !strcmp(ctl, "lying") ? REPORT_CTL_LYING :
+		     !strcmp(ctl, "safe") ? REPORT_CTL_SAFE :
 		     !strcmp(ctl, "forgetful") ? REPORT_CTL_FORGETFUL : REPORT_CTL_NONE;
 	if (!strcmp(fmt, "zvol") && !strcmp(jstr(d, "sync", "standard"), "disabled") &&
 	    c->control == REPORT_CTL_NONE)

@@ -231,9 +231,10 @@ static void taxonomy(const struct report *r, FILE *f)
 			fprintf(f, "<tr><td>%s</td><td>%s</td>", report_tax[t].title,
 				violation_words[report_tax[t].violation]);
 			/* whole-disk outcomes count cycles, not blocks or files */
-			bool per_disk = t == REPORT_TAX_META_FAIL || t == REPORT_TAX_META_REPAIRED ||
-					t == REPORT_TAX_NOT_VERIFIED || t == REPORT_TAX_FSCK_ERRORS ||
-					t == REPORT_TAX_UNMOUNTABLE;
+			bool per_disk = t == REPORT_TAX_META_FAIL ||
+					t == REPORT_TAX_META_REPAIRED ||
+					t == REPORT_TAX_NOT_VERIFIED ||
+					t == REPORT_TAX_FSCK_ERRORS || t == REPORT_TAX_UNMOUNTABLE;
 			if (per_disk)
 				fputs("<td class='n'>-</td>", f);
 			else

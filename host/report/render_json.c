@@ -46,7 +46,8 @@ static json_t *cell_json(const struct report *r, size_t i)
 	json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}",
 		"key", c->key, "bench", c->bench, "cut", c->cut, "node", c->node, "disk", c->disk,
 		"disk_kind", c->disk_kind, "format", c->format, "cache", c->cache,
-		"workload", c->workload, "flush", c->flush, "control", report_control_name(c->control),
+		"workload", c->workload, "flush", c->flush,
+		"control", report_control_name(c->control),
 		"control_state", report_ctl_state_name(c->ctl_state));
 	json_object_set_new(o, "drive", json_string(c->drive));
 	json_object_set_new(o, "scenario", json_string(c->scenario));

@@ -122,8 +122,8 @@ static void md_taxonomy(const struct report *r, FILE *f, size_t i)
 	for (int t = 0; t < REPORT_NTAX; t++) {
 		if (!c->tax_cycles[t])
 			continue;
-		fprintf(f, "| %s | %" PRIu64 " | %" PRIu64 " | ", report_tax[t].name, c->tax_blocks[t],
-			c->tax_cycles[t]);
+		fprintf(f, "| %s | %" PRIu64 " | %" PRIu64 " | ", report_tax[t].name,
+			c->tax_blocks[t], c->tax_cycles[t]);
 		for (size_t e = 0; e < c->n_examples[t]; e++) {
 			char cmd[4200];
 			report_show_cmd(cmd, sizeof(cmd), r, &r->units[c->examples[t][e]]);

@@ -64,8 +64,8 @@ static inline bool report_ctl_must_fail(int c)
 {
 	return c == REPORT_CTL_LYING || c == REPORT_CTL_FORGETFUL || c == REPORT_CTL_NOSYNC;
 }
-enum report_ctl_state { REPORT_CTL_NOT_A_CONTROL, REPORT_CTL_PASSED, REPORT_CTL_FAILED, REPORT_CTL_NO_DATA,
-		     REPORT_CTL_NOT_APPLICABLE };
+enum report_ctl_state { REPORT_CTL_NOT_A_CONTROL, REPORT_CTL_PASSED, REPORT_CTL_FAILED,
+			REPORT_CTL_NO_DATA, REPORT_CTL_NOT_APPLICABLE };
 
 struct report_db {
 	char *path;
