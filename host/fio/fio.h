@@ -9,8 +9,12 @@
  * where each direction is {"ios", "iops", "bw_kib", "lat_p50_us", "lat_p99_us",
  * "lat_p999_us"} (completion latency percentiles, microseconds; absent when fio gave
  * none), with "rate_over": "job" when iops and bw_kib are over the job's runtime
- * because the direction's own was under a tenth of it (a verify job's read-back). A job's non-zero "error" (fio's errno, e.g. 84 EILSEQ for a verify failure)
- * is what the optional secondary check reports; it is never the oracle.
+ * because the direction's own was under a tenth of it (a verify job's read-back). A
+ * job's non-zero "error" (fio's errno, e.g. 84 EILSEQ for a verify failure) is what
+ * the optional secondary check reports; it is never the oracle.
+ *
+ * Pure parsing of text already captured: the node drivers run fio (nodefio.c, qemu.c)
+ * and store fio_record()'s result with the cycle.
  */
 #ifndef PC_FIO_H
 #define PC_FIO_H
