@@ -638,7 +638,7 @@ static int store_results(struct disk_cycle *x, const struct oracle_verify_result
 	sqlite3_finalize(st);
 	st = NULL;
 	/* The class columns come from classes.h, one parameter each (?5 onwards). */
-#define X(id, name, title, viol) ",?"
+#define X(id, name, title, viol, counts) ",?"
 	if (q_prepare(x, &st, "INSERT OR REPLACE INTO oracle_cycle_result (campaign, cycle, disk, blocks, "
 		      ORACLE_CLASS_COLUMNS "violations, anomalies, gaps, cut_ns, last_flush_ns,"
 		      " since_flush_ns, have_flush) VALUES (?1,?2,?3,?4" ORACLE_BLOCK_CLASSES(X)

@@ -314,7 +314,7 @@ static int load_results(struct loader *l, size_t first_unit)
 
 /* The file findings per cycle, disk and class: the names from classes.h (after a
  * NULL, which matches nothing, so that each name brings its own comma). */
-#define X(id, name, title, viol) ", '" name "'"
+#define X(id, name, title, viol, counts) ", '" name "'"
 static const char file_findings_sql[] = "SELECT cycle_id, disk, class, COUNT(*) FROM findings"
 	" WHERE class IN (NULL" ORACLE_FILE_CLASSES(X) ") GROUP BY cycle_id, disk, class";
 #undef X

@@ -230,12 +230,7 @@ static void taxonomy(const struct report *r, FILE *f)
 				continue;
 			fprintf(f, "<tr><td>%s</td><td>%s</td>", report_tax[t].title,
 				violation_words[report_tax[t].violation]);
-			/* whole-disk outcomes count cycles, not blocks or files */
-			bool per_disk = t == REPORT_TAX_META_FAIL ||
-					t == REPORT_TAX_META_REPAIRED ||
-					t == REPORT_TAX_NOT_VERIFIED ||
-					t == REPORT_TAX_FSCK_ERRORS || t == REPORT_TAX_UNMOUNTABLE;
-			if (per_disk)
+			if (report_tax[t].counts == ORACLE_CYCLES)	/* a whole-disk outcome */
 				fputs("<td class='n'>-</td>", f);
 			else
 				fprintf(f, "<td class='n'>%" PRIu64 "</td>", c->tax_blocks[t]);

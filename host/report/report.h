@@ -36,14 +36,14 @@
  * cls[] is indexed by enum cls_class), whole-disk outcomes, then the file oracle's
  * classes (a unit's files[] is indexed by enum fsv_class). Entries as classes.h's. */
 #define REPORT_DISK_OUTCOMES(X) \
-	X(META_FAIL, "metadata_failure", "metadata failure (unrepairable)", YES) \
-	X(META_REPAIRED, "metadata_repaired", "metadata: refcount leaks repaired", NO) \
-	X(ANOMALY, "ordering_anomaly", "ordering anomaly (not a violation)", NO) \
-	X(GAPS, "ledger_gaps", "ledger gaps (acknowledgements missing)", NO) \
-	X(NOT_VERIFIED, "not_verified", "not verified", NO)
+	X(META_FAIL, "metadata_failure", "metadata failure (unrepairable)", YES, CYCLES) \
+	X(META_REPAIRED, "metadata_repaired", "metadata: refcount leaks repaired", NO, CYCLES) \
+	X(ANOMALY, "ordering_anomaly", "ordering anomaly (not a violation)", NO, BLOCKS) \
+	X(GAPS, "ledger_gaps", "ledger gaps (acknowledgements missing)", NO, ACKS) \
+	X(NOT_VERIFIED, "not_verified", "not verified", NO, CYCLES)
 #define REPORT_TAXONOMY(X) ORACLE_BLOCK_CLASSES(X) REPORT_DISK_OUTCOMES(X) ORACLE_FILE_CLASSES(X)
 enum report_tax {
-#define X(id, name, title, viol) REPORT_TAX_##id,
+#define X(id, name, title, viol, counts) REPORT_TAX_##id,
 	REPORT_TAXONOMY(X)
 #undef X
 	REPORT_NTAX

@@ -547,11 +547,17 @@ static void test_taxonomy_knows_every_class(void **state)
 		assert_string_equal(report_tax[c].name, cls_class_name(c));
 		assert_string_equal(report_tax[c].title, cls_class_info(c)->title);
 		assert_int_equal(report_tax[c].violation, cls_class_info(c)->violation);
+		assert_int_equal(report_tax[c].counts, ORACLE_BLOCKS);
 	}
 	for (int k = 0; k < FSV_NCLASSES; k++) {
 		assert_string_equal(report_tax[REPORT_TAX_FILE(k)].name, fsv_class_name(k));
 		assert_int_equal(report_tax[REPORT_TAX_FILE(k)].violation, fsv_class_info(k)->violation);
+		assert_int_equal(report_tax[REPORT_TAX_FILE(k)].counts, fsv_class_info(k)->counts);
 	}
+	/* whole-disk outcomes: the report counts only their cycles */
+	assert_int_equal(report_tax[REPORT_TAX_NOT_VERIFIED].counts, ORACLE_CYCLES);
+	assert_int_equal(report_tax[REPORT_TAX_UNMOUNTABLE].counts, ORACLE_CYCLES);
+	assert_int_equal(report_tax[REPORT_TAX_FILE_LOST].counts, ORACLE_FILES);
 	for (int t = 0; t < REPORT_NTAX; t++)
 		for (int u = t + 1; u < REPORT_NTAX; u++)
 			assert_string_not_equal(report_tax[t].name, report_tax[u].name);
