@@ -92,7 +92,8 @@ struct oracle_class {
 };
 
 /* One row of a class table, for the lists above (and the report's, report.h). */
-#define ORACLE_CLASS_ROW(id, name, title, viol, counts) { name, title, ORACLE_##viol, ORACLE_##counts },
+#define ORACLE_CLASS_ROW(id, name, title, viol, counts) \
+	{ name, title, ORACLE_##viol, ORACLE_##counts },
 
 /* The class's row; an out-of-range value gives a row named "unknown". */
 static inline const struct oracle_class *cls_class_info(enum cls_class c)
@@ -140,8 +141,9 @@ static inline int fsv_class_parse(const char *name)
 	return -EINVAL;
 }
 
-/* oracle_cycle_result's class columns in class order, for SQL built at compile time:
- * "ok, inflight_persisted, ..., misdirected" and "o.ok, o.inflight_persisted, ...". */
+/* oracle_cycle_result's class columns in class order, for SQL built at compile time,
+ * each followed by a comma: "ok, inflight_persisted, ..., misdirected, " and
+ * "o.ok, o.inflight_persisted, ..., o.misdirected, ". */
 #define ORACLE_COLUMN_(id, name, title, viol, counts) name ", "
 #define ORACLE_QCOLUMN_(id, name, title, viol, counts) "o." name ", "
 #define ORACLE_CLASS_COLUMNS ORACLE_BLOCK_CLASSES(ORACLE_COLUMN_)
