@@ -6,7 +6,7 @@
 CAMPAIGN_LIB    = $(BUILD)/host/libcampaign.a
 CAMPAIGN_SRCS  := host/campaign/campaign.c host/campaign/plan.c host/campaign/cycle.c \
 		  host/campaign/procs.c host/campaign/evidence.c host/campaign/run.c \
-		  host/campaign/scenario.c host/campaign/fsdisk.c
+		  host/campaign/scenario.c host/campaign/fsdisk.c host/campaign/observe.c
 CAMPAIGN_OBJS   = $(CAMPAIGN_SRCS:%.c=$(BUILD)/%.o)
 CAMPAIGN_CFLAGS = -Ihost/campaign -Ihost/lib -Ihost/store -Ihost/oracle -Ihost/node -Ihost/explore \
 	-Ihost/relay $(shell pkg-config --cflags sqlite3 jansson)

@@ -22,18 +22,8 @@
 static void evidence_row(struct store *db, int64_t cycle_id, const char *disk, const char *kind,
 			 const char *path, uint64_t bytes)
 {
-	sqlite3_stmt *s;
-
-	if (sqlite3_prepare_v2(store_db(db), "INSERT INTO evidence (cycle_id, disk, kind, path, "
-			       "bytes) VALUES (?, ?, ?, ?, ?)", -1, &s, NULL) != SQLITE_OK)
-		return;
-	sqlite3_bind_int64(s, 1, cycle_id);
-	sqlite3_bind_text(s, 2, disk, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 3, kind, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 4, path, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 5, (sqlite3_int64)bytes);
-	sqlite3_step(s);
-	sqlite3_finalize(s);
+	/* A row that cannot be stored is logged; the file stays for people to find. */
+	store_evidence_insert(db, cycle_id, disk, kind, path, bytes);
 }
 
 static uint64_t allocated(const char *path)

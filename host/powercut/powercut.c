@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "cmd.h"
 #include "log.h"
 #include "util.h"
@@ -119,13 +120,10 @@ void cmd_bench_errors(const char *err)
 {
 	if (!err)
 		err = "invalid bench\n";
-	fputs(err, stderr);
 	for (const char *l = err; *l;) {
 		size_t n = strcspn(l, "\n");
-		char *line = strndup(l, n);
-		if (line && *line)
-			json_err_add(line);
-		free(line);
+		if (n)
+			pc_err(LOG_CONFIG, "%.*s", (int)n, l);
 		l += n + (l[n] == '\n');
 	}
 }
@@ -143,14 +141,10 @@ void cmd_print_json(json_t *j)
 
 int cmd_wait(struct pc_ctx *ctx, int ms)
 {
-	struct timespec ts;
-	int64_t end;
+	int64_t end = clock_mono_ms() + ms;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	end = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + ms;
 	while (!relay_interrupted) {
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		int64_t left = end - ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+		int64_t left = end - clock_mono_ms();
 		if (left <= 0)
 			return 0;
 		if (ctx->relay && ctx->relay->ops->next_event) {
@@ -216,20 +210,36 @@ void main_usage(FILE *f)
 		"`powercut help config` for every bench option.\n");
 }
 
-static int run_dir_for(struct pc_ctx *ctx)
+int cmd_run_dir(const struct bench_config *cfg, char *out, size_t len)
 {
 	char exe[PATH_MAX];
 	int rc;
 
-	if (ctx->cfg->bench->run_dir) {
-		snprintf(ctx->run_dir, sizeof(ctx->run_dir), "%s", ctx->cfg->bench->run_dir);
+	if (cfg->bench->run_dir) {
+		snprintf(out, len, "%s", cfg->bench->run_dir);
 		return 0;
 	}
 	if ((rc = pc_exe_dir(exe, sizeof(exe))) < 0)
 		return rc;
-	if ((size_t)snprintf(ctx->run_dir, sizeof(ctx->run_dir), "%.2048s/../run/%.1024s", exe,
-			     ctx->cfg->bench->name) >= sizeof(ctx->run_dir))
+	if ((size_t)snprintf(out, len, "%.2048s/../run/%.1024s", exe, cfg->bench->name) >= len)
 		return -ENAMETOOLONG;
+	return 0;
+}
+
+int cmd_campaign_db(struct pc_ctx *ctx, const char *name, char *path, size_t len)
+{
+	int rc;
+
+	if (ctx->db) {
+		snprintf(path, len, "%s", store_path(ctx->db));
+		return 0;
+	}
+	snprintf(path, len, "%.4000s/%s", ctx->run_dir, name);
+	if ((rc = pc_mkdir_p(ctx->run_dir)) < 0)
+		return rc;
+	if (!(ctx->db = store_open(path, STORE_CREATE | STORE_MIGRATE)))
+		return -errno;
+	store_log_attach(ctx->db);
 	return 0;
 }
 
@@ -405,7 +415,7 @@ static int run_main(int argc, char **argv)
 			goto out;
 		}
 		ctx.argc = --npos;
-		if (run_dir_for(&ctx) < 0)
+		if (cmd_run_dir(ctx.cfg, ctx.run_dir, sizeof(ctx.run_dir)) < 0)
 			goto out;
 	}
 	if (db_path) {
@@ -414,7 +424,7 @@ static int run_main(int argc, char **argv)
 			rc = EXIT_FAIL;
 			goto out;
 		}
-		log_set_sink(store_log_sink, ctx.db);
+		store_log_attach(ctx.db);
 		pc_debug(LOG_DB, "logging to database '%s'", db_path);
 	}
 	/* `relay list` needs no device. */
@@ -444,7 +454,7 @@ out:
 	/* Reverse order of setup; relay_close powers every touched channel back on. */
 	relay_close(ctx.relay);
 	if (ctx.db) {
-		log_set_sink(NULL, NULL);
+		store_log_detach(ctx.db);
 		store_close(ctx.db);
 	}
 	benchlock_release(ctx.lock);

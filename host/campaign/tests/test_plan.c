@@ -250,6 +250,32 @@ static void test_target_idle(void **state)
 
 /* Scenarios (scenario.c): the default is today's cycle; each rule that keeps a
  * scenario runnable refuses exactly its case, with a message saying why. */
+/* The scenario's errors come through the logger: the last one is kept here. */
+static char logged[512];
+
+static void keep_error(void *ctx, enum log_level level, enum log_cat cat, int64_t wall_ns,
+		       int64_t mono_ns, const char *msg)
+{
+	if (level == LOG_ERROR)
+		snprintf(logged, sizeof(logged), "%s", msg);
+}
+
+static int scenario_parse(char *const *words, const struct cfg_workload *base,
+			  struct camp_scenario *sc, char *err, size_t len)
+{
+	logged[0] = 0;
+	assert_int_equal(log_watch_add(keep_error, NULL), 0);
+	int rc = camp_scenario_parse(words, base, sc);
+	log_watch_remove(keep_error, NULL);
+	snprintf(err, len, "%s", logged);
+	/* One message for a refusal, none for a scenario that runs. */
+	if (rc == -EINVAL)
+		assert_true(strncmp(err, "[campaign] scenario: ", 21) == 0);
+	else
+		assert_string_equal(err, "");
+	return rc;
+}
+
 static void parse_ok(const char *words, size_t n, const char *name)
 {
 	char buf[512], *w[40] = { 0 }, err[256];
@@ -259,7 +285,7 @@ static void parse_ok(const char *words, size_t n, const char *name)
 	snprintf(buf, sizeof(buf), "%s", words ? words : "");
 	for (char *t = strtok(buf, " "); t && k < 39; t = strtok(NULL, " "))
 		w[k++] = t;
-	int rc = camp_scenario_parse(words ? w : NULL, NULL, &sc, err, sizeof(err));
+	int rc = scenario_parse(words ? w : NULL, NULL, &sc, err, sizeof(err));
 	if (rc)
 		fprintf(stderr, "'%s': %s\n", words, err);
 	assert_int_equal(rc, 0);
@@ -277,7 +303,7 @@ static void parse_bad(const char *words, const char *why)
 	snprintf(buf, sizeof(buf), "%s", words);
 	for (char *t = strtok(buf, " "); t && k < 39; t = strtok(NULL, " "))
 		w[k++] = t;
-	assert_int_equal(camp_scenario_parse(w, NULL, &sc, err, sizeof(err)), -EINVAL);
+	assert_int_equal(scenario_parse(w, NULL, &sc, err, sizeof(err)), -EINVAL);
 	if (!strstr(err, why))
 		fail_msg("'%s': message '%s' lacks '%s'", words, err, why);
 }
@@ -288,7 +314,7 @@ static void test_scenario_parse(void **state)
 	char err[256];
 
 	/* The default: write cut restart check, the cut of [campaign] cut. */
-	assert_int_equal(camp_scenario_parse(NULL, NULL, &sc, err, sizeof(err)), 0);
+	assert_int_equal(scenario_parse(NULL, NULL, &sc, err, sizeof(err)), 0);
 	assert_int_equal(sc.n, 4);
 	assert_int_equal(sc.steps[0].kind, CAMP_STEP_WRITE);
 	assert_int_equal(sc.steps[1].kind, CAMP_STEP_CUT);
@@ -317,7 +343,7 @@ static void test_scenario_parse(void **state)
 	parse_ok("write idle:250ms cut:power restart cut:kill restart snapshot check", 8,
 		 "write idle:250ms cut:power restart cut:kill restart snapshot check");
 	char *w[] = { "write", "idle:1.5s", "cut:kill", "restart", "check", NULL };
-	assert_int_equal(camp_scenario_parse(w, NULL, &sc, err, sizeof(err)), 0);
+	assert_int_equal(scenario_parse(w, NULL, &sc, err, sizeof(err)), 0);
 	assert_int_equal(sc.steps[1].ms, 1500);
 	assert_int_equal(sc.steps[2].cut, CUT_KILL);
 	camp_scenario_release(&sc);
@@ -332,7 +358,7 @@ static void test_scenario_parse(void **state)
 				     .duration_ms = 30000 };
 	char *ww[] = { "write:duration=500ms,flush=never,span_mib=8", "cut", "restart", "check",
 		       NULL };
-	assert_int_equal(camp_scenario_parse(ww, &base, &sc, err, sizeof(err)), 0);
+	assert_int_equal(scenario_parse(ww, &base, &sc, err, sizeof(err)), 0);
 	assert_true(sc.steps[0].has_workload);
 	assert_int_equal(sc.steps[0].workload.duration_ms, 500);
 	assert_int_equal(sc.steps[0].workload.flush, FLUSH_NEVER);
