@@ -138,3 +138,19 @@ void camp_stop(struct camp_env *env)
 		ledger_free(env->led);
 	env->led = NULL;
 }
+
+void camp_db_observer(void *arg, const struct camp_event *ev)
+{
+	struct store *st = arg;
+
+	switch (ev->kind) {
+	case CAMP_EV_DB_BUSY:
+		store_log_hold(st, true);
+		break;
+	case CAMP_EV_DB_FREE:
+		store_log_hold(st, false);
+		break;
+	default:
+		break;
+	}
+}

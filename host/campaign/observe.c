@@ -4,7 +4,6 @@
 #include <string.h>
 
 #include "observe.h"
-#include "store.h"
 
 #define CAMP_EV_NAME(id, name) [CAMP_EV_##id] = name,
 static const char *const event_names[] = { CAMP_EVENTS(CAMP_EV_NAME) };
@@ -76,20 +75,4 @@ void camp_notify(struct camp_observers *obs, const struct camp_event *ev)
 	for (size_t i = 0; i < obs->n; i++)
 		obs->o[i].fn(obs->o[i].arg, ev);
 	pthread_mutex_unlock(&obs->lock);
-}
-
-void camp_db_observer(void *arg, const struct camp_event *ev)
-{
-	struct store *st = arg;
-
-	switch (ev->kind) {
-	case CAMP_EV_DB_BUSY:
-		store_log_hold(st, true);
-		break;
-	case CAMP_EV_DB_FREE:
-		store_log_hold(st, false);
-		break;
-	default:
-		break;
-	}
 }

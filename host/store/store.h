@@ -160,6 +160,14 @@ struct store_cycle_step {
 };
 int store_cycle_step_insert(struct store *st, const struct store_cycle_step *s);
 
+/* The id of plan index idx of campaign: 0, -ENOENT or -EIO. */
+int store_cycle_find(struct store *st, int64_t campaign, int64_t idx, int64_t *id);
+/* One cycle's whole story (`powercut show`) as one JSON object (a new reference):
+ * its campaign, the cycle row, its first cut and every cut, its steps, the events
+ * logged during it, its checks, per-disk findings and evidence. Columns named *_json
+ * are parsed. NULL with errno ENOENT (no such cycle) or EIO (logged). */
+json_t *store_cycle_story(struct store *st, int64_t cycle);
+
 /* One evidence file of a cycle (disk NULL: the whole node). */
 int store_evidence_insert(struct store *st, int64_t cycle, const char *disk, const char *kind,
 			  const char *path, uint64_t bytes);

@@ -4,6 +4,7 @@
  * host-timed targets fed exactly the ledger counters each must catch; the scenario
  * parser, every rule fed its case. */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -18,6 +19,7 @@
 
 #include "campaign.h"
 #include "ledger.h"
+#include "observe.h"
 
 static struct bench_config *load(const char *extra)
 {
@@ -382,10 +384,101 @@ static void test_scenario_parse(void **state)
 	parse_bad("write snapshot cut restart check", "snapshot while the workload runs");
 }
 
+/* The observer list (observe.c): observers are called in the order added, with the
+ * event; a removed one is not called again and the others keep their order. */
+static char seen[64];
+
+static void obs_a(void *arg, const struct camp_event *ev)
+{
+	size_t l = strlen(seen);
+	snprintf(seen + l, sizeof(seen) - l, "a%d", (int)ev->kind);
+}
+
+static void obs_b(void *arg, const struct camp_event *ev)
+{
+	size_t l = strlen(seen);
+	snprintf(seen + l, sizeof(seen) - l, "b%s", ev->step ? ev->step : "-");
+}
+
+static void obs_count(void *arg, const struct camp_event *ev)
+{
+	__atomic_add_fetch((int *)arg, 1, __ATOMIC_RELAXED);
+}
+
+struct adder {
+	struct camp_observers *obs;
+	int calls;
+	int rc;
+};
+
+/* A status page's thread registers itself while the campaign's thread notifies. */
+static void *add_from_thread(void *arg)
+{
+	struct adder *a = arg;
+
+	a->rc = camp_observe_add(a->obs, obs_count, &a->calls);
+	return NULL;
+}
+
+static void test_observers(void **state)
+{
+	struct camp_observers obs;
+	struct camp_event ev = { .kind = CAMP_EV_STEP, .step = "cut" };
+	int dummy[CAMP_MAX_OBSERVERS];
+
+	camp_observers_init(&obs);
+	camp_notify(NULL, &ev);		/* nobody watches: nothing happens */
+	camp_notify(&obs, &ev);
+	assert_string_equal(seen, "");
+	assert_int_equal(camp_observe_add(&obs, obs_a, NULL), 0);
+	assert_int_equal(camp_observe_add(&obs, obs_b, NULL), 0);
+	assert_int_equal(camp_observe_add(&obs, obs_a, NULL), -EEXIST);
+	assert_int_equal(camp_observe_add(&obs, NULL, NULL), -EINVAL);
+	camp_notify(&obs, &ev);
+	assert_string_equal(seen, "a2bcut");		/* CAMP_EV_STEP is 2 */
+	assert_int_equal(CAMP_EV_STEP, 2);
+	assert_string_equal(camp_event_name(CAMP_EV_DB_BUSY), "db-busy");
+	/* Removal: the other keeps being called. */
+	assert_int_equal(camp_observe_remove(&obs, obs_a, NULL), 0);
+	assert_int_equal(camp_observe_remove(&obs, obs_a, NULL), -ENOENT);
+	seen[0] = 0;
+	camp_notify(&obs, &ev);
+	assert_string_equal(seen, "bcut");
+	/* Added again, it comes after b now. */
+	assert_int_equal(camp_observe_add(&obs, obs_a, NULL), 0);
+	seen[0] = 0;
+	ev.step = NULL;
+	camp_notify(&obs, &ev);
+	assert_string_equal(seen, "b-a2");
+	/* The list is bounded. */
+	for (int i = 2; i < CAMP_MAX_OBSERVERS; i++)
+		assert_int_equal(camp_observe_add(&obs, obs_count, &dummy[i]), 0);
+	assert_int_equal(camp_observe_add(&obs, obs_count, &dummy[0]), -ENOSPC);
+	for (int i = 2; i < CAMP_MAX_OBSERVERS; i++)
+		assert_int_equal(camp_observe_remove(&obs, obs_count, &dummy[i]), 0);
+	/* Another thread adds an observer while events flow; once added it hears them,
+	 * once removed no more. */
+	struct adder a = { .obs = &obs, .rc = -1 };
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, add_from_thread, &a), 0);
+	for (int i = 0; i < 1000; i++)
+		camp_notify(&obs, &ev);
+	pthread_join(th, NULL);
+	assert_int_equal(a.rc, 0);
+	int before = a.calls;
+	camp_notify(&obs, &ev);
+	assert_int_equal(a.calls, before + 1);
+	assert_int_equal(camp_observe_remove(&obs, obs_count, &a.calls), 0);
+	camp_notify(&obs, &ev);
+	assert_int_equal(a.calls, before + 1);
+	camp_observers_release(&obs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_scenario_parse),
+		cmocka_unit_test(test_observers),
 		cmocka_unit_test(test_plan_pure),
 		cmocka_unit_test(test_plan_varies),
 		cmocka_unit_test(test_target_after_flush_every_disk),
