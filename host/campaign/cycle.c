@@ -11,7 +11,13 @@
  * agent's check of every disk -> classification against the ledger -> the record
  * (cut, checks, findings, evidence) in one transaction.
  * The cycle row is inserted first with its plan and updated with each step, so a
- * controller killed at any moment leaves a row saying where it stopped.
+ * controller killed at any moment leaves a row saying where it stopped (while the
+ * ledger writes, the step goes to RUN_DIR/step instead: --resume reads it).
+ *
+ * camp_cycle_run: cycle_begin (the row) -> cycle_prepare (node, power, disks) -> the
+ * scenario's steps, each one function of step_table -> cycle_record -> cycle_end
+ * (power on, node gone, status). All state is in struct cyc, one per call; what
+ * happens goes to the env's observers (observe.h), every row through store.h.
  */
 #include <errno.h>
 #include <inttypes.h>
