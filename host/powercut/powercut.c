@@ -1,5 +1,8 @@
 /* powercut: the host controller. The command table, global options, and the one
- * place that sets up and tears down what commands need (see cmd.h). */
+ * place that sets up and tears down what commands need (see cmd.h): the bench and its
+ * run directory, the database (attached to the logger as a watcher, detached before
+ * it closes), the bench lock, the relay. Errors reach the user through the logger
+ * only; --json collects them as a log watcher. */
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
