@@ -46,7 +46,8 @@ struct camp_run;
 	X(DB_BUSY, "db-busy")		/* the ledger's connection writes all the time:
 					 * the campaign's own inserts would wait for it */ \
 	X(DB_FREE, "db-free")		/* the ledger is quiet again */ \
-	X(CYCLE_END, "cycle-end")	/* rc, result (run: in a camp_run) */ \
+	X(CYCLE_END, "cycle-end")	/* rc, result, run: camp_run, its tally counting
+					 * the cycle already */ \
 	X(CAMPAIGN_END, "campaign-end")	/* run */
 #define CAMP_EV_ENUM(id, name) CAMP_EV_##id,
 enum camp_event_kind { CAMP_EVENTS(CAMP_EV_ENUM) CAMP_EV__COUNT };
