@@ -343,7 +343,10 @@ sqlite3 *store_db(struct store *st)
 
 const char *store_path(const struct store *st)
 {
-	return st->path;
+	/* SQLite's absolute name: what a campaign prints and stores as its database. */
+	const char *f = sqlite3_db_filename(st->db, "main");
+
+	return f && *f ? f : st->path;
 }
 
 json_t *store_info(struct store *st)

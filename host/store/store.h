@@ -69,7 +69,7 @@ void store_close(struct store *st);
 /* The connection, lent to a module that owns its own tables (see above): the store
  * keeps it; never closed by the borrower, used on the owner thread only. */
 sqlite3 *store_db(struct store *st);
-/* The path the store was opened with (the store's copy, valid until store_close). */
+/* The database file's absolute path (the store's, valid until store_close). */
 const char *store_path(const struct store *st);
 
 /* Schema version of the open database (PRAGMA user_version). */

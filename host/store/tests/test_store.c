@@ -143,7 +143,9 @@ static void test_campaign_queries(void **state)
 	char tok[65];
 
 	assert_non_null(st);
-	assert_string_equal(store_path(st), db_path("q.db"));
+	/* Absolute, as SQLite names the file. */
+	assert_true(store_path(st)[0] == '/');
+	assert_non_null(strstr(store_path(st), "/q.db"));
 	/* No run yet: a campaign of `powercut cycle` has no run_json. */
 	assert_int_equal(store_campaign_find_run(st, 0, &row), -ENOENT);
 	assert_int_equal(store_campaign_insert(st, &c, &camp), 0);
