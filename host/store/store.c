@@ -1048,3 +1048,38 @@ json_t *store_cycle_story(struct store *st, int64_t cycle)
 					       "WHERE cycle_id = ? ORDER BY id", cycle, 0, 0, false));
 	return j;
 }
+
+/* ---- The ledger's sessions ---- */
+
+int store_session_campaign(struct store *st, int64_t cycle, int64_t *campaign)
+{
+	return get_i64(st, "SELECT MAX(campaign) FROM oracle_session WHERE cycle = ?",
+		       "cannot read the ledger", cycle, NULL, campaign);
+}
+
+int store_session_find(struct store *st, int64_t campaign, int64_t cycle, int64_t disk,
+		       bool by_phase, int64_t phase, struct store_session *ss)
+{
+	sqlite3_stmt *s;
+	int rc = -ENOENT, r;
+
+	if (prep(st, "SELECT seed, block_size, span_blocks FROM oracle_session WHERE campaign = ?1"
+		 " AND cycle = ?2 AND disk = ?3 AND (?4 IS NULL OR phase = ?4) ORDER BY id LIMIT 1",
+		 &s, "cannot read the ledger") < 0)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, campaign);
+	sqlite3_bind_int64(s, 2, cycle);
+	sqlite3_bind_int64(s, 3, disk);
+	if (by_phase)
+		sqlite3_bind_int64(s, 4, phase);
+	if ((r = sqlite3_step(s)) == SQLITE_ROW) {
+		ss->seed = (uint64_t)sqlite3_column_int64(s, 0);
+		ss->block_size = (uint64_t)sqlite3_column_int64(s, 1);
+		ss->span_blocks = (uint64_t)sqlite3_column_int64(s, 2);
+		rc = 0;
+	} else if (r != SQLITE_DONE) {
+		rc = db_err(st, "cannot read the ledger");
+	}
+	sqlite3_finalize(s);
+	return rc;
+}

@@ -160,6 +160,16 @@ struct store_cycle_step {
 };
 int store_cycle_step_insert(struct store *st, const struct store_cycle_step *s);
 
+/* The ledger's sessions (oracle_session, the oracle's table): the newest campaign
+ * with a session of cycle, and the first session of (campaign, cycle, disk) -- of
+ * phase only when by_phase -- with what its agent wrote with. 0, -ENOENT, -EIO. */
+int store_session_campaign(struct store *st, int64_t cycle, int64_t *campaign);
+struct store_session {
+	uint64_t seed, block_size, span_blocks;
+};
+int store_session_find(struct store *st, int64_t campaign, int64_t cycle, int64_t disk,
+		       bool by_phase, int64_t phase, struct store_session *s);
+
 /* The id of plan index idx of campaign: 0, -ENOENT or -EIO. */
 int store_cycle_find(struct store *st, int64_t campaign, int64_t idx, int64_t *id);
 /* One cycle's whole story (`powercut show`) as one JSON object (a new reference):

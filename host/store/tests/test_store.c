@@ -224,6 +224,33 @@ static void test_campaign_queries(void **state)
 	store_close(st);
 }
 
+/* The ledger's sessions: the newest campaign of a cycle; a cycle's first session, of
+ * its own phase when asked (a later pass under the same cycle number is not it). */
+static void test_sessions(void **state)
+{
+	struct store *st = store_open(db_path("s.db"), STORE_CREATE | STORE_MIGRATE);
+	struct store_session ss = { 0 };
+	int64_t camp = 0;
+
+	assert_non_null(st);
+	assert_int_equal(store_session_campaign(st, 1, &camp), -ENOENT);
+	assert_int_equal(store_session_find(st, 1, 1, 1, false, 0, &ss), -ENOENT);
+	assert_int_equal(sqlite3_exec(store_db(st), "INSERT INTO oracle_session (campaign, cycle, "
+		"disk, peer, block_size, span_blocks, seed, agent_hello_ns, host_hello_ns, phase) VALUES "
+		"(2, 1, 1, 'a', 4096, 64, 11, 0, 0, 0), (2, 1, 1, 'b', 512, 32, 22, 0, 0, 1), "
+		"(3, 1, 1, 'c', 4096, 64, 33, 0, 0, 0)", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(store_session_campaign(st, 1, &camp), 0);
+	assert_int_equal(camp, 3);
+	assert_int_equal(store_session_find(st, 2, 1, 1, false, 0, &ss), 0);
+	assert_int_equal(ss.seed, 11);
+	assert_int_equal(store_session_find(st, 2, 1, 1, true, 1, &ss), 0);
+	assert_int_equal(ss.seed, 22);
+	assert_int_equal(ss.block_size, 512);
+	assert_int_equal(ss.span_blocks, 32);
+	assert_int_equal(store_session_find(st, 2, 1, 1, true, 7, &ss), -ENOENT);
+	store_close(st);
+}
+
 static int shown;
 
 static void show(void *arg, int64_t idx, const char *step)
@@ -396,6 +423,7 @@ int main(void)
 		cmocka_unit_test(test_inserts_and_foreign_keys),
 		cmocka_unit_test(test_campaign_queries),
 		cmocka_unit_test(test_cycles_interrupt),
+		cmocka_unit_test(test_sessions),
 		cmocka_unit_test(test_log_watcher),
 		cmocka_unit_test(test_sigkill_writer),
 	};
