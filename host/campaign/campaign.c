@@ -32,6 +32,14 @@ const char *camp_status_name(enum camp_status s)
 	return s >= 0 && s < CAMP_ST__COUNT ? status_names[s] : "?";
 }
 
+int camp_status_parse(const char *name)
+{
+	for (int s = 0; name && s < CAMP_ST__COUNT; s++)
+		if (!strcmp(name, status_names[s]))
+			return s;
+	return -EINVAL;
+}
+
 const char *camp_controls_name(enum camp_controls c)
 {
 	return c >= 0 && c < CAMP_CTL__COUNT ? controls_names[c] : "?";

@@ -81,6 +81,8 @@ const char *camp_cycle_status_name(enum camp_cycle_status s);
 enum camp_status { CAMP_STATUSES(CAMP_ST_ENUM) CAMP_ST__COUNT };
 #undef CAMP_ST_ENUM
 const char *camp_status_name(enum camp_status s);
+/* A stored campaigns.status back: its enum, or -EINVAL. */
+int camp_status_parse(const char *name);
 
 #define CAMP_CONTROLS(X) \
 	X(NONE, "none")			/* no control disk */ \

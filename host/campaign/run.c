@@ -98,7 +98,7 @@ int camp_run_load(struct store *db, const char *want, int64_t *id, char **config
 	*config_text = row.config_text;
 	row.config_text = NULL;
 	rc = *run ? 0 : -ENOMEM;
-	if (rc == 0 && !strcmp(row.status, camp_status_name(CAMP_ST_DONE)))
+	if (rc == 0 && camp_status_parse(row.status) == CAMP_ST_DONE)
 		rc = -EALREADY;
 	store_run_row_release(&row);
 	return rc;
