@@ -30,8 +30,7 @@ $(BUILD)/host/campaign/%.o: host/campaign/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_COMMON) $(CAMPAIGN_CFLAGS) -MMD -MP -c -o $@ $<
 
-# The plan, the process bookkeeping, the scenario and the observer list, with
-# sanitizers, from their sources.
+# The plan and the process bookkeeping, with sanitizers, from their sources.
 $(BUILD)/host/campaign/tests/test_plan: host/campaign/tests/test_plan.c host/campaign/plan.c \
 		host/campaign/procs.c host/campaign/scenario.c host/campaign/observe.c $(PCLIB_SAN_OBJS)
 	@mkdir -p $(@D)
