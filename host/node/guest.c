@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -279,4 +280,27 @@ int guest_console_wait(struct guest_console *c, const struct guest_console_src *
 		}
 		usleep((useconds_t)s->poll_ms * 1000);
 	}
+}
+
+void guest_console_tail(const char *path, int lines)
+{
+	char buf[4096];
+	FILE *f = fopen(path, "re");
+	long size;
+	size_t n = 0;
+
+	if (f && fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) >= 0 &&
+	    fseek(f, size > (long)sizeof(buf) - 1 ? size - (long)sizeof(buf) + 1 : 0, SEEK_SET) == 0)
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+	if (f)
+		fclose(f);
+	buf[n] = '\0';
+	/* The last `lines` lines; control characters (the CRs) become blanks. */
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)buf[i] < 0x20 && buf[i] != '\n')
+			buf[i] = ' ';
+	char *start = buf + n - (n && buf[n - 1] == '\n');
+	for (int k = 0; start > buf && (start[-1] != '\n' || ++k < lines);)
+		start--;
+	pc_warn(LOG_NODE, "the console '%s' ends with:\n%s", path, n ? start : "(nothing)");
 }

@@ -155,6 +155,10 @@ struct guest_console_src {
 	int poll_ms;			/* between polls */
 };
 
+/* Log (a warning) the last `lines` lines of a console file on this host: what the
+ * guest and its kernel said last, when a wait on it failed. */
+void guest_console_tail(const char *path, int lines);
+
 /* Poll until the console shows `ready` (want_done: `done`), QEMU ended, or timeout_ms
  * passed. 0; -EIO when QEMU ended first; -ETIMEDOUT, or the last poll's errno, at the
  * timeout (logged). */

@@ -887,8 +887,14 @@ static int con_wait(struct node *n, bool want_done, int timeout_ms)
 	struct qpriv *q = n->priv;
 	const struct guest_console_src src = { .poll = con_poll, .arg = q, .console = q->console,
 					       .poll_ms = 20 };
+	int rc = guest_console_wait(&q->con, &src, want_done, timeout_ms);
 
-	return guest_console_wait(&q->con, &src, want_done, timeout_ms);
+	/* The console file goes with the node's directory once the cycle passes (a boot
+	 * that was not ready in time is power-cycled again): what the guest and its
+	 * kernel said last goes to the log, and with it to the campaign's events. */
+	if (rc < 0)
+		guest_console_tail(q->console, 15);
+	return rc;
 }
 
 static int full_start(struct node *n, const struct node_job *job)

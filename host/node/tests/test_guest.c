@@ -21,12 +21,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "config.h"
 #include "console.h"
 #include "guest.h"
+#include "log.h"
 
 #define OPTS "console=ttyS0 quiet cryptomgr.notests rodata=off ipv6.disable=1 acpi=noirq " \
 	     "initcall_blacklist=crypto_kdf108_init,init_kprobe_trace"
@@ -365,6 +367,42 @@ static void test_console_wait(void **state)
 	assert_int_equal(wait_for(ended, 1000000, -ECONNRESET, true, 50, &polls), -ECONNRESET);
 }
 
+/* ---- the console's tail in the log ---- */
+
+static char logged[8192];
+
+static void sink(void *ctx, enum log_level level, enum log_cat cat, int64_t wall_ns,
+		 int64_t mono_ns, const char *msg)
+{
+	snprintf(logged, sizeof(logged), "%s", msg);
+}
+
+static void test_console_tail(void **state)
+{
+	char path[] = "/tmp/test_guest.XXXXXX";
+	int fd = mkstemp(path);
+	FILE *f = fdopen(fd, "w");
+
+	assert_non_null(f);
+	for (int i = 1; i <= 20; i++)
+		fprintf(f, "line %d\r\n", i);
+	fclose(f);
+	log_set_sink(sink, NULL);
+	guest_console_tail(path, 3);
+	assert_non_null(strstr(logged, "ends with:\nline 18 \nline 19 \nline 20 \n"));
+	assert_null(strstr(logged, "line 17"));
+	/* A console without a newline at its end: its last, partial line counts. */
+	f = fopen(path, "w");
+	fputs("a\nb\nc", f);
+	fclose(f);
+	guest_console_tail(path, 2);
+	assert_non_null(strstr(logged, "ends with:\nb\nc"));
+	unlink(path);
+	guest_console_tail(path, 3);
+	assert_non_null(strstr(logged, "(nothing)"));
+	log_set_sink(NULL, NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -373,6 +411,7 @@ int main(void)
 		cmocka_unit_test(test_proxmox),
 		cmocka_unit_test(test_too_long),
 		cmocka_unit_test(test_console_wait),
+		cmocka_unit_test(test_console_tail),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
