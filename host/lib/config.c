@@ -23,7 +23,7 @@ const char *config_dc_source_name(int dc_source)
 }
 
 static const char *const levels[] = { "high", "low", NULL };
-static const char *const node_drivers[] = { "sim", "qemu", "proxmox", NULL };
+static const char *const node_drivers[] = { "sim", "qemu", "proxmox", "null", NULL };
 static const char *const formats[] = { "qcow2", "raw", "lvmthin", "zvol", NULL };
 static const char *const zfs_syncs[] = { "standard", "always", "disabled", NULL };
 static const char *const slogs[] = { "none", "volatile", "lying", NULL };
@@ -184,7 +184,7 @@ static const struct opt_def relay_opts[] = {
 static const struct opt_def node_opts[] = {
 	{ "driver", OPT_ENUM, OFF(cfg_node, driver), "sim", NOLIMIT, node_drivers,
 	  "Node driver: sim (simulated node on this host), qemu (this host; with host set, a "
-	  "Linux/KVM host over ssh), or proxmox (a Proxmox VE node over ssh).", 0 },
+	  "Linux/KVM host over ssh), proxmox (a Proxmox VE node over ssh), or null (tests).", 0 },
 	{ "host", OPT_STRING, OFF(cfg_node, host), NULL, NOLIMIT, NULL,
 	  "Host of the node (ssh destination); unset: local.", 0 },
 	{ "tier", OPT_ENUM, OFF(cfg_node, tier), "fast", NOLIMIT, tiers,

@@ -32,7 +32,7 @@ enum dc_source { DC_AUTO, DC_SIMULATOR, DC_PWROK, DC_RELAY };
 enum active_level { ACTIVE_HIGH, ACTIVE_LOW };
 /* What the relay interrupts: the supply's mains, or its PS_ON (IPMI). */
 enum power_switch { SWITCH_AC, SWITCH_DC };
-enum node_driver { NODE_DRV_SIM, NODE_DRV_QEMU, NODE_DRV_PROXMOX };
+enum node_driver { NODE_DRV_SIM, NODE_DRV_QEMU, NODE_DRV_PROXMOX, NODE_DRV_NULL };
 enum disk_format { DISK_QCOW2, DISK_RAW, DISK_LVMTHIN, DISK_ZVOL };
 /* A zvol's sync property (OpenZFS): standard honours flushes, always makes every
  * write synchronous, disabled ignores flushes (it promises nothing: a control). */

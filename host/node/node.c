@@ -13,9 +13,10 @@
 extern const struct node_ops node_qemu_ops;
 extern const struct node_ops node_proxmox_ops;
 extern const struct node_ops node_qemu_remote_ops;
+extern const struct node_ops node_null_ops;
 
 const struct node_ops *const node_drivers[] = { &node_qemu_ops, &node_proxmox_ops,
-						&node_qemu_remote_ops, NULL };
+						&node_qemu_remote_ops, &node_null_ops, NULL };
 
 struct node_lock {
 	pthread_mutex_t mu;
@@ -71,7 +72,7 @@ const struct node_ops *node_ops_find(const char *name)
 
 struct node *node_open(const struct bench_config *cfg, const struct node_env *env)
 {
-	static const char *const names[] = { "sim", "qemu", "proxmox" };
+	static const char *const names[] = { "sim", "qemu", "proxmox", "null" };
 	/* The qemu driver with [node] host runs the guest on that host over ssh. */
 	const char *name = cfg->node->driver == NODE_DRV_QEMU && cfg->node->host ? "qemu-remote" :
 			   names[cfg->node->driver];
