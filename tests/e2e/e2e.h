@@ -1,8 +1,8 @@
 /* Helpers shared by the end-to-end tests and the benchmark of `powercut cycle`: find
  * the repository and the binaries from our own location, make a private run directory
  * (the bench lock and the simulator's files) and run one cycle, returning its --json. */
-#ifndef PC_NODE_E2E_H
-#define PC_NODE_E2E_H
+#ifndef PC_TESTS_E2E_H
+#define PC_TESTS_E2E_H
 
 #include <dirent.h>
 #include <errno.h>
@@ -34,8 +34,9 @@ struct e2e {
 	int term_after_ms;		/* > 0: SIGTERM the next powercut after this long */
 };
 
-/* The test binary is build/host/node/{tests,bench}/NAME: build/bin is three levels up;
- * the repository is found by walking up to rig/benches. */
+/* The test binary is below the build directory (build/tests/e2e/NAME, or a module's
+ * build/host/MODULE/{tests,bench}/NAME): that is the nearest directory above it with a
+ * bin/ directory. The repository is found by walking up to rig/benches. */
 static inline int e2e_init(struct e2e *e)
 {
 	char exe[PATH_MAX], probe[PATH_MAX + 64];
@@ -45,8 +46,14 @@ static inline int e2e_init(struct e2e *e)
 	if (n < 0)
 		return -errno;
 	exe[n] = 0;
-	for (int up = 0; up < 4; up++)
+	*strrchr(exe, '/') = 0;
+	for (int up = 0; up < 3; up++) {
+		struct stat st;
+		snprintf(probe, sizeof(probe), "%s/bin", exe);
+		if (stat(probe, &st) == 0 && S_ISDIR(st.st_mode))
+			break;
 		*strrchr(exe, '/') = 0;
+	}
 	snprintf(e->bin, sizeof(e->bin), "%s/bin", exe);
 	snprintf(e->powercut, sizeof(e->powercut), "%s/powercut", e->bin);
 	if (!getcwd(e->root, sizeof(e->root)))
