@@ -1,7 +1,7 @@
 # host/campaign: the campaign engine (one cut cycle end to end, the per-cycle plan,
 # leftover processes, evidence) as $(CAMPAIGN_LIB), linked into the controller.
 # Unit tests: the plan and the scenario words; the step runner against the null node
-# driver. powercut run end to end is tested in tests/e2e.
+# driver (test_steps). powercut run end to end is tested in tests/e2e.
 
 MODULES        += CAMPAIGN
 CAMPAIGN_LIB    = $(BUILD)/host/libcampaign.a
@@ -19,10 +19,22 @@ CAMPAIGN_T_CFLAGS = $(CAMPAIGN_CFLAGS) $(CMOCKA_CFLAGS)
 CAMPAIGN_T_LINK   = $(patsubst %,$(BUILD)/san/host/campaign/%.o,plan procs scenario) $(PCLIB_SAN_OBJS)
 CAMPAIGN_T_LIBS   = $(PCLIB_LIBS) $(CMOCKA_LIBS)
 
+# The step runner: camp_cycle_run on the null relay and the null node, each scenario's
+# node calls in order; the ledger's statistics wrapped at link time (test_steps.c).
+PROGRAM_SETS += CAMPAIGN_STEPS
+CAMPAIGN_STEPS_PROGS := $(BUILD)/host/campaign/tests/test_steps
+CAMPAIGN_STEPS_SAN    = yes
+CAMPAIGN_STEPS_CFLAGS = $(CAMPAIGN_CFLAGS) $(CMOCKA_CFLAGS)
+CAMPAIGN_STEPS_LINK   = $(CAMPAIGN_SAN_OBJS) $(EXPLORE_SAN_OBJS) $(RELAY_SAN_OBJS) $(NODE_SAN_OBJS) \
+	$(SSH_SAN_OBJS) $(FIO_SAN_OBJS) $(DISK_SAN_OBJS) $(STORE_SAN_OBJS) $(ORACLE_SAN_OBJS) \
+	$(FWLINK_SAN_OBJS) $(PCLIB_SAN_OBJS)
+CAMPAIGN_STEPS_LIBS   = -Wl,--wrap=ledger_get_stats $(RELAY_LIBS) $(NODE_LIBS) $(ORACLE_LIBS) \
+	$(DISK_LIBS) $(STORE_LIBS) $(FWLINK_LIBS) $(PCLIB_LIBS) $(CMOCKA_LIBS) -lm
+
 SCRIPT_SETS += CAMPAIGN_B
 CAMPAIGN_B_PROGS := $(BUILD)/host/campaign/bench/bench_campaign.sh
 CAMPAIGN_B_NEEDS  = $(POWERCUT) $(MCUSIM) $(FW_ELF) $(AGENT_NBD) $(PCVCACHE_SO)
 
 ALL_TARGETS += $(CAMPAIGN_LIB)
-UNIT_TESTS  += $(CAMPAIGN_T_PROGS)
+UNIT_TESTS  += $(CAMPAIGN_T_PROGS) $(CAMPAIGN_STEPS_PROGS)
 BENCH_PROGS += $(CAMPAIGN_B_PROGS)
