@@ -20,6 +20,10 @@ CC       ?= cc
 CFLAGS_COMMON = -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
                 -Wmissing-prototypes -Wno-unused-parameter -D_GNU_SOURCE
 SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+# The fuzz targets (firmware/build.mk, host/fuzz/build.mk): clang's libFuzzer; make fuzz
+# runs each this long.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 600
 
 # Libraries and programs shared between parts (built by the fragment named in brackets).
 # [host/lib] logging, child processes, config, utilities

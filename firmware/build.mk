@@ -67,8 +67,6 @@ UNIT_TESTS += $(FW_TESTS)
 
 # ---- fuzz target (clang libFuzzer) ----
 
-FUZZ_CC       ?= clang
-FUZZ_SECONDS  ?= 600
 FW_FUZZ_CFLAGS = $(filter-out -O2,$(CFLAGS_COMMON)) -O1 -fsanitize=fuzzer-no-link,address,undefined \
                  -fno-sanitize-recover=all -fno-omit-frame-pointer -MMD -MP
 FW_FUZZ_OBJ   := $(patsubst $(FW_DIR)/%.c,$(FW_OUT)/fuzz/%.o,$(FW_HOST_SRC) $(FW_DIR)/fuzz/fuzz_line.c)
