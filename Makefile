@@ -188,18 +188,23 @@ check-build: $(ALL_TARGETS) $(CHECK_TESTS)
 # One tier alone (make check runs them all, in one summary). The unit tier needs
 # neither the simulated bench nor the guest.
 check-unit: deps
-	@$(MAKE) --no-print-directory $(UNIT_TESTS)
+	@$(MAKE) --no-print-directory build-unit
 	@scripts/run-tests $(UNIT_TESTS)
 
 check-sim: deps
-	@$(MAKE) --no-print-directory build $(SIM_TESTS)
+	@$(MAKE) --no-print-directory build-sim
 	@$(MAKE) --no-print-directory guest-for-check
 	@scripts/run-tests $(SIM_TESTS)
 
 check-e2e: deps
-	@$(MAKE) --no-print-directory build $(E2E_TESTS)
+	@$(MAKE) --no-print-directory build-e2e
 	@$(MAKE) --no-print-directory guest-for-check
 	@scripts/run-tests $(E2E_TESTS)
+
+.PHONY: build-unit build-sim build-e2e
+build-unit: $(UNIT_TESTS)
+build-sim: $(ALL_TARGETS) $(SIM_TESTS)
+build-e2e: $(ALL_TARGETS) $(E2E_TESTS)
 
 # The include layering alone (also the first unit test).
 check-layers:
