@@ -7,7 +7,7 @@ MODULES        += CAMPAIGN
 CAMPAIGN_LIB    = $(BUILD)/host/libcampaign.a
 CAMPAIGN_SRCS  := host/campaign/campaign.c host/campaign/plan.c host/campaign/cycle.c \
 		  host/campaign/procs.c host/campaign/evidence.c host/campaign/run.c \
-		  host/campaign/scenario.c host/campaign/fsdisk.c
+		  host/campaign/scenario.c host/campaign/fsdisk.c host/campaign/observe.c
 CAMPAIGN_CFLAGS = -Ihost/campaign -Ihost/lib -Ihost/store -Ihost/oracle -Ihost/node -Ihost/explore \
 	-Ihost/relay $(shell pkg-config --cflags sqlite3 jansson)
 
@@ -16,7 +16,7 @@ PROGRAM_SETS += CAMPAIGN_T
 CAMPAIGN_T_PROGS := $(BUILD)/host/campaign/tests/test_plan
 CAMPAIGN_T_SAN    = yes
 CAMPAIGN_T_CFLAGS = $(CAMPAIGN_CFLAGS) $(CMOCKA_CFLAGS)
-CAMPAIGN_T_LINK   = $(patsubst %,$(BUILD)/san/host/campaign/%.o,plan procs scenario) $(PCLIB_SAN_OBJS)
+CAMPAIGN_T_LINK   = $(patsubst %,$(BUILD)/san/host/campaign/%.o,plan procs scenario observe) $(PCLIB_SAN_OBJS)
 CAMPAIGN_T_LIBS   = $(PCLIB_LIBS) $(CMOCKA_LIBS)
 
 # The step runner: camp_cycle_run on the null relay and the null node, each scenario's
