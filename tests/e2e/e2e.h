@@ -322,4 +322,21 @@ static inline int e2e_guest(struct e2e *e, bool need_zfs)
 	return 77;
 }
 
+/* The end of a cmocka test's main(): skip (77) unless every program of progs is
+ * installed and powercut is built; with guest 0 or 1 the full tier's guest first
+ * (1: with OpenZFS; -1: none); then the group, and the private directory removed.
+ * Returns main's exit status. A macro, so that this header does not need cmocka
+ * (the benchmark includes it too). */
+#define E2E_RUN_GROUP(e, progs, tests, guest)                                      \
+	({                                                                         \
+		int rc_ = e2e_start((e), (progs));                                 \
+		if (!rc_ && (guest) >= 0)                                          \
+			rc_ = e2e_guest((e), (guest) > 0);                         \
+		if (!rc_) {                                                        \
+			rc_ = cmocka_run_group_tests((tests), NULL, NULL) ? 1 : 0; \
+			e2e_cleanup(e);                                            \
+		}                                                                  \
+		rc_;                                                               \
+	})
+
 #endif
