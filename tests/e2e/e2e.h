@@ -217,8 +217,6 @@ static inline long long e2e_chain_violations(json_t *disk)
 	return e2e_int(disk, "violations") - e2e_int(disk, "carried_lost");
 }
 
-/* Processes whose command line mentions our private directory (the simulator, the
- * node's daemons, QEMU, agents): none may outlive `powercut cycle`. Returns how many. */
 /* True when prog is an executable in one of PATH's directories. */
 static inline bool e2e_in_path(const char *prog)
 {
@@ -271,6 +269,8 @@ static inline bool e2e_dead(pid_t pid)
 	return zombie;
 }
 
+/* Processes whose command line mentions our private directory (the simulator, the
+ * node's daemons, QEMU, agents): none may outlive `powercut cycle`. Returns how many. */
 static inline int e2e_leftovers(const struct e2e *e)
 {
 	DIR *d = opendir("/proc");
