@@ -190,7 +190,7 @@ int camp_run(struct camp_run *run)
 	/* A write's own keys reach the simulated node's agents only. */
 	for (size_t i = 0; i < sc.n; i++)
 		if (sc.steps[i].has_workload && (cfg->node->host ||
-						 cfg->node->driver == NODE_DRV_PROXMOX)) {
+						 !strcmp(cfg->node->driver, "proxmox"))) {
 			pc_err(LOG_MAIN, "[campaign] scenario: step %zu: a write with its own "
 			       "workload keys runs on the simulated node only", i + 1);
 			camp_scenario_release(&sc);

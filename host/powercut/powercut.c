@@ -13,6 +13,7 @@
 
 #include "cmd.h"
 #include "log.h"
+#include "node.h"
 #include "util.h"
 
 const struct cmd commands[] = {
@@ -115,20 +116,9 @@ static void json_err_watch(void *ctx, enum log_level level, enum log_cat cat, in
 		json_err_add(msg);
 }
 
-void cmd_bench_errors(const char *err)
-{
-	if (!err)
-		err = "invalid bench\n";
-	fputs(err, stderr);
-	for (const char *l = err; *l;) {
-		size_t n = strcspn(l, "\n");
-		char *line = strndup(l, n);
-		if (line && *line)
-			json_err_add(line);
-		free(line);
-		l += n + (l[n] == '\n');
-	}
-}
+const struct bench_drivers cmd_bench_drivers = {
+	RELAY_OPT_DRIVERS(relay_drivers), NODE_OPT_DRIVERS(node_drivers)
+};
 
 void cmd_print_json(json_t *j)
 {
@@ -393,17 +383,13 @@ static int run_main(int argc, char **argv)
 		goto out;
 	}
 	if (cmd->flags & NEEDS_BENCH) {
-		char *err = NULL;
 		if (npos < 1) {
 			pc_err(LOG_MAIN, "missing bench file (usage: powercut %s)", cmd->usage);
 			goto out;
 		}
-		ctx.cfg = bench_config_load(pos[npos - 1], sets, n_sets, &err);
-		if (!ctx.cfg) {
-			cmd_bench_errors(err);
-			free(err);
+		ctx.cfg = bench_config_load(pos[npos - 1], sets, n_sets, &cmd_bench_drivers);
+		if (!ctx.cfg)
 			goto out;
-		}
 		ctx.argc = --npos;
 		if (run_dir_for(&ctx) < 0)
 			goto out;

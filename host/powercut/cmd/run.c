@@ -176,13 +176,10 @@ int cmd_run(struct pc_ctx *ctx)
 			rc = EXIT_USAGE;
 			goto out;
 		}
-		char *err = NULL;
 		char label[PATH_MAX + 64];
 		snprintf(label, sizeof(label), "campaign %" PRId64 " of %s", cr.campaign, db_path);
-		cfg = bench_config_parse(label, config_text, NULL, 0, &err);
+		cfg = bench_config_parse(label, config_text, NULL, 0, &cmd_bench_drivers);
 		if (!cfg) {
-			fputs(err ? err : "invalid stored config\n", stderr);
-			free(err);
 			rc = EXIT_USAGE;
 			goto out;
 		}
@@ -205,17 +202,13 @@ int cmd_run(struct pc_ctx *ctx)
 		}
 		store_set_campaign(ctx->db, cr.campaign);
 	} else {
-		char *err = NULL;
 		if (ctx->argc != 1) {
 			pc_err(LOG_MAIN, "usage: powercut %s", ctx->cmd->usage);
 			return EXIT_USAGE;
 		}
-		cfg = bench_config_load(ctx->argv[0], ctx->sets, ctx->n_sets, &err);
-		if (!cfg) {
-			cmd_bench_errors(err);
-			free(err);
+		cfg = bench_config_load(ctx->argv[0], ctx->sets, ctx->n_sets, &cmd_bench_drivers);
+		if (!cfg)
 			return EXIT_USAGE;
-		}
 		ctx->cfg = cfg;
 		cr.seed = cfg->campaign->seed;
 		cr.planned = cfg->campaign->cycles;
@@ -237,11 +230,8 @@ int cmd_run(struct pc_ctx *ctx)
 			static const struct opt_def d = { "duration", OPT_DURATION, 0, NULL, 1,
 							  (int64_t)1 << 40, NULL, NULL, 0 };
 			int64_t ms;
-			char msg[256];
-			if (opt_parse(&d, &ms, cmd_opt(ctx, "duration"), msg, sizeof(msg)) < 0) {
-				pc_err(LOG_MAIN, "%s", msg);
+			if (opt_parse(&d, &ms, cmd_opt(ctx, "duration"), NULL, NULL) < 0)
 				return EXIT_USAGE;
-			}
 			cr.planned = 0;
 			cr.deadline_wall_ns = wall_ns() + ms * 1000000;
 		} else if (cmd_opt(ctx, "until")) {
@@ -265,8 +255,7 @@ int cmd_run(struct pc_ctx *ctx)
 		}
 		if (cmd_opt(ctx, "notify")) {
 			static const struct opt_def n = { "notify", OPT_LIST, 0, NULL, 0, 0, NULL, NULL, 0 };
-			char msg[256];
-			if (opt_parse(&n, &notify_argv, cmd_opt(ctx, "notify"), msg, sizeof(msg)) < 0 ||
+			if (opt_set(&n, &notify_argv, cmd_opt(ctx, "notify")) < 0 ||
 			    !notify_argv || !notify_argv[0]) {
 				pc_err(LOG_MAIN, "invalid value '%s' for '--notify'", cmd_opt(ctx, "notify"));
 				return EXIT_USAGE;
