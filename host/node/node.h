@@ -169,6 +169,8 @@ extern const struct node_ops *const node_drivers[];
 #define NODE_OPT_DRIVERS(table) { (const void *const *)(table), \
 	offsetof(struct node_ops, name), offsetof(struct node_ops, options), \
 	offsetof(struct node_ops, names) }
+/* The drivers of table alone, for a program (a test) that opens no relay. */
+#define NODE_BENCH_DRIVERS(table) ((const struct bench_drivers){ .node = NODE_OPT_DRIVERS(table) })
 
 /* Check an ops table: version and required hooks. 0 or -EINVAL (logged). */
 int node_ops_validate(const struct node_ops *ops);
