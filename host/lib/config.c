@@ -358,6 +358,7 @@ struct cfg_schema {
 	uint32_t *owners;
 	const struct opt_drivers *drv;
 	const char **values;	/* the driver values there are (the driver key's) */
+	char **helps;		/* per row: a driver key's help naming its drivers, or NULL */
 };
 #define N_SCHEMAS 2	/* relay, node */
 
@@ -1128,6 +1129,9 @@ static void validate(struct parse_ctx *p)
 
 static void schema_release(struct cfg_schema *sch)
 {
+	for (size_t i = 0; sch->helps && sch->opts[i].name; i++)
+		free(sch->helps[i]);
+	free(sch->helps);
 	free(sch->opts);
 	free(sch->owners);
 	free(sch->values);
@@ -1183,6 +1187,29 @@ static int schema_values(struct cfg_schema *sch, size_t nd)
 	return 0;
 }
 
+/* Help and docs say which drivers a key belongs to. */
+static int schema_helps(struct cfg_schema *sch, size_t n)
+{
+	char names[256];
+
+	if (!sch->drv)
+		return 0;
+	sch->helps = calloc(n + 1, sizeof(*sch->helps));
+	if (!sch->helps)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		if (!sch->owners[i])
+			continue;
+		owner_names(sch->drv, sch->owners[i], names, sizeof(names));
+		if (asprintf(&sch->helps[i], "%s Only with %s.", sch->opts[i].help, names) < 0) {
+			sch->helps[i] = NULL;
+			return -ENOMEM;
+		}
+		sch->opts[i].help = sch->helps[i];
+	}
+	return 0;
+}
+
 /* base with the keys of drv (may be NULL: base alone). 0 or -errno (logged). */
 static int schema_build(struct cfg_schema *sch, const struct opt_section *base,
 			const struct opt_drivers *drv)
@@ -1220,6 +1247,8 @@ static int schema_build(struct cfg_schema *sch, const struct opt_section *base,
 	}
 	schema_sort(sch, n);
 	sch->sec.opts = sch->opts;
+	if (schema_helps(sch, n) < 0)
+		return -ENOMEM;
 	return schema_values(sch, nd);
 }
 
@@ -1592,9 +1621,10 @@ void bench_config_markdown(FILE *f, const struct bench_drivers *drivers)
 		"or disk name that is not plain (letters, digits, `.`, `_`, `-`, not starting "
 		"with `.`: names become file names) are mistakes too. At most 20 are shown, "
 		"then their count.\n\n"
-		"The keys of one relay or node driver (those whose meaning starts with its "
-		"name) belong to that driver: with another driver they are a mistake, reported "
-		"at their line.\n\n"
+		"`[relay] driver` and `[node] driver` name a driver. The keys of one driver "
+		"(their meaning ends with *Only with driver ...*) come from that driver's own "
+		"table (host/relay, host/node): set with another driver they are a mistake, "
+		"reported at their line.\n\n"
 		"Value syntax: bool `yes`/`no` (also true/false, on/off, 1/0); sizes `4096`, "
 		"`4K`, `128KiB`, `1G` (binary units); durations `250` (milliseconds), `250ms`, "
 		"`2s`, `5m`, `1h`; lists are words separated by blanks with `'single'` or "
