@@ -1016,14 +1016,10 @@ static void validate_driver_keys(struct parse_ctx *p, struct cfg_inst *in)
 			selected |= 1u << i;
 	if (!selected) {
 		const char *sug = opt_suggest(driver, sch->values, SIZE_MAX, 0);
-		size_t off = 0;
-		names[0] = '\0';
-		for (size_t i = 0; sch->values[i] && off < sizeof(names); i++)
-			off += (size_t)snprintf(names + off, sizeof(names) - off, "%s%s",
-						i ? ", " : "", sch->values[i]);
 		add_err(p, "%s:%d: unknown %s driver '%s' in [%s]%s%s%s (drivers: %s)", p->file,
 			line_or_end(p, in, "driver"), in->sec->name, driver, in->sec->name,
-			sug ? " (did you mean '" : "", sug ? sug : "", sug ? "'?)" : "", names);
+			sug ? " (did you mean '" : "", sug ? sug : "", sug ? "'?)" : "",
+			opt_join(sch->values, ", ", names, sizeof(names)));
 		return;
 	}
 	for (const struct opt_def *o = in->sec->opts; o->name; o++) {

@@ -287,13 +287,19 @@ static int parse_bool(const char *t, bool *v)
 	return -EINVAL;
 }
 
-static void enum_list(const struct opt_def *o, char *buf, size_t len, const char *sep)
+const char *opt_join(const char *const *words, const char *sep, char *buf, size_t len)
 {
 	size_t off = 0;
 
 	buf[0] = '\0';
-	for (size_t i = 0; o->values && o->values[i] && off < len; i++)
-		off += (size_t)snprintf(buf + off, len - off, "%s%s", i ? sep : "", o->values[i]);
+	for (size_t i = 0; words && words[i] && off < len; i++)
+		off += (size_t)snprintf(buf + off, len - off, "%s%s", i ? sep : "", words[i]);
+	return buf;
+}
+
+static void enum_list(const struct opt_def *o, char *buf, size_t len, const char *sep)
+{
+	opt_join(o->values, sep, buf, len);
 }
 
 static const char *expected(const struct opt_def *o, char *buf, size_t len)
@@ -585,6 +591,17 @@ const char *opt_driver_name(const struct opt_drivers *d, size_t i)
 const struct opt_def *opt_driver_opts(const struct opt_drivers *d, size_t i)
 {
 	return *(const struct opt_def *const *)((const char *)d->ops[i] + d->opts_at);
+}
+
+const char *opt_drivers_names(const struct opt_drivers *d, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; d->ops[i] && off < len; i++)
+		off += (size_t)snprintf(buf + off, len - off, "%s%s", i ? ", " : "",
+					opt_driver_name(d, i));
+	return buf;
 }
 
 const char *const *opt_driver_names(const struct opt_drivers *d, size_t i)

@@ -119,6 +119,10 @@ const char *opt_driver_name(const struct opt_drivers *d, size_t i);
 const struct opt_def *opt_driver_opts(const struct opt_drivers *d, size_t i);
 /* The section's driver values that select driver i (NULL-terminated), or NULL: its name. */
 const char *const *opt_driver_names(const struct opt_drivers *d, size_t i);
+/* "serial, usbhid, gpio": the drivers' names, for a message. */
+const char *opt_drivers_names(const struct opt_drivers *d, char *buf, size_t len);
+/* words (NULL-terminated) joined by sep into buf, cut at len. */
+const char *opt_join(const char *const *words, const char *sep, char *buf, size_t len);
 /* Whether driver i is selected by value (its own name, or one of its names). */
 bool opt_driver_selected(const struct opt_drivers *d, size_t i, const char *value);
 /* Check the drivers of a section whose own options are common: every driver named

@@ -64,8 +64,8 @@ int node_drivers_check(const struct node_ops *const *table)
 
 const struct node_ops *node_ops_find(const char *name)
 {
+	const struct opt_drivers d = NODE_OPT_DRIVERS(node_drivers);
 	char names[256];
-	size_t off = 0;
 
 	if (node_drivers_check(node_drivers) < 0) {
 		errno = EINVAL;
@@ -77,11 +77,8 @@ const struct node_ops *node_ops_find(const char *name)
 	for (size_t i = 0; name && node_drivers[i]; i++)
 		if (!strcmp(node_drivers[i]->name, name))
 			return node_drivers[i];
-	names[0] = '\0';
-	for (size_t i = 0; node_drivers[i] && off < sizeof(names); i++)
-		off += (size_t)snprintf(names + off, sizeof(names) - off, "%s%s", i ? ", " : "",
-					node_drivers[i]->name);
-	pc_err(LOG_NODE, "unknown node driver '%s' (drivers: sim, %s)", name ? name : "", names);
+	pc_err(LOG_NODE, "unknown node driver '%s' (drivers: sim, %s)", name ? name : "",
+	       opt_drivers_names(&d, names, sizeof(names)));
 	errno = ENOENT;
 	return NULL;
 }

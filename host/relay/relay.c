@@ -57,19 +57,9 @@ int relay_drivers_check(const struct relay_ops *const *table)
 	return opt_drivers_check(&d, NULL, "relay");
 }
 
-/* "serial, usbhid, ..." for a message. */
-static const char *driver_names(const struct relay_ops *const *table, char *buf, size_t len)
-{
-	size_t off = 0;
-
-	buf[0] = '\0';
-	for (size_t i = 0; table[i] && off < len; i++)
-		off += (size_t)snprintf(buf + off, len - off, "%s%s", i ? ", " : "", table[i]->name);
-	return buf;
-}
-
 const struct relay_ops *relay_ops_find(const char *name)
 {
+	const struct opt_drivers d = RELAY_OPT_DRIVERS(relay_drivers);
 	char names[256];
 
 	if (relay_drivers_check(relay_drivers) < 0) {
@@ -80,7 +70,7 @@ const struct relay_ops *relay_ops_find(const char *name)
 		if (!strcmp(relay_drivers[i]->name, name))
 			return relay_drivers[i];
 	pc_err(LOG_RELAY, "unknown relay driver '%s' (drivers: %s)", name ? name : "",
-	       driver_names(relay_drivers, names, sizeof(names)));
+	       opt_drivers_names(&d, names, sizeof(names)));
 	errno = ENOENT;
 	return NULL;
 }
