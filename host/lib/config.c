@@ -1031,8 +1031,9 @@ static void validate_driver_keys(struct parse_ctx *p, struct cfg_inst *in)
 			if (!in->lines[idx] || at_default(in, o))
 				continue;
 			owner_names(sch->drv, own, names, sizeof(names));
-			add_err(p, "%s: key '%s' in [%s] is an option of %s, not of driver '%s'", key_where(p, in, o, where, sizeof(where)), o->name,
-				in->sec->name, names, driver);
+			add_err(p, "%s: key '%s' in [%s] is an option of %s, not of driver '%s'",
+				key_where(p, in, o, where, sizeof(where)), o->name, in->sec->name,
+				names, driver);
 		} else if ((o->flags & OPT_REQUIRED) && !in->lines[idx]) {
 			add_err(p, "%s:%d: missing required key '%s' in [%s] (driver '%s')", p->file,
 				line_or_end(p, in, "driver"), o->name, in->sec->name, driver);
