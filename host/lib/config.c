@@ -800,6 +800,9 @@ static char *reader(char *str, int num, void *stream)
 			/* As inih reads a header: up to the first ']', nothing stripped. */
 			const char *e = memchr(t + 1, ']', len - (size_t)(t + 1 - s));
 			head_end(p);
+			/* inih starts no continuation after a header: neither do we. */
+			p->last_opt = NULL;
+			p->last_raw = 0;
 			if (e && (size_t)(e - t - 1) < sizeof(p->head)) {
 				snprintf(p->head, sizeof(p->head), "%.*s", (int)(e - t - 1), t + 1);
 				p->head_line = p->line;

@@ -688,6 +688,16 @@ static void test_unknown_drivers_keep_keys(void **state)
 	free(t);
 	bench_config_free(again);
 	bench_config_free(c);
+	/* An indented line after a header is a key of that section, not a continuation. */
+	c = bench_config_parse("x.ini", "[bench]\nname = t\n[relay]\ndriver = x\nl = a\n"
+			       "[node]\n  l = b\n", NULL, 0, NULL);
+	no_errors();
+	assert_non_null(c);
+	t = bench_config_text(c);
+	assert_non_null(strstr(t, "\nl = a\n\n[node]\n"));
+	assert_non_null(strstr(t, "\nl = b\n"));
+	free(t);
+	bench_config_free(c);
 	/* A key set twice is a duplicate still. */
 	assert_null(bench_config_parse("x.ini", "[bench]\nname = t\n[relay]\ndriver = x\n"
 				       "a = 1\na = 2\n", NULL, 0, NULL));
