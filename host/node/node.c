@@ -71,11 +71,10 @@ const struct node_ops *node_ops_find(const char *name)
 		errno = EINVAL;
 		return NULL;
 	}
-	/* "sim" is the simulated node on this host: the qemu driver, run locally. */
-	if (name && !strcmp(name, "sim"))
-		name = "qemu";
+	/* By its name, or by a [node] driver value that selects it ("sim" is the qemu
+	 * driver run locally; "qemu" names it first, qemu-remote after it). */
 	for (size_t i = 0; name && node_drivers[i]; i++)
-		if (!strcmp(node_drivers[i]->name, name))
+		if (!strcmp(node_drivers[i]->name, name) || opt_driver_selected(&d, i, name))
 			return node_drivers[i];
 	pc_err(LOG_NODE, "unknown node driver '%s' (drivers: sim, %s)", name ? name : "",
 	       opt_drivers_names(&d, names, sizeof(names)));
@@ -169,7 +168,8 @@ int node_start_workload(struct node *n, const struct node_job *job)
 
 int node_power_lost(struct node *n, int cut)
 {
-	return LOCKED(n, (n->powered = false, n->lost_ns = clock_mono_ns(), n->ops->power_lost(n, cut)));
+	return LOCKED(n, (n->powered = false, n->lost_ns = clock_mono_ns(),
+			  n->ops->power_lost(n, cut)));
 }
 
 int node_power_back(struct node *n, const struct node_job *job)
