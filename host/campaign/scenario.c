@@ -1,11 +1,13 @@
 /* A cycle's scenario from [campaign] scenario: the words, checked once, before any
- * cycle runs (campaign.h). */
+ * cycle runs (campaign.h). The checks write why into a buffer as they go; the public
+ * parse logs it, once. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "campaign.h"
+#include "log.h"
 #include "options.h"
 
 #define CAMP_STEP_NAME(id, name) name,
@@ -108,8 +110,9 @@ static int parse_word(const char *w, const struct cfg_workload *base, struct cam
 	return 0;
 }
 
-int camp_scenario_parse(char *const *words, const struct cfg_workload *base,
-			struct camp_scenario *sc, char *err, size_t len)
+/* The scenario's words in order, why not into err. */
+static int scenario_check(char *const *words, const struct cfg_workload *base,
+			  struct camp_scenario *sc, char *err, size_t len)
 {
 	const char *const *w = words && words[0] ? (const char *const *)words : default_words;
 	bool up = true, written = false, filled = false, cut_pending = false, cut = false;
@@ -222,6 +225,17 @@ int camp_scenario_parse(char *const *words, const struct cfg_workload *base,
 		sc->name = name;
 	}
 	return sc->name ? 0 : -ENOMEM;
+}
+
+int camp_scenario_parse(char *const *words, const struct cfg_workload *base,
+			struct camp_scenario *sc)
+{
+	char err[512];
+	int rc = scenario_check(words, base, sc, err, sizeof(err));
+
+	if (rc == -EINVAL)
+		pc_err(LOG_MAIN, "[campaign] scenario: %s", err);
+	return rc;
 }
 
 void camp_scenario_release(struct camp_scenario *sc)
