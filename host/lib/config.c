@@ -610,7 +610,9 @@ static int set_value(struct parse_ctx *p, struct cfg_inst *in, const char *key,
 	const struct cfg_schema *sch = schema_of(p->cfg, in->base);
 
 	inst_label(in, label, sizeof(label));
-	if (!o && sch && !sch->drv) {
+	/* Kept unless it looks like a typo of one of the section's own keys. */
+	if (!o && sch && !sch->drv &&
+	    !opt_suggest(key, in->sec->opts, opt_count(in->sec), sizeof(struct opt_def))) {
 		int rc = raw_add(p, in, key, value, line, where, label);
 		p->last_opt = NULL;
 		p->last_inst = in;

@@ -669,6 +669,7 @@ static void test_unknown_drivers_keep_keys(void **state)
 	const char *text = "[bench]\nname = t\n[relay]\ndriver = gpio\ngpio_line = 3\n"
 			   "[node]\ndriver = qemu\nstorages = a=b\n  c=d\n";
 	struct bench_config *c = bench_config_parse("x.ini", text, NULL, 0, NULL);
+	char *e;
 
 	no_errors();
 	assert_non_null(c);
@@ -698,10 +699,16 @@ static void test_unknown_drivers_keep_keys(void **state)
 	assert_non_null(strstr(t, "\nl = b\n"));
 	free(t);
 	bench_config_free(c);
+	/* A typo of the section's own key is no driver's key. */
+	assert_null(bench_config_parse("x.ini", "[bench]\nname = t\n[relay]\ndriver = x\n"
+				       "chanel = 1\n", NULL, 0, NULL));
+	e = logged();
+	assert_string_equal(e, "x.ini:5: unknown key 'chanel' in [relay] (did you mean 'channel'?)\n");
+	free(e);
 	/* A key set twice is a duplicate still. */
 	assert_null(bench_config_parse("x.ini", "[bench]\nname = t\n[relay]\ndriver = x\n"
 				       "a = 1\na = 2\n", NULL, 0, NULL));
-	char *e = logged();
+	e = logged();
 	assert_string_equal(e, "x.ini:6: duplicate key 'a' in [relay] (first set on line 5)\n");
 	free(e);
 }
