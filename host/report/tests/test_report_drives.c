@@ -55,8 +55,8 @@ static void cycle(struct store *st, int64_t camp, int64_t idx, int64_t viol, con
 		sqlite3_bind_int64(s, 2, idx);
 		sqlite3_bind_int64(s, 3, d);
 		sqlite3_bind_int64(s, 4, 1024);
-		for (int k = 0; k < RPT_NCLS; k++)
-			sqlite3_bind_int64(s, 5 + k, k == RPT_OK ? 1000 : 0);
+		for (int k = 0; k < CLS__COUNT; k++)
+			sqlite3_bind_int64(s, 5 + k, k == CLS_OK ? 1000 : 0);
 		sqlite3_bind_int64(s, 14, d == 1 ? viol : 0);
 		sqlite3_bind_int64(s, 15, 300000000);
 		assert_int_equal(sqlite3_step(s), SQLITE_DONE);
