@@ -553,7 +553,7 @@ static json_t *disk_json(const struct node_disk_result *r, const struct disk_out
 static const char *node_kind(const struct bench_config *cfg)
 {
 	if (cfg->node->host)
-		return cfg->node->driver == NODE_DRV_PROXMOX ? "proxmox" : "remote";
+		return !strcmp(cfg->node->driver, "proxmox") ? "proxmox" : "remote";
 	return cfg->node->tier == NODE_TIER_FULL ? "full" : "fast";
 }
 

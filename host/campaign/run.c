@@ -160,7 +160,7 @@ static int scenario_runs(const struct bench_config *cfg)
 	/* A write's own keys reach the simulated node's agents only. */
 	for (size_t i = 0; i < sc.n && rc == 0; i++)
 		if (sc.steps[i].has_workload && (cfg->node->host ||
-						 cfg->node->driver == NODE_DRV_PROXMOX)) {
+						 !strcmp(cfg->node->driver, "proxmox"))) {
 			pc_err(LOG_MAIN, "[campaign] scenario: step %zu: a write with its own "
 			       "workload keys runs on the simulated node only", i + 1);
 			rc = -EINVAL;

@@ -340,7 +340,7 @@ int cmd_relay(struct pc_ctx *ctx)
 		} else {
 			for (size_t i = 0; relay_drivers[i]; i++)
 				printf("%-8s %s%s\n", relay_drivers[i]->name, relay_drivers[i]->help,
-				       relay_drivers[i] == relay_drivers[ctx->cfg->relay->driver] ?
+				       !strcmp(relay_drivers[i]->name, ctx->cfg->relay->driver) ?
 				       " (this bench)" : "");
 		}
 		return EXIT_OK;
@@ -355,11 +355,8 @@ int cmd_relay(struct pc_ctx *ctx)
 		int64_t ms = -1;
 		if (f) {
 			struct opt_def d = { "for", OPT_DURATION, 0, NULL, 0, 0, NULL, "", 0 };
-			char msg[256];
-			if (opt_parse(&d, &ms, f, msg, sizeof(msg)) < 0) {
-				pc_err(LOG_MAIN, "%s", msg);
+			if (opt_parse(&d, &ms, f, NULL, NULL) < 0)
 				return EXIT_USAGE;
-			}
 		}
 		if (relay_off(ctx->relay, ch) < 0)
 			return EXIT_FAIL;
