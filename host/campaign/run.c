@@ -364,7 +364,7 @@ static void run_cycles(struct camp_run *run, struct camp_env *env, const char *d
 	uint64_t grew_max = 0, space_need = CYCLE_SPACE_MIN, space_free = 0;
 	int64_t next = 0, have = 0;
 
-	run->t0_ns = relay_now_ns();
+	run->t0_ns = clock_mono_ns();
 	run->status = CAMP_ST_DONE;
 	for (;;) {
 		if (store_cycle_next_index(run->db, run->campaign, &next) < 0)

@@ -149,11 +149,6 @@ bool relay_reports_edges(const struct relay *r);
 int relay_next_event(struct relay *r, int timeout_ms, struct relay_event *ev);
 
 const char *relay_state_name(enum relay_state s);
-/* clock_mono_ns(), for callers outside host/relay that still use this name. */
-static inline int64_t relay_now_ns(void)
-{
-	return clock_mono_ns();
-}
 
 /* Set by the SIGINT/SIGTERM handler of powercut; long waits give up when it is set. */
 extern volatile int relay_interrupted;

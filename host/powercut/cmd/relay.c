@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "cmd.h"
 #include "log.h"
 
@@ -135,10 +136,10 @@ static int wait_restore(struct pc_ctx *ctx, int ch, int timeout_ms, json_t *even
 			struct relay_event *off, struct relay_event *pfall,
 			struct relay_event *on, struct relay_event *prise)
 {
-	int64_t end = relay_now_ns() + (int64_t)timeout_ms * 1000000;
+	int64_t end = clock_mono_ns() + (int64_t)timeout_ms * 1000000;
 	bool restored = false;
 
-	while (!relay_interrupted && relay_now_ns() < end) {
+	while (!relay_interrupted && clock_mono_ns() < end) {
 		struct relay_event ev;
 		int rc = relay_next_event(ctx->relay, 200, &ev);
 		if (rc == -ETIMEDOUT)
@@ -370,8 +371,8 @@ int cmd_relay(struct pc_ctx *ctx)
 		}
 		/* Watch the edges while holding: the firmware restores power by itself after
 		 * its max_off_ms or a safety rule, and then the hold is over. */
-		int64_t end = ms < 0 ? INT64_MAX : relay_now_ns() + ms * 1000000;
-		while (!relay_interrupted && relay_now_ns() < end) {
+		int64_t end = ms < 0 ? INT64_MAX : clock_mono_ns() + ms * 1000000;
+		while (!relay_interrupted && clock_mono_ns() < end) {
 			struct relay_event ev;
 			int rc = relay_next_event(ctx->relay, 200, &ev);
 			if (rc == -ETIMEDOUT || rc == -EINTR)

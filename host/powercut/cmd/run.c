@@ -49,7 +49,7 @@ const struct cmd_opt run_opts[] = {
 static void progress(const struct bench_config *cfg, const struct camp_tally *t, int64_t t0,
 		     int64_t deadline, bool tty, const struct camp_result *last)
 {
-	double el = (relay_now_ns() - t0) / 1e9;
+	double el = (clock_mono_ns() - t0) / 1e9;
 	double rate = t->done ? el / t->done : 0;
 	double eta = t->planned ? rate * (t->planned - t->done) :
 		     deadline ? (deadline - clock_wall_ns()) / 1e9 : 0;
