@@ -24,6 +24,7 @@
 #include "campaign.h"
 #include "ledger.h"
 #include "log.h"
+#include "node.h"
 #include "relay.h"
 #include "store.h"
 
@@ -53,7 +54,7 @@ void __wrap_ledger_get_stats(struct ledger *l, struct ledger_stats *st)
 static char *run_scenario(const char *words, const char **status)
 {
 	const char *tmp = getenv("TMPDIR");
-	char dir[256], text[2048], db[PATH_MAX], token[65], *err = NULL;
+	char dir[256], text[2048], db[PATH_MAX], token[65];
 	struct camp_plan plan;
 	struct camp_result r = { 0 };
 
@@ -66,9 +67,11 @@ static char *run_scenario(const char *words, const char **status)
 		 "[campaign]\ncycles = 1\nseed = 1\ncut = power\nwindow_min_ms = 10\n"
 		 "window_max_ms = 20\noff_ms = 20\nboot_timeout = 5s\n%s%s\n", dir,
 		 words ? "scenario = " : "", words ? words : "");
-	struct bench_config *cfg = bench_config_parse("steps", text, NULL, 0, &err);
-	if (!cfg)
-		fail_msg("bench: %s", err);
+	/* The drivers the controller knows, as powercut hands them to the loader. */
+	const struct bench_drivers drivers = { RELAY_OPT_DRIVERS(relay_drivers),
+					       NODE_OPT_DRIVERS(node_drivers) };
+	struct bench_config *cfg = bench_config_parse("steps", text, NULL, 0, &drivers);
+	assert_non_null(cfg);
 	struct relay *relay = relay_open(cfg, dir);
 	assert_non_null(relay);
 	snprintf(db, sizeof(db), "%s/cycles.db", dir);
