@@ -125,7 +125,7 @@ static void db_free(struct cyc *c)
 static void set_step(struct cyc *c, const char *step)
 {
 	c->r->step = step;
-	json_object_set_new(c->steps, step, json_real((relay_now_ns() - c->t0) / 1e9));
+	json_object_set_new(c->steps, step, json_real((clock_mono_ns() - c->t0) / 1e9));
 	/* While the workload runs the ledger's connection writes all the time: an UPDATE
 	 * of ours would wait for it (seconds). The step goes to a file in the run
 	 * directory then (a killed process's writes are kept by the kernel), and into the
@@ -206,7 +206,7 @@ static int pump(struct cyc *c, int ms)
 
 static int wait_running(struct cyc *c, int timeout_ms)
 {
-	int64_t end = relay_now_ns() + (int64_t)timeout_ms * 1000000;
+	int64_t end = clock_mono_ns() + (int64_t)timeout_ms * 1000000;
 	struct ledger_stats st;
 
 	/* Every disk's agent must be writing: a disk whose session has not begun when
@@ -219,7 +219,7 @@ static int wait_running(struct cyc *c, int timeout_ms)
 		bool all = st.acked_cycle == c->index && (st.acked_disks & want) == want;
 		if (st.acks > c->acks0 && all)
 			return 0;
-		if (relay_now_ns() > end) {
+		if (clock_mono_ns() > end) {
 			pc_err(LOG_NODE, "the workload did not start on every disk within %d ms "
 			       "(disks acknowledging: %#" PRIx64 " of %#" PRIx64 ")", timeout_ms,
 			       st.acked_cycle == c->index ? st.acked_disks & want : 0, want);
@@ -240,22 +240,22 @@ static int cut_blind(struct cyc *c, int ch, int off_ms, struct relay_cut *rec)
 
 	if (rc < 0)
 		return rc;
-	int64_t end = relay_now_ns() + (int64_t)off_ms * 1000000;
+	int64_t end = clock_mono_ns() + (int64_t)off_ms * 1000000;
 	ev.level = 0;
 	snprintf(ev.cause, sizeof(ev.cause), "off");
 	ev.mono_ns = rec->actual_ns;
 	ev.uncertainty_ns = rec->uncertainty_ns;
 	edge(c, &ev);
-	while (relay_now_ns() < end) {
-		int64_t left_ms = (end - relay_now_ns()) / 1000000;
+	while (clock_mono_ns() < end) {
+		int64_t left_ms = (end - clock_mono_ns()) / 1000000;
 		pump(c, left_ms > 20 ? 20 : left_ms < 1 ? 1 : (int)left_ms);
 		if (relay_interrupted)
 			return -EINTR;	/* the caller's exit path turns the relay on */
 	}
-	int64_t t0 = relay_now_ns();
+	int64_t t0 = clock_mono_ns();
 	if ((rc = relay_on(c->e->relay, ch)) < 0)
 		return rc;
-	int64_t t1 = relay_now_ns();
+	int64_t t1 = clock_mono_ns();
 	ev.level = 1;
 	snprintf(ev.cause, sizeof(ev.cause), "on");
 	ev.mono_ns = t0 + (t1 - t0) / 2;
@@ -284,11 +284,11 @@ static int host_window_cut(struct cyc *c, struct relay_cut *rec, int64_t t_from,
 	const struct camp_plan *p = c->p;
 	int64_t at = window_drawn(p, t_from);
 
-	while (relay_now_ns() < at && !relay_interrupted)
+	while (clock_mono_ns() < at && !relay_interrupted)
 		pump(c, 1);
 	if (relay_interrupted)
 		return -EINTR;
-	int64_t decided = relay_now_ns();
+	int64_t decided = clock_mono_ns();
 	json_object_set_new(info, "decided_mono_ns", json_integer(decided));
 	json_object_set_new(info, "drawn_mono_ns", json_integer(at));
 	int rc = do_cut(c, (int)c->e->cfg->relay->channel, (int)p->off_ms, rec);
@@ -312,7 +312,7 @@ static int host_cut(struct cyc *c, struct relay_cut *rec, int64_t t_running, jso
 	ledger_get_stats(c->e->led, &st);
 	camp_watch_begin(&w, c->e->cfg->n_disks, &st, t_running);
 	while (!relay_interrupted) {
-		int64_t now = relay_now_ns();
+		int64_t now = clock_mono_ns();
 		ledger_get_stats(c->e->led, &st);
 		hit = camp_watch_hit(&w, p, c->e->cfg->workload, &st, now);
 		if (hit || now > end)
@@ -321,7 +321,7 @@ static int host_cut(struct cyc *c, struct relay_cut *rec, int64_t t_running, jso
 	}
 	if (relay_interrupted)
 		return -EINTR;
-	int64_t decided = relay_now_ns();
+	int64_t decided = clock_mono_ns();
 	json_object_set_new(info, "target_hit", json_boolean(hit));
 	json_object_set_new(info, "decided_mono_ns", json_integer(decided));
 	/* The fewest flushes any disk completed before the decision. */
@@ -352,7 +352,7 @@ static bool cycle_records(const struct bench_config *cfg)
 static int64_t cycle_explore(struct cyc *c, const struct bench_config *cfg)
 {
 	const struct camp_env *e = c->e;
-	int64_t t0 = relay_now_ns();
+	int64_t t0 = clock_mono_ns();
 	if (cfg->campaign->explore_states <= 0 || !e->db_path)
 		return 0;
 	for (size_t i = 0; i < cfg->n_disks && !relay_interrupted; i++) {
@@ -374,7 +374,7 @@ static int64_t cycle_explore(struct cyc *c, const struct bench_config *cfg)
 				" with violations, %" PRIu64 " with metadata failures", o.disk,
 				s.states, s.violation_states, s.metadata_failure_states);
 	}
-	return relay_now_ns() - t0;
+	return clock_mono_ns() - t0;
 }
 
 /* Per disk: metadata checks into checks, classification into findings. */
@@ -553,7 +553,7 @@ static json_t *disk_json(const struct node_disk_result *r, const struct disk_out
 static const char *node_kind(const struct bench_config *cfg)
 {
 	if (cfg->node->host)
-		return cfg->node->driver == NODE_DRV_PROXMOX ? "proxmox" : "remote";
+		return !strcmp(cfg->node->driver, "proxmox") ? "proxmox" : "remote";
 	return cfg->node->tier == NODE_TIER_FULL ? "full" : "fast";
 }
 
@@ -600,9 +600,9 @@ static int follow_cut(struct cyc *c, struct node_power_times *pt, int64_t limit)
 			booted = true;
 		/* PWR_OK rising says the supply is up; without it, a grace period. */
 		if (booted && c->relay_on && (c->pwrok_rise || c->blind ||
-					      relay_now_ns() - c->relay_on > 2000000000))
+					      clock_mono_ns() - c->relay_on > 2000000000))
 			return 0;
-		if (relay_now_ns() > limit) {
+		if (clock_mono_ns() > limit) {
 			pc_warn(LOG_NODE, "the node is not back: relay off %s, DC lost %s, node "
 				"booted %s", c->relay_off ? "seen" : "not seen",
 				pt->lost_ns ? "seen" : "not seen", booted ? "yes" : "no");
@@ -620,13 +620,13 @@ typedef int (*step_fn)(struct cyc *c, const struct camp_step *st);
  * reads it as older data), so the write that follows has something to roll back to. */
 static int step_fill(struct cyc *c, const struct camp_step *st)
 {
-	int64_t t = relay_now_ns();
+	int64_t t = clock_mono_ns();
 	int rc;
 
 	/* The ledger's connection takes the fill's frames. */
 	db_busy(c);
 	rc = node_fill(c->node, &c->job);
-	c->waited_ns += relay_now_ns() - t;
+	c->waited_ns += clock_mono_ns() - t;
 	if (rc == 0)
 		c->filled = true;
 	return rc;
@@ -637,7 +637,7 @@ static int step_fill(struct cyc *c, const struct camp_step *st)
 static int step_write(struct cyc *c, const struct camp_step *st)
 {
 	const struct bench_config *cfg = c->e->cfg;
-	int64_t t = relay_now_ns();
+	int64_t t = clock_mono_ns();
 	int rc;
 
 	const struct cfg_workload *w = st->has_workload ? &st->workload : cfg->workload;
@@ -651,7 +651,7 @@ static int step_write(struct cyc *c, const struct camp_step *st)
 		return rc;
 	if ((rc = wait_running(c, (int)cfg->campaign->boot_timeout_ms)) < 0)
 		return rc;
-	c->t_running = relay_now_ns();
+	c->t_running = clock_mono_ns();
 	c->waited_ns += c->t_running - t;
 	c->writing = true;
 	camp_procs_record(c->procs);
@@ -665,7 +665,7 @@ static int step_flush(struct cyc *c, const struct camp_step *st)
 	size_t n = c->e->cfg->n_disks;
 	uint64_t before[LEDGER_STAT_DISKS] = { 0 };
 	struct ledger_stats s;
-	int64_t t = relay_now_ns(), end = t + 30 * (int64_t)1000000000;
+	int64_t t = clock_mono_ns(), end = t + 30 * (int64_t)1000000000;
 	int rc;
 
 	ledger_get_stats(c->e->led, &s);
@@ -682,7 +682,7 @@ static int step_flush(struct cyc *c, const struct camp_step *st)
 			break;
 		if (relay_interrupted)
 			return -EINTR;
-		if (relay_now_ns() > end) {
+		if (clock_mono_ns() > end) {
 			pc_err(LOG_NODE, "the workload's last flush did not reach the ledger from "
 			       "every disk within 30 s (%zu of %zu)", done, n);
 			return -ETIMEDOUT;
@@ -690,7 +690,7 @@ static int step_flush(struct cyc *c, const struct camp_step *st)
 		if ((rc = pump(c, 2)) < 0)
 			return rc;
 	}
-	c->waited_ns += relay_now_ns() - t;
+	c->waited_ns += clock_mono_ns() - t;
 	c->plan_cut_used = true;	/* the workload the plan timed is over */
 	c->writing = false;
 	return 0;
@@ -698,12 +698,12 @@ static int step_flush(struct cyc *c, const struct camp_step *st)
 
 static int step_idle(struct cyc *c, const struct camp_step *st)
 {
-	int64_t end = relay_now_ns() + st->ms * 1000000;
+	int64_t end = clock_mono_ns() + st->ms * 1000000;
 
-	while (relay_now_ns() < end) {
+	while (clock_mono_ns() < end) {
 		if (relay_interrupted)
 			return -EINTR;
-		int64_t left = (end - relay_now_ns()) / 1000000;
+		int64_t left = (end - clock_mono_ns()) / 1000000;
 		int rc = pump(c, left > 20 ? 20 : left < 1 ? 1 : (int)left);
 		if (rc < 0)
 			return rc;
@@ -714,10 +714,10 @@ static int step_idle(struct cyc *c, const struct camp_step *st)
 
 static int step_snapshot(struct cyc *c, const struct camp_step *st)
 {
-	int64_t t = relay_now_ns();
+	int64_t t = clock_mono_ns();
 	int rc = node_snapshot(c->node);
 
-	c->waited_ns += relay_now_ns() - t;
+	c->waited_ns += clock_mono_ns() - t;
 	return rc;
 }
 
@@ -727,7 +727,7 @@ static int step_cut(struct cyc *c, const struct camp_step *st)
 {
 	const struct camp_plan *p = c->p;
 	int ch = (int)c->e->cfg->relay->channel, rc;
-	int64_t th = relay_now_ns();
+	int64_t th = clock_mono_ns();
 
 	c->cut_kind = st->cut >= 0 ? st->cut : p->cut;
 	node_power_set_cut(c->pw, c->cut_kind);
@@ -747,7 +747,7 @@ static int step_cut(struct cyc *c, const struct camp_step *st)
 		if (c->writing && !c->plan_cut_used) {
 			int64_t at = window_drawn(p, c->t_running);
 			json_object_set_new(c->cutinfo, "drawn_mono_ns", json_integer(at));
-			while (relay_now_ns() < at && !relay_interrupted)
+			while (clock_mono_ns() < at && !relay_interrupted)
 				pump(c, 1);
 			if (relay_interrupted)
 				return -EINTR;
@@ -756,14 +756,14 @@ static int step_cut(struct cyc *c, const struct camp_step *st)
 		} else {
 			json_object_set_new(c->cutinfo, "target", json_string("immediate"));
 		}
-		int64_t decided = relay_now_ns();
+		int64_t decided = clock_mono_ns();
 		json_object_set_new(c->cutinfo, "decided_mono_ns", json_integer(decided));
 		rc = node_reset(c->node, false);
-		c->pt.killed_ns = relay_now_ns();
+		c->pt.killed_ns = clock_mono_ns();
 		c->rec.planned_ns = decided;
 		c->rec.actual_ns = decided;
 		c->rec.timed_by = "host";
-		c->waited_ns += relay_now_ns() - th;
+		c->waited_ns += clock_mono_ns() - th;
 		if (c->writing)
 			c->plan_cut_used = true;
 		c->writing = false;
@@ -771,17 +771,17 @@ static int step_cut(struct cyc *c, const struct camp_step *st)
 	}
 	c->armed = true;
 	if (!c->writing || c->plan_cut_used) {
-		int64_t decided = relay_now_ns();
+		int64_t decided = clock_mono_ns();
 		json_object_set_new(c->cutinfo, "target", json_string("immediate"));
 		json_object_set_new(c->cutinfo, "decided_mono_ns", json_integer(decided));
 		rc = do_cut(c, ch, (int)p->off_ms, &c->rec);
 		c->rec.timed_by = "host";
 		if (rc == 0 && c->rec.planned_ns == 0)
 			c->rec.planned_ns = decided;
-		c->waited_ns += relay_now_ns() - th;
+		c->waited_ns += clock_mono_ns() - th;
 	} else if (p->timing == CAMP_T_WINDOW && c->blind) {
 		rc = host_window_cut(c, &c->rec, c->t_running, c->cutinfo);
-		c->waited_ns += relay_now_ns() - th;
+		c->waited_ns += clock_mono_ns() - th;
 	} else if (p->timing == CAMP_T_WINDOW) {
 		/* The firmware draws the moment itself, from now, with the plan's seed. */
 		rc = relay_arm(c->e->relay, ch, (int)p->window_min_ms, (int)p->window_max_ms,
@@ -791,7 +791,7 @@ static int step_cut(struct cyc *c, const struct camp_step *st)
 				PRId64 " ms", ch, p->window_min_ms, p->window_max_ms, p->off_ms);
 	} else {
 		rc = host_cut(c, &c->rec, c->t_running, c->cutinfo);
-		c->waited_ns += relay_now_ns() - th;
+		c->waited_ns += clock_mono_ns() - th;
 	}
 	if (c->writing)
 		c->plan_cut_used = true;
@@ -871,14 +871,14 @@ static int step_restart(struct cyc *c, const struct camp_step *st)
 	const struct camp_plan *p = c->p;
 	int ch = (int)c->e->cfg->relay->channel;
 	bool planned = json_object_get(c->cutinfo, "target") == NULL;
-	int64_t t_follow = relay_now_ns();
+	int64_t t_follow = clock_mono_ns();
 
 	if (c->cut_kind == CUT_RESET) {
 		/* QEMU and the host lived on: the guest is up again at once. */
 		ledger_quiesce(c->e->led, 50, 3000);
 		db_free(c);
 		c->tries = 0;
-		c->t_cut_done = c->t_up = relay_now_ns();
+		c->t_cut_done = c->t_up = clock_mono_ns();
 		c->waited_ns += c->t_cut_done - t_follow;
 		cut_keep(c, planned);
 		return 0;
@@ -910,30 +910,30 @@ static int step_restart(struct cyc *c, const struct camp_step *st)
 		struct relay_cut again = { 0 };
 		if ((rc = do_cut(c, ch, (int)p->off_ms, &again)) < 0)
 			break;
-		rc = follow_cut(c, &c->pt, relay_now_ns() + (p->off_ms + cc->boot_timeout_ms + 2000) *
+		rc = follow_cut(c, &c->pt, clock_mono_ns() + (p->off_ms + cc->boot_timeout_ms + 2000) *
 				1000000);
 	}
-	c->t_cut_done = relay_now_ns();
+	c->t_cut_done = clock_mono_ns();
 	c->waited_ns += c->t_cut_done - t_follow;
 	if (rc < 0)
 		return rc;
 	c->armed = false;
 	/* Nothing arrives after the cut; the last frames before it are stored. */
 	ledger_quiesce(c->e->led, 50, 3000);
-	json_object_set_new(c->steps, "quiesced", json_real((relay_now_ns() - c->t0) / 1e9));
+	json_object_set_new(c->steps, "quiesced", json_real((clock_mono_ns() - c->t0) / 1e9));
 	db_free(c);
 	cut_keep(c, planned);
-	c->t_up = relay_now_ns();
+	c->t_up = clock_mono_ns();
 	return 0;
 }
 
 /* reboot: a clean guest reboot; the workload ends, QEMU and the host live on. */
 static int step_reboot(struct cyc *c, const struct camp_step *st)
 {
-	int64_t t = relay_now_ns();
+	int64_t t = clock_mono_ns();
 	int rc = node_reset(c->node, true);
 
-	c->waited_ns += relay_now_ns() - t;
+	c->waited_ns += clock_mono_ns() - t;
 	if (c->writing)
 		c->plan_cut_used = true;	/* the workload the plan timed is over */
 	c->writing = false;
@@ -942,11 +942,11 @@ static int step_reboot(struct cyc *c, const struct camp_step *st)
 
 static int step_check(struct cyc *c, const struct camp_step *st)
 {
-	int64_t t = relay_now_ns();
+	int64_t t = clock_mono_ns();
 	int rc = node_check(c->node, &c->job, c->res);
 
 	c->checked = true;
-	c->t_checked = relay_now_ns();
+	c->t_checked = clock_mono_ns();
 	c->waited_ns += c->t_checked - t;
 	if (rc < 0)
 		pc_warn(LOG_CHECK, "the node's checks did not all complete");
@@ -977,7 +977,7 @@ static json_t *step_arg(const struct camp_step *st)
 /* One step, timed into the step log (stored with the record). */
 static int run_step(struct cyc *c, size_t seq, const struct camp_step *st)
 {
-	int64_t t = relay_now_ns();
+	int64_t t = clock_mono_ns();
 	json_t *log = json_pack("{s:i,s:s,s:o,s:I}", "seq", (int)seq + 1, "step",
 				camp_step_name(st->kind), "arg", step_arg(st),
 				"started_mono_ns", (json_int_t)t);
@@ -985,7 +985,7 @@ static int run_step(struct cyc *c, size_t seq, const struct camp_step *st)
 	set_step(c, camp_step_name(st->kind));
 	int rc = step_table[st->kind](c, st);
 	if (log) {
-		json_object_set_new(log, "ended_mono_ns", json_integer(relay_now_ns()));
+		json_object_set_new(log, "ended_mono_ns", json_integer(clock_mono_ns()));
 		json_object_set_new(log, "result", json_string(rc == 0 ? "ok" : rc == -EINTR ?
 					"interrupted" : strerror(-rc)));
 		if (st->kind == CAMP_STEP_CUT || st->kind == CAMP_STEP_RESTART)
@@ -1095,10 +1095,10 @@ static int cycle_prepare(struct cyc *c)
 		e->campaign, c->index, cfg->n_disks, cfg->node->host ? "node '" : "the ",
 		cfg->node->host ? cfg->node->host : node_kind(cfg),
 		cfg->node->host ? "'" : " tier");
-	int64_t t_wait0 = relay_now_ns();
+	int64_t t_wait0 = clock_mono_ns();
 	if ((rc = node_prepare(c->node)) < 0)
 		return rc;
-	c->t_prepared = relay_now_ns();
+	c->t_prepared = clock_mono_ns();
 	c->waited_ns += c->t_prepared - t_wait0;
 	c->job = (struct node_job){
 		.campaign = (uint64_t)e->campaign, .cycle = c->index, .token = e->token,
@@ -1292,7 +1292,7 @@ static void cycle_record(struct cyc *c)
 			ledger_prune(store_db(e->db), (uint64_t)e->campaign, c->index, c->res[i].id);
 	int64_t explore_ns = cycle_explore(c, cfg);
 
-	int64_t t_end = relay_now_ns();
+	int64_t t_end = clock_mono_ns();
 	r->total_s = (t_end - c->t0) / 1e9;
 	/* The controller's own time: everything but waiting on the node (prepare, the
 	 * workload until the cut, power off and boot, the checks). */
@@ -1328,7 +1328,7 @@ static int cycle_end(struct cyc *c, int rc)
 	if (r->cycle_id) {
 		steps_store(c);
 		store_cycle_finish(e->db, r->cycle_id, camp_cycle_status_name(r->status),
-				   relay_now_ns());
+				   clock_mono_ns());
 		store_cycle_set_overhead(e->db, r->cycle_id, (int64_t)(r->overhead_s * 1e9));
 		if (rc == 0)
 			set_step(c, "done");
@@ -1361,7 +1361,7 @@ int camp_cycle_run(struct camp_env *e, const struct camp_plan *p, struct camp_re
 {
 	struct cyc c = { .e = e, .p = p, .r = r, .index = p->index, .edges = json_array(),
 			 .cutinfo = json_object(), .steps = json_object(),
-			 .steplog = json_array(), .t0 = relay_now_ns(), .cut_kind = p->cut };
+			 .steplog = json_array(), .t0 = clock_mono_ns(), .cut_kind = p->cut };
 	struct node_disk_result res[NODE_MAX_DISKS];
 	struct disk_outcome out[NODE_MAX_DISKS];
 	int rc;

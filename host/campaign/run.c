@@ -160,7 +160,7 @@ static int scenario_runs(const struct bench_config *cfg)
 	/* A write's own keys reach the simulated node's agents only. */
 	for (size_t i = 0; i < sc.n && rc == 0; i++)
 		if (sc.steps[i].has_workload && (cfg->node->host ||
-						 cfg->node->driver == NODE_DRV_PROXMOX)) {
+						 !strcmp(cfg->node->driver, "proxmox"))) {
 			pc_err(LOG_MAIN, "[campaign] scenario: step %zu: a write with its own "
 			       "workload keys runs on the simulated node only", i + 1);
 			rc = -EINVAL;
@@ -364,7 +364,7 @@ static void run_cycles(struct camp_run *run, struct camp_env *env, const char *d
 	uint64_t grew_max = 0, space_need = CYCLE_SPACE_MIN, space_free = 0;
 	int64_t next = 0, have = 0;
 
-	run->t0_ns = relay_now_ns();
+	run->t0_ns = clock_mono_ns();
 	run->status = CAMP_ST_DONE;
 	for (;;) {
 		if (store_cycle_next_index(run->db, run->campaign, &next) < 0)

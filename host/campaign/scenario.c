@@ -55,8 +55,9 @@ static int parse_workload(const char *w, const char *arg, const struct cfg_workl
 				 "block_size)", w, o ? "cannot set" : "unknown key", kv);
 			return -EINVAL;
 		}
-		if (opt_parse(o, &st->workload, eq + 1, msg, sizeof(msg)) < 0) {
-			snprintf(err, len, "step '%s': %s", w, msg);
+		if (opt_set(o, &st->workload, eq + 1) < 0) {
+			snprintf(err, len, "step '%s': invalid value '%s' for '%s' (expected %s)", w,
+				 eq + 1, kv, opt_type_name(o, msg, sizeof(msg)));
 			return -EINVAL;
 		}
 	}
@@ -86,8 +87,7 @@ static int parse_word(const char *w, const struct cfg_workload *base, struct cam
 	if (st->kind == CAMP_STEP_IDLE) {
 		static const struct opt_def d = { "idle", OPT_DURATION, 0, NULL, 0, 86400000, NULL,
 						  NULL, 0 };
-		char msg[200];
-		if (!arg || opt_parse(&d, &st->ms, arg, msg, sizeof(msg)) < 0) {
+		if (!arg || opt_set(&d, &st->ms, arg) < 0) {
 			snprintf(err, len, "step '%s': idle takes a duration (idle:2s)", w);
 			return -EINVAL;
 		}

@@ -80,9 +80,8 @@ bool cmd_flag(const struct pc_ctx *ctx, const char *name);
  * without printing one gets {"error":{"status":N,"command":C,"messages":[...]}} from
  * main under --json, with the errors it logged. */
 void cmd_print_json(json_t *j);
-/* Log a bench's error text (bench_config_load's err, NULL: generic), one error
- * message a line: on stderr, in the --json error object and the database's events. */
-void cmd_bench_errors(const char *err);
+/* The relay and node drivers, whose keys a bench may hold (bench_config_load). */
+extern const struct bench_drivers cmd_bench_drivers;
 /* The bench's run directory ([bench] run_dir, or run/NAME beside the programs) into
  * out. 0, or -ENOENT / -ENAMETOOLONG. */
 int cmd_run_dir(const struct bench_config *cfg, char *out, size_t len);

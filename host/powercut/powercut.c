@@ -17,6 +17,7 @@
 #include "clock.h"
 #include "cmd.h"
 #include "log.h"
+#include "node.h"
 #include "util.h"
 
 const struct cmd commands[] = {
@@ -119,17 +120,9 @@ static void json_err_watch(void *ctx, enum log_level level, enum log_cat cat, in
 		json_err_add(msg);
 }
 
-void cmd_bench_errors(const char *err)
-{
-	if (!err)
-		err = "invalid bench\n";
-	for (const char *l = err; *l;) {
-		size_t n = strcspn(l, "\n");
-		if (n)
-			pc_err(LOG_CONFIG, "%.*s", (int)n, l);
-		l += n + (l[n] == '\n');
-	}
-}
+const struct bench_drivers cmd_bench_drivers = {
+	RELAY_OPT_DRIVERS(relay_drivers), NODE_OPT_DRIVERS(node_drivers)
+};
 
 void cmd_print_json(json_t *j)
 {
@@ -305,17 +298,14 @@ static int cmd_setup(struct pc_ctx *ctx, const char *db_path)
 		return rc;
 	}
 	if (ctx->cmd->flags & NEEDS_BENCH) {
-		char *err = NULL;
 		if (ctx->argc < 1) {
 			pc_err(LOG_MAIN, "missing bench file (usage: powercut %s)", ctx->cmd->usage);
 			return rc;
 		}
-		ctx->cfg = bench_config_load(ctx->argv[ctx->argc - 1], ctx->sets, ctx->n_sets, &err);
-		if (!ctx->cfg) {
-			cmd_bench_errors(err);
-			free(err);
+		ctx->cfg = bench_config_load(ctx->argv[ctx->argc - 1], ctx->sets, ctx->n_sets,
+					     &cmd_bench_drivers);
+		if (!ctx->cfg)
 			return rc;
-		}
 		ctx->argc--;
 		if (cmd_run_dir(ctx->cfg, ctx->run_dir, sizeof(ctx->run_dir)) < 0)
 			return rc;

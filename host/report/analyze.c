@@ -267,12 +267,54 @@ static int exposures(struct report *r)
 }
 
 /* Each unit's cell (cells are created as first met). */
+/* The drive each unit's results belong to. A unit whose drive testified names it; a
+ * unit without a smart check (a cycle that failed before the check) belongs to the
+ * drive its disk had in the nearest cycle of the same campaign that has one (the one
+ * before it, else the first after it), so that one drive's results stay one cell.
+ * SIZE_MAX where the disk never had a smart check. Caller frees. */
+static size_t *unit_drives(const struct report *r)
+{
+	size_t n = r->n_campaigns * 64, *first = malloc((n ? n : 1) * sizeof(*first));
+	size_t *last = malloc((n ? n : 1) * sizeof(*last));
+	size_t *drive = malloc((r->n_units ? r->n_units : 1) * sizeof(*drive));
+
+	if (!first || !last || !drive) {
+		free(first); free(last); free(drive);
+		return NULL;
+	}
+	for (size_t k = 0; k < n; k++)
+		first[k] = last[k] = SIZE_MAX;
+	for (size_t i = 0; i < r->n_units; i++) {
+		const struct report_unit *u = &r->units[i];
+		size_t k = r->cycles[u->cycle].campaign * 64 + u->disk_id;
+		if (u->drive != SIZE_MAX && u->disk_id < 64 && first[k] == SIZE_MAX)
+			first[k] = u->drive;
+	}
+	for (size_t i = 0; i < r->n_units; i++) {
+		const struct report_unit *u = &r->units[i];
+		size_t k = r->cycles[u->cycle].campaign * 64 + u->disk_id;
+		drive[i] = u->drive;
+		if (u->disk_id >= 64)
+			continue;
+		if (u->drive != SIZE_MAX)
+			last[k] = u->drive;
+		else
+			drive[i] = last[k] != SIZE_MAX ? last[k] : first[k];
+	}
+	free(first);
+	free(last);
+	return drive;
+}
+
 static int assign_cells(struct report *r)
 {
 	size_t cap = 0;
 	size_t memo_campaign = SIZE_MAX;
 	size_t memo[3][64];	/* cell per disk id, per cut kind, for the last campaign */
+	size_t *drives = unit_drives(r);
 
+	if (!drives)
+		return -ENOMEM;
 	for (size_t i = 0; i < r->n_units; i++) {
 		struct report_unit *u = &r->units[i];
 		const struct report_cycle *cy = &r->cycles[u->cycle];
@@ -288,24 +330,26 @@ static int assign_cells(struct report *r)
 				for (size_t j = 0; j < 64; j++)
 					memo[k][j] = SIZE_MAX;
 		}
-		/* A unit whose drive testified is looked up by its drive as well (a cycle
-		 * whose smartctl gave nothing has none): no memo for those. */
+		/* A unit on a drive is looked up by its drive as well: no memo for those. */
 		char drive[256] = "";
-		if (u->drive != SIZE_MAX) {
-			const struct report_drive *v = &r->drives[u->drive];
+		if (drives[i] != SIZE_MAX) {
+			const struct report_drive *v = &r->drives[drives[i]];
 			snprintf(drive, sizeof(drive), "%s %s", v->model, v->firmware);
 		}
-		bool memo_ok = u->disk_id < 64 && u->drive == SIZE_MAX;
+		bool memo_ok = u->disk_id < 64 && drives[i] == SIZE_MAX;
 		size_t cell = memo_ok ? memo[ck][u->disk_id] : SIZE_MAX;
 		if (cell == SIZE_MAX) {
 			cell = find_or_add_cell(r, &cap, cp, u->disk, cut, drive);
-			if (cell == SIZE_MAX)
+			if (cell == SIZE_MAX) {
+				free(drives);
 				return -ENOMEM;
+			}
 			if (memo_ok)
 				memo[ck][u->disk_id] = cell;
 		}
 		u->cell = cell;
 	}
+	free(drives);
 	return 0;
 }
 

@@ -49,7 +49,7 @@ const struct cmd_opt run_opts[] = {
 static void progress(const struct bench_config *cfg, const struct camp_tally *t, int64_t t0,
 		     int64_t deadline, bool tty, const struct camp_result *last)
 {
-	double el = (relay_now_ns() - t0) / 1e9;
+	double el = (clock_mono_ns() - t0) / 1e9;
 	double rate = t->done ? el / t->done : 0;
 	double eta = t->planned ? rate * (t->planned - t->done) :
 		     deadline ? (deadline - clock_wall_ns()) / 1e9 : 0;
@@ -124,7 +124,7 @@ static void on_event(void *arg, const struct camp_event *ev)
 static int run_resume(struct pc_ctx *ctx, const char *resume, struct camp_run *cr,
 		      char *db_path, size_t len, char ***notify_argv)
 {
-	char *config_text = NULL, *err = NULL, label[PATH_MAX + 64];
+	char *config_text = NULL, label[PATH_MAX + 64];
 	json_t *run = NULL;
 	int rc = EXIT_USAGE;
 
@@ -149,12 +149,9 @@ static int run_resume(struct pc_ctx *ctx, const char *resume, struct camp_run *c
 		goto out;
 	}
 	snprintf(label, sizeof(label), "campaign %" PRId64 " of %s", cr->campaign, db_path);
-	ctx->cfg = bench_config_parse(label, config_text, NULL, 0, &err);
-	if (!ctx->cfg) {
-		cmd_bench_errors(err ? err : "invalid stored config");
-		free(err);
+	ctx->cfg = bench_config_parse(label, config_text, NULL, 0, &cmd_bench_drivers);
+	if (!ctx->cfg)
 		goto out;
-	}
 	cr->resume = true;
 	rc = camp_run_from_json(run, cr, ctx->run_dir, sizeof(ctx->run_dir), notify_argv) < 0 ?
 	     EXIT_FAIL : EXIT_OK;
@@ -186,11 +183,8 @@ static int run_until(struct pc_ctx *ctx, struct camp_run *cr)
 		static const struct opt_def d = { "duration", OPT_DURATION, 0, NULL, 1,
 						  (int64_t)1 << 40, NULL, NULL, 0 };
 		int64_t ms;
-		char msg[256];
-		if (opt_parse(&d, &ms, cmd_opt(ctx, "duration"), msg, sizeof(msg)) < 0) {
-			pc_err(LOG_MAIN, "%s", msg);
+		if (opt_parse(&d, &ms, cmd_opt(ctx, "duration"), NULL, NULL) < 0)
 			return EXIT_USAGE;
-		}
 		cr->planned = 0;
 		cr->deadline_wall_ns = clock_wall_ns() + ms * 1000000;
 	} else if (cmd_opt(ctx, "until")) {
@@ -219,19 +213,15 @@ static int run_until(struct pc_ctx *ctx, struct camp_run *cr)
 static int run_fresh(struct pc_ctx *ctx, struct camp_run *cr, char *db_path, size_t len,
 		     char ***notify_argv)
 {
-	char *err = NULL;
 	int rc;
 
 	if (ctx->argc != 1) {
 		pc_err(LOG_MAIN, "usage: powercut %s", ctx->cmd->usage);
 		return EXIT_USAGE;
 	}
-	ctx->cfg = bench_config_load(ctx->argv[0], ctx->sets, ctx->n_sets, &err);
-	if (!ctx->cfg) {
-		cmd_bench_errors(err);
-		free(err);
+	ctx->cfg = bench_config_load(ctx->argv[0], ctx->sets, ctx->n_sets, &cmd_bench_drivers);
+	if (!ctx->cfg)
 		return EXIT_USAGE;
-	}
 	cr->seed = ctx->cfg->campaign->seed;
 	cr->planned = ctx->cfg->campaign->cycles;
 	cr->bench_file = ctx->argv[0];
@@ -239,8 +229,7 @@ static int run_fresh(struct pc_ctx *ctx, struct camp_run *cr, char *db_path, siz
 		return rc;
 	if (cmd_opt(ctx, "notify")) {
 		static const struct opt_def n = { "notify", OPT_LIST, 0, NULL, 0, 0, NULL, NULL, 0 };
-		char msg[256];
-		if (opt_parse(&n, notify_argv, cmd_opt(ctx, "notify"), msg, sizeof(msg)) < 0 ||
+		if (opt_set(&n, notify_argv, cmd_opt(ctx, "notify")) < 0 ||
 		    !*notify_argv || !(*notify_argv)[0]) {
 			pc_err(LOG_MAIN, "invalid value '%s' for '--notify'", cmd_opt(ctx, "notify"));
 			return EXIT_USAGE;

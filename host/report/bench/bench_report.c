@@ -40,13 +40,10 @@ static uint64_t rnd(uint64_t n)
 
 static int add_campaign(struct store *st, char **sets, size_t n, int64_t *id)
 {
-	char *err = NULL, hash[65];
-	struct bench_config *cfg = bench_config_load("rig/benches/sim-fast.ini", sets, n, &err);
-	if (!cfg) {
-		fprintf(stderr, "%s", err ? err : "cannot load rig/benches/sim-fast.ini\n");
-		free(err);
-		return -EINVAL;
-	}
+	char hash[65];
+	struct bench_config *cfg = bench_config_load("rig/benches/sim-fast.ini", sets, n, NULL);
+	if (!cfg)
+		return -EINVAL;	/* logged */
 	char *text = bench_config_text(cfg);
 	json_t *j = bench_config_json(cfg);
 	char *js = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
