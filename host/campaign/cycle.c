@@ -1344,8 +1344,9 @@ static int cycle_end(struct cyc *c, int rc)
 		       cfg->relay->simulator ? e->run_dir : "", cfg->relay->simulator ? "'" : "");
 	}
 	if (c->have_work) {
-		if (e->keep || rc == -EHOSTDOWN || (rc < 0 && rc != -EINTR)) {
-			/* A failed cycle keeps its evidence: the guest's consoles, node.log. */
+		if (e->keep || rc == -EHOSTDOWN || (rc < 0 && rc != -EINTR && c->t_prepared)) {
+			/* A cycle that failed once its node ran keeps the evidence: the guest's
+			 * consoles, node.log (a refused bench or a failed prepare has none). */
 			pc_log(rc < 0 ? LOG_WARN : LOG_INFO, LOG_NODE, "node files kept in '%s'", c->work);
 		} else {
 			const char *argv[] = { "rm", "-rf", "--", c->work, NULL };
