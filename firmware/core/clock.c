@@ -10,3 +10,8 @@ uint64_t pc_clock_ticks(uint64_t wraps, uint16_t count, bool ovf_pending)
 		w++;
 	return w << 16 | count;
 }
+
+uint64_t pc_clock_wraps_then(uint64_t now, uint16_t then_low)
+{
+	return now - (uint16_t)((uint16_t)now - then_low);
+}

@@ -20,4 +20,10 @@
  * counter period of each other (a few cycles in practice). */
 uint64_t pc_clock_ticks(uint64_t wraps, uint16_t count, bool ovf_pending);
 
+/* The wrap count of an earlier sample of which only the low 16 bits were kept
+ * (`then_low`), from the count now (`now`, not less than the earlier one): right
+ * while fewer than 65536 wraps lie between. Interrupt handlers keep only those bits,
+ * which saves them registers and cycles. */
+uint64_t pc_clock_wraps_then(uint64_t now, uint16_t then_low);
+
 #endif

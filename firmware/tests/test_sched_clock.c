@@ -156,6 +156,26 @@ static void test_clock_race(void **state)
 				}
 }
 
+/* An interrupt handler keeps only the low 16 bits of the wrap count; the event is
+ * converted later with the full count of then: right for every distance below 65536
+ * wraps, across the low 16 bits' own wrap, the 32-bit word's and near 2^48. */
+static void test_clock_wraps_then(void **state)
+{
+	const uint64_t nows[] = { 0, 5, 0xffff, 0x10000, 0x10005, 0xffffffffull,
+				  0x100000003ull, (1ull << 48) - 2, 1ull << 48 };
+
+	for (size_t i = 0; i < sizeof(nows) / sizeof(nows[0]); i++)
+		for (uint64_t back = 0; back < 65536 && back <= nows[i]; back += back < 70 ? 1 : 997) {
+			uint64_t then = nows[i] - back;
+
+			if (pc_clock_wraps_then(nows[i], (uint16_t)then) != then)
+				fail_msg("now=%#llx then=%#llx", (unsigned long long)nows[i],
+					 (unsigned long long)then);
+		}
+	/* 65536 wraps or more between: not recoverable, and said so (hal_avr.c) */
+	assert_true(pc_clock_wraps_then(0x20000, 0) == 0x20000);
+}
+
 static void test_settings_roundtrip(void **state)
 {
 	struct pc_settings s, t;
@@ -351,6 +371,7 @@ int main(void)
 		cmocka_unit_test(test_uniform_test_can_fail),
 		cmocka_unit_test(test_clock_extension),
 		cmocka_unit_test(test_clock_race),
+		cmocka_unit_test(test_clock_wraps_then),
 		cmocka_unit_test(test_settings_roundtrip),
 		cmocka_unit_test(test_eeprom_copies),
 		cmocka_unit_test(test_eeprom_layout_v1),
