@@ -141,7 +141,7 @@ static inline __attribute__((always_inline)) void clock_sample_locked(struct clo
 /* Ticks at a sample (interrupts may be on: the sample is a copy). */
 static uint64_t sample_ticks(const struct clock_sample *cs)
 {
-	return pc_clock_ticks((uint64_t)cs->wraps_hi << 32 | cs->wraps, cs->count, cs->pending);
+	return fw_clock_ticks((uint64_t)cs->wraps_hi << 32 | cs->wraps, cs->count, cs->pending);
 }
 
 /* Clock ticks now: only the sample is taken with interrupts off. */
@@ -505,7 +505,7 @@ bool hal_event_take(struct hal_event *ev)
 	}
 	if (!got)
 		return false;
-	ev->t_us = pc_clock_ticks(pc_clock_wraps_then((uint64_t)now_hi << 32 | now_lo, raw.wraps),
+	ev->t_us = fw_clock_ticks(fw_clock_wraps_then((uint64_t)now_hi << 32 | now_lo, raw.wraps),
 				  raw.count, raw.pending) >> TICKS_PER_US_SHIFT;
 	ev->type = raw.type;
 	ev->ch = raw.ch;

@@ -490,7 +490,7 @@ int h_fw_send(struct h_fw *f, const char *body)
 	if (len + 5 > sizeof(buf))
 		return -E2BIG;
 	memcpy(buf, body, len);
-	n = pc_frame_seal(buf, len, sizeof(buf));
+	n = fw_frame_seal(buf, len, sizeof(buf));
 	if (n < 0)
 		return -E2BIG;
 	buf[n++] = '\n';
@@ -527,7 +527,7 @@ int h_fw_line(struct h_fw *f, char *body, size_t cap, int timeout_ms)
 			return n;
 		if (f->trace)
 			fprintf(stderr, "< %s\n", line);
-		b = pc_frame_check(line, n, PC_LINE_MAX_FW);
+		b = fw_frame_check(line, n, FW_LINE_MAX_FW);
 		cut = f->cut;
 		f->cut = false;
 		if (b < 0) {
@@ -535,8 +535,8 @@ int h_fw_line(struct h_fw *f, char *body, size_t cap, int timeout_ms)
 			 * and the banner follows on the same line. The tail after the last '!'
 			 * is tried as a line of its own; its checksum decides. */
 			const char *bang = n > 1 ? memrchr(line + 1, '!', (size_t)n - 1) : NULL;
-			int tail = bang ? pc_frame_check(bang, n - (int)(bang - line),
-							 PC_LINE_MAX_FW) : -1;
+			int tail = bang ? fw_frame_check(bang, n - (int)(bang - line),
+							 FW_LINE_MAX_FW) : -1;
 
 			/* The first line after the harness's own flush or reset is the
 			 * harness's doing, not the firmware's: the flush ate its head (it is

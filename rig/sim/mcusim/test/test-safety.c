@@ -53,7 +53,7 @@ static void image(uint8_t *img, uint8_t seq, uint32_t relay_active)
 	for (int i = 0; i < 5; i++)
 		for (int b = 0; b < 4; b++)
 			img[3 + 4 * i + b] = (uint8_t)(v[i] >> (8 * b));
-	img[IMG_SIZE - 1] = pc_crc8(img, IMG_SIZE - 1);
+	img[IMG_SIZE - 1] = fw_crc8(img, IMG_SIZE - 1);
 }
 
 static int write_eeprom(const char *path, enum ee_kind kind, unsigned polarity)
