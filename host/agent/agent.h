@@ -1,7 +1,12 @@
-/* powercut-agent internals shared by its source files. The agent writes the records of
- * docs/oracle.md to a file, block device or (in the NBD build) an NBD export, streams
- * acknowledgements and flushes to the host ledger, and checks what was read back.
- * libc only (plus libnbd when PC_AGENT_NBD is defined).
+/* powercut-agent internals shared by its source files. The agent is the guest's half
+ * of the oracle: a static program (libc and SQLite; plus libnbd in the NBD build)
+ * with three workloads: the block workload writes the sector records of
+ * docs/oracle.md to a file, block device or NBD export (core.c, io_file.c, io_nbd.c);
+ * the files workload writes, syncs and renames chunked files (files.c); the sqlite
+ * workload commits numbered transactions (sqlwl.c). It streams every acknowledgement
+ * and flush to the host's ledger (lclient.c) and, after the cut, checks what was read
+ * back into a check or fscheck report (check.c, files.c). Its output (reports, the
+ * ledger protocol, its messages on stderr) is its protocol: it has no host logger.
  */
 #ifndef PC_AGENT_H
 #define PC_AGENT_H
@@ -11,6 +16,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "clock.h"
 
 enum pattern { PAT_RANDOM, PAT_SEQUENTIAL, PAT_HOTSET, PAT_ALLOC };
 enum flush_policy { FL_NEVER, FL_EVERY_N, FL_EVERY_MS, FL_ALWAYS, FL_FUA };
@@ -100,7 +107,6 @@ extern volatile sig_atomic_t agent_signalled;
 extern volatile sig_atomic_t agent_flush_asked;
 
 void agent_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-int64_t agent_now_ns(void);
 
 /* Ledger client (lclient.c). All functions are safe to call with no ledger (no-ops). */
 int lclient_start(const struct agent_opts *o, uint64_t nblocks);

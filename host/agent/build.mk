@@ -8,7 +8,7 @@ AGENT_SRCS := host/agent/main.c host/agent/core.c host/agent/lclient.c host/agen
 	      host/agent/check.c host/agent/files.c host/agent/sqlwl.c host/oracle/record.c host/oracle/filerec.c
 AGENT_OBJS     = $(AGENT_SRCS:%.c=$(BUILD)/agent/static/%.o)
 AGENT_NBD_OBJS = $(AGENT_SRCS:%.c=$(BUILD)/agent/nbd/%.o) $(BUILD)/agent/nbd/host/agent/io_nbd.o
-AGENT_CFLAGS   = $(CFLAGS_COMMON) -Ihost/agent -Ihost/oracle -pthread
+AGENT_CFLAGS   = $(CFLAGS_COMMON) -Ihost/agent -Ihost/oracle -Ihost/lib -pthread
 
 ALL_TARGETS += $(AGENT) $(AGENT_NBD)
 

@@ -1,6 +1,7 @@
 /* The seeded write schedule and the shared write state. */
 #include "agent.h"
 #include "record.h"
+#include "rng.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -40,7 +41,7 @@ int core_init(struct core *c, const struct agent_opts *o, uint64_t nblocks)
 		while (gcd(c->alloc_mul, span) != 1)
 			c->alloc_mul += 2;
 	}
-	c->last_flush_ns = agent_now_ns();
+	c->last_flush_ns = clock_mono_ns();
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_cond_init(&c->cv, NULL);
 	return 0;
@@ -66,11 +67,11 @@ static uint64_t pick_block(struct core *c)
 		uint64_t hot = n * o->hot_set_pct / 100;
 		if (hot == 0)
 			hot = 1;
-		uint64_t r = rec_splitmix64(&c->rng);
+		uint64_t r = rng_splitmix64(&c->rng);
 		/* 90 % of the writes go to the hot set at the start of the span. */
 		if (r % 10 != 0)
-			return rec_splitmix64(&c->rng) % hot;
-		return rec_splitmix64(&c->rng) % n;
+			return rng_splitmix64(&c->rng) % hot;
+		return rng_splitmix64(&c->rng) % n;
 	}
 	case PAT_ALLOC: {
 		uint64_t span = n - c->base_blocks;
@@ -78,11 +79,11 @@ static uint64_t pick_block(struct core *c)
 			uint64_t k = c->alloc_next++;
 			return c->base_blocks + (uint64_t)(((unsigned __int128)k * c->alloc_mul) % span);
 		}
-		return rec_splitmix64(&c->rng) % n;
+		return rng_splitmix64(&c->rng) % n;
 	}
 	case PAT_RANDOM:
 	default:
-		return rec_splitmix64(&c->rng) % n;
+		return rng_splitmix64(&c->rng) % n;
 	}
 }
 
@@ -140,7 +141,7 @@ uint64_t core_flush_begin(struct core *c, uint64_t *id)
 
 void core_flush_done(struct core *c, uint64_t id, uint64_t covers, int64_t submit_ns)
 {
-	int64_t now = agent_now_ns();
+	int64_t now = clock_mono_ns();
 
 	pthread_mutex_lock(&c->mu);
 	c->last_flush_ns = now;
@@ -155,7 +156,7 @@ int core_flush_sync(struct core *c, int (*dev_flush)(void))
 	pthread_mutex_lock(&c->mu);
 	covers = core_flush_begin(c, &id);
 	pthread_mutex_unlock(&c->mu);
-	int64_t t = agent_now_ns();
+	int64_t t = clock_mono_ns();
 	int rc = dev_flush();
 	if (rc == 0)
 		core_flush_done(c, id, covers, t);

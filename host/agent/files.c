@@ -14,6 +14,7 @@
 #include "filerec.h"
 #include "ledger_proto.h"
 #include "record.h"
+#include "rng.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -68,7 +69,7 @@ static uint32_t digest(struct fw *w, uint32_t file, const uint64_t *seqs, uint32
 
 static unsigned pick_sync(struct fw *w)
 {
-	return w->o->sync ? (unsigned)w->o->sync : 1 + (unsigned)(rec_splitmix64(&w->rng) % 3);
+	return w->o->sync ? (unsigned)w->o->sync : 1 + (unsigned)(rng_splitmix64(&w->rng) % 3);
 }
 
 static int open_file(struct fw *w, const char *name, int flags, unsigned sync)
@@ -142,15 +143,15 @@ static void ack(struct fw *w, unsigned op, unsigned sync, bool dirsync, uint32_t
 			      .nbytes = (uint64_t)n * FREC_CHUNK,
 			      .length = (uint64_t)nchunks * FREC_CHUNK,
 			      .digest = digest(w, file, seqs, nchunks), .name = name };
-	lclient_filesync(&a, t0, agent_now_ns());
+	lclient_filesync(&a, t0, clock_mono_ns());
 	w->syncs++;
 }
 
 static int op_create(struct fw *w, struct slot *s, const char *name)
 {
 	unsigned sync = pick_sync(w);
-	uint32_t n = 1 + (uint32_t)(rec_splitmix64(&w->rng) % MAX_RUN_CHUNKS);
-	int64_t t0 = agent_now_ns();
+	uint32_t n = 1 + (uint32_t)(rng_splitmix64(&w->rng) % MAX_RUN_CHUNKS);
+	int64_t t0 = clock_mono_ns();
 	int rc, fd;
 
 	if ((rc = grow(s, n)))
@@ -170,8 +171,8 @@ static int op_create(struct fw *w, struct slot *s, const char *name)
 static int op_write(struct fw *w, struct slot *s, const char *name, bool append)
 {
 	unsigned sync = pick_sync(w);
-	uint32_t n = 1 + (uint32_t)(rec_splitmix64(&w->rng) % MAX_RUN_CHUNKS), c0;
-	int64_t t0 = agent_now_ns();
+	uint32_t n = 1 + (uint32_t)(rng_splitmix64(&w->rng) % MAX_RUN_CHUNKS), c0;
+	int64_t t0 = clock_mono_ns();
 	int rc, fd;
 
 	if (append) {
@@ -181,7 +182,7 @@ static int op_write(struct fw *w, struct slot *s, const char *name, bool append)
 	}
 	if (!append) {
 		n = n > s->nchunks ? s->nchunks : n;
-		c0 = (uint32_t)(rec_splitmix64(&w->rng) % (s->nchunks - n + 1));
+		c0 = (uint32_t)(rng_splitmix64(&w->rng) % (s->nchunks - n + 1));
 	} else if ((rc = grow(s, c0 + n))) {
 		return rc;
 	}
@@ -204,10 +205,10 @@ static int op_write(struct fw *w, struct slot *s, const char *name, bool append)
 static int op_replace(struct fw *w, struct slot *s, const char *name)
 {
 	unsigned sync = pick_sync(w);
-	uint32_t n = 1 + (uint32_t)(rec_splitmix64(&w->rng) % MAX_RUN_CHUNKS), file = w->next_file++;
+	uint32_t n = 1 + (uint32_t)(rng_splitmix64(&w->rng) % MAX_RUN_CHUNKS), file = w->next_file++;
 	uint64_t *seqs = malloc(n * sizeof(*seqs));
 	char tmp[16];
-	int64_t t0 = agent_now_ns();
+	int64_t t0 = clock_mono_ns();
 	int rc, fd;
 
 	if (!seqs)
@@ -225,7 +226,7 @@ static int op_replace(struct fw *w, struct slot *s, const char *name)
 		seqs[i] = w->seq;
 	ack(w, FS_OP_PREPARE, sync, false, file, 0, n, seqs, n, tmp, t0);
 	w->seq++;
-	t0 = agent_now_ns();
+	t0 = clock_mono_ns();
 	if (renameat(w->dirfd, tmp, w->dirfd, name) < 0) {
 		rc = -errno;
 		agent_log("cannot rename '%s/%s' to '%s': %s", w->o->target, tmp, name, strerror(-rc));
@@ -248,7 +249,7 @@ int files_write(const struct agent_opts *o)
 {
 	struct fw w = { .o = o, .next_file = 1, .seq = 1,
 			.rng = o->seed ^ ((uint64_t)o->cycle << 32 | o->disk) ^ 0x66696c6573ull };
-	int64_t t0 = agent_now_ns(), deadline = o->duration > 0 ? t0 + (int64_t)(o->duration * 1e9) : 0;
+	int64_t t0 = clock_mono_ns(), deadline = o->duration > 0 ? t0 + (int64_t)(o->duration * 1e9) : 0;
 	char name[16];
 	int rc = 0;
 
@@ -269,11 +270,11 @@ int files_write(const struct agent_opts *o)
 		goto out;
 	while (!agent_signalled && !lclient_failed() &&
 	       (!o->max_writes || w.ops < o->max_writes) &&
-	       (!deadline || agent_now_ns() < deadline)) {
-		uint32_t i = (uint32_t)(rec_splitmix64(&w.rng) % o->files);
+	       (!deadline || clock_mono_ns() < deadline)) {
+		uint32_t i = (uint32_t)(rng_splitmix64(&w.rng) % o->files);
 		struct slot *s = &w.slots[i];
 		slot_name(name, sizeof(name), 'f', i);
-		unsigned r = (unsigned)(rec_splitmix64(&w.rng) % 10);
+		unsigned r = (unsigned)(rng_splitmix64(&w.rng) % 10);
 		if (!s->file)
 			rc = op_create(&w, s, name);
 		else if (r < 4)
@@ -287,7 +288,7 @@ int files_write(const struct agent_opts *o)
 		w.seq++;
 		w.ops++;
 	}
-	double secs = (agent_now_ns() - t0) / 1e9;
+	double secs = (clock_mono_ns() - t0) / 1e9;
 	printf("{\"type\":\"files\",\"operations\":%llu,\"syncs\":%llu,\"seconds\":%.6f,\"dropped\":%llu,\"error\":%d}\n",
 	       (unsigned long long)w.ops, (unsigned long long)w.syncs, secs,
 	       (unsigned long long)lclient_dropped(), rc);

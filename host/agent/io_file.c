@@ -94,7 +94,7 @@ int file_baseline(struct core *c)
 	const struct agent_opts *o = c->o;
 	uint64_t per = CHUNK / o->block_size ? CHUNK / o->block_size : 1;
 	unsigned char *buf = aligned(per * o->block_size);
-	int64_t t0 = agent_now_ns();
+	int64_t t0 = clock_mono_ns();
 	int rc = 0;
 
 	if (!buf)
@@ -111,7 +111,7 @@ int file_baseline(struct core *c)
 		agent_log("cannot write baseline to '%s': %s", o->target, strerror(-rc));
 		return rc;
 	}
-	c->last_flush_ns = agent_now_ns();
+	c->last_flush_ns = clock_mono_ns();
 	lclient_baseline(0, c->base_blocks, t0, c->last_flush_ns);
 	return 0;
 }
@@ -164,9 +164,9 @@ static void *worker(void *arg)
 	while (core_next(c, &w, true)) {
 		pthread_mutex_unlock(&c->mu);
 		write_fill(o, buf, &w);
-		int64_t t0 = agent_now_ns();
+		int64_t t0 = clock_mono_ns();
 		int rc = pwrite_all(buf, o->block_size, w.block * o->block_size, fua ? RWF_DSYNC : 0);
-		int64_t t1 = agent_now_ns();
+		int64_t t1 = clock_mono_ns();
 		pthread_mutex_lock(&c->mu);
 		if (rc) {
 			if (!c->error)

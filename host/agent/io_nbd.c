@@ -73,7 +73,7 @@ int nbd_baseline(struct core *c)
 	uint64_t per = CHUNK / o->block_size ? CHUNK / o->block_size : 1;
 	unsigned char *bufs[READ_AHEAD];
 	int64_t cookies[READ_AHEAD] = { 0 };
-	int64_t t0 = agent_now_ns();
+	int64_t t0 = clock_mono_ns();
 	int rc = 0, slot = 0;
 
 	for (int i = 0; i < READ_AHEAD; i++)
@@ -123,7 +123,7 @@ int nbd_baseline(struct core *c)
 		agent_log("cannot write baseline to '%s': %s", o->target, nbd_get_error());
 		return rc;
 	}
-	c->last_flush_ns = agent_now_ns();
+	c->last_flush_ns = clock_mono_ns();
 	lclient_baseline(0, c->base_blocks, t0, c->last_flush_ns);
 	return 0;
 }
@@ -145,7 +145,7 @@ static int write_done(void *user, int *error)
 {
 	struct slot *s = user;
 	struct core *c = s->c;
-	int64_t t1 = agent_now_ns();
+	int64_t t1 = clock_mono_ns();
 
 	pthread_mutex_lock(&c->mu);
 	inflight_writes--;
@@ -188,7 +188,7 @@ static int start_flush(struct core *c)
 	pthread_mutex_lock(&c->mu);
 	flush_covers = core_flush_begin(c, &flush_id);
 	pthread_mutex_unlock(&c->mu);
-	flush_t0 = agent_now_ns();
+	flush_t0 = clock_mono_ns();
 	flush_wanted = false;
 	flush_inflight = true;
 	if (nbd_aio_flush(h, (nbd_completion_callback){ .callback = flush_done, .user_data = c }, 0) < 0) {
@@ -206,7 +206,7 @@ int nbd_write_run(struct core *c)
 	struct slot *slots = calloc(qd, sizeof(*slots));
 	bool finishing = false, final_flush = false;
 	uint32_t fua = 0;
-	int64_t next_timed = agent_now_ns() + (int64_t)o->flush_ms * 1000000;
+	int64_t next_timed = clock_mono_ns() + (int64_t)o->flush_ms * 1000000;
 	int rc = 0;
 
 	if (!slots)
@@ -231,7 +231,7 @@ int nbd_write_run(struct core *c)
 		}
 	}
 	for (;;) {
-		if (o->flush == FL_EVERY_MS && agent_now_ns() >= next_timed) {
+		if (o->flush == FL_EVERY_MS && clock_mono_ns() >= next_timed) {
 			flush_wanted = true;
 			next_timed += (int64_t)o->flush_ms * 1000000;
 		}
@@ -265,7 +265,7 @@ int nbd_write_run(struct core *c)
 			inflight_writes++;
 			pthread_mutex_unlock(&c->mu);
 			write_fill(o, s->buf, &s->w);
-			s->t0 = agent_now_ns();
+			s->t0 = clock_mono_ns();
 			int64_t ck = nbd_aio_pwrite(h, s->buf, o->block_size, s->w.block * o->block_size,
 						    (nbd_completion_callback){ .callback = write_done, .user_data = s },
 						    fua);

@@ -121,7 +121,7 @@ static int send_all(const unsigned char *p, size_t n)
  * host closed, -ETIMEDOUT when want did not come within timeout_ms. */
 static int recv_replies(uint8_t want, int timeout_ms)
 {
-	int64_t deadline = agent_now_ns() + (int64_t)timeout_ms * 1000000;
+	int64_t deadline = clock_mono_ns() + (int64_t)timeout_ms * 1000000;
 
 	for (;;) {
 		while (L.inlen >= 5) {
@@ -153,7 +153,7 @@ static int recv_replies(uint8_t want, int timeout_ms)
 			if (want && type == want)
 				return 0;
 		}
-		int64_t left = (deadline - agent_now_ns()) / 1000000;
+		int64_t left = (deadline - clock_mono_ns()) / 1000000;
 		struct pollfd pfd = { .fd = L.fd, .events = POLLIN };
 		int pr = poll(&pfd, 1, want ? (left > 0 ? (int)left : 0) : 0);
 		if (pr < 0 && errno == EINTR)
@@ -210,7 +210,7 @@ static int try_connect(void)
 	lp_put32(p + 16, o->block_size);
 	lp_put64(p + 20, L.nblocks);
 	lp_put64(p + 28, o->seed);
-	lp_put64(p + 36, (uint64_t)agent_now_ns());
+	lp_put64(p + 36, (uint64_t)clock_mono_ns());
 	int rc = send_all(L.out, 5 + LEDGER_HELLO_FIXED + tl);
 	/* Nothing else goes out before the host accepted the hello, so a refusal of the
 	 * hello always reaches us intact. */
@@ -321,7 +321,7 @@ static void *sender(void *arg)
 		bool finishing = L.finishing;
 		pthread_mutex_unlock(&L.mu);
 
-		int64_t now = agent_now_ns();
+		int64_t now = clock_mono_ns();
 		if (L.fd < 0) {
 			if (finishing && now > L.finish_deadline)
 				break;
@@ -374,7 +374,7 @@ static void *sender(void *arg)
 				lp_put32(b + 24, L.end_reason);
 				rc = send_all(L.out, 5 + LEDGER_END_SIZE);
 				if (!rc) {
-					int64_t left = (L.finish_deadline - agent_now_ns()) / 1000000;
+					int64_t left = (L.finish_deadline - clock_mono_ns()) / 1000000;
 					rc = recv_replies(LEDGER_RECORDED, left > 200 ? (int)left : 200);
 				}
 				if (rc == 0 || rc == -EPROTO)
@@ -386,7 +386,7 @@ static void *sender(void *arg)
 			if (!L.o->quiet)
 				agent_log("lost ledger connection '%s': %s; reconnecting", L.o->ledger, strerror(-rc));
 			conn_drop();
-			next_try = agent_now_ns() + backoff;
+			next_try = clock_mono_ns() + backoff;
 		}
 	}
 	if (L.reason[0]) {	/* set by a REJECT only */
@@ -502,7 +502,7 @@ int lclient_finish(uint32_t reason, uint64_t acks, uint64_t flushes, int wait_ms
 	L.end_reason = reason;
 	L.end_acks = acks;
 	L.end_flushes = flushes;
-	L.finish_deadline = agent_now_ns() + (int64_t)wait_ms * 1000000;
+	L.finish_deadline = clock_mono_ns() + (int64_t)wait_ms * 1000000;
 	pthread_cond_signal(&L.cv);
 	pthread_mutex_unlock(&L.mu);
 	pthread_join(L.thread, NULL);

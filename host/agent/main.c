@@ -27,13 +27,6 @@ void agent_log(const char *fmt, ...)
 	fprintf(stderr, "powercut-agent: %s\n", buf);
 }
 
-int64_t agent_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static void on_signal(int sig)
 {
 	if (sig == SIGUSR1)
@@ -175,11 +168,98 @@ static int parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max,
 	return 0;
 }
 
+/* One of a few words (the table ends with a NULL word): its value into *out. */
+struct word {
+	const char *word;
+	int value;
+};
+
+static int parse_word(const char *opt, const char *s, const struct word *words, const char *want,
+		      int *out)
+{
+	for (const struct word *w = words; w->word; w++)
+		if (!strcmp(s, w->word)) {
+			*out = w->value;
+			return 0;
+		}
+	return bad_arg(opt, s, want);
+}
+
+static const struct word pattern_words[] = {
+	{ "random", PAT_RANDOM }, { "sequential", PAT_SEQUENTIAL }, { "hotset", PAT_HOTSET },
+	{ "alloc", PAT_ALLOC }, { NULL, 0 },
+};
+static const struct word sync_words[] = {
+	{ "mixed", 0 }, { "fsync", FS_SYNC_FSYNC }, { "fdatasync", FS_SYNC_FDATASYNC },
+	{ "osync", FS_SYNC_OSYNC }, { NULL, 0 },
+};
+static const struct word journal_words[] = {
+	{ "wal", FS_JOURNAL_WAL }, { "delete", FS_JOURNAL_DELETE }, { NULL, 0 },
+};
+static const struct word sql_sync_words[] = {
+	{ "full", FS_SYNC_SQLITE_FULL }, { "normal", FS_SYNC_SQLITE_NORMAL },
+	{ "extra", FS_SYNC_SQLITE_EXTRA }, { NULL, 0 },
+};
+
+/* --flush=never|every-n[:N]|every-ms[:T]|always|fua */
+static int parse_flush(const char *name, const char *arg, struct agent_opts *o)
+{
+	const char *colon = strchr(arg, ':');
+	size_t n = colon ? (size_t)(colon - arg) : strlen(arg);
+	uint64_t v;
+	int rc = 0;
+
+	if (n == 5 && !strncmp(arg, "never", 5)) o->flush = FL_NEVER;
+	else if (n == 7 && !strncmp(arg, "every-n", 7)) o->flush = FL_EVERY_N;
+	else if (n == 8 && !strncmp(arg, "every-ms", 8)) o->flush = FL_EVERY_MS;
+	else if (n == 6 && !strncmp(arg, "always", 6)) o->flush = FL_ALWAYS;
+	else if (n == 3 && !strncmp(arg, "fua", 3)) o->flush = FL_FUA;
+	else return bad_arg(name, arg, "want never, every-n:N, every-ms:T, always or fua");
+	if (colon && o->flush == FL_EVERY_N) {
+		rc = parse_u64(name, colon + 1, 1, UINT32_MAX, &v);
+		o->flush_n = (uint32_t)v;
+	} else if (colon && o->flush == FL_EVERY_MS) {
+		rc = parse_u64(name, colon + 1, 1, 3600000, &v);
+		o->flush_ms = (uint32_t)v;
+	} else if (colon) {
+		rc = bad_arg(name, arg, "only every-n and every-ms take a value");
+	}
+	return rc;
+}
+
+/* After the options: the one TARGET, a campaign, the seed's default and a ledger's
+ * token. */
+static int check_opts(int argc, char **argv, struct agent_opts *o, bool have_campaign)
+{
+	if (optind != argc - 1) {
+		agent_log(optind >= argc ? "missing TARGET" : "unexpected argument '%s'",
+			  optind >= argc ? "" : argv[optind + 1]);
+		return -EINVAL;
+	}
+	o->target = argv[optind];
+	if (!have_campaign) {
+		agent_log("missing --campaign");
+		return -EINVAL;
+	}
+	if (!o->seed_set)
+		o->seed = o->campaign;
+	if (o->ledger && !o->token) {
+		const char *env = getenv("POWERCUT_LEDGER_TOKEN");
+		if (env && *env && strlen(env) <= LEDGER_MAX_TOKEN)
+			o->token = env;
+	}
+	if (o->ledger && !o->token) {
+		agent_log("--ledger needs a token: --token-file, POWERCUT_LEDGER_TOKEN or --token");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int parse_opts(int argc, char **argv, struct agent_opts *o)
 {
 	bool have_campaign = false;
 	uint64_t v;
-	int c, rc = 0;
+	int c, w, rc = 0;
 
 	*o = (struct agent_opts){ .block_size = 4096, .queue_depth = 16, .hot_set_pct = 10,
 				  .flush_n = 64, .flush_ms = 100, .direct = true,
@@ -207,33 +287,13 @@ static int parse_opts(int argc, char **argv, struct agent_opts *o)
 		case O_SPAN: rc = parse_u64(name, optarg, 1, 1ull << 30, &o->span_mib); break;
 		case O_QD: rc = parse_u64(name, optarg, 1, 256, &v); o->queue_depth = (uint32_t)v; break;
 		case O_PATTERN:
-			if (!strcmp(optarg, "random")) o->pattern = PAT_RANDOM;
-			else if (!strcmp(optarg, "sequential")) o->pattern = PAT_SEQUENTIAL;
-			else if (!strcmp(optarg, "hotset")) o->pattern = PAT_HOTSET;
-			else if (!strcmp(optarg, "alloc")) o->pattern = PAT_ALLOC;
-			else rc = bad_arg(name, optarg, "want random, sequential, hotset or alloc");
+			rc = parse_word(name, optarg, pattern_words,
+					"want random, sequential, hotset or alloc", &w);
+			if (!rc)
+				o->pattern = (enum pattern)w;
 			break;
 		case O_HOT: rc = parse_u64(name, optarg, 1, 100, &v); o->hot_set_pct = (uint32_t)v; break;
-		case O_FLUSH: {
-			const char *colon = strchr(optarg, ':');
-			size_t n = colon ? (size_t)(colon - optarg) : strlen(optarg);
-			if (n == 5 && !strncmp(optarg, "never", 5)) o->flush = FL_NEVER;
-			else if (n == 7 && !strncmp(optarg, "every-n", 7)) o->flush = FL_EVERY_N;
-			else if (n == 8 && !strncmp(optarg, "every-ms", 8)) o->flush = FL_EVERY_MS;
-			else if (n == 6 && !strncmp(optarg, "always", 6)) o->flush = FL_ALWAYS;
-			else if (n == 3 && !strncmp(optarg, "fua", 3)) o->flush = FL_FUA;
-			else { rc = bad_arg(name, optarg, "want never, every-n:N, every-ms:T, always or fua"); break; }
-			if (colon && o->flush == FL_EVERY_N) {
-				rc = parse_u64(name, colon + 1, 1, UINT32_MAX, &v);
-				o->flush_n = (uint32_t)v;
-			} else if (colon && o->flush == FL_EVERY_MS) {
-				rc = parse_u64(name, colon + 1, 1, 3600000, &v);
-				o->flush_ms = (uint32_t)v;
-			} else if (colon) {
-				rc = bad_arg(name, optarg, "only every-n and every-ms take a value");
-			}
-			break;
-		}
+		case O_FLUSH: rc = parse_flush(name, optarg, o); break;
 		case O_FLUSH_N: rc = parse_u64(name, optarg, 1, UINT32_MAX, &v); o->flush_n = (uint32_t)v; break;
 		case O_FLUSH_MS: rc = parse_u64(name, optarg, 1, 3600000, &v); o->flush_ms = (uint32_t)v; break;
 		case O_DIRECT: rc = parse_u64(name, optarg, 0, 1, &v); o->direct = v; break;
@@ -258,11 +318,8 @@ static int parse_opts(int argc, char **argv, struct agent_opts *o)
 		case O_HELP: fputs(usage, stdout); exit(0);
 		case O_LQUEUE: rc = parse_u64(name, optarg, 16, 1u << 24, &v); o->ledger_queue = (uint32_t)v; break;
 		case O_SYNC:
-			if (!strcmp(optarg, "mixed")) o->sync = 0;
-			else if (!strcmp(optarg, "fsync")) o->sync = FS_SYNC_FSYNC;
-			else if (!strcmp(optarg, "fdatasync")) o->sync = FS_SYNC_FDATASYNC;
-			else if (!strcmp(optarg, "osync")) o->sync = FS_SYNC_OSYNC;
-			else rc = bad_arg(name, optarg, "want fsync, fdatasync, osync or mixed");
+			rc = parse_word(name, optarg, sync_words,
+					"want fsync, fdatasync, osync or mixed", &o->sync);
 			break;
 		case O_FILES: rc = parse_u64(name, optarg, 1, 9999, &v); o->files = (uint32_t)v; break;
 		case O_MAXCH: rc = parse_u64(name, optarg, 4, 1u << 20, &v); o->max_chunks = (uint32_t)v; break;
@@ -272,44 +329,18 @@ static int parse_opts(int argc, char **argv, struct agent_opts *o)
 		case O_FSCK_RAW: rc = parse_u64(name, optarg, 0, 255, &v); o->fsck_raw_rc = (int)v; break;
 		case O_MOUNTED: rc = parse_u64(name, optarg, 0, 1, &v); o->mounted = v; break;
 		case O_SQL_JOURNAL:
-			if (!strcmp(optarg, "wal")) o->sql_journal = FS_JOURNAL_WAL;
-			else if (!strcmp(optarg, "delete")) o->sql_journal = FS_JOURNAL_DELETE;
-			else rc = bad_arg(name, optarg, "want wal or delete");
+			rc = parse_word(name, optarg, journal_words, "want wal or delete",
+					&o->sql_journal);
 			break;
 		case O_SQL_SYNC:
-			if (!strcmp(optarg, "full")) o->sql_sync = FS_SYNC_SQLITE_FULL;
-			else if (!strcmp(optarg, "normal")) o->sql_sync = FS_SYNC_SQLITE_NORMAL;
-			else if (!strcmp(optarg, "extra")) o->sql_sync = FS_SYNC_SQLITE_EXTRA;
-			else rc = bad_arg(name, optarg, "want full, normal or extra");
+			rc = parse_word(name, optarg, sql_sync_words, "want full, normal or extra",
+					&o->sql_sync);
 			break;
 		case O_SQLITE: o->sqlite = true; break;
 		default: return -EINVAL;
 		}
 	}
-	if (rc)
-		return rc;
-	if (optind != argc - 1) {
-		agent_log(optind >= argc ? "missing TARGET" : "unexpected argument '%s'",
-			  optind >= argc ? "" : argv[optind + 1]);
-		return -EINVAL;
-	}
-	o->target = argv[optind];
-	if (!have_campaign) {
-		agent_log("missing --campaign");
-		return -EINVAL;
-	}
-	if (!o->seed_set)
-		o->seed = o->campaign;
-	if (o->ledger && !o->token) {
-		const char *env = getenv("POWERCUT_LEDGER_TOKEN");
-		if (env && *env && strlen(env) <= LEDGER_MAX_TOKEN)
-			o->token = env;
-	}
-	if (o->ledger && !o->token) {
-		agent_log("--ledger needs a token: --token-file, POWERCUT_LEDGER_TOKEN or --token");
-		return -EINVAL;
-	}
-	return 0;
+	return rc ? rc : check_opts(argc, argv, o, have_campaign);
 }
 
 static bool is_uri(const char *t)
@@ -431,7 +462,7 @@ static int cmd_write(const struct agent_opts *o)
 	/* The I/O runs in its own thread; this one watches the clock and signals. */
 	struct run_arg ra = { &c, 0 };
 	pthread_t th;
-	int64_t t0 = agent_now_ns(), deadline = o->duration > 0 ? t0 + (int64_t)(o->duration * 1e9) : 0;
+	int64_t t0 = clock_mono_ns(), deadline = o->duration > 0 ? t0 + (int64_t)(o->duration * 1e9) : 0;
 	if ((rc = -pthread_create(&th, NULL, run_thread_stop, &ra)))
 		goto finish;
 	for (;;) {
@@ -439,7 +470,7 @@ static int cmd_write(const struct agent_opts *o)
 		nanosleep(&ts, NULL);
 		pthread_mutex_lock(&c.mu);
 		bool ended = c.stop;
-		if (agent_signalled || lclient_failed() || (deadline && agent_now_ns() >= deadline)) {
+		if (agent_signalled || lclient_failed() || (deadline && clock_mono_ns() >= deadline)) {
 			c.stop = true;
 			pthread_cond_broadcast(&c.cv);
 			ended = true;
@@ -450,7 +481,7 @@ static int cmd_write(const struct agent_opts *o)
 	}
 	pthread_join(th, NULL);
 	rc = ra.rc;
-	double secs = (agent_now_ns() - t0) / 1e9;
+	double secs = (clock_mono_ns() - t0) / 1e9;
 	if (!o->quiet)
 		agent_log("wrote %llu blocks in %.3f s (%.0f writes/s), %llu flushes, %llu ledger entries dropped",
 			  (unsigned long long)c.acks, secs, secs > 0 ? c.acks / secs : 0.0,
@@ -499,7 +530,7 @@ static int cmd_check(const struct agent_opts *o)
 	}
 	static char obuf[1 << 16];
 	setvbuf(out, obuf, _IOFBF, sizeof(obuf));
-	int64_t t0 = agent_now_ns();
+	int64_t t0 = clock_mono_ns();
 	struct checker *k = checker_new(o, nblocks, out);
 	if (!k) {
 		rc = -ENOMEM;
@@ -510,7 +541,7 @@ static int cmd_check(const struct agent_opts *o)
 #else
 	rc = file_check(o, k, nblocks);
 #endif
-	int frc = checker_finish(k, (agent_now_ns() - t0) / 1e9);
+	int frc = checker_finish(k, (clock_mono_ns() - t0) / 1e9);
 	if (!rc && frc) {
 		agent_log("cannot write check report: %s", strerror(-frc));
 		rc = frc;

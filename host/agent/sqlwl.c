@@ -40,7 +40,7 @@ int sql_write(const struct agent_opts *o)
 	sqlite3_stmt *ins = NULL;
 	unsigned char payload[SQL_PAYLOAD];
 	uint64_t txid = 1, commits = 0;
-	int64_t t0 = agent_now_ns(), deadline = o->duration > 0 ? t0 + (int64_t)(o->duration * 1e9) : 0;
+	int64_t t0 = clock_mono_ns(), deadline = o->duration > 0 ? t0 + (int64_t)(o->duration * 1e9) : 0;
 	int rc;
 
 	snprintf(path, sizeof(path), "%s/%s", o->target, SQL_DB);
@@ -66,8 +66,8 @@ int sql_write(const struct agent_opts *o)
 	if ((rc = lclient_start(o, 0)))
 		goto out;
 	while (!agent_signalled && !lclient_failed() && (!o->max_writes || commits < o->max_writes) &&
-	       (!deadline || agent_now_ns() < deadline)) {
-		int64_t ts = agent_now_ns();
+	       (!deadline || clock_mono_ns() < deadline)) {
+		int64_t ts = clock_mono_ns();
 		frec_sql_payload(payload, sizeof(payload), o->seed, txid);
 		uint32_t crc = rec_crc32c(0, payload, sizeof(payload));
 		if ((rc = exec(db, "BEGIN")))
@@ -86,11 +86,11 @@ int sql_write(const struct agent_opts *o)
 		struct file_ack a = { .seq = txid, .op = FS_OP_COMMIT, .sync = (unsigned)o->sql_sync,
 				      .offset = (uint64_t)o->sql_journal, .nbytes = sizeof(payload),
 				      .digest = crc, .name = SQL_DB };
-		lclient_filesync(&a, ts, agent_now_ns());
+		lclient_filesync(&a, ts, clock_mono_ns());
 		txid++;
 		commits++;
 	}
-	double secs = (agent_now_ns() - t0) / 1e9;
+	double secs = (clock_mono_ns() - t0) / 1e9;
 	printf("{\"type\":\"sqlite\",\"commits\":%llu,\"seconds\":%.6f,\"dropped\":%llu,\"error\":%d}\n",
 	       (unsigned long long)commits, secs, (unsigned long long)lclient_dropped(), rc);
 	fflush(stdout);

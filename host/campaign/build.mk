@@ -6,7 +6,7 @@
 CAMPAIGN_LIB    = $(BUILD)/host/libcampaign.a
 CAMPAIGN_SRCS  := host/campaign/campaign.c host/campaign/plan.c host/campaign/cycle.c \
 		  host/campaign/procs.c host/campaign/evidence.c host/campaign/run.c \
-		  host/campaign/scenario.c host/campaign/fsdisk.c
+		  host/campaign/scenario.c host/campaign/fsdisk.c host/campaign/observe.c
 CAMPAIGN_OBJS   = $(CAMPAIGN_SRCS:%.c=$(BUILD)/%.o)
 CAMPAIGN_CFLAGS = -Ihost/campaign -Ihost/lib -Ihost/store -Ihost/oracle -Ihost/node -Ihost/explore \
 	-Ihost/relay $(shell pkg-config --cflags sqlite3 jansson)
@@ -32,10 +32,10 @@ $(BUILD)/host/campaign/%.o: host/campaign/%.c
 
 # The plan and the process bookkeeping, with sanitizers, from their sources.
 $(BUILD)/host/campaign/tests/test_plan: host/campaign/tests/test_plan.c host/campaign/plan.c \
-		host/campaign/procs.c host/campaign/scenario.c $(PCLIB_SAN_OBJS)
+		host/campaign/procs.c host/campaign/scenario.c host/campaign/observe.c $(PCLIB_SAN_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) $(CAMPAIGN_CFLAGS) $(shell pkg-config --cflags cmocka) \
-		-MMD -MP -o $@ $< host/campaign/plan.c host/campaign/procs.c host/campaign/scenario.c \
+		-MMD -MP -o $@ $< host/campaign/plan.c host/campaign/procs.c host/campaign/scenario.c host/campaign/observe.c \
 		$(PCLIB_SAN_OBJS) \
 		$(PCLIB_LIBS) $(shell pkg-config --libs cmocka)
 

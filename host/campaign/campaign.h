@@ -5,14 +5,21 @@
  *   struct camp_plan p;
  *   camp_plan_make(cfg, seed, index, &p);          // pure: the same (seed, index) and
  *                                                  // config always give the same plan
- *   struct camp_env env = { .cfg = cfg, .db = st, .relay = relay, ... };
+ *   struct camp_env env = { .cfg = cfg, .db = st, .relay = relay, .obs = &obs, ... };
+ *   camp_start(&env, versions, token);            // the campaign row, token, ledger
  *   struct camp_result r;
  *   camp_cycle_run(&env, &p, &r);                  // one cycle, recorded in the store
  *   camp_result_release(&r);
+ *   camp_stop(&env);
+ *
+ * What happens is announced to env.obs (observe.h): the engine keeps no process-wide
+ * state and never touches the logger's sink; the database's log watcher and the
+ * progress line are observers the front end registers.
  *
  * See docs/campaign.md (plan, resume semantics, recovery, controls, evidence).
- * Functions return 0 or a negative errno and log why; they run on the main thread,
- * which alone uses the store's connection.
+ * Functions return 0 or a negative errno and log why (git's form). They run on the
+ * thread that opened env.db, which alone uses the store's connection (store.h); the
+ * ledger's thread has its own.
  */
 #ifndef PC_CAMPAIGN_H
 #define PC_CAMPAIGN_H
@@ -25,6 +32,7 @@
 #include <jansson.h>
 
 #include "config.h"
+#include "observe.h"
 #include "store.h"
 
 struct relay;
@@ -47,6 +55,43 @@ struct camp_plan {
 	uint32_t flushes;		/* after-flush / in-flush: which flush (1-based) */
 	int64_t window_min_ms, window_max_ms, off_ms, idle_ms;
 };
+
+/* Statuses, as stored in cycles.status and campaigns.status/controls: enums in
+ * memory, each with one name table (campaign.c); the names are the stored strings. */
+#define CAMP_CYCLE_STATUSES(X) \
+	X(RUNNING, "running")		/* its row exists, the cycle is under way */ \
+	X(OK, "ok")			/* recorded, no violation */ \
+	X(VIOLATION, "violation")	/* recorded, a violation or metadata failure */ \
+	X(FAILED, "failed")		/* could not run or not verified */ \
+	X(INTERRUPTED, "interrupted")	/* a signal, or a killed controller (resume) */ \
+	X(NODE_LOST, "node-lost")	/* the node did not come back */
+#define CAMP_CYC_ENUM(id, name) CAMP_CYC_##id,
+enum camp_cycle_status { CAMP_CYCLE_STATUSES(CAMP_CYC_ENUM) CAMP_CYC__COUNT };
+#undef CAMP_CYC_ENUM
+const char *camp_cycle_status_name(enum camp_cycle_status s);
+
+#define CAMP_STATUSES(X) \
+	X(RUNNING, "running") \
+	X(DONE, "done")			/* the planned cycles ran, or the deadline came */ \
+	X(INTERRUPTED, "interrupted") \
+	X(NODE_LOST, "node-lost") \
+	X(DISK_FULL, "disk-full")	/* stopped between cycles, resumable */ \
+	X(FAILED, "failed")
+#define CAMP_ST_ENUM(id, name) CAMP_ST_##id,
+enum camp_status { CAMP_STATUSES(CAMP_ST_ENUM) CAMP_ST__COUNT };
+#undef CAMP_ST_ENUM
+const char *camp_status_name(enum camp_status s);
+/* A stored campaigns.status back: its enum, or -EINVAL. */
+int camp_status_parse(const char *name);
+
+#define CAMP_CONTROLS(X) \
+	X(NONE, "none")			/* no control disk */ \
+	X(PASSED, "passed") \
+	X(FAILED, "failed")
+#define CAMP_CTL_ENUM(id, name) CAMP_CTL_##id,
+enum camp_controls { CAMP_CONTROLS(CAMP_CTL_ENUM) CAMP_CTL__COUNT };
+#undef CAMP_CTL_ENUM
+const char *camp_controls_name(enum camp_controls c);
 
 /* Cycle index's plan from the campaign seed and the bench: a pure function. */
 void camp_plan_make(const struct bench_config *cfg, uint64_t seed, uint32_t index,
@@ -122,10 +167,11 @@ struct camp_scenario {
  * run: a cut comes while the node is up and is followed by a restart before any other
  * step, one write at most, a fill before the write, and a check last. A write's keys
  * are [workload] keys applied over base (NULL: over zeroes, to check them only);
- * block_size is the bench's (the check reads with it). 0, or -EINVAL with why in
- * err. camp_scenario_release frees the name. */
+ * block_size is the bench's (the check reads with it). 0, -EINVAL (logged:
+ * "[campaign] scenario: ..." saying why) or -ENOMEM. camp_scenario_release frees
+ * the name. */
 int camp_scenario_parse(char *const *words, const struct cfg_workload *base,
-			struct camp_scenario *sc, char *err, size_t len);
+			struct camp_scenario *sc);
 void camp_scenario_release(struct camp_scenario *sc);
 
 /* Steps of a cycle, in order, as stored in cycles.step: start, prepare, then the
@@ -146,10 +192,19 @@ struct camp_env {
 	const char *token;		/* the campaign's ledger token */
 	struct ledger *led;		/* the campaign's ledger, started */
 	bool keep;			/* keep the node's work directory */
-	/* Called (may be NULL) when a step begins; the step is already stored. */
-	void (*on_step)(void *arg, const char *step);
-	void *arg;
+	struct camp_observers *obs;	/* who watches (may be NULL): observe.h */
 };
+
+/* A new campaign for env (cfg, db, db_path, obs set): its row with versions_json
+ * (may be NULL), its ledger token into token (and env->token), its ledger started
+ * into env->led; observers hear CAMPAIGN_BEGIN. 0 or -errno (logged); on error
+ * nothing is left running. camp_stop stops the ledger. */
+int camp_start(struct camp_env *env, const char *versions_json, char token[65]);
+void camp_stop(struct camp_env *env);
+/* The ledger of env's existing campaign (env->campaign, token): listening on
+ * 127.0.0.1, serving from its own thread and connection, into env->led. 0 or -errno
+ * (logged). camp_start calls it; a resumed campaign calls it itself. */
+int camp_ledger_start(struct camp_env *env);
 
 struct camp_disk_sum {
 	const char *disk;		/* points into the config */
@@ -160,7 +215,7 @@ struct camp_disk_sum {
 };
 
 struct camp_result {
-	const char *status;		/* ok, violation, failed, interrupted, node-lost */
+	enum camp_cycle_status status;	/* ok, violation, failed, interrupted, node-lost */
 	const char *step;		/* the step it reached */
 	int64_t cycle_id;
 	size_t n_disks;
@@ -173,9 +228,11 @@ struct camp_result {
 /* Run plan p as one cycle of env->campaign and record it (a cycles row with the plan,
  * inserted first: UNIQUE (campaign, idx) makes a second attempt fail with -EEXIST).
  * 0 when the cycle was recorded (r->status ok, violation or failed); -EINTR when a
- * signal stopped it (r->status "interrupted", the row says at which step);
- * -EHOSTDOWN when the node did not come back after the bench's retries ("node-lost");
- * another negative errno when the cycle could not run. Power is left ON on return. */
+ * signal stopped it (r->status interrupted, the row says at which step);
+ * -EHOSTDOWN when the node did not come back after the bench's retries (node-lost);
+ * -EEXIST when the plan index is already recorded; another negative errno when the
+ * cycle could not run. Power is left ON on return. env->obs hears CYCLE_BEGIN, each
+ * STEP and DB_BUSY/DB_FREE around the ledger's busy time. */
 int camp_cycle_run(struct camp_env *env, const struct camp_plan *p, struct camp_result *r);
 void camp_result_release(struct camp_result *r);
 
@@ -190,18 +247,9 @@ const char *camp_kept_dir(const struct camp_env *e, char *buf, size_t len);
  * do. Other sources: 0. */
 int camp_dc_check(struct relay *relay, const struct bench_config *cfg);
 
-/* The campaign row and the ledger token: insert (with the effective config, its hash
- * and versions_json) and register the token. 0 or -errno. */
-int camp_campaign_begin(struct store *db, const struct bench_config *cfg,
-			const char *versions_json, int64_t *campaign, char token[33]);
-
 /* versions_json for the campaign row: pc_versions_json with the relay's firmware
  * version (from its status reply). Caller frees. */
 char *camp_versions(struct relay *relay, const char *powercut);
-/* The campaign's ledger, listening on 127.0.0.1 and serving from its thread. NULL
- * with errno. */
-struct ledger *camp_ledger_start(const char *db_path, int64_t campaign, const char *token);
-
 /* Processes a run started, for a later --resume to clean up after a SIGKILL: every
  * descendant of this process is appended to file as "pid starttime cmd" (a pid is
  * recorded once). 0 or -errno. */
@@ -256,10 +304,9 @@ struct camp_run {
 	int64_t deadline_wall_ns;
 	struct benchlock **lock;
 	struct relay **relay;
-	/* Called (may be NULL) after every cycle with camp_cycle_run's result c. */
-	void (*on_cycle)(void *arg, const struct camp_run *run, int c,
-			 const struct camp_result *r);
-	void *arg;
+	/* Who watches (may be NULL): every cycle's events, CYCLE_END after each cycle
+	 * (the tally t already counts it), CAMPAIGN_END with the status set. */
+	struct camp_observers *obs;
 	/* in when resuming, out otherwise */
 	int64_t campaign;
 	char work[PATH_MAX];		/* the node work directories' parent */
@@ -270,8 +317,8 @@ struct camp_run {
 	int64_t t0_ns;			/* host monotonic: the first cycle's start */
 	unsigned ran;			/* cycles that ran to their record in this run */
 	unsigned total;			/* cycles recorded in the campaign */
-	const char *status;		/* done, interrupted, node-lost, disk-full, failed */
-	const char *controls;		/* none, passed, failed */
+	enum camp_status status;	/* done, interrupted, node-lost, disk-full, failed */
+	enum camp_controls controls;
 	char why[1024];			/* why the controls failed */
 	char msg[3 * PATH_MAX + 512];	/* the campaign's closing message */
 };
@@ -286,5 +333,11 @@ int camp_run(struct camp_run *run);
  * (done; *id set), -EIO, -ENOMEM. */
 int camp_run_load(struct store *db, const char *want, int64_t *id, char **config_text,
 		  json_t **run);
+/* A resumed campaign's run from its run_json (camp_run_load): seed, planned cycles,
+ * deadline, work and evidence directories into run, the run directory into run_dir,
+ * --notify's words into *notify_argv (NULL-terminated, caller frees each and the
+ * array; NULL when none). 0 or -ENOMEM. */
+int camp_run_from_json(json_t *j, struct camp_run *run, char *run_dir, size_t len,
+		       char ***notify_argv);
 
 #endif

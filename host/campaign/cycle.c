@@ -11,12 +11,17 @@
  * agent's check of every disk -> classification against the ledger -> the record
  * (cut, checks, findings, evidence) in one transaction.
  * The cycle row is inserted first with its plan and updated with each step, so a
- * controller killed at any moment leaves a row saying where it stopped.
+ * controller killed at any moment leaves a row saying where it stopped (while the
+ * ledger writes, the step goes to RUN_DIR/step instead: --resume reads it).
+ *
+ * camp_cycle_run: cycle_begin (the row) -> cycle_prepare (node, power, disks) -> the
+ * scenario's steps, each one function of step_table -> cycle_record -> cycle_end
+ * (power on, node gone, status). All state is in struct cyc, one per call; what
+ * happens goes to the env's observers (observe.h), every row through store.h.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,14 +29,17 @@
 #include <unistd.h>
 
 #include "campaign.h"
+#include "clock.h"
 #include "explore.h"
 #include "fsdisk.h"
 #include "child.h"
 #include "ledger.h"
 #include "log.h"
 #include "node.h"
+#include "observe.h"
 #include "power.h"
 #include "relay.h"
+#include "rng.h"
 #include "verify.h"
 
 /* A cut of the cycle, recorded once the node is back (a scenario may cut more than
@@ -74,7 +82,10 @@ struct cyc {
 	int64_t cut_ns;			/* the last cut: when the node died */
 	/* the check */
 	struct node_disk_result *res;
+	struct disk_outcome *out;	/* the record's per disk */
 	bool checked;
+	bool db_busy;			/* the ledger writes: our row waits (camp_env) */
+	uint64_t violations, metadata_failures;
 	/* times (host monotonic) */
 	int64_t t_prepared, t_running, t_cut_done, t_up, t_checked;
 	int64_t waited_ns;		/* time spent waiting on the node, the workload, power */
@@ -84,18 +95,37 @@ struct cyc {
 	int64_t t0;
 };
 
-/* Log messages go to the database only from this thread, and not while the ledger is
- * taking the workload's frames (the store's connection is not shared between threads). */
-static pthread_t main_thread;
-static volatile int sink_quiet;
-static struct store *sink_db;
+static void notify(struct cyc *c, enum camp_event_kind kind, const char *step)
+{
+	struct camp_event ev = { .kind = kind, .campaign = c->e->campaign, .cycle = c->index,
+				 .cycle_id = c->r->cycle_id, .step = step };
+
+	camp_notify(c->e->obs, &ev);
+}
+
+/* The ledger's connection takes the workload's frames from here until db_free: the
+ * cycle's own writes wait, and the observers hear it (the database's log watcher
+ * holds its messages back). */
+static void db_busy(struct cyc *c)
+{
+	if (c->db_busy)
+		return;
+	c->db_busy = true;
+	notify(c, CAMP_EV_DB_BUSY, NULL);
+}
+
+static void db_free(struct cyc *c)
+{
+	if (!c->db_busy)
+		return;
+	c->db_busy = false;
+	notify(c, CAMP_EV_DB_FREE, NULL);
+}
 
 static void set_step(struct cyc *c, const char *step)
 {
-	sqlite3_stmt *s;
-
 	c->r->step = step;
-	json_object_set_new(c->steps, step, json_real((relay_now_ns() - c->t0) / 1e9));
+	json_object_set_new(c->steps, step, json_real((clock_mono_ns() - c->t0) / 1e9));
 	/* While the workload runs the ledger's connection writes all the time: an UPDATE
 	 * of ours would wait for it (seconds). The step goes to a file in the run
 	 * directory then (a killed process's writes are kept by the kernel), and into the
@@ -107,17 +137,11 @@ static void set_step(struct cyc *c, const char *step)
 			fclose(f);
 		}
 	}
-	if (!sink_quiet && c->r->cycle_id && sqlite3_prepare_v2(store_db(c->e->db),
-			"UPDATE cycles SET step = ? WHERE id = ?", -1, &s, NULL) == SQLITE_OK) {
-		sqlite3_bind_text(s, 1, step, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 2, c->r->cycle_id);
-		sqlite3_step(s);
-		sqlite3_finalize(s);
-	}
+	if (!c->db_busy && c->r->cycle_id)
+		store_cycle_set_step(c->e->db, c->r->cycle_id, step);
 	if (c->procs[0])
 		camp_procs_record(c->procs);
-	if (c->e->on_step)
-		c->e->on_step(c->e->arg, step);
+	notify(c, CAMP_EV_STEP, step);
 }
 
 static void cycle_begins(void *arg, uint32_t cycle)
@@ -164,15 +188,6 @@ static void edge(struct cyc *c, const struct relay_event *ev)
 	}
 }
 
-
-static void cycle_sink(void *arg, enum log_level level, enum log_cat cat, int64_t wall_ns,
-		       int64_t mono_ns, const char *msg)
-{
-	if (sink_quiet || !pthread_equal(pthread_self(), main_thread))
-		return;
-	store_log_sink(sink_db, level, cat, wall_ns, mono_ns, msg);
-}
-
 /* Keep the firmware's host watchdog fed while waiting up to ms. */
 static int pump(struct cyc *c, int ms)
 {
@@ -191,7 +206,7 @@ static int pump(struct cyc *c, int ms)
 
 static int wait_running(struct cyc *c, int timeout_ms)
 {
-	int64_t end = relay_now_ns() + (int64_t)timeout_ms * 1000000;
+	int64_t end = clock_mono_ns() + (int64_t)timeout_ms * 1000000;
 	struct ledger_stats st;
 
 	/* Every disk's agent must be writing: a disk whose session has not begun when
@@ -204,7 +219,7 @@ static int wait_running(struct cyc *c, int timeout_ms)
 		bool all = st.acked_cycle == c->index && (st.acked_disks & want) == want;
 		if (st.acks > c->acks0 && all)
 			return 0;
-		if (relay_now_ns() > end) {
+		if (clock_mono_ns() > end) {
 			pc_err(LOG_NODE, "the workload did not start on every disk within %d ms "
 			       "(disks acknowledging: %#" PRIx64 " of %#" PRIx64 ")", timeout_ms,
 			       st.acked_cycle == c->index ? st.acked_disks & want : 0, want);
@@ -225,22 +240,22 @@ static int cut_blind(struct cyc *c, int ch, int off_ms, struct relay_cut *rec)
 
 	if (rc < 0)
 		return rc;
-	int64_t end = relay_now_ns() + (int64_t)off_ms * 1000000;
+	int64_t end = clock_mono_ns() + (int64_t)off_ms * 1000000;
 	ev.level = 0;
 	snprintf(ev.cause, sizeof(ev.cause), "off");
 	ev.mono_ns = rec->actual_ns;
 	ev.uncertainty_ns = rec->uncertainty_ns;
 	edge(c, &ev);
-	while (relay_now_ns() < end) {
-		int64_t left_ms = (end - relay_now_ns()) / 1000000;
+	while (clock_mono_ns() < end) {
+		int64_t left_ms = (end - clock_mono_ns()) / 1000000;
 		pump(c, left_ms > 20 ? 20 : left_ms < 1 ? 1 : (int)left_ms);
 		if (relay_interrupted)
 			return -EINTR;	/* the caller's exit path turns the relay on */
 	}
-	int64_t t0 = relay_now_ns();
+	int64_t t0 = clock_mono_ns();
 	if ((rc = relay_on(c->e->relay, ch)) < 0)
 		return rc;
-	int64_t t1 = relay_now_ns();
+	int64_t t1 = clock_mono_ns();
 	ev.level = 1;
 	snprintf(ev.cause, sizeof(ev.cause), "on");
 	ev.mono_ns = t0 + (t1 - t0) / 2;
@@ -258,10 +273,8 @@ static int do_cut(struct cyc *c, int ch, int off_ms, struct relay_cut *rec)
  * seed gives the same moment. Returns once the cut is over (cut_blind). */
 static int64_t window_drawn(const struct camp_plan *p, int64_t t_from)
 {
-	uint64_t x = p->fw_seed + 0x9e3779b97f4a7c15ull;	/* splitmix64 */
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-	x ^= x >> 31;
+	uint64_t state = p->fw_seed;
+	uint64_t x = rng_splitmix64(&state);
 	int64_t span = p->window_max_ms - p->window_min_ms + 1;
 	return t_from + (p->window_min_ms + (int64_t)(x % (uint64_t)span)) * 1000000;
 }
@@ -271,11 +284,11 @@ static int host_window_cut(struct cyc *c, struct relay_cut *rec, int64_t t_from,
 	const struct camp_plan *p = c->p;
 	int64_t at = window_drawn(p, t_from);
 
-	while (relay_now_ns() < at && !relay_interrupted)
+	while (clock_mono_ns() < at && !relay_interrupted)
 		pump(c, 1);
 	if (relay_interrupted)
 		return -EINTR;
-	int64_t decided = relay_now_ns();
+	int64_t decided = clock_mono_ns();
 	json_object_set_new(info, "decided_mono_ns", json_integer(decided));
 	json_object_set_new(info, "drawn_mono_ns", json_integer(at));
 	int rc = do_cut(c, (int)c->e->cfg->relay->channel, (int)p->off_ms, rec);
@@ -299,7 +312,7 @@ static int host_cut(struct cyc *c, struct relay_cut *rec, int64_t t_running, jso
 	ledger_get_stats(c->e->led, &st);
 	camp_watch_begin(&w, c->e->cfg->n_disks, &st, t_running);
 	while (!relay_interrupted) {
-		int64_t now = relay_now_ns();
+		int64_t now = clock_mono_ns();
 		ledger_get_stats(c->e->led, &st);
 		hit = camp_watch_hit(&w, p, c->e->cfg->workload, &st, now);
 		if (hit || now > end)
@@ -308,7 +321,7 @@ static int host_cut(struct cyc *c, struct relay_cut *rec, int64_t t_running, jso
 	}
 	if (relay_interrupted)
 		return -EINTR;
-	int64_t decided = relay_now_ns();
+	int64_t decided = clock_mono_ns();
 	json_object_set_new(info, "target_hit", json_boolean(hit));
 	json_object_set_new(info, "decided_mono_ns", json_integer(decided));
 	/* The fewest flushes any disk completed before the decision. */
@@ -339,7 +352,7 @@ static bool cycle_records(const struct bench_config *cfg)
 static int64_t cycle_explore(struct cyc *c, const struct bench_config *cfg)
 {
 	const struct camp_env *e = c->e;
-	int64_t t0 = relay_now_ns();
+	int64_t t0 = clock_mono_ns();
 	if (cfg->campaign->explore_states <= 0 || !e->db_path)
 		return 0;
 	for (size_t i = 0; i < cfg->n_disks && !relay_interrupted; i++) {
@@ -361,7 +374,7 @@ static int64_t cycle_explore(struct cyc *c, const struct bench_config *cfg)
 				" with violations, %" PRIu64 " with metadata failures", o.disk,
 				s.states, s.violation_states, s.metadata_failure_states);
 	}
-	return relay_now_ns() - t0;
+	return clock_mono_ns() - t0;
 }
 
 /* Per disk: metadata checks into checks, classification into findings. */
@@ -445,16 +458,7 @@ static int record_disk(struct cyc *c, const struct cfg_disk *cd, const struct no
 		return rc;
 	}
 	o->verified = true;
-	sqlite3_stmt *q;
-	if (sqlite3_prepare_v2(store_db(st), "SELECT COUNT(DISTINCT block) FROM oracle_ack WHERE"
-			       " campaign = ? AND cycle = ? AND disk = ?", -1, &q, NULL) == SQLITE_OK) {
-		sqlite3_bind_int64(q, 1, c->e->campaign);
-		sqlite3_bind_int64(q, 2, c->index);
-		sqlite3_bind_int64(q, 3, r->id);
-		if (sqlite3_step(q) == SQLITE_ROW)
-			o->written = (uint64_t)sqlite3_column_int64(q, 0);
-		sqlite3_finalize(q);
-	}
+	store_acked_blocks(st, c->e->campaign, c->index, r->id, &o->written);
 	/* One summary row per class (block -1: the whole disk); oracle_check holds the
 	 * blocks themselves. */
 	for (int k = 1; k < CLS__COUNT; k++) {
@@ -549,7 +553,7 @@ static json_t *disk_json(const struct node_disk_result *r, const struct disk_out
 static const char *node_kind(const struct bench_config *cfg)
 {
 	if (cfg->node->host)
-		return cfg->node->driver == NODE_DRV_PROXMOX ? "proxmox" : "remote";
+		return !strcmp(cfg->node->driver, "proxmox") ? "proxmox" : "remote";
 	return cfg->node->tier == NODE_TIER_FULL ? "full" : "fast";
 }
 
@@ -572,25 +576,13 @@ static int cycle_insert(struct cyc *c, int64_t t0)
 {
 	json_t *pj = camp_plan_json(c->p);
 	char *ps = pj ? json_dumps(pj, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	sqlite3_stmt *s = NULL;
 	int rc;
 
 	json_decref(pj);
-	rc = store_cycle_insert(c->e->db, c->e->campaign, c->index, "running", t0, &c->r->cycle_id);
-	if (rc < 0) {
-		free(ps);
-		return sqlite3_extended_errcode(store_db(c->e->db)) == SQLITE_CONSTRAINT_UNIQUE ?
-		       -EEXIST : rc;
-	}
-	if (sqlite3_prepare_v2(store_db(c->e->db), "UPDATE cycles SET plan_json = ? WHERE id = ?",
-			       -1, &s, NULL) == SQLITE_OK) {
-		sqlite3_bind_text(s, 1, ps, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(s, 2, c->r->cycle_id);
-		rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -EIO;
-	} else {
-		rc = -EIO;
-	}
-	sqlite3_finalize(s);
+	rc = store_cycle_insert(c->e->db, c->e->campaign, c->index,
+				camp_cycle_status_name(CAMP_CYC_RUNNING), t0, &c->r->cycle_id);
+	if (rc == 0)
+		rc = store_cycle_set_plan(c->e->db, c->r->cycle_id, ps);
 	free(ps);
 	return rc;
 }
@@ -608,9 +600,9 @@ static int follow_cut(struct cyc *c, struct node_power_times *pt, int64_t limit)
 			booted = true;
 		/* PWR_OK rising says the supply is up; without it, a grace period. */
 		if (booted && c->relay_on && (c->pwrok_rise || c->blind ||
-					      relay_now_ns() - c->relay_on > 2000000000))
+					      clock_mono_ns() - c->relay_on > 2000000000))
 			return 0;
-		if (relay_now_ns() > limit) {
+		if (clock_mono_ns() > limit) {
 			pc_warn(LOG_NODE, "the node is not back: relay off %s, DC lost %s, node "
 				"booted %s", c->relay_off ? "seen" : "not seen",
 				pt->lost_ns ? "seen" : "not seen", booted ? "yes" : "no");
@@ -628,13 +620,13 @@ typedef int (*step_fn)(struct cyc *c, const struct camp_step *st);
  * reads it as older data), so the write that follows has something to roll back to. */
 static int step_fill(struct cyc *c, const struct camp_step *st)
 {
-	int64_t t = relay_now_ns();
+	int64_t t = clock_mono_ns();
 	int rc;
 
 	/* The ledger's connection takes the fill's frames. */
-	sink_quiet = 1;
+	db_busy(c);
 	rc = node_fill(c->node, &c->job);
-	c->waited_ns += relay_now_ns() - t;
+	c->waited_ns += clock_mono_ns() - t;
 	if (rc == 0)
 		c->filled = true;
 	return rc;
@@ -645,7 +637,7 @@ static int step_fill(struct cyc *c, const struct camp_step *st)
 static int step_write(struct cyc *c, const struct camp_step *st)
 {
 	const struct bench_config *cfg = c->e->cfg;
-	int64_t t = relay_now_ns();
+	int64_t t = clock_mono_ns();
 	int rc;
 
 	const struct cfg_workload *w = st->has_workload ? &st->workload : cfg->workload;
@@ -654,12 +646,12 @@ static int step_write(struct cyc *c, const struct camp_step *st)
 	c->job.workload = st->has_workload ? &st->workload : NULL;
 	c->job.baseline = !c->filled && w->baseline == BASELINE_FILL;
 	node_power_set_job(c->pw, &c->job);
-	sink_quiet = 1;
+	db_busy(c);
 	if ((rc = node_start_workload(c->node, &c->job)) < 0)
 		return rc;
 	if ((rc = wait_running(c, (int)cfg->campaign->boot_timeout_ms)) < 0)
 		return rc;
-	c->t_running = relay_now_ns();
+	c->t_running = clock_mono_ns();
 	c->waited_ns += c->t_running - t;
 	c->writing = true;
 	camp_procs_record(c->procs);
@@ -673,7 +665,7 @@ static int step_flush(struct cyc *c, const struct camp_step *st)
 	size_t n = c->e->cfg->n_disks;
 	uint64_t before[LEDGER_STAT_DISKS] = { 0 };
 	struct ledger_stats s;
-	int64_t t = relay_now_ns(), end = t + 30 * (int64_t)1000000000;
+	int64_t t = clock_mono_ns(), end = t + 30 * (int64_t)1000000000;
 	int rc;
 
 	ledger_get_stats(c->e->led, &s);
@@ -690,7 +682,7 @@ static int step_flush(struct cyc *c, const struct camp_step *st)
 			break;
 		if (relay_interrupted)
 			return -EINTR;
-		if (relay_now_ns() > end) {
+		if (clock_mono_ns() > end) {
 			pc_err(LOG_NODE, "the workload's last flush did not reach the ledger from "
 			       "every disk within 30 s (%zu of %zu)", done, n);
 			return -ETIMEDOUT;
@@ -698,7 +690,7 @@ static int step_flush(struct cyc *c, const struct camp_step *st)
 		if ((rc = pump(c, 2)) < 0)
 			return rc;
 	}
-	c->waited_ns += relay_now_ns() - t;
+	c->waited_ns += clock_mono_ns() - t;
 	c->plan_cut_used = true;	/* the workload the plan timed is over */
 	c->writing = false;
 	return 0;
@@ -706,12 +698,12 @@ static int step_flush(struct cyc *c, const struct camp_step *st)
 
 static int step_idle(struct cyc *c, const struct camp_step *st)
 {
-	int64_t end = relay_now_ns() + st->ms * 1000000;
+	int64_t end = clock_mono_ns() + st->ms * 1000000;
 
-	while (relay_now_ns() < end) {
+	while (clock_mono_ns() < end) {
 		if (relay_interrupted)
 			return -EINTR;
-		int64_t left = (end - relay_now_ns()) / 1000000;
+		int64_t left = (end - clock_mono_ns()) / 1000000;
 		int rc = pump(c, left > 20 ? 20 : left < 1 ? 1 : (int)left);
 		if (rc < 0)
 			return rc;
@@ -722,10 +714,10 @@ static int step_idle(struct cyc *c, const struct camp_step *st)
 
 static int step_snapshot(struct cyc *c, const struct camp_step *st)
 {
-	int64_t t = relay_now_ns();
+	int64_t t = clock_mono_ns();
 	int rc = node_snapshot(c->node);
 
-	c->waited_ns += relay_now_ns() - t;
+	c->waited_ns += clock_mono_ns() - t;
 	return rc;
 }
 
@@ -735,7 +727,7 @@ static int step_cut(struct cyc *c, const struct camp_step *st)
 {
 	const struct camp_plan *p = c->p;
 	int ch = (int)c->e->cfg->relay->channel, rc;
-	int64_t th = relay_now_ns();
+	int64_t th = clock_mono_ns();
 
 	c->cut_kind = st->cut >= 0 ? st->cut : p->cut;
 	node_power_set_cut(c->pw, c->cut_kind);
@@ -755,7 +747,7 @@ static int step_cut(struct cyc *c, const struct camp_step *st)
 		if (c->writing && !c->plan_cut_used) {
 			int64_t at = window_drawn(p, c->t_running);
 			json_object_set_new(c->cutinfo, "drawn_mono_ns", json_integer(at));
-			while (relay_now_ns() < at && !relay_interrupted)
+			while (clock_mono_ns() < at && !relay_interrupted)
 				pump(c, 1);
 			if (relay_interrupted)
 				return -EINTR;
@@ -764,14 +756,14 @@ static int step_cut(struct cyc *c, const struct camp_step *st)
 		} else {
 			json_object_set_new(c->cutinfo, "target", json_string("immediate"));
 		}
-		int64_t decided = relay_now_ns();
+		int64_t decided = clock_mono_ns();
 		json_object_set_new(c->cutinfo, "decided_mono_ns", json_integer(decided));
 		rc = node_reset(c->node, false);
-		c->pt.killed_ns = relay_now_ns();
+		c->pt.killed_ns = clock_mono_ns();
 		c->rec.planned_ns = decided;
 		c->rec.actual_ns = decided;
 		c->rec.timed_by = "host";
-		c->waited_ns += relay_now_ns() - th;
+		c->waited_ns += clock_mono_ns() - th;
 		if (c->writing)
 			c->plan_cut_used = true;
 		c->writing = false;
@@ -779,17 +771,17 @@ static int step_cut(struct cyc *c, const struct camp_step *st)
 	}
 	c->armed = true;
 	if (!c->writing || c->plan_cut_used) {
-		int64_t decided = relay_now_ns();
+		int64_t decided = clock_mono_ns();
 		json_object_set_new(c->cutinfo, "target", json_string("immediate"));
 		json_object_set_new(c->cutinfo, "decided_mono_ns", json_integer(decided));
 		rc = do_cut(c, ch, (int)p->off_ms, &c->rec);
 		c->rec.timed_by = "host";
 		if (rc == 0 && c->rec.planned_ns == 0)
 			c->rec.planned_ns = decided;
-		c->waited_ns += relay_now_ns() - th;
+		c->waited_ns += clock_mono_ns() - th;
 	} else if (p->timing == CAMP_T_WINDOW && c->blind) {
 		rc = host_window_cut(c, &c->rec, c->t_running, c->cutinfo);
-		c->waited_ns += relay_now_ns() - th;
+		c->waited_ns += clock_mono_ns() - th;
 	} else if (p->timing == CAMP_T_WINDOW) {
 		/* The firmware draws the moment itself, from now, with the plan's seed. */
 		rc = relay_arm(c->e->relay, ch, (int)p->window_min_ms, (int)p->window_max_ms,
@@ -799,7 +791,7 @@ static int step_cut(struct cyc *c, const struct camp_step *st)
 				PRId64 " ms", ch, p->window_min_ms, p->window_max_ms, p->off_ms);
 	} else {
 		rc = host_cut(c, &c->rec, c->t_running, c->cutinfo);
-		c->waited_ns += relay_now_ns() - th;
+		c->waited_ns += clock_mono_ns() - th;
 	}
 	if (c->writing)
 		c->plan_cut_used = true;
@@ -879,14 +871,14 @@ static int step_restart(struct cyc *c, const struct camp_step *st)
 	const struct camp_plan *p = c->p;
 	int ch = (int)c->e->cfg->relay->channel;
 	bool planned = json_object_get(c->cutinfo, "target") == NULL;
-	int64_t t_follow = relay_now_ns();
+	int64_t t_follow = clock_mono_ns();
 
 	if (c->cut_kind == CUT_RESET) {
 		/* QEMU and the host lived on: the guest is up again at once. */
 		ledger_quiesce(c->e->led, 50, 3000);
-		sink_quiet = 0;
+		db_free(c);
 		c->tries = 0;
-		c->t_cut_done = c->t_up = relay_now_ns();
+		c->t_cut_done = c->t_up = clock_mono_ns();
 		c->waited_ns += c->t_cut_done - t_follow;
 		cut_keep(c, planned);
 		return 0;
@@ -918,30 +910,30 @@ static int step_restart(struct cyc *c, const struct camp_step *st)
 		struct relay_cut again = { 0 };
 		if ((rc = do_cut(c, ch, (int)p->off_ms, &again)) < 0)
 			break;
-		rc = follow_cut(c, &c->pt, relay_now_ns() + (p->off_ms + cc->boot_timeout_ms + 2000) *
+		rc = follow_cut(c, &c->pt, clock_mono_ns() + (p->off_ms + cc->boot_timeout_ms + 2000) *
 				1000000);
 	}
-	c->t_cut_done = relay_now_ns();
+	c->t_cut_done = clock_mono_ns();
 	c->waited_ns += c->t_cut_done - t_follow;
 	if (rc < 0)
 		return rc;
 	c->armed = false;
 	/* Nothing arrives after the cut; the last frames before it are stored. */
 	ledger_quiesce(c->e->led, 50, 3000);
-	json_object_set_new(c->steps, "quiesced", json_real((relay_now_ns() - c->t0) / 1e9));
-	sink_quiet = 0;
+	json_object_set_new(c->steps, "quiesced", json_real((clock_mono_ns() - c->t0) / 1e9));
+	db_free(c);
 	cut_keep(c, planned);
-	c->t_up = relay_now_ns();
+	c->t_up = clock_mono_ns();
 	return 0;
 }
 
 /* reboot: a clean guest reboot; the workload ends, QEMU and the host live on. */
 static int step_reboot(struct cyc *c, const struct camp_step *st)
 {
-	int64_t t = relay_now_ns();
+	int64_t t = clock_mono_ns();
 	int rc = node_reset(c->node, true);
 
-	c->waited_ns += relay_now_ns() - t;
+	c->waited_ns += clock_mono_ns() - t;
 	if (c->writing)
 		c->plan_cut_used = true;	/* the workload the plan timed is over */
 	c->writing = false;
@@ -950,11 +942,11 @@ static int step_reboot(struct cyc *c, const struct camp_step *st)
 
 static int step_check(struct cyc *c, const struct camp_step *st)
 {
-	int64_t t = relay_now_ns();
+	int64_t t = clock_mono_ns();
 	int rc = node_check(c->node, &c->job, c->res);
 
 	c->checked = true;
-	c->t_checked = relay_now_ns();
+	c->t_checked = clock_mono_ns();
 	c->waited_ns += c->t_checked - t;
 	if (rc < 0)
 		pc_warn(LOG_CHECK, "the node's checks did not all complete");
@@ -985,7 +977,7 @@ static json_t *step_arg(const struct camp_step *st)
 /* One step, timed into the step log (stored with the record). */
 static int run_step(struct cyc *c, size_t seq, const struct camp_step *st)
 {
-	int64_t t = relay_now_ns();
+	int64_t t = clock_mono_ns();
 	json_t *log = json_pack("{s:i,s:s,s:o,s:I}", "seq", (int)seq + 1, "step",
 				camp_step_name(st->kind), "arg", step_arg(st),
 				"started_mono_ns", (json_int_t)t);
@@ -993,7 +985,7 @@ static int run_step(struct cyc *c, size_t seq, const struct camp_step *st)
 	set_step(c, camp_step_name(st->kind));
 	int rc = step_table[st->kind](c, st);
 	if (log) {
-		json_object_set_new(log, "ended_mono_ns", json_integer(relay_now_ns()));
+		json_object_set_new(log, "ended_mono_ns", json_integer(clock_mono_ns()));
 		json_object_set_new(log, "result", json_string(rc == 0 ? "ok" : rc == -EINTR ?
 					"interrupted" : strerror(-rc)));
 		if (st->kind == CAMP_STEP_CUT || st->kind == CAMP_STEP_RESTART)
@@ -1006,14 +998,10 @@ static int run_step(struct cyc *c, size_t seq, const struct camp_step *st)
 /* The step log into cycle_steps (the cycle's thread, with the ledger quiet). */
 static void steps_store(struct cyc *c)
 {
-	sqlite3_stmt *s;
 	size_t i;
 	json_t *l;
 
-	if (!c->r->cycle_id || sqlite3_prepare_v2(store_db(c->e->db),
-			"INSERT INTO cycle_steps (cycle_id, seq, step, arg, started_mono_ns,"
-			" ended_mono_ns, result, detail_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-			-1, &s, NULL) != SQLITE_OK)
+	if (!c->r->cycle_id)
 		return;
 	json_array_foreach(c->steplog, i, l) {
 		json_t *d = json_object();
@@ -1023,143 +1011,113 @@ static void steps_store(struct cyc *c)
 			json_object_set(d, "disks", json_object_get(l, "disks"));
 		char *ds = json_object_size(d) ? json_dumps(d, JSON_COMPACT) : NULL;
 		json_decref(d);
-		sqlite3_bind_int64(s, 1, c->r->cycle_id);
-		sqlite3_bind_int64(s, 2, json_integer_value(json_object_get(l, "seq")));
-		sqlite3_bind_text(s, 3, json_string_value(json_object_get(l, "step")), -1,
-				  SQLITE_TRANSIENT);
-		if (json_is_string(json_object_get(l, "arg")))
-			sqlite3_bind_text(s, 4, json_string_value(json_object_get(l, "arg")), -1,
-					  SQLITE_TRANSIENT);
-		else
-			sqlite3_bind_null(s, 4);
-		sqlite3_bind_int64(s, 5, json_integer_value(json_object_get(l, "started_mono_ns")));
-		sqlite3_bind_int64(s, 6, json_integer_value(json_object_get(l, "ended_mono_ns")));
-		sqlite3_bind_text(s, 7, json_string_value(json_object_get(l, "result")), -1,
-				  SQLITE_TRANSIENT);
-		if (ds)
-			sqlite3_bind_text(s, 8, ds, -1, SQLITE_TRANSIENT);
-		else
-			sqlite3_bind_null(s, 8);
-		if (sqlite3_step(s) != SQLITE_DONE)
-			pc_warn(LOG_DB, "cannot store the steps of cycle %u: %s", c->index,
-				sqlite3_errmsg(store_db(c->e->db)));
-		sqlite3_reset(s);
-		sqlite3_clear_bindings(s);
+		struct store_cycle_step row = {
+			.cycle = c->r->cycle_id,
+			.seq = json_integer_value(json_object_get(l, "seq")),
+			.step = json_string_value(json_object_get(l, "step")),
+			.arg = json_string_value(json_object_get(l, "arg")),	/* NULL: null */
+			.result = json_string_value(json_object_get(l, "result")),
+			.detail_json = ds,
+			.started_mono_ns = json_integer_value(json_object_get(l, "started_mono_ns")),
+			.ended_mono_ns = json_integer_value(json_object_get(l, "ended_mono_ns")),
+		};
+		store_cycle_step_insert(c->e->db, &row);
 		free(ds);
 	}
-	sqlite3_finalize(s);
 }
 
-int camp_cycle_run(struct camp_env *e, const struct camp_plan *p, struct camp_result *r)
+/* The cycle's row (with its plan) once its scenario is known to run. 0, -EINVAL (the
+ * scenario, logged), -EEXIST (the plan index ran already), -EIO. */
+static int cycle_begin(struct cyc *c)
 {
-	const struct bench_config *cfg = e->cfg;
-	const struct cfg_campaign *cc = cfg->campaign;
-	struct cyc c = { .e = e, .p = p, .r = r, .index = p->index, .edges = json_array(),
-			 .cutinfo = json_object(), .steps = json_object(),
-			 .steplog = json_array(), .t0 = relay_now_ns(), .cut_kind = p->cut };
-	struct node_disk_result res[NODE_MAX_DISKS];
-	struct disk_outcome out[NODE_MAX_DISKS];
-	char why[256];
-	int rc = -EIO, ch = (int)cfg->relay->channel;
-	int64_t t0 = relay_now_ns(), t_wait0;
-	uint64_t violations = 0, metadata_failures = 0, unverified = 0;
+	const struct camp_env *e = c->e;
+	int rc;
 
-	memset(r, 0, sizeof(*r));
-	memset(res, 0, sizeof(res));
-	memset(out, 0, sizeof(out));
-	c.res = res;
-	r->status = "failed";
-	r->n_disks = cfg->n_disks;
-	if (camp_scenario_parse(cc->scenario, cfg->workload, &c.sc, why, sizeof(why)) < 0) {
-		pc_err(LOG_MAIN, "[campaign] scenario: %s", why);
-		rc = -EINVAL;
-		goto out_nocycle;
-	}
+	if (camp_scenario_parse(e->cfg->campaign->scenario, e->cfg->workload, &c->sc) < 0)
+		return -EINVAL;
 	if (e->run_dir) {
-		snprintf(c.procs, sizeof(c.procs), "%.4000s/procs", e->run_dir);
-		snprintf(c.stepfile, sizeof(c.stepfile), "%.4000s/step", e->run_dir);
+		snprintf(c->procs, sizeof(c->procs), "%.4000s/procs", e->run_dir);
+		snprintf(c->stepfile, sizeof(c->stepfile), "%.4000s/step", e->run_dir);
 	}
-	main_thread = pthread_self();
-	sink_db = e->db;
-	log_set_sink(cycle_sink, NULL);
-	if ((rc = cycle_insert(&c, t0)) < 0) {
+	if ((rc = cycle_insert(c, c->t0)) < 0) {
 		if (rc == -EEXIST)
 			pc_err(LOG_DB, "cycle %u of campaign %" PRId64 " is already recorded",
-			       c.index, e->campaign);
-		goto out_nocycle;
+			       c->index, e->campaign);
+		return rc;
 	}
-	set_step(&c, "start");
+	notify(c, CAMP_EV_CYCLE_BEGIN, NULL);
+	set_step(c, "start");
+	return 0;
+}
+
+/* The node (in a private work directory), its power domain, its disks prepared, and
+ * the job its agents run. */
+static int cycle_prepare(struct cyc *c)
+{
+	const struct camp_env *e = c->e;
+	const struct bench_config *cfg = e->cfg;
+	int ch = (int)cfg->relay->channel, rc;
 
 	/* The node's files: short paths (UNIX sockets live there), private. */
-	snprintf(c.work, sizeof(c.work), "%.3000s/node.XXXXXX",
+	snprintf(c->work, sizeof(c->work), "%.3000s/node.XXXXXX",
 		 e->work_parent ? e->work_parent : "/tmp");
-	if (!mkdtemp(c.work)) {
+	if (!mkdtemp(c->work)) {
 		rc = -errno;
-		pc_err(LOG_NODE, "cannot create a directory like '%s': %s", c.work, strerror(errno));
-		goto out;
+		pc_err(LOG_NODE, "cannot create a directory like '%s': %s", c->work, strerror(errno));
+		return rc;
 	}
-	c.have_work = true;
+	c->have_work = true;
 	char kept[PATH_MAX];
-	struct node_env env = { .bin_dir = e->bin_dir, .work_dir = c.work,
+	struct node_env env = { .bin_dir = e->bin_dir, .work_dir = c->work,
 				.keep_dir = camp_kept_dir(e, kept, sizeof(kept)) };
 	char recdir[PATH_MAX];
 	if (cycle_records(cfg) && e->db_path) {
-		explore_recording_dir(e->db_path, (uint64_t)e->campaign, c.index, recdir,
+		explore_recording_dir(e->db_path, (uint64_t)e->campaign, c->index, recdir,
 				      sizeof(recdir));
 		env.record_dir = recdir;
 	}
-	c.node = node_open(cfg, &env);
-	if (!c.node) {
-		rc = -errno;
-		goto out;
-	}
-	c.blind = !relay_reports_edges(e->relay);
+	c->node = node_open(cfg, &env);
+	if (!c->node)
+		return -errno;
+	c->blind = !relay_reports_edges(e->relay);
 	if (cfg->relay->dc_source == DC_SIMULATOR) {
 		char sock[PATH_MAX + 32];
 		snprintf(sock, sizeof(sock), "%.4000s/control.sock", e->run_dir);
-		c.pw = node_power_open(c.node, sock, ch, p->cut);
+		c->pw = node_power_open(c->node, sock, ch, c->p->cut);
 	} else {
-		c.fed = true;
-		c.pw = node_power_open_fed(c.node, ch, p->cut);
+		c->fed = true;
+		c->pw = node_power_open_fed(c->node, ch, c->p->cut);
 	}
-	if (!c.pw) {
-		rc = -errno ? -errno : -EIO;
-		goto out;
-	}
-	set_step(&c, "prepare");
+	if (!c->pw)
+		return -errno ? -errno : -EIO;
+	set_step(c, "prepare");
 	pc_debug(LOG_NODE, "campaign %" PRId64 " cycle %u: preparing %zu disk(s) on %s%s%s",
-		e->campaign, c.index, cfg->n_disks, cfg->node->host ? "node '" : "the ",
+		e->campaign, c->index, cfg->n_disks, cfg->node->host ? "node '" : "the ",
 		cfg->node->host ? cfg->node->host : node_kind(cfg),
 		cfg->node->host ? "'" : " tier");
-	t_wait0 = relay_now_ns();
-	if ((rc = node_prepare(c.node)) < 0)
-		goto out;
-	c.t_prepared = relay_now_ns();
-	c.waited_ns += c.t_prepared - t_wait0;
-	c.job = (struct node_job){
-		.campaign = (uint64_t)e->campaign, .cycle = c.index, .token = e->token,
+	int64_t t_wait0 = clock_mono_ns();
+	if ((rc = node_prepare(c->node)) < 0)
+		return rc;
+	c->t_prepared = clock_mono_ns();
+	c->waited_ns += c->t_prepared - t_wait0;
+	c->job = (struct node_job){
+		.campaign = (uint64_t)e->campaign, .cycle = c->index, .token = e->token,
 		.ledger_host = cfg->node->tier == NODE_TIER_FULL ? "10.0.2.2" : "127.0.0.1",
-		.ledger_port = ledger_port(e->led), .seed = job_seed(cfg, p),
+		.ledger_port = ledger_port(e->led), .seed = job_seed(cfg, c->p),
 		.baseline = cfg->workload->baseline == BASELINE_FILL,
-		.cycle_begins = cycle_begins, .cb_arg = &c,
+		.cycle_begins = cycle_begins, .cb_arg = c,
 	};
-	node_power_set_job(c.pw, &c.job);
+	node_power_set_job(c->pw, &c->job);
+	return 0;
+}
 
-	/* The scenario (by default today's cycle: write cut restart check). */
-	for (size_t i = 0; i < c.sc.n; i++)
-		if ((rc = run_step(&c, i, &c.sc.steps[i])) < 0)
-			goto out;
-
-	/* The record. The classification commits its own transactions, so a cycle stopped
-	 * here leaves a partial record: its status stays "running" until the last statement
-	 * below, and --resume deletes the rows of a cycle it marks interrupted. */
-	set_step(&c, "record");
-	json_t *node_info = node_collect(c.node);
-	const struct store_cut *last = c.n_cuts ? &c.cuts[c.n_cuts - 1].sc : NULL;
-	for (size_t i = 0; i < c.n_cuts; i++) {
-		struct cyc_cut *k = &c.cuts[i];
+/* The cuts' rows, the last one with what the node collected. */
+static void record_cuts(struct cyc *c, json_t *node_info)
+{
+	for (size_t i = 0; i < c->n_cuts; i++) {
+		struct cyc_cut *k = &c->cuts[i];
 		char *with_node = NULL;
-		if (node_info && i + 1 == c.n_cuts && k->detail) {
+		if (node_info && i + 1 == c->n_cuts && k->detail) {
 			json_t *det = json_loads(k->detail, 0, NULL);
 			if (det) {
 				json_object_set(det, "node", node_info);
@@ -1169,182 +1127,260 @@ int camp_cycle_run(struct camp_env *e, const struct camp_plan *p, struct camp_re
 		}
 		if (with_node)
 			k->sc.detail_json = with_node;
-		store_cut_insert(e->db, &k->sc, NULL);
+		store_cut_insert(c->e->db, &k->sc, NULL);
 		k->sc.detail_json = k->detail;
 		free(with_node);
 	}
+}
+
+/* Every disk's checks and classification, its summary in r, its evidence. Returns
+ * the number of disks that could not be verified. */
+static size_t record_disks(struct cyc *c)
+{
+	const struct camp_env *e = c->e;
+	const struct bench_config *cfg = e->cfg;
+	struct camp_result *r = c->r;
+	size_t unverified = 0;
 
 	for (size_t i = 0; i < cfg->n_disks; i++) {
 		struct camp_disk_sum *d = &r->disks[i];
-		if (record_disk(&c, cfg->disks[i], &res[i], c.cut_ns, &out[i]) < 0)
+		struct disk_outcome *o = &c->out[i];
+		if (record_disk(c, cfg->disks[i], &c->res[i], c->cut_ns, o) < 0)
 			unverified++;
-		if (!out[i].fs)
-			remember_kept(&c, cfg->disks[i], &res[i]);
-		d->disk = res[i].disk ? res[i].disk : cfg->disks[i]->name;
+		if (!o->fs)
+			remember_kept(c, cfg->disks[i], &c->res[i]);
+		d->disk = c->res[i].disk ? c->res[i].disk : cfg->disks[i]->name;
 		d->control = cfg->disks[i]->control;
-		d->verified = out[i].verified;
-		d->metadata_failure = out[i].metadata_failure;
-		d->violations = out[i].v.cycle.violations;
-		d->unflushed_lost = out[i].v.cycle.count[CLS_UNFLUSHED_LOST_ZERO] +
-				    out[i].v.cycle.count[CLS_UNFLUSHED_LOST_OLDER];
-		violations += out[i].v.cycle.violations;
-		metadata_failures += out[i].metadata_failure;
-		if ((out[i].v.cycle.violations || out[i].metadata_failure) && e->evidence_dir) {
+		d->verified = o->verified;
+		d->metadata_failure = o->metadata_failure;
+		d->violations = o->v.cycle.violations;
+		d->unflushed_lost = o->v.cycle.count[CLS_UNFLUSHED_LOST_ZERO] +
+				    o->v.cycle.count[CLS_UNFLUSHED_LOST_OLDER];
+		c->violations += o->v.cycle.violations;
+		c->metadata_failures += o->metadata_failure;
+		if ((o->v.cycle.violations || o->metadata_failure) && e->evidence_dir) {
 			char dir[PATH_MAX];
 			snprintf(dir, sizeof(dir), "%.3000s/cycle-%u/%.200s", e->evidence_dir,
-				 c.index, d->disk);
-			camp_evidence_keep(e->db, r->cycle_id, d->disk, res[i].report_path, NULL,
+				 c->index, d->disk);
+			camp_evidence_keep(e->db, r->cycle_id, d->disk, c->res[i].report_path, NULL,
 					   dir, e->evidence_left);
 		}
 	}
 	/* The check step's outcome per disk: what the cycle wrote, and what it read back
 	 * as (for `powercut show` and the seeds' verdicts). */
-	json_t *chk = json_array_get(c.steplog, json_array_size(c.steplog) - 1);
+	json_t *chk = json_array_get(c->steplog, json_array_size(c->steplog) - 1);
 	if (chk && !strcmp(json_string_value(json_object_get(chk, "step")), "check")) {
 		json_t *dj = json_object();
 		for (size_t i = 0; i < cfg->n_disks; i++) {
-			json_t *o = json_pack("{s:I,s:b}", "written", (json_int_t)out[i].written,
-					      "verified", out[i].verified);
-			if (all_zeroes(&out[i]))
+			json_t *o = json_pack("{s:I,s:b}", "written", (json_int_t)c->out[i].written,
+					      "verified", c->out[i].verified);
+			if (all_zeroes(&c->out[i]))
 				json_object_set_new(o, "verdict", json_string("new allocations lost: "
 						    "the image reads as zeroes"));
 			json_object_set_new(dj, r->disks[i].disk, o);
 		}
 		json_object_set_new(chk, "disks", dj);
 	}
-	/* The node's images once per cycle: qcow2 metadata dumps first, then copies. */
-	if ((violations || metadata_failures) && e->evidence_dir) {
-		char dir[PATH_MAX];
-		snprintf(dir, sizeof(dir), "%.3000s/cycle-%u/node", e->evidence_dir, c.index);
-		camp_evidence_keep(e->db, r->cycle_id, NULL, NULL, c.work, dir, e->evidence_left);
+	return unverified;
+}
+
+/* The scenario's story: each step with its start and length (seconds from the
+ * cycle's start). */
+static json_t *story_json(const struct cyc *c)
+{
+	json_t *story = json_array();
+	size_t i;
+	json_t *l;
+
+	json_array_foreach(c->steplog, i, l) {
+		int64_t s0 = json_integer_value(json_object_get(l, "started_mono_ns"));
+		int64_t s1 = json_integer_value(json_object_get(l, "ended_mono_ns"));
+		json_t *o = json_pack("{s:O,s:O,s:f,s:f,s:O}", "step", json_object_get(l, "step"),
+				      "arg", json_object_get(l, "arg"), "at_s", (s0 - c->t0) / 1e9,
+				      "took_s", (s1 - s0) / 1e9, "result",
+				      json_object_get(l, "result"));
+		if (json_object_get(l, "cut"))
+			json_object_set(o, "cut", json_object_get(l, "cut"));
+		json_array_append_new(story, o);
 	}
-	r->status = unverified ? "failed" : violations || metadata_failures ? "violation" : "ok";
+	return story;
+}
+
+/* The cycle's summary (`powercut cycle --json`) into r->json. */
+static void cycle_json(struct cyc *c, const struct store_cut *last, json_t *node_info,
+		       int64_t t_end, int64_t explore_ns)
+{
+	const struct camp_env *e = c->e;
+	const struct bench_config *cfg = e->cfg;
+	const struct camp_plan *p = c->p;
+	struct camp_result *r = c->r;
+	int64_t t0 = c->t0;
+
+	r->json = json_pack("{s:s,s:I,s:i,s:s,s:s,s:s,s:s,s:s,s:s}", "db",
+		e->db_path ? e->db_path : "", "campaign", (json_int_t)e->campaign, "cycle",
+		(int)c->index, "status", camp_cycle_status_name(r->status), "cut",
+		last ? last->kind : "none", "timed_by", last ? last->timed_by : "none", "target",
+		camp_timing_name(p->timing), "tier", node_kind(cfg), "scenario", c->sc.name);
+	if (!r->json)
+		return;
+	json_t *disks = json_array();
+	for (size_t i = 0; i < cfg->n_disks; i++)
+		json_array_append_new(disks, disk_json(&c->res[i], &c->out[i]));
+	json_object_set_new(r->json, "disks", disks);
+	json_object_set_new(r->json, "violations", json_integer((json_int_t)c->violations));
+	json_object_set_new(r->json, "metadata_failures",
+			    json_integer((json_int_t)c->metadata_failures));
+	json_object_set_new(r->json, "hold_up_ms", json_real(last ? last->hold_up_ns / 1e6 : 0.0));
+	json_object_set_new(r->json, "power_switched",
+			    json_string(cfg->relay->switches == SWITCH_DC ? "dc" : "ac"));
+	/* How the node's death followed the relay: DC loss (the PSU's hold-up when
+	 * PWR_OK or the simulator tells it; 0 when DC is taken from the relay) and
+	 * the moment the node's processes were gone (the last cut). */
+	json_object_set_new(r->json, "dc", json_pack("{s:s,s:f,s:f}", "source",
+		config_dc_source_name(cfg->relay->dc_source), "lost_after_relay_ms",
+		c->pt.lost_ns && c->relay_off ? (c->pt.lost_ns - c->relay_off) / 1e6 : 0.0,
+		"killed_after_relay_ms",
+		c->pt.killed_ns && c->relay_off ? (c->pt.killed_ns - c->relay_off) / 1e6 : 0.0));
+	if (p->timing != CAMP_T_WINDOW)
+		json_object_set_new(r->json, "latency_ms", json_real(c->latency / 1e6));
+	json_object_set_new(r->json, "timing", json_pack(
+		"{s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f}",
+		"boot_delay_s", cfg->node->boot_delay_ms / 1e3,
+		"total_s", r->total_s, "overhead_s", r->overhead_s,
+		"prepare_s", (c->t_prepared - t0) / 1e9,
+		"workload_start_s", c->t_running ? (c->t_running - c->t_prepared) / 1e9 : 0.0,
+		"workload_to_cut_s", c->pt.lost_ns && c->t_running ?
+				     (c->pt.lost_ns - c->t_running) / 1e9 : 0.0,
+		"off_s", c->pt.back_ns && c->pt.lost_ns ? (c->pt.back_ns - c->pt.lost_ns) / 1e9 : 0.0,
+		"check_s", (c->t_checked - c->t_up) / 1e9,
+		"record_s", (t_end - c->t_checked - explore_ns) / 1e9,
+		"explore_s", explore_ns / 1e9));
+	if (node_info)
+		json_object_set_new(r->json, "node", json_incref(node_info));
+	json_object_set_new(r->json, "steps", json_incref(c->steps));
+	json_object_set_new(r->json, "scenario_steps", story_json(c));
+}
+
+/* The record. The classification commits its own transactions, so a cycle stopped
+ * here leaves a partial record: its status stays "running" until cycle_end, and
+ * --resume deletes the rows of a cycle it marks interrupted. */
+static void cycle_record(struct cyc *c)
+{
+	const struct camp_env *e = c->e;
+	const struct bench_config *cfg = e->cfg;
+	struct camp_result *r = c->r;
+
+	set_step(c, "record");
+	json_t *node_info = node_collect(c->node);
+	const struct store_cut *last = c->n_cuts ? &c->cuts[c->n_cuts - 1].sc : NULL;
+	record_cuts(c, node_info);
+	size_t unverified = record_disks(c);
+	/* The node's images once per cycle: qcow2 metadata dumps first, then copies. */
+	if ((c->violations || c->metadata_failures) && e->evidence_dir) {
+		char dir[PATH_MAX];
+		snprintf(dir, sizeof(dir), "%.3000s/cycle-%u/node", e->evidence_dir, c->index);
+		camp_evidence_keep(e->db, r->cycle_id, NULL, NULL, c->work, dir, e->evidence_left);
+	}
+	r->status = unverified ? CAMP_CYC_FAILED : c->violations || c->metadata_failures ?
+		    CAMP_CYC_VIOLATION : CAMP_CYC_OK;
 	/* Classified disks give up their raw acknowledgements for one summary row per
 	 * block (docs/oracle.md, "Storage"), so a night of cycles stays bounded; the next
 	 * cycle is classified from its own rows only. A disk that was not classified keeps
 	 * them for a later `powercut verify`; a failed prune is logged and costs only space. */
 	for (size_t i = 0; i < cfg->n_disks; i++)
-		if (out[i].verified && !cfg->disks[i]->record)	/* explore needs them */
-			ledger_prune(store_db(e->db), (uint64_t)e->campaign, c.index, res[i].id);
-	int64_t explore_ns = cycle_explore(&c, cfg);
-	rc = 0;
+		if (c->out[i].verified && !cfg->disks[i]->record)	/* explore needs them */
+			ledger_prune(store_db(e->db), (uint64_t)e->campaign, c->index, c->res[i].id);
+	int64_t explore_ns = cycle_explore(c, cfg);
 
-	int64_t t_end = relay_now_ns();
-	r->total_s = (t_end - t0) / 1e9;
+	int64_t t_end = clock_mono_ns();
+	r->total_s = (t_end - c->t0) / 1e9;
 	/* The controller's own time: everything but waiting on the node (prepare, the
 	 * workload until the cut, power off and boot, the checks). */
-	r->overhead_s = (t_end - t0 - c.waited_ns - explore_ns) / 1e9;
-	r->json = json_pack("{s:s,s:I,s:i,s:s,s:s,s:s,s:s,s:s,s:s}", "db",
-		e->db_path ? e->db_path : "", "campaign", (json_int_t)e->campaign, "cycle",
-		(int)c.index, "status", r->status, "cut", last ? last->kind : "none", "timed_by",
-		last ? last->timed_by : "none", "target", camp_timing_name(p->timing), "tier",
-		node_kind(cfg), "scenario", c.sc.name);
-	if (r->json) {
-		json_t *disks = json_array();
-		for (size_t i = 0; i < cfg->n_disks; i++)
-			json_array_append_new(disks, disk_json(&res[i], &out[i]));
-		json_object_set_new(r->json, "disks", disks);
-		json_object_set_new(r->json, "violations", json_integer((json_int_t)violations));
-		json_object_set_new(r->json, "metadata_failures", json_integer((json_int_t)metadata_failures));
-		json_object_set_new(r->json, "hold_up_ms", json_real(last ? last->hold_up_ns / 1e6 : 0.0));
-		json_object_set_new(r->json, "power_switched",
-				    json_string(cfg->relay->switches == SWITCH_DC ? "dc" : "ac"));
-		/* How the node's death followed the relay: DC loss (the PSU's hold-up when
-		 * PWR_OK or the simulator tells it; 0 when DC is taken from the relay) and
-		 * the moment the node's processes were gone (the last cut). */
-		json_object_set_new(r->json, "dc", json_pack("{s:s,s:f,s:f}", "source",
-			config_dc_source_name(cfg->relay->dc_source), "lost_after_relay_ms",
-			c.pt.lost_ns && c.relay_off ? (c.pt.lost_ns - c.relay_off) / 1e6 : 0.0,
-			"killed_after_relay_ms",
-			c.pt.killed_ns && c.relay_off ? (c.pt.killed_ns - c.relay_off) / 1e6 : 0.0));
-		if (p->timing != CAMP_T_WINDOW)
-			json_object_set_new(r->json, "latency_ms", json_real(c.latency / 1e6));
-		json_object_set_new(r->json, "timing", json_pack(
-			"{s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f}",
-			"boot_delay_s", cfg->node->boot_delay_ms / 1e3,
-			"total_s", r->total_s, "overhead_s", r->overhead_s,
-			"prepare_s", (c.t_prepared - t0) / 1e9,
-			"workload_start_s", c.t_running ? (c.t_running - c.t_prepared) / 1e9 : 0.0,
-			"workload_to_cut_s", c.pt.lost_ns && c.t_running ?
-					     (c.pt.lost_ns - c.t_running) / 1e9 : 0.0,
-			"off_s", c.pt.back_ns && c.pt.lost_ns ? (c.pt.back_ns - c.pt.lost_ns) / 1e9 : 0.0,
-			"check_s", (c.t_checked - c.t_up) / 1e9,
-			"record_s", (t_end - c.t_checked - explore_ns) / 1e9,
-			"explore_s", explore_ns / 1e9));
-		if (node_info)
-			json_object_set_new(r->json, "node", json_incref(node_info));
-		json_object_set_new(r->json, "steps", json_incref(c.steps));
-		/* The scenario's story: each step with its start and length (seconds from
-		 * the cycle's start). */
-		json_t *story = json_array();
-		size_t i;
-		json_t *l;
-		json_array_foreach(c.steplog, i, l) {
-			int64_t s0 = json_integer_value(json_object_get(l, "started_mono_ns"));
-			int64_t s1 = json_integer_value(json_object_get(l, "ended_mono_ns"));
-			json_t *o = json_pack("{s:O,s:O,s:f,s:f,s:O}", "step", json_object_get(l, "step"),
-					      "arg", json_object_get(l, "arg"), "at_s", (s0 - t0) / 1e9,
-					      "took_s", (s1 - s0) / 1e9, "result",
-					      json_object_get(l, "result"));
-			if (json_object_get(l, "cut"))
-				json_object_set(o, "cut", json_object_get(l, "cut"));
-			json_array_append_new(story, o);
-		}
-		json_object_set_new(r->json, "scenario_steps", story);
-	}
+	r->overhead_s = (t_end - c->t0 - c->waited_ns - explore_ns) / 1e9;
+	cycle_json(c, last, node_info, t_end, explore_ns);
 	json_decref(node_info);
+}
 
-out:
-	if (c.armed && !relay_interrupted) {
+/* Whatever the cycle reached: power on, the node gone, the row's status, the node's
+ * files removed (kept when asked, or when the node was lost). Returns rc, -EINTR when
+ * a signal came. */
+static int cycle_end(struct cyc *c, int rc)
+{
+	const struct camp_env *e = c->e;
+	const struct bench_config *cfg = e->cfg;
+	struct camp_result *r = c->r;
+
+	if (c->armed && !relay_interrupted) {
 		/* An armed cut must not fire after we are gone. */
-		relay_on(e->relay, ch);
+		relay_on(e->relay, (int)cfg->relay->channel);
 	}
 	/* The power domain first: it may be booting the node. */
-	node_power_close(c.pw);
-	node_close(c.node);
+	node_power_close(c->pw);
+	node_close(c->node);
 	/* The node is gone: the ledger goes quiet and our row can be written. */
-	if (sink_quiet)
+	if (c->db_busy)
 		ledger_quiesce(e->led, 50, 3000);
-	sink_quiet = 0;
+	db_free(c);
 	if (rc == -EINTR || relay_interrupted)
-		r->status = "interrupted", rc = -EINTR;
+		r->status = CAMP_CYC_INTERRUPTED, rc = -EINTR;
 	else if (rc == -EHOSTDOWN)
-		r->status = "node-lost";
+		r->status = CAMP_CYC_NODE_LOST;
 	if (r->cycle_id) {
-		sqlite3_stmt *s;
-		steps_store(&c);
-		store_cycle_finish(e->db, r->cycle_id, r->status, relay_now_ns());
-		if (sqlite3_prepare_v2(store_db(e->db), "UPDATE cycles SET overhead_ns = ? WHERE id = ?",
-				       -1, &s, NULL) == SQLITE_OK) {
-			sqlite3_bind_int64(s, 1, (sqlite3_int64)(r->overhead_s * 1e9));
-			sqlite3_bind_int64(s, 2, r->cycle_id);
-			sqlite3_step(s);
-			sqlite3_finalize(s);
-		}
+		steps_store(c);
+		store_cycle_finish(e->db, r->cycle_id, camp_cycle_status_name(r->status),
+				   clock_mono_ns());
+		store_cycle_set_overhead(e->db, r->cycle_id, (int64_t)(r->overhead_s * 1e9));
 		if (rc == 0)
-			set_step(&c, "done");
+			set_step(c, "done");
 	}
-	if (c.checked)
+	if (c->checked)
 		for (size_t i = 0; i < cfg->n_disks; i++)
-			node_disk_result_release(&res[i]);
-	if (rc == -EHOSTDOWN && c.have_work) {
+			node_disk_result_release(&c->res[i]);
+	if (rc == -EHOSTDOWN && c->have_work) {
 		pc_err(LOG_NODE, "the node did not come back after %" PRId64 " power cycle(s): "
-		       "power is left on; look at the node's logs in '%s'%s%s%s", cc->retries,
-		       c.work, cfg->relay->simulator ? " and the simulator's in '" : "",
+		       "power is left on; look at the node's logs in '%s'%s%s%s",
+		       cfg->campaign->retries, c->work,
+		       cfg->relay->simulator ? " and the simulator's in '" : "",
 		       cfg->relay->simulator ? e->run_dir : "", cfg->relay->simulator ? "'" : "");
 	}
-	if (c.have_work) {
+	if (c->have_work) {
 		if (e->keep || rc == -EHOSTDOWN) {
-			pc_info(LOG_NODE, "node files kept in '%s'", c.work);
+			pc_info(LOG_NODE, "node files kept in '%s'", c->work);
 		} else {
-			const char *argv[] = { "rm", "-rf", "--", c.work, NULL };
+			const char *argv[] = { "rm", "-rf", "--", c->work, NULL };
 			struct child_result cr;
 			if (child_run(argv, NULL, 30000, &cr) == 0)
 				child_result_release(&cr);
 		}
 	}
-out_nocycle:
-	log_set_sink(store_log_sink, e->db);
+	return rc;
+}
+
+int camp_cycle_run(struct camp_env *e, const struct camp_plan *p, struct camp_result *r)
+{
+	struct cyc c = { .e = e, .p = p, .r = r, .index = p->index, .edges = json_array(),
+			 .cutinfo = json_object(), .steps = json_object(),
+			 .steplog = json_array(), .t0 = clock_mono_ns(), .cut_kind = p->cut };
+	struct node_disk_result res[NODE_MAX_DISKS];
+	struct disk_outcome out[NODE_MAX_DISKS];
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	memset(res, 0, sizeof(res));
+	memset(out, 0, sizeof(out));
+	c.res = res;
+	c.out = out;
+	r->status = CAMP_CYC_FAILED;
+	r->n_disks = e->cfg->n_disks;
+	if ((rc = cycle_begin(&c)) == 0) {
+		rc = cycle_prepare(&c);
+		/* The scenario (by default today's cycle: write cut restart check). */
+		for (size_t i = 0; rc == 0 && i < c.sc.n; i++)
+			rc = run_step(&c, i, &c.sc.steps[i]);
+		if (rc == 0)
+			cycle_record(&c);
+		rc = cycle_end(&c, rc);
+	}
 	for (size_t i = 0; i < c.n_cuts; i++)
 		free(c.cuts[i].detail);
 	camp_scenario_release(&c.sc);

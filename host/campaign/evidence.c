@@ -6,7 +6,7 @@
 #define _XOPEN_SOURCE 700
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
+#include <fts.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,18 +22,8 @@
 static void evidence_row(struct store *db, int64_t cycle_id, const char *disk, const char *kind,
 			 const char *path, uint64_t bytes)
 {
-	sqlite3_stmt *s;
-
-	if (sqlite3_prepare_v2(store_db(db), "INSERT INTO evidence (cycle_id, disk, kind, path, "
-			       "bytes) VALUES (?, ?, ?, ?, ?)", -1, &s, NULL) != SQLITE_OK)
-		return;
-	sqlite3_bind_int64(s, 1, cycle_id);
-	sqlite3_bind_text(s, 2, disk, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 3, kind, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 4, path, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 5, (sqlite3_int64)bytes);
-	sqlite3_step(s);
-	sqlite3_finalize(s);
+	/* A row that cannot be stored is logged; the file stays for people to find. */
+	store_evidence_insert(db, cycle_id, disk, kind, path, bytes);
 }
 
 static uint64_t allocated(const char *path)
@@ -79,25 +69,35 @@ static int dump(const char *what, const char *image, const char *file, uint64_t 
 	return rc;
 }
 
-static char **found;
-static size_t n_found;
-
-static int collect(const char *path, const struct stat *st, int type, struct FTW *ftw)
+/* The node's disk images under dir (qcow2, img, raw), into *found (caller frees each
+ * and the array). fts(3) rather than nftw: the walk's state stays in this call. */
+static size_t images_under(const char *dir, char ***found)
 {
-	size_t l = strlen(path);
+	char *const roots[] = { (char *)dir, NULL };
+	FTS *fts = fts_open(roots, FTS_PHYSICAL | FTS_NOCHDIR, NULL);
+	FTSENT *e;
+	size_t n = 0;
 
-	(void)ftw;
-	if (type != FTW_F || !S_ISREG(st->st_mode))
+	*found = NULL;
+	if (!fts)
 		return 0;
-	if ((l > 6 && !strcmp(path + l - 6, ".qcow2")) || (l > 4 && !strcmp(path + l - 4, ".img")) ||
-	    (l > 4 && !strcmp(path + l - 4, ".raw"))) {
-		char **n = realloc(found, (n_found + 1) * sizeof(*n));
-		if (!n)
-			return -1;
-		found = n;
-		found[n_found++] = strdup(path);
+	while ((e = fts_read(fts))) {
+		size_t l = strlen(e->fts_path);
+		const char *p = e->fts_path;
+		if (e->fts_info != FTS_F || !S_ISREG(e->fts_statp->st_mode))
+			continue;
+		if (!((l > 6 && !strcmp(p + l - 6, ".qcow2")) || (l > 4 && !strcmp(p + l - 4, ".img")) ||
+		      (l > 4 && !strcmp(p + l - 4, ".raw"))))
+			continue;
+		char **v = realloc(*found, (n + 1) * sizeof(*v));
+		if (!v)
+			break;
+		*found = v;
+		if (((*found)[n] = strdup(p)))
+			n++;
 	}
-	return 0;
+	fts_close(fts);
+	return n;
 }
 
 int camp_evidence_keep(struct store *db, int64_t cycle_id, const char *disk,
@@ -119,10 +119,8 @@ int camp_evidence_keep(struct store *db, int64_t cycle_id, const char *disk,
 			budget -= sz;
 		}
 	}
-	found = NULL;
-	n_found = 0;
-	if (node_dir)
-		nftw(node_dir, collect, 16, FTW_PHYS);
+	char **found = NULL;
+	size_t n_found = node_dir ? images_under(node_dir, &found) : 0;
 	for (size_t i = 0; i < n_found; i++) {
 		/* The path below the node's directory, flattened: each disk's files live in
 		 * their own directory there, under the same names. */
@@ -165,7 +163,6 @@ int camp_evidence_keep(struct store *db, int64_t cycle_id, const char *disk,
 		free(found[i]);
 	}
 	free(found);
-	found = NULL;
 	if (left)
 		*left = budget;
 	return 0;

@@ -7,15 +7,7 @@
 
 #include "campaign.h"
 #include "ledger.h"
-
-static uint64_t splitmix64(uint64_t *x)
-{
-	uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
+#include "rng.h"
 
 static const char *const timing_names[] = { "window", "after-flush", "in-flush", "idle" };
 
@@ -33,15 +25,15 @@ void camp_plan_make(const struct bench_config *cfg, uint64_t seed, uint32_t inde
 	uint64_t host;
 
 	memset(p, 0, sizeof(*p));
-	splitmix64(&x);
+	rng_splitmix64(&x);
 	p->index = index;
-	p->workload_seed = splitmix64(&x);
-	p->fw_seed = (uint32_t)splitmix64(&x);
+	p->workload_seed = rng_splitmix64(&x);
+	p->fw_seed = (uint32_t)rng_splitmix64(&x);
 	p->cut = cc->cut;
-	host = splitmix64(&x) % 100;
-	p->timing = (int64_t)host < cc->host_cuts_pct ? CAMP_T_AFTER_FLUSH + (int)(splitmix64(&x) % 3) :
+	host = rng_splitmix64(&x) % 100;
+	p->timing = (int64_t)host < cc->host_cuts_pct ? CAMP_T_AFTER_FLUSH + (int)(rng_splitmix64(&x) % 3) :
 		    CAMP_T_WINDOW;
-	p->flushes = 1 + (uint32_t)(splitmix64(&x) % 4);
+	p->flushes = 1 + (uint32_t)(rng_splitmix64(&x) % 4);
 	p->window_min_ms = cc->window_min_ms;
 	p->window_max_ms = cc->window_max_ms;
 	p->off_ms = cc->off_ms;

@@ -198,13 +198,16 @@ static bool is_ancestor(const struct pinfo *v, size_t n, pid_t pid)
 	return false;
 }
 
-static pid_t killed_pids[512];
-static int n_killed;
+/* The processes one reap killed, to wait for. */
+struct killed {
+	pid_t pids[512];
+	int n;
+};
 
-static void kill_one(const struct pinfo *pi)
+static void kill_one(struct killed *k, const struct pinfo *pi)
 {
-	if (n_killed < 512)
-		killed_pids[n_killed++] = pi->pid;
+	if (k->n < 512)
+		k->pids[k->n++] = pi->pid;
 	/* A child of child.h leads its own group: the group reaches its helpers too. */
 	if (pi->pgid == pi->pid)
 		kill(-pi->pid, SIGKILL);
@@ -216,10 +219,10 @@ int camp_procs_reap(const char *file, const char *const *dirs)
 	struct pinfo *v;
 	size_t n;
 	int killed = 0, rc = all_procs(&v, &n);
+	struct killed k = { .n = 0 };
 
 	if (rc < 0)
 		return rc;
-	n_killed = 0;
 	FILE *f = file ? fopen(file, "re") : NULL;
 	if (f) {
 		int pid;
@@ -229,7 +232,7 @@ int camp_procs_reap(const char *file, const char *const *dirs)
 				if (v[i].pid != pid || v[i].start != start || is_ancestor(v, n, pid))
 					continue;
 				pc_info(LOG_MAIN, "killing process %d left by the interrupted run", pid);
-				kill_one(&v[i]);
+				kill_one(&k, &v[i]);
 				v[i].pid = -1;
 				killed++;
 			}
@@ -241,7 +244,7 @@ int camp_procs_reap(const char *file, const char *const *dirs)
 			continue;
 		pc_info(LOG_MAIN, "killing process %d left by the interrupted run (it uses its "
 			"files)", (int)v[i].pid);
-		kill_one(&v[i]);
+		kill_one(&k, &v[i]);
 		killed++;
 	}
 	free(v);
@@ -254,8 +257,8 @@ int camp_procs_reap(const char *file, const char *const *dirs)
 	 * its run directory's pid file with kill(pid, 0), which a zombie still passes. */
 	for (int t = 0; t < 250; t++) {
 		bool any = false;
-		for (int i = 0; i < n_killed; i++)
-			any |= kill(killed_pids[i], 0) == 0;
+		for (int i = 0; i < k.n; i++)
+			any |= kill(k.pids[i], 0) == 0;
 		if (!any && camp_procs_count(dirs) == 0)
 			break;
 		usleep(20000);

@@ -1,11 +1,13 @@
 /* A cycle's scenario from [campaign] scenario: the words, checked once, before any
- * cycle runs (campaign.h). */
+ * cycle runs (campaign.h). The checks write why into a buffer as they go; the public
+ * parse logs it, once. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "campaign.h"
+#include "log.h"
 #include "options.h"
 
 #define CAMP_STEP_NAME(id, name) name,
@@ -53,8 +55,9 @@ static int parse_workload(const char *w, const char *arg, const struct cfg_workl
 				 "block_size)", w, o ? "cannot set" : "unknown key", kv);
 			return -EINVAL;
 		}
-		if (opt_parse(o, &st->workload, eq + 1, msg, sizeof(msg)) < 0) {
-			snprintf(err, len, "step '%s': %s", w, msg);
+		if (opt_set(o, &st->workload, eq + 1) < 0) {
+			snprintf(err, len, "step '%s': invalid value '%s' for '%s' (expected %s)", w,
+				 eq + 1, kv, opt_type_name(o, msg, sizeof(msg)));
 			return -EINVAL;
 		}
 	}
@@ -84,8 +87,7 @@ static int parse_word(const char *w, const struct cfg_workload *base, struct cam
 	if (st->kind == CAMP_STEP_IDLE) {
 		static const struct opt_def d = { "idle", OPT_DURATION, 0, NULL, 0, 86400000, NULL,
 						  NULL, 0 };
-		char msg[200];
-		if (!arg || opt_parse(&d, &st->ms, arg, msg, sizeof(msg)) < 0) {
+		if (!arg || opt_set(&d, &st->ms, arg) < 0) {
 			snprintf(err, len, "step '%s': idle takes a duration (idle:2s)", w);
 			return -EINVAL;
 		}
@@ -108,8 +110,9 @@ static int parse_word(const char *w, const struct cfg_workload *base, struct cam
 	return 0;
 }
 
-int camp_scenario_parse(char *const *words, const struct cfg_workload *base,
-			struct camp_scenario *sc, char *err, size_t len)
+/* The scenario's words in order, why not into err. */
+static int scenario_check(char *const *words, const struct cfg_workload *base,
+			  struct camp_scenario *sc, char *err, size_t len)
 {
 	const char *const *w = words && words[0] ? (const char *const *)words : default_words;
 	bool up = true, written = false, filled = false, cut_pending = false, cut = false;
@@ -222,6 +225,17 @@ int camp_scenario_parse(char *const *words, const struct cfg_workload *base,
 		sc->name = name;
 	}
 	return sc->name ? 0 : -ENOMEM;
+}
+
+int camp_scenario_parse(char *const *words, const struct cfg_workload *base,
+			struct camp_scenario *sc)
+{
+	char err[512];
+	int rc = scenario_check(words, base, sc, err, sizeof(err));
+
+	if (rc == -EINVAL)
+		pc_err(LOG_MAIN, "[campaign] scenario: %s", err);
+	return rc;
 }
 
 void camp_scenario_release(struct camp_scenario *sc)

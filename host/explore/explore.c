@@ -21,8 +21,10 @@
 
 #include "child.h"
 #include "classify.h"
+#include "clock.h"
 #include "log.h"
 #include "recording.h"
+#include "rng.h"
 #include "util.h"
 #include "verify.h"
 #include "wlog.h"
@@ -62,22 +64,6 @@ void explore_recording_dir(const char *db_path, uint64_t campaign, uint32_t cycl
 		 cycle);
 }
 
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-/* splitmix64, seeded per exploration: the same seed gives the same states. */
-static uint64_t rnd(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
 /* ---- one exploration ---- */
 
 struct meta {
@@ -91,7 +77,8 @@ struct session {
 	uint64_t seed, block_size, span_blocks;
 };
 
-struct ex {
+/* One exploration: its recording, the daemons that serve its states, its budget. */
+struct exploration {
 	const struct explore_opts *o;
 	sqlite3 *db;		/* the campaign database (rows) */
 	sqlite3 *led;		/* read-only, with TEMP views: the ledger at a crash point */
@@ -116,7 +103,7 @@ struct ex {
 };
 
 /* A candidate state. */
-struct cand {
+struct candidate {
 	enum explore_kind kind;
 	size_t crash;		/* entries completed at the crash: 0 .. n */
 	size_t upto;		/* entries 0 .. upto-1 whole */
@@ -126,7 +113,7 @@ struct cand {
 	uint64_t torn_mask;	/* bit i: sector i persisted (first 64 sectors) */
 };
 
-static int load_meta(struct ex *x)
+static int load_meta(struct exploration *x)
 {
 	char path[PATH_MAX + 32];
 	json_error_t je;
@@ -157,7 +144,7 @@ static int load_meta(struct ex *x)
 	return 0;
 }
 
-static int load_session(struct ex *x)
+static int load_session(struct exploration *x)
 {
 	sqlite3_stmt *st;
 	int rc = -ENOENT;
@@ -186,7 +173,7 @@ static int load_session(struct ex *x)
 
 /* One number about this cycle and disk from the campaign database (sql binds ?1
  * campaign, ?2 cycle, ?3 disk id), or 0 when there is none. */
-static int64_t cycle_value(struct ex *x, const char *sql)
+static int64_t cycle_value(struct exploration *x, const char *sql)
 {
 	sqlite3_stmt *st;
 	int64_t t = 0;
@@ -203,14 +190,14 @@ static int64_t cycle_value(struct ex *x, const char *sql)
 }
 
 /* When the node died in that cycle (the cut time the classification used), or 0. */
-static int64_t cycle_cut_ns(struct ex *x)
+static int64_t cycle_cut_ns(struct exploration *x)
 {
 	return cycle_value(x, "SELECT cut_ns FROM oracle_cycle_result WHERE campaign = ?1 "
 			   "AND cycle = ?2 AND disk = ?3");
 }
 
 /* When the ledger received this cycle's baseline of the disk, or 0 (none written). */
-static int64_t baseline_recv_ns(struct ex *x)
+static int64_t baseline_recv_ns(struct exploration *x)
 {
 	return cycle_value(x, "SELECT IFNULL(MAX(recv_ns), 0) FROM oracle_baseline WHERE "
 			   "campaign = ?1 AND cycle = ?2 AND disk = ?3");
@@ -221,7 +208,7 @@ static int64_t baseline_recv_ns(struct ex *x)
  * cycle and disk received at or after the cut-off in temp.crash (unqualified names
  * resolve to the temp schema first, so oracle_verify() reads the views). Setting the
  * cut-off is one UPDATE; the database is never written. */
-static int ledger_views(struct ex *x)
+static int ledger_views(struct exploration *x)
 {
 	static const char *const tables[] = { "oracle_ack", "oracle_flush", "oracle_baseline" };
 	char sql[512];
@@ -272,7 +259,7 @@ static int unix_connect(const char *path)
 /* Until path accepts a connection (the daemon serves), c exits, or timeout_ms. */
 static int wait_socket(const char *path, struct child *c, int timeout_ms)
 {
-	int64_t end = now_ns() + (int64_t)timeout_ms * 1000000;
+	int64_t end = clock_mono_ns() + (int64_t)timeout_ms * 1000000;
 
 	for (;;) {
 		int fd = unix_connect(path);
@@ -284,7 +271,7 @@ static int wait_socket(const char *path, struct child *c, int timeout_ms)
 			return fd;
 		if (!child_running(c))
 			return -ECHILD;
-		if (now_ns() > end)
+		if (clock_mono_ns() > end)
 			return -ETIMEDOUT;
 		struct timespec ts = { 0, 500000 };
 		nanosleep(&ts, NULL);
@@ -301,7 +288,7 @@ static void stop_child(struct child *c, bool *up)
 	*up = false;
 }
 
-static int start_nbdkit(struct ex *x)
+static int start_nbdkit(struct exploration *x)
 {
 	char fopt[PATH_MAX + 16], base[PATH_MAX + 32], log[PATH_MAX + 32], states[PATH_MAX + 32],
 	     err[PATH_MAX + 32];
@@ -334,12 +321,12 @@ static int start_nbdkit(struct ex *x)
 
 /* ---- states ---- */
 
-static size_t ndata_of(const struct cand *c, const struct ex *x)
+static size_t ndata_of(const struct candidate *c, const struct exploration *x)
 {
 	return x->ndata[c->upto] + c->nextra + (c->kind == EXPLORE_TORN);
 }
 
-static int write_spec(struct ex *x, const struct cand *c, int64_t id, char **spec)
+static int write_spec(struct exploration *x, const struct candidate *c, int64_t id, char **spec)
 {
 	char path[PATH_MAX + 64];
 	size_t len = 0;
@@ -377,7 +364,7 @@ static int write_spec(struct ex *x, const struct cand *c, int64_t id, char **spe
 
 /* qemu-img check of the state's qcow2 through nbdkit, its report into a file (its
  * stderr, one line per error, can be long: not captured). */
-static int check_start(struct ex *x, const char *uri, struct child *c)
+static int check_start(struct exploration *x, const char *uri, struct child *c)
 {
 	char out[PATH_MAX + 32];
 	snprintf(out, sizeof(out), "%.4000s/check.json", x->work);
@@ -395,7 +382,7 @@ static int check_start(struct ex *x, const char *uri, struct child *c)
 	return rc;
 }
 
-static enum explore_meta check_finish(struct ex *x, struct child *c, char **json)
+static enum explore_meta check_finish(struct exploration *x, struct child *c, char **json)
 {
 	char out[PATH_MAX + 32];
 	int status;
@@ -426,7 +413,7 @@ static enum explore_meta check_finish(struct ex *x, struct child *c, char **json
 /* One qemu-storage-daemon for the whole exploration, driven over QMP: each state is a
  * blockdev-add of the state's NBD export and a qcow2 or raw node on it, exported for the
  * agent, deleted after. (A daemon per state cost a third of the time per state.) */
-static int qmp_cmd(struct ex *x, json_t *cmd, char *why, size_t len)
+static int qmp_cmd(struct exploration *x, json_t *cmd, char *why, size_t len)
 {
 	char *line = json_dumps(cmd, JSON_COMPACT);
 	json_decref(cmd);
@@ -462,7 +449,7 @@ static int qmp_cmd(struct ex *x, json_t *cmd, char *why, size_t len)
 	return -EPIPE;
 }
 
-static int start_qsd(struct ex *x)
+static int start_qsd(struct exploration *x)
 {
 	char chardev[PATH_MAX + 64], srv[PATH_MAX + 64], why[256];
 
@@ -503,7 +490,7 @@ fail:
 }
 
 /* Open state id's image (qcow2 or raw) read-only and export it as sN; why says why not. */
-static int qsd_attach(struct ex *x, int64_t id, char *why, size_t len)
+static int qsd_attach(struct exploration *x, int64_t id, char *why, size_t len)
 {
 	char f[32], d[32], e[32], name[32];
 	snprintf(f, sizeof(f), "f%" PRId64, id);
@@ -526,7 +513,7 @@ static int qsd_attach(struct ex *x, int64_t id, char *why, size_t len)
 		       why, len);
 }
 
-static void qsd_detach(struct ex *x, int64_t id)
+static void qsd_detach(struct exploration *x, int64_t id)
 {
 	char n[32], why[256];
 	/* The export goes once its client left (the agent has); the nodes after it. */
@@ -546,7 +533,7 @@ static void qsd_detach(struct ex *x, int64_t id)
 	}
 }
 
-static int agent_check(struct ex *x, const char *uri, const char *out)
+static int agent_check(struct exploration *x, const char *uri, const char *out)
 {
 	char a_camp[24], a_cycle[16], a_disk[16], a_seed[24], a_bs[24], a_span[24];
 	struct child_result r;
@@ -571,7 +558,7 @@ static int agent_check(struct ex *x, const char *uri, const char *out)
 }
 
 /* oracle_verify() against the ledger as of cutoff_ns (rows received before it). */
-static int classify(struct ex *x, const char *report, int64_t cutoff_ns,
+static int classify(struct exploration *x, const char *report, int64_t cutoff_ns,
 		    struct oracle_verify_result *res)
 {
 	sqlite3_stmt *st;
@@ -593,7 +580,7 @@ static int classify(struct ex *x, const char *report, int64_t cutoff_ns,
 	return rc;
 }
 
-static int run_state(struct ex *x, const struct cand *c, int64_t id)
+static int run_state(struct exploration *x, const struct candidate *c, int64_t id)
 {
 	char *spec = NULL, *mjson = NULL, uri[PATH_MAX + 64], report[PATH_MAX + 64];
 	struct oracle_verify_result res;
@@ -714,14 +701,97 @@ static size_t spread(size_t i, size_t take, size_t avail)
 	return take >= avail ? i : (size_t)((double)i * avail / take);
 }
 
-static bool out_of_budget(struct ex *x)
+static bool out_of_budget(struct exploration *x)
 {
-	if (x->o->max_seconds > 0 && (now_ns() - x->t0) / 1e9 >= x->o->max_seconds)
+	if (x->o->max_seconds > 0 && (clock_mono_ns() - x->t0) / 1e9 >= x->o->max_seconds)
 		return true;
 	return x->o->stop && *x->o->stop;
 }
 
-static int explore_states(struct ex *x)
+/* How many states of each kind the budget allows: shares, boundaries and prefixes
+ * first, as the issue orders them; what a kind cannot use goes to the next. */
+static void share_budget(struct exploration *x, const uint64_t avail[EXPLORE__KINDS], uint64_t budget,
+			 uint64_t take[EXPLORE__KINDS])
+{
+	static const double share[EXPLORE__KINDS] = { 0.25, 0.40, 0.15, 0.20 };
+	uint64_t used = 0;
+
+	for (int k = 0; k < EXPLORE__KINDS; k++) {
+		x->s->candidates[k] = avail[k];
+		take[k] = (uint64_t)(budget * share[k]);
+		if (take[k] > avail[k])
+			take[k] = avail[k];
+		used += take[k];
+	}
+	for (int k = 0; k < EXPLORE__KINDS && used < budget; k++) {
+		uint64_t more = avail[k] - take[k];
+		if (more > budget - used)
+			more = budget - used;
+		take[k] += more;
+		used += more;
+	}
+}
+
+/* Up to take random subsets of the ntail writes after the last durable flush (dn),
+ * each once, crash at the end (log entry n). 0 or the first state's negative errno. */
+static int run_subsets(struct exploration *x, const size_t *tail, size_t ntail, size_t n, size_t dn,
+		       uint64_t take, int64_t *id)
+{
+	size_t *pick = calloc(ntail + 1, sizeof(*pick));
+	uint64_t *hashes = calloc(take + 1, sizeof(*hashes));
+	uint64_t done = 0;
+	int rc = 0;
+
+	for (uint64_t tries = 0; pick && hashes && done < take && tries < take * 8 && !rc &&
+	     !out_of_budget(x); tries++) {
+		size_t k = 0;
+		uint64_t h = 1469598103934665603ull;
+		for (size_t i = 0; i < ntail; i++)
+			if (rng_splitmix64(&x->rng) & 1) {
+				pick[k++] = tail[i];
+				h = (h ^ i) * 1099511628211ull;
+			}
+		if (k == 0 || k == ntail)
+			continue;	/* the durable prefix and the full log are other states */
+		h ^= k;
+		bool dup = false;
+		for (uint64_t j = 0; j < done && !dup; j++)
+			dup = hashes[j] == h;
+		if (dup)
+			continue;
+		hashes[done++] = h;
+		struct candidate cd = { .kind = EXPLORE_SUBSET, .crash = n, .upto = dn, .extra = pick,
+				   .nextra = k };
+		rc = run_state(x, &cd, ++*id);
+	}
+	free(pick);
+	free(hashes);
+	return rc;
+}
+
+/* take torn writes among the nt multi-sector ones (torn[]), each with a random proper,
+ * non-empty part of its sectors. */
+static int run_torn(struct exploration *x, const size_t *torn, size_t nt, uint64_t take, int64_t *id)
+{
+	int rc = 0;
+
+	for (uint64_t i = 0; i < take && !rc && !out_of_budget(x); i++) {
+		size_t e = torn[spread(i, take, nt)];
+		uint32_t ns = x->wl->e[e].h.count / WLOG_SECTOR;
+		uint64_t all = ns >= 64 ? UINT64_MAX : (1ull << ns) - 1;
+		uint64_t m = rng_splitmix64(&x->rng) & all;
+		if (m == 0)
+			m = 1;
+		if (m == all)
+			m &= ~(1ull << (rng_splitmix64(&x->rng) % (ns < 64 ? ns : 64)));
+		struct candidate cd = { .kind = EXPLORE_TORN, .crash = e + 1, .upto = e, .torn = e,
+				   .torn_mask = m };
+		rc = run_state(x, &cd, ++*id);
+	}
+	return rc;
+}
+
+static int explore_states(struct exploration *x)
 {
 	const struct wlog *wl = x->wl;
 	size_t n = wl->n, *bnd = NULL, *pre = NULL, *torn = NULL, nb = 0, np = 0, nt = 0;
@@ -778,79 +848,24 @@ static int explore_states(struct ex *x)
 			tail[ntail++] = i;
 	uint64_t nsub = ntail >= 2 ? (ntail >= 63 ? UINT64_MAX : (1ull << ntail) - 2) : 0;
 
-	uint64_t avail[EXPLORE__KINDS] = { nb, np, nsub, nt };
-	/* Shares of the budget: boundaries and prefixes first, as the issue orders them;
-	 * what a kind cannot use goes to the next. */
-	static const double share[EXPLORE__KINDS] = { 0.25, 0.40, 0.15, 0.20 };
-	uint64_t take[EXPLORE__KINDS], used = 0;
-	for (int k = 0; k < EXPLORE__KINDS; k++) {
-		x->s->candidates[k] = avail[k];
-		take[k] = (uint64_t)(budget * share[k]);
-		if (take[k] > avail[k])
-			take[k] = avail[k];
-		used += take[k];
-	}
-	for (int k = 0; k < EXPLORE__KINDS && used < budget; k++) {
-		uint64_t more = avail[k] - take[k];
-		if (more > budget - used)
-			more = budget - used;
-		take[k] += more;
-		used += more;
-	}
+	uint64_t avail[EXPLORE__KINDS] = { nb, np, nsub, nt }, take[EXPLORE__KINDS];
+	share_budget(x, avail, budget, take);
 
 	rc = 0;
 	for (uint64_t i = 0; i < take[EXPLORE_BOUNDARY] && !rc && !out_of_budget(x); i++) {
 		size_t c = bnd[spread(i, take[EXPLORE_BOUNDARY], nb)];
-		struct cand cd = { .kind = EXPLORE_BOUNDARY, .crash = c, .upto = c };
+		struct candidate cd = { .kind = EXPLORE_BOUNDARY, .crash = c, .upto = c };
 		rc = run_state(x, &cd, ++id);
 	}
 	for (uint64_t i = 0; i < take[EXPLORE_PREFIX] && !rc && !out_of_budget(x); i++) {
 		size_t c = pre[spread(i, take[EXPLORE_PREFIX], np)];
-		struct cand cd = { .kind = EXPLORE_PREFIX, .crash = c, .upto = c };
+		struct candidate cd = { .kind = EXPLORE_PREFIX, .crash = c, .upto = c };
 		rc = run_state(x, &cd, ++id);
 	}
-	/* Random subsets of the writes after the last durable flush, crash at the end. */
-	size_t *pick = calloc(ntail + 1, sizeof(*pick));
-	uint64_t *hashes = calloc(take[EXPLORE_SUBSET] + 1, sizeof(*hashes));
-	uint64_t done = 0;
-	for (uint64_t tries = 0; pick && hashes && done < take[EXPLORE_SUBSET] &&
-	     tries < take[EXPLORE_SUBSET] * 8 && !rc && !out_of_budget(x); tries++) {
-		size_t k = 0;
-		uint64_t h = 1469598103934665603ull;
-		for (size_t i = 0; i < ntail; i++)
-			if (rnd(&x->rng) & 1) {
-				pick[k++] = tail[i];
-				h = (h ^ i) * 1099511628211ull;
-			}
-		if (k == 0 || k == ntail)
-			continue;	/* the durable prefix and the full log are other states */
-		h ^= k;
-		bool dup = false;
-		for (uint64_t j = 0; j < done && !dup; j++)
-			dup = hashes[j] == h;
-		if (dup)
-			continue;
-		hashes[done++] = h;
-		struct cand cd = { .kind = EXPLORE_SUBSET, .crash = n, .upto = dn, .extra = pick,
-				   .nextra = k };
-		rc = run_state(x, &cd, ++id);
-	}
-	free(pick);
-	free(hashes);
-	for (uint64_t i = 0; i < take[EXPLORE_TORN] && !rc && !out_of_budget(x); i++) {
-		size_t e = torn[spread(i, take[EXPLORE_TORN], nt)];
-		uint32_t ns = wl->e[e].h.count / WLOG_SECTOR;
-		uint64_t all = ns >= 64 ? UINT64_MAX : (1ull << ns) - 1;
-		uint64_t m = rnd(&x->rng) & all;
-		/* A proper, non-empty part of the write. */
-		if (m == 0)
-			m = 1;
-		if (m == all)
-			m &= ~(1ull << (rnd(&x->rng) % (ns < 64 ? ns : 64)));
-		struct cand cd = { .kind = EXPLORE_TORN, .crash = e + 1, .upto = e, .torn = e,
-				   .torn_mask = m };
-		rc = run_state(x, &cd, ++id);
-	}
+	if (!rc)
+		rc = run_subsets(x, tail, ntail, n, dn, take[EXPLORE_SUBSET], &id);
+	if (!rc)
+		rc = run_torn(x, torn, nt, take[EXPLORE_TORN], &id);
 out:
 	free(bnd);
 	free(pre);
@@ -862,7 +877,8 @@ out:
 
 /* ---- entry points ---- */
 
-static int ex_open(struct ex *x, sqlite3 *db, const struct explore_opts *o, struct explore_summary *s)
+static int ex_open(struct exploration *x, sqlite3 *db, const struct explore_opts *o,
+		   struct explore_summary *s)
 {
 	char dir[PATH_MAX], why[512];
 	const char *tmp = o->tmpdir ? o->tmpdir : getenv("TMPDIR");
@@ -941,7 +957,7 @@ static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW 
 	return 0;
 }
 
-static void ex_close(struct ex *x)
+static void ex_close(struct exploration *x)
 {
 	if (x->qmp)
 		fclose(x->qmp);
@@ -979,11 +995,11 @@ static int64_t smallest(sqlite3 *db, int64_t run, const char *where)
 
 int explore_run(sqlite3 *db, const struct explore_opts *o, struct explore_summary *s)
 {
-	struct ex x;
+	struct exploration x;
 	int rc = ex_open(&x, db, o, s);
 	sqlite3_stmt *st = NULL;
 
-	x.t0 = now_ns();
+	x.t0 = clock_mono_ns();
 	if (rc < 0)
 		goto out;
 	if ((rc = ledger_views(&x)) < 0)
@@ -1023,7 +1039,7 @@ int explore_run(sqlite3 *db, const struct explore_opts *o, struct explore_summar
 	}
 	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
 	rc = explore_states(&x);
-	s->seconds = (now_ns() - x.t0) / 1e9;
+	s->seconds = (clock_mono_ns() - x.t0) / 1e9;
 	json_t *cand = json_object();
 	for (int k = 0; k < EXPLORE__KINDS; k++)
 		json_object_set_new(cand, explore_kind_name(k), json_pack("{s:I,s:I}", "candidates",
@@ -1056,7 +1072,7 @@ out:
 int explore_export(sqlite3 *db, const struct explore_opts *o, int64_t state, const char *out)
 {
 	struct explore_summary s;
-	struct ex x;
+	struct exploration x;
 	sqlite3_stmt *st = NULL;
 	char *spec = NULL;
 	int rc = ex_open(&x, db, o, &s);

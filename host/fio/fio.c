@@ -1,6 +1,7 @@
 /* fio JSON report into figures. See fio.h. */
 #include "fio.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -37,14 +38,14 @@ static json_t *direction(json_t *d, int64_t job_ms)
 }
 
 /* A parsed report into figures; takes rep. */
-static json_t *figures_of(json_t *rep, const char **err)
+static json_t *figures_of(json_t *rep)
 {
 	json_t *jobs = json_object_get(rep, "jobs"), *j, *out, *arr;
 	size_t i;
 
 	if (!json_is_array(jobs)) {
 		json_decref(rep);
-		*err = "fio's JSON report has no jobs";
+		errno = EPROTO;
 		return NULL;
 	}
 	arr = json_array();
@@ -62,7 +63,7 @@ static json_t *figures_of(json_t *rep, const char **err)
 	return out;
 }
 
-json_t *fio_figures(const char *output, const char **err)
+json_t *fio_figures(const char *output)
 {
 	const char *start = NULL;
 	json_t *rep;
@@ -74,17 +75,17 @@ json_t *fio_figures(const char *output, const char **err)
 			break;
 		}
 	if (!start) {
-		*err = "no JSON report in fio's output";
+		errno = ENOENT;
 		return NULL;
 	}
 	if (!(rep = json_loads(start, JSON_DISABLE_EOF_CHECK, NULL))) {
-		*err = "fio's JSON report does not parse";
+		errno = EBADMSG;
 		return NULL;
 	}
-	return figures_of(rep, err);
+	return figures_of(rep);
 }
 
-json_t *fio_figures_last(const char *output, const char **err)
+json_t *fio_figures_last(const char *output)
 {
 	size_t len = output ? strlen(output) : 0;
 	bool any = false;
@@ -99,9 +100,9 @@ json_t *fio_figures_last(const char *output, const char **err)
 		any = true;
 		json_t *rep = json_loadb(output + i, len - i, JSON_DISABLE_EOF_CHECK, NULL);
 		if (rep)
-			return figures_of(rep, err);
+			return figures_of(rep);
 	}
-	*err = any ? "no complete JSON report in fio's output" : "no JSON report in fio's output";
+	errno = any ? ENODATA : ENOENT;
 	return NULL;
 }
 
@@ -116,12 +117,22 @@ const char *fio_verify_result(const json_t *figures)
 	return "pass";
 }
 
+const char *fio_strerror(int err)
+{
+	switch (err < 0 ? -err : err) {
+	case ENOENT: return "no JSON report in fio's output";
+	case ENODATA: return "no complete JSON report in fio's output";
+	case EBADMSG: return "fio's JSON report does not parse";
+	case EPROTO: return "fio's JSON report has no jobs";
+	default: return strerror(err < 0 ? -err : err);
+	}
+}
+
 json_t *fio_record(const char *output)
 {
-	const char *err = NULL;
-	json_t *fig = fio_figures_last(output, &err);
+	json_t *fig = fio_figures_last(output);
 
 	if (!fig)
-		return json_pack("{s:s}", "error", err);
+		return json_pack("{s:s}", "error", fio_strerror(errno));
 	return json_pack("{s:o,s:s}", "figures", fig, "verify", fio_verify_result(fig));
 }

@@ -19,6 +19,8 @@
 #include "frame.h"
 #include "fwline.h"
 #include "log.h"
+/* the host's clock.h by path: firmware/core, also on the include path, has one */
+#include "../lib/clock.h"
 
 #define EVQ_MAX 64
 /* A noisy line (an impostor device, a bad cable) garbles thousands of lines a second:
@@ -84,22 +86,14 @@ struct fwlink {
 	struct clockfit *cf;
 };
 
-int64_t fwlink_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static int64_t deadline_after(int timeout_ms)
 {
-	return fwlink_now_ns() + (int64_t)(timeout_ms < 0 ? 0 : timeout_ms) * 1000000;
+	return clock_mono_ns() + (int64_t)(timeout_ms < 0 ? 0 : timeout_ms) * 1000000;
 }
 
 static int ms_left(int64_t deadline)
 {
-	int64_t left = deadline - fwlink_now_ns();
+	int64_t left = deadline - clock_mono_ns();
 
 	if (left <= 0)
 		return 0;
@@ -288,7 +282,7 @@ static void port_close(struct fwlink *l)
 static void flush_input(struct fwlink *l)
 {
 	char buf[256];
-	int64_t cap = fwlink_now_ns() + 250 * 1000000LL;
+	int64_t cap = clock_mono_ns() + 250 * 1000000LL;
 
 	tcflush(l->fd, TCIFLUSH);
 	for (;;) {
@@ -524,7 +518,7 @@ static void garbled_flush(struct fwlink *l, int64_t now)
 /* Log a garbled line, or count it once GARBLED_SHOWN of this window were shown. */
 static void garbled_note(struct fwlink *l, const char *why, const char *shown)
 {
-	int64_t now = fwlink_now_ns();
+	int64_t now = clock_mono_ns();
 
 	if (l->garbled_in_window && now - l->garbled_since >= GARBLED_WINDOW_NS)
 		garbled_flush(l, now);
@@ -601,7 +595,7 @@ static void went_down(struct fwlink *l, const char *why)
 		l->path ? l->path : "(usb)");
 	port_close(l);
 	fwline_rx_init(&l->rx);
-	l->down_since = fwlink_now_ns();
+	l->down_since = clock_mono_ns();
 	l->next_attempt = l->down_since;
 	l->backoff_ms = 20;
 	if (l->reconnect_ms < 0)
@@ -616,8 +610,8 @@ static int read_some(struct fwlink *l, int64_t deadline)
 	char buf[512];
 	int n = poll(&p, 1, ms_left(deadline));
 
-	if (l->garbled_hidden && fwlink_now_ns() - l->garbled_since >= GARBLED_WINDOW_NS)
-		garbled_flush(l, fwlink_now_ns());
+	if (l->garbled_hidden && clock_mono_ns() - l->garbled_since >= GARBLED_WINDOW_NS)
+		garbled_flush(l, clock_mono_ns());
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
 	if (n == 0)
@@ -625,7 +619,7 @@ static int read_some(struct fwlink *l, int64_t deadline)
 	if (p.revents & POLLIN) {
 		ssize_t got = read(l->fd, buf, sizeof(buf));
 
-		l->rx_ns = fwlink_now_ns();
+		l->rx_ns = clock_mono_ns();
 		if (got > 0) {
 			fwline_rx_feed(&l->rx, buf, (size_t)got, on_line, l);
 			return 0;
@@ -677,12 +671,12 @@ static int exchange(struct fwlink *l, const char *line, size_t len, struct fw_re
 	memset(r, 0, sizeof(*r));
 	l->rep = r;
 	l->wait = WAIT_REPLY;
-	r->tx_ns = fwlink_now_ns();
+	r->tx_ns = clock_mono_ns();
 	rc = write_all(l, line, len, deadline);
 	if (rc < 0)
 		goto out;
 	while (l->wait == WAIT_REPLY) {
-		if (fwlink_now_ns() >= deadline) {
+		if (clock_mono_ns() >= deadline) {
 			rc = -ETIMEDOUT;
 			goto out;
 		}
@@ -766,7 +760,7 @@ static int resync(struct fwlink *l, int64_t deadline)
 			l->rep = &r;
 			l->wait = WAIT_REPLY;
 			while (l->wait == WAIT_REPLY && rc == 0) {
-				if (fwlink_now_ns() >= deadline)
+				if (clock_mono_ns() >= deadline)
 					rc = -ETIMEDOUT;
 				else
 					rc = read_some(l, deadline);
@@ -776,7 +770,7 @@ static int resync(struct fwlink *l, int64_t deadline)
 			if (rc == 0)
 				rc = l->rep_rc;
 		}
-	} while ((rc == -EREMOTEIO || rc == -EBADMSG) && fwlink_now_ns() < deadline);
+	} while ((rc == -EREMOTEIO || rc == -EBADMSG) && clock_mono_ns() < deadline);
 	l->need_resync = 1;
 	return rc == -EREMOTEIO || rc == -EBADMSG ? -ETIMEDOUT : rc;
 }
@@ -792,14 +786,14 @@ static int handshake(struct fwlink *l, int64_t deadline)
 	 * its bootloader: ask again until the deadline. */
 	n = framef(line, sizeof(line), "version");
 	for (;;) {
-		int64_t step = fwlink_now_ns() + 500 * 1000000LL;
+		int64_t step = clock_mono_ns() + 500 * 1000000LL;
 
 		if (step > deadline)
 			step = deadline;
 		rc = l->need_resync ? resync(l, step) : 0;
 		if (rc == 0)
 			rc = exchange(l, line, (size_t)n, &r, step);
-		if ((rc == -ETIMEDOUT || rc == -EBADMSG) && fwlink_now_ns() < deadline)
+		if ((rc == -ETIMEDOUT || rc == -EBADMSG) && clock_mono_ns() < deadline)
 			continue;
 		break;
 	}
@@ -870,7 +864,7 @@ static int reconnect(struct fwlink *l, int64_t deadline)
 	if (l->dead)
 		return -ENOTCONN;
 	for (;;) {
-		int64_t now = fwlink_now_ns();
+		int64_t now = clock_mono_ns();
 		int64_t give_up = l->down_since + (int64_t)l->reconnect_ms * 1000000;
 
 		if (now >= give_up) {
@@ -886,7 +880,7 @@ static int reconnect(struct fwlink *l, int64_t deadline)
 
 			if (until > now)
 				nanosleep(&ts, NULL);
-			if (fwlink_now_ns() >= deadline)
+			if (clock_mono_ns() >= deadline)
 				return -ETIMEDOUT;
 			continue;
 		}
@@ -1052,7 +1046,7 @@ int fwlink_next_event(struct fwlink *l, int timeout_ms, struct fw_event *ev)
 
 		if (rc < 0 && rc != -ECONNRESET)
 			return rc;
-		if (rc == 0 && l->evq_len == 0 && fwlink_now_ns() >= deadline)
+		if (rc == 0 && l->evq_len == 0 && clock_mono_ns() >= deadline)
 			return -ETIMEDOUT;
 	}
 }
@@ -1138,7 +1132,7 @@ struct fwlink *fwlink_open(const struct fwlink_opts *o)
 	l->reconnect_ms = o->reconnect_ms == 0 ? 10000 : o->reconnect_ms;
 	l->on_reset = o->on_reset;
 	l->ctx = o->ctx;
-	l->token = (uint32_t)fwlink_now_ns() ^ (uint32_t)getpid();
+	l->token = (uint32_t)clock_mono_ns() ^ (uint32_t)getpid();
 	if (o->path && !(l->path = strdup(o->path)))
 		goto fail_free;
 	if (o->usb_serial && !(l->usb_serial = strdup(o->usb_serial)))
@@ -1205,7 +1199,7 @@ int fwlink_feed(struct fwlink *l, const void *data, size_t n, struct fw_reply *a
 		l->rep = await;
 		l->wait = WAIT_REPLY;
 	}
-	l->rx_ns = fwlink_now_ns();
+	l->rx_ns = clock_mono_ns();
 	fwline_rx_feed(&l->rx, data, n, on_line, l);
 	if (await) {
 		if (l->wait == WAIT_DONE)
@@ -1220,7 +1214,7 @@ void fwlink_close(struct fwlink *l)
 {
 	if (!l)
 		return;
-	garbled_flush(l, fwlink_now_ns());
+	garbled_flush(l, clock_mono_ns());
 	port_close(l);
 	clockfit_free(l->cf);
 	free(l->usb_serial);

@@ -5,8 +5,9 @@
  * It frames and checksums every request, matches each request with its one final
  * reply, queues the asynchronous events that arrive meanwhile (never loses them
  * silently), stamps every received line with the host CLOCK_MONOTONIC time it was
- * read, notices firmware resets, reconnects when the port disappears and comes back
- * under the same path, and maps firmware timestamps onto the host clock.
+ * read (clock_mono_ns() of host/lib/clock.h), notices firmware resets, reconnects
+ * when the port disappears and comes back under the same path, and maps firmware
+ * timestamps onto the host clock.
  *
  *   struct fwlink_opts o = { .path = "run/mcu.tty" };
  *   struct fwlink *l = fwlink_open(&o);            // NULL + errno, message logged
@@ -268,8 +269,5 @@ int fwlink_clock_map(struct fwlink *l, uint64_t fw_us, int64_t *host_ns, int64_t
 struct clockfit;
 /* The link's fit, for clockfit_info() and friends; owned by the link. */
 struct clockfit *fwlink_clockfit(struct fwlink *l);
-
-/* Host CLOCK_MONOTONIC in nanoseconds (the time base of every rx_ns/tx_ns). */
-int64_t fwlink_now_ns(void);
 
 #endif

@@ -1,5 +1,6 @@
 /* Child processes: see child.h. */
 #include "child.h"
+#include "clock.h"
 #include "log.h"
 
 #include <errno.h>
@@ -18,14 +19,6 @@
 #include <unistd.h>
 
 extern char **environ;
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void close_fd(int *fd)
 {
@@ -63,7 +56,7 @@ static int exited_unreaped(pid_t pid)
 /* Wait until the child exits or timeout_ms passes (< 0: forever); 1 exited, 0 not. */
 static int wait_exit(pid_t pid, int timeout_ms)
 {
-	int64_t deadline = timeout_ms < 0 ? INT64_MAX : now_ms() + timeout_ms;
+	int64_t deadline = timeout_ms < 0 ? INT64_MAX : clock_mono_ms() + timeout_ms;
 	int pfd = pidfd_get(pid);
 
 	for (;;) {
@@ -72,7 +65,7 @@ static int wait_exit(pid_t pid, int timeout_ms)
 				close(pfd);
 			return 1;
 		}
-		int64_t left = deadline == INT64_MAX ? -1 : deadline - now_ms();
+		int64_t left = deadline == INT64_MAX ? -1 : deadline - clock_mono_ms();
 		if (deadline != INT64_MAX && left <= 0)
 			break;
 		if (pfd >= 0) {
@@ -151,6 +144,56 @@ static void child_dup(enum child_io io, int given, int end, int target)
 	dup2(fd, target);
 }
 
+/* In the forked child: its process group, death with the parent, clean signals, the
+ * three streams, the directory, then exec. An errno before or from exec goes to
+ * errfd for the parent to report. */
+static void __attribute__((noreturn)) exec_child(const struct child *c, pid_t parent,
+						 const int fds[3], int errfd, char **env)
+{
+	sigset_t none;
+	int e;
+
+	setpgid(0, 0);
+	/* The child dies with its parent: a controller killed by SIGKILL leaves no
+	 * storage daemon, disk model or agent running on. The signal follows the
+	 * forking thread's death, so children are started from long-lived threads
+	 * only. A parent already gone before the prctl is seen through getppid(). */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+		goto fail;
+	if (getppid() != parent)
+		_exit(127);
+	/* The parent may ignore or block signals; the child starts clean. */
+	signal(SIGPIPE, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	child_dup(c->in, c->fd_in, fds[0], 0);
+	child_dup(c->out, c->fd_out, fds[1], 1);
+	child_dup(c->err, c->fd_err, fds[2], 2);
+	if (c->dir && chdir(c->dir) < 0)
+		goto fail;
+	execvpe(c->argv[0], (char *const *)c->argv, env);
+fail:
+	e = errno;
+	if (write(errfd, &e, sizeof(e)) < 0)
+		_exit(127);
+	_exit(127);
+}
+
+/* The errno the child wrote to fd before it could exec, or 0 when exec closed fd. */
+static int exec_errno(int fd)
+{
+	int e = 0;
+	ssize_t n;
+
+	do
+		n = read(fd, &e, sizeof(e));
+	while (n < 0 && errno == EINTR);
+	return n == (ssize_t)sizeof(e) ? e : 0;
+}
+
 static int child_start_here(struct child *c)
 {
 	int pin[2], pout[2], perr[2], perrno[2] = { -1, -1 };
@@ -185,38 +228,8 @@ static int child_start_here(struct child *c)
 		rc = -errno;
 		goto fail;
 	}
-	if (pid == 0) {
-		sigset_t none;
-		int e;
-
-		setpgid(0, 0);
-		/* The child dies with its parent: a controller killed by SIGKILL leaves no
-		 * storage daemon, disk model or agent running on. The signal follows the
-		 * forking thread's death, so children are started from long-lived threads
-		 * only. A parent already gone before the prctl is seen through getppid(). */
-		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
-			goto child_fail;
-		if (getppid() != parent)
-			_exit(127);
-		/* The parent may ignore or block signals; the child starts clean. */
-		signal(SIGPIPE, SIG_DFL);
-		signal(SIGINT, SIG_DFL);
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGHUP, SIG_DFL);
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		child_dup(c->in, c->fd_in, pin[0], 0);
-		child_dup(c->out, c->fd_out, pout[1], 1);
-		child_dup(c->err, c->fd_err, perr[1], 2);
-		if (c->dir && chdir(c->dir) < 0)
-			goto child_fail;
-		execvpe(c->argv[0], (char *const *)c->argv, env);
-child_fail:
-		e = errno;
-		if (write(perrno[1], &e, sizeof(e)) < 0)
-			_exit(127);
-		_exit(127);
-	}
+	if (pid == 0)
+		exec_child(c, parent, (const int[3]){ pin[0], pout[1], perr[1] }, perrno[1], env);
 	/* Both sides call setpgid so the group exists before anyone signals it. */
 	setpgid(pid, pid);
 	free(env);
@@ -225,24 +238,17 @@ child_fail:
 	close_fd(&pin[0]);
 	close_fd(&pout[1]);
 	close_fd(&perr[1]);
-	{
-		int e = 0;
-		ssize_t n;
+	int e = exec_errno(perrno[0]);
+	close_fd(&perrno[0]);
+	if (e) {
+		int st;
 
-		do
-			n = read(perrno[0], &e, sizeof(e));
-		while (n < 0 && errno == EINTR);
-		close_fd(&perrno[0]);
-		if (n == (ssize_t)sizeof(e)) {
-			int st;
-
-			c->exec_errno = e;
-			while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-				;
-			pc_debug(LOG_CHILD, "cannot run '%s': %s", c->argv[0], strerror(e));
-			rc = -e;
-			goto fail;
-		}
+		c->exec_errno = e;
+		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+			;
+		pc_debug(LOG_CHILD, "cannot run '%s': %s", c->argv[0], strerror(e));
+		rc = -e;
+		goto fail;
 	}
 	c->pid = pid;
 	if (c->in == CHILD_PIPE)
@@ -414,7 +420,7 @@ int child_finish(struct child *c, int timeout_ms, int *status)
 int child_stop(struct child *c, int timeout_ms, int *status)
 {
 	enum { RESEND_MS = 100 };
-	int64_t deadline = now_ms() + (timeout_ms < 0 ? 0 : timeout_ms);
+	int64_t deadline = clock_mono_ms() + (timeout_ms < 0 ? 0 : timeout_ms);
 
 	if (c->pid <= 0)
 		return -ECHILD;
@@ -424,10 +430,10 @@ int child_stop(struct child *c, int timeout_ms, int *status)
 			pc_debug(LOG_CHILD, "'%s' pid %d still running after SIGTERM; sending again",
 				 c->argv[0], (int)c->pid);
 		child_kill(c, SIGTERM);
-		int64_t left = deadline - now_ms();
+		int64_t left = deadline - clock_mono_ms();
 		if (wait_exit(c->pid, left < RESEND_MS ? (int)(left > 0 ? left : 0) : RESEND_MS))
 			return reap(c, status);
-		if (now_ms() >= deadline)
+		if (clock_mono_ms() >= deadline)
 			break;
 	}
 	terminate(c);
@@ -466,6 +472,80 @@ static char *buf_take(struct buf *b, size_t *len)
 	return b->p;
 }
 
+/* Read what *fd has into b; closes *fd at EOF or on a read error. -ENOMEM, or 0. */
+static int pump_read(struct buf *b, int *fd)
+{
+	int e = buf_read(b, *fd);
+
+	if (e == -ENOMEM)
+		return e;
+	if (e <= 0)
+		close_fd(fd);
+	return 0;
+}
+
+/* child_run()'s I/O: feed input, collect stdout and stderr until EOF of both streams,
+ * or until the child has exited and its pipes are drained (a grandchild that keeps a
+ * pipe open must not hold us forever), or the deadline. pfd: the child's pidfd, or
+ * -1. 0, -ETIME at the deadline, or another negative errno. */
+static int pump(struct child *c, struct buf *out, struct buf *err, const char *input,
+		size_t in_len, int64_t deadline, int pfd)
+{
+	size_t in_off = 0;
+	bool exited = false;
+
+	while (c->fd_out >= 0 || c->fd_err >= 0) {
+		struct pollfd p[4];
+		int n = 0, io = -1, ie = -1, ii = -1, ip = -1, rc;
+
+		if (c->fd_out >= 0) {
+			io = n;
+			p[n++] = (struct pollfd){ .fd = c->fd_out, .events = POLLIN };
+		}
+		if (c->fd_err >= 0) {
+			ie = n;
+			p[n++] = (struct pollfd){ .fd = c->fd_err, .events = POLLIN };
+		}
+		if (c->fd_in >= 0) {
+			ii = n;
+			p[n++] = (struct pollfd){ .fd = c->fd_in, .events = POLLOUT };
+		}
+		if (pfd >= 0 && !exited) {
+			ip = n;
+			p[n++] = (struct pollfd){ .fd = pfd, .events = POLLIN };
+		}
+		int64_t left = deadline == INT64_MAX ? -1 : deadline - clock_mono_ms();
+		if (left == 0 || (deadline != INT64_MAX && left < 0))
+			return -ETIME;
+		int t = exited ? 0 : (pfd < 0 ? 10 : (left < 0 ? -1 : (int)(left > INT32_MAX ? INT32_MAX : left)));
+		if (pfd < 0 && left >= 0 && left < t)
+			t = (int)left;
+		int k = poll(p, n, t);
+		if (k < 0 && errno != EINTR)
+			return -errno;
+		if (k == 0 && exited)
+			break;	/* drained */
+		if (io >= 0 && (p[io].revents & (POLLIN | POLLHUP | POLLERR)) &&
+		    (rc = pump_read(out, &c->fd_out)) < 0)
+			return rc;
+		if (ie >= 0 && (p[ie].revents & (POLLIN | POLLHUP | POLLERR)) &&
+		    (rc = pump_read(err, &c->fd_err)) < 0)
+			return rc;
+		if (ii >= 0 && (p[ii].revents & (POLLOUT | POLLERR | POLLHUP))) {
+			ssize_t w = write(c->fd_in, input + in_off, in_len - in_off);
+			if (w > 0)
+				in_off += (size_t)w;
+			if ((w < 0 && errno != EAGAIN && errno != EINTR) || in_off == in_len)
+				close_fd(&c->fd_in);
+		}
+		if (ip >= 0 && (p[ip].revents & POLLIN))
+			exited = true;
+		if (pfd < 0 && !exited && exited_unreaped(c->pid))
+			exited = true;
+	}
+	return 0;
+}
+
 int child_run(const char *const argv[], const char *input, int timeout_ms,
 	      struct child_result *r)
 {
@@ -476,9 +556,8 @@ int child_run(const char *const argv[], const char *input, int timeout_ms,
 		.err = CHILD_PIPE,
 	};
 	struct buf out = { 0 }, err = { 0 };
-	size_t in_len = input ? strlen(input) : 0, in_off = 0;
-	int64_t deadline = timeout_ms < 0 ? INT64_MAX : now_ms() + timeout_ms;
-	bool exited = false;
+	size_t in_len = input ? strlen(input) : 0;
+	int64_t deadline = timeout_ms < 0 ? INT64_MAX : clock_mono_ms() + timeout_ms;
 	int pfd, rc;
 
 	sigset_t pipe_set, old_set, pending;
@@ -503,73 +582,10 @@ int child_run(const char *const argv[], const char *input, int timeout_ms,
 			close_fd(&c.fd_in);
 	}
 	pfd = pidfd_get(c.pid);
-
-	/* Stop on EOF of both streams, or when the child has exited and its pipes are
-	 * drained: a grandchild that keeps a pipe open must not hold us forever. */
-	while (c.fd_out >= 0 || c.fd_err >= 0) {
-		struct pollfd p[4];
-		int n = 0, io = -1, ie = -1, ii = -1, ip = -1;
-
-		if (c.fd_out >= 0) {
-			io = n;
-			p[n++] = (struct pollfd){ .fd = c.fd_out, .events = POLLIN };
-		}
-		if (c.fd_err >= 0) {
-			ie = n;
-			p[n++] = (struct pollfd){ .fd = c.fd_err, .events = POLLIN };
-		}
-		if (c.fd_in >= 0) {
-			ii = n;
-			p[n++] = (struct pollfd){ .fd = c.fd_in, .events = POLLOUT };
-		}
-		if (pfd >= 0 && !exited) {
-			ip = n;
-			p[n++] = (struct pollfd){ .fd = pfd, .events = POLLIN };
-		}
-		int64_t left = deadline == INT64_MAX ? -1 : deadline - now_ms();
-		if (left == 0 || (deadline != INT64_MAX && left < 0)) {
-			r->timed_out = true;
-			break;
-		}
-		int t = exited ? 0 : (pfd < 0 ? 10 : (left < 0 ? -1 : (int)(left > INT32_MAX ? INT32_MAX : left)));
-		if (pfd < 0 && left >= 0 && left < t)
-			t = (int)left;
-		int k = poll(p, n, t);
-		if (k < 0 && errno != EINTR) {
-			rc = -errno;
-			break;
-		}
-		if (k == 0 && exited)
-			break;	/* drained */
-		if (io >= 0 && (p[io].revents & (POLLIN | POLLHUP | POLLERR))) {
-			int e = buf_read(&out, c.fd_out);
-			if (e < 0 && e == -ENOMEM) {
-				rc = e;
-				break;
-			}
-			if (e <= 0)
-				close_fd(&c.fd_out);
-		}
-		if (ie >= 0 && (p[ie].revents & (POLLIN | POLLHUP | POLLERR))) {
-			int e = buf_read(&err, c.fd_err);
-			if (e < 0 && e == -ENOMEM) {
-				rc = e;
-				break;
-			}
-			if (e <= 0)
-				close_fd(&c.fd_err);
-		}
-		if (ii >= 0 && (p[ii].revents & (POLLOUT | POLLERR | POLLHUP))) {
-			ssize_t w = write(c.fd_in, input + in_off, in_len - in_off);
-			if (w > 0)
-				in_off += (size_t)w;
-			if ((w < 0 && errno != EAGAIN && errno != EINTR) || in_off == in_len)
-				close_fd(&c.fd_in);
-		}
-		if (ip >= 0 && (p[ip].revents & POLLIN))
-			exited = true;
-		if (pfd < 0 && !exited && exited_unreaped(c.pid))
-			exited = true;
+	rc = pump(&c, &out, &err, input, in_len, deadline, pfd);
+	if (rc == -ETIME) {
+		r->timed_out = true;
+		rc = 0;
 	}
 	if (pfd >= 0)
 		close(pfd);

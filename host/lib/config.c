@@ -10,10 +10,11 @@
 #include <ini.h>
 #include <openssl/evp.h>
 
-#define OFF(T, f) offsetof(struct T, f)
-#define NOLIMIT 0, 0
+#include "log.h"
 
-static const char *const relay_drivers[] = { "serial", "usbhid", "gpio", "exec", "null", NULL };
+#define OFF(T, f) offsetof(struct T, f)
+#define NOLIMIT OPT_NOLIMIT
+
 static const char *const sim_modes[] = { "realtime", "fast", NULL };
 static const char *const dc_sources[] = { "auto", "simulator", "pwrok", "relay", NULL };
 static const char *const power_switches[] = { "ac", "dc", NULL };
@@ -22,8 +23,7 @@ const char *config_dc_source_name(int dc_source)
 	return dc_source >= DC_AUTO && dc_source <= DC_RELAY ? dc_sources[dc_source] : "?";
 }
 
-static const char *const levels[] = { "high", "low", NULL };
-static const char *const node_drivers[] = { "sim", "qemu", "proxmox", NULL };
+const char *const config_active_levels[] = { "high", "low", NULL };
 static const char *const formats[] = { "qcow2", "raw", "lvmthin", "zvol", NULL };
 static const char *const zfs_syncs[] = { "standard", "always", "disabled", NULL };
 static const char *const slogs[] = { "none", "volatile", "lying", NULL };
@@ -89,8 +89,8 @@ const char *disk_aio_name(int aio)
 	return aio >= 0 && aio <= AIO_THREADS ? aios[aio] : "?";
 }
 static const char *const tiers[] = { "fast", "full", NULL };
-static const char *const writebacks[] = { "none", "random", "oldest", NULL };
-static const char *const accels[] = { "auto", "kvm", "tcg", NULL };
+const char *const config_writebacks[] = { "none", "random", "oldest", NULL };
+const char *const config_accels[] = { "auto", "kvm", "tcg", NULL };
 
 static const struct opt_def bench_opts[] = {
 	{ "name", OPT_STRING, OFF(cfg_bench, name), NULL, NOLIMIT, NULL,
@@ -105,7 +105,7 @@ static const struct opt_def bench_opts[] = {
 };
 
 static const struct opt_def relay_opts[] = {
-	{ "driver", OPT_ENUM, OFF(cfg_relay, driver), NULL, NOLIMIT, relay_drivers,
+	{ "driver", OPT_STRING, OFF(cfg_relay, driver), NULL, NOLIMIT, NULL,
 	  "Relay driver: serial (powercut firmware), usbhid (16c0:05df HID relay boards), "
 	  "gpio (libgpiod line), exec (commands such as ipmitool), null (records calls, tests).",
 	  OPT_REQUIRED },
@@ -115,17 +115,6 @@ static const struct opt_def relay_opts[] = {
 	  "Number of channels of the board (the simulator's --channels).", 0 },
 	{ "timeout_ms", OPT_DURATION, OFF(cfg_relay, timeout_ms), "1000", 10, 600000, NULL,
 	  "Time to wait for one reply from the relay.", 0 },
-	{ "port", OPT_STRING, OFF(cfg_relay, port), NULL, NOLIMIT, NULL,
-	  "serial: the port (a /dev/serial/by-id/ link is best). Unset: found by usb_vid, "
-	  "usb_pid and usb_serial, or the simulator's pty when simulator=yes.", 0 },
-	{ "usb_vid", OPT_INT, OFF(cfg_relay, usb_vid), "0", 0, 0xffff, NULL,
-	  "serial: USB vendor id of the board, used when port is unset (0: Arduino 2341 or "
-	  "2a03, CH340 1a86, FTDI 0403).", OPT_HEX },
-	{ "usb_pid", OPT_INT, OFF(cfg_relay, usb_pid), "0", 0, 0xffff, NULL,
-	  "serial: USB product id of the board (0: any).", OPT_HEX },
-	{ "usb_serial", OPT_STRING, OFF(cfg_relay, usb_serial), NULL, NOLIMIT, NULL,
-	  "serial: USB serial number of the board, used when port is unset (CH340 boards "
-	  "have none: use port = /dev/serial/by-path/...).", 0 },
 	{ "simulator", OPT_BOOL, OFF(cfg_relay, simulator), "no", NOLIMIT, NULL,
 	  "serial: the board is powercut-mcusim running the real firmware; powercut starts "
 	  "and stops it itself.", 0 },
@@ -140,12 +129,6 @@ static const struct opt_def relay_opts[] = {
 	  "Simulator: PSU hold-up time from relay edge to DC loss.", 0 },
 	{ "rise_ms", OPT_DURATION, OFF(cfg_relay, rise_ms), "50", 0, 10000, NULL,
 	  "Simulator: time from relay edge to DC good at power on.", 0 },
-	{ "relay_active", OPT_INT, OFF(cfg_relay, relay_active), "0", 0, 255, NULL,
-	  "Bitmask: bit n set means channel n's relay is energized by a HIGH pin "
-	  "(firmware setting relay_active, simulator --relay-active).", 0 },
-	{ "pwrok_invert", OPT_INT, OFF(cfg_relay, pwrok_invert), "3", 0, 255, NULL,
-	  "Bitmask: bit n set means PWR_OK input n reads LOW when DC is good "
-	  "(firmware setting pwrok_invert).", 0 },
 	{ "dc_source", OPT_ENUM, OFF(cfg_relay, dc_source), "auto", NOLIMIT, dc_sources,
 	  "Where powercut learns that the node lost DC and got it back, which is when the "
 	  "node is taken to die and to boot: simulator (the PSU model's own events; "
@@ -158,31 +141,11 @@ static const struct opt_def relay_opts[] = {
 	  "hold-up, 16-21 ms for ATX) or dc (the supply's PS_ON, as IPMI's chassis power "
 	  "does: DC fails at once, with no hold-up). Recorded with every cut; reports keep "
 	  "the two apart.", 0 },
-	{ "gpio_chip", OPT_STRING, OFF(cfg_relay, gpio_chip), "gpiochip0", NOLIMIT, NULL,
-	  "gpio: chip name or path.", 0 },
-	{ "gpio_line", OPT_INT, OFF(cfg_relay, gpio_line), "-1", -1, 1023, NULL,
-	  "gpio: line offset driving the relay (required with driver=gpio).", 0 },
-	{ "active_level", OPT_ENUM, OFF(cfg_relay, active_level), "high", NOLIMIT, levels,
-	  "gpio: line level that energizes the relay (cuts power).", 0 },
-	{ "usbhid_serial", OPT_STRING, OFF(cfg_relay, usbhid_serial), NULL, NOLIMIT, NULL,
-	  "usbhid: serial of the board (5 characters); unset: the only board present.", 0 },
-	{ "exec_on", OPT_LIST, OFF(cfg_relay, exec_on), NULL, NOLIMIT, NULL,
-	  "exec: command that powers the node on, as words (never run by a shell).", 0 },
-	{ "exec_off", OPT_LIST, OFF(cfg_relay, exec_off), NULL, NOLIMIT, NULL,
-	  "exec: command that powers the node off.", 0 },
-	{ "exec_status", OPT_LIST, OFF(cfg_relay, exec_status), NULL, NOLIMIT, NULL,
-	  "exec: command whose exit status tells the state (0 on, 1 off); optional.", 0 },
-	{ "exec_timeout_ms", OPT_DURATION, OFF(cfg_relay, exec_timeout_ms), "10s", 10, 600000, NULL,
-	  "exec: time limit of each command (then SIGTERM, then SIGKILL).", 0 },
-	{ "null_record", OPT_STRING, OFF(cfg_relay, null_record), NULL, NOLIMIT, NULL,
-	  "null: file to which every call is appended as one line (for tests).", 0 },
-	{ "null_fail", OPT_LIST, OFF(cfg_relay, null_fail), NULL, NOLIMIT, NULL,
-	  "null: calls that fail with an I/O error (on, off, status), to test error paths.", 0 },
 	{ 0 }
 };
 
 static const struct opt_def node_opts[] = {
-	{ "driver", OPT_ENUM, OFF(cfg_node, driver), "sim", NOLIMIT, node_drivers,
+	{ "driver", OPT_STRING, OFF(cfg_node, driver), "sim", NOLIMIT, NULL,
 	  "Node driver: sim (simulated node on this host), qemu (this host; with host set, a "
 	  "Linux/KVM host over ssh), or proxmox (a Proxmox VE node over ssh).", 0 },
 	{ "host", OPT_STRING, OFF(cfg_node, host), NULL, NOLIMIT, NULL,
@@ -192,11 +155,6 @@ static const struct opt_def node_opts[] = {
 	  "guest booting build/guest with the disks as virtio devices).", 0 },
 	{ "boot_delay", OPT_DURATION, OFF(cfg_node, boot_delay_ms), "100", 0, 600000, NULL,
 	  "Simulated node: time from DC back to the node booting (BIOS, POST).", 0 },
-	{ "writeback", OPT_ENUM, OFF(cfg_node, writeback), "none", NOLIMIT, writebacks,
-	  "Simulated node: the volatile disk cache writes dirty data down by itself over time: "
-	  "none, random (an arbitrary subset survives a cut) or oldest.", 0 },
-	{ "tear", OPT_BOOL, OFF(cfg_node, tear), "no", NOLIMIT, NULL,
-	  "Simulated node: the volatile disk cache may write part of a multi-sector write.", 0 },
 	{ "guest", OPT_STRING, OFF(cfg_node, guest), NULL, NOLIMIT, NULL,
 	  "Simulated node, full tier: directory with vmlinux and initrd.cpio; unset: "
 	  "build/guest next to the binaries.", 0 },
@@ -211,23 +169,6 @@ static const struct opt_def node_opts[] = {
 	  "ssh's default.", 0 },
 	{ "ssh_config", OPT_STRING, OFF(cfg_node, ssh_config), NULL, NOLIMIT, NULL,
 	  "Remote node: ssh configuration file (ssh -F); unset: ~/.ssh/config as usual.", 0 },
-	{ "vmid", OPT_INT, OFF(cfg_node, vmid), "9000", 100, 999999999, NULL,
-	  "proxmox: id of the test VM the driver creates and destroys (must be free).", 0 },
-	{ "pve_node", OPT_STRING, OFF(cfg_node, pve_node), NULL, NOLIMIT, NULL,
-	  "proxmox: the node's name in the cluster; unset: the local node of /cluster/status.", 0 },
-	{ "storages", OPT_LIST, OFF(cfg_node, storages), "local-lvm", NOLIMIT, NULL,
-	  "proxmox: storage of the disks under test: STORAGE for all, or DISK=STORAGE words "
-	  "(LVM-thin for lvmthin disks; directory or LVM with snapshots as volume chain for "
-	  "qcow2; directory for raw).", 0 },
-	{ "remote_dir", OPT_STRING, OFF(cfg_node, remote_dir), "/var/lib/powercut", NOLIMIT, NULL,
-	  "Remote node: directory for the guest kernel, initramfs and consoles.", 0 },
-	{ "accel", OPT_ENUM, OFF(cfg_node, accel), "auto", NOLIMIT, accels,
-	  "qemu on a remote host: QEMU's accelerator: auto (KVM when the node's /dev/kvm is "
-	  "usable, else TCG), kvm or tcg.", 0 },
-	{ "memory", OPT_INT, OFF(cfg_node, memory_mib), "1024", 256, 1 << 20, NULL,
-	  "proxmox and qemu on a remote host: memory of the test VM in MiB.", 0 },
-	{ "cores", OPT_INT, OFF(cfg_node, cores), "2", 1, 256, NULL,
-	  "proxmox and qemu on a remote host: CPU cores of the test VM.", 0 },
 	{ "fio", OPT_LIST, OFF(cfg_node, fio), NULL, NOLIMIT, NULL,
 	  "fio job files (rig/workloads/) run on the node beside the agent as load; their "
 	  "JSON figures are stored per cycle.", 0 },
@@ -391,13 +332,35 @@ const struct opt_section *const bench_sections[] = {
 	&sec_bench, &sec_relay, &sec_node, &sec_disk, &sec_workload, &sec_campaign, NULL
 };
 
+/* A key kept as written: a driver's key read by a program that knows no drivers. */
+struct cfg_raw {
+	char *key, *value;
+	int line;		/* -1: --set */
+};
+
 struct cfg_inst {
-	const struct opt_section *sec;
+	const struct opt_section *base;	/* the section's table above */
+	const struct opt_section *sec;	/* what parses it: base, with its drivers' keys */
 	char *name;		/* named sections */
 	void *data;
 	int *lines;		/* per option: line set, 0 default, -1 --set */
 	int header_line;
+	struct cfg_raw *raw;
+	size_t n_raw;
 };
+
+/* A section with drivers as one load sees it: its own keys and every known driver's,
+ * in the order of their fields, each row with the drivers that own it (bit i: driver
+ * i; 0: the section's own). drv NULL: no driver known, sec is the base table. */
+struct cfg_schema {
+	struct opt_section sec;
+	struct opt_def *opts;
+	uint32_t *owners;
+	const struct opt_drivers *drv;
+	const char **values;	/* the driver values there are (the driver key's) */
+	char **helps;		/* per row: a driver key's help naming its drivers, or NULL */
+};
+#define N_SCHEMAS 2	/* relay, node */
 
 struct parse_ctx {
 	struct bench_config *cfg;
@@ -405,12 +368,11 @@ struct parse_ctx {
 	const char *text, *pos;
 	int line, section_line;
 	bool indented;
-	char *errs;
-	size_t errs_len;
 	int n_errs;
 	/* the previous handler call, for continuation lines */
 	struct cfg_inst *last_inst;
 	const struct opt_def *last_opt;
+	size_t last_raw;	/* kept key + 1 in last_inst, 0 none */
 	char last_bad_section[512];
 	/* the section header being read, to find empty sections */
 	char head[128];
@@ -422,38 +384,26 @@ struct parse_ctx {
  * the rest only cost memory and a screenful. */
 #define MAX_ERRS 20
 
-static void err_append(struct parse_ctx *p, const char *buf, size_t n)
+/* Count a mistake; whether to show it (the first MAX_ERRS are). */
+static bool err_count(struct parse_ctx *p)
 {
-	char *e = realloc(p->errs, p->errs_len + n + 2);
-	if (!e)
-		return;
-	p->errs = e;
-	memcpy(e + p->errs_len, buf, n);
-	p->errs_len += n;
-	e[p->errs_len++] = '\n';
-	e[p->errs_len] = '\0';
+	if (++p->n_errs > MAX_ERRS) {
+		p->errs_hidden++;
+		return false;
+	}
+	return true;
 }
 
 __attribute__((format(printf, 2, 3)))
 static void add_err(struct parse_ctx *p, const char *fmt, ...)
 {
-	char buf[1024];
 	va_list ap;
-	int n;
 
-	p->n_errs++;
-	if (p->n_errs > MAX_ERRS) {
-		p->errs_hidden++;
+	if (!err_count(p))
 		return;
-	}
 	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	log_vmsg(LOG_ERROR, LOG_CONFIG, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		return;
-	if ((size_t)n >= sizeof(buf))
-		n = sizeof(buf) - 1;
-	err_append(p, buf, (size_t)n);
 }
 
 static const struct opt_section *section_find(const char *name)
@@ -469,16 +419,26 @@ static struct cfg_inst *inst_find(struct bench_config *cfg, const struct opt_sec
 {
 	for (size_t i = 0; i < cfg->n_inst; i++) {
 		struct cfg_inst *in = &cfg->inst[i];
-		if (in->sec == s && (!s->named || !strcmp(in->name, name)))
+		if (in->base == s && (!s->named || !strcmp(in->name, name)))
 			return in;
 	}
 	return NULL;
 }
 
-static struct cfg_inst *inst_add(struct bench_config *cfg, const struct opt_section *s,
-				 const char *name, char *msg, size_t len)
+static struct cfg_schema *schema_of(const struct bench_config *cfg, const struct opt_section *s)
+{
+	if (!cfg->schema)
+		return NULL;
+	return s == &sec_relay ? &cfg->schema[0] : s == &sec_node ? &cfg->schema[1] : NULL;
+}
+
+/* NULL with errno; a broken default is logged. */
+static struct cfg_inst *inst_add(struct bench_config *cfg, const struct opt_section *base,
+				 const char *name)
 {
 	struct cfg_inst *v = realloc(cfg->inst, (cfg->n_inst + 1) * sizeof(*v));
+	struct cfg_schema *sch = schema_of(cfg, base);
+	const struct opt_section *s = sch ? &sch->sec : base;
 	struct cfg_inst *in;
 
 	if (!v)
@@ -486,20 +446,24 @@ static struct cfg_inst *inst_add(struct bench_config *cfg, const struct opt_sect
 	cfg->inst = v;
 	in = &v[cfg->n_inst];
 	memset(in, 0, sizeof(*in));
+	in->base = base;
 	in->sec = s;
 	in->data = calloc(1, s->size);
 	in->lines = calloc(opt_count(s) + 1, sizeof(int));
 	in->name = name ? strdup(name) : NULL;
+	errno = ENOMEM;
 	if (!in->data || !in->lines || (name && !in->name))
 		goto fail;
-	if (opt_defaults(s, in->data, msg, len) < 0)
+	errno = EINVAL;
+	if (opt_defaults(s, in->data) < 0)
 		goto fail;
-	if (s == &sec_disk)
+	if (base == &sec_disk)
 		((struct cfg_disk *)in->data)->name = in->name;
 	cfg->n_inst++;
 	return in;
 fail:
-	opt_release(s, in->data);
+	if (in->data)
+		opt_release(s, in->data);
 	free(in->name);
 	free(in->lines);
 	free(in->data);
@@ -542,7 +506,7 @@ static const char *escaped(const char *in, char *out, size_t cap)
 /* Resolve "disk a" (file) to an instance, creating it; NULL after reporting. */
 static struct cfg_inst *resolve_section(struct parse_ctx *p, const char *section_raw, int line)
 {
-	char base[128], msg[256], section[512];
+	char base[128], section[512];
 	const char *name = NULL;
 	const struct opt_section *s;
 	struct cfg_inst *in;
@@ -589,10 +553,10 @@ static struct cfg_inst *resolve_section(struct parse_ctx *p, const char *section
 	}
 	in = inst_find(p->cfg, s, name);
 	if (!in) {
-		in = inst_add(p->cfg, s, name, msg, sizeof(msg));
+		in = inst_add(p->cfg, s, name);
 		if (!in) {
 			add_err(p, "%s:%d: cannot add section [%s]: %s", p->file, line, section,
-				msg[0] ? msg : strerror(ENOMEM));
+				strerror(errno));
 			return NULL;
 		}
 	}
@@ -601,13 +565,62 @@ static struct cfg_inst *resolve_section(struct parse_ctx *p, const char *section
 	return in;
 }
 
+/* A key of a section with drivers, in a program that knows none: kept as written. */
+static int raw_add(struct parse_ctx *p, struct cfg_inst *in, const char *key,
+		   const char *value, int line, const char *where, const char *label)
+{
+	struct cfg_raw *r = NULL;
+
+	for (size_t i = 0; i < in->n_raw; i++)
+		if (!strcmp(in->raw[i].key, key))
+			r = &in->raw[i];
+	if (r && line > 0 && r->line > 0) {
+		add_err(p, "%s: duplicate key '%s' in %s (first set on line %d)", where, key,
+			label, r->line);
+		return -EINVAL;
+	}
+	if (!r) {
+		r = realloc(in->raw, (in->n_raw + 1) * sizeof(*r));
+		if (!r)
+			goto nomem;
+		in->raw = r;
+		r = &r[in->n_raw];
+		*r = (struct cfg_raw){ .key = strdup(key) };
+		if (!r->key)
+			goto nomem;
+		in->n_raw++;
+	}
+	char *v = strdup(value);
+	if (!v)
+		goto nomem;
+	free(r->value);
+	r->value = v;
+	r->line = line;
+	return 0;
+nomem:
+	add_err(p, "%s: cannot keep '%s': %s", where, key, strerror(ENOMEM));
+	return -ENOMEM;
+}
+
 static int set_value(struct parse_ctx *p, struct cfg_inst *in, const char *key,
 		     const char *value, int line, const char *where)
 {
-	char label[160], msg[512];
+	char label[160];
 	const struct opt_def *o = opt_find(in->sec, key);
+	const struct cfg_schema *sch = schema_of(p->cfg, in->base);
 
 	inst_label(in, label, sizeof(label));
+	/* Kept unless it looks like a typo of one of the section's own keys. */
+	if (!o && sch && !sch->drv &&
+	    !opt_suggest(key, in->sec->opts, opt_count(in->sec), sizeof(struct opt_def))) {
+		int rc = raw_add(p, in, key, value, line, where, label);
+		p->last_opt = NULL;
+		p->last_inst = in;
+		for (size_t i = 0; rc == 0 && line > 0 && i < in->n_raw; i++)
+			if (!strcmp(in->raw[i].key, key))
+				p->last_raw = i + 1;
+		return rc;
+	}
 	if (!o) {
 		const char *sug = opt_suggest(key, in->sec->opts, opt_count(in->sec),
 					      sizeof(struct opt_def));
@@ -624,9 +637,10 @@ static int set_value(struct parse_ctx *p, struct cfg_inst *in, const char *key,
 			label, in->lines[idx]);
 		return -EINVAL;
 	}
-	msg[0] = '\0';
-	if (opt_parse_in(o, in->data, value, label, msg, sizeof(msg)) < 0) {
-		add_err(p, "%s: %s", where, msg);
+	int rc = opt_set(o, in->data, value);
+	if (rc < 0) {
+		if (err_count(p))
+			opt_report(o, value, rc, where, label);
 		return -EINVAL;
 	}
 	in->lines[idx] = line;
@@ -643,6 +657,18 @@ static int ini_handler_fn(void *user, const char *section, const char *key, cons
 
 	snprintf(where, sizeof(where), "%s:%d", p->file, p->line);
 	/* inih passes an indented line as another value of the previous key. */
+	if (p->indented && p->last_raw && !strcmp(p->last_inst->raw[p->last_raw - 1].key, key)) {
+		struct cfg_raw *r = &p->last_inst->raw[p->last_raw - 1];
+		char *v;
+		if (asprintf(&v, "%s %s", r->value, value) < 0) {
+			add_err(p, "%s: invalid continuation of '%s'", where, key);
+			return 1;
+		}
+		free(r->value);
+		r->value = v;
+		return 1;
+	}
+	p->last_raw = 0;
 	if (p->indented && p->last_opt && !strcmp(p->last_opt->name, key)) {
 		if (p->last_opt->type != OPT_LIST) {
 			add_err(p, "%s: continuation line for '%s', which is not a list", where, key);
@@ -776,6 +802,9 @@ static char *reader(char *str, int num, void *stream)
 			/* As inih reads a header: up to the first ']', nothing stripped. */
 			const char *e = memchr(t + 1, ']', len - (size_t)(t + 1 - s));
 			head_end(p);
+			/* inih starts no continuation after a header: neither do we. */
+			p->last_opt = NULL;
+			p->last_raw = 0;
 			if (e && (size_t)(e - t - 1) < sizeof(p->head)) {
 				snprintf(p->head, sizeof(p->head), "%.*s", (int)(e - t - 1), t + 1);
 				p->head_line = p->line;
@@ -836,10 +865,8 @@ static void apply_set(struct parse_ctx *p, const char *set)
 		key = d2 + 1;
 	}
 	in = inst_find(p->cfg, s, name);
-	if (!in && !s->named) {
-		char msg[256];
-		in = inst_add(p->cfg, s, NULL, msg, sizeof(msg));
-	}
+	if (!in && !s->named)
+		in = inst_add(p->cfg, s, NULL);
 	if (!in) {
 		add_err(p, "%s: no section [%s %s] in the bench", where, s->name, name);
 		return;
@@ -885,30 +912,37 @@ static int line_or_end(const struct parse_ctx *p, const struct cfg_inst *in, con
 	return l > 0 ? l : p->line > 0 ? p->line : 1;
 }
 
-static void validate(struct parse_ctx *p)
+static bool is_driver(const char *driver, const char *name)
+{
+	return driver && !strcmp(driver, name);
+}
+
+/* Bench and disk names: plain, and every required key set. */
+static void validate_names(struct parse_ctx *p)
 {
 	struct bench_config *cfg = p->cfg;
-	char label[160];
 	static const char plain[] = "(letters, digits, '.', '_' and '-', not starting with '.')";
 	struct cfg_inst *bi = inst_find(cfg, &sec_bench, NULL);
+	char shown[512], label[160];
 
-	char shown[512];
 	if (cfg->bench->name && !name_plain(cfg->bench->name))
 		add_err(p, "%s:%d: invalid bench name '%s' in [bench] %s", p->file,
 			line_or_end(p, bi, "name"), escaped(cfg->bench->name, shown, sizeof(shown)),
 			plain);
 	for (size_t i = 0; i < cfg->n_inst; i++) {
 		struct cfg_inst *in = &cfg->inst[i];
-		if (in->sec == &sec_disk && !name_plain(in->name))
+		if (in->base == &sec_disk && !name_plain(in->name))
 			add_err(p, "%s:%d: invalid disk name '%s' in [disk %s] %s", p->file,
 				line_or_end(p, in, NULL), escaped(in->name, shown, sizeof(shown)),
 				shown, plain);
 	}
-
 	for (size_t i = 0; i < cfg->n_inst; i++) {
 		struct cfg_inst *in = &cfg->inst[i];
+		const struct cfg_schema *sch = schema_of(cfg, in->base);
 		for (const struct opt_def *o = in->sec->opts; o->name; o++) {
-			if (!(o->flags & OPT_REQUIRED) || in->lines[o - in->sec->opts])
+			/* A driver's required keys are checked with its driver. */
+			if (!(o->flags & OPT_REQUIRED) || in->lines[o - in->sec->opts] ||
+			    (sch && sch->drv && sch->owners[o - in->sec->opts]))
 				continue;
 			opt_label(in, label, sizeof(label));
 			if (in->header_line > 0)
@@ -920,21 +954,116 @@ static void validate(struct parse_ctx *p)
 					label);
 		}
 	}
+}
 
-	struct cfg_inst *ri = inst_find(cfg, &sec_relay, NULL);
-	struct cfg_relay *r = cfg->relay;
+/* "driver 'gpio'" or "drivers 'gpio', 'usbhid'": the drivers of owners. */
+static void owner_names(const struct opt_drivers *d, uint32_t owners, char *buf, size_t len)
+{
+	size_t off = (size_t)snprintf(buf, len, "driver%s", owners & (owners - 1) ? "s" : "");
+
+	for (size_t i = 0, k = 0; d->ops[i] && off < len; i++)
+		if (owners & (1u << i))
+			off += (size_t)snprintf(buf + off, len - off, "%s'%s'", k++ ? ", " : " ",
+						opt_driver_name(d, i));
+}
+
+/* Where a key was set, for a message: "x.ini:7" or "--set relay.port". */
+static const char *key_where(const struct parse_ctx *p, const struct cfg_inst *in,
+			     const struct opt_def *o, char *buf, size_t len)
+{
+	int l = in->lines[o - in->sec->opts];
+
+	if (l > 0)
+		snprintf(buf, len, "%s:%d", p->file, l);
+	else
+		snprintf(buf, len, "--set %s.%s", in->sec->name, o->name);
+	return buf;
+}
+
+/* Whether the key o of in holds its default (a canonical text lists every driver's
+ * keys with their defaults: those parse again with any driver). */
+static bool at_default(const struct cfg_inst *in, const struct opt_def *o)
+{
+	void *tmp = calloc(1, in->sec->size);
+	char a[4096], b[4096];
+	bool same;
+
+	if (!tmp)
+		return false;
+	if (o->def)
+		(void)opt_set(o, tmp, o->def);	/* the table was checked: it parses */
+	opt_format(o, tmp, a, sizeof(a));
+	opt_format(o, in->data, b, sizeof(b));
+	same = !strcmp(a, b);
+	if (o->type == OPT_STRING || o->type == OPT_LIST)
+		same = same && !*(void **)((char *)tmp + o->offset) ==
+			       !*(void *const *)((const char *)in->data + o->offset);
+	opt_release(in->sec, tmp);
+	free(tmp);
+	return same;
+}
+
+/* The keys of the section's drivers (nbdkit: what no one takes is an error): the
+ * driver is known, its required keys are set, and no other driver's key is set to
+ * anything but its default. */
+static void validate_driver_keys(struct parse_ctx *p, struct cfg_inst *in)
+{
+	const struct cfg_schema *sch = schema_of(p->cfg, in->base);
+	const struct opt_def *dk = opt_find(in->sec, "driver");
+	const char *driver = dk ? *(char *const *)((const char *)in->data + dk->offset) : NULL;
+	char names[512], where[PATH_MAX + 32];
+	uint32_t selected = 0;
+
+	if (!sch || !sch->drv || !driver)
+		return;
+	for (size_t i = 0; sch->drv->ops[i]; i++)
+		if (opt_driver_selected(sch->drv, i, driver))
+			selected |= 1u << i;
+	if (!selected) {
+		const char *sug = opt_suggest(driver, sch->values, SIZE_MAX, 0);
+		add_err(p, "%s:%d: unknown %s driver '%s' in [%s]%s%s%s (drivers: %s)", p->file,
+			line_or_end(p, in, "driver"), in->sec->name, driver, in->sec->name,
+			sug ? " (did you mean '" : "", sug ? sug : "", sug ? "'?)" : "",
+			opt_join(sch->values, ", ", names, sizeof(names)));
+		return;
+	}
+	for (const struct opt_def *o = in->sec->opts; o->name; o++) {
+		size_t idx = (size_t)(o - in->sec->opts);
+		uint32_t own = sch->owners[idx];
+		if (!own)
+			continue;
+		if (!(own & selected)) {
+			if (!in->lines[idx] || at_default(in, o))
+				continue;
+			owner_names(sch->drv, own, names, sizeof(names));
+			add_err(p, "%s: key '%s' in [%s] is an option of %s, not of driver '%s'",
+				key_where(p, in, o, where, sizeof(where)), o->name, in->sec->name,
+				names, driver);
+		} else if ((o->flags & OPT_REQUIRED) && !in->lines[idx]) {
+			add_err(p, "%s:%d: missing required key '%s' in [%s] (driver '%s')", p->file,
+				line_or_end(p, in, "driver"), o->name, in->sec->name, driver);
+		} else if ((o->flags & OPT_REQUIRED) && o->type == OPT_LIST &&
+			   !**(char **const *)((char *)in->data + o->offset)) {
+			add_err(p, "%s: required key '%s' is empty in [%s] (driver '%s')",
+				key_where(p, in, o, where, sizeof(where)), o->name, in->sec->name,
+				driver);
+		}
+	}
+}
+
+static void validate_relay(struct parse_ctx *p)
+{
+	struct cfg_inst *ri = inst_find(p->cfg, &sec_relay, NULL);
+	struct cfg_relay *r = p->cfg->relay;
+	bool serial = is_driver(r->driver, "serial");
+
+	validate_driver_keys(p, ri);
+	validate_driver_keys(p, inst_find(p->cfg, &sec_node, NULL));
 	if (r->channel >= r->channels)
 		add_err(p, "%s:%d: channel %lld does not exist in [relay] (channels=%lld)",
 			p->file, line_or_end(p, ri, "channel"), (long long)r->channel,
 			(long long)r->channels);
-	if (r->driver == RELAY_DRV_EXEC && (!r->exec_on || !r->exec_on[0] ||
-					    !r->exec_off || !r->exec_off[0]))
-		add_err(p, "%s:%d: driver=exec needs 'exec_on' and 'exec_off' in [relay]",
-			p->file, line_or_end(p, ri, "driver"));
-	if (r->driver == RELAY_DRV_GPIO && r->gpio_line < 0)
-		add_err(p, "%s:%d: driver=gpio needs 'gpio_line' in [relay]", p->file,
-			line_or_end(p, ri, "driver"));
-	if (r->simulator && r->driver != RELAY_DRV_SERIAL)
+	if (r->simulator && !serial)
 		add_err(p, "%s:%d: simulator=yes needs driver=serial in [relay]", p->file,
 			line_or_end(p, ri, "simulator"));
 	if (r->simulator && r->channels > 2)
@@ -942,14 +1071,18 @@ static void validate(struct parse_ctx *p)
 			line_or_end(p, ri, "channels"));
 
 	if (r->dc_source == DC_AUTO)
-		r->dc_source = r->simulator ? DC_SIMULATOR :
-			       r->driver == RELAY_DRV_SERIAL ? DC_PWROK : DC_RELAY;
+		r->dc_source = r->simulator ? DC_SIMULATOR : serial ? DC_PWROK : DC_RELAY;
 	else if (r->dc_source == DC_SIMULATOR && !r->simulator)
 		add_err(p, "%s:%d: dc_source=simulator needs simulator=yes in [relay]", p->file,
 			line_or_end(p, ri, "dc_source"));
-	else if (r->dc_source == DC_PWROK && r->driver != RELAY_DRV_SERIAL)
+	else if (r->dc_source == DC_PWROK && !serial)
 		add_err(p, "%s:%d: dc_source=pwrok needs driver=serial in [relay] (only the "
 			"firmware senses PWR_OK)", p->file, line_or_end(p, ri, "dc_source"));
+}
+
+static void validate_disks(struct parse_ctx *p)
+{
+	struct bench_config *cfg = p->cfg;
 
 	for (size_t i = 0; i < cfg->n_disks; i++) {
 		const struct cfg_disk *d = cfg->disks[i];
@@ -976,39 +1109,221 @@ static void validate(struct parse_ctx *p)
 	for (size_t i = 0; i < cfg->n_inst; i++) {
 		struct cfg_inst *in = &cfg->inst[i];
 		const struct cfg_disk *d = in->data;
-		if (in->sec != &sec_disk || (d->volblocksize & (d->volblocksize - 1)) == 0)
+		if (in->base != &sec_disk || (d->volblocksize & (d->volblocksize - 1)) == 0)
 			continue;
 		add_err(p, "%s:%d: volblocksize %llu is not a power of two in [disk %s]", p->file,
 			line_of(in, "volblocksize"), (unsigned long long)d->volblocksize, in->name);
 	}
+}
 
+static void validate(struct parse_ctx *p)
+{
+	struct bench_config *cfg = p->cfg;
 	struct cfg_inst *ci = inst_find(cfg, &sec_campaign, NULL);
+
+	validate_names(p);
+	validate_relay(p);
+	validate_disks(p);
 	if (cfg->campaign->window_min_ms > cfg->campaign->window_max_ms)
 		add_err(p, "%s:%d: window_min_ms is after window_max_ms in [campaign]", p->file,
 			line_or_end(p, ci, "window_min_ms"));
 }
 
-static struct bench_config *config_build(const char *file, const char *text,
-					 char *const *sets, size_t n_sets, char **err)
+static void schema_release(struct cfg_schema *sch)
 {
-	struct parse_ctx p = { .file = file, .text = text, .pos = text };
-	struct bench_config *cfg = calloc(1, sizeof(*cfg));
-	char msg[256];
-	int rc;
+	for (size_t i = 0; sch->helps && sch->opts[i].name; i++)
+		free(sch->helps[i]);
+	free(sch->helps);
+	free(sch->opts);
+	free(sch->owners);
+	free(sch->values);
+	*sch = (struct cfg_schema){ 0 };
+}
 
-	*err = NULL;
-	if (!cfg || !(cfg->path = strdup(file)))
-		goto nomem;
-	p.cfg = cfg;
-	/* Every single section exists with its defaults, present in the file or not. */
+/* Rows a, b by their fields' order (stable: equal offsets keep their order). */
+static void schema_sort(struct cfg_schema *sch, size_t n)
+{
+	for (size_t i = 1; i < n; i++) {
+		struct opt_def o = sch->opts[i];
+		uint32_t w = sch->owners[i];
+		size_t j = i;
+		for (; j > 0 && sch->opts[j - 1].offset > o.offset; j--) {
+			sch->opts[j] = sch->opts[j - 1];
+			sch->owners[j] = sch->owners[j - 1];
+		}
+		sch->opts[j] = o;
+		sch->owners[j] = w;
+	}
+}
+
+/* Every value that names a driver, once, in the table's order; the driver key lists
+ * them in help and docs. */
+static int schema_values(struct cfg_schema *sch, size_t nd)
+{
+	size_t n = 0, cap = 1;
+	struct opt_def *key = NULL;
+
+	for (struct opt_def *o = sch->opts; o->name; o++)
+		if (!strcmp(o->name, "driver"))
+			key = o;
+	if (!sch->drv || !key)
+		return 0;
+	for (size_t i = 0; i < nd; i++)
+		for (const char *const *v = opt_driver_names(sch->drv, i); v && *v; v++)
+			cap++;
+	sch->values = calloc(cap + nd, sizeof(*sch->values));
+	if (!sch->values)
+		return -ENOMEM;
+	for (size_t i = 0; i < nd; i++) {
+		const char *const *v = opt_driver_names(sch->drv, i);
+		const char *one[] = { opt_driver_name(sch->drv, i), NULL };
+		for (v = v ? v : one; *v; v++) {
+			size_t k = 0;
+			while (k < n && strcmp(sch->values[k], *v))
+				k++;
+			if (k == n)
+				sch->values[n++] = *v;
+		}
+	}
+	key->values = sch->values;
+	return 0;
+}
+
+/* Help and docs say which drivers a key belongs to. */
+static int schema_helps(struct cfg_schema *sch, size_t n)
+{
+	char names[256];
+
+	if (!sch->drv)
+		return 0;
+	sch->helps = calloc(n + 1, sizeof(*sch->helps));
+	if (!sch->helps)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		if (!sch->owners[i])
+			continue;
+		owner_names(sch->drv, sch->owners[i], names, sizeof(names));
+		if (asprintf(&sch->helps[i], "%s Only with %s.", sch->opts[i].help, names) < 0) {
+			sch->helps[i] = NULL;
+			return -ENOMEM;
+		}
+		sch->opts[i].help = sch->helps[i];
+	}
+	return 0;
+}
+
+/* base with the keys of drv (may be NULL: base alone). 0 or -errno (logged). */
+static int schema_build(struct cfg_schema *sch, const struct opt_section *base,
+			const struct opt_drivers *drv)
+{
+	size_t n = opt_count(base), cap = n, nd = 0;
+
+	*sch = (struct cfg_schema){ .sec = *base, .drv = drv && drv->ops ? drv : NULL };
+	if (sch->drv) {
+		if (opt_drivers_check(drv, base->opts, base->name) < 0)
+			return -EINVAL;
+		for (; drv->ops[nd]; nd++)
+			for (const struct opt_def *o = opt_driver_opts(drv, nd); o && o->name; o++)
+				cap++;
+		if (nd > 32) {
+			pc_err(LOG_CONFIG, "more than 32 %s drivers", base->name);
+			return -EINVAL;
+		}
+	}
+	sch->opts = calloc(cap + 1, sizeof(*sch->opts));
+	sch->owners = calloc(cap + 1, sizeof(*sch->owners));
+	if (!sch->opts || !sch->owners) {
+		schema_release(sch);
+		return -ENOMEM;
+	}
+	memcpy(sch->opts, base->opts, n * sizeof(*sch->opts));
+	for (size_t i = 0; i < nd; i++) {
+		for (const struct opt_def *o = opt_driver_opts(drv, i); o && o->name; o++) {
+			size_t k = 0;
+			while (k < n && strcmp(sch->opts[k].name, o->name))
+				k++;
+			if (k == n)
+				sch->opts[n++] = *o;
+			sch->owners[k] |= 1u << i;
+		}
+	}
+	schema_sort(sch, n);
+	sch->sec.opts = sch->opts;
+	if (schema_helps(sch, n) < 0)
+		return -ENOMEM;
+	return schema_values(sch, nd);
+}
+
+static int schemas_build(struct cfg_schema *sch, const struct bench_drivers *drivers)
+{
+	int rc = schema_build(&sch[0], &sec_relay, drivers ? &drivers->relay : NULL);
+
+	if (rc == 0)
+		rc = schema_build(&sch[1], &sec_node, drivers ? &drivers->node : NULL);
+	return rc;
+}
+
+/* Every single section, with its defaults, present in the file or not. */
+static int single_sections_add(struct parse_ctx *p)
+{
 	for (size_t i = 0; bench_sections[i]; i++) {
 		if (bench_sections[i]->named)
 			continue;
-		if (!inst_add(cfg, bench_sections[i], NULL, msg, sizeof(msg))) {
-			add_err(&p, "%s: %s", file, msg[0] ? msg : strerror(ENOMEM));
-			goto fail;
+		if (!inst_add(p->cfg, bench_sections[i], NULL)) {
+			add_err(p, "%s: cannot set up [%s]: %s", p->file, bench_sections[i]->name,
+				strerror(errno));
+			return -EINVAL;
 		}
 	}
+	return 0;
+}
+
+/* The typed views of the instances: cfg->relay, ..., cfg->disks sorted by name. */
+static int views_set(struct bench_config *cfg)
+{
+	for (size_t i = 0; i < cfg->n_inst; i++) {
+		struct cfg_inst *in = &cfg->inst[i];
+		if (in->base == &sec_bench)
+			cfg->bench = in->data;
+		else if (in->base == &sec_relay)
+			cfg->relay = in->data;
+		else if (in->base == &sec_node)
+			cfg->node = in->data;
+		else if (in->base == &sec_workload)
+			cfg->workload = in->data;
+		else if (in->base == &sec_campaign)
+			cfg->campaign = in->data;
+		else if (in->base == &sec_disk) {
+			struct cfg_disk **d = realloc(cfg->disks, (cfg->n_disks + 1) * sizeof(*d));
+			if (!d)
+				return -ENOMEM;
+			cfg->disks = d;
+			d[cfg->n_disks++] = in->data;
+		}
+	}
+	if (cfg->n_disks)
+		qsort(cfg->disks, cfg->n_disks, sizeof(*cfg->disks), cmp_disk);
+	return 0;
+}
+
+static struct bench_config *config_build(const char *file, const char *text,
+					 char *const *sets, size_t n_sets,
+					 const struct bench_drivers *drivers)
+{
+	struct parse_ctx p = { .file = file, .text = text, .pos = text };
+	struct bench_config *cfg = calloc(1, sizeof(*cfg));
+	int rc;
+
+	if (!cfg || !(cfg->path = strdup(file)) ||
+	    !(cfg->schema = calloc(N_SCHEMAS, sizeof(*cfg->schema))))
+		goto nomem;
+	p.cfg = cfg;
+	if ((rc = schemas_build(cfg->schema, drivers)) < 0) {
+		add_err(&p, "%s: cannot use the drivers' options: %s", file, strerror(-rc));
+		goto fail;
+	}
+	if (single_sections_add(&p) < 0)
+		goto fail;
 
 	rc = ini_parse_stream(reader, &p, ini_handler_fn, &p);
 	if (rc > 0)
@@ -1017,36 +1332,11 @@ static struct bench_config *config_build(const char *file, const char *text,
 		add_err(&p, "%s: cannot parse: %s", file, strerror(ENOMEM));
 	for (size_t i = 0; i < n_sets; i++)
 		apply_set(&p, sets[i]);
-
-	for (size_t i = 0; i < cfg->n_inst; i++) {
-		struct cfg_inst *in = &cfg->inst[i];
-		if (in->sec == &sec_bench)
-			cfg->bench = in->data;
-		else if (in->sec == &sec_relay)
-			cfg->relay = in->data;
-		else if (in->sec == &sec_node)
-			cfg->node = in->data;
-		else if (in->sec == &sec_workload)
-			cfg->workload = in->data;
-		else if (in->sec == &sec_campaign)
-			cfg->campaign = in->data;
-		else if (in->sec == &sec_disk) {
-			struct cfg_disk **d = realloc(cfg->disks, (cfg->n_disks + 1) * sizeof(*d));
-			if (!d)
-				goto nomem;
-			cfg->disks = d;
-			d[cfg->n_disks++] = in->data;
-		}
-	}
-	if (cfg->n_disks)
-		qsort(cfg->disks, cfg->n_disks, sizeof(*cfg->disks), cmp_disk);
+	if (views_set(cfg) < 0)
+		goto nomem;
 	validate(&p);
-	if (p.errs_hidden) {
-		char more[PATH_MAX + 64];
-		int n = snprintf(more, sizeof(more), "%s: %d more error(s) not shown", file,
-				 p.errs_hidden);
-		err_append(&p, more, n < 0 ? 0 : (size_t)n < sizeof(more) ? (size_t)n : sizeof(more) - 1);
-	}
+	if (p.errs_hidden)
+		pc_err(LOG_CONFIG, "%s: %d more error(s) not shown", file, p.errs_hidden);
 	if (p.n_errs)
 		goto fail;
 	return cfg;
@@ -1055,44 +1345,38 @@ nomem:
 	add_err(&p, "%s: %s", file, strerror(ENOMEM));
 fail:
 	bench_config_free(cfg);
-	*err = p.errs ? p.errs : strdup("invalid configuration\n");
 	errno = EINVAL;
 	return NULL;
 }
 
 struct bench_config *bench_config_parse(const char *name, const char *text,
-					char *const *sets, size_t n_sets, char **err)
+					char *const *sets, size_t n_sets,
+					const struct bench_drivers *drivers)
 {
-	return config_build(name, text, sets, n_sets, err);
+	return config_build(name, text, sets, n_sets, drivers);
 }
 
-struct bench_config *bench_config_load(const char *path, char *const *sets, size_t n_sets,
-				       char **err)
+/* The whole file; NULL with errno (logged). A NUL byte makes it no text file. */
+static char *file_text(const char *path)
 {
-	FILE *f = fopen(path, "re");
-	char *text = NULL;
-	size_t len = 0;
-	struct bench_config *cfg;
+	FILE *f = fopen(path, "re"), *m;
+	char *text = NULL, buf[8192];
+	size_t len = 0, n;
 
-	*err = NULL;
 	if (!f) {
 		int e = errno;
-		if (asprintf(err, "cannot open bench '%s': %s\n", path, strerror(e)) < 0)
-			*err = NULL;
+		pc_err(LOG_CONFIG, "cannot open bench '%s': %s", path, strerror(e));
 		errno = e;
 		return NULL;
 	}
-	FILE *m = open_memstream(&text, &len);
-	char buf[8192];
-	size_t n;
+	m = open_memstream(&text, &len);
 	while (m && (n = fread(buf, 1, sizeof(buf), f)) > 0)
 		fwrite(buf, 1, n, m);
 	int rerr = ferror(f);
 	fclose(f);
 	if (!m || fclose(m) != 0 || rerr) {
 		free(text);
-		if (asprintf(err, "cannot read bench '%s'\n", path) < 0)
-			*err = NULL;
+		pc_err(LOG_CONFIG, "cannot read bench '%s'", path);
 		errno = EIO;
 		return NULL;
 	}
@@ -1102,13 +1386,25 @@ struct bench_config *bench_config_load(const char *path, char *const *sets, size
 		for (const char *t = text; t < nul; t++)
 			line += *t == '\n';
 		free(text);
-		if (asprintf(err, "%s:%d: NUL byte: not a text file\n", path, line) < 0)
-			*err = NULL;
+		pc_err(LOG_CONFIG, "%s:%d: NUL byte: not a text file", path, line);
 		errno = EINVAL;
 		return NULL;
 	}
-	cfg = config_build(path, text, sets, n_sets, err);
+	return text;
+}
+
+struct bench_config *bench_config_load(const char *path, char *const *sets, size_t n_sets,
+				       const struct bench_drivers *drivers)
+{
+	char *text = file_text(path);
+	struct bench_config *cfg;
+
+	if (!text)
+		return NULL;
+	cfg = config_build(path, text, sets, n_sets, drivers);
+	int e = errno;
 	free(text);
+	errno = e;
 	return cfg;
 }
 
@@ -1122,7 +1418,15 @@ void bench_config_free(struct bench_config *cfg)
 		free(in->data);
 		free(in->lines);
 		free(in->name);
+		for (size_t k = 0; k < in->n_raw; k++) {
+			free(in->raw[k].key);
+			free(in->raw[k].value);
+		}
+		free(in->raw);
 	}
+	for (size_t i = 0; cfg->schema && i < N_SCHEMAS; i++)
+		schema_release(&cfg->schema[i]);
+	free(cfg->schema);
 	free(cfg->inst);
 	free(cfg->disks);
 	free(cfg->path);
@@ -1143,16 +1447,35 @@ static size_t canonical_order(const struct bench_config *cfg, const struct cfg_i
 			continue;
 		}
 		for (size_t i = 0; i < cfg->n_inst; i++)
-			if (cfg->inst[i].sec == bench_sections[s])
+			if (cfg->inst[i].base == bench_sections[s])
 				out[n++] = &cfg->inst[i];
 	}
 	return n;
 }
 
+static void inst_text(FILE *f, const struct cfg_inst *in)
+{
+	char val[4096];
+
+	for (const struct opt_def *o = in->sec->opts; o->name; o++) {
+		const void *field = (const char *)in->data + o->offset;
+		/* Unset is not the empty string: a comment keeps the text re-parseable
+		 * into the same config. */
+		if ((o->type == OPT_STRING || o->type == OPT_LIST) && !*(void *const *)field) {
+			fprintf(f, "; %s is unset\n", o->name);
+			continue;
+		}
+		opt_format(o, in->data, val, sizeof(val));
+		fprintf(f, "%s = %s\n", o->name, val);
+	}
+	for (size_t k = 0; k < in->n_raw; k++)
+		fprintf(f, "%s = %s\n", in->raw[k].key, in->raw[k].value);
+}
+
 char *bench_config_text(const struct bench_config *cfg)
 {
 	const struct cfg_inst **order = calloc(cfg->n_inst + 1, sizeof(*order));
-	char *text = NULL, label[160], val[4096];
+	char *text = NULL, label[160];
 	size_t len = 0, n;
 	FILE *f;
 
@@ -1166,18 +1489,7 @@ char *bench_config_text(const struct bench_config *cfg)
 	n = canonical_order(cfg, order);
 	for (size_t i = 0; i < n; i++) {
 		fprintf(f, "%s%s\n", i ? "\n" : "", inst_label(order[i], label, sizeof(label)));
-		for (const struct opt_def *o = order[i]->sec->opts; o->name; o++) {
-			const void *field = (const char *)order[i]->data + o->offset;
-			/* Unset is not the empty string: a comment keeps the text re-parseable
-			 * into the same config. */
-			if ((o->type == OPT_STRING || o->type == OPT_LIST) &&
-			    !*(void *const *)field) {
-				fprintf(f, "; %s is unset\n", o->name);
-				continue;
-			}
-			opt_format(o, order[i]->data, val, sizeof(val));
-			fprintf(f, "%s = %s\n", o->name, val);
-		}
+		inst_text(f, order[i]);
 	}
 	free(order);
 	if (fclose(f) != 0) {
@@ -1200,6 +1512,8 @@ json_t *bench_config_json(const struct bench_config *cfg)
 			goto fail;
 		for (const struct opt_def *d = in->sec->opts; d->name; d++)
 			json_object_set_new(o, d->name, opt_json(d, in->data));
+		for (size_t k = 0; k < in->n_raw; k++)
+			json_object_set_new(o, in->raw[k].key, json_string(in->raw[k].value));
 		if (in->sec->named)
 			json_object_set_new(disks, in->name, o);
 		else
@@ -1237,21 +1551,68 @@ int bench_config_hash(const struct bench_config *cfg, char out[65])
 	return rc;
 }
 
-void bench_config_help(FILE *f)
+/* The sections as a program with these drivers reads them (help, docs). */
+static int sections_with(const struct bench_drivers *drivers, struct cfg_schema *sch,
+			 const struct opt_section **out)
 {
-	for (size_t i = 0; bench_sections[i]; i++) {
-		opt_help(f, bench_sections[i]);
-		fputc('\n', f);
-	}
+	int rc;
+
+	memset(sch, 0, N_SCHEMAS * sizeof(*sch));
+	rc = schemas_build(sch, drivers);
+	for (size_t i = 0; bench_sections[i]; i++)
+		out[i] = bench_sections[i] == &sec_relay ? &sch[0].sec :
+			 bench_sections[i] == &sec_node ? &sch[1].sec : bench_sections[i];
+	return rc;
 }
 
-void bench_config_markdown(FILE *f)
+void bench_config_help(FILE *f, const struct bench_drivers *drivers)
+{
+	struct cfg_schema sch[N_SCHEMAS];
+	const struct opt_section *secs[8];
+
+	if (sections_with(drivers, sch, secs) == 0)
+		for (size_t i = 0; bench_sections[i]; i++) {
+			opt_help(f, secs[i]);
+			fputc('\n', f);
+		}
+	schema_release(&sch[0]);
+	schema_release(&sch[1]);
+}
+
+static void markdown_section(FILE *f, const struct opt_section *s)
 {
 	char t[256];
 
+	fprintf(f, "\n## [%s%s]\n\n%s\n\n| key | type | default | range | meaning |\n"
+		"|---|---|---|---|---|\n", s->name, s->named ? " NAME" : "", s->help);
+	for (const struct opt_def *o = s->opts; o->name; o++) {
+		char rng[80] = "";
+		if (o->min < o->max && o->type != OPT_ENUM)
+			opt_range_text(o, rng, sizeof(rng));
+		/* A '|' would end the table cell: enum values are listed with slashes.
+		 * Only enums are written into t; other types return a constant. */
+		const char *tn = opt_type_name(o, t, sizeof(t));
+		if (tn != t)
+			snprintf(t, sizeof(t), "%s", tn);
+		for (char *q = t; *q; q++)
+			if (*q == '|')
+				*q = '/';
+		fprintf(f, "| `%s` | %s | %s | %s | %s |\n", o->name, t,
+			(o->flags & OPT_REQUIRED) ? "required" :
+			(o->def && *o->def ? o->def : "unset"),
+			rng, o->help);
+	}
+}
+
+void bench_config_markdown(FILE *f, const struct bench_drivers *drivers)
+{
+	struct cfg_schema sch[N_SCHEMAS];
+	const struct opt_section *secs[8];
+
 	fprintf(f, "# Bench configuration\n\n"
 		"<!-- Generated by `powercut config doc` from the option tables in "
-		"host/lib/config.c; do not edit. -->\n\n"
+		"host/lib/config.c and the drivers' own (host/relay, host/node); do not "
+		"edit. -->\n\n"
 		"A bench is an INI file (like a fio job file), for example "
 		"`rig/benches/sim.ini`. Every key below may also be given on the command line "
 		"as `--set section.key=value` (`--set disk.NAME.key=value` for a disk), which "
@@ -1262,6 +1623,10 @@ void bench_config_markdown(FILE *f)
 		"or disk name that is not plain (letters, digits, `.`, `_`, `-`, not starting "
 		"with `.`: names become file names) are mistakes too. At most 20 are shown, "
 		"then their count.\n\n"
+		"`[relay] driver` and `[node] driver` name a driver. The keys of one driver "
+		"(their meaning ends with *Only with driver ...*) come from that driver's own "
+		"table (host/relay, host/node): set with another driver they are a mistake, "
+		"reported at their line.\n\n"
 		"Value syntax: bool `yes`/`no` (also true/false, on/off, 1/0); sizes `4096`, "
 		"`4K`, `128KiB`, `1G` (binary units); durations `250` (milliseconds), `250ms`, "
 		"`2s`, `5m`, `1h`; lists are words separated by blanks with `'single'` or "
@@ -1270,26 +1635,9 @@ void bench_config_markdown(FILE *f)
 		"The effective configuration (every key, defaults included) is stored with "
 		"every campaign together with its SHA-256; `powercut config show BENCH.ini "
 		"[--json]` prints it.\n");
-	for (size_t i = 0; bench_sections[i]; i++) {
-		const struct opt_section *s = bench_sections[i];
-		fprintf(f, "\n## [%s%s]\n\n%s\n\n| key | type | default | range | meaning |\n"
-			"|---|---|---|---|---|\n", s->name, s->named ? " NAME" : "", s->help);
-		for (const struct opt_def *o = s->opts; o->name; o++) {
-			char rng[80] = "";
-			if (o->min < o->max && o->type != OPT_ENUM)
-				opt_range_text(o, rng, sizeof(rng));
-			/* A '|' would end the table cell: enum values are listed with slashes.
-			 * Only enums are written into t; other types return a constant. */
-			const char *tn = opt_type_name(o, t, sizeof(t));
-			if (tn != t)
-				snprintf(t, sizeof(t), "%s", tn);
-			for (char *q = t; *q; q++)
-				if (*q == '|')
-					*q = '/';
-			fprintf(f, "| `%s` | %s | %s | %s | %s |\n", o->name, t,
-				(o->flags & OPT_REQUIRED) ? "required" :
-				(o->def && *o->def ? o->def : "unset"),
-				rng, o->help);
-		}
-	}
+	if (sections_with(drivers, sch, secs) == 0)
+		for (size_t i = 0; bench_sections[i]; i++)
+			markdown_section(f, secs[i]);
+	schema_release(&sch[0]);
+	schema_release(&sch[1]);
 }

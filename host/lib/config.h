@@ -1,16 +1,27 @@
 /* Bench configuration: an INI file (like a fio job file) with the sections below,
  * one option table each (config.c), plus `--set section.key=value` overrides.
  *
- *   struct bench_config *cfg = bench_config_load("rig/benches/sim.ini", sets, nsets, &err);
- *   if (!cfg) { fputs(err, stderr); free(err); ... }   // every mistake, one per line
- *   ... cfg->relay->driver == RELAY_DRV_SERIAL ...
+ *   struct bench_config *cfg = bench_config_load("rig/benches/sim.ini", sets, nsets,
+ *                                                &drivers);
+ *   if (!cfg) ...            // every mistake was logged (LOG_CONFIG), errno EINVAL
+ *   ... !strcmp(cfg->relay->driver, "serial") ...
  *   bench_config_free(cfg);
  *
- * Error lines name file, line and key in git's style:
+ * Error messages name file, line and key in git's style:
  *   x.ini:12: unknown key 'cach' in [disk qcow2] (did you mean 'cache'?)
  * Named sections are written [disk NAME]; --set addresses them as disk.NAME.key.
  * Adding an option: add a field to the struct here and one row to its table in
  * config.c; docs/config.md is generated from the tables (`powercut config doc`).
+ *
+ * Drivers own their keys (as nbdkit's filters do): [relay] and [node] hold a few keys
+ * of their own (config.c), and each relay or node driver carries the table of the keys
+ * only it understands (host/relay/NAME.c, host/node/NAME.c). A program that opens
+ * drivers hands their tables to the loader (struct bench_drivers); the loader checks
+ * the driver's name, parses its keys, and reports a key of another driver at its line.
+ * Their values are stored in the section's struct all the same, and every key of
+ * every known driver is listed (with its default) in the canonical text, in the order
+ * of the struct's fields. A program that opens no driver (NULL) keeps the keys it
+ * does not know as written, unchecked.
  */
 #ifndef PC_CONFIG_H
 #define PC_CONFIG_H
@@ -24,15 +35,16 @@
 
 #include "options.h"
 
-enum relay_driver { RELAY_DRV_SERIAL, RELAY_DRV_USBHID, RELAY_DRV_GPIO, RELAY_DRV_EXEC,
-		    RELAY_DRV_NULL };
 enum sim_mode { SIM_REALTIME, SIM_FAST };
 /* Where the controller learns the node's DC edges (cycle.c, node power domain). */
 enum dc_source { DC_AUTO, DC_SIMULATOR, DC_PWROK, DC_RELAY };
 enum active_level { ACTIVE_HIGH, ACTIVE_LOW };
+/* Enum value names the drivers' own option tables share with config.c. */
+extern const char *const config_active_levels[];	/* enum active_level */
+extern const char *const config_writebacks[];		/* enum node_writeback */
+extern const char *const config_accels[];		/* enum node_accel */
 /* What the relay interrupts: the supply's mains, or its PS_ON (IPMI). */
 enum power_switch { SWITCH_AC, SWITCH_DC };
-enum node_driver { NODE_DRV_SIM, NODE_DRV_QEMU, NODE_DRV_PROXMOX };
 enum disk_format { DISK_QCOW2, DISK_RAW, DISK_LVMTHIN, DISK_ZVOL };
 /* A zvol's sync property (OpenZFS): standard honours flushes, always makes every
  * write synchronous, disabled ignores flushes (it promises nothing: a control). */
@@ -65,32 +77,35 @@ struct cfg_bench {
 	char *run_dir;		/* NULL: build/run/<name> next to the binaries */
 };
 
+/* The fields' order is the keys' order in the canonical text. */
 struct cfg_relay {
-	int driver;		/* enum relay_driver */
+	char *driver;		/* a relay driver's name (relay_ops_find) */
 	int64_t channel;	/* 0-based */
 	int64_t channels;	/* channels of the board or simulator */
 	int64_t timeout_ms;	/* reply / command timeout */
-	/* serial */
+	/* serial's keys (host/relay/serial.c) */
 	char *port;
 	int64_t usb_vid, usb_pid;
 	char *usb_serial;
+	/* the simulated board (serial only) */
 	bool simulator;
 	int sim_mode;		/* enum sim_mode */
 	char *sim_binary, *sim_firmware;
 	int64_t hold_up_ms, rise_ms;
+	/* serial's keys */
 	int64_t relay_active, pwrok_invert;
 	int dc_source;		/* enum dc_source; config_load resolves DC_AUTO */
 	int switches;		/* enum power_switch */
-	/* gpio */
+	/* gpio's keys (host/relay/gpio.c); active_level is usbhid's too */
 	char *gpio_chip;
 	int64_t gpio_line;
 	int active_level;	/* enum active_level */
-	/* usbhid */
+	/* usbhid's (host/relay/usbhid.c) */
 	char *usbhid_serial;
-	/* exec */
+	/* exec's (host/relay/exec.c) */
 	char **exec_on, **exec_off, **exec_status;
 	int64_t exec_timeout_ms;
-	/* null */
+	/* null's (host/relay/null.c) */
 	char *null_record;
 	char **null_fail;
 };
@@ -99,27 +114,31 @@ enum node_tier { NODE_TIER_FAST, NODE_TIER_FULL };
 enum node_writeback { NODE_WB_NONE, NODE_WB_RANDOM, NODE_WB_OLDEST };
 enum node_accel { NODE_ACCEL_AUTO, NODE_ACCEL_KVM, NODE_ACCEL_TCG };
 
+/* The fields' order is the keys' order in the canonical text. */
 struct cfg_node {
-	int driver;		/* enum node_driver */
+	char *driver;		/* a node driver's name or alias (node_ops_find) */
 	char *host;
-	/* the simulated node (qemu driver, local) */
+	/* the simulated node; tier and boot_delay are read for every driver */
 	int tier;		/* enum node_tier */
 	int64_t boot_delay_ms;	/* DC back to the node booting */
+	/* the qemu driver's keys (host/node/qemu.c) */
 	int writeback;		/* enum node_writeback: the volatile disk cache's write-back */
 	bool tear;		/* the volatile disk cache may tear multi-sector writes */
 	char *guest;		/* full tier: directory with vmlinux and initrd.cpio */
 	/* a remote node over ssh (host set): host/ssh */
-	char *user, *identity, *known_hosts, *ssh_config;
+	char *user;
 	int64_t port;		/* 0: ssh's default */
-	/* proxmox */
+	char *identity, *known_hosts, *ssh_config;
+	/* proxmox's keys (host/node/proxmox.c) */
 	int64_t vmid;
 	char *pve_node;		/* NULL: the node's own name from /cluster/status */
 	char **storages;	/* "STORAGE" or "DISK=STORAGE" words */
+	/* proxmox's and qemu-remote's (host/node/remote.c) */
 	char *remote_dir;	/* where the guest kernel, initramfs and consoles go */
+	int accel;		/* enum node_accel: qemu on a remote host (qemu-remote's) */
 	int64_t memory_mib, cores;
 	char **fio;		/* fio job files (rig/workloads/) run beside the agent */
 	uint64_t fio_size;	/* fio's data file (--filesize); 0: the job files' size */
-	int accel;		/* enum node_accel: qemu on a remote host */
 };
 
 struct cfg_disk {
@@ -180,6 +199,7 @@ struct cfg_campaign {
 };
 
 struct cfg_inst;
+struct cfg_schema;
 
 struct bench_config {
 	char *path;			/* the file as given */
@@ -193,19 +213,27 @@ struct bench_config {
 	/* private */
 	struct cfg_inst *inst;
 	size_t n_inst;
+	struct cfg_schema *schema;
 };
 
 /* The section tables, NULL-terminated, in canonical order. */
 extern const struct opt_section *const bench_sections[];
 
+/* The drivers a program knows, per section with drivers (.ops NULL: none known;
+ * their keys are kept as written). relay.h and node.h give the initializers. */
+struct bench_drivers {
+	struct opt_drivers relay, node;
+};
+
 /* Load path, apply the overrides ("section.key=value" or "disk.NAME.key=value"),
- * validate. NULL on any mistake, with *err (caller frees) holding every message, one
- * per line, and errno EINVAL (or ENOENT etc. when the file cannot be read). */
+ * validate. NULL on any mistake, each logged (LOG_CONFIG) with file and line, errno
+ * EINVAL (or ENOENT etc. when the file cannot be read). drivers may be NULL. */
 struct bench_config *bench_config_load(const char *path, char *const *sets, size_t n_sets,
-				       char **err);
+				       const struct bench_drivers *drivers);
 /* The same from a string (tests); name is used in messages. */
 struct bench_config *bench_config_parse(const char *name, const char *text,
-					char *const *sets, size_t n_sets, char **err);
+					char *const *sets, size_t n_sets,
+					const struct bench_drivers *drivers);
 void bench_config_free(struct bench_config *cfg);
 
 /* Canonical text of the effective config (every key, defaults included, disks
@@ -228,8 +256,9 @@ int bench_config_hash(const struct bench_config *cfg, char out[65]);
 /* SHA-256 of any bytes as hex (libcrypto). */
 int sha256_hex(const void *data, size_t len, char out[65]);
 
-/* Option help for every section (powercut help config), and Markdown (docs/config.md). */
-void bench_config_help(FILE *f);
-void bench_config_markdown(FILE *f);
+/* Option help for every section (powercut help config), and Markdown (docs/config.md),
+ * driver keys included. */
+void bench_config_help(FILE *f, const struct bench_drivers *drivers);
+void bench_config_markdown(FILE *f, const struct bench_drivers *drivers);
 
 #endif

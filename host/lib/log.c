@@ -1,5 +1,6 @@
 /* Logging: see log.h. */
 #include "log.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -80,30 +81,40 @@ const char *log_cat_name(enum log_cat cat)
 	return "?";
 }
 
-/* Watchers see every message too (the front end collects errors for --json); few
- * and registered at start, before other threads log. */
+/* Watchers see every message too (the front end collects errors for --json, the
+ * campaign database stores them). Any thread logs through them under the read lock;
+ * adding or removing one takes the write lock, so a removed watcher is never called
+ * after log_watch_remove returned. */
 #define LOG_MAX_WATCHERS 4
 static struct {
 	log_sink_fn fn;
 	void *ctx;
 } g_watch[LOG_MAX_WATCHERS];
+static pthread_rwlock_t g_watch_lock = PTHREAD_RWLOCK_INITIALIZER;
 
 int log_watch_add(log_sink_fn fn, void *ctx)
 {
+	int rc = -ENOSPC;
+
+	pthread_rwlock_wrlock(&g_watch_lock);
 	for (int i = 0; i < LOG_MAX_WATCHERS; i++)
 		if (!g_watch[i].fn) {
 			g_watch[i].ctx = ctx;
-			__atomic_store_n(&g_watch[i].fn, fn, __ATOMIC_RELEASE);
-			return 0;
+			g_watch[i].fn = fn;
+			rc = 0;
+			break;
 		}
-	return -ENOSPC;
+	pthread_rwlock_unlock(&g_watch_lock);
+	return rc;
 }
 
 void log_watch_remove(log_sink_fn fn, void *ctx)
 {
+	pthread_rwlock_wrlock(&g_watch_lock);
 	for (int i = 0; i < LOG_MAX_WATCHERS; i++)
 		if (g_watch[i].fn == fn && g_watch[i].ctx == ctx)
-			__atomic_store_n(&g_watch[i].fn, NULL, __ATOMIC_RELEASE);
+			g_watch[i].fn = NULL;
+	pthread_rwlock_unlock(&g_watch_lock);
 }
 
 void log_set_sink(log_sink_fn fn, void *ctx)
@@ -144,14 +155,6 @@ bool log_enabled(enum log_level level, enum log_cat cat)
 	return level == LOG_DEBUG && (g_debug_cats & cat);
 }
 
-static int64_t clock_ns(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 void log_vmsg(enum log_level level, enum log_cat cat, const char *fmt, va_list ap)
 {
 	static const char *const prefix[] = { "error: ", "warning: ", "", "debug: " };
@@ -172,20 +175,20 @@ void log_vmsg(enum log_level level, enum log_cat cat, const char *fmt, va_list a
 	if (g_status[0])
 		fflush(stderr);
 	pthread_mutex_unlock(&g_status_lock);
-	if (g_sink && !g_in_sink) {
-		g_in_sink = 1;
-		g_sink(g_sink_ctx, level, cat, clock_ns(CLOCK_REALTIME),
-		       clock_ns(CLOCK_MONOTONIC), buf);
-		g_in_sink = 0;
+	if (g_in_sink) {
+		errno = saved;
+		return;
 	}
-	for (int i = 0; i < LOG_MAX_WATCHERS; i++) {
-		log_sink_fn w = __atomic_load_n(&g_watch[i].fn, __ATOMIC_ACQUIRE);
-		if (w && !g_in_sink) {
-			g_in_sink = 1;
-			w(g_watch[i].ctx, level, cat, clock_ns(CLOCK_REALTIME), clock_ns(CLOCK_MONOTONIC), buf);
-			g_in_sink = 0;
-		}
-	}
+	g_in_sink = 1;
+	int64_t wall = clock_wall_ns(), mono = clock_mono_ns();
+	if (g_sink)
+		g_sink(g_sink_ctx, level, cat, wall, mono, buf);
+	pthread_rwlock_rdlock(&g_watch_lock);
+	for (int i = 0; i < LOG_MAX_WATCHERS; i++)
+		if (g_watch[i].fn)
+			g_watch[i].fn(g_watch[i].ctx, level, cat, wall, mono, buf);
+	pthread_rwlock_unlock(&g_watch_lock);
+	g_in_sink = 0;
 	errno = saved;
 }
 

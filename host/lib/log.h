@@ -2,8 +2,10 @@
  *
  * Messages are filtered by level and category before they are formatted, so a
  * disabled debug call costs one comparison. Every message goes to stderr (when its
- * level passes) and to an optional sink (the campaign database installs one), with
- * wall-clock and monotonic times.
+ * level passes), to an optional sink (tests) and to the watchers (the front end's
+ * --json error list, the campaign database: store_log_attach), with wall-clock and
+ * monotonic times. Any thread may log; sink and watchers run on the thread that
+ * logged, and a message they log themselves goes to stderr only.
  *
  * Message style (git's): lower case, no full stop, the subject quoted:
  *   pc_err(LOG_SERIAL, "cannot open serial port '%s': %s", path, strerror(errno));
@@ -49,8 +51,9 @@ const char *log_cat_name(enum log_cat cat);
 /* Install (or with fn == NULL remove) the sink. */
 void log_set_sink(log_sink_fn fn, void *ctx);
 /* Add (remove) a watcher: called with every message that passed the filter, after
- * the sink, from the thread that logged. At most 4; -ENOSPC beyond. Register before
- * starting threads that log. */
+ * the sink, from the thread that logged, in the order added. At most 4; -ENOSPC
+ * beyond. Any thread may add or remove one at any time: log_watch_remove returns once
+ * no thread is still calling it (so never remove from inside a watcher). */
 int log_watch_add(log_sink_fn fn, void *ctx);
 void log_watch_remove(log_sink_fn fn, void *ctx);
 /* Program name printed before each stderr message ("powercut"). */

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "log.h"
+
 #define FIELD(base, o, T) ((T *)((char *)(base) + (o)->offset))
 #define CFIELD(base, o, T) ((const T *)((const char *)(base) + (o)->offset))
 
@@ -285,13 +287,19 @@ static int parse_bool(const char *t, bool *v)
 	return -EINVAL;
 }
 
-static void enum_list(const struct opt_def *o, char *buf, size_t len, const char *sep)
+const char *opt_join(const char *const *words, const char *sep, char *buf, size_t len)
 {
 	size_t off = 0;
 
 	buf[0] = '\0';
-	for (size_t i = 0; o->values && o->values[i] && off < len; i++)
-		off += (size_t)snprintf(buf + off, len - off, "%s%s", i ? sep : "", o->values[i]);
+	for (size_t i = 0; words && words[i] && off < len; i++)
+		off += (size_t)snprintf(buf + off, len - off, "%s%s", i ? sep : "", words[i]);
+	return buf;
+}
+
+static void enum_list(const struct opt_def *o, char *buf, size_t len, const char *sep)
+{
+	opt_join(o->values, sep, buf, len);
 }
 
 static const char *expected(const struct opt_def *o, char *buf, size_t len)
@@ -353,19 +361,8 @@ void opt_range_text(const struct opt_def *o, char *buf, size_t len)
 	snprintf(buf, len, "%s..%s", a, b);
 }
 
-int opt_parse(const struct opt_def *o, void *base, const char *text, char *msg, size_t len)
+int opt_set(const struct opt_def *o, void *base, const char *text)
 {
-	return opt_parse_in(o, base, text, NULL, msg, len);
-}
-
-int opt_parse_in(const struct opt_def *o, void *base, const char *text, const char *label,
-		 char *msg, size_t len)
-{
-	const char *in = label ? " in " : "";
-
-	if (!label)
-		label = "";
-	char exp[256], rng[80];
 	int64_t iv = 0;
 	uint64_t uv = 0;
 	bool ranged = o->min < o->max;
@@ -423,16 +420,36 @@ int opt_parse_in(const struct opt_def *o, void *base, const char *text, const ch
 		break;
 	}
 	}
+	return rc;
+}
+
+void opt_report(const struct opt_def *o, const char *text, int rc, const char *where,
+		const char *label)
+{
+	const char *w = where ? where : "", *ws = where ? ": " : "";
+	const char *in = label ? " in " : "", *l = label ? label : "";
+	char exp[256], rng[80];
+
 	if (rc == -ERANGE) {
 		opt_range_text(o, rng, sizeof(rng));
-		snprintf(msg, len, "value '%s' out of range for '%s'%s%s (expected %s)", text,
-			 o->name, in, label, rng);
+		pc_err(LOG_CONFIG, "%s%svalue '%s' out of range for '%s'%s%s (expected %s)", w, ws,
+		       text, o->name, in, l, rng);
 	} else if (rc == -EINVAL) {
-		snprintf(msg, len, "invalid value '%s' for '%s'%s%s (expected %s)", text, o->name,
-			 in, label, expected(o, exp, sizeof(exp)));
+		pc_err(LOG_CONFIG, "%s%sinvalid value '%s' for '%s'%s%s (expected %s)", w, ws, text,
+		       o->name, in, l, expected(o, exp, sizeof(exp)));
 	} else if (rc) {
-		snprintf(msg, len, "cannot set '%s'%s%s: %s", o->name, in, label, strerror(-rc));
+		pc_err(LOG_CONFIG, "%s%scannot set '%s'%s%s: %s", w, ws, o->name, in, l,
+		       strerror(-rc));
 	}
+}
+
+int opt_parse(const struct opt_def *o, void *base, const char *text, const char *where,
+	      const char *label)
+{
+	int rc = opt_set(o, base, text);
+
+	if (rc < 0)
+		opt_report(o, text, rc, where, label);
 	return rc;
 }
 
@@ -511,10 +528,10 @@ json_t *opt_json(const struct opt_def *o, const void *base)
 	return json_null();
 }
 
-int opt_defaults(const struct opt_section *s, void *base, char *msg, size_t len)
+int opt_defaults(const struct opt_section *s, void *base)
 {
 	for (const struct opt_def *o = s->opts; o->name; o++) {
-		if (o->def && opt_parse(o, base, o->def, msg, len) < 0)
+		if (o->def && opt_parse(o, base, o->def, "default", s->name) < 0)
 			return -EINVAL;
 		if (!o->def && o->type == OPT_ENUM)
 			*FIELD(base, o, int) = -1;
@@ -540,7 +557,7 @@ const char *opt_type_name(const struct opt_def *o, char *buf, size_t len)
 	static const char *const names[] = { "bool", "int", "uint64", "size", "duration",
 					     "enum", "string", "list" };
 
-	if (o->type == OPT_ENUM) {
+	if (o->type == OPT_ENUM || (o->type == OPT_STRING && o->values)) {
 		enum_list(o, buf, len, "|");
 		return buf;
 	}
@@ -564,4 +581,112 @@ void opt_help(FILE *f, const struct opt_section *s)
 			fprintf(f, ", default %s", o->def);
 		fprintf(f, "\n      %s\n", o->help);
 	}
+}
+
+const char *opt_driver_name(const struct opt_drivers *d, size_t i)
+{
+	return *(const char *const *)((const char *)d->ops[i] + d->name_at);
+}
+
+const struct opt_def *opt_driver_opts(const struct opt_drivers *d, size_t i)
+{
+	return *(const struct opt_def *const *)((const char *)d->ops[i] + d->opts_at);
+}
+
+const char *opt_drivers_names(const struct opt_drivers *d, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; d->ops[i] && off < len; i++)
+		off += (size_t)snprintf(buf + off, len - off, "%s%s", i ? ", " : "",
+					opt_driver_name(d, i));
+	return buf;
+}
+
+const char *const *opt_driver_names(const struct opt_drivers *d, size_t i)
+{
+	return d->names_at == OPT_NO_ALIASES ? NULL :
+	       *(const char *const *const *)((const char *)d->ops[i] + d->names_at);
+}
+
+bool opt_driver_selected(const struct opt_drivers *d, size_t i, const char *value)
+{
+	const char *const *al = opt_driver_names(d, i);
+
+	if (!value)
+		return false;
+	if (!al)
+		return !strcmp(opt_driver_name(d, i), value);
+	for (; *al; al++)
+		if (!strcmp(*al, value))
+			return true;
+	return false;
+}
+
+static const struct opt_def *def_find(const struct opt_def *t, const char *name)
+{
+	for (; t && t->name; t++)
+		if (!strcmp(t->name, name))
+			return t;
+	return NULL;
+}
+
+/* Two drivers may share a key (gpio and usbhid both have active_level) when they
+ * declare the same field alike: it is one key of the section, set once. */
+static bool def_alike(const struct opt_def *a, const struct opt_def *b)
+{
+	return a->type == b->type && a->offset == b->offset && a->min == b->min &&
+	       a->max == b->max && a->values == b->values &&
+	       ((!a->def && !b->def) || (a->def && b->def && !strcmp(a->def, b->def)));
+}
+
+static int driver_opts_check(const struct opt_drivers *d, size_t i,
+			     const struct opt_def *common, const char *what)
+{
+	const char *name = opt_driver_name(d, i);
+
+	for (const struct opt_def *o = opt_driver_opts(d, i); o && o->name; o++) {
+		if ((unsigned)o->type > OPT_LIST || (o->type == OPT_ENUM && !o->values) ||
+		    !o->help) {
+			pc_err(LOG_CONFIG, "%s driver '%s': option '%s' is malformed (type, enum "
+			       "values or help)", what, name, o->name);
+			return -EINVAL;
+		}
+		if (def_find(opt_driver_opts(d, i), o->name) != o || def_find(common, o->name)) {
+			pc_err(LOG_CONFIG, "%s driver '%s': option '%s' is declared twice (or is a "
+			       "key of [%s] itself)", what, name, o->name, what);
+			return -EINVAL;
+		}
+		for (size_t j = 0; j < i; j++) {
+			const struct opt_def *other = def_find(opt_driver_opts(d, j), o->name);
+			if (other && !def_alike(o, other)) {
+				pc_err(LOG_CONFIG, "%s drivers '%s' and '%s' declare option '%s' "
+				       "differently", what, opt_driver_name(d, j), name, o->name);
+				return -EINVAL;
+			}
+		}
+	}
+	return 0;
+}
+
+int opt_drivers_check(const struct opt_drivers *d, const struct opt_def *common,
+		      const char *what)
+{
+	for (size_t i = 0; d->ops[i]; i++) {
+		const char *name = opt_driver_name(d, i);
+		if (!name || !*name) {
+			pc_err(LOG_CONFIG, "%s driver without a name", what);
+			return -EINVAL;
+		}
+		for (size_t j = 0; j < i; j++) {
+			if (!strcmp(opt_driver_name(d, j), name)) {
+				pc_err(LOG_CONFIG, "%s driver '%s' is registered twice", what, name);
+				return -EINVAL;
+			}
+		}
+		if (driver_opts_check(d, i, common, what) < 0)
+			return -EINVAL;
+	}
+	return 0;
 }

@@ -32,6 +32,8 @@ enum {
 	OPT_HEX      = 1u << 1,	/* OPT_INT printed as 0x%04x */
 };
 
+#define OPT_NOLIMIT 0, 0	/* min, max of a row without a range */
+
 struct opt_def {
 	const char *name;
 	enum opt_type type;
@@ -51,14 +53,20 @@ struct opt_section {
 	const char *help;
 };
 
-/* Parse `text` into the field of `o` in `base`. Returns 0, or -EINVAL / -ERANGE
- * with a message in msg ("invalid value 'x' for 'cache' (expected none, ...)";
- * the caller adds file, line and section). The old value is released on success. */
-int opt_parse(const struct opt_def *o, void *base, const char *text, char *msg, size_t len);
+/* Parse `text` into the field of `o` in `base`. Returns 0, or -EINVAL / -ERANGE /
+ * -ENOMEM after logging why (LOG_CONFIG, git's form) as
+ *   WHERE: invalid value 'x' for 'cache' in LABEL (expected none, writeback, ...)
+ * where and label may be NULL (no "WHERE: ", no " in LABEL"). The old value is
+ * released on success. */
+int opt_parse(const struct opt_def *o, void *base, const char *text, const char *where,
+	      const char *label);
 
-/* The same, naming the section in the message: "... for 'cache' in [disk a] (expected ...)". */
-int opt_parse_in(const struct opt_def *o, void *base, const char *text, const char *label,
-		 char *msg, size_t len);
+/* The same without a message, for a caller that reports (or counts) by itself. */
+int opt_set(const struct opt_def *o, void *base, const char *text);
+
+/* Log what opt_set's rc means for text (as opt_parse does). */
+void opt_report(const struct opt_def *o, const char *text, int rc, const char *where,
+		const char *label);
 
 /* Canonical text of the value (what --set would accept); "" for an unset string. */
 void opt_format(const struct opt_def *o, const void *base, char *buf, size_t len);
@@ -78,8 +86,8 @@ size_t opt_count(const struct opt_section *s);
 const char *opt_suggest(const char *word, const void *cands, size_t n, size_t stride);
 
 /* Apply every default of s to base (which must be zeroed). Returns 0 or -EINVAL
- * (a broken table: the message says which option). */
-int opt_defaults(const struct opt_section *s, void *base, char *msg, size_t len);
+ * (a broken table: logged, naming the option). */
+int opt_defaults(const struct opt_section *s, void *base);
 
 /* Free the strings and lists in base. */
 void opt_release(const struct opt_section *s, void *base);
@@ -89,9 +97,41 @@ void opt_range_text(const struct opt_def *o, char *buf, size_t len);
 
 /* "bool", "size", "none|writeback|..." for help. */
 const char *opt_type_name(const struct opt_def *o, char *buf, size_t len);
+/* (An OPT_STRING row with values, such as a driver's name, is named by them too.) */
 
 /* Help for every option of s, one paragraph each. */
 void opt_help(FILE *f, const struct opt_section *s);
+
+/* The drivers of a section as a program knows them (nbdkit's filters take their own
+ * keys and pass the rest on; fio's engines carry .options): a NULL-terminated array of
+ * pointers to ops tables, each of which names itself (a const char * at name_at) and
+ * carries its own option table (a const struct opt_def * at opts_at; NULL: no keys).
+ * names_at, when not OPT_NO_ALIASES, is where a NULL-terminated list of the section's
+ * driver values that select it sits (NULL: its name). Driver options are stored in
+ * the section's struct, like the section's own (offsets into it). */
+#define OPT_NO_ALIASES ((size_t)-1)
+struct opt_drivers {
+	const void *const *ops;
+	size_t name_at, opts_at, names_at;
+};
+
+const char *opt_driver_name(const struct opt_drivers *d, size_t i);
+const struct opt_def *opt_driver_opts(const struct opt_drivers *d, size_t i);
+/* The section's driver values that select driver i (NULL-terminated), or NULL: its name. */
+const char *const *opt_driver_names(const struct opt_drivers *d, size_t i);
+/* "serial, usbhid, gpio": the drivers' names, for a message. */
+const char *opt_drivers_names(const struct opt_drivers *d, char *buf, size_t len);
+/* words (NULL-terminated) joined by sep into buf, cut at len. */
+const char *opt_join(const char *const *words, const char *sep, char *buf, size_t len);
+/* Whether driver i is selected by value (its own name, or one of its names). */
+bool opt_driver_selected(const struct opt_drivers *d, size_t i, const char *value);
+/* Check the drivers of a section whose own options are common: every driver named
+ * once, its option table well formed (names, types, enum values) and clashing
+ * neither with a common key nor with another driver's key of the same name unless
+ * both declare it alike (type, offset, default). what names the section in messages
+ * ("relay"). 0 or -EINVAL (logged). */
+int opt_drivers_check(const struct opt_drivers *d, const struct opt_def *common,
+		      const char *what);
 
 /* Split s into a NULL-terminated vector (quotes, escapes). NULL with errno EINVAL on
  * an unterminated quote, ENOMEM; an empty vector for blank input. Free with

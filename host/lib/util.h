@@ -1,4 +1,6 @@
-/* Small helpers shared by host programs. */
+/* Small helpers shared by host programs: where the running executable is, the last
+ * line of a command's output, mkdir -p, and the tool versions a campaign stores.
+ * (Their pc_ prefix predates the firmware's core leaving it.) */
 #ifndef PC_UTIL_H
 #define PC_UTIL_H
 

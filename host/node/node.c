@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 
 extern const struct node_ops node_qemu_ops;
@@ -21,14 +22,6 @@ struct node_lock {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 };
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 int node_ops_validate(const struct node_ops *ops)
 {
@@ -58,38 +51,51 @@ int node_ops_validate(const struct node_ops *ops)
 	return 0;
 }
 
+int node_drivers_check(const struct node_ops *const *table)
+{
+	const struct opt_drivers d = NODE_OPT_DRIVERS(table);
+
+	for (size_t i = 0; table[i]; i++)
+		if (node_ops_validate(table[i]) < 0)
+			return -EINVAL;
+	/* Names once each, option tables well formed and consistent. */
+	return opt_drivers_check(&d, NULL, "node");
+}
+
 const struct node_ops *node_ops_find(const char *name)
 {
-	/* "sim" is the simulated node on this host: the qemu driver, run locally. */
-	if (!strcmp(name, "sim"))
-		name = "qemu";
-	for (size_t i = 0; node_drivers[i]; i++)
-		if (!strcmp(node_drivers[i]->name, name))
+	const struct opt_drivers d = NODE_OPT_DRIVERS(node_drivers);
+	char names[256];
+
+	if (node_drivers_check(node_drivers) < 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	/* By its name, or by a [node] driver value that selects it ("sim" is the qemu
+	 * driver run locally; "qemu" names it first, qemu-remote after it). */
+	for (size_t i = 0; name && node_drivers[i]; i++)
+		if (!strcmp(node_drivers[i]->name, name) || opt_driver_selected(&d, i, name))
 			return node_drivers[i];
+	pc_err(LOG_NODE, "unknown node driver '%s' (drivers: sim, %s)", name ? name : "",
+	       opt_drivers_names(&d, names, sizeof(names)));
+	errno = ENOENT;
 	return NULL;
 }
 
 struct node *node_open(const struct bench_config *cfg, const struct node_env *env)
 {
-	static const char *const names[] = { "sim", "qemu", "proxmox" };
+	const char *driver = cfg->node->driver;
 	/* The qemu driver with [node] host runs the guest on that host over ssh. */
-	const char *name = cfg->node->driver == NODE_DRV_QEMU && cfg->node->host ? "qemu-remote" :
-			   names[cfg->node->driver];
+	const char *name = driver && !strcmp(driver, "qemu") && cfg->node->host ? "qemu-remote" :
+			   driver;
 	const struct node_ops *ops = node_ops_find(name);
 	struct node *n;
 	struct node_lock *lk;
 	int rc;
 
-	if (!ops) {
-		pc_err(LOG_NODE, "unknown node driver '%s'", name);
-		errno = ENOENT;
+	if (!ops)
 		return NULL;
-	}
-	if ((rc = node_ops_validate(ops)) < 0) {
-		errno = -rc;
-		return NULL;
-	}
-	if (cfg->node->host && cfg->node->driver == NODE_DRV_SIM) {
+	if (cfg->node->host && driver && !strcmp(driver, "sim")) {
 		pc_err(LOG_NODE, "node driver 'sim' runs locally only: for host '%s' use driver "
 		       "'qemu'", cfg->node->host);
 		errno = ENOTSUP;
@@ -151,7 +157,7 @@ int node_prepare(struct node *n)
 	int rc = LOCKED(n, n->ops->prepare(n));
 
 	if (rc == 0)
-		LOCKED(n, (n->powered = true, n->back_ns = now_ns(), 0));
+		LOCKED(n, (n->powered = true, n->back_ns = clock_mono_ns(), 0));
 	return rc;
 }
 
@@ -162,28 +168,29 @@ int node_start_workload(struct node *n, const struct node_job *job)
 
 int node_power_lost(struct node *n, int cut)
 {
-	return LOCKED(n, (n->powered = false, n->lost_ns = now_ns(), n->ops->power_lost(n, cut)));
+	return LOCKED(n, (n->powered = false, n->lost_ns = clock_mono_ns(),
+			  n->ops->power_lost(n, cut)));
 }
 
 int node_power_back(struct node *n, const struct node_job *job)
 {
 	int rc = LOCKED(n, n->ops->power_back(n, job));
 
-	LOCKED(n, (n->powered = rc == 0, n->back_ns = now_ns(), 0));
+	LOCKED(n, (n->powered = rc == 0, n->back_ns = clock_mono_ns(), 0));
 	return rc;
 }
 
 int node_wait_up(struct node *n, int timeout_ms)
 {
 	struct node_lock *lk = n->lock;
-	int64_t end = now_ns() + (int64_t)timeout_ms * 1000000;
+	int64_t end = clock_mono_ns() + (int64_t)timeout_ms * 1000000;
 	int rc = 0;
 
 	/* First the power domain must have booted it; then the driver's own readiness. */
 	pthread_mutex_lock(&lk->mu);
 	while (!n->powered && rc == 0) {
 		struct timespec ts;
-		int64_t left = end - now_ns();
+		int64_t left = end - clock_mono_ns();
 		if (left <= 0) {
 			rc = -ETIMEDOUT;
 			break;
@@ -201,7 +208,7 @@ int node_wait_up(struct node *n, int timeout_ms)
 		pc_err(LOG_NODE, "node did not get power back within %d ms", timeout_ms);
 		return rc;
 	}
-	int left_ms = (int)((end - now_ns()) / 1000000);
+	int left_ms = (int)((end - clock_mono_ns()) / 1000000);
 	return LOCKED(n, n->ops->wait_up(n, left_ms > 0 ? left_ms : 1));
 }
 

@@ -1,7 +1,8 @@
 /* Node drivers: the storage node under test, behind one ops table (one file per
  * driver, listed in the static table in node.c and validated there: version and
- * required hooks). This issue builds `qemu`, running locally as the simulated node;
- * the bench's [node] driver=sim names the same driver.
+ * required hooks). Each driver carries the table of the [node] keys only it reads;
+ * the bench's [node] driver names one by name or alias (driver=sim names `qemu`,
+ * running locally as the simulated node).
  *
  *   struct node *n = node_open(cfg, &env);        // nothing runs yet
  *   node_prepare(n);                              // disks created, node powered
@@ -22,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -31,7 +33,8 @@
 #include "config.h"
 #include "log.h"
 
-#define NODE_OPS_VERSION 1
+/* 2: the ops carry their own option table and the names that select them. */
+#define NODE_OPS_VERSION 2
 #define NODE_MAX_DISKS 8
 
 /* What the host tells the node for a cycle's workload and check. */
@@ -82,6 +85,12 @@ struct node_ops {
 	unsigned version;		/* NODE_OPS_VERSION */
 	const char *name;
 	const char *help;
+	/* The [node] keys only this driver reads (NULL: none), stored in struct cfg_node
+	 * (NODE_CFG), and the [node] driver values that select it (NULL-terminated; NULL:
+	 * its name): "sim" and "qemu" name the local qemu driver, "qemu" with host
+	 * qemu-remote (node_open). */
+	const struct opt_def *options;
+	const char *const *names;
 	/* Required. */
 	int (*open)(struct node *n);		/* allocate n->priv; nothing runs */
 	void (*close)(struct node *n);		/* kill everything, remove files, free priv */
@@ -145,12 +154,36 @@ struct node {
 
 extern const struct node_ops *const node_drivers[];
 
+/* An option row's field in struct cfg_node. */
+#define NODE_CFG(field) offsetof(struct cfg_node, field)
+/* The test VM on a remote host: keys of qemu-remote and of proxmox, declared alike. */
+#define NODE_OPTS_REMOTE_VM \
+	{ "remote_dir", OPT_STRING, NODE_CFG(remote_dir), "/var/lib/powercut", OPT_NOLIMIT, \
+	  NULL, "Remote node: directory for the guest kernel, initramfs and consoles.", 0 }, \
+	{ "memory", OPT_INT, NODE_CFG(memory_mib), "1024", 256, 1 << 20, NULL, \
+	  "proxmox and qemu on a remote host: memory of the test VM in MiB.", 0 }, \
+	{ "cores", OPT_INT, NODE_CFG(cores), "2", 1, 256, NULL, \
+	  "proxmox and qemu on a remote host: CPU cores of the test VM.", 0 }
+
+/* A node driver table as the bench loader sees it (struct bench_drivers .node). */
+#define NODE_OPT_DRIVERS(table) { (const void *const *)(table), \
+	offsetof(struct node_ops, name), offsetof(struct node_ops, options), \
+	offsetof(struct node_ops, names) }
+/* The drivers of table alone, for a program (a test) that opens no relay. */
+#define NODE_BENCH_DRIVERS(table) ((const struct bench_drivers){ .node = NODE_OPT_DRIVERS(table) })
+
 /* Check an ops table: version and required hooks. 0 or -EINVAL (logged). */
 int node_ops_validate(const struct node_ops *ops);
+/* Check a driver table as it is registered: every ops table valid, every name once,
+ * their option tables consistent. 0 or -EINVAL (logged). */
+int node_drivers_check(const struct node_ops *const *table);
+/* The driver called name ("sim": qemu); NULL with errno ENOENT, logged with the names
+ * there are, or EINVAL for a broken table. */
 const struct node_ops *node_ops_find(const char *name);
 
-/* Open the driver cfg->node->driver names ("sim" is the local qemu driver). NULL with
- * errno (logged). Nothing runs until node_prepare. */
+/* Open the driver cfg->node->driver names ("sim" is the local qemu driver; "qemu" with
+ * [node] host is qemu-remote). NULL with errno (logged). Nothing runs until
+ * node_prepare. */
 struct node *node_open(const struct bench_config *cfg, const struct node_env *env);
 void node_close(struct node *n);
 

@@ -1504,10 +1504,25 @@ static int proxmox_doctor(struct node *n, const struct node_doctor *d)
 	return 0;
 }
 
+/* Keys of [node] only this driver reads (config.h, "Drivers own their keys"). */
+static const struct opt_def proxmox_options[] = {
+	{ "vmid", OPT_INT, NODE_CFG(vmid), "9000", 100, 999999999, NULL,
+	  "proxmox: id of the test VM the driver creates and destroys (must be free).", 0 },
+	{ "pve_node", OPT_STRING, NODE_CFG(pve_node), NULL, OPT_NOLIMIT, NULL,
+	  "proxmox: the node's name in the cluster; unset: the local node of /cluster/status.", 0 },
+	{ "storages", OPT_LIST, NODE_CFG(storages), "local-lvm", OPT_NOLIMIT, NULL,
+	  "proxmox: storage of the disks under test: STORAGE for all, or DISK=STORAGE words "
+	  "(LVM-thin for lvmthin disks; directory or LVM with snapshots as volume chain for "
+	  "qcow2; directory for raw).", 0 },
+	NODE_OPTS_REMOTE_VM,
+	{ 0 }
+};
+
 const struct node_ops node_proxmox_ops = {
 	.version = NODE_OPS_VERSION,
 	.name = "proxmox",
 	.help = "a Proxmox VE node over ssh: pvesm volumes, a qm test VM booting the guest",
+	.options = proxmox_options,
 	.open = proxmox_open,
 	.close = proxmox_close,
 	.prepare = proxmox_prepare,

@@ -1345,10 +1345,23 @@ static int qemu_doctor(struct node *n, const struct node_doctor *d)
 	return 0;
 }
 
+/* Keys of [node] only this driver reads (config.h, "Drivers own their keys"). */
+static const struct opt_def qemu_options[] = {
+	{ "writeback", OPT_ENUM, NODE_CFG(writeback), "none", OPT_NOLIMIT, config_writebacks,
+	  "Simulated node: the volatile disk cache writes dirty data down by itself over time: "
+	  "none, random (an arbitrary subset survives a cut) or oldest.", 0 },
+	{ "tear", OPT_BOOL, NODE_CFG(tear), "no", OPT_NOLIMIT, NULL,
+	  "Simulated node: the volatile disk cache may write part of a multi-sector write.", 0 },
+	{ 0 }
+};
+static const char *const qemu_names[] = { "sim", "qemu", NULL };
+
 const struct node_ops node_qemu_ops = {
 	.version = NODE_OPS_VERSION,
 	.name = "qemu",
 	.help = "local QEMU: fast tier (disk model + agent over NBD) or full tier (TCG guest)",
+	.options = qemu_options,
+	.names = qemu_names,
 	.open = qemu_open,
 	.close = qemu_close,
 	.prepare = qemu_prepare,

@@ -804,11 +804,23 @@ static int remote_node_doctor(struct node *n, const struct node_doctor *d)
 	return 0;
 }
 
+/* Keys of [node] only this driver reads (config.h, "Drivers own their keys"). */
+static const struct opt_def remote_options[] = {
+	NODE_OPTS_REMOTE_VM,
+	{ "accel", OPT_ENUM, NODE_CFG(accel), "auto", OPT_NOLIMIT, config_accels,
+	  "qemu on a remote host: QEMU's accelerator: auto (KVM when the node's /dev/kvm is "
+	  "usable, else TCG), kvm or tcg.", 0 },
+	{ 0 }
+};
+static const char *const remote_names[] = { "qemu", NULL };
+
 const struct node_ops node_qemu_remote_ops = {
 	.version = NODE_OPS_VERSION,
 	.name = "qemu-remote",
 	.help = "QEMU on a Linux/KVM host over ssh ([node] driver = qemu with host set): the "
 		"guest with its disks as image files on the node",
+	.options = remote_options,
+	.names = remote_names,
 	.open = remote_node_open,
 	.close = remote_node_close,
 	.prepare = remote_node_prepare,

@@ -4,23 +4,6 @@
 #include <errno.h>
 #include <string.h>
 
-static const char *const class_names[CLS__COUNT] = {
-	[CLS_OK] = "ok",
-	[CLS_INFLIGHT_PERSISTED] = "inflight_persisted",
-	[CLS_UNFLUSHED_LOST_OLDER] = "unflushed_lost_older",
-	[CLS_UNFLUSHED_LOST_ZERO] = "unflushed_lost_zero",
-	[CLS_FLUSHED_LOST_OLDER] = "flushed_lost_older",
-	[CLS_FLUSHED_LOST_ZERO] = "flushed_lost_zero",
-	[CLS_TORN] = "torn",
-	[CLS_CORRUPT] = "corrupt",
-	[CLS_MISDIRECTED] = "misdirected",
-};
-
-const char *cls_class_name(enum cls_class c)
-{
-	return (unsigned)c < CLS__COUNT ? class_names[c] : "unknown";
-}
-
 static int64_t run_version(const struct cls_run *r, uint32_t cycle)
 {
 	if (r->kind == CLS_S_ZERO)

@@ -1,6 +1,7 @@
 /* The classifier: per-block classes and per-cycle counts, exactly as docs/oracle.md
  * ("Classification") defines them. Pure logic on in-memory inputs; verify.h loads the
- * inputs from the campaign database and the agent's check report.
+ * inputs from the campaign database and the agent's check report. The classes
+ * themselves (enum cls_class, their names) are in classes.h.
  */
 #ifndef PC_CLASSIFY_H
 #define PC_CLASSIFY_H
@@ -9,21 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum cls_class {
-	CLS_OK,
-	CLS_INFLIGHT_PERSISTED,
-	CLS_UNFLUSHED_LOST_OLDER,
-	CLS_UNFLUSHED_LOST_ZERO,
-	CLS_FLUSHED_LOST_OLDER,
-	CLS_FLUSHED_LOST_ZERO,
-	CLS_TORN,
-	CLS_CORRUPT,
-	CLS_MISDIRECTED,
-	CLS__COUNT
-};
-
-/* Stable names used in the database and reports ("ok", "inflight_persisted", ...). */
-const char *cls_class_name(enum cls_class c);
+#include "classes.h"	/* enum cls_class, cls_class_name() */
 
 /* What a run of sectors read back as (from the check report). */
 enum cls_skind {

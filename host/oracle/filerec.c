@@ -2,6 +2,7 @@
 #include "filerec.h"
 #include "ledger_proto.h"
 #include "record.h"
+#include "rng.h"
 
 #include <string.h>
 
@@ -34,7 +35,7 @@ static void payload(unsigned char *p, const struct frec_id *id, uint64_t seed)
 {
 	uint64_t x = seed ^ ((uint64_t)id->file << 32 | id->chunk) * 0x9e3779b97f4a7c15ull ^ id->seq;
 	for (int off = FREC_PAYLOAD_OFF; off < 504; off += 8)
-		lp_put64(p + off, rec_splitmix64(&x));
+		lp_put64(p + off, rng_splitmix64(&x));
 }
 
 void frec_encode(void *buf, const struct frec_id *id, uint64_t seed)
@@ -78,7 +79,7 @@ void frec_sql_payload(unsigned char *buf, size_t n, uint64_t seed, uint64_t txid
 {
 	uint64_t x = seed ^ txid * 0xd6e8feb86659fd93ull ^ 0x73716c697465ull;
 	for (size_t i = 0; i < n; i += 8) {
-		uint64_t v = rec_splitmix64(&x);
+		uint64_t v = rng_splitmix64(&x);
 		for (size_t k = 0; k < 8 && i + k < n; k++)
 			buf[i + k] = (unsigned char)(v >> 8 * k);
 	}

@@ -9,17 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const class_names[] = {
-#define X(e, s) [e] = s,
-	FSV_CLASSES(X)
-#undef X
-};
-
-const char *fsv_class_name(enum fsv_class c)
-{
-	return c < FSV_NCLASSES ? class_names[c] : "?";
-}
-
 /* What the acknowledgements promise of one file id. */
 struct fstate {
 	uint32_t file;

@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "classes.h"
 #include "filerec.h"
 
 /* One acknowledged sync (a ledger FILESYNC frame). */
@@ -71,22 +72,7 @@ struct fsv_seen {
 	struct fsv_sql sql;
 };
 
-#define FSV_CLASSES(X) \
-	X(FSV_FSCK_ERRORS, "fs_check_errors")		/* the file system's check found errors */ \
-	X(FSV_UNMOUNTABLE, "fs_unmountable")		/* it could not be mounted */ \
-	X(FSV_FILE_LOST, "synced_file_lost")		/* a synced, durably named file is gone */ \
-	X(FSV_FILE_DAMAGED, "synced_file_damaged")	/* present, but synced content is not */ \
-	X(FSV_NAME_LOST, "name_lost")			/* a name made durable by a directory sync is gone, the content is elsewhere */ \
-	X(FSV_COMMIT_LOST, "commit_lost")		/* sqlite: an acknowledged commit is missing */ \
-	X(FSV_DB_CORRUPT, "database_corrupt")		/* sqlite: integrity_check failed, or it cannot be opened */ \
-	X(FSV_COMMIT_LOST_ALLOWED, "commit_lost_allowed")	/* WAL + synchronous=NORMAL: the last commits rolled back, as SQLite documents (not a violation) */
-enum fsv_class {
-#define X(e, s) e,
-	FSV_CLASSES(X)
-#undef X
-	FSV_NCLASSES
-};
-const char *fsv_class_name(enum fsv_class c);
+/* enum fsv_class and fsv_class_name() are in classes.h. */
 
 struct fsv_finding {
 	enum fsv_class cls;

@@ -1,5 +1,6 @@
 /* The ledger server. See ledger.h and docs/oracle.md. */
 #include "ledger.h"
+#include "clock.h"
 #include "ledger_proto.h"
 #include "log.h"
 
@@ -88,13 +89,6 @@ struct ledger {
 	int stop_pipe[2];
 };
 
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static int prepare(struct ledger *l, sqlite3_stmt **st, const char *sql)
 {
 	if (sqlite3_prepare_v2(l->db, sql, -1, st, NULL) != SQLITE_OK) {
@@ -132,6 +126,61 @@ static const char *ack_multi_sql(char *sql, size_t cap, int rows)
 	return sql;
 }
 
+/* The database and the ledger's statements. 0, or -EIO with a logged message. */
+static int open_db(struct ledger *l, const char *db_path)
+{
+	if (sqlite3_open_v2(db_path, &l->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+		pc_err(LOG_LEDGER, "cannot open ledger database '%s': %s", db_path,
+		       l->db ? sqlite3_errmsg(l->db) : "out of memory");
+		return -EIO;
+	}
+	sqlite3_busy_timeout(l->db, 5000);
+	for (int k = 0; k < ACK_SIZES; k++) {
+		char sql[ACK_MULTI * 64 + 200];
+		if (prepare(l, &l->st_acks[k], ack_multi_sql(sql, sizeof(sql), ACK_MULTI >> k)))
+			return -EIO;
+	}
+	if (prepare(l, &l->st_flush, "INSERT INTO oracle_flush (campaign, cycle, disk, flush_id, covers,"
+		    " submit_ns, complete_ns, recv_ns, session) VALUES (?,?,?,?,?,?,?,?,?)") ||
+	    prepare(l, &l->st_base, "INSERT INTO oracle_baseline (campaign, cycle, disk, first_block,"
+		    " nblocks, submit_ns, complete_ns, recv_ns, session) VALUES (?,?,?,?,?,?,?,?,?)") ||
+	    prepare(l, &l->st_gap, "INSERT INTO oracle_gap (campaign, cycle, disk, first_ack_index, count,"
+		    " source, recv_ns, session) VALUES (?,?,?,?,?,?,?,?)") ||
+	    prepare(l, &l->st_sess, "INSERT INTO oracle_session (campaign, cycle, disk, peer, block_size,"
+		    " span_blocks, seed, agent_hello_ns, host_hello_ns, phase, pass)"
+		    " VALUES (?,?,?,?,?,?,?,?,?,?,?)") ||
+	    prepare(l, &l->st_end, "UPDATE oracle_session SET host_end_ns = ?, end_reason = ?, end_acks = ?,"
+		    " end_flushes = ?, end_dropped = ? WHERE id = ?") ||
+	    prepare(l, &l->st_file, "INSERT INTO oracle_fileack (campaign, cycle, disk, seq, op, sync,"
+		    " dirsync, file, offset, nbytes, length, digest, name, submit_ns, complete_ns,"
+		    " recv_ns, session) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"))
+		return -EIO;
+	return 0;
+}
+
+/* Phases go on from the database's newest. A ledger started again while the newest
+ * phase's cycle runs (the host restarted, its agents reconnect) goes on in that
+ * phase; any other cycle begins a new one. */
+static void resume_phase(struct ledger *l, const struct ledger_config *cfg)
+{
+	sqlite3_stmt *q;
+	bool same = false;
+
+	if (sqlite3_prepare_v2(l->db, "SELECT phase, cycle = ?1 AND pass = 0 FROM oracle_session"
+			       " WHERE campaign = ?2 AND phase IS NOT NULL ORDER BY phase DESC LIMIT 1",
+			       -1, &q, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(q, 1, cfg->cycle);
+		sqlite3_bind_int64(q, 2, (sqlite3_int64)cfg->campaign);
+		if (sqlite3_step(q) == SQLITE_ROW) {
+			l->phase = sqlite3_column_int64(q, 0);
+			same = sqlite3_column_int(q, 1);
+		}
+		sqlite3_finalize(q);
+	}
+	if (!same)
+		l->phase++;
+}
+
 struct ledger *ledger_open(const struct ledger_config *cfg, const char *db_path)
 {
 	struct ledger *l;
@@ -158,7 +207,7 @@ struct ledger *ledger_open(const struct ledger_config *cfg, const char *db_path)
 	l->campaign = cfg->campaign;
 	strcpy(l->token, cfg->token);
 	l->cycle = cfg->cycle;
-	l->last_frame_ns = mono_ns();
+	l->last_frame_ns = clock_mono_ns();
 	l->hello_ns = (int64_t)(cfg->hello_ms > 0 ? cfg->hello_ms : HELLO_MS_DEFAULT) * 1000000;
 	l->idle_ns = (int64_t)(cfg->idle_ms > 0 ? cfg->idle_ms : IDLE_MS_DEFAULT) * 1000000;
 	pthread_mutex_init(&l->mu, NULL);
@@ -182,55 +231,11 @@ struct ledger *ledger_open(const struct ledger_config *cfg, const char *db_path)
 	if (pipe2(l->stop_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
 		goto fail_errno;
 
-	if (sqlite3_open_v2(db_path, &l->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
-		pc_err(LOG_LEDGER, "cannot open ledger database '%s': %s", db_path,
-		       l->db ? sqlite3_errmsg(l->db) : "out of memory");
+	if (open_db(l, db_path) < 0) {
 		errno = EIO;
 		goto fail;
 	}
-	sqlite3_busy_timeout(l->db, 5000);
-	for (int k = 0; k < ACK_SIZES; k++) {
-		char sql[ACK_MULTI * 64 + 200];
-		if (prepare(l, &l->st_acks[k], ack_multi_sql(sql, sizeof(sql), ACK_MULTI >> k))) {
-			errno = EIO;
-			goto fail;
-		}
-	}
-	if (prepare(l, &l->st_flush, "INSERT INTO oracle_flush (campaign, cycle, disk, flush_id, covers,"
-		    " submit_ns, complete_ns, recv_ns, session) VALUES (?,?,?,?,?,?,?,?,?)") ||
-	    prepare(l, &l->st_base, "INSERT INTO oracle_baseline (campaign, cycle, disk, first_block,"
-		    " nblocks, submit_ns, complete_ns, recv_ns, session) VALUES (?,?,?,?,?,?,?,?,?)") ||
-	    prepare(l, &l->st_gap, "INSERT INTO oracle_gap (campaign, cycle, disk, first_ack_index, count,"
-		    " source, recv_ns, session) VALUES (?,?,?,?,?,?,?,?)") ||
-	    prepare(l, &l->st_sess, "INSERT INTO oracle_session (campaign, cycle, disk, peer, block_size,"
-		    " span_blocks, seed, agent_hello_ns, host_hello_ns, phase, pass)"
-		    " VALUES (?,?,?,?,?,?,?,?,?,?,?)") ||
-	    prepare(l, &l->st_end, "UPDATE oracle_session SET host_end_ns = ?, end_reason = ?, end_acks = ?,"
-		    " end_flushes = ?, end_dropped = ? WHERE id = ?") ||
-	    prepare(l, &l->st_file, "INSERT INTO oracle_fileack (campaign, cycle, disk, seq, op, sync,"
-		    " dirsync, file, offset, nbytes, length, digest, name, submit_ns, complete_ns,"
-		    " recv_ns, session) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")) {
-		errno = EIO;
-		goto fail;
-	}
-	/* Phases go on from the database's newest. A ledger started again while the
-	 * newest phase's cycle runs (the host restarted, its agents reconnect) goes on in
-	 * that phase; any other cycle begins a new one. */
-	sqlite3_stmt *q;
-	bool same = false;
-	if (sqlite3_prepare_v2(l->db, "SELECT phase, cycle = ?1 AND pass = 0 FROM oracle_session"
-			       " WHERE campaign = ?2 AND phase IS NOT NULL ORDER BY phase DESC LIMIT 1",
-			       -1, &q, NULL) == SQLITE_OK) {
-		sqlite3_bind_int64(q, 1, cfg->cycle);
-		sqlite3_bind_int64(q, 2, (sqlite3_int64)cfg->campaign);
-		if (sqlite3_step(q) == SQLITE_ROW) {
-			l->phase = sqlite3_column_int64(q, 0);
-			same = sqlite3_column_int(q, 1);
-		}
-		sqlite3_finalize(q);
-	}
-	if (!same)
-		l->phase++;
+	resume_phase(l, cfg);
 	return l;
 
 fail_errno:
@@ -623,7 +628,7 @@ static int txn_begin(struct ledger *l)
 	int rc = exec(l, "BEGIN");
 	if (!rc) {
 		__atomic_store_n(&l->in_txn, true, __ATOMIC_SEQ_CST);
-		l->txn_start_ns = mono_ns();
+		l->txn_start_ns = clock_mono_ns();
 		l->txn_frames = 0;
 	}
 	return rc;
@@ -659,7 +664,7 @@ static int conn_process(struct ledger *l, struct conn *c)
 {
 	size_t pos = 0;
 	int frames = 0, rc = 0;
-	int64_t now = mono_ns();
+	int64_t now = clock_mono_ns();
 	struct reject rj = { NULL, LEDGER_REJ_PROTOCOL };
 
 	while (c->len - pos >= 5) {
@@ -710,7 +715,7 @@ static bool hello_in(const struct conn *c)
 
 static int conn_read(struct ledger *l, struct conn *c)
 {
-	c->rx_ns = mono_ns();
+	c->rx_ns = clock_mono_ns();
 	for (;;) {
 		/* Small until a whole hello is in; then, as for any agent, everything
 		 * available is read before the hello is answered (an agent that closes
@@ -830,7 +835,7 @@ static int accept_all(struct ledger *l)
 		int fd = accept4(l->lfd, (struct sockaddr *)&sa, &salen, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0)
 			return total;
-		int64_t now = mono_ns();
+		int64_t now = clock_mono_ns();
 		char ip[INET_ADDRSTRLEN] = "?";
 		inet_ntop(AF_INET, &sa.sin_addr, ip, sizeof(ip));
 		/* Room first: a peer at its cap, then anyone, loses its oldest connection
@@ -916,7 +921,7 @@ int ledger_poll(struct ledger *l, int timeout_ms)
 	struct pollfd pfd[MAX_CONNS + 2];
 	int n = 0, total = 0;
 
-	int due = expire(l, mono_ns());
+	int due = expire(l, clock_mono_ns());
 	if (due >= 0 && (timeout_ms < 0 || due < timeout_ms))
 		timeout_ms = due;
 	pfd[n++] = (struct pollfd){ .fd = l->lfd, .events = POLLIN };
@@ -925,7 +930,7 @@ int ledger_poll(struct ledger *l, int timeout_ms)
 		pfd[n++] = (struct pollfd){ .fd = l->conns[i].fd, .events = POLLIN };
 	int nconns = l->nconns;
 	if (l->in_txn) {
-		int64_t left = (l->txn_start_ns + COMMIT_NS - mono_ns()) / 1000000;
+		int64_t left = (l->txn_start_ns + COMMIT_NS - clock_mono_ns()) / 1000000;
 		if (left < 0)
 			left = 0;
 		if (timeout_ms < 0 || left < timeout_ms)
@@ -951,7 +956,7 @@ int ledger_poll(struct ledger *l, int timeout_ms)
 		total += rc;
 	}
 	/* Commit when the group is old enough, or at once when the input went quiet. */
-	if (l->in_txn && (total == 0 || mono_ns() - l->txn_start_ns >= COMMIT_NS) && txn_end(l, true))
+	if (l->in_txn && (total == 0 || clock_mono_ns() - l->txn_start_ns >= COMMIT_NS) && txn_end(l, true))
 		return -EIO;
 	return total;
 }
@@ -1000,10 +1005,10 @@ int ledger_stop(struct ledger *l)
 
 int ledger_quiesce(struct ledger *l, int quiet_ms, int max_ms)
 {
-	int64_t start = mono_ns();
+	int64_t start = clock_mono_ns();
 
 	for (;;) {
-		int64_t now = mono_ns();
+		int64_t now = clock_mono_ns();
 		if (now - __atomic_load_n(&l->last_frame_ns, __ATOMIC_SEQ_CST) >= (int64_t)quiet_ms * 1000000 &&
 		    !__atomic_load_n(&l->in_txn, __ATOMIC_SEQ_CST))
 			return 0;

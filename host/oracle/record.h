@@ -60,13 +60,4 @@ enum rec_kind rec_decode(const void *buf, uint64_t seed, uint64_t expect_campaig
 void rec_decode_many(const void *buf, size_t n, uint64_t seed, uint64_t expect_campaign,
 		     enum rec_kind *kinds, struct rec_id *ids);
 
-/* splitmix64 step, also used by the agent's schedule. */
-static inline uint64_t rec_splitmix64(uint64_t *state)
-{
-	uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
 #endif

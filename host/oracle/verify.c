@@ -8,7 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct ctx {
+/* One disk of one cycle being verified: its ledger, its blocks, what was read back. */
+struct disk_cycle {
 	sqlite3 *db;
 	uint64_t campaign;
 	uint32_t cycle, disk;
@@ -32,7 +33,7 @@ struct ctx {
 	size_t nstrs, cstrs;
 };
 
-static int q_prepare(struct ctx *x, sqlite3_stmt **st, const char *sql)
+static int q_prepare(struct disk_cycle *x, sqlite3_stmt **st, const char *sql)
 {
 	if (sqlite3_prepare_v2(x->db, sql, -1, st, NULL) != SQLITE_OK) {
 		pc_err(LOG_CHECK, "cannot query the ledger: %s", sqlite3_errmsg(x->db));
@@ -50,7 +51,7 @@ static int q_prepare(struct ctx *x, sqlite3_stmt **st, const char *sql)
 	return 0;
 }
 
-static char *keep_str(struct ctx *x, char *s)
+static char *keep_str(struct disk_cycle *x, char *s)
 {
 	if (!s)
 		return NULL;
@@ -74,7 +75,7 @@ static uint64_t max_u64(uint64_t a, uint64_t b)
 
 /* The END's count against what the ledger holds: acknowledgements the agent counted
  * but the host never got (a lost tail: no later ack showed the hole) are a gap. */
-static int load_tail(struct ctx *x)
+static int load_tail(struct disk_cycle *x)
 {
 	sqlite3_stmt *st;
 
@@ -103,7 +104,7 @@ static int load_tail(struct ctx *x)
 	return 0;
 }
 
-static int load_session(struct ctx *x)
+static int load_session(struct disk_cycle *x)
 {
 	sqlite3_stmt *st;
 	int rc;
@@ -136,51 +137,79 @@ static int load_session(struct ctx *x)
 	return 0;
 }
 
-static int load_ledger(struct ctx *x)
+/* A flush (or a FUA write, or a baseline) completed at host time t. */
+static void note_flush(struct disk_cycle *x, int64_t t)
+{
+	if (!x->have_flush || t > x->last_flush_ns)
+		x->last_flush_ns = t;
+	x->have_flush = true;
+}
+
+/* Baselines: generation 0, written and flushed. */
+static int load_baselines(struct disk_cycle *x)
 {
 	sqlite3_stmt *st;
 	int rc;
-	uint64_t covers = 0, flushes = 0;
 
-	if ((rc = load_session(x)))
-		return rc;
-
-	/* Baselines: generation 0, written and flushed. */
 	if (q_prepare(x, &st, "SELECT first_block, nblocks, recv_ns FROM oracle_baseline"
 		      " WHERE campaign = ?1 AND cycle = ?2 AND disk = ?3" LEDGER_OWN_ROWS))
 		return -EIO;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		uint64_t f = (uint64_t)sqlite3_column_int64(st, 0), n = (uint64_t)sqlite3_column_int64(st, 1);
-		int64_t t = sqlite3_column_int64(st, 2);
 		for (uint64_t b = f; b < f + n && b < x->nblocks; b++) {
 			x->blocks[b].led.acked = x->blocks[b].led.flushed = true;
 			x->blocks[b].led.baselined = true;
 		}
-		if (!x->have_flush || t > x->last_flush_ns)
-			x->last_flush_ns = t;
-		x->have_flush = true;
+		note_flush(x, sqlite3_column_int64(st, 2));
 	}
 	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE)
-		return -EIO;
+	return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+/* The flushes: the acknowledgements the newest one covers, and how many there were. */
+static int load_flushes(struct disk_cycle *x, uint64_t *covers, uint64_t *flushes)
+{
+	sqlite3_stmt *st;
 
 	if (q_prepare(x, &st, "SELECT IFNULL(MAX(covers), 0), MAX(recv_ns), COUNT(*) FROM oracle_flush"
 		      " WHERE campaign = ?1 AND cycle = ?2 AND disk = ?3" LEDGER_OWN_ROWS))
 		return -EIO;
 	if (sqlite3_step(st) == SQLITE_ROW) {
-		covers = (uint64_t)sqlite3_column_int64(st, 0);
-		flushes = (uint64_t)sqlite3_column_int64(st, 2);
-		if (sqlite3_column_type(st, 1) != SQLITE_NULL) {
-			int64_t t = sqlite3_column_int64(st, 1);
-			if (!x->have_flush || t > x->last_flush_ns)
-				x->last_flush_ns = t;
-			x->have_flush = true;
-		}
+		*covers = (uint64_t)sqlite3_column_int64(st, 0);
+		*flushes = (uint64_t)sqlite3_column_int64(st, 2);
+		if (sqlite3_column_type(st, 1) != SQLITE_NULL)
+			note_flush(x, sqlite3_column_int64(st, 1));
 	}
 	sqlite3_finalize(st);
+	return 0;
+}
 
-	/* Loaded in one pass, growing the array: a COUNT first and a SELECT after could
-	 * disagree when rows arrive in between (the rows came after the count). */
+/* Room for one more acknowledgement in x->acks and x->ack_recv. */
+static int acks_grow(struct disk_cycle *x, size_t *cap)
+{
+	if (x->nacks < *cap)
+		return 0;
+	size_t c = *cap ? *cap * 2 : 4096;
+	struct cls_ack *na = realloc(x->acks, c * sizeof(*na));
+	if (!na)
+		return -ENOMEM;
+	x->acks = na;
+	int64_t *nr = realloc(x->ack_recv, c * sizeof(*nr));
+	if (!nr)
+		return -ENOMEM;
+	x->ack_recv = nr;
+	*cap = c;
+	return 0;
+}
+
+/* Every acknowledgement, into its block (covers: acknowledgements below it were
+ * flushed). Loaded in one pass, growing the array: a COUNT first and a SELECT after
+ * could disagree when rows arrive in between (the rows came after the count). */
+static int load_acks(struct disk_cycle *x, uint64_t covers)
+{
+	sqlite3_stmt *st;
+	int rc;
+
 	if (q_prepare(x, &st, "SELECT block, gen, flags, ack_index, recv_ns, seq FROM oracle_ack"
 		      " WHERE campaign = ?1 AND cycle = ?2 AND disk = ?3" LEDGER_OWN_ROWS " ORDER BY block"))
 		return -EIO;
@@ -199,21 +228,9 @@ static int load_ledger(struct ctx *x)
 			max_idx = idx + 1;
 		if (b >= x->nblocks)
 			continue;
-		if (x->nacks == cap) {
-			size_t c = cap ? cap * 2 : 4096;
-			struct cls_ack *na = realloc(x->acks, c * sizeof(*na));
-			if (!na) {
-				sqlite3_finalize(st);
-				return -ENOMEM;
-			}
-			x->acks = na;
-			int64_t *nr = realloc(x->ack_recv, c * sizeof(*nr));
-			if (!nr) {
-				sqlite3_finalize(st);
-				return -ENOMEM;
-			}
-			x->ack_recv = nr;
-			cap = c;
+		if (acks_grow(x, &cap) < 0) {
+			sqlite3_finalize(st);
+			return -ENOMEM;
 		}
 		struct cls_block *k = &x->blocks[b];
 		x->ack_recv[x->nacks] = t;
@@ -229,56 +246,67 @@ static int load_ledger(struct ctx *x)
 			if (!k->led.flushed || gen > k->led.newest_flushed)
 				k->led.newest_flushed = gen;
 			k->led.flushed = true;
-			if (flags & 1) {
-				/* A FUA write is its own flush. */
-				if (!x->have_flush || t > x->last_flush_ns)
-					x->last_flush_ns = t;
-				x->have_flush = true;
-			}
+			if (flags & 1)
+				note_flush(x, t);	/* a FUA write is its own flush */
 		}
 	}
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
 		return -EIO;
 	/* Rows come ordered by block: each block's acks are consecutive. */
-	{
-		size_t pos = 0;
-		for (uint64_t b = 0; b < x->nblocks; b++)
-			if (x->blocks[b].led.nacks) {
-				x->blocks[b].led.acks = &x->acks[pos];
-				pos += x->blocks[b].led.nacks;
-			}
-	}
-	x->covered = max_idx;
-	x->carry_flushed = flushes > 0;
-
-	/* After ledger_prune() only the per-block summaries are left. */
-	if (x->nacks == 0) {
-		if (q_prepare(x, &st, "SELECT block, newest_acked, newest_flushed, writes FROM"
-			      " oracle_block_summary WHERE campaign = ?1 AND cycle = ?2 AND disk = ?3"))
-			return -EIO;
-		while (sqlite3_step(st) == SQLITE_ROW) {
-			uint64_t b = (uint64_t)sqlite3_column_int64(st, 0);
-			x->pruned = true;
-			x->stored_acks += (uint64_t)sqlite3_column_int64(st, 3);
-			if (b >= x->nblocks)
-				continue;
-			struct cls_block *k = &x->blocks[b];
-			if (sqlite3_column_type(st, 1) != SQLITE_NULL) {
-				k->led.acked = true;
-				k->led.newest_acked = (uint32_t)sqlite3_column_int64(st, 1);
-			}
-			if (sqlite3_column_type(st, 2) != SQLITE_NULL) {
-				k->led.flushed = true;
-				k->led.newest_flushed = (uint32_t)sqlite3_column_int64(st, 2);
-			}
+	size_t pos = 0;
+	for (uint64_t b = 0; b < x->nblocks; b++)
+		if (x->blocks[b].led.nacks) {
+			x->blocks[b].led.acks = &x->acks[pos];
+			pos += x->blocks[b].led.nacks;
 		}
-		sqlite3_finalize(st);
+	x->covered = max_idx;
+	return 0;
+}
+
+/* After ledger_prune() only the per-block summaries are left. */
+static int load_summaries(struct disk_cycle *x)
+{
+	sqlite3_stmt *st;
+
+	if (q_prepare(x, &st, "SELECT block, newest_acked, newest_flushed, writes FROM"
+		      " oracle_block_summary WHERE campaign = ?1 AND cycle = ?2 AND disk = ?3"))
+		return -EIO;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		uint64_t b = (uint64_t)sqlite3_column_int64(st, 0);
+		x->pruned = true;
+		x->stored_acks += (uint64_t)sqlite3_column_int64(st, 3);
+		if (b >= x->nblocks)
+			continue;
+		struct cls_block *k = &x->blocks[b];
+		if (sqlite3_column_type(st, 1) != SQLITE_NULL) {
+			k->led.acked = true;
+			k->led.newest_acked = (uint32_t)sqlite3_column_int64(st, 1);
+		}
+		if (sqlite3_column_type(st, 2) != SQLITE_NULL) {
+			k->led.flushed = true;
+			k->led.newest_flushed = (uint32_t)sqlite3_column_int64(st, 2);
+		}
 	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
+static int load_ledger(struct disk_cycle *x)
+{
+	uint64_t covers = 0, flushes = 0;
+	int rc;
+
+	if ((rc = load_session(x)) || (rc = load_baselines(x)) < 0 ||
+	    (rc = load_flushes(x, &covers, &flushes)) < 0 || (rc = load_acks(x, covers)) < 0)
+		return rc;
+	x->carry_flushed = flushes > 0;
+	if (x->nacks == 0 && (rc = load_summaries(x)) < 0)
+		return rc;
 	return load_tail(x);
 }
 
-static void carry_set(struct ctx *x, uint64_t first, uint64_t n, enum cls_carry_kind kind,
+static void carry_set(struct disk_cycle *x, uint64_t first, uint64_t n, enum cls_carry_kind kind,
 		      uint32_t cycle, uint32_t gen, bool have_seq, uint64_t seq, uint32_t from,
 		      const char *sectors)
 {
@@ -295,7 +323,7 @@ static void carry_set(struct ctx *x, uint64_t first, uint64_t n, enum cls_carry_
 /* What was durable when the cycle began (docs/oracle.md, "Durable memory"): a pass
  * before it (written as cycle - 1 and marked so: a backing chain's baseline), else
  * the newest read-back oracle_remember() stored for a kept disk. */
-static int load_carry(struct ctx *x)
+static int load_carry(struct disk_cycle *x)
 {
 	sqlite3_stmt *st;
 	int64_t pass = 0;
@@ -372,7 +400,7 @@ static int load_carry(struct ctx *x)
 	return rc == SQLITE_DONE ? 0 : -EIO;
 }
 
-static struct cls_run *arena_new(struct ctx *x, size_t n)
+static struct cls_run *arena_new(struct disk_cycle *x, size_t n)
 {
 	if (x->narena == x->carena) {
 		size_t c = x->carena ? x->carena * 2 : 1024;
@@ -425,7 +453,7 @@ static int parse_sector_run(json_t *o, struct cls_run *r)
 	return 0;
 }
 
-static int parse_report(struct ctx *x, FILE *f)
+static int parse_report(struct disk_cycle *x, FILE *f)
 {
 	char *line = NULL;
 	size_t cap = 0;
@@ -533,7 +561,7 @@ bad:
  * write that was lost, over the blocks that lost one (generations newer than the
  * oldest version read). Needs the raw acknowledgements: false after ledger_prune(),
  * and when nothing acknowledged was lost. */
-static bool oldest_lost_ack(const struct ctx *x, int64_t *recv_ns, uint64_t *nlost)
+static bool oldest_lost_ack(const struct disk_cycle *x, int64_t *recv_ns, uint64_t *nlost)
 {
 	bool found = false;
 
@@ -558,7 +586,7 @@ static bool oldest_lost_ack(const struct ctx *x, int64_t *recv_ns, uint64_t *nlo
 	return found;
 }
 
-static int store_results(struct ctx *x, const struct oracle_verify_result *r)
+static int store_results(struct disk_cycle *x, const struct oracle_verify_result *r)
 {
 	sqlite3_stmt *st = NULL;
 	int rc = -EIO;
@@ -609,22 +637,25 @@ static int store_results(struct ctx *x, const struct oracle_verify_result *r)
 	}
 	sqlite3_finalize(st);
 	st = NULL;
-	if (q_prepare(x, &st, "INSERT OR REPLACE INTO oracle_cycle_result (campaign, cycle, disk, blocks,"
-		      " ok, inflight_persisted, unflushed_lost_older, unflushed_lost_zero, flushed_lost_older,"
-		      " flushed_lost_zero, torn, corrupt, misdirected, violations, anomalies, gaps, cut_ns,"
-		      " last_flush_ns, since_flush_ns, have_flush)"
-		      " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20)"))
+	/* The class columns come from classes.h, one parameter each (?5 onwards). */
+#define X(id, name, title, viol, counts) ",?"
+	if (q_prepare(x, &st, "INSERT OR REPLACE INTO oracle_cycle_result (campaign, cycle, disk, blocks, "
+		      ORACLE_CLASS_COLUMNS "violations, anomalies, gaps, cut_ns, last_flush_ns,"
+		      " since_flush_ns, have_flush) VALUES (?1,?2,?3,?4" ORACLE_BLOCK_CLASSES(X)
+		      ",?,?,?,?,?,?,?)"))
 		goto rollback;
+#undef X
+	int p = 5 + CLS__COUNT;		/* the parameter after the classes' */
 	sqlite3_bind_int64(st, 4, (sqlite3_int64)r->blocks);
 	for (int c = 0; c < CLS__COUNT; c++)
 		sqlite3_bind_int64(st, 5 + c, (sqlite3_int64)r->cycle.count[c]);
-	sqlite3_bind_int64(st, 14, (sqlite3_int64)r->cycle.violations);
-	sqlite3_bind_int64(st, 15, (sqlite3_int64)r->cycle.anomalies);
-	sqlite3_bind_int64(st, 16, (sqlite3_int64)r->gaps);
-	sqlite3_bind_int64(st, 17, r->cycle.cut_ns);
-	sqlite3_bind_int64(st, 18, r->cycle.last_flush_ns);
-	sqlite3_bind_int64(st, 19, r->cycle.since_flush_ns);
-	sqlite3_bind_int(st, 20, r->cycle.have_flush);
+	sqlite3_bind_int64(st, p++, (sqlite3_int64)r->cycle.violations);
+	sqlite3_bind_int64(st, p++, (sqlite3_int64)r->cycle.anomalies);
+	sqlite3_bind_int64(st, p++, (sqlite3_int64)r->gaps);
+	sqlite3_bind_int64(st, p++, r->cycle.cut_ns);
+	sqlite3_bind_int64(st, p++, r->cycle.last_flush_ns);
+	sqlite3_bind_int64(st, p++, r->cycle.since_flush_ns);
+	sqlite3_bind_int(st, p, r->cycle.have_flush);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		goto rollback;
 	sqlite3_finalize(st);
@@ -665,7 +696,7 @@ out:
 	return rc;
 }
 
-static int each_finding(struct ctx *x, const struct oracle_verify_result *res,
+static int each_finding(struct disk_cycle *x, const struct oracle_verify_result *res,
 			oracle_finding_fn fn, void *fctx)
 {
 	for (uint64_t b = 0; b < x->nblocks; b++) {
@@ -701,7 +732,7 @@ static int each_finding(struct ctx *x, const struct oracle_verify_result *res,
 	return 0;
 }
 
-static void ctx_release(struct ctx *x)
+static void ctx_release(struct disk_cycle *x)
 {
 	for (size_t i = 0; i < x->narena; i++)
 		free(x->arena[i]);
@@ -724,7 +755,7 @@ int oracle_verify_each(sqlite3 *db, uint64_t campaign, uint32_t cycle, uint32_t 
 		       FILE *report, int64_t cut_ns, bool store, struct oracle_verify_result *res,
 		       oracle_finding_fn fn, void *fctx)
 {
-	struct ctx x = { .db = db, .campaign = campaign, .cycle = cycle, .disk = disk };
+	struct disk_cycle x = { .db = db, .campaign = campaign, .cycle = cycle, .disk = disk };
 	int rc;
 
 	memset(res, 0, sizeof(*res));
@@ -788,7 +819,7 @@ static bool memory_same(const struct cls_block *a, const struct cls_block *b)
 	return a->sectors && b->sectors && !strcmp(a->sectors, b->sectors);
 }
 
-static int store_memory(struct ctx *x)
+static int store_memory(struct disk_cycle *x)
 {
 	sqlite3_stmt *del = NULL, *ins = NULL;
 
@@ -855,7 +886,7 @@ fail:
 
 int oracle_remember(sqlite3 *db, uint64_t campaign, uint32_t cycle, uint32_t disk, FILE *report)
 {
-	struct ctx x = { .db = db, .campaign = campaign, .cycle = cycle, .disk = disk };
+	struct disk_cycle x = { .db = db, .campaign = campaign, .cycle = cycle, .disk = disk };
 	int rc;
 
 	if (!(rc = load_session(&x)) && !(rc = parse_report(&x, report)))

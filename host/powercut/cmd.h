@@ -80,9 +80,15 @@ bool cmd_flag(const struct pc_ctx *ctx, const char *name);
  * without printing one gets {"error":{"status":N,"command":C,"messages":[...]}} from
  * main under --json, with the errors it logged. */
 void cmd_print_json(json_t *j);
-/* Print a bench's error text (bench_config_load's err, NULL: generic) on stderr and
- * keep its lines for the --json error object. */
-void cmd_bench_errors(const char *err);
+/* The relay and node drivers, whose keys a bench may hold (bench_config_load). */
+extern const struct bench_drivers cmd_bench_drivers;
+/* The bench's run directory ([bench] run_dir, or run/NAME beside the programs) into
+ * out. 0, or -ENOENT / -ENAMETOOLONG. */
+int cmd_run_dir(const struct bench_config *cfg, char *out, size_t len);
+/* The database of a campaign command: the global --db when given (main opened it),
+ * else RUN_DIR/name, created and migrated, its log watcher attached (main detaches
+ * and closes it). Its path into path. 0, or -errno (logged by the store). */
+int cmd_campaign_db(struct pc_ctx *ctx, const char *name, char *path, size_t len);
 /* Wait ms, keeping the relay link alive: 0, -EINTR when interrupted by a signal, or
  * another negative errno when the relay is lost. */
 int cmd_wait(struct pc_ctx *ctx, int ms);

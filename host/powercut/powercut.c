@@ -1,5 +1,8 @@
 /* powercut: the host controller. The command table, global options, and the one
- * place that sets up and tears down what commands need (see cmd.h). */
+ * place that sets up and tears down what commands need (see cmd.h): the bench and its
+ * run directory, the database (attached to the logger as a watcher, detached before
+ * it closes), the bench lock, the relay. Errors reach the user through the logger
+ * only; --json collects them as a log watcher. */
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -11,8 +14,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "cmd.h"
 #include "log.h"
+#include "node.h"
 #include "util.h"
 
 const struct cmd commands[] = {
@@ -115,20 +120,9 @@ static void json_err_watch(void *ctx, enum log_level level, enum log_cat cat, in
 		json_err_add(msg);
 }
 
-void cmd_bench_errors(const char *err)
-{
-	if (!err)
-		err = "invalid bench\n";
-	fputs(err, stderr);
-	for (const char *l = err; *l;) {
-		size_t n = strcspn(l, "\n");
-		char *line = strndup(l, n);
-		if (line && *line)
-			json_err_add(line);
-		free(line);
-		l += n + (l[n] == '\n');
-	}
-}
+const struct bench_drivers cmd_bench_drivers = {
+	RELAY_OPT_DRIVERS(relay_drivers), NODE_OPT_DRIVERS(node_drivers)
+};
 
 void cmd_print_json(json_t *j)
 {
@@ -143,14 +137,10 @@ void cmd_print_json(json_t *j)
 
 int cmd_wait(struct pc_ctx *ctx, int ms)
 {
-	struct timespec ts;
-	int64_t end;
+	int64_t end = clock_mono_ms() + ms;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	end = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + ms;
 	while (!relay_interrupted) {
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		int64_t left = end - ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+		int64_t left = end - clock_mono_ms();
 		if (left <= 0)
 			return 0;
 		if (ctx->relay && ctx->relay->ops->next_event) {
@@ -216,20 +206,36 @@ void main_usage(FILE *f)
 		"`powercut help config` for every bench option.\n");
 }
 
-static int run_dir_for(struct pc_ctx *ctx)
+int cmd_run_dir(const struct bench_config *cfg, char *out, size_t len)
 {
 	char exe[PATH_MAX];
 	int rc;
 
-	if (ctx->cfg->bench->run_dir) {
-		snprintf(ctx->run_dir, sizeof(ctx->run_dir), "%s", ctx->cfg->bench->run_dir);
+	if (cfg->bench->run_dir) {
+		snprintf(out, len, "%s", cfg->bench->run_dir);
 		return 0;
 	}
 	if ((rc = pc_exe_dir(exe, sizeof(exe))) < 0)
 		return rc;
-	if ((size_t)snprintf(ctx->run_dir, sizeof(ctx->run_dir), "%.2048s/../run/%.1024s", exe,
-			     ctx->cfg->bench->name) >= sizeof(ctx->run_dir))
+	if ((size_t)snprintf(out, len, "%.2048s/../run/%.1024s", exe, cfg->bench->name) >= len)
 		return -ENAMETOOLONG;
+	return 0;
+}
+
+int cmd_campaign_db(struct pc_ctx *ctx, const char *name, char *path, size_t len)
+{
+	int rc;
+
+	if (ctx->db) {
+		snprintf(path, len, "%s", store_path(ctx->db));
+		return 0;
+	}
+	snprintf(path, len, "%.4000s/%s", ctx->run_dir, name);
+	if ((rc = pc_mkdir_p(ctx->run_dir)) < 0)
+		return rc;
+	if (!(ctx->db = store_open(path, STORE_CREATE | STORE_MIGRATE)))
+		return -errno;
+	store_log_attach(ctx->db);
 	return 0;
 }
 
@@ -270,27 +276,102 @@ int main(int argc, char **argv)
 	return rc;
 }
 
+/* What the command's flags ask for, in order: signals, the bench, --db, the bench
+ * lock, the relay. main's cleanup undoes whatever was set up. EXIT_OK or an exit
+ * status. */
+static int cmd_setup(struct pc_ctx *ctx, const char *db_path)
+{
+	const int rc = EXIT_USAGE;
+
+	/* Signals only set a flag: every wait checks it, and cleanup below runs. */
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	/* config and run load their bench themselves (run: unless --resume) */
+	if (ctx->n_sets && !(ctx->cmd->flags & NEEDS_BENCH) && strcmp(ctx->cmd->name, "config") &&
+	    strcmp(ctx->cmd->name, "run")) {
+		pc_err(LOG_MAIN, "'powercut %s' takes no bench, so no --set", ctx->cmd->name);
+		return rc;
+	}
+	if (ctx->cmd->flags & NEEDS_BENCH) {
+		if (ctx->argc < 1) {
+			pc_err(LOG_MAIN, "missing bench file (usage: powercut %s)", ctx->cmd->usage);
+			return rc;
+		}
+		ctx->cfg = bench_config_load(ctx->argv[ctx->argc - 1], ctx->sets, ctx->n_sets,
+					     &cmd_bench_drivers);
+		if (!ctx->cfg)
+			return rc;
+		ctx->argc--;
+		if (cmd_run_dir(ctx->cfg, ctx->run_dir, sizeof(ctx->run_dir)) < 0)
+			return rc;
+	}
+	if (db_path) {
+		ctx->db = store_open(db_path, STORE_CREATE | STORE_MIGRATE);
+		if (!ctx->db)
+			return EXIT_FAIL;
+		store_log_attach(ctx->db);
+		pc_debug(LOG_DB, "logging to database '%s'", db_path);
+	}
+	/* `relay list` needs no device. */
+	bool list_only = !strcmp(ctx->cmd->name, "relay") && ctx->argc >= 1 &&
+			 !strcmp(ctx->argv[0], "list");
+	if ((ctx->cmd->flags & NEEDS_LOCK) && !list_only) {
+		pid_t holder;
+		ctx->lock = benchlock_take(ctx->run_dir, ctx->cfg->bench->name, &holder);
+		if (!ctx->lock)
+			return errno == EBUSY ? EXIT_BUSY : EXIT_FAIL;
+	}
+	if ((ctx->cmd->flags & NEEDS_RELAY) && !list_only) {
+		ctx->relay = relay_open(ctx->cfg, ctx->run_dir);
+		if (!ctx->relay)
+			return relay_interrupted ? 128 + relay_interrupted : EXIT_DEVICE;
+	}
+	return EXIT_OK;
+}
+
+/* The command is the first argument that is not an option or an option's value
+ * (-1: none). */
+static int command_word(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (argv[i][0] != '-')
+			return i;
+		if ((!strcmp(argv[i], "--set") || !strcmp(argv[i], "--debug")) && i + 1 < argc)
+			i++;
+	}
+	return -1;
+}
+
+/* getopt's table: the global options (1000 + index), then the command's (2000 +). */
+static void long_options(const struct cmd *cmd, struct option *lopts)
+{
+	int n = 0;
+
+	for (int g = 0; global_opts[g].name; g++)
+		lopts[n++] = (struct option){ global_opts[g].name, global_opts[g].has_arg, NULL, 1000 + g };
+	for (int i = 0; cmd->opts[i].name && i < CMD_MAX_OPTS; i++)
+		lopts[n++] = (struct option){ cmd->opts[i].name, cmd->opts[i].has_arg, NULL, 2000 + i };
+	lopts[n] = (struct option){ 0 };
+}
+
 static int run_main(int argc, char **argv)
 {
 	struct pc_ctx ctx = { 0 };
 	struct option lopts[2 * CMD_MAX_OPTS + 2];
 	char **sets = NULL, **pos = NULL;
 	size_t n_sets = 0;
-	int npos = 0, ci = -1, rc = EXIT_USAGE, n = 0, ng = 0;
+	int npos = 0, ci = -1, rc = EXIT_USAGE;
 	bool want_help = false;
 	const char *db_path = NULL;
 	const struct cmd *cmd = NULL;
 
 	log_set_prog("powercut");
-	/* The command is the first argument that is not an option or an option's value. */
-	for (int i = 1; i < argc; i++) {
-		if (argv[i][0] != '-') {
-			ci = i;
-			break;
-		}
-		if ((!strcmp(argv[i], "--set") || !strcmp(argv[i], "--debug")) && i + 1 < argc)
-			i++;
-	}
+	ci = command_word(argc, argv);
 	if (ci < 0) {
 		bool h = false;
 		for (int i = 1; i < argc; i++)
@@ -304,11 +385,7 @@ static int run_main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	ctx.cmd = cmd;
-	for (; global_opts[ng].name; ng++)
-		lopts[n++] = (struct option){ global_opts[ng].name, global_opts[ng].has_arg, NULL, 1000 + ng };
-	for (int i = 0; cmd->opts[i].name && i < CMD_MAX_OPTS; i++)
-		lopts[n++] = (struct option){ cmd->opts[i].name, cmd->opts[i].has_arg, NULL, 2000 + i };
-	lopts[n] = (struct option){ 0 };
+	long_options(cmd, lopts);
 
 	/* argv without the command word; getopt permutes, positionals collected after. */
 	char **av = calloc((size_t)argc + 1, sizeof(*av));
@@ -378,62 +455,8 @@ static int run_main(int argc, char **argv)
 		goto out;
 	}
 
-	/* Signals only set a flag: every wait checks it, and cleanup below runs. */
-	struct sigaction sa = { .sa_handler = on_signal };
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
-	/* config and run load their bench themselves (run: unless --resume) */
-	if (n_sets && !(cmd->flags & NEEDS_BENCH) && strcmp(cmd->name, "config") &&
-	    strcmp(cmd->name, "run")) {
-		pc_err(LOG_MAIN, "'powercut %s' takes no bench, so no --set", cmd->name);
+	if ((rc = cmd_setup(&ctx, db_path)) != EXIT_OK)
 		goto out;
-	}
-	if (cmd->flags & NEEDS_BENCH) {
-		char *err = NULL;
-		if (npos < 1) {
-			pc_err(LOG_MAIN, "missing bench file (usage: powercut %s)", cmd->usage);
-			goto out;
-		}
-		ctx.cfg = bench_config_load(pos[npos - 1], sets, n_sets, &err);
-		if (!ctx.cfg) {
-			cmd_bench_errors(err);
-			free(err);
-			goto out;
-		}
-		ctx.argc = --npos;
-		if (run_dir_for(&ctx) < 0)
-			goto out;
-	}
-	if (db_path) {
-		ctx.db = store_open(db_path, STORE_CREATE | STORE_MIGRATE);
-		if (!ctx.db) {
-			rc = EXIT_FAIL;
-			goto out;
-		}
-		log_set_sink(store_log_sink, ctx.db);
-		pc_debug(LOG_DB, "logging to database '%s'", db_path);
-	}
-	/* `relay list` needs no device. */
-	bool list_only = !strcmp(cmd->name, "relay") && npos >= 1 && !strcmp(pos[0], "list");
-	if ((cmd->flags & NEEDS_LOCK) && !list_only) {
-		pid_t holder;
-		ctx.lock = benchlock_take(ctx.run_dir, ctx.cfg->bench->name, &holder);
-		if (!ctx.lock) {
-			rc = errno == EBUSY ? EXIT_BUSY : EXIT_FAIL;
-			goto out;
-		}
-	}
-	if ((cmd->flags & NEEDS_RELAY) && !list_only) {
-		ctx.relay = relay_open(ctx.cfg, ctx.run_dir);
-		if (!ctx.relay) {
-			rc = relay_interrupted ? 128 + relay_interrupted : EXIT_DEVICE;
-			goto out;
-		}
-	}
 	rc = cmd->fn(&ctx);
 	if (relay_interrupted) {
 		pc_info(LOG_MAIN, "interrupted by signal %d (%s)", relay_interrupted,
@@ -444,7 +467,7 @@ out:
 	/* Reverse order of setup; relay_close powers every touched channel back on. */
 	relay_close(ctx.relay);
 	if (ctx.db) {
-		log_set_sink(NULL, NULL);
+		store_log_detach(ctx.db);
 		store_close(ctx.db);
 	}
 	benchlock_release(ctx.lock);

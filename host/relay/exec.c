@@ -88,10 +88,25 @@ static int exec_status(struct relay *r, struct relay_status *s)
 	return 0;
 }
 
+/* Keys of [relay] only this driver reads (config.h, "Drivers own their keys"). */
+static const struct opt_def exec_options[] = {
+	{ "exec_on", OPT_LIST, RELAY_CFG(exec_on), NULL, OPT_NOLIMIT, NULL,
+	  "exec: command that powers the node on, as words (never run by a shell).",
+	  OPT_REQUIRED },
+	{ "exec_off", OPT_LIST, RELAY_CFG(exec_off), NULL, OPT_NOLIMIT, NULL,
+	  "exec: command that powers the node off.", OPT_REQUIRED },
+	{ "exec_status", OPT_LIST, RELAY_CFG(exec_status), NULL, OPT_NOLIMIT, NULL,
+	  "exec: command whose exit status tells the state (0 on, 1 off); optional.", 0 },
+	{ "exec_timeout_ms", OPT_DURATION, RELAY_CFG(exec_timeout_ms), "10s", 10, 600000, NULL,
+	  "exec: time limit of each command (then SIGTERM, then SIGKILL).", 0 },
+	{ 0 }
+};
+
 const struct relay_ops relay_exec_ops = {
 	.version = RELAY_OPS_VERSION,
 	.name = "exec",
 	.help = "configured commands for on, off and status (IPMI, PDUs)",
+	.options = exec_options,
 	.open = exec_open,
 	.close = exec_close,
 	.on = exec_on,

@@ -167,10 +167,21 @@ static int gpio_status(struct relay *r, struct relay_status *s)
 	return 0;
 }
 
+/* Keys of [relay] only this driver reads (config.h, "Drivers own their keys"). */
+static const struct opt_def gpio_options[] = {
+	{ "gpio_chip", OPT_STRING, RELAY_CFG(gpio_chip), "gpiochip0", OPT_NOLIMIT, NULL,
+	  "gpio: chip name or path.", 0 },
+	{ "gpio_line", OPT_INT, RELAY_CFG(gpio_line), "-1", -1, 1023, NULL,
+	  "gpio: line offset driving the relay (required with driver=gpio).", OPT_REQUIRED },
+	RELAY_OPT_ACTIVE_LEVEL,
+	{ 0 }
+};
+
 const struct relay_ops relay_gpio_ops = {
 	.version = RELAY_OPS_VERSION,
 	.name = "gpio",
 	.help = "a relay on a GPIO line (libgpiod)",
+	.options = gpio_options,
 	.open = gpio_open,
 	.close = gpio_close,
 	.on = gpio_on,

@@ -114,10 +114,20 @@ static int null_status(struct relay *r, struct relay_status *s)
 	return 0;
 }
 
+/* Keys of [relay] only this driver reads (config.h, "Drivers own their keys"). */
+static const struct opt_def null_options[] = {
+	{ "null_record", OPT_STRING, RELAY_CFG(null_record), NULL, OPT_NOLIMIT, NULL,
+	  "null: file to which every call is appended as one line (for tests).", 0 },
+	{ "null_fail", OPT_LIST, RELAY_CFG(null_fail), NULL, OPT_NOLIMIT, NULL,
+	  "null: calls that fail with an I/O error (on, off, status), to test error paths.", 0 },
+	{ 0 }
+};
+
 const struct relay_ops relay_null_ops = {
 	.version = RELAY_OPS_VERSION,
 	.name = "null",
 	.help = "switches nothing; records every call (tests)",
+	.options = null_options,
 	.open = null_open,
 	.close = null_close,
 	.on = null_on,

@@ -6,26 +6,19 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 
 extern const struct relay_ops relay_null_ops, relay_exec_ops, relay_serial_ops,
 	relay_usbhid_ops, relay_gpio_ops;
 
-/* In the order of the [relay] driver enum in config.h. */
+/* [relay] driver names one of these; the order is the one of help and docs. */
 const struct relay_ops *const relay_drivers[] = {
 	&relay_serial_ops, &relay_usbhid_ops, &relay_gpio_ops, &relay_exec_ops,
 	&relay_null_ops, NULL
 };
 
 volatile int relay_interrupted;
-
-int64_t relay_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 const char *relay_state_name(enum relay_state s)
 {
@@ -53,29 +46,43 @@ int relay_ops_validate(const struct relay_ops *ops)
 	return 0;
 }
 
+int relay_drivers_check(const struct relay_ops *const *table)
+{
+	const struct opt_drivers d = RELAY_OPT_DRIVERS(table);
+
+	for (size_t i = 0; table[i]; i++)
+		if (relay_ops_validate(table[i]) < 0)
+			return -EINVAL;
+	/* Names once each, option tables well formed and consistent. */
+	return opt_drivers_check(&d, NULL, "relay");
+}
+
 const struct relay_ops *relay_ops_find(const char *name)
 {
-	for (size_t i = 0; relay_drivers[i]; i++)
+	const struct opt_drivers d = RELAY_OPT_DRIVERS(relay_drivers);
+	char names[256];
+
+	if (relay_drivers_check(relay_drivers) < 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	for (size_t i = 0; name && relay_drivers[i]; i++)
 		if (!strcmp(relay_drivers[i]->name, name))
 			return relay_drivers[i];
+	pc_err(LOG_RELAY, "unknown relay driver '%s' (drivers: %s)", name ? name : "",
+	       opt_drivers_names(&d, names, sizeof(names)));
+	errno = ENOENT;
 	return NULL;
 }
 
 struct relay *relay_open(const struct bench_config *cfg, const char *run_dir)
 {
-	const struct relay_ops *ops;
+	const struct relay_ops *ops = relay_ops_find(cfg->relay->driver);
 	struct relay *r;
-	int d = cfg->relay->driver, rc;
+	int rc;
 
-	if (d < 0 || d >= (int)(sizeof(relay_drivers) / sizeof(relay_drivers[0])) - 1) {
-		errno = EINVAL;
+	if (!ops)
 		return NULL;
-	}
-	ops = relay_drivers[d];
-	if (relay_ops_validate(ops) < 0) {
-		errno = EINVAL;
-		return NULL;
-	}
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return NULL;
@@ -154,10 +161,10 @@ int relay_status(struct relay *r, struct relay_status *s)
 
 static void sleep_ms_interruptible(int ms)
 {
-	int64_t end = relay_now_ns() + (int64_t)ms * 1000000;
+	int64_t end = clock_mono_ns() + (int64_t)ms * 1000000;
 
 	while (!relay_interrupted) {
-		int64_t left = end - relay_now_ns();
+		int64_t left = end - clock_mono_ns();
 		if (left <= 0)
 			break;
 		if (left > 20000000)
@@ -184,9 +191,9 @@ static int cut_begin(struct relay *r, int ch, int off_ms, struct relay_cut *rec)
 /* The off edge timed by the host: somewhere inside the off call. */
 static int off_timed(struct relay *r, int ch, struct relay_cut *rec)
 {
-	int64_t t0 = relay_now_ns();
+	int64_t t0 = clock_mono_ns();
 	int rc = r->ops->off(r, ch);
-	int64_t t1 = relay_now_ns();
+	int64_t t1 = clock_mono_ns();
 
 	rec->timed_by = "host";
 	rec->planned_ns = t0;

@@ -5,8 +5,9 @@
  *   relay_cut(r, ch, 500, &rec);             // rec says who timed it and how well
  *   relay_close(r);                          // restores power ON on every channel
  *
- * Adding a driver: write relay/NAME.c filling a const struct relay_ops, add it to
- * drivers[] in relay.c and to the enum/table of [relay] driver in host/lib/config.c.
+ * Adding a driver: write relay/NAME.c filling a const struct relay_ops (with the table
+ * of the [relay] keys only it reads, stored in struct cfg_relay), and add it to
+ * relay_drivers[] in relay.c. [relay] driver names it; nothing else lists drivers.
  *
  * Channel states follow docs/protocol.md: power ON means the node is powered (relay
  * de-energized). Every exit path of powercut ends in relay_close(), which turns every
@@ -16,11 +17,14 @@
 #define PC_RELAY_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
+#include "clock.h"
 #include "config.h"
 
-#define RELAY_OPS_VERSION 1
+/* 2: the ops carry their own option table. */
+#define RELAY_OPS_VERSION 2
 #define RELAY_MAX_CH 8
 
 enum relay_state { RELAY_UNKNOWN, RELAY_ON, RELAY_OFF, RELAY_CUT, RELAY_ARMED };
@@ -71,6 +75,11 @@ struct relay_ops {
 	unsigned version;		/* RELAY_OPS_VERSION */
 	const char *name;
 	const char *help;
+	/* The [relay] keys only this driver reads (NULL: none), stored in struct
+	 * cfg_relay (RELAY_CFG); the loader parses them when this driver is named and
+	 * reports them at their line when another one is. Two drivers may share a key
+	 * declared alike (RELAY_OPT_ACTIVE_LEVEL). */
+	const struct opt_def *options;
 	/* Required. */
 	int (*open)(struct relay *r);
 	void (*close)(struct relay *r);
@@ -94,11 +103,27 @@ struct relay {
 	const char *run_dir;		/* the bench's run directory (simulator files) */
 };
 
+/* An option row's field in struct cfg_relay. */
+#define RELAY_CFG(field) offsetof(struct cfg_relay, field)
+/* active_level, a key of gpio and of usbhid. */
+#define RELAY_OPT_ACTIVE_LEVEL \
+	{ "active_level", OPT_ENUM, RELAY_CFG(active_level), "high", OPT_NOLIMIT, \
+	  config_active_levels, "gpio: line level that energizes the relay (cuts power).", 0 }
+
 /* The driver table; NULL-terminated. */
 extern const struct relay_ops *const relay_drivers[];
 
-/* Check an ops table: version and required hooks. 0 or -EINVAL (logged). */
+/* A relay driver table as the bench loader sees it (struct bench_drivers .relay). */
+#define RELAY_OPT_DRIVERS(table) { (const void *const *)(table), \
+	offsetof(struct relay_ops, name), offsetof(struct relay_ops, options), OPT_NO_ALIASES }
+
+/* Check an ops table: version, required hooks, option table. 0 or -EINVAL (logged). */
 int relay_ops_validate(const struct relay_ops *ops);
+/* Check a driver table as it is registered: every ops table valid, every name once,
+ * their option tables consistent. 0 or -EINVAL (logged). */
+int relay_drivers_check(const struct relay_ops *const *table);
+/* The driver called name in relay_drivers (checked first); NULL with errno ENOENT,
+ * logged with the names there are, or EINVAL for a broken table. */
 const struct relay_ops *relay_ops_find(const char *name);
 
 /* Open the driver cfg->relay->driver names. NULL with errno (logged). */
@@ -124,7 +149,6 @@ bool relay_reports_edges(const struct relay *r);
 int relay_next_event(struct relay *r, int timeout_ms, struct relay_event *ev);
 
 const char *relay_state_name(enum relay_state s);
-int64_t relay_now_ns(void);
 
 /* Set by the SIGINT/SIGTERM handler of powercut; long waits give up when it is set. */
 extern volatile int relay_interrupted;

@@ -74,10 +74,10 @@ static int sim_start(struct relay *r, struct serial_priv *p)
 	/* argv lives on this stack frame; keep a name for later messages. */
 	static const char *const sim_name[] = { "powercut-mcusim", NULL };
 	p->sim.argv = sim_name;
-	int64_t deadline = relay_now_ns() + 15000000000LL;
+	int64_t deadline = clock_mono_ns() + 15000000000LL;
 	while (!memchr(line, '\n', n)) {
 		struct pollfd pf = { .fd = p->sim.fd_out, .events = POLLIN };
-		int64_t left = (deadline - relay_now_ns()) / 1000000;
+		int64_t left = (deadline - clock_mono_ns()) / 1000000;
 		if (left <= 0 || relay_interrupted) {
 			pc_err(LOG_SIM, "simulator '%s' did not become ready", bin);
 			return -ETIMEDOUT;
@@ -132,7 +132,7 @@ static int req(struct serial_priv *p, int timeout_ms, struct fw_reply *rep, cons
 	va_start(ap, fmt);
 	rc = fwlink_vrequest(p->l, timeout_ms, rep, fmt, ap);
 	va_end(ap);
-	p->last_tx_ns = relay_now_ns();
+	p->last_tx_ns = clock_mono_ns();
 	if (rc == -EREMOTEIO)
 		pc_debug(LOG_RELAY, "firmware answered error:%d %s", rep->code, rep->text);
 	return rc;
@@ -408,12 +408,12 @@ static int serial_next_event(struct relay *r, int timeout_ms, struct relay_event
 
 	/* Clock samples every 100 ms while we wait: they keep the firmware's
 	 * host-silence watchdog quiet and give every edge a ping on each side. */
-	if (relay_now_ns() - p->last_tx_ns > 100000000LL) {
+	if (clock_mono_ns() - p->last_tx_ns > 100000000LL) {
 		rc = check_reset(r);
 		if (rc < 0)
 			return rc;
 		rc = fwlink_clock_sync(p->l, 1, (int)r->cfg->relay->timeout_ms);
-		p->last_tx_ns = relay_now_ns();
+		p->last_tx_ns = clock_mono_ns();
 		if (rc < 0 && rc != -ETIMEDOUT && rc != -EREMOTEIO)
 			return rc;
 	}
@@ -424,7 +424,7 @@ static int serial_next_event(struct relay *r, int timeout_ms, struct relay_event
 		return rc;
 	if (!(fe.flags & FW_EV_RESET)) {
 		fwlink_clock_sync(p->l, 1, (int)r->cfg->relay->timeout_ms);
-		p->last_tx_ns = relay_now_ns();
+		p->last_tx_ns = clock_mono_ns();
 	}
 	if (fe.flags & FW_EV_RESET) {
 		ev->kind = RELAY_EV_RESET;
@@ -456,10 +456,33 @@ static int serial_next_event(struct relay *r, int timeout_ms, struct relay_event
 	return 0;
 }
 
+/* Keys of [relay] only this driver reads (config.h, "Drivers own their keys"). */
+static const struct opt_def serial_options[] = {
+	{ "port", OPT_STRING, RELAY_CFG(port), NULL, OPT_NOLIMIT, NULL,
+	  "serial: the port (a /dev/serial/by-id/ link is best). Unset: found by usb_vid, "
+	  "usb_pid and usb_serial, or the simulator's pty when simulator=yes.", 0 },
+	{ "usb_vid", OPT_INT, RELAY_CFG(usb_vid), "0", 0, 0xffff, NULL,
+	  "serial: USB vendor id of the board, used when port is unset (0: Arduino 2341 or "
+	  "2a03, CH340 1a86, FTDI 0403).", OPT_HEX },
+	{ "usb_pid", OPT_INT, RELAY_CFG(usb_pid), "0", 0, 0xffff, NULL,
+	  "serial: USB product id of the board (0: any).", OPT_HEX },
+	{ "usb_serial", OPT_STRING, RELAY_CFG(usb_serial), NULL, OPT_NOLIMIT, NULL,
+	  "serial: USB serial number of the board, used when port is unset (CH340 boards "
+	  "have none: use port = /dev/serial/by-path/...).", 0 },
+	{ "relay_active", OPT_INT, RELAY_CFG(relay_active), "0", 0, 255, NULL,
+	  "Bitmask: bit n set means channel n's relay is energized by a HIGH pin "
+	  "(firmware setting relay_active, simulator --relay-active).", 0 },
+	{ "pwrok_invert", OPT_INT, RELAY_CFG(pwrok_invert), "3", 0, 255, NULL,
+	  "Bitmask: bit n set means PWR_OK input n reads LOW when DC is good "
+	  "(firmware setting pwrok_invert).", 0 },
+	{ 0 }
+};
+
 const struct relay_ops relay_serial_ops = {
 	.version = RELAY_OPS_VERSION,
 	.name = "serial",
 	.help = "powercut firmware over a serial port (or the simulator)",
+	.options = serial_options,
 	.open = serial_open,
 	.close = serial_close,
 	.on = serial_on,

@@ -269,10 +269,19 @@ static int usbhid_status(struct relay *r, struct relay_status *s)
 	return 0;
 }
 
+/* Keys of [relay] only this driver reads (config.h, "Drivers own their keys"). */
+static const struct opt_def usbhid_options[] = {
+	{ "usbhid_serial", OPT_STRING, RELAY_CFG(usbhid_serial), NULL, OPT_NOLIMIT, NULL,
+	  "usbhid: serial of the board (5 characters); unset: the only board present.", 0 },
+	RELAY_OPT_ACTIVE_LEVEL,
+	{ 0 }
+};
+
 const struct relay_ops relay_usbhid_ops = {
 	.version = RELAY_OPS_VERSION,
 	.name = "usbhid",
 	.help = "USB HID relay boards 16c0:05df, 1-8 channels (libusb)",
+	.options = usbhid_options,
 	.open = usbhid_open,
 	.close = usbhid_close,
 	.on = usbhid_on,

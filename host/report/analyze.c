@@ -47,7 +47,7 @@ static char *xstrdup(const char *s)
 /* The cell's description fields and key, from a campaign's config. The key holds
  * every option that may change a disk's outcome; two observations pool only when
  * their keys are equal. */
-static int cell_fields(struct rpt_cell *c, const struct rpt_campaign *cp, const char *disk,
+static int cell_fields(struct report_cell *c, const struct report_campaign *cp, const char *disk,
 		       const char *cut, const char *drive)
 {
 	json_t *cfg = cp->config, *d = json_object_get(json_object_get(cfg, "disks"), disk);
@@ -126,11 +126,12 @@ static int cell_fields(struct rpt_cell *c, const struct rpt_campaign *cp, const 
 	}
 	c->fs = xstrdup(fs);
 
-	c->control = !strcmp(ctl, "lying") ? RPT_CTL_LYING : !strcmp(ctl, "safe") ? RPT_CTL_SAFE :
-		     !strcmp(ctl, "forgetful") ? RPT_CTL_FORGETFUL : RPT_CTL_NONE;
+	c->control = !strcmp(ctl, "lying") ? REPORT_CTL_LYING :
+		     !strcmp(ctl, "safe") ? REPORT_CTL_SAFE :
+		     !strcmp(ctl, "forgetful") ? REPORT_CTL_FORGETFUL : REPORT_CTL_NONE;
 	if (!strcmp(fmt, "zvol") && !strcmp(jstr(d, "sync", "standard"), "disabled") &&
-	    c->control == RPT_CTL_NONE)
-		c->control = RPT_CTL_NOSYNC;
+	    c->control == REPORT_CTL_NONE)
+		c->control = REPORT_CTL_NOSYNC;
 	c->bench = xstrdup(cp->bench);
 	c->cut = xstrdup(cut);
 	c->node = xstrdup(node);
@@ -152,10 +153,10 @@ static int cell_fields(struct rpt_cell *c, const struct rpt_campaign *cp, const 
 	       c->workload && c->flush && c->scenario && c->drive && c->key && c->fs ? 0 : -ENOMEM;
 }
 
-static size_t find_or_add_cell(struct report *r, size_t *cap, const struct rpt_campaign *cp,
+static size_t find_or_add_cell(struct report *r, size_t *cap, const struct report_campaign *cp,
 			       const char *disk, const char *cut, const char *drive)
 {
-	struct rpt_cell tmp = { 0 };
+	struct report_cell tmp = { 0 };
 
 	if (cell_fields(&tmp, cp, disk, cut, drive) < 0)
 		goto nomem;
@@ -169,7 +170,7 @@ static size_t find_or_add_cell(struct report *r, size_t *cap, const struct rpt_c
 	}
 	if (r->n_cells == *cap) {
 		size_t nc = *cap ? *cap * 2 : 16;
-		struct rpt_cell *p = realloc(r->cells, nc * sizeof(*p));
+		struct report_cell *p = realloc(r->cells, nc * sizeof(*p));
 		if (!p)
 			goto nomem;
 		r->cells = p;
@@ -184,7 +185,7 @@ nomem:
 	return SIZE_MAX;
 }
 
-static void rate(struct rpt_rate *rt, uint64_t k, uint64_t n, const struct report_options *o)
+static void rate(struct report_rate *rt, uint64_t k, uint64_t n, const struct report_options *o)
 {
 	rt->k = k;
 	rt->n = n;
@@ -193,20 +194,20 @@ static void rate(struct rpt_rate *rt, uint64_t k, uint64_t n, const struct repor
 	rt->needed_rc = stats_cycles_needed(k, n, o->target, o->alpha, &rt->needed);
 }
 
-static void example(struct rpt_cell *c, int t, size_t unit)
+static void example(struct report_cell *c, int t, size_t unit)
 {
-	if (c->n_examples[t] < RPT_EXAMPLES)
+	if (c->n_examples[t] < REPORT_EXAMPLES)
 		c->examples[t][c->n_examples[t]++] = unit;
 }
 
 static int cmp_cells(const void *a, const void *b)
 {
-	const struct rpt_cell *x = a, *y = b;
+	const struct report_cell *x = a, *y = b;
 	int d;
 
 	/* Controls last, so the matrix opens with the disks under test. */
-	if ((x->control != RPT_CTL_NONE) != (y->control != RPT_CTL_NONE))
-		return x->control != RPT_CTL_NONE ? 1 : -1;
+	if ((x->control != REPORT_CTL_NONE) != (y->control != REPORT_CTL_NONE))
+		return x->control != REPORT_CTL_NONE ? 1 : -1;
 	if ((d = strcmp(x->bench, y->bench)) || (d = strcmp(x->cut, y->cut)))
 		return d;
 	return strcmp(x->key, y->key);
@@ -242,12 +243,12 @@ static int exposures(struct report *r)
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < r->n_units; i++) {
-		const struct rpt_unit *u = &r->units[i];
+		const struct report_unit *u = &r->units[i];
 		if (u->have_exposure && u->verified)
 			v[at[u->cell] + fill[u->cell]++] = u->exposure_ns;
 	}
 	for (size_t c = 0; c < r->n_cells; c++) {
-		struct rpt_exposure *e = &r->cells[c].exposure;
+		struct report_exposure *e = &r->cells[c].exposure;
 		int64_t *x = v + at[c];
 		e->n = at[c + 1] - at[c];
 		if (!e->n)
@@ -265,16 +266,59 @@ static int exposures(struct report *r)
 	return 0;
 }
 
-int report_analyze(struct report *r)
+/* Each unit's cell (cells are created as first met). */
+/* The drive each unit's results belong to. A unit whose drive testified names it; a
+ * unit without a smart check (a cycle that failed before the check) belongs to the
+ * drive its disk had in the nearest cycle of the same campaign that has one (the one
+ * before it, else the first after it), so that one drive's results stay one cell.
+ * SIZE_MAX where the disk never had a smart check. Caller frees. */
+static size_t *unit_drives(const struct report *r)
+{
+	size_t n = r->n_campaigns * 64, *first = malloc((n ? n : 1) * sizeof(*first));
+	size_t *last = malloc((n ? n : 1) * sizeof(*last));
+	size_t *drive = malloc((r->n_units ? r->n_units : 1) * sizeof(*drive));
+
+	if (!first || !last || !drive) {
+		free(first); free(last); free(drive);
+		return NULL;
+	}
+	for (size_t k = 0; k < n; k++)
+		first[k] = last[k] = SIZE_MAX;
+	for (size_t i = 0; i < r->n_units; i++) {
+		const struct report_unit *u = &r->units[i];
+		size_t k = r->cycles[u->cycle].campaign * 64 + u->disk_id;
+		if (u->drive != SIZE_MAX && u->disk_id < 64 && first[k] == SIZE_MAX)
+			first[k] = u->drive;
+	}
+	for (size_t i = 0; i < r->n_units; i++) {
+		const struct report_unit *u = &r->units[i];
+		size_t k = r->cycles[u->cycle].campaign * 64 + u->disk_id;
+		drive[i] = u->drive;
+		if (u->disk_id >= 64)
+			continue;
+		if (u->drive != SIZE_MAX)
+			last[k] = u->drive;
+		else
+			drive[i] = last[k] != SIZE_MAX ? last[k] : first[k];
+	}
+	free(first);
+	free(last);
+	return drive;
+}
+
+static int assign_cells(struct report *r)
 {
 	size_t cap = 0;
 	size_t memo_campaign = SIZE_MAX;
 	size_t memo[3][64];	/* cell per disk id, per cut kind, for the last campaign */
+	size_t *drives = unit_drives(r);
 
+	if (!drives)
+		return -ENOMEM;
 	for (size_t i = 0; i < r->n_units; i++) {
-		struct rpt_unit *u = &r->units[i];
-		const struct rpt_cycle *cy = &r->cycles[u->cycle];
-		const struct rpt_campaign *cp = &r->campaigns[cy->campaign];
+		struct report_unit *u = &r->units[i];
+		const struct report_cycle *cy = &r->cycles[u->cycle];
+		const struct report_campaign *cp = &r->campaigns[cy->campaign];
 		/* The cut kind the cycle recorded; the config's when no cut was stored. */
 		const char *cut = cy->have_cut && cy->cut_kind[0] ? cy->cut_kind :
 				  jstr(json_object_get(cp->config, "campaign"), "cut", "power");
@@ -286,25 +330,32 @@ int report_analyze(struct report *r)
 				for (size_t j = 0; j < 64; j++)
 					memo[k][j] = SIZE_MAX;
 		}
-		/* A unit whose drive testified is looked up by its drive as well (a cycle
-		 * whose smartctl gave nothing has none): no memo for those. */
+		/* A unit on a drive is looked up by its drive as well: no memo for those. */
 		char drive[256] = "";
-		if (u->drive != SIZE_MAX) {
-			const struct rpt_drive *v = &r->drives[u->drive];
+		if (drives[i] != SIZE_MAX) {
+			const struct report_drive *v = &r->drives[drives[i]];
 			snprintf(drive, sizeof(drive), "%s %s", v->model, v->firmware);
 		}
-		bool memo_ok = u->disk_id < 64 && u->drive == SIZE_MAX;
+		bool memo_ok = u->disk_id < 64 && drives[i] == SIZE_MAX;
 		size_t cell = memo_ok ? memo[ck][u->disk_id] : SIZE_MAX;
 		if (cell == SIZE_MAX) {
 			cell = find_or_add_cell(r, &cap, cp, u->disk, cut, drive);
-			if (cell == SIZE_MAX)
+			if (cell == SIZE_MAX) {
+				free(drives);
 				return -ENOMEM;
+			}
 			if (memo_ok)
 				memo[ck][u->disk_id] = cell;
 		}
 		u->cell = cell;
 	}
-	/* Sort the cells, then renumber the units. */
+	free(drives);
+	return 0;
+}
+
+/* Sort the cells, then renumber the units. */
+static int sort_cells(struct report *r)
+{
 	size_t *order = malloc((r->n_cells ? r->n_cells : 1) * sizeof(*order));
 	if (!order)
 		return -ENOMEM;
@@ -320,9 +371,75 @@ int report_analyze(struct report *r)
 		r->cells[i].ctl_example = SIZE_MAX;
 		r->cells[i].first_wall_ns = INT64_MAX;
 	}
+	return 0;
+}
 
-	/* Count. Units are in database, then cycle order, so campaigns and databases
-	 * change monotonically: counting changes counts distinct ones. */
+/* What verified unit i found, into its cell's counts and taxonomy. */
+static void count_verified(struct report_cell *c, const struct report_unit *u, size_t i)
+{
+	c->verified++;
+	for (int k = 0; k < CLS__COUNT; k++) {
+		if (!u->cls[k])
+			continue;
+		c->tax_blocks[k] += u->cls[k];
+		c->tax_cycles[k]++;
+		if (k != CLS_OK)
+			example(c, k, i);
+	}
+	if (u->violations)
+		c->violation_cycles++;
+	if (u->cls[CLS_UNFLUSHED_LOST_OLDER] || u->cls[CLS_UNFLUSHED_LOST_ZERO])
+		c->unflushed_loss_cycles++;
+	if (u->anomalies) {
+		c->anomaly_cycles++;
+		c->tax_blocks[REPORT_TAX_ANOMALY] += u->anomalies;
+		c->tax_cycles[REPORT_TAX_ANOMALY]++;
+		example(c, REPORT_TAX_ANOMALY, i);
+	}
+	for (int k = 0; k < FSV_NCLASSES; k++) {
+		if (!u->files[k])
+			continue;
+		c->tax_blocks[REPORT_TAX_FILE(k)] += u->files[k];
+		c->tax_cycles[REPORT_TAX_FILE(k)]++;
+		example(c, REPORT_TAX_FILE(k), i);
+	}
+	if (u->files[FSV_FSCK_ERRORS] || u->files[FSV_UNMOUNTABLE])
+		c->fs_check_cycles++;
+	if (u->files[FSV_FILE_LOST] || u->files[FSV_FILE_DAMAGED] || u->files[FSV_NAME_LOST] ||
+	    u->files[FSV_COMMIT_LOST])
+		c->synced_lost_cycles++;
+	if (u->files[FSV_DB_CORRUPT])
+		c->db_corrupt_cycles++;
+	if (u->files[FSV_COMMIT_LOST_ALLOWED])
+		c->allowed_rollback_cycles++;
+	if (u->gaps) {
+		c->tax_blocks[REPORT_TAX_GAPS] += u->gaps;
+		c->tax_cycles[REPORT_TAX_GAPS]++;
+		example(c, REPORT_TAX_GAPS, i);
+	}
+	/* Controls: a lying disk must show a violation in every power-cut cycle in
+	 * which it had acknowledged a flush before the cut (before the first one there
+	 * is nothing it could have lied about); a safe disk never. A zvol with
+	 * sync=disabled loses flushed writes only when the cut comes before the next
+	 * transaction group commits them: it must fire in some cycle, not in each
+	 * (cell_states()). */
+	bool lying_cut = report_ctl_must_fail(c->control) && c->control != REPORT_CTL_NOSYNC &&
+			 !strcmp(c->cut, "power");
+	if (lying_cut && !u->have_flush && !u->violations)
+		c->ctl_unexercised++;
+	bool bad = lying_cut ? !u->violations && u->have_flush :
+		   c->control == REPORT_CTL_SAFE ? u->violations > 0 : false;
+	if (bad) {
+		c->ctl_bad++;
+		if (c->ctl_example == SIZE_MAX)
+			c->ctl_example = i;
+	}
+}
+
+/* Count. Units are in database, then cycle order, so campaigns and databases change
+ * monotonically: counting changes counts distinct ones. */
+static int count_units(struct report *r)
+{
 	size_t *last_cp = calloc(r->n_cells ? r->n_cells : 1, sizeof(size_t));
 	size_t *last_db = calloc(r->n_cells ? r->n_cells : 1, sizeof(size_t));
 	if (!last_cp || !last_db) {
@@ -333,9 +450,9 @@ int report_analyze(struct report *r)
 	for (size_t i = 0; i < r->n_cells; i++)
 		last_cp[i] = last_db[i] = SIZE_MAX;
 	for (size_t i = 0; i < r->n_units; i++) {
-		const struct rpt_unit *u = &r->units[i];
-		const struct rpt_cycle *cy = &r->cycles[u->cycle];
-		struct rpt_cell *c = &r->cells[u->cell];
+		const struct report_unit *u = &r->units[i];
+		const struct report_cycle *cy = &r->cycles[u->cycle];
+		struct report_cell *c = &r->cells[u->cell];
 
 		c->cycles++;
 		if (last_cp[u->cell] != cy->campaign) {
@@ -352,112 +469,71 @@ int report_analyze(struct report *r)
 			c->last_wall_ns = cy->started_wall_ns;
 		if (u->meta_failure) {
 			c->meta_failures++;
-			c->tax_cycles[RPT_X_META_FAIL]++;
-			example(c, RPT_X_META_FAIL, i);
+			c->tax_cycles[REPORT_TAX_META_FAIL]++;
+			example(c, REPORT_TAX_META_FAIL, i);
 		}
 		if (u->verified && u->all_zeroes)
 			c->zeroed_cycles++;
 		if (u->meta_repaired) {
 			c->meta_repaired++;
-			c->tax_cycles[RPT_X_META_REPAIRED]++;
-			example(c, RPT_X_META_REPAIRED, i);
+			c->tax_cycles[REPORT_TAX_META_REPAIRED]++;
+			example(c, REPORT_TAX_META_REPAIRED, i);
 		}
-		if (!u->verified) {
-			c->not_verified++;
-			c->tax_cycles[RPT_X_NOT_VERIFIED]++;
-			example(c, RPT_X_NOT_VERIFIED, i);
-			/* Cut, and nothing checked at all: the node never came back for it. A
-			 * cycle that failed before its cut (the relay did not answer) lost no
-			 * node: it is only not verified. */
-			if (!u->checked && cy->have_cut)
-				c->node_lost++;
+		if (u->verified) {
+			count_verified(c, u, i);
 			continue;
 		}
-		c->verified++;
-		for (int k = 0; k < RPT_NCLS; k++) {
-			if (!u->cls[k])
-				continue;
-			c->tax_blocks[k] += u->cls[k];
-			c->tax_cycles[k]++;
-			if (k != RPT_OK)
-				example(c, k, i);
-		}
-		if (u->violations)
-			c->violation_cycles++;
-		if (u->cls[RPT_UNFL_OLDER] || u->cls[RPT_UNFL_ZERO])
-			c->unflushed_loss_cycles++;
-		if (u->anomalies) {
-			c->anomaly_cycles++;
-			c->tax_blocks[RPT_X_ANOMALY] += u->anomalies;
-			c->tax_cycles[RPT_X_ANOMALY]++;
-			example(c, RPT_X_ANOMALY, i);
-		}
-		for (int k = 0; k < RPT_X_NFS; k++) {
-			if (!u->files[k])
-				continue;
-			c->tax_blocks[RPT_X_FS_CHECK + k] += u->files[k];
-			c->tax_cycles[RPT_X_FS_CHECK + k]++;
-			example(c, RPT_X_FS_CHECK + k, i);
-		}
-		if (u->files[0] || u->files[1])
-			c->fs_check_cycles++;
-		if (u->files[2] || u->files[3] || u->files[4] || u->files[5])
-			c->synced_lost_cycles++;
-		if (u->files[6])
-			c->db_corrupt_cycles++;
-		if (u->files[7])
-			c->allowed_rollback_cycles++;
-		if (u->gaps) {
-			c->tax_blocks[RPT_X_GAPS] += u->gaps;
-			c->tax_cycles[RPT_X_GAPS]++;
-			example(c, RPT_X_GAPS, i);
-		}
-		/* Controls: a lying disk must show a violation in every power-cut cycle in
-		 * which it had acknowledged a flush before the cut (before the first one there
-		 * is nothing it could have lied about); a safe disk never. A zvol with
-		 * sync=disabled loses flushed writes only when the cut comes before the next
-		 * transaction group commits them: it must fire in some cycle, not in each
-		 * (below). */
-		bool lying_cut = rpt_ctl_must_fail(c->control) && c->control != RPT_CTL_NOSYNC &&
-				 !strcmp(c->cut, "power");
-		if (lying_cut && !u->have_flush && !u->violations)
-			c->ctl_unexercised++;
-		bool bad = lying_cut ? !u->violations && u->have_flush :
-			   c->control == RPT_CTL_SAFE ? u->violations > 0 : false;
-		if (bad) {
-			c->ctl_bad++;
-			if (c->ctl_example == SIZE_MAX)
-				c->ctl_example = i;
-		}
+		c->not_verified++;
+		c->tax_cycles[REPORT_TAX_NOT_VERIFIED]++;
+		example(c, REPORT_TAX_NOT_VERIFIED, i);
+		/* Cut, and nothing checked at all: the node never came back for it. A cycle
+		 * that failed before its cut (the relay did not answer) lost no node: it is
+		 * only not verified. */
+		if (!u->checked && cy->have_cut)
+			c->node_lost++;
 	}
 	free(last_cp);
 	free(last_db);
+	return 0;
+}
 
+/* Each cell's rates and control state; the report's control tally. */
+static void cell_states(struct report *r)
+{
 	r->controls_failed = r->controls_passed = 0;
 	for (size_t i = 0; i < r->n_cells; i++) {
-		struct rpt_cell *c = &r->cells[i];
+		struct report_cell *c = &r->cells[i];
 		rate(&c->violation, c->violation_cycles, c->verified, &r->opts);
 		rate(&c->unflushed, c->unflushed_loss_cycles, c->verified, &r->opts);
 		rate(&c->meta, c->meta_failures, c->verified, &r->opts);
 		if (c->first_wall_ns == INT64_MAX)
 			c->first_wall_ns = 0;
-		if (c->control == RPT_CTL_NONE)
-			c->ctl_state = RPT_CTL_NOT_A_CONTROL;
-		else if (rpt_ctl_must_fail(c->control) && strcmp(c->cut, "power"))
-			c->ctl_state = RPT_CTL_NOT_APPLICABLE;	/* the disk cache survives a kill
+		if (c->control == REPORT_CTL_NONE)
+			c->ctl_state = REPORT_CTL_NOT_A_CONTROL;
+		else if (report_ctl_must_fail(c->control) && strcmp(c->cut, "power"))
+			c->ctl_state = REPORT_CTL_NOT_APPLICABLE;	/* the disk cache survives a kill
 								 * and a reset */
 		else if (!c->verified || c->ctl_unexercised == c->verified)
-			c->ctl_state = RPT_CTL_NO_DATA;
-		else if (c->control == RPT_CTL_NOSYNC)
-			c->ctl_state = c->violation_cycles ? RPT_CTL_PASSED : RPT_CTL_FAILED;
+			c->ctl_state = REPORT_CTL_NO_DATA;
+		else if (c->control == REPORT_CTL_NOSYNC)
+			c->ctl_state = c->violation_cycles ? REPORT_CTL_PASSED : REPORT_CTL_FAILED;
 		else
-			c->ctl_state = c->ctl_bad ? RPT_CTL_FAILED : RPT_CTL_PASSED;
+			c->ctl_state = c->ctl_bad ? REPORT_CTL_FAILED : REPORT_CTL_PASSED;
 		/* A control without a verified cycle proves nothing: it counts as failed. */
-		if (c->ctl_state == RPT_CTL_FAILED || c->ctl_state == RPT_CTL_NO_DATA)
+		if (c->ctl_state == REPORT_CTL_FAILED || c->ctl_state == REPORT_CTL_NO_DATA)
 			r->controls_failed++;
-		else if (c->ctl_state == RPT_CTL_PASSED)
+		else if (c->ctl_state == REPORT_CTL_PASSED)
 			r->controls_passed++;
 	}
+}
+
+int report_analyze(struct report *r)
+{
+	int rc;
+
+	if ((rc = assign_cells(r)) < 0 || (rc = sort_cells(r)) < 0 || (rc = count_units(r)) < 0)
+		return rc;
+	cell_states(r);
 	return exposures(r);
 }
 

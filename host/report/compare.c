@@ -40,7 +40,7 @@ int report_cell_find(const struct report *r, const char *spec, size_t *cell)
 
 struct measure {
 	const char *name, *title;
-	const struct rpt_rate *a, *b;
+	const struct report_rate *a, *b;
 	double p_value;
 	int p_rc;
 	uint64_t per_cell;	/* cycles per cell to tell them apart */
@@ -48,7 +48,7 @@ struct measure {
 };
 
 static void measure(struct measure *m, const char *name, const char *title,
-		    const struct rpt_rate *a, const struct rpt_rate *b)
+		    const struct report_rate *a, const struct report_rate *b)
 {
 	m->name = name;
 	m->title = title;
@@ -59,7 +59,7 @@ static void measure(struct measure *m, const char *name, const char *title,
 		(double)b->k / (double)b->n, CMP_ALPHA, CMP_POWER, &m->per_cell) : -EINVAL;
 }
 
-static json_t *side(const struct rpt_rate *rt)
+static json_t *side(const struct report_rate *rt)
 {
 	json_t *o = json_pack("{s:I,s:I,s:[f,f]}", "k", (json_int_t)rt->k, "n", (json_int_t)rt->n,
 			      "ci95", rt->ci95.lo, rt->ci95.hi);
@@ -91,10 +91,10 @@ static json_t *measure_json(const struct measure *m)
 
 static json_t *cell_ref(const struct report *r, size_t i)
 {
-	const struct rpt_cell *c = &r->cells[i];
+	const struct report_cell *c = &r->cells[i];
 	return json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "cell", (json_int_t)i + 1, "key", c->key,
 			 "bench", c->bench, "cut", c->cut, "disk", c->disk, "format", c->format,
-			 "cache", c->cache, "control", rpt_control_name(c->control));
+			 "cache", c->cache, "control", report_control_name(c->control));
 }
 
 json_t *report_compare_json(const struct report *r, size_t a, size_t b)
@@ -110,17 +110,17 @@ json_t *report_compare_json(const struct report *r, size_t a, size_t b)
 
 static void cell_line(const struct report *r, size_t i, char tag, FILE *f)
 {
-	const struct rpt_cell *c = &r->cells[i];
+	const struct report_cell *c = &r->cells[i];
 	fprintf(f, "%c = cell %zu: %s %s cache=%s%s%s, %s cut, bench '%s'\n", tag, i + 1, c->disk,
 		c->format, c->cache, c->control ? ", control " : "", c->control ?
-		rpt_control_name(c->control) : "", !strcmp(c->cut, "kill") ? "process kill" : "power",
+		report_control_name(c->control) : "", !strcmp(c->cut, "kill") ? "process kill" : "power",
 		c->bench);
 }
 
-static void frac(char *buf, size_t len, const struct rpt_rate *rt)
+static void frac(char *buf, size_t len, const struct report_rate *rt)
 {
 	char p[32];
-	rpt_pct(p, sizeof(p), rt->n ? (double)rt->k / (double)rt->n : 0);
+	report_pct(p, sizeof(p), rt->n ? (double)rt->k / (double)rt->n : 0);
 	snprintf(buf, len, "%" PRIu64 "/%" PRIu64 " = %s", rt->k, rt->n, p);
 }
 

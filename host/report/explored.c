@@ -1,7 +1,7 @@
 /* The report's "explored" part (docs/explore.md, docs/report.md): per cell, the crash
  * states `powercut explore` tested from the cell's recorded cycles, and for each kind of
  * failure the smallest failing state (fewest writes) as the command that exports it.
- * Self-contained: its own queries, its own model (struct rpt_explored), its own
+ * Self-contained: its own queries, its own model (struct report_explored), its own
  * renderers, called from load.c, render_json.c, render_html.c and render_text.c. */
 #include <errno.h>
 #include <inttypes.h>
@@ -21,9 +21,9 @@ static size_t cell_of(const struct report *r, size_t db, int64_t campaign, int64
 		      const char *disk)
 {
 	for (size_t i = 0; i < r->n_units; i++) {
-		const struct rpt_unit *u = &r->units[i];
-		const struct rpt_cycle *cy = &r->cycles[u->cycle];
-		const struct rpt_campaign *cp = &r->campaigns[cy->campaign];
+		const struct report_unit *u = &r->units[i];
+		const struct report_cycle *cy = &r->cycles[u->cycle];
+		const struct report_campaign *cp = &r->campaigns[cy->campaign];
 		if (cp->db == db && cp->id == campaign && cy->idx == idx && u->disk &&
 		    !strcmp(u->disk, disk))
 			return u->cell;
@@ -31,7 +31,7 @@ static size_t cell_of(const struct report *r, size_t db, int64_t campaign, int64
 	return SIZE_MAX;
 }
 
-static void keep_smallest(struct rpt_explored_min *m, int64_t writes, const char *db,
+static void keep_smallest(struct report_explored_min *m, int64_t writes, const char *db,
 			  int64_t campaign, int64_t cycle, const char *disk, int64_t state,
 			  const char *kind)
 {
@@ -72,7 +72,7 @@ static int load_db(struct report *r, size_t db)
 		size_t cell = disk ? cell_of(r, db, camp, cyc, disk) : SIZE_MAX;
 		if (cell == SIZE_MAX)
 			continue;
-		struct rpt_explored *x = &r->explored[cell];
+		struct report_explored *x = &r->explored[cell];
 		x->runs++;
 		x->states += (uint64_t)sqlite3_column_int64(st, 3);
 		x->violation_states += (uint64_t)sqlite3_column_int64(st, 4);
@@ -97,7 +97,7 @@ out:
 	return rc;
 }
 
-int rpt_explored_load(struct report *r)
+int report_explored_load(struct report *r)
 {
 	r->explored = calloc(r->n_cells ? r->n_cells : 1, sizeof(*r->explored));
 	if (!r->explored)
@@ -115,14 +115,14 @@ static const struct {
 	const char *what, *key;
 	size_t off;
 } mins[] = {
-	{ "violation", "smallest_violation", offsetof(struct rpt_explored, smallest_violation) },
-	{ "metadata failure", "smallest_metadata_failure", offsetof(struct rpt_explored, smallest_meta) },
+	{ "violation", "smallest_violation", offsetof(struct report_explored, smallest_violation) },
+	{ "metadata failure", "smallest_metadata_failure", offsetof(struct report_explored, smallest_meta) },
 };
 #define NMINS (sizeof(mins) / sizeof(mins[0]))
 
-static const struct rpt_explored_min *min_of(const struct rpt_explored *x, size_t k)
+static const struct report_explored_min *min_of(const struct report_explored *x, size_t k)
 {
-	return (const struct rpt_explored_min *)((const char *)x + mins[k].off);
+	return (const struct report_explored_min *)((const char *)x + mins[k].off);
 }
 
 static bool any_explored(const struct report *r)
@@ -133,9 +133,9 @@ static bool any_explored(const struct report *r)
 	return false;
 }
 
-json_t *rpt_explored_json(const struct report *r, size_t cell)
+json_t *report_explored_json(const struct report *r, size_t cell)
 {
-	const struct rpt_explored *x = r->explored ? &r->explored[cell] : NULL;
+	const struct report_explored *x = r->explored ? &r->explored[cell] : NULL;
 	if (!x || !x->runs)
 		return json_null();
 	json_t *o = json_pack("{s:I,s:I,s:I,s:I,s:I}", "explorations", (json_int_t)x->runs,
@@ -144,7 +144,7 @@ json_t *rpt_explored_json(const struct report *r, size_t cell)
 			      (json_int_t)x->meta_failure_states, "leak_states",
 			      (json_int_t)x->leak_states);
 	for (size_t k = 0; k < NMINS; k++) {
-		const struct rpt_explored_min *m = min_of(x, k);
+		const struct report_explored_min *m = min_of(x, k);
 		json_object_set_new(o, mins[k].key, m->have ?
 				    json_pack("{s:I,s:s,s:s}", "writes", (json_int_t)m->writes,
 					      "kind", m->kind, "recipe", m->cmd) : json_null());
@@ -152,7 +152,7 @@ json_t *rpt_explored_json(const struct report *r, size_t cell)
 	return o;
 }
 
-void rpt_explored_html(const struct report *r, FILE *f)
+void report_explored_html(const struct report *r, FILE *f)
 {
 	if (!any_explored(r))
 		return;
@@ -165,11 +165,11 @@ void rpt_explored_html(const struct report *r, FILE *f)
 	      "<th>explorations</th><th>states</th><th>with violations</th><th>with metadata failures</th>"
 	      "<th>with leaks only</th><th>smallest failing states</th></tr>\n", f);
 	for (size_t i = 0; i < r->n_cells; i++) {
-		const struct rpt_explored *x = &r->explored[i];
+		const struct report_explored *x = &r->explored[i];
 		if (!x->runs)
 			continue;
 		fprintf(f, "<tr><td>%zu</td><td>", i + 1);
-		rpt_html_esc(f, r->cells[i].disk);
+		report_html_esc(f, r->cells[i].disk);
 		fprintf(f, "</td><td>%" PRIu64 "</td><td>%" PRIu64 "</td><td%s>%" PRIu64 "</td><td%s>%"
 			PRIu64 "</td><td>%" PRIu64 "</td><td>", x->runs, x->states,
 			x->violation_states ? " class='bad'" : "", x->violation_states,
@@ -177,12 +177,12 @@ void rpt_explored_html(const struct report *r, FILE *f)
 			x->leak_states);
 		bool any = false;
 		for (size_t k = 0; k < NMINS; k++) {
-			const struct rpt_explored_min *m = min_of(x, k);
+			const struct report_explored_min *m = min_of(x, k);
 			if (!m->have)
 				continue;
 			fprintf(f, "%s%s (%s, %" PRId64 " writes): <code>", any ? "<br>" : "",
 				mins[k].what, m->kind, m->writes);
-			rpt_html_esc(f, m->cmd);
+			report_html_esc(f, m->cmd);
 			fputs("</code>", f);
 			any = true;
 		}
@@ -191,7 +191,7 @@ void rpt_explored_html(const struct report *r, FILE *f)
 	fputs("</table>\n", f);
 }
 
-void rpt_explored_md(const struct report *r, FILE *f)
+void report_explored_md(const struct report *r, FILE *f)
 {
 	if (!any_explored(r))
 		return;
@@ -201,7 +201,7 @@ void rpt_explored_md(const struct report *r, FILE *f)
 	      "with leaks only | smallest failing states |\n|---|---|---:|---:|---:|---:|---:|---|\n",
 	      f);
 	for (size_t i = 0; i < r->n_cells; i++) {
-		const struct rpt_explored *x = &r->explored[i];
+		const struct report_explored *x = &r->explored[i];
 		if (!x->runs)
 			continue;
 		fprintf(f, "| %zu | %s | %" PRIu64 " | %" PRIu64 " | %" PRIu64 " | %" PRIu64 " | %"
@@ -209,7 +209,7 @@ void rpt_explored_md(const struct report *r, FILE *f)
 			x->meta_failure_states, x->leak_states);
 		bool any = false;
 		for (size_t k = 0; k < NMINS; k++) {
-			const struct rpt_explored_min *m = min_of(x, k);
+			const struct report_explored_min *m = min_of(x, k);
 			if (!m->have)
 				continue;
 			fprintf(f, "%s%s (%s, %" PRId64 " writes): `%s`", any ? "; " : "",

@@ -7,28 +7,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 #include "store.h"
 
-const char *const rpt_class_names[RPT_NCLS] = {
-	"ok", "inflight_persisted", "unflushed_lost_older", "unflushed_lost_zero",
-	"flushed_lost_older", "flushed_lost_zero", "torn", "corrupt", "misdirected",
-};
-
-const char *const rpt_class_titles[RPT_NCLS] = {
-	"ok", "in-flight write persisted", "unflushed lost, rolled back",
-	"unflushed lost, zeroes", "flushed lost, rolled back", "flushed lost, zeroes",
-	"torn", "corrupt", "misdirected",
-};
-
-const char *const rpt_tax_names[RPT_NTAX] = {
-	"ok", "inflight_persisted", "unflushed_lost_older", "unflushed_lost_zero",
-	"flushed_lost_older", "flushed_lost_zero", "torn", "corrupt", "misdirected",
-	"metadata_failure", "metadata_repaired", "ordering_anomaly", "ledger_gaps",
-	"not_verified", "fs_check_errors", "fs_unmountable", "synced_file_lost",
-	"synced_file_damaged", "name_lost", "commit_lost", "database_corrupt",
-	"commit_lost_allowed",
-};
+const struct oracle_class report_tax[REPORT_NTAX] = { REPORT_TAXONOMY(ORACLE_CLASS_ROW) };
 
 /* A growable array of fixed-size elements. */
 static void *grow(void *p, size_t *cap, size_t need, size_t elem)
@@ -134,7 +117,7 @@ static int load_campaigns(struct loader *l)
 			sqlite3_finalize(s);
 			return -ENOMEM;
 		}
-		struct rpt_campaign *c = &r->campaigns[r->n_campaigns++];
+		struct report_campaign *c = &r->campaigns[r->n_campaigns++];
 		c->db = l->db_index;
 		c->id = sqlite3_column_int64(s, 0);
 		c->bench = col_strdup(s, 1);
@@ -199,7 +182,7 @@ static int load_cycles(struct loader *l)
 			return -ENOMEM;
 		}
 		size_t cyi = r->n_cycles++;
-		struct rpt_cycle *c = &r->cycles[cyi];
+		struct report_cycle *c = &r->cycles[cyi];
 		c->campaign = ci;
 		c->id = sqlite3_column_int64(s, 0);
 		c->idx = sqlite3_column_int64(s, 2);
@@ -238,7 +221,7 @@ static int load_cycles(struct loader *l)
 				sqlite3_finalize(s);
 				return -ENOMEM;
 			}
-			struct rpt_unit *u = &r->units[r->n_units++];
+			struct report_unit *u = &r->units[r->n_units++];
 			u->cycle = cyi;
 			u->cell = SIZE_MAX;
 			u->disk = names[k];
@@ -251,7 +234,7 @@ static int load_cycles(struct loader *l)
 }
 
 /* The units of a cycle are contiguous and ordered by disk id. */
-static struct rpt_unit *unit_of(struct report *r, size_t *first, size_t cycle, uint32_t disk_id)
+static struct report_unit *unit_of(struct report *r, size_t *first, size_t cycle, uint32_t disk_id)
 {
 	/* Units were appended in cycle order: bisect for the cycle's first unit. */
 	size_t lo = *first, hi = r->n_units;
@@ -268,7 +251,7 @@ static struct rpt_unit *unit_of(struct report *r, size_t *first, size_t cycle, u
 	return NULL;
 }
 
-static struct rpt_unit *unit_by_name(struct report *r, size_t *first, size_t cycle,
+static struct report_unit *unit_by_name(struct report *r, size_t *first, size_t cycle,
 				     const char *disk)
 {
 	size_t lo = *first, hi = r->n_units;
@@ -293,15 +276,13 @@ static int load_results(struct loader *l, size_t first_unit)
 
 	if (!r->dbs[l->db_index].has_oracle)
 		return 0;
-	/* Column order: the class columns in rpt_class_names order, then the rest. The
+	/* Column order: the class columns in classes.h's order, then the rest. The
 	 * exposure window is in its own table, absent from databases before schema 7. */
 	bool xp = table_exists(l, "oracle_exposure");
 	char sql[1024];
 	snprintf(sql, sizeof(sql),
-		"SELECT c.id, o.disk, o.blocks, o.ok, o.inflight_persisted, o.unflushed_lost_older,"
-		" o.unflushed_lost_zero, o.flushed_lost_older, o.flushed_lost_zero, o.torn,"
-		" o.corrupt, o.misdirected, o.violations, o.anomalies, o.gaps, o.since_flush_ns,"
-		" o.have_flush, %s"
+		"SELECT c.id, o.disk, o.blocks, " ORACLE_CLASS_QCOLUMNS "o.violations, o.anomalies,"
+		" o.gaps, o.since_flush_ns, o.have_flush, %s"
 		" FROM oracle_cycle_result o JOIN cycles c ON c.campaign_id = o.campaign AND"
 		" c.idx = o.cycle%s", xp ? "x.exposure_ns IS NOT NULL, x.exposure_ns" : "0, 0",
 		xp ? " LEFT JOIN oracle_exposure x ON x.campaign = o.campaign AND x.cycle = o.cycle"
@@ -310,25 +291,33 @@ static int load_results(struct loader *l, size_t first_unit)
 		return sql_fail(l, "oracle results");
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		size_t cy = find_cycle(l, sqlite3_column_int64(s, 0));
-		struct rpt_unit *u = cy == SIZE_MAX ? NULL :
+		struct report_unit *u = cy == SIZE_MAX ? NULL :
 			unit_of(r, &first_unit, cy, (uint32_t)sqlite3_column_int64(s, 1));
 		if (!u)
 			continue;
 		u->verified = true;
 		u->blocks = (uint64_t)sqlite3_column_int64(s, 2);
-		for (int k = 0; k < RPT_NCLS; k++)
+		for (int k = 0; k < CLS__COUNT; k++)
 			u->cls[k] = (uint64_t)sqlite3_column_int64(s, 3 + k);
-		u->violations = (uint64_t)sqlite3_column_int64(s, 12);
-		u->anomalies = (uint64_t)sqlite3_column_int64(s, 13);
-		u->gaps = (uint64_t)sqlite3_column_int64(s, 14);
-		u->since_flush_ns = sqlite3_column_int64(s, 15);
-		u->have_flush = sqlite3_column_int(s, 16);
-		u->have_exposure = sqlite3_column_int(s, 17);
-		u->exposure_ns = sqlite3_column_int64(s, 18);
+		int i = 3 + CLS__COUNT;		/* the column after the classes' */
+		u->violations = (uint64_t)sqlite3_column_int64(s, i++);
+		u->anomalies = (uint64_t)sqlite3_column_int64(s, i++);
+		u->gaps = (uint64_t)sqlite3_column_int64(s, i++);
+		u->since_flush_ns = sqlite3_column_int64(s, i++);
+		u->have_flush = sqlite3_column_int(s, i++);
+		u->have_exposure = sqlite3_column_int(s, i++);
+		u->exposure_ns = sqlite3_column_int64(s, i);
 	}
 	sqlite3_finalize(s);
 	return rc == SQLITE_DONE ? 0 : sql_fail(l, "oracle results");
 }
+
+/* The file findings per cycle, disk and class: the names from classes.h (after a
+ * NULL, which matches nothing, so that each name brings its own comma). */
+#define X(id, name, title, viol, counts) ", '" name "'"
+static const char file_findings_sql[] = "SELECT cycle_id, disk, class, COUNT(*) FROM findings"
+	" WHERE class IN (NULL" ORACLE_FILE_CLASSES(X) ") GROUP BY cycle_id, disk, class";
+#undef X
 
 /* Files workload disks (docs/oracle.md, "File systems"): their file_oracle check row
  * says the disk was classified (and whether it synced anything); the file classes
@@ -345,7 +334,7 @@ static int load_fs(struct loader *l, size_t first_unit)
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		size_t cy = find_cycle(l, sqlite3_column_int64(s, 0));
 		const char *disk = (const char *)sqlite3_column_text(s, 1);
-		struct rpt_unit *u = cy == SIZE_MAX || !disk ? NULL : unit_by_name(r, &first_unit, cy, disk);
+		struct report_unit *u = cy == SIZE_MAX || !disk ? NULL : unit_by_name(r, &first_unit, cy, disk);
 		if (!u)
 			continue;
 		u->fs = u->verified = true;
@@ -354,32 +343,26 @@ static int load_fs(struct loader *l, size_t first_unit)
 	sqlite3_finalize(s);
 	if (rc != SQLITE_DONE)
 		return sql_fail(l, "file oracle checks");
-	if (sqlite3_prepare_v2(l->db, "SELECT cycle_id, disk, class, COUNT(*) FROM findings WHERE class IN"
-			       " ('fs_check_errors', 'fs_unmountable', 'synced_file_lost',"
-			       " 'synced_file_damaged', 'name_lost', 'commit_lost', 'database_corrupt',"
-			       " 'commit_lost_allowed') GROUP BY cycle_id, disk, class",
-			       -1, &s, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(l->db, file_findings_sql, -1, &s, NULL) != SQLITE_OK)
 		return sql_fail(l, "file findings");
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		size_t cy = find_cycle(l, sqlite3_column_int64(s, 0));
 		const char *disk = (const char *)sqlite3_column_text(s, 1);
 		const char *cls = (const char *)sqlite3_column_text(s, 2);
-		struct rpt_unit *u = cy == SIZE_MAX || !disk ? NULL : unit_by_name(r, &first_unit, cy, disk);
-		if (!u || !cls)
+		struct report_unit *u = cy == SIZE_MAX || !disk ? NULL : unit_by_name(r, &first_unit, cy, disk);
+		int k = cls ? fsv_class_parse(cls) : -EINVAL;
+		if (!u || k < 0)
 			continue;
-		for (int k = 0; k < RPT_X_NFS; k++)
-			if (!strcmp(cls, rpt_tax_names[RPT_X_FS_CHECK + k])) {
-				u->files[k] += (uint64_t)sqlite3_column_int64(s, 3);
-				/* the rollback SQLite documents is not a violation */
-				if (RPT_X_FS_CHECK + k != RPT_X_COMMIT_ALLOWED)
-					u->violations += (uint64_t)sqlite3_column_int64(s, 3);
-			}
+		u->files[k] += (uint64_t)sqlite3_column_int64(s, 3);
+		/* the rollback SQLite documents is not a violation */
+		if (fsv_class_info(k)->violation == ORACLE_YES)
+			u->violations += (uint64_t)sqlite3_column_int64(s, 3);
 	}
 	sqlite3_finalize(s);
 	return rc == SQLITE_DONE ? 0 : sql_fail(l, "file findings");
 }
 
-const char *const rpt_drive_verdicts[5] = { "counted", "not-counted", "no-counter",
+const char *const report_drive_verdicts[5] = { "counted", "not-counted", "no-counter",
 					     "no-power-cut", "no-data" };
 
 static char *jdup(const json_t *o, const char *k)
@@ -390,7 +373,7 @@ static char *jdup(const json_t *o, const char *k)
 
 /* The drive under a unit's disk, from its smart check (docs/node.md): the same disk,
  * model, firmware and serial are one drive. */
-static int smart_check(struct report *r, struct rpt_unit *u, const char *res, const char *detail)
+static int smart_check(struct report *r, struct report_unit *u, const char *res, const char *detail)
 {
 	json_t *d = detail ? json_loads(detail, 0, NULL) : NULL;
 	json_t *a = json_object_get(d, "after");
@@ -402,19 +385,19 @@ static int smart_check(struct report *r, struct rpt_unit *u, const char *res, co
 	const char *serial = json_string_value(json_object_get(a, "serial"));
 	size_t i;
 	for (i = 0; i < r->n_drives; i++) {
-		struct rpt_drive *v = &r->drives[i];
+		struct report_drive *v = &r->drives[i];
 		if (!strcmp(v->disk, u->disk) && !strcmp(v->model, model ? model : "") &&
 		    !strcmp(v->firmware, fw ? fw : "") && !strcmp(v->serial, serial ? serial : ""))
 			break;
 	}
 	if (i == r->n_drives) {
-		struct rpt_drive *p = realloc(r->drives, (r->n_drives + 1) * sizeof(*p));
+		struct report_drive *p = realloc(r->drives, (r->n_drives + 1) * sizeof(*p));
 		if (!p) {
 			json_decref(d);
 			return -ENOMEM;
 		}
 		r->drives = p;
-		struct rpt_drive *v = &p[r->n_drives++];
+		struct report_drive *v = &p[r->n_drives++];
 		memset(v, 0, sizeof(*v));
 		v->disk = strdup(u->disk);
 		v->protocol = jdup(a, "protocol");
@@ -430,7 +413,7 @@ static int smart_check(struct report *r, struct rpt_unit *u, const char *res, co
 	}
 	r->drives[i].cycles++;
 	for (int k = 0; k < 5; k++)
-		if (!strcmp(res, rpt_drive_verdicts[k]))
+		if (!strcmp(res, report_drive_verdicts[k]))
 			r->drives[i].verdicts[k]++;
 	u->drive = i;
 	json_decref(d);
@@ -453,7 +436,7 @@ static int load_checks(struct loader *l, size_t first_unit)
 		size_t cy = find_cycle(l, sqlite3_column_int64(s, 0));
 		const char *disk = (const char *)sqlite3_column_text(s, 1);
 		const char *res = (const char *)sqlite3_column_text(s, 2);
-		struct rpt_unit *u = cy == SIZE_MAX || !disk ? NULL :
+		struct report_unit *u = cy == SIZE_MAX || !disk ? NULL :
 			unit_by_name(r, &first_unit, cy, disk);
 		if (!u || !res)
 			continue;
@@ -491,7 +474,7 @@ static int load_zeroes(struct loader *l, size_t first_unit)
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		size_t cy = find_cycle(l, sqlite3_column_int64(s, 0));
 		const char *disk = (const char *)sqlite3_column_text(s, 1);
-		struct rpt_unit *u = cy == SIZE_MAX || !disk ? NULL :
+		struct report_unit *u = cy == SIZE_MAX || !disk ? NULL :
 			unit_by_name(r, &first_unit, cy, disk);
 		if (u)
 			u->all_zeroes = true;
@@ -503,7 +486,7 @@ static int load_zeroes(struct loader *l, size_t first_unit)
 static int load_one(struct loader *l)
 {
 	struct report *r = l->r;
-	struct rpt_db *d = &r->dbs[l->db_index];
+	struct report_db *d = &r->dbs[l->db_index];
 	struct store *st = store_open(l->path, STORE_READONLY);
 	int rc;
 
@@ -531,14 +514,12 @@ struct report *report_load(char *const *paths, size_t n, const struct report_opt
 {
 	struct report *r = calloc(1, sizeof(*r));
 	struct loader l = { .r = r };
-	struct timespec ts;
 	int rc = -ENOMEM;
 
 	if (!r)
 		return NULL;
 	r->opts = *o;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	r->generated_wall_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	r->generated_wall_ns = clock_wall_ns();
 	if (!(r->dbs = calloc(n ? n : 1, sizeof(*r->dbs))))
 		goto fail;
 	for (size_t i = 0; i < n; i++) {
@@ -550,7 +531,7 @@ struct report *report_load(char *const *paths, size_t n, const struct report_opt
 		if ((rc = load_one(&l)) < 0)
 			goto fail;
 	}
-	if ((rc = report_analyze(r)) < 0 || (rc = rpt_explored_load(r)) < 0)
+	if ((rc = report_analyze(r)) < 0 || (rc = report_explored_load(r)) < 0)
 		goto fail;
 	return r;
 fail:
@@ -564,7 +545,7 @@ void report_free(struct report *r)
 	if (!r)
 		return;
 	for (size_t i = 0; i < r->n_cells; i++) {
-		struct rpt_cell *c = &r->cells[i];
+		struct report_cell *c = &r->cells[i];
 		free(c->key);
 		free(c->bench);
 		free(c->cut);
@@ -583,7 +564,7 @@ void report_free(struct report *r)
 	free(r->explored);
 	free(r->units);
 	for (size_t i = 0; i < r->n_drives; i++) {
-		struct rpt_drive *v = &r->drives[i];
+		struct report_drive *v = &r->drives[i];
 		free(v->disk);
 		free(v->protocol);
 		free(v->model);
@@ -596,7 +577,7 @@ void report_free(struct report *r)
 		free(r->cycles[i].status);
 	free(r->cycles);
 	for (size_t i = 0; i < r->n_campaigns; i++) {
-		struct rpt_campaign *c = &r->campaigns[i];
+		struct report_campaign *c = &r->campaigns[i];
 		free(c->bench);
 		free(c->status);
 		free(c->config_text);

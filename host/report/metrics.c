@@ -24,7 +24,7 @@ static void label(FILE *f, const char *name, const char *v, bool first)
 
 static void cell_labels(FILE *f, const struct report *r, size_t i)
 {
-	const struct rpt_cell *c = &r->cells[i];
+	const struct report_cell *c = &r->cells[i];
 	/* Not the cell's number: it moves when a new cell sorts before it. The key is
 	 * what makes a cell, and stays. */
 	fputc('{', f);
@@ -33,7 +33,7 @@ static void cell_labels(FILE *f, const struct report *r, size_t i)
 	label(f, "disk", c->disk, false);
 	label(f, "format", c->format, false);
 	label(f, "cache", c->cache, false);
-	label(f, "control", rpt_control_name(c->control), false);
+	label(f, "control", report_control_name(c->control), false);
 	label(f, "key", c->key, false);
 	fputc('}', f);
 }
@@ -45,14 +45,14 @@ static void family(FILE *f, const char *name, const char *type, const char *help
 
 enum { M_CYCLES, M_VERIFIED, M_VIOL, M_UNFL, M_UNFL_BLOCKS, M_NODE_LOST, M_N };
 
-static uint64_t cell_value(const struct rpt_cell *c, int m)
+static uint64_t cell_value(const struct report_cell *c, int m)
 {
 	switch (m) {
 	case M_CYCLES: return c->cycles;
 	case M_VERIFIED: return c->verified;
 	case M_VIOL: return c->violation_cycles;
 	case M_UNFL: return c->unflushed_loss_cycles;
-	case M_UNFL_BLOCKS: return c->tax_blocks[RPT_UNFL_OLDER] + c->tax_blocks[RPT_UNFL_ZERO];
+	case M_UNFL_BLOCKS: return c->tax_blocks[CLS_UNFLUSHED_LOST_OLDER] + c->tax_blocks[CLS_UNFLUSHED_LOST_ZERO];
 	default: return c->node_lost;
 	}
 }

@@ -7,7 +7,7 @@
 
 #include "render.h"
 
-void rpt_pct(char *buf, size_t len, double v)
+void report_pct(char *buf, size_t len, double v)
 {
 	double p = v * 100;
 
@@ -21,7 +21,7 @@ void rpt_pct(char *buf, size_t len, double v)
 		snprintf(buf, len, "%.2g %%", p);
 }
 
-void rpt_rate_str(char *buf, size_t len, const struct rpt_rate *rt)
+void report_rate_str(char *buf, size_t len, const struct report_rate *rt)
 {
 	char p[32], lo[32], hi[32], ub[32];
 
@@ -29,18 +29,18 @@ void rpt_rate_str(char *buf, size_t len, const struct rpt_rate *rt)
 		snprintf(buf, len, "0/0");
 		return;
 	}
-	rpt_pct(p, sizeof(p), (double)rt->k / (double)rt->n);
-	rpt_pct(lo, sizeof(lo), rt->ci95.lo);
-	rpt_pct(hi, sizeof(hi), rt->ci95.hi);
+	report_pct(p, sizeof(p), (double)rt->k / (double)rt->n);
+	report_pct(lo, sizeof(lo), rt->ci95.lo);
+	report_pct(hi, sizeof(hi), rt->ci95.hi);
 	if (rt->k == 0) {
-		rpt_pct(ub, sizeof(ub), rt->upper95);
+		report_pct(ub, sizeof(ub), rt->upper95);
 		snprintf(buf, len, "0/%" PRIu64 " [%s, %s], exact \u2264 %s", rt->n, lo, hi, ub);
 	} else {
 		snprintf(buf, len, "%" PRIu64 "/%" PRIu64 " = %s [%s, %s]", rt->k, rt->n, p, lo, hi);
 	}
 }
 
-void rpt_needed_str(char *buf, size_t len, const struct rpt_rate *rt)
+void report_needed_str(char *buf, size_t len, const struct report_rate *rt)
 {
 	if (rt->needed_rc == 0 && rt->needed == 0)
 		snprintf(buf, len, "bounded");
@@ -52,7 +52,7 @@ void rpt_needed_str(char *buf, size_t len, const struct rpt_rate *rt)
 		snprintf(buf, len, "n/a");
 }
 
-const char *rpt_unexercised(const struct rpt_cell *c)
+const char *report_unexercised(const struct report_cell *c)
 {
 	static char buf[128];
 
@@ -64,46 +64,46 @@ const char *rpt_unexercised(const struct rpt_cell *c)
 	return buf;
 }
 
-const char *rpt_ctl_state_name(int s)
+const char *report_ctl_state_name(int s)
 {
 	switch (s) {
-	case RPT_CTL_PASSED: return "passed";
-	case RPT_CTL_FAILED: return "failed";
-	case RPT_CTL_NO_DATA: return "no verified cycle";
-	case RPT_CTL_NOT_APPLICABLE: return "not applicable";
+	case REPORT_CTL_PASSED: return "passed";
+	case REPORT_CTL_FAILED: return "failed";
+	case REPORT_CTL_NO_DATA: return "no verified cycle";
+	case REPORT_CTL_NOT_APPLICABLE: return "not applicable";
 	default: return "none";
 	}
 }
 
-const char *rpt_control_name(int c)
+const char *report_control_name(int c)
 {
-	return c == RPT_CTL_LYING ? "lying" : c == RPT_CTL_SAFE ? "safe" :
-	       c == RPT_CTL_FORGETFUL ? "forgetful" :
-	       c == RPT_CTL_NOSYNC ? "sync=disabled (the setting promises nothing)" : "none";
+	return c == REPORT_CTL_LYING ? "lying" : c == REPORT_CTL_SAFE ? "safe" :
+	       c == REPORT_CTL_FORGETFUL ? "forgetful" :
+	       c == REPORT_CTL_NOSYNC ? "sync=disabled (the setting promises nothing)" : "none";
 }
 
-const char *rpt_cut_title(const char *cut)
+const char *report_cut_title(const char *cut)
 {
 	return !strcmp(cut, "kill") ? "process kill" : !strcmp(cut, "reset") ? "system reset" :
 	       "power cut";
 }
 
-void rpt_show_cmd(char *buf, size_t len, const struct report *r, const struct rpt_unit *u)
+void report_show_cmd(char *buf, size_t len, const struct report *r, const struct report_unit *u)
 {
-	const struct rpt_cycle *cy = &r->cycles[u->cycle];
+	const struct report_cycle *cy = &r->cycles[u->cycle];
 	const char *db = r->dbs[r->campaigns[cy->campaign].db].path;
 
 	snprintf(buf, len, "powercut show %s %" PRId64, db, cy->id);
 }
 
-void rpt_anchor(char *buf, size_t len, const struct report *r, size_t cycle)
+void report_anchor(char *buf, size_t len, const struct report *r, size_t cycle)
 {
-	const struct rpt_cycle *cy = &r->cycles[cycle];
+	const struct report_cycle *cy = &r->cycles[cycle];
 
 	snprintf(buf, len, "cycle-%zu-%" PRId64, r->campaigns[cy->campaign].db + 1, cy->id);
 }
 
-void rpt_time(char *buf, size_t len, int64_t wall_ns)
+void report_time(char *buf, size_t len, int64_t wall_ns)
 {
 	time_t t = (time_t)(wall_ns / 1000000000);
 	struct tm tm;
@@ -115,7 +115,7 @@ void rpt_time(char *buf, size_t len, int64_t wall_ns)
 	strftime(buf, len, "%Y-%m-%d %H:%M:%SZ", &tm);
 }
 
-void rpt_html_esc(FILE *f, const char *s)
+void report_html_esc(FILE *f, const char *s)
 {
 	for (; s && *s; s++) {
 		switch (*s) {
@@ -128,7 +128,7 @@ void rpt_html_esc(FILE *f, const char *s)
 	}
 }
 
-const char *rpt_cell_colour(size_t i)
+const char *report_cell_colour(size_t i)
 {
 	/* Okabe-Ito: distinguishable with colour blindness. */
 	static const char *const pal[] = { "#0072B2", "#D55E00", "#009E73", "#CC79A7",

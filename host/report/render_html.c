@@ -26,7 +26,7 @@ static const char css[] =
 
 static void esc(FILE *f, const char *s)
 {
-	rpt_html_esc(f, s);
+	report_html_esc(f, s);
 }
 
 static void td_num(FILE *f, uint64_t v, bool bad)
@@ -35,7 +35,7 @@ static void td_num(FILE *f, uint64_t v, bool bad)
 }
 
 /* Two lines: the count (and rate) in bold, the interval and bound below. */
-static void td_rate(FILE *f, const struct rpt_rate *rt, bool bad)
+static void td_rate(FILE *f, const struct report_rate *rt, bool bad)
 {
 	char p[32], lo[32], hi[32], ub[32];
 
@@ -43,10 +43,10 @@ static void td_rate(FILE *f, const struct rpt_rate *rt, bool bad)
 		fputs("<td class='n'>0/0</td>", f);
 		return;
 	}
-	rpt_pct(p, sizeof(p), (double)rt->k / (double)rt->n);
-	rpt_pct(lo, sizeof(lo), rt->ci95.lo);
-	rpt_pct(hi, sizeof(hi), rt->ci95.hi);
-	rpt_pct(ub, sizeof(ub), rt->upper95);
+	report_pct(p, sizeof(p), (double)rt->k / (double)rt->n);
+	report_pct(lo, sizeof(lo), rt->ci95.lo);
+	report_pct(hi, sizeof(hi), rt->ci95.hi);
+	report_pct(ub, sizeof(ub), rt->upper95);
 	fprintf(f, "<td class='n%s'><b>%" PRIu64 "/%" PRIu64, bad && rt->k ? " bad" : "", rt->k, rt->n);
 	if (rt->k)
 		fprintf(f, " = %s", p);
@@ -61,7 +61,7 @@ static void controls_banner(const struct report *r, FILE *f)
 	size_t nctl = 0;
 
 	for (size_t i = 0; i < r->n_cells; i++)
-		nctl += r->cells[i].control != RPT_CTL_NONE;
+		nctl += r->cells[i].control != REPORT_CTL_NONE;
 	if (!nctl) {
 		fputs("<div class='banner none'>No control disks: these campaigns declare no "
 		      "<code>control = lying</code> or <code>control = safe</code> disk, so this report "
@@ -77,31 +77,31 @@ static void controls_banner(const struct report *r, FILE *f)
 			r->controls_passed == 1 ? "" : "s");
 	fputs("<ul>", f);
 	for (size_t i = 0; i < r->n_cells; i++) {
-		const struct rpt_cell *c = &r->cells[i];
-		if (c->control == RPT_CTL_NONE)
+		const struct report_cell *c = &r->cells[i];
+		if (c->control == REPORT_CTL_NONE)
 			continue;
-		fprintf(f, "<li>cell %zu, %s disk '", i + 1, rpt_control_name(c->control));
+		fprintf(f, "<li>cell %zu, %s disk '", i + 1, report_control_name(c->control));
 		esc(f, c->disk);
 		fprintf(f, "' (%s cut, bench '", c->cut);
 		esc(f, c->bench);
-		fprintf(f, "'): <span class='%s'>%s</span> &mdash; ", c->ctl_state == RPT_CTL_PASSED ?
-			"good" : c->ctl_state == RPT_CTL_NOT_APPLICABLE ? "" : "bad",
-			rpt_ctl_state_name(c->ctl_state));
-		if (rpt_ctl_must_fail(c->control) && c->ctl_state == RPT_CTL_NOT_APPLICABLE)
+		fprintf(f, "'): <span class='%s'>%s</span> &mdash; ", c->ctl_state == REPORT_CTL_PASSED ?
+			"good" : c->ctl_state == REPORT_CTL_NOT_APPLICABLE ? "" : "bad",
+			report_ctl_state_name(c->ctl_state));
+		if (report_ctl_must_fail(c->control) && c->ctl_state == REPORT_CTL_NOT_APPLICABLE)
 			fprintf(f, "a process kill leaves the disk's cache intact, so a %s disk is "
 				"only expected to lose flushed writes on a power cut",
-				rpt_control_name(c->control));
-		else if (rpt_ctl_must_fail(c->control))
+				report_control_name(c->control));
+		else if (report_ctl_must_fail(c->control))
 			fprintf(f, "a violation in %" PRIu64 " of %" PRIu64 " verified cycles in which "
 				"it had acknowledged a flush (required: every one)%s",
 				c->violation_cycles, c->verified - c->ctl_unexercised,
-				rpt_unexercised(c));
+				report_unexercised(c));
 		else
 			fprintf(f, "a violation in %" PRIu64 " of %" PRIu64 " verified cycles (required: none)",
 				c->violation_cycles, c->verified);
 		if (c->ctl_example != SIZE_MAX) {
 			char a[64];
-			rpt_anchor(a, sizeof(a), r, r->units[c->ctl_example].cycle);
+			report_anchor(a, sizeof(a), r, r->units[c->ctl_example].cycle);
 			fprintf(f, "; first contradicting cycle: <a href='#%s'>%s</a>", a, a);
 		}
 		fputs("</li>", f);
@@ -113,23 +113,23 @@ static void matrix(const struct report *r, FILE *f)
 {
 	char t[32];
 
-	rpt_pct(t, sizeof(t), r->opts.target);
+	report_pct(t, sizeof(t), r->opts.target);
 	fputs("<h2 id='matrix'>Headline matrix</h2>\n<table><tr><th>#</th><th>bench</th><th>cut</th>"
 	      "<th>disk</th><th>cache</th><th>flush, workload</th><th>cycles (verified)</th>"
 	      "<th>violations</th><th>unflushed writes lost</th><th>metadata failures</th>"
 	      "<th>leaks repaired</th><th>node lost</th>", f);
 	fprintf(f, "<th>to bound violations &lt; %s</th></tr>\n", t);
 	for (size_t i = 0; i < r->n_cells; i++) {
-		const struct rpt_cell *c = &r->cells[i];
+		const struct report_cell *c = &r->cells[i];
 		char need[64];
 		fprintf(f, "<tr%s><td><a href='#cell-%zu'>%zu</a></td><td>", c->control ? " class='ctl'" : "",
 			i + 1, i + 1);
 		esc(f, c->bench);
-		fprintf(f, "</td><td>%s</td><td><b>", rpt_cut_title(c->cut));
+		fprintf(f, "</td><td>%s</td><td><b>", report_cut_title(c->cut));
 		esc(f, c->disk);
 		fputs("</b>", f);
 		if (c->control)
-			fprintf(f, " <i>(control: %s)</i>", rpt_control_name(c->control));
+			fprintf(f, " <i>(control: %s)</i>", report_control_name(c->control));
 		fputs("<small>", f);
 		esc(f, c->disk_kind);
 		if (c->drive[0]) {
@@ -147,12 +147,12 @@ static void matrix(const struct report *r, FILE *f)
 		esc(f, c->workload);
 		fputs("</small>", f);
 		fprintf(f, "</td><td class='n'>%" PRIu64 " (%" PRIu64 ")</td>", c->cycles, c->verified);
-		td_rate(f, &c->violation, !rpt_ctl_must_fail(c->control));
+		td_rate(f, &c->violation, !report_ctl_must_fail(c->control));
 		td_rate(f, &c->unflushed, false);
 		td_rate(f, &c->meta, true);
 		td_num(f, c->meta_repaired, false);
 		td_num(f, c->node_lost, true);
-		rpt_needed_str(need, sizeof(need), &c->violation);
+		report_needed_str(need, sizeof(need), &c->violation);
 		fprintf(f, "<td class='n'>%s</td></tr>\n", need);
 	}
 	fputs("</table>\n", f);
@@ -169,13 +169,13 @@ static void matrix(const struct report *r, FILE *f)
 		"is only not verified).</p>\n", t);
 }
 
-static void example_links(const struct report *r, FILE *f, const struct rpt_cell *c, int t)
+static void example_links(const struct report *r, FILE *f, const struct report_cell *c, int t)
 {
 	for (size_t e = 0; e < c->n_examples[t]; e++) {
 		char a[64], cmd[4200];
-		const struct rpt_unit *u = &r->units[c->examples[t][e]];
-		rpt_anchor(a, sizeof(a), r, u->cycle);
-		rpt_show_cmd(cmd, sizeof(cmd), r, u);
+		const struct report_unit *u = &r->units[c->examples[t][e]];
+		report_anchor(a, sizeof(a), r, u->cycle);
+		report_show_cmd(cmd, sizeof(cmd), r, u);
 		fprintf(f, "%s<a href='#%s' title='", e ? ", " : "", a);
 		esc(f, cmd);
 		fprintf(f, "'>cycle %" PRId64 "</a>", r->cycles[u->cycle].id);
@@ -184,28 +184,24 @@ static void example_links(const struct report *r, FILE *f, const struct rpt_cell
 
 static void taxonomy(const struct report *r, FILE *f)
 {
-	static const char *const xtitle[] = { "metadata failure (unrepairable)",
-		"metadata: refcount leaks repaired", "ordering anomaly (not a violation)",
-		"ledger gaps (acknowledgements missing)", "not verified",
-		"file system check found errors", "file system unmountable", "synced file lost",
-		"synced file damaged", "name lost after a directory sync", "acknowledged commit lost",
-		"database corrupt", "last commits rolled back (WAL, synchronous=NORMAL: allowed)" };
-	_Static_assert(sizeof(xtitle) / sizeof(*xtitle) == RPT_NTAX - RPT_NCLS, "a title per class");
+	static const char *const violation_words[] = { [ORACLE_NO] = "no",
+		[ORACLE_YES] = "<span class='bad'>yes</span>",
+		[ORACLE_IF_OLDER] = "if older than flushed" };
 
 	fputs("<h2 id='taxonomy'>Failure taxonomy</h2>\n<p class='meta'>Per cell, every class of "
 	      "<code>docs/oracle.md</code> that occurred: blocks in that class summed over cycles, "
 	      "cycles with at least one, and up to three example cycles (details below; each "
 	      "link's tooltip is its <code>powercut show</code> command).</p>\n", f);
 	for (size_t i = 0; i < r->n_cells; i++) {
-		const struct rpt_cell *c = &r->cells[i];
+		const struct report_cell *c = &r->cells[i];
 		fprintf(f, "<h3 id='cell-%zu'><span style='color:%s'>&#9632;</span> %zu. ", i + 1,
-			rpt_cell_colour(i), i + 1);
+			report_cell_colour(i), i + 1);
 		esc(f, c->disk);
 		fputs(" &middot; ", f);
 		esc(f, c->disk_kind);
 		fputs(" &middot; cache=", f);
 		esc(f, c->cache);
-		fprintf(f, " &middot; %s &middot; ", rpt_cut_title(c->cut));
+		fprintf(f, " &middot; %s &middot; ", report_cut_title(c->cut));
 		esc(f, c->bench);
 		fprintf(f, "</h3>\n<p class='meta'>%" PRIu64 " cycles from %zu campaign%s in %zu database%s; "
 			"workload ", c->cycles, c->ncampaigns, c->ncampaigns == 1 ? "" : "s", c->ndbs,
@@ -229,16 +225,12 @@ static void taxonomy(const struct report *r, FILE *f)
 		}
 		fputs("<table><tr><th>class</th><th>violation</th><th>blocks</th><th>cycles</th>"
 		      "<th>examples</th></tr>\n", f);
-		for (int t = 0; t < RPT_NTAX; t++) {
+		for (int t = 0; t < REPORT_NTAX; t++) {
 			if (!c->tax_cycles[t])
 				continue;
-			bool viol = t == RPT_FL_OLDER || t == RPT_FL_ZERO || t == RPT_CORRUPT ||
-				    t == RPT_MISDIRECTED || t == RPT_X_META_FAIL ||
-				    (t >= RPT_X_FS_CHECK && t != RPT_X_COMMIT_ALLOWED);
-			fprintf(f, "<tr><td>%s</td><td>%s</td>", t < RPT_NCLS ? rpt_class_titles[t] :
-				xtitle[t - RPT_NCLS], viol ? "<span class='bad'>yes</span>" :
-				t == RPT_TORN ? "if older than flushed" : "no");
-			if (t >= RPT_X_META_FAIL && t != RPT_X_ANOMALY && t != RPT_X_GAPS && t < RPT_X_FILE_LOST)
+			fprintf(f, "<tr><td>%s</td><td>%s</td>", report_tax[t].title,
+				violation_words[report_tax[t].violation]);
+			if (report_tax[t].counts == ORACLE_CYCLES)	/* a whole-disk outcome */
 				fputs("<td class='n'>-</td>", f);
 			else
 				fprintf(f, "<td class='n'>%" PRIu64 "</td>", c->tax_blocks[t]);
@@ -271,8 +263,8 @@ static void cycle_details(const struct report *r, FILE *f)
 	if (!cited)
 		return;
 	for (size_t i = 0; i < r->n_cells; i++) {
-		const struct rpt_cell *c = &r->cells[i];
-		for (int t = 0; t < RPT_NTAX; t++)
+		const struct report_cell *c = &r->cells[i];
+		for (int t = 0; t < REPORT_NTAX; t++)
 			for (size_t e = 0; e < c->n_examples[t]; e++)
 				cited[r->units[c->examples[t][e]].cycle] = true;
 		if (c->ctl_example != SIZE_MAX)
@@ -284,13 +276,13 @@ static void cycle_details(const struct report *r, FILE *f)
 		if (!cited[cy])
 			continue;
 		n++;
-		const struct rpt_cycle *c = &r->cycles[cy];
-		const struct rpt_campaign *cp = &r->campaigns[c->campaign];
+		const struct report_cycle *c = &r->cycles[cy];
+		const struct report_campaign *cp = &r->campaigns[c->campaign];
 		char a[64], cmd[4200], tm[40];
-		rpt_anchor(a, sizeof(a), r, cy);
+		report_anchor(a, sizeof(a), r, cy);
 		size_t u0 = first_unit(r, cy);
-		rpt_show_cmd(cmd, sizeof(cmd), r, &r->units[u0 < r->n_units ? u0 : 0]);
-		rpt_time(tm, sizeof(tm), c->started_wall_ns);
+		report_show_cmd(cmd, sizeof(cmd), r, &r->units[u0 < r->n_units ? u0 : 0]);
+		report_time(tm, sizeof(tm), c->started_wall_ns);
 		fprintf(f, "<h3 id='%s'>cycle %" PRId64 " (campaign %" PRId64 ", index %" PRId64 ")</h3>\n"
 			"<p><code>", a, c->id, cp->id, c->idx);
 		esc(f, cmd);
@@ -307,11 +299,11 @@ static void cycle_details(const struct report *r, FILE *f)
 				c->hold_up_ns / 1e6, c->uncertainty_ns / 1e3);
 		fputs("</p>\n<table><tr><th>disk</th><th>verified</th><th>violations</th>"
 		      "<th>since last flush</th>", f);
-		for (int k = 1; k < RPT_NCLS; k++)
-			fprintf(f, "<th>%s</th>", rpt_class_titles[k]);
+		for (int k = 1; k < CLS__COUNT; k++)
+			fprintf(f, "<th>%s</th>", cls_class_info(k)->title);
 		fputs("<th>metadata</th></tr>\n", f);
 		for (size_t ui = u0; ui < r->n_units && r->units[ui].cycle == cy; ui++) {
-			const struct rpt_unit *u = &r->units[ui];
+			const struct report_unit *u = &r->units[ui];
 			fputs("<tr><td>", f);
 			esc(f, u->disk);
 			fprintf(f, "</td><td>%s</td>", u->verified ? "yes" : "<span class='bad'>no</span>");
@@ -321,8 +313,8 @@ static void cycle_details(const struct report *r, FILE *f)
 					u->have_flush ? "" : " (no flush)");
 			else
 				fputs("<td>-</td>", f);
-			for (int k = 1; k < RPT_NCLS; k++)
-				td_num(f, u->cls[k], k >= RPT_FL_OLDER && k != RPT_TORN);
+			for (int k = 1; k < CLS__COUNT; k++)
+				td_num(f, u->cls[k], cls_class_info(k)->violation == ORACLE_YES);
 			fprintf(f, "<td>%s</td></tr>\n", u->meta_failure ? "<span class='bad'>failure</span>" :
 				u->meta_repaired ? "leaks repaired" : u->checked ? "clean" : "not checked");
 		}
@@ -394,10 +386,10 @@ static void drives(const struct report *r, FILE *f)
 	      "<table><tr><th>disk</th><th>drive</th><th>firmware</th><th>serial</th>"
 	      "<th>protocol</th><th>write cache</th><th>cycles</th>", f);
 	for (int k = 0; k < 5; k++)
-		fprintf(f, "<th>%s</th>", rpt_drive_verdicts[k]);
+		fprintf(f, "<th>%s</th>", report_drive_verdicts[k]);
 	fputs("</tr>\n", f);
 	for (size_t i = 0; i < r->n_drives; i++) {
-		const struct rpt_drive *v = &r->drives[i];
+		const struct report_drive *v = &r->drives[i];
 		const char *cols[] = { v->disk, v->model, v->firmware, v->serial, v->protocol,
 				       v->write_cache };
 		fputs("<tr>", f);
@@ -414,12 +406,12 @@ static void drives(const struct report *r, FILE *f)
 	fputs("</table>\n", f);
 }
 
-int rpt_render_html(const struct report *r, FILE *f)
+int report_render_html(const struct report *r, FILE *f)
 {
 	char tm[40], t[32];
 
-	rpt_time(tm, sizeof(tm), r->generated_wall_ns);
-	rpt_pct(t, sizeof(t), r->opts.target);
+	report_time(tm, sizeof(tm), r->generated_wall_ns);
+	report_pct(t, sizeof(t), r->opts.target);
 	fputs("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
 	      "<meta name='viewport' content='width=device-width, initial-scale=1'>", f);
 	/* `powercut serve`: the page reloads itself, no script needed. */
@@ -436,7 +428,7 @@ int rpt_render_html(const struct report *r, FILE *f)
 		r->n_units, r->n_cells, t);
 	controls_banner(r, f);
 	fputs("<h2 id='forest'>Which cells lose what</h2>\n<figure>", f);
-	rpt_svg_forest(r, f);
+	report_svg_forest(r, f);
 	fputs("<figcaption>Per cell, the share of verified cycles with a violation (flushed data "
 	      "lost, corrupt or misdirected) and with unflushed writes lost, with Wilson 95 % "
 	      "intervals; grouped by cut kind, the controls apart. A lying control is expected at "
@@ -445,28 +437,28 @@ int rpt_render_html(const struct report *r, FILE *f)
 	matrix(r, f);
 	taxonomy(r, f);
 	fputs("<h2 id='exposure'>Exposure window</h2>\n<figure>", f);
-	rpt_svg_exposure(r, f);
+	report_svg_exposure(r, f);
 	fputs("<figcaption>How long acknowledged data stays volatile: per disk-cycle that lost an "
 	      "acknowledged write, the age at the cut of the oldest one lost (the cut minus the "
 	      "host's receipt of its acknowledgement), on a logarithmic axis. A cache that "
 	      "writes back promptly keeps this short; one that holds writes until a flush loses "
 	      "everything since the last flush.</figcaption></figure>\n", f);
-	rpt_explored_html(r, f);
+	report_explored_html(r, f);
 	fputs("<h2 id='plots'>Plots</h2>\n<figure>", f);
-	rpt_svg_losses(r, f, false);
+	report_svg_losses(r, f, false);
 	fputs("<figcaption>Tested disks: blocks lost per disk-cycle against the time between the "
 	      "last completed flush (its receipt by the host's ledger) and the cut. Circles: no "
 	      "violation; squares: a violation. The count axis is logarithmic when the counts "
 	      "span two decades or more. Losses growing with this time are unflushed writes; a "
 	      "loss at a time near zero deserves a look.</figcaption></figure>\n<figure>", f);
-	rpt_svg_losses(r, f, true);
+	report_svg_losses(r, f, true);
 	fputs("<figcaption>Control disks, apart: a lying disk loses thousands of blocks by "
 	      "design and would flatten the plot above.</figcaption></figure>\n<figure>", f);
-	rpt_svg_holdup(r, f);
+	report_svg_holdup(r, f);
 	fputs("<figcaption>PSU hold-up: relay open to the PWR_OK drop, per cut (firmware clock). "
 	      "A supply that drops DC sooner than its specification shortens the window in which "
 	      "a disk can save its cache.</figcaption></figure>\n<figure>", f);
-	rpt_svg_timeline(r, f);
+	report_svg_timeline(r, f);
 	fputs("<figcaption>Every disk-cycle over wall time, one row per cell (numbers as in the "
 	      "matrix); a slot shows the worst outcome that fell in it.</figcaption></figure>\n", f);
 	drives(r, f);

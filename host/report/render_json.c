@@ -11,7 +11,7 @@ static json_t *ci(const struct stats_interval *c)
 	return json_pack("[f,f]", c->lo, c->hi);
 }
 
-static json_t *rate_json(const struct rpt_rate *rt)
+static json_t *rate_json(const struct report_rate *rt)
 {
 	json_t *o = json_pack("{s:I,s:I,s:o,s:f}", "k", (json_int_t)rt->k, "n", (json_int_t)rt->n,
 			      "ci95", ci(&rt->ci95), "upper95", rt->upper95);
@@ -27,13 +27,13 @@ static json_t *rate_json(const struct rpt_rate *rt)
 
 static json_t *unit_ref(const struct report *r, size_t ui)
 {
-	const struct rpt_unit *u = &r->units[ui];
-	const struct rpt_cycle *cy = &r->cycles[u->cycle];
-	const struct rpt_campaign *cp = &r->campaigns[cy->campaign];
+	const struct report_unit *u = &r->units[ui];
+	const struct report_cycle *cy = &r->cycles[u->cycle];
+	const struct report_campaign *cp = &r->campaigns[cy->campaign];
 	char cmd[4200], anchor[64];
 
-	rpt_show_cmd(cmd, sizeof(cmd), r, u);
-	rpt_anchor(anchor, sizeof(anchor), r, u->cycle);
+	report_show_cmd(cmd, sizeof(cmd), r, u);
+	report_anchor(anchor, sizeof(anchor), r, u->cycle);
 	return json_pack("{s:s,s:I,s:I,s:I,s:s,s:s,s:s}", "db", r->dbs[cp->db].path,
 			 "campaign", (json_int_t)cp->id, "cycle", (json_int_t)cy->idx,
 			 "cycle_id", (json_int_t)cy->id, "disk", u->disk, "show", cmd,
@@ -42,12 +42,13 @@ static json_t *unit_ref(const struct report *r, size_t ui)
 
 static json_t *cell_json(const struct report *r, size_t i)
 {
-	const struct rpt_cell *c = &r->cells[i];
+	const struct report_cell *c = &r->cells[i];
 	json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}",
 		"key", c->key, "bench", c->bench, "cut", c->cut, "node", c->node, "disk", c->disk,
 		"disk_kind", c->disk_kind, "format", c->format, "cache", c->cache,
-		"workload", c->workload, "flush", c->flush, "control", rpt_control_name(c->control),
-		"control_state", rpt_ctl_state_name(c->ctl_state));
+		"workload", c->workload, "flush", c->flush,
+		"control", report_control_name(c->control),
+		"control_state", report_ctl_state_name(c->ctl_state));
 	json_object_set_new(o, "drive", json_string(c->drive));
 	json_object_set_new(o, "scenario", json_string(c->scenario));
 	/* In plain words (docs/report.md): what the seed of rhbz 1029344 saw. */
@@ -59,7 +60,7 @@ static json_t *cell_json(const struct report *r, size_t i)
 		json_object_set_new(o, "note", json_string(note));
 	}
 	json_object_set_new(o, "cycles", json_integer((json_int_t)c->cycles));
-	json_object_set_new(o, "explored", rpt_explored_json(r, i));
+	json_object_set_new(o, "explored", report_explored_json(r, i));
 	json_object_set_new(o, "verified_cycles", json_integer((json_int_t)c->verified));
 	json_object_set_new(o, "violation_cycles", json_integer((json_int_t)c->violation_cycles));
 	json_object_set_new(o, "unflushed_loss_cycles", json_integer((json_int_t)c->unflushed_loss_cycles));
@@ -76,7 +77,7 @@ static json_t *cell_json(const struct report *r, size_t i)
 	json_object_set_new(o, "violation", rate_json(&c->violation));
 	json_object_set_new(o, "unflushed_loss", rate_json(&c->unflushed));
 	json_object_set_new(o, "metadata_failure", rate_json(&c->meta));
-	const struct rpt_exposure *xp = &c->exposure;
+	const struct report_exposure *xp = &c->exposure;
 	json_object_set_new(o, "exposure_ms", xp->n ? json_pack("{s:I,s:f,s:f,s:f,s:f}", "n",
 		(json_int_t)xp->n, "min", xp->min / 1e6, "median", xp->p50 / 1e6, "p90", xp->p90 / 1e6,
 		"max", xp->max / 1e6) : json_pack("{s:i}", "n", 0));
@@ -96,11 +97,11 @@ static json_t *cell_json(const struct report *r, size_t i)
 				    json_integer((json_int_t)c->allowed_rollback_cycles));
 	}
 	json_t *tax = json_object();
-	for (int t = 0; t < RPT_NTAX; t++) {
+	for (int t = 0; t < REPORT_NTAX; t++) {
 		json_t *ex = json_array();
 		for (size_t e = 0; e < c->n_examples[t]; e++)
 			json_array_append_new(ex, unit_ref(r, c->examples[t][e]));
-		json_object_set_new(tax, rpt_tax_names[t], json_pack("{s:I,s:I,s:o}",
+		json_object_set_new(tax, report_tax[t].name, json_pack("{s:I,s:I,s:o}",
 			"blocks", (json_int_t)c->tax_blocks[t], "cycles", (json_int_t)c->tax_cycles[t],
 			"examples", ex));
 	}
@@ -114,7 +115,7 @@ static json_t *configs_json(const struct report *r)
 	json_t *arr = json_array();
 
 	for (size_t i = 0; i < r->n_campaigns; i++) {
-		const struct rpt_campaign *cp = &r->campaigns[i];
+		const struct report_campaign *cp = &r->campaigns[i];
 		json_t *g = NULL;
 		size_t k;
 		json_t *v;
@@ -171,12 +172,12 @@ json_t *report_json(const struct report *r)
 	json_object_set_new(o, "cycles", json_integer((json_int_t)r->n_cycles));
 	json_t *ctl = json_array();
 	for (size_t i = 0; i < r->n_cells; i++) {
-		const struct rpt_cell *c = &r->cells[i];
-		if (c->control == RPT_CTL_NONE)
+		const struct report_cell *c = &r->cells[i];
+		if (c->control == REPORT_CTL_NONE)
 			continue;
 		json_array_append_new(ctl, json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:I}", "bench",
-			c->bench, "cut", c->cut, "disk", c->disk, "control", rpt_control_name(c->control),
-			"state", rpt_ctl_state_name(c->ctl_state), "bad_cycles", (json_int_t)c->ctl_bad,
+			c->bench, "cut", c->cut, "disk", c->disk, "control", report_control_name(c->control),
+			"state", report_ctl_state_name(c->ctl_state), "bad_cycles", (json_int_t)c->ctl_bad,
 			"verified_cycles", (json_int_t)c->verified, "unexercised_cycles",
 			(json_int_t)c->ctl_unexercised));
 	}
@@ -189,10 +190,10 @@ json_t *report_json(const struct report *r)
 	json_object_set_new(o, "cells", cells);
 	json_t *drives = json_array();
 	for (size_t i = 0; i < r->n_drives; i++) {
-		const struct rpt_drive *v = &r->drives[i];
+		const struct report_drive *v = &r->drives[i];
 		json_t *vd = json_object();
 		for (int k = 0; k < 5; k++)
-			json_object_set_new(vd, rpt_drive_verdicts[k], json_integer((json_int_t)v->verdicts[k]));
+			json_object_set_new(vd, report_drive_verdicts[k], json_integer((json_int_t)v->verdicts[k]));
 		json_array_append_new(drives, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:o}", "disk",
 			v->disk, "protocol", v->protocol, "model", v->model, "firmware", v->firmware,
 			"serial", v->serial, "write_cache", v->write_cache, "cycles",
@@ -220,11 +221,11 @@ int report_render(const struct report *r, enum report_format fmt, FILE *f)
 	int rc;
 
 	switch (fmt) {
-	case REPORT_HTML: rc = rpt_render_html(r, f); break;
-	case REPORT_MD: rc = rpt_render_md(r, f); break;
-	case REPORT_CSV: rc = rpt_render_csv(r, f); break;
+	case REPORT_HTML: rc = report_render_html(r, f); break;
+	case REPORT_MD: rc = report_render_md(r, f); break;
+	case REPORT_CSV: rc = report_render_csv(r, f); break;
 	case REPORT_JSON: rc = render_json(r, f); break;
-	case REPORT_SUMMARY: rc = rpt_render_summary(r, f); break;
+	case REPORT_SUMMARY: rc = report_render_summary(r, f); break;
 	default: return -EINVAL;
 	}
 	if (rc < 0)

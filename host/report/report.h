@@ -14,6 +14,10 @@
  * and disk physics, the disk's name, format and options, cache mode, workload and flush
  * policy); observations are pooled across databases and campaigns only when their keys
  * are equal. Ownership: the report owns everything reachable from it.
+ *
+ * The failure taxonomy's rows are the oracle's classes (classes.h) with the report's
+ * whole-disk outcomes between them (REPORT_TAXONOMY). Every name host/report shares is
+ * report_* (REPORT_* for constants); stats.h is its own module (stats_*).
  */
 #ifndef PC_REPORT_H
 #define PC_REPORT_H
@@ -25,43 +29,51 @@
 
 #include <jansson.h>
 
+#include "classes.h"
 #include "stats.h"
 
-/* The oracle's classes (docs/oracle.md, "Classification"), in its order; also the
- * column names of oracle_cycle_result. */
-enum { RPT_OK, RPT_INFLIGHT, RPT_UNFL_OLDER, RPT_UNFL_ZERO, RPT_FL_OLDER, RPT_FL_ZERO,
-       RPT_TORN, RPT_CORRUPT, RPT_MISDIRECTED, RPT_NCLS };
-extern const char *const rpt_class_names[RPT_NCLS];
-extern const char *const rpt_class_titles[RPT_NCLS];
-
-/* Extra taxonomy rows after the classes: whole-disk outcomes. */
-enum { RPT_X_META_FAIL = RPT_NCLS, RPT_X_META_REPAIRED, RPT_X_ANOMALY, RPT_X_GAPS,
-       RPT_X_NOT_VERIFIED,
-       /* the file oracle (docs/oracle.md, "File systems"), in fsverify.h's order */
-       RPT_X_FS_CHECK, RPT_X_FS_UNMOUNTABLE, RPT_X_FILE_LOST, RPT_X_FILE_DAMAGED,
-       RPT_X_NAME_LOST, RPT_X_COMMIT_LOST, RPT_X_DB_CORRUPT, RPT_X_COMMIT_ALLOWED, RPT_NTAX };
-#define RPT_X_NFS 8
-extern const char *const rpt_tax_names[RPT_NTAX];
+/* The rows of the failure taxonomy: the block oracle's classes (classes.h; a unit's
+ * cls[] is indexed by enum cls_class), whole-disk outcomes, then the file oracle's
+ * classes (a unit's files[] is indexed by enum fsv_class). Entries as classes.h's. */
+#define REPORT_DISK_OUTCOMES(X) \
+	X(META_FAIL, "metadata_failure", "metadata failure (unrepairable)", YES, CYCLES) \
+	X(META_REPAIRED, "metadata_repaired", "metadata: refcount leaks repaired", NO, CYCLES) \
+	X(ANOMALY, "ordering_anomaly", "ordering anomaly (not a violation)", NO, BLOCKS) \
+	X(GAPS, "ledger_gaps", "ledger gaps (acknowledgements missing)", NO, ACKS) \
+	X(NOT_VERIFIED, "not_verified", "not verified", NO, CYCLES)
+#define REPORT_TAXONOMY(X) ORACLE_BLOCK_CLASSES(X) REPORT_DISK_OUTCOMES(X) ORACLE_FILE_CLASSES(X)
+enum report_tax {
+#define X(id, name, title, viol, counts) REPORT_TAX_##id,
+	REPORT_TAXONOMY(X)
+#undef X
+	REPORT_NTAX
+};
+_Static_assert((int)REPORT_TAX_MISDIRECTED == (int)CLS_MISDIRECTED, "block classes first, in their order");
+_Static_assert(REPORT_TAX_FSCK_ERRORS + FSV_NCLASSES == REPORT_NTAX, "file classes last");
+/* The taxonomy row of file class k. */
+#define REPORT_TAX_FILE(k) (REPORT_TAX_FSCK_ERRORS + (k))
+/* Name, title and violation of every row (load.c). */
+extern const struct oracle_class report_tax[REPORT_NTAX];
 
 /* Forgetful (the disk model forgets durable data at a power cut) and NOSYNC (a zvol
  * with sync=disabled, which ignores flushes: the setting promises nothing) must be
- * caught in every cycle, as lying must: rpt_ctl_must_fail() says which controls do. */
-enum rpt_control { RPT_CTL_NONE, RPT_CTL_LYING, RPT_CTL_SAFE, RPT_CTL_FORGETFUL,
-		   RPT_CTL_NOSYNC };
-static inline bool rpt_ctl_must_fail(int c)
+ * caught in every cycle, as lying must: report_ctl_must_fail() says which controls do. */
+enum report_control { REPORT_CTL_NONE, REPORT_CTL_LYING, REPORT_CTL_SAFE, REPORT_CTL_FORGETFUL,
+		   REPORT_CTL_NOSYNC };
+static inline bool report_ctl_must_fail(int c)
 {
-	return c == RPT_CTL_LYING || c == RPT_CTL_FORGETFUL || c == RPT_CTL_NOSYNC;
+	return c == REPORT_CTL_LYING || c == REPORT_CTL_FORGETFUL || c == REPORT_CTL_NOSYNC;
 }
-enum rpt_ctl_state { RPT_CTL_NOT_A_CONTROL, RPT_CTL_PASSED, RPT_CTL_FAILED, RPT_CTL_NO_DATA,
-		     RPT_CTL_NOT_APPLICABLE };
+enum report_ctl_state { REPORT_CTL_NOT_A_CONTROL, REPORT_CTL_PASSED, REPORT_CTL_FAILED,
+			REPORT_CTL_NO_DATA, REPORT_CTL_NOT_APPLICABLE };
 
-struct rpt_db {
+struct report_db {
 	char *path;
 	int schema;
 	bool has_oracle;		/* oracle_cycle_result exists */
 };
 
-struct rpt_campaign {
+struct report_campaign {
 	size_t db;
 	int64_t id;
 	char *bench, *status, *config_text, *config_hash;
@@ -72,7 +84,7 @@ struct rpt_campaign {
 	uint64_t seed;			/* the oracle's payload seed (oracle_campaign_token) */
 };
 
-struct rpt_cycle {
+struct report_cycle {
 	size_t campaign;
 	int64_t id, idx;
 	char *status;
@@ -83,7 +95,7 @@ struct rpt_cycle {
 	int64_t hold_up_ns, uncertainty_ns;	/* 0: unknown */
 };
 
-struct rpt_unit {
+struct report_unit {
 	size_t cycle, cell;
 	const char *disk;		/* owned by the campaign's config */
 	uint32_t disk_id;		/* 1-based position in the sorted disk names */
@@ -91,14 +103,14 @@ struct rpt_unit {
 	bool checked;			/* metadata checks ran */
 	bool meta_failure;		/* an unrepairable metadata check result */
 	bool meta_repaired;		/* refcount leaks repaired / reported (lazy_refcounts) */
-	uint64_t blocks, cls[RPT_NCLS], violations, anomalies, gaps;
+	uint64_t blocks, cls[CLS__COUNT], violations, anomalies, gaps;
 	int64_t since_flush_ns;
 	bool have_flush;
 	size_t drive;			/* index in report.drives (the smart check), or SIZE_MAX */
 	bool all_zeroes;		/* every block the cycle wrote read back as zeroes */
 	/* a files workload disk (docs/oracle.md, "File systems") */
 	bool fs;
-	uint64_t files[RPT_X_NFS];	/* findings per file class, RPT_X_FS_CHECK first */
+	uint64_t files[FSV_NCLASSES];	/* findings per file class (enum fsv_class) */
 	/* The exposure window: the age at the cut of the oldest acknowledged write lost
 	 * (oracle_exposure; absent when nothing acknowledged was lost). */
 	bool have_exposure;
@@ -106,22 +118,22 @@ struct rpt_unit {
 };
 
 /* A distribution of exposure windows, in ns (nearest-rank quantiles). */
-struct rpt_exposure {
+struct report_exposure {
 	size_t n;
 	int64_t min, p50, p90, max;
 };
 
 /* A physical (or emulated) drive under a disk, from the cycles' smart checks (its
  * own testimony: smartctl's JSON before and after each cycle). */
-struct rpt_drive {
+struct report_drive {
 	char *disk, *protocol, *model, *firmware, *serial, *write_cache;
 	uint64_t cycles;		/* cycles with a smart check */
 	uint64_t verdicts[5];		/* by smart verdict, in smart.h's order */
 };
-extern const char *const rpt_drive_verdicts[5];
+extern const char *const report_drive_verdicts[5];
 
 /* A proportion with its statistics (docs/methodology.md). */
-struct rpt_rate {
+struct report_rate {
 	uint64_t k, n;
 	struct stats_interval ci95;	/* Wilson; [0, 1] when n = 0 */
 	double upper95;			/* exact one-sided 95 % upper bound (any k) */
@@ -129,30 +141,30 @@ struct rpt_rate {
 	uint64_t needed;		/* further failure-free cycles to bound below target */
 };
 
-#define RPT_EXAMPLES 3
+#define REPORT_EXAMPLES 3
 
-struct rpt_cell {
+struct report_cell {
 	char *key;
 	char *bench, *cut, *node, *disk, *disk_kind, *format, *cache, *workload, *flush;
 	char *drive;			/* "MODEL FIRMWARE" of the drive under the disk, or "" */
 	char *scenario;			/* the cycle's steps, or "default" */
-	int control;			/* enum rpt_control */
+	int control;			/* enum report_control */
 	uint64_t cycles, verified, violation_cycles, unflushed_loss_cycles, meta_failures,
 		 meta_repaired, not_verified, anomaly_cycles, node_lost;
-	struct rpt_rate violation, unflushed, meta;
-	uint64_t tax_blocks[RPT_NTAX], tax_cycles[RPT_NTAX];
-	size_t examples[RPT_NTAX][RPT_EXAMPLES];	/* unit indices */
-	size_t n_examples[RPT_NTAX];
+	struct report_rate violation, unflushed, meta;
+	uint64_t tax_blocks[REPORT_NTAX], tax_cycles[REPORT_NTAX];
+	size_t examples[REPORT_NTAX][REPORT_EXAMPLES];	/* unit indices */
+	size_t n_examples[REPORT_NTAX];
 	size_t ncampaigns, ndbs;
 	uint64_t zeroed_cycles;		/* cycles whose written blocks all read as zeroes */
-	int ctl_state;			/* enum rpt_ctl_state */
+	int ctl_state;			/* enum report_ctl_state */
 	uint64_t ctl_bad;		/* disk-cycles that contradict the control */
 	/* Lying controls: power-cut cycles cut before the disk's first completed flush,
 	 * where the lie could not show (counted apart, neither for nor against it). */
 	uint64_t ctl_unexercised;
 	size_t ctl_example;		/* one of them (unit index) */
 	int64_t first_wall_ns, last_wall_ns;
-	struct rpt_exposure exposure;
+	struct report_exposure exposure;
 	/* a files workload cell: its file system, and cycles where the file system's check
 	 * found errors (or it could not be mounted) and where a synced file or name was
 	 * lost or damaged */
@@ -169,34 +181,34 @@ struct report_options {
 #define REPORT_OPTIONS_INIT { .target = 0.01, .alpha = 0.05 }
 
 /* Explored crash states of one cell (explored.c, docs/explore.md). */
-struct rpt_explored_min {
+struct report_explored_min {
 	bool have;
 	int64_t writes;
 	char kind[16];
 	char cmd[3400];			/* the powercut explore --export command */
 };
-struct rpt_explored {
+struct report_explored {
 	uint64_t runs, states, violation_states, meta_failure_states, leak_states;
-	struct rpt_explored_min smallest_violation, smallest_meta;
+	struct report_explored_min smallest_violation, smallest_meta;
 };
 
 struct report {
 	struct report_options opts;
-	struct rpt_db *dbs;
+	struct report_db *dbs;
 	size_t n_dbs;
-	struct rpt_campaign *campaigns;
+	struct report_campaign *campaigns;
 	size_t n_campaigns;
-	struct rpt_cycle *cycles;
+	struct report_cycle *cycles;
 	size_t n_cycles;
-	struct rpt_unit *units;
+	struct report_unit *units;
 	size_t n_units;
-	struct rpt_cell *cells;
+	struct report_cell *cells;
 	size_t n_cells;
-	struct rpt_drive *drives;
+	struct report_drive *drives;
 	size_t n_drives;
 	int64_t generated_wall_ns;
 	size_t controls_failed, controls_passed;
-	struct rpt_explored *explored;	/* [n_cells] */
+	struct report_explored *explored;	/* [n_cells] */
 };
 
 /* REPORT_SUMMARY: a short table for a terminal (at most 100 columns, ASCII). */
@@ -244,7 +256,7 @@ int report_serve(const char *db, const char *listen, int refresh_s, volatile int
 /* Internal to host/report: analyze.c groups units into cells and computes statistics. */
 int report_analyze(struct report *r);
 /* Internal: explored.c reads the explored states of every cell (after analyze). */
-int rpt_explored_load(struct report *r);
-json_t *rpt_explored_json(const struct report *r, size_t cell);
+int report_explored_load(struct report *r);
+json_t *report_explored_json(const struct report *r, size_t cell);
 
 #endif

@@ -8,23 +8,17 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 #include "render.h"
 #include "store.h"
-
-static int64_t now_wall_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static json_t *iso(int64_t wall_ns)
 {
 	char b[40];
 	if (!wall_ns)
 		return json_null();
-	rpt_time(b, sizeof(b), wall_ns);
+	report_time(b, sizeof(b), wall_ns);
 	return json_string(b);
 }
 
@@ -50,87 +44,96 @@ static const char *node_state(const char *camp_status, const char *cycle_status,
 	return "unknown";
 }
 
-json_t *report_status(const char *db_path, int64_t campaign)
+/* What status reads from the campaign's rows. */
+struct campaign_rows {
+	int64_t id, created, finished;
+	char bench[256], status[32], message[512];
+	json_t *run;			/* run_json, parsed (or NULL); owned */
+	/* the newest cycle row: its step is where the campaign is now */
+	int64_t ncycles, first_wall, last_wall;
+	char step[32], cstatus[32];
+};
+
+/* The campaign (0: the newest) and its newest cycle. 0, or -errno with a logged
+ * message (-ENOENT: no such campaign). */
+static int read_rows(const char *db_path, int64_t campaign, struct campaign_rows *c)
 {
 	struct store *st = store_open(db_path, STORE_READONLY);
 	sqlite3_stmt *s = NULL;
-	json_t *o = NULL, *run = NULL;
-	int64_t id = 0, created = 0, finished = 0;
-	char bench[256] = "", status[32] = "", message[512] = "", step[32] = "", cstatus[32] = "";
-	int e = EIO;
+	int rc;
 
 	if (!st)
-		return NULL;
+		return -errno;
 	sqlite3 *db = store_db(st);
 	if (sqlite3_prepare_v2(db, "SELECT id, bench, status, run_json, created_wall_ns, "
 			       "finished_wall_ns, message FROM campaigns WHERE ?1 = 0 OR id = ?1 "
 			       "ORDER BY id DESC LIMIT 1", -1, &s, NULL) != SQLITE_OK)
 		goto sql;
 	sqlite3_bind_int64(s, 1, campaign);
-	int rc = sqlite3_step(s);
+	rc = sqlite3_step(s);
 	if (rc != SQLITE_ROW) {
 		if (rc != SQLITE_DONE)
 			goto sql;
 		pc_err(LOG_REPORT, campaign ? "database '%s' has no campaign %" PRId64 :
 		       "database '%s' has no campaign", db_path, campaign);
-		e = ENOENT;
-		goto fail;
+		sqlite3_finalize(s);
+		store_close(st);
+		return -ENOENT;
 	}
-	id = sqlite3_column_int64(s, 0);
-	snprintf(bench, sizeof(bench), "%s", (const char *)sqlite3_column_text(s, 1));
-	snprintf(status, sizeof(status), "%s", (const char *)sqlite3_column_text(s, 2));
+	c->id = sqlite3_column_int64(s, 0);
+	snprintf(c->bench, sizeof(c->bench), "%s", (const char *)sqlite3_column_text(s, 1));
+	snprintf(c->status, sizeof(c->status), "%s", (const char *)sqlite3_column_text(s, 2));
 	const char *rj = (const char *)sqlite3_column_text(s, 3);
-	run = rj ? json_loads(rj, 0, NULL) : NULL;
-	created = sqlite3_column_int64(s, 4);
-	finished = sqlite3_column_int64(s, 5);
+	c->run = rj ? json_loads(rj, 0, NULL) : NULL;
+	c->created = sqlite3_column_int64(s, 4);
+	c->finished = sqlite3_column_int64(s, 5);
 	const char *msg = (const char *)sqlite3_column_text(s, 6);
-	snprintf(message, sizeof(message), "%s", msg ? msg : "");
+	snprintf(c->message, sizeof(c->message), "%s", msg ? msg : "");
 	sqlite3_finalize(s);
 
-	/* The newest cycle row: its step is where the campaign is now. */
-	int64_t ncycles = 0, first_wall = 0, last_wall = 0;
 	if (sqlite3_prepare_v2(db, "SELECT (SELECT COUNT(*) FROM cycles WHERE campaign_id = ?1), "
 			       "(SELECT MIN(started_wall_ns) FROM cycles WHERE campaign_id = ?1), "
 			       "idx, status, IFNULL(step, ''), started_wall_ns FROM cycles "
 			       "WHERE campaign_id = ?1 ORDER BY idx DESC LIMIT 1", -1, &s, NULL) != SQLITE_OK)
 		goto sql;
-	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_int64(s, 1, c->id);
 	if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		ncycles = sqlite3_column_int64(s, 0);
-		first_wall = sqlite3_column_int64(s, 1);
-		snprintf(cstatus, sizeof(cstatus), "%s", (const char *)sqlite3_column_text(s, 3));
-		snprintf(step, sizeof(step), "%s", (const char *)sqlite3_column_text(s, 4));
-		last_wall = sqlite3_column_int64(s, 5);
+		c->ncycles = sqlite3_column_int64(s, 0);
+		c->first_wall = sqlite3_column_int64(s, 1);
+		snprintf(c->cstatus, sizeof(c->cstatus), "%s", (const char *)sqlite3_column_text(s, 3));
+		snprintf(c->step, sizeof(c->step), "%s", (const char *)sqlite3_column_text(s, 4));
+		c->last_wall = sqlite3_column_int64(s, 5);
 	} else if (rc != SQLITE_DONE) {
 		goto sql;
 	}
 	sqlite3_finalize(s);
-	s = NULL;
 	store_close(st);
-	st = NULL;
+	return 0;
+sql:
+	pc_err(LOG_REPORT, "cannot read the campaign from database '%s': %s", db_path,
+	       sqlite3_errmsg(db));
+	sqlite3_finalize(s);
+	store_close(st);
+	return -EIO;
+}
 
-	struct report_options ro = REPORT_OPTIONS_INIT;
-	ro.campaign = id;
-	char *paths[] = { (char *)db_path };
-	struct report *r = report_load(paths, 1, &ro);
-	if (!r) {
-		e = errno;
-		goto fail;
-	}
-	int64_t now = now_wall_ns(), planned = json_integer_value(json_object_get(run, "cycles"));
-	int64_t deadline = json_integer_value(json_object_get(run, "deadline_wall_ns"));
+/* Pace and progress: cycles done, seconds per cycle, the ETA, into o. */
+static void pace(json_t *o, const struct campaign_rows *c)
+{
+	int64_t now = clock_wall_ns(), planned = json_integer_value(json_object_get(c->run, "cycles"));
+	int64_t deadline = json_integer_value(json_object_get(c->run, "deadline_wall_ns"));
 	/* A cycle in progress is not done: count the finished ones for the pace. */
-	int64_t done = ncycles - (!strcmp(step, "done") || strcmp(status, "running") ? 0 : 1);
-	double per = done > 0 && last_wall > first_wall ?
-		     (double)(last_wall - first_wall) / 1e9 / (double)(ncycles > 1 ? ncycles - 1 : 1) : 0;
-	o = json_pack("{s:s,s:I,s:s,s:s,s:o,s:o,s:I,s:I}", "db", db_path, "campaign", (json_int_t)id,
-		      "bench", bench, "status", status, "started", iso(created), "finished",
-		      iso(finished), "cycles", (json_int_t)ncycles, "cycles_done", (json_int_t)done);
+	int64_t done = c->ncycles - (!strcmp(c->step, "done") || strcmp(c->status, "running") ? 0 : 1);
+	double per = done > 0 && c->last_wall > c->first_wall ?
+		     (double)(c->last_wall - c->first_wall) / 1e9 /
+		     (double)(c->ncycles > 1 ? c->ncycles - 1 : 1) : 0;
+
+	json_object_set_new(o, "cycles_done", json_integer((json_int_t)done));
 	json_object_set_new(o, "planned", planned ? json_integer(planned) : json_null());
 	json_object_set_new(o, "deadline", iso(deadline));
 	json_object_set_new(o, "seconds_per_cycle", per > 0 ? json_real(per) : json_null());
 	double eta = -1;
-	if (!strcmp(status, "running")) {
+	if (!strcmp(c->status, "running")) {
 		if (planned && per > 0)
 			eta = per * (double)(planned - done > 0 ? planned - done : 0);
 		else if (deadline)
@@ -138,13 +141,13 @@ json_t *report_status(const char *db_path, int64_t campaign)
 	}
 	json_object_set_new(o, "eta_s", eta >= 0 ? json_real(eta) : json_null());
 	json_object_set_new(o, "eta", eta >= 0 ? iso(now + (int64_t)(eta * 1e9)) : json_null());
-	json_object_set_new(o, "seconds_since_last_cycle", last_wall ?
-			    json_real((double)(now - last_wall) / 1e9) : json_null());
-	json_object_set_new(o, "node", json_string(node_state(status, cstatus, step)));
-	json_object_set_new(o, "message", json_string(message));
+	json_object_set_new(o, "seconds_since_last_cycle", c->last_wall ?
+			    json_real((double)(now - c->last_wall) / 1e9) : json_null());
+}
 
-	/* The last cycle the oracle classified, per disk. */
-	json_t *last = json_null();
+/* The last cycle the oracle classified, per disk (null when none). */
+static json_t *last_cycle(const struct report *r)
+{
 	for (size_t cy = r->n_cycles; cy-- > 0;) {
 		size_t u0 = SIZE_MAX;
 		for (size_t i = 0; i < r->n_units; i++)
@@ -152,58 +155,82 @@ json_t *report_status(const char *db_path, int64_t campaign)
 				u0 = i;
 				break;
 			}
-		const struct rpt_cycle *c = &r->cycles[cy];
+		const struct report_cycle *c = &r->cycles[cy];
 		if (!strcmp(c->status, "running") && cy + 1 == r->n_cycles)
 			continue;	/* still going: its outcome is not known */
-		last = json_pack("{s:I,s:s,s:o,s:[]}", "cycle", (json_int_t)c->idx, "status", c->status,
-				 "started", iso(c->started_wall_ns), "disks");
+		json_t *last = json_pack("{s:I,s:s,s:o,s:[]}", "cycle", (json_int_t)c->idx, "status",
+					 c->status, "started", iso(c->started_wall_ns), "disks");
 		for (size_t i = u0; i < r->n_units && r->units[i].cycle == cy; i++) {
-			const struct rpt_unit *u = &r->units[i];
+			const struct report_unit *u = &r->units[i];
 			json_t *d = json_pack("{s:s,s:b,s:I,s:I}", "disk", u->disk, "verified",
 					      u->verified, "violations", (json_int_t)u->violations,
-					      "unflushed_lost", (json_int_t)(u->cls[RPT_UNFL_OLDER] +
-					      u->cls[RPT_UNFL_ZERO]));
+					      "unflushed_lost", (json_int_t)(u->cls[CLS_UNFLUSHED_LOST_OLDER] +
+					      u->cls[CLS_UNFLUSHED_LOST_ZERO]));
 			json_object_set_new(d, "exposure_ms", u->have_exposure ?
 					    json_real(u->exposure_ns / 1e6) : json_null());
 			json_array_append_new(json_object_get(last, "disks"), d);
 		}
-		break;
+		return last;
 	}
-	json_object_set_new(o, "last_cycle", last);
+	return json_null();
+}
 
-	json_t *ctl = json_array(), *cells = json_array();
+/* The cells so far, and the controls among them, into o. */
+static void cells(json_t *o, const struct report *r)
+{
+	json_t *ctl = json_array(), *all = json_array();
 	for (size_t i = 0; i < r->n_cells; i++) {
-		const struct rpt_cell *c = &r->cells[i];
+		const struct report_cell *c = &r->cells[i];
 		json_t *x = json_pack("{s:s,s:s,s:I,s:I,s:I,s:I}", "disk", c->disk, "cut", c->cut,
 				      "cycles", (json_int_t)c->cycles, "verified", (json_int_t)c->verified,
 				      "violation_cycles", (json_int_t)c->violation_cycles,
 				      "unflushed_loss_cycles", (json_int_t)c->unflushed_loss_cycles);
 		if (c->control) {
-			json_object_set_new(x, "control", json_string(rpt_control_name(c->control)));
-			json_object_set_new(x, "state", json_string(rpt_ctl_state_name(c->ctl_state)));
+			json_object_set_new(x, "control", json_string(report_control_name(c->control)));
+			json_object_set_new(x, "state", json_string(report_ctl_state_name(c->ctl_state)));
 			json_array_append(ctl, x);
 		}
-		json_array_append_new(cells, x);
+		json_array_append_new(all, x);
 	}
 	size_t nctl = json_array_size(ctl);
 	json_object_set_new(o, "controls", json_pack("{s:s,s:I,s:I,s:o}", "state", !nctl ? "none" :
 		r->controls_failed ? "failed so far" : "passed so far", "passed",
 		(json_int_t)r->controls_passed, "failed", (json_int_t)r->controls_failed, "cells", ctl));
-	json_object_set_new(o, "cells", cells);
+	json_object_set_new(o, "cells", all);
+}
+
+json_t *report_status(const char *db_path, int64_t campaign)
+{
+	struct campaign_rows c = { 0 };
+	int rc = read_rows(db_path, campaign, &c);
+
+	if (rc < 0) {
+		json_decref(c.run);
+		errno = -rc;
+		return NULL;
+	}
+	struct report_options ro = REPORT_OPTIONS_INIT;
+	ro.campaign = c.id;
+	char *paths[] = { (char *)db_path };
+	struct report *r = report_load(paths, 1, &ro);
+	if (!r) {
+		rc = errno;
+		json_decref(c.run);
+		errno = rc;
+		return NULL;
+	}
+	json_t *o = json_pack("{s:s,s:I,s:s,s:s,s:o,s:o,s:I}", "db", db_path, "campaign",
+			      (json_int_t)c.id, "bench", c.bench, "status", c.status, "started",
+			      iso(c.created), "finished", iso(c.finished), "cycles",
+			      (json_int_t)c.ncycles);
+	pace(o, &c);
+	json_object_set_new(o, "node", json_string(node_state(c.status, c.cstatus, c.step)));
+	json_object_set_new(o, "message", json_string(c.message));
+	json_object_set_new(o, "last_cycle", last_cycle(r));
+	cells(o, r);
 	report_free(r);
-	json_decref(run);
+	json_decref(c.run);
 	return o;
-sql:
-	pc_err(LOG_REPORT, "cannot read the campaign from database '%s': %s", db_path,
-	       sqlite3_errmsg(db));
-fail:
-	sqlite3_finalize(s);
-	if (st)
-		store_close(st);
-	json_decref(run);
-	json_decref(o);
-	errno = e;
-	return NULL;
 }
 
 static const char *jstr(json_t *o, const char *k)

@@ -44,10 +44,10 @@ static void axes(FILE *f, double x0, double x1, double y0, double y1, const char
 			y + 4, fabs(v) < st * 1e-9 ? 0 : v);
 	}
 	fprintf(f, "<text x='%d' y='%d' text-anchor='middle'>", ML + (W - ML - MR) / 2, MT + PH + 32);
-	rpt_html_esc(f, xl);
+	report_html_esc(f, xl);
 	fprintf(f, "</text><text transform='translate(14,%d) rotate(-90)' text-anchor='middle'>",
 		MT + PH / 2);
-	rpt_html_esc(f, yl);
+	report_html_esc(f, yl);
 	fputs("</text>\n", f);
 }
 
@@ -55,7 +55,7 @@ static void open_svg(FILE *f, int h, const char *title)
 {
 	fprintf(f, "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 %d %d' width='%d' "
 		"height='%d' font-family='sans-serif' font-size='11' role='img'><title>", W, h, W, h);
-	rpt_html_esc(f, title);
+	report_html_esc(f, title);
 	fputs("</title>\n", f);
 }
 
@@ -63,14 +63,14 @@ static void open_svg(FILE *f, int h, const char *title)
  * characters (about 6 px each at 11 px) with "...", escaped. */
 static void row_label(FILE *f, const struct report *r, size_t i, size_t max)
 {
-	const struct rpt_cell *c = &r->cells[i];
+	const struct report_cell *c = &r->cells[i];
 	char b[320];
 	int n = snprintf(b, sizeof(b), "%zu. %s/%s %s%s%s%s", i + 1, c->bench, c->disk, c->cache,
-			 c->control ? " (" : "", c->control ? rpt_control_name(c->control) : "",
+			 c->control ? " (" : "", c->control ? report_control_name(c->control) : "",
 			 c->control ? ")" : "");
 	if (n > 0 && (size_t)n > max && max > 3)
 		memcpy(b + max - 3, "...", 4);
-	rpt_html_esc(f, b);
+	report_html_esc(f, b);
 }
 
 /* The legend of the cells that are controls (which = 1) or not (0). */
@@ -78,13 +78,13 @@ static int cell_legend(const struct report *r, FILE *f, int y, int which)
 {
 	size_t k = 0;
 	for (size_t i = 0; i < r->n_cells; i++) {
-		const struct rpt_cell *c = &r->cells[i];
-		if ((c->control != RPT_CTL_NONE) != which)
+		const struct report_cell *c = &r->cells[i];
+		if ((c->control != REPORT_CTL_NONE) != which)
 			continue;
 		int x = ML + (int)(k % 2) * 420, yy = y + (int)(k / 2) * 15;
 		k++;
 		fprintf(f, "<rect x='%d' y='%d' width='10' height='10' fill='%s'/>"
-			"<text x='%d' y='%d'>", x, yy, rpt_cell_colour(i), x + 14, yy + 9);
+			"<text x='%d' y='%d'>", x, yy, report_cell_colour(i), x + 14, yy + 9);
 		/* 400 px of a column at about 6 px a character */
 		row_label(f, r, i, 58);
 		fprintf(f, ", %s</text>\n", !strcmp(c->cut, "kill") ? "kill" : "power");
@@ -92,10 +92,10 @@ static int cell_legend(const struct report *r, FILE *f, int y, int which)
 	return y + (int)((k + 1) / 2) * 15;
 }
 
-static uint64_t lost(const struct rpt_unit *u)
+static uint64_t lost(const struct report_unit *u)
 {
-	return u->cls[RPT_UNFL_OLDER] + u->cls[RPT_UNFL_ZERO] + u->cls[RPT_FL_OLDER] +
-	       u->cls[RPT_FL_ZERO] + u->cls[RPT_TORN];
+	return u->cls[CLS_UNFLUSHED_LOST_OLDER] + u->cls[CLS_UNFLUSHED_LOST_ZERO] + u->cls[CLS_FLUSHED_LOST_OLDER] +
+	       u->cls[CLS_FLUSHED_LOST_ZERO] + u->cls[CLS_TORN];
 }
 
 /* A logarithmic count axis: 0 gets its own row below 1, so that a cycle that lost
@@ -120,18 +120,18 @@ static void log_y_axis(FILE *f, double top)
 
 /* The cells drawn in one loss plot: tested cells, or the controls apart (a lying
  * disk loses thousands of blocks and would flatten every other cell). */
-static bool in_plot(const struct report *r, const struct rpt_unit *u, bool controls)
+static bool in_plot(const struct report *r, const struct report_unit *u, bool controls)
 {
-	return u->verified && (r->cells[u->cell].control != RPT_CTL_NONE) == controls;
+	return u->verified && (r->cells[u->cell].control != REPORT_CTL_NONE) == controls;
 }
 
-void rpt_svg_losses(const struct report *r, FILE *f, bool controls)
+void report_svg_losses(const struct report *r, FILE *f, bool controls)
 {
 	double x0 = 0, x1 = 0, y1 = 0, ymin = 0;
 	size_t n = 0;
 
 	for (size_t i = 0; i < r->n_units; i++) {
-		const struct rpt_unit *u = &r->units[i];
+		const struct report_unit *u = &r->units[i];
 		if (!in_plot(r, u, controls))
 			continue;
 		double x = u->since_flush_ns / 1e6, y = (double)lost(u);
@@ -150,7 +150,7 @@ void rpt_svg_losses(const struct report *r, FILE *f, bool controls)
 	double top = lg ? pow(10, ceil(log10(y1))) : y1 < 1 ? 1 : y1 * 1.05;
 	size_t ncells = 0;
 	for (size_t i = 0; i < r->n_cells; i++)
-		ncells += (r->cells[i].control != RPT_CTL_NONE) == controls;
+		ncells += (r->cells[i].control != REPORT_CTL_NONE) == controls;
 	int h = MT + PH + 44 + (int)((ncells + 1) / 2) * 15 + 10;
 	open_svg(f, h, controls ? "control disks: blocks lost against the time between the last "
 		 "completed flush and the cut" : "blocks lost against the time between the last "
@@ -169,17 +169,17 @@ void rpt_svg_losses(const struct report *r, FILE *f, bool controls)
 	size_t stride = n > MAX_POINTS ? (n + MAX_POINTS - 1) / MAX_POINTS : 1, seen = 0;
 	double sx = (W - ML - MR) / (x1 - x0);
 	for (size_t i = 0; i < r->n_units; i++) {
-		const struct rpt_unit *u = &r->units[i];
+		const struct report_unit *u = &r->units[i];
 		if (!in_plot(r, u, controls) || seen++ % stride)
 			continue;
 		double x = ML + (u->since_flush_ns / 1e6 - x0) * sx;
 		double y = MT + PH - (lg ? ylog((double)lost(u), top) : (double)lost(u) / top) * PH;
 		if (u->violations)
 			fprintf(f, "<rect x='%.1f' y='%.1f' width='7' height='7' fill='none' "
-				"stroke='%s' stroke-width='1.5'/>", x - 3.5, y - 3.5, rpt_cell_colour(u->cell));
+				"stroke='%s' stroke-width='1.5'/>", x - 3.5, y - 3.5, report_cell_colour(u->cell));
 		else
 			fprintf(f, "<circle cx='%.1f' cy='%.1f' r='3' fill='%s' fill-opacity='0.6'/>", x, y,
-				rpt_cell_colour(u->cell));
+				report_cell_colour(u->cell));
 	}
 	fputc('\n', f);
 	if (stride > 1)
@@ -199,7 +199,7 @@ void rpt_svg_losses(const struct report *r, FILE *f, bool controls)
 static void forest_panel_axis(FILE *f, int x, int y0, int y1, const char *title)
 {
 	fprintf(f, "<text x='%d' y='%d' text-anchor='middle' font-weight='bold'>", x + FP / 2, MT);
-	rpt_html_esc(f, title);
+	report_html_esc(f, title);
 	fputs("</text>\n", f);
 	for (int t = 0; t <= 100; t += 25) {
 		double xx = x + FP * t / 100.0;
@@ -211,7 +211,7 @@ static void forest_panel_axis(FILE *f, int x, int y0, int y1, const char *title)
 		FP, y1 - y0);
 }
 
-static void forest_mark(FILE *f, int x, double y, const struct rpt_rate *rt, const char *col)
+static void forest_mark(FILE *f, int x, double y, const struct report_rate *rt, const char *col)
 {
 	if (!rt->n)
 		return;
@@ -223,7 +223,7 @@ static void forest_mark(FILE *f, int x, double y, const struct rpt_rate *rt, con
 		rt->k, rt->n, 100 * p, 100 * rt->ci95.lo, 100 * rt->ci95.hi);
 }
 
-void rpt_svg_forest(const struct report *r, FILE *f)
+void report_svg_forest(const struct report *r, FILE *f)
 {
 	/* Groups: power cuts, process kills, then the controls. */
 	static const char *const gname[] = { "power cut", "process kill (kill -9 of QEMU)",
@@ -232,7 +232,7 @@ void rpt_svg_forest(const struct report *r, FILE *f)
 	for (int g = 0; g < 3; g++) {
 		size_t k = 0;
 		for (size_t i = 0; i < r->n_cells; i++) {
-			const struct rpt_cell *c = &r->cells[i];
+			const struct report_cell *c = &r->cells[i];
 			int cg = c->control ? 2 : !strcmp(c->cut, "kill");
 			k += cg == g;
 		}
@@ -250,7 +250,7 @@ void rpt_svg_forest(const struct report *r, FILE *f)
 	for (int g = 0; g < 3; g++) {
 		bool head = false;
 		for (size_t i = 0; i < r->n_cells; i++) {
-			const struct rpt_cell *c = &r->cells[i];
+			const struct report_cell *c = &r->cells[i];
 			int cg = c->control ? 2 : !strcmp(c->cut, "kill");
 			if (cg != g)
 				continue;
@@ -269,7 +269,7 @@ void rpt_svg_forest(const struct report *r, FILE *f)
 			fputs("</text></a>", f);
 			fprintf(f, "<text x='%d' y='%.1f' text-anchor='end' fill='#555'>n=%" PRIu64
 				"</text>", FL - 6, yc + 4, c->verified);
-			forest_mark(f, px1, yc, &c->violation, c->control == RPT_CTL_LYING ? "#555" :
+			forest_mark(f, px1, yc, &c->violation, c->control == REPORT_CTL_LYING ? "#555" :
 				    "#CC0000");
 			forest_mark(f, px2, yc, &c->unflushed, "#E69F00");
 			fputc('\n', f);
@@ -284,7 +284,7 @@ void rpt_svg_forest(const struct report *r, FILE *f)
 /* Exposure windows: per cell, one point per disk-cycle that lost acknowledged writes
  * on a logarithmic time axis, with the median and the 90th percentile marked; a cell
  * that lost none says so on its row, so that it stands next to one that did. */
-void rpt_svg_exposure(const struct report *r, FILE *f)
+void report_svg_exposure(const struct report *r, FILE *f)
 {
 	size_t rows = 0;
 	int64_t lo = INT64_MAX, hi = 0;
@@ -292,7 +292,7 @@ void rpt_svg_exposure(const struct report *r, FILE *f)
 
 	size_t lossy = 0;
 	for (size_t i = 0; i < r->n_cells; i++) {
-		const struct rpt_exposure *e = &r->cells[i].exposure;
+		const struct report_exposure *e = &r->cells[i].exposure;
 		rows += r->cells[i].verified > 0;
 		if (!e->n)
 			continue;
@@ -325,8 +325,8 @@ void rpt_svg_exposure(const struct report *r, FILE *f)
 		MT, pw, yb - MT);
 	size_t row = 0;
 	for (size_t i = 0; i < r->n_cells; i++) {
-		const struct rpt_cell *c = &r->cells[i];
-		const struct rpt_exposure *e = &c->exposure;
+		const struct report_cell *c = &r->cells[i];
+		const struct report_exposure *e = &c->exposure;
 		if (!c->verified)
 			continue;
 		double yc = MT + row * RH + RH / 2.0;
@@ -342,12 +342,12 @@ void rpt_svg_exposure(const struct report *r, FILE *f)
 		}
 		size_t stride = e->n > 400 ? (e->n + 399) / 400 : 1, seen = 0;
 		for (size_t u = 0; u < r->n_units; u++) {
-			const struct rpt_unit *x = &r->units[u];
+			const struct report_unit *x = &r->units[u];
 			if (x->cell != i || !x->have_exposure || !x->verified || seen++ % stride)
 				continue;
 			/* A deterministic vertical jitter by position keeps equal values apart. */
 			fprintf(f, "<circle cx='%.1f' cy='%.1f' r='2.5' fill='%s' fill-opacity='0.5'/>",
-				EX(x->exposure_ns), yc - 5 + (double)(seen % 5) * 2.5, rpt_cell_colour(i));
+				EX(x->exposure_ns), yc - 5 + (double)(seen % 5) * 2.5, report_cell_colour(i));
 		}
 		fprintf(f, "<line x1='%.1f' x2='%.1f' y1='%.1f' y2='%.1f' stroke='#000' stroke-width='2'>"
 			"<title>median %.1f ms</title></line>"
@@ -368,7 +368,7 @@ static int cmp_i64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-void rpt_svg_holdup(const struct report *r, FILE *f)
+void report_svg_holdup(const struct report *r, FILE *f)
 {
 	int64_t *v = malloc((r->n_cycles ? r->n_cycles : 1) * sizeof(*v));
 	size_t n = 0;
@@ -415,18 +415,18 @@ void rpt_svg_holdup(const struct report *r, FILE *f)
 }
 
 /* Worst outcome first: what a person looking at the strip must not miss. */
-static int severity(const struct rpt_unit *u)
+static int severity(const struct report_unit *u)
 {
 	if (u->violations || u->meta_failure)
 		return 4;
 	if (!u->verified)
 		return 3;
-	if (u->cls[RPT_UNFL_OLDER] || u->cls[RPT_UNFL_ZERO])
+	if (u->cls[CLS_UNFLUSHED_LOST_OLDER] || u->cls[CLS_UNFLUSHED_LOST_ZERO])
 		return 2;
 	return 1;
 }
 
-void rpt_svg_timeline(const struct report *r, FILE *f)
+void report_svg_timeline(const struct report *r, FILE *f)
 {
 	static const char *const col[] = { "#fff", "#009E73", "#E69F00", "#999999", "#CC0000" };
 	int64_t t0 = INT64_MAX, t1 = INT64_MIN;
@@ -452,7 +452,7 @@ void rpt_svg_timeline(const struct report *r, FILE *f)
 	}
 	double span = t1 > t0 ? (double)(t1 - t0) : 1;
 	for (size_t i = 0; i < r->n_units; i++) {
-		const struct rpt_unit *u = &r->units[i];
+		const struct report_unit *u = &r->units[i];
 		int64_t t = r->cycles[u->cycle].started_wall_ns;
 		if (!t)
 			continue;
@@ -476,8 +476,8 @@ void rpt_svg_timeline(const struct report *r, FILE *f)
 	free(sev);
 	int y = MT + (int)r->n_cells * (RH + 4) + 6;
 	char a[40], b[40];
-	rpt_time(a, sizeof(a), t0);
-	rpt_time(b, sizeof(b), t1);
+	report_time(a, sizeof(a), t0);
+	report_time(b, sizeof(b), t1);
 	fprintf(f, "<text x='%d' y='%d'>%s</text><text x='%d' y='%d' text-anchor='end'>%s</text>\n",
 		ML, y + 8, a, W - MR, y + 8, b);
 	static const char *const lab[] = { NULL, "ok", "unflushed writes lost",

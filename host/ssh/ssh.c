@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 
 #define SSH_MAX_ARGS 48
@@ -30,14 +31,6 @@ struct ssh {
 	const char *words[SSH_MAX_ARGS];
 	int n_words;
 };
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static char *dup_opt(const char *s, bool *fail)
 {
@@ -455,14 +448,14 @@ out:
 int ssh_wait_up(struct ssh *s, int timeout_ms, int retry_ms)
 {
 	static const char *const probe[] = { "true", NULL };
-	int64_t end = now_ms() + timeout_ms;
+	int64_t end = clock_mono_ms() + timeout_ms;
 	int rc, tries = 0;
 
 	if (retry_ms <= 0)
 		retry_ms = 1000;
 	for (;;) {
 		struct child_result r;
-		int64_t left = end - now_ms();
+		int64_t left = end - clock_mono_ms();
 
 		if (left <= 0)
 			break;
@@ -483,7 +476,7 @@ int ssh_wait_up(struct ssh *s, int timeout_ms, int retry_ms)
 		child_result_release(&r);
 		/* A master that lost its node answers nothing useful: start afresh. */
 		ssh_master_stop(s);
-		left = end - now_ms();
+		left = end - clock_mono_ms();
 		if (left <= 0)
 			break;
 		usleep((useconds_t)(left < retry_ms ? left : retry_ms) * 1000);

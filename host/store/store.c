@@ -1,8 +1,10 @@
 /* The campaign database: see store.h. */
 #include "store.h"
+#include "clock.h"
 #include "ledger_schema.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,6 +170,8 @@ struct store {
 	char *path;
 	int64_t campaign;
 	sqlite3_stmt *ev_stmt;	/* the log sink's statement, prepared once */
+	pthread_t owner;	/* the thread that opened it (store.h, "Threads") */
+	volatile int held;	/* store_log_hold */
 };
 
 static int db_err(struct store *st, const char *what)
@@ -259,6 +263,7 @@ struct store *store_open(const char *path, unsigned flags)
 		e = ENOMEM;
 		goto fail;
 	}
+	st->owner = pthread_self();
 	if (flags & STORE_READONLY)
 		oflags = SQLITE_OPEN_READONLY;
 	else
@@ -336,6 +341,14 @@ sqlite3 *store_db(struct store *st)
 	return st->db;
 }
 
+const char *store_path(const struct store *st)
+{
+	/* SQLite's absolute name: what a campaign prints and stores as its database. */
+	const char *f = sqlite3_db_filename(st->db, "main");
+
+	return f && *f ? f : st->path;
+}
+
 json_t *store_info(struct store *st)
 {
 	static const char *const tables[] = { "campaigns", "cycles", "cut_events", "checks",
@@ -399,14 +412,6 @@ static int prep(struct store *st, const char *sql, sqlite3_stmt **s, const char 
 	return 0;
 }
 
-static int64_t now_ns(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 int store_campaign_insert(struct store *st, const struct store_campaign *c, int64_t *id)
 {
 	sqlite3_stmt *s;
@@ -415,8 +420,8 @@ int store_campaign_insert(struct store *st, const struct store_campaign *c, int6
 		 "config_text, config_json, config_hash, versions_json) "
 		 "VALUES (?, ?, ?, ?, ?, ?, ?)", &s, "cannot insert campaign") < 0)
 		return -EIO;
-	sqlite3_bind_int64(s, 1, now_ns(CLOCK_REALTIME));
-	sqlite3_bind_int64(s, 2, now_ns(CLOCK_MONOTONIC));
+	sqlite3_bind_int64(s, 1, clock_wall_ns());
+	sqlite3_bind_int64(s, 2, clock_mono_ns());
 	bind_text(s, 3, c->bench);
 	bind_text(s, 4, c->config_text);
 	bind_text(s, 5, c->config_json);
@@ -433,7 +438,7 @@ int store_campaign_finish(struct store *st, int64_t id, const char *status)
 		 "cannot finish campaign") < 0)
 		return -EIO;
 	bind_text(s, 1, status);
-	sqlite3_bind_int64(s, 2, now_ns(CLOCK_REALTIME));
+	sqlite3_bind_int64(s, 2, clock_wall_ns());
 	sqlite3_bind_int64(s, 3, id);
 	return step_done(st, s, "cannot finish campaign", NULL);
 }
@@ -450,8 +455,10 @@ int store_cycle_insert(struct store *st, int64_t campaign, int64_t index, const 
 	sqlite3_bind_int64(s, 2, index);
 	bind_text(s, 3, status);
 	bind_opt_i64(s, 4, started_mono_ns);
-	sqlite3_bind_int64(s, 5, now_ns(CLOCK_REALTIME));
-	return step_done(st, s, "cannot insert cycle", id);
+	sqlite3_bind_int64(s, 5, clock_wall_ns());
+	int rc = step_done(st, s, "cannot insert cycle", id);
+	/* UNIQUE (campaign_id, idx): this plan index ran already. */
+	return rc < 0 && sqlite3_extended_errcode(st->db) == SQLITE_CONSTRAINT_UNIQUE ? -EEXIST : rc;
 }
 
 int store_cycle_finish(struct store *st, int64_t cycle, const char *status,
@@ -563,5 +570,516 @@ int store_event_insert(struct store *st, int64_t wall_ns, int64_t mono_ns,
 void store_log_sink(void *ctx, enum log_level level, enum log_cat cat, int64_t wall_ns,
 		    int64_t mono_ns, const char *msg)
 {
-	store_event_insert(ctx, wall_ns, mono_ns, level, cat, msg);
+	struct store *st = ctx;
+
+	/* Another thread's message would use the connection beside its owner. */
+	if (st->held || !pthread_equal(pthread_self(), st->owner))
+		return;
+	store_event_insert(st, wall_ns, mono_ns, level, cat, msg);
+}
+
+int store_log_attach(struct store *st)
+{
+	return log_watch_add(store_log_sink, st);
+}
+
+void store_log_detach(struct store *st)
+{
+	if (st)
+		log_watch_remove(store_log_sink, st);
+}
+
+void store_log_hold(struct store *st, bool hold)
+{
+	st->held = hold;
+}
+
+/* ---- The campaign's queries (store.h) ---- */
+
+/* One statement of one text and one id (an UPDATE of a row's column). */
+static int set_text(struct store *st, const char *sql, const char *what, const char *text,
+		    int64_t id)
+{
+	sqlite3_stmt *s;
+
+	if (prep(st, sql, &s, what) < 0)
+		return -EIO;
+	bind_text(s, 1, text);
+	sqlite3_bind_int64(s, 2, id);
+	return step_done(st, s, what, NULL);
+}
+
+/* One integer from a query of (id, text): 0, -ENOENT (no row or NULL), -EIO. */
+static int get_i64(struct store *st, const char *sql, const char *what, int64_t id,
+		   const char *text, int64_t *v)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (prep(st, sql, &s, what) < 0)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, id);
+	if (text)
+		bind_text(s, 2, text);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL)
+		*v = sqlite3_column_int64(s, 0), rc = 0;
+	else if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+		rc = -ENOENT;
+	else
+		rc = db_err(st, what);
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int store_campaign_reopen(struct store *st, int64_t id)
+{
+	return set_text(st, "UPDATE campaigns SET status = ?, finished_wall_ns = NULL WHERE id = ?",
+			"cannot reopen campaign", "running", id);
+}
+
+int store_campaign_set_run(struct store *st, int64_t id, const char *run_json)
+{
+	return set_text(st, "UPDATE campaigns SET run_json = ? WHERE id = ?",
+			"cannot update the campaign", run_json, id);
+}
+
+int store_campaign_set_versions(struct store *st, int64_t id, const char *versions_json)
+{
+	return set_text(st, "UPDATE campaigns SET versions_json = ? WHERE id = ?",
+			"cannot update the campaign", versions_json, id);
+}
+
+int store_campaign_set_verdict(struct store *st, int64_t id, const char *controls,
+			       const char *message)
+{
+	int rc = set_text(st, "UPDATE campaigns SET controls = ? WHERE id = ?",
+			  "cannot update the campaign", controls, id);
+
+	if (rc == 0)
+		rc = set_text(st, "UPDATE campaigns SET message = ? WHERE id = ?",
+			      "cannot update the campaign", message, id);
+	return rc;
+}
+
+static char *column_dup(sqlite3_stmt *s, int i)
+{
+	const char *t = (const char *)sqlite3_column_text(s, i);
+
+	return t ? strdup(t) : NULL;
+}
+
+int store_campaign_find_run(struct store *st, int64_t want, struct store_run_row *row)
+{
+	sqlite3_stmt *s;
+	int rc = -ENOENT;
+
+	memset(row, 0, sizeof(*row));
+	if (prep(st, want ? "SELECT id, config_text, run_json, status FROM campaigns WHERE "
+		 "id = ?1 AND run_json IS NOT NULL" :
+		 "SELECT id, config_text, run_json, status FROM campaigns WHERE run_json IS NOT "
+		 "NULL ORDER BY id DESC LIMIT 1", &s, "cannot read the campaigns") < 0)
+		return -EIO;
+	if (want)
+		sqlite3_bind_int64(s, 1, want);
+	int r = sqlite3_step(s);
+	if (r == SQLITE_ROW) {
+		row->id = sqlite3_column_int64(s, 0);
+		row->config_text = column_dup(s, 1);
+		row->run_json = column_dup(s, 2);
+		row->status = column_dup(s, 3);
+		rc = row->config_text && row->run_json && row->status ? 0 : -ENOMEM;
+	} else if (r != SQLITE_DONE) {
+		rc = db_err(st, "cannot read the campaigns");
+	}
+	sqlite3_finalize(s);
+	if (rc < 0)
+		store_run_row_release(row);
+	return rc;
+}
+
+void store_run_row_release(struct store_run_row *row)
+{
+	free(row->config_text);
+	free(row->run_json);
+	free(row->status);
+	row->config_text = row->run_json = row->status = NULL;
+}
+
+int store_campaign_token(struct store *st, int64_t campaign, char *buf, size_t len)
+{
+	sqlite3_stmt *s;
+	int rc = -ENOENT;
+
+	if (prep(st, "SELECT token FROM oracle_campaign_token WHERE campaign = ?", &s,
+		 "cannot read the ledger token") < 0)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, campaign);
+	int r = sqlite3_step(s);
+	if (r == SQLITE_ROW && sqlite3_column_text(s, 0)) {
+		snprintf(buf, len, "%s", (const char *)sqlite3_column_text(s, 0));
+		rc = 0;
+	} else if (r != SQLITE_ROW && r != SQLITE_DONE) {
+		rc = db_err(st, "cannot read the ledger token");
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int store_cycle_count(struct store *st, int64_t campaign, int64_t *n)
+{
+	return get_i64(st, "SELECT COUNT(*) FROM cycles WHERE campaign_id = ?",
+		       "cannot count the cycles", campaign, NULL, n);
+}
+
+int store_cycle_next_index(struct store *st, int64_t campaign, int64_t *next)
+{
+	return get_i64(st, "SELECT COALESCE(MAX(idx), 0) + 1 FROM cycles WHERE campaign_id = ?",
+		       "cannot read the cycles", campaign, NULL, next);
+}
+
+int store_disk_lost_blocks(struct store *st, int64_t campaign, const char *disk,
+			   uint64_t *violation, uint64_t *unflushed)
+{
+	sqlite3_stmt *s;
+	int r;
+
+	*violation = *unflushed = 0;
+	if (prep(st, "SELECT class, SUM(json_extract(f.detail_json, '$.blocks')) FROM findings f"
+		 " JOIN cycles c ON c.id = f.cycle_id WHERE c.campaign_id = ? AND f.disk = ? AND"
+		 " f.block = -1 GROUP BY class", &s, "cannot read the findings") < 0)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, campaign);
+	bind_text(s, 2, disk);
+	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *k = (const char *)sqlite3_column_text(s, 0);
+		uint64_t b = (uint64_t)sqlite3_column_int64(s, 1);
+		if (!k)
+			continue;
+		if (!strcmp(k, "violation"))
+			*violation += b;
+		else if (!strncmp(k, "unflushed_lost", 14))
+			*unflushed += b;
+	}
+	sqlite3_finalize(s);
+	return r == SQLITE_DONE ? 0 : db_err(st, "cannot read the findings");
+}
+
+int store_disk_violations(struct store *st, int64_t campaign, const char *disk,
+			  int64_t *findings, int64_t *verified_cycles)
+{
+	sqlite3_stmt *s;
+	int rc = 0;
+
+	*findings = *verified_cycles = 0;
+	if (prep(st, "SELECT (SELECT COUNT(*) FROM findings f JOIN cycles c ON c.id = f.cycle_id"
+		 " WHERE c.campaign_id = ?1 AND f.disk = ?2 AND f.class = 'violation'),"
+		 " (SELECT COUNT(*) FROM cycles c WHERE c.campaign_id = ?1 AND"
+		 " c.status IN ('ok', 'violation'))", &s, "cannot read the findings") < 0)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, campaign);
+	bind_text(s, 2, disk);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		*findings = sqlite3_column_int64(s, 0);
+		*verified_cycles = sqlite3_column_int64(s, 1);
+	} else {
+		rc = db_err(st, "cannot read the findings");
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int store_evidence_bytes(struct store *st, int64_t campaign, uint64_t *bytes)
+{
+	int64_t v = 0;
+	int rc = get_i64(st, "SELECT COALESCE(SUM(e.bytes), 0) FROM evidence e JOIN cycles c"
+			 " ON c.id = e.cycle_id WHERE c.campaign_id = ?", "cannot read the evidence",
+			 campaign, NULL, &v);
+
+	*bytes = v > 0 ? (uint64_t)v : 0;
+	return rc;
+}
+
+int store_acked_blocks(struct store *st, int64_t campaign, int64_t cycle, int64_t disk,
+		       uint64_t *blocks)
+{
+	sqlite3_stmt *s;
+	int rc = 0;
+
+	*blocks = 0;
+	if (prep(st, "SELECT COUNT(DISTINCT block) FROM oracle_ack WHERE campaign = ? AND "
+		 "cycle = ? AND disk = ?", &s, "cannot read the ledger") < 0)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, campaign);
+	sqlite3_bind_int64(s, 2, cycle);
+	sqlite3_bind_int64(s, 3, disk);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		*blocks = (uint64_t)sqlite3_column_int64(s, 0);
+	else
+		rc = db_err(st, "cannot read the ledger");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int store_cycle_set_plan(struct store *st, int64_t cycle, const char *plan_json)
+{
+	return set_text(st, "UPDATE cycles SET plan_json = ? WHERE id = ?",
+			"cannot store the cycle's plan", plan_json, cycle);
+}
+
+int store_cycle_set_step(struct store *st, int64_t cycle, const char *step)
+{
+	return set_text(st, "UPDATE cycles SET step = ? WHERE id = ?",
+			"cannot store the cycle's step", step, cycle);
+}
+
+int store_cycle_set_overhead(struct store *st, int64_t cycle, int64_t overhead_ns)
+{
+	sqlite3_stmt *s;
+
+	if (prep(st, "UPDATE cycles SET overhead_ns = ? WHERE id = ?", &s,
+		 "cannot store the cycle's overhead") < 0)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, overhead_ns);
+	sqlite3_bind_int64(s, 2, cycle);
+	return step_done(st, s, "cannot store the cycle's overhead", NULL);
+}
+
+/* store_cycles_interrupt's statements after the step file's: (campaign) each. */
+static const char *const interrupt_sql[] = {
+	"UPDATE cycles SET step = 'start' WHERE campaign_id = ?1 AND status = 'running' AND "
+	"step IS NULL",
+	NULL,	/* fn sees the running cycles here */
+	"DELETE FROM cut_events WHERE cycle_id IN (SELECT id FROM cycles WHERE campaign_id = ?1"
+	" AND status = 'running')",
+	"DELETE FROM checks WHERE cycle_id IN (SELECT id FROM cycles WHERE campaign_id = ?1"
+	" AND status = 'running')",
+	"DELETE FROM findings WHERE cycle_id IN (SELECT id FROM cycles WHERE campaign_id = ?1"
+	" AND status = 'running')",
+	"DELETE FROM evidence WHERE cycle_id IN (SELECT id FROM cycles WHERE campaign_id = ?1"
+	" AND status = 'running')",
+	"UPDATE cycles SET status = 'interrupted' WHERE campaign_id = ?1 AND status = 'running'",
+};
+
+static int interrupt_show(struct store *st, int64_t campaign,
+			  void (*fn)(void *arg, int64_t idx, const char *step), void *arg)
+{
+	sqlite3_stmt *s;
+	int r;
+
+	if (prep(st, "SELECT idx, step FROM cycles WHERE campaign_id = ? AND status = 'running'",
+		 &s, "cannot read the cycles") < 0)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, campaign);
+	while ((r = sqlite3_step(s)) == SQLITE_ROW)
+		if (fn)
+			fn(arg, sqlite3_column_int64(s, 0), sqlite3_column_text(s, 1) ?
+			   (const char *)sqlite3_column_text(s, 1) : "start");
+	sqlite3_finalize(s);
+	return r == SQLITE_DONE ? 0 : db_err(st, "cannot read the cycles");
+}
+
+int store_cycles_interrupt(struct store *st, int64_t campaign, int64_t step_cycle,
+			   const char *step_step,
+			   void (*fn)(void *arg, int64_t idx, const char *step), void *arg)
+{
+	const char *what = "cannot mark the interrupted cycle";
+	sqlite3_stmt *s;
+	int rc;
+
+	if (store_begin(st) < 0)
+		return -EIO;
+	rc = step_cycle && step_step ?
+	     set_text(st, "UPDATE cycles SET step = ? WHERE id = ? AND status = 'running'", what,
+		      step_step, step_cycle) : 0;
+	for (size_t i = 0; rc == 0 && i < sizeof(interrupt_sql) / sizeof(*interrupt_sql); i++) {
+		if (!interrupt_sql[i]) {
+			rc = interrupt_show(st, campaign, fn, arg);
+			continue;
+		}
+		if ((rc = prep(st, interrupt_sql[i], &s, what)) < 0)
+			break;
+		sqlite3_bind_int64(s, 1, campaign);
+		rc = step_done(st, s, what, NULL);
+	}
+	if (rc < 0) {
+		store_rollback(st);
+		return rc;
+	}
+	return store_commit(st);
+}
+
+int store_cycle_step_insert(struct store *st, const struct store_cycle_step *c)
+{
+	sqlite3_stmt *s;
+
+	if (prep(st, "INSERT INTO cycle_steps (cycle_id, seq, step, arg, started_mono_ns, "
+		 "ended_mono_ns, result, detail_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", &s,
+		 "cannot store the cycle's steps") < 0)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, c->cycle);
+	sqlite3_bind_int64(s, 2, c->seq);
+	bind_text(s, 3, c->step);
+	bind_text(s, 4, c->arg);
+	sqlite3_bind_int64(s, 5, c->started_mono_ns);
+	sqlite3_bind_int64(s, 6, c->ended_mono_ns);
+	bind_text(s, 7, c->result);
+	bind_text(s, 8, c->detail_json);
+	return step_done(st, s, "cannot store the cycle's steps", NULL);
+}
+
+int store_evidence_insert(struct store *st, int64_t cycle, const char *disk, const char *kind,
+			  const char *path, uint64_t bytes)
+{
+	sqlite3_stmt *s;
+
+	if (prep(st, "INSERT INTO evidence (cycle_id, disk, kind, path, bytes) VALUES "
+		 "(?, ?, ?, ?, ?)", &s, "cannot store the evidence") < 0)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, cycle);
+	bind_text(s, 2, disk);
+	bind_text(s, 3, kind);
+	bind_text(s, 4, path);
+	sqlite3_bind_int64(s, 5, (sqlite3_int64)bytes);
+	return step_done(st, s, "cannot store the evidence", NULL);
+}
+
+/* ---- One cycle's story (powercut show) ---- */
+
+/* Rows of a statement as JSON objects named by column (JSON text columns parsed). */
+static json_t *rows(sqlite3 *db, const char *sql, int64_t a, int64_t b, int64_t c, bool one)
+{
+	sqlite3_stmt *s;
+	json_t *arr = json_array();
+
+	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) {
+		pc_err(LOG_DB, "cannot read the database: %s", sqlite3_errmsg(db));
+		json_decref(arr);
+		return NULL;
+	}
+	int np = sqlite3_bind_parameter_count(s);
+	if (np >= 1) sqlite3_bind_int64(s, 1, a);
+	if (np >= 2) sqlite3_bind_int64(s, 2, b);
+	if (np >= 3) sqlite3_bind_int64(s, 3, c);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		json_t *o = json_object();
+		for (int i = 0; i < sqlite3_column_count(s); i++) {
+			const char *name = sqlite3_column_name(s, i);
+			json_t *v;
+			switch (sqlite3_column_type(s, i)) {
+			case SQLITE_INTEGER: v = json_integer(sqlite3_column_int64(s, i)); break;
+			case SQLITE_FLOAT: v = json_real(sqlite3_column_double(s, i)); break;
+			case SQLITE_NULL: v = json_null(); break;
+			default: {
+				const char *t = (const char *)sqlite3_column_text(s, i);
+				size_t l = strlen(name);
+				v = l > 5 && !strcmp(name + l - 5, "_json") ? json_loads(t, 0, NULL) : NULL;
+				if (!v)
+					v = json_string(t);
+			}
+			}
+			json_object_set_new(o, name, v);
+		}
+		json_array_append_new(arr, o);
+	}
+	sqlite3_finalize(s);
+	if (one) {
+		json_t *o = json_incref(json_array_get(arr, 0));
+		json_decref(arr);
+		return o ? o : json_null();
+	}
+	return arr;
+}
+
+int store_cycle_find(struct store *st, int64_t campaign, int64_t idx, int64_t *id)
+{
+	sqlite3_stmt *s;
+	int rc = -ENOENT, r;
+
+	if (prep(st, "SELECT id FROM cycles WHERE campaign_id = ? AND idx = ?", &s,
+		 "cannot read the cycles") < 0)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, campaign);
+	sqlite3_bind_int64(s, 2, idx);
+	if ((r = sqlite3_step(s)) == SQLITE_ROW)
+		*id = sqlite3_column_int64(s, 0), rc = 0;
+	else if (r != SQLITE_DONE)
+		rc = db_err(st, "cannot read the cycles");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+json_t *store_cycle_story(struct store *st, int64_t cycle)
+{
+	sqlite3 *db = st->db;
+	json_t *cy = rows(db, "SELECT * FROM cycles WHERE id = ?", cycle, 0, 0, true);
+
+	if (!json_is_object(cy)) {
+		errno = cy ? ENOENT : EIO;
+		json_decref(cy);
+		return NULL;
+	}
+	int64_t camp = json_integer_value(json_object_get(cy, "campaign_id"));
+	int64_t t0 = json_integer_value(json_object_get(cy, "started_mono_ns"));
+	int64_t t1 = json_integer_value(json_object_get(cy, "finished_mono_ns"));
+	json_t *j = json_object();
+	json_object_set_new(j, "campaign", rows(db, "SELECT id, bench, config_hash, status, "
+		"controls, message, versions_json, run_json FROM campaigns WHERE id = ?", camp, 0, 0, true));
+	json_object_set_new(j, "cycle", cy);
+	json_object_set_new(j, "cut", rows(db, "SELECT * FROM cut_events WHERE cycle_id = ? ORDER BY "
+					   "id LIMIT 1", cycle, 0, 0, true));
+	json_t *has = rows(db, "SELECT COUNT(*) AS n FROM sqlite_master WHERE name = 'cycle_steps'",
+			   0, 0, 0, true);
+	if (json_integer_value(json_object_get(has, "n")))
+		json_object_set_new(j, "steps", rows(db, "SELECT seq, step, arg, started_mono_ns, "
+			"ended_mono_ns, result, detail_json FROM cycle_steps WHERE cycle_id = ? ORDER BY "
+			"seq", cycle, 0, 0, false));
+	json_decref(has);
+	json_object_set_new(j, "cuts", rows(db, "SELECT * FROM cut_events WHERE cycle_id = ? ORDER BY "
+					    "id", cycle, 0, 0, false));
+	json_object_set_new(j, "events", rows(db, "SELECT wall_ns, mono_ns, level, category, message "
+		"FROM events WHERE campaign_id = ? AND mono_ns >= ? AND mono_ns <= ? ORDER BY id", camp,
+		t0, t1 ? t1 : INT64_MAX, false));
+	json_object_set_new(j, "checks", rows(db, "SELECT disk, kind, result, detail_json FROM checks "
+					      "WHERE cycle_id = ? ORDER BY id", cycle, 0, 0, false));
+	json_object_set_new(j, "findings", rows(db, "SELECT disk, class, detail_json, since_flush_ns "
+		"FROM findings WHERE cycle_id = ? AND block = -1 ORDER BY disk, class", cycle, 0, 0, false));
+	json_object_set_new(j, "evidence", rows(db, "SELECT disk, kind, path, bytes FROM evidence "
+					       "WHERE cycle_id = ? ORDER BY id", cycle, 0, 0, false));
+	return j;
+}
+
+/* ---- The ledger's sessions ---- */
+
+int store_session_campaign(struct store *st, int64_t cycle, int64_t *campaign)
+{
+	return get_i64(st, "SELECT MAX(campaign) FROM oracle_session WHERE cycle = ?",
+		       "cannot read the ledger", cycle, NULL, campaign);
+}
+
+int store_session_find(struct store *st, int64_t campaign, int64_t cycle, int64_t disk,
+		       bool by_phase, int64_t phase, struct store_session *ss)
+{
+	sqlite3_stmt *s;
+	int rc = -ENOENT, r;
+
+	if (prep(st, "SELECT seed, block_size, span_blocks FROM oracle_session WHERE campaign = ?1"
+		 " AND cycle = ?2 AND disk = ?3 AND (?4 IS NULL OR phase = ?4) ORDER BY id LIMIT 1",
+		 &s, "cannot read the ledger") < 0)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, campaign);
+	sqlite3_bind_int64(s, 2, cycle);
+	sqlite3_bind_int64(s, 3, disk);
+	if (by_phase)
+		sqlite3_bind_int64(s, 4, phase);
+	if ((r = sqlite3_step(s)) == SQLITE_ROW) {
+		ss->seed = (uint64_t)sqlite3_column_int64(s, 0);
+		ss->block_size = (uint64_t)sqlite3_column_int64(s, 1);
+		ss->span_blocks = (uint64_t)sqlite3_column_int64(s, 2);
+		rc = 0;
+	} else if (r != SQLITE_DONE) {
+		rc = db_err(st, "cannot read the ledger");
+	}
+	sqlite3_finalize(s);
+	return rc;
 }

@@ -4,6 +4,7 @@
  * host-timed targets fed exactly the ledger counters each must catch; the scenario
  * parser, every rule fed its case. */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -18,18 +19,16 @@
 
 #include "campaign.h"
 #include "ledger.h"
+#include "observe.h"
 
 static struct bench_config *load(const char *extra)
 {
-	char text[2048], *err = NULL;
+	char text[2048];
 
 	snprintf(text, sizeof(text), "[bench]\nname = t\n[relay]\ndriver = null\n[node]\n"
 		 "driver = qemu\n[disk a]\nformat = raw\n[campaign]\nseed = 7\n"
 		 "window_min_ms = 100\nwindow_max_ms = 400\n%s", extra);
-	struct bench_config *cfg = bench_config_parse("test", text, NULL, 0, &err);
-	if (!cfg)
-		fprintf(stderr, "%s", err);
-	free(err);
+	struct bench_config *cfg = bench_config_parse("test", text, NULL, 0, NULL);
 	return cfg;
 }
 
@@ -250,6 +249,32 @@ static void test_target_idle(void **state)
 
 /* Scenarios (scenario.c): the default is today's cycle; each rule that keeps a
  * scenario runnable refuses exactly its case, with a message saying why. */
+/* The scenario's errors come through the logger: the last one is kept here. */
+static char logged[512];
+
+static void keep_error(void *ctx, enum log_level level, enum log_cat cat, int64_t wall_ns,
+		       int64_t mono_ns, const char *msg)
+{
+	if (level == LOG_ERROR)
+		snprintf(logged, sizeof(logged), "%s", msg);
+}
+
+static int scenario_parse(char *const *words, const struct cfg_workload *base,
+			  struct camp_scenario *sc, char *err, size_t len)
+{
+	logged[0] = 0;
+	assert_int_equal(log_watch_add(keep_error, NULL), 0);
+	int rc = camp_scenario_parse(words, base, sc);
+	log_watch_remove(keep_error, NULL);
+	snprintf(err, len, "%s", logged);
+	/* One message for a refusal, none for a scenario that runs. */
+	if (rc == -EINVAL)
+		assert_true(strncmp(err, "[campaign] scenario: ", 21) == 0);
+	else
+		assert_string_equal(err, "");
+	return rc;
+}
+
 static void parse_ok(const char *words, size_t n, const char *name)
 {
 	char buf[512], *w[40] = { 0 }, err[256];
@@ -259,7 +284,7 @@ static void parse_ok(const char *words, size_t n, const char *name)
 	snprintf(buf, sizeof(buf), "%s", words ? words : "");
 	for (char *t = strtok(buf, " "); t && k < 39; t = strtok(NULL, " "))
 		w[k++] = t;
-	int rc = camp_scenario_parse(words ? w : NULL, NULL, &sc, err, sizeof(err));
+	int rc = scenario_parse(words ? w : NULL, NULL, &sc, err, sizeof(err));
 	if (rc)
 		fprintf(stderr, "'%s': %s\n", words, err);
 	assert_int_equal(rc, 0);
@@ -277,7 +302,7 @@ static void parse_bad(const char *words, const char *why)
 	snprintf(buf, sizeof(buf), "%s", words);
 	for (char *t = strtok(buf, " "); t && k < 39; t = strtok(NULL, " "))
 		w[k++] = t;
-	assert_int_equal(camp_scenario_parse(w, NULL, &sc, err, sizeof(err)), -EINVAL);
+	assert_int_equal(scenario_parse(w, NULL, &sc, err, sizeof(err)), -EINVAL);
 	if (!strstr(err, why))
 		fail_msg("'%s': message '%s' lacks '%s'", words, err, why);
 }
@@ -288,7 +313,7 @@ static void test_scenario_parse(void **state)
 	char err[256];
 
 	/* The default: write cut restart check, the cut of [campaign] cut. */
-	assert_int_equal(camp_scenario_parse(NULL, NULL, &sc, err, sizeof(err)), 0);
+	assert_int_equal(scenario_parse(NULL, NULL, &sc, err, sizeof(err)), 0);
 	assert_int_equal(sc.n, 4);
 	assert_int_equal(sc.steps[0].kind, CAMP_STEP_WRITE);
 	assert_int_equal(sc.steps[1].kind, CAMP_STEP_CUT);
@@ -317,7 +342,7 @@ static void test_scenario_parse(void **state)
 	parse_ok("write idle:250ms cut:power restart cut:kill restart snapshot check", 8,
 		 "write idle:250ms cut:power restart cut:kill restart snapshot check");
 	char *w[] = { "write", "idle:1.5s", "cut:kill", "restart", "check", NULL };
-	assert_int_equal(camp_scenario_parse(w, NULL, &sc, err, sizeof(err)), 0);
+	assert_int_equal(scenario_parse(w, NULL, &sc, err, sizeof(err)), 0);
 	assert_int_equal(sc.steps[1].ms, 1500);
 	assert_int_equal(sc.steps[2].cut, CUT_KILL);
 	camp_scenario_release(&sc);
@@ -332,7 +357,7 @@ static void test_scenario_parse(void **state)
 				     .duration_ms = 30000 };
 	char *ww[] = { "write:duration=500ms,flush=never,span_mib=8", "cut", "restart", "check",
 		       NULL };
-	assert_int_equal(camp_scenario_parse(ww, &base, &sc, err, sizeof(err)), 0);
+	assert_int_equal(scenario_parse(ww, &base, &sc, err, sizeof(err)), 0);
 	assert_true(sc.steps[0].has_workload);
 	assert_int_equal(sc.steps[0].workload.duration_ms, 500);
 	assert_int_equal(sc.steps[0].workload.flush, FLUSH_NEVER);
@@ -356,10 +381,101 @@ static void test_scenario_parse(void **state)
 	parse_bad("write snapshot cut restart check", "snapshot while the workload runs");
 }
 
+/* The observer list (observe.c): observers are called in the order added, with the
+ * event; a removed one is not called again and the others keep their order. */
+static char seen[64];
+
+static void obs_a(void *arg, const struct camp_event *ev)
+{
+	size_t l = strlen(seen);
+	snprintf(seen + l, sizeof(seen) - l, "a%d", (int)ev->kind);
+}
+
+static void obs_b(void *arg, const struct camp_event *ev)
+{
+	size_t l = strlen(seen);
+	snprintf(seen + l, sizeof(seen) - l, "b%s", ev->step ? ev->step : "-");
+}
+
+static void obs_count(void *arg, const struct camp_event *ev)
+{
+	__atomic_add_fetch((int *)arg, 1, __ATOMIC_RELAXED);
+}
+
+struct adder {
+	struct camp_observers *obs;
+	int calls;
+	int rc;
+};
+
+/* A status page's thread registers itself while the campaign's thread notifies. */
+static void *add_from_thread(void *arg)
+{
+	struct adder *a = arg;
+
+	a->rc = camp_observe_add(a->obs, obs_count, &a->calls);
+	return NULL;
+}
+
+static void test_observers(void **state)
+{
+	struct camp_observers obs;
+	struct camp_event ev = { .kind = CAMP_EV_STEP, .step = "cut" };
+	int dummy[CAMP_MAX_OBSERVERS];
+
+	camp_observers_init(&obs);
+	camp_notify(NULL, &ev);		/* nobody watches: nothing happens */
+	camp_notify(&obs, &ev);
+	assert_string_equal(seen, "");
+	assert_int_equal(camp_observe_add(&obs, obs_a, NULL), 0);
+	assert_int_equal(camp_observe_add(&obs, obs_b, NULL), 0);
+	assert_int_equal(camp_observe_add(&obs, obs_a, NULL), -EEXIST);
+	assert_int_equal(camp_observe_add(&obs, NULL, NULL), -EINVAL);
+	camp_notify(&obs, &ev);
+	assert_string_equal(seen, "a2bcut");		/* CAMP_EV_STEP is 2 */
+	assert_int_equal(CAMP_EV_STEP, 2);
+	assert_string_equal(camp_event_name(CAMP_EV_DB_BUSY), "db-busy");
+	/* Removal: the other keeps being called. */
+	assert_int_equal(camp_observe_remove(&obs, obs_a, NULL), 0);
+	assert_int_equal(camp_observe_remove(&obs, obs_a, NULL), -ENOENT);
+	seen[0] = 0;
+	camp_notify(&obs, &ev);
+	assert_string_equal(seen, "bcut");
+	/* Added again, it comes after b now. */
+	assert_int_equal(camp_observe_add(&obs, obs_a, NULL), 0);
+	seen[0] = 0;
+	ev.step = NULL;
+	camp_notify(&obs, &ev);
+	assert_string_equal(seen, "b-a2");
+	/* The list is bounded. */
+	for (int i = 2; i < CAMP_MAX_OBSERVERS; i++)
+		assert_int_equal(camp_observe_add(&obs, obs_count, &dummy[i]), 0);
+	assert_int_equal(camp_observe_add(&obs, obs_count, &dummy[0]), -ENOSPC);
+	for (int i = 2; i < CAMP_MAX_OBSERVERS; i++)
+		assert_int_equal(camp_observe_remove(&obs, obs_count, &dummy[i]), 0);
+	/* Another thread adds an observer while events flow; once added it hears them,
+	 * once removed no more. */
+	struct adder a = { .obs = &obs, .rc = -1 };
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, add_from_thread, &a), 0);
+	for (int i = 0; i < 1000; i++)
+		camp_notify(&obs, &ev);
+	pthread_join(th, NULL);
+	assert_int_equal(a.rc, 0);
+	int before = a.calls;
+	camp_notify(&obs, &ev);
+	assert_int_equal(a.calls, before + 1);
+	assert_int_equal(camp_observe_remove(&obs, obs_count, &a.calls), 0);
+	camp_notify(&obs, &ev);
+	assert_int_equal(a.calls, before + 1);
+	camp_observers_release(&obs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_scenario_parse),
+		cmocka_unit_test(test_observers),
 		cmocka_unit_test(test_plan_pure),
 		cmocka_unit_test(test_plan_varies),
 		cmocka_unit_test(test_target_after_flush_every_disk),

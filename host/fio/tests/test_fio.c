@@ -40,14 +40,13 @@ static char *run_fio(const char *const extra[], int *exit_status)
 static void test_real_output(void **state)
 {
 	const char *extra[] = { "--rw=randrw", "--time_based", "--runtime=1", NULL };
-	const char *err = NULL;
 	int st;
 	char *out = run_fio(extra, &st), *prefixed;
 
 	assert_int_equal(st, 0);
 	/* Other lines may come first. */
 	assert_true(asprintf(&prefixed, "fio: some warning\nnote: another line\n%s", out) > 0);
-	json_t *f = fio_figures(prefixed, &err);
+	json_t *f = fio_figures(prefixed);
 	assert_non_null(f);
 	assert_int_equal(strncmp(json_string_value(json_object_get(f, "fio_version")), "fio-", 4), 0);
 	json_t *job = json_array_get(json_object_get(f, "jobs"), 0);
@@ -75,11 +74,10 @@ static void test_verify_fail(void **state)
 				"--verify_state_save=0", NULL };
 	const char *verify[] = { "--rw=write", "--verify=crc32c", "--verify_only",
 				 "--verify_state_save=0", NULL };
-	const char *err;
 	char path[4200];
 	int st;
 	char *out = run_fio(write, &st);
-	json_t *f = fio_figures(out, &err);
+	json_t *f = fio_figures(out);
 
 	assert_non_null(f);
 	assert_string_equal(fio_verify_result(f), "pass");
@@ -92,7 +90,7 @@ static void test_verify_fail(void **state)
 	fclose(fp);
 	out = run_fio(verify, &st);
 	assert_int_not_equal(st, 0);
-	f = fio_figures(out, &err);
+	f = fio_figures(out);
 	assert_non_null(f);
 	assert_string_equal(fio_verify_result(f), "fail");
 	json_decref(f);
@@ -107,12 +105,11 @@ static void test_status_interval_cut(void **state)
 {
 	const char *extra[] = { "--rw=randwrite", "--time_based", "--runtime=2500ms",
 				"--status-interval=1", NULL };
-	const char *err = NULL;
 	int st;
 	char *out = run_fio(extra, &st);
 
 	assert_int_equal(st, 0);
-	json_t *first = fio_figures(out, &err), *last = fio_figures_last(out, &err);
+	json_t *first = fio_figures(out), *last = fio_figures_last(out);
 	assert_non_null(first);
 	assert_non_null(last);
 	json_int_t ios_first = json_integer_value(json_object_get(json_object_get(
@@ -129,7 +126,7 @@ static void test_status_interval_cut(void **state)
 		final = next;
 	size_t cut = (size_t)(final - out) + (strlen(final) / 2);
 	out[cut] = '\0';
-	json_t *kept = fio_figures_last(out, &err);
+	json_t *kept = fio_figures_last(out);
 	assert_non_null(kept);
 	json_int_t ios_kept = json_integer_value(json_object_get(json_object_get(
 		json_array_get(json_object_get(kept, "jobs"), 0), "write"), "ios"));
@@ -145,8 +142,10 @@ static void test_status_interval_cut(void **state)
 	json_decref(rec);
 	/* Nothing complete at all. */
 	out[(size_t)(strstr(out, "{\n") - out) + 40] = '\0';
-	assert_null(fio_figures_last(out, &err));
-	assert_string_equal(err, "no complete JSON report in fio's output");
+	errno = 0;
+	assert_null(fio_figures_last(out));
+	assert_int_equal(errno, ENODATA);
+	assert_string_equal(fio_strerror(errno), "no complete JSON report in fio's output");
 	rec = fio_record(out);
 	assert_string_equal(json_string_value(json_object_get(rec, "error")),
 			    "no complete JSON report in fio's output");
@@ -175,8 +174,7 @@ static void test_verify_reads(void **state)
 		"\"bw\" : 54414, \"iops\" : 14109.167992, \"runtime\" : 1887, "
 		"\"total_ios\" : 26623 },\n"
 		"      \"job_runtime\" : 1887\n    }\n  ]\n}\n";
-	const char *err = NULL;
-	json_t *f = fio_figures(out, &err);
+	json_t *f = fio_figures(out);
 
 	assert_non_null(f);
 	json_t *job = json_array_get(json_object_get(f, "jobs"), 0);
@@ -195,12 +193,16 @@ static void test_verify_reads(void **state)
 
 static void test_no_report(void **state)
 {
-	const char *err = NULL;
 
-	assert_null(fio_figures("fio: no such engine\n", &err));
-	assert_non_null(err);
-	assert_null(fio_figures("x\n{\"jobs\": [", &err));
-	assert_null(fio_figures("{\"fio version\": \"x\"}\n", &err));
+	assert_null(fio_figures("fio: no such engine\n"));
+	assert_int_equal(errno, ENOENT);
+	assert_string_equal(fio_strerror(-ENOENT), "no JSON report in fio's output");
+	assert_null(fio_figures("x\n{\"jobs\": ["));
+	assert_int_equal(errno, EBADMSG);
+	assert_string_equal(fio_strerror(EBADMSG), "fio's JSON report does not parse");
+	assert_null(fio_figures("{\"fio version\": \"x\"}\n"));
+	assert_int_equal(errno, EPROTO);
+	assert_string_equal(fio_strerror(EPROTO), "fio's JSON report has no jobs");
 }
 
 int main(void)

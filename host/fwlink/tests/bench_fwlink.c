@@ -19,6 +19,8 @@
 #include "clockfit.h"
 #include "fwlink.h"
 #include "log.h"
+/* the host's clock.h by path: firmware/core, also on the include path, has one */
+#include "../../lib/clock.h"
 
 static int cmp_i64(const void *a, const void *b)
 {
@@ -117,7 +119,7 @@ int main(void)
 	uint64_t mid_fw;
 
 	/* the uncertainty of a time in the middle of the sampled span */
-	if (clockfit_unmap(fwlink_clockfit(l), fwlink_now_ns() - 1000000000LL, &mid_fw) < 0 ||
+	if (clockfit_unmap(fwlink_clockfit(l), clock_mono_ns() - 1000000000LL, &mid_fw) < 0 ||
 	    clockfit_map(fwlink_clockfit(l), mid_fw, &ns, &unc) < 0)
 		goto out_link;
 	printf("fit: %d/%d samples, drift %.1f ppm (%s), residual rms %.1f us\n", info.used,

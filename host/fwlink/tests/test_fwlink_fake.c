@@ -25,6 +25,8 @@
 #include "frame.h"
 #include "fwlink.h"
 #include "log.h"
+/* the host's clock.h by path: firmware/core, also on the include path, has one */
+#include "../../lib/clock.h"
 
 struct fake {
 	char dir[256], link[300];
@@ -47,11 +49,6 @@ struct fake {
 	int64_t late_at;
 };
 
-static int64_t now_ns(void)
-{
-	return fwlink_now_ns();
-}
-
 static void fake_write_body(struct fake *f, const char *body, int garble)
 {
 	char buf[200];
@@ -69,7 +66,7 @@ static void fake_write_body(struct fake *f, const char *body, int garble)
 
 static uint64_t fake_t(struct fake *f)
 {
-	return (uint64_t)(now_ns() - f->t0_ns) / 1000;
+	return (uint64_t)(clock_mono_ns() - f->t0_ns) / 1000;
 }
 
 static void fake_event(struct fake *f, const char *fmt, ...)
@@ -116,7 +113,7 @@ static void fake_answer(struct fake *f, const char *line, size_t len)
 		snprintf(body, sizeof(body), "ok");
 		fake_write_body(f, body, 0);
 		f->seq = 0;
-		f->t0_ns = now_ns();
+		f->t0_ns = clock_mono_ns();
 		fake_event(f, "boot fw=0.2.0 proto=%d reset=command channels=2 settings=%s bod_mv=%d",
 			   f->proto, f->settings, f->bod_mv);
 		return;
@@ -127,7 +124,7 @@ static void fake_answer(struct fake *f, const char *line, size_t len)
 		f->drop_replies--;
 		if (f->late_reply_ms) {
 			snprintf(f->late, sizeof(f->late), "%s", body);
-			f->late_at = now_ns() + (int64_t)f->late_reply_ms * 1000000;
+			f->late_at = clock_mono_ns() + (int64_t)f->late_reply_ms * 1000000;
 		}
 		return;
 	}
@@ -144,7 +141,7 @@ static void *fake_main(void *arg)
 		struct pollfd p = { .fd = f->master, .events = POLLIN };
 		char buf[256];
 
-		if (f->late[0] && now_ns() >= f->late_at) {
+		if (f->late[0] && clock_mono_ns() >= f->late_at) {
 			fake_write_body(f, f->late, 0);
 			f->late[0] = '\0';
 		}
@@ -185,7 +182,7 @@ static void fake_boot(struct fake *f)
 	unlink(tmp);
 	assert_int_equal(symlink(ptsname(f->master), tmp), 0);
 	assert_int_equal(rename(tmp, f->link), 0);
-	f->t0_ns = now_ns();
+	f->t0_ns = clock_mono_ns();
 	f->seq = 0;
 	fake_event(f, "boot fw=0.2.0 proto=%d reset=power channels=2 settings=%s bod_mv=%d",
 		   f->proto, f->settings, f->bod_mv);
@@ -386,7 +383,7 @@ static void test_reset_detection(void **state)
 
 	/* a reset that cuts a line short: the banner glued to its remains is still seen */
 	f->seq = 0;
-	f->t0_ns = now_ns();
+	f->t0_ns = clock_mono_ns();
 	char glued[160], banner[100];
 	size_t bl;
 	snprintf(banner, sizeof(banner), "!0 %llu boot fw=0.2.0 proto=2 reset=watchdog channels=2",
@@ -427,7 +424,7 @@ static void test_reset_detection(void **state)
 	/* the firmware clock going back in a ping reply: inferred reset */
 	usleep(50 * 1000);
 	assert_int_equal(fwlink_request(l, 1000, &r, "ping 1"), 0);
-	f->t0_ns = now_ns();
+	f->t0_ns = clock_mono_ns();
 	usleep(2000);
 	assert_int_equal(fwlink_request(l, 1000, &r, "ping 2"), 0);
 	assert_true(fwlink_session(l) == 5);
@@ -512,10 +509,10 @@ static void test_noisy_line(void **state)
 	/* Every reply garbled: the resync gives up after 8 pings, not at the deadline. */
 	int pings = f->n_ping;
 	f->garble_replies = 1000;
-	int64_t t0 = now_ns();
+	int64_t t0 = clock_mono_ns();
 	assert_true(fwlink_request(l, 3000, &r, "status") < 0);
 	int sent = f->n_ping - pings;
-	printf("pings while every reply was garbled: %d in %.0f ms\n", sent, (now_ns() - t0) / 1e6);
+	printf("pings while every reply was garbled: %d in %.0f ms\n", sent, (clock_mono_ns() - t0) / 1e6);
 	assert_true(sent >= 1 && sent <= 2 * 8);
 	fwlink_stats(l, &st);
 	assert_true(st.resync_pings >= (uint64_t)sent);
@@ -540,9 +537,9 @@ static void test_timeout_and_late_reply(void **state)
 	/* `cut` answered 300 ms late, after the request gave up */
 	f->drop_replies = 1;
 	f->late_reply_ms = 300;
-	t0 = now_ns();
+	t0 = clock_mono_ns();
 	assert_int_equal(fwlink_request(l, 100, &r, "cut 0 250"), -ETIMEDOUT);
-	assert_true(now_ns() - t0 < 250 * 1000000LL);	/* never blocks past its timeout */
+	assert_true(clock_mono_ns() - t0 < 250 * 1000000LL);	/* never blocks past its timeout */
 	/* the late `ok at=` must not be taken as the answer to `status` */
 	assert_int_equal(fwlink_request(l, 2000, &r, "status"), 0);
 	assert_non_null(fw_reply_get(&r, "seq"));
@@ -598,7 +595,7 @@ static void test_silent_port(void **state)
 {
 	struct fake *f = fake_new(FWLINK_PROTO);
 	struct fwlink_opts o = { .path = f->link, .open_timeout_ms = 300 };
-	int64_t t0 = now_ns();
+	int64_t t0 = clock_mono_ns();
 
 	fake_kill(f);			/* nobody answers, but the pty is there */
 	f->master = posix_openpt(O_RDWR | O_NOCTTY);
@@ -608,7 +605,7 @@ static void test_silent_port(void **state)
 	assert_int_equal(symlink(ptsname(f->master), f->link), 0);
 	assert_null(fwlink_open(&o));
 	assert_int_equal(errno, ETIMEDOUT);
-	assert_true(now_ns() - t0 < 1500 * 1000000LL);
+	assert_true(clock_mono_ns() - t0 < 1500 * 1000000LL);
 	close(f->master);
 	fake_free(f);
 }
@@ -649,13 +646,13 @@ static void test_reconnect(void **state)
 	/* gone for good: -ENOTCONN after the budget, without blocking past timeouts */
 	fake_kill(f);
 	unlink(f->link);
-	int64_t t0 = now_ns();
+	int64_t t0 = clock_mono_ns();
 	int rc;
 	do
 		rc = fwlink_request(l, 500, &r, "status");
 	while (rc == -ETIMEDOUT || rc == -ECONNRESET);
 	assert_int_equal(rc, -ENOTCONN);
-	assert_true(now_ns() - t0 < 4500 * 1000000LL);
+	assert_true(clock_mono_ns() - t0 < 4500 * 1000000LL);
 	assert_int_equal(fwlink_next_event(l, 100, &ev), -ENOTCONN);
 	fwlink_close(l);
 	fake_free(f);

@@ -14,6 +14,58 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "log.h"
+#include "log_capture.h"
+
+/* Drivers as a program registers them (host/relay, host/node): a few with keys of
+ * their own, two sharing one key declared alike, and one selected by two names. */
+struct fake_ops {
+	const char *name;
+	const struct opt_def *opts;
+	const char *const *names;
+};
+
+#define RELAY(f) offsetof(struct cfg_relay, f)
+#define NODE(f) offsetof(struct cfg_node, f)
+static const struct opt_def exec_opts[] = {
+	{ "exec_on", OPT_LIST, RELAY(exec_on), NULL, OPT_NOLIMIT, NULL, "exec: on", OPT_REQUIRED },
+	{ "exec_off", OPT_LIST, RELAY(exec_off), NULL, OPT_NOLIMIT, NULL, "exec: off", OPT_REQUIRED },
+	{ 0 }
+};
+#define ACTIVE_LEVEL { "active_level", OPT_ENUM, RELAY(active_level), "high", OPT_NOLIMIT, \
+	config_active_levels, "gpio: level", 0 }
+static const struct opt_def gpio_opts[] = {
+	{ "gpio_line", OPT_INT, RELAY(gpio_line), "-1", -1, 1023, NULL, "gpio: line", OPT_REQUIRED },
+	ACTIVE_LEVEL, { 0 }
+};
+static const struct opt_def usbhid_opts[] = {
+	{ "usbhid_serial", OPT_STRING, RELAY(usbhid_serial), NULL, OPT_NOLIMIT, NULL, "usbhid", 0 },
+	ACTIVE_LEVEL, { 0 }
+};
+static const struct opt_def qemu_opts[] = {
+	{ "tear", OPT_BOOL, NODE(tear), "no", OPT_NOLIMIT, NULL, "qemu: tear", 0 }, { 0 }
+};
+static const struct opt_def pve_opts[] = {
+	{ "vmid", OPT_INT, NODE(vmid), "9000", 100, 999999999, NULL, "proxmox: vmid", 0 }, { 0 }
+};
+static const char *const qemu_names[] = { "sim", "qemu", NULL };
+static const struct fake_ops f_null = { "null", NULL, NULL }, f_exec = { "exec", exec_opts, NULL },
+	f_gpio = { "gpio", gpio_opts, NULL }, f_usbhid = { "usbhid", usbhid_opts, NULL },
+	f_qemu = { "qemu", qemu_opts, qemu_names }, f_pve = { "proxmox", pve_opts, NULL };
+static const struct fake_ops *const relays[] = { &f_null, &f_exec, &f_gpio, &f_usbhid, NULL };
+static const struct fake_ops *const nodes[] = { &f_qemu, &f_pve, NULL };
+#define FAKE_DRIVERS(t) { (const void *const *)(t), offsetof(struct fake_ops, name), \
+	offsetof(struct fake_ops, opts), offsetof(struct fake_ops, names) }
+static const struct bench_drivers drivers = { FAKE_DRIVERS(relays), FAKE_DRIVERS(nodes) };
+
+/* No error was logged. */
+static void no_errors(void)
+{
+	char *e = logged();
+
+	assert_string_equal(e, "");
+	free(e);
+}
 
 static const char *good =
 	"[bench]\n"				/* 1 */
@@ -27,15 +79,16 @@ static const char *good =
 	"[workload]\n"				/* 9 */
 	"queue_depth = 4\n";			/* 10 */
 
-/* Parse `text` expecting failure; returns the error text (caller frees). */
+/* Parse `text` expecting failure; returns the messages logged (caller frees). */
 static char *fails(const char *text, char *const *sets, size_t n)
 {
-	char *err = NULL;
-	struct bench_config *c = bench_config_parse("x.ini", text, sets, n, &err);
+	struct bench_config *c = bench_config_parse("x.ini", text, sets, n, &drivers);
+	char *e = logged();
 
 	assert_null(c);
-	assert_non_null(err);
-	return err;
+	assert_int_equal(errno, EINVAL);
+	assert_string_not_equal(e, "");
+	return e;
 }
 
 static char *with(const char *extra)
@@ -48,13 +101,12 @@ static char *with(const char *extra)
 
 static void test_good(void **state)
 {
-	char *err = NULL;
-	struct bench_config *c = bench_config_parse("x.ini", good, NULL, 0, &err);
+	struct bench_config *c = bench_config_parse("x.ini", good, NULL, 0, &drivers);
 
 	assert_non_null(c);
-	assert_null(err);
+	no_errors();
 	assert_string_equal(c->bench->name, "t");
-	assert_int_equal(c->relay->driver, RELAY_DRV_NULL);
+	assert_string_equal(c->relay->driver, "null");
 	assert_int_equal(c->n_disks, 1);
 	assert_string_equal(c->disks[0]->name, "qcow2");
 	assert_int_equal(c->disks[0]->size, 2ULL << 30);
@@ -183,7 +235,7 @@ static void test_cross_checks(void **state)
 			"[campaign]\nwindow_min_ms = 5s\nwindow_max_ms = 1s\n", NULL, 0);
 
 	assert_string_equal(e,
-		"x.ini:4: driver=exec needs 'exec_on' and 'exec_off' in [relay]\n"
+		"x.ini:4: missing required key 'exec_off' in [relay] (driver 'exec')\n"
 		"x.ini:7: window_min_ms is after window_max_ms in [campaign]\n");
 	free(e);
 }
@@ -198,9 +250,8 @@ static void test_zvol(void **state)
 	free(e);
 	free(t);
 
-	char *err = NULL;
 	t = with("[disk z]\nformat = zvol\nsync = disabled\nvolblocksize = 64K\nbus = nvme\n");
-	struct bench_config *c = bench_config_parse("x.ini", t, NULL, 0, &err);
+	struct bench_config *c = bench_config_parse("x.ini", t, NULL, 0, &drivers);
 	assert_non_null(c);
 	const struct cfg_disk *z = c->disks[1];
 	assert_string_equal(z->name, "z");
@@ -214,7 +265,7 @@ static void test_zvol(void **state)
 	free(t);
 	char *set[] = { "disk.z.sync=standard" };
 	t = with("[disk z]\nformat = zvol\nsync = disabled\n");
-	c = bench_config_parse("x.ini", t, set, 1, &err);
+	c = bench_config_parse("x.ini", t, set, 1, &drivers);
 	assert_non_null(c);
 	assert_false(cfg_disk_negative(c->disks[1]));
 	bench_config_free(c);
@@ -225,8 +276,7 @@ static void test_sets(void **state)
 {
 	char *sets[] = { "relay.hold_up_ms=20", "disk.qcow2.cache=writeback",
 			 "campaign.seed=0xffffffffffffffff", "workload.queue_depth=8" };
-	char *err = NULL;
-	struct bench_config *c = bench_config_parse("x.ini", good, sets, 4, &err);
+	struct bench_config *c = bench_config_parse("x.ini", good, sets, 4, &drivers);
 
 	assert_non_null(c);
 	assert_int_equal(c->relay->hold_up_ms, 20);
@@ -250,11 +300,10 @@ static void test_sets(void **state)
 
 static void test_lists(void **state)
 {
-	char *err = NULL;
 	struct bench_config *c = bench_config_parse("x.ini",
 		"[bench]\nname = t\n[relay]\ndriver = exec\n"
 		"exec_on = ipmitool -H 'bmc 1' chassis power on\n"
-		"exec_off = ipmitool \"a \\\"b\\\"\"\n   chassis power off\n", NULL, 0, &err);
+		"exec_off = ipmitool \"a \\\"b\\\"\"\n   chassis power off\n", NULL, 0, &drivers);
 
 	assert_non_null(c);
 	char **on = c->relay->exec_on, **off = c->relay->exec_off;
@@ -267,7 +316,7 @@ static void test_lists(void **state)
 	assert_null(off[5]);
 	/* The canonical text round-trips through the parser. */
 	char *t = bench_config_text(c);
-	struct bench_config *c2 = bench_config_parse("y.ini", t, NULL, 0, &err);
+	struct bench_config *c2 = bench_config_parse("y.ini", t, NULL, 0, &drivers);
 	assert_non_null(c2);
 	assert_string_equal(c2->relay->exec_off[1], "a \"b\"");
 	char h1[65], h2[65];
@@ -281,15 +330,14 @@ static void test_lists(void **state)
 
 static void test_text_json_hash(void **state)
 {
-	char *err = NULL;
 	/* The same settings in another order, with a different spelling of values. */
 	const char *other =
 		"[workload]\nqueue_depth = 4\n[disk qcow2]\nsize = 2048M\ncache=none\n"
 		"[relay]\ndriver = null\n[bench]\nname = t\n";
-	struct bench_config *a = bench_config_parse("x.ini", good, NULL, 0, &err);
-	struct bench_config *b = bench_config_parse("y.ini", other, NULL, 0, &err);
+	struct bench_config *a = bench_config_parse("x.ini", good, NULL, 0, &drivers);
+	struct bench_config *b = bench_config_parse("y.ini", other, NULL, 0, &drivers);
 	char *sets[] = { "workload.queue_depth=5" };
-	struct bench_config *c = bench_config_parse("x.ini", good, sets, 1, &err);
+	struct bench_config *c = bench_config_parse("x.ini", good, sets, 1, &drivers);
 	char ha[65], hb[65], hc[65];
 
 	assert_non_null(a);
@@ -305,7 +353,7 @@ static void test_text_json_hash(void **state)
 	assert_non_null(strstr(t, "[disk qcow2]\nformat = qcow2\ncache = none\nsize = 2G\n"));
 	assert_non_null(strstr(t, "; run_dir is unset\n"));
 	/* Re-parsed, the canonical text gives the same config: unset stays unset. */
-	struct bench_config *again = bench_config_parse("t.ini", t, NULL, 0, &err);
+	struct bench_config *again = bench_config_parse("t.ini", t, NULL, 0, &drivers);
 	assert_non_null(again);
 	assert_null(again->bench->run_dir);
 	char hr[65];
@@ -351,8 +399,8 @@ static void test_plain_names(void **state)
 		free(e);
 		free(t);
 	}
-	char *t = with("[disk a.b_C-9]\nformat = raw\nsize = 1G\n"), *err = NULL;
-	struct bench_config *c = bench_config_parse("x.ini", t, NULL, 0, &err);
+	char *t = with("[disk a.b_C-9]\nformat = raw\nsize = 1G\n");
+	struct bench_config *c = bench_config_parse("x.ini", t, NULL, 0, &drivers);
 	assert_non_null(c);
 	bench_config_free(c);
 	free(t);
@@ -382,11 +430,9 @@ static void test_non_utf8(void **state)
 	assert_string_equal(e, "--set: invalid UTF-8 at byte 20\n");
 	free(e);
 	/* Four-byte characters are fine. */
-	char *err = NULL;
 	t = with("[bench]\ndescription = \xf0\x9f\x94\x8c\n");
-	struct bench_config *c = bench_config_parse("x.ini", t, NULL, 0, &err);
-	if (!c)
-		fprintf(stderr, "%s", err);
+	struct bench_config *c = bench_config_parse("x.ini", t, NULL, 0, &drivers);
+	no_errors();
 	assert_non_null(c);
 	bench_config_free(c);
 	free(t);
@@ -429,13 +475,13 @@ static void test_error_cap(void **state)
 
 static void test_nul_byte_line(void **state)
 {
-	char path[] = "/tmp/test_config.XXXXXX", *err = NULL;
+	char path[] = "/tmp/test_config.XXXXXX";
 	int fd = mkstemp(path);
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, "[bench]\nname = a\0b\n", 20), 20);
 	close(fd);
-	assert_null(bench_config_load(path, NULL, 0, &err));
-	char want[128];
+	assert_null(bench_config_load(path, NULL, 0, &drivers));
+	char want[128], *err = logged();
 	snprintf(want, sizeof(want), "%s:2: NUL byte: not a text file\n", path);
 	assert_string_equal(err, want);
 	free(err);
@@ -452,18 +498,17 @@ static void test_example_benches(void **state)
 	} else {
 		assert_true(g.gl_pathc >= 1);
 		for (size_t i = 0; i < g.gl_pathc; i++) {
-			char *err = NULL;
-			struct bench_config *c = bench_config_load(g.gl_pathv[i], NULL, 0, &err);
-			if (!c)
-				fprintf(stderr, "%s", err ? err : "?");
+					/* No driver known: their keys are kept as written. */
+			struct bench_config *c = bench_config_load(g.gl_pathv[i], NULL, 0, NULL);
+			no_errors();
 			assert_non_null(c);
 			bench_config_free(c);
 		}
 		globfree(&g);
 	}
-	char *err = NULL;
-	assert_null(bench_config_load("no/such/file.ini", NULL, 0, &err));
+	assert_null(bench_config_load("no/such/file.ini", NULL, 0, &drivers));
 	assert_int_equal(errno, ENOENT);
+	char *err = logged();
 	assert_string_equal(err, "cannot open bench 'no/such/file.ini': No such file or directory\n");
 	free(err);
 }
@@ -472,10 +517,9 @@ static void test_example_benches(void **state)
 /* issue 18: a file system and the files workload on a disk, and each mistake. */
 static void test_fs_keys(void **state)
 {
-	char *err = NULL;
 	char *t = with("[node]\ndriver = qemu\ntier = full\n"		/* 11-13 */
 		       "[disk f]\nfs = ext4\nmount_options = barrier=0\nworkload = files\n");	/* 14-17 */
-	struct bench_config *c = bench_config_parse("x.ini", t, NULL, 0, &err);
+	struct bench_config *c = bench_config_parse("x.ini", t, NULL, 0, &drivers);
 
 	assert_non_null(c);
 	assert_int_equal(c->disks[0]->fs, DISK_FS_EXT4);	/* sorted: f, qcow2 */
@@ -521,6 +565,154 @@ static void test_fs_keys(void **state)
 	free(t);
 }
 
+/* Drivers own their keys: another driver's key is a mistake at its line (file or
+ * --set), a key no driver has is unknown as ever, a driver's required keys are
+ * required with it only, and the driver is looked up by name. */
+static void test_driver_keys(void **state)
+{
+	char *e = fails("[bench]\nname = t\n[relay]\ndriver = null\ngpio_line = 3\n"
+			"active_level = low\nzz = 1\n[node]\ndriver = proxmox\ntear = yes\n", NULL, 0);
+	assert_string_equal(e,
+		"x.ini:7: unknown key 'zz' in [relay]\n"
+		"x.ini:5: key 'gpio_line' in [relay] is an option of driver 'gpio', not of driver 'null'\n"
+		"x.ini:6: key 'active_level' in [relay] is an option of drivers 'gpio', 'usbhid', not "
+		"of driver 'null'\n"
+		"x.ini:10: key 'tear' in [node] is an option of driver 'qemu', not of driver 'proxmox'\n");
+	free(e);
+	char *set[] = { "relay.usbhid_serial=ABCDE" };
+	e = fails(good, set, 1);
+	assert_string_equal(e, "--set relay.usbhid_serial: key 'usbhid_serial' in [relay] is an "
+			    "option of driver 'usbhid', not of driver 'null'\n");
+	free(e);
+	e = fails("[bench]\nname = t\n[relay]\ndriver = gpoi\n[node]\ndriver = qemm\n", NULL, 0);
+	assert_string_equal(e,
+		"x.ini:4: unknown relay driver 'gpoi' in [relay] (drivers: null, exec, gpio, usbhid)\n"
+		"x.ini:6: unknown node driver 'qemm' in [node] (did you mean 'qemu'?) (drivers: sim, "
+		"qemu, proxmox)\n");
+	free(e);
+	e = fails("[bench]\nname = t\n[relay]\ndriver = gpio\n", NULL, 0);
+	assert_string_equal(e, "x.ini:4: missing required key 'gpio_line' in [relay] (driver 'gpio')\n");
+	free(e);
+	e = fails("[bench]\nname = t\n[relay]\ndriver = exec\nexec_on =\nexec_off = x\n", NULL, 0);
+	assert_string_equal(e, "x.ini:5: required key 'exec_on' is empty in [relay] (driver 'exec')\n");
+	free(e);
+
+	/* A shared key with either of its drivers; a driver by each of its names; another
+	 * driver's key at its default, as the canonical text has every key. */
+	struct bench_config *c = bench_config_parse("x.ini", "[bench]\nname = t\n[relay]\n"
+		"driver = usbhid\nactive_level = low\ngpio_line = -1\n[node]\ndriver = sim\n"
+		"tear = yes\nvmid = 9000\n", NULL, 0, &drivers);
+	no_errors();
+	assert_non_null(c);
+	assert_int_equal(c->relay->active_level, ACTIVE_LOW);
+	assert_true(c->node->tear);
+	/* Every known driver's key has its default, used or not. */
+	assert_int_equal(c->relay->gpio_line, -1);
+	assert_int_equal(c->node->vmid, 9000);
+	bench_config_free(c);
+
+	/* Help lists the drivers there are and their keys. */
+	char *h = NULL;
+	size_t hl = 0;
+	FILE *f = open_memstream(&h, &hl);
+	bench_config_help(f, &drivers);
+	fclose(f);
+	assert_non_null(strstr(h, "  driver           null|exec|gpio|usbhid, required\n"));
+	assert_non_null(strstr(h, "  driver           sim|qemu|proxmox, default sim\n"));
+	assert_non_null(strstr(h, "  gpio_line        int (-1..1023), required\n"));
+	free(h);
+}
+
+/* A driver table is checked as the loader takes it: a name twice, a key that is the
+ * section's own, a shared key declared differently, a malformed row. */
+static void test_driver_table_checks(void **state)
+{
+	static const struct opt_def own[] = {
+		{ "channel", OPT_INT, RELAY(channel), "0", OPT_NOLIMIT, NULL, "x", 0 }, { 0 }
+	};
+	static const struct opt_def other_level[] = {
+		{ "active_level", OPT_ENUM, RELAY(active_level), "low", OPT_NOLIMIT,
+		  config_active_levels, "x", 0 }, { 0 }
+	};
+	static const struct opt_def no_values[] = {
+		{ "gpio_chip", OPT_ENUM, RELAY(gpio_chip), NULL, OPT_NOLIMIT, NULL, "x", 0 }, { 0 }
+	};
+	static const struct fake_ops twice = { "null", NULL, NULL }, f_own = { "own", own, NULL },
+		f_other = { "other", other_level, NULL }, f_bad = { "bad", no_values, NULL };
+	static const struct fake_ops *const t1[] = { &f_null, &twice, NULL };
+	static const struct fake_ops *const t2[] = { &f_null, &f_own, NULL };
+	static const struct fake_ops *const t3[] = { &f_gpio, &f_other, NULL };
+	static const struct fake_ops *const t4[] = { &f_bad, NULL };
+	static const struct { const struct fake_ops *const *t; const char *want; } cases[] = {
+		{ t1, "relay driver 'null' is registered twice\n" },
+		{ t2, "relay driver 'own': option 'channel' is declared twice (or is a key of "
+		      "[relay] itself)\n" },
+		{ t3, "relay drivers 'gpio' and 'other' declare option 'active_level' differently\n" },
+		{ t4, "relay driver 'bad': option 'gpio_chip' is malformed (type, enum values or "
+		      "help)\n" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct bench_drivers d = { FAKE_DRIVERS(cases[i].t), FAKE_DRIVERS(nodes) };
+		assert_null(bench_config_parse("x.ini", good, NULL, 0, &d));
+		char *e = logged();
+		assert_non_null(strstr(e, cases[i].want));
+		free(e);
+	}
+	assert_int_equal(opt_drivers_check(&drivers.relay, NULL, "relay"), 0);
+}
+
+/* A program that knows no drivers keeps their keys as written: in the text (which
+ * parses again, to the same text) and the JSON, a list's continuation line included. */
+static void test_unknown_drivers_keep_keys(void **state)
+{
+	const char *text = "[bench]\nname = t\n[relay]\ndriver = gpio\ngpio_line = 3\n"
+			   "[node]\ndriver = qemu\nstorages = a=b\n  c=d\n";
+	struct bench_config *c = bench_config_parse("x.ini", text, NULL, 0, NULL);
+	char *e;
+
+	no_errors();
+	assert_non_null(c);
+	char *t = bench_config_text(c);
+	assert_non_null(strstr(t, "\ngpio_line = 3\n"));
+	assert_non_null(strstr(t, "\nstorages = a=b c=d\n"));
+	json_t *j = bench_config_json(c);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(j, "relay"),
+							      "gpio_line")), "3");
+	json_decref(j);
+	struct bench_config *again = bench_config_parse("y.ini", t, NULL, 0, NULL);
+	no_errors();
+	assert_non_null(again);
+	char *t2 = bench_config_text(again);
+	assert_string_equal(t, t2);
+	free(t2);
+	free(t);
+	bench_config_free(again);
+	bench_config_free(c);
+	/* An indented line after a header is a key of that section, not a continuation. */
+	c = bench_config_parse("x.ini", "[bench]\nname = t\n[relay]\ndriver = x\nl = a\n"
+			       "[node]\n  l = b\n", NULL, 0, NULL);
+	no_errors();
+	assert_non_null(c);
+	t = bench_config_text(c);
+	assert_non_null(strstr(t, "\nl = a\n\n[node]\n"));
+	assert_non_null(strstr(t, "\nl = b\n"));
+	free(t);
+	bench_config_free(c);
+	/* A typo of the section's own key is no driver's key. */
+	assert_null(bench_config_parse("x.ini", "[bench]\nname = t\n[relay]\ndriver = x\n"
+				       "chanel = 1\n", NULL, 0, NULL));
+	e = logged();
+	assert_string_equal(e, "x.ini:5: unknown key 'chanel' in [relay] (did you mean 'channel'?)\n");
+	free(e);
+	/* A key set twice is a duplicate still. */
+	assert_null(bench_config_parse("x.ini", "[bench]\nname = t\n[relay]\ndriver = x\n"
+				       "a = 1\na = 2\n", NULL, 0, NULL));
+	e = logged();
+	assert_string_equal(e, "x.ini:6: duplicate key 'a' in [relay] (first set on line 5)\n");
+	free(e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -545,6 +737,10 @@ int main(void)
 		cmocka_unit_test(test_text_json_hash),
 		cmocka_unit_test(test_example_benches),
 		cmocka_unit_test(test_fs_keys),
+		cmocka_unit_test(test_driver_keys),
+		cmocka_unit_test(test_driver_table_checks),
+		cmocka_unit_test(test_unknown_drivers_keep_keys),
 	};
+	log_watch_add(log_capture, NULL);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

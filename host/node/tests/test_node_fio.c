@@ -127,7 +127,7 @@ static int teardown(void **state)
  * holding at least one complete report. */
 static void rig_start(struct rig *r, const char *cut, const char *extra)
 {
-	char text[8192], db_path[PATH_MAX + 64], *err = NULL;
+	char text[8192], db_path[PATH_MAX + 64];
 
 	memset(r, 0, sizeof(*r));
 	live = r;
@@ -140,8 +140,9 @@ static void rig_start(struct rig *r, const char *cut, const char *extra)
 		 "[workload]\nblock_size = 4K\nqueue_depth = 4\nspan_mib = 2\n"
 		 "flush = every-n\nflush_n = 16\n"
 		 "[campaign]\ncut = %s\nboot_timeout = 30s\n", job_file, extra ? extra : "", cut);
-	if (!(r->cfg = bench_config_parse("node-fio.ini", text, NULL, 0, &err)))
-		fail_msg("config: %s", err);
+	r->cfg = bench_config_parse("node-fio.ini", text, NULL, 0, &NODE_BENCH_DRIVERS(node_drivers));
+	if (!r->cfg)
+		fail_msg("config: see the errors above");
 
 	snprintf(db_path, sizeof(db_path), "%s/ledger.db", r->work);
 	assert_int_equal(sqlite3_open(db_path, &r->db), SQLITE_OK);

@@ -14,6 +14,7 @@
 #include "config.h"
 #include "log.h"
 #include "node.h"
+#include "../../lib/tests/log_capture.h"
 
 static int ok_open(struct node *n) { return 0; }
 static void ok_close(struct node *n) { }
@@ -77,18 +78,86 @@ static void table_is_valid(void **state)
 	assert_non_null(q);
 	assert_ptr_equal(node_ops_find("sim"), q);
 	assert_non_null(node_ops_find("proxmox"));
+	assert_int_equal(node_drivers_check(node_drivers), 0);
+	/* An unknown name: the error names it and the drivers there are. */
+	free(logged());
+	assert_null(node_ops_find("qemo"));
+	assert_int_equal(errno, ENOENT);
+	char *e = logged();
+	assert_string_equal(e, "unknown node driver 'qemo' (drivers: sim, qemu, proxmox, "
+			    "qemu-remote)\n");
+	free(e);
+}
+
+/* A driver table is refused as it is registered: a name twice, another version, two
+ * drivers declaring one key differently. */
+static void table_registration(void **state)
+{
+	static const struct opt_def one[] = {
+		{ "vmid", OPT_INT, NODE_CFG(vmid), "9000", 100, 999, NULL, "x", 0 }, { 0 }
+	};
+	static const struct opt_def other[] = {
+		{ "vmid", OPT_INT, NODE_CFG(vmid), "100", 100, 999, NULL, "x", 0 }, { 0 }
+	};
+	struct node_ops again = good, old = good, a = good, b = good;
+	old.name = "old";
+	old.version = 1;
+	a.name = "a";
+	a.options = one;
+	b.name = "b";
+	b.options = other;
+	const struct node_ops *const twice[] = { &good, &again, NULL };
+	const struct node_ops *const versions[] = { &good, &old, NULL };
+	const struct node_ops *const unlike[] = { &a, &b, NULL };
+	char *e;
+
+	free(logged());
+	assert_int_equal(node_drivers_check(twice), -EINVAL);
+	e = logged();
+	assert_string_equal(e, "node driver 'good' is registered twice\n");
+	free(e);
+	assert_int_equal(node_drivers_check(versions), -EINVAL);
+	e = logged();
+	assert_string_equal(e, "node driver 'old' has ops version 1, expected 2\n");
+	free(e);
+	assert_int_equal(node_drivers_check(unlike), -EINVAL);
+	e = logged();
+	assert_string_equal(e, "node drivers 'a' and 'b' declare option 'vmid' differently\n");
+	free(e);
+}
+
+static struct bench_config *load(const char *text);
+
+/* The real tables: [node] keys of one driver with another are errors at their line. */
+static void keys_of_other_drivers(void **state)
+{
+	free(logged());
+	assert_null(bench_config_parse("t.ini", "[bench]\nname = t\n[relay]\ndriver = null\n"
+				       "[node]\ndriver = sim\nvmid = 101\naccel = kvm\n", NULL, 0,
+				       &NODE_BENCH_DRIVERS(node_drivers)));
+	char *e = logged();
+	assert_string_equal(e,
+		"t.ini:7: key 'vmid' in [node] is an option of driver 'proxmox', not of driver 'sim'\n"
+		"t.ini:8: key 'accel' in [node] is an option of driver 'qemu-remote', not of driver "
+		"'sim'\n");
+	free(e);
+	/* qemu names the local driver and qemu-remote: the keys of both are taken. */
+	struct bench_config *cfg = load("[node]\ndriver = qemu\nhost = h\naccel = kvm\n"
+					"memory = 2048\n");
+	assert_int_equal(cfg->node->accel, NODE_ACCEL_KVM);
+	assert_int_equal(cfg->node->memory_mib, 2048);
+	bench_config_free(cfg);
 }
 
 static struct bench_config *load(const char *text)
 {
-	char *err = NULL;
 	char full[1024];
 
 	snprintf(full, sizeof(full), "[bench]\nname = t\n[relay]\ndriver = null\n%s", text);
-	struct bench_config *cfg = bench_config_parse("t.ini", full, NULL, 0, &err);
+	struct bench_config *cfg = bench_config_parse("t.ini", full, NULL, 0,
+						      &NODE_BENCH_DRIVERS(node_drivers));
 	if (!cfg)
-		fail_msg("config: %s", err);
-	free(err);	/* warnings */
+		fail_msg("config: see the errors above");
 	return cfg;
 }
 
@@ -168,6 +237,8 @@ int main(void)
 		cmocka_unit_test(validate_wrong_version),
 		cmocka_unit_test(validate_each_required_hook),
 		cmocka_unit_test(table_is_valid),
+		cmocka_unit_test(table_registration),
+		cmocka_unit_test(keys_of_other_drivers),
 		cmocka_unit_test(lvmthin_needs_full_tier),
 		cmocka_unit_test(two_lvmthin_refused),
 		cmocka_unit_test(remote_host_refused),
@@ -175,5 +246,6 @@ int main(void)
 		cmocka_unit_test(workload_needs_power),
 	};
 	log_set_level(LOG_ERROR + (getenv("VERBOSE") ? 3 : 0));
+	log_watch_add(log_capture, NULL);
 	return cmocka_run_group_tests(tests, NULL, NULL) ? 1 : 0;
 }

@@ -59,7 +59,7 @@ static int64_t now_ms(void)
 
 static struct bench_config *bench(const char *fio, const char *extra)
 {
-	char text[32768], *err = NULL;
+	char text[32768];
 
 	snprintf(text, sizeof(text),
 		 "[bench]\nname = remote\n[relay]\ndriver = null\n"
@@ -74,9 +74,10 @@ static struct bench_config *bench(const char *fio, const char *extra)
 		 "[campaign]\ncut = kill\nboot_timeout = 60s\n%s",
 		 T.port, T.user, T.dir, T.dir, rdir, guest_dir, fio ? "fio = " : "", fio ? fio : "",
 		 extra ? extra : "");
-	struct bench_config *cfg = bench_config_parse("remote.ini", text, NULL, 0, &err);
+	struct bench_config *cfg = bench_config_parse("remote.ini", text, NULL, 0,
+						      &NODE_BENCH_DRIVERS(node_drivers));
 	if (!cfg)
-		fail_msg("config: %s", err);
+		fail_msg("config: see the errors above");
 	return cfg;
 }
 

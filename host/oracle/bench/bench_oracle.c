@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "child.h"
+#include "clock.h"
 #include "ledger.h"
 #include "ledger_proto.h"
 #include "ledger_schema.h"
@@ -35,13 +36,6 @@
 #define TOKEN "bench-token"
 
 static char dir[256], agent[PATH_MAX], uri[600];
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void sleep_ms(int ms)
 {
@@ -211,7 +205,7 @@ static double ledger_rate(void)
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(ledger_port(l)) };
 	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	double t0 = now_s(), rate = -1;
+	double t0 = clock_mono_s(), rate = -1;
 	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
 		size_t off = 0;
 		while (off < n) {
@@ -224,12 +218,12 @@ static double ledger_rate(void)
 		do {
 			sleep_ms(2);
 			ledger_get_stats(l, &st);
-		} while (st.acks < idx && now_s() - t0 < 60);
+		} while (st.acks < idx && clock_mono_s() - t0 < 60);
 		/* acks are counted as they are stored; the batch commits right after */
 		ledger_quiesce(l, 20, 10000);
 		ledger_get_stats(l, &st);
 		if (st.acks == idx)
-			rate = idx / (now_s() - t0 - 0.020);
+			rate = idx / (clock_mono_s() - t0 - 0.020);
 	}
 	if (fd >= 0) {
 		/* Read the host's ACCEPT: closing on an unread reply would reset the
@@ -288,11 +282,11 @@ static double prune_ms(void)
 			}
 		}
 		sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-		double t0 = now_s();
+		double t0 = clock_mono_s();
 		if (ledger_prune(db, 1, (uint32_t)cyc, 0) != acks)
 			goto fail;
 		if (cyc >= earlier)
-			ms[cyc - earlier] = (now_s() - t0) * 1e3;
+			ms[cyc - earlier] = (clock_mono_s() - t0) * 1e3;
 	}
 	sqlite3_finalize(ack);
 	sqlite3_finalize(fl);
@@ -311,6 +305,133 @@ fail:
 	sqlite3_finalize(fl);
 	sqlite3_close(db);
 	return -1;
+}
+
+/* Sums over the rounds. */
+struct sums {
+	double agent_iops, fio_iops, check_bw, fio_bw, bare_iops;
+	double ledger_cpu, agent_cpu_l, agent_cpu_b, writes_l, writes_b;
+	long rss;			/* the agent's peak, KiB */
+};
+
+/* One round: fio's random writes, the agent's with and without the ledger, and
+ * (unless write_only) fio's sequential read against the agent's check. 0 or -1. */
+static int bench_round(struct ledger *l, int round, const char *span, const char *arg_port,
+		       const char *out, bool write_only, struct sums *s)
+{
+	json_t *j = run_fio("randwrite", "4k", "16");
+	if (!j)
+		return -1;
+	s->fio_iops += fio_value(j, "write", "iops");
+	json_decref(j);
+
+	char cyc[16];
+	snprintf(cyc, sizeof(cyc), "%d", round + 1);
+	ledger_set_cycle(l, (uint32_t)round + 1);
+	const char *w_argv[] = { agent, "write", uri, "--campaign", "1", "--cycle", cyc, "--span-mib", span,
+				 "--block-size", "4096", "--queue-depth", "16", "--pattern", "random",
+				 "--duration", SECONDS, "--baseline-exists", "--ledger", arg_port,
+				 "--token", TOKEN, "--quiet", NULL };
+	double c0 = self_cpu_s();
+	if (run_agent(w_argv, out, &s->rss) != 0 || !(j = last_json(out, "write"))) {
+		fprintf(stderr, "bench: agent write run failed\n");
+		return -1;
+	}
+	ledger_quiesce(l, 20, 5000);
+	s->ledger_cpu += self_cpu_s() - c0;
+	s->agent_cpu_l += agent_cpu;
+	s->writes_l += json_number_value(json_object_get(j, "writes"));
+	s->agent_iops += json_number_value(json_object_get(j, "writes")) /
+			 json_number_value(json_object_get(j, "seconds"));
+	json_decref(j);
+
+	/* The same run without the ledger: how much the host-side SQLite work, on the
+	 * same two cores here, costs the agent. Reported, not a figure. */
+	const char *b_argv[] = { agent, "write", uri, "--campaign", "1", "--cycle", cyc, "--span-mib", span,
+				 "--block-size", "4096", "--queue-depth", "16", "--pattern", "random",
+				 "--duration", SECONDS, "--baseline-exists", "--quiet", NULL };
+	if (run_agent(b_argv, out, &s->rss) != 0 || !(j = last_json(out, "write"))) {
+		fprintf(stderr, "bench: agent write run failed\n");
+		return -1;
+	}
+	s->agent_cpu_b += agent_cpu;
+	s->writes_b += json_number_value(json_object_get(j, "writes"));
+	s->bare_iops += json_number_value(json_object_get(j, "writes")) /
+			json_number_value(json_object_get(j, "seconds"));
+	json_decref(j);
+	if (write_only)
+		return 0;
+
+	j = run_fio("read", "1M", "4");
+	if (!j)
+		return -1;
+	s->fio_bw += fio_value(j, "read", "bw") * 1024.0;	/* KiB/s */
+	json_decref(j);
+
+	const char *c_argv[] = { agent, "check", uri, "--campaign", "1", "--cycle", cyc, "--span-mib", span,
+				 "--output", out, "--quiet", NULL };
+	char dummy[400];
+	snprintf(dummy, sizeof(dummy), "%s/check.stdout", dir);
+	if (run_agent(c_argv, dummy, NULL) != 0 || !(j = last_json(out, "end"))) {
+		fprintf(stderr, "bench: agent check run failed\n");
+		return -1;
+	}
+	s->check_bw += json_number_value(json_object_get(j, "bytes")) /
+		       json_number_value(json_object_get(j, "seconds"));
+	json_decref(j);
+	return 0;
+}
+
+static void print_figures(const struct sums *s, bool write_only, double acks_per_s)
+{
+	printf("agent random write %.0f IOPS streaming to the ledger (%.0f without), fio randwrite %.0f IOPS"
+	       " (4k, QD16, %d rounds of %s s)\n", s->agent_iops / ROUNDS, s->bare_iops / ROUNDS,
+	       s->fio_iops / ROUNDS, ROUNDS, SECONDS);
+	printf("CPU per write: ledger thread %.2f us, agent %.2f us streaming to the ledger, %.2f us without\n",
+	       s->ledger_cpu / s->writes_l * 1e6, s->agent_cpu_l / s->writes_l * 1e6,
+	       s->agent_cpu_b / s->writes_b * 1e6);
+	printf("figure agent_vs_fio_write_ratio %.3f ratio 0.9 >=\n", s->agent_iops / s->fio_iops);
+	if (write_only)
+		return;
+	printf("agent check %.1f MiB/s, fio sequential read %.1f MiB/s (1 MiB reads, 4 in flight)\n",
+	       s->check_bw / ROUNDS / 1048576, s->fio_bw / ROUNDS / 1048576);
+	printf("figure check_vs_fio_read_ratio %.3f ratio 0.8 >=\n", s->check_bw / s->fio_bw);
+	printf("figure ledger_acks_per_s %.0f acks/s 50000 >=\n", acks_per_s);
+	printf("figure agent_rss_mib %.1f MiB 32 <=\n", s->rss / 1024.0);
+}
+
+/* The raw image served over NBD by qemu-storage-daemon, and fio: 0, or 77 (skip)
+ * when a tool is missing, or 1. */
+static int start_disk(const char *img, const char *sock, struct child *qsd)
+{
+	static char blockdev[600], nbdsrv[600];
+	static const char *qsd_argv[] = { "qemu-storage-daemon", "--blockdev", blockdev,
+		"--blockdev", "driver=raw,node-name=disk0,file=file0", "--nbd-server", nbdsrv,
+		"--export", "type=nbd,id=exp0,node-name=disk0,name=disk,writable=on", NULL };
+	char size[32];
+	snprintf(size, sizeof(size), "%dM", SPAN_MIB);
+	const char *mk[] = { "qemu-img", "create", "-q", "-f", "raw", img, size, NULL };
+	struct child_result r;
+	int crc = child_run(mk, NULL, 30000, &r);
+	child_result_release(&r);
+	if (crc == -ENOENT)
+		return skip("qemu-img not found");
+	snprintf(blockdev, sizeof(blockdev), "driver=file,node-name=file0,filename=%s,cache.direct=on,aio=io_uring", img);
+	snprintf(nbdsrv, sizeof(nbdsrv), "addr.type=unix,addr.path=%s", sock);
+	*qsd = (struct child){ .argv = qsd_argv, .in = CHILD_NULL, .out = CHILD_NULL, .err = CHILD_INHERIT };
+	if (child_start(qsd))
+		return skip("qemu-storage-daemon not found");
+	for (int i = 0; i < 500 && access(sock, F_OK); i++)
+		sleep_ms(10);
+	const char *fio_v[] = { "fio", "--version", NULL };
+	if (child_run(fio_v, NULL, 10000, &r) == -ENOENT) {
+		child_result_release(&r);
+		int st;
+		child_stop(qsd, 5000, &st);
+		return skip("fio not found");
+	}
+	child_result_release(&r);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -348,36 +469,10 @@ int main(int argc, char **argv)
 		goto out_dir;
 	}
 
-	char size[32], blockdev[600], nbdsrv[600];
-	snprintf(size, sizeof(size), "%dM", SPAN_MIB);
-	const char *mk[] = { "qemu-img", "create", "-q", "-f", "raw", img, size, NULL };
-	struct child_result r;
-	int crc = child_run(mk, NULL, 30000, &r);
-	child_result_release(&r);
-	if (crc == -ENOENT) {
-		rc = skip("qemu-img not found");
+	struct child qsd;
+	if ((rc = start_disk(img, sock, &qsd)) != 0)
 		goto out_dir;
-	}
-	snprintf(blockdev, sizeof(blockdev), "driver=file,node-name=file0,filename=%s,cache.direct=on,aio=io_uring", img);
-	snprintf(nbdsrv, sizeof(nbdsrv), "addr.type=unix,addr.path=%s", sock);
-	const char *qsd_argv[] = { "qemu-storage-daemon", "--blockdev", blockdev,
-				   "--blockdev", "driver=raw,node-name=disk0,file=file0",
-				   "--nbd-server", nbdsrv,
-				   "--export", "type=nbd,id=exp0,node-name=disk0,name=disk,writable=on", NULL };
-	struct child qsd = { .argv = qsd_argv, .in = CHILD_NULL, .out = CHILD_NULL, .err = CHILD_INHERIT };
-	if (child_start(&qsd)) {
-		rc = skip("qemu-storage-daemon not found");
-		goto out_dir;
-	}
-	for (int i = 0; i < 500 && access(sock, F_OK); i++)
-		sleep_ms(10);
-	const char *fio_v[] = { "fio", "--version", NULL };
-	if (child_run(fio_v, NULL, 10000, &r) == -ENOENT) {
-		child_result_release(&r);
-		rc = skip("fio not found");
-		goto out_qsd;
-	}
-	child_result_release(&r);
+	rc = 1;
 
 	/* A ledger for the agent runs, so the agent streams as it would in a campaign. */
 	sqlite3 *db;
@@ -392,98 +487,22 @@ int main(int argc, char **argv)
 		goto out_qsd;
 	snprintf(arg_port, sizeof(arg_port), "127.0.0.1:%u", ledger_port(l));
 
-	long rss = 0;
+	struct sums sums = { 0 };
 	char span[16];
 	snprintf(span, sizeof(span), "%d", SPAN_MIB);
 	/* Baseline (allocates the whole image) and a warm-up second. */
 	const char *base_argv[] = { agent, "write", uri, "--campaign", "1", "--cycle", "0", "--span-mib", span,
 				    "--duration", "1", "--ledger", arg_port, "--token", TOKEN, "--quiet", NULL };
-	if (run_agent(base_argv, out, &rss) != 0) {
+	if (run_agent(base_argv, out, &sums.rss) != 0) {
 		fprintf(stderr, "bench: agent baseline run failed\n");
 		goto out_ledger;
 	}
-
-	double agent_iops = 0, fio_iops = 0, check_bw = 0, fio_bw = 0, bare_iops = 0;
-	double ledger_cpu = 0, agent_cpu_l = 0, agent_cpu_b = 0, writes_l = 0, writes_b = 0;
 	/* --write: only the write comparison, for A/B runs of the ledger's cost. */
 	bool write_only = argc > 1 && !strcmp(argv[1], "--write");
-	for (int round = 0; round < ROUNDS; round++) {
-		json_t *j = run_fio("randwrite", "4k", "16");
-		if (!j)
+	for (int round = 0; round < ROUNDS; round++)
+		if (bench_round(l, round, span, arg_port, out, write_only, &sums) < 0)
 			goto out_ledger;
-		fio_iops += fio_value(j, "write", "iops");
-		json_decref(j);
-
-		char cyc[16];
-		snprintf(cyc, sizeof(cyc), "%d", round + 1);
-		ledger_set_cycle(l, (uint32_t)round + 1);
-		const char *w_argv[] = { agent, "write", uri, "--campaign", "1", "--cycle", cyc, "--span-mib", span,
-					 "--block-size", "4096", "--queue-depth", "16", "--pattern", "random",
-					 "--duration", SECONDS, "--baseline-exists", "--ledger", arg_port,
-					 "--token", TOKEN, "--quiet", NULL };
-		double c0 = self_cpu_s();
-		if (run_agent(w_argv, out, &rss) != 0 || !(j = last_json(out, "write"))) {
-			fprintf(stderr, "bench: agent write run failed\n");
-			goto out_ledger;
-		}
-		ledger_quiesce(l, 20, 5000);
-		ledger_cpu += self_cpu_s() - c0;
-		agent_cpu_l += agent_cpu;
-		writes_l += json_number_value(json_object_get(j, "writes"));
-		agent_iops += json_number_value(json_object_get(j, "writes")) /
-			      json_number_value(json_object_get(j, "seconds"));
-		json_decref(j);
-
-		/* The same run without the ledger: how much the host-side SQLite work, on the
-		 * same two cores here, costs the agent. Reported, not a figure. */
-		const char *b_argv[] = { agent, "write", uri, "--campaign", "1", "--cycle", cyc, "--span-mib", span,
-					 "--block-size", "4096", "--queue-depth", "16", "--pattern", "random",
-					 "--duration", SECONDS, "--baseline-exists", "--quiet", NULL };
-		if (run_agent(b_argv, out, &rss) != 0 || !(j = last_json(out, "write"))) {
-			fprintf(stderr, "bench: agent write run failed\n");
-			goto out_ledger;
-		}
-		agent_cpu_b += agent_cpu;
-		writes_b += json_number_value(json_object_get(j, "writes"));
-		bare_iops += json_number_value(json_object_get(j, "writes")) /
-			     json_number_value(json_object_get(j, "seconds"));
-		json_decref(j);
-		if (write_only)
-			continue;
-
-		j = run_fio("read", "1M", "4");
-		if (!j)
-			goto out_ledger;
-		fio_bw += fio_value(j, "read", "bw") * 1024.0;	/* KiB/s */
-		json_decref(j);
-
-		const char *c_argv[] = { agent, "check", uri, "--campaign", "1", "--cycle", cyc, "--span-mib", span,
-					 "--output", out, "--quiet", NULL };
-		char dummy[400];
-		snprintf(dummy, sizeof(dummy), "%s/check.stdout", dir);
-		if (run_agent(c_argv, dummy, NULL) != 0 || !(j = last_json(out, "end"))) {
-			fprintf(stderr, "bench: agent check run failed\n");
-			goto out_ledger;
-		}
-		check_bw += json_number_value(json_object_get(j, "bytes")) /
-			    json_number_value(json_object_get(j, "seconds"));
-		json_decref(j);
-	}
-	printf("agent random write %.0f IOPS streaming to the ledger (%.0f without), fio randwrite %.0f IOPS"
-	       " (4k, QD16, %d rounds of %s s)\n", agent_iops / ROUNDS, bare_iops / ROUNDS,
-	       fio_iops / ROUNDS, ROUNDS, SECONDS);
-	printf("CPU per write: ledger thread %.2f us, agent %.2f us streaming to the ledger, %.2f us without\n",
-	       ledger_cpu / writes_l * 1e6, agent_cpu_l / writes_l * 1e6, agent_cpu_b / writes_b * 1e6);
-	printf("figure agent_vs_fio_write_ratio %.3f ratio 0.9 >=\n", agent_iops / fio_iops);
-	if (write_only) {
-		rc = 0;
-		goto out_ledger;
-	}
-	printf("agent check %.1f MiB/s, fio sequential read %.1f MiB/s (1 MiB reads, 4 in flight)\n",
-	       check_bw / ROUNDS / 1048576, fio_bw / ROUNDS / 1048576);
-	printf("figure check_vs_fio_read_ratio %.3f ratio 0.8 >=\n", check_bw / fio_bw);
-	printf("figure ledger_acks_per_s %.0f acks/s 50000 >=\n", acks_per_s);
-	printf("figure agent_rss_mib %.1f MiB 32 <=\n", rss / 1024.0);
+	print_figures(&sums, write_only, acks_per_s);
 	rc = 0;
 out_ledger:
 	ledger_free(l);

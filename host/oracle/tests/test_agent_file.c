@@ -26,6 +26,7 @@
 #include <jansson.h>
 
 #include "child.h"
+#include "clock.h"
 #include "ledger.h"
 #include "ledger_schema.h"
 #include "log.h"
@@ -39,13 +40,6 @@
 
 static int CYCLE = 1;
 static char agent[PATH_MAX], dir[256], db_path[300], img[300], report[300];
-
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static int64_t q1(sqlite3 *db, const char *sql)
 {
@@ -153,14 +147,14 @@ static void test_kill_check_tamper(void **state)
 			       "--duration", "60", "--quiet", NULL };
 	struct child c = { .argv = argv, .in = CHILD_NULL, .out = CHILD_NULL, .err = CHILD_INHERIT };
 	assert_int_equal(child_start(&c), 0);
-	int64_t t0 = mono_ns();
+	int64_t t0 = clock_mono_ns();
 	do {
 		struct timespec ts = { 0, 10000000 };
 		nanosleep(&ts, NULL);
 		ledger_get_stats(l, &st);
-	} while (st.acks < 3000 && mono_ns() - t0 < 30000000000LL);
+	} while (st.acks < 3000 && clock_mono_ns() - t0 < 30000000000LL);
 	assert_true(st.acks >= 3000);
-	int64_t cut = mono_ns();
+	int64_t cut = clock_mono_ns();
 	assert_int_equal(child_kill(&c, SIGKILL), 0);
 	int status;
 	child_finish(&c, 10000, &status);
@@ -222,7 +216,7 @@ static void test_kill_check_tamper(void **state)
 	unlink(tfile);
 	assert_int_equal(ledger_quiesce(l, 100, 5000), 0);
 	ledger_free(l);
-	cut = mono_ns();
+	cut = clock_mono_ns();
 
 	int64_t covers = q1(db, "SELECT MAX(covers) FROM oracle_flush WHERE cycle = 2");
 	char sql[300];

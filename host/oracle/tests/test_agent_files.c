@@ -33,6 +33,7 @@
 #include <sys/stat.h>
 
 #include "child.h"
+#include "clock.h"
 #include "fsverify.h"
 #include "ledger.h"
 #include "ledger_proto.h"
@@ -45,13 +46,6 @@
 
 static char agent[PATH_MAX], dir[256], db_path[300], fsdir[300], report[300];
 static bool sql_mode;		/* fscheck --sqlite */
-
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static void run_fscheck(void)
 {
@@ -149,12 +143,12 @@ static sqlite3 *run_killed(unsigned min_acks, const char *workload, ...)
 	argv[k] = NULL;
 	struct child c = { .argv = argv, .in = CHILD_NULL, .out = CHILD_NULL, .err = CHILD_INHERIT };
 	assert_int_equal(child_start(&c), 0);
-	int64_t t0 = mono_ns();
+	int64_t t0 = clock_mono_ns();
 	do {
 		struct timespec ts = { 0, 10000000 };
 		nanosleep(&ts, NULL);
 		ledger_get_stats(l, &st);
-	} while (st.acks < min_acks && mono_ns() - t0 < 30000000000LL);
+	} while (st.acks < min_acks && clock_mono_ns() - t0 < 30000000000LL);
 	assert_true(st.acks >= min_acks);
 	assert_int_equal(child_kill(&c, SIGKILL), 0);
 	int status;
@@ -292,8 +286,8 @@ static void test_filesync_needs_v3(void **state)
 		/* ACCEPT, then (version 2) a REJECT naming the frame */
 		unsigned char in[512];
 		size_t got = 0;
-		int64_t t0 = mono_ns();
-		while (got < 5 + LEDGER_ACCEPT_SIZE + 5 + LEDGER_REJECT_FIXED && mono_ns() - t0 < 5000000000LL) {
+		int64_t t0 = clock_mono_ns();
+		while (got < 5 + LEDGER_ACCEPT_SIZE + 5 + LEDGER_REJECT_FIXED && clock_mono_ns() - t0 < 5000000000LL) {
 			ssize_t r = recv(fd, in + got, sizeof(in) - got, MSG_DONTWAIT);
 			if (r == 0)
 				break;

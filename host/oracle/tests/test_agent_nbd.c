@@ -25,6 +25,7 @@
 #include <jansson.h>
 
 #include "child.h"
+#include "clock.h"
 #include "ledger.h"
 #include "ledger_schema.h"
 #include "log.h"
@@ -45,13 +46,6 @@ static void sleep_ms(int ms)
 {
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
 	nanosleep(&ts, NULL);
-}
-
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 static void qsd_start(void)
@@ -163,12 +157,12 @@ static void test_nbd(void **state)
 	assert_int_equal(child_start(&b), 0);
 	struct ledger_stats ls0, ls;
 	ledger_get_stats(l, &ls0);
-	int64_t t0 = mono_ns();
+	int64_t t0 = clock_mono_ns();
 	do {
 		sleep_ms(10);
 		ledger_get_stats(l, &ls);
-	} while (ls.acks < ls0.acks + 2000 && mono_ns() - t0 < 20000000000LL);
-	int64_t cut = mono_ns();
+	} while (ls.acks < ls0.acks + 2000 && clock_mono_ns() - t0 < 20000000000LL);
+	int64_t cut = clock_mono_ns();
 	qsd_stop(SIGKILL);
 	assert_int_equal(child_finish(&b, 10000, &status), 0);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 1);

@@ -212,6 +212,34 @@ static void test_cycle_counts(void **state)
 	assert_string_equal(cls_class_name(CLS_TORN), "torn");
 }
 
+/* Every class in classes.h has a name that parses back to it, a title, and no name
+ * twice (a class added to one list and not its table would fail here, or not
+ * compile); unknown names and values are refused. */
+static void test_class_tables(void **state)
+{
+	for (int c = 0; c < CLS__COUNT; c++) {
+		assert_int_equal(cls_class_parse(cls_class_name(c)), c);
+		assert_true(cls_class_info(c)->title[0]);
+	}
+	for (int c = 0; c < FSV_NCLASSES; c++) {
+		assert_int_equal(fsv_class_parse(fsv_class_name(c)), c);
+		assert_true(fsv_class_info(c)->title[0]);
+		assert_int_equal(cls_class_parse(fsv_class_name(c)), -EINVAL);
+	}
+	assert_string_equal(cls_class_name(CLS_MISDIRECTED), "misdirected");
+	assert_string_equal(fsv_class_name(FSV_COMMIT_LOST_ALLOWED), "commit_lost_allowed");
+	assert_int_equal(cls_class_parse("Torn"), -EINVAL);
+	assert_int_equal(fsv_class_parse(""), -EINVAL);
+	assert_string_equal(cls_class_name(CLS__COUNT), "unknown");
+	assert_string_equal(fsv_class_name(FSV_NCLASSES), "?");
+	/* what the report prints as "violation" */
+	assert_int_equal(cls_class_info(CLS_FLUSHED_LOST_ZERO)->violation, ORACLE_YES);
+	assert_int_equal(cls_class_info(CLS_UNFLUSHED_LOST_ZERO)->violation, ORACLE_NO);
+	assert_int_equal(cls_class_info(CLS_TORN)->violation, ORACLE_IF_OLDER);
+	assert_int_equal(fsv_class_info(FSV_COMMIT_LOST_ALLOWED)->violation, ORACLE_NO);
+	assert_int_equal(fsv_class_info(FSV_NAME_LOST)->violation, ORACLE_YES);
+}
+
 /* ---- Durable memory (docs/oracle.md, rules with a carried record) ---- */
 
 /* A block this cycle did not baseline, carrying what the last check read (or what a
@@ -418,6 +446,7 @@ int main(void)
 		cmocka_unit_test(test_ordering_anomaly_present),
 		cmocka_unit_test(test_ordering_anomaly_absent),
 		cmocka_unit_test(test_cycle_counts),
+		cmocka_unit_test(test_class_tables),
 		cmocka_unit_test(test_carried_ok),
 		cmocka_unit_test(test_carried_flushed_lost_zero),
 		cmocka_unit_test(test_carried_flushed_lost_older),

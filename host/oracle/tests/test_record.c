@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include "record.h"
+#include "rng.h"
 
 static const struct rec_id base_id = {
 	.campaign = 77, .cycle = 3, .disk = 2, .block = 1234, .gen = 9,
@@ -109,7 +110,7 @@ static void test_random_garbage(void **state)
 	struct rec_id out;
 
 	for (int i = 0; i < REC_SECTOR; i += 8) {
-		uint64_t w = rec_splitmix64(&st);
+		uint64_t w = rng_splitmix64(&st);
 		memcpy(s + i, &w, 8);
 	}
 	assert_int_equal(rec_decode(s, 5, 77, &out), REC_GARBAGE);

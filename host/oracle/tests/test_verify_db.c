@@ -338,6 +338,24 @@ static void test_many_acks_loaded(void **state)
 	sqlite3_close(db);
 }
 
+/* Every block class of classes.h is a column of oracle_cycle_result (a class added
+ * without its column would fail here, before the INSERT built from the list fails). */
+static void test_class_columns(void **state)
+{
+	sqlite3 *db = db_new();
+	for (int c = 0; c < CLS__COUNT; c++) {
+		char q[128];
+		sqlite3_stmt *s;
+		snprintf(q, sizeof(q), "SELECT 1 FROM pragma_table_info('oracle_cycle_result')"
+			 " WHERE name = '%s'", cls_class_name(c));
+		assert_int_equal(sqlite3_prepare_v2(db, q, -1, &s, NULL), SQLITE_OK);
+		if (sqlite3_step(s) != SQLITE_ROW)
+			fail_msg("no column '%s' in oracle_cycle_result", cls_class_name(c));
+		sqlite3_finalize(s);
+	}
+	sqlite3_close(db);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -346,6 +364,7 @@ int main(void)
 		cmocka_unit_test(test_sessions_never_mixed),
 		cmocka_unit_test(test_end_count_tail_gap),
 		cmocka_unit_test(test_many_acks_loaded),
+		cmocka_unit_test(test_class_columns),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,11 +11,11 @@ const struct cmd_opt config_opts[] = { { 0 } };
 int cmd_config(struct pc_ctx *ctx)
 {
 	const char *action = ctx->argc > 0 ? ctx->argv[0] : "";
-	char *err = NULL, hash[65];
+	char hash[65];
 	struct bench_config *cfg;
 
 	if (!strcmp(action, "doc")) {
-		bench_config_markdown(stdout);
+		bench_config_markdown(stdout, &cmd_bench_drivers);
 		return EXIT_OK;
 	}
 	if ((strcmp(action, "show") && strcmp(action, "check")) || ctx->argc != 2) {
@@ -23,12 +23,9 @@ int cmd_config(struct pc_ctx *ctx)
 		return EXIT_USAGE;
 	}
 	/* --set is applied here too: `config show` shows what a run would use. */
-	cfg = bench_config_load(ctx->argv[1], ctx->sets, ctx->n_sets, &err);
-	if (!cfg) {
-		cmd_bench_errors(err);
-		free(err);
+	cfg = bench_config_load(ctx->argv[1], ctx->sets, ctx->n_sets, &cmd_bench_drivers);
+	if (!cfg)
 		return EXIT_USAGE;
-	}
 	if (bench_config_hash(cfg, hash) < 0) {
 		bench_config_free(cfg);
 		return EXIT_FAIL;

@@ -42,7 +42,7 @@ static void print_text(const struct camp_result *r)
 	       json_string_value(json_object_get(j, "tier")),
 	       json_string_value(json_object_get(j, "cut")),
 	       json_string_value(json_object_get(j, "timed_by")),
-	       json_string_value(json_object_get(j, "db")), r->status);
+	       json_string_value(json_object_get(j, "db")), camp_cycle_status_name(r->status));
 	json_t *t = json_object_get(j, "timing");
 	printf("  cut %.1f ms after the workload started, hold-up %.1f ms, off %.0f ms; rig time "
 	       "%.2f s of %.2f s\n",
@@ -75,12 +75,11 @@ static void print_text(const struct camp_result *r)
 int cmd_cycle(struct pc_ctx *ctx)
 {
 	const struct bench_config *cfg = ctx->cfg;
-	char db_path[PATH_MAX], bin[PATH_MAX], token[33];
+	char db_path[PATH_MAX], bin[PATH_MAX], token[65];
 	const char *tmp = getenv("TMPDIR");
 	struct camp_result r = { 0 };
 	struct camp_plan plan;
-	struct ledger *led = NULL;
-	int64_t campaign = 0;
+	struct camp_observers obs;
 	uint32_t index = 1;
 	int rc = EXIT_FAIL, ch = (int)cfg->relay->channel;
 
@@ -101,28 +100,19 @@ int cmd_cycle(struct pc_ctx *ctx)
 		return EXIT_FAIL;
 	if (camp_dc_check(ctx->relay, cfg) < 0)
 		return EXIT_DEVICE;
-	if (ctx->db) {
-		const char *f = sqlite3_db_filename(store_db(ctx->db), "main");
-		snprintf(db_path, sizeof(db_path), "%s", f ? f : "");
-	} else {
-		snprintf(db_path, sizeof(db_path), "%.4000s/cycles.db", ctx->run_dir);
-		ctx->db = store_open(db_path, STORE_CREATE | STORE_MIGRATE);
-		if (!ctx->db)
-			return EXIT_FAIL;
-		log_set_sink(store_log_sink, ctx->db);
-	}
-	char *versions = camp_versions(ctx->relay, PC_VERSION);
-	if (camp_campaign_begin(ctx->db, cfg, versions, &campaign, token) < 0)
-		goto out;
-	led = camp_ledger_start(db_path, campaign, token);
-	if (!led)
-		goto out;
-	camp_plan_make(cfg, cfg->campaign->seed, index, &plan);
+	if (cmd_campaign_db(ctx, "cycles.db", db_path, sizeof(db_path)) < 0)
+		return EXIT_FAIL;
+	camp_observers_init(&obs);
+	camp_observe_add(&obs, camp_db_observer, ctx->db);
 	struct camp_env env = {
 		.cfg = cfg, .db = ctx->db, .db_path = db_path, .relay = ctx->relay,
 		.run_dir = ctx->run_dir, .bin_dir = bin, .work_parent = tmp && *tmp ? tmp : "/tmp",
-		.campaign = campaign, .token = token, .led = led, .keep = cmd_flag(ctx, "keep"),
+		.keep = cmd_flag(ctx, "keep"), .obs = &obs,
 	};
+	char *versions = camp_versions(ctx->relay, PC_VERSION);
+	if (camp_start(&env, versions, token) < 0)
+		goto out;
+	camp_plan_make(cfg, cfg->campaign->seed, index, &plan);
 	int r_ = camp_cycle_run(&env, &plan, &r);
 	if (r_ == 0 && r.json) {
 		if (ctx->json)
@@ -130,13 +120,14 @@ int cmd_cycle(struct pc_ctx *ctx)
 		else
 			print_text(&r);
 	}
-	rc = r_ == 0 && strcmp(r.status, "failed") ? EXIT_OK :
+	rc = r_ == 0 && r.status != CAMP_CYC_FAILED ? EXIT_OK :
 	     r_ == -ENOTSUP || r_ == -EINVAL ? EXIT_USAGE : EXIT_FAIL;
-	store_campaign_finish(ctx->db, campaign, rc == EXIT_OK ? "done" : "failed");
+	store_campaign_finish(ctx->db, env.campaign, camp_status_name(rc == EXIT_OK ?
+							CAMP_ST_DONE : CAMP_ST_FAILED));
 out:
 	camp_result_release(&r);
-	if (led)
-		ledger_free(led);
+	camp_stop(&env);
+	camp_observers_release(&obs);
 	free(versions);
 	return rc;
 }

@@ -66,21 +66,20 @@ static void say(struct doctor *d, const char *check, enum node_dr_status st, con
 /* Where a driver's trouble usually is, for a relay that cannot be opened. */
 static const char *relay_fix(const struct bench_config *cfg)
 {
-	switch (cfg->relay->driver) {
-	case RELAY_DRV_SERIAL:
+	const char *drv = cfg->relay->driver;
+
+	if (!strcmp(drv, "serial"))
 		return cfg->relay->simulator ? "build the simulator and firmware: make build" :
 		       "check [relay] port (`powercut relay list BENCH.ini`), the USB cable, and "
 		       "that you may open it (group dialout); docs/proxmox.md, 2";
-	case RELAY_DRV_USBHID:
+	if (!strcmp(drv, "usbhid"))
 		return "check the board is plugged in and the udev rule of rig/hardware.md gives "
 		       "you access; [relay] usbhid_serial names one of several";
-	case RELAY_DRV_GPIO:
+	if (!strcmp(drv, "gpio"))
 		return "check [relay] gpio_chip and gpio_line and that you may open the chip";
-	case RELAY_DRV_EXEC:
+	if (!strcmp(drv, "exec"))
 		return "run [relay] exec_status by hand; it must exit 0 (on) or 1 (off)";
-	default:
-		return "see the error above";
-	}
+	return "see the error above";
 }
 
 /* The relay: it answers, its firmware, settings, PWR_OK with the power on, clock. */
@@ -92,9 +91,8 @@ static void doctor_relay(struct doctor *d)
 	int ch = (int)rc->channel;
 
 	if (!(ctx->relay = relay_open(ctx->cfg, ctx->run_dir))) {
-		static const char *const names[] = { "serial", "usbhid", "gpio", "exec", "null" };
 		say(d, "relay", NODE_DR_FAIL, relay_fix(ctx->cfg), "the relay (driver '%s') cannot "
-		    "be opened: %s", names[rc->driver], strerror(errno));
+		    "be opened: %s", rc->driver, strerror(errno));
 		return;
 	}
 	if (relay_status(ctx->relay, &s) < 0) {
@@ -104,7 +102,7 @@ static void doctor_relay(struct doctor *d)
 	}
 	say(d, "relay", NODE_DR_OK, NULL, "driver '%s' answers%s%s", ctx->relay->ops->name,
 	    s.id[0] ? ": " : "", s.id);
-	if (rc->driver == RELAY_DRV_SERIAL) {
+	if (!strcmp(rc->driver, "serial")) {
 		bool same = s.proto == FWLINK_PROTO;
 		say(d, "firmware", same ? NODE_DR_OK : NODE_DR_FAIL, "flash this powercut's "
 		    "firmware: make flash PORT=...", "firmware %s, protocol %d (this powercut "
@@ -123,7 +121,7 @@ static void doctor_relay(struct doctor *d)
 		say(d, "pwrok", NODE_DR_FAIL, "set [relay] channel to one the board has",
 		    "channel %d: the board has %d", ch, s.channels);
 	} else if (s.state[ch] == RELAY_UNKNOWN) {
-		say(d, "pwrok", NODE_DR_WARN, rc->driver == RELAY_DRV_EXEC ? "set [relay] "
+		say(d, "pwrok", NODE_DR_WARN, !strcmp(rc->driver, "exec") ? "set [relay] "
 		    "exec_status (exit 0 on, 1 off: scripts/relay/ipmi-power-status, "
 		    "scripts/relay/apc-pdu-outlet)" : "check the relay with `powercut relay status`",
 		    "channel %d: the relay's state cannot be read: PWR_OK not judged", ch);
@@ -140,7 +138,7 @@ static void doctor_relay(struct doctor *d)
 		    "[relay] pwrok_invert does not match the optocoupler (rig/hardware.md)",
 		    "channel %d on, PWR_OK reads DC %s", ch, s.pwrok[ch] ? "good" : "lost");
 	}
-	if (rc->driver == RELAY_DRV_SERIAL) {
+	if (!strcmp(rc->driver, "serial")) {
 		/* Cut times are only as good as this: a few ms is what a USB serial line
 		 * gives; more points at a loaded host or a bad cable. */
 		if (s.clock_unc_ns <= 0)

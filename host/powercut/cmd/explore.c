@@ -39,22 +39,6 @@ static int num(const char *name, const char *s, double max, double *v)
 	return 0;
 }
 
-static int newest_campaign(sqlite3 *db, uint32_t cycle, uint64_t *campaign)
-{
-	sqlite3_stmt *st;
-	int rc = -ENOENT;
-	if (sqlite3_prepare_v2(db, "SELECT MAX(campaign) FROM oracle_session WHERE cycle = ?1",
-			       -1, &st, NULL) != SQLITE_OK)
-		return -EIO;
-	sqlite3_bind_int64(st, 1, cycle);
-	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
-		*campaign = (uint64_t)sqlite3_column_int64(st, 0);
-		rc = 0;
-	}
-	sqlite3_finalize(st);
-	return rc;
-}
-
 static json_t *summary_json(const char *disk, const struct explore_summary *s)
 {
 	json_t *k = json_object();
@@ -102,7 +86,7 @@ static void print_summary(const char *db, uint64_t campaign, uint32_t cycle, con
 		       disk, s->smallest_metadata_failure);
 }
 
-static int explore_db(struct pc_ctx *ctx, sqlite3 *db);
+static int explore_db(struct pc_ctx *ctx, struct store *st);
 
 int cmd_explore(struct pc_ctx *ctx)
 {
@@ -113,13 +97,15 @@ int cmd_explore(struct pc_ctx *ctx)
 	struct store *st = store_open(ctx->argv[0], STORE_MIGRATE);
 	if (!st)
 		return EXIT_FAIL;
-	int rc = explore_db(ctx, store_db(st));
+	int rc = explore_db(ctx, st);
 	store_close(st);
 	return rc;
 }
 
-static int explore_db(struct pc_ctx *ctx, sqlite3 *db)
+static int explore_db(struct pc_ctx *ctx, struct store *st)
 {
+	sqlite3 *db = store_db(st);	/* lent to explore, which owns its tables */
+	int64_t newest = 0;
 	struct explore_opts o;
 	double cycle, v;
 	uint64_t campaign = 0;
@@ -140,7 +126,9 @@ static int explore_db(struct pc_ctx *ctx, sqlite3 *db)
 		if (num("--campaign", cmd_opt(ctx, "campaign"), (double)INT64_MAX, &v) < 0)
 			return EXIT_USAGE;
 		campaign = (uint64_t)v;
-	} else if (newest_campaign(db, o.cycle, &campaign) < 0) {
+	} else if (store_session_campaign(st, o.cycle, &newest) == 0) {
+		campaign = (uint64_t)newest;
+	} else {
 		pc_err(LOG_MAIN, "'%s' has no cycle %" PRIu32, ctx->argv[0], o.cycle);
 		return EXIT_FAIL;
 	}

@@ -17,7 +17,7 @@ int cmd_help(struct pc_ctx *ctx)
 		return EXIT_OK;
 	}
 	if (!strcmp(ctx->argv[0], "config")) {
-		bench_config_help(stdout);
+		bench_config_help(stdout, &cmd_bench_drivers);
 		return EXIT_OK;
 	}
 	for (const struct cmd *c = commands; c->name; c++) {

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "cmd.h"
 #include "log.h"
 
@@ -135,10 +136,10 @@ static int wait_restore(struct pc_ctx *ctx, int ch, int timeout_ms, json_t *even
 			struct relay_event *off, struct relay_event *pfall,
 			struct relay_event *on, struct relay_event *prise)
 {
-	int64_t end = relay_now_ns() + (int64_t)timeout_ms * 1000000;
+	int64_t end = clock_mono_ns() + (int64_t)timeout_ms * 1000000;
 	bool restored = false;
 
-	while (!relay_interrupted && relay_now_ns() < end) {
+	while (!relay_interrupted && clock_mono_ns() < end) {
 		struct relay_event ev;
 		int rc = relay_next_event(ctx->relay, 200, &ev);
 		if (rc == -ETIMEDOUT)
@@ -340,7 +341,7 @@ int cmd_relay(struct pc_ctx *ctx)
 		} else {
 			for (size_t i = 0; relay_drivers[i]; i++)
 				printf("%-8s %s%s\n", relay_drivers[i]->name, relay_drivers[i]->help,
-				       relay_drivers[i] == relay_drivers[ctx->cfg->relay->driver] ?
+				       !strcmp(relay_drivers[i]->name, ctx->cfg->relay->driver) ?
 				       " (this bench)" : "");
 		}
 		return EXIT_OK;
@@ -355,11 +356,8 @@ int cmd_relay(struct pc_ctx *ctx)
 		int64_t ms = -1;
 		if (f) {
 			struct opt_def d = { "for", OPT_DURATION, 0, NULL, 0, 0, NULL, "", 0 };
-			char msg[256];
-			if (opt_parse(&d, &ms, f, msg, sizeof(msg)) < 0) {
-				pc_err(LOG_MAIN, "%s", msg);
+			if (opt_parse(&d, &ms, f, NULL, NULL) < 0)
 				return EXIT_USAGE;
-			}
 		}
 		if (relay_off(ctx->relay, ch) < 0)
 			return EXIT_FAIL;
@@ -373,8 +371,8 @@ int cmd_relay(struct pc_ctx *ctx)
 		}
 		/* Watch the edges while holding: the firmware restores power by itself after
 		 * its max_off_ms or a safety rule, and then the hold is over. */
-		int64_t end = ms < 0 ? INT64_MAX : relay_now_ns() + ms * 1000000;
-		while (!relay_interrupted && relay_now_ns() < end) {
+		int64_t end = ms < 0 ? INT64_MAX : clock_mono_ns() + ms * 1000000;
+		while (!relay_interrupted && clock_mono_ns() < end) {
 			struct relay_event ev;
 			int rc = relay_next_event(ctx->relay, 200, &ev);
 			if (rc == -ETIMEDOUT || rc == -EINTR)

@@ -4,7 +4,8 @@
  *
  * camp_run takes the bench lock and opens the relay into ctx (a resumed campaign's
  * bench is the config stored in the database), so main's cleanup still undoes them in
- * reverse order and powers the relay on.
+ * reverse order and powers the relay on. The progress line is an observer of the
+ * campaign's events (observe.h), beside the database's.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +21,7 @@
 
 #include "campaign.h"
 #include "child.h"
+#include "clock.h"
 #include "cmd.h"
 #include "ledger.h"
 #include "log.h"
@@ -42,23 +44,15 @@ const struct cmd_opt run_opts[] = {
 	{ 0 }
 };
 
-static int64_t wall_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* One log line per cycle (that cycle's outcome, with the count and ETA), and on a
  * terminal the campaign's totals in the logger's status line at the bottom. */
 static void progress(const struct bench_config *cfg, const struct camp_tally *t, int64_t t0,
 		     int64_t deadline, bool tty, const struct camp_result *last)
 {
-	double el = (relay_now_ns() - t0) / 1e9;
+	double el = (clock_mono_ns() - t0) / 1e9;
 	double rate = t->done ? el / t->done : 0;
 	double eta = t->planned ? rate * (t->planned - t->done) :
-		     deadline ? (deadline - wall_ns()) / 1e9 : 0;
+		     deadline ? (deadline - clock_wall_ns()) / 1e9 : 0;
 	char line[1024], when[64];
 	int n = 0;
 
@@ -76,7 +70,7 @@ static void progress(const struct bench_config *cfg, const struct camp_tally *t,
 				      last->disks[i].unflushed_lost);
 		pc_info(LOG_MAIN, "cycle %" JSON_INTEGER_FORMAT " %s (%s): violation/unflushed "
 			"blocks %s", json_integer_value(json_object_get(last->json, "cycle")),
-			last->status, when, line);
+			camp_cycle_status_name(last->status), when, line);
 	}
 	if (!tty)
 		return;
@@ -106,221 +100,173 @@ static void notify(char **argv, const char *status, const char *db, int64_t camp
 		pc_warn(LOG_MAIN, "notify command '%s' failed", argv[0]);
 }
 
-static int resolve_run_dir(const struct bench_config *cfg, char *out, size_t len)
-{
-	char exe[PATH_MAX];
-
-	if (cfg->bench->run_dir) {
-		snprintf(out, len, "%s", cfg->bench->run_dir);
-		return 0;
-	}
-	if (pc_exe_dir(exe, sizeof(exe)) < 0)
-		return -ENOENT;
-	snprintf(out, len, "%.2048s/../run/%.1024s", exe, cfg->bench->name);
-	return 0;
-}
-
-
 struct run_view {
 	struct pc_ctx *ctx;
 	bool tty;
 };
 
-/* After every cycle: its JSON (--json) or the progress line. */
-static void on_cycle(void *arg, const struct camp_run *run, int c, const struct camp_result *r)
+/* The progress observer: after every cycle that ran, its JSON (--json) or the
+ * progress line. */
+static void on_event(void *arg, const struct camp_event *ev)
 {
 	struct run_view *v = arg;
+	const struct camp_run *run = ev->run;
 
-	if (c != 0)
+	if (ev->kind != CAMP_EV_CYCLE_END || ev->rc != 0 || !run)
 		return;
-	if (v->ctx->json && r->json)
-		cmd_print_json(json_incref(r->json));
-	progress(run->cfg, &run->t, run->t0_ns, run->deadline_wall_ns, v->tty && !v->ctx->json, r);
+	if (v->ctx->json && ev->result->json)
+		cmd_print_json(json_incref(ev->result->json));
+	progress(run->cfg, &run->t, run->t0_ns, run->deadline_wall_ns, v->tty && !v->ctx->json,
+		 ev->result);
 }
 
-int cmd_run(struct pc_ctx *ctx)
+/* --resume DB: the campaign as stored (its config, its run). EXIT_* */
+static int run_resume(struct pc_ctx *ctx, const char *resume, struct camp_run *cr,
+		      char *db_path, size_t len, char ***notify_argv)
 {
-	const char *resume = cmd_opt(ctx, "resume");
-	char db_path[PATH_MAX], bin[PATH_MAX];
-	char *config_text = NULL, **notify_argv = NULL;
+	char *config_text = NULL, label[PATH_MAX + 64];
 	json_t *run = NULL;
-	struct bench_config *cfg = NULL;
-	struct run_view view = { .ctx = ctx, .tty = isatty(2) };
-	struct camp_run cr = { .version = PC_VERSION, .bin_dir = bin, .lock = &ctx->lock,
-			       .relay = &ctx->relay, .on_cycle = on_cycle, .arg = &view };
-	int rc = EXIT_FAIL;
+	int rc = EXIT_USAGE;
 
-	if (pc_exe_dir(bin, sizeof(bin)) < 0)
-		return EXIT_FAIL;
-	if (resume) {
-		if (ctx->argc || ctx->db || ctx->n_sets) {
-			/* The campaign goes on with the settings it was planned with. */
-			pc_err(LOG_MAIN, "'powercut run --resume DB' takes no bench, no --db and no --set");
-			return EXIT_USAGE;
-		}
-		snprintf(db_path, sizeof(db_path), "%s", resume);
-		ctx->db = store_open(db_path, STORE_MIGRATE);
-		if (!ctx->db)
-			return EXIT_FAIL;
-		log_set_sink(store_log_sink, ctx->db);
-		int r = camp_run_load(ctx->db, cmd_opt(ctx, "campaign"), &cr.campaign, &config_text,
-				      &run);
-		if (r == -EALREADY) {
-			pc_err(LOG_MAIN, "campaign %" PRId64 " of '%s' is done: nothing to resume",
-			       cr.campaign, db_path);
-			rc = EXIT_USAGE;
-			goto out;
-		}
-		if (r < 0) {
-			pc_err(LOG_MAIN, "no campaign of 'powercut run' to resume in '%s'", db_path);
-			rc = EXIT_USAGE;
-			goto out;
-		}
-		char *err = NULL;
-		char label[PATH_MAX + 64];
-		snprintf(label, sizeof(label), "campaign %" PRId64 " of %s", cr.campaign, db_path);
-		cfg = bench_config_parse(label, config_text, NULL, 0, &err);
-		if (!cfg) {
-			fputs(err ? err : "invalid stored config\n", stderr);
-			free(err);
-			rc = EXIT_USAGE;
-			goto out;
-		}
-		ctx->cfg = cfg;
-		cr.resume = true;
-		cr.seed = (uint64_t)json_integer_value(json_object_get(run, "seed"));
-		cr.planned = json_integer_value(json_object_get(run, "cycles"));
-		cr.deadline_wall_ns = json_integer_value(json_object_get(run, "deadline_wall_ns"));
-		snprintf(ctx->run_dir, sizeof(ctx->run_dir), "%s",
-			 json_string_value(json_object_get(run, "run_dir")));
-		snprintf(cr.work, sizeof(cr.work), "%s",
-			 json_string_value(json_object_get(run, "work_dir")));
-		snprintf(cr.evid, sizeof(cr.evid), "%s",
-			 json_string_value(json_object_get(run, "evidence_dir")));
-		json_t *nv = json_object_get(run, "notify");
-		if (json_array_size(nv)) {
-			notify_argv = calloc(json_array_size(nv) + 1, sizeof(char *));
-			for (size_t i = 0; notify_argv && i < json_array_size(nv); i++)
-				notify_argv[i] = strdup(json_string_value(json_array_get(nv, i)));
-		}
-		store_set_campaign(ctx->db, cr.campaign);
-	} else {
-		char *err = NULL;
-		if (ctx->argc != 1) {
-			pc_err(LOG_MAIN, "usage: powercut %s", ctx->cmd->usage);
-			return EXIT_USAGE;
-		}
-		cfg = bench_config_load(ctx->argv[0], ctx->sets, ctx->n_sets, &err);
-		if (!cfg) {
-			cmd_bench_errors(err);
-			free(err);
-			return EXIT_USAGE;
-		}
-		ctx->cfg = cfg;
-		cr.seed = cfg->campaign->seed;
-		cr.planned = cfg->campaign->cycles;
-		cr.bench_file = ctx->argv[0];
-		int given = !!cmd_opt(ctx, "cycles") + !!cmd_opt(ctx, "duration") + !!cmd_opt(ctx, "until");
-		if (given > 1) {
-			pc_err(LOG_MAIN, "give one of '--cycles', '--duration' and '--until'");
-			return EXIT_USAGE;
-		}
-		if (cmd_opt(ctx, "cycles")) {
-			char *end;
-			long v = strtol(cmd_opt(ctx, "cycles"), &end, 10);
-			if (*end || v < 1 || v > 100000000) {
-				pc_err(LOG_MAIN, "invalid value '%s' for '--cycles'", cmd_opt(ctx, "cycles"));
-				return EXIT_USAGE;
-			}
-			cr.planned = v;
-		} else if (cmd_opt(ctx, "duration")) {
-			static const struct opt_def d = { "duration", OPT_DURATION, 0, NULL, 1,
-							  (int64_t)1 << 40, NULL, NULL, 0 };
-			int64_t ms;
-			char msg[256];
-			if (opt_parse(&d, &ms, cmd_opt(ctx, "duration"), msg, sizeof(msg)) < 0) {
-				pc_err(LOG_MAIN, "%s", msg);
-				return EXIT_USAGE;
-			}
-			cr.planned = 0;
-			cr.deadline_wall_ns = wall_ns() + ms * 1000000;
-		} else if (cmd_opt(ctx, "until")) {
-			int hh, mm;
-			char c;
-			if (sscanf(cmd_opt(ctx, "until"), "%d:%d%c", &hh, &mm, &c) != 2 || hh < 0 ||
-			    hh > 23 || mm < 0 || mm > 59) {
-				pc_err(LOG_MAIN, "invalid value '%s' for '--until' (expected HH:MM)",
-				       cmd_opt(ctx, "until"));
-				return EXIT_USAGE;
-			}
-			time_t now = time(NULL);
-			struct tm tm;
-			localtime_r(&now, &tm);
-			tm.tm_hour = hh, tm.tm_min = mm, tm.tm_sec = 0;
-			time_t t = mktime(&tm);
-			if (t <= now)
-				t += 86400;
-			cr.planned = 0;
-			cr.deadline_wall_ns = (int64_t)t * 1000000000;
-		}
-		if (cmd_opt(ctx, "notify")) {
-			static const struct opt_def n = { "notify", OPT_LIST, 0, NULL, 0, 0, NULL, NULL, 0 };
-			char msg[256];
-			if (opt_parse(&n, &notify_argv, cmd_opt(ctx, "notify"), msg, sizeof(msg)) < 0 ||
-			    !notify_argv || !notify_argv[0]) {
-				pc_err(LOG_MAIN, "invalid value '%s' for '--notify'", cmd_opt(ctx, "notify"));
-				return EXIT_USAGE;
-			}
-		}
-		if (resolve_run_dir(cfg, ctx->run_dir, sizeof(ctx->run_dir)) < 0)
-			return EXIT_FAIL;
-		if (ctx->db) {
-			const char *f = sqlite3_db_filename(store_db(ctx->db), "main");
-			snprintf(db_path, sizeof(db_path), "%s", f ? f : "");
-		} else {
-			snprintf(db_path, sizeof(db_path), "%.4000s/campaign.db", ctx->run_dir);
-			if (pc_mkdir_p(ctx->run_dir) < 0 ||
-			    !(ctx->db = store_open(db_path, STORE_CREATE | STORE_MIGRATE)))
-				return EXIT_FAIL;
-			log_set_sink(store_log_sink, ctx->db);
-		}
+	if (ctx->argc || ctx->db || ctx->n_sets) {
+		/* The campaign goes on with the settings it was planned with. */
+		pc_err(LOG_MAIN, "'powercut run --resume DB' takes no bench, no --db and no --set");
+		return EXIT_USAGE;
 	}
-	cr.cfg = cfg;
-	cr.db = ctx->db;
-	cr.db_path = db_path;
-	cr.run_dir = ctx->run_dir;
-	cr.notify_argv = notify_argv;
-	cr.keep = cmd_flag(ctx, "keep");
-
-	int r = camp_run(&cr);
-	if (view.tty && !ctx->json && cr.t0_ns)
-		log_status(NULL);
-	if (r < 0) {
-		rc = r == -EBUSY ? EXIT_BUSY : r == -ENODEV ? EXIT_DEVICE : r == -EINVAL ? EXIT_USAGE :
-		     r == -EINTR ? 128 + relay_interrupted : EXIT_FAIL;
+	snprintf(db_path, len, "%s", resume);
+	ctx->db = store_open(db_path, STORE_MIGRATE);
+	if (!ctx->db)
+		return EXIT_FAIL;
+	store_log_attach(ctx->db);
+	int r = camp_run_load(ctx->db, cmd_opt(ctx, "campaign"), &cr->campaign, &config_text, &run);
+	if (r == -EALREADY) {
+		pc_err(LOG_MAIN, "campaign %" PRId64 " of '%s' is done: nothing to resume",
+		       cr->campaign, db_path);
 		goto out;
 	}
+	if (r < 0) {
+		pc_err(LOG_MAIN, "no campaign of 'powercut run' to resume in '%s'", db_path);
+		goto out;
+	}
+	snprintf(label, sizeof(label), "campaign %" PRId64 " of %s", cr->campaign, db_path);
+	ctx->cfg = bench_config_parse(label, config_text, NULL, 0, &cmd_bench_drivers);
+	if (!ctx->cfg)
+		goto out;
+	cr->resume = true;
+	rc = camp_run_from_json(run, cr, ctx->run_dir, sizeof(ctx->run_dir), notify_argv) < 0 ?
+	     EXIT_FAIL : EXIT_OK;
+	store_set_campaign(ctx->db, cr->campaign);
+out:
+	free(config_text);
+	json_decref(run);
+	return rc;
+}
 
-	/* The end. */
-	if (!strcmp(cr.controls, "failed"))
-		pc_err(LOG_CHECK, "campaign %" PRId64 ": the controls failed: %s", cr.campaign, cr.why);
-	if (!strcmp(cr.status, "node-lost") || !strcmp(cr.status, "failed") ||
-	    !strcmp(cr.status, "disk-full"))
-		pc_err(LOG_MAIN, "campaign %" PRId64 " stopped: %s", cr.campaign, cr.msg);
+/* --cycles N | --duration TIME | --until HH:MM into cr->planned or its deadline. */
+static int run_until(struct pc_ctx *ctx, struct camp_run *cr)
+{
+	int given = !!cmd_opt(ctx, "cycles") + !!cmd_opt(ctx, "duration") + !!cmd_opt(ctx, "until");
+
+	if (given > 1) {
+		pc_err(LOG_MAIN, "give one of '--cycles', '--duration' and '--until'");
+		return EXIT_USAGE;
+	}
+	if (cmd_opt(ctx, "cycles")) {
+		char *end;
+		long v = strtol(cmd_opt(ctx, "cycles"), &end, 10);
+		if (*end || v < 1 || v > 100000000) {
+			pc_err(LOG_MAIN, "invalid value '%s' for '--cycles'", cmd_opt(ctx, "cycles"));
+			return EXIT_USAGE;
+		}
+		cr->planned = v;
+	} else if (cmd_opt(ctx, "duration")) {
+		static const struct opt_def d = { "duration", OPT_DURATION, 0, NULL, 1,
+						  (int64_t)1 << 40, NULL, NULL, 0 };
+		int64_t ms;
+		if (opt_parse(&d, &ms, cmd_opt(ctx, "duration"), NULL, NULL) < 0)
+			return EXIT_USAGE;
+		cr->planned = 0;
+		cr->deadline_wall_ns = clock_wall_ns() + ms * 1000000;
+	} else if (cmd_opt(ctx, "until")) {
+		int hh, mm;
+		char c;
+		if (sscanf(cmd_opt(ctx, "until"), "%d:%d%c", &hh, &mm, &c) != 2 || hh < 0 ||
+		    hh > 23 || mm < 0 || mm > 59) {
+			pc_err(LOG_MAIN, "invalid value '%s' for '--until' (expected HH:MM)",
+			       cmd_opt(ctx, "until"));
+			return EXIT_USAGE;
+		}
+		time_t now = time(NULL);
+		struct tm tm;
+		localtime_r(&now, &tm);
+		tm.tm_hour = hh, tm.tm_min = mm, tm.tm_sec = 0;
+		time_t t = mktime(&tm);
+		if (t <= now)
+			t += 86400;
+		cr->planned = 0;
+		cr->deadline_wall_ns = (int64_t)t * 1000000000;
+	}
+	return EXIT_OK;
+}
+
+/* A new campaign of BENCH.ini. EXIT_* */
+static int run_fresh(struct pc_ctx *ctx, struct camp_run *cr, char *db_path, size_t len,
+		     char ***notify_argv)
+{
+	int rc;
+
+	if (ctx->argc != 1) {
+		pc_err(LOG_MAIN, "usage: powercut %s", ctx->cmd->usage);
+		return EXIT_USAGE;
+	}
+	ctx->cfg = bench_config_load(ctx->argv[0], ctx->sets, ctx->n_sets, &cmd_bench_drivers);
+	if (!ctx->cfg)
+		return EXIT_USAGE;
+	cr->seed = ctx->cfg->campaign->seed;
+	cr->planned = ctx->cfg->campaign->cycles;
+	cr->bench_file = ctx->argv[0];
+	if ((rc = run_until(ctx, cr)) != EXIT_OK)
+		return rc;
+	if (cmd_opt(ctx, "notify")) {
+		static const struct opt_def n = { "notify", OPT_LIST, 0, NULL, 0, 0, NULL, NULL, 0 };
+		if (opt_set(&n, notify_argv, cmd_opt(ctx, "notify")) < 0 ||
+		    !*notify_argv || !(*notify_argv)[0]) {
+			pc_err(LOG_MAIN, "invalid value '%s' for '--notify'", cmd_opt(ctx, "notify"));
+			return EXIT_USAGE;
+		}
+	}
+	if (cmd_run_dir(ctx->cfg, ctx->run_dir, sizeof(ctx->run_dir)) < 0 ||
+	    cmd_campaign_db(ctx, "campaign.db", db_path, len) < 0)
+		return EXIT_FAIL;
+	return EXIT_OK;
+}
+
+/* The end, as text or JSON; the exit status. */
+static int run_report(struct pc_ctx *ctx, const struct camp_run *cr, const char *db_path)
+{
+	const struct bench_config *cfg = cr->cfg;
+	const char *status = camp_status_name(cr->status);
+
+	if (cr->controls == CAMP_CTL_FAILED)
+		pc_err(LOG_CHECK, "campaign %" PRId64 ": the controls failed: %s", cr->campaign, cr->why);
+	if (cr->status == CAMP_ST_NODE_LOST || cr->status == CAMP_ST_FAILED ||
+	    cr->status == CAMP_ST_DISK_FULL)
+		pc_err(LOG_MAIN, "campaign %" PRId64 " stopped: %s", cr->campaign, cr->msg);
 	if (ctx->json) {
 		cmd_print_json(json_pack("{s:s,s:I,s:s,s:i,s:i,s:s,s:s,s:f}", "db", db_path,
-					 "campaign", (json_int_t)cr.campaign, "status", cr.status,
-					 "cycles", (int)cr.total, "planned", (int)cr.planned, "controls",
-					 cr.controls, "message", cr.msg, "overhead_s_per_cycle",
-					 cr.ran ? cr.t.overhead_s / cr.ran : 0.0));
+					 "campaign", (json_int_t)cr->campaign, "status", status,
+					 "cycles", (int)cr->total, "planned", (int)cr->planned, "controls",
+					 camp_controls_name(cr->controls), "message", cr->msg,
+					 "overhead_s_per_cycle", cr->ran ? cr->t.overhead_s / cr->ran : 0.0));
 	} else {
-		if (cr.planned)
+		if (cr->planned)
 			printf("campaign %" PRId64 " in '%s': %s after %u of %" PRId64 " planned "
-			       "cycle(s); controls %s\n", cr.campaign, db_path, cr.status, cr.total,
-			       cr.planned, cr.controls);
+			       "cycle(s); controls %s\n", cr->campaign, db_path, status, cr->total,
+			       cr->planned, camp_controls_name(cr->controls));
 		else
 			printf("campaign %" PRId64 " in '%s': %s after %u cycle(s); controls %s\n",
-			       cr.campaign, db_path, cr.status, cr.total, cr.controls);
+			       cr->campaign, db_path, status, cr->total,
+			       camp_controls_name(cr->controls));
 		for (size_t i = 0; i < cfg->n_disks && i < 8; i++) {
 			const struct cfg_disk *d = cfg->disks[i];
 			const char *ctl = d->control == CONTROL_LYING ? " (lying control)" :
@@ -333,23 +279,59 @@ int cmd_run(struct pc_ctx *ctx)
 				printf("  %s%s: %s, %s: %" PRIu64 " file system finding(s) (lost, "
 				       "damaged, corrupt, check errors)\n", d->name, ctl,
 				       config_fs_name(d->fs), config_workload_name(d->workload),
-				       cr.t.violations[i]);
+				       cr->t.violations[i]);
 			else
 				printf("  %s%s: %" PRIu64 " violation block(s), %" PRIu64 " unflushed lost\n",
-				       d->name, ctl, cr.t.violations[i], cr.t.unflushed[i]);
+				       d->name, ctl, cr->t.violations[i], cr->t.unflushed[i]);
 		}
-		if (strcmp(cr.status, "done"))
-			printf("  %s\n", cr.msg);
+		if (cr->status != CAMP_ST_DONE)
+			printf("  %s\n", cr->msg);
 	}
-	if (notify_argv)
-		notify(notify_argv, cr.status, db_path, cr.campaign);
-	rc = !strcmp(cr.status, "done") ? (!strcmp(cr.controls, "failed") ? EXIT_FAIL : EXIT_OK) :
-	     !strcmp(cr.status, "interrupted") ? EXIT_OK : EXIT_FAIL;
+	if (cr->notify_argv)
+		notify(cr->notify_argv, status, db_path, cr->campaign);
+	return cr->status == CAMP_ST_DONE ? (cr->controls == CAMP_CTL_FAILED ? EXIT_FAIL : EXIT_OK) :
+	       cr->status == CAMP_ST_INTERRUPTED ? EXIT_OK : EXIT_FAIL;
+}
+
+int cmd_run(struct pc_ctx *ctx)
+{
+	const char *resume = cmd_opt(ctx, "resume");
+	char db_path[PATH_MAX], bin[PATH_MAX];
+	char **notify_argv = NULL;
+	struct run_view view = { .ctx = ctx, .tty = isatty(2) };
+	struct camp_observers obs;
+	struct camp_run cr = { .version = PC_VERSION, .bin_dir = bin, .lock = &ctx->lock,
+			       .relay = &ctx->relay, .obs = &obs };
+	int rc;
+
+	if (pc_exe_dir(bin, sizeof(bin)) < 0)
+		return EXIT_FAIL;
+	camp_observers_init(&obs);
+	rc = resume ? run_resume(ctx, resume, &cr, db_path, sizeof(db_path), &notify_argv) :
+	     run_fresh(ctx, &cr, db_path, sizeof(db_path), &notify_argv);
+	if (rc != EXIT_OK)
+		goto out;
+	cr.cfg = ctx->cfg;
+	cr.db = ctx->db;
+	cr.db_path = db_path;
+	cr.run_dir = ctx->run_dir;
+	cr.notify_argv = notify_argv;
+	cr.keep = cmd_flag(ctx, "keep");
+	camp_observe_add(&obs, camp_db_observer, ctx->db);
+	camp_observe_add(&obs, on_event, &view);
+
+	int r = camp_run(&cr);
+	if (view.tty && !ctx->json && cr.t0_ns)
+		log_status(NULL);
+	if (r < 0)
+		rc = r == -EBUSY ? EXIT_BUSY : r == -ENODEV ? EXIT_DEVICE : r == -EINVAL ? EXIT_USAGE :
+		     r == -EINTR ? 128 + relay_interrupted : EXIT_FAIL;
+	else
+		rc = run_report(ctx, &cr, db_path);
 out:
+	camp_observers_release(&obs);
 	for (size_t i = 0; notify_argv && notify_argv[i]; i++)
 		free(notify_argv[i]);
 	free(notify_argv);
-	free(config_text);
-	json_decref(run);
 	return rc;
 }

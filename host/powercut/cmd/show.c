@@ -20,51 +20,6 @@ const struct cmd_opt show_opts[] = {
 	{ 0 }
 };
 
-/* Rows of a statement as JSON objects named by column (JSON text columns parsed). */
-static json_t *rows(sqlite3 *db, const char *sql, int64_t a, int64_t b, int64_t c, bool one)
-{
-	sqlite3_stmt *s;
-	json_t *arr = json_array();
-
-	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) {
-		pc_err(LOG_DB, "cannot read the database: %s", sqlite3_errmsg(db));
-		json_decref(arr);
-		return NULL;
-	}
-	int np = sqlite3_bind_parameter_count(s);
-	if (np >= 1) sqlite3_bind_int64(s, 1, a);
-	if (np >= 2) sqlite3_bind_int64(s, 2, b);
-	if (np >= 3) sqlite3_bind_int64(s, 3, c);
-	while (sqlite3_step(s) == SQLITE_ROW) {
-		json_t *o = json_object();
-		for (int i = 0; i < sqlite3_column_count(s); i++) {
-			const char *name = sqlite3_column_name(s, i);
-			json_t *v;
-			switch (sqlite3_column_type(s, i)) {
-			case SQLITE_INTEGER: v = json_integer(sqlite3_column_int64(s, i)); break;
-			case SQLITE_FLOAT: v = json_real(sqlite3_column_double(s, i)); break;
-			case SQLITE_NULL: v = json_null(); break;
-			default: {
-				const char *t = (const char *)sqlite3_column_text(s, i);
-				size_t l = strlen(name);
-				v = l > 5 && !strcmp(name + l - 5, "_json") ? json_loads(t, 0, NULL) : NULL;
-				if (!v)
-					v = json_string(t);
-			}
-			}
-			json_object_set_new(o, name, v);
-		}
-		json_array_append_new(arr, o);
-	}
-	sqlite3_finalize(s);
-	if (one) {
-		json_t *o = json_incref(json_array_get(arr, 0));
-		json_decref(arr);
-		return o ? o : json_null();
-	}
-	return arr;
-}
-
 static double ms(json_t *o, const char *k, int64_t base)
 {
 	json_t *v = json_object_get(o, k);
@@ -167,7 +122,6 @@ static void print_story(json_t *j)
 int cmd_show(struct pc_ctx *ctx)
 {
 	struct store *st;
-	sqlite3 *db;
 	int64_t id;
 	char *end;
 	int rc = EXIT_FAIL;
@@ -184,46 +138,15 @@ int cmd_show(struct pc_ctx *ctx)
 	st = store_open(ctx->argv[0], STORE_READONLY);
 	if (!st)
 		return EXIT_FAIL;
-	db = store_db(st);
-	if (cmd_opt(ctx, "campaign")) {
-		json_t *r = rows(db, "SELECT id FROM cycles WHERE campaign_id = ? AND idx = ?",
-				 strtoll(cmd_opt(ctx, "campaign"), NULL, 10), id, 0, true);
-		id = json_integer_value(json_object_get(r, "id"));
-		json_decref(r);
-	}
-	json_t *cy = rows(db, "SELECT * FROM cycles WHERE id = ?", id, 0, 0, true);
-	if (!json_is_object(cy)) {
-		pc_err(LOG_MAIN, "no cycle '%s' in '%s'", ctx->argv[1], ctx->argv[0]);
-		json_decref(cy);
+	if (cmd_opt(ctx, "campaign") &&
+	    store_cycle_find(st, strtoll(cmd_opt(ctx, "campaign"), NULL, 10), id, &id) < 0)
+		id = 0;		/* no such cycle, said below */
+	json_t *j = store_cycle_story(st, id);
+	if (!j) {
+		if (errno == ENOENT)
+			pc_err(LOG_MAIN, "no cycle '%s' in '%s'", ctx->argv[1], ctx->argv[0]);
 		goto out;
 	}
-	int64_t camp = json_integer_value(json_object_get(cy, "campaign_id"));
-	int64_t t0 = json_integer_value(json_object_get(cy, "started_mono_ns"));
-	int64_t t1 = json_integer_value(json_object_get(cy, "finished_mono_ns"));
-	json_t *j = json_object();
-	json_object_set_new(j, "campaign", rows(db, "SELECT id, bench, config_hash, status, "
-		"controls, message, versions_json, run_json FROM campaigns WHERE id = ?", camp, 0, 0, true));
-	json_object_set_new(j, "cycle", cy);
-	json_object_set_new(j, "cut", rows(db, "SELECT * FROM cut_events WHERE cycle_id = ? ORDER BY "
-					   "id LIMIT 1", id, 0, 0, true));
-	json_t *has = rows(db, "SELECT COUNT(*) AS n FROM sqlite_master WHERE name = 'cycle_steps'",
-			   0, 0, 0, true);
-	if (json_integer_value(json_object_get(has, "n")))
-		json_object_set_new(j, "steps", rows(db, "SELECT seq, step, arg, started_mono_ns, "
-			"ended_mono_ns, result, detail_json FROM cycle_steps WHERE cycle_id = ? ORDER BY "
-			"seq", id, 0, 0, false));
-	json_decref(has);
-	json_object_set_new(j, "cuts", rows(db, "SELECT * FROM cut_events WHERE cycle_id = ? ORDER BY "
-					    "id", id, 0, 0, false));
-	json_object_set_new(j, "events", rows(db, "SELECT wall_ns, mono_ns, level, category, message "
-		"FROM events WHERE campaign_id = ? AND mono_ns >= ? AND mono_ns <= ? ORDER BY id", camp,
-		t0, t1 ? t1 : INT64_MAX, false));
-	json_object_set_new(j, "checks", rows(db, "SELECT disk, kind, result, detail_json FROM checks "
-					      "WHERE cycle_id = ? ORDER BY id", id, 0, 0, false));
-	json_object_set_new(j, "findings", rows(db, "SELECT disk, class, detail_json, since_flush_ns "
-		"FROM findings WHERE cycle_id = ? AND block = -1 ORDER BY disk, class", id, 0, 0, false));
-	json_object_set_new(j, "evidence", rows(db, "SELECT disk, kind, path, bytes FROM evidence "
-					       "WHERE cycle_id = ? ORDER BY id", id, 0, 0, false));
 	if (ctx->json)
 		cmd_print_json(j);
 	else {

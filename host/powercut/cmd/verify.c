@@ -34,42 +34,17 @@ const struct cmd_opt verify_opts[] = {
 	{ 0 }
 };
 
-struct session {
-	uint64_t seed, block_size, span_blocks;
-};
-
 /* The first session of the cycle's own run on the disk (the one the classifier reads,
  * never a later pass under the same cycle number): what the agent wrote with. */
-static int session_load(sqlite3 *db, uint64_t campaign, uint32_t cycle, uint32_t disk,
-			struct session *s)
+static int session_load(struct store *st, uint64_t campaign, uint32_t cycle, uint32_t disk,
+			struct store_session *s)
 {
-	sqlite3_stmt *st;
 	int64_t phase = 0;
-	int rc = ledger_cycle_phase(db, campaign, cycle, disk, &phase);
+	int rc = ledger_cycle_phase(store_db(st), campaign, cycle, disk, &phase);
 
 	if (rc < 0)
 		return rc;
-	bool own = rc == 1;
-	rc = -ENOENT;
-	if (sqlite3_prepare_v2(db, "SELECT seed, block_size, span_blocks FROM oracle_session "
-			       "WHERE campaign = ?1 AND cycle = ?2 AND disk = ?3 AND (?4 IS NULL OR "
-			       "phase = ?4) ORDER BY id LIMIT 1", -1, &st, NULL) != SQLITE_OK) {
-		pc_err(LOG_DB, "cannot read the ledger: %s", sqlite3_errmsg(db));
-		return -EIO;
-	}
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)campaign);
-	sqlite3_bind_int64(st, 2, cycle);
-	sqlite3_bind_int64(st, 3, disk);
-	if (own)
-		sqlite3_bind_int64(st, 4, phase);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		s->seed = (uint64_t)sqlite3_column_int64(st, 0);
-		s->block_size = (uint64_t)sqlite3_column_int64(st, 1);
-		s->span_blocks = (uint64_t)sqlite3_column_int64(st, 2);
-		rc = 0;
-	}
-	sqlite3_finalize(st);
-	return rc;
+	return store_session_find(st, (int64_t)campaign, cycle, disk, rc == 1, phase, s);
 }
 
 static int parse_u64(const char *name, const char *s, uint64_t max, uint64_t *v)
@@ -89,7 +64,7 @@ static int parse_u64(const char *name, const char *s, uint64_t max, uint64_t *v)
 
 /* Run the agent's check phase on target into report_path. */
 static int run_check(const char *target, uint64_t campaign, uint32_t cycle, uint32_t disk,
-		     const struct session *s, const char *report_path, int timeout_s)
+		     const struct store_session *s, const char *report_path, int timeout_s)
 {
 	char dir[PATH_MAX], agent[PATH_MAX + 32], a_camp[24], a_cycle[16], a_disk[16], a_seed[24],
 	     a_bs[24], a_span[24];
@@ -216,7 +191,7 @@ int cmd_verify(struct pc_ctx *ctx)
 	const char *tmpdir = getenv("TMPDIR");
 	char report_tmp[PATH_MAX];
 	const char *report_path = cmd_opt(ctx, "report");
-	struct session s;
+	struct store_session s;
 	struct store *st = NULL;
 	FILE *report = NULL;
 	int rc = EXIT_FAIL, tmp_fd = -1;
@@ -235,8 +210,8 @@ int cmd_verify(struct pc_ctx *ctx)
 	st = store_open(ctx->argv[0], STORE_MIGRATE);
 	if (!st)
 		return EXIT_FAIL;
-	sqlite3 *db = store_db(st);
-	int e = session_load(db, campaign, (uint32_t)cycle, (uint32_t)disk, &s);
+	sqlite3 *db = store_db(st);	/* lent to the oracle */
+	int e = session_load(st, campaign, (uint32_t)cycle, (uint32_t)disk, &s);
 	if (e == -ENOENT)
 		pc_err(LOG_CHECK, "'%s' has no ledger session for campaign %" PRIu64 ", cycle %"
 		       PRIu64 ", disk %" PRIu64, ctx->argv[0], campaign, cycle, disk);

@@ -159,6 +159,17 @@ if [ -f docs/config.md ] && [ -f host/lib/config.c ]; then
 	else bad "docs/config.md differs from 'powercut config doc'"; fi
 fi
 
+# --- every shipped bench loads with every driver's option table, and its canonical text
+# (every key of every driver, defaults included) loads again to the same config hash
+for b in rig/benches/*.ini rig/scenarios/*.ini; do
+	[ -f "$b" ] || continue
+	"$pc" config show "$b" >"$tmp/canon.ini" 2>"$tmp/err" || { bad "config show $b"; cat "$tmp/err"; continue; }
+	h1=$(sed -n '1s/.*sha256 //p' "$tmp/canon.ini")
+	h2=$("$pc" config show "$tmp/canon.ini" 2>"$tmp/err" | sed -n '1s/.*sha256 //p')
+	if [ -n "$h1" ] && [ "$h1" = "$h2" ]; then ok "$b: its canonical text is the same config"
+	else bad "$b: canonical text hashes '$h2', the bench '$h1'"; cat "$tmp/err"; fi
+done
+
 # --- db commands
 expect 0 "$pc" db migrate "$tmp/c.db"
 expect 0 "$pc" db info "$tmp/c.db" --json

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../lib/tests/log_capture.h"
 #include "gpio.h"
 #include "relay.h"
 #include "usbhid.h"
@@ -73,13 +74,12 @@ static const struct usbhid_transport fake_usb = { fake_open, fake_set, fake_get,
 
 static struct bench_config *cfg_of(const char *relay_section)
 {
-	char *text, *err = NULL;
+	const struct bench_drivers d = { .relay = RELAY_OPT_DRIVERS(relay_drivers) };
+	char *text;
 	struct bench_config *c;
 
 	assert_true(asprintf(&text, "[bench]\nname = t\n[relay]\n%s", relay_section) > 0);
-	c = bench_config_parse("t.ini", text, NULL, 0, &err);
-	if (!c)
-		fprintf(stderr, "%s", err);
+	c = bench_config_parse("t.ini", text, NULL, 0, &d);
 	assert_non_null(c);
 	free(text);
 	return c;
@@ -268,8 +268,9 @@ static int stub_status(struct relay *r, struct relay_status *s) { return 0; }
 
 static void test_ops_validation(void **state)
 {
-	struct relay_ops ok = { RELAY_OPS_VERSION, "stub", "", stub_open, stub_close, stub_sw,
-				stub_sw, stub_status, NULL, NULL, NULL };
+	struct relay_ops ok = { .version = RELAY_OPS_VERSION, .name = "stub", .help = "",
+				.open = stub_open, .close = stub_close, .on = stub_sw,
+				.off = stub_sw, .status = stub_status };
 	struct relay_ops v = ok;
 
 	assert_int_equal(relay_ops_validate(&ok), 0);
@@ -284,8 +285,9 @@ static void test_ops_validation(void **state)
 	v = ok;
 	v.name = NULL;
 	assert_int_equal(relay_ops_validate(&v), -EINVAL);
-	/* Every registered driver passes, in the order of the config's driver enum. */
+	/* Every registered driver passes and is found by its name. */
 	static const char *const names[] = { "serial", "usbhid", "gpio", "exec", "null" };
+	assert_int_equal(relay_drivers_check(relay_drivers), 0);
 	for (size_t i = 0; i < 5; i++) {
 		assert_non_null(relay_drivers[i]);
 		assert_string_equal(relay_drivers[i]->name, names[i]);
@@ -293,20 +295,91 @@ static void test_ops_validation(void **state)
 		assert_ptr_equal(relay_ops_find(names[i]), relay_drivers[i]);
 	}
 	assert_null(relay_drivers[5]);
+	free(logged());
+	/* An unknown name: the error names it and the drivers there are. */
 	assert_null(relay_ops_find("nope"));
+	assert_int_equal(errno, ENOENT);
+	char *e = logged();
+	assert_string_equal(e, "unknown relay driver 'nope' (drivers: serial, usbhid, gpio, exec, "
+			    "null)\n");
+	free(e);
 	/* Only the firmware can time a cut itself. */
 	assert_non_null(relay_ops_find("serial")->arm);
 	assert_null(relay_ops_find("usbhid")->arm);
+}
+
+/* A driver table is refused as it is registered: a name twice, an ops table of
+ * another version, a driver key that is a [relay] key of its own. */
+static void test_table_registration(void **state)
+{
+	static const struct opt_def own_key[] = {
+		{ "channel", OPT_INT, RELAY_CFG(channel), "0", OPT_NOLIMIT, NULL, "x", 0 }, { 0 }
+	};
+	struct relay_ops a = { .version = RELAY_OPS_VERSION, .name = "a", .help = "",
+			       .open = stub_open, .close = stub_close, .on = stub_sw,
+			       .off = stub_sw, .status = stub_status };
+	struct relay_ops b = a, old = a, clash = a;
+	b.name = "a";
+	old.name = "old";
+	old.version = 1;
+	clash.name = "clash";
+	clash.options = own_key;
+	const struct relay_ops *const twice[] = { &a, &b, NULL };
+	const struct relay_ops *const versions[] = { &a, &old, NULL };
+	const struct relay_ops *const keys[] = { &a, &clash, NULL };
+	char *e;
+
+	assert_int_equal(relay_drivers_check(twice), -EINVAL);
+	e = logged();
+	assert_string_equal(e, "relay driver 'a' is registered twice\n");
+	free(e);
+	assert_int_equal(relay_drivers_check(versions), -EINVAL);
+	e = logged();
+	assert_string_equal(e, "relay driver 'old' has ops version 1, expected 2\n");
+	free(e);
+	/* The loader knows [relay]'s own keys: a driver may not take one. */
+	const struct bench_drivers d = { .relay = RELAY_OPT_DRIVERS(keys) };
+	assert_int_equal(relay_drivers_check(keys), 0);	/* alone, the table is sound */
+	assert_null(bench_config_parse("t.ini", "[bench]\nname = t\n[relay]\ndriver = a\n",
+				       NULL, 0, &d));
+	e = logged();
+	assert_non_null(strstr(e, "relay driver 'clash': option 'channel' is declared twice (or "
+			       "is a key of [relay] itself)\n"));
+	free(e);
+}
+
+/* The real tables: a key of one driver with another is an error at its line. */
+static void test_keys_of_other_drivers(void **state)
+{
+	const struct bench_drivers d = { .relay = RELAY_OPT_DRIVERS(relay_drivers) };
+	char *e;
+
+	assert_null(bench_config_parse("t.ini", "[bench]\nname = t\n[relay]\ndriver = exec\n"
+				       "exec_on = true\nexec_off = true\ngpio_line = 4\n"
+				       "port = /dev/ttyACM0\n", NULL, 0, &d));
+	e = logged();
+	assert_string_equal(e,
+		"t.ini:8: key 'port' in [relay] is an option of driver 'serial', not of driver 'exec'\n"
+		"t.ini:7: key 'gpio_line' in [relay] is an option of driver 'gpio', not of driver "
+		"'exec'\n");
+	free(e);
+	struct bench_config *c = cfg_of("driver = usbhid\nactive_level = low\n");
+	assert_int_equal(c->relay->active_level, ACTIVE_LOW);
+	bench_config_free(c);
+	free(logged());
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ops_validation),
+		cmocka_unit_test(test_table_registration),
+		cmocka_unit_test(test_keys_of_other_drivers),
 		cmocka_unit_test(test_usbhid_bytes),
 		cmocka_unit_test(test_usbhid_active_low_and_errors),
 		cmocka_unit_test(test_usbhid_product),
 		cmocka_unit_test(test_gpio_levels),
 	};
+	log_watch_add(log_capture, NULL);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

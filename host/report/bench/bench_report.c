@@ -18,6 +18,8 @@
 #include <unistd.h>
 
 #include "child.h"
+#include "classes.h"
+#include "clock.h"
 #include "config.h"
 #include "log.h"
 #include "store.h"
@@ -25,13 +27,6 @@
 
 #define CYCLES 10000
 #define CAMPAIGNS 4
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 /* xorshift64*: reproducible outcomes without libc's rand state. */
 static uint64_t rng = 88172645463325252ull;
@@ -45,13 +40,10 @@ static uint64_t rnd(uint64_t n)
 
 static int add_campaign(struct store *st, char **sets, size_t n, int64_t *id)
 {
-	char *err = NULL, hash[65];
-	struct bench_config *cfg = bench_config_load("rig/benches/sim-fast.ini", sets, n, &err);
-	if (!cfg) {
-		fprintf(stderr, "%s", err ? err : "cannot load rig/benches/sim-fast.ini\n");
-		free(err);
-		return -EINVAL;
-	}
+	char hash[65];
+	struct bench_config *cfg = bench_config_load("rig/benches/sim-fast.ini", sets, n, NULL);
+	if (!cfg)
+		return -EINVAL;	/* logged */
 	char *text = bench_config_text(cfg);
 	json_t *j = bench_config_json(cfg);
 	char *js = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
@@ -128,27 +120,29 @@ static int generate(const char *path)
 			if (store_cut_insert(st, &cut, NULL) < 0)
 				goto out;
 			for (int d = 0; d < 3; d++) {
-				int64_t cls[9] = { 0 }, viol = 0, since = (int64_t)rnd(400000000);
+				int64_t cls[CLS__COUNT] = { 0 }, viol = 0, since = (int64_t)rnd(400000000);
 				bool lie = d == 0, q = d == 1;
-				if (q && c < 2 && kill)
-					cls[2] = 200 + (int64_t)rnd(1800);	/* the seed result */
+				if (q && c < 2 && kill)		/* the seed result */
+					cls[CLS_UNFLUSHED_LOST_OLDER] = 200 + (int64_t)rnd(1800);
 				else if (!kill && !lie)
-					cls[2] = (int64_t)rnd(40);
+					cls[CLS_UNFLUSHED_LOST_OLDER] = (int64_t)rnd(40);
 				if (lie && !kill) {
-					cls[5] = 2048 - (int64_t)rnd(100);
-					viol = cls[5];
+					cls[CLS_FLUSHED_LOST_ZERO] = 2048 - (int64_t)rnd(100);
+					viol = cls[CLS_FLUSHED_LOST_ZERO];
 				}
 				if (rnd(500) == 0) {	/* a rare flushed loss */
-					cls[4] = 1;
+					cls[CLS_FLUSHED_LOST_OLDER] = 1;
 					viol++;
 				}
-				cls[1] = (int64_t)rnd(20);
-				cls[0] = 2048 - cls[1] - cls[2] - cls[4] - cls[5];
+				cls[CLS_INFLIGHT_PERSISTED] = (int64_t)rnd(20);
+				cls[CLS_OK] = 2048;
+				for (int k = 1; k < CLS__COUNT; k++)
+					cls[CLS_OK] -= cls[k];
 				sqlite3_reset(res);
 				sqlite3_bind_int64(res, 1, camp);
 				sqlite3_bind_int64(res, 2, i);
 				sqlite3_bind_int64(res, 3, d + 1);
-				for (int k = 0; k < 9; k++)
+				for (int k = 0; k < CLS__COUNT; k++)
 					sqlite3_bind_int64(res, 4 + k, cls[k]);
 				sqlite3_bind_int64(res, 13, viol);
 				sqlite3_bind_int64(res, 14, (int64_t)rnd(3));
@@ -157,18 +151,16 @@ static int generate(const char *path)
 				sqlite3_bind_int64(res, 17, since);
 				if (sqlite3_step(res) != SQLITE_DONE)
 					goto out;
-				for (int k = 1; k < 9; k++) {
+				for (int k = 1; k < CLS__COUNT; k++) {
 					if (!cls[k])
 						continue;
-					static const char *const names[] = { "ok", "inflight_persisted",
-						"unflushed_lost_older", "unflushed_lost_zero", "flushed_lost_older",
-						"flushed_lost_zero", "torn", "corrupt", "misdirected" };
 					char fd[64];
 					snprintf(fd, sizeof(fd), "{\"blocks\":%" PRId64 "}", cls[k]);
-					store_finding_insert(st, cy, disks[d], -1, names[k], fd, since);
+					store_finding_insert(st, cy, disks[d], -1, cls_class_name(k), fd, since);
 				}
 				/* a few per-block rows, as the oracle keeps the blocks that are not ok */
-				for (int b = 0; b < (cls[2] > 20 ? 20 : cls[2]); b++) {
+				int64_t lost = cls[CLS_UNFLUSHED_LOST_OLDER];
+				for (int b = 0; b < (lost > 20 ? 20 : lost); b++) {
 					sqlite3_reset(chk);
 					sqlite3_bind_int64(chk, 1, camp);
 					sqlite3_bind_int64(chk, 2, i);
@@ -201,9 +193,9 @@ static double timed_report(const char *pc, const char *fmt, const char *out, con
 {
 	const char *argv[] = { pc, "report", "--format", fmt, "--output", out, db, NULL };
 	struct child_result r;
-	int64_t t0 = now_ns();
+	int64_t t0 = clock_mono_ns();
 	int rc = child_run(argv, NULL, 120000, &r);
-	double s = (now_ns() - t0) / 1e9;
+	double s = (clock_mono_ns() - t0) / 1e9;
 
 	if (rc < 0 || !WIFEXITED(r.status) || WEXITSTATUS(r.status)) {
 		fprintf(stderr, "bench_report: powercut report --format %s failed: %s\n", fmt,
@@ -234,11 +226,11 @@ int main(void)
 		return 1;
 	}
 	snprintf(db, sizeof(db), "%s/10k.db", dir);
-	int64_t t0 = now_ns();
+	int64_t t0 = clock_mono_ns();
 	if (generate(db) < 0)
 		goto out;
 	printf("generated %d cycles (%d campaigns, 3 disks each) in %.2f s\n", CYCLES, CAMPAIGNS,
-	       (now_ns() - t0) / 1e9);
+	       (clock_mono_ns() - t0) / 1e9);
 	static const char *const fmts[] = { "json", "md", "csv", "html" };
 	double html = -1;
 	for (size_t i = 0; i < 4; i++) {

@@ -14,10 +14,7 @@
 static inline int64_t rt_campaign(struct store *st, const char *bench, char **sets,
 				  size_t n_sets, const char *versions_json)
 {
-	char *err = NULL;
-	struct bench_config *cfg = bench_config_load(bench, sets, n_sets, &err);
-	if (!cfg)
-		fprintf(stderr, "%s", err ? err : "?");
+	struct bench_config *cfg = bench_config_load(bench, sets, n_sets, NULL);
 	assert_non_null(cfg);
 	char hash[65], *text = bench_config_text(cfg);
 	json_t *j = bench_config_json(cfg);

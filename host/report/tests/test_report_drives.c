@@ -31,7 +31,8 @@ static int64_t campaign(struct store *st, char **sets, size_t n_sets)
 }
 
 /* One power-cut cycle: the zvol (disk id 1) with `viol` violation blocks, its drive's
- * smart check (firmware fw, verdict), b-raw clean. */
+ * smart check (firmware fw, verdict; none when fw is NULL, as in a cycle that failed
+ * before its checks), b-raw clean. */
 static void cycle(struct store *st, int64_t camp, int64_t idx, int64_t viol, const char *fw,
 		  const char *verdict)
 {
@@ -41,12 +42,15 @@ static void cycle(struct store *st, int64_t camp, int64_t idx, int64_t viol, con
 			       .relay_off_mono_ns = 5000, .hold_up_ns = 18000000, .seed = 1 };
 	assert_int_equal(store_cut_insert(st, &c, NULL), 0);
 	char detail[512];
+	if (!fw)
+		goto results;
 	snprintf(detail, sizeof(detail), "{\"before\":{\"protocol\":\"NVMe\",\"model\":\"QEMU NVMe Ctrl\","
 		 "\"firmware\":\"%s\",\"serial\":\"pc1\",\"write_cache\":\"on\"},\"after\":{\"protocol\":"
 		 "\"NVMe\",\"model\":\"QEMU NVMe Ctrl\",\"firmware\":\"%s\",\"serial\":\"pc1\","
 		 "\"write_cache\":\"on\"}}", fw, fw);
 	assert_int_equal(store_check_insert(st, cy, "a-zvol", "smart", verdict, detail), 0);
 	assert_int_equal(store_check_insert(st, cy, "a-zvol", "zpool-import-ro", "pass", NULL), 0);
+results:
 	for (int d = 1; d <= 2; d++) {
 		sqlite3_stmt *s;
 		assert_int_equal(sqlite3_prepare_v2(store_db(st), "INSERT INTO oracle_cycle_result "
@@ -55,8 +59,8 @@ static void cycle(struct store *st, int64_t camp, int64_t idx, int64_t viol, con
 		sqlite3_bind_int64(s, 2, idx);
 		sqlite3_bind_int64(s, 3, d);
 		sqlite3_bind_int64(s, 4, 1024);
-		for (int k = 0; k < RPT_NCLS; k++)
-			sqlite3_bind_int64(s, 5 + k, k == RPT_OK ? 1000 : 0);
+		for (int k = 0; k < CLS__COUNT; k++)
+			sqlite3_bind_int64(s, 5 + k, k == CLS_OK ? 1000 : 0);
 		sqlite3_bind_int64(s, 14, d == 1 ? viol : 0);
 		sqlite3_bind_int64(s, 15, 300000000);
 		assert_int_equal(sqlite3_step(s), SQLITE_DONE);
@@ -97,6 +101,8 @@ static void report_zvol_drives(void **state)
 	/* sync=standard: no violation */
 	int64_t b = campaign(st, NULL, 0);
 	cycle(st, b, 1, 0, "8.2.1", "not-counted");
+	/* a cycle without a smart check belongs to the drive its disk had: no fourth cell */
+	cycle(st, b, 2, 0, NULL, NULL);
 	store_close(st);
 
 	char *paths[] = { db };
@@ -114,6 +120,7 @@ static void report_zvol_drives(void **state)
 	assert_non_null(strstr(json_string_value(json_object_get(c1, "disk_kind")),
 			       "volblocksize=16K"));
 	assert_string_equal(json_string_value(json_object_get(c3, "control")), "none");
+	assert_int_equal(json_integer_value(json_object_get(c3, "cycles")), 2);
 	/* two campaigns (disabled, standard) with the same drive: two cells */
 	size_t i, nz = 0;
 	json_t *c;

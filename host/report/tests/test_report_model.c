@@ -38,7 +38,7 @@ static char dir[PATH_MAX], db1[PATH_MAX + 16], db2[PATH_MAX + 16];
 
 struct disk_res {
 	const char *disk;
-	int64_t cls[RPT_NCLS];
+	int64_t cls[CLS__COUNT];
 	int64_t violations;
 	const char *check;	/* metadata check result, NULL: none */
 	bool no_result;		/* the oracle never classified it */
@@ -79,7 +79,7 @@ static int64_t cycle(struct store *st, int64_t camp, int64_t idx, const char *ki
 		sqlite3_bind_int64(s, 2, idx);
 		sqlite3_bind_int64(s, 3, (int64_t)i + 1);
 		sqlite3_bind_int64(s, 4, 2048);
-		for (int k = 0; k < RPT_NCLS; k++)
+		for (int k = 0; k < CLS__COUNT; k++)
 			sqlite3_bind_int64(s, 5 + k, d[i].cls[k]);
 		sqlite3_bind_int64(s, 14, d[i].violations);
 		sqlite3_bind_int64(s, 15, 300000000);
@@ -105,12 +105,12 @@ static int setup(void **state)
 	assert_non_null(st);
 	char *kill[] = { "campaign.cut=kill" };
 	int64_t a = campaign(st, kill, 1);
-	struct disk_res c1[] = { { "qcow2", { [RPT_OK] = 100, [RPT_UNFL_OLDER] = 10 }, 0, "clean" },
-				 { "raw", { [RPT_OK] = 110 }, 0, NULL } };
-	struct disk_res c2[] = { { "qcow2", { [RPT_OK] = 100, [RPT_FL_ZERO] = 1 }, 1, "corrupt" },
-				 { "raw", { [RPT_OK] = 110, [RPT_INFLIGHT] = 3 }, 0, NULL } };
+	struct disk_res c1[] = { { "qcow2", { [CLS_OK] = 100, [CLS_UNFLUSHED_LOST_OLDER] = 10 }, 0, "clean" },
+				 { "raw", { [CLS_OK] = 110 }, 0, NULL } };
+	struct disk_res c2[] = { { "qcow2", { [CLS_OK] = 100, [CLS_FLUSHED_LOST_ZERO] = 1 }, 1, "corrupt" },
+				 { "raw", { [CLS_OK] = 110, [CLS_INFLIGHT_PERSISTED] = 3 }, 0, NULL } };
 	struct disk_res c3[] = { { "qcow2", { 0 }, 0, NULL, true },
-				 { "raw", { [RPT_OK] = 110 }, 0, "repaired" } };
+				 { "raw", { [CLS_OK] = 110 }, 0, "repaired" } };
 	cycle(st, a, 1, "kill", c1, 2);
 	cycle(st, a, 2, "kill", c2, 2);
 	cycle(st, a, 3, "kill", c3, 2);
@@ -118,14 +118,14 @@ static int setup(void **state)
 	 * its two cycles (the control fails), the safe disk none (it passes). */
 	char *ctl[] = { "campaign.cut=power", "disk.qcow2.control=lying", "disk.raw.control=safe" };
 	int64_t b = campaign(st, ctl, 3);
-	struct disk_res p1[] = { { "qcow2", { [RPT_OK] = 90, [RPT_FL_OLDER] = 20 }, 20, "clean" },
-				 { "raw", { [RPT_OK] = 110 }, 0, NULL } };
-	struct disk_res p2[] = { { "qcow2", { [RPT_OK] = 110 }, 0, "clean" },
-				 { "raw", { [RPT_OK] = 105, [RPT_UNFL_ZERO] = 5 }, 0, NULL } };
+	struct disk_res p1[] = { { "qcow2", { [CLS_OK] = 90, [CLS_FLUSHED_LOST_OLDER] = 20 }, 20, "clean" },
+				 { "raw", { [CLS_OK] = 110 }, 0, NULL } };
+	struct disk_res p2[] = { { "qcow2", { [CLS_OK] = 110 }, 0, "clean" },
+				 { "raw", { [CLS_OK] = 105, [CLS_UNFLUSHED_LOST_ZERO] = 5 }, 0, NULL } };
 	/* ... and a cycle cut before the lying disk's first flush: nothing it could have
 	 * lied about, neither for nor against the control. */
-	struct disk_res p3[] = { { "qcow2", { [RPT_OK] = 110 }, 0, "clean", false, true },
-				 { "raw", { [RPT_OK] = 110 }, 0, NULL } };
+	struct disk_res p3[] = { { "qcow2", { [CLS_OK] = 110 }, 0, "clean", false, true },
+				 { "raw", { [CLS_OK] = 110 }, 0, NULL } };
 	cycle(st, b, 1, "power", p1, 2);
 	cycle(st, b, 2, "power", p2, 2);
 	cycle(st, b, 3, "power", p3, 2);
@@ -139,8 +139,8 @@ static int setup(void **state)
 	cycle(st, c, 1, "kill", c1, 2);
 	char *ds[] = { "campaign.cut=kill", "disk.qcow2.cache=directsync" };
 	int64_t d = campaign(st, ds, 2);
-	struct disk_res q1[] = { { "qcow2", { [RPT_OK] = 110 }, 0, "clean" },
-				 { "raw", { [RPT_OK] = 110 }, 0, NULL } };
+	struct disk_res q1[] = { { "qcow2", { [CLS_OK] = 110 }, 0, "clean" },
+				 { "raw", { [CLS_OK] = 110 }, 0, NULL } };
 	cycle(st, d, 1, "kill", q1, 2);
 	store_close(st);
 	return 0;
@@ -391,8 +391,8 @@ static void test_status(void **state)
 	assert_non_null(st);
 	char *kill[] = { "campaign.cut=kill" };
 	int64_t a = campaign(st, kill, 1);
-	struct disk_res c1[] = { { "qcow2", { [RPT_OK] = 100, [RPT_UNFL_OLDER] = 10 }, 0, "clean" },
-				 { "raw", { [RPT_OK] = 110 }, 0, NULL } };
+	struct disk_res c1[] = { { "qcow2", { [CLS_OK] = 100, [CLS_UNFLUSHED_LOST_OLDER] = 10 }, 0, "clean" },
+				 { "raw", { [CLS_OK] = 110 }, 0, NULL } };
 	cycle(st, a, 1, "kill", c1, 2);
 	int64_t cy2;
 	assert_int_equal(store_cycle_insert(st, a, 2, "running", 5000, &cy2), 0);
@@ -487,8 +487,8 @@ static void test_dc_cut(void **state)
 	char *ac[] = { "campaign.cut=power" };
 	char *dc[] = { "campaign.cut=power", "relay.switches=dc" };
 	/* an unflushed loss, so that the report cites (details) both cycles */
-	struct disk_res d1[] = { { "qcow2", { [RPT_OK] = 100, [RPT_UNFL_OLDER] = 10 }, 0, "clean" },
-				 { "raw", { [RPT_OK] = 110 }, 0, NULL } };
+	struct disk_res d1[] = { { "qcow2", { [CLS_OK] = 100, [CLS_UNFLUSHED_LOST_OLDER] = 10 }, 0, "clean" },
+				 { "raw", { [CLS_OK] = 110 }, 0, NULL } };
 	cycle(st, campaign(st, ac, 1), 1, "power", d1, 2);
 	cycle(st, campaign(st, dc, 2), 1, "power", d1, 2);
 	store_close(st);
@@ -538,6 +538,46 @@ static void test_errors(void **state)
 	assert_int_equal(f, REPORT_MD);
 }
 
+/* The report knows every class of classes.h: the taxonomy has a row for each, with
+ * its name, title and violation, in the oracle's order, no name twice, and every
+ * cell's JSON taxonomy has a key for each. */
+static void test_taxonomy_knows_every_class(void **state)
+{
+	for (int c = 0; c < CLS__COUNT; c++) {
+		assert_string_equal(report_tax[c].name, cls_class_name(c));
+		assert_string_equal(report_tax[c].title, cls_class_info(c)->title);
+		assert_int_equal(report_tax[c].violation, cls_class_info(c)->violation);
+		assert_int_equal(report_tax[c].counts, ORACLE_BLOCKS);
+	}
+	for (int k = 0; k < FSV_NCLASSES; k++) {
+		assert_string_equal(report_tax[REPORT_TAX_FILE(k)].name, fsv_class_name(k));
+		assert_int_equal(report_tax[REPORT_TAX_FILE(k)].violation, fsv_class_info(k)->violation);
+		assert_int_equal(report_tax[REPORT_TAX_FILE(k)].counts, fsv_class_info(k)->counts);
+	}
+	/* whole-disk outcomes: the report counts only their cycles */
+	assert_int_equal(report_tax[REPORT_TAX_NOT_VERIFIED].counts, ORACLE_CYCLES);
+	assert_int_equal(report_tax[REPORT_TAX_UNMOUNTABLE].counts, ORACLE_CYCLES);
+	assert_int_equal(report_tax[REPORT_TAX_FILE_LOST].counts, ORACLE_FILES);
+	for (int t = 0; t < REPORT_NTAX; t++)
+		for (int u = t + 1; u < REPORT_NTAX; u++)
+			assert_string_not_equal(report_tax[t].name, report_tax[u].name);
+
+	char *paths[] = { db1 };
+	struct report_options o = REPORT_OPTIONS_INIT;
+	struct report *r = report_load(paths, 1, &o);
+	assert_non_null(r);
+	json_t *j = report_json(r), *cells = json_object_get(j, "cells");
+	assert_true(json_array_size(cells) > 0);
+	json_t *tax = json_object_get(json_array_get(cells, 0), "taxonomy");
+	assert_int_equal(json_object_size(tax), REPORT_NTAX);
+	for (int c = 0; c < CLS__COUNT; c++)
+		assert_non_null(json_object_get(tax, cls_class_name(c)));
+	for (int k = 0; k < FSV_NCLASSES; k++)
+		assert_non_null(json_object_get(tax, fsv_class_name(k)));
+	json_decref(j);
+	report_free(r);
+}
+
 int main(void)
 {
 	log_set_prog("test_report_model");
@@ -547,6 +587,7 @@ int main(void)
 		cmocka_unit_test(test_status),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_dc_cut),
+		cmocka_unit_test(test_taxonomy_knows_every_class),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -28,6 +28,7 @@
 #include "log.h"
 #include "ssh.h"
 
+#include "clock.h"
 #include "sshd_helper.h"
 
 /* The private sshd of sshd_helper.h; the names below keep the tests short. */
@@ -38,14 +39,6 @@ static int port;
 
 #define free_port tsshd_free_port
 #define read_file tsshd_read_file
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void pathf(char *buf, size_t len, const char *name)
 {
@@ -229,9 +222,9 @@ static void test_auth_refused_timeout(void **state)
 	const char *argv[] = { "sleep", "30", NULL };
 	struct child_result r;
 	struct ssh *s = open_ssh("userkey", "known_hosts", port, true);
-	int64_t t0 = now_ms();
+	int64_t t0 = clock_mono_ms();
 	assert_int_equal(ssh_run(s, argv, NULL, 1000, &r), -ETIMEDOUT);
-	assert_true(now_ms() - t0 < 6000);
+	assert_true(clock_mono_ms() - t0 < 6000);
 	child_result_release(&r);
 	ssh_close(s);
 }
@@ -308,16 +301,16 @@ static void test_dropped_mid_command(void **state)
 		struct ssh *s = open_ssh("userkey", "known_hosts_drop", p, master);
 		struct killer k = { .listener = own.pid, .delay_ms = 1500 };
 		pthread_t th;
-		int64_t t0 = now_ms();
+		int64_t t0 = clock_mono_ms();
 
 		pthread_create(&th, NULL, killer_main, &k);
 		int rc = ssh_run(s, argv, NULL, 20000, &r);
 		pthread_join(th, NULL);
 		print_message("master=%d rc=%d killed=%d after %lld ms: %s\n", master, rc, k.killed,
-			      (long long)(now_ms() - t0), r.err);
+			      (long long)(clock_mono_ms() - t0), r.err);
 		assert_true(k.killed > 0);
 		assert_int_equal(rc, -ECONNRESET);
-		assert_true(now_ms() - t0 < 10000);
+		assert_true(clock_mono_ms() - t0 < 10000);
 		child_result_release(&r);
 		ssh_close(s);
 	}
@@ -351,27 +344,27 @@ static void test_booting_node(void **state)
 
 	/* Refuses while "booting", then comes up. */
 	struct ssh *s = open_ssh("userkey", "known_hosts_boot", l.port, true);
-	int64_t t0 = now_ms();
+	int64_t t0 = clock_mono_ms();
 	pthread_create(&th, NULL, late_main, &l);
 	assert_int_equal(ssh_wait_up(s, 15000, 200), 0);
 	pthread_join(th, NULL);
 	assert_int_equal(l.rc, 0);
-	assert_true(now_ms() - t0 >= 1500);
+	assert_true(clock_mono_ms() - t0 >= 1500);
 	ssh_close(s);
 	sshd_stop(&l.c);
 
 	/* Never comes up: a timeout, on time. */
 	s = open_ssh("userkey", "known_hosts_boot", free_port(), true);
-	t0 = now_ms();
+	t0 = clock_mono_ms();
 	assert_int_equal(ssh_wait_up(s, 1500, 200), -ETIMEDOUT);
-	assert_true(now_ms() - t0 < 5000);
+	assert_true(clock_mono_ms() - t0 < 5000);
 	ssh_close(s);
 
 	/* A wrong key is no reason to wait. */
 	s = open_ssh("otherkey", "known_hosts", port, true);
-	t0 = now_ms();
+	t0 = clock_mono_ms();
 	assert_int_equal(ssh_wait_up(s, 15000, 200), -EACCES);
-	assert_true(now_ms() - t0 < 5000);
+	assert_true(clock_mono_ms() - t0 < 5000);
 	ssh_close(s);
 }
 
@@ -459,7 +452,7 @@ static ssize_t node_talk(int p, const char *msg, char *buf, size_t len, int time
 /* The node's listener is gone within timeout_ms. */
 static bool closes_within(int p, int timeout_ms)
 {
-	for (int64_t end = now_ms() + timeout_ms; now_ms() < end; usleep(50000))
+	for (int64_t end = clock_mono_ms() + timeout_ms; clock_mono_ms() < end; usleep(50000))
 		if (!tsshd_port_open(p))
 			return true;
 	return false;
@@ -509,12 +502,12 @@ static void test_forward_nothing_listens(void **state)
 	int rport = -1, free_p = free_port();
 	struct ssh *s = open_ssh("userkey", "known_hosts", port, true);
 	struct ssh *plain = open_ssh("userkey", "known_hosts", port, false);
-	int64_t t0 = now_ms();
+	int64_t t0 = clock_mono_ms();
 
 	/* Nothing listens here: refused when asked, not a forward that hangs up later. */
 	assert_int_equal(ssh_forward_remote(s, free_p, &rport), -ECONNREFUSED);
 	assert_int_equal(rport, -1);
-	assert_true(now_ms() - t0 < 1000);
+	assert_true(clock_mono_ms() - t0 < 1000);
 	/* No control master, no forward. */
 	assert_int_equal(ssh_forward_remote(plain, 22, &rport), -EINVAL);
 	assert_int_equal(ssh_forward_cancel(plain, 22), -ENOENT);
@@ -525,10 +518,10 @@ static void test_forward_nothing_listens(void **state)
 	peer_listen(&pe, "");
 	assert_int_equal(ssh_forward_remote(s, pe.port, &rport), 0);
 	close(pe.lfd);
-	t0 = now_ms();
+	t0 = clock_mono_ms();
 	assert_int_equal(node_talk(rport, "ack\n", buf, sizeof(buf), 5000), 0);
-	print_message("closed after %lld ms\n", (long long)(now_ms() - t0));
-	assert_true(now_ms() - t0 < 3000);
+	print_message("closed after %lld ms\n", (long long)(clock_mono_ms() - t0));
+	assert_true(clock_mono_ms() - t0 < 3000);
 	ssh_close(s);
 }
 

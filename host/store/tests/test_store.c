@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,6 +131,201 @@ static void test_inserts_and_foreign_keys(void **state)
 	store_close(st);
 }
 
+/* The campaign's queries (store.h): each one's answer, and its error path where a
+ * caller acts on it. */
+static void test_campaign_queries(void **state)
+{
+	struct store *st = store_open(db_path("q.db"), STORE_CREATE | STORE_MIGRATE);
+	struct store_campaign c = { "sim", "[bench]\n", "{}", "abc", NULL };
+	struct store_run_row row;
+	int64_t camp, c1, c2, n = -1, next = -1, f = -1, v = -1;
+	uint64_t viol = 9, unfl = 9, bytes = 9;
+	char tok[65];
+
+	assert_non_null(st);
+	/* Absolute, as SQLite names the file. */
+	assert_true(store_path(st)[0] == '/');
+	assert_non_null(strstr(store_path(st), "/q.db"));
+	/* No run yet: a campaign of `powercut cycle` has no run_json. */
+	assert_int_equal(store_campaign_find_run(st, 0, &row), -ENOENT);
+	assert_int_equal(store_campaign_insert(st, &c, &camp), 0);
+	assert_int_equal(store_campaign_find_run(st, 0, &row), -ENOENT);
+	assert_int_equal(store_campaign_set_run(st, camp, "{\"seed\":1}"), 0);
+	assert_int_equal(store_campaign_find_run(st, 0, &row), 0);
+	assert_int_equal(row.id, camp);
+	assert_string_equal(row.run_json, "{\"seed\":1}");
+	assert_string_equal(row.status, "running");
+	assert_string_equal(row.config_text, "[bench]\n");
+	store_run_row_release(&row);
+	assert_int_equal(store_campaign_find_run(st, camp + 1, &row), -ENOENT);
+	/* The token is the ledger's: absent until it registered one. */
+	assert_int_equal(store_campaign_token(st, camp, tok, sizeof(tok)), -ENOENT);
+
+	assert_int_equal(store_cycle_next_index(st, camp, &next), 0);
+	assert_int_equal(next, 1);
+	assert_int_equal(store_cycle_insert(st, camp, 1, "running", 100, &c1), 0);
+	/* UNIQUE (campaign, idx): a second attempt of plan index 1 is -EEXIST. */
+	assert_int_equal(store_cycle_insert(st, camp, 1, "running", 100, &c2), -EEXIST);
+	assert_int_equal(store_cycle_insert(st, camp, 2, "running", 200, &c2), 0);
+	assert_int_equal(store_cycle_count(st, camp, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(store_cycle_next_index(st, camp, &next), 0);
+	assert_int_equal(next, 3);
+	assert_int_equal(store_cycle_set_plan(st, c1, "{\"index\":1}"), 0);
+	assert_int_equal(store_cycle_set_overhead(st, c1, 12345), 0);
+	assert_int_equal(query_i64(store_db(st), "SELECT overhead_ns FROM cycles WHERE idx = 1"), 12345);
+
+	/* Cycle 1 is recorded: violations and unflushed losses summed per class. */
+	assert_int_equal(store_finding_insert(st, c1, "d", -1, "violation", "{\"blocks\":3}", 0), 0);
+	assert_int_equal(store_finding_insert(st, c1, "d", -1, "unflushed_lost_zero",
+					      "{\"blocks\":4}", 0), 0);
+	assert_int_equal(store_finding_insert(st, c1, "d", -1, "unflushed_lost_older",
+					      "{\"blocks\":5}", 0), 0);
+	assert_int_equal(store_finding_insert(st, c1, "e", -1, "violation", "{\"blocks\":7}", 0), 0);
+	assert_int_equal(store_cycle_finish(st, c1, "violation", 150), 0);
+	assert_int_equal(store_disk_lost_blocks(st, camp, "d", &viol, &unfl), 0);
+	assert_int_equal(viol, 3);
+	assert_int_equal(unfl, 9);
+	assert_int_equal(store_disk_violations(st, camp, "d", &f, &v), 0);
+	assert_int_equal(f, 1);
+	assert_int_equal(v, 1);
+	assert_int_equal(store_evidence_insert(st, c1, NULL, "image", "/x/y", 4096), 0);
+	assert_int_equal(store_evidence_bytes(st, camp, &bytes), 0);
+	assert_int_equal(bytes, 4096);
+	/* Evidence of a cycle that does not exist violates the foreign key. */
+	assert_int_equal(store_evidence_insert(st, c2 + 10, NULL, "image", "/x/z", 1), -EIO);
+	struct store_cycle_step cs = { .cycle = c1, .seq = 1, .step = "write", .result = "ok",
+				       .started_mono_ns = 1, .ended_mono_ns = 2 };
+	assert_int_equal(store_cycle_step_insert(st, &cs), 0);
+	assert_int_equal(query_i64(store_db(st), "SELECT COUNT(*) FROM cycle_steps WHERE arg IS NULL "
+				   "AND detail_json IS NULL"), 1);
+	/* powercut show: the cycle by plan index, its story. */
+	int64_t id = 0;
+	assert_int_equal(store_cycle_find(st, camp, 1, &id), 0);
+	assert_int_equal(id, c1);
+	assert_int_equal(store_cycle_find(st, camp, 9, &id), -ENOENT);
+	json_t *story = store_cycle_story(st, c1);
+	assert_non_null(story);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(story, "cycle"), "idx")), 1);
+	/* Ordered by disk and class: d's unflushed_lost_older, _zero, violation, e's. */
+	assert_int_equal(json_array_size(json_object_get(story, "findings")), 4);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(json_array_get(
+		json_object_get(story, "findings"), 2), "detail_json"), "blocks")), 3);
+	assert_int_equal(json_array_size(json_object_get(story, "evidence")), 1);
+	json_decref(story);
+	errno = 0;
+	assert_null(store_cycle_story(st, c2 + 100));
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(store_campaign_set_verdict(st, camp, "passed", "done"), 0);
+	assert_int_equal(store_campaign_finish(st, camp, "done"), 0);
+	assert_int_equal(store_campaign_reopen(st, camp), 0);
+	assert_int_equal(query_i64(store_db(st), "SELECT COUNT(*) FROM campaigns WHERE status = "
+				   "'running' AND finished_wall_ns IS NULL AND controls = 'passed'"), 1);
+	store_close(st);
+}
+
+/* The ledger's sessions: the newest campaign of a cycle; a cycle's first session, of
+ * its own phase when asked (a later pass under the same cycle number is not it). */
+static void test_sessions(void **state)
+{
+	struct store *st = store_open(db_path("s.db"), STORE_CREATE | STORE_MIGRATE);
+	struct store_session ss = { 0 };
+	int64_t camp = 0;
+
+	assert_non_null(st);
+	assert_int_equal(store_session_campaign(st, 1, &camp), -ENOENT);
+	assert_int_equal(store_session_find(st, 1, 1, 1, false, 0, &ss), -ENOENT);
+	assert_int_equal(sqlite3_exec(store_db(st), "INSERT INTO oracle_session (campaign, cycle, "
+		"disk, peer, block_size, span_blocks, seed, agent_hello_ns, host_hello_ns, phase) VALUES "
+		"(2, 1, 1, 'a', 4096, 64, 11, 0, 0, 0), (2, 1, 1, 'b', 512, 32, 22, 0, 0, 1), "
+		"(3, 1, 1, 'c', 4096, 64, 33, 0, 0, 0)", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(store_session_campaign(st, 1, &camp), 0);
+	assert_int_equal(camp, 3);
+	assert_int_equal(store_session_find(st, 2, 1, 1, false, 0, &ss), 0);
+	assert_int_equal(ss.seed, 11);
+	assert_int_equal(store_session_find(st, 2, 1, 1, true, 1, &ss), 0);
+	assert_int_equal(ss.seed, 22);
+	assert_int_equal(ss.block_size, 512);
+	assert_int_equal(ss.span_blocks, 32);
+	assert_int_equal(store_session_find(st, 2, 1, 1, true, 7, &ss), -ENOENT);
+	store_close(st);
+}
+
+static int shown;
+
+static void show(void *arg, int64_t idx, const char *step)
+{
+	assert_int_equal(idx, 2);
+	assert_string_equal(step, arg);
+	shown++;
+}
+
+/* A killed controller's running cycle: its step from the step file (or 'start'), its
+ * partial record gone, its status interrupted; a recorded cycle is left alone. */
+static void test_cycles_interrupt(void **state)
+{
+	struct store *st = store_open(db_path("r.db"), STORE_CREATE | STORE_MIGRATE);
+	struct store_campaign c = { "sim", "[bench]\n", "{}", "abc", NULL };
+	int64_t camp, c1, c2;
+
+	assert_non_null(st);
+	assert_int_equal(store_campaign_insert(st, &c, &camp), 0);
+	assert_int_equal(store_cycle_insert(st, camp, 1, "ok", 100, &c1), 0);
+	assert_int_equal(store_cycle_insert(st, camp, 2, "running", 200, &c2), 0);
+	assert_int_equal(store_check_insert(st, c1, "d", "qemu-img", "ok", NULL), 0);
+	assert_int_equal(store_check_insert(st, c2, "d", "qemu-img", "ok", NULL), 0);
+	assert_int_equal(store_finding_insert(st, c2, "d", -1, "violation", NULL, 0), 0);
+	/* No step stored yet: 'start'. */
+	shown = 0;
+	assert_int_equal(store_cycles_interrupt(st, camp, 0, NULL, show, "start"), 0);
+	assert_int_equal(shown, 1);
+	assert_int_equal(query_i64(store_db(st), "SELECT COUNT(*) FROM cycles WHERE status = "
+				   "'interrupted' AND step = 'start' AND idx = 2"), 1);
+	assert_int_equal(query_i64(store_db(st), "SELECT COUNT(*) FROM checks"), 1);
+	assert_int_equal(query_i64(store_db(st), "SELECT COUNT(*) FROM findings"), 0);
+	assert_int_equal(query_i64(store_db(st), "SELECT COUNT(*) FROM cycles WHERE status = 'ok'"), 1);
+	/* The step file's step wins over the row's while the cycle still runs. */
+	int64_t c3;
+	assert_int_equal(store_cycle_insert(st, camp, 3, "running", 300, &c3), 0);
+	assert_int_equal(store_cycle_set_step(st, c3, "write"), 0);
+	assert_int_equal(store_cycles_interrupt(st, camp, c3, "cut", NULL, NULL), 0);
+	assert_int_equal(query_i64(store_db(st), "SELECT COUNT(*) FROM cycles WHERE idx = 3 AND "
+				   "step = 'cut' AND status = 'interrupted'"), 1);
+	/* A step file naming a finished cycle changes nothing. */
+	assert_int_equal(store_cycles_interrupt(st, camp, c1, "cut", NULL, NULL), 0);
+	assert_int_equal(query_i64(store_db(st), "SELECT COUNT(*) FROM cycles WHERE step = 'cut'"), 1);
+	store_close(st);
+}
+
+static void *log_elsewhere(void *arg)
+{
+	log_msg(LOG_INFO, LOG_MAIN, "from another thread");
+	return NULL;
+}
+
+/* The store as a log watcher: its owner thread's messages, none while held, none of
+ * another thread (the connection is not shared). */
+static void test_log_watcher(void **state)
+{
+	struct store *st = store_open(db_path("l.db"), STORE_CREATE | STORE_MIGRATE);
+	pthread_t th;
+
+	assert_non_null(st);
+	assert_int_equal(store_log_attach(st), 0);
+	log_msg(LOG_WARN, LOG_DB, "stored");
+	store_log_hold(st, true);
+	log_msg(LOG_WARN, LOG_DB, "held back");
+	store_log_hold(st, false);
+	assert_int_equal(pthread_create(&th, NULL, log_elsewhere, NULL), 0);
+	pthread_join(th, NULL);
+	store_log_detach(st);
+	log_msg(LOG_WARN, LOG_DB, "after detach");
+	assert_int_equal(query_i64(store_db(st), "SELECT COUNT(*) FROM events"), 1);
+	assert_int_equal(query_i64(store_db(st), "SELECT COUNT(*) FROM events WHERE message = "
+				   "'stored' AND level = 'warn' AND category = 'db'"), 1);
+	store_close(st);
+}
+
 #define ROWS_PER_TX 20
 
 /* The writer: commits transactions of ROWS_PER_TX rows forever, reporting the number
@@ -225,6 +421,10 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_migrate_and_versions),
 		cmocka_unit_test(test_inserts_and_foreign_keys),
+		cmocka_unit_test(test_campaign_queries),
+		cmocka_unit_test(test_cycles_interrupt),
+		cmocka_unit_test(test_sessions),
+		cmocka_unit_test(test_log_watcher),
 		cmocka_unit_test(test_sigkill_writer),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

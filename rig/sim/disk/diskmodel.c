@@ -3,6 +3,7 @@
 #include "recording.h"
 
 #include "child.h"
+#include "clock.h"
 #include "log.h"
 
 #include <dirent.h>
@@ -366,18 +367,11 @@ static int forget_range(struct diskmodel *dm)
 const char *diskmodel_disk_uri(const struct diskmodel *dm) { return dm->disk_uri; }
 const char *diskmodel_dir(const struct diskmodel *dm) { return dm->dir; }
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Both daemons write their pid file only once they serve (nbdkit: ready to accept;
  * qemu-storage-daemon: after every --export is set up). */
 static int wait_ready(struct diskmodel *dm, struct child *c, const char *pidfile, const char *what)
 {
-	int64_t end = mono_ms() + timeout_of(dm);
+	int64_t end = clock_mono_ms() + timeout_of(dm);
 	for (;;) {
 		struct stat st;
 		if (stat(pidfile, &st) == 0 && st.st_size > 0)
@@ -390,7 +384,7 @@ static int wait_ready(struct diskmodel *dm, struct child *c, const char *pidfile
 			       child_status_str(status, why, sizeof(why)), dm->nbdkit_log);
 			return -EIO;
 		}
-		if (mono_ms() > end) {
+		if (clock_mono_ms() > end) {
 			pc_err(LOG_SIM, "'%s' did not start within %d ms; see '%s'", what,
 			       timeout_of(dm), dm->nbdkit_log);
 			return -ETIMEDOUT;

@@ -1,5 +1,7 @@
 /* The volatile write cache: see vcache.h for the contract. */
 #include "vcache.h"
+/* the simulator is built without the host library's include path */
+#include "../../../host/lib/rng.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -37,15 +39,6 @@ struct vcache {
 
 	struct vcache_stats st;
 };
-
-/* splitmix64: tiny, seedable, good enough for choosing victims. */
-static uint64_t rng_next(struct vcache *c)
-{
-	uint64_t z = (c->rng += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
 
 static size_t hash_slot(const struct vcache *c, uint64_t lba)
 {
@@ -433,7 +426,7 @@ int vcache_writeback_step(struct vcache *c, unsigned n)
 	for (unsigned i = 0; i < n && c->ndirty; i++) {
 		struct sector *s;
 		if (c->o.writeback == VCACHE_WB_RANDOM) {
-			s = c->dirty[rng_next(c) % c->ndirty];
+			s = c->dirty[rng_splitmix64(&c->rng) % c->ndirty];
 		} else if (c->o.writeback == VCACHE_WB_OLDEST) {
 			s = c->oldest;
 			while (s && s->lied)

@@ -77,6 +77,9 @@ struct wlog {
 	size_t map_len;
 };
 
+/* Map and index the log at path. NULL with errno, and the message in why (not the
+ * logger: this file is also built into the nbdkit filters, which report it through
+ * nbdkit_error; the host logs it). */
 struct wlog *wlog_map(const char *path, char *why, size_t why_len);
 void wlog_free(struct wlog *l);
 /* Does entry i make everything up to and including it durable? (a durable flush, or

@@ -36,6 +36,8 @@
 #include <avr_uart.h>
 
 #include "psu.h"
+/* built without the host library's include path */
+#include "../../../host/lib/clock.h"
 
 #define PROG		"powercut-mcusim"
 #define MCU_NAME	"atmega328p"
@@ -223,14 +225,6 @@ static void warn_msg(const char *fmt, ...)
 	va_end(ap);
 }
 
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static uint64_t total_cycle(const struct sim *s)
 {
 	return s->cycle_base + s->avr->cycle;
@@ -358,7 +352,7 @@ static void client_put_edge(struct client *c, const struct edge *e)
 static void edge_record(struct sim *s, int kind, int ch, int value, uint64_t cycle)
 {
 	struct edge e = {
-		.cycle = cycle, .boot_cycle = s->boot_cycle, .wall_ns = mono_ns(),
+		.cycle = cycle, .boot_cycle = s->boot_cycle, .wall_ns = clock_mono_ns(),
 		.kind = kind, .ch = ch, .value = value,
 	};
 
@@ -860,7 +854,7 @@ static void parent_check(struct sim *s)
 			s->orphan_stop_cycle = total_cycle(s) + ns_to_cycles(ORPHAN_TAIL_US * 1000ull);
 		if (s->orphan_stop_cycle && total_cycle(s) >= s->orphan_stop_cycle) {
 			g_stop = 1;
-		} else if (mono_ns() > s->orphan_deadline_ns) {
+		} else if (clock_mono_ns() > s->orphan_deadline_ns) {
 			warn_msg("a relay is still energized %lld ms after the parent died; stopping",
 				 ORPHAN_GRACE_NS / 1000000);
 			g_stop = 1;
@@ -871,7 +865,7 @@ static void parent_check(struct sim *s)
 		return;
 	warn_msg("parent process %ld died: running until the firmware releases every relay, "
 		 "then stopping", (long)s->parent);
-	s->orphan_deadline_ns = mono_ns() + ORPHAN_GRACE_NS;
+	s->orphan_deadline_ns = clock_mono_ns() + ORPHAN_GRACE_NS;
 	s->o.mode = MODE_FAST;
 	s->avr->sleep = sleep_fast;
 }
@@ -884,7 +878,7 @@ static void wall_wait_until(struct sim *s, uint64_t target)
 	int64_t deadline = s->wall_origin_ns + (int64_t)cycles_to_ns(target);
 
 	for (;;) {
-		int64_t left = deadline - mono_ns();
+		int64_t left = deadline - clock_mono_ns();
 
 		if (left <= 0 || g_stop) {
 			io_poll(s, 0);
@@ -1423,7 +1417,7 @@ int main(int argc, char **argv)
 	s->reset_seen_at = 0;
 	reset_finish(s);
 	s->resets = 0;
-	s->wall_origin_ns = mono_ns();
+	s->wall_origin_ns = clock_mono_ns();
 	while (!g_stop) {
 		int st = avr_run(s->avr);
 

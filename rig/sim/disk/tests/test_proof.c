@@ -34,10 +34,12 @@
 
 #include "child.h"
 #include "classify.h"
+#include "clock.h"
 #include "diskmodel.h"
 #include "ledger.h"
 #include "ledger_schema.h"
 #include "log.h"
+#include "rng.h"
 #include "verify.h"
 
 #define SPAN_MIB 4
@@ -59,25 +61,10 @@ struct proof {
 	bool agent_live;
 };
 
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static void msleep(int ms)
 {
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
 	nanosleep(&ts, NULL);
-}
-
-static uint64_t rnd(struct proof *p)
-{
-	uint64_t z = (p->rng += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
 }
 
 static int setup(void **state)
@@ -205,7 +192,7 @@ static int agent_wait(struct proof *p, int timeout_ms)
 
 static void wait_acks(struct proof *p, uint64_t base, uint64_t n, struct child *c)
 {
-	int64_t end = mono_ns() + 10ll * 1000000000;
+	int64_t end = clock_mono_ns() + 10ll * 1000000000;
 	struct ledger_stats st;
 	for (;;) {
 		ledger_get_stats(p->led, &st);
@@ -214,7 +201,7 @@ static void wait_acks(struct proof *p, uint64_t base, uint64_t n, struct child *
 		if (!child_running(c))
 			fail_msg("agent exited before %llu acknowledgements",
 				 (unsigned long long)n);
-		if (mono_ns() > end)
+		if (clock_mono_ns() > end)
 			fail_msg("no acknowledgements within 10 s");
 		msleep(2);
 	}
@@ -313,7 +300,7 @@ static void seed_run(void **state, const struct seed_case *sc)
 			fail_msg("flush: %s", nbd_get_error());
 		nbd_close(h);
 	}
-	int64_t cut = mono_ns();
+	int64_t cut = clock_mono_ns();
 	assert_int_equal(diskmodel_cut(p->dm, DISK_CUT_KILL), 0);
 	struct disk_check chk;
 	restart(p, &chk);
@@ -390,8 +377,8 @@ static void power_cycles(struct proof *p, const struct disk_opts *o, unsigned nc
 					      (cyc % 2) ? "random" : "alloc", NULL);
 		/* A random moment in the workload, after the baseline was flushed. */
 		wait_acks(p, st0.acks, 1, a);
-		msleep((int)(rnd(p) % 150));
-		int64_t cut = mono_ns();
+		msleep((int)(rng_splitmix64(&p->rng) % 150));
+		int64_t cut = clock_mono_ns();
 		assert_int_equal(diskmodel_cut(p->dm, DISK_CUT_POWER), 0);
 		agent_wait(p, 10000);
 		struct disk_check chk;
