@@ -3,8 +3,9 @@
  * simulator's (10 us); PWR_OK drops exactly the hold-up after the relay opens and the
  * firmware reports it; a relay bounce shorter than the hold-up never drops DC; the
  * host-silence watchdog restores power; a reset in the middle of a cut comes back
- * powered with a banner; no handler or critical section keeps interrupts off long
- * enough to spoil an edge's timestamp. Fast mode. */
+ * powered with a banner; lowering max_off_ms restores at once; no handler or
+ * critical section keeps interrupts off long enough to spoil an edge's timestamp.
+ * Fast mode. */
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -97,6 +98,40 @@ static void test_host_watchdog(void)
 	h_fw_request(&fw, "set host_timeout_ms 600000", reply, sizeof(reply), 5000);
 	h_fw_request(&fw, "status", reply, sizeof(reply), 5000);
 	H_CHECK(strstr(reply, "ch1=on") != NULL, "status after the watchdog: '%s'", reply);
+	h_fw_drain(&fw);
+}
+
+/* max_off_ms lowered below the time a channel has already been off: the restore is
+ * due at once, and the HAL writes the pin in hal_relay_schedule itself, not in the
+ * compare interrupt (a path test_interrupt_latency then has measured too). */
+static void test_restore_due_at_once(void)
+{
+	char reply[256], v[16];
+	struct h_event ev;
+	uint64_t at, t = 0;
+
+	h_fw_request(&fw, "off 0", reply, sizeof(reply), 5000);
+	if (!H_CHECK(h_kv_u64(reply, "at", &at) == 0, "off 0: '%s'", reply) ||
+	    !H_CHECK(h_fw_event(&fw, "relay", 0, &ev, 5000) == 0, "no relay off event"))
+		return;
+	/* off for 400 ms by the firmware's clock */
+	while (t < at + 400000)
+		if (!H_CHECK(h_fw_request(&fw, "ping", reply, sizeof(reply), 5000) >= 0 &&
+			     h_kv_u64(reply, "t", &t) == 0, "ping: '%s'", reply))
+			return;
+	h_fw_request(&fw, "set max_off_ms 300", reply, sizeof(reply), 5000);
+	H_CHECK(!strncmp(reply, "ok", 2), "set max_off_ms 300: '%s'", reply);
+	if (H_CHECK(h_fw_event(&fw, "relay", 0, &ev, 5000) == 0,
+		    "lowering max_off_ms below the time off did not restore ch0"))
+		H_CHECK(h_kv(ev.kv, "cause", v, sizeof(v)) == 0 && !strcmp(v, "maxoff") &&
+			ev.t >= t, "restore '%" PRIu64 " %s': want cause=maxoff after %" PRIu64,
+			ev.t, ev.kv, t);
+	h_fw_request(&fw, "set max_off_ms 60000", reply, sizeof(reply), 5000);
+	/* DC back (its loss 18 ms into the 400 came first), before the next test cuts */
+	for (uint64_t lvl = 0; lvl != 1;)
+		if (!H_CHECK(h_fw_event(&fw, "pwrok", 0, &ev, 5000) == 0 &&
+			     h_kv_u64(ev.kv, "level", &lvl) == 0, "no PWR_OK back after the restore"))
+			break;
 	h_fw_drain(&fw);
 }
 
@@ -203,6 +238,7 @@ int main(void)
 			test_armed_cuts();
 			test_bounce();
 			test_host_watchdog();
+			test_restore_due_at_once();
 			test_reset_mid_cut();
 			test_interrupt_latency();
 		}
