@@ -51,8 +51,6 @@ ALL_TARGETS += $(FW_ELF) $(FW_HEX)
 # ---- host unit tests (cmocka, ASan + UBSan) ----
 
 FW_HOST_CFLAGS = $(CFLAGS_COMMON) $(SAN_FLAGS) -MMD -MP
-CMOCKA_CFLAGS  = $(shell pkg-config --cflags cmocka)
-CMOCKA_LIBS    = $(shell pkg-config --libs cmocka)
 FW_HOST_SRC   := $(FW_CORE_SRC) $(FW_DIR)/hal/host/hal_host.c
 FW_HOST_OBJ   := $(patsubst $(FW_DIR)/%.c,$(FW_OUT)/host/%.o,$(FW_HOST_SRC))
 FW_TESTS      := $(patsubst $(FW_DIR)/tests/%.c,$(FW_OUT)/tests/%,$(wildcard $(FW_DIR)/tests/test_*.c))
@@ -65,12 +63,10 @@ $(FW_OUT)/tests/%: $(FW_OUT)/host/tests/%.o $(FW_OUT)/host/tests/fwtest.o $(FW_H
 	@mkdir -p $(@D)
 	$(CC) $(FW_HOST_CFLAGS) $^ $(CMOCKA_LIBS) -o $@
 
-CHECK_TESTS += $(FW_TESTS)
+UNIT_TESTS += $(FW_TESTS)
 
 # ---- fuzz target (clang libFuzzer) ----
 
-FUZZ_CC       ?= clang
-FUZZ_SECONDS  ?= 600
 FW_FUZZ_CFLAGS = $(filter-out -O2,$(CFLAGS_COMMON)) -O1 -fsanitize=fuzzer-no-link,address,undefined \
                  -fno-sanitize-recover=all -fno-omit-frame-pointer -MMD -MP
 FW_FUZZ_OBJ   := $(patsubst $(FW_DIR)/%.c,$(FW_OUT)/fuzz/%.o,$(FW_HOST_SRC) $(FW_DIR)/fuzz/fuzz_line.c)
@@ -85,14 +81,11 @@ $(FW_FUZZ): $(FW_FUZZ_OBJ)
 	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined $^ -o $@
 
 # The check wrapper is generated so that it names this build's fuzzer and corpus.
-$(FW_FUZZ_CHECK): $(FW_DIR)/tests/fuzz-run.sh $(FW_FUZZ)
+$(FW_FUZZ_CHECK): scripts/fuzz-run.sh $(FW_FUZZ)
 	@mkdir -p $(@D)
-	sed -e 's|@FUZZER@|$(abspath $(FW_FUZZ))|' -e 's|@CORPUS@|$(abspath $(FW_DIR)/fuzz/corpus)|' \
-	    -e 's|@SECONDS@|30|' $< >$@.tmp
-	chmod +x $@.tmp
-	mv $@.tmp $@
+	$(call fuzz_wrapper,$(FW_FUZZ),$(FW_DIR)/fuzz/corpus,512,30)
 
-CHECK_TESTS += $(FW_FUZZ_CHECK)
+UNIT_TESTS += $(FW_FUZZ_CHECK)
 
 # make flash / make fuses against a stand-in avrdude and the simulated board.
 FW_FLASH_CHECK := $(FW_OUT)/tests/test_flash
@@ -103,10 +96,10 @@ $(FW_FLASH_CHECK): $(FW_DIR)/tests/test-flash.sh
 	chmod +x $@.tmp
 	mv $@.tmp $@
 
-CHECK_TESTS += $(FW_FLASH_CHECK)
+SIM_TESTS += $(FW_FLASH_CHECK)
 
 fuzz: $(FW_FUZZ)
-	FUZZ_SECONDS=$(FUZZ_SECONDS) sh $(FW_DIR)/tests/fuzz-run.sh $(FW_FUZZ) $(FW_DIR)/fuzz/corpus
+	FUZZ_SECONDS=$(FUZZ_SECONDS) sh scripts/fuzz-run.sh $(FW_FUZZ) $(FW_DIR)/fuzz/corpus 512
 
 -include $(FW_AVR_OBJ:.o=.d) $(FW_OUT)/avr-wrap/hal_avr.d $(FW_HOST_OBJ:.o=.d) $(FW_FUZZ_OBJ:.o=.d) \
          $(patsubst $(FW_OUT)/tests/%,$(FW_OUT)/host/tests/%.d,$(FW_TESTS)) $(FW_OUT)/host/tests/fwtest.d

@@ -1,62 +1,40 @@
 # host/campaign: the campaign engine (one cut cycle end to end, the per-cycle plan,
-# leftover processes, evidence) as $(CAMPAIGN_LIB), linked into the controller by
-# host/powercut/build.mk (read after this file). Tests: the plan (unit, sanitizers),
-# powercut run end to end (a short campaign, SIGKILL and --resume, a lost node).
+# leftover processes, evidence) as $(CAMPAIGN_LIB), linked into the controller.
+# Unit tests: the plan and the scenario words; the step runner against the null node
+# driver (test_steps). powercut run end to end is tested in tests/e2e.
 
+MODULES        += CAMPAIGN
 CAMPAIGN_LIB    = $(BUILD)/host/libcampaign.a
 CAMPAIGN_SRCS  := host/campaign/campaign.c host/campaign/plan.c host/campaign/cycle.c \
 		  host/campaign/procs.c host/campaign/evidence.c host/campaign/run.c \
 		  host/campaign/scenario.c host/campaign/fsdisk.c host/campaign/observe.c
-CAMPAIGN_OBJS   = $(CAMPAIGN_SRCS:%.c=$(BUILD)/%.o)
 CAMPAIGN_CFLAGS = -Ihost/campaign -Ihost/lib -Ihost/store -Ihost/oracle -Ihost/node -Ihost/explore \
 	-Ihost/relay $(shell pkg-config --cflags sqlite3 jansson)
 
-CAMPAIGN_TESTS := $(BUILD)/host/campaign/tests/test_plan $(BUILD)/host/campaign/tests/test_run.sh \
-	$(BUILD)/host/campaign/tests/test_keep.sh $(BUILD)/host/campaign/tests/test_scenarios.sh \
-	$(BUILD)/host/campaign/tests/test_hostile.sh $(BUILD)/host/campaign/tests/test_orphans.sh \
-	$(BUILD)/host/campaign/tests/test_fs.sh
-CAMPAIGN_BENCH := $(BUILD)/host/campaign/bench/bench_campaign.sh
+# The plan and the process bookkeeping, with sanitizers.
+PROGRAM_SETS += CAMPAIGN_T
+CAMPAIGN_T_PROGS := $(BUILD)/host/campaign/tests/test_plan
+CAMPAIGN_T_SAN    = yes
+CAMPAIGN_T_CFLAGS = $(CAMPAIGN_CFLAGS) $(CMOCKA_CFLAGS)
+CAMPAIGN_T_LINK   = $(patsubst %,$(BUILD)/san/host/campaign/%.o,plan procs scenario observe) $(PCLIB_SAN_OBJS)
+CAMPAIGN_T_LIBS   = $(PCLIB_LIBS) $(CMOCKA_LIBS)
+
+# The step runner: camp_cycle_run on the null relay and the null node, each scenario's
+# node calls in order; the ledger's statistics wrapped at link time (test_steps.c).
+PROGRAM_SETS += CAMPAIGN_STEPS
+CAMPAIGN_STEPS_PROGS := $(BUILD)/host/campaign/tests/test_steps
+CAMPAIGN_STEPS_SAN    = yes
+CAMPAIGN_STEPS_CFLAGS = $(CAMPAIGN_CFLAGS) $(CMOCKA_CFLAGS)
+CAMPAIGN_STEPS_LINK   = $(CAMPAIGN_SAN_OBJS) $(EXPLORE_SAN_OBJS) $(RELAY_SAN_OBJS) $(NODE_SAN_OBJS) \
+	$(SSH_SAN_OBJS) $(FIO_SAN_OBJS) $(DISK_SAN_OBJS) $(STORE_SAN_OBJS) $(ORACLE_SAN_OBJS) \
+	$(FWLINK_SAN_OBJS) $(PCLIB_SAN_OBJS)
+CAMPAIGN_STEPS_LIBS   = -Wl,--wrap=ledger_get_stats $(RELAY_LIBS) $(NODE_LIBS) $(ORACLE_LIBS) \
+	$(DISK_LIBS) $(STORE_LIBS) $(FWLINK_LIBS) $(PCLIB_LIBS) $(CMOCKA_LIBS) -lm
+
+SCRIPT_SETS += CAMPAIGN_B
+CAMPAIGN_B_PROGS := $(BUILD)/host/campaign/bench/bench_campaign.sh
+CAMPAIGN_B_NEEDS  = $(POWERCUT) $(MCUSIM) $(FW_ELF) $(AGENT_NBD) $(PCVCACHE_SO)
 
 ALL_TARGETS += $(CAMPAIGN_LIB)
-CHECK_TESTS += $(CAMPAIGN_TESTS)
-BENCH_PROGS += $(CAMPAIGN_BENCH)
-
-$(CAMPAIGN_LIB): $(CAMPAIGN_OBJS)
-	@mkdir -p $(@D)
-	rm -f $@
-	ar rcs $@ $^
-
-$(BUILD)/host/campaign/%.o: host/campaign/%.c
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_COMMON) $(CAMPAIGN_CFLAGS) -MMD -MP -c -o $@ $<
-
-# The plan and the process bookkeeping, with sanitizers, from their sources.
-$(BUILD)/host/campaign/tests/test_plan: host/campaign/tests/test_plan.c host/campaign/plan.c \
-		host/campaign/procs.c host/campaign/scenario.c host/campaign/observe.c $(PCLIB_SAN_OBJS)
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) $(CAMPAIGN_CFLAGS) $(shell pkg-config --cflags cmocka) \
-		-MMD -MP -o $@ $< host/campaign/plan.c host/campaign/procs.c host/campaign/scenario.c host/campaign/observe.c \
-		$(PCLIB_SAN_OBJS) \
-		$(PCLIB_LIBS) $(shell pkg-config --libs cmocka)
-
-# The ledger attacker the hostile-network test runs beside a campaign.
-$(BUILD)/host/campaign/tests/ledger_flood: host/campaign/tests/ledger_flood.c
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_COMMON) -o $@ $<
-
-# End to end: shell scripts run from the repository root against the built programs.
-$(BUILD)/host/campaign/tests/%.sh: host/campaign/tests/%.sh host/campaign/tests/e2e.sh $(POWERCUT) $(MCUSIM) $(FW_ELF) \
-		$(AGENT_NBD) $(BUILD)/lib/nbdkit-pcvcache-filter.so $(BUILD)/host/campaign/tests/ledger_flood
-	@mkdir -p $(@D)
-	cp $< $@
-	chmod +x $@
-# The scripts that source the shared set-up (run from the repository root).
-$(BUILD)/host/campaign/tests/test_scenarios.sh: host/campaign/tests/e2e.sh
-$(BUILD)/host/campaign/tests/test_fs.sh: host/campaign/tests/e2e.sh
-$(BUILD)/host/campaign/bench/%.sh: host/campaign/bench/%.sh $(POWERCUT) $(MCUSIM) $(FW_ELF) \
-		$(AGENT_NBD) $(BUILD)/lib/nbdkit-pcvcache-filter.so
-	@mkdir -p $(@D)
-	cp $< $@
-	chmod +x $@
-
--include $(CAMPAIGN_OBJS:.o=.d) $(BUILD)/host/campaign/tests/test_plan.d
+UNIT_TESTS  += $(CAMPAIGN_T_PROGS) $(CAMPAIGN_STEPS_PROGS)
+BENCH_PROGS += $(CAMPAIGN_B_PROGS)

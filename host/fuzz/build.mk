@@ -41,24 +41,20 @@ $(HOST_FUZZ_OUT)/fuzz_$(1): $(HOST_FUZZ_OUT)/obj/host/fuzz/fuzz_$(1).o \
 		$(patsubst %.c,$(HOST_FUZZ_OUT)/obj/%.o,$(HOST_FUZZ_SRC_$(1)))
 	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined $$^ $(HOST_FUZZ_LIBS_$(1)) -o $$@
 
-$(HOST_FUZZ_OUT)/fuzz_$(1)_smoke: host/fuzz/fuzz-run.sh $(HOST_FUZZ_OUT)/fuzz_$(1)
+$(HOST_FUZZ_OUT)/fuzz_$(1)_smoke: scripts/fuzz-run.sh $(HOST_FUZZ_OUT)/fuzz_$(1)
 	@mkdir -p $$(@D)
-	sed -e 's|@FUZZER@|$$(abspath $(HOST_FUZZ_OUT)/fuzz_$(1))|' \
-	    -e 's|@CORPUS@|$$(abspath host/fuzz/corpus/$(1))|' \
-	    -e 's|@SECONDS@|$(HOST_FUZZ_CHECK_SECONDS)|' $$< >$$@.tmp
-	chmod +x $$@.tmp
-	mv $$@.tmp $$@
+	$$(call fuzz_wrapper,$(HOST_FUZZ_OUT)/fuzz_$(1),host/fuzz/corpus/$(1),4096,$(HOST_FUZZ_CHECK_SECONDS))
 endef
 $(foreach n,$(HOST_FUZZ_NAMES),$(eval $(call HOST_FUZZ_RULES,$(n))))
 
-CHECK_TESTS += $(HOST_FUZZ_CHECKS)
+UNIT_TESTS += $(HOST_FUZZ_CHECKS)
 
 .PHONY: fuzz-host
 fuzz: fuzz-host
 fuzz-host: $(HOST_FUZZERS)
 	@for n in $(HOST_FUZZ_NAMES); do \
-		FUZZ_SECONDS=$(FUZZ_SECONDS) sh host/fuzz/fuzz-run.sh $(HOST_FUZZ_OUT)/fuzz_$$n \
-			host/fuzz/corpus/$$n || exit 1; \
+		FUZZ_SECONDS=$(FUZZ_SECONDS) sh scripts/fuzz-run.sh $(HOST_FUZZ_OUT)/fuzz_$$n \
+			host/fuzz/corpus/$$n 4096 || exit 1; \
 	done
 
 -include $(patsubst %.c,$(HOST_FUZZ_OUT)/obj/%.d,$(sort $(foreach n,$(HOST_FUZZ_NAMES),host/fuzz/fuzz_$(n).c $(HOST_FUZZ_SRC_$(n)))))

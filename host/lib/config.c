@@ -147,7 +147,7 @@ static const struct opt_def relay_opts[] = {
 static const struct opt_def node_opts[] = {
 	{ "driver", OPT_STRING, OFF(cfg_node, driver), "sim", NOLIMIT, NULL,
 	  "Node driver: sim (simulated node on this host), qemu (this host; with host set, a "
-	  "Linux/KVM host over ssh), or proxmox (a Proxmox VE node over ssh).", 0 },
+	  "Linux/KVM host over ssh), proxmox (a Proxmox VE node over ssh), or null (tests).", 0 },
 	{ "host", OPT_STRING, OFF(cfg_node, host), NULL, NOLIMIT, NULL,
 	  "Host of the node (ssh destination); unset: local.", 0 },
 	{ "tier", OPT_ENUM, OFF(cfg_node, tier), "fast", NOLIMIT, tiers,

@@ -14,9 +14,10 @@
 extern const struct node_ops node_qemu_ops;
 extern const struct node_ops node_proxmox_ops;
 extern const struct node_ops node_qemu_remote_ops;
+extern const struct node_ops node_null_ops;
 
 const struct node_ops *const node_drivers[] = { &node_qemu_ops, &node_proxmox_ops,
-						&node_qemu_remote_ops, NULL };
+						&node_qemu_remote_ops, &node_null_ops, NULL };
 
 struct node_lock {
 	pthread_mutex_t mu;

@@ -1,56 +1,36 @@
 # host/oracle: sector records, the ledger (TCP server into SQLite), the classifier.
 # Builds $(ORACLE_LIB). record.c is also compiled into the agent (host/agent/build.mk).
-# Unit tests are built with $(SAN_FLAGS) from the same sources.
+# Unit tests link the sanitizer objects of this library and of host/lib.
 
+MODULES     += ORACLE
 ORACLE_SRCS := host/oracle/record.c host/oracle/classify.c host/oracle/ledger.c host/oracle/ledger_schema.c \
 	       host/oracle/verify.c host/oracle/filerec.c host/oracle/fsverify.c
-ORACLE_OBJS      = $(ORACLE_SRCS:%.c=$(BUILD)/%.o)
-ORACLE_SAN_OBJS  = $(ORACLE_SRCS:%.c=$(BUILD)/san/%.o)
 # What a program linking $(ORACLE_LIB) also needs (it also links $(PCLIB)).
-ORACLE_CFLAGS = $(shell pkg-config --cflags sqlite3 jansson)
+ORACLE_CFLAGS = -Ihost/oracle -Ihost/lib $(shell pkg-config --cflags sqlite3 jansson)
 ORACLE_LIBS   = $(shell pkg-config --libs sqlite3 jansson) -lpthread
 
-ORACLE_TESTS := $(BUILD)/host/oracle/tests/test_record $(BUILD)/host/oracle/tests/test_classify \
-		$(BUILD)/host/oracle/tests/test_ledger $(BUILD)/host/oracle/tests/test_agent_file \
-		$(BUILD)/host/oracle/tests/test_agent_nbd $(BUILD)/host/oracle/tests/test_verify_db \
-		$(BUILD)/host/oracle/tests/test_fsverify $(BUILD)/host/oracle/tests/test_agent_files
-ORACLE_BENCH := $(BUILD)/host/oracle/bench/bench_oracle
+PROGRAM_SETS += ORACLE_T
+ORACLE_T_UNIT := $(BUILD)/host/oracle/tests/test_record $(BUILD)/host/oracle/tests/test_classify \
+		 $(BUILD)/host/oracle/tests/test_ledger $(BUILD)/host/oracle/tests/test_verify_db \
+		 $(BUILD)/host/oracle/tests/test_fsverify
+# These run the agent binaries.
+ORACLE_T_AGENT := $(BUILD)/host/oracle/tests/test_agent_file $(BUILD)/host/oracle/tests/test_agent_nbd \
+		  $(BUILD)/host/oracle/tests/test_agent_files
+ORACLE_T_PROGS := $(ORACLE_T_UNIT) $(ORACLE_T_AGENT)
+ORACLE_T_SAN    = yes
+ORACLE_T_CFLAGS = $(ORACLE_CFLAGS) $(CMOCKA_CFLAGS)
+ORACLE_T_LINK   = $(ORACLE_SAN_OBJS) $(PCLIB_SAN_OBJS)
+ORACLE_T_LIBS   = $(ORACLE_LIBS) $(PCLIB_LIBS) $(CMOCKA_LIBS)
+ORACLE_T_NEEDS  = $(AGENT) $(AGENT_NBD)
+
+PROGRAM_SETS += ORACLE_B
+ORACLE_B_PROGS := $(BUILD)/host/oracle/bench/bench_oracle
+ORACLE_B_CFLAGS = $(ORACLE_CFLAGS)
+ORACLE_B_LINK   = $(ORACLE_LIB) $(PCLIB)
+ORACLE_B_LIBS   = $(ORACLE_LIBS) $(PCLIB_LIBS)
+ORACLE_B_NEEDS  = $(AGENT_NBD)
 
 ALL_TARGETS += $(ORACLE_LIB)
-CHECK_TESTS += $(ORACLE_TESTS)
-BENCH_PROGS += $(ORACLE_BENCH)
-
-$(ORACLE_LIB): $(ORACLE_OBJS)
-	@mkdir -p $(@D)
-	rm -f $@
-	ar rcs $@ $^
-
-$(BUILD)/host/oracle/%.o: host/oracle/%.c
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_COMMON) $(ORACLE_CFLAGS) -Ihost/oracle -Ihost/lib -MMD -MP -c -o $@ $<
-
-$(BUILD)/san/host/oracle/%.o: host/oracle/%.c
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) $(ORACLE_CFLAGS) -Ihost/oracle -Ihost/lib -MMD -MP -c -o $@ $<
-
-# Tests link the sanitizer builds of this library and of host/lib.
-ORACLE_TEST_DEPS = $(ORACLE_SAN_OBJS) $(PCLIB_SAN_OBJS)
-ORACLE_TEST_LIBS = $(ORACLE_LIBS) $(PCLIB_LIBS) $(shell pkg-config --libs cmocka)
-
-$(BUILD)/host/oracle/tests/%: host/oracle/tests/%.c $(ORACLE_SAN_OBJS) $(PCLIB_SAN_OBJS)
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) $(ORACLE_CFLAGS) $(shell pkg-config --cflags cmocka) \
-		-Ihost/oracle -Ihost/lib -MMD -MP -o $@ $< $(ORACLE_TEST_DEPS) $(ORACLE_TEST_LIBS)
-
-# The end-to-end tests run the agent binaries.
-$(BUILD)/host/oracle/tests/test_agent_file: $(AGENT)
-$(BUILD)/host/oracle/tests/test_agent_files: $(AGENT)
-$(BUILD)/host/oracle/tests/test_agent_nbd: $(AGENT_NBD)
-
-$(BUILD)/host/oracle/bench/%: host/oracle/bench/%.c $(ORACLE_LIB) $(PCLIB) | $(AGENT_NBD)
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_COMMON) $(ORACLE_CFLAGS) -Ihost/oracle -Ihost/lib -MMD -MP \
-		-o $@ $< $(ORACLE_LIB) $(PCLIB) $(ORACLE_LIBS) $(PCLIB_LIBS)
-
--include $(ORACLE_OBJS:.o=.d) $(ORACLE_SAN_OBJS:.o=.d) $(ORACLE_TESTS:=.d) $(ORACLE_BENCH:=.d)
-.SECONDARY: $(ORACLE_SAN_OBJS)
+UNIT_TESTS  += $(ORACLE_T_UNIT)
+SIM_TESTS   += $(ORACLE_T_AGENT)
+BENCH_PROGS += $(ORACLE_B_PROGS)

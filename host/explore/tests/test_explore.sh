@@ -15,7 +15,7 @@
 #     dropped; usage errors;
 #  5. a process-kill cut: what the recorder logged after it is left out.
 set -u
-. host/campaign/tests/e2e.sh
+. tests/e2e/e2e.sh
 e2e_begin test_explore qemu-storage-daemon nbdkit sqlite3 qemu-img
 db=$t/c.db
 q() { sqlite3 "$db" "$1"; }

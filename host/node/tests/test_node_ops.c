@@ -85,7 +85,7 @@ static void table_is_valid(void **state)
 	assert_int_equal(errno, ENOENT);
 	char *e = logged();
 	assert_string_equal(e, "unknown node driver 'qemo' (drivers: sim, qemu, proxmox, "
-			    "qemu-remote)\n");
+			    "qemu-remote, null)\n");
 	free(e);
 }
 

@@ -12,7 +12,7 @@
 #     flush once, idle, power cut: a lying disk is caught, an honest one loses nothing;
 #  4. a scenario that cannot run stops the campaign before its first cycle (exit 2).
 set -u
-. host/campaign/tests/e2e.sh
+. tests/e2e/e2e.sh
 e2e_begin test_scen qemu-storage-daemon nbdkit sqlite3 qemu-img
 start=$(date +%s)
 

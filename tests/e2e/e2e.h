@@ -1,8 +1,8 @@
 /* Helpers shared by the end-to-end tests and the benchmark of `powercut cycle`: find
  * the repository and the binaries from our own location, make a private run directory
  * (the bench lock and the simulator's files) and run one cycle, returning its --json. */
-#ifndef PC_NODE_E2E_H
-#define PC_NODE_E2E_H
+#ifndef PC_TESTS_E2E_H
+#define PC_TESTS_E2E_H
 
 #include <dirent.h>
 #include <errno.h>
@@ -34,8 +34,9 @@ struct e2e {
 	int term_after_ms;		/* > 0: SIGTERM the next powercut after this long */
 };
 
-/* The test binary is build/host/node/{tests,bench}/NAME: build/bin is three levels up;
- * the repository is found by walking up to rig/benches. */
+/* The test binary is below the build directory (build/tests/e2e/NAME, or a module's
+ * build/host/MODULE/{tests,bench}/NAME): that is the nearest directory above it with a
+ * bin/ directory. The repository is found by walking up to rig/benches. */
 static inline int e2e_init(struct e2e *e)
 {
 	char exe[PATH_MAX], probe[PATH_MAX + 64];
@@ -45,8 +46,14 @@ static inline int e2e_init(struct e2e *e)
 	if (n < 0)
 		return -errno;
 	exe[n] = 0;
-	for (int up = 0; up < 4; up++)
+	*strrchr(exe, '/') = 0;
+	for (int up = 0; up < 3; up++) {
+		struct stat st;
+		snprintf(probe, sizeof(probe), "%s/bin", exe);
+		if (stat(probe, &st) == 0 && S_ISDIR(st.st_mode))
+			break;
 		*strrchr(exe, '/') = 0;
+	}
 	snprintf(e->bin, sizeof(e->bin), "%s/bin", exe);
 	snprintf(e->powercut, sizeof(e->powercut), "%s/powercut", e->bin);
 	if (!getcwd(e->root, sizeof(e->root)))
@@ -210,8 +217,6 @@ static inline long long e2e_chain_violations(json_t *disk)
 	return e2e_int(disk, "violations") - e2e_int(disk, "carried_lost");
 }
 
-/* Processes whose command line mentions our private directory (the simulator, the
- * node's daemons, QEMU, agents): none may outlive `powercut cycle`. Returns how many. */
 /* True when prog is an executable in one of PATH's directories. */
 static inline bool e2e_in_path(const char *prog)
 {
@@ -264,6 +269,8 @@ static inline bool e2e_dead(pid_t pid)
 	return zombie;
 }
 
+/* Processes whose command line mentions our private directory (the simulator, the
+ * node's daemons, QEMU, agents): none may outlive `powercut cycle`. Returns how many. */
 static inline int e2e_leftovers(const struct e2e *e)
 {
 	DIR *d = opendir("/proc");
@@ -314,5 +321,22 @@ static inline int e2e_guest(struct e2e *e, bool need_zfs)
 	e2e_cleanup(e);
 	return 77;
 }
+
+/* The end of a cmocka test's main(): skip (77) unless every program of progs is
+ * installed and powercut is built; with guest 0 or 1 the full tier's guest first
+ * (1: with OpenZFS; -1: none); then the group, and the private directory removed.
+ * Returns main's exit status. A macro, so that this header does not need cmocka
+ * (the benchmark includes it too). */
+#define E2E_RUN_GROUP(e, progs, tests, guest)                                      \
+	({                                                                         \
+		int rc_ = e2e_start((e), (progs));                                 \
+		if (!rc_ && (guest) >= 0)                                          \
+			rc_ = e2e_guest((e), (guest) > 0);                         \
+		if (!rc_) {                                                        \
+			rc_ = cmocka_run_group_tests((tests), NULL, NULL) ? 1 : 0; \
+			e2e_cleanup(e);                                            \
+		}                                                                  \
+		rc_;                                                               \
+	})
 
 #endif

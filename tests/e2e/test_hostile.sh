@@ -8,9 +8,9 @@
 #   CYCLES (default 6; the figure is 20), IDLE (1000), SLOW (64)
 # Run from the repository root, as make check does.
 set -u
-. host/campaign/tests/e2e.sh
+. tests/e2e/e2e.sh
 e2e_begin test_hostile qemu-storage-daemon nbdkit sqlite3 qemu-img
-flood=$build/host/campaign/tests/ledger_flood
+flood=$build/tests/e2e/ledger_flood
 cycles=${CYCLES:-6} idle=${IDLE:-1000} slow=${SLOW:-64}
 [ -x "$flood" ] || { echo "skip: '$flood' is not built"; exit 77; }
 pids=

@@ -17,7 +17,7 @@
 #   - the cycle records carry the fs check and the file oracle's summary per disk.
 # About 35 s per cycle under TCG.
 set -u
-. host/campaign/tests/e2e.sh
+. tests/e2e/e2e.sh
 e2e_begin test_fs qemu-system-x86_64 qemu-storage-daemon nbdkit sqlite3 qemu-img
 [ -r "$build/guest/vmlinux" ] || { echo "skip: no full-tier guest in '$build/guest' (make guest)"; exit 77; }
 grep -q '"e2fsprogs"' "$build/guest/manifest.json" 2>/dev/null ||

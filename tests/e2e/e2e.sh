@@ -20,12 +20,17 @@ e2e_begin() {
 	trap e2e_cleanup EXIT
 }
 
-e2e_cleanup() {
+# Every process whose command line names the test's directory (SIGKILL).
+e2e_kill_named() {
 	for d in /proc/[0-9]*; do
 		if { tr '\0' ' ' <"$d/cmdline"; } 2>/dev/null | grep -qF "$t"; then
 			kill -9 "${d#/proc/}" 2>/dev/null
 		fi
 	done
+}
+
+e2e_cleanup() {
+	e2e_kill_named
 	rm -rf "$t"
 }
 

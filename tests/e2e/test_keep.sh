@@ -12,7 +12,7 @@
 #     baseline after its first cycle.
 # Database checks go through sqlite3 queries.
 set -u
-. host/campaign/tests/e2e.sh
+. tests/e2e/e2e.sh
 e2e_begin test_keep qemu-storage-daemon nbdkit sqlite3 qemu-img qemu-io
 q() { sqlite3 "$db" "$1"; }
 

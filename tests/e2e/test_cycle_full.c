@@ -143,13 +143,6 @@ int main(void)
 
 	static const char *const progs[] = { "qemu-system-x86_64", "qemu-storage-daemon", "nbdkit",
 					     NULL };
-	int rc = e2e_start(&E, progs);
-	if (rc)
-		return rc;
 	/* The guest, built (or found up to date) where powercut looks for it. */
-	if ((rc = e2e_guest(&E, false)))
-		return rc;
-	rc = cmocka_run_group_tests(tests, NULL, NULL);
-	e2e_cleanup(&E);
-	return rc ? 1 : 0;
+	return E2E_RUN_GROUP(&E, progs, tests, 0);
 }

@@ -8,7 +8,7 @@
 #   KILLS (default 5; the figure is 20)
 # Run from the repository root, as make check does.
 set -u
-. host/campaign/tests/e2e.sh
+. tests/e2e/e2e.sh
 e2e_begin test_orphans qemu-storage-daemon nbdkit sqlite3 qemu-img
 kills=${KILLS:-5}
 mark="POWERCUT_ORPHAN_MARK=$t"

@@ -1,14 +1,16 @@
 #!/bin/sh
-# Run one host fuzz target for a bounded time on its committed seed corpus.
-# Usage: fuzz-run.sh [FUZZER [CORPUS]]   (FUZZ_SECONDS, default set at build;
-# FUZZ_MAX_LEN, default 4096)
+# Run one fuzz target (the firmware's line parser, or one of the host's input parsers)
+# for a bounded time on its committed seed corpus.
+# Usage: fuzz-run.sh [FUZZER [CORPUS [MAX_LEN]]]   (FUZZ_SECONDS, default set at build)
+# The build makes each target's `make check` wrapper from this file by filling in the
+# defaults (@FUZZER@, @CORPUS@, @MAX_LEN@, @SECONDS@); `make fuzz` runs it directly.
 # New inputs go to a scratch directory, so the committed corpus is only read; on a
 # crash the scratch directory (with the crashing input) is kept and named.
 set -u
 fuzzer=${1:-@FUZZER@}
 corpus=${2:-@CORPUS@}
+max_len=${3:-@MAX_LEN@}
 seconds=${FUZZ_SECONDS:-@SECONDS@}
-max_len=${FUZZ_MAX_LEN:-4096}
 if [ ! -x "$fuzzer" ]; then
 	echo "skip: fuzz target '$fuzzer' not built"
 	exit 77

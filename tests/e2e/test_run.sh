@@ -15,31 +15,17 @@
 #     space again.
 # Database checks go through sqlite3 queries.
 set -u
-build=${BUILD:-build}
-powercut=$build/bin/powercut
-root=$(pwd)
-[ -x "$powercut" ] || { echo "skip: '$powercut' is not built"; exit 77; }
-for p in qemu-storage-daemon nbdkit sqlite3 qemu-img; do
-	command -v "$p" >/dev/null 2>&1 || { echo "skip: $p not installed"; exit 77; }
-done
-base=${TMPDIR:-$root/$build/tmp}
-mkdir -p "$base"
-t=$(mktemp -d "$base/test_run.XXXXXX") || exit 1
-export TMPDIR=$t
+. tests/e2e/e2e.sh
+e2e_begin test_run qemu-storage-daemon nbdkit sqlite3 qemu-img
 pids=
 cleanup() {
 	for p in $pids; do kill -9 "$p" 2>/dev/null; done
 	# anything still using the test's files (a failed run)
-	for d in /proc/[0-9]*; do
-		if { tr '\0' ' ' <"$d/cmdline"; } 2>/dev/null | grep -qF "$t"; then
-			kill -9 "${d#/proc/}" 2>/dev/null
-		fi
-	done
+	e2e_kill_named
 	[ -d "$t/small" ] && umount "$t/small" 2>/dev/null
-	rm -rf "$t"
+	e2e_cleanup
 }
 trap cleanup EXIT
-fail() { echo "FAIL: $*"; exit 1; }
 q() { sqlite3 "$db" "$1"; }
 # Processes (other than this shell's ancestors) whose command line or cwd names $t.
 orphans() {

@@ -240,10 +240,5 @@ int main(void)
 	};
 
 	static const char *const progs[] = { "qemu-storage-daemon", "nbdkit", "qemu-img", NULL };
-	int rc = e2e_start(&E, progs);
-	if (rc)
-		return rc;
-	rc = cmocka_run_group_tests(tests, NULL, NULL);
-	e2e_cleanup(&E);
-	return rc ? 1 : 0;
+	return E2E_RUN_GROUP(&E, progs, tests, -1);
 }

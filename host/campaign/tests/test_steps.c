@@ -1,0 +1,191 @@
+/* The step runner (camp_cycle_run) through each kind of scenario, on the null relay
+ * and the null node driver: the order of node calls each scenario produces, with no
+ * QEMU, no agent, no simulator.
+ *
+ * The seam: everything is real (the bench parser, the store, the ledger on 127.0.0.1,
+ * the power domain, the cycle) except the ledger's statistics, wrapped at link time
+ * (-Wl,--wrap=ledger_get_stats): the null node runs no agent, so this test's wrapper
+ * reports every disk writing and flushing whenever the cycle looks, as an agent that
+ * keeps up would. The null node writes its calls to WORK_DIR/node-calls, kept with
+ * env.keep. */
+#include <dirent.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "campaign.h"
+#include "ledger.h"
+#include "log.h"
+#include "node.h"
+#include "relay.h"
+#include "store.h"
+
+void __real_ledger_get_stats(struct ledger *l, struct ledger_stats *st);
+void __wrap_ledger_get_stats(struct ledger *l, struct ledger_stats *st);
+
+/* The cycle the campaign runs; the wrapper reports it as the acknowledged one. */
+static uint32_t cur_cycle;
+static uint64_t looks;
+
+void __wrap_ledger_get_stats(struct ledger *l, struct ledger_stats *st)
+{
+	__real_ledger_get_stats(l, st);
+	looks++;
+	st->acked_cycle = cur_cycle;
+	st->acked_disks = ~0ull;
+	st->acks = looks;
+	for (size_t d = 0; d < LEDGER_STAT_DISKS; d++) {
+		st->disk_acks[d] = looks;
+		st->disk_flushes[d] = looks;
+	}
+}
+
+/* Run one cycle of a bench with [campaign] scenario = words (NULL: the default) on
+ * the null node; returns the node's calls, one per line (caller frees), and the
+ * cycle's status in status (static strings). No observers: nothing else is watched. */
+static char *run_scenario(const char *words, const char **status)
+{
+	const char *tmp = getenv("TMPDIR");
+	char dir[256], text[2048], db[PATH_MAX], token[65];
+	struct camp_plan plan;
+	struct camp_result r = { 0 };
+
+	snprintf(dir, sizeof(dir), "%.200s/pc-steps.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	assert_non_null(mkdtemp(dir));
+	snprintf(text, sizeof(text),
+		 "[bench]\nname = steps\nrun_dir = %s\n[relay]\ndriver = null\nchannels = 1\n"
+		 "[node]\ndriver = null\nboot_delay = 10\n[disk a]\nformat = raw\nsize = 16M\n"
+		 "[disk b]\nformat = raw\nsize = 16M\n"
+		 "[campaign]\ncycles = 1\nseed = 1\ncut = power\nwindow_min_ms = 10\n"
+		 "window_max_ms = 20\noff_ms = 20\nboot_timeout = 5s\n%s%s\n", dir,
+		 words ? "scenario = " : "", words ? words : "");
+	/* The drivers the controller knows, as powercut hands them to the loader. */
+	const struct bench_drivers drivers = { RELAY_OPT_DRIVERS(relay_drivers),
+					       NODE_OPT_DRIVERS(node_drivers) };
+	struct bench_config *cfg = bench_config_parse("steps", text, NULL, 0, &drivers);
+	assert_non_null(cfg);
+	struct relay *relay = relay_open(cfg, dir);
+	assert_non_null(relay);
+	snprintf(db, sizeof(db), "%s/cycles.db", dir);
+	struct store *st = store_open(db, STORE_CREATE | STORE_MIGRATE);
+	assert_non_null(st);
+	struct camp_env env = { .cfg = cfg, .db = st, .db_path = db, .relay = relay,
+				.run_dir = dir, .bin_dir = dir, .work_parent = dir, .keep = true };
+	assert_int_equal(camp_start(&env, "{}", token), 0);
+	camp_plan_make(cfg, cfg->campaign->seed, 1, &plan);
+	cur_cycle = 1;
+	int rc = camp_cycle_run(&env, &plan, &r);
+	*status = rc == 0 ? camp_cycle_status_name(r.status) : "error";
+
+	/* The node's kept directory: DIR/node.XXXXXX/node-calls. */
+	char *calls = NULL, path[PATH_MAX + 300];
+	DIR *dh = opendir(dir);
+	struct dirent *de;
+	assert_non_null(dh);
+	while ((de = readdir(dh)))
+		if (!strncmp(de->d_name, "node.", 5)) {
+			snprintf(path, sizeof(path), "%s/%s/node-calls", dir, de->d_name);
+			FILE *f = fopen(path, "re");
+			size_t len = 0;
+			if (f) {
+				assert_int_equal(getdelim(&calls, &len, 0, f) >= 0, 1);
+				fclose(f);
+			}
+		}
+	closedir(dh);
+	camp_result_release(&r);
+	camp_stop(&env);
+	store_close(st);
+	relay_close(relay);
+	bench_config_free(cfg);
+	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
+	assert_int_equal(system(path), 0);
+	assert_non_null(calls);
+	return calls;
+}
+
+static void expect_calls(const char *words, const char *want)
+{
+	const char *status = NULL;
+	char *got = run_scenario(words, &status);
+
+	static char seen[4096];
+
+	snprintf(seen, sizeof(seen), "%s", got);
+	free(got);
+	if (strcmp(seen, want))
+		fail_msg("scenario '%s' (cycle status %s): the node was called\n%s\nbut expected\n%s",
+			 words ? words : "(default)", status, seen, want);
+	/* The null node checks nothing, yet the cycle ran to its record. */
+	assert_string_not_equal(status, "error");
+}
+
+/* Today's cycle, write cut restart check: the write brings the baseline first (the
+ * bench's default, [workload] baseline = fill); the power domain takes the node's
+ * power and gives it back (after the boot delay), the cycle waits for it and checks. */
+static void test_default(void **state)
+{
+	expect_calls(NULL, "open\nprepare\nstart_workload 1 baseline\npower_lost power\npower_back 1\n"
+		     "wait_up\ncheck 1\ncollect\nclose\n");
+}
+
+/* fill writes the baseline itself: the write that follows does not. */
+static void test_fill_then_write(void **state)
+{
+	expect_calls("fill write cut restart check",
+		     "open\nprepare\nfill 1\nstart_workload 1\npower_lost power\npower_back 1\n"
+		     "wait_up\ncheck 1\ncollect\nclose\n");
+}
+
+/* flush and idle before the cut: the node is told to finish; idle calls nothing. */
+static void test_flush_idle(void **state)
+{
+	expect_calls("write flush idle:50ms cut restart check",
+		     "open\nprepare\nstart_workload 1 baseline\nflush\npower_lost power\npower_back 1\n"
+		     "wait_up\ncheck 1\ncollect\nclose\n");
+}
+
+/* The cut kinds: kill loses only QEMU; reset is the node's own system reset, with no
+ * power edge at all and nothing to wait for after it. */
+static void test_cut_kill(void **state)
+{
+	expect_calls("write cut:kill restart check",
+		     "open\nprepare\nstart_workload 1 baseline\npower_lost kill\npower_back 1\n"
+		     "wait_up\ncheck 1\ncollect\nclose\n");
+}
+
+static void test_cut_reset(void **state)
+{
+	expect_calls("write cut:reset restart check",
+		     "open\nprepare\nstart_workload 1 baseline\nreset hard\ncheck 1\ncollect\nclose\n");
+}
+
+/* A snapshot between two cuts, and a clean reboot: each one node call, in place. */
+static void test_snapshot_reboot(void **state)
+{
+	expect_calls("fill snapshot cut restart write reboot cut restart check",
+		     "open\nprepare\nfill 1\nsnapshot\npower_lost power\npower_back 1\nwait_up\n"
+		     "start_workload 1\nreset clean\npower_lost power\npower_back 1\nwait_up\n"
+		     "check 1\ncollect\nclose\n");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_default),
+		cmocka_unit_test(test_fill_then_write),
+		cmocka_unit_test(test_flush_idle),
+		cmocka_unit_test(test_cut_kill),
+		cmocka_unit_test(test_cut_reset),
+		cmocka_unit_test(test_snapshot_reboot),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
