@@ -1,14 +1,14 @@
 /* powercut relay controller: the MCU's main loop. */
-#include "core/pc.h"
+#include "core/controller.h"
 #include "hal/hal.h"
 
-static struct pc pc;
+static struct fw fw;
 
 int main(void)
 {
-	pc_init(&pc);
+	fw_init(&fw);
 	for (;;) {
-		pc_poll(&pc);
+		fw_poll(&fw);
 		/* Kicked only here: a hang anywhere in the loop resets the chip, which
 		 * powers every channel. */
 		hal_watchdog_kick();

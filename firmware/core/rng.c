@@ -1,11 +1,11 @@
 #include "rng.h"
 
-void pc_rng_seed(struct pc_rng *rng, uint32_t seed)
+void fw_rng_seed(struct fw_rng *rng, uint32_t seed)
 {
 	rng->state = seed;
 }
 
-uint64_t pc_rng_next(struct pc_rng *rng)
+uint64_t fw_rng_next(struct fw_rng *rng)
 {
 	uint64_t z = (rng->state += 0x9e3779b97f4a7c15ull);
 
@@ -14,7 +14,7 @@ uint64_t pc_rng_next(struct pc_rng *rng)
 	return z ^ (z >> 31);
 }
 
-uint32_t pc_rng_below(struct pc_rng *rng, uint32_t n)
+uint32_t fw_rng_below(struct fw_rng *rng, uint32_t n)
 {
 	/* 32-bit arithmetic: a 64-bit modulo costs the AVR far more flash and time,
 	 * and spans up to one hour in microseconds fit in 32 bits. */
@@ -22,17 +22,17 @@ uint32_t pc_rng_below(struct pc_rng *rng, uint32_t n)
 	uint32_t x;
 
 	do
-		x = (uint32_t)(pc_rng_next(rng) >> 32);
+		x = (uint32_t)(fw_rng_next(rng) >> 32);
 	while (x < threshold);
 	return x % n;
 }
 
-uint32_t pc_arm_offset(uint32_t seed, uint32_t span_us)
+uint32_t fw_arm_offset(uint32_t seed, uint32_t span_us)
 {
-	struct pc_rng rng;
+	struct fw_rng rng;
 
-	pc_rng_seed(&rng, seed);
+	fw_rng_seed(&rng, seed);
 	if (span_us == UINT32_MAX)
-		return (uint32_t)(pc_rng_next(&rng) >> 32);
-	return pc_rng_below(&rng, span_us + 1);
+		return (uint32_t)(fw_rng_next(&rng) >> 32);
+	return fw_rng_below(&rng, span_us + 1);
 }

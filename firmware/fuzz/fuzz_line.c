@@ -15,12 +15,12 @@
 #include <string.h>
 
 #include "../core/frame.h"
-#include "../core/pc.h"
+#include "../core/controller.h"
 #include "../hal/host/hal_fake.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static struct pc pc;
+static struct fw fw;
 
 static size_t check_output(void)
 {
@@ -30,7 +30,7 @@ static size_t check_output(void)
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 
-		if (!nl || pc_frame_check(p, (size_t)(nl - p), PC_LINE_MAX_FW) < 0)
+		if (!nl || fw_frame_check(p, (size_t)(nl - p), FW_LINE_MAX_FW) < 0)
 			abort();
 		if (p[0] != '!')
 			replies++;
@@ -47,7 +47,7 @@ static void poll_for(uint64_t us)
 		uint64_t left = end - hal_now_us();
 
 		hal_fake_advance(left < 50000 ? left : 50000);
-		pc_poll(&pc);
+		fw_poll(&fw);
 	}
 }
 
@@ -62,18 +62,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	hal_fake_reset(mode & 2 ? 3 : 0);
 	if (mode & 4) {
 		/* a stored image with short limits, so the safety tail below is quick */
-		struct pc_settings s;
-		uint8_t img[PC_SETTINGS_IMAGE_SIZE];
+		struct fw_settings s;
+		uint8_t img[FW_SETTINGS_IMAGE_SIZE];
 
-		pc_settings_default(&s);
-		s.v[PC_SET_RELAY_ACTIVE] = (mode >> 3) & 3;
-		s.v[PC_SET_MIN_OFF_MS] = 10;
-		s.v[PC_SET_MAX_OFF_MS] = 1000;
-		s.v[PC_SET_HOST_TIMEOUT_MS] = 500;
-		pc_settings_encode(&s, 1, img);
-		memcpy(hal_fake_eeprom() + PC_SETTINGS_ADDR_A, img, sizeof(img));
+		fw_settings_default(&s);
+		s.v[FW_SET_RELAY_ACTIVE] = (mode >> 3) & 3;
+		s.v[FW_SET_MIN_OFF_MS] = 10;
+		s.v[FW_SET_MAX_OFF_MS] = 1000;
+		s.v[FW_SET_HOST_TIMEOUT_MS] = 500;
+		fw_settings_encode(&s, 1, img);
+		memcpy(hal_fake_eeprom() + FW_SETTINGS_ADDR_A, img, sizeof(img));
 	}
-	pc_init(&pc);
+	fw_init(&fw);
 	check_output();
 	while (i < size) {
 		const uint8_t *nl = memchr(data + i, '\n', size - i);
@@ -89,7 +89,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 			memcpy(buf, data + i, n);
 			if (mode & 1) {
-				int r = pc_frame_seal(buf, n, sizeof(buf));
+				int r = fw_frame_seal(buf, n, sizeof(buf));
 
 				n = r < 0 ? n : (size_t)r;
 			}
@@ -99,24 +99,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		} else {
 			hal_fake_rx(data + i, len);	/* an unfinished line */
 		}
-		pc_poll(&pc);
+		fw_poll(&fw);
 		replies += check_output();
 		if (replies != lines)
 			abort();
-		hal_fake_advance((uint64_t)pc_crc8(data + i, len) * 4099);
-		pc_poll(&pc);
+		hal_fake_advance((uint64_t)fw_crc8(data + i, len) * 4099);
+		fw_poll(&fw);
 		replies += check_output();
 		i += len + 1;
 	}
 	if (replies != lines)
 		abort();
 	/* The host falls silent: everything must come back on by itself. */
-	poll_for(1000 * (uint64_t)(pc.set.v[PC_SET_HOST_TIMEOUT_MS] +
-				   pc.set.v[PC_SET_MAX_OFF_MS] + 1000));
+	poll_for(1000 * (uint64_t)(fw.set.v[FW_SET_HOST_TIMEOUT_MS] +
+				   fw.set.v[FW_SET_MAX_OFF_MS] + 1000));
 	check_output();
 	/* powered means the pin released, whatever relay_active says */
 	for (uint8_t ch = 0; ch < HAL_CHANNELS; ch++)
-		if (pc.ch[ch].state != PC_CH_ON || !pc.ch[ch].powered ||
+		if (fw.ch[ch].state != FW_CH_ON || !fw.ch[ch].powered ||
 		    hal_fake_relay_level(ch) != HAL_PIN_FLOAT)
 			abort();
 	return 0;

@@ -12,8 +12,8 @@
  * depends on knowing the relay's active level. Channels are numbered from 0 to
  * HAL_CHANNELS - 1.
  */
-#ifndef PC_HAL_H
-#define PC_HAL_H
+#ifndef FW_HAL_H
+#define FW_HAL_H
 
 #include <stdbool.h>
 #include <stddef.h>

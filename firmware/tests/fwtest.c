@@ -7,7 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-struct pc fw_pc;
+struct fw fw_core;
 struct fw_lines fw_replies, fw_events;
 
 static void lines_free(struct fw_lines *l)
@@ -35,7 +35,7 @@ void fw_collect(void)
 		struct fw_lines *l;
 
 		assert_non_null(nl);
-		body = pc_frame_check(p, (size_t)(nl - p), PC_LINE_MAX_FW);
+		body = fw_frame_check(p, (size_t)(nl - p), FW_LINE_MAX_FW);
 		if (body < 0)
 			fail_msg("firmware line '%.*s' is not a valid frame (%d)", (int)(nl - p), p, body);
 		l = p[0] == '!' ? &fw_events : &fw_replies;
@@ -51,7 +51,7 @@ void fw_boot(uint8_t pwrok_levels)
 {
 	fw_clear();
 	hal_fake_reset(pwrok_levels);
-	pc_init(&fw_pc);
+	fw_init(&fw_core);
 	fw_collect();
 }
 
@@ -59,7 +59,7 @@ void fw_boot_keep_eeprom(void)
 {
 	fw_clear();
 	hal_fake_mcu_reset();
-	pc_init(&fw_pc);
+	fw_init(&fw_core);
 	fw_collect();
 }
 
@@ -78,7 +78,7 @@ const char *fw_raw(const void *buf, size_t len)
 	fw_collect();
 	before = fw_replies.n;
 	hal_fake_rx(buf, len);
-	pc_poll(&fw_pc);
+	fw_poll(&fw_core);
 	return one_reply(before);
 }
 
@@ -92,7 +92,7 @@ const char *fw_req(const char *fmt, ...)
 	n = vsnprintf(buf, sizeof(buf) - 8, fmt, ap);
 	va_end(ap);
 	assert_true(n >= 0 && (size_t)n < sizeof(buf) - 8);
-	n = pc_frame_seal(buf, (size_t)n, sizeof(buf));
+	n = fw_frame_seal(buf, (size_t)n, sizeof(buf));
 	assert_true(n > 0);
 	buf[n++] = '\n';
 	return fw_raw(buf, (size_t)n);
@@ -106,7 +106,7 @@ void fw_run(uint64_t us, uint64_t step_us)
 		uint64_t left = end - hal_now_us();
 
 		hal_fake_advance(left < step_us ? left : step_us);
-		pc_poll(&fw_pc);
+		fw_poll(&fw_core);
 	}
 	fw_collect();
 }

@@ -1,20 +1,20 @@
 /* Helpers for the firmware's host unit tests: boot the core on the fake HAL, send
  * framed requests, collect replies and events, run the clock. */
-#ifndef PC_FWTEST_H
-#define PC_FWTEST_H
+#ifndef FW_FWTEST_H
+#define FW_FWTEST_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "../core/frame.h"
-#include "../core/pc.h"
+#include "../core/controller.h"
 #include "../core/rng.h"
 #include "../hal/host/hal_fake.h"
 
 #define FW_MAX_LINES 256
 
-extern struct pc fw_pc;
+extern struct fw fw_core;
 
 /* Output lines since the last fw_collect, checksums verified and stripped. */
 struct fw_lines {
@@ -23,9 +23,9 @@ struct fw_lines {
 };
 
 /* Fresh fake (PWR_OK inputs at pwrok_levels), optionally with EEPROM contents
- * prepared by `prep`, then pc_init. The banner is left in fw_events. */
+ * prepared by `prep`, then fw_init. The banner is left in fw_events. */
 void fw_boot(uint8_t pwrok_levels);
-void fw_boot_keep_eeprom(void);		/* an MCU reset over the same fake, then pc_init */
+void fw_boot_keep_eeprom(void);		/* an MCU reset over the same fake, then fw_init */
 
 /* Collect output: every line must be a valid frame of at most 128 bytes. Replies
  * and events are appended to fw_replies / fw_events. */

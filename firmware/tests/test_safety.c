@@ -141,17 +141,17 @@ enum ee_kind { EE_BLANK, EE_CORRUPT, EE_VALID, EE_KINDS };
 
 static void eeprom_prepare(enum ee_kind kind, uint32_t relay_active)
 {
-	struct pc_settings s;
-	uint8_t img[PC_SETTINGS_IMAGE_SIZE];
+	struct fw_settings s;
+	uint8_t img[FW_SETTINGS_IMAGE_SIZE];
 
-	pc_settings_default(&s);
-	s.v[PC_SET_RELAY_ACTIVE] = relay_active;
-	pc_settings_encode(&s, 7, img);
+	fw_settings_default(&s);
+	s.v[FW_SET_RELAY_ACTIVE] = relay_active;
+	fw_settings_encode(&s, 7, img);
 	if (kind == EE_CORRUPT)
 		img[5] ^= 0x10;		/* both copies fail their CRC */
 	if (kind != EE_BLANK) {
-		memcpy(hal_fake_eeprom() + PC_SETTINGS_ADDR_A, img, sizeof(img));
-		memcpy(hal_fake_eeprom() + PC_SETTINGS_ADDR_B, img, sizeof(img));
+		memcpy(hal_fake_eeprom() + FW_SETTINGS_ADDR_A, img, sizeof(img));
+		memcpy(hal_fake_eeprom() + FW_SETTINGS_ADDR_B, img, sizeof(img));
 	}
 }
 

@@ -6,9 +6,9 @@
 
 #include "frame.h"
 
-_Static_assert(FW_LINE_MAX == PC_LINE_MAX_FW, "fwlink.h and protocol.h disagree");
-_Static_assert(FW_HOST_LINE_MAX == PC_LINE_MAX_HOST, "fwlink.h and protocol.h disagree");
-_Static_assert(FWLINK_PROTO == PC_PROTO_VERSION, "fwlink speaks another protocol version");
+_Static_assert(FW_LINE_MAX == FW_LINE_MAX_FW, "fwlink.h and protocol.h disagree");
+_Static_assert(FW_HOST_LINE_MAX == FW_LINE_MAX_HOST, "fwlink.h and protocol.h disagree");
+_Static_assert(FWLINK_PROTO == FW_PROTO_VERSION, "fwlink speaks another protocol version");
 
 const char *fw_fields_get(const struct fw_fields *f, const char *key)
 {
@@ -129,16 +129,16 @@ static int next_token(const char *s, size_t len, size_t *pos, const char **tok, 
 int fwline_parse(const char *line, size_t len, struct fwline *out, const char **why)
 {
 	const char *dummy;
-	int n = pc_frame_check(line, len, PC_LINE_MAX_FW);
+	int n = fw_frame_check(line, len, FW_LINE_MAX_FW);
 
 	if (!why)
 		why = &dummy;
 	memset(out, 0, sizeof(*out));
-	if (n == -PC_ERR_TOO_LONG) {
+	if (n == -FW_ERR_TOO_LONG) {
 		*why = "line too long";
 		return -EMSGSIZE;
 	}
-	if (n == -PC_ERR_MALFORMED) {
+	if (n == -FW_ERR_MALFORMED) {
 		*why = "malformed line";
 		return -EBADMSG;
 	}

@@ -707,7 +707,7 @@ static int frame(char *out, size_t cap, const char *fmt, va_list ap)
 	for (int i = 0; i < n; i++)
 		if (body[i] < 0x20 || body[i] > 0x7e || body[i] == '*')
 			return -EINVAL;
-	n = pc_frame_seal(body, (size_t)n, sizeof(body));
+	n = fw_frame_seal(body, (size_t)n, sizeof(body));
 	if (n < 0 || (size_t)n + 1 >= cap)
 		return -EMSGSIZE;
 	memcpy(out, body, (size_t)n);

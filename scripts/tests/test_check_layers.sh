@@ -52,7 +52,7 @@ expect fail host/lib/log.c node.h "layer 4 (host/node)"
 expect fail host/oracle/ledger.c store.h "layer 3 (host/store)"
 expect fail host/node/power.c relay.h "layer 4 (host/relay), not below host/node's layer 4"
 # The firmware's own rules.
-expect fail firmware/core/pc.c log.h "outside the firmware"
+expect fail firmware/core/controller.c log.h "outside the firmware"
 expect fail host/oracle/record.c hal.h "the firmware beyond its framing"
 # Test helpers are for tests only.
 expect fail host/node/remote.c sshd_helper.h "a test helper, for tests only"
@@ -69,7 +69,7 @@ expect pass host/node/tests/test_x.c relay.h
 expect pass tests/e2e/test_x.c powercut.h
 expect pass host/fwlink/fwline.c frame.h
 expect pass firmware/hal/avr/hal_avr.c clock.h
-expect pass firmware/core/pc.c hal.h
+expect pass firmware/core/controller.c hal.h
 
 # And the tree itself.
 out=$(scripts/check-layers) || { echo "FAIL: the source tree: $out"; fails=$((fails + 1)); }

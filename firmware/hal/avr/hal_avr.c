@@ -6,6 +6,17 @@
  * compare units time the relay edges
  * of channel 0 (OCR1A) and channel 1 (OCR1B). PWR_OK inputs are INT0/INT1 on any
  * edge. USART0 is interrupt-driven both ways.
+ *
+ * Every stretch with interrupts disabled (a handler, a critical section) delays the
+ * timestamp of a PWR_OK edge or relay compare that falls into it by what is left of
+ * it, so they are kept short: with interrupts off the clock is only sampled (counter,
+ * overflow flag, wrap count: a few loads), and the 64-bit arithmetic that makes a
+ * time of the sample runs later with interrupts on (events are queued with their
+ * sample and converted in hal_event_take). The simulator measures the longest
+ * stretches (handler_max_cycles, critical_max_cycles in its status), and
+ * rig/sim/mcusim/test/test-timing.c holds them to 200 cycles for a handler and 100
+ * for a critical section (measured: 106 for a PWR_OK handler, 181 for a relay
+ * edge's, 86 for hal_relay_schedule's).
  */
 #include <avr/boot.h>
 #include <avr/eeprom.h>
@@ -54,14 +65,40 @@ static enum hal_reset_cause cause;
 #ifndef HAL_CLOCK_START_WRAPS
 #define HAL_CLOCK_START_WRAPS 0ULL
 #endif
-static volatile uint32_t wraps = (uint32_t)(HAL_CLOCK_START_WRAPS);
+static volatile union {
+	uint32_t all;
+	uint16_t low;			/* what an event keeps (little-endian) */
+} wraps = { (uint32_t)(HAL_CLOCK_START_WRAPS) };
 static volatile uint16_t wraps_hi = (uint16_t)((uint64_t)(HAL_CLOCK_START_WRAPS) >> 32);
 
 static volatile uint8_t edge_pending[HAL_CHANNELS];
 static volatile uint8_t edge_level[HAL_CHANNELS];
 static volatile uint32_t edge_wrap[HAL_CHANNELS];	/* counter period of the edge: ticks >> 16 */
+static volatile uint16_t edge_count[HAL_CHANNELS];	/* counter value of the edge: ticks & 0xffff */
 
-static struct hal_event evq[EV_QUEUE];
+/* The clock as sampled with interrupts off: cheap to take (a few loads), turned into
+ * ticks by sample_ticks() afterwards. */
+struct clock_sample {
+	uint16_t count;			/* TCNT1 */
+	uint8_t pending;		/* TOV1 was set (a wrap not counted yet) */
+	uint16_t wraps_hi;
+	uint32_t wraps;
+};
+
+/* An event as its interrupt queued it, in 8 bytes (the slot index is a shift). The
+ * time is still a sample, with only the low 16 bits of the wrap count: fewer
+ * registers for the handler to save. hal_event_take() takes the bits above from the
+ * count when it converts the event, which is right while fewer than 65536 counter
+ * periods (35 minutes) lie between; the main loop drains the queue far sooner, or
+ * its watchdog (500 ms) resets the chip. */
+struct raw_event {
+	uint16_t count;			/* TCNT1 */
+	uint16_t wraps;			/* low 16 bits of the wrap count */
+	uint8_t pending;		/* TOV1 was set */
+	uint8_t type, ch, level;
+};
+
+static struct raw_event evq[EV_QUEUE];
 static volatile uint8_t evq_head, evq_count;
 static volatile uint16_t ev_lost;
 
@@ -92,26 +129,48 @@ void reset_cause_save(void)
 	wdt_disable();
 }
 
-/* Clock ticks; call with interrupts disabled. */
-static uint64_t ticks_locked(void)
+/* Sample the clock; call with interrupts disabled. Inlined, so that an interrupt
+ * handler reads the counter first thing and saves no registers for a call. */
+static inline __attribute__((always_inline)) void clock_sample_locked(struct clock_sample *cs)
 {
-	uint16_t count = TCNT1;
-	bool pending = TIFR1 & _BV(TOV1);
+	cs->count = TCNT1;
+	cs->pending = TIFR1 & _BV(TOV1);
+	cs->wraps = wraps.all;
+	cs->wraps_hi = wraps_hi;
+}
 
-	return pc_clock_ticks((uint64_t)wraps_hi << 32 | wraps, count, pending);
+/* Ticks at a sample (interrupts may be on: the sample is a copy). */
+static uint64_t sample_ticks(const struct clock_sample *cs)
+{
+	return fw_clock_ticks((uint64_t)cs->wraps_hi << 32 | cs->wraps, cs->count, cs->pending);
+}
+
+/* Clock ticks now: only the sample is taken with interrupts off. */
+static uint64_t ticks_now(void)
+{
+	struct clock_sample cs;
+
+	ATOMIC_BLOCK(ATOMIC_RESTORESTATE)
+		clock_sample_locked(&cs);
+	return sample_ticks(&cs);
 }
 
 ISR(TIMER1_OVF_vect)
 {
-	if (++wraps == 0)
+	if (++wraps.all == 0)
 		wraps_hi++;
 }
 
-static void evq_push(uint64_t t_us, uint8_t type, uint8_t ch, uint8_t level)
+/* Queue an event whose clock sample (count, pending) was just taken; call with
+ * interrupts disabled. Field by field: a struct copy would go through the stack. */
+static inline __attribute__((always_inline)) void
+evq_push(uint16_t count, uint8_t pending, uint8_t type, uint8_t ch, uint8_t level)
 {
-	struct hal_event *ev = &evq[(evq_head + evq_count) & (EV_QUEUE - 1)];
+	struct raw_event *ev = &evq[(uint8_t)(evq_head + evq_count) & (EV_QUEUE - 1)];
 
-	ev->t_us = t_us;
+	ev->count = count;
+	ev->wraps = wraps.low;
+	ev->pending = pending;
 	ev->type = type;
 	ev->ch = ch;
 	ev->level = level;
@@ -123,7 +182,7 @@ static void evq_push(uint64_t t_us, uint8_t type, uint8_t ch, uint8_t level)
  * level would energize the relay); for that one cycle a HIGH pin holds its weak
  * pull-up. Driven: level first, then direction. Each is one SBI/CBI, atomic against
  * the interrupts. */
-static void relay_pin(uint8_t ch, uint8_t level)
+static inline __attribute__((always_inline)) void relay_pin(uint8_t ch, uint8_t level)
 {
 	uint8_t mask = _BV(PB0 + ch);
 
@@ -139,7 +198,7 @@ static void relay_pin(uint8_t ch, uint8_t level)
 	DDRB |= mask;
 }
 
-static void compare_enable(uint8_t ch, uint8_t on)
+static inline __attribute__((always_inline)) void compare_enable(uint8_t ch, uint8_t on)
 {
 	uint8_t mask = ch ? _BV(OCIE1B) : _BV(OCIE1A);
 
@@ -149,32 +208,52 @@ static void compare_enable(uint8_t ch, uint8_t on)
 		TIMSK1 &= (uint8_t)~mask;
 }
 
-/* The clock is read right after the pin is written, both with interrupts off, so the
- * reported time is the edge's own to within a microsecond (the edge itself comes
+/* The clock is sampled right after the pin is written, both with interrupts off, so
+ * the reported time is the edge's own to within a microsecond (the edge itself comes
  * interrupt entry, a few microseconds, after the scheduled moment). */
-static void edge_fire(uint8_t ch)
+static inline __attribute__((always_inline)) void edge_fire(uint8_t ch)
 {
-	relay_pin(ch, edge_level[ch]);
-	uint64_t ticks = ticks_locked();
+	uint8_t level = edge_level[ch];
+
+	relay_pin(ch, level);
+	uint16_t count = TCNT1;
+	uint8_t pending = TIFR1 & _BV(TOV1);
 
 	edge_pending[ch] = 0;
 	compare_enable(ch, 0);
-	evq_push(ticks >> TICKS_PER_US_SHIFT, HAL_EV_RELAY, ch, edge_level[ch]);
+	evq_push(count, pending, HAL_EV_RELAY, ch, level);
 }
 
-/* The compare unit matches once per counter period; only the match in the period of
- * the target (or a later one) fires the edge. The period is tested in 32 bits, not
- * with the 64-bit clock, so that the pin is written within a few cycles of the
- * match; the difference is taken modulo 2^32, so the test holds across the wrap of
- * the low word (edges lie less than 2^31 periods ahead, hal.h). */
-static void compare_isr(uint8_t ch)
+/* Counter periods from now to ch's edge, and the counter (*count), from a few
+ * register reads and 32-bit arithmetic, not the 64-bit clock, so that the pin is
+ * written within a few cycles of the match; call with interrupts disabled. Periods
+ * are compared modulo 2^32, which holds across the wrap of the low word of the count
+ * (edges lie less than 2^31 periods ahead, hal.h). */
+static inline __attribute__((always_inline)) int32_t edge_periods_locked(uint8_t ch, uint16_t *count)
 {
-	uint16_t count = TCNT1;
-	uint32_t period = wraps;
+	uint32_t period = wraps.all;
 
-	if ((TIFR1 & _BV(TOV1)) && count < 0x8000u)
+	*count = TCNT1;
+	if ((TIFR1 & _BV(TOV1)) && *count < 0x8000u)
 		period++;
-	if (edge_pending[ch] && (int32_t)(period - edge_wrap[ch]) >= 0)
+	return (int32_t)(edge_wrap[ch] - period);
+}
+
+/* The compare unit matches once per counter period; only the match that reaches the
+ * edge's time fires it. An earlier match (an earlier period, or a compare flag left
+ * from before the edge was set) only runs this handler: the compare flag is never
+ * cleared by writing TIFR1, because simavr 1.6 (the simulator the tests run) clears
+ * every Timer1 flag on any write to it, a pending overflow included, and the clock
+ * then loses a counter period for good. */
+static inline __attribute__((always_inline)) void compare_isr(uint8_t ch)
+{
+	uint16_t count;
+	int32_t periods;
+
+	if (!edge_pending[ch])
+		return;
+	periods = edge_periods_locked(ch, &count);
+	if (periods < 0 || (periods == 0 && count >= edge_count[ch]))
 		edge_fire(ch);
 }
 
@@ -188,14 +267,15 @@ ISR(TIMER1_COMPB_vect)
 	compare_isr(1);
 }
 
-static void pwrok_isr(uint8_t ch)
+static inline __attribute__((always_inline)) void pwrok_isr(uint8_t ch)
 {
-	uint64_t t = ticks_locked() >> TICKS_PER_US_SHIFT;
+	uint16_t count = TCNT1;
+	uint8_t pending = TIFR1 & _BV(TOV1);
 	uint8_t level = (PIND >> (PD2 + ch)) & 1u;
 
 	/* Keep one slot per channel for relay edges, which must never be lost. */
 	if (evq_count < EV_QUEUE - HAL_CHANNELS)
-		evq_push(t, HAL_EV_PWROK, ch, level);
+		evq_push(count, pending, HAL_EV_PWROK, ch, level);
 	else
 		ev_lost++;
 }
@@ -300,8 +380,8 @@ void hal_init(void)
 	EIMSK = _BV(INT0) | _BV(INT1);
 
 	/* Timer1 already runs since reset_cause_save(); a pending overflow stays pending
-	 * for the interrupt enabled here. */
-	TIFR1 = _BV(OCF1A) | _BV(OCF1B);
+	 * for the interrupt enabled here. Compare flags need no clearing (compare_isr),
+	 * and TIFR1 is not written (see there). */
 	TIMSK1 = _BV(TOIE1);
 
 	UBRR0 = UBRR_VALUE;
@@ -321,36 +401,66 @@ enum hal_reset_cause hal_reset_cause(void)
 
 uint64_t hal_now_us(void)
 {
-	uint64_t t;
-
-	ATOMIC_BLOCK(ATOMIC_RESTORESTATE)
-		t = ticks_locked();
-	return t >> TICKS_PER_US_SHIFT;
+	return ticks_now() >> TICKS_PER_US_SHIFT;
 }
 
 void hal_relay_write(uint8_t ch, uint8_t level)
 {
-	relay_pin(ch, level);
+	/* A constant channel makes each access the one SBI/CBI relay_pin() says: a
+	 * read-modify-write of PORTB could undo a compare handler's edge on the other
+	 * pin. */
+	if (ch == 0)
+		relay_pin(0, level);
+	else
+		relay_pin(1, level);
+}
+
+/* Whether ch's edge, found ahead of the clock with interrupts on, is now within the
+ * margin; call with interrupts disabled. */
+static inline __attribute__((always_inline)) bool edge_near_locked(uint8_t ch)
+{
+	uint16_t count;
+	int32_t periods = edge_periods_locked(ch, &count);
+
+	if (periods < 0)
+		return true;
+	if (periods > 1)
+		return false;
+	/* 0 or 1 periods ahead: the distance in ticks fits 32 bits */
+	return (int32_t)((uint32_t)periods << 16) + (int32_t)edge_count[ch] - (int32_t)count <=
+	       SCHEDULE_MARGIN_TICKS;
 }
 
 void hal_relay_schedule(uint8_t ch, uint8_t level, uint64_t at_us)
 {
 	uint64_t at = at_us << TICKS_PER_US_SHIFT;
+	/* The 64-bit test with interrupts on: an edge already due stays due. One not
+	 * due yet lies ahead, and is tested again, in 32 bits, where the compare unit
+	 * is set. */
+	bool due = at <= ticks_now() + SCHEDULE_MARGIN_TICKS;
 
+	/* The edge is set with interrupts on, the handler kept off it by edge_pending
+	 * (a pending edge is replaced: hal.h). */
+	edge_pending[ch] = 0;
+	edge_level[ch] = level;
+	edge_wrap[ch] = (uint32_t)(at >> 16);
+	edge_count[ch] = (uint16_t)at;
+	/* The compiler would move the test into the critical section (it touches no
+	 * memory): have it done here. */
+	__asm__ __volatile__("" : "+r"(due));
 	ATOMIC_BLOCK(ATOMIC_RESTORESTATE) {
-		uint64_t now = ticks_locked();
-
-		edge_level[ch] = level;
-		edge_wrap[ch] = (uint32_t)(at >> 16);
 		edge_pending[ch] = 1;
-		if (at <= now + SCHEDULE_MARGIN_TICKS) {
-			edge_fire(ch);
+		if (due || edge_near_locked(ch)) {
+			/* a constant channel: shorter with interrupts off */
+			if (ch == 0)
+				edge_fire(0);
+			else
+				edge_fire(1);
 		} else {
 			if (ch == 0)
 				OCR1A = (uint16_t)at;
 			else
 				OCR1B = (uint16_t)at;
-			TIFR1 = ch ? _BV(OCF1B) : _BV(OCF1A);
 			compare_enable(ch, 1);
 		}
 	}
@@ -383,17 +493,29 @@ uint8_t hal_pwrok_read(uint8_t ch)
 
 bool hal_event_take(struct hal_event *ev)
 {
+	struct raw_event raw;
+	uint32_t now_lo;
+	uint16_t now_hi;
 	bool got = false;
 
 	ATOMIC_BLOCK(ATOMIC_RESTORESTATE) {
 		if (evq_count) {
-			*ev = evq[evq_head];
+			raw = evq[evq_head];
 			evq_head = (evq_head + 1) & (EV_QUEUE - 1);
 			evq_count--;
+			now_lo = wraps.all;
+			now_hi = wraps_hi;
 			got = true;
 		}
 	}
-	return got;
+	if (!got)
+		return false;
+	ev->t_us = fw_clock_ticks(fw_clock_wraps_then((uint64_t)now_hi << 32 | now_lo, raw.wraps),
+				  raw.count, raw.pending) >> TICKS_PER_US_SHIFT;
+	ev->type = raw.type;
+	ev->ch = raw.ch;
+	ev->level = raw.level;
+	return true;
 }
 
 uint16_t hal_event_lost(void)

@@ -4,8 +4,8 @@
  * every scheduled relay edge that falls due, at its exact scheduled time, as the timer
  * interrupt would. UART output is captured; EEPROM is an array that starts blank.
  */
-#ifndef PC_HAL_FAKE_H
-#define PC_HAL_FAKE_H
+#ifndef FW_HAL_FAKE_H
+#define FW_HAL_FAKE_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -18,7 +18,7 @@ static const char *sealed(const char *body)
 	size_t n = strlen(body);
 
 	memcpy(buf, body, n);
-	assert_true(pc_frame_seal(buf, n, sizeof(buf)) == (int)n + 3);
+	assert_true(fw_frame_seal(buf, n, sizeof(buf)) == (int)n + 3);
 	return buf;
 }
 

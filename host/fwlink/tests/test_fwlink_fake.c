@@ -55,7 +55,7 @@ static void fake_write_body(struct fake *f, const char *body, int garble)
 	size_t n = strlen(body);
 
 	memcpy(buf, body, n);
-	n = (size_t)pc_frame_seal(buf, n, sizeof(buf));
+	n = (size_t)fw_frame_seal(buf, n, sizeof(buf));
 	if (garble)
 		buf[n - 1] = buf[n - 1] == '0' ? '1' : '0';	/* wrong checksum digit */
 	buf[n++] = '\n';
@@ -85,12 +85,12 @@ static void fake_event(struct fake *f, const char *fmt, ...)
 static void fake_answer(struct fake *f, const char *line, size_t len)
 {
 	char body[160], cmd[64];
-	int n = pc_frame_check(line, len, PC_LINE_MAX_HOST);
+	int n = fw_frame_check(line, len, FW_LINE_MAX_HOST);
 	unsigned tok = 0;
 
 	f->n_requests++;
 	if (n < 0) {
-		snprintf(body, sizeof(body), "error:%d %s", -n, pc_err_text(-n));
+		snprintf(body, sizeof(body), "error:%d %s", -n, fw_err_text(-n));
 		fake_write_body(f, body, 0);
 		return;
 	}
@@ -389,7 +389,7 @@ static void test_reset_detection(void **state)
 	snprintf(banner, sizeof(banner), "!0 %llu boot fw=0.2.0 proto=2 reset=watchdog channels=2",
 		 (unsigned long long)fake_t(f));
 	bl = strlen(banner);
-	assert_true(pc_frame_seal(banner, bl, sizeof(banner)) > 0);
+	assert_true(fw_frame_seal(banner, bl, sizeof(banner)) > 0);
 	snprintf(glued, sizeof(glued), "ok at=77%s\n", banner);
 	f->seq = 1;
 	pthread_mutex_lock(&f->mu);

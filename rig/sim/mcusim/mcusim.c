@@ -71,6 +71,8 @@
 #define HFUSE		0xDE
 #define LOCKBITS	0xCF
 #define EEPROM_SIZE	1024
+/* The interrupt vector table: 26 vectors of 4 bytes from address 0. */
+#define VECTORS_END	0x68
 /* After its parent died, the simulator runs in fast mode until the firmware's own
  * host-silence rule released every relay, but never longer than this (wall time):
  * the controller that started it is gone, and it must not outlive it for long. */
@@ -171,7 +173,21 @@ struct sim {
 	pid_t parent;
 	int64_t orphan_deadline_ns;
 	uint64_t orphan_stop_cycle;	/* 0: some relay still energized */
+
+	/* Stretches with interrupts disabled (SREG.I clear): a PWR_OK edge or relay
+	 * compare that falls into one waits for its end, and the firmware's timestamp
+	 * of it is late by as much. The longest seen so far, apart for interrupt
+	 * handlers and for the firmware's critical sections, each with the address it
+	 * began at (the vector, or the instruction after CLI). Counted from the
+	 * firmware's first SEI after each reset: start-up runs with interrupts off. */
+	bool irq_on;			/* SREG.I after the last step */
+	bool irq_seen;			/* SREG.I was set since the last reset */
+	uint64_t irq_off_at;		/* total cycle where the current stretch began */
+	uint32_t irq_off_pc;		/* byte address where it began */
+	struct { uint64_t cycles; uint32_t pc; } irq_off_max[2];	/* [IRQ_OFF_*] */
 };
+
+enum { IRQ_OFF_HANDLER, IRQ_OFF_CRITICAL };
 
 static volatile sig_atomic_t g_stop;
 /* simavr's reset hook carries no user pointer; there is one AVR per process. */
@@ -537,6 +553,10 @@ static void ctl_status(struct sim *s, struct client *c)
 	for (int ch = 0; ch < s->o.channels; ch++)
 		client_printf(c, " relay%d=%d dc%d=%d", ch, s->psu[ch].energized, ch,
 			      s->psu[ch].dc_good);
+	client_printf(c, " handler_max_cycles=%" PRIu64 " handler_max_pc=0x%04" PRIx32
+		      " critical_max_cycles=%" PRIu64 " critical_max_pc=0x%04" PRIx32,
+		      s->irq_off_max[IRQ_OFF_HANDLER].cycles, s->irq_off_max[IRQ_OFF_HANDLER].pc,
+		      s->irq_off_max[IRQ_OFF_CRITICAL].cycles, s->irq_off_max[IRQ_OFF_CRITICAL].pc);
 	client_printf(c, "\n");
 }
 
@@ -897,6 +917,33 @@ static avr_cycle_count_t io_tick(avr_t *avr, avr_cycle_count_t when, void *param
 		(s->o.mode == MODE_REALTIME ? TICK_US_REALTIME : TICK_US_FAST));
 }
 
+/* Called after every step of the core (an instruction, a sleep, an interrupt entry):
+ * measures the stretches with interrupts disabled, to the instruction. */
+static void irq_watch(struct sim *s)
+{
+	bool on = s->avr->sreg[S_I];
+	uint64_t len;
+	int kind;
+
+	if (on == s->irq_on)
+		return;
+	s->irq_on = on;
+	if (!on) {
+		s->irq_off_at = total_cycle(s);
+		s->irq_off_pc = s->avr->pc;
+		return;
+	}
+	if (s->irq_seen) {
+		len = total_cycle(s) - s->irq_off_at;
+		kind = s->irq_off_pc < VECTORS_END ? IRQ_OFF_HANDLER : IRQ_OFF_CRITICAL;
+		if (len > s->irq_off_max[kind].cycles) {
+			s->irq_off_max[kind].cycles = len;
+			s->irq_off_max[kind].pc = s->irq_off_pc;
+		}
+	}
+	s->irq_seen = true;
+}
+
 /* ---- resets ---- */
 
 static void reset_hook(avr_t *avr)
@@ -923,6 +970,7 @@ static void reset_finish(struct sim *s)
 	s->reset_seen = false;
 	s->resets++;
 	s->boot_cycle = at;
+	s->irq_on = s->irq_seen = false;	/* start-up runs with interrupts off */
 	/* The register IRQs are filtered: bring their last value back to the reset
 	 * value, or the firmware writing the same DDRB again would not be seen. */
 	s->relay_irq_port->value = 0;
@@ -1373,6 +1421,7 @@ int main(int argc, char **argv)
 	while (!g_stop) {
 		int st = avr_run(s->avr);
 
+		irq_watch(s);
 		if (st == cpu_Done || st == cpu_Crashed) {
 			die_msg("firmware '%s' stopped (%s) at pc 0x%04x, cycle %" PRIu64,
 				s->o.firmware, st == cpu_Done ? "sleep with interrupts off" :

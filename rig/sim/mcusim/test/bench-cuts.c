@@ -34,7 +34,7 @@ int main(void)
 		goto out;
 	if (cuts_setup(&fw, &sim, 10))
 		goto out_fw;
-	t0 = h_mono_ns();
+	t0 = clock_mono_ns();
 	srandom(42);
 	for (int i = 0; i < NCUTS; i++) {
 		unsigned e = random() % 50, w = 1 + random() % 100;
@@ -58,7 +58,7 @@ int main(void)
 		done++;
 	}
 	printf("%d armed cuts in %.1f s of wall time (fast mode)\n", done,
-	       (h_mono_ns() - t0) / 1e9);
+	       (clock_mono_ns() - t0) / 1e9);
 	printf("firmware clock offset to the MCU reset (PWR_OK capture): %.3f .. %.3f us\n",
 	       off_min, off_max);
 	printf("figure cut_edge_error_us_mean %.3f us 10 <=\n", sum / done);

@@ -37,14 +37,6 @@ bool h_check(bool cond, const char *file, int line, const char *fmt, ...)
 	return false;
 }
 
-int64_t h_mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* ---- paths ---- */
 
 static const char *build_root(void)
@@ -125,7 +117,7 @@ void h_rmtree(const char *dir)
 
 int h_read_line(struct h_lbuf *lb, char *line, size_t cap, int timeout_ms)
 {
-	int64_t deadline = h_mono_ns() + (int64_t)timeout_ms * 1000000;
+	int64_t deadline = clock_mono_ns() + (int64_t)timeout_ms * 1000000;
 
 	for (;;) {
 		char *nl = memchr(lb->buf, '\n', lb->len);
@@ -150,7 +142,7 @@ int h_read_line(struct h_lbuf *lb, char *line, size_t cap, int timeout_ms)
 			lb->len -= c;
 			return c;
 		}
-		int64_t left = deadline - h_mono_ns();
+		int64_t left = deadline - clock_mono_ns();
 		struct pollfd pf = { .fd = lb->fd, .events = POLLIN };
 		int rc;
 		ssize_t r;
@@ -490,7 +482,7 @@ int h_fw_send(struct h_fw *f, const char *body)
 	if (len + 5 > sizeof(buf))
 		return -E2BIG;
 	memcpy(buf, body, len);
-	n = pc_frame_seal(buf, len, sizeof(buf));
+	n = fw_frame_seal(buf, len, sizeof(buf));
 	if (n < 0)
 		return -E2BIG;
 	buf[n++] = '\n';
@@ -514,10 +506,10 @@ int h_fw_line(struct h_fw *f, char *body, size_t cap, int timeout_ms)
 {
 	char line[512];
 	bool cut;
-	int64_t deadline = h_mono_ns() + (int64_t)timeout_ms * 1000000;
+	int64_t deadline = clock_mono_ns() + (int64_t)timeout_ms * 1000000;
 
 	for (;;) {
-		int64_t left = (deadline - h_mono_ns()) / 1000000;
+		int64_t left = (deadline - clock_mono_ns()) / 1000000;
 		int n, b;
 
 		if (left <= 0)
@@ -527,7 +519,7 @@ int h_fw_line(struct h_fw *f, char *body, size_t cap, int timeout_ms)
 			return n;
 		if (f->trace)
 			fprintf(stderr, "< %s\n", line);
-		b = pc_frame_check(line, n, PC_LINE_MAX_FW);
+		b = fw_frame_check(line, n, FW_LINE_MAX_FW);
 		cut = f->cut;
 		f->cut = false;
 		if (b < 0) {
@@ -535,8 +527,8 @@ int h_fw_line(struct h_fw *f, char *body, size_t cap, int timeout_ms)
 			 * and the banner follows on the same line. The tail after the last '!'
 			 * is tried as a line of its own; its checksum decides. */
 			const char *bang = n > 1 ? memrchr(line + 1, '!', (size_t)n - 1) : NULL;
-			int tail = bang ? pc_frame_check(bang, n - (int)(bang - line),
-							 PC_LINE_MAX_FW) : -1;
+			int tail = bang ? fw_frame_check(bang, n - (int)(bang - line),
+							 FW_LINE_MAX_FW) : -1;
 
 			/* The first line after the harness's own flush or reset is the
 			 * harness's doing, not the firmware's: the flush ate its head (it is
@@ -582,11 +574,11 @@ int h_event_parse(const char *body, struct h_event *ev)
 
 int h_fw_reply(struct h_fw *f, char *reply, size_t cap, int timeout_ms)
 {
-	int64_t deadline = h_mono_ns() + (int64_t)timeout_ms * 1000000;
+	int64_t deadline = clock_mono_ns() + (int64_t)timeout_ms * 1000000;
 	char body[256];
 
 	for (;;) {
-		int64_t left = (deadline - h_mono_ns()) / 1000000;
+		int64_t left = (deadline - clock_mono_ns()) / 1000000;
 		int n = h_fw_line(f, body, sizeof(body), left > 0 ? (int)left : 0);
 
 		if (n < 0)
@@ -624,7 +616,7 @@ static bool event_match(const struct h_event *e, const char *name, int ch)
 
 int h_fw_event(struct h_fw *f, const char *name, int ch, struct h_event *ev, int timeout_ms)
 {
-	int64_t deadline = h_mono_ns() + (int64_t)timeout_ms * 1000000;
+	int64_t deadline = clock_mono_ns() + (int64_t)timeout_ms * 1000000;
 	char body[256];
 
 	for (int i = 0; i < f->nq; i++) {
@@ -636,7 +628,7 @@ int h_fw_event(struct h_fw *f, const char *name, int ch, struct h_event *ev, int
 		}
 	}
 	for (;;) {
-		int64_t left = (deadline - h_mono_ns()) / 1000000;
+		int64_t left = (deadline - clock_mono_ns()) / 1000000;
 		int n = h_fw_line(f, body, sizeof(body), left > 0 ? (int)left : 0);
 		struct h_event e;
 

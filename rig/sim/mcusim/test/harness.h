@@ -14,6 +14,8 @@
 #include <limits.h>
 #include <sys/types.h>
 
+#include "../../../../host/lib/clock.h"	/* clock_mono_ns() for deadlines */
+
 /* ---- paths ---- */
 
 /* A file of the build tree, found relative to this program (build/rig/mcusim/...):
@@ -142,6 +144,5 @@ extern int h_failures;
 bool h_check(bool cond, const char *file, int line, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
-int64_t h_mono_ns(void);
 
 #endif

@@ -55,7 +55,7 @@ static void want_error_reply(const char *what, const char *reply, int code)
 {
 	char want[64];
 
-	snprintf(want, sizeof(want), "error:%d %s", code, pc_err_text(code));
+	snprintf(want, sizeof(want), "error:%d %s", code, fw_err_text(code));
 	H_CHECK(!strcmp(reply, want), "%s: want '%s', got '%s'", what, want, reply);
 }
 
@@ -115,7 +115,7 @@ static int banner(const char *cause, int timeout_ms)
 			break;
 	}
 	H_CHECK(ev.seq == 0, "boot banner with seq %" PRIu64 ", want 0", ev.seq);
-	H_CHECK(h_kv(ev.kv, "proto", v, sizeof(v)) == 0 && atoi(v) == PC_PROTO_VERSION,
+	H_CHECK(h_kv(ev.kv, "proto", v, sizeof(v)) == 0 && atoi(v) == FW_PROTO_VERSION,
 		"banner '%s': proto", ev.kv);
 	H_CHECK(h_kv(ev.kv, "fw", v, sizeof(v)) == 0, "banner '%s': fw", ev.kv);
 	H_CHECK(h_kv(ev.kv, "channels", v, sizeof(v)) == 0 && !strcmp(v, "2"),
@@ -140,7 +140,7 @@ static void test_identity(void)
 	unsigned a, b, c;
 
 	want_ok("version", vkeys, reply, sizeof(reply));
-	H_CHECK(h_kv(reply, "proto", v, sizeof(v)) == 0 && atoi(v) == PC_PROTO_VERSION,
+	H_CHECK(h_kv(reply, "proto", v, sizeof(v)) == 0 && atoi(v) == FW_PROTO_VERSION,
 		"version proto");
 	H_CHECK(h_kv(reply, "bod_mv", v, sizeof(v)) == 0 && (!strcmp(v, "0") ||
 		!strcmp(v, "1800") || !strcmp(v, "2700") || !strcmp(v, "4300")), "version bod_mv");
@@ -167,8 +167,8 @@ static void test_identity(void)
 		tok == 4294967295u, "ping token echo: '%s'", reply);
 	H_CHECK(t2 > t1, "clock does not advance between pings (%" PRIu64 ", %" PRIu64 ")",
 		t1, t2);
-	want_error("ping 4294967296", PC_ERR_RANGE);
-	want_error("ping x", PC_ERR_BAD_ARGUMENT);
+	want_error("ping 4294967296", FW_ERR_RANGE);
+	want_error("ping x", FW_ERR_BAD_ARGUMENT);
 }
 
 static void test_settings(void)
@@ -184,14 +184,14 @@ static void test_settings(void)
 	H_CHECK(!strcmp(reply, "ok min_off_ms=300"), "set min_off_ms: '%s'", reply);
 	req("get min_off_ms", reply, sizeof(reply));
 	H_CHECK(!strcmp(reply, "ok min_off_ms=300"), "get after set: '%s'", reply);
-	want_error("set min_off_ms 9", PC_ERR_RANGE);
-	want_error("set min_off_ms 60001", PC_ERR_RANGE);
-	want_error("set host_timeout_ms 499", PC_ERR_RANGE);
-	want_error("set relay_active 4", PC_ERR_RANGE);
-	want_error("set min_off_ms", PC_ERR_BAD_ARGUMENT);
-	want_error("set min_off_ms 1x", PC_ERR_BAD_ARGUMENT);
-	want_error("get nosuch", PC_ERR_UNKNOWN_SETTING);
-	want_error("set nosuch 1", PC_ERR_UNKNOWN_SETTING);
+	want_error("set min_off_ms 9", FW_ERR_RANGE);
+	want_error("set min_off_ms 60001", FW_ERR_RANGE);
+	want_error("set host_timeout_ms 499", FW_ERR_RANGE);
+	want_error("set relay_active 4", FW_ERR_RANGE);
+	want_error("set min_off_ms", FW_ERR_BAD_ARGUMENT);
+	want_error("set min_off_ms 1x", FW_ERR_BAD_ARGUMENT);
+	want_error("get nosuch", FW_ERR_UNKNOWN_SETTING);
+	want_error("set nosuch 1", FW_ERR_UNKNOWN_SETTING);
 	req("get min_off_ms", reply, sizeof(reply));
 	H_CHECK(!strcmp(reply, "ok min_off_ms=300"), "a rejected set changed it: '%s'", reply);
 	req("defaults", reply, sizeof(reply));
@@ -227,9 +227,9 @@ static void test_off_on_cut(void)
 	H_CHECK(h_kv_u64(reply, "at", &at) == 0 && ev.t >= at - 10 && ev.t <= at + 1000,
 		"off: relay edge at %" PRIu64 ", reply said at=%" PRIu64, ev.t, at);
 	state_is(1, "off");
-	want_error("off 1", PC_ERR_BUSY);
-	want_error("cut 1 300", PC_ERR_BUSY);
-	want_error("arm 1 10 20 300 1", PC_ERR_BUSY);
+	want_error("off 1", FW_ERR_BUSY);
+	want_error("cut 1 300", FW_ERR_BUSY);
+	want_error("arm 1 10 20 300 1", FW_ERR_BUSY);
 	req("on 1", reply, sizeof(reply));
 	H_CHECK(!strcmp(reply, "ok") || !strncmp(reply, "ok at=", 6), "on: '%s'", reply);
 	relay_event(1, "on", "on", &ev2);
@@ -246,14 +246,14 @@ static void test_off_on_cut(void)
 	H_CHECK(ev2.t - ev.t >= 60000000 && ev2.t - ev.t <= 60000100,
 		"cut 60000 ms lasted %" PRIu64 " us", ev2.t - ev.t);
 	state_is(0, "on");
-	want_error("cut 0 199", PC_ERR_RANGE);
-	want_error("cut 0 60001", PC_ERR_RANGE);
-	want_error("cut 2 300", PC_ERR_RANGE);
-	want_error("cut 0", PC_ERR_BAD_ARGUMENT);
-	want_error("cut 0 abc", PC_ERR_BAD_ARGUMENT);
-	want_error("cut 0 300 7", PC_ERR_BAD_ARGUMENT);
-	want_error("off", PC_ERR_BAD_ARGUMENT);
-	want_error("on 2", PC_ERR_RANGE);
+	want_error("cut 0 199", FW_ERR_RANGE);
+	want_error("cut 0 60001", FW_ERR_RANGE);
+	want_error("cut 2 300", FW_ERR_RANGE);
+	want_error("cut 0", FW_ERR_BAD_ARGUMENT);
+	want_error("cut 0 abc", FW_ERR_BAD_ARGUMENT);
+	want_error("cut 0 300 7", FW_ERR_BAD_ARGUMENT);
+	want_error("off", FW_ERR_BAD_ARGUMENT);
+	want_error("on 2", FW_ERR_RANGE);
 }
 
 static void test_arm(void)
@@ -273,7 +273,7 @@ static void test_arm(void)
 	H_CHECK(to - from == 1000000, "arm window %" PRIu64 "..%" PRIu64 " is not 1 s",
 		from, to);
 	state_is(0, "armed");
-	want_error("cut 0 300", PC_ERR_BUSY);
+	want_error("cut 0 300", FW_ERR_BUSY);
 	relay_event(0, "off", "arm", &ev);
 	H_CHECK(ev.t >= from && ev.t <= to, "armed cut at %" PRIu64 " outside [%" PRIu64
 		", %" PRIu64 "]", ev.t, from, to);
@@ -291,7 +291,7 @@ static void test_arm(void)
 	H_CHECK(off1 == off2 || (off1 > off2 ? off1 - off2 : off2 - off1) <= 2,
 		"same seed, different offsets: %" PRIu64 " and %" PRIu64 " us", off1, off2);
 
-	want_error("disarm 0", PC_ERR_NOT_ARMED);
+	want_error("disarm 0", FW_ERR_NOT_ARMED);
 	want_ok("arm 1 60000 61000 300 99", NULL, reply, sizeof(reply));
 	req("disarm 1", reply, sizeof(reply));
 	H_CHECK(!strcmp(reply, "ok"), "disarm: '%s'", reply);
@@ -310,12 +310,12 @@ static void test_arm(void)
 	}
 	state_is(1, "on");
 
-	want_error("arm 0 200 100 300 1", PC_ERR_RANGE);
-	want_error("arm 0 10 3600001 300 1", PC_ERR_RANGE);
-	want_error("arm 0 10 20 100 1", PC_ERR_RANGE);	/* OFF_MS < min_off_ms */
-	want_error("arm 0 10 20 300 4294967296", PC_ERR_RANGE);
-	want_error("arm 0 10 20 300", PC_ERR_BAD_ARGUMENT);
-	want_error("arm 0 10 20 300 x", PC_ERR_BAD_ARGUMENT);
+	want_error("arm 0 200 100 300 1", FW_ERR_RANGE);
+	want_error("arm 0 10 3600001 300 1", FW_ERR_RANGE);
+	want_error("arm 0 10 20 100 1", FW_ERR_RANGE);	/* OFF_MS < min_off_ms */
+	want_error("arm 0 10 20 300 4294967296", FW_ERR_RANGE);
+	want_error("arm 0 10 20 300", FW_ERR_BAD_ARGUMENT);
+	want_error("arm 0 10 20 300 x", FW_ERR_BAD_ARGUMENT);
 }
 
 /* Lines that must be rejected and never acted on. */
@@ -325,54 +325,54 @@ static void test_rejected(void)
 	struct h_event ev;
 	size_t n;
 
-	want_error("frobnicate", PC_ERR_UNKNOWN_COMMAND);
-	want_error("", PC_ERR_UNKNOWN_COMMAND);
+	want_error("frobnicate", FW_ERR_UNKNOWN_COMMAND);
+	want_error("", FW_ERR_UNKNOWN_COMMAND);
 
 	/* wrong checksum on a line that would power a channel off */
 	h_fw_send_raw(&fw, "off 0*00\n", 9);
 	if (h_fw_reply(&fw, reply, sizeof(reply), TMO) >= 0)
-		want_error_reply("'off 0' with a wrong checksum", reply, PC_ERR_CHECKSUM);
+		want_error_reply("'off 0' with a wrong checksum", reply, FW_ERR_CHECKSUM);
 	h_fw_send_raw(&fw, "off 0\n", 6);
 	if (h_fw_reply(&fw, reply, sizeof(reply), TMO) >= 0)
-		want_error_reply("'off 0' without a checksum", reply, PC_ERR_CHECKSUM);
+		want_error_reply("'off 0' without a checksum", reply, FW_ERR_CHECKSUM);
 	/* a correct checksum in lower case is not the format */
-	snprintf(line, sizeof(line), "off 0*%02x\n", pc_crc8("off 0", 5));
+	snprintf(line, sizeof(line), "off 0*%02x\n", fw_crc8("off 0", 5));
 	if (strpbrk(line + 6, "abcdef")) {
 		h_fw_send_raw(&fw, line, strlen(line));
 		if (h_fw_reply(&fw, reply, sizeof(reply), TMO) >= 0)
-			want_error_reply("lower-case checksum", reply, PC_ERR_CHECKSUM);
+			want_error_reply("lower-case checksum", reply, FW_ERR_CHECKSUM);
 	}
 	/* a garbled byte: one bit flipped in the body, checksum of the original */
-	snprintf(line, sizeof(line), "off 0*%02X\n", pc_crc8("off 0", 5));
+	snprintf(line, sizeof(line), "off 0*%02X\n", fw_crc8("off 0", 5));
 	line[4] ^= 0x01;	/* "off 1" with the checksum of "off 0" */
 	h_fw_send_raw(&fw, line, strlen(line));
 	if (h_fw_reply(&fw, reply, sizeof(reply), TMO) >= 0)
-		want_error_reply("garbled line", reply, PC_ERR_CHECKSUM);
+		want_error_reply("garbled line", reply, FW_ERR_CHECKSUM);
 
 	/* control byte, and a '*' inside the body, with valid-looking checksums */
-	snprintf(line, sizeof(line), "off\x01" "0*%02X\n", pc_crc8("off\x01" "0", 5));
+	snprintf(line, sizeof(line), "off\x01" "0*%02X\n", fw_crc8("off\x01" "0", 5));
 	h_fw_send_raw(&fw, line, strlen(line));
 	if (h_fw_reply(&fw, reply, sizeof(reply), TMO) >= 0)
-		want_error_reply("control byte in the body", reply, PC_ERR_MALFORMED);
-	snprintf(line, sizeof(line), "off*0*%02X\n", pc_crc8("off*0", 5));
+		want_error_reply("control byte in the body", reply, FW_ERR_MALFORMED);
+	snprintf(line, sizeof(line), "off*0*%02X\n", fw_crc8("off*0", 5));
 	h_fw_send_raw(&fw, line, strlen(line));
 	if (h_fw_reply(&fw, reply, sizeof(reply), TMO) >= 0)
-		want_error_reply("'*' in the body", reply, PC_ERR_MALFORMED);
+		want_error_reply("'*' in the body", reply, FW_ERR_MALFORMED);
 
 	/* overlong: a valid "off 0" padded past 64 bytes, sealed correctly */
 	memset(line, 0, sizeof(line));
 	strcpy(line, "off 0");
 	memset(line + 5, ' ', 60);	/* 65-byte body */
-	n = pc_frame_seal(line, 65, sizeof(line));
+	n = fw_frame_seal(line, 65, sizeof(line));
 	line[n++] = '\n';
 	h_fw_send_raw(&fw, line, n);
 	if (h_fw_reply(&fw, reply, sizeof(reply), TMO) >= 0)
-		want_error_reply("overlong line", reply, PC_ERR_TOO_LONG);
+		want_error_reply("overlong line", reply, FW_ERR_TOO_LONG);
 	/* exactly 64 bytes is allowed: "ping" + spaces + "*CC" */
 	memset(line, 0, sizeof(line));
 	strcpy(line, "ping 5");
 	memset(line + 6, ' ', 55);	/* 61-byte body + "*CC" = 64 */
-	n = pc_frame_seal(line, 61, sizeof(line));
+	n = fw_frame_seal(line, 61, sizeof(line));
 	line[n++] = '\n';
 	h_fw_send_raw(&fw, line, n);
 	if (h_fw_reply(&fw, reply, sizeof(reply), TMO) >= 0)
@@ -383,7 +383,7 @@ static void test_rejected(void)
 	line[120] = '\n';
 	h_fw_send_raw(&fw, line, 121);
 	if (h_fw_reply(&fw, reply, sizeof(reply), TMO) >= 0)
-		want_error_reply("120-byte line", reply, PC_ERR_TOO_LONG);
+		want_error_reply("120-byte line", reply, FW_ERR_TOO_LONG);
 	req("ping 77", reply, sizeof(reply));
 	H_CHECK(strstr(reply, "token=77") != NULL, "ping after overlong lines: '%s'", reply);
 

@@ -53,7 +53,7 @@ static void image(uint8_t *img, uint8_t seq, uint32_t relay_active)
 	for (int i = 0; i < 5; i++)
 		for (int b = 0; b < 4; b++)
 			img[3 + 4 * i + b] = (uint8_t)(v[i] >> (8 * b));
-	img[IMG_SIZE - 1] = pc_crc8(img, IMG_SIZE - 1);
+	img[IMG_SIZE - 1] = fw_crc8(img, IMG_SIZE - 1);
 }
 
 static int write_eeprom(const char *path, enum ee_kind kind, unsigned polarity)
@@ -293,10 +293,10 @@ static void orphan_one(const char *tmp, bool hold_off)
 	}
 	kill(ctrl, SIGKILL);
 	waitpid(ctrl, NULL, 0);
-	killed = h_mono_ns();
+	killed = clock_mono_ns();
 	/* Until the simulator is gone: the firmware's report on the port, the relay's
 	 * release on the control socket. */
-	while (h_mono_ns() - killed < 3000000000LL) {
+	while (clock_mono_ns() - killed < 3000000000LL) {
 		if (waitpid((pid_t)simpid, &st, WNOHANG) == (pid_t)simpid) {
 			simpid = 0;
 			break;
@@ -309,9 +309,9 @@ static void orphan_one(const char *tmp, bool hold_off)
 			released = true;
 	}
 	H_CHECK(simpid == 0, "powercut-mcusim still runs %.1f s after its parent died",
-		(h_mono_ns() - killed) / 1e9);
-	H_CHECK(h_mono_ns() - killed < 2000000000LL, "powercut-mcusim took %.2f s to stop "
-		"after its parent died", (h_mono_ns() - killed) / 1e9);
+		(clock_mono_ns() - killed) / 1e9);
+	H_CHECK(clock_mono_ns() - killed < 2000000000LL, "powercut-mcusim took %.2f s to stop "
+		"after its parent died", (clock_mono_ns() - killed) / 1e9);
 	H_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "exit status 0x%x", st);
 	if (hold_off) {
 		H_CHECK(released, "the relay was not released before the simulator stopped");
