@@ -161,7 +161,8 @@ static void *worker(void *arg)
 		return NULL;
 	}
 	pthread_mutex_lock(&c->mu);
-	while (core_next(c, &w, true)) {
+	/* SIGUSR1 (a scenario's flush): no new writes; file_write_run flushes once. */
+	while (!agent_flush_asked && core_next(c, &w, true)) {
 		pthread_mutex_unlock(&c->mu);
 		write_fill(o, buf, &w);
 		int64_t t0 = clock_mono_ns();
@@ -214,6 +215,9 @@ int file_write_run(struct core *c)
 		have_fl = true;
 	for (uint32_t i = 0; i < started; i++)
 		pthread_join(th[i], NULL);
+	/* Every write in flight completed: one flush covers them all, whatever the policy. */
+	if (agent_flush_asked && !c->error)
+		do_flush(c);
 	pthread_mutex_lock(&c->mu);
 	c->stop = true;
 	pthread_mutex_unlock(&c->mu);

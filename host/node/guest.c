@@ -151,6 +151,8 @@ int guest_cmdline(const struct guest_cmdline *g, char *buf, size_t len)
 		    w->hot_set_pct, flush_names[w->flush], w->flush_n, w->flush_ms,
 		    w->duration_ms / 1000.0, g->baseline_exists ? " powercut.w.baseline_exists" : "");
 	cmd_filesystems(g, buf, len, &off);
+	if (g->ctl && !check)
+		add(buf, len, &off, " powercut.ctl=%s", g->ctl);
 	if (off >= len) {
 		pc_err(LOG_NODE, "kernel command line too long");
 		return -E2BIG;
@@ -222,6 +224,12 @@ int guest_qemu_argv(const struct guest_qemu *q, struct guest_argv *a)
 	}
 	if (q->ahci) {
 		v[k++] = "-device"; v[k++] = "ahci,id=ahci0";
+	}
+	if (q->ctl) {
+		snprintf(a->ctl, sizeof(a->ctl), "socket,id=pcctl,path=%s,server=on,wait=off",
+			 q->ctl);
+		v[k++] = "-chardev"; v[k++] = a->ctl;
+		v[k++] = "-device"; v[k++] = "isa-serial,chardev=pcctl";
 	}
 	for (size_t i = 0; i < q->n_disks; i++) {
 		v[k++] = "-blockdev"; v[k++] = q->blockdev[i];

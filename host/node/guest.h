@@ -71,6 +71,9 @@ struct guest_cmdline {
 	/* Write boots: the disks hold their baseline already (written from the host, by
 	 * a baseline boot, or kept from an earlier cycle): powercut.w.baseline_exists. */
 	bool baseline_exists;
+	/* Write boots: the guest's control port (powercut.ctl=ttyS1), on which the host
+	 * sends scenario steps (flush); NULL: none. Only the local full tier has one. */
+	const char *ctl;
 	/* The disk on which the guest builds an LVM-thin pool and LV (the local and the
 	 * remote qemu drivers; Proxmox's lvmthin is its own storage), -1 none; created:
 	 * the pool exists, the guest activates it (not on a baseline boot, which does
@@ -116,6 +119,9 @@ struct guest_qemu {
 	bool ahci;			/* an AHCI controller for SATA disks (local full tier) */
 	const char *const *blockdev;	/* n_disks -blockdev values (JSON) */
 	const char *const *device;	/* n_disks -device values (guest_device) */
+	/* A unix socket QEMU listens on as the guest's second serial port (ttyS1, the
+	 * control port of guest_cmdline's ctl); NULL: none. */
+	const char *ctl;
 	size_t n_disks;
 };
 
@@ -125,7 +131,7 @@ struct guest_qemu {
  * as long as the argv is used; the q's strings are borrowed). */
 struct guest_argv {
 	const char *argv[GUEST_ARGV_MAX];
-	char serial[PATH_MAX + 48], smp[24], mem[24], netdev[64], nic[96];
+	char serial[PATH_MAX + 48], ctl[PATH_MAX + 64], smp[24], mem[24], netdev[64], nic[96];
 };
 
 /* qemu-system-x86_64's argv for the qemu drivers. 0 or -E2BIG (logged). */

@@ -27,7 +27,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -79,6 +81,7 @@ struct qpriv {
 	bool qemu_live;
 	int boots;
 	char console[PATH_MAX + 32];
+	char ctl[PATH_MAX + 16];	/* the guest's control port (write boots) */
 	int con_fd;
 	struct guest_console con;	/* this boot's POWERCUT events, check reports */
 	json_t *boot_log;		/* every boot: {"boot": N, "events": [...]} */
@@ -806,6 +809,7 @@ static int boot(struct node *n, const struct node_job *job, bool check)
 		.baseline_exists = true,
 		.lvm = q->lvm, .lvm_created = q->lvm_created, .zvol = q->zvol,
 		.zvol_created = q->zvol_created, .slog_dev = q->slog ? q->slog_dev : NULL,
+		.ctl = check ? NULL : "ttyS1",
 	};
 	if ((rc = guest_cmdline(&cmd, append, sizeof(append))) < 0)
 		return rc;
@@ -817,6 +821,8 @@ static int boot(struct node *n, const struct node_job *job, bool check)
 	snprintf(kernel, sizeof(kernel), "%s/vmlinux", q->guest);
 	snprintf(initrd, sizeof(initrd), "%s/initrd.cpio", q->guest);
 	snprintf(q->console, sizeof(q->console), "%s/console-%d.log", q->dir, ++q->boots);
+	snprintf(q->ctl, sizeof(q->ctl), "%s/ctl.sock", q->dir);
+	unlink(q->ctl);
 	size_t nd = q->n + (q->slog != NULL);
 	rc = -ENOMEM;
 	for (size_t i = 0; i < nd; i++) {
@@ -835,6 +841,7 @@ static int boot(struct node *n, const struct node_job *job, bool check)
 		.fwcfg = check ? NULL : fwcfg, .netdev = "net0", .nic_on_check = true,
 		.check = check, .smp = 1, .mem_mib = 1024, .qboot = true, .ahci = q->sata,
 		.blockdev = (const char *const *)bd, .device = devs, .n_disks = nd,
+		.ctl = check ? NULL : q->ctl,
 	};
 	if ((rc = guest_qemu_argv(&qa, &a)) < 0)
 		goto out;
@@ -1139,15 +1146,46 @@ static int qemu_reset(struct node *n, bool clean)
 	return 0;
 }
 
-/* Scenario step flush: the fast tier's agents finish on SIGUSR1 (their last flush
- * covers every write they had acknowledged). The full tier's guest has no such
- * channel. */
+/* A line to the full tier's guest on its control port (ttyS1, rig/sim/guest/init's
+ * ctl_loop): QEMU listens on the socket as the port's backend. */
+static int ctl_send(struct qpriv *q, const char *line)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	int fd, rc = 0;
+
+	if (!q->qemu_live) {
+		pc_err(LOG_NODE, "the guest is not running: no '%s' on its control port", line);
+		return -ESRCH;
+	}
+	if (strlen(q->ctl) >= sizeof(a.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(a.sun_path, q->ctl, strlen(q->ctl) + 1);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return -errno;
+	size_t len = strlen(line);
+	char buf[64];
+	snprintf(buf, sizeof(buf), "%s\n", line);
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    write(fd, buf, len + 1) != (ssize_t)(len + 1))
+		rc = -errno;
+	close(fd);
+	if (rc < 0)
+		pc_err(LOG_NODE, "cannot send '%s' to the guest's control port '%s': %s", line,
+		       q->ctl, strerror(-rc));
+	return rc;
+}
+
+/* Scenario step flush: the agents finish on SIGUSR1 (their last flush covers every
+ * write they had acknowledged): the fast tier's are node processes; the full tier's
+ * guest signals its own on the control port's "flush", and then stays up, idle,
+ * until the next cut (it does not power off: QEMU's clean exit would flush what a
+ * cut is there to find). */
 static int qemu_flush(struct node *n)
 {
 	struct qpriv *q = n->priv;
 
 	if (q->full)
-		return fast_only("scenario step 'flush'");
+		return ctl_send(q, "flush");
 	kill_agents(q, SIGUSR1);
 	return 0;
 }

@@ -23,7 +23,7 @@ E2E_FLOOD_PROGS := $(BUILD)/tests/e2e/ledger_flood
 
 SCRIPT_SETS += E2E_SH
 E2E_SH_PROGS := $(BUILD)/tests/e2e/test_run.sh $(BUILD)/tests/e2e/test_keep.sh \
-		$(BUILD)/tests/e2e/test_scenarios.sh $(BUILD)/tests/e2e/test_hostile.sh \
+		$(BUILD)/tests/e2e/test_scenarios.sh $(BUILD)/tests/e2e/test_scenarios_full.sh $(BUILD)/tests/e2e/test_hostile.sh \
 		$(BUILD)/tests/e2e/test_orphans.sh $(BUILD)/tests/e2e/test_fs.sh
 E2E_SH_NEEDS  = $(E2E_NEEDS) $(BUILD)/tests/e2e/ledger_flood
 
