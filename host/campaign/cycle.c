@@ -874,14 +874,16 @@ static int step_restart(struct cyc *c, const struct camp_step *st)
 	int64_t t_follow = clock_mono_ns();
 
 	if (c->cut_kind == CUT_RESET) {
-		/* QEMU and the host lived on: the guest is up again at once. */
+		/* QEMU and the host lived on: the node is up once its guest booted again
+		 * (at once on the fast tier, whose guest is its agents). */
+		int rc = node_wait_up(c->node, (int)cc->boot_timeout_ms);
 		ledger_quiesce(c->e->led, 50, 3000);
 		db_free(c);
 		c->tries = 0;
 		c->t_cut_done = c->t_up = clock_mono_ns();
 		c->waited_ns += c->t_cut_done - t_follow;
 		cut_keep(c, planned);
-		return 0;
+		return rc;
 	}
 	/* boot_timeout: from power back to the node up, its boot delay included. */
 	int64_t limit = t_follow + ((planned && p->timing == CAMP_T_WINDOW ? p->window_max_ms : 0) +

@@ -206,7 +206,12 @@ int guest_qemu_argv(const struct guest_qemu *q, struct guest_argv *a)
 		v[k++] = "-bios"; v[k++] = "qboot.rom";
 	}
 	v[k++] = "-display"; v[k++] = "none";
-	v[k++] = "-no-reboot";
+	if (!q->reboot)
+		v[k++] = "-no-reboot";
+	if (q->qmp) {
+		snprintf(a->qmp, sizeof(a->qmp), "unix:%s,server=on,wait=off", q->qmp);
+		v[k++] = "-qmp"; v[k++] = a->qmp;
+	}
 	if (q->pidfile) {
 		v[k++] = "-daemonize";
 		v[k++] = "-pidfile"; v[k++] = q->pidfile;

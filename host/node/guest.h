@@ -123,15 +123,22 @@ struct guest_qemu {
 	 * control port of guest_cmdline's ctl); NULL: none. */
 	const char *ctl;
 	size_t n_disks;
+	/* A unix socket for QEMU's monitor (QMP: the reset cut's system_reset); NULL:
+	 * none. */
+	const char *qmp;
+	/* A guest reboot resets the machine and QEMU lives on (the reboot step); false:
+	 * -no-reboot, QEMU ends. */
+	bool reboot;
 };
 
-#define GUEST_ARGV_MAX (40 + 4 * (NODE_MAX_DISKS + 1))
+#define GUEST_ARGV_MAX (44 + 4 * (NODE_MAX_DISKS + 1))
 
 /* guest_qemu_argv's output: argv and the strings it points to (the caller's struct,
  * as long as the argv is used; the q's strings are borrowed). */
 struct guest_argv {
 	const char *argv[GUEST_ARGV_MAX];
-	char serial[PATH_MAX + 48], ctl[PATH_MAX + 64], smp[24], mem[24], netdev[64], nic[96];
+	char serial[PATH_MAX + 48], ctl[PATH_MAX + 64], qmp[PATH_MAX + 48];
+	char smp[24], mem[24], netdev[64], nic[96];
 };
 
 /* qemu-system-x86_64's argv for the qemu drivers. 0 or -E2BIG (logged). */

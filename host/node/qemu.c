@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "child.h"
+#include "clock.h"
 #include "console.h"
 #include "fio.h"
 #include "guest.h"
@@ -82,6 +83,9 @@ struct qpriv {
 	int boots;
 	char console[PATH_MAX + 32];
 	char ctl[PATH_MAX + 16];	/* the guest's control port (write boots) */
+	char qmp[PATH_MAX + 16];	/* QEMU's monitor (write boots) */
+	bool reset_pending;		/* a reset cut: wait_up waits for the idle boot */
+	bool check_boot;		/* QEMU runs a check boot */
 	int con_fd;
 	struct guest_console con;	/* this boot's POWERCUT events, check reports */
 	json_t *boot_log;		/* every boot: {"boot": N, "events": [...]} */
@@ -822,7 +826,9 @@ static int boot(struct node *n, const struct node_job *job, bool check)
 	snprintf(initrd, sizeof(initrd), "%s/initrd.cpio", q->guest);
 	snprintf(q->console, sizeof(q->console), "%s/console-%d.log", q->dir, ++q->boots);
 	snprintf(q->ctl, sizeof(q->ctl), "%s/ctl.sock", q->dir);
+	snprintf(q->qmp, sizeof(q->qmp), "%s/qmp.sock", q->dir);
 	unlink(q->ctl);
+	unlink(q->qmp);
 	size_t nd = q->n + (q->slog != NULL);
 	rc = -ENOMEM;
 	for (size_t i = 0; i < nd; i++) {
@@ -841,7 +847,7 @@ static int boot(struct node *n, const struct node_job *job, bool check)
 		.fwcfg = check ? NULL : fwcfg, .netdev = "net0", .nic_on_check = true,
 		.check = check, .smp = 1, .mem_mib = 1024, .qboot = true, .ahci = q->sata,
 		.blockdev = (const char *const *)bd, .device = devs, .n_disks = nd,
-		.ctl = check ? NULL : q->ctl,
+		.ctl = check ? NULL : q->ctl, .qmp = check ? NULL : q->qmp, .reboot = !check,
 	};
 	if ((rc = guest_qemu_argv(&qa, &a)) < 0)
 		goto out;
@@ -864,6 +870,7 @@ static int boot(struct node *n, const struct node_job *job, bool check)
 	static const char *const name[] = { "qemu-system-x86_64", NULL };
 	q->qemu.argv = name;
 	q->qemu_live = true;
+	q->check_boot = check;
 	pc_debug(LOG_NODE, "booted the guest (%s mode), console '%s'", check ? "check" : "write",
 		 q->console);
 out:
@@ -904,6 +911,154 @@ static int con_wait(struct node *n, bool want_done, int timeout_ms)
 	return rc;
 }
 
+/* A connection to one of the node's unix sockets (QEMU listens on them). */
+static int unix_connect(const char *path)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(path) >= sizeof(a.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(a.sun_path, path, strlen(path) + 1);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	return fd;
+}
+
+/* A line to the full tier's guest on its control port (ttyS1, rig/sim/guest/init's
+ * ctl_loop): QEMU listens on the socket as the port's backend. */
+static int ctl_send(struct qpriv *q, const char *line)
+{
+	char buf[64];
+	int n = snprintf(buf, sizeof(buf), "%s\n", line), rc = 0, fd;
+
+	if (!q->qemu_live) {
+		pc_err(LOG_NODE, "the guest is not running: no '%s' on its control port", line);
+		return -ESRCH;
+	}
+	if ((fd = unix_connect(q->ctl)) < 0 || write(fd, buf, (size_t)n) != n)
+		rc = fd < 0 ? fd : -errno;
+	if (fd >= 0)
+		close(fd);
+	if (rc < 0)
+		pc_err(LOG_NODE, "cannot send '%s' to the guest's control port '%s': %s", line,
+		       q->ctl, strerror(-rc));
+	return rc;
+}
+
+/* QMP: one command after the capabilities handshake; 0 when QEMU answered "return".
+ * Each answer is one line; events (RESET) may come between them. */
+static int qmp_command(struct qpriv *q, const char *cmd)
+{
+	static const char caps[] = "{\"execute\":\"qmp_capabilities\"}\n";
+	char line[4096], req[128];
+	int fd = unix_connect(q->qmp), rc = -EPROTO;
+	const struct timeval tv = { .tv_sec = 10 };
+	FILE *f;
+
+	if (fd < 0) {
+		pc_err(LOG_NODE, "cannot reach QEMU's monitor '%s': %s", q->qmp, strerror(-fd));
+		return fd;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (!(f = fdopen(fd, "r+"))) {
+		close(fd);
+		return -ENOMEM;
+	}
+	snprintf(req, sizeof(req), "{\"execute\":\"%s\"}\n", cmd);
+	/* the greeting, then each command's answer */
+	for (int step = 0; step < 3 && fgets(line, sizeof(line), f);) {
+		if (step == 0 && strstr(line, "\"QMP\"")) {
+			fputs(caps, f);
+			fflush(f);
+			step = 1;
+		} else if (strstr(line, "\"error\"")) {
+			pc_err(LOG_NODE, "QEMU's monitor refused '%s': %.200s", step == 1 ?
+			       "qmp_capabilities" : cmd, line);
+			break;
+		} else if (strstr(line, "\"return\"")) {
+			if (step == 2) {
+				rc = 0;
+				break;
+			}
+			fputs(req, f);
+			fflush(f);
+			step = 2;
+		}
+	}
+	if (rc == -EPROTO && ferror(f))
+		pc_err(LOG_NODE, "QEMU's monitor did not answer '%s'", cmd);
+	fclose(f);
+	return rc;
+}
+
+/* Has this boot said EVENT with KEY=VALUE on its console? */
+static bool con_said(const struct qpriv *q, const char *event, const char *key, const char *value)
+{
+	size_t i;
+	json_t *ev;
+
+	json_array_foreach(q->con.events, i, ev)
+		if (!strcmp(json_string_value(json_object_get(ev, "event")) ?: "", event) &&
+		    !strcmp(json_string_value(json_object_get(ev, key)) ?: "", value))
+			return true;
+	return false;
+}
+
+static int con_poll(void *arg, struct guest_console *c, bool *alive);
+
+/* Wait until this boot says EVENT KEY=VALUE; -EIO when QEMU ended first. */
+static int con_wait_event(struct node *n, const char *event, const char *key,
+			  const char *value, int timeout_ms)
+{
+	struct qpriv *q = n->priv;
+	int64_t end = clock_mono_ms() + timeout_ms;
+
+	for (;;) {
+		bool alive = true;
+		con_poll(q, &q->con, &alive);
+		if (con_said(q, event, key, value))
+			return 0;
+		if (!alive || clock_mono_ms() > end) {
+			pc_err(LOG_NODE, "the guest %s before it said '%s %s=%s' (console '%s')",
+			       alive ? "timed out" : "ended", event, key, value, q->console);
+			guest_console_tail(q->console, 15);
+			return alive ? -ETIMEDOUT : -EIO;
+		}
+		usleep(20 * 1000);
+	}
+}
+
+/* The boot's first word on the control port, once the guest opened it: "write" for
+ * the cycle's boot, "idle" for the same QEMU's boot after a reset or a reboot. */
+static int ctl_boot(struct node *n, const char *what)
+{
+	struct qpriv *q = n->priv;
+	int rc = con_wait_event(n, "ctl", "state", "open", (int)n->cfg->campaign->boot_timeout_ms);
+
+	return rc < 0 ? rc : ctl_send(q, what);
+}
+
+/* The same QEMU boots the guest again (after a reset or a reboot): a new boot in the
+ * record, told it is an idle one, up when it says ready. */
+static int guest_again(struct node *n)
+{
+	struct qpriv *q = n->priv;
+	bool alive;
+	int rc;
+
+	con_poll(q, &q->con, &alive);	/* the last boot's last words */
+	guest_console_boot(&q->con, q->boot_log, ++q->boots, false);
+	if ((rc = ctl_boot(n, "idle")) < 0)
+		return rc;
+	return con_wait(n, false, (int)n->cfg->campaign->boot_timeout_ms);
+}
+
 static int full_start(struct node *n, const struct node_job *job)
 {
 	struct qpriv *q = n->priv;
@@ -914,7 +1069,26 @@ static int full_start(struct node *n, const struct node_job *job)
 		return rc;
 	if (job->cycle_begins)
 		job->cycle_begins(job->cb_arg, job->cycle);
-	return boot(n, job, false);
+	q->reset_pending = false;
+	if ((rc = boot(n, job, false)) < 0)
+		return rc;
+	return ctl_boot(n, "write");
+}
+
+/* The check's reports: the guest's check-lines of each disk go to its file. */
+static int reports_open(struct qpriv *q, const struct node_job *job)
+{
+	reports_close(q);
+	for (size_t i = 0; i < q->n; i++) {
+		char p[PATH_MAX + 64];
+		snprintf(p, sizeof(p), "%s/check-%u-%u.jsonl", q->dir, job->cycle, q->d[i].id);
+		free(q->report_path[i]);
+		q->report_path[i] = strdup(p);
+		q->con.reports[i] = fopen(p, "we");
+		if (!q->con.reports[i] || !q->report_path[i])
+			return -errno;
+	}
+	return 0;
 }
 
 static int full_power_back(struct node *n, const struct node_job *job)
@@ -941,16 +1115,8 @@ static int full_power_back(struct node *n, const struct node_job *job)
 	int rc = disks_serve(q);
 	if (rc < 0)
 		return rc;
-	reports_close(q);
-	for (size_t i = 0; i < q->n; i++) {
-		char p[PATH_MAX + 64];
-		snprintf(p, sizeof(p), "%s/check-%u-%u.jsonl", q->dir, job->cycle, q->d[i].id);
-		free(q->report_path[i]);
-		q->report_path[i] = strdup(p);
-		q->con.reports[i] = fopen(p, "we");
-		if (!q->con.reports[i] || !q->report_path[i])
-			return -errno;
-	}
+	if ((rc = reports_open(q, job)) < 0)
+		return rc;
 	q->lvm_created = q->lvm >= 0;
 	q->zvol_created = q->zvol >= 0;
 	return boot(n, job, true);
@@ -959,8 +1125,14 @@ static int full_power_back(struct node *n, const struct node_job *job)
 static int full_check(struct node *n, const struct node_job *job, struct node_disk_result *res)
 {
 	struct qpriv *q = n->priv;
-	int rc = con_wait(n, true, (int)n->cfg->campaign->boot_timeout_ms);
-	int st;
+	int rc = 0, st;
+
+	/* No power cut since the workload's boot (a reset, a reboot): the guest QEMU
+	 * booted again checks the disks itself, as it sees them through that QEMU. */
+	if (q->qemu_live && !q->check_boot && ((rc = reports_open(q, job)) < 0 ||
+					       (rc = ctl_send(q, "check")) < 0))
+		return rc;
+	rc = con_wait(n, true, (int)n->cfg->campaign->boot_timeout_ms);
 
 	reports_close(q);
 	if (q->qemu_live) {
@@ -1023,6 +1195,10 @@ static int qemu_wait_up(struct node *n, int timeout_ms)
 {
 	struct qpriv *q = n->priv;
 
+	if (q->full && q->reset_pending) {
+		q->reset_pending = false;
+		return guest_again(n);
+	}
 	return q->full ? con_wait(n, false, timeout_ms) : 0;
 }
 
@@ -1126,13 +1302,34 @@ static int qemu_snapshot(struct node *n)
  * is its agents: they stop at once (reset), or on SIGTERM after their writes in flight
  * completed (reboot), while qemu-storage-daemon keeps its qcow2 metadata cache as
  * QEMU does across a guest reset (a reset drains requests; it does not flush the
- * image). The full tier's QEMU has no monitor to reset it through. */
+ * image). The full tier's QEMU resets the machine through its monitor (QMP
+ * system_reset: devices reset, the block layer and the disk model untouched, so what
+ * QEMU had not written to its backend is still in its memory), or the guest reboots
+ * itself on the control port's "reboot" (agents stopped, sync, volumes released,
+ * reboot -f; QEMU resets the machine and lives on). Either way the same QEMU boots
+ * the guest again, idle: the reboot waits for it here, the reset in wait_up (the
+ * restart step). */
 static int qemu_reset(struct node *n, bool clean)
 {
 	struct qpriv *q = n->priv;
+	int rc;
 
-	if (q->full)
-		return fast_only(clean ? "scenario step 'reboot'" : "cut kind 'reset'");
+	if (q->full && clean) {
+		if ((rc = ctl_send(q, "reboot")) < 0 ||
+		    (rc = con_wait_event(n, "reboot", "status", "ok", 60000)) < 0)
+			return rc;
+		return guest_again(n);
+	}
+	if (q->full) {
+		if (!q->qemu_live || !child_running(&q->qemu)) {
+			pc_err(LOG_NODE, "QEMU is not running (the guest powers off when its "
+			       "workload ends): nothing to reset");
+			return -ESRCH;
+		}
+		if ((rc = qmp_command(q, "system_reset")) == 0)
+			q->reset_pending = true;
+		return rc;
+	}
 	kill_agents(q, clean ? SIGTERM : SIGKILL);
 	for (int i = 0; clean && i < 100; i++) {
 		bool live = false;
@@ -1144,35 +1341,6 @@ static int qemu_reset(struct node *n, bool clean)
 	}
 	reap_agents(q);
 	return 0;
-}
-
-/* A line to the full tier's guest on its control port (ttyS1, rig/sim/guest/init's
- * ctl_loop): QEMU listens on the socket as the port's backend. */
-static int ctl_send(struct qpriv *q, const char *line)
-{
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	int fd, rc = 0;
-
-	if (!q->qemu_live) {
-		pc_err(LOG_NODE, "the guest is not running: no '%s' on its control port", line);
-		return -ESRCH;
-	}
-	if (strlen(q->ctl) >= sizeof(a.sun_path))
-		return -ENAMETOOLONG;
-	memcpy(a.sun_path, q->ctl, strlen(q->ctl) + 1);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-		return -errno;
-	size_t len = strlen(line);
-	char buf[64];
-	snprintf(buf, sizeof(buf), "%s\n", line);
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-	    write(fd, buf, len + 1) != (ssize_t)(len + 1))
-		rc = -errno;
-	close(fd);
-	if (rc < 0)
-		pc_err(LOG_NODE, "cannot send '%s' to the guest's control port '%s': %s", line,
-		       q->ctl, strerror(-rc));
-	return rc;
 }
 
 /* Scenario step flush: the agents finish on SIGUSR1 (their last flush covers every

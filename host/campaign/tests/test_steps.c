@@ -154,7 +154,7 @@ static void test_flush_idle(void **state)
 }
 
 /* The cut kinds: kill loses only QEMU; reset is the node's own system reset, with no
- * power edge at all and nothing to wait for after it. */
+ * power edge at all: the restart waits for the node to be up (wait_up). */
 static void test_cut_kill(void **state)
 {
 	expect_calls("write cut:kill restart check",
@@ -165,7 +165,8 @@ static void test_cut_kill(void **state)
 static void test_cut_reset(void **state)
 {
 	expect_calls("write cut:reset restart check",
-		     "open\nprepare\nstart_workload 1 baseline\nreset hard\ncheck 1\ncollect\nclose\n");
+		     "open\nprepare\nstart_workload 1 baseline\nreset hard\nwait_up\ncheck 1\ncollect\n"
+		     "close\n");
 }
 
 /* A snapshot between two cuts, and a clean reboot: each one node call, in place. */
