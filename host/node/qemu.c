@@ -83,6 +83,7 @@ struct qpriv {
 	int boots;
 	char console[PATH_MAX + 32];
 	char ctl[PATH_MAX + 16];	/* the guest's control port (write boots) */
+	int ctl_fd;			/* connected to it while QEMU runs, or -1 */
 	char qmp[PATH_MAX + 16];	/* QEMU's monitor (write boots) */
 	bool reset_pending;		/* a reset cut: wait_up waits for the idle boot */
 	bool check_boot;		/* QEMU runs a check boot */
@@ -127,6 +128,7 @@ static int qemu_open(struct node *n)
 		return -ENOMEM;
 	q->log_fd = -1;
 	q->con_fd = -1;
+	q->ctl_fd = -1;
 	q->lvm = -1;
 	q->zvol = -1;
 	q->full = cn->tier == NODE_TIER_FULL;
@@ -222,10 +224,19 @@ static void reap_agents(struct qpriv *q)
 	}
 }
 
+/* The control port's connection goes with the QEMU it reached. */
+static void ctl_close(struct qpriv *q)
+{
+	if (q->ctl_fd >= 0)
+		close(q->ctl_fd);
+	q->ctl_fd = -1;
+}
+
 static void qemu_stop(struct qpriv *q)
 {
 	int st;
 
+	ctl_close(q);
 	if (!q->qemu_live)
 		return;
 	child_kill(&q->qemu, SIGKILL);
@@ -827,6 +838,7 @@ static int boot(struct node *n, const struct node_job *job, bool check)
 	snprintf(q->console, sizeof(q->console), "%s/console-%d.log", q->dir, ++q->boots);
 	snprintf(q->ctl, sizeof(q->ctl), "%s/ctl.sock", q->dir);
 	snprintf(q->qmp, sizeof(q->qmp), "%s/qmp.sock", q->dir);
+	ctl_close(q);
 	unlink(q->ctl);
 	unlink(q->qmp);
 	size_t nd = q->n + (q->slog != NULL);
@@ -931,23 +943,27 @@ static int unix_connect(const char *path)
 }
 
 /* A line to the full tier's guest on its control port (ttyS1, rig/sim/guest/init's
- * ctl_loop): QEMU listens on the socket as the port's backend. */
+ * ctl_loop): QEMU listens on the socket as the port's backend. One connection for
+ * the QEMU's life: QEMU reads from it only as fast as the guest's UART takes bytes,
+ * and drops what it had not read when the client hangs up. */
 static int ctl_send(struct qpriv *q, const char *line)
 {
 	char buf[64];
-	int n = snprintf(buf, sizeof(buf), "%s\n", line), rc = 0, fd;
+	int n = snprintf(buf, sizeof(buf), "%s\n", line), rc = 0;
 
 	if (!q->qemu_live) {
 		pc_err(LOG_NODE, "the guest is not running: no '%s' on its control port", line);
 		return -ESRCH;
 	}
-	if ((fd = unix_connect(q->ctl)) < 0 || write(fd, buf, (size_t)n) != n)
-		rc = fd < 0 ? fd : -errno;
-	if (fd >= 0)
-		close(fd);
-	if (rc < 0)
+	if (q->ctl_fd < 0 && (q->ctl_fd = unix_connect(q->ctl)) < 0)
+		rc = q->ctl_fd;
+	else if (send(q->ctl_fd, buf, (size_t)n, MSG_NOSIGNAL) != n)
+		rc = -errno;
+	if (rc < 0) {
 		pc_err(LOG_NODE, "cannot send '%s' to the guest's control port '%s': %s", line,
 		       q->ctl, strerror(-rc));
+		ctl_close(q);
+	}
 	return rc;
 }
 
@@ -997,36 +1013,43 @@ static int qmp_command(struct qpriv *q, const char *cmd)
 	return rc;
 }
 
-/* Has this boot said EVENT with KEY=VALUE on its console? */
-static bool con_said(const struct qpriv *q, const char *event, const char *key, const char *value)
+/* This boot's first EVENT with KEY=VALUE (value NULL: any) on its console, or NULL. */
+static json_t *con_said(const struct qpriv *q, const char *event, const char *key,
+			const char *value)
 {
 	size_t i;
 	json_t *ev;
 
-	json_array_foreach(q->con.events, i, ev)
-		if (!strcmp(json_string_value(json_object_get(ev, "event")) ?: "", event) &&
-		    !strcmp(json_string_value(json_object_get(ev, key)) ?: "", value))
-			return true;
-	return false;
+	json_array_foreach(q->con.events, i, ev) {
+		const char *v = json_string_value(json_object_get(ev, key));
+		if (!strcmp(json_string_value(json_object_get(ev, "event")) ?: "", event) && v &&
+		    (!value || !strcmp(v, value)))
+			return ev;
+	}
+	return NULL;
 }
 
-static int con_poll(void *arg, struct guest_console *c, bool *alive);
-
-/* Wait until this boot says EVENT KEY=VALUE; -EIO when QEMU ended first. */
+/* Wait until this boot says EVENT KEY=VALUE (value NULL: any); the event (borrowed)
+ * into *found. -EIO when QEMU ended first, -ETIMEDOUT (both logged). */
 static int con_wait_event(struct node *n, const char *event, const char *key,
-			  const char *value, int timeout_ms)
+			  const char *value, int timeout_ms, json_t **found)
 {
 	struct qpriv *q = n->priv;
 	int64_t end = clock_mono_ms() + timeout_ms;
 
 	for (;;) {
 		bool alive = true;
+		json_t *ev;
 		con_poll(q, &q->con, &alive);
-		if (con_said(q, event, key, value))
+		if ((ev = con_said(q, event, key, value))) {
+			if (found)
+				*found = ev;
 			return 0;
+		}
 		if (!alive || clock_mono_ms() > end) {
 			pc_err(LOG_NODE, "the guest %s before it said '%s %s=%s' (console '%s')",
-			       alive ? "timed out" : "ended", event, key, value, q->console);
+			       alive ? "timed out" : "ended", event, key, value ? value : "...",
+			       q->console);
 			guest_console_tail(q->console, 15);
 			return alive ? -ETIMEDOUT : -EIO;
 		}
@@ -1039,7 +1062,8 @@ static int con_wait_event(struct node *n, const char *event, const char *key,
 static int ctl_boot(struct node *n, const char *what)
 {
 	struct qpriv *q = n->priv;
-	int rc = con_wait_event(n, "ctl", "state", "open", (int)n->cfg->campaign->boot_timeout_ms);
+	int rc = con_wait_event(n, "ctl", "state", "open", (int)n->cfg->campaign->boot_timeout_ms,
+				NULL);
 
 	return rc < 0 ? rc : ctl_send(q, what);
 }
@@ -1140,6 +1164,7 @@ static int full_check(struct node *n, const struct node_job *job, struct node_di
 		if (child_finish(&q->qemu, 10000, &st) < 0)
 			pc_warn(LOG_NODE, "QEMU did not end after the check; killed");
 		q->qemu_live = false;
+		ctl_close(q);
 	}
 	for (size_t i = 0; i < q->n; i++) {
 		res[i].agent_rc = q->con.check_rc[i];
@@ -1267,6 +1292,42 @@ static int qemu_fill(struct node *n, const struct node_job *job)
 	return q->full ? fast_only("scenario step 'fill'") : host_baselines(n, job, true, false);
 }
 
+/* Scenario step snapshot on the full tier: the thin snapshot of the lvmthin disk as
+ * Proxmox's LvmThinPlugin makes it (volume_snapshot: lvcreate -n snap_VOL_SNAP -pr
+ * -s VG/VOL, read-only, skipped by autoactivation), taken in the guest where the
+ * pool lives, on the control port's "snapshot" (the guest is idle: after a flush,
+ * a reset or a reboot). Proxmox's qcow2 volume chain needs QEMU to reopen the image
+ * on a new overlay: the fast tier makes it; here a qcow2 disk keeps its image. */
+static int full_snapshot(struct node *n)
+{
+	struct qpriv *q = n->priv;
+	json_t *ev = NULL;
+	int rc;
+
+	if (q->lvm < 0) {
+		pc_err(LOG_NODE, "scenario step 'snapshot' on the full tier snapshots an lvmthin "
+		       "disk, and the bench has none (qcow2's volume chain: the fast tier)");
+		return -ENOTSUP;
+	}
+	for (size_t i = 0; i < q->n; i++)
+		if (q->d[i].cfg->format == DISK_QCOW2)
+			pc_warn(LOG_NODE, "disk '%s': no snapshot on the full tier (qcow2's volume "
+				"chain is the fast tier's)", q->d[i].cfg->name);
+	if ((rc = ctl_send(q, "snapshot")) < 0 ||
+	    (rc = con_wait_event(n, "snapshot", "status", NULL, 60000, &ev)) < 0)
+		return rc;
+	const char *lv = json_string_value(json_object_get(ev, "lv"));
+	if (strcmp(json_string_value(json_object_get(ev, "status")), "ok")) {
+		pc_err(LOG_NODE, "disk '%s': the thin snapshot '%s' failed (console '%s')",
+		       q->d[q->lvm].cfg->name, lv ? lv : "?", q->console);
+		guest_console_tail(q->console, 15);
+		return -EIO;
+	}
+	pc_info(LOG_NODE, "disk '%s': thin snapshot '%s' taken", q->d[q->lvm].cfg->name,
+		lv ? lv : "?");
+	return 0;
+}
+
 /* Scenario step snapshot: Proxmox's volume-chain snapshot of every qcow2 disk (QEMU
  * flushes and reopens; here qemu-storage-daemon stops cleanly, the image becomes the
  * read-only backing file of a new overlay with the same options, and it starts). */
@@ -1275,7 +1336,7 @@ static int qemu_snapshot(struct node *n)
 	struct qpriv *q = n->priv;
 
 	if (q->full)
-		return fast_only("scenario step 'snapshot'");
+		return full_snapshot(n);
 	for (size_t i = 0; i < q->n; i++) {
 		struct qdisk *d = &q->d[i];
 		if (d->cfg->format != DISK_QCOW2)
@@ -1316,7 +1377,7 @@ static int qemu_reset(struct node *n, bool clean)
 
 	if (q->full && clean) {
 		if ((rc = ctl_send(q, "reboot")) < 0 ||
-		    (rc = con_wait_event(n, "reboot", "status", "ok", 60000)) < 0)
+		    (rc = con_wait_event(n, "reboot", "status", "ok", 60000, NULL)) < 0)
 			return rc;
 		return guest_again(n);
 	}
