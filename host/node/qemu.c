@@ -951,8 +951,10 @@ static int ctl_send(struct qpriv *q, const char *line)
 	char buf[64];
 	int n = snprintf(buf, sizeof(buf), "%s\n", line), rc = 0;
 
-	if (!q->qemu_live) {
-		pc_err(LOG_NODE, "the guest is not running: no '%s' on its control port", line);
+	if (!q->qemu_live || q->check_boot) {
+		pc_err(LOG_NODE, "'%s' needs the write boot's guest up: %s", line, q->qemu_live ?
+		       "after a power cut or a kill the full tier's node runs its check boot "
+		       "(cut:reset and reboot keep the guest)" : "QEMU is not running");
 		return -ESRCH;
 	}
 	if (q->ctl_fd < 0 && (q->ctl_fd = unix_connect(q->ctl)) < 0)
@@ -1382,9 +1384,10 @@ static int qemu_reset(struct node *n, bool clean)
 		return guest_again(n);
 	}
 	if (q->full) {
-		if (!q->qemu_live || !child_running(&q->qemu)) {
-			pc_err(LOG_NODE, "QEMU is not running (the guest powers off when its "
-			       "workload ends): nothing to reset");
+		if (!q->qemu_live || !child_running(&q->qemu) || q->check_boot) {
+			pc_err(LOG_NODE, "%s: nothing to reset", q->qemu_live && q->check_boot ?
+			       "after a power cut or a kill the full tier's node runs its check boot" :
+			       "QEMU is not running (the guest powers off when its workload ends)");
 			return -ESRCH;
 		}
 		if ((rc = qmp_command(q, "system_reset")) == 0)

@@ -20,6 +20,8 @@
 #     takes one (lvcreate -n snap_VOL_SNAP -pr -s VG/VOL), in the guest where the pool
 #     lives; the power cut and the check boot after it find it read-only and skipped
 #     by activation (lv_attr Vri---tz-k), thin_check passes, nothing is lost.
+#  5. after a kill the full tier's node runs its check boot: a reboot then is refused
+#     at run time with the reason, and the cycle is recorded as failed at that step.
 # Every step is recorded in order; powercut show tells them.
 set -u
 . tests/e2e/e2e.sh
@@ -156,4 +158,15 @@ con=$(find "$t/pc-"* -name console-2.log | head -n 1)
 grep -a "^POWERCUT lvs " "$con" | grep -q '{"lv_name":"snap_thin_cycle1", "vg_name":"pcvg", "lv_attr":"Vri---tz-k"' &&
 	grep -q "^POWERCUT lvm op=activate status=ok thin_check=0 " "$con" ||
 	fail "thin snapshot: the check boot's lvs: $(grep -a "POWERCUT lv" "$con")"
+# 5. A step the node cannot take.
+db=$t/bad.db
+rm -rf "$t/run" "$t/pc-"*
+"$powercut" run -q --db "$db" --cycles 1 --set "bench.run_dir=$t/run" \
+	--set "campaign.scenario=write:duration=30s cut:kill restart reboot cut restart check" \
+	"$t/honest.ini" >"$t/out" 2>"$t/err"
+grep -q "error: 'reboot' needs the write boot's guest up: after a power cut or a kill the full tier's node runs its check boot" "$t/err" ||
+	{ cat "$t/out" "$t/err"; fail "a reboot after a kill: no reason given"; }
+[ "$(sqlite3 "$db" "SELECT group_concat(step || ':' || result, ' ') FROM (SELECT step, result FROM cycle_steps ORDER BY seq)")" = \
+  "write:ok cut:ok restart:ok reboot:No such process" ] && [ "$(sqlite3 "$db" "SELECT status FROM cycles")" = failed ] ||
+	fail "a reboot after a kill: $(sqlite3 "$db" "SELECT group_concat(step || ':' || result, ' ') FROM cycle_steps")"
 echo "scenarios on the full tier: ok ($(($(date +%s) - start)) s)"
