@@ -70,10 +70,13 @@
 #include "nodefio.h"
 #include "util.h"
 #include "remote.h"
+#include "smart.h"
 
 #define CMD_TIMEOUT_MS 120000
 /* The snapshot that turns each backing disk into base + overlay. */
 #define SNAP_NAME "powercut-base"
+/* Physical drives recorded under one volume (a pool's vdevs, a VG's PVs). */
+#define PDRIVES 8
 
 struct pdisk {
 	const struct cfg_disk *cfg;
@@ -96,6 +99,11 @@ struct pdisk {
 	bool sparse;
 	char dataset[320];
 	json_t *zprops;
+	/* The physical drives under the volume ([node] smart): whole disks, and each
+	 * one's smartctl report from before the cycle's cut. */
+	char drives[PDRIVES][96];
+	size_t n_drives;
+	json_t *smart_before[PDRIVES];
 };
 
 struct ppriv {
@@ -831,6 +839,83 @@ static int disk_alloc(struct ppriv *p, struct pdisk *d)
 	return rc;
 }
 
+/* Add drive dev (a partition resolved to its disk: lsblk's pkname, empty for a whole
+ * disk) to d's drives, once. */
+static void drive_add(struct ppriv *p, struct pdisk *d, const char *dev)
+{
+	const char *argv[] = { "lsblk", "-no", "pkname", dev, NULL };
+	struct child_result res;
+	char parent[64] = "", disk[96];
+
+	if (prun(p, argv, NULL, true, &res) == 0)
+		pc_last_line(res.out, parent, sizeof(parent));
+	child_result_release(&res);
+	parent[strcspn(parent, " \t")] = '\0';
+	if (parent[0])
+		snprintf(disk, sizeof(disk), "/dev/%s", parent);
+	else
+		snprintf(disk, sizeof(disk), "%s", dev);
+	for (size_t i = 0; i < d->n_drives; i++)
+		if (!strcmp(d->drives[i], disk))
+			return;
+	if (d->n_drives < PDRIVES)
+		snprintf(d->drives[d->n_drives++], sizeof(d->drives[0]), "%s", disk);
+}
+
+/* The physical drives under disk d's volume, for their SMART testimony: a zfspool's
+ * vdevs (`zpool list -v -H -P POOL`: the leaf vdevs are the fields that are full
+ * paths), an LVM volume group's PVs (`pvs --noheadings -o pv_name`). A directory
+ * storage's drive is not looked for. Nothing found is a warning, never a failure:
+ * the drives' word is testimony, not the verdict. */
+static void find_drives(struct ppriv *p, struct pdisk *d)
+{
+	char pool[sizeof(d->pool)], sel[160];
+	struct child_result res;
+	char *save;
+
+	snprintf(pool, sizeof(pool), "%.*s", (int)strcspn(d->pool, "/"), d->pool);
+	snprintf(sel, sizeof(sel), "vg_name=%s", d->vg);
+	const char *zl[] = { "zpool", "list", "-v", "-H", "-P", pool, NULL };
+	const char *pvs[] = { "pvs", "--noheadings", "-o", "pv_name", "--select", sel, NULL };
+	const char *const *argv = d->dataset[0] ? zl : d->vg[0] ? pvs : NULL;
+
+	if (!argv)
+		return;
+	if (prun(p, argv, NULL, false, &res) == 0 && res.out) {
+		for (char *line = strtok_r(res.out, "\n", &save); line;
+		     line = strtok_r(NULL, "\n", &save)) {
+			char *f, *fs;
+			for (f = strtok_r(line, " \t", &fs); f; f = strtok_r(NULL, " \t", &fs))
+				if (!strncmp(f, "/dev/", 5))
+					drive_add(p, d, f);
+		}
+	}
+	child_result_release(&res);
+	if (!d->n_drives)
+		pc_warn(LOG_NODE, "disk '%s': no physical drive found under storage '%s': no SMART "
+			"record", d->cfg->name, d->storage);
+}
+
+/* smartctl's JSON report of drive dev (-x: with ATA's write-cache state). smartctl's
+ * exit status is a bit mask that is not 0 for a drive with logged errors, so the
+ * report is taken whenever it parses; NULL when none does. */
+static json_t *smart_read(struct ppriv *p, const char *dev)
+{
+	const char *argv[] = { "smartctl", "--json", "-x", dev, NULL };
+	struct child_result res;
+	json_t *j = NULL;
+
+	if (remote_run(p->r, argv, NULL, CMD_TIMEOUT_MS, &res) == 0 && res.out)
+		j = json_loads(res.out, 0, NULL);
+	child_result_release(&res);
+	if (!json_is_object(j)) {
+		json_decref(j);
+		pc_warn(LOG_NODE, "no smartctl report of '%s' on '%s'", dev, remote_name(p->r));
+		return NULL;
+	}
+	return j;
+}
+
 static int proxmox_prepare(struct node *n)
 {
 	struct ppriv *p = n->priv;
@@ -860,6 +945,8 @@ static int proxmox_prepare(struct node *n)
 	for (size_t i = 0; i < p->n; i++)
 		if ((rc = disk_alloc(p, &p->d[i])) < 0)
 			return rc;
+	for (size_t i = 0; cn->smart && i < p->n; i++)
+		find_drives(p, &p->d[i]);
 	set[k++] = "qm"; set[k++] = "set"; set[k++] = p->vmid_s;
 	for (size_t i = 0; i < p->n; i++) {
 		snprintf(vk[i], sizeof(vk[i]), "--virtio%zu", i);
@@ -1126,6 +1213,12 @@ static int proxmox_start_workload(struct node *n, const struct node_job *job)
 	}
 	if (any_chain(p) && !p->snapped && (rc = baseline_boot(n, p, job)) < 0)
 		return rc;
+	/* The drives' counters as the cut will find them. */
+	for (size_t i = 0; i < p->n; i++)
+		for (size_t k = 0; k < p->d[i].n_drives; k++) {
+			json_decref(p->d[i].smart_before[k]);
+			p->d[i].smart_before[k] = smart_read(p, p->d[i].drives[k]);
+		}
 	if ((rc = nodefio_start(&p->fio, p->r, p->rdir, n->cfg->node)) < 0)
 		return rc;
 	if (job->cycle_begins)
@@ -1350,6 +1443,14 @@ static int proxmox_check(struct node *n, const struct node_job *job, struct node
 	struct ppriv *p = n->priv;
 
 	nodefio_stop(&p->fio);
+	/* Each drive's word on the cut: one smart check per drive (smart.h). */
+	for (size_t i = 0; i < p->n; i++)
+		for (size_t k = 0; k < p->d[i].n_drives; k++) {
+			json_t *after = smart_read(p, p->d[i].drives[k]);
+			smart_check_add(res[i].checks, p->d[i].smart_before[k], after,
+					p->cut == CUT_POWER, p->d[i].drives[k]);
+			json_decref(after);
+		}
 	/* Metadata before the guest opens the volumes again. */
 	for (size_t i = 0; i < p->n; i++) {
 		struct pdisk *d = &p->d[i];
@@ -1452,6 +1553,8 @@ static void proxmox_close(struct node *n)
 	for (size_t i = 0; i < p->n; i++) {
 		json_decref(p->d[i].qopts);
 		json_decref(p->d[i].zprops);
+		for (size_t k = 0; k < p->d[i].n_drives; k++)
+			json_decref(p->d[i].smart_before[k]);
 	}
 	json_decref(p->events);
 	guest_console_release(&p->con);
@@ -1477,6 +1580,12 @@ static json_t *proxmox_collect(struct node *n)
 		if (p->d[i].qopts)
 			json_object_set(v, "qcow2", p->d[i].qopts);
 		/* The zvol's dataset and properties (zfs get), and the storage's options. */
+		if (p->d[i].n_drives) {
+			json_t *dr = json_array();
+			for (size_t k = 0; k < p->d[i].n_drives; k++)
+				json_array_append_new(dr, json_string(p->d[i].drives[k]));
+			json_object_set_new(v, "drives", dr);
+		}
 		if (p->d[i].zprops)
 			json_object_set_new(v, "zvol", json_pack("{s:s,s:s,s:b,s:O}", "dataset",
 				p->d[i].dataset, "storage_blocksize", p->d[i].blocksize, "sparse",
@@ -1740,6 +1849,9 @@ static const struct opt_def proxmox_options[] = {
 	  "proxmox: storage of the disks under test: STORAGE for all, or DISK=STORAGE words "
 	  "(LVM-thin for lvmthin disks; directory or LVM with snapshots as volume chain for "
 	  "qcow2; directory for raw).", 0 },
+	{ "smart", OPT_BOOL, NODE_CFG(smart), "yes", OPT_NOLIMIT, NULL,
+	  "proxmox: record smartctl of the physical drives under each disk's storage (a "
+	  "zfspool's vdevs, an LVM volume group's PVs) before and after every cycle.", 0 },
 	NODE_OPTS_REMOTE_VM,
 	{ 0 }
 };

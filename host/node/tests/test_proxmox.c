@@ -36,6 +36,7 @@
 #include "log.h"
 #include "node.h"
 #include "remote.h"
+#include "smart.h"
 
 extern const struct node_ops node_proxmox_ops;
 extern int proxmox_poll_ms;
@@ -202,7 +203,7 @@ static char work[4000], guest[4096], fio_job[4096 + 16], fio_bench[8192];
 static const char *bench_text =
 	"[bench]\nname = pvetest\n"
 	"[relay]\ndriver = null\n"
-	"[node]\ndriver = proxmox\nhost = pve1\nuser = root\nvmid = 9000\n"
+	"[node]\ndriver = proxmox\nhost = pve1\nuser = root\nvmid = 9000\nsmart = no\n"
 	"storages = local-lvm q=local\n"
 	"[disk q]\nformat = qcow2\ncache = none\nsize = 1G\npreallocation = metadata\n"
 	"[disk t]\nformat = lvmthin\ncache = writeback\nsize = 2G\n"
@@ -505,7 +506,7 @@ static const struct step fio_close[] = {
 static const char *chain_text =
 	"[bench]\nname = pvetest\n"
 	"[relay]\ndriver = null\n"
-	"[node]\ndriver = proxmox\nhost = pve1\nuser = root\nvmid = 9000\n"
+	"[node]\ndriver = proxmox\nhost = pve1\nuser = root\nvmid = 9000\nsmart = no\n"
 	"storages = local-lvm q=pc-lvm\n"
 	"[disk q]\nformat = qcow2\ncache = none\nsize = 1G\nbacking = yes\n"
 	"cluster_size = 128K\nextended_l2 = yes\npreallocation = metadata\n"
@@ -689,7 +690,7 @@ static const struct step chain_snap_fails[] = {
  * before anything is allocated; the VM is destroyed. */
 static const char *chain_dir_text =
 	"[bench]\nname = pvetest\n[relay]\ndriver = null\n"
-	"[node]\ndriver = proxmox\nhost = pve1\nuser = root\nvmid = 9000\nstorages = local\n"
+	"[node]\ndriver = proxmox\nhost = pve1\nuser = root\nvmid = 9000\nsmart = no\nstorages = local\n"
 	"[disk q]\nformat = qcow2\nsize = 1G\nbacking = yes\n";
 static const struct step chain_refused_dir[] = {
 	{ { "pvesh", "get", "/cluster/status", "--output-format", "json" }, 0, CLUSTER_STATUS },
@@ -707,7 +708,7 @@ static const struct step chain_refused_dir[] = {
  * allocated, is freed. */
 static const char *chain_raw_text =
 	"[bench]\nname = pvetest\n[relay]\ndriver = null\n"
-	"[node]\ndriver = proxmox\nhost = pve1\nuser = root\nvmid = 9000\n"
+	"[node]\ndriver = proxmox\nhost = pve1\nuser = root\nvmid = 9000\nsmart = no\n"
 	"storages = local q=pc-lvm\n"
 	"[disk q]\nformat = qcow2\ncache = none\nsize = 1G\nbacking = yes\n"
 	"cluster_size = 128K\nextended_l2 = yes\npreallocation = metadata\n"
@@ -744,7 +745,7 @@ static const struct step not_rebooted[] = {
  * first disk: the VM created, and destroyed again by close. */
 #define BENCH1(storages, disk) \
 	"[bench]\nname = pvetest\n[relay]\ndriver = null\n" \
-	"[node]\ndriver = proxmox\nhost = pve1\nuser = root\nvmid = 9000\nstorages = " \
+	"[node]\ndriver = proxmox\nhost = pve1\nuser = root\nvmid = 9000\nsmart = no\nstorages = " \
 	storages "\n[disk q]\nformat = qcow2\nsize = 1G\n" disk
 #define STEPS_VM_CREATED \
 	{ { "pvesh", "get", "/cluster/status", "--output-format", "json" }, 0, CLUSTER_STATUS }, \
@@ -1436,10 +1437,11 @@ static void test_lvm_qcow2_needs_chain(void **state)
  * asked, numbers in bytes; `zpool list -H -o health POOL` one word; `zpool status -x
  * POOL` "pool 'POOL' is healthy" when there is nothing to explain (status_callback),
  * else the pool's full status. None was recorded on a real node. */
-#define ZBENCH(disk) \
+#define ZBENCH_N(node, disk) \
 	"[bench]\nname = pvetest\n[relay]\ndriver = null\n" \
-	"[node]\ndriver = proxmox\nhost = pve1\nuser = root\nvmid = 9000\n" \
+	"[node]\ndriver = proxmox\nhost = pve1\nuser = root\nvmid = 9000\n" node \
 	"storages = local-zfs\n[disk z]\nformat = zvol\ncache = none\nsize = 1G\n" disk
+#define ZBENCH(disk) ZBENCH_N("smart = no\n", disk)
 static const char *zvol_text = ZBENCH("sync = standard\nvolblocksize = 16K\ncompression = yes\n");
 #define ZVOL "local-zfs:vm-9000-pc-z"
 #define ZDS "rpool/data/vm-9000-pc-z"
@@ -1613,7 +1615,7 @@ static const struct step zvol_wrong_store[] = {
 };
 static const char *raw_on_zfs_text =
 	"[bench]\nname = pvetest\n[relay]\ndriver = null\n"
-	"[node]\ndriver = proxmox\nhost = pve1\nuser = root\nvmid = 9000\n"
+	"[node]\ndriver = proxmox\nhost = pve1\nuser = root\nvmid = 9000\nsmart = no\n"
 	"storages = local-zfs\n[disk z]\nformat = raw\nsize = 1G\n";
 static const struct step raw_on_zfs[] = {
 	STEPS_VM_CREATED,
@@ -1778,6 +1780,167 @@ static void test_doctor_zfs(void **state)
 	assert_int_equal(dr_status(&seen, "storage z"), 'w');
 }
 
+/* [node] smart (the default): the drives under the zvol's pool recorded before and
+ * after the cut. `zpool list -v -H -P` (OpenZFS zpool-list(8): -H tab-separated
+ * without headers, -P full vdev paths; print_list_stats puts a vdev's name after a
+ * tab) lists a mirror of two partitions, which `lsblk -no pkname` resolves to their
+ * disks (util-linux lsblk(8): PKNAME, the parent kernel device name). The smartctl
+ * reports are trimmed from smartctl 7.3's documented NVMe JSON (the fields smart.c
+ * reads, as in host/node/tests/smart/nvme-documented.json): the first drive counts
+ * the cut as an unsafe shutdown, the second does not. */
+#define VDEV1 "/dev/disk/by-id/nvme-Samsung_SSD_980_PRO_1TB_S5GXNF0R000001-part3"
+#define VDEV2 "/dev/disk/by-id/nvme-Samsung_SSD_980_PRO_1TB_S5GXNF0R000002-part3"
+#define NVME_JSON(dev, serial, unsafe, cycles) \
+	"{\"json_format_version\":[1,0],\"smartctl\":{\"version\":[7,3],\"exit_status\":0}," \
+	"\"device\":{\"name\":\"" dev "\",\"info_name\":\"" dev "\",\"type\":\"nvme\"," \
+	"\"protocol\":\"NVMe\"},\"model_name\":\"Samsung SSD 980 PRO 1TB\",\"serial_number\":" \
+	"\"" serial "\",\"firmware_version\":\"5B2QGXA7\",\"nvme_smart_health_information_log\":" \
+	"{\"critical_warning\":0,\"power_cycles\":" cycles ",\"unsafe_shutdowns\":" unsafe "}," \
+	"\"power_cycle_count\":" cycles "}\n"
+static const struct step smart_drives[] = {
+	{ { "zpool", "list", "-v", "-H", "-P", "rpool" }, 0,
+	  "rpool\t928G\t10.2G\t918G\t-\t-\t1%\t1%\t1.00x\tONLINE\t-\n"
+	  "\tmirror-0\t928G\t10.2G\t918G\t-\t-\t1%\t1.10%\t-\tONLINE\n"
+	  "\t" VDEV1 "\t-\t-\t-\t-\t-\t-\t-\t-\tONLINE\n"
+	  "\t" VDEV2 "\t-\t-\t-\t-\t-\t-\t-\t-\tONLINE\n" },
+	{ { "lsblk", "-no", "pkname", VDEV1 }, 0, "nvme0n1\n" },
+	{ { "lsblk", "-no", "pkname", VDEV2 }, 0, "nvme1n1\n" },
+};
+static const struct step smart_before[] = {
+	{ { "smartctl", "--json", "-x", "/dev/nvme0n1" }, 0,
+	  NVME_JSON("/dev/nvme0n1", "S5GXNF0R000001", "89", "1234") },
+	{ { "smartctl", "--json", "-x", "/dev/nvme1n1" }, 0,
+	  NVME_JSON("/dev/nvme1n1", "S5GXNF0R000002", "41", "1200") },
+};
+static const struct step smart_after[] = {
+	{ { "smartctl", "--json", "-x", "/dev/nvme0n1" }, 0,
+	  NVME_JSON("/dev/nvme0n1", "S5GXNF0R000001", "90", "1235") },
+	{ { "smartctl", "--json", "-x", "/dev/nvme1n1" }, 0,
+	  NVME_JSON("/dev/nvme1n1", "S5GXNF0R000002", "41", "1201") },
+};
+
+static void test_zvol_smart(void **state)
+{
+	struct node_job job = { .campaign = 7, .cycle = 3, .token = "tok3n",
+				.ledger_host = "192.0.2.1", .ledger_port = 7000, .seed = 42,
+				.baseline = true };
+	struct node_disk_result res = { .disk = "z", .id = 1, .checks = json_array(),
+					.agent_rc = -1 };
+	struct step st[64];
+	size_t n = 0, zget = 0, boots = 0;
+
+	/* zvol_cycle with the drives found after the allocation, read before the
+	 * workload and again first thing at the check. */
+	for (size_t i = 0; i < sizeof(zvol_cycle) / sizeof(zvol_cycle[0]); i++) {
+		const struct step *z = &zvol_cycle[i];
+		if (!strcmp(z->argv[0], "FORWARD"))
+			for (size_t k = 0; k < 2; k++)
+				st[n++] = smart_before[k];
+		if (!strcmp(z->argv[0], "zpool") && !strcmp(z->argv[1], "list"))
+			for (size_t k = 0; k < 2; k++)
+				st[n++] = smart_after[k];
+		st[n++] = *z;
+		if (!strcmp(z->argv[0], "zfs") && !strcmp(z->argv[1], "get") && !zget++)
+			for (size_t k = 0; k < 3; k++)
+				st[n++] = smart_drives[k];
+		boots += !strcmp(z->argv[0], "cat") && !strcmp(z->argv[1], "/proc/sys/kernel/random/boot_id");
+	}
+	assert_int_equal(boots, 2);
+	begin_prepared(st, n, ZBENCH_N("", "sync = standard\nvolblocksize = 16K\ncompression = yes\n"));
+	assert_int_equal(node_proxmox_ops.start_workload(&node, &job), 0);
+	assert_int_equal(node_proxmox_ops.power_lost(&node, CUT_POWER), 0);
+	assert_int_equal(node_proxmox_ops.wait_up(&node, 60000), 0);
+	assert_int_equal(node_proxmox_ops.check(&node, &job, &res), 0);
+	/* One smart check per drive, in the form the full tier stores (smart.h). */
+	size_t i, seen = 0;
+	json_t *c;
+	json_array_foreach(res.checks, i, c) {
+		if (strcmp(json_string_value(json_object_get(c, "kind")), "smart"))
+			continue;
+		json_t *d = json_object_get(c, "detail");
+		const char *dev = json_string_value(json_object_get(d, "device"));
+		json_t *after = json_object_get(d, "after");
+		assert_string_equal(json_string_value(json_object_get(after, "model")),
+				    "Samsung SSD 980 PRO 1TB");
+		assert_string_equal(json_string_value(json_object_get(after, "firmware")), "5B2QGXA7");
+		if (!strcmp(dev, "/dev/nvme0n1")) {
+			assert_string_equal(json_string_value(json_object_get(c, "result")), "counted");
+			assert_int_equal(json_integer_value(json_object_get(after, "unsafe_shutdowns")), 90);
+		} else {
+			assert_string_equal(dev, "/dev/nvme1n1");
+			assert_string_equal(json_string_value(json_object_get(c, "result")),
+					    "not-counted");
+		}
+		seen++;
+	}
+	assert_int_equal(seen, 2);
+	assert_string_equal(check_result(res.checks, "zpool-import"), "pass");
+	json_t *col = node_proxmox_ops.collect(&node);
+	json_t *dr = json_object_get(json_array_get(json_object_get(col, "volumes"), 0), "drives");
+	assert_int_equal(json_array_size(dr), 2);
+	json_decref(col);
+	unlink(res.report_path);
+	free(res.report_path);
+	json_decref(res.checks);
+	end();
+}
+
+/* An LVM-thin disk: the volume group's PVs (`pvs --noheadings -o pv_name`, each
+ * indented by two spaces as LVM's reports are) resolved to their disks; a PV that is
+ * a whole disk has no parent (lsblk prints an empty line), and two PVs on one disk
+ * are one drive. No smartctl report (not installed: exit 127) is no-data. */
+static void test_lvm_smart(void **state)
+{
+	struct node_job job = { .campaign = 7, .cycle = 3, .token = "tok3n",
+				.ledger_host = "192.0.2.1", .ledger_port = 7000, .seed = 42,
+				.baseline = true };
+	static const char *text =
+		"[bench]\nname = pvetest\n[relay]\ndriver = null\n"
+		"[node]\ndriver = proxmox\nhost = pve1\nuser = root\nvmid = 9000\nsmart = yes\n"
+		"storages = local-lvm\n[disk t]\nformat = lvmthin\ncache = none\nsize = 2G\n";
+	const struct step st[] = {
+		STEPS_VM_CREATED,
+		STEPS_T,
+		{ { "pvesm", "alloc", "local-lvm", "9000", "vm-9000-pc-t", "2048M", "--format", "raw" },
+		  0, "successfully created '" TVOL "'\n" },
+		{ CONTENT("local-lvm"), 0, "[{\"format\":\"raw\",\"vmid\":9000,\"volid\":\"" TVOL "\"}]" },
+		{ { "pvesm", "path", TVOL }, 0, "/dev/pve/vm-9000-pc-t\n" },
+		{ { "pvs", "--noheadings", "-o", "pv_name", "--select", "vg_name=pve" }, 0,
+		  "  /dev/sda3\n  /dev/sda4\n  /dev/sdb\n" },
+		{ { "lsblk", "-no", "pkname", "/dev/sda3" }, 0, "sda\n" },
+		{ { "lsblk", "-no", "pkname", "/dev/sda4" }, 0, "sda\n" },
+		{ { "lsblk", "-no", "pkname", "/dev/sdb" }, 0, "\n" },
+		{ { "qm", "set", "9000", "--virtio0", TVOL ",cache=none" }, 0, "" },
+		{ { "mkdir", "-p", RDIR }, 0, "" },
+		{ { "COPY", "vmlinuz", RDIR "/vmlinuz" }, 0 },
+		{ { "COPY", "initrd.cpio", RDIR "/initrd.cpio" }, 0 },
+		BOOT_ID(BOOT1),
+		{ { "smartctl", "--json", "-x", "/dev/sda" }, 127, "",
+		  "bash: line 1: smartctl: command not found\n" },
+		{ { "smartctl", "--json", "-x", "/dev/sdb" }, 127, "",
+		  "bash: line 1: smartctl: command not found\n" },
+		{ { "FORWARD", "7000" }, 1, "" },
+		STEPS_VM_DESTROYED,
+		{ CONTENT("local-lvm"), 0, "[]" },
+		{ { "rm", "-rf", RDIR }, 0, "" },
+	};
+	json_t *checks = json_array();
+
+	begin_prepared(st, sizeof(st) / sizeof(st[0]), text);
+	assert_int_equal(node_proxmox_ops.start_workload(&node, &job), -EPERM);
+	json_t *col = node_proxmox_ops.collect(&node);
+	json_t *dr = json_object_get(json_array_get(json_object_get(col, "volumes"), 0), "drives");
+	assert_int_equal(json_array_size(dr), 2);
+	assert_string_equal(json_string_value(json_array_get(dr, 0)), "/dev/sda");
+	assert_string_equal(json_string_value(json_array_get(dr, 1)), "/dev/sdb");
+	json_decref(col);
+	end();
+	/* What the check would store for a drive without reports. */
+	smart_check_add(checks, NULL, NULL, true, "/dev/sda");
+	assert_string_equal(check_result(checks, "smart"), "no-data");
+	json_decref(checks);
+}
+
 /* host/fio/tests/data/status-interval-cut.json: from the cwd upwards, else beside the
  * build directory (build/host/node/tests/NAME). */
 static char *load_fixture(void)
@@ -1873,6 +2036,8 @@ int main(void)
 		cmocka_unit_test(test_zvol_pool_degraded),
 		cmocka_unit_test(test_zvol_refused),
 		cmocka_unit_test(test_doctor_zfs),
+		cmocka_unit_test(test_zvol_smart),
+		cmocka_unit_test(test_lvm_smart),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 
