@@ -8,7 +8,12 @@
  *           options are then read back from the volume with qemu-img info), finds
  *           volume ids (pvesh .../content) and paths (pvesm path), attaches them with
  *           the cache mode under test (qm set --virtioN), and copies the guest's
- *           kernel and initramfs to the node.
+ *           kernel and initramfs to the node. A zvol disk needs a zfspool storage
+ *           whose blocksize is the bench's volblocksize (pve-storage gives every zvol
+ *           the storage's); its sync and compression are set on the zvol and all read
+ *           back (zfs get). With [node] smart, the physical drives under each
+ *           volume are found (a pool's vdevs, a VG's PVs, partitions resolved to
+ *           their disks).
  * baseline  only with a backing = yes qcow2 disk, as the qemu driver over ssh does
  *           (qemu_remote.c): a first boot of the VM as cycle - 1 writes the baselines
  *           (powercut.w.writes=1 powercut.w.flush=always) and powers off by itself;
@@ -21,7 +26,8 @@
  *           config as JSON, pvesm path). qm snapshot takes every disk of the VM, so
  *           with a backing disk every other disk must be a thin LV (prepare refuses
  *           anything else). One more boot per cycle.
- * start     fio jobs of [node] fio beside the VM (nodefio.h: copied into the driver's
+ * start     smartctl of each drive as the cut will find it; fio jobs of [node] fio
+ *           beside the VM (nodefio.h: copied into the driver's
  *           directory on the node, run detached); a reverse ssh forward from the node's
  *           loopback to the ledger on this host; then sets `args` (-kernel/-initrd/
  *           -append with the job per docs/guest.md, the console into a file on the
@@ -36,8 +42,11 @@
  *           deadline) is read; a stale lock is removed (qm unlock).
  * check     metadata first (qemu-img check --output=json on qcow2 volumes, a qcow2
  *           chain on LVM activated for it as Proxmox does and deactivated after; lvs
- *           JSON for LVM-thin volumes and their pool, an inactive pool a failure),
- *           then the guest in check mode; its
+ *           JSON for LVM-thin volumes and their pool, an inactive pool a failure;
+ *           for a zvol its pool's health and `zpool status -x`, never an export or
+ *           a scrub of the host's pool, and the zvol's properties; each drive's
+ *           smartctl again, one smart check per drive), then the guest in check
+ *           mode; its
  *           `check-line`s become one report file per disk. fio is stopped first and
  *           its last complete report kept.
  * close     stops and destroys the VM and frees every volume this driver allocated

@@ -1,8 +1,10 @@
 /* The proxmox node driver against SYNTHETIC TRANSCRIPTS: every reply below was written
  * by hand from Proxmox VE's documented commands and output formats (pvesm alloc/path/
  * free, qm create/set/start/stop/unlock/destroy, pvesh get ... --output-format json,
- * qemu-img check --output=json, lvs --reportformat json). None was recorded on a real
- * Proxmox node: the driver has not yet met one in CI.
+ * qemu-img check --output=json, lvs --reportformat json; for zvols and drives, zfs
+ * get/set, zpool list/status, pvs, lsblk and smartctl --json, each described where it
+ * is used). None was recorded on a real Proxmox node: the driver has not yet met one
+ * in CI.
  *
  * The seam: this program links a fake remote (remote.h) in place of remote_ssh.c. The
  * fake checks every argument vector the driver issues, in order, and answers from the
