@@ -133,6 +133,7 @@ struct cfg_node {
 	int64_t vmid;
 	char *pve_node;		/* NULL: the node's own name from /cluster/status */
 	char **storages;	/* "STORAGE" or "DISK=STORAGE" words */
+	bool smart;		/* proxmox: smartctl of the drives under each storage */
 	/* proxmox's and qemu-remote's (host/node/remote.c) */
 	char *remote_dir;	/* where the guest kernel, initramfs and consoles go */
 	int accel;		/* enum node_accel: qemu on a remote host (qemu-remote's) */

@@ -4,7 +4,13 @@
 #ifndef PC_UTIL_H
 #define PC_UTIL_H
 
+#include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 /* Directory of the running executable (from /proc/self/exe), e.g. ".../build/bin".
  * 0 or a negative errno. */
@@ -17,6 +23,23 @@ void pc_last_line(const char *text, char *buf, size_t len);
 
 /* mkdir -p with mode 0755. 0 or a negative errno. */
 int pc_mkdir_p(const char *path);
+
+/* True when prog is an executable in one of PATH's directories. Inline, so that
+ * tests and benchmarks that skip on a missing tool need not link libpc. */
+static inline bool pc_in_path(const char *prog)
+{
+	const char *path = getenv("PATH");
+	char buf[PATH_MAX];
+
+	while (path && *path) {
+		size_t n = strcspn(path, ":");
+		snprintf(buf, sizeof(buf), "%.*s/%s", (int)n, path, prog);
+		if (access(buf, X_OK) == 0)
+			return true;
+		path += n + (path[n] == ':');
+	}
+	return false;
+}
 
 #include <jansson.h>
 

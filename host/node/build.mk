@@ -56,7 +56,7 @@ NODE_SIM_NEEDS  = $(AGENT_NBD) $(PCVCACHE_SO)
 # The benchmark runs `powercut cycle` (tests/e2e's helpers).
 PROGRAM_SETS += NODE_B
 NODE_B_PROGS := $(BUILD)/host/node/bench/bench_cycle
-NODE_B_CFLAGS = -Itests/e2e $(shell pkg-config --cflags jansson)
+NODE_B_CFLAGS = -Itests/e2e -Ihost/lib $(shell pkg-config --cflags jansson)
 NODE_B_LIBS   = $(shell pkg-config --libs jansson)
 NODE_B_NEEDS  = $(E2E_NEEDS)
 

@@ -292,14 +292,7 @@ void guest_console_zfs_checks(const struct guest_console *c, json_t *checks)
 void guest_console_smart_check(const struct guest_console *c, size_t i, bool power_cut,
 			       json_t *checks)
 {
-	const char *why;
-
 	if (i >= NODE_MAX_DISKS || (!c->smart[i][0] && !c->smart[i][1]))
 		return;
-	json_t *b = smart_summary(c->smart[i][0]), *a = smart_summary(c->smart[i][1]);
-	enum smart_verdict v = smart_verdict(b, a, power_cut, &why);
-	add_check(checks, "smart", smart_verdict_name(v),
-		  json_pack("{s:o,s:o,s:s,s:O,s:O}", "before", b, "after", a, "why", why,
-			    "smartctl_before", c->smart[i][0] ? c->smart[i][0] : json_null(),
-			    "smartctl_after", c->smart[i][1] ? c->smart[i][1] : json_null()));
+	smart_check_add(checks, c->smart[i][0], c->smart[i][1], power_cut, NULL);
 }

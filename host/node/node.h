@@ -288,7 +288,7 @@ static inline bool node_disk_refuse_kept(const struct cfg_disk *d, const char *d
 }
 /* A zvol built by the guest and a disk on an emulated NVMe or SATA drive are parts of
  * the local full tier (qemu.c): another driver refuses them (true, logged). A zvol on
- * a real node's zfspool storage is not built yet (docs/node.md). */
+ * a Proxmox zfspool storage is proxmox.c's own (docs/proxmox.md). */
 static inline bool node_disk_refuse_full_tier(const struct cfg_disk *d, const char *driver)
 {
 	bool zvol = d->format == DISK_ZVOL, bus = d->bus != BUS_VIRTIO;

@@ -8,7 +8,12 @@
  *           options are then read back from the volume with qemu-img info), finds
  *           volume ids (pvesh .../content) and paths (pvesm path), attaches them with
  *           the cache mode under test (qm set --virtioN), and copies the guest's
- *           kernel and initramfs to the node.
+ *           kernel and initramfs to the node. A zvol disk needs a zfspool storage
+ *           whose blocksize is the bench's volblocksize (pve-storage gives every zvol
+ *           the storage's); its sync and compression are set on the zvol and all read
+ *           back (zfs get). With [node] smart, the physical drives under each
+ *           volume are found (a pool's vdevs, a VG's PVs, partitions resolved to
+ *           their disks).
  * baseline  only with a backing = yes qcow2 disk, as the qemu driver over ssh does
  *           (qemu_remote.c): a first boot of the VM as cycle - 1 writes the baselines
  *           (powercut.w.writes=1 powercut.w.flush=always) and powers off by itself;
@@ -21,7 +26,8 @@
  *           config as JSON, pvesm path). qm snapshot takes every disk of the VM, so
  *           with a backing disk every other disk must be a thin LV (prepare refuses
  *           anything else). One more boot per cycle.
- * start     fio jobs of [node] fio beside the VM (nodefio.h: copied into the driver's
+ * start     smartctl of each drive as the cut will find it; fio jobs of [node] fio
+ *           beside the VM (nodefio.h: copied into the driver's
  *           directory on the node, run detached); a reverse ssh forward from the node's
  *           loopback to the ledger on this host; then sets `args` (-kernel/-initrd/
  *           -append with the job per docs/guest.md, the console into a file on the
@@ -36,8 +42,11 @@
  *           deadline) is read; a stale lock is removed (qm unlock).
  * check     metadata first (qemu-img check --output=json on qcow2 volumes, a qcow2
  *           chain on LVM activated for it as Proxmox does and deactivated after; lvs
- *           JSON for LVM-thin volumes and their pool, an inactive pool a failure),
- *           then the guest in check mode; its
+ *           JSON for LVM-thin volumes and their pool, an inactive pool a failure;
+ *           for a zvol its pool's health and `zpool status -x`, never an export or
+ *           a scrub of the host's pool, and the zvol's properties; each drive's
+ *           smartctl again, one smart check per drive), then the guest in check
+ *           mode; its
  *           `check-line`s become one report file per disk. fio is stopped first and
  *           its last complete report kept.
  * close     stops and destroys the VM and frees every volume this driver allocated
@@ -70,10 +79,13 @@
 #include "nodefio.h"
 #include "util.h"
 #include "remote.h"
+#include "smart.h"
 
 #define CMD_TIMEOUT_MS 120000
 /* The snapshot that turns each backing disk into base + overlay. */
 #define SNAP_NAME "powercut-base"
+/* Physical drives recorded under one volume (a pool's vdevs, a VG's PVs). */
+#define PDRIVES 8
 
 struct pdisk {
 	const struct cfg_disk *cfg;
@@ -89,6 +101,18 @@ struct pdisk {
 	char base_path[PATH_MAX];	/* the chain's base after the snapshot */
 	char prealloc[16];		/* what the storage gives the volume */
 	json_t *qopts;			/* qcow2 options read from the volume under test */
+	/* zvols (a zfspool storage): its `pool` (POOL or POOL/DATASET), `blocksize` and
+	 * `sparse`, storage options that every zvol of the storage gets; the zvol's
+	 * dataset, and its properties as read back after creation. */
+	char pool[128], blocksize[16];
+	bool sparse;
+	char dataset[320];
+	json_t *zprops;
+	/* The physical drives under the volume ([node] smart): whole disks, and each
+	 * one's smartctl report from before the cycle's cut. */
+	char drives[PDRIVES][96];
+	size_t n_drives;
+	json_t *smart_before[PDRIVES];
 };
 
 struct ppriv {
@@ -240,6 +264,25 @@ static const char *storage_of(const struct cfg_node *cn, const char *name)
 	return any;
 }
 
+/* What a zvol on a zfspool storage cannot have, refused when the bench is opened
+ * (true, logged): a SLOG is a device of the whole pool (`zpool add POOL log DEV`), not
+ * of one volume, so the driver cannot give one zvol its own, and the guest sees the
+ * zvol as a virtio disk (the emulated NVMe/SATA drives are the local full tier's). */
+static bool zvol_refused(const struct cfg_disk *c)
+{
+	static const char *const slogs[] = { "none", "volatile", "lying" };
+
+	if (c->slog != ZFS_SLOG_NONE)
+		pc_err(LOG_NODE, "disk '%s': slog = %s cannot be given to one zvol on a Proxmox "
+		       "node: a SLOG is a log device of the whole pool (zpool add POOL log DEV), "
+		       "shared by every dataset in it; set slog = none (the pool's own log "
+		       "devices, if any, are measured as they are)", c->name, slogs[c->slog]);
+	else if (c->bus != BUS_VIRTIO)
+		pc_err(LOG_NODE, "disk '%s': bus = nvme|sata is built only for the local full tier; "
+		       "node driver 'proxmox' attaches a zvol as virtio", c->name);
+	return c->slog != ZFS_SLOG_NONE || c->bus != BUS_VIRTIO;
+}
+
 static int proxmox_open(struct node *n)
 {
 	const struct cfg_node *cn = n->cfg->node;
@@ -268,7 +311,8 @@ static int proxmox_open(struct node *n)
 		struct pdisk *d = &p->d[i];
 		d->cfg = n->cfg->disks[i];
 		if (node_disk_refuse_kept(d->cfg, "proxmox") ||
-		    node_disk_refuse_full_tier(d->cfg, "proxmox")) {
+		    (d->cfg->format == DISK_ZVOL ? zvol_refused(d->cfg) :
+		     node_disk_refuse_full_tier(d->cfg, "proxmox"))) {
 			free(p);
 			return -ENOTSUP;
 		}
@@ -543,6 +587,66 @@ static int read_qopts(struct ppriv *p, struct pdisk *d)
 	return 0;
 }
 
+/* A zfspool storage's blocksize as pve-storage writes it (verify_zfs_blocksize: a
+ * number with an optional k or m suffix, either case) in bytes; 0 if it is not one. */
+static uint64_t zfs_blocksize(const char *v)
+{
+	char *end;
+	unsigned long long b = strtoull(v, &end, 10);
+
+	if (end == v)
+		return 0;
+	if (*end == 'k' || *end == 'K')
+		b <<= 10, end++;
+	else if (*end == 'm' || *end == 'M')
+		b <<= 20, end++;
+	return *end ? 0 : (uint64_t)b;
+}
+
+/* A zvol disk on a zfspool storage. pve-storage's ZFSPoolPlugin (zfs_create_zvol)
+ * makes every volume `zfs create [-s] [-b BLOCKSIZE] -V SIZEk POOL/NAME` with the
+ * storage's `sparse` and `blocksize`: no per-volume option reaches it, and a zvol's
+ * volblocksize cannot change after creation. A storage blocksize other than the
+ * bench's is refused here; with none set the zvol gets ZFS's default, read back
+ * after creation (zvol_setup). sync and compression are the zvol's own properties,
+ * set on it after creation. */
+static int zvol_fits(struct pdisk *d, char *why, size_t len)
+{
+	const struct cfg_disk *c = d->cfg;
+	uint64_t bs = d->blocksize[0] ? zfs_blocksize(d->blocksize) : 0;
+
+	if (strcmp(d->stype, "zfspool")) {
+		snprintf(why, len, "disk '%s' is zvol but storage '%s' is of type '%s': use a "
+			 "zfspool storage", c->name, d->storage, d->stype);
+		return -EINVAL;
+	}
+	if (!d->pool[0]) {
+		snprintf(why, len, "zfspool storage '%s' of disk '%s' names no pool: fix it in "
+			 "/etc/pve/storage.cfg", d->storage, c->name);
+		return -EINVAL;
+	}
+	if (c->preallocation != PREALLOC_OFF) {
+		snprintf(why, len, "disk '%s': preallocation = %s cannot be honoured by storage '%s' "
+			 "(type 'zfspool'): zvols take none (a non-sparse zvol only reserves its "
+			 "space); set preallocation = off", c->name, prealloc_names[c->preallocation],
+			 d->storage);
+		return -EINVAL;
+	}
+	if (d->blocksize[0] && bs != c->volblocksize) {
+		snprintf(why, len, "disk '%s': volblocksize = %" PRIu64 "K cannot be honoured by "
+			 "storage '%s', which creates every zvol with blocksize %s (pve-storage "
+			 "passes the storage's blocksize to zfs create -b, and a zvol's volblocksize "
+			 "is fixed at creation): set volblocksize = %" PRIu64 "K, or `pvesm set %s "
+			 "--blocksize %" PRIu64 "k` (new volumes only)", c->name,
+			 c->volblocksize >> 10, d->storage, d->blocksize, bs >> 10, d->storage,
+			 c->volblocksize >> 10);
+		return -EINVAL;
+	}
+	d->fmt = "raw";
+	snprintf(d->prealloc, sizeof(d->prealloc), "off");
+	return 0;
+}
+
 static bool file_store(const struct pdisk *d)
 {
 	return !strcmp(d->stype, "dir") || !strcmp(d->stype, "nfs") || !strcmp(d->stype, "cifs");
@@ -570,10 +674,24 @@ static int storage_fits(struct ppriv *p, struct pdisk *d, bool quiet, char *why,
 	d->chain_store = pve_bool(json_object_get(s, "snapshot-as-volume-chain"));
 	snprintf(prealloc, sizeof(prealloc), "%s",
 		 json_string_value(json_object_get(s, "preallocation")) ?: "");
+	snprintf(d->pool, sizeof(d->pool), "%s", json_string_value(json_object_get(s, "pool")) ?: "");
+	snprintf(d->blocksize, sizeof(d->blocksize), "%s",
+		 json_string_value(json_object_get(s, "blocksize")) ?: "");
+	d->sparse = pve_bool(json_object_get(s, "sparse"));
 	json_decref(s);
 	bool file = file_store(d);
 	if ((rc = chain_allowed(p, d, file, why, len)) < 0)
 		return rc;
+	if (d->cfg->format == DISK_ZVOL)
+		return zvol_fits(d, why, len);
+	/* A zfspool storage's volumes are zvols: the bench says so, and their options. */
+	if (!strcmp(d->stype, "zfspool")) {
+		snprintf(why, len, "disk '%s' is %s but storage '%s' is a zfspool, whose volumes "
+			 "are zvols: set format = zvol", d->cfg->name,
+			 d->cfg->format == DISK_QCOW2 ? "qcow2" : d->cfg->format == DISK_RAW ?
+			 "raw" : "lvmthin", d->storage);
+		return -EINVAL;
+	}
 	/* pve-storage's LVMPlugin (alloc_lvm_image) dies on qcow2 without it. */
 	if (d->cfg->format == DISK_QCOW2 && !strcmp(d->stype, "lvm") && !d->chain_store) {
 		snprintf(why, len, "disk '%s' is qcow2 but LVM storage '%s' does not have "
@@ -595,6 +713,97 @@ static int storage_fits(struct ppriv *p, struct pdisk *d, bool quiet, char *why,
 	}
 	d->fmt = d->cfg->format == DISK_QCOW2 ? "qcow2" : "raw";
 	return options_honoured(d, file, *prealloc ? prealloc : NULL, why, len);
+}
+
+static const char *const zfs_sync_names[] = { "standard", "always", "disabled" };
+
+/* A zvol's properties (zfs get -Hp: one "PROPERTY\tVALUE" line each, numbers in
+ * bytes) as {"volblocksize", "volsize", "refreservation", "sync", "compression"};
+ * NULL when they cannot be read (logged unless quiet). */
+static json_t *zvol_props(struct ppriv *p, const struct pdisk *d, bool quiet)
+{
+	const char *argv[] = { "zfs", "get", "-Hp", "-o", "property,value",
+			       "volblocksize,volsize,refreservation,sync,compression", d->dataset,
+			       NULL };
+	struct child_result res;
+	json_t *j = NULL;
+
+	if (prun(p, argv, NULL, quiet, &res) == 0 && res.out) {
+		j = json_object();
+		char *save;
+		for (char *line = strtok_r(res.out, "\n", &save); line;
+		     line = strtok_r(NULL, "\n", &save)) {
+			char *tab = strchr(line, '\t'), *end;
+			if (!tab)
+				continue;
+			*tab++ = '\0';
+			tab[strcspn(tab, "\r\t")] = '\0';
+			unsigned long long v = strtoull(tab, &end, 10);
+			json_object_set_new(j, line, *tab && !*end ? json_integer((json_int_t)v) :
+					    json_string(tab));
+		}
+	}
+	child_result_release(&res);
+	return j;
+}
+
+/* The first of the bench's zvol options that props does not show, or NULL. */
+static const char *zvol_differs(const struct pdisk *d, const json_t *props)
+{
+	const char *sync = json_string_value(json_object_get(props, "sync")) ?: "";
+	const char *comp = json_string_value(json_object_get(props, "compression")) ?: "";
+
+	if ((uint64_t)json_integer_value(json_object_get(props, "volblocksize")) !=
+	    d->cfg->volblocksize)
+		return "volblocksize";
+	if (strcmp(sync, zfs_sync_names[d->cfg->zfs_sync]))
+		return "sync";
+	if (strcmp(comp, d->cfg->compression ? "lz4" : "off"))
+		return "compression";
+	return NULL;
+}
+
+/* The zvol just allocated: its dataset POOL/NAME (pvesm path gives /dev/zvol/POOL/NAME,
+ * ZFSPoolPlugin's path), the bench's sync and compression set on it (its own
+ * properties, whatever its parent has), then everything read back: volblocksize was
+ * decided at creation by the storage's blocksize or, with none, by ZFS's default, so
+ * a zvol that is not the bench's is refused here (close frees it). */
+static int zvol_setup(struct ppriv *p, struct pdisk *d)
+{
+	char sync[32], comp[32];
+	const char *key;
+	int rc;
+
+	snprintf(d->dataset, sizeof(d->dataset), "%s/%s", d->pool, d->filename);
+	if (strncmp(d->path, "/dev/zvol/", 10) || strcmp(d->path + 10, d->dataset)) {
+		pc_err(LOG_NODE, "disk '%s': pvesm path gives '%s', not the zvol '/dev/zvol/%s' of "
+		       "storage '%s'", d->cfg->name, d->path, d->dataset, d->storage);
+		return -EPROTO;
+	}
+	snprintf(sync, sizeof(sync), "sync=%s", zfs_sync_names[d->cfg->zfs_sync]);
+	snprintf(comp, sizeof(comp), "compression=%s", d->cfg->compression ? "lz4" : "off");
+	const char *set[] = { "zfs", "set", sync, comp, d->dataset, NULL };
+	if ((rc = prun0(p, set, false)) < 0)
+		return rc;
+	json_decref(d->zprops);
+	if (!(d->zprops = zvol_props(p, d, false)))
+		return -EIO;
+	if ((key = zvol_differs(d, d->zprops))) {
+		char hint[256] = "";
+		if (!strcmp(key, "volblocksize") && !d->blocksize[0])
+			snprintf(hint, sizeof(hint), "; storage '%s' sets no blocksize, so ZFS's "
+				 "default made it: set volblocksize to it, or `pvesm set %s "
+				 "--blocksize` to the bench's", d->storage, d->storage);
+		pc_err(LOG_NODE, "disk '%s': zvol '%s' was made with volblocksize %" PRId64 ", sync "
+		       "%s, compression %s (zfs get), not as the bench asks: '%s' differs%s",
+		       d->cfg->name, d->dataset,
+		       (int64_t)json_integer_value(json_object_get(d->zprops, "volblocksize")),
+		       json_string_value(json_object_get(d->zprops, "sync")) ?: "?",
+		       json_string_value(json_object_get(d->zprops, "compression")) ?: "?", key,
+		       hint);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 static int disk_alloc(struct ppriv *p, struct pdisk *d)
@@ -634,7 +843,86 @@ static int disk_alloc(struct ppriv *p, struct pdisk *d)
 	/* A chain's volume under test is the overlay of the snapshot (chain_locate). */
 	if (d->cfg->format == DISK_QCOW2 && !is_chain(d->cfg))
 		rc = read_qopts(p, d);
+	if (d->cfg->format == DISK_ZVOL)
+		rc = zvol_setup(p, d);
 	return rc;
+}
+
+/* Add drive dev (a partition resolved to its disk: lsblk's pkname, empty for a whole
+ * disk) to d's drives, once. */
+static void drive_add(struct ppriv *p, struct pdisk *d, const char *dev)
+{
+	const char *argv[] = { "lsblk", "-no", "pkname", dev, NULL };
+	struct child_result res;
+	char parent[64] = "", disk[96];
+
+	if (prun(p, argv, NULL, true, &res) == 0)
+		pc_last_line(res.out, parent, sizeof(parent));
+	child_result_release(&res);
+	parent[strcspn(parent, " \t")] = '\0';
+	if (parent[0])
+		snprintf(disk, sizeof(disk), "/dev/%s", parent);
+	else
+		snprintf(disk, sizeof(disk), "%s", dev);
+	for (size_t i = 0; i < d->n_drives; i++)
+		if (!strcmp(d->drives[i], disk))
+			return;
+	if (d->n_drives < PDRIVES)
+		snprintf(d->drives[d->n_drives++], sizeof(d->drives[0]), "%s", disk);
+}
+
+/* The physical drives under disk d's volume, for their SMART testimony: a zfspool's
+ * vdevs (`zpool list -v -H -P POOL`: the leaf vdevs are the fields that are full
+ * paths), an LVM volume group's PVs (`pvs --noheadings -o pv_name`). A directory
+ * storage's drive is not looked for. Nothing found is a warning, never a failure:
+ * the drives' word is testimony, not the verdict. */
+static void find_drives(struct ppriv *p, struct pdisk *d)
+{
+	char pool[sizeof(d->pool)], sel[160];
+	struct child_result res;
+	char *save;
+
+	snprintf(pool, sizeof(pool), "%.*s", (int)strcspn(d->pool, "/"), d->pool);
+	snprintf(sel, sizeof(sel), "vg_name=%s", d->vg);
+	const char *zl[] = { "zpool", "list", "-v", "-H", "-P", pool, NULL };
+	const char *pvs[] = { "pvs", "--noheadings", "-o", "pv_name", "--select", sel, NULL };
+	const char *const *argv = d->dataset[0] ? zl : d->vg[0] ? pvs : NULL;
+
+	if (!argv)
+		return;
+	if (prun(p, argv, NULL, false, &res) == 0 && res.out) {
+		for (char *line = strtok_r(res.out, "\n", &save); line;
+		     line = strtok_r(NULL, "\n", &save)) {
+			char *f, *fs;
+			for (f = strtok_r(line, " \t", &fs); f; f = strtok_r(NULL, " \t", &fs))
+				if (!strncmp(f, "/dev/", 5))
+					drive_add(p, d, f);
+		}
+	}
+	child_result_release(&res);
+	if (!d->n_drives)
+		pc_warn(LOG_NODE, "disk '%s': no physical drive found under storage '%s': no SMART "
+			"record", d->cfg->name, d->storage);
+}
+
+/* smartctl's JSON report of drive dev (-x: with ATA's write-cache state). smartctl's
+ * exit status is a bit mask that is not 0 for a drive with logged errors, so the
+ * report is taken whenever it parses; NULL when none does. */
+static json_t *smart_read(struct ppriv *p, const char *dev)
+{
+	const char *argv[] = { "smartctl", "--json", "-x", dev, NULL };
+	struct child_result res;
+	json_t *j = NULL;
+
+	if (remote_run(p->r, argv, NULL, CMD_TIMEOUT_MS, &res) == 0 && res.out)
+		j = json_loads(res.out, 0, NULL);
+	child_result_release(&res);
+	if (!json_is_object(j)) {
+		json_decref(j);
+		pc_warn(LOG_NODE, "no smartctl report of '%s' on '%s'", dev, remote_name(p->r));
+		return NULL;
+	}
+	return j;
 }
 
 static int proxmox_prepare(struct node *n)
@@ -666,6 +954,8 @@ static int proxmox_prepare(struct node *n)
 	for (size_t i = 0; i < p->n; i++)
 		if ((rc = disk_alloc(p, &p->d[i])) < 0)
 			return rc;
+	for (size_t i = 0; cn->smart && i < p->n; i++)
+		find_drives(p, &p->d[i]);
 	set[k++] = "qm"; set[k++] = "set"; set[k++] = p->vmid_s;
 	for (size_t i = 0; i < p->n; i++) {
 		snprintf(vk[i], sizeof(vk[i]), "--virtio%zu", i);
@@ -932,6 +1222,12 @@ static int proxmox_start_workload(struct node *n, const struct node_job *job)
 	}
 	if (any_chain(p) && !p->snapped && (rc = baseline_boot(n, p, job)) < 0)
 		return rc;
+	/* The drives' counters as the cut will find them. */
+	for (size_t i = 0; i < p->n; i++)
+		for (size_t k = 0; k < p->d[i].n_drives; k++) {
+			json_decref(p->d[i].smart_before[k]);
+			p->d[i].smart_before[k] = smart_read(p, p->d[i].drives[k]);
+		}
 	if ((rc = nodefio_start(&p->fio, p->r, p->rdir, n->cfg->node)) < 0)
 		return rc;
 	if (job->cycle_begins)
@@ -1086,6 +1382,40 @@ static void check_lvm(struct ppriv *p, struct pdisk *d, json_t *checks)
 	json_decref(j);
 }
 
+/* The zvol's pool and the zvol after the cut, within what a live Proxmox host allows:
+ * the host imported the pool itself at boot (zfs-import-cache / zfs-import-scan), so it
+ * is never exported or imported again here, and not scrubbed (a production pool may
+ * hold terabytes). zpool-import: the pool is listed, ONLINE, and `zpool status -x`
+ * finds nothing wrong (errors or a degraded device print a full status instead of
+ * "is healthy"). zvol-props: the zvol and the properties set before the cycle. */
+static void check_zfs(struct ppriv *p, struct pdisk *d, json_t *checks)
+{
+	char pool[sizeof(d->pool)], health[32] = "";
+	struct child_result res;
+
+	snprintf(pool, sizeof(pool), "%.*s", (int)strcspn(d->pool, "/"), d->pool);
+	const char *list[] = { "zpool", "list", "-H", "-o", "health", pool, NULL };
+	const char *status[] = { "zpool", "status", "-x", pool, NULL };
+	int rc = prun(p, list, NULL, true, &res);
+	if (rc == 0)
+		pc_last_line(res.out, health, sizeof(health));
+	json_t *det = json_pack("{s:s,s:s}", "pool", pool, "health", rc == 0 ? health : "");
+	if (rc < 0)
+		json_object_set_new(det, "why", json_string(res.err ? res.err : ""));
+	child_result_release(&res);
+	bool healthy = false;
+	if (rc == 0 && prun(p, status, NULL, true, &res) == 0) {
+		healthy = res.out && strstr(res.out, "is healthy");
+		json_object_set_new(det, "status", json_string(res.out ? res.out : ""));
+		child_result_release(&res);
+	}
+	node_check_add(checks, "zpool-import", rc == 0 && !strcmp(health, "ONLINE") && healthy ?
+		       "pass" : "fail", det);
+	json_t *props = zvol_props(p, d, true);
+	node_check_add(checks, "zvol-props", props && !zvol_differs(d, props) ? "ok" : "fail",
+		       props ? props : json_pack("{s:s}", "why", "zfs get found no such zvol"));
+}
+
 /* The check boot: its console until `done` (or the timeout), each disk's check-lines
  * into a report file (kept when the disk had any), check-end's rc as agent_rc. */
 static int guest_check(struct node *n, const struct node_job *job, struct node_disk_result *res)
@@ -1122,6 +1452,14 @@ static int proxmox_check(struct node *n, const struct node_job *job, struct node
 	struct ppriv *p = n->priv;
 
 	nodefio_stop(&p->fio);
+	/* Each drive's word on the cut: one smart check per drive (smart.h). */
+	for (size_t i = 0; i < p->n; i++)
+		for (size_t k = 0; k < p->d[i].n_drives; k++) {
+			json_t *after = smart_read(p, p->d[i].drives[k]);
+			smart_check_add(res[i].checks, p->d[i].smart_before[k], after,
+					p->cut == CUT_POWER, p->d[i].drives[k]);
+			json_decref(after);
+		}
 	/* Metadata before the guest opens the volumes again. */
 	for (size_t i = 0; i < p->n; i++) {
 		struct pdisk *d = &p->d[i];
@@ -1137,6 +1475,8 @@ static int proxmox_check(struct node *n, const struct node_job *job, struct node
 		}
 		if (d->vg[0])
 			check_lvm(p, d, res[i].checks);
+		if (d->dataset[0])
+			check_zfs(p, d, res[i].checks);
 	}
 	return guest_check(n, job, res);
 }
@@ -1219,8 +1559,12 @@ static void proxmox_close(struct node *n)
 		prun0(p, rm, false);
 	}
 	remote_ledger_close(p->r, &p->ledger);
-	for (size_t i = 0; i < p->n; i++)
+	for (size_t i = 0; i < p->n; i++) {
 		json_decref(p->d[i].qopts);
+		json_decref(p->d[i].zprops);
+		for (size_t k = 0; k < p->d[i].n_drives; k++)
+			json_decref(p->d[i].smart_before[k]);
+	}
 	json_decref(p->events);
 	guest_console_release(&p->con);
 	remote_close(p->r);
@@ -1244,6 +1588,17 @@ static json_t *proxmox_collect(struct node *n)
 		/* The volume's own qcow2 options (qemu-img info), which label its results. */
 		if (p->d[i].qopts)
 			json_object_set(v, "qcow2", p->d[i].qopts);
+		/* The zvol's dataset and properties (zfs get), and the storage's options. */
+		if (p->d[i].n_drives) {
+			json_t *dr = json_array();
+			for (size_t k = 0; k < p->d[i].n_drives; k++)
+				json_array_append_new(dr, json_string(p->d[i].drives[k]));
+			json_object_set_new(v, "drives", dr);
+		}
+		if (p->d[i].zprops)
+			json_object_set_new(v, "zvol", json_pack("{s:s,s:s,s:b,s:O}", "dataset",
+				p->d[i].dataset, "storage_blocksize", p->d[i].blocksize, "sparse",
+				p->d[i].sparse, "properties", p->d[i].zprops));
 		json_array_append_new(vols, v);
 	}
 	if (p->snapped)
@@ -1337,12 +1692,83 @@ static void doctor_storages(struct ppriv *p, const struct node_doctor *d)
 			nd_add(d, check, NODE_DR_FAIL, "free space on the storage, or make the disks smaller",
 			   "storage '%s' has %" PRIu64 " MiB free, the bench's disks on it need %"
 			   PRIu64 " MiB", dk->storage, avail >> 20, need >> 20);
+		} else if (dk->cfg->format == DISK_ZVOL && !dk->blocksize[0]) {
+			/* Nothing tells ZFS's default volblocksize before a zvol exists. */
+			snprintf(fix, sizeof(fix), "`pvesm set %s --blocksize %" PRIu64 "k` pins it to "
+				 "the bench's", dk->storage, dk->cfg->volblocksize >> 10);
+			nd_add(d, check, NODE_DR_WARN, fix, "storage '%s' (zfspool '%s') fits disk '%s', "
+			   "but sets no blocksize: its zvols get ZFS's default volblocksize (16K since "
+			   "OpenZFS 2.2, 8K before), checked only after creation; %" PRIu64 " MiB "
+			   "free, %" PRIu64 " MiB needed", dk->storage, dk->pool, dk->cfg->name,
+			   avail >> 20, need >> 20);
+		} else if (dk->cfg->format == DISK_ZVOL) {
+			nd_add(d, check, NODE_DR_OK, NULL, "storage '%s' (zfspool '%s', blocksize %s, %s) "
+			   "fits disk '%s' (volblocksize %" PRIu64 "K); %" PRIu64 " MiB free, %" PRIu64
+			   " MiB needed", dk->storage, dk->pool, dk->blocksize, dk->sparse ? "sparse" :
+			   "reserved", dk->cfg->name, dk->cfg->volblocksize >> 10, avail >> 20,
+			   need >> 20);
 		} else {
 			nd_add(d, check, NODE_DR_OK, NULL, "storage '%s' (%s) fits disk '%s' (%s, "
 			   "preallocation %s); %" PRIu64 " MiB free, %" PRIu64 " MiB needed",
 			   dk->storage, dk->stype, dk->cfg->name, dk->fmt, dk->prealloc, avail >> 20,
 			   need >> 20);
 		}
+	}
+}
+
+/* Each zfspool storage the bench uses, once: its pool is ONLINE (zpool list; a
+ * degraded, faulted or suspended pool is not the stack the bench means to measure),
+ * and the `sync` of the dataset the zvols are made in, which they inherit: the driver
+ * sets the bench's sync on its own zvol, but sync=disabled there means every other
+ * zvol of the node acknowledges flushes it has not written, and promises nothing
+ * after a power loss. */
+static void doctor_zpools(struct ppriv *p, const struct node_doctor *d)
+{
+	char check[64], fix[512], pool[128];
+
+	for (size_t i = 0; i < p->n; i++) {
+		struct pdisk *dk = &p->d[i];
+		bool seen = false;
+		if (strcmp(dk->stype, "zfspool") || !dk->pool[0])
+			continue;
+		for (size_t k = 0; k < i; k++)
+			seen |= !strcmp(p->d[k].storage, dk->storage);
+		if (seen)
+			continue;
+		snprintf(pool, sizeof(pool), "%.*s", (int)strcspn(dk->pool, "/"), dk->pool);
+		snprintf(check, sizeof(check), "zpool %s", dk->storage);
+		const char *list[] = { "zpool", "list", "-H", "-o", "health", pool, NULL };
+		const char *sync[] = { "zfs", "get", "-H", "-o", "value", "sync", dk->pool, NULL };
+		struct child_result res;
+		char health[32] = "", val[32] = "";
+		if (prun(p, list, NULL, true, &res) == 0)
+			pc_last_line(res.out, health, sizeof(health));
+		child_result_release(&res);
+		snprintf(fix, sizeof(fix), "on the node: `zpool status -v %s`; bring back or replace "
+			 "the failed device before measuring", pool);
+		if (!strcmp(health, "ONLINE"))
+			nd_add(d, check, NODE_DR_OK, NULL, "pool '%s' of storage '%s' is ONLINE", pool,
+			       dk->storage);
+		else
+			nd_add(d, check, NODE_DR_FAIL, fix, "pool '%s' of storage '%s' is %s", pool,
+			       dk->storage, health[0] ? health : "not imported");
+		snprintf(check, sizeof(check), "zfs-sync %s", dk->storage);
+		if (prun(p, sync, NULL, true, &res) == 0)
+			pc_last_line(res.out, val, sizeof(val));
+		child_result_release(&res);
+		snprintf(fix, sizeof(fix), "on the node: `zfs set sync=standard %s`, unless this "
+			 "node's guests may lose what they flushed", dk->pool);
+		if (!val[0])
+			nd_add(d, check, NODE_DR_WARN, "check `zfs get sync` on the node", "the sync "
+			       "property of '%s' cannot be read", dk->pool);
+		else if (!strcmp(val, "disabled"))
+			nd_add(d, check, NODE_DR_WARN, fix, "SYNC=DISABLED on '%s': every zvol under it "
+			       "acknowledges flushes it has not written and promises nothing after a "
+			       "power loss (the test zvol gets the bench's sync = %s)", dk->pool,
+			       zfs_sync_names[dk->cfg->zfs_sync]);
+		else
+			nd_add(d, check, NODE_DR_OK, NULL, "'%s' has sync=%s (the test zvol gets the "
+			       "bench's sync = %s)", dk->pool, val, zfs_sync_names[dk->cfg->zfs_sync]);
 	}
 }
 
@@ -1415,6 +1841,7 @@ static int proxmox_doctor(struct node *n, const struct node_doctor *d)
 	}
 	nd_add(d, "pve-node", NODE_DR_OK, NULL, "node '%s'", p->node);
 	doctor_storages(p, d);
+	doctor_zpools(p, d);
 	doctor_vmid(p, d);
 	if (d->cut)
 		doctor_cut(n, p, d);
@@ -1431,6 +1858,9 @@ static const struct opt_def proxmox_options[] = {
 	  "proxmox: storage of the disks under test: STORAGE for all, or DISK=STORAGE words "
 	  "(LVM-thin for lvmthin disks; directory or LVM with snapshots as volume chain for "
 	  "qcow2; directory for raw).", 0 },
+	{ "smart", OPT_BOOL, NODE_CFG(smart), "yes", OPT_NOLIMIT, NULL,
+	  "proxmox: record smartctl of the physical drives under each disk's storage (a "
+	  "zfspool's vdevs, an LVM volume group's PVs) before and after every cycle.", 0 },
 	NODE_OPTS_REMOTE_VM,
 	{ 0 }
 };

@@ -123,3 +123,19 @@ enum smart_verdict smart_verdict(const json_t *before, const json_t *after, bool
 		*why = w;
 	return v;
 }
+
+void smart_check_add(json_t *checks, const json_t *sc_before, const json_t *sc_after,
+		     bool power_cut, const char *device)
+{
+	json_t *b = smart_summary(sc_before), *a = smart_summary(sc_after);
+	const char *why;
+	enum smart_verdict v = smart_verdict(b, a, power_cut, &why);
+	json_t *det = json_pack("{s:o,s:o,s:s,s:O,s:O}", "before", b, "after", a, "why", why,
+				"smartctl_before", sc_before ? (json_t *)sc_before : json_null(),
+				"smartctl_after", sc_after ? (json_t *)sc_after : json_null());
+
+	if (device)
+		json_object_set_new(det, "device", json_string(device));
+	json_array_append_new(checks, json_pack("{s:s,s:s,s:o}", "kind", "smart", "result",
+						smart_verdict_name(v), "detail", det));
+}

@@ -41,4 +41,11 @@ json_t *smart_summary(const json_t *smartctl);
 enum smart_verdict smart_verdict(const json_t *before, const json_t *after, bool power_cut,
 				 const char **why);
 
+/* Append the "smart" check of one drive to checks: {"kind": "smart", "result":
+ * smart_verdict's name, "detail": {"before", "after" (summaries), "why",
+ * "smartctl_before", "smartctl_after"[, "device"]}}. The smartctl reports may be NULL
+ * (no report: no-data); device (may be NULL) names the drive on a real node. */
+void smart_check_add(json_t *checks, const json_t *sc_before, const json_t *sc_after,
+		     bool power_cut, const char *device);
+
 #endif

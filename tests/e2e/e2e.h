@@ -22,6 +22,8 @@
 
 #include <jansson.h>
 
+#include "util.h"
+
 extern char **environ;
 
 struct e2e {
@@ -82,7 +84,6 @@ static inline int e2e_init(struct e2e *e)
 	return 0;
 }
 
-static inline bool e2e_in_path(const char *prog);
 static inline void e2e_cleanup(struct e2e *e);
 
 /* A test's start: the programs it needs (NULL-terminated), then e2e_init and powercut
@@ -90,7 +91,7 @@ static inline void e2e_cleanup(struct e2e *e);
 static inline int e2e_start(struct e2e *e, const char *const progs[])
 {
 	for (size_t i = 0; progs[i]; i++) {
-		if (!e2e_in_path(progs[i])) {
+		if (!pc_in_path(progs[i])) {
 			printf("skip: %s is not installed\n", progs[i]);
 			return 77;
 		}
@@ -217,21 +218,6 @@ static inline long long e2e_chain_violations(json_t *disk)
 	return e2e_int(disk, "violations") - e2e_int(disk, "carried_lost");
 }
 
-/* True when prog is an executable in one of PATH's directories. */
-static inline bool e2e_in_path(const char *prog)
-{
-	const char *path = getenv("PATH");
-	char buf[PATH_MAX];
-
-	while (path && *path) {
-		size_t n = strcspn(path, ":");
-		snprintf(buf, sizeof(buf), "%.*s/%s", (int)n, path, prog);
-		if (access(buf, X_OK) == 0)
-			return true;
-		path += n + (path[n] == ':');
-	}
-	return false;
-}
 
 /* /proc/PID/cmdline with its NULs as blanks, into buf; its length (0: none, gone). */
 static inline size_t e2e_cmdline(const char *pid, char *buf, size_t size)

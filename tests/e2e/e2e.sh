@@ -35,3 +35,28 @@ e2e_cleanup() {
 }
 
 fail() { echo "FAIL: $*"; exit 1; }
+
+# The [bench], [relay] and [node] sections of a fast-tier bench on the simulated relay
+# (realtime firmware, one channel), run directory $t/run; the caller adds its disks,
+# workload and campaign.
+e2e_fast_bench() {
+	cat <<EOT
+[bench]
+name = $1
+run_dir = $t/run
+
+[relay]
+driver = serial
+simulator = yes
+sim_mode = realtime
+channels = 1
+channel = 0
+timeout_ms = 5000
+
+[node]
+driver = qemu
+tier = fast
+boot_delay = 100
+
+EOT
+}

@@ -87,7 +87,7 @@ int main(void)
 	char guest[PATH_MAX + 64];
 	const char *why;
 
-	if (!e2e_in_path("qemu-system-x86_64") || !e2e_in_path("qemu-img")) {
+	if (!pc_in_path("qemu-system-x86_64") || !pc_in_path("qemu-img")) {
 		printf("skip: qemu-system-x86_64 or qemu-img is missing\n");
 		return 77;
 	}

@@ -28,6 +28,7 @@ cleanup() {
 }
 trap cleanup EXIT
 export TMPDIR=$t
+. tests/e2e/e2e.sh	# e2e_fast_bench
 
 # --- recording overhead
 # `times` runs in this shell (a command substitution would see its own children only):
@@ -79,21 +80,7 @@ cyes=$(med "$t/rate.yes" 2)
 cpct=$(awk -v a="$cno" -v b="$cyes" 'BEGIN { printf "%.1f", 100 * (b - a) / a }')
 
 # --- exploration rate
-cat >"$t/b.ini" <<EOT
-[bench]
-name = bench-explore
-run_dir = $t/run
-[relay]
-driver = serial
-simulator = yes
-sim_mode = realtime
-channels = 1
-channel = 0
-timeout_ms = 5000
-[node]
-driver = qemu
-tier = fast
-boot_delay = 100
+{ e2e_fast_bench bench-explore; cat <<EOT
 [disk qcow2]
 format = qcow2
 cache = none
@@ -116,6 +103,7 @@ window_max_ms = 600
 off_ms = 200
 boot_timeout = 60s
 EOT
+} >"$t/b.ini"
 "$powercut" run -q --db "$t/c.db" "$t/b.ini" >/dev/null 2>"$t/run.err" || { cat "$t/run.err"; exit 1; }
 # The CPU time of the exploration and everything it ran, from the shell's children's
 # times before and after (a figure a loaded machine does not move as much).

@@ -20,24 +20,7 @@ e2e_begin test_explore qemu-storage-daemon nbdkit sqlite3 qemu-img
 db=$t/c.db
 q() { sqlite3 "$db" "$1"; }
 
-cat >"$t/b.ini" <<EOT
-[bench]
-name = explore-test
-run_dir = $t/run
-
-[relay]
-driver = serial
-simulator = yes
-sim_mode = realtime
-channels = 1
-channel = 0
-timeout_ms = 5000
-
-[node]
-driver = qemu
-tier = fast
-boot_delay = 100
-
+{ e2e_fast_bench explore-test; cat <<EOT
 [disk lying]
 format = raw
 cache = none
@@ -83,6 +66,7 @@ off_ms = 200
 boot_timeout = 60s
 explore = 40
 EOT
+} >"$t/b.ini"
 
 start=$(date +%s)
 # 1. The campaign records and explores its cycle.

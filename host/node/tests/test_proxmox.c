@@ -1,8 +1,10 @@
 /* The proxmox node driver against SYNTHETIC TRANSCRIPTS: every reply below was written
  * by hand from Proxmox VE's documented commands and output formats (pvesm alloc/path/
  * free, qm create/set/start/stop/unlock/destroy, pvesh get ... --output-format json,
- * qemu-img check --output=json, lvs --reportformat json). None was recorded on a real
- * Proxmox node: the driver has not yet met one in CI.
+ * qemu-img check --output=json, lvs --reportformat json; for zvols and drives, zfs
+ * get/set, zpool list/status, pvs, lsblk and smartctl --json, each described where it
+ * is used). None was recorded on a real Proxmox node: the driver has not yet met one
+ * in CI.
  *
  * The seam: this program links a fake remote (remote.h) in place of remote_ssh.c. The
  * fake checks every argument vector the driver issues, in order, and answers from the
@@ -33,8 +35,10 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "log.h"
 #include "node.h"
 #include "remote.h"
+#include "smart.h"
 
 extern const struct node_ops node_proxmox_ops;
 extern int proxmox_poll_ms;
@@ -201,7 +205,7 @@ static char work[4000], guest[4096], fio_job[4096 + 16], fio_bench[8192];
 static const char *bench_text =
 	"[bench]\nname = pvetest\n"
 	"[relay]\ndriver = null\n"
-	"[node]\ndriver = proxmox\nhost = pve1\nuser = root\nvmid = 9000\n"
+	"[node]\ndriver = proxmox\nhost = pve1\nuser = root\nvmid = 9000\nsmart = no\n"
 	"storages = local-lvm q=local\n"
 	"[disk q]\nformat = qcow2\ncache = none\nsize = 1G\npreallocation = metadata\n"
 	"[disk t]\nformat = lvmthin\ncache = writeback\nsize = 2G\n"
@@ -504,7 +508,7 @@ static const struct step fio_close[] = {
 static const char *chain_text =
 	"[bench]\nname = pvetest\n"
 	"[relay]\ndriver = null\n"
-	"[node]\ndriver = proxmox\nhost = pve1\nuser = root\nvmid = 9000\n"
+	"[node]\ndriver = proxmox\nhost = pve1\nuser = root\nvmid = 9000\nsmart = no\n"
 	"storages = local-lvm q=pc-lvm\n"
 	"[disk q]\nformat = qcow2\ncache = none\nsize = 1G\nbacking = yes\n"
 	"cluster_size = 128K\nextended_l2 = yes\npreallocation = metadata\n"
@@ -688,7 +692,7 @@ static const struct step chain_snap_fails[] = {
  * before anything is allocated; the VM is destroyed. */
 static const char *chain_dir_text =
 	"[bench]\nname = pvetest\n[relay]\ndriver = null\n"
-	"[node]\ndriver = proxmox\nhost = pve1\nuser = root\nvmid = 9000\nstorages = local\n"
+	"[node]\ndriver = proxmox\nhost = pve1\nuser = root\nvmid = 9000\nsmart = no\nstorages = local\n"
 	"[disk q]\nformat = qcow2\nsize = 1G\nbacking = yes\n";
 static const struct step chain_refused_dir[] = {
 	{ { "pvesh", "get", "/cluster/status", "--output-format", "json" }, 0, CLUSTER_STATUS },
@@ -706,7 +710,7 @@ static const struct step chain_refused_dir[] = {
  * allocated, is freed. */
 static const char *chain_raw_text =
 	"[bench]\nname = pvetest\n[relay]\ndriver = null\n"
-	"[node]\ndriver = proxmox\nhost = pve1\nuser = root\nvmid = 9000\n"
+	"[node]\ndriver = proxmox\nhost = pve1\nuser = root\nvmid = 9000\nsmart = no\n"
 	"storages = local q=pc-lvm\n"
 	"[disk q]\nformat = qcow2\ncache = none\nsize = 1G\nbacking = yes\n"
 	"cluster_size = 128K\nextended_l2 = yes\npreallocation = metadata\n"
@@ -743,7 +747,7 @@ static const struct step not_rebooted[] = {
  * first disk: the VM created, and destroyed again by close. */
 #define BENCH1(storages, disk) \
 	"[bench]\nname = pvetest\n[relay]\ndriver = null\n" \
-	"[node]\ndriver = proxmox\nhost = pve1\nuser = root\nvmid = 9000\nstorages = " \
+	"[node]\ndriver = proxmox\nhost = pve1\nuser = root\nvmid = 9000\nsmart = no\nstorages = " \
 	storages "\n[disk q]\nformat = qcow2\nsize = 1G\n" disk
 #define STEPS_VM_CREATED \
 	{ { "pvesh", "get", "/cluster/status", "--output-format", "json" }, 0, CLUSTER_STATUS }, \
@@ -1101,8 +1105,9 @@ static void test_config_errors(void **state)
 	assert_int_equal(node_proxmox_ops.open(&nn), -EINVAL);
 	bench_config_free(c);
 
-	/* a zvol and an emulated NVMe drive are the local full tier's */
-	static const char *const full_only[] = { "format = zvol\n", "bus = nvme\n" };
+	/* an emulated NVMe drive is the local full tier's, on a zvol too (a zvol itself is
+	 * made on a zfspool storage: test_zvol_cycle) */
+	static const char *const full_only[] = { "format = zvol\nbus = nvme\n", "bus = nvme\n" };
 	for (int k = 0; k < 2; k++) {
 		char text[512];
 		snprintf(text, sizeof(text), "[bench]\nname = x\n[relay]\ndriver = null\n[node]\n"
@@ -1421,6 +1426,523 @@ static void test_lvm_qcow2_needs_chain(void **state)
 	end();
 }
 
+/* ---- zvols on a zfspool storage ----
+ *
+ * What these transcripts stand for, as read in pve-storage's ZFSPoolPlugin.pm
+ * (src/PVE/Storage/ZFSPoolPlugin.pm): a zfspool storage's config has `pool` (POOL or
+ * POOL/DATASET), and optional `blocksize` and `sparse`, storage options with no
+ * per-volume override; alloc_image of a raw volume named vm-VMID-* runs
+ * zfs_create_zvol, `zfs create [-s] [-b BLOCKSIZE] -V SIZEk POOL/NAME`, then waits for
+ * /dev/zvol/POOL/NAME; path() gives /dev/zvol/POOL/NAME; free_image destroys it. The
+ * zfs/zpool replies follow OpenZFS's man pages and zpool_main.c: `zfs get -Hp -o
+ * property,value` prints one "PROPERTY<TAB>VALUE" line per property in the order
+ * asked, numbers in bytes; `zpool list -H -o health POOL` one word; `zpool status -x
+ * POOL` "pool 'POOL' is healthy" when there is nothing to explain (status_callback),
+ * else the pool's full status. None was recorded on a real node. */
+#define ZBENCH_N(node, disk) \
+	"[bench]\nname = pvetest\n[relay]\ndriver = null\n" \
+	"[node]\ndriver = proxmox\nhost = pve1\nuser = root\nvmid = 9000\n" node \
+	"storages = local-zfs\n[disk z]\nformat = zvol\ncache = none\nsize = 1G\n" disk
+#define ZBENCH(disk) ZBENCH_N("smart = no\n", disk)
+static const char *zvol_text = ZBENCH("sync = standard\nvolblocksize = 16K\ncompression = yes\n");
+#define ZVOL "local-zfs:vm-9000-pc-z"
+#define ZDS "rpool/data/vm-9000-pc-z"
+/* `pvesh get /storage/local-zfs` of the storage Proxmox's installer makes on a ZFS
+ * root (pool rpool/data, sparse), with blocksize as given. */
+#define ZFS_STORAGE(extra) \
+	{ { "pvesh", "get", "/storage/local-zfs", "--output-format", "json" }, 0, \
+	  "{\"content\":\"images,rootdir\",\"digest\":\"3c2d\",\"pool\":\"rpool/data\"," \
+	  "\"sparse\":1,\"storage\":\"local-zfs\",\"type\":\"zfspool\"" extra "}" }
+#define ZPROPS(bs, sync, comp) \
+	{ { "zfs", "get", "-Hp", "-o", "property,value", \
+	    "volblocksize,volsize,refreservation,sync,compression", ZDS }, 0, \
+	  "volblocksize\t" bs "\nvolsize\t1073741824\nrefreservation\t0\nsync\t" sync \
+	  "\ncompression\t" comp "\n" }
+#define STEPS_ZALLOC \
+	{ { "pvesm", "alloc", "local-zfs", "9000", "vm-9000-pc-z", "1024M", "--format", "raw" }, \
+	  0, "successfully created '" ZVOL "'\n" }, \
+	{ CONTENT("local-zfs"), 0, "[{\"content\":\"images\",\"ctime\":1718000002,\"format\":" \
+	  "\"raw\",\"size\":1073741824,\"vmid\":9000,\"volid\":\"" ZVOL "\"}]" }, \
+	{ { "pvesm", "path", ZVOL }, 0, "/dev/zvol/" ZDS "\n" }
+#define STEPS_ZCLOSED \
+	STATUS_STOPPED, \
+	{ { "qm", "destroy", "9000", "--purge", "1", "--destroy-unreferenced-disks", "1" }, 0, "" }
+
+static const struct step zvol_cycle[] = {
+	STEPS_VM_CREATED,
+	ZFS_STORAGE(",\"blocksize\":\"16k\""),
+	STEPS_ZALLOC,
+	/* the bench's sync and compression are the zvol's own properties */
+	{ { "zfs", "set", "sync=standard", "compression=lz4", ZDS }, 0, "" },
+	ZPROPS("16384", "standard", "lz4"),
+	{ { "qm", "set", "9000", "--virtio0", ZVOL ",cache=none" }, 0, "" },
+	{ { "mkdir", "-p", RDIR }, 0, "" },
+	{ { "COPY", "vmlinuz", RDIR "/vmlinuz" }, 0 },
+	{ { "COPY", "initrd.cpio", RDIR "/initrd.cpio" }, 0 },
+	BOOT_ID(BOOT1),
+	{ { "FORWARD", "7000" }, 0, "41234" }, TOKEN_WRITE,
+	{ { "qm", "set", "9000", "--args", "-kernel *" }, 0, "" },
+	{ { "qm", "start", "9000" }, 0, "" },
+	{ { "WAIT_UP" }, 0 },
+	BOOT_ID(BOOT2),
+	PMXCFS_UP,
+	STATUS_STOPPED,
+	/* after the cut: the pool the node imported at boot, never exported here */
+	{ { "zpool", "list", "-H", "-o", "health", "rpool" }, 0, "ONLINE\n" },
+	{ { "zpool", "status", "-x", "rpool" }, 0, "pool 'rpool' is healthy\n" },
+	ZPROPS("16384", "standard", "lz4"),
+	{ { "qm", "set", "9000", "--args", "-kernel *" }, 0, "" },
+	{ { "qm", "start", "9000" }, 0, "" },
+	{ { "cat", RDIR "/console-2.log" }, 0,
+	  "POWERCUT ready mode=check disks=1 uptime_ms=1400\r\n"
+	  "POWERCUT check-begin disk=1 target=/dev/vda\r\n"
+	  "POWERCUT check-line disk=1 {\"type\":\"check\",\"version\":1,\"campaign\":7,\"cycle\":3}\r\n"
+	  "POWERCUT check-end disk=1 rc=0 ms=120\r\n"
+	  "POWERCUT done mode=check status=ok\r\n" },
+	STEPS_ZCLOSED,
+	{ CONTENT("local-zfs"), 0, "[]" },
+	{ { "rm", "-rf", RDIR }, 0, "" },
+	{ { "CANCEL_FORWARD", "7000" }, 0 },
+};
+
+/* The same cycle where the pool came back DEGRADED (one mirror side did not return
+ * after the cut): `zpool status -x` then prints the full status, not "is healthy". */
+#define ZPOOL_DEGRADED_STATUS \
+	"  pool: rpool\n state: DEGRADED\nstatus: One or more devices could not be used " \
+	"because the label is missing or\n\tinvalid.  Sufficient replicas exist for the pool " \
+	"to continue\n\tfunctioning in a degraded state.\naction: Replace the device using " \
+	"'zpool replace'.\nconfig:\n\n\tNAME                              STATE     READ WRITE " \
+	"CKSUM\n\trpool                             DEGRADED     0     0     0\n\t  mirror-0   " \
+	"                     DEGRADED     0     0     0\n\t    nvme-eui.0025388b91b3a1c2-part3 " \
+	" ONLINE       0     0     0\n\t    nvme-eui.0025388b91b3a1c3-part3  UNAVAIL      0     " \
+	"0     0\n\nerrors: No known data errors\n"
+
+static void zvol_run(const struct step *st, size_t n, const char *pool_result,
+		     const char *props_result)
+{
+	struct node_job job = { .campaign = 7, .cycle = 3, .token = "tok3n",
+				.ledger_host = "192.0.2.1", .ledger_port = 7000, .seed = 42,
+				.baseline = true };
+	struct node_disk_result res = { .disk = "z", .id = 1, .checks = json_array(),
+					.agent_rc = -1 };
+
+	begin_prepared(st, n, zvol_text);
+	assert_int_equal(node_proxmox_ops.start_workload(&node, &job), 0);
+	assert_int_equal(node_proxmox_ops.power_lost(&node, CUT_POWER), 0);
+	assert_int_equal(node_proxmox_ops.wait_up(&node, 60000), 0);
+	assert_int_equal(node_proxmox_ops.check(&node, &job, &res), 0);
+	assert_string_equal(check_result(res.checks, "zpool-import"), pool_result);
+	assert_string_equal(check_result(res.checks, "zvol-props"), props_result);
+	assert_int_equal(res.agent_rc, 0);
+	/* The guest writes the zvol as a plain virtio disk. */
+	assert_non_null(strstr(issued_args[0], " powercut.disks=1:vda "));
+	json_t *col = node_proxmox_ops.collect(&node);
+	json_t *v = json_array_get(json_object_get(col, "volumes"), 0);
+	assert_string_equal(json_string_value(json_object_get(v, "path")), "/dev/zvol/" ZDS);
+	json_t *z = json_object_get(v, "zvol");
+	assert_string_equal(json_string_value(json_object_get(z, "dataset")), ZDS);
+	assert_true(json_is_true(json_object_get(z, "sparse")));
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(z, "properties"),
+							    "volblocksize")), 16384);
+	json_decref(col);
+	unlink(res.report_path);
+	free(res.report_path);
+	json_decref(res.checks);
+	end();
+}
+
+static void test_zvol_cycle(void **state)
+{
+	zvol_run(zvol_cycle, sizeof(zvol_cycle) / sizeof(zvol_cycle[0]), "pass", "ok");
+}
+
+/* The pool DEGRADED after the cut: a metadata failure of the cycle. */
+static void test_zvol_pool_degraded(void **state)
+{
+	size_t n = sizeof(zvol_cycle) / sizeof(zvol_cycle[0]);
+	struct step st[sizeof(zvol_cycle) / sizeof(zvol_cycle[0])];
+
+	memcpy(st, zvol_cycle, sizeof(st));
+	for (size_t i = 0; i < n; i++) {
+		if (!strcmp(st[i].argv[0], "zpool") && !strcmp(st[i].argv[1], "list"))
+			st[i].out = "DEGRADED\n";
+		if (!strcmp(st[i].argv[0], "zpool") && !strcmp(st[i].argv[1], "status"))
+			st[i].out = ZPOOL_DEGRADED_STATUS;
+	}
+	zvol_run(st, n, "fail", "ok");
+	/* ONLINE but with data errors: `zpool status -x` explains them. */
+	memcpy(st, zvol_cycle, sizeof(st));
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(st[i].argv[0], "zpool") && !strcmp(st[i].argv[1], "status"))
+			st[i].out = "  pool: rpool\n state: ONLINE\nstatus: One or more devices has "
+				    "experienced an error resulting in data\n\tcorruption.\n\n"
+				    "errors: 1 data errors, use '-v' for a list\n";
+	zvol_run(st, n, "fail", "ok");
+	/* The zvol lost its sync property (it reads as the parent's disabled). */
+	memcpy(st, zvol_cycle, sizeof(st));
+	for (size_t i = 0, k = 0; i < n; i++)
+		if (!strcmp(st[i].argv[0], "zfs") && !strcmp(st[i].argv[1], "get") && k++ == 1)
+			st[i].out = "volblocksize\t16384\nvolsize\t1073741824\nrefreservation\t0\n"
+				    "sync\tdisabled\ncompression\tlz4\n";
+	zvol_run(st, n, "pass", "fail");
+}
+
+/* volblocksize = 8K on a storage with blocksize 16k: refused before pvesm alloc,
+ * naming the disk (zfs_create_zvol passes the storage's -b to every zvol). */
+static const char *zvol_8k_text = ZBENCH("volblocksize = 8K\n");
+static const struct step zvol_bs_refused[] = {
+	STEPS_VM_CREATED,
+	ZFS_STORAGE(",\"blocksize\":\"16k\""),
+	STEPS_ZCLOSED,
+};
+/* No blocksize on the storage: ZFS's default made the zvol (16K on OpenZFS 2.2+), the
+ * bench asked for 8K: refused after creation, naming the disk, and the zvol freed. */
+static const struct step zvol_bs_default[] = {
+	STEPS_VM_CREATED,
+	ZFS_STORAGE(""),
+	STEPS_ZALLOC,
+	{ { "zfs", "set", "sync=standard", "compression=off", ZDS }, 0, "" },
+	ZPROPS("16384", "standard", "off"),
+	STEPS_ZCLOSED,
+	{ CONTENT("local-zfs"), 0, "[{\"format\":\"raw\",\"vmid\":9000,\"volid\":\"" ZVOL "\"}]" },
+	{ { "pvesm", "free", ZVOL }, 0, "" },
+};
+/* A zvol disk on an LVM-thin storage, and a raw disk on a zfspool. */
+static const struct step zvol_wrong_store[] = {
+	STEPS_VM_CREATED,
+	{ { "pvesh", "get", "/storage/local-zfs", "--output-format", "json" }, 0,
+	  "{\"storage\":\"local-zfs\",\"thinpool\":\"data\",\"type\":\"lvmthin\",\"vgname\":"
+	  "\"pve\"}" },
+	STEPS_ZCLOSED,
+};
+static const char *raw_on_zfs_text =
+	"[bench]\nname = pvetest\n[relay]\ndriver = null\n"
+	"[node]\ndriver = proxmox\nhost = pve1\nuser = root\nvmid = 9000\nsmart = no\n"
+	"storages = local-zfs\n[disk z]\nformat = raw\nsize = 1G\n";
+static const struct step raw_on_zfs[] = {
+	STEPS_VM_CREATED,
+	ZFS_STORAGE(""),
+	STEPS_ZCLOSED,
+};
+
+/* The errors logged since the last look: each refusal must name the disk and the key. */
+static char errbuf[8192];
+
+static void catch_err(void *ctx, enum log_level level, enum log_cat cat, int64_t wall_ns,
+		      int64_t mono_ns, const char *msg)
+{
+	size_t l = strlen(errbuf);
+
+	snprintf(errbuf + l, sizeof(errbuf) - l, "%s\n", msg);
+}
+
+static void refused(const struct step *st, size_t n, const char *text, const char *words)
+{
+	errbuf[0] = '\0';
+	begin_bench(st, n, text);
+	assert_int_equal(node_proxmox_ops.prepare(&node), -EINVAL);
+	end();
+	if (!strstr(errbuf, "disk 'z'") || !strstr(errbuf, words))
+		fail_msg("the refusal does not say \"disk 'z'\" and \"%s\": %s", words, errbuf);
+}
+
+static void test_zvol_refused(void **state)
+{
+	log_watch_add(catch_err, NULL);
+	refused(zvol_bs_refused, sizeof(zvol_bs_refused) / sizeof(zvol_bs_refused[0]),
+		zvol_8k_text, "blocksize 16k");
+	refused(zvol_bs_default, sizeof(zvol_bs_default) / sizeof(zvol_bs_default[0]),
+		zvol_8k_text, "'volblocksize' differs");
+	refused(zvol_wrong_store, sizeof(zvol_wrong_store) / sizeof(zvol_wrong_store[0]),
+		zvol_8k_text, "type 'lvmthin'");
+	refused(raw_on_zfs, sizeof(raw_on_zfs) / sizeof(raw_on_zfs[0]), raw_on_zfs_text,
+		"set format = zvol");
+	/* A SLOG is a device of the whole pool: refused when the bench is opened. */
+	errbuf[0] = '\0';
+	struct bench_config *c = bench_config_parse("x.ini", ZBENCH("slog = volatile\n"), NULL,
+						    0, &NODE_BENCH_DRIVERS(pve_only));
+	assert_non_null(c);
+	struct node nn = { .ops = &node_proxmox_ops, .cfg = c, .env = { .work_dir = work } };
+	assert_int_equal(node_proxmox_ops.open(&nn), -ENOTSUP);
+	bench_config_free(c);
+	log_watch_remove(catch_err, NULL);
+	assert_non_null(strstr(errbuf, "disk 'z': slog = volatile"));
+}
+
+/* powercut doctor on a zvol bench: the storage's blocksize against the bench's, the
+ * pool's health, the parent dataset's sync. */
+#define DOCTOR_HEAD \
+	{ { "true" }, 0, "" }, \
+	{ { "pveversion" }, 0, "pve-manager/8.2.4/faa83925c9641325 (running kernel: 6.8.12-1-pve)\n" }, \
+	{ { "qemu-system-x86_64", "--version" }, 0, "QEMU emulator version 9.0.2\n" }, \
+	{ { "qemu-img", "--version" }, 0, "qemu-img version 9.0.2\n" }, \
+	{ { "lvm", "version" }, 0, "  LVM version:     2.03.16(2) (2022-05-18)\n" }, \
+	{ { "thin_check", "-V" }, 0, "0.9.0\n" }, \
+	{ { "pvesh", "get", "/cluster/status", "--output-format", "json" }, 0, CLUSTER_STATUS }
+#define ZFS_STATUS \
+	{ { "pvesh", "get", "/nodes/pve1/storage/local-zfs/status", "--output-format", "json" }, \
+	  0, "{\"active\":1,\"avail\":53687091200,\"enabled\":1,\"total\":107374182400," \
+	  "\"type\":\"zfspool\",\"used\":53687091200}" }
+#define VMS_FREE \
+	{ { "pvesh", "get", "/cluster/resources", "--type", "vm", "--output-format", "json" }, 0, \
+	  "[]" }
+static struct step dr_zfs[] = {
+	DOCTOR_HEAD,
+	ZFS_STORAGE(",\"blocksize\":\"16k\""),
+	ZFS_STATUS,
+	{ { "zpool", "list", "-H", "-o", "health", "rpool" }, 0, "ONLINE\n" },
+	{ { "zfs", "get", "-H", "-o", "value", "sync", "rpool/data" }, 0, "standard\n" },
+	VMS_FREE,
+};
+static const struct step dr_zfs_mismatch[] = {
+	DOCTOR_HEAD,
+	ZFS_STORAGE(",\"blocksize\":\"8k\""),
+	{ { "zpool", "list", "-H", "-o", "health", "rpool" }, 0, "ONLINE\n" },
+	{ { "zfs", "get", "-H", "-o", "value", "sync", "rpool/data" }, 0, "standard\n" },
+	VMS_FREE,
+};
+static const struct step dr_zfs_noblock[] = {
+	DOCTOR_HEAD,
+	ZFS_STORAGE(""),
+	ZFS_STATUS,
+	{ { "zpool", "list", "-H", "-o", "health", "rpool" }, 0, "ONLINE\n" },
+	{ { "zfs", "get", "-H", "-o", "value", "sync", "rpool/data" }, 0, "standard\n" },
+	VMS_FREE,
+};
+
+static void doctor_zfs(const struct step *st, size_t n, struct dr_seen *seen)
+{
+	struct node_doctor d = { .add = dr_add, .arg = seen };
+
+	memset(seen, 0, sizeof(*seen));
+	begin_bench(st, n, zvol_text);
+	free(cfg->node->guest);
+	cfg->node->guest = strdup(guest);
+	assert_int_equal(node_proxmox_ops.doctor(&node, &d), 0);
+	end();
+}
+
+static const char *dr_found(const struct dr_seen *s, const char *check)
+{
+	for (int i = 0; i < s->n; i++)
+		if (!strcmp(s->check[i], check))
+			return s->found[i];
+	return "";
+}
+
+static void test_doctor_zfs(void **state)
+{
+	size_t n = sizeof(dr_zfs) / sizeof(dr_zfs[0]);
+	struct dr_seen seen;
+
+	doctor_zfs(dr_zfs, n, &seen);
+	assert_int_equal(dr_status(&seen, "storage z"), 'o');
+	assert_int_equal(dr_status(&seen, "zpool local-zfs"), 'o');
+	assert_int_equal(dr_status(&seen, "zfs-sync local-zfs"), 'o');
+	assert_int_equal(dr_status(&seen, "vmid"), 'o');
+	/* The pool DEGRADED: fail. Not imported at all (zpool list exits 1, "cannot open
+	 * 'rpool': no such pool"): fail. */
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(dr_zfs[i].argv[0], "zpool"))
+			dr_zfs[i].out = "DEGRADED\n";
+	doctor_zfs(dr_zfs, n, &seen);
+	assert_int_equal(dr_status(&seen, "zpool local-zfs"), 'f');
+	assert_non_null(strstr(dr_found(&seen, "zpool local-zfs"), "DEGRADED"));
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(dr_zfs[i].argv[0], "zpool")) {
+			dr_zfs[i].status = 1;
+			dr_zfs[i].out = "";
+			dr_zfs[i].err = "cannot open 'rpool': no such pool\n";
+		}
+	doctor_zfs(dr_zfs, n, &seen);
+	assert_int_equal(dr_status(&seen, "zpool local-zfs"), 'f');
+	assert_non_null(strstr(dr_found(&seen, "zpool local-zfs"), "not imported"));
+	/* sync=disabled on the parent: a loud warning. */
+	for (size_t i = 0; i < n; i++) {
+		if (!strcmp(dr_zfs[i].argv[0], "zpool")) {
+			dr_zfs[i].status = 0;
+			dr_zfs[i].out = "ONLINE\n";
+			dr_zfs[i].err = NULL;
+		}
+		if (!strcmp(dr_zfs[i].argv[0], "zfs"))
+			dr_zfs[i].out = "disabled\n";
+	}
+	doctor_zfs(dr_zfs, n, &seen);
+	assert_int_equal(dr_status(&seen, "zpool local-zfs"), 'o');
+	assert_int_equal(dr_status(&seen, "zfs-sync local-zfs"), 'w');
+	assert_non_null(strstr(dr_found(&seen, "zfs-sync local-zfs"), "SYNC=DISABLED"));
+	/* The storage's blocksize is not the bench's volblocksize: the storage fails,
+	 * naming the disk; the pool is checked all the same. */
+	doctor_zfs(dr_zfs_mismatch, sizeof(dr_zfs_mismatch) / sizeof(dr_zfs_mismatch[0]), &seen);
+	assert_int_equal(dr_status(&seen, "storage z"), 'f');
+	assert_non_null(strstr(dr_found(&seen, "storage z"), "disk 'z'"));
+	assert_int_equal(dr_status(&seen, "zpool local-zfs"), 'o');
+	/* No blocksize: ZFS's default decides, known only after creation: a warning. */
+	doctor_zfs(dr_zfs_noblock, sizeof(dr_zfs_noblock) / sizeof(dr_zfs_noblock[0]), &seen);
+	assert_int_equal(dr_status(&seen, "storage z"), 'w');
+}
+
+/* [node] smart (the default): the drives under the zvol's pool recorded before and
+ * after the cut. `zpool list -v -H -P` (OpenZFS zpool-list(8): -H tab-separated
+ * without headers, -P full vdev paths; print_list_stats puts a vdev's name after a
+ * tab) lists a mirror of two partitions, which `lsblk -no pkname` resolves to their
+ * disks (util-linux lsblk(8): PKNAME, the parent kernel device name). The smartctl
+ * reports are trimmed from smartctl 7.3's documented NVMe JSON (the fields smart.c
+ * reads, as in host/node/tests/smart/nvme-documented.json): the first drive counts
+ * the cut as an unsafe shutdown, the second does not. */
+#define VDEV1 "/dev/disk/by-id/nvme-Samsung_SSD_980_PRO_1TB_S5GXNF0R000001-part3"
+#define VDEV2 "/dev/disk/by-id/nvme-Samsung_SSD_980_PRO_1TB_S5GXNF0R000002-part3"
+#define NVME_JSON(dev, serial, unsafe, cycles) \
+	"{\"json_format_version\":[1,0],\"smartctl\":{\"version\":[7,3],\"exit_status\":0}," \
+	"\"device\":{\"name\":\"" dev "\",\"info_name\":\"" dev "\",\"type\":\"nvme\"," \
+	"\"protocol\":\"NVMe\"},\"model_name\":\"Samsung SSD 980 PRO 1TB\",\"serial_number\":" \
+	"\"" serial "\",\"firmware_version\":\"5B2QGXA7\",\"nvme_smart_health_information_log\":" \
+	"{\"critical_warning\":0,\"power_cycles\":" cycles ",\"unsafe_shutdowns\":" unsafe "}," \
+	"\"power_cycle_count\":" cycles "}\n"
+static const struct step smart_drives[] = {
+	{ { "zpool", "list", "-v", "-H", "-P", "rpool" }, 0,
+	  "rpool\t928G\t10.2G\t918G\t-\t-\t1%\t1%\t1.00x\tONLINE\t-\n"
+	  "\tmirror-0\t928G\t10.2G\t918G\t-\t-\t1%\t1.10%\t-\tONLINE\n"
+	  "\t" VDEV1 "\t-\t-\t-\t-\t-\t-\t-\t-\tONLINE\n"
+	  "\t" VDEV2 "\t-\t-\t-\t-\t-\t-\t-\t-\tONLINE\n" },
+	{ { "lsblk", "-no", "pkname", VDEV1 }, 0, "nvme0n1\n" },
+	{ { "lsblk", "-no", "pkname", VDEV2 }, 0, "nvme1n1\n" },
+};
+static const struct step smart_before[] = {
+	{ { "smartctl", "--json", "-x", "/dev/nvme0n1" }, 0,
+	  NVME_JSON("/dev/nvme0n1", "S5GXNF0R000001", "89", "1234") },
+	{ { "smartctl", "--json", "-x", "/dev/nvme1n1" }, 0,
+	  NVME_JSON("/dev/nvme1n1", "S5GXNF0R000002", "41", "1200") },
+};
+static const struct step smart_after[] = {
+	{ { "smartctl", "--json", "-x", "/dev/nvme0n1" }, 0,
+	  NVME_JSON("/dev/nvme0n1", "S5GXNF0R000001", "90", "1235") },
+	{ { "smartctl", "--json", "-x", "/dev/nvme1n1" }, 0,
+	  NVME_JSON("/dev/nvme1n1", "S5GXNF0R000002", "41", "1201") },
+};
+
+static void test_zvol_smart(void **state)
+{
+	struct node_job job = { .campaign = 7, .cycle = 3, .token = "tok3n",
+				.ledger_host = "192.0.2.1", .ledger_port = 7000, .seed = 42,
+				.baseline = true };
+	struct node_disk_result res = { .disk = "z", .id = 1, .checks = json_array(),
+					.agent_rc = -1 };
+	struct step st[64];
+	size_t n = 0, zget = 0, boots = 0;
+
+	/* zvol_cycle with the drives found after the allocation, read before the
+	 * workload and again first thing at the check. */
+	for (size_t i = 0; i < sizeof(zvol_cycle) / sizeof(zvol_cycle[0]); i++) {
+		const struct step *z = &zvol_cycle[i];
+		if (!strcmp(z->argv[0], "FORWARD"))
+			for (size_t k = 0; k < 2; k++)
+				st[n++] = smart_before[k];
+		if (!strcmp(z->argv[0], "zpool") && !strcmp(z->argv[1], "list"))
+			for (size_t k = 0; k < 2; k++)
+				st[n++] = smart_after[k];
+		st[n++] = *z;
+		if (!strcmp(z->argv[0], "zfs") && !strcmp(z->argv[1], "get") && !zget++)
+			for (size_t k = 0; k < 3; k++)
+				st[n++] = smart_drives[k];
+		boots += !strcmp(z->argv[0], "cat") && !strcmp(z->argv[1], "/proc/sys/kernel/random/boot_id");
+	}
+	assert_int_equal(boots, 2);
+	begin_prepared(st, n, ZBENCH_N("", "sync = standard\nvolblocksize = 16K\ncompression = yes\n"));
+	assert_int_equal(node_proxmox_ops.start_workload(&node, &job), 0);
+	assert_int_equal(node_proxmox_ops.power_lost(&node, CUT_POWER), 0);
+	assert_int_equal(node_proxmox_ops.wait_up(&node, 60000), 0);
+	assert_int_equal(node_proxmox_ops.check(&node, &job, &res), 0);
+	/* One smart check per drive, in the form the full tier stores (smart.h). */
+	size_t i, seen = 0;
+	json_t *c;
+	json_array_foreach(res.checks, i, c) {
+		if (strcmp(json_string_value(json_object_get(c, "kind")), "smart"))
+			continue;
+		json_t *d = json_object_get(c, "detail");
+		const char *dev = json_string_value(json_object_get(d, "device"));
+		json_t *after = json_object_get(d, "after");
+		assert_string_equal(json_string_value(json_object_get(after, "model")),
+				    "Samsung SSD 980 PRO 1TB");
+		assert_string_equal(json_string_value(json_object_get(after, "firmware")), "5B2QGXA7");
+		if (!strcmp(dev, "/dev/nvme0n1")) {
+			assert_string_equal(json_string_value(json_object_get(c, "result")), "counted");
+			assert_int_equal(json_integer_value(json_object_get(after, "unsafe_shutdowns")), 90);
+		} else {
+			assert_string_equal(dev, "/dev/nvme1n1");
+			assert_string_equal(json_string_value(json_object_get(c, "result")),
+					    "not-counted");
+		}
+		seen++;
+	}
+	assert_int_equal(seen, 2);
+	assert_string_equal(check_result(res.checks, "zpool-import"), "pass");
+	json_t *col = node_proxmox_ops.collect(&node);
+	json_t *dr = json_object_get(json_array_get(json_object_get(col, "volumes"), 0), "drives");
+	assert_int_equal(json_array_size(dr), 2);
+	json_decref(col);
+	unlink(res.report_path);
+	free(res.report_path);
+	json_decref(res.checks);
+	end();
+}
+
+/* An LVM-thin disk: the volume group's PVs (`pvs --noheadings -o pv_name`, each
+ * indented by two spaces as LVM's reports are) resolved to their disks; a PV that is
+ * a whole disk has no parent (lsblk prints an empty line), and two PVs on one disk
+ * are one drive. No smartctl report (not installed: exit 127) is no-data. */
+static void test_lvm_smart(void **state)
+{
+	struct node_job job = { .campaign = 7, .cycle = 3, .token = "tok3n",
+				.ledger_host = "192.0.2.1", .ledger_port = 7000, .seed = 42,
+				.baseline = true };
+	static const char *text =
+		"[bench]\nname = pvetest\n[relay]\ndriver = null\n"
+		"[node]\ndriver = proxmox\nhost = pve1\nuser = root\nvmid = 9000\nsmart = yes\n"
+		"storages = local-lvm\n[disk t]\nformat = lvmthin\ncache = none\nsize = 2G\n";
+	const struct step st[] = {
+		STEPS_VM_CREATED,
+		STEPS_T,
+		{ { "pvesm", "alloc", "local-lvm", "9000", "vm-9000-pc-t", "2048M", "--format", "raw" },
+		  0, "successfully created '" TVOL "'\n" },
+		{ CONTENT("local-lvm"), 0, "[{\"format\":\"raw\",\"vmid\":9000,\"volid\":\"" TVOL "\"}]" },
+		{ { "pvesm", "path", TVOL }, 0, "/dev/pve/vm-9000-pc-t\n" },
+		{ { "pvs", "--noheadings", "-o", "pv_name", "--select", "vg_name=pve" }, 0,
+		  "  /dev/sda3\n  /dev/sda4\n  /dev/sdb\n" },
+		{ { "lsblk", "-no", "pkname", "/dev/sda3" }, 0, "sda\n" },
+		{ { "lsblk", "-no", "pkname", "/dev/sda4" }, 0, "sda\n" },
+		{ { "lsblk", "-no", "pkname", "/dev/sdb" }, 0, "\n" },
+		{ { "qm", "set", "9000", "--virtio0", TVOL ",cache=none" }, 0, "" },
+		{ { "mkdir", "-p", RDIR }, 0, "" },
+		{ { "COPY", "vmlinuz", RDIR "/vmlinuz" }, 0 },
+		{ { "COPY", "initrd.cpio", RDIR "/initrd.cpio" }, 0 },
+		BOOT_ID(BOOT1),
+		{ { "smartctl", "--json", "-x", "/dev/sda" }, 127, "",
+		  "bash: line 1: smartctl: command not found\n" },
+		{ { "smartctl", "--json", "-x", "/dev/sdb" }, 127, "",
+		  "bash: line 1: smartctl: command not found\n" },
+		{ { "FORWARD", "7000" }, 1, "" },
+		STEPS_VM_DESTROYED,
+		{ CONTENT("local-lvm"), 0, "[]" },
+		{ { "rm", "-rf", RDIR }, 0, "" },
+	};
+	json_t *checks = json_array();
+
+	begin_prepared(st, sizeof(st) / sizeof(st[0]), text);
+	assert_int_equal(node_proxmox_ops.start_workload(&node, &job), -EPERM);
+	json_t *col = node_proxmox_ops.collect(&node);
+	json_t *dr = json_object_get(json_array_get(json_object_get(col, "volumes"), 0), "drives");
+	assert_int_equal(json_array_size(dr), 2);
+	assert_string_equal(json_string_value(json_array_get(dr, 0)), "/dev/sda");
+	assert_string_equal(json_string_value(json_array_get(dr, 1)), "/dev/sdb");
+	json_decref(col);
+	end();
+	/* What the check would store for a drive without reports. */
+	smart_check_add(checks, NULL, NULL, true, "/dev/sda");
+	assert_string_equal(check_result(checks, "smart"), "no-data");
+	json_decref(checks);
+}
+
 /* host/fio/tests/data/status-interval-cut.json: from the cwd upwards, else beside the
  * build directory (build/host/node/tests/NAME). */
 static char *load_fixture(void)
@@ -1512,6 +2034,12 @@ int main(void)
 		cmocka_unit_test(test_options_refused),
 		cmocka_unit_test(test_lvm_qcow2_needs_chain),
 		cmocka_unit_test(test_doctor_cut),
+		cmocka_unit_test(test_zvol_cycle),
+		cmocka_unit_test(test_zvol_pool_degraded),
+		cmocka_unit_test(test_zvol_refused),
+		cmocka_unit_test(test_doctor_zfs),
+		cmocka_unit_test(test_zvol_smart),
+		cmocka_unit_test(test_lvm_smart),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 

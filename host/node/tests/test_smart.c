@@ -172,6 +172,40 @@ static void verdicts(void **state)
 	json_decref(sc);
 }
 
+/* The check row a real node's driver and the full tier both store: the verdict as
+ * result, both summaries and reports in detail, and the drive's device when named.
+ * The documented NVMe report before, the same with one more unsafe shutdown after. */
+static void check_row(void **state)
+{
+	json_t *b = fixture("nvme-documented.json"), *a = json_deep_copy(b);
+	json_t *checks = json_array();
+
+	json_object_set_new(json_object_get(a, "nvme_smart_health_information_log"),
+			    "unsafe_shutdowns", json_integer(90));
+	smart_check_add(checks, b, a, true, "/dev/nvme0n1");
+	smart_check_add(checks, b, b, true, NULL);
+	smart_check_add(checks, b, NULL, true, NULL);
+	smart_check_add(checks, b, a, false, NULL);
+	assert_int_equal(json_array_size(checks), 4);
+	json_t *c = json_array_get(checks, 0), *d = json_object_get(c, "detail");
+	assert_string_equal(sget(c, "kind"), "smart");
+	assert_string_equal(sget(c, "result"), "counted");
+	assert_string_equal(sget(d, "device"), "/dev/nvme0n1");
+	assert_int_equal(iget(json_object_get(d, "before"), "unsafe_shutdowns"), 89);
+	assert_int_equal(iget(json_object_get(d, "after"), "unsafe_shutdowns"), 90);
+	assert_string_equal(sget(json_object_get(d, "after"), "model"), "Samsung SSD 980 PRO 1TB");
+	assert_true(json_equal(json_object_get(d, "smartctl_after"), a));
+	assert_string_equal(sget(json_array_get(checks, 1), "result"), "not-counted");
+	assert_null(json_object_get(json_object_get(json_array_get(checks, 1), "detail"), "device"));
+	assert_string_equal(sget(json_array_get(checks, 2), "result"), "no-data");
+	assert_true(json_is_null(json_object_get(json_object_get(json_array_get(checks, 2),
+								 "detail"), "smartctl_after")));
+	assert_string_equal(sget(json_array_get(checks, 3), "result"), "no-power-cut");
+	json_decref(checks);
+	json_decref(a);
+	json_decref(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -180,6 +214,7 @@ int main(void)
 		cmocka_unit_test(ata_attributes),
 		cmocka_unit_test(no_report),
 		cmocka_unit_test(verdicts),
+		cmocka_unit_test(check_row),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -18,6 +18,7 @@
 
 #include "diskmodel.h"
 #include "log.h"
+#include "util.h"
 
 #define KIB 1024ull
 #define MIB (1024ull * 1024)
@@ -356,25 +357,12 @@ static void seed_qcow2_writethrough_keeps(void **state)
 	seed_experiment(state, &c);
 }
 
-static bool in_path(const char *prog)
-{
-	const char *path = getenv("PATH");
-	char buf[4096];
-	while (path && *path) {
-		size_t n = strcspn(path, ":");
-		snprintf(buf, sizeof(buf), "%.*s/%s", (int)n, path, prog);
-		if (access(buf, X_OK) == 0)
-			return true;
-		path += n + (path[n] == ':');
-	}
-	return false;
-}
 
 int main(void)
 {
 	static const char *const need[] = { "qemu-storage-daemon", "qemu-img", "nbdkit" };
 	for (unsigned i = 0; i < 3; i++) {
-		if (!in_path(need[i])) {
+		if (!pc_in_path(need[i])) {
 			printf("skip: '%s' not found in PATH\n", need[i]);
 			return 77;
 		}

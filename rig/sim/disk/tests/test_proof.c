@@ -40,6 +40,7 @@
 #include "ledger_schema.h"
 #include "log.h"
 #include "rng.h"
+#include "util.h"
 #include "verify.h"
 
 #define SPAN_MIB 4
@@ -457,19 +458,6 @@ static void power_lying_disk_always_caught(void **state)
 	assert_int_equal(t.violated_cycles, t.cycles);
 }
 
-static bool in_path(const char *prog)
-{
-	const char *path = getenv("PATH");
-	char buf[PATH_MAX];
-	while (path && *path) {
-		size_t n = strcspn(path, ":");
-		snprintf(buf, sizeof(buf), "%.*s/%s", (int)n, path, prog);
-		if (access(buf, X_OK) == 0)
-			return true;
-		path += n + (path[n] == ':');
-	}
-	return false;
-}
 
 /* The agent is built beside us: build/bin/ above build/rig/sim/disk/tests/. */
 static bool find_agent(void)
@@ -508,7 +496,7 @@ int main(void)
 {
 	static const char *const need[] = { "qemu-storage-daemon", "qemu-img", "nbdkit" };
 	for (unsigned i = 0; i < 3; i++) {
-		if (!in_path(need[i])) {
+		if (!pc_in_path(need[i])) {
 			printf("skip: '%s' not found in PATH\n", need[i]);
 			return 77;
 		}
