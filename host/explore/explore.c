@@ -12,7 +12,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -238,31 +237,13 @@ fail:
 
 /* ---- processes ---- */
 
-/* A connected UNIX stream socket, or a negative errno. */
-static int unix_connect(const char *path)
-{
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	if (strlen(path) >= sizeof(a.sun_path))
-		return -ENAMETOOLONG;
-	memcpy(a.sun_path, path, strlen(path) + 1);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-		int rc = -errno;
-		close(fd);
-		return rc;
-	}
-	return fd;
-}
-
 /* Until path accepts a connection (the daemon serves), c exits, or timeout_ms. */
 static int wait_socket(const char *path, struct child *c, int timeout_ms)
 {
 	int64_t end = clock_mono_ns() + (int64_t)timeout_ms * 1000000;
 
 	for (;;) {
-		int fd = unix_connect(path);
+		int fd = pc_unix_connect(path);
 		if (fd >= 0) {
 			close(fd);
 			return 0;
@@ -467,7 +448,7 @@ static int start_qsd(struct exploration *x)
 	x->qsd_up = true;
 	if ((rc = wait_socket(x->qsd_sock, &x->qsd, 15000)) < 0)
 		goto fail;
-	x->qmp_fd = unix_connect(x->qmp_sock);
+	x->qmp_fd = pc_unix_connect(x->qmp_sock);
 	if (x->qmp_fd < 0) {
 		rc = x->qmp_fd;
 		goto fail;

@@ -21,6 +21,9 @@ int pc_exe_dir(char *buf, size_t len);
  * command's stderr. */
 void pc_last_line(const char *text, char *buf, size_t len);
 
+/* A connected UNIX stream socket (close-on-exec) to path, or a negative errno. */
+int pc_unix_connect(const char *path);
+
 /* mkdir -p with mode 0755. 0 or a negative errno. */
 int pc_mkdir_p(const char *path);
 

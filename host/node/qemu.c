@@ -29,7 +29,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -923,25 +922,6 @@ static int con_wait(struct node *n, bool want_done, int timeout_ms)
 	return rc;
 }
 
-/* A connection to one of the node's unix sockets (QEMU listens on them). */
-static int unix_connect(const char *path)
-{
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	int fd;
-
-	if (strlen(path) >= sizeof(a.sun_path))
-		return -ENAMETOOLONG;
-	memcpy(a.sun_path, path, strlen(path) + 1);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-		int e = -errno;
-		close(fd);
-		return e;
-	}
-	return fd;
-}
-
 /* A line to the full tier's guest on its control port (ttyS1, rig/sim/guest/init's
  * ctl_loop): QEMU listens on the socket as the port's backend. One connection for
  * the QEMU's life: QEMU reads from it only as fast as the guest's UART takes bytes,
@@ -957,7 +937,7 @@ static int ctl_send(struct qpriv *q, const char *line)
 		       "(cut:reset and reboot keep the guest)" : "QEMU is not running");
 		return -ESRCH;
 	}
-	if (q->ctl_fd < 0 && (q->ctl_fd = unix_connect(q->ctl)) < 0)
+	if (q->ctl_fd < 0 && (q->ctl_fd = pc_unix_connect(q->ctl)) < 0)
 		rc = q->ctl_fd;
 	else if (send(q->ctl_fd, buf, (size_t)n, MSG_NOSIGNAL) != n)
 		rc = -errno;
@@ -975,7 +955,7 @@ static int qmp_command(struct qpriv *q, const char *cmd)
 {
 	static const char caps[] = "{\"execute\":\"qmp_capabilities\"}\n";
 	char line[4096], req[128];
-	int fd = unix_connect(q->qmp), rc = -EPROTO;
+	int fd = pc_unix_connect(q->qmp), rc = -EPROTO;
 	const struct timeval tv = { .tv_sec = 10 };
 	FILE *f;
 

@@ -30,24 +30,9 @@ e2e_begin test_scenfull qemu-system-x86_64 nbdkit sqlite3 qemu-img
 	{ echo "skip: no guest in '$build/guest' (make guest)"; exit 77; }
 start=$(date +%s)
 
-cat >"$t/full.ini" <<INI
-[bench]
-name = scenfull
-[relay]
-driver = serial
-simulator = yes
-sim_mode = realtime
-channels = 1
-channel = 0
-hold_up_ms = 18
-rise_ms = 50
-timeout_ms = 3000
-[node]
-driver = qemu
-tier = full
-boot_delay = 100
-writeback = none
-tear = no
+# the shared simulated bench, with the node on the full tier and an honest cache
+{ e2e_fast_bench scenfull | sed 's/^tier = fast$/tier = full\nwriteback = none\ntear = no/'
+  cat <<INI
 [disk qcow2]
 format = qcow2
 backing = yes
@@ -73,6 +58,7 @@ off_ms = 300
 boot_timeout = 90s
 scenario = write:flush=never,duration=30s flush idle:1s cut:power restart check
 INI
+} >"$t/full.ini"
 db=$t/full.db
 "$powercut" run -q --db "$db" --cycles 1 --set "bench.run_dir=$t/run" --keep "$t/full.ini" \
 	>"$t/out" 2>"$t/err" || { cat "$t/out" "$t/err"; fail "powercut run"; }
