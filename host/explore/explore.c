@@ -22,6 +22,7 @@
 #include "classify.h"
 #include "clock.h"
 #include "log.h"
+#include "qmp.h"
 #include "recording.h"
 #include "rng.h"
 #include "util.h"
@@ -91,8 +92,7 @@ struct exploration {
 	struct child nbdkit, qsd;
 	bool nbdkit_up, qsd_up;
 	char qmp_sock[PATH_MAX];
-	FILE *qmp;		/* qemu-storage-daemon's monitor (qcow2 read-back) */
-	int qmp_fd;
+	struct qmp *qmp;	/* qemu-storage-daemon's monitor (qcow2 read-back) */
 	uint64_t *ndata;	/* ndata[c]: data entries among the first c */
 	size_t *durable;	/* durable[c]: entries made durable by barriers among the first c */
 	sqlite3_stmt *ins;
@@ -394,45 +394,9 @@ static enum explore_meta check_finish(struct exploration *x, struct child *c, ch
 /* One qemu-storage-daemon for the whole exploration, driven over QMP: each state is a
  * blockdev-add of the state's NBD export and a qcow2 or raw node on it, exported for the
  * agent, deleted after. (A daemon per state cost a third of the time per state.) */
-static int qmp_cmd(struct exploration *x, json_t *cmd, char *why, size_t len)
-{
-	char *line = json_dumps(cmd, JSON_COMPACT);
-	json_decref(cmd);
-	if (!line)
-		return -ENOMEM;
-	size_t n = strlen(line);
-	line[n] = '\n';
-	ssize_t w = write(x->qmp_fd, line, n + 1);
-	free(line);
-	if (w != (ssize_t)(n + 1)) {
-		snprintf(why, len, "cannot write to qemu-storage-daemon's monitor");
-		return -EPIPE;
-	}
-	char buf[65536];
-	while (fgets(buf, sizeof(buf), x->qmp)) {
-		json_t *r = json_loads(buf, 0, NULL);
-		if (!r)
-			continue;
-		if (json_object_get(r, "return")) {
-			json_decref(r);
-			return 0;
-		}
-		json_t *e = json_object_get(r, "error");
-		if (e) {
-			snprintf(why, len, "%s", json_string_value(json_object_get(e, "desc")) ?
-				 json_string_value(json_object_get(e, "desc")) : "QMP error");
-			json_decref(r);
-			return -EIO;
-		}
-		json_decref(r);	/* an event */
-	}
-	snprintf(why, len, "qemu-storage-daemon closed its monitor");
-	return -EPIPE;
-}
-
 static int start_qsd(struct exploration *x)
 {
-	char chardev[PATH_MAX + 64], srv[PATH_MAX + 64], why[256];
+	char chardev[PATH_MAX + 64], srv[PATH_MAX + 64];
 
 	snprintf(chardev, sizeof(chardev), "socket,id=m,path=%.4000s,server=on,wait=off", x->qmp_sock);
 	snprintf(srv, sizeof(srv), "addr.type=unix,addr.path=%.4000s", x->qsd_sock);
@@ -448,21 +412,10 @@ static int start_qsd(struct exploration *x)
 	x->qsd_up = true;
 	if ((rc = wait_socket(x->qsd_sock, &x->qsd, 15000)) < 0)
 		goto fail;
-	x->qmp_fd = pc_unix_connect(x->qmp_sock);
-	if (x->qmp_fd < 0) {
-		rc = x->qmp_fd;
+	if (!(x->qmp = qmp_open(x->qmp_sock, 0))) {
+		rc = -errno;
 		goto fail;
 	}
-	int dfd = dup(x->qmp_fd);
-	x->qmp = dfd >= 0 ? fdopen(dfd, "r") : NULL;
-	char greeting[4096];
-	if (!x->qmp || !fgets(greeting, sizeof(greeting), x->qmp)) {
-		rc = -EIO;
-		goto fail;
-	}
-	if ((rc = qmp_cmd(x, json_pack("{s:s}", "execute", "qmp_capabilities"), why,
-			  sizeof(why))) < 0)
-		goto fail;
 	return 0;
 fail:
 	pc_err(LOG_CHECK, "qemu-storage-daemon did not come up: %s", strerror(-rc));
@@ -478,20 +431,21 @@ static int qsd_attach(struct exploration *x, int64_t id, char *why, size_t len)
 	snprintf(d, sizeof(d), "d%" PRId64, id);
 	snprintf(e, sizeof(e), "e%" PRId64, id);
 	snprintf(name, sizeof(name), "s%" PRId64, id);
-	int rc = qmp_cmd(x, json_pack("{s:s,s:{s:s,s:s,s:b,s:{s:s,s:s},s:s}}", "execute",
-				      "blockdev-add", "arguments", "driver", "nbd", "node-name", f,
-				      "read-only", 1, "server", "type", "unix", "path", x->nbd_sock,
-				      "export", name), why, len);
+	json_t *nbd = json_pack("{s:s,s:{s:s,s:s,s:b,s:{s:s,s:s},s:s}}", "execute", "blockdev-add",
+				"arguments", "driver", "nbd", "node-name", f, "read-only", 1,
+				"server", "type", "unix", "path", x->nbd_sock, "export", name);
+	int rc = qmp_execute(x->qmp, nbd, why, len);
 	if (rc < 0)
 		return rc;
-	rc = qmp_cmd(x, json_pack("{s:s,s:{s:s,s:s,s:s,s:b}}", "execute", "blockdev-add",
-				  "arguments", "driver", x->m.qcow2 ? "qcow2" : "raw", "node-name", d, "file", f,
-				  "read-only", 1), why, len);
+	json_t *fmt = json_pack("{s:s,s:{s:s,s:s,s:s,s:b}}", "execute", "blockdev-add", "arguments",
+				"driver", x->m.qcow2 ? "qcow2" : "raw", "node-name", d, "file", f,
+				"read-only", 1);
+	rc = qmp_execute(x->qmp, fmt, why, len);
 	if (rc < 0)
 		return rc;
-	return qmp_cmd(x, json_pack("{s:s,s:{s:s,s:s,s:s,s:s}}", "execute", "block-export-add",
-				    "arguments", "type", "nbd", "id", e, "node-name", d, "name", name),
-		       why, len);
+	json_t *exp = json_pack("{s:s,s:{s:s,s:s,s:s,s:s}}", "execute", "block-export-add",
+				"arguments", "type", "nbd", "id", e, "node-name", d, "name", name);
+	return qmp_execute(x->qmp, exp, why, len);
 }
 
 static void qsd_detach(struct exploration *x, int64_t id)
@@ -499,13 +453,14 @@ static void qsd_detach(struct exploration *x, int64_t id)
 	char n[32], why[256];
 	/* The export goes once its client left (the agent has); the nodes after it. */
 	snprintf(n, sizeof(n), "e%" PRId64, id);
-	qmp_cmd(x, json_pack("{s:s,s:{s:s,s:s}}", "execute", "block-export-del", "arguments",
-			     "id", n, "mode", "hard"), why, sizeof(why));
+	qmp_execute(x->qmp, json_pack("{s:s,s:{s:s,s:s}}", "execute", "block-export-del",
+				      "arguments", "id", n, "mode", "hard"), why, sizeof(why));
 	for (int i = 0; i < 2; i++) {
 		snprintf(n, sizeof(n), "%c%" PRId64, i ? 'f' : 'd', id);
 		for (int t = 0; t < 200; t++) {
-			if (qmp_cmd(x, json_pack("{s:s,s:{s:s}}", "execute", "blockdev-del",
-						 "arguments", "node-name", n), why, sizeof(why)) == 0 ||
+			json_t *del = json_pack("{s:s,s:{s:s}}", "execute", "blockdev-del",
+						"arguments", "node-name", n);
+			if (qmp_execute(x->qmp, del, why, sizeof(why)) == 0 ||
 			    !strstr(why, "in use"))
 				break;
 			struct timespec ts = { 0, 1000000 };
@@ -865,7 +820,6 @@ static int ex_open(struct exploration *x, sqlite3 *db, const struct explore_opts
 	const char *tmp = o->tmpdir ? o->tmpdir : getenv("TMPDIR");
 
 	memset(x, 0, sizeof(*x));
-	x->qmp_fd = -1;
 	x->o = o;
 	x->db = db;
 	x->s = s;
@@ -940,10 +894,7 @@ static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW 
 
 static void ex_close(struct exploration *x)
 {
-	if (x->qmp)
-		fclose(x->qmp);
-	if (x->qmp_fd >= 0)
-		close(x->qmp_fd);
+	qmp_close(x->qmp);
 	stop_child(&x->qsd, &x->qsd_up);
 	stop_child(&x->nbdkit, &x->nbdkit_up);
 	if (x->ins)

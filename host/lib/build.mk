@@ -4,7 +4,7 @@
 MODULES    += PCLIB
 PCLIB_LIB   = $(PCLIB)
 PCLIB_SRCS := host/lib/log.c host/lib/child.c host/lib/options.c host/lib/config.c \
-	host/lib/util.c host/lib/benchlock.c
+	host/lib/util.c host/lib/benchlock.c host/lib/qmp.c
 # Libraries a program linking $(PCLIB) also needs (recursively expanded: pkg-config
 # runs only when used).
 PCLIB_CFLAGS = -Ihost/lib $(shell pkg-config --cflags inih jansson libcrypto)

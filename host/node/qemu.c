@@ -41,6 +41,7 @@
 #include "log.h"
 #include "node.h"
 #include "nodefio.h"
+#include "qmp.h"
 #include "util.h"
 /* diskmodel.h and config.h both name an enum disk_format (the model's and the bench's). */
 #define disk_format dm_disk_format
@@ -949,49 +950,22 @@ static int ctl_send(struct qpriv *q, const char *line)
 	return rc;
 }
 
-/* QMP: one command after the capabilities handshake; 0 when QEMU answered "return".
- * Each answer is one line; events (RESET) may come between them. */
+/* QMP: one command on QEMU's monitor; 0 when QEMU answered "return". */
 static int qmp_command(struct qpriv *q, const char *cmd)
 {
-	static const char caps[] = "{\"execute\":\"qmp_capabilities\"}\n";
-	char line[4096], req[128];
-	int fd = pc_unix_connect(q->qmp), rc = -EPROTO;
-	const struct timeval tv = { .tv_sec = 10 };
-	FILE *f;
+	char why[256] = "";
+	struct qmp *m = qmp_open(q->qmp, 10000);
+	int rc;
 
-	if (fd < 0) {
-		pc_err(LOG_NODE, "cannot reach QEMU's monitor '%s': %s", q->qmp, strerror(-fd));
-		return fd;
+	if (!m) {
+		rc = -errno;
+		pc_err(LOG_NODE, "cannot reach QEMU's monitor '%s': %s", q->qmp, strerror(-rc));
+		return rc;
 	}
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	if (!(f = fdopen(fd, "r+"))) {
-		close(fd);
-		return -ENOMEM;
-	}
-	snprintf(req, sizeof(req), "{\"execute\":\"%s\"}\n", cmd);
-	/* the greeting, then each command's answer */
-	for (int step = 0; step < 3 && fgets(line, sizeof(line), f);) {
-		if (step == 0 && strstr(line, "\"QMP\"")) {
-			fputs(caps, f);
-			fflush(f);
-			step = 1;
-		} else if (strstr(line, "\"error\"")) {
-			pc_err(LOG_NODE, "QEMU's monitor refused '%s': %.200s", step == 1 ?
-			       "qmp_capabilities" : cmd, line);
-			break;
-		} else if (strstr(line, "\"return\"")) {
-			if (step == 2) {
-				rc = 0;
-				break;
-			}
-			fputs(req, f);
-			fflush(f);
-			step = 2;
-		}
-	}
-	if (rc == -EPROTO && ferror(f))
-		pc_err(LOG_NODE, "QEMU's monitor did not answer '%s'", cmd);
-	fclose(f);
+	rc = qmp_execute(m, json_pack("{s:s}", "execute", cmd), why, sizeof(why));
+	if (rc < 0)
+		pc_err(LOG_NODE, "QEMU's monitor did not do '%s': %s", cmd, why);
+	qmp_close(m);
 	return rc;
 }
 

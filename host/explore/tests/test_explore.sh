@@ -143,7 +143,7 @@ rj "json_extract(value, '$.explored.smallest_violation.recipe')" lying | grep -q
 	fail "report: no recipe for the lying control"
 [ "$(rj "json_extract(value, '$.explored.violation_states')" safe)" = 0 ] ||
 	fail "report: explored violations on the safe control"
-"$powercut" report --format html "$db" | grep -q "id='explored'" || fail "report: no explored section in HTML"
+"$powercut" report --format html "$db" | grep "id='explored'" >/dev/null || fail "report: no explored section in HTML"
 
 # 5 (here, while the bench file is at hand). A process-kill cut leaves the recorder
 # running through the restart: what it logged after the cut is left out.
