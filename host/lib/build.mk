@@ -13,7 +13,7 @@ PCLIB_LIBS   = $(shell pkg-config --libs inih jansson libcrypto)
 PROGRAM_SETS += PCLIB_T
 PCLIB_T_PROGS := $(BUILD)/host/lib/tests/test_log $(BUILD)/host/lib/tests/test_child \
 	$(BUILD)/host/lib/tests/test_config $(BUILD)/host/lib/tests/test_util \
-	$(BUILD)/host/lib/tests/test_config_mutate
+	$(BUILD)/host/lib/tests/test_config_mutate $(BUILD)/host/lib/tests/test_qmp
 PCLIB_T_SAN    = yes
 PCLIB_T_CFLAGS = $(PCLIB_CFLAGS) $(CMOCKA_CFLAGS)
 PCLIB_T_LINK   = $(PCLIB_SAN_OBJS)
