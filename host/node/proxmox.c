@@ -122,6 +122,11 @@ struct ppriv {
 	char node[128];
 	bool vm_created, started;
 	bool snapped;			/* qm snapshot ran (or was tried): the chains exist */
+	/* The scenario step snapshot's (pc-snapN), each tried one for close's last look,
+	 * and what each did for the record. */
+	char (*snaps)[24];
+	size_t n_snaps;
+	json_t *snap_log;
 	struct pdisk d[NODE_MAX_DISKS];
 	size_t n;
 	char rdir[PATH_MAX];		/* on the node: remote_dir/VMID */
@@ -337,23 +342,36 @@ static bool is_chain(const struct cfg_disk *d)
 	return d->backing && d->format == DISK_QCOW2;
 }
 
-/* Where the base of a chain disk's volume will be after the snapshot, as
- * pve-storage names it (get_snap_name): snap_NAME_SNAP.qcow2 on LVM (NAME without its
- * .qcow2), snap-SNAP-NAME in a directory. For the record and close's last look. */
-static void chain_base(struct pdisk *d)
+/* What snapshot SNAP of disk d leaves on the storage outside the volume, as
+ * pve-storage names it (get_snap_name; LvmThinPlugin volume_snapshot): a chain's base
+ * snap_NAME_SNAP.qcow2 on LVM (NAME without its .qcow2), snap-SNAP-NAME in a
+ * directory; a thin LV's snapshot snap_LV_SNAP beside it. false: nothing outside the
+ * volume (an internal qcow2 snapshot, a zvol's, which go with it). For the record
+ * and close's last look. */
+static bool snap_residue(const struct pdisk *d, const char *snap, char *out, size_t len)
 {
-	char *slash = strrchr(d->path, '/');
+	const char *slash = strrchr(d->path, '/');
 	const char *name = slash ? slash + 1 : d->path, *dot = strrchr(name, '.');
 	int dl = (int)(name - d->path);
 
 	if (!slash)
-		return;
-	if (strcmp(d->stype, "lvm"))
-		snprintf(d->base_path, sizeof(d->base_path), "%.*ssnap-" SNAP_NAME "-%s", dl,
-			 d->path, name);
+		return false;
+	if (!strcmp(d->stype, "lvmthin"))
+		snprintf(out, len, "%.*ssnap_%s_%s", dl, d->path, name, snap);
+	else if (!is_chain(d->cfg) && !d->chain_store)
+		return false;
+	else if (strcmp(d->stype, "lvm"))
+		snprintf(out, len, "%.*ssnap-%s-%s", dl, d->path, snap, name);
 	else
-		snprintf(d->base_path, sizeof(d->base_path), "%.*ssnap_%.*s_" SNAP_NAME ".qcow2", dl,
-			 d->path, (int)(dot ? dot - name : (int)strlen(name)), name);
+		snprintf(out, len, "%.*ssnap_%.*s_%s.qcow2", dl, d->path,
+			 (int)(dot ? dot - name : (int)strlen(name)), name, snap);
+	return true;
+}
+
+/* Where the base of a chain disk's volume will be after the baseline's snapshot. */
+static void chain_base(struct pdisk *d)
+{
+	snap_residue(d, SNAP_NAME, d->base_path, sizeof(d->base_path));
 }
 
 /* Volume id and path of a freshly allocated disk: the storage's content list (JSON)
@@ -1481,6 +1499,97 @@ static int proxmox_check(struct node *n, const struct node_job *job, struct node
 	return guest_check(n, job, res);
 }
 
+/* Close's last look for what a snapshot left outside its volume (snap_residue):
+ * an LV is removed if lvs still lists it (logged, it should have gone), a file
+ * removed if there. */
+static void residue_remove(struct ppriv *p, const struct pdisk *d, const char *path)
+{
+	if (!strcmp(d->stype, "lvm") || !strcmp(d->stype, "lvmthin")) {
+		char lv[sizeof(d->vg) + PATH_MAX];
+		snprintf(lv, sizeof(lv), "%s/%s", d->vg, strrchr(path, '/') + 1);
+		const char *lvs[] = { "lvs", "--reportformat", "json", "-o", "lv_name", lv, NULL };
+		const char *lvremove[] = { "lvremove", "-y", lv, NULL };
+		if (prun0(p, lvs, true) == 0) {
+			pc_warn(LOG_NODE, "the snapshot '%s' of disk '%s' outlived its volume: removed",
+				lv, d->cfg->name);
+			prun0(p, lvremove, false);
+		}
+	} else {
+		const char *rmb[] = { "rm", "-f", "--", path, NULL };
+		prun0(p, rmb, false);
+	}
+}
+
+/* Scenario step snapshot: `qm snapshot VMID pc-snapN`, N counting the campaign's
+ * snapshots (the op is not told the cycle; the record says when). qm takes every disk
+ * of the VM (qemu-server QemuConfig snapshot_create, __snapshot_create_vol_snapshot):
+ * of a stopped VM through the storage (pve-storage volume_snapshot: lvcreate -n
+ * snap_LV_SNAP -pr -s VG/LV on LVM-thin, qemu-img snapshot -c inside a qcow2 file,
+ * a new overlay under the volume's name on a volume-chain storage); of a running one
+ * through QMP (QemuServer.pm qemu_volume_snapshot: blockdev-snapshot-internal-sync
+ * for qcow2 files, blockdev_external_snapshot for volume chains, the storage for
+ * the rest). No --vmstate: the guest's RAM is not saved. A disk qm cannot snapshot
+ * (raw on a directory or plain LVM) makes it fail as a whole, and so the step. */
+static int proxmox_snapshot(struct node *n)
+{
+	struct ppriv *p = n->priv;
+	char name[24], status[32] = "", why[512], disks[512] = "";
+	const char *argv[] = { "qm", "snapshot", p->vmid_s, name, "--description",
+			       "powercut: scenario step snapshot", NULL };
+	struct child_result res = { 0 };
+	bool locked;
+	size_t off = 0;
+	int rc;
+
+	if (!p->vm_created)
+		return -ESRCH;
+	void *grown = realloc(p->snaps, (p->n_snaps + 1) * sizeof(*p->snaps));
+	if (!grown)
+		return -ENOMEM;
+	p->snaps = grown;
+	snprintf(name, sizeof(name), "pc-snap%zu", p->n_snaps + 1);
+	if ((rc = vm_status(p, status, sizeof(status), &locked)) < 0)
+		return rc;
+	/* From here on the snapshot may exist, even half made: close must look for it. */
+	snprintf(p->snaps[p->n_snaps++], sizeof(*p->snaps), "%s", name);
+	int64_t t = clock_mono_ms();
+	rc = prun(p, argv, NULL, true, &res);
+	int64_t ms = clock_mono_ms() - t;
+	pc_last_line(rc < 0 ? res.err : res.out, why, sizeof(why));
+	if (!p->snap_log)
+		p->snap_log = json_array();
+	json_array_append_new(p->snap_log, json_pack("{s:s,s:s,s:I,s:b,s:s}", "name", name,
+		"vm_status", status, "ms", (json_int_t)ms, "ok", rc == 0, "qm", res.out ? res.out : ""));
+	if (rc < 0) {
+		for (size_t i = 0; i < p->n; i++)
+			off += (size_t)snprintf(disks + off, off < sizeof(disks) ? sizeof(disks) - off : 0,
+						"%s'%s' (%s)", i ? ", " : "", p->d[i].cfg->name,
+						p->d[i].volid);
+		pc_err(LOG_NODE, "scenario step 'snapshot': 'qm snapshot %ld %s' of the %s VM failed "
+		       "on '%s' (disks %s): %s", p->vmid, name, status, remote_name(p->r), disks,
+		       *why ? why : "no message");
+	} else {
+		pc_info(LOG_NODE, "node '%s': snapshot '%s' of the %s VM %ld taken (%" PRId64
+			" ms)", remote_name(p->r), name, status, p->vmid, ms);
+	}
+	child_result_release(&res);
+	return rc;
+}
+
+/* Cut kind reset and step reboot: not built for Proxmox. qm reset is QMP
+ * system_reset (QemuServer.pm vm_reset), but the guest would boot its write job
+ * again from the VM's args; qm reboot is a shutdown after which qmeventd starts a
+ * new QEMU (vm_reboot, create_reboot_request), so what QEMU cached would not live on
+ * as the step means. */
+static int proxmox_reset(struct node *n, bool clean)
+{
+	pc_err(LOG_NODE, "node driver 'proxmox' does not support %s yet: %s", clean ?
+	       "scenario step 'reboot'" : "cut kind 'reset'", clean ?
+	       "qm reboot stops QEMU and starts a new one, so QEMU's cache would not live on" :
+	       "after qm reset the guest would boot its write job again");
+	return -ENOTSUP;
+}
+
 static void proxmox_close(struct node *n)
 {
 	struct ppriv *p = n->priv;
@@ -1535,25 +1644,18 @@ static void proxmox_close(struct node *n)
 	}
 	/* A chain's base is freed with its overlay, but it is not in the storage's content
 	 * list: look for it by name, so that a failed destroy never leaves it behind. */
-	for (size_t i = 0; p->snapped && i < p->n; i++) {
-		struct pdisk *d = &p->d[i];
-		if (!d->created || !d->base_path[0])
-			continue;
-		if (!strcmp(d->stype, "lvm")) {
-			char lv[sizeof(d->vg) + PATH_MAX];
-			snprintf(lv, sizeof(lv), "%s/%s", d->vg, strrchr(d->base_path, '/') + 1);
-			const char *lvs[] = { "lvs", "--reportformat", "json", "-o", "lv_name", lv, NULL };
-			const char *lvremove[] = { "lvremove", "-y", lv, NULL };
-			if (prun0(p, lvs, true) == 0) {
-				pc_warn(LOG_NODE, "the base '%s' of disk '%s' outlived its volume: removed",
-					lv, d->cfg->name);
-				prun0(p, lvremove, false);
-			}
-		} else {
-			const char *rmb[] = { "rm", "-f", "--", d->base_path, NULL };
-			prun0(p, rmb, false);
+	for (size_t i = 0; p->snapped && i < p->n; i++)
+		if (p->d[i].created && p->d[i].base_path[0])
+			residue_remove(p, &p->d[i], p->d[i].base_path);
+	/* So are the scenario's snapshots (qemu-server's destroy_vm and pvesm free call
+	 * vdisk_free: LvmThinPlugin free_image removes snap_LV_* first, a chain's plugin
+	 * its snapshot volumes): the same last look for each. */
+	for (size_t k = 0; k < p->n_snaps; k++)
+		for (size_t i = 0; i < p->n; i++) {
+			char res[PATH_MAX];
+			if (p->d[i].created && snap_residue(&p->d[i], p->snaps[k], res, sizeof(res)))
+				residue_remove(p, &p->d[i], res);
 		}
-	}
 	if (p->kernel[0]) {
 		const char *rm[] = { "rm", "-rf", p->rdir, NULL };
 		prun0(p, rm, false);
@@ -1566,6 +1668,8 @@ static void proxmox_close(struct node *n)
 			json_decref(p->d[i].smart_before[k]);
 	}
 	json_decref(p->events);
+	json_decref(p->snap_log);
+	free(p->snaps);
 	guest_console_release(&p->con);
 	remote_close(p->r);
 	free(p);
@@ -1603,6 +1707,9 @@ static json_t *proxmox_collect(struct node *n)
 	}
 	if (p->snapped)
 		json_object_set_new(j, "snapshot", json_string(SNAP_NAME));
+	/* The scenario's snapshots: name, the VM's state, how long, what qm printed. */
+	if (p->snap_log)
+		json_object_set(j, "scenario_snapshots", p->snap_log);
 	if (p->boot_before[0])
 		json_object_set_new(j, "boot", json_pack("{s:s,s:s?,s:b}", "boot_id_before",
 			p->boot_before, "boot_id_after", p->boot_after[0] ? p->boot_after : NULL,
@@ -1880,4 +1987,6 @@ const struct node_ops node_proxmox_ops = {
 	.check = proxmox_check,
 	.collect = proxmox_collect,
 	.doctor = proxmox_doctor,
+	.snapshot = proxmox_snapshot,
+	.reset = proxmox_reset,
 };

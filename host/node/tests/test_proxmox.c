@@ -1669,6 +1669,154 @@ static void test_zvol_refused(void **state)
 	assert_non_null(strstr(errbuf, "disk 'z': slog = volatile"));
 }
 
+/* ---- scenario step snapshot: qm snapshot of the test VM ----
+ *
+ * What qm does, as read in qemu-server (PVE/QemuConfig.pm __snapshot_create_vol_snapshot
+ * prints "snapshotting 'drive-virtioN' (VOLID)" per disk; PVE/QemuServer.pm
+ * qemu_volume_snapshot and do_snapshots_type: a stopped VM's disks are snapshotted by
+ * the storage) and pve-storage (LvmThinPlugin.pm volume_snapshot: `lvcreate -n
+ * snap_LV_SNAP -pr -s VG/LV`, run_command's errmsg "lvcreate snapshot 'VG/LV' error: "
+ * before lvcreate's own stderr; Plugin.pm volume_snapshot: `qemu-img snapshot -c`
+ * inside a qcow2 file, which prints nothing; LvmThinPlugin.pm free_image: every
+ * snap_LV_* is removed with the volume). AbstractConfig's snapshot_create warns
+ * "snapshot create failed: starting cleanup" and dies with the storage's error, which
+ * qm prints last. lvs exits 5 when it finds no such LV. */
+#define VM_STOPPED \
+	{ { "pvesh", "get", "/nodes/pve1/qemu/9000/status/current", "--output-format", "json" }, 0, \
+	  "{\"status\":\"stopped\",\"vmid\":9000}" }
+#define QM_SNAP(n) { "qm", "snapshot", "9000", "pc-snap" #n, "--description", \
+		     "powercut: scenario step snapshot" }
+#define SNAP_OUT(n) "snapshotting 'drive-virtio0' (" QVOL ")\nsnapshotting 'drive-virtio1' (" \
+	TVOL ")\n  Logical volume \"snap_vm-9000-pc-t_pc-snap" #n "\" created.\n"
+#define SNAP_LV(n) "pve/snap_vm-9000-pc-t_pc-snap" #n
+#define SNAP_GONE(n) { { "lvs", "--reportformat", "json", "-o", "lv_name", SNAP_LV(n) }, 5, "", \
+		       "  Failed to find logical volume \"" SNAP_LV(n) "\"\n" }
+#define QM_DESTROY { "qm", "destroy", "9000", "--purge", "1", "--destroy-unreferenced-disks", "1" }
+
+/* Two snapshot steps of the stopped VM, each under its own name; close destroys the
+ * VM (its volumes and their snapshots with it) and finds no snapshot LV left. */
+static const struct step snap_two[] = {
+	STEPS_PREPARED,
+	VM_STOPPED,
+	{ QM_SNAP(1), 0, SNAP_OUT(1) },
+	VM_STOPPED,
+	{ QM_SNAP(2), 0, SNAP_OUT(2) },
+	VM_STOPPED,
+	{ QM_DESTROY, 0, "" },
+	{ CONTENT("local"), 0, "[]" },
+	{ CONTENT("local-lvm"), 0, "[]" },
+	SNAP_GONE(1),
+	SNAP_GONE(2),
+	{ { "rm", "-rf", RDIR }, 0, "" },
+};
+
+static void test_scenario_snapshot(void **state)
+{
+	begin_prepared(snap_two, sizeof(snap_two) / sizeof(snap_two[0]), bench_text);
+	assert_int_equal(node_proxmox_ops.snapshot(&node), 0);
+	assert_int_equal(node_proxmox_ops.snapshot(&node), 0);
+	/* The record: each snapshot's name, the VM's state, and what qm printed. */
+	json_t *col = node_proxmox_ops.collect(&node);
+	json_t *ss = json_object_get(col, "scenario_snapshots");
+	assert_int_equal(json_array_size(ss), 2);
+	json_t *s2 = json_array_get(ss, 1);
+	assert_string_equal(json_string_value(json_object_get(s2, "name")), "pc-snap2");
+	assert_string_equal(json_string_value(json_object_get(s2, "vm_status")), "stopped");
+	assert_true(json_is_true(json_object_get(s2, "ok")));
+	assert_string_equal(json_string_value(json_object_get(s2, "qm")), SNAP_OUT(2));
+	json_decref(col);
+	end();
+}
+
+/* The thin pool is full: qm snapshot fails; the step fails naming the VM, its disks
+ * and qm's last line. The driver issues nothing else (no stop: the node's power and
+ * the VM are the campaign's to leave on), and close still looks for the snapshot. */
+static const struct step snap_full[] = {
+	STEPS_PREPARED,
+	VM_STOPPED,
+	{ QM_SNAP(1), 255, "snapshotting 'drive-virtio0' (" QVOL ")\nsnapshotting 'drive-virtio1' ("
+	  TVOL ")\n", "snapshot create failed: starting cleanup\nlvcreate snapshot '" SNAP_LV(1)
+	  "' error:   Cannot create new thin volume, free space in thin pool pve/data reached "
+	  "threshold.\n" },
+	VM_STOPPED,
+	{ QM_DESTROY, 0, "" },
+	{ CONTENT("local"), 0, "[]" },
+	{ CONTENT("local-lvm"), 0, "[]" },
+	SNAP_GONE(1),
+	{ { "rm", "-rf", RDIR }, 0, "" },
+};
+
+static void test_scenario_snapshot_fails(void **state)
+{
+	errbuf[0] = '\0';
+	log_watch_add(catch_err, NULL);
+	begin_prepared(snap_full, sizeof(snap_full) / sizeof(snap_full[0]), bench_text);
+	assert_int_equal(node_proxmox_ops.snapshot(&node), -ENOSPC);
+	log_watch_remove(catch_err, NULL);
+	const char *words[] = { "scenario step 'snapshot'", "'qm snapshot 9000 pc-snap1'",
+				"stopped VM", "'q' (" QVOL ")", "'t' (" TVOL ")",
+				"free space in thin pool pve/data reached threshold." };
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (!strstr(errbuf, words[i]))
+			fail_msg("the error does not say \"%s\": %s", words[i], errbuf);
+	json_t *col = node_proxmox_ops.collect(&node);
+	json_t *s1 = json_array_get(json_object_get(col, "scenario_snapshots"), 0);
+	assert_false(json_is_true(json_object_get(s1, "ok")));
+	json_decref(col);
+	end();
+}
+
+/* qm destroy fails and pvesm free of the thin LV fails on its snapshot (LVM says it is
+ * in use): close's last look finds the snapshot LV and removes it, so no snapshot of
+ * the campaign is left on the node. */
+static const struct step snap_stale[] = {
+	STEPS_PREPARED,
+	VM_STOPPED,
+	{ QM_SNAP(1), 0, SNAP_OUT(1) },
+	VM_STOPPED,
+	{ QM_DESTROY, 255, "", "volume deactivation failed: pve/vm-9000-pc-t\n" },
+	{ CONTENT("local"), 0, "[{\"content\":\"images\",\"format\":\"qcow2\",\"vmid\":9000,"
+	  "\"volid\":\"" QVOL "\"}]" },
+	{ { "pvesm", "free", QVOL }, 0, "" },
+	{ CONTENT("local-lvm"), 0, "[{\"content\":\"images\",\"format\":\"raw\",\"vmid\":9000,"
+	  "\"volid\":\"" TVOL "\"}]" },
+	{ { "pvesm", "free", TVOL }, 5, "", "lvremove snapshot '" SNAP_LV(1) "' error:   Logical "
+	  "volume " SNAP_LV(1) " in use.\n" },
+	{ { "lvs", "--reportformat", "json", "-o", "lv_name", SNAP_LV(1) }, 0,
+	  "{\"report\":[{\"lv\":[{\"lv_name\":\"snap_vm-9000-pc-t_pc-snap1\"}]}]}" },
+	{ { "lvremove", "-y", SNAP_LV(1) }, 0, "  Logical volume \"snap_vm-9000-pc-t_pc-snap1\" "
+	  "successfully removed.\n" },
+	{ { "rm", "-rf", RDIR }, 0, "" },
+};
+
+static void test_scenario_snapshot_cleanup(void **state)
+{
+	begin_prepared(snap_stale, sizeof(snap_stale) / sizeof(snap_stale[0]), bench_text);
+	assert_int_equal(node_proxmox_ops.snapshot(&node), 0);
+	end();	/* the transcript's close, lvremove included */
+}
+
+/* Reset and reboot are not built for Proxmox: refused, naming the driver and the step
+ * (qemu-server: vm_reset is QMP system_reset, vm_reboot a shutdown after which qmeventd
+ * starts a new QEMU); nothing is issued on the node. */
+static void test_scenario_reset_refused(void **state)
+{
+	static const struct step none[] = { STEPS_PREPARED, VM_STOPPED, { QM_DESTROY, 0, "" },
+		{ CONTENT("local"), 0, "[]" }, { CONTENT("local-lvm"), 0, "[]" },
+		{ { "rm", "-rf", RDIR }, 0, "" } };
+
+	errbuf[0] = '\0';
+	log_watch_add(catch_err, NULL);
+	begin_prepared(none, sizeof(none) / sizeof(none[0]), bench_text);
+	assert_int_equal(node_proxmox_ops.reset(&node, true), -ENOTSUP);
+	assert_int_equal(node_proxmox_ops.reset(&node, false), -ENOTSUP);
+	log_watch_remove(catch_err, NULL);
+	assert_non_null(strstr(errbuf, "node driver 'proxmox' does not support scenario step "
+				       "'reboot'"));
+	assert_non_null(strstr(errbuf, "node driver 'proxmox' does not support cut kind 'reset'"));
+	end();
+}
+
 /* powercut doctor on a zvol bench: the storage's blocksize against the bench's, the
  * pool's health, the parent dataset's sync. */
 #define DOCTOR_HEAD \
@@ -2040,6 +2188,10 @@ int main(void)
 		cmocka_unit_test(test_doctor_zfs),
 		cmocka_unit_test(test_zvol_smart),
 		cmocka_unit_test(test_lvm_smart),
+		cmocka_unit_test(test_scenario_snapshot),
+		cmocka_unit_test(test_scenario_snapshot_fails),
+		cmocka_unit_test(test_scenario_snapshot_cleanup),
+		cmocka_unit_test(test_scenario_reset_refused),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 
