@@ -1145,7 +1145,13 @@ static int baseline_wait(struct node *n, struct ppriv *p, int want)
 	return rc;
 }
 
-/* After the snapshot: the volume each backing disk is attached as now (the VM's config
+/* A qcow2 volume that qm snapshot turns into a new overlay on its old image. */
+static bool vol_chain(const struct pdisk *d)
+{
+	return d->cfg->format == DISK_QCOW2 && d->chain_store;
+}
+
+/* After the snapshot: the volume each chain disk is attached as now (the VM's config
  * as JSON: virtioN = VOLID,cache=...) and its path. On a volume-chain storage Proxmox
  * keeps the volume's name for the new overlay and gives the base the snapshot's name
  * (pve-storage: snap_NAME_SNAP.qcow2 on LVM, snap-SNAP-NAME.qcow2 in a directory); the
@@ -1164,7 +1170,7 @@ static int chain_locate(struct ppriv *p)
 	for (size_t i = 0; i < p->n && rc == 0; i++) {
 		struct pdisk *d = &p->d[i];
 		struct child_result res;
-		if (!is_chain(d->cfg))
+		if (!vol_chain(d))
 			continue;
 		snprintf(key, sizeof(key), "virtio%zu", i);
 		const char *drive = json_string_value(json_object_get(c, key));
@@ -1182,7 +1188,7 @@ static int chain_locate(struct ppriv *p)
 				rc = -EPROTO;
 		}
 		child_result_release(&res);
-		if (rc == 0)
+		if (rc == 0 && is_chain(d->cfg))
 			chain_base(d);
 		/* The stopped VM's volumes were deactivated when it stopped. */
 		if (rc == 0 && lvm_chain(d))
@@ -1573,6 +1579,11 @@ static int proxmox_snapshot(struct node *n)
 			" ms)", remote_name(p->r), name, status, p->vmid, ms);
 	}
 	child_result_release(&res);
+	/* A volume chain's disk is now Proxmox's overlay, with Proxmox's qcow2 options,
+	 * which label the results from here on: read back as after the base's snapshot. */
+	for (size_t i = 0; rc == 0 && i < p->n; i++)
+		if (vol_chain(&p->d[i]))
+			return chain_locate(p);
 	return rc;
 }
 

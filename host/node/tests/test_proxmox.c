@@ -1796,6 +1796,51 @@ static void test_scenario_snapshot_cleanup(void **state)
 	end();	/* the transcript's close, lvremove included */
 }
 
+/* The snapshot step on a storage with snapshots as volume chain (LVM): qm snapshot of
+ * the stopped VM gives the volume a new overlay under its own name (pve-storage
+ * LVMPlugin volume_snapshot, "Formatting ... backing_file=snap_NAME_SNAP.qcow2", its
+ * options Proxmox's: cluster 128k, extended L2), so the driver reads the volume back
+ * as after the baseline's snapshot (VM config, pvesm path, the chain activated,
+ * qemu-img info); close looks for the snapshot's base by name. */
+static const struct step snap_chain[] = {
+	STEPS_CPREPARED,
+	STATUS_STOPPED,
+	{ { "qm", "snapshot", "9000", "pc-snap1", "--description", "powercut: scenario step "
+	    "snapshot" }, 0, "snapshotting 'drive-virtio0' (" CVOL ")\n  Rounding up size to full "
+	  "physical extent 1.00 GiB\n  Logical volume \"vm-9000-pc-q.qcow2\" created.\nFormatting '"
+	  CPATH "', fmt=qcow2 cluster_size=131072 extended_l2=on preallocation=metadata "
+	  "compression_type=zlib size=1073741824 backing_file=snap_vm-9000-pc-q_pc-snap1.qcow2 "
+	  "backing_fmt=qcow2 lazy_refcounts=off refcount_bits=16\nsnapshotting 'drive-virtio1' ("
+	  TVOL ")\n  Logical volume \"snap_vm-9000-pc-t_pc-snap1\" created.\n" },
+	{ { "pvesh", "get", "/nodes/pve1/qemu/9000/config", "--current", "1", "--output-format",
+	    "json" }, 0, "{\"parent\":\"pc-snap1\",\"virtio0\":\"" CVOL ",cache=none,size=1G\","
+	  "\"virtio1\":\"" TVOL ",cache=writeback,size=2G\"}" },
+	{ { "pvesm", "path", CVOL }, 0, CPATH "\n" },
+	LV_ACTIVATE,
+	QIMG_INFO(CPATH, 131072, "true"),
+	STATUS_STOPPED,
+	{ QM_DESTROY, 0, "" },
+	{ CONTENT("pc-lvm"), 0, "[]" },
+	{ CONTENT("local-lvm"), 0, "[]" },
+	{ { "lvs", "--reportformat", "json", "-o", "lv_name", "pclvm/snap_vm-9000-pc-q_pc-snap1."
+	    "qcow2" }, 5, "", "  Failed to find logical volume \"pclvm/snap_vm-9000-pc-q_pc-snap1."
+	  "qcow2\"\n" },
+	SNAP_GONE(1),
+	{ { "rm", "-rf", RDIR }, 0, "" },
+};
+
+static void test_scenario_snapshot_chain(void **state)
+{
+	begin_prepared(snap_chain, sizeof(snap_chain) / sizeof(snap_chain[0]), chain_text);
+	assert_int_equal(node_proxmox_ops.snapshot(&node), 0);
+	json_t *col = node_proxmox_ops.collect(&node);
+	json_t *q0 = json_object_get(json_array_get(json_object_get(col, "volumes"), 0), "qcow2");
+	assert_int_equal(json_integer_value(json_object_get(q0, "cluster_size")), 131072);
+	assert_true(json_is_true(json_object_get(q0, "extended_l2")));
+	json_decref(col);
+	end();
+}
+
 /* Reset and reboot are not built for Proxmox: refused, naming the driver and the step
  * (qemu-server: vm_reset is QMP system_reset, vm_reboot a shutdown after which qmeventd
  * starts a new QEMU); nothing is issued on the node. */
@@ -2191,6 +2236,7 @@ int main(void)
 		cmocka_unit_test(test_scenario_snapshot),
 		cmocka_unit_test(test_scenario_snapshot_fails),
 		cmocka_unit_test(test_scenario_snapshot_cleanup),
+		cmocka_unit_test(test_scenario_snapshot_chain),
 		cmocka_unit_test(test_scenario_reset_refused),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
