@@ -49,6 +49,11 @@
  *           mode; its
  *           `check-line`s become one report file per disk. fio is stopped first and
  *           its last complete report kept.
+ * snapshot  the scenario step: `qm snapshot VMID pc-snapN` of the VM as it is (every
+ *           disk; a volume-chain disk is read back after it, as after the base's);
+ *           recorded, and looked for by name at close. Cut kind reset and step
+ *           reboot are refused with the reason (proxmox_reset); fill and flush are
+ *           not ops of this driver.
  * close     stops and destroys the VM and frees every volume this driver allocated
  *           (never one it found existing), even after a failed cycle; kills fio.
  *           Freeing a volume-chain qcow2 volume frees its snapshot volumes with it
@@ -122,7 +127,7 @@ struct ppriv {
 	char node[128];
 	bool vm_created, started;
 	bool snapped;			/* qm snapshot ran (or was tried): the chains exist */
-	/* The scenario step snapshot's (pc-snapN), each tried one for close's last look,
+	/* The scenario step snapshot's (pc-snapN), each one tried, for close's last look,
 	 * and what each did for the record. */
 	char (*snaps)[24];
 	size_t n_snaps;
@@ -1526,8 +1531,9 @@ static void residue_remove(struct ppriv *p, const struct pdisk *d, const char *p
 	}
 }
 
-/* Scenario step snapshot: `qm snapshot VMID pc-snapN`, N counting the campaign's
- * snapshots (the op is not told the cycle; the record says when). qm takes every disk
+/* Scenario step snapshot: `qm snapshot VMID pc-snapN`, N counting this VM's snapshots
+ * (the campaign opens the node, so a new VM, every cycle: the names never meet an
+ * older snapshot; the cycle's record says which cycle). qm takes every disk
  * of the VM (qemu-server QemuConfig snapshot_create, __snapshot_create_vol_snapshot):
  * of a stopped VM through the storage (pve-storage volume_snapshot: lvcreate -n
  * snap_LV_SNAP -pr -s VG/LV on LVM-thin, qemu-img snapshot -c inside a qcow2 file,
