@@ -1579,7 +1579,7 @@ static int proxmox_snapshot(struct node *n)
 						p->d[i].volid);
 		pc_err(LOG_NODE, "scenario step 'snapshot': 'qm snapshot %ld %s' of the %s VM failed "
 		       "on '%s' (disks %s): %s", p->vmid, name, status, remote_name(p->r), disks,
-		       *why ? why : "no message");
+		       *why ? why : strerror(-rc));
 	} else {
 		pc_info(LOG_NODE, "node '%s': snapshot '%s' of the %s VM %ld taken (%" PRId64
 			" ms)", remote_name(p->r), name, status, p->vmid, ms);

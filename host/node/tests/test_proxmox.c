@@ -1,6 +1,6 @@
 /* The proxmox node driver against SYNTHETIC TRANSCRIPTS: every reply below was written
  * by hand from Proxmox VE's documented commands and output formats (pvesm alloc/path/
- * free, qm create/set/start/stop/unlock/destroy, pvesh get ... --output-format json,
+ * free, qm create/set/start/stop/unlock/destroy/snapshot, pvesh get ... --output-format json,
  * qemu-img check --output=json, lvs --reportformat json; for zvols and drives, zfs
  * get/set, zpool list/status, pvs, lsblk and smartctl --json, each described where it
  * is used). None was recorded on a real Proxmox node: the driver has not yet met one
