@@ -12,7 +12,7 @@
 #include "util.h"
 
 struct qmp {
-	FILE *f;	/* the socket, line-buffered both ways */
+	FILE *f;	/* the socket: read through stdio, written with send() */
 };
 
 static void say(char *why, size_t len, const char *text)
@@ -81,12 +81,22 @@ int qmp_execute(struct qmp *m, json_t *cmd, char *why, size_t len)
 	json_decref(cmd);
 	if (!line)
 		return -ENOMEM;
-	int w = fprintf(m->f, "%s\n", line);
-	free(line);
-	if (w < 0 || fflush(m->f) != 0) {
-		say(why, len, "cannot write to the monitor");
-		return -EPIPE;
+	/* send(), not stdio: a monitor that hung up is -EPIPE here, never a SIGPIPE. */
+	size_t n = strlen(line), off = 0;
+	line[n++] = '\n';	/* over json_dumps' terminating NUL */
+	while (off < n) {
+		ssize_t w = send(fileno(m->f), line + off, n - off, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			bool gone = w < 0 && (errno == EPIPE || errno == ECONNRESET);
+			free(line);
+			say(why, len, gone ? "the monitor closed" : "cannot write to the monitor");
+			return -EPIPE;
+		}
+		off += (size_t)w;
 	}
+	free(line);
 	json_t *r = answer(m, &rc);
 	if (!r) {
 		say(why, len, rc == -ETIMEDOUT ? "the monitor did not answer in time" :
