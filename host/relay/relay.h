@@ -20,7 +20,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "clock.h"
 #include "config.h"
 
 /* 2: the ops carry their own option table. */

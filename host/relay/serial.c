@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "child.h"
+#include "clock.h"
 #include "clockfit.h"
 #include "fwlink.h"
 #include "log.h"
