@@ -434,6 +434,12 @@ static void check_banner_proto(struct fwlink *l, const struct fw_event *ev)
 	note_board(l, fw_event_get(ev, "settings"), fw_event_get(ev, "bod_mv"));
 }
 
+/* The boot banner: SEQ 0 or the name `boot` (either proves a reset). */
+static int is_banner(const struct fwline *pl)
+{
+	return pl->seq == 0 || strcmp(pl->name, "boot") == 0;
+}
+
 static void on_event(struct fwlink *l, const struct fwline *pl)
 {
 	struct fw_event ev;
@@ -446,10 +452,21 @@ static void on_event(struct fwlink *l, const struct fwline *pl)
 	ev.rx_ns = l->rx_ns;
 	l->st.events++;
 
-	int boot = pl->seq == 0 || strcmp(pl->name, "boot") == 0;
+	int boot = is_banner(pl);
 
 	if (boot)
 		check_banner_proto(l, &ev);
+	/* A banner while a request waits: the firmware was reset after the request was
+	 * written, or before it and the banner sat unread. Either way no reply that
+	 * follows can be told apart from a late one (a request the new firmware received
+	 * whole is answered after its banner; one it got while booting is lost, or
+	 * answered `error:2` for its remains), so the wait ends here, as a reset, and
+	 * the link resynchronises before the next request (docs/protocol.md, "Resets
+	 * and requests"). */
+	if (boot && l->wait == WAIT_REPLY) {
+		l->rep_rc = -ECONNRESET;
+		l->wait = WAIT_DONE;
+	}
 	if (l->in_open) {
 		/* Before the handshake's `status` nothing is known: only follow SEQ. */
 		l->have_seq = 1;
@@ -540,14 +557,30 @@ static void on_line(void *ctx, const char *line, size_t len, int overlong)
 	if (rc < 0) {
 		char shown[41];
 		size_t k;
+		/* A reset cuts the line being printed short and the banner follows on
+		 * the same line: `ok at=7757!0 24 boot ...*CC`. The tail after the last
+		 * '!' is tried as a line of its own; its checksum decides. */
+		const char *bang = !overlong && len > 1 ? memrchr(line + 1, '!', len - 1) : NULL;
+		size_t tail = bang ? len - (size_t)(bang - line) : 0;
+		struct fwline tl;
 
-		l->st.garbled++;
-		if (rc == -EMSGSIZE)
-			l->st.overlong++;
 		/* line noise must not reach the terminal as control bytes */
 		for (k = 0; k < len && k < sizeof(shown) - 1; k++)
 			shown[k] = line[k] >= 0x20 && line[k] <= 0x7e ? line[k] : '?';
 		shown[k] = '\0';
+		if (bang && fwline_parse(bang, tail, &tl, NULL) == 0 && tl.kind == FWLINE_EVENT &&
+		    is_banner(&tl)) {
+			/* Not noise: what was printed before the reset. The banner ends a
+			 * wait for a reply as a reset (on_event), not as a garbled reply. */
+			l->st.cut_by_reset++;
+			pc_info(LOG_SERIAL, "a firmware reset on '%s' cut a line short: '%.*s'", l->port,
+				(int)(bang - line < (ptrdiff_t)k ? bang - line : (ptrdiff_t)k), shown);
+			on_line(l, bang, tail, 0);
+			return;
+		}
+		l->st.garbled++;
+		if (rc == -EMSGSIZE)
+			l->st.overlong++;
 		garbled_note(l, why, shown);
 		/* A garbled reply still used up the request's one reply; an event keeps
 		 * its '!' and its loss shows as a SEQ gap. */
@@ -555,13 +588,9 @@ static void on_line(void *ctx, const char *line, size_t len, int overlong)
 			l->rep_rc = -EBADMSG;
 			l->wait = WAIT_DONE;
 		}
-		/* A reset cuts the line being printed short and the banner follows on
-		 * the same line: `ok at=7757!0 24 boot ...*CC`. The tail after the last
-		 * '!' is tried as a line of its own; its checksum decides. */
-		const char *bang = len > 1 ? memrchr(line + 1, '!', len - 1) : NULL;
-
-		if (bang && !overlong)
-			on_line(l, bang, len - (size_t)(bang - line), 0);
+		/* A lost '\n' joins two lines: an event after the noise still counts. */
+		if (bang)
+			on_line(l, bang, tail, 0);
 		return;
 	}
 	l->st.lines++;
@@ -686,7 +715,8 @@ static int exchange(struct fwlink *l, const char *line, size_t len, struct fw_re
 	}
 	rc = l->rep_rc;
 out:
-	if (rc == -ETIMEDOUT || rc == -EBADMSG)
+	/* After a reset too: the new firmware may still answer the request. */
+	if (rc == -ETIMEDOUT || rc == -EBADMSG || rc == -ECONNRESET)
 		l->need_resync = 1;
 	if (rc == -ETIMEDOUT)
 		l->st.timeouts++;
@@ -724,6 +754,12 @@ static int framef(char *out, size_t cap, const char *fmt, ...)
 	int n = frame(out, cap, fmt, ap);
 	va_end(ap);
 	return n;
+}
+
+/* -ECONNRESET from a banner (the port still open), not from losing the port. */
+static int reset_mid_request(const struct fwlink *l, int rc)
+{
+	return rc == -ECONNRESET && l->fd >= 0;
 }
 
 /* Prove that no older reply is still on its way: send a ping with a fresh token and
@@ -770,9 +806,11 @@ static int resync(struct fwlink *l, int64_t deadline)
 			if (rc == 0)
 				rc = l->rep_rc;
 		}
-	} while ((rc == -EREMOTEIO || rc == -EBADMSG) && clock_mono_ns() < deadline);
+	} while ((rc == -EREMOTEIO || rc == -EBADMSG || reset_mid_request(l, rc)) &&
+		 clock_mono_ns() < deadline);
 	l->need_resync = 1;
-	return rc == -EREMOTEIO || rc == -EBADMSG ? -ETIMEDOUT : rc;
+	/* Still out of step: the request was not sent. */
+	return rc == -EREMOTEIO || rc == -EBADMSG || reset_mid_request(l, rc) ? -ETIMEDOUT : rc;
 }
 
 static int handshake(struct fwlink *l, int64_t deadline)
@@ -793,7 +831,8 @@ static int handshake(struct fwlink *l, int64_t deadline)
 		rc = l->need_resync ? resync(l, step) : 0;
 		if (rc == 0)
 			rc = exchange(l, line, (size_t)n, &r, step);
-		if ((rc == -ETIMEDOUT || rc == -EBADMSG) && clock_mono_ns() < deadline)
+		if ((rc == -ETIMEDOUT || rc == -EBADMSG || reset_mid_request(l, rc)) &&
+		    clock_mono_ns() < deadline)
 			continue;
 		break;
 	}
@@ -832,7 +871,7 @@ static int handshake(struct fwlink *l, int64_t deadline)
 
 	n = framef(line, sizeof(line), "status");
 	rc = exchange(l, line, (size_t)n, &r, deadline);
-	if (rc == -EBADMSG) {
+	if (rc == -EBADMSG || reset_mid_request(l, rc)) {
 		rc = resync(l, deadline);
 		if (rc == 0)
 			rc = exchange(l, line, (size_t)n, &r, deadline);
@@ -947,9 +986,12 @@ static int ready(struct fwlink *l, int64_t deadline)
 	return l->proto_bad ? -EPROTONOSUPPORT : 0;
 }
 
-static int read_only(const char *line)
+/* Requests that leave the same state when sent twice (docs/protocol.md, "Resets and
+ * requests"): sent once more when their reply was lost. */
+static int idempotent(const char *line)
 {
-	static const char *const ro[] = { "version", "status", "ping", "get", "settings" };
+	static const char *const ro[] = { "version", "status", "ping", "get", "settings",
+					  "set", "defaults", "on" };
 
 	for (size_t i = 0; i < sizeof(ro) / sizeof(ro[0]); i++) {
 		size_t k = strlen(ro[i]);
@@ -980,11 +1022,15 @@ static int request_line(struct fwlink *l, int timeout_ms, struct fw_reply *r,
 		if (i + 1 < tries) {
 			l->st.retries++;
 			pc_info(LOG_SERIAL, "sending '%.*s' to '%s' again after %s", (int)len - 4, line,
-				l->port, rc == -EBADMSG ? "a garbled reply" : "losing the port");
+				l->port, rc == -EBADMSG ? "a garbled reply" :
+				reset_mid_request(l, rc) ? "a firmware reset" : "losing the port");
 		}
 	}
 	if (rc == -EBADMSG)
 		pc_err(LOG_SERIAL, "garbled reply to '%.*s' from '%s'", (int)len - 4, line, l->port);
+	else if (reset_mid_request(l, rc))
+		pc_warn(LOG_SERIAL, "firmware on '%s' was reset before it answered '%.*s'", l->port,
+			(int)len - 4, line);
 	else if (rc == -ETIMEDOUT)
 		pc_warn(LOG_SERIAL, "no reply to '%.*s' from '%s' within %d ms",
 			(int)(len > 4 ? len - 4 : len), line, l->port, timeout_ms);
@@ -1001,7 +1047,7 @@ int fwlink_vrequest(struct fwlink *l, int timeout_ms, struct fw_reply *r,
 		pc_err(LOG_SERIAL, "cannot send request '%s' to '%s': %s", fmt, l->port, strerror(-n));
 		return n;
 	}
-	return request_line(l, timeout_ms, r, line, (size_t)n, read_only(line));
+	return request_line(l, timeout_ms, r, line, (size_t)n, idempotent(line));
 }
 
 int fwlink_request(struct fwlink *l, int timeout_ms, struct fw_reply *r, const char *fmt, ...)

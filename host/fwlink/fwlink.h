@@ -159,6 +159,7 @@ struct fw_info {
 struct fwlink_stats {
 	uint64_t lines;		/* well-formed lines received */
 	uint64_t garbled;	/* lines with a bad checksum or malformed, ignored */
+	uint64_t cut_by_reset;	/* lines a reset cut short, the banner glued on (not in garbled) */
 	uint64_t overlong;	/* lines over FW_LINE_MAX, discarded (also in garbled) */
 	uint64_t unexpected;	/* replies that matched no request, dropped */
 	uint64_t events;	/* events received (synthetic ones not counted) */
@@ -192,8 +193,8 @@ struct fwlink *fwlink_open(const struct fwlink_opts *o);
  * what the fed bytes produced. NULL + errno. Free with fwlink_close(). */
 struct fwlink *fwlink_open_replay(const char *name);
 /* Feed received bytes. With await, they are read as after a request: returns 0 (or
- * -EREMOTEIO, -EBADMSG) when a reply arrived and was stored in *await, -EAGAIN when
- * none did. */
+ * -EREMOTEIO, -EBADMSG) when a reply arrived and was stored in *await, -ECONNRESET
+ * when a banner came instead, -EAGAIN when neither did. */
 int fwlink_feed(struct fwlink *l, const void *data, size_t n, struct fw_reply *await);
 /* Close the port and free everything; NULL is allowed. Does not change the relays
  * (a closed port leaves the firmware's host watchdog to restore power). */
@@ -212,11 +213,18 @@ void fwlink_close(struct fwlink *l);
  *                  down and still being re-opened when the timeout ends (nothing
  *                  was sent then)
  *   -EBADMSG       the reply was garbled (bad checksum / malformed) and the request
- *                  changes state, so it is not sent again: it may or may not have
- *                  been acted on; ask `status`. Read-only requests (version, status,
- *                  ping, get, settings) are sent once more instead, after a resync.
- *   -ECONNRESET    the port vanished while waiting (it is re-opened; read-only
- *                  requests are sent once more on the new connection)
+ *                  is not idempotent, so it is not sent again: it may or may not have
+ *                  been acted on; ask `status`. Idempotent requests (version, status,
+ *                  ping, get, settings, set, defaults, on: docs/protocol.md) are sent
+ *                  once more instead, after a resync.
+ *   -ECONNRESET    the firmware was reset before it answered (its banner came instead
+ *                  of the reply, alone or glued to the reply it cut short; the reset
+ *                  is queued as a FW_EV_RESET event and fwlink_session() has moved
+ *                  on), or the port vanished while waiting (it is re-opened). The
+ *                  request may or may not have been acted on, and a reset undid
+ *                  whatever it did but `set`/`defaults`: re-establish the wanted
+ *                  state from `status`. Idempotent requests are sent once more
+ *                  instead (after a resync, or on the new connection).
  *   -ENOTCONN      the port is gone and did not come back within the budget
  *   -EMSGSIZE      the framed request would exceed FW_HOST_LINE_MAX bytes
  *   -EINVAL        the body contains `*`, or a byte outside 0x20..0x7e

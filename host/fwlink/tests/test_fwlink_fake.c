@@ -43,8 +43,11 @@ struct fake {
 	int garble_replies;		/* garble the next N replies */
 	int drop_replies;		/* swallow the next N requests without reply */
 	int late_reply_ms;		/* reply to dropped requests this much later */
+	int reset_mid_reply;		/* the next N replies: cut short by a reset, banner glued */
+	int reset_for_reply;		/* the next N replies: a reset before them, banner alone */
+	const char *raw_reply;		/* the next reply written as given instead */
 	/* observations */
-	int n_cut, n_requests, n_ping, n_version;
+	int n_cut, n_requests, n_ping, n_version, n_set;
 	char late[200];
 	int64_t late_at;
 };
@@ -82,6 +85,35 @@ static void fake_event(struct fake *f, const char *fmt, ...)
 	fake_write_body(f, body, 0);
 }
 
+static void fake_write_raw(struct fake *f, const char *raw)
+{
+	size_t n = strlen(raw);
+
+	pthread_mutex_lock(&f->mu);
+	assert_int_equal(write(f->master, raw, n), (ssize_t)n);
+	pthread_mutex_unlock(&f->mu);
+}
+
+/* The firmware resets (an external reset: the reset pin, a brown-out, DTR), after
+ * having printed prefix of the line it was sending: the banner follows on the same
+ * line, as on a board and in the simulator. */
+static void fake_reset(struct fake *f, const char *prefix)
+{
+	char banner[160], line[300];
+	int n;
+
+	f->seq = 0;
+	f->t0_ns = clock_mono_ns();
+	n = snprintf(banner, sizeof(banner), "!0 %llu boot fw=0.2.0 proto=%d reset=external "
+		     "channels=2 settings=%s bod_mv=%d", (unsigned long long)fake_t(f), f->proto,
+		     f->settings, f->bod_mv);
+	n = fw_frame_seal(banner, (size_t)n, sizeof(banner));
+	assert_true(n > 0);
+	f->seq = 1;
+	snprintf(line, sizeof(line), "%s%.*s\n", prefix, n, banner);
+	fake_write_raw(f, line);
+}
+
 static void fake_answer(struct fake *f, const char *line, size_t len)
 {
 	char body[160], cmd[64];
@@ -109,6 +141,15 @@ static void fake_answer(struct fake *f, const char *line, size_t len)
 	} else if (strncmp(cmd, "cut ", 4) == 0) {
 		f->n_cut++;
 		snprintf(body, sizeof(body), "ok at=%llu", (unsigned long long)fake_t(f));
+	} else if (strncmp(cmd, "set ", 4) == 0) {
+		char key[32];
+		unsigned v;
+
+		f->n_set++;
+		if (sscanf(cmd + 4, "%31s %u", key, &v) == 2)
+			snprintf(body, sizeof(body), "ok %s=%u", key, v);
+		else
+			snprintf(body, sizeof(body), "error:4 bad argument");
 	} else if (strcmp(cmd, "boom") == 0) {
 		snprintf(body, sizeof(body), "ok");
 		fake_write_body(f, body, 0);
@@ -119,6 +160,25 @@ static void fake_answer(struct fake *f, const char *line, size_t len)
 		return;
 	} else {
 		snprintf(body, sizeof(body), "error:1 unknown command");
+	}
+	if (f->raw_reply) {
+		fake_write_raw(f, f->raw_reply);
+		f->raw_reply = NULL;
+		return;
+	}
+	if (f->reset_mid_reply > 0) {
+		char part[64];
+
+		f->reset_mid_reply--;
+		/* what a 115200-baud line had carried of the reply when the reset came */
+		snprintf(part, sizeof(part), "%.*s", (int)(strlen(body) / 2 + 1), body);
+		fake_reset(f, part);
+		return;
+	}
+	if (f->reset_for_reply > 0) {
+		f->reset_for_reply--;
+		fake_reset(f, "");
+		return;
 	}
 	if (f->drop_replies > 0) {
 		f->drop_replies--;
@@ -463,6 +523,138 @@ static void test_garbled_replies(void **state)
 	fake_free(f);
 }
 
+/* A reset that cuts the reply short, the banner glued to its remains (`ok at=12!0 5
+ * boot ...*CC`): reported as a reset, not as a garbled reply. */
+static void test_reset_cuts_reply(void **state)
+{
+	struct fake *f = fake_new(FWLINK_PROTO);
+	struct fwlink *l = open_link(f, 0);
+	struct fw_reply r;
+	struct fw_event ev;
+	struct fwlink_stats st;
+	uint64_t v;
+
+	assert_non_null(l);
+	/* not idempotent: not sent again; the caller is told of the reset at once */
+	f->reset_mid_reply = 1;
+	int64_t t0 = clock_mono_ns();
+	assert_int_equal(fwlink_request(l, 2000, &r, "cut 0 300"), -ECONNRESET);
+	assert_true(clock_mono_ns() - t0 < 1000 * 1000000LL);
+	assert_int_equal(f->n_cut, 1);
+	assert_true(fwlink_session(l) == 2);
+	assert_int_equal(resets_seen, 1);
+	assert_int_equal(fwlink_next_event(l, 0, &ev), 0);
+	assert_string_equal(ev.name, "boot");
+	assert_string_equal(fw_event_get(&ev, "reset"), "external");
+	assert_true(ev.flags & FW_EV_RESET);
+	assert_false(ev.flags & FW_EV_SYNTHETIC);
+	fwlink_stats(l, &st);
+	assert_true(st.cut_by_reset == 1);
+	assert_true(st.garbled == 0);
+	assert_true(st.retries == 0);
+
+	/* idempotent (`set`): sent once more after a resync, and answered. (The
+	 * resync after the reset first, so that the fake cuts the `set` reply.) */
+	assert_int_equal(fwlink_request(l, 1000, &r, "ping 1"), 0);
+	f->reset_mid_reply = 1;
+	assert_int_equal(fwlink_request(l, 2000, &r, "set min_off_ms 250"), 0);
+	assert_int_equal(fw_reply_get_u64(&r, "min_off_ms", &v), 0);
+	assert_true(v == 250);
+	assert_int_equal(f->n_set, 2);
+	assert_true(fwlink_session(l) == 3);
+	fwlink_stats(l, &st);
+	assert_true(st.cut_by_reset == 2);
+	assert_true(st.retries == 1);
+	assert_true(st.garbled == 0);
+
+	/* and the link is in step */
+	assert_int_equal(fwlink_request(l, 1000, &r, "cut 1 300"), 0);
+	assert_non_null(fw_reply_get(&r, "at"));
+	assert_int_equal(f->n_cut, 2);
+	fwlink_close(l);
+	fake_free(f);
+}
+
+/* A reset before the reply was begun: the banner alone ends the wait as a reset,
+ * at once, not after the timeout. */
+static void test_reset_instead_of_reply(void **state)
+{
+	struct fake *f = fake_new(FWLINK_PROTO);
+	struct fwlink *l = open_link(f, 0);
+	struct fw_reply r;
+	struct fw_event ev;
+	struct fwlink_stats st;
+
+	assert_non_null(l);
+	f->reset_for_reply = 1;
+	int64_t t0 = clock_mono_ns();
+	assert_int_equal(fwlink_request(l, 3000, &r, "cut 0 300"), -ECONNRESET);
+	assert_true(clock_mono_ns() - t0 < 1500 * 1000000LL);
+	assert_true(fwlink_session(l) == 2);
+	assert_int_equal(fwlink_next_event(l, 0, &ev), 0);
+	assert_string_equal(ev.name, "boot");
+	assert_true(ev.flags & FW_EV_RESET);
+	fwlink_stats(l, &st);
+	assert_true(st.timeouts == 0);
+	assert_true(st.cut_by_reset == 0);
+	assert_true(st.garbled == 0);
+
+	/* read-only: sent again and answered */
+	assert_int_equal(fwlink_request(l, 1000, &r, "ping 1"), 0);
+	f->reset_for_reply = 1;
+	int pings = f->n_ping;
+	assert_int_equal(fwlink_request(l, 3000, &r, "status"), 0);
+	assert_non_null(fw_reply_get(&r, "seq"));
+	assert_true(f->n_ping == pings + 1);	/* the resync between */
+	assert_true(fwlink_session(l) == 3);
+	fwlink_close(l);
+	fake_free(f);
+}
+
+/* Garbled lines that are not a reset stay garbled: a banner whose checksum is wrong,
+ * and a well-formed event glued on (a lost newline, not a reset). */
+static void test_garbled_not_reset(void **state)
+{
+	struct fake *f = fake_new(FWLINK_PROTO);
+	struct fwlink *l = open_link(f, 0);
+	struct fw_reply r;
+	struct fw_event ev;
+	struct fwlink_stats st;
+	char raw[200], ev_body[100];
+	int n;
+
+	assert_non_null(l);
+	/* `ok at=12` + a banner with a wrong checksum: garbled, no reset */
+	f->raw_reply = "ok at=12!0 5 boot fw=0.2.0 proto=2 reset=external channels=2*00\n";
+	assert_int_equal(fwlink_request(l, 1000, &r, "cut 0 300"), -EBADMSG);
+	assert_true(fwlink_session(l) == 1);
+	assert_int_equal(resets_seen, 0);
+	assert_int_equal(fwlink_next_event(l, 0, &ev), -ETIMEDOUT);
+	fwlink_stats(l, &st);
+	assert_true(st.cut_by_reset == 0);
+	assert_true(st.garbled == 2);	/* the line, and its tail tried alone */
+
+	/* `ok at=12` + a valid relay event: the reply garbled, the event kept */
+	assert_int_equal(fwlink_request(l, 1000, &r, "ping 1"), 0);
+	n = snprintf(ev_body, sizeof(ev_body), "!%llu 9 relay ch=0 power=on cause=on",
+		     (unsigned long long)f->seq++);
+	n = fw_frame_seal(ev_body, (size_t)n, sizeof(ev_body));
+	assert_true(n > 0);
+	snprintf(raw, sizeof(raw), "ok at=12%.*s\n", n, ev_body);
+	f->raw_reply = raw;
+	assert_int_equal(fwlink_request(l, 1000, &r, "cut 1 300"), -EBADMSG);
+	assert_true(fwlink_session(l) == 1);
+	assert_int_equal(fwlink_next_event(l, 0, &ev), 0);
+	assert_string_equal(ev.name, "relay");
+	assert_int_equal(ev.flags, 0);
+	fwlink_stats(l, &st);
+	assert_true(st.cut_by_reset == 0);
+	assert_true(st.garbled == 3);
+	assert_int_equal(resets_seen, 0);
+	fwlink_close(l);
+	fake_free(f);
+}
+
 static int garbled_shown, garbled_summaries;
 static char garbled_summary[256];
 
@@ -679,6 +871,9 @@ int main(void)
 		cmocka_unit_test(test_open_and_requests),
 		cmocka_unit_test(test_events_and_gaps),
 		cmocka_unit_test(test_reset_detection),
+		cmocka_unit_test(test_reset_cuts_reply),
+		cmocka_unit_test(test_reset_instead_of_reply),
+		cmocka_unit_test(test_garbled_not_reset),
 		cmocka_unit_test(test_garbled_replies),
 		cmocka_unit_test(test_noisy_line),
 		cmocka_unit_test(test_timeout_and_late_reply),
