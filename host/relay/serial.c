@@ -191,15 +191,104 @@ static int configure(struct relay *r)
 	return 0;
 }
 
+static enum relay_state parse_state(const char *s)
+{
+	if (!s)
+		return RELAY_UNKNOWN;
+	if (!strcmp(s, "on"))
+		return RELAY_ON;
+	if (!strcmp(s, "off"))
+		return RELAY_OFF;
+	if (!strcmp(s, "cut"))
+		return RELAY_CUT;
+	if (!strcmp(s, "armed"))
+		return RELAY_ARMED;
+	return RELAY_UNKNOWN;
+}
+
+/* Requests whose reply a reset, the port's loss or line noise cut short, in a row,
+ * before the driver gives up: a board that keeps resetting is broken, not busy. */
+#define CUT_SHORT_MAX 4
+/* Longest the driver keeps trying to re-establish a channel while the port is being
+ * re-opened: fwlink's own reconnect budget (10 s) ends it first with -ENOTCONN. */
+#define SETTLE_MS 15000
+
+/* An outcome that a later try can mend: a reset or the port's loss before the reply
+ * (-ECONNRESET), a garbled reply, a timeout while the port is being re-opened. A
+ * timeout on a port that is up is a firmware that does not answer: not retried. */
+static bool transient(const struct serial_priv *p, int rc)
+{
+	return rc == -ECONNRESET || rc == -EBADMSG || (rc == -ETIMEDOUT && fwlink_fd(p->l) < 0);
+}
+
+/* Why a request failed, for messages. */
+static const char *why(const struct serial_priv *p, int rc, const struct fw_reply *rep)
+{
+	if (rc == -EREMOTEIO && rep)
+		return rep->text;
+	if (rc == -ECONNRESET)
+		return fwlink_fd(p->l) >= 0 ? "the firmware was reset before it answered" :
+		       "the port went away before the firmware answered";
+	if (rc == -EBADMSG)
+		return "garbled reply";
+	return strerror(-rc);
+}
+
 static int check_reset(struct relay *r)
 {
 	struct serial_priv *p = r->priv;
+	int rc = 0;
 
-	if (fwlink_session(p->l) == p->session)
-		return 0;
-	pc_warn(LOG_RELAY, "firmware on '%s' was reset; re-establishing its state",
-		fwlink_port_name(p->l));
-	return configure(r);
+	/* A reset (or the port's loss) in the middle of configure() leaves the session
+	 * unconfigured: configure the new one. */
+	for (int i = 0; i <= CUT_SHORT_MAX && fwlink_session(p->l) != p->session; i++) {
+		pc_warn(LOG_RELAY, "firmware on '%s' was reset; re-establishing its state",
+			fwlink_port_name(p->l));
+		rc = configure(r);
+		if (rc != -ECONNRESET)
+			break;
+	}
+	return rc;
+}
+
+/* After an `on` or `off` whose reply a reset, the port's loss or noise cut short
+ * (rc), make sure the channel ends as wanted: the request may or may not have been
+ * acted on, and a reset undid it (docs/protocol.md, "Resets and requests"). The
+ * reset handling (configure) powers want_off channels off again; `status` then
+ * tells, and what is still missing is sent. Bounded by CUT_SHORT_MAX and SETTLE_MS. */
+static int settle(struct relay *r, int ch, bool off, int rc, struct fw_reply *rep)
+{
+	struct serial_priv *p = r->priv;
+	int to = (int)r->cfg->relay->timeout_ms, cut_short = 0;
+	int64_t deadline = clock_mono_ns() + SETTLE_MS * 1000000LL;
+	char key[16];
+
+	snprintf(key, sizeof(key), "ch%d", ch);
+	while (transient(p, rc)) {
+		if ((rc != -ETIMEDOUT && ++cut_short > CUT_SHORT_MAX) || clock_mono_ns() >= deadline) {
+			pc_err(LOG_RELAY, "channel %d: cannot make sure it is %s: %s (%d tries)", ch,
+			       off ? "off" : "on", why(p, rc, rep), cut_short);
+			return rc;
+		}
+		pc_info(LOG_RELAY, "channel %d: '%s' cut short (%s); asking the firmware", ch,
+			off ? "off" : "on", why(p, rc, rep));
+		rc = check_reset(r);
+		if (rc == 0)
+			rc = req(p, to, rep, "status");
+		if (rc < 0)
+			continue;
+		enum relay_state st = parse_state(fw_reply_get(rep, key));
+
+		if (st == (off ? RELAY_OFF : RELAY_ON))
+			return 0;
+		if (off && st != RELAY_ON) {
+			pc_err(LOG_RELAY, "channel %d is %s, not off", ch, fw_reply_get(rep, key) ?
+			       fw_reply_get(rep, key) : "in an unknown state");
+			return -EBUSY;
+		}
+		rc = req(p, to, rep, off ? "off %d" : "on %d", ch);
+	}
+	return rc;
 }
 
 static void on_reset(void *ctx, const struct fw_event *ev)
@@ -252,14 +341,16 @@ fail:
 static int serial_on(struct relay *r, int ch)
 {
 	struct serial_priv *p = r->priv;
+	struct fw_reply rep;
 	int rc = check_reset(r);
 
 	if (rc < 0)
 		return rc;
 	p->want_off &= ~(1u << ch);
-	rc = req(p, (int)r->cfg->relay->timeout_ms, NULL, "on %d", ch);
+	rc = req(p, (int)r->cfg->relay->timeout_ms, &rep, "on %d", ch);
+	rc = settle(r, ch, false, rc, &rep);
 	if (rc < 0)
-		pc_err(LOG_RELAY, "cannot power on channel %d: %s", ch, strerror(-rc));
+		pc_err(LOG_RELAY, "cannot power on channel %d: %s", ch, why(p, rc, &rep));
 	return rc;
 }
 
@@ -273,25 +364,10 @@ static int serial_off(struct relay *r, int ch)
 		return rc;
 	p->want_off |= 1u << ch;
 	rc = req(p, (int)r->cfg->relay->timeout_ms, &rep, "off %d", ch);
+	rc = settle(r, ch, true, rc, &rep);
 	if (rc < 0)
-		pc_err(LOG_RELAY, "cannot power off channel %d: %s%s%s", ch, strerror(-rc),
-		       rc == -EREMOTEIO ? ": " : "", rc == -EREMOTEIO ? rep.text : "");
+		pc_err(LOG_RELAY, "cannot power off channel %d: %s", ch, why(p, rc, &rep));
 	return rc;
-}
-
-static enum relay_state parse_state(const char *s)
-{
-	if (!s)
-		return RELAY_UNKNOWN;
-	if (!strcmp(s, "on"))
-		return RELAY_ON;
-	if (!strcmp(s, "off"))
-		return RELAY_OFF;
-	if (!strcmp(s, "cut"))
-		return RELAY_CUT;
-	if (!strcmp(s, "armed"))
-		return RELAY_ARMED;
-	return RELAY_UNKNOWN;
 }
 
 static int serial_status(struct relay *r, struct relay_status *s)
@@ -356,8 +432,8 @@ static int serial_cut(struct relay *r, int ch, int off_ms, struct relay_cut *rec
 	rec->timed_by = "firmware";
 	rc = req(p, (int)r->cfg->relay->timeout_ms, &rep, "cut %d %d", ch, off_ms);
 	if (rc < 0) {
-		pc_err(LOG_RELAY, "cannot cut channel %d: %s%s%s", ch, strerror(-rc),
-		       rc == -EREMOTEIO ? ": " : "", rc == -EREMOTEIO ? rep.text : "");
+		/* Not sent again: a second cut would not be the one the cycle planned. */
+		pc_err(LOG_RELAY, "cannot cut channel %d: %s", ch, why(p, rc, &rep));
 		return rc;
 	}
 	rec->planned_ns = rep.tx_ns;
@@ -385,8 +461,7 @@ static int serial_arm(struct relay *r, int ch, int earliest_ms, int latest_ms, i
 	rc = req(p, (int)r->cfg->relay->timeout_ms, &rep, "arm %d %d %d %d %u", ch, earliest_ms,
 		 latest_ms, off_ms, seed);
 	if (rc < 0) {
-		pc_err(LOG_RELAY, "cannot arm channel %d: %s%s%s", ch, strerror(-rc),
-		       rc == -EREMOTEIO ? ": " : "", rc == -EREMOTEIO ? rep.text : "");
+		pc_err(LOG_RELAY, "cannot arm channel %d: %s", ch, why(p, rc, &rep));
 		return rc;
 	}
 	rec->planned_ns = rep.tx_ns;
@@ -415,7 +490,9 @@ static int serial_next_event(struct relay *r, int timeout_ms, struct relay_event
 			return rc;
 		rc = fwlink_clock_sync(p->l, 1, (int)r->cfg->relay->timeout_ms);
 		p->last_tx_ns = clock_mono_ns();
-		if (rc < 0 && rc != -ETIMEDOUT && rc != -EREMOTEIO)
+		/* A reset or the port's loss is told by the events (the reset event, or
+		 * -ENOTCONN once the port stays away past fwlink's reconnect budget). */
+		if (rc < 0 && rc != -ETIMEDOUT && rc != -EREMOTEIO && rc != -ECONNRESET)
 			return rc;
 	}
 	if (timeout_ms > 100)
