@@ -32,8 +32,12 @@
 #include "../../core/clock.h"
 
 #define BAUD 115200UL
-/* U2X: UBRR 16 gives 117647 baud at 16 MHz, +2.1 %; without U2X the nearest is
- * -3.5 %, outside what 8N1 tolerates. */
+/* Double speed (U2X0), as Optiboot sets it. At 16 MHz the datasheet's baud table
+ * gives, for 115.2k: U2X0 = 1, UBRR 16: 16e6 / (8 * 17) = 117647 baud, +2.1 %;
+ * U2X0 = 0, UBRR 8: 16e6 / (16 * 9) = 111111 baud, -3.5 %. For 8N1 (D = 8 bits) the
+ * receiver's tables ("Asynchronous Operational Range") allow a total error of
+ * +3.90/-4.00 % at double speed and +4.58/-4.54 % at normal speed: +2.1 % leaves
+ * 1.8 points to the other end's clock, -3.5 % only 1.0. */
 #define UBRR_VALUE ((F_CPU + 4 * BAUD) / (8 * BAUD) - 1)
 
 #define TICKS_PER_US_SHIFT 1	/* F_CPU / 8 = 2 ticks per us */
@@ -384,8 +388,13 @@ void hal_init(void)
 	 * and TIFR1 is not written (see there). */
 	TIMSK1 = _BV(TOIE1);
 
-	UBRR0 = UBRR_VALUE;
+	/* U2X0 before UBRR0, as Optiboot does (UCSR0A first, UBRR0L last): the chip
+	 * takes them in either order (writing UBRR0L reloads the baud prescaler, U2X0
+	 * only selects its divider), but simavr derives the line's speed once, when
+	 * UBRR0 is written, from U2X0 as it is then: written the other way round, the
+	 * simulated line runs at half speed (docs/sim.md). */
 	UCSR0A = _BV(U2X0);
+	UBRR0 = UBRR_VALUE;
 	UCSR0C = _BV(UCSZ01) | _BV(UCSZ00);
 	UCSR0B = _BV(RXEN0) | _BV(TXEN0) | _BV(RXCIE0);
 
