@@ -2,7 +2,8 @@
  * firmware ELF running in powercut-mcusim: the simulator started by powercut itself
  * (the "new user" case), every relay command, SIGINT/SIGTERM leaving power ON, a
  * firmware reset and a simulator restart in the middle of a session (state
- * re-established), and a garbled line never acted on. The relay's real state is read
+ * re-established), resets and restarts that cut the reply to `off` short, and a
+ * garbled line never acted on. The relay's real state is read
  * from the simulator's control socket, not from powercut. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -504,6 +505,54 @@ static void test_sim_restart_reconnect(void **state)
 	hold_then(SIGTERM, sim_restart);
 }
 
+/* Resets that land while the reply to powercut's `off` is still on the line: each
+ * (but the first) is sent the moment the relay is energized again, 1 ms after the
+ * firmware parsed `off`, while its `ok at=...*CC` (17 bytes, 1.6 ms at 117.6 kbaud)
+ * is still being printed. Most rounds the banner cuts that reply short (a brown-out
+ * or a DTR reset on a board does the same): powercut must take it as a reset and
+ * hold the channel off again, not give up on a garbled reply. */
+static void resets_at_the_edge(void)
+{
+	char buf[256];
+	struct watch w;
+
+	assert_int_equal(watch_open(&w), 0);
+	for (int i = 0; i < 6; i++) {
+		assert_int_equal(ctl("reset", buf, sizeof(buf)), 0);
+		assert_true(watch_until(&w, "relay ch=0 energized=0 ", 2000));
+		assert_true(watch_until(&w, "relay ch=0 energized=1 ", 5000));
+	}
+	watch_close(&w);
+}
+
+static void test_resets_while_off_is_answered(void **state)
+{
+	hold_then(SIGTERM, resets_at_the_edge);
+}
+
+/* The same with the simulator restarted at the edge: the port goes away with the
+ * reply to `off` unfinished (a USB cable pulled). powercut re-opens the port and
+ * holds the channel off on the new board, rather than fail with "Connection reset
+ * by peer". */
+static void restarts_at_the_edge(void)
+{
+	for (int i = 0; i < 3; i++) {
+		struct watch w;
+
+		sim_stop();
+		assert_int_equal(sim_start(), 0);
+		assert_int_equal(watch_open(&w), 0);
+		/* (a reconnect faster than the subscription would leave it energized) */
+		assert_true(watch_until(&w, "relay ch=0 energized=1 ", 8000) || relay0() == 1);
+		watch_close(&w);
+	}
+}
+
+static void test_restarts_while_off_is_answered(void **state)
+{
+	hold_then(SIGTERM, restarts_at_the_edge);
+}
+
 static void test_firmware_restores_by_itself(void **state)
 {
 	struct fwlink_opts o = { .path = sim_tty };
@@ -565,6 +614,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_sigint_sigterm, stop_holder),
 		cmocka_unit_test_teardown(test_reset_mid_session, stop_holder),
 		cmocka_unit_test_teardown(test_sim_restart_reconnect, stop_holder),
+		cmocka_unit_test_teardown(test_resets_while_off_is_answered, stop_holder),
+		cmocka_unit_test_teardown(test_restarts_while_off_is_answered, stop_holder),
 		cmocka_unit_test(test_firmware_restores_by_itself),
 		cmocka_unit_test(test_garbled_line_not_acted_on),
 	};
