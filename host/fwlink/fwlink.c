@@ -76,6 +76,7 @@ struct fwlink {
 	int proto_bad;
 	int dead;			/* gave up reconnecting */
 	int64_t down_since, next_attempt, backoff_ms;
+	int flushed_banner;		/* port_open flushed a banner: the board booted */
 
 	/* Garbled lines of the current log window (GARBLED_WINDOW_NS). */
 	int64_t garbled_since;
@@ -276,14 +277,24 @@ static void port_close(struct fwlink *l)
 	l->fd = -1;
 }
 
+static void flush_scan(void *ctx, const char *line, size_t len, int overlong);
+
 /* Stale input (a banner printed before we came, half a line) must not be taken
  * for an answer: drop what is queued, and what keeps coming until the line has been
- * quiet for a moment (a banner may be half printed as we open). */
+ * quiet for a moment (a banner may be half printed as we open). What is dropped is
+ * still looked at: a whole banner among it says that the board booted while the
+ * port was away (l->flushed_banner), which a reconnect takes as a reset. */
 static void flush_input(struct fwlink *l)
 {
 	char buf[256];
 	int64_t cap = clock_mono_ns() + 250 * 1000000LL;
+	struct fwline_rx scan;
+	ssize_t n;
 
+	fwline_rx_init(&scan);
+	l->flushed_banner = 0;
+	while ((n = read(l->fd, buf, sizeof(buf))) > 0)
+		fwline_rx_feed(&scan, buf, (size_t)n, flush_scan, &l->flushed_banner);
 	tcflush(l->fd, TCIFLUSH);
 	for (;;) {
 		struct pollfd p = { .fd = l->fd, .events = POLLIN };
@@ -293,8 +304,9 @@ static void flush_input(struct fwlink *l)
 			ms = 20;
 		if (ms == 0 || poll(&p, 1, ms) <= 0 || !(p.revents & POLLIN))
 			break;
-		if (read(l->fd, buf, sizeof(buf)) <= 0)
+		if ((n = read(l->fd, buf, sizeof(buf))) <= 0)
 			break;
+		fwline_rx_feed(&scan, buf, (size_t)n, flush_scan, &l->flushed_banner);
 	}
 	fwline_rx_init(&l->rx);
 }
@@ -343,7 +355,12 @@ static void notice_reset(struct fwlink *l, struct fw_event *ev)
 	l->session++;
 	l->st.resets++;
 	clockfit_reset(l->cf);
-	l->have_reply_t = 0;
+	/* The new session's clock, as the evidence gave it (a banner's T is always
+	 * known): a reconnect compares the board's clock with it, also when no reply
+	 * with a clock came since the reset. */
+	l->have_reply_t = !(ev->flags & FW_EV_SYNTHETIC) || ev->t_us > 0;
+	l->last_reply_t = ev->t_us;
+	l->last_reply_ns = ev->rx_ns;
 	ev->flags |= FW_EV_RESET;
 	ev->session = l->session;
 	pc_info(LOG_SERIAL, "firmware on '%s' was reset (%s)", l->port,
@@ -438,6 +455,18 @@ static void check_banner_proto(struct fwlink *l, const struct fw_event *ev)
 static int is_banner(const struct fwline *pl)
 {
 	return pl->seq == 0 || strcmp(pl->name, "boot") == 0;
+}
+
+/* flush_input's look at a dropped line: a banner, also one glued to the remains of
+ * the line a reset cut short. */
+static void flush_scan(void *ctx, const char *line, size_t len, int overlong)
+{
+	const char *bang = !overlong && len > 0 ? memrchr(line, '!', len) : NULL;
+	struct fwline pl;
+
+	if (bang && fwline_parse(bang, len - (size_t)(bang - line), &pl, NULL) == 0 &&
+	    pl.kind == FWLINE_EVENT && is_banner(&pl))
+		*(int *)ctx = 1;
 }
 
 static void on_event(struct fwlink *l, const struct fwline *pl)
@@ -954,13 +983,15 @@ static int reconnect(struct fwlink *l, int64_t deadline)
 		l->st.reconnects++;
 		pc_info(LOG_SERIAL, "serial port '%s' is back as '%s'", l->path ? l->path : "(usb)", l->port);
 
-		/* A clock that kept running has advanced by the host time in between
-		 * (within 1% drift and 100 ms); a younger one was reset, its banner
-		 * printed while nobody listened (or flushed as stale). */
+		/* A banner among the stale input that port_open dropped: the board booted
+		 * while the port was away. Else a clock that kept running has advanced by
+		 * the host time in between (within 1% drift and 100 ms); a younger one was
+		 * reset, its banner printed while nobody listened. */
 		double elapsed_us = (double)(l->last_reply_ns - old_ns) / 1000.0;
 
-		if (l->session == session && had_t &&
-		    (double)l->last_reply_t + 0.01 * elapsed_us + 100000.0 < (double)old_t + elapsed_us)
+		if (l->session == session &&
+		    (l->flushed_banner || (had_t && (double)l->last_reply_t + 0.01 * elapsed_us +
+					   100000.0 < (double)old_t + elapsed_us)))
 			synth_reset(l, l->last_reply_t);
 		return 0;
 	}

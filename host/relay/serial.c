@@ -485,8 +485,10 @@ static int serial_next_event(struct relay *r, int timeout_ms, struct relay_event
 	/* Clock samples every 100 ms while we wait: they keep the firmware's
 	 * host-silence watchdog quiet and give every edge a ping on each side. */
 	if (clock_mono_ns() - p->last_tx_ns > 100000000LL) {
+		/* A reset that cut the re-establishing short again is no error of this
+		 * call: the session is still unconfigured, and the next call tries anew. */
 		rc = check_reset(r);
-		if (rc < 0)
+		if (rc < 0 && !transient(p, rc))
 			return rc;
 		rc = fwlink_clock_sync(p->l, 1, (int)r->cfg->relay->timeout_ms);
 		p->last_tx_ns = clock_mono_ns();
@@ -507,7 +509,7 @@ static int serial_next_event(struct relay *r, int timeout_ms, struct relay_event
 	if (fe.flags & FW_EV_RESET) {
 		ev->kind = RELAY_EV_RESET;
 		rc = check_reset(r);
-		return rc < 0 ? rc : 0;
+		return rc < 0 && !transient(p, rc) ? rc : 0;
 	}
 	int v = 0;
 	fw_event_get_int(&fe, "ch", &ev->channel);

@@ -46,6 +46,7 @@ struct fake {
 	int reset_mid_reply;		/* the next N replies: cut short by a reset, banner glued */
 	int reset_for_reply;		/* the next N replies: a reset before them, banner alone */
 	const char *raw_reply;		/* the next reply written as given instead */
+	int glitch;			/* fake_boot: the same board's port back (no reboot) */
 	/* observations */
 	int n_cut, n_requests, n_ping, n_version, n_set;
 	char late[200];
@@ -242,10 +243,12 @@ static void fake_boot(struct fake *f)
 	unlink(tmp);
 	assert_int_equal(symlink(ptsname(f->master), tmp), 0);
 	assert_int_equal(rename(tmp, f->link), 0);
-	f->t0_ns = clock_mono_ns();
-	f->seq = 0;
-	fake_event(f, "boot fw=0.2.0 proto=%d reset=power channels=2 settings=%s bod_mv=%d",
-		   f->proto, f->settings, f->bod_mv);
+	if (!f->glitch) {
+		f->t0_ns = clock_mono_ns();
+		f->seq = 0;
+		fake_event(f, "boot fw=0.2.0 proto=%d reset=power channels=2 settings=%s bod_mv=%d",
+			   f->proto, f->settings, f->bod_mv);
+	}
 	f->stop = 0;
 	assert_int_equal(pthread_create(&f->th, NULL, fake_main, f), 0);
 	f->running = 1;
@@ -834,6 +837,10 @@ static void test_reconnect(void **state)
 	fake_boot(f);
 	assert_int_equal(fwlink_request(l, 3000, &r, "ping"), 0);
 	assert_int_equal(f->n_cut, 0);
+	/* it came back rebooted, at once: a reset, told by the banner left in the port */
+	assert_true(fwlink_session(l) == 3);
+	assert_int_equal(fwlink_next_event(l, 0, &ev), 0);
+	assert_true(ev.flags & FW_EV_RESET);
 
 	/* gone for good: -ENOTCONN after the budget, without blocking past timeouts */
 	fake_kill(f);
@@ -846,6 +853,50 @@ static void test_reconnect(void **state)
 	assert_int_equal(rc, -ENOTCONN);
 	assert_true(clock_mono_ns() - t0 < 4500 * 1000000LL);
 	assert_int_equal(fwlink_next_event(l, 100, &ev), -ENOTCONN);
+	fwlink_close(l);
+	fake_free(f);
+}
+
+/* The port lost at once after a reset, before any reply carried a clock (the
+ * reset's re-configuration cut short, as when the simulator restarts right after
+ * powercut's `off`), and back at once: the clocks cannot tell (the new board is
+ * no younger, by 100 ms, than the old one would be), the banner that the new board
+ * left in the port does. */
+static void test_reconnect_soon_after_reset(void **state)
+{
+	struct fake *f = fake_new(FWLINK_PROTO);
+	struct fwlink *l = open_link(f, 3000);
+	struct fw_reply r;
+	struct fw_event ev;
+	struct fwlink_stats st;
+
+	assert_non_null(l);
+	assert_int_equal(fwlink_request(l, 1000, &r, "boom"), 0);
+	assert_int_equal(fwlink_next_event(l, 1000, &ev), 0);
+	assert_string_equal(ev.name, "boot");
+	assert_true(fwlink_session(l) == 2);
+	fake_kill(f);
+	fake_boot(f);
+	assert_int_equal(fwlink_request(l, 3000, &r, "status"), 0);
+	fwlink_stats(l, &st);
+	assert_true(st.reconnects == 1);
+	assert_true(fwlink_session(l) == 3);
+	assert_int_equal(resets_seen, 2);
+	assert_int_equal(fwlink_next_event(l, 0, &ev), 0);
+	assert_true(ev.flags & FW_EV_RESET);
+	assert_true(ev.flags & FW_EV_SYNTHETIC);
+
+	/* the same board's port back (a USB glitch), no banner in it, its clock run on:
+	 * no reset */
+	assert_int_equal(fwlink_request(l, 1000, &r, "ping 3"), 0);
+	fake_kill(f);
+	f->glitch = 1;
+	fake_boot(f);
+	assert_int_equal(fwlink_request(l, 3000, &r, "status"), 0);
+	fwlink_stats(l, &st);
+	assert_true(st.reconnects == 2);
+	assert_true(fwlink_session(l) == 3);
+	assert_int_equal(resets_seen, 2);
 	fwlink_close(l);
 	fake_free(f);
 }
@@ -881,6 +932,7 @@ int main(void)
 		cmocka_unit_test(test_board_settings_status),
 		cmocka_unit_test(test_silent_port),
 		cmocka_unit_test(test_reconnect),
+		cmocka_unit_test(test_reconnect_soon_after_reset),
 	};
 	log_set_prog("test_fwlink_fake");
 	return cmocka_run_group_tests(tests, NULL, NULL);
