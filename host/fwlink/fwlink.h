@@ -80,7 +80,8 @@ static inline int fw_reply_get_int(const struct fw_reply *r, const char *key, in
 enum {
 	/* The first event of a new firmware session: the `boot` banner, or an event
 	 * after which fwlink concluded that the firmware was reset (SEQ went back, the
-	 * firmware clock went back, or a reconnect found a younger firmware). */
+	 * firmware clock went back, or a reconnect found a younger firmware or a
+	 * banner among the stale input it dropped). */
 	FW_EV_RESET = 1u << 0,
 	/* `lost` events are missing before this one (SEQ gap or queue overflow). */
 	FW_EV_LOST = 1u << 1,
@@ -111,10 +112,10 @@ static inline int fw_event_get_int(const struct fw_event *e, const char *key, in
 { return fw_fields_get_int(&e->f, key, v); }
 
 /* Called when fwlink notices a firmware reset (banner, SEQ or clock going back, or a
- * younger firmware after a reconnect), before the event is queued. It runs inside
- * whichever fwlink call read the evidence: it must not call fwlink functions other
- * than the read-only getters (fwlink_info, fwlink_session, fwlink_stats); set a flag
- * and re-establish state after that call returns. */
+ * younger firmware or a dropped banner after a reconnect), before the event is
+ * queued. It runs inside whichever fwlink call read the evidence: it must not call
+ * fwlink functions other than the read-only getters (fwlink_info, fwlink_session,
+ * fwlink_stats); set a flag and re-establish state after that call returns. */
 typedef void (*fwlink_reset_fn)(void *ctx, const struct fw_event *ev);
 
 struct fwlink_opts {
