@@ -384,9 +384,9 @@ static bool record_dir(struct node *n, const struct qdisk *d, char *out, size_t 
 
 	if (!c->record || !n->env.record_dir)
 		return false;
-	if (c->backing || c->format == DISK_LVMTHIN) {
+	if (c->backing || (c->format == DISK_LVMTHIN && c->fs != DISK_FS_NONE)) {
 		pc_warn(LOG_NODE, "disk '%s' is not recorded: recording covers raw and qcow2 "
-			"without a backing file", c->name);
+			"without a backing file, and lvmthin without a file system", c->name);
 		return false;
 	}
 	snprintf(out, len, "%.3000s/%.200s", n->env.record_dir, c->name);
@@ -394,11 +394,20 @@ static bool record_dir(struct node *n, const struct qdisk *d, char *out, size_t 
 		return false;
 	char meta[PATH_MAX + 32];
 	snprintf(meta, sizeof(meta), "%.4000s/%s", out, RECORDING_META);
+	/* An lvmthin disk's model holds the guest's PV (raw): recorded as raw is, with the
+	 * names the guest gives its VG, pool and thin LV (rig/sim/guest/init). */
+	const char *fmt = c->format == DISK_QCOW2 ? "qcow2" :
+			  c->format == DISK_LVMTHIN ? "lvmthin" : "raw";
 	json_t *j = json_pack("{s:s,s:i,s:s,s:s,s:s,s:b,s:I}", "disk", c->name, "id", (int)d->id,
-			      "format", c->format == DISK_QCOW2 ? "qcow2" : "raw", "cache",
+			      "format", fmt, "cache",
 			      disk_cache_name(cache_of(c->cache)), "control",
 			      config_control_name(c->control),
 			      "lazy_refcounts", c->lazy_refcounts, "size", (json_int_t)c->size);
+	if (j && c->format == DISK_LVMTHIN) {
+		json_t *names = json_pack("{s:s,s:s,s:s}", "vg", "pcvg", "pool", "pool", "lv", "thin");
+		json_object_update(j, names);
+		json_decref(names);
+	}
 	int rc = j ? json_dump_file(j, meta, JSON_COMPACT) : -1;
 	json_decref(j);
 	if (rc < 0) {
