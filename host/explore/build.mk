@@ -4,7 +4,7 @@
 # fast tier with both controls (host/explore/tests/test_explore.sh).
 
 MODULES       += EXPLORE
-EXPLORE_SRCS  := host/explore/explore.c
+EXPLORE_SRCS  := host/explore/explore.c host/explore/lvmpv.c
 EXPLORE_CFLAGS = -Ihost/explore -Ihost/lib -Ihost/oracle -Irig/sim/disk \
 	$(shell pkg-config --cflags sqlite3 jansson)
 

@@ -1,0 +1,93 @@
+/* lvmpv: a reader of LVM2's on-disk metadata on one physical volume, from bytes only.
+ *
+ * Crash-state exploration of LVM-thin (docs/explore.md) must find, in each state's own
+ * bytes, where the thin pool's metadata and data LVs lie on the PV, the pool's chunk
+ * size and the thin LV's device_id. lvm2 itself cannot open regular files and has no
+ * library, so this module reads what lvm2 writes: the label in the first four sectors,
+ * the pv_header, the first metadata area's header and its newest committed metadata
+ * text, and parses that text (lvm2's config syntax) into the VG's LVs and their
+ * segments. Each rule names the lvm2 source it stands for in lvmpv.c.
+ *
+ * A damaged PV (a crash state's half-written metadata) is an ordinary result here:
+ * -EINVAL with a message naming the byte offset or the text's line, never a crash.
+ * Every length and count read from the disk is bounded before use.
+ *
+ * Only one PV per VG is supported (the rig's guest has one); a VG with more, a stripe
+ * on another PV or a striped segment with stripe_count > 1 is refused with a message.
+ *
+ * Not thread-safe per vg; distinct vg structs may be used from distinct threads.
+ */
+#ifndef POWERCUT_LVMPV_H
+#define POWERCUT_LVMPV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Reading callback: fill buf with len bytes at byte offset off of the PV; 0 or -errno.
+ * A read past the end of the PV should fail (-EIO or any -errno); lvmpv_read then
+ * fails with -EIO. */
+typedef int (*lvmpv_read_fn)(void *ctx, void *buf, size_t len, uint64_t off);
+
+/* One contiguous piece of an LV on the PV. */
+struct lvmpv_area {
+	uint64_t lv_start; /* bytes into the LV */
+	uint64_t pv_off;   /* bytes into the PV */
+	uint64_t len;      /* bytes */
+};
+
+struct lvmpv_lv {
+	char name[128];
+	char type[32]; /* of its (first) segment: "striped", "thin-pool", "thin", ... */
+	uint64_t size; /* bytes: the sum of its segments' extent counts */
+	/* striped (one stripe) segments on this PV, sorted by lv_start; NULL for an LV
+	 * whose segments are not striped (thin-pool, thin) */
+	struct lvmpv_area *areas;
+	size_t nareas;
+	/* thin-pool */
+	char metadata_lv[128], data_lv[128];
+	uint64_t chunk_bytes;
+	uint64_t transaction_id;
+	bool zero;
+	/* thin */
+	char pool_lv[128];
+	uint64_t device_id;
+	/* status flags of the LV as lvm2 wrote them */
+	bool visible;
+	unsigned nsegs; /* how many segments the text gave it */
+};
+
+struct lvmpv_vg {
+	char name[128];
+	uint64_t seqno;
+	uint64_t extent_bytes;
+	uint64_t pe_start_bytes; /* of the PV, as used for mapping (see lvmpv.c) */
+	struct lvmpv_lv *lvs;
+	size_t nlvs;
+	/* where the text came from, for reports */
+	char pv_uuid[33];        /* 32 characters of the pv_header's id, NUL-terminated */
+	uint64_t dev_size_bytes; /* the pv_header's device size */
+	uint64_t mda_offset;     /* the metadata area's header, bytes into the PV */
+	uint64_t text_offset;    /* the committed text, bytes into the metadata area */
+	uint64_t text_size;      /* bytes, without the trailing NUL */
+};
+
+/* Read the label, the PV header, the first metadata area's header and its newest
+ * committed metadata text, and parse it. why gets a message naming the byte offset or
+ * the metadata text's line on failure. 0, or -EINVAL (not a PV / damaged), -EIO (read),
+ * -ENOMEM. On success vg is filled and owned by the caller (lvmpv_free); on failure
+ * vg holds nothing to free (lvmpv_free on it is still safe). */
+int lvmpv_read(lvmpv_read_fn rd, void *ctx, struct lvmpv_vg *vg, char *why, size_t wlen);
+
+/* The LV named lv in vg, or NULL. The pointer lives as long as vg. */
+const struct lvmpv_lv *lvmpv_find(const struct lvmpv_vg *vg, const char *lv);
+
+/* Map a byte range of an LV onto the PV: the PV offset of lv_off and how many bytes from
+ * there are contiguous (at most len). -ERANGE beyond the LV's areas, -EINVAL for len 0. */
+int lvmpv_map(const struct lvmpv_lv *lv, uint64_t lv_off, uint64_t len, uint64_t *pv_off,
+	      uint64_t *run);
+
+/* Free what lvmpv_read allocated in vg and zero it. NULL is fine. */
+void lvmpv_free(struct lvmpv_vg *vg);
+
+#endif
