@@ -4,9 +4,9 @@
 # fast tier with both controls (host/explore/tests/test_explore.sh).
 
 MODULES       += EXPLORE
-EXPLORE_SRCS  := host/explore/explore.c host/explore/lvmpv.c
+EXPLORE_SRCS  := host/explore/explore.c host/explore/lvmpv.c host/explore/thin.c
 EXPLORE_CFLAGS = -Ihost/explore -Ihost/lib -Ihost/oracle -Irig/sim/disk \
-	$(shell pkg-config --cflags sqlite3 jansson)
+	$(shell pkg-config --cflags sqlite3 jansson libnbd)
 
 SCRIPT_SETS += EXPLORE_SH
 EXPLORE_SH_PROGS := $(BUILD)/host/explore/tests/test_explore.sh $(BUILD)/host/explore/bench/bench_explore.sh

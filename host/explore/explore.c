@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <libnbd.h>
 
 #include "child.h"
 #include "classify.h"
@@ -25,6 +27,7 @@
 #include "qmp.h"
 #include "recording.h"
 #include "rng.h"
+#include "thin.h"
 #include "util.h"
 #include "verify.h"
 #include "wlog.h"
@@ -70,6 +73,8 @@ struct meta {
 	char disk[128];
 	uint32_t id;
 	bool qcow2, lazy_refcounts;
+	bool lvmthin;		/* the guest's PV: the thin volume is read through its pool */
+	struct thin_names thin;
 	char cache[32], control[16];
 };
 
@@ -138,6 +143,24 @@ static int load_meta(struct exploration *x)
 	snprintf(x->m.control, sizeof(x->m.control), "%s", k);
 	x->m.id = (uint32_t)json_integer_value(id);
 	x->m.qcow2 = !strcmp(f, "qcow2");
+	x->m.lvmthin = !strcmp(f, "lvmthin");
+	if (!x->m.qcow2 && !x->m.lvmthin && strcmp(f, "raw")) {
+		pc_err(LOG_CHECK, "recording '%s' is of format '%s': raw, qcow2 or lvmthin are "
+		       "explored", path, f);
+		json_decref(j);
+		return -EINVAL;
+	}
+	/* The names the guest gave its volumes (rig/sim/guest/init's defaults). */
+	static const struct { const char *key, *def; size_t off; } names[] = {
+		{ "vg", "pcvg", offsetof(struct thin_names, vg) },
+		{ "pool", "pool", offsetof(struct thin_names, pool) },
+		{ "lv", "thin", offsetof(struct thin_names, lv) },
+	};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		const char *v = json_string_value(json_object_get(j, names[i].key));
+		snprintf((char *)&x->m.thin + names[i].off, sizeof(x->m.thin.vg), "%s",
+			 v ? v : names[i].def);
+	}
 	x->m.lazy_refcounts = json_is_true(json_object_get(j, "lazy_refcounts"));
 	json_decref(j);
 	return 0;
@@ -423,22 +446,26 @@ fail:
 	return rc;
 }
 
-/* Open state id's image (qcow2 or raw) read-only and export it as sN; why says why not. */
-static int qsd_attach(struct exploration *x, int64_t id, char *why, size_t len)
+/* Open state id's image (qcow2 or raw) read-only and export it as sN; why says why not.
+ * file: a file to open (raw) instead of the state's NBD export (lvmthin's read-back). */
+static int qsd_attach(struct exploration *x, int64_t id, const char *file, char *why, size_t len)
 {
 	char f[32], d[32], e[32], name[32];
 	snprintf(f, sizeof(f), "f%" PRId64, id);
 	snprintf(d, sizeof(d), "d%" PRId64, id);
 	snprintf(e, sizeof(e), "e%" PRId64, id);
 	snprintf(name, sizeof(name), "s%" PRId64, id);
-	json_t *nbd = json_pack("{s:s,s:{s:s,s:s,s:b,s:{s:s,s:s},s:s}}", "execute", "blockdev-add",
+	json_t *nbd = file ? json_pack("{s:s,s:{s:s,s:s,s:b,s:s}}", "execute", "blockdev-add",
+				       "arguments", "driver", "file", "node-name", f, "read-only", 1,
+				       "filename", file) :
+		      json_pack("{s:s,s:{s:s,s:s,s:b,s:{s:s,s:s},s:s}}", "execute", "blockdev-add",
 				"arguments", "driver", "nbd", "node-name", f, "read-only", 1,
 				"server", "type", "unix", "path", x->nbd_sock, "export", name);
 	int rc = qmp_execute(x->qmp, nbd, why, len);
 	if (rc < 0)
 		return rc;
 	json_t *fmt = json_pack("{s:s,s:{s:s,s:s,s:s,s:b}}", "execute", "blockdev-add", "arguments",
-				"driver", x->m.qcow2 ? "qcow2" : "raw", "node-name", d, "file", f,
+				"driver", x->m.qcow2 && !file ? "qcow2" : "raw", "node-name", d, "file", f,
 				"read-only", 1);
 	rc = qmp_execute(x->qmp, fmt, why, len);
 	if (rc < 0)
@@ -467,6 +494,42 @@ static void qsd_detach(struct exploration *x, int64_t id)
 			nanosleep(&ts, NULL);
 		}
 	}
+}
+
+/* libnbd's reads of the state's PV for lvmpv and thin_state. */
+static int nbd_read(void *ctx, void *buf, size_t len, uint64_t off)
+{
+	return nbd_pread(ctx, buf, len, off, 0) < 0 ? -EIO : 0;
+}
+
+/* An lvmthin state: the pool's metadata verdict from the state's own PV bytes (served
+ * by pcreplay as sN) and, unless the pool cannot be read, its thin volume's span in img.
+ * *skip: nothing to read back (the verdict stands alone). A negative errno only when
+ * the exploration cannot go on (thin-provisioning-tools missing). */
+static int thin_read(struct exploration *x, int64_t id, const char *img, enum explore_meta *meta,
+		     char **mjson, bool *skip)
+{
+	char uri[PATH_MAX + 64];
+	struct thin_state t;
+	struct nbd_handle *h = nbd_create();
+
+	snprintf(uri, sizeof(uri), "nbd+unix:///s%" PRId64 "?socket=%.4000s", id, x->nbd_sock);
+	if (!h || nbd_connect_uri(h, uri) < 0) {
+		pc_err(LOG_CHECK, "state %" PRId64 ": cannot read '%s': %s; exploration stopped",
+		       id, uri, nbd_get_error());
+		nbd_close(h);
+		return -EIO;
+	}
+	int rc = thin_state(nbd_read, h, &x->m.thin, x->work,
+			    x->ses.span_blocks * x->ses.block_size, img, &t);
+	nbd_shutdown(h, 0);
+	nbd_close(h);
+	if (rc < 0)
+		return rc;
+	*meta = t.meta;
+	*mjson = t.json;
+	*skip = !t.readable;
+	return 0;
 }
 
 static int agent_check(struct exploration *x, const char *uri, const char *out)
@@ -531,10 +594,18 @@ static int run_state(struct exploration *x, const struct candidate *c, int64_t i
 	unlink(report);
 	/* Opened by QEMU as the restarted node would (qcow2 or raw, read-only), read back
 	 * by the agent; for qcow2 the metadata check runs beside it (two cores). */
-	char why[256] = "";
+	char why[256] = "", img[PATH_MAX + 32];
 	struct child chk;
 	bool checking = x->m.qcow2 && check_start(x, uri, &chk) == 0;
-	int arc = qsd_attach(x, id, why, sizeof(why));
+	bool skip = false;
+	if (x->m.lvmthin) {
+		snprintf(img, sizeof(img), "%.4000s/span.img", x->work);
+		if ((rc = thin_read(x, id, img, &meta, &mjson, &skip)) < 0) {
+			free(spec);
+			return rc;
+		}
+	}
+	int arc = skip ? 0 : qsd_attach(x, id, x->m.lvmthin ? img : NULL, why, sizeof(why));
 	if (arc == -EPIPE) {
 		/* Not this state's fault: every later one would read as unreadable. */
 		pc_err(LOG_CHECK, "state %" PRId64 ": %s; exploration stopped", id, why);
@@ -543,13 +614,14 @@ static int run_state(struct exploration *x, const struct candidate *c, int64_t i
 		free(spec);
 		return arc;
 	}
-	if (arc == 0) {
+	if (arc == 0 && !skip) {
 		snprintf(uri, sizeof(uri), "nbd+unix:///s%" PRId64 "?socket=%.4000s", id,
 			 x->qsd_sock);
 		if (agent_check(x, uri, report) < 0)
 			snprintf(why, sizeof(why), "the agent's check failed");
 	}
-	qsd_detach(x, id);
+	if (!skip)
+		qsd_detach(x, id);
 	if (x->m.qcow2)
 		meta = checking ? check_finish(x, &chk, &mjson) : EXPLORE_META_UNREADABLE;
 	if (*why) {
@@ -566,7 +638,7 @@ static int run_state(struct exploration *x, const struct candidate *c, int64_t i
 	int64_t cutoff = c->crash < x->wl->n ? x->wl->e[c->crash].h.t_ns : INT64_MAX;
 	int64_t crash_ns = c->crash < x->wl->n ? cutoff :
 			   x->wl->n ? x->wl->e[x->wl->n - 1].h.t_ns : 0;
-	if (meta != EXPLORE_META_UNREADABLE) {
+	if (meta != EXPLORE_META_UNREADABLE && !skip) {
 		rc = classify(x, report, cutoff, &res);
 		if (rc < 0)
 			pc_warn(LOG_CHECK, "state %" PRId64 ": cannot classify: %s", id, strerror(-rc));
@@ -856,6 +928,8 @@ static int ex_open(struct exploration *x, sqlite3 *db, const struct explore_opts
 		x->wl->n = keep;
 	}
 	s->log_entries = x->wl->n;
+	if (x->m.lvmthin && (rc = thin_tools_check()) < 0)
+		return rc;
 	if (pc_exe_dir(dir, sizeof(dir)) < 0)
 		return -ENOENT;
 	snprintf(x->agent, sizeof(x->agent), "%.4000s/powercut-agent-nbd", dir);
@@ -951,7 +1025,8 @@ int explore_run(sqlite3 *db, const struct explore_opts *o, struct explore_summar
 	sqlite3_bind_text(st, 3, x.m.disk, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 4, x.m.id);
 	sqlite3_bind_text(st, 5, rec_rel, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 6, x.m.qcow2 ? "qcow2" : "raw", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, x.m.qcow2 ? "qcow2" : x.m.lvmthin ? "lvmthin" : "raw", -1,
+			  SQLITE_STATIC);
 	sqlite3_bind_text(st, 7, x.m.cache, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 8, x.m.control, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 9, (sqlite3_int64)o->seed);
