@@ -1076,22 +1076,18 @@ out:
 	return rc;
 }
 
-int explore_export(sqlite3 *db, const struct explore_opts *o, int64_t state, const char *out)
+/* State `state` of the newest exploration of o's disk and cycle: its spec and crash
+ * point. 0 or -ENOENT (logged). */
+static int state_row(sqlite3 *db, const struct explore_opts *o, int64_t state, char **spec,
+		     int64_t *crash)
 {
-	struct explore_summary s;
-	struct exploration x;
 	sqlite3_stmt *st = NULL;
-	char *spec = NULL;
-	int rc = ex_open(&x, db, o, &s);
+	int rc = 0;
 
-	if (rc < 0)
-		goto out;
-	if (sqlite3_prepare_v2(db, "SELECT spec FROM explore_state WHERE state = ?1 AND run_id = "
-			       "(SELECT MAX(id) FROM explore_run WHERE campaign = ?2 AND cycle = ?3 "
-			       "AND disk = ?4)", -1, &st, NULL) != SQLITE_OK) {
-		rc = -EIO;
-		goto out;
-	}
+	if (sqlite3_prepare_v2(db, "SELECT spec, crash_entry FROM explore_state WHERE state = ?1 "
+			       "AND run_id = (SELECT MAX(id) FROM explore_run WHERE campaign = ?2 "
+			       "AND cycle = ?3 AND disk = ?4)", -1, &st, NULL) != SQLITE_OK)
+		return -EIO;
 	sqlite3_bind_int64(st, 1, state);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)o->campaign);
 	sqlite3_bind_int64(st, 3, o->cycle);
@@ -1100,9 +1096,60 @@ int explore_export(sqlite3 *db, const struct explore_opts *o, int64_t state, con
 		pc_err(LOG_CHECK, "no explored state %" PRId64 " of disk '%s' in cycle %" PRIu32
 		       " (run 'powercut explore' first)", state, o->disk, o->cycle);
 		rc = -ENOENT;
+	} else {
+		*spec = strdup((const char *)sqlite3_column_text(st, 0));
+		*crash = sqlite3_column_int64(st, 1);
+		if (!*spec)
+			rc = -ENOMEM;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int explore_classify(sqlite3 *db, const struct explore_opts *o, int64_t state,
+		     const char *report, json_t **out)
+{
+	struct explore_summary s;
+	struct exploration x;
+	struct oracle_verify_result res;
+	char *spec = NULL;
+	int64_t crash = 0;
+	int rc = ex_open(&x, db, o, &s);
+
+	if (rc < 0 || (rc = state_row(db, o, state, &spec, &crash)) < 0 ||
+	    (rc = ledger_views(&x)) < 0)
+		goto out;
+	/* The same cut-off as run_state's: the ledger as of the state's crash point. */
+	int64_t cutoff = crash >= 0 && (size_t)crash < x.wl->n ? x.wl->e[crash].h.t_ns : INT64_MAX;
+	if ((rc = classify(&x, report, cutoff, &res)) < 0) {
+		pc_err(LOG_CHECK, "cannot classify '%s' as state %" PRId64 ": %s", report, state,
+		       strerror(-rc));
 		goto out;
 	}
-	spec = strdup((const char *)sqlite3_column_text(st, 0));
+	json_t *counts = json_object();
+	for (int k = 0; k < CLS__COUNT; k++)
+		if (res.cycle.count[k])
+			json_object_set_new(counts, cls_class_name(k),
+					    json_integer((json_int_t)res.cycle.count[k]));
+	*out = json_pack("{s:I,s:I,s:o}", "state", (json_int_t)state, "violations",
+			 (json_int_t)res.cycle.violations, "counts", counts);
+out:
+	free(spec);
+	ex_close(&x);
+	return rc;
+}
+
+int explore_export(sqlite3 *db, const struct explore_opts *o, int64_t state, const char *out)
+{
+	struct explore_summary s;
+	struct exploration x;
+	sqlite3_stmt *st = NULL;
+	char *spec = NULL;
+	int64_t crash;
+	int rc = ex_open(&x, db, o, &s);
+
+	if (rc < 0 || (rc = state_row(db, o, state, &spec, &crash)) < 0)
+		goto out;
 	char path[PATH_MAX + 64], uri[PATH_MAX + 64];
 	snprintf(path, sizeof(path), "%.4000s/states/s%" PRId64, x.work, state);
 	FILE *f = fopen(path, "we");

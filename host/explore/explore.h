@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
 #include <sqlite3.h>
 
 #define EXPLORE_KINDS(X) \
@@ -103,5 +104,12 @@ int explore_run(sqlite3 *db, const struct explore_opts *o, struct explore_summar
 /* Write state `state` of the newest exploration of that disk and cycle to out: the
  * image file's bytes (qcow2 or raw) as the crash left them, for qemu-img and qemu-io. */
 int explore_export(sqlite3 *db, const struct explore_opts *o, int64_t state, const char *out);
+
+/* Classify a check report (the agent's, from another read-back of state `state`, such
+ * as the guest's) against the ledger as of that state's crash point, exactly as the
+ * exploration classified its own read-back. *out: {"state", "violations", "counts"}
+ * (counts as in explore_state.counts_json), owned by the caller. */
+int explore_classify(sqlite3 *db, const struct explore_opts *o, int64_t state,
+		     const char *report, json_t **out);
 
 #endif
