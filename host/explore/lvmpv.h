@@ -69,7 +69,8 @@ struct lvmpv_vg {
 	uint64_t dev_size_bytes; /* the pv_header's device size */
 	uint64_t mda_offset;     /* the metadata area's header, bytes into the PV */
 	uint64_t text_offset;    /* the committed text, bytes into the metadata area */
-	uint64_t text_size;      /* bytes, without the trailing NUL */
+	uint64_t text_size;      /* bytes of the slot, with lvm2's trailing NUL */
+	bool precommit_pending;  /* slot 1 holds other (precommitted, uncommitted) metadata */
 };
 
 /* Read the label, the PV header, the first metadata area's header and its newest
