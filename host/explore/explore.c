@@ -218,11 +218,16 @@ static int64_t cycle_cut_ns(struct exploration *x)
 			   "AND cycle = ?2 AND disk = ?3");
 }
 
-/* When the ledger received this cycle's baseline of the disk, or 0 (none written). */
+/* When the ledger received this cycle's baseline of the disk, or, without one, when
+ * the disk's first agent of the cycle said hello (the full tier's guest writes no
+ * baseline on a fresh disk, and sets up its LVM-thin pool before its agent starts);
+ * 0: neither. */
 static int64_t baseline_recv_ns(struct exploration *x)
 {
-	return cycle_value(x, "SELECT IFNULL(MAX(recv_ns), 0) FROM oracle_baseline WHERE "
-			   "campaign = ?1 AND cycle = ?2 AND disk = ?3");
+	int64_t b = cycle_value(x, "SELECT IFNULL(MAX(recv_ns), 0) FROM oracle_baseline WHERE "
+				"campaign = ?1 AND cycle = ?2 AND disk = ?3");
+	return b ? b : cycle_value(x, "SELECT IFNULL(MIN(host_hello_ns), 0) FROM oracle_session "
+				   "WHERE campaign = ?1 AND cycle = ?2 AND disk = ?3");
 }
 
 /* The ledger as of a crash point: a second, read-only connection to the campaign
@@ -821,7 +826,9 @@ static int explore_states(struct exploration *x)
 	/* The oracle judges a crash only once the ledger has this cycle's baseline (a
 	 * real cut never comes before: the window opens with the workload running). A
 	 * crash point whose ledger lacks it would read the baseline's records as ones the
-	 * agent cannot have written: those entries are not crash points. */
+	 * agent cannot have written: those entries are not crash points. Without a
+	 * baseline the agent's hello opens the window: what came before is the rig's
+	 * setup (the guest's vgcreate and lvcreate), not the workload's. */
 	int64_t brecv = baseline_recv_ns(x);
 	size_t c0 = 0;
 	while (brecv && c0 < n && wl->e[c0].h.t_ns <= brecv)
