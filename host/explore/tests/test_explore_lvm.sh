@@ -132,14 +132,19 @@ cross() {	# $1: campaign, $2: state, $3: label
 		fail "$1 state $2 ($3): the host says $meta, the guest's thin_check=$g_tc, activation $g_status" ;;
 	*) [ "$g_status" = fail ] || fail "$1 state $2 ($3): the host says $meta, the guest activated the pool" ;;
 	esac
-	[ "$g_status" = ok ] || return 0
+	if [ "$g_status" != ok ]; then
+		# lvm2 refused the pool, as the host's verdict says: nothing to read back
+		echo "cross-check: $1 state $2 ($3, $meta): guest thin_check=$g_tc, pool not activated"
+		return 0
+	fi
 	[ -s "$t/g-$3.jsonl" ] || fail "$1 state $2 ($3): the guest's agent reported nothing: $(grep -av "check-line" "$t/con-$3.log" | tail -8)"
 	"$powercut" explore --json --disk thin --state "$2" --report "$t/g-$3.jsonl" "$t/$1.db" 1 >"$t/r-$3.json" 2>"$t/r.err" ||
 		{ cat "$t/r.err"; fail "$1 state $2: explore --report"; }
 	gv=$(sqlite3 :memory: "SELECT json_extract(CAST(readfile('$t/r-$3.json') AS TEXT), '$.violations')")
-	gc=$(sqlite3 :memory: "SELECT json(json_extract(CAST(readfile('$t/r-$3.json') AS TEXT), '$.counts'))")
+	# the classes as class=count, sorted
+	gc=$(sqlite3 :memory: "SELECT group_concat(key || '=' || value, ',') FROM (SELECT key, value FROM json_each(json_extract(CAST(readfile('$t/r-$3.json') AS TEXT), '$.counts')) ORDER BY key)")
 	hv=$(q "$1" "SELECT violations FROM explore_state WHERE state = $2")
-	hc=$(q "$1" "SELECT json(counts_json) FROM explore_state WHERE state = $2")
+	hc=$(q "$1" "SELECT group_concat(key || '=' || value, ',') FROM (SELECT key, value FROM explore_state, json_each(counts_json) WHERE state = $2 ORDER BY key)")
 	[ "$gv" = "$hv" ] && [ "$gc" = "$hc" ] ||
 		fail "$1 state $2 ($3): the guest read back $gc ($gv violations), the host's model $hc ($hv)"
 	echo "cross-check: $1 state $2 ($3, $meta): guest thin_check=$g_tc, classes $gc"
