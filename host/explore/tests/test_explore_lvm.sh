@@ -155,6 +155,9 @@ v=$(q lying "SELECT state FROM explore_state WHERE violations > 0 ORDER BY write
 cross honest "$b" boundary
 cross honest "$s" "$(q honest "SELECT kind FROM explore_state WHERE state = $s")"
 cross lying "$v" smallest-violation
+# lvm2 refuses a pool with leaks: the smallest violating state the guest can read too
+vc=$(q lying "SELECT state FROM explore_state WHERE violations > 0 AND metadata = 'clean' ORDER BY writes, state LIMIT 1")
+[ -z "$vc" ] || [ "$vc" = "$v" ] || cross lying "$vc" smallest-clean-violation
 
 # 4. Error paths. A VG the state's metadata does not hold: every state unreadable.
 rec=$t/honest.db.rec/campaign-1/cycle-1/thin
