@@ -10,9 +10,9 @@ EXPLORE_CFLAGS = -Ihost/explore -Ihost/lib -Ihost/oracle -Irig/sim/disk \
 
 SCRIPT_SETS += EXPLORE_SH
 EXPLORE_SH_PROGS := $(BUILD)/host/explore/tests/test_explore.sh $(BUILD)/host/explore/tests/test_explore_lvm.sh \
-	$(BUILD)/host/explore/bench/bench_explore.sh
+	$(BUILD)/host/explore/bench/bench_explore.sh $(BUILD)/host/explore/bench/bench_explore_lvm.sh
 EXPLORE_SH_NEEDS  = $(POWERCUT) $(MCUSIM) $(FW_ELF) $(AGENT_NBD) $(PCVCACHE_SO) $(PCREPLAY_SO)
 
 ALL_TARGETS += $(EXPLORE_LIB)
 E2E_TESTS   += $(BUILD)/host/explore/tests/test_explore.sh $(BUILD)/host/explore/tests/test_explore_lvm.sh
-BENCH_PROGS += $(BUILD)/host/explore/bench/bench_explore.sh
+BENCH_PROGS += $(BUILD)/host/explore/bench/bench_explore.sh $(BUILD)/host/explore/bench/bench_explore_lvm.sh
