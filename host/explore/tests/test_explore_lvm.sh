@@ -16,8 +16,10 @@
 #     agent's report, classified against the state's crash point (explore --report),
 #     must give exactly the state's classes: the host-side model of dm-thin's read
 #     path and the kernel agree;
-#  4. error paths: a state whose VG the metadata does not hold is `unreadable` (every
-#     state, no crash); thin_check missing is an error naming its package.
+#  4. error paths and rules: a state whose VG the metadata does not hold is `unreadable`
+#     (every state, no crash); each verdict rule fed its case (leaks, corrupt, a
+#     thin_dump output that is not one); thin_check missing is an error naming its
+#     package.
 set -u
 . tests/e2e/e2e.sh
 e2e_begin test_explore_lvm qemu-system-x86_64 qemu-storage-daemon nbdkit sqlite3 qemu-img
@@ -169,6 +171,43 @@ run=$(sqlite3 :memory: "SELECT json_extract(CAST(readfile('$t/u.json') AS TEXT),
 [ "$(q honest "SELECT COUNT(*) FROM explore_state WHERE run_id = $run AND metadata = 'unreadable' AND violations IS NULL AND metadata_json LIKE '%not ''novg''%'")" = 6 ] ||
 	fail "absent VG: $(q honest "SELECT metadata, metadata_json FROM explore_state WHERE run_id = $run LIMIT 2")"
 cp "$t/rec.json" "$rec/recording.json"
+# The verdict's rules, each fed its case by a stand-in for thin_check in front of the
+# real one (thin-provisioning-tools' own behaviour is what the honest and lying runs
+# above exercise): non-fatal errors only (fails, passes with
+# --ignore-non-fatal-errors) is leaks, and the state is still read back; a fatal one
+# (fails both ways) is corrupt, read back where thin_dump can still print the mappings;
+# thin_dump output that is not thin_dump's is unreadable.
+mkdir -p "$t/fake"
+fake() {	# $1: tool, $2: shell body
+	printf '#!/bin/sh
+[ "$1" = -V ] && exit 0
+%s
+' "$2" >"$t/fake/$1"
+	chmod +x "$t/fake/$1"
+}
+verdicts() {	# $1: label; sets r (the run) and vd ("metadata:read-back" of its states, unique)
+	PATH=$t/fake:$PATH "$powercut" explore --json --disk thin --states 4 "$t/honest.db" 1 >"$t/$1.json" 2>"$t/$1.err" ||
+		{ cat "$t/$1.err"; fail "$1: explore exited $?"; }
+	r=$(sqlite3 :memory: "SELECT json_extract(CAST(readfile('$t/$1.json') AS TEXT), '$.disks[0].run')")
+	vd=$(q honest "SELECT DISTINCT metadata || ':' || (violations IS NOT NULL) FROM explore_state WHERE run_id = $r ORDER BY 1")
+}
+fake thin_check 'case " $* " in *" --ignore-non-fatal-errors "*) exit 0 ;; esac
+echo "data reference counts differ for block 7, expected 0, but got 1"; exit 1'
+verdicts leaks
+[ "$vd" = "leaks:1" ] || fail "non-fatal errors only: $vd"
+q honest "SELECT metadata_json FROM explore_state WHERE run_id = $r LIMIT 1" | grep -q "data reference counts differ" ||
+	fail "thin_check's output is not kept"
+fake thin_check 'echo "bad checksum in btree node"; exit 1'
+verdicts corrupt
+[ "$vd" = "corrupt:1" ] || fail "a fatal error: $vd"
+rm "$t/fake/thin_check"
+fake thin_dump 'while [ $# -gt 1 ]; do [ "$1" = -o ] && out=$2; shift; done
+printf "<superblock uuid=\"\" time=\"1\" transaction=\"1\" data_block_size=\"128\">\n<device dev_id=\"1\">\n<single_mapping origin_block=\"x\"/>\n" >"$out"'
+verdicts baddump
+[ "$vd" = "unreadable:0" ] || fail "thin_dump's output not thin_dump's: $vd"
+q honest "SELECT metadata_json FROM explore_state WHERE run_id = $r LIMIT 1" | grep -q "line 3: not a mapping" ||
+	fail "the bad line is not named: $(q honest "SELECT metadata_json FROM explore_state WHERE run_id = $r LIMIT 1")"
+rm -r "$t/fake"
 # thin_check missing: the error names the package (Debian installs the tools in
 # /usr/sbin; a PATH without it is a machine without them).
 nosbin=/usr/local/bin:/usr/bin:/bin
