@@ -40,23 +40,20 @@ static void set_why(json_t *j, const char *key, const char *why)
 	json_object_set_new(j, key, json_string(why));
 }
 
-/* Copy an LV's first len bytes (through lvmpv_map) into a new file. */
-static int copy_lv(lvmpv_read_fn rd, void *ctx, const struct lvmpv_lv *lv, uint64_t len,
-		   const char *path, char *why, size_t wlen)
+/* Copy len bytes of an LV from lv_off (mapped onto the PV by lvmpv_map) to fd at
+ * file_off. 0 or a negative errno, why says which byte. */
+static int copy_range(lvmpv_read_fn rd, void *ctx, const struct lvmpv_lv *lv, uint64_t lv_off,
+		      uint64_t len, int fd, uint64_t file_off, char *why, size_t wlen)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	static char buf[1 << 20];
 	int rc = 0;
 
-	if (fd < 0) {
-		snprintf(why, wlen, "cannot create '%.200s': %s", path, strerror(errno));
-		return -errno;
-	}
-	for (uint64_t off = 0; off < len && !rc;) {
+	for (uint64_t done = 0; done < len && !rc;) {
 		uint64_t pv, run;
-		if ((rc = lvmpv_map(lv, off, len - off, &pv, &run)) < 0) {
-			snprintf(why, wlen, "LV '%s' has no area at byte %" PRIu64, lv->name, off);
-			break;
+		if (lvmpv_map(lv, lv_off + done, len - done, &pv, &run) < 0) {
+			snprintf(why, wlen, "byte %" PRIu64 " lies beyond the areas of LV '%s'",
+				 lv_off + done, lv->name);
+			return -ERANGE;
 		}
 		if (run > sizeof(buf))
 			run = sizeof(buf);
@@ -64,12 +61,26 @@ static int copy_lv(lvmpv_read_fn rd, void *ctx, const struct lvmpv_lv *lv, uint6
 			snprintf(why, wlen, "cannot read LV '%s' at PV byte %" PRIu64, lv->name, pv);
 			break;
 		}
-		if (pwrite(fd, buf, run, (off_t)off) != (ssize_t)run) {
+		if (pwrite(fd, buf, run, (off_t)(file_off + done)) != (ssize_t)run) {
 			rc = -errno;
-			snprintf(why, wlen, "cannot write '%.200s': %s", path, strerror(errno));
+			snprintf(why, wlen, "cannot write: %s", strerror(errno));
 		}
-		off += run;
+		done += run;
 	}
+	return rc;
+}
+
+/* Copy an LV's first len bytes into a new file. */
+static int copy_lv(lvmpv_read_fn rd, void *ctx, const struct lvmpv_lv *lv, uint64_t len,
+		   const char *path, char *why, size_t wlen)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+	if (fd < 0) {
+		snprintf(why, wlen, "cannot create '%.200s': %s", path, strerror(errno));
+		return -errno;
+	}
+	int rc = copy_range(rd, ctx, lv, 0, len, fd, 0, why, wlen);
 	close(fd);
 	return rc;
 }
@@ -208,7 +219,6 @@ static int assemble(lvmpv_read_fn rd, void *ctx, const struct lvmpv_lv *tdata,
 		    const struct dump *d, uint64_t span, const char *img, char *why, size_t wlen)
 {
 	int fd = open(img, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	static char buf[1 << 20];
 	int rc = 0;
 
 	if (fd < 0) {
@@ -218,30 +228,11 @@ static int assemble(lvmpv_read_fn rd, void *ctx, const struct lvmpv_lv *tdata,
 	if (ftruncate(fd, (off_t)span) < 0)
 		rc = -errno;
 	for (size_t i = 0; i < d->n && !rc; i++) {
-		uint64_t lv_off = d->m[i].data * d->chunk_bytes, len = d->m[i].len * d->chunk_bytes;
-		uint64_t at = d->m[i].origin * d->chunk_bytes;
+		uint64_t at = d->m[i].origin * d->chunk_bytes, len = d->m[i].len * d->chunk_bytes;
 		if (at + len > span)
 			len = span - at;
-		for (uint64_t done = 0; done < len && !rc;) {
-			uint64_t pv, run;
-			if (lvmpv_map(tdata, lv_off + done, len - done, &pv, &run) < 0) {
-				snprintf(why, wlen, "data block at byte %" PRIu64 " lies beyond the "
-					 "pool's data LV '%s'", lv_off + done, tdata->name);
-				rc = -ERANGE;
-				break;
-			}
-			if (run > sizeof(buf))
-				run = sizeof(buf);
-			if ((rc = rd(ctx, buf, run, pv)) < 0) {
-				snprintf(why, wlen, "cannot read the pool's data at PV byte %" PRIu64, pv);
-				break;
-			}
-			if (pwrite(fd, buf, run, (off_t)(at + done)) != (ssize_t)run) {
-				rc = -errno;
-				snprintf(why, wlen, "cannot write '%.200s': %s", img, strerror(errno));
-			}
-			done += run;
-		}
+		rc = copy_range(rd, ctx, tdata, d->m[i].data * d->chunk_bytes, len, fd, at, why,
+				wlen);
 	}
 	close(fd);
 	return rc;
