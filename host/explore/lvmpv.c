@@ -137,6 +137,7 @@ static int pread_at(struct rdr *r, void *buf, size_t len, uint64_t off, const ch
 
 struct pvinfo {
 	uint64_t label_off;
+	uint32_t pvh_off;	/* of the pv_header in the label's sector */
 	char uuid[ID_LEN + 1];
 	uint64_t dev_size;
 	uint64_t da_off;	/* the first data area: pe_start as the label says it */
@@ -199,6 +200,7 @@ static int read_label(struct rdr *r, struct pvinfo *pv)
 		return fail(r, "label at byte %" PRIu64 ": pv_header offset %" PRIu32
 			    " leaves no room for the header in the sector", pv->label_off, pvoff);
 	p = lh + pvoff;
+	pv->pvh_off = pvoff;
 	end = lh + SECTOR;
 	for (unsigned i = 0; i < ID_LEN; i++)
 		pv->uuid[i] = isprint(p[i]) ? (char)p[i] : '?';
@@ -246,6 +248,15 @@ static int read_mda(struct rdr *r, const struct pvinfo *pv, unsigned i, struct t
 	uint32_t sum, flags;
 	const uint8_t *rl;
 	int rc;
+
+	/* not lvm2's check (it reads what the device has): the area inside the device
+	 * size the pv_header gives, so that a damaged list is a finding, not a failed
+	 * read past the end */
+	if (pv->dev_size && (at > pv->dev_size || pv->mda_size[i] > pv->dev_size - at ||
+			     pv->mda_size[i] < MDA_HEADER_SIZE))
+		return fail(r, "pv_header at byte %" PRIu64 ": metadata area at byte %" PRIu64
+			    " size %" PRIu64 " lies outside the device's %" PRIu64 " bytes",
+			    pv->label_off + pv->pvh_off, at, pv->mda_size[i], pv->dev_size);
 
 	if ((rc = pread_at(r, h, sizeof(h), at, "the metadata area header")))
 		return rc;
@@ -382,6 +393,7 @@ static void get_token(struct parser *p, enum tok prev)
 {
 	const bool values = prev == T_EQ || prev == T_AB || prev == T_COMMA;
 	const char *te;
+	int start;
 	char c;
 
 	p->tb = p->te;
@@ -403,6 +415,7 @@ static void get_token(struct parser *p, enum tok prev)
 	case '"':
 	case '\'':
 		p->t = c == '"' ? T_STR_ESC : T_STR;
+		start = p->line;
 		while (te != p->fe && *te && *te != c) {
 			if (c == '"' && *te == '\\' && te + 1 != p->fe && te[1])
 				te++;
@@ -412,6 +425,7 @@ static void get_token(struct parser *p, enum tok prev)
 		}
 		if (te == p->fe || !*te) {
 			p->te = te;
+			p->line = start;
 			perr(p, "unterminated string");
 			p->t = T_EOF;
 			return;
@@ -838,7 +852,8 @@ static int read_lv(struct vgctx *g, const struct node *ln, struct lvmpv_lv *lv)
 				goto out;
 			if (sc != 1) {
 				rc = fail(g->r, "metadata text line %d: %s has stripe_count %" PRIu64
-					  "; only one stripe is supported", sn->line, swhat, sc);
+					  "; only one stripe is supported", find(sn, "stripe_count")->line,
+					  swhat, sc);
 				goto out;
 			}
 			if ((rc = need(&c, sn, "stripes", &sl)))
