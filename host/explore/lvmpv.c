@@ -1028,10 +1028,16 @@ static int read_vg(struct rdr *r, const struct node *root, const struct pvinfo *
 		const struct lvmpv_lv *lv = &vg->lvs[i];
 		const char *ref[3] = { lv->metadata_lv, lv->data_lv, lv->pool_lv };
 
+		const struct lvmpv_lv *to;
+
 		for (int j = 0; j < 3; j++)
 			if (*ref[j] && !lvmpv_find(vg, ref[j]))
 				return fail(r, "metadata text: logical volume '%s' refers to '%s', "
 					    "which is not in the volume group", lv->name, ref[j]);
+		/* thin.c attach_pool_lv: a thin LV's pool is a thin pool */
+		if (*lv->pool_lv && strcmp((to = lvmpv_find(vg, lv->pool_lv))->type, "thin-pool"))
+			return fail(r, "metadata text: thin volume '%s' has pool '%s' of type '%s', "
+				    "not a thin pool", lv->name, lv->pool_lv, to->type);
 	}
 	return 0;
 }

@@ -793,6 +793,10 @@ static const struct text_case text_cases[] = {
 		  LV1("pool", "type = \"thin-pool\"\nmetadata = \"m\"\npool = \"d\"\ntransaction_id = 0\n"
 			      "chunk_size = 128\n")),
 	  "metadata text", "refers to 'm'" },
+	{ "thin pool not a pool",
+	  VG(PV1, LV1("pool", LIN(0)) LV1("thin", "type = \"thin\"\nthin_pool = \"pool\"\n"
+						 "transaction_id = 0\ndevice_id = 1\n")),
+	  "thin volume 'thin'", "of type 'striped'" },
 	{ "missing device_id",
 	  VG(PV1, LV1("thin", "type = \"thin\"\nthin_pool = \"pool\"\ntransaction_id = 0\n")), "line 15",
 	  "no 'device_id'" },
