@@ -689,19 +689,31 @@ static int need(struct ctx *c, const struct node *sec, const char *key, const st
 	return 0;
 }
 
+/* The single value of key in sec, of the given type: *out NULL when absent and not
+ * required (dm_config_get_uint32/64, dm_config_get_str fail on another type). */
+static int scalar(struct ctx *c, const struct node *sec, const char *key, enum vtype type,
+		  bool required, const struct node **out)
+{
+	static const char *const type_name[] = { [V_INT] = "an integer", [V_STR] = "a string" };
+
+	*out = find(sec, key);
+	if (!*out)
+		return required ? fail(c->r, "metadata text line %d: %s has no '%s'", sec->line,
+				       c->what, key) : 0;
+	if (!(*out)->v || (*out)->array || (*out)->v->type != type)
+		return fail(c->r, "metadata text line %d: '%s' of %s is not %s", (*out)->line, key,
+			    c->what, type_name[type]);
+	return 0;
+}
+
 static int get_uint(struct ctx *c, const struct node *sec, const char *key, uint64_t max,
 		    bool required, uint64_t *out)
 {
-	const struct node *n = find(sec, key);
+	const struct node *n;
+	int rc = scalar(c, sec, key, V_INT, required, &n);
 
-	if (!n) {
-		if (required)
-			return fail(c->r, "metadata text line %d: %s has no '%s'", sec->line, c->what, key);
-		return 0;
-	}
-	if (!n->v || n->array || n->v->type != V_INT)
-		return fail(c->r, "metadata text line %d: '%s' of %s is not an integer", n->line, key,
-			    c->what);
+	if (rc || !n)
+		return rc;
 	if (n->v->i < 0 || (uint64_t)n->v->i > max)
 		return fail(c->r, "metadata text line %d: '%s' of %s is %" PRId64 ", beyond 0-%" PRIu64,
 			    n->line, key, c->what, n->v->i, max);
@@ -712,16 +724,11 @@ static int get_uint(struct ctx *c, const struct node *sec, const char *key, uint
 static int get_str(struct ctx *c, const struct node *sec, const char *key, bool required,
 		   char *out, size_t olen)
 {
-	const struct node *n = find(sec, key);
+	const struct node *n;
+	int rc = scalar(c, sec, key, V_STR, required, &n);
 
-	if (!n) {
-		if (required)
-			return fail(c->r, "metadata text line %d: %s has no '%s'", sec->line, c->what, key);
-		return 0;
-	}
-	if (!n->v || n->array || n->v->type != V_STR)
-		return fail(c->r, "metadata text line %d: '%s' of %s is not a string", n->line, key,
-			    c->what);
+	if (rc || !n)
+		return rc;
 	if (strlen(n->v->s) >= olen)
 		return fail(c->r, "metadata text line %d: '%s' of %s is longer than %zu bytes", n->line,
 			    key, c->what, olen - 1);

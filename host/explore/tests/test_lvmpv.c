@@ -335,6 +335,15 @@ static void build_text(struct img *im, const char *text)
 	img_build(im, MDA_SIZE, text);
 }
 
+/* The guest's VG at seqno in a new image; returns the text (the caller frees both). */
+static char *thin_image(struct img *im, int seqno)
+{
+	char *text = fmt(THIN_VG(), seqno);
+
+	build_text(im, text);
+	return text;
+}
+
 /* The CRC of the test against the zlib-computed vector: lvm2's calc_crc of
  * "123456789" from INITIAL_CRC, and chaining over two pieces gives the same. */
 static void test_crc_vector(void **state)
@@ -350,12 +359,11 @@ static void test_thin_vg(void **state)
 	struct img im;
 	struct lvmpv_vg vg;
 	char why[256];
-	char *text = fmt(THIN_VG(), 7);
+	char *text = thin_image(&im, 7);
 	const struct lvmpv_lv *pool, *thin, *tmeta, *tdata, *spare;
 	uint64_t off, run;
 
 	(void)state;
-	build_text(&im, text);
 	assert_int_equal(rd(&im, &vg, why, sizeof(why)), 0);
 	assert_string_equal(vg.name, "pcvg");
 	assert_int_equal(vg.seqno, 7);
@@ -579,10 +587,9 @@ static void test_label_errors(void **state)
 	struct img im;
 	struct lvmpv_vg vg;
 	char why[256];
-	char *text = fmt(THIN_VG(), 1);
+	char *text = thin_image(&im, 1);
 
 	(void)state;
-	build_text(&im, text);
 	/* a label in sector 0 or 3 is found as well (the scan covers 4 sectors) */
 	memset(im.b + 512, 0, 512);
 	write_label(&im, 3, "LVM2 001", MiB);
@@ -629,11 +636,10 @@ static void test_label_errors(void **state)
 static void test_mda_errors(void **state)
 {
 	struct img im;
-	char *text = fmt(THIN_VG(), 1);
+	char *text = thin_image(&im, 1);
 	uint8_t *h;
 
 	(void)state;
-	build_text(&im, text);
 	h = im.b + MDA_OFF;
 	h[300] ^= 1;
 	expect_fail(&im, "metadata area header at byte 4096", "checksum", NULL);
@@ -697,10 +703,9 @@ static void test_read_error(void **state)
 	struct img im;
 	struct lvmpv_vg vg;
 	char why[256];
-	char *text = fmt(THIN_VG(), 1);
+	char *text = thin_image(&im, 1);
 
 	(void)state;
-	build_text(&im, text);
 	im.reads_failing = MDA_OFF + 600;
 	assert_int_equal(rd(&im, &vg, why, sizeof(why)), -EIO);
 	assert_non_null(strstr(why, "byte 4608"));
