@@ -38,7 +38,7 @@
 #define LABEL_SCAN_SECTORS 4u	/* label.h: LABEL_SCAN_SECTORS */
 #define LABEL_ID "LABELONE"
 #define LVM2_LABEL "LVM2 001"	/* layout.h */
-#define INITIAL_CRC 0xf597a6cfu	/* crc.h */
+#define INITIAL_CRC LVMPV_INITIAL_CRC	/* crc.h */
 #define MDA_HEADER_SIZE 512u
 #define FMTT_MAGIC "\040\114\126\115\062\040\170\133\065\101\045\162\060\116\052\076"
 #define FMTT_VERSION 1u
@@ -91,8 +91,10 @@ static uint64_t get64(const uint8_t *p)
 
 /* crc.c's calc_crc, bitwise: the same polynomial and the same lack of a final
  * inversion (lvm2 chains calls, as config.c does over the two pieces of a text). */
-static uint32_t calc_crc(uint32_t crc, const uint8_t *buf, size_t size)
+uint32_t lvmpv_calc_crc(uint32_t crc, const void *data, size_t size)
 {
+	const uint8_t *buf = data;
+
 	while (size--) {
 		crc ^= *buf++;
 		for (int k = 0; k < 8; k++)
@@ -169,7 +171,7 @@ static int read_label(struct rdr *r, struct pvinfo *pv)
 			continue;
 		}
 		want = get32(h + LH_CRC);
-		got = calc_crc(INITIAL_CRC, h + LH_OFFSET, SECTOR - LH_OFFSET);
+		got = lvmpv_calc_crc(INITIAL_CRC, h + LH_OFFSET, SECTOR - LH_OFFSET);
 		if (want != got) {
 			snprintf(skipped, sizeof(skipped),
 				 "; the label at byte %u has checksum 0x%08x, its bytes 0x%08x",
@@ -262,7 +264,7 @@ static int read_mda(struct rdr *r, const struct pvinfo *pv, unsigned i, struct t
 		return rc;
 	/* raw_parse_mda_header: checksum over the header after its checksum field, magic,
 	 * version, start (its own offset), size of at least a header */
-	sum = calc_crc(INITIAL_CRC, h + MDAH_MAGIC, MDA_HEADER_SIZE - MDAH_MAGIC);
+	sum = lvmpv_calc_crc(INITIAL_CRC, h + MDAH_MAGIC, MDA_HEADER_SIZE - MDAH_MAGIC);
 	if (sum != get32(h))
 		return fail(r, "metadata area header at byte %" PRIu64 ": checksum 0x%08x, its bytes 0x%08x",
 			    at, get32(h), sum);
@@ -311,7 +313,7 @@ static int read_mda(struct rdr *r, const struct pvinfo *pv, unsigned i, struct t
 		goto bad;
 	t->buf[size] = '\0';
 	/* config.c config_file_read_fd: the slot's checksum over both pieces */
-	sum = calc_crc(calc_crc(INITIAL_CRC, (uint8_t *)t->buf, size - wrap),
+	sum = lvmpv_calc_crc(lvmpv_calc_crc(INITIAL_CRC, (uint8_t *)t->buf, size - wrap),
 		       (uint8_t *)t->buf + size - wrap, wrap);
 	if (sum != get32(rl + 16)) {
 		rc = fail(r, "metadata text at byte %" PRIu64 " (%" PRIu64 " bytes%s): checksum 0x%08x, "
@@ -810,6 +812,13 @@ static int read_lv(struct vgctx *g, const struct node *ln, struct lvmpv_lv *lv)
 		if ((rc = get_uint(&c, sn, "start_extent", UINT32_MAX, true, &segs[nseg].start)) ||
 		    (rc = get_uint(&c, sn, "extent_count", UINT32_MAX, true, &segs[nseg].count)))
 			goto out;
+		/* stricter than the text import: the kernel refuses a zero-length target
+		 * (dm-table.c), so such an LV could never be activated */
+		if (!segs[nseg].count) {
+			rc = fail(g->r, "metadata text line %d: %s has extent_count 0",
+				  find(sn, "extent_count")->line, swhat);
+			goto out;
+		}
 		nseg++;
 	}
 	c.what = what;

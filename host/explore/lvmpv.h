@@ -88,6 +88,12 @@ const struct lvmpv_lv *lvmpv_find(const struct lvmpv_vg *vg, const char *lv);
 int lvmpv_map(const struct lvmpv_lv *lv, uint64_t lv_off, uint64_t len, uint64_t *pv_off,
 	      uint64_t *run);
 
+/* lvm2's calc_crc (lib/misc/crc.c): CRC-32 (0xedb88320) from crc, no final inversion;
+ * lvm2 starts from INITIAL_CRC 0xf597a6cf and chains calls over pieces. For writers
+ * of test images. */
+#define LVMPV_INITIAL_CRC 0xf597a6cfu
+uint32_t lvmpv_calc_crc(uint32_t crc, const void *buf, size_t size);
+
 /* Free what lvmpv_read allocated in vg and zero it. NULL is fine. */
 void lvmpv_free(struct lvmpv_vg *vg);
 

@@ -351,6 +351,10 @@ static void test_crc_vector(void **state)
 	(void)state;
 	assert_int_equal(crc(INITIAL_CRC, "123456789", 9), 0x4991cf02u);
 	assert_int_equal(crc(crc(INITIAL_CRC, "1234", 4), "56789", 5), 0x4991cf02u);
+	/* and the module's, which the fuzz target writes its images with */
+	assert_int_equal(lvmpv_calc_crc(LVMPV_INITIAL_CRC, "123456789", 9), 0x4991cf02u);
+	assert_int_equal(lvmpv_calc_crc(lvmpv_calc_crc(LVMPV_INITIAL_CRC, "12345", 5), "6789", 4),
+			 0x4991cf02u);
 }
 
 /* The guest's VG: pool, thin, the spare and the pool's hidden LVs */
@@ -776,6 +780,10 @@ static const struct text_case text_cases[] = {
 	  VG(PV1, "lv {\nsegment_count = 1\nsegment1 {\nstart_extent = 0\nextent_count = 4294967296\n"
 		  LIN(0) "}\n}\n"),
 	  "line 17", "beyond 0-4294967295" },
+	{ "zero extents",
+	  VG(PV1, "lv {\nsegment_count = 1\nsegment1 {\nstart_extent = 0\nextent_count = 0\n" LIN(0)
+		  "}\n}\n"),
+	  "line 17", "extent_count 0" },
 	{ "huge segment count", VG(PV1, "lv {\nsegment_count = 100000000\n}\n"), "line 14",
 	  "beyond 0-65536" },
 	{ "segment count disagrees", VG(PV1, "lv {\nsegment_count = 2\n" SEG(LIN(0)) "}\n"), "line 13",
