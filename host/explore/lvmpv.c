@@ -63,10 +63,11 @@
 
 /* Bounds on what a damaged disk may claim, far above what lvm2 writes (its default
  * metadata area is about 1 MiB; the guest's VG has four LVs). */
-#define TEXT_MAX (64u << 20)
+#define TEXT_MAX (16u << 20)
+#define ENTRY_MAX (1u << 18)	/* names and values in the text: bounds its tree's memory */
 #define MDA_MAX 8u		/* metadata areas read from the pv_header */
 #define DEPTH_MAX 32		/* section nesting */
-#define LV_MAX 65536u
+#define LV_MAX 10000u
 #define SEG_MAX 65536u
 /* libdevmapper.h: the kernel's limits that thin.c checks */
 #define THIN_MIN_CHUNK 128u
@@ -360,6 +361,7 @@ struct parser {
 	enum tok t;
 	int line;
 	int depth;
+	unsigned entries;
 	int err;
 };
 
@@ -521,12 +523,21 @@ static void free_node(struct node *n)
 }
 
 /* _type: one value */
+static int count_entry(struct parser *p)
+{
+	if (++p->entries <= ENTRY_MAX)
+		return 0;
+	return perr(p, "more than 262144 names and values");
+}
+
 static struct val *parse_type(struct parser *p)
 {
-	struct val *v = calloc(1, sizeof(*v));
+	struct val *v;
 	char *end;
 
-	if (!v) {
+	if (count_entry(p))
+		return NULL;
+	if (!(v = calloc(1, sizeof(*v)))) {
 		p->err = -ENOMEM;
 		return NULL;
 	}
@@ -614,6 +625,8 @@ static struct node *parse_section(struct parser *p, struct node *parent)
 								       : "a name expected");
 		return NULL;
 	}
+	if (count_entry(p))
+		return NULL;
 	if (!(n = calloc(1, sizeof(*n)))) {
 		p->err = -ENOMEM;
 		return NULL;
@@ -1026,6 +1039,7 @@ static int read_vg(struct rdr *r, const struct node *root, const struct pvinfo *
 	    __builtin_add_overflow(pv_bytes, g.pe_start * SECTOR, &pv_bytes))
 		return fail(r, "metadata text line %d: %s: extents beyond 2^64 bytes", pvn->line, what);
 	vg->pe_start_bytes = g.pe_start * SECTOR;
+	vg->label_pe_start_bytes = pv->da_off;
 	g.pvname = pvn->key;
 	/* the LVs: a VG may have none */
 	lvs = find(vgn, "logical_volumes");

@@ -61,7 +61,8 @@ struct lvmpv_vg {
 	char name[128];
 	uint64_t seqno;
 	uint64_t extent_bytes;
-	uint64_t pe_start_bytes; /* of the PV, as used for mapping (see lvmpv.c) */
+	uint64_t pe_start_bytes; /* the text's pe_start of the PV: what lvm2 maps with */
+	uint64_t label_pe_start_bytes; /* the pv_header's first data area (normally equal) */
 	struct lvmpv_lv *lvs;
 	size_t nlvs;
 	/* where the text came from, for reports */

@@ -850,6 +850,35 @@ static void test_text_errors(void **state)
 	}
 }
 
+/* Counts a damaged text could make huge: entries of the tree and LVs are bounded
+ * before they cost memory. */
+static void test_huge_counts(void **state)
+{
+	size_t cap = 900 * KiB, n;
+	char *t = malloc(cap);
+	struct img im;
+
+	(void)state;
+	assert_non_null(t);
+	n = (size_t)snprintf(t, cap, "vg {\nflags = [");
+	for (int i = 0; i < 300000; i++)
+		t[n++] = '1', t[n++] = ',';
+	n += (size_t)snprintf(t + n, cap - n, "]\n}\n" TAIL);
+	build_text(&im, t);
+	expect_fail(&im, "line 2", "more than 262144 names and values", NULL);
+	free(im.b);
+	n = (size_t)snprintf(t, cap, "vg {\nid = \"x\"\nseqno = 1\nextent_size = 8192\n"
+			     "physical_volumes {\n" PV1 "}\nlogical_volumes {\n");
+	for (int i = 0; i <= 10000; i++)
+		n += (size_t)snprintf(t + n, cap - n, "l%d {}\n", i);
+	n += (size_t)snprintf(t + n, cap - n, "}\n}\n" TAIL);
+	assert_true(n < cap);
+	build_text(&im, t);
+	expect_fail(&im, "line 12", "more than 10000 logical volumes", NULL);
+	free(im.b);
+	free(t);
+}
+
 /* ---- damage everywhere: the reader runs on crash states, so any byte may be wrong */
 
 static void check_any(struct img *im, unsigned *ok, unsigned *bad)
@@ -1013,6 +1042,7 @@ static void test_real_pv(void **state)
 	assert_int_equal(vg.seqno, 6);
 	assert_int_equal(vg.extent_bytes, 4 * MiB);
 	assert_int_equal(vg.pe_start_bytes, MiB);
+	assert_int_equal(vg.label_pe_start_bytes, MiB);
 	assert_int_equal(vg.dev_size_bytes, 3 * 1024 * MiB);
 	assert_int_equal(vg.mda_offset, 4096);
 	assert_int_equal(vg.text_offset, 9216);
@@ -1078,6 +1108,7 @@ int main(void)
 		cmocka_unit_test(test_mda_errors),
 		cmocka_unit_test(test_read_error),
 		cmocka_unit_test(test_text_errors),
+		cmocka_unit_test(test_huge_counts),
 		cmocka_unit_test(test_damage),
 		cmocka_unit_test(test_real_pv),
 	};
