@@ -8,14 +8,6 @@ EXPLORE_SRCS  := host/explore/explore.c host/explore/lvmpv.c
 EXPLORE_CFLAGS = -Ihost/explore -Ihost/lib -Ihost/oracle -Irig/sim/disk \
 	$(shell pkg-config --cflags sqlite3 jansson)
 
-SCRIPT_SETS += EXPLORE_SH
-EXPLORE_SH_PROGS := $(BUILD)/host/explore/tests/test_explore.sh $(BUILD)/host/explore/bench/bench_explore.sh
-EXPLORE_SH_NEEDS  = $(POWERCUT) $(MCUSIM) $(FW_ELF) $(AGENT_NBD) $(PCVCACHE_SO) $(PCREPLAY_SO)
-
-ALL_TARGETS += $(EXPLORE_LIB)
-E2E_TESTS   += $(BUILD)/host/explore/tests/test_explore.sh
-BENCH_PROGS += $(BUILD)/host/explore/bench/bench_explore.sh
-
 # The LVM2 PV metadata reader alone (cmocka, sanitizers): PV images built in memory.
 PROGRAM_SETS += EXPLORE_T
 EXPLORE_T_PROGS := $(BUILD)/host/explore/tests/test_lvmpv
@@ -24,3 +16,11 @@ EXPLORE_T_CFLAGS = -Ihost/explore -Ihost/lib $(CMOCKA_CFLAGS)
 EXPLORE_T_LINK   = $(BUILD)/san/host/explore/lvmpv.o
 EXPLORE_T_LIBS   = $(CMOCKA_LIBS)
 UNIT_TESTS  += $(EXPLORE_T_PROGS)
+
+SCRIPT_SETS += EXPLORE_SH
+EXPLORE_SH_PROGS := $(BUILD)/host/explore/tests/test_explore.sh $(BUILD)/host/explore/bench/bench_explore.sh
+EXPLORE_SH_NEEDS  = $(POWERCUT) $(MCUSIM) $(FW_ELF) $(AGENT_NBD) $(PCVCACHE_SO) $(PCREPLAY_SO)
+
+ALL_TARGETS += $(EXPLORE_LIB)
+E2E_TESTS   += $(BUILD)/host/explore/tests/test_explore.sh
+BENCH_PROGS += $(BUILD)/host/explore/bench/bench_explore.sh
