@@ -159,7 +159,9 @@ static int read_label(struct rdr *r, struct pvinfo *pv)
 		return rc;
 	/* label.c _find_lvm_header: the first sector holding LABELONE whose sector field
 	 * names its own sector and whose crc (from offset_xl to the sector's end, from
-	 * INITIAL_CRC) matches; others are ignored. */
+	 * INITIAL_CRC) matches; others are ignored. (lvm2 also offers a sector without
+	 * LABELONE to its labeller, which then looks only at the type: such a sector,
+	 * unchecked by any crc, is not taken here.) */
 	for (unsigned s = 0; s < LABEL_SCAN_SECTORS && !lh; s++) {
 		const uint8_t *h = buf + s * SECTOR;
 		uint32_t want, got;
@@ -1057,7 +1059,6 @@ static int read_vg(struct rdr *r, const struct node *root, const struct pvinfo *
 	for (size_t i = 0; i < vg->nlvs; i++) {
 		const struct lvmpv_lv *lv = &vg->lvs[i];
 		const char *ref[3] = { lv->metadata_lv, lv->data_lv, lv->pool_lv };
-
 		const struct lvmpv_lv *to;
 
 		for (int j = 0; j < 3; j++)
@@ -1100,8 +1101,8 @@ int lvmpv_read(lvmpv_read_fn rd, void *ctx, struct lvmpv_vg *vg, char *why, size
 	p.fe = t.buf + t.len;
 	get_token(&p, T_EOF);
 	while (!p.err && p.t != T_EOF)
-		if (!parse_section(&p, &root))
-			break;
+		if (!parse_section(&p, &root) && !p.err)
+			perr(&p, "cannot parse");
 	rc = p.err;
 	if (!rc)
 		rc = read_vg(&r, &root, &pv, vg);
