@@ -38,7 +38,7 @@
 #define LABEL_SCAN_SECTORS 4u	/* label.h: LABEL_SCAN_SECTORS */
 #define LABEL_ID "LABELONE"
 #define LVM2_LABEL "LVM2 001"	/* layout.h */
-#define INITIAL_CRC 0xf597a6cfu	/* crc.h */
+#define INITIAL_CRC LVMPV_INITIAL_CRC	/* crc.h */
 #define MDA_HEADER_SIZE 512u
 #define FMTT_MAGIC "\040\114\126\115\062\040\170\133\065\101\045\162\060\116\052\076"
 #define FMTT_VERSION 1u
@@ -63,10 +63,11 @@
 
 /* Bounds on what a damaged disk may claim, far above what lvm2 writes (its default
  * metadata area is about 1 MiB; the guest's VG has four LVs). */
-#define TEXT_MAX (64u << 20)
+#define TEXT_MAX (16u << 20)
+#define ENTRY_MAX (1u << 18)	/* names and values in the text: bounds its tree's memory */
 #define MDA_MAX 8u		/* metadata areas read from the pv_header */
 #define DEPTH_MAX 32		/* section nesting */
-#define LV_MAX 65536u
+#define LV_MAX 10000u
 #define SEG_MAX 65536u
 /* libdevmapper.h: the kernel's limits that thin.c checks */
 #define THIN_MIN_CHUNK 128u
@@ -91,8 +92,10 @@ static uint64_t get64(const uint8_t *p)
 
 /* crc.c's calc_crc, bitwise: the same polynomial and the same lack of a final
  * inversion (lvm2 chains calls, as config.c does over the two pieces of a text). */
-static uint32_t calc_crc(uint32_t crc, const uint8_t *buf, size_t size)
+uint32_t lvmpv_calc_crc(uint32_t crc, const void *data, size_t size)
 {
+	const uint8_t *buf = data;
+
 	while (size--) {
 		crc ^= *buf++;
 		for (int k = 0; k < 8; k++)
@@ -137,6 +140,7 @@ static int pread_at(struct rdr *r, void *buf, size_t len, uint64_t off, const ch
 
 struct pvinfo {
 	uint64_t label_off;
+	uint32_t pvh_off;	/* of the pv_header in the label's sector */
 	char uuid[ID_LEN + 1];
 	uint64_t dev_size;
 	uint64_t da_off;	/* the first data area: pe_start as the label says it */
@@ -155,7 +159,9 @@ static int read_label(struct rdr *r, struct pvinfo *pv)
 		return rc;
 	/* label.c _find_lvm_header: the first sector holding LABELONE whose sector field
 	 * names its own sector and whose crc (from offset_xl to the sector's end, from
-	 * INITIAL_CRC) matches; others are ignored. */
+	 * INITIAL_CRC) matches; others are ignored. (lvm2 also offers a sector without
+	 * LABELONE to its labeller, which then looks only at the type: such a sector,
+	 * unchecked by any crc, is not taken here.) */
 	for (unsigned s = 0; s < LABEL_SCAN_SECTORS && !lh; s++) {
 		const uint8_t *h = buf + s * SECTOR;
 		uint32_t want, got;
@@ -168,7 +174,7 @@ static int read_label(struct rdr *r, struct pvinfo *pv)
 			continue;
 		}
 		want = get32(h + LH_CRC);
-		got = calc_crc(INITIAL_CRC, h + LH_OFFSET, SECTOR - LH_OFFSET);
+		got = lvmpv_calc_crc(INITIAL_CRC, h + LH_OFFSET, SECTOR - LH_OFFSET);
 		if (want != got) {
 			snprintf(skipped, sizeof(skipped),
 				 "; the label at byte %u has checksum 0x%08x, its bytes 0x%08x",
@@ -199,6 +205,7 @@ static int read_label(struct rdr *r, struct pvinfo *pv)
 		return fail(r, "label at byte %" PRIu64 ": pv_header offset %" PRIu32
 			    " leaves no room for the header in the sector", pv->label_off, pvoff);
 	p = lh + pvoff;
+	pv->pvh_off = pvoff;
 	end = lh + SECTOR;
 	for (unsigned i = 0; i < ID_LEN; i++)
 		pv->uuid[i] = isprint(p[i]) ? (char)p[i] : '?';
@@ -247,11 +254,20 @@ static int read_mda(struct rdr *r, const struct pvinfo *pv, unsigned i, struct t
 	const uint8_t *rl;
 	int rc;
 
+	/* not lvm2's check (it reads what the device has): the area inside the device
+	 * size the pv_header gives, so that a damaged list is a finding, not a failed
+	 * read past the end */
+	if (pv->dev_size && (at > pv->dev_size || pv->mda_size[i] > pv->dev_size - at ||
+			     pv->mda_size[i] < MDA_HEADER_SIZE))
+		return fail(r, "pv_header at byte %" PRIu64 ": metadata area at byte %" PRIu64
+			    " size %" PRIu64 " lies outside the device's %" PRIu64 " bytes",
+			    pv->label_off + pv->pvh_off, at, pv->mda_size[i], pv->dev_size);
+
 	if ((rc = pread_at(r, h, sizeof(h), at, "the metadata area header")))
 		return rc;
 	/* raw_parse_mda_header: checksum over the header after its checksum field, magic,
 	 * version, start (its own offset), size of at least a header */
-	sum = calc_crc(INITIAL_CRC, h + MDAH_MAGIC, MDA_HEADER_SIZE - MDAH_MAGIC);
+	sum = lvmpv_calc_crc(INITIAL_CRC, h + MDAH_MAGIC, MDA_HEADER_SIZE - MDAH_MAGIC);
 	if (sum != get32(h))
 		return fail(r, "metadata area header at byte %" PRIu64 ": checksum 0x%08x, its bytes 0x%08x",
 			    at, get32(h), sum);
@@ -300,7 +316,7 @@ static int read_mda(struct rdr *r, const struct pvinfo *pv, unsigned i, struct t
 		goto bad;
 	t->buf[size] = '\0';
 	/* config.c config_file_read_fd: the slot's checksum over both pieces */
-	sum = calc_crc(calc_crc(INITIAL_CRC, (uint8_t *)t->buf, size - wrap),
+	sum = lvmpv_calc_crc(lvmpv_calc_crc(INITIAL_CRC, (uint8_t *)t->buf, size - wrap),
 		       (uint8_t *)t->buf + size - wrap, wrap);
 	if (sum != get32(rl + 16)) {
 		rc = fail(r, "metadata text at byte %" PRIu64 " (%" PRIu64 " bytes%s): checksum 0x%08x, "
@@ -347,6 +363,7 @@ struct parser {
 	enum tok t;
 	int line;
 	int depth;
+	unsigned entries;
 	int err;
 };
 
@@ -382,6 +399,7 @@ static void get_token(struct parser *p, enum tok prev)
 {
 	const bool values = prev == T_EQ || prev == T_AB || prev == T_COMMA;
 	const char *te;
+	int start;
 	char c;
 
 	p->tb = p->te;
@@ -403,6 +421,7 @@ static void get_token(struct parser *p, enum tok prev)
 	case '"':
 	case '\'':
 		p->t = c == '"' ? T_STR_ESC : T_STR;
+		start = p->line;
 		while (te != p->fe && *te && *te != c) {
 			if (c == '"' && *te == '\\' && te + 1 != p->fe && te[1])
 				te++;
@@ -412,6 +431,7 @@ static void get_token(struct parser *p, enum tok prev)
 		}
 		if (te == p->fe || !*te) {
 			p->te = te;
+			p->line = start;
 			perr(p, "unterminated string");
 			p->t = T_EOF;
 			return;
@@ -505,12 +525,21 @@ static void free_node(struct node *n)
 }
 
 /* _type: one value */
+static int count_entry(struct parser *p)
+{
+	if (++p->entries <= ENTRY_MAX)
+		return 0;
+	return perr(p, "more than 262144 names and values");
+}
+
 static struct val *parse_type(struct parser *p)
 {
-	struct val *v = calloc(1, sizeof(*v));
+	struct val *v;
 	char *end;
 
-	if (!v) {
+	if (count_entry(p))
+		return NULL;
+	if (!(v = calloc(1, sizeof(*v)))) {
 		p->err = -ENOMEM;
 		return NULL;
 	}
@@ -598,6 +627,8 @@ static struct node *parse_section(struct parser *p, struct node *parent)
 								       : "a name expected");
 		return NULL;
 	}
+	if (count_entry(p))
+		return NULL;
 	if (!(n = calloc(1, sizeof(*n)))) {
 		p->err = -ENOMEM;
 		return NULL;
@@ -675,19 +706,31 @@ static int need(struct ctx *c, const struct node *sec, const char *key, const st
 	return 0;
 }
 
+/* The single value of key in sec, of the given type: *out NULL when absent and not
+ * required (dm_config_get_uint32/64, dm_config_get_str fail on another type). */
+static int scalar(struct ctx *c, const struct node *sec, const char *key, enum vtype type,
+		  bool required, const struct node **out)
+{
+	static const char *const type_name[] = { [V_INT] = "an integer", [V_STR] = "a string" };
+
+	*out = find(sec, key);
+	if (!*out)
+		return required ? fail(c->r, "metadata text line %d: %s has no '%s'", sec->line,
+				       c->what, key) : 0;
+	if (!(*out)->v || (*out)->array || (*out)->v->type != type)
+		return fail(c->r, "metadata text line %d: '%s' of %s is not %s", (*out)->line, key,
+			    c->what, type_name[type]);
+	return 0;
+}
+
 static int get_uint(struct ctx *c, const struct node *sec, const char *key, uint64_t max,
 		    bool required, uint64_t *out)
 {
-	const struct node *n = find(sec, key);
+	const struct node *n;
+	int rc = scalar(c, sec, key, V_INT, required, &n);
 
-	if (!n) {
-		if (required)
-			return fail(c->r, "metadata text line %d: %s has no '%s'", sec->line, c->what, key);
-		return 0;
-	}
-	if (!n->v || n->array || n->v->type != V_INT)
-		return fail(c->r, "metadata text line %d: '%s' of %s is not an integer", n->line, key,
-			    c->what);
+	if (rc || !n)
+		return rc;
 	if (n->v->i < 0 || (uint64_t)n->v->i > max)
 		return fail(c->r, "metadata text line %d: '%s' of %s is %" PRId64 ", beyond 0-%" PRIu64,
 			    n->line, key, c->what, n->v->i, max);
@@ -698,16 +741,11 @@ static int get_uint(struct ctx *c, const struct node *sec, const char *key, uint
 static int get_str(struct ctx *c, const struct node *sec, const char *key, bool required,
 		   char *out, size_t olen)
 {
-	const struct node *n = find(sec, key);
+	const struct node *n;
+	int rc = scalar(c, sec, key, V_STR, required, &n);
 
-	if (!n) {
-		if (required)
-			return fail(c->r, "metadata text line %d: %s has no '%s'", sec->line, c->what, key);
-		return 0;
-	}
-	if (!n->v || n->array || n->v->type != V_STR)
-		return fail(c->r, "metadata text line %d: '%s' of %s is not a string", n->line, key,
-			    c->what);
+	if (rc || !n)
+		return rc;
 	if (strlen(n->v->s) >= olen)
 		return fail(c->r, "metadata text line %d: '%s' of %s is longer than %zu bytes", n->line,
 			    key, c->what, olen - 1);
@@ -789,6 +827,13 @@ static int read_lv(struct vgctx *g, const struct node *ln, struct lvmpv_lv *lv)
 		if ((rc = get_uint(&c, sn, "start_extent", UINT32_MAX, true, &segs[nseg].start)) ||
 		    (rc = get_uint(&c, sn, "extent_count", UINT32_MAX, true, &segs[nseg].count)))
 			goto out;
+		/* stricter than the text import: the kernel refuses a zero-length target
+		 * (dm-table.c), so such an LV could never be activated */
+		if (!segs[nseg].count) {
+			rc = fail(g->r, "metadata text line %d: %s has extent_count 0",
+				  find(sn, "extent_count")->line, swhat);
+			goto out;
+		}
 		nseg++;
 	}
 	c.what = what;
@@ -838,7 +883,8 @@ static int read_lv(struct vgctx *g, const struct node *ln, struct lvmpv_lv *lv)
 				goto out;
 			if (sc != 1) {
 				rc = fail(g->r, "metadata text line %d: %s has stripe_count %" PRIu64
-					  "; only one stripe is supported", sn->line, swhat, sc);
+					  "; only one stripe is supported", find(sn, "stripe_count")->line,
+					  swhat, sc);
 				goto out;
 			}
 			if ((rc = need(&c, sn, "stripes", &sl)))
@@ -995,6 +1041,7 @@ static int read_vg(struct rdr *r, const struct node *root, const struct pvinfo *
 	    __builtin_add_overflow(pv_bytes, g.pe_start * SECTOR, &pv_bytes))
 		return fail(r, "metadata text line %d: %s: extents beyond 2^64 bytes", pvn->line, what);
 	vg->pe_start_bytes = g.pe_start * SECTOR;
+	vg->label_pe_start_bytes = pv->da_off;
 	g.pvname = pvn->key;
 	/* the LVs: a VG may have none */
 	lvs = find(vgn, "logical_volumes");
@@ -1012,11 +1059,16 @@ static int read_vg(struct rdr *r, const struct node *root, const struct pvinfo *
 	for (size_t i = 0; i < vg->nlvs; i++) {
 		const struct lvmpv_lv *lv = &vg->lvs[i];
 		const char *ref[3] = { lv->metadata_lv, lv->data_lv, lv->pool_lv };
+		const struct lvmpv_lv *to;
 
 		for (int j = 0; j < 3; j++)
 			if (*ref[j] && !lvmpv_find(vg, ref[j]))
 				return fail(r, "metadata text: logical volume '%s' refers to '%s', "
 					    "which is not in the volume group", lv->name, ref[j]);
+		/* thin.c attach_pool_lv: a thin LV's pool is a thin pool */
+		if (*lv->pool_lv && strcmp((to = lvmpv_find(vg, lv->pool_lv))->type, "thin-pool"))
+			return fail(r, "metadata text: thin volume '%s' has pool '%s' of type '%s', "
+				    "not a thin pool", lv->name, lv->pool_lv, to->type);
 	}
 	return 0;
 }
@@ -1049,8 +1101,8 @@ int lvmpv_read(lvmpv_read_fn rd, void *ctx, struct lvmpv_vg *vg, char *why, size
 	p.fe = t.buf + t.len;
 	get_token(&p, T_EOF);
 	while (!p.err && p.t != T_EOF)
-		if (!parse_section(&p, &root))
-			break;
+		if (!parse_section(&p, &root) && !p.err)
+			perr(&p, "cannot parse");
 	rc = p.err;
 	if (!rc)
 		rc = read_vg(&r, &root, &pv, vg);

@@ -61,7 +61,8 @@ struct lvmpv_vg {
 	char name[128];
 	uint64_t seqno;
 	uint64_t extent_bytes;
-	uint64_t pe_start_bytes; /* of the PV, as used for mapping (see lvmpv.c) */
+	uint64_t pe_start_bytes; /* the text's pe_start of the PV: what lvm2 maps with */
+	uint64_t label_pe_start_bytes; /* the pv_header's first data area (normally equal) */
 	struct lvmpv_lv *lvs;
 	size_t nlvs;
 	/* where the text came from, for reports */
@@ -73,8 +74,9 @@ struct lvmpv_vg {
 	bool precommit_pending;  /* slot 1 holds other (precommitted, uncommitted) metadata */
 };
 
-/* Read the label, the PV header, the first metadata area's header and its newest
- * committed metadata text, and parse it. why gets a message naming the byte offset or
+/* Read the label, the PV header, the first metadata area's header (the first not
+ * marked ignored, RAW_LOCN_IGNORED) and its committed metadata text (slot 0: lvm2's
+ * newest committed; a precommitted slot 1 only sets precommit_pending), and parse it. why gets a message naming the byte offset or
  * the metadata text's line on failure. 0, or -EINVAL (not a PV / damaged), -EIO (read),
  * -ENOMEM. On success vg is filled and owned by the caller (lvmpv_free); on failure
  * vg holds nothing to free (lvmpv_free on it is still safe). */
@@ -87,6 +89,12 @@ const struct lvmpv_lv *lvmpv_find(const struct lvmpv_vg *vg, const char *lv);
  * there are contiguous (at most len). -ERANGE beyond the LV's areas, -EINVAL for len 0. */
 int lvmpv_map(const struct lvmpv_lv *lv, uint64_t lv_off, uint64_t len, uint64_t *pv_off,
 	      uint64_t *run);
+
+/* lvm2's calc_crc (lib/misc/crc.c): CRC-32 (0xedb88320) from crc, no final inversion;
+ * lvm2 starts from INITIAL_CRC 0xf597a6cf and chains calls over pieces. For writers
+ * of test images. */
+#define LVMPV_INITIAL_CRC 0xf597a6cfu
+uint32_t lvmpv_calc_crc(uint32_t crc, const void *buf, size_t size);
 
 /* Free what lvmpv_read allocated in vg and zero it. NULL is fine. */
 void lvmpv_free(struct lvmpv_vg *vg);
