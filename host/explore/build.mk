@@ -1,7 +1,8 @@
 # host/explore: crash-state exploration of recorded disks (docs/explore.md) as
 # $(EXPLORE_LIB), linked into the controller (powercut explore, [campaign] explore).
 # Its server is rig/sim/disk's pcreplay filter; its test runs a recorded cycle of the
-# fast tier with both controls (host/explore/tests/test_explore.sh).
+# fast tier with both controls (host/explore/tests/test_explore.sh), and its LVM-thin
+# test a full-tier cycle of lvmthin, cross-checked against the guest (test_explore_lvm.sh).
 
 MODULES       += EXPLORE
 EXPLORE_SRCS  := host/explore/explore.c host/explore/lvmpv.c host/explore/thin.c
