@@ -208,6 +208,11 @@ verdicts baddump
 q honest "SELECT metadata_json FROM explore_state WHERE run_id = $r LIMIT 1" | grep -q "line 3: not a mapping" ||
 	fail "the bad line is not named: $(q honest "SELECT metadata_json FROM explore_state WHERE run_id = $r LIMIT 1")"
 rm -r "$t/fake"
+# --report: a report that is not there is an error naming it; with --export, usage.
+"$powercut" explore --disk thin --state 1 --report "$t/none.jsonl" "$t/honest.db" 1 >/dev/null 2>"$t/r.err"
+[ $? = 1 ] && grep -q "none.jsonl" "$t/r.err" || fail "--report of no file: '$(cat "$t/r.err")'"
+"$powercut" explore --disk thin --state 1 --report "$t/x" --export "$t/y" "$t/honest.db" 1 >/dev/null 2>"$t/r.err"
+[ $? = 2 ] && grep -q "usage: powercut explore" "$t/r.err" || fail "--report with --export: '$(cat "$t/r.err")'"
 # thin_check missing: the error names the package (Debian installs the tools in
 # /usr/sbin; a PATH without it is a machine without them).
 nosbin=/usr/local/bin:/usr/bin:/bin
