@@ -69,6 +69,7 @@
 #define DEPTH_MAX 32		/* section nesting */
 #define LV_MAX 10000u
 #define SEG_MAX 65536u
+#define MSG_MAX 4096u
 /* libdevmapper.h: the kernel's limits that thin.c checks */
 #define THIN_MIN_CHUNK 128u
 #define THIN_MAX_CHUNK 2097152u
@@ -766,6 +767,49 @@ static int cmp_seg(const void *a, const void *b)
 	return x->start < y->start ? -1 : x->start > y->start;
 }
 
+/* thin.c _thin_pool_add_message: every subsection of a thin-pool segment is a
+ * message, with exactly one of create (an LV's name) or delete (a device id). */
+static int read_messages(struct ctx *c, const struct node *sn, struct lvmpv_lv *lv)
+{
+	const struct node *m;
+	size_t n = 0;
+	int rc;
+
+	for (m = sn->child; m; m = m->sib)
+		if (!m->v)
+			n++;
+	if (n > MSG_MAX)
+		return fail(c->r, "metadata text line %d: %s has more than %u messages", sn->line, c->what,
+			    MSG_MAX);
+	if (n && !(lv->messages = calloc(n, sizeof(*lv->messages))))
+		return -ENOMEM;
+	for (m = sn->child; m; m = m->sib) {
+		struct lvmpv_msg *msg = &lv->messages[lv->nmessages];
+		const char *what = c->what;
+		char mwhat[300];
+
+		if (m->v)
+			continue;
+		snprintf(mwhat, sizeof(mwhat), "%s %.64s", what, m->key);
+		c->what = mwhat;
+		if (find(m, "create")) {
+			msg->type = LVMPV_MSG_CREATE;
+			rc = get_str(c, m, "create", true, msg->lv, sizeof(msg->lv));
+		} else if (find(m, "delete")) {
+			msg->type = LVMPV_MSG_DELETE;
+			rc = get_uint(c, m, "delete", UINT32_MAX, true, &msg->device_id);
+		} else {
+			rc = fail(c->r, "metadata text line %d: %s is neither create nor delete", m->line,
+				  mwhat);
+		}
+		c->what = what;
+		if (rc)
+			return rc;
+		lv->nmessages++;
+	}
+	return 0;
+}
+
 struct vgctx {
 	struct rdr *r;
 	struct lvmpv_vg *vg;
@@ -949,6 +993,8 @@ static int read_lv(struct vgctx *g, const struct node *ln, struct lvmpv_lv *lv)
 			}
 			lv->chunk_bytes = chunk * SECTOR;
 			lv->zero = zero != 0;
+			if ((rc = read_messages(&c, sn, lv)))
+				goto out;
 		} else if (!strcmp(type, "thin")) {
 			/* thin.c _thin_text_import */
 			if ((rc = get_str(&c, sn, "thin_pool", true, lv->pool_lv, sizeof(lv->pool_lv))) ||
@@ -1065,6 +1111,17 @@ static int read_vg(struct rdr *r, const struct node *root, const struct pvinfo *
 			if (*ref[j] && !lvmpv_find(vg, ref[j]))
 				return fail(r, "metadata text: logical volume '%s' refers to '%s', "
 					    "which is not in the volume group", lv->name, ref[j]);
+		/* thin.c: a create message names a thin LV; its device_id is the message's */
+		for (size_t mi = 0; mi < lv->nmessages; mi++) {
+			struct lvmpv_msg *m = &lv->messages[mi];
+
+			if (m->type != LVMPV_MSG_CREATE)
+				continue;
+			if (!(to = lvmpv_find(vg, m->lv)) || strcmp(to->type, "thin"))
+				return fail(r, "metadata text: thin pool '%s' has a create message for '%s', "
+					    "which is not a thin volume of the volume group", lv->name, m->lv);
+			m->device_id = to->device_id;
+		}
 		/* thin.c attach_pool_lv: a thin LV's pool is a thin pool */
 		if (*lv->pool_lv && strcmp((to = lvmpv_find(vg, lv->pool_lv))->type, "thin-pool"))
 			return fail(r, "metadata text: thin volume '%s' has pool '%s' of type '%s', "
@@ -1152,8 +1209,10 @@ void lvmpv_free(struct lvmpv_vg *vg)
 {
 	if (!vg)
 		return;
-	for (size_t i = 0; i < vg->nlvs; i++)
+	for (size_t i = 0; i < vg->nlvs; i++) {
 		free(vg->lvs[i].areas);
+		free(vg->lvs[i].messages);
+	}
 	free(vg->lvs);
 	memset(vg, 0, sizeof(*vg));
 }

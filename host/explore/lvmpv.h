@@ -36,6 +36,21 @@ struct lvmpv_area {
 	uint64_t len;      /* bytes */
 };
 
+/* A message lvm2 queued in a thin pool's segment for the kernel (thin.c
+ * _thin_pool_add_message): lvm2 writes the VG with the pool's transaction_id already
+ * raised by one and the messages beside it, then activates the pool and sends them, and
+ * commits the VG again without them. libdm-deptree.c _thin_pool_node_send_messages: a
+ * pool whose kernel metadata has the VG's transaction_id takes no message; one behind
+ * by one gets the messages, then set_transaction_id; any other difference fails
+ * activation. */
+enum lvmpv_msg_type { LVMPV_MSG_CREATE, LVMPV_MSG_DELETE };
+
+struct lvmpv_msg {
+	enum lvmpv_msg_type type;
+	uint64_t device_id; /* create: the created thin LV's device_id; delete: the id */
+	char lv[128];       /* create: the created thin LV */
+};
+
 struct lvmpv_lv {
 	char name[128];
 	char type[32]; /* of its (first) segment: "striped", "thin-pool", "thin", ... */
@@ -49,6 +64,8 @@ struct lvmpv_lv {
 	uint64_t chunk_bytes;
 	uint64_t transaction_id;
 	bool zero;
+	struct lvmpv_msg *messages; /* in the text's order */
+	size_t nmessages;
 	/* thin */
 	char pool_lv[128];
 	uint64_t device_id;
