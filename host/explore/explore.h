@@ -6,8 +6,10 @@
  * prefix of the completed writes; seeded random subsets of the writes after the last
  * durable flush (a volatile cache persists them in any order); torn multi-sector
  * writes. Each state is served by nbdkit's pcreplay filter (base + chosen writes, no
- * copy), checked with `qemu-img check --output=json` (qcow2), opened by
- * qemu-storage-daemon (qcow2) or read directly (raw) by the agent's check, and
+ * copy), checked with `qemu-img check --output=json` (qcow2) or thin_check on its
+ * thin pool's metadata (lvmthin, thin.h), opened by qemu-storage-daemon (qcow2; raw;
+ * lvmthin: the thin volume's span assembled from the pool) and read by the agent's
+ * check, and
  * classified by oracle_verify() against the ledger as it stood at that crash point.
  * Each state is a row of explore_state, under one explore_run row.
  *
