@@ -2,9 +2,10 @@
  * here in memory the way lvm2 writes them: the label in sector 1 (pvcreate's default),
  * the pv_header with its data and metadata area lists, the metadata area header at
  * 4 KiB with its raw_locn slots, and the text in lvm2's raw on-disk form (no
- * indentation, no comments, a trailing NUL counted in the slot's size). Each test says
- * which lvm2 behaviour it stands for; every error path is fed exactly its case and its
- * message is asserted to name the byte offset or the text's line. */
+ * indentation, a trailing NUL counted in the slot's size), checked against a real PV
+ * the guest's lvm2 wrote (data/README.md). Each test says which lvm2 behaviour it
+ * stands for; every error path is fed exactly its case and its message is asserted to
+ * name the byte offset or the text's line. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -176,7 +177,8 @@ static void img_build(struct img *im, uint64_t mda_size, const char *text)
 
 /* The shape of what `vgcreate pcvg /dev/vdb; lvcreate -L 64m -T pcvg/pool -V 128m -n
  * thin` writes (rig/sim/guest/init lvm_create), in lvm2's raw on-disk form
- * (export.c: _out_with_comment_raw drops comments and indentation), with the
+ * (export.c's raw formatter: no indentation, no per-value comments; the generator's
+ * line and the host's and time's comments stay, as in data/lvm-pv-head.bin), with the
  * physical_volumes pv0 at pe_start 2048 sectors and 4 MiB extents. */
 #define VG_HEAD \
 	"pcvg {\n" \
