@@ -704,6 +704,42 @@ static void test_mda_errors(void **state)
 	free(im.b);
 }
 
+/* lvm2 skips a metadata area whose slot 0 is RAW_LOCN_IGNORED (format-text.c
+ * rlocn_is_ignored) and reads the VG from another: here the PV's second area, as
+ * `pvcreate --pvmetadatacopies 2` puts one at the end of the disk. */
+static void test_second_mda(void **state)
+{
+	struct img im;
+	struct lvmpv_vg vg;
+	char why[256];
+	char *text = fmt(THIN_VG(), 12);
+	uint64_t second = MDA_OFF + 64 * KiB;
+
+	(void)state;
+	img_init(&im, 64 * KiB);
+	im.size = second + 64 * KiB;
+	assert_non_null(im.b = realloc(im.b, im.size));
+	memset(im.b, 0, im.size);
+	write_label(&im, 1, "LVM2 001", MiB);
+	put64(im.b + 512 + 120, second);
+	put64(im.b + 512 + 128, 64 * KiB);
+	reseal_label(&im, 1);
+	write_mdah(&im);
+	write_text(&im, 0, 512, text);
+	put32(im.b + MDA_OFF + 40 + 20, 1);
+	reseal_mdah(&im);
+	im.mda_off = second;
+	write_mdah(&im);
+	write_text(&im, 0, 1024, text);
+	assert_int_equal(rd(&im, &vg, why, sizeof(why)), 0);
+	assert_int_equal(vg.seqno, 12);
+	assert_int_equal(vg.mda_offset, second);
+	assert_int_equal(vg.text_offset, 1024);
+	lvmpv_free(&vg);
+	free(text);
+	free(im.b);
+}
+
 static void test_read_error(void **state)
 {
 	struct img im;
@@ -1214,6 +1250,7 @@ int main(void)
 		cmocka_unit_test(test_slots),
 		cmocka_unit_test(test_label_errors),
 		cmocka_unit_test(test_mda_errors),
+		cmocka_unit_test(test_second_mda),
 		cmocka_unit_test(test_read_error),
 		cmocka_unit_test(test_text_errors),
 		cmocka_unit_test(test_huge_counts),
