@@ -781,15 +781,20 @@ static int read_messages(struct ctx *c, const struct node *sn, struct lvmpv_lv *
 	if (n > MSG_MAX)
 		return fail(c->r, "metadata text line %d: %s has more than %u messages", sn->line, c->what,
 			    MSG_MAX);
+	/* a pool of several segments (never written by lvm2): the last one's messages */
+	free(lv->messages);
+	lv->messages = NULL;
+	lv->nmessages = 0;
 	if (n && !(lv->messages = calloc(n, sizeof(*lv->messages))))
 		return -ENOMEM;
 	for (m = sn->child; m; m = m->sib) {
-		struct lvmpv_msg *msg = &lv->messages[lv->nmessages];
+		struct lvmpv_msg *msg;
 		const char *what = c->what;
 		char mwhat[300];
 
 		if (m->v)
 			continue;
+		msg = &lv->messages[lv->nmessages];
 		snprintf(mwhat, sizeof(mwhat), "%s %.64s", what, m->key);
 		c->what = mwhat;
 		if (find(m, "create")) {

@@ -93,7 +93,9 @@ struct lvmpv_vg {
 
 /* Read the label, the PV header, the first metadata area's header (the first not
  * marked ignored, RAW_LOCN_IGNORED) and its committed metadata text (slot 0: lvm2's
- * newest committed; a precommitted slot 1 only sets precommit_pending), and parse it. why gets a message naming the byte offset or
+ * newest committed; a precommitted slot 1 only sets precommit_pending), and parse it.
+ * A damaged first area fails the read even where a second exists (lvm2 would use the
+ * other; the rig's PVs have one area). why gets a message naming the byte offset or
  * the metadata text's line on failure. 0, or -EINVAL (not a PV / damaged), -EIO (read),
  * -ENOMEM. On success vg is filled and owned by the caller (lvmpv_free); on failure
  * vg holds nothing to free (lvmpv_free on it is still safe). */
