@@ -15,7 +15,9 @@
 #     thin_check result and activation must agree with the host's verdict, and its
 #     agent's report, classified against the state's crash point (explore --report),
 #     must give exactly the state's classes: the host-side model of dm-thin's read
-#     path and the kernel agree;
+#     path and the kernel agree; and the same for the rig's own setup crashed while
+#     lvm2's create message for the pool was queued in the VG (a thin device absent
+#     from the pool's metadata, one present);
 #  4. error paths and rules: a state whose VG the metadata does not hold is `unreadable`
 #     (every state, no crash); each verdict rule fed its case (leaks, corrupt, a
 #     thin_dump output that is not one); thin_check missing is an error naming its
@@ -160,6 +162,25 @@ cross lying "$v" smallest-violation
 # lvm2 refuses a pool with leaks: the smallest violating state the guest can read too
 vc=$(q lying "SELECT state FROM explore_state WHERE violations > 0 AND metadata = 'clean' ORDER BY writes, state LIMIT 1")
 [ -z "$vc" ] || [ "$vc" = "$v" ] || cross lying "$vc" smallest-clean-violation
+
+# The rig's setup, crashed: a copy of the honest database whose session hello is moved
+# to 0 (so crash points fall inside the guest's vgcreate and lvcreate too) and whose log
+# is cut after the setup (the reader drops the partial entry). lvm2 writes the VG with
+# the pool's create message queued before the kernel takes it: a state whose pool
+# metadata lacks the thin device must be unreadable, and the guest's lvm2 must fail to
+# activate it; one whose metadata has it, its transaction id one behind, must read as
+# the metadata has it, in the guest too.
+cp "$t/honest.db" "$t/setup.db"
+cp -r "$t/honest.db.rec" "$t/setup.db.rec"
+sqlite3 "$t/setup.db" "UPDATE oracle_session SET host_hello_ns = 1; DELETE FROM explore_state; DELETE FROM explore_run"
+truncate -s 3M "$t/setup.db.rec/campaign-1/cycle-1/thin/writes.wlog"
+"$powercut" explore --disk thin --states 100 "$t/setup.db" 1 >/dev/null 2>"$t/setup.err" ||
+	{ cat "$t/setup.err"; fail "explore of the setup"; }
+sq=$(q setup "SELECT state FROM explore_state WHERE json_extract(metadata_json, '$.queued_messages') > 0 AND metadata = 'unreadable' ORDER BY crash_entry LIMIT 1")
+sc=$(q setup "SELECT state FROM explore_state WHERE json_extract(metadata_json, '$.queued_messages') > 0 AND metadata = 'clean' ORDER BY crash_entry LIMIT 1")
+[ -n "$sq$sc" ] || fail "no explored state of the setup has the pool's message queued: $(q setup "SELECT crash_entry, metadata, substr(metadata_json, 1, 120) FROM explore_state ORDER BY crash_entry")"
+[ -z "$sq" ] || cross setup "$sq" queued-create-absent
+[ -z "$sc" ] || cross setup "$sc" queued-create-present
 
 # 4. Error paths. A VG the state's metadata does not hold: every state unreadable.
 rec=$t/honest.db.rec/campaign-1/cycle-1/thin
