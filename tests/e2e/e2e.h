@@ -209,10 +209,11 @@ static inline long long e2e_int(json_t *o, const char *key)
 
 /* A backing chain's violations other than its base's data lost to the overlay
  * (carried_lost: the overlay's allocation reached the platter before its data, so a
- * block written but not flushed reads zeroes instead of the base's durable record:
- * the second seed, which a qcow2 chain over a volatile cache may show on any power
- * cut since the oracle remembers the base, docs/oracle.md). Everything else an honest
- * chain must never show. */
+ * block written but not flushed reads zeroes instead of the base's durable record,
+ * whole or, over a cache that tears, in part of its sectors (rule 3c): the second
+ * seed, which a qcow2 chain over a volatile cache may show on any power cut since the
+ * oracle remembers the base, docs/oracle.md). Everything else an honest chain must
+ * never show. */
 static inline long long e2e_chain_violations(json_t *disk)
 {
 	return e2e_int(disk, "violations") - e2e_int(disk, "carried_lost");
