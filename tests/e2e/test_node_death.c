@@ -1,0 +1,128 @@
+/* A node that dies while the cycle waits on it, on the full tier: QEMU is killed
+ * (SIGKILL, from outside, as the OOM killer or a crash would end it) while the cycle
+ * waits for the guest's workload to start. The cycle must fail at once, naming what
+ * died and how (QEMU killed by signal 9), instead of waiting out the boot timeout
+ * (sim-full's 90 s); keep the node's files; leave nothing running.
+ *
+ * The death's other kinds (an exit status, a kernel panic, a silent console, a VM that
+ * stopped) and a node that is slow but alive are fed by the null node driver in
+ * host/campaign/tests/test_steps.c. Skips when the guest cannot be built or QEMU is
+ * missing, as test_cycle_full does.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "e2e.h"
+
+static struct e2e E;
+static pid_t qemu_pid;
+static int killed_at_ms = -1;		/* since powercut started */
+
+/* The node's QEMU: qemu-system-x86_64 with our private directory on its command line. */
+static pid_t find_qemu(const struct e2e *e)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	pid_t found = 0;
+
+	while (d && !found && (de = readdir(d))) {
+		char buf[8192];
+		if (de->d_name[0] >= '0' && de->d_name[0] <= '9' &&
+		    e2e_cmdline(de->d_name, buf, sizeof(buf)) &&
+		    !strncmp(buf, "qemu-system-x86_64 ", 19) && strstr(buf, e->tmp))
+			found = (pid_t)atoi(de->d_name);
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+/* Does the guest's console (QEMU's -serial file:PATH) hold text? */
+static bool console_says(pid_t pid, const char *text)
+{
+	char buf[8192], pids[16], line[512];
+	bool found = false;
+
+	snprintf(pids, sizeof(pids), "%d", (int)pid);
+	if (!e2e_cmdline(pids, buf, sizeof(buf)))
+		return false;
+	char *path = strstr(buf, "file:"), *end;
+	if (!path || !(end = strchr(path, ' ')))
+		return false;
+	*end = 0;
+	FILE *f = fopen(path + 5, "r");
+	while (f && !found && fgets(line, sizeof(line), f))
+		found = strstr(line, text) != NULL;
+	if (f)
+		fclose(f);
+	return found;
+}
+
+/* SIGKILL QEMU once its guest took the boot word the cycle sent it (`ctl boot=write`):
+ * the cycle's start of the workload returned then, and it waits for the workload's
+ * first acknowledgements (wait_running); the guest still sets up its network and
+ * volumes before it writes. */
+static void kill_qemu(struct e2e *e, pid_t powercut, int waited_ms)
+{
+	if (killed_at_ms >= 0)
+		return;
+	if (!qemu_pid)
+		qemu_pid = find_qemu(e);
+	if (qemu_pid && console_says(qemu_pid, "POWERCUT ctl boot=write") &&
+	    kill(qemu_pid, SIGKILL) == 0)
+		killed_at_ms = waited_ms;
+}
+
+static void qemu_killed_while_waiting(void **state)
+{
+	char err[PATH_MAX + 32], *log = NULL;
+	size_t len = 0;
+	int code;
+
+	snprintf(err, sizeof(err), "%s/stderr.log", E.tmp);
+	E.during = kill_qemu;
+	E.err_path = err;
+	json_t *j = e2e_cycle(&E, "sim-full.ini", &code, NULL);
+	json_decref(j);
+	FILE *f = fopen(err, "r");
+	if (f) {
+		if (getdelim(&log, &len, 0, f) < 0 && log)
+			log[0] = 0;
+		fclose(f);
+	}
+	fprintf(stderr, "%s", log ? log : "");
+	assert_true(killed_at_ms >= 0);		/* QEMU was there to kill */
+	double after = E.last_wall_s - killed_at_ms / 1e3;
+	print_message("QEMU (pid %d) killed %.1f s into the cycle; powercut ended %.1f s later, "
+		      "exit %d\n", (int)qemu_pid, killed_at_ms / 1e3, after, code);
+	assert_int_equal(code, 1);		/* the cycle failed */
+	assert_non_null(log);
+	/* What died, and how: the node's death names QEMU and the signal. */
+	assert_non_null(strstr(log, "the node died (killed): QEMU (pid"));
+	assert_non_null(strstr(log, "the write boot"));
+	assert_non_null(strstr(log, "killed by signal 9"));
+	/* ... seen by the cycle's wait for the workload, not the boot's own wait. */
+	assert_null(strstr(log, "the workload did not start"));
+	assert_null(strstr(log, "at stage 'kernel'"));
+	/* The failed cycle keeps the node's files (its consoles). */
+	assert_non_null(strstr(log, "node files kept in"));
+	/* At once: the watch looks every 200 ms; the rest is the node's and the
+	 * simulator's shutdown. Without the watch this was sim-full's 90 s boot timeout. */
+	assert_true(after < 5.0);
+	assert_int_equal(e2e_leftovers(&E), 0);
+	free(log);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(qemu_killed_while_waiting),
+	};
+	static const char *const progs[] = { "qemu-system-x86_64", "qemu-storage-daemon", "nbdkit",
+					     NULL };
+
+	return E2E_RUN_GROUP(&E, progs, tests, 0);
+}
