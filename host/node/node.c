@@ -259,40 +259,11 @@ int node_flush(struct node *n)
 	       LOCKED(n, n->powered ? n->ops->flush(n) : -EHOSTDOWN);
 }
 
-static const char *const life_names[] = {
-#define X(id, name) name,
-	NODE_LIVES(X)
-#undef X
-};
-_Static_assert(sizeof(life_names) / sizeof(life_names[0]) == NODE_LIFE__COUNT,
-	       "one name per node_life");
-
-const char *node_life_name(enum node_life l)
-{
-	return (unsigned)l < NODE_LIFE__COUNT ? life_names[l] : "unknown";
-}
-
 int node_watch(struct node *n)
 {
 	if (!n->ops->watch)
 		return 0;
 	return LOCKED(n, n->powered ? n->ops->watch(n) : -EHOSTDOWN);
-}
-
-int node_died(struct node *n, const struct node_death *d)
-{
-	/* The first death is the one that counts: a wait that goes on asking (the
-	 * console's reader after QEMU's end) says it once. */
-	if (n->death.life == NODE_LIFE_ALIVE && d->life != NODE_LIFE_ALIVE) {
-		n->death = *d;
-		pc_err(LOG_NODE, "the node died (%s): %s", node_life_name(d->life), d->what);
-	}
-	return -EOWNERDEAD;
-}
-
-const struct node_death *node_death(const struct node *n)
-{
-	return n->death.life == NODE_LIFE_ALIVE ? NULL : &n->death;
 }
 
 json_t *node_collect(struct node *n)

@@ -252,13 +252,8 @@ int node_flush(struct node *n);
  * node died (logged once, node_death says what), -EHOSTDOWN when it is not powered.
  * From the cycle's thread while it waits on the node. */
 int node_watch(struct node *n);
-/* For drivers: the node died as d says. Logs it (an error naming what died and how),
- * keeps it for node_death and returns -EOWNERDEAD, which the waits hand up as is: the
- * cycle fails at once, without the power cycles it gives a node that is not back. */
-int node_died(struct node *n, const struct node_death *d);
-/* How the node died, or NULL while no death was seen. Owned by the node. */
-const struct node_death *node_death(const struct node *n);
-const char *node_life_name(enum node_life l);
+/* node_died, node_death and node_life_name are inline below (as node_check_add), so
+ * that a driver's unit test links the driver alone. */
 
 void node_disk_result_release(struct node_disk_result *r);
 /* The campaign token never goes on a command line (any local user reads those in
@@ -344,6 +339,37 @@ static inline bool node_disk_refuse_full_tier(const struct cfg_disk *d, const ch
 		       zvol ? "format = zvol" : "bus = nvme|sata", driver);
 	return zvol || bus;
 }
+static inline const char *node_life_name(enum node_life l)
+{
+	static const char *const names[] = {
+#define X(id, name) name,
+		NODE_LIVES(X)
+#undef X
+	};
+	_Static_assert(sizeof(names) / sizeof(names[0]) == NODE_LIFE__COUNT,
+		       "one name per node_life");
+	return (unsigned)l < NODE_LIFE__COUNT ? names[l] : "unknown";
+}
+
+/* For drivers: the node died as d says. Logs it (an error naming what died and how),
+ * keeps it for node_death and returns -EOWNERDEAD, which the waits hand up as is: the
+ * cycle fails at once, without the power cycles it gives a node that is not back. The
+ * first death is the one that counts (a wait that goes on asking says it once). */
+static inline int node_died(struct node *n, const struct node_death *d)
+{
+	if (n->death.life == NODE_LIFE_ALIVE && d->life != NODE_LIFE_ALIVE) {
+		n->death = *d;
+		pc_err(LOG_NODE, "the node died (%s): %s", node_life_name(d->life), d->what);
+	}
+	return -EOWNERDEAD;
+}
+
+/* How the node died, or NULL while no death was seen. Owned by the node. */
+static inline const struct node_death *node_death(const struct node *n)
+{
+	return n->death.life == NODE_LIFE_ALIVE ? NULL : &n->death;
+}
+
 /* Append {"kind", "result"[, "detail"]} to a disk's checks array; takes detail.
  * Inline so that a driver's unit test links the driver alone. */
 static inline void node_check_add(json_t *checks, const char *kind, const char *result,

@@ -1991,11 +1991,12 @@ static const struct opt_def proxmox_options[] = {
 };
 
 /* node_ops.watch while the cycle waits for the workload: two ssh commands (the
- * console read so far, the VM's state), so at most every PROXMOX_WATCH_MS. A console
+ * console read so far, the VM's state), so at most every proxmox_watch_ms (2 s). A console
  * that shows the kernel's panic, or a VM that is no longer running (its QEMU ended:
  * the guest powered off, or QEMU died), is a dead node. No silence limit: a remote
  * node's boot times were never measured here (guest.h, static_net). */
-#define PROXMOX_WATCH_MS 2000
+/* Tests shorten it, as the console poll. */
+int proxmox_watch_ms = 2000;
 
 static int proxmox_watch(struct node *n)
 {
@@ -2007,7 +2008,7 @@ static int proxmox_watch(struct node *n)
 
 	if (!p->started || now < p->watch_next)
 		return 0;
-	p->watch_next = now + PROXMOX_WATCH_MS;
+	p->watch_next = now + proxmox_watch_ms;
 	snprintf(who, sizeof(who), "the guest of VM %ld on '%s'", p->vmid, remote_name(p->r));
 	con_poll(p, &p->con, &alive);
 	if (guest_console_dead(&p->con, 0, who, &d))
