@@ -121,31 +121,22 @@ static int null_power_back(struct node *n, const struct node_job *job)
 /* The death the bench asked for, in the words the qemu driver would use. */
 static int play_dead(struct node *n)
 {
+	static const struct {
+		int code;
+		const char *what;
+	} plays[NODE_LIFE__COUNT] = {
+		[NODE_LIFE_EXITED] = { 1, "the null node's QEMU exited with status 1" },
+		[NODE_LIFE_KILLED] = { 9, "the null node's QEMU was killed by signal 9 (Killed)" },
+		[NODE_LIFE_PANICKED] = { 0, "the null node's guest panicked; its console ends "
+					 "with: Kernel panic - not syncing: played by the null node" },
+		[NODE_LIFE_SILENT] = { 45, "the null node's console has been silent for 45 s at "
+				       "stage 'boot'" },
+		[NODE_LIFE_STOPPED] = { 0, "the null node's VM is stopped" },
+	};
 	struct node_death d = { .life = (enum node_life)(n->cfg->node->die_as + 1) };
 
-	switch (d.life) {
-	case NODE_LIFE_EXITED:
-		d.code = 1;
-		snprintf(d.what, sizeof(d.what), "the null node's QEMU exited with status 1");
-		break;
-	case NODE_LIFE_KILLED:
-		d.code = 9;
-		snprintf(d.what, sizeof(d.what), "the null node's QEMU was killed by signal 9 "
-			 "(Killed)");
-		break;
-	case NODE_LIFE_PANICKED:
-		snprintf(d.what, sizeof(d.what), "the null node's guest panicked; its console "
-			 "ends with: Kernel panic - not syncing: played by the null node");
-		break;
-	case NODE_LIFE_SILENT:
-		d.code = 45;
-		snprintf(d.what, sizeof(d.what), "the null node's console has been silent for "
-			 "45 s at stage 'boot'");
-		break;
-	default:
-		snprintf(d.what, sizeof(d.what), "the null node's VM is stopped");
-		break;
-	}
+	d.code = plays[d.life].code;
+	snprintf(d.what, sizeof(d.what), "%s", plays[d.life].what);
 	return node_died(n, &d);
 }
 
