@@ -17,6 +17,7 @@
  *   struct node *n = node_open(cfg, &env);        // nothing runs yet
  *   node_prepare(n);                              // disks created, node powered
  *   node_start_workload(n, &job);                 // the agent writes (baseline first)
+ *   node_watch(n);                                // while waiting: -EOWNERDEAD if it died
  *   ... the power domain cuts: node_power_lost(n, CUT_POWER) from any thread ...
  *   node_power_back(n, &job);                     // after the boot delay: boots
  *   node_wait_up(n, timeout_ms);
