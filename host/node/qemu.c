@@ -941,20 +941,23 @@ static int qemu_life(struct node *n, bool checking)
 		return 0;
 	con_poll(q, &q->con, &alive);	/* its last words first: a panic, a done */
 	const char *boot = q->check_boot ? "check boot" : "write boot";
-	if (child_exited(&q->qemu, &st)) {
-		if (checking && q->con.done && WIFEXITED(st) && WEXITSTATUS(st) == 0)
-			return 0;
+	bool exited = child_exited(&q->qemu, &st);
+	char who[64];
+	snprintf(who, sizeof(who), "the guest (the %s)", boot);
+	if (exited && checking && q->con.done && WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		return 0;
+	/* A panic first: a kernel told to reboot on one ends QEMU (-no-reboot) too. */
+	if (q->con.panic) {
+		guest_console_dead(&q->con, 0, who, &d);	/* says the panic */
+	} else if (exited) {
 		d.life = WIFSIGNALED(st) ? NODE_LIFE_KILLED : NODE_LIFE_EXITED;
 		d.code = WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st);
 		snprintf(d.what, sizeof(d.what), "QEMU (pid %d, the %s, console '%.600s') %s at "
 			 "stage '%s'", (int)q->qemu.pid, boot, q->console,
 			 child_status_str(st, how, sizeof(how)),
 			 q->con.stage[0] ? q->con.stage : "kernel");
-	} else {
-		char who[64];
-		snprintf(who, sizeof(who), "the guest (the %s)", boot);
-		if (!guest_console_dead(&q->con, checking ? 0 : n->cfg->node->silence_ms, who, &d))
-			return 0;
+	} else if (!guest_console_dead(&q->con, checking ? 0 : n->cfg->node->silence_ms, who, &d)) {
+		return 0;
 	}
 	/* The console file stays in the node's directory (a failed cycle keeps it): what
 	 * the guest and its kernel said last goes to the log as well. */
