@@ -1,8 +1,9 @@
 /* A node that dies while the cycle waits on it, on the full tier: QEMU is killed
  * (SIGKILL, from outside, as the OOM killer or a crash would end it) while the cycle
- * waits for the guest's workload to start. The cycle must fail at once, naming what
- * died and how (QEMU killed by signal 9), instead of waiting out the boot timeout
- * (sim-full's 90 s); keep the node's files; leave nothing running.
+ * waits for the guest's workload to start, and in another cycle while the check boot
+ * after the cut comes up. The cycle must fail at once, naming what died and how (QEMU
+ * of that boot killed by signal 9), instead of waiting out the boot timeout (sim-full's
+ * 90 s) or power-cycling the node; keep the node's files; leave nothing running.
  *
  * The death's other kinds (an exit status, a kernel panic, a silent console, a VM that
  * stopped) and a node that is slow but alive are fed by the null node driver in
@@ -20,8 +21,12 @@
 static struct e2e E;
 static pid_t qemu_pid;
 static int killed_at_ms = -1;		/* since powercut started */
+/* Which QEMU to kill (its console's name: console-1.log the write boot, console-2.log
+ * the check boot after the cut) once its console says what. */
+static const char *kill_console, *kill_when;
 
-/* The node's QEMU: qemu-system-x86_64 with our private directory on its command line. */
+/* The node's QEMU of that boot: qemu-system-x86_64 with our private directory and the
+ * boot's console on its command line. */
 static pid_t find_qemu(const struct e2e *e)
 {
 	DIR *d = opendir("/proc");
@@ -32,7 +37,8 @@ static pid_t find_qemu(const struct e2e *e)
 		char buf[8192];
 		if (de->d_name[0] >= '0' && de->d_name[0] <= '9' &&
 		    e2e_cmdline(de->d_name, buf, sizeof(buf)) &&
-		    !strncmp(buf, "qemu-system-x86_64 ", 19) && strstr(buf, e->tmp))
+		    !strncmp(buf, "qemu-system-x86_64 ", 19) && strstr(buf, e->tmp) &&
+		    strstr(buf, kill_console))
 			found = (pid_t)atoi(de->d_name);
 	}
 	if (d)
@@ -61,32 +67,32 @@ static bool console_says(pid_t pid, const char *text)
 	return found;
 }
 
-/* SIGKILL QEMU once its guest took the boot word the cycle sent it (`ctl boot=write`):
- * the cycle's start of the workload returned then, and it waits for the workload's
- * first acknowledgements (wait_running); the guest still sets up its network and
- * volumes before it writes. */
+/* SIGKILL the boot's QEMU once its console says kill_when. */
 static void kill_qemu(struct e2e *e, pid_t powercut, int waited_ms)
 {
 	if (killed_at_ms >= 0)
 		return;
 	if (!qemu_pid)
 		qemu_pid = find_qemu(e);
-	if (qemu_pid && console_says(qemu_pid, "POWERCUT ctl boot=write") &&
-	    kill(qemu_pid, SIGKILL) == 0)
+	if (qemu_pid && console_says(qemu_pid, kill_when) && kill(qemu_pid, SIGKILL) == 0)
 		killed_at_ms = waited_ms;
 }
 
-static void qemu_killed_while_waiting(void **state)
+/* One cycle of sim-full with the boot's QEMU killed; its stderr (caller frees), the
+ * exit status in *code and the time from the kill to powercut's end in *after. */
+static char *cycle_killing(const char *console, const char *when, int *code, double *after)
 {
 	char err[PATH_MAX + 32], *log = NULL;
 	size_t len = 0;
-	int code;
 
-	snprintf(err, sizeof(err), "%s/stderr.log", E.tmp);
+	qemu_pid = 0;
+	killed_at_ms = -1;
+	kill_console = console;
+	kill_when = when;
+	snprintf(err, sizeof(err), "%s/stderr-%d.log", E.tmp, E.runs + 1);
 	E.during = kill_qemu;
 	E.err_path = err;
-	json_t *j = e2e_cycle(&E, "sim-full.ini", &code, NULL);
-	json_decref(j);
+	json_decref(e2e_cycle(&E, "sim-full.ini", code, NULL));
 	FILE *f = fopen(err, "r");
 	if (f) {
 		if (getdelim(&log, &len, 0, f) < 0 && log)
@@ -95,11 +101,24 @@ static void qemu_killed_while_waiting(void **state)
 	}
 	fprintf(stderr, "%s", log ? log : "");
 	assert_true(killed_at_ms >= 0);		/* QEMU was there to kill */
-	double after = E.last_wall_s - killed_at_ms / 1e3;
-	print_message("QEMU (pid %d) killed %.1f s into the cycle; powercut ended %.1f s later, "
-		      "exit %d\n", (int)qemu_pid, killed_at_ms / 1e3, after, code);
-	assert_int_equal(code, 1);		/* the cycle failed */
+	*after = E.last_wall_s - killed_at_ms / 1e3;
+	print_message("QEMU (pid %d, %s) killed %.1f s into the cycle; powercut ended %.1f s "
+		      "later, exit %d\n", (int)qemu_pid, console, killed_at_ms / 1e3, *after, *code);
 	assert_non_null(log);
+	return log;
+}
+
+/* The write boot: killed once its guest took the boot word the cycle sent it (`ctl
+ * boot=write`): the cycle's start of the workload returned then, and it waits for the
+ * workload's first acknowledgements (wait_running); the guest still sets up its network
+ * and volumes before it writes. */
+static void qemu_killed_while_waiting(void **state)
+{
+	double after;
+	int code;
+	char *log = cycle_killing("console-1.log", "POWERCUT ctl boot=write", &code, &after);
+
+	assert_int_equal(code, 1);		/* the cycle failed */
 	/* What died, and how: the node's death names QEMU and the signal. */
 	assert_non_null(strstr(log, "the node died (killed): QEMU (pid"));
 	assert_non_null(strstr(log, "the write boot"));
@@ -116,10 +135,32 @@ static void qemu_killed_while_waiting(void **state)
 	free(log);
 }
 
+/* The check boot after the cut: killed as soon as its guest says anything. The node
+ * died booting: no power cycle covers it over ([campaign] retries = 3 would), the cycle
+ * fails at once, the relay's armed cut is undone (power on) and the files kept. */
+static void qemu_killed_booting_check(void **state)
+{
+	double after;
+	int code;
+	char *log = cycle_killing("console-2.log", "POWERCUT ", &code, &after);
+
+	assert_int_equal(code, 1);
+	assert_non_null(strstr(log, "the node died (killed): QEMU (pid"));
+	assert_non_null(strstr(log, "the check boot"));
+	assert_non_null(strstr(log, "killed by signal 9"));
+	assert_null(strstr(log, "power-cycling the node again"));
+	assert_null(strstr(log, "did not come back"));
+	assert_non_null(strstr(log, "node files kept in"));
+	assert_true(after < 5.0);
+	assert_int_equal(e2e_leftovers(&E), 0);
+	free(log);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(qemu_killed_while_waiting),
+		cmocka_unit_test(qemu_killed_booting_check),
 	};
 	static const char *const progs[] = { "qemu-system-x86_64", "qemu-storage-daemon", "nbdkit",
 					     NULL };
