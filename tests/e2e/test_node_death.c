@@ -108,6 +108,21 @@ static char *cycle_killing(const char *console, const char *when, int *code, dou
 	return log;
 }
 
+/* What every such cycle must show: it failed (exit 1), the node's death names QEMU of
+ * that boot and the signal, the node's files are kept (its consoles), it ended at once
+ * (the watch looks every 200 ms; the rest is the node's and the simulator's shutdown;
+ * without the watch this was sim-full's 90 s boot timeout), nothing left running. */
+static void assert_died(const char *log, int code, double after, const char *boot)
+{
+	assert_int_equal(code, 1);
+	assert_non_null(strstr(log, "the node died (killed): QEMU (pid"));
+	assert_non_null(strstr(log, boot));
+	assert_non_null(strstr(log, "killed by signal 9"));
+	assert_non_null(strstr(log, "node files kept in"));
+	assert_true(after < 5.0);
+	assert_int_equal(e2e_leftovers(&E), 0);
+}
+
 /* The write boot: killed once its guest took the boot word the cycle sent it (`ctl
  * boot=write`): the cycle's start of the workload returned then, and it waits for the
  * workload's first acknowledgements (wait_running); the guest still sets up its network
@@ -118,20 +133,10 @@ static void qemu_killed_while_waiting(void **state)
 	int code;
 	char *log = cycle_killing("console-1.log", "POWERCUT ctl boot=write", &code, &after);
 
-	assert_int_equal(code, 1);		/* the cycle failed */
-	/* What died, and how: the node's death names QEMU and the signal. */
-	assert_non_null(strstr(log, "the node died (killed): QEMU (pid"));
-	assert_non_null(strstr(log, "the write boot"));
-	assert_non_null(strstr(log, "killed by signal 9"));
+	assert_died(log, code, after, "the write boot");
 	/* ... seen by the cycle's wait for the workload, not the boot's own wait. */
 	assert_null(strstr(log, "the workload did not start"));
 	assert_null(strstr(log, "at stage 'kernel'"));
-	/* The failed cycle keeps the node's files (its consoles). */
-	assert_non_null(strstr(log, "node files kept in"));
-	/* At once: the watch looks every 200 ms; the rest is the node's and the
-	 * simulator's shutdown. Without the watch this was sim-full's 90 s boot timeout. */
-	assert_true(after < 5.0);
-	assert_int_equal(e2e_leftovers(&E), 0);
 	free(log);
 }
 
@@ -144,15 +149,9 @@ static void qemu_killed_booting_check(void **state)
 	int code;
 	char *log = cycle_killing("console-2.log", "POWERCUT ", &code, &after);
 
-	assert_int_equal(code, 1);
-	assert_non_null(strstr(log, "the node died (killed): QEMU (pid"));
-	assert_non_null(strstr(log, "the check boot"));
-	assert_non_null(strstr(log, "killed by signal 9"));
+	assert_died(log, code, after, "the check boot");
 	assert_null(strstr(log, "power-cycling the node again"));
 	assert_null(strstr(log, "did not come back"));
-	assert_non_null(strstr(log, "node files kept in"));
-	assert_true(after < 5.0);
-	assert_int_equal(e2e_leftovers(&E), 0);
 	free(log);
 }
 
