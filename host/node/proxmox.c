@@ -1991,11 +1991,11 @@ static const struct opt_def proxmox_options[] = {
 };
 
 /* node_ops.watch while the cycle waits for the workload: two ssh commands (the
- * console read so far, the VM's state), so at most every proxmox_watch_ms (2 s). A console
- * that shows the kernel's panic, or a VM that is no longer running (its QEMU ended:
- * the guest powered off, or QEMU died), is a dead node. No silence limit: a remote
- * node's boot times were never measured here (guest.h, static_net). */
-/* Tests shorten it, as the console poll. */
+ * console read so far, the VM's state), so at most every proxmox_watch_ms (tests
+ * shorten it, as the console poll). A console that shows the kernel's panic, or a VM
+ * that is no longer running (its QEMU ended: the guest powered off, or QEMU died), is
+ * a dead node. No silence limit: a remote node's boot times were never measured here
+ * (guest.h, static_net). */
 int proxmox_watch_ms = 2000;
 
 static int proxmox_watch(struct node *n)
