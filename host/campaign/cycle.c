@@ -204,9 +204,31 @@ static int pump(struct cyc *c, int ms)
 	return rc == -ETIMEDOUT ? 0 : rc;
 }
 
+/* Is the node still alive (node_watch), asked at most every NODE_WATCH_MS: *next is
+ * when to ask again. 0, or -EOWNERDEAD when it died (logged by the node). */
+static int watch(struct cyc *c, int64_t *next)
+{
+	int64_t now = clock_mono_ns();
+
+	if (now < *next)
+		return 0;
+	*next = now + NODE_WATCH_MS * 1000000LL;
+	return node_watch(c->node) == -EOWNERDEAD ? -EOWNERDEAD : 0;
+}
+
+static bool running_all(struct cyc *c, uint64_t want, struct ledger_stats *st)
+{
+	ledger_get_stats(c->e->led, st);
+	return st->acks > c->acks0 && st->acked_cycle == c->index &&
+	       (st->acked_disks & want) == want;
+}
+
+/* Until the workload writes on every disk. A node that dies meanwhile (its QEMU
+ * ended, its guest panicked or fell silent: node_ops.watch) fails the wait at once
+ * (-EOWNERDEAD); a slow one is waited for up to timeout_ms. */
 static int wait_running(struct cyc *c, int timeout_ms)
 {
-	int64_t end = clock_mono_ns() + (int64_t)timeout_ms * 1000000;
+	int64_t end = clock_mono_ns() + (int64_t)timeout_ms * 1000000, next = 0;
 	struct ledger_stats st;
 
 	/* Every disk's agent must be writing: a disk whose session has not begun when
@@ -215,10 +237,12 @@ static int wait_running(struct cyc *c, int timeout_ms)
 	for (size_t i = 0; i < c->e->cfg->n_disks; i++)
 		want |= 1ull << ((i + 1) & 63);
 	while (!relay_interrupted) {
-		ledger_get_stats(c->e->led, &st);
-		bool all = st.acked_cycle == c->index && (st.acked_disks & want) == want;
-		if (st.acks > c->acks0 && all)
+		if (running_all(c, want, &st))
 			return 0;
+		/* A workload that started and ended between two looks (a short duration)
+		 * is not a death: the ledger is asked again after the verdict. */
+		if (watch(c, &next) < 0)
+			return running_all(c, want, &st) ? 0 : -EOWNERDEAD;
 		if (clock_mono_ns() > end) {
 			pc_err(LOG_NODE, "the workload did not start on every disk within %d ms "
 			       "(disks acknowledging: %#" PRIx64 " of %#" PRIx64 ")", timeout_ms,
@@ -896,7 +920,10 @@ static int step_restart(struct cyc *c, const struct camp_step *st)
 			node_power_wait(c->pw, NODE_PWR_BOOTED, 0, &c->pt);
 			if (c->pt.boot_rc >= 0 && c->pt.kill_rc >= 0) {
 				rc = node_wait_up(c->node, (int)cc->boot_timeout_ms);
-				if (rc == 0)
+				/* A node that died booting (QEMU ended, the guest panicked or
+				 * fell silent) is a finding, not one that is slow to come
+				 * back: no power cycle covers it over. */
+				if (rc == 0 || rc == -EOWNERDEAD)
 					break;
 			}
 			pc_warn(LOG_NODE, "the node did not come back after the cut");
@@ -988,8 +1015,12 @@ static int run_step(struct cyc *c, size_t seq, const struct camp_step *st)
 	int rc = step_table[st->kind](c, st);
 	if (log) {
 		json_object_set_new(log, "ended_mono_ns", json_integer(clock_mono_ns()));
+		const struct node_death *d = rc == -EOWNERDEAD ? node_death(c->node) : NULL;
 		json_object_set_new(log, "result", json_string(rc == 0 ? "ok" : rc == -EINTR ?
-					"interrupted" : strerror(-rc)));
+					"interrupted" : d ? "node died" : strerror(-rc)));
+		if (d)
+			json_object_set_new(log, "death", json_pack("{s:s,s:i,s:s}", "life",
+					    node_life_name(d->life), "code", d->code, "what", d->what));
 		if (st->kind == CAMP_STEP_CUT || st->kind == CAMP_STEP_RESTART)
 			json_object_set_new(log, "cut", json_string(config_cut_name(c->cut_kind)));
 		json_array_append_new(c->steplog, log);
@@ -1011,6 +1042,8 @@ static void steps_store(struct cyc *c)
 			json_object_set(d, "cut", json_object_get(l, "cut"));
 		if (json_object_get(l, "disks"))
 			json_object_set(d, "disks", json_object_get(l, "disks"));
+		if (json_object_get(l, "death"))
+			json_object_set(d, "death", json_object_get(l, "death"));
 		char *ds = json_object_size(d) ? json_dumps(d, JSON_COMPACT) : NULL;
 		json_decref(d);
 		struct store_cycle_step row = {

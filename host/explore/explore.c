@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <libnbd.h>
 
 #include "child.h"
 #include "classify.h"
@@ -25,6 +27,7 @@
 #include "qmp.h"
 #include "recording.h"
 #include "rng.h"
+#include "thin.h"
 #include "util.h"
 #include "verify.h"
 #include "wlog.h"
@@ -70,6 +73,8 @@ struct meta {
 	char disk[128];
 	uint32_t id;
 	bool qcow2, lazy_refcounts;
+	bool lvmthin;		/* the guest's PV: the thin volume is read through its pool */
+	struct thin_names thin;
 	char cache[32], control[16];
 };
 
@@ -138,6 +143,24 @@ static int load_meta(struct exploration *x)
 	snprintf(x->m.control, sizeof(x->m.control), "%s", k);
 	x->m.id = (uint32_t)json_integer_value(id);
 	x->m.qcow2 = !strcmp(f, "qcow2");
+	x->m.lvmthin = !strcmp(f, "lvmthin");
+	if (!x->m.qcow2 && !x->m.lvmthin && strcmp(f, "raw")) {
+		pc_err(LOG_CHECK, "recording '%s' is of format '%s': raw, qcow2 or lvmthin are "
+		       "explored", path, f);
+		json_decref(j);
+		return -EINVAL;
+	}
+	/* The names the guest gave its volumes (rig/sim/guest/init's defaults). */
+	static const struct { const char *key, *def; size_t off; } names[] = {
+		{ "vg", "pcvg", offsetof(struct thin_names, vg) },
+		{ "pool", "pool", offsetof(struct thin_names, pool) },
+		{ "lv", "thin", offsetof(struct thin_names, lv) },
+	};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		const char *v = json_string_value(json_object_get(j, names[i].key));
+		snprintf((char *)&x->m.thin + names[i].off, sizeof(x->m.thin.vg), "%s",
+			 v ? v : names[i].def);
+	}
 	x->m.lazy_refcounts = json_is_true(json_object_get(j, "lazy_refcounts"));
 	json_decref(j);
 	return 0;
@@ -195,11 +218,16 @@ static int64_t cycle_cut_ns(struct exploration *x)
 			   "AND cycle = ?2 AND disk = ?3");
 }
 
-/* When the ledger received this cycle's baseline of the disk, or 0 (none written). */
+/* When the ledger received this cycle's baseline of the disk, or, without one, when
+ * the disk's first agent of the cycle said hello (the full tier's guest writes no
+ * baseline on a fresh disk, and sets up its LVM-thin pool before its agent starts);
+ * 0: neither. */
 static int64_t baseline_recv_ns(struct exploration *x)
 {
-	return cycle_value(x, "SELECT IFNULL(MAX(recv_ns), 0) FROM oracle_baseline WHERE "
-			   "campaign = ?1 AND cycle = ?2 AND disk = ?3");
+	int64_t b = cycle_value(x, "SELECT IFNULL(MAX(recv_ns), 0) FROM oracle_baseline WHERE "
+				"campaign = ?1 AND cycle = ?2 AND disk = ?3");
+	return b ? b : cycle_value(x, "SELECT IFNULL(MIN(host_hello_ns), 0) FROM oracle_session "
+				   "WHERE campaign = ?1 AND cycle = ?2 AND disk = ?3");
 }
 
 /* The ledger as of a crash point: a second, read-only connection to the campaign
@@ -423,22 +451,26 @@ fail:
 	return rc;
 }
 
-/* Open state id's image (qcow2 or raw) read-only and export it as sN; why says why not. */
-static int qsd_attach(struct exploration *x, int64_t id, char *why, size_t len)
+/* Open state id's image (qcow2 or raw) read-only and export it as sN; why says why not.
+ * file: a file to open (raw) instead of the state's NBD export (lvmthin's read-back). */
+static int qsd_attach(struct exploration *x, int64_t id, const char *file, char *why, size_t len)
 {
 	char f[32], d[32], e[32], name[32];
 	snprintf(f, sizeof(f), "f%" PRId64, id);
 	snprintf(d, sizeof(d), "d%" PRId64, id);
 	snprintf(e, sizeof(e), "e%" PRId64, id);
 	snprintf(name, sizeof(name), "s%" PRId64, id);
-	json_t *nbd = json_pack("{s:s,s:{s:s,s:s,s:b,s:{s:s,s:s},s:s}}", "execute", "blockdev-add",
+	json_t *nbd = file ? json_pack("{s:s,s:{s:s,s:s,s:b,s:s}}", "execute", "blockdev-add",
+				       "arguments", "driver", "file", "node-name", f, "read-only", 1,
+				       "filename", file) :
+		      json_pack("{s:s,s:{s:s,s:s,s:b,s:{s:s,s:s},s:s}}", "execute", "blockdev-add",
 				"arguments", "driver", "nbd", "node-name", f, "read-only", 1,
 				"server", "type", "unix", "path", x->nbd_sock, "export", name);
 	int rc = qmp_execute(x->qmp, nbd, why, len);
 	if (rc < 0)
 		return rc;
 	json_t *fmt = json_pack("{s:s,s:{s:s,s:s,s:s,s:b}}", "execute", "blockdev-add", "arguments",
-				"driver", x->m.qcow2 ? "qcow2" : "raw", "node-name", d, "file", f,
+				"driver", x->m.qcow2 && !file ? "qcow2" : "raw", "node-name", d, "file", f,
 				"read-only", 1);
 	rc = qmp_execute(x->qmp, fmt, why, len);
 	if (rc < 0)
@@ -467,6 +499,42 @@ static void qsd_detach(struct exploration *x, int64_t id)
 			nanosleep(&ts, NULL);
 		}
 	}
+}
+
+/* libnbd's reads of the state's PV for lvmpv and thin_state. */
+static int nbd_read(void *ctx, void *buf, size_t len, uint64_t off)
+{
+	return nbd_pread(ctx, buf, len, off, 0) < 0 ? -EIO : 0;
+}
+
+/* An lvmthin state: the pool's metadata verdict from the state's own PV bytes (served
+ * by pcreplay as sN) and, unless the pool cannot be read, its thin volume's span in img.
+ * *skip: nothing to read back (the verdict stands alone). A negative errno only when
+ * the exploration cannot go on (thin-provisioning-tools missing). */
+static int thin_read(struct exploration *x, int64_t id, const char *img, enum explore_meta *meta,
+		     char **mjson, bool *skip)
+{
+	char uri[PATH_MAX + 64];
+	struct thin_state t;
+	struct nbd_handle *h = nbd_create();
+
+	snprintf(uri, sizeof(uri), "nbd+unix:///s%" PRId64 "?socket=%.4000s", id, x->nbd_sock);
+	if (!h || nbd_connect_uri(h, uri) < 0) {
+		pc_err(LOG_CHECK, "state %" PRId64 ": cannot read '%s': %s; exploration stopped",
+		       id, uri, nbd_get_error());
+		nbd_close(h);
+		return -EIO;
+	}
+	int rc = thin_state(nbd_read, h, &x->m.thin, x->work,
+			    x->ses.span_blocks * x->ses.block_size, img, &t);
+	nbd_shutdown(h, 0);
+	nbd_close(h);
+	if (rc < 0)
+		return rc;
+	*meta = t.meta;
+	*mjson = t.json;
+	*skip = !t.readable;
+	return 0;
 }
 
 static int agent_check(struct exploration *x, const char *uri, const char *out)
@@ -531,10 +599,18 @@ static int run_state(struct exploration *x, const struct candidate *c, int64_t i
 	unlink(report);
 	/* Opened by QEMU as the restarted node would (qcow2 or raw, read-only), read back
 	 * by the agent; for qcow2 the metadata check runs beside it (two cores). */
-	char why[256] = "";
+	char why[256] = "", img[PATH_MAX + 32];
 	struct child chk;
 	bool checking = x->m.qcow2 && check_start(x, uri, &chk) == 0;
-	int arc = qsd_attach(x, id, why, sizeof(why));
+	bool skip = false;
+	if (x->m.lvmthin) {
+		snprintf(img, sizeof(img), "%.4000s/span.img", x->work);
+		if ((rc = thin_read(x, id, img, &meta, &mjson, &skip)) < 0) {
+			free(spec);
+			return rc;
+		}
+	}
+	int arc = skip ? 0 : qsd_attach(x, id, x->m.lvmthin ? img : NULL, why, sizeof(why));
 	if (arc == -EPIPE) {
 		/* Not this state's fault: every later one would read as unreadable. */
 		pc_err(LOG_CHECK, "state %" PRId64 ": %s; exploration stopped", id, why);
@@ -543,13 +619,14 @@ static int run_state(struct exploration *x, const struct candidate *c, int64_t i
 		free(spec);
 		return arc;
 	}
-	if (arc == 0) {
+	if (arc == 0 && !skip) {
 		snprintf(uri, sizeof(uri), "nbd+unix:///s%" PRId64 "?socket=%.4000s", id,
 			 x->qsd_sock);
 		if (agent_check(x, uri, report) < 0)
 			snprintf(why, sizeof(why), "the agent's check failed");
 	}
-	qsd_detach(x, id);
+	if (!skip)
+		qsd_detach(x, id);
 	if (x->m.qcow2)
 		meta = checking ? check_finish(x, &chk, &mjson) : EXPLORE_META_UNREADABLE;
 	if (*why) {
@@ -566,7 +643,7 @@ static int run_state(struct exploration *x, const struct candidate *c, int64_t i
 	int64_t cutoff = c->crash < x->wl->n ? x->wl->e[c->crash].h.t_ns : INT64_MAX;
 	int64_t crash_ns = c->crash < x->wl->n ? cutoff :
 			   x->wl->n ? x->wl->e[x->wl->n - 1].h.t_ns : 0;
-	if (meta != EXPLORE_META_UNREADABLE) {
+	if (meta != EXPLORE_META_UNREADABLE && !skip) {
 		rc = classify(x, report, cutoff, &res);
 		if (rc < 0)
 			pc_warn(LOG_CHECK, "state %" PRId64 ": cannot classify: %s", id, strerror(-rc));
@@ -682,8 +759,14 @@ static int run_subsets(struct exploration *x, const size_t *tail, size_t ntail, 
 	     !out_of_budget(x); tries++) {
 		size_t k = 0;
 		uint64_t h = 1469598103934665603ull;
+		/* Every other subset is dense: each write kept with probability 15/16, a
+		 * cache that lost only a few writes. A sparse one (1/2) seldom keeps every
+		 * write of a multi-block metadata commit (a thin pool's btree, lvm2's
+		 * label, header and text), so it shows metadata failures; a dense one
+		 * keeps the metadata and loses data under it. */
+		uint64_t mask = tries & 1 ? 15 : 1;
 		for (size_t i = 0; i < ntail; i++)
-			if (rng_splitmix64(&x->rng) & 1) {
+			if (rng_splitmix64(&x->rng) & mask) {
 				pick[k++] = tail[i];
 				h = (h ^ i) * 1099511628211ull;
 			}
@@ -749,7 +832,9 @@ static int explore_states(struct exploration *x)
 	/* The oracle judges a crash only once the ledger has this cycle's baseline (a
 	 * real cut never comes before: the window opens with the workload running). A
 	 * crash point whose ledger lacks it would read the baseline's records as ones the
-	 * agent cannot have written: those entries are not crash points. */
+	 * agent cannot have written: those entries are not crash points. Without a
+	 * baseline the agent's hello opens the window: what came before is the rig's
+	 * setup (the guest's vgcreate and lvcreate), not the workload's. */
 	int64_t brecv = baseline_recv_ns(x);
 	size_t c0 = 0;
 	while (brecv && c0 < n && wl->e[c0].h.t_ns <= brecv)
@@ -856,6 +941,8 @@ static int ex_open(struct exploration *x, sqlite3 *db, const struct explore_opts
 		x->wl->n = keep;
 	}
 	s->log_entries = x->wl->n;
+	if (x->m.lvmthin && (rc = thin_tools_check()) < 0)
+		return rc;
 	if (pc_exe_dir(dir, sizeof(dir)) < 0)
 		return -ENOENT;
 	snprintf(x->agent, sizeof(x->agent), "%.4000s/powercut-agent-nbd", dir);
@@ -951,7 +1038,8 @@ int explore_run(sqlite3 *db, const struct explore_opts *o, struct explore_summar
 	sqlite3_bind_text(st, 3, x.m.disk, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 4, x.m.id);
 	sqlite3_bind_text(st, 5, rec_rel, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 6, x.m.qcow2 ? "qcow2" : "raw", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, x.m.qcow2 ? "qcow2" : x.m.lvmthin ? "lvmthin" : "raw", -1,
+			  SQLITE_STATIC);
 	sqlite3_bind_text(st, 7, x.m.cache, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 8, x.m.control, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 9, (sqlite3_int64)o->seed);
@@ -1001,22 +1089,18 @@ out:
 	return rc;
 }
 
-int explore_export(sqlite3 *db, const struct explore_opts *o, int64_t state, const char *out)
+/* State `state` of the newest exploration of o's disk and cycle: its spec and crash
+ * point. 0 or -ENOENT (logged). */
+static int state_row(sqlite3 *db, const struct explore_opts *o, int64_t state, char **spec,
+		     int64_t *crash)
 {
-	struct explore_summary s;
-	struct exploration x;
 	sqlite3_stmt *st = NULL;
-	char *spec = NULL;
-	int rc = ex_open(&x, db, o, &s);
+	int rc = 0;
 
-	if (rc < 0)
-		goto out;
-	if (sqlite3_prepare_v2(db, "SELECT spec FROM explore_state WHERE state = ?1 AND run_id = "
-			       "(SELECT MAX(id) FROM explore_run WHERE campaign = ?2 AND cycle = ?3 "
-			       "AND disk = ?4)", -1, &st, NULL) != SQLITE_OK) {
-		rc = -EIO;
-		goto out;
-	}
+	if (sqlite3_prepare_v2(db, "SELECT spec, crash_entry FROM explore_state WHERE state = ?1 "
+			       "AND run_id = (SELECT MAX(id) FROM explore_run WHERE campaign = ?2 "
+			       "AND cycle = ?3 AND disk = ?4)", -1, &st, NULL) != SQLITE_OK)
+		return -EIO;
 	sqlite3_bind_int64(st, 1, state);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)o->campaign);
 	sqlite3_bind_int64(st, 3, o->cycle);
@@ -1025,9 +1109,60 @@ int explore_export(sqlite3 *db, const struct explore_opts *o, int64_t state, con
 		pc_err(LOG_CHECK, "no explored state %" PRId64 " of disk '%s' in cycle %" PRIu32
 		       " (run 'powercut explore' first)", state, o->disk, o->cycle);
 		rc = -ENOENT;
+	} else {
+		*spec = strdup((const char *)sqlite3_column_text(st, 0));
+		*crash = sqlite3_column_int64(st, 1);
+		if (!*spec)
+			rc = -ENOMEM;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int explore_classify(sqlite3 *db, const struct explore_opts *o, int64_t state,
+		     const char *report, json_t **out)
+{
+	struct explore_summary s;
+	struct exploration x;
+	struct oracle_verify_result res;
+	char *spec = NULL;
+	int64_t crash = 0;
+	int rc = ex_open(&x, db, o, &s);
+
+	if (rc < 0 || (rc = state_row(db, o, state, &spec, &crash)) < 0 ||
+	    (rc = ledger_views(&x)) < 0)
+		goto out;
+	/* The same cut-off as run_state's: the ledger as of the state's crash point. */
+	int64_t cutoff = crash >= 0 && (size_t)crash < x.wl->n ? x.wl->e[crash].h.t_ns : INT64_MAX;
+	if ((rc = classify(&x, report, cutoff, &res)) < 0) {
+		pc_err(LOG_CHECK, "cannot classify '%s' as state %" PRId64 ": %s", report, state,
+		       strerror(-rc));
 		goto out;
 	}
-	spec = strdup((const char *)sqlite3_column_text(st, 0));
+	json_t *counts = json_object();
+	for (int k = 0; k < CLS__COUNT; k++)
+		if (res.cycle.count[k])
+			json_object_set_new(counts, cls_class_name(k),
+					    json_integer((json_int_t)res.cycle.count[k]));
+	*out = json_pack("{s:I,s:I,s:o}", "state", (json_int_t)state, "violations",
+			 (json_int_t)res.cycle.violations, "counts", counts);
+out:
+	free(spec);
+	ex_close(&x);
+	return rc;
+}
+
+int explore_export(sqlite3 *db, const struct explore_opts *o, int64_t state, const char *out)
+{
+	struct explore_summary s;
+	struct exploration x;
+	sqlite3_stmt *st = NULL;
+	char *spec = NULL;
+	int64_t crash;
+	int rc = ex_open(&x, db, o, &s);
+
+	if (rc < 0 || (rc = state_row(db, o, state, &spec, &crash)) < 0)
+		goto out;
 	char path[PATH_MAX + 64], uri[PATH_MAX + 64];
 	snprintf(path, sizeof(path), "%.4000s/states/s%" PRId64, x.work, state);
 	FILE *f = fopen(path, "we");

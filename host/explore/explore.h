@@ -6,8 +6,10 @@
  * prefix of the completed writes; seeded random subsets of the writes after the last
  * durable flush (a volatile cache persists them in any order); torn multi-sector
  * writes. Each state is served by nbdkit's pcreplay filter (base + chosen writes, no
- * copy), checked with `qemu-img check --output=json` (qcow2), opened by
- * qemu-storage-daemon (qcow2) or read directly (raw) by the agent's check, and
+ * copy), checked with `qemu-img check --output=json` (qcow2) or thin_check on its
+ * thin pool's metadata (lvmthin, thin.h), opened by qemu-storage-daemon (qcow2; raw;
+ * lvmthin: the thin volume's span assembled from the pool) and read by the agent's
+ * check, and
  * classified by oracle_verify() against the ledger as it stood at that crash point.
  * Each state is a row of explore_state, under one explore_run row.
  *
@@ -26,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
 #include <sqlite3.h>
 
 #define EXPLORE_KINDS(X) \
@@ -103,5 +106,12 @@ int explore_run(sqlite3 *db, const struct explore_opts *o, struct explore_summar
 /* Write state `state` of the newest exploration of that disk and cycle to out: the
  * image file's bytes (qcow2 or raw) as the crash left them, for qemu-img and qemu-io. */
 int explore_export(sqlite3 *db, const struct explore_opts *o, int64_t state, const char *out);
+
+/* Classify a check report (the agent's, from another read-back of state `state`, such
+ * as the guest's) against the ledger as of that state's crash point, exactly as the
+ * exploration classified its own read-back. *out: {"state", "violations", "counts"}
+ * (counts as in explore_state.counts_json), owned by the caller. */
+int explore_classify(sqlite3 *db, const struct explore_opts *o, int64_t state,
+		     const char *report, json_t **out);
 
 #endif

@@ -1,16 +1,17 @@
 # host/fuzz: libFuzzer targets for the host's input parsers (issue 16): the serial
 # line parser, fwlink's receive state machine, the ledger's frame decoder, the bench
-# file parser and the agent's check-report parser. Each is built with clang,
+# file parser, the agent's check-report parser and the LVM2 PV metadata reader
+# (host/explore/lvmpv.c). Each is built with clang,
 # ASan and UBSan from the same sources as the programs; `make check` runs each for
 # a few seconds on its committed corpus (host/fuzz/corpus/NAME), `make fuzz` for
 # FUZZ_SECONDS (600) each.
 
-HOST_FUZZ_NAMES := fwline fwlink ledger bench report
+HOST_FUZZ_NAMES := fwline fwlink ledger bench report lvmpv
 HOST_FUZZ_OUT   := $(BUILD)/host/fuzz
 HOST_FUZZ_CHECK_SECONDS ?= 5
 HOST_FUZZ_CFLAGS = $(filter-out -O2,$(CFLAGS_COMMON)) -O1 -fsanitize=fuzzer-no-link,address,undefined \
 	-fno-sanitize-recover=all -fno-omit-frame-pointer -MMD -MP \
-	-Ihost/lib -Ihost/fwlink -Ifirmware/core -Ihost/oracle \
+	-Ihost/lib -Ihost/fwlink -Ifirmware/core -Ihost/oracle -Ihost/explore \
 	$(shell pkg-config --cflags libserialport sqlite3 jansson inih)
 
 # Sources of each target besides its harness.
@@ -23,6 +24,7 @@ HOST_FUZZ_SRC_bench  := host/lib/config.c host/lib/options.c host/lib/util.c hos
 	host/lib/log.c
 HOST_FUZZ_SRC_report := host/oracle/verify.c host/oracle/classify.c host/oracle/record.c host/oracle/ledger.c \
 	host/oracle/ledger_schema.c host/lib/log.c
+HOST_FUZZ_SRC_lvmpv  := host/explore/lvmpv.c
 HOST_FUZZ_LIBS_fwline := $(shell pkg-config --libs libserialport) -lm
 HOST_FUZZ_LIBS_fwlink := $(HOST_FUZZ_LIBS_fwline)
 HOST_FUZZ_LIBS_ledger := $(shell pkg-config --libs sqlite3) -lpthread

@@ -366,6 +366,20 @@ bool child_running(struct child *c)
 	return c->pid > 0 && !exited_unreaped(c->pid);
 }
 
+bool child_exited(struct child *c, int *status)
+{
+	siginfo_t si;
+
+	memset(&si, 0, sizeof(si));
+	if (c->pid <= 0 || waitid(P_PID, c->pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0 ||
+	    si.si_pid != c->pid)
+		return false;
+	/* The wait status as waitpid would give it (the layout W* macros read). */
+	*status = si.si_code == CLD_EXITED ? (si.si_status & 0xff) << 8 :
+		  (si.si_status & 0x7f) | (si.si_code == CLD_DUMPED ? 0x80 : 0);
+	return true;
+}
+
 static void close_parent_ends(struct child *c)
 {
 	if (c->in == CHILD_PIPE)

@@ -65,6 +65,11 @@ int child_kill(struct child *c, int sig);
 /* True while the child has not been reaped and is still running (non-blocking). */
 bool child_running(struct child *c);
 
+/* Has the child exited? Non-blocking, and it stays unreaped (child_finish reaps it):
+ * true with *status its wait status (WIFEXITED, WTERMSIG ... read it), false while it
+ * runs or when it was reaped already. */
+bool child_exited(struct child *c, int *status);
+
 struct child_result {
 	char *out, *err;	/* captured streams, NUL-terminated (may contain NULs) */
 	size_t out_len, err_len;

@@ -125,6 +125,10 @@ struct cfg_node {
 	int writeback;		/* enum node_writeback: the volatile disk cache's write-back */
 	bool tear;		/* the volatile disk cache may tear multi-sector writes */
 	char *guest;		/* full tier: directory with vmlinux and initrd.cpio */
+	int64_t silence_ms;	/* full tier: a console this silent in a wait: a hung guest */
+	/* the null driver's (host/node/null.c): a node that dies or is slow, for tests */
+	int die, die_as;	/* where it dies (null.c's die_at), how (enum node_life) */
+	int64_t slow_ms;	/* wait_up takes this long, alive */
 	/* a remote node over ssh (host set): host/ssh */
 	char *user;
 	int64_t port;		/* 0: ssh's default */

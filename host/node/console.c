@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "config.h"
 #include "log.h"
 #include "smart.h"
@@ -28,6 +29,10 @@ void guest_console_boot(struct guest_console *c, json_t *boot_log, int boot, boo
 					"mode", check ? "check" : "write", "events", c->events));
 	c->ready = c->done = false;
 	c->len = 0;
+	c->heard_ms = clock_mono_ms();
+	c->stage[0] = 0;
+	c->panic = false;
+	c->tail_n = 0;
 	json_decref(c->zfs_ev);
 	json_decref(c->zpool);
 	c->zfs_ev = json_object();
@@ -153,8 +158,55 @@ static void console_event(struct guest_console *c, char *line)
 		json_decref(ev);
 }
 
+/* A line of the console kept among its last ones; the kernel's panic noted. */
+static void console_heard(struct guest_console *c, const char *line)
+{
+	size_t n = sizeof(c->tail) / sizeof(c->tail[0]);
+	char *t = c->tail[c->tail_n++ % n];
+
+	snprintf(t, sizeof(c->tail[0]), "%.159s", line);
+	for (; *t; t++)
+		if ((unsigned char)*t < 0x20)
+			*t = ' ';
+	/* panic()'s first line, "Kernel panic - not syncing: REASON" (kernel/panic.c) */
+	const char *p = strstr(line, "Kernel panic - not syncing");
+	if (p && !c->panic) {
+		c->panic = true;
+		snprintf(c->panic_line, sizeof(c->panic_line), "%.159s", p);
+	}
+}
+
+bool guest_console_dead(const struct guest_console *c, int64_t silence_ms, const char *who,
+			struct node_death *d)
+{
+	size_t n = sizeof(c->tail) / sizeof(c->tail[0]), off = 0;
+	int64_t quiet = clock_mono_ms() - c->heard_ms;
+
+	memset(d, 0, sizeof(*d));
+	if (c->panic) {
+		d->life = NODE_LIFE_PANICKED;
+		off = (size_t)snprintf(d->what, sizeof(d->what), "%s panicked (%s); its console "
+				       "ends with:", who, c->panic_line);
+		unsigned first = c->tail_n > n ? c->tail_n - (unsigned)n : 0;
+		for (unsigned i = first; i < c->tail_n && off < sizeof(d->what); i++)
+			off += (size_t)snprintf(d->what + off, sizeof(d->what) - off, "%s%s",
+						i == first ? " " : " | ", c->tail[i % n]);
+		return true;
+	}
+	if (silence_ms > 0 && quiet >= silence_ms) {
+		d->life = NODE_LIFE_SILENT;
+		d->code = (int)(quiet / 1000);
+		snprintf(d->what, sizeof(d->what), "the console of %s has been silent for %d s at "
+			 "stage '%s'", who, d->code, c->stage[0] ? c->stage : "kernel");
+		return true;
+	}
+	return false;
+}
+
 void guest_console_feed(struct guest_console *c, const char *data, size_t len)
 {
+	if (len)
+		c->heard_ms = clock_mono_ms();
 	while (len) {
 		size_t k = sizeof(c->buf) - 1 - c->len;
 		if (k > len)
@@ -169,7 +221,10 @@ void guest_console_feed(struct guest_console *c, const char *data, size_t len)
 			*nl = 0;
 			if (nl > s && nl[-1] == '\r')
 				nl[-1] = 0;
+			console_heard(c, s);
 			char *p = strstr(s, "POWERCUT ");
+			if (p)
+				sscanf(p, "POWERCUT %31s", c->stage);
 			if (p && c->lines)
 				json_array_append_new(c->lines, json_string(p + 9));
 			if (p)

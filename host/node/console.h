@@ -43,12 +43,29 @@ struct guest_console {
 	size_t check_lines[NODE_MAX_DISKS];	/* check-lines of each disk this boot */
 	char buf[65536];
 	size_t len;
+	/* This boot's signs of life (guest_console_dead): when the console last gained
+	 * bytes (host monotonic ms; the boot's start until it does), the name of the
+	 * last POWERCUT event (the stage: "" before the first, while the kernel boots),
+	 * and its last lines, which hold the kernel's panic once one came (the guest
+	 * prints only panics on ttyS0, rig/sim/guest/init). */
+	int64_t heard_ms;
+	char stage[32];
+	bool panic;
+	char panic_line[160];
+	char tail[6][160];
+	unsigned tail_n;		/* lines seen; the newest is tail[(tail_n-1) % 6] */
 };
 
 void guest_console_init(struct guest_console *c, size_t n_disks);
 /* A new boot: appends {"boot", "mode", "events"} to boot_log (an array, may be NULL)
  * and resets ready, done, check_rc, check_lines and the line buffer. */
 void guest_console_boot(struct guest_console *c, json_t *boot_log, int boot, bool check);
+/* The console's own signs of a dead guest (node_ops.watch): its kernel panicked, or
+ * (silence_ms > 0) it has said nothing for silence_ms. false while neither; else true
+ * with d filled, its what naming who ("the guest on 'NODE'") and, for a panic, the
+ * console's last lines. */
+bool guest_console_dead(const struct guest_console *c, int64_t silence_ms, const char *who,
+			struct node_death *d);
 /* Bytes of the console; parses the complete lines among them. */
 void guest_console_feed(struct guest_console *c, const char *data, size_t len);
 /* Did every agent of a write boot end with 0, want of them? From this boot's

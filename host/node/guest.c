@@ -281,6 +281,9 @@ int guest_console_wait(struct guest_console *c, const struct guest_console_src *
 			rc = s->poll(s->arg, c, &alive);
 		if (want_done ? c->done : c->ready)
 			return 0;
+		int wrc = s->watch ? s->watch(s->watch_arg) : 0;
+		if (wrc < 0)
+			return wrc;
 		if (rc == 0 && !alive) {
 			pc_err(LOG_NODE, "the guest%s ended before it was %s (console '%s')", on, what,
 			       s->console);

@@ -166,15 +166,20 @@ struct guest_console_src {
 	const char *node;		/* the node's name for messages, NULL: this host */
 	const char *console;		/* the console's path, for messages */
 	int poll_ms;			/* between polls */
+	/* NULL, or asked after each poll that did not bring the word waited for: the
+	 * driver's watch of its node (node_ops.watch); a negative errno (-EOWNERDEAD:
+	 * the node died, node_died logged it) ends the wait with it. */
+	int (*watch)(void *arg);
+	void *watch_arg;
 };
 
 /* Log (a warning) the last `lines` lines of a console file on this host: what the
  * guest and its kernel said last, when a wait on it failed. */
 void guest_console_tail(const char *path, int lines);
 
-/* Poll until the console shows `ready` (want_done: `done`), QEMU ended, or timeout_ms
- * passed. 0; -EIO when QEMU ended first; -ETIMEDOUT, or the last poll's errno, at the
- * timeout (logged). */
+/* Poll until the console shows `ready` (want_done: `done`), QEMU ended, the watch
+ * says the node died, or timeout_ms passed. 0; the watch's errno; -EIO when QEMU ended
+ * first; -ETIMEDOUT, or the last poll's errno, at the timeout (logged). */
 int guest_console_wait(struct guest_console *c, const struct guest_console_src *s,
 		       bool want_done, int timeout_ms);
 

@@ -259,6 +259,13 @@ int node_flush(struct node *n)
 	       LOCKED(n, n->powered ? n->ops->flush(n) : -EHOSTDOWN);
 }
 
+int node_watch(struct node *n)
+{
+	if (!n->ops->watch)
+		return 0;
+	return LOCKED(n, n->powered ? n->ops->watch(n) : -EHOSTDOWN);
+}
+
 json_t *node_collect(struct node *n)
 {
 	json_t *j = NULL;

@@ -17,6 +17,7 @@
  *   struct node *n = node_open(cfg, &env);        // nothing runs yet
  *   node_prepare(n);                              // disks created, node powered
  *   node_start_workload(n, &job);                 // the agent writes (baseline first)
+ *   node_watch(n);                                // while waiting: -EOWNERDEAD if it died
  *   ... the power domain cuts: node_power_lost(n, CUT_POWER) from any thread ...
  *   node_power_back(n, &job);                     // after the boot delay: boots
  *   node_wait_up(n, timeout_ms);
@@ -136,7 +137,40 @@ struct node_ops {
 	 * every acknowledged write, its session ends. Returns at once; the ledger sees
 	 * the flush. */
 	int (*flush)(struct node *n);
+	/* Optional: is the node still alive? Asked about every NODE_WATCH_MS while the
+	 * cycle waits for the workload to start on every disk (node_watch); a driver's
+	 * own waits (the boot's ready, the check's done) ask the same of themselves.
+	 * Cheap and never blocking: what the driver can see at once (its QEMU's process,
+	 * the console read so far, a VM's state at most every few seconds). 0 while
+	 * alive or when it cannot tell (slow is alive); a node that died returns
+	 * node_died(n, &death) (-EOWNERDEAD). NULL: nothing is watched. */
+	int (*watch)(struct node *n);
 };
+
+/* What a watched node died of (node_died); one name table, node_life_name. */
+#define NODE_LIVES(X) \
+	X(ALIVE, "alive") \
+	X(EXITED, "exited")		/* its QEMU (or VM, or workload) ended: code = exit status */ \
+	X(KILLED, "killed")		/* ... killed by signal code */ \
+	X(PANICKED, "panicked")		/* the guest's kernel panicked (its console says so) */ \
+	X(SILENT, "silent")		/* the console said nothing for the silence limit */ \
+	X(STOPPED, "stopped")		/* the VM is not running (Proxmox's VM state) */
+
+enum node_life {
+#define X(id, name) NODE_LIFE_##id,
+	NODE_LIVES(X)
+#undef X
+	NODE_LIFE__COUNT
+};
+
+struct node_death {
+	enum node_life life;
+	int code;			/* EXITED: exit status; KILLED: signal; SILENT: seconds */
+	char what[1024];		/* what died and how, one line (and the console's last
+					 * lines for a panic), as logged */
+};
+
+#define NODE_WATCH_MS 200
 
 /* Where things are on the host. */
 struct node_env {
@@ -160,6 +194,7 @@ struct node {
 	void *lock;
 	bool powered;
 	int64_t lost_ns, back_ns;	/* host monotonic: last DC lost / node booted */
+	struct node_death death;	/* node_died's, until node_close */
 };
 
 extern const struct node_ops *const node_drivers[];
@@ -214,6 +249,12 @@ int node_fill(struct node *n, const struct node_job *job);
 int node_snapshot(struct node *n);
 int node_reset(struct node *n, bool clean);
 int node_flush(struct node *n);
+/* The driver's watch (node_ops.watch): 0 alive (or no watch), -EOWNERDEAD when the
+ * node died (logged once, node_death says what), -EHOSTDOWN when it is not powered.
+ * From the cycle's thread while it waits on the node. */
+int node_watch(struct node *n);
+/* node_died, node_death and node_life_name are inline below (as node_check_add), so
+ * that a driver's unit test links the driver alone. */
 
 void node_disk_result_release(struct node_disk_result *r);
 /* The campaign token never goes on a command line (any local user reads those in
@@ -299,6 +340,37 @@ static inline bool node_disk_refuse_full_tier(const struct cfg_disk *d, const ch
 		       zvol ? "format = zvol" : "bus = nvme|sata", driver);
 	return zvol || bus;
 }
+static inline const char *node_life_name(enum node_life l)
+{
+	static const char *const names[] = {
+#define X(id, name) name,
+		NODE_LIVES(X)
+#undef X
+	};
+	_Static_assert(sizeof(names) / sizeof(names[0]) == NODE_LIFE__COUNT,
+		       "one name per node_life");
+	return (unsigned)l < NODE_LIFE__COUNT ? names[l] : "unknown";
+}
+
+/* For drivers: the node died as d says. Logs it (an error naming what died and how),
+ * keeps it for node_death and returns -EOWNERDEAD, which the waits hand up as is: the
+ * cycle fails at once, without the power cycles it gives a node that is not back. The
+ * first death is the one that counts (a wait that goes on asking says it once). */
+static inline int node_died(struct node *n, const struct node_death *d)
+{
+	if (n->death.life == NODE_LIFE_ALIVE && d->life != NODE_LIFE_ALIVE) {
+		n->death = *d;
+		pc_err(LOG_NODE, "the node died (%s): %s", node_life_name(d->life), d->what);
+	}
+	return -EOWNERDEAD;
+}
+
+/* How the node died, or NULL while no death was seen. Owned by the node. */
+static inline const struct node_death *node_death(const struct node *n)
+{
+	return n->death.life == NODE_LIFE_ALIVE ? NULL : &n->death;
+}
+
 /* Append {"kind", "result"[, "detail"]} to a disk's checks array; takes detail.
  * Inline so that a driver's unit test links the driver alone. */
 static inline void node_check_add(json_t *checks, const char *kind, const char *result,

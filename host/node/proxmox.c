@@ -150,6 +150,7 @@ struct ppriv {
 	 * must change it (the node really rebooted), a process kill must not. */
 	char boot_before[64], boot_after[64];
 	int cut;			/* enum cut_kind of the last power_lost, -1 none */
+	int64_t watch_next;		/* proxmox_watch: host monotonic ms of its next look */
 };
 
 static const char *const cache_names[] = { "none", "writeback", "writethrough", "directsync",
@@ -1989,6 +1990,40 @@ static const struct opt_def proxmox_options[] = {
 	{ 0 }
 };
 
+/* node_ops.watch while the cycle waits for the workload: two ssh commands (the
+ * console read so far, the VM's state), so at most every proxmox_watch_ms (tests
+ * shorten it, as the console poll). A console that shows the kernel's panic, or a VM
+ * that is no longer running (its QEMU ended: the guest powered off, or QEMU died), is
+ * a dead node. No silence limit: a remote node's boot times were never measured here
+ * (guest.h, static_net). */
+int proxmox_watch_ms = 2000;
+
+static int proxmox_watch(struct node *n)
+{
+	struct ppriv *p = n->priv;
+	struct node_death d = { 0 };
+	char status[32] = "", who[200];
+	bool locked, alive;
+	int64_t now = clock_mono_ms();
+
+	if (!p->started || now < p->watch_next)
+		return 0;
+	p->watch_next = now + proxmox_watch_ms;
+	snprintf(who, sizeof(who), "the guest of VM %ld on '%s'", p->vmid, remote_name(p->r));
+	con_poll(p, &p->con, &alive);
+	if (guest_console_dead(&p->con, 0, who, &d))
+		return node_died(n, &d);
+	/* An ssh or pvesh that fails says nothing of the VM: alive, as far as we know. */
+	if (vm_status_q(p, status, sizeof(status), &locked, true) < 0 || !strcmp(status, "running"))
+		return 0;
+	d.life = NODE_LIFE_STOPPED;
+	snprintf(d.what, sizeof(d.what), "VM %ld on '%s' is %s (pvesh .../status/current) at "
+		 "stage '%s'; its console is '%.600s' on the node", p->vmid, remote_name(p->r),
+		 status[0] ? status : "in no state", p->con.stage[0] ? p->con.stage : "kernel",
+		 p->console);
+	return node_died(n, &d);
+}
+
 const struct node_ops node_proxmox_ops = {
 	.version = NODE_OPS_VERSION,
 	.name = "proxmox",
@@ -2006,4 +2041,5 @@ const struct node_ops node_proxmox_ops = {
 	.doctor = proxmox_doctor,
 	.snapshot = proxmox_snapshot,
 	.reset = proxmox_reset,
+	.watch = proxmox_watch,
 };

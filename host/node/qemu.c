@@ -384,9 +384,9 @@ static bool record_dir(struct node *n, const struct qdisk *d, char *out, size_t 
 
 	if (!c->record || !n->env.record_dir)
 		return false;
-	if (c->backing || c->format == DISK_LVMTHIN) {
+	if (c->backing || (c->format == DISK_LVMTHIN && c->fs != DISK_FS_NONE)) {
 		pc_warn(LOG_NODE, "disk '%s' is not recorded: recording covers raw and qcow2 "
-			"without a backing file", c->name);
+			"without a backing file, and lvmthin without a file system", c->name);
 		return false;
 	}
 	snprintf(out, len, "%.3000s/%.200s", n->env.record_dir, c->name);
@@ -394,11 +394,20 @@ static bool record_dir(struct node *n, const struct qdisk *d, char *out, size_t 
 		return false;
 	char meta[PATH_MAX + 32];
 	snprintf(meta, sizeof(meta), "%.4000s/%s", out, RECORDING_META);
+	/* An lvmthin disk's model holds the guest's PV (raw): recorded as raw is, with the
+	 * names the guest gives its VG, pool and thin LV (rig/sim/guest/init). */
+	const char *fmt = c->format == DISK_QCOW2 ? "qcow2" :
+			  c->format == DISK_LVMTHIN ? "lvmthin" : "raw";
 	json_t *j = json_pack("{s:s,s:i,s:s,s:s,s:s,s:b,s:I}", "disk", c->name, "id", (int)d->id,
-			      "format", c->format == DISK_QCOW2 ? "qcow2" : "raw", "cache",
+			      "format", fmt, "cache",
 			      disk_cache_name(cache_of(c->cache)), "control",
 			      config_control_name(c->control),
 			      "lazy_refcounts", c->lazy_refcounts, "size", (json_int_t)c->size);
+	if (j && c->format == DISK_LVMTHIN) {
+		json_t *names = json_pack("{s:s,s:s,s:s}", "vg", "pcvg", "pool", "pool", "lv", "thin");
+		json_object_update(j, names);
+		json_decref(names);
+	}
 	int rc = j ? json_dump_file(j, meta, JSON_COMPACT) : -1;
 	json_decref(j);
 	if (rc < 0) {
@@ -907,18 +916,94 @@ static int con_poll(void *arg, struct guest_console *c, bool *alive)
 	return 0;
 }
 
-/* Wait for the console to show ready (want_done: done), QEMU to end, or timeout. */
+/* Is the node alive? The fast tier: every agent that ended did so with status 0 (an
+ * agent's death is the node's: its NBD server, qemu-storage-daemon, gone, or its
+ * ledger refusing it). The full tier: QEMU still runs, the guest's kernel did not
+ * panic and its console said something within [node] console_silence. checking: the
+ * wait is for the check's `done`, whose agents may read for long without a word (no
+ * silence limit), after which the guest powers off (QEMU's status 0 is its end).
+ * 0, or node_died's -EOWNERDEAD. */
+static int qemu_life(struct node *n, bool checking)
+{
+	struct qpriv *q = n->priv;
+	struct node_death d = { 0 };
+	char how[96];
+	bool alive;
+	int st;
+
+	if (!q->full) {
+		for (size_t i = 0; i < q->n; i++) {
+			struct qdisk *k = &q->d[i];
+			if (!k->agent_live || !child_exited(&k->agent, &st) ||
+			    (WIFEXITED(st) && WEXITSTATUS(st) == 0))
+				continue;
+			d.life = WIFSIGNALED(st) ? NODE_LIFE_KILLED : NODE_LIFE_EXITED;
+			d.code = WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st);
+			snprintf(d.what, sizeof(d.what), "the agent on disk '%s' (pid %d) %s (its "
+				 "messages are in '%.600s/node.log')", k->cfg->name, (int)k->agent.pid,
+				 child_status_str(st, how, sizeof(how)), q->dir);
+			return node_died(n, &d);
+		}
+		return 0;
+	}
+	if (!q->qemu_live)
+		return 0;
+	con_poll(q, &q->con, &alive);	/* its last words first: a panic, a done */
+	const char *boot = q->check_boot ? "check boot" : "write boot";
+	bool exited = child_exited(&q->qemu, &st);
+	char who[64];
+	snprintf(who, sizeof(who), "the guest (the %s)", boot);
+	if (exited && checking && q->con.done && WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		return 0;
+	/* A panic first: a kernel told to reboot on one ends QEMU (-no-reboot) too. */
+	if (q->con.panic) {
+		guest_console_dead(&q->con, 0, who, &d);	/* says the panic */
+	} else if (exited) {
+		d.life = WIFSIGNALED(st) ? NODE_LIFE_KILLED : NODE_LIFE_EXITED;
+		d.code = WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st);
+		snprintf(d.what, sizeof(d.what), "QEMU (pid %d, the %s, console '%.600s') %s at "
+			 "stage '%s'", (int)q->qemu.pid, boot, q->console,
+			 child_status_str(st, how, sizeof(how)),
+			 q->con.stage[0] ? q->con.stage : "kernel");
+	} else if (!guest_console_dead(&q->con, checking ? 0 : n->cfg->node->silence_ms, who, &d)) {
+		return 0;
+	}
+	/* The console file stays in the node's directory (a failed cycle keeps it): what
+	 * the guest and its kernel said last goes to the log as well. */
+	guest_console_tail(q->console, 15);
+	return node_died(n, &d);
+}
+
+static int qemu_watch(struct node *n)
+{
+	return qemu_life(n, false);
+}
+
+static int watch_ready(void *arg)
+{
+	return qemu_life(arg, false);
+}
+
+static int watch_done(void *arg)
+{
+	return qemu_life(arg, true);
+}
+
+/* Wait for the console to show ready (want_done: done), the node to die, or the
+ * timeout. */
 static int con_wait(struct node *n, bool want_done, int timeout_ms)
 {
 	struct qpriv *q = n->priv;
 	const struct guest_console_src src = { .poll = con_poll, .arg = q, .console = q->console,
-					       .poll_ms = 20 };
+					       .poll_ms = 20, .watch = want_done ? watch_done :
+					       watch_ready, .watch_arg = n };
 	int rc = guest_console_wait(&q->con, &src, want_done, timeout_ms);
 
 	/* The console file goes with the node's directory once the cycle passes (a boot
 	 * that was not ready in time is power-cycled again): what the guest and its
-	 * kernel said last goes to the log, and with it to the campaign's events. */
-	if (rc < 0)
+	 * kernel said last goes to the log, and with it to the campaign's events (a
+	 * death logged it already). */
+	if (rc < 0 && rc != -EOWNERDEAD)
 		guest_console_tail(q->console, 15);
 	return rc;
 }
@@ -986,7 +1071,8 @@ static json_t *con_said(const struct qpriv *q, const char *event, const char *ke
 }
 
 /* Wait until this boot says EVENT KEY=VALUE (value NULL: any); the event (borrowed)
- * into *found. -EIO when QEMU ended first, -ETIMEDOUT (both logged). */
+ * into *found. -EOWNERDEAD when the node died first (qemu_life), -EIO when QEMU ended,
+ * -ETIMEDOUT (all logged). */
 static int con_wait_event(struct node *n, const char *event, const char *key,
 			  const char *value, int timeout_ms, json_t **found)
 {
@@ -996,12 +1082,15 @@ static int con_wait_event(struct node *n, const char *event, const char *key,
 	for (;;) {
 		bool alive = true;
 		json_t *ev;
+		int rc;
 		con_poll(q, &q->con, &alive);
 		if ((ev = con_said(q, event, key, value))) {
 			if (found)
 				*found = ev;
 			return 0;
 		}
+		if ((rc = qemu_life(n, false)) < 0)
+			return rc;
 		if (!alive || clock_mono_ms() > end) {
 			pc_err(LOG_NODE, "the guest %s before it said '%s %s=%s' (console '%s')",
 			       alive ? "timed out" : "ended", event, key, value ? value : "...",
@@ -1448,6 +1537,11 @@ static const struct opt_def qemu_options[] = {
 	  "none, random (an arbitrary subset survives a cut) or oldest.", 0 },
 	{ "tear", OPT_BOOL, NODE_CFG(tear), "no", OPT_NOLIMIT, NULL,
 	  "Simulated node: the volatile disk cache may write part of a multi-sector write.", 0 },
+	{ "console_silence", OPT_DURATION, NODE_CFG(silence_ms), "60s", 0, 3600000, NULL,
+	  "Simulated node, full tier: a guest whose console says nothing this long while "
+	  "the cycle waits for its next word (the boot's ready, the workload's start) hangs: "
+	  "the cycle fails at once, naming the stage; 0: only the boot timeout ends the wait. "
+	  "QEMU's end and a kernel panic end it at once either way.", 0 },
 	{ 0 }
 };
 static const char *const qemu_names[] = { "sim", "qemu", NULL };
@@ -1472,4 +1566,5 @@ const struct node_ops node_qemu_ops = {
 	.reset = qemu_reset,
 	.flush = qemu_flush,
 	.doctor = qemu_doctor,
+	.watch = qemu_watch,
 };

@@ -107,9 +107,13 @@ int cls_block_classify(struct cls_block *b, uint32_t cycle, uint16_t spb)
 	if (foreign || stale) {				/* rule 1 */
 		b->cls = CLS_MISDIRECTED;
 		b->violation = true;
-	} else if (bad || wmin != wmax) {		/* rules 2, 3 */
+	} else if (bad || wmin != wmax) {		/* rules 2, 3, 3c */
 		b->cls = bad ? CLS_CORRUPT : CLS_TORN;
 		b->violation = bad || wmin < F;
+		/* Torn below a floor that is the carried record (this cycle flushed none
+		 * of its own writes of the block): the durable data lost is the carried
+		 * one, as in rules 4c and 5c, only part of the block's sectors with it. */
+		b->carried_lost = !bad && wmin < F && !b->led.flushed;
 	} else if (!b->led.acked && cy->kind != CLS_C_GEN && wmin < cls_wide(cycle, 0)) {
 		b->cls = CLS_OK;			/* rule 9: untouched, nothing carried */
 		b->violation = false;
@@ -131,6 +135,7 @@ int cls_block_classify(struct cls_block *b, uint32_t cycle, uint16_t spb)
 		b->cls = CLS_OK;
 		b->violation = false;
 		b->carried_kept = true;
+		b->carried_lost = false;
 	}
 	if (implausible)
 		b->violation = true;

@@ -48,7 +48,7 @@ const struct cmd commands[] = {
 	  "run --resume DB", "run a campaign of cut cycles, unattended and resumable" },
 	{ "explore", cmd_explore, explore_opts, HAS_JSON,
 	  "explore [--disk NAME] [--states N] [--seconds S] [--seed N] [--campaign ID] DB CYCLE | "
-	  "explore --disk NAME --state ID --export FILE DB CYCLE",
+	  "explore --disk NAME --state ID (--export FILE|--report FILE) DB CYCLE",
 	  "test every crash state of a recorded cycle's disks against the ledger "
 	  "(docs/explore.md)" },
 	{ "show", cmd_show, show_opts, HAS_JSON, "show [--json] [--campaign ID] DB CYCLE",

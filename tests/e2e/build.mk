@@ -9,6 +9,7 @@ E2E_NEEDS = $(POWERCUT) $(MCUSIM) $(FW_ELF) $(AGENT) $(AGENT_NBD) $(PCVCACHE_SO)
 
 PROGRAM_SETS += E2E_C
 E2E_C_PROGS := $(BUILD)/tests/e2e/test_cycle_fast $(BUILD)/tests/e2e/test_cycle_dc \
+	       $(BUILD)/tests/e2e/test_node_death \
 	       $(BUILD)/tests/e2e/test_cycle_full $(BUILD)/tests/e2e/test_cycle_zvol \
 	       $(BUILD)/tests/e2e/test_remote_cycle
 E2E_C_SAN    = yes

@@ -318,6 +318,40 @@ static void test_exit_with_daemonized_grandchild(void **state)
 	child_result_release(&r);
 }
 
+/* child_exited: the status of a child that ended, read without reaping it (the node's
+ * watch asks while a wait of its own reaps later): false while it runs; then its exit
+ * status or its signal, the same as child_finish gives after. */
+static void test_exited_unreaped(void **state)
+{
+	const char *argv[] = { "sh", "-c", "read x; exit 3", NULL };
+	struct child c = { .argv = argv, .in = CHILD_PIPE, .out = CHILD_NULL, .err = CHILD_NULL };
+	int st = -1, fst;
+
+	assert_int_equal(child_start(&c), 0);
+	assert_false(child_exited(&c, &st));
+	assert_int_equal(write(c.fd_in, "\n", 1), 1);
+	for (int i = 0; i < 500 && !child_exited(&c, &st); i++)
+		usleep(10000);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 3);
+	assert_true(child_exited(&c, &st));	/* still there to read: not reaped */
+	assert_int_equal(child_finish(&c, 1000, &fst), 0);
+	assert_int_equal(fst, st);
+	assert_false(child_exited(&c, &st));	/* reaped now */
+
+	const char *sleeper[] = { "sleep", "30", NULL };
+	struct child k = { .argv = sleeper, .in = CHILD_NULL, .out = CHILD_NULL, .err = CHILD_NULL };
+	assert_int_equal(child_start(&k), 0);
+	assert_false(child_exited(&k, &st));
+	assert_int_equal(child_kill(&k, SIGKILL), 0);
+	for (int i = 0; i < 500 && !child_exited(&k, &st); i++)
+		usleep(10000);
+	assert_true(WIFSIGNALED(st));
+	assert_int_equal(WTERMSIG(st), SIGKILL);
+	assert_int_equal(child_finish(&k, 1000, &fst), 0);
+	assert_int_equal(fst, st);
+}
+
 static void test_kill_group(void **state)
 {
 	const char *argv[] = { "sleep", "30", NULL };
@@ -348,6 +382,7 @@ int main(void)
 		cmocka_unit_test(test_child_not_reading_input),
 		cmocka_unit_test(test_exit_with_daemonized_grandchild),
 		cmocka_unit_test(test_kill_group),
+		cmocka_unit_test(test_exited_unreaped),
 		cmocka_unit_test(test_dies_with_parent),
 		cmocka_unit_test(test_thread_child_outlives_thread),
 	};

@@ -176,12 +176,62 @@ static void smart_before_after(void **state)
 	json_decref(log);
 }
 
+/* The console's own signs of a dead guest (guest_console_dead): the kernel's panic,
+ * as panic() prints it on ttyS0 (kernel/panic.c: the reason, a stack dump, the end
+ * marker), with the console's last lines; a console silent for the limit, at the stage
+ * of its last POWERCUT event; neither while it talks. */
+static void dead_guest(void **state)
+{
+	struct guest_console c;
+	struct node_death d;
+
+	guest_console_init(&c, 1);
+	guest_console_boot(&c, NULL, 1, false);
+	assert_false(guest_console_dead(&c, 60000, "the guest", &d));
+	/* Silent since the boot began (the kernel's stage), then past the limit. */
+	c.heard_ms -= 61000;
+	assert_true(guest_console_dead(&c, 60000, "the guest", &d));
+	assert_int_equal(d.life, NODE_LIFE_SILENT);
+	assert_int_equal(d.code, 61);
+	assert_string_equal(d.what, "the console of the guest has been silent for 61 s at stage "
+			    "'kernel'");
+	/* No limit: never silent. */
+	assert_false(guest_console_dead(&c, 0, "the guest", &d));
+	/* Each byte counts; the stage is the last event's name. */
+	feed(&c, "POWERCUT boot contract=1 mode=write\r\nPOWERCUT ctl state=open port=ttyS1\r\n");
+	assert_false(guest_console_dead(&c, 60000, "the guest", &d));
+	c.heard_ms -= 60000;
+	assert_true(guest_console_dead(&c, 60000, "the guest", &d));
+	assert_non_null(strstr(d.what, "at stage 'ctl'"));
+	/* A panic, whenever it came: dead, with its reason and the last lines. */
+	feed(&c, "[    9.000000] Kernel panic - not syncing: Attempted to kill init! "
+	     "exitcode=0x00000100\r\n[    9.000100] CPU: 0 PID: 1 Comm: init\r\n"
+	     "[    9.000200] Call Trace:\r\n[    9.000300]  <TASK>\r\n[    9.000400]  dump_stack\r\n"
+	     "[    9.000500]  panic+0x10/0x20\r\n[    9.000600]  do_exit\r\n"
+	     "[    9.001000] ---[ end Kernel panic - not syncing: Attempted to kill init! "
+	     "exitcode=0x00000100 ]---\r\n");
+	assert_true(guest_console_dead(&c, 0, "the guest", &d));
+	assert_int_equal(d.life, NODE_LIFE_PANICKED);
+	assert_non_null(strstr(d.what, "the guest panicked (Kernel panic - not syncing: Attempted "
+			       "to kill init! exitcode=0x00000100); its console ends with: "));
+	/* the last six lines, in order, the control characters gone */
+	assert_non_null(strstr(d.what, "<TASK> | [    9.000400]  dump_stack | "));
+	assert_non_null(strstr(d.what, "| [    9.001000] ---[ end Kernel panic"));
+	assert_null(strstr(d.what, "CPU: 0"));
+	assert_null(strchr(d.what, '\r'));
+	/* A new boot starts alive. */
+	guest_console_boot(&c, NULL, 2, true);
+	assert_false(guest_console_dead(&c, 60000, "the guest", &d));
+	guest_console_release(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(zfs_after_cut),
 		cmocka_unit_test(zfs_no_import),
 		cmocka_unit_test(smart_before_after),
+		cmocka_unit_test(dead_guest),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -42,6 +42,7 @@
 
 extern const struct node_ops node_proxmox_ops;
 extern int proxmox_poll_ms;
+extern int proxmox_watch_ms;
 
 /* One expected command and its reply. An expected word ending in '*' matches any word
  * starting with the rest; "*TEXT*" any word containing TEXT. "COPY" and "WAIT_UP" stand
@@ -1862,6 +1863,79 @@ static void test_scenario_reset_refused(void **state)
 	end();
 }
 
+/* The watch while the cycle waits for the workload (node_ops.watch): the write boot's
+ * console read so far (cat) and the VM's state (pvesh .../status/current, as
+ * qemu-server's `qm status` reads it). Alive while the console shows no panic and the
+ * VM runs; at most one look per proxmox_watch_ms (0 here, so each call looks). */
+#define STEPS_WRITE_BOOT \
+	STEPS_PREPARED, BOOT_ID(BOOT1), { { "FORWARD", "7000" }, 0, "41234" }, TOKEN_WRITE, \
+	{ { "qm", "set", "9000", "--args", "-kernel*" }, 0, "" }, \
+	{ { "qm", "start", "9000" }, 0, "" }
+#define CAT_CONSOLE1 { "cat", RDIR "/console-1.log" }
+#define VM_STATUS { "pvesh", "get", "/nodes/pve1/qemu/9000/status/current", "--output-format", \
+		    "json" }
+#define BOOTING "POWERCUT boot contract=1 kernel=6.1.0-56-amd64 uptime_ms=900 mode=write " \
+		"agent=present guest=56871c5d8712571a\r\n"
+
+static const struct step watch_alive_then_stopped[] = {
+	STEPS_WRITE_BOOT,
+	{ CAT_CONSOLE1, 0, BOOTING },
+	{ VM_STATUS, 0, "{\"status\":\"running\",\"qmpstatus\":\"running\",\"vmid\":9000}" },
+	/* an ssh that fails says nothing of the VM: alive as far as we know */
+	{ CAT_CONSOLE1, 0, BOOTING },
+	{ VM_STATUS, 255, "", "ssh: connect to host pve1 port 22: Connection timed out\n" },
+	/* the guest's QEMU is gone: qemu-server reports the VM stopped */
+	{ CAT_CONSOLE1, 0, BOOTING "POWERCUT ctl boot=write\r\n" },
+	{ VM_STATUS, 0, "{\"status\":\"stopped\",\"qmpstatus\":\"stopped\",\"vmid\":9000}" },
+	STEPS_CLOSED,
+	{ { "CANCEL_FORWARD", "7000" }, 0 },
+};
+
+static const struct step watch_panic[] = {
+	STEPS_WRITE_BOOT,
+	/* the kernel's panic() on ttyS0 (kernel/panic.c): its first and last lines */
+	{ CAT_CONSOLE1, 0, BOOTING "[    3.100000] Kernel panic - not syncing: VFS: Unable to "
+	  "mount root fs on unknown-block(0,0)\r\n[    3.100500] CPU: 0 PID: 1 Comm: swapper/0\r\n"
+	  "[    3.101000] ---[ end Kernel panic - not syncing: VFS: Unable to mount root fs on "
+	  "unknown-block(0,0) ]---\r\n" },
+	STEPS_CLOSED,
+	{ { "CANCEL_FORWARD", "7000" }, 0 },
+};
+
+static void test_watch(void **state)
+{
+	struct node_job job = { .campaign = 7, .cycle = 3, .token = "tok3n",
+				.ledger_host = "127.0.0.1", .ledger_port = 7000, .seed = 42,
+				.baseline = true };
+
+	proxmox_watch_ms = 0;
+	begin_prepared(watch_alive_then_stopped, sizeof(watch_alive_then_stopped) /
+		       sizeof(watch_alive_then_stopped[0]), bench_text);
+	assert_int_equal(node_proxmox_ops.start_workload(&node, &job), 0);
+	assert_int_equal(node_proxmox_ops.watch(&node), 0);
+	assert_int_equal(node_proxmox_ops.watch(&node), 0);
+	assert_null(node_death(&node));
+	assert_int_equal(node_proxmox_ops.watch(&node), -EOWNERDEAD);
+	const struct node_death *d = node_death(&node);
+	assert_non_null(d);
+	assert_int_equal(d->life, NODE_LIFE_STOPPED);
+	assert_non_null(strstr(d->what, "VM 9000 on "));
+	assert_non_null(strstr(d->what, "is stopped"));
+	assert_non_null(strstr(d->what, "at stage 'ctl'"));
+	end();
+
+	begin_prepared(watch_panic, sizeof(watch_panic) / sizeof(watch_panic[0]), bench_text);
+	assert_int_equal(node_proxmox_ops.start_workload(&node, &job), 0);
+	assert_int_equal(node_proxmox_ops.watch(&node), -EOWNERDEAD);
+	d = node_death(&node);
+	assert_non_null(d);
+	assert_int_equal(d->life, NODE_LIFE_PANICKED);
+	assert_non_null(strstr(d->what, "panicked (Kernel panic - not syncing: VFS: Unable"));
+	assert_non_null(strstr(d->what, "---[ end Kernel panic"));
+	end();
+	proxmox_watch_ms = 2000;
+}
+
 /* powercut doctor on a zvol bench: the storage's blocksize against the bench's, the
  * pool's health, the parent dataset's sync. */
 #define DOCTOR_HEAD \
@@ -2238,6 +2312,7 @@ int main(void)
 		cmocka_unit_test(test_scenario_snapshot_cleanup),
 		cmocka_unit_test(test_scenario_snapshot_chain),
 		cmocka_unit_test(test_scenario_reset_refused),
+		cmocka_unit_test(test_watch),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 

@@ -317,6 +317,56 @@ static void test_carried_flushed_lost_older(void **state)
 	assert_false(b.carried_lost);
 }
 
+/* Carried-durable lost, torn (rule 3c): on a backing chain cycle 7 wrote generation 1
+ * of a block whose base holds cycle 6's generation 0 (made durable by cycle 7's first
+ * flush), without a flush since; the cut tore it as the volatile cache writes back
+ * sector by sector: the overlay's allocation and part of the new data reached the
+ * platter, the rest of the subcluster reads zeroes. The zeroes are older than the
+ * carried record: a flushed write lost (a violation), and the loss is of the carried
+ * record, the second seed showing up torn (carried_lost, which the end-to-end tests
+ * count apart). */
+static void test_carried_flushed_lost_torn(void **state)
+{
+	struct cls_run t[] = { gen_run(0, 3, 1, 5), kind_run(3, 5, CLS_S_ZERO) };
+	struct cls_block b = carried(1, -1, CYCLE - 1, 0, 0, true, t, 2);
+	assert_int_equal(classify(&b), CLS_TORN);
+	assert_true(b.violation);
+	assert_true(b.carried_lost);
+	/* Part base, part zeroes (the subcluster's allocation reached the platter for
+	 * another sector run): the same. */
+	struct cls_run z[] = { old_run(0, 4, CYCLE - 1, 0, 0), kind_run(4, 4, CLS_S_ZERO) };
+	b = carried(1, -1, CYCLE - 1, 0, 0, true, z, 2);
+	assert_int_equal(classify(&b), CLS_TORN);
+	assert_true(b.violation);
+	assert_true(b.carried_lost);
+	/* The cycle's first flush never completed: nothing was made durable, torn is not
+	 * a violation. */
+	b = carried(1, -1, CYCLE - 1, 0, 0, false, t, 2);
+	assert_int_equal(classify(&b), CLS_TORN);
+	assert_false(b.violation);
+	assert_false(b.carried_lost);
+	/* Torn between the new write and the carried record itself: nothing below it. */
+	struct cls_run n[] = { gen_run(0, 4, 1, 5), old_run(4, 4, CYCLE - 1, 0, 0) };
+	b = carried(1, -1, CYCLE - 1, 0, 0, true, n, 2);
+	assert_int_equal(classify(&b), CLS_TORN);
+	assert_false(b.violation);
+	assert_false(b.carried_lost);
+	/* Torn below a flush of the cycle's own: a violation of this cycle's data, not of
+	 * the carried record. */
+	struct cls_run o[] = { gen_run(0, 4, 2, 9), kind_run(4, 4, CLS_S_ZERO) };
+	b = carried(2, 1, CYCLE - 1, 0, 0, true, o, 2);
+	assert_int_equal(classify(&b), CLS_TORN);
+	assert_true(b.violation);
+	assert_false(b.carried_lost);
+	/* Counted by the cycle as carried_lost, one violation. */
+	struct cls_cycle cyc = { .cycle = CYCLE, .spb = SPB };
+	struct cls_block two[2] = { carried(1, -1, CYCLE - 1, 0, 0, true, t, 2),
+				    carried(2, 1, CYCLE - 1, 0, 0, true, o, 2) };
+	assert_int_equal(cls_cycle_classify(&cyc, two, 2), 0);
+	assert_int_equal(cyc.violations, 2);
+	assert_int_equal(cyc.carried_lost, 1);
+}
+
 /* Carried loss reported once: a block the last check read as zeroes carries zeroes. */
 static void test_carried_zero_once(void **state)
 {
@@ -450,6 +500,7 @@ int main(void)
 		cmocka_unit_test(test_carried_ok),
 		cmocka_unit_test(test_carried_flushed_lost_zero),
 		cmocka_unit_test(test_carried_flushed_lost_older),
+		cmocka_unit_test(test_carried_flushed_lost_torn),
 		cmocka_unit_test(test_carried_zero_once),
 		cmocka_unit_test(test_carried_damage_once),
 		cmocka_unit_test(test_stale_same_generation),

@@ -20,8 +20,10 @@ const struct cmd_opt explore_opts[] = {
 	{ "states", 1, "N", "budget of crash states per disk (default 200)" },
 	{ "seconds", 1, "S", "budget of time per disk (default: none)" },
 	{ "seed", 1, "N", "seed of the random subsets and tears (default 1)" },
-	{ "state", 1, "ID", "with --export: the explored state to write" },
+	{ "state", 1, "ID", "with --export or --report: the explored state" },
 	{ "export", 1, "FILE", "write state --state of --disk as an image file and stop" },
+	{ "report", 1, "FILE", "classify this check report (another read-back of state "
+	  "--state) against that state's crash point, print its classes and stop" },
 	{ 0 }
 };
 
@@ -110,12 +112,13 @@ static int explore_db(struct pc_ctx *ctx, struct store *st)
 	double cycle, v;
 	uint64_t campaign = 0;
 	const char *state = cmd_opt(ctx, "state"), *out = cmd_opt(ctx, "export");
+	const char *report = cmd_opt(ctx, "report");
 	int rc = EXIT_FAIL;
 
 	explore_opts_init(&o);
 	if (num("cycle", ctx->argv[1], UINT32_MAX, &cycle) < 0)
 		return EXIT_USAGE;
-	if (!state != !out) {
+	if (!state != !(out || report) || (out && report)) {
 		pc_err(LOG_MAIN, "usage: powercut %s", ctx->cmd->usage);
 		return EXIT_USAGE;
 	}
@@ -152,12 +155,30 @@ static int explore_db(struct pc_ctx *ctx, struct store *st)
 		o.seed = (uint64_t)v;
 	}
 
-	if (out) {
+	if (out || report) {
 		if (!cmd_opt(ctx, "disk") || num("--state", state, 1e12, &v) < 0) {
-			pc_err(LOG_MAIN, "--export needs --disk and --state");
+			pc_err(LOG_MAIN, "--%s needs --disk and --state", out ? "export" : "report");
 			return EXIT_USAGE;
 		}
 		o.disk = cmd_opt(ctx, "disk");
+	}
+	if (report) {
+		json_t *res = NULL;
+		if (explore_classify(db, &o, (int64_t)v, report, &res) < 0)
+			return EXIT_FAIL;
+		if (ctx->json) {
+			cmd_print_json(res);
+		} else {
+			char *c = json_dumps(json_object_get(res, "counts"), JSON_COMPACT);
+			printf("state %.0f of disk '%s', read back in '%s': %" JSON_INTEGER_FORMAT
+			       " violations, classes %s\n", v, o.disk, report,
+			       json_integer_value(json_object_get(res, "violations")), c ? c : "{}");
+			free(c);
+			json_decref(res);
+		}
+		return EXIT_OK;
+	}
+	if (out) {
 		if (explore_export(db, &o, (int64_t)v, out) < 0)
 			return EXIT_FAIL;
 		if (!ctx->json)
