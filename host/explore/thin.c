@@ -228,11 +228,21 @@ static int assemble(lvmpv_read_fn rd, void *ctx, const struct lvmpv_lv *tdata,
 	if (ftruncate(fd, (off_t)span) < 0)
 		rc = -errno;
 	for (size_t i = 0; i < d->n && !rc; i++) {
+		/* origin and len are bounded by the span (parse_dump); data is as the dump
+		 * says it, and data * chunk_bytes must not wrap onto another chunk of tdata */
 		uint64_t at = d->m[i].origin * d->chunk_bytes, len = d->m[i].len * d->chunk_bytes;
+		uint64_t from;
 		if (at + len > span)
 			len = span - at;
-		rc = copy_range(rd, ctx, tdata, d->m[i].data * d->chunk_bytes, len, fd, at, why,
-				wlen);
+		if (__builtin_mul_overflow(d->m[i].data, d->chunk_bytes, &from) ||
+		    from > tdata->size || len > tdata->size - from) {
+			snprintf(why, wlen, "thin_dump maps chunk %" PRIu64 " to data chunk %" PRIu64
+				 ", beyond the %" PRIu64 " bytes of the pool's data LV '%s'",
+				 d->m[i].origin, d->m[i].data, tdata->size, tdata->name);
+			rc = -ERANGE;
+			break;
+		}
+		rc = copy_range(rd, ctx, tdata, from, len, fd, at, why, wlen);
 	}
 	close(fd);
 	return rc;

@@ -228,6 +228,16 @@ verdicts baddump
 [ "$vd" = "unreadable:0" ] || fail "thin_dump's output not thin_dump's: $vd"
 q honest "SELECT metadata_json FROM explore_state WHERE run_id = $r LIMIT 1" | grep -q "line 3: not a mapping" ||
 	fail "the bad line is not named: $(q honest "SELECT metadata_json FROM explore_state WHERE run_id = $r LIMIT 1")"
+# A mapping whose data chunk lies beyond the pool's data LV is unreadable, also where
+# data chunk * chunk size passes 2^64 (2^48 chunks of the guest's 64 KiB: byte 2^64,
+# which must not be read as byte 0 of the data LV).
+fake thin_dump 'prev=; for a do [ "$prev" = -o ] && out=$a; prev=$a; done
+PATH=${PATH#*:} thin_dump "$@" || exit
+sed -i "s/data_block=\"[0-9]*\"/data_block=\"281474976710656\"/; s/data_begin=\"[0-9]*\"/data_begin=\"281474976710656\"/" "$out"'
+verdicts wrapdata
+w=$(q honest "SELECT COUNT(*), SUM(metadata = 'unreadable' AND violations IS NULL AND metadata_json LIKE '%maps chunk % to data chunk 281474976710656, beyond%') FROM explore_state WHERE run_id = $r AND json_extract(metadata_json, '$.mappings') > 0")
+[ "${w%|*}" -gt 0 ] && [ "${w%|*}" = "${w#*|}" ] ||
+	fail "a data chunk beyond 2^64 bytes ($w of the states with mappings): $(q honest "SELECT metadata, metadata_json FROM explore_state WHERE run_id = $r LIMIT 1")"
 rm -r "$t/fake"
 # --report: a report that is not there is an error naming it; with --export, usage.
 "$powercut" explore --disk thin --state 1 --report "$t/none.jsonl" "$t/honest.db" 1 >/dev/null 2>"$t/r.err"
