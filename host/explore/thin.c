@@ -156,6 +156,7 @@ static int parse_dump(const char *xml, uint64_t dev, uint64_t span_chunks, struc
 	}
 	while (!rc && getline(&line, &cap, f) > 0) {
 		lineno++;
+		line[strcspn(line, "\n")] = '\0';	/* a message quotes it on one line */
 		uint64_t a, b, c;
 		if (strstr(line, "<superblock ")) {
 			if (!attr(line, "data_block_size", &a) || !a || a > (1u << 21) ||

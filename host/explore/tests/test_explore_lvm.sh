@@ -228,6 +228,8 @@ verdicts baddump
 [ "$vd" = "unreadable:0" ] || fail "thin_dump's output not thin_dump's: $vd"
 q honest "SELECT metadata_json FROM explore_state WHERE run_id = $r LIMIT 1" | grep -q "line 3: not a mapping" ||
 	fail "the bad line is not named: $(q honest "SELECT metadata_json FROM explore_state WHERE run_id = $r LIMIT 1")"
+[ "$(q honest "SELECT COUNT(*) FROM explore_state WHERE run_id = $r AND instr(json_extract(metadata_json, '$.dump_error'), char(10))")" = 0 ] ||
+	fail "the bad line is quoted with its newline"
 # A mapping whose data chunk lies beyond the pool's data LV is unreadable, also where
 # data chunk * chunk size passes 2^64 (2^48 chunks of the guest's 64 KiB: byte 2^64,
 # which must not be read as byte 0 of the data LV).
