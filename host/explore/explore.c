@@ -529,8 +529,10 @@ static int thin_read(struct exploration *x, int64_t id, const char *img, enum ex
 			    x->ses.span_blocks * x->ses.block_size, img, &t);
 	nbd_shutdown(h, 0);
 	nbd_close(h);
-	if (rc < 0)
+	if (rc < 0) {
+		thin_state_release(&t);
 		return rc;
+	}
 	*meta = t.meta;
 	*mjson = t.json;
 	*skip = !t.readable;
