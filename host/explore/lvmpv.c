@@ -284,6 +284,12 @@ static int read_mda(struct rdr *r, const struct pvinfo *pv, unsigned i, struct t
 	if (msize < MDA_HEADER_SIZE)
 		return fail(r, "metadata area header at byte %" PRIu64 ": area size %" PRIu64
 			    " is smaller than its header", at, msize);
+	/* Not lvm2's check either: the area must end inside the device (or below 2^64
+	 * when the pv_header gives no size), so that at + off below cannot wrap onto
+	 * another byte of the PV. */
+	if (msize > (pv->dev_size ? pv->dev_size : UINT64_MAX) - at)
+		return fail(r, "metadata area header at byte %" PRIu64 ": area size %" PRIu64
+			    " runs past the device's %" PRIu64 " bytes", at, msize, pv->dev_size);
 	/* _read_metadata_location_vg: slot 0 is the committed metadata; slot 1 the
 	 * precommitted one, read only by a command that asks for it (a suspend), so it
 	 * only sets a flag here. */
@@ -308,7 +314,7 @@ static int read_mda(struct rdr *r, const struct pvinfo *pv, unsigned i, struct t
 		return fail(r, "metadata area header at byte %" PRIu64 ": text size %" PRIu64
 			    " is beyond %u", at, size, TEXT_MAX);
 	/* the circular buffer: what passes the area's end continues just after the header */
-	wrap = off + size > msize ? off + size - msize : 0;
+	wrap = size > msize - off ? size - (msize - off) : 0;
 	if (!(t->buf = malloc(size + 1)))
 		return -ENOMEM;
 	if ((rc = pread_at(r, t->buf, size - wrap, at + off, "the metadata text")) ||

@@ -679,12 +679,28 @@ static void test_mda_errors(void **state)
 	put64(h + 48, strlen(text) + 1);
 	reseal_mdah(&im);
 	expect_fail(&im, "byte 4096", "offset 100", NULL);
+	/* an area that runs past the device the pv_header gives (its text inside the
+	 * device: read until the area's size was bounded) */
+	put64(h + 40, 512);
+	put64(h + 48, strlen(text) + 1);
+	put64(h + 32, MDA_SIZE + 512);
+	reseal_mdah(&im);
+	expect_fail(&im, "byte 4096", "area size 1044992", "runs past the device's 1048576 bytes",
+		    NULL);
+	/* without a device size in the pv_header: an area whose end passes 2^64, where
+	 * the area's offset plus a text offset would wrap onto another byte */
+	put64(im.b + 512 + 64, 0);
+	reseal_label(&im, 1);
+	put64(h + 32, UINT64_MAX - 100);
+	reseal_mdah(&im);
+	expect_fail(&im, "byte 4096", "runs past the device's 0 bytes", NULL);
 	/* huge: an area of 1 TiB claiming 2 GiB of text is refused before allocating */
 	put64(h + 32, 1ull << 40);
-	put64(h + 40, 512);
 	put64(h + 48, 1ull << 31);
 	reseal_mdah(&im);
 	expect_fail(&im, "byte 4096", "text size 2147483648", NULL);
+	put64(im.b + 512 + 64, im.size);
+	reseal_label(&im, 1);
 	put64(h + 32, MDA_SIZE);
 	put64(h + 48, strlen(text) + 1);
 	reseal_mdah(&im);
