@@ -216,10 +216,10 @@ extern const struct node_ops *const node_drivers[];
 #define NODE_OPT_CONSOLE_SILENCE \
 	{ "console_silence", OPT_DURATION, NODE_CFG(silence_ms), "60s", 0, 3600000, NULL, \
 	  "qemu, full tier (on this host or a remote one): a guest whose console says " \
-	  "nothing this long while the cycle waits for its next word (the boot's ready, the " \
-	  "workload's start) hangs: the cycle fails at once, naming the stage; 0: only the " \
-	  "boot timeout ends the wait. QEMU's end and a kernel panic end it at once either " \
-	  "way.", 0 }
+	  "nothing this long while the cycle waits for its next word (the workload's start; " \
+	  "on this host also the boot's ready) hangs: the cycle fails at once, naming the " \
+	  "stage; 0: only the boot timeout ends the wait. QEMU's end and a kernel panic end " \
+	  "it at once either way.", 0 }
 
 /* A node driver table as the bench loader sees it (struct bench_drivers .node). */
 #define NODE_OPT_DRIVERS(table) { (const void *const *)(table), \
