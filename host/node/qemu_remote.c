@@ -484,17 +484,19 @@ static int remote_life(struct node *n, bool silence)
 {
 	struct rpriv *p = n->priv;
 	struct node_death d = { 0 };
-	char who[200];
+	char who[200], pid[32] = "no pid";
 
 	snprintf(who, sizeof(who), "the guest on '%s' (the %s)", remote_name(p->r), p->boot_what);
+	if (p->qemu_pid > 0)
+		snprintf(pid, sizeof(pid), "pid %ld", p->qemu_pid);
 	if (p->con.panic) {
 		guest_console_dead(&p->con, 0, who, &d);	/* says the panic */
 	} else if (p->gone) {
 		d.life = NODE_LIFE_STOPPED;
-		snprintf(d.what, sizeof(d.what), "QEMU (pid %ld in '%.300s' on '%s', the %s, "
+		snprintf(d.what, sizeof(d.what), "QEMU (%s in '%.300s' on '%s', the %s, "
 			 "console '%.300s') no longer runs at stage '%s'; how it ended is not "
 			 "known: it ran daemonized on the node, its exit status went to nobody",
-			 p->qemu_pid, p->pidfile, remote_name(p->r), p->boot_what, p->console,
+			 pid, p->pidfile, remote_name(p->r), p->boot_what, p->console,
 			 p->con.stage[0] ? p->con.stage : "kernel");
 	} else if (!guest_console_dead(&p->con, silence ? n->cfg->node->silence_ms : 0, who, &d)) {
 		return 0;
