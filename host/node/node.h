@@ -154,7 +154,8 @@ struct node_ops {
 	X(KILLED, "killed")		/* ... killed by signal code */ \
 	X(PANICKED, "panicked")		/* the guest's kernel panicked (its console says so) */ \
 	X(SILENT, "silent")		/* the console said nothing for the silence limit */ \
-	X(STOPPED, "stopped")		/* the VM is not running (Proxmox's VM state) */
+	X(STOPPED, "stopped")		/* the VM is not running (Proxmox's VM state), or a \
+					 * remote QEMU is gone (how it ended is not known) */
 
 enum node_life {
 #define X(id, name) NODE_LIFE_##id,
@@ -209,6 +210,16 @@ extern const struct node_ops *const node_drivers[];
 	  "proxmox and qemu on a remote host: memory of the test VM in MiB.", 0 }, \
 	{ "cores", OPT_INT, NODE_CFG(cores), "2", 1, 256, NULL, \
 	  "proxmox and qemu on a remote host: CPU cores of the test VM.", 0 }
+
+/* The console's silence limit (node_ops.watch): keys of qemu (full tier) and of
+ * qemu-remote, declared alike. */
+#define NODE_OPT_CONSOLE_SILENCE \
+	{ "console_silence", OPT_DURATION, NODE_CFG(silence_ms), "60s", 0, 3600000, NULL, \
+	  "qemu, full tier (on this host or a remote one): a guest whose console says " \
+	  "nothing this long while the cycle waits for its next word (the workload's start; " \
+	  "on this host also the boot's ready) hangs: the cycle fails at once, naming the " \
+	  "stage; 0: only the boot timeout ends the wait. QEMU's end and a kernel panic end " \
+	  "it at once either way.", 0 }
 
 /* A node driver table as the bench loader sees it (struct bench_drivers .node). */
 #define NODE_OPT_DRIVERS(table) { (const void *const *)(table), \

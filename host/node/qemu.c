@@ -1537,11 +1537,7 @@ static const struct opt_def qemu_options[] = {
 	  "none, random (an arbitrary subset survives a cut) or oldest.", 0 },
 	{ "tear", OPT_BOOL, NODE_CFG(tear), "no", OPT_NOLIMIT, NULL,
 	  "Simulated node: the volatile disk cache may write part of a multi-sector write.", 0 },
-	{ "console_silence", OPT_DURATION, NODE_CFG(silence_ms), "60s", 0, 3600000, NULL,
-	  "Simulated node, full tier: a guest whose console says nothing this long while "
-	  "the cycle waits for its next word (the boot's ready, the workload's start) hangs: "
-	  "the cycle fails at once, naming the stage; 0: only the boot timeout ends the wait. "
-	  "QEMU's end and a kernel panic end it at once either way.", 0 },
+	NODE_OPT_CONSOLE_SILENCE,
 	{ 0 }
 };
 static const char *const qemu_names[] = { "sim", "qemu", NULL };

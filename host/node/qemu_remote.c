@@ -28,6 +28,9 @@
  *           relay's: the node itself goes dark, so nothing is done here but the
  *           record of the moment (node.c).
  * wait_up   ssh answers again (remote_wait_up) and the killed QEMU is gone.
+ * watch     at most every 2 s, one ssh command (the console poll): the guest's kernel
+ *           panicked, QEMU is gone, or the console said nothing for [node]
+ *           console_silence; the waits for a boot's done watch the first two.
  * check     fio is stopped and its last complete JSON report kept; qemu-img check
  *           --output=json of every qcow2 image; the guest in check mode, its
  *           check-lines fetched back into one report file per disk.
@@ -74,8 +77,9 @@
 	      "! grep -qs '^State:[[:space:]]*Z' /proc/$1/status; }; "
 #define QEMU_COMM "qemu-system-x86"	/* the kernel's 15 characters of the name */
 
-/* Tests shorten the console poll. */
+/* Tests shorten the console poll and the watch's. */
 int node_remote_poll_ms = 250;
+int node_remote_watch_ms = 2000;
 
 struct rpriv {
 	struct remote *r;
@@ -99,6 +103,16 @@ struct rpriv {
 	int boots;
 	long con_off;			/* console bytes already read */
 	struct guest_console con;
+	/* What the last console poll that reached the node saw (con_poll): QEMU gone,
+	 * and the pid its pid file named (0: none read). */
+	bool gone;
+	long qemu_pid;
+	/* The watch (qemu_remote_watch): on from a boot's start until a cut or a kill
+	 * ends that QEMU on purpose; the boot's name for messages; host monotonic ms of
+	 * its next look. */
+	bool watching;
+	const char *boot_what;
+	int64_t watch_next;
 	json_t *boot_log;
 	char *report_path[NODE_MAX_DISKS];
 	struct nodefio fio;		/* fio beside the agent */
@@ -415,9 +429,13 @@ static int boot(struct node *n, const struct node_job *job, enum guest_mode mode
 		json_object_set_new(json_array_get(p->boot_log, json_array_size(p->boot_log) - 1),
 				    "mode", json_string("baseline"));
 	p->con_off = 0;
+	p->gone = false;
+	p->qemu_pid = 0;
+	p->boot_what = check ? "check boot" : mode == GUEST_BASELINE ? "baseline boot" :
+		       "write boot";
 	if ((rc = rrun(p, a.argv, false, NULL)) < 0)
 		goto out;
-	p->qemu_started = true;
+	p->qemu_started = p->watching = true;
 	pc_debug(LOG_NODE, "booted the guest on '%s' (%s mode), console '%s'", remote_name(p->r),
 		 check ? "check" : mode == GUEST_BASELINE ? "baseline" : "write", p->console);
 out:
@@ -426,6 +444,8 @@ out:
 	return rc;
 }
 
+#define PID_TAG "powercut-qemu-pid "
+
 /* guest_console_src's poll: what the console gained since the last poll; *alive:
  * QEMU still runs. */
 static int con_poll(void *arg, struct guest_console *c, bool *alive)
@@ -433,10 +453,11 @@ static int con_poll(void *arg, struct guest_console *c, bool *alive)
 	struct rpriv *p = arg;
 	char off[32];
 	struct child_result res;
-	/* One round trip: the new bytes, then QEMU's liveness as the exit status. */
+	/* One round trip: the new bytes, the pid file's pid on stderr (tagged: ssh's own
+	 * messages share the stream), then QEMU's liveness as the exit status. */
 	const char *argv[] = { "sh", "-c", ALIVE "tail -c \"+$1\" -- \"$2\" 2>/dev/null; "
-			       "pid=$(cat \"$3\" 2>/dev/null) && alive \"$pid\" " QEMU_COMM, "sh",
-			       off, p->console, p->pidfile, NULL };
+			       "pid=$(cat \"$3\" 2>/dev/null) && echo \"" PID_TAG "$pid\" >&2 && "
+			       "alive \"$pid\" " QEMU_COMM, "sh", off, p->console, p->pidfile, NULL };
 
 	snprintf(off, sizeof(off), "%ld", p->con_off + 1);
 	int rc = remote_run(p->r, argv, NULL, CMD_TIMEOUT_MS, &res);
@@ -444,18 +465,83 @@ static int con_poll(void *arg, struct guest_console *c, bool *alive)
 		guest_console_feed(c, res.out, res.out_len);
 		p->con_off += (long)res.out_len;
 		*alive = WIFEXITED(res.status) && WEXITSTATUS(res.status) == 0;
+		p->gone = !*alive;
+		const char *tag = res.err ? strstr(res.err, PID_TAG) : NULL;
+		if (tag)
+			p->qemu_pid = strtol(tag + sizeof(PID_TAG) - 1, NULL, 10);
 	}
 	child_result_release(&res);
 	return rc;
 }
 
-/* Wait for the console to show ready (want_done: done), QEMU to end, or timeout. */
-static int con_wait(struct rpriv *p, bool want_done, int timeout_ms)
+/* Is the node alive, as the last console poll that reached it saw it? Not when the
+ * guest's kernel panicked (first: a kernel told to reboot on one ends QEMU too,
+ * -no-reboot), QEMU is gone, or (silence) its console said nothing for [node]
+ * console_silence. QEMU ran daemonized on the node: its exit status went to nobody
+ * that could tell it here, so a QEMU that is gone is said to be so, with its pid file's
+ * pid. 0, or node_died's -EOWNERDEAD. */
+static int remote_life(struct node *n, bool silence)
 {
-	const struct guest_console_src src = { .poll = con_poll, .arg = p,
-		.node = remote_name(p->r), .console = p->console, .poll_ms = node_remote_poll_ms };
+	struct rpriv *p = n->priv;
+	struct node_death d = { 0 };
+	char who[200], pid[32] = "no pid";
 
-	return guest_console_wait(&p->con, &src, want_done, timeout_ms);
+	snprintf(who, sizeof(who), "the guest on '%s' (the %s)", remote_name(p->r), p->boot_what);
+	if (p->qemu_pid > 0)
+		snprintf(pid, sizeof(pid), "pid %ld", p->qemu_pid);
+	if (p->con.panic) {
+		guest_console_dead(&p->con, 0, who, &d);	/* says the panic */
+	} else if (p->gone) {
+		d.life = NODE_LIFE_STOPPED;
+		snprintf(d.what, sizeof(d.what), "QEMU (%s in '%.300s' on '%s', the %s, "
+			 "console '%.300s') no longer runs at stage '%s'; how it ended is not "
+			 "known: it ran daemonized on the node, its exit status went to nobody",
+			 pid, p->pidfile, remote_name(p->r), p->boot_what, p->console,
+			 p->con.stage[0] ? p->con.stage : "kernel");
+	} else if (!guest_console_dead(&p->con, silence ? n->cfg->node->silence_ms : 0, who, &d)) {
+		return 0;
+	}
+	return node_died(n, &d);
+}
+
+/* node_ops.watch while the cycle waits for the workload: one ssh command (con_poll),
+ * so at most every node_remote_watch_ms. An ssh that fails says nothing of the node:
+ * alive, as far as we know (as the proxmox driver's). A QEMU that a cut or a kill
+ * ended on purpose is not watched. */
+static int qemu_remote_watch(struct node *n)
+{
+	struct rpriv *p = n->priv;
+	int64_t now = clock_mono_ms();
+	bool alive = true;
+
+	if (!p->watching || now < p->watch_next)
+		return 0;
+	p->watch_next = now + node_remote_watch_ms;
+	if (con_poll(p, &p->con, &alive) < 0)
+		return 0;
+	return remote_life(n, true);
+}
+
+/* guest_console_wait's watch, after each of its polls: the check's (and the baseline
+ * boot's) done has no silence limit (an agent reading a large disk says nothing until
+ * it is done), as on the local full tier. */
+static int watch_done(void *arg)
+{
+	struct node *n = arg;
+	struct rpriv *p = n->priv;
+
+	return p->watching ? remote_life(n, false) : 0;
+}
+
+/* Wait for the console to show done, the node to die (watch_done), or timeout. */
+static int con_wait(struct node *n, int timeout_ms)
+{
+	struct rpriv *p = n->priv;
+	const struct guest_console_src src = { .poll = con_poll, .arg = p,
+		.node = remote_name(p->r), .console = p->console, .poll_ms = node_remote_poll_ms,
+		.watch = watch_done, .watch_arg = n };
+
+	return guest_console_wait(&p->con, &src, true, timeout_ms);
 }
 
 /* Kill QEMU from its pid file (sig) and wait until it is gone; 0 when none runs. */
@@ -469,6 +555,7 @@ static int qemu_kill(struct rpriv *p, const char *sig)
 
 	if (!p->qemu_started)
 		return 0;
+	p->watching = false;
 	int rc = rrun(p, argv, false, NULL);
 	if (rc == 0)
 		p->qemu_started = false;
@@ -491,7 +578,7 @@ static int baseline_boot(struct node *n, struct rpriv *p, const struct node_job 
 		job->cycle_begins(job->cb_arg, base.cycle);
 	if ((rc = boot(n, &base, GUEST_BASELINE)) < 0)
 		return rc;
-	rc = con_wait(p, true, (int)n->cfg->campaign->boot_timeout_ms);
+	rc = con_wait(n, (int)n->cfg->campaign->boot_timeout_ms);
 	/* done is the guest's last word before power-off: QEMU ends by itself. */
 	for (int64_t end = clock_mono_ms() + 10000; rc == 0 && clock_mono_ms() < end;) {
 		bool alive = true;
@@ -548,6 +635,7 @@ static int qemu_remote_power_lost(struct node *n, int cut)
 {
 	struct rpriv *p = n->priv;
 
+	p->watching = false;	/* the cut ends QEMU: no death */
 	if (cut != CUT_KILL)
 		return 0;	/* the relay cut the node's power: it is dark, nothing to do */
 	return qemu_kill(p, "-KILL");
@@ -609,7 +697,7 @@ static int qemu_remote_check(struct node *n, const struct node_job *job,
 	}
 	p->lvm_created = p->lvm >= 0;
 	if ((rc = boot(n, job, GUEST_CHECK)) == 0)
-		rc = con_wait(p, true, (int)n->cfg->campaign->boot_timeout_ms);
+		rc = con_wait(n, (int)n->cfg->campaign->boot_timeout_ms);
 	guest_console_reports_close(&p->con);
 	/* The guest powers off after done: QEMU ends by itself, else it is killed. */
 	if (qemu_kill(p, "-TERM") < 0)
@@ -703,6 +791,7 @@ static int qemu_remote_doctor(struct node *n, const struct node_doctor *d)
 /* Keys of [node] only this driver reads (config.h, "Drivers own their keys"). */
 static const struct opt_def remote_options[] = {
 	NODE_OPTS_REMOTE_VM,
+	NODE_OPT_CONSOLE_SILENCE,
 	{ "accel", OPT_ENUM, NODE_CFG(accel), "auto", OPT_NOLIMIT, config_accels,
 	  "qemu on a remote host: QEMU's accelerator: auto (KVM when the node's /dev/kvm is "
 	  "usable, else TCG), kvm or tcg.", 0 },
@@ -727,4 +816,5 @@ const struct node_ops node_qemu_remote_ops = {
 	.check = qemu_remote_check,
 	.collect = qemu_remote_collect,
 	.doctor = qemu_remote_doctor,
+	.watch = qemu_remote_watch,
 };

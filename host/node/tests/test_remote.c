@@ -10,7 +10,10 @@
  *   fio's last complete report) -> close (the run directory is gone, nothing runs).
  * Then: a second node finds the guest already on the "remote" host (sha256 matches:
  * not copied again), and a node whose workload cannot start (its fio job file is
- * missing) still leaves nothing behind.
+ * missing) still leaves nothing behind. The watch (node_watch) says the writing guest
+ * is alive, and, each on a node of its own, that it died: a panic line in its console,
+ * QEMU gone (killed on the "remote" host behind the driver's back), a console silent
+ * for [node] console_silence.
  *
  * Skips with the reason when sshd, the guest (scripts/build-guest), QEMU or fio is
  * missing. The guest runs under KVM when /dev/kvm is usable, else TCG.
@@ -27,6 +30,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -43,7 +48,7 @@
 #include "node.h"
 #include "sshd_helper.h"
 
-extern int node_remote_poll_ms;
+extern int node_remote_poll_ms, node_remote_watch_ms;
 
 static struct tsshd T;
 static char bin_dir[PATH_MAX], guest_dir[PATH_MAX + 16], rdir[PATH_MAX + 16];
@@ -264,8 +269,13 @@ static void kill_cycle(void **state)
 	print_message("%llu acks, %llu flushes after %.1f s\n", (unsigned long long)st.acks,
 		      (unsigned long long)st.flushes, (clock_mono_ms() - t0) / 1e3);
 	assert_true(st.acks >= 300);
+	/* The guest writes: the watch's poll finds QEMU running, no panic, no silence. */
+	assert_int_equal(node_watch(n), 0);
+	assert_null(node_death(n));
 
 	assert_int_equal(node_power_lost(n, CUT_KILL), 0);
+	/* A QEMU the cut killed is no death. */
+	assert_int_equal(node_watch(n), -EHOSTDOWN);
 	/* kill -9 on the node: QEMU is dead when the cut returns (perhaps not yet reaped
 	 * by its parent, init). */
 	assert_true(e2e_dead(pid));
@@ -398,6 +408,144 @@ static void kept_disk_used_again(void **state)
 	bench_config_free(cfg);
 }
 
+/* A port on 127.0.0.1 that listens (the ledger forward's end here; the guest is
+ * never up long enough to connect). The socket in *fd. */
+static int listening_port(int *fd)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+
+	*fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(*fd >= 0);
+	assert_int_equal(bind(*fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(*fd, 4), 0);
+	assert_int_equal(getsockname(*fd, (struct sockaddr *)&a, &len), 0);
+	return ntohs(a.sin_port);
+}
+
+/* A node with QEMU just started (its write boot, no baseline: a plain qcow2 disk). */
+static struct node *watched_node(struct bench_config *cfg, const char *name, int port)
+{
+	char work[PATH_MAX + 32];
+
+	snprintf(work, sizeof(work), "%s/%s", T.dir, name);
+	assert_int_equal(mkdir(work, 0700), 0);
+	struct node_env env = { .bin_dir = bin_dir, .work_dir = work };
+	struct node *n = live = node_open(cfg, &env);
+	assert_non_null(n);
+	assert_int_equal(node_prepare(n), 0);
+	struct node_job job = { .campaign = 1, .cycle = 1, .token = TOKEN,
+				.ledger_host = "127.0.0.1", .ledger_port = (uint16_t)port, .seed = 7 };
+	assert_int_equal(node_start_workload(n, &job), 0);
+	assert_true(qemu_pid() > 0);
+	return n;
+}
+
+/* node_watch until it says the node died, at most ms; its rc. */
+static int watch_until_dead(struct node *n, int ms)
+{
+	int64_t end = clock_mono_ms() + ms;
+	int rc;
+
+	while ((rc = node_watch(n)) == 0 && clock_mono_ms() < end)
+		usleep(NODE_WATCH_MS * 1000);
+	return rc;
+}
+
+static void watched_close(struct node *n)
+{
+	live = NULL;
+	node_close(n);
+	assert_int_equal(leftovers(false), 0);
+}
+
+/* The watch, each death fed exactly (the console file and QEMU are on this host): */
+static void watch_sees_deaths(void **state)
+{
+	char pattern[PATH_MAX + 64];
+	int fd, port = listening_port(&fd);
+	struct bench_config *cfg = bench(NULL, NULL);
+	const struct node_death *d;
+	glob_t g;
+
+	cfg->disks[0]->backing = false;
+	cfg->node->silence_ms = 60000;
+	node_remote_watch_ms = 100;
+
+	/* A panic line in the console. QEMU is stopped first (alive, silent), so that
+	 * nothing it writes lands on the line. */
+	int64_t t0 = clock_mono_ms();
+	struct node *n = watched_node(cfg, "watch-panic", port);
+	assert_int_equal(node_watch(n), 0);	/* just started: alive */
+	pid_t pid = qemu_pid();
+	assert_int_equal(kill(pid, SIGSTOP), 0);
+	snprintf(pattern, sizeof(pattern), "%s/run.*/console-1.log", rdir);
+	assert_int_equal(glob(pattern, 0, NULL, &g), 0);
+	assert_int_equal(g.gl_pathc, 1);
+	FILE *f = fopen(g.gl_pathv[0], "a");
+	globfree(&g);
+	assert_non_null(f);
+	fputs("[    2.345678] Kernel panic - not syncing: VFS: Unable to mount root fs on "
+	      "unknown-block(0,0)\n", f);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(watch_until_dead(n, 5000), -EOWNERDEAD);
+	assert_non_null(d = node_death(n));
+	assert_int_equal(d->life, NODE_LIFE_PANICKED);
+	assert_non_null(strstr(d->what, "panicked (Kernel panic - not syncing: VFS: Unable to "
+				     "mount root fs"));
+	assert_non_null(strstr(d->what, "the write boot"));
+	watched_close(n);
+	print_message("panic seen, node closed %.1f s after its open\n",
+		      (clock_mono_ms() - t0) / 1e3);
+
+	/* QEMU gone: killed on the node behind the driver's back. The watch asks the node
+	 * at most every node_remote_watch_ms: not at once after the look that found it
+	 * alive. */
+	node_remote_watch_ms = 1500;
+	t0 = clock_mono_ms();
+	n = watched_node(cfg, "watch-gone", port);
+	pid = qemu_pid();
+	int64_t looked = clock_mono_ms();
+	assert_int_equal(node_watch(n), 0);	/* the look: alive */
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	for (int64_t end = clock_mono_ms() + 5000; !e2e_dead(pid) && clock_mono_ms() < end;)
+		usleep(10000);	/* the kill is delivered to all its threads */
+	assert_true(e2e_dead(pid));
+	assert_int_equal(node_watch(n), 0);	/* not asked again yet */
+	assert_int_equal(watch_until_dead(n, 5000), -EOWNERDEAD);
+	int64_t seen = clock_mono_ms() - looked;
+	assert_true(seen >= 1500);
+	assert_non_null(d = node_death(n));
+	assert_int_equal(d->life, NODE_LIFE_STOPPED);
+	char want[64];
+	snprintf(want, sizeof(want), "QEMU (pid %d in '", (int)pid);
+	assert_non_null(strstr(d->what, want));
+	assert_non_null(strstr(d->what, "no longer runs"));
+	assert_non_null(strstr(d->what, "how it ended is not known"));
+	watched_close(n);
+	print_message("QEMU's end seen %.1f s after the last look, node closed %.1f s after "
+		      "its open\n", seen / 1e3, (clock_mono_ms() - t0) / 1e3);
+
+	/* A console silent for console_silence: QEMU stopped, alive but saying nothing. */
+	node_remote_watch_ms = 100;
+	cfg->node->silence_ms = 1000;
+	t0 = clock_mono_ms();
+	n = watched_node(cfg, "watch-silent", port);
+	assert_int_equal(kill(qemu_pid(), SIGSTOP), 0);
+	int64_t stopped = clock_mono_ms();
+	assert_int_equal(watch_until_dead(n, 5000), -EOWNERDEAD);
+	assert_non_null(d = node_death(n));
+	assert_int_equal(d->life, NODE_LIFE_SILENT);
+	assert_true(d->code >= 1);
+	assert_non_null(strstr(d->what, "has been silent for"));
+	print_message("silence seen %.1f s after QEMU stopped\n", (clock_mono_ms() - stopped) / 1e3);
+	watched_close(n);
+	print_message("node closed %.1f s after its open\n", (clock_mono_ms() - t0) / 1e3);
+	node_remote_watch_ms = 2000;
+	close(fd);
+	bench_config_free(cfg);
+}
+
 static bool have(const char *prog)
 {
 	const char *argv[] = { prog, "--version", NULL };
@@ -442,6 +590,7 @@ int main(void)
 		cmocka_unit_test_teardown(kill_cycle, close_live),
 		cmocka_unit_test_teardown(guest_cached_cleanup_after_failure, close_live),
 		cmocka_unit_test_teardown(kept_disk_used_again, close_live),
+		cmocka_unit_test_teardown(watch_sees_deaths, close_live),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	tsshd_teardown(&T);
