@@ -829,6 +829,80 @@ struct vgctx {
 	uint64_t extent;		/* sectors */
 };
 
+/* A striped segment (striped.c): stripe_count areas in 'stripes', one supported
+ * here; its extents become an area of the LV on this PV, merged with the previous
+ * one where both sides are adjacent. c->what names the segment. */
+static int read_striped(struct vgctx *g, struct ctx *c, const struct seg *seg,
+			struct lvmpv_lv *lv)
+{
+	const struct node *sn = seg->n, *sl;
+	uint64_t sc, pe;
+	int rc;
+
+	if ((rc = get_uint(c, sn, "stripe_count", UINT32_MAX, true, &sc)))
+		return rc;
+	if (sc != 1)
+		return fail(g->r, "metadata text line %d: %s has stripe_count %" PRIu64
+			    "; only one stripe is supported", find(sn, "stripe_count")->line,
+			    c->what, sc);
+	if ((rc = need(c, sn, "stripes", &sl)))
+		return rc;
+	/* text_import_areas: ["pvN", PE], a volume name then an extent */
+	const struct val *a = sl->v;
+
+	if (!sl->array || !a || a->type != V_STR || !a->next || a->next->type != V_INT ||
+	    a->next->next)
+		return fail(g->r, "metadata text line %d: 'stripes' of %s is not [\"pv\", extent]",
+			    sl->line, c->what);
+	if (strcmp(a->s, g->pvname))
+		return fail(g->r, "metadata text line %d: %s lies on '%.64s', not on this "
+			    "volume group's one PV '%.64s'", sl->line, c->what, a->s, g->pvname);
+	pe = (uint64_t)a->next->i;
+	if (a->next->i < 0 || pe > g->pe_count || seg->count > g->pe_count - pe)
+		return fail(g->r, "metadata text line %d: %s: extents %" PRId64 "+%" PRIu64
+			    " beyond the PV's %" PRIu64, sl->line, c->what, a->next->i,
+			    seg->count, g->pe_count);
+	/* dev_manager.c: pe_start + extent_size * pe, in sectors */
+	uint64_t eb = g->extent * SECTOR;
+	struct lvmpv_area ar = { seg->start * eb, g->pe_start * SECTOR + pe * eb, seg->count * eb };
+	struct lvmpv_area *prev = lv->nareas ? &lv->areas[lv->nareas - 1] : NULL;
+
+	/* lv_merge_segments: pieces adjacent on both sides are one */
+	if (prev && prev->lv_start + prev->len == ar.lv_start &&
+	    prev->pv_off + prev->len == ar.pv_off) {
+		prev->len += ar.len;
+		return 0;
+	}
+	struct lvmpv_area *na = realloc(lv->areas, (lv->nareas + 1) * sizeof(*na));
+
+	if (!na)
+		return -ENOMEM;
+	lv->areas = na;
+	lv->areas[lv->nareas++] = ar;
+	return 0;
+}
+
+/* A thin-pool segment (thin.c _thin_pool_text_import) and its queued messages. */
+static int read_thin_pool(struct ctx *c, const struct node *sn, struct lvmpv_lv *lv)
+{
+	uint64_t chunk, zero = 0;
+	int rc;
+
+	if ((rc = get_str(c, sn, "metadata", true, lv->metadata_lv, sizeof(lv->metadata_lv))) ||
+	    (rc = get_str(c, sn, "pool", true, lv->data_lv, sizeof(lv->data_lv))) ||
+	    (rc = get_uint(c, sn, "transaction_id", UINT64_MAX >> 1, true, &lv->transaction_id)) ||
+	    (rc = get_uint(c, sn, "chunk_size", UINT32_MAX, true, &chunk)) ||
+	    (rc = get_uint(c, sn, "zero_new_blocks", UINT32_MAX, false, &zero)))
+		return rc;
+	if (chunk < THIN_MIN_CHUNK || chunk > THIN_MAX_CHUNK)
+		return fail(c->r, "metadata text line %d: %s: unsupported chunk_size %" PRIu64
+			    " (sectors %u-%u)", find(sn, "chunk_size")->line, c->what, chunk,
+			    THIN_MIN_CHUNK, THIN_MAX_CHUNK);
+	lv->chunk_bytes = chunk * SECTOR;
+	lv->zero = zero != 0;
+	return read_messages(c, sn, lv);
+}
+
 static int read_lv(struct vgctx *g, const struct node *ln, struct lvmpv_lv *lv)
 {
 	struct ctx c = { g->r, NULL };
@@ -930,81 +1004,10 @@ static int read_lv(struct vgctx *g, const struct node *ln, struct lvmpv_lv *lv)
 		if (!i)
 			strcpy(lv->type, type);
 		if (!strcmp(type, "striped")) {
-			uint64_t sc, pe;
-			const struct node *sl;
-
-			/* striped.c: stripe_count areas in 'stripes'; one supported here */
-			if ((rc = get_uint(&c, sn, "stripe_count", UINT32_MAX, true, &sc)))
+			if ((rc = read_striped(g, &c, &segs[i], lv)))
 				goto out;
-			if (sc != 1) {
-				rc = fail(g->r, "metadata text line %d: %s has stripe_count %" PRIu64
-					  "; only one stripe is supported", find(sn, "stripe_count")->line,
-					  swhat, sc);
-				goto out;
-			}
-			if ((rc = need(&c, sn, "stripes", &sl)))
-				goto out;
-			/* text_import_areas: ["pvN", PE], a volume name then an extent */
-			const struct val *a = sl->v;
-
-			if (!sl->array || !a || a->type != V_STR || !a->next || a->next->type != V_INT ||
-			    a->next->next) {
-				rc = fail(g->r, "metadata text line %d: 'stripes' of %s is not [\"pv\", extent]",
-					  sl->line, swhat);
-				goto out;
-			}
-			if (strcmp(a->s, g->pvname)) {
-				rc = fail(g->r, "metadata text line %d: %s lies on '%.64s', not on this "
-					  "volume group's one PV '%.64s'", sl->line, swhat, a->s, g->pvname);
-				goto out;
-			}
-			pe = (uint64_t)a->next->i;
-			if (a->next->i < 0 || pe > g->pe_count || segs[i].count > g->pe_count - pe) {
-				rc = fail(g->r, "metadata text line %d: %s: extents %" PRId64 "+%" PRIu64
-					  " beyond the PV's %" PRIu64, sl->line, swhat, a->next->i,
-					  segs[i].count, g->pe_count);
-				goto out;
-			}
-			/* dev_manager.c: pe_start + extent_size * pe, in sectors */
-			uint64_t eb = g->extent * SECTOR;
-			struct lvmpv_area ar = { segs[i].start * eb, g->pe_start * SECTOR + pe * eb,
-						 segs[i].count * eb };
-			struct lvmpv_area *prev = lv->nareas ? &lv->areas[lv->nareas - 1] : NULL;
-
-			/* lv_merge_segments: pieces adjacent on both sides are one */
-			if (prev && prev->lv_start + prev->len == ar.lv_start &&
-			    prev->pv_off + prev->len == ar.pv_off) {
-				prev->len += ar.len;
-			} else {
-				struct lvmpv_area *na = realloc(lv->areas, (lv->nareas + 1) * sizeof(*na));
-
-				if (!na) {
-					rc = -ENOMEM;
-					goto out;
-				}
-				lv->areas = na;
-				lv->areas[lv->nareas++] = ar;
-			}
 		} else if (!strcmp(type, "thin-pool")) {
-			uint64_t chunk, zero = 0;
-
-			/* thin.c _thin_pool_text_import */
-			if ((rc = get_str(&c, sn, "metadata", true, lv->metadata_lv, sizeof(lv->metadata_lv))) ||
-			    (rc = get_str(&c, sn, "pool", true, lv->data_lv, sizeof(lv->data_lv))) ||
-			    (rc = get_uint(&c, sn, "transaction_id", UINT64_MAX >> 1, true,
-					   &lv->transaction_id)) ||
-			    (rc = get_uint(&c, sn, "chunk_size", UINT32_MAX, true, &chunk)) ||
-			    (rc = get_uint(&c, sn, "zero_new_blocks", UINT32_MAX, false, &zero)))
-				goto out;
-			if (chunk < THIN_MIN_CHUNK || chunk > THIN_MAX_CHUNK) {
-				rc = fail(g->r, "metadata text line %d: %s: unsupported chunk_size %" PRIu64
-					  " (sectors %u-%u)", find(sn, "chunk_size")->line, swhat, chunk,
-					  THIN_MIN_CHUNK, THIN_MAX_CHUNK);
-				goto out;
-			}
-			lv->chunk_bytes = chunk * SECTOR;
-			lv->zero = zero != 0;
-			if ((rc = read_messages(&c, sn, lv)))
+			if ((rc = read_thin_pool(&c, sn, lv)))
 				goto out;
 		} else if (!strcmp(type, "thin")) {
 			/* thin.c _thin_text_import */
