@@ -21,9 +21,9 @@
 
 #include <cmocka.h>
 #include <sqlite3.h>
-#include <time.h>
 
 #include "campaign.h"
+#include "clock.h"
 #include "ledger.h"
 #include "log.h"
 #include "node.h"
@@ -40,20 +40,12 @@ static uint64_t looks;
  * looks (ns; 0: at once, INT64_MAX: never). */
 static int64_t acks_after_ns, first_look_ns;
 
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 void __wrap_ledger_get_stats(struct ledger *l, struct ledger_stats *st)
 {
 	__real_ledger_get_stats(l, st);
 	if (acks_after_ns && !first_look_ns)
-		first_look_ns = mono_ns();
-	if (acks_after_ns && mono_ns() - first_look_ns < acks_after_ns)
+		first_look_ns = clock_mono_ns();
+	if (acks_after_ns && clock_mono_ns() - first_look_ns < acks_after_ns)
 		return;
 	looks++;
 	st->acked_cycle = cur_cycle;
@@ -120,9 +112,9 @@ static char *run_node(const char *words, const char *node_keys, const char **sta
 	assert_int_equal(camp_start(&env, "{}", token), 0);
 	camp_plan_make(cfg, cfg->campaign->seed, 1, &plan);
 	cur_cycle = 1;
-	int64_t t0 = mono_ns();
+	int64_t t0 = clock_mono_ns();
 	int rc = camp_cycle_run(&env, &plan, &r);
-	seen->took_s = (mono_ns() - t0) / 1e9;
+	seen->took_s = (clock_mono_ns() - t0) / 1e9;
 	seen->rc = rc;
 	*status = rc == 0 ? camp_cycle_status_name(r.status) : "error";
 	struct relay_status rs;
