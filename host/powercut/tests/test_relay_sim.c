@@ -28,6 +28,7 @@
 #include <jansson.h>
 
 #include "child.h"
+#include "clock.h"
 #include "fwlink.h"
 #include "util.h"
 
@@ -163,10 +164,7 @@ static void watch_close(struct watch *w)
  * passed over. */
 static bool watch_until(struct watch *w, const char *prefix, int ms)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	int64_t end = ts.tv_sec * 1000LL + ts.tv_nsec / 1000000 + ms;
+	int64_t end = clock_mono_ms() + ms;
 
 	for (;;) {
 		char *nl;
@@ -182,8 +180,7 @@ static bool watch_until(struct watch *w, const char *prefix, int ms)
 			if (hit)
 				return true;
 		}
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		int64_t left = end - (ts.tv_sec * 1000LL + ts.tv_nsec / 1000000);
+		int64_t left = end - clock_mono_ms();
 		struct pollfd p = { .fd = w->fd, .events = POLLIN };
 
 		if (left <= 0 || w->len == sizeof(w->buf) || poll(&p, 1, (int)left) <= 0)
