@@ -211,7 +211,8 @@ static const struct opt_def disk_opts[] = {
 	  "(must never lose a flushed write), none.", 0 },
 	{ "record", OPT_BOOL, OFF(cfg_disk, record), "no", NOLIMIT, NULL,
 	  "Record every write and flush the disk model below QEMU acknowledges, with its "
-	  "data, for 'powercut explore' (docs/explore.md). raw, qcow2 without backing, lvmthin.", 0 },
+	  "data, for 'powercut explore' (docs/explore.md). raw, qcow2 without backing, "
+	  "lvmthin without fs.", 0 },
 	{ "fs", OPT_ENUM, OFF(cfg_disk, fs), "none", NOLIMIT, filesystems,
 	  "File system the guest makes on the disk (on lvmthin: on the thin volume) at "
 	  "every write boot, and checks read-only (e2fsck -fn, xfs_repair -n) before "
