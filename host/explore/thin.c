@@ -122,8 +122,12 @@ static bool attr(const char *line, const char *name, uint64_t *v)
 	if (!p)
 		return false;
 	char *end;
+	p += strlen(key);
+	/* digits only: strtoull would take a sign ("-1" as 2^64 - 1) or blanks */
+	if (*p < '0' || *p > '9')
+		return false;
 	errno = 0;
-	*v = strtoull(p + strlen(key), &end, 10);
+	*v = strtoull(p, &end, 10);
 	return !errno && *end == '"';
 }
 
@@ -181,6 +185,10 @@ static int parse_dump(const char *xml, uint64_t dev, uint64_t span_chunks, struc
 			    !attr(line, "length", &c) || !c)
 				goto bad;
 			goto add;
+		} else if (in && strchr(line, '<')) {
+			/* any other element of the thin device (a shared subtree's <ref>,
+			 * say) may hold mappings: passed over, they would read as holes */
+			goto bad;
 		}
 		continue;
 add:
