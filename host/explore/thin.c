@@ -85,7 +85,11 @@ static int copy_lv(lvmpv_read_fn rd, void *ctx, const struct lvmpv_lv *lv, uint6
 	return rc;
 }
 
-/* thin_check's exit status (or -1) and the first bytes of what it said. */
+/* thin_check ended without an exit status (a signal, the timeout): it did not pass. */
+#define CHECK_DIED 256
+
+/* thin_check's exit status, or CHECK_DIED, and the first bytes of what it said; a
+ * negative errno when it could not be run at all (not a verdict on the metadata). */
 static int run_check(const char *tmeta, bool ignore_non_fatal, json_t *out, const char *key)
 {
 	const char *argv[] = { "thin_check", tmeta, NULL, NULL };
@@ -94,10 +98,8 @@ static int run_check(const char *tmeta, bool ignore_non_fatal, json_t *out, cons
 	if (ignore_non_fatal)
 		argv[2] = "--ignore-non-fatal-errors";
 	int rc = child_run(argv, NULL, 120000, &r);
-	if (rc == -ENOENT)
-		return rc;
 	if (rc < 0 && rc != -ETIMEDOUT)
-		return -1;
+		return rc;
 	int st = WIFEXITED(r.status) ? WEXITSTATUS(r.status) : -1;
 	size_t n = r.err_len + r.out_len;
 	char *all = malloc(n + 1);
@@ -109,7 +111,7 @@ static int run_check(const char *tmeta, bool ignore_non_fatal, json_t *out, cons
 		free(all);
 	}
 	child_result_release(&r);
-	return r.timed_out ? -1 : st;
+	return r.timed_out || st < 0 ? CHECK_DIED : st;
 }
 
 /* The numeric value of attribute name="..." in an element of a line of thin_dump's
@@ -320,17 +322,19 @@ int thin_state(lvmpv_read_fn rd, void *ctx, const struct thin_names *nm, const c
 	 * a block more often than the btrees reference it, a leak, is NON_FATAL; anything
 	 * else is FATAL); --ignore-non-fatal-errors exits 0 unless one was FATAL. Clean:
 	 * the first run passes; leaks: only the second; corrupt: neither. */
-	int st = run_check(tmeta_path, false, j, "thin_check");
-	if (st == -ENOENT) {
-		rc = thin_tools_check();
+	int st = run_check(tmeta_path, false, j, "thin_check"), st2 = 1;
+	if (st > 0)
+		st2 = run_check(tmeta_path, true, j, "thin_check_ignore_non_fatal");
+	if (st < 0 || st2 < 0) {
+		/* A fork or an exec that failed says nothing of the metadata: no verdict
+		 * (every later state would get the same), the exploration stops. Missing,
+		 * thin_tools_check names the package. */
+		rc = st < 0 ? st : st2;
+		if (rc != -ENOENT || thin_tools_check() == 0)
+			pc_err(LOG_CHECK, "cannot run 'thin_check': %s", strerror(-rc));
 		goto out;
 	}
-	if (st == 0) {
-		r->meta = EXPLORE_META_CLEAN;
-	} else {
-		int st2 = run_check(tmeta_path, true, j, "thin_check_ignore_non_fatal");
-		r->meta = st2 == 0 ? EXPLORE_META_LEAKS : EXPLORE_META_CORRUPT;
-	}
+	r->meta = st == 0 ? EXPLORE_META_CLEAN : st2 == 0 ? EXPLORE_META_LEAKS : EXPLORE_META_CORRUPT;
 	/* The committed superblock's mappings: what dm-thin loads when the pool is
 	 * activated. A corrupt pool is still read where thin_dump can read it (as
 	 * qemu-img reads a corrupt qcow2 read-only); when it cannot, nothing is read. */

@@ -271,6 +271,19 @@ if ! PATH=$nosbin command -v thin_check >/dev/null; then
 	PATH=$nosbin "$powercut" explore --disk thin --states 2 "$t/honest.db" 1 >/dev/null 2>"$t/m.err" &&
 		fail "explored without thin_check"
 	grep -q "thin-provisioning-tools" "$t/m.err" || fail "thin_check missing: '$(cat "$t/m.err")'"
+	# thin_check there for ex_open's look (-V), then not executable: no state may be
+	# judged corrupt for a tool that did not run; the exploration stops naming why.
+	mkdir -p "$t/fake"
+	printf '#!/bin/sh\nchmod -x "$0"\nexit 0\n' >"$t/fake/thin_check"
+	chmod +x "$t/fake/thin_check"
+	n0=$(q honest "SELECT COUNT(*) FROM explore_state")
+	PATH=$t/fake:$nosbin "$powercut" explore --disk thin --states 2 "$t/honest.db" 1 >/dev/null 2>"$t/x.err" &&
+		fail "explored with a thin_check that cannot run"
+	grep -q "cannot run 'thin_check': Permission denied" "$t/x.err" ||
+		fail "thin_check not runnable: '$(cat "$t/x.err")'"
+	[ "$(q honest "SELECT COUNT(*) FROM explore_state")" = "$n0" ] ||
+		fail "a state was judged without thin_check: $(q honest "SELECT metadata FROM explore_state ORDER BY rowid DESC LIMIT 1")"
+	rm -r "$t/fake"
 fi
 
 echo "explore lvmthin: honest $(q honest "SELECT COUNT(*) FROM explore_state WHERE run_id = 1") states, 0 violations, 0 metadata failures, $(leaks honest) with leaks; lying $(viol lying) violating states, $(metaf lying) metadata failures; $(($(date +%s) - start)) s"
