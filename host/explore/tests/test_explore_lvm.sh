@@ -20,8 +20,9 @@
 #     from the pool's metadata, one present);
 #  4. error paths and rules: a state whose VG the metadata does not hold is `unreadable`
 #     (every state, no crash); each verdict rule fed its case (leaks, corrupt, a
-#     thin_dump output that is not one); thin_check missing is an error naming its
-#     package.
+#     thin_dump output that is not one: a bad line, an element other than a mapping,
+#     a signed number, a data chunk past 2^64 bytes); thin_check missing is an error
+#     naming its package, and one that cannot be executed stops the exploration.
 set -u
 . tests/e2e/e2e.sh
 e2e_begin test_explore_lvm qemu-system-x86_64 qemu-storage-daemon nbdkit sqlite3 qemu-img
