@@ -231,34 +231,34 @@ q honest "SELECT metadata_json FROM explore_state WHERE run_id = $r LIMIT 1" | g
 	fail "the bad line is not named: $(q honest "SELECT metadata_json FROM explore_state WHERE run_id = $r LIMIT 1")"
 [ "$(q honest "SELECT COUNT(*) FROM explore_state WHERE run_id = $r AND instr(json_extract(metadata_json, '$.dump_error'), char(10))")" = 0 ] ||
 	fail "the bad line is quoted with its newline"
+# A stand-in thin_dump that runs the real one and edits its output with a sed script.
+fake_dump() {	# $1: the sed script
+	printf '%s\n' "$1" >"$t/fake/dump.sed"
+	fake thin_dump 'prev=; for a do [ "$prev" = -o ] && out=$a; prev=$a; done
+PATH=${PATH#*:} thin_dump "$@" || exit
+sed -i -f "${0%/*}/dump.sed" "$out"'
+}
+every() {	# $1: the case; every state of run r that $3 selects shows $2 (and one does)
+	w=$(q honest "SELECT COUNT(*), SUM($2) FROM explore_state WHERE run_id = $r AND $3")
+	[ "${w%|*}" -gt 0 ] && [ "${w%|*}" = "${w#*|}" ] ||
+		fail "$1 ($w): $(q honest "SELECT metadata, metadata_json FROM explore_state WHERE run_id = $r LIMIT 1")"
+}
 # What parse_dump does not understand in the thin device is refused, naming its line,
 # not passed over (its mappings would read as holes): an element other than a mapping
-# (a shared subtree's <ref>), a number with a sign.
-fake thin_dump 'prev=; for a do [ "$prev" = -o ] && out=$a; prev=$a; done
-PATH=${PATH#*:} thin_dump "$@" || exit
-sed -i "/<device /a <ref name=\"shared\"/>" "$out"'
+# (a shared subtree's <ref>), a number with a sign. Every state whose pool was dumped.
+dumped="json_extract(metadata_json, '$.thin_check') IS NOT NULL"
+fake_dump '/<device /a <ref name="shared"/>'
 verdicts refdump
-dumped() { echo "FROM explore_state WHERE run_id = $r AND json_extract(metadata_json, '$.thin_check') IS NOT NULL"; }
-w=$(q honest "SELECT COUNT(*), SUM(metadata = 'unreadable' AND json_extract(metadata_json, '$.dump_error') LIKE '% line _: not a mapping thin_dump writes: <ref name=\"shared\"/>') $(dumped)")
-[ "${w%|*}" -gt 0 ] && [ "${w%|*}" = "${w#*|}" ] ||
-	fail "an element other than a mapping ($w): $(q honest "SELECT metadata, metadata_json FROM explore_state WHERE run_id = $r LIMIT 1")"
-fake thin_dump 'prev=; for a do [ "$prev" = -o ] && out=$a; prev=$a; done
-PATH=${PATH#*:} thin_dump "$@" || exit
-sed -i "s/origin_block=\"/origin_block=\"-/; s/origin_begin=\"/origin_begin=\"-/" "$out"'
+every "an element other than a mapping" "metadata = 'unreadable' AND json_extract(metadata_json, '$.dump_error') LIKE '% line _: not a mapping thin_dump writes: <ref name=\"shared\"/>'" "$dumped"
+fake_dump 's/origin_block="/origin_block="-/; s/origin_begin="/origin_begin="-/'
 verdicts signdump
-w=$(q honest "SELECT COUNT(*), SUM(metadata = 'unreadable' AND json_extract(metadata_json, '$.dump_error') LIKE '%not a mapping thin_dump writes:%<% origin_%=\"-%') $(dumped) AND IFNULL(json_extract(metadata_json, '$.mappings'), 1) > 0")
-[ "${w%|*}" -gt 0 ] && [ "${w%|*}" = "${w#*|}" ] ||
-	fail "a mapping with a sign ($w): $(q honest "SELECT metadata, metadata_json FROM explore_state WHERE run_id = $r LIMIT 1")"
+every "a mapping with a sign" "metadata = 'unreadable' AND json_extract(metadata_json, '$.dump_error') LIKE '%not a mapping thin_dump writes:%<% origin_%=\"-%'" "$dumped AND IFNULL(json_extract(metadata_json, '$.mappings'), 1) > 0"
 # A mapping whose data chunk lies beyond the pool's data LV is unreadable, also where
 # data chunk * chunk size passes 2^64 (2^48 chunks of the guest's 64 KiB: byte 2^64,
-# which must not be read as byte 0 of the data LV).
-fake thin_dump 'prev=; for a do [ "$prev" = -o ] && out=$a; prev=$a; done
-PATH=${PATH#*:} thin_dump "$@" || exit
-sed -i "s/data_block=\"[0-9]*\"/data_block=\"281474976710656\"/; s/data_begin=\"[0-9]*\"/data_begin=\"281474976710656\"/" "$out"'
+# which must not be read as byte 0 of the data LV). Every state with mappings.
+fake_dump 's/data_block="[0-9]*"/data_block="281474976710656"/; s/data_begin="[0-9]*"/data_begin="281474976710656"/'
 verdicts wrapdata
-w=$(q honest "SELECT COUNT(*), SUM(metadata = 'unreadable' AND violations IS NULL AND metadata_json LIKE '%maps chunk % to data chunk 281474976710656, beyond%') FROM explore_state WHERE run_id = $r AND json_extract(metadata_json, '$.mappings') > 0")
-[ "${w%|*}" -gt 0 ] && [ "${w%|*}" = "${w#*|}" ] ||
-	fail "a data chunk beyond 2^64 bytes ($w of the states with mappings): $(q honest "SELECT metadata, metadata_json FROM explore_state WHERE run_id = $r LIMIT 1")"
+every "a data chunk beyond 2^64 bytes" "metadata = 'unreadable' AND violations IS NULL AND metadata_json LIKE '%maps chunk % to data chunk 281474976710656, beyond%'" "json_extract(metadata_json, '$.mappings') > 0"
 rm -r "$t/fake"
 # --report: a report that is not there is an error naming it; with --export, usage.
 "$powercut" explore --disk thin --state 1 --report "$t/none.jsonl" "$t/honest.db" 1 >/dev/null 2>"$t/r.err"
