@@ -341,13 +341,21 @@ int thin_state(lvmpv_read_fn rd, void *ctx, const struct thin_names *nm, const c
 	const char *dump[] = { "thin_dump", "-o", xml, tmeta_path, NULL };
 	struct child_result cr;
 	int drc = child_run(dump, NULL, 120000, &cr);
+	if (drc < 0 && drc != -ETIMEDOUT) {
+		/* As for thin_check: a tool that did not run judges no state. */
+		rc = drc;
+		pc_err(LOG_CHECK, "cannot run 'thin_dump': %s", strerror(-rc));
+		goto out;
+	}
 	bool dumped = drc == 0 && WIFEXITED(cr.status) && WEXITSTATUS(cr.status) == 0;
 	if (!dumped) {
-		snprintf(why, sizeof(why), "thin_dump failed: %.300s", drc == 0 && cr.err ? cr.err : "");
+		char how[96];
+		snprintf(why, sizeof(why), "thin_dump %s: %.300s", drc == -ETIMEDOUT ?
+			 "timed out after 120 s" : child_status_str(cr.status, how, sizeof(how)),
+			 cr.err ? cr.err : "");
 		set_why(j, "dump_error", why);
 	}
-	if (drc == 0 || drc == -ETIMEDOUT)
-		child_result_release(&cr);
+	child_result_release(&cr);
 	if (!dumped) {
 		if (r->meta != EXPLORE_META_CORRUPT)
 			r->meta = EXPLORE_META_UNREADABLE;

@@ -22,7 +22,8 @@
 #     (every state, no crash); each verdict rule fed its case (leaks, corrupt, a
 #     thin_dump output that is not one: a bad line, an element other than a mapping,
 #     a signed number, a data chunk past 2^64 bytes); thin_check missing is an error
-#     naming its package, and one that cannot be executed stops the exploration.
+#     naming its package, and a thin_check or thin_dump that cannot be executed stops
+#     the exploration.
 set -u
 . tests/e2e/e2e.sh
 e2e_begin test_explore_lvm qemu-system-x86_64 qemu-storage-daemon nbdkit sqlite3 qemu-img
@@ -284,6 +285,16 @@ if ! PATH=$nosbin command -v thin_check >/dev/null; then
 		fail "thin_check not runnable: '$(cat "$t/x.err")'"
 	[ "$(q honest "SELECT COUNT(*) FROM explore_state")" = "$n0" ] ||
 		fail "a state was judged without thin_check: $(q honest "SELECT metadata FROM explore_state ORDER BY rowid DESC LIMIT 1")"
+	# The same for thin_dump (before: every state 'unreadable', a metadata failure).
+	rm "$t/fake/thin_check"
+	ln -s "$(command -v thin_check)" "$t/fake/thin_check"
+	printf '#!/bin/sh\nexit 0\n' >"$t/fake/thin_dump"
+	PATH=$t/fake:$nosbin "$powercut" explore --disk thin --states 2 "$t/honest.db" 1 >/dev/null 2>"$t/x.err" &&
+		fail "explored with a thin_dump that cannot run"
+	grep -q "cannot run 'thin_dump': Permission denied" "$t/x.err" ||
+		fail "thin_dump not runnable: '$(cat "$t/x.err")'"
+	[ "$(q honest "SELECT COUNT(*) FROM explore_state")" = "$n0" ] ||
+		fail "a state was judged without thin_dump: $(q honest "SELECT metadata FROM explore_state ORDER BY rowid DESC LIMIT 1")"
 	rm -r "$t/fake"
 fi
 
