@@ -9,13 +9,14 @@ EXPLORE_SRCS  := host/explore/explore.c host/explore/lvmpv.c host/explore/thin.c
 EXPLORE_CFLAGS = -Ihost/explore -Ihost/lib -Ihost/oracle -Irig/sim/disk \
 	$(shell pkg-config --cflags sqlite3 jansson libnbd)
 
-# The LVM2 PV metadata reader alone (cmocka, sanitizers): PV images built in memory.
+# The LVM2 PV metadata reader (cmocka, sanitizers): PV images built in memory; and
+# thin_state's faults of the host's own disk on the real PV fixture.
 PROGRAM_SETS += EXPLORE_T
 EXPLORE_T_PROGS := $(BUILD)/host/explore/tests/test_lvmpv
 EXPLORE_T_SAN    = yes
-EXPLORE_T_CFLAGS = -Ihost/explore -Ihost/lib $(CMOCKA_CFLAGS)
-EXPLORE_T_LINK   = $(BUILD)/san/host/explore/lvmpv.o
-EXPLORE_T_LIBS   = $(CMOCKA_LIBS)
+EXPLORE_T_CFLAGS = -Ihost/explore -Ihost/lib $(CMOCKA_CFLAGS) $(shell pkg-config --cflags sqlite3 jansson)
+EXPLORE_T_LINK   = $(patsubst %,$(BUILD)/san/host/%.o,explore/lvmpv explore/thin lib/log lib/child)
+EXPLORE_T_LIBS   = $(CMOCKA_LIBS) -ljansson
 UNIT_TESTS  += $(EXPLORE_T_PROGS)
 
 SCRIPT_SETS += EXPLORE_SH

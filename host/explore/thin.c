@@ -41,9 +41,10 @@ static void set_why(json_t *j, const char *key, const char *why)
 }
 
 /* Copy len bytes of an LV from lv_off (mapped onto the PV by lvmpv_map) to fd at
- * file_off. 0 or a negative errno, why says which byte. */
+ * file_off. 0 or a negative errno, why says which byte. A failure to write the work
+ * file (the host's disk full) is the host's, not the state's: *ours is set. */
 static int copy_range(lvmpv_read_fn rd, void *ctx, const struct lvmpv_lv *lv, uint64_t lv_off,
-		      uint64_t len, int fd, uint64_t file_off, char *why, size_t wlen)
+		      uint64_t len, int fd, uint64_t file_off, char *why, size_t wlen, bool *ours)
 {
 	static char buf[1 << 20];
 	int rc = 0;
@@ -61,9 +62,11 @@ static int copy_range(lvmpv_read_fn rd, void *ctx, const struct lvmpv_lv *lv, ui
 			snprintf(why, wlen, "cannot read LV '%s' at PV byte %" PRIu64, lv->name, pv);
 			break;
 		}
-		if (pwrite(fd, buf, run, (off_t)(file_off + done)) != (ssize_t)run) {
-			rc = -errno;
-			snprintf(why, wlen, "cannot write: %s", strerror(errno));
+		ssize_t w = pwrite(fd, buf, run, (off_t)(file_off + done));
+		if (w != (ssize_t)run) {
+			rc = w < 0 ? -errno : -ENOSPC;	/* short: the file system is full */
+			*ours = true;
+			snprintf(why, wlen, "cannot write the work file: %s", strerror(-rc));
 		}
 		done += run;
 	}
@@ -72,15 +75,17 @@ static int copy_range(lvmpv_read_fn rd, void *ctx, const struct lvmpv_lv *lv, ui
 
 /* Copy an LV's first len bytes into a new file. */
 static int copy_lv(lvmpv_read_fn rd, void *ctx, const struct lvmpv_lv *lv, uint64_t len,
-		   const char *path, char *why, size_t wlen)
+		   const char *path, char *why, size_t wlen, bool *ours)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 
 	if (fd < 0) {
-		snprintf(why, wlen, "cannot create '%.200s': %s", path, strerror(errno));
-		return -errno;
+		int rc = -errno;
+		*ours = true;
+		snprintf(why, wlen, "cannot create '%.200s': %s", path, strerror(-rc));
+		return rc;
 	}
-	int rc = copy_range(rd, ctx, lv, 0, len, fd, 0, why, wlen);
+	int rc = copy_range(rd, ctx, lv, 0, len, fd, 0, why, wlen, ours);
 	close(fd);
 	return rc;
 }
@@ -227,17 +232,23 @@ bad:
 /* The first span bytes of the thin volume into img: mapped chunks from tdata, the
  * rest holes (read as zeroes, as dm-thin reads an unprovisioned block). */
 static int assemble(lvmpv_read_fn rd, void *ctx, const struct lvmpv_lv *tdata,
-		    const struct dump *d, uint64_t span, const char *img, char *why, size_t wlen)
+		    const struct dump *d, uint64_t span, const char *img, char *why, size_t wlen,
+		    bool *ours)
 {
 	int fd = open(img, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	int rc = 0;
 
 	if (fd < 0) {
-		snprintf(why, wlen, "cannot create '%.200s': %s", img, strerror(errno));
-		return -errno;
-	}
-	if (ftruncate(fd, (off_t)span) < 0)
 		rc = -errno;
+		*ours = true;
+		snprintf(why, wlen, "cannot create '%.200s': %s", img, strerror(-rc));
+		return rc;
+	}
+	if (ftruncate(fd, (off_t)span) < 0) {
+		rc = -errno;
+		*ours = true;
+		snprintf(why, wlen, "cannot size '%.200s': %s", img, strerror(-rc));
+	}
 	for (size_t i = 0; i < d->n && !rc; i++) {
 		/* origin and len are bounded by the span (parse_dump); data is as the dump
 		 * says it, and data * chunk_bytes must not wrap onto another chunk of tdata */
@@ -253,7 +264,7 @@ static int assemble(lvmpv_read_fn rd, void *ctx, const struct lvmpv_lv *tdata,
 			rc = -ERANGE;
 			break;
 		}
-		rc = copy_range(rd, ctx, tdata, from, len, fd, at, why, wlen);
+		rc = copy_range(rd, ctx, tdata, from, len, fd, at, why, wlen, ours);
 	}
 	close(fd);
 	return rc;
@@ -313,7 +324,11 @@ int thin_state(lvmpv_read_fn rd, void *ctx, const struct thin_names *nm, const c
 	}
 	json_object_set_new(j, "device_id", json_integer((json_int_t)thin->device_id));
 	json_object_set_new(j, "transaction_id", json_integer((json_int_t)pool->transaction_id));
-	if (copy_lv(rd, ctx, tmeta, tmeta->size, tmeta_path, why, sizeof(why)) < 0) {
+	bool ours = false;
+	if ((rc = copy_lv(rd, ctx, tmeta, tmeta->size, tmeta_path, why, sizeof(why), &ours)) < 0) {
+		if (ours)
+			goto host_fault;
+		rc = 0;
 		set_why(j, "tmeta_error", why);
 		goto out;
 	}
@@ -396,12 +411,22 @@ int thin_state(lvmpv_read_fn rd, void *ctx, const struct thin_names *nm, const c
 		r->meta = EXPLORE_META_UNREADABLE;
 		goto out;
 	}
-	if (assemble(rd, ctx, tdata, &d, span, img, why, sizeof(why)) < 0) {
+	if ((rc = assemble(rd, ctx, tdata, &d, span, img, why, sizeof(why), &ours)) < 0) {
+		if (ours)
+			goto host_fault;
+		rc = 0;
 		set_why(j, "read_error", why);
 		r->meta = EXPLORE_META_UNREADABLE;
 		goto out;
 	}
 	r->readable = true;
+	goto out;
+host_fault:
+	/* The host's own disk failed (full, read-only): that says nothing of the state,
+	 * and every later state would fail alike. No verdict; the exploration stops, as
+	 * when thin_check cannot run. */
+	r->meta = EXPLORE_META_UNREADABLE;
+	pc_err(LOG_CHECK, "%s", why);
 out:
 	lvmpv_free(&vg);
 	free(d.m);

@@ -37,7 +37,8 @@ struct thin_state {
 };
 
 /* 0 once the state is judged (whatever the verdict), or a negative errno when the
- * tools could not run at all (logged; thin_check missing: naming the package). */
+ * tools could not run at all or the host's own disk failed (a work file could not be
+ * created or written: full, read-only); logged, thin_check missing naming the package. */
 int thin_state(lvmpv_read_fn rd, void *ctx, const struct thin_names *nm, const char *work,
 	       uint64_t span, const char *img, struct thin_state *r);
 void thin_state_release(struct thin_state *r);

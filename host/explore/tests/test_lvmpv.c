@@ -14,12 +14,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "lvmpv.h"
 #include "rng.h"
+#include "thin.h"
 
 #define KiB 1024ull
 #define MiB (1024ull * 1024)
@@ -1319,6 +1323,69 @@ static void test_real_commit_states(void **state)
 	assert_int_equal(refused, 31);
 }
 
+/* ---- thin_state (thin.c): the host's own disk failing is no verdict on the state */
+
+/* The real PV, its reads failing from the metadata LV on (a state whose metadata LV
+ * cannot be read: the state's fault). */
+static int fx_read_no_tmeta(void *ctx, void *buf, size_t len, uint64_t off)
+{
+	return off + len > TMETA_OFF ? -EIO : fx_read(ctx, buf, len, off);
+}
+
+static int thin_on(lvmpv_read_fn read_pv, const char *work, struct thin_state *r)
+{
+	static struct fixture fx;
+	const struct thin_names nm = { "pcvg", "pool", "thin" };
+	char img[4200];
+
+	if (load("lvm-pv-head.bin", fx.head, sizeof(fx.head)) ||
+	    load("lvm-pv-tmeta.bin", fx.tmeta, sizeof(fx.tmeta)))
+		fail_msg("fixture host/explore/tests/data/lvm-pv-*.bin not found");
+	snprintf(img, sizeof(img), "%.4000s/span.img", work);
+	return thin_state(read_pv, &fx, &nm, work, 4 * MiB, img, r);
+}
+
+/* A work file that cannot be created, or written (the host's disk full: here the file
+ * size limit, which cuts pwrite short as a full disk does), stops the exploration with the
+ * error: every later state would fail alike, and none of them would be at fault. A
+ * metadata LV the state's PV cannot give is the state's: unreadable, rc 0. */
+static void test_thin_host_disk(void **state)
+{
+	char work[] = "/tmp/test_thin.XXXXXX", path[64];
+	struct thin_state r;
+	struct rlimit old, lim;
+
+	(void)state;
+	assert_non_null(mkdtemp(work));
+	snprintf(path, sizeof(path), "%s/tmeta", work);
+
+	assert_int_equal(mkdir(path, 0755), 0);		/* the work file is a directory */
+	assert_int_equal(thin_on(fx_read, work, &r), -EISDIR);
+	assert_false(r.readable);
+	thin_state_release(&r);
+	assert_int_equal(rmdir(path), 0);
+
+	/* The file size limit cuts the first 1 MiB write short at the limit, as a disk
+	 * that fills up does: a short write is ENOSPC. (SIGXFSZ ignored: EFBIG after.) */
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim = old;
+	lim.rlim_cur = 64 * KiB;			/* the metadata LV is MiBs */
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	int rc = thin_on(fx_read, work, &r);
+	setrlimit(RLIMIT_FSIZE, &old);
+	assert_int_equal(rc, -ENOSPC);
+	assert_false(r.readable);
+	thin_state_release(&r);
+
+	assert_int_equal(thin_on(fx_read_no_tmeta, work, &r), 0);
+	assert_int_equal(r.meta, EXPLORE_META_UNREADABLE);
+	assert_non_null(strstr(r.json, "tmeta_error"));
+	thin_state_release(&r);
+	unlink(path);
+	assert_int_equal(rmdir(work), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1339,6 +1406,7 @@ int main(void)
 		cmocka_unit_test(test_real_pv),
 		cmocka_unit_test(test_real_history),
 		cmocka_unit_test(test_real_commit_states),
+		cmocka_unit_test(test_thin_host_disk),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
