@@ -5,7 +5,8 @@
  * indentation, a trailing NUL counted in the slot's size), checked against a real PV
  * the guest's lvm2 wrote (data/README.md). Each test says which lvm2 behaviour it
  * stands for; every error path is fed exactly its case and its message is asserted to
- * name the byte offset or the text's line. */
+ * name the byte offset or the text's line. Last, thin_state (thin.c) on the real PV:
+ * the host's own disk failing stops the exploration, the state's PV failing does not. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
