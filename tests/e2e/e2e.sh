@@ -60,3 +60,21 @@ boot_delay = 100
 
 EOT
 }
+
+# The same on the full tier (the guest under TCG), with the disk model's writeback
+# (none, oldest, random) and tearing (yes, no): e2e_full_bench NAME WRITEBACK TEAR.
+e2e_full_bench() {
+	e2e_fast_bench "$1" | sed "s/^tier = fast\$/tier = full\nwriteback = $2\ntear = $3/"
+}
+
+# The CPU seconds of every child this shell reaped before `times >FILE` ran (user and
+# system; `times` runs in this shell: a command substitution sees its own children).
+e2e_cpu_s() {
+	sed -n 2p "$1" | awk '{ split($1, a, /[ms]/); split($2, b, /[ms]/); print a[1] * 60 + a[2] + b[1] * 60 + b[2] }'
+}
+
+# One value of a JSON file, by SQLite's JSON functions over its text j:
+# e2e_json FILE "json_extract(j, '$.states')".
+e2e_json() {
+	sqlite3 :memory: "SELECT $2 FROM (SELECT CAST(readfile('$1') AS TEXT) AS j)"
+}

@@ -31,7 +31,7 @@ e2e_begin test_scenfull qemu-system-x86_64 nbdkit sqlite3 qemu-img
 start=$(date +%s)
 
 # the shared simulated bench, with the node on the full tier and an honest cache
-{ e2e_fast_bench scenfull | sed 's/^tier = fast$/tier = full\nwriteback = none\ntear = no/'
+{ e2e_full_bench scenfull none no
   cat <<INI
 [disk qcow2]
 format = qcow2

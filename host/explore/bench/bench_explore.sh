@@ -28,12 +28,9 @@ cleanup() {
 }
 trap cleanup EXIT
 export TMPDIR=$t
-. tests/e2e/e2e.sh	# e2e_fast_bench
+. tests/e2e/e2e.sh	# e2e_fast_bench, e2e_cpu_s, e2e_json
 
 # --- recording overhead
-# `times` runs in this shell (a command substitution would see its own children only):
-# the CPU seconds of every child reaped so far.
-cpu() { sed -n 2p "$1" | awk '{ split($1, a, /[ms]/); split($2, b, /[ms]/); print a[1] * 60 + a[2] + b[1] * 60 + b[2] }'; }
 rate() {	# record? -> "writes/s CPU-microseconds-per-write" into $t/rate
 	rm -f "$t/d.raw" "$t/w.wlog" "$t"/*.sock
 	truncate -s 64M "$t/d.raw"
@@ -63,7 +60,7 @@ rate() {	# record? -> "writes/s CPU-microseconds-per-write" into $t/rate
 	rm -f "$t/n.pid" "$t/q.pid"
 	times >"$t/times1"
 	w=$(sqlite3 :memory: "SELECT json_extract(j, '$.writes') || ' ' || json_extract(j, '$.seconds') FROM (SELECT CAST(readfile('$t/agent.json') AS TEXT) AS j)")
-	echo "$w $(cpu "$t/times0") $(cpu "$t/times1")" |
+	echo "$w $(e2e_cpu_s "$t/times0") $(e2e_cpu_s "$t/times1")" |
 		awk '{ printf "%.1f %.2f\n", $1 / $2, 1e6 * ($4 - $3) / $1 }' >>"$t/rate.$1"
 }
 : >"$t/rate.no"; : >"$t/rate.yes"
@@ -110,9 +107,9 @@ EOT
 times >"$t/times0"
 "$powercut" explore --json --states 200 "$t/c.db" 1 >"$t/ex.json" 2>"$t/ex.err" || { cat "$t/ex.err"; exit 1; }
 times >"$t/times1"
-c0=$(cpu "$t/times0")
-c1=$(cpu "$t/times1")
-j() { sqlite3 :memory: "SELECT $1 FROM (SELECT CAST(readfile('$t/ex.json') AS TEXT) AS j)"; }
+c0=$(e2e_cpu_s "$t/times0")
+c1=$(e2e_cpu_s "$t/times1")
+j() { e2e_json "$t/ex.json" "$1"; }
 sps=$(j "printf('%.1f', json_extract(j, '$.disks[0].states_per_s'))")
 echo "explored $(j "json_extract(j, '$.states')") states of a recording of $(j "json_extract(j, '$.disks[0].log_writes')") writes and $(j "json_extract(j, '$.disks[0].log_flushes')") flushes"
 n=$(j "json_extract(j, '$.states')")

@@ -17,7 +17,7 @@ command -v thin_check >/dev/null || { echo "skip: thin_check not installed (thin
 [ -f "$build/guest/vmlinux" ] || { echo "skip: no guest in '$build/guest' (make guest)"; exit 77; }
 . tests/e2e/e2e.sh
 e2e_begin bench_explore_lvm qemu-system-x86_64 qemu-storage-daemon nbdkit sqlite3
-{ e2e_fast_bench bench-explore-lvm | sed 's/^tier = fast$/tier = full\nwriteback = random\ntear = yes/'
+{ e2e_full_bench bench-explore-lvm random yes
   cat <<EOT
 [disk thin]
 format = lvmthin
@@ -42,12 +42,11 @@ boot_timeout = 90s
 EOT
 } >"$t/b.ini"
 "$powercut" run -q --db "$t/c.db" "$t/b.ini" >/dev/null 2>"$t/run.err" || { cat "$t/run.err"; exit 1; }
-cpu() { sed -n 2p "$1" | awk '{ split($1, a, /[ms]/); split($2, b, /[ms]/); print a[1] * 60 + a[2] + b[1] * 60 + b[2] }'; }
 times >"$t/times0"
 "$powercut" explore --json --states 100 "$t/c.db" 1 >"$t/ex.json" 2>"$t/ex.err" || { cat "$t/ex.err"; exit 1; }
 times >"$t/times1"
-j() { sqlite3 :memory: "SELECT $1 FROM (SELECT CAST(readfile('$t/ex.json') AS TEXT) AS j)"; }
+j() { e2e_json "$t/ex.json" "$1"; }
 n=$(j "json_extract(j, '$.states')")
 echo "explored $n lvmthin states of a recording of $(j "json_extract(j, '$.disks[0].log_writes')") writes and $(j "json_extract(j, '$.disks[0].log_flushes')") flushes"
 echo "figure explore_lvmthin_states_per_s $(j "printf('%.1f', json_extract(j, '$.disks[0].states_per_s'))") states/s 5 >="
-echo "figure explore_lvmthin_cpu_ms_per_state $(awk -v a="$(cpu "$t/times0")" -v b="$(cpu "$t/times1")" -v n="$n" 'BEGIN { printf "%.1f", 1000 * (b - a) / n }') ms 200 <="
+echo "figure explore_lvmthin_cpu_ms_per_state $(awk -v a="$(e2e_cpu_s "$t/times0")" -v b="$(e2e_cpu_s "$t/times1")" -v n="$n" 'BEGIN { printf "%.1f", 1000 * (b - a) / n }') ms 200 <="

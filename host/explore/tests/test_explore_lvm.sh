@@ -34,7 +34,7 @@ command -v thin_check >/dev/null && command -v thin_dump >/dev/null ||
 start=$(date +%s)
 
 bench() {	# $1: name, $2: control
-	e2e_fast_bench "$1" | sed 's/^tier = fast$/tier = full\nwriteback = random\ntear = yes/'
+	e2e_full_bench "$1" random yes
 	cat <<EOT
 [disk thin]
 format = lvmthin
