@@ -457,15 +457,21 @@ static int is_banner(const struct fwline *pl)
 	return pl->seq == 0 || strcmp(pl->name, "boot") == 0;
 }
 
-/* flush_input's look at a dropped line: a banner, also one glued to the remains of
- * the line a reset cut short. */
+/* Is the tail of a line from a '!' (n bytes) a boot banner on its own? A reset cuts the
+ * line being printed short and the banner follows on the same line (`ok at=7757!0 24
+ * boot ...*CC`); the tail's checksum decides. */
+static bool banner_tail(const char *bang, size_t n, struct fwline *tl)
+{
+	return fwline_parse(bang, n, tl, NULL) == 0 && tl->kind == FWLINE_EVENT && is_banner(tl);
+}
+
+/* flush_input's look at a dropped line: a banner, alone or glued. */
 static void flush_scan(void *ctx, const char *line, size_t len, int overlong)
 {
 	const char *bang = !overlong && len > 0 ? memrchr(line, '!', len) : NULL;
 	struct fwline pl;
 
-	if (bang && fwline_parse(bang, len - (size_t)(bang - line), &pl, NULL) == 0 &&
-	    pl.kind == FWLINE_EVENT && is_banner(&pl))
+	if (bang && banner_tail(bang, len - (size_t)(bang - line), &pl))
 		*(int *)ctx = 1;
 }
 
@@ -586,9 +592,8 @@ static void on_line(void *ctx, const char *line, size_t len, int overlong)
 	if (rc < 0) {
 		char shown[41];
 		size_t k;
-		/* A reset cuts the line being printed short and the banner follows on
-		 * the same line: `ok at=7757!0 24 boot ...*CC`. The tail after the last
-		 * '!' is tried as a line of its own; its checksum decides. */
+		/* The tail from the last '!' after the first byte: a banner glued on by a
+		 * reset (banner_tail), or an event after a lost newline. */
 		const char *bang = !overlong && len > 1 ? memrchr(line + 1, '!', len - 1) : NULL;
 		size_t tail = bang ? len - (size_t)(bang - line) : 0;
 		struct fwline tl;
@@ -597,8 +602,7 @@ static void on_line(void *ctx, const char *line, size_t len, int overlong)
 		for (k = 0; k < len && k < sizeof(shown) - 1; k++)
 			shown[k] = line[k] >= 0x20 && line[k] <= 0x7e ? line[k] : '?';
 		shown[k] = '\0';
-		if (bang && fwline_parse(bang, tail, &tl, NULL) == 0 && tl.kind == FWLINE_EVENT &&
-		    is_banner(&tl)) {
+		if (bang && banner_tail(bang, tail, &tl)) {
 			/* Not noise: what was printed before the reset. The banner ends a
 			 * wait for a reply as a reset (on_event), not as a garbled reply. */
 			l->st.cut_by_reset++;
